@@ -1,0 +1,165 @@
+/**
+ * Worker-thread side of the function executor: imports handler modules (once per worker), runs one
+ * handler at a time and posts exactly one reply per request. Started by function-executor.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { parentPort, type MessagePort } from 'node:worker_threads';
+import type { StepError } from '../../model/events.ts';
+import type { StepContext, StepEvent } from '../../model/workflow.ts';
+
+/** One handler invocation, sent by the pool. `deadline` is an epoch-ms instant (absent: no timeout). */
+export type WorkerRequest = {
+  id: number;
+  module: string;
+  export: string;
+  event: StepEvent;
+  workflow: string;
+  runId: string;
+  step: string;
+  attempt: number;
+  item: number | undefined;
+  deadline: number | undefined;
+};
+
+/** The single reply to a request with the same `id`. */
+export type WorkerReply =
+  | { id: number; ok: true; output: unknown }
+  | { id: number; ok: false; error: StepError; retriable: boolean };
+
+/**
+ * What getRemainingTimeInMillis reports without a timeout. The largest delay setTimeout accepts:
+ * handlers commonly do `setTimeout(..., remaining - margin)`, and anything larger makes Node fire
+ * the timer after 1 ms instead.
+ */
+const NO_DEADLINE_MS = 2_147_483_647;
+
+function requirePort(): MessagePort {
+  if (parentPort === null) throw new Error('function-worker.ts must run in a worker thread (see function-executor.ts)');
+  return parentPort;
+}
+const port = requirePort();
+
+type Module = Record<string, unknown>;
+const modules = new Map<string, Promise<Module>>();
+
+function load(path: string): Promise<Module> {
+  let loading = modules.get(path);
+  if (loading === undefined) {
+    loading = import(pathToFileURL(path).href) as Promise<Module>;
+    modules.set(path, loading);
+    // A failed import is not cached so that a fixed file can be picked up by the next attempt.
+    loading.catch(() => modules.delete(path));
+  }
+  return loading;
+}
+
+function pick(mod: Module, name: string): unknown {
+  if (typeof mod[name] === 'function') return mod[name];
+  // CommonJS modules imported from ESM expose module.exports as `default`.
+  const fallback = mod['default'];
+  if (fallback !== null && typeof fallback === 'object' && name in fallback) return (fallback as Module)[name];
+  return mod[name];
+}
+
+function messageOf(err: unknown): string {
+  if (err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
+    return (err as { message: string }).message;
+  }
+  return String(err);
+}
+
+function notLoaded(req: WorkerRequest, err: unknown): WorkerReply {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = messageOf(err);
+  // ERR_MODULE_NOT_FOUND is also raised for a missing dependency of the handler module; only call
+  // the handler missing when the error is about the module itself.
+  const missing = code === 'ERR_MODULE_NOT_FOUND' && message.includes(req.module);
+  return {
+    id: req.id,
+    ok: false,
+    error: {
+      type: missing ? 'HandlerNotFound' : 'HandlerLoadError',
+      message: missing
+        ? `handler module '${req.module}' (export '${req.export}') does not exist`
+        : `cannot load handler module '${req.module}' (export '${req.export}'): ${message}`,
+    },
+    retriable: false,
+  };
+}
+
+function thrown(id: number, err: unknown): WorkerReply {
+  const e = err !== null && typeof err === 'object' ? (err as { name?: unknown; code?: unknown }) : {};
+  const type = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
+  // Matched by name and code rather than instanceof: the handler may bundle its own copy of joinflow.
+  const retriable = !(type === 'NonRetriableStepError' || e.code === 'NON_RETRIABLE');
+  return { id, ok: false, error: { type, message: messageOf(err) }, retriable };
+}
+
+function contextFor(req: WorkerRequest): StepContext {
+  const deadline = req.deadline;
+  const context: StepContext = {
+    workflow: req.workflow,
+    runId: req.runId,
+    step: req.step,
+    attempt: req.attempt,
+    awsRequestId: randomUUID(),
+    getRemainingTimeInMillis:
+      deadline === undefined ? () => NO_DEADLINE_MS : () => Math.max(0, deadline - Date.now()),
+  };
+  if (req.item !== undefined) context.item = req.item;
+  return context;
+}
+
+async function run(req: WorkerRequest): Promise<WorkerReply> {
+  let mod: Module;
+  try {
+    mod = await load(req.module);
+  } catch (err) {
+    return notLoaded(req, err);
+  }
+  const handler = pick(mod, req.export);
+  if (typeof handler !== 'function') {
+    const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+    return {
+      id: req.id,
+      ok: false,
+      error: {
+        type: 'HandlerNotFound',
+        message:
+          `handler module '${req.module}' has no function export '${req.export}'` +
+          (handler === undefined ? '' : ` (it is ${typeof handler})`) +
+          (exported.length > 0 ? `; function exports: ${exported.join(', ')}` : ''),
+      },
+      retriable: false,
+    };
+  }
+  try {
+    const output: unknown = await (handler as (event: StepEvent, context: StepContext) => unknown)(
+      req.event,
+      contextFor(req),
+    );
+    // Lambda turns an undefined result into null; the other executors report "no output" as null too.
+    return { id: req.id, ok: true, output: output === undefined ? null : output };
+  } catch (err) {
+    return thrown(req.id, err);
+  }
+}
+
+function reply(result: WorkerReply): void {
+  try {
+    port.postMessage(result);
+  } catch (err) {
+    // DataCloneError: the output holds functions, symbols, class handles... Retrying will not help.
+    port.postMessage({
+      id: result.id,
+      ok: false,
+      error: { type: 'OutputNotSerializable', message: `handler output cannot be structured-cloned: ${messageOf(err)}` },
+      retriable: false,
+    } satisfies WorkerReply);
+  }
+}
+
+port.on('message', (req: WorkerRequest) => {
+  void run(req).then(reply);
+});

@@ -1,0 +1,100 @@
+/**
+ * In-memory TriggerStore: the default for `joinflow run` and the reference the store contract
+ * suite holds every other store to. Working state of finished runs is released; only a bounded
+ * number of final run records is kept, so memory does not grow with the number of runs.
+ */
+import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
+
+type Join = { arrived: Set<string>; need: number | undefined; claimedAt?: number; dispatchedAt?: number };
+type RunState = { record: RunRecord; joins: Map<string, Join>; results: Map<string, unknown> };
+
+/** Options of the memory store. */
+export type MemoryStoreOptions = {
+  /** How many finished runs' records to remember (oldest forgotten first). */
+  keepFinished?: number;
+};
+
+/** Creates an in-memory TriggerStore. */
+export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStore & { stats(): { runs: number; finished: number } } {
+  const keepFinished = options.keepFinished ?? 10_000;
+  const runs = new Map<string, RunState>();
+  const finished = new Map<string, RunRecord>();
+
+  function join(runId: string, trigger: string): Join {
+    const run = runs.get(runId);
+    if (!run) throw new Error(`memory store: no working state for run "${runId}"`);
+    let j = run.joins.get(trigger);
+    if (!j) run.joins.set(trigger, (j = { arrived: new Set(), need: undefined }));
+    return j;
+  }
+
+  return {
+    async startRun(start) {
+      const existing = runs.get(start.runId)?.record ?? finished.get(start.runId);
+      if (existing) return { created: false, run: existing };
+      const record: RunRecord = { ...start, status: 'running' };
+      runs.set(start.runId, { record, joins: new Map(), results: new Map() });
+      return { created: true, run: record };
+    },
+    async getRun(runId) {
+      return runs.get(runId)?.record ?? finished.get(runId);
+    },
+    async finishRun(runId, update) {
+      const run = runs.get(runId);
+      if (!run || run.record.status !== 'running') return false;
+      run.record = { ...run.record, ...update };
+      return true;
+    },
+    async arrive(runId, trigger, key, need): Promise<JoinState> {
+      const j = join(runId, trigger);
+      const fresh = !j.arrived.has(key);
+      if (fresh) j.arrived.add(key);
+      if (need !== undefined && j.need === undefined) j.need = need;
+      return { fresh, count: j.arrived.size, need: j.need };
+    },
+    async setNeed(runId, trigger, need): Promise<JoinState> {
+      const j = join(runId, trigger);
+      if (j.need === undefined) j.need = need;
+      return { fresh: false, count: j.arrived.size, need: j.need };
+    },
+    async claim(runId, trigger, now, leaseMs): Promise<ClaimResult> {
+      const j = join(runId, trigger);
+      if (j.claimedAt === undefined) {
+        j.claimedAt = now;
+        return 'won';
+      }
+      if (j.dispatchedAt === undefined && now - j.claimedAt >= leaseMs) {
+        j.claimedAt = now;
+        return 'reclaimed';
+      }
+      return 'taken';
+    },
+    async markDispatched(runId, trigger, now) {
+      const run = runs.get(runId);
+      const j = run?.joins.get(trigger);
+      if (j && j.dispatchedAt === undefined) j.dispatchedAt = now;
+    },
+    async saveResult(runId, key, output) {
+      const run = runs.get(runId);
+      if (run && !run.results.has(key)) run.results.set(key, output);
+    },
+    async getResults(runId, keys) {
+      const run = runs.get(runId);
+      const out = new Map<string, unknown>();
+      if (!run) return out;
+      for (const k of keys) if (run.results.has(k)) out.set(k, run.results.get(k));
+      return out;
+    },
+    async commit() {},
+    async release(runId) {
+      const run = runs.get(runId);
+      if (!run || run.record.status === 'running') return;
+      runs.delete(runId);
+      finished.set(runId, run.record);
+      if (finished.size > keepFinished) finished.delete(finished.keys().next().value!);
+    },
+    stats() {
+      return { runs: runs.size, finished: finished.size };
+    },
+  };
+}

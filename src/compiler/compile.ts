@@ -1,0 +1,140 @@
+/**
+ * Workflow -> TriggerPlan. Pure: the same input always gives a byte-identical plan, so
+ * triggers/*.json can be committed and checked for staleness.
+ */
+import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
+import { WorkflowDefinitionError } from '../model/errors.ts';
+import type { EventPattern, PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
+import type { RetrySpec, Workflow } from '../model/workflow.ts';
+import { dagStats, sinks } from './graph.ts';
+import { validateWorkflow, type ModuleInfo } from './validate.ts';
+
+export type CompileOptions = {
+  /** The workflow file relative to the project root (posix); recorded in the plan. */
+  source: string;
+  /** Handler modules as resolved by the loader; their `path` replaces the written module. */
+  modules?: Readonly<Record<string, ModuleInfo>>;
+};
+
+/** Internal trigger ids start with `$`, which step ids cannot. */
+export const TriggerId = {
+  collect: (step: string) => `$collect:${step}`,
+  retry: '$retry',
+  fail: '$fail',
+  succeed: '$succeed',
+} as const;
+
+const NO_RETRY: RetrySpec = { maxAttempts: 1, backoffMs: 100, factor: 2, maxDelayMs: 30_000 };
+
+/** Validates `input` and compiles it; throws WorkflowDefinitionError listing every problem. */
+export function compileWorkflow(input: unknown, options: CompileOptions): TriggerPlan {
+  const checked = validateWorkflow(input, options.modules ? { modules: options.modules } : {});
+  if (!checked.workflow) throw new WorkflowDefinitionError(checked.problems, options.source);
+  return planFor(checked.workflow, options);
+}
+
+function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
+  const steps: Record<string, PlanStep> = {};
+  for (const [id, s] of Object.entries(wf.steps)) {
+    let executor = s.executor;
+    if (executor.type === 'function') {
+      const info = options.modules?.[executor.module];
+      if (info && 'path' in info) executor = { ...executor, module: info.path };
+    }
+    steps[id] = {
+      needs: s.needs,
+      executor,
+      retry: s.retry ?? NO_RETRY,
+      ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }),
+      ...(s.forEach === undefined
+        ? {}
+        : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
+    };
+  }
+  const needs = new Map(Object.entries(steps).map(([id, s]) => [id, s.needs]));
+  const ends = sinks(needs);
+  const triggers: Trigger[] = [];
+  for (const [id, s] of Object.entries(steps)) {
+    triggers.push({
+      id,
+      activation: s.needs.length === 0 ? runRequested(wf.name) : completed(wf.name, s.needs, false),
+      condition: { type: 'join', need: s.needs.length === 0 ? 1 : s.needs.length, key: s.needs.length === 0 ? 'run' : 'step' },
+      action: { type: 'dispatch', step: id },
+    });
+    if (s.forEach) {
+      triggers.push({
+        id: TriggerId.collect(id),
+        activation: completed(wf.name, [id], true),
+        condition: { type: 'join', need: 'dynamic', key: 'item' },
+        action: { type: 'collect', step: id },
+      });
+    }
+  }
+  triggers.push(
+    {
+      id: TriggerId.succeed,
+      activation: completed(wf.name, ends, false),
+      condition: { type: 'join', need: ends.length, key: 'step' },
+      action: { type: 'succeed-run' },
+    },
+    {
+      id: TriggerId.retry,
+      activation: failed(wf.name, true),
+      // One retry per (step, item, attempt), however often the failure is delivered.
+      condition: { type: 'always', key: 'attempt' },
+      action: { type: 'retry' },
+    },
+    {
+      id: TriggerId.fail,
+      activation: failed(wf.name, false),
+      // The first failure for good fails the run; later ones change nothing.
+      condition: { type: 'join', need: 1, key: 'step' },
+      action: { type: 'fail-run' },
+    },
+  );
+  const allSimulated = Object.values(steps).every((s) => s.executor.type === 'simulate');
+  const stats = dagStats(needs, (id) => {
+    const e = steps[id]!.executor;
+    return e.type === 'simulate' ? e.durationMs : 0;
+  });
+  return {
+    version: 1,
+    workflow: wf.name,
+    source: options.source,
+    steps,
+    triggers,
+    output: wf.output === undefined ? { sinks: ends } : { step: wf.output },
+    stats: {
+      steps: needs.size,
+      edges: stats.edges,
+      depth: stats.depth,
+      criticalPathMs: allSimulated ? stats.criticalPath : null,
+    },
+  };
+}
+
+function runRequested(workflow: string): EventPattern {
+  return { source: [JOINFLOW_SOURCE], 'detail-type': [DetailType.RunRequested], detail: { workflow: [workflow] } };
+}
+
+function completed(workflow: string, steps: string[], items: boolean): EventPattern {
+  return {
+    source: [JOINFLOW_SOURCE],
+    'detail-type': [DetailType.StepCompleted],
+    // Item completions count only toward their forEach step's collect trigger.
+    detail: { workflow: [workflow], step: steps, item: [{ exists: items }] },
+  };
+}
+
+function failed(workflow: string, retrying: boolean): EventPattern {
+  return {
+    source: [JOINFLOW_SOURCE],
+    'detail-type': [DetailType.StepFailed],
+    detail: { workflow: [workflow], retrying: [retrying] },
+  };
+}
+
+/** The plan as written to triggers/<workflow>.json: stable formatting, trailing newline. */
+export function serializePlan(plan: TriggerPlan): string {
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}

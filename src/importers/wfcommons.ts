@@ -1,0 +1,272 @@
+/**
+ * WfCommons (WfFormat 1.4 and 1.5) traces to joinflow workflows of `simulate` steps.
+ * Pure: the caller reads the file; this only interprets the parsed JSON.
+ */
+import { dagStats, findCycle, topoOrder } from '../compiler/graph.ts';
+import { WorkflowDefinitionError, type Problem } from '../model/errors.ts';
+import {
+  STEP_ID_PATTERN,
+  WORKFLOW_NAME_PATTERN,
+  type StepInput,
+  type WorkflowInput,
+} from '../model/workflow.ts';
+
+/** Facts about an imported trace, for reports and benchmarks. */
+export type WfCommonsStats = {
+  tasks: number;
+  edges: number;
+  depth: number;
+  /** Largest sum of runtimes along a dependency path, in milliseconds. */
+  criticalPathMs: number;
+  schemaVersion: string;
+};
+
+/** Options of {@link importWfCommons}. */
+export type WfCommonsImportOptions = {
+  /** Workflow name; defaults to the trace's `name`, made to fit WORKFLOW_NAME_PATTERN. */
+  name?: string;
+};
+
+type Json = Record<string, unknown>;
+
+/** One task after reading, before edges are checked against the set of ids. */
+type Task = {
+  id: string;
+  /** Path of the task object, e.g. `workflow.tasks[3]`, for problems. */
+  path: string;
+  description: string | undefined;
+  runtimeSeconds: number;
+};
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const FALLBACK_NAME = 'wfcommons';
+
+/**
+ * Converts a parsed WfCommons trace into a workflow whose steps simulate the recorded runtimes.
+ * Throws WorkflowDefinitionError listing every problem found, each with its JSON path.
+ */
+export function importWfCommons(
+  trace: unknown,
+  options: WfCommonsImportOptions = {},
+): { workflow: WorkflowInput; stats: WfCommonsStats } {
+  const problems: Problem[] = [];
+  const fail = (): never => {
+    throw new WorkflowDefinitionError(problems);
+  };
+  if (!isObject(trace)) {
+    problems.push({ path: '', message: `a WfCommons trace must be a JSON object, got ${kindOf(trace)}` });
+    return fail();
+  }
+  const wf = trace['workflow'];
+  if (!isObject(wf)) {
+    problems.push({ path: 'workflow', message: `must be an object, got ${kindOf(wf)}` });
+    return fail();
+  }
+
+  // The layout, not the declared schemaVersion, decides how to read: some traces mislabel it.
+  const spec = wf['specification'];
+  const v15 = spec !== undefined;
+  const tasksPath = v15 ? 'workflow.specification.tasks' : 'workflow.tasks';
+  const rawTasks = v15 ? (isObject(spec) ? spec['tasks'] : undefined) : wf['tasks'];
+  if (v15 && !isObject(spec)) {
+    problems.push({ path: 'workflow.specification', message: `must be an object, got ${kindOf(spec)}` });
+    return fail();
+  }
+  if (!Array.isArray(rawTasks)) {
+    problems.push({ path: tasksPath, message: `must be an array of tasks, got ${kindOf(rawTasks)}` });
+    return fail();
+  }
+
+  // 1.4 links tasks by `name` (its `id` is a short per-run number); 1.5 links them by `id`.
+  const idKey = v15 ? 'id' : 'name';
+  const runtimes = v15 ? readExecutionRuntimes(wf['execution'], problems) : undefined;
+
+  const tasks: Task[] = [];
+  const byId = new Map<string, Task>();
+  rawTasks.forEach((raw: unknown, i) => {
+    const path = `${tasksPath}[${i}]`;
+    if (!isObject(raw)) {
+      problems.push({ path, message: `a task must be an object, got ${kindOf(raw)}` });
+      return;
+    }
+    const id = raw[idKey];
+    if (typeof id !== 'string' || id === '') {
+      problems.push({ path: `${path}.${idKey}`, message: `a task needs a non-empty string "${idKey}" (the identifier parents and children use)` });
+      return;
+    }
+    if (!STEP_ID_PATTERN.test(id)) {
+      problems.push({ path: `${path}.${idKey}`, message: `"${id}" is not a valid step id: must be 1-200 characters of letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"` });
+    }
+    const first = byId.get(id);
+    if (first) {
+      problems.push({ path: `${path}.${idKey}`, message: `duplicate task id "${id}" (first at ${first.path})` });
+      return;
+    }
+    let runtimeSeconds = 0;
+    if (runtimes) {
+      const r = runtimes.get(id);
+      if (r) runtimeSeconds = checkRuntime(r.value, r.path, problems);
+    } else {
+      const key = raw['runtimeInSeconds'] != null ? 'runtimeInSeconds' : 'runtime';
+      runtimeSeconds = checkRuntime(raw[key], `${path}.${key}`, problems);
+    }
+    // 1.5 may use `name` for the category (mProject) with the id unique; 1.4 has `category` for that.
+    const label = v15 ? raw['name'] : raw['category'];
+    const description = typeof label === 'string' && label !== '' && label !== id ? label : undefined;
+    const task: Task = { id, path, description, runtimeSeconds };
+    tasks.push(task);
+    byId.set(id, task);
+  });
+
+  if (runtimes) {
+    for (const [id, r] of runtimes) {
+      if (!byId.has(id)) problems.push({ path: `${r.path.replace(/\.runtimeInSeconds$/, '')}.id`, message: `unknown task "${id}" (not in ${tasksPath})` });
+    }
+  }
+
+  // Traces often fill only one side, and the sides may disagree: every mention is an edge.
+  const parentsOf = new Map<string, Set<string>>(tasks.map((t) => [t.id, new Set<string>()]));
+  rawTasks.forEach((raw: unknown, i) => {
+    if (!isObject(raw)) return;
+    const id = raw[idKey];
+    const self = typeof id === 'string' ? byId.get(id) : undefined;
+    // A duplicate's edges would be attributed to the first task of that id: skip them.
+    if (!self || self.path !== `${tasksPath}[${i}]`) return;
+    for (const side of ['parents', 'children'] as const) {
+      const list = raw[side];
+      const listPath = `${self.path}.${side}`;
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) {
+        problems.push({ path: listPath, message: `must be an array of task ids, got ${kindOf(list)}` });
+        continue;
+      }
+      list.forEach((other: unknown, j) => {
+        if (typeof other !== 'string' || !byId.has(other)) {
+          const shown = typeof other === 'string' ? `"${other}"` : kindOf(other);
+          problems.push({ path: `${listPath}[${j}]`, message: `unknown task ${shown}` });
+          return;
+        }
+        if (side === 'parents') parentsOf.get(self.id)!.add(other);
+        else parentsOf.get(other)!.add(self.id);
+      });
+    }
+  });
+
+  const needs = new Map<string, string[]>(tasks.map((t) => [t.id, [...parentsOf.get(t.id)!].sort()]));
+  const { cyclic } = topoOrder(needs);
+  if (cyclic.length > 0) {
+    // Start the cycle at its earliest task so the report reads in the trace's own order.
+    const loop = findCycle(needs, cyclic).slice(0, -1);
+    const index = [...needs.keys()];
+    const at = loop.reduce((best, s, k) => (index.indexOf(s) < index.indexOf(loop[best]!) ? k : best), 0);
+    const cycle = [...loop.slice(at), ...loop.slice(0, at), ...loop.slice(at, at + 1)];
+    const others = cyclic.length - new Set(cycle).size;
+    problems.push({
+      path: byId.get(cycle[0] ?? '')?.path ?? tasksPath,
+      message: `dependency cycle: ${cycle.join(' -> ')}${others > 0 ? ` (${others} more task${others === 1 ? '' : 's'} on or after a cycle)` : ''}`,
+    });
+  }
+
+  const name = workflowName(trace['name'], options.name, problems);
+  if (problems.length > 0) return fail();
+
+  // Object.fromEntries defines own properties, so an id like "__proto__" stays a plain key.
+  const steps = Object.fromEntries(
+    tasks.map((t): [string, StepInput] => {
+      const step: StepInput = {
+        needs: needs.get(t.id)!,
+        executor: { type: 'simulate', durationMs: t.runtimeSeconds * 1000 },
+      };
+      return [t.id, t.description === undefined ? step : { description: t.description, ...step }];
+    }),
+  );
+  const description = typeof trace['description'] === 'string' ? trace['description'] : undefined;
+  const workflow: WorkflowInput = description === undefined ? { name, steps } : { name, description, steps };
+
+  const durations = new Map(tasks.map((t) => [t.id, t.runtimeSeconds * 1000]));
+  const dag = dagStats(needs, (s) => durations.get(s) ?? 0);
+  const version = trace['schemaVersion'];
+  return {
+    workflow,
+    stats: {
+      tasks: tasks.length,
+      edges: dag.edges,
+      depth: dag.depth,
+      criticalPathMs: dag.criticalPath,
+      schemaVersion: typeof version === 'string' ? version : typeof version === 'number' ? String(version) : 'unknown',
+    },
+  };
+}
+
+/**
+ * Makes an arbitrary string fit WORKFLOW_NAME_PATTERN: invalid characters become "-", a leading
+ * "." or "-" is dropped, and the result is cut to 64 characters; "wfcommons" if nothing is left.
+ */
+export function sanitizeWorkflowName(raw: string): string {
+  const name = raw.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 64);
+  return name === '' ? FALLBACK_NAME : name;
+}
+
+function workflowName(traceName: unknown, explicit: string | undefined, problems: Problem[]): string {
+  if (explicit !== undefined) {
+    // An explicit name is the caller's choice: rewriting it silently would surprise them.
+    if (!WORKFLOW_NAME_PATTERN.test(explicit)) {
+      problems.push({ path: 'options.name', message: `"${explicit}" must be 1-64 characters of letters, digits, "_", "." or "-"` });
+    }
+    return explicit;
+  }
+  return sanitizeWorkflowName(typeof traceName === 'string' ? traceName : '');
+}
+
+/** 1.5 keeps runtimes apart from the structure, keyed by task id. */
+function readExecutionRuntimes(
+  execution: unknown,
+  problems: Problem[],
+): Map<string, { value: unknown; path: string }> {
+  const out = new Map<string, { value: unknown; path: string }>();
+  // Without an execution section the trace is a plain specification: every runtime is 0.
+  if (execution === undefined) return out;
+  if (!isObject(execution)) {
+    problems.push({ path: 'workflow.execution', message: `must be an object, got ${kindOf(execution)}` });
+    return out;
+  }
+  const list = execution['tasks'];
+  if (list === undefined) return out;
+  if (!Array.isArray(list)) {
+    problems.push({ path: 'workflow.execution.tasks', message: `must be an array, got ${kindOf(list)}` });
+    return out;
+  }
+  list.forEach((raw: unknown, k) => {
+    const path = `workflow.execution.tasks[${k}]`;
+    const id = isObject(raw) ? raw['id'] : undefined;
+    if (typeof id !== 'string') {
+      problems.push({ path: `${path}.id`, message: 'an execution record needs a string "id"' });
+      return;
+    }
+    const first = out.get(id);
+    if (first) {
+      problems.push({ path: `${path}.id`, message: `duplicate execution record for "${id}" (first at ${first.path.replace(/\.runtimeInSeconds$/, '')})` });
+      return;
+    }
+    out.set(id, { value: (raw as Json)['runtimeInSeconds'], path: `${path}.runtimeInSeconds` });
+  });
+  return out;
+}
+
+function checkRuntime(value: unknown, path: string, problems: Problem[]): number {
+  if (value === undefined || value === null) return 0;
+  // Seconds times 1000 must stay finite too, or durationMs would be Infinity.
+  if (typeof value !== 'number' || !Number.isFinite(value * 1000) || value < 0) {
+    problems.push({ path, message: `runtime must be a finite, non-negative number of seconds, got ${typeof value === 'number' ? String(value) : kindOf(value)}` });
+    return 0;
+  }
+  return value;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}

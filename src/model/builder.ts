@@ -1,0 +1,89 @@
+import type { ExecutorInput, RetrySpec, WorkflowInput, StepInput } from './workflow.ts';
+
+/** Options of a step besides its executor; `needs` and `forEach` only accept ids declared earlier. */
+export type StepOptions<Known extends string> = {
+  description?: string;
+  needs?: readonly Known[];
+  retry?: Partial<RetrySpec> & { maxAttempts: number };
+  timeoutMs?: number;
+  forEach?: Known | { step: Known; path?: string };
+};
+
+const BUILDER = Symbol.for('joinflow.WorkflowBuilder');
+
+/**
+ * Typed workflow builder. Because `needs` may only name steps declared before, a workflow built
+ * this way cannot contain a cycle or an unknown dependency: the type checker refuses it.
+ */
+export class WorkflowBuilder<Known extends string = never> {
+  readonly [BUILDER] = true;
+  readonly #name: string;
+  readonly #description: string | undefined;
+  readonly #steps: Record<string, StepInput> = {};
+  #output: string | undefined;
+
+  constructor(name: string, description?: string) {
+    this.#name = name;
+    this.#description = description;
+  }
+
+  /** Adds a step; its id becomes available to later `needs`. */
+  step<Id extends string>(
+    id: Id,
+    executor: ExecutorInput,
+    options: StepOptions<Known> = {},
+  ): WorkflowBuilder<Known | Id> {
+    const { needs, ...rest } = options;
+    this.#steps[id] = { ...rest, needs: needs ? [...needs] : [], executor };
+    return this as unknown as WorkflowBuilder<Known | Id>;
+  }
+
+  /** Declares which step's output is the run's output (default: the outputs of all sink steps). */
+  output(step: Known): this {
+    this.#output = step;
+    return this;
+  }
+
+  /** The plain definition, the same shape a YAML or JSON workflow file has. */
+  build(): WorkflowInput {
+    return {
+      name: this.#name,
+      ...(this.#description === undefined ? {} : { description: this.#description }),
+      steps: structuredClone(this.#steps),
+      ...(this.#output === undefined ? {} : { output: this.#output }),
+    };
+  }
+
+  toJSON(): WorkflowInput {
+    return this.build();
+  }
+}
+
+/** Starts a typed workflow definition. */
+export function workflow(name: string, description?: string): WorkflowBuilder {
+  return new WorkflowBuilder(name, description);
+}
+
+/** True for objects made by `workflow()`, even across module copies. */
+export function isWorkflowBuilder(value: unknown): value is WorkflowBuilder<string> {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BUILDER] === true;
+}
+
+/** A `function` executor: `module` is relative to the workflow file; `exportName` defaults to `handler`. */
+export function fn(module: string, exportName = 'handler'): ExecutorInput {
+  return { type: 'function', module, export: exportName };
+}
+
+/** A `process` executor: runs `command args...`; the event JSON arrives on stdin. */
+export function proc(
+  command: string,
+  args: string[] = [],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): ExecutorInput {
+  return { type: 'process', command, args, ...options };
+}
+
+/** A `simulate` executor: sleeps `durationMs` (times --time-scale), then returns `output`. */
+export function simulate(durationMs: number, output?: unknown): ExecutorInput {
+  return output === undefined ? { type: 'simulate', durationMs } : { type: 'simulate', durationMs, output };
+}

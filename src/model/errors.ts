@@ -1,0 +1,42 @@
+/** Base class of every error joinflow raises on purpose; `code` is stable and machine-readable. */
+export class JoinflowError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One thing wrong with a workflow definition, with the path of the offending field. */
+export type Problem = { path: string; message: string };
+
+/** A workflow definition that cannot compile; lists every problem, not just the first. */
+export class WorkflowDefinitionError extends JoinflowError {
+  readonly problems: Problem[];
+  readonly file: string | undefined;
+  constructor(problems: Problem[], file?: string) {
+    const where = file ? `${file}: ` : '';
+    const lines = problems.map((p) => `  - ${p.path ? `${p.path}: ` : ''}${p.message}`);
+    super(
+      'WORKFLOW_DEFINITION',
+      `${where}invalid workflow definition (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    );
+    this.problems = problems;
+    this.file = file;
+  }
+}
+
+/** Thrown by a step handler to fail the step without retrying it. */
+export class NonRetriableStepError extends JoinflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('NON_RETRIABLE', message, options);
+  }
+}
+
+/** Bad command-line usage or input (exit code 2). */
+export class UsageError extends JoinflowError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}

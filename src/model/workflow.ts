@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/** Step ids: safe in file names, store keys and rule names; `$` is reserved for internal triggers. */
+export const STEP_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
+/** Workflow names follow the same alphabet as step ids. */
+export const WORKFLOW_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+const stepId = z.string().regex(STEP_ID_PATTERN, {
+  message: 'must be 1-200 characters of letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"',
+});
+
+/** `function`: a module exporting a Lambda-style handler `(event, context) => result`. */
+export const FunctionExecutorSchema = z.strictObject({
+  type: z.literal('function'),
+  module: z.string().min(1, 'must name the handler module (path relative to the workflow file)'),
+  export: z.string().min(1).default('handler'),
+});
+
+/** `process`: a command run as a child process; its last stdout line (JSON) is the output. */
+export const ProcessExecutorSchema = z.strictObject({
+  type: z.literal('process'),
+  command: z.string().min(1, 'must name the command to run'),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+});
+
+/** `simulate`: sleeps `durationMs` (scaled by --time-scale); for traces and benchmarks. */
+export const SimulateExecutorSchema = z.strictObject({
+  type: z.literal('simulate'),
+  durationMs: z.number().finite().nonnegative(),
+  output: z.unknown().optional(),
+});
+
+export const ExecutorSchema = z.discriminatedUnion('type', [
+  FunctionExecutorSchema,
+  ProcessExecutorSchema,
+  SimulateExecutorSchema,
+]);
+
+/** Exponential backoff: the n-th retry waits min(backoffMs * factor^(n-1), maxDelayMs). */
+export const RetrySchema = z.strictObject({
+  maxAttempts: z.number().int().min(1).max(1000),
+  backoffMs: z.number().finite().nonnegative().default(100),
+  factor: z.number().finite().min(1).default(2),
+  maxDelayMs: z.number().finite().nonnegative().default(30_000),
+});
+
+export const ForEachSchema = z.union([
+  stepId,
+  z.strictObject({ step: stepId, path: z.string().min(1).optional() }),
+]);
+
+export const StepSchema = z.strictObject({
+  description: z.string().optional(),
+  needs: z.array(stepId).default([]),
+  executor: ExecutorSchema,
+  retry: RetrySchema.optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  forEach: ForEachSchema.optional(),
+});
+
+export const WorkflowSchema = z.strictObject({
+  name: z.string().regex(WORKFLOW_NAME_PATTERN, {
+    message: 'must be 1-64 characters of letters, digits, "_", "." or "-"',
+  }),
+  description: z.string().optional(),
+  steps: z.record(z.string(), StepSchema),
+  output: stepId.optional(),
+});
+
+export type FunctionExecutor = z.infer<typeof FunctionExecutorSchema>;
+export type ProcessExecutor = z.infer<typeof ProcessExecutorSchema>;
+export type SimulateExecutor = z.infer<typeof SimulateExecutorSchema>;
+export type ExecutorSpec = z.infer<typeof ExecutorSchema>;
+export type ExecutorKind = ExecutorSpec['type'];
+export type RetrySpec = z.infer<typeof RetrySchema>;
+export type ForEachSpec = z.infer<typeof ForEachSchema>;
+export type StepSpec = z.infer<typeof StepSchema>;
+export type Workflow = z.infer<typeof WorkflowSchema>;
+/** What authors write: defaults not yet applied. */
+export type WorkflowInput = z.input<typeof WorkflowSchema>;
+export type StepInput = z.input<typeof StepSchema>;
+export type ExecutorInput = z.input<typeof ExecutorSchema>;
+
+/** Executor kinds, for concurrency limits and reporting. */
+export const EXECUTOR_KINDS = ['function', 'process', 'simulate'] as const satisfies readonly ExecutorKind[];
+
+/** What a step handler receives. `item`/`index` only for forEach steps. */
+export type StepEvent<Input = unknown> = {
+  input: Input;
+  results: Record<string, unknown>;
+  item?: unknown;
+  index?: number;
+};
+
+/** The Lambda-like context handed to a function step. */
+export type StepContext = {
+  workflow: string;
+  runId: string;
+  step: string;
+  attempt: number;
+  item?: number;
+  /** Unique per execution, like Lambda's awsRequestId. */
+  awsRequestId: string;
+  getRemainingTimeInMillis(): number;
+};
+
+/** A function step's handler, Lambda-compatible. */
+export type StepHandler<Input = unknown, Output = unknown> = (
+  event: StepEvent<Input>,
+  context: StepContext,
+) => Output | Promise<Output>;

@@ -1,0 +1,103 @@
+/**
+ * The ports between the runtime and the world. Interfaces only: adapters under src/adapters/
+ * implement them (memory and SQLite locally, DynamoDB/EventBridge/Lambda on AWS).
+ */
+import type { EventEnvelope, StepError } from './model/events.ts';
+import type { EventPattern } from './model/plan.ts';
+import type { ExecutorKind, ExecutorSpec, StepEvent } from './model/workflow.ts';
+
+/** Publishes events and lets subscribers see them. At-least-once; order is not guaranteed. */
+export interface EventBus {
+  publish(events: EventEnvelope[]): Promise<void>;
+  /** Calls `handler` with each batch of events matching `pattern` (all events when null). */
+  subscribe(pattern: EventPattern | null, handler: (events: EventEnvelope[]) => void | Promise<void>): () => void;
+}
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** A run's metadata (DynamoDB: sk = META). */
+export type RunRecord = {
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  input: unknown;
+  startedAt: number;
+  finishedAt?: number;
+  output?: unknown;
+  error?: StepError & { step?: string };
+};
+
+/** A join counter as the store last saw it. `need` is undefined until a fan-out sets it. */
+export type JoinState = {
+  /** True when this call recorded a new arrival (false for a duplicate). */
+  fresh: boolean;
+  count: number;
+  need: number | undefined;
+};
+
+/** Result of trying to claim a trigger's single fire. */
+export type ClaimResult =
+  /** This caller fires. */
+  | 'won'
+  /** Claimed before but never dispatched, and the lease ran out: this caller dispatches again. */
+  | 'reclaimed'
+  /** Someone else fired (or is firing) it. */
+  | 'taken';
+
+/**
+ * Durable trigger state: run metadata, join counters, fire claims, step results. Every method is
+ * idempotent under redelivery; the join algorithm that uses them lives in runtime/join.ts.
+ */
+export interface TriggerStore {
+  /** Creates the run if absent; returns the stored record either way. */
+  startRun(run: Omit<RunRecord, 'status'>): Promise<{ created: boolean; run: RunRecord }>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Moves a running run to a final status; false if it was already final. */
+  finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Promise<boolean>;
+  /** Records an arrival once per (runId, trigger, key). `need` is stored when given. */
+  arrive(runId: string, trigger: string, key: string, need: number | undefined): Promise<JoinState>;
+  /** Sets a dynamic need (idempotent); returns the counter so the caller can re-check it. */
+  setNeed(runId: string, trigger: string, need: number): Promise<JoinState>;
+  /** Claims the single fire of a trigger; a stale undispatched claim older than `leaseMs` is reclaimed. */
+  claim(runId: string, trigger: string, now: number, leaseMs: number): Promise<ClaimResult>;
+  /** Records that the fired trigger's action was carried out. */
+  markDispatched(runId: string, trigger: string, now: number): Promise<void>;
+  /** Saves a step (or item) result; the first write wins, later ones are ignored. */
+  saveResult(runId: string, key: string, output: unknown): Promise<void>;
+  getResults(runId: string, keys: readonly string[]): Promise<Map<string, unknown>>;
+  /** Makes everything written so far durable (group commit); effects wait for it. */
+  commit(): Promise<void>;
+  /** Drops a finished run's working state; its final RunRecord may be kept. */
+  release(runId: string): Promise<void>;
+}
+
+/** One unit of work: a step, or one item of a forEach step, at one attempt. */
+export type Task = {
+  workflow: string;
+  runId: string;
+  step: string;
+  item?: number;
+  attempt: number;
+  maxAttempts: number;
+  executor: ExecutorSpec;
+  event: StepEvent;
+  timeoutMs?: number;
+};
+
+/** How an execution ended. `aborted`: stopped because the signal fired (timeout or cancel). */
+export type StepOutcome =
+  | { status: 'succeeded'; output: unknown }
+  | { status: 'failed'; error: StepError; retriable: boolean }
+  | { status: 'aborted' };
+
+/** Runs tasks of one executor kind. Must stop promptly and resolve `aborted` when `signal` fires. */
+export interface Executor {
+  readonly kind: ExecutorKind;
+  execute(task: Task, signal: AbortSignal): Promise<StepOutcome>;
+  close(): Promise<void>;
+}
+
+/** Time, injectable so tests can control it. */
+export interface Clock {
+  now(): number;
+}

@@ -1,0 +1,20 @@
+import type { EventEnvelope } from '../model/events.ts';
+import type { RunStatus, Task } from '../ports.ts';
+
+/**
+ * What the trigger processor asks its host to do. The processor itself does no I/O besides the
+ * store; the host (embedded engine or Lambda handler) carries effects out in order, after
+ * `store.commit()`.
+ */
+export type Effect =
+  /** Hand tasks to executors. */
+  | { type: 'dispatch'; tasks: Task[] }
+  /** Hand a task to its executor after a delay (retry backoff). */
+  | { type: 'schedule'; delayMs: number; task: Task }
+  | { type: 'publish'; events: EventEnvelope[] }
+  /** The fire of `trigger` has been carried out: record it so redelivery does not redo it. */
+  | { type: 'ack'; runId: string; trigger: string }
+  /** The run ended: stop its running tasks, drop queued ones, release its state. */
+  | { type: 'run-ended'; runId: string; status: Exclude<RunStatus, 'running'> }
+  /** The event cannot be processed: keep it with the reason, never drop it silently. */
+  | { type: 'dead-letter'; event: unknown; reason: string };

@@ -1,0 +1,84 @@
+/**
+ * The join algorithm (DESIGN.md, "Triggers and joins"), the same over every TriggerStore:
+ *
+ * 1. An arrival is identified by (runId, trigger, arrivalKey) — the predecessor / item / attempt,
+ *    never the event id, because a retried or redelivered step may carry a new event id.
+ * 2. The store records an arrival only once; a duplicate is read back and re-checked, which is
+ *    what lets a redelivered event finish a fire that a crashed processor had claimed.
+ * 3. When count >= need, one conditional claim decides the single firing processor; a claim
+ *    that was never acknowledged within the lease is taken over (dispatch at-least-once,
+ *    counting exactly-once).
+ */
+import type { ArrivalKey, Trigger } from '../model/plan.ts';
+import type { JoinState, TriggerStore } from '../ports.ts';
+
+/** How long a claimed-but-unacknowledged fire is left to its claimer before being redone. */
+export const DEFAULT_LEASE_MS = 30_000;
+
+/** Detail fields an arrival key is taken from. */
+export type ArrivalFields = { step?: unknown; item?: unknown; attempt?: unknown };
+
+/** The string that identifies an arrival for a trigger's condition. */
+export function arrivalKey(key: ArrivalKey, detail: ArrivalFields): string {
+  switch (key) {
+    case 'run':
+      return 'run';
+    case 'step':
+      return String(detail.step);
+    case 'item':
+      return String(detail.item);
+    case 'attempt':
+      return `${String(detail.step)}#${detail.item === undefined ? '' : String(detail.item)}#${String(detail.attempt)}`;
+  }
+}
+
+/**
+ * The id under which a trigger's counter is stored. `always` triggers fire once per distinct
+ * key, so each key gets its own one-shot counter.
+ */
+export function instanceId(trigger: Trigger, key: string): string {
+  return trigger.condition.type === 'always' ? `${trigger.id}#${key}` : trigger.id;
+}
+
+/** Records one arrival; returns true when this caller must carry out the trigger's action. */
+export async function arrive(
+  store: TriggerStore,
+  runId: string,
+  trigger: Trigger,
+  key: string,
+  now: number,
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<boolean> {
+  const c = trigger.condition;
+  const need = c.type === 'always' ? 1 : c.need === 'dynamic' ? undefined : c.need;
+  const id = instanceId(trigger, key);
+  const state = await store.arrive(runId, id, key, need);
+  return settle(store, runId, id, state, now, leaseMs);
+}
+
+/** Sets a dynamic need (fan-out width); true when the join is already complete and ours to fire. */
+export async function setNeed(
+  store: TriggerStore,
+  runId: string,
+  triggerId: string,
+  need: number,
+  now: number,
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<boolean> {
+  const state = await store.setNeed(runId, triggerId, need);
+  return settle(store, runId, triggerId, state, now, leaseMs);
+}
+
+async function settle(
+  store: TriggerStore,
+  runId: string,
+  id: string,
+  state: JoinState,
+  now: number,
+  leaseMs: number,
+): Promise<boolean> {
+  // Need unknown (fan-out not sized yet): the arrival is kept and counted when the need arrives.
+  if (state.need === undefined || state.count < state.need) return false;
+  const claim = await store.claim(runId, id, now, leaseMs);
+  return claim !== 'taken';
+}

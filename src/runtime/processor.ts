@@ -1,0 +1,247 @@
+/**
+ * The trigger processor: (event, store) -> effects. Stateless between events — everything it
+ * knows about a run is in the TriggerStore — so any number of copies may run (one Lambda
+ * invocation per rule match on AWS, one loop in the embedded engine).
+ */
+import type { z } from 'zod';
+import {
+  DetailType,
+  EnvelopeSchema,
+  JOINFLOW_SOURCE,
+  RunRequestedSchema,
+  StepCompletedSchema,
+  StepFailedSchema,
+  type EventEnvelope,
+  type StepCompleted,
+  type StepFailed,
+} from '../model/events.ts';
+import type { Trigger, TriggerPlan } from '../model/plan.ts';
+import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
+import { TriggerId } from '../compiler/compile.ts';
+import type { Effect } from './effects.ts';
+import { arrivalKey, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
+import { RuleIndex } from './rule-index.ts';
+import { fanOutItems, makeTask, resultKey, retryDelay, stepResults } from './tasks.ts';
+
+export type ProcessorDeps = {
+  store: TriggerStore;
+  clock: Clock;
+  /** Unique ids for the events the processor emits. */
+  newId: () => string;
+  leaseMs?: number;
+};
+
+type Rule = { plan: TriggerPlan; trigger: Trigger };
+/** What the actions of one event share. */
+type Ctx = { plan: TriggerPlan; run: RunRecord; detail: Record<string, unknown>; effects: Effect[] };
+
+/** Matches events to the triggers of registered plans and runs the join algorithm. */
+export class TriggerProcessor {
+  readonly #deps: ProcessorDeps;
+  readonly #plans = new Map<string, TriggerPlan>();
+  #index = new RuleIndex<Rule>();
+
+  constructor(deps: ProcessorDeps) {
+    this.#deps = deps;
+  }
+
+  /** Adds (or replaces) a workflow's plan. */
+  register(plan: TriggerPlan): void {
+    this.#plans.set(plan.workflow, plan);
+    this.#index = new RuleIndex<Rule>();
+    for (const p of this.#plans.values()) for (const trigger of p.triggers) this.#index.add({ plan: p, trigger }, trigger.activation);
+  }
+
+  plan(workflow: string): TriggerPlan | undefined {
+    return this.#plans.get(workflow);
+  }
+
+  /** Processes one event; the returned effects must be carried out in order after store.commit(). */
+  async process(event: EventEnvelope): Promise<Effect[]> {
+    const envelope = EnvelopeSchema.safeParse(event);
+    if (!envelope.success) return [deadLetter(event, `malformed envelope: ${issues(envelope.error)}`)];
+    if (event.source !== JOINFLOW_SOURCE) return [];
+    const type = event['detail-type'];
+    if (type === DetailType.RunRequested) return this.#runRequested(event);
+    if (type === DetailType.StepCompleted) return this.#stepEvent(event, StepCompletedSchema);
+    if (type === DetailType.StepFailed) return this.#stepEvent(event, StepFailedSchema);
+    return []; // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
+  }
+
+  async #runRequested(event: EventEnvelope): Promise<Effect[]> {
+    const parsed = RunRequestedSchema.safeParse(event.detail);
+    if (!parsed.success) return [deadLetter(event, `invalid Run Requested detail: ${issues(parsed.error)}`)];
+    const { workflow, input } = parsed.data;
+    const plan = this.#plans.get(workflow);
+    if (!plan) return [deadLetter(event, `unknown workflow "${workflow}"`)];
+    // Without a runId the event id names the run: every rule target sees the same event id.
+    const runId = parsed.data.runId ?? event.id;
+    const now = this.#deps.clock.now();
+    const { run } = await this.#deps.store.startRun({ runId, workflow, input: input ?? null, startedAt: now });
+    if (run.workflow !== workflow) {
+      return [deadLetter(event, `run id "${runId}" already belongs to workflow "${run.workflow}"`)];
+    }
+    // A repeated request for a run still going re-arrives (finishing a crashed fire); a
+    // request for a finished run changes nothing: run ids are idempotency keys.
+    if (run.status !== 'running') return [];
+    const detail = { ...event.detail, runId };
+    return this.#fire({ plan, run, detail, effects: [] }, { ...event, detail });
+  }
+
+  async #stepEvent(event: EventEnvelope, schema: z.ZodType<StepCompleted | StepFailed>): Promise<Effect[]> {
+    const parsed = schema.safeParse(event.detail);
+    if (!parsed.success) {
+      return [deadLetter(event, `invalid ${event['detail-type']} detail: ${issues(parsed.error)}`)];
+    }
+    const detail = parsed.data;
+    const plan = this.#plans.get(detail.workflow);
+    if (!plan) return [deadLetter(event, `unknown workflow "${detail.workflow}"`)];
+    if (!plan.steps[detail.step]) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
+    const run = await this.#deps.store.getRun(detail.runId);
+    if (!run) return [deadLetter(event, `unknown run "${detail.runId}"`)];
+    // Late and duplicate deliveries for a finished run are normal under at-least-once delivery.
+    if (run.status !== 'running') return [];
+    if ('output' in detail || event['detail-type'] === DetailType.StepCompleted) {
+      // Saved before any arrival is counted, so whoever completes a join finds every result.
+      await this.#deps.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
+    }
+    return this.#fire({ plan, run, detail, effects: [] }, event);
+  }
+
+  async #fire(ctx: Ctx, event: EventEnvelope): Promise<Effect[]> {
+    const now = this.#deps.clock.now();
+    for (const { plan, trigger } of this.#index.match(event)) {
+      if (plan !== ctx.plan) continue;
+      const key = arrivalKey(trigger.condition.key, ctx.detail);
+      if (!(await arrive(this.#deps.store, ctx.run.runId, trigger, key, now, this.#leaseMs))) continue;
+      await this.#act(ctx, trigger, key);
+    }
+    return ctx.effects;
+  }
+
+  get #leaseMs(): number {
+    return this.#deps.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  async #act(ctx: Ctx, trigger: Trigger, key: string): Promise<void> {
+    const action = trigger.action;
+    const ackId = trigger.condition.type === 'always' ? `${trigger.id}#${key}` : trigger.id;
+    switch (action.type) {
+      case 'dispatch':
+        await this.#dispatch(ctx, action.step);
+        break;
+      case 'collect':
+        await this.#collect(ctx, action.step);
+        break;
+      case 'retry':
+        await this.#retry(ctx);
+        break;
+      case 'fail-run':
+        await this.#failRun(ctx);
+        break;
+      case 'succeed-run':
+        await this.#succeedRun(ctx);
+        break;
+    }
+    ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: ackId });
+  }
+
+  async #dispatch(ctx: Ctx, step: string): Promise<void> {
+    const { store } = this.#deps;
+    const spec = ctx.plan.steps[step]!;
+    const results = await stepResults(store, ctx.run.runId, spec);
+    if (!spec.forEach) {
+      ctx.effects.push({ type: 'dispatch', tasks: [makeTask(ctx.plan, ctx.run, step, 1, results)] });
+      return;
+    }
+    const fan = await fanOutItems(store, ctx.run.runId, spec);
+    if ('error' in fan) {
+      ctx.effects.push(this.#publish(DetailType.StepFailed, {
+        workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1,
+        error: { type: 'ForEachNotArray', message: `step "${step}": ${fan.error}` }, retrying: false,
+      }));
+      return;
+    }
+    const tasks = fan.items.map((value, index) => makeTask(ctx.plan, ctx.run, step, 1, results, { index, value }));
+    if (tasks.length > 0) ctx.effects.push({ type: 'dispatch', tasks });
+    const collectId = TriggerId.collect(step);
+    // Items may have completed before the width was known (redelivery after a crash): setNeed
+    // re-checks the counter, so the collect fires here if they are all in already (or N = 0).
+    if (await setNeed(store, ctx.run.runId, collectId, tasks.length, this.#deps.clock.now(), this.#leaseMs)) {
+      await this.#collect(ctx, step);
+      ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: collectId });
+    }
+  }
+
+  async #collect(ctx: Ctx, step: string): Promise<void> {
+    const { store } = this.#deps;
+    const fan = await fanOutItems(store, ctx.run.runId, ctx.plan.steps[step]!);
+    const n = 'items' in fan ? fan.items.length : 0;
+    const keys = Array.from({ length: n }, (_, i) => resultKey(step, i));
+    const found = await store.getResults(ctx.run.runId, keys);
+    const output = keys.map((k) => found.get(k) ?? null);
+    ctx.effects.push(this.#publish(DetailType.StepCompleted, {
+      workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, items: n, output,
+    }));
+  }
+
+  async #retry(ctx: Ctx): Promise<void> {
+    const d = ctx.detail as StepFailed;
+    const spec = ctx.plan.steps[d.step]!;
+    if (d.attempt >= spec.retry.maxAttempts) {
+      // A failure marked retrying past maxAttempts: fail for good rather than loop.
+      ctx.effects.push(this.#publish(DetailType.StepFailed, { ...d, retrying: false }));
+      return;
+    }
+    const results = await stepResults(this.#deps.store, ctx.run.runId, spec);
+    let item: { index: number; value: unknown } | undefined;
+    if (d.item !== undefined) {
+      const fan = await fanOutItems(this.#deps.store, ctx.run.runId, spec);
+      item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
+    }
+    const task = makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item);
+    ctx.effects.push({ type: 'schedule', delayMs: retryDelay(spec, d.attempt), task });
+  }
+
+  async #failRun(ctx: Ctx): Promise<void> {
+    const d = ctx.detail as StepFailed;
+    const error = { ...d.error, step: d.step };
+    const finished = await this.#deps.store.finishRun(ctx.run.runId, { status: 'failed', finishedAt: this.#deps.clock.now(), error });
+    if (!finished) return;
+    ctx.effects.push(
+      this.#publish(DetailType.RunFailed, { workflow: ctx.plan.workflow, runId: ctx.run.runId, error, step: d.step }),
+      { type: 'run-ended', runId: ctx.run.runId, status: 'failed' },
+    );
+  }
+
+  async #succeedRun(ctx: Ctx): Promise<void> {
+    const { store } = this.#deps;
+    const out = ctx.plan.output;
+    const keys = 'step' in out ? [out.step] : out.sinks;
+    const found = await store.getResults(ctx.run.runId, keys);
+    const output = 'step' in out
+      ? (found.get(out.step) ?? null)
+      : Object.fromEntries(keys.map((k) => [k, found.get(k) ?? null]));
+    const finished = await store.finishRun(ctx.run.runId, { status: 'succeeded', finishedAt: this.#deps.clock.now(), output });
+    if (!finished) return;
+    ctx.effects.push(
+      this.#publish(DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId: ctx.run.runId, output }),
+      { type: 'run-ended', runId: ctx.run.runId, status: 'succeeded' },
+    );
+  }
+
+  #publish(type: string, detail: Record<string, unknown>): Effect {
+    return {
+      type: 'publish',
+      events: [{ id: this.#deps.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(this.#deps.clock.now()).toISOString(), detail }],
+    };
+  }
+}
+
+function deadLetter(event: unknown, reason: string): Effect {
+  return { type: 'dead-letter', event, reason };
+}
+
+function issues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,87 @@
+/** Builds the tasks a step's dispatch hands to executors, from the run's stored input and results. */
+import type { PlanStep, TriggerPlan } from '../model/plan.ts';
+import type { RunRecord, Task, TriggerStore } from '../ports.ts';
+
+/** Store key of a step's result, or of one item's result in a fan-out. */
+export function resultKey(step: string, item?: number): string {
+  return item === undefined ? step : `${step}#${item}`;
+}
+
+/** Reads `path` (dot-separated) inside a value. */
+export function pick(value: unknown, path: string | undefined): unknown {
+  if (!path) return value;
+  let cur = value;
+  for (const k of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** The results a step receives: its predecessors' outputs (without the one it fans out over). */
+export async function stepResults(
+  store: TriggerStore,
+  runId: string,
+  step: PlanStep,
+): Promise<Record<string, unknown>> {
+  // A forEach step's items get their element as `item`; repeating the whole array in every
+  // item's event would make a fan-out of N cost O(N^2).
+  const keys = step.forEach ? step.needs.filter((n) => n !== step.forEach!.step) : step.needs;
+  if (keys.length === 0) return {};
+  const found = await store.getResults(runId, keys);
+  const results: Record<string, unknown> = {};
+  for (const k of keys) results[k] = found.get(k) ?? null;
+  return results;
+}
+
+/** The array a forEach step fans out over, or an error message naming what was found instead. */
+export async function fanOutItems(
+  store: TriggerStore,
+  runId: string,
+  step: PlanStep,
+): Promise<{ items: unknown[] } | { error: string }> {
+  const over = step.forEach!;
+  const found = await store.getResults(runId, [over.step]);
+  const value = pick(found.get(over.step), over.path);
+  if (Array.isArray(value)) return { items: value };
+  const where = over.path ? `"${over.step}" output at "${over.path}"` : `the output of "${over.step}"`;
+  return { error: `forEach needs an array, but ${where} is ${describe(value)}` };
+}
+
+/** One task of a step (or of one item) at an attempt. */
+export function makeTask(
+  plan: TriggerPlan,
+  run: RunRecord,
+  step: string,
+  attempt: number,
+  results: Record<string, unknown>,
+  item?: { index: number; value: unknown },
+): Task {
+  const spec = plan.steps[step]!;
+  return {
+    workflow: plan.workflow,
+    runId: run.runId,
+    step,
+    ...(item ? { item: item.index } : {}),
+    attempt,
+    maxAttempts: spec.retry.maxAttempts,
+    executor: spec.executor,
+    event: item
+      ? { input: run.input, results, item: item.value, index: item.index }
+      : { input: run.input, results },
+    ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+  };
+}
+
+/** Exponential backoff before attempt `attempt + 1`. */
+export function retryDelay(step: PlanStep, attempt: number): number {
+  const { backoffMs, factor, maxDelayMs } = step.retry;
+  return Math.min(backoffMs * factor ** (attempt - 1), maxDelayMs);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  const json = JSON.stringify(value) ?? String(value);
+  return `${typeof value} ${json.length > 60 ? `${json.slice(0, 57)}...` : json}`;
+}
