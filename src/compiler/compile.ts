@@ -2,6 +2,7 @@
  * Workflow -> TriggerPlan. Pure: the same input always gives a byte-identical plan, so
  * triggers/*.json can be committed and checked for staleness.
  */
+import path from 'node:path/posix';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { WorkflowDefinitionError } from '../model/errors.ts';
 import type { EventPattern, PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
@@ -37,9 +38,13 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
   const steps: Record<string, PlanStep> = {};
   for (const [id, s] of Object.entries(wf.steps)) {
     let executor = s.executor;
+    // Paths in a workflow file are relative to that file; the plan records them relative to the
+    // project root so that it is the same on every machine.
     if (executor.type === 'function') {
       const info = options.modules?.[executor.module];
-      if (info && 'path' in info) executor = { ...executor, module: info.path };
+      executor = { ...executor, module: info && 'path' in info ? info.path : fromSource(options.source, executor.module) };
+    } else if (executor.type === 'process') {
+      executor = { ...executor, cwd: fromSource(options.source, executor.cwd ?? '.') };
     }
     steps[id] = {
       needs: s.needs,
@@ -137,4 +142,9 @@ function failed(workflow: string, retrying: boolean): EventPattern {
 /** The plan as written to triggers/<workflow>.json: stable formatting, trailing newline. */
 export function serializePlan(plan: TriggerPlan): string {
   return `${JSON.stringify(plan, null, 2)}\n`;
+}
+
+function fromSource(source: string, relative: string): string {
+  if (path.isAbsolute(relative)) return relative;
+  return path.normalize(path.join(path.dirname(source), relative));
 }

@@ -117,7 +117,8 @@ function zodProblems(error: z.ZodError, prefix: string): Problem[] {
 
 function suggest(name: string, ids: Set<string>): string {
   const lower = name.toLowerCase();
-  for (const id of ids) if (id.toLowerCase() === lower || distance(id, name) <= 2) return ` (did you mean "${id}"?)`;
+  const tolerance = Math.min(2, Math.floor(name.length / 4));
+  for (const id of ids) if (id.toLowerCase() === lower || (tolerance > 0 && distance(id, name) <= tolerance)) return ` (did you mean "${id}"?)`;
   return '';
 }
 

@@ -53,7 +53,8 @@ export const ForEachSchema = z.union([
 
 export const StepSchema = z.strictObject({
   description: z.string().optional(),
-  needs: z.array(stepId).default([]),
+  // Unknown or malformed ids in needs are reported by the graph check, with a suggestion.
+  needs: z.array(z.string().min(1)).default([]),
   executor: ExecutorSchema,
   retry: RetrySchema.optional(),
   timeoutMs: z.number().int().positive().optional(),

@@ -1,0 +1,253 @@
+/**
+ * Runs Lambda-style handlers in a pool of worker threads, so a CPU-bound handler cannot stall the
+ * engine's event loop and a runaway one can be stopped (terminating its worker is the only way).
+ */
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { StepError } from '../../model/events.ts';
+import type { Executor, StepOutcome, Task } from '../../ports.ts';
+import type { WorkerReply, WorkerRequest } from './function-worker.ts';
+
+/** Options of {@link createFunctionExecutor}. */
+export type FunctionExecutorOptions = {
+  /** Most worker threads alive at once; default os.availableParallelism(). */
+  threads?: number;
+};
+
+const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
+
+/** The source tree runs as .ts (tsx, vitest); a `tsc` build rewrites imports to .js. */
+const WORKER_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './function-worker.ts' : './function-worker.js',
+  import.meta.url,
+).href;
+
+/**
+ * Node 20 does not apply `--import tsx` to worker threads (tsx only registers its hooks on the
+ * main thread there), so each worker registers tsx itself before importing the .ts worker entry.
+ * Resolved with require.resolve because vitest's module runner has no import.meta.resolve.
+ */
+const TSX = (() => {
+  const require = createRequire(import.meta.url);
+  return { esm: require.resolve('tsx/esm/api'), cjs: require.resolve('tsx/cjs/api') };
+})();
+
+/** Evaluated as CommonJS in each new worker; paths come through workerData, never spliced into code. */
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+require(workerData.tsx.esm).register();
+require(workerData.tsx.cjs).register();
+import(workerData.entry);
+`;
+
+/**
+ * Options a worker may inherit. Everything else is dropped: --import/--require preloads belong to
+ * the main program (tsx is registered explicitly), and V8 or per-process flags make `new Worker` throw.
+ */
+const INHERITED_FLAGS = new Set([
+  '--enable-source-maps',
+  '--no-warnings',
+  '--no-deprecation',
+  '--trace-warnings',
+  '--trace-deprecation',
+  '--trace-uncaught',
+  '--experimental-vm-modules',
+]);
+
+function workerExecArgv(argv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    // Custom conditions must match the main thread's or a package could resolve to another build.
+    if ((arg === '--conditions' || arg === '-C') && i + 1 < argv.length) kept.push(arg, argv[++i]!);
+    else if (arg.startsWith('--conditions=') || INHERITED_FLAGS.has(arg)) kept.push(arg);
+  }
+  return kept;
+}
+
+type Job = {
+  request: WorkerRequest;
+  signal: AbortSignal;
+  resolve: (outcome: StepOutcome) => void;
+  onAbort: () => void;
+  slot: Slot | undefined;
+};
+
+type Slot = {
+  worker: Worker;
+  job: Job | undefined;
+  /** The uncaught error reported before the worker exited, if any. */
+  crash: Error | undefined;
+  /** Terminated on purpose (abort or close): its exit is not a crash. */
+  retired: boolean;
+};
+
+function failed(type: string, message: string, retriable: boolean): StepOutcome {
+  const error: StepError = { type, message };
+  return { status: 'failed', error, retriable };
+}
+
+/** Creates the `function` executor. Workers start lazily, up to `threads`; extra tasks queue. */
+export function createFunctionExecutor(options: FunctionExecutorOptions = {}): Executor {
+  const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+  const execArgv = workerExecArgv(process.execArgv);
+  const slots = new Set<Slot>();
+  const idle: Slot[] = [];
+  const queue: Job[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  function spawn(): Slot {
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      execArgv,
+      workerData: { tsx: TSX, entry: WORKER_ENTRY },
+    });
+    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false };
+    worker.on('message', (reply: WorkerReply) => onReply(slot, reply));
+    worker.on('error', (err: Error) => {
+      slot.crash = err;
+    });
+    worker.on('exit', (code: number) => onExit(slot, code));
+    slots.add(slot);
+    return slot;
+  }
+
+  function assign(slot: Slot, job: Job): void {
+    slot.job = job;
+    job.slot = slot;
+    slot.worker.ref();
+    try {
+      slot.worker.postMessage(job.request);
+    } catch (err) {
+      finish(job, failed('InputNotSerializable', `step event cannot be structured-cloned: ${String(err)}`, false));
+      release(slot);
+    }
+  }
+
+  function dispatch(job: Job): void {
+    let slot = idle.pop();
+    if (slot === undefined && slots.size < threads) {
+      try {
+        slot = spawn();
+      } catch (err) {
+        finish(job, failed('WorkerStartFailed', `cannot start a handler worker: ${String(err)}`, false));
+        return;
+      }
+    }
+    if (slot === undefined) queue.push(job);
+    else assign(slot, job);
+  }
+
+  /** Starts queued jobs while there is an idle worker or room for a new one. */
+  function pump(): void {
+    while (!closed && queue.length > 0 && (idle.length > 0 || slots.size < threads)) dispatch(queue.shift()!);
+  }
+
+  function finish(job: Job, outcome: StepOutcome): void {
+    job.signal.removeEventListener('abort', job.onAbort);
+    job.slot = undefined;
+    job.resolve(outcome);
+  }
+
+  function release(slot: Slot): void {
+    slot.job = undefined;
+    const next = queue.shift();
+    if (next !== undefined) return assign(slot, next);
+    // An idle pool must not keep the process alive if the caller forgets close().
+    slot.worker.unref();
+    idle.push(slot);
+  }
+
+  function onReply(slot: Slot, reply: WorkerReply): void {
+    const job = slot.job;
+    if (job === undefined || job.request.id !== reply.id) return;
+    finish(job, reply.ok ? { status: 'succeeded', output: reply.output } : failed(reply.error.type, reply.error.message, reply.retriable));
+    release(slot);
+  }
+
+  function onExit(slot: Slot, code: number): void {
+    slots.delete(slot);
+    const at = idle.indexOf(slot);
+    if (at >= 0) idle.splice(at, 1);
+    const job = slot.job;
+    slot.job = undefined;
+    if (job !== undefined && !slot.retired) {
+      const { module, export: name, step } = job.request;
+      const why = slot.crash ? `${slot.crash.name}: ${slot.crash.message}` : `exited with code ${code}`;
+      finish(job, failed('WorkerCrashed', `worker running ${module}#${name} for step '${step}' crashed (${why})`, true));
+    }
+    pump();
+  }
+
+  async function retire(slot: Slot): Promise<void> {
+    slot.retired = true;
+    await slot.worker.terminate();
+  }
+
+  function abort(job: Job): void {
+    const slot = job.slot;
+    if (slot === undefined) {
+      const at = queue.indexOf(job);
+      if (at >= 0) queue.splice(at, 1);
+      finish(job, ABORTED);
+      return;
+    }
+    slot.job = undefined;
+    // Resolve only once the thread is gone, so a retry never competes with the runaway for a CPU.
+    void retire(slot).then(() => finish(job, ABORTED));
+  }
+
+  return {
+    kind: 'function',
+
+    execute(task: Task, signal: AbortSignal): Promise<StepOutcome> {
+      const spec = task.executor;
+      if (spec.type !== 'function') {
+        return Promise.resolve(failed('ExecutorMismatch', `function executor got a '${spec.type}' task`, false));
+      }
+      if (closed) return Promise.resolve(failed('ExecutorClosed', 'function executor is closed', true));
+      if (signal.aborted) return Promise.resolve(ABORTED);
+      return new Promise<StepOutcome>((resolve) => {
+        const job: Job = {
+          request: {
+            id: nextId++,
+            module: spec.module,
+            export: spec.export,
+            event: task.event,
+            workflow: task.workflow,
+            runId: task.runId,
+            step: task.step,
+            attempt: task.attempt,
+            item: task.item,
+            deadline: task.timeoutMs === undefined ? undefined : Date.now() + task.timeoutMs,
+          },
+          signal,
+          resolve,
+          onAbort: () => abort(job),
+          slot: undefined,
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+        dispatch(job);
+      });
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const job of queue.splice(0)) finish(job, failed('ExecutorClosed', 'function executor closed', true));
+      const stopping: Promise<void>[] = [];
+      for (const slot of slots) {
+        const job = slot.job;
+        slot.job = undefined;
+        if (job !== undefined) finish(job, failed('ExecutorClosed', 'function executor closed while the handler ran', true));
+        stopping.push(retire(slot));
+      }
+      idle.length = 0;
+      await Promise.all(stopping);
+    },
+  };
+}
+
+/** Exposed for tests: which node options a worker inherits from the main thread. */
+export const inheritedExecArgv = workerExecArgv;

@@ -1,0 +1,128 @@
+/**
+ * Runs tasks on executors with a concurrency limit per executor kind, enforces per-step
+ * timeouts, and turns outcomes into Step Started / Completed / Failed events — the local
+ * "executor bridge".
+ */
+import type { ExecutorKind } from '../../model/workflow.ts';
+import type { Executor, StepOutcome, Task } from '../../ports.ts';
+
+/** One execution as `--trace` records it. */
+export type TraceRecord = {
+  step: string;
+  item?: number;
+  attempt: number;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  start: number;
+  end: number;
+};
+
+/** What the lanes report back to the engine. */
+export type LaneHooks = {
+  started(task: Task, at: number): void;
+  finished(task: Task, outcome: StepOutcome | { status: 'timeout'; timeoutMs: number }, record: TraceRecord): void;
+  /** Whether the task's run still wants it (false once the run ended). */
+  wanted(task: Task): boolean;
+  now(): number;
+};
+
+type Running = { task: Task; controller: AbortController; done: Promise<void> };
+
+/** Concurrency-limited execution of tasks, per executor kind. */
+export class Lanes {
+  readonly #executors: Map<ExecutorKind, Executor>;
+  readonly #limits: Map<ExecutorKind, number>;
+  readonly #active = new Map<ExecutorKind, number>();
+  readonly #queues = new Map<ExecutorKind, Task[]>();
+  readonly #heads = new Map<ExecutorKind, number>();
+  readonly #running = new Map<string, Set<Running>>();
+  readonly #hooks: LaneHooks;
+
+  constructor(executors: Map<ExecutorKind, Executor>, limits: Map<ExecutorKind, number>, hooks: LaneHooks) {
+    this.#executors = executors;
+    this.#limits = limits;
+    this.#hooks = hooks;
+  }
+
+  /** Queues a task; it starts as soon as its kind has a free slot. */
+  submit(task: Task): void {
+    const kind = task.executor.type;
+    if ((this.#active.get(kind) ?? 0) < (this.#limits.get(kind) ?? Infinity)) {
+      this.#start(task);
+      return;
+    }
+    let q = this.#queues.get(kind);
+    if (!q) this.#queues.set(kind, (q = []));
+    q.push(task);
+  }
+
+  /** Aborts a run's running tasks (they end as cancelled) and resolves when they have stopped. */
+  async stopRun(runId: string): Promise<void> {
+    const running = this.#running.get(runId);
+    if (!running) return;
+    for (const r of running) r.controller.abort('cancelled');
+    await Promise.allSettled([...running].map((r) => r.done));
+  }
+
+  /** Tasks of a run currently executing. */
+  runningCount(runId: string): number {
+    return this.#running.get(runId)?.size ?? 0;
+  }
+
+  #start(task: Task): void {
+    const kind = task.executor.type;
+    const executor = this.#executors.get(kind);
+    if (!executor) throw new Error(`no executor for kind "${kind}"`);
+    this.#active.set(kind, (this.#active.get(kind) ?? 0) + 1);
+    const controller = new AbortController();
+    const entry: Running = { task, controller, done: Promise.resolve() };
+    let set = this.#running.get(task.runId);
+    if (!set) this.#running.set(task.runId, (set = new Set()));
+    set.add(entry);
+    entry.done = this.#execute(executor, task, controller).finally(() => {
+      set.delete(entry);
+      if (set.size === 0) this.#running.delete(task.runId);
+      this.#active.set(kind, this.#active.get(kind)! - 1);
+      this.#pump(kind);
+    });
+  }
+
+  async #execute(executor: Executor, task: Task, controller: AbortController): Promise<void> {
+    const start = this.#hooks.now();
+    this.#hooks.started(task, start);
+    const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort('timeout'), task.timeoutMs);
+    let outcome: StepOutcome;
+    try {
+      outcome = await executor.execute(task, controller.signal);
+    } catch (error) {
+      // An executor bug must fail the step, not wedge the run.
+      outcome = { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true };
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    const end = this.#hooks.now();
+    const base = { step: task.step, ...(task.item === undefined ? {} : { item: task.item }), attempt: task.attempt, start, end };
+    if (outcome.status === 'aborted' && controller.signal.reason === 'timeout') {
+      this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, { ...base, status: 'failed' });
+    } else if (outcome.status === 'aborted') {
+      this.#hooks.finished(task, outcome, { ...base, status: 'cancelled' });
+    } else {
+      this.#hooks.finished(task, outcome, { ...base, status: outcome.status });
+    }
+  }
+
+  #pump(kind: ExecutorKind): void {
+    const q = this.#queues.get(kind);
+    if (!q) return;
+    let head = this.#heads.get(kind) ?? 0;
+    while (head < q.length && (this.#active.get(kind) ?? 0) < (this.#limits.get(kind) ?? Infinity)) {
+      const task = q[head++]!;
+      if (this.#hooks.wanted(task)) this.#start(task);
+    }
+    // Compact occasionally instead of shift()ing: shift is O(n) on large queues.
+    if (head > 1024 && head * 2 > q.length) {
+      q.splice(0, head);
+      head = 0;
+    }
+    this.#heads.set(kind, head);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * In-process event bus with EventBridge delivery shape: publishers enqueue, a drain loop hands
+ * batches to subscribers. Batching is what lets the processor (and later the SQLite store's group
+ * commit) amortise work over many events; subscribers run one batch at a time, in order.
+ */
+import type { EventEnvelope } from '../../model/events.ts';
+import type { EventPattern } from '../../model/plan.ts';
+import type { EventBus } from '../../ports.ts';
+import { compilePattern } from '../../runtime/pattern.ts';
+
+type Subscription = {
+  test: ((event: unknown) => boolean) | null;
+  handler: (events: EventEnvelope[]) => void | Promise<void>;
+};
+
+/** The local bus: an EventBus that can also report when it has gone quiet. */
+export interface LocalBus extends EventBus {
+  /** Resolves once every published event has been delivered and handled. */
+  idle(): Promise<void>;
+  /** Events published so far. */
+  readonly published: number;
+}
+
+/** Creates an in-process bus. `onError` receives subscriber failures (the bus keeps going). */
+export function createLocalBus(onError: (error: unknown) => void = (e) => console.error(e)): LocalBus {
+  let queue: EventEnvelope[] = [];
+  let subs: Subscription[] = [];
+  let draining = false;
+  let published = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  async function drain(): Promise<void> {
+    draining = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue;
+        queue = [];
+        for (const sub of subs) {
+          const events = sub.test ? batch.filter(sub.test) : batch;
+          if (events.length === 0) continue;
+          try {
+            await sub.handler(events);
+          } catch (error) {
+            onError(error);
+          }
+        }
+      }
+    } finally {
+      draining = false;
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  return {
+    async publish(events) {
+      if (events.length === 0) return;
+      published += events.length;
+      for (const e of events) queue.push(e);
+      if (!draining) {
+        draining = true;
+        // Deliver on a later tick so that a publisher's own synchronous work finishes first.
+        setImmediate(() => void drain());
+      }
+    },
+    subscribe(pattern: EventPattern | null, handler) {
+      const sub: Subscription = { test: pattern ? compilePattern(pattern) : null, handler };
+      subs = [...subs, sub];
+      return () => {
+        subs = subs.filter((s) => s !== sub);
+      };
+    },
+    idle() {
+      if (!draining && queue.length === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+    get published() {
+      return published;
+    },
+  };
+}

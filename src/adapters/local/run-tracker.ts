@@ -1,0 +1,144 @@
+/** Per-run bookkeeping of the embedded engine: counts, trace, timers, and the waiters of a run. */
+import type { StepError } from '../../model/events.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
+import type { RunRecord, RunStatus, Task } from '../../ports.ts';
+import type { TraceRecord } from './lanes.ts';
+
+/** What `joinflow run --json` prints (DESIGN.md, "Command line"). */
+export type RunResult = {
+  runId: string;
+  workflow: string;
+  status: Exclude<RunStatus, 'running'>;
+  output: unknown;
+  error?: StepError & { step?: string };
+  durationMs: number;
+  /** Units of work: a step, or one item of a forEach step. `retried` counts extra attempts. */
+  steps: { total: number; succeeded: number; failed: number; retried: number };
+  /** Events on the bus that belonged to this run. */
+  events: number;
+  /** For workflows of simulated steps: the critical path, scaled like the durations. */
+  criticalPathMs?: number;
+};
+
+/** Live counts for progress displays. `total` grows as fan-outs learn their width. */
+export type Progress = { done: number; total: number; running: number; failed: number };
+
+const unitKey = (t: { step: string; item?: number }) => (t.item === undefined ? t.step : `${t.step}#${t.item}`);
+
+/** Tracks one run in the engine. */
+export class RunTracker {
+  ended = false;
+  readonly trace: TraceRecord[] = [];
+  readonly result: Promise<RunResult>;
+  readonly #runId: string;
+  readonly #plan: TriggerPlan;
+  readonly #startedAt: number;
+  readonly #timeScale: number;
+  readonly #keepTrace: boolean;
+  readonly #units = new Set<string>();
+  readonly #fanned = new Set<string>();
+  readonly #fannedSteps = new Set<string>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #fannedItems = 0;
+  #shapeCache: { steps: number; fanSteps: number } | undefined;
+  #succeeded = 0;
+  #failed = 0;
+  #retried = 0;
+  #events = 0;
+  #resolve!: (r: RunResult) => void;
+
+  constructor(runId: string, plan: TriggerPlan, startedAt: number, timeScale: number, keepTrace: boolean) {
+    this.#runId = runId;
+    this.#plan = plan;
+    this.#startedAt = startedAt;
+    this.#timeScale = timeScale;
+    this.#keepTrace = keepTrace;
+    this.result = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  /** A result for a run that ended before this process knew it (no live counts). */
+  static fromRecord(record: RunRecord): RunResult {
+    return {
+      runId: record.runId,
+      workflow: record.workflow,
+      status: record.status as RunResult['status'],
+      output: record.output ?? null,
+      ...(record.error ? { error: record.error } : {}),
+      durationMs: (record.finishedAt ?? record.startedAt) - record.startedAt,
+      steps: { total: 0, succeeded: 0, failed: 0, retried: 0 },
+      events: 0,
+    };
+  }
+
+  countEvent(): void {
+    this.#events++;
+  }
+
+  dispatched(task: Task): void {
+    if (task.item !== undefined && !this.#fanned.has(unitKey(task))) {
+      this.#fanned.add(unitKey(task));
+      this.#fannedSteps.add(task.step);
+      this.#fannedItems++;
+    }
+  }
+
+  started(task: Task): void {
+    this.#units.add(unitKey(task));
+  }
+
+  failedAttempt(_task: Task, retrying: boolean): void {
+    if (retrying) this.#retried++;
+    else this.#failed++;
+  }
+
+  record(record: TraceRecord, succeeded: boolean): void {
+    if (succeeded) this.#succeeded++;
+    if (this.#keepTrace) this.trace.push(record);
+  }
+
+  schedule(delayMs: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, delayMs);
+    this.#timers.add(timer);
+  }
+
+  clearTimers(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  progress(running: number): Progress {
+    const { steps, fanSteps } = this.#shape;
+    return {
+      done: this.#succeeded + this.#failed,
+      total: steps - fanSteps + this.#fannedItems + (fanSteps - this.#fannedSteps.size),
+      running,
+      failed: this.#failed,
+    };
+  }
+
+  get #shape(): { steps: number; fanSteps: number } {
+    if (!this.#shapeCache) {
+      const steps = Object.values(this.#plan.steps);
+      this.#shapeCache = { steps: steps.length, fanSteps: steps.filter((s) => s.forEach).length };
+    }
+    return this.#shapeCache;
+  }
+
+  finish(record: RunRecord, now: number): void {
+    const cp = this.#plan.stats.criticalPathMs;
+    this.#resolve({
+      runId: this.#runId,
+      workflow: this.#plan.workflow,
+      status: record.status as RunResult['status'],
+      output: record.status === 'succeeded' ? (record.output ?? null) : null,
+      ...(record.error ? { error: record.error } : {}),
+      durationMs: now - this.#startedAt,
+      steps: { total: this.#units.size, succeeded: this.#succeeded, failed: this.#failed, retried: this.#retried },
+      events: this.#events,
+      ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),
+    });
+  }
+}

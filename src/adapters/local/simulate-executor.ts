@@ -1,0 +1,62 @@
+/**
+ * The `simulate` executor: waits a step's `durationMs` (scaled) and returns its canned output.
+ * Used for traces and benchmarks, so the zero-duration path is kept as cheap as possible.
+ */
+import type { Executor, StepOutcome, Task } from '../../ports.ts';
+
+/** Options of {@link createSimulateExecutor}. */
+export type SimulateExecutorOptions = {
+  /** Multiplies every duration: 0 runs everything instantly, 0.01 replays a trace 100x faster. */
+  timeScale?: number;
+};
+
+const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
+
+/** setTimeout treats longer delays as 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Creates the `simulate` executor. */
+export function createSimulateExecutor(options: SimulateExecutorOptions = {}): Executor {
+  const timeScale = options.timeScale ?? 1;
+  if (!Number.isFinite(timeScale) || timeScale < 0) {
+    throw new RangeError(`timeScale must be a finite number >= 0, got ${timeScale}`);
+  }
+
+  return {
+    kind: 'simulate',
+
+    execute(task: Task, signal: AbortSignal): Promise<StepOutcome> {
+      const spec = task.executor;
+      if (spec.type !== 'simulate') {
+        return Promise.resolve({
+          status: 'failed',
+          error: { type: 'ExecutorMismatch', message: `simulate executor got a '${spec.type}' task` },
+          retriable: false,
+        });
+      }
+      if (signal.aborted) return Promise.resolve(ABORTED);
+      const outcome: StepOutcome = { status: 'succeeded', output: spec.output === undefined ? null : spec.output };
+      const ms = spec.durationMs * timeScale;
+      if (!(ms > 0)) {
+        // setImmediate rather than an already-resolved promise: a 10,000-step chain of instant steps
+        // must still let I/O and timers (group commits, timeouts, Ctrl-C) run between steps.
+        return new Promise((resolve) => setImmediate(resolve, outcome));
+      }
+      return new Promise((resolve) => {
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          resolve(ABORTED);
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(outcome);
+        }, Math.min(ms, MAX_TIMER_MS));
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+
+    async close(): Promise<void> {
+      // Nothing to release: pending timers belong to runs the caller aborts.
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/** `joinflow compile`: workflows -> triggers/<workflow>.json; `--check` reports staleness. */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { compileFile, findWorkflowFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
+import { serializePlan } from '../compiler/compile.ts';
+import { WorkflowDefinitionError } from '../model/errors.ts';
+
+/** Runs `joinflow compile`; resolves with the exit code. */
+export async function compileCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { out: { type: 'string', short: 'o', default: 'triggers' }, check: { type: 'boolean', default: false } },
+  });
+  const files = positionals.length > 0 ? positionals.map((p) => findWorkflowFile(p)) : listWorkflowFiles();
+  const outDir = path.resolve(values.out);
+  const plans = new Map<string, { file: string; text: string }>();
+  let broken = 0;
+  for (const file of files) {
+    try {
+      const plan = await compileFile(file);
+      const other = plans.get(plan.workflow);
+      if (other) {
+        process.stderr.write(`joinflow compile: ${rel(file)}: workflow name "${plan.workflow}" is already used by ${rel(other.file)}\n`);
+        broken++;
+        continue;
+      }
+      plans.set(plan.workflow, { file, text: serializePlan(plan) });
+    } catch (error) {
+      if (!(error instanceof WorkflowDefinitionError)) throw error;
+      process.stderr.write(`joinflow compile: ${error.message}\n`);
+      broken++;
+    }
+  }
+  // Every definition is checked before anything is written: no half-written triggers/.
+  if (broken > 0) return 2;
+  if (values.check) return check(outDir, plans, positionals.length === 0);
+  mkdirSync(outDir, { recursive: true });
+  for (const [name, { file, text }] of plans) {
+    const target = path.join(outDir, `${name}.json`);
+    const same = existsSync(target) && readFileSync(target, 'utf8') === text;
+    if (!same) writeFileSync(target, text);
+    process.stderr.write(`${same ? 'unchanged' : 'wrote    '} ${rel(target)} (from ${rel(file)})\n`);
+  }
+  return 0;
+}
+
+function check(outDir: string, plans: Map<string, { file: string; text: string }>, all: boolean): number {
+  const stale: string[] = [];
+  for (const [name, { text }] of plans) {
+    const target = path.join(outDir, `${name}.json`);
+    if (!existsSync(target)) stale.push(`${rel(target)} is missing`);
+    else if (readFileSync(target, 'utf8') !== text) stale.push(`${rel(target)} is stale`);
+  }
+  if (all && existsSync(outDir)) {
+    for (const f of readdirSync(outDir)) {
+      if (f.endsWith('.json') && !plans.has(f.slice(0, -5))) stale.push(`${rel(path.join(outDir, f))} has no workflow`);
+    }
+  }
+  for (const s of stale) process.stderr.write(`joinflow compile --check: ${s}\n`);
+  if (stale.length > 0) process.stderr.write("Run 'joinflow compile' and commit triggers/.\n");
+  else process.stderr.write(`joinflow compile --check: ${plans.size} plan(s) up to date\n`);
+  return stale.length > 0 ? 1 : 0;
+}
+
+function rel(p: string): string {
+  return path.relative(process.cwd(), p) || p;
+}

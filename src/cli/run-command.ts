@@ -1,0 +1,92 @@
+/** `joinflow run`: compile a workflow file and run it to the end on the embedded engine. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createEngine } from '../adapters/local/engine.ts';
+import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
+import { UsageError } from '../model/errors.ts';
+import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
+import { createProgress } from './progress.ts';
+
+/** Runs `joinflow run`; resolves with the exit code. */
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      input: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      trace: { type: 'string' },
+      concurrency: { type: 'string' },
+      'time-scale': { type: 'string' },
+      state: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the workflow to run' : `one workflow at a time (got ${positionals.join(', ')})`);
+  const input = parseInput(values.input);
+  const concurrency = parseConcurrency(values.concurrency);
+  const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
+  if (!Number.isFinite(timeScale) || timeScale < 0) throw new UsageError(`--time-scale must be a number >= 0 (got "${values['time-scale']}")`);
+
+  const plan = await compileFile(findWorkflowFile(positionals[0]!));
+  const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
+  const engine = createEngine({
+    concurrency,
+    timeScale,
+    ...(values.state === undefined ? {} : { stateDir: values.state }),
+    trace: values.trace !== undefined,
+    onStep: progress.step,
+    onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
+  });
+  try {
+    engine.register(plan);
+    const result = await engine.run(plan.workflow, input);
+    progress.done(result);
+    if (values.trace !== undefined) writeFileSync(values.trace, `${JSON.stringify(result.trace)}\n`);
+    const { trace: _trace, ...summary } = result;
+    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);
+    return result.status === 'succeeded' ? 0 : 1;
+  } finally {
+    await engine.close();
+  }
+}
+
+function parseInput(raw: string | undefined): unknown {
+  if (raw === undefined) return null;
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = readFileSync(raw.slice(1), 'utf8');
+    } catch (error) {
+      throw new UsageError(`--input ${raw}: cannot read file: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--input${raw.startsWith('@') ? ` ${raw}` : ''} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function parseConcurrency(raw: string | undefined): Partial<Record<ExecutorKind, number>> {
+  if (raw === undefined) return {};
+  const limit = (v: string): number => {
+    if (v === 'unlimited' || v === '0') return Infinity;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--concurrency: "${v}" is not a whole number (or "unlimited")`);
+    return n;
+  };
+  if (!raw.includes('=')) {
+    const n = limit(raw);
+    return Object.fromEntries(EXECUTOR_KINDS.map((k) => [k, n]));
+  }
+  const out: Partial<Record<ExecutorKind, number>> = {};
+  for (const part of raw.split(',')) {
+    const [kind, v] = part.split('=');
+    if (!EXECUTOR_KINDS.includes(kind as ExecutorKind) || v === undefined) {
+      throw new UsageError(`--concurrency: "${part}" should be KIND=N with KIND one of ${EXECUTOR_KINDS.join(', ')}`);
+    }
+    out[kind as ExecutorKind] = limit(v);
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+/**
+ * Drives the trigger processor directly, standing in for bus and executors, with at-least-once
+ * faults: each event delivered 1..maxCopies times and taken from a shuffled window.
+ */
+import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
+import { DetailType, type EventEnvelope } from '../../src/model/events.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
+import type { Task, TriggerStore } from '../../src/ports.ts';
+import { TriggerProcessor } from '../../src/runtime/processor.ts';
+
+/** What a fake executor does with a task: return an output, or fail. */
+export type Behaviour = (task: Task) => { output: unknown } | { error: string; retriable?: boolean };
+
+export type DriveOptions = {
+  maxCopies?: number;
+  window?: number;
+  seed?: number;
+  runId?: string;
+};
+
+export type DriveResult = {
+  status: string | undefined;
+  output: unknown;
+  /** Executions per `step#item@attempt`. */
+  executions: Map<string, number>;
+  /** Fires per trigger id (from acks). */
+  fires: Map<string, number>;
+  deadLetters: string[];
+  store: TriggerStore;
+};
+
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let ids = 0;
+export function event(type: string, detail: Record<string, unknown>): EventEnvelope {
+  return { id: `e${++ids}`, source: 'joinflow', 'detail-type': type, time: new Date(0).toISOString(), detail };
+}
+
+export function outcomeEvent(task: Task, behaviour: Behaviour): EventEnvelope {
+  const result = behaviour(task);
+  const ref = { workflow: task.workflow, runId: task.runId, step: task.step, attempt: task.attempt, ...(task.item === undefined ? {} : { item: task.item }) };
+  if ('output' in result) return event(DetailType.StepCompleted, { ...ref, output: result.output });
+  const retrying = (result.retriable ?? true) && task.attempt < task.maxAttempts;
+  return event(DetailType.StepFailed, { ...ref, error: { type: 'Error', message: result.error }, retrying });
+}
+
+export async function drive(plans: TriggerPlan[], start: Array<{ workflow: string; runId: string; input: unknown }>, behaviour: Behaviour, options: DriveOptions = {}): Promise<Map<string, DriveResult>> {
+  const random = rng(options.seed ?? 1);
+  const maxCopies = options.maxCopies ?? 1;
+  const window = options.window ?? 1;
+  const store = createMemoryStore();
+  const processor = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => `p${++ids}` });
+  for (const p of plans) processor.register(p);
+  const results = new Map<string, DriveResult>();
+  for (const s of start) {
+    results.set(s.runId, { status: undefined, output: undefined, executions: new Map(), fires: new Map(), deadLetters: [], store });
+  }
+  const queue: EventEnvelope[] = [];
+  const enqueue = (e: EventEnvelope) => {
+    const copies = 1 + Math.floor(random() * maxCopies);
+    for (let i = 0; i < copies; i++) queue.push(e);
+  };
+  for (const s of start) enqueue(event(DetailType.RunRequested, { workflow: s.workflow, runId: s.runId, input: s.input }));
+  while (queue.length > 0) {
+    const i = Math.floor(random() * Math.min(window, queue.length));
+    const e = queue.splice(i, 1)[0]!;
+    const effects = await processor.process(e);
+    for (const effect of effects) {
+      const runId = (effect as { runId?: string }).runId ?? (effect as { task?: Task }).task?.runId ?? (effect as { tasks?: Task[] }).tasks?.[0]?.runId;
+      const r = runId ? results.get(runId) : undefined;
+      switch (effect.type) {
+        case 'dispatch':
+        case 'schedule':
+          for (const task of effect.type === 'dispatch' ? effect.tasks : [effect.task]) {
+            const key = `${task.step}#${task.item ?? ''}@${task.attempt}`;
+            r!.executions.set(key, (r!.executions.get(key) ?? 0) + 1);
+            enqueue(outcomeEvent(task, behaviour));
+          }
+          break;
+        case 'publish':
+          for (const pe of effect.events) {
+            const d = pe.detail as { runId: string; output?: unknown };
+            if (pe['detail-type'] === DetailType.RunSucceeded || pe['detail-type'] === DetailType.RunFailed) {
+              const rr = results.get(d.runId)!;
+              rr.status = pe['detail-type'];
+              rr.output = d.output;
+            }
+            enqueue(pe);
+          }
+          break;
+        case 'ack':
+          r!.fires.set(effect.trigger, (r!.fires.get(effect.trigger) ?? 0) + 1);
+          await store.markDispatched(effect.runId, effect.trigger, 0);
+          break;
+        case 'dead-letter':
+          for (const rr of results.values()) rr.deadLetters.push(effect.reason);
+          break;
+        case 'run-ended':
+          break;
+      }
+    }
+  }
+  return results;
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import { WorkflowDefinitionError } from '../../src/model/errors.ts';
+import { diamondDef, fanoutDef, plan } from '../helpers/plans.ts';
+
+function problemsOf(def: unknown, modules?: Parameters<typeof compileWorkflow>[1]['modules']) {
+  try {
+    compileWorkflow(def, { source: 'workflows/x.yaml', ...(modules ? { modules } : {}) });
+  } catch (error) {
+    expect(error).toBeInstanceOf(WorkflowDefinitionError);
+    return (error as WorkflowDefinitionError).problems;
+  }
+  throw new Error('expected a WorkflowDefinitionError');
+}
+
+const sim = { type: 'simulate', durationMs: 1 } as const;
+
+describe('compiler: validation', () => {
+  it('names the members of a cycle', () => {
+    const problems = problemsOf({
+      name: 'w',
+      steps: { a: { needs: ['c'], executor: sim }, b: { needs: ['a'], executor: sim }, c: { needs: ['b'], executor: sim }, d: { executor: sim } },
+    });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toBe('steps');
+    expect(problems[0]!.message).toMatch(/^cycle: /);
+    for (const s of ['a', 'b', 'c']) expect(problems[0]!.message).toContain(s);
+    expect(problems[0]!.message).not.toContain('d');
+  });
+
+  it('names an unknown need with its step and index, and suggests a near id', () => {
+    const problems = problemsOf({ name: 'w', steps: { nodeA: { executor: sim }, c: { needs: ['nodeA', 'nodeb'], executor: sim } } });
+    expect(problems).toEqual([{ path: 'steps.c.needs[1]', message: 'unknown step "nodeb" (did you mean "nodeA"?)' }]);
+  });
+
+  it('rejects bad executor fields with their paths', () => {
+    const problems = problemsOf({
+      name: 'w',
+      steps: {
+        p: { executor: { type: 'process' } },
+        s: { executor: { type: 'simulate', durationMs: -5 } },
+        f: { executor: { type: 'function', module: 'x.ts', bogus: 1 } },
+        q: { executor: { type: 'lambda' } },
+      },
+    });
+    const paths = problems.map((p) => p.path);
+    expect(paths).toContain('steps.p.executor.command');
+    expect(paths).toContain('steps.s.executor.durationMs');
+    expect(paths.some((p) => p.startsWith('steps.f.executor'))).toBe(true);
+    expect(paths.some((p) => p.startsWith('steps.q.executor'))).toBe(true);
+  });
+
+  it('rejects forEach over a step that is not a predecessor', () => {
+    const problems = problemsOf({ name: 'w', steps: { a: { executor: sim }, b: { executor: sim }, m: { needs: ['a'], forEach: 'b', executor: sim } } });
+    expect(problems).toEqual([
+      { path: 'steps.m.forEach', message: 'fans out over "b", which is not a predecessor of "m": add it to needs' },
+    ]);
+  });
+
+  it('reports missing handler files and exports', () => {
+    const def = {
+      name: 'w',
+      steps: {
+        a: { executor: { type: 'function', module: './gone.ts' } },
+        b: { executor: { type: 'function', module: './h.ts', export: 'nope' } },
+      },
+    };
+    const problems = problemsOf(def, {
+      './gone.ts': { error: 'handler module "./gone.ts" not found (no file workflows/gone.ts)' },
+      './h.ts': { path: 'workflows/h.ts', exports: ['yes'] },
+    });
+    expect(problems).toEqual([
+      { path: 'steps.a.executor.module', message: 'handler module "./gone.ts" not found (no file workflows/gone.ts)' },
+      { path: 'steps.b.executor.export', message: '"workflows/h.ts" has no function export "nope" (it exports: yes)' },
+    ]);
+  });
+
+  it('lists every problem at once, and rejects bad ids, self needs, duplicates and unknown output', () => {
+    const problems = problemsOf({
+      name: 'bad name!',
+      steps: { 'x y': { executor: sim }, a: { needs: ['a', 'x y', 'x y'], executor: sim } },
+      output: 'zz',
+    });
+    const text = problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+    expect(text).toContain('steps.x y: step ids must be');
+    expect(text).toContain('steps.a.needs[0]: step "a" cannot need itself');
+    expect(text).toContain('steps.a.needs[2]: "x y" is listed twice');
+    expect(text).toContain('output: unknown step "zz"');
+    expect(text).toMatch(/name: must be/);
+    expect(problems.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('rejects non-objects and missing steps', () => {
+    expect(problemsOf(42)[0]!.message).toMatch(/must be an object/);
+    expect(problemsOf({ name: 'w' }).map((p) => p.path)).toContain('steps');
+    expect(problemsOf({ name: 'w', steps: [] })[0]!.message).toMatch(/not a list/);
+  });
+
+  it('puts file, step and field in the error message', () => {
+    try {
+      compileWorkflow({ name: 'w', steps: { a: { needs: ['q'], executor: sim } } }, { source: 'workflows/w.yaml' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toBe(
+        'workflows/w.yaml: invalid workflow definition (1 problem):\n  - steps.a.needs[0]: unknown step "q"',
+      );
+    }
+  });
+});
+
+describe('compiler: plans', () => {
+  it('gives the join step of a diamond need 2, activated by both predecessors', () => {
+    const p = plan(diamondDef);
+    const c = p.triggers.find((t) => t.id === 'c')!;
+    expect(c.condition).toEqual({ type: 'join', need: 2, key: 'step' });
+    expect(c.activation).toEqual({
+      source: ['joinflow'],
+      'detail-type': ['Step Completed'],
+      detail: { workflow: ['diamond'], step: ['a', 'b'], item: [{ exists: false }] },
+    });
+    expect(p.triggers.find((t) => t.id === 'a')!.activation['detail-type']).toEqual(['Run Requested']);
+    expect(p.output).toEqual({ sinks: ['c'] });
+    expect(p.stats).toEqual({ steps: 3, edges: 2, depth: 2, criticalPathMs: 0 });
+  });
+
+  it('gives a forEach step a collect trigger with a dynamic need', () => {
+    const p = plan(fanoutDef);
+    const collect = p.triggers.find((t) => t.id === '$collect:square')!;
+    expect(collect.condition).toEqual({ type: 'join', need: 'dynamic', key: 'item' });
+    expect((collect.activation['detail'] as Record<string, unknown>)['item']).toEqual([{ exists: true }]);
+    expect(p.steps['square']!.forEach).toEqual({ step: 'split' });
+    expect(p.steps['square']!.retry).toEqual({ maxAttempts: 3, backoffMs: 1, factor: 2, maxDelayMs: 30_000 });
+  });
+
+  it('is byte-identical across compilations, and paths are relative to the workflow file', () => {
+    const def = {
+      name: 'w',
+      steps: {
+        f: { executor: { type: 'function', module: './handlers/h.ts' } },
+        p: { needs: ['f'], executor: { type: 'process', command: 'node', args: ['x.mjs'], cwd: 'scripts' } },
+      },
+    };
+    const one = serializePlan(compileWorkflow(structuredClone(def), { source: 'workflows/w.yaml' }));
+    const two = serializePlan(compileWorkflow(structuredClone(def), { source: 'workflows/w.yaml' }));
+    expect(one).toBe(two);
+    const parsed = JSON.parse(one);
+    expect(parsed.steps.f.executor.module).toBe('workflows/handlers/h.ts');
+    expect(parsed.steps.p.executor.cwd).toBe('workflows/scripts');
+    expect(parsed.stats.criticalPathMs).toBeNull();
+  });
+});

@@ -1,0 +1,433 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createFunctionExecutor, inheritedExecArgv } from '../../src/adapters/local/function-executor.ts';
+import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
+import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
+import type { ExecutorSpec, StepEvent } from '../../src/model/workflow.ts';
+import type { Executor, StepOutcome, Task } from '../../src/ports.ts';
+
+const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
+const handlers = join(fixtures, 'handlers', 'handlers.ts');
+const scripts = join(fixtures, 'scripts');
+const never = new AbortController().signal;
+
+function task(executor: ExecutorSpec, extra: Partial<Task> & { input?: unknown } = {}): Task {
+  const { input, ...rest } = extra;
+  const event: StepEvent = { input: input ?? {}, results: { prev: 1 } };
+  return { workflow: 'wf', runId: 'run-1', step: 'step-a', attempt: 1, maxAttempts: 3, executor, event, ...rest };
+}
+
+function fn(exportName: string, module = handlers): ExecutorSpec {
+  return { type: 'function', module, export: exportName };
+}
+
+function failure(outcome: StepOutcome): { type: string; message: string; retriable: boolean } {
+  if (outcome.status !== 'failed') throw new Error(`expected a failure, got ${JSON.stringify(outcome)}`);
+  return { ...outcome.error, retriable: outcome.retriable };
+}
+
+describe('simulate executor', () => {
+  it('returns the canned output, or null without one', async () => {
+    const executor = createSimulateExecutor();
+    expect(await executor.execute(task({ type: 'simulate', durationMs: 0, output: { a: 1 } }), never)).toEqual({
+      status: 'succeeded',
+      output: { a: 1 },
+    });
+    expect(await executor.execute(task({ type: 'simulate', durationMs: 0 }), never)).toEqual({
+      status: 'succeeded',
+      output: null,
+    });
+  });
+
+  it('scales durations by timeScale', async () => {
+    const fast = createSimulateExecutor({ timeScale: 0.01 });
+    let start = performance.now();
+    expect(await fast.execute(task({ type: 'simulate', durationMs: 5000, output: 'x' }), never)).toEqual({
+      status: 'succeeded',
+      output: 'x',
+    });
+    expect(performance.now() - start).toBeLessThan(1000);
+
+    const real = createSimulateExecutor({ timeScale: 1 });
+    start = performance.now();
+    await real.execute(task({ type: 'simulate', durationMs: 120 }), never);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(110);
+  });
+
+  it('runs zero-duration steps without a timer, yielding to the event loop', async () => {
+    const executor = createSimulateExecutor({ timeScale: 0 });
+    const order: string[] = [];
+    const done = executor.execute(task({ type: 'simulate', durationMs: 1000 }), never).then(() => order.push('step'));
+    void Promise.resolve().then(() => order.push('microtask'));
+    await done;
+    expect(order).toEqual(['microtask', 'step']);
+    let chain = 0;
+    for (let i = 0; i < 2000; i++) {
+      const outcome = await executor.execute(task({ type: 'simulate', durationMs: 0, output: i }), never);
+      if (outcome.status === 'succeeded') chain += outcome.output as number;
+    }
+    expect(chain).toBe((1999 * 2000) / 2);
+  });
+
+  it('aborts a sleeping step and rejects a bad timeScale', async () => {
+    const executor = createSimulateExecutor();
+    const start = performance.now();
+    expect(await executor.execute(task({ type: 'simulate', durationMs: 60_000 }), AbortSignal.timeout(50))).toEqual({
+      status: 'aborted',
+    });
+    expect(performance.now() - start).toBeLessThan(5000);
+    expect(() => createSimulateExecutor({ timeScale: -1 })).toThrow(/timeScale/);
+  });
+});
+
+describe('process executor', () => {
+  let logRoot: string;
+  let executor: Executor;
+  const node = process.execPath;
+  const script = (name: string, ...args: string[]): ExecutorSpec => ({
+    type: 'process',
+    command: node,
+    args: [join(scripts, name), ...args],
+    env: {},
+  });
+
+  beforeAll(async () => {
+    logRoot = await mkdtemp(join(tmpdir(), 'joinflow-process-'));
+    executor = createProcessExecutor({ logDir: (t) => join(logRoot, t.runId), killGraceMs: 300 });
+  });
+  afterAll(async () => {
+    await executor.close();
+    await rm(logRoot, { recursive: true, force: true });
+  });
+
+  it('passes the event on stdin, sets the environment and cwd, parses the last JSON line', async () => {
+    const spec: ExecutorSpec = { ...script('json-last-line.mjs'), env: { CUSTOM: 'yes' }, cwd: tmpdir() };
+    const outcome = await executor.execute(task(spec, { input: { x: 5 }, item: 4, attempt: 2 }), never);
+    expect(outcome).toEqual({
+      status: 'succeeded',
+      output: {
+        event: { input: { x: 5 }, results: { prev: 1 } },
+        env: {
+          JOINFLOW_WORKFLOW: 'wf',
+          JOINFLOW_RUN_ID: 'run-1',
+          JOINFLOW_STEP: 'step-a',
+          JOINFLOW_ATTEMPT: '2',
+          JOINFLOW_ITEM: '4',
+          CUSTOM: 'yes',
+        },
+        cwd: tmpdir(),
+      },
+    });
+  });
+
+  it('leaves JOINFLOW_ITEM unset for a step that is not an item, even if inherited', async () => {
+    process.env['JOINFLOW_ITEM'] = '99';
+    try {
+      const outcome = await executor.execute(task(script('json-last-line.mjs')), never);
+      expect(outcome.status).toBe('succeeded');
+      const output = (outcome as { output: { env: Record<string, unknown>; cwd: string } }).output;
+      expect(output.env['JOINFLOW_ITEM']).toBeNull();
+      expect(output.env['JOINFLOW_ATTEMPT']).toBe('1');
+      expect(output.cwd).toBe(process.cwd());
+    } finally {
+      delete process.env['JOINFLOW_ITEM'];
+    }
+  });
+
+  it('writes stdout and stderr to <logDir>/<step>[.<item>].<attempt>.out/.err', async () => {
+    await executor.execute(task(script('json-last-line.mjs'), { runId: 'logs', step: 'gen:x.1', item: 4, attempt: 2 }), never);
+    const dir = join(logRoot, 'logs');
+    expect((await readdir(dir)).sort()).toEqual(['gen:x.1.4.2.err', 'gen:x.1.4.2.out']);
+    const out = await readFile(join(dir, 'gen:x.1.4.2.out'), 'utf8');
+    expect(out.split('\n').slice(0, 2)).toEqual(['some progress text', '{"not": "the last line"}']);
+    expect(await readFile(join(dir, 'gen:x.1.4.2.err'), 'utf8')).toBe('a warning on stderr\n');
+  });
+
+  it('returns the trimmed last line as a string when it is not JSON, and null without output', async () => {
+    expect(await executor.execute(task(script('text.mjs')), never)).toEqual({
+      status: 'succeeded',
+      output: 'the answer is 42',
+    });
+    const silent: ExecutorSpec = { type: 'process', command: node, args: ['-e', ''], env: {} };
+    expect(await executor.execute(task(silent), never)).toEqual({ status: 'succeeded', output: null });
+  });
+
+  it('finds a last line longer than the read chunk after a large output', async () => {
+    const outcome = await executor.execute(task(script('big-output.mjs')), never);
+    expect(outcome.status).toBe('succeeded');
+    const output = (outcome as { output: { big: string; n: number } }).output;
+    expect(output.n).toBe(7);
+    expect(output.big).toHaveLength(100_000);
+  });
+
+  it('ignores EPIPE when the child does not read a large event from stdin', async () => {
+    const spec: ExecutorSpec = { type: 'process', command: node, args: ['-e', 'console.log(JSON.stringify("ok"))'], env: {} };
+    const outcome = await executor.execute(task(spec, { input: { blob: 'z'.repeat(4 * 1024 * 1024) } }), never);
+    expect(outcome).toEqual({ status: 'succeeded', output: 'ok' });
+  });
+
+  it('fails a non-zero exit with the tail of stderr, retriable', async () => {
+    const f = failure(await executor.execute(task(script('fail.mjs')), never));
+    expect(f.type).toBe('ProcessExited');
+    expect(f.retriable).toBe(true);
+    expect(f.message).toMatch(/^exited with code 2: error line 11\n/);
+    expect(f.message.endsWith('error line 30')).toBe(true);
+    expect(f.message).not.toContain('error line 10\n');
+  });
+
+  it('fails a death by signal', async () => {
+    const spec: ExecutorSpec = { type: 'process', command: node, args: ['-e', 'process.kill(process.pid, "SIGKILL")'], env: {} };
+    const f = failure(await executor.execute(task(spec), never));
+    expect(f).toEqual({ type: 'ProcessExited', message: 'killed by signal SIGKILL', retriable: true });
+  });
+
+  it('fails a command that cannot be spawned, not retriable', async () => {
+    const spec: ExecutorSpec = { type: 'process', command: 'joinflow-no-such-command', args: [], env: {} };
+    const f = failure(await executor.execute(task(spec), never));
+    expect(f.type).toBe('SpawnError');
+    expect(f.retriable).toBe(false);
+    expect(f.message).toMatch(/^cannot run 'joinflow-no-such-command': .*ENOENT/);
+
+    const badCwd: ExecutorSpec = { ...script('text.mjs'), cwd: join(logRoot, 'missing-dir') };
+    expect(failure(await executor.execute(task(badCwd), never)).message).toContain(
+      `working directory '${join(logRoot, 'missing-dir')}' does not exist`,
+    );
+  });
+
+  it('aborts a sleeping process on timeout and keeps working', async () => {
+    const start = performance.now();
+    const outcome = await executor.execute(task(script('forever.mjs'), { runId: 'abort' }), AbortSignal.timeout(300));
+    expect(outcome).toEqual({ status: 'aborted' });
+    expect(performance.now() - start).toBeLessThan(5000);
+    expect(await readFile(join(logRoot, 'abort', 'step-a.1.out'), 'utf8')).toBe('started\n');
+    expect(await executor.execute(task(script('text.mjs')), never)).toEqual({ status: 'succeeded', output: 'the answer is 42' });
+  });
+
+  it('kills a child that ignores SIGTERM after killGraceMs', async () => {
+    const controller = new AbortController();
+    const done = executor.execute(task(script('forever.mjs', 'stubborn'), { runId: 'stubborn' }), controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const start = performance.now();
+    controller.abort();
+    expect(await done).toEqual({ status: 'aborted' });
+    // Resolved only after the SIGKILL that follows the 300 ms grace period.
+    expect(performance.now() - start).toBeGreaterThanOrEqual(250);
+    expect(await readFile(join(logRoot, 'stubborn', 'step-a.1.out'), 'utf8')).toBe('started\nignoring SIGTERM\n');
+  });
+});
+
+describe('function executor', () => {
+  let executor: Executor;
+  beforeAll(() => {
+    executor = createFunctionExecutor({ threads: 2 });
+  });
+  afterAll(async () => {
+    await executor.close();
+  });
+
+  it('runs a TypeScript handler and returns its result', async () => {
+    expect(await executor.execute(task(fn('double'), { input: { x: 21 } }), never)).toEqual({
+      status: 'succeeded',
+      output: 42,
+    });
+  });
+
+  it('runs a JavaScript handler with the default export name', async () => {
+    const spec: ExecutorSpec = { type: 'function', module: join(fixtures, 'handlers', 'plain.mjs'), export: 'handler' };
+    expect(await executor.execute(task(spec, { input: { name: 'ada' } }), never)).toEqual({
+      status: 'succeeded',
+      output: { greeting: 'hello ada', step: 'step-a' },
+    });
+  });
+
+  it('turns an undefined result into null', async () => {
+    expect(await executor.execute(task(fn('nothing')), never)).toEqual({ status: 'succeeded', output: null });
+  });
+
+  it('passes the event and a Lambda-like context', async () => {
+    const outcome = await executor.execute(task(fn('ctx'), { item: 3, attempt: 2, timeoutMs: 10_000, input: { q: 1 } }), never);
+    expect(outcome.status).toBe('succeeded');
+    const out = (outcome as { output: Record<string, unknown> }).output;
+    expect(out).toMatchObject({
+      workflow: 'wf',
+      runId: 'run-1',
+      step: 'step-a',
+      attempt: 2,
+      item: 3,
+      event: { input: { q: 1 }, results: { prev: 1 } },
+    });
+    expect(out['awsRequestId']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(out['remaining']).toBeGreaterThan(5_000);
+    expect(out['remaining']).toBeLessThanOrEqual(10_000);
+    expect(out['threadId']).not.toBe(0);
+
+    const plain = (await executor.execute(task(fn('ctx')), never)) as { output: Record<string, unknown> };
+    expect(plain.output['hasItem']).toBe(false);
+    expect(plain.output['remaining']).toBe(2_147_483_647);
+    expect(plain.output['awsRequestId']).not.toBe(out['awsRequestId']);
+  });
+
+  it('maps thrown errors to failures, retriable unless marked non-retriable', async () => {
+    expect(failure(await executor.execute(task(fn('boom')), never))).toEqual({ type: 'Error', message: 'boom', retriable: true });
+    expect(failure(await executor.execute(task(fn('fatal')), never))).toEqual({
+      type: 'NonRetriableStepError',
+      message: 'bad input, do not retry',
+      retriable: false,
+    });
+    expect(failure(await executor.execute(task(fn('coded')), never))).toEqual({
+      type: 'QuotaError',
+      message: 'quota exhausted',
+      retriable: false,
+    });
+    expect(failure(await executor.execute(task(fn('throwsString')), never))).toEqual({
+      type: 'Error',
+      message: 'just a string',
+      retriable: true,
+    });
+  });
+
+  it('fails clearly, not retriable, when the module or export is missing', async () => {
+    const missing = join(fixtures, 'handlers', 'nope.ts');
+    const m = failure(await executor.execute(task(fn('handler', missing)), never));
+    expect(m).toEqual({
+      type: 'HandlerNotFound',
+      message: `handler module '${missing}' (export 'handler') does not exist`,
+      retriable: false,
+    });
+    const e = failure(await executor.execute(task(fn('nope')), never));
+    expect(e.type).toBe('HandlerNotFound');
+    expect(e.retriable).toBe(false);
+    expect(e.message).toMatch(new RegExp(`^handler module '${handlers.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' has no function export 'nope'; function exports: .*double`));
+    const n = failure(await executor.execute(task(fn('notAFunction')), never));
+    expect(n.message).toContain(`has no function export 'notAFunction' (it is number)`);
+  });
+
+  it('fails a result that cannot be structured-cloned, not retriable', async () => {
+    const f = failure(await executor.execute(task(fn('unserializable')), never));
+    expect(f.type).toBe('OutputNotSerializable');
+    expect(f.retriable).toBe(false);
+    expect(f.message).toMatch(/could not be cloned|cannot be structured-cloned/);
+  });
+
+  it('imports a module once per worker', async () => {
+    const single = createFunctionExecutor({ threads: 1 });
+    try {
+      const a = (await single.execute(task(fn('counter')), never)) as { output: { calls: number; threadId: number } };
+      const b = (await single.execute(task(fn('counter')), never)) as { output: { calls: number; threadId: number } };
+      expect(a.output.calls).toBe(1);
+      expect(b.output).toEqual({ calls: 2, threadId: a.output.threadId });
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('queues tasks beyond the thread limit and runs them on at most that many workers', async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () => executor.execute(task(fn('ctx')), never)),
+    );
+    const threadIds = new Set(outcomes.map((o) => (o as { output: { threadId: number } }).output.threadId));
+    expect(outcomes.every((o) => o.status === 'succeeded')).toBe(true);
+    expect(threadIds.size).toBeLessThanOrEqual(2);
+    expect(threadIds.size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('does not block the main thread while a handler burns CPU', async () => {
+    let ticks = 0;
+    const interval = setInterval(() => ticks++, 10);
+    try {
+      const outcome = await executor.execute(task(fn('spin'), { input: { ms: 300 } }), never);
+      expect(outcome.status).toBe('succeeded');
+      expect((outcome as { output: number }).output).toBeGreaterThanOrEqual(300);
+    } finally {
+      clearInterval(interval);
+    }
+    // Blocked, the interval would tick at most once; free, about 30 times.
+    expect(ticks).toBeGreaterThanOrEqual(10);
+  });
+
+  it('aborts a busy-looping handler on timeout by terminating its worker, then keeps working', async () => {
+    const single = createFunctionExecutor({ threads: 1 });
+    try {
+      const before = (await single.execute(task(fn('ctx')), never)) as { output: { threadId: number } };
+      const start = performance.now();
+      expect(await single.execute(task(fn('spin'), { input: { ms: 30_000 } }), AbortSignal.timeout(200))).toEqual({
+        status: 'aborted',
+      });
+      expect(performance.now() - start).toBeLessThan(10_000);
+      const after = (await single.execute(task(fn('ctx')), never)) as { output: { threadId: number } };
+      expect(after.output.threadId).not.toBe(before.output.threadId);
+      expect(await single.execute(task(fn('double'), { input: { x: 4 } }), never)).toEqual({ status: 'succeeded', output: 8 });
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('aborts a sleeping handler, and a queued task without running it', async () => {
+    const single = createFunctionExecutor({ threads: 1 });
+    try {
+      const first = new AbortController();
+      const second = new AbortController();
+      const running = single.execute(task(fn('slow')), first.signal);
+      const queued = single.execute(task(fn('double'), { input: { x: 1 } }), second.signal);
+      second.abort();
+      expect(await queued).toEqual({ status: 'aborted' });
+      first.abort();
+      expect(await running).toEqual({ status: 'aborted' });
+      expect(await single.execute(task(fn('slow'), { input: { ms: 10 } }), never)).toEqual({ status: 'succeeded', output: 'slept' });
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('fails the task of a worker that exits or throws uncaught, and replaces the worker', async () => {
+    const single = createFunctionExecutor({ threads: 1 });
+    try {
+      const exit = failure(await single.execute(task(fn('exitHard')), never));
+      expect(exit.type).toBe('WorkerCrashed');
+      expect(exit.retriable).toBe(true);
+      expect(exit.message).toContain('exited with code 3');
+      expect(exit.message).toContain(`#exitHard for step 'step-a'`);
+      const uncaught = failure(await single.execute(task(fn('crashLater')), never));
+      expect(uncaught).toMatchObject({ type: 'WorkerCrashed', retriable: true });
+      expect(uncaught.message).toContain('Error: thrown from a timer');
+      expect(await single.execute(task(fn('double'), { input: { x: 5 } }), never)).toEqual({ status: 'succeeded', output: 10 });
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('fails running and queued tasks on close', async () => {
+    const single = createFunctionExecutor({ threads: 1 });
+    const running = single.execute(task(fn('slow')), never);
+    const queued = single.execute(task(fn('double')), never);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await single.close();
+    expect(failure(await running).type).toBe('ExecutorClosed');
+    expect(failure(await queued).type).toBe('ExecutorClosed');
+    expect(failure(await single.execute(task(fn('double')), never)).type).toBe('ExecutorClosed');
+  });
+
+  it('keeps only worker-safe node options', () => {
+    expect(
+      inheritedExecArgv(['--conditions', 'development', '--import', 'tsx', '--inspect', '--enable-source-maps', '-C=x', '--max-old-space-size=100', '--conditions=a']),
+    ).toEqual(['--conditions', 'development', '--enable-source-maps', '--conditions=a']);
+  });
+
+  it('loads .ts handlers when the main process runs under `node --import tsx`', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(scripts, 'run-function-executor.ts')], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { outcome: StepOutcome; execArgv: string[] };
+    expect(result.execArgv).toEqual(['--import', 'tsx']);
+    expect(result.outcome).toEqual({ status: 'succeeded', output: 42 });
+  });
+});
+
+afterEach(() => {
+  delete process.env['JOINFLOW_ITEM'];
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { compilePattern, PatternError } from '../../src/runtime/pattern.ts';
+import { RuleIndex } from '../../src/runtime/rule-index.ts';
+
+const ev = (detail: Record<string, unknown>, type = 'Step Completed') => ({ id: '1', source: 'joinflow', 'detail-type': type, time: '', detail });
+
+describe('pattern matcher (compiler subset)', () => {
+  const cases: Array<[string, Record<string, unknown>, Record<string, unknown>, boolean]> = [
+    ['exact string', { source: ['joinflow'] }, ev({}), true],
+    ['exact string mismatch', { source: ['other'] }, ev({}), false],
+    ['any of', { detail: { step: ['a', 'b'] } }, ev({ step: 'b' }), true],
+    ['any of mismatch', { detail: { step: ['a', 'b'] } }, ev({ step: 'c' }), false],
+    ['number', { detail: { n: [5] } }, ev({ n: 5 }), true],
+    ['number is not string', { detail: { n: ['5'] } }, ev({ n: 5 }), false],
+    ['boolean', { detail: { retrying: [true] } }, ev({ retrying: true }), true],
+    ['boolean mismatch', { detail: { retrying: [true] } }, ev({ retrying: false }), false],
+    ['null', { detail: { v: [null] } }, ev({ v: null }), true],
+    ['null does not match absent', { detail: { v: [null] } }, ev({}), false],
+    ['nested', { detail: { a: { b: ['x'] } } }, ev({ a: { b: 'x' } }), true],
+    ['nested absent', { detail: { a: { b: ['x'] } } }, ev({ a: 1 }), false],
+    ['prefix', { detail: { step: [{ prefix: 'mProj' }] } }, ev({ step: 'mProject_1' }), true],
+    ['prefix mismatch', { detail: { step: [{ prefix: 'mProj' }] } }, ev({ step: 'mDiff' }), false],
+    ['exists true', { detail: { item: [{ exists: true }] } }, ev({ item: 0 }), true],
+    ['exists true absent', { detail: { item: [{ exists: true }] } }, ev({}), false],
+    ['exists false absent', { detail: { item: [{ exists: false }] } }, ev({}), true],
+    ['exists false present', { detail: { item: [{ exists: false }] } }, ev({ item: 3 }), false],
+    ['array in event: any element', { detail: { tags: ['x'] } }, ev({ tags: ['w', 'x'] }), true],
+    ['array in event: none', { detail: { tags: ['x'] } }, ev({ tags: ['w'] }), false],
+    ['all fields must match', { source: ['joinflow'], 'detail-type': ['Step Failed'] }, ev({}), false],
+  ];
+  it.each(cases)('%s', (_name, pattern, event, expected) => {
+    expect(compilePattern(pattern)(event)).toBe(expected);
+  });
+
+  it('rejects malformed patterns naming the path', () => {
+    expect(() => compilePattern({ detail: { a: [{ nope: 1 }] } })).toThrow(/detail\.a\[0\]: unknown operator "nope"/);
+    expect(() => compilePattern({ detail: { a: [] } })).toThrow(PatternError);
+    expect(() => compilePattern({ detail: { a: [{ prefix: 1 }] } })).toThrow(/prefix/);
+    expect(() => compilePattern({ detail: 'x' } as never)).toThrow(/at detail/);
+    expect(() => compilePattern({ source: ['x'.repeat(3000)] }, { maxLength: 2048 })).toThrow(/limit is 2048/);
+  });
+});
+
+describe('rule index', () => {
+  it('returns exactly the matching rules, in insertion order', () => {
+    const index = new RuleIndex<string>();
+    index.add('c-joins-a-b', { source: ['joinflow'], 'detail-type': ['Step Completed'], detail: { workflow: ['w'], step: ['a', 'b'] } });
+    index.add('any-completed', { 'detail-type': ['Step Completed'] });
+    index.add('other-workflow', { source: ['joinflow'], 'detail-type': ['Step Completed'], detail: { workflow: ['v'], step: ['a'] } });
+    index.add('failed', { source: ['joinflow'], 'detail-type': ['Step Failed'] });
+    index.add('prefix', { detail: { step: [{ prefix: 'b' }] } });
+    expect(index.match(ev({ workflow: 'w', step: 'a' }))).toEqual(['c-joins-a-b', 'any-completed']);
+    expect(index.match(ev({ workflow: 'w', step: 'b' }))).toEqual(['c-joins-a-b', 'any-completed', 'prefix']);
+    expect(index.match(ev({ workflow: 'v', step: 'a' }))).toEqual(['any-completed', 'other-workflow']);
+    expect(index.match(ev({ workflow: 'w', step: 'a' }, 'Step Failed'))).toEqual(['failed']);
+    expect(index.match(ev({ workflow: 'w', step: ['a', 'b'] }))).toEqual(['c-joins-a-b', 'any-completed', 'prefix']);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
+import { DetailType } from '../../src/model/events.ts';
+import type { Effect } from '../../src/runtime/effects.ts';
+import { TriggerProcessor } from '../../src/runtime/processor.ts';
+import { drive, event, type Behaviour } from '../helpers/driver.ts';
+import { diamondDef, fanoutDef, plan } from '../helpers/plans.ts';
+
+const outputs: Behaviour = (task) => {
+  if (task.step === 'split') return { output: Array.from({ length: (task.event.input as { n: number }).n }, (_, i) => i + 1) };
+  if (task.step === 'square') return { output: (task.event.item as number) ** 2 };
+  if (task.step === 'sum') return { output: (task.event.results['square'] as number[]).reduce((a, b) => a + b, 0) };
+  return { output: `${task.step}(${Object.values(task.event.results).join(',')})` };
+};
+
+describe('trigger processor under at-least-once delivery', () => {
+  it('runs a diamond: c joins a and b', async () => {
+    const r = (await drive([plan(diamondDef)], [{ workflow: 'diamond', runId: 'r1', input: null }], outputs)).get('r1')!;
+    expect(r.status).toBe(DetailType.RunSucceeded);
+    expect(r.output).toEqual({ c: 'c(a(),b())' });
+    expect([...r.executions.entries()].sort()).toEqual([['a#@1', 1], ['b#@1', 1], ['c#@1', 1]]);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('gives the same outputs and one execution per attempt when every event is duplicated and shuffled (seed %i)', async (seed) => {
+    const plans = [plan(diamondDef), plan(fanoutDef)];
+    const start = [
+      { workflow: 'diamond', runId: 'd', input: null },
+      { workflow: 'fan', runId: 'f', input: { n: 25 } },
+    ];
+    const clean = await drive(plans, start, outputs);
+    const chaos = await drive(plans, start, outputs, { maxCopies: 3, window: 16, seed });
+    for (const runId of ['d', 'f']) {
+      const a = clean.get(runId)!;
+      const b = chaos.get(runId)!;
+      expect(b.status).toBe(DetailType.RunSucceeded);
+      expect(b.output).toEqual(a.output);
+      // Each trigger fired once, each attempt executed once, however often events arrived.
+      for (const [trigger, n] of b.fires) expect([trigger, n]).toEqual([trigger, 1]);
+      for (const [key, n] of b.executions) expect([key, n]).toEqual([key, 1]);
+      expect(b.executions.size).toBe(a.executions.size);
+      expect(b.deadLetters).toEqual([]);
+    }
+    expect(chaos.get('f')!.output).toBe(Array.from({ length: 25 }, (_, i) => (i + 1) ** 2).reduce((x, y) => x + y));
+  });
+
+  it('counts item completions that arrive before the fan-out width is known', async () => {
+    const store = createMemoryStore();
+    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    p.register(plan(fanoutDef));
+    const ref = { workflow: 'fan', runId: 'r' };
+    await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 3 } }));
+    // The three items finish (e.g. redelivered after a crash) before split's completion is seen.
+    for (let i = 0; i < 3; i++) {
+      const effects = await p.process(event(DetailType.StepCompleted, { ...ref, step: 'square', attempt: 1, item: i, output: i * 10 }));
+      expect(effects).toEqual([]);
+    }
+    const effects = await p.process(event(DetailType.StepCompleted, { ...ref, step: 'split', attempt: 1, output: ['a', 'b', 'c'] }));
+    const published = effects.filter((e): e is Extract<Effect, { type: 'publish' }> => e.type === 'publish').flatMap((e) => e.events);
+    const collected = published.find((e) => e['detail-type'] === DetailType.StepCompleted);
+    expect(collected?.detail).toMatchObject({ step: 'square', items: 3, output: [0, 10, 20] });
+    expect(effects.filter((e) => e.type === 'ack').map((e) => (e as { trigger: string }).trigger)).toEqual(['$collect:square', 'square']);
+  });
+
+  it('ignores a late duplicate of a retried attempt', async () => {
+    const store = createMemoryStore();
+    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    p.register(plan(fanoutDef));
+    const ref = { workflow: 'fan', runId: 'r' };
+    await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 1 } }));
+    await p.process(event(DetailType.StepCompleted, { ...ref, step: 'split', attempt: 1, output: [7] }));
+    const failed = event(DetailType.StepFailed, { ...ref, step: 'square', item: 0, attempt: 1, error: { type: 'E', message: 'boom' }, retrying: true });
+    const first = await p.process(failed);
+    expect(first.filter((e) => e.type === 'schedule')).toHaveLength(1);
+    const retried = (first.find((e) => e.type === 'schedule') as Extract<Effect, { type: 'schedule' }>).task;
+    expect(retried).toMatchObject({ step: 'square', item: 0, attempt: 2, event: { item: 7, index: 0 } });
+    // Attempt 2 succeeds; the item joins and `sum` is dispatched once.
+    const done = await p.process(event(DetailType.StepCompleted, { ...ref, step: 'square', item: 0, attempt: 2, output: 49 }));
+    expect(done.some((e) => e.type === 'publish')).toBe(true);
+    // Late duplicates of attempt 1 — its failure, and a completion from the abandoned run of it.
+    expect(await p.process({ ...failed, id: 'redelivered' })).toEqual([]);
+    expect(await p.process(event(DetailType.StepCompleted, { ...ref, step: 'square', item: 0, attempt: 1, output: 'stale' }))).toEqual([]);
+    const results = await store.getResults('r', ['square#0']);
+    expect(results.get('square#0')).toBe(49);
+  });
+
+  it('fails the run once when a step fails for good, and dispatches nothing after', async () => {
+    const failing: Behaviour = (task) => (task.step === 'a' ? { error: 'nope', retriable: false } : outputs(task));
+    const r = (await drive([plan(diamondDef)], [{ workflow: 'diamond', runId: 'r', input: null }], failing, { maxCopies: 3, window: 8, seed: 3 })).get('r')!;
+    expect(r.status).toBe(DetailType.RunFailed);
+    expect(r.executions.has('c#@1')).toBe(false);
+    expect(r.fires.get('$fail')).toBe(1);
+  });
+
+  it('dead-letters malformed events, unknown workflows and unknown runs', async () => {
+    const p = new TriggerProcessor({ store: createMemoryStore(), clock: { now: () => 0 }, newId: () => 'x' });
+    p.register(plan(diamondDef));
+    const reasons = async (e: unknown) => (await p.process(e as never)).map((x) => (x as { reason?: string }).reason);
+    expect(await reasons({ nope: 1 })).toEqual([expect.stringMatching(/^malformed envelope/)]);
+    expect(await reasons(event(DetailType.RunRequested, { workflow: 'ghost' }))).toEqual(['unknown workflow "ghost"']);
+    expect(await reasons(event(DetailType.StepCompleted, { workflow: 'diamond', runId: 'nope', step: 'a', attempt: 1 }))).toEqual(['unknown run "nope"']);
+    expect(await reasons(event(DetailType.StepCompleted, { workflow: 'diamond', runId: 'nope', step: 'zz', attempt: 1 }))).toEqual(['workflow "diamond" has no step "zz"']);
+    expect(await reasons(event(DetailType.StepFailed, { workflow: 'diamond', runId: 'r', step: 'a', attempt: 0 }))).toEqual([expect.stringMatching(/^invalid Step Failed detail/)]);
+  });
+});
