@@ -96,7 +96,7 @@ export class Engine {
     if (!plan) throw new UsageError(`unknown workflow "${workflow}": register its plan first`);
     const runId = options.runId ?? randomUUID();
     this.#tracker(runId, plan);
-    await this.bus.publish([this.#event(DetailType.RunRequested, { workflow, runId, input: input ?? null })]);
+    await this.#publish([this.#event(DetailType.RunRequested, { workflow, runId, input: input ?? null })]);
     return runId;
   }
 
@@ -136,8 +136,6 @@ export class Engine {
   async #process(events: EventEnvelope[]): Promise<void> {
     const batches: Effect[][] = [];
     for (const event of events) {
-      const runId = (event.detail as { runId?: unknown } | undefined)?.runId;
-      if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
       try {
         const effects = await this.#processor.process(event);
         if (effects.length > 0) batches.push(effects);
@@ -168,7 +166,7 @@ export class Engine {
         return;
       }
       case 'publish':
-        await this.bus.publish(effect.events);
+        await this.#publish(effect.events);
         return;
       case 'ack':
         await this.store.markDispatched(effect.runId, effect.trigger, this.#clock.now());
@@ -202,7 +200,7 @@ export class Engine {
 
   #started(task: Task, at: number): void {
     this.#runs.get(task.runId)?.started(task);
-    void this.bus.publish([this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }))]);
+    void this.#publish([this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }))]);
   }
 
   #finished(task: Task, outcome: StepOutcome | { status: 'timeout'; timeoutMs: number }, record: TraceRecord): void {
@@ -223,7 +221,16 @@ export class Engine {
       tracker.record(record, outcome.status === 'succeeded');
       this.#options.onStep?.(task.runId, record, tracker.progress(this.#lanes.runningCount(task.runId)));
     }
-    if (event) void this.bus.publish([event]);
+    if (event) void this.#publish([event]);
+  }
+
+  /** Publishes the engine's own events, counting them toward their run. */
+  #publish(events: EventEnvelope[]): Promise<void> {
+    for (const e of events) {
+      const runId = (e.detail as { runId?: unknown }).runId;
+      if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
+    }
+    return this.bus.publish(events);
   }
 
   #event(type: string, detail: Record<string, unknown>): EventEnvelope {

@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task } from '../../ports.ts';
@@ -24,21 +26,33 @@ const WORKER_ENTRY = new URL(
 ).href;
 
 /**
- * Node 20 does not apply `--import tsx` to worker threads (tsx only registers its hooks on the
- * main thread there), so each worker registers tsx itself before importing the .ts worker entry.
- * Resolved with require.resolve because vitest's module runner has no import.meta.resolve.
+ * Node 20 does not apply `--import tsx` to worker threads (tsx registers its hooks only on the main
+ * thread there), so each worker registers tsx through its API before importing the .ts entry.
  */
-const TSX = (() => {
+const TSX = { esm: tsxEsmApi(), cjs: createRequire(import.meta.url).resolve('tsx/cjs/api') };
+
+/**
+ * The ESM build of tsx/esm/api (its CommonJS build registers a wrong hooks path). vitest's module
+ * runner has no import.meta.resolve, so fall back to the package's exports map there.
+ */
+function tsxEsmApi(): string {
+  if (typeof import.meta.resolve === 'function') return import.meta.resolve('tsx/esm/api');
   const require = createRequire(import.meta.url);
-  return { esm: require.resolve('tsx/esm/api'), cjs: require.resolve('tsx/cjs/api') };
-})();
+  const manifest = require.resolve('tsx/package.json');
+  const pkg = require(manifest) as { exports?: Record<string, { import?: { default?: string } }> };
+  const entry = pkg.exports?.['./esm/api']?.import?.default;
+  if (entry === undefined) throw new Error(`cannot locate tsx/esm/api in ${manifest}`);
+  return pathToFileURL(join(dirname(manifest), entry)).href;
+}
 
 /** Evaluated as CommonJS in each new worker; paths come through workerData, never spliced into code. */
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
-require(workerData.tsx.esm).register();
-require(workerData.tsx.cjs).register();
-import(workerData.entry);
+import(workerData.tsx.esm).then((tsx) => {
+  tsx.register();
+  require(workerData.tsx.cjs).register();
+  return import(workerData.entry);
+});
 `;
 
 /**

@@ -112,6 +112,20 @@ function parseOutput(line: string | null): unknown {
 
 type Exit = { spawnError: Error } | { code: number | null; signal: NodeJS.Signals | null };
 
+function exitOf(child: ChildProcess): Promise<Exit> {
+  return new Promise<Exit>((resolve) => {
+    let started = false;
+    child.once('spawn', () => {
+      started = true;
+    });
+    // 'error' after a successful spawn only means a kill() failed; the exit still follows.
+    child.on('error', (error) => {
+      if (!started) resolve({ spawnError: error });
+    });
+    child.once('exit', (code, sig) => resolve({ code, signal: sig }));
+  });
+}
+
 /** Creates the `process` executor. */
 export function createProcessExecutor(options: ProcessExecutorOptions): Executor {
   const killGraceMs = options.killGraceMs ?? 2000;
@@ -140,6 +154,7 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
     // grandchildren that inherit the descriptors cannot hold a pipe open after the child exits.
     const [out, err] = await Promise.all([open(outPath, 'w'), open(errPath, 'w')]);
     let child: ChildProcess;
+    let exited: Promise<Exit>;
     try {
       if (signal.aborted) return ABORTED;
       child = spawn(spec.command, spec.args, {
@@ -147,6 +162,8 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
         env: environment(task, spec.env),
         stdio: ['pipe', out.fd, err.fd],
       });
+      // Listeners go on before anything awaits: spawn failures are emitted on the next tick.
+      exited = exitOf(child);
     } catch (error) {
       return failed('SpawnError', `cannot run '${spec.command}': ${(error as Error).message}`, false);
     } finally {
@@ -154,17 +171,6 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
       await Promise.all([out.close(), err.close()]);
     }
 
-    const exited = new Promise<Exit>((resolve) => {
-      let started = false;
-      child.once('spawn', () => {
-        started = true;
-      });
-      // 'error' after a successful spawn only means a kill() failed; the exit still follows.
-      child.on('error', (error) => {
-        if (!started) resolve({ spawnError: error });
-      });
-      child.once('exit', (code, sig) => resolve({ code, signal: sig }));
-    });
     running.set(child, exited);
     const onAbort = (): void => stop(child, exited);
     signal.addEventListener('abort', onAbort, { once: true });

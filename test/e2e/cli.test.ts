@@ -1,0 +1,141 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { joinflow, root } from '../helpers/cli.ts';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'jf-cli-'));
+
+describe('joinflow run', () => {
+  it('prints the documented JSON object and exits 0', () => {
+    const r = joinflow(['run', 'workflows/fanout.ts', '--input', '{"n": 500}', '--json', '--state', tmp()]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out).sort()).toEqual(['durationMs', 'events', 'output', 'runId', 'status', 'steps', 'workflow']);
+    expect(out).toMatchObject({ workflow: 'fanout', status: 'succeeded', output: { count: 500, sum: 41541750 } });
+    expect(out.steps).toEqual({ total: 502, succeeded: 502, failed: 0, retried: 0 });
+    expect(out.events).toBeGreaterThan(1000);
+  });
+
+  it('finds workflows by name, prints a line per step without a TTY, and the output on stdout', () => {
+    const r = joinflow(['run', 'diamond', '--input', '{"x": 1}', '--state', tmp()]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ nodeC: { sum: 12 } });
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('ok '))).toHaveLength(3);
+    expect(lines.at(-1)).toMatch(/^run \S+ succeeded in \d+ ms: 3 succeeded, 0 failed, 0 retried, 8 events$/);
+  });
+
+  it('runs a workflow of process steps and keeps their logs under the state dir', () => {
+    const state = tmp();
+    const r = joinflow(['run', 'workflows/text-stats.yaml', '--input', '{"text": "a b c\\nd e"}', '--json', '--state', state]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.output).toEqual({ report: { words: 5, lines: 2 } });
+    expect(readFileSync(path.join(state, 'runs', out.runId, 'logs', 'words.1.err'), 'utf8')).toBe('counted 5 words\n');
+  });
+
+  it('writes --trace records and exits 1 with the error when the run fails', () => {
+    const trace = path.join(tmp(), 'trace.json');
+    const r = joinflow(['run', 'test/fixtures/workflows/process-fail.yaml', '--json', '--trace', trace, '--state', tmp()]);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.status).toBe('failed');
+    expect(r.stderr).toMatch(/error in step "bad": ProcessExited: exited with code 3/);
+    const records = JSON.parse(readFileSync(trace, 'utf8')) as Array<Record<string, unknown>>;
+    expect(records.map((t) => `${t.step}:${t.status}`).sort()).toEqual(['bad:failed', 'ok:succeeded', 'slow:cancelled']);
+    for (const t of records) {
+      expect(Object.keys(t).sort()).toEqual(['attempt', 'end', 'start', 'status', 'step']);
+      expect(t.end as number).toBeGreaterThanOrEqual(t.start as number);
+    }
+  });
+
+  it('exits 2 naming the problem for bad definitions, bad input and bad flags', () => {
+    const dir = tmp();
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'name: bad\nsteps:\n  a: { needs: [b], executor: { type: simulate, durationMs: 1 } }\n  b: { needs: [a], executor: { type: simulate, durationMs: 1 } }\n');
+    let r = joinflow(['run', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bad.yaml: invalid workflow definition');
+    expect(r.stderr).toMatch(/cycle: (a -> b -> a|b -> a -> b)/);
+    r = joinflow(['run', 'diamond', '--input', '{oops']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--input is not valid JSON');
+    r = joinflow(['run', 'diamond', '--concurrency', 'many']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--concurrency: "many" is not a whole number');
+    r = joinflow(['run', 'nosuchflow']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('workflow "nosuchflow" not found');
+    r = joinflow(['run', 'diamond', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it('reports a missing handler export with file, step and field', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'h'));
+    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'export const other = () => 1;\n');
+    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  s: { executor: { type: function, module: ./h/x.mjs, export: main } }\n');
+    const r = joinflow(['run', 'w.yaml'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('w.yaml: invalid workflow definition (1 problem)');
+    expect(r.stderr).toContain('steps.s.executor.export: "h/x.mjs" has no function export "main" (it exports: other)');
+  });
+});
+
+describe('joinflow compile', () => {
+  it('writes deterministic plans and --check detects staleness', () => {
+    const dir = tmp();
+    let r = joinflow(['compile', '--check'], { cwd: root });
+    expect(r.code).toBe(0);
+    const out = path.join(dir, 'triggers');
+    r = joinflow(['compile', '-o', out], { cwd: root });
+    expect(r.code).toBe(0);
+    const first = readFileSync(path.join(out, 'diamond.json'), 'utf8');
+    r = joinflow(['compile', '-o', out], { cwd: root });
+    expect(r.stderr).toContain('unchanged');
+    expect(readFileSync(path.join(out, 'diamond.json'), 'utf8')).toBe(first);
+    expect(JSON.parse(first).triggers.find((t: { id: string }) => t.id === 'nodeC').condition).toEqual({ type: 'join', need: 2, key: 'step' });
+    writeFileSync(path.join(out, 'diamond.json'), first.replace('"need": 2', '"need": 3'));
+    writeFileSync(path.join(out, 'gone.json'), '{}\n');
+    r = joinflow(['compile', '--check', '-o', out], { cwd: root });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('diamond.json is stale');
+    expect(r.stderr).toContain('gone.json has no workflow');
+  });
+
+  it('lists every broken file and writes nothing', () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'a.yaml'), 'name: a\nsteps:\n  x: { executor: { type: simulate } }\n');
+    writeFileSync(path.join(dir, 'b.json'), '{"name": "b", "steps": {"x": {"executor": {"type": "simulate", "durationMs": 1}}, "x": {}}}');
+    const r = joinflow(['compile', 'a.yaml', 'b.json', '-o', 'out'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('a.yaml: invalid workflow definition (1 problem)');
+    expect(r.stderr).toContain('steps.x.executor.durationMs');
+    expect(r.stderr).toMatch(/b\.json: invalid workflow definition .*\n.*line 1, column \d+: Map keys must be unique/);
+    expect(() => readFileSync(path.join(dir, 'out', 'a.json'))).toThrow();
+  });
+});
+
+describe('joinflow import wfcommons and --help', () => {
+  it('imports a trace and prints its shape', () => {
+    const out = path.join(tmp(), 'montage.json');
+    const r = joinflow(['import', 'wfcommons', path.join(root, '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json'), '-o', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('montage: 58 tasks, 114 edges, depth 8, critical path 21.385 s (WfFormat 1.5)\n');
+    const wf = JSON.parse(readFileSync(out, 'utf8'));
+    expect(Object.keys(wf.steps)).toHaveLength(58);
+  });
+
+  it('prints help for each command', () => {
+    for (const cmd of ['run', 'compile', 'import']) {
+      const r = joinflow([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: joinflow ${cmd}`));
+    }
+    const r = joinflow(['--help']);
+    expect(r.stdout).toContain('run <workflow>');
+  });
+});

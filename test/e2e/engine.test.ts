@@ -1,0 +1,110 @@
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
+import { compileFile } from '../../src/adapters/local/workflow-files.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const fixtures = path.join(root, 'test/fixtures/workflows');
+const engines: Engine[] = [];
+
+async function engineFor(files: string[], options: Parameters<typeof createEngine>[0] = {}): Promise<Engine> {
+  const engine = createEngine({ root, trace: true, stateDir: mkdtempSync(path.join(tmpdir(), 'jf-')), ...options });
+  engines.push(engine);
+  for (const f of files) engine.register(await compileFile(path.resolve(root, f), root));
+  return engine;
+}
+
+afterAll(async () => {
+  await Promise.all(engines.map((e) => e.close()));
+});
+
+describe('embedded engine, whole runs', () => {
+  it('runs the diamond example: nodeC joins nodeA and nodeB, which run in parallel', async () => {
+    const engine = await engineFor(['workflows/diamond.ts']);
+    const r = await engine.run('diamond', { x: 1 });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ nodeC: { sum: 12 } });
+    expect(r.steps).toEqual({ total: 3, succeeded: 3, failed: 0, retried: 0 });
+    const by = Object.fromEntries(r.trace.map((t) => [t.step, t]));
+    expect(by['nodeC']!.start).toBeGreaterThanOrEqual(Math.max(by['nodeA']!.end, by['nodeB']!.end));
+    // Run Requested, 3 x (Started + Completed), Run Succeeded.
+    expect(r.events).toBe(8);
+  });
+
+  it.each([0, 1, 10_000])('runs fanout with n = %i', async (n) => {
+    const engine = await engineFor(['workflows/fanout.ts']);
+    const r = await engine.run('fanout', { n });
+    expect(r.status).toBe('succeeded');
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += i * i;
+    expect(r.output).toEqual({ count: n, sum });
+    expect(r.steps.total).toBe(n + 2);
+    expect(r.trace.filter((t) => t.step === 'square')).toHaveLength(n);
+    const items = new Set(r.trace.filter((t) => t.step === 'square').map((t) => t.item));
+    expect(items.size).toBe(n);
+  });
+
+  it('retries a step that fails twice, then succeeds', async () => {
+    const engine = await engineFor(['test/fixtures/workflows/retry.yaml']);
+    const r = await engine.run('retry-demo', null);
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ flaky: { attempt: 3 } });
+    expect(r.steps).toEqual({ total: 1, succeeded: 1, failed: 0, retried: 2 });
+    expect(r.trace.map((t) => [t.attempt, t.status])).toEqual([[1, 'failed'], [2, 'failed'], [3, 'succeeded']]);
+  });
+
+  it('times a step out, retries it, then fails the run with a StepTimeout', async () => {
+    const engine = await engineFor(['test/fixtures/workflows/timeout.yaml']);
+    const r = await engine.run('timeout-demo', null);
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ type: 'StepTimeout', step: 'sleepy' });
+    expect(r.error!.message).toContain('timed out after 200 ms');
+    expect(r.trace.map((t) => [t.step, t.attempt, t.status])).toEqual([['sleepy', 1, 'failed'], ['sleepy', 2, 'failed']]);
+    for (const t of r.trace) expect(t.end - t.start).toBeGreaterThanOrEqual(190);
+  });
+
+  it('fails the run when a process step fails, with the tail of its stderr, and stops the others', async () => {
+    const engine = await engineFor(['test/fixtures/workflows/process-fail.yaml']);
+    const r = await engine.run('process-fail', null);
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ step: 'bad', type: 'ProcessExited' });
+    expect(r.error!.message).toContain('code 3');
+    expect(r.error!.message).toContain('line 40');
+    expect(r.error!.message).not.toContain('line 1\n');
+    const slow = r.trace.find((t) => t.step === 'slow');
+    expect(slow?.status).toBe('cancelled');
+  });
+
+  it('keeps two runs of the same workflow apart', async () => {
+    const engine = await engineFor(['test/fixtures/workflows/mix.yaml']);
+    const [one, two] = await Promise.all([engine.run('mix', { tag: 'one' }), engine.run('mix', { tag: 'two' })]);
+    for (const [r, tag] of [[one, 'one'], [two, 'two']] as const) {
+      expect(r.status).toBe('succeeded');
+      const c = (r.output as { c: { tag: string; runId: string; results: { a: { tag: string; runId: string } } } }).c;
+      expect(c.tag).toBe(tag);
+      expect(c.runId).toBe(r.runId);
+      expect(c.results.a).toMatchObject({ tag, runId: r.runId });
+    }
+    expect(one.runId).not.toBe(two.runId);
+  });
+
+  it('treats a given run id as an idempotency key', async () => {
+    const engine = await engineFor(['workflows/diamond.ts']);
+    const first = await engine.run('diamond', { x: 2 }, { runId: 'fixed-id' });
+    expect(first.output).toEqual({ nodeC: { sum: 23 } });
+    await engine.bus.publish([{ id: 'again', source: 'joinflow', 'detail-type': 'Run Requested', time: '', detail: { workflow: 'diamond', runId: 'fixed-id', input: { x: 5 } } }]);
+    await engine.bus.idle();
+    const again = await engine.wait('fixed-id');
+    expect(again.output).toEqual({ nodeC: { sum: 23 } });
+    expect(engine.deadLetters).toEqual([]);
+  });
+
+  it('releases the working state of finished runs', async () => {
+    const engine = await engineFor(['workflows/fanout.ts']);
+    for (let i = 0; i < 20; i++) await engine.run('fanout', { n: 5 });
+    const stats = (engine.store as unknown as { stats(): { runs: number; finished: number } }).stats();
+    expect(stats).toEqual({ runs: 0, finished: 20 });
+  });
+});
