@@ -66,3 +66,32 @@ export const StepFailedSchema = z.object({
 export type RunRequested = z.infer<typeof RunRequestedSchema>;
 export type StepCompleted = z.infer<typeof StepCompletedSchema>;
 export type StepFailed = z.infer<typeof StepFailedSchema>;
+
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+/**
+ * Fast structural checks equivalent to the schemas above, for the hot path: every event is
+ * checked, but only rejected ones pay for zod, which then explains what is wrong.
+ */
+export function isEnvelope(e: unknown): e is EventEnvelope {
+  if (typeof e !== 'object' || e === null) return false;
+  const r = e as Record<string, unknown>;
+  const d = r['detail'];
+  return isId(r['id']) && isId(r['source']) && isId(r['detail-type']) && typeof r['time'] === 'string' &&
+    typeof d === 'object' && d !== null && !Array.isArray(d);
+}
+
+/** True when `d` satisfies StepCompletedSchema. */
+export function isStepCompleted(d: Record<string, unknown>): d is StepCompleted {
+  return isId(d['workflow']) && isId(d['runId']) && isId(d['step']) && isCount(d['attempt'], 1) &&
+    (d['item'] === undefined || isCount(d['item'], 0)) && (d['items'] === undefined || isCount(d['items'], 0));
+}
+
+/** True when `d` satisfies StepFailedSchema. */
+export function isStepFailed(d: Record<string, unknown>): d is StepFailed {
+  const err = d['error'] as Record<string, unknown> | null | undefined;
+  return isId(d['workflow']) && isId(d['runId']) && isId(d['step']) && isCount(d['attempt'], 1) &&
+    (d['item'] === undefined || isCount(d['item'], 0)) && typeof d['retrying'] === 'boolean' &&
+    typeof err === 'object' && err !== null && typeof err['type'] === 'string' && typeof err['message'] === 'string';
+}

@@ -53,6 +53,8 @@ export async function arrive(
   const need = c.type === 'always' ? 1 : c.need === 'dynamic' ? undefined : c.need;
   const id = instanceId(trigger, key);
   const state = await store.arrive(runId, id, key, need);
+  // Most arrivals do not complete their join: answer without another async hop.
+  if (state.need === undefined || state.count < state.need) return false;
   return settle(store, runId, id, state, now, leaseMs);
 }
 

@@ -23,13 +23,19 @@ export class RuleIndex<R> {
   #size = 0;
 
   add(rule: R, pattern: EventPattern): void {
-    insert(this.#root, 0, pattern, { rule, test: compilePattern(pattern), order: this.#size++ });
+    // Validate the whole pattern, but only verify what the buckets do not already guarantee.
+    compilePattern(pattern);
+    const rest = residual(pattern);
+    const test = rest === undefined ? always : compilePattern(rest);
+    insert(this.#root, 0, pattern, { rule, test, order: this.#size++ });
   }
 
   /** Rules whose pattern matches `event`, in the order they were added. */
   match(event: Record<string, unknown>): R[] {
     const found: Array<Entry<R>> = [];
-    collect(this.#root, 0, event, found);
+    const detail = event['detail'] as Record<string, unknown> | undefined;
+    const keys = [event['source'], event['detail-type'], detail?.['workflow'], detail?.['step']];
+    collect(this.#root, 0, keys, found);
     if (found.length > 1) found.sort((a, b) => a.order - b.order);
     const out: R[] = [];
     let last = -1;
@@ -47,6 +53,34 @@ export class RuleIndex<R> {
   }
 }
 
+const always = (): boolean => true;
+
+/**
+ * The pattern without the paths the index pins with exact strings: reaching a rule's bucket
+ * already proves those fields match (an event array matches if any element does, as in
+ * EventBridge, and only string values are looked up, as only strings equal string literals).
+ */
+function residual(pattern: EventPattern): EventPattern | undefined {
+  const copy = structuredClone(pattern) as Record<string, unknown>;
+  for (const p of INDEX_PATHS) {
+    if (exactStrings(pattern, p) === undefined) continue;
+    let node = copy;
+    for (const k of p.slice(0, -1)) node = node[k] as Record<string, unknown>;
+    delete node[p.at(-1)!];
+  }
+  return prune(copy) as EventPattern | undefined;
+}
+
+function prune(node: unknown): unknown {
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    const p = prune(v);
+    if (p !== undefined) out[k] = p;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
 function insert<R>(node: Node<R>, level: number, pattern: EventPattern, entry: Entry<R>): void {
   if (level === INDEX_PATHS.length) {
     node.rules.push(entry);
@@ -57,23 +91,23 @@ function insert<R>(node: Node<R>, level: number, pattern: EventPattern, entry: E
   else for (const v of new Set(values)) insert(child(node, v), level + 1, pattern, entry);
 }
 
-function collect<R>(node: Node<R>, level: number, event: Record<string, unknown>, out: Array<Entry<R>>): void {
+function collect<R>(node: Node<R>, level: number, keys: unknown[], out: Array<Entry<R>>): void {
   if (level === INDEX_PATHS.length) {
     for (const e of node.rules) out.push(e);
     return;
   }
-  const value = valueAt(event, INDEX_PATHS[level]!);
+  const value = keys[level];
   if (typeof value === 'string') {
     const next = node.exact.get(value);
-    if (next) collect(next, level + 1, event, out);
+    if (next) collect(next, level + 1, keys, out);
   } else if (Array.isArray(value)) {
     // Event arrays match when any element matches.
     for (const v of new Set(value)) {
       const next = typeof v === 'string' ? node.exact.get(v) : undefined;
-      if (next) collect(next, level + 1, event, out);
+      if (next) collect(next, level + 1, keys, out);
     }
   }
-  if (node.any) collect(node.any, level + 1, event, out);
+  if (node.any) collect(node.any, level + 1, keys, out);
 }
 
 function exactStrings(pattern: EventPattern, path: readonly string[]): string[] | undefined {

@@ -55,4 +55,16 @@ describe('rule index', () => {
     expect(index.match(ev({ workflow: 'w', step: 'a' }, 'Step Failed'))).toEqual(['failed']);
     expect(index.match(ev({ workflow: 'w', step: ['a', 'b'] }))).toEqual(['c-joins-a-b', 'any-completed', 'prefix']);
   });
+
+  it('verifies the fields the buckets do not pin (residual patterns)', () => {
+    const index = new RuleIndex<string>();
+    index.add('items-only', { source: ['joinflow'], detail: { step: ['m'], item: [{ exists: true }] } });
+    index.add('string-five', { detail: { step: ['5'] } });
+    expect(index.match(ev({ step: 'm', item: 0 }))).toEqual(['items-only']);
+    expect(index.match(ev({ step: 'm' }))).toEqual([]);
+    expect(index.match({ ...ev({ step: 'm', item: 0 }), source: 'other' })).toEqual([]);
+    // Only strings equal string literals: a number 5 must not reach the "5" bucket.
+    expect(index.match(ev({ step: 5 }))).toEqual([]);
+    expect(index.match(ev({ step: '5' }))).toEqual(['string-five']);
+  });
 });

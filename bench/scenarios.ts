@@ -1,0 +1,168 @@
+/**
+ * Benchmark scenarios; each runs once in its own process (bench/run.ts starts them) and prints
+ * one JSON line: {events, steps, ms, peakRssMb, ...extra}.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createEngine } from '../src/adapters/local/engine.ts';
+import { compileWorkflow, TriggerId } from '../src/compiler/compile.ts';
+import { importWfCommons } from '../src/importers/wfcommons.ts';
+import { DetailType, type EventEnvelope } from '../src/model/events.ts';
+import type { PlanStep, Trigger, TriggerPlan } from '../src/model/plan.ts';
+import type { WorkflowInput } from '../src/model/workflow.ts';
+
+const corpus = path.resolve(import.meta.dirname, '../../shared/corpora/wfcommons');
+const sim0 = { type: 'simulate', durationMs: 0 } as const;
+
+type Measurement = { events: number; steps: number; ms: number; peakRssMb: number; [k: string]: unknown };
+
+function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+async function runWorkflow(def: WorkflowInput, input: unknown, timeScale = 1): Promise<Measurement> {
+  const plan = compileWorkflow(def, { source: 'bench' });
+  const engine = createEngine({ timeScale });
+  engine.register(plan);
+  const t0 = performance.now();
+  const r = await engine.run(plan.workflow, input);
+  const ms = performance.now() - t0;
+  await engine.close();
+  if (r.status !== 'succeeded') throw new Error(`${plan.workflow} ${r.status}: ${JSON.stringify(r.error)}`);
+  return { events: r.events, steps: r.steps.total, ms, peakRssMb: peakRssMb(), criticalPathMs: r.criticalPathMs ?? null };
+}
+
+/** A chain of 10,000 steps. */
+async function chain(): Promise<Measurement> {
+  const steps: WorkflowInput['steps'] = {};
+  for (let i = 0; i < 10_000; i++) steps[`s${i}`] = { needs: i === 0 ? [] : [`s${i - 1}`], executor: sim0 };
+  return runWorkflow({ name: 'chain', steps }, null);
+}
+
+/** Triggerflow's ingestion test: 200 join triggers, each fed 1,000 completion events (200,000). */
+async function joins(): Promise<Measurement> {
+  const triggers = 200;
+  const per = 1000;
+  const steps: Record<string, PlanStep> = {};
+  const planTriggers: Trigger[] = [];
+  const retry = { maxAttempts: 1, backoffMs: 100, factor: 2, maxDelayMs: 30_000 };
+  for (let t = 0; t < triggers; t++) {
+    const sources = Array.from({ length: per }, (_, k) => `s${t}_${k}`);
+    for (const s of sources) steps[s] = { needs: [], executor: sim0, retry };
+    steps[`j${t}`] = { needs: sources, executor: sim0, retry };
+    planTriggers.push({
+      id: `j${t}`,
+      activation: { source: ['joinflow'], 'detail-type': [DetailType.StepCompleted], detail: { workflow: ['ingest'], step: sources, item: [{ exists: false }] } },
+      condition: { type: 'join', need: per, key: 'step' },
+      action: { type: 'dispatch', step: `j${t}` },
+    });
+  }
+  const sinks = Array.from({ length: triggers }, (_, t) => `j${t}`);
+  planTriggers.push({
+    id: TriggerId.succeed,
+    activation: { source: ['joinflow'], 'detail-type': [DetailType.StepCompleted], detail: { workflow: ['ingest'], step: sinks, item: [{ exists: false }] } },
+    condition: { type: 'join', need: triggers, key: 'step' },
+    action: { type: 'succeed-run' },
+  });
+  const plan: TriggerPlan = {
+    version: 1, workflow: 'ingest', source: 'bench', steps, triggers: planTriggers,
+    output: { sinks }, stats: { steps: 0, edges: 0, depth: 0, criticalPathMs: null },
+  };
+  const engine = createEngine();
+  engine.register(plan);
+  const runId = 'ingest-1';
+  // The run exists before its events flow in; no trigger starts the sources: we feed them.
+  await engine.start('ingest', null, { runId });
+  await engine.bus.idle();
+  // Events are made in chunks inside the timed window, as a bus would receive them: holding all
+  // 200,000 in memory up front would only measure the garbage collector walking them.
+  const time = new Date().toISOString();
+  const total = triggers * per;
+  const t0 = performance.now();
+  for (let k = 0; k < per; k += 10) {
+    const chunk: EventEnvelope[] = [];
+    for (let kk = k; kk < k + 10; kk++) {
+      for (let t = 0; t < triggers; t++) {
+        chunk.push({ id: `e${t}_${kk}`, source: 'joinflow', 'detail-type': DetailType.StepCompleted, time, detail: { workflow: 'ingest', runId, step: `s${t}_${kk}`, attempt: 1, output: null } });
+      }
+    }
+    await engine.bus.publish(chunk);
+    await engine.bus.idle();
+  }
+  const r = await engine.wait(runId);
+  const ms = performance.now() - t0;
+  await engine.close();
+  if (r.status !== 'succeeded') throw new Error(`ingest ${r.status}`);
+  return { events: total, steps: triggers, ms, peakRssMb: peakRssMb(), firedJoins: r.steps.succeeded };
+}
+
+/** A 320-way map: split -> 320 items -> reduce. */
+async function map(): Promise<Measurement> {
+  return runWorkflow({
+    name: 'map320',
+    steps: {
+      split: { executor: { type: 'simulate', durationMs: 0, output: Array.from({ length: 320 }, (_, i) => i) } },
+      work: { needs: ['split'], forEach: 'split', executor: sim0 },
+      reduce: { needs: ['work'], executor: sim0 },
+    },
+  }, null);
+}
+
+function trace(file: string, zero: boolean): WorkflowInput {
+  const { workflow } = importWfCommons(JSON.parse(readFileSync(path.join(corpus, file), 'utf8')));
+  if (zero) for (const s of Object.values(workflow.steps)) s.executor = sim0;
+  return workflow;
+}
+
+/** The Epigenomics trace (1,695 tasks) with zero durations: pure orchestration cost. */
+async function epigenomics(): Promise<Measurement> {
+  return runWorkflow(trace('epigenomics-chameleon-ilmn-6seq-50k-001.json', true), null);
+}
+
+/** A WfCommons trace at --time-scale 0.001, unlimited concurrency: makespan vs critical path. */
+async function makespan(file: string): Promise<Measurement> {
+  const m = await runWorkflow(trace(file, false), null, 0.001);
+  const cp = m['criticalPathMs'] as number;
+  return { ...m, makespanMs: m.ms, ratio: m.ms / cp, overheadMs: m.ms - cp, targetMs: 1.02 * cp + 50 };
+}
+
+/** Memory after many finished runs must not grow with their number. */
+async function manyRuns(): Promise<Measurement> {
+  const plan = compileWorkflow({
+    name: 'small',
+    steps: { a: { executor: sim0 }, b: { executor: sim0 }, c: { needs: ['a', 'b'], executor: { type: 'simulate', durationMs: 0, output: 'x'.repeat(1000) } } },
+  }, { source: 'bench' });
+  const engine = createEngine();
+  engine.register(plan);
+  const heapAfter = async (runs: number) => {
+    for (let i = 0; i < runs; i++) await engine.run('small', { i });
+    (globalThis as { gc?: () => void }).gc?.();
+    return process.memoryUsage().heapUsed / 2 ** 20;
+  };
+  const t0 = performance.now();
+  const after1k = await heapAfter(1000);
+  const after5k = await heapAfter(4000);
+  const ms = performance.now() - t0;
+  await engine.close();
+  return { events: 0, steps: 5000 * 3, ms, peakRssMb: peakRssMb(), heapMbAfter1000Runs: after1k, heapMbAfter5000Runs: after5k };
+}
+
+export const scenarios: Record<string, { store: string; run: () => Promise<Measurement> }> = {
+  'chain-10000': { store: 'memory', run: chain },
+  'joins-200x1000': { store: 'memory', run: joins },
+  'map-320': { store: 'memory', run: map },
+  'epigenomics-zero': { store: 'memory', run: epigenomics },
+  'makespan-montage': { store: 'memory', run: () => makespan('montage-chameleon-2mass-005d-001.json') },
+  'makespan-blast': { store: 'memory', run: () => makespan('blast-chameleon-small-001.json') },
+  'makespan-seismology': { store: 'memory', run: () => makespan('seismology-chameleon-1000p-001.json') },
+  'makespan-epigenomics': { store: 'memory', run: () => makespan('epigenomics-chameleon-ilmn-6seq-50k-001.json') },
+  'makespan-1000genome': { store: 'memory', run: () => makespan('1000genome-chameleon-2ch-100k-001.schema14.json') },
+  'many-runs': { store: 'memory', run: manyRuns },
+};
+
+if (process.argv[2]) {
+  const s = scenarios[process.argv[2]];
+  if (!s) throw new Error(`unknown scenario ${process.argv[2]}`);
+  const m = await s.run();
+  process.stdout.write(`${JSON.stringify(m)}\n`);
+}
