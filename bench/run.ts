@@ -26,7 +26,7 @@ for (const name of names) {
   if (!scenario) throw new Error(`unknown scenario "${name}" (have: ${Object.keys(scenarios).join(', ')})`);
   const samples: Array<Record<string, number>> = [];
   for (let i = 0; i < runs; i++) {
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'scenarios.ts'), name], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'child.ts'), name], { encoding: 'utf8', maxBuffer: 1 << 26 });
     samples.push(JSON.parse(out.trim().split('\n').at(-1)!));
   }
   const ms = median(samples.map((s) => s['ms']!));

@@ -159,10 +159,3 @@ export const scenarios: Record<string, { store: string; run: () => Promise<Measu
   'makespan-1000genome': { store: 'memory', run: () => makespan('1000genome-chameleon-2ch-100k-001.schema14.json') },
   'many-runs': { store: 'memory', run: manyRuns },
 };
-
-if (process.argv[2]) {
-  const s = scenarios[process.argv[2]];
-  if (!s) throw new Error(`unknown scenario ${process.argv[2]}`);
-  const m = await s.run();
-  process.stdout.write(`${JSON.stringify(m)}\n`);
-}

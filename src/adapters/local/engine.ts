@@ -73,7 +73,8 @@ export class Engine {
     this.#executors = new Map<ExecutorKind, Executor>([
       ['simulate', options.executors?.simulate ?? createSimulateExecutor({ timeScale: options.timeScale ?? 1 })],
       ['process', options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') })],
-      ['function', options.executors?.function ?? createFunctionExecutor({ threads: options.concurrency?.function ?? availableParallelism() })],
+      // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
+      ['function', options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()) })],
     ]);
     const limits = { ...defaultConcurrency(), ...options.concurrency };
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
@@ -252,6 +253,10 @@ function stepRef(task: Task, extra: Record<string, unknown>): Record<string, unk
     ...(task.item === undefined ? {} : { item: task.item }),
     ...extra,
   };
+}
+
+function finiteOr(n: number | undefined, fallback: number): number {
+  return n !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
 function resolvePaths(plan: TriggerPlan, root: string): TriggerPlan {
