@@ -42,6 +42,8 @@ type Ctx = { plan: TriggerPlan; run: RunRecord; detail: Record<string, unknown>;
 export class TriggerProcessor {
   readonly #deps: ProcessorDeps;
   readonly #plans = new Map<string, TriggerPlan>();
+  /** Step ids per workflow; a Set lookup hashes the id, an object lookup would internalize it. */
+  readonly #stepIds = new Map<string, Set<string>>();
   #index = new RuleIndex<Rule>();
 
   constructor(deps: ProcessorDeps) {
@@ -51,6 +53,7 @@ export class TriggerProcessor {
   /** Adds (or replaces) a workflow's plan. */
   register(plan: TriggerPlan): void {
     this.#plans.set(plan.workflow, plan);
+    this.#stepIds.set(plan.workflow, new Set(Object.keys(plan.steps)));
     this.#index = new RuleIndex<Rule>();
     for (const p of this.#plans.values()) for (const trigger of p.triggers) this.#index.add({ plan: p, trigger }, trigger.activation);
   }
@@ -106,7 +109,7 @@ export class TriggerProcessor {
     const detail = event.detail as StepCompleted | StepFailed;
     const plan = this.#plans.get(detail.workflow);
     if (!plan) return [deadLetter(event, `unknown workflow "${detail.workflow}"`)];
-    if (!plan.steps[detail.step]) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
+    if (!this.#stepIds.get(plan.workflow)!.has(detail.step)) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
     const run = await this.#deps.store.getRun(detail.runId);
     if (!run) return [deadLetter(event, `unknown run "${detail.runId}"`)];
     // Late and duplicate deliveries for a finished run are normal under at-least-once delivery.

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
+import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const fixtures = path.join(root, 'test/fixtures/workflows');
@@ -103,8 +104,14 @@ describe('embedded engine, whole runs', () => {
 
   it('releases the working state of finished runs', async () => {
     const engine = await engineFor(['workflows/fanout.ts']);
+    const engine2 = createEngine({ root, store: createMemoryStore({ keepFinished: 5 }) });
+    engines.push(engine2);
+    engine2.register(await compileFile(path.resolve(root, 'workflows/fanout.ts'), root));
     for (let i = 0; i < 20; i++) await engine.run('fanout', { n: 5 });
-    const stats = (engine.store as unknown as { stats(): { runs: number; finished: number } }).stats();
-    expect(stats).toEqual({ runs: 0, finished: 20 });
+    for (let i = 0; i < 8; i++) await engine2.run('fanout', { n: 5 });
+    const stats = (store: unknown) => (store as { stats(): { runs: number; finished: number } }).stats();
+    expect(stats(engine.store)).toEqual({ runs: 0, finished: 20 });
+    // Only the newest final records are kept.
+    expect(stats(engine2.store)).toEqual({ runs: 0, finished: 5 });
   });
 });

@@ -10,13 +10,13 @@ type RunState = { record: RunRecord; joins: Map<string, Join>; results: Map<stri
 
 /** Options of the memory store. */
 export type MemoryStoreOptions = {
-  /** How many finished runs' records to remember (oldest forgotten first). */
+  /** How many finished runs' records to remember (oldest forgotten first); default 1000. */
   keepFinished?: number;
 };
 
 /** Creates an in-memory TriggerStore. */
 export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStore & { stats(): { runs: number; finished: number } } {
-  const keepFinished = options.keepFinished ?? 10_000;
+  const keepFinished = options.keepFinished ?? 1000;
   const runs = new Map<string, RunState>();
   const finished = new Map<string, RunRecord>();
 
@@ -90,7 +90,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
       const run = runs.get(runId);
       if (!run || run.record.status === 'running') return;
       runs.delete(runId);
-      finished.set(runId, run.record);
+      // Keep the outcome, not the input: a run's input can be large and is no longer needed.
+      finished.set(runId, { ...run.record, input: null });
       if (finished.size > keepFinished) finished.delete(finished.keys().next().value!);
     },
     stats() {
