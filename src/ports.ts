@@ -90,10 +90,21 @@ export type StepOutcome =
   | { status: 'failed'; error: StepError; retriable: boolean }
   | { status: 'aborted' };
 
+/**
+ * What an executor needs of a cancellation signal. An AbortSignal satisfies it; the engine uses a
+ * lighter one, because creating an AbortController per task is a measurable cost at scale.
+ */
+export interface StopSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** Runs tasks of one executor kind. Must stop promptly and resolve `aborted` when `signal` fires. */
 export interface Executor {
   readonly kind: ExecutorKind;
-  execute(task: Task, signal: AbortSignal): Promise<StepOutcome>;
+  execute(task: Task, signal: StopSignal): Promise<StepOutcome>;
   close(): Promise<void>;
 }
 

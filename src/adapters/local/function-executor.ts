@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StepError } from '../../model/events.ts';
-import type { Executor, StepOutcome, Task } from '../../ports.ts';
+import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 import type { WorkerReply, WorkerRequest } from './function-worker.ts';
 
 /** Options of {@link createFunctionExecutor}. */
@@ -82,7 +82,7 @@ function workerExecArgv(argv: readonly string[]): string[] {
 
 type Job = {
   request: WorkerRequest;
-  signal: AbortSignal;
+  signal: StopSignal;
   resolve: (outcome: StepOutcome) => void;
   onAbort: () => void;
   slot: Slot | undefined;
@@ -216,7 +216,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   return {
     kind: 'function',
 
-    execute(task: Task, signal: AbortSignal): Promise<StepOutcome> {
+    execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
       const spec = task.executor;
       if (spec.type !== 'function') {
         return Promise.resolve(failed('ExecutorMismatch', `function executor got a '${spec.type}' task`, false));

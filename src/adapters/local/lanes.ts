@@ -4,7 +4,32 @@
  * "executor bridge".
  */
 import type { ExecutorKind } from '../../model/workflow.ts';
-import type { Executor, StepOutcome, Task } from '../../ports.ts';
+import type { Executor, StepOutcome, StopSignal, Task } from '../../ports.ts';
+
+/** A minimal StopSignal: one per running task, so it must be cheap to create. */
+class Stopper implements StopSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  #listeners: Array<() => void> | undefined;
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.#listeners?.indexOf(listener) ?? -1;
+    if (i >= 0) this.#listeners!.splice(i, 1);
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.#listeners ?? [];
+    this.#listeners = undefined;
+    for (const l of listeners) l();
+  }
+}
 
 /** One execution as `--trace` records it. */
 export type TraceRecord = {
@@ -25,7 +50,7 @@ export type LaneHooks = {
   now(): number;
 };
 
-type Running = { task: Task; controller: AbortController; done: Promise<void> };
+type Running = { task: Task; controller: Stopper; done: Promise<void> };
 
 /** Concurrency-limited execution of tasks, per executor kind. */
 export class Lanes {
@@ -73,7 +98,7 @@ export class Lanes {
     const executor = this.#executors.get(kind);
     if (!executor) throw new Error(`no executor for kind "${kind}"`);
     this.#active.set(kind, (this.#active.get(kind) ?? 0) + 1);
-    const controller = new AbortController();
+    const controller = new Stopper();
     const entry: Running = { task, controller, done: Promise.resolve() };
     let set = this.#running.get(task.runId);
     if (!set) this.#running.set(task.runId, (set = new Set()));
@@ -86,13 +111,13 @@ export class Lanes {
     });
   }
 
-  async #execute(executor: Executor, task: Task, controller: AbortController): Promise<void> {
+  async #execute(executor: Executor, task: Task, controller: Stopper): Promise<void> {
     const start = this.#hooks.now();
     this.#hooks.started(task, start);
     const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort('timeout'), task.timeoutMs);
     let outcome: StepOutcome;
     try {
-      outcome = await executor.execute(task, controller.signal);
+      outcome = await executor.execute(task, controller);
     } catch (error) {
       // An executor bug must fail the step, not wedge the run.
       outcome = { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true };
@@ -101,7 +126,7 @@ export class Lanes {
     }
     const end = this.#hooks.now();
     const base = { step: task.step, ...(task.item === undefined ? {} : { item: task.item }), attempt: task.attempt, start, end };
-    if (outcome.status === 'aborted' && controller.signal.reason === 'timeout') {
+    if (outcome.status === 'aborted' && controller.reason === 'timeout') {
       this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, { ...base, status: 'failed' });
     } else if (outcome.status === 'aborted') {
       this.#hooks.finished(task, outcome, { ...base, status: 'cancelled' });

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StepError } from '../../model/events.ts';
-import type { Executor, StepOutcome, Task } from '../../ports.ts';
+import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 
 /** Options of {@link createProcessExecutor}. */
 export type ProcessExecutorOptions = {
@@ -140,7 +140,7 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
     void exited.then(() => clearTimeout(timer));
   }
 
-  async function execute(task: Task, signal: AbortSignal): Promise<StepOutcome> {
+  async function execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
     const spec = task.executor;
     if (spec.type !== 'process') return failed('ExecutorMismatch', `process executor got a '${spec.type}' task`, false);
     if (signal.aborted) return ABORTED;

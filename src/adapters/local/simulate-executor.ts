@@ -2,7 +2,7 @@
  * The `simulate` executor: waits a step's `durationMs` (scaled) and returns its canned output.
  * Used for traces and benchmarks, so the zero-duration path is kept as cheap as possible.
  */
-import type { Executor, StepOutcome, Task } from '../../ports.ts';
+import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 
 /** Options of {@link createSimulateExecutor}. */
 export type SimulateExecutorOptions = {
@@ -25,7 +25,7 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
   return {
     kind: 'simulate',
 
-    execute(task: Task, signal: AbortSignal): Promise<StepOutcome> {
+    execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
       const spec = task.executor;
       if (spec.type !== 'simulate') {
         return Promise.resolve({
@@ -50,7 +50,9 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
         const timer = setTimeout(() => {
           signal.removeEventListener('abort', onAbort);
           resolve(outcome);
-        }, Math.min(ms, MAX_TIMER_MS));
+          // Timers have whole-millisecond resolution and may truncate: round up so that a
+          // simulated step never ends before its duration (makespan >= critical path).
+        }, Math.min(Math.ceil(ms), MAX_TIMER_MS));
         signal.addEventListener('abort', onAbort, { once: true });
       });
     },
