@@ -1,10 +1,18 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'jf-cli-'));
+const dirs: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'jf-cli-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('joinflow run', () => {
   it('prints the documented JSON object and exits 0', () => {
@@ -127,6 +135,13 @@ describe('joinflow import wfcommons and --help', () => {
     expect(r.stderr).toBe('montage: 58 tasks, 114 edges, depth 8, critical path 21.385 s (WfFormat 1.5)\n');
     const wf = JSON.parse(readFileSync(out, 'utf8'));
     expect(Object.keys(wf.steps)).toHaveLength(58);
+    // Simulated workflows report their (scaled) critical path next to the measured duration.
+    const run = joinflow(['run', out, '--time-scale', '0.001', '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.criticalPathMs).toBeCloseTo(21.385, 6);
+    expect(result.durationMs).toBeGreaterThanOrEqual(21);
+    expect(result.steps).toEqual({ total: 58, succeeded: 58, failed: 0, retried: 0 });
   });
 
   it('prints help for each command', () => {

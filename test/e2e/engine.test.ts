@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
@@ -9,9 +9,12 @@ import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
 const root = path.resolve(import.meta.dirname, '../..');
 const fixtures = path.join(root, 'test/fixtures/workflows');
 const engines: Engine[] = [];
+const dirs: string[] = [];
 
 async function engineFor(files: string[], options: Parameters<typeof createEngine>[0] = {}): Promise<Engine> {
-  const engine = createEngine({ root, trace: true, stateDir: mkdtempSync(path.join(tmpdir(), 'jf-')), ...options });
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'jf-'));
+  dirs.push(stateDir);
+  const engine = createEngine({ root, trace: true, stateDir, ...options });
   engines.push(engine);
   for (const f of files) engine.register(await compileFile(path.resolve(root, f), root));
   return engine;
@@ -19,6 +22,7 @@ async function engineFor(files: string[], options: Parameters<typeof createEngin
 
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('embedded engine, whole runs', () => {

@@ -220,7 +220,8 @@ export class Engine {
     }
     if (tracker) {
       tracker.record(record, outcome.status === 'succeeded');
-      this.#options.onStep?.(task.runId, record, tracker.progress(this.#lanes.runningCount(task.runId)));
+      // The finishing task still holds its lane slot until this hook returns: do not count it.
+      this.#options.onStep?.(task.runId, record, tracker.progress(Math.max(0, this.#lanes.runningCount(task.runId) - 1)));
     }
     if (event) void this.#publish([event]);
   }
