@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
 import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const fixtures = path.join(root, 'test/fixtures/workflows');
@@ -104,6 +105,21 @@ describe('embedded engine, whole runs', () => {
     const again = await engine.wait('fixed-id');
     expect(again.output).toEqual({ nodeC: { sum: 23 } });
     expect(engine.deadLetters).toEqual([]);
+  });
+
+  it('limits concurrency per executor kind', async () => {
+    const engine = createEngine({ root, trace: true, concurrency: { simulate: 2 } });
+    engines.push(engine);
+    const steps: Record<string, { executor: { type: 'simulate'; durationMs: number } }> = {};
+    for (let i = 0; i < 6; i++) steps[`s${i}`] = { executor: { type: 'simulate', durationMs: 30 } };
+    engine.register(compileWorkflow({ name: 'wide', steps }, { source: 'wide.yaml' }));
+    const r = await engine.run('wide', null);
+    expect(r.status).toBe('succeeded');
+    // At any instant at most two executions overlap, so six 30 ms steps take three rounds.
+    let most = 0;
+    for (const t of r.trace) most = Math.max(most, r.trace.filter((u) => u.start < t.end && t.start < u.end).length);
+    expect(most).toBe(2);
+    expect(r.durationMs).toBeGreaterThanOrEqual(90);
   });
 
   it('releases the working state of finished runs', async () => {
