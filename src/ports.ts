@@ -54,8 +54,12 @@ export interface TriggerStore {
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** Moves a running run to a final status; false if it was already final. */
   finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Promise<boolean>;
-  /** Records an arrival once per (runId, trigger, key). `need` is stored when given. */
-  arrive(runId: string, trigger: string, key: string, need: number | undefined): Promise<JoinState>;
+  /**
+   * Records an arrival once per (runId, trigger, key). `need` is stored when given. `ordinal` is
+   * the key's position in the join's known key set (0 <= ordinal < need: the predecessor's index,
+   * or the item number), when there is one; stores that shard large fan-ins place arrivals by it.
+   */
+  arrive(runId: string, trigger: string, key: string, need: number | undefined, ordinal?: number): Promise<JoinState>;
   /** Sets a dynamic need (idempotent); returns the counter so the caller can re-check it. */
   setNeed(runId: string, trigger: string, need: number): Promise<JoinState>;
   /** Claims the single fire of a trigger; a stale undispatched claim older than `leaseMs` is reclaimed. */

@@ -45,6 +45,15 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
       executor = { ...executor, module: info && 'path' in info ? info.path : fromSource(options.source, executor.module) };
     } else if (executor.type === 'process') {
       executor = { ...executor, cwd: fromSource(options.source, executor.cwd ?? '.') };
+    } else if (executor.type === 'batch' && executor.local) {
+      executor = { ...executor, local: { ...executor.local, cwd: fromSource(options.source, executor.local.cwd ?? '.') } };
+    } else if (executor.type === 'container') {
+      const info = executor.module === undefined ? undefined : options.modules?.[executor.module];
+      executor = {
+        ...executor,
+        ...(executor.module === undefined ? {} : { module: info && 'path' in info ? info.path : fromSource(options.source, executor.module) }),
+        cwd: fromSource(options.source, executor.cwd ?? '.'),
+      };
     }
     steps[id] = {
       needs: s.needs,

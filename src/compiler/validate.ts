@@ -77,15 +77,20 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
         });
       }
     }
-    if (step.executor.type === 'function' && options.modules) {
-      const info = options.modules[step.executor.module];
+    const e = step.executor;
+    if (e.type === 'container' && (e.module === undefined) === (e.command === undefined)) {
+      problems.push({ path: `steps.${id}.executor`, message: 'a container step runs either a handler "module" or a "command": give exactly one' });
+    }
+    const module = e.type === 'function' || e.type === 'container' ? e.module : undefined;
+    if (module !== undefined && (e.type === 'function' || e.type === 'container') && options.modules) {
+      const info = options.modules[module];
       const path = `steps.${id}.executor`;
-      if (!info) problems.push({ path: `${path}.module`, message: `handler module "${step.executor.module}" was not resolved` });
+      if (!info) problems.push({ path: `${path}.module`, message: `handler module "${module}" was not resolved` });
       else if ('error' in info) problems.push({ path: `${path}.module`, message: info.error });
-      else if (!info.exports.includes(step.executor.export)) {
+      else if (!info.exports.includes(e.export)) {
         problems.push({
           path: `${path}.export`,
-          message: `"${info.path}" has no function export "${step.executor.export}"` +
+          message: `"${info.path}" has no function export "${e.export}"` +
             (info.exports.length ? ` (it exports: ${info.exports.join(', ')})` : ''),
         });
       }

@@ -32,10 +32,50 @@ export const SimulateExecutorSchema = z.strictObject({
   output: z.unknown().optional(),
 });
 
+/** A command run on this machine: how `batch` steps run on the embedded engine. */
+export const LocalCommandSchema = z.strictObject({
+  command: z.string().min(1, 'must name the command to run'),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+});
+
+/**
+ * `batch`: a container job on AWS Batch (GPU where `gpus` > 0); on the embedded engine its `local`
+ * command runs as a process instead, so one workflow file runs in both places.
+ */
+export const BatchExecutorSchema = z.strictObject({
+  type: z.literal('batch'),
+  image: z.string().min(1, 'must name the container image'),
+  command: z.array(z.string()).default([]),
+  vcpus: z.number().positive().max(256).default(1),
+  memoryMb: z.number().int().min(128).max(2_000_000).default(2048),
+  gpus: z.number().int().nonnegative().max(16).default(0),
+  env: z.record(z.string(), z.string()).default({}),
+  local: LocalCommandSchema.optional(),
+});
+
+/**
+ * `container`: a task put on a queue and run by `joinflow worker` in any container or machine —
+ * a handler `module` (+ `export`) or a `command`. Locally it runs in the engine's worker pool.
+ */
+export const ContainerExecutorSchema = z.strictObject({
+  type: z.literal('container'),
+  queue: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'queue names are 1-40 letters, digits, "_" or "-"').default('default'),
+  module: z.string().min(1).optional(),
+  export: z.string().min(1).default('handler'),
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+});
+
 export const ExecutorSchema = z.discriminatedUnion('type', [
   FunctionExecutorSchema,
   ProcessExecutorSchema,
   SimulateExecutorSchema,
+  BatchExecutorSchema,
+  ContainerExecutorSchema,
 ]);
 
 /** Exponential backoff: the n-th retry waits min(backoffMs * factor^(n-1), maxDelayMs). */
@@ -73,6 +113,9 @@ export const WorkflowSchema = z.strictObject({
 export type FunctionExecutor = z.infer<typeof FunctionExecutorSchema>;
 export type ProcessExecutor = z.infer<typeof ProcessExecutorSchema>;
 export type SimulateExecutor = z.infer<typeof SimulateExecutorSchema>;
+export type BatchExecutor = z.infer<typeof BatchExecutorSchema>;
+export type ContainerExecutor = z.infer<typeof ContainerExecutorSchema>;
+export type LocalCommand = z.infer<typeof LocalCommandSchema>;
 export type ExecutorSpec = z.infer<typeof ExecutorSchema>;
 export type ExecutorKind = ExecutorSpec['type'];
 export type RetrySpec = z.infer<typeof RetrySchema>;
@@ -85,7 +128,7 @@ export type StepInput = z.input<typeof StepSchema>;
 export type ExecutorInput = z.input<typeof ExecutorSchema>;
 
 /** Executor kinds, for concurrency limits and reporting. */
-export const EXECUTOR_KINDS = ['function', 'process', 'simulate'] as const satisfies readonly ExecutorKind[];
+export const EXECUTOR_KINDS = ['function', 'process', 'simulate', 'batch', 'container'] as const satisfies readonly ExecutorKind[];
 
 /** What a step handler receives. `item`/`index` only for forEach steps. */
 export type StepEvent<Input = unknown> = {

@@ -40,19 +40,37 @@ export function instanceId(trigger: Trigger, key: string): string {
   return trigger.condition.type === 'always' ? `${trigger.id}#${key}` : trigger.id;
 }
 
+/**
+ * The arrival's position in the join's key set, when the set is known: the index of the
+ * predecessor in the activation pattern's step list, the item number, or 0 for a run start.
+ */
+export function arrivalOrdinal(trigger: Trigger, detail: ArrivalFields, stepIndex: ReadonlyMap<string, number> | undefined): number | undefined {
+  switch (trigger.condition.key) {
+    case 'run':
+      return 0;
+    case 'step':
+      return stepIndex?.get(String(detail.step));
+    case 'item':
+      return typeof detail.item === 'number' ? detail.item : undefined;
+    case 'attempt':
+      return undefined;
+  }
+}
+
 /** Records one arrival; returns true when this caller must carry out the trigger's action. */
 export async function arrive(
   store: TriggerStore,
   runId: string,
   trigger: Trigger,
   key: string,
+  ordinal: number | undefined,
   now: number,
   leaseMs = DEFAULT_LEASE_MS,
 ): Promise<boolean> {
   const c = trigger.condition;
   const need = c.type === 'always' ? 1 : c.need === 'dynamic' ? undefined : c.need;
   const id = instanceId(trigger, key);
-  const state = await store.arrive(runId, id, key, need);
+  const state = await store.arrive(runId, id, key, need, ordinal);
   // Most arrivals do not complete their join: answer without another async hop.
   if (state.need === undefined || state.count < state.need) return false;
   return settle(store, runId, id, state, now, leaseMs);

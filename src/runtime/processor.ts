@@ -22,7 +22,7 @@ import type { Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
-import { arrivalKey, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
+import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { fanOutItems, makeTask, resultKey, retryDelay, stepResults } from './tasks.ts';
 
@@ -34,9 +34,9 @@ export type ProcessorDeps = {
   leaseMs?: number;
 };
 
-type Rule = { plan: TriggerPlan; trigger: Trigger };
+type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined };
 /** What the actions of one event share. */
-type Ctx = { plan: TriggerPlan; run: RunRecord; detail: Record<string, unknown>; effects: Effect[] };
+type Ctx = { plan: TriggerPlan; run: RunRecord; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined };
 
 /** Matches events to the triggers of registered plans and runs the join algorithm. */
 export class TriggerProcessor {
@@ -55,15 +55,21 @@ export class TriggerProcessor {
     this.#plans.set(plan.workflow, plan);
     this.#stepIds.set(plan.workflow, new Set(Object.keys(plan.steps)));
     this.#index = new RuleIndex<Rule>();
-    for (const p of this.#plans.values()) for (const trigger of p.triggers) this.#index.add({ plan: p, trigger }, trigger.activation);
+    for (const p of this.#plans.values()) {
+      for (const trigger of p.triggers) this.#index.add({ plan: p, trigger, stepIndex: stepIndex(trigger) }, trigger.activation);
+    }
   }
 
   plan(workflow: string): TriggerPlan | undefined {
     return this.#plans.get(workflow);
   }
 
-  /** Processes one event; the returned effects must be carried out in order after store.commit(). */
-  process(event: EventEnvelope): Promise<Effect[]> {
+  /**
+   * Processes one event; the returned effects must be carried out in order after store.commit().
+   * `only` restricts it to one trigger of the event's workflow: on AWS each EventBridge rule is
+   * one trigger and invokes the processor with its id.
+   */
+  process(event: EventEnvelope, only?: string): Promise<Effect[]> {
     // Not async itself: on the hot path every promise layer costs microtask ticks per event.
     if (!isEnvelope(event)) {
       const envelope = EnvelopeSchema.safeParse(event);
@@ -71,13 +77,13 @@ export class TriggerProcessor {
     }
     if (event.source !== JOINFLOW_SOURCE) return Promise.resolve([]);
     const type = event['detail-type'];
-    if (type === DetailType.RunRequested) return this.#runRequested(event);
-    if (type === DetailType.StepCompleted) return this.#stepEvent(event, isStepCompleted, StepCompletedSchema);
-    if (type === DetailType.StepFailed) return this.#stepEvent(event, isStepFailed, StepFailedSchema);
+    if (type === DetailType.RunRequested) return this.#runRequested(event, only);
+    if (type === DetailType.StepCompleted) return this.#stepEvent(event, isStepCompleted, StepCompletedSchema, only);
+    if (type === DetailType.StepFailed) return this.#stepEvent(event, isStepFailed, StepFailedSchema, only);
     return Promise.resolve([]); // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
   }
 
-  async #runRequested(event: EventEnvelope): Promise<Effect[]> {
+  async #runRequested(event: EventEnvelope, only: string | undefined): Promise<Effect[]> {
     const parsed = RunRequestedSchema.safeParse(event.detail);
     if (!parsed.success) return [deadLetter(event, `invalid Run Requested detail: ${issues(parsed.error)}`)];
     const { workflow, input } = parsed.data;
@@ -94,13 +100,14 @@ export class TriggerProcessor {
     // request for a finished run changes nothing: run ids are idempotency keys.
     if (run.status !== 'running') return [];
     const detail = { ...event.detail, runId };
-    return await this.#fire({ plan, run, detail, effects: [] }, { ...event, detail });
+    return await this.#fire({ plan, run, detail, effects: [], only }, { ...event, detail });
   }
 
   async #stepEvent(
     event: EventEnvelope,
     valid: (d: Record<string, unknown>) => boolean,
     schema: z.ZodType<StepCompleted | StepFailed>,
+    only: string | undefined,
   ): Promise<Effect[]> {
     if (!valid(event.detail)) {
       const parsed = schema.safeParse(event.detail);
@@ -118,15 +125,16 @@ export class TriggerProcessor {
       // Saved before any arrival is counted, so whoever completes a join finds every result.
       await this.#deps.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
     }
-    return await this.#fire({ plan, run, detail, effects: [] }, event);
+    return await this.#fire({ plan, run, detail, effects: [], only }, event);
   }
 
   async #fire(ctx: Ctx, event: EventEnvelope): Promise<Effect[]> {
     const now = this.#deps.clock.now();
-    for (const { plan, trigger } of this.#index.match(event)) {
-      if (plan !== ctx.plan) continue;
+    for (const { plan, trigger, stepIndex } of this.#index.match(event)) {
+      if (plan !== ctx.plan || (ctx.only !== undefined && trigger.id !== ctx.only)) continue;
       const key = arrivalKey(trigger.condition.key, ctx.detail);
-      if (!(await arrive(this.#deps.store, ctx.run.runId, trigger, key, now, this.#leaseMs))) continue;
+      const ordinal = arrivalOrdinal(trigger, ctx.detail, stepIndex);
+      if (!(await arrive(this.#deps.store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs))) continue;
       await this.#act(ctx, trigger, key);
     }
     return ctx.effects;
@@ -249,6 +257,14 @@ export class TriggerProcessor {
       events: [{ id: this.#deps.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(this.#deps.clock.now()).toISOString(), detail }],
     };
   }
+}
+
+/** Position of each predecessor in a step-keyed trigger's activation list (its arrival ordinals). */
+function stepIndex(trigger: Trigger): ReadonlyMap<string, number> | undefined {
+  if (trigger.condition.key !== 'step') return undefined;
+  const steps = (trigger.activation['detail'] as { step?: unknown } | undefined)?.step;
+  if (!Array.isArray(steps)) return undefined;
+  return new Map(steps.map((s, i) => [String(s), i]));
 }
 
 function deadLetter(event: unknown, reason: string): Effect {

@@ -13,6 +13,7 @@ import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
 import type { Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
+import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
 import { createFunctionExecutor } from './function-executor.ts';
 import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
@@ -48,7 +49,7 @@ export type EngineOptions = {
 /** Default concurrency: simulated steps only sleep, so they are not limited. */
 export function defaultConcurrency(): Record<ExecutorKind, number> {
   const cpus = availableParallelism();
-  return { function: cpus, process: cpus, simulate: Infinity };
+  return { function: cpus, process: cpus, simulate: Infinity, batch: cpus, container: cpus };
 }
 
 /** An embedded engine; create with createEngine(). */
@@ -70,11 +71,15 @@ export class Engine {
     this.bus = createLocalBus();
     this.#processor = new TriggerProcessor({ store: this.store, clock: this.#clock, newId: randomUUID });
     const stateDir = path.resolve(options.root ?? process.cwd(), options.stateDir ?? '.joinflow');
+    const processes = options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') });
+    // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
+    const functions = options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()) });
     this.#executors = new Map<ExecutorKind, Executor>([
       ['simulate', options.executors?.simulate ?? createSimulateExecutor({ timeScale: options.timeScale ?? 1 })],
-      ['process', options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') })],
-      // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
-      ['function', options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()) })],
+      ['process', processes],
+      ['function', functions],
+      ['batch', options.executors?.batch ?? createLocalBatchExecutor(processes)],
+      ['container', options.executors?.container ?? createLocalContainerExecutor(functions, processes)],
     ]);
     const limits = { ...defaultConcurrency(), ...options.concurrency };
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
@@ -266,7 +271,11 @@ function resolvePaths(plan: TriggerPlan, root: string): TriggerPlan {
     const e = s.executor;
     if (e.type === 'function') steps[id] = { ...s, executor: { ...e, module: path.resolve(root, e.module) } };
     else if (e.type === 'process') steps[id] = { ...s, executor: { ...e, cwd: path.resolve(root, e.cwd ?? '.') } };
-    else steps[id] = s;
+    else if (e.type === 'batch' && e.local) steps[id] = { ...s, executor: { ...e, local: { ...e.local, cwd: path.resolve(root, e.local.cwd ?? '.') } } };
+    else if (e.type === 'container') {
+      const module = e.module === undefined ? {} : { module: path.resolve(root, e.module) };
+      steps[id] = { ...s, executor: { ...e, ...module, cwd: path.resolve(root, e.cwd ?? '.') } };
+    } else steps[id] = s;
   }
   return { ...plan, steps };
 }
