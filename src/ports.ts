@@ -112,6 +112,15 @@ export interface Executor {
   close(): Promise<void>;
 }
 
+/**
+ * Large payloads kept out of events and store items (the claim-check pattern): S3 on AWS, files
+ * under the state dir locally. `put` returns a reference (e.g. `s3://bucket/key`) for `get`.
+ */
+export interface BlobStore {
+  put(key: string, body: string): Promise<string>;
+  get(ref: string): Promise<string>;
+}
+
 /** Time, injectable so tests can control it. */
 export interface Clock {
   now(): number;
