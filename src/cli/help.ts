@@ -19,6 +19,10 @@ Options:
                          function and process, unlimited for simulate)
   --time-scale F         multiply simulate durations by F (default 1)
   --state DIR            state directory for logs (default .joinflow)
+  --cost                 count the AWS requests this run makes (one processor invocation
+                         per matched rule, DynamoDB request units, Lambda, SQS, Batch) and
+                         print their price next to Step Functions Standard's for the same
+                         steps; with --json the object gets a "cost" field
 
 Exit codes: 0 succeeded, 1 run failed, 2 bad usage or bad definition.
 `,

@@ -2,6 +2,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../adapters/local/engine.ts';
+import { createMemoryStore } from '../adapters/local/memory-store.ts';
+import { UsageMeter } from '../adapters/local/usage-meter.ts';
+import { estimateCost, formatCostReport } from '../cost/estimate.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { UsageError } from '../model/errors.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
@@ -19,6 +22,7 @@ export async function runCommand(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'time-scale': { type: 'string' },
       state: { type: 'string' },
+      cost: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the workflow to run' : `one workflow at a time (got ${positionals.join(', ')})`);
@@ -29,7 +33,9 @@ export async function runCommand(args: string[]): Promise<number> {
 
   const plan = await compileFile(findWorkflowFile(positionals[0]!));
   const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
+  const meter = values.cost ? new UsageMeter() : undefined;
   const engine = createEngine({
+    ...(meter ? { meter, store: meter.wrap(createMemoryStore()) } : {}),
     concurrency,
     timeScale,
     ...(values.state === undefined ? {} : { stateDir: values.state }),
@@ -43,7 +49,9 @@ export async function runCommand(args: string[]): Promise<number> {
     progress.done(result);
     if (values.trace !== undefined) writeFileSync(values.trace, `${JSON.stringify(result.trace)}\n`);
     const { trace: _trace, ...summary } = result;
-    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    const cost = meter ? estimateCost(meter.counts(plan)) : undefined;
+    if (cost && !values.json) process.stderr.write(formatCostReport(cost));
+    if (values.json) process.stdout.write(`${JSON.stringify(cost ? { ...summary, cost } : summary)}\n`);
     else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);
     return result.status === 'succeeded' ? 0 : 1;
   } finally {

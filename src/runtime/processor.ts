@@ -60,6 +60,14 @@ export class TriggerProcessor {
     }
   }
 
+  /** Ids of the triggers (of the event's own workflow) whose patterns match: one rule each on AWS. */
+  matchingTriggers(event: EventEnvelope): string[] {
+    const workflow = (event.detail as { workflow?: unknown } | undefined)?.workflow;
+    const plan = typeof workflow === 'string' ? this.#plans.get(workflow) : undefined;
+    if (!plan || !isEnvelope(event)) return [];
+    return this.#index.match(event).filter((r) => r.plan === plan).map((r) => r.trigger.id);
+  }
+
   plan(workflow: string): TriggerPlan | undefined {
     return this.#plans.get(workflow);
   }

@@ -21,6 +21,7 @@ import { createMemoryStore } from './memory-store.ts';
 import { createProcessExecutor } from './process-executor.ts';
 import { RunTracker, type Progress, type RunResult } from './run-tracker.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
+import type { UsageMeter } from './usage-meter.ts';
 
 export type { Progress, RunResult, TraceRecord };
 
@@ -44,6 +45,11 @@ export type EngineOptions = {
   onStep?: (runId: string, record: TraceRecord, progress: Progress) => void;
   /** Called for events that cannot be processed. */
   onDeadLetter?: (event: unknown, reason: string) => void;
+  /**
+   * Counts usage for a cost estimate. The engine then invokes the processor once per matched
+   * trigger, as EventBridge rules do on AWS, instead of once per event (slower, same results).
+   */
+  meter?: UsageMeter;
 };
 
 /** Default concurrency: simulated steps only sleep, so they are not limited. */
@@ -141,8 +147,18 @@ export class Engine {
 
   async #process(events: EventEnvelope[]): Promise<void> {
     const batches: Effect[][] = [];
+    const meter = this.#options.meter;
     for (const event of events) {
       try {
+        if (meter) {
+          const ids = this.#processor.matchingTriggers(event);
+          meter.invocations(ids.length);
+          for (const id of ids) {
+            const effects = await this.#processor.process(event, id);
+            if (effects.length > 0) batches.push(effects);
+          }
+          continue;
+        }
         const effects = await this.#processor.process(event);
         if (effects.length > 0) batches.push(effects);
       } catch (error) {
@@ -164,6 +180,7 @@ export class Engine {
         }
         return;
       case 'schedule': {
+        this.#options.meter?.retry();
         const tracker = this.#runs.get(effect.task.runId);
         if (!tracker || tracker.ended) return;
         tracker.schedule(effect.delayMs, () => {
@@ -223,6 +240,7 @@ export class Engine {
       tracker?.failedAttempt(task, retrying);
       event = this.#event(DetailType.StepFailed, stepRef(task, { error, retrying }));
     }
+    if (outcome.status !== 'aborted') this.#options.meter?.execution(task, record.end - record.start);
     if (tracker) {
       tracker.record(record, outcome.status === 'succeeded');
       // The finishing task still holds its lane slot until this hook returns: do not count it.
@@ -234,6 +252,7 @@ export class Engine {
   /** Publishes the engine's own events, counting them toward their run. */
   #publish(events: EventEnvelope[]): Promise<void> {
     for (const e of events) {
+      this.#options.meter?.event(e);
       const runId = (e.detail as { runId?: unknown }).runId;
       if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
     }

@@ -1,0 +1,60 @@
+/**
+ * What the Lambda handlers and the CLI need to find a stage's resources. Read from environment
+ * variables that serverless.yml sets (handlers) or derived from the stage name (CLI).
+ */
+import { JoinflowError } from '../../model/errors.ts';
+
+/** Names, URLs and maps of one deployed stage. */
+export type AwsConfig = {
+  stage: string;
+  table: string;
+  bus: string;
+  bucket: string | undefined;
+  timerQueueUrl: string | undefined;
+  dlqUrl: string | undefined;
+  /** Container queue name -> SQS queue URL. */
+  queueUrls: Record<string, string>;
+  /** "<workflow>/<step>" -> Lambda function name of a function step. */
+  functions: Record<string, string>;
+  /** Batch job queue ARNs. */
+  jobQueues: { cpu?: string; gpu?: string };
+  /** "<workflow>/<step>" -> Batch job definition name. */
+  jobDefinitions: Record<string, string>;
+  /** Points every client at an emulator (AWS_ENDPOINT_URL). */
+  endpoint: string | undefined;
+  region: string;
+};
+
+function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    throw new JoinflowError('CONFIG', `environment variable ${name} is not valid JSON`);
+  }
+}
+
+/** The configuration of the current Lambda (or worker) from its environment. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConfig {
+  const stage = env['JOINFLOW_STAGE'] ?? 'dev';
+  return {
+    stage,
+    table: env['JOINFLOW_TABLE'] ?? `joinflow-${stage}`,
+    bus: env['JOINFLOW_BUS'] ?? `joinflow-${stage}`,
+    bucket: env['JOINFLOW_BUCKET'] || undefined,
+    timerQueueUrl: env['JOINFLOW_TIMER_QUEUE_URL'] || undefined,
+    dlqUrl: env['JOINFLOW_DLQ_URL'] || undefined,
+    queueUrls: json(env, 'JOINFLOW_QUEUE_URLS', {}),
+    functions: json(env, 'JOINFLOW_FUNCTIONS', {}),
+    jobQueues: json(env, 'JOINFLOW_JOB_QUEUES', {}),
+    jobDefinitions: json(env, 'JOINFLOW_JOB_DEFINITIONS', {}),
+    endpoint: env['AWS_ENDPOINT_URL'] || undefined,
+    region: env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
+  };
+}
+
+/** Options every SDK client gets: region, and the emulator endpoint when one is set. */
+export function clientOptions(config: Pick<AwsConfig, 'endpoint' | 'region'>): { region: string; endpoint?: string } {
+  return config.endpoint ? { region: config.region, endpoint: config.endpoint } : { region: config.region };
+}

@@ -1,0 +1,115 @@
+/**
+ * Hands tasks to AWS executors: `function` steps to their Lambda (async invoke, results come
+ * back through Lambda destinations), `batch` steps to AWS Batch, `container` steps to their SQS
+ * queue. `process` and `simulate` steps only exist on the embedded engine.
+ */
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { SubmitJobCommand, type BatchClient } from '@aws-sdk/client-batch';
+import type { Task } from '../../ports.ts';
+import type { AwsConfig } from './config.ts';
+
+/** What a dispatcher needs. `sqs` sends container tasks (see sqs-executor.ts). */
+export type DispatchDeps = {
+  config: AwsConfig;
+  lambda: LambdaClient;
+  batch: BatchClient;
+  sendToQueue: (task: Task) => Promise<void>;
+  /** Stores a large task event and returns its reference (S3 claim check). */
+  putBlob?: (key: string, body: string) => Promise<string>;
+};
+
+/** Why a task cannot run on AWS: reported as a non-retriable Step Failed by the caller. */
+export class UndispatchableError extends Error {}
+
+/** Lambda's limit on an asynchronous invocation's payload. */
+const ASYNC_INVOKE_LIMIT = 256 * 1024;
+/** Batch environment variables are small; larger events go to S3. */
+const BATCH_ENV_LIMIT = 4 * 1024;
+
+/** The metadata joinflow adds to a function step's event, read back by the result bridge. */
+export type TaskMeta = { workflow: string; runId: string; step: string; attempt: number; maxAttempts: number; item?: number };
+
+/** Task metadata without the payload. */
+export function taskMeta(task: Task): TaskMeta {
+  return {
+    workflow: task.workflow,
+    runId: task.runId,
+    step: task.step,
+    attempt: task.attempt,
+    maxAttempts: task.maxAttempts,
+    ...(task.item === undefined ? {} : { item: task.item }),
+  };
+}
+
+/** Sends one task to where it runs on AWS. */
+export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void> {
+  const key = `${task.workflow}/${task.step}`;
+  switch (task.executor.type) {
+    case 'function': {
+      const fn = deps.config.functions[key];
+      if (!fn) throw new UndispatchableError(`no Lambda function is deployed for function step "${key}": redeploy (serverless deploy)`);
+      // The handler sees the ordinary step event; `joinflow` rides along for the result bridge.
+      const payload = JSON.stringify({ ...task.event, joinflow: taskMeta(task) });
+      // The user's handler is the Lambda handler itself, so it cannot resolve a claim check:
+      // an event past the async-invoke limit fails the step with advice instead.
+      const bytes = Buffer.byteLength(payload);
+      if (bytes > ASYNC_INVOKE_LIMIT) {
+        throw new UndispatchableError(`the event of function step "${key}" is ${bytes} bytes, over Lambda's 256 KB asynchronous invocation limit: pass large data by reference (an S3 key) or use a container or batch step`);
+      }
+      await deps.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: new TextEncoder().encode(payload) }));
+      return;
+    }
+    case 'batch': {
+      const definition = deps.config.jobDefinitions[key];
+      const queue = task.executor.gpus > 0 ? deps.config.jobQueues.gpu : deps.config.jobQueues.cpu;
+      if (!definition || !queue) throw new UndispatchableError(`no Batch job definition or queue is deployed for batch step "${key}": redeploy`);
+      const event = JSON.stringify(task.event);
+      const env: Array<{ name: string; value: string }> = Object.entries({
+        JOINFLOW_WORKFLOW: task.workflow,
+        JOINFLOW_RUN_ID: task.runId,
+        JOINFLOW_STEP: task.step,
+        JOINFLOW_ATTEMPT: String(task.attempt),
+        JOINFLOW_MAX_ATTEMPTS: String(task.maxAttempts),
+        ...(task.item === undefined ? {} : { JOINFLOW_ITEM: String(task.item) }),
+        ...(deps.config.bucket ? { JOINFLOW_OUTPUT_URI: `s3://${deps.config.bucket}/${outputKey(task)}` } : {}),
+      }).map(([name, value]) => ({ name, value }));
+      if (Buffer.byteLength(event) <= BATCH_ENV_LIMIT) env.push({ name: 'JOINFLOW_EVENT', value: event });
+      else if (deps.putBlob) env.push({ name: 'JOINFLOW_EVENT_URI', value: await deps.putBlob(`runs/${task.runId}/events/${task.step}.${task.item ?? ''}.${task.attempt}.json`, event) });
+      else throw new UndispatchableError(`the event of batch step "${key}" is too large for the job environment and no bucket is configured`);
+      const e = task.executor;
+      await deps.batch.send(new SubmitJobCommand({
+        jobName: jobName(task),
+        jobQueue: queue,
+        jobDefinition: definition,
+        containerOverrides: {
+          environment: env,
+          resourceRequirements: [
+            { type: 'VCPU', value: String(e.vcpus) },
+            { type: 'MEMORY', value: String(e.memoryMb) },
+            ...(e.gpus > 0 ? [{ type: 'GPU' as const, value: String(e.gpus) }] : []),
+          ],
+        },
+        ...(task.timeoutMs === undefined ? {} : { timeout: { attemptDurationSeconds: Math.max(60, Math.ceil(task.timeoutMs / 1000)) } }),
+        tags: { 'joinflow:run': task.runId, 'joinflow:step': task.step },
+      }));
+      return;
+    }
+    case 'container':
+      await deps.sendToQueue(task);
+      return;
+    case 'process':
+    case 'simulate':
+      throw new UndispatchableError(`step "${key}" is a ${task.executor.type} step, which runs only on the embedded engine; use a batch or container step on AWS`);
+  }
+}
+
+/** Where a Batch job may write its output (JSON), read back by the Batch bridge. */
+export function outputKey(t: { runId: string; step: string; item?: number; attempt: number }): string {
+  return `runs/${t.runId}/outputs/${t.step}${t.item === undefined ? '' : `.${t.item}`}.${t.attempt}.json`;
+}
+
+/** Batch job names: up to 128 letters, digits, hyphens and underscores. */
+function jobName(task: Task): string {
+  const raw = `jf-${task.workflow}-${task.step}-${task.item ?? 'x'}-${task.attempt}`;
+  return raw.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
+}

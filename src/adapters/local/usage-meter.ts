@@ -1,0 +1,127 @@
+/**
+ * Counts what a run would cost on AWS while it runs on the embedded engine: a TriggerStore
+ * wrapper counts DynamoDB request units the way the DynamoDB store spends them, and the meter
+ * counts events, rule invocations (the engine runs one processor invocation per matched rule
+ * when metering, as EventBridge does) and executions.
+ */
+import { DetailType, type EventEnvelope } from '../../model/events.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
+import type { Task, TriggerStore } from '../../ports.ts';
+import type { UsageCounts } from '../../cost/estimate.ts';
+
+/** Collects usage during runs; pass it to createEngine({ meter }) and wrap the store with meter.wrap(). */
+export class UsageMeter {
+  readonly dynamoDb = { writeUnits: 0, readUnits: 0, requests: 0 };
+  #events = 0;
+  #invocations = 0;
+  #retries = 0;
+  #functionMs = 0;
+  readonly #executions: Record<string, number> = {};
+
+  /** An event put on the bus. Step Started exists only locally (Lambda has no start hook). */
+  event(e: EventEnvelope): void {
+    if (e['detail-type'] !== DetailType.StepStarted) this.#events++;
+  }
+
+  /** Processor invocations for one event: one per matched rule. */
+  invocations(n: number): void {
+    this.#invocations += n;
+  }
+
+  execution(task: Task, durationMs: number): void {
+    const kind = task.executor.type;
+    this.#executions[kind] = (this.#executions[kind] ?? 0) + 1;
+    if (kind === 'function') this.#functionMs += durationMs;
+  }
+
+  retry(): void {
+    this.#retries++;
+  }
+
+  /** The counts so far, for a plan (its Map states count in the Step Functions comparison). */
+  counts(plan: TriggerPlan): UsageCounts {
+    return {
+      events: this.#events,
+      ruleInvocations: this.#invocations,
+      dynamoDb: { ...this.dynamoDb },
+      executions: { ...this.#executions },
+      functionDurationMs: this.#functionMs,
+      retries: this.#retries,
+      mapSteps: Object.values(plan.steps).filter((s) => s.forEach).length,
+    };
+  }
+
+  /** Wraps a store so that every call is counted as the DynamoDB store would bill it. */
+  wrap(inner: TriggerStore): TriggerStore {
+    const d = this.dynamoDb;
+    const write = (units = 1) => {
+      d.writeUnits += units;
+      d.requests++;
+    };
+    const read = (units = 1) => {
+      d.readUnits += units;
+      d.requests++;
+    };
+    return {
+      async startRun(run) {
+        const r = await inner.startRun(run);
+        write(kb(run.input));
+        if (!r.created) read();
+        return r;
+      },
+      async getRun(runId) {
+        read();
+        return inner.getRun(runId);
+      },
+      async finishRun(runId, update) {
+        write(kb(update.output ?? update.error ?? null));
+        return inner.finishRun(runId, update);
+      },
+      async arrive(runId, trigger, key, need, ordinal) {
+        const s = await inner.arrive(runId, trigger, key, need, ordinal);
+        write();
+        // A duplicate fails the condition and is read back.
+        if (!s.fresh) read();
+        return s;
+      },
+      async setNeed(runId, trigger, need) {
+        write();
+        return inner.setNeed(runId, trigger, need);
+      },
+      async claim(runId, trigger, now, leaseMs) {
+        const c = await inner.claim(runId, trigger, now, leaseMs);
+        write();
+        // A lost first claim tries the stale-claim takeover as a second conditional write.
+        if (c !== 'won') write();
+        return c;
+      },
+      async markDispatched(runId, trigger, now) {
+        write();
+        return inner.markDispatched(runId, trigger, now);
+      },
+      async saveResult(runId, key, output) {
+        write(kb(output));
+        return inner.saveResult(runId, key, output);
+      },
+      async getResults(runId, keys) {
+        const found = await inner.getResults(runId, keys);
+        // BatchGetItem: up to 100 keys a request; a strongly consistent read is 1 unit per 4 KB.
+        d.requests += Math.ceil(keys.length / 100);
+        for (const v of found.values()) d.readUnits += Math.max(1, Math.ceil(bytes(v) / 4096));
+        d.readUnits += keys.length - found.size;
+        return found;
+      },
+      commit: () => inner.commit(),
+      release: (runId) => inner.release(runId),
+    };
+  }
+}
+
+function bytes(v: unknown): number {
+  return Buffer.byteLength(JSON.stringify(v ?? null));
+}
+
+/** Write units of an item holding `v`: 1 per KB, at least 1. */
+function kb(v: unknown): number {
+  return Math.max(1, Math.ceil(bytes(v) / 1024));
+}

@@ -1,0 +1,65 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/adapters/local/engine.ts';
+import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
+import { UsageMeter } from '../../src/adapters/local/usage-meter.ts';
+import { compileFile } from '../../src/adapters/local/workflow-files.ts';
+import { estimateCost } from '../../src/cost/estimate.ts';
+import { PRICES } from '../../src/cost/prices.ts';
+import { fanoutDef, plan } from '../helpers/plans.ts';
+
+describe('cost estimate', () => {
+  it('prices counted usage with the published rates', () => {
+    const r = estimateCost({
+      events: 1_000_000,
+      ruleInvocations: 0,
+      dynamoDb: { writeUnits: 2_000_000, readUnits: 4_000_000, requests: 0 },
+      executions: { simulate: 998 },
+      functionDurationMs: 0,
+      retries: 0,
+      mapSteps: 0,
+    });
+    const line = (name: string) => r.lines.find((l) => l.item.startsWith(name))!;
+    expect(line('EventBridge').usd).toBeCloseTo(1.0, 9);
+    expect(line('DynamoDB writes').usd).toBeCloseTo(1.25, 9);
+    expect(line('DynamoDB reads').usd).toBeCloseTo(0.5, 9);
+    expect(r.totalUsd).toBeCloseTo(2.75, 9);
+    // 998 executions + start + end.
+    expect(r.stepFunctions).toEqual({ transitions: 1000, usd: 1000 * PRICES.stepFunctionsPerTransition });
+  });
+
+  it('counts one processor invocation per matched rule, like EventBridge', async () => {
+    const meter = new UsageMeter();
+    const engine = createEngine({ meter, store: meter.wrap(createMemoryStore()) });
+    const p = plan(fanoutDef);
+    engine.register(p);
+    // split outputs 3 items via a simulate output.
+    const withOutput = { ...p, steps: { ...p.steps, split: { ...p.steps['split']!, executor: { type: 'simulate' as const, durationMs: 0, output: [1, 2, 3] } } } };
+    engine.register(withOutput);
+    const r = await engine.run('fan', null);
+    await engine.close();
+    expect(r.status).toBe('succeeded');
+    const u = meter.counts(withOutput);
+    // Run Requested, split, 3 items, the collected square, sum, Run Succeeded (no Step Started).
+    expect(u.events).toBe(8);
+    // split <- Run Requested, square <- split, $collect x3, sum <- square, $succeed <- sum.
+    expect(u.ruleInvocations).toBe(7);
+    expect(u.executions).toEqual({ simulate: 5 });
+    expect(u.mapSteps).toBe(1);
+    expect(u.dynamoDb.writeUnits).toBeGreaterThan(0);
+  });
+
+  it('gives the same outputs with per-rule invocations as without', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const file = await compileFile(path.join(root, 'workflows/diamond.ts'), root);
+    const meter = new UsageMeter();
+    const metered = createEngine({ root, meter, store: meter.wrap(createMemoryStore()) });
+    const plain = createEngine({ root });
+    metered.register(file);
+    plain.register(file);
+    const [a, b] = await Promise.all([metered.run('diamond', { x: 3 }), plain.run('diamond', { x: 3 })]);
+    await Promise.all([metered.close(), plain.close()]);
+    expect(a.output).toEqual(b.output);
+    expect(a.output).toEqual({ nodeC: { sum: 34 } });
+  });
+});
