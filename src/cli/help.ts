@@ -1,7 +1,52 @@
 /** Help texts; each subcommand's --help prints its entry. Keep in step with the README. */
 
+const AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, else dev); the bus and table
+                   are joinflow-<stage> unless --bus / --table say otherwise
+  --region R       AWS region (default $AWS_REGION, else us-east-1)
+  --endpoint URL   send every call to an emulator (default $AWS_ENDPOINT_URL)
+`;
+
+/** Help of `joinflow worker`. */
+export const WORKER_HELP = `Usage: joinflow worker --queue URL [options]
+
+Runs container steps: long-polls the SQS task queue, runs each task's handler module (in a
+worker thread) or command (as a child process), keeps the message invisible while it runs,
+publishes Step Started / Completed / Failed to the EventBridge bus, then deletes the message.
+Delivery is at-least-once: a task may run again after a crash, so handlers should be idempotent.
+SIGTERM or SIGINT stops receiving and waits up to 25 s for running tasks; tasks still running
+then are aborted and left on the queue for another worker (a second signal aborts at once).
+
+Options:
+  --queue URL          SQS queue URL to poll (required)
+  --bus NAME           EventBridge bus for step events (default $JOINFLOW_BUS, else joinflow-<stage>)
+  --endpoint URL       send SQS and EventBridge calls to an emulator (default $AWS_ENDPOINT_URL)
+  --region R           AWS region (default $AWS_REGION or $AWS_DEFAULT_REGION, else us-east-1)
+  --concurrency N      tasks run at once (default 1)
+  --visibility SEC     visibility timeout, renewed every SEC/2 while a task runs (default 60)
+
+Relative handler modules and working directories resolve against the current directory.
+Process logs go to <tmpdir>/joinflow-worker/<runId>/. Set $JOINFLOW_BUCKET to claim-check
+outputs too big for an event into S3.
+`;
+
 /** Help per subcommand. */
 export const HELP: Record<string, string> = {
+  start: `Usage: joinflow start <workflow> [--input JSON|@file] [--run-id ID] [--json] [AWS options]
+
+Starts a run on a deployed stage: puts a "Run Requested" event on the stage's EventBridge bus
+and prints the run id. A given --run-id is an idempotency key: starting it again does nothing.
+
+AWS options:
+${AWS_FLAGS}`,
+  status: `Usage: joinflow status <runId> [--json] [AWS options]
+
+Prints a run of a deployed stage, from its DynamoDB table: status, times, the steps that were
+dispatched and completed (and forEach items done), the error or the output.
+Exit codes: 0 found, 1 no such run, 2 bad usage.
+
+AWS options:
+${AWS_FLAGS}`,
+  worker: WORKER_HELP,
   run: `Usage: joinflow run <workflow> [options]
 
 Runs a workflow to the end on the embedded engine.
@@ -57,6 +102,9 @@ Commands:
   run <workflow>             run a workflow to the end on the embedded engine
   compile [files...]         compile workflows into triggers/<workflow>.json (--check: staleness)
   import wfcommons <trace>   convert a WfCommons trace into a workflow
+  start <workflow>           start a run on a deployed stage (PutEvents "Run Requested")
+  status <runId>             show a run of a deployed stage (from DynamoDB)
+  worker --queue URL         run container steps from an SQS queue (any container or machine)
 
 Run 'joinflow <command> --help' for a command's options.
 `;

@@ -1,14 +1,17 @@
 /** The `joinflow` command: parses the subcommand and hands over. Wiring only. */
 import { JoinflowError, UsageError, WorkflowDefinitionError } from '../model/errors.ts';
-import { compileCommand } from './compile-command.ts';
 import { HELP, usage } from './help.ts';
-import { importCommand } from './import-command.ts';
-import { runCommand } from './run-command.ts';
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  run: runCommand,
-  compile: compileCommand,
-  import: importCommand,
+type Command = (args: string[]) => Promise<number>;
+
+// Loaded on demand: the AWS commands pull in the SDK, which `run` does not need.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run-command.ts')).runCommand,
+  compile: async () => (await import('./compile-command.ts')).compileCommand,
+  import: async () => (await import('./import-command.ts')).importCommand,
+  start: async () => (await import('./start-command.ts')).startCommand,
+  status: async () => (await import('./status-command.ts')).statusCommand,
+  worker: async () => (await import('./worker-command.ts')).workerCommand,
 };
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */
@@ -23,8 +26,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write('joinflow 0.1.0\n');
     return 0;
   }
-  const handler = COMMANDS[command];
-  if (!handler) {
+  const load = COMMANDS[command];
+  if (!load) {
     process.stderr.write(`joinflow: unknown command "${command}"\n\n${usage()}`);
     return 2;
   }
@@ -33,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await handler(rest);
+    return await (await load())(rest);
   } catch (error) {
     if (error instanceof WorkflowDefinitionError || error instanceof UsageError) {
       process.stderr.write(`joinflow ${command}: ${error.message}\n`);

@@ -1,6 +1,7 @@
 /** `joinflow run`: compile a workflow file and run it to the end on the embedded engine. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseInput } from './input.ts';
 import { createEngine } from '../adapters/local/engine.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
@@ -59,22 +60,6 @@ export async function runCommand(args: string[]): Promise<number> {
   }
 }
 
-function parseInput(raw: string | undefined): unknown {
-  if (raw === undefined) return null;
-  let text = raw;
-  if (raw.startsWith('@')) {
-    try {
-      text = readFileSync(raw.slice(1), 'utf8');
-    } catch (error) {
-      throw new UsageError(`--input ${raw}: cannot read file: ${(error as Error).message}`);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`--input${raw.startsWith('@') ? ` ${raw}` : ''} is not valid JSON: ${(error as Error).message}`);
-  }
-}
 
 function parseConcurrency(raw: string | undefined): Partial<Record<ExecutorKind, number>> {
   if (raw === undefined) return {};

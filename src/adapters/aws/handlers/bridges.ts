@@ -1,0 +1,147 @@
+/**
+ * Bridges turn what AWS services report into joinflow's events: Lambda destination records and
+ * Batch job state changes become Step Completed / Step Failed; an S3 upload becomes Run Requested.
+ * They are stateless and idempotent: a redelivered record re-emits the same step result, which
+ * the join counts once.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../../../model/events.ts';
+import { outputKey, type TaskMeta } from '../dispatch.ts';
+import { stepFailed } from '../effects.ts';
+import { log } from '../log.ts';
+import { wiring } from '../wiring.ts';
+
+type AwsEvent<D> = { id: string; source: string; 'detail-type': string; time: string; detail: D };
+
+/** Lambda destination record (EventBridge destination), as AWS documents it. */
+type LambdaResult = {
+  requestPayload?: { joinflow?: TaskMeta };
+  responsePayload?: unknown;
+  responseContext?: { functionError?: string };
+};
+
+/** Lambda "Invocation Result - Success/Failure" -> Step Completed / Step Failed. */
+export async function lambdaResult(event: AwsEvent<LambdaResult>): Promise<void> {
+  const w = wiring();
+  const meta = event.detail.requestPayload?.joinflow;
+  if (!meta) {
+    log('warn', 'Lambda result without joinflow metadata: not a step invocation', {});
+    return;
+  }
+  const ids = { now: Date.now, newId: randomUUID };
+  if (event['detail-type'].endsWith('Success')) {
+    await w.bus.publish([stepCompleted(meta, event.detail.responsePayload ?? null)]);
+    return;
+  }
+  const payload = (event.detail.responsePayload ?? {}) as { errorType?: string; errorMessage?: string };
+  const type = payload.errorType ?? event.detail.responseContext?.functionError ?? 'Error';
+  const timedOut = /timed? ?out/i.test(payload.errorMessage ?? '') || type === 'Sandbox.Timedout';
+  const retriable = type !== 'NonRetriableStepError';
+  const error = timedOut
+    ? { type: 'StepTimeout', message: `step "${meta.step}" timed out (attempt ${meta.attempt}): ${payload.errorMessage ?? ''}`.trim() }
+    : { type, message: payload.errorMessage ?? 'the function failed without a message' };
+  log('warn', `step failed: ${error.message}`, { runId: meta.runId, step: meta.step, attempt: meta.attempt });
+  await w.bus.publish([stepFailed(meta, error, retriable && meta.attempt < meta.maxAttempts, ids)]);
+}
+
+/** Batch "Job State Change" (SUCCEEDED / FAILED) as AWS documents it. */
+type BatchJob = {
+  jobName?: string;
+  status?: string;
+  statusReason?: string;
+  container?: { environment?: Array<{ name: string; value: string }>; exitCode?: number; reason?: string };
+};
+
+/** Batch job SUCCEEDED / FAILED -> Step Completed (output from S3 when written) / Step Failed. */
+export async function batchState(event: AwsEvent<BatchJob>): Promise<void> {
+  const w = wiring();
+  const env = Object.fromEntries((event.detail.container?.environment ?? []).map((e) => [e.name, e.value]));
+  if (!env['JOINFLOW_RUN_ID'] || !env['JOINFLOW_STEP'] || !env['JOINFLOW_WORKFLOW']) {
+    log('warn', `Batch job ${event.detail.jobName ?? '?'} has no joinflow environment: ignored`, {});
+    return;
+  }
+  const meta: TaskMeta = {
+    workflow: env['JOINFLOW_WORKFLOW'],
+    runId: env['JOINFLOW_RUN_ID'],
+    step: env['JOINFLOW_STEP'],
+    attempt: Number(env['JOINFLOW_ATTEMPT'] ?? 1),
+    maxAttempts: Number(env['JOINFLOW_MAX_ATTEMPTS'] ?? 1),
+    ...(env['JOINFLOW_ITEM'] === undefined ? {} : { item: Number(env['JOINFLOW_ITEM']) }),
+  };
+  if (event.detail.status === 'SUCCEEDED') {
+    await w.bus.publish([stepCompleted(meta, await readOutput(meta))]);
+    return;
+  }
+  const c = event.detail.container;
+  const message = [event.detail.statusReason, c?.reason, c?.exitCode === undefined ? undefined : `exit code ${c.exitCode}`].filter(Boolean).join('; ');
+  await w.bus.publish([stepFailed(meta, { type: 'BatchJobFailed', message: message || 'the job failed' }, meta.attempt < meta.maxAttempts, { now: Date.now, newId: randomUUID })]);
+}
+
+/** A job's output: the JSON it wrote to $JOINFLOW_OUTPUT_URI, or null when it wrote none. */
+async function readOutput(meta: TaskMeta): Promise<unknown> {
+  const w = wiring();
+  if (!w.config.bucket) return null;
+  try {
+    const res = await w.s3.send(new GetObjectCommand({ Bucket: w.config.bucket, Key: outputKey(meta) }));
+    const text = (await res.Body?.transformToString()) ?? '';
+    return text === '' ? null : JSON.parse(text);
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey') return null;
+    throw error;
+  }
+}
+
+/** S3 "Object Created" (EventBridge notification). */
+type ObjectCreated = { bucket?: { name?: string }; object?: { key?: string; size?: number; etag?: string } };
+
+/** Largest object passed inline as a run's input; larger ones are passed by reference. */
+const INLINE_INPUT_BYTES = 200 * 1024;
+
+/**
+ * An upload under `<prefix><workflow>/...` starts a run of that workflow with the object as input
+ * (parsed JSON when it is JSON, else a reference). The run id derives from the key and ETag, so a
+ * redelivered notification does not start a second run.
+ */
+export async function s3Start(event: AwsEvent<ObjectCreated>): Promise<void> {
+  const w = wiring();
+  const bucket = event.detail.bucket?.name;
+  const key = event.detail.object?.key;
+  if (!bucket || !key) throw new Error('S3 Object Created event without bucket or key');
+  const prefix = process.env['JOINFLOW_START_PREFIX'] ?? 'runs/';
+  const rest = key.startsWith(prefix) ? key.slice(prefix.length) : key;
+  const workflow = rest.split('/')[0] ?? '';
+  if (!w.plans.some((p) => p.workflow === workflow)) {
+    log('warn', `upload ${key}: no workflow "${workflow}" (expected ${prefix}<workflow>/<file>)`, {});
+    return;
+  }
+  const ref = { bucket, key, size: event.detail.object?.size ?? 0 };
+  let input: unknown = { object: ref };
+  if (ref.size <= INLINE_INPUT_BYTES) {
+    const res = await w.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const text = (await res.Body?.transformToString()) ?? '';
+    try {
+      input = JSON.parse(text);
+    } catch {
+      input = { object: ref, text };
+    }
+  }
+  const digest = createHash('sha256').update(`${bucket}/${key}#${event.detail.object?.etag ?? ''}`).digest('hex').slice(0, 32);
+  const runId = `s3-${digest}`;
+  log('info', `upload ${key} starts a run`, { runId, workflow });
+  await w.bus.publish([runRequested(workflow, runId, input)]);
+}
+
+function stepCompleted(meta: TaskMeta, output: unknown): EventEnvelope {
+  return {
+    id: randomUUID(),
+    source: JOINFLOW_SOURCE,
+    'detail-type': DetailType.StepCompleted,
+    time: new Date().toISOString(),
+    detail: { workflow: meta.workflow, runId: meta.runId, step: meta.step, attempt: meta.attempt, ...(meta.item === undefined ? {} : { item: meta.item }), output },
+  };
+}
+
+function runRequested(workflow: string, runId: string, input: unknown): EventEnvelope {
+  return { id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunRequested, time: new Date().toISOString(), detail: { workflow, runId, input } };
+}

@@ -1,0 +1,27 @@
+/**
+ * The trigger processor Lambda. Each EventBridge rule is one trigger; its target's
+ * InputTransformer hands over `{trigger: "<workflow>/<triggerId>", event}` (or `{workflow, event}`
+ * for rules grouped past the per-bus rule quota, which then match every trigger of the workflow).
+ * A thrown error fails the invocation so that Lambda retries it: at-least-once, by design.
+ */
+import { toEnvelope, resolveClaimChecks } from '../eventbridge-bus.ts';
+import { carryOut } from '../effects.ts';
+import { log } from '../log.ts';
+import { wiring } from '../wiring.ts';
+
+/** What a rule target passes in. */
+export type ProcessorInput = { trigger?: string; workflow?: string; event: unknown };
+
+/** Lambda entry point. */
+export async function handler(input: ProcessorInput): Promise<{ effects: number }> {
+  const w = wiring();
+  let envelope = toEnvelope(input.event as Parameters<typeof toEnvelope>[0]);
+  if (w.blobs) envelope = await resolveClaimChecks(envelope, w.blobs);
+  const only = input.trigger === undefined ? undefined : input.trigger.slice(input.trigger.indexOf('/') + 1);
+  const detail = envelope.detail as { runId?: string; step?: string };
+  const effects = await w.processor.process(envelope, only);
+  log('info', 'processed', { trigger: input.trigger ?? `${input.workflow}/*`, detailType: envelope['detail-type'], ...(detail.runId ? { runId: detail.runId } : {}), ...(detail.step ? { step: detail.step } : {}), effects: effects.length });
+  await w.store.commit();
+  await carryOut(effects, w.effects);
+  return { effects: effects.length };
+}

@@ -1,0 +1,82 @@
+/**
+ * Builds the AWS adapters a handler needs, once per Lambda container (cold start), from the
+ * environment. Tests build it with emulator endpoints through the same function.
+ */
+import { randomUUID } from 'node:crypto';
+import { BatchClient } from '@aws-sdk/client-batch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { TriggerPlan } from '../../model/plan.ts';
+import type { BlobStore, EventBus, TriggerStore } from '../../ports.ts';
+import { TriggerProcessor } from '../../runtime/processor.ts';
+import { clientOptions, configFromEnv, type AwsConfig } from './config.ts';
+import { dispatchTask } from './dispatch.ts';
+import { createDynamoDbStore } from './dynamodb-store.ts';
+import type { EffectDeps } from './effects.ts';
+import { createEventBridgeBus } from './eventbridge-bus.ts';
+import { loadPlans } from './plans.ts';
+import { createS3BlobStore } from './s3-blobs.ts';
+import { createSqsDispatcher } from './sqs-executor.ts';
+
+/** Everything a handler uses. */
+export type Wiring = {
+  config: AwsConfig;
+  plans: TriggerPlan[];
+  store: TriggerStore;
+  bus: EventBus;
+  blobs: BlobStore | undefined;
+  s3: S3Client;
+  processor: TriggerProcessor;
+  effects: EffectDeps;
+};
+
+let cached: Wiring | undefined;
+
+/** The wiring of this container (built on first use). */
+export function wiring(): Wiring {
+  cached ??= buildWiring(configFromEnv(), loadPlans());
+  return cached;
+}
+
+/** Forgets the cached wiring (tests change the environment between cases). */
+export function resetWiring(): void {
+  cached = undefined;
+}
+
+/** Builds the wiring for a configuration and plans. */
+export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
+  const opts = clientOptions(config);
+  const s3 = new S3Client({ ...opts, forcePathStyle: config.endpoint !== undefined });
+  const sqs = new SQSClient(opts);
+  const blobs = config.bucket ? createS3BlobStore({ client: s3, bucket: config.bucket }) : undefined;
+  const store = createDynamoDbStore({ client: new DynamoDBClient(opts), table: config.table });
+  const bus = createEventBridgeBus({ client: new EventBridgeClient(opts), busName: config.bus, ...(blobs ? { blobs } : {}) });
+  const clock = { now: Date.now };
+  const processor = new TriggerProcessor({ store, clock, newId: randomUUID });
+  for (const plan of plans) processor.register(plan);
+  const lambda = new LambdaClient(opts);
+  const batch = new BatchClient(opts);
+  const queue = createSqsDispatcher({
+    client: sqs,
+    queueUrl: (name) => {
+      const url = config.queueUrls[name];
+      if (!url) throw new Error(`no SQS queue is deployed for container queue "${name}": redeploy`);
+      return url;
+    },
+  });
+  const effects: EffectDeps = {
+    store,
+    bus,
+    sqs,
+    dispatch: (task) =>
+      dispatchTask(task, { config, lambda, batch, sendToQueue: (t) => queue.dispatch(t), ...(blobs ? { putBlob: (k: string, b: string) => blobs.put(k, b) } : {}) }),
+    timerQueueUrl: config.timerQueueUrl,
+    dlqUrl: config.dlqUrl,
+    now: clock.now,
+    newId: randomUUID,
+  };
+  return { config, plans, store, bus, blobs, s3, processor, effects };
+}

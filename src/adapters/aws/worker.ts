@@ -1,0 +1,389 @@
+/**
+ * `joinflow worker`: long-polls an SQS task queue, runs each container task (handler module in
+ * the worker-thread pool, or command as a child process), keeps the message invisible while it
+ * runs, reports Step Started / Completed / Failed on the bus and only then deletes the message.
+ *
+ * Delivery is at-least-once: a worker that dies between running a task and deleting its message
+ * lets SQS hand it out again, and the step runs again. The join logic counts each attempt's
+ * result once, so a duplicate Step Completed is harmless; handlers should be idempotent.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  type Message,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { JoinflowError } from '../../model/errors.ts';
+import { DetailType, JOINFLOW_SOURCE, type EventEnvelope, type StepError } from '../../model/events.ts';
+import { ContainerExecutorSchema } from '../../model/workflow.ts';
+import type { EventBus, Executor, StepOutcome, Task } from '../../ports.ts';
+import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
+import { createEventBridgeBus } from './eventbridge-bus.ts';
+import { createS3BlobStore } from './s3-blobs.ts';
+
+/** Where the worker reports; `info` gets exactly one line per finished task. */
+export type WorkerLogger = {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+};
+
+/** Options of {@link createWorker}. */
+export type WorkerOptions = {
+  sqs: SQSClient;
+  queueUrl: string;
+  bus: EventBus;
+  /** The executors that do the work: a container task becomes a function or a process task. */
+  executors: { function: Executor; process: Executor };
+  /** Visibility timeout of a received message; renewed every half of it while its task runs. */
+  visibilityTimeoutSec?: number;
+  /** Long-poll wait of each ReceiveMessage (0-20). */
+  waitTimeSec?: number;
+  /** Most tasks running at once. */
+  concurrency?: number;
+  /** How long stop() lets running tasks finish before aborting them (default 30 s). */
+  graceMs?: number;
+  logger?: WorkerLogger;
+  now?: () => number;
+};
+
+/** A running worker. */
+export type Worker = {
+  /** Polls and runs tasks until stop(); resolves once stopped and idle. */
+  run(): Promise<void>;
+  /**
+   * Stops receiving and waits for running tasks; those still running after `graceMs` are aborted
+   * and their messages left on the queue for redelivery. Resolves when idle.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
+};
+
+/** A container task as it arrives in a message body; zod because the body is foreign input. */
+const TaskSchema = z.object({
+  workflow: z.string().min(1),
+  runId: z.string().min(1),
+  step: z.string().min(1),
+  item: z.number().int().nonnegative().optional(),
+  attempt: z.number().int().min(1),
+  maxAttempts: z.number().int().min(1),
+  executor: ContainerExecutorSchema.refine((e) => e.module !== undefined || e.command !== undefined, {
+    message: 'a container task needs a handler "module" or a "command"',
+  }),
+  event: z.object({
+    input: z.unknown(),
+    results: z.record(z.string(), z.unknown()).default({}),
+    item: z.unknown().optional(),
+    index: z.number().int().nonnegative().optional(),
+  }),
+  timeoutMs: z.number().int().positive().optional(),
+});
+
+/** Why the body is not a task, or the task. */
+function parseTask(body: string | undefined): { task: Task } | { reason: string } {
+  if (body === undefined || body === '') return { reason: 'empty body' };
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    return { reason: `body is not JSON (${(error as Error).message})` };
+  }
+  const parsed = TaskSchema.safeParse(json);
+  if (!parsed.success) {
+    return { reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ') };
+  }
+  return { task: parsed.data as Task };
+}
+
+/** SQS errors that retrying cannot fix: the worker gives up instead of polling forever. */
+const FATAL_RECEIVE_ERRORS = new Set([
+  'QueueDoesNotExist',
+  'AWS.SimpleQueueService.NonExistentQueue',
+  'AccessDenied',
+  'AccessDeniedException',
+  'InvalidAddress',
+  'InvalidSecurity',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+]);
+
+const TIMEOUT = 'timeout';
+const SHUTDOWN = 'shutdown';
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function label(task: Task): string {
+  return `${task.workflow}/${task.runId} ${task.step}${task.item === undefined ? '' : `[${task.item}]`} attempt ${task.attempt}`;
+}
+
+function stepRef(task: Task, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    workflow: task.workflow,
+    runId: task.runId,
+    step: task.step,
+    attempt: task.attempt,
+    ...(task.item === undefined ? {} : { item: task.item }),
+    ...extra,
+  };
+}
+
+const defaultLogger: WorkerLogger = {
+  info: () => {},
+  warn: (m) => console.warn(`joinflow worker: ${m}`),
+  error: (m) => console.error(`joinflow worker: ${m}`),
+};
+
+/** Creates a worker for one SQS task queue. */
+export function createWorker(options: WorkerOptions): Worker {
+  const { sqs, queueUrl, bus } = options;
+  const visibilityTimeoutSec = options.visibilityTimeoutSec ?? 60;
+  const waitTimeSec = options.waitTimeSec ?? 20;
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+  const defaultGraceMs = options.graceMs ?? 30_000;
+  const log = options.logger ?? defaultLogger;
+  const now = options.now ?? Date.now;
+  const containers = createLocalContainerExecutor(options.executors.function, options.executors.process);
+
+  /** Running tasks by receipt handle. */
+  const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const poll = new AbortController();
+  let stopping = false;
+  let runPromise: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+
+  function event(type: string, detail: Record<string, unknown>): EventEnvelope {
+    return { id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(now()).toISOString(), detail };
+  }
+
+  function setVisibility(receipt: string, seconds: number): Promise<unknown> {
+    return sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt, VisibilityTimeout: seconds }));
+  }
+
+  /** Keeps the message invisible while its task runs, renewing at half the timeout. */
+  function keepInvisible(receipt: string, what: string): () => void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      setVisibility(receipt, visibilityTimeoutSec)
+        .catch((e: unknown) => log.warn(`cannot extend the visibility of ${what} (${describe(e)}): another worker may run it too`))
+        .finally(() => {
+          busy = false;
+        });
+    }, Math.max(100, visibilityTimeoutSec * 500));
+    return () => clearInterval(timer);
+  }
+
+  function outcomeEvent(task: Task, outcome: StepOutcome, timedOut: boolean): EventEnvelope {
+    if (outcome.status === 'succeeded') return event(DetailType.StepCompleted, stepRef(task, { output: outcome.output ?? null }));
+    const error: StepError = timedOut
+      ? { type: 'StepTimeout', message: `step "${task.step}" timed out after ${task.timeoutMs} ms (attempt ${task.attempt})` }
+      : outcome.status === 'failed'
+        ? outcome.error
+        : { type: 'Aborted', message: `step "${task.step}" was aborted (attempt ${task.attempt})` };
+    // A timeout is worth retrying like any transient failure; the engine decides the same way.
+    const retriable = timedOut || (outcome.status === 'failed' && outcome.retriable);
+    return event(DetailType.StepFailed, stepRef(task, { error, retrying: retriable && task.attempt < task.maxAttempts }));
+  }
+
+  /**
+   * A result the bus refuses for what it is (a JoinflowError such as an oversized output), not
+   * for a transport failure, would fail identically on every redelivery: report it as a final
+   * Step Failed instead, so the run fails visibly rather than the message looping to the DLQ.
+   */
+  async function publishResult(task: Task, result: EventEnvelope): Promise<void> {
+    try {
+      await bus.publish([result]);
+    } catch (error) {
+      if (!(error instanceof JoinflowError) || result['detail-type'] !== DetailType.StepCompleted) throw error;
+      const refused: StepError = { type: 'ResultNotPublishable', message: `the output of step "${task.step}" cannot be published: ${error.message}` };
+      await bus.publish([event(DetailType.StepFailed, stepRef(task, { error: refused, retrying: false }))]);
+    }
+  }
+
+  async function runTask(task: Task, receipt: string, controller: AbortController): Promise<void> {
+    const what = label(task);
+    const stopRenewing = keepInvisible(receipt, what);
+    const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(TIMEOUT), task.timeoutMs);
+    const started = now();
+    try {
+      // Step Started is informational; losing it must not lose the task.
+      await bus.publish([event(DetailType.StepStarted, stepRef(task, { startedAt: started }))])
+        .catch((e: unknown) => log.warn(`cannot publish Step Started of ${what}: ${describe(e)}`));
+      let outcome: StepOutcome;
+      try {
+        outcome = await containers.execute(task, controller.signal);
+      } catch (error) {
+        outcome = { status: 'failed', error: { type: 'WorkerError', message: describe(error) }, retriable: true };
+      }
+      if (timer) clearTimeout(timer);
+      const timedOut = outcome.status === 'aborted' && controller.signal.reason === TIMEOUT;
+      if (outcome.status === 'aborted' && !timedOut) {
+        // Abandoned at shutdown: no result, so the message must come back; visibility 0 hands it
+        // to another worker now rather than after the timeout.
+        await setVisibility(receipt, 0).catch(() => {});
+        log.warn(`${what}: aborted at shutdown; its message is left on the queue for redelivery`);
+        return;
+      }
+      try {
+        await publishResult(task, outcomeEvent(task, outcome, timedOut));
+      } catch (error) {
+        // Without a published result the message must not go: it reappears after the visibility
+        // timeout and the step runs again (at-least-once).
+        log.error(`${what}: cannot publish its result (${describe(error)}); the message is kept for redelivery`);
+        return;
+      }
+      try {
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt }));
+      } catch (error) {
+        log.warn(`${what}: cannot delete its message (${describe(error)}); it may run again`);
+      }
+      const status = outcome.status === 'succeeded' ? 'succeeded' : timedOut ? 'timed out' : `failed (${outcome.status === 'failed' ? outcome.error.type : 'aborted'})`;
+      log.info(`${what}: ${status} in ${now() - started} ms`);
+    } finally {
+      if (timer) clearTimeout(timer);
+      stopRenewing();
+    }
+  }
+
+  function start(message: Message): void {
+    const receipt = message.ReceiptHandle;
+    const receives = message.Attributes?.ApproximateReceiveCount ?? '?';
+    if (receipt === undefined) return log.warn(`message ${message.MessageId} has no receipt handle; skipped`);
+    const parsed = parseTask(message.Body);
+    if ('reason' in parsed) {
+      // Not deleted: the queue's redrive policy moves it to the DLQ after maxReceiveCount
+      // receives, so a bad message is kept for inspection instead of silently dropped.
+      log.warn(`malformed task message ${message.MessageId} (receive ${receives}): ${parsed.reason}; left for the queue's redrive policy`);
+      return;
+    }
+    const controller = new AbortController();
+    const done = runTask(parsed.task, receipt, controller)
+      .catch((e: unknown) => log.error(`${label(parsed.task)}: ${describe(e)}`))
+      .finally(() => {
+        active.delete(receipt);
+        wake?.();
+      });
+    active.set(receipt, { controller, done });
+  }
+
+  async function loop(): Promise<void> {
+    let backoffMs = 0;
+    while (!stopping) {
+      const free = concurrency - active.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+        continue;
+      }
+      let messages: Message[];
+      try {
+        const out = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: Math.min(10, free),
+            WaitTimeSeconds: waitTimeSec,
+            VisibilityTimeout: visibilityTimeoutSec,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+          // Aborting the long poll lets stop() return at once; a response lost to the abort only
+          // delays its messages by one visibility timeout.
+          { abortSignal: poll.signal },
+        );
+        messages = out.Messages ?? [];
+        backoffMs = 0;
+      } catch (error) {
+        if (stopping) break;
+        const name = (error as Error).name;
+        if (FATAL_RECEIVE_ERRORS.has(name)) {
+          throw new JoinflowError('WORKER_RECEIVE_FAILED', `cannot receive from ${queueUrl}: ${describe(error)}; check the queue URL, region and credentials`, { cause: error });
+        }
+        backoffMs = Math.min(backoffMs === 0 ? 500 : backoffMs * 2, 30_000);
+        log.error(`receive from ${queueUrl} failed (${describe(error)}); retrying in ${backoffMs} ms`);
+        await sleep(backoffMs, undefined, { signal: poll.signal }).catch(() => {});
+        continue;
+      }
+      for (const message of messages) {
+        // Received just as stop() began: hand it straight back rather than start new work.
+        if (stopping && message.ReceiptHandle) void setVisibility(message.ReceiptHandle, 0).catch(() => {});
+        else start(message);
+      }
+    }
+  }
+
+  async function idle(): Promise<void> {
+    await runPromise?.catch(() => {});
+    await Promise.all([...active.values()].map((a) => a.done));
+  }
+
+  return {
+    run(): Promise<void> {
+      runPromise ??= (async () => {
+        try {
+          await loop();
+        } finally {
+          await Promise.all([...active.values()].map((a) => a.done));
+        }
+      })();
+      return runPromise;
+    },
+
+    async stop(stopOptions: { graceMs?: number } = {}): Promise<void> {
+      if (!stopping) {
+        stopping = true;
+        poll.abort();
+        wake?.();
+      }
+      const grace = setTimeout(() => {
+        for (const a of active.values()) a.controller.abort(SHUTDOWN);
+      }, stopOptions.graceMs ?? defaultGraceMs);
+      try {
+        await idle();
+      } finally {
+        clearTimeout(grace);
+      }
+    },
+  };
+}
+
+/** Options of {@link createAwsWorker}: names instead of clients. */
+export type AwsWorkerOptions = Omit<WorkerOptions, 'sqs' | 'bus'> & {
+  busName: string;
+  region: string;
+  /** Points every client at an emulator. */
+  endpoint?: string;
+  /** S3 bucket for outputs too big for an event (claim check); without it they fail the step. */
+  bucket?: string;
+};
+
+/**
+ * A worker with its SDK clients built from names: the CLI's entry point, since only
+ * src/adapters/aws/ may import the AWS SDK. `close()` releases the clients' sockets.
+ */
+export function createAwsWorker(options: AwsWorkerOptions): Worker & { close(): void } {
+  const { busName, region, endpoint, bucket, ...rest } = options;
+  const client = endpoint === undefined ? { region } : { region, endpoint };
+  const sqs = new SQSClient(client);
+  const eventBridge = new EventBridgeClient(client);
+  const s3 = bucket === undefined ? undefined : new S3Client({ ...client, forcePathStyle: endpoint !== undefined });
+  const blobs = s3 && bucket ? { blobs: createS3BlobStore({ client: s3, bucket }) } : {};
+  const worker = createWorker({ ...rest, sqs, bus: createEventBridgeBus({ client: eventBridge, busName, ...blobs }) });
+  return {
+    ...worker,
+    close() {
+      sqs.destroy();
+      eventBridge.destroy();
+      s3?.destroy();
+    },
+  };
+}

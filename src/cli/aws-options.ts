@@ -1,0 +1,28 @@
+/** Options shared by the commands that talk to a deployed stage (or an emulator). */
+import { configFromEnv, type AwsConfig } from '../adapters/aws/config.ts';
+
+/** parseArgs option specs for --stage, --region, --endpoint, --bus, --table. */
+export const AWS_OPTIONS = {
+  stage: { type: 'string' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  bus: { type: 'string' },
+  table: { type: 'string' },
+} as const;
+
+/** The stage's resource names: joinflow-<stage> for bus and table unless given. */
+export function awsConfig(values: { stage?: string | undefined; region?: string | undefined; endpoint?: string | undefined; bus?: string | undefined; table?: string | undefined }): AwsConfig {
+  const env = { ...process.env };
+  if (values.stage) env['JOINFLOW_STAGE'] = values.stage;
+  const base = configFromEnv(env);
+  const stage = values.stage ?? base.stage;
+  return {
+    ...base,
+    stage,
+    bus: values.bus ?? (values.stage ? `joinflow-${stage}` : base.bus),
+    table: values.table ?? (values.stage ? `joinflow-${stage}` : base.table),
+    endpoint: values.endpoint ?? base.endpoint,
+    region: values.region ?? base.region,
+  };
+}
+

@@ -1,0 +1,345 @@
+/**
+ * The SQS dispatcher and `joinflow worker` against fauxqs (a real SQS protocol emulator, in
+ * process): results on the bus, deletes, visibility renewal, dead-lettering, shutdown.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSqsDispatcher, type SqsDispatcher } from '../../src/adapters/aws/sqs-executor.ts';
+import { createWorker, type Worker, type WorkerOptions } from '../../src/adapters/aws/worker.ts';
+import { createFunctionExecutor } from '../../src/adapters/local/function-executor.ts';
+import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
+import { JoinflowError } from '../../src/model/errors.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
+import type { ContainerExecutor } from '../../src/model/workflow.ts';
+import type { EventBus, Executor, Task } from '../../src/ports.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const handlers = path.join(root, 'test/fixtures/worker/handlers.ts');
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+let server: FauxqsServer;
+let endpoint: string;
+let sqs: SQSClient;
+let executors: { function: Executor; process: Executor };
+let scratch: string;
+const workers: Worker[] = [];
+
+beforeAll(async () => {
+  server = await startFauxqs({ port: 0, logger: false });
+  endpoint = `http://127.0.0.1:${server.port}`;
+  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials });
+  scratch = mkdtempSync(path.join(tmpdir(), 'joinflow-worker-test-'));
+  executors = {
+    function: createFunctionExecutor({ threads: 4 }),
+    process: createProcessExecutor({ logDir: () => path.join(scratch, 'logs') }),
+  };
+});
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop({ graceMs: 0 })));
+});
+
+afterAll(async () => {
+  await Promise.all([executors.function.close(), executors.process.close()]);
+  sqs.destroy();
+  await server.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A fresh queue with a DLQ after 2 receives, created through the SQS API. */
+async function queues(): Promise<{ url: string; dlq: string; dispatcher: SqsDispatcher }> {
+  const name = `tasks-${randomUUID().slice(0, 8)}`;
+  const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }))).QueueUrl!;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!['QueueArn']!;
+  const url = (await sqs.send(new CreateQueueCommand({
+    QueueName: name,
+    Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: '2' }) },
+  }))).QueueUrl!;
+  const dispatcher = createSqsDispatcher({ client: sqs, queueUrl: (q) => (q === 'gpu' ? url : `${url}-wrong-${q}`) });
+  return { url, dlq, dispatcher };
+}
+
+async function messageCount(url: string): Promise<number> {
+  const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes!;
+  return Number(a['ApproximateNumberOfMessages']) + Number(a['ApproximateNumberOfMessagesNotVisible']) + Number(a['ApproximateNumberOfMessagesDelayed']);
+}
+
+type Capture = EventBus & { events: EventEnvelope[]; of(type: string): Record<string, unknown>[] };
+
+/** An in-memory bus that keeps what is published. */
+function captureBus(): Capture {
+  const events: EventEnvelope[] = [];
+  return {
+    events,
+    async publish(batch) {
+      events.push(...batch);
+    },
+    subscribe: () => () => {},
+    of: (type) => events.filter((e) => e['detail-type'] === type).map((e) => e.detail),
+  };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function container(spec: Partial<ContainerExecutor>): ContainerExecutor {
+  return { type: 'container', queue: 'gpu', export: 'handler', args: [], env: {}, ...spec };
+}
+
+function task(executor: ContainerExecutor, input: unknown, extra: Partial<Task> = {}): Task {
+  return { workflow: 'wf', runId: randomUUID(), step: 'work', attempt: 1, maxAttempts: 2, executor, event: { input, results: {} }, ...extra };
+}
+
+function startWorker(url: string, bus: EventBus, options: Partial<WorkerOptions> = {}): { worker: Worker; done: Promise<void>; warnings: string[] } {
+  const warnings: string[] = [];
+  const worker = createWorker({
+    sqs, queueUrl: url, bus, executors, visibilityTimeoutSec: 5, waitTimeSec: 1,
+    logger: { info: () => {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
+    ...options,
+  });
+  workers.push(worker);
+  return { worker, done: worker.run(), warnings };
+}
+
+describe('createSqsDispatcher', () => {
+  it('sends the task as the body with runId/step/attempt attributes, to the queue of its executor', async () => {
+    const { url, dispatcher } = await queues();
+    const t = task(container({ module: handlers, export: 'double' }), { x: 1 }, { attempt: 3, maxAttempts: 5, item: 4 });
+    await dispatcher.dispatch(t);
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+    expect(got.Messages).toHaveLength(1);
+    const m = got.Messages![0]!;
+    expect(JSON.parse(m.Body!)).toEqual(t);
+    expect(m.MessageAttributes).toMatchObject({
+      runId: { DataType: 'String', StringValue: t.runId },
+      step: { DataType: 'String', StringValue: 'work' },
+      attempt: { DataType: 'String', StringValue: '3' },
+    });
+  });
+
+  it('refuses a task over 200 KB with TASK_TOO_LARGE and sends nothing', async () => {
+    const { url, dispatcher } = await queues();
+    const big = task(container({ module: handlers }), { blob: 'x'.repeat(201 * 1024) });
+    await expect(dispatcher.dispatch(big)).rejects.toMatchObject({ code: 'TASK_TOO_LARGE', message: expect.stringMatching(/bytes, over the 204800-byte/) });
+    expect(await messageCount(url)).toBe(0);
+  });
+});
+
+describe('createWorker', () => {
+  it('runs a handler task, publishes Started then exactly one Completed with the output, and deletes the message', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const t = task(container({ module: handlers, export: 'double' }), { x: 21 }, { item: 7 });
+    await dispatcher.dispatch(t);
+    const { worker } = startWorker(url, bus);
+    await until('Step Completed', () => bus.of('Step Completed').length > 0);
+    await worker.stop();
+    expect(bus.events.map((e) => e['detail-type'])).toEqual(['Step Started', 'Step Completed']);
+    expect(bus.of('Step Completed')).toEqual([{ workflow: 'wf', runId: t.runId, step: 'work', attempt: 1, item: 7, output: 42 }]);
+    for (const e of bus.events) {
+      expect(e.source).toBe('joinflow');
+      expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(new Date(e.time).toISOString()).toBe(e.time);
+    }
+    expect(new Set(bus.events.map((e) => e.id)).size).toBe(2);
+    expect(await messageCount(url)).toBe(0);
+  });
+
+  it('reports a command exiting with 3 as Step Failed, retrying only while attempts remain', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const exit3 = container({ command: process.execPath, args: ['-e', 'process.exit(3)'] });
+    const first = task(exit3, null, { attempt: 1, maxAttempts: 2 });
+    const last = task(exit3, null, { attempt: 2, maxAttempts: 2 });
+    await dispatcher.dispatch(first);
+    await dispatcher.dispatch(last);
+    const { worker } = startWorker(url, bus, { concurrency: 2 });
+    await until('two Step Failed', () => bus.of('Step Failed').length === 2);
+    await worker.stop();
+    const byRun = new Map(bus.of('Step Failed').map((d) => [d['runId'], d]));
+    expect(byRun.get(first.runId)).toMatchObject({ attempt: 1, retrying: true, error: { type: 'ProcessExited', message: expect.stringContaining('exited with code 3') } });
+    expect(byRun.get(last.runId)).toMatchObject({ attempt: 2, retrying: false, error: { type: 'ProcessExited' } });
+    expect(bus.of('Step Completed')).toEqual([]);
+    expect(await messageCount(url)).toBe(0);
+  });
+
+  it('keeps a long task invisible: a second polling worker never gets it', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const marker = path.join(scratch, `marker-${randomUUID()}`);
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'slow' }), { marker, ms: 2500 }));
+    // Both idle and polling: without renewal the message reappears after 1 s and one of them takes it.
+    const a = startWorker(url, bus, { visibilityTimeoutSec: 1 });
+    const b = startWorker(url, bus, { visibilityTimeoutSec: 1 });
+    await until('Step Completed', () => bus.of('Step Completed').length > 0);
+    await Promise.all([a.worker.stop(), b.worker.stop()]);
+    expect(readFileSync(marker, 'utf8')).toBe('ran\n');
+    expect(bus.of('Step Started')).toHaveLength(1);
+    expect(bus.of('Step Completed')).toHaveLength(1);
+    expect(await messageCount(url)).toBe(0);
+  });
+
+  it('leaves a malformed message for the redrive policy (DLQ after 2 receives) and keeps working', async () => {
+    const { url, dlq, dispatcher } = await queues();
+    const bus = captureBus();
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{not json' }));
+    const { warnings } = startWorker(url, bus, { visibilityTimeoutSec: 1 });
+    let dead: string | undefined;
+    await until('the DLQ to receive the message', async () => {
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1 }));
+      dead = got.Messages?.[0]?.Body;
+      return dead !== undefined;
+    });
+    expect(dead).toBe('{not json');
+    const malformed = warnings.filter((w) => w.includes('malformed task message'));
+    expect(malformed).toHaveLength(2);
+    expect(malformed[0]).toMatch(/receive 1\).*not JSON/);
+    expect(malformed[1]).toMatch(/receive 2\).*not JSON/);
+    expect(bus.events).toEqual([]);
+
+    const t = task(container({ module: handlers, export: 'double' }), { x: 5 });
+    await dispatcher.dispatch(t);
+    await until('Step Completed', () => bus.of('Step Completed').length > 0);
+    expect(bus.of('Step Completed')[0]).toMatchObject({ runId: t.runId, output: 10 });
+  });
+
+  it('keeps the message when the result cannot be published, so the step runs again', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    let down = true;
+    const flaky: EventBus = {
+      async publish(batch) {
+        if (down && batch.some((e) => e['detail-type'] === 'Step Completed')) throw new Error('bus down');
+        await bus.publish(batch);
+      },
+      subscribe: bus.subscribe,
+    };
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 2 }));
+    const { warnings } = startWorker(url, flaky, { visibilityTimeoutSec: 1 });
+    await until('the publish error', () => warnings.some((w) => w.includes('cannot publish its result')));
+    expect(await messageCount(url)).toBe(1);
+    down = false;
+    await until('Step Completed', () => bus.of('Step Completed').length > 0);
+    expect(bus.of('Step Started')).toHaveLength(2);
+    expect(bus.of('Step Completed')).toMatchObject([{ attempt: 1, output: 4 }]);
+    await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+  });
+
+  it('turns a result the bus refuses (JoinflowError) into a final Step Failed and deletes the message', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const refusing: EventBus = {
+      async publish(batch) {
+        if (batch.some((e) => e['detail-type'] === 'Step Completed')) throw new JoinflowError('PAYLOAD_TOO_LARGE', 'event is too big');
+        await bus.publish(batch);
+      },
+      subscribe: bus.subscribe,
+    };
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 2 }));
+    startWorker(url, refusing);
+    await until('Step Failed', () => bus.of('Step Failed').length > 0);
+    expect(bus.of('Step Failed')).toMatchObject([{ retrying: false, error: { type: 'ResultNotPublishable', message: expect.stringContaining('event is too big') } }]);
+    await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+  });
+
+  it('treats a body that is JSON but not a task as malformed, naming the bad fields', async () => {
+    const { url } = await queues();
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify({ workflow: 'wf', runId: 'r', step: 's', attempt: 0 }) }));
+    const { warnings } = startWorker(url, captureBus());
+    await until('a warning', () => warnings.length > 0);
+    expect(warnings[0]).toMatch(/attempt: .*maxAttempts: .*executor: /);
+  });
+
+  it('fails a task that outlives timeoutMs with StepTimeout', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const t = task(container({ module: handlers, export: 'slow' }), { marker: path.join(scratch, randomUUID()), ms: 10_000 }, { timeoutMs: 300 });
+    await dispatcher.dispatch(t);
+    startWorker(url, bus);
+    await until('Step Failed', () => bus.of('Step Failed').length > 0);
+    expect(bus.of('Step Failed')[0]).toMatchObject({ runId: t.runId, retrying: true, error: { type: 'StepTimeout', message: expect.stringContaining('300 ms') } });
+    await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+  });
+
+  it('stop() lets a running task finish before it resolves', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'slow' }), { marker: path.join(scratch, randomUUID()), ms: 1000 }));
+    const { worker, done } = startWorker(url, bus);
+    await until('Step Started', () => bus.of('Step Started').length > 0);
+    expect(bus.of('Step Completed')).toEqual([]);
+    await worker.stop();
+    expect(bus.of('Step Completed')).toEqual([{ workflow: 'wf', runId: expect.any(String), step: 'work', attempt: 1, output: 'done' }]);
+    expect(await messageCount(url)).toBe(0);
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('stop() aborts a task still running after graceMs and leaves its message for redelivery', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const t = task(container({ module: handlers, export: 'slow' }), { marker: path.join(scratch, randomUUID()), ms: 20_000 });
+    await dispatcher.dispatch(t);
+    const { worker } = startWorker(url, bus);
+    await until('Step Started', () => bus.of('Step Started').length > 0);
+    const began = Date.now();
+    await worker.stop({ graceMs: 200 });
+    expect(Date.now() - began).toBeLessThan(5000);
+    expect(bus.events.map((e) => e['detail-type'])).toEqual(['Step Started']);
+    // Handed back with visibility 0, so it is there at once for another worker.
+    const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1 }));
+    expect(JSON.parse(again.Messages?.[0]?.Body ?? 'null')).toMatchObject({ runId: t.runId });
+  });
+
+  it('run() rejects with WORKER_RECEIVE_FAILED when the queue does not exist', async () => {
+    const { url } = await queues();
+    const { done } = startWorker(`${url}-missing`, captureBus());
+    await expect(done).rejects.toMatchObject({ code: 'WORKER_RECEIVE_FAILED', message: expect.stringContaining('QueueDoesNotExist') });
+  });
+});
+
+describe('workerCommand', () => {
+  it('exits 0 soon after SIGTERM while idle in a long poll', async () => {
+    const { url } = await queues();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/worker/run-worker.ts', '--queue', url, '--endpoint', endpoint, '--region', 'us-east-1', '--bus', 'test-bus'], {
+      cwd: root,
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', NODE_NO_WARNINGS: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      await until('the start line', () => stderr.includes('polling'), 30_000);
+      expect(stderr).toContain(`polling ${url} (concurrency 1`);
+      // Let it enter its 20 s long poll, which stop() must cut short.
+      await new Promise((r) => setTimeout(r, 300));
+      const sent = Date.now();
+      child.kill('SIGTERM');
+      const result = await exited;
+      expect(result).toEqual({ code: 0, signal: null });
+      expect(Date.now() - sent).toBeLessThan(5000);
+      expect(stderr).toContain('stopped');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
