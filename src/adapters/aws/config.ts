@@ -54,7 +54,21 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConfig {
   };
 }
 
-/** Options every SDK client gets: region, and the emulator endpoint when one is set. */
-export function clientOptions(config: Pick<AwsConfig, 'endpoint' | 'region'>): { region: string; endpoint?: string } {
-  return config.endpoint ? { region: config.region, endpoint: config.endpoint } : { region: config.region };
+/** The AWS services joinflow talks to, named as in AWS_ENDPOINT_URL_<SERVICE>. */
+export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'eventbridge' | 'lambda' | 'batch';
+
+/**
+ * Options an SDK client gets: region, and an emulator endpoint when one is set — the service's
+ * own AWS_ENDPOINT_URL_<SERVICE> (emulators each have their own port) or the shared one.
+ */
+export function clientOptions(
+  config: Pick<AwsConfig, 'endpoint' | 'region'>,
+  service?: AwsService,
+  env: NodeJS.ProcessEnv = process.env,
+): { region: string; endpoint?: string; forcePathStyle?: boolean } {
+  const own = service ? env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] : undefined;
+  const endpoint = own || config.endpoint;
+  if (!endpoint) return { region: config.region };
+  // Emulators serve buckets by path, not by virtual host.
+  return service === 's3' ? { region: config.region, endpoint, forcePathStyle: true } : { region: config.region, endpoint };
 }

@@ -105,7 +105,7 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
 
 /** Where a Batch job may write its output (JSON), read back by the Batch bridge. */
 export function outputKey(t: { runId: string; step: string; item?: number; attempt: number }): string {
-  return `runs/${t.runId}/outputs/${t.step}${t.item === undefined ? '' : `.${t.item}`}.${t.attempt}.json`;
+  return `outputs/${t.runId}/${t.step}${t.item === undefined ? '' : `.${t.item}`}.${t.attempt}.json`;
 }
 
 /** Batch job names: up to 128 letters, digits, hyphens and underscores. */

@@ -3,8 +3,13 @@
 /** Fields that tie a log line to a run. */
 export type LogContext = { runId?: string; workflow?: string; step?: string; trigger?: string; attempt?: number; item?: number };
 
-/** Writes one JSON log line (CloudWatch Logs parses it). */
-export function log(level: 'info' | 'warn' | 'error', message: string, context: LogContext & Record<string, unknown> = {}): void {
+const LEVELS = { info: 0, warn: 1, error: 2, off: 3 } as const;
+type Level = Exclude<keyof typeof LEVELS, 'off'>;
+
+/** Writes one JSON log line (CloudWatch Logs parses it), unless JOINFLOW_LOG_LEVEL filters it out. */
+export function log(level: Level, message: string, context: LogContext & Record<string, unknown> = {}): void {
+  const threshold = LEVELS[(process.env['JOINFLOW_LOG_LEVEL'] ?? 'info') as keyof typeof LEVELS] ?? 0;
+  if (LEVELS[level] < threshold) return;
   const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...context });
   if (level === 'error') console.error(line);
   else console.log(line);

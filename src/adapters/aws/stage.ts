@@ -9,11 +9,11 @@ import { readRunStatus } from './run-status.ts';
 
 /** Puts "Run Requested" on the stage's bus. */
 export async function requestRun(config: AwsConfig, detail: RunRequested & { runId: string }): Promise<void> {
-  const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config)), busName: config.bus });
+  const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus });
   await bus.publish([{ id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunRequested, time: new Date().toISOString(), detail }]);
 }
 
 /** A run and its steps from the stage's table. */
 export function stageRunStatus(config: AwsConfig, runId: string): ReturnType<typeof readRunStatus> {
-  return readRunStatus(new DynamoDBClient(clientOptions(config)), config.table, runId);
+  return readRunStatus(new DynamoDBClient(clientOptions(config, 'dynamodb')), config.table, runId);
 }

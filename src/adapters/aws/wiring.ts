@@ -48,17 +48,16 @@ export function resetWiring(): void {
 
 /** Builds the wiring for a configuration and plans. */
 export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
-  const opts = clientOptions(config);
-  const s3 = new S3Client({ ...opts, forcePathStyle: config.endpoint !== undefined });
-  const sqs = new SQSClient(opts);
+  const s3 = new S3Client(clientOptions(config, 's3'));
+  const sqs = new SQSClient(clientOptions(config, 'sqs'));
   const blobs = config.bucket ? createS3BlobStore({ client: s3, bucket: config.bucket }) : undefined;
-  const store = createDynamoDbStore({ client: new DynamoDBClient(opts), table: config.table });
-  const bus = createEventBridgeBus({ client: new EventBridgeClient(opts), busName: config.bus, ...(blobs ? { blobs } : {}) });
+  const store = createDynamoDbStore({ client: new DynamoDBClient(clientOptions(config, 'dynamodb')), table: config.table });
+  const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
   const processor = new TriggerProcessor({ store, clock, newId: randomUUID });
   for (const plan of plans) processor.register(plan);
-  const lambda = new LambdaClient(opts);
-  const batch = new BatchClient(opts);
+  const lambda = new LambdaClient(clientOptions(config, 'lambda'));
+  const batch = new BatchClient(clientOptions(config, 'batch'));
   const queue = createSqsDispatcher({
     client: sqs,
     queueUrl: (name) => {

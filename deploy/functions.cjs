@@ -1,0 +1,128 @@
+'use strict';
+/**
+ * Lambda functions generated from the plans, and the environment of joinflow's own functions.
+ *
+ * serverless.yml:
+ *   functions:
+ *     - processor: { ..., environment: ${file(./deploy/functions.cjs):environment.processor} }
+ *     - ${file(./deploy/functions.cjs):steps}
+ *
+ * One function per `function` step of every plan: handler = the step's module (without its
+ * extension) + "." + export, bundled by serverless-esbuild; asynchronous invocations report to the
+ * stage's bus through Lambda destinations (the Lambda-result bridge turns the records into Step
+ * Completed / Step Failed); Lambda does not retry (joinflow does, per the step's retry policy).
+ */
+const { LIMITS, context } = require('./lib.cjs');
+
+const BUS_ARN = { 'Fn::GetAtt': ['EventBus', 'Arn'] };
+
+/** serverless `functions` entries of the function steps. */
+function stepFunctions(model) {
+  const functions = {};
+  for (const f of model.functionSteps) {
+    functions[f.key] = {
+      name: f.name,
+      description: `joinflow step ${f.id}`.slice(0, 256),
+      handler: f.handler,
+      role: `${f.logicalId}Role`,
+      timeout: f.timeout,
+      memorySize: model.settings.stepMemoryMb,
+      maximumRetryAttempts: 0,
+      destinations: {
+        onSuccess: { type: 'eventBus', arn: BUS_ARN },
+        onFailure: { type: 'eventBus', arn: BUS_ARN },
+      },
+      environment: { JOINFLOW_WORKFLOW: f.workflow, JOINFLOW_STEP: f.step },
+    };
+  }
+  return functions;
+}
+
+/** `{"k":"${v0}",...}` as Fn::Sub, so that a JSON map can hold CloudFormation references. */
+function jsonSub(entries) {
+  if (entries.length === 0) return '{}';
+  const vars = {};
+  const body = entries
+    .map(([k, v], i) => {
+      if (typeof v === 'string') return `${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      vars[`v${i}`] = v;
+      return `${JSON.stringify(k)}:"\${v${i}}"`;
+    })
+    .join(',');
+  return Object.keys(vars).length === 0 ? `{${body}}` : { 'Fn::Sub': [`{${body}}`, vars] };
+}
+
+/** Environment of each of joinflow's own functions (keys are serverless function keys). */
+function environments(model) {
+  const { names, stage } = model;
+  const common = {
+    JOINFLOW_STAGE: stage,
+    JOINFLOW_TABLE: { Ref: 'Table' },
+    JOINFLOW_BUS: { Ref: 'EventBus' },
+    JOINFLOW_BUCKET: { Ref: 'Bucket' },
+  };
+  const dispatching = {
+    ...common,
+    JOINFLOW_TIMER_QUEUE_URL: { Ref: 'TimerQueue' },
+    JOINFLOW_DLQ_URL: { Ref: 'EventsDeadLetterQueue' },
+    JOINFLOW_QUEUE_URLS: jsonSub(model.taskQueues.map((q) => [q.queue, { Ref: q.logicalId }])),
+    JOINFLOW_FUNCTIONS: jsonSub(model.functionSteps.map((f) => [f.id, f.name])),
+    JOINFLOW_JOB_QUEUES: jsonSub(model.hasBatch ? [['cpu', { Ref: 'CpuJobQueue' }], ['gpu', { Ref: 'GpuJobQueue' }]] : []),
+    JOINFLOW_JOB_DEFINITIONS: jsonSub(model.batchSteps.map((b) => [b.id, b.name])),
+  };
+  const env = {
+    processor: dispatching,
+    timer: dispatching,
+    lambdaResultBridge: common,
+    batchStateBridge: common,
+    s3StartBridge: { ...common, JOINFLOW_START_PREFIX: model.settings.startPrefix },
+  };
+  for (const [fn, vars] of Object.entries(env)) {
+    const bytes = envBytes(vars, model);
+    if (bytes > LIMITS.lambdaEnvBytes) {
+      throw new Error(
+        `the environment of ${names.internal[fn]} would be about ${bytes} bytes, over Lambda's ${LIMITS.lambdaEnvBytes}: ` +
+          `${model.functionSteps.length} function steps and ${model.batchSteps.length} batch steps are listed in it; deploy the workflows as several services (stages)`,
+      );
+    }
+  }
+  return env;
+}
+
+/** Size of an environment once deployed: references are replaced by what they resolve to. */
+function envBytes(vars, model) {
+  const { names, region } = model;
+  const account = '123456789012';
+  const resolved = {
+    Table: names.table,
+    EventBus: names.bus,
+    // CloudFormation names the bucket (<stack>-bucket-<suffix>, at most 63 characters).
+    Bucket: 'x'.repeat(63),
+    TimerQueue: `https://sqs.${region}.amazonaws.com/${account}/${names.timerQueue}`,
+    EventsDeadLetterQueue: `https://sqs.${region}.amazonaws.com/${account}/${names.eventsDlq}`,
+    CpuJobQueue: `arn:aws:batch:${region}:${account}:job-queue/${names.cpuJobQueue}`,
+    GpuJobQueue: `arn:aws:batch:${region}:${account}:job-queue/${names.gpuJobQueue}`,
+  };
+  for (const q of model.taskQueues) resolved[q.logicalId] = `https://sqs.${region}.amazonaws.com/${account}/${q.name}`;
+  const text = (v) => {
+    if (typeof v === 'string') return v;
+    if (v.Ref) return resolved[v.Ref] ?? 'x'.repeat(128);
+    if (v['Fn::Sub']) {
+      const [template, subs] = v['Fn::Sub'];
+      return template.replace(/\$\{(\w+)\}/g, (_, k) => text(subs[k]));
+    }
+    return 'x'.repeat(128);
+  };
+  return Object.entries(vars).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(text(v)), 0);
+}
+
+module.exports = {
+  environments,
+  envBytes,
+  jsonSub,
+  stepFunctions,
+  /** `${file(./deploy/functions.cjs):steps}` */
+  steps: async (vars) => stepFunctions(await context(vars)),
+  /** `${file(./deploy/functions.cjs):environment.<function key>}` */
+  environment: async (vars) => environments(await context(vars)),
+};

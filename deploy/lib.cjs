@@ -1,0 +1,388 @@
+'use strict';
+/**
+ * Shared by the deploy/*.cjs generators that serverless.yml includes with `${file(...)}`: loads
+ * the compiled trigger plans, reads `custom.joinflow`, and derives every name, logical id and
+ * limit check once per `serverless` process (the context is memoized: each `${file()}` reference
+ * calls its generator again).
+ *
+ * Plans come from $JOINFLOW_TRIGGERS_DIR (default: triggers/ in the service directory). The
+ * override exists for tests and CI that want a template for other plans; the function packages
+ * always ship ./triggers (the Lambda handlers read plans from there), so `deploy` refuses to run
+ * with a different directory (see guard.cjs).
+ */
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const SERVICE_DIR = path.resolve(__dirname, '..');
+
+/** AWS limits the generators respect (and guard.cjs re-checks on the final template). */
+const LIMITS = {
+  /** Rules per event bus (EventBridge quota). */
+  rulesPerBus: 300,
+  /** Default share of that quota for trigger rules (custom.joinflow.ruleBudget). */
+  ruleBudget: 250,
+  /** Characters of one event pattern. */
+  patternChars: 2048,
+  /** Resources in one CloudFormation stack. */
+  stackResources: 500,
+  /** Bytes of one Lambda function's environment (keys + values). */
+  lambdaEnvBytes: 4096,
+  /** Characters of a Lambda function name, an EventBridge rule name, an IAM role name. */
+  lambdaName: 64,
+  ruleName: 64,
+  /** Characters of a Batch job definition / job queue name. */
+  batchName: 128,
+  /** Characters of an SQS queue name. */
+  queueName: 80,
+  /** Lambda timeout, seconds. */
+  lambdaTimeout: 900,
+};
+
+/**
+ * Where the handlers keep objects in the bucket (mirrors src/adapters/aws): claim checks and
+ * large batch events under the blob store's prefix (s3-blobs.ts), batch outputs under `runs/`
+ * (dispatch.ts outputKey). IAM policies are scoped to these prefixes.
+ */
+const BLOB_PREFIX = 'joinflow/';
+// Batch jobs write outputs here: outside the start prefix (runs/), so they start nothing.
+const OUTPUT_PREFIX = 'outputs/';
+
+/** Where a Fargate job may run: vCPU -> allowed memory (MiB). Batch rejects anything else. */
+const FARGATE = [
+  [0.25, [512, 1024, 2048]],
+  [0.5, range(1024, 4096, 1024)],
+  [1, range(2048, 8192, 1024)],
+  [2, range(4096, 16384, 1024)],
+  [4, range(8192, 30720, 1024)],
+  [8, range(16384, 61440, 4096)],
+  [16, range(32768, 122880, 8192)],
+];
+
+function range(from, to, step) {
+  const out = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+
+/** First 8 hex characters of sha256(text): keeps sanitized names unique and deterministic. */
+function hash(text) {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+/** Letters and digits only, each run of others dropped and the next letter upper-cased. */
+function pascal(text, max = 60) {
+  const out = String(text)
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0].toUpperCase() + part.slice(1))
+    .join('');
+  return out.slice(0, max);
+}
+
+/** Letters, digits and `-` (names of Lambda functions, rules, queues, job definitions). */
+function slug(text) {
+  return String(text).replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+/**
+ * `<prefix><slug of parts joined by "-">-<hash>`, cut so that the whole fits `max` characters.
+ * The hash is of the unsanitized parts, so `a.b` and `a-b` never collide.
+ */
+function boundedName(prefix, parts, max) {
+  const suffix = `-${hash(parts.join('/'))}`;
+  const room = max - prefix.length - suffix.length;
+  if (room < 0) throw new Error(`the name prefix "${prefix}" leaves no room under the ${max}-character limit: use a shorter stage name`);
+  const body = slug(parts.map(slug).join('-')).slice(0, room).replace(/-+$/, '');
+  return `${prefix}${body}${suffix}`.replace(/--+/g, '-');
+}
+
+/** `{Fn::Sub}` of an ARN in this stack's partition, region and account. */
+function arn(service, rest) {
+  return { 'Fn::Sub': `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${rest}` };
+}
+
+/** A comma-separated string or a list -> list of non-empty strings. */
+function list(value) {
+  if (value == null) return [];
+  const items = Array.isArray(value) ? value : String(value).split(',');
+  return items.map((v) => String(v).trim()).filter(Boolean);
+}
+
+function positive(value, fallback, what) {
+  if (value == null || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`custom.joinflow.${what} must be a positive number (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+/** The plans directory of this run. */
+function triggersDir() {
+  const fromEnv = process.env.JOINFLOW_TRIGGERS_DIR;
+  return fromEnv ? path.resolve(process.cwd(), fromEnv) : path.join(SERVICE_DIR, 'triggers');
+}
+
+/** Every plan (sorted by file name), checked enough to generate resources from. */
+function loadPlans(dir = triggersDir()) {
+  if (!fs.existsSync(dir)) throw new Error(`no trigger plans at ${dir}: run 'joinflow compile' first`);
+  const plans = [];
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const plan = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+    if (plan.version !== 1 || typeof plan.workflow !== 'string' || !Array.isArray(plan.triggers) || typeof plan.steps !== 'object') {
+      throw new Error(`${path.join(dir, file)} is not a joinflow trigger plan (version 1)`);
+    }
+    plans.push(plan);
+  }
+  const seen = new Map();
+  for (const p of plans) {
+    if (seen.has(p.workflow)) throw new Error(`workflow "${p.workflow}" is compiled twice (${seen.get(p.workflow)} and ${p.source})`);
+    seen.set(p.workflow, p.source);
+  }
+  return plans;
+}
+
+/** `custom.joinflow` with defaults applied. */
+function settings(custom = {}) {
+  const c = custom || {};
+  const budget = positive(c.ruleBudget, LIMITS.ruleBudget, 'ruleBudget');
+  return {
+    startPrefix: c.startPrefix == null ? 'runs/' : String(c.startPrefix),
+    gpuInstanceTypes: list(c.gpuInstanceTypes).length ? list(c.gpuInstanceTypes) : ['g4dn.xlarge', 'g5.xlarge'],
+    gpuMaxvCpus: positive(c.gpuMaxvCpus, 64, 'gpuMaxvCpus'),
+    cpuMaxvCpus: positive(c.cpuMaxvCpus, 64, 'cpuMaxvCpus'),
+    gpuImageType: c.gpuImageType ? String(c.gpuImageType) : 'ECS_AL2_NVIDIA',
+    subnets: list(c.subnets),
+    securityGroups: list(c.securityGroups),
+    assignPublicIp: c.assignPublicIp === 'DISABLED' || c.assignPublicIp === false ? 'DISABLED' : 'ENABLED',
+    // One rule of the custom bus is the Lambda-result bridge's; the rest is headroom.
+    ruleBudget: Math.min(budget, LIMITS.rulesPerBus - 1),
+    stepMemoryMb: positive(c.stepMemoryMb, 1024, 'stepMemoryMb'),
+    claimCheckDays: positive(c.claimCheckDays, 30, 'claimCheckDays'),
+  };
+}
+
+/** JSON text length of an event pattern as EventBridge counts it (no whitespace). */
+function patternLength(pattern) {
+  return JSON.stringify(pattern).length;
+}
+
+/**
+ * Which triggers get a rule of their own and which workflows share one rule (routing by
+ * `detail.workflow`; the processor then matches every trigger of the workflow itself).
+ * Workflows are grouped whole: a workflow with a pattern over EventBridge's size limit, then, while
+ * the deployment needs more rules than `budget`, the workflows with the most triggers first.
+ */
+function planRules(plans, budget, limits = { patternChars: LIMITS.patternChars }) {
+  const grouped = new Map(); // workflow -> reason
+  for (const plan of plans) {
+    const long = plan.triggers.find((t) => patternLength(t.activation) > limits.patternChars);
+    if (long) {
+      grouped.set(plan.workflow, `the event pattern of trigger "${long.id}" has ${patternLength(long.activation)} characters, over EventBridge's ${limits.patternChars}`);
+    }
+  }
+  const count = () => plans.reduce((n, p) => n + (grouped.has(p.workflow) ? 0 : p.triggers.length), 0) + grouped.size;
+  const needed = count();
+  if (needed > budget) {
+    const candidates = plans
+      .filter((p) => !grouped.has(p.workflow))
+      .sort((a, b) => b.triggers.length - a.triggers.length || (a.workflow < b.workflow ? -1 : 1));
+    for (const plan of candidates) {
+      if (count() <= budget) break;
+      if (plan.triggers.length <= 1) break; // grouping would not save a rule
+      grouped.set(plan.workflow, `${needed} rules (one per trigger) would exceed the budget of ${budget} rules per bus (EventBridge allows ${LIMITS.rulesPerBus})`);
+    }
+  }
+  if (count() > budget) {
+    throw new Error(`${count()} EventBridge rules are needed even with every workflow grouped (one rule per workflow), over the budget of ${budget}: deploy the workflows as several services (stages)`);
+  }
+  const rules = [];
+  for (const plan of plans) {
+    if (grouped.has(plan.workflow)) {
+      rules.push({ kind: 'workflow', workflow: plan.workflow, triggers: plan.triggers.length, reason: grouped.get(plan.workflow) });
+    } else {
+      for (const trigger of plan.triggers) rules.push({ kind: 'trigger', workflow: plan.workflow, trigger });
+    }
+  }
+  return rules;
+}
+
+/** The pattern of a grouped workflow's rule. */
+function workflowPattern(workflow) {
+  return { source: ['joinflow'], detail: { workflow: [workflow] } };
+}
+
+/** Fargate (vCPU, memory) check: returns a problem or undefined. */
+function fargateProblem(vcpus, memoryMb) {
+  const row = FARGATE.find(([v]) => v === vcpus);
+  if (!row) return `Fargate runs ${FARGATE.map(([v]) => v).join(', ')} vCPUs, not ${vcpus}`;
+  if (!row[1].includes(memoryMb)) {
+    const m = row[1];
+    return `Fargate with ${vcpus} vCPU takes ${m[0]}-${m[m.length - 1]} MiB in steps of ${m[1] - m[0]} (not ${memoryMb})`;
+  }
+  return undefined;
+}
+
+/**
+ * Everything the generators need, derived once: the stage's names, the plans' function steps,
+ * batch steps and container queues, the rule plan.
+ */
+function buildModel({ service, stage, region, custom, plans, warn = (line) => process.stderr.write(`${line}\n`) }) {
+  const s = settings(custom);
+  const prefix = `${service}-${stage}`;
+  const names = {
+    prefix,
+    bus: prefix,
+    table: prefix,
+    timerQueue: `${prefix}-timer`,
+    timerDlq: `${prefix}-timer-dlq`,
+    eventsDlq: `${prefix}-events-dlq`,
+    cpuJobQueue: `${prefix}-cpu`,
+    gpuJobQueue: `${prefix}-gpu`,
+    internal: {
+      processor: `${prefix}-processor`,
+      lambdaResultBridge: `${prefix}-lambda-result`,
+      batchStateBridge: `${prefix}-batch-state`,
+      s3StartBridge: `${prefix}-s3-start`,
+      timer: `${prefix}-timer`,
+    },
+  };
+  for (const [key, name] of Object.entries(names.internal)) {
+    if (name.length > LIMITS.lambdaName) throw new Error(`the Lambda name "${name}" (${key}) is over ${LIMITS.lambdaName} characters: use a shorter stage name`);
+  }
+  if (names.timerDlq.length > LIMITS.queueName) throw new Error(`the queue name "${names.timerDlq}" is over ${LIMITS.queueName} characters: use a shorter stage name`);
+
+  const functionSteps = [];
+  const batchSteps = [];
+  const queues = new Set();
+  for (const plan of plans) {
+    for (const [step, spec] of Object.entries(plan.steps)) {
+      const e = spec.executor;
+      const id = `${plan.workflow}/${step}`;
+      if (e.type === 'function') {
+        const logicalId = `Step${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`;
+        // serverless derives <Key>LambdaFunction / <Key>LogGroup from the key: keep it alphanumeric.
+        const key = `s${logicalId.slice(1)}`;
+        const name = boundedName(`${prefix}-s-`, [plan.workflow, step], LIMITS.lambdaName);
+        const seconds = spec.timeoutMs === undefined ? 60 : Math.ceil(spec.timeoutMs / 1000);
+        if (seconds > LIMITS.lambdaTimeout) {
+          warn(`joinflow: step ${id}: timeout ${seconds} s is over Lambda's ${LIMITS.lambdaTimeout} s; the function gets ${LIMITS.lambdaTimeout} s (use a batch or container step for longer work)`);
+        }
+        functionSteps.push({
+          id,
+          workflow: plan.workflow,
+          step,
+          key,
+          name,
+          handler: `${e.module.replace(/\.(?:[cm]?[jt]s|tsx|jsx)$/, '')}.${e.export}`,
+          timeout: Math.min(LIMITS.lambdaTimeout, Math.max(1, seconds)),
+          logicalId,
+        });
+      } else if (e.type === 'batch') {
+        const gpu = e.gpus > 0;
+        const vcpus = e.vcpus ?? 1;
+        const memoryMb = e.memoryMb ?? 2048;
+        if (gpu && !Number.isInteger(vcpus)) throw new Error(`step ${id}: a GPU (EC2) batch step takes a whole number of vCPUs, not ${vcpus}`);
+        if (!gpu) {
+          const problem = fargateProblem(vcpus, memoryMb);
+          if (problem) throw new Error(`step ${id}: CPU batch steps run on Fargate, and ${problem}: change vcpus/memoryMb (or give it gpus)`);
+        }
+        if (gpu && vcpus > s.gpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the GPU compute environment's MaxvCpus (${s.gpuMaxvCpus}): raise custom.joinflow.gpuMaxvCpus`);
+        if (!gpu && vcpus > s.cpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the CPU compute environment's MaxvCpus (${s.cpuMaxvCpus}): raise custom.joinflow.cpuMaxvCpus`);
+        batchSteps.push({
+          id,
+          workflow: plan.workflow,
+          step,
+          gpu,
+          executor: { ...e, vcpus, memoryMb, gpus: e.gpus ?? 0 },
+          timeoutMs: spec.timeoutMs,
+          name: boundedName(`${prefix}-`, [plan.workflow, step], LIMITS.batchName),
+          logicalId: `JobDefinition${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`,
+        });
+      } else if (e.type === 'container') {
+        queues.add(e.queue || 'default');
+      } else {
+        warn(`joinflow: step ${id} is a ${e.type} step, which runs only on the embedded engine: on AWS it fails (use a function, batch or container step)`);
+      }
+    }
+  }
+  if (queues.size === 0) queues.add('default');
+  const taskQueues = [...queues].sort().map((queue) => ({
+    queue,
+    name: `${prefix}-q-${queue}`,
+    dlqName: `${prefix}-q-${queue}-dlq`,
+    logicalId: `TaskQueue${pascal(queue, 40)}${hash(queue).toUpperCase()}`,
+    dlqLogicalId: `TaskQueue${pascal(queue, 40)}${hash(queue).toUpperCase()}Dlq`,
+  }));
+  for (const q of taskQueues) {
+    if (q.dlqName.length > LIMITS.queueName) throw new Error(`the queue name "${q.dlqName}" is over ${LIMITS.queueName} characters: use a shorter queue or stage name`);
+  }
+
+  // Resources other than trigger rules, estimated; the rule budget shrinks when the stack would
+  // pass CloudFormation's resource limit (guard.cjs checks the exact count afterwards).
+  const batchResources = batchSteps.length ? 12 + batchSteps.length : 0;
+  const other = 40 + functionSteps.length * 4 + taskQueues.length * 2 + 1 + batchResources;
+  const resourceRoom = LIMITS.stackResources - other;
+  if (resourceRoom < plans.length) {
+    throw new Error(`the stack needs about ${other} resources besides its rules (${functionSteps.length} function steps take 4 each), too close to CloudFormation's ${LIMITS.stackResources}: deploy the workflows as several services`);
+  }
+  const budget = Math.min(s.ruleBudget, resourceRoom);
+  const rules = planRules(plans, budget).map((r) =>
+    r.kind === 'trigger'
+      ? {
+          ...r,
+          logicalId: `TriggerRule${pascal(r.workflow, 40)}${pascal(r.trigger.id, 60)}${hash(`${r.workflow}/${r.trigger.id}`).toUpperCase()}`,
+          name: boundedName(`${prefix}-t-`, [r.workflow, r.trigger.id], LIMITS.ruleName),
+        }
+      : {
+          ...r,
+          logicalId: `WorkflowRule${pascal(r.workflow, 60)}${hash(r.workflow).toUpperCase()}`,
+          name: boundedName(`${prefix}-w-`, [r.workflow], LIMITS.ruleName),
+        },
+  );
+  for (const r of rules) {
+    if (r.kind === 'workflow') {
+      warn(`joinflow: workflow "${r.workflow}": its ${r.triggers} triggers share one EventBridge rule, because ${r.reason}`);
+    }
+  }
+  const unique = new Set();
+  for (const id of [...rules.map((r) => r.logicalId), ...functionSteps.map((f) => f.logicalId), ...batchSteps.map((b) => b.logicalId)]) {
+    if (unique.has(id)) throw new Error(`duplicate logical id ${id}`);
+    unique.add(id);
+  }
+  return { service, stage, region, settings: s, names, plans, functionSteps, batchSteps, taskQueues, rules, hasBatch: batchSteps.length > 0 };
+}
+
+let memo;
+/** The model of this serverless run, from the variables serverless resolves. */
+async function context({ resolveVariable, resolveConfigurationProperty }) {
+  memo ??= (async () => {
+    const service = String(await resolveVariable('self:service'));
+    const stage = String(await resolveVariable('sls:stage'));
+    const region = String(await resolveVariable('self:provider.region'));
+    const custom = (await resolveConfigurationProperty(['custom', 'joinflow'])) || {};
+    return buildModel({ service, stage, region, custom, plans: loadPlans() });
+  })();
+  return memo;
+}
+
+module.exports = {
+  LIMITS,
+  BLOB_PREFIX,
+  OUTPUT_PREFIX,
+  SERVICE_DIR,
+  arn,
+  boundedName,
+  buildModel,
+  context,
+  fargateProblem,
+  hash,
+  list,
+  loadPlans,
+  pascal,
+  patternLength,
+  planRules,
+  settings,
+  slug,
+  triggersDir,
+  workflowPattern,
+};

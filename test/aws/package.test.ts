@@ -1,0 +1,528 @@
+/**
+ * `serverless package` (offline, dummy credentials) and the CloudFormation template it produces:
+ * one EventBridge rule per trigger, grouping past the rule budget and the pattern size limit, the
+ * table / bucket / queues / Batch resources, one least-privilege role per function, and zips that
+ * carry triggers/*.json next to the bundles.
+ *
+ * Two packages are built once each (beforeAll): the repository's triggers/, and a temporary plans
+ * directory (JOINFLOW_TRIGGERS_DIR) with batch, container and function steps, a workflow whose join
+ * pattern is over EventBridge's 2,048 characters, and a 400-trigger workflow.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanPackages, slsPackage, type Packaged } from '../helpers/serverless.ts';
+import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
+import type { WorkflowInput } from '../../src/model/workflow.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const require = createRequire(import.meta.url);
+const lib = require('../../deploy/lib.cjs') as {
+  planRules(plans: TriggerPlan[], budget: number): Array<{ kind: 'trigger' | 'workflow'; workflow: string; reason?: string }>;
+  buildModel(args: { service: string; stage: string; region: string; custom: object; plans: TriggerPlan[]; warn?: (line: string) => void }): {
+    rules: Array<{ kind: string; logicalId: string; name: string; workflow: string }>;
+    functionSteps: Array<{ key: string; name: string; logicalId: string }>;
+  };
+};
+
+// Templates are untyped JSON.
+type Json = Record<string, any>;
+type Template = { Resources: Record<string, { Type: string; Properties: Json; DependsOn?: unknown }>; Outputs?: Json };
+
+
+/** File names inside a zip (central directory), without an unzip binary. */
+function zipEntries(file: string): string[] {
+  const buf = readFileSync(file);
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65_557); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error(`${file} is not a zip`);
+  const count = buf.readUInt16LE(eocd + 10);
+  let at = buf.readUInt32LE(eocd + 16);
+  const names: string[] = [];
+  for (let n = 0; n < count; n++) {
+    if (buf.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: bad central directory`);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const extraLen = buf.readUInt16LE(at + 30);
+    const commentLen = buf.readUInt16LE(at + 32);
+    names.push(buf.toString('utf8', at + 46, at + 46 + nameLen));
+    at += 46 + nameLen + extraLen + commentLen;
+  }
+  return names;
+}
+
+function plansIn(dir: string): TriggerPlan[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as TriggerPlan);
+}
+
+function ofType(t: Template, type: string): Array<[string, Json]> {
+  return Object.entries(t.Resources)
+    .filter(([, r]) => r.Type === type)
+    .map(([id, r]) => [id, r.Properties]);
+}
+
+/** The rule whose processor target names `<workflow>/<trigger>`. */
+function triggerRules(t: Template): Map<string, Json> {
+  const out = new Map<string, Json>();
+  for (const [, p] of ofType(t, 'AWS::Events::Rule')) {
+    const template = p['Targets'][0]?.InputTransformer?.InputTemplate as string | undefined;
+    const m = template && /^\{"trigger": "([^"]+)", "event": <aws\.events\.event\.json>\}$/.exec(template);
+    if (m) {
+      expect(out.has(m[1]!), `two rules for trigger ${m[1]}`).toBe(false);
+      out.set(m[1]!, p);
+    }
+  }
+  return out;
+}
+
+function groupRules(t: Template): Map<string, Json> {
+  const out = new Map<string, Json>();
+  for (const [, p] of ofType(t, 'AWS::Events::Rule')) {
+    const template = p['Targets'][0]?.InputTransformer?.InputTemplate as string | undefined;
+    const m = template && /^\{"workflow": "([^"]+)", "event": <aws\.events\.event\.json>\}$/.exec(template);
+    if (m) out.set(m[1]!, p);
+  }
+  return out;
+}
+
+/** Every IAM statement anywhere in the template (roles, managed policies, queue/bucket policies). */
+function statements(value: unknown, out: Json[] = []): Json[] {
+  if (Array.isArray(value)) for (const v of value) statements(v, out);
+  else if (value && typeof value === 'object') {
+    const o = value as Json;
+    if (typeof o['Effect'] === 'string' && ('Action' in o || 'NotAction' in o)) out.push(o);
+    for (const v of Object.values(o)) statements(v, out);
+  }
+  return out;
+}
+
+function actions(st: Json): string[] {
+  return [st['Action'] ?? [], st['NotAction'] ?? []].flat() as string[];
+}
+
+/** Checks every template must pass, whatever the plans. */
+function commonChecks(t: Template): void {
+  // Each function has a role of its own, defined in the template; serverless's shared role is gone.
+  expect(t.Resources['IamRoleLambdaExecution']).toBeUndefined();
+  const functions = ofType(t, 'AWS::Lambda::Function');
+  const roles = functions.map(([id, p]) => {
+    const role = p['Role'] as Json;
+    expect(role['Fn::GetAtt']?.[1], `${id} role`).toBe('Arn');
+    const roleId = role['Fn::GetAtt'][0] as string;
+    expect(t.Resources[roleId]?.Type, `${id} role ${roleId}`).toBe('AWS::IAM::Role');
+    // Its log permissions are for its own log group.
+    const doc = JSON.stringify(t.Resources[roleId]!.Properties['Policies']);
+    expect(doc).toContain(`log-group:/aws/lambda/${p['FunctionName']}:*`);
+    return roleId;
+  });
+  expect(new Set(roles).size).toBe(functions.length);
+
+  // No IAM statement grants a wildcard action. (The only `*` left is serverless's deployment
+  // bucket policy, a Deny of s3:* over plain HTTP, which grants nothing.)
+  const all = statements(t.Resources);
+  expect(all.length).toBeGreaterThan(10);
+  for (const st of all) {
+    const wild = actions(st).filter((a) => typeof a === 'string' && a.includes('*'));
+    if (st['Effect'] === 'Deny') {
+      expect(st['Condition']).toEqual({ Bool: { 'aws:SecureTransport': false } });
+      continue;
+    }
+    expect(wild, JSON.stringify(st)).toEqual([]);
+    expect(st['NotAction']).toBeUndefined();
+  }
+
+  // Every rule target retries and dead-letters.
+  for (const [id, p] of ofType(t, 'AWS::Events::Rule')) {
+    for (const target of p['Targets'] as Json[]) {
+      expect(target['RetryPolicy'], id).toEqual({ MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 });
+      expect(target['DeadLetterConfig'], id).toEqual({ Arn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] } });
+    }
+    expect((p['Name'] as string).length).toBeLessThanOrEqual(64);
+    expect(id).toMatch(/^[A-Za-z0-9]+$/);
+  }
+  const busRules = ofType(t, 'AWS::Events::Rule').filter(([, p]) => p['EventBusName']?.Ref === 'EventBus');
+  expect(busRules.length).toBeLessThanOrEqual(300);
+  for (const [, p] of functions) expect((p['FunctionName'] as string).length).toBeLessThanOrEqual(64);
+  expect(Object.keys(t.Resources).length).toBeLessThanOrEqual(500);
+
+  // The table: keys, GSI, TTL.
+  const table = t.Resources['Table']!.Properties;
+  expect(table['BillingMode']).toBe('PAY_PER_REQUEST');
+  expect(table['KeySchema']).toEqual([
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' },
+  ]);
+  expect(table['AttributeDefinitions']).toEqual(
+    expect.arrayContaining([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'workflowStatus', AttributeType: 'S' },
+      { AttributeName: 'startedAt', AttributeType: 'N' },
+    ]),
+  );
+  expect(table['GlobalSecondaryIndexes']).toEqual([
+    {
+      IndexName: 'byWorkflowStatus',
+      KeySchema: [
+        { AttributeName: 'workflowStatus', KeyType: 'HASH' },
+        { AttributeName: 'startedAt', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+  ]);
+  expect(table['TimeToLiveSpecification']).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+
+  // Bucket notifications go to EventBridge; the custom bus exists.
+  expect(t.Resources['Bucket']!.Properties['NotificationConfiguration']).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+  expect(t.Resources['EventBus']!.Properties['Name']).toBe('joinflow-test');
+
+  // Queues with their DLQs.
+  const redrive = (id: string) => t.Resources[id]!.Properties['RedrivePolicy'] as Json;
+  expect(redrive('TimerQueue')).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['TimerDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
+  expect(t.Resources['EventsDeadLetterQueue']!.Type).toBe('AWS::SQS::Queue');
+  const dlqPolicy = t.Resources['EventsDeadLetterQueuePolicy']!.Properties['PolicyDocument'] as Json;
+  expect(dlqPolicy['Statement'][0].Principal).toEqual({ Service: 'events.amazonaws.com' });
+
+  // The timer consumes its queue; the processor and bridges dead-letter failed invocations.
+  const esm = ofType(t, 'AWS::Lambda::EventSourceMapping');
+  expect(esm.map(([, p]) => p['EventSourceArn'])).toEqual([{ 'Fn::GetAtt': ['TimerQueue', 'Arn'] }]);
+  const processorConfig = t.Resources['ProcessorLambdaEvConf']!.Properties;
+  expect(processorConfig['DestinationConfig']).toEqual({ OnFailure: { Destination: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] } } });
+
+  // EventBridge may invoke the processor (one permission for all rules of the stage's bus).
+  const permissions = ofType(t, 'AWS::Lambda::Permission');
+  expect(permissions).toContainEqual([
+    'ProcessorEventsPermission',
+    expect.objectContaining({ Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': ['ProcessorLambdaFunction', 'Arn'] } }),
+  ]);
+}
+
+/** Checks that the rules of `plans` are one per trigger, with the compiled activation. */
+function checkTriggerRules(t: Template, plans: TriggerPlan[]): void {
+  const rules = triggerRules(t);
+  for (const plan of plans) {
+    for (const trigger of plan.triggers) {
+      const rule = rules.get(`${plan.workflow}/${trigger.id}`);
+      expect(rule, `rule of ${plan.workflow}/${trigger.id}`).toBeDefined();
+      expect(rule!['EventPattern']).toEqual(trigger.activation);
+      expect(rule!['EventBusName']).toEqual({ Ref: 'EventBus' });
+      expect(rule!['Targets'][0].Arn).toEqual({ 'Fn::GetAtt': ['ProcessorLambdaFunction', 'Arn'] });
+    }
+  }
+}
+
+/** Checks one Lambda per function step, wired to the bus through destinations. */
+function checkStepFunctions(t: Template, plans: TriggerPlan[]): void {
+  const functions = new Map(ofType(t, 'AWS::Lambda::Function').map(([id, p]) => [id, p]));
+  const processorEnv = t.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
+  const registered = JSON.parse(processorEnv['JOINFLOW_FUNCTIONS'] as string) as Record<string, string>;
+  const expected: string[] = [];
+  for (const plan of plans) {
+    for (const [step, spec] of Object.entries(plan.steps)) {
+      if (spec.executor.type !== 'function') continue;
+      const key = `${plan.workflow}/${step}`;
+      expected.push(key);
+      const name = registered[key];
+      expect(name, key).toBeDefined();
+      const entry = [...functions.entries()].find(([, p]) => p['FunctionName'] === name);
+      expect(entry, `function ${name}`).toBeDefined();
+      const [id, p] = entry!;
+      expect(p['Handler']).toBe(`${spec.executor.module.replace(/\.ts$/, '')}.${spec.executor.export}`);
+      expect(p['Timeout']).toBe(Math.min(900, Math.ceil((spec.timeoutMs ?? 60_000) / 1000)));
+      expect(p['Environment'].Variables).toEqual({ JOINFLOW_WORKFLOW: plan.workflow, JOINFLOW_STEP: step });
+      const config = t.Resources[id.replace(/LambdaFunction$/, 'LambdaEvConf')]!.Properties;
+      expect(config['MaximumRetryAttempts']).toBe(0);
+      const bus = { Destination: { 'Fn::GetAtt': ['EventBus', 'Arn'] } };
+      expect(config['DestinationConfig']).toEqual({ OnSuccess: bus, OnFailure: bus });
+      // The step's role may put events on the bus (its destinations) and nothing else but logs.
+      const roleId = p['Role']['Fn::GetAtt'][0] as string;
+      const granted = statements(t.Resources[roleId]!.Properties['Policies']).flatMap(actions).sort();
+      expect(granted).toEqual(['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+    }
+  }
+  expect(Object.keys(registered).sort()).toEqual(expected.sort());
+}
+
+const planDirs: string[] = [];
+afterAll(() => {
+  cleanPackages();
+  for (const dir of planDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('serverless package of the repository triggers/', () => {
+  let pkg: Packaged;
+  const plans = plansIn(path.join(root, 'triggers'));
+  beforeAll(() => {
+    pkg = slsPackage({});
+  }, 300_000);
+
+  it('has one rule per trigger of every plan, with the compiled pattern', () => {
+    const total = plans.reduce((n, p) => n + p.triggers.length, 0);
+    expect(total).toBeGreaterThan(0);
+    expect(triggerRules(pkg.template).size).toBe(total);
+    expect(groupRules(pkg.template).size).toBe(0);
+    checkTriggerRules(pkg.template, plans);
+  });
+
+  it('passes the common checks (roles, no wildcard actions, table, queues, DLQs)', () => {
+    commonChecks(pkg.template);
+  });
+
+  it('has a Lambda per function step with destinations to the bus', () => {
+    checkStepFunctions(pkg.template, plans);
+  });
+
+  it('ships triggers/*.json next to the bundles of the functions that read plans', () => {
+    const planFiles = readdirSync(path.join(root, 'triggers')).filter((f) => f.endsWith('.json')).map((f) => `triggers/${f}`).sort();
+    for (const [fn, bundle] of [
+      ['processor', 'src/adapters/aws/handlers/processor.mjs'],
+      ['timer', 'src/adapters/aws/handlers/timer.mjs'],
+      ['lambdaResultBridge', 'src/adapters/aws/handlers/bridges.mjs'],
+      ['s3StartBridge', 'src/adapters/aws/handlers/bridges.mjs'],
+      ['batchStateBridge', 'src/adapters/aws/handlers/bridges.mjs'],
+    ] as const) {
+      const entries = zipEntries(path.join(pkg.dir, `${fn}.zip`));
+      expect(entries.filter((e) => e.startsWith('triggers/')).sort(), fn).toEqual(planFiles);
+      expect(entries, fn).toContain(bundle);
+    }
+    // Step functions carry their handler's bundle only.
+    const step = ofType(pkg.template, 'AWS::Lambda::Function').find(([, p]) => (p['Handler'] as string).startsWith('workflows/'));
+    expect(step).toBeDefined();
+    const zip = path.basename(step![1]['Code'].S3Key as string);
+    const entries = zipEntries(path.join(pkg.dir, zip));
+    expect(entries).toEqual([`${(step![1]['Handler'] as string).replace(/\.[^.]+$/, '')}.mjs`]);
+  });
+
+  it('has no Batch resources when no plan has a batch step', () => {
+    expect(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment')).toEqual([]);
+    expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toEqual([]);
+  });
+});
+
+/** A workflow with function, GPU and CPU batch, and container steps (compiled, not committed). */
+const gpuDemo: WorkflowInput = {
+  name: 'gpu-demo',
+  steps: {
+    prepare: { executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeA' }, timeoutMs: 120_000 },
+    train: {
+      needs: ['prepare'],
+      executor: { type: 'batch', image: 'public.ecr.aws/joinflow/train:1', command: ['python', 'train.py'], vcpus: 4, memoryMb: 15_000, gpus: 1, env: { EPOCHS: '3' } },
+      timeoutMs: 3_600_000,
+    },
+    featurize: { needs: ['prepare'], executor: { type: 'batch', image: 'public.ecr.aws/joinflow/features:1', command: ['featurize'] } },
+    'score.v2:final-with-a-rather-long-step-name-to-exercise-name-limits': {
+      needs: ['train', 'featurize'],
+      executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeB' },
+      timeoutMs: 2_000_000,
+    },
+    report: { needs: ['score.v2:final-with-a-rather-long-step-name-to-exercise-name-limits'], executor: { type: 'container', queue: 'reports', module: 'handlers/diamond.ts', export: 'nodeC' } },
+    notify: { needs: ['report'], executor: { type: 'container', command: 'echo' } },
+  },
+};
+
+/** 30 long-named roots joined by one step: that join's pattern is over 2,048 characters. */
+function wideJoin(): WorkflowInput {
+  const roots = Array.from({ length: 30 }, (_, i) => `branch-${String(i).padStart(2, '0')}-${'x'.repeat(60)}`);
+  return {
+    name: 'wide-join',
+    steps: {
+      ...Object.fromEntries(roots.map((id) => [id, { executor: { type: 'simulate', durationMs: 1 } }])),
+      join: { needs: roots, executor: { type: 'simulate', durationMs: 1 } },
+    },
+  };
+}
+
+/** A chain of 397 steps: 400 triggers with $succeed, $retry and $fail, every pattern small. */
+function synthetic400(): WorkflowInput {
+  return {
+    name: 'synthetic-400',
+    steps: Object.fromEntries(
+      Array.from({ length: 397 }, (_, i) => [`s${i}`, { needs: i === 0 ? [] : [`s${i - 1}`], executor: { type: 'simulate', durationMs: 1 } }]),
+    ),
+  };
+}
+
+describe('serverless package of plans with batch, container steps and grouping', () => {
+  let pkg: Packaged;
+  let plans: TriggerPlan[];
+  beforeAll(() => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'joinflow-plans-'));
+    planDirs.push(dir);
+    const triggers = path.join(dir, 'triggers');
+    mkdirSync(triggers);
+    plans = [
+      compileWorkflow(gpuDemo, { source: 'workflows/gpu-demo.yaml' }),
+      compileWorkflow(wideJoin(), { source: 'workflows/wide-join.yaml' }),
+      compileWorkflow(synthetic400(), { source: 'workflows/synthetic-400.yaml' }),
+    ];
+    for (const plan of plans) writeFileSync(path.join(triggers, `${plan.workflow}.json`), serializePlan(plan));
+    pkg = slsPackage({ JOINFLOW_TRIGGERS_DIR: triggers, JOINFLOW_SUBNETS: 'subnet-aaa, subnet-bbb', JOINFLOW_SECURITY_GROUPS: 'sg-123' });
+  }, 300_000);
+
+  it('compiles the fixtures as intended', () => {
+    const [, wide, synthetic] = plans;
+    expect(synthetic!.triggers).toHaveLength(400);
+    expect(Math.max(...synthetic!.triggers.map((t) => JSON.stringify(t.activation).length))).toBeLessThan(2048);
+    expect(Math.max(...wide!.triggers.map((t) => JSON.stringify(t.activation).length))).toBeGreaterThan(2048);
+  });
+
+  it('groups the oversized and the over-budget workflow, one rule each, and says why', () => {
+    const groups = groupRules(pkg.template);
+    expect([...groups.keys()].sort()).toEqual(['synthetic-400', 'wide-join']);
+    for (const [wf, rule] of groups) {
+      expect(rule['EventPattern']).toEqual({ source: ['joinflow'], detail: { workflow: [wf] } });
+      expect(rule['EventBusName']).toEqual({ Ref: 'EventBus' });
+    }
+    const rules = triggerRules(pkg.template);
+    expect([...rules.keys()].filter((k) => !k.startsWith('gpu-demo/'))).toEqual([]);
+    checkTriggerRules(pkg.template, [plans[0]!]);
+    expect(ofType(pkg.template, 'AWS::Events::Rule').length).toBeLessThanOrEqual(300);
+    const lines = pkg.stderr.split('\n').filter((l) => l.startsWith('joinflow: workflow "'));
+    expect(lines).toHaveLength(2);
+    expect(lines.find((l) => l.includes('"wide-join"'))).toMatch(/over EventBridge's 2048/);
+    expect(lines.find((l) => l.includes('"synthetic-400"'))).toMatch(/budget of 250 rules/);
+  });
+
+  it('passes the common checks', () => {
+    commonChecks(pkg.template);
+    checkStepFunctions(pkg.template, plans);
+  });
+
+  it('has a GPU (EC2, min 0 vCPUs) and a Fargate compute environment with the configured network', () => {
+    const envs = new Map(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment'));
+    const gpu = envs.get('GpuComputeEnvironment')!;
+    expect(gpu['Type']).toBe('MANAGED');
+    expect(gpu['ComputeResources']).toMatchObject({
+      Type: 'EC2',
+      MinvCpus: 0,
+      MaxvCpus: 64,
+      InstanceTypes: ['g4dn.xlarge', 'g5.xlarge'],
+      Subnets: ['subnet-aaa', 'subnet-bbb'],
+      SecurityGroupIds: ['sg-123'],
+      InstanceRole: { 'Fn::GetAtt': ['BatchInstanceProfile', 'Arn'] },
+    });
+    expect(envs.get('CpuComputeEnvironment')!['ComputeResources']).toMatchObject({ Type: 'FARGATE', Subnets: ['subnet-aaa', 'subnet-bbb'] });
+    expect(ofType(pkg.template, 'AWS::Batch::JobQueue').map(([id]) => id).sort()).toEqual(['CpuJobQueue', 'GpuJobQueue']);
+  });
+
+  it('has a job definition per batch step, with GPU requirements when gpus > 0', () => {
+    const defs = new Map(ofType(pkg.template, 'AWS::Batch::JobDefinition').map(([, p]) => [p['JobDefinitionName'] as string, p]));
+    expect(defs.size).toBe(2);
+    const env = pkg.template.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
+    const registered = JSON.parse(env['JOINFLOW_JOB_DEFINITIONS'] as string) as Record<string, string>;
+    expect(Object.keys(registered).sort()).toEqual(['gpu-demo/featurize', 'gpu-demo/train']);
+    const train = defs.get(registered['gpu-demo/train']!)!;
+    expect(train['PlatformCapabilities']).toEqual(['EC2']);
+    expect(train['ContainerProperties'].Image).toBe('public.ecr.aws/joinflow/train:1');
+    expect(train['ContainerProperties'].Command).toEqual(['python', 'train.py']);
+    expect(train['ContainerProperties'].ResourceRequirements).toEqual([
+      { Type: 'VCPU', Value: '4' },
+      { Type: 'MEMORY', Value: '15000' },
+      { Type: 'GPU', Value: '1' },
+    ]);
+    expect(train['ContainerProperties'].Environment).toEqual(
+      expect.arrayContaining([
+        { Name: 'JOINFLOW_WORKFLOW', Value: 'gpu-demo' },
+        { Name: 'JOINFLOW_STEP', Value: 'train' },
+        { Name: 'EPOCHS', Value: '3' },
+      ]),
+    );
+    expect(train['Timeout']).toEqual({ AttemptDurationSeconds: 3600 });
+    const featurize = defs.get(registered['gpu-demo/featurize']!)!;
+    expect(featurize['PlatformCapabilities']).toEqual(['FARGATE']);
+    expect(featurize['ContainerProperties'].ResourceRequirements).toEqual([
+      { Type: 'VCPU', Value: '1' },
+      { Type: 'MEMORY', Value: '2048' },
+    ]);
+    expect(featurize['ContainerProperties'].ExecutionRoleArn).toEqual({ 'Fn::GetAtt': ['BatchExecutionRole', 'Arn'] });
+    expect(env['JOINFLOW_JOB_QUEUES']).toEqual({
+      'Fn::Sub': ['{"cpu":"${v0}","gpu":"${v1}"}', { v0: { Ref: 'CpuJobQueue' }, v1: { Ref: 'GpuJobQueue' } }],
+    });
+    // The processor may submit to exactly these queues and definitions.
+    const submit = statements(pkg.template.Resources['ProcessorRole']!.Properties['Policies']).find((s) => actions(s).includes('batch:SubmitJob'))!;
+    expect(submit['Resource']).toEqual(expect.arrayContaining([{ Ref: 'CpuJobQueue' }, { Ref: 'GpuJobQueue' }]));
+    expect(JSON.stringify(submit['Resource'])).toContain(`job-definition/${registered['gpu-demo/train']}`);
+  });
+
+  it('routes Batch job state changes of its queues from the default bus to the bridge', () => {
+    const rule = pkg.template.Resources['BatchStateRule']!.Properties;
+    expect(rule['EventBusName']).toBeUndefined();
+    expect(rule['EventPattern']).toEqual({
+      source: ['aws.batch'],
+      'detail-type': ['Batch Job State Change'],
+      detail: { status: ['SUCCEEDED', 'FAILED'], jobQueue: [{ Ref: 'CpuJobQueue' }, { Ref: 'GpuJobQueue' }] },
+    });
+    expect(rule['Targets'][0].Arn).toEqual({ 'Fn::GetAtt': ['BatchStateBridgeLambdaFunction', 'Arn'] });
+  });
+
+  it('has a task queue with a DLQ per container queue name', () => {
+    const env = pkg.template.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
+    const [text, refs] = env['JOINFLOW_QUEUE_URLS']['Fn::Sub'] as [string, Record<string, { Ref: string }>];
+    const names = Object.keys(JSON.parse(text.replace(/\$\{\w+\}/g, 'url')) as object);
+    expect(names.sort()).toEqual(['default', 'reports']);
+    for (const { Ref } of Object.values(refs)) {
+      const queue = pkg.template.Resources[Ref]!;
+      expect(queue.Type).toBe('AWS::SQS::Queue');
+      const dlq = queue.Properties['RedrivePolicy'].deadLetterTargetArn['Fn::GetAtt'][0] as string;
+      expect(pkg.template.Resources[dlq]!.Type).toBe('AWS::SQS::Queue');
+      expect(queue.Properties['RedrivePolicy'].maxReceiveCount).toBe(5);
+    }
+  });
+});
+
+describe('rule planning (deploy/lib.cjs)', () => {
+  const plan = (name: string, steps: number) =>
+    compileWorkflow(
+      { name, steps: Object.fromEntries(Array.from({ length: steps }, (_, i) => [`s${i}`, { executor: { type: 'simulate', durationMs: 1 } }])) },
+      { source: `workflows/${name}.yaml` },
+    );
+
+  it('keeps one rule per trigger under the budget', () => {
+    const rules = lib.planRules([plan('a', 10), plan('b', 10)], 250);
+    expect(rules.every((r) => r.kind === 'trigger')).toBe(true);
+    expect(rules).toHaveLength(26);
+  });
+
+  it('groups the largest workflows first until the deployment fits', () => {
+    const plans = Array.from({ length: 40 }, (_, i) => plan(`wf${String(i).padStart(2, '0')}`, 7)); // 40 x 10 triggers
+    const rules = lib.planRules(plans, 250);
+    expect(rules.length).toBeLessThanOrEqual(250);
+    const grouped = rules.filter((r) => r.kind === 'workflow');
+    expect(grouped.length).toBeGreaterThan(0);
+    expect(grouped.every((r) => /budget of 250/.test(r.reason ?? ''))).toBe(true);
+  });
+
+  it('groups a workflow with a pattern over 2,048 characters even under the budget', () => {
+    const wide = compileWorkflow(wideJoin(), { source: 'workflows/wide-join.yaml' });
+    const rules = lib.planRules([wide, plan('small', 2)], 250);
+    expect(rules.filter((r) => r.kind === 'workflow').map((r) => r.workflow)).toEqual(['wide-join']);
+    expect(rules.filter((r) => r.kind === 'trigger')).toHaveLength(5);
+  });
+
+  it('names rules and functions deterministically within AWS limits', () => {
+    const plans = [compileWorkflow(gpuDemo, { source: 'workflows/gpu-demo.yaml' }), plan('b', 3)];
+    const build = () => lib.buildModel({ service: 'joinflow', stage: 'a-rather-long-stage', region: 'us-east-1', custom: {}, plans, warn: () => {} });
+    const one = build();
+    expect(build()).toEqual(one);
+    for (const r of one.rules) {
+      expect(r.name.length).toBeLessThanOrEqual(64);
+      expect(r.logicalId).toMatch(/^[A-Za-z0-9]{1,255}$/);
+    }
+    for (const f of one.functionSteps) {
+      expect(f.name.length).toBeLessThanOrEqual(64);
+      expect(f.name).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(f.key).toMatch(/^[A-Za-z0-9]+$/);
+    }
+  });
+});
