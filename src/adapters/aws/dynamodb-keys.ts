@@ -206,12 +206,12 @@ const MAX_PAYLOAD_BYTES = 350 * 1024;
 const BATCH_GET_LIMIT = 100;
 const MAX_IDLE_ROUNDS = 8;
 
-/** Throws RESULT_TOO_LARGE when `value` as JSON would not fit in an item. */
-export function checkPayload(what: string, value: unknown): void {
+/** Throws `code` (RESULT_TOO_LARGE by default) when `value` as JSON would not fit in an item. */
+export function checkPayload(what: string, value: unknown, code = 'RESULT_TOO_LARGE'): void {
   const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
   if (bytes <= MAX_PAYLOAD_BYTES) return;
   throw new JoinflowError(
-    'RESULT_TOO_LARGE',
+    code,
     `${what} is ${Math.ceil(bytes / 1024)} KB as JSON; the DynamoDB store keeps at most ${MAX_PAYLOAD_BYTES / 1024} KB ` +
       'in an item (400 KB limit). Store large payloads elsewhere (S3) and pass a reference.',
   );

@@ -26,7 +26,9 @@
  * Sizes and rates: the join item holds at most `shardThreshold` ordinals plus `shards` numbers
  * (a few KB) and takes at most `shardThreshold` arrival writes in all; each shard takes 1/shards
  * of the rest (16 shards ≈ 16,000 arrivals/s into one join); markers are written once each.
- * DynamoDB splits a hot partition by sort key, so the per-item rate is the limit that matters.
+ * (A burst of the first `shardThreshold` arrivals can meet the join item's rate for about a
+ * second; the SDK retries that throttling.) DynamoDB splits a hot partition by sort key, so the
+ * per-item rate is the limit that matters, not the shared partition key.
  *
  * Routing depends on the ordinal alone, never on whether `need` was passed, so an arrival and
  * its redelivery are always deduplicated in the same place. Need unknown at arrival (a dynamic
@@ -62,6 +64,7 @@ import {
   tableAccess,
 } from './dynamodb-keys.ts';
 
+/** Table shape for deploy scripts and tests: CreateTable input, TTL setting, GSI and TTL names. */
 export { STATUS_INDEX, tableDefinition, timeToLiveDefinition, TTL_ATTRIBUTE } from './dynamodb-keys.ts';
 
 /** Options of the DynamoDB store. */
@@ -205,7 +208,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
   return {
     async startRun(start) {
       const run: RunRecord = { ...start, status: 'running' };
-      checkPayload(`the input of run "${run.runId}"`, run.input);
+      checkPayload(`the input of run "${run.runId}"`, run.input, 'INPUT_TOO_LARGE');
       if (await db.putNew(runToItem(run))) return { created: true, run };
       const existing = await db.get(run.runId, sortKey.meta);
       if (!existing) throw new JoinflowError('STORE_ERROR', `run "${run.runId}" exists in table "${options.table}" but its META item could not be read`);
@@ -245,6 +248,8 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
     },
 
     async arrive(runId, trigger, key, need, ordinal) {
+      // A position that is not a whole number cannot name a set member or a shard: count the key.
+      if (ordinal !== undefined && !(Number.isSafeInteger(ordinal) && ordinal >= 0)) ordinal = undefined;
       return ordinal !== undefined && ordinal >= threshold
         ? arriveSharded(runId, trigger, key, need, ordinal)
         : arriveOnJoin(runId, trigger, key, need, ordinal);

@@ -1,0 +1,246 @@
+/**
+ * The DynamoDB TriggerStore on dynalite: the shared contract suite (fresh table per test), then
+ * what only DynamoDB has — item sizes, the sharded layout, condition failures kept inside the
+ * adapter, repair of an increment lost between marker and shard, BatchGetItem paging, the GSI.
+ */
+import { type AttributeValue, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { itemKey, shardShare, sortKey } from '../../src/adapters/aws/dynamodb-keys.ts';
+import { createDynamoDbStore, STATUS_INDEX, type DynamoDbStoreOptions } from '../../src/adapters/aws/dynamodb-store.ts';
+import { JoinflowError } from '../../src/model/errors.ts';
+import type { TriggerStore } from '../../src/ports.ts';
+import { describeTriggerStoreContract } from '../contract/trigger-store.contract.ts';
+import { createTable, startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+
+let dynamo: DynaliteHandle | undefined;
+let tables = 0;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+
+afterAll(async () => {
+  await dynamo?.close();
+});
+
+function handle(): DynaliteHandle {
+  if (!dynamo) throw new Error('dynalite did not start');
+  return dynamo;
+}
+
+/** A store on a fresh table (dynalite keeps tables in memory; they go with the server). */
+async function freshStore(options: Partial<DynamoDbStoreOptions> = {}): Promise<{ store: TriggerStore; table: string }> {
+  const { client } = handle();
+  const table = `joinflow-test-${++tables}`;
+  await createTable(client, table);
+  return { store: createDynamoDbStore({ client, table, ...options }), table };
+}
+
+describeTriggerStoreContract('dynamodb (dynalite)', async () => ({ store: (await freshStore()).store }), { fanIn: 5000 });
+
+/** Raw items of a run whose sort key starts with `prefix`. */
+async function rawItems(table: string, runId: string, prefix: string) {
+  const items: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await handle().client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':pk': itemKey(runId, '').pk, ':p': { S: prefix } },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+async function rawItem(table: string, runId: string, sk: string) {
+  return (await handle().client.send(new GetItemCommand({ TableName: table, Key: itemKey(runId, sk), ConsistentRead: true }))).Item;
+}
+
+async function arriveAll(store: TriggerStore, runId: string, trigger: string, ordinals: number[], need: number | undefined) {
+  const states = [];
+  for (let i = 0; i < ordinals.length; i += 50) {
+    const batch = ordinals.slice(i, i + 50);
+    states.push(...(await Promise.all(batch.map((o) => store.arrive(runId, trigger, `item-${o}`, need, o)))));
+  }
+  return states;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe('DynamoDB store specifics', () => {
+  it('a join item stays small: 1000 arrivals with ordinals are < 40 KB', async () => {
+    const { store, table } = await freshStore();
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    const states = await arriveAll(store, 'r', 'join', range(0, 1000), 1000);
+    expect(states.filter((s) => s.count === 1000)).toHaveLength(1);
+    const item = await rawItem(table, 'r', sortKey.join('join'));
+    expect(item?.arrived?.NS).toHaveLength(1000);
+    expect(item?.cnt?.N).toBe('1000');
+    expect(JSON.stringify(item).length).toBeLessThan(40_000);
+  });
+
+  it('a sharded join writes one marker per arrival and 16 shard counters', { timeout: 120_000 }, async () => {
+    const { store, table } = await freshStore();
+    const need = 3000;
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    const states = await arriveAll(store, 'r', 'collect', range(0, need).reverse(), need);
+    expect(states.filter((s) => s.count >= need)).toHaveLength(1);
+    const markers = await rawItems(table, 'r', 'TRIG#collect#A#');
+    // Ordinals below the threshold (1000) live in the join item's set; the rest get markers.
+    expect(markers).toHaveLength(need - 1000);
+    expect(new Set(markers.map((m) => m.sk?.S)).size).toBe(need - 1000);
+    const shards = await rawItems(table, 'r', 'TRIG#collect#S#');
+    expect(shards.map((s) => s.sk?.S).sort()).toEqual(range(0, 16).map((s) => `TRIG#collect#S#${s}`).sort());
+    for (const shard of shards) {
+      const s = Number(shard.sk?.S?.split('#').pop());
+      expect(Number(shard.cnt?.N)).toBe(shardShare(s, 16, 1000, need));
+    }
+    const join = await rawItem(table, 'r', sortKey.join('collect'));
+    expect(join?.arrived?.NS).toHaveLength(1000);
+    expect(join?.doneShards?.NS?.map(Number).sort((a, b) => a - b)).toEqual(range(0, 16));
+    expect(join?.need?.N).toBe(String(need));
+    expect(JSON.stringify(join).length).toBeLessThan(40_000);
+    expect(markers.every((m) => JSON.stringify(m).length < 300)).toBe(true);
+  });
+
+  it('ConditionalCheckFailedException never escapes the adapter', async () => {
+    const { client } = handle();
+    const seen: string[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          seen.push((err as Error).name);
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'recordErrors' },
+    );
+    try {
+      const { store } = await freshStore({ shardThreshold: 2 });
+      expect((await store.startRun({ runId: 'r', workflow: 'wf', input: 1, startedAt: 1 })).created).toBe(true);
+      expect((await store.startRun({ runId: 'r', workflow: 'wf', input: 1, startedAt: 1 })).created).toBe(false);
+      expect(await store.arrive('r', 't', 'a', 4, 0)).toEqual({ fresh: true, count: 1, need: 4 });
+      expect(await store.arrive('r', 't', 'a', 4, 0)).toEqual({ fresh: false, count: 1, need: 4 });
+      // Sharded (ordinal >= threshold): the marker's conditional put fails for the duplicate.
+      expect((await store.arrive('r', 't', 'c', 4, 2)).fresh).toBe(true);
+      expect((await store.arrive('r', 't', 'c', 4, 2)).fresh).toBe(false);
+      expect(await store.claim('r', 't', 10, 100)).toBe('won');
+      expect(await store.claim('r', 't', 20, 100)).toBe('taken');
+      await store.markDispatched('r', 't', 30);
+      await store.markDispatched('r', 't', 40);
+      await store.markDispatched('r', 'never-claimed', 40);
+      await store.saveResult('r', 'k', 1);
+      await store.saveResult('r', 'k', 2);
+      expect(await store.getResults('r', ['k'])).toEqual(new Map([['k', 1]]));
+      await store.release('r');
+      expect(await store.finishRun('r', { status: 'succeeded', finishedAt: 50 })).toBe(true);
+      expect(await store.finishRun('r', { status: 'failed', finishedAt: 60 })).toBe(false);
+      const parallel = await Promise.all(range(0, 30).map(() => store.arrive('r', 'u', 'same', 2)));
+      expect(parallel.filter((s) => s.fresh)).toHaveLength(1);
+    } finally {
+      client.middlewareStack.remove('recordErrors');
+    }
+    const conditionFailures = seen.filter((name) => name === 'ConditionalCheckFailedException').length;
+    // Each duplicate above (and all but one of the 30 parallel arrivals) failed a condition inside.
+    expect(conditionFailures).toBeGreaterThanOrEqual(9 + 29);
+    expect(seen.filter((name) => name !== 'ConditionalCheckFailedException')).toEqual([]);
+  });
+
+  it('repairs an increment lost between marker and shard counter (need known)', async () => {
+    const { store, table } = await freshStore({ shardThreshold: 10, shards: 4 });
+    const need = 50;
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    // A processor wrote the marker of ordinal 37 and died before counting it.
+    await handle().client.send(
+      new PutItemCommand({ TableName: table, Item: { ...itemKey('r', sortKey.marker('t', 37 % 4, 37)), join: { S: 't' }, key: { S: 'item-37' } } }),
+    );
+    const states = await arriveAll(store, 'r', 't', range(0, need).filter((o) => o !== 37), need);
+    expect(states.some((s) => s.count >= need)).toBe(false);
+    // The event of ordinal 37 is redelivered: it is a duplicate, and it completes the join.
+    expect(await store.arrive('r', 't', 'item-37', need, 37)).toEqual({ fresh: false, count: need, need });
+    expect(await store.claim('r', 't', 1, 100)).toBe('won');
+  });
+
+  it('repairs a lost increment redelivered before the need was known', async () => {
+    const { store, table } = await freshStore({ shardThreshold: 10, shards: 4 });
+    const need = 50;
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    await handle().client.send(
+      new PutItemCommand({ TableName: table, Item: { ...itemKey('r', sortKey.marker('t', 21 % 4, 21)), join: { S: 't' }, key: { S: 'item-21' } } }),
+    );
+    await arriveAll(store, 'r', 't', range(0, need).filter((o) => o !== 21), undefined);
+    expect(await store.arrive('r', 't', 'item-21', undefined, 21)).toMatchObject({ fresh: false, need: undefined });
+    expect(await store.setNeed('r', 't', need)).toEqual({ fresh: false, count: need, need });
+  });
+
+  it('rejects a result over 350 KB with RESULT_TOO_LARGE and keeps nothing', async () => {
+    const { store } = await freshStore();
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    const err = await store.saveResult('r', 'big', 'x'.repeat(360 * 1024)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JoinflowError);
+    expect((err as JoinflowError).code).toBe('RESULT_TOO_LARGE');
+    expect((err as JoinflowError).message).toMatch(/result "big" of run "r" is 361 KB/);
+    expect((await store.getResults('r', ['big'])).size).toBe(0);
+  });
+
+  it('getResults pages through BatchGetItem limits (100 keys, 16 MB, UnprocessedKeys)', { timeout: 60_000 }, async () => {
+    const { store } = await freshStore();
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    const big = range(0, 8).map((i) => `${i}`.repeat(300 * 1024));
+    await Promise.all(big.map((value, i) => store.saveResult('r', `big${i}`, value)));
+    const small = range(0, 250).map((i) => `s${i}`);
+    await Promise.all(small.map((key, i) => store.saveResult('r', key, { i })));
+    const keys = [...big.map((_, i) => `big${i}`), ...small, 'missing', 's0'];
+    const { client } = handle();
+    const requested: number[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { RequestItems?: Record<string, { Keys: unknown[] }> };
+        if (context.commandName === 'BatchGetItemCommand') requested.push(Object.values(input.RequestItems ?? {})[0]?.Keys.length ?? 0);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countBatchGets' },
+    );
+    const found = await store.getResults('r', keys).finally(() => client.middlewareStack.remove('countBatchGets'));
+    // 259 distinct keys: three calls of at most 100, then retries of what did not fit in a response.
+    expect(requested.slice(0, 3).sort((a, b) => a - b)).toEqual([59, 100, 100]);
+    expect(requested.length).toBeGreaterThan(3);
+    expect(requested.every((k) => k <= 100)).toBe(true);
+    expect(found.size).toBe(8 + 250);
+    big.forEach((value, i) => expect(found.get(`big${i}`)).toBe(value));
+    small.forEach((key, i) => expect(found.get(key)).toEqual({ i }));
+  });
+
+  it('finished runs are listed by the byWorkflowStatus index and carry a TTL', async () => {
+    const { store, table } = await freshStore();
+    await store.startRun({ runId: 'a', workflow: 'wf', input: null, startedAt: 10 });
+    await store.startRun({ runId: 'b', workflow: 'wf', input: null, startedAt: 20 });
+    await store.finishRun('b', { status: 'succeeded', finishedAt: 30, output: 'done' });
+    const list = async (status: string) =>
+      (
+        await handle().client.send(
+          new QueryCommand({
+            TableName: table,
+            IndexName: STATUS_INDEX,
+            KeyConditionExpression: 'workflowStatus = :ws',
+            ExpressionAttributeValues: { ':ws': { S: `wf#${status}` } },
+          }),
+        )
+      ).Items?.map((i) => i.runId?.S);
+    expect(await list('running')).toEqual(['a']);
+    expect(await list('succeeded')).toEqual(['b']);
+    const meta = await rawItem(table, 'b', sortKey.meta);
+    const expiresAt = Number(meta?.expiresAt?.N);
+    expect(expiresAt).toBeGreaterThan(Date.now() / 1000 + 29 * 86_400);
+    expect(expiresAt).toBeLessThan(Date.now() / 1000 + 31 * 86_400);
+    expect((await rawItem(table, 'a', sortKey.meta))?.expiresAt).toBeUndefined();
+  });
+});
