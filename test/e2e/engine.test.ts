@@ -107,6 +107,23 @@ describe('embedded engine, whole runs', () => {
     expect(engine.deadLetters).toEqual([]);
   });
 
+  it('runs batch steps by their local command and container steps in the worker pool', async () => {
+    const engine = await engineFor(['test/fixtures/workflows/hybrid.yaml']);
+    const r = await engine.run('hybrid', { n: 21, tag: 'h' });
+    expect(r.status).toBe('succeeded');
+    const out = (r.output as { summarize: { tag: string; results: Record<string, unknown> } }).summarize;
+    expect(out.tag).toBe('h');
+    expect(out.results).toEqual({ detect: { boxes: 42, gpu: 'detect' }, count: { items: 3 } });
+  });
+
+  it('fails a batch step without a local command with a message saying what to add', async () => {
+    const engine = await engineFor(['test/fixtures/workflows/batch-no-local.yaml']);
+    const r = await engine.run('batch-no-local', null);
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ step: 'train', type: 'NoLocalCommand' });
+    expect(r.error!.message).toContain('add executor.local');
+  });
+
   it('limits concurrency per executor kind', async () => {
     const engine = createEngine({ root, trace: true, concurrency: { simulate: 2 } });
     engines.push(engine);

@@ -116,8 +116,9 @@ export async function createAwsWorld(template: Template, options: { root: string
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_S3: s3.endpoint,
     AWS_ENDPOINT_URL_SQS: sqsEndpoint,
-    AWS_ACCESS_KEY_ID: 'x',
-    AWS_SECRET_ACCESS_KEY: 'x',
+    // s3rver checks its own fixed credentials; dynalite and fauxqs accept any.
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_REGION: REGION,
     JOINFLOW_LOG_LEVEL: process.env['JOINFLOW_LOG_LEVEL'] ?? 'error',
   });

@@ -50,6 +50,21 @@ describe('compiler: validation', () => {
     expect(paths.some((p) => p.startsWith('steps.q.executor'))).toBe(true);
   });
 
+  it('requires a container step to name exactly one of module and command', () => {
+    const problems = problemsOf({
+      name: 'w',
+      steps: {
+        both: { executor: { type: 'container', module: './h.ts', command: 'node' } },
+        none: { executor: { type: 'container' } },
+        ok: { executor: { type: 'container', command: 'node' } },
+      },
+    });
+    expect(problems).toEqual([
+      { path: 'steps.both.executor', message: 'a container step runs either a handler "module" or a "command": give exactly one' },
+      { path: 'steps.none.executor', message: 'a container step runs either a handler "module" or a "command": give exactly one' },
+    ]);
+  });
+
   it('rejects forEach over a step that is not a predecessor', () => {
     const problems = problemsOf({ name: 'w', steps: { a: { executor: sim }, b: { executor: sim }, m: { needs: ['a'], forEach: 'b', executor: sim } } });
     expect(problems).toEqual([

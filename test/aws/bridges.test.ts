@@ -1,0 +1,125 @@
+/**
+ * The bridges: Lambda destination records and Batch job state changes become Step Completed /
+ * Step Failed; an S3 upload becomes Run Requested (idempotently). Real handlers, S3 on s3rver,
+ * EventBridge captured with aws-sdk-client-mock.
+ */
+import path from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { outputKey } from '../../src/adapters/aws/dispatch.ts';
+import { batchState, lambdaResult, s3Start } from '../../src/adapters/aws/handlers/bridges.ts';
+import { resetWiring } from '../../src/adapters/aws/wiring.ts';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const eb = mockClient(EventBridgeClient);
+let s3: S3rverHandle;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  s3 = await startS3rver('bridge-bucket');
+  Object.assign(process.env, {
+    JOINFLOW_BUCKET: s3.bucket,
+    JOINFLOW_BUS: 'joinflow-test',
+    JOINFLOW_TRIGGERS_DIR: path.join(root, 'triggers'),
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    // s3rver checks its own fixed credentials; dynalite and fauxqs accept any.
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    JOINFLOW_LOG_LEVEL: 'off',
+  });
+  resetWiring();
+});
+afterAll(async () => {
+  process.env = saved;
+  resetWiring();
+  eb.restore();
+  await s3.close();
+});
+beforeEach(() => {
+  eb.reset();
+  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+});
+
+function published(): Array<{ type: string; detail: Record<string, unknown>; bus: string }> {
+  return eb.commandCalls(PutEventsCommand).flatMap((c) =>
+    (c.args[0].input.Entries ?? []).map((e) => ({ type: e.DetailType!, detail: JSON.parse(e.Detail!), bus: e.EventBusName! })),
+  );
+}
+
+const meta = { workflow: 'diamond', runId: 'r1', step: 'nodeA', attempt: 1, maxAttempts: 3 };
+const result = (type: string, detail: Record<string, unknown>) => ({ id: 'e', source: 'lambda', 'detail-type': type, time: '', detail });
+
+describe('Lambda result bridge', () => {
+  it('turns a success record into Step Completed with the response as output', async () => {
+    await lambdaResult(result('Lambda Function Invocation Result - Success', { requestPayload: { input: 1, joinflow: meta }, responsePayload: { a: 2 } }));
+    expect(published()).toEqual([{ type: 'Step Completed', bus: 'joinflow-test', detail: expect.objectContaining({ workflow: 'diamond', runId: 'r1', step: 'nodeA', attempt: 1, output: { a: 2 } }) }]);
+  });
+
+  it('turns a failure into Step Failed, retrying while attempts remain, never for NonRetriableStepError', async () => {
+    await lambdaResult(result('Lambda Function Invocation Result - Failure', { requestPayload: { joinflow: meta }, responsePayload: { errorType: 'Error', errorMessage: 'boom' } }));
+    await lambdaResult(result('Lambda Function Invocation Result - Failure', { requestPayload: { joinflow: meta }, responsePayload: { errorType: 'NonRetriableStepError', errorMessage: 'bad input' } }));
+    await lambdaResult(result('Lambda Function Invocation Result - Failure', { requestPayload: { joinflow: { ...meta, attempt: 3 } }, responsePayload: { errorType: 'Error', errorMessage: 'boom' } }));
+    const [a, b, c] = published();
+    expect(a).toMatchObject({ type: 'Step Failed', detail: { error: { type: 'Error', message: 'boom' }, retrying: true } });
+    expect(b).toMatchObject({ type: 'Step Failed', detail: { error: { type: 'NonRetriableStepError' }, retrying: false } });
+    expect(c).toMatchObject({ type: 'Step Failed', detail: { attempt: 3, retrying: false } });
+  });
+
+  it('reports a Lambda timeout as StepTimeout, and ignores invocations that are not steps', async () => {
+    await lambdaResult(result('Lambda Function Invocation Result - Failure', { requestPayload: { joinflow: meta }, responsePayload: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 60.00 seconds' } }));
+    await lambdaResult(result('Lambda Function Invocation Result - Success', { requestPayload: { other: true }, responsePayload: 1 }));
+    expect(published()).toHaveLength(1);
+    expect(published()[0]).toMatchObject({ detail: { error: { type: 'StepTimeout' }, retrying: true } });
+  });
+});
+
+describe('Batch job state bridge', () => {
+  const env = (extra: Record<string, string> = {}) =>
+    Object.entries({ JOINFLOW_WORKFLOW: 'wf', JOINFLOW_RUN_ID: 'r2', JOINFLOW_STEP: 'detect', JOINFLOW_ATTEMPT: '1', JOINFLOW_MAX_ATTEMPTS: '2', JOINFLOW_ITEM: '4', ...extra }).map(([name, value]) => ({ name, value }));
+  const job = (status: string, extra: Record<string, unknown> = {}) => ({ id: 'e', source: 'aws.batch', 'detail-type': 'Batch Job State Change', time: '', detail: { jobName: 'j', status, container: { environment: env() }, ...extra } });
+
+  it('reads the output the job wrote to its output URI', async () => {
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: outputKey({ runId: 'r2', step: 'detect', item: 4, attempt: 1 }), Body: JSON.stringify({ boxes: 3 }) }));
+    await batchState(job('SUCCEEDED'));
+    expect(published()).toEqual([{ type: 'Step Completed', bus: 'joinflow-test', detail: expect.objectContaining({ workflow: 'wf', runId: 'r2', step: 'detect', item: 4, attempt: 1, output: { boxes: 3 } }) }]);
+  });
+
+  it('gives null output when the job wrote none, and Step Failed with the reason on failure', async () => {
+    await batchState({ ...job('SUCCEEDED'), detail: { ...job('SUCCEEDED').detail, container: { environment: env({ JOINFLOW_RUN_ID: 'r3' }) } } });
+    await batchState(job('FAILED', { statusReason: 'Essential container in task exited', container: { environment: env(), exitCode: 137 } }));
+    const [ok, failed] = published();
+    expect(ok!.detail['output']).toBeNull();
+    expect(failed).toMatchObject({ type: 'Step Failed', detail: { retrying: true, error: { type: 'BatchJobFailed' } } });
+    expect((failed!.detail['error'] as { message: string }).message).toBe('Essential container in task exited; exit code 137');
+  });
+});
+
+describe('S3 upload starts a run', () => {
+  const created = (key: string, etag = 'abc', size = 20) => ({ id: 'e', source: 'aws.s3', 'detail-type': 'Object Created', time: '', detail: { bucket: { name: s3.bucket }, object: { key, size, etag } } });
+
+  it('starts the workflow named by the key with the JSON object as input, once per object version', async () => {
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'runs/diamond/in.json', Body: '{"x": 2}' }));
+    await s3Start(created('runs/diamond/in.json'));
+    await s3Start(created('runs/diamond/in.json'));
+    await s3Start(created('runs/diamond/in.json', 'other-etag'));
+    const runs = published();
+    expect(runs.map((r) => r.type)).toEqual(['Run Requested', 'Run Requested', 'Run Requested']);
+    expect(runs[0]!.detail).toMatchObject({ workflow: 'diamond', input: { x: 2 } });
+    // A redelivered notification names the same run (idempotent); a new upload is a new run.
+    expect(runs[1]!.detail['runId']).toBe(runs[0]!.detail['runId']);
+    expect(runs[2]!.detail['runId']).not.toBe(runs[0]!.detail['runId']);
+  });
+
+  it('passes non-JSON objects as text with a reference, and ignores keys of unknown workflows', async () => {
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'runs/fanout/notes.txt', Body: 'hello' }));
+    await s3Start(created('runs/fanout/notes.txt', 'e1', 5));
+    await s3Start(created('runs/nosuch/file.json'));
+    const runs = published();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.detail['input']).toEqual({ object: { bucket: s3.bucket, key: 'runs/fanout/notes.txt', size: 5 }, text: 'hello' });
+  });
+});

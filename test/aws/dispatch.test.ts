@@ -1,0 +1,117 @@
+/**
+ * Request shapes of the AWS executors (no emulator exists for Lambda or Batch): asynchronous
+ * Invoke with the step event, SubmitJob with GPU resourceRequirements and the joinflow
+ * environment, SQS SendMessage for container steps; and tasks AWS cannot run fail for good.
+ */
+import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../src/adapters/aws/config.ts';
+import { dispatchTask, outputKey, UndispatchableError } from '../../src/adapters/aws/dispatch.ts';
+import { dispatchOrFail } from '../../src/adapters/aws/effects.ts';
+import { createSqsDispatcher } from '../../src/adapters/aws/sqs-executor.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
+import type { Task } from '../../src/ports.ts';
+
+const lambdaMock = mockClient(LambdaClient);
+const batchMock = mockClient(BatchClient);
+const sqsMock = mockClient(SQSClient);
+afterEach(() => {
+  lambdaMock.reset();
+  batchMock.reset();
+  sqsMock.reset();
+});
+
+const config = {
+  ...configFromEnv({}),
+  bucket: 'jf-bucket',
+  functions: { 'wf/fn': 'joinflow-test-wf-fn' },
+  jobQueues: { cpu: 'arn:aws:batch:us-east-1:1:job-queue/cpu', gpu: 'arn:aws:batch:us-east-1:1:job-queue/gpu' },
+  jobDefinitions: { 'wf/detect': 'joinflow-test-wf-detect', 'wf/cpu': 'joinflow-test-wf-cpu' },
+  queueUrls: { default: 'http://sqs.local/000000000000/tasks' },
+};
+const sqs = new SQSClient({ region: 'us-east-1' });
+const deps = {
+  config,
+  lambda: new LambdaClient({ region: 'us-east-1' }),
+  batch: new BatchClient({ region: 'us-east-1' }),
+  sendToQueue: (t: Task) => createSqsDispatcher({ client: sqs, queueUrl: (q) => config.queueUrls[q as 'default'] }).dispatch(t),
+};
+const base = { workflow: 'wf', runId: 'r1', attempt: 2, maxAttempts: 3, event: { input: { x: 1 }, results: { a: 5 } } };
+
+describe('AWS dispatch request shapes', () => {
+  it('invokes a function step asynchronously (InvocationType Event) with the step event', async () => {
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+    await dispatchTask({ ...base, step: 'fn', executor: { type: 'function', module: 'h.ts', export: 'fn' } }, deps);
+    const calls = lambdaMock.commandCalls(InvokeCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]!.args[0].input;
+    expect(input.FunctionName).toBe('joinflow-test-wf-fn');
+    expect(input.InvocationType).toBe('Event');
+    expect(JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array))).toEqual({
+      input: { x: 1 },
+      results: { a: 5 },
+      joinflow: { workflow: 'wf', runId: 'r1', step: 'fn', attempt: 2, maxAttempts: 3 },
+    });
+  });
+
+  it('submits a GPU batch step with VCPU, MEMORY and GPU resourceRequirements to the GPU queue', async () => {
+    batchMock.on(SubmitJobCommand).resolves({ jobId: 'j1', jobName: 'n', jobArn: 'a' });
+    const executor = { type: 'batch' as const, image: 'detector:1', command: ['detect'], vcpus: 4, memoryMb: 16384, gpus: 1, env: {} };
+    await dispatchTask({ ...base, step: 'detect', item: 7, executor, timeoutMs: 3_600_000 }, deps);
+    const input = batchMock.commandCalls(SubmitJobCommand)[0]!.args[0].input;
+    expect(input.jobQueue).toBe(config.jobQueues.gpu);
+    expect(input.jobDefinition).toBe('joinflow-test-wf-detect');
+    expect(input.jobName).toMatch(/^[A-Za-z0-9_-]{1,128}$/);
+    expect(input.containerOverrides?.resourceRequirements).toEqual([
+      { type: 'VCPU', value: '4' },
+      { type: 'MEMORY', value: '16384' },
+      { type: 'GPU', value: '1' },
+    ]);
+    const env = Object.fromEntries((input.containerOverrides?.environment ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ JOINFLOW_RUN_ID: 'r1', JOINFLOW_STEP: 'detect', JOINFLOW_ATTEMPT: '2', JOINFLOW_MAX_ATTEMPTS: '3', JOINFLOW_ITEM: '7' });
+    expect(env['JOINFLOW_OUTPUT_URI']).toBe(`s3://jf-bucket/${outputKey({ runId: 'r1', step: 'detect', item: 7, attempt: 2 })}`);
+    expect(JSON.parse(env['JOINFLOW_EVENT']!)).toEqual(base.event);
+    expect(input.timeout).toEqual({ attemptDurationSeconds: 3600 });
+  });
+
+  it('sends a CPU batch step to the CPU queue without a GPU requirement', async () => {
+    batchMock.on(SubmitJobCommand).resolves({ jobId: 'j2', jobName: 'n', jobArn: 'a' });
+    await dispatchTask({ ...base, step: 'cpu', executor: { type: 'batch', image: 'x', command: [], vcpus: 1, memoryMb: 2048, gpus: 0, env: {} } }, deps);
+    const input = batchMock.commandCalls(SubmitJobCommand)[0]!.args[0].input;
+    expect(input.jobQueue).toBe(config.jobQueues.cpu);
+    expect(input.containerOverrides?.resourceRequirements?.map((r) => r.type)).toEqual(['VCPU', 'MEMORY']);
+  });
+
+  it('puts a container step on its SQS queue', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm1' });
+    const task: Task = { ...base, step: 'c', executor: { type: 'container', queue: 'default', module: 'h.ts', export: 'run', args: [], env: {} } };
+    await dispatchTask(task, deps);
+    const input = sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(input.QueueUrl).toBe(config.queueUrls.default);
+    expect(JSON.parse(input.MessageBody!)).toEqual(task);
+  });
+
+  it('fails for good a step AWS cannot run (process), instead of retrying the invocation', async () => {
+    await expect(dispatchTask({ ...base, step: 'p', executor: { type: 'process', command: 'ls', args: [], env: {} } }, deps)).rejects.toBeInstanceOf(UndispatchableError);
+    const published: EventEnvelope[] = [];
+    await dispatchOrFail({ ...base, step: 'p', executor: { type: 'process', command: 'ls', args: [], env: {} } }, {
+      dispatch: (t) => dispatchTask(t, deps),
+      bus: { publish: async (e) => void published.push(...e), subscribe: () => () => {} },
+      now: () => 0,
+      newId: () => 'id',
+    });
+    expect(published).toHaveLength(1);
+    expect(published[0]!['detail-type']).toBe('Step Failed');
+    expect(published[0]!.detail).toMatchObject({ step: 'p', attempt: 2, retrying: false, error: { type: 'Undispatchable' } });
+    expect((published[0]!.detail as { error: { message: string } }).error.message).toContain('runs only on the embedded engine');
+  });
+
+  it('refuses a function event over the 256 KB asynchronous invoke limit with advice', async () => {
+    const big = { ...base, event: { input: 'x'.repeat(300_000), results: {} } };
+    await expect(dispatchTask({ ...big, step: 'fn', executor: { type: 'function', module: 'h.ts', export: 'fn' } }, deps)).rejects.toThrow(/256 KB asynchronous invocation limit/);
+    expect(lambdaMock.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+});
