@@ -42,7 +42,7 @@ export const RunRequestedSchema = z.object({
   input: z.unknown().optional(),
 });
 
-const stepRef = {
+const stepRefFields = {
   workflow: z.string().min(1),
   runId: z.string().min(1),
   step: z.string().min(1),
@@ -51,14 +51,14 @@ const stepRef = {
 };
 
 export const StepCompletedSchema = z.object({
-  ...stepRef,
+  ...stepRefFields,
   output: z.unknown().optional(),
   /** Set on the aggregate completion of a forEach step: how many items it joined. */
   items: z.number().int().nonnegative().optional(),
 });
 
 export const StepFailedSchema = z.object({
-  ...stepRef,
+  ...stepRefFields,
   error: StepErrorSchema,
   retrying: z.boolean(),
 });
@@ -94,4 +94,19 @@ export function isStepFailed(d: Record<string, unknown>): d is StepFailed {
   return isId(d['workflow']) && isId(d['runId']) && isId(d['step']) && isCount(d['attempt'], 1) &&
     (d['item'] === undefined || isCount(d['item'], 0)) && typeof d['retrying'] === 'boolean' &&
     typeof err === 'object' && err !== null && typeof err['type'] === 'string' && typeof err['message'] === 'string';
+}
+
+/** The fields that identify one execution in step events: workflow, run, step, attempt, item. */
+export function stepRef(
+  task: { workflow: string; runId: string; step: string; attempt: number; item?: number | undefined },
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    workflow: task.workflow,
+    runId: task.runId,
+    step: task.step,
+    attempt: task.attempt,
+    ...(task.item === undefined ? {} : { item: task.item }),
+    ...extra,
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JoinState, RunRecord, TriggerStore } from '../../src/ports.ts';
+import { rng } from '../helpers/driver.ts';
 
 /** Makes a fresh, empty store (and a way to dispose of it). */
 export type StoreFactory = () => Promise<{ store: TriggerStore; close?: () => Promise<void> }>;
@@ -19,17 +20,6 @@ export type ContractOptions = {
 
 const BATCH = 50;
 
-/** A small seeded PRNG (mulberry32), so a failing order can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   const out = [...items];

@@ -20,7 +20,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { JoinflowError } from '../../model/errors.ts';
-import { DetailType, JOINFLOW_SOURCE, type EventEnvelope, type StepError } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
 import { ContainerExecutorSchema } from '../../model/workflow.ts';
 import type { EventBus, Executor, StepOutcome, Task } from '../../ports.ts';
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
@@ -123,16 +123,6 @@ function label(task: Task): string {
   return `${task.workflow}/${task.runId} ${task.step}${task.item === undefined ? '' : `[${task.item}]`} attempt ${task.attempt}`;
 }
 
-function stepRef(task: Task, extra: Record<string, unknown>): Record<string, unknown> {
-  return {
-    workflow: task.workflow,
-    runId: task.runId,
-    step: task.step,
-    attempt: task.attempt,
-    ...(task.item === undefined ? {} : { item: task.item }),
-    ...extra,
-  };
-}
 
 const defaultLogger: WorkerLogger = {
   info: () => {},

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { DetailType, JOINFLOW_SOURCE, type EventEnvelope, type StepError } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
@@ -269,16 +269,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
   return new Engine(options);
 }
 
-function stepRef(task: Task, extra: Record<string, unknown>): Record<string, unknown> {
-  return {
-    workflow: task.workflow,
-    runId: task.runId,
-    step: task.step,
-    attempt: task.attempt,
-    ...(task.item === undefined ? {} : { item: task.item }),
-    ...extra,
-  };
-}
 
 function finiteOr(n: number | undefined, fallback: number): number {
   return n !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
