@@ -191,6 +191,27 @@ describe('DynamoDB store specifics', () => {
     expect((await store.getResults('r', ['big'])).size).toBe(0);
   });
 
+  it('claim-checks results and run outputs over the item budget into a blob store', async () => {
+    const blobs = new Map<string, string>();
+    const { store } = await freshStore({
+      blobs: {
+        put: async (key, body) => (blobs.set(`mem://${key}`, body), `mem://${key}`),
+        get: async (ref) => blobs.get(ref) ?? Promise.reject(new Error(`no ${ref}`)),
+      },
+    });
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    const big = { rows: Array.from({ length: 20_000 }, (_, i) => ({ i, label: `row-${i}` })) };
+    await store.saveResult('r', 'big', big);
+    await store.saveResult('r', 'small', { ok: true });
+    const got = await store.getResults('r', ['big', 'small']);
+    expect(got.get('big')).toEqual(big);
+    expect(got.get('small')).toEqual({ ok: true });
+    expect([...blobs.keys()]).toEqual(['mem://results/r/big.json']);
+    expect(await store.finishRun('r', { status: 'succeeded', finishedAt: 2, output: { big } })).toBe(true);
+    expect((await store.getRun('r'))?.output).toEqual({ big });
+    expect(blobs.size).toBe(2);
+  });
+
   it('getResults pages through BatchGetItem limits (100 keys, 16 MB, UnprocessedKeys)', { timeout: 60_000 }, async () => {
     const { store } = await freshStore();
     await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });

@@ -202,7 +202,8 @@ export function translateError(err: unknown, table: string, operation: string): 
 }
 
 // DynamoDB items hold 400 KB; the rest is left for keys and attribute names.
-const MAX_PAYLOAD_BYTES = 350 * 1024;
+/** Largest payload kept inside an item (DynamoDB items are at most 400 KB). */
+export const MAX_PAYLOAD_BYTES = 350 * 1024;
 const BATCH_GET_LIMIT = 100;
 const MAX_IDLE_ROUNDS = 8;
 

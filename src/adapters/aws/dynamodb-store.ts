@@ -46,9 +46,10 @@
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { JoinflowError } from '../../model/errors.ts';
-import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
+import type { BlobStore, ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
 import {
   checkPayload,
+  MAX_PAYLOAD_BYTES,
   expiryFromNow,
   fromJsonAttr,
   type Item,
@@ -77,6 +78,11 @@ export type DynamoDbStoreOptions = {
   shards?: number;
   /** Days until TTL removes a finished run, and working items counted from their first write; default 30. */
   ttlDays?: number;
+  /**
+   * Where results and run outputs too large for an item go (S3): the item then keeps
+   * `outputRef`. Without it such payloads are refused with RESULT_TOO_LARGE.
+   */
+  blobs?: BlobStore;
 };
 
 // Working items carry the TTL from their first write, so an abandoned run is cleaned up too.
@@ -91,6 +97,23 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
   const expiry = () => n(expiryFromNow(ttlDays));
   const share = (shard: number, need: number) => shardShare(shard, shards, threshold, need);
   const setNeedIfGiven = (need: number | undefined) => (need === undefined ? '' : ', #need = if_not_exists(#need, :need)');
+
+  /** A payload as item attributes: inline, or claim-checked into the blob store when too big. */
+  async function payload(what: string, value: unknown, blobKey: string): Promise<{ output?: AttributeValue; outputRef?: AttributeValue }> {
+    const json = JSON.stringify(value ?? null);
+    if (options.blobs && Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) return { outputRef: { S: await options.blobs.put(blobKey, json) } };
+    checkPayload(what, value);
+    const body = jsonAttr(value);
+    return body ? { output: body } : {};
+  }
+
+  /** The payload of an item written by `payload`. */
+  async function readPayload(item: Item): Promise<unknown> {
+    const ref = item.outputRef?.S;
+    if (ref === undefined) return fromJsonAttr(item.output);
+    if (!options.blobs) throw new JoinflowError('STORE_ERROR', `an item of table "${options.table}" refers to ${ref}, but the store has no blob store to read it`);
+    return JSON.parse(await options.blobs.get(ref));
+  }
 
   /** The join as its join item tells it: exact for unsharded joins, a lower bound below `need` otherwise. */
   function joinState(item: Item | undefined, fresh: boolean, needHint?: number): JoinState {
@@ -217,7 +240,11 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
 
     async getRun(runId) {
       const item = await db.get(runId, sortKey.meta);
-      return item ? itemToRun(item) : undefined;
+      if (!item) return undefined;
+      const run = itemToRun(item);
+      // Only finished runs can carry a claim-checked output; running ones read nothing extra.
+      if (item.outputRef) run.output = await readPayload(item);
+      return run;
     },
 
     async finishRun(runId, change) {
@@ -225,13 +252,14 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       // the workflow never changes, and the condition below still decides a race between finishers.
       const item = await db.get(runId, sortKey.meta);
       if (!item || item.status?.S !== 'running') return false;
-      checkPayload(`the output of run "${runId}"`, change.output);
+      const out = change.output === undefined ? {} : await payload(`the output of run "${runId}"`, change.output, `results/${runId}/$output.json`);
       const sets: Record<string, AttributeValue | undefined> = {
         status: { S: change.status },
         workflowStatus: { S: `${item.workflow?.S ?? ''}#${change.status}` },
         expiresAt: expiry(),
         finishedAt: change.finishedAt === undefined ? undefined : n(change.finishedAt),
-        output: jsonAttr(change.output),
+        output: out.output,
+        outputRef: out.outputRef,
         error: jsonAttr(change.error),
       };
       const names = Object.keys(sets).filter((name) => sets[name] !== undefined);
@@ -285,10 +313,11 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
     },
 
     async saveResult(runId, key, output) {
-      checkPayload(`the result "${key}" of run "${runId}"`, output);
-      const item: Item = { ...itemKey(runId, sortKey.result(key)), expiresAt: expiry() };
-      const body = jsonAttr(output);
-      if (body) item.output = body;
+      const item: Item = {
+        ...itemKey(runId, sortKey.result(key)),
+        expiresAt: expiry(),
+        ...(await payload(`the result "${key}" of run "${runId}"`, output, `results/${runId}/${key}.json`)),
+      };
       // First write wins: a redelivered completion must not replace a result others may have read.
       await db.putNew(item);
     },
@@ -297,7 +326,8 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       // BatchGetItem rejects duplicate keys in one request.
       const unique = [...new Set(keys)];
       const items = await db.batchGet(unique.map((k) => itemKey(runId, sortKey.result(k))));
-      const found = new Map(items.map((item) => [(item.sk?.S ?? '').slice(sortKey.resultPrefix.length), fromJsonAttr(item.output)]));
+      const found = new Map<string, unknown>();
+      for (const item of items) found.set((item.sk?.S ?? '').slice(sortKey.resultPrefix.length), await readPayload(item));
       const out = new Map<string, unknown>();
       for (const k of keys) if (found.has(k)) out.set(k, found.get(k));
       return out;

@@ -51,7 +51,7 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const s3 = new S3Client(clientOptions(config, 's3'));
   const sqs = new SQSClient(clientOptions(config, 'sqs'));
   const blobs = config.bucket ? createS3BlobStore({ client: s3, bucket: config.bucket }) : undefined;
-  const store = createDynamoDbStore({ client: new DynamoDBClient(clientOptions(config, 'dynamodb')), table: config.table });
+  const store = createDynamoDbStore({ client: new DynamoDBClient(clientOptions(config, 'dynamodb')), table: config.table, ...(blobs ? { blobs } : {}) });
   const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
   const processor = new TriggerProcessor({ store, clock, newId: randomUUID });
