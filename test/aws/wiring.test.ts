@@ -5,7 +5,9 @@
  * destination records come back through the bus. diamond and fanout run to the end.
  */
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startCommand } from '../../src/cli/start-command.ts';
+import { statusCommand } from '../../src/cli/status-command.ts';
 import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
 import { requestRun } from '../../src/adapters/aws/stage.ts';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
@@ -61,6 +63,27 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     const items = calls('fanoutsquare').filter((p) => (p['joinflow'] as { runId: string }).runId === 'wired-fanout-1');
     expect(items.map((p) => p['item']).sort()).toEqual([0, 1, 2, 3, 4]);
     expect(steps.find((s) => s.step === 'square')?.items).toBe(5);
+  });
+
+  it('starts a run with `joinflow start` and reports it with `joinflow status`', async () => {
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await startCommand(['fanout', '--input', '{"n": 3}', '--run-id', 'cli-run-1'])).toBe(0);
+      expect(out.join('')).toBe('cli-run-1\n');
+      await world.drain();
+      out.length = 0;
+      expect(await statusCommand(['cli-run-1', '--json'])).toBe(0);
+      const status = JSON.parse(out.join(''));
+      expect(status.run).toMatchObject({ runId: 'cli-run-1', workflow: 'fanout', status: 'succeeded', output: { count: 3, sum: 5 } });
+      expect(status.steps.map((s: { step: string; state: string }) => `${s.step}:${s.state}`).sort()).toEqual(['split:completed', 'square:completed', 'sum:completed']);
+      out.length = 0;
+      expect(await statusCommand(['no-such-run'])).toBe(1);
+    } finally {
+      write.mockRestore();
+      err.mockRestore();
+    }
   });
 
   it('treats a repeated start of the same run id as the same run', async () => {
