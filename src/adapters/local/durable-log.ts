@@ -1,0 +1,63 @@
+/**
+ * What the durable embedded engine keeps besides the TriggerStore, so that a restarted process
+ * loses nothing: the bus's pending events, dispatched tasks, retry timers, dead letters, and each
+ * run's plan and options (for `joinflow resume`). Methods are synchronous and write inside the
+ * store's open transaction: everything a batch did becomes durable at one `store.commit()` (group
+ * commit), and nothing leaves the process (a task started, an event delivered) before that.
+ */
+import type { EventEnvelope } from '../../model/events.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
+import type { RunRecord, RunStatus, Task } from '../../ports.ts';
+
+/** A task as the log keeps it. `started` is false until an executor began it. */
+export type TaskEntry = {
+  task: Task;
+  status: 'dispatched' | 'started' | 'succeeded' | 'failed' | 'cancelled';
+  startedAt?: number;
+  finishedAt?: number;
+};
+
+/** A stored dead letter. */
+export type DeadLetter = { id: number; at: number; reason: string; event: unknown };
+
+/** How a run was started, so `resume` can continue it the same way. */
+export type RunOptions = Record<string, unknown>;
+
+/** The durable side-state of the embedded engine. */
+export interface DurableLog {
+  /** Adds events to the pending queue; returns their sequence numbers (ascending). */
+  appendEvents(events: readonly EventEnvelope[]): number[];
+  /** Marks events as processed (their effects are in the same transaction). */
+  markProcessed(seqs: readonly number[]): void;
+  /** Events published but not yet processed, in publish order. */
+  pendingEvents(): Array<{ seq: number; event: EventEnvelope }>;
+
+  /** Records a task handed to an executor (status `dispatched`). Same task key again: ignored. */
+  recordTask(task: Task): void;
+  /** The executor began the task. */
+  taskStarted(task: Task, at: number): void;
+  /** The executor ended the task. */
+  taskFinished(task: Task, status: 'succeeded' | 'failed' | 'cancelled', at: number): void;
+  /** Tasks dispatched or started but not finished (of one run, or all). */
+  unfinishedTasks(runId?: string): TaskEntry[];
+  /** Every task of a run, in dispatch order (the run's trace). */
+  tasks(runId: string): TaskEntry[];
+
+  /** A retry timer; returns its id. */
+  addTimer(dueAt: number, task: Task): number;
+  removeTimer(id: number): void;
+  timers(runId?: string): Array<{ id: number; dueAt: number; task: Task }>;
+
+  deadLetter(event: unknown, reason: string, at: number): void;
+  deadLetters(): DeadLetter[];
+
+  /** The plan a run executes (stored once per distinct plan) and how it was started. */
+  saveRun(runId: string, plan: TriggerPlan, options: RunOptions): void;
+  runPlan(runId: string): TriggerPlan | undefined;
+  runOptions(runId: string): RunOptions | undefined;
+  /** Runs with their status, newest first; filters are optional. */
+  listRuns(filter?: { status?: RunStatus; workflow?: string }): RunRecord[];
+
+  /** Deletes the working state and log of finished runs older than `before` (epoch ms). */
+  gc(before: number): { runs: number };
+}
