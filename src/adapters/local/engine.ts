@@ -10,7 +10,7 @@ import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepErro
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
-import type { Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
+import type { BlobStore, Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
 import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
@@ -21,7 +21,9 @@ import { createMemoryStore } from './memory-store.ts';
 import { createProcessExecutor } from './process-executor.ts';
 import { RunTracker, type Progress, type RunResult } from './run-tracker.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
+import { recoverRuns } from './recovery.ts';
 import type { UsageMeter } from './usage-meter.ts';
+import type { DurableLog } from './durable-log.ts';
 
 export type { Progress, RunResult, TraceRecord };
 
@@ -50,7 +52,22 @@ export type EngineOptions = {
    * trigger, as EventBridge rules do on AWS, instead of once per event (slower, same results).
    */
   meter?: UsageMeter;
+  /**
+   * Makes the engine durable (with a store from the same database, e.g. openSqliteState): pending
+   * events, dispatched tasks, timers and dead letters are logged in the batch's transaction, so a
+   * restarted engine can `recover()` every unfinished run.
+   */
+  log?: DurableLog;
+  /** Where step outputs over `maxPayloadBytes` are kept (they travel as `outputRef`). */
+  blobs?: BlobStore;
+  /** Largest event the engine accepts or emits inline (default 1 MB, EventBridge's entry limit). */
+  maxPayloadBytes?: number;
+  /** Saved with each run (the CLI stores its flags), for `joinflow resume`. */
+  runOptions?: Record<string, unknown>;
 };
+
+/** EventBridge's limit on one entry, the default payload limit. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 /** Default concurrency: simulated steps only sleep, so they are not limited. */
 export function defaultConcurrency(): Record<ExecutorKind, number> {
@@ -69,6 +86,10 @@ export class Engine {
   readonly #lanes: Lanes;
   readonly #executors: Map<ExecutorKind, Executor>;
   readonly #runs = new Map<string, RunTracker>();
+  /** Plans as registered (paths relative to the root), stored with durable runs. */
+  readonly #plans = new Map<string, TriggerPlan>();
+  /** Sequence numbers of logged events, to mark them processed with the batch that handled them. */
+  readonly #seqs = new WeakMap<EventEnvelope, number>();
 
   constructor(options: EngineOptions = {}) {
     this.#options = options;
@@ -99,6 +120,7 @@ export class Engine {
 
   /** Registers a compiled workflow; relative paths in it are resolved against the root. */
   register(plan: TriggerPlan): void {
+    this.#plans.set(plan.workflow, plan);
     this.#processor.register(resolvePaths(plan, this.#options.root ?? process.cwd()));
   }
 
@@ -108,6 +130,7 @@ export class Engine {
     if (!plan) throw new UsageError(`unknown workflow "${workflow}": register its plan first`);
     const runId = options.runId ?? randomUUID();
     this.#tracker(runId, plan);
+    this.#options.log?.saveRun(runId, this.#plans.get(workflow)!, this.#options.runOptions ?? {});
     await this.#publish([this.#event(DetailType.RunRequested, { workflow, runId, input: input ?? null })]);
     return runId;
   }
@@ -130,16 +153,61 @@ export class Engine {
     return { ...result, trace: tracker?.trace ?? [] };
   }
 
-  /** Stops executors (worker threads, child processes). */
+  /**
+   * Cancels a running run: nothing new is dispatched, running tasks are stopped (processes get
+   * SIGTERM, then SIGKILL after a grace period), and Run Cancelled is emitted. False when the
+   * run is not running.
+   */
+  async cancel(runId: string, reason = 'cancelled by request'): Promise<boolean> {
+    const record = await this.store.getRun(runId);
+    if (!record || record.status !== 'running') return false;
+    const finished = await this.store.finishRun(runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } });
+    if (!finished) return false;
+    await this.#publish([this.#event(DetailType.RunCancelled, { workflow: record.workflow, runId, reason })]);
+    await this.store.commit();
+    await this.#endRun(runId);
+    return true;
+  }
+
+  /**
+   * Continues unfinished runs from the durable log after a restart: their plans are registered
+   * again, pending events redelivered, tasks that were dispatched but never started are started,
+   * tasks that were running when the process died run again (attempt + 1; a crash does not use
+   * up a retry), and retry timers fire. Returns the ids of the runs it took over.
+   */
+  async recover(only?: string): Promise<string[]> {
+    const log = this.#options.log;
+    if (!log) throw new UsageError('recover() needs a durable engine (createEngine({ log, store }))');
+    return recoverRuns(log, only, {
+      now: () => this.#clock.now(),
+      register: (plan) => {
+        if (!this.#plans.has(plan.workflow)) this.register(plan);
+      },
+      track: (run, plan) => this.#tracker(run.runId, plan, run.startedAt),
+      redeliver: (pending) => {
+        for (const { seq, event } of pending) this.#seqs.set(event, seq);
+        return this.bus.publish(pending.map((p) => p.event));
+      },
+      submit: (task) => {
+        this.#tracker(task.runId, this.#processor.plan(task.workflow)!).dispatched(task);
+        this.#lanes.submit(task);
+      },
+      schedule: (runId, delayMs, fire) => this.#runs.get(runId)?.schedule(delayMs, fire),
+      commit: () => this.store.commit(),
+    });
+  }
+
+  /** Stops executors (worker threads, child processes) and makes pending writes durable. */
   async close(): Promise<void> {
     for (const t of this.#runs.values()) t.clearTimers();
     await Promise.all([...this.#executors.values()].map((e) => e.close()));
+    await this.store.commit();
   }
 
-  #tracker(runId: string, plan: TriggerPlan): RunTracker {
+  #tracker(runId: string, plan: TriggerPlan, startedAt = this.#clock.now()): RunTracker {
     let t = this.#runs.get(runId);
     if (!t) {
-      t = new RunTracker(runId, plan, this.#clock.now(), this.#options.timeScale ?? 1, this.#options.trace ?? false);
+      t = new RunTracker(runId, plan, startedAt, this.#options.timeScale ?? 1, this.#options.trace ?? false, this.#options.log);
       this.#runs.set(runId, t);
     }
     return t;
@@ -148,8 +216,10 @@ export class Engine {
   async #process(events: EventEnvelope[]): Promise<void> {
     const batches: Effect[][] = [];
     const meter = this.#options.meter;
-    for (const event of events) {
+    for (const received of events) {
+      let event = received;
       try {
+        event = await this.#resolveRef(received);
         if (meter) {
           const ids = this.#processor.matchingTriggers(event);
           meter.invocations(ids.length);
@@ -162,30 +232,48 @@ export class Engine {
         const effects = await this.#processor.process(event);
         if (effects.length > 0) batches.push(effects);
       } catch (error) {
-        batches.push([{ type: 'dead-letter', event, reason: `processor error: ${(error as Error).message}` }]);
+        batches.push([{ type: 'dead-letter', event: received, reason: `processor error: ${(error as Error).message}` }]);
       }
     }
-    // Group commit: nothing leaves the process before the state that caused it is durable.
+    // State effects join the batch's transaction; external ones (starting tasks, timers, stopping
+    // runs) wait for the commit: nothing leaves the process before what caused it is durable.
+    const after: Array<() => unknown> = [];
+    for (const effects of batches) for (const effect of effects) await this.#apply(effect, after);
+    const log = this.#options.log;
+    if (log) {
+      const seqs: number[] = [];
+      for (const e of events) {
+        const seq = this.#seqs.get(e);
+        if (seq !== undefined) seqs.push(seq);
+      }
+      if (seqs.length > 0) log.markProcessed(seqs);
+    }
     await this.store.commit();
-    for (const effects of batches) for (const effect of effects) await this.#apply(effect);
+    for (const fn of after) await fn();
   }
 
-  async #apply(effect: Effect): Promise<void> {
+  async #apply(effect: Effect, after: Array<() => unknown>): Promise<void> {
+    const log = this.#options.log;
     switch (effect.type) {
       case 'dispatch':
         for (const task of effect.tasks) {
           const plan = this.#processor.plan(task.workflow)!;
           this.#tracker(task.runId, plan).dispatched(task);
-          this.#lanes.submit(task);
+          log?.recordTask(task);
+          after.push(() => this.#lanes.submit(task));
         }
         return;
       case 'schedule': {
         this.#options.meter?.retry();
         const tracker = this.#runs.get(effect.task.runId);
         if (!tracker || tracker.ended) return;
-        tracker.schedule(effect.delayMs, () => {
-          if (!tracker.ended) this.#lanes.submit(effect.task);
-        });
+        const id = log?.addTimer(this.#clock.now() + effect.delayMs, effect.task);
+        after.push(() =>
+          tracker.schedule(effect.delayMs, () => {
+            if (id !== undefined) log!.removeTimer(id);
+            if (!tracker.ended) this.#lanes.submit(effect.task);
+          }),
+        );
         return;
       }
       case 'publish':
@@ -195,14 +283,23 @@ export class Engine {
         await this.store.markDispatched(effect.runId, effect.trigger, this.#clock.now());
         return;
       case 'run-ended':
-        await this.#endRun(effect.runId);
+        after.push(() => this.#endRun(effect.runId));
         return;
       case 'dead-letter':
+        log?.deadLetter(effect.event, effect.reason, this.#clock.now());
         this.deadLetters.push({ event: effect.event, reason: effect.reason });
         if (this.deadLetters.length > 10_000) this.deadLetters.shift();
         this.#options.onDeadLetter?.(effect.event, effect.reason);
         return;
     }
+  }
+
+  /** An event whose output was kept as a blob gets it back before processing. */
+  async #resolveRef(event: EventEnvelope): Promise<EventEnvelope> {
+    const ref = (event.detail as { outputRef?: unknown } | undefined)?.outputRef;
+    if (typeof ref !== 'string' || !this.#options.blobs) return event;
+    const { outputRef: _ref, ...detail } = event.detail as Record<string, unknown>;
+    return { ...event, detail: { ...detail, output: JSON.parse(await this.#options.blobs.get(ref)) } };
   }
 
   async #endRun(runId: string): Promise<void> {
@@ -215,6 +312,7 @@ export class Engine {
       await this.#lanes.stopRun(runId);
     }
     await this.store.release(runId);
+    await this.store.commit();
     if (tracker && record) {
       this.#runs.delete(runId);
       tracker.finish(record as RunRecord, this.#clock.now());
@@ -223,6 +321,7 @@ export class Engine {
 
   #started(task: Task, at: number): void {
     this.#runs.get(task.runId)?.started(task);
+    this.#options.log?.taskStarted(task, at);
     void this.#publish([this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }))]);
   }
 
@@ -241,16 +340,38 @@ export class Engine {
       event = this.#event(DetailType.StepFailed, stepRef(task, { error, retrying }));
     }
     if (outcome.status !== 'aborted') this.#options.meter?.execution(task, record.end - record.start);
+    this.#options.log?.taskFinished(task, record.status, record.end);
     if (tracker) {
       tracker.record(record, outcome.status === 'succeeded');
       // The finishing task still holds its lane slot until this hook returns: do not count it.
       this.#options.onStep?.(task.runId, record, tracker.progress(Math.max(0, this.#lanes.runningCount(task.runId) - 1)));
     }
-    if (event) void this.#publish([event]);
+    if (event) void this.#emit(event);
   }
 
-  /** Publishes the engine's own events, counting them toward their run. */
+  /** Publishes a step's outcome; an output over the payload limit is kept as a blob first. */
+  async #emit(event: EventEnvelope): Promise<void> {
+    const detail = event.detail as { output?: unknown };
+    const limit = this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if ('output' in detail && this.#options.blobs) {
+      const json = JSON.stringify(detail.output ?? null);
+      if (Buffer.byteLength(json) > limit) {
+        const d = event.detail as Record<string, unknown>;
+        const ref = await this.#options.blobs.put(`${String(d['runId'])}/${String(d['step'])}.${String(d['item'] ?? '')}.${String(d['attempt'])}.json`, json);
+        const { output: _o, ...rest } = d;
+        event = { ...event, detail: { ...rest, outputRef: ref } };
+      }
+    }
+    await this.#publish([event]);
+  }
+
+  /** Publishes the engine's own events: logged (when durable), counted toward their run. */
   #publish(events: EventEnvelope[]): Promise<void> {
+    const log = this.#options.log;
+    if (log) {
+      const seqs = log.appendEvents(events);
+      events.forEach((e, i) => this.#seqs.set(e, seqs[i]!));
+    }
     for (const e of events) {
       this.#options.meter?.event(e);
       const runId = (e.detail as { runId?: unknown }).runId;

@@ -2,6 +2,7 @@
 import type { StepError } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
+import type { DurableLog, TaskEntry } from './durable-log.ts';
 import type { TraceRecord } from './lanes.ts';
 
 /** What `joinflow run --json` prints (DESIGN.md, "Command line"). */
@@ -46,8 +47,10 @@ export class RunTracker {
   #retried = 0;
   #events = 0;
   #resolve!: (r: RunResult) => void;
+  readonly #log: DurableLog | undefined;
 
-  constructor(runId: string, plan: TriggerPlan, startedAt: number, timeScale: number, keepTrace: boolean) {
+  constructor(runId: string, plan: TriggerPlan, startedAt: number, timeScale: number, keepTrace: boolean, log?: DurableLog) {
+    this.#log = log;
     this.#runId = runId;
     this.#plan = plan;
     this.#startedAt = startedAt;
@@ -129,16 +132,51 @@ export class RunTracker {
 
   finish(record: RunRecord, now: number): void {
     const cp = this.#plan.stats.criticalPathMs;
+    // A durable run may span several processes (crash, resume): its log tells the whole story.
+    const logged = this.#log?.tasks(this.#runId);
+    if (logged) {
+      this.trace.length = 0;
+      if (this.#keepTrace) this.trace.push(...logged.flatMap(traceRecord));
+    }
     this.#resolve({
       runId: this.#runId,
       workflow: this.#plan.workflow,
       status: record.status as RunResult['status'],
       output: record.status === 'succeeded' ? (record.output ?? null) : null,
       ...(record.error ? { error: record.error } : {}),
-      durationMs: now - this.#startedAt,
-      steps: { total: this.#units.size, succeeded: this.#succeeded, failed: this.#failed, retried: this.#retried },
+      durationMs: (record.finishedAt ?? now) - this.#startedAt,
+      steps: logged ? countUnits(logged) : { total: this.#units.size, succeeded: this.#succeeded, failed: this.#failed, retried: this.#retried },
       events: this.#events,
       ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),
     });
   }
+}
+
+/** A logged task as a trace record (tasks that never started have none). */
+function traceRecord(e: TaskEntry): TraceRecord[] {
+  if (e.startedAt === undefined || e.finishedAt === undefined) return [];
+  const status = e.status === 'succeeded' || e.status === 'failed' || e.status === 'cancelled' ? e.status : 'cancelled';
+  const t = e.task;
+  return [{ step: t.step, ...(t.item === undefined ? {} : { item: t.item }), attempt: t.attempt, status, start: e.startedAt, end: e.finishedAt }];
+}
+
+/** Units of work and their outcomes from the log: a unit succeeded if any attempt did. */
+function countUnits(entries: readonly TaskEntry[]): RunResult['steps'] {
+  const units = new Map<string, string[]>();
+  for (const e of entries) {
+    if (e.startedAt === undefined) continue;
+    const k = unitKey(e.task);
+    let list = units.get(k);
+    if (!list) units.set(k, (list = []));
+    list.push(e.status);
+  }
+  let succeeded = 0;
+  let failed = 0;
+  let attempts = 0;
+  for (const statuses of units.values()) {
+    attempts += statuses.length;
+    if (statuses.includes('succeeded')) succeeded++;
+    else if (statuses.includes('failed')) failed++;
+  }
+  return { total: units.size, succeeded, failed, retried: attempts - units.size };
 }

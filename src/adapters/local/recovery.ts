@@ -1,0 +1,59 @@
+/**
+ * Taking over unfinished runs after a restart. The durable log says what was in flight when the
+ * process died; the join state in the store makes every redelivery safe to repeat.
+ */
+import type { EventEnvelope } from '../../model/events.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
+import type { RunRecord, Task } from '../../ports.ts';
+import type { DurableLog } from './durable-log.ts';
+
+/** What recovery needs from the engine. */
+export type RecoveryHooks = {
+  now(): number;
+  register(plan: TriggerPlan): void;
+  track(run: RunRecord, plan: TriggerPlan): void;
+  redeliver(pending: Array<{ seq: number; event: EventEnvelope }>): Promise<void>;
+  submit(task: Task): void;
+  schedule(runId: string, delayMs: number, fire: () => void): void;
+  commit(): Promise<void>;
+};
+
+/** Re-registers, redelivers and resubmits whatever unfinished runs (or `only` one) had in flight. */
+export async function recoverRuns(log: DurableLog, only: string | undefined, hooks: RecoveryHooks): Promise<string[]> {
+  const runs = log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+  const recovered = new Set<string>();
+  for (const run of runs) {
+    const plan = log.runPlan(run.runId);
+    if (!plan) continue;
+    hooks.register(plan);
+    hooks.track(run, plan);
+    recovered.add(run.runId);
+  }
+  const runOf = (e: EventEnvelope) => (e.detail as { runId?: unknown } | undefined)?.runId;
+  const pending = log.pendingEvents().filter((p) => recovered.has(String(runOf(p.event))));
+  const submit: Task[] = [];
+  for (const entry of log.unfinishedTasks()) {
+    if (!recovered.has(entry.task.runId)) continue;
+    if (entry.status === 'dispatched') {
+      submit.push(entry.task);
+      continue;
+    }
+    // It was running when the process died; its result (if any) was never recorded. Run it
+    // again as the next attempt — without using up one of the step's retries.
+    log.taskFinished(entry.task, 'cancelled', hooks.now());
+    const again = { ...entry.task, attempt: entry.task.attempt + 1, maxAttempts: entry.task.maxAttempts + 1 };
+    log.recordTask(again);
+    submit.push(again);
+  }
+  const timers = log.timers().filter((t) => recovered.has(t.task.runId));
+  await hooks.commit();
+  for (const task of submit) hooks.submit(task);
+  for (const t of timers) {
+    hooks.schedule(t.task.runId, Math.max(0, t.dueAt - hooks.now()), () => {
+      log.removeTimer(t.id);
+      hooks.submit(t.task);
+    });
+  }
+  await hooks.redeliver(pending);
+  return [...recovered];
+}
