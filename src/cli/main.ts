@@ -12,6 +12,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start-command.ts')).startCommand,
   status: async () => (await import('./status-command.ts')).statusCommand,
   worker: async () => (await import('./worker-command.ts')).workerCommand,
+  resume: async () => (await import('./resume-command.ts')).resumeCommand,
+  cancel: async () => (await import('./cancel-command.ts')).cancelCommand,
+  dlq: async () => (await import('./dlq-command.ts')).dlqCommand,
+  gc: async () => (await import('./gc-command.ts')).gcCommand,
 };
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */

@@ -2,7 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseInput } from './input.ts';
-import { createEngine } from '../adapters/local/engine.ts';
+import path from 'node:path';
+import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
+import { openState, stateDir, takeCancelRequests } from './state.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
 import { estimateCost, formatCostReport } from '../cost/estimate.ts';
@@ -24,6 +26,8 @@ export async function runCommand(args: string[]): Promise<number> {
       'time-scale': { type: 'string' },
       state: { type: 'string' },
       cost: { type: 'boolean', default: false },
+      memory: { type: 'boolean', default: false },
+      'max-payload': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the workflow to run' : `one workflow at a time (got ${positionals.join(', ')})`);
@@ -32,18 +36,46 @@ export async function runCommand(args: string[]): Promise<number> {
   const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
   if (!Number.isFinite(timeScale) || timeScale < 0) throw new UsageError(`--time-scale must be a number >= 0 (got "${values['time-scale']}")`);
 
-  const plan = await compileFile(findWorkflowFile(positionals[0]!));
+  const maxPayloadBytes = parseBytes(values['max-payload']);
+  const workflowFile = findWorkflowFile(positionals[0]!);
+  // Compile before touching the state dir: a definition that does not compile writes nothing.
+  const plan = await compileFile(workflowFile);
+  const dir = stateDir(values.state);
+  const state = values.memory ? undefined : openState(dir);
+  const unfinished = state?.log.listRuns({ status: 'running' }) ?? [];
+  if (unfinished.length > 0) {
+    const ids = unfinished.slice(0, 3).map((r) => r.runId).join(', ');
+    process.stderr.write(`joinflow: ${unfinished.length} unfinished run(s) in ${path.relative(process.cwd(), dir) || dir} (${ids}${unfinished.length > 3 ? ', ...' : ''}); 'joinflow resume' continues them\n`);
+  }
   const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
   const meter = values.cost ? new UsageMeter() : undefined;
+  const store = state?.store ?? createMemoryStore();
   const engine = createEngine({
-    ...(meter ? { meter, store: meter.wrap(createMemoryStore()) } : {}),
+    store: meter ? meter.wrap(store) : store,
+    ...(meter ? { meter } : {}),
+    ...(state ? { log: state.log, blobs: state.blobs } : {}),
+    maxPayloadBytes,
+    runOptions: {
+      workflowFile,
+      root: process.cwd(),
+      concurrency: values.concurrency ?? null,
+      timeScale,
+      trace: values.trace === undefined ? null : path.resolve(values.trace),
+      maxPayloadBytes,
+      pid: process.pid,
+    },
     concurrency,
     timeScale,
-    ...(values.state === undefined ? {} : { stateDir: values.state }),
+    stateDir: dir,
     trace: values.trace !== undefined,
     onStep: progress.step,
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
   });
+  // `joinflow cancel` leaves a request in the state dir and sends SIGUSR2.
+  const onCancel = () => {
+    for (const runId of takeCancelRequests(dir)) void engine.cancel(runId, 'cancelled with joinflow cancel');
+  };
+  if (state) process.on('SIGUSR2', onCancel);
   try {
     engine.register(plan);
     const result = await engine.run(plan.workflow, input);
@@ -56,12 +88,24 @@ export async function runCommand(args: string[]): Promise<number> {
     else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
+    process.off('SIGUSR2', onCancel);
     await engine.close();
+    state?.close();
   }
 }
 
+/** `--max-payload 1MB` / `512KB` / `2000000` -> bytes (default 1 MB). */
+export function parseBytes(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_MAX_PAYLOAD_BYTES;
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(raw.trim());
+  if (!m) throw new UsageError(`--max-payload: "${raw}" is not a size (e.g. 1MB, 512KB, 200000)`);
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[(m[2] ?? 'b').toLowerCase() as 'b' | 'kb' | 'mb'];
+  return Math.floor(Number(m[1]) * unit);
+}
 
-function parseConcurrency(raw: string | undefined): Partial<Record<ExecutorKind, number>> {
+
+/** `--concurrency N` or `kind=N,...` -> limits per executor kind. */
+export function parseConcurrency(raw: string | undefined): Partial<Record<ExecutorKind, number>> {
   if (raw === undefined) return {};
   const limit = (v: string): number => {
     if (v === 'unlimited' || v === '0') return Infinity;

@@ -19,7 +19,7 @@ import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createProcessExecutor } from './process-executor.ts';
-import { RunTracker, type Progress, type RunResult } from './run-tracker.ts';
+import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
 import { recoverRuns } from './recovery.ts';
 import type { UsageMeter } from './usage-meter.ts';
@@ -195,6 +195,12 @@ export class Engine {
       schedule: (runId, delayMs, fire) => this.#runs.get(runId)?.schedule(delayMs, fire),
       commit: () => this.store.commit(),
     });
+  }
+
+  /** The trace of a run: from the durable log when there is one (it spans restarts). */
+  traceOf(runId: string): TraceRecord[] {
+    const logged = this.#options.log?.tasks(runId);
+    return logged ? logged.flatMap(traceRecord) : (this.#runs.get(runId)?.trace ?? []);
   }
 
   /** Stops executors (worker threads, child processes) and makes pending writes durable. */

@@ -153,7 +153,7 @@ export class RunTracker {
 }
 
 /** A logged task as a trace record (tasks that never started have none). */
-function traceRecord(e: TaskEntry): TraceRecord[] {
+export function traceRecord(e: TaskEntry): TraceRecord[] {
   if (e.startedAt === undefined || e.finishedAt === undefined) return [];
   const status = e.status === 'succeeded' || e.status === 'failed' || e.status === 'cancelled' ? e.status : 'cancelled';
   const t = e.task;

@@ -1,0 +1,216 @@
+/**
+ * Durable local state: the TriggerStore and the DurableLog of the embedded engine on one SQLite
+ * file, `<dir>/state.db`. Every write of both goes into one transaction that begins lazily at
+ * the first write and ends at `store.commit()` (group commit): a batch of events, their join
+ * updates, the tasks they dispatched and their being marked processed become durable together,
+ * or — after a crash before the commit — not at all, and the events are processed again.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
+import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type SqliteLog } from './sqlite-log.ts';
+import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
+
+export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
+export type { SqliteLog } from './sqlite-log.ts';
+
+/** Options of {@link openSqliteState}. */
+export type SqliteStateOptions = {
+  /** Directory of the state file; created if missing. */
+  dir: string;
+  /**
+   * `normal` (default): a commit survives a crash of the process, not necessarily a power loss
+   * or OS crash (the last commits may then be lost, the file stays consistent). `full`: fsync
+   * on every commit, surviving power loss too, at a large cost in commits per second.
+   */
+  sync?: SyncMode;
+  /** How long a write waits for another connection's lock before failing; default 5000 ms. */
+  busyTimeoutMs?: number;
+};
+
+/** Row counts per table, for tests and benchmarks. */
+export type SqliteStats = {
+  runs: number;
+  plans: number;
+  joins: number;
+  arrivals: number;
+  results: number;
+  events: number;
+  pendingEvents: number;
+  tasks: number;
+  timers: number;
+  deadLetters: number;
+};
+
+/** The store the engine uses, with row counts. */
+export type SqliteStore = TriggerStore & { stats(): SqliteStats };
+
+/** An open state file. */
+export type SqliteState = {
+  store: SqliteStore;
+  log: SqliteLog;
+  /** Absolute path of the database file. */
+  file: string;
+  /**
+   * Closes the database. An uncommitted batch is discarded, exactly as a crash would discard it
+   * (its events are still pending and get processed again): call `store.commit()` first to keep it.
+   */
+  close(): void;
+};
+
+/**
+ * Opens (or creates) the durable state in `dir`. One process at a time may write a state dir:
+ * the open batch holds SQLite's write lock until it commits.
+ */
+export function openSqliteState(options: SqliteStateOptions): SqliteState {
+  mkdirSync(options.dir, { recursive: true });
+  const file = path.resolve(options.dir, 'state.db');
+  const db = openDatabase(file, options);
+  const batch = createBatch(db, file);
+
+  const s = {
+    insertRun: db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
+      // The row may exist without a status if saveRun came first: startRun completes it then.
+      `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id) DO UPDATE SET workflow = excluded.workflow, status = 'running', input = excluded.input,
+       started_at = excluded.started_at, finished_at = excluded.finished_at, output = excluded.output, error = excluded.error
+       WHERE runs.status IS NULL`,
+    ),
+    getRun: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`),
+    runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
+    finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
+      `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
+    ),
+    addArrival: db.prepare<[string, string, string]>('INSERT OR IGNORE INTO arrivals (run_id, trig, key) VALUES (?, ?, ?)'),
+    // raw(): [cnt, need] arrays, cheaper than objects on the hottest path.
+    bumpJoin: db
+      .prepare<[string, string, number | null], [number, number | null]>(
+        `INSERT INTO joins (run_id, trig, need, cnt) VALUES (?, ?, ?, 1)
+         ON CONFLICT (run_id, trig) DO UPDATE SET cnt = cnt + 1, need = coalesce(joins.need, excluded.need) RETURNING cnt, need`,
+      )
+      .raw(),
+    // Also the duplicate path when a need is given: a redelivery may be the first to carry it.
+    setNeed: db
+      .prepare<[string, string, number | null], [number, number | null]>(
+        `INSERT INTO joins (run_id, trig, need, cnt) VALUES (?, ?, ?, 0)
+         ON CONFLICT (run_id, trig) DO UPDATE SET need = coalesce(joins.need, excluded.need) RETURNING cnt, need`,
+      )
+      .raw(),
+    readJoin: db.prepare<[string, string], [number, number | null]>('SELECT cnt, need FROM joins WHERE run_id = ? AND trig = ?').raw(),
+    claim: db.prepare<[string, string, number]>(
+      `INSERT INTO joins (run_id, trig, need, cnt, claimed_at) VALUES (?, ?, NULL, 0, ?)
+       ON CONFLICT (run_id, trig) DO UPDATE SET claimed_at = excluded.claimed_at WHERE joins.claimed_at IS NULL`,
+    ),
+    reclaim: db.prepare<[number, string, string, number, number]>(
+      'UPDATE joins SET claimed_at = ? WHERE run_id = ? AND trig = ? AND dispatched_at IS NULL AND ? - claimed_at >= ?',
+    ),
+    markDispatched: db.prepare<[number, string, string]>('UPDATE joins SET dispatched_at = ? WHERE run_id = ? AND trig = ? AND dispatched_at IS NULL'),
+    saveResult: db.prepare<[string, string, string | null]>('INSERT OR IGNORE INTO results (run_id, key, output) VALUES (?, ?, ?)'),
+    getResult: db.prepare<[string, string], [string | null]>('SELECT output FROM results WHERE run_id = ? AND key = ?').raw(),
+    releaseJoins: db.prepare<[string]>('DELETE FROM joins WHERE run_id = ?'),
+    releaseArrivals: db.prepare<[string]>('DELETE FROM arrivals WHERE run_id = ?'),
+    releaseResults: db.prepare<[string]>('DELETE FROM results WHERE run_id = ?'),
+  };
+  const count = (sql: string) => db.prepare<[], number>(sql).pluck();
+  const counters = {
+    runs: count('SELECT count(*) FROM runs WHERE status IS NOT NULL'),
+    plans: count('SELECT count(*) FROM plans'),
+    joins: count('SELECT count(*) FROM joins'),
+    arrivals: count('SELECT count(*) FROM arrivals'),
+    results: count('SELECT count(*) FROM results'),
+    events: count('SELECT count(*) FROM events'),
+    pendingEvents: count('SELECT count(*) FROM events WHERE processed = 0'),
+    tasks: count('SELECT count(*) FROM tasks'),
+    timers: count('SELECT count(*) FROM timers'),
+    deadLetters: count('SELECT count(*) FROM dead_letters'),
+  } satisfies Record<keyof SqliteStats, unknown>;
+
+  const joinState = (fresh: boolean, row: [number, number | null] | undefined): JoinState => ({
+    fresh,
+    count: row?.[0] ?? 0,
+    need: row?.[1] ?? undefined,
+  });
+
+  // The port is async, but every method does its reads and writes synchronously: nothing else
+  // can run between an arrival's insert and its counter update, so parallel calls cannot race.
+  const store: SqliteStore = {
+    async startRun(start) {
+      batch.write();
+      const created =
+        s.insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error))
+          .changes > 0;
+      if (created) return { created, run: { ...start, status: 'running' } as RunRecord };
+      return { created, run: decodeRun(s.getRun.get(start.runId))! };
+    },
+    async getRun(runId) {
+      return decodeRun(s.getRun.get(runId));
+    },
+    async finishRun(runId, update) {
+      batch.write();
+      return s.finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
+    },
+    async arrive(runId, trigger, key, need) {
+      // `ordinal` is ignored: one B-tree holds any fan-in, no sharding needed.
+      batch.write();
+      if (s.addArrival.run(runId, trigger, key).changes > 0) return joinState(true, s.bumpJoin.get(runId, trigger, need ?? null));
+      return joinState(false, need === undefined ? s.readJoin.get(runId, trigger) : s.setNeed.get(runId, trigger, need));
+    },
+    async setNeed(runId, trigger, need) {
+      batch.write();
+      return joinState(false, s.setNeed.get(runId, trigger, need));
+    },
+    async claim(runId, trigger, now, leaseMs): Promise<ClaimResult> {
+      batch.write();
+      if (s.claim.run(runId, trigger, now).changes > 0) return 'won';
+      // A claim never acknowledged within the lease: its claimer presumably died before dispatching.
+      if (s.reclaim.run(now, runId, trigger, now, leaseMs).changes > 0) return 'reclaimed';
+      return 'taken';
+    },
+    async markDispatched(runId, trigger, now) {
+      batch.write();
+      s.markDispatched.run(now, runId, trigger);
+    },
+    async saveResult(runId, key, output) {
+      batch.write();
+      s.saveResult.run(runId, key, toJson(output));
+    },
+    async getResults(runId, keys) {
+      const out = new Map<string, unknown>();
+      for (const key of keys) {
+        const row = s.getResult.get(runId, key);
+        // A NULL output is a saved `undefined`: present, unlike a missing row.
+        if (row) out.set(key, row[0] === null ? undefined : JSON.parse(row[0]));
+      }
+      return out;
+    },
+    async commit() {
+      batch.commit();
+    },
+    async release(runId) {
+      // Only a finished run's joins, arrivals and results go: nothing will read them again. Its
+      // run row (with input and outcome), tasks and events stay for `status` until gc.
+      const status = s.runStatus.get(runId);
+      if (status === undefined || status === null || status === 'running') return;
+      batch.write();
+      s.releaseJoins.run(runId);
+      s.releaseArrivals.run(runId);
+      s.releaseResults.run(runId);
+    },
+    stats() {
+      const out = {} as SqliteStats;
+      for (const [name, statement] of Object.entries(counters)) out[name as keyof SqliteStats] = statement.get() ?? 0;
+      return out;
+    },
+  };
+
+  return {
+    store,
+    log: createSqliteLog(db, batch),
+    file,
+    close() {
+      if (!db.open) return;
+      batch.rollback();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/** `joinflow cancel <runId>`: stops a run of the embedded engine, in whichever process runs it. */
+import { parseArgs } from 'node:util';
+import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
+import { UsageError } from '../model/errors.ts';
+import { alive, openState, requestCancel, stateDir } from './state.ts';
+
+/** Runs `joinflow cancel`; exit 0 when cancelled (or asked to), 1 when the run is not running. */
+export async function cancelCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { state: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('name the run id to cancel');
+  const runId = positionals[0]!;
+  const dir = stateDir(values.state);
+  const state = openState(dir, { mustExist: true });
+  try {
+    const record = await state.store.getRun(runId);
+    if (!record) throw new UsageError(`no run "${runId}" in ${dir}`);
+    if (record.status !== 'running') {
+      process.stderr.write(`joinflow cancel: run ${runId} already ${record.status}\n`);
+      return 1;
+    }
+    const pid = state.log.runOptions(runId)?.['pid'];
+    if (alive(pid) && pid !== process.pid) {
+      // The engine that runs it stops its tasks (SIGTERM, then SIGKILL) and emits Run Cancelled.
+      requestCancel(dir, runId);
+      process.kill(pid as number, 'SIGUSR2');
+      process.stderr.write(`joinflow cancel: asked process ${String(pid)} to cancel run ${runId}\n`);
+      return 0;
+    }
+    // No live engine runs it (it died): record the cancellation so resume will not continue it.
+    const now = Date.now();
+    await state.store.finishRun(runId, { status: 'cancelled', finishedAt: now, error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } });
+    const event = { id: `cancel-${runId}-${now}`, source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow: record.workflow, runId, reason: 'cancelled with joinflow cancel' } };
+    state.log.markProcessed(state.log.appendEvents([event]));
+    for (const t of state.log.unfinishedTasks(runId)) state.log.taskFinished(t.task, 'cancelled', now);
+    for (const t of state.log.timers(runId)) state.log.removeTimer(t.id);
+    await state.store.commit();
+    process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it)\n`);
+    return 0;
+  } finally {
+    state.close();
+  }
+}

@@ -1,0 +1,73 @@
+/** `joinflow resume [runId]`: continues unfinished runs of a state dir, with the flags they started with. */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createEngine, type RunResult } from '../adapters/local/engine.ts';
+import { RunTracker } from '../adapters/local/run-tracker.ts';
+import { UsageError } from '../model/errors.ts';
+import { parseConcurrency } from './run-command.ts';
+import { createProgress } from './progress.ts';
+import { openState, stateDir } from './state.ts';
+
+/** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
+export async function resumeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, trace: { type: 'string' } },
+  });
+  if (positionals.length > 1) throw new UsageError('resume takes at most one run id');
+  const only = positionals[0];
+  const dir = stateDir(values.state);
+  const state = openState(dir, { mustExist: true });
+  try {
+    if (only !== undefined) {
+      const record = await state.store.getRun(only);
+      if (!record) throw new UsageError(`no run "${only}" in ${dir}`);
+      // A run that already ended is reported as it ended: resume is idempotent.
+      if (record.status !== 'running') return report([RunTracker.fromRecord(record)], values.json);
+    }
+    const runs = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+    if (runs.length === 0) {
+      process.stderr.write(`joinflow resume: no unfinished runs in ${dir}\n`);
+      return 0;
+    }
+    // The run's own flags; one engine serves every run being resumed (the first run's flags).
+    const options = state.log.runOptions(runs[0]!.runId) ?? {};
+    const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
+    const trace = values.trace ?? (typeof options['trace'] === 'string' ? options['trace'] : undefined);
+    const engine = createEngine({
+      store: state.store,
+      log: state.log,
+      blobs: state.blobs,
+      stateDir: dir,
+      ...(typeof options['root'] === 'string' ? { root: options['root'] } : {}),
+      concurrency: parseConcurrency(typeof options['concurrency'] === 'string' ? options['concurrency'] : undefined),
+      timeScale: typeof options['timeScale'] === 'number' ? options['timeScale'] : 1,
+      ...(typeof options['maxPayloadBytes'] === 'number' ? { maxPayloadBytes: options['maxPayloadBytes'] } : {}),
+      runOptions: { ...options, pid: process.pid },
+      trace: trace !== undefined,
+      onStep: progress.step,
+    });
+    try {
+      const ids = await engine.recover(only);
+      process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
+      const results = await Promise.all(ids.map((id) => engine.wait(id)));
+      if (trace !== undefined && ids.length === 1) writeFileSync(trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
+      for (const r of results) progress.done(r);
+      return report(results, values.json);
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    state.close();
+  }
+}
+
+function report(results: RunResult[], json: boolean): number {
+  for (const r of results) {
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else if (r.status === 'succeeded') process.stdout.write(`${JSON.stringify(r.output, null, 2)}\n`);
+    else process.stderr.write(`run ${r.runId} ${r.status}${r.error ? `: ${r.error.type}: ${r.error.message}` : ''}\n`);
+  }
+  return results.every((r) => r.status === 'succeeded') ? 0 : 1;
+}

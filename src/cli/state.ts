@@ -1,0 +1,59 @@
+/** The embedded engine's state directory for CLI commands: opening it, and cancel requests. */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createFileBlobStore } from '../adapters/local/file-blobs.ts';
+import { openSqliteState } from '../adapters/local/sqlite-state.ts';
+import { UsageError } from '../model/errors.ts';
+
+/** Default state directory, relative to the working directory. */
+export const DEFAULT_STATE_DIR = '.joinflow';
+
+/** The state directory a command uses. */
+export function stateDir(flag: string | undefined): string {
+  return path.resolve(flag ?? DEFAULT_STATE_DIR);
+}
+
+/** Opens the durable state (SQLite + blob files) in `dir`, creating it if needed. */
+export function openState(dir: string, options: { mustExist?: boolean } = {}) {
+  if (options.mustExist && !existsSync(path.join(dir, 'state.db'))) {
+    throw new UsageError(`no joinflow state in ${dir} (run a workflow first, or pass --state DIR)`);
+  }
+  const state = openSqliteState({ dir });
+  return { ...state, blobs: createFileBlobStore(path.join(dir, 'blobs')) };
+}
+
+/** Asks the engine process that runs `runId` to cancel it (it reads these on SIGUSR2). */
+export function requestCancel(dir: string, runId: string): void {
+  const folder = path.join(dir, 'cancel');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, `${encodeURIComponent(runId)}.json`), JSON.stringify({ runId, at: Date.now() }));
+}
+
+/** Cancel requests waiting in `dir`, removed as they are read. */
+export function takeCancelRequests(dir: string): string[] {
+  const folder = path.join(dir, 'cancel');
+  if (!existsSync(folder)) return [];
+  const ids: string[] = [];
+  for (const f of readdirSync(folder)) {
+    const file = path.join(folder, f);
+    try {
+      ids.push((JSON.parse(readFileSync(file, 'utf8')) as { runId: string }).runId);
+    } catch {
+      // A request being written right now is picked up by the next signal.
+      continue;
+    }
+    rmSync(file, { force: true });
+  }
+  return ids;
+}
+
+/** Whether a process with this pid is alive (signal 0 checks without signalling). */
+export function alive(pid: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
