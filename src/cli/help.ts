@@ -63,7 +63,13 @@ Options:
                          function=4,process=2,simulate=unlimited (default: CPUs for
                          function and process, unlimited for simulate)
   --time-scale F         multiply simulate durations by F (default 1)
-  --state DIR            state directory for logs (default .joinflow)
+  --state DIR            state directory (default .joinflow): the durable SQLite state
+                         (runs, join counters, event log, tasks, timers, dead letters), run
+                         logs and large outputs; a killed run continues with joinflow resume
+  --memory               keep state in memory instead (nothing survives the process)
+  --run-id ID            the run's id (an idempotency key: an existing run is not started again)
+  --max-payload SIZE     largest step output kept inline (default 1MB); larger ones are kept
+                         as files in the state dir and passed by reference
   --cost                 count the AWS requests this run makes (one processor invocation
                          per matched rule, DynamoDB request units, Lambda, SQS, Batch) and
                          print their price next to Step Functions Standard's for the same
@@ -81,6 +87,30 @@ Options:
   --check         write nothing; exit 1 if any plan in DIR is missing, stale or orphaned
 
 Exit codes: 0 ok, 1 stale (--check), 2 bad definition (every problem is listed).
+`,
+  resume: `Usage: joinflow resume [runId] [--state DIR] [--json] [--trace FILE]
+
+Continues the unfinished runs of a state dir (or one run) after the engine died: pending
+events are redelivered, tasks that were running run again (attempt + 1), timers fire. The run's
+own flags (concurrency, time scale, trace file) are used. With --json, prints the same object as
+'joinflow run --json' for each resumed run; a run that had already finished is reported as it is.
+Exit codes: 0 all succeeded, 1 a run failed or was cancelled, 2 bad usage.
+`,
+  cancel: `Usage: joinflow cancel <runId> [--state DIR]
+
+Cancels a running run of the embedded engine: nothing new is dispatched, running processes get
+SIGTERM and then SIGKILL after a grace period, Run Cancelled is emitted and the state says so.
+Works on a run in another 'joinflow run' process (signalled) or one whose engine died.
+`,
+  dlq: `Usage: joinflow dlq list [--state DIR] [--json]
+
+Lists the events the engine could not process (malformed, unknown workflow or run, over the
+size limit), with the reason. Nothing is dropped silently.
+`,
+  gc: `Usage: joinflow gc [--state DIR] [--older-than 7d]
+
+Deletes the state of finished runs (older than the given age; default: all finished runs) and
+compacts the database.
 `,
   import: `Usage: joinflow import wfcommons <trace.json> [-o FILE] [--name NAME]
 
@@ -102,6 +132,10 @@ Commands:
   run <workflow>             run a workflow to the end on the embedded engine
   compile [files...]         compile workflows into triggers/<workflow>.json (--check: staleness)
   import wfcommons <trace>   convert a WfCommons trace into a workflow
+  resume [runId]             continue unfinished runs after a crash (durable state)
+  cancel <runId>             cancel a running run of the embedded engine
+  dlq list                   events the engine could not process, with the reason
+  gc                         delete finished runs from the state dir
   start <workflow>           start a run on a deployed stage (PutEvents "Run Requested")
   status <runId>             show a run of a deployed stage (from DynamoDB)
   worker --queue URL         run container steps from an SQS queue (any container or machine)

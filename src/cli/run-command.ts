@@ -27,6 +27,7 @@ export async function runCommand(args: string[]): Promise<number> {
       state: { type: 'string' },
       cost: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
+      'run-id': { type: 'string' },
       'max-payload': { type: 'string' },
     },
   });
@@ -78,7 +79,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (state) process.on('SIGUSR2', onCancel);
   try {
     engine.register(plan);
-    const result = await engine.run(plan.workflow, input);
+    const result = await engine.run(plan.workflow, input, values['run-id'] === undefined ? {} : { runId: values['run-id'] });
     progress.done(result);
     if (values.trace !== undefined) writeFileSync(values.trace, `${JSON.stringify(result.trace)}\n`);
     const { trace: _trace, ...summary } = result;

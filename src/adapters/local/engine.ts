@@ -129,6 +129,13 @@ export class Engine {
     const plan = this.#processor.plan(workflow);
     if (!plan) throw new UsageError(`unknown workflow "${workflow}": register its plan first`);
     const runId = options.runId ?? randomUUID();
+    if (options.runId !== undefined) {
+      // A given id is an idempotency key: a run that exists is not started again.
+      const existing = await this.store.getRun(runId);
+      if (existing && existing.workflow !== workflow) throw new UsageError(`run id "${runId}" already belongs to workflow "${existing.workflow}"`);
+      if (existing && existing.status !== 'running') return runId;
+      if (existing && !this.#runs.has(runId)) throw new UsageError(`run "${runId}" is still running elsewhere (or was interrupted): use joinflow resume`);
+    }
     this.#tracker(runId, plan);
     this.#options.log?.saveRun(runId, this.#plans.get(workflow)!, this.#options.runOptions ?? {});
     await this.#publish([this.#event(DetailType.RunRequested, { workflow, runId, input: input ?? null })]);

@@ -1,0 +1,164 @@
+/**
+ * The durable state through the CLI: nothing written for a bad definition, resume after a kill,
+ * "unfinished runs" notice, resume of a finished run, cancel across processes, dlq list, gc.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/adapters/local/engine.ts';
+import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
+import { diamondDef, plan } from '../helpers/plans.ts';
+import { joinflow, root } from '../helpers/cli.ts';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'jf-durable-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function background(args: string[]) {
+  const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exit, out: () => stdout, err: () => stderr };
+}
+
+async function until(check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function runStatus(state: string, runId: string): string | undefined {
+  if (!existsSync(path.join(state, 'state.db'))) return undefined;
+  const db = new Database(path.join(state, 'state.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT status FROM runs WHERE run_id = ?').get(runId) as { status?: string } | undefined)?.status;
+  } finally {
+    db.close();
+  }
+}
+
+function taskStatus(state: string, runId: string, step: string): string | undefined {
+  const db = new Database(path.join(state, 'state.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT status FROM tasks WHERE run_id = ? AND step = ?').get(runId, step) as { status?: string } | undefined)?.status;
+  } finally {
+    db.close();
+  }
+}
+
+describe('durable state through the CLI', () => {
+  it('writes nothing to the state dir for a workflow that does not compile', () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    writeFileSync(path.join(dir, 'bad.yaml'), 'name: bad\nsteps:\n  a: { needs: [zz], executor: { type: simulate, durationMs: 1 } }\n');
+    const r = joinflow(['run', path.join(dir, 'bad.yaml'), '--state', state]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('steps.a.needs[0]: unknown step "zz"');
+    expect(existsSync(state)).toBe(false);
+  });
+
+  it('says there are unfinished runs, resumes a killed run, and reports a finished run as it is', async () => {
+    const state = tmp();
+    const slow = background(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'killed-1', '--json']);
+    await until(() => runStatus(state, 'killed-1') === 'running' && taskStatus(state, 'killed-1', 'sleeper') === 'started');
+    slow.child.kill('SIGKILL');
+    await slow.exit;
+    const r = joinflow(['run', 'diamond', '--input', '{"x": 1}', '--state', state]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("1 unfinished run(s)");
+    expect(r.stderr).toContain("killed-1); 'joinflow resume' continues them");
+    // Cancel the killed run (no engine runs it any more), so resume has nothing to do for it.
+    const c = joinflow(['cancel', 'killed-1', '--state', state]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toContain('cancelled (no engine was running it)');
+    expect(runStatus(state, 'killed-1')).toBe('cancelled');
+    const again = joinflow(['resume', 'killed-1', '--state', state, '--json']);
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout)).toMatchObject({ runId: 'killed-1', status: 'cancelled' });
+  });
+
+  it('resumes a run killed mid-way to the same output', async () => {
+    const state = tmp();
+    const run = background(['run', 'workflows/fanout.ts', '--input', '{"n": 300}', '--state', state, '--run-id', 'fan-1', '--concurrency', 'function=1', '--json']);
+    await until(() => {
+      if (!existsSync(path.join(state, 'state.db'))) return false;
+      const db = new Database(path.join(state, 'state.db'), { readonly: true });
+      try {
+        return (db.prepare("SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'fan-1' AND status = 'succeeded'").get() as { n: number }).n > 20;
+      } finally {
+        db.close();
+      }
+    });
+    run.child.kill('SIGKILL');
+    await run.exit;
+    expect(runStatus(state, 'fan-1')).toBe('running');
+    const r = joinflow(['resume', '--state', state, '--json']);
+    expect(r.code).toBe(0);
+    let sum = 0;
+    for (let i = 0; i < 300; i++) sum += i * i;
+    expect(JSON.parse(r.stdout)).toMatchObject({ runId: 'fan-1', status: 'succeeded', output: { count: 300, sum } });
+    // Resuming a finished run prints its final state.
+    const done = joinflow(['resume', 'fan-1', '--state', state, '--json']);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ runId: 'fan-1', status: 'succeeded', output: { count: 300, sum } });
+  });
+
+  it('cancels a run in another process: SIGTERM to its processes, Run Cancelled, exit 1', async () => {
+    const state = tmp();
+    const trace = path.join(state, 'trace.json');
+    const run = background(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'cancel-me', '--json', '--trace', trace]);
+    await until(() => runStatus(state, 'cancel-me') === 'running' && taskStatus(state, 'cancel-me', 'sleeper') === 'started');
+    const c = joinflow(['cancel', 'cancel-me', '--state', state]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toContain('to cancel run cancel-me');
+    expect(await run.exit).toBe(1);
+    const out = JSON.parse(run.out());
+    expect(out).toMatchObject({ runId: 'cancel-me', status: 'cancelled' });
+    expect(runStatus(state, 'cancel-me')).toBe('cancelled');
+    expect(readFileSync(path.join(state, 'runs', 'cancel-me', 'logs', 'sleeper.1.err'), 'utf8')).toContain('got SIGTERM');
+    const records = JSON.parse(readFileSync(trace, 'utf8')) as Array<{ step: string; status: string }>;
+    expect(records.map((t) => `${t.step}:${t.status}`).sort()).toEqual(['sleeper:cancelled', 'wait:cancelled']);
+    const db = new Database(path.join(state, 'state.db'), { readonly: true });
+    try {
+      const types = (db.prepare("SELECT json FROM events WHERE run_id = 'cancel-me'").all() as Array<{ json: string }>).map((r) => JSON.parse(r.json)['detail-type']);
+      expect(types).toContain('Run Cancelled');
+      expect(types).not.toContain('Run Succeeded');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('lists dead letters with their reasons, and gc removes finished runs', async () => {
+    const state = tmp();
+    const s = openSqliteState({ dir: state });
+    const engine = createEngine({ store: s.store, log: s.log });
+    engine.register(plan(diamondDef));
+    await engine.run('diamond', null);
+    await engine.bus.publish([{ id: 'bad', source: 'joinflow', 'detail-type': 'Run Requested', time: '', detail: { workflow: 'ghost' } }]);
+    await engine.bus.idle();
+    await engine.close();
+    s.close();
+    const list = joinflow(['dlq', 'list', '--state', state, '--json']);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as Array<{ reason: string }>).map((d) => d.reason)).toEqual(['unknown workflow "ghost"']);
+    const text = joinflow(['dlq', 'list', '--state', state]);
+    expect(text.stdout).toContain('unknown workflow "ghost"');
+    const gc = joinflow(['gc', '--state', state]);
+    expect(gc.code).toBe(0);
+    expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s)\n');
+  });
+});
