@@ -2,9 +2,11 @@
  * Benchmark scenarios; each runs once in its own process (bench/run.ts starts them) and prints
  * one JSON line: {events, steps, ms, peakRssMb, ...extra}.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createEngine } from '../src/adapters/local/engine.ts';
+import { createEngine, type Engine, type EngineOptions } from '../src/adapters/local/engine.ts';
+import { openSqliteState } from '../src/adapters/local/sqlite-state.ts';
 import { compileWorkflow, TriggerId } from '../src/compiler/compile.ts';
 import { importWfCommons } from '../src/importers/wfcommons.ts';
 import { DetailType, type EventEnvelope } from '../src/model/events.ts';
@@ -15,14 +17,36 @@ const corpus = path.resolve(import.meta.dirname, '../../shared/corpora/wfcommons
 const sim0 = { type: 'simulate', durationMs: 0 } as const;
 
 type Measurement = { events: number; steps: number; ms: number; peakRssMb: number; [k: string]: unknown };
+type StoreKind = 'memory' | 'sqlite';
+
+/** An engine on the in-memory store, or on the durable SQLite state in a fresh directory. */
+function makeEngine(kind: StoreKind, options: EngineOptions = {}): { engine: Engine; done(): Promise<{ stateMb?: number }> } {
+  if (kind === 'memory') {
+    const engine = createEngine(options);
+    return { engine, done: async () => (await engine.close(), {}) };
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-bench-'));
+  const state = openSqliteState({ dir });
+  const engine = createEngine({ ...options, store: state.store, log: state.log });
+  return {
+    engine,
+    async done() {
+      await engine.close();
+      state.close();
+      const bytes = readdirSync(dir).reduce((a, f) => a + statSync(path.join(dir, f)).size, 0);
+      rmSync(dir, { recursive: true, force: true });
+      return { stateMb: Math.round((bytes / 2 ** 20) * 10) / 10 };
+    },
+  };
+}
 
 function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-async function runWorkflow(def: WorkflowInput, input: unknown, timeScale = 1, warmUp = false): Promise<Measurement> {
+async function runWorkflow(def: WorkflowInput, input: unknown, timeScale = 1, warmUp = false, kind: StoreKind = 'memory'): Promise<Measurement> {
   const plan = compileWorkflow(def, { source: 'bench' });
-  const engine = createEngine({ timeScale });
+  const { engine, done } = makeEngine(kind, { timeScale });
   engine.register(plan);
   let coldMs: number | undefined;
   if (warmUp) {
@@ -37,23 +61,24 @@ async function runWorkflow(def: WorkflowInput, input: unknown, timeScale = 1, wa
   const t0 = performance.now();
   const r = await engine.run(plan.workflow, input);
   const ms = performance.now() - t0;
-  await engine.close();
+  const extra = await done();
   if (r.status !== 'succeeded') throw new Error(`${plan.workflow} ${r.status}: ${JSON.stringify(r.error)}`);
   return {
     events: r.events, steps: r.steps.total, ms, peakRssMb: peakRssMb(), criticalPathMs: r.criticalPathMs ?? null,
     ...(coldMs === undefined ? {} : { coldMs }),
+    ...extra,
   };
 }
 
 /** A chain of 10,000 steps. */
-async function chain(): Promise<Measurement> {
+async function chain(kind: StoreKind): Promise<Measurement> {
   const steps: WorkflowInput['steps'] = {};
   for (let i = 0; i < 10_000; i++) steps[`s${i}`] = { needs: i === 0 ? [] : [`s${i - 1}`], executor: sim0 };
-  return runWorkflow({ name: 'chain', steps }, null);
+  return runWorkflow({ name: 'chain', steps }, null, 1, false, kind);
 }
 
 /** Triggerflow's ingestion test: 200 join triggers, each fed 1,000 completion events (200,000). */
-async function joins(): Promise<Measurement> {
+async function joins(kind: StoreKind): Promise<Measurement> {
   const triggers = 200;
   const per = 1000;
   const steps: Record<string, PlanStep> = {};
@@ -81,7 +106,7 @@ async function joins(): Promise<Measurement> {
     version: 1, workflow: 'ingest', source: 'bench', steps, triggers: planTriggers,
     output: { sinks }, stats: { steps: 0, edges: 0, depth: 0, criticalPathMs: null },
   };
-  const engine = createEngine();
+  const { engine, done } = makeEngine(kind);
   engine.register(plan);
   const runId = 'ingest-1';
   // The run exists before its events flow in; no trigger starts the sources: we feed them.
@@ -107,13 +132,13 @@ async function joins(): Promise<Measurement> {
   }
   const r = await engine.wait(runId);
   const ms = performance.now() - t0;
-  await engine.close();
+  const extra = await done();
   if (r.status !== 'succeeded') throw new Error(`ingest ${r.status}`);
-  return { events: total, steps: triggers, ms, peakRssMb: peakRssMb(), firedJoins: r.steps.succeeded };
+  return { events: total, steps: triggers, ms, peakRssMb: peakRssMb(), firedJoins: r.steps.succeeded, ...extra };
 }
 
 /** A 320-way map: split -> 320 items -> reduce. */
-async function map(): Promise<Measurement> {
+async function map(kind: StoreKind): Promise<Measurement> {
   return runWorkflow({
     name: 'map320',
     steps: {
@@ -121,7 +146,7 @@ async function map(): Promise<Measurement> {
       work: { needs: ['split'], forEach: 'split', executor: sim0 },
       reduce: { needs: ['work'], executor: sim0 },
     },
-  }, null);
+  }, null, 1, false, kind);
 }
 
 function trace(file: string, zero: boolean): WorkflowInput {
@@ -131,8 +156,8 @@ function trace(file: string, zero: boolean): WorkflowInput {
 }
 
 /** The Epigenomics trace (1,695 tasks) with zero durations: pure orchestration cost. */
-async function epigenomics(): Promise<Measurement> {
-  return runWorkflow(trace('epigenomics-chameleon-ilmn-6seq-50k-001.json', true), null);
+async function epigenomics(kind: StoreKind): Promise<Measurement> {
+  return runWorkflow(trace('epigenomics-chameleon-ilmn-6seq-50k-001.json', true), null, 1, false, kind);
 }
 
 /**
@@ -167,10 +192,14 @@ async function manyRuns(): Promise<Measurement> {
 }
 
 export const scenarios: Record<string, { store: string; run: () => Promise<Measurement> }> = {
-  'chain-10000': { store: 'memory', run: chain },
-  'joins-200x1000': { store: 'memory', run: joins },
-  'map-320': { store: 'memory', run: map },
-  'epigenomics-zero': { store: 'memory', run: epigenomics },
+  'chain-10000': { store: 'memory', run: () => chain('memory') },
+  'joins-200x1000': { store: 'memory', run: () => joins('memory') },
+  'map-320': { store: 'memory', run: () => map('memory') },
+  'epigenomics-zero': { store: 'memory', run: () => epigenomics('memory') },
+  'chain-10000-sqlite': { store: 'sqlite', run: () => chain('sqlite') },
+  'joins-200x1000-sqlite': { store: 'sqlite', run: () => joins('sqlite') },
+  'map-320-sqlite': { store: 'sqlite', run: () => map('sqlite') },
+  'epigenomics-zero-sqlite': { store: 'sqlite', run: () => epigenomics('sqlite') },
   'makespan-montage': { store: 'memory', run: () => makespan('montage-chameleon-2mass-005d-001.json') },
   'makespan-blast': { store: 'memory', run: () => makespan('blast-chameleon-small-001.json') },
   'makespan-seismology': { store: 'memory', run: () => makespan('seismology-chameleon-1000p-001.json') },

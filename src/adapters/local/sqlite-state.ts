@@ -131,6 +131,10 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     need: row?.[1] ?? undefined,
   });
 
+  // Records of running runs, read on every event. One process writes a state dir (SQLite's lock
+  // enforces it), so the cache cannot go stale; finishing a run drops it from the cache.
+  const running = new Map<string, RunRecord>();
+
   // The port is async, but every method does its reads and writes synchronously: nothing else
   // can run between an arrival's insert and its counter update, so parallel calls cannot race.
   const store: SqliteStore = {
@@ -139,14 +143,23 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       const created =
         s.insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error))
           .changes > 0;
-      if (created) return { created, run: { ...start, status: 'running' } as RunRecord };
+      if (created) {
+        const run = { ...start, status: 'running' } as RunRecord;
+        running.set(run.runId, run);
+        return { created, run };
+      }
       return { created, run: decodeRun(s.getRun.get(start.runId))! };
     },
     async getRun(runId) {
-      return decodeRun(s.getRun.get(runId));
+      const hit = running.get(runId);
+      if (hit) return hit;
+      const run = decodeRun(s.getRun.get(runId));
+      if (run?.status === 'running') running.set(runId, run);
+      return run;
     },
     async finishRun(runId, update) {
       batch.write();
+      running.delete(runId);
       return s.finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
     },
     async arrive(runId, trigger, key, need) {
@@ -191,6 +204,7 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       // run row (with input and outcome), tasks and events stay for `status` until gc.
       const status = s.runStatus.get(runId);
       if (status === undefined || status === null || status === 'running') return;
+      running.delete(runId);
       batch.write();
       s.releaseJoins.run(runId);
       s.releaseArrivals.run(runId);
