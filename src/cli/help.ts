@@ -1,4 +1,5 @@
 /** Help texts; each subcommand's --help prints its entry. Keep in step with the README. */
+import { CHAOS_HELP } from './chaos-option.ts';
 
 const AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, else dev); the bus and table
                    are joinflow-<stage> unless --bus / --table say otherwise
@@ -70,7 +71,7 @@ Options:
   --run-id ID            the run's id (an idempotency key: an existing run is not started again)
   --max-payload SIZE     largest step output kept inline (default 1MB); larger ones are kept
                          as files in the state dir and passed by reference
-  --cost                 count the AWS requests this run makes (one processor invocation
+${CHAOS_HELP}  --cost                 count the AWS requests this run makes (one processor invocation
                          per matched rule, DynamoDB request units, Lambda, SQS, Batch) and
                          print their price next to Step Functions Standard's for the same
                          steps; with --json the object gets a "cost" field

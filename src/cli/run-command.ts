@@ -5,6 +5,7 @@ import { parseInput } from './input.ts';
 import path from 'node:path';
 import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
 import { openState, stateDir, takeCancelRequests } from './state.ts';
+import { chaosBanner, chaosFromArgs } from './chaos-option.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
 import { estimateCost, formatCostReport } from '../cost/estimate.ts';
@@ -28,6 +29,7 @@ export async function runCommand(args: string[]): Promise<number> {
       cost: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
       'run-id': { type: 'string' },
+      chaos: { type: 'string' },
       'max-payload': { type: 'string' },
     },
   });
@@ -38,6 +40,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (!Number.isFinite(timeScale) || timeScale < 0) throw new UsageError(`--time-scale must be a number >= 0 (got "${values['time-scale']}")`);
 
   const maxPayloadBytes = parseBytes(values['max-payload']);
+  const chaos = chaosFromArgs(values.chaos);
   const workflowFile = findWorkflowFile(positionals[0]!);
   // Compile before touching the state dir: a definition that does not compile writes nothing.
   const plan = await compileFile(workflowFile);
@@ -49,6 +52,7 @@ export async function runCommand(args: string[]): Promise<number> {
     process.stderr.write(`joinflow: ${unfinished.length} unfinished run(s) in ${path.relative(process.cwd(), dir) || dir} (${ids}${unfinished.length > 3 ? ', ...' : ''}); 'joinflow resume' continues them\n`);
   }
   const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
+  if (chaos) process.stderr.write(chaosBanner(chaos));
   const meter = values.cost ? new UsageMeter() : undefined;
   const store = state?.store ?? createMemoryStore();
   const engine = createEngine({
@@ -68,6 +72,7 @@ export async function runCommand(args: string[]): Promise<number> {
     concurrency,
     timeScale,
     stateDir: dir,
+    ...(chaos ? { chaos } : {}),
     trace: values.trace !== undefined,
     onStep: progress.step,
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),

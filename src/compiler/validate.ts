@@ -33,6 +33,11 @@ export function validateWorkflow(
     if (ids.length === 0) problems.push({ path: 'steps', message: 'a workflow needs at least one step' });
     for (const id of ids) {
       const where = `steps.${id}`;
+      // Assigning steps["__proto__"] would replace the prototype instead: the step would vanish.
+      if (id === '__proto__') {
+        problems.push({ path: where, message: '"__proto__" is reserved in JavaScript objects and cannot be a step id: rename the step' });
+        continue;
+      }
       if (!STEP_ID_PATTERN.test(id)) {
         problems.push({
           path: where,
@@ -40,8 +45,13 @@ export function validateWorkflow(
         });
       }
       const parsed = StepSchema.safeParse((rawSteps as Record<string, unknown>)[id]);
-      if (parsed.success) steps[id] = parsed.data;
-      else problems.push(...zodProblems(parsed.error, where));
+      if (parsed.success) {
+        steps[id] = parsed.data;
+        const e = parsed.data.executor;
+        // A simulated output is copied into the plan, which must be written as JSON.
+        const bad = e.type === 'simulate' && e.output !== undefined ? jsonProblem(e.output) : undefined;
+        if (bad) problems.push({ path: `${where}.executor.output${bad.at}`, message: bad.message });
+      } else problems.push(...zodProblems(parsed.error, where));
     }
   }
   const top = WorkflowSchema.safeParse({ ...raw, steps: {} });
@@ -83,7 +93,8 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
     }
     const module = e.type === 'function' || e.type === 'container' ? e.module : undefined;
     if (module !== undefined && (e.type === 'function' || e.type === 'container') && options.modules) {
-      const info = options.modules[module];
+      // Own keys only: a module named "constructor" must not find Object.prototype.constructor.
+      const info = Object.hasOwn(options.modules, module) ? options.modules[module] : undefined;
       const path = `steps.${id}.executor`;
       if (!info) problems.push({ path: `${path}.module`, message: `handler module "${module}" was not resolved` });
       else if ('error' in info) problems.push({ path: `${path}.module`, message: info.error });
@@ -120,9 +131,12 @@ function zodProblems(error: z.ZodError, prefix: string): Problem[] {
   });
 }
 
+/** Longest name "did you mean" compares by edit distance, which is quadratic: the longest step id. */
+const MAX_SUGGEST_LENGTH = 200;
+
 function suggest(name: string, ids: Set<string>): string {
   const lower = name.toLowerCase();
-  const tolerance = Math.min(2, Math.floor(name.length / 4));
+  const tolerance = name.length > MAX_SUGGEST_LENGTH ? 0 : Math.min(2, Math.floor(name.length / 4));
   for (const id of ids) if (id.toLowerCase() === lower || (tolerance > 0 && distance(id, name) <= tolerance)) return ` (did you mean "${id}"?)`;
   return '';
 }
@@ -140,6 +154,48 @@ function distance(a: string, b: string): number {
     }
   }
   return prev[b.length]!;
+}
+
+/** Deepest nesting a simulated output may have (JSON.stringify runs out of stack in the thousands). */
+const MAX_OUTPUT_DEPTH = 128;
+
+/**
+ * Why `value` cannot be written into a plan as JSON — a cycle, nesting deeper than
+ * MAX_OUTPUT_DEPTH, a bigint, function or symbol, NaN or Infinity, a Date, Map, Set or other class
+ * instance — with the path inside it; undefined when it can. Iterative, so depth cannot overflow it.
+ */
+function jsonProblem(value: unknown): { at: string; message: string } | undefined {
+  // Shared (not cyclic) objects are walked again only when met deeper than before.
+  const walkedAt = new Map<object, number>();
+  const onPath = new Set<object>();
+  const stack: Array<{ value: unknown; at: string; depth: number } | { leave: object }> = [{ value, at: '', depth: 0 }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if ('leave' in top) {
+      onPath.delete(top.leave);
+      continue;
+    }
+    const { value: v, at, depth } = top;
+    if (v === null || v === undefined || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return { at, message: `${v} is not a JSON number` };
+      continue;
+    }
+    if (typeof v !== 'object') return { at, message: `a ${typeof v} is not a JSON value` };
+    if (onPath.has(v)) return { at, message: 'refers back to itself: a cycle cannot be written as JSON' };
+    if (depth >= MAX_OUTPUT_DEPTH) return { at, message: `is nested more than ${MAX_OUTPUT_DEPTH} levels deep` };
+    if ((walkedAt.get(v) ?? -1) >= depth) continue;
+    const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
+      return { at, message: `a ${proto?.constructor?.name ?? 'class instance'} is not a JSON value: use plain objects and arrays` };
+    }
+    walkedAt.set(v, depth);
+    onPath.add(v);
+    stack.push({ leave: v });
+    if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], at: `${at}[${i}]`, depth: depth + 1 });
+    else for (const k of Object.keys(v).reverse()) stack.push({ value: (v as Record<string, unknown>)[k], at: `${at}.${k}`, depth: depth + 1 });
+  }
+  return undefined;
 }
 
 function dedupe(problems: Problem[]): Problem[] {

@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '../model/events.ts';
-import type { RunStatus, Task } from '../ports.ts';
+import type { RunRecord, RunStatus, Task } from '../ports.ts';
 
 /**
  * What the trigger processor asks its host to do. The processor itself does no I/O besides the
@@ -14,7 +14,11 @@ export type Effect =
   | { type: 'publish'; events: EventEnvelope[] }
   /** The fire of `trigger` has been carried out: record it so redelivery does not redo it. */
   | { type: 'ack'; runId: string; trigger: string }
-  /** The run ended: stop its running tasks, drop queued ones, release its state. */
-  | { type: 'run-ended'; runId: string; status: Exclude<RunStatus, 'running'> }
+  /**
+   * Move the run to its final status; the host then stops its running tasks and releases its
+   * state. It comes after the event announcing it, so that a crash in between leaves the run
+   * running and the redelivery announces it again (at least once).
+   */
+  | { type: 'finish-run'; runId: string; update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'> & { status: Exclude<RunStatus, 'running'> } }
   /** The event cannot be processed: keep it with the reason, never drop it silently. */
   | { type: 'dead-letter'; event: unknown; reason: string };

@@ -18,7 +18,7 @@ import {
   type StepCompleted,
   type StepFailed,
 } from '../model/events.ts';
-import type { Trigger, TriggerPlan } from '../model/plan.ts';
+import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
@@ -125,10 +125,22 @@ export class TriggerProcessor {
     const plan = this.#plans.get(detail.workflow);
     if (!plan) return [deadLetter(event, `unknown workflow "${detail.workflow}"`)];
     if (!this.#stepIds.get(plan.workflow)!.has(detail.step)) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
+    const mismatch = itemMismatch(plan.steps[detail.step]!, detail, event['detail-type']);
+    if (mismatch) return [deadLetter(event, `invalid ${event['detail-type']} detail: item: ${mismatch}`)];
     const run = await this.#deps.store.getRun(detail.runId);
     if (!run) return [deadLetter(event, `unknown run "${detail.runId}"`)];
+    // One workflow's triggers must never act on another workflow's run: its steps and results would mix.
+    if (run.workflow !== detail.workflow) {
+      return [deadLetter(event, `run "${detail.runId}" belongs to workflow "${run.workflow}", not "${detail.workflow}"`)];
+    }
     // Late and duplicate deliveries for a finished run are normal under at-least-once delivery.
     if (run.status !== 'running') return [];
+    if (event['detail-type'] === DetailType.StepFailed) {
+      // A failure of an execution whose step already completed (a duplicate run after a crash)
+      // must not fail the run: the step has its result.
+      const done = await this.#deps.store.getResults(detail.runId, [resultKey(detail.step, detail.item)]);
+      if (done.size > 0) return [];
+    }
     if (event['detail-type'] === DetailType.StepCompleted) {
       // Saved before any arrival is counted, so whoever completes a join finds every result.
       await this.#deps.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
@@ -235,27 +247,24 @@ export class TriggerProcessor {
   async #failRun(ctx: Ctx): Promise<void> {
     const d = ctx.detail as StepFailed;
     const error = { ...d.error, step: d.step };
-    const finished = await this.#deps.store.finishRun(ctx.run.runId, { status: 'failed', finishedAt: this.#deps.clock.now(), error });
-    if (!finished) return;
+    const runId = ctx.run.runId;
     ctx.effects.push(
-      this.#publish(DetailType.RunFailed, { workflow: ctx.plan.workflow, runId: ctx.run.runId, error, step: d.step }),
-      { type: 'run-ended', runId: ctx.run.runId, status: 'failed' },
+      this.#publish(DetailType.RunFailed, { workflow: ctx.plan.workflow, runId, error, step: d.step }),
+      { type: 'finish-run', runId, update: { status: 'failed', finishedAt: this.#deps.clock.now(), error } },
     );
   }
 
   async #succeedRun(ctx: Ctx): Promise<void> {
-    const { store } = this.#deps;
     const out = ctx.plan.output;
     const keys = 'step' in out ? [out.step] : out.sinks;
-    const found = await store.getResults(ctx.run.runId, keys);
+    const found = await this.#deps.store.getResults(ctx.run.runId, keys);
     const output = 'step' in out
       ? (found.get(out.step) ?? null)
       : Object.fromEntries(keys.map((k) => [k, found.get(k) ?? null]));
-    const finished = await store.finishRun(ctx.run.runId, { status: 'succeeded', finishedAt: this.#deps.clock.now(), output });
-    if (!finished) return;
+    const runId = ctx.run.runId;
     ctx.effects.push(
-      this.#publish(DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId: ctx.run.runId, output }),
-      { type: 'run-ended', runId: ctx.run.runId, status: 'succeeded' },
+      this.#publish(DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId, output }),
+      { type: 'finish-run', runId, update: { status: 'succeeded', finishedAt: this.#deps.clock.now(), output } },
     );
   }
 
@@ -265,6 +274,18 @@ export class TriggerProcessor {
       events: [{ id: this.#deps.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(this.#deps.clock.now()).toISOString(), detail }],
     };
   }
+}
+
+/**
+ * Why a step event's `item` does not fit its step, if it does not: only forEach steps have items,
+ * and they retry item by item (a retrying failure without an item would run the whole step).
+ */
+function itemMismatch(step: PlanStep, detail: StepCompleted | StepFailed, type: string): string | undefined {
+  if (detail.item !== undefined && !step.forEach) return `step "${detail.step}" has no forEach, so its events carry no item`;
+  if (step.forEach && detail.item === undefined && type === DetailType.StepFailed && (detail as StepFailed).retrying) {
+    return `step "${detail.step}" runs once per item (forEach): a retrying failure must name its item`;
+  }
+  return undefined;
 }
 
 /** Position of each predecessor in a step-keyed trigger's activation list (its arrival ordinals). */

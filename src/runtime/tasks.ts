@@ -82,6 +82,12 @@ export function retryDelay(step: PlanStep, attempt: number): number {
 function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
-  const json = JSON.stringify(value) ?? String(value);
+  let json: string;
+  try {
+    json = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Too deep (or cyclic) to print: the type is enough to say what is wrong.
+    json = Array.isArray(value) ? '[...]' : '{...}';
+  }
   return `${typeof value} ${json.length > 60 ? `${json.slice(0, 57)}...` : json}`;
 }

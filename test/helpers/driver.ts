@@ -104,7 +104,8 @@ export async function drive(plans: TriggerPlan[], start: Array<{ workflow: strin
         case 'dead-letter':
           for (const rr of results.values()) rr.deadLetters.push(effect.reason);
           break;
-        case 'run-ended':
+        case 'finish-run':
+          await store.finishRun(effect.runId, effect.update);
           break;
       }
     }

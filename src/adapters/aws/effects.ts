@@ -44,8 +44,8 @@ export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Pr
       case 'ack':
         await deps.store.markDispatched(effect.runId, effect.trigger, deps.now());
         break;
-      case 'run-ended':
-        log('info', `run ${effect.status}`, { runId: effect.runId });
+      case 'finish-run':
+        if (await deps.store.finishRun(effect.runId, effect.update)) log('info', `run ${effect.update.status}`, { runId: effect.runId });
         break;
       case 'dead-letter':
         await deadLetter(effect.event, effect.reason, deps);

@@ -24,6 +24,8 @@ import { createSimulateExecutor } from './simulate-executor.ts';
 import { recoverRuns } from './recovery.ts';
 import type { UsageMeter } from './usage-meter.ts';
 import type { DurableLog } from './durable-log.ts';
+import type { ChaosOptions } from './chaos.ts';
+import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 
 export type { Progress, RunResult, TraceRecord };
 
@@ -64,6 +66,11 @@ export type EngineOptions = {
   maxPayloadBytes?: number;
   /** Saved with each run (the CLI stores its flags), for `joinflow resume`. */
   runOptions?: Record<string, unknown>;
+  /**
+   * Fault injection: duplicated, reordered and delayed deliveries on the bus, and `crashAt: N`,
+   * a simulated processor crash right before the N-th effect (tests, `joinflow run --chaos`).
+   */
+  chaos?: ChaosOptions;
 };
 
 /** EventBridge's limit on one entry, the default payload limit. */
@@ -90,13 +97,17 @@ export class Engine {
   readonly #plans = new Map<string, TriggerPlan>();
   /** Sequence numbers of logged events, to mark them processed with the batch that handled them. */
   readonly #seqs = new WeakMap<EventEnvelope, number>();
+  #effects = 0;
+  #skewMs = 0;
 
   constructor(options: EngineOptions = {}) {
     this.#options = options;
     this.#clock = options.clock ?? { now: Date.now };
     this.store = options.store ?? createMemoryStore();
-    this.bus = createLocalBus();
-    this.#processor = new TriggerProcessor({ store: this.store, clock: this.#clock, newId: randomUUID });
+    this.bus = createLocalBus(undefined, options.chaos);
+    // After a simulated crash the processor's clock runs ahead by a lease, as a processor that
+    // took over later would see it, so fires claimed by the "dead" one can be taken over.
+    this.#processor = new TriggerProcessor({ store: this.store, clock: { now: () => this.#clock.now() + this.#skewMs }, newId: randomUUID });
     const stateDir = path.resolve(options.root ?? process.cwd(), options.stateDir ?? '.joinflow');
     const processes = options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') });
     // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
@@ -251,7 +262,18 @@ export class Engine {
     // State effects join the batch's transaction; external ones (starting tasks, timers, stopping
     // runs) wait for the commit: nothing leaves the process before what caused it is durable.
     const after: Array<() => unknown> = [];
-    for (const effects of batches) for (const effect of effects) await this.#apply(effect, after);
+    const crashAt = this.#options.chaos?.crashAt;
+    let crashed = false;
+    apply: for (const effects of batches) {
+      for (const effect of effects) {
+        // Chaos: the processor "dies" right before this effect; what came before it happened.
+        if (crashAt !== undefined && ++this.#effects === crashAt) {
+          crashed = true;
+          break apply;
+        }
+        await this.#apply(effect, after);
+      }
+    }
     const log = this.#options.log;
     if (log) {
       const seqs: number[] = [];
@@ -263,6 +285,12 @@ export class Engine {
     }
     await this.store.commit();
     for (const fn of after) await fn();
+    if (crashed) {
+      // At-least-once delivery: the events the dead processor was handling come again.
+      this.#skewMs += DEFAULT_LEASE_MS + 1;
+      process.stderr.write(`joinflow: --chaos crash-at=${crashAt}: processor crashed before effect ${crashAt}; redelivering ${events.length} event(s)\n`);
+      await this.bus.publish(events);
+    }
   }
 
   async #apply(effect: Effect, after: Array<() => unknown>): Promise<void> {
@@ -295,8 +323,10 @@ export class Engine {
       case 'ack':
         await this.store.markDispatched(effect.runId, effect.trigger, this.#clock.now());
         return;
-      case 'run-ended':
-        after.push(() => this.#endRun(effect.runId));
+      case 'finish-run':
+        // Ending the run (stopping its tasks, releasing its state, resolving its waiters) is
+        // part of finishing it: no separate effect that a crash could lose in between.
+        if (await this.store.finishRun(effect.runId, effect.update)) after.push(() => this.#endRun(effect.runId));
         return;
       case 'dead-letter':
         log?.deadLetter(effect.event, effect.reason, this.#clock.now());
@@ -309,7 +339,9 @@ export class Engine {
 
   /** An event whose output was kept as a blob gets it back before processing. */
   async #resolveRef(event: EventEnvelope): Promise<EventEnvelope> {
-    const ref = (event.detail as { outputRef?: unknown } | undefined)?.outputRef;
+    // Anything may arrive on the bus; the processor explains what is wrong with a malformed one.
+    if (typeof event !== 'object' || event === null) return event;
+    const ref = (event.detail as { outputRef?: unknown } | null | undefined)?.outputRef;
     if (typeof ref !== 'string' || !this.#options.blobs) return event;
     const { outputRef: _ref, ...detail } = event.detail as Record<string, unknown>;
     return { ...event, detail: { ...detail, output: JSON.parse(await this.#options.blobs.get(ref)) } };

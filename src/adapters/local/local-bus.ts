@@ -7,6 +7,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { EventPattern } from '../../model/plan.ts';
 import type { EventBus } from '../../ports.ts';
 import { compilePattern } from '../../runtime/pattern.ts';
+import { withChaos, type ChaosOptions } from './chaos.ts';
 
 type Subscription = {
   test: ((event: unknown) => boolean) | null;
@@ -19,14 +20,30 @@ export interface LocalBus extends EventBus {
   idle(): Promise<void>;
   /** Events published so far. */
   readonly published: number;
+  /** Deliveries so far (one per event copy handed to the subscribers, however many they are). */
+  readonly delivered: number;
+  /** Extra copies delivered on purpose (chaos); 0 on a clean bus. */
+  readonly duplicated: number;
 }
 
-/** Creates an in-process bus. `onError` receives subscriber failures (the bus keeps going). */
-export function createLocalBus(onError: (error: unknown) => void = (e) => console.error(e)): LocalBus {
+/**
+ * Creates an in-process bus. `onError` receives subscriber failures (the bus keeps going).
+ * `chaos` makes deliveries duplicated, reordered and delayed (see chaos.ts); without it the
+ * bus delivers each event once, in publish order.
+ */
+export function createLocalBus(onError: (error: unknown) => void = (e) => console.error(e), chaos?: ChaosOptions): LocalBus {
+  const bus = createCleanBus(onError);
+  // Options that disturb nothing on the bus (only crashAt, say) keep the clean path.
+  const disturbs = chaos !== undefined && ((chaos.duplicate ?? 0) > 0 || (chaos.reorder ?? 1) > 1 || (chaos.delayMs ?? 0) > 0);
+  return disturbs ? withChaos(bus, chaos) : bus;
+}
+
+function createCleanBus(onError: (error: unknown) => void): LocalBus {
   let queue: EventEnvelope[] = [];
   let subs: Subscription[] = [];
   let draining = false;
   let published = 0;
+  let delivered = 0;
   let idleWaiters: Array<() => void> = [];
 
   async function drain(): Promise<void> {
@@ -35,6 +52,7 @@ export function createLocalBus(onError: (error: unknown) => void = (e) => consol
       while (queue.length > 0) {
         const batch = queue;
         queue = [];
+        delivered += batch.length;
         for (const sub of subs) {
           const events = sub.test ? batch.filter(sub.test) : batch;
           if (events.length === 0) continue;
@@ -78,5 +96,9 @@ export function createLocalBus(onError: (error: unknown) => void = (e) => consol
     get published() {
       return published;
     },
+    get delivered() {
+      return delivered;
+    },
+    duplicated: 0,
   };
 }

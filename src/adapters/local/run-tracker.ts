@@ -144,7 +144,8 @@ export class RunTracker {
       status: record.status as RunResult['status'],
       output: record.status === 'succeeded' ? (record.output ?? null) : null,
       ...(record.error ? { error: record.error } : {}),
-      durationMs: (record.finishedAt ?? now) - this.#startedAt,
+      // The engine's clock: the processor's may run ahead after a simulated crash (--chaos crash-at).
+      durationMs: now - this.#startedAt,
       steps: logged ? countUnits(logged) : { total: this.#units.size, succeeded: this.#succeeded, failed: this.#failed, retried: this.#retried },
       events: this.#events,
       ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),

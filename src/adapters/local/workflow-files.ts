@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parse as parseYaml, Parser as YamlParser, YAMLParseError, type CST } from 'yaml';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import type { ModuleInfo } from '../../compiler/validate.ts';
 import { isWorkflowBuilder } from '../../model/builder.ts';
@@ -15,6 +15,12 @@ import type { TriggerPlan } from '../../model/plan.ts';
 const MODULE_EXT = ['.ts', '.mts', '.js', '.mjs'];
 const DATA_EXT = ['.yaml', '.yml', '.json'];
 const WORKFLOW_EXT = [...MODULE_EXT, ...DATA_EXT];
+/**
+ * Deepest nesting a YAML/JSON workflow file may have. The YAML composer recurses per level and
+ * runs out of stack in the high hundreds; near that limit V8 can even abort the whole process
+ * ("RegExpCompiler Allocation failed"), so deeper files are refused before they are composed.
+ */
+const MAX_FILE_DEPTH = 200;
 
 /** Turns `diamond` into `workflows/diamond.ts` (or .yaml, .json, diamond/workflow.*); paths pass through. */
 export function findWorkflowFile(nameOrPath: string, root = process.cwd()): string {
@@ -70,6 +76,10 @@ export async function loadDefinition(file: string): Promise<unknown> {
     throw new UsageError(`${file}: unsupported workflow file type "${ext}" (use ${WORKFLOW_EXT.join(', ')})`);
   }
   const text = readFileSync(file, 'utf8');
+  const deepAt = offsetBeyondDepth(text, MAX_FILE_DEPTH);
+  if (deepAt !== undefined) {
+    throw new WorkflowDefinitionError([{ path: linePosition(text, deepAt), message: `nested more than ${MAX_FILE_DEPTH} levels deep: flatten the document` }], file);
+  }
   try {
     // JSON is YAML too; the YAML parser also reports duplicate keys, which JSON.parse hides.
     return parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
@@ -79,19 +89,51 @@ export async function loadDefinition(file: string): Promise<unknown> {
       const where = pos ? `line ${pos.line}, column ${pos.col}` : '';
       throw new WorkflowDefinitionError([{ path: where, message: error.message.split('\n')[0]! }], file);
     }
+    // Aliases are resolved after parsing, and fail with a plain ReferenceError (unresolved, or too many).
+    if (error instanceof Error) {
+      const message = error.message.split('\n')[0]!;
+      const alias = /^Unresolved alias .*: (\S+)$/.exec(message)?.[1];
+      const at = alias === undefined ? -1 : text.indexOf(`*${alias}`);
+      throw new WorkflowDefinitionError([{ path: at < 0 ? '' : linePosition(text, at), message }], file);
+    }
     throw error;
   }
 }
 
+/** Offset of the first node nested deeper than `limit`, from the parser's token tree (walked without recursion). */
+function offsetBeyondDepth(text: string, limit: number): number | undefined {
+  for (const document of new YamlParser().parse(text)) {
+    const stack: Array<[CST.Token | null | undefined, number]> = [[document, 0]];
+    while (stack.length > 0) {
+      const [token, depth] = stack.pop()!;
+      if (!token) continue;
+      if (depth > limit) return token.offset;
+      if (token.type === 'document') stack.push([token.value, depth]);
+      else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+        for (const item of token.items) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** `line L, column C` (1-based) of an offset, as YAML errors print it. */
+function linePosition(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return `line ${before.split('\n').length}, column ${offset - lineStart + 1}`;
+}
+
 /** Checks every handler module a definition names: file exists, loads, has the export. */
 export async function resolveModules(definition: unknown, file: string, root: string): Promise<Record<string, ModuleInfo>> {
-  const out: Record<string, ModuleInfo> = {};
+  // No prototype: modules named "constructor" or "__proto__" are plain keys here.
+  const out = Object.create(null) as Record<string, ModuleInfo>;
   const steps = (definition as { steps?: unknown } | null)?.steps;
   if (typeof steps !== 'object' || steps === null) return out;
   for (const step of Object.values(steps)) {
     const executor = (step as { executor?: { type?: unknown; module?: unknown } } | null)?.executor;
     if (executor?.type !== 'function' && executor?.type !== 'container') continue;
-    if (typeof executor.module !== 'string' || executor.module in out) continue;
+    if (typeof executor.module !== 'string' || Object.hasOwn(out, executor.module)) continue;
     const abs = path.resolve(path.dirname(file), executor.module);
     const rel = path.relative(root, abs).split(path.sep).join('/');
     if (!existsSync(abs)) {
