@@ -134,6 +134,10 @@ export type Batch = {
   write(): void;
   commit(): void;
   rollback(): void;
+  /** Runs `flush` inside the transaction right before every COMMIT (write-behind buffers). */
+  beforeCommit(flush: () => void): void;
+  /** Runs `reset` after a ROLLBACK (buffers of the rolled-back batch are dropped). */
+  afterRollback(reset: () => void): void;
 };
 
 /** Creates the group-commit transaction of `db`. */
@@ -141,7 +145,15 @@ export function createBatch(db: Database.Database, file: string): Batch {
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
+  const flushers: Array<() => void> = [];
+  const resetters: Array<() => void> = [];
   return {
+    beforeCommit(flush) {
+      flushers.push(flush);
+    },
+    afterRollback(reset) {
+      resetters.push(reset);
+    },
     write() {
       // inTransaction asks SQLite itself: after an error that made SQLite roll back on its own
       // (disk full, I/O error), the next write begins afresh instead of writing in autocommit.
@@ -154,10 +166,13 @@ export function createBatch(db: Database.Database, file: string): Batch {
       }
     },
     commit() {
-      if (db.inTransaction) commit.run();
+      if (!db.inTransaction) return;
+      for (const flush of flushers) flush();
+      commit.run();
     },
     rollback() {
       if (db.inTransaction) rollback.run();
+      for (const reset of resetters) reset();
     },
   };
 }

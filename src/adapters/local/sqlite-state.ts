@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
 import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type SqliteLog } from './sqlite-log.ts';
+import { createJoinMirror } from './sqlite-joins.ts';
 import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
 
 export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
@@ -67,6 +68,9 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
   const file = path.resolve(options.dir, 'state.db');
   const db = openDatabase(file, options);
   const batch = createBatch(db, file);
+  const joins = createJoinMirror(db);
+  batch.beforeCommit(() => joins.flush());
+  batch.afterRollback(() => joins.reset());
 
   const s = {
     insertRun: db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
@@ -81,22 +85,6 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
       `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
     ),
-    addArrival: db.prepare<[string, string, string]>('INSERT OR IGNORE INTO arrivals (run_id, trig, key) VALUES (?, ?, ?)'),
-    // raw(): [cnt, need] arrays, cheaper than objects on the hottest path.
-    bumpJoin: db
-      .prepare<[string, string, number | null], [number, number | null]>(
-        `INSERT INTO joins (run_id, trig, need, cnt) VALUES (?, ?, ?, 1)
-         ON CONFLICT (run_id, trig) DO UPDATE SET cnt = cnt + 1, need = coalesce(joins.need, excluded.need) RETURNING cnt, need`,
-      )
-      .raw(),
-    // Also the duplicate path when a need is given: a redelivery may be the first to carry it.
-    setNeed: db
-      .prepare<[string, string, number | null], [number, number | null]>(
-        `INSERT INTO joins (run_id, trig, need, cnt) VALUES (?, ?, ?, 0)
-         ON CONFLICT (run_id, trig) DO UPDATE SET need = coalesce(joins.need, excluded.need) RETURNING cnt, need`,
-      )
-      .raw(),
-    readJoin: db.prepare<[string, string], [number, number | null]>('SELECT cnt, need FROM joins WHERE run_id = ? AND trig = ?').raw(),
     claim: db.prepare<[string, string, number]>(
       `INSERT INTO joins (run_id, trig, need, cnt, claimed_at) VALUES (?, ?, NULL, 0, ?)
        ON CONFLICT (run_id, trig) DO UPDATE SET claimed_at = excluded.claimed_at WHERE joins.claimed_at IS NULL`,
@@ -105,8 +93,6 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       'UPDATE joins SET claimed_at = ? WHERE run_id = ? AND trig = ? AND dispatched_at IS NULL AND ? - claimed_at >= ?',
     ),
     markDispatched: db.prepare<[number, string, string]>('UPDATE joins SET dispatched_at = ? WHERE run_id = ? AND trig = ? AND dispatched_at IS NULL'),
-    saveResult: db.prepare<[string, string, string | null]>('INSERT OR IGNORE INTO results (run_id, key, output) VALUES (?, ?, ?)'),
-    getResult: db.prepare<[string, string], [string | null]>('SELECT output FROM results WHERE run_id = ? AND key = ?').raw(),
     releaseJoins: db.prepare<[string]>('DELETE FROM joins WHERE run_id = ?'),
     releaseArrivals: db.prepare<[string]>('DELETE FROM arrivals WHERE run_id = ?'),
     releaseResults: db.prepare<[string]>('DELETE FROM results WHERE run_id = ?'),
@@ -125,11 +111,6 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     deadLetters: count('SELECT count(*) FROM dead_letters'),
   } satisfies Record<keyof SqliteStats, unknown>;
 
-  const joinState = (fresh: boolean, row: [number, number | null] | undefined): JoinState => ({
-    fresh,
-    count: row?.[0] ?? 0,
-    need: row?.[1] ?? undefined,
-  });
 
   // Records of running runs, read on every event. One process writes a state dir (SQLite's lock
   // enforces it), so the cache cannot go stale; finishing a run drops it from the cache.
@@ -165,12 +146,11 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     async arrive(runId, trigger, key, need) {
       // `ordinal` is ignored: one B-tree holds any fan-in, no sharding needed.
       batch.write();
-      if (s.addArrival.run(runId, trigger, key).changes > 0) return joinState(true, s.bumpJoin.get(runId, trigger, need ?? null));
-      return joinState(false, need === undefined ? s.readJoin.get(runId, trigger) : s.setNeed.get(runId, trigger, need));
+      return joins.arrive(runId, trigger, key, need);
     },
     async setNeed(runId, trigger, need) {
       batch.write();
-      return joinState(false, s.setNeed.get(runId, trigger, need));
+      return joins.setNeed(runId, trigger, need);
     },
     async claim(runId, trigger, now, leaseMs): Promise<ClaimResult> {
       batch.write();
@@ -185,12 +165,12 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     },
     async saveResult(runId, key, output) {
       batch.write();
-      s.saveResult.run(runId, key, toJson(output));
+      joins.saveResult(runId, key, toJson(output));
     },
     async getResults(runId, keys) {
       const out = new Map<string, unknown>();
       for (const key of keys) {
-        const row = s.getResult.get(runId, key);
+        const row = joins.readResult(runId, key);
         // A NULL output is a saved `undefined`: present, unlike a missing row.
         if (row) out.set(key, row[0] === null ? undefined : JSON.parse(row[0]));
       }
@@ -206,11 +186,16 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       if (status === undefined || status === null || status === 'running') return;
       running.delete(runId);
       batch.write();
+      // Buffered rows of the run are written first, so that the deletes below remove them too.
+      joins.flush();
+      joins.forget(runId);
       s.releaseJoins.run(runId);
       s.releaseArrivals.run(runId);
       s.releaseResults.run(runId);
     },
     stats() {
+      // Counts what is in the tables: write the buffers of the open batch first.
+      if (db.inTransaction) joins.flush();
       const out = {} as SqliteStats;
       for (const [name, statement] of Object.entries(counters)) out[name as keyof SqliteStats] = statement.get() ?? 0;
       return out;
