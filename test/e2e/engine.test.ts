@@ -6,6 +6,7 @@ import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
 import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
+import { createFileBlobStore } from '../../src/adapters/local/file-blobs.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const fixtures = path.join(root, 'test/fixtures/workflows');
@@ -122,6 +123,37 @@ describe('embedded engine, whole runs', () => {
     expect(r.status).toBe('failed');
     expect(r.error).toMatchObject({ step: 'train', type: 'NoLocalCommand' });
     expect(r.error!.message).toContain('add executor.local');
+  });
+
+  it('dead-letters an incoming event over the size limit, and keeps running', async () => {
+    const engine = await engineFor(['workflows/diamond.ts'], { maxPayloadBytes: 10_000 });
+    const huge = { id: 'big', source: 'joinflow', 'detail-type': 'Run Requested', time: '', detail: { workflow: 'diamond', input: 'x'.repeat(20_000) } };
+    await engine.bus.publish([huge]);
+    await engine.bus.idle();
+    expect(engine.deadLetters.map((d) => d.reason)).toEqual([expect.stringMatching(/^event of 20\d{3} bytes exceeds the size limit of 10000 bytes$/)]);
+    const r = await engine.run('diamond', { x: 1 });
+    expect(r.output).toEqual({ nodeC: { sum: 12 } });
+  });
+
+  it('passes a step output over the size limit by reference (a file in the state dir)', async () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'jf-'));
+    dirs.push(stateDir);
+    const engine = createEngine({ root, maxPayloadBytes: 1000, blobs: createFileBlobStore(path.join(stateDir, 'blobs')) });
+    engines.push(engine);
+    engine.register(compileWorkflow({
+      name: 'bigout',
+      steps: {
+        big: { executor: { type: 'simulate', durationMs: 0, output: 'y'.repeat(5000) } },
+        next: { needs: ['big'], executor: { type: 'function', module: './test/fixtures/workflows/handlers/flaky.ts', export: 'echo' } },
+      },
+    }, { source: 'bigout.yaml' }));
+    const seen: unknown[] = [];
+    engine.bus.subscribe({ 'detail-type': ['Step Completed'], detail: { step: ['big'] } }, (events) => void seen.push(...events.map((e) => e.detail)));
+    const r = await engine.run('bigout', { tag: 't' });
+    expect(r.status).toBe('succeeded');
+    expect((r.output as { next: { results: { big: string } } }).next.results.big).toBe('y'.repeat(5000));
+    expect(seen).toEqual([expect.objectContaining({ outputRef: expect.stringMatching(/^file:\/\//) })]);
+    expect(seen[0]).not.toHaveProperty('output');
   });
 
   it('limits concurrency per executor kind', async () => {

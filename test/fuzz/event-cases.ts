@@ -57,6 +57,15 @@ export type Verdict =
 
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const isCount = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+/** Size of a value as JSON, as the engine measures it (unserializable values: 0). */
+function jsonBytes(v: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(v) ?? '');
+  } catch {
+    return 0;
+  }
+}
+
 /** The reason lists zod issues as "field: message", after "...: " or "; ". */
 const mentions = (field: string): RegExp => new RegExp(`(?:: |; )${field.replace(/[()]/g, '\\$&')}[.:]`);
 const deadLetter = (...alternatives: RegExp[][]): Verdict => ({ kind: 'dead-letter', alternatives });
@@ -70,7 +79,10 @@ export class World {
   readonly fuzzRuns: string[] = [];
 
   /** The oracle: what the README's event model requires for `e`, given the runs so far. */
-  judge(e: unknown): Verdict {
+  judge(e: unknown, own = false): Verdict {
+    // Events over the payload limit (1 MB, EventBridge's) are refused before anything else —
+    // unless the engine made the very object (an exact replay): it trusts its own events.
+    if (!own && jsonBytes(e) > 1024 * 1024) return deadLetter([/^event of \d+ bytes exceeds the size limit of 1048576 bytes$/]);
     if (typeof e !== 'object' || e === null || Array.isArray(e)) return deadLetter([/^malformed envelope: /, mentions('(root)')]);
     const r = e as Record<string, unknown>;
     const d = r['detail'];

@@ -99,6 +99,8 @@ export class Engine {
   readonly #seqs = new WeakMap<EventEnvelope, number>();
   #effects = 0;
   #skewMs = 0;
+  /** Events this engine made (bounded in size); only others pay for the size check. */
+  readonly #own = new WeakSet<EventEnvelope>();
 
   constructor(options: EngineOptions = {}) {
     this.#options = options;
@@ -203,7 +205,10 @@ export class Engine {
       },
       track: (run, plan) => this.#tracker(run.runId, plan, run.startedAt),
       redeliver: (pending) => {
-        for (const { seq, event } of pending) this.#seqs.set(event, seq);
+        for (const { seq, event } of pending) {
+          this.#seqs.set(event, seq);
+          this.#own.add(event);
+        }
         return this.bus.publish(pending.map((p) => p.event));
       },
       submit: (task) => {
@@ -243,6 +248,13 @@ export class Engine {
     for (const received of events) {
       let event = received;
       try {
+        if (!this.#own.has(received)) {
+          const reason = this.#oversize(received);
+          if (reason) {
+            batches.push([{ type: 'dead-letter', event: received, reason }]);
+            continue;
+          }
+        }
         event = await this.#resolveRef(received);
         if (meter) {
           const ids = this.#processor.matchingTriggers(event);
@@ -337,6 +349,20 @@ export class Engine {
     }
   }
 
+  /** Why an event from outside is too big to process, or undefined when it is not. */
+  #oversize(event: unknown): string | undefined {
+    const limit = this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    // A character takes at most 6 bytes in JSON (\uXXXX): small events skip the exact count.
+    if (roughChars(event, Math.floor(limit / 6) + 1) <= limit / 6) return undefined;
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(event) ?? '');
+    } catch {
+      return undefined; // not serializable: the processor explains what is wrong with it
+    }
+    return bytes > limit ? `event of ${bytes} bytes exceeds the size limit of ${limit} bytes` : undefined;
+  }
+
   /** An event whose output was kept as a blob gets it back before processing. */
   async #resolveRef(event: EventEnvelope): Promise<EventEnvelope> {
     // Anything may arrive on the bus; the processor explains what is wrong with a malformed one.
@@ -413,11 +439,15 @@ export class Engine {
   /** Publishes the engine's own events: logged (when durable), counted toward their run. */
   #publish(events: EventEnvelope[]): Promise<void> {
     const log = this.#options.log;
-    if (log) {
-      const seqs = log.appendEvents(events);
-      events.forEach((e, i) => this.#seqs.set(e, seqs[i]!));
+    // Step Started drives no trigger and the task log has its time: recovery needs it not, so it
+    // stays out of the durable event log (one write less per step on the critical path).
+    const durable = log ? events.filter((e) => e['detail-type'] !== DetailType.StepStarted) : [];
+    if (log && durable.length > 0) {
+      const seqs = log.appendEvents(durable);
+      durable.forEach((e, i) => this.#seqs.set(e, seqs[i]!));
     }
     for (const e of events) {
+      this.#own.add(e);
       this.#options.meter?.event(e);
       const runId = (e.detail as { runId?: unknown }).runId;
       if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
@@ -435,6 +465,30 @@ export function createEngine(options: EngineOptions = {}): Engine {
   return new Engine(options);
 }
 
+
+/**
+ * An upper-bound-friendly character count of a JSON value (keys, strings, numbers, punctuation),
+ * walked iteratively and abandoned as soon as it passes `cap`.
+ */
+function roughChars(value: unknown, cap: number): number {
+  let n = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && n <= cap) {
+    const v = stack.pop();
+    if (typeof v === 'string') n += v.length + 2;
+    else if (v === null || typeof v !== 'object') n += 24;
+    else if (Array.isArray(v)) {
+      n += 2 + v.length;
+      for (const x of v) stack.push(x);
+    } else {
+      for (const k in v) {
+        n += k.length + 4;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return n;
+}
 
 function finiteOr(n: number | undefined, fallback: number): number {
   return n !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
