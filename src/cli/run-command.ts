@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseInput } from './input.ts';
 import path from 'node:path';
 import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
-import { openState, stateDir, takeCancelRequests } from './state.ts';
+import { alive, openState, stateDir, takeCancelRequests } from './state.ts';
 import { chaosBanner, chaosFromArgs } from './chaos-option.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
@@ -46,7 +46,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const plan = await compileFile(workflowFile);
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
-  const unfinished = state?.log.listRuns({ status: 'running' }) ?? [];
+  // Runs left behind by an engine that is gone (a live one in another process is fine).
+  const unfinished = (state?.log.listRuns({ status: 'running' }) ?? []).filter((r) => !alive(state?.log.runOptions(r.runId)?.['pid']));
   if (unfinished.length > 0) {
     const ids = unfinished.slice(0, 3).map((r) => r.runId).join(', ');
     process.stderr.write(`joinflow: ${unfinished.length} unfinished run(s) in ${path.relative(process.cwd(), dir) || dir} (${ids}${unfinished.length > 3 ? ', ...' : ''}); 'joinflow resume' continues them\n`);

@@ -8,7 +8,6 @@
  * directory (JOINFLOW_TRIGGERS_DIR) with batch, container and function steps, a workflow whose join
  * pattern is over EventBridge's 2,048 characters, and a 400-trigger workflow.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';

@@ -136,7 +136,7 @@ describe('joinflow import wfcommons and --help', () => {
     const wf = JSON.parse(readFileSync(out, 'utf8'));
     expect(Object.keys(wf.steps)).toHaveLength(58);
     // Simulated workflows report their (scaled) critical path next to the measured duration.
-    const run = joinflow(['run', out, '--time-scale', '0.001', '--json']);
+    const run = joinflow(['run', out, '--time-scale', '0.001', '--json', '--memory']);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result.criticalPathMs).toBeCloseTo(21.385, 6);

@@ -9,7 +9,6 @@ import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { createFileBlobStore } from '../../src/adapters/local/file-blobs.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const fixtures = path.join(root, 'test/fixtures/workflows');
 const engines: Engine[] = [];
 const dirs: string[] = [];
 

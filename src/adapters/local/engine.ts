@@ -10,7 +10,7 @@ import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepErro
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
-import type { BlobStore, Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
+import type { Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
 import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
@@ -22,65 +22,15 @@ import { createProcessExecutor } from './process-executor.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
 import { recoverRuns } from './recovery.ts';
-import type { UsageMeter } from './usage-meter.ts';
-import type { DurableLog } from './durable-log.ts';
-import type { ChaosOptions } from './chaos.ts';
+import type { EngineOptions } from './engine-options.ts';
+import { defaultConcurrency, finiteOr, offloadOutput, oversizeReason, resolveOutputRef, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 
-export type { Progress, RunResult, TraceRecord };
-
-/** Options of the embedded engine. */
-export type EngineOptions = {
-  store?: TriggerStore;
-  /** Max tasks running at once per executor kind; Infinity = unlimited. */
-  concurrency?: Partial<Record<ExecutorKind, number>>;
-  /** Multiplies `simulate` durations. */
-  timeScale?: number;
-  /** Where run logs go (`<stateDir>/runs/<runId>/logs`). */
-  stateDir?: string;
-  /** Project root that plan paths are relative to. */
-  root?: string;
-  /** Replace executors (tests, custom kinds). */
-  executors?: Partial<Record<ExecutorKind, Executor>>;
-  clock?: Clock;
-  /** Keep a per-run trace of executions (for --trace). */
-  trace?: boolean;
-  /** Called after each step execution ends. */
-  onStep?: (runId: string, record: TraceRecord, progress: Progress) => void;
-  /** Called for events that cannot be processed. */
-  onDeadLetter?: (event: unknown, reason: string) => void;
-  /**
-   * Counts usage for a cost estimate. The engine then invokes the processor once per matched
-   * trigger, as EventBridge rules do on AWS, instead of once per event (slower, same results).
-   */
-  meter?: UsageMeter;
-  /**
-   * Makes the engine durable (with a store from the same database, e.g. openSqliteState): pending
-   * events, dispatched tasks, timers and dead letters are logged in the batch's transaction, so a
-   * restarted engine can `recover()` every unfinished run.
-   */
-  log?: DurableLog;
-  /** Where step outputs over `maxPayloadBytes` are kept (they travel as `outputRef`). */
-  blobs?: BlobStore;
-  /** Largest event the engine accepts or emits inline (default 1 MB, EventBridge's entry limit). */
-  maxPayloadBytes?: number;
-  /** Saved with each run (the CLI stores its flags), for `joinflow resume`. */
-  runOptions?: Record<string, unknown>;
-  /**
-   * Fault injection: duplicated, reordered and delayed deliveries on the bus, and `crashAt: N`,
-   * a simulated processor crash right before the N-th effect (tests, `joinflow run --chaos`).
-   */
-  chaos?: ChaosOptions;
-};
+export { defaultConcurrency };
+export type { EngineOptions, Progress, RunResult, TraceRecord };
 
 /** EventBridge's limit on one entry, the default payload limit. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-
-/** Default concurrency: simulated steps only sleep, so they are not limited. */
-export function defaultConcurrency(): Record<ExecutorKind, number> {
-  const cpus = availableParallelism();
-  return { function: cpus, process: cpus, simulate: Infinity, batch: cpus, container: cpus };
-}
 
 /** An embedded engine; create with createEngine(). */
 export class Engine {
@@ -249,13 +199,13 @@ export class Engine {
       let event = received;
       try {
         if (!this.#own.has(received)) {
-          const reason = this.#oversize(received);
+          const reason = oversizeReason(received, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
           if (reason) {
             batches.push([{ type: 'dead-letter', event: received, reason }]);
             continue;
           }
         }
-        event = await this.#resolveRef(received);
+        event = await resolveOutputRef(received, this.#options.blobs);
         if (meter) {
           const ids = this.#processor.matchingTriggers(event);
           meter.invocations(ids.length);
@@ -349,30 +299,6 @@ export class Engine {
     }
   }
 
-  /** Why an event from outside is too big to process, or undefined when it is not. */
-  #oversize(event: unknown): string | undefined {
-    const limit = this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    // A character takes at most 6 bytes in JSON (\uXXXX): small events skip the exact count.
-    if (roughChars(event, Math.floor(limit / 6) + 1) <= limit / 6) return undefined;
-    let bytes: number;
-    try {
-      bytes = Buffer.byteLength(JSON.stringify(event) ?? '');
-    } catch {
-      return undefined; // not serializable: the processor explains what is wrong with it
-    }
-    return bytes > limit ? `event of ${bytes} bytes exceeds the size limit of ${limit} bytes` : undefined;
-  }
-
-  /** An event whose output was kept as a blob gets it back before processing. */
-  async #resolveRef(event: EventEnvelope): Promise<EventEnvelope> {
-    // Anything may arrive on the bus; the processor explains what is wrong with a malformed one.
-    if (typeof event !== 'object' || event === null) return event;
-    const ref = (event.detail as { outputRef?: unknown } | null | undefined)?.outputRef;
-    if (typeof ref !== 'string' || !this.#options.blobs) return event;
-    const { outputRef: _ref, ...detail } = event.detail as Record<string, unknown>;
-    return { ...event, detail: { ...detail, output: JSON.parse(await this.#options.blobs.get(ref)) } };
-  }
-
   async #endRun(runId: string): Promise<void> {
     const tracker = this.#runs.get(runId);
     const record = await this.store.getRun(runId);
@@ -422,18 +348,7 @@ export class Engine {
 
   /** Publishes a step's outcome; an output over the payload limit is kept as a blob first. */
   async #emit(event: EventEnvelope): Promise<void> {
-    const detail = event.detail as { output?: unknown };
-    const limit = this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    if ('output' in detail && this.#options.blobs) {
-      const json = JSON.stringify(detail.output ?? null);
-      if (Buffer.byteLength(json) > limit) {
-        const d = event.detail as Record<string, unknown>;
-        const ref = await this.#options.blobs.put(`${String(d['runId'])}/${String(d['step'])}.${String(d['item'] ?? '')}.${String(d['attempt'])}.json`, json);
-        const { output: _o, ...rest } = d;
-        event = { ...event, detail: { ...rest, outputRef: ref } };
-      }
-    }
-    await this.#publish([event]);
+    await this.#publish([await offloadOutput(event, this.#options.blobs, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES)]);
   }
 
   /** Publishes the engine's own events: logged (when durable), counted toward their run. */
@@ -463,48 +378,4 @@ export class Engine {
 /** Creates an embedded engine. */
 export function createEngine(options: EngineOptions = {}): Engine {
   return new Engine(options);
-}
-
-
-/**
- * An upper-bound-friendly character count of a JSON value (keys, strings, numbers, punctuation),
- * walked iteratively and abandoned as soon as it passes `cap`.
- */
-function roughChars(value: unknown, cap: number): number {
-  let n = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && n <= cap) {
-    const v = stack.pop();
-    if (typeof v === 'string') n += v.length + 2;
-    else if (v === null || typeof v !== 'object') n += 24;
-    else if (Array.isArray(v)) {
-      n += 2 + v.length;
-      for (const x of v) stack.push(x);
-    } else {
-      for (const k in v) {
-        n += k.length + 4;
-        stack.push((v as Record<string, unknown>)[k]);
-      }
-    }
-  }
-  return n;
-}
-
-function finiteOr(n: number | undefined, fallback: number): number {
-  return n !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
-function resolvePaths(plan: TriggerPlan, root: string): TriggerPlan {
-  const steps: TriggerPlan['steps'] = {};
-  for (const [id, s] of Object.entries(plan.steps)) {
-    const e = s.executor;
-    if (e.type === 'function') steps[id] = { ...s, executor: { ...e, module: path.resolve(root, e.module) } };
-    else if (e.type === 'process') steps[id] = { ...s, executor: { ...e, cwd: path.resolve(root, e.cwd ?? '.') } };
-    else if (e.type === 'batch' && e.local) steps[id] = { ...s, executor: { ...e, local: { ...e.local, cwd: path.resolve(root, e.local.cwd ?? '.') } } };
-    else if (e.type === 'container') {
-      const module = e.module === undefined ? {} : { module: path.resolve(root, e.module) };
-      steps[id] = { ...s, executor: { ...e, ...module, cwd: path.resolve(root, e.cwd ?? '.') } };
-    } else steps[id] = s;
-  }
-  return { ...plan, steps };
 }

@@ -8,7 +8,7 @@
 import type Database from 'better-sqlite3';
 import type { JoinState } from '../../ports.ts';
 
-type Mirror = { arrived: Set<string>; cnt: number; need: number | undefined; dirty: boolean };
+type Mirror = { arrived: Set<string>; cnt: number; need: number | undefined; dirty: boolean; fresh: string[]; seq: number };
 
 /** Rows per multi-row statement: well under SQLite's limit of 32,766 bound parameters. */
 const CHUNK = 250;
@@ -16,13 +16,14 @@ const CHUNK = 250;
 /** The write-behind join and result state of one database. */
 export function createJoinMirror(db: Database.Database) {
   const runs = new Map<string, Map<string, Mirror>>();
-  let arrivals: string[] = [];
   const dirty: Array<[string, string, Mirror]> = [];
-  let results = new Map<string, [string, string, string | null]>();
+  /** Results of runs touched in this process: key -> output JSON (null: saved `undefined`). */
+  const runResults = new Map<string, { values: Map<string, string | null>; fresh: Array<[string, string | null]>; seq: number }>();
+  const dirtyResults = new Set<string>();
 
   const readJoin = db.prepare<[string, string], [number, number | null]>('SELECT cnt, need FROM joins WHERE run_id = ? AND trig = ?').raw();
-  const readKeys = db.prepare<[string, string], string>('SELECT key FROM arrivals WHERE run_id = ? AND trig = ?').pluck();
-  const readResult = db.prepare<[string, string], [string | null]>('SELECT output FROM results WHERE run_id = ? AND key = ?').raw();
+  const readKeys = db.prepare<[string, string], [number, string]>('SELECT seq, keys FROM arrivals WHERE run_id = ? AND trig = ?').raw();
+  const readResults = db.prepare<[string], [number, string]>('SELECT seq, pairs FROM results WHERE run_id = ? ORDER BY seq').raw();
   const statements = new Map<string, Database.Statement>();
   const multi = (kind: 'arrivals' | 'joins' | 'results', rows: number): Database.Statement => {
     const key = `${kind}:${rows}`;
@@ -30,9 +31,9 @@ export function createJoinMirror(db: Database.Database) {
     if (!st) {
       const sql =
         kind === 'arrivals'
-          ? `INSERT OR IGNORE INTO arrivals (run_id, trig, key) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`
+          ? `INSERT INTO arrivals (run_id, trig, seq, n, keys) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`
           : kind === 'results'
-            ? `INSERT OR IGNORE INTO results (run_id, key, output) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`
+            ? `INSERT INTO results (run_id, seq, n, pairs) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')}`
             : // The counter is absolute (the mirror's); claim columns written directly are left alone.
               `INSERT INTO joins (run_id, trig, need, cnt) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')}
                ON CONFLICT (run_id, trig) DO UPDATE SET cnt = excluded.cnt, need = coalesce(joins.need, excluded.need)`;
@@ -54,10 +55,29 @@ export function createJoinMirror(db: Database.Database) {
     if (!m) {
       // First touch in this process (e.g. after a restart): load what is durable.
       const row = readJoin.get(runId, trig);
-      m = { arrived: new Set(row ? readKeys.all(runId, trig) : []), cnt: row?.[0] ?? 0, need: row?.[1] ?? undefined, dirty: false };
+      const chunks = row ? readKeys.all(runId, trig) : [];
+      const arrived = new Set<string>();
+      for (const [, keys] of chunks) for (const k of JSON.parse(keys) as string[]) arrived.add(k);
+      const seq = chunks.reduce((max, [s]) => Math.max(max, s + 1), 0);
+      m = { arrived, cnt: row?.[0] ?? 0, need: row?.[1] ?? undefined, dirty: false, fresh: [], seq };
       run.set(trig, m);
     }
     return m;
+  }
+
+  function resultsOf(runId: string) {
+    let r = runResults.get(runId);
+    if (!r) {
+      // First touch in this process: load what is durable; earlier chunks win, like first writes.
+      const values = new Map<string, string | null>();
+      let seq = 0;
+      for (const [s, pairs] of readResults.all(runId)) {
+        for (const [k, v] of JSON.parse(pairs) as Array<[string, string | null]>) if (!values.has(k)) values.set(k, v);
+        seq = s + 1;
+      }
+      runResults.set(runId, (r = { values, fresh: [], seq }));
+    }
+    return r;
   }
 
   const touch = (runId: string, trig: string, m: Mirror) => {
@@ -73,7 +93,7 @@ export function createJoinMirror(db: Database.Database) {
       if (fresh) {
         m.arrived.add(key);
         m.cnt++;
-        arrivals.push(runId, trig, key);
+        m.fresh.push(key);
         touch(runId, trig, m);
       }
       if (need !== undefined && m.need === undefined) {
@@ -90,44 +110,58 @@ export function createJoinMirror(db: Database.Database) {
       }
       return { fresh: false, count: m.cnt, need: m.need };
     },
-    /** First write wins: an earlier buffered result, or a committed one, is kept (INSERT OR IGNORE). */
+    /** First write wins: a result the run already has (buffered or committed) is kept. */
     saveResult(runId: string, key: string, json: string | null): void {
-      const k = `${runId}\u0000${key}`;
-      if (!results.has(k)) results.set(k, [runId, key, json]);
+      const r = resultsOf(runId);
+      if (r.values.has(key)) return;
+      r.values.set(key, json);
+      r.fresh.push([key, json]);
+      dirtyResults.add(runId);
     },
-    /** The stored result: committed rows first (they were written first), then buffered ones. */
+    /** The stored result of a key, if any. */
     readResult(runId: string, key: string): [string | null] | undefined {
-      const row = readResult.get(runId, key);
-      if (row) return row;
-      const buffered = results.get(`${runId}\u0000${key}`);
-      return buffered ? [buffered[2]] : undefined;
+      const r = resultsOf(runId);
+      return r.values.has(key) ? [r.values.get(key)!] : undefined;
     },
     /** Writes the buffers (call inside the transaction, before COMMIT). */
     flush(): void {
-      if (arrivals.length > 0) write('arrivals', arrivals, 3);
       if (dirty.length > 0) {
         const rows: unknown[] = [];
+        const chunks: unknown[] = [];
         for (const [runId, trig, m] of dirty) {
           rows.push(runId, trig, m.need ?? null, m.cnt);
+          if (m.fresh.length > 0) {
+            chunks.push(runId, trig, m.seq++, m.fresh.length, JSON.stringify(m.fresh));
+            m.fresh = [];
+          }
           m.dirty = false;
         }
+        if (chunks.length > 0) write('arrivals', chunks, 5);
         write('joins', rows, 4);
       }
-      if (results.size > 0) write('results', [...results.values()].flat(), 3);
-      arrivals = [];
+      if (dirtyResults.size > 0) {
+        const rows: unknown[] = [];
+        for (const runId of dirtyResults) {
+          const r = runResults.get(runId)!;
+          rows.push(runId, r.seq++, r.fresh.length, JSON.stringify(r.fresh));
+          r.fresh = [];
+        }
+        write('results', rows, 4);
+        dirtyResults.clear();
+      }
       dirty.length = 0;
-      results = new Map();
     },
     /** After a rollback nothing buffered or mirrored can be trusted: start from the database. */
     reset(): void {
       runs.clear();
-      arrivals = [];
       dirty.length = 0;
-      results = new Map();
+      runResults.clear();
+      dirtyResults.clear();
     },
     /** A finished run's joins leave memory (call after flush: its rows are being deleted). */
     forget(runId: string): void {
       runs.delete(runId);
+      runResults.delete(runId);
     },
   };
 }

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { JoinflowError } from '../../model/errors.ts';
 
 /** The schema this code reads and writes; bump it (and add a migration) on any table change. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** How hard a commit is made durable. */
 export type SyncMode = 'normal' | 'full';
@@ -37,11 +37,16 @@ CREATE TABLE joins (
   run_id TEXT NOT NULL, trig TEXT NOT NULL, need INTEGER, cnt INTEGER NOT NULL,
   claimed_at INTEGER, dispatched_at INTEGER, PRIMARY KEY (run_id, trig)
 ) WITHOUT ROWID;
+-- A join's arrival keys, one row per batch that added some (keys: a JSON array of n keys):
+-- a fan-in of N arrivals written in k batches costs k rows, not N.
 CREATE TABLE arrivals (
-  run_id TEXT NOT NULL, trig TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, trig, key)
+  run_id TEXT NOT NULL, trig TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL, keys TEXT NOT NULL,
+  PRIMARY KEY (run_id, trig, seq)
 ) WITHOUT ROWID;
+-- A run's step results, one row per batch that saved some: pairs is a JSON array of
+-- [key, output JSON or null]; the first pair for a key wins (reading in seq order).
 CREATE TABLE results (
-  run_id TEXT NOT NULL, key TEXT NOT NULL, output TEXT, PRIMARY KEY (run_id, key)
+  run_id TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL, pairs TEXT NOT NULL, PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE events (seq INTEGER PRIMARY KEY, run_id TEXT, json TEXT NOT NULL, processed INTEGER NOT NULL);
 -- Partial index: holds only unprocessed events, so it stays as small as the backlog.

@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
+import type { ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
 import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type SqliteLog } from './sqlite-log.ts';
 import { createJoinMirror } from './sqlite-joins.ts';
 import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
@@ -102,8 +102,8 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     runs: count('SELECT count(*) FROM runs WHERE status IS NOT NULL'),
     plans: count('SELECT count(*) FROM plans'),
     joins: count('SELECT count(*) FROM joins'),
-    arrivals: count('SELECT count(*) FROM arrivals'),
-    results: count('SELECT count(*) FROM results'),
+    arrivals: count('SELECT coalesce(sum(n), 0) FROM arrivals'),
+    results: count('SELECT coalesce(sum(n), 0) FROM results'),
     events: count('SELECT count(*) FROM events'),
     pendingEvents: count('SELECT count(*) FROM events WHERE processed = 0'),
     tasks: count('SELECT count(*) FROM tasks'),
@@ -202,9 +202,18 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     },
   };
 
+  const log = createSqliteLog(db, batch);
+  const gc = log.gc.bind(log);
+  // gc commits the open batch and then deletes rows behind the mirror's back: drop the mirror
+  // (everything in it is durable by then) so that collected runs are not served from memory.
+  log.gc = (before) => {
+    const removed = gc(before);
+    joins.reset();
+    return removed;
+  };
   return {
     store,
-    log: createSqliteLog(db, batch),
+    log,
     file,
     close() {
       if (!db.open) return;

@@ -1,0 +1,53 @@
+/** Options of the embedded engine (see createEngine). */
+import type { ExecutorKind } from '../../model/workflow.ts';
+import type { BlobStore, Clock, Executor, TriggerStore } from '../../ports.ts';
+import type { ChaosOptions } from './chaos.ts';
+import type { DurableLog } from './durable-log.ts';
+import type { TraceRecord } from './lanes.ts';
+import type { Progress } from './run-tracker.ts';
+import type { UsageMeter } from './usage-meter.ts';
+
+/** Options of the embedded engine. */
+export type EngineOptions = {
+  store?: TriggerStore;
+  /** Max tasks running at once per executor kind; Infinity = unlimited. */
+  concurrency?: Partial<Record<ExecutorKind, number>>;
+  /** Multiplies `simulate` durations. */
+  timeScale?: number;
+  /** Where run logs go (`<stateDir>/runs/<runId>/logs`). */
+  stateDir?: string;
+  /** Project root that plan paths are relative to. */
+  root?: string;
+  /** Replace executors (tests, custom kinds). */
+  executors?: Partial<Record<ExecutorKind, Executor>>;
+  clock?: Clock;
+  /** Keep a per-run trace of executions (for --trace). */
+  trace?: boolean;
+  /** Called after each step execution ends. */
+  onStep?: (runId: string, record: TraceRecord, progress: Progress) => void;
+  /** Called for events that cannot be processed. */
+  onDeadLetter?: (event: unknown, reason: string) => void;
+  /**
+   * Counts usage for a cost estimate. The engine then invokes the processor once per matched
+   * trigger, as EventBridge rules do on AWS, instead of once per event (slower, same results).
+   */
+  meter?: UsageMeter;
+  /**
+   * Makes the engine durable (with a store from the same database, e.g. openSqliteState): pending
+   * events, dispatched tasks, timers and dead letters are logged in the batch's transaction, so a
+   * restarted engine can `recover()` every unfinished run.
+   */
+  log?: DurableLog;
+  /** Where step outputs over `maxPayloadBytes` are kept (they travel as `outputRef`). */
+  blobs?: BlobStore;
+  /** Largest event the engine accepts or emits inline (default 1 MB, EventBridge's entry limit). */
+  maxPayloadBytes?: number;
+  /** Saved with each run (the CLI stores its flags), for `joinflow resume`. */
+  runOptions?: Record<string, unknown>;
+  /**
+   * Fault injection: duplicated, reordered and delayed deliveries on the bus, and `crashAt: N`,
+   * a simulated processor crash right before the N-th effect (tests, `joinflow run --chaos`).
+   */
+  chaos?: ChaosOptions;
+};
+

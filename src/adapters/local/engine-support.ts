@@ -1,0 +1,90 @@
+/** Helpers of the embedded engine: defaults, path resolution, size estimates. */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import type { EventEnvelope } from '../../model/events.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
+import type { BlobStore } from '../../ports.ts';
+import type { ExecutorKind } from '../../model/workflow.ts';
+
+/** Default concurrency: simulated steps only sleep, so they are not limited. */
+export function defaultConcurrency(): Record<ExecutorKind, number> {
+  const cpus = availableParallelism();
+  return { function: cpus, process: cpus, simulate: Infinity, batch: cpus, container: cpus };
+}
+
+/**
+ * An upper-bound-friendly character count of a JSON value (keys, strings, numbers, punctuation),
+ * walked iteratively and abandoned as soon as it passes `cap`.
+ */
+export function roughChars(value: unknown, cap: number): number {
+  let n = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && n <= cap) {
+    const v = stack.pop();
+    if (typeof v === 'string') n += v.length + 2;
+    else if (v === null || typeof v !== 'object') n += 24;
+    else if (Array.isArray(v)) {
+      n += 2 + v.length;
+      for (const x of v) stack.push(x);
+    } else {
+      for (const k in v) {
+        n += k.length + 4;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return n;
+}
+
+export function finiteOr(n: number | undefined, fallback: number): number {
+  return n !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+export function resolvePaths(plan: TriggerPlan, root: string): TriggerPlan {
+  const steps: TriggerPlan['steps'] = {};
+  for (const [id, s] of Object.entries(plan.steps)) {
+    const e = s.executor;
+    if (e.type === 'function') steps[id] = { ...s, executor: { ...e, module: path.resolve(root, e.module) } };
+    else if (e.type === 'process') steps[id] = { ...s, executor: { ...e, cwd: path.resolve(root, e.cwd ?? '.') } };
+    else if (e.type === 'batch' && e.local) steps[id] = { ...s, executor: { ...e, local: { ...e.local, cwd: path.resolve(root, e.local.cwd ?? '.') } } };
+    else if (e.type === 'container') {
+      const module = e.module === undefined ? {} : { module: path.resolve(root, e.module) };
+      steps[id] = { ...s, executor: { ...e, ...module, cwd: path.resolve(root, e.cwd ?? '.') } };
+    } else steps[id] = s;
+  }
+  return { ...plan, steps };
+}
+
+/** Why an event from outside is too big to process, or undefined when it is not. */
+export function oversizeReason(event: unknown, limit: number): string | undefined {
+  // A character takes at most 6 bytes in JSON (\uXXXX): small events skip the exact count.
+  if (roughChars(event, Math.floor(limit / 6) + 1) <= limit / 6) return undefined;
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(event) ?? '');
+  } catch {
+    return undefined; // not serializable: the processor explains what is wrong with it
+  }
+  return bytes > limit ? `event of ${bytes} bytes exceeds the size limit of ${limit} bytes` : undefined;
+}
+
+/** An event whose output was kept as a blob gets it back before processing. */
+export async function resolveOutputRef(event: EventEnvelope, blobs: BlobStore | undefined): Promise<EventEnvelope> {
+  // Anything may arrive on the bus; the processor explains what is wrong with a malformed one.
+  if (typeof event !== 'object' || event === null) return event;
+  const ref = (event.detail as { outputRef?: unknown } | null | undefined)?.outputRef;
+  if (typeof ref !== 'string' || !blobs) return event;
+  const { outputRef: _ref, ...detail } = event.detail as Record<string, unknown>;
+  return { ...event, detail: { ...detail, output: JSON.parse(await blobs.get(ref)) } };
+}
+
+/** A step outcome whose output is over the limit, with the output kept as a blob (outputRef). */
+export async function offloadOutput(event: EventEnvelope, blobs: BlobStore | undefined, limit: number): Promise<EventEnvelope> {
+  const d = event.detail as Record<string, unknown>;
+  if (!('output' in d) || !blobs) return event;
+  const json = JSON.stringify(d['output'] ?? null);
+  if (Buffer.byteLength(json) <= limit) return event;
+  const ref = await blobs.put(`${String(d['runId'])}/${String(d['step'])}.${String(d['item'] ?? '')}.${String(d['attempt'])}.json`, json);
+  const { output: _o, ...rest } = d;
+  return { ...event, detail: { ...rest, outputRef: ref } };
+}
