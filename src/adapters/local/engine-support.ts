@@ -18,18 +18,25 @@ export function defaultConcurrency(): Record<ExecutorKind, number> {
  */
 export function roughChars(value: unknown, cap: number): number {
   let n = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && n <= cap) {
-    const v = stack.pop();
+  const stack: object[] = [];
+  // Primitives are counted where they are met; only containers go on the stack.
+  const add = (v: unknown): void => {
     if (typeof v === 'string') n += v.length + 2;
-    else if (v === null || typeof v !== 'object') n += 24;
-    else if (Array.isArray(v)) {
+    else if (v !== null && typeof v === 'object') stack.push(v);
+    else n += 24;
+  };
+  add(value);
+  while (stack.length > 0 && n <= cap) {
+    const v = stack.pop()!;
+    if (Array.isArray(v)) {
       n += 2 + v.length;
-      for (const x of v) stack.push(x);
+      for (let i = 0; i < v.length; i++) add(v[i]);
     } else {
-      for (const k in v) {
+      const keys = Object.keys(v);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
         n += k.length + 4;
-        stack.push((v as Record<string, unknown>)[k]);
+        add((v as Record<string, unknown>)[k]);
       }
     }
   }
