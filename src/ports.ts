@@ -49,6 +49,8 @@ export type ClaimResult =
  * idempotent under redelivery; the join algorithm that uses them lives in runtime/join.ts.
  */
 export interface TriggerStore {
+  /** Whether `arrive` uses ordinals (the DynamoDB store shards by them); others skip computing them. */
+  readonly ordinals?: boolean;
   /** Creates the run if absent; returns the stored record either way. */
   startRun(run: Omit<RunRecord, 'status'>): Promise<{ created: boolean; run: RunRecord }>;
   getRun(runId: string): Promise<RunRecord | undefined>;

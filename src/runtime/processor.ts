@@ -153,7 +153,7 @@ export class TriggerProcessor {
     for (const { plan, trigger, stepIndex } of this.#index.match(event)) {
       if (plan !== ctx.plan || (ctx.only !== undefined && trigger.id !== ctx.only)) continue;
       const key = arrivalKey(trigger.condition.key, ctx.detail);
-      const ordinal = arrivalOrdinal(trigger, ctx.detail, stepIndex);
+      const ordinal = this.#deps.store.ordinals ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
       if (!(await arrive(this.#deps.store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs))) continue;
       await this.#act(ctx, trigger, key);
     }

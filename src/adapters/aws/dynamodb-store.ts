@@ -229,6 +229,8 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
   }
 
   return {
+    // Arrival sets hold ordinals and large fan-ins shard by them.
+    ordinals: true,
     async startRun(start) {
       const run: RunRecord = { ...start, status: 'running' };
       checkPayload(`the input of run "${run.runId}"`, run.input, 'INPUT_TOO_LARGE');

@@ -63,6 +63,7 @@ export class UsageMeter {
       d.requests++;
     };
     return {
+      ...(inner.ordinals ? { ordinals: true } : {}),
       async startRun(run) {
         const r = await inner.startRun(run);
         write(kb(run.input));
