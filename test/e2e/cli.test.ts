@@ -1,18 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'jf-cli-'));
-  dirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('jf-cli-');
 
 describe('joinflow run', () => {
   it('prints the documented JSON object and exits 0', () => {

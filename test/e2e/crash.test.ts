@@ -6,24 +6,16 @@
  * a kill.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importWfCommons } from '../../src/importers/wfcommons.ts';
 import { rng } from '../helpers/driver.ts';
 import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(tmpdir(), 'jf-crash-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('jf-crash-');
 
 /** Epigenomics (1,695 simulate steps) + function and process steps hanging off it: 1,995 steps. */
 function crashWorkflow(dir: string): string {
@@ -107,6 +99,11 @@ describe('crash recovery', () => {
       }
       if (!existsSync(path.join(state, 'state.db'))) continue; // killed before it opened its state
       const db = new Database(path.join(state, 'state.db'), { readonly: true });
+      const hasSchema = db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'runs'").get() as { n: number };
+      if (hasSchema.n === 0) {
+        db.close();
+        continue; // killed while it was creating its state
+      }
       try {
         // Exactly-once counting survives every kill: each counter equals its distinct arrivals.
         // Arrival keys are stored in chunks (JSON arrays); a key counted twice would show here.

@@ -3,25 +3,17 @@
  * "unfinished runs" notice, resume of a finished run, cancel across processes, dlq list, gc.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { diamondDef, plan } from '../helpers/plans.ts';
 import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(tmpdir(), 'jf-durable-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('jf-durable-');
 
 function background(args: string[]) {
   const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -41,23 +33,25 @@ async function until(check: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
-function runStatus(state: string, runId: string): string | undefined {
+/** One value from the state database; undefined until the engine has created it and its schema. */
+function query(state: string, sql: string, ...args: unknown[]): Record<string, unknown> | undefined {
   if (!existsSync(path.join(state, 'state.db'))) return undefined;
   const db = new Database(path.join(state, 'state.db'), { readonly: true });
   try {
-    return (db.prepare('SELECT status FROM runs WHERE run_id = ?').get(runId) as { status?: string } | undefined)?.status;
+    return db.prepare(sql).get(...args) as Record<string, unknown> | undefined;
+  } catch {
+    return undefined; // the file exists but its schema is still being created
   } finally {
     db.close();
   }
 }
 
+function runStatus(state: string, runId: string): string | undefined {
+  return query(state, 'SELECT status FROM runs WHERE run_id = ?', runId)?.['status'] as string | undefined;
+}
+
 function taskStatus(state: string, runId: string, step: string): string | undefined {
-  const db = new Database(path.join(state, 'state.db'), { readonly: true });
-  try {
-    return (db.prepare('SELECT status FROM tasks WHERE run_id = ? AND step = ?').get(runId, step) as { status?: string } | undefined)?.status;
-  } finally {
-    db.close();
-  }
+  return query(state, 'SELECT status FROM tasks WHERE run_id = ? AND step = ?', runId, step)?.['status'] as string | undefined;
 }
 
 describe('durable state through the CLI', () => {
@@ -104,15 +98,7 @@ describe('durable state through the CLI', () => {
       },
     }));
     const run = background(['run', wf, '--state', state, '--run-id', 'fan-1', '--concurrency', 'simulate=2', '--json']);
-    await until(() => {
-      if (!existsSync(path.join(state, 'state.db'))) return false;
-      const db = new Database(path.join(state, 'state.db'), { readonly: true });
-      try {
-        return (db.prepare("SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'fan-1' AND status = 'succeeded'").get() as { n: number }).n > 20;
-      } finally {
-        db.close();
-      }
-    });
+    await until(() => ((query(state, "SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'fan-1' AND status = 'succeeded'")?.['n'] as number | undefined) ?? 0) > 20);
     run.child.kill('SIGKILL');
     await run.exit;
     expect(runStatus(state, 'fan-1')).toBe('running');

@@ -2,6 +2,7 @@
  * Drives the trigger processor directly, standing in for bus and executors, with at-least-once
  * faults: each event delivered 1..maxCopies times and taken from a shuffled window.
  */
+import { createRandom } from '../../src/adapters/local/chaos.ts';
 import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
 import { DetailType, type EventEnvelope } from '../../src/model/events.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
@@ -29,16 +30,8 @@ export type DriveResult = {
   store: TriggerStore;
 };
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the chaos bus uses, so a failing order can be replayed. */
+export const rng = createRandom;
 
 let ids = 0;
 export function event(type: string, detail: Record<string, unknown>): EventEnvelope {
