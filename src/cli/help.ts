@@ -89,6 +89,13 @@ Options:
 
 Exit codes: 0 ok, 1 stale (--check), 2 bad definition (every problem is listed).
 `,
+  'test-pattern': `Usage: joinflow test-pattern --pattern JSON|@file --event JSON|@file
+
+Tests an EventBridge event pattern against an event, like EventBridge's TestEventPattern:
+prints "match" (exit 0) or "no match" (exit 1). Every operator EventBridge documents for event
+buses is supported (prefix, suffix, equals-ignore-case, anything-but, numeric, exists, wildcard,
+cidr, $or); an invalid pattern is refused with the path of the problem (exit 2).
+`,
   resume: `Usage: joinflow resume [runId] [--state DIR] [--json] [--trace FILE]
 
 Continues the unfinished runs of a state dir (or one run) after the engine died: pending
@@ -137,6 +144,7 @@ Commands:
   cancel <runId>             cancel a running run of the embedded engine
   dlq list                   events the engine could not process, with the reason
   gc                         delete finished runs from the state dir
+  test-pattern               test an EventBridge pattern against an event
   start <workflow>           start a run on a deployed stage (PutEvents "Run Requested")
   status <runId>             show a run of a deployed stage (from DynamoDB)
   worker --queue URL         run container steps from an SQS queue (any container or machine)

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   cancel: async () => (await import('./cancel-command.ts')).cancelCommand,
   dlq: async () => (await import('./dlq-command.ts')).dlqCommand,
   gc: async () => (await import('./gc-command.ts')).gcCommand,
+  'test-pattern': async () => (await import('./test-pattern-command.ts')).testPatternCommand,
 };
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */

@@ -119,6 +119,19 @@ describe('joinflow compile', () => {
   });
 });
 
+describe('joinflow test-pattern', () => {
+  it('prints match / no match like TestEventPattern, and names the problem of a bad pattern', () => {
+    const event = JSON.stringify({ source: 'joinflow', 'detail-type': 'Run Succeeded', detail: { workflow: 'diamond', ip: '10.0.0.7', n: 5 } });
+    let r = joinflow(['test-pattern', '--pattern', '{"detail": {"ip": [{"cidr": "10.0.0.0/24"}], "n": [{"numeric": [">", 1, "<=", 5]}]}}', '--event', event]);
+    expect([r.code, r.stdout]).toEqual([0, 'match\n']);
+    r = joinflow(['test-pattern', '--pattern', '{"detail": {"workflow": [{"anything-but": "diamond"}]}}', '--event', event]);
+    expect([r.code, r.stdout]).toEqual([1, 'no match\n']);
+    r = joinflow(['test-pattern', '--pattern', '{"detail": {"ip": [{"cidr": "10.0.0.0/99"}]}}', '--event', event]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('detail.ip[0].cidr');
+  });
+});
+
 describe('joinflow import wfcommons and --help', () => {
   it('imports a trace and prints its shape', () => {
     const out = path.join(tmp(), 'montage.json');
@@ -137,7 +150,7 @@ describe('joinflow import wfcommons and --help', () => {
   });
 
   it('prints help for each command', () => {
-    for (const cmd of ['run', 'compile', 'import']) {
+    for (const cmd of ['run', 'compile', 'import', 'test-pattern', 'resume', 'cancel', 'dlq', 'gc', 'start', 'status', 'worker']) {
       const r = joinflow([cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: joinflow ${cmd}`));
