@@ -30,6 +30,23 @@ Process logs go to <tmpdir>/joinflow-worker/<runId>/. Set $JOINFLOW_BUCKET to cl
 outputs too big for an event into S3.
 `;
 
+/** Help of `joinflow dev`. */
+export const DEV_HELP = `Usage: joinflow dev [--port N] [--host H] [--token T] [--state DIR | --memory]
+
+Compiles every workflow in workflows/ and serves EventBridge's PutEvents API (AWS JSON 1.1,
+X-Amz-Target: AWSEvents.PutEvents) in front of the embedded engine, until SIGINT or SIGTERM.
+Point an EventBridge client at it (endpoint http://127.0.0.1:PORT, any region and credentials);
+a "Run Requested" event with source "joinflow" and detail {"workflow", "runId"?, "input"?}
+starts a run. Requests over 256 KB or with more than 10 entries are refused as EventBridge does.
+
+  --port N      port to listen on (default 0: a free port, printed on start)
+  --host H      address to bind (default 127.0.0.1); any other than 127.0.0.1, ::1 or
+                localhost needs --token
+  --token T     require "Authorization: Bearer T" (or "x-joinflow-token: T") on every request
+  --state DIR   durable state directory (default .joinflow)
+  --memory      keep state in memory only
+`;
+
 /** Help per subcommand. */
 export const HELP: Record<string, string> = {
   start: `Usage: joinflow start <workflow> [--input JSON|@file] [--run-id ID] [--json] [AWS options]
@@ -48,6 +65,7 @@ Exit codes: 0 found, 1 no such run, 2 bad usage.
 AWS options:
 ${AWS_FLAGS}`,
   worker: WORKER_HELP,
+  dev: DEV_HELP,
   run: `Usage: joinflow run <workflow> [options]
 
 Runs a workflow to the end on the embedded engine.
@@ -145,6 +163,7 @@ Commands:
   dlq list                   events the engine could not process, with the reason
   gc                         delete finished runs from the state dir
   test-pattern               test an EventBridge pattern against an event
+  dev                        serve the EventBridge PutEvents API on localhost (local engine)
   start <workflow>           start a run on a deployed stage (PutEvents "Run Requested")
   status <runId>             show a run of a deployed stage (from DynamoDB)
   worker --queue URL         run container steps from an SQS queue (any container or machine)

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   dlq: async () => (await import('./dlq-command.ts')).dlqCommand,
   gc: async () => (await import('./gc-command.ts')).gcCommand,
   'test-pattern': async () => (await import('./test-pattern-command.ts')).testPatternCommand,
+  dev: async () => (await import('./dev-command.ts')).devCommand,
 };
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */

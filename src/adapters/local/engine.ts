@@ -105,6 +105,29 @@ export class Engine {
     return runId;
   }
 
+  /**
+   * Publishes events that come from outside (the PutEvents endpoint, other services): logged
+   * when durable, so a restart resumes what they started, and checked like any outside event.
+   */
+  async publish(events: EventEnvelope[]): Promise<void> {
+    for (const e of events) {
+      const d = e.detail as { workflow?: unknown; runId?: unknown };
+      if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || typeof d.workflow !== 'string') continue;
+      const plan = this.#plans.get(d.workflow);
+      const runId = typeof d.runId === 'string' ? d.runId : e.id;
+      if (!plan || this.#runs.has(runId)) continue;
+      // As start() does: the run's plan for resume, and a tracker so wait() knows the run.
+      this.#options.log?.saveRun(runId, plan, this.#options.runOptions ?? {});
+      this.#tracker(runId, plan);
+    }
+    const log = this.#options.log;
+    if (log) {
+      const seqs = log.appendEvents(events);
+      events.forEach((e, i) => this.#seqs.set(e, seqs[i]!));
+    }
+    await this.bus.publish(events);
+  }
+
   /** Resolves when the run has ended (and its running tasks have stopped). */
   async wait(runId: string): Promise<RunResult> {
     const tracker = this.#runs.get(runId);

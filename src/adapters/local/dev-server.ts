@@ -1,0 +1,226 @@
+/**
+ * `joinflow dev`: a local stand-in for EventBridge's PutEvents API (AWS JSON 1.1 protocol) in
+ * front of the embedded engine, so that the AWS SDK, the AWS CLI or anything that speaks
+ * PutEvents can drive local workflows. Each accepted entry is published through the engine.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EventEnvelope } from '../../model/events.ts';
+import { UsageError } from '../../model/errors.ts';
+import type { EventBus } from '../../ports.ts';
+
+/** PutEvents' limits: entries per request and (by default) request size. */
+export const MAX_PUT_ENTRIES = 10;
+export const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024;
+
+const PUT_EVENTS_TARGET = 'AWSEvents.PutEvents';
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export type DevServerOptions = {
+  /** The engine (or anything that publishes like it): outside events are logged when durable. */
+  engine: Pick<EventBus, 'publish'>;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Required for hosts other than loopback; requests then need `Authorization: Bearer <token>` or `x-joinflow-token`. */
+  token?: string;
+  maxRequestBytes?: number;
+};
+
+export type DevServer = {
+  /** `http://HOST:PORT` (the endpoint to give an EventBridge client). */
+  readonly url: string;
+  close(): Promise<void>;
+};
+
+type ResultEntry = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
+
+class ApiError extends Error {
+  constructor(readonly type: string, message: string, readonly status = 400) {
+    super(message);
+  }
+}
+
+/** Starts the PutEvents server; resolves once it listens. */
+export async function createDevServer(options: DevServerOptions): Promise<DevServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const token = options.token;
+  if (token !== undefined && token.length === 0) throw new UsageError('dev server: the token must not be empty');
+  if (!LOOPBACK.has(host) && token === undefined) {
+    throw new UsageError(`dev server: binding to "${host}" exposes the engine beyond this machine; pass a token (--token) or bind to 127.0.0.1, ::1 or localhost`);
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`dev server: port must be 0..65535 (got ${port})`);
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes <= 0) throw new UsageError(`dev server: maxRequestBytes must be a positive integer (got ${maxRequestBytes})`);
+  const bus = options.engine;
+  // An oversized body is read (and dropped) to its end so that the client sees the error
+  // response rather than a reset connection; beyond this the connection is cut.
+  const drainLimit = maxRequestBytes * 4 + 1024 * 1024;
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      const e = error instanceof ApiError ? error : new ApiError('InternalFailure', `internal error: ${(error as Error).message}`, 500);
+      sendError(res, e);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (token !== undefined && !authorized(req, token)) {
+      req.resume();
+      throw new ApiError('AccessDeniedException', 'missing or wrong token: send "Authorization: Bearer <token>" or "x-joinflow-token: <token>"', 403);
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      throw new ApiError('UnknownOperationException', `only POST is supported (got ${req.method ?? '?'})`);
+    }
+    const target = req.headers['x-amz-target'];
+    if (target !== PUT_EVENTS_TARGET) {
+      req.resume();
+      throw new ApiError('UnknownOperationException', `unknown operation ${JSON.stringify(target ?? null)}: only ${PUT_EVENTS_TARGET} is supported`);
+    }
+    const body = await readBody(req);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new ApiError('SerializationException', 'the request body is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ApiError('SerializationException', 'the request body must be a JSON object');
+    const entries = (parsed as Record<string, unknown>)['Entries'];
+    if (!Array.isArray(entries) || entries.length === 0) {
+      throw new ApiError('ValidationException', "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must not be null and must have length greater than or equal to 1");
+    }
+    if (entries.length > MAX_PUT_ENTRIES) {
+      throw new ApiError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PUT_ENTRIES} (got ${entries.length})`);
+    }
+    const now = new Date();
+    const results: ResultEntry[] = [];
+    const events: EventEnvelope[] = [];
+    for (const entry of entries) {
+      const outcome = toEnvelope(entry, now);
+      if ('ErrorCode' in outcome) {
+        results.push(outcome);
+      } else {
+        events.push(outcome);
+        results.push({ EventId: outcome.id });
+      }
+    }
+    if (events.length > 0) await bus.publish(events);
+    const failed = results.filter((r) => 'ErrorCode' in r).length;
+    send(res, 200, { FailedEntryCount: failed, Entries: results });
+  }
+
+  function readBody(req: IncomingMessage): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > drainLimit) {
+        req.destroy();
+        reject(tooLarge());
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > drainLimit) {
+          req.destroy();
+          reject(tooLarge());
+        } else if (size <= maxRequestBytes) {
+          chunks.push(chunk);
+        }
+      });
+      req.on('end', () => (size > maxRequestBytes ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
+      req.on('error', reject);
+    });
+  }
+
+  const tooLarge = () => new ApiError('ValidationException', `Total size of the entries in the request is over the limit (${maxRequestBytes} bytes)`);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closed ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+/** One PutEvents entry -> an envelope, or the entry's error as the API reports it. */
+function toEnvelope(entry: unknown, now: Date): EventEnvelope | { ErrorCode: string; ErrorMessage: string } {
+  const invalid = (name: string, reason: string) => ({ ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter ${name} is not valid. Reason: ${reason}` });
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return invalid('Entry', 'an entry must be an object.');
+  const e = entry as Record<string, unknown>;
+  for (const name of ['Source', 'DetailType', 'Detail'] as const) {
+    const v = e[name];
+    if (v === undefined || v === null) return invalid(name, `${name} is a required argument.`);
+    if (typeof v !== 'string' || v.length === 0) return invalid(name, `${name} must be a non-empty string.`);
+  }
+  let detail: unknown;
+  try {
+    detail = JSON.parse(e['Detail'] as string);
+  } catch {
+    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+  }
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed: it must be a JSON object.' };
+  }
+  let time = now;
+  const t = e['Time'];
+  if (t !== undefined && t !== null) {
+    // The SDK sends epoch seconds; ISO strings are accepted too.
+    time = typeof t === 'number' ? new Date(t * 1000) : typeof t === 'string' ? new Date(t) : new Date(NaN);
+    if (Number.isNaN(time.getTime())) return invalid('Time', 'Time must be epoch seconds or an RFC 3339 time stamp.');
+  }
+  return {
+    id: randomUUID(),
+    source: e['Source'] as string,
+    'detail-type': e['DetailType'] as string,
+    time: time.toISOString(),
+    detail: detail as Record<string, unknown>,
+  };
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers['authorization'];
+  const bearer = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim())?.[1] : undefined;
+  const alt = req.headers['x-joinflow-token'];
+  return [bearer, typeof alt === 'string' ? alt : undefined].some((given) => given !== undefined && sameSecret(given, token));
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': CONTENT_TYPE,
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, error: ApiError): void {
+  send(res, error.status, { __type: error.type, message: error.message }, { 'x-amzn-errortype': error.type });
+}

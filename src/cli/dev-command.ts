@@ -1,0 +1,78 @@
+/** `joinflow dev`: every workflow of the project on the embedded engine, behind a local PutEvents endpoint. */
+import { parseArgs } from 'node:util';
+import { createDevServer, DEFAULT_MAX_REQUEST_BYTES } from '../adapters/local/dev-server.ts';
+import { createEngine } from '../adapters/local/engine.ts';
+import { createMemoryStore } from '../adapters/local/memory-store.ts';
+import { compileFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
+import { UsageError } from '../model/errors.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+import { openState, stateDir } from './state.ts';
+
+export { DEV_HELP } from './help.ts';
+
+/** Runs `joinflow dev`; resolves with the exit code once stopped (SIGINT/SIGTERM or `signal`). */
+export async function devCommand(args: string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      token: { type: 'string' },
+      state: { type: 'string' },
+      memory: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`joinflow dev takes no positional arguments (got ${positionals.join(', ')})`);
+  if (values.memory && values.state !== undefined) throw new UsageError('--state and --memory cannot be combined');
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number 0..65535 (got "${values.port}")`);
+  const host = values.host ?? '127.0.0.1';
+  if (!['127.0.0.1', '::1', 'localhost'].includes(host) && values.token === undefined) {
+    throw new UsageError(`--host ${host} exposes the engine beyond this machine: pass --token T too (or bind to 127.0.0.1)`);
+  }
+
+  // Compile before touching the state dir: a definition that does not compile writes nothing.
+  const plans: TriggerPlan[] = [];
+  for (const file of listWorkflowFiles()) plans.push(await compileFile(file));
+  const dir = stateDir(values.state);
+  const state = values.memory ? undefined : openState(dir);
+  const engine = createEngine({
+    store: state?.store ?? createMemoryStore(),
+    ...(state ? { log: state.log, blobs: state.blobs } : {}),
+    runOptions: { root: process.cwd(), pid: process.pid, dev: true },
+    stateDir: dir,
+    onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
+  });
+  let server: Awaited<ReturnType<typeof createDevServer>> | undefined;
+  let onSignal: (() => void) | undefined;
+  try {
+    for (const plan of plans) engine.register(plan);
+    server = await createDevServer({
+      engine,
+      host,
+      port,
+      ...(values.token === undefined ? {} : { token: values.token }),
+      maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+    });
+    process.stderr.write(`joinflow dev: PutEvents on ${server.url} (${plans.length} workflows)\n`);
+    await new Promise<void>((resolve) => {
+      onSignal = resolve;
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      if (options.signal?.aborted) resolve();
+      options.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    process.stderr.write('joinflow dev: stopping\n');
+    return 0;
+  } finally {
+    if (onSignal) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    await server?.close();
+    await engine.bus.idle();
+    await engine.close();
+    state?.close();
+  }
+}

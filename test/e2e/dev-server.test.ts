@@ -1,0 +1,189 @@
+/** `joinflow dev`'s PutEvents endpoint, driven by the real EventBridge client. */
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDevServer, type DevServer } from '../../src/adapters/local/dev-server.ts';
+import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+
+const plan = compileWorkflow(
+  {
+    name: 'hello',
+    steps: {
+      a: { executor: { type: 'simulate', durationMs: 0, output: { greeting: 'hi' } } },
+      b: { needs: ['a'], executor: { type: 'simulate', durationMs: 0, output: 'done-b' } },
+    },
+    output: 'b',
+  },
+  { source: 'workflows/hello.yaml' },
+);
+
+const open: Array<{ server: DevServer; engine: Engine; client: EventBridgeClient }> = [];
+
+afterEach(async () => {
+  for (const { server, engine, client } of open.splice(0)) {
+    client.destroy();
+    await server.close();
+    await engine.bus.idle();
+    await engine.close();
+  }
+});
+
+async function setup(options: { token?: string } = {}) {
+  const engine = createEngine({ concurrency: { simulate: 4 } });
+  engine.register(plan);
+  const server = await createDevServer({ engine, ...options });
+  const client = new EventBridgeClient({
+    endpoint: server.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
+    maxAttempts: 1,
+  });
+  open.push({ server, engine, client });
+  return { engine, server, client };
+}
+
+const runRequested = (detail: Record<string, unknown>): PutEventsRequestEntry => ({
+  Source: 'joinflow',
+  DetailType: 'Run Requested',
+  Detail: JSON.stringify(detail),
+});
+
+/** The error the SDK throws for a call, or a failure if it does not throw. */
+async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await p;
+  } catch (error) {
+    return error as Error & { $metadata?: { httpStatusCode?: number } };
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('dev server (PutEvents)', () => {
+  it('starts a run from a Run Requested event', async () => {
+    const { engine, client, server } = await setup();
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const out = await client.send(new PutEventsCommand({ Entries: [runRequested({ workflow: 'hello', runId: 'run-dev-1', input: { x: 1 } })] }));
+    expect(out.FailedEntryCount).toBe(0);
+    expect(out.Entries).toHaveLength(1);
+    expect(out.Entries?.[0]?.EventId).toMatch(/^[0-9a-f-]{36}$/);
+    await engine.bus.idle();
+    const result = await engine.wait('run-dev-1');
+    expect(result.status).toBe('succeeded');
+    expect(result.output).toEqual('done-b');
+    expect(engine.deadLetters).toEqual([]);
+  });
+
+  it('fails a malformed entry alone in a batch of 10', async () => {
+    const { engine, client } = await setup();
+    const entries = Array.from({ length: 10 }, (_, i) => runRequested({ workflow: 'hello', runId: `batch-${i}` }));
+    entries[4] = { Source: 'joinflow', DetailType: 'Run Requested', Detail: '{"workflow": "hello", ' };
+    const out = await client.send(new PutEventsCommand({ Entries: entries }));
+    expect(out.FailedEntryCount).toBe(1);
+    expect(out.Entries).toHaveLength(10);
+    expect(out.Entries?.[4]).toMatchObject({ ErrorCode: 'MalformedDetail' });
+    expect(out.Entries?.[4]?.EventId).toBeUndefined();
+    const ids = out.Entries!.filter((e, i) => i !== 4).map((e) => e.EventId);
+    expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(9);
+    await engine.bus.idle();
+    for (const i of [0, 9]) expect((await engine.wait(`batch-${i}`)).status).toBe('succeeded');
+    await expect(engine.wait('batch-4')).rejects.toThrow(/unknown run/);
+  });
+
+  it('fails entries without Detail or with a Detail that is not an object', async () => {
+    const { client } = await setup();
+    const out = await client.send(new PutEventsCommand({
+      Entries: [
+        { Source: 'joinflow', DetailType: 'Run Requested' },
+        { Source: 'joinflow', DetailType: 'Run Requested', Detail: '[1, 2]' },
+        runRequested({ workflow: 'hello', runId: 'ok-1' }),
+      ],
+    }));
+    expect(out.FailedEntryCount).toBe(2);
+    expect(out.Entries?.[0]).toMatchObject({ ErrorCode: 'InvalidArgument' });
+    expect(out.Entries?.[0]?.ErrorMessage).toMatch(/Detail/);
+    expect(out.Entries?.[1]).toMatchObject({ ErrorCode: 'MalformedDetail' });
+    expect(out.Entries?.[2]?.EventId).toBeTruthy();
+  });
+
+  it('refuses an oversized request and more than 10 entries with the API error', async () => {
+    const { client, engine } = await setup();
+    const big = runRequested({ workflow: 'hello', runId: 'too-big', input: 'x'.repeat(300 * 1024) });
+    const tooBig = await rejection(client.send(new PutEventsCommand({ Entries: [big] })));
+    expect(tooBig.name).toBe('ValidationException');
+    expect(tooBig.message).toMatch(/over the limit/);
+    expect(tooBig.$metadata?.httpStatusCode).toBe(400);
+
+    const eleven = Array.from({ length: 11 }, (_, i) => runRequested({ workflow: 'hello', runId: `eleven-${i}` }));
+    const tooMany = await rejection(client.send(new PutEventsCommand({ Entries: eleven })));
+    expect(tooMany.name).toBe('ValidationException');
+    expect(tooMany.message).toMatch(/less than or equal to 10/);
+    expect(tooMany.$metadata?.httpStatusCode).toBe(400);
+
+    const none = await rejection(client.send(new PutEventsCommand({ Entries: [] })));
+    expect(none.name).toBe('ValidationException');
+
+    await engine.bus.idle();
+    expect(engine.bus.published).toBe(0);
+  });
+
+  it('refuses bodies that are not JSON and unknown operations', async () => {
+    const { server } = await setup();
+    const post = (body: string, target = 'AWSEvents.PutEvents') =>
+      fetch(server.url, { method: 'POST', body, headers: { 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.1' } });
+    const notJson = await post('{nope');
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toMatchObject({ __type: 'SerializationException' });
+    const unknown = await post('{}', 'AWSEvents.PutRule');
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ __type: 'UnknownOperationException' });
+  });
+
+  it('requires the token when one is set', async () => {
+    const { client, engine } = await setup({ token: 't0ken' });
+    const denied = await rejection(client.send(new PutEventsCommand({ Entries: [runRequested({ workflow: 'hello', runId: 'tok-1' })] })));
+    expect(denied.name).toBe('AccessDeniedException');
+    expect(denied.$metadata?.httpStatusCode).toBe(403);
+
+    const wrong = new EventBridgeClient({ endpoint: (open[0]!.server).url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    wrong.middlewareStack.add((next) => (args) => {
+      (args.request as { headers: Record<string, string> }).headers['authorization'] = 'Bearer nope';
+      return next(args);
+    }, { step: 'build' });
+    const wrongDenied = await rejection(wrong.send(new PutEventsCommand({ Entries: [runRequested({ workflow: 'hello', runId: 'tok-1' })] })));
+    wrong.destroy();
+    expect(wrongDenied.$metadata?.httpStatusCode).toBe(403);
+
+    client.middlewareStack.add((next) => (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-joinflow-token'] = 't0ken';
+      return next(args);
+    }, { step: 'build' });
+    const out = await client.send(new PutEventsCommand({ Entries: [runRequested({ workflow: 'hello', runId: 'tok-1' })] }));
+    expect(out.FailedEntryCount).toBe(0);
+    await engine.bus.idle();
+    expect((await engine.wait('tok-1')).status).toBe('succeeded');
+  });
+
+  it('accepts the token as a bearer Authorization header', async () => {
+    const { server } = await setup({ token: 'secret-t' });
+    const body = JSON.stringify({ Entries: [runRequested({ workflow: 'hello', runId: 'bearer-1' })] });
+    const headers = { 'x-amz-target': 'AWSEvents.PutEvents', 'content-type': 'application/x-amz-json-1.1' };
+    const ok = await fetch(server.url, { method: 'POST', body, headers: { ...headers, authorization: 'Bearer secret-t' } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ FailedEntryCount: 0 });
+    const no = await fetch(server.url, { method: 'POST', body, headers });
+    expect(no.status).toBe(403);
+    expect(await no.json()).toMatchObject({ __type: 'AccessDeniedException' });
+  });
+
+  it('will not bind beyond loopback without a token', async () => {
+    const engine = createEngine();
+    try {
+      await expect(createDevServer({ engine, host: '0.0.0.0' })).rejects.toThrow(/token/);
+      const server = await createDevServer({ engine, host: '0.0.0.0', token: 'x' });
+      await server.close();
+    } finally {
+      await engine.close();
+    }
+  });
+});
