@@ -47,6 +47,51 @@ starts a run. Requests over 256 KB or with more than 10 entries are refused as E
   --memory      keep state in memory only
 `;
 
+/** Help text. */
+export const LIST_HELP = `Usage: joinflow list [--status S] [--workflow W] [--state DIR] [--json]
+
+Lists the runs of the embedded engine's state directory, newest first: run id, workflow,
+status, start time and duration.
+
+Options:
+  --status S     only runs with this status: running, succeeded, failed, cancelled
+  --workflow W   only runs of this workflow
+  --state DIR    state directory (default .joinflow)
+  --json         print a JSON array of run records
+                 [{runId, workflow, status, startedAt, finishedAt?, output?, error?}]
+Exit codes: 0 listed (also when none match), 2 bad usage or no state directory.
+`;
+
+/** Help text. */
+export const LOGS_HELP = `Usage: joinflow logs <runId> [--step S] [--state DIR]
+
+Prints the captured stdout and stderr of a run's process steps, from the state directory
+(--state DIR, default .joinflow; files runs/<runId>/logs/<step>[.<item>].<attempt>.out|.err),
+in dispatch order, each under a header like "== step.attempt stderr ==".
+
+Options:
+  --step S       only the logs of step S (all its items and attempts)
+  --state DIR    state directory (default .joinflow)
+Exit codes: 0 printed, 1 no such run or no logs (for that step), 2 bad usage.
+`;
+
+/** Help text. */
+export const STATUS_LOCAL_HELP = `Usage: joinflow status <runId> [--state DIR] [--json]
+       joinflow status <runId> --stage S [AWS options] [--json]
+
+Prints a run: its status, times, the error or the output, and its steps.
+
+By default the run comes from the embedded engine's state directory (--state DIR, default
+.joinflow): one line per step (and forEach item) with the state of its latest attempt
+(dispatched, started, succeeded, failed, cancelled), the number of attempts, the duration,
+and the error of a failed one. --json prints {run, steps: [{step, item?, state, attempts,
+startedAt?, finishedAt?, durationMs?, error?}]} (run without its input).
+
+With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
+stage's DynamoDB table instead: the steps dispatched and completed, forEach items done.
+Exit codes: 0 found, 1 no such run, 2 bad usage.
+`;
+
 /** Help per subcommand. */
 export const HELP: Record<string, string> = {
   start: `Usage: joinflow start <workflow> [--input JSON|@file] [--run-id ID] [--json] [AWS options]
@@ -56,16 +101,13 @@ and prints the run id. A given --run-id is an idempotency key: starting it again
 
 AWS options:
 ${AWS_FLAGS}`,
-  status: `Usage: joinflow status <runId> [--json] [AWS options]
-
-Prints a run of a deployed stage, from its DynamoDB table: status, times, the steps that were
-dispatched and completed (and forEach items done), the error or the output.
-Exit codes: 0 found, 1 no such run, 2 bad usage.
-
+  status: `${STATUS_LOCAL_HELP}
 AWS options:
 ${AWS_FLAGS}`,
   worker: WORKER_HELP,
   dev: DEV_HELP,
+  list: LIST_HELP,
+  logs: LOGS_HELP,
   run: `Usage: joinflow run <workflow> [options]
 
 Runs a workflow to the end on the embedded engine.
@@ -165,7 +207,9 @@ Commands:
   test-pattern               test an EventBridge pattern against an event
   dev                        serve the EventBridge PutEvents API on localhost (local engine)
   start <workflow>           start a run on a deployed stage (PutEvents "Run Requested")
-  status <runId>             show a run of a deployed stage (from DynamoDB)
+  list                       runs of the embedded engine's state dir
+  status <runId>             a run and its steps (local state; --stage: a deployed stage)
+  logs <runId>               captured stdout/stderr of a run's process steps
   worker --queue URL         run container steps from an SQS queue (any container or machine)
 
 Run 'joinflow <command> --help' for a command's options.

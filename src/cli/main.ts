@@ -18,6 +18,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   gc: async () => (await import('./gc-command.ts')).gcCommand,
   'test-pattern': async () => (await import('./test-pattern-command.ts')).testPatternCommand,
   dev: async () => (await import('./dev-command.ts')).devCommand,
+  list: async () => (await import('./list-command.ts')).listCommand,
+  logs: async () => (await import('./logs-command.ts')).logsCommand,
 };
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */

@@ -1,21 +1,78 @@
-/** `joinflow status <runId> --stage S`: a run and its steps, from a deployed stage's table. */
+/**
+ * `joinflow status <runId>`: a run and its steps. From the embedded engine's state dir by default
+ * (`--state DIR`); from a deployed stage's DynamoDB table when an AWS flag (--stage, --table,
+ * --endpoint, --region, --bus) is given.
+ */
 import { parseArgs } from 'node:util';
 import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig } from './aws-options.ts';
+import { formatDuration, runDuration, summarizeRun, summarizeSteps } from './local-runs.ts';
+import { openState, stateDir } from './state.ts';
+
+export { STATUS_LOCAL_HELP } from './help.ts';
 
 /** Runs `joinflow status`; exit 0 when found, 1 when the run does not exist. */
 export async function statusCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...AWS_OPTIONS, json: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...AWS_OPTIONS, state: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
   if (positionals.length !== 1) throw new UsageError('name the run id');
   const runId = positionals[0]!;
+  const aws = (Object.keys(AWS_OPTIONS) as Array<keyof typeof AWS_OPTIONS>).some((k) => values[k] !== undefined);
+  if (aws && values.state !== undefined) throw new UsageError('--state reads the local engine; it does not go with --stage/--table/--endpoint');
+  return aws ? awsStatus(values, runId, values.json) : localStatus(values.state, runId, values.json);
+}
+
+async function localStatus(stateFlag: string | undefined, runId: string, json: boolean): Promise<number> {
+  const dir = stateDir(stateFlag);
+  const state = openState(dir, { mustExist: true });
+  try {
+    const record = await state.store.getRun(runId);
+    if (!record) {
+      process.stderr.write(`joinflow status: no run "${runId}" in ${dir}\n`);
+      return 1;
+    }
+    const run = summarizeRun(record);
+    const steps = summarizeSteps(record, state.log.tasks(runId));
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
+      return 0;
+    }
+    const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${runDuration(run)}`];
+    const width = Math.max(4, ...steps.map((s) => (s.item === undefined ? s.step : `${s.step}[${s.item}]`).length));
+    for (const s of steps) {
+      const name = s.item === undefined ? s.step : `${s.step}[${s.item}]`;
+      const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;
+      lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}`);
+      if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
+    }
+    if (steps.length === 0) lines.push('  (no steps recorded)');
+    if (run.error) lines.push(`error in step "${run.error.step ?? '?'}": ${run.error.type}: ${run.error.message}`);
+    if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    state.close();
+  }
+}
+
+/** The first line of an error message (the run's error below has all of it). */
+function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string, json: boolean): Promise<number> {
   const config = awsConfig(values);
   const status = await stageRunStatus(config, runId);
   if (!status) {
     process.stderr.write(`joinflow status: no run "${runId}" in table ${config.table}\n`);
     return 1;
   }
-  if (values.json) {
+  if (json) {
     process.stdout.write(`${JSON.stringify(status)}\n`);
     return 0;
   }

@@ -74,12 +74,12 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
       expect(out.join('')).toBe('cli-run-1\n');
       await world.drain();
       out.length = 0;
-      expect(await statusCommand(['cli-run-1', '--json'])).toBe(0);
+      expect(await statusCommand(['cli-run-1', '--json', '--table', world.table])).toBe(0);
       const status = JSON.parse(out.join(''));
       expect(status.run).toMatchObject({ runId: 'cli-run-1', workflow: 'fanout', status: 'succeeded', output: { count: 3, sum: 5 } });
       expect(status.steps.map((s: { step: string; state: string }) => `${s.step}:${s.state}`).sort()).toEqual(['split:completed', 'square:completed', 'sum:completed']);
       out.length = 0;
-      expect(await statusCommand(['no-such-run'])).toBe(1);
+      expect(await statusCommand(['no-such-run', '--table', world.table])).toBe(1);
     } finally {
       write.mockRestore();
       err.mockRestore();

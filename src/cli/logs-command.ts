@@ -1,0 +1,63 @@
+/** `joinflow logs <runId>`: the captured stdout/stderr of a run's process steps. */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../model/errors.ts';
+import { openState, stateDir } from './state.ts';
+
+export { LOGS_HELP } from './help.ts';
+
+/** The file base name the process executor uses (see process-executor.ts). */
+function safeStep(step: string): string {
+  return step.replace(/[^A-Za-z0-9_.:-]/g, '_').replace(/^[.:-]/, '_');
+}
+
+/** Runs `joinflow logs`. */
+export async function logsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { step: { type: 'string' }, state: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('name the run id');
+  const runId = positionals[0]!;
+  const dir = stateDir(values.state);
+  const state = openState(dir, { mustExist: true });
+  let names: string[];
+  try {
+    if (!(await state.store.getRun(runId))) {
+      process.stderr.write(`joinflow logs: no run "${runId}" in ${dir}\n`);
+      return 1;
+    }
+    // Dispatch order from the task log; files not in it (a collected log) follow, by name.
+    names = [];
+    for (const t of state.log.tasks(runId)) {
+      if (values.step !== undefined && t.task.step !== values.step) continue;
+      const step = safeStep(t.task.step);
+      const name = t.task.item === undefined ? `${step}.${t.task.attempt}` : `${step}.${t.task.item}.${t.task.attempt}`;
+      if (!names.includes(name)) names.push(name);
+    }
+  } finally {
+    state.close();
+  }
+  const logDir = path.join(dir, 'runs', runId, 'logs');
+  const files = existsSync(logDir) ? readdirSync(logDir).sort() : [];
+  const prefix = values.step === undefined ? undefined : `${safeStep(values.step)}.`;
+  for (const f of files) {
+    const m = /^(.+)\.(out|err)$/.exec(f);
+    if (!m || names.includes(m[1]!)) continue;
+    if (prefix !== undefined && !(m[1]!.startsWith(prefix) && /^(\d+\.)?\d+$/.test(m[1]!.slice(prefix.length)))) continue;
+    names.push(m[1]!);
+  }
+  const out: string[] = [];
+  for (const name of names) {
+    for (const [ext, label] of [['out', 'stdout'], ['err', 'stderr']] as const) {
+      const file = path.join(logDir, `${name}.${ext}`);
+      if (!existsSync(file)) continue;
+      const text = readFileSync(file, 'utf8');
+      out.push(`== ${name} ${label} ==\n${text === '' ? '(empty)\n' : text.endsWith('\n') ? text : `${text}\n`}`);
+    }
+  }
+  if (out.length === 0) {
+    process.stderr.write(`joinflow logs: run "${runId}" has no logs${values.step === undefined ? '' : ` for step "${values.step}"`} (only process steps write logs)\n`);
+    return 1;
+  }
+  process.stdout.write(out.join(''));
+  return 0;
+}
