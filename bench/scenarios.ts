@@ -9,6 +9,8 @@ import { createEngine, type Engine, type EngineOptions } from '../src/adapters/l
 import { openSqliteState } from '../src/adapters/local/sqlite-state.ts';
 import { compileWorkflow, TriggerId } from '../src/compiler/compile.ts';
 import { importWfCommons } from '../src/importers/wfcommons.ts';
+import { RuleIndex } from '../src/runtime/rule-index.ts';
+import { createRandom } from '../src/adapters/local/chaos.ts';
 import { DetailType, type EventEnvelope } from '../src/model/events.ts';
 import type { PlanStep, Trigger, TriggerPlan } from '../src/model/plan.ts';
 import type { WorkflowInput } from '../src/model/workflow.ts';
@@ -191,7 +193,53 @@ async function manyRuns(): Promise<Measurement> {
   return { events: 0, steps: 5000 * 3, ms, peakRssMb: peakRssMb(), heapMbAfter1000Runs: after1k, heapMbAfter5000Runs: after5k };
 }
 
+/**
+ * Pattern matching with many rules: 1,000 rules (exact values, any-of, prefix, suffix, numeric,
+ * anything-but, exists, wildcard, $or) over 100,000 events, through the rule index.
+ */
+async function matching(): Promise<Measurement> {
+  const random = createRandom(42);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const sources = ['joinflow', 'orders', 'billing', 'aws.s3', 'aws.batch'];
+  const types = ['Step Completed', 'Step Failed', 'Run Succeeded', 'Order Placed', 'Object Created'];
+  const index = new RuleIndex<number>();
+  for (let r = 0; r < 1000; r++) {
+    const detail: Record<string, unknown> = {};
+    switch (r % 8) {
+      case 0: detail['workflow'] = [`wf${r % 50}`]; detail['step'] = [`s${r % 200}`, `s${(r + 7) % 200}`]; break;
+      case 1: detail['step'] = [{ prefix: `s${r % 20}` }]; break;
+      case 2: detail['key'] = [{ suffix: `.${pick(['csv', 'json', 'png'])}` }]; break;
+      case 3: detail['amount'] = [{ numeric: ['>', r % 100, '<=', (r % 100) + 50] }]; break;
+      case 4: detail['region'] = [{ 'anything-but': ['us-east-1', 'eu-west-1'] }]; break;
+      case 5: detail['item'] = [{ exists: r % 2 === 0 }]; detail['workflow'] = [`wf${r % 50}`]; break;
+      case 6: detail['key'] = [{ wildcard: `runs/wf${r % 50}/*.json` }]; break;
+      default: detail['$or'] = [{ amount: [{ numeric: ['>', 900] }] }, { region: [`r${r % 10}`] }];
+    }
+    index.add(r, { source: [sources[r % sources.length]!], 'detail-type': [types[r % types.length]!], detail });
+  }
+  const events = Array.from({ length: 100_000 }, (_, i) => ({
+    id: `e${i}`,
+    source: pick(sources),
+    'detail-type': pick(types),
+    time: '',
+    detail: {
+      workflow: `wf${i % 50}`,
+      step: `s${i % 200}`,
+      key: `runs/wf${i % 50}/${i}.${pick(['csv', 'json', 'png'])}`,
+      amount: i % 1000,
+      region: pick(['us-east-1', 'eu-west-1', 'r3', 'r7']),
+      ...(i % 3 === 0 ? { item: i % 10 } : {}),
+    },
+  }));
+  const t0 = performance.now();
+  let matched = 0;
+  for (const e of events) matched += index.match(e).length;
+  const ms = performance.now() - t0;
+  return { events: events.length, steps: 0, ms, peakRssMb: peakRssMb(), rules: 1000, matches: matched };
+}
+
 export const scenarios: Record<string, { store: string; run: () => Promise<Measurement> }> = {
+  'match-1000-rules': { store: 'none', run: matching },
   'chain-10000': { store: 'memory', run: () => chain('memory') },
   'joins-200x1000': { store: 'memory', run: () => joins('memory') },
   'map-320': { store: 'memory', run: () => map('memory') },
