@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePattern, PatternError, patternMatches } from '../../src/runtime/pattern.ts';
+import { createRandom } from '../../src/adapters/local/chaos.ts';
 
 type P = Record<string, unknown>;
 const d = (detail: P): P => ({ source: 'aws.ec2', 'detail-type': 'X', detail });
@@ -158,17 +159,8 @@ describe('pattern validation', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG so property tests are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the chaos bus uses, so property tests are reproducible. */
+const prng = createRandom;
 
 describe('properties (seeded)', () => {
   const rand = prng(20261121);

@@ -3,8 +3,31 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
-import type { BlobStore } from '../../ports.ts';
+import type { BlobStore, Executor } from '../../ports.ts';
+import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
+import type { EngineOptions } from './engine-options.ts';
+import { createFunctionExecutor } from './function-executor.ts';
+import { createProcessExecutor } from './process-executor.ts';
+import { createSimulateExecutor } from './simulate-executor.ts';
 import type { ExecutorKind } from '../../model/workflow.ts';
+
+/**
+ * The executor of each kind on one machine: batch steps run their local command as processes,
+ * container steps run in the function pool or as processes. `options.executors` replaces any.
+ */
+export function createLocalExecutors(options: EngineOptions): Map<ExecutorKind, Executor> {
+  const stateDir = path.resolve(options.root ?? process.cwd(), options.stateDir ?? '.joinflow');
+  const processes = options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') });
+  // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
+  const functions = options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()) });
+  return new Map<ExecutorKind, Executor>([
+    ['simulate', options.executors?.simulate ?? createSimulateExecutor({ timeScale: options.timeScale ?? 1 })],
+    ['process', processes],
+    ['function', functions],
+    ['batch', options.executors?.batch ?? createLocalBatchExecutor(processes)],
+    ['container', options.executors?.container ?? createLocalContainerExecutor(functions, processes)],
+  ]);
+}
 
 /** Default concurrency: simulated steps only sleep, so they are not limited. */
 export function defaultConcurrency(): Record<ExecutorKind, number> {

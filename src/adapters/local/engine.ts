@@ -4,8 +4,6 @@
  * bus, the store and the executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import path from 'node:path';
 import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
@@ -13,17 +11,13 @@ import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
 import type { Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
-import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
-import { createFunctionExecutor } from './function-executor.ts';
 import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
-import { createProcessExecutor } from './process-executor.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
-import { createSimulateExecutor } from './simulate-executor.ts';
 import { recoverRuns } from './recovery.ts';
 import type { EngineOptions } from './engine-options.ts';
-import { defaultConcurrency, finiteOr, offloadOutput, oversizeReason, resolveOutputRef, resolvePaths } from './engine-support.ts';
+import { createLocalExecutors, defaultConcurrency, offloadOutput, oversizeReason, resolveOutputRef, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 
 export { defaultConcurrency };
@@ -60,17 +54,7 @@ export class Engine {
     // After a simulated crash the processor's clock runs ahead by a lease, as a processor that
     // took over later would see it, so fires claimed by the "dead" one can be taken over.
     this.#processor = new TriggerProcessor({ store: this.store, clock: { now: () => this.#clock.now() + this.#skewMs }, newId: randomUUID });
-    const stateDir = path.resolve(options.root ?? process.cwd(), options.stateDir ?? '.joinflow');
-    const processes = options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') });
-    // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
-    const functions = options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()) });
-    this.#executors = new Map<ExecutorKind, Executor>([
-      ['simulate', options.executors?.simulate ?? createSimulateExecutor({ timeScale: options.timeScale ?? 1 })],
-      ['process', processes],
-      ['function', functions],
-      ['batch', options.executors?.batch ?? createLocalBatchExecutor(processes)],
-      ['container', options.executors?.container ?? createLocalContainerExecutor(functions, processes)],
-    ]);
+    this.#executors = createLocalExecutors(options);
     const limits = { ...defaultConcurrency(), ...options.concurrency };
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
       now: () => this.#clock.now(),
@@ -99,8 +83,7 @@ export class Engine {
       if (existing && existing.status !== 'running') return runId;
       if (existing && !this.#runs.has(runId)) throw new UsageError(`run "${runId}" is still running elsewhere (or was interrupted): use joinflow resume`);
     }
-    this.#tracker(runId, plan);
-    this.#options.log?.saveRun(runId, this.#plans.get(workflow)!, this.#options.runOptions ?? {});
+    this.#adopt(runId, workflow);
     await this.#publish([this.#event(DetailType.RunRequested, { workflow, runId, input: input ?? null })]);
     return runId;
   }
@@ -113,12 +96,8 @@ export class Engine {
     for (const e of events) {
       const d = e.detail as { workflow?: unknown; runId?: unknown };
       if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || typeof d.workflow !== 'string') continue;
-      const plan = this.#plans.get(d.workflow);
       const runId = typeof d.runId === 'string' ? d.runId : e.id;
-      if (!plan || this.#runs.has(runId)) continue;
-      // As start() does: the run's plan for resume, and a tracker so wait() knows the run.
-      this.#options.log?.saveRun(runId, plan, this.#options.runOptions ?? {});
-      this.#tracker(runId, plan);
+      if (this.#plans.has(d.workflow) && !this.#runs.has(runId)) this.#adopt(runId, d.workflow);
     }
     const log = this.#options.log;
     if (log) {
@@ -204,6 +183,13 @@ export class Engine {
     for (const t of this.#runs.values()) t.clearTimers();
     await Promise.all([...this.#executors.values()].map((e) => e.close()));
     await this.store.commit();
+  }
+
+  /** A run this engine starts: its plan is kept for resume, and a tracker lets wait() find it. */
+  #adopt(runId: string, workflow: string): void {
+    const plan = this.#plans.get(workflow)!;
+    this.#tracker(runId, this.#processor.plan(workflow)!);
+    this.#options.log?.saveRun(runId, plan, this.#options.runOptions ?? {});
   }
 
   #tracker(runId: string, plan: TriggerPlan, startedAt = this.#clock.now()): RunTracker {
