@@ -6,7 +6,11 @@ import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { compileFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
 import { UsageError } from '../model/errors.ts';
 import type { TriggerPlan } from '../model/plan.ts';
+import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
+import type { SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
+import { watchProject, type ProjectWatcher } from './dev-reload.ts';
 import { openState, stateDir } from './state.ts';
+import { subscriptionHub } from './subscriptions.ts';
 
 export { DEV_HELP } from './help.ts';
 
@@ -21,6 +25,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       token: { type: 'string' },
       state: { type: 'string' },
       memory: { type: 'boolean', default: false },
+      'no-watch': { type: 'boolean', default: false },
     },
   });
   if (positionals.length > 0) throw new UsageError(`joinflow dev takes no positional arguments (got ${positionals.join(', ')})`);
@@ -35,9 +40,13 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
   // Compile before touching the state dir: a definition that does not compile writes nothing.
   const plans: TriggerPlan[] = [];
   for (const file of listWorkflowFiles()) plans.push(await compileFile(file));
+  const root = process.cwd();
+  const subs = projectSubscriptions(plans, { root, knownWorkflows: new Set(plans.map((p) => p.workflow)) });
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
+  const hub = subscriptionHub(subs, state, root, { always: true });
   const engine = createEngine({
+    onEvents: hub.tap,
     store: state?.store ?? createMemoryStore(),
     ...(state ? { log: state.log, blobs: state.blobs } : {}),
     runOptions: { root: process.cwd(), pid: process.pid, dev: true },
@@ -46,8 +55,14 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
   });
   let server: Awaited<ReturnType<typeof createDevServer>> | undefined;
   let onSignal: (() => void) | undefined;
+  let watcher: ProjectWatcher | undefined;
+  let dispatcher: SubscriptionDispatcher | undefined;
   try {
     for (const plan of plans) engine.register(plan);
+    dispatcher = hub.bind(engine)!;
+    if (!values['no-watch']) {
+      watcher = watchProject({ root, engine, dispatcher, plans, log: (line) => process.stderr.write(`joinflow dev: ${line}\n`) });
+    }
     server = await createDevServer({
       engine,
       host,
@@ -55,7 +70,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       ...(values.token === undefined ? {} : { token: values.token }),
       maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
     });
-    process.stderr.write(`joinflow dev: PutEvents on ${server.url} (${plans.length} workflows)\n`);
+    process.stderr.write(`joinflow dev: PutEvents on ${server.url} (${plans.length} workflows, ${subs.length} subscriptions${values['no-watch'] ? '' : ', watching workflows/'})\n`);
     await new Promise<void>((resolve) => {
       onSignal = resolve;
       process.on('SIGINT', onSignal);
@@ -70,8 +85,10 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+    watcher?.close();
     await server?.close();
     await engine.bus.idle();
+    await dispatcher?.close();
     await engine.close();
     state?.close();
   }

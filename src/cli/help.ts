@@ -31,13 +31,17 @@ outputs too big for an event into S3.
 `;
 
 /** Help of `joinflow dev`. */
-export const DEV_HELP = `Usage: joinflow dev [--port N] [--host H] [--token T] [--state DIR | --memory]
+export const DEV_HELP = `Usage: joinflow dev [--port N] [--host H] [--token T] [--state DIR | --memory] [--no-watch]
 
 Compiles every workflow in workflows/ and serves EventBridge's PutEvents API (AWS JSON 1.1,
 X-Amz-Target: AWSEvents.PutEvents) in front of the embedded engine, until SIGINT or SIGTERM.
 Point an EventBridge client at it (endpoint http://127.0.0.1:PORT, any region and credentials);
 a "Run Requested" event with source "joinflow" and detail {"workflow", "runId"?, "input"?}
 starts a run. Requests over 256 KB or with more than 10 entries are refused as EventBridge does.
+Subscriptions (joinflow.config.yaml and workflows' own) receive matching events.
+When a file in workflows/ or the config changes, the workflows are compiled again: one that no
+longer compiles is reported and the running version stays; a changed workflow applies to new runs
+once its running runs have ended.
 
   --port N      port to listen on (default 0: a free port, printed on start)
   --host H      address to bind (default 127.0.0.1); any other than 127.0.0.1, ::1 or
@@ -45,6 +49,7 @@ starts a run. Requests over 256 KB or with more than 10 entries are refused as E
   --token T     require "Authorization: Bearer T" (or "x-joinflow-token: T") on every request
   --state DIR   durable state directory (default .joinflow)
   --memory      keep state in memory only
+  --no-watch    do not reload workflows/ and the config when they change
 `;
 
 /** Help text. */

@@ -13,6 +13,7 @@ import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.
 import { UsageError } from '../model/errors.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
 import { createProgress } from './progress.ts';
+import { settleSubscriptions, subscriptionHub, subscriptionsForRun, type SubscriptionHub } from './subscriptions.ts';
 
 /** Runs `joinflow run`; resolves with the exit code. */
 export async function runCommand(args: string[]): Promise<number> {
@@ -44,6 +45,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const workflowFile = findWorkflowFile(positionals[0]!);
   // Compile before touching the state dir: a definition that does not compile writes nothing.
   const plan = await compileFile(workflowFile);
+  const { subs, plans: targetPlans } = await subscriptionsForRun(plan, process.cwd());
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
   // Runs left behind by an engine that is gone (a live one in another process is fine).
@@ -56,7 +58,9 @@ export async function runCommand(args: string[]): Promise<number> {
   if (chaos) process.stderr.write(chaosBanner(chaos));
   const meter = values.cost ? new UsageMeter() : undefined;
   const store = state?.store ?? createMemoryStore();
+  const hub = subscriptionHub(subs, state, process.cwd());
   const engine = createEngine({
+    onEvents: hub.tap,
     store: meter ? meter.wrap(store) : store,
     ...(meter ? { meter } : {}),
     ...(state ? { log: state.log, blobs: state.blobs } : {}),
@@ -83,8 +87,11 @@ export async function runCommand(args: string[]): Promise<number> {
     for (const runId of takeCancelRequests(dir)) void engine.cancel(runId, 'cancelled with joinflow cancel');
   };
   if (state) process.on('SIGUSR2', onCancel);
+  let dispatcher: ReturnType<SubscriptionHub['bind']>;
   try {
     engine.register(plan);
+    for (const p of targetPlans) engine.register(p);
+    dispatcher = hub.bind(engine);
     const result = await engine.run(plan.workflow, input, values['run-id'] === undefined ? {} : { runId: values['run-id'] });
     progress.done(result);
     if (values.trace !== undefined) writeFileSync(values.trace, `${JSON.stringify(result.trace)}\n`);
@@ -93,9 +100,11 @@ export async function runCommand(args: string[]): Promise<number> {
     if (cost && !values.json) process.stderr.write(formatCostReport(cost));
     if (values.json) process.stdout.write(`${JSON.stringify(cost ? { ...summary, cost } : summary)}\n`);
     else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);
+    await settleSubscriptions(engine, hub, dispatcher);
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
     process.off('SIGUSR2', onCancel);
+    await dispatcher?.close();
     await engine.close();
     state?.close();
   }

@@ -6,6 +6,7 @@ import path from 'node:path/posix';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { WorkflowDefinitionError } from '../model/errors.ts';
 import type { EventPattern, PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
+import type { Subscription } from '../model/subscriptions.ts';
 import type { RetrySpec, Workflow } from '../model/workflow.ts';
 import { dagStats, sinks } from './graph.ts';
 import { validateWorkflow, type ModuleInfo } from './validate.ts';
@@ -124,7 +125,26 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
       depth: stats.depth,
       criticalPathMs: allSimulated ? stats.criticalPath : null,
     },
+    // Only present when declared, so that plans without subscriptions stay byte-identical.
+    ...(wf.subscriptions && Object.keys(wf.subscriptions).length > 0 ? { subscriptions: scoped(wf) } : {}),
   };
+}
+
+/**
+ * A workflow's own subscriptions see only its events: `source` and `detail.workflow` are added to
+ * their patterns unless the author set them.
+ */
+function scoped(wf: Workflow): Subscription[] {
+  return Object.entries(wf.subscriptions ?? {}).map(([name, spec]) => {
+    const pattern: Record<string, unknown> = { ...spec.pattern };
+    if (!('source' in pattern)) pattern['source'] = [JOINFLOW_SOURCE];
+    const detail = pattern['detail'];
+    if (detail === undefined) pattern['detail'] = { workflow: [wf.name] };
+    else if (typeof detail === 'object' && detail !== null && !Array.isArray(detail) && !('workflow' in detail)) {
+      pattern['detail'] = { ...detail, workflow: [wf.name] };
+    }
+    return { name: `${wf.name}.${name}`, workflow: wf.name, pattern, target: spec.target };
+  });
 }
 
 function runRequested(workflow: string): EventPattern {

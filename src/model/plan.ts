@@ -1,3 +1,4 @@
+import type { Subscription } from './subscriptions.ts';
 import type { ExecutorSpec, RetrySpec } from './workflow.ts';
 
 /** An EventBridge event pattern (the subset the compiler emits; see runtime/pattern.ts). */
@@ -55,4 +56,6 @@ export type TriggerPlan = {
   /** The run output: one step's output, or an object of the sink steps' outputs. */
   output: { step: string } | { sinks: string[] };
   stats: { steps: number; edges: number; depth: number; criticalPathMs: number | null };
+  /** Subscriptions declared in the workflow, their patterns scoped to its events. */
+  subscriptions?: Subscription[];
 };

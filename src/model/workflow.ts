@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SubscriptionsSchema } from './subscriptions.ts';
 
 /** Step ids: safe in file names, store keys and rule names; `$` is reserved for internal triggers. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
@@ -108,6 +109,8 @@ export const WorkflowSchema = z.strictObject({
   description: z.string().optional(),
   steps: z.record(z.string(), StepSchema),
   output: stepId.optional(),
+  /** Subscriptions scoped to this workflow's events (see subscriptions.ts). */
+  subscriptions: SubscriptionsSchema.optional(),
 });
 
 export type FunctionExecutor = z.infer<typeof FunctionExecutorSchema>;

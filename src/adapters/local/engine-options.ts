@@ -1,4 +1,5 @@
 /** Options of the embedded engine (see createEngine). */
+import type { EventEnvelope } from '../../model/events.ts';
 import type { ExecutorKind } from '../../model/workflow.ts';
 import type { BlobStore, Clock, Executor, TriggerStore } from '../../ports.ts';
 import type { ChaosOptions } from './chaos.ts';
@@ -25,6 +26,11 @@ export type EngineOptions = {
   trace?: boolean;
   /** Called after each step execution ends. */
   onStep?: (runId: string, record: TraceRecord, progress: Progress) => void;
+  /**
+   * Called with every batch of events the processor handled, inside the batch's transaction
+   * (before the events are marked processed): subscriptions record their deliveries here.
+   */
+  onEvents?: (events: readonly EventEnvelope[]) => void;
   /** Called for events that cannot be processed. */
   onDeadLetter?: (event: unknown, reason: string) => void;
   /**

@@ -71,6 +71,18 @@ export class Engine {
     this.#processor.register(resolvePaths(plan, this.#options.root ?? process.cwd()));
   }
 
+  /** Runs of `workflow` this engine is executing (a new plan waits for them: see `joinflow dev`). */
+  activeRuns(workflow: string): number {
+    let n = 0;
+    for (const t of this.#runs.values()) if (t.workflow === workflow && !t.ended) n++;
+    return n;
+  }
+
+  /** Whether a workflow of this name is registered. */
+  hasWorkflow(workflow: string): boolean {
+    return this.#plans.has(workflow);
+  }
+
   /** Publishes Run Requested; returns the run id (given ones are idempotency keys). */
   async start(workflow: string, input: unknown, options: { runId?: string } = {}): Promise<string> {
     const plan = this.#processor.plan(workflow);
@@ -245,6 +257,8 @@ export class Engine {
         await this.#apply(effect, after);
       }
     }
+    // Subscriptions record their deliveries in the same transaction that marks the events done.
+    this.#options.onEvents?.(events);
     const log = this.#options.log;
     if (log) {
       const seqs: number[] = [];

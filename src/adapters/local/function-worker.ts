@@ -3,6 +3,7 @@
  * handler at a time and posts exactly one reply per request. Started by function-executor.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import type { StepError } from '../../model/events.ts';
@@ -41,16 +42,31 @@ function requirePort(): MessagePort {
 const port = requirePort();
 
 type Module = Record<string, unknown>;
-const modules = new Map<string, Promise<Module>>();
+const modules = new Map<string, { mtimeMs: number; loading: Promise<Module> }>();
+const imported = new Set<string>();
 
+/**
+ * Imports a handler module once per worker — again when its file changed since (`joinflow dev`
+ * picks up edited handlers without a restart; ESM's own cache would keep the old code forever).
+ */
 function load(path: string): Promise<Module> {
-  let loading = modules.get(path);
-  if (loading === undefined) {
-    loading = import(pathToFileURL(path).href) as Promise<Module>;
-    modules.set(path, loading);
-    // A failed import is not cached so that a fixed file can be picked up by the next attempt.
-    loading.catch(() => modules.delete(path));
+  let mtimeMs = 0;
+  try {
+    mtimeMs = statSync(path).mtimeMs;
+  } catch {
+    // A missing file fails in import() below, with the loader's own message.
   }
+  const cached = modules.get(path);
+  if (cached !== undefined && cached.mtimeMs === mtimeMs) return cached.loading;
+  // Node's ESM cache keeps the first import of a URL: every later one must be a fresh tsImport.
+  const first = !imported.has(path);
+  imported.add(path);
+  const loading = (first
+    ? import(pathToFileURL(path).href)
+    : import('tsx/esm/api').then((tsx) => tsx.tsImport(path, import.meta.url))) as Promise<Module>;
+  modules.set(path, { mtimeMs, loading });
+  // A failed import is not cached so that a fixed file can be picked up by the next attempt.
+  loading.catch(() => modules.delete(path));
   return loading;
 }
 

@@ -59,6 +59,11 @@ export class RunTracker {
     this.result = new Promise((resolve) => (this.#resolve = resolve));
   }
 
+  /** The workflow the run executes. */
+  get workflow(): string {
+    return this.#plan.workflow;
+  }
+
   /** A result for a run that ended before this process knew it (no live counts). */
   static fromRecord(record: RunRecord): RunResult {
     return {

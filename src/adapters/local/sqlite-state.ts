@@ -14,6 +14,7 @@ import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
 
 export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
 export type { SqliteLog } from './sqlite-log.ts';
+import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
 
 /** Options of {@link openSqliteState}. */
 export type SqliteStateOptions = {
@@ -52,6 +53,8 @@ export type SqliteState = {
   log: SqliteLog;
   /** Absolute path of the database file. */
   file: string;
+  /** The subscription delivery outbox in the same database (its table is created on first use). */
+  outbox(): DeliveryOutbox;
   /**
    * Closes the database. An uncommitted batch is discarded, exactly as a crash would discard it
    * (its events are still pending and get processed again): call `store.commit()` first to keep it.
@@ -211,10 +214,12 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     joins.reset();
     return removed;
   };
+  let outbox: DeliveryOutbox | undefined;
   return {
     store,
     log,
     file,
+    outbox: () => (outbox ??= createSqliteOutbox(db, batch)),
     close() {
       if (!db.open) return;
       batch.rollback();

@@ -5,12 +5,14 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { parse as parseYaml, Parser as YamlParser, YAMLParseError, type CST } from 'yaml';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import type { ModuleInfo } from '../../compiler/validate.ts';
 import { isWorkflowBuilder } from '../../model/builder.ts';
 import { UsageError, WorkflowDefinitionError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
+import { checkSubscriptions } from '../../runtime/subscriptions.ts';
 
 const MODULE_EXT = ['.ts', '.mts', '.js', '.mjs'];
 const DATA_EXT = ['.yaml', '.yml', '.json'];
@@ -57,12 +59,14 @@ export function listWorkflowFiles(root = process.cwd()): string[] {
 }
 
 /** Loads a workflow definition (not yet validated) from a file. */
-export async function loadDefinition(file: string): Promise<unknown> {
+export async function loadDefinition(file: string, options: { fresh?: boolean } = {}): Promise<unknown> {
   const ext = path.extname(file);
   if (MODULE_EXT.includes(ext)) {
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      // `fresh` (joinflow dev's reload): ESM caches modules for the life of the process, so an
+      // edited file is imported anew in a namespace of its own, with everything it imports.
+      mod = (options.fresh ? await tsImport(file, import.meta.url) : await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (error) {
       throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${(error as Error).message}` }], file);
     }
@@ -151,9 +155,13 @@ export async function resolveModules(definition: unknown, file: string, root: st
 }
 
 /** Loads, checks and compiles one workflow file. */
-export async function compileFile(file: string, root = process.cwd()): Promise<TriggerPlan> {
-  const definition = await loadDefinition(file);
+export async function compileFile(file: string, root = process.cwd(), options: { fresh?: boolean } = {}): Promise<TriggerPlan> {
+  const definition = await loadDefinition(file, options);
   const modules = await resolveModules(definition, file, root);
   const source = path.relative(root, file).split(path.sep).join('/');
-  return compileWorkflow(definition, { source, modules });
+  const plan = compileWorkflow(definition, { source, modules });
+  // The compiler has no pattern checker (it sits below the runtime): patterns are checked here.
+  const problems = checkSubscriptions(plan.subscriptions ?? [], (s) => `subscriptions.${s.name.slice(plan.workflow.length + 1)}`);
+  if (problems.length > 0) throw new WorkflowDefinitionError(problems, file);
+  return plan;
 }

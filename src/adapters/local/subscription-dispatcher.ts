@@ -1,0 +1,201 @@
+/**
+ * Delivers events to subscriptions on the embedded engine. `tap` runs inside the batch that
+ * processed the events and only records (subscription, event) pairs in the outbox; the deliveries
+ * themselves happen after, concurrently, each retried with its subscription's backoff until it
+ * succeeds or runs out of attempts — then its event becomes a dead letter that names why.
+ */
+import type { EventEnvelope } from '../../model/events.ts';
+import type { DeliveryRetry, Subscription } from '../../model/subscriptions.ts';
+import { createSubscriptionMatcher, deliveryDelay } from '../../runtime/subscriptions.ts';
+import type { Delivery, DeliveryOutbox } from './delivery-outbox.ts';
+
+/** What one attempt did. `reject`: retrying cannot help (a 4xx answer, an unknown workflow). */
+export type DeliveryResult = { status: 'delivered' } | { status: 'retry' | 'reject'; error: string };
+
+/** Runs one delivery attempt of `event` to `subscription`'s target. */
+export type TargetRunner = (subscription: Subscription, event: EventEnvelope) => Promise<DeliveryResult>;
+
+/** Options of {@link createSubscriptionDispatcher}. */
+export type DispatcherOptions = {
+  subscriptions: readonly Subscription[];
+  outbox: DeliveryOutbox;
+  deliver: TargetRunner;
+  /** A delivery gave up: dead-letter its event (durably) with `reason`. */
+  onDead: (delivery: Delivery, reason: string) => void;
+  /** Each attempt's outcome, for logs. */
+  onAttempt?: (delivery: Delivery, result: DeliveryResult) => void;
+  now?: () => number;
+  /** Deliveries in flight at once (default 16). */
+  maxInFlight?: number;
+};
+
+/** Workflow targets have no retry settings: publishing a Run Requested rarely fails twice. */
+const WORKFLOW_RETRY: DeliveryRetry = { maxAttempts: 5, backoffMs: 200, factor: 2, maxDelayMs: 5000 };
+
+/** The delivery loop of one engine. */
+export class SubscriptionDispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #now: () => number;
+  #byName = new Map<string, Subscription>();
+  #match: (event: unknown) => Subscription[] = () => [];
+  /** Deliveries waiting for their due time (not in flight). */
+  #queue: Delivery[] = [];
+  #inFlight = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #closed = false;
+  #waiters: Array<() => void> = [];
+  #delivered = 0;
+  #dead = 0;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.setSubscriptions(options.subscriptions);
+  }
+
+  /** Replaces the subscriptions (config reloaded); queued deliveries keep going to their names. */
+  setSubscriptions(subs: readonly Subscription[]): void {
+    this.#byName = new Map(subs.map((s) => [s.name, s]));
+    this.#match = createSubscriptionMatcher(subs);
+  }
+
+  /** Deliveries left over by an earlier process, then whatever `tap` adds. */
+  start(): void {
+    this.#queue.push(...this.#o.outbox.pending());
+    this.#pump();
+  }
+
+  /** Records the deliveries a batch of events calls for (inside the batch's transaction). */
+  tap(events: readonly EventEnvelope[]): void {
+    if (this.#byName.size === 0 || this.#closed) return;
+    const now = this.#now();
+    const wanted: Delivery[] = [];
+    for (const event of events) {
+      for (const s of this.#match(event)) wanted.push({ subscription: s.name, event, attempt: 0, dueAt: now });
+    }
+    if (wanted.length === 0) return;
+    this.#queue.push(...this.#o.outbox.enqueue(wanted));
+    // After the batch commits: a delivery never runs ahead of the state that produced its event.
+    setImmediate(() => this.#pump());
+  }
+
+  /** Deliveries not yet finished (queued, waiting for a retry, or in flight). */
+  get pending(): number {
+    return this.#queue.length + this.#inFlight;
+  }
+
+  get stats(): { delivered: number; dead: number; pending: number } {
+    return { delivered: this.#delivered, dead: this.#dead, pending: this.pending };
+  }
+
+  /** When the next queued delivery is due (Infinity when none is queued). */
+  get nextDueAt(): number {
+    return this.#queue.reduce((m, d) => Math.min(m, d.dueAt), Infinity);
+  }
+
+  /** Resolves once every delivery has finished: delivered or dead-lettered. */
+  settle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Stops starting deliveries and waits for those in flight; the rest stay in the outbox. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    this.#o.outbox.commit();
+  }
+
+  #pump(): void {
+    if (this.#closed) return;
+    const now = this.#now();
+    const max = this.#o.maxInFlight ?? 16;
+    while (this.#inFlight < max) {
+      const i = this.#queue.findIndex((d) => d.dueAt <= now);
+      if (i < 0) break;
+      const [d] = this.#queue.splice(i, 1);
+      this.#inFlight++;
+      void this.#attempt(d!).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+        this.#notify();
+      });
+    }
+    this.#arm();
+  }
+
+  /** One timer, for the earliest queued delivery. */
+  #arm(): void {
+    const due = this.nextDueAt;
+    if (due === Infinity || due >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = due;
+    this.#timer = setTimeout(() => {
+      this.#timerAt = Infinity;
+      this.#pump();
+    }, Math.max(0, due - this.#now()));
+  }
+
+  #notify(): void {
+    if (this.pending > 0 && !this.#closed) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #attempt(d: Delivery): Promise<void> {
+    const sub = this.#byName.get(d.subscription);
+    const outbox = this.#o.outbox;
+    if (!sub) {
+      this.#die(d, `subscription "${d.subscription}" is no longer declared`);
+      return;
+    }
+    let result: DeliveryResult;
+    try {
+      result = await this.#o.deliver(sub, d.event);
+    } catch (error) {
+      result = { status: 'retry', error: (error as Error).message };
+    }
+    d.attempt++;
+    this.#o.onAttempt?.(d, result);
+    if (result.status === 'delivered') {
+      this.#delivered++;
+      outbox.delivered(d);
+      outbox.commit();
+      return;
+    }
+    d.lastError = result.error;
+    const retry = sub.target.type === 'workflow' ? WORKFLOW_RETRY : sub.target.retry;
+    if (result.status === 'reject') {
+      this.#die(d, `${describe(sub)}: ${result.error} (not retried)`);
+    } else if (d.attempt >= retry.maxAttempts) {
+      this.#die(d, `${describe(sub)}: gave up after ${d.attempt} attempt${d.attempt === 1 ? '' : 's'}: ${result.error}`);
+    } else {
+      d.dueAt = this.#now() + deliveryDelay(retry, d.attempt);
+      outbox.reschedule(d);
+      outbox.commit();
+      if (this.#closed) return;
+      this.#queue.push(d);
+    }
+  }
+
+  #die(d: Delivery, reason: string): void {
+    this.#dead++;
+    this.#o.outbox.dead(d);
+    this.#o.onDead(d, reason);
+    this.#o.outbox.commit();
+  }
+}
+
+function describe(sub: Subscription): string {
+  const t = sub.target;
+  const what = t.type === 'webhook' ? `webhook ${t.url}` : t.type === 'command' ? `command ${t.command}` : `workflow ${t.workflow}`;
+  return `subscription "${sub.name}" (${what})`;
+}
+
+/** Creates the delivery loop; call `start()` once the engine is ready. */
+export function createSubscriptionDispatcher(options: DispatcherOptions): SubscriptionDispatcher {
+  return new SubscriptionDispatcher(options);
+}

@@ -1,0 +1,70 @@
+/**
+ * Where subscriptions are declared: `joinflow.config.yaml` (or .yml/.json) at the project root,
+ * and `subscriptions:` in workflow files (compiled into their plans, scoped to their events).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { JoinflowError, type Problem } from '../../model/errors.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
+import { ProjectConfigSchema, type Subscription } from '../../model/subscriptions.ts';
+import { checkSubscriptions } from '../../runtime/subscriptions.ts';
+
+/** The names the project config file may have, in the order they are looked for. */
+export const CONFIG_FILES = ['joinflow.config.yaml', 'joinflow.config.yml', 'joinflow.config.json'];
+
+/** An invalid project config file; lists every problem with its path. */
+export class ConfigFileError extends JoinflowError {
+  readonly problems: Problem[];
+  constructor(file: string, problems: Problem[]) {
+    const lines = problems.map((p) => `  - ${p.path ? `${p.path}: ` : ''}${p.message}`);
+    super('CONFIG_FILE', `${file}: invalid joinflow config (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+/** The project config file of `root`, if there is one. */
+export function findConfigFile(root = process.cwd()): string | undefined {
+  return CONFIG_FILES.map((f) => path.join(root, f)).find((f) => existsSync(f));
+}
+
+/** The subscriptions of the project config file (none without one); throws ConfigFileError. */
+export function loadConfigSubscriptions(root = process.cwd()): Subscription[] {
+  const file = findConfigFile(root);
+  if (!file) return [];
+  const shown = path.relative(root, file) || file;
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'), { uniqueKeys: true, maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    if (!(error instanceof YAMLParseError)) throw error;
+    const pos = error.linePos?.[0];
+    throw new ConfigFileError(shown, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: error.message.split('\n')[0]! }]);
+  }
+  const parsed = ProjectConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigFileError(shown, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+  }
+  // Patterns are checked by projectSubscriptions, with every other problem at once.
+  return Object.entries(parsed.data.subscriptions).map(([name, s]) => ({ name, pattern: s.pattern, target: s.target }));
+}
+
+/**
+ * Every subscription of the project: the config file's, then each plan's. `knownWorkflows`, when
+ * given, is checked against workflow targets (a typo would dead-letter every delivery).
+ */
+export function projectSubscriptions(plans: readonly TriggerPlan[], options: { root?: string; knownWorkflows?: ReadonlySet<string> } = {}): Subscription[] {
+  const root = options.root ?? process.cwd();
+  const subs = [...loadConfigSubscriptions(root), ...plans.flatMap((p) => p.subscriptions ?? [])];
+  const problems = checkSubscriptions(subs, (s) => (s.workflow ? `workflow ${s.workflow}: subscriptions.${s.name.slice(s.workflow.length + 1)}` : `subscriptions.${s.name}`));
+  const known = options.knownWorkflows;
+  if (known) {
+    for (const s of subs) {
+      if (s.target.type === 'workflow' && !known.has(s.target.workflow)) {
+        problems.push({ path: `subscriptions.${s.name}.target.workflow`, message: `no workflow "${s.target.workflow}" in workflows/ (known: ${[...known].sort().join(', ') || 'none'})` });
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigFileError(findConfigFile(root) ? path.relative(root, findConfigFile(root)!) : 'subscriptions', problems);
+  return subs;
+}

@@ -1,0 +1,111 @@
+/**
+ * `joinflow dev` reloads workflows/ and the project config when files change. A definition that
+ * no longer compiles is reported and the running version stays; a changed workflow takes effect
+ * for new runs once its running runs have ended (a run never switches plans half-way).
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import type { Engine } from '../adapters/local/engine.ts';
+import { CONFIG_FILES, projectSubscriptions } from '../adapters/local/subscription-files.ts';
+import type { SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
+import { compileFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+
+/** Options of {@link watchProject}. */
+export type WatchOptions = {
+  root: string;
+  engine: Engine;
+  dispatcher: SubscriptionDispatcher;
+  /** The plans registered at start. */
+  plans: readonly TriggerPlan[];
+  log: (line: string) => void;
+  debounceMs?: number;
+};
+
+/** A running watcher. `reload()` runs one reload now (tests, and the watcher's own debounce). */
+export type ProjectWatcher = { reload(): Promise<void>; close(): void };
+
+/** Starts watching; returns a handle that stops it. */
+export function watchProject(options: WatchOptions): ProjectWatcher {
+  const { root, engine, dispatcher, log } = options;
+  const current = new Map(options.plans.map((p) => [p.workflow, JSON.stringify(p)]));
+  const deferred = new Map<string, TriggerPlan>();
+  let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  const apply = (plan: TriggerPlan, changed: boolean) => {
+    engine.register(plan);
+    current.set(plan.workflow, JSON.stringify(plan));
+    deferred.delete(plan.workflow);
+    log(`${changed ? 'reloaded' : 'added'} workflow ${plan.workflow} (${plan.source})`);
+  };
+
+  // Deferred plans go in as soon as the runs of the old one have ended.
+  const drainDeferred = () => {
+    for (const plan of deferred.values()) if (engine.activeRuns(plan.workflow) === 0) apply(plan, true);
+    if (deferred.size === 0 && poll) {
+      clearInterval(poll);
+      poll = undefined;
+    }
+  };
+
+  async function reloadOnce(): Promise<void> {
+    const plans: TriggerPlan[] = [];
+    try {
+      for (const file of listWorkflowFiles(root)) plans.push(await compileFile(file, root, { fresh: true }));
+      const subs = projectSubscriptions(plans, { root, knownWorkflows: new Set(plans.map((p) => p.workflow)) });
+      dispatcher.setSubscriptions(subs);
+    } catch (error) {
+      log(`reload failed, keeping the running version: ${(error as Error).message}`);
+      return;
+    }
+    for (const plan of plans) {
+      const text = JSON.stringify(plan);
+      if (current.get(plan.workflow) === text) {
+        deferred.delete(plan.workflow);
+        continue;
+      }
+      const changed = current.has(plan.workflow);
+      const active = engine.activeRuns(plan.workflow);
+      if (changed && active > 0) {
+        deferred.set(plan.workflow, plan);
+        log(`workflow ${plan.workflow} changed: the new version starts after its ${active} running run${active === 1 ? '' : 's'}`);
+        poll ??= setInterval(drainDeferred, 250);
+      } else {
+        apply(plan, changed);
+      }
+    }
+    const gone = [...current.keys()].filter((w) => !plans.some((p) => p.workflow === w));
+    for (const w of gone) log(`workflow ${w} is no longer in workflows/; it stays registered until joinflow dev restarts`);
+  }
+
+  const reload = (): Promise<void> => (running = running.then(reloadOnce));
+  const schedule = () => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void reload(), options.debounceMs ?? 150);
+  };
+
+  const watchers: FSWatcher[] = [];
+  try {
+    watchers.push(watch(path.join(root, 'workflows'), { recursive: true }, schedule));
+  } catch (error) {
+    log(`not watching workflows/: ${(error as Error).message}`);
+  }
+  // The root is watched (not the config file), so that creating the config file is seen too.
+  watchers.push(watch(root, (_event, name) => {
+    if (name !== null && CONFIG_FILES.includes(String(name))) schedule();
+  }));
+
+  return {
+    reload,
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      for (const w of watchers) w.close();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Subscriptions end to end: `joinflow run` in a project with joinflow.config.yaml delivers to a
+ * webhook (a local HTTP server here), a command and a workflow, retries after a 500, and
+ * dead-letters what the last retry could not deliver.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('joinflow-subs-');
+const bin = path.join(root, 'bin/joinflow.js');
+
+/** The CLI in a child process, without blocking this process's event loop (the server runs here). */
+function joinflowAsync(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+type Received = { path: string; headers: Record<string, unknown>; body: { id: string; 'detail-type': string; detail: Record<string, unknown> }; status: number };
+
+let server: Server;
+let url: string;
+const received: Received[] = [];
+let hookCalls = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      // /hook fails once, then accepts; /down is always down.
+      const status = req.url === '/hook' ? (hookCalls++ === 0 ? 500 : 200) : 500;
+      received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(text), status });
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'boom');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+function project(): string {
+  const dir = tmp();
+  mkdirSync(path.join(dir, 'workflows'));
+  writeFileSync(
+    path.join(dir, 'workflows/ok.yaml'),
+    'name: ok\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1, output: {total: 42}}\noutput: a\n',
+  );
+  writeFileSync(
+    path.join(dir, 'workflows/bad.yaml'),
+    'name: bad\nsteps:\n  a:\n    executor: {type: process, command: node, args: ["-e", "process.exit(3)"]}\n',
+  );
+  writeFileSync(
+    path.join(dir, 'workflows/report.yaml'),
+    'name: report\nsteps:\n  r:\n    executor: {type: process, command: node, args: ["-e", "let s=\'\';process.stdin.on(\'data\',c=>s+=c).on(\'end\',()=>console.log(JSON.stringify({got: JSON.parse(s).input})))"]}\noutput: r\n',
+  );
+  writeFileSync(
+    path.join(dir, 'audit.mjs'),
+    "import { appendFileSync } from 'node:fs';\nlet s = '';\nprocess.stdin.on('data', (c) => (s += c)).on('end', () => appendFileSync('audit.log', s + '\\n'));\n",
+  );
+  writeFileSync(
+    path.join(dir, 'joinflow.config.yaml'),
+    `subscriptions:
+  notify:
+    pattern: {source: [joinflow], detail-type: [Run Succeeded], detail: {workflow: [ok]}}
+    target: {type: webhook, url: "${url}/hook", headers: {x-team: science}, retry: {maxAttempts: 4, backoffMs: 50}}
+  broken:
+    pattern: {detail-type: [Run Succeeded], detail: {workflow: [ok]}}
+    target: {type: webhook, url: "${url}/down", retry: {maxAttempts: 3, backoffMs: 20}}
+  audit:
+    pattern: {detail-type: [Run Failed]}
+    target: {type: command, command: node, args: [audit.mjs]}
+  chain:
+    pattern: {detail-type: [Run Succeeded], detail: {workflow: [ok]}}
+    target: {type: workflow, workflow: report, inputPath: $.detail.output}
+`,
+  );
+  return dir;
+}
+
+describe('subscriptions on the embedded engine', () => {
+  it('deliver Run Succeeded to a webhook (retrying after a 500), dead-letter after the last retry, start a workflow, run a command', async () => {
+    const dir = project();
+    const ok = await joinflowAsync(['run', 'ok', '--run-id', 'run-ok-1'], dir);
+    expect(ok.code, ok.stderr).toBe(0);
+
+    // The webhook: a 500, then the same event again, accepted.
+    const hook = received.filter((r) => r.path === '/hook');
+    expect(hook.map((r) => r.status)).toEqual([500, 200]);
+    expect(hook[0]!.body.id).toBe(hook[1]!.body.id);
+    expect(hook[1]!.headers).toMatchObject({ 'content-type': 'application/json', 'x-team': 'science' });
+    expect(hook[1]!.body['detail-type']).toBe('Run Succeeded');
+    expect(hook[1]!.body.detail).toMatchObject({ workflow: 'ok', runId: 'run-ok-1', output: { total: 42 } });
+    expect(ok.stderr).toContain('notify: delivery attempt 1 failed');
+
+    // The receiver that stays down: 3 attempts, then a dead letter that says why.
+    expect(received.filter((r) => r.path === '/down')).toHaveLength(3);
+    const dlq = await joinflowAsync(['dlq', 'list', '--json'], dir);
+    const letters = JSON.parse(dlq.stdout) as Array<{ reason: string; event: { id: string } }>;
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.reason).toMatch(/subscription "broken" \(webhook .*\/down\): gave up after 3 attempts: .*HTTP 500/);
+    expect(letters[0]!.event.id).toBe(hook[1]!.body.id);
+
+    // The workflow target started report with ok's output as its input, once.
+    const list = await joinflowAsync(['list', '--workflow', 'report', '--json'], dir);
+    const runs = JSON.parse(list.stdout) as Array<{ runId: string; status: string; output: unknown }>;
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ runId: `chain:${hook[1]!.body.id}`, status: 'succeeded', output: { got: { total: 42 } } });
+
+    // Nothing matched Run Failed yet.
+    expect(existsSync(path.join(dir, 'audit.log'))).toBe(false);
+
+    // A failing run: the command gets Run Failed on stdin; the webhook, whose pattern wants ok's
+    // Run Succeeded, gets nothing.
+    const before = received.length;
+    const bad = await joinflowAsync(['run', 'bad', '--run-id', 'run-bad-1'], dir);
+    expect(bad.code).toBe(1);
+    expect(received.length).toBe(before);
+    const audit = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ 'detail-type': 'Run Failed', detail: { workflow: 'bad', runId: 'run-bad-1' } });
+  });
+
+  it('refuses a config file with an invalid pattern or an unknown target workflow, naming the path', async () => {
+    const dir = project();
+    writeFileSync(
+      path.join(dir, 'joinflow.config.yaml'),
+      'subscriptions:\n  x:\n    pattern: {detail: {n: [{numeric: [">", "a"]}]}}\n    target: {type: workflow, workflow: nope}\n',
+    );
+    const r = await joinflowAsync(['run', 'ok'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('joinflow.config.yaml: invalid joinflow config');
+    expect(r.stderr).toContain('subscriptions.x.pattern.detail.n');
+    expect(r.stderr).toContain('subscriptions.x.target.workflow: no workflow "nope"');
+    // Nothing ran: no state was written.
+    expect(existsSync(path.join(dir, '.joinflow'))).toBe(false);
+  });
+});
