@@ -113,6 +113,18 @@ ${AWS_FLAGS}`,
   dev: DEV_HELP,
   list: LIST_HELP,
   logs: LOGS_HELP,
+  events: `Usage: joinflow events tail [--pattern JSON|@file] [--from-start] [--no-follow] [--limit N] [--state DIR]
+
+Streams the events of the embedded engine's state directory (written by joinflow run, dev or
+resume, also while they run) as JSON lines on stdout, filtered by an EventBridge pattern.
+
+Options:
+  --pattern JSON|@file   only events matching this EventBridge event pattern
+  --from-start           begin with the oldest event still in the log (default: new events only)
+  --no-follow            print what is in the log and exit (default: keep streaming until Ctrl-C)
+  --limit N              exit after N matching events
+  --state DIR            state directory (default .joinflow)
+`,
   run: `Usage: joinflow run <workflow> [options]
 
 Runs a workflow to the end on the embedded engine.
@@ -215,6 +227,7 @@ Commands:
   list                       runs of the embedded engine's state dir
   status <runId>             a run and its steps (local state; --stage: a deployed stage)
   logs <runId>               captured stdout/stderr of a run's process steps
+  events tail                stream the engine's events (--pattern P: those matching P)
   worker --queue URL         run container steps from an SQS queue (any container or machine)
 
 Run 'joinflow <command> --help' for a command's options.

@@ -49,7 +49,8 @@ export async function testPatternCommand(args: string[]): Promise<number> {
   return matched ? 0 : 1;
 }
 
-function readJson(flag: string, raw: string): unknown {
+/** Reads `JSON` or `@file` given to a flag; bad JSON or an unreadable file is a UsageError naming the flag. */
+export function readJson(flag: string, raw: string): unknown {
   let text = raw;
   if (raw.startsWith('@')) {
     try {

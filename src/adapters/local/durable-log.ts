@@ -27,6 +27,8 @@ export type RunOptions = Record<string, unknown>;
 export interface DurableLog {
   /** Adds events to the pending queue; returns their sequence numbers (ascending). */
   appendEvents(events: readonly EventEnvelope[]): number[];
+  /** Logs events that need no processing (Step Started): `joinflow events tail` shows them. */
+  recordEvents?(events: readonly EventEnvelope[]): void;
   /** Marks events as processed (their effects are in the same transaction). */
   markProcessed(seqs: readonly number[]): void;
   /** Events published but not yet processed, in publish order. */

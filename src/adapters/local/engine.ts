@@ -378,12 +378,14 @@ export class Engine {
   #publish(events: EventEnvelope[]): Promise<void> {
     const log = this.#options.log;
     // Step Started drives no trigger and the task log has its time: recovery needs it not, so it
-    // stays out of the durable event log (one write less per step on the critical path).
+    // is not a pending event (nothing to redeliver after a crash)...
     const durable = log ? events.filter((e) => e['detail-type'] !== DetailType.StepStarted) : [];
     if (log && durable.length > 0) {
       const seqs = log.appendEvents(durable);
       durable.forEach((e, i) => this.#seqs.set(e, seqs[i]!));
     }
+    // ...but it is logged as already processed, so that `joinflow events tail` shows it.
+    if (log?.recordEvents && durable.length < events.length) log.recordEvents(events.filter((e) => e['detail-type'] === DetailType.StepStarted));
     for (const e of events) {
       this.#own.add(e);
       this.#options.meter?.event(e);

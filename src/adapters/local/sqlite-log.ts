@@ -59,12 +59,21 @@ function decodeTask(row: TaskRow): TaskEntry {
 export type SqliteLog = DurableLog & {
   /** Commits the open batch, then rebuilds the file to return the pages gc freed to the OS. */
   vacuum(): void;
+  /** Logs events that need no processing (Step Started), for `joinflow events tail`. */
+  recordEvents(events: readonly EventEnvelope[]): void;
+  /** Logged events after sequence number `seq`, oldest first (at most `limit`). */
+  eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }>;
+  /** The highest sequence number logged so far (0 when none). */
+  lastEventSeq(): number;
 };
 
 /** Creates the DurableLog over `db`, writing inside `batch`. */
 export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog {
   const s = {
     appendEvent: db.prepare<[string | null, string]>('INSERT INTO events (run_id, json, processed) VALUES (?, ?, 0)'),
+    recordEvent: db.prepare<[string | null, string]>('INSERT INTO events (run_id, json, processed) VALUES (?, ?, 1)'),
+    eventsAfter: db.prepare<[number, number], { seq: number; json: string }>('SELECT seq, json FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+    lastEventSeq: db.prepare<[], number | null>('SELECT max(seq) FROM events').pluck(),
     markProcessed: db.prepare<[number]>('UPDATE events SET processed = 1 WHERE seq = ? AND processed = 0'),
     pending: db.prepare<[], { seq: number; json: string }>('SELECT seq, json FROM events WHERE processed = 0 ORDER BY seq'),
     recordTask: db.prepare<[string, string, number, number, string, number]>(
@@ -120,6 +129,15 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
       for (const event of events) seqs.push(Number(s.appendEvent.run(eventRunId(event), JSON.stringify(event)).lastInsertRowid));
       return seqs;
     },
+    recordEvents(events) {
+      if (events.length === 0) return;
+      batch.write();
+      for (const event of events) s.recordEvent.run(eventRunId(event), JSON.stringify(event));
+    },
+    eventsAfter(seq, limit) {
+      return s.eventsAfter.all(seq, limit).map((r) => ({ seq: r.seq, event: JSON.parse(r.json) as EventEnvelope }));
+    },
+    lastEventSeq: () => s.lastEventSeq.get() ?? 0,
     markProcessed(seqs) {
       if (seqs.length === 0) return;
       batch.write();

@@ -1,0 +1,103 @@
+/**
+ * `joinflow dev` as users run it (a child process in a project dir): it reloads workflows/ when
+ * files change, keeps the running version when an edit does not compile, and `events tail`
+ * streams the events it writes.
+ */
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('joinflow-dev-reload-');
+const bin = path.join(root, 'bin/joinflow.js');
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** A CLI child whose output is collected; `exited` resolves with its code. */
+function start(args: string[], cwd: string) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+  children.push(child);
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (c: Buffer) => (out.stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out.stderr += c.toString()));
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  return { child, out, exited };
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function runs(cwd: string): Promise<Array<{ runId: string; status: string; output?: unknown }>> {
+  const p = start(['list', '--json'], cwd);
+  await p.exited;
+  return JSON.parse(p.out.stdout || '[]');
+}
+
+async function finished(cwd: string, runId: string) {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const r = (await runs(cwd)).find((x) => x.runId === runId && x.status !== 'running');
+    if (r) return r;
+    if (Date.now() > end) throw new Error(`run ${runId} did not finish`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+const hello = (value: string) => `name: hello\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1, output: ${value}}\noutput: a\n`;
+
+describe('joinflow dev reload', () => {
+  it('picks up changed and new workflows, keeps the old version when an edit is broken; events tail streams', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    writeFileSync(path.join(dir, 'workflows/hello.yaml'), hello('v1'));
+    const dev = start(['dev', '--port', '0'], dir);
+    const url = await until('the dev server', () => /PutEvents on (http:\S+)/.exec(dev.out.stderr)?.[1]);
+    const client = new EventBridgeClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const startRun = async (workflow: string, runId: string) => {
+      const r = await client.send(new PutEventsCommand({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow, runId }) }] }));
+      expect(r.FailedEntryCount).toBe(0);
+    };
+    try {
+      await startRun('hello', 'r1');
+      expect(await finished(dir, 'r1')).toMatchObject({ status: 'succeeded', output: 'v1' });
+
+      const tail = start(['events', 'tail', '--limit', '2', '--pattern', '{"detail-type": ["Run Succeeded"]}'], dir);
+      await new Promise((r) => setTimeout(r, 500));
+
+      writeFileSync(path.join(dir, 'workflows/hello.yaml'), hello('v2'));
+      writeFileSync(path.join(dir, 'workflows/extra.yaml'), 'name: extra\nsteps:\n  x:\n    executor: {type: simulate, durationMs: 1, output: 7}\n');
+      await until('the reload', () => dev.out.stderr.includes('reloaded workflow hello') && dev.out.stderr.includes('added workflow extra'));
+      await startRun('hello', 'r2');
+      await startRun('extra', 'r3');
+      expect(await finished(dir, 'r2')).toMatchObject({ status: 'succeeded', output: 'v2' });
+      expect(await finished(dir, 'r3')).toMatchObject({ status: 'succeeded' });
+
+      expect(await tail.exited).toBe(0);
+      const tailed = tail.out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { 'detail-type': string; detail: { runId: string } });
+      expect(tailed.map((e) => e['detail-type'])).toEqual(['Run Succeeded', 'Run Succeeded']);
+      expect(tailed.map((e) => e.detail.runId).sort()).toEqual(['r2', 'r3']);
+
+      writeFileSync(path.join(dir, 'workflows/hello.yaml'), 'name: hello\nsteps:\n  a:\n    needs: [ghost]\n    executor: {type: simulate, durationMs: 1}\n');
+      await until('the failed reload', () => dev.out.stderr.includes('reload failed, keeping the running version'));
+      expect(dev.out.stderr).toContain('ghost');
+      await startRun('hello', 'r4');
+      expect(await finished(dir, 'r4')).toMatchObject({ status: 'succeeded', output: 'v2' });
+    } finally {
+      client.destroy();
+      dev.child.kill('SIGINT');
+    }
+    expect(await dev.exited).toBe(0);
+  });
+});

@@ -1,0 +1,170 @@
+/** Subscriptions: the pure rules (runtime), the compiler's scoping, and the delivery loop's durability. */
+import { describe, expect, it } from 'vitest';
+import { createMemoryOutbox } from '../../src/adapters/local/delivery-outbox.ts';
+import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
+import { createSubscriptionDispatcher, type DeliveryResult } from '../../src/adapters/local/subscription-dispatcher.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
+import { SubscriptionSchema, type Subscription } from '../../src/model/subscriptions.ts';
+import {
+  checkSubscriptions,
+  createSubscriptionMatcher,
+  deliveryDelay,
+  deliveryRunId,
+  runRequestFor,
+  selectInput,
+  webhookVerdict,
+} from '../../src/runtime/subscriptions.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('joinflow-subs-unit-');
+
+const event = (id: string, type = 'Run Succeeded', detail: Record<string, unknown> = { workflow: 'w', runId: 'r1', output: { n: 1 } }): EventEnvelope => ({
+  id,
+  source: 'joinflow',
+  'detail-type': type,
+  time: '2026-01-01T00:00:00.000Z',
+  detail,
+});
+
+const webhook = (name: string, retry = { maxAttempts: 3, backoffMs: 10, factor: 2, maxDelayMs: 1000 }): Subscription => ({
+  name,
+  pattern: { 'detail-type': ['Run Succeeded'] },
+  target: { type: 'webhook', url: 'http://127.0.0.1:1/x', headers: {}, timeoutMs: 1000, retry },
+});
+
+describe('subscription rules', () => {
+  it('classifies HTTP answers: 2xx delivered, 408/429/5xx retried, other 4xx rejected', () => {
+    expect([200, 201, 204, 299].map(webhookVerdict)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    expect([408, 429, 500, 502, 503].map(webhookVerdict)).toEqual(['retry', 'retry', 'retry', 'retry', 'retry']);
+    expect([300, 400, 401, 404, 410].map(webhookVerdict)).toEqual(['reject', 'reject', 'reject', 'reject', 'reject']);
+  });
+
+  it('backs off exponentially up to the cap', () => {
+    const retry = { maxAttempts: 10, backoffMs: 100, factor: 3, maxDelayMs: 1000 };
+    expect([1, 2, 3, 4].map((a) => deliveryDelay(retry, a))).toEqual([100, 300, 900, 1000]);
+  });
+
+  it('derives run ids from subscription and event id: readable when valid, hashed otherwise, stable', () => {
+    expect(deliveryRunId('chain', 'abc-123')).toBe('chain:abc-123');
+    const odd = deliveryRunId('chain', 'a b/c');
+    expect(odd).toMatch(/^chain:[0-9a-f]{32}$/);
+    expect(deliveryRunId('chain', 'a b/c')).toBe(odd);
+    expect(deliveryRunId('chain', 'a b/d')).not.toBe(odd);
+    expect(deliveryRunId('chain', 'x'.repeat(200))).toMatch(/^chain:[0-9a-f]{32}$/);
+  });
+
+  it('selects the input path; absent parts give null', () => {
+    const e = event('1');
+    expect(selectInput(e, '$')).toBe(e);
+    expect(selectInput(e, '$.detail.output')).toEqual({ n: 1 });
+    expect(selectInput(e, '$.detail.nope.deeper')).toBeNull();
+    const req = runRequestFor('chain', { type: 'workflow', workflow: 'report', inputPath: '$.detail.output' }, e, { id: 'new', time: e.time });
+    expect(req).toMatchObject({ source: 'joinflow', 'detail-type': 'Run Requested', detail: { workflow: 'report', runId: 'chain:1', input: { n: 1 } } });
+  });
+
+  it('matches in declaration order and reports invalid patterns and duplicate names with their paths', () => {
+    const a = webhook('a');
+    const b: Subscription = { ...webhook('b'), pattern: { detail: { workflow: [{ prefix: 'w' }] } } };
+    const match = createSubscriptionMatcher([a, b]);
+    expect(match(event('1')).map((s) => s.name)).toEqual(['a', 'b']);
+    expect(match(event('2', 'Run Failed')).map((s) => s.name)).toEqual(['b']);
+    const bad: Subscription = { ...webhook('c'), pattern: { detail: { n: [{ numeric: ['>>', 1] }] } } };
+    const problems = checkSubscriptions([a, bad, webhook('a')], (s) => `subscriptions.${s.name}`);
+    expect(problems.map((p) => p.path)).toEqual(['subscriptions.c.pattern.detail.n[0].numeric[0]', 'subscriptions.a']);
+    expect(problems[1]!.message).toContain('named "a"');
+  });
+
+  it('validates targets: URL scheme, header names, retry bounds', () => {
+    const bad = SubscriptionSchema.safeParse({
+      pattern: {},
+      target: { type: 'webhook', url: 'ftp://x', headers: { 'bad header': 'v' }, retry: { maxAttempts: 0 } },
+    });
+    expect(bad.success).toBe(false);
+    const paths = bad.error!.issues.map((i) => i.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['target.url', 'target.headers.bad header', 'target.retry.maxAttempts']));
+  });
+});
+
+describe('workflow subscriptions (compiler)', () => {
+  it('are scoped to the workflow unless the pattern says otherwise; plans without them are unchanged', () => {
+    const steps = { a: { executor: { type: 'simulate', durationMs: 0 } } };
+    const plain = compileWorkflow({ name: 'w', steps }, { source: 'w.yaml' });
+    expect('subscriptions' in plain).toBe(false);
+    const plan = compileWorkflow(
+      {
+        name: 'w',
+        steps,
+        subscriptions: {
+          done: { pattern: { 'detail-type': ['Run Succeeded'] }, target: { type: 'command', command: 'true' } },
+          other: { pattern: { source: ['mine'], detail: { workflow: ['x'] } }, target: { type: 'workflow', workflow: 'x' } },
+        },
+      },
+      { source: 'w.yaml' },
+    );
+    expect(plan.subscriptions!.map((s) => [s.name, s.pattern])).toEqual([
+      ['w.done', { 'detail-type': ['Run Succeeded'], source: ['joinflow'], detail: { workflow: ['w'] } }],
+      ['w.other', { source: ['mine'], detail: { workflow: ['x'] } }],
+    ]);
+  });
+});
+
+describe('delivery loop', () => {
+  /** A target runner that answers from a script of results, recording each call. */
+  function scripted(results: DeliveryResult[]) {
+    const calls: string[] = [];
+    return {
+      calls,
+      deliver: async (s: Subscription, e: EventEnvelope): Promise<DeliveryResult> => {
+        calls.push(`${s.name}:${e.id}`);
+        return results.shift() ?? { status: 'delivered' };
+      },
+    };
+  }
+
+  it('retries with backoff, then dead-letters; a rejected delivery is not retried; a duplicate event is delivered once', async () => {
+    const runner = scripted([{ status: 'retry', error: 'HTTP 500' }, { status: 'retry', error: 'HTTP 500' }, { status: 'retry', error: 'HTTP 503' }, { status: 'reject', error: 'HTTP 404' }]);
+    const dead: string[] = [];
+    const d = createSubscriptionDispatcher({ subscriptions: [webhook('a')], outbox: createMemoryOutbox(), deliver: runner.deliver, onDead: (_d, reason) => dead.push(reason) });
+    d.start();
+    d.tap([event('e1')]);
+    d.tap([event('e1')]);
+    await d.settle();
+    expect(runner.calls).toEqual(['a:e1', 'a:e1', 'a:e1']);
+    expect(dead).toEqual(['subscription "a" (webhook http://127.0.0.1:1/x): gave up after 3 attempts: HTTP 503']);
+    d.tap([event('e2')]);
+    await d.settle();
+    expect(dead[1]).toBe('subscription "a" (webhook http://127.0.0.1:1/x): HTTP 404 (not retried)');
+    expect(d.stats).toEqual({ delivered: 0, dead: 2, pending: 0 });
+    await d.close();
+  });
+
+  it('keeps deliveries in the state file across a crash and delivers them after a restart, once', async () => {
+    const dir = tmp();
+    let state = openSqliteState({ dir });
+    const never = { deliver: () => new Promise<DeliveryResult>(() => {}) };
+    const first = createSubscriptionDispatcher({ subscriptions: [webhook('a'), webhook('b')], outbox: state.outbox(), deliver: never.deliver, onDead: () => {}, maxInFlight: 0 });
+    first.start();
+    first.tap([event('e1'), event('e2', 'Run Failed')]);
+    // The engine's batch commit makes the tapped deliveries durable; then the process "dies".
+    await state.store.commit();
+    state.close();
+
+    state = openSqliteState({ dir });
+    const runner = scripted([]);
+    const second = createSubscriptionDispatcher({ subscriptions: [webhook('a'), webhook('b')], outbox: state.outbox(), deliver: runner.deliver, onDead: () => {} });
+    second.start();
+    await second.settle();
+    expect(runner.calls.sort()).toEqual(['a:e1', 'b:e1']);
+    // A redelivery of the same event after the restart is recognised.
+    second.tap([event('e1')]);
+    await second.settle();
+    expect(runner.calls).toHaveLength(2);
+    await second.close();
+    state.close();
+
+    state = openSqliteState({ dir });
+    expect(state.outbox().pending()).toEqual([]);
+    state.close();
+  });
+});
