@@ -44,6 +44,8 @@ const LIMITS = {
  * large batch events under the blob store's prefix (s3-blobs.ts), batch outputs under `runs/`
  * (dispatch.ts outputKey). IAM policies are scoped to these prefixes.
  */
+/** Where `joinflow compile` puts the project config's subscriptions, next to the plans. */
+const SUBSCRIPTIONS_FILE = '@subscriptions.json';
 const BLOB_PREFIX = 'joinflow/';
 // Batch jobs write outputs here: outside the start prefix (runs/), so they start nothing.
 const OUTPUT_PREFIX = 'outputs/';
@@ -126,7 +128,8 @@ function triggersDir() {
 function loadPlans(dir = triggersDir()) {
   if (!fs.existsSync(dir)) throw new Error(`no trigger plans at ${dir}: run 'joinflow compile' first`);
   const plans = [];
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  // `@subscriptions.json` (no workflow name starts with "@") holds the config file's subscriptions.
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('@')).sort()) {
     const plan = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
     if (plan.version !== 1 || typeof plan.workflow !== 'string' || !Array.isArray(plan.triggers) || typeof plan.steps !== 'object') {
       throw new Error(`${path.join(dir, file)} is not a joinflow trigger plan (version 1)`);
@@ -139,6 +142,17 @@ function loadPlans(dir = triggersDir()) {
     seen.set(p.workflow, p.source);
   }
   return plans;
+}
+
+/**
+ * The subscriptions to deploy: those of the project config file (compiled by `joinflow compile`
+ * into @subscriptions.json, defaults applied and patterns checked), then each workflow's own.
+ */
+function loadSubscriptions(plans, dir = triggersDir()) {
+  const file = path.join(dir, SUBSCRIPTIONS_FILE);
+  const config = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { version: 1, subscriptions: [] };
+  if (config.version !== 1 || !Array.isArray(config.subscriptions)) throw new Error(`${file} is not a joinflow subscriptions file (version 1)`);
+  return [...config.subscriptions, ...plans.flatMap((p) => p.subscriptions || [])];
 }
 
 /** `custom.joinflow` with defaults applied. */
@@ -226,7 +240,7 @@ function fargateProblem(vcpus, memoryMb) {
  * Everything the generators need, derived once: the stage's names, the plans' function steps,
  * batch steps and container queues, the rule plan.
  */
-function buildModel({ service, stage, region, custom, plans, warn = (line) => process.stderr.write(`${line}\n`) }) {
+function buildModel({ service, stage, region, custom, plans, subscriptions = [], warn = (line) => process.stderr.write(`${line}\n`) }) {
   const s = settings(custom);
   const prefix = `${service}-${stage}`;
   const names = {
@@ -325,7 +339,22 @@ function buildModel({ service, stage, region, custom, plans, warn = (line) => pr
   if (resourceRoom < plans.length) {
     throw new Error(`the stack needs about ${other} resources besides its rules (${functionSteps.length} function steps take 4 each), too close to CloudFormation's ${LIMITS.stackResources}: deploy the workflows as several services`);
   }
-  const budget = Math.min(s.ruleBudget, resourceRoom);
+  // Subscriptions take a rule each (and webhooks a connection and a destination) out of the budgets.
+  const subs = subscriptions
+    .filter((sub) => {
+      if (sub.target.type !== 'command') return true;
+      warn(`joinflow: subscription "${sub.name}" runs a local command, which exists only on the embedded engine: it is not deployed`);
+      return false;
+    })
+    .map((sub) => ({
+      ...sub,
+      logicalId: `Subscription${pascal(sub.name, 60)}${hash(sub.name).toUpperCase()}`,
+      ruleName: boundedName(`${prefix}-s-`, [sub.name], LIMITS.ruleName),
+      destinationName: boundedName(`${prefix}-`, [sub.name], 64),
+    }));
+  const subResources = subs.reduce((n, sub) => n + (sub.target.type === 'webhook' ? 3 : 1), subs.length > 0 ? 1 : 0);
+  const budget = Math.min(s.ruleBudget - subs.length, resourceRoom - subResources);
+  if (budget < plans.length) throw new Error(`${subs.length} subscriptions leave room for only ${budget} trigger rules, fewer than the ${plans.length} workflows: deploy them as several services`);
   const rules = planRules(plans, budget).map((r) =>
     r.kind === 'trigger'
       ? {
@@ -349,7 +378,7 @@ function buildModel({ service, stage, region, custom, plans, warn = (line) => pr
     if (unique.has(id)) throw new Error(`duplicate logical id ${id}`);
     unique.add(id);
   }
-  return { service, stage, region, settings: s, names, plans, functionSteps, batchSteps, taskQueues, rules, hasBatch: batchSteps.length > 0 };
+  return { service, stage, region, settings: s, names, plans, functionSteps, batchSteps, taskQueues, rules, subscriptions: subs, hasBatch: batchSteps.length > 0 };
 }
 
 let memo;
@@ -360,7 +389,8 @@ async function context({ resolveVariable, resolveConfigurationProperty }) {
     const stage = String(await resolveVariable('sls:stage'));
     const region = String(await resolveVariable('self:provider.region'));
     const custom = (await resolveConfigurationProperty(['custom', 'joinflow'])) || {};
-    return buildModel({ service, stage, region, custom, plans: loadPlans() });
+    const plans = loadPlans();
+    return buildModel({ service, stage, region, custom, plans, subscriptions: loadSubscriptions(plans) });
   })();
   return memo;
 }
@@ -378,6 +408,8 @@ module.exports = {
   hash,
   list,
   loadPlans,
+  loadSubscriptions,
+  SUBSCRIPTIONS_FILE,
   pascal,
   patternLength,
   planRules,

@@ -1,10 +1,15 @@
 /** `joinflow compile`: workflows -> triggers/<workflow>.json; `--check` reports staleness. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileFile, findWorkflowFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
 import { serializePlan } from '../compiler/compile.ts';
 import { WorkflowDefinitionError } from '../model/errors.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+import { ConfigFileError, findConfigFile, loadConfigSubscriptions, projectSubscriptions } from '../adapters/local/subscription-files.ts';
+
+/** The config file's subscriptions go to triggers/@subscriptions.json: no workflow name starts with "@". */
+const SUBSCRIPTIONS_NAME = '@subscriptions';
 
 /** Runs `joinflow compile`; resolves with the exit code. */
 export async function compileCommand(args: string[]): Promise<number> {
@@ -33,9 +38,28 @@ export async function compileCommand(args: string[]): Promise<number> {
       broken++;
     }
   }
+  // The config file's subscriptions are deployed from triggers/ too (all workflows known: no
+  // positionals), checked like every definition before anything is written.
+  if (positionals.length === 0 && broken === 0) {
+    try {
+      const compiled = [...plans.values()].map((p) => JSON.parse(p.text) as TriggerPlan);
+      projectSubscriptions(compiled, { knownWorkflows: new Set(plans.keys()) });
+      const config = loadConfigSubscriptions();
+      if (config.length > 0) plans.set(SUBSCRIPTIONS_NAME, { file: findConfigFile()!, text: `${JSON.stringify({ version: 1, subscriptions: config }, null, 2)}\n` });
+    } catch (error) {
+      if (!(error instanceof ConfigFileError)) throw error;
+      process.stderr.write(`joinflow compile: ${error.message}\n`);
+      broken++;
+    }
+  }
   // Every definition is checked before anything is written: no half-written triggers/.
   if (broken > 0) return 2;
   if (values.check) return check(outDir, plans, positionals.length === 0);
+  const stale = path.join(outDir, `${SUBSCRIPTIONS_NAME}.json`);
+  if (positionals.length === 0 && !plans.has(SUBSCRIPTIONS_NAME) && existsSync(stale)) {
+    rmSync(stale);
+    process.stderr.write(`removed   ${rel(stale)} (no subscriptions in a config file)\n`);
+  }
   mkdirSync(outDir, { recursive: true });
   for (const [name, { file, text }] of plans) {
     const target = path.join(outDir, `${name}.json`);
@@ -60,7 +84,7 @@ function check(outDir: string, plans: Map<string, { file: string; text: string }
   }
   for (const s of stale) process.stderr.write(`joinflow compile --check: ${s}\n`);
   if (stale.length > 0) process.stderr.write("Run 'joinflow compile' and commit triggers/.\n");
-  else process.stderr.write(`joinflow compile --check: ${plans.size} plan(s) up to date\n`);
+  else process.stderr.write(`joinflow compile --check: ${plans.size - (plans.has(SUBSCRIPTIONS_NAME) ? 1 : 0)} plan(s)${plans.has(SUBSCRIPTIONS_NAME) ? ' and the subscriptions' : ''} up to date\n`);
   return stale.length > 0 ? 1 : 0;
 }
 

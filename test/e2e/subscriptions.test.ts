@@ -134,6 +134,23 @@ describe('subscriptions on the embedded engine', () => {
     expect(audit[0]).toMatchObject({ 'detail-type': 'Run Failed', detail: { workflow: 'bad', runId: 'run-bad-1' } });
   });
 
+  it('joinflow compile writes the config file\'s subscriptions to triggers/@subscriptions.json (defaults applied) and --check follows them', async () => {
+    const dir = project();
+    expect((await joinflowAsync(['compile'], dir)).code).toBe(0);
+    const written = JSON.parse(readFileSync(path.join(dir, 'triggers/@subscriptions.json'), 'utf8'));
+    expect(written.version).toBe(1);
+    expect(written.subscriptions.map((x: { name: string }) => x.name)).toEqual(['notify', 'broken', 'audit', 'chain']);
+    expect(written.subscriptions[2].target).toEqual({ type: 'command', command: 'node', args: ['audit.mjs'], env: {}, timeoutMs: 60_000, retry: { maxAttempts: 5, backoffMs: 1000, factor: 2, maxDelayMs: 60_000 } });
+    expect((await joinflowAsync(['compile', '--check'], dir)).code).toBe(0);
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions: {}\n');
+    const stale = await joinflowAsync(['compile', '--check'], dir);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('@subscriptions.json');
+    expect((await joinflowAsync(['compile'], dir)).code).toBe(0);
+    expect(existsSync(path.join(dir, 'triggers/@subscriptions.json'))).toBe(false);
+    expect((await joinflowAsync(['compile', '--check'], dir)).code).toBe(0);
+  });
+
   it('refuses a config file with an invalid pattern or an unknown target workflow, naming the path', async () => {
     const dir = project();
     writeFileSync(

@@ -8,7 +8,8 @@ import type { TriggerPlan } from '../../model/plan.ts';
 export function loadPlans(dir = process.env['JOINFLOW_TRIGGERS_DIR'] ?? path.join(process.cwd(), 'triggers')): TriggerPlan[] {
   if (!existsSync(dir)) throw new JoinflowError('NO_PLANS', `no trigger plans at ${dir}: run 'joinflow compile' and package triggers/`);
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
+    // @subscriptions.json is the config file's subscriptions (deploy/subscriptions.cjs), not a plan.
+    .filter((f) => f.endsWith('.json') && !f.startsWith('@'))
     .sort()
     .map((f) => {
       const plan = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as TriggerPlan;
