@@ -7,6 +7,8 @@ import { UsageError } from '../model/errors.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
 import { openState, stateDir } from './state.ts';
+import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
+import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
 
 /** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
 export async function resumeCommand(args: string[]): Promise<number> {
@@ -35,7 +37,13 @@ export async function resumeCommand(args: string[]): Promise<number> {
     const options = state.log.runOptions(runs[0]!.runId) ?? {};
     const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
     const trace = values.trace ?? (typeof options['trace'] === 'string' ? options['trace'] : undefined);
+    const root = typeof options['root'] === 'string' ? options['root'] : process.cwd();
+    // The subscriptions of the config file and of the resumed runs' plans: deliveries left in the
+    // outbox by the crashed engine go out too.
+    const plans = runs.map((r) => state.log.runPlan(r.runId)).filter((p) => p !== undefined);
+    const hub = subscriptionHub(projectSubscriptions([...new Map(plans.map((p) => [p.workflow, p])).values()], { root }), state, root);
     const engine = createEngine({
+      onEvents: hub.tap,
       store: state.store,
       log: state.log,
       blobs: state.blobs,
@@ -48,14 +56,20 @@ export async function resumeCommand(args: string[]): Promise<number> {
       trace: trace !== undefined,
       onStep: progress.step,
     });
+    let dispatcher: ReturnType<typeof hub.bind>;
     try {
+      // Bound first: the events recovery redelivers are tapped like any other.
+      dispatcher = hub.bind(engine);
       const ids = await engine.recover(only);
       process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
       const results = await Promise.all(ids.map((id) => engine.wait(id)));
       if (trace !== undefined && ids.length === 1) writeFileSync(trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
       for (const r of results) progress.done(r);
-      return report(results, values.json);
+      const code = report(results, values.json);
+      await settleSubscriptions(engine, hub, dispatcher);
+      return code;
     } finally {
+      await dispatcher?.close();
       await engine.close();
     }
   } finally {
