@@ -5,7 +5,8 @@
  */
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { root } from '../helpers/cli.ts';
@@ -29,7 +30,7 @@ function start(args: string[], cwd: string) {
   return { child, out, exited };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
@@ -39,14 +40,21 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
   }
 }
 
+/** The runs in the project's state dir, read directly (a CLI per poll is slow on a busy machine). */
 async function runs(cwd: string): Promise<Array<{ runId: string; status: string; output?: unknown }>> {
-  const p = start(['list', '--json'], cwd);
-  await p.exited;
-  return JSON.parse(p.out.stdout || '[]');
+  const file = path.join(cwd, '.joinflow/state.db');
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, timeout: 5000 });
+  try {
+    const rows = db.prepare('SELECT run_id, status, output FROM runs WHERE status IS NOT NULL').all() as Array<{ run_id: string; status: string; output: string | null }>;
+    return rows.map((r) => ({ runId: r.run_id, status: r.status, ...(r.output === null ? {} : { output: JSON.parse(r.output) }) }));
+  } finally {
+    db.close();
+  }
 }
 
 async function finished(cwd: string, runId: string) {
-  const end = Date.now() + 30_000;
+  const end = Date.now() + 90_000;
   for (;;) {
     const r = (await runs(cwd)).find((x) => x.runId === runId && x.status !== 'running');
     if (r) return r;
@@ -99,5 +107,5 @@ describe('joinflow dev reload', () => {
       dev.child.kill('SIGINT');
     }
     expect(await dev.exited).toBe(0);
-  });
+  }, 300_000);
 });

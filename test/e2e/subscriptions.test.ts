@@ -132,7 +132,7 @@ describe('subscriptions on the embedded engine', () => {
     const audit = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ 'detail-type': 'Run Failed', detail: { workflow: 'bad', runId: 'run-bad-1' } });
-  });
+  }, 300_000);
 
   it('joinflow compile writes the config file\'s subscriptions to triggers/@subscriptions.json (defaults applied) and --check follows them', async () => {
     const dir = project();
@@ -149,7 +149,7 @@ describe('subscriptions on the embedded engine', () => {
     expect((await joinflowAsync(['compile'], dir)).code).toBe(0);
     expect(existsSync(path.join(dir, 'triggers/@subscriptions.json'))).toBe(false);
     expect((await joinflowAsync(['compile', '--check'], dir)).code).toBe(0);
-  });
+  }, 300_000);
 
   it('refuses a config file with an invalid pattern or an unknown target workflow, naming the path', async () => {
     const dir = project();
