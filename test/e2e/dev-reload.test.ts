@@ -108,4 +108,27 @@ describe('joinflow dev reload', () => {
     }
     expect(await dev.exited).toBe(0);
   }, 300_000);
+
+  it('loads .ts workflows and handlers in a project without "type": "module", and re-imports an edited handler', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows/handlers'), { recursive: true });
+    writeFileSync(path.join(dir, 'workflows/handlers/h.ts'), 'export const handler = async (): Promise<{ v: number }> => ({ v: 1 });\n');
+    writeFileSync(path.join(dir, 'workflows/w.ts'), "export default { name: 'w', steps: { a: { executor: { type: 'function', module: './handlers/h.ts' } } }, output: 'a' };\n");
+    const dev = start(['dev', '--port', '0'], dir);
+    const url = await until('the dev server', () => /PutEvents on (http:\S+)/.exec(dev.out.stderr)?.[1]);
+    const client = new EventBridgeClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const startRun = (runId: string) =>
+      client.send(new PutEventsCommand({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow: 'w', runId }) }] }));
+    try {
+      await startRun('t1');
+      expect(await finished(dir, 't1')).toMatchObject({ status: 'succeeded', output: { v: 1 } });
+      writeFileSync(path.join(dir, 'workflows/handlers/h.ts'), 'export const handler = async (): Promise<{ v: number }> => ({ v: 2 });\n');
+      await startRun('t2');
+      expect(await finished(dir, 't2')).toMatchObject({ status: 'succeeded', output: { v: 2 } });
+    } finally {
+      client.destroy();
+      dev.child.kill('SIGINT');
+    }
+    expect(await dev.exited).toBe(0);
+  }, 300_000);
 });

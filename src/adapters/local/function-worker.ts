@@ -61,9 +61,15 @@ function load(path: string): Promise<Module> {
   // Node's ESM cache keeps the first import of a URL: every later one must be a fresh tsImport.
   const first = !imported.has(path);
   imported.add(path);
+  const fresh = () => import('tsx/esm/api').then((tsx) => tsx.tsImport(path, import.meta.url));
+  // A .ts handler in a project without "type": "module" is CommonJS, which the ESM loader can
+  // refuse to import ("in a cycle"): tsx's tsImport loads it either way.
   const loading = (first
-    ? import(pathToFileURL(path).href)
-    : import('tsx/esm/api').then((tsx) => tsx.tsImport(path, import.meta.url))) as Promise<Module>;
+    ? import(pathToFileURL(path).href).catch((error: { code?: string }) => {
+        if (error.code !== 'ERR_REQUIRE_CYCLE_MODULE') throw error;
+        return fresh();
+      })
+    : fresh()) as Promise<Module>;
   modules.set(path, { mtimeMs, loading });
   // A failed import is not cached so that a fixed file can be picked up by the next attempt.
   loading.catch(() => modules.delete(path));

@@ -66,11 +66,11 @@ export async function loadDefinition(file: string, options: { fresh?: boolean } 
     try {
       // `fresh` (joinflow dev's reload): ESM caches modules for the life of the process, so an
       // edited file is imported anew in a namespace of its own, with everything it imports.
-      mod = (options.fresh ? await tsImport(file, import.meta.url) : await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      mod = (options.fresh ? await tsImport(file, import.meta.url) : await importModule(file)) as Record<string, unknown>;
     } catch (error) {
       throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${(error as Error).message}` }], file);
     }
-    const value = mod['default'] ?? mod['workflow'];
+    const value = unwrapCommonJs(mod['default']) ?? mod['workflow'];
     if (value === undefined) {
       throw new WorkflowDefinitionError([{ path: '', message: 'the module has no default export (export default workflow(...))' }], file);
     }
@@ -102,6 +102,28 @@ export async function loadDefinition(file: string, options: { fresh?: boolean } 
     }
     throw error;
   }
+}
+
+/**
+ * Imports a workflow or handler module. A .ts file in a project without `"type": "module"` is
+ * CommonJS to Node, and importing it through the ESM loader can fail ("Cannot require() ES Module
+ * ... in a cycle"); tsx's own tsImport loads it either way.
+ */
+export async function importModule(file: string): Promise<unknown> {
+  try {
+    return await import(pathToFileURL(file).href);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_REQUIRE_CYCLE_MODULE') throw error;
+    return tsImport(file, import.meta.url);
+  }
+}
+
+/** A CommonJS module's `export default x` arrives as `{default: x}` under `default`. */
+function unwrapCommonJs(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && Object.hasOwn(value, 'default') && !Object.hasOwn(value, 'steps')) {
+    return (value as { default: unknown }).default;
+  }
+  return value;
 }
 
 /** Offset of the first node nested deeper than `limit`, from the parser's token tree (walked without recursion). */
@@ -145,7 +167,7 @@ export async function resolveModules(definition: unknown, file: string, root: st
       continue;
     }
     try {
-      const mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+      const mod = (await importModule(abs)) as Record<string, unknown>;
       out[executor.module] = { path: rel, exports: Object.keys(mod).filter((k) => typeof mod[k] === 'function').sort() };
     } catch (error) {
       out[executor.module] = { error: `cannot load handler module ${rel}: ${(error as Error).message}` };
