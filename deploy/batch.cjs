@@ -112,7 +112,7 @@ function batchResources(model) {
     BatchJobRole: {
       Type: 'AWS::IAM::Role',
       Properties: {
-        Description: 'joinflow: what a batch job may do: read its event, write its output',
+        Description: 'joinflow: what a batch job may do: read its event, inputs and outputs, write outputs',
         AssumeRolePolicyDocument: ECS_TASKS,
         Policies: [
           {
@@ -120,7 +120,13 @@ function batchResources(model) {
             PolicyDocument: {
               Version: '2012-10-17',
               Statement: [
-                { Effect: 'Allow', Action: ['s3:GetObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${BLOB_PREFIX}*` } },
+                // Its event (claim check), the run's uploaded input, and what earlier jobs of the
+                // run wrote (e.g. the chunks a split job left for the detect jobs).
+                {
+                  Effect: 'Allow',
+                  Action: ['s3:GetObject'],
+                  Resource: [BLOB_PREFIX, OUTPUT_PREFIX, model.settings.startPrefix].map((p) => ({ 'Fn::Sub': `\${Bucket.Arn}/${p}*` })),
+                },
                 { Effect: 'Allow', Action: ['s3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${OUTPUT_PREFIX}*` } },
               ],
             },

@@ -303,9 +303,11 @@ describe('serverless package of the repository triggers/', () => {
     expect(entries).toEqual([`${(step![1]['Handler'] as string).replace(/\.[^.]+$/, '')}.mjs`]);
   });
 
-  it('has no Batch resources when no plan has a batch step', () => {
-    expect(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment')).toEqual([]);
-    expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toEqual([]);
+  it('has a Batch job definition per batch step of the plans, and Batch resources only when there is one', () => {
+    const batchSteps = plans.flatMap((p) => Object.values(p.steps).filter((st) => st.executor.type === 'batch'));
+    expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toHaveLength(batchSteps.length);
+    expect(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment')).toHaveLength(batchSteps.length > 0 ? 2 : 0);
+    expect(require('../../deploy/batch.cjs').batchResources({ hasBatch: false })).toEqual({ Resources: {} });
   });
 });
 

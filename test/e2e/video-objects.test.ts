@@ -1,0 +1,116 @@
+/**
+ * The video-objects example end to end through the real CLI: a generated video goes through
+ * split -> detect (one process per chunk) -> merge, and the merged tracks are checked against
+ * the generator's ground truth: one track per object, every centroid within a pixel, and the
+ * same track on both sides of every chunk boundary.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+import type { Truth } from '../../workflows/video-objects/lib/synth.ts';
+import type { Track } from '../../workflows/video-objects/lib/tracker.ts';
+
+const tmp = tempDirs('jf-video-');
+/** The detector's default minArea: truth points smaller than this may go undetected. */
+const MIN_AREA = 6;
+/** Largest centroid error allowed between a track point and the truth, in pixels. */
+const MAX_ERROR = 1;
+
+function generate(dir: string, seed: number): { video: string; truth: string } {
+  const video = path.join(dir, 'scene.jfv');
+  const truth = path.join(dir, 'truth.json');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'workflows/video-objects/scripts/generate.ts', '--out', video, '--truth', truth, '--seed', String(seed)], { cwd: root, encoding: 'utf8' });
+  expect(r.stderr).toContain(`64 frames of 160x120, seed ${seed}`);
+  expect(r.status).toBe(0);
+  return { video, truth };
+}
+
+function run(input: unknown, state: string) {
+  const r = joinflow(['run', 'video-objects', '--input', JSON.stringify(input), '--json', '--state', state]);
+  return { ...r, out: r.stdout === '' ? undefined : JSON.parse(r.stdout) };
+}
+
+/** Pairs each truth object with the track whose points lie on it, and checks every point. */
+function checkAgainstTruth(truth: Truth, tracks: Track[], boundaries: number[]): void {
+  expect(tracks).toHaveLength(truth.objects.length);
+  const claimed = new Set<number>();
+  for (const o of truth.objects) {
+    const required = o.track.filter((p) => p.area >= MIN_AREA);
+    const first = required[0]!;
+    const track = tracks.find((t) => t.points.some((p) => p.frame === first.frame && Math.hypot(p.x - first.x, p.y - first.y) <= MAX_ERROR));
+    expect(track, `a track starts on object ${o.id} at frame ${first.frame}`).toBeDefined();
+    expect(claimed.has(track!.id), `track ${track!.id} follows only one object`).toBe(false);
+    claimed.add(track!.id);
+    const byFrame = new Map(track!.points.map((p) => [p.frame, p]));
+    for (const p of required) {
+      const q = byFrame.get(p.frame);
+      expect(q, `object ${o.id} frame ${p.frame} is on track ${track!.id}`).toBeDefined();
+      expect(Math.hypot(q!.x - p.x, q!.y - p.y), `object ${o.id} frame ${p.frame}`).toBeLessThanOrEqual(MAX_ERROR);
+    }
+    // Nothing the object did not do: the track has no points outside the object's frames.
+    const frames = new Set(o.track.map((p) => p.frame));
+    expect(track!.points.filter((p) => !frames.has(p.frame))).toEqual([]);
+    for (const b of boundaries) {
+      if (byFrame.has(b - 1) && frames.has(b) && o.track.find((p) => p.frame === b)!.area >= MIN_AREA) {
+        expect(byFrame.has(b), `object ${o.id} keeps track ${track!.id} across the chunk boundary at frame ${b}`).toBe(true);
+      }
+    }
+  }
+}
+
+describe('workflows/video-objects', () => {
+  it('tracks every object of a generated video across chunks, matching the ground truth', () => {
+    const dir = tmp();
+    const { video, truth: truthFile } = generate(dir, 7);
+    const r = run({ video, chunks: 4, dataDir: path.join(dir, 'data') }, path.join(dir, 'state'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out).toMatchObject({ workflow: 'video-objects', status: 'succeeded', steps: { total: 6, succeeded: 6, failed: 0, retried: 0 } });
+    const out = r.out.output;
+    const runDir = path.join(dir, 'data', r.out.runId);
+    expect(out.tracksFile).toBe(path.join(runDir, 'tracks.json'));
+    // A given video has no truth to check against: the run says nothing about it.
+    expect(out.check).toBeUndefined();
+    expect(readdirSync(runDir).sort()).toEqual([0, 1, 2, 3].flatMap((i) => [`chunk-00${i}.detections.json`, `chunk-00${i}.jfv`]).concat('tracks.json'));
+
+    const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as Truth;
+    const { tracks, frames } = JSON.parse(readFileSync(out.tracksFile, 'utf8')) as { tracks: Track[]; frames: number };
+    expect(frames).toBe(64);
+    expect(out.tracks).toBe(truth.objects.length);
+    expect(out.objects.map((o: { id: number }) => o.id)).toEqual(tracks.map((t) => t.id));
+    // Objects that stay in view for the whole video span all four chunks.
+    expect(truth.objects.filter((o) => o.motion === 'stays').every((o) => o.track.length === 64)).toBe(true);
+    checkAgainstTruth(truth, tracks, [16, 32, 48]);
+    // The detect jobs saw each frame once: the chunk detections add up to every tracked point plus clutter.
+    const points = tracks.reduce((n, t) => n + t.points.length, 0);
+    expect(out.detections).toBeGreaterThanOrEqual(points);
+  });
+
+  it('renders the synthetic scene itself when the input names no video, and reports the check', () => {
+    const dir = tmp();
+    const r = run({ chunks: 5, dataDir: path.join(dir, 'data'), synthetic: { seed: 3 } }, path.join(dir, 'state'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out.steps).toEqual({ total: 7, succeeded: 7, failed: 0, retried: 0 });
+    const out = r.out.output;
+    expect(out).toMatchObject({ tracks: 5, frames: 64, chunks: 5, check: { oneToOne: true, objects: 5, missed: 0, ghosts: 0 } });
+    expect(out.check.maxError).toBeLessThanOrEqual(MAX_ERROR);
+    const truth = JSON.parse(readFileSync(out.check.truth, 'utf8')) as Truth;
+    expect(truth.scene.seed).toBe(3);
+    const { tracks } = JSON.parse(readFileSync(out.tracksFile, 'utf8')) as { tracks: Track[] };
+    // Five chunks of 64 frames: boundaries at 12, 25, 38, 51.
+    checkAgainstTruth(truth, tracks, [12, 25, 38, 51]);
+    expect(existsSync(path.join(dir, 'data', r.out.runId, 'video.jfv'))).toBe(true);
+  });
+
+  it('fails the run naming the bad field or file', () => {
+    const dir = tmp();
+    let r = run({ chunks: 0 }, path.join(dir, 'state'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error in step "split": .*bad run input: chunks: /);
+    r = run({ video: path.join(dir, 'missing.jfv'), dataDir: dir }, path.join(dir, 'state'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${path.join(dir, 'missing.jfv')}: no such file`);
+  });
+});
