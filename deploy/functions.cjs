@@ -13,12 +13,14 @@
  * Completed / Step Failed); Lambda does not retry (joinflow does, per the step's retry policy).
  */
 const { LIMITS, context } = require('./lib.cjs');
+const { workflowExtras } = require('./workflow-resources.cjs');
 
 const BUS_ARN = { 'Fn::GetAtt': ['EventBus', 'Arn'] };
 
 /** serverless `functions` entries of the function steps. */
 function stepFunctions(model) {
   const functions = {};
+  const extras = workflowExtras(model);
   for (const f of model.functionSteps) {
     functions[f.key] = {
       name: f.name,
@@ -32,7 +34,8 @@ function stepFunctions(model) {
         onSuccess: { type: 'eventBus', arn: BUS_ARN },
         onFailure: { type: 'eventBus', arn: BUS_ARN },
       },
-      environment: { JOINFLOW_WORKFLOW: f.workflow, JOINFLOW_STEP: f.step },
+      // Plus what the workflow's aws.cjs gives the step (workflow-resources.cjs).
+      environment: { ...extras.environment(f), JOINFLOW_WORKFLOW: f.workflow, JOINFLOW_STEP: f.step },
     };
   }
   return functions;

@@ -8,6 +8,7 @@
  * `${file(./deploy/iam.cjs):resources}`.
  */
 const { BLOB_PREFIX, OUTPUT_PREFIX, arn, context } = require('./lib.cjs');
+const { workflowExtras } = require('./workflow-resources.cjs');
 
 /** Above this many ARNs a statement names the stage's prefix instead (inline policies: 10,240 characters per role). */
 const MAX_LISTED = 40;
@@ -112,9 +113,11 @@ function iamResources(model) {
       allow(['sqs:SendMessage'], EVENTS_DLQ),
     ]),
   };
+  const extras = workflowExtras(model);
   for (const f of functionSteps) {
-    // A step's handler is user code: it may only report its result (Lambda destinations to the bus).
-    Resources[`${f.logicalId}Role`] = lambdaRole(f.name, `joinflow step ${f.id}`, [putEvents]);
+    // A step's handler is user code: it may only report its result (Lambda destinations to the
+    // bus), plus what its workflow's aws.cjs grants it by name (workflow-resources.cjs).
+    Resources[`${f.logicalId}Role`] = lambdaRole(f.name, `joinflow step ${f.id}`, [putEvents, ...extras.statements(f)]);
   }
   return { Resources };
 }

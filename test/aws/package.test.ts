@@ -239,19 +239,26 @@ function checkStepFunctions(t: Template, plans: TriggerPlan[]): void {
       const [id, p] = entry!;
       expect(p['Handler']).toBe(`${spec.executor.module.replace(/\.ts$/, '')}.${spec.executor.export}`);
       expect(p['Timeout']).toBe(Math.min(900, Math.ceil((spec.timeoutMs ?? 60_000) / 1000)));
-      expect(p['Environment'].Variables).toEqual({ JOINFLOW_WORKFLOW: plan.workflow, JOINFLOW_STEP: step });
+      const extra = STEP_EXTRAS[key] ?? { env: {}, actions: [] };
+      expect(p['Environment'].Variables).toEqual({ ...extra.env, JOINFLOW_WORKFLOW: plan.workflow, JOINFLOW_STEP: step });
       const config = t.Resources[id.replace(/LambdaFunction$/, 'LambdaEvConf')]!.Properties;
       expect(config['MaximumRetryAttempts']).toBe(0);
       const bus = { Destination: { 'Fn::GetAtt': ['EventBus', 'Arn'] } };
       expect(config['DestinationConfig']).toEqual({ OnSuccess: bus, OnFailure: bus });
-      // The step's role may put events on the bus (its destinations) and nothing else but logs.
+      // The step's role may put events on the bus (its destinations) and nothing else but logs,
+      // plus what its workflow's aws.cjs grants by name.
       const roleId = p['Role']['Fn::GetAtt'][0] as string;
       const granted = statements(t.Resources[roleId]!.Properties['Policies']).flatMap(actions).sort();
-      expect(granted).toEqual(['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(granted).toEqual(['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', ...extra.actions].sort());
     }
   }
   expect(Object.keys(registered).sort()).toEqual(expected.sort());
 }
+
+/** What workflows/<name>/aws.cjs files add to function steps (deploy/workflow-resources.cjs). */
+const STEP_EXTRAS: Record<string, { env: Json; actions: string[] }> = {
+  'classify-documents/store': { env: { CLASSIFY_RESULTS_TABLE: { Ref: 'ClassifyDocumentsResultsTable' } }, actions: ['dynamodb:BatchWriteItem', 'dynamodb:Query'] },
+};
 
 const planDirs: string[] = [];
 afterAll(() => {
@@ -301,6 +308,19 @@ describe('serverless package of the repository triggers/', () => {
     const zip = path.basename(step![1]['Code'].S3Key as string);
     const entries = zipEntries(path.join(pkg.dir, zip));
     expect(entries).toEqual([`${(step![1]['Handler'] as string).replace(/\.[^.]+$/, '')}.mjs`]);
+  });
+
+  it('has the results table classify-documents brings (its aws.cjs), scoped to the store step', () => {
+    const tables = ofType(pkg.template, 'AWS::DynamoDB::Table').map(([id]) => id).sort();
+    expect(tables).toEqual(['ClassifyDocumentsResultsTable', 'Table']);
+    const results = pkg.template.Resources['ClassifyDocumentsResultsTable']!.Properties;
+    expect(results['TableName']).toBe('joinflow-test-classify-results');
+    expect(results['KeySchema']).toEqual([{ AttributeName: 'document', KeyType: 'HASH' }, { AttributeName: 'idx', KeyType: 'RANGE' }]);
+    expect(pkg.template.Outputs?.['ClassifyDocumentsResultsTableName']).toEqual({ Value: { Ref: 'ClassifyDocumentsResultsTable' } });
+    // Only the store step's role names the table.
+    const roles = ofType(pkg.template, 'AWS::IAM::Role').filter(([, p]) => JSON.stringify(p).includes('ClassifyDocumentsResultsTable'));
+    expect(roles).toHaveLength(1);
+    expect(JSON.stringify(roles[0]![1]['Description'])).toContain('classify-documents/store');
   });
 
   it('has a Batch job definition per batch step of the plans, and Batch resources only when there is one', () => {

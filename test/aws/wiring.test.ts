@@ -4,7 +4,9 @@
  * dynalite, S3 on s3rver, SQS on fauxqs; function steps run as "Lambda" async invokes whose
  * destination records come back through the bus. diamond and fanout run to the end.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCommand } from '../../src/cli/start-command.ts';
 import { statusCommand } from '../../src/cli/status-command.ts';
@@ -13,6 +15,7 @@ import { requestRun } from '../../src/adapters/aws/stage.ts';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { createAwsWorld, type AwsWorld } from '../helpers/aws-world.ts';
 import { cleanPackages, slsPackage } from '../helpers/serverless.ts';
+import { createDynamoResultsTable, resultsTableDefinition } from '../../workflows/classify-documents/results/dynamodb-results-table.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 let world: AwsWorld;
@@ -84,6 +87,29 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
       write.mockRestore();
       err.mockRestore();
     }
+  });
+
+  it('runs classify-documents: the store step writes one row per phrase to the results table of the stack', async () => {
+    // The world creates joinflow's table; the example's own table (its aws.cjs) is created here.
+    const table = process.env['CLASSIFY_RESULTS_TABLE']!;
+    expect(table).toBe('joinflow-test-classify-results');
+    await world.dynamo.client.send(new CreateTableCommand(resultsTableDefinition(table)));
+    const doc = JSON.parse(readFileSync(path.join(root, 'workflows/classify-documents/sample-doc.json'), 'utf8')) as { phrases: string[] };
+    const { run, steps } = await runToEnd('classify-documents', 'wired-classify-1', doc);
+    expect(run.status).toBe('succeeded');
+    expect(run.output).toMatchObject({ document: 'sample-doc', table: `dynamodb:${table}`, stored: 12 });
+    expect(steps.map((s) => `${s.step}:${s.state}`).sort()).toEqual(['biology', 'classify', 'computer-science', 'math', 'physics', 'store'].map((s) => `${s}:completed`));
+    const rows = await createDynamoResultsTable({ table, client: world.dynamo.client }).readDocument('sample-doc');
+    expect(rows.map((r) => r.phrase)).toEqual(doc.phrases);
+    expect(rows.map((r) => `${r.field}/${r.subfield}`)).toEqual([
+      'physics/quantum', 'physics/astrophysics', 'physics/condensed-matter',
+      'math/algebra', 'math/analysis', 'math/probability',
+      'biology/genetics', 'biology/ecology', 'biology/neuroscience',
+      'computer-science/machine-learning', 'computer-science/systems', 'computer-science/theory',
+    ]);
+    expect(new Set(rows.map((r) => r.runId))).toEqual(new Set(['wired-classify-1']));
+    // The store Lambda ran once although every event reached the processor twice.
+    expect(calls('classifydocumentsstore').filter((p) => (p['joinflow'] as { runId: string }).runId === 'wired-classify-1')).toHaveLength(1);
   });
 
   it('treats a repeated start of the same run id as the same run', async () => {

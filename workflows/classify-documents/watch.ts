@@ -1,0 +1,124 @@
+/**
+ * Watches a folder and starts a classify-documents run for every document file that lands in it,
+ * by sending "Run Requested" to `joinflow dev` (EventBridge's PutEvents API on localhost):
+ *
+ *   npx joinflow dev --port 4010 &
+ *   node --import tsx workflows/classify-documents/watch.ts inbox/ --endpoint http://127.0.0.1:4010
+ *
+ * Options: --once (submit what is there, then exit), --interval MS (scan period, default 1000),
+ * --token T (the token `joinflow dev --token` requires), --bus NAME (default "default").
+ * Files are submitted once per version (name, size, mtime); see watch-folder.ts.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { documentInput, readyFiles, runIdFor, signature, type FileState } from './watch-folder.ts';
+
+const WORKFLOW = 'classify-documents';
+
+function scan(dir: string): FileState[] {
+  const out: FileState[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      const s = statSync(path.join(dir, entry.name));
+      out.push({ name: entry.name, size: s.size, mtimeMs: s.mtimeMs });
+    } catch {
+      // Removed between readdir and stat: the next scan no longer lists it.
+    }
+  }
+  return out;
+}
+
+function client(endpoint: string, token: string | undefined): EventBridgeClient {
+  // joinflow dev checks no signature, but the SDK wants credentials to sign with.
+  const eb = new EventBridgeClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'joinflow-dev', secretAccessKey: 'joinflow-dev' } });
+  if (token !== undefined) {
+    eb.middlewareStack.add(
+      (next) => (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-joinflow-token'] = token;
+        return next(args);
+      },
+      { step: 'build', name: 'joinflowDevToken' },
+    );
+  }
+  return eb;
+}
+
+/** Sends one entry; returns why it was not accepted, or undefined. */
+async function send(eb: EventBridgeClient, entry: PutEventsRequestEntry): Promise<string | undefined> {
+  try {
+    const out = await eb.send(new PutEventsCommand({ Entries: [entry] }));
+    const result = out.Entries?.[0];
+    if ((out.FailedEntryCount ?? 0) === 0 && result?.EventId) return undefined;
+    return `PutEvents refused it: ${result?.ErrorCode ?? '?'} ${result?.ErrorMessage ?? ''}`;
+  } catch (error) {
+    return `PutEvents failed: ${(error as Error).message}`;
+  }
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      endpoint: { type: 'string' },
+      token: { type: 'string' },
+      bus: { type: 'string', default: 'default' },
+      once: { type: 'boolean', default: false },
+      interval: { type: 'string', default: '1000' },
+    },
+  });
+  const usage = 'usage: watch.ts <folder> --endpoint http://127.0.0.1:<port of joinflow dev> [--once] [--interval MS] [--token T]';
+  const interval = Number(values.interval);
+  if (positionals.length !== 1 || !values.endpoint || !(interval >= 50)) {
+    process.stderr.write(`${usage}\n`);
+    return 2;
+  }
+  const dir = path.resolve(positionals[0]!);
+  const eb = client(values.endpoint, values.token);
+  const submitted = new Set<string>();
+  // Watching, a file counts as written once two scans saw it unchanged; --once takes all at once.
+  let previous: FileState[] | undefined = values.once ? undefined : [];
+  let failures = 0;
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  if (!values.once) process.stderr.write(`watching ${dir} for .json and .txt documents (Ctrl-C stops)\n`);
+  try {
+    while (!stop) {
+      const current = scan(dir);
+      for (const f of readyFiles(current, previous, submitted)) {
+        submitted.add(signature(f));
+        const doc = documentInput(f, readFileSync(path.join(dir, f.name), 'utf8'));
+        if ('error' in doc) {
+          failures++;
+          process.stderr.write(`skipped ${doc.error}\n`);
+          continue;
+        }
+        const runId = runIdFor(f);
+        const detail = JSON.stringify({ workflow: WORKFLOW, runId, input: doc.input });
+        const problem = await send(eb, { Source: 'joinflow', DetailType: 'Run Requested', Detail: detail, EventBusName: values.bus });
+        if (problem !== undefined) {
+          failures++;
+          // Forgotten, so that the next scan tries again (joinflow dev may be restarting).
+          submitted.delete(signature(f));
+          process.stderr.write(`${f.name}: not submitted: ${problem}\n`);
+          continue;
+        }
+        process.stdout.write(`${JSON.stringify({ file: f.name, runId })}\n`);
+      }
+      if (values.once) break;
+      previous = current;
+      await new Promise((resolve) => setTimeout(resolve, interval));
+    }
+  } finally {
+    eb.destroy();
+  }
+  return failures > 0 && values.once ? 1 : 0;
+}
+
+process.exitCode = await main();
