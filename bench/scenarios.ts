@@ -46,7 +46,8 @@ function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-async function runWorkflow(def: WorkflowInput, input: unknown, timeScale = 1, warmUp = false, kind: StoreKind = 'memory'): Promise<Measurement> {
+/** Compiles and runs one workflow on a fresh engine (memory or SQLite) and measures the run. */
+export async function runWorkflow(def: WorkflowInput, input: unknown, timeScale = 1, warmUp = false, kind: StoreKind = 'memory'): Promise<Measurement> {
   const plan = compileWorkflow(def, { source: 'bench' });
   const { engine, done } = makeEngine(kind, { timeScale });
   engine.register(plan);

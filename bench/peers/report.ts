@@ -1,0 +1,98 @@
+/** Rows of the peer bench: medians of samples, ratios against HyperFlow, and a Markdown table. */
+
+/** One measured process: setup, first (cold) run, last (warm) run, peak RSS. */
+export type Sample = { tasks: number; setupMs: number; coldMs: number; ms: number; peakRssMb: number };
+
+/** One engine on one shape, over all its samples. */
+export type Row = {
+  shape: string;
+  tasks: number;
+  engine: 'hyperflow' | 'joinflow';
+  store: string;
+  executor: string;
+  runs: number;
+  setupMs: number;
+  coldMs: number;
+  coldUsPerTask: number;
+  ms: number;
+  usPerTask: number;
+  /** Smallest and largest warm run across the samples: the spread on a busy machine. */
+  msRange: [number, number];
+  peakRssMb: number;
+  /** joinflow rows: HyperFlow's time per task over this row's (warm, then cold). */
+  ratio?: number | null;
+  coldRatio?: number | null;
+  meetsTarget?: boolean | null;
+  coldMeetsTarget?: boolean | null;
+  /** Why this row has no numbers (the engine failed or timed out). */
+  error?: string;
+};
+
+/** The issue's target: joinflow at least this many times faster per task on every shape. */
+export const TARGET_RATIO = 20;
+
+/** Median (mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** A row from the samples of one engine on one shape (at least one sample). */
+export function summarize(base: Pick<Row, 'shape' | 'engine' | 'store' | 'executor'>, samples: readonly Sample[]): Row {
+  const tasks = samples[0]!.tasks;
+  const ms = median(samples.map((s) => s.ms));
+  const coldMs = median(samples.map((s) => s.coldMs));
+  const warm = samples.map((s) => s.ms);
+  return {
+    ...base,
+    tasks,
+    runs: samples.length,
+    setupMs: round(median(samples.map((s) => s.setupMs))),
+    coldMs: round(coldMs),
+    coldUsPerTask: round((coldMs * 1000) / tasks),
+    ms: round(ms),
+    usPerTask: round((ms * 1000) / tasks),
+    msRange: [round(Math.min(...warm)), round(Math.max(...warm))],
+    peakRssMb: median(samples.map((s) => s.peakRssMb)),
+  };
+}
+
+/** A row for an engine that produced no sample on a shape. */
+export function failedRow(base: Pick<Row, 'shape' | 'engine' | 'store' | 'executor'>, tasks: number, error: string): Row {
+  return { ...base, tasks, runs: 0, setupMs: NaN, coldMs: NaN, coldUsPerTask: NaN, ms: NaN, usPerTask: NaN, msRange: [NaN, NaN], peakRssMb: NaN, error };
+}
+
+/** Adds the ratios to a joinflow row; null when HyperFlow has no numbers for the shape. */
+export function compare(row: Row, hyperflow: Row | undefined): Row {
+  const ok = hyperflow !== undefined && hyperflow.error === undefined && row.error === undefined;
+  const ratio = ok ? round(hyperflow.usPerTask / row.usPerTask) : null;
+  const coldRatio = ok ? round(hyperflow.coldUsPerTask / row.coldUsPerTask) : null;
+  return {
+    ...row,
+    ratio,
+    coldRatio,
+    meetsTarget: ratio === null ? null : ratio >= TARGET_RATIO,
+    coldMeetsTarget: coldRatio === null ? null : coldRatio >= TARGET_RATIO,
+  };
+}
+
+const num = (x: number) => (Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: 1 }));
+const ratioCell = (r: number | null | undefined, ok: boolean | null | undefined) =>
+  r === undefined ? '' : r === null ? 'n/a' : `${num(r)}× ${ok ? '✔' : '✘'}`;
+
+/** The rows as a Markdown table (times are medians; cold = first run in a fresh process). */
+export function markdownTable(rows: readonly Row[]): string {
+  const head = [
+    '| shape | tasks | engine | cold ms | cold µs/task | warm ms | warm µs/task | warm range ms | ratio cold | ratio warm |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const body = rows.map((r) => {
+    const engine = r.engine === 'hyperflow' ? `HyperFlow (${r.store})` : `joinflow ${r.store}, ${r.executor}`;
+    if (r.error !== undefined) return `| ${r.shape} | ${num(r.tasks)} | ${engine} | ${r.error} | | | | | | |`;
+    return `| ${r.shape} | ${num(r.tasks)} | ${engine} | ${num(r.coldMs)} | ${num(r.coldUsPerTask)} | ${num(r.ms)} | ${num(r.usPerTask)} | ${num(r.msRange[0])}–${num(r.msRange[1])} | ${ratioCell(r.coldRatio, r.coldMeetsTarget)} | ${ratioCell(r.ratio, r.meetsTarget)} |`;
+  });
+  return [...head, ...body].join('\n');
+}

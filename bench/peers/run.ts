@@ -1,0 +1,150 @@
+/**
+ * `npm run bench:peers [-- --runs N] [--only chain-1000,...] [--variants memory-simulate,...]
+ * [--timeout SECONDS] [--json] [--markdown]`: the same no-op DAGs on joinflow and on HyperFlow.
+ *
+ * Installs the HyperFlow peer when missing, starts a private Redis, then for each shape runs N
+ * rounds; in each round every engine runs in a fresh process that does 4 runs of the DAG (the
+ * first is "cold", the last "warm"). Prints {meta, results: [row...]} with medians, time per
+ * task and HyperFlow/joinflow ratios. Redis is stopped at the end, on errors and on Ctrl-C.
+ */
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureHyperFlow, runHyperFlow, writeHyperFlowWorkflow } from './hyperflow-peer.ts';
+import { findRedisServer, startRedis, type RedisServer } from './redis.ts';
+import { compare, failedRow, markdownTable, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
+import { shapes } from './shapes.ts';
+
+const VARIANTS: Record<string, { store: 'memory' | 'sqlite'; executor: 'simulate' | 'function' }> = {
+  'memory-simulate': { store: 'memory', executor: 'simulate' },
+  'sqlite-simulate': { store: 'sqlite', executor: 'simulate' },
+  'sqlite-function': { store: 'sqlite', executor: 'function' },
+};
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    variants: { type: 'string' },
+    timeout: { type: 'string', default: '600' },
+  },
+});
+const rounds = Math.max(1, Number(values.runs));
+const timeoutMs = Number(values.timeout) * 1000;
+const names = values.only ? values.only.split(',') : Object.keys(shapes);
+const variants = values.variants ? values.variants.split(',') : Object.keys(VARIANTS);
+for (const n of names) if (!shapes[n]) throw new Error(`unknown shape "${n}" in --only (have: ${Object.keys(shapes).join(', ')})`);
+for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant "${v}" in --variants (have: ${Object.keys(VARIANTS).join(', ')})`);
+if (!Number.isFinite(rounds) || !(timeoutMs > 0)) throw new Error('--runs and --timeout must be positive numbers');
+
+/** Runs per engine process: the first is reported cold, the last warm (joinflow's runWorkflow does 3 + 1). */
+const RUNS_PER_PROCESS = 4;
+const children = new Set<ChildProcess>();
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** One joinflow process (bench/peers/joinflow-child.ts) on one shape and variant. */
+function runJoinflow(shape: string, variant: string): Promise<Sample> {
+  const { store, executor } = VARIANTS[variant]!;
+  const child = path.join(import.meta.dirname, 'joinflow-child.ts');
+  return new Promise((resolve, reject) => {
+    const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      children.delete(proc);
+      if (error) reject(new Error(`joinflow ${variant} on ${shape} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Sample);
+    });
+    children.add(proc);
+  });
+}
+
+/** Every engine on one shape: `rounds` rounds, each one fresh process per engine. */
+async function measureShape(name: string, redisUrl: string, dir: string): Promise<Row[]> {
+  const workflow = shapes[name]!();
+  const tasks = Object.keys(workflow.steps).length;
+  writeHyperFlowWorkflow(workflow, dir);
+  const hf: Sample[] = [];
+  let hfError: string | undefined;
+  const jf = new Map<string, Sample[]>(variants.map((v) => [v, []]));
+  const jfErrors = new Map<string, string>();
+  // Rounds interleave the engines, so that drifting load on the shared machine hits all of them.
+  for (let round = 1; round <= rounds; round++) {
+    if (hfError === undefined) {
+      // After a failure (a crash, or the time limit) the shape gets no further HyperFlow rounds.
+      await runHyperFlow(dir, redisUrl, RUNS_PER_PROCESS, timeoutMs).then((s) => hf.push(s), (e: Error) => log((hfError = e.message)));
+    }
+    for (const v of variants) {
+      if (jfErrors.has(v)) continue;
+      await runJoinflow(name, v).then((s) => jf.get(v)!.push(s), (e: Error) => (jfErrors.set(v, e.message), log(e.message)));
+    }
+    log(`${name}: round ${round}/${rounds} done`);
+  }
+  const hfBase = { shape: name, engine: 'hyperflow', store: 'redis', executor: 'noop function' } as const;
+  const hfRow = hfError === undefined ? summarize(hfBase, hf) : failedRow(hfBase, tasks, hfError);
+  const rows = [hfRow];
+  for (const v of variants) {
+    const base = { shape: name, engine: 'joinflow', ...VARIANTS[v]! } as const;
+    const error = jfErrors.get(v);
+    rows.push(compare(error === undefined ? summarize(base, jf.get(v)!) : failedRow(base, tasks, error), hfRow));
+  }
+  for (const r of rows) log(JSON.stringify(r));
+  return rows;
+}
+
+async function main(): Promise<void> {
+  // Redis first: a missing redis-server should fail before a 20-second npm install.
+  const redisBinary = findRedisServer();
+  const hyperflowVersion = ensureHyperFlow();
+  const redis: RedisServer = await startRedis({ binary: redisBinary });
+  const dirs: string[] = [];
+  process.on('exit', () => {
+    for (const c of children) c.kill('SIGKILL');
+    redis.kill();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      log(`\n${signal}: stopping Redis and the running benchmark process`);
+      process.exit(130);
+    });
+  }
+
+  const loadStart = loadavg();
+  const results: Row[] = [];
+  log(`HyperFlow ${hyperflowVersion}, Redis ${redis.version} on ${redis.url} (started in ${Math.round(redis.startMs)} ms)`);
+  try {
+    for (const name of names) {
+      const dir = mkdtempSync(path.join(tmpdir(), `joinflow-peer-${name}-`));
+      dirs.push(dir);
+      results.push(...(await measureShape(name, redis.url, dir)));
+    }
+  } finally {
+    await redis.stop();
+  }
+
+  const meta = {
+    node: process.version,
+    hyperflow: hyperflowVersion,
+    redis: redis.version,
+    redisStartMs: Math.round(redis.startMs),
+    cpus: availableParallelism(),
+    loadavgStart: loadStart.map((x) => Math.round(x * 100) / 100),
+    loadavgEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+    rounds,
+    runsPerProcess: RUNS_PER_PROCESS,
+    targetRatio: TARGET_RATIO,
+    timed:
+      'per engine process: cold = first run, ms = last run of the same DAG; from the start signal / engine.run ' +
+      'to the end of the run. Node start-up, module loading, Redis start-up and setup (setupMs: HyperFlow ' +
+      'createInstance + Engine; joinflow compile) are outside. Medians over the rounds.',
+  };
+  if (values.markdown) process.stdout.write(`${markdownTable(results)}\n\n${JSON.stringify(meta)}\n`);
+  else process.stdout.write(`${JSON.stringify({ meta, results }, null, values.json ? undefined : 2)}\n`);
+}
+
+main().catch((e: unknown) => {
+  log(`bench:peers: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { compare, failedRow, markdownTable, median, summarize } from '../../bench/peers/report.ts';
+
+const hfBase = { shape: 'chain-4', engine: 'hyperflow', store: 'redis', executor: 'noop function' } as const;
+const jfBase = { shape: 'chain-4', engine: 'joinflow', store: 'memory', executor: 'simulate' } as const;
+const sample = (coldMs: number, ms: number) => ({ tasks: 4, setupMs: 1, coldMs, ms, peakRssMb: 50 });
+
+describe('peer bench report', () => {
+  it('takes medians (mean of the middle two for even counts)', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('summarizes samples into per-task times and the spread of warm runs', () => {
+    const row = summarize(hfBase, [sample(10, 8), sample(30, 4), sample(20, 6)]);
+    expect(row).toMatchObject({ tasks: 4, runs: 3, coldMs: 20, coldUsPerTask: 5000, ms: 6, usPerTask: 1500, msRange: [4, 8] });
+  });
+
+  it('compares joinflow against HyperFlow per task and checks the 20x target', () => {
+    const hf = summarize(hfBase, [sample(40, 20)]);
+    const fast = compare(summarize(jfBase, [sample(2, 1)]), hf);
+    expect(fast).toMatchObject({ ratio: 20, coldRatio: 20, meetsTarget: true, coldMeetsTarget: true });
+    const slow = compare(summarize(jfBase, [sample(4, 2)]), hf);
+    expect(slow).toMatchObject({ ratio: 10, coldRatio: 10, meetsTarget: false, coldMeetsTarget: false });
+  });
+
+  it('has no ratio when HyperFlow failed, and says why in the table', () => {
+    const hf = failedRow(hfBase, 4, 'did not finish within 600 s');
+    const row = compare(summarize(jfBase, [sample(2, 1)]), hf);
+    expect(row.ratio).toBeNull();
+    const table = markdownTable([hf, row]).split('\n');
+    expect(table).toHaveLength(4);
+    expect(table[2]).toContain('did not finish within 600 s');
+    expect(table[3]).toContain('n/a');
+  });
+});
