@@ -97,6 +97,35 @@ stage's DynamoDB table instead: the steps dispatched and completed, forEach item
 Exit codes: 0 found, 1 no such run, 2 bad usage.
 `;
 
+/** Help of `joinflow timeline`. */
+export const TIMELINE_HELP = `Usage: joinflow timeline <runId|trace.json> [-o FILE] [--json] [--state DIR] [options]
+
+Draws a Gantt chart of a run: one bar per step execution (each attempt and each forEach item
+its own row), in start order, coloured by executor kind, with the critical path outlined in red;
+prints makespan, critical path and overhead (makespan - critical path) on stdout.
+
+The critical path is the chain of dependent executions (the plan's needs, and retries after the
+attempt they retry) that ends with the execution that finished last, taking at each join the
+predecessor chain with the most execution time; its length is the sum of their durations.
+
+<runId> is a run of the embedded engine's state dir (--state DIR, default .joinflow). A file
+(any path ending in .json, or an existing file) is read as a trace: a joinflow timeline trace
+(written by -o FILE.json or --json) or a WfCommons trace (WfFormat 1.4/1.5), whose tasks start
+at their executedAt if every task has one; otherwise at their ideal times (when the last parent
+ends: no overhead), and the output says so.
+
+Options:
+  -o, --out FILE    write the chart; the extension chooses: .html (self-contained page),
+                    .svg (standalone SVG) or .json (a joinflow timeline trace to re-render)
+  --json            print the timeline trace (executions, needs, summary) on stdout instead
+                    of the text report
+  --state DIR       state directory of local runs (default .joinflow)
+  --color C         kind (executor kind) or category (a trace task's type, or the step id);
+                    default kind, category for a WfCommons trace
+  --width PX        chart width in pixels (default 1200)
+Exit codes: 0 ok, 1 no such run, 2 bad usage or unreadable/invalid trace file.
+`;
+
 /** Help per subcommand. */
 export const HELP: Record<string, string> = {
   start: `Usage: joinflow start <workflow> [--input JSON|@file] [--run-id ID] [--json] [AWS options]
@@ -125,6 +154,7 @@ Options:
   --limit N              exit after N matching events
   --state DIR            state directory (default .joinflow)
 `,
+  timeline: TIMELINE_HELP,
   run: `Usage: joinflow run <workflow> [options]
 
 Runs a workflow to the end on the embedded engine.
@@ -228,6 +258,7 @@ Commands:
   status <runId>             a run and its steps (local state; --stage: a deployed stage)
   logs <runId>               captured stdout/stderr of a run's process steps
   events tail                stream the engine's events (--pattern P: those matching P)
+  timeline <runId|trace>     Gantt chart (HTML/SVG) of a run with its critical path
   worker --queue URL         run container steps from an SQS queue (any container or machine)
 
 Run 'joinflow <command> --help' for a command's options.

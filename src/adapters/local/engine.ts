@@ -297,7 +297,11 @@ export class Engine {
         after.push(() =>
           tracker.schedule(effect.delayMs, () => {
             if (id !== undefined) log!.removeTimer(id);
-            if (!tracker.ended) this.#lanes.submit(effect.task);
+            if (tracker.ended) return;
+            // Logged with the timer's removal, in one batch: the attempt gets its own task row
+            // (and trace record) while a crash before the commit leaves the timer to fire again.
+            log?.recordTask(effect.task);
+            this.#lanes.submit(effect.task);
           }),
         );
         return;

@@ -51,6 +51,7 @@ export async function recoverRuns(log: DurableLog, only: string | undefined, hoo
   for (const t of timers) {
     hooks.schedule(t.task.runId, Math.max(0, t.dueAt - hooks.now()), () => {
       log.removeTimer(t.id);
+      log.recordTask(t.task);
       hooks.submit(t.task);
     });
   }

@@ -1,0 +1,55 @@
+/** A run of the embedded engine's state dir as a timeline: its task log, plan and run record. */
+import type { TaskEntry } from '../adapters/local/durable-log.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+import type { RunRecord } from '../ports.ts';
+import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } from '../timeline/timeline.ts';
+
+/**
+ * Builds the timeline of a local run. Tasks that never started have no bar; a task started but
+ * not finished ends at the run's end (it was abandoned) or, for a running run, at `now`.
+ */
+export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined, now: number): Timeline {
+  const notes: string[] = [];
+  const needs: Record<string, string[]> = {};
+  if (plan) {
+    for (const [id, step] of Object.entries(plan.steps)) {
+      // A forEach step waits for the step whose output it iterates, needed or not.
+      needs[id] = step.forEach && !step.needs.includes(step.forEach.step) ? [...step.needs, step.forEach.step] : [...step.needs];
+    }
+  } else {
+    notes.push('the state dir has no plan for this run: the critical path ignores dependencies');
+  }
+  const executions: Execution[] = [];
+  for (const entry of tasks) {
+    if (entry.startedAt === undefined) continue;
+    const t = entry.task;
+    const finished = entry.finishedAt !== undefined;
+    const status: ExecutionStatus =
+      entry.status === 'succeeded' || entry.status === 'failed' || entry.status === 'cancelled' ? entry.status : run.status === 'running' ? 'running' : 'cancelled';
+    const end = finished ? entry.finishedAt! : (run.finishedAt ?? now);
+    executions.push({
+      step: t.step,
+      ...(t.item === undefined ? {} : { item: t.item }),
+      attempt: t.attempt,
+      kind: t.executor.type,
+      // Imported WfCommons tasks are numbered instances of a type (mProject_ID0000021): group by type.
+      category: t.step.replace(/_ID\d+$/, ''),
+      status,
+      start: entry.startedAt,
+      end: Math.max(end, entry.startedAt),
+    });
+  }
+  if (run.status === 'running') notes.push(`the run is still running: bars of running steps end now`);
+  return {
+    title: `run ${run.runId} · ${run.workflow}`,
+    workflow: run.workflow,
+    runId: run.runId,
+    status: run.status,
+    startedAt: run.startedAt,
+    ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
+    needs,
+    executions: sortExecutions(executions),
+    schedule: 'measured',
+    notes,
+  };
+}

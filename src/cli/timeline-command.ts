@@ -1,0 +1,116 @@
+/**
+ * `joinflow timeline <runId|trace.json> [-o FILE.html|.svg|.json] [--json]`: a Gantt chart of a
+ * run's executions with its critical path, from the embedded engine's state dir or a trace file.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../model/errors.ts';
+import { formatMs, percent } from '../timeline/format.ts';
+import { renderHtml, renderSvg, type ColorBy } from '../timeline/render.ts';
+import { TimelineInputError, timelineFromJson, toTrace } from '../timeline/trace-file.ts';
+import { summarizeTimeline, type Timeline, type TimelineSummary } from '../timeline/timeline.ts';
+import { localTimeline } from './local-timeline.ts';
+import { openState, stateDir } from './state.ts';
+
+export { TIMELINE_HELP } from './help.ts';
+
+const OUTPUTS = { '.html': 'html', '.htm': 'html', '.svg': 'svg', '.json': 'json' } as const;
+
+/** Runs `joinflow timeline`; 0 written, 1 no such run, 2 bad usage or unreadable trace. */
+export async function timelineCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string', short: 'o' },
+      json: { type: 'boolean', default: false },
+      state: { type: 'string' },
+      color: { type: 'string' },
+      width: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('name one run id or trace file (joinflow timeline <runId|trace.json> -o run.html)');
+  const source = positionals[0]!;
+  const kind = values.out === undefined ? undefined : OUTPUTS[path.extname(values.out).toLowerCase() as keyof typeof OUTPUTS];
+  if (values.out !== undefined && kind === undefined) {
+    throw new UsageError(`-o ${values.out}: the extension chooses the output and must be .html, .svg or .json`);
+  }
+  if (values.color !== undefined && values.color !== 'kind' && values.color !== 'category') {
+    throw new UsageError(`--color must be kind or category (got "${values.color}")`);
+  }
+  const width = values.width === undefined ? undefined : Number(values.width);
+  if (width !== undefined && !(Number.isInteger(width) && width >= 480 && width <= 20_000)) {
+    throw new UsageError(`--width must be a whole number of pixels from 480 to 20000 (got "${values.width}")`);
+  }
+
+  const isFile = source.toLowerCase().endsWith('.json') || existsSync(source);
+  if (isFile && values.state !== undefined) throw new UsageError('--state reads runs of the local engine; it does not go with a trace file');
+  const timeline = isFile ? readTrace(source) : await readRun(values.state, source);
+  if (timeline === undefined) return 1;
+
+  const summary = summarizeTimeline(timeline);
+  // A WfCommons trace's tasks are all simulate steps: their categories tell more apart.
+  const colorBy: ColorBy = (values.color as ColorBy | undefined) ?? (timeline.executions.every((e) => e.kind === 'simulate') && isFile ? 'category' : 'kind');
+  const options = { colorBy, ...(width === undefined ? {} : { width }) };
+  if (values.out !== undefined) {
+    const text =
+      kind === 'json' ? `${JSON.stringify(toTrace(timeline, summary), null, 1)}\n` : kind === 'svg' ? renderSvg(timeline, summary, options) : renderHtml(timeline, summary, options);
+    writeFileSync(values.out, text);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(toTrace(timeline, summary))}\n`);
+  else process.stdout.write(report(timeline, summary));
+  if (values.out !== undefined) process.stderr.write(`wrote ${values.out} (${timeline.executions.length} bars)\n`);
+  return 0;
+}
+
+/** Reads a trace file (WfCommons or joinflow timeline trace); errors name the file. */
+function readTrace(file: string): Timeline {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new TimelineInputError(`${file}: cannot read the trace file (${code === 'ENOENT' ? 'no such file' : (error as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new TimelineInputError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  return timelineFromJson(json, file, path.basename(file));
+}
+
+/** Reads a run of the local state dir; undefined (after saying so) when there is no such run. */
+async function readRun(stateFlag: string | undefined, runId: string): Promise<Timeline | undefined> {
+  const dir = stateDir(stateFlag);
+  const state = openState(dir, { mustExist: true });
+  try {
+    const run = await state.store.getRun(runId);
+    if (!run) {
+      process.stderr.write(`joinflow timeline: no run "${runId}" in ${dir} (see 'joinflow list'; a trace file must end in .json)\n`);
+      return undefined;
+    }
+    return localTimeline(run, state.log.tasks(runId), state.log.runPlan(runId), Date.now());
+  } finally {
+    state.close();
+  }
+}
+
+/** The numbers as printed on stdout. */
+function report(t: Timeline, s: TimelineSummary): string {
+  const path = s.criticalPath.map((i) => {
+    const e = t.executions[i]!;
+    return `${e.step}${e.item === undefined ? '' : `[${e.item}]`}${e.attempt > 1 ? ` #${e.attempt}` : ''}`;
+  });
+  const shown = path.length > 12 ? [...path.slice(0, 5), `... ${path.length - 10} more ...`, ...path.slice(-5)] : path;
+  const lines = [
+    `${t.title}: ${t.executions.length} executions (${t.schedule === 'measured' ? 'measured' : 'ideal schedule'})`,
+    `makespan       ${formatMs(s.makespanMs)}`,
+    `critical path  ${formatMs(s.criticalPathMs)} (${path.length} executions: ${shown.join(' -> ') || 'none'})`,
+    `overhead       ${formatMs(s.overheadMs)} (${percent(s.overheadMs, s.makespanMs)} of makespan)`,
+    ...t.notes.map((n) => `note: ${n}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

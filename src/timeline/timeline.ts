@@ -1,0 +1,144 @@
+/**
+ * A run's executions on a time line, and what they say about it: makespan, critical path and
+ * the overhead between the two. Pure: the CLI gathers the executions (from the engine's state
+ * dir or a trace file); this module only reads them.
+ */
+import { topoOrder } from '../compiler/graph.ts';
+
+/** How an execution ended; `running` when it had not ended when the timeline was taken. */
+export type ExecutionStatus = 'succeeded' | 'failed' | 'cancelled' | 'running';
+
+/** One execution of a step: one attempt, of one forEach item where the step has items. A bar. */
+export type Execution = {
+  step: string;
+  item?: number;
+  attempt: number;
+  /** Executor kind (function, process, simulate, batch, container). */
+  kind: string;
+  /** A finer grouping for colours: a trace task's category, or the step id of a run. */
+  category: string;
+  status: ExecutionStatus;
+  /** Milliseconds, epoch or relative: only differences matter. */
+  start: number;
+  end: number;
+};
+
+/** Where the start times came from: measured, or computed from runtimes and dependencies. */
+export type Schedule = 'measured' | 'ideal';
+
+/** Everything a chart needs, whatever the source. */
+export type Timeline = {
+  title: string;
+  workflow: string;
+  runId?: string;
+  /** The run's status, when the source knows it. */
+  status?: string;
+  /** Time zero: the run's start, or the first execution's start. */
+  startedAt: number;
+  /** The run's end, when the source knows it; otherwise the last execution's end is used. */
+  finishedAt?: number;
+  /** The step DAG: each step with the steps it waits for (a forEach source included). */
+  needs: Record<string, string[]>;
+  /** Sorted by start (then end, step, item, attempt): the row order of the chart. */
+  executions: Execution[];
+  schedule: Schedule;
+  /** Caveats worth printing next to the numbers (e.g. an ideal schedule). */
+  notes: string[];
+};
+
+/** The numbers of a timeline. */
+export type TimelineSummary = {
+  /** From startedAt to the run's end (or the last execution's end). */
+  makespanMs: number;
+  /** Sum of the execution times along the critical path. */
+  criticalPathMs: number;
+  /** makespanMs - criticalPathMs: dispatch, queueing and waiting that no dependency explains. */
+  overheadMs: number;
+  /** Indexes into `executions`, first to last. */
+  criticalPath: number[];
+};
+
+/** Sorts executions into chart order (a new array). */
+export function sortExecutions(executions: readonly Execution[]): Execution[] {
+  return [...executions].sort(
+    (a, b) => a.start - b.start || a.end - b.end || (a.step < b.step ? -1 : a.step > b.step ? 1 : 0) || (a.item ?? -1) - (b.item ?? -1) || a.attempt - b.attempt,
+  );
+}
+
+/** The end of a timeline: the run's end or the last execution's end, whichever is later. */
+export function timelineEnd(t: Timeline): number {
+  let end = t.finishedAt ?? t.startedAt;
+  for (const e of t.executions) if (e.end > end) end = e.end;
+  return end;
+}
+
+const unitOf = (e: Execution) => (e.item === undefined ? e.step : `${e.step}#${e.item}`);
+
+/**
+ * Makespan, critical path and overhead. The critical path is the chain of dependent executions
+ * that ends with the execution that finished last (it decided when the run ended), taking at
+ * every join the predecessor chain with the most execution time. An execution depends on the
+ * previous attempt of its own step/item (a retry runs after the failure) and, for a first
+ * attempt, on the last attempt of every item of every step its step needs.
+ */
+export function summarizeTimeline(t: Timeline): TimelineSummary {
+  const makespanMs = Math.max(0, timelineEnd(t) - t.startedAt);
+  const execs = t.executions;
+  if (execs.length === 0) return { makespanMs, criticalPathMs: 0, overheadMs: makespanMs, criticalPath: [] };
+
+  // Attempts of each unit in attempt order, and the last attempt of each unit per step.
+  const units = new Map<string, number[]>();
+  execs.forEach((e, i) => push(units, unitOf(e), i));
+  const finalsOf = new Map<string, number[]>();
+  const attemptsOf = new Map<string, number[]>();
+  const previous = new Map<number, number>();
+  for (const list of units.values()) {
+    list.sort((a, b) => execs[a]!.attempt - execs[b]!.attempt || execs[a]!.start - execs[b]!.start);
+    for (let k = 1; k < list.length; k++) previous.set(list[k]!, list[k - 1]!);
+    const step = execs[list[0]!]!.step;
+    push(finalsOf, step, list[list.length - 1]!);
+    push(attemptsOf, step, ...list);
+  }
+
+  // Steps in dependency order; a step the DAG does not know (or a cyclic one) goes last with no needs.
+  const needs = new Map<string, string[]>();
+  for (const [step, preds] of Object.entries(t.needs)) needs.set(step, preds.filter((p) => p !== step));
+  for (const e of execs) if (!needs.has(e.step)) needs.set(e.step, []);
+  const { order, cyclic } = topoOrder(needs);
+  const broken = new Set(cyclic);
+
+  const longest = new Float64Array(execs.length);
+  const via = new Int32Array(execs.length).fill(-1);
+  for (const step of [...order, ...cyclic]) {
+    const preds = broken.has(step) ? [] : (needs.get(step) ?? []);
+    // Each unit's attempts come in attempt order, so a retry finds its previous attempt done.
+    for (const i of attemptsOf.get(step) ?? []) {
+      let best = -1;
+      const before = previous.get(i);
+      if (before !== undefined) best = before;
+      else {
+        for (const p of preds) for (const j of finalsOf.get(p) ?? []) if (best < 0 || longest[j]! > longest[best]!) best = j;
+      }
+      const e = execs[i]!;
+      longest[i] = Math.max(0, e.end - e.start) + (best < 0 ? 0 : longest[best]!);
+      via[i] = best;
+    }
+  }
+
+  let last = 0;
+  for (let i = 1; i < execs.length; i++) {
+    const e = execs[i]!;
+    const l = execs[last]!;
+    if (e.end > l.end || (e.end === l.end && longest[i]! > longest[last]!)) last = i;
+  }
+  const criticalPath: number[] = [];
+  for (let i = last; i >= 0; i = via[i]!) criticalPath.unshift(i);
+  const criticalPathMs = longest[last]!;
+  return { makespanMs, criticalPathMs, overheadMs: makespanMs - criticalPathMs, criticalPath };
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, ...values: V[]): void {
+  const list = map.get(key);
+  if (list) list.push(...values);
+  else map.set(key, values);
+}

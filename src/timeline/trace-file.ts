@@ -1,0 +1,123 @@
+/**
+ * The joinflow timeline trace: a run's executions and step DAG as one JSON document, written by
+ * `joinflow timeline <runId> -o trace.json` (or `--json`) and read back to render it elsewhere.
+ * zod checks it here, at the edge; the rest of the module works on plain types.
+ */
+import { z } from 'zod';
+import { JoinflowError, WorkflowDefinitionError } from '../model/errors.ts';
+import { looksLikeWfCommons, wfcommonsTimeline } from './wfcommons-timeline.ts';
+import { sortExecutions, summarizeTimeline, type Timeline, type TimelineSummary } from './timeline.ts';
+
+/** The `format` value that marks a joinflow timeline trace. */
+export const TRACE_FORMAT = 'joinflow-timeline';
+
+/** A trace file that cannot be read as a timeline; the message names the file and the problem. */
+export class TimelineInputError extends JoinflowError {
+  constructor(message: string) {
+    super('TIMELINE_INPUT', message);
+  }
+}
+
+const time = z.number().finite();
+
+const ExecutionSchema = z.strictObject({
+  step: z.string().min(1),
+  item: z.number().int().nonnegative().optional(),
+  attempt: z.number().int().positive(),
+  kind: z.string().min(1),
+  category: z.string().min(1).optional(),
+  status: z.enum(['succeeded', 'failed', 'cancelled', 'running']),
+  start: time,
+  end: time,
+});
+
+/** The document; `summary` is written for readers and recomputed, never trusted, on reading. */
+export const TimelineTraceSchema = z.strictObject({
+  format: z.literal(TRACE_FORMAT),
+  version: z.literal(1),
+  title: z.string(),
+  workflow: z.string(),
+  runId: z.string().optional(),
+  status: z.string().optional(),
+  startedAt: time,
+  finishedAt: time.optional(),
+  schedule: z.enum(['measured', 'ideal']),
+  notes: z.array(z.string()).default([]),
+  needs: z.record(z.string(), z.array(z.string())),
+  executions: z.array(ExecutionSchema).refine((list) => list.every((e) => e.end >= e.start), { message: 'every execution must end at or after its start' }),
+  summary: z.unknown().optional(),
+});
+
+/** What the document looks like as written. */
+export type TimelineTrace = z.infer<typeof TimelineTraceSchema>;
+
+/** The trace document of a timeline, with its summary. */
+export function toTrace(t: Timeline, summary: TimelineSummary = summarizeTimeline(t)): TimelineTrace {
+  return {
+    format: TRACE_FORMAT,
+    version: 1,
+    title: t.title,
+    workflow: t.workflow,
+    ...(t.runId === undefined ? {} : { runId: t.runId }),
+    ...(t.status === undefined ? {} : { status: t.status }),
+    startedAt: t.startedAt,
+    ...(t.finishedAt === undefined ? {} : { finishedAt: t.finishedAt }),
+    schedule: t.schedule,
+    notes: t.notes,
+    needs: t.needs,
+    executions: t.executions,
+    summary: {
+      makespanMs: summary.makespanMs,
+      criticalPathMs: summary.criticalPathMs,
+      overheadMs: summary.overheadMs,
+      criticalPath: summary.criticalPath.map((i) => {
+        const e = t.executions[i]!;
+        return { step: e.step, ...(e.item === undefined ? {} : { item: e.item }), attempt: e.attempt };
+      }),
+    },
+  };
+}
+
+/**
+ * Reads parsed JSON as a timeline: a joinflow timeline trace or a WfCommons trace. `file` names
+ * the source in errors; `title` heads the chart of a WfCommons trace (which has none of its own).
+ */
+export function timelineFromJson(json: unknown, file: string, title = file): Timeline {
+  if (typeof json === 'object' && json !== null && (json as { format?: unknown }).format === TRACE_FORMAT) {
+    const parsed = TimelineTraceSchema.safeParse(json);
+    if (!parsed.success) {
+      const lines = parsed.error.issues.slice(0, 10).map((i) => `  - ${i.path.join('.') || '(top)'}: ${i.message}`);
+      const more = parsed.error.issues.length > 10 ? `\n  ... and ${parsed.error.issues.length - 10} more` : '';
+      throw new TimelineInputError(`${file}: invalid joinflow timeline trace:\n${lines.join('\n')}${more}`);
+    }
+    const d = parsed.data;
+    return {
+      title: d.title,
+      workflow: d.workflow,
+      ...(d.runId === undefined ? {} : { runId: d.runId }),
+      ...(d.status === undefined ? {} : { status: d.status }),
+      startedAt: d.startedAt,
+      ...(d.finishedAt === undefined ? {} : { finishedAt: d.finishedAt }),
+      needs: d.needs,
+      executions: sortExecutions(d.executions.map(({ category, ...e }) => ({ ...e, category: category ?? e.step }))),
+      schedule: d.schedule,
+      notes: d.notes,
+    };
+  }
+  if (looksLikeWfCommons(json)) {
+    try {
+      return wfcommonsTimeline(json, title);
+    } catch (error) {
+      if (!(error instanceof WorkflowDefinitionError)) throw error;
+      const lines = error.problems.slice(0, 10).map((p) => `  - ${p.path ? `${p.path}: ` : ''}${p.message}`);
+      const more = error.problems.length > 10 ? `\n  ... and ${error.problems.length - 10} more` : '';
+      throw new TimelineInputError(`${file}: invalid WfCommons trace:\n${lines.join('\n')}${more}`);
+    }
+  }
+  if (Array.isArray(json) && json.length > 0 && json.every((r) => typeof r === 'object' && r !== null && 'step' in r && 'start' in r)) {
+    throw new TimelineInputError(
+      `${file}: this is a 'joinflow run --trace' file, which has no step graph; export the run with 'joinflow timeline <runId> -o trace.json' instead`,
+    );
+  }
+  throw new TimelineInputError(`${file}: neither a WfCommons trace (no "workflow" object with tasks) nor a joinflow timeline trace (no "format": "${TRACE_FORMAT}")`);
+}

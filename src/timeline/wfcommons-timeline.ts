@@ -1,0 +1,120 @@
+/**
+ * A WfCommons trace (WfFormat 1.4 / 1.5) as a timeline: one execution per task. Tasks carry
+ * runtimes and parents; start times only when the trace records a task's `executedAt`. Without
+ * them the timeline is the ideal schedule: every task starts when its last parent ends.
+ */
+import { topoOrder } from '../compiler/graph.ts';
+import { importWfCommons } from '../importers/wfcommons.ts';
+import { sortExecutions, type Execution, type Timeline } from './timeline.ts';
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** True when `json` has the shape of a WfCommons trace (a `workflow` object with tasks). */
+export function looksLikeWfCommons(json: unknown): boolean {
+  if (!isObject(json) || !isObject(json['workflow'])) return false;
+  const wf = json['workflow'];
+  return Array.isArray(wf['tasks']) || isObject(wf['specification']);
+}
+
+/**
+ * Builds the timeline of a parsed WfCommons trace. Throws the importer's WorkflowDefinitionError
+ * (every problem with its JSON path) for a malformed trace.
+ */
+export function wfcommonsTimeline(trace: unknown, title: string): Timeline {
+  const { workflow } = importWfCommons(trace);
+  const wf = (trace as { workflow: Json }).workflow;
+  const { starts, programs } = executionRecords(wf);
+  const needs: Record<string, string[]> = {};
+  const runtime = new Map<string, number>();
+  const category = new Map<string, string>();
+  for (const [id, step] of Object.entries(workflow.steps)) {
+    needs[id] = [...(step.needs ?? [])];
+    runtime.set(id, step.executor.type === 'simulate' ? step.executor.durationMs : 0);
+    category.set(id, step.description ?? programs.get(id) ?? id.replace(/_ID\d+$/, ''));
+  }
+  const ids = Object.keys(needs);
+  const notes: string[] = [];
+  const measured = ids.length > 0 && ids.every((id) => starts.has(id));
+  const start = new Map<string, number>();
+  if (measured) {
+    for (const id of ids) start.set(id, starts.get(id)!);
+  } else {
+    // Unlimited machines, no overhead: a task starts the moment its last parent ends.
+    const end = new Map<string, number>();
+    for (const id of topoOrder(new Map(Object.entries(needs))).order) {
+      const s = Math.max(0, ...needs[id]!.map((p) => end.get(p) ?? 0));
+      start.set(id, s);
+      end.set(id, s + runtime.get(id)!);
+    }
+    const missing = ids.filter((id) => !starts.has(id)).length;
+    const partly = starts.size > 0 ? ` (${missing} of ${ids.length} tasks have no executedAt)` : '';
+    notes.push(`the trace has no task start times${partly}: ideal schedule computed from runtimes and parents (unlimited machines, no overhead), so makespan = critical path`);
+  }
+  const recorded = recordedMakespan(wf);
+  if (recorded !== undefined) notes.push(`the trace records a makespan of ${recorded} s (workflow${isObject(wf['execution']) ? '.execution' : ''}.makespanInSeconds)`);
+  const executions: Execution[] = ids.map((id) => ({
+    step: id,
+    attempt: 1,
+    // `joinflow import wfcommons` makes every task a simulate step.
+    kind: 'simulate',
+    category: category.get(id)!,
+    status: 'succeeded',
+    start: start.get(id)!,
+    end: start.get(id)! + runtime.get(id)!,
+  }));
+  const sorted = sortExecutions(executions);
+  return {
+    title,
+    workflow: workflow.name,
+    startedAt: sorted[0]?.start ?? 0,
+    needs,
+    executions: sorted,
+    schedule: measured ? 'measured' : 'ideal',
+    notes,
+  };
+}
+
+/**
+ * From the execution records: task start times (epoch ms) where a task has an `executedAt`, and
+ * the program each task ran (its `command.program`), the best category where ids are unique names.
+ */
+function executionRecords(wf: Json): { starts: Map<string, number>; programs: Map<string, string> } {
+  const starts = new Map<string, number>();
+  const programs = new Map<string, string>();
+  const spec = wf['specification'];
+  const execution = wf['execution'];
+  // 1.5 keeps execution records apart, keyed by id; 1.4 has them on the task, keyed by name.
+  const records = isObject(spec) ? (isObject(execution) ? execution['tasks'] : undefined) : wf['tasks'];
+  if (!Array.isArray(records)) return { starts, programs };
+  const key = isObject(spec) ? 'id' : 'name';
+  for (const r of records) {
+    if (!isObject(r) || typeof r[key] !== 'string') continue;
+    const at = parseTime(r['executedAt']);
+    if (at !== undefined) starts.set(r[key], at);
+    const program = isObject(r['command']) ? r['command']['program'] : undefined;
+    if (typeof program === 'string' && program !== '') programs.set(r[key], program);
+  }
+  return { starts, programs };
+}
+
+/**
+ * Epoch ms of an ISO 8601 time, also in the basic form some traces use (20200401T035043+0000),
+ * or of a number of epoch seconds.
+ */
+export function parseTime(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value * 1000 : undefined;
+  if (typeof value !== 'string') return undefined;
+  const basic = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
+  const text = basic
+    ? `${basic[1]}-${basic[2]}-${basic[3]}T${basic[4]}:${basic[5]}:${basic[6]}${basic[7] === undefined ? 'Z' : basic[7].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')}`
+    : value;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function recordedMakespan(wf: Json): number | undefined {
+  const execution = wf['execution'];
+  const value = isObject(execution) ? execution['makespanInSeconds'] : wf['makespanInSeconds'];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}

@@ -1,0 +1,59 @@
+/** A local run's task log as a timeline: bars, statuses of unfinished tasks, and the DAG from the plan. */
+import { describe, expect, it } from 'vitest';
+import type { TaskEntry } from '../../src/adapters/local/durable-log.ts';
+import { localTimeline } from '../../src/cli/local-timeline.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
+import type { RunRecord, Task } from '../../src/ports.ts';
+
+const task = (step: string, attempt: number, type: 'function' | 'process' | 'simulate', item?: number): Task => ({
+  workflow: 'w',
+  runId: 'r',
+  step,
+  ...(item === undefined ? {} : { item }),
+  attempt,
+  maxAttempts: 3,
+  executor: type === 'simulate' ? { type, durationMs: 1 } : type === 'process' ? { type, command: 'x', args: [], env: {} } : { type, module: 'm', export: 'handler' },
+  event: { input: null, results: {} },
+});
+
+const plan = {
+  steps: {
+    split: { needs: [], executor: { type: 'function' } },
+    mProject_ID0000001: { needs: [], executor: { type: 'simulate' } },
+    // A forEach over a step that is not in needs still waits for it.
+    each: { needs: [], forEach: { step: 'split' }, executor: { type: 'process' } },
+  },
+} as unknown as TriggerPlan;
+
+const entries: TaskEntry[] = [
+  { task: task('split', 1, 'function'), status: 'failed', startedAt: 105, finishedAt: 120 },
+  { task: task('split', 2, 'function'), status: 'succeeded', startedAt: 130, finishedAt: 140 },
+  { task: task('mProject_ID0000001', 1, 'simulate'), status: 'succeeded', startedAt: 101, finishedAt: 190 },
+  { task: task('each', 1, 'process', 0), status: 'started', startedAt: 150 },
+  { task: task('each', 1, 'process', 1), status: 'dispatched' },
+];
+
+describe('localTimeline', () => {
+  it('one bar per started task, kind from the executor, DAG from the plan', () => {
+    const run: RunRecord = { runId: 'r', workflow: 'w', status: 'failed', input: null, startedAt: 100, finishedAt: 200 };
+    const t = localTimeline(run, entries, plan, 999);
+    expect(t.executions.map((e) => [e.step, e.item, e.attempt, e.kind, e.status, e.start, e.end, e.category])).toEqual([
+      ['mProject_ID0000001', undefined, 1, 'simulate', 'succeeded', 101, 190, 'mProject'],
+      ['split', undefined, 1, 'function', 'failed', 105, 120, 'split'],
+      ['split', undefined, 2, 'function', 'succeeded', 130, 140, 'split'],
+      // Started, never finished, run over: abandoned, ends with the run.
+      ['each', 0, 1, 'process', 'cancelled', 150, 200, 'each'],
+    ]);
+    expect(t.needs).toEqual({ split: [], mProject_ID0000001: [], each: ['split'] });
+    expect(t).toMatchObject({ title: 'run r · w', runId: 'r', status: 'failed', startedAt: 100, finishedAt: 200, schedule: 'measured', notes: [] });
+  });
+
+  it('a running run: unfinished bars end now and a note says so; no plan: a note too', () => {
+    const run: RunRecord = { runId: 'r', workflow: 'w', status: 'running', input: null, startedAt: 100 };
+    const t = localTimeline(run, entries, undefined, 999);
+    expect(t.executions.find((e) => e.step === 'each')).toMatchObject({ status: 'running', end: 999 });
+    expect(t.notes).toEqual(['the state dir has no plan for this run: the critical path ignores dependencies', 'the run is still running: bars of running steps end now']);
+    expect(t.needs).toEqual({});
+    expect(t).not.toHaveProperty('finishedAt');
+  });
+});

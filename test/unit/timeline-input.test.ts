@@ -1,0 +1,139 @@
+/** Timelines from trace files: WfCommons traces (ideal or measured schedule) and joinflow's own trace. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TimelineInputError, timelineFromJson, toTrace } from '../../src/timeline/trace-file.ts';
+import { summarizeTimeline } from '../../src/timeline/timeline.ts';
+import { parseTime } from '../../src/timeline/wfcommons-timeline.ts';
+
+const CORPUS = new URL('../../../shared/corpora/wfcommons/', import.meta.url);
+const load = (file: string): unknown => JSON.parse(readFileSync(new URL(file, CORPUS), 'utf8'));
+
+/** A WfFormat 1.5 trace: a (2 s) -> b (3 s), c (1 s) -> d (1 s). */
+function smallTrace(executedAt?: Record<string, string>) {
+  const spec = [
+    { id: 'a_ID01', name: 'a_ID01', parents: [], children: ['b_ID02', 'c_ID03'] },
+    { id: 'b_ID02', name: 'b_ID02', parents: ['a_ID01'] },
+    { id: 'c_ID03', name: 'c_ID03', parents: ['a_ID01'] },
+    { id: 'd_ID04', name: 'd_ID04', parents: ['b_ID02', 'c_ID03'] },
+  ];
+  const runtimes: Record<string, number> = { a_ID01: 2, b_ID02: 3, c_ID03: 1, d_ID04: 1 };
+  return {
+    name: 'small',
+    schemaVersion: '1.5',
+    workflow: {
+      specification: { tasks: spec, files: [] },
+      execution: {
+        makespanInSeconds: 9,
+        tasks: spec.map((t) => ({
+          id: t.id,
+          runtimeInSeconds: runtimes[t.id],
+          command: { program: t.id.split('_')[0] },
+          ...(executedAt?.[t.id] === undefined ? {} : { executedAt: executedAt[t.id] }),
+        })),
+      },
+    },
+  };
+}
+
+describe('WfCommons traces', () => {
+  it('without start times: the ideal schedule, said so, and makespan = critical path', () => {
+    const t = timelineFromJson(smallTrace(), 'small.json');
+    expect(t.schedule).toBe('ideal');
+    expect(t.executions.map((e) => [e.step, e.start, e.end, e.category])).toEqual([
+      ['a_ID01', 0, 2000, 'a'],
+      ['c_ID03', 2000, 3000, 'c'],
+      ['b_ID02', 2000, 5000, 'b'],
+      ['d_ID04', 5000, 6000, 'd'],
+    ]);
+    expect(t.notes.join('\n')).toMatch(/no task start times: ideal schedule/);
+    expect(t.notes.join('\n')).toContain('makespan of 9 s');
+    const s = summarizeTimeline(t);
+    expect(s).toMatchObject({ makespanMs: 6000, criticalPathMs: 6000, overheadMs: 0 });
+    expect(s.criticalPath.map((i) => t.executions[i]!.step)).toEqual(['a_ID01', 'b_ID02', 'd_ID04']);
+  });
+
+  it('with executedAt on every task: the measured schedule and its overhead', () => {
+    const t = timelineFromJson(
+      smallTrace({ a_ID01: '2021-03-23T06:00:00Z', b_ID02: '2021-03-23T06:00:03Z', c_ID03: '2021-03-23T06:00:02Z', d_ID04: '20210323T060007+0000' }),
+      'small.json',
+    );
+    expect(t.schedule).toBe('measured');
+    expect(t.notes.join('\n')).not.toMatch(/ideal/);
+    const s = summarizeTimeline(t);
+    // a 0-2 s, b 3-6 s, c 2-3 s, d 7-8 s: 8 s from the first start, 6 s of it on a -> b -> d.
+    expect(s).toMatchObject({ makespanMs: 8000, criticalPathMs: 6000, overheadMs: 2000 });
+  });
+
+  it('when only some tasks have executedAt, falls back to the ideal schedule and counts them', () => {
+    const t = timelineFromJson(smallTrace({ a_ID01: '2021-03-23T06:00:00Z' }), 'small.json');
+    expect(t.schedule).toBe('ideal');
+    expect(t.notes[0]).toContain('3 of 4 tasks have no executedAt');
+  });
+
+  it.each([
+    ['montage-chameleon-2mass-005d-001.json', 58, 21_385, 8],
+    ['epigenomics-chameleon-ilmn-6seq-50k-001.json', 1695, 1_084_123, 9],
+    ['1000genome-chameleon-2ch-100k-001.schema14.json', 52, 204_686, 3],
+  ])('%s: one execution per task, critical path as in SOURCES.md', (file, tasks, cpMs, depth) => {
+    const t = timelineFromJson(load(file), file);
+    expect(t.executions).toHaveLength(tasks);
+    const s = summarizeTimeline(t);
+    expect(s.criticalPathMs).toBeCloseTo(cpMs, 3);
+    expect(s.makespanMs).toBeCloseTo(cpMs, 3);
+    expect(s.criticalPath).toHaveLength(depth);
+  });
+
+  it('a 1.4 trace takes categories from the tasks', () => {
+    const t = timelineFromJson(load('1000genome-chameleon-2ch-100k-001.schema14.json'), 'g.json');
+    expect(new Set(t.executions.map((e) => e.category))).toEqual(new Set(['individuals', 'individuals_merge', 'sifting', 'mutation_overlap', 'frequency']));
+  });
+
+  it('a malformed WfCommons trace names the file and the JSON path', () => {
+    const bad = { workflow: { tasks: [{ name: 'a', runtimeInSeconds: -1 }] } };
+    expect(() => timelineFromJson(bad, 'bad.json')).toThrowError(/^bad\.json: invalid WfCommons trace:\n {2}- workflow\.tasks\[0\]\.runtimeInSeconds: runtime must be/);
+  });
+});
+
+describe('joinflow timeline trace', () => {
+  const source = timelineFromJson(smallTrace(), 'small.json');
+
+  it('round-trips: the document reads back to the same timeline, summary recomputed', () => {
+    const doc = JSON.parse(JSON.stringify(toTrace(source))) as Record<string, unknown>;
+    expect(doc).toMatchObject({ format: 'joinflow-timeline', version: 1, schedule: 'ideal', summary: { makespanMs: 6000, criticalPathMs: 6000 } });
+    const back = timelineFromJson({ ...doc, summary: { makespanMs: 1 } }, 'rt.json');
+    expect(back).toEqual(source);
+    expect(summarizeTimeline(back)).toEqual(summarizeTimeline(source));
+  });
+
+  it('an invalid document lists the paths of its problems', () => {
+    const doc = toTrace(source) as unknown as { executions: Array<Record<string, unknown>> };
+    doc.executions[1]!['status'] = 'done';
+    doc.executions[2]!['start'] = 'soon';
+    let message = '';
+    try {
+      timelineFromJson(doc, 'x.json');
+    } catch (e) {
+      expect(e).toBeInstanceOf(TimelineInputError);
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^x\.json: invalid joinflow timeline trace:/);
+    expect(message).toContain('executions.1.status');
+    expect(message).toContain('executions.2.start');
+  });
+
+  it('refuses a run --trace array and anything else, saying what it expected', () => {
+    expect(() => timelineFromJson([{ step: 'a', attempt: 1, status: 'succeeded', start: 1, end: 2 }], 'r.json')).toThrowError(/r\.json: this is a 'joinflow run --trace' file/);
+    expect(() => timelineFromJson({ hello: 1 }, 'h.json')).toThrowError(/h\.json: neither a WfCommons trace .* nor a joinflow timeline trace/);
+  });
+});
+
+describe('parseTime', () => {
+  it('reads ISO 8601, the basic form and epoch seconds', () => {
+    expect(parseTime('2020-04-01T03:50:43Z')).toBe(Date.UTC(2020, 3, 1, 3, 50, 43));
+    expect(parseTime('20200401T035043+0000')).toBe(Date.UTC(2020, 3, 1, 3, 50, 43));
+    expect(parseTime('20200401T055043+0200')).toBe(Date.UTC(2020, 3, 1, 3, 50, 43));
+    expect(parseTime(1585713043.5)).toBe(1585713043500);
+    expect(parseTime('yesterday')).toBeUndefined();
+    expect(parseTime(null)).toBeUndefined();
+  });
+});
