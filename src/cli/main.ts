@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   dev: async () => (await import('./dev-command.ts')).devCommand,
   list: async () => (await import('./list-command.ts')).listCommand,
   logs: async () => (await import('./logs-command.ts')).logsCommand,
+  plan: async () => (await import('./plan-command.ts')).planCommand,
 };
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */
