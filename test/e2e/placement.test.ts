@@ -119,5 +119,9 @@ describe('joinflow plan', () => {
     const bad = joinflow(['plan']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('plan takes one workflow');
+    const help = joinflow(['plan', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: joinflow plan <workflow> \[--json\]/);
+    expect(joinflow(['--help']).stdout).toContain('plan <workflow>');
   });
 });
