@@ -7,7 +7,8 @@
  *     - processor: { ..., environment: ${file(./deploy/functions.cjs):environment.processor} }
  *     - ${file(./deploy/functions.cjs):steps}
  *
- * One function per `function` step of every plan: handler = the step's module (without its
+ * One function per `function` step of every plan (an `auto` step placed on Lambda is one, with the
+ * memory its placement chose): handler = the step's module (without its
  * extension) + "." + export, bundled by serverless-esbuild; asynchronous invocations report to the
  * stage's bus through Lambda destinations (the Lambda-result bridge turns the records into Step
  * Completed / Step Failed); Lambda does not retry (joinflow does, per the step's retry policy).
@@ -28,7 +29,7 @@ function stepFunctions(model) {
       handler: f.handler,
       role: `${f.logicalId}Role`,
       timeout: f.timeout,
-      memorySize: model.settings.stepMemoryMb,
+      memorySize: f.memoryMb ?? model.settings.stepMemoryMb,
       maximumRetryAttempts: 0,
       destinations: {
         onSuccess: { type: 'eventBus', arn: BUS_ARN },

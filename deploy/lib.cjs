@@ -267,11 +267,38 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
 
   const functionSteps = [];
   const batchSteps = [];
+  /** The job definition of a batch executor (a batch step's own, or an auto step's fallback). */
+  function batchStep(plan, step, e, timeoutMs) {
+    const id = `${plan.workflow}/${step}`;
+    const gpu = e.gpus > 0;
+    const vcpus = e.vcpus ?? 1;
+    const memoryMb = e.memoryMb ?? 2048;
+    if (gpu && !Number.isInteger(vcpus)) throw new Error(`step ${id}: a GPU (EC2) batch step takes a whole number of vCPUs, not ${vcpus}`);
+    if (!gpu) {
+      const problem = fargateProblem(vcpus, memoryMb);
+      if (problem) throw new Error(`step ${id}: CPU batch steps run on Fargate, and ${problem}: change vcpus/memoryMb (or give it gpus)`);
+    }
+    if (gpu && vcpus > s.gpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the GPU compute environment's MaxvCpus (${s.gpuMaxvCpus}): raise custom.joinflow.gpuMaxvCpus`);
+    if (!gpu && vcpus > s.cpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the CPU compute environment's MaxvCpus (${s.cpuMaxvCpus}): raise custom.joinflow.cpuMaxvCpus`);
+    return {
+      id,
+      workflow: plan.workflow,
+      step,
+      gpu,
+      executor: { ...e, vcpus, memoryMb, gpus: e.gpus ?? 0 },
+      timeoutMs,
+      name: boundedName(`${prefix}-`, [plan.workflow, step], LIMITS.batchName),
+      logicalId: `JobDefinition${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`,
+    };
+  }
   const queues = new Set();
   for (const plan of plans) {
     for (const [step, spec] of Object.entries(plan.steps)) {
       const e = spec.executor;
       const id = `${plan.workflow}/${step}`;
+      // An `auto` step was compiled into a function or batch executor already; with a Batch fallback
+      // it gets a job definition as well (its Lambda attempts that time out continue there).
+      if (spec.fallback) batchSteps.push(batchStep(plan, step, spec.fallback.executor, undefined));
       if (e.type === 'function') {
         const logicalId = `Step${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`;
         // serverless derives <Key>LambdaFunction / <Key>LogGroup from the key: keep it alphanumeric.
@@ -289,29 +316,12 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
           name,
           handler: `${e.module.replace(/\.(?:[cm]?[jt]s|tsx|jsx)$/, '')}.${e.export}`,
           timeout: Math.min(LIMITS.lambdaTimeout, Math.max(1, seconds)),
+          // Placed (`auto`) steps carry the memory the compiler chose; others get the stage default.
+          ...(spec.placement ? { memoryMb: spec.placement.memoryMb } : {}),
           logicalId,
         });
       } else if (e.type === 'batch') {
-        const gpu = e.gpus > 0;
-        const vcpus = e.vcpus ?? 1;
-        const memoryMb = e.memoryMb ?? 2048;
-        if (gpu && !Number.isInteger(vcpus)) throw new Error(`step ${id}: a GPU (EC2) batch step takes a whole number of vCPUs, not ${vcpus}`);
-        if (!gpu) {
-          const problem = fargateProblem(vcpus, memoryMb);
-          if (problem) throw new Error(`step ${id}: CPU batch steps run on Fargate, and ${problem}: change vcpus/memoryMb (or give it gpus)`);
-        }
-        if (gpu && vcpus > s.gpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the GPU compute environment's MaxvCpus (${s.gpuMaxvCpus}): raise custom.joinflow.gpuMaxvCpus`);
-        if (!gpu && vcpus > s.cpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the CPU compute environment's MaxvCpus (${s.cpuMaxvCpus}): raise custom.joinflow.cpuMaxvCpus`);
-        batchSteps.push({
-          id,
-          workflow: plan.workflow,
-          step,
-          gpu,
-          executor: { ...e, vcpus, memoryMb, gpus: e.gpus ?? 0 },
-          timeoutMs: spec.timeoutMs,
-          name: boundedName(`${prefix}-`, [plan.workflow, step], LIMITS.batchName),
-          logicalId: `JobDefinition${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`,
-        });
+        batchSteps.push(batchStep(plan, step, e, spec.timeoutMs));
       } else if (e.type === 'container') {
         queues.add(e.queue || 'default');
       } else {

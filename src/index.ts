@@ -1,5 +1,5 @@
 /** Public API of joinflow: define workflows, compile them, run them on the embedded engine. */
-export { workflow, fn, proc, simulate, WorkflowBuilder, type StepOptions } from './model/builder.ts';
+export { workflow, fn, proc, simulate, auto, WorkflowBuilder, type StepOptions } from './model/builder.ts';
 export type { StepEvent, StepContext, StepHandler, Workflow, WorkflowInput, ExecutorSpec, RetrySpec } from './model/workflow.ts';
 export { JoinflowError, WorkflowDefinitionError, NonRetriableStepError, UsageError } from './model/errors.ts';
 export type { EventEnvelope } from './model/events.ts';

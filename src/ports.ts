@@ -3,7 +3,7 @@
  * implement them (memory and SQLite locally, DynamoDB/EventBridge/Lambda on AWS).
  */
 import type { EventEnvelope, StepError } from './model/events.ts';
-import type { EventPattern } from './model/plan.ts';
+import type { EventPattern, PlacementTarget } from './model/plan.ts';
 import type { ExecutorKind, ExecutorSpec, StepEvent } from './model/workflow.ts';
 
 /** Publishes events and lets subscribers see them. At-least-once; order is not guaranteed. */
@@ -88,6 +88,10 @@ export type Task = {
   executor: ExecutorSpec;
   event: StepEvent;
   timeoutMs?: number;
+  /** Where this attempt runs, for steps the compiler placed (`auto`); step events echo it. */
+  placement?: PlacementTarget;
+  /** Set when a timeout of this attempt moves the step to its Batch fallback (runtime/fallback.ts). */
+  fallback?: 'batch';
 };
 
 /** How an execution ended. `aborted`: stopped because the signal fired (timeout or cancel). */

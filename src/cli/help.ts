@@ -126,6 +126,24 @@ Options:
 Exit codes: 0 ok, 1 no such run, 2 bad usage or unreadable/invalid trace file.
 `;
 
+/** Help of `joinflow plan`. */
+export const PLAN_HELP = `Usage: joinflow plan <workflow> [--json]
+
+Compiles a workflow and prints, per step, where it runs on AWS (lambda, batch-cpu, batch-gpu,
+container, or local-only), why, with what resources, and the estimated compute cost of one
+execution (on-demand, us-east-1: Lambda GB-seconds and requests, Fargate vCPU- and GB-hours,
+the cheapest listed GPU instance; one-minute minimum on Batch), then the total per run.
+"executor: auto" steps are placed by their resources: Lambda when they fit (at most 10,240 MB,
+6 vCPUs, 900 s, no GPU), else Batch (the GPU queue when gpus > 0). Steps without
+resources.expectedSeconds are not priced. A step with "fallback: batch" shows where its
+attempts go after a Lambda timeout.
+
+Options:
+  --json   print {workflow, steps: [{step, placement, reason, resources, fallback?, usd,
+           perItem?, note?}], totalUsd, priced}
+Exit codes: 0 printed, 2 bad usage or bad definition.
+`;
+
 /** Help per subcommand. */
 export const HELP: Record<string, string> = {
   start: `Usage: joinflow start <workflow> [--input JSON|@file] [--run-id ID] [--json] [AWS options]
@@ -155,6 +173,7 @@ Options:
   --state DIR            state directory (default .joinflow)
 `,
   timeline: TIMELINE_HELP,
+  plan: PLAN_HELP,
   run: `Usage: joinflow run <workflow> [options]
 
 Runs a workflow to the end on the embedded engine.
@@ -166,7 +185,8 @@ Options:
                          {runId, workflow, status, output, durationMs,
                           steps: {total, succeeded, failed, retried}, events[, criticalPathMs]}
   --trace FILE           write one record per step execution:
-                         [{step, item?, attempt, status, start, end}] (epoch ms)
+                         [{step, item?, attempt, status, start, end, placement?}]
+                         (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu)
   --concurrency N|SPEC   max running tasks per executor kind: N for every kind, or
                          function=4,process=2,simulate=unlimited (default: CPUs for
                          function and process, unlimited for simulate)
@@ -246,6 +266,7 @@ export function usage(): string {
 Commands:
   run <workflow>             run a workflow to the end on the embedded engine
   compile [files...]         compile workflows into triggers/<workflow>.json (--check: staleness)
+  plan <workflow>            each step's placement on AWS (Lambda / Batch), reason and cost
   import wfcommons <trace>   convert a WfCommons trace into a workflow
   resume [runId]             continue unfinished runs after a crash (durable state)
   cancel <runId>             cancel a running run of the embedded engine

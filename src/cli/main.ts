@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   logs: async () => (await import('./logs-command.ts')).logsCommand,
   events: async () => (await import('./events-command.ts')).eventsCommand,
   timeline: async () => (await import('./timeline-command.ts')).timelineCommand,
+  plan: async () => (await import('./plan-command.ts')).planCommand,
 };
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */

@@ -7,7 +7,8 @@ import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { WorkflowDefinitionError } from '../model/errors.ts';
 import type { EventPattern, PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Subscription } from '../model/subscriptions.ts';
-import type { RetrySpec, Workflow } from '../model/workflow.ts';
+import type { ExecutorSpec, RetrySpec, Workflow } from '../model/workflow.ts';
+import { resolveAuto } from './auto-steps.ts';
 import { dagStats, sinks } from './graph.ts';
 import { validateWorkflow, type ModuleInfo } from './validate.ts';
 
@@ -37,34 +38,34 @@ export function compileWorkflow(input: unknown, options: CompileOptions): Trigge
 
 function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
   const steps: Record<string, PlanStep> = {};
+  // Paths in a workflow file are relative to that file; the plan records them relative to the
+  // project root so that it is the same on every machine.
+  const modulePath = (module: string): string => {
+    const info = options.modules?.[module];
+    return info && 'path' in info ? info.path : fromSource(options.source, module);
+  };
   for (const [id, s] of Object.entries(wf.steps)) {
+    if (s.executor.type === 'auto') {
+      const { executor, timeoutMs, ...placed } = resolveAuto(s, s.executor, { module: modulePath, cwd: (cwd) => fromSource(options.source, cwd) });
+      steps[id] = { ...planStep(s, executor, timeoutMs), ...placed };
+      continue;
+    }
     let executor = s.executor;
-    // Paths in a workflow file are relative to that file; the plan records them relative to the
-    // project root so that it is the same on every machine.
     if (executor.type === 'function') {
-      const info = options.modules?.[executor.module];
-      executor = { ...executor, module: info && 'path' in info ? info.path : fromSource(options.source, executor.module) };
+      executor = { ...executor, module: modulePath(executor.module) };
     } else if (executor.type === 'process') {
       executor = { ...executor, cwd: fromSource(options.source, executor.cwd ?? '.') };
     } else if (executor.type === 'batch' && executor.local) {
       executor = { ...executor, local: { ...executor.local, cwd: fromSource(options.source, executor.local.cwd ?? '.') } };
     } else if (executor.type === 'container') {
-      const info = executor.module === undefined ? undefined : options.modules?.[executor.module];
       executor = {
         ...executor,
-        ...(executor.module === undefined ? {} : { module: info && 'path' in info ? info.path : fromSource(options.source, executor.module) }),
+        ...(executor.module === undefined ? {} : { module: modulePath(executor.module) }),
         cwd: fromSource(options.source, executor.cwd ?? '.'),
       };
     }
-    steps[id] = {
-      needs: s.needs,
-      executor,
-      retry: s.retry ?? NO_RETRY,
-      ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }),
-      ...(s.forEach === undefined
-        ? {}
-        : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
-    };
+    const expected = s.resources?.expectedSeconds;
+    steps[id] = { ...planStep(s, executor, s.timeoutMs), ...(expected === undefined ? {} : { expectedSeconds: expected }) };
   }
   const needs = new Map(Object.entries(steps).map(([id, s]) => [id, s.needs]));
   const ends = sinks(needs);
@@ -145,6 +146,17 @@ function scoped(wf: Workflow): Subscription[] {
     }
     return { name: `${wf.name}.${name}`, workflow: wf.name, pattern, target: spec.target };
   });
+}
+
+/** A plan step's common fields, in the order committed plans have them (they are compared as text). */
+function planStep(s: Workflow['steps'][string], executor: ExecutorSpec, timeoutMs: number | undefined): PlanStep {
+  return {
+    needs: s.needs,
+    executor,
+    retry: s.retry ?? NO_RETRY,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(s.forEach === undefined ? {} : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
+  };
 }
 
 function runRequested(workflow: string): EventPattern {

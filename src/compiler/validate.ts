@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { type Problem } from '../model/errors.ts';
 import { STEP_ID_PATTERN, StepSchema, WorkflowSchema, type StepSpec, type Workflow } from '../model/workflow.ts';
 import { findCycle, topoOrder } from './graph.ts';
+import { place } from './placement.ts';
 
 /** What the loader found for each handler module a workflow names (resolved before compiling). */
 export type ModuleInfo = { path: string; exports: readonly string[] } | { error: string };
@@ -91,8 +92,9 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
     if (e.type === 'container' && (e.module === undefined) === (e.command === undefined)) {
       problems.push({ path: `steps.${id}.executor`, message: 'a container step runs either a handler "module" or a "command": give exactly one' });
     }
-    const module = e.type === 'function' || e.type === 'container' ? e.module : undefined;
-    if (module !== undefined && (e.type === 'function' || e.type === 'container') && options.modules) {
+    problems.push(...placementProblems(id, step));
+    const module = e.type === 'function' || e.type === 'container' || e.type === 'auto' ? e.module : undefined;
+    if (module !== undefined && (e.type === 'function' || e.type === 'container' || e.type === 'auto') && options.modules) {
       // Own keys only: a module named "constructor" must not find Object.prototype.constructor.
       const info = Object.hasOwn(options.modules, module) ? options.modules[module] : undefined;
       const path = `steps.${id}.executor`;
@@ -117,6 +119,33 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
   const output = raw['output'];
   if (typeof output === 'string' && !allIds.has(output)) {
     problems.push({ path: 'output', message: `unknown step "${output}"${suggest(output, allIds)}` });
+  }
+  return problems;
+}
+
+/** Sizing and fallback belong to `auto` steps; an auto step must fit Lambda or Batch. */
+function placementProblems(id: string, step: StepSpec): Problem[] {
+  const where = `steps.${id}`;
+  const type = step.executor.type;
+  if (type === 'auto') {
+    const decision = place(step.resources, step.timeoutMs);
+    return 'problem' in decision ? [{ path: `${where}.resources`, message: decision.problem }] : [];
+  }
+  const problems: Problem[] = [];
+  for (const field of ['memoryMb', 'vcpus', 'gpus'] as const) {
+    if (step.resources?.[field] === undefined) continue;
+    problems.push({
+      path: `${where}.resources.${field}`,
+      message: `places "executor: auto" steps only; a ${type} step cannot use it` +
+        (type === 'batch' ? ' (a batch step sizes its job with executor.vcpus / memoryMb / gpus)' : ' (only expectedSeconds applies to it)'),
+    });
+  }
+  if (step.fallback !== undefined) {
+    problems.push({
+      path: `${where}.fallback`,
+      message: `"fallback: batch" needs a container image to run the step on AWS Batch, and a ${type} step has none: ` +
+        'use executor {type: auto, module, export, image, command} (its Lambda-placed attempts fall back to Batch after a timeout)',
+    });
   }
   return problems;
 }

@@ -1,6 +1,6 @@
 /**
- * Published on-demand prices (USD, us-east-1) used by `joinflow run --cost`, and the few
- * assumptions the estimate needs. Keep every number in this one file.
+ * Published on-demand prices (USD, us-east-1) used by `joinflow run --cost` and `joinflow plan`,
+ * and the few assumptions the estimates need. Keep every number in this one file.
  */
 export const PRICES = {
   /** EventBridge: custom events put on a bus, per event (each 64 KB chunk counts as one). */
@@ -15,7 +15,26 @@ export const PRICES = {
   sqsPerRequest: 0.4 / 1e6,
   /** Step Functions Standard workflows, per state transition. */
   stepFunctionsPerTransition: 0.025 / 1000,
+  /**
+   * AWS Fargate, Linux/x86, per vCPU-hour and per GB-hour of memory (aws.amazon.com/fargate/pricing).
+   * AWS Batch adds no charge of its own: CPU batch jobs pay for their Fargate task.
+   */
+  fargatePerVcpuHour: 0.04048,
+  fargatePerGbHour: 0.004445,
 } as const;
+
+/**
+ * EC2 On-Demand GPU instances (Linux, us-east-1, per instance-hour; aws.amazon.com/ec2/pricing/on-demand)
+ * a GPU batch job may land on. g4dn.xlarge and g5.xlarge are the compute environment's defaults
+ * (serverless.yml custom.joinflow.gpuInstanceTypes); the estimate takes the cheapest that fits.
+ */
+export const GPU_INSTANCES: ReadonlyArray<{ type: string; vcpus: number; memoryMb: number; gpus: number; usdPerHour: number }> = [
+  { type: 'g4dn.xlarge', vcpus: 4, memoryMb: 16_384, gpus: 1, usdPerHour: 0.526 },
+  { type: 'g4dn.2xlarge', vcpus: 8, memoryMb: 32_768, gpus: 1, usdPerHour: 0.752 },
+  { type: 'g4dn.4xlarge', vcpus: 16, memoryMb: 65_536, gpus: 1, usdPerHour: 1.204 },
+  { type: 'g5.xlarge', vcpus: 4, memoryMb: 16_384, gpus: 1, usdPerHour: 1.006 },
+  { type: 'g4dn.12xlarge', vcpus: 48, memoryMb: 196_608, gpus: 4, usdPerHour: 3.912 },
+];
 
 /** Assumptions where the price depends on how long or how big something is. */
 export const ASSUMPTIONS = {
@@ -31,4 +50,6 @@ export const ASSUMPTIONS = {
   sqsRequestsPerContainerTask: 4,
   /** SQS requests per retry through the timer queue: send, receive, delete. */
   sqsRequestsPerRetry: 3,
+  /** Fargate tasks and EC2 instances bill per second with a one-minute minimum. */
+  batchMinimumSeconds: 60,
 } as const;

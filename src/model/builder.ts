@@ -1,4 +1,4 @@
-import type { ExecutorInput, RetrySpec, WorkflowInput, StepInput } from './workflow.ts';
+import type { ExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput } from './workflow.ts';
 
 /** Options of a step besides its executor; `needs` and `forEach` only accept ids declared earlier. */
 export type StepOptions<Known extends string> = {
@@ -7,6 +7,10 @@ export type StepOptions<Known extends string> = {
   retry?: Partial<RetrySpec> & { maxAttempts: number };
   timeoutMs?: number;
   forEach?: Known | { step: Known; path?: string };
+  /** What the step needs; places `auto` steps (Lambda or Batch). */
+  resources?: Resources;
+  /** For a Lambda-placed `auto` step: after a timeout, run the next attempt on Batch. */
+  fallback?: 'batch';
 };
 
 const BUILDER = Symbol.for('joinflow.WorkflowBuilder');
@@ -86,4 +90,18 @@ export function proc(
 /** A `simulate` executor: sleeps `durationMs` (times --time-scale), then returns `output`. */
 export function simulate(durationMs: number, output?: unknown): ExecutorInput {
   return output === undefined ? { type: 'simulate', durationMs } : { type: 'simulate', durationMs, output };
+}
+
+/**
+ * An `auto` executor: the compiler places it on Lambda (the handler) or on AWS Batch (`image`
+ * running `command`) by the step's `resources`; on the embedded engine it runs the handler, or
+ * `local` where it was placed on Batch.
+ */
+export function auto(
+  module: string,
+  exportName: string,
+  image: string,
+  options: { command?: string[]; env?: Record<string, string>; local?: Partial<LocalCommand> & { command: string } } = {},
+): ExecutorInput {
+  return { type: 'auto', module, export: exportName, image, ...options };
 }

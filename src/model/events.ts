@@ -48,6 +48,8 @@ const stepRefFields = {
   step: z.string().min(1),
   attempt: z.number().int().min(1),
   item: z.number().int().nonnegative().optional(),
+  /** Where the attempt ran, for steps the compiler placed: lambda, batch-cpu or batch-gpu. */
+  placement: z.string().optional(),
 };
 
 export const StepCompletedSchema = z.object({
@@ -85,7 +87,8 @@ export function isEnvelope(e: unknown): e is EventEnvelope {
 /** True when `d` satisfies StepCompletedSchema. */
 export function isStepCompleted(d: Record<string, unknown>): d is StepCompleted {
   return isId(d['workflow']) && isId(d['runId']) && isId(d['step']) && isCount(d['attempt'], 1) &&
-    (d['item'] === undefined || isCount(d['item'], 0)) && (d['items'] === undefined || isCount(d['items'], 0));
+    (d['item'] === undefined || isCount(d['item'], 0)) && (d['items'] === undefined || isCount(d['items'], 0)) &&
+    (d['placement'] === undefined || typeof d['placement'] === 'string');
 }
 
 /** True when `d` satisfies StepFailedSchema. */
@@ -93,12 +96,13 @@ export function isStepFailed(d: Record<string, unknown>): d is StepFailed {
   const err = d['error'] as Record<string, unknown> | null | undefined;
   return isId(d['workflow']) && isId(d['runId']) && isId(d['step']) && isCount(d['attempt'], 1) &&
     (d['item'] === undefined || isCount(d['item'], 0)) && typeof d['retrying'] === 'boolean' &&
+    (d['placement'] === undefined || typeof d['placement'] === 'string') &&
     typeof err === 'object' && err !== null && typeof err['type'] === 'string' && typeof err['message'] === 'string';
 }
 
-/** The fields that identify one execution in step events: workflow, run, step, attempt, item. */
+/** The fields that identify one execution in step events: workflow, run, step, attempt, item (and placement). */
 export function stepRef(
-  task: { workflow: string; runId: string; step: string; attempt: number; item?: number | undefined },
+  task: { workflow: string; runId: string; step: string; attempt: number; item?: number | undefined; placement?: string | undefined },
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
@@ -107,6 +111,7 @@ export function stepRef(
     step: task.step,
     attempt: task.attempt,
     ...(task.item === undefined ? {} : { item: task.item }),
+    ...(task.placement === undefined ? {} : { placement: task.placement }),
     ...extra,
   };
 }

@@ -36,6 +36,30 @@ export type Trigger = {
   action: Action;
 };
 
+/** Where a step runs on AWS: a Lambda function, or an AWS Batch job on the CPU or the GPU queue. */
+export type PlacementTarget = 'lambda' | 'batch-cpu' | 'batch-gpu';
+
+/** The compiler's placement of an `executor: auto` step (compiler/placement.ts). */
+export type Placement = {
+  target: PlacementTarget;
+  /** Why: "fits Lambda", or every Lambda limit the step passes ("gpus 1", "memory ... > ..."). */
+  reason: string;
+  /** What the step gets there (memory raised on Lambda to buy vCPUs, sizes rounded up to Fargate's). */
+  memoryMb: number;
+  vcpus: number;
+  gpus: number;
+  expectedSeconds?: number;
+  /** The step's handler: runs it on the embedded engine where there is no local command. */
+  handler: { module: string; export: string };
+};
+
+/** A Lambda-placed step's second placement: after a timeout, its next attempts run here. */
+export type Fallback = {
+  target: 'batch-cpu';
+  /** A `batch` executor (on the embedded engine it may be swapped for the handler). */
+  executor: ExecutorSpec;
+};
+
 /** A step as the runtime needs it: defaults applied, module paths resolved. */
 export type PlanStep = {
   needs: string[];
@@ -43,6 +67,12 @@ export type PlanStep = {
   retry: RetrySpec;
   timeoutMs?: number;
   forEach?: { step: string; path?: string };
+  /** Only `auto` steps: where the compiler put them, and why. */
+  placement?: Placement;
+  /** Only Lambda-placed `auto` steps with `fallback: batch`. */
+  fallback?: Fallback;
+  /** `resources.expectedSeconds` of a step that is not `auto`, for cost estimates. */
+  expectedSeconds?: number;
 };
 
 /** The compiled form of one workflow; written to triggers/<workflow>.json. */

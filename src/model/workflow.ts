@@ -79,6 +79,48 @@ export const ExecutorSchema = z.discriminatedUnion('type', [
   ContainerExecutorSchema,
 ]);
 
+const AUTO_MODULE = 'must name the handler module that runs the step on Lambda (path relative to the workflow file)';
+const AUTO_IMAGE = 'must name the container image that runs the step on AWS Batch';
+
+/**
+ * `auto`: the compiler places the step by its `resources` (compiler/placement.ts) — on Lambda
+ * (the handler `module` + `export`) when it fits Lambda's limits, else on AWS Batch (the `image`
+ * running `command`; the GPU queue when it asks for GPUs). On the embedded engine it runs the
+ * handler, or its `local` command where it was placed on Batch and gives one.
+ */
+export const AutoExecutorSchema = z.strictObject({
+  type: z.literal('auto'),
+  module: z.string({ error: AUTO_MODULE }).min(1, AUTO_MODULE),
+  export: z.string().min(1).default('handler'),
+  image: z.string({ error: AUTO_IMAGE }).min(1, AUTO_IMAGE),
+  command: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  local: LocalCommandSchema.optional(),
+});
+
+/** What a step may declare as its executor: a concrete one, or `auto` (resolved by the compiler). */
+export const StepExecutorSchema = z.discriminatedUnion('type', [
+  FunctionExecutorSchema,
+  ProcessExecutorSchema,
+  SimulateExecutorSchema,
+  BatchExecutorSchema,
+  ContainerExecutorSchema,
+  AutoExecutorSchema,
+]);
+
+/**
+ * What a step needs to run. Places `auto` steps (memoryMb, default 1024; vcpus, default what
+ * the placement gives; gpus, default 0; expectedSeconds); `expectedSeconds` alone may be given on
+ * any step, for `joinflow plan`'s cost estimate.
+ */
+export const ResourcesSchema = z.strictObject({
+  memoryMb: z.number().int('must be a whole number of MB').min(128, "must be at least 128 MB (Lambda's smallest size)")
+    .max(2_000_000, 'must be at most 2,000,000 MB').optional(),
+  vcpus: z.number().positive('must be more than 0').max(256, 'must be at most 256').optional(),
+  gpus: z.number().int('must be a whole number').nonnegative().max(16, 'must be at most 16').optional(),
+  expectedSeconds: z.number().positive('must be more than 0').max(1_209_600, 'must be at most 14 days (1,209,600 s)').optional(),
+});
+
 /** Exponential backoff: the n-th retry waits min(backoffMs * factor^(n-1), maxDelayMs). */
 export const RetrySchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(1000),
@@ -96,10 +138,13 @@ export const StepSchema = z.strictObject({
   description: z.string().optional(),
   // Unknown or malformed ids in needs are reported by the graph check, with a suggestion.
   needs: z.array(z.string().min(1)).default([]),
-  executor: ExecutorSchema,
+  executor: StepExecutorSchema,
   retry: RetrySchema.optional(),
   timeoutMs: z.number().int().positive().optional(),
   forEach: ForEachSchema.optional(),
+  resources: ResourcesSchema.optional(),
+  // Where the compiler puts an `auto` step on Lambda, a timeout sends the next attempt to Batch.
+  fallback: z.literal('batch', 'the only fallback is "batch"').optional(),
 });
 
 export const WorkflowSchema = z.strictObject({
@@ -119,7 +164,12 @@ export type SimulateExecutor = z.infer<typeof SimulateExecutorSchema>;
 export type BatchExecutor = z.infer<typeof BatchExecutorSchema>;
 export type ContainerExecutor = z.infer<typeof ContainerExecutorSchema>;
 export type LocalCommand = z.infer<typeof LocalCommandSchema>;
+export type AutoExecutor = z.infer<typeof AutoExecutorSchema>;
+export type Resources = z.infer<typeof ResourcesSchema>;
+/** A concrete executor: what plans and tasks carry (the compiler resolves `auto`). */
 export type ExecutorSpec = z.infer<typeof ExecutorSchema>;
+/** An executor as a step declares it, `auto` included. */
+export type StepExecutorSpec = z.infer<typeof StepExecutorSchema>;
 export type ExecutorKind = ExecutorSpec['type'];
 export type RetrySpec = z.infer<typeof RetrySchema>;
 export type ForEachSpec = z.infer<typeof ForEachSchema>;
@@ -128,7 +178,7 @@ export type Workflow = z.infer<typeof WorkflowSchema>;
 /** What authors write: defaults not yet applied. */
 export type WorkflowInput = z.input<typeof WorkflowSchema>;
 export type StepInput = z.input<typeof StepSchema>;
-export type ExecutorInput = z.input<typeof ExecutorSchema>;
+export type ExecutorInput = z.input<typeof StepExecutorSchema>;
 
 /** Executor kinds, for concurrency limits and reporting. */
 export const EXECUTOR_KINDS = ['function', 'process', 'simulate', 'batch', 'container'] as const satisfies readonly ExecutorKind[];

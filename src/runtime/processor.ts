@@ -22,6 +22,7 @@ import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
+import { nextAttempt } from './fallback.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { fanOutItems, makeTask, resultKey, retryDelay, stepResults } from './tasks.ts';
@@ -229,7 +230,8 @@ export class TriggerProcessor {
   async #retry(ctx: Ctx): Promise<void> {
     const d = ctx.detail as StepFailed;
     const spec = ctx.plan.steps[d.step]!;
-    if (d.attempt >= spec.retry.maxAttempts) {
+    const next = nextAttempt(spec, d);
+    if (!next) {
       // A failure marked retrying past maxAttempts: fail for good rather than loop.
       ctx.effects.push(this.#publish(DetailType.StepFailed, { ...d, retrying: false }));
       return;
@@ -240,8 +242,8 @@ export class TriggerProcessor {
       const fan = await fanOutItems(this.#deps.store, ctx.run.runId, spec);
       item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
     }
-    const task = makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item);
-    ctx.effects.push({ type: 'schedule', delayMs: retryDelay(spec, d.attempt), task });
+    const task = makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on);
+    ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 
   async #failRun(ctx: Ctx): Promise<void> {

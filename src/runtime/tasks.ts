@@ -1,6 +1,7 @@
 /** Builds the tasks a step's dispatch hands to executors, from the run's stored input and results. */
 import type { PlanStep, TriggerPlan } from '../model/plan.ts';
 import type { RunRecord, Task, TriggerStore } from '../ports.ts';
+import { maxAttempts } from './fallback.ts';
 
 /** Store key of a step's result, or of one item's result in a fan-out. */
 export function resultKey(step: string, item?: number): string {
@@ -48,7 +49,10 @@ export async function fanOutItems(
   return { error: `forEach needs an array, but ${where} is ${describe(value)}` };
 }
 
-/** One task of a step (or of one item) at an attempt. */
+/**
+ * One task of a step (or of one item) at an attempt. `on: 'fallback'` runs it on the step's
+ * Batch fallback, which has no Lambda timeout and one attempt more (runtime/fallback.ts).
+ */
 export function makeTask(
   plan: TriggerPlan,
   run: RunRecord,
@@ -56,20 +60,25 @@ export function makeTask(
   attempt: number,
   results: Record<string, unknown>,
   item?: { index: number; value: unknown },
+  on: 'primary' | 'fallback' = 'primary',
 ): Task {
   const spec = plan.steps[step]!;
+  const fallback = on === 'fallback' ? spec.fallback : undefined;
+  const placement = fallback?.target ?? spec.placement?.target;
   return {
     workflow: plan.workflow,
     runId: run.runId,
     step,
     ...(item ? { item: item.index } : {}),
     attempt,
-    maxAttempts: spec.retry.maxAttempts,
-    executor: spec.executor,
+    maxAttempts: maxAttempts(spec, fallback !== undefined),
+    executor: fallback?.executor ?? spec.executor,
     event: item
       ? { input: run.input, results, item: item.value, index: item.index }
       : { input: run.input, results },
-    ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+    ...(spec.timeoutMs === undefined || fallback ? {} : { timeoutMs: spec.timeoutMs }),
+    ...(placement === undefined ? {} : { placement }),
+    ...(spec.fallback && !fallback ? { fallback: 'batch' as const } : {}),
   };
 }
 

@@ -239,6 +239,8 @@ function checkStepFunctions(t: Template, plans: TriggerPlan[]): void {
       const [id, p] = entry!;
       expect(p['Handler']).toBe(`${spec.executor.module.replace(/\.ts$/, '')}.${spec.executor.export}`);
       expect(p['Timeout']).toBe(Math.min(900, Math.ceil((spec.timeoutMs ?? 60_000) / 1000)));
+      // An auto step placed on Lambda gets the memory its placement chose; others the stage's.
+      expect(p['MemorySize']).toBe(spec.placement?.memoryMb ?? 1024);
       const extra = STEP_EXTRAS[key] ?? { env: {}, actions: [] };
       expect(p['Environment'].Variables).toEqual({ ...extra.env, JOINFLOW_WORKFLOW: plan.workflow, JOINFLOW_STEP: step });
       const config = t.Resources[id.replace(/LambdaFunction$/, 'LambdaEvConf')]!.Properties;
@@ -328,6 +330,41 @@ describe('serverless package of the repository triggers/', () => {
     expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toHaveLength(batchSteps.length);
     expect(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment')).toHaveLength(batchSteps.length > 0 ? 2 : 0);
     expect(require('../../deploy/batch.cjs').batchResources({ hasBatch: false })).toEqual({ Resources: {} });
+  });
+
+  it('packages the auto steps of workflows/hybrid.ts where they were placed: Lambda size and timeout, Batch GPU and CPU jobs, the fallback job', () => {
+    const hybrid = plans.find((p) => p.workflow === 'hybrid')!;
+    expect(Object.fromEntries(Object.entries(hybrid.steps).map(([id, s]) => [id, s.placement?.target]))).toEqual({
+      thumbnail: 'lambda', detect: 'batch-gpu', index: 'batch-cpu', summarize: 'lambda',
+    });
+    const env = pkg.template.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
+    const fns = JSON.parse(env['JOINFLOW_FUNCTIONS'] as string) as Record<string, string>;
+    const fn = (step: string) => ofType(pkg.template, 'AWS::Lambda::Function').find(([, p]) => p['FunctionName'] === fns[`hybrid/${step}`])![1];
+    expect([fn('thumbnail')['MemorySize'], fn('thumbnail')['Timeout']]).toEqual([512, 900]);
+    expect([fn('summarize')['MemorySize'], fn('summarize')['Timeout']]).toEqual([3538, 120]);
+    expect(fns['hybrid/detect']).toBeUndefined();
+
+    const defs = new Map(ofType(pkg.template, 'AWS::Batch::JobDefinition').map(([, p]) => [p['JobDefinitionName'] as string, p]));
+    const registered = JSON.parse(env['JOINFLOW_JOB_DEFINITIONS'] as string) as Record<string, string>;
+    expect(Object.keys(registered).sort()).toEqual(['hybrid/detect', 'hybrid/index', 'hybrid/summarize']);
+    expect(defs.size).toBe(3);
+    const detect = defs.get(registered['hybrid/detect']!)!;
+    expect(detect['PlatformCapabilities']).toEqual(['EC2']);
+    expect(detect['ContainerProperties'].Command).toEqual(['run-step', 'detect']);
+    expect(detect['ContainerProperties'].ResourceRequirements).toEqual([
+      { Type: 'VCPU', Value: '4' },
+      { Type: 'MEMORY', Value: '15000' },
+      { Type: 'GPU', Value: '1' },
+    ]);
+    const index = defs.get(registered['hybrid/index']!)!;
+    expect(index['PlatformCapabilities']).toEqual(['FARGATE']);
+    expect(index['ContainerProperties'].ResourceRequirements).toEqual([{ Type: 'VCPU', Value: '2' }, { Type: 'MEMORY', Value: '4096' }]);
+    // summarize runs on Lambda; its job definition is the fallback after a Lambda timeout, unbounded by it.
+    const fallback = defs.get(registered['hybrid/summarize']!)!;
+    expect(fallback['PlatformCapabilities']).toEqual(['FARGATE']);
+    expect(fallback['ContainerProperties'].ResourceRequirements).toEqual([{ Type: 'VCPU', Value: '2' }, { Type: 'MEMORY', Value: '4096' }]);
+    expect(fallback['Timeout']).toBeUndefined();
+    expect(ofType(pkg.template, 'AWS::Batch::JobQueue').map(([id]) => id).sort()).toEqual(['CpuJobQueue', 'GpuJobQueue']);
   });
 });
 

@@ -27,7 +27,17 @@ const ASYNC_INVOKE_LIMIT = 256 * 1024;
 const BATCH_ENV_LIMIT = 4 * 1024;
 
 /** The metadata joinflow adds to a function step's event, read back by the result bridge. */
-export type TaskMeta = { workflow: string; runId: string; step: string; attempt: number; maxAttempts: number; item?: number };
+export type TaskMeta = {
+  workflow: string;
+  runId: string;
+  step: string;
+  attempt: number;
+  maxAttempts: number;
+  item?: number;
+  /** Placed (`auto`) steps: where the attempt runs, and whether a timeout falls back to Batch. */
+  placement?: string;
+  fallback?: 'batch';
+};
 
 /** Task metadata without the payload. */
 export function taskMeta(task: Task): TaskMeta {
@@ -38,6 +48,8 @@ export function taskMeta(task: Task): TaskMeta {
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
     ...(task.item === undefined ? {} : { item: task.item }),
+    ...(task.placement === undefined ? {} : { placement: task.placement }),
+    ...(task.fallback === undefined ? {} : { fallback: task.fallback }),
   };
 }
 
@@ -71,6 +83,8 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
         JOINFLOW_ATTEMPT: String(task.attempt),
         JOINFLOW_MAX_ATTEMPTS: String(task.maxAttempts),
         ...(task.item === undefined ? {} : { JOINFLOW_ITEM: String(task.item) }),
+        // Read back by the Batch bridge: a fallback attempt's failure must say it ran on Batch.
+        ...(task.placement === undefined ? {} : { JOINFLOW_PLACEMENT: task.placement }),
         ...(deps.config.bucket ? { JOINFLOW_OUTPUT_URI: `s3://${deps.config.bucket}/${outputKey(task)}` } : {}),
       }).map(([name, value]) => ({ name, value }));
       if (Buffer.byteLength(event) <= BATCH_ENV_LIMIT) env.push({ name: 'JOINFLOW_EVENT', value: event });

@@ -4,7 +4,7 @@
  * leaves a claimed-but-unacknowledged fire that a redelivery takes over after the lease.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope } from '../../model/events.ts';
 import type { EventBus, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import { UndispatchableError } from './dispatch.ts';
@@ -82,7 +82,7 @@ async function deadLetter(event: unknown, reason: string, deps: EffectDeps): Pro
 
 /** A Step Failed event for a task. */
 export function stepFailed(
-  task: Pick<Task, 'workflow' | 'runId' | 'step' | 'attempt' | 'item'>,
+  task: Pick<Task, 'workflow' | 'runId' | 'step' | 'attempt' | 'item'> & { placement?: string | undefined },
   error: { type: string; message: string },
   retrying: boolean,
   deps: Pick<EffectDeps, 'now' | 'newId'>,
@@ -92,14 +92,6 @@ export function stepFailed(
     source: JOINFLOW_SOURCE,
     'detail-type': DetailType.StepFailed,
     time: new Date(deps.now()).toISOString(),
-    detail: {
-      workflow: task.workflow,
-      runId: task.runId,
-      step: task.step,
-      attempt: task.attempt,
-      ...(task.item === undefined ? {} : { item: task.item }),
-      error,
-      retrying,
-    },
+    detail: stepRef(task, { error, retrying }),
   };
 }

@@ -6,6 +6,7 @@ import type { TriggerPlan } from '../../model/plan.ts';
 import type { BlobStore, Executor } from '../../ports.ts';
 import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
 import type { EngineOptions } from './engine-options.ts';
+import { localPlacement } from './local-placement.ts';
 import { createFunctionExecutor } from './function-executor.ts';
 import { createProcessExecutor } from './process-executor.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
@@ -81,6 +82,7 @@ export function resolvePaths(plan: TriggerPlan, root: string): TriggerPlan {
       const module = e.module === undefined ? {} : { module: path.resolve(root, e.module) };
       steps[id] = { ...s, executor: { ...e, ...module, cwd: path.resolve(root, e.cwd ?? '.') } };
     } else steps[id] = s;
+    steps[id] = localPlacement(steps[id]!, root);
   }
   return { ...plan, steps };
 }

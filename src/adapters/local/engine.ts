@@ -10,6 +10,7 @@ import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
 import type { Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
+import { retriesAfter, STEP_TIMEOUT } from '../../runtime/fallback.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
 import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
@@ -356,10 +357,10 @@ export class Engine {
       event = this.#event(DetailType.StepCompleted, stepRef(task, { output: outcome.output ?? null }));
     } else if (outcome.status === 'failed' || outcome.status === 'timeout') {
       const error: StepError = outcome.status === 'timeout'
-        ? { type: 'StepTimeout', message: `step "${task.step}" timed out after ${outcome.timeoutMs} ms (attempt ${task.attempt})` }
+        ? { type: STEP_TIMEOUT, message: `step "${task.step}" timed out after ${outcome.timeoutMs} ms (attempt ${task.attempt})` }
         : outcome.error;
       const retriable = outcome.status === 'timeout' || outcome.retriable;
-      const retrying = retriable && task.attempt < task.maxAttempts;
+      const retrying = retriesAfter(task, error, retriable);
       tracker?.failedAttempt(task, retrying);
       event = this.#event(DetailType.StepFailed, stepRef(task, { error, retrying }));
     }

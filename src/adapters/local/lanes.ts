@@ -39,6 +39,8 @@ export type TraceRecord = {
   status: 'succeeded' | 'failed' | 'cancelled';
   start: number;
   end: number;
+  /** Where the attempt ran, for steps the compiler placed (`auto`): lambda, batch-cpu, batch-gpu. */
+  placement?: string;
 };
 
 /** What the lanes report back to the engine. */
@@ -125,7 +127,14 @@ export class Lanes {
       if (timer) clearTimeout(timer);
     }
     const end = this.#hooks.now();
-    const base = { step: task.step, ...(task.item === undefined ? {} : { item: task.item }), attempt: task.attempt, start, end };
+    const base = {
+      step: task.step,
+      ...(task.item === undefined ? {} : { item: task.item }),
+      attempt: task.attempt,
+      start,
+      end,
+      ...(task.placement === undefined ? {} : { placement: task.placement }),
+    };
     if (outcome.status === 'aborted' && controller.reason === 'timeout') {
       this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, { ...base, status: 'failed' });
     } else if (outcome.status === 'aborted') {

@@ -163,7 +163,15 @@ export function traceRecord(e: TaskEntry): TraceRecord[] {
   if (e.startedAt === undefined || e.finishedAt === undefined) return [];
   const status = e.status === 'succeeded' || e.status === 'failed' || e.status === 'cancelled' ? e.status : 'cancelled';
   const t = e.task;
-  return [{ step: t.step, ...(t.item === undefined ? {} : { item: t.item }), attempt: t.attempt, status, start: e.startedAt, end: e.finishedAt }];
+  return [{
+    step: t.step,
+    ...(t.item === undefined ? {} : { item: t.item }),
+    attempt: t.attempt,
+    status,
+    start: e.startedAt,
+    end: e.finishedAt,
+    ...(t.placement === undefined ? {} : { placement: t.placement }),
+  }];
 }
 
 /** Units of work and their outcomes from the log: a unit succeeded if any attempt did. */

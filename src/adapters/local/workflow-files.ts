@@ -158,7 +158,7 @@ export async function resolveModules(definition: unknown, file: string, root: st
   if (typeof steps !== 'object' || steps === null) return out;
   for (const step of Object.values(steps)) {
     const executor = (step as { executor?: { type?: unknown; module?: unknown } } | null)?.executor;
-    if (executor?.type !== 'function' && executor?.type !== 'container') continue;
+    if (executor?.type !== 'function' && executor?.type !== 'container' && executor?.type !== 'auto') continue;
     if (typeof executor.module !== 'string' || Object.hasOwn(out, executor.module)) continue;
     const abs = path.resolve(path.dirname(file), executor.module);
     const rel = path.relative(root, abs).split(path.sep).join('/');

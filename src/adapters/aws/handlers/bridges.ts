@@ -6,7 +6,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope } from '../../../model/events.ts';
+import { retriesAfter, STEP_TIMEOUT } from '../../../runtime/fallback.ts';
 import { outputKey, type TaskMeta } from '../dispatch.ts';
 import { stepFailed } from '../effects.ts';
 import { log } from '../log.ts';
@@ -39,10 +40,10 @@ export async function lambdaResult(event: AwsEvent<LambdaResult>): Promise<void>
   const timedOut = /timed? ?out/i.test(payload.errorMessage ?? '') || type === 'Sandbox.Timedout';
   const retriable = type !== 'NonRetriableStepError';
   const error = timedOut
-    ? { type: 'StepTimeout', message: `step "${meta.step}" timed out (attempt ${meta.attempt}): ${payload.errorMessage ?? ''}`.trim() }
+    ? { type: STEP_TIMEOUT, message: `step "${meta.step}" timed out (attempt ${meta.attempt}): ${payload.errorMessage ?? ''}`.trim() }
     : { type, message: payload.errorMessage ?? 'the function failed without a message' };
   log('warn', `step failed: ${error.message}`, { runId: meta.runId, step: meta.step, attempt: meta.attempt });
-  await w.bus.publish([stepFailed(meta, error, retriable && meta.attempt < meta.maxAttempts, ids)]);
+  await w.bus.publish([stepFailed(meta, error, retriesAfter(meta, error, retriable), ids)]);
 }
 
 /** Batch "Job State Change" (SUCCEEDED / FAILED) as AWS documents it. */
@@ -68,6 +69,7 @@ export async function batchState(event: AwsEvent<BatchJob>): Promise<void> {
     attempt: Number(env['JOINFLOW_ATTEMPT'] ?? 1),
     maxAttempts: Number(env['JOINFLOW_MAX_ATTEMPTS'] ?? 1),
     ...(env['JOINFLOW_ITEM'] === undefined ? {} : { item: Number(env['JOINFLOW_ITEM']) }),
+    ...(env['JOINFLOW_PLACEMENT'] === undefined ? {} : { placement: env['JOINFLOW_PLACEMENT'] }),
   };
   if (event.detail.status === 'SUCCEEDED') {
     await w.bus.publish([stepCompleted(meta, await readOutput(meta))]);
@@ -138,7 +140,7 @@ function stepCompleted(meta: TaskMeta, output: unknown): EventEnvelope {
     source: JOINFLOW_SOURCE,
     'detail-type': DetailType.StepCompleted,
     time: new Date().toISOString(),
-    detail: { workflow: meta.workflow, runId: meta.runId, step: meta.step, attempt: meta.attempt, ...(meta.item === undefined ? {} : { item: meta.item }), output },
+    detail: { ...stepRef(meta), output },
   };
 }
 

@@ -1,0 +1,134 @@
+/**
+ * `joinflow plan`: where each step of a compiled plan runs on AWS, why, with what resources, and
+ * what one execution of it costs (compute only, on-demand, us-east-1). Pure: plan in, report out.
+ */
+import { lambdaVcpus, thousands } from '../compiler/placement.ts';
+import type { PlacementTarget, PlanStep, TriggerPlan } from '../model/plan.ts';
+import { ASSUMPTIONS, GPU_INSTANCES, PRICES } from './prices.ts';
+
+/** Where a step runs: a placement on AWS, a container worker, or the embedded engine only. */
+export type PlacementKind = PlacementTarget | 'container' | 'local-only';
+
+/** What a step gets where it runs. */
+export type StepResources = { memoryMb?: number; vcpus?: number; gpus?: number; expectedSeconds?: number; instance?: string };
+
+/** One step of the report. `usd` is per execution (per item for forEach steps); null = not estimated, see `note`. */
+export type StepPlacementRow = {
+  step: string;
+  placement: PlacementKind;
+  reason: string;
+  resources: StepResources;
+  fallback?: { placement: 'batch-cpu'; memoryMb: number; vcpus: number };
+  usd: number | null;
+  perItem?: true;
+  note?: string;
+};
+
+/** The report of one workflow. */
+export type PlanReport = { workflow: string; steps: StepPlacementRow[]; totalUsd: number; priced: number };
+
+/** Describes and prices every step of a plan, in plan order. */
+export function planReport(plan: TriggerPlan): PlanReport {
+  const steps = Object.entries(plan.steps).map(([id, s]) => row(id, s));
+  const priced = steps.filter((r) => r.usd !== null);
+  return { workflow: plan.workflow, steps, totalUsd: priced.reduce((a, r) => a + r.usd!, 0), priced: priced.length };
+}
+
+function row(step: string, s: PlanStep): StepPlacementRow {
+  const perItem = s.forEach ? { perItem: true as const } : {};
+  const base = describe(s);
+  const fallback = s.fallback && s.fallback.executor.type === 'batch'
+    ? { fallback: { placement: s.fallback.target, memoryMb: s.fallback.executor.memoryMb, vcpus: s.fallback.executor.vcpus } }
+    : {};
+  const cost = price(base.placement, base.resources);
+  return { step, ...base, ...fallback, usd: cost.usd, ...perItem, ...(cost.note ? { note: cost.note } : {}), resources: cost.resources };
+}
+
+/** Placement, reason and resources: the compiler's for `auto` steps, the executor's for the others. */
+function describe(s: PlanStep): { placement: PlacementKind; reason: string; resources: StepResources } {
+  const seconds = s.placement?.expectedSeconds ?? s.expectedSeconds;
+  const expected = seconds === undefined ? {} : { expectedSeconds: seconds };
+  if (s.placement) {
+    const p = s.placement;
+    return { placement: p.target, reason: p.reason, resources: { memoryMb: p.memoryMb, vcpus: p.vcpus, gpus: p.gpus, ...expected } };
+  }
+  const e = s.executor;
+  switch (e.type) {
+    case 'function': {
+      const memoryMb = ASSUMPTIONS.functionMemoryMb;
+      return { placement: 'lambda', reason: 'executor function', resources: { memoryMb, vcpus: lambdaVcpus(memoryMb), gpus: 0, ...expected } };
+    }
+    case 'batch':
+      return {
+        placement: e.gpus > 0 ? 'batch-gpu' : 'batch-cpu',
+        reason: 'executor batch',
+        resources: { memoryMb: e.memoryMb, vcpus: e.vcpus, gpus: e.gpus, ...expected },
+      };
+    case 'container':
+      return { placement: 'container', reason: `executor container (queue "${e.queue}")`, resources: expected };
+    case 'process':
+    case 'simulate':
+      return { placement: 'local-only', reason: `executor ${e.type} runs only on the embedded engine`, resources: expected };
+  }
+}
+
+function price(kind: PlacementKind, r: StepResources): { usd: number | null; note?: string; resources: StepResources } {
+  if (kind === 'container') return { usd: null, note: 'runs on your own workers', resources: r };
+  if (kind === 'local-only') return { usd: null, note: 'does not run on AWS', resources: r };
+  if (r.expectedSeconds === undefined) return { usd: null, note: 'no resources.expectedSeconds', resources: r };
+  const seconds = r.expectedSeconds;
+  const memoryMb = r.memoryMb ?? ASSUMPTIONS.functionMemoryMb;
+  if (kind === 'lambda') {
+    return { usd: PRICES.lambdaPerRequest + (memoryMb / 1024) * seconds * PRICES.lambdaPerGbSecond, resources: r };
+  }
+  const billedHours = Math.max(ASSUMPTIONS.batchMinimumSeconds, seconds) / 3600;
+  if (kind === 'batch-cpu') {
+    const perHour = (r.vcpus ?? 1) * PRICES.fargatePerVcpuHour + (memoryMb / 1024) * PRICES.fargatePerGbHour;
+    return { usd: perHour * billedHours, resources: r };
+  }
+  // One job per instance: the whole instance is billed while the job runs.
+  const fits = GPU_INSTANCES.filter((i) => i.gpus >= (r.gpus ?? 1) && i.vcpus >= (r.vcpus ?? 1) && i.memoryMb >= memoryMb);
+  const cheapest = fits.sort((a, b) => a.usdPerHour - b.usdPerHour)[0];
+  if (!cheapest) return { usd: null, note: 'no listed GPU instance is large enough (src/cost/prices.ts)', resources: r };
+  return { usd: cheapest.usdPerHour * billedHours, resources: { ...r, instance: cheapest.type } };
+}
+
+/** The report as a fixed-width table. */
+export function formatPlanReport(report: PlanReport): string {
+  const head = ['step', 'placement', 'resources', '$/execution', 'reason'];
+  const rows = report.steps.map((r) => [
+    r.step,
+    r.placement,
+    resourcesText(r.resources),
+    r.usd === null ? `- (${r.note ?? 'not estimated'})` : `${usd(r.usd)}${r.perItem ? ' per item' : ''}`,
+    r.reason,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((cells) => cells[i]!.length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
+  const out = [
+    `${report.workflow}: where each step runs on AWS and the compute cost of one execution (on-demand, us-east-1; src/cost/prices.ts)`,
+    line(head),
+  ];
+  report.steps.forEach((r, i) => {
+    out.push(line(rows[i]!));
+    if (r.fallback) {
+      out.push(`  ${''.padEnd(widths[0]!)}  -> after a Lambda timeout: ${r.fallback.placement}, ${r.fallback.vcpus} vCPU, ${thousands(r.fallback.memoryMb)} MB (fallback: batch)`);
+    }
+  });
+  const once = report.steps.some((r) => r.perItem) ? '; forEach steps counted once' : '';
+  out.push(`  total per run: ${usd(report.totalUsd)} (${report.priced} of ${report.steps.length} steps priced${once})`, '');
+  return out.join('\n');
+}
+
+function resourcesText(r: StepResources): string {
+  const parts: string[] = [];
+  if (r.memoryMb !== undefined) parts.push(`${thousands(r.memoryMb)} MB`);
+  if (r.vcpus !== undefined) parts.push(`${r.vcpus} vCPU`);
+  if (r.gpus) parts.push(`${r.gpus} GPU${r.instance ? ` (${r.instance})` : ''}`);
+  if (r.expectedSeconds !== undefined) parts.push(`~${r.expectedSeconds} s`);
+  return parts.join(', ') || '-';
+}
+
+function usd(x: number): string {
+  return `$${x < 0.01 ? x.toFixed(6) : x.toFixed(4)}`;
+}
