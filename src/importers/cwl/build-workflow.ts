@@ -51,6 +51,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       return { ref: input.default === undefined ? { input: input.id } : { input: input.id, default: input.default }, type: input.type };
     }
     const step = byId.get(source.step);
+    if (!step && wf.unreadable.includes(source.step)) return undefined;
     if (!step) {
       problems.add(where, `unknown step "${source.step}"${known([...byId.keys()])}`);
       return undefined;
@@ -112,7 +113,9 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       values[ti.id] = { ...(ti.default === undefined ? {} : { default: ti.default }), type: ti.type };
     }
     for (const [id, v] of Object.entries(values)) {
-      const optional = v.type.optional || v.default !== undefined || v.ref !== undefined;
+      // An unknown source was reported already: the input is not missing too.
+      const sourced = step.in.some((e) => e.id === id && e.source !== undefined);
+      const optional = v.type.optional || v.default !== undefined || v.ref !== undefined || sourced;
       if (!optional) problems.add(src.at(step.path, true), `step "${step.id}": the tool's required input "${id}" has no source and no default`);
     }
     cwlNeeds.set(step.id, [...needs]);

@@ -161,7 +161,7 @@ export function readType(ctx: Ctx, path: DocPath, raw: unknown, streams = false)
 }
 
 function refuseType(ctx: Ctx, path: DocPath, base: string): undefined {
-  const why = base === 'Directory' ? 'pass files one by one (File or File[])' : 'use File, string, int, long, float, double, boolean or arrays of them';
+  const why = base === 'Directory' ? 'pass files one by one as File or File[]' : 'use File, string, int, long, float, double, boolean or arrays of them';
   ctx.problems.refuse(ctx.src, path, `the type ${base}`, why);
   return undefined;
 }

@@ -39,6 +39,8 @@ export type CwlWorkflow = {
   description?: string;
   inputs: WfInput[];
   steps: WfStep[];
+  /** Steps that could not be read (their problems are reported): references to them are not. */
+  unreadable: string[];
   outputs: WfOutput[];
 };
 
@@ -71,14 +73,16 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
   const wfRequirements = readRequirements(ctx, [], body, notes);
   const inputs = readIdMap(ctx, ['inputs'], body['inputs'], 'input', 'type').flatMap((e) => readWfInput(ctx, e.path, e.id, e.body, fileDefault) ?? []);
   const tools = new Map<string, ReadTool | undefined>();
+  const unreadable: string[] = [];
   const steps = readIdMap(ctx, ['steps'], body['steps'], 'step').flatMap((e) => {
     const step = readStep(ctx, e.path, e.id, e.body, { ...options, file, tools, notes });
     if (step) step.requirements = mergeRequirements(wfRequirements, step.requirements);
+    else unreadable.push(e.id);
     return step ?? [];
   });
   const outputs = readIdMap(ctx, ['outputs'], body['outputs'], 'output', 'type').flatMap((e) => readWfOutput(ctx, e.path, e.id, e.body) ?? []);
   const description = describe(body);
-  return { src, ...(description ? { description } : {}), inputs, steps, outputs };
+  return { src, ...(description ? { description } : {}), inputs, steps, unreadable, outputs };
 }
 
 function checkVersion(ctx: Ctx, body: Json, required: boolean): void {
@@ -272,7 +276,7 @@ function toolAsWorkflow(ctx: Ctx, body: Json, notes: string[], fileDefault: (v: 
   };
   const outputs: WfOutput[] = read.tool.outputs.map((o) => ({ id: o.id, path: ['outputs'], type: o.type, source: { step: 'tool', output: o.id } }));
   const description = describe(body);
-  return { src: ctx.src, ...(description ? { description } : {}), inputs, steps: [step], outputs };
+  return { src: ctx.src, ...(description ? { description } : {}), inputs, steps: [step], unreadable: [], outputs };
 }
 
 function describe(body: Json): string | undefined {

@@ -49,8 +49,9 @@ export function parseCwlSource(file: string, text: string, problems: Problems): 
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     for (const error of doc.errors) {
-      const pos = error.linePos?.[0];
-      problems.add(pos ? `${file}:${pos.line}:${pos.col}` : file, `not valid YAML or JSON: ${error.message.split('\n')[0]!}`);
+      // Errors at the end of the text come without linePos; their offset still says where.
+      const pos = error.linePos?.[0] ?? lines.linePos(Math.min(error.pos[0], text.length));
+      problems.add(`${file}:${pos.line}:${pos.col}`, `not valid YAML or JSON: ${error.message.split('\n')[0]!}`);
     }
     return undefined;
   }

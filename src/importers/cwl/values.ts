@@ -12,14 +12,15 @@ export function isFile(v: unknown): v is { class: 'File'; path?: unknown; locati
  */
 export function typeMismatch(value: unknown, type: CwlType): string | undefined {
   if (value === null || value === undefined) return type.optional ? undefined : `expected ${typeName(type)}, got null`;
-  return mismatchAt(value, type.base, type.depth, typeName(type));
+  return mismatchAt(value, type.base, type.depth);
 }
 
-function mismatchAt(value: unknown, base: CwlType['base'], depth: number, expected: string): string | undefined {
+function mismatchAt(value: unknown, base: CwlType['base'], depth: number): string | undefined {
+  const expected = typeName({ base, depth, optional: false });
   if (depth > 0) {
     if (!Array.isArray(value)) return `expected ${expected}, got ${describe(value)}`;
     for (let i = 0; i < value.length; i++) {
-      const inner = mismatchAt(value[i], base, depth - 1, expected);
+      const inner = mismatchAt(value[i], base, depth - 1);
       if (inner !== undefined) return `item ${i}: ${inner}`;
     }
     return undefined;
