@@ -1,7 +1,7 @@
 /**
  * `joinflow cwl-tool <spec>`: the runner of imported CWL steps (see `joinflow import cwl`). Reads
- * the step event on stdin (or $JOINFLOW_EVENT, as a Batch job gets it) and prints the step's
- * output as the last stdout line.
+ * the step event on stdin, or as a Batch job gets it ($JOINFLOW_EVENT / $JOINFLOW_EVENT_URI), and
+ * prints the step's output as the last stdout line (and writes it to $JOINFLOW_OUTPUT_URI).
  */
 import { z } from 'zod';
 import { runCwlSpec } from '../adapters/local/cwl-runner.ts';
@@ -27,14 +27,18 @@ export async function cwlToolCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`the step spec is not what joinflow import cwl writes: ${(error as Error).message.split('\n')[0]!}`);
   }
-  const raw = process.env['JOINFLOW_EVENT'] ?? (await readStdin());
+  const env = process.env;
+  // Inside an AWS Batch job the event comes from the environment (or S3) and the output goes to S3.
+  const batch = env['JOINFLOW_EVENT'] !== undefined || env['JOINFLOW_EVENT_URI'] || env['JOINFLOW_OUTPUT_URI']
+    ? (await import('../adapters/aws/batch-job-io.ts')).createBatchJobIo(env)
+    : undefined;
+  const raw = (await batch?.readEvent()) ?? (await readStdin());
   let event: z.infer<typeof EventSchema>;
   try {
     event = EventSchema.parse(JSON.parse(raw === '' ? '{}' : raw));
   } catch (error) {
     throw new UsageError(`the step event (stdin or $JOINFLOW_EVENT) must be JSON {input, results, item?}: ${(error as Error).message.split('\n')[0]!}`);
   }
-  const env = process.env;
   const item = env['JOINFLOW_ITEM'] === undefined ? event.index : Number(env['JOINFLOW_ITEM']);
   const output = await runCwlSpec(spec, {
     event: { input: event.input ?? null, results: event.results, ...(event.item === undefined ? {} : { item: event.item }) },
@@ -48,7 +52,9 @@ export async function cwlToolCommand(args: string[]): Promise<number> {
     log: (line) => process.stderr.write(`${line}\n`),
   });
   // A tool that printed to stdout without a final newline must not share the output's line.
-  process.stdout.write(`\n${JSON.stringify(output)}\n`);
+  const json = JSON.stringify(output);
+  await batch?.writeOutput(json);
+  process.stdout.write(`\n${json}\n`);
   return 0;
 }
 

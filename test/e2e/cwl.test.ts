@@ -41,10 +41,13 @@ describe('joinflow import cwl + run', () => {
     expect(read(o['lines'] as File).trim().split('\n').at(-1)!.trim()).toBe('4 total');
   });
 
-  it('runs a lone CommandLineTool: the output file holds the command line it built', () => {
+  it('runs a lone CommandLineTool imported as batch steps locally: the output file holds the command line it built', () => {
     const dir = tmp();
     const out = path.join(dir, 'printf.json');
-    expect(joinflow(['import', 'cwl', path.join(fixtures, 'printf-tool.cwl'), '-o', out]).code).toBe(0);
+    const imported = joinflow(['import', 'cwl', path.join(fixtures, 'printf-tool.cwl'), '-o', out, '--executor', 'batch', '--image', 'example/joinflow-cwl:1']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const steps = (JSON.parse(readFileSync(out, 'utf8')) as { steps: Record<string, { executor: { type: string; image: string } }> }).steps;
+    expect(Object.values(steps).map((s) => `${s.executor.type} ${s.executor.image}`)).toEqual(['batch example/joinflow-cwl:1', 'batch example/joinflow-cwl:1']);
     const input = { names: ['x', 'y'], sizes: [10, 20], tags: ['p', 'q'] };
     const r = joinflow(['run', out, '--input', JSON.stringify(input), '--json', '--state', tmp()]);
     expect(r.code, r.stderr).toBe(0);
