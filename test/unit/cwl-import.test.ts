@@ -352,6 +352,32 @@ outputs:
     expect(s.kind === 'tool' && s.tool.stdout).toBe('stdout.txt');
   });
 
+  it('reads the type notations of the subset into one form', () => {
+    const tool = `cwlVersion: v1.1
+class: CommandLineTool
+baseCommand: tool
+inputs:
+  a: [null, File]
+  b: "string[]?"
+  c: { type: { type: array, items: int } }
+  d: { type: ["null", { type: array, items: File }] }
+  e: { type: double, default: 1 }
+outputs: {}
+`;
+    const { workflow } = imp({ 'wf.cwl': tool });
+    const s = spec(workflow.steps['tool']!.executor);
+    expect(s.kind === 'tool' && s.tool.inputs.map((i) => [i.id, i.type, i.default])).toEqual([
+      ['a', { base: 'File', depth: 0, optional: true }, undefined],
+      ['b', { base: 'string', depth: 1, optional: true }, undefined],
+      ['c', { base: 'int', depth: 1, optional: false }, undefined],
+      ['d', { base: 'File', depth: 1, optional: true }, undefined],
+      ['e', { base: 'double', depth: 0, optional: false }, 1],
+    ]);
+    expect(workflow.output).toBeUndefined();
+    const typo = problemsOf(() => imp({ 'wf.cwl': BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: msg\n    scatterMethod: dot\n'), 'echo.cwl': ECHO }));
+    expect(typo.map((p) => p.message)).toContain('scatterMethod must be dotproduct, nested_crossproduct or flat_crossproduct, got the string "dot"');
+  });
+
   it('--executor batch: image from DockerRequirement or --image, resources, the runner as the local command', () => {
     const tool = `${ECHO}requirements:\n  DockerRequirement: { dockerPull: "alpine:3" }\n  ResourceRequirement: { coresMin: 2, ramMin: 100 }\n  ToolTimeLimit: { timelimit: 30 }\n`;
     const { workflow } = imp({ 'wf.cwl': BASE, 'echo.cwl': tool }, 'wf.cwl', { executor: 'batch', image: 'me/joinflow:1' });

@@ -36,6 +36,12 @@ describe('runCwlSpec: tools', () => {
     expect(ctx.lines).toEqual([`cwl-tool: in ${workdir}: printf '%s\\n' -n4 'a b; echo $HOME'`]);
   });
 
+  it('logs control characters in arguments escaped, so the command line stays on one log line', async () => {
+    const ctx = context({});
+    await runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['printf', "%s\n", "it's"] }), in: {} }, ctx);
+    expect(ctx.lines[0]).toMatch(/: printf \$'%s\\n' 'it'\\''s'$/);
+  });
+
   it('collects File[] by glob in name order, null for an optional File without a match; an ambiguous File fails', async () => {
     const ctx = context({});
     const touch = tool({ baseCommand: ['touch', 'b.txt', 'a.txt', 'c.log', '.hidden.txt'] });

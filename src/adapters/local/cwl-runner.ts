@@ -152,7 +152,11 @@ function fileObject(abs: string): CwlFile {
   return { class: 'File', path: abs, basename: path.basename(abs), size: s.size };
 }
 
+/** An argument as a POSIX shell would need it, for the log line only (nothing runs through a shell). */
 function quote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  // Control characters would break the log line: ANSI-C quoting shows them escaped.
+  if (/[\x00-\x1f\x7f]/.test(arg)) return `$'${arg.replace(/[\\']/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))}'`;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 

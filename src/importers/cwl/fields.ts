@@ -58,7 +58,7 @@ export function readIdMap(ctx: Ctx, path: DocPath, raw: unknown, what: string, p
         return;
       }
       if (!isObject(item) || typeof item['id'] !== 'string' || item['id'] === '') {
-        ctx.problems.add(ctx.src.at(p), `a ${what} in list form needs a string "id"`);
+        ctx.problems.add(ctx.src.at(p), `each ${what} in a list needs a string "id"`);
         return;
       }
       push(shortId(item['id']), p, item);
@@ -131,10 +131,11 @@ export function readType(ctx: Ctx, path: DocPath, raw: unknown, streams = false)
     return { base: base as CwlBase, depth: m[2]!.length / 2, optional: m[3] === '?' };
   }
   if (Array.isArray(raw)) {
-    const others = raw.map((t, i) => [t, i] as const).filter(([t]) => t !== 'null');
+    // `[null, X]` (a YAML null) is read like `["null", X]`.
+    const others = raw.map((t, i) => [t, i] as const).filter(([t]) => t !== 'null' && t !== null);
     const only = others[0];
     if (others.length !== 1 || only === undefined) {
-      ctx.problems.refuse(ctx.src, path, `the union type ${JSON.stringify(raw)}`, 'only ["null", X] (an optional X) is');
+      ctx.problems.refuse(ctx.src, path, `the union type ${JSON.stringify(raw)}`, 'only the optional form ["null", X] is');
       return undefined;
     }
     const inner = readType(ctx, [...path, only[1]], only[0]);
@@ -142,6 +143,10 @@ export function readType(ctx: Ctx, path: DocPath, raw: unknown, streams = false)
     return raw.length > 1 ? { ...inner, optional: true } : inner;
   }
   if (isObject(raw)) {
+    if (raw['type'] === undefined) {
+      ctx.problems.add(ctx.src.at(path), 'a type object needs a "type" (array here)');
+      return undefined;
+    }
     if (raw['type'] !== 'array') {
       ctx.problems.refuse(ctx.src, [...path, 'type'], `the type ${JSON.stringify(raw['type'])}`, 'records, enums and maps are not; use File, string, int, long, float, double, boolean or arrays of them');
       return undefined;

@@ -153,8 +153,12 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
       }
     }
   }
-  if (body['scatterMethod'] !== undefined && scatter === undefined) {
+  const method = body['scatterMethod'];
+  if (method !== undefined && scatter === undefined) {
     ctx.problems.add(ctx.src.at([...p, 'scatterMethod'], true), 'scatterMethod without scatter');
+  } else if (method !== undefined && !['dotproduct', 'nested_crossproduct', 'flat_crossproduct'].includes(method as string)) {
+    // With one scattered input the three methods agree; anything else is a typo.
+    ctx.problems.add(ctx.src.at([...p, 'scatterMethod']), `scatterMethod must be dotproduct, nested_crossproduct or flat_crossproduct, got ${kindOf(method)}`);
   }
   if (!tool) return undefined;
   const description = describe(body) ?? tool.description;
@@ -218,7 +222,7 @@ function readSource(ctx: Ctx, p: DocPath, raw: unknown): Source | undefined {
   if (raw === undefined) return undefined;
   if (Array.isArray(raw)) {
     if (raw.length !== 1) {
-      ctx.problems.refuse(ctx.src, p, `a list of ${raw.length} sources`, 'each input takes one source (no MultipleInputFeatureRequirement merge)');
+      ctx.problems.refuse(ctx.src, p, `a list of ${raw.length} sources`, 'each input takes one source; MultipleInputFeatureRequirement merges are not supported');
       return undefined;
     }
     return readSource(ctx, [...p, 0], raw[0]);
