@@ -327,6 +327,9 @@ steps:
     expect(workflow.steps['both']!.needs).toEqual(['both.scatter', 'first']);
     expect(spec(workflow.steps['both.scatter']!.executor)).toEqual({ kind: 'items', value: { ref: { step: 'first', output: 'many', gather: false }, type: { base: 'File', depth: 1, optional: false } } });
     expect(workflow.steps['gathered']!.forEach).toBe('gathered.scatter');
+    // The gathered array reaches the items through the helper only, not in every item's results.
+    expect(workflow.steps['gathered']!.needs).toEqual(['gathered.scatter']);
+    expect(workflow.steps['gathered.scatter']!.needs).toEqual(['both']);
     expect(spec(workflow.steps['gathered.scatter']!.executor)).toMatchObject({ value: { ref: { step: 'both', output: 'out', gather: true } } });
     expect(workflow.output).toBeUndefined();
   });

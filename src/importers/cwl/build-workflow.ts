@@ -78,6 +78,8 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     const toolInputs = new Map(step.tool.inputs.map((i) => [i.id, i]));
     const values: Record<string, ValueSpec> = {};
     const needs = new Set<string>();
+    /** Every step this one takes a value from, the scattered array's included: for the cycle check. */
+    const deps = new Set<string>();
     let scatterSource: { ref: ValueRef; type: CwlType; step?: string } | undefined;
     let scatterDefault: unknown;
     for (const entry of step.in) {
@@ -98,7 +100,10 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
         const mismatch = typeMismatch(entry.default, expected);
         if (mismatch) problems.add(src.at([...entry.path, 'default']), `default of step input "${entry.id}": ${mismatch}`);
       }
-      if (resolved?.step) needs.add(resolved.step);
+      // The scattered array reaches the step through forEach, never in `results`: a step that
+      // needed it too would receive the whole array in every item's event (O(N^2) for N items).
+      if (resolved?.step && !scattered) needs.add(resolved.step);
+      if (resolved?.step) deps.add(resolved.step);
       if (scattered) {
         scatterSource = resolved;
         scatterDefault = entry.default;
@@ -118,7 +123,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       const optional = v.type.optional || v.default !== undefined || v.ref !== undefined || sourced;
       if (!optional) problems.add(src.at(step.path, true), `step "${step.id}": the tool's required input "${id}" has no source and no default`);
     }
-    cwlNeeds.set(step.id, [...needs]);
+    cwlNeeds.set(step.id, [...deps]);
 
     const stepSpec: StepInput = {
       ...(step.description === undefined ? {} : { description: step.description }),
@@ -138,6 +143,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       const direct = fromStep && !fromStep.gather && scatterDefault === undefined && !fromStep.output.includes('.') &&
         step.in.filter((e) => e.source && 'step' in e.source && e.source.step === fromStep.step).length === 1;
       if (direct) {
+        stepSpec.needs = [...new Set([...(stepSpec.needs ?? []), fromStep.step])].sort();
         stepSpec.forEach = { step: fromStep.step, path: fromStep.output };
       } else if (entry && (scatterSource || scatterDefault !== undefined)) {
         helpers++;
