@@ -248,14 +248,36 @@ Deletes the state of finished runs (older than the given age; default: all finis
 compacts the database.
 `,
   import: `Usage: joinflow import wfcommons <trace.json> [-o FILE] [--name NAME]
+       joinflow import cwl <workflow.cwl> [-o FILE] [--name NAME] [--executor process|batch]
+                           [--image IMAGE]
 
-Converts a WfCommons trace (WfFormat 1.4 or 1.5) into a workflow of simulate steps, one per
-task, with the task's recorded runtime; step ids are the trace's task ids. Prints tasks,
+wfcommons: converts a WfCommons trace (WfFormat 1.4 or 1.5) into a workflow of simulate steps,
+one per task, with the task's recorded runtime; step ids are the trace's task ids. Prints tasks,
 edges, depth and critical path on stderr.
 
+cwl: converts a CWL v1.0-v1.2 Workflow (or a lone CommandLineTool) of the supported subset into
+a workflow whose steps run each tool with 'joinflow cwl-tool'; a scatter becomes a forEach, the
+workflow outputs are the output of a final "outputs" step. Constructs outside the subset are
+refused, every one listed as <file>:<line>:<col> (exit 2). Notes (hints ignored, Docker images)
+go to stderr.
+
 Options:
-  -o, --out FILE   write the workflow JSON here (default: stdout)
-  --name NAME      workflow name (default: from the trace)
+  -o, --out FILE    write the workflow here (default: stdout); JSON, or YAML for .yaml/.yml
+  --name NAME       workflow name (default: from the trace / the CWL file name)
+  --executor KIND   cwl only: process (default) runs on this machine only; batch writes AWS
+                    Batch steps (image from DockerRequirement, else --image) whose local command
+                    is the same runner
+  --image IMAGE     cwl only: Batch image of the steps without DockerRequirement; it must contain
+                    node, joinflow (on PATH) and the tools
+`,
+  'cwl-tool': `Usage: joinflow cwl-tool <spec-json>
+
+Runs one step of a workflow made by 'joinflow import cwl' (you do not call it yourself): reads
+the step event on stdin (in a Batch job: $JOINFLOW_EVENT or the S3 object $JOINFLOW_EVENT_URI),
+runs the tool without a shell in <outdir>/<runId>/<step>[.<item>].<attempt>, and prints its
+outputs as JSON ({"id": {"class": "File", "path", "basename", "size"}}) as the last stdout line
+(in a Batch job also to $JOINFLOW_OUTPUT_URI). <outdir> is $JOINFLOW_CWL_OUTDIR, else
+.joinflow/cwl; it and relative File paths resolve against the workflow file's directory.
 `,
 };
 
@@ -268,6 +290,7 @@ Commands:
   compile [files...]         compile workflows into triggers/<workflow>.json (--check: staleness)
   plan <workflow>            each step's placement on AWS (Lambda / Batch), reason and cost
   import wfcommons <trace>   convert a WfCommons trace into a workflow
+  import cwl <workflow.cwl>  convert a CWL workflow (v1.2 subset) into a workflow of tool steps
   resume [runId]             continue unfinished runs after a crash (durable state)
   cancel <runId>             cancel a running run of the embedded engine
   dlq list                   events the engine could not process, with the reason

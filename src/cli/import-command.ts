@@ -1,4 +1,4 @@
-/** `joinflow import wfcommons <trace>`: a WfCommons trace -> a workflow of simulate steps. */
+/** `joinflow import wfcommons|cwl <file>`: a WfCommons trace or a CWL workflow -> a joinflow workflow. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { importWfCommons } from '../importers/wfcommons.ts';
@@ -9,11 +9,21 @@ export async function importCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { out: { type: 'string', short: 'o' }, name: { type: 'string' } },
+    options: {
+      out: { type: 'string', short: 'o' },
+      name: { type: 'string' },
+      executor: { type: 'string' },
+      image: { type: 'string' },
+    },
   });
   const [format, file, ...extra] = positionals;
+  if (format === 'cwl') {
+    if (file === undefined || extra.length > 0) throw new UsageError('name exactly one CWL file: joinflow import cwl <workflow.cwl>');
+    return (await import('./import-cwl.ts')).importCwlFile(file, values);
+  }
+  if (values.executor !== undefined || values.image !== undefined) throw new UsageError('--executor and --image apply to joinflow import cwl only');
   if (format !== 'wfcommons') {
-    throw new UsageError(format === undefined ? 'name the format: joinflow import wfcommons <trace.json>' : `unknown format "${format}" (supported: wfcommons)`);
+    throw new UsageError(format === undefined ? 'name the format: joinflow import wfcommons <trace.json> or joinflow import cwl <workflow.cwl>' : `unknown format "${format}" (supported: wfcommons, cwl)`);
   }
   if (file === undefined || extra.length > 0) throw new UsageError('name exactly one trace file');
   let trace: unknown;

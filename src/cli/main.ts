@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run-command.ts')).runCommand,
   compile: async () => (await import('./compile-command.ts')).compileCommand,
   import: async () => (await import('./import-command.ts')).importCommand,
+  'cwl-tool': async () => (await import('./cwl-tool-command.ts')).cwlToolCommand,
   start: async () => (await import('./start-command.ts')).startCommand,
   status: async () => (await import('./status-command.ts')).statusCommand,
   worker: async () => (await import('./worker-command.ts')).workerCommand,

@@ -1,0 +1,162 @@
+/**
+ * Runs one imported CWL step (`joinflow cwl-tool <spec>`): resolves the step's values from the
+ * step event, builds the command line, runs the tool without a shell in a fresh working
+ * directory of its own, and collects its output files. Also outputs a scatter's array and the
+ * workflow outputs. The result is what the step prints as its JSON output line.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildCommandLine } from '../../importers/cwl/command-line.ts';
+import type { RunnerSpec, ToolSpec, ValueSpec } from '../../importers/cwl/spec.ts';
+import { mapFiles, typeMismatch } from '../../importers/cwl/values.ts';
+import { JoinflowError } from '../../model/errors.ts';
+import type { StepEvent } from '../../model/workflow.ts';
+import { globFiles } from './cwl-glob.ts';
+
+/** A File value as the runner outputs it. */
+export type CwlFile = { class: 'File'; path: string; basename: string; size: number };
+
+/** Where a step runs: the task identity and the directories. */
+export type CwlRunContext = {
+  event: StepEvent;
+  /** Relative File paths (run input, defaults) resolve against this: the workflow file's directory. */
+  baseDir: string;
+  /** Working directories go to `<outDir>/<runId>/<step>[.<item>].<attempt>`. */
+  outDir: string;
+  runId: string;
+  step: string;
+  item?: number;
+  attempt: number;
+  /** The environment the tool's PATH comes from. */
+  env: NodeJS.ProcessEnv;
+  /** Where progress lines go (the command line that runs). */
+  log: (line: string) => void;
+};
+
+/** A step that cannot run or whose tool failed; its message names the step and the problem. */
+export class CwlStepError extends JoinflowError {
+  constructor(message: string) {
+    super('CWL_STEP', message);
+  }
+}
+
+/** Runs one spec and returns the step's output. */
+export async function runCwlSpec(spec: RunnerSpec, ctx: CwlRunContext): Promise<unknown> {
+  switch (spec.kind) {
+    case 'items': {
+      const items = resolveValue(spec.value, 'the scattered array', ctx);
+      return items ?? [];
+    }
+    case 'outputs':
+      return Object.fromEntries(Object.entries(spec.outputs).map(([id, v]) => [id, resolveValue(v, `workflow output "${id}"`, ctx)]));
+    case 'tool':
+      return runTool(spec.tool, spec.in, ctx);
+  }
+}
+
+async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: CwlRunContext): Promise<Record<string, unknown>> {
+  const values = Object.fromEntries(Object.entries(inputs).map(([id, v]) => [id, resolveValue(v, `input "${id}"`, ctx)]));
+  const argv = buildCommandLine(tool, values);
+  const [command, ...args] = argv;
+  if (command === undefined) throw new CwlStepError(`step "${ctx.step}": the command line is empty`);
+  const name = `${ctx.step}${ctx.item === undefined ? '' : `.${ctx.item}`}.${ctx.attempt}`;
+  const workdir = path.resolve(ctx.baseDir, ctx.outDir, ctx.runId, name);
+  // A redelivered task (at-least-once) may find the directory of an earlier try of this attempt.
+  rmSync(workdir, { recursive: true, force: true });
+  mkdirSync(workdir, { recursive: true });
+  ctx.log(`cwl-tool: in ${workdir}: ${argv.map(quote).join(' ')}`);
+
+  const fds: number[] = [];
+  const capture = (file: string | undefined): number | 'inherit' => {
+    if (file === undefined) return 'inherit';
+    const fd = openSync(path.join(workdir, file), 'w');
+    fds.push(fd);
+    return fd;
+  };
+  let exit: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    const child = spawn(command, args, {
+      cwd: workdir,
+      // CWL gives tools a clean environment: PATH, HOME and TMPDIR (plus EnvVarRequirement).
+      env: { PATH: ctx.env['PATH'] ?? '/usr/bin:/bin', HOME: workdir, TMPDIR: tmpdir(), ...tool.env },
+      stdio: ['ignore', capture(tool.stdout), capture(tool.stderr)],
+    });
+    exit = await new Promise((resolve, reject) => {
+      child.once('error', (error) => reject(new CwlStepError(`step "${ctx.step}": cannot run ${JSON.stringify(command)}: ${error.message}`)));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+  if (exit.code === null || !tool.successCodes.includes(exit.code)) {
+    const how = exit.code === null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    throw new CwlStepError(`step "${ctx.step}": ${command} ${how}${tool.successCodes.length === 1 && tool.successCodes[0] === 0 ? '' : ` (success codes: ${tool.successCodes.join(', ')})`}`);
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const o of tool.outputs) {
+    const found = 'stream' in o ? [path.join(workdir, (o.stream === 'stdout' ? tool.stdout : tool.stderr)!)] : o.glob.flatMap((g) => globFiles(workdir, g));
+    const files = [...new Set(found)].map(fileObject);
+    if (o.type.depth === 1) out[o.id] = files;
+    else if (files.length === 1) out[o.id] = files[0];
+    else if (files.length === 0 && o.type.optional) out[o.id] = null;
+    else {
+      const globs = 'glob' in o ? o.glob.join(', ') : '';
+      throw new CwlStepError(`step "${ctx.step}": output "${o.id}" (File${o.type.optional ? '?' : ''}) matched ${files.length} files with ${globs} in ${workdir}${files.length > 1 ? `: ${files.map((f) => f.basename).join(', ')}` : ''}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * A value from the step event: the ref's value, else the default, then checked against the type
+ * and with every File resolved (relative paths against baseDir) and checked to exist.
+ */
+function resolveValue(spec: ValueSpec, what: string, ctx: CwlRunContext): unknown {
+  let value: unknown = null;
+  const ref = spec.ref;
+  if (ref && 'input' in ref) {
+    const input = ctx.event.input;
+    const given = typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[ref.input] : undefined;
+    value = given ?? ref.default ?? null;
+  } else if (ref && 'step' in ref) {
+    const result = ctx.event.results[ref.step];
+    const pick = (o: unknown): unknown => (typeof o === 'object' && o !== null ? ((o as Record<string, unknown>)[ref.output] ?? null) : null);
+    value = ref.gather ? (Array.isArray(result) ? result.map(pick) : null) : pick(result);
+  } else if (ref && 'item' in ref) {
+    value = ctx.event.item ?? null;
+  }
+  if (value === null && spec.default !== undefined) value = spec.default;
+  const mismatch = typeMismatch(value, spec.type);
+  if (mismatch) throw new CwlStepError(`step "${ctx.step}": ${what}: ${mismatch}`);
+  return mapFiles(value, (f) => {
+    const given = typeof f.path === 'string' ? f.path : String(f.location);
+    let where = given;
+    if (where.startsWith('file://')) where = fileURLToPath(where);
+    else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(where)) throw new CwlStepError(`step "${ctx.step}": ${what}: only local files are supported, got ${given}`);
+    const abs = path.resolve(ctx.baseDir, where);
+    try {
+      return fileObject(abs);
+    } catch {
+      throw new CwlStepError(`step "${ctx.step}": ${what}: no such file ${abs}${abs === given ? '' : ` (from ${JSON.stringify(given)}, relative to ${ctx.baseDir})`}`);
+    }
+  });
+}
+
+function fileObject(abs: string): CwlFile {
+  const s = statSync(abs);
+  if (!s.isFile()) throw new CwlStepError(`${abs} is not a regular file`);
+  return { class: 'File', path: abs, basename: path.basename(abs), size: s.size };
+}
+
+/** An argument as a POSIX shell would need it, for the log line only (nothing runs through a shell). */
+function quote(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  // Control characters would break the log line: ANSI-C quoting shows them escaped.
+  if (/[\x00-\x1f\x7f]/.test(arg)) return `$'${arg.replace(/[\\']/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))}'`;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+

@@ -1,0 +1,227 @@
+/**
+ * The CWL model -> a joinflow workflow. Each CWL step becomes a step that runs `joinflow cwl-tool`
+ * with its RunnerSpec; a scatter becomes a forEach (over a small `<step>.scatter` step that
+ * outputs the array when the array is not simply another step's output); the workflow outputs
+ * are gathered by a final `outputs` step. Pure.
+ */
+import { findCycle, topoOrder } from '../../compiler/graph.ts';
+import { STEP_ID_PATTERN, type ExecutorInput, type StepInput, type WorkflowInput } from '../../model/workflow.ts';
+import type { CwlWorkflow, Source } from './read-workflow.ts';
+import type { Requirements } from './requirements.ts';
+import type { Problems } from './source.ts';
+import { typeName, type CwlType, type RunnerSpec, type ValueRef, type ValueSpec } from './spec.ts';
+import { assignable, typeMismatch } from './values.ts';
+
+/** How the written steps run. */
+export type BuildOptions = {
+  name: string;
+  /** The local command that runs `joinflow cwl-tool`; the RunnerSpec JSON is appended. */
+  runner: { command: string; args: string[] };
+  /** `batch`: AWS Batch jobs whose `local` command is the runner; `process`: local only. */
+  executor: 'process' | 'batch';
+  /** Batch image for steps without DockerRequirement (and the helper steps). */
+  image?: string;
+};
+
+/** Facts about an import, for the command's summary line. */
+export type CwlImportStats = { steps: number; scatters: number; helpers: number; inputs: number; outputs: number };
+
+/** Builds the workflow; problems (unknown sources, type mismatches, cycles) go to `problems`. */
+export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: Problems): { workflow: WorkflowInput; stats: CwlImportStats } {
+  const { src } = wf;
+  const byId = new Map(wf.steps.map((s) => [s.id, s]));
+  const inputs = new Map(wf.inputs.map((i) => [i.id, i]));
+  const taken = new Set(wf.steps.map((s) => s.id));
+  const unique = (base: string): string => {
+    let id = base;
+    for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+    taken.add(id);
+    return id;
+  };
+  const noImage: string[] = [];
+
+  /** The ref of a source and the type its value has at run time, or undefined after a problem. */
+  const resolve = (source: Source, where: string): { ref: ValueRef; type: CwlType; step?: string } | undefined => {
+    if ('input' in source) {
+      const input = inputs.get(source.input);
+      if (!input) {
+        problems.add(where, `unknown workflow input "${source.input}"${known([...inputs.keys()])}`);
+        return undefined;
+      }
+      return { ref: input.default === undefined ? { input: input.id } : { input: input.id, default: input.default }, type: input.type };
+    }
+    const step = byId.get(source.step);
+    if (!step && wf.unreadable.includes(source.step)) return undefined;
+    if (!step) {
+      problems.add(where, `unknown step "${source.step}"${known([...byId.keys()])}`);
+      return undefined;
+    }
+    const output = step.tool.outputs.find((o) => o.id === source.output);
+    if (!output || !step.out.includes(source.output)) {
+      problems.add(where, `step "${step.id}" has no output "${source.output}" in its out${known(step.out)}`);
+      return undefined;
+    }
+    const gather = step.scatter !== undefined;
+    // A scattered step's outputs are gathered into arrays, in item order.
+    const type = gather ? { ...output.type, depth: output.type.depth + 1, optional: false } : output.type;
+    return { ref: { step: step.id, output: output.id, gather }, type, step: step.id };
+  };
+
+  const steps: Record<string, StepInput> = {};
+  const cwlNeeds = new Map<string, string[]>();
+  let scatters = 0;
+  let helpers = 0;
+  for (const step of wf.steps) {
+    if (!STEP_ID_PATTERN.test(step.id)) {
+      problems.add(src.at(step.path, true), `step id "${step.id}" must be 1-200 letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"`);
+    }
+    const toolInputs = new Map(step.tool.inputs.map((i) => [i.id, i]));
+    const values: Record<string, ValueSpec> = {};
+    const needs = new Set<string>();
+    /** Every step this one takes a value from, the scattered array's included: for the cycle check. */
+    const deps = new Set<string>();
+    let scatterSource: { ref: ValueRef; type: CwlType; step?: string } | undefined;
+    let scatterDefault: unknown;
+    for (const entry of step.in) {
+      const ti = toolInputs.get(entry.id);
+      if (!ti) {
+        problems.add(src.at(entry.path, true), `step "${step.id}": "${entry.id}" is not an input of the tool it runs${known([...toolInputs.keys()])}`);
+        continue;
+      }
+      const scattered = step.scatter === entry.id;
+      // The scattered input receives one item of an array: the array has one more level.
+      const expected = scattered ? { ...ti.type, depth: ti.type.depth + 1, optional: false } : ti.type;
+      const at = src.at([...entry.path, 'source']);
+      const resolved = entry.source ? resolve(entry.source, at) : undefined;
+      if (resolved && !assignable(resolved.type, expected)) {
+        problems.add(at, `step "${step.id}" input "${entry.id}" expects ${typeName(expected)}${scattered ? ' (scattered)' : ''}, but its source has type ${typeName(resolved.type)}`);
+      }
+      if (entry.default !== undefined) {
+        const mismatch = typeMismatch(entry.default, expected);
+        if (mismatch) problems.add(src.at([...entry.path, 'default']), `default of step input "${entry.id}": ${mismatch}`);
+      }
+      // The scattered array reaches the step through forEach, never in `results`: a step that
+      // needed it too would receive the whole array in every item's event (O(N^2) for N items).
+      if (resolved?.step && !scattered) needs.add(resolved.step);
+      if (resolved?.step) deps.add(resolved.step);
+      if (scattered) {
+        scatterSource = resolved;
+        scatterDefault = entry.default;
+        values[ti.id] = { ref: { item: true }, type: ti.type };
+        continue;
+      }
+      const fallback = entry.default ?? ti.default;
+      values[ti.id] = { ...(resolved ? { ref: resolved.ref } : {}), ...(fallback === undefined ? {} : { default: fallback }), type: ti.type };
+    }
+    for (const ti of step.tool.inputs) {
+      if (values[ti.id] || step.in.some((e) => e.id === ti.id)) continue;
+      values[ti.id] = { ...(ti.default === undefined ? {} : { default: ti.default }), type: ti.type };
+    }
+    for (const [id, v] of Object.entries(values)) {
+      // An unknown source was reported already: the input is not missing too.
+      const sourced = step.in.some((e) => e.id === id && e.source !== undefined);
+      const optional = v.type.optional || v.default !== undefined || v.ref !== undefined || sourced;
+      if (!optional) problems.add(src.at(step.path, true), `step "${step.id}": the tool's required input "${id}" has no source and no default`);
+    }
+    cwlNeeds.set(step.id, [...deps]);
+
+    const stepSpec: StepInput = {
+      ...(step.description === undefined ? {} : { description: step.description }),
+      needs: [...needs].sort(),
+      executor: executorFor({ kind: 'tool', tool: step.tool, in: values, ...(step.requirements.image ? { image: step.requirements.image } : {}) }, step.requirements, step.id),
+      ...(step.requirements.timeLimitS ? { timeoutMs: step.requirements.timeLimitS * 1000 } : {}),
+    };
+    if (step.scatter !== undefined) {
+      scatters++;
+      const entry = step.in.find((e) => e.id === step.scatter);
+      const srcRef = scatterSource?.ref;
+      const fromStep = srcRef && 'step' in srcRef ? srcRef : undefined;
+      // forEach reads the array straight from the predecessor's output when that is possible: the
+      // predecessor ran once (its output is an object, not a gathered list), the step takes
+      // nothing else from it (a forEach step does not receive the whole output of the step it
+      // fans out over), and no default must replace a null.
+      const direct = fromStep && !fromStep.gather && scatterDefault === undefined && !fromStep.output.includes('.') &&
+        step.in.filter((e) => e.source && 'step' in e.source && e.source.step === fromStep.step).length === 1;
+      if (direct) {
+        stepSpec.needs = [...new Set([...(stepSpec.needs ?? []), fromStep.step])].sort();
+        stepSpec.forEach = { step: fromStep.step, path: fromStep.output };
+      } else if (entry && (scatterSource || scatterDefault !== undefined)) {
+        helpers++;
+        const helper = unique(`${step.id}.scatter`);
+        const ti = toolInputs.get(entry.id)!;
+        const value: ValueSpec = { ...(srcRef ? { ref: srcRef } : {}), ...(scatterDefault === undefined ? {} : { default: scatterDefault }), type: { ...ti.type, depth: ti.type.depth + 1, optional: false } };
+        delete value.type.itemBinding;
+        steps[helper] = {
+          description: `the array step "${step.id}" scatters over (input "${entry.id}")`,
+          needs: scatterSource?.step ? [scatterSource.step] : [],
+          executor: executorFor({ kind: 'items', value }, {}, helper),
+        };
+        stepSpec.needs = [...new Set([...(stepSpec.needs ?? []), helper])].sort();
+        stepSpec.forEach = helper;
+      } else {
+        problems.add(src.at([...step.path, 'scatter']), `step "${step.id}" scatters over "${step.scatter}", which has no source and no default`);
+      }
+    }
+    steps[step.id] = stepSpec;
+  }
+
+  const { cyclic } = topoOrder(cwlNeeds);
+  if (cyclic.length > 0) {
+    const cycle = findCycle(cwlNeeds, cyclic);
+    problems.add(src.at(byId.get(cycle[0] ?? '')?.path ?? ['steps'], true), `the steps form a cycle: ${cycle.join(' -> ')}`);
+  }
+
+  let output: string | undefined;
+  if (wf.outputs.length > 0) {
+    const outs: Record<string, ValueSpec> = {};
+    const needs = new Set<string>();
+    for (const o of wf.outputs) {
+      const at = src.at([...o.path, 'outputSource']);
+      const resolved = resolve(o.source, at);
+      if (!resolved) continue;
+      if (!assignable(resolved.type, o.type)) {
+        problems.add(at, `workflow output "${o.id}" has type ${typeName(o.type)}, but its source has type ${typeName(resolved.type)}`);
+      }
+      if (resolved.step) needs.add(resolved.step);
+      outs[o.id] = { ref: resolved.ref, type: o.type };
+    }
+    output = unique('outputs');
+    steps[output] = {
+      description: 'the workflow outputs, named as in the CWL file',
+      needs: [...needs].sort(),
+      executor: executorFor({ kind: 'outputs', outputs: outs }, {}, output),
+    };
+  }
+
+  if (noImage.length > 0) {
+    problems.add(src.at([]), `--executor batch needs an image for ${noImage.map((s) => `"${s}"`).join(', ')}: give --image (an image with node, joinflow and the tools) or a DockerRequirement`);
+  }
+  const workflow: WorkflowInput = {
+    name: options.name,
+    ...(wf.description === undefined ? {} : { description: wf.description }),
+    steps,
+    ...(output === undefined ? {} : { output }),
+  };
+  return { workflow, stats: { steps: wf.steps.length, scatters, helpers, inputs: wf.inputs.length, outputs: wf.outputs.length } };
+
+  function executorFor(spec: RunnerSpec, req: Requirements, id: string): ExecutorInput {
+    const arg = JSON.stringify(spec);
+    const local = { command: options.runner.command, args: [...options.runner.args, arg] };
+    if (options.executor === 'process') return { type: 'process', ...local };
+    const image = req.image ?? options.image;
+    if (image === undefined) noImage.push(id);
+    return {
+      type: 'batch',
+      image: image ?? 'missing',
+      command: ['joinflow', 'cwl-tool', arg],
+      ...(req.cores === undefined ? {} : { vcpus: Math.min(256, req.cores) }),
+      ...(req.ramMb === undefined ? {} : { memoryMb: Math.max(128, req.ramMb) }),
+      local,
+    };
+  }
+}
+
+function known(ids: string[]): string {
+  return ids.length === 0 ? '' : ` (known: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', ...' : ''})`;
+}
+

@@ -1,0 +1,194 @@
+/** A CWL CommandLineTool -> ToolSpec, refusing (with positions) what the subset cannot run. */
+import type { DocPath } from './source.ts';
+import {
+  checkFields,
+  hasExpression,
+  integer,
+  isObject,
+  kindOf,
+  literalString,
+  readBinding,
+  readIdMap,
+  readType,
+  type Ctx,
+  type Json,
+} from './fields.ts';
+import { readRequirements, type Requirements } from './requirements.ts';
+import { typeName, type ToolArgument, type ToolInput, type ToolOutput, type ToolSpec } from './spec.ts';
+import { typeMismatch } from './values.ts';
+
+/** CWL versions whose CommandLineTool and Workflow fields the subset reads alike. */
+export const CWL_VERSIONS = ['v1.0', 'v1.1', 'v1.2'];
+
+/** Fields of any CWL process that carry no meaning for a run. */
+export const METADATA_FIELDS = ['id', 'label', 'doc', 'intent', '$namespaces', '$schemas'];
+
+/** Document-level constructs of schema salad that the subset does not resolve. */
+export const SALAD_REFUSED: Record<string, string> = {
+  $graph: 'packed documents are not read: keep one process per file',
+  $import: 'documents are not spliced together: write the value in place',
+  $include: 'documents are not spliced together: write the value in place',
+  $mixin: 'documents are not spliced together: write the value in place',
+  $base: 'ids are resolved locally',
+};
+
+/** A tool as read, with what its own requirements say. */
+export type ReadTool = { tool: ToolSpec; requirements: Requirements };
+
+/**
+ * Reads the CommandLineTool at `path` of the document. `fileDefault` rewrites File defaults so
+ * that their paths stay valid from the written workflow's directory.
+ */
+export function readTool(ctx: Ctx, path: DocPath, body: Json, notes: string[], fileDefault: (v: unknown) => unknown): ReadTool {
+  checkFields(ctx, path, body, 'CommandLineTool', [
+    'class', 'cwlVersion', ...METADATA_FIELDS, 'baseCommand', 'arguments', 'inputs', 'outputs', 'stdout', 'stderr', 'successCodes', 'requirements', 'hints',
+  ], {
+    stdin: 'tools get no stdin: pass the file as an input bound on the command line',
+    temporaryFailCodes: 'set retry on the joinflow step instead',
+    permanentFailCodes: 'every other exit code fails the step',
+    ...SALAD_REFUSED,
+  });
+  const requirements = readRequirements(ctx, path, body, notes);
+  const baseCommand = readBaseCommand(ctx, [...path, 'baseCommand'], body['baseCommand']);
+  const args = readArguments(ctx, [...path, 'arguments'], body['arguments']);
+  const inputs = readIdMap(ctx, [...path, 'inputs'], body['inputs'], 'input', 'type').flatMap((e) => readInput(ctx, e.path, e.id, e.body, fileDefault) ?? []);
+  const tool: ToolSpec = { baseCommand, arguments: args, inputs, outputs: [], successCodes: [0], env: {} };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    if (body[stream] === undefined) continue;
+    const name = literalString(ctx, [...path, stream], body[stream], stream);
+    if (name !== undefined && !plainFileName(name)) ctx.problems.add(ctx.src.at([...path, stream]), `${stream} must be a plain file name (no "/", not "." or ".."), got ${JSON.stringify(name)}`);
+    else if (name !== undefined) tool[stream] = name;
+  }
+  tool.outputs = readIdMap(ctx, [...path, 'outputs'], body['outputs'], 'output', 'type').flatMap((e) => readOutput(ctx, e.path, e.id, e.body, tool) ?? []);
+  if (body['successCodes'] !== undefined) {
+    const raw = body['successCodes'];
+    if (Array.isArray(raw)) tool.successCodes = raw.flatMap((c: unknown, i) => integer(ctx, [...path, 'successCodes', i], c, 'a success code') ?? []);
+    else ctx.problems.add(ctx.src.at([...path, 'successCodes']), `successCodes must be a list of exit codes, got ${kindOf(raw)}`);
+  }
+  if (tool.baseCommand.length === 0 && tool.arguments.length === 0) {
+    ctx.problems.add(ctx.src.at(path), 'the tool has neither baseCommand nor arguments: nothing to run');
+  }
+  return { tool, requirements };
+}
+
+function readBaseCommand(ctx: Ctx, path: DocPath, raw: unknown): string[] {
+  if (raw === undefined) return [];
+  const list = typeof raw === 'string' ? [raw] : raw;
+  if (!Array.isArray(list)) {
+    ctx.problems.add(ctx.src.at(path), `baseCommand must be a string or a list of strings, got ${kindOf(raw)}`);
+    return [];
+  }
+  return list.flatMap((part: unknown, i) => literalString(ctx, typeof raw === 'string' ? path : [...path, i], part, 'baseCommand') ?? []);
+}
+
+function readArguments(ctx: Ctx, path: DocPath, raw: unknown): ToolArgument[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    ctx.problems.add(ctx.src.at(path), `arguments must be a list, got ${kindOf(raw)}`);
+    return [];
+  }
+  return raw.flatMap((a: unknown, i): ToolArgument[] => {
+    const p = [...path, i];
+    if (typeof a === 'string') {
+      const value = literalString(ctx, p, a, 'an argument');
+      return value === undefined ? [] : [{ position: 0, separate: true, value }];
+    }
+    if (!isObject(a)) {
+      ctx.problems.add(ctx.src.at(p), `an argument must be a string or an object, got ${kindOf(a)}`);
+      return [];
+    }
+    const { valueFrom, ...rest } = a;
+    if (valueFrom === undefined) {
+      ctx.problems.add(ctx.src.at(p), 'an argument object needs valueFrom (a literal string here)');
+      return [];
+    }
+    const binding = readBinding(ctx, p, rest);
+    const value = literalString(ctx, [...p, 'valueFrom'], valueFrom, 'valueFrom');
+    if (!binding || value === undefined) return [];
+    if (binding.itemSeparator !== undefined) ctx.problems.add(ctx.src.at([...p, 'itemSeparator']), 'itemSeparator applies to array inputs, not to arguments');
+    return [{ position: binding.position, ...(binding.prefix === undefined ? {} : { prefix: binding.prefix }), separate: binding.separate, value }];
+  });
+}
+
+function readInput(ctx: Ctx, path: DocPath, id: string, body: Json, fileDefault: (v: unknown) => unknown): ToolInput | undefined {
+  checkFields(ctx, path, body, `input "${id}"`, ['id', 'type', 'inputBinding', 'default', 'label', 'doc', 'format', 'streamable'], {
+    secondaryFiles: 'each file is passed on its own: make the secondary file an input',
+    loadContents: 'file contents are not loaded into inputs',
+    loadListing: 'Directory inputs are not supported',
+  });
+  if (body['type'] === undefined) {
+    ctx.problems.add(ctx.src.at(path), `input "${id}" needs a type`);
+    return undefined;
+  }
+  const type = readType(ctx, [...path, 'type'], body['type']);
+  if (type === undefined || typeof type === 'string') return undefined;
+  if (type.depth > 1) {
+    ctx.problems.refuse(ctx.src, [...path, 'type'], `the nested array type ${typeName(type)} of input "${id}"`, 'tool inputs are scalars or arrays of scalars');
+    return undefined;
+  }
+  const input: ToolInput = { id, type };
+  if (body['inputBinding'] !== undefined) {
+    const binding = readBinding(ctx, [...path, 'inputBinding'], body['inputBinding']);
+    if (binding) input.binding = binding;
+  }
+  if (body['default'] !== undefined) {
+    const mismatch = typeMismatch(body['default'], type);
+    if (mismatch) ctx.problems.add(ctx.src.at([...path, 'default']), `default of input "${id}": ${mismatch}`);
+    else input.default = fileDefault(body['default']);
+  }
+  return input;
+}
+
+function readOutput(ctx: Ctx, path: DocPath, id: string, body: Json, tool: ToolSpec): ToolOutput | undefined {
+  checkFields(ctx, path, body, `output "${id}"`, ['id', 'type', 'outputBinding', 'label', 'doc', 'format', 'streamable'], {
+    secondaryFiles: 'each file is passed on its own: make the secondary file an output',
+  });
+  const type = readType(ctx, [...path, 'type'], body['type'], true);
+  if (type === undefined) return undefined;
+  if (type === 'stdout' || type === 'stderr') {
+    if (body['outputBinding'] !== undefined) ctx.problems.add(ctx.src.at([...path, 'outputBinding'], true), `output "${id}" of type ${type} takes no outputBinding`);
+    // CWL picks a random name when none is given; a fixed one keeps runs comparable.
+    tool[type] ??= `${type}.txt`;
+    return { id, type: { base: 'File', depth: 0, optional: false }, stream: type };
+  }
+  if (type.base !== 'File' || type.depth > 1) {
+    ctx.problems.refuse(ctx.src, [...path, 'type'], `the output type ${typeName(type)} of output "${id}"`, 'outputs are File, File? or File[] collected by glob; other types need outputEval');
+    return undefined;
+  }
+  const ob = body['outputBinding'];
+  if (!isObject(ob)) {
+    ctx.problems.add(ctx.src.at(path), `output "${id}" needs outputBinding: {glob: ...}`);
+    return undefined;
+  }
+  checkFields(ctx, [...path, 'outputBinding'], ob, 'outputBinding', ['glob'], {
+    outputEval: 'outputs are the files found by glob, not computed',
+    loadContents: 'file contents are not loaded into outputs',
+    loadListing: 'Directory outputs are not supported',
+  });
+  const raw = ob['glob'];
+  const list = typeof raw === 'string' ? [raw] : raw;
+  if (!Array.isArray(list) || list.length === 0) {
+    ctx.problems.add(ctx.src.at([...path, 'outputBinding', 'glob']), `glob must be a pattern or a non-empty list of patterns, got ${kindOf(raw)}`);
+    return undefined;
+  }
+  const glob = list.flatMap((g: unknown, i) => {
+    const p = typeof raw === 'string' ? [...path, 'outputBinding', 'glob'] : [...path, 'outputBinding', 'glob', i];
+    const pattern = literalString(ctx, p, g, 'glob');
+    if (pattern === undefined) return [];
+    if (!safeGlob(pattern)) {
+      ctx.problems.refuse(ctx.src, p, `the glob pattern ${JSON.stringify(pattern)}`, 'patterns are relative, without "..", "**" or "{...}"; use *, ? and [...] within path segments');
+      return [];
+    }
+    return [pattern];
+  });
+  return glob.length === list.length ? { id, type, glob } : undefined;
+}
+
+function plainFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+}
+
+function safeGlob(pattern: string): boolean {
+  if (pattern === '' || pattern.startsWith('/') || hasExpression(pattern) || /[{}]/.test(pattern) || pattern.includes('\0')) return false;
+  return pattern.split('/').every((seg) => seg !== '..' && seg !== '**' && seg !== '');
+}

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-cwl-');
+const fixtures = path.join(root, 'test/fixtures/cwl');
+type File = { class: 'File'; path: string; basename: string; size: number };
+const read = (f: File): string => readFileSync(f.path, 'utf8');
+
+describe('joinflow import cwl + run', () => {
+  it('imports the word-count workflow (scatter, gather, stdout, glob) and runs it to the expected files', () => {
+    const dir = tmp();
+    const out = path.join(dir, 'wc.yaml');
+    const imported = joinflow(['import', 'cwl', 'workflows/word-count/cwl/word-count.cwl', '-o', out]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stderr).toContain('word-count: 7 CWL steps (2 scattered), 2 inputs, 4 outputs -> 9 process steps');
+    expect(imported.stderr).toMatch(/note: workflows\/word-count\/cwl\/tools\/line-count\.cwl:6:3: DockerRequirement debian:12-slim/);
+    const wf = parseYaml(readFileSync(out, 'utf8')) as { steps: Record<string, { executor: { args: string[] } }> };
+    // Written outside the project: the runner is named by its absolute path.
+    expect(wf.steps['extract']!.executor.args.slice(0, 2)).toEqual([path.join(root, 'bin/joinflow.js'), 'cwl-tool']);
+
+    const texts = ['a', 'b', 'c'].map((n) => ({ class: 'File', path: path.join(root, `workflows/word-count/texts/${n}.txt`) }));
+    const r = joinflow(['run', out, '--input', JSON.stringify({ texts, chunk_lines: 4 }), '--json', '--state', tmp()]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { runId: string; status: string; output: Record<string, File | File[]>; steps: Record<string, number> };
+    expect(result.status).toBe('succeeded');
+    expect(result.steps['failed']).toBe(0);
+    const o = result.output;
+    expect(Object.keys(o).sort()).toEqual(['chunk_sizes', 'counts', 'lines', 'words']);
+    const ranked = read(o['counts'] as File).split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/));
+    expect(ranked).toEqual([['4', 'the'], ['2', 'a'], ['2', 'cat'], ['2', 'dog'], ['2', 'sat'], ['1', 'and'], ['1', 'end'], ['1', 'mat'], ['1', 'on'], ['1', 'too']]);
+    // One words file per text, gathered in input order.
+    const words = o['words'] as File[];
+    expect(words.map(read)).toEqual(['the\ncat\nsat\non\nthe\nmat\nthe\ndog\nsat\ntoo\n', 'a\ncat\nand\na\ndog\n', 'the\nend\n']);
+    expect(words.map((w) => path.relative(dir, w.path))).toEqual([0, 1, 2].map((i) => `.joinflow/cwl/${result.runId}/extract.${i}.1/words.txt`));
+    // 10 ranked lines in chunks of 4: 4 + 4 + 2, each measured by its own scattered wc -l.
+    expect((o['chunk_sizes'] as File[]).map((f) => read(f).trim().split(' ')[0])).toEqual(['4', '4', '2']);
+    expect(read(o['lines'] as File).trim().split('\n').at(-1)!.trim()).toBe('4 total');
+  });
+
+  it('runs a lone CommandLineTool imported as batch steps locally: the output file holds the command line it built', () => {
+    const dir = tmp();
+    const out = path.join(dir, 'printf.json');
+    const imported = joinflow(['import', 'cwl', path.join(fixtures, 'printf-tool.cwl'), '-o', out, '--executor', 'batch', '--image', 'example/joinflow-cwl:1']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const steps = (JSON.parse(readFileSync(out, 'utf8')) as { steps: Record<string, { executor: { type: string; image: string } }> }).steps;
+    expect(Object.values(steps).map((s) => `${s.executor.type} ${s.executor.image}`)).toEqual(['batch example/joinflow-cwl:1', 'batch example/joinflow-cwl:1']);
+    const input = { names: ['x', 'y'], sizes: [10, 20], tags: ['p', 'q'] };
+    const r = joinflow(['run', out, '--input', JSON.stringify(input), '--json', '--state', tmp()]);
+    expect(r.code, r.stderr).toBe(0);
+    const argv = read((JSON.parse(r.stdout) as { output: { argv: File } }).output.argv).split('\n').slice(0, -1);
+    expect(argv).toEqual(['--first', '-v', '-I', '10,20', '-n', 'x', 'y', '-t=p', '-t=q', '--mode=fast', path.join(fixtures, 'data/ref.txt')]);
+  });
+
+  it('fails the run with the tool exit code and its stderr', () => {
+    const dir = tmp();
+    const out = path.join(dir, 'fail.json');
+    expect(joinflow(['import', 'cwl', path.join(fixtures, 'fail.cwl'), '-o', out]).code).toBe(0);
+    const r = joinflow(['run', out, '--state', tmp()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('something went wrong');
+    expect(r.stderr).toContain('step "tool": sh exited with code 3');
+  });
+
+  it('refuses constructs outside the subset with file:line:col, all at once, exit 2', () => {
+    const file = path.relative(root, path.join(fixtures, 'unsupported.cwl'));
+    const r = joinflow(['import', 'cwl', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('  - '));
+    expect(lines).toEqual([
+      `  - ${file}:4:5: SubworkflowFeatureRequirement is not supported by joinflow's CWL subset (steps must run CommandLineTools, not nested workflows)`,
+      `  - ${file}:6:10: the type Directory is not supported by joinflow's CWL subset (pass files one by one as File or File[])`,
+      `  - ${file}:18:5: step "align" field "when" is not supported by joinflow's CWL subset (conditional steps are not supported: every step runs)`,
+      `  - ${file}:13:7: CommandLineTool field "stdin" is not supported by joinflow's CWL subset (tools get no stdin: pass the file as an input bound on the command line)`,
+    ]);
+    expect(r.stderr).toContain(`joinflow import: ${file}: invalid workflow definition (4 problems):`);
+  });
+
+  it('keeps joinflow import wfcommons working and names both formats on bad usage', () => {
+    const r = joinflow(['import', 'nope', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown format "nope" (supported: wfcommons, cwl)');
+    const trace = path.join(root, '../shared/corpora/wfcommons/blast-chameleon-small-001.json');
+    const w = joinflow(['import', 'wfcommons', trace]);
+    expect(w.code).toBe(0);
+    expect(Object.keys((JSON.parse(w.stdout) as { steps: object }).steps)).toHaveLength(43);
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { buildCommandLine } from '../../src/importers/cwl/command-line.ts';
+import type { CommandBinding, CwlType, ToolSpec } from '../../src/importers/cwl/spec.ts';
+
+const t = (base: CwlType['base'], depth = 0, extra: Partial<CwlType> = {}): CwlType => ({ base, depth, optional: false, ...extra });
+const b = (position: number, extra: Partial<CommandBinding> = {}): CommandBinding => ({ position, separate: true, ...extra });
+const file = (path: string) => ({ class: 'File', path, basename: path.split('/').at(-1), size: 1 });
+
+function tool(partial: Partial<ToolSpec>): ToolSpec {
+  return { baseCommand: ['tool'], arguments: [], inputs: [], outputs: [], successCodes: [0], env: {}, ...partial };
+}
+
+describe('buildCommandLine', () => {
+  it('sorts bound inputs by position, then by name; unbound inputs stay off the command line', () => {
+    const spec = tool({
+      inputs: [
+        { id: 'zeta', type: t('string'), binding: b(1) },
+        { id: 'alpha', type: t('string'), binding: b(1) },
+        { id: 'first', type: t('int'), binding: b(-1) },
+        { id: 'last', type: t('File'), binding: b(10) },
+        { id: 'hidden', type: t('string') },
+      ],
+    });
+    const argv = buildCommandLine(spec, { zeta: 'z', alpha: 'a', first: 7, last: file('/data/in.txt'), hidden: 'no' });
+    expect(argv).toEqual(['tool', '7', 'a', 'z', '/data/in.txt']);
+  });
+
+  it('puts literal arguments before inputs at the same position, in their own order', () => {
+    const spec = tool({
+      baseCommand: ['bwa', 'mem'],
+      arguments: [
+        { position: 1, prefix: '-t', separate: true, value: '2' },
+        { position: 0, separate: true, value: '-v' },
+        { position: 1, separate: true, value: '-M' },
+      ],
+      inputs: [{ id: 'k', type: t('int'), binding: b(1, { prefix: '-k' }) }, { id: 'ref', type: t('File'), binding: b(2) }],
+    });
+    expect(buildCommandLine(spec, { k: 15, ref: file('/r.fa') })).toEqual(['bwa', 'mem', '-v', '-t', '2', '-M', '-k', '15', '/r.fa']);
+  });
+
+  it('joins prefix and value with separate: false, for inputs and arguments', () => {
+    const spec = tool({
+      arguments: [{ position: 0, prefix: '--mode=', separate: false, value: 'fast' }],
+      inputs: [{ id: 'key', type: t('string'), binding: b(1, { prefix: '--key=', separate: false }) }, { id: 'n', type: t('int'), binding: b(2, { prefix: '-n' }) }],
+    });
+    expect(buildCommandLine(spec, { key: '1,1nr', n: 3 })).toEqual(['tool', '--mode=fast', '--key=1,1nr', '-n', '3']);
+  });
+
+  it('adds a boolean prefix only when true, and nothing for null or missing optional inputs', () => {
+    const spec = tool({
+      inputs: [
+        { id: 'verbose', type: t('boolean'), binding: b(1, { prefix: '-v' }) },
+        { id: 'quiet', type: t('boolean'), binding: b(1, { prefix: '-q' }) },
+        { id: 'bare', type: t('boolean'), binding: b(1) },
+        { id: 'opt', type: t('string', 0, { optional: true }), binding: b(2, { prefix: '--opt' }) },
+        { id: 'gone', type: t('int', 0, { optional: true }), binding: b(2, { prefix: '--gone' }) },
+      ],
+    });
+    expect(buildCommandLine(spec, { verbose: true, quiet: false, bare: true, opt: null })).toEqual(['tool', '-v']);
+  });
+
+  it('spreads arrays after one prefix, joins them with itemSeparator, and binds each item with the items binding', () => {
+    const spec = tool({
+      inputs: [
+        { id: 'a_files', type: t('File', 1), binding: b(1, { prefix: '-i' }) },
+        { id: 'b_sizes', type: t('int', 1), binding: b(1, { prefix: '-I', itemSeparator: ',' }) },
+        { id: 'c_tags', type: t('string', 1, { itemBinding: b(0, { prefix: '-B=', separate: false }) }), binding: b(1) },
+        { id: 'd_plain', type: t('string', 1), binding: b(2) },
+      ],
+    });
+    const argv = buildCommandLine(spec, { a_files: [file('/x'), file('/y')], b_sizes: [1000, 250], c_tags: ['p', 'q'], d_plain: ['m', 'n'] });
+    expect(argv).toEqual(['tool', '-i', '/x', '/y', '-I', '1000,250', '-B=p', '-B=q', 'm', 'n']);
+  });
+
+  it('adds nothing for an empty array, not even its prefix', () => {
+    const spec = tool({ inputs: [{ id: 'xs', type: t('string', 1), binding: b(1, { prefix: '-x' }) }, { id: 'ys', type: t('string', 1), binding: b(1, { prefix: '-y', itemSeparator: ',' }) }] });
+    expect(buildCommandLine(spec, { xs: [], ys: [] })).toEqual(['tool']);
+  });
+
+  it('passes values through as separate arguments: no shell, no word splitting', () => {
+    const spec = tool({ inputs: [{ id: 's', type: t('string'), binding: b(1, { prefix: '-m' }) }, { id: 'f', type: t('float'), binding: b(2) }] });
+    expect(buildCommandLine(spec, { s: 'two words; rm -rf $HOME', f: 0.5 })).toEqual(['tool', '-m', 'two words; rm -rf $HOME', '0.5']);
+  });
+});

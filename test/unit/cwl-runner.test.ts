@@ -1,0 +1,138 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { globFiles, segmentRegExp } from '../../src/adapters/local/cwl-glob.ts';
+import { runCwlSpec, type CwlFile, type CwlRunContext } from '../../src/adapters/local/cwl-runner.ts';
+import type { CwlType, ToolSpec, ValueSpec } from '../../src/importers/cwl/spec.ts';
+import type { StepEvent } from '../../src/model/workflow.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-cwl-runner-');
+const t = (base: CwlType['base'], depth = 0, optional = false): CwlType => ({ base, depth, optional });
+const tool = (partial: Partial<ToolSpec>): ToolSpec => ({ baseCommand: [], arguments: [], inputs: [], outputs: [], successCodes: [0], env: {}, ...partial });
+const printf: Partial<ToolSpec> = { baseCommand: ['printf', '%s\\n'], stdout: 'out.txt', outputs: [{ id: 'out', type: t('File'), stream: 'stdout' }] };
+
+function context(event: Partial<StepEvent>, extra: Partial<CwlRunContext> = {}): CwlRunContext & { lines: string[] } {
+  const lines: string[] = [];
+  return { event: { input: null, results: {}, ...event }, baseDir: tmp(), outDir: 'work', runId: 'run-1', step: 's', attempt: 1, env: process.env, log: (l) => lines.push(l), lines, ...extra };
+}
+
+const text = (f: unknown): string => readFileSync((f as CwlFile).path, 'utf8');
+
+describe('runCwlSpec: tools', () => {
+  it('runs the command line without a shell in <outDir>/<runId>/<step>.<item>.<attempt> and captures stdout as a File', async () => {
+    const ctx = context({ input: { word: 'a b; echo $HOME', n: 4 } }, { item: 2, attempt: 3 });
+    const spec = tool({
+      ...printf,
+      inputs: [
+        { id: 'word', type: t('string'), binding: { position: 2, separate: true } },
+        { id: 'n', type: t('int'), binding: { position: 1, prefix: '-n', separate: false } },
+      ],
+    });
+    const out = (await runCwlSpec({ kind: 'tool', tool: spec, in: { word: { ref: { input: 'word' }, type: t('string') }, n: { ref: { input: 'n' }, type: t('int') } } }, ctx)) as Record<string, CwlFile>;
+    const workdir = path.join(ctx.baseDir, 'work', 'run-1', 's.2.3');
+    expect(text(out['out'])).toBe('-n4\na b; echo $HOME\n');
+    expect(out['out']).toEqual({ class: 'File', path: path.join(workdir, 'out.txt'), basename: 'out.txt', size: 20 });
+    expect(ctx.lines).toEqual([`cwl-tool: in ${workdir}: printf '%s\\n' -n4 'a b; echo $HOME'`]);
+  });
+
+  it('logs control characters in arguments escaped, so the command line stays on one log line', async () => {
+    const ctx = context({});
+    await runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['printf', "%s\n", "it's"] }), in: {} }, ctx);
+    expect(ctx.lines[0]).toMatch(/: printf \$'%s\\n' 'it'\\''s'$/);
+  });
+
+  it('collects File[] by glob in name order, null for an optional File without a match; an ambiguous File fails', async () => {
+    const ctx = context({});
+    const touch = tool({ baseCommand: ['touch', 'b.txt', 'a.txt', 'c.log', '.hidden.txt'] });
+    const out = await runCwlSpec({
+      kind: 'tool',
+      tool: { ...touch, outputs: [{ id: 'txt', type: t('File', 1), glob: ['*.txt'] }, { id: 'none', type: t('File', 0, true), glob: ['*.csv'] }, { id: 'log', type: t('File'), glob: ['*.log'] }] },
+      in: {},
+    }, ctx) as Record<string, unknown>;
+    expect((out['txt'] as CwlFile[]).map((f) => f.basename)).toEqual(['a.txt', 'b.txt']);
+    expect(out['none']).toBeNull();
+    expect((out['log'] as CwlFile).basename).toBe('c.log');
+    await expect(runCwlSpec({ kind: 'tool', tool: { ...touch, outputs: [{ id: 'one', type: t('File'), glob: ['*.txt'] }] }, in: {} }, context({})))
+      .rejects.toThrow(/step "s": output "one" \(File\) matched 2 files with \*\.txt in .*: a\.txt, b\.txt/);
+  });
+
+  it('fails on exit codes outside successCodes, and on commands that do not exist', async () => {
+    await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['false'] }), in: {} }, context({}))).rejects.toThrow('step "s": false exited with code 1');
+    await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['false'], successCodes: [1] }), in: {} }, context({}))).resolves.toEqual({});
+    await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['no-such-command-jf'] }), in: {} }, context({}))).rejects.toThrow(/cannot run "no-such-command-jf": spawn no-such-command-jf ENOENT/);
+  });
+
+  it('gives the tool PATH, HOME (its working directory) and EnvVarRequirement variables only', async () => {
+    process.env['JF_SECRET_TEST'] = 'leak';
+    try {
+      const ctx = context({});
+      const out = await runCwlSpec({ kind: 'tool', tool: tool({ ...printf, baseCommand: ['env'], env: { GREETING: 'hi there' } }), in: {} }, ctx) as Record<string, CwlFile>;
+      const vars = Object.fromEntries(text(out['out']).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      expect(Object.keys(vars).sort()).toEqual(['GREETING', 'HOME', 'PATH', 'TMPDIR']);
+      expect(vars['GREETING']).toBe('hi there');
+      expect(vars['HOME']).toBe(path.dirname(out['out']!.path));
+    } finally {
+      delete process.env['JF_SECRET_TEST'];
+    }
+  });
+
+  it('starts each attempt in an empty working directory, even when it ran before (redelivery)', async () => {
+    const ctx = context({});
+    const ls = tool({ ...printf, baseCommand: ['ls', '-A'] });
+    const workdir = path.join(ctx.baseDir, 'work', 'run-1', 's.1');
+    mkdirSync(workdir, { recursive: true });
+    writeFileSync(path.join(workdir, 'stale'), 'x');
+    const out = await runCwlSpec({ kind: 'tool', tool: ls, in: {} }, ctx) as Record<string, CwlFile>;
+    expect(text(out['out'])).toBe('out.txt\n');
+  });
+});
+
+describe('runCwlSpec: values', () => {
+  const cat = tool({ ...printf, inputs: [{ id: 'files', type: t('File', 1), binding: { position: 1, separate: true } }] });
+
+  it('resolves run-input Files against baseDir, gathers scattered outputs, and checks every file exists', async () => {
+    const ctx = context({});
+    writeFileSync(path.join(ctx.baseDir, 'x.txt'), 'xx');
+    const y = path.join(ctx.baseDir, 'y.txt');
+    writeFileSync(y, 'yyy');
+    ctx.event = { input: { one: { class: 'File', path: 'x.txt' } }, results: { up: [{ o: { class: 'File', path: y } }, { o: { class: 'File', location: `file://${y}` } }] } };
+    const value = (ref: ValueSpec['ref']): ValueSpec => ({ ref, type: t('File', 1) });
+    const items = await runCwlSpec({ kind: 'items', value: value({ step: 'up', output: 'o', gather: true }) }, ctx);
+    expect(items).toEqual([{ class: 'File', path: y, basename: 'y.txt', size: 3 }, { class: 'File', path: y, basename: 'y.txt', size: 3 }]);
+    const outputs = await runCwlSpec({ kind: 'outputs', outputs: { first: { ref: { input: 'one' }, type: t('File') } } }, ctx);
+    expect(outputs).toEqual({ first: { class: 'File', path: path.join(ctx.baseDir, 'x.txt'), basename: 'x.txt', size: 2 } });
+    ctx.event.input = { one: { class: 'File', path: 'gone.txt' } };
+    await expect(runCwlSpec({ kind: 'outputs', outputs: { first: { ref: { input: 'one' }, type: t('File') } } }, ctx))
+      .rejects.toThrow(`step "s": workflow output "first": no such file ${path.join(ctx.baseDir, 'gone.txt')} (from "gone.txt", relative to ${ctx.baseDir})`);
+  });
+
+  it('takes the scatter item from the event, defaults when a value is null, and refuses values of the wrong type', async () => {
+    const ctx = context({ item: 7, input: { s: null } });
+    const echo = tool({ ...printf, inputs: [{ id: 'n', type: t('int'), binding: { position: 1, separate: true } }, { id: 's', type: t('string'), binding: { position: 2, separate: true } }] });
+    const out = await runCwlSpec({ kind: 'tool', tool: echo, in: { n: { ref: { item: true }, type: t('int') }, s: { ref: { input: 's', default: 'dflt' }, type: t('string') } } }, ctx) as Record<string, CwlFile>;
+    expect(text(out['out'])).toBe('7\ndflt\n');
+    await expect(runCwlSpec({ kind: 'tool', tool: cat, in: { files: { ref: { input: 'f' }, type: t('File', 1) } } }, context({ input: { f: ['a.txt'] } })))
+      .rejects.toThrow('step "s": input "files": item 0: expected File, got string "a.txt"');
+    await expect(runCwlSpec({ kind: 'tool', tool: cat, in: { files: { ref: { input: 'f' }, type: t('File', 1) } } }, context({ input: {} })))
+      .rejects.toThrow('step "s": input "files": expected File[], got null');
+  });
+});
+
+describe('globFiles', () => {
+  it('matches *, ? and [...] within segments, skips dot files unless asked, and walks literal directories', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'out', 'sub'), { recursive: true });
+    for (const f of ['a1.txt', 'a2.txt', 'b1.txt', '.dot.txt', 'out/sub/r.csv', 'out/x.csv']) writeFileSync(path.join(dir, f), '');
+    expect(globFiles(dir, 'a?.txt').map((f) => path.basename(f))).toEqual(['a1.txt', 'a2.txt']);
+    expect(globFiles(dir, '[ab]1.txt').map((f) => path.basename(f))).toEqual(['a1.txt', 'b1.txt']);
+    expect(globFiles(dir, '[!a]*.txt').map((f) => path.basename(f))).toEqual(['b1.txt']);
+    expect(globFiles(dir, '.*.txt').map((f) => path.basename(f))).toEqual(['.dot.txt']);
+    expect(globFiles(dir, 'out/*/*.csv').map((f) => path.relative(dir, f))).toEqual(['out/sub/r.csv']);
+    expect(globFiles(dir, 'out')).toEqual([]);
+    expect(globFiles(dir, 'missing/*.txt')).toEqual([]);
+    expect(existsSync(path.join(dir, 'a1.txt'))).toBe(true);
+    expect(segmentRegExp('a.b+c*').test('a.b+cde')).toBe(true);
+    expect(segmentRegExp('a.b').test('axb')).toBe(false);
+  });
+});
