@@ -63,6 +63,7 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
       ...(s.forEach === undefined
         ? {}
         : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
+      ...(s.files === undefined ? {} : { files: s.files }),
     };
   }
   const needs = new Map(Object.entries(steps).map(([id, s]) => [id, s.needs]));

@@ -91,6 +91,10 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
     if (e.type === 'container' && (e.module === undefined) === (e.command === undefined)) {
       problems.push({ path: `steps.${id}.executor`, message: 'a container step runs either a handler "module" or a "command": give exactly one' });
     }
+    // Files are staged around a command (env + checks); a handler in a thread has no such hook.
+    if (step.files && (e.type === 'function' || (e.type === 'container' && e.module !== undefined))) {
+      problems.push({ path: `steps.${id}.files`, message: `data files are staged for process, batch and container command steps, not for ${e.type === 'function' ? 'function' : 'container handler'} steps: drop "files" or run a command` });
+    }
     const module = e.type === 'function' || e.type === 'container' ? e.module : undefined;
     if (module !== undefined && (e.type === 'function' || e.type === 'container') && options.modules) {
       // Own keys only: a module named "constructor" must not find Object.prototype.constructor.

@@ -1,4 +1,4 @@
-import type { ExecutorSpec, RetrySpec } from './workflow.ts';
+import type { ExecutorSpec, RetrySpec, StepFiles } from './workflow.ts';
 
 /** An EventBridge event pattern (the subset the compiler emits; see runtime/pattern.ts). */
 export type EventPattern = { [key: string]: unknown };
@@ -42,6 +42,8 @@ export type PlanStep = {
   retry: RetrySpec;
   timeoutMs?: number;
   forEach?: { step: string; path?: string };
+  /** Data files staged for the step (see StepFilesSchema). */
+  files?: StepFiles;
 };
 
 /** The compiled form of one workflow; written to triggers/<workflow>.json. */

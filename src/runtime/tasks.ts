@@ -70,6 +70,7 @@ export function makeTask(
       ? { input: run.input, results, item: item.value, index: item.index }
       : { input: run.input, results },
     ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+    ...(spec.files === undefined ? {} : { files: spec.files }),
   };
 }
 
