@@ -47,6 +47,9 @@ const LIMITS = {
 const BLOB_PREFIX = 'joinflow/';
 // Batch jobs write outputs here: outside the start prefix (runs/), so they start nothing.
 const OUTPUT_PREFIX = 'outputs/';
+// Steps' data files, data/<runId>/<file> (src/adapters/aws/s3-data.ts): read and written by
+// batch jobs and workers, checked by the Batch bridge; outside runs/, so they start nothing.
+const DATA_PREFIX = 'data/';
 
 /** Where a Fargate job may run: vCPU -> allowed memory (MiB). Batch rejects anything else. */
 const FARGATE = [
@@ -369,6 +372,7 @@ module.exports = {
   LIMITS,
   BLOB_PREFIX,
   OUTPUT_PREFIX,
+  DATA_PREFIX,
   SERVICE_DIR,
   arn,
   boundedName,
