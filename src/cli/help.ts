@@ -186,13 +186,14 @@ Deletes the state of finished runs (older than the given age; default: all finis
 compacts the database.
 `,
   import: `Usage: joinflow import wfcommons <trace.json> [-o FILE] [--name NAME]
-         [--executor process|container --command TEMPLATE | --mapping FILE] [--no-files]
+         [--executor process|container --command TEMPLATE | --mapping FILE] [--files|--no-files]
 
 Converts a WfCommons trace (WfFormat 1.4 or 1.5) into a workflow, one step per task; step ids
-are the trace's task ids. By default every step simulates the task's recorded runtime. Each
-task's input/output file lists become the step's "files": process, batch and container command
-steps get them staged in the run's data directory (JOINFLOW_DATA_DIR, JOINFLOW_INPUTS,
-JOINFLOW_OUTPUTS; see joinflow run --data). Prints tasks, edges, depth and critical path on stderr.
+are the trace's task ids. By default every step simulates the task's recorded runtime. With
+--command or --mapping, each task's input/output file lists become the step's "files":
+process, batch and container command steps get them staged in the run's data directory
+(JOINFLOW_DATA_DIR, JOINFLOW_INPUTS, JOINFLOW_OUTPUTS; see joinflow run --data). Prints
+tasks, edges, depth and critical path on stderr.
 
 Options:
   -o, --out FILE         write the workflow JSON here (default: stdout)
@@ -207,7 +208,8 @@ Options:
                          files?: bool}; executor is {type: process|container|batch|function|
                          simulate, ...} with command templates; cwd/module relative to FILE.
                          Tasks no key matches are an error that lists them (unless default)
-  --no-files             do not keep the tasks' file lists
+  --files, --no-files    keep / drop the tasks' file lists (default: kept with --command or
+                         --mapping, unless the mapping says files: false; dropped otherwise)
 `,
 };
 

@@ -18,6 +18,7 @@ export async function importCommand(args: string[]): Promise<number> {
       executor: { type: 'string' },
       command: { type: 'string' },
       mapping: { type: 'string' },
+      files: { type: 'boolean', default: false },
       'no-files': { type: 'boolean', default: false },
     },
   });
@@ -32,11 +33,12 @@ export async function importCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`${file}: cannot read a JSON trace: ${(error as Error).message}`);
   }
+  if (values.files && values['no-files']) throw new UsageError('give --files or --no-files, not both');
   const executors = mappingFrom(values);
   const { workflow, stats } = importWfCommons(trace, {
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(executors ? { executors } : {}),
-    ...(values['no-files'] ? { files: false } : {}),
+    ...(values['no-files'] ? { files: false } : values.files ? { files: true } : {}),
   });
   const text = `${JSON.stringify(workflow, null, 2)}\n`;
   if (values.out) writeFileSync(values.out, text);

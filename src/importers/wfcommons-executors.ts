@@ -65,7 +65,7 @@ const EntrySchema = z.discriminatedUnion('type', [SimulateEntrySchema, ProcessEn
 
 /** A mapping file as written. */
 export const ExecutorMappingSchema = z.strictObject({
-  /** Keep the tasks' input/output file lists as step `files` (default true). */
+  /** Keep the tasks' input/output file lists as step `files` (default true with a mapping). */
   files: z.boolean().optional(),
   /** Task id, task name or category -> executor. */
   tasks: z.record(z.string(), EntrySchema).default({}),

@@ -1,6 +1,6 @@
 /**
  * WfCommons (WfFormat 1.4 and 1.5) traces to joinflow workflows: `simulate` steps by default, or
- * the executors an ExecutorMapping assigns; each task's input/output file lists become the step's
+ * the executors an ExecutorMapping assigns, whose steps get the tasks' input/output file lists as
  * `files`. Pure: the caller reads the files; this only interprets the parsed JSON.
  */
 import { dagStats, findCycle, topoOrder } from '../compiler/graph.ts';
@@ -30,7 +30,11 @@ export type WfCommonsImportOptions = {
   name?: string;
   /** Executors per task (default: every task simulates its recorded runtime). */
   executors?: ExecutorMapping;
-  /** Keep the tasks' file lists as step `files` (default: the mapping's `files`, else true). */
+  /**
+   * Keep the tasks' file lists as step `files`. Default: the mapping's `files`, else true with a
+   * mapping and false without one — simulate steps ignore files, and on large traces they nearly
+   * double the workflow (and its compile time).
+   */
   files?: boolean;
 };
 
@@ -188,7 +192,7 @@ export function importWfCommons(
 
   const name = workflowName(trace['name'], options.name, problems);
   const mapping = options.executors;
-  const keepFiles = options.files ?? mapping?.files ?? true;
+  const keepFiles = options.files ?? mapping?.files ?? mapping !== undefined;
   const unmapped = new Map<string, number>();
   const assigned = new Map<string, Omit<StepInput, 'needs'>>();
   for (const t of tasks) {

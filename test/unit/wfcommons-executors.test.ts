@@ -37,8 +37,10 @@ function problems(fn: () => unknown): Array<{ path: string; message: string }> {
 }
 
 describe('WfCommons import: data files', () => {
-  it('keeps every Montage task\'s input and output files, in trace order', () => {
-    const { workflow } = importWfCommons(load(MONTAGE));
+  it('keeps every Montage task\'s input and output files, in trace order, when asked', () => {
+    // Simulated imports leave them out unless asked: simulate steps do not stage anything.
+    expect(Object.values(importWfCommons(load(MONTAGE)).workflow.steps).filter((s) => s.files !== undefined)).toEqual([]);
+    const { workflow } = importWfCommons(load(MONTAGE), { files: true });
     expect(Object.keys(workflow.steps)).toHaveLength(58);
     for (const t of montageTasks) {
       expect(workflow.steps[t.id]!.files, t.id).toEqual({ inputs: t.inputFiles, outputs: t.outputFiles });
@@ -63,8 +65,8 @@ describe('WfCommons import: data files', () => {
     });
   });
 
-  it('drops the file lists when asked', () => {
-    const { workflow } = importWfCommons(load(MONTAGE), { files: false });
+  it('drops the file lists of mapped tasks when asked', () => {
+    const { workflow } = importWfCommons(load(MONTAGE), { executors: singleExecutorMapping('process', 'true'), files: false });
     expect(Object.values(workflow.steps).filter((s) => s.files !== undefined)).toEqual([]);
     const mapped = importWfCommons(load(MONTAGE), { executors: parseExecutorMapping({ files: false, default: { type: 'simulate' } }) });
     expect(Object.values(mapped.workflow.steps).filter((s) => s.files !== undefined)).toEqual([]);
@@ -72,7 +74,7 @@ describe('WfCommons import: data files', () => {
 
   it('refuses file names that would leave the run\'s data area, with their path', () => {
     const trace = { workflow: { specification: { tasks: [{ id: 'a', inputFiles: ['ok.txt', '../etc/passwd'], outputFiles: ['/abs'] }] } } };
-    expect(problems(() => importWfCommons(trace)).map((p) => p.path)).toEqual([
+    expect(problems(() => importWfCommons(trace, { files: true })).map((p) => p.path)).toEqual([
       'workflow.specification.tasks[0].inputFiles[1]',
       'workflow.specification.tasks[0].outputFiles[0]',
     ]);
