@@ -14,6 +14,7 @@ import { createRandom } from '../src/adapters/local/chaos.ts';
 import { DetailType, type EventEnvelope } from '../src/model/events.ts';
 import type { PlanStep, Trigger, TriggerPlan } from '../src/model/plan.ts';
 import type { WorkflowInput } from '../src/model/workflow.ts';
+import { processMakespan } from './process-makespan.ts';
 
 const corpus = path.resolve(import.meta.dirname, '../../shared/corpora/wfcommons');
 const sim0 = { type: 'simulate', durationMs: 0 } as const;
@@ -255,4 +256,5 @@ export const scenarios: Record<string, { store: string; run: () => Promise<Measu
   'makespan-epigenomics': { store: 'memory', run: () => makespan('epigenomics-chameleon-ilmn-6seq-50k-001.json') },
   'makespan-1000genome': { store: 'memory', run: () => makespan('1000genome-chameleon-2ch-100k-001.schema14.json') },
   'many-runs': { store: 'memory', run: manyRuns },
+  'makespan-montage-process': { store: 'sqlite', run: processMakespan },
 };

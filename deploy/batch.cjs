@@ -10,7 +10,7 @@
  *
  * serverless.yml: `resources: - ${file(./deploy/batch.cjs):resources}`
  */
-const { BLOB_PREFIX, OUTPUT_PREFIX, arn, context } = require('./lib.cjs');
+const { BLOB_PREFIX, DATA_PREFIX, OUTPUT_PREFIX, arn, context } = require('./lib.cjs');
 
 const ECS_TASKS = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
 const assume = (service) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] });
@@ -112,7 +112,7 @@ function batchResources(model) {
     BatchJobRole: {
       Type: 'AWS::IAM::Role',
       Properties: {
-        Description: 'joinflow: what a batch job may do: read its event, inputs and outputs, write outputs',
+        Description: 'joinflow: what a batch job may do: read its event, inputs and outputs, write outputs, stage its data files',
         AssumeRolePolicyDocument: ECS_TASKS,
         Policies: [
           {
@@ -128,6 +128,8 @@ function batchResources(model) {
                   Resource: [BLOB_PREFIX, OUTPUT_PREFIX, model.settings.startPrefix].map((p) => ({ 'Fn::Sub': `\${Bucket.Arn}/${p}*` })),
                 },
                 { Effect: 'Allow', Action: ['s3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${OUTPUT_PREFIX}*` } },
+                // The run's data files (step "files"): inputs downloaded, outputs uploaded.
+                { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${DATA_PREFIX}*` } },
               ],
             },
           },

@@ -7,7 +7,7 @@
  * serverless.yml attaches them with `functions.<key>.role: <logical id>` and includes
  * `${file(./deploy/iam.cjs):resources}`.
  */
-const { BLOB_PREFIX, OUTPUT_PREFIX, arn, context } = require('./lib.cjs');
+const { BLOB_PREFIX, DATA_PREFIX, OUTPUT_PREFIX, arn, context } = require('./lib.cjs');
 const { workflowExtras } = require('./workflow-resources.cjs');
 
 /** Above this many ARNs a statement names the stage's prefix instead (inline policies: 10,240 characters per role). */
@@ -104,6 +104,8 @@ function iamResources(model) {
       putEvents,
       claimChecks,
       allow(['s3:GetObject'], objects(OUTPUT_PREFIX)),
+      // HeadObject of declared output files (needs GetObject).
+      allow(['s3:GetObject'], objects(DATA_PREFIX)),
       allow(['sqs:SendMessage'], EVENTS_DLQ),
     ]),
     S3StartBridgeRole: lambdaRole(n.s3StartBridge, 'joinflow bridge: uploads start runs', [

@@ -49,6 +49,9 @@ const SUBSCRIPTIONS_FILE = '@subscriptions.json';
 const BLOB_PREFIX = 'joinflow/';
 // Batch jobs write outputs here: outside the start prefix (runs/), so they start nothing.
 const OUTPUT_PREFIX = 'outputs/';
+// Steps' data files, data/<runId>/<file> (src/adapters/aws/s3-data.ts): read and written by
+// batch jobs and workers, checked by the Batch bridge; outside runs/, so they start nothing.
+const DATA_PREFIX = 'data/';
 
 /** Where a Fargate job may run: vCPU -> allowed memory (MiB). Batch rejects anything else. */
 const FARGATE = [
@@ -409,6 +412,7 @@ module.exports = {
   LIMITS,
   BLOB_PREFIX,
   OUTPUT_PREFIX,
+  DATA_PREFIX,
   SERVICE_DIR,
   arn,
   boundedName,

@@ -6,7 +6,7 @@
  *
  * serverless.yml: `resources: - ${file(./deploy/queues.cjs):resources}`
  */
-const { BLOB_PREFIX, context } = require('./lib.cjs');
+const { BLOB_PREFIX, DATA_PREFIX, context } = require('./lib.cjs');
 
 /** How long a worker holds a task before it must extend the visibility (the worker does). */
 const TASK_VISIBILITY_SECONDS = 300;
@@ -46,6 +46,8 @@ function queueResources(model) {
           },
           { Effect: 'Allow', Action: ['events:PutEvents'], Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } },
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${BLOB_PREFIX}*` } },
+          // Data files of container command steps, staged by the worker (s3-data.ts).
+          { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${DATA_PREFIX}*` } },
         ],
       },
     },

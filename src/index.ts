@@ -7,6 +7,7 @@ export { DetailType } from './model/events.ts';
 export type { TriggerPlan, Trigger } from './model/plan.ts';
 export { compileWorkflow, serializePlan } from './compiler/compile.ts';
 export { importWfCommons } from './importers/wfcommons.ts';
+export { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } from './importers/wfcommons-executors.ts';
 export { createEngine, Engine, type EngineOptions, type RunResult, type TraceRecord } from './adapters/local/engine.ts';
 export { createMemoryStore } from './adapters/local/memory-store.ts';
 export { compileFile, findWorkflowFile } from './adapters/local/workflow-files.ts';

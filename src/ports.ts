@@ -4,7 +4,7 @@
  */
 import type { EventEnvelope, StepError } from './model/events.ts';
 import type { EventPattern, PlacementTarget } from './model/plan.ts';
-import type { ExecutorKind, ExecutorSpec, StepEvent } from './model/workflow.ts';
+import type { ExecutorKind, ExecutorSpec, StepEvent, StepFiles } from './model/workflow.ts';
 
 /** Publishes events and lets subscribers see them. At-least-once; order is not guaranteed. */
 export interface EventBus {
@@ -92,6 +92,8 @@ export type Task = {
   placement?: PlacementTarget;
   /** Set when a timeout of this attempt moves the step to its Batch fallback (runtime/fallback.ts). */
   fallback?: 'batch';
+  /** The step's data files, staged by the executor (a run directory locally, an S3 prefix on AWS). */
+  files?: StepFiles;
 };
 
 /** How an execution ended. `aborted`: stopped because the signal fired (timeout or cancel). */

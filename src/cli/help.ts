@@ -27,7 +27,9 @@ Options:
 
 Relative handler modules and working directories resolve against the current directory.
 Process logs go to <tmpdir>/joinflow-worker/<runId>/. Set $JOINFLOW_BUCKET to claim-check
-outputs too big for an event into S3.
+outputs too big for an event into S3, and to stage the data files of steps with "files": inputs
+are downloaded from s3://<bucket>/data/<runId>/ into <tmpdir>/joinflow-worker/<runId>/data
+(JOINFLOW_DATA_DIR) before the command, declared outputs uploaded there after it.
 `;
 
 /** Help of `joinflow dev`. */
@@ -198,6 +200,9 @@ Options:
   --run-id ID            the run's id (an idempotency key: an existing run is not started again)
   --max-payload SIZE     largest step output kept inline (default 1MB); larger ones are kept
                          as files in the state dir and passed by reference
+  --data DIR             the workflow's external input files (those no step writes): a step's
+                         declared input (step "files") missing from the run's data directory
+                         <state>/runs/<runId>/data is copied from DIR
 ${CHAOS_HELP}  --cost                 count the AWS requests this run makes (one processor invocation
                          per matched rule, DynamoDB request units, Lambda, SQS, Batch) and
                          print their price next to Step Functions Standard's for the same
@@ -248,12 +253,16 @@ Deletes the state of finished runs (older than the given age; default: all finis
 compacts the database.
 `,
   import: `Usage: joinflow import wfcommons <trace.json> [-o FILE] [--name NAME]
+         [--executor process|container --command TEMPLATE | --mapping FILE] [--files|--no-files]
        joinflow import cwl <workflow.cwl> [-o FILE] [--name NAME] [--executor process|batch]
                            [--image IMAGE]
 
-wfcommons: converts a WfCommons trace (WfFormat 1.4 or 1.5) into a workflow of simulate steps,
-one per task, with the task's recorded runtime; step ids are the trace's task ids. Prints tasks,
-edges, depth and critical path on stderr.
+wfcommons: converts a WfCommons trace (WfFormat 1.4 or 1.5) into a workflow, one step per task;
+step ids are the trace's task ids. By default every step simulates the task's recorded runtime.
+With --command or --mapping, each task's input/output file lists become the step's "files":
+process, batch and container command steps get them staged in the run's data directory
+(JOINFLOW_DATA_DIR, JOINFLOW_INPUTS, JOINFLOW_OUTPUTS; see joinflow run --data). Prints
+tasks, edges, depth and critical path on stderr.
 
 cwl: converts a CWL v1.0-v1.2 Workflow (or a lone CommandLineTool) of the supported subset into
 a workflow whose steps run each tool with 'joinflow cwl-tool'; a scatter becomes a forEach, the
@@ -264,11 +273,24 @@ go to stderr.
 Options:
   -o, --out FILE    write the workflow here (default: stdout); JSON, or YAML for .yaml/.yml
   --name NAME       workflow name (default: from the trace / the CWL file name)
-  --executor KIND   cwl only: process (default) runs on this machine only; batch writes AWS
+  --executor KIND   wfcommons: process or container (with --command) for every task; default
+                    simulate. cwl: process (default) runs on this machine only; batch writes AWS
                     Batch steps (image from DockerRequirement, else --image) whose local command
                     is the same runner
   --image IMAGE     cwl only: Batch image of the steps without DockerRequirement; it must contain
                     node, joinflow (on PATH) and the tools
+  wfcommons only:
+  --command TEMPLATE     the command of every task, split into words like a shell would (quotes,
+                         backslashes) but run without one. Placeholders: {id} {name} {category}
+                         {runtime} (seconds) {runtime*F} (times F) {program}, and the lists
+                         {inputs} {outputs} {arguments}, one word per item; {{ }} are braces.
+                         Alone it implies --executor process.
+  --mapping FILE         YAML/JSON: {tasks: {<category|name|id>: executor}, default?: executor,
+                         files?: bool}; executor is {type: process|container|batch|function|
+                         simulate, ...} with command templates; cwd/module relative to FILE.
+                         Tasks no key matches are an error that lists them (unless default)
+  --files, --no-files    keep / drop the tasks' file lists (default: kept with --command or
+                         --mapping, unless the mapping says files: false; dropped otherwise)
 `,
   'cwl-tool': `Usage: joinflow cwl-tool <spec-json>
 

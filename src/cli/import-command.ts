@@ -1,7 +1,10 @@
-/** `joinflow import wfcommons|cwl <file>`: a WfCommons trace or a CWL workflow -> a joinflow workflow. */
+/** `joinflow import wfcommons|cwl <file>`: a WfCommons trace (simulate steps, or mapped executors) or a CWL workflow -> a joinflow workflow. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { importWfCommons } from '../importers/wfcommons.ts';
+import { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } from '../importers/wfcommons-executors.ts';
 import { UsageError } from '../model/errors.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
@@ -14,14 +17,21 @@ export async function importCommand(args: string[]): Promise<number> {
       name: { type: 'string' },
       executor: { type: 'string' },
       image: { type: 'string' },
+      command: { type: 'string' },
+      mapping: { type: 'string' },
+      files: { type: 'boolean', default: false },
+      'no-files': { type: 'boolean', default: false },
     },
   });
   const [format, file, ...extra] = positionals;
   if (format === 'cwl') {
     if (file === undefined || extra.length > 0) throw new UsageError('name exactly one CWL file: joinflow import cwl <workflow.cwl>');
+    if (values.command !== undefined || values.mapping !== undefined || values.files || values['no-files']) {
+      throw new UsageError('--command, --mapping, --files and --no-files apply to joinflow import wfcommons only');
+    }
     return (await import('./import-cwl.ts')).importCwlFile(file, values);
   }
-  if (values.executor !== undefined || values.image !== undefined) throw new UsageError('--executor and --image apply to joinflow import cwl only');
+  if (values.image !== undefined) throw new UsageError('--image applies to joinflow import cwl only');
   if (format !== 'wfcommons') {
     throw new UsageError(format === undefined ? 'name the format: joinflow import wfcommons <trace.json> or joinflow import cwl <workflow.cwl>' : `unknown format "${format}" (supported: wfcommons, cwl)`);
   }
@@ -32,7 +42,13 @@ export async function importCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`${file}: cannot read a JSON trace: ${(error as Error).message}`);
   }
-  const { workflow, stats } = importWfCommons(trace, values.name === undefined ? {} : { name: values.name });
+  if (values.files && values['no-files']) throw new UsageError('give --files or --no-files, not both');
+  const executors = mappingFrom(values);
+  const { workflow, stats } = importWfCommons(trace, {
+    ...(values.name === undefined ? {} : { name: values.name }),
+    ...(executors ? { executors } : {}),
+    ...(values['no-files'] ? { files: false } : values.files ? { files: true } : {}),
+  });
   const text = `${JSON.stringify(workflow, null, 2)}\n`;
   if (values.out) writeFileSync(values.out, text);
   else process.stdout.write(text);
@@ -40,5 +56,38 @@ export async function importCommand(args: string[]): Promise<number> {
     `${workflow.name}: ${stats.tasks} tasks, ${stats.edges} edges, depth ${stats.depth}, ` +
       `critical path ${(stats.criticalPathMs / 1000).toFixed(3)} s (WfFormat ${stats.schemaVersion})\n`,
   );
+  if (executors) {
+    const kinds = new Map<string, number>();
+    for (const s of Object.values(workflow.steps)) kinds.set(s.executor.type, (kinds.get(s.executor.type) ?? 0) + 1);
+    const withFiles = Object.values(workflow.steps).filter((s) => s.files !== undefined).length;
+    process.stderr.write(`${workflow.name}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')} step(s), ${withFiles} with data files\n`);
+  }
   return 0;
+}
+
+type Flags = { executor?: string | undefined; command?: string | undefined; mapping?: string | undefined; out?: string | undefined };
+
+/** The executor mapping the flags ask for, or undefined for the default (simulate everything). */
+function mappingFrom(values: Flags): ExecutorMapping | undefined {
+  if (values.mapping !== undefined) {
+    if (values.executor !== undefined || values.command !== undefined) throw new UsageError('give either --mapping FILE or --executor/--command, not both');
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(values.mapping, 'utf8'), { uniqueKeys: true });
+    } catch (error) {
+      throw new UsageError(`${values.mapping}: cannot read the mapping (YAML or JSON): ${(error as Error).message.split('\n')[0]}`);
+    }
+    // Paths in the mapping are relative to the mapping file; in the workflow, to the workflow file.
+    const from = path.dirname(path.resolve(values.mapping));
+    const to = values.out === undefined ? process.cwd() : path.dirname(path.resolve(values.out));
+    const relocate = (p: string): string => {
+      if (path.isAbsolute(p)) return p;
+      const rel = path.relative(to, path.resolve(from, p)).split(path.sep).join('/');
+      return rel === '' ? '.' : rel;
+    };
+    return parseExecutorMapping(raw, { source: values.mapping, relocate });
+  }
+  if (values.executor !== undefined) return singleExecutorMapping(values.executor, values.command);
+  if (values.command !== undefined) return singleExecutorMapping('process', values.command);
+  return undefined;
 }

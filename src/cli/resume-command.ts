@@ -49,6 +49,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
       blobs: state.blobs,
       stateDir: dir,
       ...(typeof options['root'] === 'string' ? { root: options['root'] } : {}),
+      ...(typeof options['data'] === 'string' ? { dataSource: options['data'] } : {}),
       concurrency: parseConcurrency(typeof options['concurrency'] === 'string' ? options['concurrency'] : undefined),
       timeScale: typeof options['timeScale'] === 'number' ? options['timeScale'] : 1,
       ...(typeof options['maxPayloadBytes'] === 'number' ? { maxPayloadBytes: options['maxPayloadBytes'] } : {}),

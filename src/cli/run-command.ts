@@ -1,5 +1,5 @@
 /** `joinflow run`: compile a workflow file and run it to the end on the embedded engine. */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseInput } from './input.ts';
 import path from 'node:path';
@@ -32,6 +32,7 @@ export async function runCommand(args: string[]): Promise<number> {
       'run-id': { type: 'string' },
       chaos: { type: 'string' },
       'max-payload': { type: 'string' },
+      data: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the workflow to run' : `one workflow at a time (got ${positionals.join(', ')})`);
@@ -41,6 +42,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (!Number.isFinite(timeScale) || timeScale < 0) throw new UsageError(`--time-scale must be a number >= 0 (got "${values['time-scale']}")`);
 
   const maxPayloadBytes = parseBytes(values['max-payload']);
+  if (values.data !== undefined && !statSync(values.data, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--data ${values.data}: not a directory`);
   const chaos = chaosFromArgs(values.chaos);
   const workflowFile = findWorkflowFile(positionals[0]!);
   // Compile before touching the state dir: a definition that does not compile writes nothing.
@@ -73,7 +75,9 @@ export async function runCommand(args: string[]): Promise<number> {
       trace: values.trace === undefined ? null : path.resolve(values.trace),
       maxPayloadBytes,
       pid: process.pid,
+      ...(values.data === undefined ? {} : { data: path.resolve(values.data) }),
     },
+    ...(values.data === undefined ? {} : { dataSource: path.resolve(values.data) }),
     concurrency,
     timeScale,
     stateDir: dir,

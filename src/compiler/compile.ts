@@ -156,6 +156,7 @@ function planStep(s: Workflow['steps'][string], executor: ExecutorSpec, timeoutM
     retry: s.retry ?? NO_RETRY,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(s.forEach === undefined ? {} : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
+    ...(s.files === undefined ? {} : { files: s.files }),
   };
 }
 

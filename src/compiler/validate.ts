@@ -93,6 +93,10 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
       problems.push({ path: `steps.${id}.executor`, message: 'a container step runs either a handler "module" or a "command": give exactly one' });
     }
     problems.push(...placementProblems(id, step));
+    // Files are staged around a command (env + checks); a handler in a thread has no such hook.
+    if (step.files && (e.type === 'function' || e.type === 'auto' || (e.type === 'container' && e.module !== undefined))) {
+      problems.push({ path: `steps.${id}.files`, message: `data files are staged for process, batch and container command steps, not for ${e.type === 'container' ? 'container handler' : e.type} steps: drop "files" or run a command` });
+    }
     const module = e.type === 'function' || e.type === 'container' || e.type === 'auto' ? e.module : undefined;
     if (module !== undefined && (e.type === 'function' || e.type === 'container' || e.type === 'auto') && options.modules) {
       // Own keys only: a module named "constructor" must not find Object.prototype.constructor.

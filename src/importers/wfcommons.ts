@@ -1,15 +1,18 @@
 /**
- * WfCommons (WfFormat 1.4 and 1.5) traces to joinflow workflows of `simulate` steps.
- * Pure: the caller reads the file; this only interprets the parsed JSON.
+ * WfCommons (WfFormat 1.4 and 1.5) traces to joinflow workflows: `simulate` steps by default, or
+ * the executors an ExecutorMapping assigns, whose steps get the tasks' input/output file lists as
+ * `files`. Pure: the caller reads the files; this only interprets the parsed JSON.
  */
 import { dagStats, findCycle, topoOrder } from '../compiler/graph.ts';
 import { WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import {
+  DataFileSchema,
   STEP_ID_PATTERN,
   WORKFLOW_NAME_PATTERN,
   type StepInput,
   type WorkflowInput,
 } from '../model/workflow.ts';
+import { assignExecutor, entryFor, type ExecutorMapping } from './wfcommons-executors.ts';
 
 /** Facts about an imported trace, for reports and benchmarks. */
 export type WfCommonsStats = {
@@ -25,6 +28,14 @@ export type WfCommonsStats = {
 export type WfCommonsImportOptions = {
   /** Workflow name; defaults to the trace's `name`, made to fit WORKFLOW_NAME_PATTERN. */
   name?: string;
+  /** Executors per task (default: every task simulates its recorded runtime). */
+  executors?: ExecutorMapping;
+  /**
+   * Keep the tasks' file lists as step `files`. Default: the mapping's `files`, else true with a
+   * mapping and false without one — simulate steps ignore files, and on large traces they nearly
+   * double the workflow (and its compile time).
+   */
+  files?: boolean;
 };
 
 type Json = Record<string, unknown>;
@@ -36,6 +47,11 @@ type Task = {
   path: string;
   description: string | undefined;
   runtimeSeconds: number;
+  name: string;
+  category: string;
+  inputs: string[];
+  outputs: string[];
+  command: { program: string; arguments: string[] } | undefined;
 };
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -104,17 +120,23 @@ export function importWfCommons(
       return;
     }
     let runtimeSeconds = 0;
+    let command: Task['command'];
     if (runtimes) {
       const r = runtimes.get(id);
       if (r) runtimeSeconds = checkRuntime(r.value, r.path, problems);
+      command = readCommand(r?.command);
     } else {
       const key = raw['runtimeInSeconds'] != null ? 'runtimeInSeconds' : 'runtime';
       runtimeSeconds = checkRuntime(raw[key], `${path}.${key}`, problems);
+      command = readCommand(raw['command']);
     }
     // 1.5 may use `name` for the category (mProject) with the id unique; 1.4 has `category` for that.
     const label = v15 ? raw['name'] : raw['category'];
     const description = typeof label === 'string' && label !== '' && label !== id ? label : undefined;
-    const task: Task = { id, path, description, runtimeSeconds };
+    const name = typeof raw['name'] === 'string' && raw['name'] !== '' ? raw['name'] : id;
+    const category = typeof raw['category'] === 'string' && raw['category'] !== '' ? raw['category'] : categoryOf(name);
+    const { inputs, outputs } = readFiles(raw, path, v15, problems);
+    const task: Task = { id, path, description, runtimeSeconds, name, category, inputs, outputs, command };
     tasks.push(task);
     byId.set(id, task);
   });
@@ -169,15 +191,36 @@ export function importWfCommons(
   }
 
   const name = workflowName(trace['name'], options.name, problems);
+  const mapping = options.executors;
+  const keepFiles = options.files ?? mapping?.files ?? mapping !== undefined;
+  const unmapped = new Map<string, number>();
+  const assigned = new Map<string, Omit<StepInput, 'needs'>>();
+  for (const t of tasks) {
+    if (!mapping) {
+      assigned.set(t.id, { executor: { type: 'simulate', durationMs: t.runtimeSeconds * 1000 } });
+      continue;
+    }
+    const facts = { ...t, ...(t.command ? { program: t.command.program, arguments: t.command.arguments } : {}) };
+    const entry = entryFor(mapping, facts);
+    if (!entry) {
+      unmapped.set(t.category, (unmapped.get(t.category) ?? 0) + 1);
+      continue;
+    }
+    const r = assignExecutor(entry, facts);
+    if (r.ok) assigned.set(t.id, r.value);
+    else problems.push({ path: t.path, message: r.error });
+  }
+  if (unmapped.size > 0) {
+    const list = [...unmapped].map(([c, n]) => `${c} (${n} task${n === 1 ? '' : 's'})`).join(', ');
+    problems.push({ path: 'mapping.tasks', message: `no executor for ${list}: add them under "tasks" (by category, task name or id) or give a "default" entry` });
+  }
   if (problems.length > 0) return fail();
 
   // Object.fromEntries defines own properties, so an id like "__proto__" stays a plain key.
   const steps = Object.fromEntries(
     tasks.map((t): [string, StepInput] => {
-      const step: StepInput = {
-        needs: needs.get(t.id)!,
-        executor: { type: 'simulate', durationMs: t.runtimeSeconds * 1000 },
-      };
+      const files = keepFiles && (t.inputs.length > 0 || t.outputs.length > 0) ? { files: { inputs: t.inputs, outputs: t.outputs } } : {};
+      const step: StepInput = { needs: needs.get(t.id)!, ...assigned.get(t.id)!, ...files };
       return [t.id, t.description === undefined ? step : { description: t.description, ...step }];
     }),
   );
@@ -219,12 +262,56 @@ function workflowName(traceName: unknown, explicit: string | undefined, problems
   return sanitizeWorkflowName(typeof traceName === 'string' ? traceName : '');
 }
 
-/** 1.5 keeps runtimes apart from the structure, keyed by task id. */
+/** `mProject_ID0000001` -> `mProject`: Pegasus names tasks `<transformation>_ID<n>`. */
+export function categoryOf(name: string): string {
+  const stripped = name.replace(/_ID\d+$/, '');
+  return stripped === '' ? name : stripped;
+}
+
+function readCommand(raw: unknown): Task['command'] {
+  if (!isObject(raw) || typeof raw['program'] !== 'string' || raw['program'] === '') return undefined;
+  const args = Array.isArray(raw['arguments']) ? raw['arguments'] : [];
+  return { program: raw['program'], arguments: args.map((a: unknown) => (typeof a === 'string' ? a : JSON.stringify(a))) };
+}
+
+/** A task's file lists: 1.5 `inputFiles`/`outputFiles` (names), 1.4 `files[]` with `link` and `name`. */
+function readFiles(raw: Json, path: string, v15: boolean, problems: Problem[]): { inputs: string[]; outputs: string[] } {
+  const inputs = new Set<string>();
+  const outputs = new Set<string>();
+  const add = (to: Set<string>, value: unknown, at: string): void => {
+    const name = isObject(value) ? (value['name'] ?? value['id']) : value;
+    const checked = DataFileSchema.safeParse(name);
+    if (checked.success) to.add(checked.data);
+    else problems.push({ path: at, message: `file name ${typeof name === 'string' ? JSON.stringify(name) : kindOf(name)} ${checked.error.issues[0]?.message ?? 'is invalid'}` });
+  };
+  if (v15) {
+    for (const [key, to] of [['inputFiles', inputs], ['outputFiles', outputs]] as const) {
+      const list = raw[key];
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) problems.push({ path: `${path}.${key}`, message: `must be an array of file names, got ${kindOf(list)}` });
+      else list.forEach((f: unknown, i) => add(to, f, `${path}.${key}[${i}]`));
+    }
+  } else {
+    const list = raw['files'];
+    if (Array.isArray(list)) {
+      list.forEach((f: unknown, i) => {
+        const link = isObject(f) ? f['link'] : undefined;
+        if (link === 'input' || link === 'output') add(link === 'input' ? inputs : outputs, f, `${path}.files[${i}].name`);
+        else problems.push({ path: `${path}.files[${i}].link`, message: `must be "input" or "output", got ${kindOf(link)}` });
+      });
+    } else if (list !== undefined && list !== null) problems.push({ path: `${path}.files`, message: `must be an array, got ${kindOf(list)}` });
+  }
+  return { inputs: [...inputs], outputs: [...outputs] };
+}
+
+type ExecutionRecord = { value: unknown; path: string; command: unknown };
+
+/** 1.5 keeps runtimes (and commands) apart from the structure, keyed by task id. */
 function readExecutionRuntimes(
   execution: unknown,
   problems: Problem[],
-): Map<string, { value: unknown; path: string }> {
-  const out = new Map<string, { value: unknown; path: string }>();
+): Map<string, ExecutionRecord> {
+  const out = new Map<string, ExecutionRecord>();
   // Without an execution section the trace is a plain specification: every runtime is 0.
   if (execution === undefined) return out;
   if (!isObject(execution)) {
@@ -249,7 +336,7 @@ function readExecutionRuntimes(
       problems.push({ path: `${path}.id`, message: `duplicate execution record for "${id}" (first at ${first.path.replace(/\.runtimeInSeconds$/, '')})` });
       return;
     }
-    out.set(id, { value: (raw as Json)['runtimeInSeconds'], path: `${path}.runtimeInSeconds` });
+    out.set(id, { value: (raw as Json)['runtimeInSeconds'], path: `${path}.runtimeInSeconds`, command: (raw as Json)['command'] });
   });
   return out;
 }

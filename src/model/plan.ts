@@ -1,5 +1,5 @@
 import type { Subscription } from './subscriptions.ts';
-import type { ExecutorSpec, RetrySpec } from './workflow.ts';
+import type { ExecutorSpec, RetrySpec, StepFiles } from './workflow.ts';
 
 /** An EventBridge event pattern (the subset the compiler emits; see runtime/pattern.ts). */
 export type EventPattern = { [key: string]: unknown };
@@ -73,6 +73,8 @@ export type PlanStep = {
   fallback?: Fallback;
   /** `resources.expectedSeconds` of a step that is not `auto`, for cost estimates. */
   expectedSeconds?: number;
+  /** Data files staged for the step (see StepFilesSchema). */
+  files?: StepFiles;
 };
 
 /** The compiled form of one workflow; written to triggers/<workflow>.json. */

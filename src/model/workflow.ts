@@ -134,6 +134,24 @@ export const ForEachSchema = z.union([
   z.strictObject({ step: stepId, path: z.string().min(1).optional() }),
 ]);
 
+/**
+ * A data file of a step: a relative path inside the run's data area (a directory locally, an S3
+ * prefix on AWS). No absolute paths, no `.`/`..` segments: a step cannot reach outside its run.
+ */
+export const DataFileSchema = z.string().min(1).max(1024).refine(
+  (f) => !f.startsWith('/') && !f.includes('\\') && !/[\x00-\x1f\x7f]/.test(f) && f.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
+  { message: 'must be a relative path of non-empty segments (no leading "/", no "." or ".." segments, no "\\" or control characters)' },
+);
+
+/**
+ * Files a step reads and writes (WfCommons inputFiles/outputFiles). Process, batch and container
+ * command steps get them staged: inputs must exist before the step runs, outputs after it exits.
+ */
+export const StepFilesSchema = z.strictObject({
+  inputs: z.array(DataFileSchema).default([]),
+  outputs: z.array(DataFileSchema).default([]),
+});
+
 export const StepSchema = z.strictObject({
   description: z.string().optional(),
   // Unknown or malformed ids in needs are reported by the graph check, with a suggestion.
@@ -145,6 +163,7 @@ export const StepSchema = z.strictObject({
   resources: ResourcesSchema.optional(),
   // Where the compiler puts an `auto` step on Lambda, a timeout sends the next attempt to Batch.
   fallback: z.literal('batch', 'the only fallback is "batch"').optional(),
+  files: StepFilesSchema.optional(),
 });
 
 export const WorkflowSchema = z.strictObject({
@@ -174,6 +193,7 @@ export type ExecutorKind = ExecutorSpec['type'];
 export type RetrySpec = z.infer<typeof RetrySchema>;
 export type ForEachSpec = z.infer<typeof ForEachSchema>;
 export type StepSpec = z.infer<typeof StepSchema>;
+export type StepFiles = z.infer<typeof StepFilesSchema>;
 export type Workflow = z.infer<typeof WorkflowSchema>;
 /** What authors write: defaults not yet applied. */
 export type WorkflowInput = z.input<typeof WorkflowSchema>;

@@ -79,6 +79,7 @@ export function makeTask(
     ...(spec.timeoutMs === undefined || fallback ? {} : { timeoutMs: spec.timeoutMs }),
     ...(placement === undefined ? {} : { placement }),
     ...(spec.fallback && !fallback ? { fallback: 'batch' as const } : {}),
+    ...(spec.files === undefined ? {} : { files: spec.files }),
   };
 }
 

@@ -7,6 +7,7 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { SubmitJobCommand, type BatchClient } from '@aws-sdk/client-batch';
 import type { Task } from '../../ports.ts';
 import type { AwsConfig } from './config.ts';
+import { dataUri } from './s3-data.ts';
 
 /** What a dispatcher needs. `sqs` sends container tasks (see sqs-executor.ts). */
 export type DispatchDeps = {
@@ -25,6 +26,8 @@ export class UndispatchableError extends Error {}
 const ASYNC_INVOKE_LIMIT = 256 * 1024;
 /** Batch environment variables are small; larger events go to S3. */
 const BATCH_ENV_LIMIT = 4 * 1024;
+/** File lists longer than this go to S3 as JSON too (container overrides are capped at 8 KB). */
+const BATCH_FILES_LIMIT = 2 * 1024;
 
 /** The metadata joinflow adds to a function step's event, read back by the result bridge. */
 export type TaskMeta = {
@@ -90,6 +93,7 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
       if (Buffer.byteLength(event) <= BATCH_ENV_LIMIT) env.push({ name: 'JOINFLOW_EVENT', value: event });
       else if (deps.putBlob) env.push({ name: 'JOINFLOW_EVENT_URI', value: await deps.putBlob(`runs/${task.runId}/events/${task.step}.${task.item ?? ''}.${task.attempt}.json`, event) });
       else throw new UndispatchableError(`the event of batch step "${key}" is too large for the job environment and no bucket is configured`);
+      if (task.files) env.push(...(await dataEnv(task, key, deps)));
       const e = task.executor;
       await deps.batch.send(new SubmitJobCommand({
         jobName: jobName(task),
@@ -115,6 +119,26 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
     case 'simulate':
       throw new UndispatchableError(`step "${key}" is a ${task.executor.type} step, which runs only on the embedded engine; use a batch or container step on AWS`);
   }
+}
+
+/**
+ * A batch step's data files: the run's S3 prefix in JOINFLOW_DATA_URI and the names, one per
+ * line, in JOINFLOW_INPUTS / JOINFLOW_OUTPUTS — or, when the lists are long, as JSON
+ * {inputs, outputs} in the object JOINFLOW_FILES_URI names. The job downloads and uploads them.
+ */
+async function dataEnv(task: Task, key: string, deps: DispatchDeps): Promise<Array<{ name: string; value: string }>> {
+  const files = task.files!;
+  const bucket = deps.config.bucket;
+  if (!bucket) throw new UndispatchableError(`batch step "${key}" declares data files, which live under s3://<bucket>/data/<runId>/, but no bucket is configured`);
+  const out = [{ name: 'JOINFLOW_DATA_URI', value: dataUri(bucket, task.runId) }];
+  const inputs = files.inputs.join('\n');
+  const outputs = files.outputs.join('\n');
+  if (Buffer.byteLength(inputs) + Buffer.byteLength(outputs) <= BATCH_FILES_LIMIT) {
+    out.push({ name: 'JOINFLOW_INPUTS', value: inputs }, { name: 'JOINFLOW_OUTPUTS', value: outputs });
+  } else if (deps.putBlob) {
+    out.push({ name: 'JOINFLOW_FILES_URI', value: await deps.putBlob(`runs/${task.runId}/files/${task.step}.json`, JSON.stringify(files)) });
+  } else throw new UndispatchableError(`the file lists of batch step "${key}" are too long for the job environment and no blob store is configured`);
+  return out;
 }
 
 /** Where a Batch job may write its output (JSON), read back by the Batch bridge. */

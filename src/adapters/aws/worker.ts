@@ -8,6 +8,8 @@
  * result once, so a duplicate Step Completed is harmless; handlers should be idempotent.
  */
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityCommand,
@@ -21,11 +23,13 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { JoinflowError } from '../../model/errors.ts';
 import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
-import { ContainerExecutorSchema } from '../../model/workflow.ts';
+import { ContainerExecutorSchema, StepFilesSchema } from '../../model/workflow.ts';
 import type { EventBus, Executor, StepOutcome, Task } from '../../ports.ts';
+import { createStagingExecutor, type DataStage } from '../local/data-staging.ts';
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
 import { createS3BlobStore } from './s3-blobs.ts';
+import { createS3DataStage } from './s3-data.ts';
 
 /** Where the worker reports; `info` gets exactly one line per finished task. */
 export type WorkerLogger = {
@@ -41,6 +45,8 @@ export type WorkerOptions = {
   bus: EventBus;
   /** The executors that do the work: a container task becomes a function or a process task. */
   executors: { function: Executor; process: Executor };
+  /** Where the data files of steps with `files` come from and go to (the run's S3 prefix). */
+  data?: DataStage;
   /** Visibility timeout of a received message; renewed every half of it while its task runs. */
   visibilityTimeoutSec?: number;
   /** Long-poll wait of each ReceiveMessage (0-20). */
@@ -82,6 +88,7 @@ const TaskSchema = z.object({
     index: z.number().int().nonnegative().optional(),
   }),
   timeoutMs: z.number().int().positive().optional(),
+  files: StepFilesSchema.optional(),
 });
 
 /** Why the body is not a task, or the task. */
@@ -139,7 +146,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const defaultGraceMs = options.graceMs ?? 30_000;
   const log = options.logger ?? defaultLogger;
   const now = options.now ?? Date.now;
-  const containers = createLocalContainerExecutor(options.executors.function, options.executors.process);
+  const processes = options.data ? createStagingExecutor(options.executors.process, options.data) : options.executors.process;
+  const containers = createLocalContainerExecutor(options.executors.function, processes);
 
   /** Running tasks by receipt handle. */
   const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -209,7 +217,9 @@ export function createWorker(options: WorkerOptions): Worker {
         .catch((e: unknown) => log.warn(`cannot publish Step Started of ${what}: ${describe(e)}`));
       let outcome: StepOutcome;
       try {
-        outcome = await containers.execute(task, controller.signal);
+        outcome = task.files && !options.data
+          ? { status: 'failed', error: { type: 'NoDataStage', message: `step "${task.step}" declares data files, but this worker has no bucket to stage them through: set $JOINFLOW_BUCKET` }, retriable: false }
+          : await containers.execute(task, controller.signal);
       } catch (error) {
         outcome = { status: 'failed', error: { type: 'WorkerError', message: describe(error) }, retriable: true };
       }
@@ -352,8 +362,10 @@ export type AwsWorkerOptions = Omit<WorkerOptions, 'sqs' | 'bus'> & {
   region: string;
   /** Points every client at an emulator. */
   endpoint?: string;
-  /** S3 bucket for outputs too big for an event (claim check); without it they fail the step. */
+  /** S3 bucket for outputs too big for an event (claim check) and for steps' data files. */
   bucket?: string;
+  /** Local directory under which the data files of each run are staged (default <tmpdir>/joinflow-worker). */
+  dataRoot?: string;
 };
 
 /**
@@ -361,13 +373,14 @@ export type AwsWorkerOptions = Omit<WorkerOptions, 'sqs' | 'bus'> & {
  * src/adapters/aws/ may import the AWS SDK. `close()` releases the clients' sockets.
  */
 export function createAwsWorker(options: AwsWorkerOptions): Worker & { close(): void } {
-  const { busName, region, endpoint, bucket, ...rest } = options;
+  const { busName, region, endpoint, bucket, dataRoot, ...rest } = options;
   const client = endpoint === undefined ? { region } : { region, endpoint };
   const sqs = new SQSClient(client);
   const eventBridge = new EventBridgeClient(client);
   const s3 = bucket === undefined ? undefined : new S3Client({ ...client, forcePathStyle: endpoint !== undefined });
   const blobs = s3 && bucket ? { blobs: createS3BlobStore({ client: s3, bucket }) } : {};
-  const worker = createWorker({ ...rest, sqs, bus: createEventBridgeBus({ client: eventBridge, busName, ...blobs }) });
+  const data = s3 && bucket ? { data: createS3DataStage({ client: s3, bucket, localRoot: dataRoot ?? join(tmpdir(), 'joinflow-worker') }) } : {};
+  const worker = createWorker({ ...rest, ...data, sqs, bus: createEventBridgeBus({ client: eventBridge, busName, ...blobs }) });
   return {
     ...worker,
     close() {

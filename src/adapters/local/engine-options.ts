@@ -19,6 +19,11 @@ export type EngineOptions = {
   stateDir?: string;
   /** Project root that plan paths are relative to. */
   root?: string;
+  /**
+   * A directory with the workflow's external input files (those no step writes); a step's input
+   * missing from its run's data directory (`<stateDir>/runs/<runId>/data`) is copied from here.
+   */
+  dataSource?: string;
   /** Replace executors (tests, custom kinds). */
   executors?: Partial<Record<ExecutorKind, Executor>>;
   clock?: Clock;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { BlobStore, Executor } from '../../ports.ts';
+import { createRunDirStage, createStagingExecutor } from './data-staging.ts';
 import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { localPlacement } from './local-placement.ts';
@@ -18,7 +19,13 @@ import type { ExecutorKind } from '../../model/workflow.ts';
  */
 export function createLocalExecutors(options: EngineOptions): Map<ExecutorKind, Executor> {
   const stateDir = path.resolve(options.root ?? process.cwd(), options.stateDir ?? '.joinflow');
-  const processes = options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') });
+  const root = options.root ?? process.cwd();
+  const commands = options.executors?.process ?? createProcessExecutor({ logDir: (t) => path.join(stateDir, 'runs', t.runId, 'logs') });
+  // Steps with data files find them in runs/<runId>/data; batch and container commands run here too.
+  const processes = createStagingExecutor(commands, createRunDirStage({
+    dir: (runId) => path.join(stateDir, 'runs', runId, 'data'),
+    ...(options.dataSource === undefined ? {} : { source: path.resolve(root, options.dataSource) }),
+  }));
   // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
   const functions = options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()) });
   return new Map<ExecutorKind, Executor>([

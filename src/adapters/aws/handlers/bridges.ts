@@ -11,6 +11,7 @@ import { retriesAfter, STEP_TIMEOUT } from '../../../runtime/fallback.ts';
 import { outputKey, type TaskMeta } from '../dispatch.ts';
 import { stepFailed } from '../effects.ts';
 import { log } from '../log.ts';
+import { dataUri, missingDataFiles } from '../s3-data.ts';
 import { wiring } from '../wiring.ts';
 
 type AwsEvent<D> = { id: string; source: string; 'detail-type': string; time: string; detail: D };
@@ -72,6 +73,15 @@ export async function batchState(event: AwsEvent<BatchJob>): Promise<void> {
     ...(env['JOINFLOW_PLACEMENT'] === undefined ? {} : { placement: env['JOINFLOW_PLACEMENT'] }),
   };
   if (event.detail.status === 'SUCCEEDED') {
+    // A job that exited 0 without writing a declared data file did not do its work.
+    const outputs = w.plans.find((p) => p.workflow === meta.workflow)?.steps[meta.step]?.files?.outputs ?? [];
+    const missing = outputs.length > 0 && w.config.bucket ? await missingDataFiles(w.s3, w.config.bucket, meta.runId, outputs) : [];
+    if (missing.length > 0) {
+      const shown = missing.slice(0, 5).map((m) => JSON.stringify(m)).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+      const error = { type: 'MissingOutput', message: `step "${meta.step}": the Batch job succeeded but did not upload its output file(s) ${shown} to ${dataUri(w.config.bucket!, meta.runId)}` };
+      await w.bus.publish([stepFailed(meta, error, meta.attempt < meta.maxAttempts, { now: Date.now, newId: randomUUID })]);
+      return;
+    }
     await w.bus.publish([stepCompleted(meta, await readOutput(meta))]);
     return;
   }

@@ -1,0 +1,136 @@
+/**
+ * Data staging around command steps, with an in-process stand-in for the process executor that
+ * records the environment it was given and writes the outputs it is told to.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRunDirStage, createStagingExecutor, type DataStage } from '../../src/adapters/local/data-staging.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+import { WorkflowDefinitionError } from '../../src/model/errors.ts';
+import { makeTask } from '../../src/runtime/tasks.ts';
+import type { Executor, StepOutcome, StopSignal, Task } from '../../src/ports.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('joinflow-staging-');
+const signal: StopSignal = { aborted: false, reason: undefined, addEventListener: () => {}, removeEventListener: () => {} };
+
+/** Writes every output named in JOINFLOW_OUTPUTS except `skip`, after checking it can read the inputs. */
+function fakeCommands(skip: string[] = []): Executor & { seen: Task[] } {
+  const seen: Task[] = [];
+  return {
+    kind: 'process',
+    seen,
+    async execute(task): Promise<StepOutcome> {
+      seen.push(task);
+      if (task.executor.type !== 'process') throw new Error('not a process task');
+      const env = task.executor.env;
+      const dir = env['JOINFLOW_DATA_DIR'];
+      if (dir === undefined) return { status: 'succeeded', output: 'no data' };
+      const read = (env['JOINFLOW_INPUTS'] ?? '').split('\n').filter(Boolean).map((f) => readFileSync(path.join(dir, f), 'utf8'));
+      for (const f of (env['JOINFLOW_OUTPUTS'] ?? '').split('\n').filter(Boolean)) {
+        if (!skip.includes(f)) writeFileSync(path.join(dir, f), `from ${task.step}: ${read.join('+')}`);
+      }
+      return { status: 'succeeded', output: read.length };
+    },
+    async close() {},
+  };
+}
+
+function task(step: string, files?: { inputs: string[]; outputs: string[] }): Task {
+  return {
+    workflow: 'wf', runId: 'run-1', step, attempt: 1, maxAttempts: 1,
+    executor: { type: 'process', command: 'tool', args: [], env: { KEEP: 'me' } },
+    event: { input: null, results: {} },
+    ...(files ? { files } : {}),
+  };
+}
+
+describe('data staging (embedded engine)', () => {
+  it('passes tasks without files through untouched', async () => {
+    const inner = fakeCommands();
+    const staged = createStagingExecutor(inner, createRunDirStage({ dir: () => tmp() }));
+    expect(await staged.execute(task('plain'), signal)).toEqual({ status: 'succeeded', output: 'no data' });
+    expect(inner.seen[0]!.executor).toEqual(task('plain').executor);
+  });
+
+  it('copies external inputs from the source, gives the command the data env, checks outputs', async () => {
+    const data = tmp();
+    const source = tmp();
+    mkdirSync(path.join(source, 'raw'));
+    writeFileSync(path.join(source, 'raw/a.fits'), 'A');
+    const inner = fakeCommands();
+    const staged = createStagingExecutor(inner, createRunDirStage({ dir: () => data, source }));
+    const first = await staged.execute(task('project', { inputs: ['raw/a.fits'], outputs: ['p/a.fits', 'p/a_area.fits'] }), signal);
+    expect(first).toEqual({ status: 'succeeded', output: 1 });
+    expect(inner.seen[0]!.executor).toMatchObject({ env: { KEEP: 'me', JOINFLOW_DATA_DIR: data, JOINFLOW_INPUTS: 'raw/a.fits', JOINFLOW_OUTPUTS: 'p/a.fits\np/a_area.fits' } });
+    // The next step reads what the first wrote, from the same run directory.
+    const second = await staged.execute(task('add', { inputs: ['p/a.fits', 'p/a_area.fits'], outputs: ['mosaic.fits'] }), signal);
+    expect(second).toEqual({ status: 'succeeded', output: 2 });
+    expect(readFileSync(path.join(data, 'mosaic.fits'), 'utf8')).toBe('from add: from project: A+from project: A');
+    expect(existsSync(path.join(data, 'raw/a.fits'))).toBe(true);
+  });
+
+  it('fails for good, naming the file and --data, when an input is nowhere', async () => {
+    const data = tmp();
+    const inner = fakeCommands();
+    const staged = createStagingExecutor(inner, createRunDirStage({ dir: () => data }));
+    const r = await staged.execute(task('project', { inputs: ['here.txt', 'gone.txt'], outputs: [] }), signal);
+    expect(r).toEqual({
+      status: 'failed',
+      retriable: false,
+      error: { type: 'MissingInput', message: `step "project": input files "here.txt", "gone.txt" not in the run's data directory ${data}: no earlier step wrote it; pass the directory of the workflow's input files with --data DIR` },
+    });
+    expect(inner.seen).toHaveLength(0);
+    const withSource = createStagingExecutor(inner, createRunDirStage({ dir: () => data, source: '/nonexistent-src' }));
+    const r2 = await withSource.execute(task('project', { inputs: ['gone.txt'], outputs: [] }), signal);
+    expect(r2.status === 'failed' && r2.error.message).toContain('not in --data /nonexistent-src either');
+  });
+
+  it('fails a command that exited 0 without writing a declared output, naming it', async () => {
+    const data = tmp();
+    const staged = createStagingExecutor(fakeCommands(['b.txt']), createRunDirStage({ dir: () => data }));
+    const r = await staged.execute(task('viewer', { inputs: [], outputs: ['a.txt', 'b.txt'] }), signal);
+    expect(r).toEqual({
+      status: 'failed',
+      retriable: true,
+      error: { type: 'MissingOutput', message: `step "viewer": 'tool' exited 0 but did not write its output file "b.txt" in ${data}` },
+    });
+  });
+
+  it('hands verified outputs to the stage (uploads), and only those of a success', async () => {
+    const data = tmp();
+    const stored: string[][] = [];
+    const stage: DataStage = { ...createRunDirStage({ dir: () => data }), store: async (_t, names) => void stored.push(names) };
+    const staged = createStagingExecutor(fakeCommands(), stage);
+    await staged.execute(task('a', { inputs: [], outputs: ['x', 'y'] }), signal);
+    await createStagingExecutor(fakeCommands(['z']), stage).execute(task('b', { inputs: [], outputs: ['z'] }), signal);
+    expect(stored).toEqual([['x', 'y']]);
+  });
+});
+
+describe('step files in workflow definitions', () => {
+  it('are refused on handler steps and when they would leave the run\'s data area', () => {
+    let problems: Array<{ path: string; message: string }> = [];
+    try {
+      compileWorkflow({
+        name: 'files',
+        steps: {
+          fn: { executor: { type: 'function', module: 'h.ts' }, files: { inputs: ['a'] } },
+          p: { executor: { type: 'process', command: 'x' }, files: { inputs: ['../up'], outputs: ['ok/', 'a\nb'] } },
+        },
+      }, { source: 'files.yaml' });
+    } catch (e) {
+      problems = (e as WorkflowDefinitionError).problems;
+    }
+    expect(problems.map((p) => p.path).sort()).toEqual(['steps.fn.files', 'steps.p.files.inputs[0]', 'steps.p.files.outputs[0]', 'steps.p.files.outputs[1]']);
+    expect(problems.find((p) => p.path === 'steps.fn.files')!.message).toMatch(/not for function steps/);
+  });
+
+  it('travel from the definition through the plan into the task', () => {
+    const plan = compileWorkflow({ name: 'files', steps: { p: { executor: { type: 'process', command: 'x' }, files: { outputs: ['o.txt'] } } } }, { source: 'files.yaml' });
+    expect(plan.steps['p']!.files).toEqual({ inputs: [], outputs: ['o.txt'] });
+    const t = makeTask(plan, { runId: 'r', workflow: 'files', status: 'running', input: null, startedAt: 0 }, 'p', 1, {});
+    expect(t.files).toEqual({ inputs: [], outputs: ['o.txt'] });
+  });
+});
