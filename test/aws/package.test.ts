@@ -326,7 +326,8 @@ describe('serverless package of the repository triggers/', () => {
   });
 
   it('has a Batch job definition per batch step of the plans, and Batch resources only when there is one', () => {
-    const batchSteps = plans.flatMap((p) => Object.values(p.steps).filter((st) => st.executor.type === 'batch'));
+    // Batch steps, and Lambda-placed auto steps with a Batch fallback (they get a job definition too).
+    const batchSteps = plans.flatMap((p) => Object.values(p.steps).filter((st) => st.executor.type === 'batch' || st.fallback !== undefined));
     expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toHaveLength(batchSteps.length);
     expect(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment')).toHaveLength(batchSteps.length > 0 ? 2 : 0);
     expect(require('../../deploy/batch.cjs').batchResources({ hasBatch: false })).toEqual({ Resources: {} });
@@ -346,8 +347,9 @@ describe('serverless package of the repository triggers/', () => {
 
     const defs = new Map(ofType(pkg.template, 'AWS::Batch::JobDefinition').map(([, p]) => [p['JobDefinitionName'] as string, p]));
     const registered = JSON.parse(env['JOINFLOW_JOB_DEFINITIONS'] as string) as Record<string, string>;
-    expect(Object.keys(registered).sort()).toEqual(['hybrid/detect', 'hybrid/index', 'hybrid/summarize']);
-    expect(defs.size).toBe(3);
+    expect(Object.keys(registered).filter((k) => k.startsWith('hybrid/')).sort()).toEqual(['hybrid/detect', 'hybrid/index', 'hybrid/summarize']);
+    expect(Object.keys(registered).filter((k) => !k.startsWith('hybrid/')).sort()).toEqual(['video-objects/detect', 'video-objects/merge', 'video-objects/split']);
+    expect(defs.size).toBe(6);
     const detect = defs.get(registered['hybrid/detect']!)!;
     expect(detect['PlatformCapabilities']).toEqual(['EC2']);
     expect(detect['ContainerProperties'].Command).toEqual(['run-step', 'detect']);
