@@ -19,8 +19,14 @@ describe('joinflow import cwl + run', () => {
     expect(imported.stderr).toContain('word-count: 7 CWL steps (2 scattered), 2 inputs, 4 outputs -> 9 process steps');
     expect(imported.stderr).toMatch(/note: workflows\/word-count\/cwl\/tools\/line-count\.cwl:6:3: DockerRequirement debian:12-slim/);
     const wf = parseYaml(readFileSync(out, 'utf8')) as { steps: Record<string, { executor: { args: string[] } }> };
-    // Written outside the project: the runner is named by its absolute path.
-    expect(wf.steps['extract']!.executor.args.slice(0, 2)).toEqual([path.join(root, 'bin/joinflow.js'), 'cwl-tool']);
+    // Named relative to the workflow file, unless the two share nothing but "/" (then absolute):
+    // which one depends on where the repository is checked out.
+    const bin = path.join(root, 'bin/joinflow.js');
+    const rel = path.relative(dir, bin);
+    const sharesOnlyRoot = rel.split(path.sep).filter((s) => s === '..').length >= dir.split(path.sep).filter(Boolean).length;
+    const runner = wf.steps['extract']!.executor.args[0]!;
+    expect([runner, wf.steps['extract']!.executor.args[1]]).toEqual([sharesOnlyRoot ? bin : rel, 'cwl-tool']);
+    expect(path.resolve(dir, runner)).toBe(bin);
 
     const texts = ['a', 'b', 'c'].map((n) => ({ class: 'File', path: path.join(root, `workflows/word-count/texts/${n}.txt`) }));
     const r = joinflow(['run', out, '--input', JSON.stringify({ texts, chunk_lines: 4 }), '--json', '--state', tmp()]);
