@@ -14,7 +14,11 @@ export async function gcCommand(args: string[]): Promise<number> {
   const state = openState(stateDir(values.state), { mustExist: true });
   try {
     const { runs } = state.log.gc(before);
-    process.stderr.write(`joinflow gc: removed ${runs} finished run(s)\n`);
+    // Finished subscription deliveries are kept only to recognise a late duplicate of their event.
+    const outbox = state.outbox();
+    const deliveries = outbox.prune(before);
+    outbox.commit();
+    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}\n`);
     return 0;
   } finally {
     state.close();

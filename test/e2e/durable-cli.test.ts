@@ -157,6 +157,6 @@ describe('durable state through the CLI', () => {
     expect(text.stdout).toContain('unknown workflow "ghost"');
     const gc = joinflow(['gc', '--state', state]);
     expect(gc.code).toBe(0);
-    expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s)\n');
+    expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s) and 0 finished subscription deliveries\n');
   });
 });

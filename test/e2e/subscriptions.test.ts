@@ -132,6 +132,10 @@ describe('subscriptions on the embedded engine', () => {
     const audit = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ 'detail-type': 'Run Failed', detail: { workflow: 'bad', runId: 'run-bad-1' } });
+
+    // gc forgets finished deliveries: notify, broken and chain (ok's Run Succeeded), audit (bad's Run Failed).
+    const gc = await joinflowAsync(['gc'], dir);
+    expect(gc.stderr).toMatch(/removed \d+ finished run\(s\) and 4 finished subscription deliveries/);
   }, 300_000);
 
   it('joinflow compile writes the config file\'s subscriptions to triggers/@subscriptions.json (defaults applied) and --check follows them', async () => {
