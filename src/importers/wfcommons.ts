@@ -207,8 +207,12 @@ export function importWfCommons(
       continue;
     }
     const r = assignExecutor(entry, facts);
-    if (r.ok) assigned.set(t.id, r.value);
-    else problems.push({ path: t.path, message: r.error });
+    if (!r.ok) problems.push({ path: t.path, message: r.error });
+    // The recorded runtime becomes the step's expected time: the engine starts the tasks with
+    // the longest chain of expected time ahead of them first (runtime/priority.ts).
+    else if (r.value.executor.type !== 'simulate' && t.runtimeSeconds > 0) {
+      assigned.set(t.id, { ...r.value, resources: { expectedSeconds: t.runtimeSeconds } });
+    } else assigned.set(t.id, r.value);
   }
   if (unmapped.size > 0) {
     const list = [...unmapped].map(([c, n]) => `${c} (${n} task${n === 1 ? '' : 's'})`).join(', ');

@@ -12,6 +12,7 @@ import type { Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from
 import type { Effect } from '../../runtime/effects.ts';
 import { retriesAfter, STEP_TIMEOUT } from '../../runtime/fallback.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
+import { upwardRanks } from '../../runtime/priority.ts';
 import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
@@ -38,6 +39,8 @@ export class Engine {
   readonly #lanes: Lanes;
   readonly #executors: Map<ExecutorKind, Executor>;
   readonly #runs = new Map<string, RunTracker>();
+  /** Upward ranks of each workflow's steps: which waiting task starts first. */
+  readonly #ranks = new Map<string, Map<string, number>>();
   /** Plans as registered (paths relative to the root), stored with durable runs. */
   readonly #plans = new Map<string, TriggerPlan>();
   /** Sequence numbers of logged events, to mark them processed with the batch that handled them. */
@@ -60,6 +63,7 @@ export class Engine {
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
       now: () => this.#clock.now(),
       wanted: (task) => this.#runs.get(task.runId)?.ended === false,
+      priority: (task) => this.#ranks.get(task.workflow)?.get(task.step) ?? 0,
       started: (task, at) => this.#started(task, at),
       finished: (task, outcome, record) => this.#finished(task, outcome, record),
     });
@@ -69,6 +73,7 @@ export class Engine {
   /** Registers a compiled workflow; relative paths in it are resolved against the root. */
   register(plan: TriggerPlan): void {
     this.#plans.set(plan.workflow, plan);
+    this.#ranks.set(plan.workflow, upwardRanks(plan));
     this.#processor.register(resolvePaths(plan, this.#options.root ?? process.cwd()));
   }
 
@@ -246,6 +251,7 @@ export class Engine {
     // State effects join the batch's transaction; external ones (starting tasks, timers, stopping
     // runs) wait for the commit: nothing leaves the process before what caused it is durable.
     const after: Array<() => unknown> = [];
+    const dispatched: Task[] = [];
     const crashAt = this.#options.chaos?.crashAt;
     let crashed = false;
     apply: for (const effects of batches) {
@@ -255,7 +261,7 @@ export class Engine {
           crashed = true;
           break apply;
         }
-        await this.#apply(effect, after);
+        await this.#apply(effect, after, dispatched);
       }
     }
     // Subscriptions record their deliveries in the same transaction that marks the events done.
@@ -279,7 +285,7 @@ export class Engine {
     }
   }
 
-  async #apply(effect: Effect, after: Array<() => unknown>): Promise<void> {
+  async #apply(effect: Effect, after: Array<() => unknown>, dispatched: Task[]): Promise<void> {
     const log = this.#options.log;
     switch (effect.type) {
       case 'dispatch':
@@ -287,8 +293,10 @@ export class Engine {
           const plan = this.#processor.plan(task.workflow)!;
           this.#tracker(task.runId, plan).dispatched(task);
           log?.recordTask(task);
-          after.push(() => this.#lanes.submit(task));
         }
+        // One submission per batch, after the commit, critical-path tasks first (runtime/priority.ts).
+        if (dispatched.length === 0) after.push(() => this.#lanes.submitAll(dispatched));
+        dispatched.push(...effect.tasks);
         return;
       case 'schedule': {
         this.#options.meter?.retry();

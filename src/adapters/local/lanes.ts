@@ -5,6 +5,7 @@
  */
 import type { ExecutorKind } from '../../model/workflow.ts';
 import type { Executor, StepOutcome, StopSignal, Task } from '../../ports.ts';
+import { TaskQueue } from './task-queue.ts';
 
 /** A minimal StopSignal: one per running task, so it must be cheap to create. */
 class Stopper implements StopSignal {
@@ -49,6 +50,8 @@ export type LaneHooks = {
   finished(task: Task, outcome: StepOutcome | { status: 'timeout'; timeoutMs: number }, record: TraceRecord): void;
   /** Whether the task's run still wants it (false once the run ended). */
   wanted(task: Task): boolean;
+  /** Which waiting task starts first: the highest number (runtime/priority.ts); default 0. */
+  priority?(task: Task): number;
   now(): number;
 };
 
@@ -59,8 +62,7 @@ export class Lanes {
   readonly #executors: Map<ExecutorKind, Executor>;
   readonly #limits: Map<ExecutorKind, number>;
   readonly #active = new Map<ExecutorKind, number>();
-  readonly #queues = new Map<ExecutorKind, Task[]>();
-  readonly #heads = new Map<ExecutorKind, number>();
+  readonly #queues = new Map<ExecutorKind, TaskQueue>();
   readonly #running = new Map<string, Set<Running>>();
   readonly #hooks: LaneHooks;
 
@@ -78,8 +80,18 @@ export class Lanes {
       return;
     }
     let q = this.#queues.get(kind);
-    if (!q) this.#queues.set(kind, (q = []));
-    q.push(task);
+    if (!q) this.#queues.set(kind, (q = new TaskQueue()));
+    q.push(task, this.#hooks.priority?.(task) ?? 0);
+  }
+
+  /**
+   * Submits a burst of tasks (one batch's dispatches) highest priority first: with free slots
+   * they all start at once, but the spawns themselves take turns, and the first goes first.
+   */
+  submitAll(tasks: readonly Task[]): void {
+    const priority = this.#hooks.priority;
+    const ordered = priority && tasks.length > 1 ? [...tasks].sort((a, b) => priority(b) - priority(a)) : tasks;
+    for (const task of ordered) this.submit(task);
   }
 
   /** Aborts a run's running tasks (they end as cancelled) and resolves when they have stopped. */
@@ -147,16 +159,9 @@ export class Lanes {
   #pump(kind: ExecutorKind): void {
     const q = this.#queues.get(kind);
     if (!q) return;
-    let head = this.#heads.get(kind) ?? 0;
-    while (head < q.length && (this.#active.get(kind) ?? 0) < (this.#limits.get(kind) ?? Infinity)) {
-      const task = q[head++]!;
+    while (q.size > 0 && (this.#active.get(kind) ?? 0) < (this.#limits.get(kind) ?? Infinity)) {
+      const task = q.pop()!;
       if (this.#hooks.wanted(task)) this.#start(task);
     }
-    // Compact occasionally instead of shift()ing: shift is O(n) on large queues.
-    if (head > 1024 && head * 2 > q.length) {
-      q.splice(0, head);
-      head = 0;
-    }
-    this.#heads.set(kind, head);
   }
 }
