@@ -90,8 +90,14 @@ export class Lanes {
    */
   submitAll(tasks: readonly Task[]): void {
     const priority = this.#hooks.priority;
-    const ordered = priority && tasks.length > 1 ? [...tasks].sort((a, b) => priority(b) - priority(a)) : tasks;
-    for (const task of ordered) this.submit(task);
+    if (!priority || tasks.length < 2) {
+      for (const task of tasks) this.submit(task);
+      return;
+    }
+    const ranked = tasks.map((task, i) => ({ task, p: priority(task), i }));
+    // A fan-out's items all rank the same: keep their order without sorting thousands of them.
+    if (ranked.some((r) => r.p !== ranked[0]!.p)) ranked.sort((a, b) => b.p - a.p || a.i - b.i);
+    for (const r of ranked) this.submit(r.task);
   }
 
   /** Aborts a run's running tasks (they end as cancelled) and resolves when they have stopped. */
