@@ -4,13 +4,12 @@
  * bus, the store and the executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope } from '../../model/events.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
-import type { Clock, Executor, RunRecord, StepOutcome, Task, TriggerStore } from '../../ports.ts';
+import type { Clock, Executor, RunRecord, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
-import { retriesAfter, STEP_TIMEOUT } from '../../runtime/fallback.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
 import { upwardRanks } from '../../runtime/priority.ts';
 import { Lanes, type TraceRecord } from './lanes.ts';
@@ -18,6 +17,7 @@ import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
 import { recoverRuns } from './recovery.ts';
+import { attemptEvent, createEventFactory, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { createLocalExecutors, defaultConcurrency, offloadOutput, oversizeReason, resolveOutputRef, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
@@ -47,14 +47,14 @@ export class Engine {
   readonly #seqs = new WeakMap<EventEnvelope, number>();
   #effects = 0;
   #skewMs = 0;
-  #timeMs = NaN;
-  #timeIso = '';
   /** Events this engine made (bounded in size); only others pay for the size check. */
   readonly #own = new WeakSet<EventEnvelope>();
+  readonly #event: EventFactory;
 
   constructor(options: EngineOptions = {}) {
     this.#options = options;
     this.#clock = options.clock ?? { now: Date.now };
+    this.#event = createEventFactory(() => this.#clock.now());
     this.store = options.store ?? createMemoryStore();
     this.bus = createLocalBus(undefined, options.chaos);
     // After a simulated crash the processor's clock runs ahead by a lease, as a processor that
@@ -360,20 +360,10 @@ export class Engine {
     void this.#publish([this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }))]);
   }
 
-  #finished(task: Task, outcome: StepOutcome | { status: 'timeout'; timeoutMs: number }, record: TraceRecord): void {
+  #finished(task: Task, outcome: AttemptEnd, record: TraceRecord): void {
     const tracker = this.#runs.get(task.runId);
-    let event: EventEnvelope | undefined;
-    if (outcome.status === 'succeeded') {
-      event = this.#event(DetailType.StepCompleted, stepRef(task, { output: outcome.output ?? null }));
-    } else if (outcome.status === 'failed' || outcome.status === 'timeout') {
-      const error: StepError = outcome.status === 'timeout'
-        ? { type: STEP_TIMEOUT, message: `step "${task.step}" timed out after ${outcome.timeoutMs} ms (attempt ${task.attempt})` }
-        : outcome.error;
-      const retriable = outcome.status === 'timeout' || outcome.retriable;
-      const retrying = retriesAfter(task, error, retriable);
-      tracker?.failedAttempt(task, retrying);
-      event = this.#event(DetailType.StepFailed, stepRef(task, { error, retrying }));
-    }
+    const { event, retrying } = attemptEvent(task, outcome, this.#event);
+    if (retrying !== undefined) tracker?.failedAttempt(task, retrying);
     if (outcome.status !== 'aborted') this.#options.meter?.execution(task, record.end - record.start);
     this.#options.log?.taskFinished(task, record.status, record.end);
     if (tracker) {
@@ -392,15 +382,7 @@ export class Engine {
   /** Publishes the engine's own events: logged (when durable), counted toward their run. */
   #publish(events: EventEnvelope[]): Promise<void> {
     const log = this.#options.log;
-    // Step Started drives no trigger and the task log has its time: recovery needs it not, so it
-    // is not a pending event (nothing to redeliver after a crash)...
-    const durable = log ? events.filter((e) => e['detail-type'] !== DetailType.StepStarted) : [];
-    if (log && durable.length > 0) {
-      const seqs = log.appendEvents(durable);
-      durable.forEach((e, i) => this.#seqs.set(e, seqs[i]!));
-    }
-    // ...but it is logged as already processed, so that `joinflow events tail` shows it.
-    if (log?.recordEvents && durable.length < events.length) log.recordEvents(events.filter((e) => e['detail-type'] === DetailType.StepStarted));
+    if (log) logOwnEvents(log, events, this.#seqs);
     for (const e of events) {
       this.#own.add(e);
       this.#options.meter?.event(e);
@@ -408,16 +390,6 @@ export class Engine {
       if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
     }
     return this.bus.publish(events);
-  }
-
-  #event(type: string, detail: Record<string, unknown>): EventEnvelope {
-    // Formatting the time is a sizeable part of an event's cost; most events share a millisecond.
-    const now = this.#clock.now();
-    if (now !== this.#timeMs) {
-      this.#timeMs = now;
-      this.#timeIso = new Date(now).toISOString();
-    }
-    return { id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': type, time: this.#timeIso, detail };
   }
 }
 

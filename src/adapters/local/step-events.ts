@@ -1,0 +1,58 @@
+/**
+ * The events the embedded engine emits: envelopes (with the time formatted once per
+ * millisecond), the event that reports how a step's attempt ended, and how they are logged.
+ */
+import { randomUUID } from 'node:crypto';
+import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
+import type { StepOutcome, Task } from '../../ports.ts';
+import type { DurableLog } from './durable-log.ts';
+import { retriesAfter, STEP_TIMEOUT } from '../../runtime/fallback.ts';
+
+/** Makes event envelopes of the engine's own events. */
+export type EventFactory = (type: string, detail: Record<string, unknown>) => EventEnvelope;
+
+/** An event factory reading `now`; formatting the time is a sizeable part of an event's cost. */
+export function createEventFactory(now: () => number): EventFactory {
+  let timeMs = NaN;
+  let timeIso = '';
+  return (type, detail) => {
+    const t = now();
+    if (t !== timeMs) {
+      timeMs = t;
+      timeIso = new Date(t).toISOString();
+    }
+    return { id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': type, time: timeIso, detail };
+  };
+}
+
+/** How an attempt ended, as the lanes report it (a timeout is an abort the engine asked for). */
+export type AttemptEnd = StepOutcome | { status: 'timeout'; timeoutMs: number };
+
+/**
+ * Step Completed or Step Failed for an attempt that ended (none for one that was stopped), and
+ * for a failure whether another attempt follows.
+ */
+export function attemptEvent(task: Task, outcome: AttemptEnd, make: EventFactory): { event?: EventEnvelope; retrying?: boolean } {
+  if (outcome.status === 'succeeded') return { event: make(DetailType.StepCompleted, stepRef(task, { output: outcome.output ?? null })) };
+  if (outcome.status !== 'failed' && outcome.status !== 'timeout') return {};
+  const error: StepError = outcome.status === 'timeout'
+    ? { type: STEP_TIMEOUT, message: `step "${task.step}" timed out after ${outcome.timeoutMs} ms (attempt ${task.attempt})` }
+    : outcome.error;
+  const retrying = retriesAfter(task, error, outcome.status === 'timeout' || outcome.retriable);
+  return { event: make(DetailType.StepFailed, stepRef(task, { error, retrying })), retrying };
+}
+
+/**
+ * Logs the engine's own events as pending (their sequence numbers go into `seqs`, to be marked
+ * processed with the batch that handles them). Step Started drives no trigger and the task log
+ * has its time, so recovery needs it not: it is logged as already processed, for `joinflow
+ * events tail` only.
+ */
+export function logOwnEvents(log: DurableLog, events: readonly EventEnvelope[], seqs: WeakMap<EventEnvelope, number>): void {
+  const durable = events.filter((e) => e['detail-type'] !== DetailType.StepStarted);
+  if (durable.length > 0) {
+    const numbers = log.appendEvents(durable);
+    durable.forEach((e, i) => seqs.set(e, numbers[i]!));
+  }
+  if (log.recordEvents && durable.length < events.length) log.recordEvents(events.filter((e) => e['detail-type'] === DetailType.StepStarted));
+}
