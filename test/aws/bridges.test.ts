@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { outputKey } from '../../src/adapters/aws/dispatch.ts';
 import { batchState, lambdaResult, s3Start } from '../../src/adapters/aws/handlers/bridges.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { s3HandlerEnv, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const eb = mockClient(EventBridgeClient);
@@ -20,17 +20,7 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   s3 = await startS3rver('bridge-bucket');
-  Object.assign(process.env, {
-    JOINFLOW_BUCKET: s3.bucket,
-    JOINFLOW_BUS: 'joinflow-test',
-    JOINFLOW_TRIGGERS_DIR: path.join(root, 'triggers'),
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    // s3rver checks its own fixed credentials; dynalite and fauxqs accept any.
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-    JOINFLOW_LOG_LEVEL: 'off',
-  });
+  Object.assign(process.env, s3HandlerEnv(s3, path.join(root, 'triggers')));
   resetWiring();
 });
 afterAll(async () => {

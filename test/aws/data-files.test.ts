@@ -27,7 +27,7 @@ import { createFunctionExecutor } from '../../src/adapters/local/function-execut
 import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { EventBus, Task } from '../../src/ports.ts';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { s3HandlerEnv, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const tool = path.join(root, 'workflows/montage/tool.mjs');
@@ -152,16 +152,7 @@ describe('Batch bridge and declared outputs', () => {
   afterAll(() => eb.restore());
 
   it('fails a succeeded job whose declared outputs are not under the run\'s prefix, completes it once they are', async () => {
-    Object.assign(process.env, {
-      JOINFLOW_BUCKET: s3.bucket,
-      JOINFLOW_BUS: 'joinflow-test',
-      JOINFLOW_TRIGGERS_DIR: path.join(root, 'triggers'),
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
-      JOINFLOW_LOG_LEVEL: 'off',
-    });
+    Object.assign(process.env, s3HandlerEnv(s3, path.join(root, 'triggers')));
     resetWiring();
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     // The montage plan in triggers/ declares mProject_ID0000001's outputs.

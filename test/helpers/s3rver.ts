@@ -51,3 +51,20 @@ export async function startS3rver(bucket = 'test-bucket'): Promise<S3rverHandle>
     },
   };
 }
+
+/**
+ * The environment the AWS handlers read when wired to `s3` (bucket, bus, plans, endpoint).
+ * s3rver checks its own fixed credentials; dynalite and fauxqs accept any.
+ */
+export function s3HandlerEnv(s3: S3rverHandle, triggersDir: string): Record<string, string> {
+  return {
+    JOINFLOW_BUCKET: s3.bucket,
+    JOINFLOW_BUS: 'joinflow-test',
+    JOINFLOW_TRIGGERS_DIR: triggersDir,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    JOINFLOW_LOG_LEVEL: 'off',
+  };
+}
