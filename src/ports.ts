@@ -5,6 +5,7 @@
 import type { EventEnvelope, StepError } from './model/events.ts';
 import type { EventPattern, PlacementTarget } from './model/plan.ts';
 import type { ExecutorKind, ExecutorSpec, StepEvent, StepFiles } from './model/workflow.ts';
+import type { Awaitable } from './runtime/flow.ts';
 
 /** Publishes events and lets subscribers see them. At-least-once; order is not guaranteed. */
 export interface EventBus {
@@ -47,30 +48,32 @@ export type ClaimResult =
 /**
  * Durable trigger state: run metadata, join counters, fire claims, step results. Every method is
  * idempotent under redelivery; the join algorithm that uses them lives in runtime/join.ts.
+ * Methods may answer synchronously (memory, SQLite) or with a promise (DynamoDB): the processor
+ * waits only for promises (runtime/flow.ts). Commit and release always return promises.
  */
 export interface TriggerStore {
   /** Whether `arrive` uses ordinals (the DynamoDB store shards by them); others skip computing them. */
   readonly ordinals?: boolean;
   /** Creates the run if absent; returns the stored record either way. */
-  startRun(run: Omit<RunRecord, 'status'>): Promise<{ created: boolean; run: RunRecord }>;
-  getRun(runId: string): Promise<RunRecord | undefined>;
+  startRun(run: Omit<RunRecord, 'status'>): Awaitable<{ created: boolean; run: RunRecord }>;
+  getRun(runId: string): Awaitable<RunRecord | undefined>;
   /** Moves a running run to a final status; false if it was already final. */
-  finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Promise<boolean>;
+  finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Awaitable<boolean>;
   /**
    * Records an arrival once per (runId, trigger, key). `need` is stored when given. `ordinal` is
    * the key's position in the join's known key set (0 <= ordinal < need: the predecessor's index,
    * or the item number), when there is one; stores that shard large fan-ins place arrivals by it.
    */
-  arrive(runId: string, trigger: string, key: string, need: number | undefined, ordinal?: number): Promise<JoinState>;
+  arrive(runId: string, trigger: string, key: string, need: number | undefined, ordinal?: number): Awaitable<JoinState>;
   /** Sets a dynamic need (idempotent); returns the counter so the caller can re-check it. */
-  setNeed(runId: string, trigger: string, need: number): Promise<JoinState>;
+  setNeed(runId: string, trigger: string, need: number): Awaitable<JoinState>;
   /** Claims the single fire of a trigger; a stale undispatched claim older than `leaseMs` is reclaimed. */
-  claim(runId: string, trigger: string, now: number, leaseMs: number): Promise<ClaimResult>;
+  claim(runId: string, trigger: string, now: number, leaseMs: number): Awaitable<ClaimResult>;
   /** Records that the fired trigger's action was carried out. */
-  markDispatched(runId: string, trigger: string, now: number): Promise<void>;
+  markDispatched(runId: string, trigger: string, now: number): Awaitable<void>;
   /** Saves a step (or item) result; the first write wins, later ones are ignored. */
-  saveResult(runId: string, key: string, output: unknown): Promise<void>;
-  getResults(runId: string, keys: readonly string[]): Promise<Map<string, unknown>>;
+  saveResult(runId: string, key: string, output: unknown): Awaitable<void>;
+  getResults(runId: string, keys: readonly string[]): Awaitable<Map<string, unknown>>;
   /** Makes everything written so far durable (group commit); effects wait for it. */
   commit(): Promise<void>;
   /** Drops a finished run's working state; its final RunRecord may be kept. */

@@ -10,7 +10,8 @@
  *    counting exactly-once).
  */
 import type { ArrivalKey, Trigger } from '../model/plan.ts';
-import type { JoinState, TriggerStore } from '../ports.ts';
+import type { ClaimResult, JoinState, TriggerStore } from '../ports.ts';
+import type { Flow } from './flow.ts';
 
 /** How long a claimed-but-unacknowledged fire is left to its claimer before being redone. */
 export const DEFAULT_LEASE_MS = 30_000;
@@ -58,7 +59,7 @@ export function arrivalOrdinal(trigger: Trigger, detail: ArrivalFields, stepInde
 }
 
 /** Records one arrival; returns true when this caller must carry out the trigger's action. */
-export async function arrive(
+export function* arrive(
   store: TriggerStore,
   runId: string,
   trigger: Trigger,
@@ -66,39 +67,32 @@ export async function arrive(
   ordinal: number | undefined,
   now: number,
   leaseMs = DEFAULT_LEASE_MS,
-): Promise<boolean> {
+): Flow<boolean> {
   const c = trigger.condition;
   const need = c.type === 'always' ? 1 : c.need === 'dynamic' ? undefined : c.need;
   const id = instanceId(trigger, key);
-  const state = await store.arrive(runId, id, key, need, ordinal);
-  // Most arrivals do not complete their join: answer without another async hop.
+  const state = (yield store.arrive(runId, id, key, need, ordinal)) as JoinState;
+  // Most arrivals do not complete their join: nothing more to ask the store.
   if (state.need === undefined || state.count < state.need) return false;
-  return settle(store, runId, id, state, now, leaseMs);
+  return yield* settle(store, runId, id, state, now, leaseMs);
 }
 
 /** Sets a dynamic need (fan-out width); true when the join is already complete and ours to fire. */
-export async function setNeed(
+export function* setNeed(
   store: TriggerStore,
   runId: string,
   triggerId: string,
   need: number,
   now: number,
   leaseMs = DEFAULT_LEASE_MS,
-): Promise<boolean> {
-  const state = await store.setNeed(runId, triggerId, need);
-  return settle(store, runId, triggerId, state, now, leaseMs);
+): Flow<boolean> {
+  const state = (yield store.setNeed(runId, triggerId, need)) as JoinState;
+  return yield* settle(store, runId, triggerId, state, now, leaseMs);
 }
 
-async function settle(
-  store: TriggerStore,
-  runId: string,
-  id: string,
-  state: JoinState,
-  now: number,
-  leaseMs: number,
-): Promise<boolean> {
+function* settle(store: TriggerStore, runId: string, id: string, state: JoinState, now: number, leaseMs: number): Flow<boolean> {
   // Need unknown (fan-out not sized yet): the arrival is kept and counted when the need arrives.
   if (state.need === undefined || state.count < state.need) return false;
-  const claim = await store.claim(runId, id, now, leaseMs);
+  const claim = (yield store.claim(runId, id, now, leaseMs)) as ClaimResult;
   return claim !== 'taken';
 }

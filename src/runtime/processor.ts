@@ -25,6 +25,7 @@ import type { Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
+import { runFlow, type Awaitable, type Flow } from './flow.ts';
 import { fanOutItems, makeTask, resultKey, retryDelay, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
@@ -79,20 +80,32 @@ export class TriggerProcessor {
    * one trigger and invokes the processor with its id.
    */
   process(event: EventEnvelope, only?: string): Promise<Effect[]> {
-    // Not async itself: on the hot path every promise layer costs microtask ticks per event.
-    if (!isEnvelope(event)) {
-      const envelope = EnvelopeSchema.safeParse(event);
-      return Promise.resolve([deadLetter(event, `malformed envelope: ${envelope.success ? 'not an object' : issues(envelope.error)}`)]);
+    try {
+      return Promise.resolve(this.processNow(event, only));
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    if (event.source !== JOINFLOW_SOURCE) return Promise.resolve([]);
-    const type = event['detail-type'];
-    if (type === DetailType.RunRequested) return this.#runRequested(event, only);
-    if (type === DetailType.StepCompleted) return this.#stepEvent(event, isStepCompleted, StepCompletedSchema, only);
-    if (type === DetailType.StepFailed) return this.#stepEvent(event, isStepFailed, StepFailedSchema, only);
-    return Promise.resolve([]); // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
   }
 
-  async #runRequested(event: EventEnvelope, only: string | undefined): Promise<Effect[]> {
+  /**
+   * `process`, but synchronous when the store is (memory, SQLite): the effects themselves, with no
+   * promise or microtask on the way; a promise of them when a store call returned one (DynamoDB).
+   * A synchronous store's error is thrown.
+   */
+  processNow(event: EventEnvelope, only?: string): Awaitable<Effect[]> {
+    if (!isEnvelope(event)) {
+      const envelope = EnvelopeSchema.safeParse(event);
+      return [deadLetter(event, `malformed envelope: ${envelope.success ? 'not an object' : issues(envelope.error)}`)];
+    }
+    if (event.source !== JOINFLOW_SOURCE) return [];
+    const type = event['detail-type'];
+    if (type === DetailType.RunRequested) return runFlow(this.#runRequested(event, only));
+    if (type === DetailType.StepCompleted) return runFlow(this.#stepEvent(event, isStepCompleted, StepCompletedSchema, only));
+    if (type === DetailType.StepFailed) return runFlow(this.#stepEvent(event, isStepFailed, StepFailedSchema, only));
+    return []; // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
+  }
+
+  *#runRequested(event: EventEnvelope, only: string | undefined): Flow<Effect[]> {
     const parsed = RunRequestedSchema.safeParse(event.detail);
     if (!parsed.success) return [deadLetter(event, `invalid Run Requested detail: ${issues(parsed.error)}`)];
     const { workflow, input } = parsed.data;
@@ -101,7 +114,7 @@ export class TriggerProcessor {
     // Without a runId the event id names the run: every rule target sees the same event id.
     const runId = parsed.data.runId ?? event.id;
     const now = this.#deps.clock.now();
-    const { run } = await this.#deps.store.startRun({ runId, workflow, input: input ?? null, startedAt: now });
+    const { run } = (yield this.#deps.store.startRun({ runId, workflow, input: input ?? null, startedAt: now })) as { run: RunRecord };
     if (run.workflow !== workflow) {
       return [deadLetter(event, `run id "${runId}" already belongs to workflow "${run.workflow}"`)];
     }
@@ -109,15 +122,15 @@ export class TriggerProcessor {
     // request for a finished run changes nothing: run ids are idempotency keys.
     if (run.status !== 'running') return [];
     const detail = { ...event.detail, runId };
-    return await this.#fire({ plan, run, detail, effects: [], only }, { ...event, detail });
+    return yield* this.#fire({ plan, run, detail, effects: [], only }, { ...event, detail });
   }
 
-  async #stepEvent(
+  *#stepEvent(
     event: EventEnvelope,
     valid: (d: Record<string, unknown>) => boolean,
     schema: z.ZodType<StepCompleted | StepFailed>,
     only: string | undefined,
-  ): Promise<Effect[]> {
+  ): Flow<Effect[]> {
     if (!valid(event.detail)) {
       const parsed = schema.safeParse(event.detail);
       return [deadLetter(event, `invalid ${event['detail-type']} detail: ${parsed.success ? 'rejected' : issues(parsed.error)}`)];
@@ -128,7 +141,7 @@ export class TriggerProcessor {
     if (!this.#stepIds.get(plan.workflow)!.has(detail.step)) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
     const mismatch = itemMismatch(plan.steps[detail.step]!, detail, event['detail-type']);
     if (mismatch) return [deadLetter(event, `invalid ${event['detail-type']} detail: item: ${mismatch}`)];
-    const run = await this.#deps.store.getRun(detail.runId);
+    const run = (yield this.#deps.store.getRun(detail.runId)) as RunRecord | undefined;
     if (!run) return [deadLetter(event, `unknown run "${detail.runId}"`)];
     // One workflow's triggers must never act on another workflow's run: its steps and results would mix.
     if (run.workflow !== detail.workflow) {
@@ -139,24 +152,24 @@ export class TriggerProcessor {
     if (event['detail-type'] === DetailType.StepFailed) {
       // A failure of an execution whose step already completed (a duplicate run after a crash)
       // must not fail the run: the step has its result.
-      const done = await this.#deps.store.getResults(detail.runId, [resultKey(detail.step, detail.item)]);
+      const done = (yield this.#deps.store.getResults(detail.runId, [resultKey(detail.step, detail.item)])) as Map<string, unknown>;
       if (done.size > 0) return [];
     }
     if (event['detail-type'] === DetailType.StepCompleted) {
       // Saved before any arrival is counted, so whoever completes a join finds every result.
-      await this.#deps.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
+      yield this.#deps.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
     }
-    return await this.#fire({ plan, run, detail, effects: [], only }, event);
+    return yield* this.#fire({ plan, run, detail, effects: [], only }, event);
   }
 
-  async #fire(ctx: Ctx, event: EventEnvelope): Promise<Effect[]> {
+  *#fire(ctx: Ctx, event: EventEnvelope): Flow<Effect[]> {
     const now = this.#deps.clock.now();
     for (const { plan, trigger, stepIndex } of this.#index.match(event)) {
       if (plan !== ctx.plan || (ctx.only !== undefined && trigger.id !== ctx.only)) continue;
       const key = arrivalKey(trigger.condition.key, ctx.detail);
       const ordinal = this.#deps.store.ordinals ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
-      if (!(await arrive(this.#deps.store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs))) continue;
-      await this.#act(ctx, trigger, key);
+      if (!(yield* arrive(this.#deps.store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs))) continue;
+      yield* this.#act(ctx, trigger, key);
     }
     return ctx.effects;
   }
@@ -165,38 +178,38 @@ export class TriggerProcessor {
     return this.#deps.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
-  async #act(ctx: Ctx, trigger: Trigger, key: string): Promise<void> {
+  *#act(ctx: Ctx, trigger: Trigger, key: string): Flow<void> {
     const action = trigger.action;
     const ackId = trigger.condition.type === 'always' ? `${trigger.id}#${key}` : trigger.id;
     switch (action.type) {
       case 'dispatch':
-        await this.#dispatch(ctx, action.step);
+        yield* this.#dispatch(ctx, action.step);
         break;
       case 'collect':
-        await this.#collect(ctx, action.step);
+        yield* this.#collect(ctx, action.step);
         break;
       case 'retry':
-        await this.#retry(ctx);
+        yield* this.#retry(ctx);
         break;
       case 'fail-run':
-        await this.#failRun(ctx);
+        this.#failRun(ctx);
         break;
       case 'succeed-run':
-        await this.#succeedRun(ctx);
+        yield* this.#succeedRun(ctx);
         break;
     }
     ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: ackId });
   }
 
-  async #dispatch(ctx: Ctx, step: string): Promise<void> {
+  *#dispatch(ctx: Ctx, step: string): Flow<void> {
     const { store } = this.#deps;
     const spec = ctx.plan.steps[step]!;
-    const results = await stepResults(store, ctx.run.runId, spec);
+    const results = yield* stepResults(store, ctx.run.runId, spec);
     if (!spec.forEach) {
       ctx.effects.push({ type: 'dispatch', tasks: [makeTask(ctx.plan, ctx.run, step, 1, results)] });
       return;
     }
-    const fan = await fanOutItems(store, ctx.run.runId, spec);
+    const fan = yield* fanOutItems(store, ctx.run.runId, spec);
     if ('error' in fan) {
       ctx.effects.push(this.#publish(DetailType.StepFailed, {
         workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1,
@@ -209,25 +222,25 @@ export class TriggerProcessor {
     const collectId = TriggerId.collect(step);
     // Items may have completed before the width was known (redelivery after a crash): setNeed
     // re-checks the counter, so the collect fires here if they are all in already (or N = 0).
-    if (await setNeed(store, ctx.run.runId, collectId, tasks.length, this.#deps.clock.now(), this.#leaseMs)) {
-      await this.#collect(ctx, step);
+    if (yield* setNeed(store, ctx.run.runId, collectId, tasks.length, this.#deps.clock.now(), this.#leaseMs)) {
+      yield* this.#collect(ctx, step);
       ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: collectId });
     }
   }
 
-  async #collect(ctx: Ctx, step: string): Promise<void> {
+  *#collect(ctx: Ctx, step: string): Flow<void> {
     const { store } = this.#deps;
-    const fan = await fanOutItems(store, ctx.run.runId, ctx.plan.steps[step]!);
+    const fan = yield* fanOutItems(store, ctx.run.runId, ctx.plan.steps[step]!);
     const n = 'items' in fan ? fan.items.length : 0;
     const keys = Array.from({ length: n }, (_, i) => resultKey(step, i));
-    const found = await store.getResults(ctx.run.runId, keys);
+    const found = (yield store.getResults(ctx.run.runId, keys)) as Map<string, unknown>;
     const output = keys.map((k) => found.get(k) ?? null);
     ctx.effects.push(this.#publish(DetailType.StepCompleted, {
       workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, items: n, output,
     }));
   }
 
-  async #retry(ctx: Ctx): Promise<void> {
+  *#retry(ctx: Ctx): Flow<void> {
     const d = ctx.detail as StepFailed;
     const spec = ctx.plan.steps[d.step]!;
     const next = nextAttempt(spec, d);
@@ -236,17 +249,17 @@ export class TriggerProcessor {
       ctx.effects.push(this.#publish(DetailType.StepFailed, { ...d, retrying: false }));
       return;
     }
-    const results = await stepResults(this.#deps.store, ctx.run.runId, spec);
+    const results = yield* stepResults(this.#deps.store, ctx.run.runId, spec);
     let item: { index: number; value: unknown } | undefined;
     if (d.item !== undefined) {
-      const fan = await fanOutItems(this.#deps.store, ctx.run.runId, spec);
+      const fan = yield* fanOutItems(this.#deps.store, ctx.run.runId, spec);
       item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
     }
     const task = makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on);
     ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 
-  async #failRun(ctx: Ctx): Promise<void> {
+  #failRun(ctx: Ctx): void {
     const d = ctx.detail as StepFailed;
     const error = { ...d.error, step: d.step };
     const runId = ctx.run.runId;
@@ -256,10 +269,10 @@ export class TriggerProcessor {
     );
   }
 
-  async #succeedRun(ctx: Ctx): Promise<void> {
+  *#succeedRun(ctx: Ctx): Flow<void> {
     const out = ctx.plan.output;
     const keys = 'step' in out ? [out.step] : out.sinks;
-    const found = await this.#deps.store.getResults(ctx.run.runId, keys);
+    const found = (yield this.#deps.store.getResults(ctx.run.runId, keys)) as Map<string, unknown>;
     const output = 'step' in out
       ? (found.get(out.step) ?? null)
       : Object.fromEntries(keys.map((k) => [k, found.get(k) ?? null]));

@@ -184,7 +184,7 @@ describe('DynamoDB store specifics', () => {
   it('rejects a result over 350 KB with RESULT_TOO_LARGE and keeps nothing', async () => {
     const { store } = await freshStore();
     await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
-    const err = await store.saveResult('r', 'big', 'x'.repeat(360 * 1024)).catch((e: unknown) => e);
+    const err = await Promise.resolve(store.saveResult('r', 'big', 'x'.repeat(360 * 1024))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JoinflowError);
     expect((err as JoinflowError).code).toBe('RESULT_TOO_LARGE');
     expect((err as JoinflowError).message).toMatch(/result "big" of run "r" is 361 KB/);
@@ -230,7 +230,7 @@ describe('DynamoDB store specifics', () => {
       },
       { step: 'initialize', name: 'countBatchGets' },
     );
-    const found = await store.getResults('r', keys).finally(() => client.middlewareStack.remove('countBatchGets'));
+    const found = await Promise.resolve(store.getResults('r', keys)).finally(() => client.middlewareStack.remove('countBatchGets'));
     // 259 distinct keys: three calls of at most 100, then retries of what did not fit in a response.
     expect(requested.slice(0, 3).sort((a, b) => a - b)).toEqual([59, 100, 100]);
     expect(requested.length).toBeGreaterThan(3);

@@ -361,7 +361,8 @@ describe('sqlite state: the file', () => {
     await first.store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
     const second = openSqliteState({ dir, busyTimeoutMs: 50 });
     opened.push(second);
-    await expect(second.store.arrive('r', 't', 'a', 1)).rejects.toMatchObject({ code: 'STATE_LOCKED' });
+    // The store answers synchronously, so the error is thrown rather than rejected.
+    expect(() => second.store.arrive('r', 't', 'a', 1)).toThrow(expect.objectContaining({ code: 'STATE_LOCKED' }));
     await first.store.commit();
     expect(await second.store.arrive('r', 't', 'a', 1)).toEqual({ fresh: true, count: 1, need: 1 });
   });

@@ -108,22 +108,28 @@ export function oversizeReason(event: unknown, limit: number): string | undefine
 }
 
 /** An event whose output was kept as a blob gets it back before processing. */
-export async function resolveOutputRef(event: EventEnvelope, blobs: BlobStore | undefined): Promise<EventEnvelope> {
+export function resolveOutputRef(event: EventEnvelope, blobs: BlobStore | undefined): EventEnvelope | Promise<EventEnvelope> {
   // Anything may arrive on the bus; the processor explains what is wrong with a malformed one.
   if (typeof event !== 'object' || event === null) return event;
   const ref = (event.detail as { outputRef?: unknown } | null | undefined)?.outputRef;
+  // Synchronous when there is nothing to fetch: the hot path awaits nothing.
   if (typeof ref !== 'string' || !blobs) return event;
   const { outputRef: _ref, ...detail } = event.detail as Record<string, unknown>;
-  return { ...event, detail: { ...detail, output: JSON.parse(await blobs.get(ref)) } };
+  return blobs.get(ref).then((json) => ({ ...event, detail: { ...detail, output: JSON.parse(json) as unknown } }));
 }
 
 /** A step outcome whose output is over the limit, with the output kept as a blob (outputRef). */
-export async function offloadOutput(event: EventEnvelope, blobs: BlobStore | undefined, limit: number): Promise<EventEnvelope> {
+export function offloadOutput(event: EventEnvelope, blobs: BlobStore | undefined, limit: number): EventEnvelope | Promise<EventEnvelope> {
   const d = event.detail as Record<string, unknown>;
   if (!('output' in d) || !blobs) return event;
-  const json = JSON.stringify(d['output'] ?? null);
-  if (Buffer.byteLength(json) <= limit) return event;
-  const ref = await blobs.put(`${String(d['runId'])}/${String(d['step'])}.${String(d['item'] ?? '')}.${String(d['attempt'])}.json`, json);
+  const output = d['output'];
+  // Small scalars cannot be over any sensible limit: skip serializing them.
+  if ((output === null || output === undefined || typeof output === 'number' || typeof output === 'boolean') && limit >= 64) return event;
+  const json = JSON.stringify(output ?? null);
+  // A UTF-8 byte is at most 3 per UTF-16 unit: most outputs need no byte count.
+  if (json.length * 3 <= limit || Buffer.byteLength(json) <= limit) return event;
   const { output: _o, ...rest } = d;
-  return { ...event, detail: { ...rest, outputRef: ref } };
+  return blobs
+    .put(`${String(d['runId'])}/${String(d['step'])}.${String(d['item'] ?? '')}.${String(d['attempt'])}.json`, json)
+    .then((ref) => ({ ...event, detail: { ...rest, outputRef: ref } }));
 }

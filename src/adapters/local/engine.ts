@@ -234,7 +234,10 @@ export class Engine {
             continue;
           }
         }
-        event = await resolveOutputRef(received, this.#options.blobs);
+        // The engine's own Step Started drives no trigger: it is there for subscribers and the log.
+        if (received['detail-type'] === DetailType.StepStarted && this.#own.has(received)) continue;
+        const resolved = resolveOutputRef(received, this.#options.blobs);
+        event = resolved instanceof Promise ? await resolved : resolved;
         if (meter) {
           const ids = this.#processor.matchingTriggers(event);
           meter.invocations(ids.length);
@@ -244,7 +247,9 @@ export class Engine {
           }
           continue;
         }
-        const effects = await this.#processor.process(event);
+        // Synchronous on the memory and SQLite stores: no promise per event.
+        const now = this.#processor.processNow(event);
+        const effects = now instanceof Promise ? await now : now;
         if (effects.length > 0) batches.push(effects);
       } catch (error) {
         batches.push([{ type: 'dead-letter', event: received, reason: `processor error: ${(error as Error).message}` }]);
@@ -263,7 +268,8 @@ export class Engine {
           crashed = true;
           break apply;
         }
-        await this.#apply(effect, after, dispatched);
+        const applied = this.#apply(effect, after, dispatched);
+        if (applied) await applied;
       }
     }
     // Subscriptions record their deliveries in the same transaction that marks the events done.
@@ -287,7 +293,8 @@ export class Engine {
     }
   }
 
-  async #apply(effect: Effect, after: Array<() => unknown>, dispatched: Task[]): Promise<void> {
+  /** Carries out one effect; a promise only when the store (or the event log) made one. */
+  #apply(effect: Effect, after: Array<() => unknown>, dispatched: Task[]): Promise<void> | undefined {
     const log = this.#options.log;
     switch (effect.type) {
       case 'dispatch':
@@ -318,16 +325,24 @@ export class Engine {
         return;
       }
       case 'publish':
-        await this.#publish(effect.events);
+        // The local bus enqueues at once: nothing to wait for.
+        void this.#publish(effect.events);
         return;
-      case 'ack':
-        await this.store.markDispatched(effect.runId, effect.trigger, this.#clock.now());
-        return;
-      case 'finish-run':
+      case 'ack': {
+        const acked = this.store.markDispatched(effect.runId, effect.trigger, this.#clock.now());
+        return acked instanceof Promise ? acked : undefined;
+      }
+      case 'finish-run': {
         // Ending the run (stopping its tasks, releasing its state, resolving its waiters) is
         // part of finishing it: no separate effect that a crash could lose in between.
-        if (await this.store.finishRun(effect.runId, effect.update)) after.push(() => this.#endRun(effect.runId));
+        const end = (finished: boolean): void => {
+          if (finished) after.push(() => this.#endRun(effect.runId));
+        };
+        const finished = this.store.finishRun(effect.runId, effect.update);
+        if (finished instanceof Promise) return finished.then(end);
+        end(finished);
         return;
+      }
       case 'dead-letter':
         log?.deadLetter(effect.event, effect.reason, this.#clock.now());
         this.deadLetters.push({ event: effect.event, reason: effect.reason });
@@ -371,12 +386,14 @@ export class Engine {
       // The finishing task still holds its lane slot until this hook returns: do not count it.
       this.#options.onStep?.(task.runId, record, tracker.progress(Math.max(0, this.#lanes.runningCount(task.runId) - 1)));
     }
-    if (event) void this.#emit(event);
+    if (event) this.#emit(event);
   }
 
   /** Publishes a step's outcome; an output over the payload limit is kept as a blob first. */
-  async #emit(event: EventEnvelope): Promise<void> {
-    await this.#publish([await offloadOutput(event, this.#options.blobs, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES)]);
+  #emit(event: EventEnvelope): void {
+    const kept = offloadOutput(event, this.#options.blobs, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    if (kept instanceof Promise) void kept.then((e) => this.#publish([e]));
+    else void this.#publish([kept]);
   }
 
   /** Publishes the engine's own events: logged (when durable), counted toward their run. */

@@ -94,10 +94,14 @@ export class Lanes {
       for (const task of tasks) this.submit(task);
       return;
     }
-    const ranked = tasks.map((task, i) => ({ task, p: priority(task), i }));
+    const ranks = tasks.map(priority);
     // A fan-out's items all rank the same: keep their order without sorting thousands of them.
-    if (ranked.some((r) => r.p !== ranked[0]!.p)) ranked.sort((a, b) => b.p - a.p || a.i - b.i);
-    for (const r of ranked) this.submit(r.task);
+    if (ranks.every((p) => p === ranks[0])) {
+      for (const task of tasks) this.submit(task);
+      return;
+    }
+    const order = tasks.map((_, i) => i).sort((a, b) => ranks[b]! - ranks[a]! || a - b);
+    for (const i of order) this.submit(tasks[i]!);
   }
 
   /** Aborts a run's running tasks (they end as cancelled) and resolves when they have stopped. */
@@ -119,47 +123,55 @@ export class Lanes {
     if (!executor) throw new Error(`no executor for kind "${kind}"`);
     this.#active.set(kind, (this.#active.get(kind) ?? 0) + 1);
     const controller = new Stopper();
-    const entry: Running = { task, controller, done: Promise.resolve() };
     let set = this.#running.get(task.runId);
     if (!set) this.#running.set(task.runId, (set = new Set()));
+    const entry: Running = { task, controller, done: undefined! };
     set.add(entry);
-    entry.done = this.#execute(executor, task, controller).finally(() => {
-      set.delete(entry);
-      if (set.size === 0) this.#running.delete(task.runId);
-      this.#active.set(kind, this.#active.get(kind)! - 1);
-      this.#pump(kind);
-    });
+    entry.done = new Promise<void>((resolve) => this.#execute(executor, task, controller, (outcome, start) => {
+      try {
+        // The hook runs while the task still holds its slot (the engine counts on it).
+        this.#report(task, controller, outcome, start);
+      } finally {
+        set.delete(entry);
+        if (set.size === 0) this.#running.delete(task.runId);
+        this.#active.set(kind, this.#active.get(kind)! - 1);
+        this.#pump(kind);
+        resolve();
+      }
+    }));
   }
 
-  async #execute(executor: Executor, task: Task, controller: Stopper): Promise<void> {
+  /** Runs one task; callbacks rather than async/await: this is once per task on the hot path. */
+  #execute(executor: Executor, task: Task, controller: Stopper, done: (outcome: StepOutcome, start: number) => void): void {
     const start = this.#hooks.now();
     this.#hooks.started(task, start);
     const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort('timeout'), task.timeoutMs);
-    let outcome: StepOutcome;
-    try {
-      outcome = await executor.execute(task, controller);
-    } catch (error) {
-      // An executor bug must fail the step, not wedge the run.
-      outcome = { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true };
-    } finally {
+    const end = (outcome: StepOutcome): void => {
       if (timer) clearTimeout(timer);
+      done(outcome, start);
+    };
+    // An executor bug must fail the step, not wedge the run.
+    const crashed = (error: unknown): void =>
+      end({ status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true });
+    try {
+      executor.execute(task, controller).then(end, crashed);
+    } catch (error) {
+      crashed(error);
     }
-    const end = this.#hooks.now();
-    const base = {
+  }
+
+  #report(task: Task, controller: Stopper, outcome: StepOutcome, start: number): void {
+    const record: TraceRecord = {
       step: task.step,
       ...(task.item === undefined ? {} : { item: task.item }),
       attempt: task.attempt,
+      status: outcome.status === 'aborted' ? (controller.reason === 'timeout' ? 'failed' : 'cancelled') : outcome.status,
       start,
-      end,
+      end: this.#hooks.now(),
       ...(task.placement === undefined ? {} : { placement: task.placement }),
     };
-    if (outcome.status === 'aborted' && controller.reason === 'timeout') {
-      this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, { ...base, status: 'failed' });
-    } else if (outcome.status === 'aborted') {
-      this.#hooks.finished(task, outcome, { ...base, status: 'cancelled' });
-    } else {
-      this.#hooks.finished(task, outcome, { ...base, status: outcome.status });
-    }
+    if (outcome.status === 'aborted' && controller.reason === 'timeout') this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, record);
+    else this.#hooks.finished(task, outcome, record);
   }
 
   #pump(kind: ExecutorKind): void {

@@ -38,6 +38,8 @@ export function createLocalBus(onError: (error: unknown) => void = (e) => consol
   return disturbs ? withChaos(bus, chaos) : bus;
 }
 
+const DONE: Promise<void> = Promise.resolve();
+
 function createCleanBus(onError: (error: unknown) => void): LocalBus {
   let queue: EventEnvelope[] = [];
   let subs: Subscription[] = [];
@@ -72,8 +74,9 @@ function createCleanBus(onError: (error: unknown) => void): LocalBus {
   }
 
   return {
-    async publish(events) {
-      if (events.length === 0) return;
+    publish(events) {
+      // Enqueuing is synchronous; the promise is shared, not made per call.
+      if (events.length === 0) return DONE;
       published += events.length;
       for (const e of events) queue.push(e);
       if (!draining) {
@@ -81,6 +84,7 @@ function createCleanBus(onError: (error: unknown) => void): LocalBus {
         // Deliver on a later tick so that a publisher's own synchronous work finishes first.
         setImmediate(() => void drain());
       }
+      return DONE;
     },
     subscribe(pattern: EventPattern | null, handler) {
       const sub: Subscription = { test: pattern ? compilePattern(pattern) : null, handler };

@@ -2,6 +2,7 @@
  * In-memory TriggerStore: the default for `joinflow run` and the reference the store contract
  * suite holds every other store to. Working state of finished runs is released; only a bounded
  * number of final run records is kept, so memory does not grow with the number of runs.
+ * Every method but commit and release answers synchronously (the processor needs no promise).
  */
 import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
 
@@ -29,35 +30,35 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
   }
 
   return {
-    async startRun(start) {
+    startRun(start) {
       const existing = runs.get(start.runId)?.record ?? finished.get(start.runId);
       if (existing) return { created: false, run: existing };
       const record: RunRecord = { ...start, status: 'running' };
       runs.set(start.runId, { record, joins: new Map(), results: new Map() });
       return { created: true, run: record };
     },
-    async getRun(runId) {
+    getRun(runId) {
       return runs.get(runId)?.record ?? finished.get(runId);
     },
-    async finishRun(runId, update) {
+    finishRun(runId, update) {
       const run = runs.get(runId);
       if (!run || run.record.status !== 'running') return false;
       run.record = { ...run.record, ...update };
       return true;
     },
-    async arrive(runId, trigger, key, need): Promise<JoinState> {
+    arrive(runId, trigger, key, need): JoinState {
       const j = join(runId, trigger);
       const fresh = !j.arrived.has(key);
       if (fresh) j.arrived.add(key);
       if (need !== undefined && j.need === undefined) j.need = need;
       return { fresh, count: j.arrived.size, need: j.need };
     },
-    async setNeed(runId, trigger, need): Promise<JoinState> {
+    setNeed(runId, trigger, need): JoinState {
       const j = join(runId, trigger);
       if (j.need === undefined) j.need = need;
       return { fresh: false, count: j.arrived.size, need: j.need };
     },
-    async claim(runId, trigger, now, leaseMs): Promise<ClaimResult> {
+    claim(runId, trigger, now, leaseMs): ClaimResult {
       const j = join(runId, trigger);
       if (j.claimedAt === undefined) {
         j.claimedAt = now;
@@ -69,16 +70,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
       }
       return 'taken';
     },
-    async markDispatched(runId, trigger, now) {
+    markDispatched(runId, trigger, now) {
       const run = runs.get(runId);
       const j = run?.joins.get(trigger);
       if (j && j.dispatchedAt === undefined) j.dispatchedAt = now;
     },
-    async saveResult(runId, key, output) {
+    saveResult(runId, key, output) {
       const run = runs.get(runId);
       if (run && !run.results.has(key)) run.results.set(key, output);
     },
-    async getResults(runId, keys) {
+    getResults(runId, keys) {
       const run = runs.get(runId);
       const out = new Map<string, unknown>();
       if (!run) return out;

@@ -119,10 +119,11 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
   // enforces it), so the cache cannot go stale; finishing a run drops it from the cache.
   const running = new Map<string, RunRecord>();
 
-  // The port is async, but every method does its reads and writes synchronously: nothing else
-  // can run between an arrival's insert and its counter update, so parallel calls cannot race.
+  // Every method but commit and release answers synchronously (better-sqlite3 is synchronous), so
+  // the processor handles an event without a promise; and nothing else can run between an
+  // arrival's insert and its counter update, so calls cannot race.
   const store: SqliteStore = {
-    async startRun(start) {
+    startRun(start) {
       batch.write();
       const created =
         s.insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error))
@@ -134,43 +135,43 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       }
       return { created, run: decodeRun(s.getRun.get(start.runId))! };
     },
-    async getRun(runId) {
+    getRun(runId) {
       const hit = running.get(runId);
       if (hit) return hit;
       const run = decodeRun(s.getRun.get(runId));
       if (run?.status === 'running') running.set(runId, run);
       return run;
     },
-    async finishRun(runId, update) {
+    finishRun(runId, update) {
       batch.write();
       running.delete(runId);
       return s.finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
     },
-    async arrive(runId, trigger, key, need) {
+    arrive(runId, trigger, key, need) {
       // `ordinal` is ignored: one B-tree holds any fan-in, no sharding needed.
       batch.write();
       return joins.arrive(runId, trigger, key, need);
     },
-    async setNeed(runId, trigger, need) {
+    setNeed(runId, trigger, need) {
       batch.write();
       return joins.setNeed(runId, trigger, need);
     },
-    async claim(runId, trigger, now, leaseMs): Promise<ClaimResult> {
+    claim(runId, trigger, now, leaseMs): ClaimResult {
       batch.write();
       if (s.claim.run(runId, trigger, now).changes > 0) return 'won';
       // A claim never acknowledged within the lease: its claimer presumably died before dispatching.
       if (s.reclaim.run(now, runId, trigger, now, leaseMs).changes > 0) return 'reclaimed';
       return 'taken';
     },
-    async markDispatched(runId, trigger, now) {
+    markDispatched(runId, trigger, now) {
       batch.write();
       s.markDispatched.run(now, runId, trigger);
     },
-    async saveResult(runId, key, output) {
+    saveResult(runId, key, output) {
       batch.write();
       joins.saveResult(runId, key, toJson(output));
     },
-    async getResults(runId, keys) {
+    getResults(runId, keys) {
       const out = new Map<string, unknown>();
       for (const key of keys) {
         const row = joins.readResult(runId, key);
