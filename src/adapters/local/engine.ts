@@ -17,7 +17,7 @@ import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
 import { recoverRuns } from './recovery.ts';
-import { attemptEvent, createEventFactory, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
+import { attemptEvent, createEventFactory, createIdFactory, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { createLocalExecutors, defaultConcurrency, offloadOutput, oversizeReason, resolveOutputRef, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
@@ -54,12 +54,13 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.#options = options;
     this.#clock = options.clock ?? { now: Date.now };
-    this.#event = createEventFactory(() => this.#clock.now());
+    const newId = createIdFactory();
+    this.#event = createEventFactory(() => this.#clock.now(), newId);
     this.store = options.store ?? createMemoryStore();
     this.bus = createLocalBus(undefined, options.chaos);
     // After a simulated crash the processor's clock runs ahead by a lease, as a processor that
     // took over later would see it, so fires claimed by the "dead" one can be taken over.
-    this.#processor = new TriggerProcessor({ store: this.store, clock: { now: () => this.#clock.now() + this.#skewMs }, newId: randomUUID });
+    this.#processor = new TriggerProcessor({ store: this.store, clock: { now: () => this.#clock.now() + this.#skewMs }, newId });
     this.#executors = createLocalExecutors(options);
     const limits = { ...defaultConcurrency(), ...options.concurrency };
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {

@@ -55,7 +55,8 @@ export type LaneHooks = {
   now(): number;
 };
 
-type Running = { task: Task; controller: Stopper; done: Promise<void> };
+/** A running task; `waiters` are called when it has stopped (made only when someone waits). */
+type Running = { task: Task; controller: Stopper; waiters: Array<() => void> | undefined };
 
 /** Concurrency-limited execution of tasks, per executor kind. */
 export class Lanes {
@@ -108,8 +109,9 @@ export class Lanes {
   async stopRun(runId: string): Promise<void> {
     const running = this.#running.get(runId);
     if (!running) return;
+    const stopped = [...running].map((r) => new Promise<void>((resolve) => (r.waiters ??= []).push(resolve)));
     for (const r of running) r.controller.abort('cancelled');
-    await Promise.allSettled([...running].map((r) => r.done));
+    await Promise.all(stopped);
   }
 
   /** Tasks of a run currently executing. */
@@ -125,9 +127,9 @@ export class Lanes {
     const controller = new Stopper();
     let set = this.#running.get(task.runId);
     if (!set) this.#running.set(task.runId, (set = new Set()));
-    const entry: Running = { task, controller, done: undefined! };
+    const entry: Running = { task, controller, waiters: undefined };
     set.add(entry);
-    entry.done = new Promise<void>((resolve) => this.#execute(executor, task, controller, (outcome, start) => {
+    this.#execute(executor, task, controller, (outcome, start) => {
       try {
         // The hook runs while the task still holds its slot (the engine counts on it).
         this.#report(task, controller, outcome, start);
@@ -136,9 +138,9 @@ export class Lanes {
         if (set.size === 0) this.#running.delete(task.runId);
         this.#active.set(kind, this.#active.get(kind)! - 1);
         this.#pump(kind);
-        resolve();
+        if (entry.waiters) for (const w of entry.waiters) w();
       }
-    }));
+    });
   }
 
   /** Runs one task; callbacks rather than async/await: this is once per task on the hot path. */

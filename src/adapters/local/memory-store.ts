@@ -6,7 +6,13 @@
  */
 import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
 
-type Join = { arrived: Set<string>; need: number | undefined; claimedAt?: number; dispatchedAt?: number };
+/**
+ * A join counter. Most joins see one arrival (a step after one other, a run start), so the first
+ * key is kept in a field and a Set is made only for a second one.
+ */
+type Join = { first: string | undefined; more: Set<string> | undefined; need: number | undefined; claimedAt?: number; dispatchedAt?: number };
+
+const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
 type RunState = { record: RunRecord; joins: Map<string, Join>; results: Map<string, unknown> };
 
 /** Options of the memory store. */
@@ -25,7 +31,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
     const run = runs.get(runId);
     if (!run) throw new Error(`memory store: no working state for run "${runId}"`);
     let j = run.joins.get(trigger);
-    if (!j) run.joins.set(trigger, (j = { arrived: new Set(), need: undefined }));
+    if (!j) run.joins.set(trigger, (j = { first: undefined, more: undefined, need: undefined }));
     return j;
   }
 
@@ -48,15 +54,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
     },
     arrive(runId, trigger, key, need): JoinState {
       const j = join(runId, trigger);
-      const fresh = !j.arrived.has(key);
-      if (fresh) j.arrived.add(key);
+      let fresh: boolean;
+      if (j.first === undefined) {
+        j.first = key;
+        fresh = true;
+      } else if (j.first === key) {
+        fresh = false;
+      } else {
+        j.more ??= new Set();
+        fresh = !j.more.has(key);
+        if (fresh) j.more.add(key);
+      }
       if (need !== undefined && j.need === undefined) j.need = need;
-      return { fresh, count: j.arrived.size, need: j.need };
+      return { fresh, count: arrivals(j), need: j.need };
     },
     setNeed(runId, trigger, need): JoinState {
       const j = join(runId, trigger);
       if (j.need === undefined) j.need = need;
-      return { fresh: false, count: j.arrived.size, need: j.need };
+      return { fresh: false, count: arrivals(j), need: j.need };
     },
     claim(runId, trigger, now, leaseMs): ClaimResult {
       const j = join(runId, trigger);

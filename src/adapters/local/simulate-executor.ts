@@ -22,6 +22,14 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
     throw new RangeError(`timeScale must be a finite number >= 0, got ${timeScale}`);
   }
 
+  /** Instant steps waiting for the next turn: resolve function, outcome, resolve, outcome, ... */
+  let instant: unknown[] = [];
+  const finishInstant = (): void => {
+    const due = instant;
+    instant = [];
+    for (let i = 0; i < due.length; i += 2) (due[i] as (o: StepOutcome) => void)(due[i + 1] as StepOutcome);
+  };
+
   return {
     kind: 'simulate',
 
@@ -38,9 +46,13 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
       const outcome: StepOutcome = { status: 'succeeded', output: spec.output === undefined ? null : spec.output };
       const ms = spec.durationMs * timeScale;
       if (!(ms > 0)) {
-        // setImmediate rather than an already-resolved promise: a 10,000-step chain of instant steps
-        // must still let I/O and timers (group commits, timeouts, Ctrl-C) run between steps.
-        return new Promise((resolve) => setImmediate(resolve, outcome));
+        // On the next turn of the loop rather than an already-resolved promise: a 10,000-step
+        // chain of instant steps must still let I/O and timers (timeouts, Ctrl-C) run between
+        // steps. One setImmediate serves every instant step started in the same turn.
+        return new Promise((resolve) => {
+          if (instant.length === 0) setImmediate(finishInstant);
+          instant.push(resolve, outcome);
+        });
       }
       return new Promise((resolve) => {
         const onAbort = (): void => {
