@@ -23,7 +23,7 @@ type Measurement = { events: number; steps: number; ms: number; peakRssMb: numbe
 type StoreKind = 'memory' | 'sqlite';
 
 /** An engine on the in-memory store, or on the durable SQLite state in a fresh directory. */
-function makeEngine(kind: StoreKind, options: EngineOptions = {}): { engine: Engine; done(): Promise<{ stateMb?: number }> } {
+export function makeEngine(kind: StoreKind, options: EngineOptions = {}): { engine: Engine; done(): Promise<{ stateMb?: number }> } {
   if (kind === 'memory') {
     const engine = createEngine(options);
     return { engine, done: async () => (await engine.close(), {}) };

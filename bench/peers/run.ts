@@ -3,8 +3,9 @@
  * [--timeout SECONDS] [--json] [--markdown]`: the same no-op DAGs on joinflow and on HyperFlow.
  *
  * Installs the HyperFlow peer when missing, starts a private Redis, then for each shape runs N
- * rounds; in each round every engine runs in a fresh process that does 4 runs of the DAG (the
- * first is "cold", the last "warm"). Prints {meta, results: [row...]} with medians, time per
+ * rounds; in each round every engine runs in a fresh process that does 10 runs of the DAG (the
+ * first is "cold"; "warm" is the median of the last 5). Prints {meta, results: [row...]} with
+ * medians over the rounds, time per
  * task and HyperFlow/joinflow ratios. Redis is stopped at the end, on errors and on Ctrl-C.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -41,8 +42,11 @@ for (const n of names) if (!shapes[n]) throw new Error(`unknown shape "${n}" in 
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant "${v}" in --variants (have: ${Object.keys(VARIANTS).join(', ')})`);
 if (!Number.isFinite(rounds) || !(timeoutMs > 0)) throw new Error('--runs and --timeout must be positive numbers');
 
-/** Runs per engine process: the first is reported cold, the last warm (joinflow's runWorkflow does 3 + 1). */
-const RUNS_PER_PROCESS = 4;
+/**
+ * Runs per engine process, the same for both engines: the first is reported cold, the median of
+ * the last half warm (the steady state of an engine that has run the DAG a few times).
+ */
+const RUNS_PER_PROCESS = 10;
 const children = new Set<ChildProcess>();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -51,7 +55,7 @@ function runJoinflow(shape: string, variant: string): Promise<Sample> {
   const { store, executor } = VARIANTS[variant]!;
   const child = path.join(import.meta.dirname, 'joinflow-child.ts');
   return new Promise((resolve, reject) => {
-    const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+    const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor, String(RUNS_PER_PROCESS)], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       children.delete(proc);
       if (error) reject(new Error(`joinflow ${variant} on ${shape} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
       else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Sample);
@@ -136,7 +140,7 @@ async function main(): Promise<void> {
     runsPerProcess: RUNS_PER_PROCESS,
     targetRatio: TARGET_RATIO,
     timed:
-      'per engine process: cold = first run, ms = last run of the same DAG; from the start signal / engine.run ' +
+      `per engine process, ${RUNS_PER_PROCESS} runs of the same DAG: cold = the first run, ms = the median of the last ${RUNS_PER_PROCESS / 2}; from the start signal / engine.run ` +
       'to the end of the run. Node start-up, module loading, Redis start-up and setup (setupMs: HyperFlow ' +
       'createInstance + Engine; joinflow compile) are outside. Medians over the rounds.',
   };

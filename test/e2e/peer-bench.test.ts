@@ -80,3 +80,16 @@ describe.skipIf(!installed() || !peerInstalled)('HyperFlow on a converted DAG', 
     }
   });
 });
+
+describe('the joinflow side of the peer bench', () => {
+  it('runs a shape `runs` times in one process and reports the first run as cold and the median of the last half as warm', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const child = path.resolve(import.meta.dirname, '../../bench/peers/joinflow-child.ts');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', child, 'montage', 'memory', 'simulate', '4'], { encoding: 'utf8' });
+    const sample = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
+    expect(sample).toMatchObject({ tasks: 58, succeeded: 58, runs: 4 });
+    expect(sample['coldMs']).toBeGreaterThan(0);
+    expect(sample['ms']).toBeGreaterThan(0);
+    expect(() => execFileSync(process.execPath, ['--import', 'tsx', child, 'montage', 'memory', 'simulate', '0'], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/runs must be a positive integer/);
+  });
+});

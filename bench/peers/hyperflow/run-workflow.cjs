@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs one HyperFlow workflow `runs` times (default 4) in this fresh process and prints one JSON
+// Runs one HyperFlow workflow `runs` times (default 10) in this fresh process and prints one JSON
 // line: {tasks, calls, finished, setupMs, coldMs, ms, runs, peakRssMb}. Started by
 // bench/peers/run.ts with REDIS_URL set to the Redis server it started.
 // Usage: REDIS_URL=redis://127.0.0.1:PORT node run-workflow.cjs <dir with workflow.json> [runs]
@@ -10,15 +10,16 @@
 //   + new Engine (read it back, build one state machine per process);
 // - run time: engine.runInstance (send the input signal) until the engine reports that every
 //   process has finished (Engine.syncCb, called from Engine.workflowFinished).
-// coldMs is the first run (JIT still cold, as in a fresh `hflow run`); ms is the last one, after
-// runs - 1 earlier runs in this process, as joinflow's warm measurement does.
+// coldMs is the first run (JIT still cold, as in a fresh `hflow run`); ms is the median of the
+// last half of the runs (the steady state of a process that has run the DAG before), measured
+// exactly as on the joinflow side (bench/peers/joinflow-child.ts).
 // Node start-up, module loading and the Redis start are outside all of these.
 'use strict';
 
 const path = require('node:path');
 
 const dir = process.argv[2];
-const runs = Math.max(1, Number(process.argv[3] ?? 4));
+const runs = Math.max(1, Number(process.argv[3] ?? 10));
 const url = process.env.REDIS_URL;
 if (!dir || !url || !Number.isInteger(runs)) {
   process.stderr.write('usage: REDIS_URL=redis://127.0.0.1:PORT node run-workflow.cjs <workflow dir> [runs]\n');
@@ -68,7 +69,9 @@ rcl.flushall((err) => {
     samples.push(sample);
     if (samples.length < runs) return setImmediate(next);
     const first = samples[0];
-    const last = samples[samples.length - 1];
+    const warm = samples.slice(Math.floor(samples.length / 2)).map((s) => s.ms).sort((a, b) => a - b);
+    const mid = Math.floor(warm.length / 2);
+    const warmMs = warm.length % 2 ? warm[mid] : (warm[mid - 1] + warm[mid]) / 2;
     const result = {
       tasks: first.tasks,
       // The no-op counts its calls: every task of every run must have run exactly once.
@@ -77,7 +80,7 @@ rcl.flushall((err) => {
       runs,
       setupMs: first.setupMs,
       coldMs: first.ms,
-      ms: last.ms,
+      ms: warmMs,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     // The last line on stdout, after HyperFlow's own log lines; the remote-job poller that
