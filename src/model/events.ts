@@ -105,13 +105,10 @@ export function stepRef(
   task: { workflow: string; runId: string; step: string; attempt: number; item?: number | undefined; placement?: string | undefined },
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
-  return {
-    workflow: task.workflow,
-    runId: task.runId,
-    step: task.step,
-    attempt: task.attempt,
-    ...(task.item === undefined ? {} : { item: task.item }),
-    ...(task.placement === undefined ? {} : { placement: task.placement }),
-    ...extra,
-  };
+  // Assignments rather than spreads: this runs twice per task (Step Started, Step Completed).
+  const ref: Record<string, unknown> = { workflow: task.workflow, runId: task.runId, step: task.step, attempt: task.attempt };
+  if (task.item !== undefined) ref['item'] = task.item;
+  if (task.placement !== undefined) ref['placement'] = task.placement;
+  for (const k in extra) ref[k] = extra[k];
+  return ref;
 }

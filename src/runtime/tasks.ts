@@ -58,22 +58,17 @@ export function makeTask(
   const spec = plan.steps[step]!;
   const fallback = on === 'fallback' ? spec.fallback : undefined;
   const placement = fallback?.target ?? spec.placement?.target;
-  return {
-    workflow: plan.workflow,
-    runId: run.runId,
-    step,
-    ...(item ? { item: item.index } : {}),
-    attempt,
-    maxAttempts: maxAttempts(spec, fallback !== undefined),
-    executor: fallback?.executor ?? spec.executor,
-    event: item
-      ? { input: run.input, results, item: item.value, index: item.index }
-      : { input: run.input, results },
-    ...(spec.timeoutMs === undefined || fallback ? {} : { timeoutMs: spec.timeoutMs }),
-    ...(placement === undefined ? {} : { placement }),
-    ...(spec.fallback && !fallback ? { fallback: 'batch' as const } : {}),
-    ...(spec.files === undefined ? {} : { files: spec.files }),
-  };
+  // Built field by field (no spreads): once per task. Field order is the logged JSON's order.
+  const task: Task = item
+    ? { workflow: plan.workflow, runId: run.runId, step, item: item.index, attempt, maxAttempts: 0, executor: spec.executor, event: { input: run.input, results, item: item.value, index: item.index } }
+    : { workflow: plan.workflow, runId: run.runId, step, attempt, maxAttempts: 0, executor: spec.executor, event: { input: run.input, results } };
+  task.maxAttempts = maxAttempts(spec, fallback !== undefined);
+  if (fallback) task.executor = fallback.executor;
+  if (spec.timeoutMs !== undefined && !fallback) task.timeoutMs = spec.timeoutMs;
+  if (placement !== undefined) task.placement = placement;
+  if (spec.fallback && !fallback) task.fallback = 'batch';
+  if (spec.files !== undefined) task.files = spec.files;
+  return task;
 }
 
 /** Exponential backoff before attempt `attempt + 1`. */

@@ -172,15 +172,12 @@ export class Lanes {
   }
 
   #report(task: Task, controller: Stopper, outcome: StepOutcome, start: number): void {
-    const record: TraceRecord = {
-      step: task.step,
-      ...(task.item === undefined ? {} : { item: task.item }),
-      attempt: task.attempt,
-      status: outcome.status === 'aborted' ? (controller.reason === 'timeout' ? 'failed' : 'cancelled') : outcome.status,
-      start,
-      end: this.#hooks.now(),
-      ...(task.placement === undefined ? {} : { placement: task.placement }),
-    };
+    const status = outcome.status === 'aborted' ? (controller.reason === 'timeout' ? 'failed' : 'cancelled') : outcome.status;
+    const end = this.#hooks.now();
+    const record: TraceRecord = task.item === undefined
+      ? { step: task.step, attempt: task.attempt, status, start, end }
+      : { step: task.step, item: task.item, attempt: task.attempt, status, start, end };
+    if (task.placement !== undefined) record.placement = task.placement;
     if (outcome.status === 'aborted' && controller.reason === 'timeout') this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, record);
     else this.#hooks.finished(task, outcome, record);
   }
