@@ -119,6 +119,13 @@ export interface StopSignal {
 /** Runs tasks of one executor kind. Must stop promptly and resolve `aborted` when `signal` fires. */
 export interface Executor {
   readonly kind: ExecutorKind;
+  /**
+   * True when tasks run inside this process (simulated steps, function handlers in worker
+   * threads): nothing leaves the process but what the step's own code does. A durable engine
+   * may start such tasks before the batch that dispatched them is committed (group commit); a
+   * crash then loses both, and the batch's events are processed again.
+   */
+  readonly local?: boolean;
   execute(task: Task, signal: StopSignal): Promise<StepOutcome>;
   close(): Promise<void>;
 }

@@ -15,7 +15,8 @@ import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.
  * need the engine to publish runs); `bind` connects it once the engine is there.
  */
 export type SubscriptionHub = {
-  tap: (events: readonly EventEnvelope[]) => void;
+  /** Records the deliveries a batch causes; true when there were any (the batch must commit). */
+  tap: (events: readonly EventEnvelope[]) => boolean;
   bind(engine: Engine): SubscriptionDispatcher | undefined;
   /** Runs that workflow targets started, in order. */
   readonly started: string[];
@@ -32,7 +33,7 @@ export function subscriptionHub(
   const started: string[] = [];
   return {
     started,
-    tap: (events) => dispatcher?.tap(events),
+    tap: (events) => dispatcher?.tap(events) ?? false,
     bind(engine) {
       // `always`: joinflow dev may gain subscriptions when its config is edited.
       if (subs.length === 0 && !options.always) return undefined;

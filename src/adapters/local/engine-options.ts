@@ -33,9 +33,18 @@ export type EngineOptions = {
   onStep?: (runId: string, record: TraceRecord, progress: Progress) => void;
   /**
    * Called with every batch of events the processor handled, inside the batch's transaction
-   * (before the events are marked processed): subscriptions record their deliveries here.
+   * (before the events are marked processed): subscriptions record their deliveries here. Return
+   * true when something was recorded that will leave the process: the batch then commits at once.
    */
-  onEvents?: (events: readonly EventEnvelope[]) => void;
+  onEvents?: (events: readonly EventEnvelope[]) => boolean | void;
+  /**
+   * Durable engines (with `log`): how long a batch whose effects all stay in this process
+   * (events, joins, tasks of local executors) may wait for its commit, to share it with the
+   * batches after it. A crash loses at most this much progress, which is then redone; nothing
+   * leaves the process (a spawned process, a webhook, a run's end) before what caused it is
+   * committed. Default 10 ms; 0 commits every batch.
+   */
+  groupCommitMs?: number;
   /** Called for events that cannot be processed. */
   onDeadLetter?: (event: unknown, reason: string) => void;
   /**

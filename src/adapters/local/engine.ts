@@ -19,14 +19,19 @@ import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tr
 import { recoverRuns } from './recovery.ts';
 import { attemptEvent, createEventFactory, createIdFactory, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import type { EngineOptions } from './engine-options.ts';
-import { createLocalExecutors, defaultConcurrency, offloadOutput, oversizeReason, resolveOutputRef, resolvePaths } from './engine-support.ts';
+import { createLocalExecutors, defaultConcurrency, offloadOutput, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
+import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
+import { effectsOf } from './batch-effects.ts';
 
 export { defaultConcurrency };
 export type { EngineOptions, Progress, RunResult, TraceRecord };
 
 /** EventBridge's limit on one entry, the default payload limit. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/** What one batch of events caused: work for after its commit, and whether any of it leaves the process. */
+type Batch = { after: Array<() => unknown>; dispatched: Task[]; external: boolean };
 
 /** An embedded engine; create with createEngine(). */
 export class Engine {
@@ -47,6 +52,7 @@ export class Engine {
   readonly #seqs = new WeakMap<EventEnvelope, number>();
   #effects = 0;
   #skewMs = 0;
+  readonly #commits: GroupCommit;
   /** Events this engine made (bounded in size); only others pay for the size check. */
   readonly #own = new WeakSet<EventEnvelope>();
   readonly #event: EventFactory;
@@ -57,6 +63,7 @@ export class Engine {
     const newId = createIdFactory();
     this.#event = createEventFactory(() => this.#clock.now(), newId);
     this.store = options.store ?? createMemoryStore();
+    this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
     this.bus = createLocalBus(undefined, options.chaos);
     // After a simulated crash the processor's clock runs ahead by a lease, as a processor that
     // took over later would see it, so fires claimed by the "dead" one can be taken over.
@@ -157,7 +164,7 @@ export class Engine {
     const finished = await this.store.finishRun(runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } });
     if (!finished) return false;
     await this.#publish([this.#event(DetailType.RunCancelled, { workflow: record.workflow, runId, reason })]);
-    await this.store.commit();
+    await this.#commits.now();
     await this.#endRun(runId);
     return true;
   }
@@ -203,7 +210,7 @@ export class Engine {
   async close(): Promise<void> {
     for (const t of this.#runs.values()) t.clearTimers();
     await Promise.all([...this.#executors.values()].map((e) => e.close()));
-    await this.store.commit();
+    await this.#commits.now();
   }
 
   /** A run this engine starts: its plan is kept for resume, and a tracker lets wait() find it. */
@@ -223,45 +230,19 @@ export class Engine {
   }
 
   async #process(events: EventEnvelope[]): Promise<void> {
-    const batches: Effect[][] = [];
-    const meter = this.#options.meter;
-    for (const received of events) {
-      let event = received;
-      try {
-        if (!this.#own.has(received)) {
-          const reason = oversizeReason(received, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
-          if (reason) {
-            batches.push([{ type: 'dead-letter', event: received, reason }]);
-            continue;
-          }
-        }
-        // The engine's own Step Started drives no trigger: it is there for subscribers and the log.
-        if (received['detail-type'] === DetailType.StepStarted && this.#own.has(received)) continue;
-        const resolved = resolveOutputRef(received, this.#options.blobs);
-        event = resolved instanceof Promise ? await resolved : resolved;
-        if (meter) {
-          const ids = this.#processor.matchingTriggers(event);
-          meter.invocations(ids.length);
-          for (const id of ids) {
-            const effects = await this.#processor.process(event, id);
-            if (effects.length > 0) batches.push(effects);
-          }
-          continue;
-        }
-        // Synchronous on the memory and SQLite stores: no promise per event.
-        const now = this.#processor.processNow(event);
-        const effects = now instanceof Promise ? await now : now;
-        if (effects.length > 0) batches.push(effects);
-      } catch (error) {
-        batches.push([{ type: 'dead-letter', event: received, reason: `processor error: ${(error as Error).message}` }]);
-      }
-    }
+    const batches = await effectsOf(events, {
+      processor: this.#processor,
+      own: this.#own,
+      maxPayloadBytes: this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      blobs: this.#options.blobs,
+      meter: this.#options.meter,
+    });
     // State effects join the batch's transaction; external ones (starting tasks, timers, stopping
     // runs) wait for the commit: nothing leaves the process before what caused it is durable.
-    const after: Array<() => unknown> = [];
-    const dispatched: Task[] = [];
+    const batch: Batch = { after: [], dispatched: [], external: false };
     const crashAt = this.#options.chaos?.crashAt;
     let crashed = false;
+    this.#commits.applying();
     apply: for (const effects of batches) {
       for (const effect of effects) {
         // Chaos: the processor "dies" right before this effect; what came before it happened.
@@ -269,23 +250,19 @@ export class Engine {
           crashed = true;
           break apply;
         }
-        const applied = this.#apply(effect, after, dispatched);
+        const applied = this.#apply(effect, batch);
         if (applied) await applied;
       }
     }
     // Subscriptions record their deliveries in the same transaction that marks the events done.
-    this.#options.onEvents?.(events);
+    if (this.#options.onEvents?.(events) === true) batch.external = true;
     const log = this.#options.log;
-    if (log) {
-      const seqs: number[] = [];
-      for (const e of events) {
-        const seq = this.#seqs.get(e);
-        if (seq !== undefined) seqs.push(seq);
-      }
-      if (seqs.length > 0) log.markProcessed(seqs);
-    }
-    await this.store.commit();
-    for (const fn of after) await fn();
+    const seqs = log ? events.map((e) => this.#seqs.get(e)).filter((seq) => seq !== undefined) : [];
+    if (seqs.length > 0) log!.markProcessed(seqs);
+    // Group commit (group-commit.ts): when all this batch caused stays in the process, its tasks
+    // start now and its commit is shared with the batches that follow.
+    await this.#commits.applied(batch.external || crashed || !log);
+    for (const fn of batch.after) await fn();
     if (crashed) {
       // At-least-once delivery: the events the dead processor was handling come again.
       this.#skewMs += DEFAULT_LEASE_MS + 1;
@@ -295,20 +272,23 @@ export class Engine {
   }
 
   /** Carries out one effect; a promise only when the store (or the event log) made one. */
-  #apply(effect: Effect, after: Array<() => unknown>, dispatched: Task[]): Promise<void> | undefined {
+  #apply(effect: Effect, batch: Batch): Promise<void> | undefined {
     const log = this.#options.log;
+    const after = batch.after;
     switch (effect.type) {
       case 'dispatch':
         for (const task of effect.tasks) {
           const plan = this.#processor.plan(task.workflow)!;
           this.#tracker(task.runId, plan).dispatched(task);
           log?.recordTask(task);
+          if (!batch.external && !this.#lanes.isLocal(task)) batch.external = true;
         }
         // One submission per batch, after the commit, critical-path tasks first (runtime/priority.ts).
-        if (dispatched.length === 0) after.push(() => this.#lanes.submitAll(dispatched));
-        dispatched.push(...effect.tasks);
+        if (batch.dispatched.length === 0) after.push(() => this.#lanes.submitAll(batch.dispatched));
+        batch.dispatched.push(...effect.tasks);
         return;
       case 'schedule': {
+        batch.external = true;
         this.#options.meter?.retry();
         const tracker = this.#runs.get(effect.task.runId);
         if (!tracker || tracker.ended) return;
@@ -336,6 +316,7 @@ export class Engine {
       case 'finish-run': {
         // Ending the run (stopping its tasks, releasing its state, resolving its waiters) is
         // part of finishing it: no separate effect that a crash could lose in between.
+        batch.external = true;
         const end = (finished: boolean): void => {
           if (finished) after.push(() => this.#endRun(effect.runId));
         };
@@ -363,7 +344,7 @@ export class Engine {
       await this.#lanes.stopRun(runId);
     }
     await this.store.release(runId);
-    await this.store.commit();
+    await this.#commits.now();
     if (tracker && record) {
       this.#runs.delete(runId);
       tracker.finish(record as RunRecord, this.#clock.now());

@@ -215,6 +215,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
   return {
     kind: 'function',
+    local: true,
 
     execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
       const spec = task.executor;

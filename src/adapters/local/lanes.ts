@@ -105,6 +105,11 @@ export class Lanes {
     for (const i of order) this.submit(tasks[i]!);
   }
 
+  /** Whether a task runs inside this process (its executor is `local`). */
+  isLocal(task: Task): boolean {
+    return this.#executors.get(task.executor.type)?.local === true;
+  }
+
   /** Aborts a run's running tasks (they end as cancelled) and resolves when they have stopped. */
   async stopRun(runId: string): Promise<void> {
     const running = this.#running.get(runId);

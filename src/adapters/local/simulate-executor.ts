@@ -32,6 +32,7 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
 
   return {
     kind: 'simulate',
+    local: true,
 
     execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
       const spec = task.executor;

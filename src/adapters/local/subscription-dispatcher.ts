@@ -67,17 +67,20 @@ export class SubscriptionDispatcher {
   }
 
   /** Records the deliveries a batch of events calls for (inside the batch's transaction). */
-  tap(events: readonly EventEnvelope[]): void {
-    if (this.#byName.size === 0 || this.#closed) return;
+  /** Records the deliveries these events cause; true when there were any. */
+  tap(events: readonly EventEnvelope[]): boolean {
+    if (this.#byName.size === 0 || this.#closed) return false;
     const now = this.#now();
     const wanted: Delivery[] = [];
     for (const event of events) {
       for (const s of this.#match(event)) wanted.push({ subscription: s.name, event, attempt: 0, dueAt: now });
     }
-    if (wanted.length === 0) return;
+    if (wanted.length === 0) return false;
     this.#queue.push(...this.#o.outbox.enqueue(wanted));
-    // After the batch commits: a delivery never runs ahead of the state that produced its event.
+    // After the batch commits (the engine commits a batch at once when this returns true): a
+    // delivery never runs ahead of the state that produced its event.
     setImmediate(() => this.#pump());
+    return true;
   }
 
   /** Deliveries not yet finished (queued, waiting for a retry, or in flight). */

@@ -1,0 +1,58 @@
+/**
+ * Group commit for the durable embedded engine. A batch of events whose effects all stay in the
+ * process (state writes, events, tasks of local executors) need not be committed on its own:
+ * its tasks start at once and its commit is shared with the batches that follow, within a
+ * window. A batch that causes anything outside the process (a spawned process, a webhook, a
+ * run's end) commits at once, taking the waiting batches with it: nothing leaves the process
+ * before what caused it is durable. A crash loses at most the window's progress, and the events
+ * of those batches, never marked processed on file, are processed again on recovery.
+ */
+
+/** How long a batch that caused nothing outside the process may wait for its commit. */
+export const DEFAULT_GROUP_COMMIT_MS = 10;
+
+/** Commits of one store, grouped. */
+export class GroupCommit {
+  readonly #commit: () => Promise<void>;
+  readonly #windowMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #applying = false;
+  #due = false;
+
+  /** `windowMs` 0 commits every batch. */
+  constructor(commit: () => Promise<void>, windowMs: number) {
+    this.#commit = commit;
+    this.#windowMs = windowMs;
+  }
+
+  /** A batch is being applied: a commit that falls due meanwhile waits for its end. */
+  applying(): void {
+    this.#applying = true;
+  }
+
+  /**
+   * The batch is applied. `external`: something it caused leaves the process, so it commits now;
+   * otherwise (when grouping) it commits within the window. Resolves once a commit it needs is made.
+   */
+  async applied(external: boolean): Promise<void> {
+    this.#applying = false;
+    if (external || this.#due || this.#windowMs <= 0) return this.now();
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      // Never in the middle of a batch: that batch commits when it is applied.
+      if (this.#applying) this.#due = true;
+      else this.#commit().catch((error: unknown) => process.stderr.write(`joinflow: group commit failed: ${(error as Error).message}\n`));
+    }, this.#windowMs);
+  }
+
+  /** Commits now: everything written so far, the waiting batches included. */
+  async now(): Promise<void> {
+    this.#due = false;
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    await this.#commit();
+  }
+}

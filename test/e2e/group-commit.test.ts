@@ -1,0 +1,109 @@
+/**
+ * Group commit on the durable engine: batches whose effects stay in the process share commits;
+ * anything that leaves the process (a spawned process, a run's end) waits for the commit of
+ * what caused it; a pending commit is made within groupCommitMs even while nothing else happens.
+ */
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
+import { openSqliteState, type SqliteState } from '../../src/adapters/local/sqlite-state.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+import type { WorkflowInput } from '../../src/model/workflow.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-group-commit-');
+const open: Array<{ engine: Engine; state: SqliteState }> = [];
+
+afterEach(async () => {
+  for (const { engine, state } of open.splice(0)) {
+    await engine.close();
+    state.close();
+  }
+});
+
+function durable(groupCommitMs?: number): { engine: Engine; state: SqliteState; commits: () => number; dir: string } {
+  const dir = tmp();
+  const state = openSqliteState({ dir });
+  let commits = 0;
+  const commit = state.store.commit.bind(state.store);
+  state.store.commit = () => {
+    commits++;
+    return commit();
+  };
+  const engine = createEngine({ store: state.store, log: state.log, stateDir: dir, ...(groupCommitMs === undefined ? {} : { groupCommitMs }) });
+  open.push({ engine, state });
+  return { engine, state, commits: () => commits, dir };
+}
+
+function chain(n: number, last?: WorkflowInput['steps'][string]): WorkflowInput {
+  const steps: WorkflowInput['steps'] = {};
+  for (let i = 0; i < n; i++) steps[`s${i}`] = { needs: i === 0 ? [] : [`s${i - 1}`], executor: { type: 'simulate', durationMs: 0, output: i } };
+  if (last) steps['last'] = { ...last, needs: [`s${n - 1}`] };
+  return { name: 'chain', steps };
+}
+
+/** Rows of the tasks table as another process sees them: committed ones only. */
+function committedTasks(dir: string): string[] {
+  const db = new Database(path.join(dir, 'state.db'), { readonly: true });
+  try {
+    return db.prepare<[], string>('SELECT step FROM tasks ORDER BY dispatch_seq').pluck().all();
+  } finally {
+    db.close();
+  }
+}
+
+describe('group commit', () => {
+  it('shares commits between the batches of in-process steps, and commits every batch with groupCommitMs 0', async () => {
+    const grouped = durable(1000);
+    grouped.engine.register(compileWorkflow(chain(200), { source: 'test' }));
+    const a = await grouped.engine.run('chain', null);
+    expect(a.status).toBe('succeeded');
+    expect(a.output).toEqual({ s199: 199 });
+
+    const each = durable(0);
+    each.engine.register(compileWorkflow(chain(200), { source: 'test' }));
+    const b = await each.engine.run('chain', null);
+    expect(b.output).toEqual({ s199: 199 });
+    // One commit per step (and a few for the run's start and end) without group commit;
+    // with it the run's 200 batches share a handful.
+    expect(each.commits()).toBeGreaterThanOrEqual(200);
+    expect(grouped.commits()).toBeLessThan(10);
+    // Nothing is lost by committing less often: every task is on file once the run has ended.
+    expect(committedTasks(grouped.dir)).toHaveLength(200);
+  });
+
+  it('commits before a process step starts: the process sees its own dispatch in the state file', async () => {
+    const { engine, dir } = durable(60_000);
+    // The child reads the state database the way another process would: committed rows only.
+    const script = [
+      "const D = require('better-sqlite3');",
+      `const db = new D(${JSON.stringify(path.join(dir, 'state.db'))}, { readonly: true });`,
+      "const steps = db.prepare('SELECT step FROM tasks').pluck().all();",
+      'console.log(JSON.stringify(steps));',
+    ].join('\n');
+    const last = { executor: { type: 'process' as const, command: process.execPath, args: ['-e', script], cwd: path.resolve(import.meta.dirname, '../..') } };
+    engine.register(compileWorkflow(chain(20, last), { source: 'test' }));
+    const r = await engine.run('chain', null);
+    expect(r.status, JSON.stringify(r.error)).toBe('succeeded');
+    const seen = (r.output as { last: string[] }).last;
+    // Every earlier step and the process step's own dispatch were committed before it was spawned,
+    // although the group-commit window (60 s) had not run out.
+    expect(seen).toContain('last');
+    expect(seen.filter((s) => s.startsWith('s'))).toHaveLength(20);
+  });
+
+  it('commits within groupCommitMs while a long in-process step runs', async () => {
+    const { engine, dir } = durable(20);
+    const wf = chain(30, { executor: { type: 'simulate', durationMs: 400 } });
+    engine.register(compileWorkflow(wf, { source: 'test' }));
+    const run = engine.run('chain', null);
+    // Well after the window: the 30 quick steps and the dispatch of the slow one are on file,
+    // while the run is still going (nothing else would have made a commit).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const seen = committedTasks(dir);
+    expect(seen).toContain('last');
+    expect(seen.filter((s) => s.startsWith('s'))).toHaveLength(30);
+    expect((await run).status).toBe('succeeded');
+  });
+});
