@@ -17,6 +17,17 @@ export type TaskEntry = {
   finishedAt?: number;
 };
 
+/** One attempt of a task without its payload: what a run's trace and step counts need. */
+export type TaskAttempt = {
+  step: string;
+  item?: number;
+  attempt: number;
+  placement?: string;
+  status: TaskEntry['status'];
+  startedAt?: number;
+  finishedAt?: number;
+};
+
 /** A stored dead letter. */
 export type DeadLetter = { id: number; at: number; reason: string; event: unknown };
 
@@ -44,6 +55,8 @@ export interface DurableLog {
   unfinishedTasks(runId?: string): TaskEntry[];
   /** Every task of a run, in dispatch order (the run's trace). */
   tasks(runId: string): TaskEntry[];
+  /** The same, without the tasks' payloads (cheaper: read at the end of every run). */
+  attempts(runId: string): TaskAttempt[];
 
   /** A retry timer; returns its id. */
   addTimer(dueAt: number, task: Task): number;

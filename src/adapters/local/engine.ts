@@ -202,7 +202,7 @@ export class Engine {
 
   /** The trace of a run: from the durable log when there is one (it spans restarts). */
   traceOf(runId: string): TraceRecord[] {
-    const logged = this.#options.log?.tasks(runId);
+    const logged = this.#options.log?.attempts(runId);
     return logged ? logged.flatMap(traceRecord) : (this.#runs.get(runId)?.trace ?? []);
   }
 

@@ -2,7 +2,7 @@
 import type { StepError } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
-import type { DurableLog, TaskEntry } from './durable-log.ts';
+import type { DurableLog, TaskAttempt } from './durable-log.ts';
 import type { TraceRecord } from './lanes.ts';
 
 /** What `joinflow run --json` prints (DESIGN.md, "Command line"). */
@@ -138,7 +138,7 @@ export class RunTracker {
   finish(record: RunRecord, now: number): void {
     const cp = this.#plan.stats.criticalPathMs;
     // A durable run may span several processes (crash, resume): its log tells the whole story.
-    const logged = this.#log?.tasks(this.#runId);
+    const logged = this.#log?.attempts(this.#runId);
     if (logged) {
       this.trace.length = 0;
       if (this.#keepTrace) this.trace.push(...logged.flatMap(traceRecord));
@@ -158,28 +158,27 @@ export class RunTracker {
   }
 }
 
-/** A logged task as a trace record (tasks that never started have none). */
-export function traceRecord(e: TaskEntry): TraceRecord[] {
+/** A logged attempt as a trace record (attempts that never started have none). */
+export function traceRecord(e: TaskAttempt): TraceRecord[] {
   if (e.startedAt === undefined || e.finishedAt === undefined) return [];
   const status = e.status === 'succeeded' || e.status === 'failed' || e.status === 'cancelled' ? e.status : 'cancelled';
-  const t = e.task;
   return [{
-    step: t.step,
-    ...(t.item === undefined ? {} : { item: t.item }),
-    attempt: t.attempt,
+    step: e.step,
+    ...(e.item === undefined ? {} : { item: e.item }),
+    attempt: e.attempt,
     status,
     start: e.startedAt,
     end: e.finishedAt,
-    ...(t.placement === undefined ? {} : { placement: t.placement }),
+    ...(e.placement === undefined ? {} : { placement: e.placement }),
   }];
 }
 
 /** Units of work and their outcomes from the log: a unit succeeded if any attempt did. */
-function countUnits(entries: readonly TaskEntry[]): RunResult['steps'] {
+function countUnits(entries: readonly TaskAttempt[]): RunResult['steps'] {
   const units = new Map<string, string[]>();
   for (const e of entries) {
     if (e.startedAt === undefined) continue;
-    const k = unitKey(e.task);
+    const k = unitKey(e);
     let list = units.get(k);
     if (!list) units.set(k, (list = []));
     list.push(e.status);

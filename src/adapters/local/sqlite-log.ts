@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
-import type { DeadLetter, DurableLog, RunOptions, TaskEntry } from './durable-log.ts';
+import type { DeadLetter, DurableLog, RunOptions, TaskAttempt, TaskEntry } from './durable-log.ts';
 import type { Batch } from './sqlite-schema.ts';
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
@@ -47,6 +47,18 @@ function parse(text: string | null): unknown {
 }
 
 type TaskRow = { json: string; status: TaskEntry['status']; started_at: number | null; finished_at: number | null };
+
+type AttemptRow = { step: string; item: number; attempt: number; placement: string | null; status: TaskEntry['status']; started_at: number | null; finished_at: number | null };
+
+function decodeAttempt(row: AttemptRow): TaskAttempt {
+  const a: TaskAttempt = { step: row.step, attempt: row.attempt, status: row.status };
+  // -1 stands for "no item" in the primary key.
+  if (row.item >= 0) a.item = row.item;
+  if (row.placement !== null) a.placement = row.placement;
+  if (row.started_at !== null) a.startedAt = row.started_at;
+  if (row.finished_at !== null) a.finishedAt = row.finished_at;
+  return a;
+}
 
 function decodeTask(row: TaskRow): TaskEntry {
   const entry: TaskEntry = { task: JSON.parse(row.json) as Task, status: row.status };
@@ -91,6 +103,10 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
       `SELECT json, status, started_at, finished_at FROM tasks WHERE status IN ('dispatched', 'started') AND run_id = ? ORDER BY dispatch_seq`,
     ),
     tasks: db.prepare<[string], TaskRow>('SELECT json, status, started_at, finished_at FROM tasks WHERE run_id = ? ORDER BY dispatch_seq'),
+    attempts: db.prepare<[string], AttemptRow>(
+      `SELECT step, item, attempt, json_extract(json, '$.placement') AS placement, status, started_at, finished_at
+       FROM tasks WHERE run_id = ? ORDER BY dispatch_seq`,
+    ),
     maxDispatch: db.prepare<[], number | null>('SELECT max(dispatch_seq) FROM tasks').pluck(),
     addTimer: db.prepare<[string, number, string]>('INSERT INTO timers (run_id, due_at, json) VALUES (?, ?, ?)'),
     removeTimer: db.prepare<[number]>('DELETE FROM timers WHERE id = ?'),
@@ -164,6 +180,9 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     },
     tasks(runId) {
       return s.tasks.all(runId).map(decodeTask);
+    },
+    attempts(runId) {
+      return s.attempts.all(runId).map(decodeAttempt);
     },
     addTimer(dueAt, task) {
       batch.write();
