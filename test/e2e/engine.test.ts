@@ -39,6 +39,16 @@ describe('embedded engine, whole runs', () => {
     expect(r.events).toBe(8);
   });
 
+  it('delivers Step Started to bus subscribers, and counts it when no one but the engine listens', async () => {
+    const quiet = await engineFor(['workflows/diamond.ts']);
+    expect((await quiet.run('diamond', { x: 1 })).events).toBe(8);
+    const heard = await engineFor(['workflows/diamond.ts']);
+    const started: string[] = [];
+    heard.bus.subscribe({ 'detail-type': ['Step Started'] }, (events) => void started.push(...events.map((e) => (e.detail as { step: string }).step)));
+    expect((await heard.run('diamond', { x: 1 })).events).toBe(8);
+    expect(started.sort()).toEqual(['nodeA', 'nodeB', 'nodeC']);
+  });
+
   it.each([0, 1, 10_000])('runs fanout with n = %i', async (n) => {
     const engine = await engineFor(['workflows/fanout.ts']);
     const r = await engine.run('fanout', { n });

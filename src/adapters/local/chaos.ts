@@ -174,6 +174,9 @@ export function withChaos(inner: LocalBus, options: ChaosOptions): LocalBus {
     get duplicated() {
       return duplicated;
     },
+    get subscribers() {
+      return inner.subscribers;
+    },
   };
 }
 

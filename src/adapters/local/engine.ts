@@ -354,7 +354,11 @@ export class Engine {
   #started(task: Task, at: number): void {
     this.#runs.get(task.runId)?.started(task);
     this.#options.log?.taskStarted(task, at);
-    void this.#publish([this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }))]);
+    const event = this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }));
+    // Step Started drives no trigger: unless something else hears it (a subscriber on the bus,
+    // the log, subscriptions) it is only counted, not carried through the bus.
+    if (this.bus.subscribers > 1 || this.#options.log || this.#options.onEvents) void this.#publish([event]);
+    else this.#count(event);
   }
 
   #finished(task: Task, outcome: AttemptEnd, record: TraceRecord): void {
@@ -384,11 +388,16 @@ export class Engine {
     if (log) logOwnEvents(log, events, this.#seqs);
     for (const e of events) {
       this.#own.add(e);
-      this.#options.meter?.event(e);
-      const runId = (e.detail as { runId?: unknown }).runId;
-      if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
+      this.#count(e);
     }
     return this.bus.publish(events);
+  }
+
+  /** Counts one of the engine's events toward its run (and the usage meter). */
+  #count(e: EventEnvelope): void {
+    this.#options.meter?.event(e);
+    const runId = (e.detail as { runId?: unknown }).runId;
+    if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
   }
 }
 

@@ -24,6 +24,8 @@ export interface LocalBus extends EventBus {
   readonly delivered: number;
   /** Extra copies delivered on purpose (chaos); 0 on a clean bus. */
   readonly duplicated: number;
+  /** How many subscriptions there are. */
+  readonly subscribers: number;
 }
 
 /**
@@ -102,6 +104,9 @@ function createCleanBus(onError: (error: unknown) => void): LocalBus {
     },
     get delivered() {
       return delivered;
+    },
+    get subscribers() {
+      return subs.length;
     },
     duplicated: 0,
   };
