@@ -46,7 +46,8 @@ const children = new Map();
 const made = new Set();
 
 function reply(message) {
-  if (process.connected) process.send(message);
+  // A failed send means the engine is gone; 'disconnect' follows and ends this process.
+  if (process.connected) process.send(message, undefined, undefined, () => {});
 }
 
 function openLog(path, dir) {
@@ -105,11 +106,42 @@ function start(m) {
   child.stdin.end(m.input);
 }
 
+/**
+ * A burst of spawn requests starts one child per turn of the event loop, so that exits (SIGCHLD is
+ * handled in the poll phase) are reported between two spawns of the burst, not after all of them.
+ */
+const queue = [];
+const cancelled = new Map();
+let draining = false;
+
+function drain() {
+  const m = queue.shift();
+  if (m !== undefined) {
+    const signal = cancelled.get(m.id);
+    cancelled.delete(m.id);
+    // Stopped before it started: report it as killed without starting it.
+    if (signal !== undefined) reply({ t: 'exit', id: m.id, code: null, signal });
+    else start(m);
+  }
+  if (queue.length > 0) setImmediate(drain);
+  else draining = false;
+}
+
 process.on('message', (m) => {
-  if (m.t === 'spawn') start(m);
-  else if (m.t === 'kill') {
+  if (m.t === 'spawn') {
+    if (draining) queue.push(m);
+    else {
+      draining = true;
+      start(m);
+      setImmediate(drain);
+    }
+  } else if (m.t === 'kill') {
     const child = children.get(m.id);
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(m.signal);
+    if (child) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(m.signal);
+    } else if (queue.some((q) => q.id === m.id)) {
+      cancelled.set(m.id, m.signal);
+    }
   }
 });
 // Ctrl-C reaches the whole process group: the engine decides what stops, not the helper.
