@@ -2,10 +2,11 @@
  * Spawner helpers: small Node processes that start the process executor's children for it.
  *
  * Why: child_process.spawn() forks the calling process and blocks until the child has exec'd.
- * From the engine — a ~100 MB process with SQLite, V8 heap and threads — each fork copies its page
- * tables, write-protects its memory (every page the engine then writes takes a fault) and stalls
- * its event loop, about 3 ms of system time per child on the project's 2-core machine; a bare
- * helper forks in a fraction of that and leaves the engine's loop free to handle exits and events.
+ * From the engine — a ~100 MB process with SQLite, V8 heap and threads — that cost ~2 ms of
+ * blocked event loop and ~1 ms of system time per child on the project's 2-core machine (page
+ * tables copied, then ~250 copy-on-write faults as the engine writes its memory again), and a
+ * burst of a dozen spawns stalled the loop for 40-60 ms while exits waited. A bare helper forks
+ * in about half the time, and the engine's loop stays free to handle exits and events.
  *
  * Helpers are started lazily and replaced when they die; while none is ready, `launch` returns
  * undefined and the caller spawns directly. A helper that dies takes its children's exit statuses
