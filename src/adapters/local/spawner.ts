@@ -22,7 +22,7 @@ export type LaunchExit =
   | { code: number | null; signal: NodeJS.Signals | null }
   | { lost: string };
 
-/** A command started through a helper. */
+/** A started command, through a helper or directly. */
 export type Launched = {
   readonly exited: Promise<LaunchExit>;
   /** Signals the child unless it has exited (or never started). */
