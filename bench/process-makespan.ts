@@ -12,9 +12,15 @@
  * (events, joins, SQLite commits, log files) plus whatever else the machine is doing. To say
  * which, it also reports the median lag from a step's parents' end to its start (engine) and
  * the median time a step took beyond its sleep (process start-up and exit under concurrency).
+ *
+ * Each step creates two log files, and what that costs depends on the filesystem and its recent
+ * history: on this machine's journal-less ext4, creating a file in a directory whose inode group
+ * saw many deletions in the last half minute (test suites and earlier bench processes cleaning up
+ * under /tmp) took 0.1-0.8 ms of kernel time instead of ~15 us. `fileCreateMedianMs` measures it in
+ * the state directory, after the timed run, so that a slow run can be told from a slow disk.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../src/adapters/local/engine.ts';
@@ -45,6 +51,18 @@ async function spawnTimes(command: string, args: string[], n: number): Promise<n
       child.once('error', reject);
       child.once('exit', () => resolve());
     });
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** Milliseconds to create (and close) an empty file in `dir`, each of `n` files on its own. */
+function fileCreateTimes(dir: string, n: number): number[] {
+  mkdirSync(dir, { recursive: true });
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    closeSync(openSync(path.join(dir, `probe-${i}`), 'w'));
     out.push(performance.now() - t0);
   }
   return out;
@@ -93,6 +111,7 @@ export async function processMakespan(): Promise<{ events: number; steps: number
       lags.push(t.start - (s.needs.length === 0 ? started : Math.max(...s.needs.map((p) => by.get(p)!.end))));
       inside.push(t.end - t.start - (sleeps.get(id) ?? 0));
     }
+    const fileCreateMs = median(fileCreateTimes(path.join(dir, 'probe'), SPAWNS));
     return {
       events: r.events,
       steps: r.steps.total,
@@ -111,6 +130,7 @@ export async function processMakespan(): Promise<{ events: number; steps: number
       stepOverheadMedianMs: median(inside),
       stepOverheadMaxMs: Math.max(...inside),
       within5Percent: ms <= 1.05 * boundMs ? 1 : 0,
+      fileCreateMedianMs: fileCreateMs,
       loadAvg1: load1,
     };
   } finally {

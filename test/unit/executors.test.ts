@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFunctionExecutor, inheritedExecArgv } from '../../src/adapters/local/function-executor.ts';
 import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
+import { createSpawner, type Spawner } from '../../src/adapters/local/spawner.ts';
 import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
 import type { ExecutorSpec, ProcessExecutor, StepEvent } from '../../src/model/workflow.ts';
 import type { Executor, StepOutcome, Task } from '../../src/ports.ts';
@@ -77,9 +78,11 @@ describe('simulate executor', () => {
   });
 });
 
-describe('process executor', () => {
+// The same contract whether children are spawned by this process or by spawner helpers.
+describe.each([{ mode: 'direct' }, { mode: 'spawner helpers' }])('process executor ($mode)', ({ mode }) => {
   let logRoot: string;
   let executor: Executor;
+  let spawner: Spawner | false;
   const node = process.execPath;
   const script = (name: string, ...args: string[]): ProcessExecutor => ({
     type: 'process',
@@ -90,7 +93,17 @@ describe('process executor', () => {
 
   beforeAll(async () => {
     logRoot = await mkdtemp(join(tmpdir(), 'joinflow-process-'));
-    executor = createProcessExecutor({ logDir: (t) => join(logRoot, t.runId), killGraceMs: 300 });
+    spawner = mode === 'direct' ? false : createSpawner({ size: 2 });
+    // Until a helper is ready the executor spawns directly: wait, so that this suite tests helpers.
+    if (spawner) expect(await spawner.ready()).toBe(true);
+    executor = createProcessExecutor({ logDir: (t) => join(logRoot, t.runId), killGraceMs: 300, spawner });
+  });
+
+  it('starts children from this process, or from a spawner helper', async () => {
+    const outcome = await executor.execute(task(script('parent.mjs')), never);
+    const { ppid } = (outcome as { output: { ppid: number } }).output;
+    if (spawner) expect(spawner.pids()).toContain(ppid);
+    else expect(ppid).toBe(process.pid);
   });
   afterAll(async () => {
     await executor.close();
@@ -186,6 +199,30 @@ describe('process executor', () => {
     expect(failure(await executor.execute(task(badCwd), never)).message).toContain(
       `working directory '${join(logRoot, 'missing-dir')}' does not exist`,
     );
+  });
+
+  it('rejects when the log files cannot be created, as an executor failure', async () => {
+    const file = join(logRoot, 'a-file');
+    await writeFile(file, '');
+    const own = spawner && createSpawner({ size: 1 });
+    if (own) expect(await own.ready()).toBe(true);
+    const blocked = createProcessExecutor({ logDir: () => join(file, 'logs'), spawner: own });
+    try {
+      await expect(blocked.execute(task(script('text.mjs')), never)).rejects.toThrow(/ENOTDIR/);
+    } finally {
+      await blocked.close();
+    }
+  });
+
+  it('runs a burst of tasks with their own outputs, some aborted at once', async () => {
+    const controllers = Array.from({ length: 8 }, () => new AbortController());
+    const runs = controllers.map((c, i) => {
+      const spec: ExecutorSpec = { type: 'process', command: node, args: ['-e', `setTimeout(() => console.log(${i}), 50)`], env: {} };
+      return executor.execute(task(spec, { runId: 'burst', step: `s${i}` }), c.signal);
+    });
+    for (let i = 1; i < 8; i += 2) controllers[i]!.abort();
+    const outcomes = await Promise.all(runs);
+    expect(outcomes).toEqual(outcomes.map((_, i) => (i % 2 === 1 ? ABORTED : ok(i))));
   });
 
   it('aborts a sleeping process on timeout and keeps working', async () => {

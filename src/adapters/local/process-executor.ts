@@ -1,12 +1,19 @@
 /**
  * The `process` executor: runs a command (no shell) with the step event on stdin, streams its
  * stdout/stderr to log files and takes its last stdout line (JSON, else text) as the output.
+ *
+ * Children are started by spawner helpers (spawner.ts) when one is ready, else directly. Either
+ * way the work before the spawn is synchronous, so tasks start in the order the engine submitted
+ * them (critical path first), not in the order a thread pool finished their file opens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
+import { createSpawner, type LaunchExit, type Launched, type LaunchRequest, type Spawner } from './spawner.ts';
 
 /** Options of {@link createProcessExecutor}. */
 export type ProcessExecutorOptions = {
@@ -14,6 +21,11 @@ export type ProcessExecutorOptions = {
   logDir: (task: Task) => string;
   /** How long a child has between SIGTERM and SIGKILL when its task is aborted. */
   killGraceMs?: number;
+  /**
+   * Where children are started from: a pool of spawner helpers (default: up to 2, started on first
+   * use), which the executor closes with itself, or `false` to spawn from this process.
+   */
+  spawner?: Spawner | false;
 };
 
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
@@ -25,6 +37,8 @@ const MAX_OUTPUT_LINE = 16 * 1024 * 1024;
 /** How much stderr goes into a failure message. */
 const STDERR_TAIL_BYTES = 2048;
 const STDERR_TAIL_LINES = 20;
+/** The last line is not within the final chunk: read on, asynchronously. */
+const MORE = Symbol('more');
 
 function failed(type: string, message: string, retriable: boolean): StepOutcome {
   const error: StepError = { type, message };
@@ -53,11 +67,33 @@ function isBlank(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
+/** The last line when it lies within the file's final chunk (the usual case), read synchronously. */
+function lastLineInTail(path: string): string | null | typeof MORE {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(TAIL_CHUNK, size);
+    const tail = Buffer.allocUnsafe(length);
+    const n = readSync(fd, tail, 0, length, size - length);
+    let end = n;
+    while (end > 0 && isBlank(tail[end - 1]!)) end--;
+    const whole = n === size;
+    if (end === 0) return whole ? null : MORE;
+    const newline = tail.lastIndexOf(0x0a, end - 1);
+    if (newline >= 0) return tail.toString('utf8', newline + 1, end).trim();
+    return whole ? tail.toString('utf8', 0, end).trim() : MORE;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * The last non-blank line of a file, reading backwards so that memory stays bounded by the line,
  * not the log. `null` when the file is blank; `undefined` when the line exceeds MAX_OUTPUT_LINE.
  */
 async function lastLine(path: string): Promise<string | null | undefined> {
+  const quick = lastLineInTail(path);
+  if (quick !== MORE) return quick;
   const file = await open(path, 'r');
   try {
     let pos = (await file.stat()).size;
@@ -85,19 +121,19 @@ async function lastLine(path: string): Promise<string | null | undefined> {
 }
 
 /** The last lines of stderr, for the failure message. */
-async function stderrTail(path: string): Promise<string> {
-  const file = await open(path, 'r');
+function stderrTail(path: string): string {
+  const fd = openSync(path, 'r');
   try {
-    const size = (await file.stat()).size;
+    const size = fstatSync(fd).size;
     const length = Math.min(size, STDERR_TAIL_BYTES);
     const buf = Buffer.alloc(length);
-    await file.read(buf, 0, length, size - length);
-    const lines = buf.toString('utf8').trimEnd().split('\n');
+    const n = readSync(fd, buf, 0, length, size - length);
+    const lines = buf.toString('utf8', 0, n).trimEnd().split('\n');
     // The first line is probably cut in the middle when the read did not start at the beginning.
     if (length < size && lines.length > 1) lines.shift();
     return lines.slice(-STDERR_TAIL_LINES).join('\n');
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 
@@ -110,34 +146,95 @@ function parseOutput(line: string | null): unknown {
   }
 }
 
-type Exit = { spawnError: Error } | { code: number | null; signal: NodeJS.Signals | null };
-
-function exitOf(child: ChildProcess): Promise<Exit> {
-  return new Promise<Exit>((resolve) => {
+function exitOf(child: ChildProcess): Promise<LaunchExit> {
+  return new Promise<LaunchExit>((resolve) => {
     let started = false;
     child.once('spawn', () => {
       started = true;
     });
     // 'error' after a successful spawn only means a kill() failed; the exit still follows.
-    child.on('error', (error) => {
-      if (!started) resolve({ spawnError: error });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (!started) resolve({ spawnError: { message: error.message, ...(error.code ? { code: error.code } : {}) } });
     });
     child.once('exit', (code, sig) => resolve({ code, signal: sig }));
   });
 }
 
+function errnoOf(error: unknown): { message: string; code?: string } {
+  const e = error as NodeJS.ErrnoException;
+  return { message: String(e?.message ?? e), ...(e?.code ? { code: e.code } : {}) };
+}
+
+function settled(exit: LaunchExit): Launched {
+  return { exited: Promise.resolve(exit), kill() {} };
+}
+
 /** Creates the `process` executor. */
 export function createProcessExecutor(options: ProcessExecutorOptions): Executor {
   const killGraceMs = options.killGraceMs ?? 2000;
-  /** Children still running, with a promise of their exit, so close() can stop and await them. */
-  const running = new Map<ChildProcess, Promise<Exit>>();
+  const spawner = options.spawner ?? createSpawner({ size: Math.min(2, availableParallelism()) });
+  /** Children still running, so close() can stop and await them. */
+  const running = new Set<Launched>();
+  /** Log directories known to exist: one mkdir per directory, not per task. */
+  const made = new Set<string>();
+
+  function openLog(path: string, dir: string): number {
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      if (made.size > 1000) made.clear();
+      made.add(dir);
+    }
+    try {
+      return openSync(path, 'w');
+    } catch (error) {
+      // The directory was removed since (joinflow gc): make it again, once.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      mkdirSync(dir, { recursive: true });
+      return openSync(path, 'w');
+    }
+  }
+
+  /** Spawns from this process: before helpers are ready, or without them. */
+  function launchDirect(request: LaunchRequest): Launched {
+    let out: number | undefined;
+    let err: number;
+    try {
+      out = openLog(request.out, request.dir);
+      err = openLog(request.err, request.dir);
+    } catch (error) {
+      if (out !== undefined) closeSync(out);
+      return settled({ logError: errnoOf(error) });
+    }
+    let child: ChildProcess;
+    try {
+      // The child writes straight into the log files: no data passes through this process, and
+      // grandchildren that inherit the descriptors cannot hold a pipe open after the child exits.
+      child = spawn(request.command, request.args, { cwd: request.cwd, env: request.env, stdio: ['pipe', out, err] });
+    } catch (error) {
+      return settled({ spawnError: errnoOf(error) });
+    } finally {
+      // The child has its own copies once spawn() returns.
+      closeSync(out);
+      closeSync(err);
+    }
+    // Listeners go on before anything awaits: spawn failures are emitted on the next tick.
+    const exited = exitOf(child);
+    // Children that never read stdin close it early: EPIPE (or ECONNRESET) is expected, not an error.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(request.input);
+    return {
+      exited,
+      kill(signal) {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      },
+    };
+  }
 
   /** SIGTERM, then SIGKILL if the child is still there after the grace period. */
-  function stop(child: ChildProcess, exited: Promise<Exit>): void {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+  function stop(child: Launched): void {
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), killGraceMs);
-    void exited.then(() => clearTimeout(timer));
+    void child.exited.then(() => clearTimeout(timer));
   }
 
   async function execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
@@ -146,48 +243,35 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
     if (signal.aborted) return ABORTED;
 
     const dir = options.logDir(task);
-    await mkdir(dir, { recursive: true });
     const base = join(dir, logName(task));
     const outPath = `${base}.out`;
     const errPath = `${base}.err`;
-    // The child writes straight into the log files: no data passes through this process, and
-    // grandchildren that inherit the descriptors cannot hold a pipe open after the child exits.
-    const [out, err] = await Promise.all([open(outPath, 'w'), open(errPath, 'w')]);
-    let child: ChildProcess;
-    let exited: Promise<Exit>;
-    try {
-      if (signal.aborted) return ABORTED;
-      child = spawn(spec.command, spec.args, {
-        cwd: spec.cwd ?? process.cwd(),
-        env: environment(task, spec.env),
-        stdio: ['pipe', out.fd, err.fd],
-      });
-      // Listeners go on before anything awaits: spawn failures are emitted on the next tick.
-      exited = exitOf(child);
-    } catch (error) {
-      return failed('SpawnError', `cannot run '${spec.command}': ${(error as Error).message}`, false);
-    } finally {
-      // The child has its own copies once spawn() returns.
-      await Promise.all([out.close(), err.close()]);
-    }
+    const request: LaunchRequest = {
+      command: spec.command,
+      args: spec.args,
+      cwd: spec.cwd ?? process.cwd(),
+      env: environment(task, spec.env),
+      dir,
+      out: outPath,
+      err: errPath,
+      input: JSON.stringify(task.event),
+    };
+    const child = (spawner && spawner.launch(request)) || launchDirect(request);
 
-    running.set(child, exited);
-    const onAbort = (): void => stop(child, exited);
+    running.add(child);
+    const onAbort = (): void => stop(child);
     signal.addEventListener('abort', onAbort, { once: true });
-    // The signal may have fired while the log descriptors were being closed.
-    if (signal.aborted) onAbort();
-
-    // Children that never read stdin close it early: EPIPE (or ECONNRESET) is expected, not an error.
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(JSON.stringify(task.event));
-
-    const exit = await exited;
+    const exit = await child.exited;
     running.delete(child);
     signal.removeEventListener('abort', onAbort);
 
+    if ('logError' in exit) {
+      // As before the helpers: a log that cannot be opened is the executor's failure, not the step's.
+      throw Object.assign(new Error(exit.logError.message), exit.logError.code ? { code: exit.logError.code } : {});
+    }
     if ('spawnError' in exit) {
       let message = exit.spawnError.message;
-      if (spec.cwd !== undefined && (exit.spawnError as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (spec.cwd !== undefined && exit.spawnError.code === 'ENOENT') {
         // spawn reports a missing cwd as the command being missing.
         const cwdExists = await stat(spec.cwd).then((s) => s.isDirectory(), () => false);
         if (!cwdExists) message = `working directory '${spec.cwd}' does not exist`;
@@ -195,6 +279,7 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
       return failed('SpawnError', `cannot run '${spec.command}': ${message}`, false);
     }
     if (signal.aborted) return ABORTED;
+    if ('lost' in exit) return failed('ProcessLost', `'${spec.command}': ${exit.lost}`, true);
     if (exit.code === 0) {
       const line = await lastLine(outPath);
       if (line === undefined) {
@@ -203,7 +288,7 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
       return { status: 'succeeded', output: parseOutput(line) };
     }
     const how = exit.signal !== null ? `killed by signal ${exit.signal}` : `exited with code ${exit.code}`;
-    const stderr = await stderrTail(errPath);
+    const stderr = stderrTail(errPath);
     return failed('ProcessExited', stderr === '' ? how : `${how}: ${stderr}`, true);
   }
 
@@ -211,11 +296,12 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
     kind: 'process',
     execute,
     async close(): Promise<void> {
-      const exits = [...running].map(([child, exited]) => {
-        stop(child, exited);
-        return exited;
+      const exits = [...running].map((child) => {
+        stop(child);
+        return child.exited;
       });
       await Promise.all(exits);
+      if (spawner) await spawner.close();
     },
   };
 }
