@@ -67,24 +67,30 @@ function isBlank(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
-/** The last line when it lies within the file's final chunk (the usual case), read synchronously. */
-function lastLineInTail(path: string): string | null | typeof MORE {
+/** The last `max` bytes of a file (fewer when it is shorter), and the file's size, read synchronously. */
+function readTail(path: string, max: number): { tail: Buffer; size: number } {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const length = Math.min(TAIL_CHUNK, size);
+    const length = Math.min(max, size);
     const tail = Buffer.allocUnsafe(length);
     const n = readSync(fd, tail, 0, length, size - length);
-    let end = n;
-    while (end > 0 && isBlank(tail[end - 1]!)) end--;
-    const whole = n === size;
-    if (end === 0) return whole ? null : MORE;
-    const newline = tail.lastIndexOf(0x0a, end - 1);
-    if (newline >= 0) return tail.toString('utf8', newline + 1, end).trim();
-    return whole ? tail.toString('utf8', 0, end).trim() : MORE;
+    return { tail: tail.subarray(0, n), size };
   } finally {
     closeSync(fd);
   }
+}
+
+/** The last line when it lies within the file's final chunk (the usual case), read synchronously. */
+function lastLineInTail(path: string): string | null | typeof MORE {
+  const { tail, size } = readTail(path, TAIL_CHUNK);
+  let end = tail.length;
+  while (end > 0 && isBlank(tail[end - 1]!)) end--;
+  const whole = tail.length === size;
+  if (end === 0) return whole ? null : MORE;
+  const newline = tail.lastIndexOf(0x0a, end - 1);
+  if (newline >= 0) return tail.toString('utf8', newline + 1, end).trim();
+  return whole ? tail.toString('utf8', 0, end).trim() : MORE;
 }
 
 /**
@@ -122,19 +128,11 @@ async function lastLine(path: string): Promise<string | null | undefined> {
 
 /** The last lines of stderr, for the failure message. */
 function stderrTail(path: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, STDERR_TAIL_BYTES);
-    const buf = Buffer.alloc(length);
-    const n = readSync(fd, buf, 0, length, size - length);
-    const lines = buf.toString('utf8', 0, n).trimEnd().split('\n');
-    // The first line is probably cut in the middle when the read did not start at the beginning.
-    if (length < size && lines.length > 1) lines.shift();
-    return lines.slice(-STDERR_TAIL_LINES).join('\n');
-  } finally {
-    closeSync(fd);
-  }
+  const { tail, size } = readTail(path, STDERR_TAIL_BYTES);
+  const lines = tail.toString('utf8').trimEnd().split('\n');
+  // The first line is probably cut in the middle when the read did not start at the beginning.
+  if (tail.length < size && lines.length > 1) lines.shift();
+  return lines.slice(-STDERR_TAIL_LINES).join('\n');
 }
 
 function parseOutput(line: string | null): unknown {
