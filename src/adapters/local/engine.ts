@@ -317,13 +317,10 @@ export class Engine {
         // Ending the run (stopping its tasks, releasing its state, resolving its waiters) is
         // part of finishing it: no separate effect that a crash could lose in between.
         batch.external = true;
-        const end = (finished: boolean): void => {
+        // Once per run: a promise is fine here.
+        return Promise.resolve(this.store.finishRun(effect.runId, effect.update)).then((finished) => {
           if (finished) after.push(() => this.#endRun(effect.runId));
-        };
-        const finished = this.store.finishRun(effect.runId, effect.update);
-        if (finished instanceof Promise) return finished.then(end);
-        end(finished);
-        return;
+        });
       }
       case 'dead-letter':
         log?.deadLetter(effect.event, effect.reason, this.#clock.now());
