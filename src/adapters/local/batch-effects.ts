@@ -5,11 +5,14 @@
  * cannot be processed become dead-letter effects. The engine then applies the effects (engine.ts).
  */
 import { DetailType, type EventEnvelope } from '../../model/events.ts';
-import type { BlobStore } from '../../ports.ts';
+import type { BlobStore, Task } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import type { TriggerProcessor } from '../../runtime/processor.ts';
 import { oversizeReason, resolveOutputRef } from './engine-support.ts';
 import type { UsageMeter } from './usage-meter.ts';
+
+/** What one batch of events caused: work for after its commit, and whether any of it leaves the process. */
+export type Batch = { after: Array<() => unknown>; dispatched: Task[]; external: boolean };
 
 /** What {@link effectsOf} needs from the engine. */
 export type EffectSources = {

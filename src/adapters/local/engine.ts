@@ -22,16 +22,13 @@ import type { EngineOptions } from './engine-options.ts';
 import { createLocalExecutors, defaultConcurrency, offloadOutput, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
-import { effectsOf } from './batch-effects.ts';
+import { effectsOf, type Batch } from './batch-effects.ts';
 
 export { defaultConcurrency };
 export type { EngineOptions, Progress, RunResult, TraceRecord };
 
 /** EventBridge's limit on one entry, the default payload limit. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-
-/** What one batch of events caused: work for after its commit, and whether any of it leaves the process. */
-type Batch = { after: Array<() => unknown>; dispatched: Task[]; external: boolean };
 
 /** An embedded engine; create with createEngine(). */
 export class Engine {
@@ -317,7 +314,6 @@ export class Engine {
         // Ending the run (stopping its tasks, releasing its state, resolving its waiters) is
         // part of finishing it: no separate effect that a crash could lose in between.
         batch.external = true;
-        // Once per run: a promise is fine here.
         return Promise.resolve(this.store.finishRun(effect.runId, effect.update)).then((finished) => {
           if (finished) after.push(() => this.#endRun(effect.runId));
         });
