@@ -9,6 +9,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
 import type { DeadLetter, DurableLog, RunOptions, TaskAttempt, TaskEntry } from './durable-log.ts';
+import { createLogBuffer } from './sqlite-log-buffer.ts';
 import type { Batch } from './sqlite-schema.ts';
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
@@ -77,20 +78,19 @@ export type SqliteLog = DurableLog & {
   eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }>;
   /** The highest sequence number logged so far (0 when none). */
   lastEventSeq(): number;
+  /** The store created this run: every task of it will pass through this log (see sqlite-log-buffer.ts). */
+  runStarted(runId: string): void;
+  /** The store released this finished run. */
+  runReleased(runId: string): void;
 };
 
 /** Creates the DurableLog over `db`, writing inside `batch`. */
 export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog {
   const s = {
-    appendEvent: db.prepare<[string | null, string]>('INSERT INTO events (run_id, json, processed) VALUES (?, ?, 0)'),
-    recordEvent: db.prepare<[string | null, string]>('INSERT INTO events (run_id, json, processed) VALUES (?, ?, 1)'),
     eventsAfter: db.prepare<[number, number], { seq: number; json: string }>('SELECT seq, json FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
     lastEventSeq: db.prepare<[], number | null>('SELECT max(seq) FROM events').pluck(),
     markProcessed: db.prepare<[number]>('UPDATE events SET processed = 1 WHERE seq = ? AND processed = 0'),
     pending: db.prepare<[], { seq: number; json: string }>('SELECT seq, json FROM events WHERE processed = 0 ORDER BY seq'),
-    recordTask: db.prepare<[string, string, number, number, string, number]>(
-      `INSERT OR IGNORE INTO tasks (run_id, step, item, attempt, json, status, dispatch_seq) VALUES (?, ?, ?, ?, ?, 'dispatched', ?)`,
-    ),
     taskStarted: db.prepare<[number, string, string, number, number]>(
       `UPDATE tasks SET status = 'started', started_at = ? WHERE run_id = ? AND step = ? AND item = ? AND attempt = ? AND status = 'dispatched'`,
     ),
@@ -107,7 +107,6 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
       `SELECT step, item, attempt, json_extract(json, '$.placement') AS placement, status, started_at, finished_at
        FROM tasks WHERE run_id = ? ORDER BY dispatch_seq`,
     ),
-    maxDispatch: db.prepare<[], number | null>('SELECT max(dispatch_seq) FROM tasks').pluck(),
     addTimer: db.prepare<[string, number, string]>('INSERT INTO timers (run_id, due_at, json) VALUES (?, ?, ?)'),
     removeTimer: db.prepare<[number]>('DELETE FROM timers WHERE id = ?'),
     timersAll: db.prepare<[], { id: number; due_at: number; json: string }>('SELECT id, due_at, json FROM timers ORDER BY due_at, id'),
@@ -126,8 +125,13 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
        AND (@workflow IS NULL OR workflow = @workflow) ORDER BY started_at DESC, rowid DESC`,
     ),
   };
-  // Dispatch order survives restarts: continue after the highest number on file.
-  let dispatchSeq = s.maxDispatch.get() ?? 0;
+  // Events and tasks are written at the commit (sqlite-log-buffer.ts); reads write them first.
+  const buffer = createLogBuffer(db);
+  batch.beforeCommit(() => buffer.flush());
+  batch.afterRollback(() => buffer.reset());
+  const pull = () => {
+    if (!buffer.empty) buffer.flush();
+  };
   // Runs of one workflow share one plan object: hash and serialize it once, not once per run.
   const planHashes = new WeakMap<TriggerPlan, { hash: string; json: string }>();
   // Plans are immutable once stored under their content hash, so a parsed copy can be shared.
@@ -142,46 +146,61 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     appendEvents(events) {
       batch.write();
       const seqs: number[] = [];
-      for (const event of events) seqs.push(Number(s.appendEvent.run(eventRunId(event), JSON.stringify(event)).lastInsertRowid));
+      for (const event of events) seqs.push(buffer.appendEvent(eventRunId(event), JSON.stringify(event), 0));
       return seqs;
     },
     recordEvents(events) {
       if (events.length === 0) return;
       batch.write();
-      for (const event of events) s.recordEvent.run(eventRunId(event), JSON.stringify(event));
+      for (const event of events) buffer.appendEvent(eventRunId(event), JSON.stringify(event), 1);
     },
     eventsAfter(seq, limit) {
+      pull();
       return s.eventsAfter.all(seq, limit).map((r) => ({ seq: r.seq, event: JSON.parse(r.json) as EventEnvelope }));
     },
-    lastEventSeq: () => s.lastEventSeq.get() ?? 0,
+    lastEventSeq() {
+      pull();
+      return s.lastEventSeq.get() ?? 0;
+    },
     markProcessed(seqs) {
       if (seqs.length === 0) return;
       batch.write();
-      for (const seq of seqs) s.markProcessed.run(seq);
+      for (const seq of seqs) if (!buffer.markProcessed(seq)) s.markProcessed.run(seq);
     },
     pendingEvents() {
+      pull();
       return s.pending.all().map((r) => ({ seq: r.seq, event: JSON.parse(r.json) as EventEnvelope }));
+    },
+    runStarted(runId) {
+      buffer.runStarted(runId);
+    },
+    runReleased(runId) {
+      buffer.runReleased(runId);
     },
     recordTask(task) {
       batch.write();
-      const info = s.recordTask.run(task.runId, task.step, task.item ?? -1, task.attempt, JSON.stringify(task), dispatchSeq + 1);
-      if (info.changes > 0) dispatchSeq++;
+      buffer.recordTask(task);
     },
     taskStarted(task, at) {
       batch.write();
-      s.taskStarted.run(at, task.runId, task.step, task.item ?? -1, task.attempt);
+      if (!buffer.taskStarted(task, at)) s.taskStarted.run(at, task.runId, task.step, task.item ?? -1, task.attempt);
     },
     taskFinished(task, status, at) {
       batch.write();
-      s.taskFinished.run(status, at, task.runId, task.step, task.item ?? -1, task.attempt);
+      if (!buffer.taskFinished(task, status, at)) s.taskFinished.run(status, at, task.runId, task.step, task.item ?? -1, task.attempt);
     },
     unfinishedTasks(runId) {
+      pull();
       return (runId === undefined ? s.unfinishedAll.all() : s.unfinishedRun.all(runId)).map(decodeTask);
     },
     tasks(runId) {
+      pull();
       return s.tasks.all(runId).map(decodeTask);
     },
     attempts(runId) {
+      const buffered = buffer.attempts(runId);
+      if (buffered) return buffered;
+      pull();
       return s.attempts.all(runId).map(decodeAttempt);
     },
     addTimer(dueAt, task) {

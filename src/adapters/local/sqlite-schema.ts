@@ -139,6 +139,8 @@ export type Batch = {
   write(): void;
   commit(): void;
   rollback(): void;
+  /** Writes the write-behind buffers into the open transaction (before reading their tables). */
+  flush(): void;
   /** Runs `flush` inside the transaction right before every COMMIT (write-behind buffers). */
   beforeCommit(flush: () => void): void;
   /** Runs `reset` after a ROLLBACK (buffers of the rolled-back batch are dropped). */
@@ -169,6 +171,9 @@ export function createBatch(db: Database.Database, file: string): Batch {
         if (!isSqliteError(err, 'SQLITE_BUSY')) throw err;
         throw new StateFileError('STATE_LOCKED', file, `${file}: another process holds the write lock of the state database; only one engine may use a state dir.`, { cause: err });
       }
+    },
+    flush() {
+      if (db.inTransaction) for (const flush of flushers) flush();
     },
     commit() {
       if (!db.inTransaction) return;

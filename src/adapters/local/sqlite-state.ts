@@ -88,14 +88,6 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
       `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
     ),
-    claim: db.prepare<[string, string, number]>(
-      `INSERT INTO joins (run_id, trig, need, cnt, claimed_at) VALUES (?, ?, NULL, 0, ?)
-       ON CONFLICT (run_id, trig) DO UPDATE SET claimed_at = excluded.claimed_at WHERE joins.claimed_at IS NULL`,
-    ),
-    reclaim: db.prepare<[number, string, string, number, number]>(
-      'UPDATE joins SET claimed_at = ? WHERE run_id = ? AND trig = ? AND dispatched_at IS NULL AND ? - claimed_at >= ?',
-    ),
-    markDispatched: db.prepare<[number, string, string]>('UPDATE joins SET dispatched_at = ? WHERE run_id = ? AND trig = ? AND dispatched_at IS NULL'),
     releaseJoins: db.prepare<[string]>('DELETE FROM joins WHERE run_id = ?'),
     releaseArrivals: db.prepare<[string]>('DELETE FROM arrivals WHERE run_id = ?'),
     releaseResults: db.prepare<[string]>('DELETE FROM results WHERE run_id = ?'),
@@ -131,6 +123,8 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       if (created) {
         const run = { ...start, status: 'running' } as RunRecord;
         running.set(run.runId, run);
+        joins.own(run.runId);
+        log.runStarted(run.runId);
         return { created, run };
       }
       return { created, run: decodeRun(s.getRun.get(start.runId))! };
@@ -158,14 +152,12 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     },
     claim(runId, trigger, now, leaseMs): ClaimResult {
       batch.write();
-      if (s.claim.run(runId, trigger, now).changes > 0) return 'won';
       // A claim never acknowledged within the lease: its claimer presumably died before dispatching.
-      if (s.reclaim.run(now, runId, trigger, now, leaseMs).changes > 0) return 'reclaimed';
-      return 'taken';
+      return joins.claim(runId, trigger, now, leaseMs);
     },
     markDispatched(runId, trigger, now) {
       batch.write();
-      s.markDispatched.run(now, runId, trigger);
+      joins.markDispatched(runId, trigger, now);
     },
     saveResult(runId, key, output) {
       batch.write();
@@ -189,17 +181,17 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       const status = s.runStatus.get(runId);
       if (status === undefined || status === null || status === 'running') return;
       running.delete(runId);
+      log.runReleased(runId);
+      // Its buffered rows are dropped; rows of it already on file are deleted.
+      if (!joins.release(runId)) return;
       batch.write();
-      // Buffered rows of the run are written first, so that the deletes below remove them too.
-      joins.flush();
-      joins.forget(runId);
       s.releaseJoins.run(runId);
       s.releaseArrivals.run(runId);
       s.releaseResults.run(runId);
     },
     stats() {
       // Counts what is in the tables: write the buffers of the open batch first.
-      if (db.inTransaction) joins.flush();
+      batch.flush();
       const out = {} as SqliteStats;
       for (const [name, statement] of Object.entries(counters)) out[name as keyof SqliteStats] = statement.get() ?? 0;
       return out;
