@@ -24,8 +24,7 @@ import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { effectsOf, type Batch } from './batch-effects.ts';
 
-export { defaultConcurrency };
-export type { EngineOptions, Progress, RunResult, TraceRecord };
+export { defaultConcurrency, type EngineOptions, type Progress, type RunResult, type TraceRecord };
 
 /** EventBridge's limit on one entry, the default payload limit. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -336,6 +335,7 @@ export class Engine {
       // A failed run stops what is still running; those executions end as cancelled.
       await this.#lanes.stopRun(runId);
     }
+    tracker?.readLog(); // before the release: until then, the log has the run's attempts in memory
     await this.store.release(runId);
     await this.#commits.now();
     if (tracker && record) {

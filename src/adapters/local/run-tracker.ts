@@ -48,6 +48,7 @@ export class RunTracker {
   #events = 0;
   #resolve!: (r: RunResult) => void;
   readonly #log: DurableLog | undefined;
+  #logged: TaskAttempt[] | undefined;
 
   constructor(runId: string, plan: TriggerPlan, startedAt: number, timeScale: number, keepTrace: boolean, log?: DurableLog) {
     this.#log = log;
@@ -135,10 +136,18 @@ export class RunTracker {
     return this.#shapeCache;
   }
 
+  /**
+   * Reads the run's attempts from the durable log: a durable run may span several processes
+   * (crash, resume), and its log tells the whole story. Call it once the run's tasks are all
+   * finished; finish() reads them itself if this was not called.
+   */
+  readLog(): void {
+    this.#logged = this.#log?.attempts(this.#runId);
+  }
+
   finish(record: RunRecord, now: number): void {
     const cp = this.#plan.stats.criticalPathMs;
-    // A durable run may span several processes (crash, resume): its log tells the whole story.
-    const logged = this.#log?.attempts(this.#runId);
+    const logged = this.#logged ?? this.#log?.attempts(this.#runId);
     if (logged) {
       this.trace.length = 0;
       if (this.#keepTrace) this.trace.push(...logged.flatMap(traceRecord));
