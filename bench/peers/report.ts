@@ -31,6 +31,17 @@ export type Row = {
 /** The issue's target: joinflow at least this many times faster per task on every shape. */
 export const TARGET_RATIO = 20;
 
+/**
+ * Runs per engine process, the same for both engines: the first is reported cold, the median of
+ * the last half warm (an engine that has run the DAG a few times).
+ */
+export const RUNS_PER_PROCESS = 10;
+
+/** Runs of each engine process on a DAG of `tasks`: 10, or with `steadyTasks`, enough for that many tasks. */
+export function runsPerProcess(tasks: number, steadyTasks: number): number {
+  return Math.max(RUNS_PER_PROCESS, Math.ceil(steadyTasks / tasks));
+}
+
 /** Median (mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

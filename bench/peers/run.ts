@@ -1,12 +1,16 @@
 /**
  * `npm run bench:peers [-- --runs N] [--only chain-1000,...] [--variants memory-simulate,...]
- * [--timeout SECONDS] [--json] [--markdown]`: the same no-op DAGs on joinflow and on HyperFlow.
+ * [--steady-tasks N] [--timeout SECONDS] [--json] [--markdown]`: the same no-op DAGs on joinflow
+ * and on HyperFlow.
  *
  * Installs the HyperFlow peer when missing, starts a private Redis, then for each shape runs N
  * rounds; in each round every engine runs in a fresh process that does 10 runs of the DAG (the
- * first is "cold"; "warm" is the median of the last 5). Prints {meta, results: [row...]} with
- * medians over the rounds, time per
- * task and HyperFlow/joinflow ratios. Redis is stopped at the end, on errors and on Ctrl-C.
+ * first is "cold"; "warm" is the median of the last 5). With `--steady-tasks N` every engine
+ * process instead runs the DAG until at least N tasks have run (and at least 10 runs), and
+ * "warm" is the median of the last half: the steady state, by the same amount of work on every
+ * shape (10 runs are 580 tasks of Montage but 10,000 of the chain). Prints {meta, results:
+ * [row...]} with medians over the rounds, time per task and HyperFlow/joinflow ratios. Redis is
+ * stopped at the end, on errors and on Ctrl-C.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureHyperFlow, runHyperFlow, writeHyperFlowWorkflow } from './hyperflow-peer.ts';
 import { findRedisServer, startRedis, type RedisServer } from './redis.ts';
-import { compare, failedRow, markdownTable, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
+import { compare, failedRow, markdownTable, RUNS_PER_PROCESS, runsPerProcess, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
 import { shapes } from './shapes.ts';
 
 const VARIANTS: Record<string, { store: 'memory' | 'sqlite'; executor: 'simulate' | 'function' }> = {
@@ -32,6 +36,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     variants: { type: 'string' },
     timeout: { type: 'string', default: '600' },
+    'steady-tasks': { type: 'string', default: '0' },
   },
 });
 const rounds = Math.max(1, Number(values.runs));
@@ -41,21 +46,19 @@ const variants = values.variants ? values.variants.split(',') : Object.keys(VARI
 for (const n of names) if (!shapes[n]) throw new Error(`unknown shape "${n}" in --only (have: ${Object.keys(shapes).join(', ')})`);
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant "${v}" in --variants (have: ${Object.keys(VARIANTS).join(', ')})`);
 if (!Number.isFinite(rounds) || !(timeoutMs > 0)) throw new Error('--runs and --timeout must be positive numbers');
+const steadyTasks = Number(values['steady-tasks']);
+if (!Number.isInteger(steadyTasks) || steadyTasks < 0) throw new Error(`--steady-tasks must be a whole number of tasks, got "${values['steady-tasks']}"`);
 
-/**
- * Runs per engine process, the same for both engines: the first is reported cold, the median of
- * the last half warm (the steady state of an engine that has run the DAG a few times).
- */
-const RUNS_PER_PROCESS = 10;
+const runsFor = (tasks: number): number => runsPerProcess(tasks, steadyTasks);
 const children = new Set<ChildProcess>();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** One joinflow process (bench/peers/joinflow-child.ts) on one shape and variant. */
-function runJoinflow(shape: string, variant: string): Promise<Sample> {
+function runJoinflow(shape: string, variant: string, runs: number): Promise<Sample> {
   const { store, executor } = VARIANTS[variant]!;
   const child = path.join(import.meta.dirname, 'joinflow-child.ts');
   return new Promise((resolve, reject) => {
-    const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor, String(RUNS_PER_PROCESS)], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+    const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor, String(runs)], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       children.delete(proc);
       if (error) reject(new Error(`joinflow ${variant} on ${shape} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
       else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Sample);
@@ -68,6 +71,7 @@ function runJoinflow(shape: string, variant: string): Promise<Sample> {
 async function measureShape(name: string, redisUrl: string, dir: string): Promise<Row[]> {
   const workflow = shapes[name]!();
   const tasks = Object.keys(workflow.steps).length;
+  const runs = runsFor(tasks);
   writeHyperFlowWorkflow(workflow, dir);
   const hf: Sample[] = [];
   let hfError: string | undefined;
@@ -77,11 +81,11 @@ async function measureShape(name: string, redisUrl: string, dir: string): Promis
   for (let round = 1; round <= rounds; round++) {
     if (hfError === undefined) {
       // After a failure (a crash, or the time limit) the shape gets no further HyperFlow rounds.
-      await runHyperFlow(dir, redisUrl, RUNS_PER_PROCESS, timeoutMs).then((s) => hf.push(s), (e: Error) => log((hfError = e.message)));
+      await runHyperFlow(dir, redisUrl, runs, timeoutMs).then((s) => hf.push(s), (e: Error) => log((hfError = e.message)));
     }
     for (const v of variants) {
       if (jfErrors.has(v)) continue;
-      await runJoinflow(name, v).then((s) => jf.get(v)!.push(s), (e: Error) => (jfErrors.set(v, e.message), log(e.message)));
+      await runJoinflow(name, v, runs).then((s) => jf.get(v)!.push(s), (e: Error) => (jfErrors.set(v, e.message), log(e.message)));
     }
     log(`${name}: round ${round}/${rounds} done`);
   }
@@ -137,10 +141,12 @@ async function main(): Promise<void> {
     loadavgStart: loadStart.map((x) => Math.round(x * 100) / 100),
     loadavgEnd: loadavg().map((x) => Math.round(x * 100) / 100),
     rounds,
-    runsPerProcess: RUNS_PER_PROCESS,
+    runsPerProcess: Object.fromEntries(names.map((n) => [n, runsFor(Object.keys(shapes[n]!().steps).length)])),
+    steadyTasks,
     targetRatio: TARGET_RATIO,
     timed:
-      `per engine process, ${RUNS_PER_PROCESS} runs of the same DAG: cold = the first run, ms = the median of the last ${RUNS_PER_PROCESS / 2}; from the start signal / engine.run ` +
+      `per engine process, ${steadyTasks > 0 ? `runs of the same DAG until at least ${steadyTasks} tasks (at least ${RUNS_PER_PROCESS} runs)` : `${RUNS_PER_PROCESS} runs of the same DAG`}: ` +
+      'cold = the first run, ms = the median of the last half; from the start signal / engine.run ' +
       'to the end of the run. Node start-up, module loading, Redis start-up and setup (setupMs: HyperFlow ' +
       'createInstance + Engine; joinflow compile) are outside. Medians over the rounds.',
   };

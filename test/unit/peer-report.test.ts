@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, failedRow, markdownTable, median, summarize } from '../../bench/peers/report.ts';
+import { compare, failedRow, markdownTable, median, runsPerProcess, summarize } from '../../bench/peers/report.ts';
 
 const hfBase = { shape: 'chain-4', engine: 'hyperflow', store: 'redis', executor: 'noop function' } as const;
 const jfBase = { shape: 'chain-4', engine: 'joinflow', store: 'memory', executor: 'simulate' } as const;
@@ -32,5 +32,15 @@ describe('peer bench report', () => {
     expect(table).toHaveLength(4);
     expect(table[2]).toContain('did not finish within 600 s');
     expect(table[3]).toContain('n/a');
+  });
+});
+
+describe('runs per engine process', () => {
+  it('is 10, or with --steady-tasks enough runs for that many tasks (never fewer than 10)', () => {
+    expect(runsPerProcess(58, 0)).toBe(10);
+    expect(runsPerProcess(58, 20_000)).toBe(345);
+    expect(runsPerProcess(1695, 20_000)).toBe(12);
+    expect(runsPerProcess(5002, 20_000)).toBe(10);
+    expect(runsPerProcess(1000, 20_000)).toBe(20);
   });
 });
