@@ -36,9 +36,12 @@ export const EnvelopeSchema = z.object({
 export type StepError = { type: string; message: string };
 export const StepErrorSchema = z.object({ type: z.string(), message: z.string() });
 
+/** The characters a run id may have (it names files and DynamoDB keys). */
+const RUN_ID = /^[A-Za-z0-9_.:-]+$/;
+
 export const RunRequestedSchema = z.object({
   workflow: z.string().min(1),
-  runId: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, "_", ".", ":" or "-" only').optional(),
+  runId: z.string().min(1).max(128).regex(RUN_ID, 'letters, digits, "_", ".", ":" or "-" only').optional(),
   input: z.unknown().optional(),
 });
 
@@ -70,7 +73,8 @@ export type StepCompleted = z.infer<typeof StepCompletedSchema>;
 export type StepFailed = z.infer<typeof StepFailedSchema>;
 
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+// zod's int() accepts safe integers only.
+const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
 
 /**
  * Fast structural checks equivalent to the schemas above, for the hot path: every event is
@@ -82,6 +86,12 @@ export function isEnvelope(e: unknown): e is EventEnvelope {
   const d = r['detail'];
   return isId(r['id']) && isId(r['source']) && isId(r['detail-type']) && typeof r['time'] === 'string' &&
     typeof d === 'object' && d !== null && !Array.isArray(d);
+}
+
+/** True when `d` satisfies RunRequestedSchema. */
+export function isRunRequested(d: Record<string, unknown>): d is RunRequested {
+  const runId = d['runId'];
+  return isId(d['workflow']) && (runId === undefined || (typeof runId === 'string' && runId.length <= 128 && RUN_ID.test(runId)));
 }
 
 /** True when `d` satisfies StepCompletedSchema. */

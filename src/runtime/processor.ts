@@ -8,6 +8,7 @@ import {
   DetailType,
   EnvelopeSchema,
   isEnvelope,
+  isRunRequested,
   isStepCompleted,
   isStepFailed,
   JOINFLOW_SOURCE,
@@ -106,13 +107,16 @@ export class TriggerProcessor {
   }
 
   *#runRequested(event: EventEnvelope, only: string | undefined): Flow<Effect[]> {
-    const parsed = RunRequestedSchema.safeParse(event.detail);
-    if (!parsed.success) return [deadLetter(event, `invalid Run Requested detail: ${issues(parsed.error)}`)];
-    const { workflow, input } = parsed.data;
+    const d = event.detail;
+    if (!isRunRequested(d)) {
+      const parsed = RunRequestedSchema.safeParse(d);
+      return [deadLetter(event, `invalid Run Requested detail: ${parsed.success ? 'rejected' : issues(parsed.error)}`)];
+    }
+    const { workflow, input } = d;
     const plan = this.#plans.get(workflow);
     if (!plan) return [deadLetter(event, `unknown workflow "${workflow}"`)];
     // Without a runId the event id names the run: every rule target sees the same event id.
-    const runId = parsed.data.runId ?? event.id;
+    const runId = d.runId ?? event.id;
     const now = this.#deps.clock.now();
     const { run } = (yield this.#deps.store.startRun({ runId, workflow, input: input ?? null, startedAt: now })) as { run: RunRecord };
     if (run.workflow !== workflow) {
