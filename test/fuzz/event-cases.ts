@@ -56,7 +56,8 @@ export type Verdict =
   | { kind: 'ignored' };
 
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const isCount = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+// The schemas' int() takes safe integers only: 2^53 + 2 is no count.
+const isCount = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
 /** Size of a value as JSON, as the engine measures it (unserializable values: 0). */
 function jsonBytes(v: unknown): number {
   try {
