@@ -48,30 +48,37 @@ export function defaultConcurrency(): Record<ExecutorKind, number> {
  * walked iteratively and abandoned as soon as it passes `cap`.
  */
 export function roughChars(value: unknown, cap: number): number {
+  // Primitives are counted where they are met; only containers go on the stack. (No helper
+  // closure: it would be made on every call, and this runs for every event from outside.)
+  if (value === null || typeof value !== 'object') return primitiveChars(value);
   let n = 0;
-  const stack: object[] = [];
-  // Primitives are counted where they are met; only containers go on the stack.
-  const add = (v: unknown): void => {
-    if (typeof v === 'string') n += v.length + 2;
-    else if (v !== null && typeof v === 'object') stack.push(v);
-    else n += 24;
-  };
-  add(value);
+  const stack: object[] = [value];
   while (stack.length > 0 && n <= cap) {
     const v = stack.pop()!;
     if (Array.isArray(v)) {
       n += 2 + v.length;
-      for (let i = 0; i < v.length; i++) add(v[i]);
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (x !== null && typeof x === 'object') stack.push(x);
+        else n += primitiveChars(x);
+      }
     } else {
       const keys = Object.keys(v);
+      n += 2;
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
+        const x = (v as Record<string, unknown>)[k];
         n += k.length + 4;
-        add((v as Record<string, unknown>)[k]);
+        if (x !== null && typeof x === 'object') stack.push(x);
+        else n += primitiveChars(x);
       }
     }
   }
   return n;
+}
+
+function primitiveChars(v: unknown): number {
+  return typeof v === 'string' ? v.length + 2 : 24;
 }
 
 export function finiteOr(n: number | undefined, fallback: number): number {
