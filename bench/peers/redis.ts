@@ -87,10 +87,18 @@ function ping(port: number): Promise<boolean> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Starts redis-server on a free 127.0.0.1 port: no RDB snapshots, no AOF, its working directory
- * a fresh temp dir. Waits up to `readyTimeoutMs` for PING to answer.
+ * How Redis keeps its data: `none` (no RDB snapshots, no AOF: memory only), or `aof`: every
+ * write appended to a file and fsynced once a second (`appendfsync everysec`), which survives a
+ * crash of Redis and loses at most the last second on power loss, like joinflow's SQLite state
+ * (`synchronous=NORMAL`: a commit survives a crash of the process).
  */
-export async function startRedis(options: { binary?: string; readyTimeoutMs?: number } = {}): Promise<RedisServer> {
+export type RedisPersistence = 'none' | 'aof';
+
+/**
+ * Starts redis-server on a free 127.0.0.1 port, its working directory a fresh temp dir, with no
+ * RDB snapshots and AOF as `persistence` says. Waits up to `readyTimeoutMs` for PING to answer.
+ */
+export async function startRedis(options: { binary?: string; readyTimeoutMs?: number; persistence?: RedisPersistence } = {}): Promise<RedisServer> {
   const binary = options.binary ?? findRedisServer();
   const version = /v=(\S+)/.exec(spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 'unknown';
   let lastError = '';
@@ -101,7 +109,8 @@ export async function startRedis(options: { binary?: string; readyTimeoutMs?: nu
     const t0 = performance.now();
     const child = spawn(binary, [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-      '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '',
+      '--save', '', '--daemonize', 'no', '--logfile', '',
+      ...(options.persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));

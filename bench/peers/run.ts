@@ -1,7 +1,8 @@
 /**
  * `npm run bench:peers [-- --runs N] [--only chain-1000,...] [--variants memory-simulate,...]
- * [--steady-tasks N] [--timeout SECONDS] [--json] [--markdown]`: the same no-op DAGs on joinflow
- * and on HyperFlow.
+ * [--steady-tasks N] [--redis-aof] [--timeout SECONDS] [--json] [--markdown]`: the same no-op
+ * DAGs on joinflow and on HyperFlow. `--redis-aof` gives HyperFlow's Redis an append-only file
+ * (fsynced every second), the durability of joinflow's SQLite rows.
  *
  * Installs the HyperFlow peer when missing, starts a private Redis, then for each shape runs N
  * rounds; in each round every engine runs in a fresh process that does 10 runs of the DAG (the
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     variants: { type: 'string' },
     timeout: { type: 'string', default: '600' },
     'steady-tasks': { type: 'string', default: '0' },
+    'redis-aof': { type: 'boolean', default: false },
   },
 });
 const rounds = Math.max(1, Number(values.runs));
@@ -89,7 +91,7 @@ async function measureShape(name: string, redisUrl: string, dir: string): Promis
     }
     log(`${name}: round ${round}/${rounds} done`);
   }
-  const hfBase = { shape: name, engine: 'hyperflow', store: 'redis', executor: 'noop function' } as const;
+  const hfBase = { shape: name, engine: 'hyperflow', store: values['redis-aof'] ? 'redis-aof' : 'redis', executor: 'noop function' } as const;
   const hfRow = hfError === undefined ? summarize(hfBase, hf) : failedRow(hfBase, tasks, hfError);
   const rows = [hfRow];
   for (const v of variants) {
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
   // Redis first: a missing redis-server should fail before a 20-second npm install.
   const redisBinary = findRedisServer();
   const hyperflowVersion = ensureHyperFlow();
-  const redis: RedisServer = await startRedis({ binary: redisBinary });
+  const redis: RedisServer = await startRedis({ binary: redisBinary, persistence: values['redis-aof'] ? 'aof' : 'none' });
   const dirs: string[] = [];
   process.on('exit', () => {
     for (const c of children) c.kill('SIGKILL');
@@ -137,6 +139,7 @@ async function main(): Promise<void> {
     hyperflow: hyperflowVersion,
     redis: redis.version,
     redisStartMs: Math.round(redis.startMs),
+    redisPersistence: values['redis-aof'] ? 'aof (appendfsync everysec)' : 'none',
     cpus: availableParallelism(),
     loadavgStart: loadStart.map((x) => Math.round(x * 100) / 100),
     loadavgEnd: loadavg().map((x) => Math.round(x * 100) / 100),

@@ -63,6 +63,18 @@ describe.skipIf(!installed())('startRedis', () => {
     expect(await talk(redis.port, ['PING'])).toBe('ECONNREFUSED');
     await redis.stop();
   });
+
+  it('with persistence "aof" appends every write to a file fsynced once a second', async () => {
+    const redis = await startRedis({ persistence: 'aof' });
+    try {
+      const reply = await talk(redis.port, ['CONFIG GET appendonly', 'CONFIG GET appendfsync', 'CONFIG GET save', 'SET k v']);
+      expect(reply).toContain('$10\r\nappendonly\r\n$3\r\nyes\r\n');
+      expect(reply).toContain('$11\r\nappendfsync\r\n$8\r\neverysec\r\n');
+      expect(reply).toContain('$4\r\nsave\r\n$0\r\n');
+    } finally {
+      await redis.stop();
+    }
+  });
 });
 
 const peerInstalled = existsSync(path.join(PEER_DIR, 'node_modules', '@hyperflow', 'hyperflow', 'package.json'));
