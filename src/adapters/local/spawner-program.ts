@@ -101,7 +101,7 @@ function openLog(path, dir) {
 
 /** One output stream: copied into its log (created on the first byte), its last keep bytes kept. */
 function relay(stream, path, dir, keep, failed) {
-  const log = { fd: undefined, chunks: [], kept: 0, size: 0, closed: false, error: undefined };
+  const log = { fd: undefined, chunks: [], kept: 0, size: 0, ended: false, error: undefined };
   stream.on('data', (chunk) => {
     log.size += chunk.length;
     log.chunks.push(chunk);
@@ -116,14 +116,18 @@ function relay(stream, path, dir, keep, failed) {
       failed(error);
     }
   });
-  // 'close' also follows a read error, which 'end' does not.
-  stream.once('close', () => {
-    log.closed = true;
+  // 'end' (all read), not 'close': 'close' waits for the handle's close callback, which comes after
+  // the check phase, so after the next spawn of a burst (2-10 ms). A read error ends it too.
+  const ended = () => {
+    if (log.ended) return;
+    log.ended = true;
     if (log.fd !== undefined) closeSync(log.fd);
     log.fd = undefined;
     if (log.done) log.done();
-  });
-  stream.on('error', () => {});
+  };
+  stream.once('end', ended);
+  stream.on('error', ended);
+  stream.once('close', ended);
   return log;
 }
 
@@ -190,10 +194,10 @@ function start(m) {
       err.chunks = [];
       if (!connected) maybeExit();
     };
-    if (out.closed && err.closed) return report();
+    if (out.ended && err.ended) return report();
     // The child's own output is in the pipes by now; a grandchild may hold them open for long.
     out.done = err.done = () => {
-      if (out.closed && err.closed) report();
+      if (out.ended && err.ended) report();
     };
     setTimeout(() => setImmediate(report), PIPE_GRACE_MS).unref();
   });
