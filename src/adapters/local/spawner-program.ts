@@ -121,7 +121,11 @@ function relay(stream, path, dir, keep, failed) {
   const ended = () => {
     if (log.ended) return;
     log.ended = true;
-    if (log.fd !== undefined) closeSync(log.fd);
+    try {
+      if (log.fd !== undefined) closeSync(log.fd);
+    } catch {
+      // The bytes were written (writeSync returned); a failed close loses nothing.
+    }
     log.fd = undefined;
     if (log.done) log.done();
   };
@@ -181,8 +185,6 @@ function start(m) {
     reply({ t: 'error', id: m.id, code: error.code, message: error.message });
   });
   child.once('exit', (code, signal) => {
-    const entry = children.get(m.id);
-    if (entry) entry.exited = true;
     let reported = false;
     const report = () => {
       if (reported) return;
@@ -228,12 +230,12 @@ function drain() {
 
 /**
  * Without the engine nobody learns an exit, but running children keep their logs, as when they
- * wrote to the files themselves: the helper exits once they have. Output of grandchildren that
- * outlive an exited child is dropped then (they see a closed pipe).
+ * wrote to the files themselves: the helper exits once each has exited and its output has been
+ * copied. Output of grandchildren that outlive an exited child is dropped then (they see a
+ * closed pipe).
  */
 function maybeExit() {
-  for (const entry of children.values()) if (!entry.exited) return;
-  process.exit(0);
+  if (children.size === 0) process.exit(0);
 }
 
 process.on('message', (m) => {
