@@ -18,9 +18,14 @@
  * saw many deletions in the last half minute (test suites and earlier bench processes cleaning up
  * under /tmp) took 0.1-0.8 ms of kernel time instead of ~15 us. `fileCreateMedianMs` measures it in
  * the state directory, after the timed run, so that a slow run can be told from a slow disk.
+ * (Steps started by the spawner helpers create a log only for output they write, and `sleep`
+ * writes none; steps spawned directly, before the helpers are ready, still create two.)
+ *
+ * `engineCpuMs`, `helperCpuMs` and `stepCpuMs` say where the CPU of the timed run went, which a
+ * loaded machine changes less than the wall-clock numbers.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../src/adapters/local/engine.ts';
@@ -68,6 +73,33 @@ function fileCreateTimes(dir: string, n: number): number[] {
   return out;
 }
 
+/**
+ * CPU time (ms) of this process's direct children (the spawner helpers) and of the processes they
+ * have reaped (the steps), from /proc (clock ticks, so 10 ms steps; zeros where there is no /proc).
+ */
+function helperCpu(): { helpersMs: number; stepsMs: number } {
+  let helpers = 0;
+  let steps = 0;
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return { helpersMs: 0, stepsMs: 0 };
+  }
+  for (const d of dirs) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) !== process.pid) continue;
+      helpers += Number(f[11]) + Number(f[12]);
+      steps += Number(f[13]) + Number(f[14]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { helpersMs: helpers * 10, stepsMs: steps * 10 };
+}
+
 /** One measurement (bench/run.ts takes medians over fresh processes). */
 export async function processMakespan(): Promise<{ events: number; steps: number; ms: number; peakRssMb: number; [k: string]: number }> {
   const load1 = loadavg()[0]!;
@@ -96,10 +128,14 @@ export async function processMakespan(): Promise<{ events: number; steps: number
       if (r.status !== 'succeeded') throw new Error(`warm-up run ${r.status}: ${JSON.stringify(r.error)}`);
       coldMs ??= performance.now() - t0;
     }
+    const cpu0 = process.cpuUsage();
+    const helpers0 = helperCpu();
     const started = Date.now();
     const t0 = performance.now();
     const r = await engine.run(plan.workflow, null);
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const helpers1 = helperCpu();
     if (r.status !== 'succeeded') throw new Error(`run ${r.status}: ${JSON.stringify(r.error)}`);
     // Where the time beyond the sleeps went: waiting to start after the parents ended (the
     // engine: events, joins, commits), or inside the step (spawn, log files, exit, output).
@@ -131,6 +167,10 @@ export async function processMakespan(): Promise<{ events: number; steps: number
       stepOverheadMaxMs: Math.max(...inside),
       within5Percent: ms <= 1.05 * boundMs ? 1 : 0,
       fileCreateMedianMs: fileCreateMs,
+      // CPU of the timed run: the engine process, the spawner helpers, the steps' processes.
+      engineCpuMs: (cpu.user + cpu.system) / 1000,
+      helperCpuMs: helpers1.helpersMs - helpers0.helpersMs,
+      stepCpuMs: helpers1.stepsMs - helpers0.stepsMs,
       loadAvg1: load1,
     };
   } finally {

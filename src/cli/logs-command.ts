@@ -20,6 +20,7 @@ export async function logsCommand(args: string[]): Promise<number> {
   const dir = stateDir(values.state);
   const state = openState(dir, { mustExist: true });
   let names: string[];
+  const started = new Set<string>();
   try {
     if (!(await state.store.getRun(runId))) {
       process.stderr.write(`joinflow logs: no run "${runId}" in ${dir}\n`);
@@ -32,6 +33,8 @@ export async function logsCommand(args: string[]): Promise<number> {
       const step = safeStep(t.task.step);
       const name = t.task.item === undefined ? `${step}.${t.task.attempt}` : `${step}.${t.task.item}.${t.task.attempt}`;
       if (!names.includes(name)) names.push(name);
+      // A stream's log is created with its first byte: a process that started and wrote nothing has none.
+      if (t.task.executor.type === 'process' && t.status !== 'dispatched') started.add(name);
     }
   } finally {
     state.close();
@@ -49,8 +52,8 @@ export async function logsCommand(args: string[]): Promise<number> {
   for (const name of names) {
     for (const [ext, label] of [['out', 'stdout'], ['err', 'stderr']] as const) {
       const file = path.join(logDir, `${name}.${ext}`);
-      if (!existsSync(file)) continue;
-      const text = readFileSync(file, 'utf8');
+      if (!existsSync(file) && !started.has(name)) continue;
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
       out.push(`== ${name} ${label} ==\n${text === '' ? '(empty)\n' : text.endsWith('\n') ? text : `${text}\n`}`);
     }
   }

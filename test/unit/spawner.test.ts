@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +75,7 @@ describe('spawner helpers', () => {
       expect(spawner.pids()).toHaveLength(2);
       const launched = spawner.launch(request('cat', 'cat', [], 'from stdin'));
       expect(launched).toBeDefined();
-      expect(await launched!.exited).toEqual({ code: 0, signal: null });
+      expect(await launched!.exited).toEqual({ code: 0, signal: null, stdout: { line: 'from stdin' }, stderr: { tail: '', cut: false } });
       expect(await readFile(join(logRoot, 'direct', 'cat.out'), 'utf8')).toBe('from stdin');
     } finally {
       await spawner.close();
@@ -89,7 +89,7 @@ describe('spawner helpers', () => {
       const missing = await spawner.launch(request('missing', 'joinflow-no-such-command', []))!.exited;
       expect(missing).toMatchObject({ spawnError: { code: 'ENOENT' } });
       const killed = await spawner.launch(request('kill', node, ['-e', 'process.kill(process.pid, "SIGKILL")']))!.exited;
-      expect(killed).toEqual({ code: null, signal: 'SIGKILL' });
+      expect(killed).toMatchObject({ code: null, signal: 'SIGKILL' });
     } finally {
       await spawner.close();
     }
@@ -123,6 +123,75 @@ describe('spawner helpers', () => {
     } finally {
       await executor.close();
     }
+  });
+
+  it('copies output into logs created on its first byte, and sends the ends of both streams with the exit', async () => {
+    const spawner = createSpawner({ size: 1 });
+    const dir = join(logRoot, 'relay');
+    const at = (name: string): LaunchRequest => ({ ...request(name, 'true', []), dir, out: join(dir, `${name}.out`), err: join(dir, `${name}.err`) });
+    try {
+      expect(await spawner.ready()).toBe(true);
+      const lines = 'for (let i = 1; i <= 3; i++) console.log("line " + i); console.log("  "); console.error("warn"); process.exit(2)';
+      const exit = await spawner.launch({ ...at('both'), command: node, args: ['-e', lines] })!.exited;
+      expect(exit).toEqual({ code: 2, signal: null, stdout: { line: 'line 3' }, stderr: { tail: 'warn\n', cut: false } });
+      expect(await readFile(join(dir, 'both.out'), 'utf8')).toBe('line 1\nline 2\nline 3\n  \n');
+      expect(await readFile(join(dir, 'both.err'), 'utf8')).toBe('warn\n');
+
+      // Nothing written, nothing created (not even the directory).
+      expect(await spawner.launch(at('silent'))!.exited).toEqual({ code: 0, signal: null, stdout: { line: null }, stderr: { tail: '', cut: false } });
+      expect(await readdir(dir)).toEqual(['both.err', 'both.out']);
+
+      // The stderr sent is its end; `cut` tells that the first line may be partial.
+      const long = await spawner.launch({ ...at('long'), command: node, args: ['-e', 'for (let i = 0; i < 500; i++) console.error("error line " + i)'] })!.exited;
+      const stderr = (long as { stderr: { tail: string; cut: boolean } }).stderr;
+      expect(stderr.cut).toBe(true);
+      expect(stderr.tail.endsWith('error line 499\n')).toBe(true);
+      expect(Buffer.byteLength(stderr.tail)).toBe(2048);
+      expect((await readFile(join(dir, 'long.err'), 'utf8')).split('\n')).toHaveLength(501);
+    } finally {
+      await spawner.close();
+    }
+  });
+
+  it('reports an exit while a grandchild holds the pipes open, and keeps copying what the grandchild writes', async () => {
+    const spawner = createSpawner({ size: 1 });
+    const executor = createProcessExecutor({ logDir: (t) => join(logRoot, t.runId), spawner });
+    const go = join(logRoot, 'grandchild-go');
+    // The grandchild inherits stdout and writes only after the test has seen the step end.
+    const spec: ExecutorSpec = { type: 'process', command: 'sh', args: ['-c', `(while [ ! -e '${go}' ]; do sleep 0.02; done; echo late) & echo '"early"'`], env: {} };
+    try {
+      expect(await spawner.ready()).toBe(true);
+      expect(await executor.execute(task(spec, { runId: 'grandchild' }), never)).toEqual({ status: 'succeeded', output: 'early' });
+      await writeFile(go, '');
+      await waitForFile(join(logRoot, 'grandchild', 'step-a.1.out'), 'late');
+      expect(await readFile(join(logRoot, 'grandchild', 'step-a.1.out'), 'utf8')).toBe('"early"\nlate\n');
+    } finally {
+      await executor.close();
+    }
+  });
+
+  it('lets its children run on, still logging, when the engine goes away', async () => {
+    const dir = join(logRoot, 'orphans');
+    const go = join(logRoot, 'orphans-go');
+    // The engine launches a child through a helper and exits without closing anything.
+    const program = `
+      import { createSpawner } from './src/adapters/local/spawner.ts';
+      const spawner = createSpawner({ size: 1 });
+      await spawner.ready();
+      const script = "console.log('before'); const { existsSync } = require('node:fs'); const t = setInterval(() => { if (existsSync(${JSON.stringify(JSON.stringify(go)).slice(1, -1)})) { console.log('after'); clearInterval(t); } }, 20)";
+      spawner.launch({ command: process.execPath, args: ['-e', script], cwd: process.cwd(), env: process.env, dir: ${JSON.stringify(dir)},
+        out: ${JSON.stringify(join(dir, 'orphan.out'))}, err: ${JSON.stringify(join(dir, 'orphan.err'))}, input: '' });
+      const until = Date.now() + 15_000;
+      const { readFileSync } = await import('node:fs');
+      const wait = () => { try { if (readFileSync(${JSON.stringify(join(dir, 'orphan.out'))}, 'utf8').includes('before')) return process.exit(0); } catch {} if (Date.now() < until) setTimeout(wait, 20); };
+      wait();
+    `;
+    // Not execFile: the helper inherits the engine's stdout and stderr, and keeps them open.
+    const engine = spawn(node, ['--import', 'tsx', '--input-type=module', '-e', program], { cwd: root, stdio: 'ignore' });
+    expect(await new Promise((resolve) => engine.once('exit', resolve))).toBe(0);
+    await writeFile(go, '');
+    await waitForFile(join(dir, 'orphan.out'), 'after');
+    expect(await readFile(join(dir, 'orphan.out'), 'utf8')).toBe('before\nafter\n');
   });
 
   it('stops its helpers on close, and starts new ones when used again', async () => {

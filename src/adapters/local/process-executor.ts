@@ -1,10 +1,13 @@
 /**
- * The `process` executor: runs a command (no shell) with the step event on stdin, streams its
- * stdout/stderr to log files and takes its last stdout line (JSON, else text) as the output.
+ * The `process` executor: runs a command (no shell) with the step event on stdin, keeps its
+ * stdout/stderr in log files and takes its last stdout line (JSON, else text) as the output.
  *
  * Children are started by spawner helpers (spawner.ts) when one is ready, else directly. Either
  * way the work before the spawn is synchronous, so tasks start in the order the engine submitted
- * them (critical path first), not in the order a thread pool finished their file opens.
+ * them (critical path first), not in the order a thread pool finished their file opens. A helper
+ * copies the output into the logs after the spawn (creating a log only for a stream that is not
+ * empty) and reports the output's end with the exit; a direct child writes into log files opened
+ * before the spawn, which are read back at its exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { join } from 'node:path';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 import { createSpawner, type LaunchExit, type Launched, type LaunchRequest, type Spawner } from './spawner.ts';
+import { STDERR_TAIL_BYTES, STDOUT_TAIL_BYTES } from './spawner-program.ts';
 
 /** Options of {@link createProcessExecutor}. */
 export type ProcessExecutorOptions = {
@@ -31,11 +35,10 @@ export type ProcessExecutorOptions = {
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
 
 /** stdout is read back from its log in chunks of this size, from the end, to find the last line. */
-const TAIL_CHUNK = 64 * 1024;
+const TAIL_CHUNK = STDOUT_TAIL_BYTES;
 /** A last line longer than this is refused rather than held in memory. */
 const MAX_OUTPUT_LINE = 16 * 1024 * 1024;
-/** How much stderr goes into a failure message. */
-const STDERR_TAIL_BYTES = 2048;
+/** How many lines of stderr's end (STDERR_TAIL_BYTES) go into a failure message. */
 const STDERR_TAIL_LINES = 20;
 /** The last line is not within the final chunk: read on, asynchronously. */
 const MORE = Symbol('more');
@@ -126,13 +129,18 @@ async function lastLine(path: string): Promise<string | null | undefined> {
   }
 }
 
-/** The last lines of stderr, for the failure message. */
+/** The last lines of stderr's end, for the failure message; `cut` when stderr was longer. */
+function stderrLines(tail: string, cut: boolean): string {
+  const lines = tail.trimEnd().split('\n');
+  // The first line is probably cut in the middle when the read did not start at the beginning.
+  if (cut && lines.length > 1) lines.shift();
+  return lines.slice(-STDERR_TAIL_LINES).join('\n');
+}
+
+/** The last lines of a stderr log, for the failure message. */
 function stderrTail(path: string): string {
   const { tail, size } = readTail(path, STDERR_TAIL_BYTES);
-  const lines = tail.toString('utf8').trimEnd().split('\n');
-  // The first line is probably cut in the middle when the read did not start at the beginning.
-  if (tail.length < size && lines.length > 1) lines.shift();
-  return lines.slice(-STDERR_TAIL_LINES).join('\n');
+  return stderrLines(tail.toString('utf8'), tail.length < size);
 }
 
 function parseOutput(line: string | null): unknown {
@@ -279,14 +287,14 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
     if (signal.aborted) return ABORTED;
     if ('lost' in exit) return failed('ProcessLost', `'${spec.command}': ${exit.lost}`, true);
     if (exit.code === 0) {
-      const line = await lastLine(outPath);
+      const line = exit.stdout && 'line' in exit.stdout ? exit.stdout.line : await lastLine(outPath);
       if (line === undefined) {
         return failed('OutputTooLarge', `last stdout line of '${spec.command}' exceeds ${MAX_OUTPUT_LINE} bytes (see ${outPath})`, false);
       }
       return { status: 'succeeded', output: parseOutput(line) };
     }
     const how = exit.signal !== null ? `killed by signal ${exit.signal}` : `exited with code ${exit.code}`;
-    const stderr = stderrTail(errPath);
+    const stderr = exit.stderr ? stderrLines(exit.stderr.tail, exit.stderr.cut) : stderrTail(errPath);
     return failed('ProcessExited', stderr === '' ? how : `${how}: ${stderr}`, true);
   }
 

@@ -13,13 +13,16 @@
  * with it: those children are killed and their tasks end as `lost`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { SPAWNER_PROGRAM, type KillRequest, type SpawnerReply, type SpawnRequest } from './spawner-program.ts';
+import { SPAWNER_PROGRAM, type KillRequest, type SpawnerReply, type SpawnRequest, type StderrSummary, type StdoutSummary } from './spawner-program.ts';
 
-/** How a launched process ended; `lost`: its helper died, so its exit status is unknown. */
+/**
+ * How a launched process ended; `lost`: its helper died, so its exit status is unknown. An exit
+ * reported by a helper comes with the ends of stdout and stderr; without them, read the logs.
+ */
 export type LaunchExit =
   | { spawnError: { message: string; code?: string } }
   | { logError: { message: string; code?: string } }
-  | { code: number | null; signal: NodeJS.Signals | null }
+  | { code: number | null; signal: NodeJS.Signals | null; stdout?: StdoutSummary; stderr?: StderrSummary }
   | { lost: string };
 
 /** A started command, through a helper or directly. */
@@ -77,7 +80,12 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     const env = { ...process.env };
     // Preloads (tsx, --require hooks) would only make the helper bigger and slower to start.
     delete env['NODE_OPTIONS'];
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', '-e', SPAWNER_PROGRAM], {
+    // One V8 worker thread instead of four (and no parallel GC tasks for it): 4 threads instead of
+    // 7 and fewer mappings for each fork to copy. A spawn blocked the helper ~0.8 ms instead of
+    // ~0.95 ms, measured on the 2-core development machine (medians of 5 alternating runs of 200
+    // spawns each).
+    const flags = ['--max-semi-space-size=1', '--v8-pool-size=1', '--single-threaded-gc'];
+    const child = spawn(process.execPath, [...flags, '-e', SPAWNER_PROGRAM], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env,
       serialization: 'json',
@@ -140,7 +148,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     ack(helper, p);
     helper.pending.delete(m.id);
     refresh(helper);
-    if (m.t === 'exit') p.resolve({ code: m.code, signal: m.signal });
+    if (m.t === 'exit') p.resolve(m.stdout && m.stderr ? { code: m.code, signal: m.signal, stdout: m.stdout, stderr: m.stderr } : { code: m.code, signal: m.signal });
     else if (m.t === 'error') p.resolve({ spawnError: { message: m.message, ...(m.code ? { code: m.code } : {}) } });
     else p.resolve({ logError: { message: m.message, ...(m.code ? { code: m.code } : {}) } });
   }
