@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
 import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type SqliteLog } from './sqlite-log.ts';
 import { createJoinMirror } from './sqlite-joins.ts';
+import { runRecord } from './memory-store.ts';
 import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
 
 export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
@@ -121,7 +122,7 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
         s.insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error))
           .changes > 0;
       if (created) {
-        const run = { ...start, status: 'running' } as RunRecord;
+        const run = runRecord(start, 'running');
         running.set(run.runId, run);
         joins.own(run.runId);
         log.runStarted(run.runId);
