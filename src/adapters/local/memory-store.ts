@@ -4,7 +4,8 @@
  * number of final run records is kept, so memory does not grow with the number of runs.
  * Every method but commit and release answers synchronously (the processor needs no promise).
  */
-import type { ClaimResult, JoinState, RunRecord, RunStatus, TriggerStore } from '../../ports.ts';
+import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
+import { runRecord } from './run-record.ts';
 
 /**
  * A join counter. Most joins see one arrival (a step after one other, a run start), so the first
@@ -14,23 +15,6 @@ type Join = { first: string | undefined; more: Set<string> | undefined; need: nu
 
 const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
 type RunState = { record: RunRecord; joins: Map<string, Join>; results: Map<string, unknown> };
-
-/**
- * A run record built field by field, always in the same order. Records made with spreads got a
- * hidden class that V8 later replaced (after about ten runs of a workflow), and every optimized
- * function of the processor that reads a run deoptimized on it: the time per task doubled for a
- * few runs, again and again.
- */
-export function runRecord(
-  fields: Pick<RunRecord, 'runId' | 'workflow' | 'input' | 'startedAt' | 'finishedAt' | 'output' | 'error'>,
-  status: RunStatus,
-): RunRecord {
-  const r: RunRecord = { runId: fields.runId, workflow: fields.workflow, status, input: fields.input, startedAt: fields.startedAt };
-  if (fields.finishedAt !== undefined) r.finishedAt = fields.finishedAt;
-  if (fields.output !== undefined) r.output = fields.output;
-  if (fields.error !== undefined) r.error = fields.error;
-  return r;
-}
 
 /** Options of the memory store. */
 export type MemoryStoreOptions = {

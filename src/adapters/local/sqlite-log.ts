@@ -9,6 +9,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
 import type { DeadLetter, DurableLog, RunOptions, TaskAttempt, TaskEntry } from './durable-log.ts';
+import { runRecord } from './run-record.ts';
 import { createLogBuffer } from './sqlite-log-buffer.ts';
 import type { Batch } from './sqlite-schema.ts';
 
@@ -30,12 +31,16 @@ export const RUN_COLUMNS = 'run_id, workflow, status, input, started_at, finishe
 /** A stored run row as a RunRecord; undefined for a row saveRun made before startRun. */
 export function decodeRun(row: RunRow | undefined): RunRecord | undefined {
   if (!row || row.status === null) return undefined;
-  const run: RunRecord = { runId: row.run_id, workflow: row.workflow, status: row.status, input: parse(row.input), startedAt: row.started_at };
   // Absent fields stay absent (not `undefined`), like the records the memory store keeps.
-  if (row.finished_at !== null) run.finishedAt = row.finished_at;
-  if (row.output !== null) run.output = JSON.parse(row.output);
-  if (row.error !== null) run.error = JSON.parse(row.error) as RunRecord['error'];
-  return run;
+  return runRecord({
+    runId: row.run_id,
+    workflow: row.workflow,
+    input: parse(row.input),
+    startedAt: row.started_at,
+    finishedAt: row.finished_at ?? undefined,
+    output: row.output === null ? undefined : JSON.parse(row.output),
+    error: row.error === null ? undefined : (JSON.parse(row.error) as RunRecord['error']),
+  }, row.status);
 }
 
 /** JSON text for a column; `undefined` becomes NULL (JSON has no undefined). */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
 import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type SqliteLog } from './sqlite-log.ts';
 import { createJoinMirror } from './sqlite-joins.ts';
-import { runRecord } from './memory-store.ts';
+import { runRecord } from './run-record.ts';
 import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
 
 export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
