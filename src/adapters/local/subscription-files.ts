@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { yaml } from './yaml-lazy.ts';
 import { JoinflowError, type Problem } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { ProjectConfigSchema, type Subscription } from '../../model/subscriptions.ts';
@@ -35,9 +35,9 @@ export function loadConfigSubscriptions(root = process.cwd()): Subscription[] {
   const shown = path.relative(root, file) || file;
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'), { uniqueKeys: true, maxAliasCount: 100 }) ?? {};
+    raw = yaml().parse(readFileSync(file, 'utf8'), { uniqueKeys: true, maxAliasCount: 100 }) ?? {};
   } catch (error) {
-    if (!(error instanceof YAMLParseError)) throw error;
+    if (!(error instanceof yaml().YAMLParseError)) throw error;
     const pos = error.linePos?.[0];
     throw new ConfigFileError(shown, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: error.message.split('\n')[0]! }]);
   }

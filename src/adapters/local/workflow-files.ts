@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { parse as parseYaml, Parser as YamlParser, YAMLParseError, type CST } from 'yaml';
+import type { CST } from 'yaml';
+import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import type { ModuleInfo } from '../../compiler/validate.ts';
 import { isWorkflowBuilder } from '../../model/builder.ts';
@@ -86,9 +87,9 @@ export async function loadDefinition(file: string, options: { fresh?: boolean } 
   }
   try {
     // JSON is YAML too; the YAML parser also reports duplicate keys, which JSON.parse hides.
-    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
+    return yaml().parse(text, { uniqueKeys: true, maxAliasCount: 100 });
   } catch (error) {
-    if (error instanceof YAMLParseError) {
+    if (error instanceof yaml().YAMLParseError) {
       const pos = error.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}` : '';
       throw new WorkflowDefinitionError([{ path: where, message: error.message.split('\n')[0]! }], file);
@@ -128,7 +129,7 @@ function unwrapCommonJs(value: unknown): unknown {
 
 /** Offset of the first node nested deeper than `limit`, from the parser's token tree (walked without recursion). */
 function offsetBeyondDepth(text: string, limit: number): number | undefined {
-  for (const document of new YamlParser().parse(text)) {
+  for (const document of new (yaml().Parser)().parse(text)) {
     const stack: Array<[CST.Token | null | undefined, number]> = [[document, 0]];
     while (stack.length > 0) {
       const [token, depth] = stack.pop()!;
