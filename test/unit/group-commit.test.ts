@@ -9,13 +9,16 @@ function counted(windowMs: number): { group: GroupCommit; commits: () => number 
   return { group, commits: () => n };
 }
 
+/** One batch: applying, then applied (with or without effects outside the process). */
+async function batch(group: GroupCommit, external: boolean): Promise<void> {
+  group.applying();
+  await group.applied(external);
+}
+
 describe('GroupCommit', () => {
   it('lets local batches share one commit within the window', async () => {
     const { group, commits } = counted(15);
-    for (let i = 0; i < 5; i++) {
-      group.applying();
-      await group.applied(false);
-    }
+    for (let i = 0; i < 5; i++) await batch(group, false);
     expect(commits()).toBe(0);
     await sleep(40);
     expect(commits()).toBe(1);
@@ -23,10 +26,8 @@ describe('GroupCommit', () => {
 
   it('commits at once for a batch with external effects, taking the waiting ones with it', async () => {
     const { group, commits } = counted(1000);
-    group.applying();
-    await group.applied(false);
-    group.applying();
-    await group.applied(true);
+    await batch(group, false);
+    await batch(group, true);
     expect(commits()).toBe(1);
     // The window's timer went with that commit.
     await sleep(20);
@@ -35,8 +36,7 @@ describe('GroupCommit', () => {
 
   it('never commits in the middle of a batch: a commit due meanwhile is made when the batch is applied', async () => {
     const { group, commits } = counted(5);
-    group.applying();
-    await group.applied(false);
+    await batch(group, false);
     group.applying();
     await sleep(30);
     expect(commits()).toBe(0);
@@ -46,10 +46,7 @@ describe('GroupCommit', () => {
 
   it('commits every batch with a window of 0', async () => {
     const { group, commits } = counted(0);
-    for (let i = 0; i < 3; i++) {
-      group.applying();
-      await group.applied(false);
-    }
+    for (let i = 0; i < 3; i++) await batch(group, false);
     expect(commits()).toBe(3);
   });
 });
