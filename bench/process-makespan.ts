@@ -6,8 +6,10 @@
  *
  * The bound it is held to: CP + allowance, where CP is the critical path of the scaled runtimes
  * (the DAG's largest sum of runtime x 0.01) and the allowance is one process start-up per step on
- * that path — the median time from spawn() to exit of `sleep 0`, measured here, times the number
- * of steps on the critical path. Every step on the path must start one process after its parents
+ * that path — the median time of a `sleep 0` task run on its own by the same process executor the
+ * engine uses (with the native launcher, ~1 ms; `nodeSpawnMedianMs`, spawn() to exit with
+ * child_process from this process, is reported beside it and is about twice that), times the
+ * number of steps on the critical path. Every step on the path must start one process after its parents
  * end, so no schedule can beat CP + allowance by much; what is over it is the engine's own cost
  * (events, joins, SQLite commits, log files) plus whatever else the machine is doing. To say
  * which, it also reports the median lag from a step's parents' end to its start (engine) and
@@ -29,11 +31,14 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../src/adapters/local/engine.ts';
+import { nativeSpawnStatus } from '../src/adapters/local/native-launcher.ts';
+import { createProcessExecutor } from '../src/adapters/local/process-executor.ts';
 import { openSqliteState } from '../src/adapters/local/sqlite-state.ts';
 import { compileWorkflow } from '../src/compiler/compile.ts';
 import { dagStats } from '../src/compiler/graph.ts';
 import { importWfCommons } from '../src/importers/wfcommons.ts';
 import { singleExecutorMapping } from '../src/importers/wfcommons-executors.ts';
+import type { Executor, Task } from '../src/ports.ts';
 
 const TRACE = path.resolve(import.meta.dirname, '../../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json');
 const SCALE = 0.01;
@@ -45,6 +50,24 @@ const median = (xs: number[]): number => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
+
+/** Milliseconds of a `sleep 0` task in `executor`, each run on its own. */
+async function taskTimes(executor: Executor, n: number): Promise<number[]> {
+  const out: number[] = [];
+  const never = new AbortController().signal;
+  for (let i = 0; i < n; i++) {
+    const task: Task = {
+      workflow: 'allowance', runId: 'allowance', step: 'sleep', attempt: i + 1, maxAttempts: n,
+      executor: { type: 'process', command: 'sleep', args: ['0'], env: {} },
+      event: { input: null, results: {} },
+    };
+    const t0 = performance.now();
+    const outcome = await executor.execute(task, never);
+    if (outcome.status !== 'succeeded') throw new Error(`sleep 0 ${outcome.status}: ${JSON.stringify(outcome)}`);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
 
 /** Milliseconds from spawn() to the exit of `command args`, each run on its own. */
 async function spawnTimes(command: string, args: string[], n: number): Promise<number[]> {
@@ -74,8 +97,9 @@ function fileCreateTimes(dir: string, n: number): number[] {
 }
 
 /**
- * CPU time (ms) of this process's direct children (the spawner helpers) and of the processes they
- * have reaped (the steps), from /proc (clock ticks, so 10 ms steps; zeros where there is no /proc).
+ * CPU time (ms) of this process's live children (the spawner helpers, if any) and of the processes
+ * reaped by this process or by them (the steps), from /proc (clock ticks, so 10 ms steps; zeros
+ * where there is no /proc).
  */
 function helperCpu(): { helpersMs: number; stepsMs: number } {
   let helpers = 0;
@@ -83,6 +107,9 @@ function helperCpu(): { helpersMs: number; stepsMs: number } {
   let dirs: string[] = [];
   try {
     dirs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+    const own = readFileSync('/proc/self/stat', 'utf8');
+    const f = own.slice(own.lastIndexOf(')') + 2).split(' ');
+    steps += Number(f[13]) + Number(f[14]);
   } catch {
     return { helpersMs: 0, stepsMs: 0 };
   }
@@ -112,13 +139,17 @@ export async function processMakespan(): Promise<{ events: number; steps: number
   const sleeps = new Map(Object.entries(plan.steps).map(([id, s]) => [id, s.executor.type === 'process' ? Number(s.executor.args[0]) * 1000 : 0]));
   const cp = dagStats(new Map(Object.entries(plan.steps).map(([id, s]) => [id, s.needs])), (id) => sleeps.get(id) ?? 0);
 
-  const spawnMs = median(await spawnTimes('sleep', ['0'], SPAWNS));
-  const allowanceMs = cp.criticalSteps.length * spawnMs;
-  const boundMs = cp.criticalPath + allowanceMs;
+  const nodeSpawnMs = median(await spawnTimes('sleep', ['0'], SPAWNS));
 
   const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-bench-process-'));
+  // The executor the engine would make itself (engine-support.ts), handed to it so that the
+  // allowance is measured with the very launcher the run uses.
+  const processes = createProcessExecutor({ logDir: (t) => path.join(dir, 'runs', t.runId, 'logs') });
+  const spawnMs = median(await taskTimes(processes, SPAWNS));
+  const allowanceMs = cp.criticalSteps.length * spawnMs;
+  const boundMs = cp.criticalPath + allowanceMs;
   const state = openSqliteState({ dir });
-  const engine = createEngine({ store: state.store, log: state.log, stateDir: dir, concurrency: { process: Infinity }, trace: true });
+  const engine = createEngine({ store: state.store, log: state.log, stateDir: dir, concurrency: { process: Infinity }, trace: true, executors: { process: processes } });
   engine.register(plan);
   try {
     let coldMs: number | undefined;
@@ -158,6 +189,8 @@ export async function processMakespan(): Promise<{ events: number; steps: number
       criticalPathMs: cp.criticalPath,
       criticalPathSteps: cp.criticalSteps.length,
       spawnMedianMs: spawnMs,
+      nodeSpawnMedianMs: nodeSpawnMs,
+      launcher: nativeSpawnStatus().available ? 1 : 0,
       allowanceMs,
       boundMs,
       ratioToCriticalPath: ms / cp.criticalPath,

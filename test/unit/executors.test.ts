@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFunctionExecutor, inheritedExecArgv } from '../../src/adapters/local/function-executor.ts';
 import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
+import { createNativeLauncher, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
 import { createSpawner, type Spawner } from '../../src/adapters/local/spawner.ts';
 import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
 import type { ExecutorSpec, ProcessExecutor, StepEvent } from '../../src/model/workflow.ts';
@@ -78,8 +79,11 @@ describe('simulate executor', () => {
   });
 });
 
-// The same contract whether children are spawned by this process or by spawner helpers.
-describe.each([{ mode: 'direct' }, { mode: 'spawner helpers' }])('process executor ($mode)', ({ mode }) => {
+// The same contract whether children are spawned by this process (child_process or posix_spawn)
+// or by spawner helpers. The native launcher is built by `npm ci` on Linux; CI requires it.
+const native = nativeSpawnStatus();
+const modes = [{ mode: 'direct' }, { mode: 'spawner helpers' }, ...(native.available ? [{ mode: 'native' }] : [])];
+describe.each(modes)('process executor ($mode)', ({ mode }) => {
   let logRoot: string;
   let executor: Executor;
   let spawner: Spawner | false;
@@ -93,7 +97,7 @@ describe.each([{ mode: 'direct' }, { mode: 'spawner helpers' }])('process execut
 
   beforeAll(async () => {
     logRoot = await mkdtemp(join(tmpdir(), 'joinflow-process-'));
-    spawner = mode === 'direct' ? false : createSpawner({ size: 2 });
+    spawner = mode === 'direct' ? false : mode === 'native' ? createNativeLauncher()! : createSpawner({ size: 2 });
     // Until a helper is ready the executor spawns directly: wait, so that this suite tests helpers.
     if (spawner) expect(await spawner.ready()).toBe(true);
     executor = createProcessExecutor({ logDir: (t) => join(logRoot, t.runId), killGraceMs: 300, spawner });
@@ -102,7 +106,7 @@ describe.each([{ mode: 'direct' }, { mode: 'spawner helpers' }])('process execut
   it('starts children from this process, or from a spawner helper', async () => {
     const outcome = await executor.execute(task(script('parent.mjs')), never);
     const { ppid } = (outcome as { output: { ppid: number } }).output;
-    if (spawner) expect(spawner.pids()).toContain(ppid);
+    if (mode === 'spawner helpers') expect((spawner as Spawner).pids()).toContain(ppid);
     else expect(ppid).toBe(process.pid);
   });
   afterAll(async () => {
@@ -204,7 +208,7 @@ describe.each([{ mode: 'direct' }, { mode: 'spawner helpers' }])('process execut
   it('rejects when the log files cannot be created, as an executor failure', async () => {
     const file = join(logRoot, 'a-file');
     await writeFile(file, '');
-    const own = spawner && createSpawner({ size: 1 });
+    const own = mode === 'native' ? createNativeLauncher()! : spawner && createSpawner({ size: 1 });
     if (own) expect(await own.ready()).toBe(true);
     const blocked = createProcessExecutor({ logDir: () => join(file, 'logs'), spawner: own });
     try {

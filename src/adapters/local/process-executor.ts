@@ -2,12 +2,14 @@
  * The `process` executor: runs a command (no shell) with the step event on stdin, keeps its
  * stdout/stderr in log files and takes its last stdout line (JSON, else text) as the output.
  *
- * Children are started by spawner helpers (spawner.ts) when one is ready, else directly. Either
- * way the work before the spawn is synchronous, so tasks start in the order the engine submitted
- * them (critical path first), not in the order a thread pool finished their file opens. A helper
- * copies the output into the logs after the spawn (creating a log only for a stream that is not
- * empty) and reports the output's end with the exit; a direct child writes into log files opened
- * before the spawn, which are read back at its exit.
+ * Children are started from this process with posix_spawn (native-launcher.ts) where that is
+ * available, else by spawner helpers (spawner.ts) when one is ready, else directly with
+ * child_process.spawn(). Every way the work before the spawn is synchronous, so tasks start in the
+ * order the engine submitted them (critical path first), not in the order a thread pool finished
+ * their file opens. The native launcher and the helpers copy the output into the logs after the
+ * spawn (creating a log only for a stream that is not empty) and report the output's end with the
+ * exit; a direct child writes into log files opened before the spawn, which are read back at its
+ * exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
+import { createNativeLauncher } from './native-launcher.ts';
 import { createSpawner, type LaunchExit, type Launched, type LaunchRequest, type Spawner } from './spawner.ts';
 import { STDERR_TAIL_BYTES, STDOUT_TAIL_BYTES } from './spawner-program.ts';
 
@@ -26,8 +29,9 @@ export type ProcessExecutorOptions = {
   /** How long a child has between SIGTERM and SIGKILL when its task is aborted. */
   killGraceMs?: number;
   /**
-   * Where children are started from: a pool of spawner helpers (default: up to 2, started on first
-   * use), which the executor closes with itself, or `false` to spawn from this process.
+   * Where children are started from. Default: this process with posix_spawn where the native
+   * launcher is available (native-launcher.ts), else a pool of up to 2 spawner helpers started on
+   * first use; the executor closes it with itself. `false`: child_process.spawn() from this process.
    */
   spawner?: Spawner | false;
 };
@@ -178,7 +182,7 @@ function settled(exit: LaunchExit): Launched {
 /** Creates the `process` executor. */
 export function createProcessExecutor(options: ProcessExecutorOptions): Executor {
   const killGraceMs = options.killGraceMs ?? 2000;
-  const spawner = options.spawner ?? createSpawner({ size: Math.min(2, availableParallelism()) });
+  const spawner = options.spawner ?? createNativeLauncher() ?? createSpawner({ size: Math.min(2, availableParallelism()) });
   /** Children still running, so close() can stop and await them. */
   const running = new Set<Launched>();
   /** Log directories known to exist: one mkdir per directory, not per task. */

@@ -56,32 +56,28 @@ export type SpawnerReply =
   | { t: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null; stdout?: StdoutSummary; stderr?: StderrSummary };
 
 /**
- * The helper's source. Requests are handled in arrival order, so the engine's submission order
- * (critical path first) is the order in which children start.
+ * How a child is started and watched, as CommonJS source shared by the spawner helpers and the
+ * in-process launcher (native-launcher.ts), so that both relay output and report exits the same way.
+ * It defines `start(m, host)`: `host.spawn(command, args, { cwd, env })` returns a ChildProcess (or
+ * an object that behaves like one: pid, stdin, stdout, stderr, exitCode, signalCode, kill(), the
+ * 'spawn', 'error' and 'exit' events) or throws; `host.reply(message)` receives the SpawnerReply
+ * messages of this request; `host.children` maps request ids to the running children; and
+ * `host.reported()` is called after the exit has been reported.
  *
- * A child's stdout and stderr are pipes that the helper copies into the log files, and a log file
+ * A child's stdout and stderr are pipes whose bytes are copied into the log files, and a log file
  * is created when its stream's first byte arrives. Creating a file is not cheap on every
  * filesystem (0.1-1 ms of kernel time on the development machine's journal-less ext4 in a busy
  * /tmp), and this way it is neither on the path from request to exec nor paid at all for a stream
- * that stays empty. The helper keeps the ends of both streams and sends them with the exit, so the
- * engine reads no file back either. Writes are synchronous: a log is complete when the exit is
- * reported, and the order of a stream's bytes is kept without buffering.
+ * that stays empty. The ends of both streams are kept and sent with the exit, so the engine reads
+ * no file back either. Writes are synchronous: a log is complete when the exit is reported, and
+ * the order of a stream's bytes is kept without buffering.
  */
-export const SPAWNER_PROGRAM = String.raw`
-'use strict';
-const { spawn } = require('node:child_process');
+export const LAUNCH_SOURCE = String.raw`
 const { closeSync, mkdirSync, openSync, writeSync } = require('node:fs');
 const STDOUT_TAIL_BYTES = ${STDOUT_TAIL_BYTES};
 const STDERR_TAIL_BYTES = ${STDERR_TAIL_BYTES};
 const PIPE_GRACE_MS = ${PIPE_GRACE_MS};
-const children = new Map();
 const made = new Set();
-let connected = true;
-
-function reply(message) {
-  // A failed send means the engine is gone; 'disconnect' follows.
-  if (process.connected) process.send(message, undefined, undefined, () => {});
-}
 
 function openLog(path, dir) {
   if (!made.has(dir)) {
@@ -156,10 +152,11 @@ function stdoutSummary(log) {
   return whole ? { line: tail.toString('utf8', 0, end).trim() } : { more: true };
 }
 
-function start(m) {
+function start(m, host) {
+  const reply = host.reply;
   let child;
   try {
-    child = spawn(m.command, m.args, { cwd: m.cwd, env: m.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child = host.spawn(m.command, m.args, { cwd: m.cwd, env: m.env });
   } catch (error) {
     reply({ t: 'error', id: m.id, code: error.code, message: error.message });
     return;
@@ -174,14 +171,14 @@ function start(m) {
   };
   const out = relay(child.stdout, m.out, m.dir, STDOUT_TAIL_BYTES, failed);
   const err = relay(child.stderr, m.err, m.dir, STDERR_TAIL_BYTES, failed);
-  children.set(m.id, { child, out, err });
+  host.children.set(m.id, { child, out, err });
   child.once('spawn', () => {
     started = true;
     reply({ t: 'spawned', id: m.id, pid: child.pid });
   });
   child.on('error', (error) => {
     if (started) return; // a failed kill(); the exit still follows
-    children.delete(m.id);
+    host.children.delete(m.id);
     reply({ t: 'error', id: m.id, code: error.code, message: error.message });
   });
   child.once('exit', (code, signal) => {
@@ -189,12 +186,12 @@ function start(m) {
     const report = () => {
       if (reported) return;
       reported = true;
-      children.delete(m.id);
+      host.children.delete(m.id);
       if (logError !== undefined) reply({ t: 'log-error', id: m.id, code: logError.code, message: logError.message });
       else reply({ t: 'exit', id: m.id, code, signal, stdout: stdoutSummary(out), stderr: { tail: tailOf(err, STDERR_TAIL_BYTES).toString('utf8'), cut: err.size > STDERR_TAIL_BYTES } });
       out.chunks = [];
       err.chunks = [];
-      if (!connected) maybeExit();
+      host.reported();
     };
     if (out.ended && err.ended) return report();
     // The child's own output is in the pipes by now; a grandchild may hold them open for long.
@@ -206,6 +203,33 @@ function start(m) {
   child.stdin.on('error', () => {});
   child.stdin.end(m.input);
 }
+`;
+
+/**
+ * The helper's source: LAUNCH_SOURCE with child_process.spawn, and the IPC loop. Requests are
+ * handled in arrival order, so the engine's submission order (critical path first) is the order
+ * in which children start.
+ */
+export const SPAWNER_PROGRAM = String.raw`
+'use strict';
+const { spawn } = require('node:child_process');
+${LAUNCH_SOURCE}
+const children = new Map();
+let connected = true;
+
+function reply(message) {
+  // A failed send means the engine is gone; 'disconnect' follows.
+  if (process.connected) process.send(message, undefined, undefined, () => {});
+}
+
+const host = {
+  spawn: (command, args, options) => spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] }),
+  reply,
+  children,
+  reported() {
+    if (!connected) maybeExit();
+  },
+};
 
 /**
  * A burst of spawn requests starts one child per turn of the event loop, so that exits (SIGCHLD is
@@ -222,7 +246,7 @@ function drain() {
     cancelled.delete(m.id);
     // Stopped before it started: report it as killed without starting it.
     if (signal !== undefined) reply({ t: 'exit', id: m.id, code: null, signal });
-    else start(m);
+    else start(m, host);
   }
   if (queue.length > 0) setImmediate(drain);
   else draining = false;
@@ -243,7 +267,7 @@ process.on('message', (m) => {
     if (draining) queue.push(m);
     else {
       draining = true;
-      start(m);
+      start(m, host);
       setImmediate(drain);
     }
   } else if (m.t === 'kill') {

@@ -148,9 +148,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     ack(helper, p);
     helper.pending.delete(m.id);
     refresh(helper);
-    if (m.t === 'exit') p.resolve(m.stdout && m.stderr ? { code: m.code, signal: m.signal, stdout: m.stdout, stderr: m.stderr } : { code: m.code, signal: m.signal });
-    else if (m.t === 'error') p.resolve({ spawnError: { message: m.message, ...(m.code ? { code: m.code } : {}) } });
-    else p.resolve({ logError: { message: m.message, ...(m.code ? { code: m.code } : {}) } });
+    p.resolve(launchExitOf(m));
   }
 
   function ack(helper: Helper, p: Pending): void {
@@ -240,6 +238,13 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
       await Promise.all(closing);
     },
   };
+}
+
+/** The LaunchExit that a final reply (exit, error, log-error) of a spawn request stands for. */
+export function launchExitOf(m: Extract<SpawnerReply, { t: 'exit' | 'error' | 'log-error' }>): LaunchExit {
+  if (m.t === 'exit') return m.stdout && m.stderr ? { code: m.code, signal: m.signal, stdout: m.stdout, stderr: m.stderr } : { code: m.code, signal: m.signal };
+  const error = { message: m.message, ...(m.code ? { code: m.code } : {}) };
+  return m.t === 'error' ? { spawnError: error } : { logError: error };
 }
 
 function killQuietly(pid: number): void {

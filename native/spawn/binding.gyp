@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "joinflow_spawn",
+      "sources": ["spawn.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"]
+    }
+  ]
+}
