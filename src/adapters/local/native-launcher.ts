@@ -22,7 +22,15 @@ import { launchExitOf, type LaunchExit, type Spawner } from './spawner.ts';
 import { LAUNCH_SOURCE, type SpawnerReply, type SpawnRequest } from './spawner-program.ts';
 
 type Addon = {
-  spawn(file: string, argv: string[], envp: string[], cwd: string | null, onExit: (code: number | null, signal: number | null) => void): [number, number, number, number];
+  /** Returns the parent's ends of stdin/stdout/stderr at once; the spawn happens on the addon's thread. */
+  spawn(
+    file: string,
+    argv: string[],
+    envp: string[],
+    cwd: string | null,
+    onSpawn: (error: NodeJS.ErrnoException | null, pid: number | null) => void,
+    onExit: (code: number | null, signal: number | null) => void,
+  ): [number, number, number];
   supported(): boolean;
 };
 
@@ -54,34 +62,51 @@ const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) =
 /** Input up to this size is written before spawn() returns: a fresh pipe takes it without blocking. */
 const PIPE_BUF = 4096;
 
-/** A child started by posix_spawn, with the parts of ChildProcess that LAUNCH_SOURCE uses. */
+/**
+ * A child started by posix_spawn, with the parts of ChildProcess that LAUNCH_SOURCE uses. As with
+ * ChildProcess, the spawn is reported by a 'spawn' or an 'error' event, and the pid is known from
+ * then on; a kill() before that is delivered once the child has started.
+ */
 class NativeChild extends EventEmitter {
-  readonly pid: number;
+  pid: number | undefined;
   readonly stdout: Socket;
   readonly stderr: Socket;
   readonly stdin: { on(event: string, listener: () => void): void; end(input: string): void };
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
+  #pendingSignal: NodeJS.Signals | undefined;
 
   constructor(addon: Addon, command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
     super();
     const envp: string[] = [];
-    for (const [key, value] of Object.entries(options.env)) if (value !== undefined) envp.push(`${key}=${value}`);
-    const [pid, stdin, stdout, stderr] = addon.spawn(command, [command, ...args], envp, options.cwd, (code, signal) => {
+    for (const key in options.env) {
+      const value = options.env[key];
+      if (value !== undefined) envp.push(`${key}=${value}`);
+    }
+    const onSpawn = (error: NodeJS.ErrnoException | null, pid: number | null): void => {
+      if (error) return void this.emit('error', Object.assign(error, { path: command, spawnargs: args }));
+      this.pid = pid!;
+      this.emit('spawn');
+      if (this.#pendingSignal !== undefined) this.kill(this.#pendingSignal);
+    };
+    const onExit = (code: number | null, signal: number | null): void => {
       this.exitCode = code;
       this.signalCode = signal === null ? null : (SIGNAL_NAMES.get(signal) ?? (`SIG${signal}` as NodeJS.Signals));
       this.emit('exit', this.exitCode, this.signalCode);
-    });
-    this.pid = pid;
+    };
+    const [stdin, stdout, stderr] = addon.spawn(command, [command, ...args], envp, options.cwd, onSpawn, onExit);
     this.stdout = new Socket({ fd: stdout, readable: true, writable: false });
     this.stderr = new Socket({ fd: stderr, readable: true, writable: false });
     this.stdin = { on() {}, end: (input) => writeInput(stdin, input) };
-    process.nextTick(() => this.emit('spawn'));
   }
 
   /** As ChildProcess.kill: false when the child has exited or the signal could not be sent. */
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
     if (this.exitCode !== null || this.signalCode !== null) return false;
+    if (this.pid === undefined) {
+      this.#pendingSignal = signal;
+      return true;
+    }
     try {
       process.kill(this.pid, signal);
       return true;
