@@ -102,6 +102,45 @@ describe.skipIf(!nativeSpawnStatus().available)('native launcher (posix_spawn + 
     );
   });
 
+  it('delivers a kill() asked for before the spawn has happened', async () => {
+    const launched = launcher.launch(request('early-kill', 'sleep', ['30']))!;
+    launched.kill('SIGTERM');
+    expect(await launched.exited).toMatchObject({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('keeps the process alive between a quick child\'s end of output and the report of its spawn', async () => {
+    // The spawn is reported through the loop after the child may already have exited and closed
+    // its pipes: the process must not run out of work in between (it did, and then crashed when
+    // the exit arrived during teardown).
+    const program = `
+      import { createNativeLauncher } from './src/adapters/local/native-launcher.ts';
+      const launcher = createNativeLauncher();
+      const base = { cwd: process.cwd(), env: process.env, dir: ${JSON.stringify(join(dir, 'quick'))}, input: '', out: '/dev/null', err: '/dev/null' };
+      let ok = 0;
+      for (let i = 0; i < 1000; i++) if ((await launcher.launch({ ...base, command: 'true', args: [] }).exited).code === 0) ok++;
+      console.log(ok);
+    `;
+    const { stdout } = await run(node, ['--import', 'tsx', '--input-type=module', '-e', program], { cwd: root });
+    expect(stdout.trim()).toBe('1000');
+  });
+
+  it('lets the process exit while spawns are in flight and children run', async () => {
+    const program = (delayMs: number) => `
+      import { createNativeLauncher } from './src/adapters/local/native-launcher.ts';
+      const launcher = createNativeLauncher();
+      const base = { cwd: process.cwd(), env: process.env, dir: ${JSON.stringify(join(dir, 'exiting'))}, input: '', out: '/dev/null', err: '/dev/null' };
+      for (let i = 0; i < 20; i++) launcher.launch({ ...base, command: i % 2 ? 'true' : 'sleep', args: i % 2 ? [] : ['0.05'] });
+      setTimeout(() => process.exit(7), ${delayMs});
+    `;
+    for (const delayMs of [0, 1, 5, 20, 60]) {
+      const exit = await run(node, ['--import', 'tsx', '--input-type=module', '-e', program(delayMs)], { cwd: root }).then(
+        () => 0,
+        (e: { code: number | null; signal: string | null }) => e.code ?? e.signal,
+      );
+      expect(exit, `exit after ${delayMs} ms`).toBe(7);
+    }
+  });
+
   it('keeps the process alive while a child runs, and lets it exit once idle', async () => {
     const program = `
       import { createNativeLauncher } from './src/adapters/local/native-launcher.ts';
