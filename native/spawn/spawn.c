@@ -41,11 +41,14 @@
 
 struct launcher_s;
 
-/* One spawn: asked for on the loop thread, done on the spawn thread, watched on the loop thread. */
+/*
+ * One spawn: asked for on the loop thread, done on the spawn thread, watched on the loop thread.
+ * It lives until its three handles (stdout, stderr, pidfd) are closed and its end is reported.
+ */
 typedef struct request_s {
   struct request_s *next;
-  /* In the launcher's list of children being watched (loop thread). */
-  struct request_s *watch_prev, *watch_next;
+  /* In the launcher's list of live requests (loop thread). */
+  struct request_s *live_prev, *live_next;
   struct launcher_s *launcher;
   /* What to run; freed once spawned. */
   char *file, *cwd;
@@ -57,10 +60,15 @@ typedef struct request_s {
   int error;
   /* Loop thread only. */
   napi_env env;
-  napi_ref on_spawn, on_exit;
+  napi_ref on_spawn, on_output, on_exit;
   napi_async_context context;
-  uv_poll_t poll;
+  uv_poll_t output[2]; /* stdout, stderr: read here, passed to onOutput */
+  int output_fd[2];
+  uv_poll_t exit_poll;
   int pidfd;
+  int handles;  /* handles initialised and not yet closed */
+  int settled;  /* exit reported, or the spawn failed */
+  int detached; /* the environment is going away: no more calls into JS */
 } request_t;
 
 /* Per Node environment (main thread or worker): the spawn thread and its two queues. */
@@ -72,9 +80,9 @@ typedef struct launcher_s {
   pthread_cond_t wake;
   request_t *todo, *todo_tail, *done, *done_tail;
   /* Loop thread only: requests asked for and not yet answered (the async handle is referenced,
-     keeping the loop alive, while there are any), and the children whose exits are watched. */
+     keeping the loop alive, while there are any), and the live requests. */
   unsigned in_flight;
-  request_t *watching;
+  request_t *live;
 } launcher_t;
 
 static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
@@ -271,24 +279,76 @@ static void call(request_t *r, napi_ref fn_ref, size_t argc, napi_value *argv) {
   }
 }
 
-static void release(request_t *r) {
-  napi_delete_reference(r->env, r->on_spawn);
-  napi_delete_reference(r->env, r->on_exit);
-  napi_async_destroy(r->env, r->context);
+static void link_live(request_t *r) {
+  launcher_t *l = r->launcher;
+  r->live_prev = NULL;
+  r->live_next = l->live;
+  if (l->live != NULL) l->live->live_prev = r;
+  l->live = r;
+}
+
+static void unlink_live(request_t *r) {
+  if (r->live_prev != NULL) r->live_prev->live_next = r->live_next;
+  else r->launcher->live = r->live_next;
+  if (r->live_next != NULL) r->live_next->live_prev = r->live_prev;
+  r->live_prev = r->live_next = NULL;
+}
+
+/* Frees a request once nothing refers to it any more. */
+static void maybe_free(request_t *r) {
+  if (r->handles > 0 || !r->settled) return;
+  unlink_live(r);
+  if (!r->detached) {
+    napi_delete_reference(r->env, r->on_spawn);
+    napi_delete_reference(r->env, r->on_output);
+    napi_delete_reference(r->env, r->on_exit);
+    napi_async_destroy(r->env, r->context);
+  }
   free_request(r);
-}
-
-static void unwatch(request_t *r) {
-  if (r->watch_prev != NULL) r->watch_prev->watch_next = r->watch_next;
-  else r->launcher->watching = r->watch_next;
-  if (r->watch_next != NULL) r->watch_next->watch_prev = r->watch_prev;
-  r->watch_prev = r->watch_next = NULL;
-}
-
-static void on_poll_closed(uv_handle_t *handle) {
-  request_t *r = handle->data;
-  close(r->pidfd);
   free(r);
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+  request_t *r = handle->data;
+  if (handle == (uv_handle_t *)&r->exit_poll) close(r->pidfd);
+  else close(r->output_fd[handle == (uv_handle_t *)&r->output[0] ? 0 : 1]);
+  r->handles--;
+  maybe_free(r);
+}
+
+static void close_poll(uv_poll_t *poll) {
+  uv_poll_stop(poll);
+  uv_close((uv_handle_t *)poll, on_handle_closed);
+}
+
+/* Output passed on as it is read: onOutput(stream, buffer), then onOutput(stream, null) at its end. */
+static void on_output(uv_poll_t *handle, int status, int events) {
+  request_t *r = handle->data;
+  int stream = handle == &r->output[0] ? 0 : 1;
+  char buffer[65536];
+  size_t total = 0;
+  for (;;) {
+    ssize_t got = read(r->output_fd[stream], buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    napi_handle_scope scope;
+    napi_open_handle_scope(r->env, &scope);
+    napi_value argv[2];
+    napi_create_int32(r->env, stream, &argv[0]);
+    if (got > 0) {
+      napi_create_buffer_copy(r->env, (size_t)got, buffer, NULL, &argv[1]);
+    } else {
+      /* The end (or a read error, which ends it too). */
+      close_poll(handle);
+      napi_get_null(r->env, &argv[1]);
+    }
+    call(r, r->on_output, 2, argv);
+    napi_close_handle_scope(r->env, scope);
+    if (got <= 0) return;
+    /* A chatty child does not keep the loop to itself: the rest on the next turn. */
+    total += (size_t)got;
+    if (total >= 4 * sizeof buffer) return;
+  }
 }
 
 static void on_exited(uv_poll_t *handle, int status, int events) {
@@ -298,8 +358,8 @@ static void on_exited(uv_poll_t *handle, int status, int events) {
   do got = waitpid(r->pid, &wstatus, WNOHANG);
   while (got < 0 && errno == EINTR);
   if (got == 0) return; /* not exited yet (a spurious wake-up) */
-  uv_poll_stop(handle);
-  unwatch(r);
+  close_poll(handle);
+  r->settled = 1;
   napi_handle_scope scope;
   napi_open_handle_scope(r->env, &scope);
   napi_value argv[2];
@@ -310,8 +370,6 @@ static void on_exited(uv_poll_t *handle, int status, int events) {
   /* got < 0 (someone else reaped it): both null, the status is unknown. */
   call(r, r->on_exit, 2, argv);
   napi_close_handle_scope(r->env, scope);
-  release(r);
-  uv_close((uv_handle_t *)handle, on_poll_closed);
 }
 
 /* On the loop thread: the spawns the thread has done, in order; their exits are watched. */
@@ -331,22 +389,19 @@ static void on_spawned(uv_async_t *async) {
     napi_value argv[2];
     napi_get_null(env, &argv[0]);
     napi_get_null(env, &argv[1]);
-    int watched = 0;
     if (r->error == 0) {
       r->pidfd = pidfd_open_(r->pid);
       int failed = r->pidfd < 0 ? errno : 0;
-      if (failed == 0) {
-        r->poll.data = r;
-        failed = uv_poll_init(loop, &r->poll, r->pidfd) == 0 ? 0 : EINVAL;
-        if (failed != 0) close(r->pidfd);
+      if (failed == 0 && uv_poll_init(loop, &r->exit_poll, r->pidfd) != 0) {
+        failed = EINVAL;
+        close(r->pidfd);
+        r->pidfd = -1;
       }
       if (failed == 0) {
-        uv_poll_start(&r->poll, UV_READABLE, on_exited);
-        r->watch_next = l->watching;
-        if (l->watching != NULL) l->watching->watch_prev = r;
-        l->watching = r;
+        r->exit_poll.data = r;
+        r->handles++;
+        uv_poll_start(&r->exit_poll, UV_READABLE, on_exited);
         napi_create_int32(env, r->pid, &argv[1]);
-        watched = 1;
       } else {
         /* Nobody could learn its exit: stop it rather than leave it unobserved. */
         kill(r->pid, SIGKILL);
@@ -355,41 +410,24 @@ static void on_spawned(uv_async_t *async) {
         r->error = failed;
       }
     }
-    if (!watched) argv[0] = error_of(env, r->file, r->error);
+    if (r->error != 0) {
+      argv[0] = error_of(env, r->file, r->error);
+      r->settled = 1;
+    }
     call(r, r->on_spawn, 2, argv);
     napi_close_handle_scope(env, scope);
-    if (!watched) {
-      release(r);
-      free(r);
-    } else {
-      /* The command is no longer needed while it runs. */
-      free_request(r);
-    }
+    /* The command is no longer needed. */
+    free_request(r);
+    maybe_free(r);
     r = next;
   }
 }
 
 static void on_async_closed(uv_handle_t *handle) { free(handle->data); }
 
-static void on_dropped_poll_closed(uv_handle_t *handle) {
-  request_t *r = handle->data;
-  close(r->pidfd);
-  free(r);
-}
-
-static void drop_queue(request_t *r) {
-  while (r != NULL) {
-    request_t *next = r->next;
-    for (int i = 0; i < 3; i++) if (r->pid == 0 && r->error == 0) close(r->child_fds[i]);
-    free_request(r);
-    free(r);
-    r = next;
-  }
-}
-
 /*
- * The environment is going away (process exit, worker end): stop the thread and stop watching,
- * before the loop's last turns, so that no exit calls into an environment that is being freed.
+ * The environment is going away (process exit, worker end): stop the thread and every handle,
+ * before the loop's last turns, so that nothing calls into an environment that is being freed.
  * Children still running are left alone (as child_process leaves them).
  */
 static void stop_launcher(void *arg) {
@@ -403,16 +441,19 @@ static void stop_launcher(void *arg) {
   pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->lock);
   pthread_join(l->thread, NULL);
-  drop_queue(l->todo);
-  drop_queue(l->done);
-  l->todo = l->todo_tail = l->done = l->done_tail = NULL;
-  for (request_t *r = l->watching; r != NULL;) {
-    request_t *next = r->watch_next;
-    uv_poll_stop(&r->poll);
-    uv_close((uv_handle_t *)&r->poll, on_dropped_poll_closed);
+  /* Not yet spawned: their child ends are still open. */
+  for (request_t *r = l->todo; r != NULL; r = r->next)
+    for (int i = 0; i < 3; i++) close(r->child_fds[i]);
+  for (request_t *r = l->live; r != NULL;) {
+    request_t *next = r->live_next;
+    r->detached = 1;
+    r->settled = 1;
+    for (int i = 0; i < 2; i++)
+      if (!uv_is_closing((uv_handle_t *)&r->output[i])) close_poll(&r->output[i]);
+    if (r->handles > 0 && r->pidfd >= 0 && !uv_is_closing((uv_handle_t *)&r->exit_poll)) close_poll(&r->exit_poll);
+    maybe_free(r);
     r = next;
   }
-  l->watching = NULL;
   uv_close((uv_handle_t *)&l->async, on_async_closed);
 }
 
@@ -432,8 +473,8 @@ static launcher_t *launcher_of(napi_env env) {
   napi_get_uv_event_loop(env, &loop);
   if (uv_async_init(loop, &l->async, on_spawned) != 0) return NULL;
   l->async.data = l;
-  /* Referenced only while spawns are in flight (Spawn, on_spawned); a running child's pidfd
-     keeps the loop alive after that. */
+  /* Referenced only while spawns are in flight (Spawn, on_spawned): the pipes and the pidfd of
+     a child keep the loop alive after that. */
   uv_unref((uv_handle_t *)&l->async);
   if (pthread_create(&l->thread, NULL, spawn_thread, l) != 0) {
     uv_close((uv_handle_t *)&l->async, NULL);
@@ -444,38 +485,41 @@ static launcher_t *launcher_of(napi_env env) {
 }
 
 /*
- * spawn(file, argv, envp, cwd, onSpawn, onExit) -> [stdin, stdout, stderr]: the parent's ends of
- * the child's pipes (stdin writable, the others readable; close-on-exec, blocking), returned at
- * once; the spawn itself happens on the spawn thread. onSpawn(error, pid) follows from the event
- * loop: error is an Error with code/errno/syscall, as child_process makes, when the command could
- * not be started (its pipes then read as ended). After a successful spawn, onExit(code, signal) is
- * called once the child has exited and been reaped: code is the exit status or null, signal the
- * number of the signal that killed it or null (both null when the status could not be read).
+ * spawn(file, argv, envp, cwd, onSpawn, onOutput, onExit) -> stdin: the parent's end of the
+ * child's stdin (a blocking, close-on-exec pipe), returned at once; the spawn itself happens on
+ * the spawn thread. Then, from the event loop:
+ * - onSpawn(error, pid): error is an Error with code/errno/syscall, as child_process makes, when
+ *   the command could not be started;
+ * - onOutput(stream, chunk): a Buffer read from stdout (stream 0) or stderr (1), in order; chunk
+ *   null when that stream has ended (also after a failed spawn);
+ * - onExit(code, signal), after a successful spawn, once the child has exited and been reaped:
+ *   code is the exit status or null, signal the number of the signal that killed it or null (both
+ *   null when the status could not be read). Output may still end after it (a grandchild holding
+ *   the pipes).
  * Throws (synchronously) for bad arguments and when the pipes cannot be made.
  */
 static napi_value Spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value args[6];
+  size_t argc = 7;
+  napi_value args[7];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, onSpawn, onExit)");
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, onSpawn, onOutput, onExit)");
     return NULL;
   }
-  napi_valuetype cwd_type, spawn_type, exit_type;
+  napi_valuetype cwd_type, types[3];
   napi_typeof(env, args[3], &cwd_type);
-  napi_typeof(env, args[4], &spawn_type);
-  napi_typeof(env, args[5], &exit_type);
-  if (spawn_type != napi_function || exit_type != napi_function) {
-    napi_throw_type_error(env, NULL, "onSpawn and onExit must be functions");
+  for (int i = 0; i < 3; i++) napi_typeof(env, args[4 + i], &types[i]);
+  if (types[0] != napi_function || types[1] != napi_function || types[2] != napi_function) {
+    napi_throw_type_error(env, NULL, "onSpawn, onOutput and onExit must be functions");
     return NULL;
   }
-  napi_value result = NULL;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   request_t *r = calloc(1, sizeof *r);
   if (r == NULL) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
+  r->pidfd = -1;
   r->file = string_of(env, args[0], "file must be a string");
   if (r->file == NULL) goto failed;
   r->argv = strings_of(env, args[1], "argv must be an array of strings");
@@ -495,24 +539,39 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "cannot start the spawn thread");
     goto failed;
   }
+  uv_loop_t *loop = NULL;
+  napi_get_uv_event_loop(env, &loop);
+  if (uv_poll_init(loop, &r->output[0], out[0]) != 0) {
+    napi_throw_error(env, NULL, "cannot watch the child's stdout");
+    goto failed;
+  }
+  if (uv_poll_init(loop, &r->output[1], err[0]) != 0) {
+    uv_close((uv_handle_t *)&r->output[0], NULL);
+    napi_throw_error(env, NULL, "cannot watch the child's stderr");
+    goto failed; /* r is freed while output[0] closes: its close callback is NULL, it uses nothing */
+  }
+  r->launcher = l;
+  r->env = env;
   r->child_fds[0] = in[0];
   r->child_fds[1] = out[1];
   r->child_fds[2] = err[1];
-  r->env = env;
-  r->launcher = l;
+  r->output_fd[0] = out[0];
+  r->output_fd[1] = err[0];
   napi_value resource_name;
   napi_create_string_utf8(env, "joinflow:spawn", NAPI_AUTO_LENGTH, &resource_name);
   napi_create_reference(env, args[4], 1, &r->on_spawn);
-  napi_create_reference(env, args[5], 1, &r->on_exit);
+  napi_create_reference(env, args[5], 1, &r->on_output);
+  napi_create_reference(env, args[6], 1, &r->on_exit);
   napi_async_init(env, NULL, resource_name, &r->context);
+  for (int i = 0; i < 2; i++) {
+    r->output[i].data = r;
+    uv_poll_start(&r->output[i], UV_READABLE, on_output);
+  }
+  r->handles = 2;
+  link_live(r);
 
-  napi_value fds[3];
-  napi_create_int32(env, in[1], &fds[0]);
-  napi_create_int32(env, out[0], &fds[1]);
-  napi_create_int32(env, err[0], &fds[2]);
-  napi_create_array_with_length(env, 3, &result);
-  for (uint32_t i = 0; i < 3; i++) napi_set_element(env, result, i, fds[i]);
-
+  napi_value result;
+  napi_create_int32(env, in[1], &result);
   if (l->in_flight++ == 0) uv_ref((uv_handle_t *)&l->async);
   pthread_mutex_lock(&l->lock);
   if (l->todo_tail != NULL) l->todo_tail->next = r;

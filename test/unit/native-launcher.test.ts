@@ -165,9 +165,13 @@ describe('native launcher availability', () => {
       const executor = createProcessExecutor({ logDir: () => ${JSON.stringify(join(tmpdir(), 'joinflow-native-off'))} });
       const task = { workflow: 'w', runId: 'r', step: 's', attempt: 1, maxAttempts: 1, event: { input: null, results: {} },
         executor: { type: 'process', command: process.execPath, args: ['-e', 'console.log(process.ppid)'], env: {} } };
-      await executor.execute(task, new AbortController().signal); // direct, while the helpers start
-      const outcome = await executor.execute(task, new AbortController().signal);
-      console.log(JSON.stringify({ status: nativeSpawnStatus(), ppid: outcome.output, self: process.pid }));
+      // The first tasks run directly while the helpers start; then a helper is the parent.
+      let ppid = process.pid;
+      for (let i = 0; i < 100 && ppid === process.pid; i++) {
+        ppid = (await executor.execute(task, new AbortController().signal)).output;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      console.log(JSON.stringify({ status: nativeSpawnStatus(), ppid, self: process.pid }));
       await executor.close();
     `;
     const { stdout } = await run(node, ['--import', 'tsx', '--input-type=module', '-e', program], { cwd: root, env: { ...process.env, JOINFLOW_NATIVE_SPAWN: '0' } });

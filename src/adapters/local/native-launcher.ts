@@ -22,15 +22,19 @@ import { launchExitOf, type LaunchExit, type Spawner } from './spawner.ts';
 import { LAUNCH_SOURCE, type SpawnerReply, type SpawnRequest } from './spawner-program.ts';
 
 type Addon = {
-  /** Returns the parent's ends of stdin/stdout/stderr at once; the spawn happens on the addon's thread. */
+  /**
+   * Returns the parent's end of the child's stdin at once; the spawn happens on the addon's thread,
+   * and stdout and stderr are read by the addon and passed to onOutput (chunk null: the stream ended).
+   */
   spawn(
     file: string,
     argv: string[],
     envp: string[],
     cwd: string | null,
     onSpawn: (error: NodeJS.ErrnoException | null, pid: number | null) => void,
+    onOutput: (stream: 0 | 1, chunk: Buffer | null) => void,
     onExit: (code: number | null, signal: number | null) => void,
-  ): [number, number, number];
+  ): number;
   supported(): boolean;
 };
 
@@ -69,8 +73,9 @@ const PIPE_BUF = 4096;
  */
 class NativeChild extends EventEmitter {
   pid: number | undefined;
-  readonly stdout: Socket;
-  readonly stderr: Socket;
+  /** 'data' (Buffer) and 'end' events, as from a readable stream; the addon reads the pipes. */
+  readonly stdout = new EventEmitter();
+  readonly stderr = new EventEmitter();
   readonly stdin: { on(event: string, listener: () => void): void; end(input: string): void };
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
@@ -94,9 +99,12 @@ class NativeChild extends EventEmitter {
       this.signalCode = signal === null ? null : (SIGNAL_NAMES.get(signal) ?? (`SIG${signal}` as NodeJS.Signals));
       this.emit('exit', this.exitCode, this.signalCode);
     };
-    const [stdin, stdout, stderr] = addon.spawn(command, [command, ...args], envp, options.cwd, onSpawn, onExit);
-    this.stdout = new Socket({ fd: stdout, readable: true, writable: false });
-    this.stderr = new Socket({ fd: stderr, readable: true, writable: false });
+    const onOutput = (stream: 0 | 1, chunk: Buffer | null): void => {
+      const to = stream === 0 ? this.stdout : this.stderr;
+      if (chunk === null) to.emit('end');
+      else to.emit('data', chunk);
+    };
+    const stdin = addon.spawn(command, [command, ...args], envp, options.cwd, onSpawn, onOutput, onExit);
     this.stdin = { on() {}, end: (input) => writeInput(stdin, input) };
   }
 
