@@ -297,7 +297,8 @@ static void unlink_live(request_t *r) {
 /* Frees a request once nothing refers to it any more. */
 static void maybe_free(request_t *r) {
   if (r->handles > 0 || !r->settled) return;
-  unlink_live(r);
+  /* A detached request's launcher may be freed already (its close callback can run first). */
+  if (!r->detached) unlink_live(r);
   if (!r->detached) {
     napi_delete_reference(r->env, r->on_spawn);
     napi_delete_reference(r->env, r->on_output);
@@ -454,6 +455,7 @@ static void stop_launcher(void *arg) {
     maybe_free(r);
     r = next;
   }
+  l->live = NULL;
   uv_close((uv_handle_t *)&l->async, on_async_closed);
 }
 
