@@ -83,6 +83,9 @@ typedef struct launcher_s {
      keeping the loop alive, while there are any), and the live requests. */
   unsigned in_flight;
   request_t *live;
+  /* Teardown: handles still closing; the environment waits for them (async cleanup hook). */
+  napi_async_cleanup_hook_handle cleanup;
+  int closing;
 } launcher_t;
 
 static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
@@ -309,12 +312,22 @@ static void maybe_free(request_t *r) {
   free(r);
 }
 
+/* At teardown, the last close callback lets the environment go on (and unload this addon). */
+static void closed_at_teardown(launcher_t *l) {
+  if (--l->closing > 0) return;
+  napi_remove_async_cleanup_hook(l->cleanup);
+  free(l);
+}
+
 static void on_handle_closed(uv_handle_t *handle) {
   request_t *r = handle->data;
   if (handle == (uv_handle_t *)&r->exit_poll) close(r->pidfd);
   else close(r->output_fd[handle == (uv_handle_t *)&r->output[0] ? 0 : 1]);
   r->handles--;
+  launcher_t *l = r->launcher;
+  int detached = r->detached;
   maybe_free(r);
+  if (detached) closed_at_teardown(l);
 }
 
 static void close_poll(uv_poll_t *poll) {
@@ -424,16 +437,20 @@ static void on_spawned(uv_async_t *async) {
   }
 }
 
-static void on_async_closed(uv_handle_t *handle) { free(handle->data); }
+static void on_async_closed(uv_handle_t *handle) { closed_at_teardown(handle->data); }
 
 /*
- * The environment is going away (process exit, worker end): stop the thread and every handle,
- * before the loop's last turns, so that nothing calls into an environment that is being freed.
- * Children still running are left alone (as child_process leaves them).
+ * The environment is going away (process exit, worker end): stop the thread and close every
+ * handle, so that nothing calls into an environment that is being freed. This is an async
+ * cleanup hook: the environment (and this addon's code, which the close callbacks are) stays
+ * until the last handle has closed. Children still running are left alone (as child_process
+ * leaves them).
  */
-static void stop_launcher(void *arg) {
+static void stop_launcher(napi_async_cleanup_hook_handle cleanup, void *arg) {
   launcher_t *l = arg;
+  l->cleanup = cleanup;
   if (!l->started) {
+    napi_remove_async_cleanup_hook(cleanup);
     free(l);
     return;
   }
@@ -445,13 +462,16 @@ static void stop_launcher(void *arg) {
   /* Not yet spawned: their child ends are still open. */
   for (request_t *r = l->todo; r != NULL; r = r->next)
     for (int i = 0; i < 3; i++) close(r->child_fds[i]);
+  l->closing = 1; /* the async handle */
   for (request_t *r = l->live; r != NULL;) {
     request_t *next = r->live_next;
     r->detached = 1;
     r->settled = 1;
     for (int i = 0; i < 2; i++)
       if (!uv_is_closing((uv_handle_t *)&r->output[i])) close_poll(&r->output[i]);
-    if (r->handles > 0 && r->pidfd >= 0 && !uv_is_closing((uv_handle_t *)&r->exit_poll)) close_poll(&r->exit_poll);
+    if (r->pidfd >= 0 && !uv_is_closing((uv_handle_t *)&r->exit_poll)) close_poll(&r->exit_poll);
+    /* Every handle of r not yet closed (some were closing already) ends in on_handle_closed. */
+    l->closing += r->handles;
     maybe_free(r);
     r = next;
   }
@@ -469,7 +489,8 @@ static launcher_t *launcher_of(napi_env env) {
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->wake, NULL);
     napi_set_instance_data(env, l, NULL, NULL);
-    napi_add_env_cleanup_hook(env, stop_launcher, l);
+    napi_async_cleanup_hook_handle cleanup;
+    napi_add_async_cleanup_hook(env, stop_launcher, l, &cleanup);
   }
   uv_loop_t *loop = NULL;
   napi_get_uv_event_loop(env, &loop);

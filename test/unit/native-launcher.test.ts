@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNativeLauncher, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
+import { createNativeLauncher, NATIVE_SPAWN_ADDON, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
 import type { LaunchRequest, Spawner } from '../../src/adapters/local/spawner.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -139,6 +139,31 @@ describe.skipIf(!nativeSpawnStatus().available)('native launcher (posix_spawn + 
       );
       expect(exit, `exit after ${delayMs} ms`).toBe(7);
     }
+  });
+
+  it('lets a worker thread that uses it be terminated while its children run', async () => {
+    // The addon's handles close before the worker's environment (and the addon's code) goes.
+    const program = `
+      import { Worker } from 'node:worker_threads';
+      const code = \`
+        const { parentPort } = require('node:worker_threads');
+        const addon = require(${JSON.stringify(NATIVE_SPAWN_ADDON.pathname)});
+        const env = Object.entries(process.env).map(([k, v]) => k + '=' + v);
+        const none = () => {};
+        addon.spawn('sleep', ['sleep', '1'], env, null, none, none, none);
+        addon.spawn('true', ['true'], env, null, none, none, none);
+        parentPort.postMessage('spawned');
+      \`;
+      for (let i = 0; i < 5; i++) {
+        const worker = new Worker(code, { eval: true });
+        await new Promise((r) => worker.once('message', r));
+        await new Promise((r) => setTimeout(r, i * 3));
+        await worker.terminate();
+      }
+      console.log('terminated');
+    `;
+    const { stdout } = await run(node, ['--input-type=module', '-e', program], { cwd: root });
+    expect(stdout.trim()).toBe('terminated');
   });
 
   it('keeps the process alive while a child runs, and lets it exit once idle', async () => {
