@@ -144,7 +144,7 @@ describe.skipIf(!nativeSpawnStatus().available)('native launcher (posix_spawn + 
   it('lets a worker thread that uses it be terminated while its children run', async () => {
     // The addon's handles close before the worker's environment (and the addon's code) goes.
     const program = `
-      import { Worker } from 'node:worker_threads';
+      const { Worker } = require('node:worker_threads');
       const code = \`
         const { parentPort } = require('node:worker_threads');
         const addon = require(${JSON.stringify(NATIVE_SPAWN_ADDON.pathname)});
@@ -154,15 +154,17 @@ describe.skipIf(!nativeSpawnStatus().available)('native launcher (posix_spawn + 
         addon.spawn('true', ['true'], env, null, none, none, none);
         parentPort.postMessage('spawned');
       \`;
-      for (let i = 0; i < 5; i++) {
-        const worker = new Worker(code, { eval: true });
-        await new Promise((r) => worker.once('message', r));
-        await new Promise((r) => setTimeout(r, i * 3));
-        await worker.terminate();
-      }
-      console.log('terminated');
+      (async () => {
+        for (let i = 0; i < 5; i++) {
+          const worker = new Worker(code, { eval: true });
+          await new Promise((r) => worker.once('message', r));
+          await new Promise((r) => setTimeout(r, i * 3));
+          await worker.terminate();
+        }
+        console.log('terminated');
+      })();
     `;
-    const { stdout } = await run(node, ['--input-type=module', '-e', program], { cwd: root });
+    const { stdout } = await run(node, ['-e', program], { cwd: root });
     expect(stdout.trim()).toBe('terminated');
   });
 
