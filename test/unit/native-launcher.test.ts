@@ -147,7 +147,7 @@ describe.skipIf(!nativeSpawnStatus().available)('native launcher (posix_spawn + 
       const { Worker } = require('node:worker_threads');
       const code = \`
         const { parentPort } = require('node:worker_threads');
-        const addon = require(${JSON.stringify(NATIVE_SPAWN_ADDON.pathname)});
+        const addon = require(${JSON.stringify(NATIVE_SPAWN_ADDON)});
         const env = Object.entries(process.env).map(([k, v]) => k + '=' + v);
         const none = () => {};
         addon.spawn('sleep', ['sleep', '1'], env, null, none, none, none);

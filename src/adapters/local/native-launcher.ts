@@ -7,8 +7,10 @@
  * blocked per child, which is why the spawner helpers exist. posix_spawn (vfork + exec) copies
  * nothing: ~0.11 ms of CPU per child from a process of the engine's size, measured on the
  * development machine (300 spawns of `sleep 0`, three rounds), so neither the helpers nor their
- * IPC hops are needed. Output is relayed and exits are reported by the same code as in the helpers
- * (LAUNCH_SOURCE), so the two behave alike.
+ * IPC hops are needed. The spawns run in order on a thread of the addon (posix_spawn holds its
+ * caller until the child has exec'd), the addon reads the children's stdout and stderr, and the
+ * output is relayed and exits are reported by the same code as in the helpers (LAUNCH_SOURCE), so
+ * the two behave alike.
  *
  * Unavailable (and the executor falls back to the helpers) when the addon was not built (no
  * compiler, not Linux), the kernel has no pidfd_open (before Linux 5.3), or JOINFLOW_NATIVE_SPAWN=0.
@@ -18,6 +20,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { launchExitOf, type LaunchExit, type Spawner } from './spawner.ts';
 import { LAUNCH_SOURCE, type SpawnerReply, type SpawnRequest } from './spawner-program.ts';
 
@@ -39,7 +42,7 @@ type Addon = {
 };
 
 /** Where `npm ci` (scripts/build-native.mjs) puts the addon. */
-export const NATIVE_SPAWN_ADDON = new URL('../../../native/spawn/build/Release/joinflow_spawn.node', import.meta.url);
+export const NATIVE_SPAWN_ADDON = fileURLToPath(new URL('../../../native/spawn/build/Release/joinflow_spawn.node', import.meta.url));
 
 let loaded: { addon: Addon } | { reason: string } | undefined;
 
@@ -48,7 +51,7 @@ function load(): { addon: Addon } | { reason: string } {
   if (process.env['JOINFLOW_NATIVE_SPAWN'] === '0') return (loaded = { reason: 'JOINFLOW_NATIVE_SPAWN=0' });
   if (process.platform !== 'linux') return (loaded = { reason: `posix_spawn with pidfds is Linux-only (this is ${process.platform})` });
   try {
-    const addon = createRequire(import.meta.url)(NATIVE_SPAWN_ADDON.pathname) as Addon;
+    const addon = createRequire(import.meta.url)(NATIVE_SPAWN_ADDON) as Addon;
     if (!addon.supported()) return (loaded = { reason: 'the kernel has no pidfd_open (Linux 5.3 or later needed)' });
     return (loaded = { addon });
   } catch (error) {
