@@ -8,6 +8,9 @@
  * burst of a dozen spawns stalled the loop for 40-60 ms while exits waited. A bare helper forks
  * in about half the time, and the engine's loop stays free to handle exits and events.
  *
+ * Where the native launcher is available (native-launcher.ts: posix_spawn from the engine, on
+ * Linux) the process executor uses it instead, and the helpers are the fallback.
+ *
  * Helpers are started lazily and replaced when they die; while none is ready, `launch` returns
  * undefined and the caller spawns directly. A helper that dies takes its children's exit statuses
  * with it: those children are killed and their tasks end as `lost`.
