@@ -243,6 +243,14 @@ static void run_request(request_t *r) {
   for (int i = 0; i < 3; i++) close(r->child_fds[i]);
 }
 
+/* Appends r to a queue (with the lock held). */
+static void append(request_t **head, request_t **tail, request_t *r) {
+  r->next = NULL;
+  if (*tail != NULL) (*tail)->next = r;
+  else *head = r;
+  *tail = r;
+}
+
 static void *spawn_thread(void *arg) {
   launcher_t *l = arg;
   /* Signals are for the loop thread (libuv's handlers); children get an empty mask anyway. */
@@ -259,10 +267,7 @@ static void *spawn_thread(void *arg) {
     pthread_mutex_unlock(&l->lock);
     run_request(r);
     pthread_mutex_lock(&l->lock);
-    r->next = NULL;
-    if (l->done_tail != NULL) l->done_tail->next = r;
-    else l->done = r;
-    l->done_tail = r;
+    append(&l->done, &l->done_tail, r);
     uv_async_send(&l->async);
   }
   pthread_mutex_unlock(&l->lock);
@@ -597,9 +602,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   napi_create_int32(env, in[1], &result);
   if (l->in_flight++ == 0) uv_ref((uv_handle_t *)&l->async);
   pthread_mutex_lock(&l->lock);
-  if (l->todo_tail != NULL) l->todo_tail->next = r;
-  else l->todo = r;
-  l->todo_tail = r;
+  append(&l->todo, &l->todo_tail, r);
   pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->lock);
   return result;
