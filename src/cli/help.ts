@@ -100,7 +100,7 @@ Exit codes: 0 found, 1 no such run, 2 bad usage.
 `;
 
 /** Help of `joinflow timeline`. */
-export const TIMELINE_HELP = `Usage: joinflow timeline <runId|trace.json> [-o FILE] [--json] [--state DIR] [options]
+export const TIMELINE_HELP = `Usage: joinflow timeline <runId|trace.json> [-o FILE] [--json] [--state DIR] [--workflow WF] [options]
 
 Draws a Gantt chart of a run: one bar per step execution (each attempt and each forEach item
 its own row), in start order, coloured by executor kind, with the critical path outlined in red;
@@ -114,7 +114,8 @@ predecessor chain with the most execution time; its length is the sum of their d
 (any path ending in .json, or an existing file) is read as a trace: a joinflow timeline trace
 (written by -o FILE.json or --json) or a WfCommons trace (WfFormat 1.4/1.5), whose tasks start
 at their executedAt if every task has one; otherwise at their ideal times (when the last parent
-ends: no overhead), and the output says so.
+ends: no overhead), and the output says so. A 'joinflow run --trace' file lists executions
+only: name the workflow that ran with --workflow, for its step graph.
 
 Options:
   -o, --out FILE    write the chart; the extension chooses: .html (self-contained page),
@@ -122,6 +123,7 @@ Options:
   --json            print the timeline trace (executions, needs, summary) on stdout instead
                     of the text report
   --state DIR       state directory of local runs (default .joinflow)
+  --workflow WF     the workflow (file or name) a 'joinflow run --trace' file came from
   --color C         kind (executor kind) or category (a trace task's type, or the step id);
                     default kind, category for a WfCommons trace
   --width PX        chart width in pixels (default 1200)
@@ -188,7 +190,8 @@ Options:
                           steps: {total, succeeded, failed, retried}, events[, criticalPathMs]}
   --trace FILE           write one record per step execution:
                          [{step, item?, attempt, status, start, end, placement?}]
-                         (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu)
+                         (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu);
+                         chart it: joinflow timeline FILE --workflow <workflow>
   --concurrency N|SPEC   max running tasks per executor kind: N for every kind, or
                          function=4,process=2,simulate=unlimited (default: CPUs for
                          function and process, unlimited for simulate)

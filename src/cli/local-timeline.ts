@@ -1,7 +1,10 @@
 /** A run of the embedded engine's state dir as a timeline: its task log, plan and run record. */
+import { writeFileSync } from 'node:fs';
 import type { TaskEntry } from '../adapters/local/durable-log.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import type { RunRecord } from '../ports.ts';
+import { planNeeds } from '../timeline/run-trace.ts';
+import { toTrace } from '../timeline/trace-file.ts';
 import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } from '../timeline/timeline.ts';
 
 /**
@@ -10,15 +13,7 @@ import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } f
  */
 export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined, now: number): Timeline {
   const notes: string[] = [];
-  const needs: Record<string, string[]> = {};
-  if (plan) {
-    for (const [id, step] of Object.entries(plan.steps)) {
-      // A forEach step waits for the step whose output it iterates, needed or not.
-      needs[id] = step.forEach && !step.needs.includes(step.forEach.step) ? [...step.needs, step.forEach.step] : [...step.needs];
-    }
-  } else {
-    notes.push('the state dir has no plan for this run: the critical path ignores dependencies');
-  }
+  if (!plan) notes.push('the state dir has no plan for this run: the critical path ignores dependencies');
   const executions: Execution[] = [];
   for (const entry of tasks) {
     if (entry.startedAt === undefined) continue;
@@ -34,6 +29,7 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
       kind: t.executor.type,
       // Imported WfCommons tasks are numbered instances of a type (mProject_ID0000021): group by type.
       category: t.step.replace(/_ID\d+$/, ''),
+      ...(t.placement === undefined ? {} : { placement: t.placement }),
       status,
       start: entry.startedAt,
       end: Math.max(end, entry.startedAt),
@@ -47,9 +43,14 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     status: run.status,
     startedAt: run.startedAt,
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
-    needs,
+    needs: plan ? planNeeds(plan) : {},
     executions: sortExecutions(executions),
     schedule: 'measured',
     notes,
   };
+}
+
+/** Writes `timeline` as a joinflow timeline trace (`joinflow timeline FILE` charts it). */
+export function writeTimelineTrace(file: string, timeline: Timeline): void {
+  writeFileSync(file, `${JSON.stringify(toTrace(timeline), null, 1)}\n`);
 }

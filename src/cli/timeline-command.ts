@@ -8,9 +8,11 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
 import { formatMs, percent } from '../timeline/format.ts';
 import { renderHtml, renderSvg, type ColorBy } from '../timeline/render.ts';
-import { TimelineInputError, timelineFromJson, toTrace } from '../timeline/trace-file.ts';
+import { TimelineInputError, timelineFromJson, timelineFromRunTrace, toTrace } from '../timeline/trace-file.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { summarizeTimeline, type Timeline, type TimelineSummary } from '../timeline/timeline.ts';
-import { localTimeline } from './local-timeline.ts';
+import { localTimeline, writeTimelineTrace } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
 
 export { TIMELINE_HELP } from './help.ts';
@@ -28,6 +30,7 @@ export async function timelineCommand(args: string[]): Promise<number> {
       state: { type: 'string' },
       color: { type: 'string' },
       width: { type: 'string' },
+      workflow: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('name one run id or trace file (joinflow timeline <runId|trace.json> -o run.html)');
@@ -46,7 +49,10 @@ export async function timelineCommand(args: string[]): Promise<number> {
 
   const isFile = source.toLowerCase().endsWith('.json') || existsSync(source);
   if (isFile && values.state !== undefined) throw new UsageError('--state reads runs of the local engine; it does not go with a trace file');
-  const timeline = isFile ? readTrace(source) : await readRun(values.state, source);
+  if (!isFile && values.workflow !== undefined) throw new UsageError(`--workflow goes with a 'joinflow run --trace' file; a run of the state dir has its own plan`);
+  // The workflow a `run --trace` file came from: the file has no step graph of its own.
+  const plan = values.workflow === undefined ? undefined : await compileFile(findWorkflowFile(values.workflow));
+  const timeline = isFile ? readTrace(source, plan) : await readRun(values.state, source);
   if (timeline === undefined) return 1;
 
   const summary = summarizeTimeline(timeline);
@@ -54,9 +60,8 @@ export async function timelineCommand(args: string[]): Promise<number> {
   const colorBy: ColorBy = (values.color as ColorBy | undefined) ?? (timeline.executions.every((e) => e.kind === 'simulate') && isFile ? 'category' : 'kind');
   const options = { colorBy, ...(width === undefined ? {} : { width }) };
   if (values.out !== undefined) {
-    const text =
-      kind === 'json' ? `${JSON.stringify(toTrace(timeline, summary), null, 1)}\n` : kind === 'svg' ? renderSvg(timeline, summary, options) : renderHtml(timeline, summary, options);
-    writeFileSync(values.out, text);
+    if (kind === 'json') writeTimelineTrace(values.out, timeline);
+    else writeFileSync(values.out, kind === 'svg' ? renderSvg(timeline, summary, options) : renderHtml(timeline, summary, options));
   }
   if (values.json) process.stdout.write(`${JSON.stringify(toTrace(timeline, summary))}\n`);
   else process.stdout.write(report(timeline, summary));
@@ -64,8 +69,8 @@ export async function timelineCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Reads a trace file (WfCommons or joinflow timeline trace); errors name the file. */
-function readTrace(file: string): Timeline {
+/** Reads a trace file (WfCommons, joinflow timeline trace, or run trace of `plan`); errors name the file. */
+function readTrace(file: string, plan: TriggerPlan | undefined): Timeline {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -79,7 +84,7 @@ function readTrace(file: string): Timeline {
   } catch (error) {
     throw new TimelineInputError(`${file}: not valid JSON (${(error as Error).message})`);
   }
-  return timelineFromJson(json, file, path.basename(file));
+  return plan ? timelineFromRunTrace(json, file, plan, path.basename(file)) : timelineFromJson(json, file, path.basename(file));
 }
 
 /** Reads a run of the local state dir; undefined (after saying so) when there is no such run. */

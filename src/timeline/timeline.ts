@@ -17,6 +17,8 @@ export type Execution = {
   kind: string;
   /** A finer grouping for colours: a trace task's category, or the step id of a run. */
   category: string;
+  /** Where a placed (`auto`) step's attempt ran: lambda, batch-cpu or batch-gpu. */
+  placement?: string;
   status: ExecutionStatus;
   /** Milliseconds, epoch or relative: only differences matter. */
   start: number;

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { JoinflowError, WorkflowDefinitionError } from '../model/errors.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+import { looksLikeRunTrace, runTraceProblems, runTraceTimeline, RunTraceSchema } from './run-trace.ts';
 import { looksLikeWfCommons, wfcommonsTimeline } from './wfcommons-timeline.ts';
 import { sortExecutions, summarizeTimeline, type Timeline, type TimelineSummary } from './timeline.ts';
 
@@ -26,6 +28,7 @@ const ExecutionSchema = z.strictObject({
   attempt: z.number().int().positive(),
   kind: z.string().min(1),
   category: z.string().min(1).optional(),
+  placement: z.string().min(1).optional(),
   status: z.enum(['succeeded', 'failed', 'cancelled', 'running']),
   start: time,
   end: time,
@@ -114,10 +117,28 @@ export function timelineFromJson(json: unknown, file: string, title = file): Tim
       throw new TimelineInputError(`${file}: invalid WfCommons trace:\n${lines.join('\n')}${more}`);
     }
   }
-  if (Array.isArray(json) && json.length > 0 && json.every((r) => typeof r === 'object' && r !== null && 'step' in r && 'start' in r)) {
+  if (looksLikeRunTrace(json)) {
     throw new TimelineInputError(
-      `${file}: this is a 'joinflow run --trace' file, which has no step graph; export the run with 'joinflow timeline <runId> -o trace.json' instead`,
+      `${file}: a 'joinflow run --trace' file has no step graph: name the workflow that ran with --workflow (joinflow timeline ${file} --workflow <file or name>), or chart a run of a state dir by its id`,
     );
   }
   throw new TimelineInputError(`${file}: neither a WfCommons trace (no "workflow" object with tasks) nor a joinflow timeline trace (no "format": "${TRACE_FORMAT}")`);
+}
+
+/**
+ * Reads parsed JSON that `joinflow run --trace` wrote as the timeline of a run of `plan` (the
+ * file has no step graph of its own). Errors name the file and each invalid record's path.
+ */
+export function timelineFromRunTrace(json: unknown, file: string, plan: TriggerPlan, title = file): Timeline {
+  if (!looksLikeRunTrace(json)) {
+    throw new TimelineInputError(`${file}: --workflow goes with a 'joinflow run --trace' file (a JSON array of executions); this is not one`);
+  }
+  const parsed = RunTraceSchema.safeParse(json);
+  const problems = parsed.success
+    ? runTraceProblems(parsed.data, plan)
+    : parsed.error.issues.slice(0, 10).map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top)'}: ${i.message}`);
+  if (!parsed.success || problems.length > 0) {
+    throw new TimelineInputError(`${file}: invalid 'joinflow run --trace' file for workflow "${plan.workflow}":\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  return runTraceTimeline(parsed.data, plan, title);
 }

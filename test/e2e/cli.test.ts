@@ -51,6 +51,24 @@ describe('joinflow run', () => {
     }
   });
 
+  it('charts a --memory run from its --trace file and the workflow it ran', () => {
+    const dir = tmp();
+    const trace = path.join(dir, 'trace.json');
+    const r = joinflow(['run', 'fanout', '--input', '{"n": 3}', '--memory', '--trace', trace]);
+    expect(r.code, r.stderr).toBe(0);
+    // Without the workflow the file has no step graph: the error says what to add.
+    const bare = joinflow(['timeline', trace]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(`${trace}: a 'joinflow run --trace' file has no step graph: name the workflow that ran with --workflow`);
+    const chart = path.join(dir, 'run.svg');
+    const t = joinflow(['timeline', trace, '--workflow', 'fanout', '-o', chart]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/^trace\.json: 5 executions \(measured\)/);
+    expect(t.stdout).toMatch(/critical path .*\(3 executions: split -> square\[\d\] -> sum\)/);
+    expect(readFileSync(chart, 'utf8')).toMatch(/^<\?xml [^>]*>\s*<svg /);
+    expect(joinflow(['timeline', 'some-run-id', '--workflow', 'fanout']).stderr).toContain("--workflow goes with a 'joinflow run --trace' file");
+  });
+
   it('exits 2 naming the problem for bad definitions, bad input and bad flags', () => {
     const dir = tmp();
     const bad = path.join(dir, 'bad.yaml');

@@ -1,7 +1,8 @@
 /** Timelines from trace files: WfCommons traces (ideal or measured schedule) and joinflow's own trace. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TimelineInputError, timelineFromJson, toTrace } from '../../src/timeline/trace-file.ts';
+import { TimelineInputError, timelineFromJson, timelineFromRunTrace, toTrace } from '../../src/timeline/trace-file.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { summarizeTimeline } from '../../src/timeline/timeline.ts';
 import { parseTime } from '../../src/timeline/wfcommons-timeline.ts';
 
@@ -122,8 +123,55 @@ describe('joinflow timeline trace', () => {
   });
 
   it('refuses a run --trace array and anything else, saying what it expected', () => {
-    expect(() => timelineFromJson([{ step: 'a', attempt: 1, status: 'succeeded', start: 1, end: 2 }], 'r.json')).toThrowError(/r\.json: this is a 'joinflow run --trace' file/);
+    expect(() => timelineFromJson([{ step: 'a', attempt: 1, status: 'succeeded', start: 1, end: 2 }], 'r.json')).toThrowError(
+      /r\.json: a 'joinflow run --trace' file has no step graph: name the workflow that ran with --workflow/,
+    );
     expect(() => timelineFromJson({ hello: 1 }, 'h.json')).toThrowError(/h\.json: neither a WfCommons trace .* nor a joinflow timeline trace/);
+  });
+});
+
+describe("'joinflow run --trace' files, with the plan of the workflow that ran", () => {
+  const plan = compileWorkflow({
+    name: 'fan',
+    steps: {
+      split: { executor: { type: 'simulate', durationMs: 1 } },
+      square: { needs: ['split'], forEach: 'split', executor: { type: 'process', command: 'true' } },
+      sum: { needs: ['square'], executor: { type: 'simulate', durationMs: 1 } },
+    },
+  }, { source: 'fan.json' });
+  const records = [
+    { step: 'split', attempt: 1, status: 'succeeded', start: 100, end: 110 },
+    { step: 'square', item: 1, attempt: 1, status: 'succeeded', start: 112, end: 150 },
+    { step: 'square', item: 0, attempt: 1, status: 'failed', start: 111, end: 120, placement: 'lambda' },
+    { step: 'square', item: 0, attempt: 2, status: 'succeeded', start: 121, end: 130, placement: 'batch-cpu' },
+    { step: 'sum', attempt: 1, status: 'succeeded', start: 155, end: 160 },
+  ];
+
+  it('takes the step graph and kinds from the plan, and the critical path follows it', () => {
+    const t = timelineFromRunTrace(records, 'r.json', plan);
+    expect(t.needs).toEqual({ split: [], square: ['split'], sum: ['square'] });
+    expect(t.startedAt).toBe(100);
+    expect(t.executions.map((e) => [e.step, e.item, e.attempt, e.kind, e.placement])).toEqual([
+      ['split', undefined, 1, 'simulate', undefined],
+      ['square', 0, 1, 'function', 'lambda'],
+      ['square', 1, 1, 'process', undefined],
+      ['square', 0, 2, 'batch', 'batch-cpu'],
+      ['sum', undefined, 1, 'simulate', undefined],
+    ]);
+    const s = summarizeTimeline(t);
+    expect(s.makespanMs).toBe(60);
+    expect(s.criticalPath.map((i) => `${t.executions[i]!.step}${t.executions[i]!.item ?? ''}`)).toEqual(['split', 'square1', 'sum']);
+    expect(s.criticalPathMs).toBe(10 + 38 + 5);
+    expect(t.notes.join(' ')).toContain('executions only');
+    // Written as a timeline trace, it reads back without the plan.
+    expect(summarizeTimeline(timelineFromJson(toTrace(t), 't.json'))).toEqual(s);
+  });
+
+  it('names every invalid record by its path, and steps the workflow does not have', () => {
+    const bad = [{ ...records[0], attempt: 0 }, { ...records[1], status: 'ok' }, { ...records[4], end: 1 }];
+    expect(() => timelineFromRunTrace(bad, 'r.json', plan)).toThrowError(/^r\.json: invalid 'joinflow run --trace' file for workflow "fan":\n  - \[0\]\.attempt: .*\n  - \[1\]\.status: /);
+    expect(() => timelineFromRunTrace([...records, { ...records[4], step: 'nope' }], 'r.json', plan)).toThrowError(/r\.json: .*\n  - step "nope" is not a step of workflow "fan"/);
+    expect(() => timelineFromRunTrace({ format: 'joinflow-timeline' }, 't.json', plan)).toThrowError(/t\.json: --workflow goes with a 'joinflow run --trace' file/);
   });
 });
 

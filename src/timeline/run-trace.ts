@@ -1,0 +1,76 @@
+/**
+ * The executions `joinflow run --trace FILE` writes — a JSON array of `{step, item?, attempt,
+ * status, start, end, placement?}` (a CLI contract, DESIGN.md) — as a timeline. The array has no
+ * step graph: it comes from the plan of the workflow that ran.
+ */
+import { z } from 'zod';
+import type { TriggerPlan } from '../model/plan.ts';
+import { sortExecutions, type Execution, type Timeline } from './timeline.ts';
+
+const time = z.number().finite();
+
+/** One record of a run trace, as written. */
+export const RunTraceRecordSchema = z.strictObject({
+  step: z.string().min(1),
+  item: z.number().int().nonnegative().optional(),
+  attempt: z.number().int().positive(),
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  start: time,
+  end: time,
+  placement: z.string().min(1).optional(),
+});
+
+/** The whole file. */
+export const RunTraceSchema = z.array(RunTraceRecordSchema).refine((list) => list.every((r) => r.end >= r.start), { message: 'every execution must end at or after its start' });
+
+/** A run trace record. */
+export type RunTraceRecord = z.infer<typeof RunTraceRecordSchema>;
+
+/** True for what looks like a run trace: a non-empty array of records with a step and a start. */
+export function looksLikeRunTrace(json: unknown): json is unknown[] {
+  return Array.isArray(json) && json.length > 0 && json.every((r) => typeof r === 'object' && r !== null && 'step' in r && 'start' in r);
+}
+
+/** The step DAG of a plan: each step with the steps it waits for (a forEach source included). */
+export function planNeeds(plan: TriggerPlan): Record<string, string[]> {
+  const needs: Record<string, string[]> = {};
+  for (const [id, step] of Object.entries(plan.steps)) {
+    // A forEach step waits for the step whose output it iterates, needed or not.
+    needs[id] = step.forEach && !step.needs.includes(step.forEach.step) ? [...step.needs, step.forEach.step] : [...step.needs];
+  }
+  return needs;
+}
+
+/** The problems of a run trace's records that do not fit `plan`: unknown steps, at most 10. */
+export function runTraceProblems(records: readonly RunTraceRecord[], plan: TriggerPlan): string[] {
+  const unknown = [...new Set(records.filter((r) => plan.steps[r.step] === undefined).map((r) => r.step))];
+  return unknown.slice(0, 10).map((s) => `step "${s}" is not a step of workflow "${plan.workflow}"`);
+}
+
+/**
+ * The timeline of a run trace. Kinds come from the plan; an attempt placed on Lambda ran as a
+ * function, one placed on Batch as a batch job. Time zero is the first execution's start.
+ */
+export function runTraceTimeline(records: readonly RunTraceRecord[], plan: TriggerPlan, title: string): Timeline {
+  const executions: Execution[] = records.map((r) => ({
+    step: r.step,
+    ...(r.item === undefined ? {} : { item: r.item }),
+    attempt: r.attempt,
+    kind: r.placement === undefined ? (plan.steps[r.step]?.executor.type ?? 'unknown') : r.placement === 'lambda' ? 'function' : 'batch',
+    // Imported WfCommons tasks are numbered instances of a type (mProject_ID0000021): group by type.
+    category: r.step.replace(/_ID\d+$/, ''),
+    ...(r.placement === undefined ? {} : { placement: r.placement }),
+    status: r.status,
+    start: r.start,
+    end: r.end,
+  }));
+  return {
+    title,
+    workflow: plan.workflow,
+    startedAt: executions.reduce((min, e) => Math.min(min, e.start), Infinity),
+    needs: planNeeds(plan),
+    executions: sortExecutions(executions),
+    schedule: 'measured',
+    notes: ['a run trace records executions only: the makespan runs from the first start to the last end'],
+  };
+}
