@@ -1,4 +1,6 @@
 /** `joinflow gc`: compacts the state dir by deleting finished runs older than a cutoff. */
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
 import { openState, stateDir } from './state.ts';
@@ -11,14 +13,27 @@ export async function gcCommand(args: string[]): Promise<number> {
   const m = /^(\d+)([smhd])$/.exec(values['older-than']);
   if (!m) throw new UsageError(`--older-than: "${values['older-than']}" is not a duration like 30m, 12h or 7d`);
   const before = Date.now() - Number(m[1]) * UNITS[m[2]!]!;
-  const state = openState(stateDir(values.state), { mustExist: true });
+  const dir = stateDir(values.state);
+  const state = openState(dir, { mustExist: true });
   try {
-    const { runs } = state.log.gc(before);
+    const { runs, runIds } = state.log.gc(before);
+    // What the runs left beside the database: step logs and data files, and large payloads.
+    let leftovers = 0;
+    for (const runId of runIds) {
+      for (const parent of [path.join(dir, 'runs'), path.join(dir, 'blobs')]) {
+        const runDir = path.resolve(parent, runId);
+        // A run id is one path segment (ids are validated); never follow one out of its parent.
+        if (path.dirname(runDir) !== path.resolve(parent) || !existsSync(runDir)) continue;
+        rmSync(runDir, { recursive: true, force: true });
+        leftovers++;
+      }
+    }
     // Finished subscription deliveries are kept only to recognise a late duplicate of their event.
     const outbox = state.outbox();
     const deliveries = outbox.prune(before);
     outbox.commit();
-    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}\n`);
+    const files = leftovers === 0 ? '' : `, and ${leftovers} director${leftovers === 1 ? 'y' : 'ies'} of their logs, data and payloads`;
+    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}\n`);
     return 0;
   } finally {
     state.close();

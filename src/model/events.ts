@@ -36,12 +36,19 @@ export const EnvelopeSchema = z.object({
 export type StepError = { type: string; message: string };
 export const StepErrorSchema = z.object({ type: z.string(), message: z.string() });
 
-/** The characters a run id may have (it names files and DynamoDB keys). */
-const RUN_ID = /^[A-Za-z0-9_.:-]+$/;
+/** The characters a run id may have (it names files and DynamoDB keys): "." and ".." are not names. */
+const RUN_ID = /^(?!\.\.?$)[A-Za-z0-9_.:-]+$/;
+const RUN_ID_RULE = 'letters, digits, "_", ".", ":" or "-" only, and not "." or ".."';
+
+/** Why `id` cannot be a run id, or undefined when it can. */
+export function runIdProblem(id: string): string | undefined {
+  if (id.length === 0 || id.length > 128) return 'from 1 to 128 characters';
+  return RUN_ID.test(id) ? undefined : RUN_ID_RULE;
+}
 
 export const RunRequestedSchema = z.object({
   workflow: z.string().min(1),
-  runId: z.string().min(1).max(128).regex(RUN_ID, 'letters, digits, "_", ".", ":" or "-" only').optional(),
+  runId: z.string().min(1).max(128).regex(RUN_ID, RUN_ID_RULE).optional(),
   input: z.unknown().optional(),
 });
 

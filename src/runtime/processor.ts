@@ -13,6 +13,7 @@ import {
   isStepFailed,
   JOINFLOW_SOURCE,
   RunRequestedSchema,
+  runIdProblem,
   StepCompletedSchema,
   StepFailedSchema,
   type EventEnvelope,
@@ -117,6 +118,8 @@ export class TriggerProcessor {
     if (!plan) return [deadLetter(event, `unknown workflow "${workflow}"`)];
     // Without a runId the event id names the run: every rule target sees the same event id.
     const runId = d.runId ?? event.id;
+    const problem = d.runId === undefined ? runIdProblem(event.id) : undefined;
+    if (problem) return [deadLetter(event, `Run Requested without a runId, and its event id "${event.id}" cannot name the run (${problem}): give a runId`)];
     const now = this.#deps.clock.now();
     const { run } = (yield this.#deps.store.startRun({ runId, workflow, input: input ?? null, startedAt: now })) as { run: RunRecord };
     if (run.workflow !== workflow) {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -89,6 +89,12 @@ describe('joinflow run', () => {
     r = joinflow(['run', 'diamond', '--bogus']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Unknown option '--bogus'/);
+    // A run id names the run's directories: one that cannot is refused before anything runs.
+    const state = tmp();
+    r = joinflow(['run', 'workflows/word-count/workflow.json', '--input', '@workflows/word-count/job.json', '--run-id', '..', '--state', state]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`run id "..": letters, digits, "_", ".", ":" or "-" only, and not "." or ".."`);
+    expect(existsSync(path.join(state, 'logs'))).toBe(false);
   });
 
   it('reports a missing handler export with file, step and field', () => {

@@ -3,7 +3,7 @@
  * "unfinished runs" notice, resume of a finished run, cancel across processes, dlq list, gc.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -158,5 +158,26 @@ describe('durable state through the CLI', () => {
     const gc = joinflow(['gc', '--state', state]);
     expect(gc.code).toBe(0);
     expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s) and 0 finished subscription deliveries\n');
+  });
+
+  it('gc deletes the logs and data directories of the runs it removes, and only those', () => {
+    const state = tmp();
+    const run = (id: string) => joinflow(['run', 'workflows/word-count/workflow.json', '--input', '@workflows/word-count/job.json', '--state', state, '--run-id', id]);
+    expect(run('wc-1').code).toBe(0);
+    expect(run('wc-2').code).toBe(0);
+    const runs = path.join(state, 'runs');
+    expect(readdirSync(runs).sort()).toEqual(['wc-1', 'wc-2']);
+    expect(readdirSync(path.join(runs, 'wc-1', 'logs')).length).toBeGreaterThan(0);
+    // Newer than the cutoff: kept, files and all.
+    let gc = joinflow(['gc', '--state', state, '--older-than', '1h']);
+    expect(gc.stderr).toBe('joinflow gc: removed 0 finished run(s) and 0 finished subscription deliveries\n');
+    expect(readdirSync(runs).sort()).toEqual(['wc-1', 'wc-2']);
+    // A directory that is not a removed run's stays.
+    mkdirSync(path.join(runs, 'not-a-run'));
+    gc = joinflow(['gc', '--state', state]);
+    expect(gc.code).toBe(0);
+    expect(gc.stderr).toBe('joinflow gc: removed 2 finished run(s) and 0 finished subscription deliveries, and 2 directories of their logs, data and payloads\n');
+    expect(readdirSync(runs)).toEqual(['not-a-run']);
+    expect(runStatus(state, 'wc-1')).toBeUndefined();
   });
 });

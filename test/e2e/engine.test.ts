@@ -117,6 +117,20 @@ describe('embedded engine, whole runs', () => {
     expect(engine.deadLetters).toEqual([]);
   });
 
+  it('refuses run ids that cannot name a directory, whether given or taken from the event id', async () => {
+    const engine = await engineFor(['workflows/diamond.ts']);
+    for (const bad of ['..', '.', 'a/b', '']) {
+      await expect(engine.run('diamond', { x: 1 }, { runId: bad })).rejects.toThrow(bad === '' ? /run id "": from 1 to 128 characters/ : /letters, digits, .* and not "\." or "\.\."/);
+    }
+    // A Run Requested without a runId is named by its event id: one that cannot name a run is dead-lettered.
+    await engine.bus.publish([{ id: '../escape', source: 'joinflow', 'detail-type': 'Run Requested', time: '', detail: { workflow: 'diamond', input: { x: 1 } } }]);
+    await engine.bus.idle();
+    expect(engine.deadLetters.map((d) => d.reason)).toEqual([expect.stringMatching(/^Run Requested without a runId, and its event id "\.\.\/escape" cannot name the run \(.*\): give a runId$/)]);
+    expect(await engine.store.getRun('../escape')).toBeUndefined();
+    // Dots inside a name are fine.
+    expect((await engine.run('diamond', { x: 1 }, { runId: 'a..b' })).status).toBe('succeeded');
+  });
+
   it('runs batch steps by their local command and container steps in the worker pool', async () => {
     const engine = await engineFor(['test/fixtures/workflows/hybrid.yaml']);
     const r = await engine.run('hybrid', { n: 21, tag: 'h' });

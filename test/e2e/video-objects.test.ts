@@ -90,7 +90,9 @@ describe('workflows/video-objects', () => {
 
   it('renders the synthetic scene itself when the input names no video, and reports the check', () => {
     const dir = tmp();
-    const r = run({ chunks: 5, dataDir: path.join(dir, 'data'), synthetic: { seed: 3 } }, path.join(dir, 'state'));
+    const state = path.join(dir, 'state');
+    // No dataDir: the files go to the run's data directory in the state dir.
+    const r = run({ chunks: 5, synthetic: { seed: 3 } }, state);
     expect(r.code, r.stderr).toBe(0);
     expect(r.out.steps).toEqual({ total: 7, succeeded: 7, failed: 0, retried: 0 });
     const out = r.out.output;
@@ -101,7 +103,12 @@ describe('workflows/video-objects', () => {
     const { tracks } = JSON.parse(readFileSync(out.tracksFile, 'utf8')) as { tracks: Track[] };
     // Five chunks of 64 frames: boundaries at 12, 25, 38, 51.
     checkAgainstTruth(truth, tracks, [12, 25, 38, 51]);
-    expect(existsSync(path.join(dir, 'data', r.out.runId, 'video.jfv'))).toBe(true);
+    const runDir = path.join(state, 'runs', r.out.runId);
+    expect(out.tracksFile).toBe(path.join(runDir, 'data', 'video', 'tracks.json'));
+    expect(existsSync(path.join(runDir, 'data', 'video', 'video.jfv'))).toBe(true);
+    // ... and leave with the run.
+    expect(joinflow(['gc', '--state', state]).code).toBe(0);
+    expect(existsSync(runDir)).toBe(false);
   });
 
   it('fails the run naming the bad field or file', () => {

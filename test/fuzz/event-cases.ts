@@ -110,10 +110,14 @@ export class World {
     const bad: string[] = [];
     if (!isId(d['workflow'])) bad.push('workflow');
     const runId = d['runId'];
-    if (runId !== undefined && !(typeof runId === 'string' && runId.length <= 128 && /^[A-Za-z0-9_.:-]+$/.test(runId))) bad.push('runId');
+    // A run id names files: letters, digits and _ . : - only (at most 128), and not "." or "..".
+    const nameable = (v: unknown) => typeof v === 'string' && v.length <= 128 && /^(?!\.\.?$)[A-Za-z0-9_.:-]+$/.test(v);
+    if (runId !== undefined && !nameable(runId)) bad.push('runId');
     if (bad.length > 0) return deadLetter([/^invalid Run Requested detail: /, ...bad.map(mentions)]);
     const workflow = d['workflow'] as string;
     if (!SHAPES.has(workflow)) return deadLetter([/^unknown workflow "/]);
+    // Without a runId the event id names the run, so it must be able to.
+    if (runId === undefined && !nameable(r['id'])) return deadLetter([/^Run Requested without a runId, and its event id .* cannot name the run/]);
     const id = (runId as string | undefined) ?? (r['id'] as string);
     const owner = this.runs.get(id);
     if (owner !== undefined && owner !== workflow) return deadLetter([/already belongs to workflow/]);
@@ -216,13 +220,13 @@ export class EventFuzzer {
       [3, () => `fz-run-${this.#n++}`],
       [2, () => rng.pick([...w.real, 'x'])],
       [1, () => rng.pick(PROTO_KEYS)],
-      [2, () => rng.pick(['', 'a b', 'a'.repeat(129), 'a'.repeat(128), '🚀', 'a\u0000', null, 42, HUGE])],
+      [2, () => rng.pick(['', 'a b', '.', '..', '...', 'a'.repeat(129), 'a'.repeat(128), '🚀', 'a\u0000', null, 42, HUGE])],
     ])();
     const detail: Record<string, unknown> = { workflow, input: rng.chance(0.3) ? weirdValue(rng) : { n: 1 } };
     if (runId !== undefined) detail['runId'] = runId;
     if (rng.chance(0.2)) delete detail['workflow'];
     const e = this.#envelope('Run Requested', detail);
-    if (rng.chance(0.1)) e['id'] = rng.pick([HUGE, '🚀', 'constructor']);
+    if (rng.chance(0.1)) e['id'] = rng.pick([HUGE, '🚀', 'constructor', '..', '../../x']);
     // Past the budget of new runs, a request that would create one names an unknown workflow instead.
     const v = w.judge(e);
     if (!canCreate && v.kind === 'accepted' && v.creates) detail['workflow'] = `${v.workflow}-unknown`;

@@ -47,9 +47,19 @@ function task(step: string, files?: { inputs: string[]; outputs: string[] }): Ta
 }
 
 describe('data staging (embedded engine)', () => {
-  it('passes tasks without files through untouched', async () => {
+  it("tells a task without files where its run's data is, without creating the directory", async () => {
     const inner = fakeCommands();
-    const staged = createStagingExecutor(inner, createRunDirStage({ dir: () => tmp() }));
+    const data = path.join(tmp(), 'runs', 'run-1', 'data');
+    const staged = createStagingExecutor(inner, createRunDirStage({ dir: () => data }));
+    expect(await staged.execute(task('plain'), signal)).toEqual({ status: 'succeeded', output: 0 });
+    expect(inner.seen[0]!.executor).toEqual({ ...task('plain').executor, env: { KEEP: 'me', JOINFLOW_DATA_DIR: data } });
+    expect(existsSync(data)).toBe(false);
+  });
+
+  it('passes tasks without files through untouched when the stage is not a directory kept for the run', async () => {
+    const inner = fakeCommands();
+    const local = createRunDirStage({ dir: () => tmp() });
+    const staged = createStagingExecutor(inner, { dir: local.dir, fetch: local.fetch, missingHint: local.missingHint });
     expect(await staged.execute(task('plain'), signal)).toEqual({ status: 'succeeded', output: 'no data' });
     expect(inner.seen[0]!.executor).toEqual(task('plain').executor);
   });

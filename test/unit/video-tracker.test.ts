@@ -154,11 +154,12 @@ describe('scoreTracks', () => {
 });
 
 describe('where the steps keep run data', () => {
-  it('uses the input dataDir, the Batch job output prefix, or .joinflow/video-objects locally', () => {
+  it('uses the input dataDir, the Batch job output prefix, the run data directory, or .joinflow/video-objects by hand', () => {
     const env = { JOINFLOW_RUN_ID: 'r1' };
     expect(runDataDir('s3://b/data/', env)).toBe('s3://b/data/r1');
     expect(runDataDir('/tmp/x', env)).toBe(path.resolve('/tmp/x/r1'));
     expect(runDataDir(undefined, { ...env, JOINFLOW_OUTPUT_URI: 's3://stage-bucket/outputs/r1/split.1.json' })).toBe('s3://stage-bucket/outputs/r1/video');
+    expect(runDataDir(undefined, { ...env, JOINFLOW_DATA_DIR: '/state/runs/r1/data' })).toBe(path.join('/state/runs/r1/data', 'video'));
     expect(runDataDir(undefined, env)).toBe(path.resolve('.joinflow/video-objects/r1'));
   });
 

@@ -1,7 +1,7 @@
 // A document of scientific phrases is classified in two stages: the main classifier labels each
 // phrase with a field, then the four sub-field classifiers run in parallel, each on the phrases of
 // its field, and `store` joins all four and writes one row per phrase to the results table (SQLite
-// locally, DynamoDB on AWS). The models are trained by train.ts; see docs/readme/classify.md.
+// locally, DynamoDB on AWS). The models are trained by train.ts; see the README, "Example: classify a document".
 import { fn, workflow } from 'joinflow';
 
 const subfields = './handlers/subfields.ts';

@@ -1,13 +1,13 @@
 // Objects in a video: split it into chunks, detect objects in each chunk in parallel (a GPU Batch
 // job on AWS; here a CPU process running a connected-component blob detector), merge the
 // detections into per-object tracks. Events carry file locations, never pixels: the chunks,
-// detections and tracks live in the run's data directory (locally .joinflow/video-objects/<runId>,
-// on AWS the stage bucket's outputs/<runId>/video/). See docs/readme/video.md.
+// detections and tracks live in the run's data directory (locally <state>/runs/<runId>/data/video,
+// on AWS the stage bucket's outputs/<runId>/video/). See the README, "Example: objects in a video".
 import { workflow } from 'joinflow';
 
 // The container image of the three jobs on AWS: build it from ./Dockerfile, push it to your
 // registry (ECR), put its URI here and run `joinflow compile`. A YOLO-style detector goes in
-// DETECTOR_IMAGE / DETECTOR_COMMAND instead (the contract is in docs/readme/video.md).
+// DETECTOR_IMAGE / DETECTOR_COMMAND instead (the contract is in lib/contract.ts and the README).
 const IMAGE = 'joinflow-video-objects:latest';
 const DETECTOR_IMAGE = IMAGE;
 const DETECTOR_COMMAND = ['node', '--import', 'tsx', 'workflows/video-objects/scripts/detect.ts'];

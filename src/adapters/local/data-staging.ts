@@ -22,6 +22,12 @@ export type DataStage = {
   store?(task: Task, names: string[], dir: string): Promise<void>;
   /** Says where missing inputs were looked for, for the error message. */
   missingHint(task: Task): string;
+  /**
+   * True when `dir` is where the run's data stays on this machine (the embedded engine): command
+   * steps without `files` are told it too (JOINFLOW_DATA_DIR, not created for them), so that what
+   * they write there is kept, and deleted, with the run.
+   */
+  shared?: boolean;
 };
 
 /** Options of {@link createRunDirStage}. */
@@ -61,6 +67,7 @@ async function absent(dir: string, names: readonly string[]): Promise<string[]> 
 export function createRunDirStage(options: RunDirStageOptions): DataStage {
   const source = options.source;
   return {
+    shared: true,
     dir: (task) => options.dir(task.runId),
     async fetch(_task, names, dir) {
       if (source === undefined) return names;
@@ -101,7 +108,11 @@ export function createStagingExecutor(inner: Executor, stage: DataStage): Execut
   async function execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
     const files = task.files;
     const spec = task.executor;
-    if (!files || spec.type !== 'process') return inner.execute(task, signal);
+    if (spec.type !== 'process') return inner.execute(task, signal);
+    if (!files) {
+      if (!stage.shared) return inner.execute(task, signal);
+      return inner.execute({ ...task, executor: { ...spec, env: { ...spec.env, JOINFLOW_DATA_DIR: path.resolve(stage.dir(task)) } } }, signal);
+    }
     const dir = path.resolve(stage.dir(task));
     const where = `step "${task.step}"${task.item === undefined ? '' : ` item ${task.item}`}`;
     try {

@@ -73,6 +73,9 @@ export interface DurableLog {
   /** Runs with their status, newest first; filters are optional. */
   listRuns(filter?: { status?: RunStatus; workflow?: string }): RunRecord[];
 
-  /** Deletes the working state and log of finished runs older than `before` (epoch ms). */
-  gc(before: number): { runs: number };
+  /**
+   * Deletes the working state and log of finished runs older than `before` (epoch ms); returns
+   * their ids, so that the caller removes what they left outside the log (logs, data, blobs).
+   */
+  gc(before: number): { runs: number; runIds: string[] };
 }

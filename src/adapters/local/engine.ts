@@ -4,7 +4,7 @@
  * bus, the store and the executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
@@ -97,9 +97,10 @@ export class Engine {
 
   /** Publishes Run Requested; returns the run id (given ones are idempotency keys). */
   async start(workflow: string, input: unknown, options: { runId?: string } = {}): Promise<string> {
-    const plan = this.#processor.plan(workflow);
-    if (!plan) throw new UsageError(`unknown workflow "${workflow}": register its plan first`);
+    if (!this.#processor.plan(workflow)) throw new UsageError(`unknown workflow "${workflow}": register its plan first`);
     const runId = options.runId ?? randomUUID();
+    const problem = options.runId === undefined ? undefined : runIdProblem(options.runId);
+    if (problem) throw new UsageError(`run id "${runId}": ${problem}`);
     if (options.runId !== undefined) {
       // A given id is an idempotency key: a run that exists is not started again.
       const existing = await this.store.getRun(runId);

@@ -280,19 +280,20 @@ const DOOMED = `SELECT run_id FROM runs WHERE status IN ('succeeded', 'failed', 
  * no run, dead letters older than `before` and plans no run uses. It commits the open batch
  * first and its own deletes after: a checkpoint cannot run inside a transaction.
  */
-function collectGarbage(db: Database.Database, batch: Batch, before: number): { runs: number } {
+function collectGarbage(db: Database.Database, batch: Batch, before: number): { runs: number; runIds: string[] } {
   batch.commit();
   batch.write();
   const params = { before };
+  const runIds = db.prepare<{ before: number }, string>(DOOMED).pluck().all(params);
   for (const table of ['events', 'tasks', 'timers', 'results', 'joins', 'arrivals']) {
     db.prepare(`DELETE FROM ${table} WHERE run_id IN (${DOOMED})`).run(params);
   }
   db.prepare('DELETE FROM events WHERE run_id IS NULL AND processed = 1').run();
   db.prepare('DELETE FROM dead_letters WHERE at < ?').run(before);
-  const runs = db.prepare(`DELETE FROM runs WHERE run_id IN (${DOOMED})`).run(params).changes;
+  db.prepare(`DELETE FROM runs WHERE run_id IN (${DOOMED})`).run(params);
   db.prepare('DELETE FROM plans WHERE hash NOT IN (SELECT plan_hash FROM runs WHERE plan_hash IS NOT NULL)').run();
   batch.commit();
   // TRUNCATE: shrink the WAL back to zero bytes instead of leaving it at its high-water mark.
   db.pragma('wal_checkpoint(TRUNCATE)');
-  return { runs };
+  return { runs: runIds.length, runIds };
 }

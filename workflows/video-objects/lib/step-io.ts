@@ -33,14 +33,17 @@ function parseEvent(text: string, where: string): StepEvent {
 
 /**
  * The run's data directory: `<dataDir>/<runId>` when the input names one; in a Batch job the
- * run's prefix in the stage bucket, next to its outputs (the job role may write there); locally
- * `.joinflow/video-objects/<runId>` under the directory joinflow runs in.
+ * run's prefix in the stage bucket, next to its outputs (the job role may write there); on the
+ * embedded engine `video/` in the run's data directory (`<state>/runs/<runId>/data`, which
+ * `joinflow gc` deletes with the run); for a script run by hand, `.joinflow/video-objects/manual`.
  */
 export function runDataDir(dataDir: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const runId = env['JOINFLOW_RUN_ID'] || 'manual';
   if (dataDir) return dataDir.startsWith('s3://') ? joinLocation(dataDir, runId) : path.resolve(dataDir, runId);
   const output = env['JOINFLOW_OUTPUT_URI'];
   if (output) return joinLocation(parentLocation(output), 'video');
+  const local = env['JOINFLOW_DATA_DIR'];
+  if (local) return path.join(local, 'video');
   return path.resolve('.joinflow', 'video-objects', runId);
 }
 

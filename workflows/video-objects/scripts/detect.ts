@@ -2,7 +2,7 @@
  * Step `detect`, once per chunk (a GPU Batch job on AWS, a process here): runs the blob detector
  * on every frame of its chunk and writes the detections file where the chunk item says.
  * A YOLO-style image replaces this script by honouring the same item and file format
- * (lib/contract.ts; docs/readme/video.md).
+ * (lib/contract.ts; the README, "Example: objects in a video").
  */
 import { ChunkSchema, describeIssues, RunInputSchema, type DetectionsFile, type DetectOutput } from '../lib/contract.ts';
 import { detectBlobs } from '../lib/blobs.ts';
