@@ -85,9 +85,7 @@ export class Engine {
 
   /** Runs of `workflow` this engine is executing (a new plan waits for them: see `joinflow dev`). */
   activeRuns(workflow: string): number {
-    let n = 0;
-    for (const t of this.#runs.values()) if (t.workflow === workflow && !t.ended) n++;
-    return n;
+    return [...this.#runs.values()].filter((t) => t.workflow === workflow && !t.ended).length;
   }
 
   /** Whether a workflow of this name is registered. */
