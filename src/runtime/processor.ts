@@ -119,7 +119,11 @@ export class TriggerProcessor {
     // Without a runId the event id names the run: every rule target sees the same event id.
     const runId = d.runId ?? event.id;
     const problem = d.runId === undefined ? runIdProblem(event.id) : undefined;
-    if (problem) return [deadLetter(event, `Run Requested without a runId, and its event id "${event.id}" cannot name the run (${problem}): give a runId`)];
+    if (problem) {
+      // The id came from outside: quoted as JSON (one line) and cut short.
+      const shown = JSON.stringify(event.id.length > 60 ? `${event.id.slice(0, 60)}...` : event.id);
+      return [deadLetter(event, `Run Requested without a runId, and its event id ${shown} cannot name the run (${problem}): give a runId`)];
+    }
     const now = this.#deps.clock.now();
     const { run } = (yield this.#deps.store.startRun({ runId, workflow, input: input ?? null, startedAt: now })) as { run: RunRecord };
     if (run.workflow !== workflow) {

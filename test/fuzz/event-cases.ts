@@ -117,7 +117,7 @@ export class World {
     const workflow = d['workflow'] as string;
     if (!SHAPES.has(workflow)) return deadLetter([/^unknown workflow "/]);
     // Without a runId the event id names the run, so it must be able to.
-    if (runId === undefined && !nameable(r['id'])) return deadLetter([/^Run Requested without a runId, and its event id .* cannot name the run/]);
+    if (runId === undefined && !nameable(r['id'])) return deadLetter([/^Run Requested without a runId, and its event id "[^\n]*" cannot name the run \(/]);
     const id = (runId as string | undefined) ?? (r['id'] as string);
     const owner = this.runs.get(id);
     if (owner !== undefined && owner !== workflow) return deadLetter([/already belongs to workflow/]);
@@ -226,7 +226,7 @@ export class EventFuzzer {
     if (runId !== undefined) detail['runId'] = runId;
     if (rng.chance(0.2)) delete detail['workflow'];
     const e = this.#envelope('Run Requested', detail);
-    if (rng.chance(0.1)) e['id'] = rng.pick([HUGE, '🚀', 'constructor', '..', '../../x']);
+    if (rng.chance(0.1)) e['id'] = rng.pick([HUGE, '🚀', 'constructor', '..', '../../x', 'a\nb']);
     // Past the budget of new runs, a request that would create one names an unknown workflow instead.
     const v = w.judge(e);
     if (!canCreate && v.kind === 'accepted' && v.creates) detail['workflow'] = `${v.workflow}-unknown`;
