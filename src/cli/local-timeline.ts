@@ -1,10 +1,8 @@
 /** A run of the embedded engine's state dir as a timeline: its task log, plan and run record. */
-import { writeFileSync } from 'node:fs';
 import type { TaskEntry } from '../adapters/local/durable-log.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import type { RunRecord } from '../ports.ts';
 import { planNeeds } from '../timeline/run-trace.ts';
-import { toTrace } from '../timeline/trace-file.ts';
 import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } from '../timeline/timeline.ts';
 
 /**
@@ -48,9 +46,4 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     schedule: 'measured',
     notes,
   };
-}
-
-/** Writes `timeline` as a joinflow timeline trace (`joinflow timeline FILE` charts it). */
-export function writeTimelineTrace(file: string, timeline: Timeline): void {
-  writeFileSync(file, `${JSON.stringify(toTrace(timeline), null, 1)}\n`);
 }

@@ -12,7 +12,7 @@ import { TimelineInputError, timelineFromJson, timelineFromRunTrace, toTrace } f
 import type { TriggerPlan } from '../model/plan.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { summarizeTimeline, type Timeline, type TimelineSummary } from '../timeline/timeline.ts';
-import { localTimeline, writeTimelineTrace } from './local-timeline.ts';
+import { localTimeline } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
 
 export { TIMELINE_HELP } from './help.ts';
@@ -60,8 +60,9 @@ export async function timelineCommand(args: string[]): Promise<number> {
   const colorBy: ColorBy = (values.color as ColorBy | undefined) ?? (timeline.executions.every((e) => e.kind === 'simulate') && isFile ? 'category' : 'kind');
   const options = { colorBy, ...(width === undefined ? {} : { width }) };
   if (values.out !== undefined) {
-    if (kind === 'json') writeTimelineTrace(values.out, timeline);
-    else writeFileSync(values.out, kind === 'svg' ? renderSvg(timeline, summary, options) : renderHtml(timeline, summary, options));
+    const text =
+      kind === 'json' ? `${JSON.stringify(toTrace(timeline, summary), null, 1)}\n` : kind === 'svg' ? renderSvg(timeline, summary, options) : renderHtml(timeline, summary, options);
+    writeFileSync(values.out, text);
   }
   if (values.json) process.stdout.write(`${JSON.stringify(toTrace(timeline, summary))}\n`);
   else process.stdout.write(report(timeline, summary));
