@@ -3,6 +3,7 @@
  * the step event on stdin, or as a Batch job gets it ($JOINFLOW_EVENT / $JOINFLOW_EVENT_URI), and
  * prints the step's output as the last stdout line (and writes it to $JOINFLOW_OUTPUT_URI).
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { runCwlSpec } from '../adapters/local/cwl-runner.ts';
 import type { RunnerSpec } from '../importers/cwl/spec.ts';
@@ -39,12 +40,13 @@ export async function cwlToolCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`the step event (stdin or $JOINFLOW_EVENT) must be JSON {input, results, item?}: ${(error as Error).message.split('\n')[0]!}`);
   }
+  const runId = env['JOINFLOW_RUN_ID'] ?? 'manual';
   const item = env['JOINFLOW_ITEM'] === undefined ? event.index : Number(env['JOINFLOW_ITEM']);
   const output = await runCwlSpec(spec, {
     event: { input: event.input ?? null, results: event.results, ...(event.item === undefined ? {} : { item: event.item }) },
     baseDir: process.cwd(),
-    outDir: env['JOINFLOW_CWL_OUTDIR'] ?? '.joinflow/cwl',
-    runId: env['JOINFLOW_RUN_ID'] ?? 'manual',
+    runDir: workRoot(env, runId),
+    runId,
     step: env['JOINFLOW_STEP'] ?? 'step',
     ...(item === undefined ? {} : { item }),
     attempt: Number(env['JOINFLOW_ATTEMPT'] ?? 1),
@@ -56,6 +58,18 @@ export async function cwlToolCommand(args: string[]): Promise<number> {
   await batch?.writeOutput(json);
   process.stdout.write(`\n${json}\n`);
   return 0;
+}
+
+/**
+ * Where the run's working directories go: $JOINFLOW_CWL_OUTDIR/<runId> when set; else, on the
+ * embedded engine, the run's data directory ($JOINFLOW_DATA_DIR/cwl), deleted with the run by
+ * `joinflow gc`; else .joinflow/cwl/<runId>.
+ */
+function workRoot(env: NodeJS.ProcessEnv, runId: string): string {
+  const outDir = env['JOINFLOW_CWL_OUTDIR'];
+  if (outDir) return path.join(outDir, runId);
+  const dataDir = env['JOINFLOW_DATA_DIR'];
+  return dataDir ? path.join(dataDir, 'cwl') : path.join('.joinflow', 'cwl', runId);
 }
 
 async function readStdin(): Promise<string> {

@@ -299,10 +299,11 @@ Options:
 
 Runs one step of a workflow made by 'joinflow import cwl' (you do not call it yourself): reads
 the step event on stdin (in a Batch job: $JOINFLOW_EVENT or the S3 object $JOINFLOW_EVENT_URI),
-runs the tool without a shell in <outdir>/<runId>/<step>[.<item>].<attempt>, and prints its
-outputs as JSON ({"id": {"class": "File", "path", "basename", "size"}}) as the last stdout line
-(in a Batch job also to $JOINFLOW_OUTPUT_URI). <outdir> is $JOINFLOW_CWL_OUTDIR, else
-.joinflow/cwl; it and relative File paths resolve against the workflow file's directory.
+runs the tool without a shell in <dir>/<step>[.<item>].<attempt>, and prints its outputs as
+JSON ({"id": {"class": "File", "path", "basename", "size"}}) as the last stdout line (in a Batch
+job also to $JOINFLOW_OUTPUT_URI). <dir> is $JOINFLOW_CWL_OUTDIR/<runId> when set, else the
+run's data directory $JOINFLOW_DATA_DIR/cwl (joinflow run sets it), else .joinflow/cwl/<runId>;
+relative paths resolve against the working directory (the workflow file's directory in a run).
 `,
 };
 

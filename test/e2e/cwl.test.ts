@@ -29,7 +29,8 @@ describe('joinflow import cwl + run', () => {
     expect(path.resolve(dir, runner)).toBe(bin);
 
     const texts = ['a', 'b', 'c'].map((n) => ({ class: 'File', path: path.join(root, `workflows/word-count/texts/${n}.txt`) }));
-    const r = joinflow(['run', out, '--input', JSON.stringify({ texts, chunk_lines: 4 }), '--json', '--state', tmp()]);
+    const state = tmp();
+    const r = joinflow(['run', out, '--input', JSON.stringify({ texts, chunk_lines: 4 }), '--json', '--state', state]);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as { runId: string; status: string; output: Record<string, File | File[]>; steps: Record<string, number> };
     expect(result.status).toBe('succeeded');
@@ -41,7 +42,8 @@ describe('joinflow import cwl + run', () => {
     // One words file per text, gathered in input order.
     const words = o['words'] as File[];
     expect(words.map(read)).toEqual(['the\ncat\nsat\non\nthe\nmat\nthe\ndog\nsat\ntoo\n', 'a\ncat\nand\na\ndog\n', 'the\nend\n']);
-    expect(words.map((w) => path.relative(dir, w.path))).toEqual([0, 1, 2].map((i) => `.joinflow/cwl/${result.runId}/extract.${i}.1/words.txt`));
+    // The working directories are in the run's data directory, which `joinflow gc` deletes with the run.
+    expect(words.map((w) => path.relative(state, w.path))).toEqual([0, 1, 2].map((i) => `runs/${result.runId}/data/cwl/extract.${i}.1/words.txt`));
     // 10 ranked lines in chunks of 4: 4 + 4 + 2, each measured by its own scattered wc -l.
     expect((o['chunk_sizes'] as File[]).map((f) => read(f).trim().split(' ')[0])).toEqual(['4', '4', '2']);
     expect(read(o['lines'] as File).trim().split('\n').at(-1)!.trim()).toBe('4 total');

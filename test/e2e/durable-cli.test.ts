@@ -168,6 +168,8 @@ describe('durable state through the CLI', () => {
     const runs = path.join(state, 'runs');
     expect(readdirSync(runs).sort()).toEqual(['wc-1', 'wc-2']);
     expect(readdirSync(path.join(runs, 'wc-1', 'logs')).length).toBeGreaterThan(0);
+    // word-count's CWL steps work in the run's data directory, not beside the workflow file.
+    expect(readdirSync(path.join(runs, 'wc-1', 'data', 'cwl'))).toContain('rank.1');
     // Newer than the cutoff: kept, files and all.
     let gc = joinflow(['gc', '--state', state, '--older-than', '1h']);
     expect(gc.stderr).toBe('joinflow gc: removed 0 finished run(s) and 0 finished subscription deliveries\n');

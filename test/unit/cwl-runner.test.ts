@@ -14,13 +14,13 @@ const printf: Partial<ToolSpec> = { baseCommand: ['printf', '%s\\n'], stdout: 'o
 
 function context(event: Partial<StepEvent>, extra: Partial<CwlRunContext> = {}): CwlRunContext & { lines: string[] } {
   const lines: string[] = [];
-  return { event: { input: null, results: {}, ...event }, baseDir: tmp(), outDir: 'work', runId: 'run-1', step: 's', attempt: 1, env: process.env, log: (l) => lines.push(l), lines, ...extra };
+  return { event: { input: null, results: {}, ...event }, baseDir: tmp(), runDir: 'work/run-1', runId: 'run-1', step: 's', attempt: 1, env: process.env, log: (l) => lines.push(l), lines, ...extra };
 }
 
 const text = (f: unknown): string => readFileSync((f as CwlFile).path, 'utf8');
 
 describe('runCwlSpec: tools', () => {
-  it('runs the command line without a shell in <outDir>/<runId>/<step>.<item>.<attempt> and captures stdout as a File', async () => {
+  it('runs the command line without a shell in <runDir>/<step>.<item>.<attempt> and captures stdout as a File', async () => {
     const ctx = context({ input: { word: 'a b; echo $HOME', n: 4 } }, { item: 2, attempt: 3 });
     const spec = tool({
       ...printf,

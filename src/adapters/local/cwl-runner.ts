@@ -24,8 +24,8 @@ export type CwlRunContext = {
   event: StepEvent;
   /** Relative File paths (run input, defaults) resolve against this: the workflow file's directory. */
   baseDir: string;
-  /** Working directories go to `<outDir>/<runId>/<step>[.<item>].<attempt>`. */
-  outDir: string;
+  /** The run's working directories go to `<runDir>/<step>[.<item>].<attempt>` (relative: to baseDir). */
+  runDir: string;
   runId: string;
   step: string;
   item?: number;
@@ -63,7 +63,7 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
   const [command, ...args] = argv;
   if (command === undefined) throw new CwlStepError(`step "${ctx.step}": the command line is empty`);
   const name = `${ctx.step}${ctx.item === undefined ? '' : `.${ctx.item}`}.${ctx.attempt}`;
-  const workdir = path.resolve(ctx.baseDir, ctx.outDir, ctx.runId, name);
+  const workdir = path.resolve(ctx.baseDir, ctx.runDir, name);
   // A redelivered task (at-least-once) may find the directory of an earlier try of this attempt.
   rmSync(workdir, { recursive: true, force: true });
   mkdirSync(workdir, { recursive: true });
