@@ -58,14 +58,16 @@ once its running runs have ended.
 export const LIST_HELP = `Usage: joinflow list [--status S] [--workflow W] [--state DIR] [--json]
 
 Lists the runs of the embedded engine's state directory, newest first: run id, workflow,
-status, start time and duration.
+status, start time and duration. A running run whose engine process is gone shows
+"interrupted" as its duration: 'joinflow resume' continues it.
 
 Options:
   --status S     only runs with this status: running, succeeded, failed, cancelled
   --workflow W   only runs of this workflow
   --state DIR    state directory (default .joinflow)
   --json         print a JSON array of run records
-                 [{runId, workflow, status, startedAt, finishedAt?, output?, error?}]
+                 [{runId, workflow, status, startedAt, finishedAt?, output?, error?,
+                 interrupted?}]
 Exit codes: 0 listed (also when none match), 2 bad usage or no state directory.
 `;
 
@@ -92,7 +94,8 @@ By default the run comes from the embedded engine's state directory (--state DIR
 .joinflow): one line per step (and forEach item) with the state of its latest attempt
 (dispatched, started, succeeded, failed, cancelled), the number of attempts, the duration,
 and the error of a failed one. --json prints {run, steps: [{step, item?, state, attempts,
-startedAt?, finishedAt?, durationMs?, error?}]} (run without its input).
+startedAt?, finishedAt?, durationMs?, error?}]} (run without its input). A running run whose
+engine process is gone is marked interrupted (JSON: run.interrupted: true).
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
 stage's DynamoDB table instead: the steps dispatched and completed, forEach items done.

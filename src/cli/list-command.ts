@@ -23,7 +23,7 @@ export async function listCommand(args: string[]): Promise<number> {
   try {
     const runs = state.log
       .listRuns({ ...(status === undefined ? {} : { status: status as RunStatus }), ...(values.workflow === undefined ? {} : { workflow: values.workflow }) })
-      .map(summarizeRun);
+      .map((r) => summarizeRun(r, r.status === 'running' ? state.log.runOptions(r.runId) : undefined));
     if (values.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
       return 0;
@@ -39,6 +39,8 @@ export async function listCommand(args: string[]): Promise<number> {
       lines.push(`${r.runId.padEnd(idWidth)}  ${r.workflow.padEnd(wfWidth)}  ${r.status.padEnd(9)}  ${new Date(r.startedAt).toISOString().padEnd(24)}  ${runDuration(r)}`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
+    const left = runs.filter((r) => r.interrupted).length;
+    if (left > 0) process.stderr.write(`${left} run(s) interrupted (the engine process that ran them is gone): 'joinflow resume' continues them\n`);
     return 0;
   } finally {
     state.close();

@@ -1,9 +1,23 @@
 /** Reading runs of the embedded engine's state dir for `list`, `status` and `logs`. */
 import type { TaskEntry } from '../adapters/local/durable-log.ts';
 import type { RunRecord } from '../ports.ts';
+import { alive } from './state.ts';
 
-/** A run record as the read commands print it: everything but the input. */
-export type RunSummary = Omit<RunRecord, 'input'>;
+/**
+ * A run record as the read commands print it: everything but the input. `interrupted`: the run is
+ * still `running` on file, but the engine process that ran it is gone (`joinflow resume` continues it).
+ */
+export type RunSummary = Omit<RunRecord, 'input'> & { interrupted?: true };
+
+/**
+ * Whether a `running` run was left behind by an engine process that is gone: its run options
+ * (saved by `run`, `resume` and `dev`) name a pid that is not alive. Runs started without a pid
+ * (the programmatic API) are not judged.
+ */
+export function interrupted(run: Pick<RunRecord, 'status'>, options: Record<string, unknown> | undefined): boolean {
+  const pid = options?.['pid'];
+  return run.status === 'running' && typeof pid === 'number' && !alive(pid);
+}
 
 /** One step (or forEach item) of a run, folded over its attempts. */
 export type StepSummary = {
@@ -18,10 +32,10 @@ export type StepSummary = {
   error?: { type: string; message: string };
 };
 
-/** Drops the (possibly large) input of a run record. */
-export function summarizeRun(run: RunRecord): RunSummary {
+/** Drops the (possibly large) input of a run record; marks it interrupted when its engine is gone. */
+export function summarizeRun(run: RunRecord, options?: Record<string, unknown>): RunSummary {
   const { input: _input, ...rest } = run;
-  return rest;
+  return interrupted(run, options) ? { ...rest, interrupted: true } : rest;
 }
 
 /** Folds a run's tasks (in dispatch order) into one entry per step/item. */
@@ -60,7 +74,8 @@ export function formatDuration(ms: number): string {
   return `${m}m ${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
-/** A run's duration, or `running`. */
+/** A run's duration, or `running` (`interrupted` when its engine process is gone). */
 export function runDuration(run: RunSummary): string {
-  return run.finishedAt === undefined ? 'running' : formatDuration(run.finishedAt - run.startedAt);
+  if (run.finishedAt !== undefined) return formatDuration(run.finishedAt - run.startedAt);
+  return run.interrupted ? 'interrupted' : 'running';
 }

@@ -35,7 +35,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       process.stderr.write(`joinflow status: no run "${runId}" in ${dir}\n`);
       return 1;
     }
-    const run = summarizeRun(record);
+    const run = summarizeRun(record, record.status === 'running' ? state.log.runOptions(runId) : undefined);
     const steps = summarizeSteps(record, state.log.tasks(runId));
     if (json) {
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
@@ -52,6 +52,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     if (steps.length === 0) lines.push('  (no steps recorded)');
     if (run.error) lines.push(`error in step "${run.error.step ?? '?'}": ${run.error.type}: ${run.error.message}`);
     if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
+    if (run.interrupted) lines.push(`interrupted: the engine process that ran it is gone; 'joinflow resume ${runId}' continues it`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {

@@ -69,8 +69,19 @@ describe('durable state through the CLI', () => {
     const state = tmp();
     const slow = background(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'killed-1', '--json']);
     await until(() => runStatus(state, 'killed-1') === 'running' && taskStatus(state, 'killed-1', 'sleeper') === 'started');
+    // While its engine lives, the run is running, not interrupted.
+    const live = joinflow(['status', 'killed-1', '--state', state, '--json']);
+    expect(JSON.parse(live.stdout).run).toMatchObject({ status: 'running' });
+    expect(JSON.parse(live.stdout).run.interrupted).toBeUndefined();
     slow.child.kill('SIGKILL');
     await slow.exit;
+    // Once it is gone, list and status say so, and how to continue.
+    const listed = joinflow(['list', '--state', state]);
+    expect(listed.stdout).toMatch(/killed-1 +slow +running +\S+ +interrupted\n/);
+    expect(listed.stderr).toBe("1 run(s) interrupted (the engine process that ran them is gone): 'joinflow resume' continues them\n");
+    const status = joinflow(['status', 'killed-1', '--state', state]);
+    expect(status.stdout).toContain("interrupted: the engine process that ran it is gone; 'joinflow resume killed-1' continues it");
+    expect(JSON.parse(joinflow(['list', '--state', state, '--json']).stdout)).toMatchObject([{ runId: 'killed-1', status: 'running', interrupted: true }]);
     const r = joinflow(['run', 'diamond', '--input', '{"x": 1}', '--state', state]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("1 unfinished run(s)");
