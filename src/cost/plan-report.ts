@@ -116,7 +116,9 @@ export function formatPlanReport(report: PlanReport): string {
     }
   });
   const once = report.steps.some((r) => r.perItem) ? '; forEach steps counted once' : '';
-  out.push(`  total per run: ${usd(report.totalUsd)} (${report.priced} of ${report.steps.length} steps priced${once})`, '');
+  // With no step priced there is no total to show: $0 would read as "free".
+  const total = report.priced === 0 ? 'unknown' : usd(report.totalUsd);
+  out.push(`  total per run: ${total} (${report.priced} of ${report.steps.length} steps priced${once})`, '');
   return out.join('\n');
 }
 

@@ -90,6 +90,12 @@ describe('joinflow plan', () => {
     expect(lines).toContain('  total per run: $0.0686 (4 of 4 steps priced)');
   });
 
+  it('gives no total for a workflow with no priced step, rather than $0', () => {
+    const r = joinflow(['plan', 'video-objects']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('  total per run: unknown (0 of 3 steps priced; forEach steps counted once)');
+  });
+
   it('prints the same as JSON with --json, costs from the price table', () => {
     const r = joinflow(['plan', 'workflows/hybrid.ts', '--json']);
     expect(r.code).toBe(0);
