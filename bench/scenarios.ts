@@ -256,5 +256,6 @@ export const scenarios: Record<string, { store: string; run: () => Promise<Measu
   'makespan-epigenomics': { store: 'memory', run: () => makespan('epigenomics-chameleon-ilmn-6seq-50k-001.json') },
   'makespan-1000genome': { store: 'memory', run: () => makespan('1000genome-chameleon-2ch-100k-001.schema14.json') },
   'many-runs': { store: 'memory', run: manyRuns },
-  'makespan-montage-process': { store: 'sqlite', run: processMakespan },
+  'makespan-montage-process': { store: 'sqlite', run: () => processMakespan('sqlite') },
+  'makespan-montage-process-memory': { store: 'memory', run: () => processMakespan('memory') },
 };
