@@ -91,7 +91,13 @@ async function idealMakespan(plan: TriggerPlan, executor: Executor, runId: strin
   const byRank = (a: string, b: string) => (rank.get(b) ?? 0) - (rank.get(a) ?? 0);
   const waiting = new Map(Object.entries(plan.steps).map(([id, s]) => [id, s.needs.length]));
   const children = new Map<string, string[]>();
-  for (const [id, s] of Object.entries(plan.steps)) for (const n of s.needs) children.set(n, [...(children.get(n) ?? []), id]);
+  for (const [id, s] of Object.entries(plan.steps)) {
+    for (const n of s.needs) {
+      const list = children.get(n);
+      if (list) list.push(id);
+      else children.set(n, [id]);
+    }
+  }
   const t0 = performance.now();
   let left = waiting.size;
   await new Promise<void>((resolve, reject) => {
@@ -103,7 +109,11 @@ async function idealMakespan(plan: TriggerPlan, executor: Executor, runId: strin
           if (outcome.status !== 'succeeded') return reject(new Error(`ideal run: ${id} ${outcome.status}`));
           if (--left === 0) return resolve();
           const ready: string[] = [];
-          for (const c of children.get(id) ?? []) if (waiting.set(c, waiting.get(c)! - 1).get(c) === 0) ready.push(c);
+          for (const c of children.get(id) ?? []) {
+            const left = waiting.get(c)! - 1;
+            waiting.set(c, left);
+            if (left === 0) ready.push(c);
+          }
           start(ready);
         }, reject);
       }
