@@ -18,7 +18,7 @@ export type Batch = { after: Array<() => unknown>; dispatched: Task[]; external:
 export type EffectSources = {
   processor: TriggerProcessor;
   /** Events the engine made itself: bounded in size, and its Step Started drives no trigger. */
-  own: WeakSet<EventEnvelope>;
+  own: { has(event: EventEnvelope): boolean };
   maxPayloadBytes: number;
   blobs: BlobStore | undefined;
   /** When metering, the processor runs once per matched trigger, as EventBridge rules invoke it on AWS. */

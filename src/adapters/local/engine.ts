@@ -44,13 +44,17 @@ export class Engine {
   readonly #ranks = new Map<string, Map<string, number>>();
   /** Plans as registered (paths relative to the root), stored with durable runs. */
   readonly #plans = new Map<string, TriggerPlan>();
-  /** Sequence numbers of logged events, to mark them processed with the batch that handled them. */
-  readonly #seqs = new WeakMap<EventEnvelope, number>();
+  /**
+   * Sequence numbers of logged events, to mark them processed with the batch that handled them.
+   * A Map, not a WeakMap: every event leaves it once processed, and weak collections cost the
+   * garbage collector more per entry than the entry itself costs here.
+   */
+  readonly #seqs = new Map<EventEnvelope, number>();
   #effects = 0;
   #skewMs = 0;
   readonly #commits: GroupCommit;
-  /** Events this engine made (bounded in size); only others pay for the size check. */
-  readonly #own = new WeakSet<EventEnvelope>();
+  /** Events this engine made and has not processed yet (bounded in size): only others pay for the size check. */
+  readonly #own = new Set<EventEnvelope>();
   readonly #event: EventFactory;
 
   constructor(options: EngineOptions = {}) {
@@ -254,6 +258,13 @@ export class Engine {
     const log = this.#options.log;
     const seqs = log ? events.map((e) => this.#seqs.get(e)).filter((seq) => seq !== undefined) : [];
     if (seqs.length > 0) log!.markProcessed(seqs);
+    // Processed: the events leave the engine's maps (unless a chaos crash delivers them again).
+    if (!crashed) {
+      for (const e of events) {
+        this.#own.delete(e);
+        this.#seqs.delete(e);
+      }
+    }
     // Group commit (group-commit.ts): when all this batch caused stays in the process, its tasks
     // start now and its commit is shared with the batches that follow.
     await this.#commits.applied(batch.external || crashed || !log);

@@ -3,54 +3,15 @@
  * letters and each run's plan and options. Every write goes into the store's open group-commit
  * transaction (sqlite-schema.ts), so it becomes durable with the trigger state it belongs to.
  */
-import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '../../model/events.ts';
-import type { TriggerPlan } from '../../model/plan.ts';
-import type { RunRecord, RunStatus, Task } from '../../ports.ts';
-import type { DeadLetter, DurableLog, RunOptions, TaskAttempt, TaskEntry } from './durable-log.ts';
-import { runRecord } from './run-record.ts';
+import type { Task } from '../../ports.ts';
+import type { DurableLog, TaskAttempt, TaskEntry } from './durable-log.ts';
 import { createLogBuffer } from './sqlite-log-buffer.ts';
+import { collectGarbage, runTables } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
 
-/** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
-export type RunRow = {
-  run_id: string;
-  workflow: string;
-  status: RunStatus | null;
-  input: string | null;
-  started_at: number;
-  finished_at: number | null;
-  output: string | null;
-  error: string | null;
-};
-
-/** The columns {@link decodeRun} needs, for SELECT lists. */
-export const RUN_COLUMNS = 'run_id, workflow, status, input, started_at, finished_at, output, error';
-
-/** A stored run row as a RunRecord; undefined for a row saveRun made before startRun. */
-export function decodeRun(row: RunRow | undefined): RunRecord | undefined {
-  if (!row || row.status === null) return undefined;
-  // Absent fields stay absent (not `undefined`), like the records the memory store keeps.
-  return runRecord({
-    runId: row.run_id,
-    workflow: row.workflow,
-    input: parse(row.input),
-    startedAt: row.started_at,
-    finishedAt: row.finished_at ?? undefined,
-    output: row.output === null ? undefined : JSON.parse(row.output),
-    error: row.error === null ? undefined : (JSON.parse(row.error) as RunRecord['error']),
-  }, row.status);
-}
-
-/** JSON text for a column; `undefined` becomes NULL (JSON has no undefined). */
-export function toJson(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
-}
-
-function parse(text: string | null): unknown {
-  return text === null ? undefined : JSON.parse(text);
-}
+export { decodeRun, RUN_COLUMNS, toJson, type RunRow } from './sqlite-runs.ts';
 
 type TaskRow = { json: string; status: TaskEntry['status']; started_at: number | null; finished_at: number | null };
 
@@ -112,23 +73,6 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
       `SELECT step, item, attempt, json_extract(json, '$.placement') AS placement, status, started_at, finished_at
        FROM tasks WHERE run_id = ? ORDER BY dispatch_seq`,
     ),
-    addTimer: db.prepare<[string, number, string]>('INSERT INTO timers (run_id, due_at, json) VALUES (?, ?, ?)'),
-    removeTimer: db.prepare<[number]>('DELETE FROM timers WHERE id = ?'),
-    timersAll: db.prepare<[], { id: number; due_at: number; json: string }>('SELECT id, due_at, json FROM timers ORDER BY due_at, id'),
-    timersRun: db.prepare<[string], { id: number; due_at: number; json: string }>('SELECT id, due_at, json FROM timers WHERE run_id = ? ORDER BY due_at, id'),
-    deadLetter: db.prepare<[number, string, string]>('INSERT INTO dead_letters (at, reason, json) VALUES (?, ?, ?)'),
-    deadLetters: db.prepare<[], { id: number; at: number; reason: string; json: string }>('SELECT id, at, reason, json FROM dead_letters ORDER BY id'),
-    savePlan: db.prepare<[string, string]>('INSERT OR IGNORE INTO plans (hash, json) VALUES (?, ?)'),
-    // saveRun may come before startRun (which then fills in the row) or after it.
-    linkRun: db.prepare<[string, string, string]>(
-      'INSERT INTO runs (run_id, plan_hash, options) VALUES (?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET plan_hash = excluded.plan_hash, options = excluded.options',
-    ),
-    runPlan: db.prepare<[string], { hash: string; json: string }>('SELECT p.hash, p.json FROM runs r JOIN plans p ON p.hash = r.plan_hash WHERE r.run_id = ?'),
-    runOptions: db.prepare<[string], string | null>('SELECT options FROM runs WHERE run_id = ?').pluck(),
-    listRuns: db.prepare<{ status: string | null; workflow: string | null }, RunRow>(
-      `SELECT ${RUN_COLUMNS} FROM runs WHERE status IS NOT NULL AND (@status IS NULL OR status = @status)
-       AND (@workflow IS NULL OR workflow = @workflow) ORDER BY started_at DESC, rowid DESC`,
-    ),
   };
   // Events and tasks are written at the commit (sqlite-log-buffer.ts); reads write them first.
   const buffer = createLogBuffer(db);
@@ -137,11 +81,6 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
   const pull = () => {
     if (!buffer.empty) buffer.flush();
   };
-  // Runs of one workflow share one plan object: hash and serialize it once, not once per run.
-  const planHashes = new WeakMap<TriggerPlan, { hash: string; json: string }>();
-  // Plans are immutable once stored under their content hash, so a parsed copy can be shared.
-  const plans = new Map<string, TriggerPlan>();
-
   function eventRunId(event: EventEnvelope): string | null {
     const runId = (event.detail as { runId?: unknown } | undefined)?.runId;
     return typeof runId === 'string' ? runId : null;
@@ -208,53 +147,9 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
       pull();
       return s.attempts.all(runId).map(decodeAttempt);
     },
-    addTimer(dueAt, task) {
-      batch.write();
-      return Number(s.addTimer.run(task.runId, dueAt, JSON.stringify(task)).lastInsertRowid);
-    },
-    removeTimer(id) {
-      batch.write();
-      s.removeTimer.run(id);
-    },
-    timers(runId) {
-      const rows = runId === undefined ? s.timersAll.all() : s.timersRun.all(runId);
-      return rows.map((r) => ({ id: r.id, dueAt: r.due_at, task: JSON.parse(r.json) as Task }));
-    },
-    deadLetter(event, reason, at) {
-      batch.write();
-      s.deadLetter.run(at, reason, safeJson(event));
-    },
-    deadLetters() {
-      return s.deadLetters.all().map((r): DeadLetter => ({ id: r.id, at: r.at, reason: r.reason, event: JSON.parse(r.json) }));
-    },
-    saveRun(runId, plan, options) {
-      let stored = planHashes.get(plan);
-      if (!stored) {
-        const json = JSON.stringify(plan);
-        stored = { hash: createHash('sha256').update(json).digest('hex'), json };
-        planHashes.set(plan, stored);
-      }
-      batch.write();
-      s.savePlan.run(stored.hash, stored.json);
-      s.linkRun.run(runId, stored.hash, JSON.stringify(options));
-    },
-    runPlan(runId) {
-      const row = s.runPlan.get(runId);
-      if (!row) return undefined;
-      let plan = plans.get(row.hash);
-      if (!plan) plans.set(row.hash, (plan = JSON.parse(row.json) as TriggerPlan));
-      return plan;
-    },
-    runOptions(runId) {
-      const text = s.runOptions.get(runId);
-      return typeof text === 'string' ? (JSON.parse(text) as RunOptions) : undefined;
-    },
-    listRuns(filter = {}) {
-      const rows = s.listRuns.all({ status: filter.status ?? null, workflow: filter.workflow ?? null });
-      return rows.map((r) => decodeRun(r)!);
-    },
+    ...runTables(db, batch),
     gc(before) {
-      return collectGarbage(db, batch, before);
+      return collectGarbage(db, batch, before, ['events', 'tasks', 'timers', 'results', 'joins', 'arrivals'], 'DELETE FROM events WHERE run_id IS NULL AND processed = 1');
     },
     vacuum() {
       batch.commit();
@@ -263,37 +158,3 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
   };
 }
 
-/** A dead letter is often a malformed event: keep what can be kept rather than fail on it. */
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? 'null';
-  } catch {
-    return JSON.stringify(String(value));
-  }
-}
-
-// A run finished without a finishedAt is aged by its start, so it cannot stay forever.
-const DOOMED = `SELECT run_id FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') AND coalesce(finished_at, started_at) < @before`;
-
-/**
- * Deletes finished runs older than `before` with everything they left, plus processed events of
- * no run, dead letters older than `before` and plans no run uses. It commits the open batch
- * first and its own deletes after: a checkpoint cannot run inside a transaction.
- */
-function collectGarbage(db: Database.Database, batch: Batch, before: number): { runs: number; runIds: string[] } {
-  batch.commit();
-  batch.write();
-  const params = { before };
-  const runIds = db.prepare<{ before: number }, string>(DOOMED).pluck().all(params);
-  for (const table of ['events', 'tasks', 'timers', 'results', 'joins', 'arrivals']) {
-    db.prepare(`DELETE FROM ${table} WHERE run_id IN (${DOOMED})`).run(params);
-  }
-  db.prepare('DELETE FROM events WHERE run_id IS NULL AND processed = 1').run();
-  db.prepare('DELETE FROM dead_letters WHERE at < ?').run(before);
-  db.prepare(`DELETE FROM runs WHERE run_id IN (${DOOMED})`).run(params);
-  db.prepare('DELETE FROM plans WHERE hash NOT IN (SELECT plan_hash FROM runs WHERE plan_hash IS NOT NULL)').run();
-  batch.commit();
-  // TRUNCATE: shrink the WAL back to zero bytes instead of leaving it at its high-water mark.
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  return { runs: runIds.length, runIds };
-}

@@ -65,12 +65,18 @@ CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, reason T
 /** Options of {@link openDatabase}. */
 export type OpenDatabaseOptions = { sync?: SyncMode; busyTimeoutMs?: number };
 
+/** A schema: its version and the DDL that creates it in an empty file. */
+export type Schema = { version: number; ddl: string };
+
+/** The schema of the row-per-task SQLite store (sqlite-state.ts). */
+export const ROW_SCHEMA: Schema = { version: SCHEMA_VERSION, ddl: DDL };
+
 /**
  * Opens (creating if needed) the state database at `file` and checks its schema version.
  * WAL + `synchronous=NORMAL`: a commit survives a process crash (the WAL is in the OS page
  * cache) but the last commits may be lost on power loss; `full` fsyncs the WAL on every commit.
  */
-export function openDatabase(file: string, options: OpenDatabaseOptions = {}): Database.Database {
+export function openDatabase(file: string, options: OpenDatabaseOptions = {}, schema: Schema = ROW_SCHEMA): Database.Database {
   const db = new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 });
   try {
     db.pragma('journal_mode = WAL');
@@ -83,7 +89,7 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     // Checkpoint every ~40 MiB of WAL instead of every 4 MiB: a batch dirties the same hot join
     // and arrival pages again and again, and a rarer checkpoint copies (and fsyncs) each once.
     db.pragma('wal_autocheckpoint = 10000');
-    ensureSchema(db, file);
+    ensureSchema(db, file, schema);
     return db;
   } catch (err) {
     db.close();
@@ -95,7 +101,7 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
   }
 }
 
-function ensureSchema(db: Database.Database, file: string): void {
+function ensureSchema(db: Database.Database, file: string, schema: Schema): void {
   const tables = db.prepare<[], string>(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).pluck();
   // Checking an existing file only reads: it must work while another process holds the write
   // lock (e.g. `joinflow status` next to a running engine).
@@ -104,8 +110,8 @@ function ensureSchema(db: Database.Database, file: string): void {
     db.exec('BEGIN IMMEDIATE');
     try {
       if (tables.all().length === 0) {
-        db.exec(DDL);
-        db.prepare('INSERT INTO schema_version (version, created_at) VALUES (?, ?)').run(SCHEMA_VERSION, Date.now());
+        db.exec(schema.ddl);
+        db.prepare('INSERT INTO schema_version (version, created_at) VALUES (?, ?)').run(schema.version, Date.now());
       }
       db.exec('COMMIT');
     } catch (err) {
@@ -117,12 +123,12 @@ function ensureSchema(db: Database.Database, file: string): void {
     throw new StateFileError('STATE_NOT_JOINFLOW', file, `${file}: not a joinflow state database (it has tables but no schema_version); use another state dir.`);
   }
   const found = db.prepare<[], number | null>('SELECT max(version) FROM schema_version').pluck().get() ?? null;
-  if (found !== SCHEMA_VERSION) {
+  if (found !== schema.version) {
     const why =
-      found !== null && found > SCHEMA_VERSION
+      found !== null && found > schema.version
         ? 'it was written by a newer joinflow; upgrade joinflow to read it'
         : 'it was written by an older joinflow; finish or discard its runs with that version, or move the file away to start afresh';
-    throw new StateFileError('STATE_SCHEMA', file, `${file}: state schema version ${found ?? 'unknown'}, but this joinflow uses version ${SCHEMA_VERSION}: ${why}.`);
+    throw new StateFileError('STATE_SCHEMA', file, `${file}: state schema version ${found ?? 'unknown'}, but this joinflow uses version ${schema.version}: ${why}.`);
   }
 }
 

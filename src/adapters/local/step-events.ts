@@ -76,7 +76,7 @@ export function attemptEvent(task: Task, outcome: AttemptEnd, make: EventFactory
  * has its time, so recovery needs it not: it is logged as already processed, for `joinflow
  * events tail` only.
  */
-export function logOwnEvents(log: DurableLog, events: readonly EventEnvelope[], seqs: WeakMap<EventEnvelope, number>): void {
+export function logOwnEvents(log: DurableLog, events: readonly EventEnvelope[], seqs: { set(event: EventEnvelope, seq: number): unknown }): void {
   const durable = events.filter((e) => e['detail-type'] !== DetailType.StepStarted);
   if (durable.length > 0) {
     const numbers = log.appendEvents(durable);
