@@ -1,0 +1,353 @@
+/**
+ * The facts of the journal store (journal-state.ts): every change the engine makes to a run's
+ * joins, results, tasks and events, written as one compact row per run per commit instead of a
+ * row per task and per event. A row is `[base, names, objects, t0, id0, facts]`:
+ * - names (steps, triggers, keys, event id prefixes) are numbered per run, across its rows: a row
+ *   lists only the names first used in it, numbered from `base` on, so a run's rows are read in
+ *   order (rows of no run number their names from 0 each);
+ * - objects (executors, file lists, shared by identity) are listed once per row;
+ * - times are milliseconds after `t0`, and event id counters are counted from `id0`, so that
+ *   most numbers are short (and small integers in memory, not allocated doubles).
+ * Facts are flat: a code, then a fixed list of fields for that code (or a counted list). Tasks
+ * and the engine's own step events are encoded field by field and rebuilt on reading; anything
+ * of another shape is kept as JSON.
+ */
+import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
+import type { Task } from '../../ports.ts';
+import type { TaskEntry } from './durable-log.ts';
+
+/** Fact codes. Store: joins and results. Log: tasks and events. */
+export const Fact = {
+  Arrive: 1,
+  Need: 2,
+  Claim: 3,
+  Dispatched: 4,
+  Result: 5,
+  Task: 10,
+  TaskJson: 11,
+  Started: 12,
+  Finished: 13,
+  EventJson: 20,
+  StepEvent: 21,
+  Processed: 22,
+} as const;
+
+const STATUS: ReadonlyArray<TaskEntry['status']> = ['succeeded', 'failed', 'cancelled', 'dispatched', 'started'];
+const STATUS_CODE = new Map(STATUS.map((s, i) => [s, i]));
+const STEP_TYPES = ['Step Started', 'Step Completed', 'Step Failed'];
+const STEP_TYPE_CODE = new Map(STEP_TYPES.map((t, i) => [t, i]));
+/** Event ids of the engine (step-events.ts): 24 characters of prefix, 12 hex digits of counter. */
+const ID_PREFIX = 24;
+const TASK_KEYS = new Set(['workflow', 'runId', 'step', 'item', 'attempt', 'maxAttempts', 'executor', 'event', 'timeoutMs', 'placement', 'fallback', 'files']);
+const REF_KEYS = ['workflow', 'runId', 'step', 'attempt', 'item', 'placement'];
+
+/** The names of one run, numbered in order of first use (shared by its rows). */
+export class NameTable {
+  readonly map = new Map<string, number>();
+  readonly list: string[] = [];
+
+  /** Appends the names a row defines, skipping those already known (a row read twice). */
+  define(base: number, names: readonly string[]): void {
+    if (base > this.list.length) throw new Error(`journal: a row defines names from ${base} on, but only ${this.list.length} are known (rows missing or out of order)`);
+    for (let k = this.list.length - base; k < names.length; k++) {
+      this.map.set(names[k]!, this.list.length);
+      this.list.push(names[k]!);
+    }
+  }
+}
+
+/** The facts of one run (or of no run) gathered for the next commit. */
+export class RowWriter {
+  readonly runId: string | null;
+  readonly #names: NameTable;
+  readonly #base: number;
+  readonly #objects = new Map<object, number>();
+  readonly #objectList: unknown[] = [];
+  readonly facts: unknown[] = [];
+  minSeq = 0;
+  maxSeq = 0;
+  /** Times are written as ms after t0 (the first in the row); id counters after id0. */
+  t0 = -1;
+  #id0 = -1;
+  // Cache of the last event time parsed: events are made many per millisecond.
+  #iso = '';
+  #ms = 0;
+
+  constructor(runId: string | null, names: NameTable) {
+    this.runId = runId;
+    this.#names = names;
+    this.#base = names.list.length;
+  }
+
+  name(s: string): number {
+    const names = this.#names;
+    let n = names.map.get(s);
+    if (n === undefined) {
+      n = names.list.length;
+      names.map.set(s, n);
+      names.list.push(s);
+    }
+    return n;
+  }
+
+  /** A time as written: ms after the row's first. */
+  time(t: number): number {
+    if (this.t0 < 0) this.t0 = t;
+    return t - this.t0;
+  }
+
+  #object(o: object): number {
+    let n = this.#objects.get(o);
+    if (n === undefined) {
+      n = this.#objectList.length;
+      this.#objects.set(o, n);
+      this.#objectList.push(o);
+    }
+    return n;
+  }
+
+  /** A task; `input` is its run's input, which most tasks carry unchanged (written as a flag). */
+  task(task: Task, input: unknown): void {
+    const ev = task.event as { input?: unknown; results?: unknown; item?: unknown; index?: unknown };
+    let keys = 0;
+    for (const k in task) {
+      if (!TASK_KEYS.has(k)) return this.#taskJson(task);
+      keys++;
+    }
+    let eventKeys = 0;
+    for (const _ in ev) eventKeys++;
+    const item = task.item;
+    if (eventKeys !== (item === undefined ? 2 : 4) || typeof ev.results !== 'object' || ev.results === null || Array.isArray(ev.results) || (item !== undefined && ev.index !== item)) return this.#taskJson(task);
+    const expected = 7 + (item !== undefined ? 1 : 0) + (task.timeoutMs !== undefined ? 1 : 0) + (task.placement !== undefined ? 1 : 0) + (task.fallback !== undefined ? 1 : 0) + (task.files !== undefined ? 1 : 0);
+    if (keys !== expected) return this.#taskJson(task);
+    const sameInput = ev.input === input;
+    this.facts.push(
+      Fact.Task, this.name(task.workflow), this.name(task.step), item ?? -1, task.attempt, task.maxAttempts, task.timeoutMs ?? -1,
+      task.placement === undefined ? -1 : this.name(task.placement), task.fallback === undefined ? 0 : 1, this.#object(task.executor),
+      task.files === undefined ? -1 : this.#object(task.files), sameInput ? 1 : 0, sameInput ? 0 : (ev.input ?? null),
+      item === undefined ? 0 : (ev.item ?? null),
+    );
+    // The results by name: their keys are step names, long and already numbered.
+    const results = ev.results as Record<string, unknown>;
+    const at = this.facts.length;
+    this.facts.push(0);
+    let n = 0;
+    for (const k in results) {
+      const v = results[k];
+      if (v === undefined) continue;
+      this.facts.push(this.name(k), v);
+      n++;
+    }
+    this.facts[at] = n;
+  }
+
+  #taskJson(task: Task): void {
+    this.facts.push(Fact.TaskJson, task);
+  }
+
+  started(task: Task, at: number): void {
+    this.facts.push(Fact.Started, this.name(task.step), task.item ?? -1, task.attempt, this.time(at));
+  }
+
+  finished(task: Task, status: TaskEntry['status'], at: number): void {
+    this.facts.push(Fact.Finished, this.name(task.step), task.item ?? -1, task.attempt, STATUS_CODE.get(status)!, this.time(at));
+  }
+
+  /** An event with its sequence number; `processed` when it needs no processing (Step Started). */
+  event(seq: number, event: EventEnvelope, processed: boolean): void {
+    if (this.minSeq === 0) this.minSeq = seq;
+    this.maxSeq = seq;
+    if (!this.#stepEvent(seq, event, processed)) this.facts.push(Fact.EventJson, seq, processed ? 1 : 0, event);
+  }
+
+  processed(seq: number): void {
+    this.facts.push(Fact.Processed, seq);
+  }
+
+  /** A Step Started/Completed/Failed envelope as the engine makes it, field by field; false otherwise. */
+  #stepEvent(seq: number, e: EventEnvelope, processed: boolean): boolean {
+    const type = STEP_TYPE_CODE.get(e['detail-type']);
+    if (type === undefined || e.source !== JOINFLOW_SOURCE || typeof e.id !== 'string' || e.id.length !== ID_PREFIX + 12) return false;
+    let n = 0;
+    for (const _ in e) n++;
+    if (n !== 5) return false;
+    const counter = parseInt(e.id.slice(ID_PREFIX), 16);
+    if (!(counter >= 0) || counter.toString(16).padStart(12, '0') !== e.id.slice(ID_PREFIX)) return false;
+    if (e.time !== this.#iso) {
+      const ms = Date.parse(e.time);
+      if (!Number.isFinite(ms) || new Date(ms).toISOString() !== e.time) return false;
+      this.#iso = e.time;
+      this.#ms = ms;
+    }
+    const d = e.detail;
+    if (typeof d.workflow !== 'string' || d.runId !== this.runId || typeof d.step !== 'string' || typeof d.attempt !== 'number') return false;
+    // The reference fields first, in stepRef's order (item and placement when present); the
+    // rest follow in their own order. Anything else is kept as JSON.
+    const rest: unknown[] = [];
+    let j = 0;
+    for (const k in d) {
+      if (j < 4) {
+        if (k !== REF_KEYS[j]) return false;
+        j++;
+        continue;
+      }
+      if (j === 4) {
+        j = 5;
+        if (k === 'item') continue;
+      }
+      if (j === 5) {
+        j = 6;
+        if (k === 'placement') continue;
+      }
+      if (REF_KEYS.includes(k)) return false;
+      // As JSON would: a key whose value is undefined is not written.
+      if (d[k] !== undefined) rest.push(this.name(k), d[k]);
+    }
+    if (j < 4) return false;
+    if (d.item !== undefined && typeof d.item !== 'number') return false;
+    if (d.placement !== undefined && typeof d.placement !== 'string') return false;
+    this.facts.push(
+      Fact.StepEvent, seq, processed ? 1 : 0, type, this.name(e.id.slice(0, ID_PREFIX)), this.#idDelta(counter), this.time(this.#ms), this.name(d.workflow), this.name(d.step),
+      d.attempt, d.item ?? -1, d.placement === undefined ? -1 : this.name(d.placement), rest.length / 2, ...rest,
+    );
+    return true;
+  }
+
+  #idDelta(counter: number): number {
+    if (this.#id0 < 0) this.#id0 = counter;
+    return counter - this.#id0;
+  }
+
+  /** The row's text. */
+  text(): string {
+    return JSON.stringify([this.#base, this.#names.list.slice(this.#base), this.#objectList, this.t0, this.#id0, this.facts]);
+  }
+}
+
+/** What decoding a row reports, fact by fact, in order. */
+export type RowVisitor = {
+  arrive?(trigger: string, key: string, need: number | undefined): void;
+  need?(trigger: string, need: number): void;
+  claim?(trigger: string, at: number): void;
+  dispatched?(trigger: string, at: number): void;
+  result?(key: string, output: unknown): void;
+  task?(task: Task): void;
+  started?(step: string, item: number | undefined, attempt: number, at: number): void;
+  finished?(step: string, item: number | undefined, attempt: number, status: TaskEntry['status'], at: number): void;
+  event?(seq: number, event: EventEnvelope, processed: boolean): void;
+  processed?(seq: number): void;
+};
+
+/**
+ * Decodes a row of run `runId` (whose input is `input`), calling `visit` for each fact. `table`
+ * holds the run's names of its earlier rows (a fresh one for a row of no run) and gains this
+ * row's.
+ */
+export function readRow(runId: string | null, input: unknown, text: string, table: NameTable, visit: RowVisitor): void {
+  const [base, defined, objects, t0, id0, f] = JSON.parse(text) as [number, string[], unknown[], number, number, unknown[]];
+  table.define(base, defined);
+  const names = table.list;
+  const num = (i: number) => f[i] as number;
+  const time = (i: number) => t0 + (f[i] as number);
+  const name = (i: number) => names[f[i] as number]!;
+  const opt = (i: number) => ((f[i] as number) < 0 ? undefined : (f[i] as number));
+  let i = 0;
+  while (i < f.length) {
+    const code = f[i] as number;
+    switch (code) {
+      case Fact.Arrive:
+        visit.arrive?.(name(i + 1), name(i + 2), opt(i + 3));
+        i += 4;
+        break;
+      case Fact.Need:
+        visit.need?.(name(i + 1), num(i + 2));
+        i += 3;
+        break;
+      case Fact.Claim:
+        visit.claim?.(name(i + 1), time(i + 2));
+        i += 3;
+        break;
+      case Fact.Dispatched:
+        visit.dispatched?.(name(i + 1), time(i + 2));
+        i += 3;
+        break;
+      case Fact.Result:
+        visit.result?.(name(i + 1), f[i + 2]);
+        i += 3;
+        break;
+      case Fact.Task: {
+        if (visit.task) visit.task(decodeTask(runId!, input, names, objects, f, i));
+        i += 15 + 2 * num(i + 14);
+        break;
+      }
+      case Fact.TaskJson:
+        visit.task?.(f[i + 1] as Task);
+        i += 2;
+        break;
+      case Fact.Started:
+        visit.started?.(name(i + 1), opt(i + 2), num(i + 3), time(i + 4));
+        i += 5;
+        break;
+      case Fact.Finished:
+        visit.finished?.(name(i + 1), opt(i + 2), num(i + 3), STATUS[num(i + 4)]!, time(i + 5));
+        i += 6;
+        break;
+      case Fact.EventJson:
+        visit.event?.(num(i + 1), f[i + 3] as EventEnvelope, f[i + 2] === 1);
+        i += 4;
+        break;
+      case Fact.StepEvent: {
+        const rest = num(i + 12);
+        if (visit.event) visit.event(num(i + 1), decodeStepEvent(runId!, names, f, i, t0, id0), f[i + 2] === 1);
+        i += 13 + 2 * rest;
+        break;
+      }
+      case Fact.Processed:
+        visit.processed?.(num(i + 1));
+        i += 2;
+        break;
+      default:
+        throw new Error(`journal row of run ${runId ?? '(none)'}: unknown fact code ${String(code)} at ${i}`);
+    }
+  }
+}
+
+function decodeTask(runId: string, input: unknown, names: readonly string[], objects: unknown[], f: unknown[], i: number): Task {
+  const item = f[i + 3] as number;
+  const timeoutMs = f[i + 6] as number;
+  const placement = f[i + 7] as number;
+  const files = f[i + 10] as number;
+  const eventInput = f[i + 11] === 1 ? input : f[i + 12];
+  const results: Record<string, unknown> = {};
+  const n = f[i + 14] as number;
+  for (let k = 0; k < n; k++) results[names[f[i + 15 + 2 * k] as number]!] = f[i + 16 + 2 * k];
+  // Field by field in makeTask's order (runtime/tasks.ts), so the task reads back the same.
+  const task: Task =
+    item >= 0
+      ? { workflow: names[f[i + 1] as number]!, runId, step: names[f[i + 2] as number]!, item, attempt: f[i + 4] as number, maxAttempts: f[i + 5] as number,
+          executor: objects[f[i + 9] as number] as Task['executor'], event: { input: eventInput, results, item: f[i + 13], index: item } }
+      : { workflow: names[f[i + 1] as number]!, runId, step: names[f[i + 2] as number]!, attempt: f[i + 4] as number, maxAttempts: f[i + 5] as number,
+          executor: objects[f[i + 9] as number] as Task['executor'], event: { input: eventInput, results } };
+  if (timeoutMs >= 0) task.timeoutMs = timeoutMs;
+  if (placement >= 0) task.placement = names[placement] as Task['placement'];
+  if (f[i + 8] === 1) task.fallback = 'batch';
+  if (files >= 0) task.files = objects[files] as Task['files'];
+  return task;
+}
+
+function decodeStepEvent(runId: string, names: readonly string[], f: unknown[], i: number, t0: number, id0: number): EventEnvelope {
+  const item = f[i + 10] as number;
+  const placement = f[i + 11] as number;
+  const detail: Record<string, unknown> = { workflow: names[f[i + 7] as number]!, runId, step: names[f[i + 8] as number]!, attempt: f[i + 9] as number };
+  if (item >= 0) detail['item'] = item;
+  if (placement >= 0) detail['placement'] = names[placement];
+  const rest = f[i + 12] as number;
+  for (let k = 0; k < rest; k++) detail[names[f[i + 13 + 2 * k] as number]!] = f[i + 14 + 2 * k];
+  return {
+    id: names[f[i + 4] as number]! + (id0 + (f[i + 5] as number)).toString(16).padStart(12, '0'),
+    source: JOINFLOW_SOURCE,
+    'detail-type': STEP_TYPES[f[i + 3] as number]!,
+    time: new Date(t0 + (f[i + 6] as number)).toISOString(),
+    detail,
+  };
+}

@@ -1,0 +1,339 @@
+/**
+ * The working state of the journal store (journal-state.ts) and its journal on file. While this
+ * process holds the state dir (SQLite's write lock makes it the only writer), the memory here is
+ * authoritative for the runs it has loaded: their joins, results, tasks and pending events. Each
+ * change is also written as a fact (journal-codec.ts); a commit appends one row per run that
+ * changed. A run started by another process (before a restart) is loaded by replaying its rows.
+ */
+import type Database from 'better-sqlite3';
+import type { EventEnvelope } from '../../model/events.ts';
+import type { RunRecord, Task } from '../../ports.ts';
+import type { TaskEntry } from './durable-log.ts';
+import { NameTable, readRow, RowWriter, type RowVisitor } from './journal-codec.ts';
+import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
+import type { Batch } from './sqlite-schema.ts';
+
+/** A join counter: the first arrival key in a field, a Set only from the second on. */
+export type Join = { first: string | undefined; more: Set<string> | undefined; need: number | undefined; claimedAt: number | undefined; dispatchedAt: number | undefined };
+
+/** A run this process has in memory. */
+export type LiveRun = {
+  record: RunRecord;
+  joins: Map<string, Join>;
+  results: Map<string, unknown>;
+  /** By task key, in dispatch order. */
+  tasks: Map<string, TaskEntry>;
+};
+
+export const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
+
+/** The key of a task attempt within its run. */
+export const taskKey = (step: string, item: number | undefined, attempt: number): string => (item === undefined ? `${step}\u0000${attempt}` : `${step}\u0000${item}\u0000${attempt}`);
+
+export function joinOf(run: LiveRun, trigger: string): Join {
+  let j = run.joins.get(trigger);
+  if (!j) run.joins.set(trigger, (j = { first: undefined, more: undefined, need: undefined, claimedAt: undefined, dispatchedAt: undefined }));
+  return j;
+}
+
+/** Adds an arrival; true when the key is new. */
+export function addArrival(j: Join, key: string): boolean {
+  if (j.first === undefined) {
+    j.first = key;
+    return true;
+  }
+  if (j.first === key) return false;
+  j.more ??= new Set();
+  if (j.more.has(key)) return false;
+  j.more.add(key);
+  return true;
+}
+
+/** How many released runs keep their name tables. */
+const RECENT_TABLES = 64;
+
+const OPEN = new Set<TaskEntry['status']>(['dispatched', 'started']);
+
+/** The state of one run rebuilt from its rows: what replay and the readers share. */
+function replayVisitor(run: LiveRun, pending?: Map<number, { runId: string | null; event: EventEnvelope }>): RowVisitor {
+  const runId = run.record.runId;
+  return {
+    arrive(trigger, key, need) {
+      const j = joinOf(run, trigger);
+      addArrival(j, key);
+      if (need !== undefined && j.need === undefined) j.need = need;
+    },
+    need(trigger, need) {
+      const j = joinOf(run, trigger);
+      if (j.need === undefined) j.need = need;
+    },
+    claim(trigger, at) {
+      joinOf(run, trigger).claimedAt = at;
+    },
+    dispatched(trigger, at) {
+      const j = joinOf(run, trigger);
+      if (j.dispatchedAt === undefined) j.dispatchedAt = at;
+    },
+    result(key, output) {
+      if (!run.results.has(key)) run.results.set(key, output);
+    },
+    task(task) {
+      const key = taskKey(task.step, task.item, task.attempt);
+      if (!run.tasks.has(key)) run.tasks.set(key, { task, status: 'dispatched' });
+    },
+    started(step, item, attempt, at) {
+      const e = run.tasks.get(taskKey(step, item, attempt));
+      if (e && e.status === 'dispatched') {
+        e.status = 'started';
+        e.startedAt = at;
+      }
+    },
+    finished(step, item, attempt, status, at) {
+      const e = run.tasks.get(taskKey(step, item, attempt));
+      if (e && OPEN.has(e.status)) {
+        e.status = status;
+        e.finishedAt = at;
+      }
+    },
+    event(seq, event, processed) {
+      if (!processed) pending?.set(seq, { runId, event });
+    },
+    processed(seq) {
+      pending?.delete(seq);
+    },
+  };
+}
+
+/** The journal of one state database. */
+export class Journal {
+  readonly #batch: Batch;
+  /** Facts of this commit, by run (null: events of no run). */
+  readonly rows = new Map<string | null, RowWriter>();
+  /** Runs in memory, authoritative while this process writes the state dir. */
+  readonly runs = new Map<string, LiveRun>();
+  /** Events appended and not yet processed, of the loaded runs (and of no run). */
+  readonly pending = new Map<number, { runId: string | null; event: EventEnvelope }>();
+  /** The names of runs written or read here (journal-codec.ts): a run's rows number them in order. */
+  readonly tables = new Map<string, NameTable>();
+  nextSeq: number;
+  #orphansLoaded = false;
+  readonly #released: string[] = [];
+  readonly #s;
+
+  constructor(db: Database.Database, batch: Batch) {
+    this.#batch = batch;
+    this.#s = {
+      insert: db.prepare<[string | null, number | null, number | null, string]>('INSERT INTO journal (run_id, min_seq, max_seq, facts) VALUES (?, ?, ?, ?)'),
+      rowsOf: db.prepare<[string], string>('SELECT facts FROM journal WHERE run_id = ? ORDER BY id').pluck(),
+      orphanRows: db.prepare<[], string>('SELECT facts FROM journal WHERE run_id IS NULL ORDER BY id').pluck(),
+      maxSeq: db.prepare<[], number | null>('SELECT max(max_seq) FROM journal').pluck(),
+      run: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`),
+      after: db.prepare<[number, number], { id: number; run_id: string | null; min_seq: number; facts: string }>(
+        'SELECT id, run_id, min_seq, facts FROM journal WHERE max_seq > ? AND id > ? ORDER BY id LIMIT 64',
+      ),
+    };
+    this.nextSeq = (this.#s.maxSeq.get() ?? 0) + 1;
+  }
+
+  /** The facts of `runId` for this commit. */
+  writer(runId: string | null): RowWriter {
+    let w = this.rows.get(runId);
+    if (!w) this.rows.set(runId, (w = new RowWriter(runId, runId === null ? new NameTable() : this.tableOf(runId))));
+    return w;
+  }
+
+  /**
+   * A run left memory. Its name table stays a while: the last events of a run are marked
+   * processed after its release, and reading its rows back for that would cost more than
+   * the run's whole commit.
+   */
+  released(runId: string): void {
+    this.#released.push(runId);
+    if (this.#released.length > RECENT_TABLES) {
+      const old = this.#released.shift()!;
+      if (!this.runs.has(old)) this.tables.delete(old);
+    }
+  }
+
+  /** The names a run's rows on file defined (none for a new run); kept until it is released. */
+  tableOf(runId: string): NameTable {
+    let table = this.tables.get(runId);
+    if (!table) {
+      table = new NameTable();
+      for (const text of this.#s.rowsOf.all(runId)) {
+        const [base, names] = JSON.parse(text) as [number, string[]];
+        table.define(base, names);
+      }
+      this.tables.set(runId, table);
+    }
+    return table;
+  }
+
+  /** Writes this commit's rows into the open transaction. */
+  flush(): void {
+    if (this.rows.size === 0) return;
+    this.#batch.write();
+    for (const w of this.rows.values()) {
+      if (w.facts.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.text());
+    }
+    this.rows.clear();
+  }
+
+  /** After a rollback: what is in memory may be ahead of the file. Forget it all. */
+  reset(): void {
+    this.rows.clear();
+    this.runs.clear();
+    this.tables.clear();
+    this.pending.clear();
+    this.#orphansLoaded = false;
+    this.nextSeq = (this.#s.maxSeq.get() ?? 0) + 1;
+  }
+
+  /** The run's record on file (undefined: no such run, or not started yet). */
+  record(runId: string): RunRecord | undefined {
+    return decodeRun(this.#s.run.get(runId));
+  }
+
+  /** A run in memory, loaded from its rows on first use; undefined for a run that does not exist. */
+  live(runId: string): LiveRun | undefined {
+    const hit = this.runs.get(runId);
+    if (hit) return hit;
+    const record = this.record(runId);
+    if (!record || record.status !== 'running') return undefined;
+    const run = this.replay(record, this.pending, this.tableOf(runId));
+    this.runs.set(runId, run);
+    return run;
+  }
+
+  /** A run's state rebuilt from its rows on file (and its pending events added to `pending`). */
+  replay(record: RunRecord, pending?: Map<number, { runId: string | null; event: EventEnvelope }>, table = new NameTable()): LiveRun {
+    const run: LiveRun = { record, joins: new Map(), results: new Map(), tasks: new Map() };
+    const visit = replayVisitor(run, pending);
+    for (const text of this.#s.rowsOf.all(record.runId)) readRow(record.runId, record.input, text, table, visit);
+    return run;
+  }
+
+  /** Loads the pending events of no run (once). */
+  loadOrphans(): void {
+    if (this.#orphansLoaded) return;
+    this.#orphansLoaded = true;
+    const pending = this.pending;
+    const visit: RowVisitor = {
+      event(seq, event, processed) {
+        if (!processed) pending.set(seq, { runId: null, event });
+      },
+      processed(seq) {
+        pending.delete(seq);
+      },
+    };
+    for (const text of this.#s.orphanRows.all()) readRow(null, undefined, text, new NameTable(), visit);
+  }
+
+  /** Sequence numbers of the events of no run that are still pending on file. */
+  orphanPending(): Set<number> {
+    const out = new Set<number>();
+    const visit: RowVisitor = {
+      event(seq, _event, processed) {
+        if (!processed) out.add(seq);
+      },
+      processed(seq) {
+        out.delete(seq);
+      },
+    };
+    for (const text of this.#s.orphanRows.all()) readRow(null, undefined, text, new NameTable(), visit);
+    return out;
+  }
+
+  /** Events logged after `seq`, oldest first, at most `limit` (rows of this commit written first). */
+  eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }> {
+    this.flush();
+    const out: Array<{ seq: number; event: EventEnvelope }> = [];
+    const inputs = new Map<string, unknown>();
+    // Rows of one commit may interleave their sequence numbers (one row per run); rows of later
+    // commits only have later ones. So read on while a row may hold a number below the highest.
+    let max = -Infinity;
+    let lastId = 0;
+    for (;;) {
+      const rows = this.#s.after.all(seq, lastId);
+      let stop = false;
+      for (const row of rows) {
+        if (out.length >= limit && row.min_seq > max) {
+          stop = true;
+          break;
+        }
+        lastId = row.id;
+        let input: unknown;
+        if (row.run_id !== null) {
+          if (!inputs.has(row.run_id)) inputs.set(row.run_id, this.record(row.run_id)?.input);
+          input = inputs.get(row.run_id);
+        }
+        readRow(row.run_id, input, row.facts, row.run_id === null ? new NameTable() : this.tableOf(row.run_id), {
+          event(s, event) {
+            if (s > seq) {
+              out.push({ seq: s, event });
+              if (s > max) max = s;
+            }
+          },
+        });
+      }
+      if (stop || rows.length < 64) break;
+    }
+    out.sort((a, b) => a.seq - b.seq);
+    return out.length > limit ? out.slice(0, limit) : out;
+  }
+
+  /** The highest sequence number logged so far (0 when none). */
+  lastEventSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  /** A run's tasks, from memory when loaded, else rebuilt from its rows. */
+  tasksOf(runId: string): TaskEntry[] {
+    const run = this.runs.get(runId);
+    if (run) return [...run.tasks.values()];
+    const record = this.record(runId);
+    if (!record) return [];
+    this.flush();
+    return [...this.replay(record).tasks.values()];
+  }
+}
+
+/**
+ * Open task entries by the task objects the engine recorded (it reports starts and ends with the
+ * same object), so that the hot path builds no key. A Map, emptied as tasks finish and runs are
+ * released: a WeakMap entry costs the garbage collector more than this one costs.
+ */
+export class OpenTasks {
+  readonly #byTask = new Map<Task, TaskEntry>();
+
+  /** Records a task entry in its run; false when the run has this attempt already. */
+  add(run: LiveRun, task: Task): boolean {
+    const key = taskKey(task.step, task.item, task.attempt);
+    if (run.tasks.has(key)) return false;
+    const entry: TaskEntry = { task, status: 'dispatched' };
+    run.tasks.set(key, entry);
+    this.#byTask.set(task, entry);
+    return true;
+  }
+
+  /** A task entry by its task, in a loaded run. */
+  get(run: LiveRun, task: Task): TaskEntry | undefined {
+    const hit = this.#byTask.get(task);
+    if (hit && hit.task.runId === run.record.runId) return hit;
+    return run.tasks.get(taskKey(task.step, task.item, task.attempt));
+  }
+
+  /** The task finished: no more reports of it are expected (a late one takes the slow path). */
+  finished(task: Task): void {
+    this.#byTask.delete(task);
+  }
+
+  /** The run left memory. */
+  released(run: LiveRun): void {
+    for (const e of run.tasks.values()) this.#byTask.delete(e.task);
+  }
+
+  clear(): void {
+    this.#byTask.clear();
+  }
+}

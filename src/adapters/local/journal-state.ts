@@ -1,0 +1,332 @@
+/**
+ * The journal store: durable local state as a journal of compact facts (journal-codec.ts) on
+ * one SQLite file, `<dir>/state.db`. The joins, results, tasks and events of the runs this
+ * process executes are kept in memory (journal-core.ts), and each commit appends one row of
+ * facts per run that changed, instead of a row per task, per event and per join. Runs, plans,
+ * timers and dead letters (a row per run or rarer) keep their tables. After a restart, and for
+ * readers in other processes (`status`, `events tail`, the timeline), a run is rebuilt by
+ * replaying its rows. Commits are grouped exactly as in the row store (sqlite-state.ts): the
+ * facts of a batch become durable together or, after a crash before the commit, not at all.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { ClaimResult, JoinState, TriggerStore } from '../../ports.ts';
+import type { EventEnvelope } from '../../model/events.ts';
+import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
+import type { TaskAttempt, TaskEntry } from './durable-log.ts';
+import { Fact } from './journal-codec.ts';
+import { addArrival, arrivals, joinOf, Journal, OpenTasks, type LiveRun } from './journal-core.ts';
+import { runRecord } from './run-record.ts';
+import type { SqliteLog } from './sqlite-log.ts';
+import { collectGarbage, runTables, toJson } from './sqlite-runs.ts';
+import { createBatch, openDatabase, type Schema } from './sqlite-schema.ts';
+import type { SqliteStateOptions } from './sqlite-state.ts';
+
+/** The journal store's schema (version 3; version 2 is the row store's). */
+export const JOURNAL_SCHEMA: Schema = {
+  version: 3,
+  ddl: `
+CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE runs (
+  run_id TEXT PRIMARY KEY, workflow TEXT, status TEXT, input TEXT, started_at INTEGER,
+  finished_at INTEGER, output TEXT, error TEXT, plan_hash TEXT, options TEXT
+);
+CREATE TABLE plans (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+-- One row per run per commit: the facts of that commit (journal-codec.ts). min_seq/max_seq:
+-- the range of the event sequence numbers in it (NULL: no events), for events tail.
+CREATE TABLE journal (id INTEGER PRIMARY KEY, run_id TEXT, min_seq INTEGER, max_seq INTEGER, facts TEXT NOT NULL);
+CREATE INDEX journal_run ON journal (run_id, id);
+CREATE INDEX journal_seq ON journal (max_seq);
+CREATE TABLE timers (id INTEGER PRIMARY KEY, run_id TEXT, due_at INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, reason TEXT NOT NULL, json TEXT);
+`,
+};
+
+/** Counts, for tests and benchmarks. */
+export type JournalStats = { runs: number; loadedRuns: number; journalRows: number; pendingEvents: number; timers: number; deadLetters: number };
+
+/** An open journal state: the same parts as the row store's. */
+export type JournalState = {
+  store: TriggerStore & { stats(): JournalStats };
+  log: SqliteLog;
+  file: string;
+  outbox(): DeliveryOutbox;
+  close(): void;
+};
+
+const OPEN = new Set<TaskEntry['status']>(['dispatched', 'started']);
+
+function eventRunId(event: EventEnvelope): string | null {
+  const runId = (event.detail as { runId?: unknown } | undefined)?.runId;
+  return typeof runId === 'string' ? runId : null;
+}
+
+/** Opens (or creates) the journal state in `dir`. One process at a time may write a state dir. */
+export function openJournalState(options: SqliteStateOptions): JournalState {
+  mkdirSync(options.dir, { recursive: true });
+  const file = path.resolve(options.dir, 'state.db');
+  const db = openDatabase(file, options, JOURNAL_SCHEMA);
+  const batch = createBatch(db, file);
+  const journal = new Journal(db, batch);
+  batch.beforeCommit(() => journal.flush());
+  const open = new OpenTasks();
+  batch.afterRollback(() => {
+    journal.reset();
+    open.clear();
+  });
+
+  const s = {
+    insertRun: db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
+      `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id) DO UPDATE SET workflow = excluded.workflow, status = 'running', input = excluded.input,
+       started_at = excluded.started_at, finished_at = excluded.finished_at, output = excluded.output, error = excluded.error
+       WHERE runs.status IS NULL`,
+    ),
+    finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
+      `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
+    ),
+    runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
+  };
+  const count = (sql: string) => db.prepare<[], number>(sql).pluck();
+  const counters = {
+    runs: count('SELECT count(*) FROM runs WHERE status IS NOT NULL'),
+    journalRows: count('SELECT count(*) FROM journal'),
+    timers: count('SELECT count(*) FROM timers'),
+    deadLetters: count('SELECT count(*) FROM dead_letters'),
+  };
+
+  /** The run's working state: loaded when running; a finished run's is rebuilt (not kept). */
+  function run(runId: string): LiveRun {
+    const live = journal.live(runId);
+    if (live) return live;
+    const record = journal.record(runId);
+    if (!record) throw new Error(`journal store: no run "${runId}"`);
+    journal.flush();
+    return journal.replay(record);
+  }
+
+  const store: JournalState['store'] = {
+    startRun(start) {
+      batch.write();
+      const created =
+        s.insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error))
+          .changes > 0;
+      if (created) {
+        const record = runRecord(start, 'running');
+        journal.runs.set(record.runId, { record, joins: new Map(), results: new Map(), tasks: new Map() });
+        return { created, run: record };
+      }
+      return { created, run: journal.live(start.runId)?.record ?? journal.record(start.runId)! };
+    },
+    getRun(runId) {
+      return journal.runs.get(runId)?.record ?? journal.live(runId)?.record ?? journal.record(runId);
+    },
+    finishRun(runId, update) {
+      batch.write();
+      const finished = s.finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
+      const live = journal.runs.get(runId);
+      if (finished && live) {
+        const r = live.record;
+        live.record = runRecord({
+          runId: r.runId, workflow: r.workflow, input: r.input, startedAt: r.startedAt,
+          finishedAt: update.finishedAt ?? r.finishedAt,
+          output: update.output !== undefined ? update.output : r.output,
+          error: update.error ?? r.error,
+        }, update.status);
+      }
+      return finished;
+    },
+    arrive(runId, trigger, key, need): JoinState {
+      const j = joinOf(run(runId), trigger);
+      const fresh = addArrival(j, key);
+      const setsNeed = need !== undefined && j.need === undefined;
+      if (setsNeed) j.need = need;
+      if (fresh || setsNeed) {
+        const w = journal.writer(runId);
+        w.facts.push(Fact.Arrive, w.name(trigger), w.name(key), need ?? -1);
+      }
+      return { fresh, count: arrivals(j), need: j.need };
+    },
+    setNeed(runId, trigger, need): JoinState {
+      const j = joinOf(run(runId), trigger);
+      if (j.need === undefined) {
+        j.need = need;
+        const w = journal.writer(runId);
+        w.facts.push(Fact.Need, w.name(trigger), need);
+      }
+      return { fresh: false, count: arrivals(j), need: j.need };
+    },
+    claim(runId, trigger, now, leaseMs): ClaimResult {
+      const j = joinOf(run(runId), trigger);
+      let result: ClaimResult;
+      if (j.claimedAt === undefined) result = 'won';
+      // A claim never acknowledged within the lease: its claimer presumably died before dispatching.
+      else if (j.dispatchedAt === undefined && now - j.claimedAt >= leaseMs) result = 'reclaimed';
+      else return 'taken';
+      j.claimedAt = now;
+      const w = journal.writer(runId);
+      w.facts.push(Fact.Claim, w.name(trigger), w.time(now));
+      return result;
+    },
+    markDispatched(runId, trigger, now) {
+      const j = joinOf(run(runId), trigger);
+      if (j.dispatchedAt !== undefined) return;
+      j.dispatchedAt = now;
+      const w = journal.writer(runId);
+      w.facts.push(Fact.Dispatched, w.name(trigger), w.time(now));
+    },
+    saveResult(runId, key, output) {
+      const r = run(runId);
+      if (r.results.has(key)) return;
+      // JSON has no undefined: a saved undefined reads back as null (the processor saves null).
+      r.results.set(key, output === undefined ? null : output);
+      const w = journal.writer(runId);
+      w.facts.push(Fact.Result, w.name(key), output === undefined ? null : output);
+    },
+    getResults(runId, keys) {
+      const results = run(runId).results;
+      const out = new Map<string, unknown>();
+      for (const k of keys) if (results.has(k)) out.set(k, results.get(k));
+      return out;
+    },
+    async commit() {
+      if (journal.rows.size > 0) batch.write();
+      batch.commit();
+    },
+    async release(runId) {
+      const status = journal.runs.get(runId)?.record.status ?? s.runStatus.get(runId);
+      if (status === undefined || status === null || status === 'running') return;
+      // Its rows stay for `status`, the timeline and events tail until gc; memory lets it go.
+      const live = journal.runs.get(runId);
+      if (live) open.released(live);
+      journal.runs.delete(runId);
+      journal.released(runId);
+    },
+    stats() {
+      journal.flush();
+      return {
+        runs: counters.runs.get() ?? 0,
+        loadedRuns: journal.runs.size,
+        journalRows: counters.journalRows.get() ?? 0,
+        pendingEvents: journal.pending.size,
+        timers: counters.timers.get() ?? 0,
+        deadLetters: counters.deadLetters.get() ?? 0,
+      };
+    },
+  };
+
+  const log = createJournalLog(journal, open, runTables(db, batch), run);
+  log.gc = (before) => {
+    const removed = collectGarbage(db, batch, before, ['journal', 'timers'], 'SELECT 1');
+    // Rows of no run go once none of their events is pending.
+    const pending = journal.orphanPending();
+    batch.write();
+    const ids = db.prepare<[], { id: number; min_seq: number | null; max_seq: number | null }>('SELECT id, min_seq, max_seq FROM journal WHERE run_id IS NULL').all();
+    const drop = db.prepare<[number]>('DELETE FROM journal WHERE id = ?');
+    for (const row of ids) {
+      let open = false;
+      for (const seq of pending) if (row.min_seq !== null && row.max_seq !== null && seq >= row.min_seq && seq <= row.max_seq) open = true;
+      if (!open) drop.run(row.id);
+    }
+    batch.commit();
+    for (const runId of removed.runIds) journal.runs.delete(runId);
+    return removed;
+  };
+  log.vacuum = () => {
+    store.commit();
+    db.exec('VACUUM');
+  };
+  let outbox: DeliveryOutbox | undefined;
+  return {
+    store,
+    log,
+    file,
+    outbox: () => (outbox ??= createSqliteOutbox(db, batch)),
+    close() {
+      if (!db.open) return;
+      batch.rollback();
+      db.close();
+    },
+  };
+}
+
+/** The DurableLog on the journal: events and tasks as facts, the rest in the per-run tables. */
+function createJournalLog(journal: Journal, open: OpenTasks, tables: ReturnType<typeof runTables>, run: (runId: string) => LiveRun): SqliteLog {
+  const toAttempt = (e: TaskEntry): TaskAttempt => {
+    const a: TaskAttempt = { step: e.task.step, attempt: e.task.attempt, status: e.status };
+    if (e.task.item !== undefined) a.item = e.task.item;
+    if (e.task.placement !== undefined) a.placement = e.task.placement;
+    if (e.startedAt !== undefined) a.startedAt = e.startedAt;
+    if (e.finishedAt !== undefined) a.finishedAt = e.finishedAt;
+    return a;
+  };
+  const loadRunning = () => {
+    for (const r of tables.listRuns({ status: 'running' })) journal.live(r.runId);
+    journal.loadOrphans();
+  };
+  const log: SqliteLog = {
+    ...tables,
+    appendEvents(events) {
+      const seqs: number[] = [];
+      for (const event of events) {
+        const seq = journal.nextSeq++;
+        const runId = eventRunId(event);
+        journal.writer(runId).event(seq, event, false);
+        journal.pending.set(seq, { runId, event });
+        seqs.push(seq);
+      }
+      return seqs;
+    },
+    recordEvents(events) {
+      for (const event of events) journal.writer(eventRunId(event)).event(journal.nextSeq++, event, true);
+    },
+    markProcessed(seqs) {
+      for (const seq of seqs) {
+        const p = journal.pending.get(seq);
+        if (!p) continue;
+        journal.pending.delete(seq);
+        journal.writer(p.runId).processed(seq);
+      }
+    },
+    pendingEvents() {
+      loadRunning();
+      return [...journal.pending].sort((a, b) => a[0] - b[0]).map(([seq, p]) => ({ seq, event: p.event }));
+    },
+    eventsAfter: (seq, limit) => journal.eventsAfter(seq, limit),
+    lastEventSeq: () => journal.lastEventSeq(),
+    runStarted() {},
+    runReleased() {},
+    recordTask(task) {
+      const r = run(task.runId);
+      if (!open.add(r, task)) return;
+      journal.writer(task.runId).task(task, r.record.input);
+    },
+    taskStarted(task, at) {
+      const e = open.get(run(task.runId), task);
+      if (!e || e.status !== 'dispatched') return;
+      e.status = 'started';
+      e.startedAt = at;
+      journal.writer(task.runId).started(task, at);
+    },
+    taskFinished(task, status, at) {
+      const e = open.get(run(task.runId), task);
+      open.finished(task);
+      if (!e || !OPEN.has(e.status)) return;
+      e.status = status;
+      e.finishedAt = at;
+      journal.writer(task.runId).finished(task, status, at);
+    },
+    unfinishedTasks(runId) {
+      if (runId === undefined) loadRunning();
+      const runs = runId === undefined ? [...journal.runs.values()] : [journal.live(runId)].filter((r) => r !== undefined);
+      const out: TaskEntry[] = [];
+      for (const r of runs) for (const e of r.tasks.values()) if (OPEN.has(e.status)) out.push(e);
+      return out;
+    },
+    tasks: (runId) => journal.tasksOf(runId),
+    attempts: (runId) => journal.tasksOf(runId).map(toAttempt),
+    gc: () => ({ runs: 0, runIds: [] }),
+    vacuum() {},
+  };
+  return log;
+}

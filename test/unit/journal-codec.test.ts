@@ -1,0 +1,121 @@
+/** The journal's facts: what is written compactly reads back exactly, and anything else as JSON. */
+import { describe, expect, it } from 'vitest';
+import { NameTable, readRow, RowWriter, type RowVisitor } from '../../src/adapters/local/journal-codec.ts';
+import { createEventFactory } from '../../src/adapters/local/step-events.ts';
+import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
+import type { Task } from '../../src/ports.ts';
+
+const input = { doc: 'abc', n: [1, 2] };
+const exec = { type: 'process', command: 'sleep', args: ['1'], env: {} } as unknown as Task['executor'];
+
+function task(over: Partial<Task> = {}): Task {
+  return { workflow: 'wf', runId: 'r1', step: 'align', attempt: 1, maxAttempts: 3, executor: exec, event: { input, results: { split: [1, 2], 'long step name': null } }, ...over };
+}
+
+/** Writes with `write`, reads the row back; returns the tasks and events read. */
+function roundTrip(write: (w: RowWriter) => void, runId: string | null = 'r1', table = new NameTable(), readTable = new NameTable()) {
+  const w = new RowWriter(runId, table);
+  write(w);
+  const tasks: Task[] = [];
+  const events: Array<{ seq: number; event: EventEnvelope; processed: boolean }> = [];
+  const visit: RowVisitor = { task: (t) => tasks.push(t), event: (seq, event, processed) => events.push({ seq, event, processed }) };
+  const text = w.text();
+  readRow(runId, input, text, readTable, visit);
+  return { tasks, events, text };
+}
+
+describe('journal facts', () => {
+  it('rebuilds tasks written field by field, in the same key order', () => {
+    const item: Task = { workflow: 'wf', runId: 'r1', step: 'map', item: 4, attempt: 2, maxAttempts: 4, executor: exec, event: { input, results: { split: 'x' }, item: { k: 1 }, index: 4 } };
+    item.timeoutMs = 1500;
+    item.placement = 'lambda';
+    item.fallback = 'batch';
+    item.files = { inputs: ['a.txt'], outputs: ['b.txt'] } as Task['files'];
+    const other = task({ event: { input: { different: true }, results: {} } });
+    const { tasks, text } = roundTrip((w) => {
+      w.task(task(), input);
+      w.task(item, input);
+      w.task(other, input);
+    });
+    expect(tasks.map((t) => JSON.stringify(t))).toEqual([task(), item, other].map((t) => JSON.stringify(t)));
+    // The executor is written once for the three tasks; the input not at all.
+    expect(text.split('"sleep"').length - 1).toBe(1);
+    expect(text).not.toContain('"abc"');
+  });
+
+  it('keeps a task of another shape as JSON', () => {
+    const odd = { ...task(), extra: 1 } as Task;
+    const noResults = task({ event: { input } as Task['event'] });
+    const { tasks } = roundTrip((w) => {
+      w.task(odd, input);
+      w.task(noResults, input);
+    });
+    expect(tasks).toEqual([odd, noResults]);
+  });
+
+  it("rebuilds the engine's step events exactly, and keeps other events as JSON", () => {
+    let now = Date.UTC(2026, 10, 22, 8, 0, 0, 5);
+    const make = createEventFactory(() => now);
+    const t = task({ item: 3, placement: 'batch-gpu' } as Partial<Task>);
+    const started = make('Step Started', stepRef(t, { startedAt: now }));
+    now += 7;
+    const completed = make('Step Completed', stepRef(task(), { output: { rows: [1, 2, 3], note: 'a,b' } }));
+    const failed = make('Step Failed', stepRef(task(), { error: { type: 'Boom', message: 'x' }, retrying: true }));
+    const custom: EventEnvelope = { id: 'e-1', source: 'my.app', 'detail-type': 'Order Placed', time: '2026-01-01T00:00:00Z', detail: { runId: 'r1', x: 1 } };
+    const reordered: EventEnvelope = { ...completed, detail: { runId: 'r1', workflow: 'wf', step: 'align', attempt: 1 } };
+    const otherRun: EventEnvelope = { ...completed, detail: { ...completed.detail, runId: 'r2' } };
+    const { events, text } = roundTrip((w) => {
+      w.event(10, started, true);
+      w.event(11, completed, false);
+      w.event(12, failed, false);
+      w.event(13, custom, false);
+      w.event(14, reordered, false);
+      w.event(15, otherRun, false);
+      w.processed(11);
+    });
+    expect(events.map((e) => [e.seq, JSON.stringify(e.event), e.processed])).toEqual([
+      [10, JSON.stringify(started), true],
+      [11, JSON.stringify(completed), false],
+      [12, JSON.stringify(failed), false],
+      [13, JSON.stringify(custom), false],
+      [14, JSON.stringify(reordered), false],
+      [15, JSON.stringify(otherRun), false],
+    ]);
+    // Ids and times of the compact events are not written out.
+    expect(text).not.toContain(started.id);
+    expect(text).not.toContain(started.time);
+  });
+
+  it("numbers a run's names across its rows, read in order", () => {
+    const table = new NameTable();
+    const read = new NameTable();
+    const first = roundTrip((w) => w.task(task(), input), 'r1', table, read);
+    const second = roundTrip((w) => w.task(task({ attempt: 2 }), input), 'r1', table, read);
+    // The second row defines no name: the first did.
+    expect(JSON.parse(second.text)[1]).toEqual([]);
+    const reader = new NameTable();
+    const seen: Task[] = [];
+    for (const text of [first.text, second.text]) readRow('r1', input, text, reader, { task: (t) => seen.push(t) });
+    expect(seen.map((t) => t.attempt)).toEqual([1, 2]);
+    // Read alone, the second row cannot be decoded: it says so instead of misreading names.
+    expect(() => readRow('r1', input, second.text, new NameTable(), {})).toThrow(/defines names from \d+ on, but only 0 are known/);
+  });
+
+  it('reports store facts with their times', () => {
+    const w = new RowWriter('r1', new NameTable());
+    w.facts.push(1, w.name('t'), w.name('k'), 2, 3, w.name('t'), w.time(1_000_000), 4, w.name('t'), w.time(1_000_050), 5, w.name('k'), { v: 1 }, 2, w.name('u'), 7);
+    const seen: unknown[] = [];
+    readRow('r1', input, w.text(), new NameTable(), {
+      arrive: (...a) => seen.push(['arrive', ...a]),
+      claim: (...a) => seen.push(['claim', ...a]),
+      dispatched: (...a) => seen.push(['dispatched', ...a]),
+      result: (...a) => seen.push(['result', ...a]),
+      need: (...a) => seen.push(['need', ...a]),
+    });
+    expect(seen).toEqual([['arrive', 't', 'k', 2], ['claim', 't', 1_000_000], ['dispatched', 't', 1_000_050], ['result', 'k', { v: 1 }], ['need', 'u', 7]]);
+  });
+
+  it('refuses a row with an unknown fact', () => {
+    expect(() => readRow('r1', input, JSON.stringify([0, [], [], 0, 0, [99]]), new NameTable(), {})).toThrow(/unknown fact code 99/);
+  });
+});

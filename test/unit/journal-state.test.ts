@@ -1,0 +1,170 @@
+/** The journal store's log: what a restart and the readers in other processes get back. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
+import { createEventFactory } from '../../src/adapters/local/step-events.ts';
+import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
+import type { Task } from '../../src/ports.ts';
+
+const dirs: string[] = [];
+const opened: JournalState[] = [];
+function open(dir: string): JournalState {
+  const s = openJournalState({ dir });
+  opened.push(s);
+  return s;
+}
+function freshDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-journal-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const s of opened.splice(0)) s.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const exec = { type: 'simulate', durationMs: 1 } as Task['executor'];
+const plan = { workflow: 'wf', steps: {}, triggers: [] } as never;
+function task(runId: string, step: string, attempt = 1, input: unknown = null): Task {
+  return { workflow: 'wf', runId, step, attempt, maxAttempts: 2, executor: exec, event: { input, results: {} } };
+}
+let now = Date.UTC(2026, 10, 22);
+const make = createEventFactory(() => now++);
+const completed = (runId: string, step: string): EventEnvelope => make('Step Completed', stepRef(task(runId, step), { output: { step } }));
+
+async function started(s: JournalState, runId: string, input: unknown = null): Promise<void> {
+  s.log.saveRun(runId, plan, { pid: 1 });
+  await s.store.startRun({ runId, workflow: 'wf', input, startedAt: now });
+}
+
+describe('journal state', () => {
+  it('after a restart: pending events, unfinished tasks and joins are as committed', async () => {
+    const dir = freshDir();
+    const a = open(dir);
+    await started(a, 'r', { big: [1, 2, 3] });
+    const [s1, s2] = a.log.appendEvents([completed('r', 'x'), completed('r', 'y')]);
+    a.log.markProcessed([s1!]);
+    const t1 = task('r', 'x', 1, { big: [1, 2, 3] });
+    const t2 = task('r', 'y');
+    a.log.recordTask(t1);
+    a.log.recordTask(t2);
+    a.log.taskStarted(t1, 100);
+    a.log.taskStarted(t2, 101);
+    a.log.taskFinished(t2, 'succeeded', 150);
+    await a.store.arrive('r', 'join', 'x', 2);
+    await a.store.saveResult('r', 'x', { v: 1 });
+    await a.store.commit();
+    // Not committed: lost with the process.
+    a.log.appendEvents([completed('r', 'z')]);
+    await a.store.arrive('r', 'join', 'y', 2);
+    a.close();
+
+    const b = open(dir);
+    expect(b.log.pendingEvents().map((p) => p.seq)).toEqual([s2]);
+    const unfinished = b.log.unfinishedTasks();
+    expect(unfinished).toEqual([{ task: t1, status: 'started', startedAt: 100 }]);
+    expect(b.log.tasks('r').map((e) => [e.task.step, e.status, e.finishedAt])).toEqual([['x', 'started', undefined], ['y', 'succeeded', 150]]);
+    expect(await b.store.arrive('r', 'join', 'y', 2)).toEqual({ fresh: true, count: 2, need: 2 });
+    expect(await b.store.getResults('r', ['x'])).toEqual(new Map([['x', { v: 1 }]]));
+    // The next sequence number continues after the committed ones, not the lost one.
+    expect(b.log.lastEventSeq()).toBe(s2);
+  });
+
+  it('a reader in another connection sees committed tasks and events of a running run', async () => {
+    const dir = freshDir();
+    const w = open(dir);
+    await started(w, 'r');
+    const t = task('r', 'x');
+    w.log.recordTask(t);
+    w.log.taskStarted(t, 5);
+    const e = completed('r', 'x');
+    w.log.appendEvents([e]);
+    await w.store.commit();
+    const r = open(dir);
+    expect(r.log.tasks('r')).toEqual([{ task: t, status: 'started', startedAt: 5 }]);
+    expect(r.log.eventsAfter(0, 10)).toEqual([{ seq: 1, event: e }]);
+    expect(r.log.listRuns({ status: 'running' }).map((x) => x.runId)).toEqual(['r']);
+  });
+
+  it('events tail reads the events of interleaved runs in order, page by page, losing none', async () => {
+    const dir = freshDir();
+    const w = open(dir);
+    const runs = ['a', 'b', 'c'];
+    for (const r of runs) await started(w, r);
+    const sent: EventEnvelope[] = [];
+    for (let commit = 0; commit < 30; commit++) {
+      // Each commit interleaves the runs' events: one row per run, numbers alternating.
+      for (let i = 0; i < 7; i++) {
+        const e = completed(runs[(commit + i) % 3]!, `s${commit}-${i}`);
+        sent.push(e);
+        w.log.appendEvents([e]);
+      }
+      await w.store.commit();
+    }
+    const r = open(dir);
+    for (const limit of [1, 5, 64, 1000]) {
+      const got: EventEnvelope[] = [];
+      let seq = 0;
+      for (;;) {
+        const page = r.log.eventsAfter(seq, limit);
+        if (page.length === 0) break;
+        expect(page.length).toBeLessThanOrEqual(limit);
+        expect(page.map((p) => p.seq)).toEqual([...page.map((p) => p.seq)].sort((x, y) => x - y));
+        got.push(...page.map((p) => p.event));
+        seq = page.at(-1)!.seq;
+      }
+      expect(got.map((e) => e.id)).toEqual(sent.map((e) => e.id));
+    }
+    expect(r.log.lastEventSeq()).toBe(sent.length);
+  });
+
+  it('gc removes finished runs and the events of no run that are processed, and keeps the rest', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    await started(s, 'old');
+    await started(s, 'live');
+    s.log.recordTask(task('old', 'x'));
+    s.log.recordTask(task('live', 'x'));
+    const orphan = (id: string): EventEnvelope => ({ id, source: 'x', 'detail-type': 'Y', time: '', detail: {} });
+    const [done] = s.log.appendEvents([orphan('o1')]);
+    s.log.markProcessed([done!]);
+    await s.store.commit();
+    const [open1] = s.log.appendEvents([orphan('o2')]);
+    await s.store.finishRun('old', { status: 'succeeded', finishedAt: 10 });
+    await s.store.release('old');
+    await s.store.commit();
+    const removed = s.log.gc(1_000);
+    expect(removed).toEqual({ runs: 1, runIds: ['old'] });
+    expect(s.log.tasks('old')).toEqual([]);
+    expect(s.log.tasks('live').map((e) => e.task.step)).toEqual(['x']);
+    expect(s.log.pendingEvents().map((p) => p.seq)).toEqual([open1]);
+    const db = new Database(s.file, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM journal WHERE run_id IS NULL').get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  it('a rollback forgets what memory had beyond the file', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    await started(s, 'r');
+    await s.store.arrive('r', 'j', 'a', 2);
+    await s.store.commit();
+    await s.store.arrive('r', 'j', 'b', 2);
+    s.log.recordTask(task('r', 'y'));
+    s.close();
+    const again = open(dir);
+    expect(await again.store.arrive('r', 'j', 'b', 2)).toEqual({ fresh: true, count: 2, need: 2 });
+    expect(again.log.tasks('r')).toEqual([]);
+  });
+
+  it('refuses a state file of the row store with a message saying what it is', () => {
+    const dir = freshDir();
+    const db = new Database(path.join(dir, 'state.db'));
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL); INSERT INTO schema_version VALUES (2, 0);');
+    db.close();
+    expect(() => openJournalState({ dir })).toThrow(/state schema version 2, but this joinflow uses version 3/);
+  });
+});
