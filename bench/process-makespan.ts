@@ -1,7 +1,7 @@
 /**
  * Makespan vs critical path with real processes (`npm run bench -- --only makespan-montage-process`):
  * the Montage trace imported with `--command 'sleep {runtime*0.01}'` (58 process steps, no data
- * files), run on the durable embedded engine (SQLite state, as `joinflow run` does by default)
+ * files), run on the durable embedded engine (the SQLite journal store, as `joinflow run` does by default)
  * with unlimited process concurrency; `makespan-montage-process-memory` runs it on the in-memory
  * engine (`joinflow run --memory`).
  *
@@ -40,7 +40,7 @@ import path from 'node:path';
 import { createEngine } from '../src/adapters/local/engine.ts';
 import { nativeSpawnStatus } from '../src/adapters/local/native-launcher.ts';
 import { createProcessExecutor } from '../src/adapters/local/process-executor.ts';
-import { openSqliteState } from '../src/adapters/local/sqlite-state.ts';
+import { openJournalState } from '../src/adapters/local/journal-state.ts';
 import { compileWorkflow } from '../src/compiler/compile.ts';
 import { dagStats } from '../src/compiler/graph.ts';
 import { importWfCommons } from '../src/importers/wfcommons.ts';
@@ -204,7 +204,7 @@ export async function processMakespan(store: 'sqlite' | 'memory' = 'sqlite'): Pr
   const boundMs = cp.criticalPath + allowanceMs;
   // `memory`: the engine of `joinflow run --memory` (no state file), to tell the durable store's
   // share of the makespan from the rest.
-  const state = store === 'sqlite' ? openSqliteState({ dir }) : undefined;
+  const state = store === 'sqlite' ? openJournalState({ dir }) : undefined;
   const engine = createEngine({ ...(state ? { store: state.store, log: state.log } : {}), stateDir: dir, concurrency: { process: Infinity }, trace: true, executors: { process: processes } });
   engine.register(plan);
   try {

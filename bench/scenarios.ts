@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEngine, type Engine, type EngineOptions } from '../src/adapters/local/engine.ts';
+import { openJournalState } from '../src/adapters/local/journal-state.ts';
 import { openSqliteState } from '../src/adapters/local/sqlite-state.ts';
 import { compileWorkflow, TriggerId } from '../src/compiler/compile.ts';
 import { importWfCommons } from '../src/importers/wfcommons.ts';
@@ -20,16 +21,17 @@ const corpus = path.resolve(import.meta.dirname, '../../shared/corpora/wfcommons
 const sim0 = { type: 'simulate', durationMs: 0 } as const;
 
 type Measurement = { events: number; steps: number; ms: number; peakRssMb: number; [k: string]: unknown };
-type StoreKind = 'memory' | 'sqlite';
+/** `sqlite`: the durable default (the journal store); `sqlite-rows`: the row store it replaced. */
+export type StoreKind = 'memory' | 'sqlite' | 'sqlite-rows';
 
-/** An engine on the in-memory store, or on the durable SQLite state in a fresh directory. */
+/** An engine on the in-memory store, or on a durable SQLite state in a fresh directory. */
 export function makeEngine(kind: StoreKind, options: EngineOptions = {}): { engine: Engine; done(): Promise<{ stateMb?: number }> } {
   if (kind === 'memory') {
     const engine = createEngine(options);
     return { engine, done: async () => (await engine.close(), {}) };
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-bench-'));
-  const state = openSqliteState({ dir });
+  const state = kind === 'sqlite-rows' ? openSqliteState({ dir }) : openJournalState({ dir });
   const engine = createEngine({ ...options, store: state.store, log: state.log });
   return {
     engine,

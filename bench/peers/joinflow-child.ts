@@ -4,17 +4,17 @@
  * reported as coldMs, the median of the last half as ms, exactly as the HyperFlow side does
  * (bench/peers/hyperflow/run-workflow.cjs). Prints one JSON line:
  * {tasks, succeeded, setupMs, coldMs, ms, runs, events, peakRssMb}.
- * Usage: node --import tsx bench/peers/joinflow-child.ts <shape> <memory|sqlite> <simulate|function> [runs]
+ * Usage: node --import tsx bench/peers/joinflow-child.ts <shape> <memory|sqlite|sqlite-rows> <simulate|function> [runs]
  */
 import { compileWorkflow } from '../../src/compiler/compile.ts';
-import { makeEngine } from '../scenarios.ts';
+import { makeEngine, type StoreKind } from '../scenarios.ts';
 import { NOOP_FUNCTION, NOOP_SIMULATE, shapes, withExecutor } from './shapes.ts';
 
 const [name = '', store = '', executor = '', runsArg = '10'] = process.argv.slice(2);
 const shape = shapes[name];
 const runs = Number(runsArg);
 if (!shape) throw new Error(`joinflow-child: unknown shape "${name}" (have: ${Object.keys(shapes).join(', ')})`);
-if (store !== 'memory' && store !== 'sqlite') throw new Error(`joinflow-child: store must be memory or sqlite, got "${store}"`);
+if (store !== 'memory' && store !== 'sqlite' && store !== 'sqlite-rows') throw new Error(`joinflow-child: store must be memory, sqlite or sqlite-rows, got "${store}"`);
 if (executor !== 'simulate' && executor !== 'function') throw new Error(`joinflow-child: executor must be simulate or function, got "${executor}"`);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`joinflow-child: runs must be a positive integer, got "${runsArg}"`);
 
@@ -25,7 +25,7 @@ const plan = compileWorkflow(workflow, { source: 'bench' });
 const setupMs = performance.now() - t0;
 const tasks = Object.keys(plan.steps).length;
 
-const { engine, done } = makeEngine(store);
+const { engine, done } = makeEngine(store as StoreKind);
 engine.register(plan);
 const samples: number[] = [];
 let events = 0;

@@ -23,11 +23,15 @@ import { findRedisServer, startRedis, type RedisServer } from './redis.ts';
 import { compare, failedRow, markdownTable, RUNS_PER_PROCESS, runsPerProcess, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
 import { shapes } from './shapes.ts';
 
-const VARIANTS: Record<string, { store: 'memory' | 'sqlite'; executor: 'simulate' | 'function' }> = {
+// `sqlite`: the durable default (the journal store). `rows-simulate` (the row store, the default
+// before the journal) runs only when asked for with --variants.
+const VARIANTS: Record<string, { store: 'memory' | 'sqlite' | 'sqlite-rows'; executor: 'simulate' | 'function' }> = {
   'memory-simulate': { store: 'memory', executor: 'simulate' },
   'sqlite-simulate': { store: 'sqlite', executor: 'simulate' },
   'sqlite-function': { store: 'sqlite', executor: 'function' },
+  'rows-simulate': { store: 'sqlite-rows', executor: 'simulate' },
 };
+const DEFAULT_VARIANTS = ['memory-simulate', 'sqlite-simulate', 'sqlite-function'];
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +48,7 @@ const { values } = parseArgs({
 const rounds = Math.max(1, Number(values.runs));
 const timeoutMs = Number(values.timeout) * 1000;
 const names = values.only ? values.only.split(',') : Object.keys(shapes);
-const variants = values.variants ? values.variants.split(',') : Object.keys(VARIANTS);
+const variants = values.variants ? values.variants.split(',') : DEFAULT_VARIANTS;
 for (const n of names) if (!shapes[n]) throw new Error(`unknown shape "${n}" in --only (have: ${Object.keys(shapes).join(', ')})`);
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant "${v}" in --variants (have: ${Object.keys(VARIANTS).join(', ')})`);
 if (!Number.isFinite(rounds) || !(timeoutMs > 0)) throw new Error('--runs and --timeout must be positive numbers');

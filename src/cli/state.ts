@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createFileBlobStore } from '../adapters/local/file-blobs.ts';
-import { openSqliteState } from '../adapters/local/sqlite-state.ts';
+import { openDurableState } from '../adapters/local/durable-state.ts';
 import { UsageError } from '../model/errors.ts';
 
 /** Default state directory, relative to the working directory. */
@@ -18,7 +18,7 @@ export function openState(dir: string, options: { mustExist?: boolean } = {}) {
   if (options.mustExist && !existsSync(path.join(dir, 'state.db'))) {
     throw new UsageError(`no joinflow state in ${dir} (run a workflow first, or pass --state DIR)`);
   }
-  const state = openSqliteState({ dir });
+  const state = openDurableState({ dir });
   return { ...state, blobs: createFileBlobStore(path.join(dir, 'blobs')) };
 }
 

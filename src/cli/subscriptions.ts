@@ -1,7 +1,7 @@
 /** Subscriptions for the CLI's engines (`run`, `dev`, `resume`): outbox, targets and logging. */
 import type { Engine } from '../adapters/local/engine.ts';
 import { createMemoryOutbox } from '../adapters/local/delivery-outbox.ts';
-import type { SqliteState } from '../adapters/local/sqlite-state.ts';
+import type { DurableState } from '../adapters/local/durable-state.ts';
 import { createSubscriptionDispatcher, type SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
 import { createTargetRunner } from '../adapters/local/subscription-targets.ts';
 import type { EventEnvelope } from '../model/events.ts';
@@ -25,7 +25,7 @@ export type SubscriptionHub = {
 /** Creates the hub; with no subscriptions it does nothing at all. */
 export function subscriptionHub(
   subs: readonly Subscription[],
-  state: Pick<SqliteState, 'log' | 'outbox'> | undefined,
+  state: Pick<DurableState, 'log' | 'outbox'> | undefined,
   root: string,
   options: { always?: boolean } = {},
 ): SubscriptionHub {

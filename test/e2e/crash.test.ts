@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { importWfCommons } from '../../src/importers/wfcommons.ts';
 import { rng } from '../helpers/driver.ts';
 import { joinflow, root } from '../helpers/cli.ts';
+import { journal } from '../helpers/journal.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-crash-');
@@ -61,11 +62,11 @@ type Db = InstanceType<typeof Database>;
 /** Each (step, item)'s first recorded output, from the durable event log. */
 function stepResults(db: Db, runId: string): Map<string, unknown> {
   const out = new Map<string, unknown>();
-  for (const row of db.prepare('SELECT json FROM events WHERE run_id = ? ORDER BY seq').all(runId) as Array<{ json: string }>) {
-    const e = JSON.parse(row.json) as { 'detail-type': string; detail: { step: string; item?: number; output?: unknown } };
+  for (const e of journal(db).events.get(runId) ?? []) {
     if (e['detail-type'] !== 'Step Completed') continue;
-    const key = `${e.detail.step}#${e.detail.item ?? ''}`;
-    if (!out.has(key)) out.set(key, e.detail.output);
+    const d = e.detail as { step: string; item?: number; output?: unknown };
+    const key = `${d.step}#${d.item ?? ''}`;
+    if (!out.has(key)) out.set(key, d.output);
   }
   return out;
 }
@@ -105,24 +106,15 @@ describe('crash recovery', () => {
         continue; // killed while it was creating its state
       }
       try {
-        // Exactly-once counting survives every kill: each counter equals its distinct arrivals.
-        // Arrival keys are stored in chunks (JSON arrays); a key counted twice would show here.
-        const keys = new Map<string, string[]>();
-        for (const c of db.prepare('SELECT run_id, trig, keys FROM arrivals').all() as Array<{ run_id: string; trig: string; keys: string }>) {
-          const k = `${c.run_id} ${c.trig}`;
-          keys.set(k, [...(keys.get(k) ?? []), ...(JSON.parse(c.keys) as string[])]);
-        }
-        const bad = (db.prepare('SELECT run_id, trig, cnt FROM joins').all() as Array<{ run_id: string; trig: string; cnt: number }>).filter((j) => {
-          const list = keys.get(`${j.run_id} ${j.trig}`) ?? [];
-          return j.cnt !== list.length || new Set(list).size !== list.length;
-        });
+        // Exactly-once counting survives every kill: a counter is its arrivals' facts, written
+        // once per new key; a key counted twice (after a restart forgot it) would show here.
+        const facts = journal(db);
+        const bad = [...facts.arrivals].filter(([, list]) => new Set(list).size !== list.length);
         expect(bad).toEqual([]);
         started = (db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status IS NOT NULL").get() as { n: number }).n > 0;
         // Only kills that hit a run in progress count toward the 20.
         if (started) kills++;
-        for (const t of db.prepare("SELECT step, item, attempt FROM tasks WHERE status = 'started'").all() as Array<{ step: string; item: number; attempt: number }>) {
-          runningAtKills.add(`${t.step}#${t.item}@${t.attempt}`);
-        }
+        for (const t of facts.tasks.filter((x) => x.status === 'started')) runningAtKills.add(`${t.step}#${t.item}@${t.attempt}`);
       } finally {
         db.close();
       }
@@ -142,7 +134,9 @@ describe('crash recovery', () => {
       expect(Object.fromEntries(got)).toEqual(Object.fromEntries(want));
       // Repeated executions: a unit with more than one started attempt. Each repetition must come
       // from a task that was running when a kill hit (recovery re-runs it as attempt + 1).
-      const attempts = db.prepare('SELECT step, item, attempt FROM tasks WHERE run_id = ? AND started_at IS NOT NULL ORDER BY step, item, attempt').all(result.runId) as Array<{ step: string; item: number; attempt: number }>;
+      const attempts = journal(db)
+        .tasks.filter((t) => t.runId === result.runId && t.started)
+        .sort((x, y) => (x.step < y.step ? -1 : x.step > y.step ? 1 : x.item - y.item || x.attempt - y.attempt));
       const byUnit = new Map<string, number[]>();
       for (const a of attempts) byUnit.set(`${a.step}#${a.item}`, [...(byUnit.get(`${a.step}#${a.item}`) ?? []), a.attempt]);
       let repeated = 0;

@@ -8,9 +8,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
+import { openDurableState, stateKind } from '../../src/adapters/local/durable-state.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { diamondDef, plan } from '../helpers/plans.ts';
 import { joinflow, root } from '../helpers/cli.ts';
+import { journal } from '../helpers/journal.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-durable-');
@@ -50,8 +52,21 @@ function runStatus(state: string, runId: string): string | undefined {
   return query(state, 'SELECT status FROM runs WHERE run_id = ?', runId)?.['status'] as string | undefined;
 }
 
+/** What the journal on file says of a run; undefined until the engine has created its schema. */
+function facts(state: string, runId: string): ReturnType<typeof journal> | undefined {
+  if (!existsSync(path.join(state, 'state.db'))) return undefined;
+  const db = new Database(path.join(state, 'state.db'), { readonly: true });
+  try {
+    return journal(db, runId);
+  } catch {
+    return undefined; // the file exists but its schema is still being created
+  } finally {
+    db.close();
+  }
+}
+
 function taskStatus(state: string, runId: string, step: string): string | undefined {
-  return query(state, 'SELECT status FROM tasks WHERE run_id = ? AND step = ?', runId, step)?.['status'] as string | undefined;
+  return facts(state, runId)?.tasks.find((t) => t.step === step)?.status;
 }
 
 describe('durable state through the CLI', () => {
@@ -109,7 +124,7 @@ describe('durable state through the CLI', () => {
       },
     }));
     const run = background(['run', wf, '--state', state, '--run-id', 'fan-1', '--concurrency', 'simulate=2', '--json']);
-    await until(() => ((query(state, "SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'fan-1' AND status = 'succeeded'")?.['n'] as number | undefined) ?? 0) > 20);
+    await until(() => (facts(state, 'fan-1')?.tasks.filter((t) => t.status === 'succeeded').length ?? 0) > 20);
     run.child.kill('SIGKILL');
     await run.exit;
     expect(runStatus(state, 'fan-1')).toBe('running');
@@ -141,19 +156,14 @@ describe('durable state through the CLI', () => {
     expect(readFileSync(path.join(state, 'runs', 'cancel-me', 'logs', 'sleeper.1.err'), 'utf8')).toContain('got SIGTERM');
     const records = JSON.parse(readFileSync(trace, 'utf8')) as Array<{ step: string; status: string }>;
     expect(records.map((t) => `${t.step}:${t.status}`).sort()).toEqual(['sleeper:cancelled', 'wait:cancelled']);
-    const db = new Database(path.join(state, 'state.db'), { readonly: true });
-    try {
-      const types = (db.prepare("SELECT json FROM events WHERE run_id = 'cancel-me'").all() as Array<{ json: string }>).map((r) => JSON.parse(r.json)['detail-type']);
-      expect(types).toContain('Run Cancelled');
-      expect(types).not.toContain('Run Succeeded');
-    } finally {
-      db.close();
-    }
+    const types = (facts(state, 'cancel-me')?.events.get('cancel-me') ?? []).map((e) => e['detail-type']);
+    expect(types).toContain('Run Cancelled');
+    expect(types).not.toContain('Run Succeeded');
   });
 
   it('lists dead letters with their reasons, and gc removes finished runs', async () => {
     const state = tmp();
-    const s = openSqliteState({ dir: state });
+    const s = openDurableState({ dir: state });
     const engine = createEngine({ store: s.store, log: s.log });
     engine.register(plan(diamondDef));
     await engine.run('diamond', null);
@@ -169,6 +179,26 @@ describe('durable state through the CLI', () => {
     const gc = joinflow(['gc', '--state', state]);
     expect(gc.code).toBe(0);
     expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s) and 0 finished subscription deliveries\n');
+  });
+
+  it('a state dir made by the row store keeps using it: its runs are listed, and new runs go into it', async () => {
+    const state = tmp();
+    const s = openSqliteState({ dir: state });
+    const engine = createEngine({ store: s.store, log: s.log });
+    engine.register(plan(diamondDef));
+    await engine.run('diamond', { x: 1 }, { runId: 'old-1' });
+    await engine.close();
+    s.close();
+    expect(stateKind(state)).toBe('rows');
+    const run = joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 2}', '--state', state, '--run-id', 'new-1', '--json']);
+    expect(run.code).toBe(0);
+    const list = joinflow(['list', '--state', state, '--json']);
+    expect((JSON.parse(list.stdout) as Array<{ runId: string; status: string }>).map((r) => `${r.runId}:${r.status}`).sort()).toEqual(['new-1:succeeded', 'old-1:succeeded']);
+    expect(stateKind(state)).toBe('rows');
+    // A new state dir gets the journal.
+    const fresh = tmp();
+    expect(joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 2}', '--state', fresh]).code).toBe(0);
+    expect(stateKind(fresh)).toBe('journal');
   });
 
   it('gc deletes the logs and data directories of the runs it removes, and only those', () => {

@@ -1,0 +1,37 @@
+/**
+ * Opening a state dir of the durable embedded engine. New state dirs get the journal store
+ * (journal-state.ts); a state dir made by the row store (sqlite-state.ts, schema version 2, the
+ * default before the journal) keeps using it, so that its runs can still be listed, resumed and
+ * collected.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openJournalState, type JournalState } from './journal-state.ts';
+import { openSqliteState, type SqliteState, type SqliteStateOptions } from './sqlite-state.ts';
+import { ROW_SCHEMA } from './sqlite-schema.ts';
+
+/** An open state dir, whichever store made it. */
+export type DurableState = JournalState | SqliteState;
+
+/** Which store a state dir uses: `rows` for one made by the row store, else `journal`. */
+export function stateKind(dir: string): 'journal' | 'rows' {
+  const file = path.resolve(dir, 'state.db');
+  if (!existsSync(file)) return 'journal';
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const version = db.prepare<[], number | null>('SELECT max(version) FROM schema_version').pluck().get();
+    return version === ROW_SCHEMA.version ? 'rows' : 'journal';
+  } catch {
+    // Not readable as a joinflow state file: opening it as a journal says what is wrong.
+    return 'journal';
+  } finally {
+    db?.close();
+  }
+}
+
+/** Opens (or creates) the durable state in `options.dir`. */
+export function openDurableState(options: SqliteStateOptions): DurableState {
+  return stateKind(options.dir) === 'rows' ? openSqliteState(options) : openJournalState(options);
+}

@@ -1,0 +1,44 @@
+/** Reading a journal state file in tests, with the store's own codec (journal-codec.ts). */
+import type Database from 'better-sqlite3';
+import { NameTable, readRow } from '../../src/adapters/local/journal-codec.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
+
+type Db = InstanceType<typeof Database>;
+
+/** What the journal on file says, decoded run by run with the store's own codec. */
+export function journal(db: Db, runId?: string) {
+  const arrivals = new Map<string, string[]>();
+  const events = new Map<string, EventEnvelope[]>();
+  const tasks: Array<{ runId: string; step: string; item: number; attempt: number; status: string; started: boolean }> = [];
+  const taskAt = new Map<string, (typeof tasks)[number]>();
+  const tables = new Map<string, NameTable>();
+  const rows = runId === undefined
+    ? db.prepare('SELECT run_id, facts FROM journal WHERE run_id IS NOT NULL ORDER BY id').all()
+    : db.prepare('SELECT run_id, facts FROM journal WHERE run_id = ? ORDER BY id').all(runId);
+  for (const row of rows as Array<{ run_id: string; facts: string }>) {
+    const runId = row.run_id;
+    if (!tables.has(runId)) tables.set(runId, new NameTable());
+    readRow(runId, null, row.facts, tables.get(runId)!, {
+      arrive: (trigger, key) => arrivals.set(`${runId} ${trigger}`, [...(arrivals.get(`${runId} ${trigger}`) ?? []), key]),
+      event: (_seq, event) => events.set(runId, [...(events.get(runId) ?? []), event]),
+      task: (t) => {
+        const entry = { runId, step: t.step, item: t.item ?? -1, attempt: t.attempt, status: 'dispatched', started: false };
+        tasks.push(entry);
+        taskAt.set(`${runId} ${t.step}#${t.item ?? -1}@${t.attempt}`, entry);
+      },
+      started: (step, item, attempt) => {
+        const e = taskAt.get(`${runId} ${step}#${item ?? -1}@${attempt}`);
+        if (e && e.status === 'dispatched') {
+          e.status = 'started';
+          e.started = true;
+        }
+      },
+      finished: (step, item, attempt, status) => {
+        const e = taskAt.get(`${runId} ${step}#${item ?? -1}@${attempt}`);
+        if (e && (e.status === 'dispatched' || e.status === 'started')) e.status = status;
+      },
+    });
+  }
+  return { arrivals, events, tasks };
+}
+
