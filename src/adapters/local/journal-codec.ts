@@ -72,6 +72,8 @@ export class RowWriter {
   // Cache of the last event time parsed: events are made many per millisecond.
   #iso = '';
   #ms = 0;
+  #prefix = '\u0000';
+  #prefixName = -1;
 
   constructor(runId: string | null, names: NameTable) {
     this.runId = runId;
@@ -167,12 +169,19 @@ export class RowWriter {
   /** A Step Started/Completed/Failed envelope as the engine makes it, field by field; false otherwise. */
   #stepEvent(seq: number, e: EventEnvelope, processed: boolean): boolean {
     const type = STEP_TYPE_CODE.get(e['detail-type']);
-    if (type === undefined || e.source !== JOINFLOW_SOURCE || typeof e.id !== 'string' || e.id.length !== ID_PREFIX + 12) return false;
+    const id = e.id;
+    if (type === undefined || e.source !== JOINFLOW_SOURCE || typeof id !== 'string' || id.length !== ID_PREFIX + 12) return false;
     let n = 0;
     for (const _ in e) n++;
     if (n !== 5) return false;
-    const counter = parseInt(e.id.slice(ID_PREFIX), 16);
-    if (!(counter >= 0) || counter.toString(16).padStart(12, '0') !== e.id.slice(ID_PREFIX)) return false;
+    // The counter: 12 lowercase hex digits, as the engine's id factory writes them.
+    let counter = 0;
+    for (let i = ID_PREFIX; i < ID_PREFIX + 12; i++) {
+      const c = id.charCodeAt(i);
+      const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (digit < 0) return false;
+      counter = counter * 16 + digit;
+    }
     if (e.time !== this.#iso) {
       const ms = Date.parse(e.time);
       if (!Number.isFinite(ms) || new Date(ms).toISOString() !== e.time) return false;
@@ -181,13 +190,25 @@ export class RowWriter {
     }
     const d = e.detail;
     if (typeof d.workflow !== 'string' || d.runId !== this.runId || typeof d.step !== 'string' || typeof d.attempt !== 'number') return false;
+    if (d.item !== undefined && typeof d.item !== 'number') return false;
+    if (d.placement !== undefined && typeof d.placement !== 'string') return false;
+    // One engine's ids share their prefix: compared, not cut out and looked up, each time.
+    if (!id.startsWith(this.#prefix)) {
+      this.#prefix = id.slice(0, ID_PREFIX);
+      this.#prefixName = this.name(this.#prefix);
+    }
+    const at = this.facts.length;
+    this.facts.push(
+      Fact.StepEvent, seq, processed ? 1 : 0, type, this.#prefixName, this.#idDelta(counter), this.time(this.#ms), this.name(d.workflow), this.name(d.step),
+      d.attempt, d.item ?? -1, d.placement === undefined ? -1 : this.name(d.placement), 0,
+    );
     // The reference fields first, in stepRef's order (item and placement when present); the
     // rest follow in their own order. Anything else is kept as JSON.
-    const rest: unknown[] = [];
+    let rest = 0;
     let j = 0;
     for (const k in d) {
       if (j < 4) {
-        if (k !== REF_KEYS[j]) return false;
+        if (k !== REF_KEYS[j]) return this.#undo(at);
         j++;
         continue;
       }
@@ -199,18 +220,21 @@ export class RowWriter {
         j = 6;
         if (k === 'placement') continue;
       }
-      if (REF_KEYS.includes(k)) return false;
+      if (REF_KEYS.includes(k)) return this.#undo(at);
       // As JSON would: a key whose value is undefined is not written.
-      if (d[k] !== undefined) rest.push(this.name(k), d[k]);
+      if (d[k] === undefined) continue;
+      this.facts.push(this.name(k), d[k]);
+      rest++;
     }
-    if (j < 4) return false;
-    if (d.item !== undefined && typeof d.item !== 'number') return false;
-    if (d.placement !== undefined && typeof d.placement !== 'string') return false;
-    this.facts.push(
-      Fact.StepEvent, seq, processed ? 1 : 0, type, this.name(e.id.slice(0, ID_PREFIX)), this.#idDelta(counter), this.time(this.#ms), this.name(d.workflow), this.name(d.step),
-      d.attempt, d.item ?? -1, d.placement === undefined ? -1 : this.name(d.placement), rest.length / 2, ...rest,
-    );
+    if (j < 4) return this.#undo(at);
+    this.facts[at + 12] = rest;
     return true;
+  }
+
+  /** Drops a fact begun at `at` that turned out not to fit; false, for the caller to return. */
+  #undo(at: number): false {
+    this.facts.length = at;
+    return false;
   }
 
   #idDelta(counter: number): number {
