@@ -41,6 +41,7 @@ import { createEngine } from '../src/adapters/local/engine.ts';
 import { nativeSpawnStatus } from '../src/adapters/local/native-launcher.ts';
 import { createProcessExecutor } from '../src/adapters/local/process-executor.ts';
 import { openJournalState } from '../src/adapters/local/journal-state.ts';
+import { openSqliteState } from '../src/adapters/local/sqlite-state.ts';
 import { compileWorkflow } from '../src/compiler/compile.ts';
 import { dagStats } from '../src/compiler/graph.ts';
 import { importWfCommons } from '../src/importers/wfcommons.ts';
@@ -182,7 +183,7 @@ function helperCpu(): { helpersMs: number; stepsMs: number } {
 }
 
 /** One measurement (bench/run.ts takes medians over fresh processes). */
-export async function processMakespan(store: 'sqlite' | 'memory' = 'sqlite'): Promise<{ events: number; steps: number; ms: number; peakRssMb: number; [k: string]: number }> {
+export async function processMakespan(store: 'sqlite' | 'sqlite-rows' | 'memory' = 'sqlite'): Promise<{ events: number; steps: number; ms: number; peakRssMb: number; [k: string]: number }> {
   const load1 = loadavg()[0]!;
   const { workflow } = importWfCommons(JSON.parse(readFileSync(TRACE, 'utf8')), {
     executors: singleExecutorMapping('process', `sleep {runtime*${SCALE}}`),
@@ -204,7 +205,7 @@ export async function processMakespan(store: 'sqlite' | 'memory' = 'sqlite'): Pr
   const boundMs = cp.criticalPath + allowanceMs;
   // `memory`: the engine of `joinflow run --memory` (no state file), to tell the durable store's
   // share of the makespan from the rest.
-  const state = store === 'sqlite' ? openJournalState({ dir }) : undefined;
+  const state = store === 'sqlite' ? openJournalState({ dir }) : store === 'sqlite-rows' ? openSqliteState({ dir }) : undefined;
   const engine = createEngine({ ...(state ? { store: state.store, log: state.log } : {}), stateDir: dir, concurrency: { process: Infinity }, trace: true, executors: { process: processes } });
   engine.register(plan);
   try {
