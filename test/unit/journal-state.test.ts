@@ -146,6 +146,42 @@ describe('journal state', () => {
     db.close();
   });
 
+  it('events of no run stay pending across a restart until processed', async () => {
+    const dir = freshDir();
+    const a = open(dir);
+    const stray: EventEnvelope = { id: 'x-1', source: 'my.app', 'detail-type': 'Something', time: '', detail: { n: 1 } };
+    const [seq] = a.log.appendEvents([stray]);
+    await a.store.commit();
+    a.close();
+    const b = open(dir);
+    expect(b.log.pendingEvents()).toEqual([{ seq, event: stray }]);
+    b.log.markProcessed([seq!]);
+    await b.store.commit();
+    b.close();
+    expect(open(dir).log.pendingEvents()).toEqual([]);
+  });
+
+  it('a run released long ago still takes late facts, numbered after its rows on file', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    // 70 runs end and are released: the first ones' name tables leave memory.
+    for (let i = 0; i < 70; i++) {
+      await started(s, `r${i}`);
+      s.log.recordTask(task(`r${i}`, `step-${i}`));
+      s.log.appendEvents([completed(`r${i}`, `step-${i}`)]);
+      await s.store.finishRun(`r${i}`, { status: 'succeeded', finishedAt: now });
+      await s.store.release(`r${i}`);
+      await s.store.commit();
+    }
+    const late = completed('r0', 'late-step');
+    s.log.appendEvents([late]);
+    await s.store.commit();
+    s.close();
+    const r = open(dir);
+    expect(r.log.tasks('r0').map((e) => e.task.step)).toEqual(['step-0']);
+    expect(r.log.eventsAfter(0, 1000).filter((e) => e.event.detail['runId'] === 'r0').map((e) => e.event.id)).toContain(late.id);
+  });
+
   it('a rollback forgets what memory had beyond the file', async () => {
     const dir = freshDir();
     const s = open(dir);
