@@ -2,7 +2,7 @@
  * The durable state through the CLI: nothing written for a bad definition, resume after a kill,
  * "unfinished runs" notice, resume of a finished run, cancel across processes, dlq list, gc.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -199,6 +199,16 @@ describe('durable state through the CLI', () => {
     const fresh = tmp();
     expect(joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 2}', '--state', fresh]).code).toBe(0);
     expect(stateKind(fresh)).toBe('journal');
+  });
+
+  it('stops quietly when its reader goes away (status | head), exit 0 and no EPIPE', async () => {
+    const state = tmp();
+    expect(joinflow(['run', 'workflows/fanout.ts', '--input', '{"n": 3000}', '--state', state, '--run-id', 'wide', '--json']).code).toBe(0);
+    // `head -c 100` reads the first bytes and exits while ~150 KB are still to come.
+    const script = `"${process.execPath}" "${path.join(root, 'bin/joinflow.js')}" status wide --state "${state}" 2>"${state}/err" | head -c 100 >/dev/null; echo \${PIPESTATUS[0]}`;
+    const r = spawnSync('bash', ['-c', script], { cwd: root, encoding: 'utf8' });
+    expect(readFileSync(path.join(state, 'err'), 'utf8')).not.toContain('EPIPE');
+    expect(r.stdout.trim()).toBe('0');
   });
 
   it('gc deletes the logs and data directories of the runs it removes, and only those', () => {
