@@ -146,6 +146,36 @@ describe('journal state', () => {
     db.close();
   });
 
+  it('a finished task lets go of its payload in memory, and is still read back whole', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    await started(s, 'r', { doc: 'x'.repeat(1000) });
+    const t: Task = { ...task('r', 'map', 1, { doc: 'x'.repeat(1000) }), item: 7, event: { input: { doc: 'x'.repeat(1000) }, results: { split: [1, 2] }, item: { big: 'y'.repeat(500) }, index: 7 } };
+    s.log.recordTask(t);
+    s.log.taskStarted(t, 10);
+    s.log.taskFinished(t, 'succeeded', 20);
+    expect(s.log.attempts('r')).toEqual([{ step: 'map', item: 7, attempt: 1, status: 'succeeded', startedAt: 10, finishedAt: 20 }]);
+    // The payload is on file (not yet committed: read through the open transaction).
+    expect(s.log.tasks('r')).toEqual([{ task: t, status: 'succeeded', startedAt: 10, finishedAt: 20 }]);
+    await s.store.commit();
+    s.close();
+    const again = open(dir);
+    expect(again.log.tasks('r')).toEqual([{ task: t, status: 'succeeded', startedAt: 10, finishedAt: 20 }]);
+  });
+
+  it('an unfinished entry handed out keeps its task when that task then finishes (as recovery uses it)', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    await started(s, 'r');
+    const t: Task = { ...task('r', 'x'), event: { input: null, results: { a: 1 } } };
+    s.log.recordTask(t);
+    s.log.taskStarted(t, 1);
+    const [entry] = s.log.unfinishedTasks();
+    s.log.taskFinished(entry!.task, 'cancelled', 2);
+    // Recovery builds the next attempt from the entry it was given.
+    expect(entry!.task.event).toEqual({ input: null, results: { a: 1 } });
+  });
+
   it('events of no run stay pending across a restart until processed', async () => {
     const dir = freshDir();
     const a = open(dir);

@@ -23,7 +23,24 @@ export type LiveRun = {
   results: Map<string, unknown>;
   /** By task key, in dispatch order. */
   tasks: Map<string, TaskEntry>;
+  /** Set once a finished task's entry has dropped its payload (see {@link slimTask}). */
+  slimmed?: boolean;
 };
+
+/** The empty event a finished task's entry keeps instead of its payload. */
+const NO_EVENT: Task['event'] = Object.freeze({ input: null, results: Object.freeze({}) }) as Task['event'];
+
+/**
+ * A finished task without its payload (the input and results it was given, its item): all that
+ * the run's end needs of it (its attempt, placement, times), so that a long run does not hold
+ * every payload in memory until it ends. Its full task is on file.
+ */
+export function slimTask(task: Task): Task {
+  const slim: Task = { workflow: task.workflow, runId: task.runId, step: task.step, attempt: task.attempt, maxAttempts: task.maxAttempts, executor: task.executor, event: NO_EVENT };
+  if (task.item !== undefined) slim.item = task.item;
+  if (task.placement !== undefined) slim.placement = task.placement;
+  return slim;
+}
 
 export const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
 
@@ -201,6 +218,11 @@ export class Journal {
     const record = this.record(runId);
     if (!record || record.status !== 'running') return undefined;
     const run = this.replay(record, this.pending, this.tableOf(runId));
+    for (const e of run.tasks.values()) {
+      if (OPEN.has(e.status)) continue;
+      e.task = slimTask(e.task);
+      run.slimmed = true;
+    }
     this.runs.set(runId, run);
     return run;
   }
@@ -290,11 +312,18 @@ export class Journal {
   /** A run's tasks, from memory when loaded, else rebuilt from its rows. */
   tasksOf(runId: string): TaskEntry[] {
     const run = this.runs.get(runId);
-    if (run) return [...run.tasks.values()];
-    const record = this.record(runId);
+    // Entries of finished tasks in memory have no payload: the whole tasks are read from file.
+    if (run && !run.slimmed) return [...run.tasks.values()].map((e) => ({ ...e }));
+    const record = run?.record ?? this.record(runId);
     if (!record) return [];
     this.flush();
     return [...this.replay(record).tasks.values()];
+  }
+
+  /** A run's attempts: from memory when loaded (payloads are not needed), else from its rows. */
+  attemptsOf(runId: string): TaskEntry[] {
+    const run = this.runs.get(runId);
+    return run ? [...run.tasks.values()] : this.tasksOf(runId);
   }
 }
 

@@ -15,7 +15,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
 import { Fact } from './journal-codec.ts';
-import { addArrival, arrivals, joinOf, Journal, OpenTasks, type LiveRun } from './journal-core.ts';
+import { addArrival, arrivals, joinOf, Journal, OpenTasks, slimTask, type LiveRun } from './journal-core.ts';
 import { runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runTables, toJson } from './sqlite-runs.ts';
@@ -309,22 +309,27 @@ function createJournalLog(journal: Journal, open: OpenTasks, tables: ReturnType<
       journal.writer(task.runId).started(task, at);
     },
     taskFinished(task, status, at) {
-      const e = open.get(run(task.runId), task);
+      const r = run(task.runId);
+      const e = open.get(r, task);
       open.finished(task);
       if (!e || !OPEN.has(e.status)) return;
       e.status = status;
       e.finishedAt = at;
       journal.writer(task.runId).finished(task, status, at);
+      e.task = slimTask(e.task);
+      r.slimmed = true;
     },
     unfinishedTasks(runId) {
       if (runId === undefined) loadRunning();
       const runs = runId === undefined ? [...journal.runs.values()] : [journal.live(runId)].filter((r) => r !== undefined);
       const out: TaskEntry[] = [];
-      for (const r of runs) for (const e of r.tasks.values()) if (OPEN.has(e.status)) out.push(e);
+      // Copies: an entry in memory changes as its task goes on (and lets go of its payload when
+      // it finishes), while a caller such as recovery still reads the task it was given.
+      for (const r of runs) for (const e of r.tasks.values()) if (OPEN.has(e.status)) out.push({ ...e });
       return out;
     },
     tasks: (runId) => journal.tasksOf(runId),
-    attempts: (runId) => journal.tasksOf(runId).map(toAttempt),
+    attempts: (runId) => journal.attemptsOf(runId).map(toAttempt),
     gc: () => ({ runs: 0, runIds: [] }),
     vacuum() {},
   };
