@@ -1,6 +1,7 @@
 /** Reading a journal state file in tests, with the store's own codec (journal-codec.ts). */
 import type Database from 'better-sqlite3';
-import { NameTable, readRow } from '../../src/adapters/local/journal-codec.ts';
+import { NameTable } from '../../src/adapters/local/journal-codec.ts';
+import { readRow } from '../../src/adapters/local/journal-decode.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 
 type Db = InstanceType<typeof Database>;

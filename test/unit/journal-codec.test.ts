@@ -1,6 +1,7 @@
 /** The journal's facts: what is written compactly reads back exactly, and anything else as JSON. */
 import { describe, expect, it } from 'vitest';
-import { NameTable, readRow, RowWriter, type RowVisitor } from '../../src/adapters/local/journal-codec.ts';
+import { NameTable, RowWriter } from '../../src/adapters/local/journal-codec.ts';
+import { readRow, type RowVisitor } from '../../src/adapters/local/journal-decode.ts';
 import { createEventFactory } from '../../src/adapters/local/step-events.ts';
 import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';

@@ -32,9 +32,12 @@ export const Fact = {
   Processed: 22,
 } as const;
 
-const STATUS: ReadonlyArray<TaskEntry['status']> = ['succeeded', 'failed', 'cancelled', 'dispatched', 'started'];
+/** Which optional fields a Task fact carries, in this order after its fixed ones. */
+export const TaskFlag = { Item: 1, Timeout: 2, Placement: 4, Fallback: 8, Files: 16, Input: 32 } as const;
+
+export const STATUS: ReadonlyArray<TaskEntry['status']> = ['succeeded', 'failed', 'cancelled', 'dispatched', 'started'];
 const STATUS_CODE = new Map(STATUS.map((s, i) => [s, i]));
-const STEP_TYPES = ['Step Started', 'Step Completed', 'Step Failed'];
+export const STEP_TYPES = ['Step Started', 'Step Completed', 'Step Failed'];
 const STEP_TYPE_CODE = new Map(STEP_TYPES.map((t, i) => [t, i]));
 /** Event ids of the engine (step-events.ts): 24 characters of prefix, 12 hex digits of counter. */
 const ID_PREFIX = 24;
@@ -123,12 +126,17 @@ export class RowWriter {
     const expected = 7 + (item !== undefined ? 1 : 0) + (task.timeoutMs !== undefined ? 1 : 0) + (task.placement !== undefined ? 1 : 0) + (task.fallback !== undefined ? 1 : 0) + (task.files !== undefined ? 1 : 0);
     if (keys !== expected) return this.#taskJson(task);
     const sameInput = ev.input === input;
-    this.facts.push(
-      Fact.Task, this.name(task.workflow), this.name(task.step), item ?? -1, task.attempt, task.maxAttempts, task.timeoutMs ?? -1,
-      task.placement === undefined ? -1 : this.name(task.placement), task.fallback === undefined ? 0 : 1, this.#object(task.executor),
-      task.files === undefined ? -1 : this.#object(task.files), sameInput ? 1 : 0, sameInput ? 0 : (ev.input ?? null),
-      item === undefined ? 0 : (ev.item ?? null),
-    );
+    // Flags say which optional fields follow (TaskFlag); most tasks have none of them.
+    const flags =
+      (item !== undefined ? TaskFlag.Item : 0) | (task.timeoutMs !== undefined ? TaskFlag.Timeout : 0) | (task.placement !== undefined ? TaskFlag.Placement : 0) |
+      (task.fallback !== undefined ? TaskFlag.Fallback : 0) | (task.files !== undefined ? TaskFlag.Files : 0) | (sameInput ? 0 : TaskFlag.Input);
+    const f = this.facts;
+    f.push(Fact.Task, flags, this.name(task.workflow), this.name(task.step), task.attempt, task.maxAttempts, this.#object(task.executor));
+    if (item !== undefined) f.push(item, ev.item ?? null);
+    if (task.timeoutMs !== undefined) f.push(task.timeoutMs);
+    if (task.placement !== undefined) f.push(this.name(task.placement));
+    if (task.files !== undefined) f.push(this.#object(task.files));
+    if (!sameInput) f.push(ev.input ?? null);
     // The results by name: their keys are step names, long and already numbered.
     const results = ev.results as Record<string, unknown>;
     const at = this.facts.length;
@@ -156,10 +164,22 @@ export class RowWriter {
   }
 
   /** An event with its sequence number; `processed` when it needs no processing (Step Started). */
-  event(seq: number, event: EventEnvelope, processed: boolean): void {
+  /**
+   * An event with its sequence number; `processed` when it needs no processing (Step Started).
+   * Returns where its processed flag is, for {@link processedAt}.
+   */
+  event(seq: number, event: EventEnvelope, processed: boolean): number {
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
+    const at = this.facts.length;
     if (!this.#stepEvent(seq, event, processed)) this.facts.push(Fact.EventJson, seq, processed ? 1 : 0, event);
+    // Both kinds keep the flag in bit 0 of their third field.
+    return at + 2;
+  }
+
+  /** Marks an event of this row processed in place (no Processed fact needed). */
+  processedAt(flag: number): void {
+    this.facts[flag] = (this.facts[flag] as number) | 1;
   }
 
   processed(seq: number): void {
@@ -198,10 +218,13 @@ export class RowWriter {
       this.#prefixName = this.name(this.#prefix);
     }
     const at = this.facts.length;
-    this.facts.push(
-      Fact.StepEvent, seq, processed ? 1 : 0, type, this.#prefixName, this.#idDelta(counter), this.time(this.#ms), this.name(d.workflow), this.name(d.step),
-      d.attempt, d.item ?? -1, d.placement === undefined ? -1 : this.name(d.placement), 0,
-    );
+    // Flags: processed (1), the type (2 bits from 2), and whether an item (8) and a placement (16) follow.
+    const flags = (processed ? 1 : 0) | (type << 1) | (d.item !== undefined ? 8 : 0) | (d.placement !== undefined ? 16 : 0);
+    this.facts.push(Fact.StepEvent, seq, flags, this.#prefixName, this.#idDelta(counter), this.time(this.#ms), this.name(d.workflow), this.name(d.step), d.attempt);
+    if (d.item !== undefined) this.facts.push(d.item);
+    if (d.placement !== undefined) this.facts.push(this.name(d.placement as string));
+    const count = this.facts.length;
+    this.facts.push(0);
     // The reference fields first, in stepRef's order (item and placement when present); the
     // rest follow in their own order. Anything else is kept as JSON.
     let rest = 0;
@@ -227,7 +250,7 @@ export class RowWriter {
       rest++;
     }
     if (j < 4) return this.#undo(at);
-    this.facts[at + 12] = rest;
+    this.facts[count] = rest;
     return true;
   }
 
@@ -246,132 +269,4 @@ export class RowWriter {
   text(): string {
     return JSON.stringify([this.#base, this.#names.list.slice(this.#base), this.#objectList, this.t0, this.#id0, this.facts]);
   }
-}
-
-/** What decoding a row reports, fact by fact, in order. */
-export type RowVisitor = {
-  arrive?(trigger: string, key: string, need: number | undefined): void;
-  need?(trigger: string, need: number): void;
-  claim?(trigger: string, at: number): void;
-  dispatched?(trigger: string, at: number): void;
-  result?(key: string, output: unknown): void;
-  task?(task: Task): void;
-  started?(step: string, item: number | undefined, attempt: number, at: number): void;
-  finished?(step: string, item: number | undefined, attempt: number, status: TaskEntry['status'], at: number): void;
-  event?(seq: number, event: EventEnvelope, processed: boolean): void;
-  processed?(seq: number): void;
-};
-
-/**
- * Decodes a row of run `runId` (whose input is `input`), calling `visit` for each fact. `table`
- * holds the run's names of its earlier rows (a fresh one for a row of no run) and gains this
- * row's.
- */
-export function readRow(runId: string | null, input: unknown, text: string, table: NameTable, visit: RowVisitor): void {
-  const [base, defined, objects, t0, id0, f] = JSON.parse(text) as [number, string[], unknown[], number, number, unknown[]];
-  table.define(base, defined);
-  const names = table.list;
-  const num = (i: number) => f[i] as number;
-  const time = (i: number) => t0 + (f[i] as number);
-  const name = (i: number) => names[f[i] as number]!;
-  const opt = (i: number) => ((f[i] as number) < 0 ? undefined : (f[i] as number));
-  let i = 0;
-  while (i < f.length) {
-    const code = f[i] as number;
-    switch (code) {
-      case Fact.Arrive:
-        visit.arrive?.(name(i + 1), name(i + 2), opt(i + 3));
-        i += 4;
-        break;
-      case Fact.Need:
-        visit.need?.(name(i + 1), num(i + 2));
-        i += 3;
-        break;
-      case Fact.Claim:
-        visit.claim?.(name(i + 1), time(i + 2));
-        i += 3;
-        break;
-      case Fact.Dispatched:
-        visit.dispatched?.(name(i + 1), time(i + 2));
-        i += 3;
-        break;
-      case Fact.Result:
-        visit.result?.(name(i + 1), f[i + 2]);
-        i += 3;
-        break;
-      case Fact.Task: {
-        if (visit.task) visit.task(decodeTask(runId!, input, names, objects, f, i));
-        i += 15 + 2 * num(i + 14);
-        break;
-      }
-      case Fact.TaskJson:
-        visit.task?.(f[i + 1] as Task);
-        i += 2;
-        break;
-      case Fact.Started:
-        visit.started?.(name(i + 1), opt(i + 2), num(i + 3), time(i + 4));
-        i += 5;
-        break;
-      case Fact.Finished:
-        visit.finished?.(name(i + 1), opt(i + 2), num(i + 3), STATUS[num(i + 4)]!, time(i + 5));
-        i += 6;
-        break;
-      case Fact.EventJson:
-        visit.event?.(num(i + 1), f[i + 3] as EventEnvelope, f[i + 2] === 1);
-        i += 4;
-        break;
-      case Fact.StepEvent: {
-        const rest = num(i + 12);
-        if (visit.event) visit.event(num(i + 1), decodeStepEvent(runId!, names, f, i, t0, id0), f[i + 2] === 1);
-        i += 13 + 2 * rest;
-        break;
-      }
-      case Fact.Processed:
-        visit.processed?.(num(i + 1));
-        i += 2;
-        break;
-      default:
-        throw new Error(`journal row of run ${runId ?? '(none)'}: unknown fact code ${String(code)} at ${i}`);
-    }
-  }
-}
-
-function decodeTask(runId: string, input: unknown, names: readonly string[], objects: unknown[], f: unknown[], i: number): Task {
-  const item = f[i + 3] as number;
-  const timeoutMs = f[i + 6] as number;
-  const placement = f[i + 7] as number;
-  const files = f[i + 10] as number;
-  const eventInput = f[i + 11] === 1 ? input : f[i + 12];
-  const results: Record<string, unknown> = {};
-  const n = f[i + 14] as number;
-  for (let k = 0; k < n; k++) results[names[f[i + 15 + 2 * k] as number]!] = f[i + 16 + 2 * k];
-  // Field by field in makeTask's order (runtime/tasks.ts), so the task reads back the same.
-  const task: Task =
-    item >= 0
-      ? { workflow: names[f[i + 1] as number]!, runId, step: names[f[i + 2] as number]!, item, attempt: f[i + 4] as number, maxAttempts: f[i + 5] as number,
-          executor: objects[f[i + 9] as number] as Task['executor'], event: { input: eventInput, results, item: f[i + 13], index: item } }
-      : { workflow: names[f[i + 1] as number]!, runId, step: names[f[i + 2] as number]!, attempt: f[i + 4] as number, maxAttempts: f[i + 5] as number,
-          executor: objects[f[i + 9] as number] as Task['executor'], event: { input: eventInput, results } };
-  if (timeoutMs >= 0) task.timeoutMs = timeoutMs;
-  if (placement >= 0) task.placement = names[placement] as Task['placement'];
-  if (f[i + 8] === 1) task.fallback = 'batch';
-  if (files >= 0) task.files = objects[files] as Task['files'];
-  return task;
-}
-
-function decodeStepEvent(runId: string, names: readonly string[], f: unknown[], i: number, t0: number, id0: number): EventEnvelope {
-  const item = f[i + 10] as number;
-  const placement = f[i + 11] as number;
-  const detail: Record<string, unknown> = { workflow: names[f[i + 7] as number]!, runId, step: names[f[i + 8] as number]!, attempt: f[i + 9] as number };
-  if (item >= 0) detail['item'] = item;
-  if (placement >= 0) detail['placement'] = names[placement];
-  const rest = f[i + 12] as number;
-  for (let k = 0; k < rest; k++) detail[names[f[i + 13 + 2 * k] as number]!] = f[i + 14 + 2 * k];
-  return {
-    id: names[f[i + 4] as number]! + (id0 + (f[i + 5] as number)).toString(16).padStart(12, '0'),
-    source: JOINFLOW_SOURCE,
-    'detail-type': STEP_TYPES[f[i + 3] as number]!,
-    time: new Date(t0 + (f[i + 6] as number)).toISOString(),
-    detail,
-  };
 }

@@ -9,7 +9,8 @@ import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { RunRecord, Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
-import { NameTable, readRow, RowWriter, type RowVisitor } from './journal-codec.ts';
+import { NameTable, RowWriter } from './journal-codec.ts';
+import { readRow, type RowVisitor } from './journal-decode.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
 
@@ -72,7 +73,13 @@ const RECENT_TABLES = 64;
 const OPEN = new Set<TaskEntry['status']>(['dispatched', 'started']);
 
 /** The state of one run rebuilt from its rows: what replay and the readers share. */
-function replayVisitor(run: LiveRun, pending?: Map<number, { runId: string | null; event: EventEnvelope }>): RowVisitor {
+/**
+ * An event appended and not yet processed. `writer` and `flag`: the row it is in and where its
+ * processed flag is, while that row is not written yet (it is then marked processed in place).
+ */
+export type PendingEvent = { runId: string | null; event: EventEnvelope; writer?: RowWriter; flag?: number };
+
+function replayVisitor(run: LiveRun, pending?: Map<number, PendingEvent>): RowVisitor {
   const runId = run.record.runId;
   return {
     arrive(trigger, key, need) {
@@ -129,7 +136,7 @@ export class Journal {
   /** Runs in memory, authoritative while this process writes the state dir. */
   readonly runs = new Map<string, LiveRun>();
   /** Events appended and not yet processed, of the loaded runs (and of no run). */
-  readonly pending = new Map<number, { runId: string | null; event: EventEnvelope }>();
+  readonly pending = new Map<number, PendingEvent>();
   /** The names of runs written or read here (journal-codec.ts): a run's rows number them in order. */
   readonly tables = new Map<string, NameTable>();
   nextSeq: number;
@@ -192,6 +199,8 @@ export class Journal {
     this.#batch.write();
     for (const w of this.rows.values()) {
       if (w.facts.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.text());
+      // Events still pending refer to their row's writer: let its facts go.
+      w.facts.length = 0;
     }
     this.rows.clear();
   }
@@ -228,7 +237,7 @@ export class Journal {
   }
 
   /** A run's state rebuilt from its rows on file (and its pending events added to `pending`). */
-  replay(record: RunRecord, pending?: Map<number, { runId: string | null; event: EventEnvelope }>, table = new NameTable()): LiveRun {
+  replay(record: RunRecord, pending?: Map<number, PendingEvent>, table = new NameTable()): LiveRun {
     const run: LiveRun = { record, joins: new Map(), results: new Map(), tasks: new Map() };
     const visit = replayVisitor(run, pending);
     for (const text of this.#s.rowsOf.all(record.runId)) readRow(record.runId, record.input, text, table, visit);

@@ -271,8 +271,8 @@ function createJournalLog(journal: Journal, open: OpenTasks, tables: ReturnType<
       for (const event of events) {
         const seq = journal.nextSeq++;
         const runId = eventRunId(event);
-        journal.writer(runId).event(seq, event, false);
-        journal.pending.set(seq, { runId, event });
+        const writer = journal.writer(runId);
+        journal.pending.set(seq, { runId, event, writer, flag: writer.event(seq, event, false) });
         seqs.push(seq);
       }
       return seqs;
@@ -285,7 +285,9 @@ function createJournalLog(journal: Journal, open: OpenTasks, tables: ReturnType<
         const p = journal.pending.get(seq);
         if (!p) continue;
         journal.pending.delete(seq);
-        journal.writer(p.runId).processed(seq);
+        // Processed before its row is written (most are): flagged in place, no fact of its own.
+        if (p.writer !== undefined && journal.rows.get(p.runId) === p.writer) p.writer.processedAt(p.flag!);
+        else journal.writer(p.runId).processed(seq);
       }
     },
     pendingEvents() {
