@@ -17,7 +17,7 @@ import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
 import { recoverRuns } from './recovery.ts';
-import { attemptEvent, createEventFactory, createIdFactory, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
+import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { createLocalExecutors, defaultConcurrency, offloadOutput, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
@@ -44,17 +44,11 @@ export class Engine {
   readonly #ranks = new Map<string, Map<string, number>>();
   /** Plans as registered (paths relative to the root), stored with durable runs. */
   readonly #plans = new Map<string, TriggerPlan>();
-  /**
-   * Sequence numbers of logged events, to mark them processed with the batch that handled them.
-   * A Map, not a WeakMap: every event leaves it once processed, and weak collections cost the
-   * garbage collector more per entry than the entry itself costs here.
-   */
-  readonly #seqs = new Map<EventEnvelope, number>();
+  /** Own events not processed yet, and the log numbers of logged ones (step-events.ts). */
+  readonly #book = new EventBook();
   #effects = 0;
   #skewMs = 0;
   readonly #commits: GroupCommit;
-  /** Events this engine made and has not processed yet (bounded in size): only others pay for the size check. */
-  readonly #own = new Set<EventEnvelope>();
   readonly #event: EventFactory;
 
   constructor(options: EngineOptions = {}) {
@@ -129,7 +123,7 @@ export class Engine {
     const log = this.#options.log;
     if (log) {
       const seqs = log.appendEvents(events);
-      events.forEach((e, i) => this.#seqs.set(e, seqs[i]!));
+      events.forEach((e, i) => this.#book.seqs.set(e, seqs[i]!));
     }
     await this.bus.publish(events);
   }
@@ -185,8 +179,8 @@ export class Engine {
       track: (run, plan) => this.#tracker(run.runId, plan, run.startedAt),
       redeliver: (pending) => {
         for (const { seq, event } of pending) {
-          this.#seqs.set(event, seq);
-          this.#own.add(event);
+          this.#book.seqs.set(event, seq);
+          this.#book.own.add(event);
         }
         return this.bus.publish(pending.map((p) => p.event));
       },
@@ -231,7 +225,7 @@ export class Engine {
   async #process(events: EventEnvelope[]): Promise<void> {
     const batches = await effectsOf(events, {
       processor: this.#processor,
-      own: this.#own,
+      own: this.#book.own,
       maxPayloadBytes: this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       blobs: this.#options.blobs,
       meter: this.#options.meter,
@@ -256,15 +250,7 @@ export class Engine {
     // Subscriptions record their deliveries in the same transaction that marks the events done.
     if (this.#options.onEvents?.(events) === true) batch.external = true;
     const log = this.#options.log;
-    const seqs = log ? events.map((e) => this.#seqs.get(e)).filter((seq) => seq !== undefined) : [];
-    if (seqs.length > 0) log!.markProcessed(seqs);
-    // Processed: the events leave the engine's maps (unless a chaos crash delivers them again).
-    if (!crashed) {
-      for (const e of events) {
-        this.#own.delete(e);
-        this.#seqs.delete(e);
-      }
-    }
+    this.#book.processed(log, events, crashed);
     // Group commit (group-commit.ts): when all this batch caused stays in the process, its tasks
     // start now and its commit is shared with the batches that follow.
     await this.#commits.applied(batch.external || crashed || !log);
@@ -388,9 +374,9 @@ export class Engine {
   /** Publishes the engine's own events: logged (when durable), counted toward their run. */
   #publish(events: EventEnvelope[]): Promise<void> {
     const log = this.#options.log;
-    if (log) logOwnEvents(log, events, this.#seqs);
+    if (log) logOwnEvents(log, events, this.#book.seqs);
     for (const e of events) {
-      this.#own.add(e);
+      this.#book.own.add(e);
       this.#count(e);
     }
     return this.bus.publish(events);

@@ -12,13 +12,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClaimResult, JoinState, TriggerStore } from '../../ports.ts';
 import type { EventEnvelope } from '../../model/events.ts';
-import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
+import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
 import { Fact } from './journal-codec.ts';
 import { addArrival, arrivals, joinOf, Journal, OpenTasks, slimTask, type LiveRun } from './journal-core.ts';
-import { runRecord } from './run-record.ts';
+import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
-import { collectGarbage, runTables, toJson } from './sqlite-runs.ts';
+import { collectGarbage, runRowStatements, runTables, stateHandle, toJson } from './sqlite-runs.ts';
 import { createBatch, openDatabase, type Schema } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './sqlite-state.ts';
 
@@ -75,18 +75,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
     open.clear();
   });
 
-  const s = {
-    insertRun: db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
-      `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id) DO UPDATE SET workflow = excluded.workflow, status = 'running', input = excluded.input,
-       started_at = excluded.started_at, finished_at = excluded.finished_at, output = excluded.output, error = excluded.error
-       WHERE runs.status IS NULL`,
-    ),
-    finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
-      `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
-    ),
-    runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
-  };
+  const s = runRowStatements(db);
   const count = (sql: string) => db.prepare<[], number>(sql).pluck();
   const counters = {
     runs: count('SELECT count(*) FROM runs WHERE status IS NOT NULL'),
@@ -125,15 +114,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       batch.write();
       const finished = s.finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
       const live = journal.runs.get(runId);
-      if (finished && live) {
-        const r = live.record;
-        live.record = runRecord({
-          runId: r.runId, workflow: r.workflow, input: r.input, startedAt: r.startedAt,
-          finishedAt: update.finishedAt ?? r.finishedAt,
-          output: update.output !== undefined ? update.output : r.output,
-          error: update.error ?? r.error,
-        }, update.status);
-      }
+      if (finished && live) live.record = finishedRecord(live.record, update);
       return finished;
     },
     arrive(runId, trigger, key, need): JoinState {
@@ -236,18 +217,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
     store.commit();
     db.exec('VACUUM');
   };
-  let outbox: DeliveryOutbox | undefined;
-  return {
-    store,
-    log,
-    file,
-    outbox: () => (outbox ??= createSqliteOutbox(db, batch)),
-    close() {
-      if (!db.open) return;
-      batch.rollback();
-      db.close();
-    },
-  };
+  return { store, log, file, ...stateHandle(db, batch) };
 }
 
 /** The DurableLog on the journal: events and tasks as facts, the rest in the per-run tables. */

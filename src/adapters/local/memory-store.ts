@@ -5,7 +5,7 @@
  * Every method but commit and release answers synchronously (the processor needs no promise).
  */
 import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
-import { runRecord } from './run-record.ts';
+import { finishedRecord, runRecord } from './run-record.ts';
 
 /**
  * A join counter. Most joins see one arrival (a step after one other, a run start), so the first
@@ -50,13 +50,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
     finishRun(runId, update) {
       const run = runs.get(runId);
       if (!run || run.record.status !== 'running') return false;
-      const r = run.record;
-      run.record = runRecord({
-        runId: r.runId, workflow: r.workflow, input: r.input, startedAt: r.startedAt,
-        finishedAt: update.finishedAt ?? r.finishedAt,
-        output: update.output !== undefined ? update.output : r.output,
-        error: update.error ?? r.error,
-      }, update.status);
+      run.record = finishedRecord(run.record, update);
       return true;
     },
     arrive(runId, trigger, key, need): JoinState {

@@ -17,3 +17,13 @@ export function runRecord(
   if (fields.error !== undefined) r.error = fields.error;
   return r;
 }
+
+/** A running run's record once finished with `update` (fields the update leaves out are kept). */
+export function finishedRecord(r: RunRecord, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): RunRecord {
+  return runRecord({
+    runId: r.runId, workflow: r.workflow, input: r.input, startedAt: r.startedAt,
+    finishedAt: update.finishedAt ?? r.finishedAt,
+    output: update.output !== undefined ? update.output : r.output,
+    error: update.error ?? r.error,
+  }, update.status);
+}

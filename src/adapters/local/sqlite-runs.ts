@@ -10,6 +10,7 @@ import type { DeadLetter, DurableLog, RunOptions } from './durable-log.ts';
 import type { RunRecord, RunStatus } from '../../ports.ts';
 import { runRecord } from './run-record.ts';
 import type { Batch } from './sqlite-schema.ts';
+import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
 export type RunRow = {
@@ -177,4 +178,38 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
   // TRUNCATE: shrink the WAL back to zero bytes instead of leaving it at its high-water mark.
   db.pragma('wal_checkpoint(TRUNCATE)');
   return { runs: runIds.length, runIds };
+}
+
+/** The statements on a run's row that both stores make: create, finish, read its status. */
+export function runRowStatements(db: Database.Database) {
+  return {
+    insertRun: db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
+      // The row may exist without a status if saveRun came first: startRun completes it then.
+      `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id) DO UPDATE SET workflow = excluded.workflow, status = 'running', input = excluded.input,
+       started_at = excluded.started_at, finished_at = excluded.finished_at, output = excluded.output, error = excluded.error
+       WHERE runs.status IS NULL`,
+    ),
+    finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
+      `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
+    ),
+    runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
+  };
+}
+
+/**
+ * What an open state returns besides its store and log: the subscription delivery outbox in the
+ * same database (its table is created on first use), and close, which discards an uncommitted
+ * batch exactly as a crash would.
+ */
+export function stateHandle(db: Database.Database, batch: Batch): { outbox(): DeliveryOutbox; close(): void } {
+  let outbox: DeliveryOutbox | undefined;
+  return {
+    outbox: () => (outbox ??= createSqliteOutbox(db, batch)),
+    close() {
+      if (!db.open) return;
+      batch.rollback();
+      db.close();
+    },
+  };
 }

@@ -9,13 +9,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
 import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type SqliteLog } from './sqlite-log.ts';
+import { runRowStatements, stateHandle } from './sqlite-runs.ts';
 import { createJoinMirror } from './sqlite-joins.ts';
 import { runRecord } from './run-record.ts';
 import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
 
 export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
 export type { SqliteLog } from './sqlite-log.ts';
-import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
+import type { DeliveryOutbox } from './delivery-outbox.ts';
 
 /** Options of {@link openSqliteState}. */
 export type SqliteStateOptions = {
@@ -77,18 +78,8 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
   batch.afterRollback(() => joins.reset());
 
   const s = {
-    insertRun: db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
-      // The row may exist without a status if saveRun came first: startRun completes it then.
-      `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id) DO UPDATE SET workflow = excluded.workflow, status = 'running', input = excluded.input,
-       started_at = excluded.started_at, finished_at = excluded.finished_at, output = excluded.output, error = excluded.error
-       WHERE runs.status IS NULL`,
-    ),
+    ...runRowStatements(db),
     getRun: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`),
-    runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
-    finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
-      `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
-    ),
     releaseJoins: db.prepare<[string]>('DELETE FROM joins WHERE run_id = ?'),
     releaseArrivals: db.prepare<[string]>('DELETE FROM arrivals WHERE run_id = ?'),
     releaseResults: db.prepare<[string]>('DELETE FROM results WHERE run_id = ?'),
@@ -208,16 +199,5 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     joins.reset();
     return removed;
   };
-  let outbox: DeliveryOutbox | undefined;
-  return {
-    store,
-    log,
-    file,
-    outbox: () => (outbox ??= createSqliteOutbox(db, batch)),
-    close() {
-      if (!db.open) return;
-      batch.rollback();
-      db.close();
-    },
-  };
+  return { store, log, file, ...stateHandle(db, batch) };
 }

@@ -84,3 +84,31 @@ export function logOwnEvents(log: DurableLog, events: readonly EventEnvelope[], 
   }
   if (log.recordEvents && durable.length < events.length) log.recordEvents(events.filter((e) => e['detail-type'] === DetailType.StepStarted));
 }
+
+/**
+ * The engine's own events not processed yet (bounded in size: only others pay for the size check)
+ * and the log sequence numbers of logged events (marked processed with the batch that handles
+ * them). A Set and a Map emptied as events are processed, not weak collections: those cost the
+ * garbage collector more per entry than the entries cost here.
+ */
+export class EventBook {
+  readonly own = new Set<EventEnvelope>();
+  readonly seqs = new Map<EventEnvelope, number>();
+
+  /** Marks a processed batch in the log and forgets its events, unless a chaos crash delivers them again. */
+  processed(log: DurableLog | undefined, events: readonly EventEnvelope[], crashed: boolean): void {
+    if (log) {
+      const seqs: number[] = [];
+      for (const e of events) {
+        const seq = this.seqs.get(e);
+        if (seq !== undefined) seqs.push(seq);
+      }
+      if (seqs.length > 0) log.markProcessed(seqs);
+    }
+    if (crashed) return;
+    for (const e of events) {
+      this.own.delete(e);
+      this.seqs.delete(e);
+    }
+  }
+}
