@@ -18,7 +18,7 @@ import { Fact } from './journal-codec.ts';
 import { addArrival, arrivals, joinOf, Journal, OpenTasks, slimTask, type LiveRun } from './journal-core.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
-import { collectGarbage, runRowStatements, runTables, stateHandle, toJson } from './sqlite-runs.ts';
+import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
 import { createBatch, openDatabase, type Schema } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './sqlite-state.ts';
 
@@ -97,9 +97,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
   const store: JournalState['store'] = {
     startRun(start) {
       batch.write();
-      const created =
-        s.insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error))
-          .changes > 0;
+      const created = s.createRun(start);
       if (created) {
         const record = runRecord(start, 'running');
         journal.runs.set(record.runId, { record, joins: new Map(), results: new Map(), tasks: new Map() });
@@ -112,7 +110,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
     },
     finishRun(runId, update) {
       batch.write();
-      const finished = s.finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
+      const finished = s.finishRun(runId, update);
       const live = journal.runs.get(runId);
       if (finished && live) live.record = finishedRecord(live.record, update);
       return finished;

@@ -180,20 +180,28 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
   return { runs: runIds.length, runIds };
 }
 
-/** The statements on a run's row that both stores make: create, finish, read its status. */
+/** What both stores do to a run's row: create it, finish it, read its status. */
 export function runRowStatements(db: Database.Database) {
+  const insertRun = db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
+    // The row may exist without a status if saveRun came first: startRun completes it then.
+    `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
+     ON CONFLICT (run_id) DO UPDATE SET workflow = excluded.workflow, status = 'running', input = excluded.input,
+     started_at = excluded.started_at, finished_at = excluded.finished_at, output = excluded.output, error = excluded.error
+     WHERE runs.status IS NULL`,
+  );
+  const finishRun = db.prepare<[string, number | null, string | null, string | null, string]>(
+    `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
+  );
   return {
-    insertRun: db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
-      // The row may exist without a status if saveRun came first: startRun completes it then.
-      `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id) DO UPDATE SET workflow = excluded.workflow, status = 'running', input = excluded.input,
-       started_at = excluded.started_at, finished_at = excluded.finished_at, output = excluded.output, error = excluded.error
-       WHERE runs.status IS NULL`,
-    ),
-    finishRun: db.prepare<[string, number | null, string | null, string | null, string]>(
-      `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
-    ),
     runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
+    /** Creates the run's row; false when the run exists already. */
+    createRun(start: Omit<RunRecord, 'status'>): boolean {
+      return insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error)).changes > 0;
+    },
+    /** Moves a running run's row to its final status; false when it was not running. */
+    finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): boolean {
+      return finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
+    },
   };
 }
 

@@ -109,9 +109,7 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
   const store: SqliteStore = {
     startRun(start) {
       batch.write();
-      const created =
-        s.insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error))
-          .changes > 0;
+      const created = s.createRun(start);
       if (created) {
         const run = runRecord(start, 'running');
         running.set(run.runId, run);
@@ -131,7 +129,7 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     finishRun(runId, update) {
       batch.write();
       running.delete(runId);
-      return s.finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
+      return s.finishRun(runId, update);
     },
     arrive(runId, trigger, key, need) {
       // `ordinal` is ignored: one B-tree holds any fan-in, no sharding needed.
