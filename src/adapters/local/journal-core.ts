@@ -221,10 +221,10 @@ export class Journal {
   }
 
   /** A run in memory, loaded from its rows on first use; undefined for a run that does not exist. */
-  live(runId: string): LiveRun | undefined {
+  live(runId: string, known?: RunRecord): LiveRun | undefined {
     const hit = this.runs.get(runId);
     if (hit) return hit;
-    const record = this.record(runId);
+    const record = known ?? this.record(runId);
     if (!record || record.status !== 'running') return undefined;
     const run = this.replay(record, this.pending, this.tableOf(runId));
     for (const e of run.tasks.values()) {

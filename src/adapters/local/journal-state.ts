@@ -10,7 +10,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ClaimResult, JoinState, TriggerStore } from '../../ports.ts';
+import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
@@ -103,10 +103,14 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
         journal.runs.set(record.runId, { record, joins: new Map(), results: new Map(), tasks: new Map() });
         return { created, run: record };
       }
-      return { created, run: journal.live(start.runId)?.record ?? journal.record(start.runId)! };
+      return { created, run: store.getRun(start.runId) as RunRecord };
     },
     getRun(runId) {
-      return journal.runs.get(runId)?.record ?? journal.live(runId)?.record ?? journal.record(runId);
+      const hit = journal.runs.get(runId);
+      if (hit) return hit.record;
+      // A running run not in memory (started by a process before a restart) is loaded.
+      const record = journal.record(runId);
+      return record?.status === 'running' ? journal.live(runId, record)!.record : record;
     },
     finishRun(runId, update) {
       batch.write();
