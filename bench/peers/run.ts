@@ -2,7 +2,7 @@
  * `npm run bench:peers [-- --runs N] [--only chain-1000,...] [--variants memory-simulate,...]
  * [--steady-tasks N] [--redis-aof] [--timeout SECONDS] [--json] [--markdown]`: the same no-op
  * DAGs on joinflow and on HyperFlow. `--redis-aof` gives HyperFlow's Redis an append-only file
- * (fsynced every second), the durability of joinflow's SQLite rows.
+ * (fsynced every second), the durability of joinflow's SQLite state.
  *
  * Installs the HyperFlow peer when missing, starts a private Redis, then for each shape runs N
  * rounds; in each round every engine runs in a fresh process that does 10 runs of the DAG (the

@@ -200,7 +200,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
 
   const log = createJournalLog(journal, open, runTables(db, batch), run);
   log.gc = (before) => {
-    const removed = collectGarbage(db, batch, before, ['journal', 'timers'], 'SELECT 1');
+    const removed = collectGarbage(db, batch, before, ['journal', 'timers']);
     // Rows of no run go once none of their events is pending.
     const pending = journal.orphanPending();
     batch.write();

@@ -157,11 +157,12 @@ function safeJson(value: unknown): string {
 const DOOMED = `SELECT run_id FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') AND coalesce(finished_at, started_at) < @before`;
 
 /**
- * Deletes finished runs older than `before` with everything they left, plus processed events of
- * no run, dead letters older than `before` and plans no run uses. It commits the open batch
- * first and its own deletes after: a checkpoint cannot run inside a transaction.
+ * Deletes finished runs older than `before` with their rows in `runTablesToClear`, dead letters
+ * older than `before` and plans no run uses; `orphans`, when given, is a DELETE of what no run
+ * owns (the row store's processed events of no run). It commits the open batch first and its
+ * own deletes after: a checkpoint cannot run inside a transaction.
  */
-export function collectGarbage(db: Database.Database, batch: Batch, before: number, runTablesToClear: readonly string[], orphans: string): { runs: number; runIds: string[] } {
+export function collectGarbage(db: Database.Database, batch: Batch, before: number, runTablesToClear: readonly string[], orphans?: string): { runs: number; runIds: string[] } {
   batch.commit();
   batch.write();
   const params = { before };
@@ -169,7 +170,7 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
   for (const table of runTablesToClear) {
     db.prepare(`DELETE FROM ${table} WHERE run_id IN (${DOOMED})`).run(params);
   }
-  db.prepare(orphans).run();
+  if (orphans !== undefined) db.prepare(orphans).run();
   db.prepare('DELETE FROM dead_letters WHERE at < ?').run(before);
   db.prepare(`DELETE FROM runs WHERE run_id IN (${DOOMED})`).run(params);
   db.prepare('DELETE FROM plans WHERE hash NOT IN (SELECT plan_hash FROM runs WHERE plan_hash IS NOT NULL)').run();
