@@ -345,9 +345,12 @@ export class Engine {
     this.#options.log?.taskStarted(task, at);
     const event = this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }));
     // Step Started drives no trigger: unless something else hears it (a subscriber on the bus,
-    // the log, subscriptions) it is only counted, not carried through the bus.
-    if (this.bus.subscribers > 1 || this.#options.log || this.#options.onEvents) void this.#publish([event]);
-    else this.#count(event);
+    // subscriptions) it is not carried through the bus, only logged (for `events tail`) and counted.
+    if (this.bus.subscribers > 1 || this.#options.onEvents) void this.#publish([event]);
+    else {
+      this.#options.log?.recordEvents?.([event]);
+      this.#count(event);
+    }
   }
 
   #finished(task: Task, outcome: AttemptEnd, record: TraceRecord): void {
