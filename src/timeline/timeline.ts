@@ -127,11 +127,25 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
     }
   }
 
+  // The execution that finished last; among those ending in the same millisecond, the one with
+  // the longest chain, then the one that started later: a step that took 0 ms ends with the
+  // predecessor it waited for, and it, not that predecessor, ended the run.
+  const depth = (i: number): number => {
+    let d = 0;
+    for (let j = via[i]!; j >= 0; j = via[j]!) d++;
+    return d;
+  };
   let last = 0;
   for (let i = 1; i < execs.length; i++) {
     const e = execs[i]!;
     const l = execs[last]!;
-    if (e.end > l.end || (e.end === l.end && longest[i]! > longest[last]!)) last = i;
+    if (e.end !== l.end) {
+      if (e.end > l.end) last = i;
+    } else if (longest[i] !== longest[last]) {
+      if (longest[i]! > longest[last]!) last = i;
+    } else if (e.start !== l.start) {
+      if (e.start > l.start) last = i;
+    } else if (depth(i) > depth(last)) last = i;
   }
   const criticalPath: number[] = [];
   for (let i = last; i >= 0; i = via[i]!) criticalPath.unshift(i);

@@ -72,6 +72,23 @@ describe('summarizeTimeline', () => {
     expect(pathOf(t)).toEqual(['b#1', 'c#1']);
   });
 
+  it('a last step that took 0 ms ends the path, not the predecessor it ended with', () => {
+    // The fan-out of the CLI test: sum ran in under a millisecond after its slowest input.
+    const t = timeline({ split: [], square: ['split'], sum: ['square'] }, [
+      ['split', 0, 1],
+      ['square', 1, 2, { item: 0 }],
+      ['square', 1, 243, { item: 1 }],
+      ['sum', 243, 243],
+    ]);
+    expect(pathOf(t)).toEqual(['split#1', 'square[1]#1', 'sum#1']);
+    // Two 0 ms steps in the same millisecond: the later in the chain ends it.
+    const zero = timeline({ a: [], b: ['a'] }, [
+      ['a', 5, 5],
+      ['b', 5, 5],
+    ]);
+    expect(pathOf(zero)).toEqual(['a#1', 'b#1']);
+  });
+
   it('retries: each attempt is on the chain after the attempt it retries', () => {
     const t = timeline({ a: [], b: ['a'] }, [
       ['a', 0, 10, { attempt: 1, status: 'failed' }],
