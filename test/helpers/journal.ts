@@ -1,7 +1,7 @@
 /** Reading a journal state file in tests, with the store's own codec (journal-codec.ts). */
 import type Database from 'better-sqlite3';
 import { NameTable } from '../../src/adapters/local/journal-codec.ts';
-import { readRow } from '../../src/adapters/local/journal-decode.ts';
+import { readRow, type StoredRow } from '../../src/adapters/local/journal-decode.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 
 type Db = InstanceType<typeof Database>;
@@ -16,7 +16,7 @@ export function journal(db: Db, runId?: string) {
   const rows = runId === undefined
     ? db.prepare('SELECT run_id, facts FROM journal WHERE run_id IS NOT NULL ORDER BY id').all()
     : db.prepare('SELECT run_id, facts FROM journal WHERE run_id = ? ORDER BY id').all(runId);
-  for (const row of rows as Array<{ run_id: string; facts: string }>) {
+  for (const row of rows as Array<{ run_id: string; facts: StoredRow }>) {
     const runId = row.run_id;
     if (!tables.has(runId)) tables.set(runId, new NameTable());
     readRow(runId, null, row.facts, tables.get(runId)!, {

@@ -1,7 +1,8 @@
 /** The journal's facts: what is written compactly reads back exactly, and anything else as JSON. */
 import { describe, expect, it } from 'vitest';
 import { NameTable, RowWriter } from '../../src/adapters/local/journal-codec.ts';
-import { readRow, type RowVisitor } from '../../src/adapters/local/journal-decode.ts';
+import { ByteReader, ByteWriter, splitRow } from '../../src/adapters/local/journal-bytes.ts';
+import { readRow, rowNames, type RowVisitor } from '../../src/adapters/local/journal-decode.ts';
 import { createEventFactory } from '../../src/adapters/local/step-events.ts';
 import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
@@ -20,9 +21,10 @@ function roundTrip(write: (w: RowWriter) => void, runId: string | null = 'r1', t
   const tasks: Task[] = [];
   const events: Array<{ seq: number; event: EventEnvelope; processed: boolean }> = [];
   const visit: RowVisitor = { task: (t) => tasks.push(t), event: (seq, event, processed) => events.push({ seq, event, processed }) };
-  const text = w.text();
-  readRow(runId, input, text, readTable, visit);
-  return { tasks, events, text };
+  const row = w.bytes();
+  readRow(runId, input, row, readTable, visit);
+  // The row as text, to look for strings in it (its facts are bytes, its head JSON).
+  return { tasks, events, row, text: row.toString('latin1') };
 }
 
 describe('journal facts', () => {
@@ -93,20 +95,24 @@ describe('journal facts', () => {
     const first = roundTrip((w) => w.task(task(), input), 'r1', table, read);
     const second = roundTrip((w) => w.task(task({ attempt: 2 }), input), 'r1', table, read);
     // The second row defines no name: the first did.
-    expect(JSON.parse(second.text)[1]).toEqual([]);
+    expect(rowNames(second.row).names).toEqual([]);
     const reader = new NameTable();
     const seen: Task[] = [];
-    for (const text of [first.text, second.text]) readRow('r1', input, text, reader, { task: (t) => seen.push(t) });
+    for (const row of [first.row, second.row]) readRow('r1', input, row, reader, { task: (t) => seen.push(t) });
     expect(seen.map((t) => t.attempt)).toEqual([1, 2]);
     // Read alone, the second row cannot be decoded: it says so instead of misreading names.
-    expect(() => readRow('r1', input, second.text, new NameTable(), {})).toThrow(/defines names from \d+ on, but only 0 are known/);
+    expect(() => readRow('r1', input, second.row, new NameTable(), {})).toThrow(/defines names from \d+ on, but only 0 are known/);
   });
 
   it('reports store facts with their times', () => {
     const w = new RowWriter('r1', new NameTable());
-    w.facts.push(1, w.name('t'), w.name('k'), 2, 3, w.name('t'), w.time(1_000_000), 4, w.name('t'), w.time(1_000_050), 5, w.name('k'), { v: 1 }, 2, w.name('u'), 7);
+    w.arrive('t', 'k', 2);
+    w.claim('t', 1_000_000);
+    w.dispatched('t', 1_000_050);
+    w.result('k', { v: 1 });
+    w.need('u', 7);
     const seen: unknown[] = [];
-    readRow('r1', input, w.text(), new NameTable(), {
+    readRow('r1', input, w.bytes(), new NameTable(), {
       arrive: (...a) => seen.push(['arrive', ...a]),
       claim: (...a) => seen.push(['claim', ...a]),
       dispatched: (...a) => seen.push(['dispatched', ...a]),
@@ -116,7 +122,83 @@ describe('journal facts', () => {
     expect(seen).toEqual([['arrive', 't', 'k', 2], ['claim', 't', 1_000_000], ['dispatched', 't', 1_000_050], ['result', 'k', { v: 1 }], ['need', 'u', 7]]);
   });
 
-  it('refuses a row with an unknown fact', () => {
+  it('refuses a row with an unknown fact, or one cut short', () => {
     expect(() => readRow('r1', input, JSON.stringify([0, [], [], 0, 0, [99]]), new NameTable(), {})).toThrow(/unknown fact code 99/);
+    const w = new RowWriter('r1', new NameTable());
+    w.u(99);
+    expect(() => readRow('r1', input, w.bytes(), new NameTable(), {})).toThrow(/unknown fact code 99/);
+    const cut = new RowWriter('r1', new NameTable());
+    cut.claim('t', 5);
+    const row = cut.bytes();
+    // The last byte (the claim's time) missing.
+    expect(() => readRow('r1', input, row.subarray(0, row.length - 1), new NameTable(), {})).toThrow(/runs past the end/);
+    expect(() => readRow('r1', input, Buffer.from([7, 0]), new NameTable(), {})).toThrow(/unknown format 7/);
+  });
+
+  it('reads every fact even for a visitor that wants only some kinds', () => {
+    const w = new RowWriter('r1', new NameTable());
+    w.arrive('t', 'k', undefined);
+    w.result('k', 'out');
+    w.task(task(), input);
+    w.started(task(), 10);
+    const tasks: Task[] = [];
+    readRow('r1', input, w.bytes(), new NameTable(), { task: (t) => tasks.push(t) });
+    expect(tasks).toEqual([task()]);
+  });
+
+  it('reads rows of schema 3 (JSON text): the same fields in the same order', () => {
+    // Written by schema 3's codec: an arrival, a task, its start and a step event, processed.
+    const v3 = JSON.stringify([
+      0, ['t', 'k', 'wf', 'align', 'split', '9f3c4d2e-8a1b-8c2d-9e3f-', 'startedAt'], [exec], 1_000, 16,
+      [1, 0, 1, -1, 10, 0, 2, 3, 1, 3, 0, 1, 4, [1, 2], 12, 3, -1, 1, 5, 21, 7, 1, 5, 2, 5, 2, 3, 1, 1, 6, 1_005],
+    ]);
+    const seen: unknown[] = [];
+    readRow('r1', input, v3, new NameTable(), {
+      arrive: (...a) => seen.push(['arrive', ...a]),
+      task: (t) => seen.push(['task', JSON.stringify(t)]),
+      started: (...a) => seen.push(['started', ...a]),
+      event: (seq, e, processed) => seen.push(['event', seq, JSON.stringify(e), processed]),
+    });
+    expect(seen).toEqual([
+      ['arrive', 't', 'k', undefined],
+      ['task', JSON.stringify({ ...task(), event: { input, results: { split: [1, 2] } } })],
+      ['started', 'align', undefined, 1, 1_005],
+      ['event', 7, JSON.stringify({
+        id: '9f3c4d2e-8a1b-8c2d-9e3f-000000000012', source: 'joinflow', 'detail-type': 'Step Started', time: new Date(1_005).toISOString(),
+        detail: { workflow: 'wf', runId: 'r1', step: 'align', attempt: 1, startedAt: 1_005 },
+      }), true],
+    ]);
+  });
+});
+
+describe('journal bytes', () => {
+  function readBack(write: (w: ByteWriter) => void, read: (r: ByteReader) => unknown[]): unknown[] {
+    const w = new ByteWriter(4);
+    write(w);
+    const { facts } = splitRow(w.row('['));
+    const out = read(facts);
+    expect(facts.more()).toBe(false);
+    return out;
+  }
+
+  it('round-trips unsigned integers up to 2^53 - 1', () => {
+    const xs = [0, 1, 127, 128, 300, 2 ** 28 - 1, 2 ** 28, 2 ** 31, 2 ** 32 + 5, 2 ** 50, Number.MAX_SAFE_INTEGER];
+    expect(readBack((w) => xs.forEach((x) => w.u(x)), (r) => xs.map(() => r.u()))).toEqual(xs);
+  });
+
+  it('round-trips any number, integers in a byte or two', () => {
+    const xs = [0, 1, -1, 31, -32, 1_000, -1_000, 2 ** 50, -(2 ** 50), 2 ** 50 + 2, 0.5, -0.25, 1e300, Number.MIN_VALUE, Infinity, -Infinity];
+    expect(readBack((w) => xs.forEach((x) => w.s(x)), (r) => xs.map(() => r.s()))).toEqual(xs);
+    expect(Number.isNaN(readBack((w) => w.s(NaN), (r) => [r.s()])[0])).toBe(true);
+    const w = new ByteWriter();
+    for (const x of [0, 31, -32]) w.s(x);
+    expect(w.length).toBe(3);
+  });
+
+  it('round-trips JSON values as JSON would', () => {
+    const xs: unknown[] = [null, true, false, 0, -7.5, 2 ** 40, 'text', '', { a: [1, 'b', null] }, [1, 2]];
+    expect(readBack((w) => xs.forEach((x) => w.v(x)), (r) => xs.map(() => r.v()))).toEqual(xs);
+    // What JSON cannot write reads back as JSON.stringify writes it: null.
+    expect(readBack((w) => [undefined, NaN, Infinity].forEach((x) => w.v(x)), (r) => [r.v(), r.v(), r.v()])).toEqual([null, null, null]);
   });
 });

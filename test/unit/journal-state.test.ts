@@ -231,6 +231,6 @@ describe('journal state', () => {
     const db = new Database(path.join(dir, 'state.db'));
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL); INSERT INTO schema_version VALUES (2, 0);');
     db.close();
-    expect(() => openJournalState({ dir })).toThrow(/state schema version 2, but this joinflow uses version 3/);
+    expect(() => openJournalState({ dir })).toThrow(/state schema version 2, but this joinflow uses version 4/);
   });
 });

@@ -1,20 +1,25 @@
 /**
  * The facts of the journal store (journal-state.ts): every change the engine makes to a run's
  * joins, results, tasks and events, written as one compact row per run per commit instead of a
- * row per task and per event. A row is `[base, names, objects, t0, id0, facts]`:
+ * row per task and per event. A row is a head `[base, names, objects, t0, id0, values]` and the
+ * facts, in bytes (journal-bytes.ts):
  * - names (steps, triggers, keys, event id prefixes) are numbered per run, across its rows: a row
  *   lists only the names first used in it, numbered from `base` on, so a run's rows are read in
  *   order (rows of no run number their names from 0 each);
  * - objects (executors, file lists, shared by identity) are listed once per row;
  * - times are milliseconds after `t0`, and event id counters are counted from `id0`, so that
- *   most numbers are short (and small integers in memory, not allocated doubles).
+ *   most numbers take a byte or two;
+ * - values (outputs, inputs, items that are strings or objects) are listed in the head as JSON;
+ *   null, booleans and numbers are written inline.
  * Facts are flat: a code, then a fixed list of fields for that code (or a counted list). Tasks
  * and the engine's own step events are encoded field by field and rebuilt on reading; anything
- * of another shape is kept as JSON.
+ * of another shape is kept as JSON. Rows of schema 3 were the same list as JSON text
+ * (`[base, names, objects, t0, id0, facts]`); journal-decode.ts reads both.
  */
 import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
+import { ByteWriter } from './journal-bytes.ts';
 
 /** Fact codes. Store: joins and results. Log: tasks and events. */
 export const Fact = {
@@ -59,14 +64,13 @@ export class NameTable {
   }
 }
 
-/** The facts of one run (or of no run) gathered for the next commit. */
-export class RowWriter {
+/** The facts of one run (or of no run) gathered for the next commit, as bytes (journal-bytes.ts). */
+export class RowWriter extends ByteWriter {
   readonly runId: string | null;
   readonly #names: NameTable;
   readonly #base: number;
   readonly #objects = new Map<object, number>();
   readonly #objectList: unknown[] = [];
-  readonly facts: unknown[] = [];
   minSeq = 0;
   maxSeq = 0;
   /** Times are written as ms after t0 (the first in the row); id counters after id0. */
@@ -79,6 +83,7 @@ export class RowWriter {
   #prefixName = -1;
 
   constructor(runId: string | null, names: NameTable) {
+    super();
     this.runId = runId;
     this.#names = names;
     this.#base = names.list.length;
@@ -111,6 +116,38 @@ export class RowWriter {
     return n;
   }
 
+  /** A join's arrival (and its need, when this arrival brought it; -1: none). */
+  arrive(trigger: string, key: string, need: number | undefined): void {
+    this.u(Fact.Arrive);
+    this.u(this.name(trigger));
+    this.u(this.name(key));
+    this.s(need ?? -1);
+  }
+
+  need(trigger: string, need: number): void {
+    this.u(Fact.Need);
+    this.u(this.name(trigger));
+    this.s(need);
+  }
+
+  claim(trigger: string, at: number): void {
+    this.u(Fact.Claim);
+    this.u(this.name(trigger));
+    this.s(this.time(at));
+  }
+
+  dispatched(trigger: string, at: number): void {
+    this.u(Fact.Dispatched);
+    this.u(this.name(trigger));
+    this.s(this.time(at));
+  }
+
+  result(key: string, output: unknown): void {
+    this.u(Fact.Result);
+    this.u(this.name(key));
+    this.v(output);
+  }
+
   /** A task; `input` is its run's input, which most tasks carry unchanged (written as a flag). */
   task(task: Task, input: unknown): void {
     const ev = task.event as { input?: unknown; results?: unknown; item?: unknown; index?: unknown };
@@ -130,40 +167,56 @@ export class RowWriter {
     const flags =
       (item !== undefined ? TaskFlag.Item : 0) | (task.timeoutMs !== undefined ? TaskFlag.Timeout : 0) | (task.placement !== undefined ? TaskFlag.Placement : 0) |
       (task.fallback !== undefined ? TaskFlag.Fallback : 0) | (task.files !== undefined ? TaskFlag.Files : 0) | (sameInput ? 0 : TaskFlag.Input);
-    const f = this.facts;
-    f.push(Fact.Task, flags, this.name(task.workflow), this.name(task.step), task.attempt, task.maxAttempts, this.#object(task.executor));
-    if (item !== undefined) f.push(item, ev.item ?? null);
-    if (task.timeoutMs !== undefined) f.push(task.timeoutMs);
-    if (task.placement !== undefined) f.push(this.name(task.placement));
-    if (task.files !== undefined) f.push(this.#object(task.files));
-    if (!sameInput) f.push(ev.input ?? null);
+    this.u(Fact.Task);
+    this.u(flags);
+    this.u(this.name(task.workflow));
+    this.u(this.name(task.step));
+    this.s(task.attempt);
+    this.s(task.maxAttempts);
+    this.u(this.#object(task.executor));
+    if (item !== undefined) {
+      this.s(item);
+      this.v(ev.item);
+    }
+    if (task.timeoutMs !== undefined) this.s(task.timeoutMs);
+    if (task.placement !== undefined) this.u(this.name(task.placement));
+    if (task.files !== undefined) this.u(this.#object(task.files));
+    if (!sameInput) this.v(ev.input);
     // The results by name: their keys are step names, long and already numbered.
     const results = ev.results as Record<string, unknown>;
-    const at = this.facts.length;
-    this.facts.push(0);
     let n = 0;
+    for (const k in results) if (results[k] !== undefined) n++;
+    this.u(n);
     for (const k in results) {
       const v = results[k];
       if (v === undefined) continue;
-      this.facts.push(this.name(k), v);
-      n++;
+      this.u(this.name(k));
+      this.v(v);
     }
-    this.facts[at] = n;
   }
 
   #taskJson(task: Task): void {
-    this.facts.push(Fact.TaskJson, task);
+    this.u(Fact.TaskJson);
+    this.v(task);
   }
 
   started(task: Task, at: number): void {
-    this.facts.push(Fact.Started, this.name(task.step), task.item ?? -1, task.attempt, this.time(at));
+    this.u(Fact.Started);
+    this.u(this.name(task.step));
+    this.s(task.item ?? -1);
+    this.s(task.attempt);
+    this.s(this.time(at));
   }
 
   finished(task: Task, status: TaskEntry['status'], at: number): void {
-    this.facts.push(Fact.Finished, this.name(task.step), task.item ?? -1, task.attempt, STATUS_CODE.get(status)!, this.time(at));
+    this.u(Fact.Finished);
+    this.u(this.name(task.step));
+    this.s(task.item ?? -1);
+    this.s(task.attempt);
+    this.u(STATUS_CODE.get(status)!);
+    this.s(this.time(at));
   }
 
-  /** An event with its sequence number; `processed` when it needs no processing (Step Started). */
   /**
    * An event with its sequence number; `processed` when it needs no processing (Step Started).
    * Returns where its processed flag is, for {@link processedAt}.
@@ -171,67 +224,62 @@ export class RowWriter {
   event(seq: number, event: EventEnvelope, processed: boolean): number {
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
-    const at = this.facts.length;
-    if (!this.#stepEvent(seq, event, processed)) this.facts.push(Fact.EventJson, seq, processed ? 1 : 0, event);
-    // Both kinds keep the flag in bit 0 of their third field.
-    return at + 2;
+    const flag = this.#stepEvent(seq, event, processed);
+    if (flag >= 0) return flag;
+    this.u(Fact.EventJson);
+    this.u(seq);
+    const at = this.length;
+    this.u(processed ? 1 : 0);
+    this.v(event);
+    return at;
   }
 
   /** Marks an event of this row processed in place (no Processed fact needed). */
   processedAt(flag: number): void {
-    this.facts[flag] = (this.facts[flag] as number) | 1;
+    this.setBit0(flag);
   }
 
   processed(seq: number): void {
-    this.facts.push(Fact.Processed, seq);
+    this.u(Fact.Processed);
+    this.u(seq);
   }
 
-  /** A Step Started/Completed/Failed envelope as the engine makes it, field by field; false otherwise. */
-  #stepEvent(seq: number, e: EventEnvelope, processed: boolean): boolean {
+  /**
+   * A Step Started/Completed/Failed envelope as the engine makes it, field by field: returns
+   * where its flags are; -1 (nothing written) for an envelope of another shape.
+   */
+  #stepEvent(seq: number, e: EventEnvelope, processed: boolean): number {
     const type = STEP_TYPE_CODE.get(e['detail-type']);
     const id = e.id;
-    if (type === undefined || e.source !== JOINFLOW_SOURCE || typeof id !== 'string' || id.length !== ID_PREFIX + 12) return false;
+    if (type === undefined || e.source !== JOINFLOW_SOURCE || typeof id !== 'string' || id.length !== ID_PREFIX + 12) return -1;
     let n = 0;
     for (const _ in e) n++;
-    if (n !== 5) return false;
+    if (n !== 5) return -1;
     // The counter: 12 lowercase hex digits, as the engine's id factory writes them.
     let counter = 0;
     for (let i = ID_PREFIX; i < ID_PREFIX + 12; i++) {
       const c = id.charCodeAt(i);
       const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-      if (digit < 0) return false;
+      if (digit < 0) return -1;
       counter = counter * 16 + digit;
     }
     if (e.time !== this.#iso) {
       const ms = Date.parse(e.time);
-      if (!Number.isFinite(ms) || new Date(ms).toISOString() !== e.time) return false;
+      if (!Number.isFinite(ms) || new Date(ms).toISOString() !== e.time) return -1;
       this.#iso = e.time;
       this.#ms = ms;
     }
     const d = e.detail;
-    if (typeof d.workflow !== 'string' || d.runId !== this.runId || typeof d.step !== 'string' || typeof d.attempt !== 'number') return false;
-    if (d.item !== undefined && typeof d.item !== 'number') return false;
-    if (d.placement !== undefined && typeof d.placement !== 'string') return false;
-    // One engine's ids share their prefix: compared, not cut out and looked up, each time.
-    if (!id.startsWith(this.#prefix)) {
-      this.#prefix = id.slice(0, ID_PREFIX);
-      this.#prefixName = this.name(this.#prefix);
-    }
-    const at = this.facts.length;
-    // Flags: processed (1), the type (2 bits from 2), and whether an item (8) and a placement (16) follow.
-    const flags = (processed ? 1 : 0) | (type << 1) | (d.item !== undefined ? 8 : 0) | (d.placement !== undefined ? 16 : 0);
-    this.facts.push(Fact.StepEvent, seq, flags, this.#prefixName, this.#idDelta(counter), this.time(this.#ms), this.name(d.workflow), this.name(d.step), d.attempt);
-    if (d.item !== undefined) this.facts.push(d.item);
-    if (d.placement !== undefined) this.facts.push(this.name(d.placement as string));
-    const count = this.facts.length;
-    this.facts.push(0);
+    if (typeof d.workflow !== 'string' || d.runId !== this.runId || typeof d.step !== 'string' || typeof d.attempt !== 'number') return -1;
+    if (d.item !== undefined && typeof d.item !== 'number') return -1;
+    if (d.placement !== undefined && typeof d.placement !== 'string') return -1;
     // The reference fields first, in stepRef's order (item and placement when present); the
-    // rest follow in their own order. Anything else is kept as JSON.
+    // rest follow in their own order (at most 127 of them). Anything else is kept as JSON.
     let rest = 0;
     let j = 0;
     for (const k in d) {
       if (j < 4) {
-        if (k !== REF_KEYS[j]) return this.#undo(at);
+        if (k !== REF_KEYS[j]) return -1;
         j++;
         continue;
       }
@@ -243,21 +291,37 @@ export class RowWriter {
         j = 6;
         if (k === 'placement') continue;
       }
-      if (REF_KEYS.includes(k)) return this.#undo(at);
+      if (REF_KEYS.includes(k)) return -1;
       // As JSON would: a key whose value is undefined is not written.
-      if (d[k] === undefined) continue;
-      this.facts.push(this.name(k), d[k]);
-      rest++;
+      if (d[k] !== undefined) rest++;
     }
-    if (j < 4) return this.#undo(at);
-    this.facts[count] = rest;
-    return true;
-  }
-
-  /** Drops a fact begun at `at` that turned out not to fit; false, for the caller to return. */
-  #undo(at: number): false {
-    this.facts.length = at;
-    return false;
+    if (j < 4 || rest > 127) return -1;
+    // One engine's ids share their prefix: compared, not cut out and looked up, each time.
+    if (!id.startsWith(this.#prefix)) {
+      this.#prefix = id.slice(0, ID_PREFIX);
+      this.#prefixName = this.name(this.#prefix);
+    }
+    this.u(Fact.StepEvent);
+    this.u(seq);
+    const at = this.length;
+    // Flags: processed (1), the type (2 bits from 2), and whether an item (8) and a placement (16) follow.
+    this.u((processed ? 1 : 0) | (type << 1) | (d.item !== undefined ? 8 : 0) | (d.placement !== undefined ? 16 : 0));
+    this.u(this.#prefixName);
+    this.s(this.#idDelta(counter));
+    this.s(this.time(this.#ms));
+    this.u(this.name(d.workflow));
+    this.u(this.name(d.step));
+    this.s(d.attempt);
+    if (d.item !== undefined) this.s(d.item as number);
+    if (d.placement !== undefined) this.u(this.name(d.placement as string));
+    this.u(rest);
+    for (const k in d) {
+      // The rest: no reference field comes after them (checked above).
+      if (d[k] === undefined || REF_KEYS.includes(k)) continue;
+      this.u(this.name(k));
+      this.v(d[k]);
+    }
+    return at;
   }
 
   #idDelta(counter: number): number {
@@ -265,8 +329,8 @@ export class RowWriter {
     return counter - this.#id0;
   }
 
-  /** The row's text. */
-  text(): string {
-    return JSON.stringify([this.#base, this.#names.list.slice(this.#base), this.#objectList, this.t0, this.#id0, this.facts]);
+  /** The row to store (journal-bytes.ts): head `[base, names, objects, t0, id0, values]`, then the facts. */
+  bytes(): Buffer {
+    return this.row(`[${this.#base},${JSON.stringify(this.#names.list.slice(this.#base))},${JSON.stringify(this.#objectList)},${this.t0},${this.#id0},`);
   }
 }

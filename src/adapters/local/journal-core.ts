@@ -10,7 +10,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { RunRecord, Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { NameTable, RowWriter } from './journal-codec.ts';
-import { readRow, type RowVisitor } from './journal-decode.ts';
+import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-decode.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
 
@@ -147,12 +147,12 @@ export class Journal {
   constructor(db: Database.Database, batch: Batch) {
     this.#batch = batch;
     this.#s = {
-      insert: db.prepare<[string | null, number | null, number | null, string]>('INSERT INTO journal (run_id, min_seq, max_seq, facts) VALUES (?, ?, ?, ?)'),
-      rowsOf: db.prepare<[string], string>('SELECT facts FROM journal WHERE run_id = ? ORDER BY id').pluck(),
-      orphanRows: db.prepare<[], string>('SELECT facts FROM journal WHERE run_id IS NULL ORDER BY id').pluck(),
+      insert: db.prepare<[string | null, number | null, number | null, Buffer]>('INSERT INTO journal (run_id, min_seq, max_seq, facts) VALUES (?, ?, ?, ?)'),
+      rowsOf: db.prepare<[string], StoredRow>('SELECT facts FROM journal WHERE run_id = ? ORDER BY id').pluck(),
+      orphanRows: db.prepare<[], StoredRow>('SELECT facts FROM journal WHERE run_id IS NULL ORDER BY id').pluck(),
       maxSeq: db.prepare<[], number | null>('SELECT max(max_seq) FROM journal').pluck(),
       run: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`),
-      after: db.prepare<[number, number], { id: number; run_id: string | null; min_seq: number; facts: string }>(
+      after: db.prepare<[number, number], { id: number; run_id: string | null; min_seq: number; facts: StoredRow }>(
         'SELECT id, run_id, min_seq, facts FROM journal WHERE max_seq > ? AND id > ? ORDER BY id LIMIT 64',
       ),
     };
@@ -184,8 +184,8 @@ export class Journal {
     let table = this.tables.get(runId);
     if (!table) {
       table = new NameTable();
-      for (const text of this.#s.rowsOf.all(runId)) {
-        const [base, names] = JSON.parse(text) as [number, string[]];
+      for (const row of this.#s.rowsOf.all(runId)) {
+        const { base, names } = rowNames(row);
         table.define(base, names);
       }
       this.tables.set(runId, table);
@@ -198,9 +198,9 @@ export class Journal {
     if (this.rows.size === 0) return;
     this.#batch.write();
     for (const w of this.rows.values()) {
-      if (w.facts.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.text());
+      if (w.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.bytes());
       // Events still pending refer to their row's writer: let its facts go.
-      w.facts.length = 0;
+      w.clear();
     }
     this.rows.clear();
   }
@@ -240,7 +240,7 @@ export class Journal {
   replay(record: RunRecord, pending?: Map<number, PendingEvent>, table = new NameTable()): LiveRun {
     const run: LiveRun = { record, joins: new Map(), results: new Map(), tasks: new Map() };
     const visit = replayVisitor(run, pending);
-    for (const text of this.#s.rowsOf.all(record.runId)) readRow(record.runId, record.input, text, table, visit);
+    for (const row of this.#s.rowsOf.all(record.runId)) readRow(record.runId, record.input, row, table, visit);
     return run;
   }
 
@@ -257,7 +257,7 @@ export class Journal {
         pending.delete(seq);
       },
     };
-    for (const text of this.#s.orphanRows.all()) readRow(null, undefined, text, new NameTable(), visit);
+    for (const row of this.#s.orphanRows.all()) readRow(null, undefined, row, new NameTable(), visit);
   }
 
   /** Sequence numbers of the events of no run that are still pending on file. */
@@ -271,7 +271,7 @@ export class Journal {
         out.delete(seq);
       },
     };
-    for (const text of this.#s.orphanRows.all()) readRow(null, undefined, text, new NameTable(), visit);
+    for (const row of this.#s.orphanRows.all()) readRow(null, undefined, row, new NameTable(), visit);
     return out;
   }
 

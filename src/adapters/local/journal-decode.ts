@@ -1,10 +1,13 @@
 /**
  * Reading the journal's rows (journal-codec.ts writes them): each fact reported in order, with
- * tasks and the engine's step events rebuilt exactly as they were written.
+ * tasks and the engine's step events rebuilt exactly as they were written. Reads both forms of
+ * a row: bytes (journal-bytes.ts, schema 4) and the JSON text of schema 3, whose facts are the
+ * same fields in the same order.
  */
 import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
+import { splitRow } from './journal-bytes.ts';
 import { Fact, STATUS, STEP_TYPES, TaskFlag, type NameTable } from './journal-codec.ts';
 
 /** What decoding a row reports, fact by fact, in order. */
@@ -21,103 +24,188 @@ export type RowVisitor = {
   processed?(seq: number): void;
 };
 
+/** A row as stored: bytes, or JSON text (schema 3). */
+export type StoredRow = Uint8Array | string;
+
+/** The fields of a row's facts, in order: unsigned integers, numbers and any values. */
+type Fields = { readonly at: number; more(): boolean; u(): number; s(): number; v(): unknown };
+
+/** The facts of a schema-3 row: a JSON list. */
+class JsonFields implements Fields {
+  at = 0;
+  readonly #f: unknown[];
+  constructor(f: unknown[]) {
+    this.#f = f;
+  }
+  more(): boolean {
+    return this.at < this.#f.length;
+  }
+  u(): number {
+    return this.#f[this.at++] as number;
+  }
+  s(): number {
+    return this.#f[this.at++] as number;
+  }
+  v(): unknown {
+    return this.#f[this.at++];
+  }
+}
+
+type Head = { base: number; names: string[]; objects: unknown[]; t0: number; id0: number };
+
+function open(row: StoredRow): { head: Head; f: Fields } {
+  if (typeof row === 'string') {
+    const [base, names, objects, t0, id0, facts] = JSON.parse(row) as [number, string[], unknown[], number, number, unknown[]];
+    return { head: { base, names, objects, t0, id0 }, f: new JsonFields(facts) };
+  }
+  const { head, facts } = splitRow(row);
+  const [base, names, objects, t0, id0] = head as [number, string[], unknown[], number, number];
+  return { head: { base, names, objects, t0, id0 }, f: facts };
+}
+
+/** The names a row defines and the number of the first: what a run's name table needs of it. */
+export function rowNames(row: StoredRow): { base: number; names: string[] } {
+  if (typeof row === 'string') {
+    const [base, names] = JSON.parse(row) as [number, string[]];
+    return { base, names };
+  }
+  const [base, names] = splitRow(row).head as [number, string[]];
+  return { base, names };
+}
+
 /**
  * Decodes a row of run `runId` (whose input is `input`), calling `visit` for each fact. `table`
  * holds the run's names of its earlier rows (a fresh one for a row of no run) and gains this
  * row's.
  */
-export function readRow(runId: string | null, input: unknown, text: string, table: NameTable, visit: RowVisitor): void {
-  const [base, defined, objects, t0, id0, f] = JSON.parse(text) as [number, string[], unknown[], number, number, unknown[]];
-  table.define(base, defined);
+export function readRow(runId: string | null, input: unknown, row: StoredRow, table: NameTable, visit: RowVisitor): void {
+  const { head, f } = open(row);
+  table.define(head.base, head.names);
   const names = table.list;
-  const num = (i: number) => f[i] as number;
-  const time = (i: number) => t0 + (f[i] as number);
-  const name = (i: number) => names[f[i] as number]!;
-  const opt = (i: number) => ((f[i] as number) < 0 ? undefined : (f[i] as number));
-  let i = 0;
-  while (i < f.length) {
-    const code = f[i] as number;
+  const { t0 } = head;
+  const name = () => {
+    const n = f.u();
+    const s = names[n];
+    if (s === undefined) throw new Error(`journal row of run ${runId ?? '(none)'}: name ${n} is not defined (field ${f.at - 1})`);
+    return s;
+  };
+  const opt = () => {
+    const x = f.s();
+    return x < 0 ? undefined : x;
+  };
+  while (f.more()) {
+    const at = f.at;
+    const code = f.u();
+    // Every field is read before the visitor is called: `visit.x?.(...)` does not evaluate
+    // its arguments when the visitor has no `x`, and the fields must be read in any case.
     switch (code) {
-      case Fact.Arrive:
-        visit.arrive?.(name(i + 1), name(i + 2), opt(i + 3));
-        i += 4;
+      case Fact.Arrive: {
+        const trigger = name();
+        const key = name();
+        const need = opt();
+        visit.arrive?.(trigger, key, need);
         break;
-      case Fact.Need:
-        visit.need?.(name(i + 1), num(i + 2));
-        i += 3;
+      }
+      case Fact.Need: {
+        const trigger = name();
+        const need = f.s();
+        visit.need?.(trigger, need);
         break;
-      case Fact.Claim:
-        visit.claim?.(name(i + 1), time(i + 2));
-        i += 3;
+      }
+      case Fact.Claim: {
+        const trigger = name();
+        const t = t0 + f.s();
+        visit.claim?.(trigger, t);
         break;
-      case Fact.Dispatched:
-        visit.dispatched?.(name(i + 1), time(i + 2));
-        i += 3;
+      }
+      case Fact.Dispatched: {
+        const trigger = name();
+        const t = t0 + f.s();
+        visit.dispatched?.(trigger, t);
         break;
-      case Fact.Result:
-        visit.result?.(name(i + 1), f[i + 2]);
-        i += 3;
+      }
+      case Fact.Result: {
+        const key = name();
+        const output = f.v();
+        visit.result?.(key, output);
         break;
+      }
       case Fact.Task: {
-        const [task, next] = decodeTask(runId!, input, names, objects, f, i);
+        const task = decodeTask(runId!, input, names, head.objects, f);
         visit.task?.(task);
-        i = next;
         break;
       }
-      case Fact.TaskJson:
-        visit.task?.(f[i + 1] as Task);
-        i += 2;
+      case Fact.TaskJson: {
+        const task = f.v() as Task;
+        visit.task?.(task);
         break;
-      case Fact.Started:
-        visit.started?.(name(i + 1), opt(i + 2), num(i + 3), time(i + 4));
-        i += 5;
+      }
+      case Fact.Started: {
+        const step = name();
+        const item = opt();
+        const attempt = f.s();
+        const t = t0 + f.s();
+        visit.started?.(step, item, attempt, t);
         break;
-      case Fact.Finished:
-        visit.finished?.(name(i + 1), opt(i + 2), num(i + 3), STATUS[num(i + 4)]!, time(i + 5));
-        i += 6;
+      }
+      case Fact.Finished: {
+        const step = name();
+        const item = opt();
+        const attempt = f.s();
+        const status = STATUS[f.u()]!;
+        const t = t0 + f.s();
+        visit.finished?.(step, item, attempt, status, t);
         break;
-      case Fact.EventJson:
-        visit.event?.(num(i + 1), f[i + 3] as EventEnvelope, f[i + 2] === 1);
-        i += 4;
+      }
+      case Fact.EventJson: {
+        const seq = f.u();
+        const processed = f.u() === 1;
+        const event = f.v() as EventEnvelope;
+        visit.event?.(seq, event, processed);
         break;
+      }
       case Fact.StepEvent: {
-        const [event, next] = decodeStepEvent(runId!, names, f, i, t0, id0);
-        visit.event?.(num(i + 1), event, (num(i + 2) & 1) === 1);
-        i = next;
+        const seq = f.u();
+        const flags = f.u();
+        const event = decodeStepEvent(runId!, names, f, flags, head);
+        visit.event?.(seq, event, (flags & 1) === 1);
         break;
       }
-      case Fact.Processed:
-        visit.processed?.(num(i + 1));
-        i += 2;
+      case Fact.Processed: {
+        const seq = f.u();
+        visit.processed?.(seq);
         break;
+      }
       default:
-        throw new Error(`journal row of run ${runId ?? '(none)'}: unknown fact code ${String(code)} at ${i}`);
+        throw new Error(`journal row of run ${runId ?? '(none)'}: unknown fact code ${String(code)} at field ${at}`);
     }
   }
 }
 
-/** A Task fact at `i`: the task (in makeTask's key order) and where the next fact starts. */
-function decodeTask(runId: string, input: unknown, names: readonly string[], objects: unknown[], f: unknown[], i: number): [Task, number] {
-  const flags = f[i + 1] as number;
-  let j = i + 7;
+/** A Task fact's fields: the task, in makeTask's key order. */
+function decodeTask(runId: string, input: unknown, names: readonly string[], objects: unknown[], f: Fields): Task {
+  const flags = f.u();
+  const workflow = names[f.u()]!;
+  const step = names[f.u()]!;
+  const attempt = f.s();
+  const maxAttempts = f.s();
+  const executor = objects[f.u()] as Task['executor'];
   let item: number | undefined;
   let itemValue: unknown;
   if (flags & TaskFlag.Item) {
-    item = f[j++] as number;
-    itemValue = f[j++];
+    item = f.s();
+    itemValue = f.v();
   }
-  const timeoutMs = flags & TaskFlag.Timeout ? (f[j++] as number) : undefined;
-  const placement = flags & TaskFlag.Placement ? names[f[j++] as number] : undefined;
-  const files = flags & TaskFlag.Files ? objects[f[j++] as number] : undefined;
-  const eventInput = flags & TaskFlag.Input ? f[j++] : input;
+  const timeoutMs = flags & TaskFlag.Timeout ? f.s() : undefined;
+  const placement = flags & TaskFlag.Placement ? names[f.u()] : undefined;
+  const files = flags & TaskFlag.Files ? objects[f.u()] : undefined;
+  const eventInput = flags & TaskFlag.Input ? f.v() : input;
   const results: Record<string, unknown> = {};
-  const n = f[j++] as number;
-  for (let k = 0; k < n; k++, j += 2) results[names[f[j] as number]!] = f[j + 1];
-  const workflow = names[f[i + 2] as number]!;
-  const step = names[f[i + 3] as number]!;
-  const attempt = f[i + 4] as number;
-  const maxAttempts = f[i + 5] as number;
-  const executor = objects[f[i + 6] as number] as Task['executor'];
+  const n = f.u();
+  for (let k = 0; k < n; k++) {
+    const key = names[f.u()]!;
+    results[key] = f.v();
+  }
   // Field by field in makeTask's order (runtime/tasks.ts), so the task reads back the same.
   const task: Task =
     item !== undefined
@@ -127,24 +215,27 @@ function decodeTask(runId: string, input: unknown, names: readonly string[], obj
   if (placement !== undefined) task.placement = placement as Task['placement'];
   if (flags & TaskFlag.Fallback) task.fallback = 'batch';
   if (files !== undefined) task.files = files as Task['files'];
-  return [task, j];
+  return task;
 }
 
-/** A StepEvent fact at `i`: the envelope and where the next fact starts. */
-function decodeStepEvent(runId: string, names: readonly string[], f: unknown[], i: number, t0: number, id0: number): [EventEnvelope, number] {
-  const flags = f[i + 2] as number;
-  const detail: Record<string, unknown> = { workflow: names[f[i + 6] as number]!, runId, step: names[f[i + 7] as number]!, attempt: f[i + 8] as number };
-  let j = i + 9;
-  if (flags & 8) detail['item'] = f[j++];
-  if (flags & 16) detail['placement'] = names[f[j++] as number];
-  const rest = f[j++] as number;
-  for (let k = 0; k < rest; k++, j += 2) detail[names[f[j] as number]!] = f[j + 1];
-  const event: EventEnvelope = {
-    id: names[f[i + 3] as number]! + (id0 + (f[i + 4] as number)).toString(16).padStart(12, '0'),
+/** A StepEvent fact's fields after its flags: the envelope. */
+function decodeStepEvent(runId: string, names: readonly string[], f: Fields, flags: number, head: Head): EventEnvelope {
+  const prefix = names[f.u()]!;
+  const counter = head.id0 + f.s();
+  const time = head.t0 + f.s();
+  const detail: Record<string, unknown> = { workflow: names[f.u()]!, runId, step: names[f.u()]!, attempt: f.s() };
+  if (flags & 8) detail['item'] = f.s();
+  if (flags & 16) detail['placement'] = names[f.u()];
+  const rest = f.u();
+  for (let k = 0; k < rest; k++) {
+    const key = names[f.u()]!;
+    detail[key] = f.v();
+  }
+  return {
+    id: prefix + counter.toString(16).padStart(12, '0'),
     source: JOINFLOW_SOURCE,
     'detail-type': STEP_TYPES[(flags >> 1) & 3]!,
-    time: new Date(t0 + (f[i + 5] as number)).toISOString(),
+    time: new Date(time).toISOString(),
     detail,
   };
-  return [event, j];
 }

@@ -14,17 +14,21 @@ import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../port
 import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
-import { Fact } from './journal-codec.ts';
 import { addArrival, arrivals, joinOf, Journal, OpenTasks, slimTask, type LiveRun } from './journal-core.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
-import { createBatch, openDatabase, type Schema } from './sqlite-schema.ts';
+import { createBatch, openDatabase, upgradeOnWrite, type Schema } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './sqlite-state.ts';
 
-/** The journal store's schema (version 3; version 2 is the row store's). */
+/**
+ * The journal store's schema: version 4 (rows in bytes). It reads files of version 3 (rows as
+ * JSON text, otherwise the same tables) and upgrades them with its first commit. Version 2 is the
+ * row store's.
+ */
 export const JOURNAL_SCHEMA: Schema = {
-  version: 3,
+  version: 4,
+  reads: [3],
   ddl: `
 CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE runs (
@@ -32,9 +36,10 @@ CREATE TABLE runs (
   finished_at INTEGER, output TEXT, error TEXT, plan_hash TEXT, options TEXT
 );
 CREATE TABLE plans (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
--- One row per run per commit: the facts of that commit (journal-codec.ts). min_seq/max_seq:
--- the range of the event sequence numbers in it (NULL: no events), for events tail.
-CREATE TABLE journal (id INTEGER PRIMARY KEY, run_id TEXT, min_seq INTEGER, max_seq INTEGER, facts TEXT NOT NULL);
+-- One row per run per commit: the facts of that commit (journal-codec.ts; a BLOB, or in rows
+-- of version 3 JSON text). min_seq/max_seq: the range of the event sequence numbers in it (NULL:
+-- no events), for events tail.
+CREATE TABLE journal (id INTEGER PRIMARY KEY, run_id TEXT, min_seq INTEGER, max_seq INTEGER, facts BLOB NOT NULL);
 CREATE INDEX journal_run ON journal (run_id, id);
 CREATE INDEX journal_seq ON journal (max_seq);
 CREATE TABLE timers (id INTEGER PRIMARY KEY, run_id TEXT, due_at INTEGER NOT NULL, json TEXT NOT NULL);
@@ -67,6 +72,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
   const file = path.resolve(options.dir, 'state.db');
   const db = openDatabase(file, options, JOURNAL_SCHEMA);
   const batch = createBatch(db, file);
+  upgradeOnWrite(db, batch, JOURNAL_SCHEMA);
   const journal = new Journal(db, batch);
   batch.beforeCommit(() => journal.flush());
   const open = new OpenTasks();
@@ -125,8 +131,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       const setsNeed = need !== undefined && j.need === undefined;
       if (setsNeed) j.need = need;
       if (fresh || setsNeed) {
-        const w = journal.writer(runId);
-        w.facts.push(Fact.Arrive, w.name(trigger), w.name(key), need ?? -1);
+        journal.writer(runId).arrive(trigger, key, need);
       }
       return { fresh, count: arrivals(j), need: j.need };
     },
@@ -134,8 +139,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       const j = joinOf(run(runId), trigger);
       if (j.need === undefined) {
         j.need = need;
-        const w = journal.writer(runId);
-        w.facts.push(Fact.Need, w.name(trigger), need);
+        journal.writer(runId).need(trigger, need);
       }
       return { fresh: false, count: arrivals(j), need: j.need };
     },
@@ -147,24 +151,21 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       else if (j.dispatchedAt === undefined && now - j.claimedAt >= leaseMs) result = 'reclaimed';
       else return 'taken';
       j.claimedAt = now;
-      const w = journal.writer(runId);
-      w.facts.push(Fact.Claim, w.name(trigger), w.time(now));
+      journal.writer(runId).claim(trigger, now);
       return result;
     },
     markDispatched(runId, trigger, now) {
       const j = joinOf(run(runId), trigger);
       if (j.dispatchedAt !== undefined) return;
       j.dispatchedAt = now;
-      const w = journal.writer(runId);
-      w.facts.push(Fact.Dispatched, w.name(trigger), w.time(now));
+      journal.writer(runId).dispatched(trigger, now);
     },
     saveResult(runId, key, output) {
       const r = run(runId);
       if (r.results.has(key)) return;
       // JSON has no undefined: a saved undefined reads back as null (the processor saves null).
       r.results.set(key, output === undefined ? null : output);
-      const w = journal.writer(runId);
-      w.facts.push(Fact.Result, w.name(key), output === undefined ? null : output);
+      journal.writer(runId).result(key, output);
     },
     getResults(runId, keys) {
       const results = run(runId).results;

@@ -65,8 +65,11 @@ CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, reason T
 /** Options of {@link openDatabase}. */
 export type OpenDatabaseOptions = { sync?: SyncMode; busyTimeoutMs?: number };
 
-/** A schema: its version and the DDL that creates it in an empty file. */
-export type Schema = { version: number; ddl: string };
+/**
+ * A schema: its version and the DDL that creates it in an empty file. `reads`: older versions
+ * whose files this code reads as they are (and upgrades by writing; see {@link upgradeOnWrite}).
+ */
+export type Schema = { version: number; ddl: string; reads?: readonly number[] };
 
 /** The schema of the row-per-task SQLite store (sqlite-state.ts). */
 export const ROW_SCHEMA: Schema = { version: SCHEMA_VERSION, ddl: DDL };
@@ -123,7 +126,7 @@ function ensureSchema(db: Database.Database, file: string, schema: Schema): void
     throw new StateFileError('STATE_NOT_JOINFLOW', file, `${file}: not a joinflow state database (it has tables but no schema_version); use another state dir.`);
   }
   const found = db.prepare<[], number | null>('SELECT max(version) FROM schema_version').pluck().get() ?? null;
-  if (found !== schema.version) {
+  if (found !== schema.version && !(found !== null && schema.reads?.includes(found))) {
     const why =
       found !== null && found > schema.version
         ? 'it was written by a newer joinflow; upgrade joinflow to read it'
@@ -191,4 +194,25 @@ export function createBatch(db: Database.Database, file: string): Batch {
       for (const reset of resetters) reset();
     },
   };
+}
+
+/**
+ * A file of a version that `schema` reads (`schema.reads`) gets the current version with the
+ * first commit that writes to it (the same transaction), not when it is opened: a reader of the
+ * file (`joinflow status`) must not need the write lock. From then on, the older code that made
+ * the file refuses it (it was written by a newer joinflow) instead of misreading new rows.
+ */
+export function upgradeOnWrite(db: Database.Database, batch: Batch, schema: Schema): void {
+  const found = db.prepare<[], number | null>('SELECT max(version) FROM schema_version').pluck().get() ?? null;
+  if (found === schema.version) return;
+  let done = false;
+  const mark = db.prepare('INSERT INTO schema_version (version, created_at) VALUES (?, ?)');
+  batch.beforeCommit(() => {
+    if (done) return;
+    mark.run(schema.version, Date.now());
+    done = true;
+  });
+  batch.afterRollback(() => {
+    done = false;
+  });
 }
