@@ -98,7 +98,23 @@ export function resolvePaths(plan: TriggerPlan, root: string): TriggerPlan {
     } else steps[id] = s;
     steps[id] = localPlacement(steps[id]!, root);
   }
+  internExecutors(steps);
   return { ...plan, steps };
+}
+
+/**
+ * Steps whose executors are equal share one executor object: the durable log writes each
+ * executor object once per commit (journal-codec.ts), and a traced workflow's steps often run
+ * the same command or the same no-op.
+ */
+function internExecutors(steps: TriggerPlan['steps']): void {
+  const seen = new Map<string, TriggerPlan['steps'][string]['executor']>();
+  for (const [id, s] of Object.entries(steps)) {
+    const key = JSON.stringify(s.executor);
+    const same = seen.get(key);
+    if (same === undefined) seen.set(key, s.executor);
+    else if (same !== s.executor) steps[id] = { ...s, executor: same };
+  }
 }
 
 /** Why an event from outside is too big to process, or undefined when it is not. */

@@ -273,34 +273,13 @@ export class RowWriter extends ByteWriter {
     if (typeof d.workflow !== 'string' || d.runId !== this.runId || typeof d.step !== 'string' || typeof d.attempt !== 'number') return -1;
     if (d.item !== undefined && typeof d.item !== 'number') return -1;
     if (d.placement !== undefined && typeof d.placement !== 'string') return -1;
-    // The reference fields first, in stepRef's order (item and placement when present); the
-    // rest follow in their own order (at most 127 of them). Anything else is kept as JSON.
-    let rest = 0;
-    let j = 0;
-    for (const k in d) {
-      if (j < 4) {
-        if (k !== REF_KEYS[j]) return -1;
-        j++;
-        continue;
-      }
-      if (j === 4) {
-        j = 5;
-        if (k === 'item') continue;
-      }
-      if (j === 5) {
-        j = 6;
-        if (k === 'placement') continue;
-      }
-      if (REF_KEYS.includes(k)) return -1;
-      // As JSON would: a key whose value is undefined is not written.
-      if (d[k] !== undefined) rest++;
-    }
-    if (j < 4 || rest > 127) return -1;
     // One engine's ids share their prefix: compared, not cut out and looked up, each time.
     if (!id.startsWith(this.#prefix)) {
       this.#prefix = id.slice(0, ID_PREFIX);
       this.#prefixName = this.name(this.#prefix);
     }
+    const start = this.length;
+    const values = this.valueCount;
     this.u(Fact.StepEvent);
     this.u(seq);
     const at = this.length;
@@ -314,14 +293,44 @@ export class RowWriter extends ByteWriter {
     this.s(d.attempt);
     if (d.item !== undefined) this.s(d.item as number);
     if (d.placement !== undefined) this.u(this.name(d.placement as string));
-    this.u(rest);
+    // The reference fields come first, in stepRef's order (item and placement when present);
+    // the rest follow in their own order, counted in one byte (at most 127 of them). Anything
+    // else is kept as JSON: what was written of it is dropped.
+    const count = this.length;
+    this.u(0);
+    let rest = 0;
+    let j = 0;
     for (const k in d) {
-      // The rest: no reference field comes after them (checked above).
-      if (d[k] === undefined || REF_KEYS.includes(k)) continue;
+      if (j < 4) {
+        if (k !== REF_KEYS[j]) return this.#drop(start, values);
+        j++;
+        continue;
+      }
+      if (j === 4) {
+        j = 5;
+        if (k === 'item') continue;
+      }
+      if (j === 5) {
+        j = 6;
+        if (k === 'placement') continue;
+      }
+      if (k === 'workflow' || k === 'runId' || k === 'step' || k === 'attempt' || k === 'item' || k === 'placement') return this.#drop(start, values);
+      const v = d[k];
+      // As JSON would: a key whose value is undefined is not written.
+      if (v === undefined) continue;
+      if (++rest > 127) return this.#drop(start, values);
       this.u(this.name(k));
-      this.v(d[k]);
+      this.v(v);
     }
+    if (j < 4) return this.#drop(start, values);
+    this.buf[count] = rest;
     return at;
+  }
+
+  /** Drops a step event begun at `start` that turned out not to fit; -1, for the caller to return. */
+  #drop(start: number, values: number): -1 {
+    this.truncate(start, values);
+    return -1;
   }
 
   #idDelta(counter: number): number {
