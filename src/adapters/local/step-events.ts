@@ -77,12 +77,21 @@ export function attemptEvent(task: Task, outcome: AttemptEnd, make: EventFactory
  * events tail` only.
  */
 export function logOwnEvents(log: DurableLog, events: readonly EventEnvelope[], seqs: { set(event: EventEnvelope, seq: number): unknown }): void {
-  const durable = events.filter((e) => e['detail-type'] !== DetailType.StepStarted);
-  if (durable.length > 0) {
-    const numbers = log.appendEvents(durable);
-    durable.forEach((e, i) => seqs.set(e, numbers[i]!));
+  // Most calls publish one event: no arrays are built unless the events are of both kinds.
+  if (events.length === 0) return;
+  let started = 0;
+  for (const e of events) if (e['detail-type'] === DetailType.StepStarted) started++;
+  if (started === 0) {
+    const numbers = log.appendEvents(events);
+    for (let i = 0; i < events.length; i++) seqs.set(events[i]!, numbers[i]!);
+    return;
   }
-  if (log.recordEvents && durable.length < events.length) log.recordEvents(events.filter((e) => e['detail-type'] === DetailType.StepStarted));
+  if (started < events.length) {
+    const durable = events.filter((e) => e['detail-type'] !== DetailType.StepStarted);
+    const numbers = log.appendEvents(durable);
+    for (let i = 0; i < durable.length; i++) seqs.set(durable[i]!, numbers[i]!);
+  }
+  if (log.recordEvents) log.recordEvents(started === events.length ? events : events.filter((e) => e['detail-type'] === DetailType.StepStarted));
 }
 
 /**
