@@ -1,7 +1,8 @@
 /** Reading a journal state file in tests, with the store's own codec (journal-codec.ts). */
 import type Database from 'better-sqlite3';
-import { NameTable } from '../../src/adapters/local/journal-codec.ts';
-import { readRow, type StoredRow } from '../../src/adapters/local/journal-decode.ts';
+import { NameTable, planVocabulary } from '../../src/adapters/local/journal-codec.ts';
+import { readRow, rowNames, type StoredRow } from '../../src/adapters/local/journal-decode.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 
 type Db = InstanceType<typeof Database>;
@@ -18,7 +19,7 @@ export function journal(db: Db, runId?: string) {
     : db.prepare('SELECT run_id, facts FROM journal WHERE run_id = ? ORDER BY id').all(runId);
   for (const row of rows as Array<{ run_id: string; facts: StoredRow }>) {
     const runId = row.run_id;
-    if (!tables.has(runId)) tables.set(runId, new NameTable());
+    if (!tables.has(runId)) tables.set(runId, startTable(db, runId, row.facts));
     readRow(runId, null, row.facts, tables.get(runId)!, {
       arrive: (trigger, key) => arrivals.set(`${runId} ${trigger}`, [...(arrivals.get(`${runId} ${trigger}`) ?? []), key]),
       event: (_seq, event) => events.set(runId, [...(events.get(runId) ?? []), event]),
@@ -43,3 +44,11 @@ export function journal(db: Db, runId?: string) {
   return { arrivals, events, tasks };
 }
 
+
+/** A run's name table before its first row: from its plan's vocabulary when that row says so. */
+function startTable(db: Db, runId: string, first: StoredRow): NameTable {
+  if (rowNames(first).base === 0) return new NameTable();
+  const json = db.prepare<[string], string>('SELECT p.json FROM runs r JOIN plans p ON p.hash = r.plan_hash WHERE r.run_id = ?').pluck().get(runId);
+  if (json === undefined) throw new Error(`run ${runId}: its rows start after a plan's names, but it has no plan on file`);
+  return new NameTable(planVocabulary(JSON.parse(json) as TriggerPlan));
+}

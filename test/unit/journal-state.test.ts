@@ -5,6 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
+import { rowNames } from '../../src/adapters/local/journal-decode.ts';
 import { createEventFactory } from '../../src/adapters/local/step-events.ts';
 import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
@@ -87,6 +88,31 @@ describe('journal state', () => {
     expect(r.log.tasks('r')).toEqual([{ task: t, status: 'started', startedAt: 5 }]);
     expect(r.log.eventsAfter(0, 10)).toEqual([{ seq: 1, event: e }]);
     expect(r.log.listRuns({ status: 'running' }).map((x) => x.runId)).toEqual(['r']);
+  });
+
+  it("a run of a saved plan numbers its names after the plan's: its rows list only the run's own", async () => {
+    const dir = freshDir();
+    const w = open(dir);
+    const real = { workflow: 'wf', steps: { 'align-long-step-name': {}, merge: {} }, triggers: [{ id: 'merge-trigger' }] } as never;
+    w.log.saveRun('r', real, { pid: 1 });
+    await w.store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: now });
+    const t = task('r', 'align-long-step-name');
+    w.log.recordTask(t);
+    await w.store.arrive('r', 'merge-trigger', 'align-long-step-name', 2);
+    await w.store.arrive('r', 'merge-trigger', 'an-outside-key', 2);
+    await w.store.commit();
+    const db = new Database(w.file, { readonly: true });
+    const [row] = db.prepare<[], Buffer>("SELECT facts FROM journal WHERE run_id = 'r'").pluck().all();
+    db.close();
+    expect(rowNames(row!)).toEqual({ base: 8, names: ['an-outside-key'] });
+    const r = open(dir);
+    expect(r.log.tasks('r')).toEqual([{ task: t, status: 'dispatched' }]);
+    w.close();
+    // Without its plan, the run's rows cannot be read: the error says why.
+    const raw = new Database(path.join(dir, 'state.db'));
+    raw.exec("UPDATE runs SET plan_hash = NULL WHERE run_id = 'r'");
+    raw.close();
+    expect(() => open(dir).log.tasks('r')).toThrow(/run r numbers its names after 8 of its plan's, but its plan is not on file/);
   });
 
   it('events tail reads the events of interleaved runs in order, page by page, losing none', async () => {

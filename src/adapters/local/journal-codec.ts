@@ -17,6 +17,7 @@
  * (`[base, names, objects, t0, id0, facts]`); journal-decode.ts reads both.
  */
 import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { ByteWriter } from './journal-bytes.ts';
@@ -49,10 +50,64 @@ const ID_PREFIX = 24;
 const TASK_KEYS = new Set(['workflow', 'runId', 'step', 'item', 'attempt', 'maxAttempts', 'executor', 'event', 'timeoutMs', 'placement', 'fallback', 'files']);
 const REF_KEYS = ['workflow', 'runId', 'step', 'attempt', 'item', 'placement'];
 
-/** The names of one run, numbered in order of first use (shared by its rows). */
+/**
+ * The names every run of a plan uses, numbered from 0 before the run's own: the workflow, the
+ * steps, the triggers and the field names of the engine's step events. A run's first row says
+ * how many there were (its `base`), so a reader knows whether to start from them. Part of the
+ * row format: the same plan must give the same list in every version that writes schema 4.
+ */
+export type Vocabulary = { readonly map: ReadonlyMap<string, number>; readonly list: readonly string[] };
+
+const VOCABULARY_WORDS = ['startedAt', 'output', 'error', 'retrying'];
+const vocabularies = new WeakMap<TriggerPlan, Vocabulary>();
+
+export function planVocabulary(plan: TriggerPlan): Vocabulary {
+  let v = vocabularies.get(plan);
+  if (!v) {
+    const map = new Map<string, number>();
+    const list: string[] = [];
+    const add = (s: string): void => {
+      if (map.has(s)) return;
+      map.set(s, list.length);
+      list.push(s);
+    };
+    add(plan.workflow);
+    for (const id in plan.steps) add(id);
+    for (const t of plan.triggers) add(t.id);
+    for (const w of VOCABULARY_WORDS) add(w);
+    v = { map, list };
+    vocabularies.set(plan, v);
+  }
+  return v;
+}
+
+/**
+ * The names of one run, numbered in order of first use (shared by its rows), after those of its
+ * plan's vocabulary when it starts from one.
+ */
 export class NameTable {
+  /** The run's own names (the vocabulary's are looked up in it). */
   readonly map = new Map<string, number>();
-  readonly list: string[] = [];
+  readonly list: string[];
+  readonly #vocabulary: ReadonlyMap<string, number> | undefined;
+
+  constructor(vocabulary?: Vocabulary) {
+    this.list = vocabulary ? vocabulary.list.slice() : [];
+    this.#vocabulary = vocabulary?.map;
+  }
+
+  /** A name's number, numbering it when new. */
+  number(s: string): number {
+    const known = this.#vocabulary?.get(s);
+    if (known !== undefined) return known;
+    let n = this.map.get(s);
+    if (n === undefined) {
+      n = this.list.length;
+      this.map.set(s, n);
+      this.list.push(s);
+    }
+    return n;
+  }
 
   /** Appends the names a row defines, skipping those already known (a row read twice). */
   define(base: number, names: readonly string[]): void {
@@ -90,14 +145,7 @@ export class RowWriter extends ByteWriter {
   }
 
   name(s: string): number {
-    const names = this.#names;
-    let n = names.map.get(s);
-    if (n === undefined) {
-      n = names.list.length;
-      names.map.set(s, n);
-      names.list.push(s);
-    }
-    return n;
+    return this.#names.number(s);
   }
 
   /** A time as written: ms after the row's first. */

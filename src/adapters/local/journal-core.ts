@@ -7,9 +7,10 @@
  */
 import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '../../model/events.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
-import { NameTable, RowWriter } from './journal-codec.ts';
+import { NameTable, planVocabulary, RowWriter } from './journal-codec.ts';
 import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-decode.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
@@ -143,9 +144,12 @@ export class Journal {
   #orphansLoaded = false;
   readonly #released: string[] = [];
   readonly #s;
+  readonly #runPlan: (runId: string) => TriggerPlan | undefined;
 
-  constructor(db: Database.Database, batch: Batch) {
+  /** `runPlan`: the plan a run was saved with (its names start the run's name table). */
+  constructor(db: Database.Database, batch: Batch, runPlan: (runId: string) => TriggerPlan | undefined) {
     this.#batch = batch;
+    this.#runPlan = runPlan;
     this.#s = {
       insert: db.prepare<[string | null, number | null, number | null, Buffer]>('INSERT INTO journal (run_id, min_seq, max_seq, facts) VALUES (?, ?, ?, ?)'),
       rowsOf: db.prepare<[string], StoredRow>('SELECT facts FROM journal WHERE run_id = ? ORDER BY id').pluck(),
@@ -179,18 +183,42 @@ export class Journal {
     }
   }
 
-  /** The names a run's rows on file defined (none for a new run); kept until it is released. */
+  /**
+   * The names a run's rows on file defined, after its plan's vocabulary (a new run of a saved
+   * plan starts from it); kept until it is released.
+   */
   tableOf(runId: string): NameTable {
     let table = this.tables.get(runId);
     if (!table) {
-      table = new NameTable();
-      for (const row of this.#s.rowsOf.all(runId)) {
-        const { base, names } = rowNames(row);
-        table.define(base, names);
+      const rows = this.#s.rowsOf.all(runId);
+      if (rows.length === 0) {
+        const plan = this.#runPlan(runId);
+        table = new NameTable(plan ? planVocabulary(plan) : undefined);
+      } else {
+        table = this.#startTable(runId, rows[0]!);
+        for (const row of rows) {
+          const { base, names } = rowNames(row);
+          table.define(base, names);
+        }
       }
       this.tables.set(runId, table);
     }
     return table;
+  }
+
+  /**
+   * An empty name table for reading a run's rows from the first: from the run's plan's vocabulary
+   * when the first row numbers its names after it (its base is the vocabulary's size).
+   */
+  #startTable(runId: string, first: StoredRow): NameTable {
+    const { base } = rowNames(first);
+    if (base === 0) return new NameTable();
+    const plan = this.#runPlan(runId);
+    const vocabulary = plan ? planVocabulary(plan) : undefined;
+    if (vocabulary?.list.length !== base) {
+      throw new Error(`journal: run ${runId} numbers its names after ${base} of its plan's, but its plan ${plan ? `has ${vocabulary!.list.length}` : 'is not on file'}`);
+    }
+    return new NameTable(vocabulary);
   }
 
   /** Writes this commit's rows into the open transaction. */
@@ -236,11 +264,17 @@ export class Journal {
     return run;
   }
 
-  /** A run's state rebuilt from its rows on file (and its pending events added to `pending`). */
-  replay(record: RunRecord, pending?: Map<number, PendingEvent>, table = new NameTable()): LiveRun {
+  /**
+   * A run's state rebuilt from its rows on file (and its pending events added to `pending`);
+   * `table`: the run's names as known here (a fresh one by default).
+   */
+  replay(record: RunRecord, pending?: Map<number, PendingEvent>, table?: NameTable): LiveRun {
     const run: LiveRun = { record, joins: new Map(), results: new Map(), tasks: new Map() };
     const visit = replayVisitor(run, pending);
-    for (const row of this.#s.rowsOf.all(record.runId)) readRow(record.runId, record.input, row, table, visit);
+    const rows = this.#s.rowsOf.all(record.runId);
+    if (rows.length === 0) return run;
+    table ??= this.#startTable(record.runId, rows[0]!);
+    for (const row of rows) readRow(record.runId, record.input, row, table, visit);
     return run;
   }
 

@@ -73,7 +73,8 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
   const db = openDatabase(file, options, JOURNAL_SCHEMA);
   const batch = createBatch(db, file);
   upgradeOnWrite(db, batch, JOURNAL_SCHEMA);
-  const journal = new Journal(db, batch);
+  const tables = runTables(db, batch);
+  const journal = new Journal(db, batch, (runId) => tables.runPlan(runId));
   batch.beforeCommit(() => journal.flush());
   const open = new OpenTasks();
   batch.afterRollback(() => {
@@ -199,7 +200,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
     },
   };
 
-  const log = createJournalLog(journal, open, runTables(db, batch), run);
+  const log = createJournalLog(journal, open, tables, run);
   log.gc = (before) => {
     const removed = collectGarbage(db, batch, before, ['journal', 'timers']);
     // Rows of no run go once none of their events is pending.

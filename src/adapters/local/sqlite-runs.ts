@@ -76,7 +76,9 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
     linkRun: db.prepare<[string, string, string]>(
       'INSERT INTO runs (run_id, plan_hash, options) VALUES (?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET plan_hash = excluded.plan_hash, options = excluded.options',
     ),
-    runPlan: db.prepare<[string], { hash: string; json: string }>('SELECT p.hash, p.json FROM runs r JOIN plans p ON p.hash = r.plan_hash WHERE r.run_id = ?'),
+    // The hash first: a plan already parsed is not read (and copied out of SQLite) again.
+    runPlanHash: db.prepare<[string], string | null>('SELECT plan_hash FROM runs WHERE run_id = ?').pluck(),
+    planJson: db.prepare<[string], string>('SELECT json FROM plans WHERE hash = ?').pluck(),
     runOptions: db.prepare<[string], string | null>('SELECT options FROM runs WHERE run_id = ?').pluck(),
     listRuns: db.prepare<{ status: string | null; workflow: string | null }, RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs WHERE status IS NOT NULL AND (@status IS NULL OR status = @status)
@@ -127,10 +129,14 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
       s.linkRun.run(runId, stored.hash, JSON.stringify(options));
     },
     runPlan(runId) {
-      const row = s.runPlan.get(runId);
-      if (!row) return undefined;
-      let plan = plans.get(row.hash);
-      if (!plan) plans.set(row.hash, (plan = JSON.parse(row.json) as TriggerPlan));
+      const hash = s.runPlanHash.get(runId);
+      if (hash === undefined || hash === null) return undefined;
+      let plan = plans.get(hash);
+      if (!plan) {
+        const json = s.planJson.get(hash);
+        if (json === undefined) return undefined;
+        plans.set(hash, (plan = JSON.parse(json) as TriggerPlan));
+      }
       return plan;
     },
     runOptions(runId) {
