@@ -14,7 +14,8 @@ import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../port
 import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
-import { addArrival, arrivals, joinOf, Journal, OpenTasks, slimTask, type LiveRun } from './journal-core.ts';
+import { addArrival, arrivals, joinOf, Journal, slimTask, type LiveRun } from './journal-core.ts';
+import { OpenTasks } from './journal-tasks.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
