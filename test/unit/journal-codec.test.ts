@@ -173,7 +173,7 @@ describe('journal facts', () => {
 
 describe('journal bytes', () => {
   function readBack(write: (w: ByteWriter) => void, read: (r: ByteReader) => unknown[]): unknown[] {
-    const w = new ByteWriter(4);
+    const w = new ByteWriter(Buffer.allocUnsafe(4));
     write(w);
     const { facts } = splitRow(w.row('['));
     const out = read(facts);

@@ -14,6 +14,7 @@
 /** Tags of a `v` field. */
 const V = { Null: 0, False: 1, True: 2, Number: 3, Value: 4 } as const;
 const MAX_INT = 2 ** 50;
+const EMPTY = Buffer.alloc(0);
 
 export class ByteWriter {
   protected buf: Buffer;
@@ -21,8 +22,9 @@ export class ByteWriter {
   /** Values written by number (strings, objects), as JSON with the row. */
   protected values: unknown[] = [];
 
-  constructor(size = 256) {
-    this.buf = Buffer.allocUnsafe(size);
+  /** `buf`: a buffer to write into (one a finished writer gave back), else a new one. */
+  constructor(buf?: Buffer) {
+    this.buf = buf ?? Buffer.allocUnsafe(256);
   }
 
   get length(): number {
@@ -122,11 +124,16 @@ export class ByteWriter {
     return out;
   }
 
-  /** Forgets everything written (the buffer shrinks back if a big row grew it). */
-  clear(): void {
+  /**
+   * Forgets everything written and gives back the buffer, for another writer to reuse (unless a
+   * big row grew it past 64 KiB); nothing may be written here after.
+   */
+  release(): Buffer | undefined {
+    const buf = this.buf;
     this.n = 0;
     this.values = [];
-    if (this.buf.length > 1 << 16) this.buf = Buffer.allocUnsafe(256);
+    this.buf = EMPTY;
+    return buf.length > 1 << 16 ? undefined : buf;
   }
 }
 

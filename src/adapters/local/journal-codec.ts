@@ -137,8 +137,8 @@ export class RowWriter extends ByteWriter {
   #prefix = '\u0000';
   #prefixName = -1;
 
-  constructor(runId: string | null, names: NameTable) {
-    super();
+  constructor(runId: string | null, names: NameTable, buf?: Buffer) {
+    super(buf);
     this.runId = runId;
     this.#names = names;
     this.#base = names.list.length;

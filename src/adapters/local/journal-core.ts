@@ -143,6 +143,8 @@ export class Journal {
   nextSeq: number;
   #orphansLoaded = false;
   readonly #released: string[] = [];
+  /** Buffers of written rows, for the next commit's writers. */
+  readonly #buffers: Buffer[] = [];
   readonly #s;
   readonly #runPlan: (runId: string) => TriggerPlan | undefined;
 
@@ -166,7 +168,7 @@ export class Journal {
   /** The facts of `runId` for this commit. */
   writer(runId: string | null): RowWriter {
     let w = this.rows.get(runId);
-    if (!w) this.rows.set(runId, (w = new RowWriter(runId, runId === null ? new NameTable() : this.tableOf(runId))));
+    if (!w) this.rows.set(runId, (w = new RowWriter(runId, runId === null ? new NameTable() : this.tableOf(runId), this.#buffers.pop())));
     return w;
   }
 
@@ -227,8 +229,10 @@ export class Journal {
     this.#batch.write();
     for (const w of this.rows.values()) {
       if (w.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.bytes());
-      // Events still pending refer to their row's writer: let its facts go.
-      w.clear();
+      // Events still pending refer to their row's writer: let its facts go, and reuse its buffer
+      // (a written row's writer is not written to again: see markProcessed).
+      const buf = w.release();
+      if (buf && this.#buffers.length < 16) this.#buffers.push(buf);
     }
     this.rows.clear();
   }
