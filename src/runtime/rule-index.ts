@@ -36,7 +36,7 @@ export class RuleIndex<R> {
     const detail = event['detail'] as Record<string, unknown> | undefined;
     const keys = [event['source'], event['detail-type'], detail?.['workflow'], detail?.['step']];
     collect(this.#root, 0, keys, found);
-    if (found.length > 1) found.sort((a, b) => a.order - b.order);
+    if (found.length > 1) byOrder(found);
     const out: R[] = [];
     let last = -1;
     for (const e of found) {
@@ -54,6 +54,26 @@ export class RuleIndex<R> {
 }
 
 const always = (): boolean => true;
+
+/**
+ * Sorts entries by the order their rules were added. An event reaches a few buckets: insertion
+ * sort, which allocates nothing (Array.prototype.sort copies into a scratch array every call).
+ */
+function byOrder<R>(found: Array<Entry<R>>): void {
+  if (found.length > 16) {
+    found.sort((a, b) => a.order - b.order);
+    return;
+  }
+  for (let i = 1; i < found.length; i++) {
+    const e = found[i]!;
+    let j = i - 1;
+    while (j >= 0 && found[j]!.order > e.order) {
+      found[j + 1] = found[j]!;
+      j--;
+    }
+    found[j + 1] = e;
+  }
+}
 
 /**
  * The pattern without the paths the index pins with exact strings: reaching a rule's bucket

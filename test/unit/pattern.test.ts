@@ -56,6 +56,21 @@ describe('rule index', () => {
     expect(index.match(ev({ workflow: 'w', step: ['a', 'b'] }))).toEqual(['c-joins-a-b', 'any-completed', 'prefix']);
   });
 
+  it('keeps insertion order when an event reaches many buckets (few and many rules)', () => {
+    // Rules alternate between buckets that the event reaches in another order than they were added.
+    const shapes = [
+      (i: number) => ({ detail: { step: ['s'], n: [i] } }),
+      (i: number) => ({ 'detail-type': ['Step Completed'], detail: { n: [i] } }),
+      (i: number) => ({ source: ['joinflow'], detail: { workflow: ['w'], n: [i] } }),
+      (i: number) => ({ detail: { n: [i] } }),
+    ];
+    for (const count of [5, 40]) {
+      const index = new RuleIndex<number>();
+      for (let i = 0; i < count; i++) index.add(i, shapes[(i * 7) % 4]!(0));
+      expect(index.match(ev({ workflow: 'w', step: 's', n: 0 }))).toEqual(Array.from({ length: count }, (_, i) => i));
+    }
+  });
+
   it('verifies the fields the buckets do not pin (residual patterns)', () => {
     const index = new RuleIndex<string>();
     index.add('items-only', { source: ['joinflow'], detail: { step: ['m'], item: [{ exists: true }] } });
