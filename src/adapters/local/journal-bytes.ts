@@ -105,12 +105,19 @@ export class ByteWriter {
 
   /**
    * The row: a format byte (1), the length of `head` in bytes, `head` (UTF-8), then the facts.
-   * `head` is JSON and ends with the list of values.
+   * `head` is JSON and ends with the list of values. With `scratch`, the row is written into
+   * its buffer (grown when too small): valid until the next row is written into it.
    */
-  row(headBeforeValues: string): Buffer {
+  row(headBeforeValues: string, scratch?: { buf: Buffer }): Buffer {
     const head = `${headBeforeValues}${JSON.stringify(this.values)}]`;
     const hl = Buffer.byteLength(head);
-    const out = Buffer.allocUnsafe(1 + varintLength(hl) + hl + this.n);
+    const size = 1 + varintLength(hl) + hl + this.n;
+    let out: Buffer;
+    if (!scratch) out = Buffer.allocUnsafe(size);
+    else {
+      if (scratch.buf.length < size) scratch.buf = Buffer.allocUnsafe(Math.max(size, scratch.buf.length * 2));
+      out = scratch.buf.subarray(0, size);
+    }
     out[0] = 1;
     let at = 1;
     let x = hl;

@@ -386,8 +386,11 @@ export class RowWriter extends ByteWriter {
     return counter - this.#id0;
   }
 
-  /** The row to store (journal-bytes.ts): head `[base, names, objects, t0, id0, values]`, then the facts. */
-  bytes(): Buffer {
-    return this.row(`[${this.#base},${JSON.stringify(this.#names.list.slice(this.#base))},${JSON.stringify(this.#objectList)},${this.t0},${this.#id0},`);
+  /**
+   * The row to store (journal-bytes.ts): head `[base, names, objects, t0, id0, values]`, then the
+   * facts; written into `scratch` when given (see ByteWriter.row).
+   */
+  bytes(scratch?: { buf: Buffer }): Buffer {
+    return this.row(`[${this.#base},${JSON.stringify(this.#names.list.slice(this.#base))},${JSON.stringify(this.#objectList)},${this.t0},${this.#id0},`, scratch);
   }
 }

@@ -47,7 +47,10 @@ export function slimTask(task: Task): Task {
 export const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
 
 /** The key of a task attempt within its run. */
-export const taskKey = (step: string, item: number | undefined, attempt: number): string => (item === undefined ? `${step}\u0000${attempt}` : `${step}\u0000${item}\u0000${attempt}`);
+// A step's first attempt without items, the most common, is keyed by the step's own string
+// (its hash is computed once); step ids have no NUL, so no other key can equal it.
+export const taskKey = (step: string, item: number | undefined, attempt: number): string =>
+  item === undefined ? (attempt === 1 ? step : `${step}\u0000${attempt}`) : `${step}\u0000${item}\u0000${attempt}`;
 
 export function joinOf(run: LiveRun, trigger: string): Join {
   let j = run.joins.get(trigger);
@@ -145,6 +148,8 @@ export class Journal {
   readonly #released: string[] = [];
   /** Buffers of written rows, for the next commit's writers. */
   readonly #buffers: Buffer[] = [];
+  /** Where each row is put together for its INSERT. */
+  readonly #scratch = { buf: Buffer.allocUnsafe(1 << 16) };
   readonly #s;
   readonly #runPlan: (runId: string) => TriggerPlan | undefined;
 
@@ -228,7 +233,8 @@ export class Journal {
     if (this.rows.size === 0) return;
     this.#batch.write();
     for (const w of this.rows.values()) {
-      if (w.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.bytes());
+      // SQLite copies a bound BLOB: one scratch buffer serves every row.
+      if (w.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.bytes(this.#scratch));
       // Events still pending refer to their row's writer: let its facts go, and reuse its buffer
       // (a written row's writer is not written to again: see markProcessed).
       const buf = w.release();
