@@ -264,7 +264,10 @@ export class Journal {
     if (hit) return hit;
     const record = known ?? this.record(runId);
     if (!record || record.status !== 'running') return undefined;
-    const run = this.replay(record, this.pending, this.tableOf(runId));
+    // One read of its rows: the names they define are kept for the facts it will write.
+    const cached = this.tables.get(runId);
+    const { run, table } = this.#replay(record, this.pending, cached);
+    if (!cached) this.tables.set(runId, table ?? this.tableOf(runId));
     for (const e of run.tasks.values()) {
       if (OPEN.has(e.status)) continue;
       e.task = slimTask(e.task);
@@ -279,13 +282,18 @@ export class Journal {
    * `table`: the run's names as known here (a fresh one by default).
    */
   replay(record: RunRecord, pending?: Map<number, PendingEvent>, table?: NameTable): LiveRun {
+    return this.#replay(record, pending, table).run;
+  }
+
+  /** The same, with the name table its rows filled (none when it has no rows). */
+  #replay(record: RunRecord, pending: Map<number, PendingEvent> | undefined, table: NameTable | undefined): { run: LiveRun; table: NameTable | undefined } {
     const run: LiveRun = { record, joins: new Map(), results: new Map(), tasks: new Map() };
     const visit = replayVisitor(run, pending);
     const rows = this.#s.rowsOf.all(record.runId);
-    if (rows.length === 0) return run;
+    if (rows.length === 0) return { run, table };
     table ??= this.#startTable(record.runId, rows[0]!);
     for (const row of rows) readRow(record.runId, record.input, row, table, visit);
-    return run;
+    return { run, table };
   }
 
   /** Loads the pending events of no run (once). */
