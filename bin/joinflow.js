@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Entry point: registers the TypeScript loader (workflows and handlers may be .ts), then runs the CLI.
-import { register } from 'tsx/esm/api';
+// Entry point. Runs the compiled CLI (dist/, built by `npm ci` or `npm run build`) while it is up to
+// date with src/, else the TypeScript sources through tsx (see cli-entry.js). Workflows and handlers
+// may be TypeScript either way: the compiled CLI registers tsx when it first loads such a module.
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compiledCli } from './cli-entry.js';
 
-register();
 // A reader that goes away (`joinflow status r1 | head`) closes the pipe: stop quietly, as a Unix
 // tool killed by SIGPIPE does, instead of dying on an unhandled EPIPE with a stack trace. A run
 // stopped this way is interrupted like a killed one: `joinflow resume` continues it.
@@ -12,7 +14,26 @@ for (const stream of [process.stdout, process.stderr]) {
     process.exit(process.exitCode ?? 0);
   });
 }
-const { main } = await import('../src/cli/main.ts');
+
+let registered;
+/** Registers the TypeScript loader (tsx) once. */
+function registerTsx() {
+  registered ??= import('tsx/esm/api').then(({ register }) => {
+    register();
+  });
+  return registered;
+}
+
+let main;
+const compiled = compiledCli(fileURLToPath(new URL('..', import.meta.url)));
+if (compiled) {
+  const files = await import(new URL('../dist/adapters/local/workflow-files.js', import.meta.url).href);
+  files.userModules.prepare = registerTsx;
+  ({ main } = await import(pathToFileURL(compiled).href));
+} else {
+  await registerTsx();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {

@@ -5,7 +5,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 import type { CST } from 'yaml';
 import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
@@ -67,7 +66,7 @@ export async function loadDefinition(file: string, options: { fresh?: boolean } 
     try {
       // `fresh` (joinflow dev's reload): ESM caches modules for the life of the process, so an
       // edited file is imported anew in a namespace of its own, with everything it imports.
-      mod = (options.fresh ? await tsImport(file, import.meta.url) : await importModule(file)) as Record<string, unknown>;
+      mod = (options.fresh ? await tsImport(file) : await importModule(file)) as Record<string, unknown>;
     } catch (error) {
       throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${(error as Error).message}` }], file);
     }
@@ -111,12 +110,26 @@ export async function loadDefinition(file: string, options: { fresh?: boolean } 
  * ... in a cycle"); tsx's own tsImport loads it either way.
  */
 export async function importModule(file: string): Promise<unknown> {
+  await userModules.prepare();
   try {
     return await import(pathToFileURL(file).href);
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_REQUIRE_CYCLE_MODULE') throw error;
-    return tsImport(file, import.meta.url);
+    return tsImport(file);
   }
+}
+
+/**
+ * What must happen before a workflow or handler module is imported. The compiled CLI (dist/, see
+ * bin/cli-entry.js) starts without tsx and sets this to register it, so that the ~0.1 s it takes
+ * is paid only by commands that load a module; from src/, tsx is registered at start.
+ */
+export const userModules: { prepare: () => Promise<void> } = { prepare: async () => {} };
+
+/** tsx's tsImport, loaded when first needed (it is not, for a workflow in YAML). */
+async function tsImport(file: string): Promise<unknown> {
+  const tsx = await import('tsx/esm/api');
+  return tsx.tsImport(file, import.meta.url);
 }
 
 /** A CommonJS module's `export default x` arrives as `{default: x}` under `default`. */

@@ -1,0 +1,32 @@
+/**
+ * Which CLI bin/joinflow.js runs: the compiled one in dist/ (scripts/build-cli.mjs, run by
+ * `npm ci` and `npm run build`) when it was built after the last change under src/, else the
+ * TypeScript sources through tsx. A checkout edited or pulled since the last build therefore runs
+ * what is in src/, never stale code.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+/** The newest modification time (ms) of `dir` and of everything under it. */
+function newestUnder(dir) {
+  // A directory's time changes when an entry is added, removed or renamed in it.
+  let newest = statSync(dir).mtimeMs;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const t = statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs;
+    if (t > newest) newest = t;
+  }
+  return newest;
+}
+
+/**
+ * The compiled CLI's entry module under `root` (the package), or undefined when there is no
+ * complete build (dist/.built is written last), when it is older than a file under src/, or when
+ * `env.JOINFLOW_CLI_SOURCE` is "1".
+ */
+export function compiledCli(root, env = process.env) {
+  if (env.JOINFLOW_CLI_SOURCE === '1') return undefined;
+  const stamp = path.join(root, 'dist', '.built');
+  const entry = path.join(root, 'dist', 'cli', 'main.js');
+  if (!existsSync(stamp) || !existsSync(entry)) return undefined;
+  return statSync(stamp).mtimeMs >= newestUnder(path.join(root, 'src')) ? entry : undefined;
+}

@@ -1,0 +1,88 @@
+/**
+ * bin/joinflow.js runs the compiled CLI (dist/) only while it is up to date with src/, and a
+ * workflow in TypeScript loads from either.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compiledCli } from '../../bin/cli-entry.js';
+import { root } from '../helpers/cli.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A package layout with src/ and a complete build, all files dated `at` (s since the epoch). */
+function layout(at: number): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-entry-'));
+  dirs.push(dir);
+  mkdirSync(path.join(dir, 'src/cli'), { recursive: true });
+  mkdirSync(path.join(dir, 'dist/cli'), { recursive: true });
+  for (const f of ['src/index.ts', 'src/cli/main.ts', 'dist/cli/main.js', 'dist/.built']) {
+    writeFileSync(path.join(dir, f), '');
+    utimesSync(path.join(dir, f), at, at);
+  }
+  for (const d of ['src/cli', 'src', 'dist/cli', 'dist']) utimesSync(path.join(dir, d), at, at);
+  return dir;
+}
+
+const T = 1_700_000_000;
+const stamp = (dir: string, at: number) => utimesSync(path.join(dir, 'dist/.built'), at, at);
+
+describe('which CLI bin/joinflow.js runs', () => {
+  it('the compiled one when its build is newer than everything under src/', () => {
+    const dir = layout(T);
+    stamp(dir, T + 10);
+    expect(compiledCli(dir, {})).toBe(path.join(dir, 'dist/cli/main.js'));
+  });
+
+  it('the sources when a file under src/ changed after the build', () => {
+    const dir = layout(T);
+    stamp(dir, T + 10);
+    utimesSync(path.join(dir, 'src/cli/main.ts'), T + 20, T + 20);
+    expect(compiledCli(dir, {})).toBeUndefined();
+  });
+
+  it('the sources when a file was added to or removed from src/ after the build (the directory changed)', () => {
+    const dir = layout(T);
+    stamp(dir, T + 10);
+    rmSync(path.join(dir, 'src/index.ts'));
+    expect(compiledCli(dir, {})).toBeUndefined();
+  });
+
+  it('the sources when the build did not finish (no dist/.built), or with JOINFLOW_CLI_SOURCE=1', () => {
+    const dir = layout(T);
+    stamp(dir, T + 10);
+    expect(compiledCli(dir, { JOINFLOW_CLI_SOURCE: '1' })).toBeUndefined();
+    rmSync(path.join(dir, 'dist/.built'));
+    expect(compiledCli(dir, {})).toBeUndefined();
+  });
+});
+
+describe('the CLI, compiled and from the sources', () => {
+  const run = (env: Record<string, string>) => {
+    const state = mkdtempSync(path.join(tmpdir(), 'joinflow-entry-state-'));
+    dirs.push(state);
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'workflows/fanout.ts', '--state', state, '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      timeout: 120_000,
+    });
+    return { code: r.status, out: r.status === 0 ? (JSON.parse(r.stdout) as { status: string; output: unknown }) : r.stderr };
+  };
+
+  it('runs a TypeScript workflow with TypeScript handlers the same way', () => {
+    const compiled = compiledCli(root);
+    const fromSource = run({ JOINFLOW_CLI_SOURCE: '1' });
+    const byDefault = run({});
+    expect(fromSource.code, String(fromSource.out)).toBe(0);
+    expect(byDefault.code, String(byDefault.out)).toBe(0);
+    expect((byDefault.out as { output: unknown }).output).toEqual((fromSource.out as { output: unknown }).output);
+    // CI builds dist/ in `npm ci`: there the default is the compiled CLI.
+    if (process.env['JOINFLOW_REQUIRE_NATIVE'] === '1') expect(compiled).toBeDefined();
+  });
+});
