@@ -7,15 +7,25 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-/** The newest modification time (ms) of `dir` and of everything under it. */
+/**
+ * The newest modification time (ms) of `dir` and of everything under it: 0 when there is no
+ * `dir` (a package that ships only dist/), Infinity when an entry vanished during the walk
+ * (something is editing the sources: run them, not the build).
+ */
 function newestUnder(dir) {
-  // A directory's time changes when an entry is added, removed or renamed in it.
-  let newest = statSync(dir).mtimeMs;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    const t = statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs;
-    if (t > newest) newest = t;
+  if (!existsSync(dir)) return 0;
+  try {
+    // A directory's time changes when an entry is added, removed or renamed in it.
+    let newest = statSync(dir).mtimeMs;
+    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      const t = statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs;
+      if (t > newest) newest = t;
+    }
+    return newest;
+  } catch (error) {
+    if (error.code === 'ENOENT') return Infinity;
+    throw error;
   }
-  return newest;
 }
 
 /**

@@ -53,6 +53,13 @@ describe('which CLI bin/joinflow.js runs', () => {
     expect(compiledCli(dir, {})).toBeUndefined();
   });
 
+  it('the compiled one when there are no sources (a package that ships only dist/)', () => {
+    const dir = layout(T);
+    stamp(dir, T + 10);
+    rmSync(path.join(dir, 'src'), { recursive: true });
+    expect(compiledCli(dir, {})).toBe(path.join(dir, 'dist/cli/main.js'));
+  });
+
   it('the sources when the build did not finish (no dist/.built), or with JOINFLOW_CLI_SOURCE=1', () => {
     const dir = layout(T);
     stamp(dir, T + 10);
