@@ -381,6 +381,18 @@ outputs: {}
     expect(typo.map((p) => p.message)).toContain('scatterMethod must be dotproduct, nested_crossproduct or flat_crossproduct, got the string "dot"');
   });
 
+  it('passes EnvVarRequirement to the tool: its own over its step\'s over its workflow\'s', () => {
+    const wf = BASE.replace('class: Workflow\n', 'class: Workflow\nrequirements:\n  EnvVarRequirement:\n    envDef: { LEVEL: workflow, FROM_WF: "1" }\n')
+      .replace('    run: echo.cwl\n', '    run: echo.cwl\n    requirements:\n      - class: EnvVarRequirement\n        envDef: [{ envName: LEVEL, envValue: step }, { envName: FROM_STEP, envValue: "2" }]\n');
+    const tool = `${ECHO}requirements:\n  EnvVarRequirement:\n    envDef: { FROM_TOOL: "3" }\n`;
+    const { workflow } = imp({ 'wf.cwl': wf, 'echo.cwl': tool });
+    const run = spec(workflow.steps['say']!.executor);
+    expect(run.kind === 'tool' && run.tool.env).toEqual({ LEVEL: 'step', FROM_WF: '1', FROM_STEP: '2', FROM_TOOL: '3' });
+    // Without the requirement the tool gets no variables of its own.
+    const plain = spec(imp({ 'wf.cwl': BASE, 'echo.cwl': ECHO }).workflow.steps['say']!.executor);
+    expect(plain.kind === 'tool' && plain.tool.env).toEqual({});
+  });
+
   it('--executor batch: image from DockerRequirement or --image, resources, the runner as the local command', () => {
     const tool = `${ECHO}requirements:\n  DockerRequirement: { dockerPull: "alpine:3" }\n  ResourceRequirement: { coresMin: 2, ramMin: 100 }\n  ToolTimeLimit: { timelimit: 30 }\n`;
     const { workflow } = imp({ 'wf.cwl': BASE, 'echo.cwl': tool }, 'wf.cwl', { executor: 'batch', image: 'me/joinflow:1' });

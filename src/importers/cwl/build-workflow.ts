@@ -9,7 +9,7 @@ import { STEP_ID_PATTERN, type ExecutorInput, type StepInput, type WorkflowInput
 import type { CwlWorkflow, Source } from './read-workflow.ts';
 import type { Requirements } from './requirements.ts';
 import type { Problems } from './source.ts';
-import { typeName, type CwlType, type RunnerSpec, type ValueRef, type ValueSpec } from './spec.ts';
+import { typeName, type CwlType, type RunnerSpec, type ToolSpec, type ValueRef, type ValueSpec } from './spec.ts';
 import { assignable, typeMismatch } from './values.ts';
 
 /** How the written steps run. */
@@ -128,7 +128,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     const stepSpec: StepInput = {
       ...(step.description === undefined ? {} : { description: step.description }),
       needs: [...needs].sort(),
-      executor: executorFor({ kind: 'tool', tool: step.tool, in: values, ...(step.requirements.image ? { image: step.requirements.image } : {}) }, step.requirements, step.id),
+      executor: executorFor({ kind: 'tool', tool: withEnv(step.tool, step.requirements), in: values, ...(step.requirements.image ? { image: step.requirements.image } : {}) }, step.requirements, step.id),
       ...(step.requirements.timeLimitS ? { timeoutMs: step.requirements.timeLimitS * 1000 } : {}),
     };
     if (step.scatter !== undefined) {
@@ -219,6 +219,11 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       local,
     };
   }
+}
+
+/** The tool with the variables of EnvVarRequirement (the tool's, its step's and its workflow's). */
+function withEnv(tool: ToolSpec, req: Requirements): ToolSpec {
+  return req.env === undefined ? tool : { ...tool, env: { ...tool.env, ...req.env } };
 }
 
 function known(ids: string[]): string {
