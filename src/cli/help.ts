@@ -196,8 +196,8 @@ Options:
                          (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu);
                          chart it: joinflow timeline FILE --workflow <workflow>
   --concurrency N|SPEC   max running tasks per executor kind: N for every kind, or
-                         function=4,process=2,simulate=unlimited (default: CPUs for
-                         function and process, unlimited for simulate)
+                         function=4,process=2,simulate=unlimited (0 = unlimited; default:
+                         CPUs for function and process, unlimited for simulate)
   --time-scale F         multiply simulate durations by F (default 1)
   --state DIR            state directory (default .joinflow): the durable SQLite state
                          (runs, join counters, event log, tasks, timers, dead letters), run

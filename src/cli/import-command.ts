@@ -1,11 +1,12 @@
 /** `joinflow import wfcommons|cwl <file>`: a WfCommons trace (simulate steps, or mapped executors) or a CWL workflow -> a joinflow workflow. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { importWfCommons } from '../importers/wfcommons.ts';
 import { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } from '../importers/wfcommons-executors.ts';
 import { UsageError } from '../model/errors.ts';
+import { outputFile, writeOutput } from './input.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
 export async function importCommand(args: string[]): Promise<number> {
@@ -36,6 +37,7 @@ export async function importCommand(args: string[]): Promise<number> {
     throw new UsageError(format === undefined ? 'name the format: joinflow import wfcommons <trace.json> or joinflow import cwl <workflow.cwl>' : `unknown format "${format}" (supported: wfcommons, cwl)`);
   }
   if (file === undefined || extra.length > 0) throw new UsageError('name exactly one trace file');
+  if (values.out !== undefined) outputFile('-o', values.out);
   let trace: unknown;
   try {
     trace = JSON.parse(readFileSync(file, 'utf8'));
@@ -49,8 +51,9 @@ export async function importCommand(args: string[]): Promise<number> {
     ...(executors ? { executors } : {}),
     ...(values['no-files'] ? { files: false } : values.files ? { files: true } : {}),
   });
-  const text = `${JSON.stringify(workflow, null, 2)}\n`;
-  if (values.out) writeFileSync(values.out, text);
+  // JSON, or YAML for a .yaml/.yml file, as import cwl writes.
+  const text = values.out !== undefined && /\.ya?ml$/i.test(values.out) ? toYaml(workflow, { lineWidth: 0 }) : `${JSON.stringify(workflow, null, 2)}\n`;
+  if (values.out !== undefined) writeOutput('-o', values.out, text);
   else process.stdout.write(text);
   process.stderr.write(
     `${workflow.name}: ${stats.tasks} tasks, ${stats.edges} edges, depth ${stats.depth}, ` +

@@ -1,9 +1,10 @@
 /** `joinflow import cwl <workflow.cwl>`: file I/O and the runner's path around the pure importer. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { importCwl } from '../importers/cwl.ts';
 import { UsageError } from '../model/errors.ts';
+import { outputFile, writeOutput } from './input.ts';
 
 /** This package's CLI, which imported steps run as `node <bin> cwl-tool <spec>`. */
 const BIN = path.resolve(import.meta.dirname, '../../bin/joinflow.js');
@@ -15,6 +16,7 @@ export type ImportCwlFlags = { out?: string; name?: string; executor?: string; i
 export async function importCwlFile(file: string, flags: ImportCwlFlags): Promise<number> {
   const executor = flags.executor ?? 'process';
   if (executor !== 'process' && executor !== 'batch') throw new UsageError(`--executor must be process or batch, got "${executor}"`);
+  if (flags.out !== undefined) outputFile('-o', flags.out);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -32,7 +34,7 @@ export async function importCwlFile(file: string, flags: ImportCwlFlags): Promis
   });
   const yaml = flags.out !== undefined && /\.ya?ml$/i.test(flags.out);
   const body = yaml ? toYaml(workflow, { lineWidth: 0 }) : `${JSON.stringify(workflow, null, 2)}\n`;
-  if (flags.out !== undefined) writeFileSync(flags.out, body);
+  if (flags.out !== undefined) writeOutput('-o', flags.out, body);
   else process.stdout.write(body);
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
   process.stderr.write(

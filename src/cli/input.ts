@@ -1,5 +1,6 @@
-/** `--input JSON|@file` parsing shared by the commands that start runs. */
-import { readFileSync } from 'node:fs';
+/** `--input JSON|@file` parsing shared by the commands that start runs, and output files named by flags. */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../model/errors.ts';
 
 /** The run input: JSON text, or `@path` to a JSON file; null when absent. */
@@ -17,5 +18,25 @@ export function parseInput(raw: string | undefined): unknown {
     return JSON.parse(text);
   } catch (error) {
     throw new UsageError(`--input${raw.startsWith('@') ? ` ${raw}` : ''} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Checks, before any work, that `file` (the value of `flag`) can be written: its directory
+ * exists and it is not a directory itself. Returns it.
+ */
+export function outputFile(flag: string, file: string): string {
+  const dir = path.dirname(path.resolve(file));
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${flag} ${file}: directory ${dir} does not exist`);
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${flag} ${file}: is a directory, not a file`);
+  return file;
+}
+
+/** Writes an output file named by `flag`; a file that cannot be written is a usage error naming it. */
+export function writeOutput(flag: string, file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (error) {
+    throw new UsageError(`${flag} ${file}: cannot write: ${(error as Error).message}`);
   }
 }

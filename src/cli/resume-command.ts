@@ -1,9 +1,9 @@
 /** `joinflow resume [runId]`: continues unfinished runs of a state dir, with the flags they started with. */
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createEngine, type RunResult } from '../adapters/local/engine.ts';
 import { RunTracker } from '../adapters/local/run-tracker.ts';
 import { UsageError } from '../model/errors.ts';
+import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
 import { openState, stateDir } from './state.ts';
@@ -19,6 +19,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
   });
   if (positionals.length > 1) throw new UsageError('resume takes at most one run id');
   const only = positionals[0];
+  if (values.trace !== undefined) outputFile('--trace', values.trace);
   const dir = stateDir(values.state);
   const state = openState(dir, { mustExist: true });
   try {
@@ -64,9 +65,17 @@ export async function resumeCommand(args: string[]): Promise<number> {
       const ids = await engine.recover(only);
       process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
       const results = await Promise.all(ids.map((id) => engine.wait(id)));
-      if (trace !== undefined && ids.length === 1) writeFileSync(trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
       for (const r of results) progress.done(r);
       const code = report(results, values.json);
+      if (trace !== undefined && ids.length === 1) {
+        try {
+          writeOutput('--trace', trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
+        } catch (error) {
+          // The trace file the run started with may be gone with its directory: the runs' results stand.
+          if (values.trace !== undefined) throw error;
+          process.stderr.write(`joinflow resume: the run's trace file was not written: ${(error as Error).message}\n`);
+        }
+      }
       await settleSubscriptions(engine, hub, dispatcher);
       return code;
     } finally {

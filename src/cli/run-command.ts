@@ -1,7 +1,7 @@
 /** `joinflow run`: compile a workflow file and run it to the end on the embedded engine. */
-import { statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseInput } from './input.ts';
+import { outputFile, parseInput, writeOutput } from './input.ts';
 import path from 'node:path';
 import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
 import { alive, openState, stateDir, takeCancelRequests } from './state.ts';
@@ -36,7 +36,10 @@ export async function runCommand(args: string[]): Promise<number> {
     },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the workflow to run' : `one workflow at a time (got ${positionals.join(', ')})`);
+  if (values.memory && values.state !== undefined) throw new UsageError('--state and --memory cannot be combined: --memory keeps no state dir');
   const input = parseInput(values.input);
+  // Checked before the run: a trace that cannot be written must not cost the run.
+  if (values.trace !== undefined) outputFile('--trace', values.trace);
   const concurrency = parseConcurrency(values.concurrency);
   const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
   if (!Number.isFinite(timeScale) || timeScale < 0) throw new UsageError(`--time-scale must be a number >= 0 (got "${values['time-scale']}")`);
@@ -98,12 +101,12 @@ export async function runCommand(args: string[]): Promise<number> {
     dispatcher = hub.bind(engine);
     const result = await engine.run(plan.workflow, input, values['run-id'] === undefined ? {} : { runId: values['run-id'] });
     progress.done(result);
-    if (values.trace !== undefined) writeFileSync(values.trace, `${JSON.stringify(result.trace)}\n`);
     const { trace: _trace, ...summary } = result;
     const cost = meter ? estimateCost(meter.counts(plan)) : undefined;
     if (cost && !values.json) process.stderr.write(formatCostReport(cost));
     if (values.json) process.stdout.write(`${JSON.stringify(cost ? { ...summary, cost } : summary)}\n`);
     else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);
+    if (values.trace !== undefined) writeOutput('--trace', values.trace, `${JSON.stringify(result.trace)}\n`);
     await settleSubscriptions(engine, hub, dispatcher);
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
@@ -128,10 +131,10 @@ export function parseBytes(raw: string | undefined): number {
 export function parseConcurrency(raw: string | undefined): Partial<Record<ExecutorKind, number>> {
   if (raw === undefined) return {};
   const limit = (v: string): number => {
-    if (v === 'unlimited' || v === '0') return Infinity;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--concurrency: "${v}" is not a whole number (or "unlimited")`);
-    return n;
+    if (v === 'unlimited') return Infinity;
+    if (!/^\d+$/.test(v)) throw new UsageError(`--concurrency: "${v}" is not a whole number (or "unlimited")`);
+    // 0 means no limit, as "unlimited" does (a limit of 0 would start nothing).
+    return Number(v) === 0 ? Infinity : Number(v);
   };
   if (!raw.includes('=')) {
     const n = limit(raw);

@@ -2,7 +2,7 @@
  * `joinflow timeline <runId|trace.json> [-o FILE.html|.svg|.json] [--json]`: a Gantt chart of a
  * run's executions with its critical path, from the embedded engine's state dir or a trace file.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
@@ -12,6 +12,7 @@ import { TimelineInputError, timelineFromJson, timelineFromRunTrace, toTrace } f
 import type { TriggerPlan } from '../model/plan.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { summarizeTimeline, type Timeline, type TimelineSummary } from '../timeline/timeline.ts';
+import { outputFile, writeOutput } from './input.ts';
 import { localTimeline } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
 
@@ -42,6 +43,7 @@ export async function timelineCommand(args: string[]): Promise<number> {
   if (values.color !== undefined && values.color !== 'kind' && values.color !== 'category') {
     throw new UsageError(`--color must be kind or category (got "${values.color}")`);
   }
+  if (values.out !== undefined) outputFile('-o', values.out);
   const width = values.width === undefined ? undefined : Number(values.width);
   if (width !== undefined && !(Number.isInteger(width) && width >= 480 && width <= 20_000)) {
     throw new UsageError(`--width must be a whole number of pixels from 480 to 20000 (got "${values.width}")`);
@@ -62,7 +64,7 @@ export async function timelineCommand(args: string[]): Promise<number> {
   if (values.out !== undefined) {
     const text =
       kind === 'json' ? `${JSON.stringify(toTrace(timeline, summary), null, 1)}\n` : kind === 'svg' ? renderSvg(timeline, summary, options) : renderHtml(timeline, summary, options);
-    writeFileSync(values.out, text);
+    writeOutput('-o', values.out, text);
   }
   if (values.json) process.stdout.write(`${JSON.stringify(toTrace(timeline, summary))}\n`);
   else process.stdout.write(report(timeline, summary));

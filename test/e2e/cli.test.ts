@@ -97,6 +97,39 @@ describe('joinflow run', () => {
     expect(existsSync(path.join(state, 'logs'))).toBe(false);
   });
 
+  it('refuses, before running, output files it could not write and flags that contradict each other', () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    let r = joinflow(['run', 'diamond', '--trace', path.join(dir, 'no-such-dir', 'trace.json'), '--state', state]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--trace ${path.join(dir, 'no-such-dir', 'trace.json')}: directory ${path.join(dir, 'no-such-dir')} does not exist`);
+    expect(existsSync(state)).toBe(false);
+    r = joinflow(['run', 'diamond', '--trace', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--trace ${dir}: is a directory, not a file`);
+    r = joinflow(['run', 'diamond', '--memory', '--state', state]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--state and --memory cannot be combined');
+    r = joinflow(['timeline', 'some-run', '-o', path.join(dir, 'missing', 'run.svg')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`does not exist`);
+    r = joinflow(['import', 'wfcommons', '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json', '-o', path.join(dir, 'missing', 'm.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`-o ${path.join(dir, 'missing', 'm.json')}: directory`);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
+  it('--concurrency: 0 (however written) is no limit, like "unlimited"; anything else must be a whole number', () => {
+    const r = joinflow(['run', 'diamond', '--memory', '--input', '{"x": 1}', '--concurrency', 'function=00,process=0', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', output: { nodeC: { sum: 12 } } });
+    for (const bad of ['1.5', '-1', '1e2', ' 2']) {
+      const b = joinflow(['run', 'diamond', '--memory', `--concurrency=${bad}`]);
+      expect(b.code).toBe(2);
+      expect(b.stderr).toContain(`--concurrency: "${bad}" is not a whole number`);
+    }
+  });
+
   it('reports a missing handler export with file, step and field', () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'h'));

@@ -1,6 +1,7 @@
 /** The engine's copy of a registered plan: paths resolved, equal executors shared. */
 import { describe, expect, it } from 'vitest';
-import { resolvePaths } from '../../src/adapters/local/engine-support.ts';
+import { concurrencyLimits, defaultConcurrency, resolvePaths } from '../../src/adapters/local/engine-support.ts';
+import { createEngine } from '../../src/adapters/local/engine.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 
 describe('resolvePaths', () => {
@@ -28,5 +29,16 @@ describe('resolvePaths', () => {
     expect(ex('d')).toEqual({ ...plan.steps['d']!.executor, cwd: '/work/x' });
     expect(plan.steps['a']!.executor).not.toBe(plan.steps['b']!.executor);
     expect(JSON.stringify(plan)).toBe(before);
+  });
+});
+
+describe('concurrency limits', () => {
+  it('are the defaults with the given ones over them, each a whole number >= 1 or Infinity', () => {
+    expect(concurrencyLimits({ function: 3, simulate: Infinity })).toEqual({ ...defaultConcurrency(), function: 3, simulate: Infinity });
+    // A limit of 0 would queue every task of that kind forever: refused when the engine is made.
+    for (const bad of [0, -1, 1.5, NaN]) {
+      expect(() => concurrencyLimits({ process: bad })).toThrow(`concurrency.process: a whole number of at least 1 (or Infinity), got ${bad}`);
+    }
+    expect(() => createEngine({ concurrency: { function: 0 } })).toThrow('concurrency.function');
   });
 });

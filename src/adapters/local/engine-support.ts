@@ -11,6 +11,7 @@ import { localPlacement } from './local-placement.ts';
 import { createFunctionExecutor } from './function-executor.ts';
 import { createProcessExecutor } from './process-executor.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
+import { UsageError } from '../../model/errors.ts';
 import type { ExecutorKind } from '../../model/workflow.ts';
 
 /**
@@ -41,6 +42,16 @@ export function createLocalExecutors(options: EngineOptions): Map<ExecutorKind, 
 export function defaultConcurrency(): Record<ExecutorKind, number> {
   const cpus = availableParallelism();
   return { function: cpus, process: cpus, simulate: Infinity, batch: cpus, container: cpus };
+}
+
+/** The limits an engine runs with: the defaults, with `given` over them; each checked. */
+export function concurrencyLimits(given: Partial<Record<ExecutorKind, number>> | undefined): Record<ExecutorKind, number> {
+  const limits = { ...defaultConcurrency(), ...given };
+  for (const [kind, n] of Object.entries(limits)) {
+    // A limit below 1 would queue every task of that kind forever.
+    if (!(n === Infinity || (Number.isInteger(n) && n >= 1))) throw new UsageError(`concurrency.${kind}: a whole number of at least 1 (or Infinity), got ${n}`);
+  }
+  return limits;
 }
 
 /**

@@ -19,7 +19,7 @@ import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tr
 import { recoverRuns } from './recovery.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import type { EngineOptions } from './engine-options.ts';
-import { createLocalExecutors, defaultConcurrency, offloadOutput, resolvePaths } from './engine-support.ts';
+import { concurrencyLimits, createLocalExecutors, defaultConcurrency, offloadOutput, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { effectsOf, type Batch } from './batch-effects.ts';
@@ -63,7 +63,7 @@ export class Engine {
     // took over later would see it, so fires claimed by the "dead" one can be taken over.
     this.#processor = new TriggerProcessor({ store: this.store, clock: { now: () => this.#clock.now() + this.#skewMs }, newId });
     this.#executors = createLocalExecutors(options);
-    const limits = { ...defaultConcurrency(), ...options.concurrency };
+    const limits = concurrencyLimits(options.concurrency);
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
       now: () => this.#clock.now(),
       wanted: (task) => this.#runs.get(task.runId)?.ended === false,
