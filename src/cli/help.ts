@@ -99,7 +99,8 @@ engine process is gone is marked interrupted (JSON: run.interrupted: true).
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
 stage's DynamoDB table instead: the steps dispatched and completed, forEach items done.
-Exit codes: 0 found, 1 no such run, 2 bad usage.
+Exit codes: 0 found, 1 no such run, 2 bad usage or the table could not be read (the message
+says why: no credentials, no such table, no endpoint).
 `;
 
 /** Help of `joinflow timeline`. */
