@@ -11,6 +11,7 @@ import { UsageMeter } from '../adapters/local/usage-meter.ts';
 import { estimateCost, formatCostReport } from '../cost/estimate.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { UsageError } from '../model/errors.ts';
+import type { TriggerStore } from '../ports.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
 import { createProgress } from './progress.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun, type SubscriptionHub } from './subscriptions.ts';
@@ -99,6 +100,7 @@ export async function runCommand(args: string[]): Promise<number> {
     engine.register(plan);
     for (const p of targetPlans) engine.register(p);
     dispatcher = hub.bind(engine);
+    if (values['run-id'] !== undefined) await noteExistingRun(store, values['run-id'], input);
     const result = await engine.run(plan.workflow, input, values['run-id'] === undefined ? {} : { runId: values['run-id'] });
     progress.done(result);
     const { trace: _trace, ...summary } = result;
@@ -115,6 +117,14 @@ export async function runCommand(args: string[]): Promise<number> {
     await engine.close();
     state?.close();
   }
+}
+
+/** Says so when `--run-id` names a run that already ended: it is reported, not run again. */
+async function noteExistingRun(store: TriggerStore, runId: string, input: unknown): Promise<void> {
+  const run = await store.getRun(runId);
+  if (!run || run.status === 'running') return;
+  const other = JSON.stringify(run.input) !== JSON.stringify(input) ? ' (with its own input: the --input given is not used)' : '';
+  process.stderr.write(`joinflow run: run "${runId}" already ${run.status} on ${new Date(run.startedAt).toISOString()}${other}; it is reported, not run again (a new --run-id runs again)\n`);
 }
 
 /** `--max-payload 1MB` / `512KB` / `2000000` -> bytes (default 1 MB). */

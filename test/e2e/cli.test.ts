@@ -85,7 +85,10 @@ describe('joinflow run', () => {
     expect(r.stderr).toContain('--concurrency: "many" is not a whole number');
     r = joinflow(['run', 'nosuchflow']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('workflow "nosuchflow" not found');
+    expect(r.stderr).toContain('workflow "nosuchflow" not found: no file nosuchflow, workflows/nosuchflow{.ts,');
+    r = joinflow(['run', 'workflows/nope.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('workflow file workflows/nope.yaml not found');
     r = joinflow(['run', 'diamond', '--bogus']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Unknown option '--bogus'/);

@@ -201,6 +201,20 @@ describe('durable state through the CLI', () => {
     expect(stateKind(fresh)).toBe('journal');
   });
 
+  it('--run-id of a run that ended reports it and says it did not run it again, nor with the new input', () => {
+    const state = tmp();
+    const first = joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 1}', '--state', state, '--run-id', 'once', '--json']);
+    expect(first.code).toBe(0);
+    expect(first.stderr).not.toContain('already');
+    const again = joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 1}', '--state', state, '--run-id', 'once', '--json']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/run "once" already succeeded on \S+; it is reported, not run again/);
+    expect(JSON.parse(again.stdout)).toMatchObject({ runId: 'once', status: 'succeeded', output: { nodeC: { sum: 12 } } });
+    const other = joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 5}', '--state', state, '--run-id', 'once', '--json']);
+    expect(other.stderr).toContain('(with its own input: the --input given is not used)');
+    expect(JSON.parse(other.stdout)).toMatchObject({ output: { nodeC: { sum: 12 } } });
+  });
+
   it('stops quietly when its reader goes away (status | head), exit 0 and no EPIPE', async () => {
     const state = tmp();
     expect(joinflow(['run', 'workflows/fanout.ts', '--input', '{"n": 3000}', '--state', state, '--run-id', 'wide', '--json']).code).toBe(0);

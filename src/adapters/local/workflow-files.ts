@@ -24,20 +24,24 @@ const WORKFLOW_EXT = [...MODULE_EXT, ...DATA_EXT];
  */
 const MAX_FILE_DEPTH = 200;
 
-/** Turns `diamond` into `workflows/diamond.ts` (or .yaml, .json, diamond/workflow.*); paths pass through. */
+/**
+ * Turns `diamond` into `workflows/diamond.ts` (or .mts, .js, .mjs, .yaml, .yml, .json, or
+ * workflows/diamond/workflow.*); a path to a file passes through.
+ */
 export function findWorkflowFile(nameOrPath: string, root = process.cwd()): string {
+  const isFile = (f: string): boolean => statSync(f, { throwIfNoEntry: false })?.isFile() === true;
   const direct = path.resolve(root, nameOrPath);
-  if (existsSync(direct) && statSync(direct).isFile()) return direct;
-  const tried: string[] = [nameOrPath];
-  const bases = [path.join(root, 'workflows', nameOrPath), path.join(root, 'workflows', nameOrPath, 'workflow'), direct];
-  for (const base of bases) {
-    for (const ext of WORKFLOW_EXT) {
-      const candidate = base + ext;
-      if (existsSync(candidate)) return candidate;
-      tried.push(path.relative(root, candidate));
-    }
+  if (isFile(direct)) return direct;
+  const inWorkflows = path.join(root, 'workflows', nameOrPath);
+  if (isFile(inWorkflows)) return inWorkflows;
+  for (const base of [inWorkflows, path.join(inWorkflows, 'workflow'), direct]) {
+    for (const ext of WORKFLOW_EXT) if (isFile(base + ext)) return base + ext;
   }
-  throw new UsageError(`workflow "${nameOrPath}" not found (tried ${tried.slice(0, 6).join(', ')}, ...)`);
+  // A path (with a directory or a workflow extension) names one file: it is that file or nothing.
+  if (nameOrPath.includes('/') || nameOrPath.includes(path.sep) || WORKFLOW_EXT.includes(path.extname(nameOrPath))) {
+    throw new UsageError(`workflow file ${nameOrPath} not found`);
+  }
+  throw new UsageError(`workflow "${nameOrPath}" not found: no file ${nameOrPath}, workflows/${nameOrPath}{${WORKFLOW_EXT.join(',')}} or workflows/${nameOrPath}/workflow.*`);
 }
 
 /** Workflow files of a project: top-level files in workflows/ and workflows/<name>/workflow.*. */
