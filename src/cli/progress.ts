@@ -37,7 +37,7 @@ export function createProgress(options: Options): {
         stream.write(`run ${result.runId} ${result.status} in ${result.durationMs} ms: ${s.succeeded} succeeded, ${s.failed} failed, ${s.retried} retried, ${result.events} events\n`);
       }
       // The reason of a failure always reaches the user, whatever the output mode.
-      if (result.error) stream.write(`error in step "${result.error.step ?? '?'}": ${result.error.type}: ${result.error.message}\n`);
+      if (result.error) stream.write(`${result.error.step === undefined ? 'error' : `error in step "${result.error.step}"`}: ${result.error.type}: ${result.error.message}\n`);
     },
   };
 }

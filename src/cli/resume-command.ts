@@ -6,7 +6,7 @@ import { UsageError } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { openState, stateDir } from './state.ts';
+import { alive, listenForCancel, openState, stateDir } from './state.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
 
@@ -27,13 +27,32 @@ export async function resumeCommand(args: string[]): Promise<number> {
       const record = await state.store.getRun(only);
       if (!record) throw new UsageError(`no run "${only}" in ${dir}`);
       // A run that already ended is reported as it ended: resume is idempotent.
-      if (record.status !== 'running') return report([RunTracker.fromRecord(record)], values.json);
+      if (record.status !== 'running') return report([RunTracker.fromRecord(record, state.log)], values.json);
     }
-    const runs = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+    const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+    // A run whose engine process is alive is that engine's: running it here too would run its
+    // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
+    const owner = (runId: string): number | undefined => {
+      const pid = state.log.runOptions(runId)?.['pid'];
+      return alive(pid) && pid !== process.pid ? (pid as number) : undefined;
+    };
+    const runs = unfinished.filter((r) => owner(r.runId) === undefined);
+    for (const r of unfinished) {
+      const pid = owner(r.runId);
+      if (pid === undefined) continue;
+      if (only !== undefined) throw new UsageError(`run "${only}" is being run by process ${pid}: wait for it, or stop it with joinflow cancel ${only}`);
+      process.stderr.write(`joinflow resume: skipping run ${r.runId}: process ${pid} is running it\n`);
+    }
     if (runs.length === 0) {
-      process.stderr.write(`joinflow resume: no unfinished runs in ${dir}\n`);
+      process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
       return 0;
     }
+    // Claimed before anything runs: list, status and cancel find this process as the runs' engine.
+    for (const r of runs) {
+      const plan = state.log.runPlan(r.runId);
+      if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), pid: process.pid });
+    }
+    await state.store.commit();
     // The run's own flags; one engine serves every run being resumed (the first run's flags).
     const options = state.log.runOptions(runs[0]!.runId) ?? {};
     const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
@@ -59,10 +78,11 @@ export async function resumeCommand(args: string[]): Promise<number> {
       onStep: progress.step,
     });
     let dispatcher: ReturnType<typeof hub.bind>;
+    const stopListening = listenForCancel(dir, engine);
     try {
       // Bound first: the events recovery redelivers are tapped like any other.
       dispatcher = hub.bind(engine);
-      const ids = await engine.recover(only);
+      const ids = await engine.recover(runs.map((r) => r.runId));
       process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
       const results = await Promise.all(ids.map((id) => engine.wait(id)));
       for (const r of results) progress.done(r);
@@ -79,6 +99,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
       await settleSubscriptions(engine, hub, dispatcher);
       return code;
     } finally {
+      stopListening();
       await dispatcher?.close();
       await engine.close();
     }

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { outputFile, parseInput, writeOutput } from './input.ts';
 import path from 'node:path';
 import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
-import { alive, openState, stateDir, takeCancelRequests } from './state.ts';
+import { alive, listenForCancel, openState, stateDir } from './state.ts';
 import { chaosBanner, chaosFromArgs } from './chaos-option.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
@@ -90,11 +90,7 @@ export async function runCommand(args: string[]): Promise<number> {
     onStep: progress.step,
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
   });
-  // `joinflow cancel` leaves a request in the state dir and sends SIGUSR2.
-  const onCancel = () => {
-    for (const runId of takeCancelRequests(dir)) void engine.cancel(runId, 'cancelled with joinflow cancel');
-  };
-  if (state) process.on('SIGUSR2', onCancel);
+  const stopListening = state ? listenForCancel(dir, engine) : undefined;
   let dispatcher: ReturnType<SubscriptionHub['bind']>;
   try {
     engine.register(plan);
@@ -112,7 +108,7 @@ export async function runCommand(args: string[]): Promise<number> {
     await settleSubscriptions(engine, hub, dispatcher);
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
-    process.off('SIGUSR2', onCancel);
+    stopListening?.();
     await dispatcher?.close();
     await engine.close();
     state?.close();

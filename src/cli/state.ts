@@ -29,22 +29,41 @@ export function requestCancel(dir: string, runId: string): void {
   writeFileSync(path.join(folder, `${encodeURIComponent(runId)}.json`), JSON.stringify({ runId, at: Date.now() }));
 }
 
-/** Cancel requests waiting in `dir`, removed as they are read. */
-export function takeCancelRequests(dir: string): string[] {
+/**
+ * Cancel requests waiting in `dir` for runs `mine` says this process runs, removed as they are
+ * read (requests for other processes' runs stay for them).
+ */
+export function takeCancelRequests(dir: string, mine: (runId: string) => boolean): string[] {
   const folder = path.join(dir, 'cancel');
   if (!existsSync(folder)) return [];
   const ids: string[] = [];
   for (const f of readdirSync(folder)) {
     const file = path.join(folder, f);
+    let runId: string;
     try {
-      ids.push((JSON.parse(readFileSync(file, 'utf8')) as { runId: string }).runId);
+      runId = (JSON.parse(readFileSync(file, 'utf8')) as { runId: string }).runId;
     } catch {
       // A request being written right now is picked up by the next signal.
       continue;
     }
+    if (!mine(runId)) continue;
+    ids.push(runId);
     rmSync(file, { force: true });
   }
   return ids;
+}
+
+/**
+ * Cancels the runs `joinflow cancel` asks this process to (it leaves a request in the state dir
+ * and sends SIGUSR2; without a listener, SIGUSR2 would end the process). Every command that runs
+ * an engine on a state dir listens. Returns the function that stops listening.
+ */
+export function listenForCancel(dir: string, engine: { owns(runId: string): boolean; cancel(runId: string, reason: string): Promise<boolean> }): () => void {
+  const onSignal = (): void => {
+    for (const runId of takeCancelRequests(dir, (id) => engine.owns(id))) void engine.cancel(runId, 'cancelled with joinflow cancel');
+  };
+  process.on('SIGUSR2', onSignal);
+  return () => process.off('SIGUSR2', onSignal);
 }
 
 /** Whether a process with this pid is alive (signal 0 checks without signalling). */

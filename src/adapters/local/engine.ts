@@ -48,6 +48,7 @@ export class Engine {
   readonly #book = new EventBook();
   #effects = 0;
   #skewMs = 0;
+  #closing = false;
   readonly #commits: GroupCommit;
   readonly #event: EventFactory;
 
@@ -59,14 +60,13 @@ export class Engine {
     this.store = options.store ?? createMemoryStore();
     this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
     this.bus = createLocalBus(undefined, options.chaos);
-    // After a simulated crash the processor's clock runs ahead by a lease, as a processor that
-    // took over later would see it, so fires claimed by the "dead" one can be taken over.
+    // After a simulated crash the processor's clock runs ahead by a lease, as one that took over later would see it.
     this.#processor = new TriggerProcessor({ store: this.store, clock: { now: () => this.#clock.now() + this.#skewMs }, newId });
     this.#executors = createLocalExecutors(options);
     const limits = concurrencyLimits(options.concurrency);
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
       now: () => this.#clock.now(),
-      wanted: (task) => this.#runs.get(task.runId)?.ended === false,
+      wanted: (task) => !this.#closing && this.#runs.get(task.runId)?.ended === false,
       priority: (task) => this.#ranks.get(task.workflow)?.get(task.step) ?? 0,
       started: (task, at) => this.#started(task, at),
       finished: (task, outcome, record) => this.#finished(task, outcome, record),
@@ -84,6 +84,11 @@ export class Engine {
   /** Runs of `workflow` this engine is executing (a new plan waits for them: see `joinflow dev`). */
   activeRuns(workflow: string): number {
     return [...this.#runs.values()].filter((t) => t.workflow === workflow && !t.ended).length;
+  }
+
+  /** Whether this engine is executing run `runId` (it started or recovered it, and it has not ended). */
+  owns(runId: string): boolean {
+    return this.#runs.get(runId)?.ended === false;
   }
 
   /** Whether a workflow of this name is registered. */
@@ -109,10 +114,7 @@ export class Engine {
     return runId;
   }
 
-  /**
-   * Publishes events that come from outside (the PutEvents endpoint, other services): logged
-   * when durable, so a restart resumes what they started, and checked like any outside event.
-   */
+  /** Publishes events from outside (PutEvents, other services): logged when durable, checked like any outside event. */
   async publish(events: EventEnvelope[]): Promise<void> {
     for (const e of events) {
       const d = e.detail as { workflow?: unknown; runId?: unknown };
@@ -135,7 +137,7 @@ export class Engine {
     const record = await this.store.getRun(runId);
     if (!record) throw new UsageError(`unknown run "${runId}"`);
     if (record.status === 'running') throw new UsageError(`run "${runId}" is not being executed by this engine`);
-    return RunTracker.fromRecord(record);
+    return RunTracker.fromRecord(record, this.#options.log);
   }
 
   /** Starts a run and waits for its end. */
@@ -146,11 +148,7 @@ export class Engine {
     return { ...result, trace: tracker?.trace ?? [] };
   }
 
-  /**
-   * Cancels a running run: nothing new is dispatched, running tasks are stopped (processes get
-   * SIGTERM, then SIGKILL after a grace period), and Run Cancelled is emitted. False when the
-   * run is not running.
-   */
+  /** Cancels a running run: nothing new starts, running tasks are stopped (SIGTERM, then SIGKILL), Run Cancelled is emitted. */
   async cancel(runId: string, reason = 'cancelled by request'): Promise<boolean> {
     const record = await this.store.getRun(runId);
     if (!record || record.status !== 'running') return false;
@@ -163,12 +161,10 @@ export class Engine {
   }
 
   /**
-   * Continues unfinished runs from the durable log after a restart: their plans are registered
-   * again, pending events redelivered, tasks that were dispatched but never started are started,
-   * tasks that were running when the process died run again (attempt + 1; a crash does not use
-   * up a retry), and retry timers fire. Returns the ids of the runs it took over.
+   * Continues unfinished runs (all, or `only` these) from the durable log after a restart (recovery.ts): pending events are
+   * redelivered, tasks that were running run again as attempt + 1 (a crash uses up no retry), timers fire. Returns the run ids.
    */
-  async recover(only?: string): Promise<string[]> {
+  async recover(only?: string | readonly string[]): Promise<string[]> {
     const log = this.#options.log;
     if (!log) throw new UsageError('recover() needs a durable engine (createEngine({ log, store }))');
     return recoverRuns(log, only, {
@@ -199,9 +195,14 @@ export class Engine {
     return logged ? logged.flatMap(traceRecord) : (this.#runs.get(runId)?.trace ?? []);
   }
 
-  /** Stops executors (worker threads, child processes) and makes pending writes durable. */
+  /**
+   * Stops executors (worker threads, child processes) and makes pending writes durable. Runs still going stop as if the
+   * process had died: their tasks are stopped, outcomes not recorded, events left pending; `recover()` continues them.
+   */
   async close(): Promise<void> {
+    this.#closing = true;
     for (const t of this.#runs.values()) t.clearTimers();
+    await this.#lanes.stopAll();
     await Promise.all([...this.#executors.values()].map((e) => e.close()));
     await this.#commits.now();
   }
@@ -223,6 +224,7 @@ export class Engine {
   }
 
   async #process(events: EventEnvelope[]): Promise<void> {
+    if (this.#closing) return; // pending on file when durable: recovery delivers them again
     const batches = await effectsOf(events, {
       processor: this.#processor,
       own: this.#book.own,
@@ -230,8 +232,7 @@ export class Engine {
       blobs: this.#options.blobs,
       meter: this.#options.meter,
     });
-    // State effects join the batch's transaction; external ones (starting tasks, timers, stopping
-    // runs) wait for the commit: nothing leaves the process before what caused it is durable.
+    // State effects join the batch's transaction; external ones wait for the commit (nothing leaves before it is durable).
     const batch: Batch = { after: [], dispatched: [], external: false };
     const crashAt = this.#options.chaos?.crashAt;
     let crashed = false;
@@ -251,8 +252,7 @@ export class Engine {
     if (this.#options.onEvents?.(events) === true) batch.external = true;
     const log = this.#options.log;
     this.#book.processed(log, events, crashed);
-    // Group commit (group-commit.ts): when all this batch caused stays in the process, its tasks
-    // start now and its commit is shared with the batches that follow.
+    // Group commit: when all this batch caused stays in the process, its tasks start now and its commit is shared.
     await this.#commits.applied(batch.external || crashed || !log);
     for (const fn of batch.after) await fn();
     if (crashed) {
@@ -306,8 +306,7 @@ export class Engine {
         return acked instanceof Promise ? acked : undefined;
       }
       case 'finish-run': {
-        // Ending the run (stopping its tasks, releasing its state, resolving its waiters) is
-        // part of finishing it: no separate effect that a crash could lose in between.
+        // Ending the run (stopping its tasks, releasing its state) is part of finishing it: no effect a crash could lose.
         batch.external = true;
         return Promise.resolve(this.store.finishRun(effect.runId, effect.update)).then((finished) => {
           if (finished) after.push(() => this.#endRun(effect.runId));
@@ -354,6 +353,7 @@ export class Engine {
   }
 
   #finished(task: Task, outcome: AttemptEnd, record: TraceRecord): void {
+    if (this.#closing) return; // stopped by close(): the task runs again when the run is recovered
     const tracker = this.#runs.get(task.runId);
     const { event, retrying } = attemptEvent(task, outcome, this.#event);
     if (retrying !== undefined) tracker?.failedAttempt(task, retrying);

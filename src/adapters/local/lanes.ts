@@ -73,8 +73,9 @@ export class Lanes {
     this.#hooks = hooks;
   }
 
-  /** Queues a task; it starts as soon as its kind has a free slot. */
+  /** Queues a task; it starts as soon as its kind has a free slot (if its run still wants it then). */
   submit(task: Task): void {
+    if (!this.#hooks.wanted(task)) return;
     const kind = task.executor.type;
     if ((this.#active.get(kind) ?? 0) < (this.#limits.get(kind) ?? Infinity)) {
       this.#start(task);
@@ -111,12 +112,17 @@ export class Lanes {
   }
 
   /** Aborts a run's running tasks (they end as cancelled) and resolves when they have stopped. */
-  async stopRun(runId: string): Promise<void> {
+  async stopRun(runId: string, reason = 'cancelled'): Promise<void> {
     const running = this.#running.get(runId);
     if (!running) return;
     const stopped = [...running].map((r) => new Promise<void>((resolve) => (r.waiters ??= []).push(resolve)));
-    for (const r of running) r.controller.abort('cancelled');
+    for (const r of running) r.controller.abort(reason);
     await Promise.all(stopped);
+  }
+
+  /** Aborts every running task (the engine is closing) and resolves when they have stopped. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#running.keys()].map((runId) => this.stopRun(runId, 'shutdown')));
   }
 
   /** Tasks of a run currently executing. */

@@ -18,9 +18,10 @@ export type RecoveryHooks = {
   commit(): Promise<void>;
 };
 
-/** Re-registers, redelivers and resubmits whatever unfinished runs (or `only` one) had in flight. */
-export async function recoverRuns(log: DurableLog, only: string | undefined, hooks: RecoveryHooks): Promise<string[]> {
-  const runs = log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+/** Re-registers, redelivers and resubmits whatever unfinished runs (or `only` these) had in flight. */
+export async function recoverRuns(log: DurableLog, only: string | readonly string[] | undefined, hooks: RecoveryHooks): Promise<string[]> {
+  const wanted = only === undefined ? undefined : new Set(typeof only === 'string' ? [only] : only);
+  const runs = log.listRuns({ status: 'running' }).filter((r) => wanted === undefined || wanted.has(r.runId));
   const recovered = new Set<string>();
   for (const run of runs) {
     const plan = log.runPlan(run.runId);

@@ -65,8 +65,12 @@ export class RunTracker {
     return this.#plan.workflow;
   }
 
-  /** A result for a run that ended before this process knew it (no live counts). */
-  static fromRecord(record: RunRecord): RunResult {
+  /**
+   * A result for a run that ended before this process knew it: its units of work from the log's
+   * attempts (when there is a log that still has them); its events are not counted again (0).
+   */
+  static fromRecord(record: RunRecord, log?: DurableLog): RunResult {
+    const attempts = log?.attempts(record.runId) ?? [];
     return {
       runId: record.runId,
       workflow: record.workflow,
@@ -74,7 +78,7 @@ export class RunTracker {
       output: record.output ?? null,
       ...(record.error ? { error: record.error } : {}),
       durationMs: (record.finishedAt ?? record.startedAt) - record.startedAt,
-      steps: { total: 0, succeeded: 0, failed: 0, retried: 0 },
+      steps: attempts.length > 0 ? countUnits(attempts) : { total: 0, succeeded: 0, failed: 0, retried: 0 },
       events: 0,
     };
   }

@@ -1,0 +1,125 @@
+/**
+ * Which process executes a run of a state dir: `run`, `resume` and `dev` save their pid with the
+ * runs they execute, `cancel` signals that process, and `resume` leaves alone a run whose
+ * engine is alive (running it too would run its steps twice).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-owner-');
+const bin = path.join(root, 'bin/joinflow.js');
+const SLOW = path.join(root, 'test/fixtures/workflows/slow.yaml');
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function background(args: string[], cwd = root) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exit, out: () => stdout, err: () => stderr };
+}
+
+async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A run's status and saved options, read from the state file (undefined until it exists). */
+function run(state: string, runId: string): { status: string | null; pid?: number } | undefined {
+  if (!existsSync(path.join(state, 'state.db'))) return undefined;
+  const db = new Database(path.join(state, 'state.db'), { readonly: true, timeout: 5000 });
+  try {
+    const row = db.prepare('SELECT status, options FROM runs WHERE run_id = ?').get(runId) as { status: string | null; options: string | null } | undefined;
+    return row && { status: row.status, ...(row.options ? { pid: (JSON.parse(row.options) as { pid?: number }).pid } : {}) };
+  } catch {
+    return undefined; // the schema is still being created
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether the run's process step has started (the slow workflow's "sleeper"). */
+function sleeperStarted(state: string, runId: string): boolean {
+  const r = joinflow(['status', runId, '--state', state, '--json']);
+  return r.code === 0 && (JSON.parse(r.stdout) as { steps: Array<{ step: string; state: string }> }).steps.some((s) => s.step === 'sleeper' && s.state === 'started');
+}
+
+describe('the process that executes a run', () => {
+  it('resume leaves a run whose engine is alive alone, and claims the runs it takes over (cancel then reaches it)', async () => {
+    const state = tmp();
+    const first = background(['run', SLOW, '--state', state, '--run-id', 'live', '--json']);
+    await until('the run to start its process step', () => sleeperStarted(state, 'live'));
+    // Its engine is alive: resume must not run its steps a second time.
+    let r = joinflow(['resume', 'live', '--state', state]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`run "live" is being run by process ${first.child.pid}: wait for it, or stop it with joinflow cancel live`);
+    r = joinflow(['resume', '--state', state]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`skipping run live: process ${first.child.pid} is running it`);
+    expect(r.stderr).toContain('no unfinished runs');
+    // Once that engine is gone, resume takes the run over and saves its own pid with it.
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const resumed = background(['resume', 'live', '--state', state, '--json']);
+    await until('resume to claim the run', () => run(state, 'live')?.pid === resumed.child.pid);
+    await until('the step to start again', () => sleeperStarted(state, 'live'));
+    const listed = joinflow(['list', '--state', state]);
+    expect(listed.stdout).toMatch(/live +slow +running/);
+    expect(listed.stdout).not.toContain('interrupted');
+    // cancel finds the resuming process and asks it: the run ends cancelled there, exit 1.
+    const c = joinflow(['cancel', 'live', '--state', state]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toContain(`asked process ${resumed.child.pid} to cancel run live`);
+    expect(await resumed.exit).toBe(1);
+    expect(JSON.parse(resumed.out())).toMatchObject({ runId: 'live', status: 'cancelled' });
+    expect(run(state, 'live')?.status).toBe('cancelled');
+  });
+
+  it('cancel of a run that joinflow dev executes cancels the run and leaves the server running; Ctrl-C leaves a run resumable', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    copyFileSync(SLOW, path.join(dir, 'workflows/slow.yaml'));
+    const dev = background(['dev', '--port', '0', '--no-watch'], dir);
+    await until('dev to listen', () => /PutEvents on (http:\/\/\S+)/.test(dev.err()));
+    const url = /PutEvents on (http:\/\/\S+)/.exec(dev.err())![1]!;
+    const put = async (runId: string) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' },
+        body: JSON.stringify({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow: 'slow', runId }) }] }),
+      });
+      expect(res.status).toBe(200);
+    };
+    await put('dev-1');
+    const state = path.join(dir, '.joinflow');
+    await until('the run to start its process step', () => sleeperStarted(state, 'dev-1'));
+    const c = joinflow(['cancel', 'dev-1', '--state', state]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toContain(`asked process ${dev.child.pid} to cancel run dev-1`);
+    await until('the run to be cancelled', () => run(state, 'dev-1')?.status === 'cancelled');
+    // The server is still there and still runs workflows.
+    expect(dev.child.exitCode).toBeNull();
+    await put('dev-2');
+    await until('a second run', () => run(state, 'dev-2')?.status === 'running');
+    // Stopped with a run going, dev leaves it as a killed engine would: running, for resume.
+    dev.child.kill('SIGINT');
+    expect(await dev.exit).toBe(0);
+    expect(dev.err()).not.toContain('    at ');
+    expect(run(state, 'dev-2')?.status).toBe('running');
+    expect(joinflow(['list', '--state', state]).stdout).toMatch(/dev-2 +slow +running +\S+ +interrupted/);
+  });
+});
