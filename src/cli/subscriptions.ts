@@ -8,7 +8,8 @@ import type { EventEnvelope } from '../model/events.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import type { Subscription } from '../model/subscriptions.ts';
 import { loadConfigSubscriptions, projectSubscriptions } from '../adapters/local/subscription-files.ts';
-import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
+import { compileFile, findWorkflowFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
+import path from 'node:path';
 
 /**
  * A dispatcher whose `tap` can be handed to createEngine before the engine exists (the targets
@@ -81,7 +82,9 @@ export async function subscriptionsForRun(plan: TriggerPlan, root: string): Prom
     plans.push(await compileFile(file, root));
   }
   const known = new Set([plan.workflow, ...plans.map((p) => p.workflow)]);
-  return { subs: projectSubscriptions([plan], { root, knownWorkflows: known }), plans };
+  // The message names what workflows/ has (by file name: they are not all compiled for a run).
+  const inProject = listWorkflowFiles(root).map((f) => (path.basename(f).startsWith('workflow.') ? path.basename(path.dirname(f)) : path.basename(f, path.extname(f))));
+  return { subs: projectSubscriptions([plan], { root, knownWorkflows: known, knownNames: [...known, ...inProject] }), plans };
 }
 
 /**

@@ -165,7 +165,8 @@ describe('subscriptions on the embedded engine', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('joinflow.config.yaml: invalid joinflow config');
     expect(r.stderr).toContain('subscriptions.x.pattern.detail.n');
-    expect(r.stderr).toContain('subscriptions.x.target.workflow: no workflow "nope"');
+    // The workflows the project has are named, not only the one being run.
+    expect(r.stderr).toContain('subscriptions.x.target.workflow: no workflow "nope" in workflows/ (known: bad, ok, report)');
     // Nothing ran: no state was written.
     expect(existsSync(path.join(dir, '.joinflow'))).toBe(false);
   });

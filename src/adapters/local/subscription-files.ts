@@ -51,9 +51,13 @@ export function loadConfigSubscriptions(root = process.cwd()): Subscription[] {
 
 /**
  * Every subscription of the project: the config file's, then each plan's. `knownWorkflows`, when
- * given, is checked against workflow targets (a typo would dead-letter every delivery).
+ * given, is checked against workflow targets (a typo would dead-letter every delivery); the
+ * message lists them, or `knownNames` when given (names to suggest, not all compiled).
  */
-export function projectSubscriptions(plans: readonly TriggerPlan[], options: { root?: string; knownWorkflows?: ReadonlySet<string> } = {}): Subscription[] {
+export function projectSubscriptions(
+  plans: readonly TriggerPlan[],
+  options: { root?: string; knownWorkflows?: ReadonlySet<string>; knownNames?: readonly string[] } = {},
+): Subscription[] {
   const root = options.root ?? process.cwd();
   const subs = [...loadConfigSubscriptions(root), ...plans.flatMap((p) => p.subscriptions ?? [])];
   const problems = checkSubscriptions(subs, (s) => (s.workflow ? `workflow ${s.workflow}: subscriptions.${s.name.slice(s.workflow.length + 1)}` : `subscriptions.${s.name}`));
@@ -61,7 +65,8 @@ export function projectSubscriptions(plans: readonly TriggerPlan[], options: { r
   if (known) {
     for (const s of subs) {
       if (s.target.type === 'workflow' && !known.has(s.target.workflow)) {
-        problems.push({ path: `subscriptions.${s.name}.target.workflow`, message: `no workflow "${s.target.workflow}" in workflows/ (known: ${[...known].sort().join(', ') || 'none'})` });
+        const names = [...new Set(options.knownNames ?? known)].sort();
+        problems.push({ path: `subscriptions.${s.name}.target.workflow`, message: `no workflow "${s.target.workflow}" in workflows/ (known: ${names.join(', ') || 'none'})` });
       }
     }
   }
