@@ -63,7 +63,8 @@ export async function importCommand(args: string[]): Promise<number> {
     const kinds = new Map<string, number>();
     for (const s of Object.values(workflow.steps)) kinds.set(s.executor.type, (kinds.get(s.executor.type) ?? 0) + 1);
     const withFiles = Object.values(workflow.steps).filter((s) => s.files !== undefined).length;
-    process.stderr.write(`${workflow.name}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')} step(s), ${withFiles} with data files\n`);
+    const dropped = stats.filesDropped > 0 ? ` (file lists dropped for ${stats.filesDropped} step(s) that run a handler: only command steps stage files)` : '';
+    process.stderr.write(`${workflow.name}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')} step(s), ${withFiles} with data files${dropped}\n`);
   }
   return 0;
 }

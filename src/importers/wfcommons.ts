@@ -22,6 +22,8 @@ export type WfCommonsStats = {
   /** Largest sum of runtimes along a dependency path, in milliseconds. */
   criticalPathMs: number;
   schemaVersion: string;
+  /** Steps whose file lists were dropped: their executor (function, auto, container handler) stages no files. */
+  filesDropped: number;
 };
 
 /** Options of {@link importWfCommons}. */
@@ -221,9 +223,13 @@ export function importWfCommons(
   if (problems.length > 0) return fail();
 
   // Object.fromEntries defines own properties, so an id like "__proto__" stays a plain key.
+  let filesDropped = 0;
   const steps = Object.fromEntries(
     tasks.map((t): [string, StepInput] => {
-      const files = keepFiles && (t.inputs.length > 0 || t.outputs.length > 0) ? { files: { inputs: t.inputs, outputs: t.outputs } } : {};
+      const listed = keepFiles && (t.inputs.length > 0 || t.outputs.length > 0);
+      const stages = stagesFiles(assigned.get(t.id)!.executor);
+      if (listed && !stages) filesDropped++;
+      const files = listed && stages ? { files: { inputs: t.inputs, outputs: t.outputs } } : {};
       const step: StepInput = { needs: needs.get(t.id)!, ...assigned.get(t.id)!, ...files };
       return [t.id, t.description === undefined ? step : { description: t.description, ...step }];
     }),
@@ -242,8 +248,14 @@ export function importWfCommons(
       depth: dag.depth,
       criticalPathMs: dag.criticalPath,
       schemaVersion: typeof version === 'string' ? version : typeof version === 'number' ? String(version) : 'unknown',
+      filesDropped,
     },
   };
+}
+
+/** Whether steps of this executor can have `files` (staged around a command; simulate steps ignore them). */
+function stagesFiles(e: StepInput['executor']): boolean {
+  return !(e.type === 'function' || e.type === 'auto' || (e.type === 'container' && e.module !== undefined));
 }
 
 /**

@@ -72,6 +72,18 @@ describe('WfCommons import: data files', () => {
     expect(Object.values(mapped.workflow.steps).filter((s) => s.files !== undefined)).toEqual([]);
   });
 
+  it('keeps file lists only on steps that stage them: a task mapped to a handler gets none (and is counted)', () => {
+    const mapping = parseExecutorMapping({ tasks: { mProject: { type: 'function', module: './h.ts' } }, default: { type: 'process', command: 'true' } });
+    const { workflow, stats } = importWfCommons(load(MONTAGE), { executors: mapping });
+    const projects = Object.entries(workflow.steps).filter(([id]) => id.startsWith('mProject'));
+    expect(projects.length).toBeGreaterThan(0);
+    expect(projects.filter(([, s]) => s.files !== undefined)).toEqual([]);
+    expect(stats.filesDropped).toBe(projects.length);
+    expect(workflow.steps['mAdd_ID0000018']!.files).toBeDefined();
+    // What it writes compiles: a function step with files would be refused.
+    expect(() => compileWorkflow(workflow, { source: 'x.json' })).not.toThrow();
+  });
+
   it('refuses file names that would leave the run\'s data area, with their path', () => {
     const trace = { workflow: { specification: { tasks: [{ id: 'a', inputFiles: ['ok.txt', '../etc/passwd'], outputFiles: ['/abs'] }] } } };
     expect(problems(() => importWfCommons(trace, { files: true })).map((p) => p.path)).toEqual([

@@ -100,7 +100,7 @@ describe('importWfCommons on hand-made traces', () => {
     expect(Object.keys(workflow.steps)).toEqual(['a', 'b', 'c', 'd']);
     expect(workflow.steps['a']).toEqual({ needs: [], executor: { type: 'simulate', durationMs: 2000 } });
     expect(workflow.steps['d']).toEqual({ needs: ['b', 'c'], executor: { type: 'simulate', durationMs: 0 } });
-    expect(stats).toEqual({ tasks: 4, edges: 4, depth: 3, criticalPathMs: 5000, schemaVersion: '1.4' });
+    expect(stats).toEqual({ tasks: 4, edges: 4, depth: 3, criticalPathMs: 5000, schemaVersion: '1.4', filesDropped: 0 });
   });
 
   it('takes the union when parents and children disagree (1.5)', () => {
@@ -132,7 +132,7 @@ describe('importWfCommons on hand-made traces', () => {
     expect(workflow.steps['z']?.needs).toEqual(['w', 'y']);
     expect(workflow.steps['z']?.description).toBe('sum');
     expect(workflow.steps['w']?.needs).toEqual(['x']);
-    expect(stats).toEqual({ tasks: 4, edges: 4, depth: 3, criticalPathMs: 11250, schemaVersion: '1.5' });
+    expect(stats).toEqual({ tasks: 4, edges: 4, depth: 3, criticalPathMs: 11250, schemaVersion: '1.5', filesDropped: 0 });
   });
 
   it('names the path of an unknown parent and of an unknown child', () => {
