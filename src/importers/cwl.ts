@@ -46,7 +46,7 @@ export function importCwl(file: string, text: string, options: CwlImportOptions)
     runner: options.runner,
     executor: options.executor ?? 'process',
     ...(options.image === undefined ? {} : { image: options.image }),
-  }, problems);
+  }, problems, notes);
   if (problems.list.length > 0) return fail();
   return { workflow, stats, notes };
 }

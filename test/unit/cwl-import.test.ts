@@ -381,6 +381,17 @@ outputs: {}
     expect(typo.map((p) => p.message)).toContain('scatterMethod must be dotproduct, nested_crossproduct or flat_crossproduct, got the string "dot"');
   });
 
+  it('accepts a step input the tool does not declare (valid CWL) with a note, and does not pass it', () => {
+    const wf = BASE.replace('      msg: msg\n', '      msg: msg\n      extra: msg\n');
+    const { workflow, notes } = imp({ 'wf.cwl': wf, 'echo.cwl': ECHO });
+    const run = spec(workflow.steps['say']!.executor);
+    expect(run.kind === 'tool' && Object.keys(run.in)).toEqual(['msg']);
+    expect(notes).toEqual([`wf.cwl:${pos(wf, 'extra: msg').split(':')[0]}:7: step "say": "extra" is not an input of the tool it runs (known: msg): its value is not passed to the tool`]);
+    // Its source must still exist.
+    const bad = wf.replace('extra: msg', 'extra: nothere');
+    expect(problemsOf(() => imp({ 'wf.cwl': bad, 'echo.cwl': ECHO })).map((p) => p.message)).toEqual(['unknown workflow input "nothere" (known: msg)']);
+  });
+
   it('passes EnvVarRequirement to the tool: its own over its step\'s over its workflow\'s', () => {
     const wf = BASE.replace('class: Workflow\n', 'class: Workflow\nrequirements:\n  EnvVarRequirement:\n    envDef: { LEVEL: workflow, FROM_WF: "1" }\n')
       .replace('    run: echo.cwl\n', '    run: echo.cwl\n    requirements:\n      - class: EnvVarRequirement\n        envDef: [{ envName: LEVEL, envValue: step }, { envName: FROM_STEP, envValue: "2" }]\n');

@@ -26,8 +26,11 @@ export type BuildOptions = {
 /** Facts about an import, for the command's summary line. */
 export type CwlImportStats = { steps: number; scatters: number; helpers: number; inputs: number; outputs: number };
 
-/** Builds the workflow; problems (unknown sources, type mismatches, cycles) go to `problems`. */
-export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: Problems): { workflow: WorkflowInput; stats: CwlImportStats } {
+/**
+ * Builds the workflow; problems (unknown sources, type mismatches, cycles) go to `problems`,
+ * what is accepted without effect to `notes`.
+ */
+export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: Problems, notes: string[] = []): { workflow: WorkflowInput; stats: CwlImportStats } {
   const { src } = wf;
   const byId = new Map(wf.steps.map((s) => [s.id, s]));
   const inputs = new Map(wf.inputs.map((i) => [i.id, i]));
@@ -85,7 +88,14 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     for (const entry of step.in) {
       const ti = toolInputs.get(entry.id);
       if (!ti) {
-        problems.add(src.at(entry.path, true), `step "${step.id}": "${entry.id}" is not an input of the tool it runs${known([...toolInputs.keys()])}`);
+        // Valid CWL: the value would only serve valueFrom expressions (not in the subset), so it is
+        // not passed; its source must still exist, and the step still waits for it.
+        const resolved = entry.source ? resolve(entry.source, src.at([...entry.path, 'source'])) : undefined;
+        if (resolved?.step) {
+          needs.add(resolved.step);
+          deps.add(resolved.step);
+        }
+        notes.push(`${src.at(entry.path, true)}: step "${step.id}": "${entry.id}" is not an input of the tool it runs${known([...toolInputs.keys()])}: its value is not passed to the tool`);
         continue;
       }
       const scattered = step.scatter === entry.id;
