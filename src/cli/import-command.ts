@@ -56,7 +56,7 @@ export async function importCommand(args: string[]): Promise<number> {
   if (values.out !== undefined) writeOutput('-o', values.out, text);
   else process.stdout.write(text);
   process.stderr.write(
-    `${workflow.name}: ${stats.tasks} tasks, ${stats.edges} edges, depth ${stats.depth}, ` +
+    `${workflow.name}: ${stats.tasks} task${stats.tasks === 1 ? '' : 's'}, ${stats.edges} edge${stats.edges === 1 ? '' : 's'}, depth ${stats.depth}, ` +
       `critical path ${(stats.criticalPathMs / 1000).toFixed(3)} s (WfFormat ${stats.schemaVersion})\n`,
   );
   if (executors) {

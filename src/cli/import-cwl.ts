@@ -39,7 +39,7 @@ export async function importCwlFile(file: string, flags: ImportCwlFlags): Promis
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
   process.stderr.write(
     `${workflow.name}: ${stats.steps} CWL step${stats.steps === 1 ? '' : 's'} (${stats.scatters} scattered), ${stats.inputs} input${stats.inputs === 1 ? '' : 's'}, ` +
-      `${stats.outputs} output${stats.outputs === 1 ? '' : 's'} -> ${Object.keys(workflow.steps).length} ${executor} steps\n`,
+      `${stats.outputs} output${stats.outputs === 1 ? '' : 's'} -> ${Object.keys(workflow.steps).length} ${executor} step${Object.keys(workflow.steps).length === 1 ? '' : 's'}\n`,
   );
   return 0;
 }

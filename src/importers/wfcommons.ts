@@ -369,6 +369,7 @@ function checkRuntime(value: unknown, path: string, problems: Problem[]): number
 
 function kindOf(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'nothing (the field is missing)';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;

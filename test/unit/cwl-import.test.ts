@@ -183,6 +183,11 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
       file: 'echo.cwl', marker: 'glob: "**', construct: /the glob pattern "\*\*\/\*.txt" is not supported/,
     },
     {
+      name: 'a packed document ($graph)',
+      files: { 'wf.cwl': `cwlVersion: v1.2\n$graph:\n  - ${BASE.replace(/\n/g, '\n    ')}\n` },
+      file: 'wf.cwl', marker: '$graph', construct: /^\$graph is not supported by joinflow's CWL subset \(packed documents are not read/,
+    },
+    {
       name: 'DockerRequirement with dockerFile',
       files: { 'wf.cwl': BASE, 'echo.cwl': `${ECHO}requirements:\n  DockerRequirement:\n    dockerFile: FROM debian\n` },
       file: 'echo.cwl', marker: 'dockerFile', construct: /DockerRequirement field "dockerFile" is not supported .*dockerPull/,
@@ -195,6 +200,12 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
     const hit = problems.find((p) => construct.test(p.message));
     expect(hit, JSON.stringify(problems)).toBeDefined();
     expect(hit!.path).toBe(expected);
+  });
+
+  it('reports a refused construct of a step without what would only follow from it', () => {
+    const wf = BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: [msg, other]\n    scatterMethod: dotproduct\n').replace('      msg: msg\n', '      msg: msg\n      other: msg\n');
+    const problems = problemsOf(() => imp({ 'wf.cwl': wf, 'echo.cwl': ECHO }));
+    expect(problems.map((p) => p.message)).toEqual([expect.stringMatching(/^scatter over 2 inputs is not supported/)]);
   });
 
   it('collects every problem of every file before failing, in the documented format', () => {

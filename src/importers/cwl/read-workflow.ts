@@ -65,6 +65,12 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
   checkVersion(ctx, body, true);
   const fileDefault = relocator(ctx, file, options.outDir);
   if (body['class'] === 'CommandLineTool') return toolAsWorkflow(ctx, body, notes, fileDefault);
+  // A packed ($graph) or spliced ($import) document has no class of its own: name what it is.
+  const salad = body['class'] === undefined ? Object.keys(SALAD_REFUSED).find((k) => k in body) : undefined;
+  if (salad !== undefined) {
+    ctx.problems.refuse(ctx.src, [salad], salad, SALAD_REFUSED[salad]!);
+    return undefined;
+  }
   if (body['class'] !== 'Workflow') {
     refuseClass(ctx, [], body['class'], 'import a Workflow or a CommandLineTool');
     return undefined;
@@ -75,10 +81,16 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
   const tools = new Map<string, ReadTool | undefined>();
   const unreadable: string[] = [];
   const steps = readIdMap(ctx, ['steps'], body['steps'], 'step').flatMap((e) => {
+    const before = ctx.problems.list.length;
     const step = readStep(ctx, e.path, e.id, e.body, { ...options, file, tools, notes });
-    if (step) step.requirements = mergeRequirements(wfRequirements, step.requirements);
-    else unreadable.push(e.id);
-    return step ?? [];
+    // A step with a problem of its own is left out of the checks between steps, which would
+    // only report what follows from that problem (a refused scatter, say, as type mismatches).
+    if (step && ctx.problems.list.length === before) step.requirements = mergeRequirements(wfRequirements, step.requirements);
+    else {
+      unreadable.push(e.id);
+      return [];
+    }
+    return step;
   });
   const outputs = readIdMap(ctx, ['outputs'], body['outputs'], 'output', 'type').flatMap((e) => readWfOutput(ctx, e.path, e.id, e.body) ?? []);
   const description = describe(body);
@@ -95,7 +107,7 @@ function checkVersion(ctx: Ctx, body: Json, required: boolean): void {
 }
 
 function refuseClass(ctx: Ctx, path: DocPath, cls: unknown, hint: string): void {
-  const why = cls === 'Workflow' ? 'steps must run CommandLineTools, not nested workflows' : cls === 'ExpressionTool' || cls === 'Operation' ? `a ${String(cls)} evaluates JavaScript or runs nothing; ${hint}` : hint;
+  const why = cls === 'Workflow' ? 'steps must run CommandLineTools, not nested workflows' : cls === 'ExpressionTool' || cls === 'Operation' ? `${cls === 'ExpressionTool' ? 'an' : 'a'} ${String(cls)} evaluates JavaScript or runs nothing; ${hint}` : hint;
   ctx.problems.refuse(ctx.src, [...path, 'class'], typeof cls === 'string' ? `class ${cls}` : 'a process without a class', why);
 }
 
@@ -154,7 +166,7 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
     }
   }
   const method = body['scatterMethod'];
-  if (method !== undefined && scatter === undefined) {
+  if (method !== undefined && body['scatter'] === undefined) {
     ctx.problems.add(ctx.src.at([...p, 'scatterMethod'], true), 'scatterMethod without scatter');
   } else if (method !== undefined && !['dotproduct', 'nested_crossproduct', 'flat_crossproduct'].includes(method as string)) {
     // With one scattered input the three methods agree; anything else is a typo.
