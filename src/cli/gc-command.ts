@@ -3,6 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
+import { sweepMemoryRuns } from './memory-runs.ts';
 import { openState, stateDir } from './state.ts';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -14,6 +15,13 @@ export async function gcCommand(args: string[]): Promise<number> {
   if (!m) throw new UsageError(`--older-than: "${values['older-than']}" is not a duration like 30m, 12h or 7d`);
   const before = Date.now() - Number(m[1]) * UNITS[m[2]!]!;
   const dir = stateDir(values.state);
+  // Directories of --memory runs (no state records them) whose process is gone.
+  const memoryRuns = sweepMemoryRuns(dir, before);
+  const memoryNote = memoryRuns === 0 ? '' : `, and ${memoryRuns} director${memoryRuns === 1 ? 'y' : 'ies'} of --memory runs`;
+  if (!existsSync(path.join(dir, 'state.db')) && existsSync(path.join(dir, 'runs'))) {
+    process.stderr.write(`joinflow gc: no state in ${dir}; removed ${memoryRuns} director${memoryRuns === 1 ? 'y' : 'ies'} of --memory runs\n`);
+    return 0;
+  }
   const state = openState(dir, { mustExist: true });
   try {
     const { runs, runIds } = state.log.gc(before);
@@ -33,7 +41,7 @@ export async function gcCommand(args: string[]): Promise<number> {
     const deliveries = outbox.prune(before);
     outbox.commit();
     const files = leftovers === 0 ? '' : `, and ${leftovers} director${leftovers === 1 ? 'y' : 'ies'} of their logs, data and payloads`;
-    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}\n`);
+    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}${memoryNote}\n`);
     return 0;
   } finally {
     state.close();

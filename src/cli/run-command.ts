@@ -1,4 +1,5 @@
 /** `joinflow run`: compile a workflow file and run it to the end on the embedded engine. */
+import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { outputFile, parseInput, writeOutput } from './input.ts';
@@ -13,6 +14,7 @@ import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.
 import { UsageError } from '../model/errors.ts';
 import type { TriggerStore } from '../ports.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
+import { markMemoryRun } from './memory-runs.ts';
 import { createProgress } from './progress.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun, type SubscriptionHub } from './subscriptions.ts';
 
@@ -91,13 +93,16 @@ export async function runCommand(args: string[]): Promise<number> {
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
   });
   const stopListening = state ? listenForCancel(dir, engine) : undefined;
+  // A --memory run's id is chosen here: its process steps' files are marked as its own, for gc.
+  const runId = values['run-id'] ?? (values.memory ? randomUUID() : undefined);
+  const unmark = values.memory && runId !== undefined ? markMemoryRun(dir, runId) : undefined;
   let dispatcher: ReturnType<SubscriptionHub['bind']>;
   try {
     engine.register(plan);
     for (const p of targetPlans) engine.register(p);
     dispatcher = hub.bind(engine);
     if (values['run-id'] !== undefined) await noteExistingRun(store, values['run-id'], input);
-    const result = await engine.run(plan.workflow, input, values['run-id'] === undefined ? {} : { runId: values['run-id'] });
+    const result = await engine.run(plan.workflow, input, runId === undefined ? {} : { runId });
     progress.done(result);
     const { trace: _trace, ...summary } = result;
     const cost = meter ? estimateCost(meter.counts(plan)) : undefined;
@@ -109,6 +114,7 @@ export async function runCommand(args: string[]): Promise<number> {
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
     stopListening?.();
+    unmark?.();
     await dispatcher?.close();
     await engine.close();
     state?.close();

@@ -36,6 +36,26 @@ describe('joinflow run', () => {
     expect(readFileSync(path.join(state, 'runs', out.runId, 'logs', 'words.1.err'), 'utf8')).toBe('counted 5 words\n');
   });
 
+  it('--memory: a run\'s files are marked as its own, and gc removes them once its process is gone', () => {
+    const cwd = tmp();
+    const wf = path.join(root, 'workflows/text-stats.yaml');
+    const r = joinflow(['run', wf, '--memory', '--input', '{"text": "a b"}', '--json'], { cwd });
+    expect(r.code).toBe(0);
+    const { runId } = JSON.parse(r.stdout) as { runId: string };
+    const runDir = path.join(cwd, '.joinflow', 'runs', runId);
+    expect(readFileSync(path.join(runDir, 'logs', 'words.1.err'), 'utf8')).toBe('counted 2 words\n');
+    expect(JSON.parse(readFileSync(path.join(runDir, '.memory-run.json'), 'utf8'))).toMatchObject({ runId });
+    // A run that wrote nothing leaves nothing.
+    const quiet = tmp();
+    expect(joinflow(['run', path.join(root, 'workflows/diamond.ts'), '--memory'], { cwd: quiet }).code).toBe(0);
+    expect(existsSync(path.join(quiet, '.joinflow'))).toBe(false);
+    // No state file: gc still removes the --memory runs' directories.
+    const gc = joinflow(['gc'], { cwd });
+    expect(gc.code).toBe(0);
+    expect(gc.stderr).toContain('removed 1 directory of --memory runs');
+    expect(existsSync(runDir)).toBe(false);
+  });
+
   it('writes --trace records and exits 1 with the error when the run fails', () => {
     const trace = path.join(tmp(), 'trace.json');
     const r = joinflow(['run', 'test/fixtures/workflows/process-fail.yaml', '--json', '--trace', trace, '--state', tmp()]);
