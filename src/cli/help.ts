@@ -256,8 +256,9 @@ size limit), with the reason. Nothing is dropped silently.
 `,
   gc: `Usage: joinflow gc [--state DIR] [--older-than 7d]
 
-Deletes the state of finished runs (older than the given age; default: all finished runs) and
-compacts the database.
+Deletes the state of finished runs (older than the given age; default: all finished runs), with
+their logs, data files and large payloads, and compacts the database. Also removes the files of
+'run --memory' runs whose process is gone (they have no state).
 `,
   import: `Usage: joinflow import wfcommons <trace.json> [-o FILE] [--name NAME]
          [--executor process|container --command TEMPLATE | --mapping FILE] [--files|--no-files]
