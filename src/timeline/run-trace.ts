@@ -17,11 +17,11 @@ export const RunTraceRecordSchema = z.strictObject({
   status: z.enum(['succeeded', 'failed', 'cancelled']),
   start: time,
   end: time,
-  placement: z.string().min(1).optional(),
+  placement: z.enum(['lambda', 'batch-cpu', 'batch-gpu']).optional(),
 });
 
-/** The whole file. */
-export const RunTraceSchema = z.array(RunTraceRecordSchema).refine((list) => list.every((r) => r.end >= r.start), { message: 'every execution must end at or after its start' });
+/** The whole file; a record that ends before it starts is named by its index. */
+export const RunTraceSchema = z.array(RunTraceRecordSchema.refine((r) => r.end >= r.start, { message: 'ends before it starts', path: ['end'] }));
 
 /** A run trace record. */
 export type RunTraceRecord = z.infer<typeof RunTraceRecordSchema>;
@@ -41,10 +41,23 @@ export function planNeeds(plan: TriggerPlan): Record<string, string[]> {
   return needs;
 }
 
-/** The problems of a run trace's records that do not fit `plan`: unknown steps, at most 10. */
+/**
+ * The problems of a run trace's records that do not fit `plan`, at most 10: unknown steps (at the
+ * first record of each), and items on steps without forEach or missing on steps with one.
+ */
 export function runTraceProblems(records: readonly RunTraceRecord[], plan: TriggerPlan): string[] {
-  const unknown = [...new Set(records.filter((r) => plan.steps[r.step] === undefined).map((r) => r.step))];
-  return unknown.slice(0, 10).map((s) => `step "${s}" is not a step of workflow "${plan.workflow}"`);
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  records.forEach((r, i) => {
+    const step = plan.steps[r.step];
+    if (!step) {
+      if (!seen.has(r.step)) problems.push(`[${i}].step: step "${r.step}" is not a step of workflow "${plan.workflow}"`);
+      seen.add(r.step);
+    } else if ((r.item !== undefined) !== (step.forEach !== undefined)) {
+      problems.push(`[${i}].item: step "${r.step}" ${step.forEach ? 'runs once per item (forEach): its records need an item' : 'has no forEach: its records have no item'}`);
+    }
+  });
+  return problems.slice(0, 10);
 }
 
 /**

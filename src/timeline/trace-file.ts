@@ -47,7 +47,7 @@ export const TimelineTraceSchema = z.strictObject({
   schedule: z.enum(['measured', 'ideal']),
   notes: z.array(z.string()).default([]),
   needs: z.record(z.string(), z.array(z.string())),
-  executions: z.array(ExecutionSchema).refine((list) => list.every((e) => e.end >= e.start), { message: 'every execution must end at or after its start' }),
+  executions: z.array(ExecutionSchema.refine((e) => e.end >= e.start, { message: 'ends before it starts', path: ['end'] })),
   summary: z.unknown().optional(),
 });
 
@@ -130,6 +130,7 @@ export function timelineFromJson(json: unknown, file: string, title = file): Tim
  * file has no step graph of its own). Errors name the file and each invalid record's path.
  */
 export function timelineFromRunTrace(json: unknown, file: string, plan: TriggerPlan, title = file): Timeline {
+  if (Array.isArray(json) && json.length === 0) throw new TimelineInputError(`${file}: the run trace has no executions: nothing to chart`);
   if (!looksLikeRunTrace(json)) {
     throw new TimelineInputError(`${file}: --workflow goes with a 'joinflow run --trace' file (a JSON array of executions); this is not one`);
   }

@@ -170,7 +170,20 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
   it('names every invalid record by its path, and steps the workflow does not have', () => {
     const bad = [{ ...records[0], attempt: 0 }, { ...records[1], status: 'ok' }, { ...records[4], end: 1 }];
     expect(() => timelineFromRunTrace(bad, 'r.json', plan)).toThrowError(/^r\.json: invalid 'joinflow run --trace' file for workflow "fan":\n  - \[0\]\.attempt: .*\n  - \[1\]\.status: /);
-    expect(() => timelineFromRunTrace([...records, { ...records[4], step: 'nope' }], 'r.json', plan)).toThrowError(/r\.json: .*\n  - step "nope" is not a step of workflow "fan"/);
+    expect(() => timelineFromRunTrace([...records, { ...records[4], step: 'nope' }], 'r.json', plan)).toThrowError(/r\.json: .*\n  - \[5\]\.step: step "nope" is not a step of workflow "fan"/);
+    // Every problem at once, each at its record: an end before the start, a bad placement, an item that does not fit.
+    const more = [{ ...records[0], end: 1 }, { ...records[1], placement: 'moon' }, { ...records[2], item: undefined }];
+    let message = '';
+    try {
+      timelineFromRunTrace(more, 'r.json', plan);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('  - [0].end: ends before it starts');
+    expect(message).toContain('  - [1].placement: ');
+    expect(() => timelineFromRunTrace([{ ...records[2], item: undefined }], 'r.json', plan)).toThrowError(/  - \[0\]\.item: step "square" runs once per item \(forEach\): its records need an item/);
+    expect(() => timelineFromRunTrace([{ ...records[0], item: 3 }], 'r.json', plan)).toThrowError(/  - \[0\]\.item: step "split" has no forEach/);
+    expect(() => timelineFromRunTrace([], 'empty.json', plan)).toThrowError(/^empty\.json: the run trace has no executions: nothing to chart$/);
     expect(() => timelineFromRunTrace({ format: 'joinflow-timeline' }, 't.json', plan)).toThrowError(/t\.json: --workflow goes with a 'joinflow run --trace' file/);
   });
 });
