@@ -31,6 +31,27 @@ const LEGEND_MAX = 24;
 const CHAR_W = 6.4;
 const LEGEND_CHAR_W = 7.2;
 
+/** A piece of header text: its plain text (for its length) and its SVG markup. */
+type Part = { text: string; html: string };
+
+/** The parts joined by `sep`, in lines of at most `max` characters (a longer part gets a line of its own). */
+function wrapParts(parts: readonly Part[], max: number, sep = '  ·  '): string[] {
+  const lines: string[] = [];
+  let html = '';
+  let len = 0;
+  for (const p of parts) {
+    if (len > 0 && len + sep.length + p.text.length > max) {
+      lines.push(html);
+      html = '';
+      len = 0;
+    }
+    html += len > 0 ? `${sep}${p.html}` : p.html;
+    len += (len > 0 ? sep.length : 0) + p.text.length;
+  }
+  if (len > 0) lines.push(html);
+  return lines;
+}
+
 /** The chart as a standalone SVG document. */
 export function renderSvg(t: Timeline, s: TimelineSummary, options: RenderOptions = {}): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n${chart(t, s, options)}\n`;
@@ -79,14 +100,22 @@ function chart(t: Timeline, s: TimelineSummary, options: RenderOptions): string 
   const plotW = width - left - right;
   const out: string[] = [];
 
-  // Header: title, the three numbers, what the chart shows, caveats.
+  // Header: title, the three numbers, what the chart shows, caveats; wrapped to the width.
+  const room = width - 32;
   let y = 26;
-  out.push(`<text class="title" x="16" y="${y}">${esc(t.title)}</text>`);
-  y += 22;
-  out.push(
-    `<text class="metrics" x="16" y="${y}">makespan <tspan class="v">${esc(formatMs(s.makespanMs))}</tspan>  ·  critical path <tspan class="v">${esc(formatMs(s.criticalPathMs))}</tspan> (${s.criticalPath.length} execution${s.criticalPath.length === 1 ? '' : 's'})  ·  overhead <tspan class="v">${esc(formatMs(s.overheadMs))}</tspan> (${percent(s.overheadMs, s.makespanMs)} of makespan)</text>`,
-  );
-  y += 18;
+  const title = t.title.length > room / 9.5 ? `${t.title.slice(0, Math.max(1, Math.floor(room / 9.5) - 1))}…` : t.title;
+  out.push(`<text class="title" x="16" y="${y}">${esc(title)}</text>`);
+  const critical = `${s.criticalPath.length} execution${s.criticalPath.length === 1 ? '' : 's'}`;
+  const metrics: Part[] = [
+    { text: `makespan ${formatMs(s.makespanMs)}`, html: `makespan <tspan class="v">${esc(formatMs(s.makespanMs))}</tspan>` },
+    { text: `critical path ${formatMs(s.criticalPathMs)} (${critical})`, html: `critical path <tspan class="v">${esc(formatMs(s.criticalPathMs))}</tspan> (${critical})` },
+    { text: `overhead ${formatMs(s.overheadMs)} (${percent(s.overheadMs, s.makespanMs)} of makespan)`, html: `overhead <tspan class="v">${esc(formatMs(s.overheadMs))}</tspan> (${percent(s.overheadMs, s.makespanMs)} of makespan)` },
+  ];
+  y += 4;
+  for (const line of wrapParts(metrics, room / 7.4)) {
+    y += 18;
+    out.push(`<text class="metrics" x="16" y="${y}">${line}</text>`);
+  }
   const steps = new Set(t.executions.map((e) => e.step)).size;
   const facts = [
     `${n} execution${n === 1 ? '' : 's'} of ${steps} step${steps === 1 ? '' : 's'}, one row each, in start order`,
@@ -94,10 +123,16 @@ function chart(t: Timeline, s: TimelineSummary, options: RenderOptions): string 
     ...(t.status === undefined ? [] : [`run ${t.status}`]),
     `colour: ${colorBy === 'kind' ? 'executor kind' : 'category'}`,
   ];
-  out.push(`<text class="info" x="16" y="${y}">${esc(facts.join('  ·  '))}</text>`);
-  for (const note of t.notes) {
+  for (const line of wrapParts(facts.map((f) => ({ text: f, html: esc(f) })), room / 6.8)) {
     y += 16;
-    out.push(`<text class="info note" x="16" y="${y}">${esc(`note: ${note}`)}</text>`);
+    out.push(`<text class="info" x="16" y="${y}">${line}</text>`);
+  }
+  for (const note of t.notes) {
+    const words = `note: ${note}`.split(' ').map((w) => ({ text: w, html: esc(w) }));
+    for (const line of wrapParts(words, room / 6.8, ' ')) {
+      y += 16;
+      out.push(`<text class="info note" x="16" y="${y}">${line}</text>`);
+    }
   }
 
   // Legend, wrapped to the width.
