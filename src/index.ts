@@ -11,3 +11,4 @@ export { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } fro
 export { createEngine, Engine, type EngineOptions, type RunResult, type TraceRecord } from './adapters/local/engine.ts';
 export { createMemoryStore } from './adapters/local/memory-store.ts';
 export { compileFile, findWorkflowFile } from './adapters/local/workflow-files.ts';
+export { openDurableState } from './adapters/local/durable-state.ts';
