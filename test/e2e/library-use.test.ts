@@ -1,0 +1,35 @@
+/** The README's "Library use", through the package's public entry (src/index.ts, what `joinflow` exports). */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileFile, createEngine, openDurableState, type EventEnvelope } from '../../src/index.ts';
+import { root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-lib-');
+
+describe('library use', () => {
+  it('runs a workflow file in memory and on the durable store; a subscriber before the run sees its events', async () => {
+    const plan = await compileFile(path.join(root, 'workflows/fanout.ts'), root);
+    const engine = createEngine({ concurrency: { function: 4 }, timeScale: 1, root });
+    engine.register(plan);
+    const seen: EventEnvelope[] = [];
+    engine.bus.subscribe({ 'detail-type': ['Run Succeeded'] }, (events) => {
+      seen.push(...events);
+    });
+    const result = await engine.run('fanout', { n: 10 });
+    await engine.close();
+    expect(result).toMatchObject({ workflow: 'fanout', status: 'succeeded', steps: { total: 12, succeeded: 12 } });
+    expect(Object.keys(result).sort()).toEqual(['durationMs', 'events', 'output', 'runId', 'status', 'steps', 'trace', 'workflow']);
+    expect(seen.map((e) => (e.detail as { runId: string }).runId)).toEqual([result.runId]);
+
+    const dir = tmp();
+    const state = openDurableState({ dir });
+    const durable = createEngine({ store: state.store, log: state.log, root });
+    durable.register(plan);
+    const run = await durable.run('fanout', { n: 3 }, { runId: 'lib-1' });
+    await durable.close();
+    expect(run.status).toBe('succeeded');
+    expect(state.log.listRuns().map((r) => `${r.runId}:${r.status}`)).toEqual(['lib-1:succeeded']);
+    state.close();
+  });
+});
