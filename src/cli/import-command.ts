@@ -79,7 +79,9 @@ function mappingFrom(values: Flags): ExecutorMapping | undefined {
     try {
       raw = parseYaml(readFileSync(values.mapping, 'utf8'), { uniqueKeys: true });
     } catch (error) {
-      throw new UsageError(`${values.mapping}: cannot read the mapping (YAML or JSON): ${(error as Error).message.split('\n')[0]}`);
+      const pos = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+      const message = (error as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw new UsageError(`${values.mapping}${pos ? `:${pos.line}:${pos.col}` : ''}: cannot read the mapping (YAML or JSON): ${message}`);
     }
     // Paths in the mapping are relative to the mapping file; in the workflow, to the workflow file.
     const from = path.dirname(path.resolve(values.mapping));

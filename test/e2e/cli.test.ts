@@ -106,6 +106,16 @@ describe('joinflow run', () => {
     r = joinflow(['run', 'nosuchflow']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('workflow "nosuchflow" not found: no file nosuchflow, workflows/nosuchflow{.ts,');
+    const broken = path.join(dir, 'broken.yaml');
+    writeFileSync(broken, 'name: x\nsteps: {a: {executor: {type: simulate, durationMs: 1}, b: [1, 2\n');
+    r = joinflow(['run', broken]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ - line 3, column 1: Flow sequence .* end with a \]\n/);
+    const map = path.join(dir, 'map.yaml');
+    writeFileSync(map, 'tasks:\n  mAdd: { type: process, command: "tool }\n');
+    r = joinflow(['import', 'wfcommons', '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json', '--mapping', map]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${map}:3:1: cannot read the mapping (YAML or JSON): Missing closing "quote\n`);
     r = joinflow(['run', 'workflows/nope.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('workflow file workflows/nope.yaml not found');

@@ -227,6 +227,11 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
 
   it('reports YAML syntax errors and unreadable run files with their position', () => {
     expect(problemsOf(() => imp({ 'wf.cwl': 'class: Workflow\ninputs: [\n' }))[0]!.path).toMatch(/^wf\.cwl:\d+:\d+$/);
+    // One broken line brings a cascade: the first three are listed, then how many more; no dangling "at line N:".
+    const cascade = problemsOf(() => imp({ 'wf.cwl': 'cwlVersion: v1.2\nclass: Workflow\ninputs: {a: [1, 2\nsteps: {x: {run: y}}\noutputs: [}\n  zz: [[[\n' }));
+    expect(cascade).toHaveLength(4);
+    expect(cascade.slice(0, 3).every((x) => x.message.startsWith('not valid YAML or JSON: ') && !/ at line \d+/.test(x.message))).toBe(true);
+    expect(cascade[3]).toEqual({ path: 'wf.cwl', message: expect.stringMatching(/^and \d+ more YAML errors? after these/) });
     const p = problemsOf(() => imp({ 'wf.cwl': BASE }));
     expect(p).toEqual([{ path: `wf.cwl:${pos(BASE, 'echo.cwl')}`, message: expect.stringMatching(/^cannot read echo\.cwl: ENOENT/) }]);
   });

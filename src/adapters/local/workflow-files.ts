@@ -95,7 +95,8 @@ export async function loadDefinition(file: string, options: { fresh?: boolean } 
     if (error instanceof yaml().YAMLParseError) {
       const pos = error.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}` : '';
-      throw new WorkflowDefinitionError([{ path: where, message: error.message.split('\n')[0]! }], file);
+      // The position is in the path; the message's own copy ends in a colon before a code frame.
+      throw new WorkflowDefinitionError([{ path: where, message: error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') }], file);
     }
     // Aliases are resolved after parsing, and fail with a plain ReferenceError (unresolved, or too many).
     if (error instanceof Error) {

@@ -39,6 +39,9 @@ export function createProblems(): Problems {
   };
 }
 
+/** YAML syntax errors reported per file. */
+const MAX_SYNTAX_ERRORS = 3;
+
 /**
  * Parses CWL text. Syntax errors (and duplicate keys) are added to `problems` and give
  * `undefined`: nothing sensible can be said about the rest of a file that does not parse.
@@ -48,11 +51,14 @@ export function parseCwlSource(file: string, text: string, problems: Problems): 
   // JSON is YAML too, so one parser reads both and gives positions for both.
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
-    for (const error of doc.errors) {
+    // One syntax error often brings dozens after it: the first few say where to look.
+    for (const error of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
       // Errors at the end of the text come without linePos; their offset still says where.
       const pos = error.linePos?.[0] ?? lines.linePos(Math.min(error.pos[0], text.length));
-      problems.add(`${file}:${pos.line}:${pos.col}`, `not valid YAML or JSON: ${error.message.split('\n')[0]!}`);
+      problems.add(`${file}:${pos.line}:${pos.col}`, `not valid YAML or JSON: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
     }
+    const more = doc.errors.length - MAX_SYNTAX_ERRORS;
+    if (more > 0) problems.add(file, `and ${more} more YAML error${more === 1 ? '' : 's'} after these (often caused by the first)`);
     return undefined;
   }
   let value: unknown;
