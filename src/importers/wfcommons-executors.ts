@@ -130,7 +130,10 @@ export function parseExecutorMapping(raw: unknown, options: MappingOptions = {})
 
 /** The mapping of `--executor KIND --command TEMPLATE`: that executor for every task. */
 export function singleExecutorMapping(kind: string, command: string | undefined): ExecutorMapping {
-  if (kind === 'simulate') return parseExecutorMapping({ default: { type: 'simulate' } }, { source: '--executor' });
+  if (kind === 'simulate') {
+    if (command !== undefined) throw new UsageError('--executor simulate runs no command: drop --command, or use --executor process');
+    return parseExecutorMapping({ default: { type: 'simulate' } }, { source: '--executor' });
+  }
   if (kind !== 'process' && kind !== 'container') {
     throw new UsageError(`--executor ${kind}: use process or container (or simulate, the default); batch and function steps need a --mapping file`);
   }

@@ -179,6 +179,7 @@ describe('WfCommons import: executor mapping', () => {
   it('--executor accepts process and container, and says what to use otherwise', () => {
     expect(usageMessage(() => singleExecutorMapping('batch', 'x'))).toMatch(/batch and function steps need a --mapping file/);
     expect(usageMessage(() => singleExecutorMapping('process', undefined))).toMatch(/needs --command/);
+    expect(usageMessage(() => singleExecutorMapping('simulate', 'echo'))).toBe('--executor simulate runs no command: drop --command, or use --executor process');
     const { workflow } = importWfCommons(load(MONTAGE), { executors: singleExecutorMapping('container', 'tool {id}') });
     expect(workflow.steps['mAdd_ID0000018']!.executor).toEqual({ type: 'container', queue: 'default', command: 'tool', args: ['mAdd_ID0000018'], env: {} });
   });
