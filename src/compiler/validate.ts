@@ -3,7 +3,7 @@
  * forEach over a non-predecessor, missing handlers), all collected with their paths.
  */
 import type { z } from 'zod';
-import { type Problem } from '../model/errors.ts';
+import { issueMessage, type Problem } from '../model/errors.ts';
 import { STEP_ID_PATTERN, StepSchema, WorkflowSchema, type StepSpec, type Workflow } from '../model/workflow.ts';
 import { findCycle, topoOrder } from './graph.ts';
 import { place } from './placement.ts';
@@ -160,7 +160,7 @@ function zodProblems(error: z.ZodError, prefix: string): Problem[] {
       .filter(Boolean)
       .join('.')
       .replace(/\.\[/g, '[');
-    return { path, message: issue.message };
+    return { path, message: issueMessage(issue) };
   });
 }
 

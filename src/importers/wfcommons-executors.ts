@@ -5,7 +5,7 @@
  * Pure: the CLI reads the file; this interprets the parsed value.
  */
 import { z } from 'zod';
-import { UsageError, type Problem } from '../model/errors.ts';
+import { issueMessage, UsageError, type Problem } from '../model/errors.ts';
 import {
   BatchExecutorSchema,
   ContainerExecutorSchema,
@@ -95,7 +95,7 @@ export function parseExecutorMapping(raw: unknown, options: MappingOptions = {})
   const parsed = ExecutorMappingSchema.safeParse(raw);
   const problems: Problem[] = [];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push({ path: issue.path.map(String).join('.'), message: issue.message });
+    for (const issue of parsed.error.issues) problems.push({ path: issue.path.map(String).join('.'), message: issueMessage(issue) });
     throw mappingError(source, problems);
   }
   const relocate = options.relocate ?? ((p: string) => p);

@@ -40,3 +40,12 @@ export class UsageError extends JoinflowError {
     super('USAGE', message);
   }
 }
+
+/**
+ * The message of a zod issue, for people: a record key that fails its schema says why (zod's
+ * own message is only "Invalid key in record").
+ */
+export function issueMessage(issue: { code?: string; message: string; issues?: ReadonlyArray<{ message: string }> }): string {
+  const inner = issue.code === 'invalid_key' ? issue.issues?.[0]?.message : undefined;
+  return inner === undefined ? issue.message : `invalid name: ${inner}`;
+}

@@ -1,4 +1,6 @@
 /** Subscriptions: the pure rules (runtime), the compiler's scoping, and the delivery loop's durability. */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMemoryOutbox } from '../../src/adapters/local/delivery-outbox.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
@@ -166,5 +168,20 @@ describe('delivery loop', () => {
     state = openSqliteState({ dir });
     expect(state.outbox().pending()).toEqual([]);
     state.close();
+  });
+});
+
+describe('config file problems', () => {
+  it('a subscription name that does not fit says which names fit, at its path', async () => {
+    const { loadConfigSubscriptions } = await import('../../src/adapters/local/subscription-files.ts');
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n  "bad name!":\n    pattern: {source: [joinflow]}\n    target: {type: command, command: "true"}\n');
+    let message = '';
+    try {
+      loadConfigSubscriptions(dir);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('subscriptions.bad name!: invalid name: subscription names are 1-64 letters, digits, "_", "." or "-"');
   });
 });

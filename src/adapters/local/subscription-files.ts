@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { yaml } from './yaml-lazy.ts';
-import { JoinflowError, type Problem } from '../../model/errors.ts';
+import { issueMessage, JoinflowError, type Problem } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { ProjectConfigSchema, type Subscription } from '../../model/subscriptions.ts';
 import { checkSubscriptions } from '../../runtime/subscriptions.ts';
@@ -43,7 +43,7 @@ export function loadConfigSubscriptions(root = process.cwd()): Subscription[] {
   }
   const parsed = ProjectConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigFileError(shown, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+    throw new ConfigFileError(shown, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: issueMessage(i) })));
   }
   // Patterns are checked by projectSubscriptions, with every other problem at once.
   return Object.entries(parsed.data.subscriptions).map(([name, s]) => ({ name, pattern: s.pattern, target: s.target }));
