@@ -183,5 +183,8 @@ describe('config file problems', () => {
       message = (e as Error).message;
     }
     expect(message).toContain('subscriptions.bad name!: invalid name: subscription names are 1-64 letters, digits, "_", "." or "-"');
+    // Two config files: neither is silently left out.
+    writeFileSync(path.join(dir, 'joinflow.config.json'), '{"subscriptions": {}}');
+    expect(() => loadConfigSubscriptions(dir)).toThrowError('the project has 2 config files (joinflow.config.yaml, joinflow.config.json): keep one');
   });
 });

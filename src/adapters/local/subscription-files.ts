@@ -25,7 +25,10 @@ export class ConfigFileError extends JoinflowError {
 
 /** The project config file of `root`, if there is one. */
 export function findConfigFile(root = process.cwd()): string | undefined {
-  return CONFIG_FILES.map((f) => path.join(root, f)).find((f) => existsSync(f));
+  const found = CONFIG_FILES.map((f) => path.join(root, f)).filter((f) => existsSync(f));
+  // Two would be read one way by us and perhaps another by the reader's eye: keep one.
+  if (found.length > 1) throw new ConfigFileError(path.relative(root, found[0]!), [{ path: '', message: `the project has ${found.length} config files (${found.map((f) => path.basename(f)).join(', ')}): keep one` }]);
+  return found[0];
 }
 
 /** The subscriptions of the project config file (none without one); throws ConfigFileError. */
