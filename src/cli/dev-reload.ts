@@ -51,17 +51,33 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
     }
   };
 
+  // The last version of each file that compiled: a file that breaks keeps its workflow (and its subscriptions).
+  const lastGood = new Map(options.plans.map((p) => [path.resolve(root, p.source), p]));
+  const reportedGone = new Set<string>();
+
   async function reloadOnce(): Promise<void> {
     const plans: TriggerPlan[] = [];
+    const kept: TriggerPlan[] = [];
+    // Each file on its own: one that does not compile keeps its running version, and the others reload.
+    for (const file of listWorkflowFiles(root)) {
+      try {
+        const plan = await compileFile(file, root, { fresh: true });
+        plans.push(plan);
+        lastGood.set(file, plan);
+      } catch (error) {
+        log(`${path.relative(root, file)}: reload failed, keeping the running version: ${(error as Error).message}`);
+        const old = lastGood.get(file);
+        if (old) kept.push(old);
+      }
+    }
     try {
-      for (const file of listWorkflowFiles(root)) plans.push(await compileFile(file, root, { fresh: true }));
-      const subs = projectSubscriptions(plans, { root, knownWorkflows: new Set(plans.map((p) => p.workflow)) });
-      dispatcher.setSubscriptions(subs);
+      const all = [...plans, ...kept];
+      dispatcher.setSubscriptions(projectSubscriptions(all, { root, knownWorkflows: new Set(all.map((p) => p.workflow)) }));
     } catch (error) {
-      log(`reload failed, keeping the running version: ${(error as Error).message}`);
-      return;
+      log(`subscriptions not reloaded, keeping the running ones: ${(error as Error).message}`);
     }
     for (const plan of plans) {
+      reportedGone.delete(plan.workflow);
       const text = JSON.stringify(plan);
       if (current.get(plan.workflow) === text) {
         deferred.delete(plan.workflow);
@@ -77,8 +93,12 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
         apply(plan, changed);
       }
     }
-    const gone = [...current.keys()].filter((w) => !plans.some((p) => p.workflow === w));
-    for (const w of gone) log(`workflow ${w} is no longer in workflows/; it stays registered until joinflow dev restarts`);
+    const present = new Set([...plans, ...kept].map((p) => p.workflow));
+    for (const w of current.keys()) {
+      if (present.has(w) || reportedGone.has(w)) continue;
+      reportedGone.add(w);
+      log(`workflow ${w} is no longer in workflows/; it stays registered until joinflow dev restarts`);
+    }
   }
 
   const reload = (): Promise<void> => (running = running.then(reloadOnce));

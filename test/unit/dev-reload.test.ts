@@ -1,0 +1,49 @@
+/** joinflow dev's reload, driven directly: files reload one by one, and each fact is said once. */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/adapters/local/engine.ts';
+import type { SubscriptionDispatcher } from '../../src/adapters/local/subscription-dispatcher.ts';
+import { compileFile, listWorkflowFiles } from '../../src/adapters/local/workflow-files.ts';
+import { watchProject } from '../../src/cli/dev-reload.ts';
+import type { Subscription } from '../../src/model/subscriptions.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-reload-');
+const flow = (name: string, output: string, sub = '') =>
+  `name: ${name}\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 0, output: ${output}}\noutput: a\n${sub}`;
+const SUB = 'subscriptions:\n  note:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: command, command: "true"}\n';
+
+describe('joinflow dev reload', () => {
+  it('reloads every file that compiles, keeps the running version (and subscriptions) of one that does not, and says a workflow is gone once', async () => {
+    const root = tmp();
+    mkdirSync(path.join(root, 'workflows'));
+    writeFileSync(path.join(root, 'workflows/a.yaml'), flow('a', 'a1', SUB));
+    writeFileSync(path.join(root, 'workflows/b.yaml'), flow('b', 'b1'));
+    const plans = await Promise.all(listWorkflowFiles(root).map((f) => compileFile(f, root)));
+    const engine = createEngine({ root });
+    for (const p of plans) engine.register(p);
+    const subs: Subscription[][] = [];
+    const dispatcher = { setSubscriptions: (s: Subscription[]) => subs.push(s) } as unknown as SubscriptionDispatcher;
+    const lines: string[] = [];
+    const watcher = watchProject({ root, engine, dispatcher, plans, log: (l) => lines.push(l), debounceMs: 60_000 });
+    try {
+      writeFileSync(path.join(root, 'workflows/a.yaml'), 'name: a\nsteps:\n  a:\n    needs: [ghost]\n    executor: {type: simulate, durationMs: 0}\n');
+      writeFileSync(path.join(root, 'workflows/b.yaml'), flow('b', 'b2'));
+      await watcher.reload();
+      expect(lines.some((l) => l.startsWith('workflows/a.yaml: reload failed, keeping the running version:') && l.includes('ghost'))).toBe(true);
+      expect(lines).toContain('reloaded workflow b (workflows/b.yaml)');
+      // a's own subscription stays with its running version.
+      expect(subs.at(-1)!.map((s) => s.name)).toEqual(['a.note']);
+      expect((await engine.run('a', null)).output).toBe('a1');
+      expect((await engine.run('b', null)).output).toBe('b2');
+      rmSync(path.join(root, 'workflows/b.yaml'));
+      await watcher.reload();
+      await watcher.reload();
+      expect(lines.filter((l) => l.startsWith('workflow b is no longer in workflows/'))).toHaveLength(1);
+    } finally {
+      watcher.close();
+      await engine.close();
+    }
+  });
+});
