@@ -402,8 +402,14 @@ async function context({ resolveVariable, resolveConfigurationProperty }) {
     const stage = String(await resolveVariable('sls:stage'));
     const region = String(await resolveVariable('self:provider.region'));
     const custom = (await resolveConfigurationProperty(['custom', 'joinflow'])) || {};
-    const plans = loadPlans();
-    return buildModel({ service, stage, region, custom, plans, subscriptions: loadSubscriptions(plans) });
+    try {
+      const plans = loadPlans();
+      return buildModel({ service, stage, region, custom, plans, subscriptions: loadSubscriptions(plans) });
+    } catch (error) {
+      // Every ${file()} reference would report it (a dozen times, among stack frames): say it once and stop.
+      process.stderr.write(`\njoinflow: cannot build the stack of stage "${stage}": ${error.message}\n`);
+      process.exit(1);
+    }
   })();
   return memo;
 }
