@@ -103,6 +103,15 @@ describe('workflows/video-objects', () => {
     const { tracks } = JSON.parse(readFileSync(out.tracksFile, 'utf8')) as { tracks: Track[] };
     // Five chunks of 64 frames: boundaries at 12, 25, 38, 51.
     checkAgainstTruth(truth, tracks, [12, 25, 38, 51]);
+    // scripts/check.ts scores the same files, and says why it fails when it does.
+    const check = (extra: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'workflows/video-objects/scripts/check.ts', '--truth', out.check.truth, '--tracks', out.tracksFile, ...extra], { cwd: root, encoding: 'utf8' });
+    const ok = check([]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ oneToOne: true, maxError: out.check.maxError });
+    const strict = check(['--max-error', '0']);
+    expect(strict.status).toBe(1);
+    expect(strict.stderr).toContain(`check: failed: the largest position error, ${out.check.maxError} px, is over --max-error 0`);
     const runDir = path.join(state, 'runs', r.out.runId);
     expect(out.tracksFile).toBe(path.join(runDir, 'data', 'video', 'tracks.json'));
     expect(existsSync(path.join(runDir, 'data', 'video', 'video.jfv'))).toBe(true);

@@ -115,6 +115,7 @@ describe('synthetic scene', () => {
 
   it('says when the objects do not fit', () => {
     expect(() => planScene({ ...DEFAULT_SCENE, width: 40, height: 32, objects: 12 })).toThrow(/no room for object \d+ of 12 in 40x32/);
+    expect(() => planScene({ ...DEFAULT_SCENE, frames: 2 })).toThrow(/no room for object \d+ of 5 in 160x120 over 2 frames \(objects that enter or leave need frames/);
   });
 });
 

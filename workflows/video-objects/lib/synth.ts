@@ -111,7 +111,7 @@ export function planScene(options: SceneOptions): SceneObject[] {
       }
       if (fits(o, options) && placed.every((p) => apart(o, p, T))) found = o;
     }
-    if (!found) throw new Error(`synthetic scene (seed ${options.seed}): no room for object ${id} of ${options.objects} in ${W}x${H}; use fewer objects or a larger frame`);
+    if (!found) throw new Error(`synthetic scene (seed ${options.seed}): no room for object ${id} of ${options.objects} in ${W}x${H} over ${T} frames (objects that enter or leave need frames to do it, and objects keep apart); use fewer objects, more frames or a larger frame`);
     placed.push(found);
   }
   return placed;

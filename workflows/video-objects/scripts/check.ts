@@ -28,7 +28,10 @@ async function main(): Promise<number> {
   const { tracks } = await readJson<{ tracks: Track[] }>(values.tracks);
   const score = scoreTracks(truth, tracks, { radius: number('radius', values.radius, 4), minArea: number('min-area', values['min-area'], 6) });
   process.stdout.write(`${JSON.stringify(score, null, 2)}\n`);
-  return score.oneToOne && score.maxError <= number('max-error', values['max-error'], 1) ? 0 : 1;
+  const maxError = number('max-error', values['max-error'], 1);
+  if (!score.oneToOne) process.stderr.write('check: failed: the tracks do not match the objects one to one\n');
+  else if (score.maxError > maxError) process.stderr.write(`check: failed: the largest position error, ${score.maxError} px, is over --max-error ${maxError}\n`);
+  return score.oneToOne && score.maxError <= maxError ? 0 : 1;
 }
 
 main()
