@@ -241,13 +241,15 @@ Continues the unfinished runs of a state dir (or one run) after the engine died:
 events are redelivered, tasks that were running run again (attempt + 1), timers fire. The run's
 own flags (concurrency, time scale, trace file) are used. With --json, prints the same object as
 'joinflow run --json' for each resumed run; a run that had already finished is reported as it is.
+A run whose engine process is still alive is left to it (refused when named: exit 2).
 Exit codes: 0 all succeeded, 1 a run failed or was cancelled, 2 bad usage.
 `,
   cancel: `Usage: joinflow cancel <runId> [--state DIR]
 
 Cancels a running run of the embedded engine: nothing new is dispatched, running processes get
 SIGTERM and then SIGKILL after a grace period, Run Cancelled is emitted and the state says so.
-Works on a run in another 'joinflow run' process (signalled) or one whose engine died.
+Works on a run in another 'joinflow run', 'resume' or 'dev' process (signalled) or one whose
+engine died (then the processes its steps started are not stopped: they are not its children).
 `,
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 
