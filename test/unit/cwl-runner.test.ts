@@ -115,7 +115,7 @@ describe('runCwlSpec: values', () => {
     await expect(runCwlSpec({ kind: 'tool', tool: cat, in: { files: { ref: { input: 'f' }, type: t('File', 1) } } }, context({ input: { f: ['a.txt'] } })))
       .rejects.toThrow('step "s": input "files": item 0: expected File, got string "a.txt"');
     await expect(runCwlSpec({ kind: 'tool', tool: cat, in: { files: { ref: { input: 'f' }, type: t('File', 1) } } }, context({ input: {} })))
-      .rejects.toThrow('step "s": input "files": expected File[], got null');
+      .rejects.toThrow('step "s": input "files": the workflow input "f" is missing from the run\'s input (expected File[], got null): give it in --input, e.g. --input @job.json');
   });
 });
 

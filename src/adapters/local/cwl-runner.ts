@@ -131,6 +131,10 @@ function resolveValue(spec: ValueSpec, what: string, ctx: CwlRunContext): unknow
   }
   if (value === null && spec.default !== undefined) value = spec.default;
   const mismatch = typeMismatch(value, spec.type);
+  if (mismatch && value === null && ref && 'input' in ref) {
+    // The usual cause: the run was started without that workflow input.
+    throw new CwlStepError(`step "${ctx.step}": ${what}: the workflow input "${ref.input}" is missing from the run's input (${mismatch}): give it in --input, e.g. --input @job.json`);
+  }
   if (mismatch) throw new CwlStepError(`step "${ctx.step}": ${what}: ${mismatch}`);
   return mapFiles(value, (f) => {
     const given = typeof f.path === 'string' ? f.path : String(f.location);
