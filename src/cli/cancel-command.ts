@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { UsageError } from '../model/errors.ts';
 import { alive, openState, requestCancel, stateDir } from './state.ts';
+import { stopOrphans } from '../adapters/local/orphans.ts';
 
 /** Runs `joinflow cancel`; exit 0 when cancelled (or asked to), 1 when the run is not running. */
 export async function cancelCommand(args: string[]): Promise<number> {
@@ -34,7 +35,9 @@ export async function cancelCommand(args: string[]): Promise<number> {
     for (const t of state.log.unfinishedTasks(runId)) state.log.taskFinished(t.task, 'cancelled', now);
     for (const t of state.log.timers(runId)) state.log.removeTimer(t.id);
     await state.store.commit();
-    process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it)\n`);
+    // What its steps started outlives the engine that died: those processes are stopped too.
+    const stopped = await stopOrphans(runId);
+    process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''})\n`);
     return 0;
   } finally {
     state.close();

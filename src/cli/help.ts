@@ -249,7 +249,8 @@ Exit codes: 0 all succeeded, 1 a run failed or was cancelled, 2 bad usage.
 Cancels a running run of the embedded engine: nothing new is dispatched, running processes get
 SIGTERM and then SIGKILL after a grace period, Run Cancelled is emitted and the state says so.
 Works on a run in another 'joinflow run', 'resume' or 'dev' process (signalled) or one whose
-engine died (then the processes its steps started are not stopped: they are not its children).
+engine died (then, on Linux, the processes its steps had left running are found by their
+JOINFLOW_RUN_ID and stopped; resume stops them too before running those steps again).
 `,
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 

@@ -7,6 +7,7 @@ import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
 import { alive, listenForCancel, openState, stateDir } from './state.ts';
+import { stopOrphans } from '../adapters/local/orphans.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
 
@@ -53,6 +54,11 @@ export async function resumeCommand(args: string[]): Promise<number> {
       if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), pid: process.pid });
     }
     await state.store.commit();
+    // Processes its steps started that outlived the dead engine would run beside the attempts that start again.
+    for (const r of runs) {
+      const stopped = await stopOrphans(r.runId);
+      if (stopped > 0) process.stderr.write(`joinflow resume: run ${r.runId}: stopped ${stopped} process(es) its steps had left running\n`);
+    }
     // The run's own flags; one engine serves every run being resumed (the first run's flags).
     const options = state.log.runOptions(runs[0]!.runId) ?? {};
     const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { findOrphans } from '../../src/adapters/local/orphans.ts';
 import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -87,6 +88,27 @@ describe('the process that executes a run', () => {
     expect(await resumed.exit).toBe(1);
     expect(JSON.parse(resumed.out())).toMatchObject({ runId: 'live', status: 'cancelled' });
     expect(run(state, 'live')?.status).toBe('cancelled');
+  });
+
+  it.runIf(process.platform === 'linux')('stops the processes a killed engine\'s steps left running: cancel, and resume before it runs them again', async () => {
+    const state = tmp();
+    for (const id of ['orphan-1', 'orphan-2']) {
+      const first = background(['run', SLOW, '--state', state, '--run-id', id]);
+      await until('the process step to start', () => sleeperStarted(state, id));
+      first.child.kill('SIGKILL');
+      await first.exit;
+      // Its step's process is nobody's child now, and still runs.
+      expect(findOrphans(id)).toHaveLength(1);
+    }
+    const c = joinflow(['cancel', 'orphan-1', '--state', state]);
+    expect(c.stderr).toContain('run orphan-1 cancelled (no engine was running it; stopped 1 process(es) its steps had left running)');
+    expect(findOrphans('orphan-1')).toEqual([]);
+    const resumed = background(['resume', 'orphan-2', '--state', state]);
+    await until('resume to stop the old process', () => resumed.err().includes('run orphan-2: stopped 1 process(es) its steps had left running'));
+    await until('the step to run again', () => findOrphans('orphan-2').length === 1 && sleeperStarted(state, 'orphan-2'));
+    expect(joinflow(['cancel', 'orphan-2', '--state', state]).code).toBe(0);
+    expect(await resumed.exit).toBe(1);
+    expect(findOrphans('orphan-2')).toEqual([]);
   });
 
   it('cancel of a run that joinflow dev executes cancels the run and leaves the server running; Ctrl-C leaves a run resumable', async () => {

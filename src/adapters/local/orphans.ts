@@ -1,0 +1,83 @@
+/**
+ * Processes that a run's steps started and that outlived the engine running them (killed with
+ * kill -9, say): they are nobody's children any more, and would go on running beside the attempt
+ * that `resume` starts again, or after `cancel`. Every process step gets JOINFLOW_RUN_ID in its
+ * environment, and its own children inherit it, so on Linux they are found by reading
+ * /proc/<pid>/environ (readable for one's own processes only). Elsewhere nothing is found.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Pids of the processes whose environment names `runId` (this process and its ancestors excluded). */
+export function findOrphans(runId: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const mine = ancestry();
+  const needle = Buffer.from(`\0JOINFLOW_RUN_ID=${runId}\0`);
+  const found: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (mine.has(pid)) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue; // gone, or another user's
+    }
+    // NUL-separated: look for the variable as a whole entry (the first one has no NUL before it).
+    if (Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]).includes(needle)) found.push(pid);
+  }
+  return found;
+}
+
+/** Stops the run's orphans: SIGTERM, then SIGKILL for those still there after `graceMs`. Returns how many there were. */
+export async function stopOrphans(runId: string, graceMs = 2000): Promise<number> {
+  const pids = findOrphans(runId);
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  let left = pids.filter(exists);
+  while (left.length > 0 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    left = left.filter(exists);
+  }
+  for (const pid of left) signal(pid, 'SIGKILL');
+  return pids.length;
+}
+
+/** This process and its ancestors: never signalled (a joinflow run inside a step has the outer run's id). */
+function ancestry(): Set<number> {
+  const out = new Set<number>([process.pid]);
+  let pid = process.ppid;
+  for (let i = 0; i < 64 && pid > 1 && !out.has(pid); i++) {
+    out.add(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    // A zombie (exited, not yet reaped by init) counts as gone.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
