@@ -104,6 +104,9 @@ export async function runCommand(args: string[]): Promise<number> {
     if (values['run-id'] !== undefined) await noteExistingRun(store, values['run-id'], input);
     const result = await engine.run(plan.workflow, input, runId === undefined ? {} : { runId });
     progress.done(result);
+    if (chaos?.crashAt !== undefined && engine.effectsApplied < chaos.crashAt) {
+      process.stderr.write(`joinflow: --chaos crash-at=${chaos.crashAt} was never reached: the run applied ${engine.effectsApplied} effects (pick a number up to that)\n`);
+    }
     const { trace: _trace, ...summary } = result;
     const cost = meter ? estimateCost(meter.counts(plan)) : undefined;
     if (cost && !values.json) process.stderr.write(formatCostReport(cost));

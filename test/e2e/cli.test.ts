@@ -156,6 +156,16 @@ describe('joinflow run', () => {
     expect(r.stderr).not.toContain('    at ');
   });
 
+  it('--chaos crash-at=N: crashes before the N-th effect, and says when the run had fewer', () => {
+    const hit = joinflow(['run', 'diamond', '--memory', '--input', '{"x": 1}', '--chaos', 'crash-at=3']);
+    expect(hit.code).toBe(0);
+    expect(hit.stderr).toContain('processor crashed before effect 3');
+    expect(hit.stderr).not.toContain('never reached');
+    const miss = joinflow(['run', 'diamond', '--memory', '--input', '{"x": 1}', '--chaos', 'crash-at=1000']);
+    expect(miss.code).toBe(0);
+    expect(miss.stderr).toMatch(/--chaos crash-at=1000 was never reached: the run applied \d+ effects/);
+  });
+
   it('--concurrency: 0 (however written) is no limit, like "unlimited"; anything else must be a whole number', () => {
     const r = joinflow(['run', 'diamond', '--memory', '--input', '{"x": 1}', '--concurrency', 'function=00,process=0', '--json']);
     expect(r.code).toBe(0);

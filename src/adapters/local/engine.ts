@@ -1,7 +1,6 @@
 /**
- * The embedded engine: local bus + trigger processor + store + executors on one machine. It is
- * the same choreography as on AWS — the processor only sees events and the store — with the
- * bus, the store and the executors swapped for in-process adapters.
+ * The embedded engine: local bus + trigger processor + store + executors on one machine. The same choreography as on
+ * AWS (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
 import { DetailType, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
@@ -90,6 +89,9 @@ export class Engine {
   owns(runId: string): boolean {
     return this.#runs.get(runId)?.ended === false;
   }
+
+  /** Effects applied so far (what --chaos crash-at=N counts). */
+  get effectsApplied(): number { return this.#effects; }
 
   /** Whether a workflow of this name is registered. */
   hasWorkflow(workflow: string): boolean {
@@ -343,8 +345,7 @@ export class Engine {
     this.#runs.get(task.runId)?.started(task);
     this.#options.log?.taskStarted(task, at);
     const event = this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }));
-    // Step Started drives no trigger: unless something else hears it (a subscriber on the bus,
-    // subscriptions) it is not carried through the bus, only logged (for `events tail`) and counted.
+    // Step Started drives no trigger: unless a subscriber hears it, it is only logged (for `events tail`) and counted.
     if (this.bus.subscribers > 1 || this.#options.onEvents) void this.#publish([event]);
     else {
       this.#options.log?.recordEvents?.([event]);
