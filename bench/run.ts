@@ -11,8 +11,18 @@ import { scenarios } from './scenarios.ts';
 const { values } = parseArgs({
   options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '3' }, only: { type: 'string' } },
 });
-const runs = Math.max(1, Number(values.runs));
-const names = values.only ? values.only.split(',') : Object.keys(scenarios);
+if (!/^[1-9]\d*$/.test(values.runs)) fail(`--runs must be a whole number of at least 1, got "${values.runs}"`);
+const runs = Number(values.runs);
+const names = values.only ? values.only.split(',').map((n) => n.trim()) : Object.keys(scenarios);
+// Every name checked before anything runs: a typo at the end must not cost the runs before it.
+const unknown = names.filter((n) => !scenarios[n]);
+if (unknown.length > 0) fail(`unknown scenario${unknown.length === 1 ? '' : 's'} ${unknown.map((n) => `"${n}"`).join(', ')} in --only (have: ${Object.keys(scenarios).join(', ')})`);
+
+/** A usage error: the message, no stack trace, exit 2. */
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -22,8 +32,7 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 const results = [];
 for (const name of names) {
-  const scenario = scenarios[name];
-  if (!scenario) throw new Error(`unknown scenario "${name}" (have: ${Object.keys(scenarios).join(', ')})`);
+  const scenario = scenarios[name]!;
   const samples: Array<Record<string, number>> = [];
   for (let i = 0; i < runs; i++) {
     const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'child.ts'), name], { encoding: 'utf8', maxBuffer: 1 << 26 });

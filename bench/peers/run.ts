@@ -45,7 +45,8 @@ const { values } = parseArgs({
     'redis-aof': { type: 'boolean', default: false },
   },
 });
-const rounds = Math.max(1, Number(values.runs));
+if (!/^[1-9]\d*$/.test(values.runs)) throw new Error(`--runs must be a whole number of at least 1, got "${values.runs}"`);
+const rounds = Number(values.runs);
 const timeoutMs = Number(values.timeout) * 1000;
 const names = values.only ? values.only.split(',') : Object.keys(shapes);
 const variants = values.variants ? values.variants.split(',') : DEFAULT_VARIANTS;
@@ -66,7 +67,9 @@ function runJoinflow(shape: string, variant: string, runs: number): Promise<Samp
   return new Promise((resolve, reject) => {
     const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor, String(runs)], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       children.delete(proc);
-      if (error) reject(new Error(`joinflow ${variant} on ${shape} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
+      // A process killed by the time-out has nothing to say for itself: say it.
+      const why = (error as { killed?: boolean } | null)?.killed ? `did not finish within ${timeoutMs / 1000} s (killed)` : stderr.trim().split('\n').slice(-5).join(' | ') || String(error?.message);
+      if (error) reject(new Error(`joinflow ${variant} on ${shape} failed: ${why}`));
       else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Sample);
     });
     children.add(proc);
