@@ -379,6 +379,10 @@ static void on_exited(uv_poll_t *handle, int status, int events) {
   if (got == 0) return; /* not exited yet (a spurious wake-up) */
   close_poll(handle);
   r->settled = 1;
+  /* Output still to come is from processes the child left behind (a shell's background job holding
+     its pipes): it is passed on, but must not keep this process alive. */
+  for (int i = 0; i < 2; i++)
+    if (!uv_is_closing((uv_handle_t *)&r->output[i])) uv_unref((uv_handle_t *)&r->output[i]);
   napi_handle_scope scope;
   napi_open_handle_scope(r->env, &scope);
   napi_value argv[2];

@@ -149,6 +149,8 @@ type Host = {
   reply(message: SpawnerReply): void;
   children: Map<number, { child: NativeChild }>;
   reported(): void;
+  /** The engine's own process: the wait for a child's output after its exit keeps it alive. */
+  inProcess: true;
 };
 type Start = (m: SpawnRequest, host: Host) => void;
 
@@ -180,6 +182,7 @@ export function createNativeLauncher(): Spawner | undefined {
     },
     children: new Map(),
     reported() {},
+    inProcess: true,
   };
   let nextId = 1;
   return {

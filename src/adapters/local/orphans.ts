@@ -7,8 +7,17 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Pids of the processes whose environment names `runId` (this process and its ancestors excluded). */
+/** Pids of the processes whose environment names `runId`, and their descendants (this process and its ancestors excluded). */
 export function findOrphans(runId: string): number[] {
+  return findProcesses({ JOINFLOW_RUN_ID: runId });
+}
+
+/**
+ * Pids of the processes whose environment has every variable of `vars` (this process and its
+ * ancestors excluded), with their descendants: a `joinflow run` inside a step gives its own steps
+ * another JOINFLOW_RUN_ID, and a program may clear its children's environment.
+ */
+export function findProcesses(vars: Record<string, string>): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -16,27 +25,45 @@ export function findOrphans(runId: string): number[] {
     return [];
   }
   const mine = ancestry();
-  const needle = Buffer.from(`\0JOINFLOW_RUN_ID=${runId}\0`);
-  const found: number[] = [];
+  const needles = Object.entries(vars).map(([k, v]) => Buffer.from(`\0${k}=${v}\0`));
+  const found = new Set<number>();
+  const parents = new Map<number, number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (mine.has(pid)) continue;
+    const ppid = parentOf(pid);
+    if (ppid !== undefined) parents.set(pid, ppid);
     let environ: Buffer;
     try {
       environ = readFileSync(`/proc/${pid}/environ`);
     } catch {
       continue; // gone, or another user's
     }
-    // NUL-separated: look for the variable as a whole entry (the first one has no NUL before it).
-    if (Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]).includes(needle)) found.push(pid);
+    // NUL-separated: look for each variable as a whole entry (the first one has no NUL before it).
+    const all = Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]);
+    if (needles.every((n) => all.includes(n))) found.add(pid);
   }
-  return found;
+  // Descendants: whoever has a found process as its parent, until nothing is added.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (!found.has(pid) && found.has(ppid) && !mine.has(pid)) {
+        found.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...found];
 }
 
 /** Stops the run's orphans: SIGTERM, then SIGKILL for those still there after `graceMs`. Returns how many there were. */
 export async function stopOrphans(runId: string, graceMs = 2000): Promise<number> {
-  const pids = findOrphans(runId);
+  return stopProcesses(findOrphans(runId), graceMs);
+}
+
+/** SIGTERM to each, then SIGKILL for those still there after `graceMs`; returns how many there were. */
+export async function stopProcesses(pids: readonly number[], graceMs = 2000): Promise<number> {
   for (const pid of pids) signal(pid, 'SIGTERM');
   const until = Date.now() + graceMs;
   let left = pids.filter(exists);
@@ -62,6 +89,15 @@ function ancestry(): Set<number> {
     }
   }
   return out;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 function exists(pid: number): boolean {

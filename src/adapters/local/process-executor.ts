@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 import { createNativeLauncher } from './native-launcher.ts';
+import { findProcesses, stopProcesses } from './orphans.ts';
 import { createSpawner, type LaunchExit, type Launched, type LaunchRequest, type Spawner } from './spawner.ts';
 import { STDERR_TAIL_BYTES, STDOUT_TAIL_BYTES } from './spawner-program.ts';
 
@@ -279,6 +280,13 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
     const exit = await child.exited;
     running.delete(child);
     signal.removeEventListener('abort', onAbort);
+    if (signal.aborted) {
+      // What the child started (a shell's background jobs, say) is stopped too: found by the
+      // variables this task gave its environment, which they inherited (on Linux; see orphans.ts).
+      const vars: Record<string, string> = { JOINFLOW_RUN_ID: task.runId, JOINFLOW_STEP: task.step, JOINFLOW_ATTEMPT: String(task.attempt) };
+      if (task.item !== undefined) vars['JOINFLOW_ITEM'] = String(task.item);
+      await stopProcesses(findProcesses(vars), killGraceMs);
+    }
 
     if ('logError' in exit) {
       // As before the helpers: a log that cannot be opened is the executor's failure, not the step's.

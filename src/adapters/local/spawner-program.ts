@@ -198,7 +198,10 @@ function start(m, host) {
     out.done = err.done = () => {
       if (out.ended && err.ended) report();
     };
-    setTimeout(() => setImmediate(report), PIPE_GRACE_MS).unref();
+    // In a helper the wait must not keep it alive without the engine; in the engine (native
+    // launcher) it must, as nothing else may: the pipes a grandchild holds no longer do.
+    const grace = setTimeout(() => setImmediate(report), PIPE_GRACE_MS);
+    if (!host.inProcess) grace.unref();
   });
   child.stdin.on('error', () => {});
   child.stdin.end(m.input);

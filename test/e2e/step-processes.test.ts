@@ -1,0 +1,52 @@
+/**
+ * What a process step starts besides itself: stopped with it when its task is stopped (cancel,
+ * timeout, shutdown), and never keeping the engine alive once the step has exited.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findProcesses, stopProcesses } from '../../src/adapters/local/orphans.ts';
+import { root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-stepproc-');
+const bin = path.join(root, 'bin/joinflow.js');
+
+function runCli(args: string[], cwd: string) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  return { exit, out: () => stdout, err: () => stderr };
+}
+
+describe.runIf(process.platform === 'linux')('processes a step starts', () => {
+  it('are stopped with the step when it times out, grandchildren included', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'wf.yaml'), `name: bg\nsteps:\n  a:\n    timeoutMs: 1500\n    executor: { type: process, command: sh, args: [-c, 'sleep 61 & sleep 62; echo "{}"'] }\n`);
+    const run = runCli(['run', 'wf.yaml', '--run-id', 'to-1', '--json'], dir);
+    expect(await run.exit).toBe(1);
+    expect(JSON.parse(run.out())).toMatchObject({ status: 'failed', error: { type: 'StepTimeout' } });
+    expect(findProcesses({ JOINFLOW_RUN_ID: 'to-1' })).toEqual([]);
+  });
+
+  it('do not keep the engine alive after the step has exited (a background job holding its output pipes)', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'wf.yaml'), `name: bg\nsteps:\n  a:\n    executor: { type: process, command: sh, args: [-c, 'sleep 63 & echo 7'] }\n`);
+    const run = runCli(['run', 'wf.yaml', '--run-id', 'bg-1', '--json', '--memory'], dir);
+    try {
+      // The engine exits while the background job (63 s) still runs; before, it waited for it.
+      const code = await Promise.race([run.exit, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000))]);
+      expect(code).toBe(0);
+      expect(JSON.parse(run.out())).toMatchObject({ status: 'succeeded', output: { a: 7 } });
+      // The job was the step's to leave: it is still there.
+      expect(findProcesses({ JOINFLOW_RUN_ID: 'bg-1' })).toHaveLength(1);
+    } finally {
+      await stopProcesses(findProcesses({ JOINFLOW_RUN_ID: 'bg-1' }), 100);
+    }
+  }, 60_000);
+});
