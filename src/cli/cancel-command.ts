@@ -28,18 +28,26 @@ export async function cancelCommand(args: string[]): Promise<number> {
       return 0;
     }
     // No live engine runs it (it died): record the cancellation so resume will not continue it.
-    const now = Date.now();
-    await state.store.finishRun(runId, { status: 'cancelled', finishedAt: now, error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } });
-    const event = { id: `cancel-${runId}-${now}`, source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow: record.workflow, runId, reason: 'cancelled with joinflow cancel' } };
-    state.log.markProcessed(state.log.appendEvents([event]));
-    for (const t of state.log.unfinishedTasks(runId)) state.log.taskFinished(t.task, 'cancelled', now);
-    for (const t of state.log.timers(runId)) state.log.removeTimer(t.id);
-    await state.store.commit();
-    // What its steps started outlives the engine that died: those processes are stopped too.
-    const stopped = await stopOrphans(runId);
+    const stopped = await cancelUnowned(state, runId, record.workflow);
     process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''})\n`);
     return 0;
   } finally {
     state.close();
   }
+}
+
+/**
+ * Cancels a run that no live engine runs: the state says so (Run Cancelled, tasks cancelled,
+ * timers gone), and the processes its steps left running are stopped. Returns how many.
+ */
+export async function cancelUnowned(state: ReturnType<typeof openState>, runId: string, workflow: string): Promise<number> {
+  const now = Date.now();
+  if (!(await state.store.finishRun(runId, { status: 'cancelled', finishedAt: now, error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } }))) return 0;
+  const event = { id: `cancel-${runId}-${now}`, source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow, runId, reason: 'cancelled with joinflow cancel' } };
+  state.log.markProcessed(state.log.appendEvents([event]));
+  for (const t of state.log.unfinishedTasks(runId)) state.log.taskFinished(t.task, 'cancelled', now);
+  for (const t of state.log.timers(runId)) state.log.removeTimer(t.id);
+  await state.store.commit();
+  // What its steps started outlives the engine that died: those processes are stopped too.
+  return stopOrphans(runId);
 }

@@ -1,5 +1,5 @@
 /** `joinflow gc`: compacts the state dir by deleting finished runs older than a cutoff. */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
@@ -34,6 +34,14 @@ export async function gcCommand(args: string[]): Promise<number> {
         if (path.dirname(runDir) !== path.resolve(parent) || !existsSync(runDir)) continue;
         rmSync(runDir, { recursive: true, force: true });
         leftovers++;
+      }
+    }
+    // Cancel requests for runs that ended meanwhile (their engine finished them before reading the request).
+    const requests = path.join(dir, 'cancel');
+    if (existsSync(requests)) {
+      for (const f of readdirSync(requests)) {
+        const record = await state.store.getRun(decodeURIComponent(f.replace(/\.json$/, '')));
+        if (record?.status !== 'running') rmSync(path.join(requests, f), { force: true });
       }
     }
     // Finished subscription deliveries are kept only to recognise a late duplicate of their event.

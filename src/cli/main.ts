@@ -28,6 +28,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 /** Runs the CLI; resolves with the exit code (0 ok, 1 run failed, 2 bad usage or definition). */
 export async function main(argv: string[]): Promise<number> {
+  // `joinflow cancel` signals the process that runs a run with SIGUSR2, whose default action ends
+  // a process: a joinflow process never dies of it, whenever it comes (before its engine listens,
+  // or while it shuts down); the request it stands for stays in the state dir (see resume).
+  process.on('SIGUSR2', () => {});
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = command === 'help' ? rest[0] : undefined;

@@ -6,7 +6,8 @@ import { UsageError } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { alive, listenForCancel, openState, stateDir } from './state.ts';
+import { alive, cancelRequested, dropCancelRequest, listenForCancel, openState, stateDir, withLock } from './state.ts';
+import { cancelUnowned } from './cancel-command.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
@@ -30,30 +31,44 @@ export async function resumeCommand(args: string[]): Promise<number> {
       // A run that already ended is reported as it ended: resume is idempotent.
       if (record.status !== 'running') return report([RunTracker.fromRecord(record, state.log)], values.json);
     }
-    const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
-    // A run whose engine process is alive is that engine's: running it here too would run its
-    // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
-    const owner = (runId: string): number | undefined => {
-      const pid = state.log.runOptions(runId)?.['pid'];
-      return alive(pid) && pid !== process.pid ? (pid as number) : undefined;
-    };
-    const runs = unfinished.filter((r) => owner(r.runId) === undefined);
-    for (const r of unfinished) {
-      const pid = owner(r.runId);
-      if (pid === undefined) continue;
-      if (only !== undefined) throw new UsageError(`run "${only}" is being run by process ${pid}: wait for it, or stop it with joinflow cancel ${only}`);
-      process.stderr.write(`joinflow resume: skipping run ${r.runId}: process ${pid} is running it\n`);
+    // Checking who runs a run and claiming it happen under a lock: two resumes started together
+    // would otherwise both see a dead engine and both take the run over.
+    const runs = await withLock(dir, 'resume', async () => {
+      const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+      // A run whose engine process is alive is that engine's: running it here too would run its
+      // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
+      const owner = (runId: string): number | undefined => {
+        const pid = state.log.runOptions(runId)?.['pid'];
+        return alive(pid) && pid !== process.pid ? (pid as number) : undefined;
+      };
+      for (const r of unfinished) {
+        const pid = owner(r.runId);
+        if (pid === undefined) continue;
+        if (only !== undefined) throw new UsageError(`run "${only}" is being run by process ${pid}: wait for it, or stop it with joinflow cancel ${only}`);
+        process.stderr.write(`joinflow resume: skipping run ${r.runId}: process ${pid} is running it\n`);
+      }
+      const mine = unfinished.filter((r) => owner(r.runId) === undefined);
+      // Claimed before anything runs: list, status and cancel find this process as the runs' engine.
+      for (const r of mine) {
+        const plan = state.log.runPlan(r.runId);
+        if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), pid: process.pid });
+      }
+      await state.store.commit();
+      if (mine.length === 0) process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
+      return mine;
+    });
+    if (runs.length === 0) return 0;
+    // A cancel that its engine never read (it died, or was stopping) is carried out, not resumed.
+    const cancelled: RunResult[] = [];
+    for (const r of runs.filter((x) => cancelRequested(dir, x.runId))) {
+      await cancelUnowned(state, r.runId, r.workflow);
+      dropCancelRequest(dir, r.runId);
+      process.stderr.write(`joinflow resume: run ${r.runId} had been asked to cancel: cancelled, not resumed\n`);
+      const record = await state.store.getRun(r.runId);
+      if (record) cancelled.push(RunTracker.fromRecord(record, state.log));
     }
-    if (runs.length === 0) {
-      process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
-      return 0;
-    }
-    // Claimed before anything runs: list, status and cancel find this process as the runs' engine.
-    for (const r of runs) {
-      const plan = state.log.runPlan(r.runId);
-      if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), pid: process.pid });
-    }
-    await state.store.commit();
+    if (cancelled.length === runs.length) return report(cancelled, values.json);
+    runs.splice(0, runs.length, ...runs.filter((r) => !cancelRequestedIn(cancelled, r.runId)));
     // Processes its steps started that outlived the dead engine would run beside the attempts that start again.
     for (const r of runs) {
       const stopped = await stopOrphans(r.runId);
@@ -112,6 +127,10 @@ export async function resumeCommand(args: string[]): Promise<number> {
   } finally {
     state.close();
   }
+}
+
+function cancelRequestedIn(cancelled: readonly RunResult[], runId: string): boolean {
+  return cancelled.some((c) => c.runId === runId);
 }
 
 function report(results: RunResult[], json: boolean): number {

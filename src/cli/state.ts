@@ -29,6 +29,52 @@ export function requestCancel(dir: string, runId: string): void {
   writeFileSync(path.join(folder, `${encodeURIComponent(runId)}.json`), JSON.stringify({ runId, at: Date.now() }));
 }
 
+/** Whether a cancel request for `runId` waits in `dir` (its engine died or was stopping before it read it). */
+export function cancelRequested(dir: string, runId: string): boolean {
+  return existsSync(path.join(dir, 'cancel', `${encodeURIComponent(runId)}.json`));
+}
+
+/** Removes the cancel request for `runId`, if any. */
+export function dropCancelRequest(dir: string, runId: string): void {
+  rmSync(path.join(dir, 'cancel', `${encodeURIComponent(runId)}.json`), { force: true });
+}
+
+/**
+ * A lock file in `dir` held while `fn` runs: another process waits for it (a lock whose holder is
+ * gone is taken over). Guards what must not interleave between processes, such as two resumes
+ * checking and claiming the same runs.
+ */
+export async function withLock<T>(dir: string, name: string, fn: () => Promise<T>): Promise<T> {
+  const file = path.join(dir, `${name}.lock`);
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue; // released meanwhile
+      }
+      // An empty file is a lock being written: it is waited for like a held one.
+      if (text !== '' && !alive(Number(text))) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > until) throw new UsageError(`${file} is held by process ${text}: wait for it, or remove the file if that process is not joinflow`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 /**
  * Cancel requests waiting in `dir` for runs `mine` says this process runs, removed as they are
  * read (requests for other processes' runs stay for them).

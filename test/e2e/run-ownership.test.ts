@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findOrphans } from '../../src/adapters/local/orphans.ts';
+import { requestCancel } from '../../src/cli/state.ts';
 import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -111,6 +112,44 @@ describe('the process that executes a run', () => {
     expect(findOrphans('orphan-2')).toEqual([]);
   });
 
+  it('two resumes started together: one takes the run, the other leaves it; a cancel its engine never read is carried out by resume', async () => {
+    const state = tmp();
+    const first = background(['run', SLOW, '--state', state, '--run-id', 'race']);
+    await until('the process step to start', () => sleeperStarted(state, 'race'));
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const a = background(['resume', '--state', state]);
+    const b = background(['resume', '--state', state]);
+    await until('one of them to claim the run', () => [a.child.pid, b.child.pid].includes(run(state, 'race')?.pid));
+    const [winner, loser] = run(state, 'race')?.pid === a.child.pid ? [a, b] : [b, a];
+    expect(await loser.exit).toBe(0);
+    expect(loser.err()).toMatch(/skipping run race: process \d+ is running it|no unfinished runs/);
+    expect(loser.err()).not.toContain('continuing');
+    await until('the step to run again', () => sleeperStarted(state, 'race'));
+    // A cancel whose signal the winner never got (it died first): the request waits in the state dir.
+    requestCancel(state, 'race');
+    winner.child.kill('SIGKILL');
+    await winner.exit;
+    const next = joinflow(['resume', '--state', state, '--json']);
+    expect(next.code).toBe(1);
+    expect(next.stderr).toContain('run race had been asked to cancel: cancelled, not resumed');
+    expect(JSON.parse(next.stdout)).toMatchObject({ runId: 'race', status: 'cancelled' });
+    expect(run(state, 'race')?.status).toBe('cancelled');
+  });
+
+  it('a joinflow process never dies of the signal cancel sends, whenever it comes', async () => {
+    const state = tmp();
+    const slow = background(['run', SLOW, '--state', state, '--run-id', 'usr2']);
+    await until('the run to start', () => run(state, 'usr2')?.status === 'running');
+    // Before any request is written: the signal alone does nothing.
+    slow.child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(slow.child.exitCode).toBeNull();
+    expect(joinflow(['cancel', 'usr2', '--state', state]).code).toBe(0);
+    expect(await slow.exit).toBe(1);
+    expect(run(state, 'usr2')?.status).toBe('cancelled');
+  });
+
   it('cancel of a run that joinflow dev executes cancels the run and leaves the server running; Ctrl-C leaves a run resumable', async () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'workflows'));
@@ -137,6 +176,15 @@ describe('the process that executes a run', () => {
     expect(dev.child.exitCode).toBeNull();
     await put('dev-2');
     await until('a second run', () => run(state, 'dev-2')?.status === 'running');
+    // A run of another engine (here one that died) requested again through dev is not dev's to take.
+    const other = background(['run', SLOW, '--state', state, '--run-id', 'int-1']);
+    await until('that run to start', () => sleeperStarted(state, 'int-1'));
+    other.child.kill('SIGKILL');
+    await other.exit;
+    await put('int-1');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(run(state, 'int-1')?.pid).toBe(other.child.pid);
+    expect(joinflow(['list', '--state', state]).stdout).toMatch(/int-1 +slow +running +\S+ +interrupted/);
     // Stopped with a run going, dev leaves it as a killed engine would: running, for resume.
     dev.child.kill('SIGINT');
     expect(await dev.exit).toBe(0);

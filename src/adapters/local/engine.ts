@@ -86,9 +86,7 @@ export class Engine {
   }
 
   /** Whether this engine is executing run `runId` (it started or recovered it, and it has not ended). */
-  owns(runId: string): boolean {
-    return this.#runs.get(runId)?.ended === false;
-  }
+  owns = (runId: string): boolean => this.#runs.get(runId)?.ended === false;
 
   /** Effects applied so far (what --chaos crash-at=N counts). */
   get effectsApplied(): number { return this.#effects; }
@@ -122,7 +120,8 @@ export class Engine {
       const d = e.detail as { workflow?: unknown; runId?: unknown };
       if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || typeof d.workflow !== 'string') continue;
       const runId = typeof d.runId === 'string' ? d.runId : e.id;
-      if (this.#plans.has(d.workflow) && !this.#runs.has(runId)) this.#adopt(runId, d.workflow);
+      // A run that exists (finished, or another engine's) is not taken over by a repeated request.
+      if (this.#plans.has(d.workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, d.workflow);
     }
     const log = this.#options.log;
     if (log) {
