@@ -94,7 +94,7 @@ function chart(t: Timeline, s: TimelineSummary, options: RenderOptions): string 
   const n = t.executions.length;
   const rowH = n === 0 ? 18 : Math.max(2, Math.min(18, Math.floor(640 / n)));
   const labelled = rowH >= 10;
-  const labelW = labelled ? Math.min(280, Math.max(80, Math.ceil(Math.max(...t.executions.map((e) => label(e).length)) * CHAR_W) + 20)) : 64;
+  const labelW = labelled ? Math.min(280, Math.max(80, Math.ceil(t.executions.reduce((m, e) => Math.max(m, label(e).length), 0) * CHAR_W) + 20)) : 64;
   const left = labelW + 8;
   const right = 40;
   const plotW = width - left - right;

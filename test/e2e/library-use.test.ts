@@ -1,7 +1,7 @@
 /** The README's "Library use", through the package's public entry (src/index.ts, what `joinflow` exports). */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileFile, createEngine, openDurableState, type EventEnvelope } from '../../src/index.ts';
+import { compileFile, compileWorkflow, createEngine, openDurableState, type EventEnvelope } from '../../src/index.ts';
 import { root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -32,4 +32,24 @@ describe('library use', () => {
     expect(state.log.listRuns().map((r) => `${r.runId}:${r.status}`)).toEqual(['lib-1:succeeded']);
     state.close();
   });
+
+  it('runs a fan-out wider than the call stack (200,000 items), in memory and durable', async () => {
+    const wf = {
+      name: 'wide',
+      steps: {
+        split: { executor: { type: 'simulate' as const, durationMs: 0, output: Array.from({ length: 200_000 }, (_, i) => i) } },
+        each: { needs: ['split'], forEach: 'split', executor: { type: 'simulate' as const, durationMs: 0 } },
+      },
+    };
+    const plan = compileWorkflow(wf, { source: 'test' });
+    const state = openDurableState({ dir: tmp() });
+    for (const options of [{}, { store: state.store, log: state.log }]) {
+      const engine = createEngine(options);
+      engine.register(plan);
+      const r = await engine.run('wide', null);
+      await engine.close();
+      expect(r).toMatchObject({ status: 'succeeded', steps: { total: 200_001, succeeded: 200_001 } });
+    }
+    state.close();
+  }, 120_000);
 });

@@ -325,6 +325,12 @@ describe('function executor', () => {
     expect(f.type).toBe('OutputNotSerializable');
     expect(f.retriable).toBe(false);
     expect(f.message).toMatch(/could not be cloned|cannot be structured-cloned/);
+    // Outputs travel as JSON: what JSON cannot write fails the step (the engine crashed on it later).
+    for (const name of ['withBigInt', 'circular']) {
+      const j = failure(await executor.execute(task(fn(name)), never));
+      expect(j).toMatchObject({ type: 'OutputNotSerializable', retriable: false });
+      expect(j.message).toMatch(/^handler output cannot be written as JSON: .*(BigInt|circular)/s);
+    }
   });
 
   it('imports a module once per worker', async () => {

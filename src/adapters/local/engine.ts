@@ -278,7 +278,7 @@ export class Engine {
         }
         // One submission per batch, after the commit, critical-path tasks first (runtime/priority.ts).
         if (batch.dispatched.length === 0) after.push(() => this.#lanes.submitAll(batch.dispatched));
-        batch.dispatched.push(...effect.tasks);
+        for (const task of effect.tasks) batch.dispatched.push(task); // not push(...): a fan-out may be wider than the stack
         return;
       case 'schedule': {
         batch.external = true;

@@ -162,10 +162,25 @@ async function run(req: WorkerRequest): Promise<WorkerReply> {
       contextFor(req),
     );
     // Lambda turns an undefined result into null; the other executors report "no output" as null too.
-    return { id: req.id, ok: true, output: output === undefined ? null : output };
+    if (output === undefined || output === null || typeof output !== 'object') {
+      if (typeof output === 'bigint') return notJson(req.id, 'a BigInt cannot be written as JSON');
+      return { id: req.id, ok: true, output: output === undefined ? null : output };
+    }
+    // Outputs travel as JSON (events, the durable log, Lambda): one that JSON cannot write (a
+    // BigInt inside, a cycle) fails its step here, as Lambda would, not the engine later.
+    try {
+      JSON.stringify(output);
+    } catch (err) {
+      return notJson(req.id, messageOf(err));
+    }
+    return { id: req.id, ok: true, output };
   } catch (err) {
     return thrown(req.id, err);
   }
+}
+
+function notJson(id: number, why: string): WorkerReply {
+  return { id, ok: false, error: { type: 'OutputNotSerializable', message: `handler output cannot be written as JSON: ${why}` }, retriable: false };
 }
 
 function reply(result: WorkerReply): void {

@@ -154,7 +154,7 @@ export class RunTracker {
     const logged = this.#logged ?? this.#log?.attempts(this.#runId);
     if (logged) {
       this.trace.length = 0;
-      if (this.#keepTrace) this.trace.push(...logged.flatMap(traceRecord));
+      if (this.#keepTrace) for (const r of logged.flatMap(traceRecord)) this.trace.push(r);
     }
     this.#resolve({
       runId: this.#runId,

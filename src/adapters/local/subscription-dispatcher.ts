@@ -62,7 +62,7 @@ export class SubscriptionDispatcher {
 
   /** Deliveries left over by an earlier process, then whatever `tap` adds. */
   start(): void {
-    this.#queue.push(...this.#o.outbox.pending());
+    for (const d of this.#o.outbox.pending()) this.#queue.push(d);
     this.#pump();
   }
 
@@ -76,7 +76,7 @@ export class SubscriptionDispatcher {
       for (const s of this.#match(event)) wanted.push({ subscription: s.name, event, attempt: 0, dueAt: now });
     }
     if (wanted.length === 0) return false;
-    this.#queue.push(...this.#o.outbox.enqueue(wanted));
+    for (const d of this.#o.outbox.enqueue(wanted)) this.#queue.push(d);
     // After the batch commits (the engine commits a batch at once when this returns true): a
     // delivery never runs ahead of the state that produced its event.
     setImmediate(() => this.#pump());
