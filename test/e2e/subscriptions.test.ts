@@ -155,6 +155,21 @@ describe('subscriptions on the embedded engine', () => {
     expect((await joinflowAsync(['compile', '--check'], dir)).code).toBe(0);
   }, 300_000);
 
+  it('does not let a workflow subscription start its workflow again from the events of a run it started (a loop)', async () => {
+    const dir = project();
+    writeFileSync(
+      path.join(dir, 'joinflow.config.yaml'),
+      'subscriptions:\n  loop:\n    pattern: {source: [joinflow], detail-type: [Run Succeeded], detail: {workflow: [ok]}}\n    target: {type: workflow, workflow: ok, inputPath: $.detail.output}\n',
+    );
+    const r = await joinflowAsync(['run', 'ok', '--json'], dir);
+    expect(r.code).toBe(0);
+    // The user's run started one run of the subscription; that run's success is not fed back.
+    const runs = JSON.parse((await joinflowAsync(['list', '--json'], dir)).stdout) as Array<{ runId: string }>;
+    expect(runs).toHaveLength(2);
+    const dlq = (await joinflowAsync(['dlq', 'list'], dir)).stdout;
+    expect(dlq).toMatch(/subscription "loop" \(workflow ok\).*the event comes from run "loop:[^"]+", which this subscription started: starting "ok" again would loop/);
+  });
+
   it('refuses a config file with an invalid pattern or an unknown target workflow, naming the path', async () => {
     const dir = project();
     writeFileSync(

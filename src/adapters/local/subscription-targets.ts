@@ -30,6 +30,12 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
     if (t.type === 'webhook') return postWebhook(t, event);
     if (t.type === 'command') return runCommand(t, event, deps.root);
     if (!deps.hasWorkflow(t.workflow)) return { status: 'reject', error: `unknown workflow "${t.workflow}"` };
+    // An event of a run this subscription started (run id "<subscription>:<event id>"): starting
+    // another would feed the next such event back to it, without end.
+    const from = (event.detail as { runId?: unknown } | undefined)?.runId;
+    if (typeof from === 'string' && from.startsWith(`${sub.name}:`)) {
+      return { status: 'reject', error: `the event comes from run "${from}", which this subscription started: starting "${t.workflow}" again would loop` };
+    }
     const now = deps.now ?? Date.now;
     const request = runRequestFor(sub.name, t, event, { id: randomUUID(), time: new Date(now()).toISOString() });
     await deps.publish([request]);
