@@ -9,7 +9,7 @@ import type { TriggerPlan } from '../model/plan.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import type { SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
 import { watchProject, type ProjectWatcher } from './dev-reload.ts';
-import { listenForCancel, openState, stateDir } from './state.ts';
+import { listenForCancel, markEngine, openState, stateDir } from './state.ts';
 import { subscriptionHub } from './subscriptions.ts';
 
 export { DEV_HELP } from './help.ts';
@@ -58,6 +58,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
   let watcher: ProjectWatcher | undefined;
   let dispatcher: SubscriptionDispatcher | undefined;
   const stopListening = state ? listenForCancel(dir, engine) : undefined;
+  const unmarkEngine = state ? markEngine(dir, 'dev') : undefined;
   try {
     for (const plan of plans) engine.register(plan);
     dispatcher = hub.bind(engine)!;
@@ -87,6 +88,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       process.off('SIGTERM', onSignal);
     }
     stopListening?.();
+    unmarkEngine?.();
     watcher?.close();
     await server?.close();
     await engine.bus.idle();

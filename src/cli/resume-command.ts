@@ -6,7 +6,7 @@ import { UsageError } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { alive, cancelRequested, dropCancelRequest, listenForCancel, openState, stateDir, withLock } from './state.ts';
+import { alive, cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, stateDir, withLock } from './state.ts';
 import { cancelUnowned } from './cancel-command.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
@@ -100,6 +100,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
     });
     let dispatcher: ReturnType<typeof hub.bind>;
     const stopListening = listenForCancel(dir, engine);
+    const unmarkEngine = markEngine(dir, 'resume');
     try {
       // Bound first: the events recovery redelivers are tapped like any other.
       dispatcher = hub.bind(engine);
@@ -121,6 +122,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
       return code;
     } finally {
       stopListening();
+      unmarkEngine();
       await dispatcher?.close();
       await engine.close();
     }

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { outputFile, parseInput, writeOutput } from './input.ts';
 import path from 'node:path';
 import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
-import { alive, listenForCancel, openState, stateDir } from './state.ts';
+import { alive, listenForCancel, markEngine, openState, stateDir } from './state.ts';
 import { chaosBanner, chaosFromArgs } from './chaos-option.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
@@ -93,6 +93,7 @@ export async function runCommand(args: string[]): Promise<number> {
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
   });
   const stopListening = state ? listenForCancel(dir, engine) : undefined;
+  const unmarkEngine = state ? markEngine(dir, 'run') : undefined;
   // A --memory run's id is chosen here: its process steps' files are marked as its own, for gc.
   const runId = values['run-id'] ?? (values.memory ? randomUUID() : undefined);
   const unmark = values.memory && runId !== undefined ? markMemoryRun(dir, runId) : undefined;
@@ -118,6 +119,7 @@ export async function runCommand(args: string[]): Promise<number> {
   } finally {
     stopListening?.();
     unmark?.();
+    unmarkEngine?.();
     await dispatcher?.close();
     await engine.close();
     state?.close();

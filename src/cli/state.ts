@@ -22,6 +22,29 @@ export function openState(dir: string, options: { mustExist?: boolean } = {}) {
   return { ...state, blobs: createFileBlobStore(path.join(dir, 'blobs')) };
 }
 
+/**
+ * Marks `dir` as written by this process's engine (`run`, `resume`, `dev`), and warns when another
+ * live engine writes it too: two engines on one state dir are not supported (each numbers its
+ * events on its own, so `events tail` can miss some). Returns the function that removes the mark.
+ */
+export function markEngine(dir: string, command: string): () => void {
+  const folder = path.join(dir, 'engines');
+  mkdirSync(folder, { recursive: true });
+  const others: number[] = [];
+  for (const f of readdirSync(folder)) {
+    const pid = Number(f);
+    if (pid === process.pid) continue;
+    if (alive(pid)) others.push(pid);
+    else rmSync(path.join(folder, f), { force: true });
+  }
+  if (others.length > 0) {
+    process.stderr.write(`joinflow ${command}: process ${others.join(', ')} also runs an engine on ${dir}; one engine per state dir is supported (events tail can miss events of two): give this one its own --state DIR\n`);
+  }
+  const mine = path.join(folder, String(process.pid));
+  writeFileSync(mine, command);
+  return () => rmSync(mine, { force: true });
+}
+
 /** Asks the engine process that runs `runId` to cancel it (it reads these on SIGUSR2). */
 export function requestCancel(dir: string, runId: string): void {
   const folder = path.join(dir, 'cancel');

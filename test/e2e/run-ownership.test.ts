@@ -179,6 +179,8 @@ describe('the process that executes a run', () => {
     // A run of another engine (here one that died) requested again through dev is not dev's to take.
     const other = background(['run', SLOW, '--state', state, '--run-id', 'int-1']);
     await until('that run to start', () => sleeperStarted(state, 'int-1'));
+    // Two engines on one state dir are not supported: the second says so.
+    await until('the second engine to say so', () => other.err().includes(`process ${dev.child.pid} also runs an engine on ${state}; one engine per state dir is supported`));
     other.child.kill('SIGKILL');
     await other.exit;
     await put('int-1');
