@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -154,6 +156,20 @@ describe('joinflow run', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`-o ${path.join(dir, 'missing', 'm.json')}: directory`);
     expect(r.stderr).not.toContain('    at ');
+  });
+
+  it('dev on a port in use is a usage error naming the port, not a stack trace', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const r = joinflow(['dev', '--port', String(port), '--memory', '--no-watch'], { cwd: tmp() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--port ${port}: 127.0.0.1:${port} is in use by another program`);
+      expect(r.stderr).not.toContain('    at ');
+    } finally {
+      server.close();
+    }
   });
 
   it('--chaos crash-at=N: crashes before the N-th effect, and says when the run had fewer', () => {

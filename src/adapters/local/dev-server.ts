@@ -140,9 +140,16 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   const tooLarge = () => new ApiError('ValidationException', `Total size of the entries in the request is over the limit (${maxRequestBytes} bytes)`);
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (error: NodeJS.ErrnoException): void => {
+      // The usual ones are the user's to fix: said as usage errors, not stack traces.
+      if (error.code === 'EADDRINUSE') reject(new UsageError(`--port ${port}: ${host}:${port} is in use by another program (pick another port, or 0 for any free one)`));
+      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') reject(new UsageError(`--host ${host}: not an address of this machine (${error.code})`));
+      else if (error.code === 'EACCES') reject(new UsageError(`--port ${port}: not allowed for this user (ports below 1024 need privileges)`));
+      else reject(error);
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
