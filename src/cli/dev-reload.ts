@@ -54,6 +54,12 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
   // The last version of each file that compiled: a file that breaks keeps its workflow (and its subscriptions).
   const lastGood = new Map(options.plans.map((p) => [path.resolve(root, p.source), p]));
   const reportedGone = new Set<string>();
+  let lastSubs: string | undefined;
+  try {
+    lastSubs = JSON.stringify(projectSubscriptions(options.plans, { root, knownWorkflows: new Set(options.plans.map((p) => p.workflow)) }));
+  } catch {
+    // the running ones came from elsewhere: the first reload says what it loads
+  }
 
   async function reloadOnce(): Promise<void> {
     const plans: TriggerPlan[] = [];
@@ -72,7 +78,11 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
     }
     try {
       const all = [...plans, ...kept];
-      dispatcher.setSubscriptions(projectSubscriptions(all, { root, knownWorkflows: new Set(all.map((p) => p.workflow)) }));
+      const subs = projectSubscriptions(all, { root, knownWorkflows: new Set(all.map((p) => p.workflow)) });
+      dispatcher.setSubscriptions(subs);
+      const text = JSON.stringify(subs);
+      if (text !== lastSubs) log(`subscriptions reloaded: ${subs.length === 0 ? 'none' : subs.map((x) => x.name).join(', ')}`);
+      lastSubs = text;
     } catch (error) {
       log(`subscriptions not reloaded, keeping the running ones: ${(error as Error).message}`);
     }

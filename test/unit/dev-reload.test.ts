@@ -33,10 +33,15 @@ describe('joinflow dev reload', () => {
       await watcher.reload();
       expect(lines.some((l) => l.startsWith('workflows/a.yaml: reload failed, keeping the running version:') && l.includes('ghost'))).toBe(true);
       expect(lines).toContain('reloaded workflow b (workflows/b.yaml)');
+      // The subscriptions did not change: nothing said about them.
+      expect(lines.some((l) => l.startsWith('subscriptions reloaded'))).toBe(false);
       // a's own subscription stays with its running version.
       expect(subs.at(-1)!.map((s) => s.name)).toEqual(['a.note']);
       expect((await engine.run('a', null)).output).toBe('a1');
       expect((await engine.run('b', null)).output).toBe('b2');
+      writeFileSync(path.join(root, 'joinflow.config.yaml'), 'subscriptions:\n  audit:\n    pattern: {source: [joinflow]}\n    target: {type: command, command: "true"}\n');
+      await watcher.reload();
+      expect(lines).toContain('subscriptions reloaded: audit, a.note');
       rmSync(path.join(root, 'workflows/b.yaml'));
       await watcher.reload();
       await watcher.reload();
