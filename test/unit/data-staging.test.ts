@@ -89,7 +89,7 @@ describe('data staging (embedded engine)', () => {
     expect(r).toEqual({
       status: 'failed',
       retriable: false,
-      error: { type: 'MissingInput', message: `step "project": input files "here.txt", "gone.txt" not in the run's data directory ${data}: no earlier step wrote it; pass the directory of the workflow's input files with --data DIR` },
+      error: { type: 'MissingInput', message: `step "project": input files "here.txt", "gone.txt" not in the run's data directory ${data}: no earlier step left it there (none wrote it, or it was removed since); the workflow's own input files come with --data DIR` },
     });
     expect(inner.seen).toHaveLength(0);
     const withSource = createStagingExecutor(inner, createRunDirStage({ dir: () => data, source: '/nonexistent-src' }));

@@ -331,6 +331,10 @@ describe('function executor', () => {
       expect(j).toMatchObject({ type: 'OutputNotSerializable', retriable: false });
       expect(j.message).toMatch(/^handler output cannot be written as JSON: .*(BigInt|circular)/s);
     }
+    // A Map would silently become {}.
+    expect(failure(await executor.execute(task(fn('withMap')), never)).message).toBe(
+      'handler output cannot be written as JSON: a Map (at "counts") would be written as {}: return Object.fromEntries(map) instead',
+    );
   });
 
   it('imports a module once per worker', async () => {

@@ -94,8 +94,8 @@ export function createRunDirStage(options: RunDirStageOptions): DataStage {
     },
     missingHint: () =>
       source === undefined
-        ? 'no earlier step wrote it; pass the directory of the workflow\'s input files with --data DIR'
-        : `no earlier step wrote it and it is not in --data ${source} either`,
+        ? 'no earlier step left it there (none wrote it, or it was removed since); the workflow\'s own input files come with --data DIR'
+        : `no earlier step left it there (none wrote it, or it was removed since), and it is not in --data ${source} either`,
   };
 }
 

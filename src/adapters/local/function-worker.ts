@@ -169,7 +169,7 @@ async function run(req: WorkerRequest): Promise<WorkerReply> {
     // Outputs travel as JSON (events, the durable log, Lambda): one that JSON cannot write (a
     // BigInt inside, a cycle) fails its step here, as Lambda would, not the engine later.
     try {
-      JSON.stringify(output);
+      JSON.stringify(output, lossless);
     } catch (err) {
       return notJson(req.id, messageOf(err));
     }
@@ -177,6 +177,15 @@ async function run(req: WorkerRequest): Promise<WorkerReply> {
   } catch (err) {
     return thrown(req.id, err);
   }
+}
+
+/** A JSON.stringify replacer that refuses what JSON would write as `{}` without a word: a Map or a Set. */
+function lossless(key: string, value: unknown): unknown {
+  if (value instanceof Map || value instanceof Set) {
+    const what = value instanceof Map ? 'a Map' : 'a Set';
+    throw new Error(`${what}${key === '' ? '' : ` (at "${key}")`} would be written as {}: return ${value instanceof Map ? 'Object.fromEntries(map)' : '[...set]'} instead`);
+  }
+  return value;
 }
 
 function notJson(id: number, why: string): WorkerReply {
