@@ -337,6 +337,18 @@ describe('function executor', () => {
     );
   });
 
+  it('a rejection a handler leaves unhandled does not fail the next step the worker runs', async () => {
+    const single = createFunctionExecutor({ threads: 1 });
+    try {
+      // The next task is handed over at once, as the engine does when the next step is ready.
+      const [first, next] = await Promise.all([single.execute(task(fn('leavesRejection')), never), single.execute(task(fn('counter')), never)]);
+      expect(first).toEqual({ status: 'succeeded', output: 1 });
+      expect(next).toMatchObject({ status: 'succeeded' });
+    } finally {
+      await single.close();
+    }
+  });
+
   it('imports a module once per worker', async () => {
     const single = createFunctionExecutor({ threads: 1 });
     try {

@@ -133,7 +133,18 @@ function contextFor(req: WorkerRequest): StepContext {
   return context;
 }
 
+/** The handler this worker ran last: a promise rejection nobody handled is most likely its. */
+let last: { step: string; attempt: number; runId: string } | undefined;
+
+// A rejection a handler left unhandled would crash this worker, and fail whichever step the
+// worker runs next: the step that left it has already reported. Said on stderr instead.
+process.on('unhandledRejection', (reason) => {
+  const who = last === undefined ? 'a handler' : `the handler of step "${last.step}" (attempt ${last.attempt}, run ${last.runId}), run last in this worker,`;
+  process.stderr.write(`joinflow: ${who} left a promise rejection unhandled: ${messageOf(reason)}\n`);
+});
+
 async function run(req: WorkerRequest): Promise<WorkerReply> {
+  last = { step: req.step, attempt: req.attempt, runId: req.runId };
   let mod: Module;
   try {
     mod = await load(req.module);
