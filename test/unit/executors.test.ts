@@ -337,6 +337,11 @@ describe('function executor', () => {
     );
   });
 
+  it('cuts an error message over 16 KB, saying how much', async () => {
+    const f = failure(await executor.execute(task(fn('hugeError')), never));
+    expect(f.message).toBe(`${'x'.repeat(16 * 1024)}... (${100_000 - 16 * 1024} more characters cut)`);
+  });
+
   it('a rejection a handler leaves unhandled does not fail the next step the worker runs', async () => {
     const single = createFunctionExecutor({ threads: 1 });
     try {

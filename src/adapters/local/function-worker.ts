@@ -115,7 +115,13 @@ function thrown(id: number, err: unknown): WorkerReply {
   const type = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
   // Matched by name and code rather than instanceof: the handler may bundle its own copy of joinflow.
   const retriable = !(type === 'NonRetriableStepError' || e.code === 'NON_RETRIABLE');
-  return { id, ok: false, error: { type, message: messageOf(err) }, retriable };
+  return { id, ok: false, error: { type, message: shortened(messageOf(err)) }, retriable };
+}
+
+/** Error messages travel in events and the log: one over 16 KB keeps its start and says how much was cut. */
+const MAX_MESSAGE = 16 * 1024;
+function shortened(message: string): string {
+  return message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE)}... (${message.length - MAX_MESSAGE} more characters cut)`;
 }
 
 function contextFor(req: WorkerRequest): StepContext {
