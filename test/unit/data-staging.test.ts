@@ -106,6 +106,10 @@ describe('data staging (embedded engine)', () => {
       retriable: true,
       error: { type: 'MissingOutput', message: `step "viewer": 'tool' exited 0 but did not write its output file "b.txt" in ${data}` },
     });
+    // A directory of that name is not the file.
+    mkdirSync(path.join(data, 'b.txt'), { recursive: true });
+    const again = await staged.execute(task('viewer', { inputs: [], outputs: ['a.txt', 'b.txt'] }), signal);
+    expect(again.status === 'failed' && again.error.type).toBe('MissingOutput');
   });
 
   it('hands verified outputs to the stage (uploads), and only those of a success', async () => {

@@ -51,8 +51,9 @@ function list(names: string[]): string {
   return names.length > SHOWN ? `${shown} and ${names.length - SHOWN} more` : shown;
 }
 
+/** Whether `file` is a file: a directory of that name is not one (declared inputs and outputs are files). */
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
+  return stat(file).then((s) => s.isFile(), () => false);
 }
 
 async function absent(dir: string, names: readonly string[]): Promise<string[]> {
