@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
+import { suggest } from '../compiler/validate.ts';
 import { openState, stateDir } from './state.ts';
 
 export { LOGS_HELP } from './help.ts';
@@ -26,10 +27,9 @@ export async function logsCommand(args: string[]): Promise<number> {
       process.stderr.write(`joinflow logs: no run "${runId}" in ${dir}\n`);
       return 1;
     }
-    const steps = Object.keys(state.log.runPlan(runId)?.steps ?? {});
-    if (values.step !== undefined && steps.length > 0 && !steps.includes(values.step)) {
-      const near = steps.find((s) => s.toLowerCase() === values.step!.toLowerCase() || closeTo(s, values.step!));
-      throw new UsageError(`run "${runId}" has no step "${values.step}"${near ? ` (did you mean "${near}"?)` : ''}`);
+    const steps = new Set(Object.keys(state.log.runPlan(runId)?.steps ?? {}));
+    if (values.step !== undefined && steps.size > 0 && !steps.has(values.step)) {
+      throw new UsageError(`run "${runId}" has no step "${values.step}"${suggest(values.step, steps)}`);
     }
     // Dispatch order from the task log; files not in it (a collected log) follow, by name.
     names = [];
@@ -68,16 +68,4 @@ export async function logsCommand(args: string[]): Promise<number> {
   }
   process.stdout.write(out.join(''));
   return 0;
-}
-
-/** Whether two names differ by at most two edits (for short typos), by the classic distance. */
-function closeTo(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 2 || a.length > 200 || b.length > 200) return false;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]! <= (b.length >= 5 ? 2 : 1);
 }

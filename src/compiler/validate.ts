@@ -167,7 +167,8 @@ function zodProblems(error: z.ZodError, prefix: string): Problem[] {
 /** Longest name "did you mean" compares by edit distance, which is quadratic: the longest step id. */
 const MAX_SUGGEST_LENGTH = 200;
 
-function suggest(name: string, ids: Set<string>): string {
+/** ` (did you mean "X"?)` for the id of `ids` nearest to a mistyped `name`, or ''. */
+export function suggest(name: string, ids: ReadonlySet<string>): string {
   const lower = name.toLowerCase();
   const tolerance = name.length > MAX_SUGGEST_LENGTH ? 0 : Math.min(2, Math.floor(name.length / 4));
   for (const id of ids) if (id.toLowerCase() === lower || (tolerance > 0 && distance(id, name) <= tolerance)) return ` (did you mean "${id}"?)`;

@@ -37,9 +37,9 @@ describe('joinflow run', () => {
     expect(out.output).toEqual({ report: { words: 5, lines: 2 } });
     expect(readFileSync(path.join(state, 'runs', out.runId, 'logs', 'words.1.err'), 'utf8')).toBe('counted 5 words\n');
     expect(joinflow(['logs', out.runId, '--step', 'words', '--state', state]).stdout).toContain('== words.1 stderr ==\ncounted 5 words\n');
-    const typo = joinflow(['logs', out.runId, '--step', 'wrods', '--state', state]);
+    const typo = joinflow(['logs', out.runId, '--step', 'wordz', '--state', state]);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toContain(`run "${out.runId}" has no step "wrods" (did you mean "words"?)`);
+    expect(typo.stderr).toContain(`run "${out.runId}" has no step "wordz" (did you mean "words"?)`);
   });
 
   it('--memory: a run\'s files are marked as its own, and gc removes them once its process is gone', () => {
