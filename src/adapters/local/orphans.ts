@@ -78,15 +78,10 @@ export async function stopProcesses(pids: readonly number[], graceMs = 2000): Pr
 /** This process and its ancestors: never signalled (a joinflow run inside a step has the outer run's id). */
 function ancestry(): Set<number> {
   const out = new Set<number>([process.pid]);
-  let pid = process.ppid;
-  for (let i = 0; i < 64 && pid > 1 && !out.has(pid); i++) {
+  let pid: number | undefined = process.ppid;
+  for (let i = 0; i < 64 && pid !== undefined && pid > 1 && !out.has(pid); i++) {
     out.add(pid);
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      break;
-    }
+    pid = parentOf(pid);
   }
   return out;
 }
