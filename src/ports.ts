@@ -5,7 +5,7 @@
 import type { EventEnvelope, StepError } from './model/events.ts';
 import type { EventPattern, PlacementTarget } from './model/plan.ts';
 import type { ExecutorKind, ExecutorSpec, StepEvent, StepFiles } from './model/workflow.ts';
-import type { Awaitable } from './runtime/flow.ts';
+import type { Awaitable } from './runtime/replay.ts';
 
 /** Publishes events and lets subscribers see them. At-least-once; order is not guaranteed. */
 export interface EventBus {
@@ -48,10 +48,14 @@ export type ClaimResult =
 /**
  * Durable trigger state: run metadata, join counters, fire claims, step results. Every method is
  * idempotent under redelivery; the join algorithm that uses them lives in runtime/join.ts.
- * Methods may answer synchronously (memory, SQLite) or with a promise (DynamoDB): the processor
- * waits only for promises (runtime/flow.ts). Commit and release always return promises.
+ * Methods may answer synchronously (memory, SQLite) or with a promise (DynamoDB). A store whose
+ * every method but commit and release answers at once says so (`synchronous`), and the processor
+ * calls it directly; any other store's answers are awaited (runtime/replay.ts). Commit and
+ * release always return promises.
  */
 export interface TriggerStore {
+  /** Every method but commit and release answers at once, never with a promise. */
+  readonly synchronous?: boolean;
   /** Whether `arrive` uses ordinals (the DynamoDB store shards by them); others skip computing them. */
   readonly ordinals?: boolean;
   /** Creates the run if absent; returns the stored record either way. */

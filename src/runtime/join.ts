@@ -10,8 +10,7 @@
  *    counting exactly-once).
  */
 import type { ArrivalKey, Trigger } from '../model/plan.ts';
-import type { ClaimResult, JoinState, TriggerStore } from '../ports.ts';
-import type { Flow } from './flow.ts';
+import type { StoreNow } from './replay.ts';
 
 /** How long a claimed-but-unacknowledged fire is left to its claimer before being redone. */
 export const DEFAULT_LEASE_MS = 30_000;
@@ -59,40 +58,28 @@ export function arrivalOrdinal(trigger: Trigger, detail: ArrivalFields, stepInde
 }
 
 /** Records one arrival; returns true when this caller must carry out the trigger's action. */
-export function* arrive(
-  store: TriggerStore,
+export function arrive(
+  store: StoreNow,
   runId: string,
   trigger: Trigger,
   key: string,
   ordinal: number | undefined,
   now: number,
   leaseMs = DEFAULT_LEASE_MS,
-): Flow<boolean> {
+): boolean {
   const c = trigger.condition;
   const need = c.type === 'always' ? 1 : c.need === 'dynamic' ? undefined : c.need;
   const id = instanceId(trigger, key);
-  const state = (yield store.arrive(runId, id, key, need, ordinal)) as JoinState;
+  const state = store.arrive(runId, id, key, need, ordinal);
   // Most arrivals do not complete their join: nothing more to ask the store.
   if (state.need === undefined || state.count < state.need) return false;
-  return yield* settle(store, runId, id, state, now, leaseMs);
+  return store.claim(runId, id, now, leaseMs) !== 'taken';
 }
 
 /** Sets a dynamic need (fan-out width); true when the join is already complete and ours to fire. */
-export function* setNeed(
-  store: TriggerStore,
-  runId: string,
-  triggerId: string,
-  need: number,
-  now: number,
-  leaseMs = DEFAULT_LEASE_MS,
-): Flow<boolean> {
-  const state = (yield store.setNeed(runId, triggerId, need)) as JoinState;
-  return yield* settle(store, runId, triggerId, state, now, leaseMs);
-}
-
-function* settle(store: TriggerStore, runId: string, id: string, state: JoinState, now: number, leaseMs: number): Flow<boolean> {
+export function setNeed(store: StoreNow, runId: string, triggerId: string, need: number, now: number, leaseMs = DEFAULT_LEASE_MS): boolean {
+  const state = store.setNeed(runId, triggerId, need);
   // Need unknown (fan-out not sized yet): the arrival is kept and counted when the need arrives.
   if (state.need === undefined || state.count < state.need) return false;
-  const claim = (yield store.claim(runId, id, now, leaseMs)) as ClaimResult;
-  return claim !== 'taken';
+  return store.claim(runId, triggerId, now, leaseMs) !== 'taken';
 }

@@ -27,7 +27,7 @@ import type { Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
-import { runFlow, type Awaitable, type Flow } from './flow.ts';
+import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
 import { fanOutItems, makeTask, resultKey, retryDelay, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
@@ -40,7 +40,7 @@ export type ProcessorDeps = {
 
 type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined };
 /** What the actions of one event share. */
-type Ctx = { plan: TriggerPlan; run: RunRecord; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined };
+type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined };
 
 /** Matches events to the triggers of registered plans and runs the join algorithm. */
 export class TriggerProcessor {
@@ -49,9 +49,13 @@ export class TriggerProcessor {
   /** Step ids per workflow; a Set lookup hashes the id, an object lookup would internalize it. */
   readonly #stepIds = new Map<string, Set<string>>();
   #index = new RuleIndex<Rule>();
+  /** The store, clock and ids as they are, when the store answers at once. */
+  readonly #direct: Io | undefined;
 
   constructor(deps: ProcessorDeps) {
     this.#deps = deps;
+    const { store, clock, newId } = deps;
+    this.#direct = store.synchronous ? { store: store as unknown as Io['store'], now: () => clock.now(), newId } : undefined;
   }
 
   /** Adds (or replaces) a workflow's plan. */
@@ -101,13 +105,24 @@ export class TriggerProcessor {
     }
     if (event.source !== JOINFLOW_SOURCE) return [];
     const type = event['detail-type'];
-    if (type === DetailType.RunRequested) return runFlow(this.#runRequested(event, only));
-    if (type === DetailType.StepCompleted) return runFlow(this.#stepEvent(event, isStepCompleted, StepCompletedSchema, only));
-    if (type === DetailType.StepFailed) return runFlow(this.#stepEvent(event, isStepFailed, StepFailedSchema, only));
-    return []; // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
+    if (type !== DetailType.RunRequested && type !== DetailType.StepCompleted && type !== DetailType.StepFailed) {
+      return []; // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
+    }
+    const direct = this.#direct;
+    if (direct) return this.#handle(direct, event, type, only);
+    const { store, clock, newId } = this.#deps;
+    const replay = new Replay();
+    const io = replayed(store, clock, newId, replay);
+    return replay.run(() => this.#handle(io, event, type, only));
   }
 
-  *#runRequested(event: EventEnvelope, only: string | undefined): Flow<Effect[]> {
+  #handle(io: Io, event: EventEnvelope, type: string, only: string | undefined): Effect[] {
+    if (type === DetailType.RunRequested) return this.#runRequested(io, event, only);
+    if (type === DetailType.StepCompleted) return this.#stepEvent(io, event, isStepCompleted, StepCompletedSchema, only);
+    return this.#stepEvent(io, event, isStepFailed, StepFailedSchema, only);
+  }
+
+  #runRequested(io: Io, event: EventEnvelope, only: string | undefined): Effect[] {
     const d = event.detail;
     if (!isRunRequested(d)) {
       const parsed = RunRequestedSchema.safeParse(d);
@@ -124,8 +139,7 @@ export class TriggerProcessor {
       const shown = JSON.stringify(event.id.length > 60 ? `${event.id.slice(0, 60)}...` : event.id);
       return [deadLetter(event, `Run Requested without a runId, and its event id ${shown} cannot name the run (${problem}): give a runId`)];
     }
-    const now = this.#deps.clock.now();
-    const { run } = (yield this.#deps.store.startRun({ runId, workflow, input: input ?? null, startedAt: now })) as { run: RunRecord };
+    const { run } = io.store.startRun({ runId, workflow, input: input ?? null, startedAt: io.now() });
     if (run.workflow !== workflow) {
       return [deadLetter(event, `run id "${runId}" already belongs to workflow "${run.workflow}"`)];
     }
@@ -133,15 +147,16 @@ export class TriggerProcessor {
     // request for a finished run changes nothing: run ids are idempotency keys.
     if (run.status !== 'running') return [];
     const detail = { ...event.detail, runId };
-    return yield* this.#fire({ plan, run, detail, effects: [], only }, { ...event, detail });
+    return this.#fire({ io, plan, run, detail, effects: [], only }, { ...event, detail });
   }
 
-  *#stepEvent(
+  #stepEvent(
+    io: Io,
     event: EventEnvelope,
     valid: (d: Record<string, unknown>) => boolean,
     schema: z.ZodType<StepCompleted | StepFailed>,
     only: string | undefined,
-  ): Flow<Effect[]> {
+  ): Effect[] {
     if (!valid(event.detail)) {
       const parsed = schema.safeParse(event.detail);
       return [deadLetter(event, `invalid ${event['detail-type']} detail: ${parsed.success ? 'rejected' : issues(parsed.error)}`)];
@@ -152,7 +167,7 @@ export class TriggerProcessor {
     if (!this.#stepIds.get(plan.workflow)!.has(detail.step)) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
     const mismatch = itemMismatch(plan.steps[detail.step]!, detail, event['detail-type']);
     if (mismatch) return [deadLetter(event, `invalid ${event['detail-type']} detail: item: ${mismatch}`)];
-    const run = (yield this.#deps.store.getRun(detail.runId)) as RunRecord | undefined;
+    const run = io.store.getRun(detail.runId);
     if (!run) return [deadLetter(event, `unknown run "${detail.runId}"`)];
     // One workflow's triggers must never act on another workflow's run: its steps and results would mix.
     if (run.workflow !== detail.workflow) {
@@ -163,24 +178,24 @@ export class TriggerProcessor {
     if (event['detail-type'] === DetailType.StepFailed) {
       // A failure of an execution whose step already completed (a duplicate run after a crash)
       // must not fail the run: the step has its result.
-      const done = (yield this.#deps.store.getResults(detail.runId, [resultKey(detail.step, detail.item)])) as Map<string, unknown>;
-      if (done.size > 0) return [];
+      if (io.store.getResults(detail.runId, [resultKey(detail.step, detail.item)]).size > 0) return [];
     }
     if (event['detail-type'] === DetailType.StepCompleted) {
       // Saved before any arrival is counted, so whoever completes a join finds every result.
-      yield this.#deps.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
+      io.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
     }
-    return yield* this.#fire({ plan, run, detail, effects: [], only }, event);
+    return this.#fire({ io, plan, run, detail, effects: [], only }, event);
   }
 
-  *#fire(ctx: Ctx, event: EventEnvelope): Flow<Effect[]> {
-    const now = this.#deps.clock.now();
+  #fire(ctx: Ctx, event: EventEnvelope): Effect[] {
+    const { store } = ctx.io;
+    const now = ctx.io.now();
     for (const { plan, trigger, stepIndex } of this.#index.match(event)) {
       if (plan !== ctx.plan || (ctx.only !== undefined && trigger.id !== ctx.only)) continue;
       const key = arrivalKey(trigger.condition.key, ctx.detail);
-      const ordinal = this.#deps.store.ordinals ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
-      if (!(yield* arrive(this.#deps.store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs))) continue;
-      yield* this.#act(ctx, trigger, key);
+      const ordinal = store.ordinals ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
+      if (!arrive(store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs)) continue;
+      this.#act(ctx, trigger, key);
     }
     return ctx.effects;
   }
@@ -189,40 +204,40 @@ export class TriggerProcessor {
     return this.#deps.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
-  *#act(ctx: Ctx, trigger: Trigger, key: string): Flow<void> {
+  #act(ctx: Ctx, trigger: Trigger, key: string): void {
     const action = trigger.action;
     const ackId = trigger.condition.type === 'always' ? `${trigger.id}#${key}` : trigger.id;
     switch (action.type) {
       case 'dispatch':
-        yield* this.#dispatch(ctx, action.step);
+        this.#dispatch(ctx, action.step);
         break;
       case 'collect':
-        yield* this.#collect(ctx, action.step);
+        this.#collect(ctx, action.step);
         break;
       case 'retry':
-        yield* this.#retry(ctx);
+        this.#retry(ctx);
         break;
       case 'fail-run':
         this.#failRun(ctx);
         break;
       case 'succeed-run':
-        yield* this.#succeedRun(ctx);
+        this.#succeedRun(ctx);
         break;
     }
     ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: ackId });
   }
 
-  *#dispatch(ctx: Ctx, step: string): Flow<void> {
-    const { store } = this.#deps;
+  #dispatch(ctx: Ctx, step: string): void {
+    const { store } = ctx.io;
     const spec = ctx.plan.steps[step]!;
-    const results = yield* stepResults(store, ctx.run.runId, spec);
+    const results = stepResults(store, ctx.run.runId, spec);
     if (!spec.forEach) {
       ctx.effects.push({ type: 'dispatch', tasks: [makeTask(ctx.plan, ctx.run, step, 1, results)] });
       return;
     }
-    const fan = yield* fanOutItems(store, ctx.run.runId, spec);
+    const fan = fanOutItems(store, ctx.run.runId, spec);
     if ('error' in fan) {
-      ctx.effects.push(this.#publish(DetailType.StepFailed, {
+      ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, {
         workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1,
         error: { type: 'ForEachNotArray', message: `step "${step}": ${fan.error}` }, retrying: false,
       }));
@@ -233,37 +248,37 @@ export class TriggerProcessor {
     const collectId = TriggerId.collect(step);
     // Items may have completed before the width was known (redelivery after a crash): setNeed
     // re-checks the counter, so the collect fires here if they are all in already (or N = 0).
-    if (yield* setNeed(store, ctx.run.runId, collectId, tasks.length, this.#deps.clock.now(), this.#leaseMs)) {
-      yield* this.#collect(ctx, step);
+    if (setNeed(store, ctx.run.runId, collectId, tasks.length, ctx.io.now(), this.#leaseMs)) {
+      this.#collect(ctx, step);
       ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: collectId });
     }
   }
 
-  *#collect(ctx: Ctx, step: string): Flow<void> {
-    const { store } = this.#deps;
-    const fan = yield* fanOutItems(store, ctx.run.runId, ctx.plan.steps[step]!);
+  #collect(ctx: Ctx, step: string): void {
+    const { store } = ctx.io;
+    const fan = fanOutItems(store, ctx.run.runId, ctx.plan.steps[step]!);
     const n = 'items' in fan ? fan.items.length : 0;
     const keys = Array.from({ length: n }, (_, i) => resultKey(step, i));
-    const found = (yield store.getResults(ctx.run.runId, keys)) as Map<string, unknown>;
+    const found = store.getResults(ctx.run.runId, keys);
     const output = keys.map((k) => found.get(k) ?? null);
-    ctx.effects.push(this.#publish(DetailType.StepCompleted, {
+    ctx.effects.push(this.#publish(ctx.io, DetailType.StepCompleted, {
       workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, items: n, output,
     }));
   }
 
-  *#retry(ctx: Ctx): Flow<void> {
+  #retry(ctx: Ctx): void {
     const d = ctx.detail as StepFailed;
     const spec = ctx.plan.steps[d.step]!;
     const next = nextAttempt(spec, d);
     if (!next) {
       // A failure marked retrying past maxAttempts: fail for good rather than loop.
-      ctx.effects.push(this.#publish(DetailType.StepFailed, { ...d, retrying: false }));
+      ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { ...d, retrying: false }));
       return;
     }
-    const results = yield* stepResults(this.#deps.store, ctx.run.runId, spec);
+    const results = stepResults(ctx.io.store, ctx.run.runId, spec);
     let item: { index: number; value: unknown } | undefined;
     if (d.item !== undefined) {
-      const fan = yield* fanOutItems(this.#deps.store, ctx.run.runId, spec);
+      const fan = fanOutItems(ctx.io.store, ctx.run.runId, spec);
       item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
     }
     const task = makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on);
@@ -275,29 +290,29 @@ export class TriggerProcessor {
     const error = { ...d.error, step: d.step };
     const runId = ctx.run.runId;
     ctx.effects.push(
-      this.#publish(DetailType.RunFailed, { workflow: ctx.plan.workflow, runId, error, step: d.step }),
-      { type: 'finish-run', runId, update: { status: 'failed', finishedAt: this.#deps.clock.now(), error } },
+      this.#publish(ctx.io, DetailType.RunFailed, { workflow: ctx.plan.workflow, runId, error, step: d.step }),
+      { type: 'finish-run', runId, update: { status: 'failed', finishedAt: ctx.io.now(), error } },
     );
   }
 
-  *#succeedRun(ctx: Ctx): Flow<void> {
+  #succeedRun(ctx: Ctx): void {
     const out = ctx.plan.output;
     const keys = 'step' in out ? [out.step] : out.sinks;
-    const found = (yield this.#deps.store.getResults(ctx.run.runId, keys)) as Map<string, unknown>;
+    const found = ctx.io.store.getResults(ctx.run.runId, keys);
     const output = 'step' in out
       ? (found.get(out.step) ?? null)
       : Object.fromEntries(keys.map((k) => [k, found.get(k) ?? null]));
     const runId = ctx.run.runId;
     ctx.effects.push(
-      this.#publish(DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId, output }),
-      { type: 'finish-run', runId, update: { status: 'succeeded', finishedAt: this.#deps.clock.now(), output } },
+      this.#publish(ctx.io, DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId, output }),
+      { type: 'finish-run', runId, update: { status: 'succeeded', finishedAt: ctx.io.now(), output } },
     );
   }
 
-  #publish(type: string, detail: Record<string, unknown>): Effect {
+  #publish(io: Io, type: string, detail: Record<string, unknown>): Effect {
     return {
       type: 'publish',
-      events: [{ id: this.#deps.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(this.#deps.clock.now()).toISOString(), detail }],
+      events: [{ id: io.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(io.now()).toISOString(), detail }],
     };
   }
 }

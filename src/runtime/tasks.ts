@@ -1,8 +1,8 @@
 /** Builds the tasks a step's dispatch hands to executors, from the run's stored input and results. */
 import type { PlanStep, TriggerPlan } from '../model/plan.ts';
-import type { RunRecord, Task, TriggerStore } from '../ports.ts';
+import type { RunRecord, Task } from '../ports.ts';
 import { maxAttempts } from './fallback.ts';
-import type { Flow } from './flow.ts';
+import type { StoreNow } from './replay.ts';
 
 /** Store key of a step's result, or of one item's result in a fan-out. */
 export function resultKey(step: string, item?: number): string {
@@ -21,21 +21,21 @@ export function pick(value: unknown, path: string | undefined): unknown {
 }
 
 /** The results a step receives: its predecessors' outputs (without the one it fans out over). */
-export function* stepResults(store: TriggerStore, runId: string, step: PlanStep): Flow<Record<string, unknown>> {
+export function stepResults(store: StoreNow, runId: string, step: PlanStep): Record<string, unknown> {
   // A forEach step's items get their element as `item`; repeating the whole array in every
   // item's event would make a fan-out of N cost O(N^2).
   const keys = step.forEach ? step.needs.filter((n) => n !== step.forEach!.step) : step.needs;
   if (keys.length === 0) return {};
-  const found = (yield store.getResults(runId, keys)) as Map<string, unknown>;
+  const found = store.getResults(runId, keys);
   const results: Record<string, unknown> = {};
   for (const k of keys) results[k] = found.get(k) ?? null;
   return results;
 }
 
 /** The array a forEach step fans out over, or an error message naming what was found instead. */
-export function* fanOutItems(store: TriggerStore, runId: string, step: PlanStep): Flow<{ items: unknown[] } | { error: string }> {
+export function fanOutItems(store: StoreNow, runId: string, step: PlanStep): { items: unknown[] } | { error: string } {
   const over = step.forEach!;
-  const found = (yield store.getResults(runId, [over.step])) as Map<string, unknown>;
+  const found = store.getResults(runId, [over.step]);
   const value = pick(found.get(over.step), over.path);
   if (Array.isArray(value)) return { items: value };
   const where = over.path ? `"${over.step}" output at "${over.path}"` : `the output of "${over.step}"`;

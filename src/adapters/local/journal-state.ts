@@ -103,6 +103,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
   }
 
   const store: JournalState['store'] = {
+    synchronous: true,
     startRun(start) {
       batch.write();
       const created = s.createRun(start);

@@ -37,6 +37,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
   }
 
   return {
+    synchronous: true,
     startRun(start) {
       const existing = runs.get(start.runId)?.record ?? finished.get(start.runId);
       if (existing) return { created: false, run: existing };

@@ -107,6 +107,7 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
   // the processor handles an event without a promise; and nothing else can run between an
   // arrival's insert and its counter update, so calls cannot race.
   const store: SqliteStore = {
+    synchronous: true,
     startRun(start) {
       batch.write();
       const created = s.createRun(start);
