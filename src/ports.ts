@@ -131,6 +131,11 @@ export interface Executor {
    */
   readonly local?: boolean;
   execute(task: Task, signal: StopSignal): Promise<StepOutcome>;
+  /**
+   * `execute` without a promise, for executors that can report by callback (simulated steps):
+   * calls `done` exactly once, never before returning. The engine uses it when present.
+   */
+  start?(task: Task, signal: StopSignal, done: (outcome: StepOutcome) => void): void;
   close(): Promise<void>;
 }
 

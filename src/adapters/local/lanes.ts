@@ -157,12 +157,31 @@ export class Lanes {
   /**
    * Runs one task; callbacks rather than async/await: this is once per task on the hot path.
    * (The callbacks are passed inline: tsx keeps function names, which costs a call for every
-   * closure assigned to a name.)
+   * closure assigned to a name.) An executor that reports by callback (`start`) is called
+   * without a promise.
    */
   #execute(executor: Executor, task: Task, controller: Stopper, done: (outcome: StepOutcome, start: number) => void): void {
     const start = this.#hooks.now();
     this.#hooks.started(task, start);
     const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort('timeout'), task.timeoutMs);
+    if (executor.start) {
+      try {
+        executor.start(task, controller, (outcome) => {
+          if (timer) clearTimeout(timer);
+          try {
+            done(outcome, start);
+          } catch (error) {
+            // As from a promise's callback: the executor's other callbacks still run.
+            void Promise.reject(error as Error);
+          }
+        });
+      } catch (error) {
+        if (timer) clearTimeout(timer);
+        const failed: StepOutcome = { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true };
+        queueMicrotask(() => done(failed, start));
+      }
+      return;
+    }
     let running: Promise<StepOutcome>;
     try {
       running = executor.execute(task, controller);

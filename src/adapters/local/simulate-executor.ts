@@ -30,44 +30,51 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
     for (let i = 0; i < due.length; i += 2) (due[i] as (o: StepOutcome) => void)(due[i + 1] as StepOutcome);
   };
 
+  /** Reports an outcome on the next turn of the loop. */
+  const later = (done: (o: StepOutcome) => void, outcome: StepOutcome): void => {
+    // On the next turn rather than at once: a 10,000-step chain of instant steps must still let
+    // I/O and timers (timeouts, Ctrl-C) run between steps. One setImmediate serves every
+    // instant step started in the same turn.
+    if (instant.length === 0) setImmediate(finishInstant);
+    instant.push(done, outcome);
+  };
+
+  function start(task: Task, signal: StopSignal, done: (outcome: StepOutcome) => void): void {
+    const spec = task.executor;
+    if (spec.type !== 'simulate') {
+      later(done, { status: 'failed', error: { type: 'ExecutorMismatch', message: `simulate executor got a '${spec.type}' task` }, retriable: false });
+      return;
+    }
+    if (signal.aborted) {
+      later(done, ABORTED);
+      return;
+    }
+    const outcome: StepOutcome = { status: 'succeeded', output: spec.output === undefined ? null : spec.output };
+    const ms = spec.durationMs * timeScale;
+    if (!(ms > 0)) {
+      later(done, outcome);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      done(ABORTED);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      done(outcome);
+      // Timers have whole-millisecond resolution and may truncate: round up so that a
+      // simulated step never ends before its duration (makespan >= critical path).
+    }, Math.min(Math.ceil(ms), MAX_TIMER_MS));
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+
   return {
     kind: 'simulate',
     local: true,
+    start,
 
     execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
-      const spec = task.executor;
-      if (spec.type !== 'simulate') {
-        return Promise.resolve({
-          status: 'failed',
-          error: { type: 'ExecutorMismatch', message: `simulate executor got a '${spec.type}' task` },
-          retriable: false,
-        });
-      }
-      if (signal.aborted) return Promise.resolve(ABORTED);
-      const outcome: StepOutcome = { status: 'succeeded', output: spec.output === undefined ? null : spec.output };
-      const ms = spec.durationMs * timeScale;
-      if (!(ms > 0)) {
-        // On the next turn of the loop rather than an already-resolved promise: a 10,000-step
-        // chain of instant steps must still let I/O and timers (timeouts, Ctrl-C) run between
-        // steps. One setImmediate serves every instant step started in the same turn.
-        return new Promise((resolve) => {
-          if (instant.length === 0) setImmediate(finishInstant);
-          instant.push(resolve, outcome);
-        });
-      }
-      return new Promise((resolve) => {
-        const onAbort = (): void => {
-          clearTimeout(timer);
-          resolve(ABORTED);
-        };
-        const timer = setTimeout(() => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(outcome);
-          // Timers have whole-millisecond resolution and may truncate: round up so that a
-          // simulated step never ends before its duration (makespan >= critical path).
-        }, Math.min(Math.ceil(ms), MAX_TIMER_MS));
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
+      return new Promise((resolve) => start(task, signal, resolve));
     },
 
     async close(): Promise<void> {
