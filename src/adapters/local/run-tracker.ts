@@ -78,7 +78,7 @@ export class RunTracker {
       output: record.output ?? null,
       ...(record.error ? { error: record.error } : {}),
       durationMs: (record.finishedAt ?? record.startedAt) - record.startedAt,
-      steps: attempts.length > 0 ? countUnits(attempts) : { total: 0, succeeded: 0, failed: 0, retried: 0 },
+      steps: countUnits(attempts, record),
       events: 0,
     };
   }
@@ -164,7 +164,9 @@ export class RunTracker {
       ...(record.error ? { error: record.error } : {}),
       // The engine's clock: the processor's may run ahead after a simulated crash (--chaos crash-at).
       durationMs: now - this.#startedAt,
-      steps: logged ? countUnits(logged) : { total: this.#units.size, succeeded: this.#succeeded, failed: this.#failed, retried: this.#retried },
+      steps: logged
+        ? countUnits(logged, record)
+        : withFailingStep({ total: this.#units.size, succeeded: this.#succeeded, failed: this.#failed, retried: this.#retried }, record, this.#units),
       events: this.#events,
       ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),
     });
@@ -186,8 +188,11 @@ export function traceRecord(e: TaskAttempt): TraceRecord[] {
   }];
 }
 
-/** Units of work and their outcomes from the log: a unit succeeded if any attempt did. */
-function countUnits(entries: readonly TaskAttempt[]): RunResult['steps'] {
+/**
+ * Units of work and their outcomes from the log: a unit succeeded if any attempt did. The step
+ * that failed the run counts as a failed unit even when it had no attempt (see {@link withFailingStep}).
+ */
+function countUnits(entries: readonly TaskAttempt[], record: RunRecord): RunResult['steps'] {
   const units = new Map<string, string[]>();
   for (const e of entries) {
     if (e.startedAt === undefined) continue;
@@ -204,5 +209,16 @@ function countUnits(entries: readonly TaskAttempt[]): RunResult['steps'] {
     if (statuses.includes('succeeded')) succeeded++;
     else if (statuses.includes('failed')) failed++;
   }
-  return { total: units.size, succeeded, failed, retried: attempts - units.size };
+  return withFailingStep({ total: units.size, succeeded, failed, retried: attempts - units.size }, record, units.keys());
+}
+
+/**
+ * A step can fail the run without any attempt of its own (a forEach over something that is not
+ * an array fails at dispatch): it still counts as a failed unit.
+ */
+function withFailingStep(steps: RunResult['steps'], record: RunRecord, units: Iterable<string>): RunResult['steps'] {
+  const step = record.status === 'failed' ? record.error?.step : undefined;
+  if (step === undefined) return steps;
+  for (const k of units) if (k === step || k.startsWith(`${step}#`)) return steps;
+  return { ...steps, total: steps.total + 1, failed: steps.failed + 1 };
 }
