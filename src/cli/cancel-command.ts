@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { UsageError } from '../model/errors.ts';
-import { alive, openState, requestCancel, stateDir } from './state.ts';
+import { alive, openState, requestCancel, RUNS_LOCK, stateDir, withLock } from './state.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 
 /** Runs `joinflow cancel`; exit 0 when cancelled (or asked to), 1 when the run is not running. */
@@ -11,29 +11,35 @@ export async function cancelCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('name the run id to cancel');
   const runId = positionals[0]!;
   const dir = stateDir(values.state);
-  const state = openState(dir, { mustExist: true });
-  try {
-    const record = await state.store.getRun(runId);
-    if (!record) throw new UsageError(`no run "${runId}" in ${dir}`);
-    if (record.status !== 'running') {
-      process.stderr.write(`joinflow cancel: run ${runId} already ${record.status}\n`);
-      return 1;
-    }
-    const pid = state.log.runOptions(runId)?.['pid'];
-    if (alive(pid) && pid !== process.pid) {
-      // The engine that runs it stops its tasks (SIGTERM, then SIGKILL) and emits Run Cancelled.
-      requestCancel(dir, runId);
-      process.kill(pid as number, 'SIGUSR2');
-      process.stderr.write(`joinflow cancel: asked process ${String(pid)} to cancel run ${runId}\n`);
+  openState(dir, { mustExist: true }).close();
+  // Checked and cancelled under the lock that resume takes to claim runs: two cancels (or a cancel
+  // and a resume) of a run no engine runs would otherwise both find it running. The state is
+  // opened inside it, so what it reads is what the one before wrote.
+  return withLock(dir, RUNS_LOCK, async () => {
+    const state = openState(dir, { mustExist: true });
+    try {
+      const record = await state.store.getRun(runId);
+      if (!record) throw new UsageError(`no run "${runId}" in ${dir}`);
+      if (record.status !== 'running') {
+        process.stderr.write(`joinflow cancel: run ${runId} already ${record.status}\n`);
+        return 1;
+      }
+      const pid = state.log.runOptions(runId)?.['pid'];
+      if (alive(pid) && pid !== process.pid) {
+        // The engine that runs it stops its tasks (SIGTERM, then SIGKILL) and emits Run Cancelled.
+        requestCancel(dir, runId);
+        process.kill(pid as number, 'SIGUSR2');
+        process.stderr.write(`joinflow cancel: asked process ${String(pid)} to cancel run ${runId}\n`);
+        return 0;
+      }
+      // No live engine runs it (it died): record the cancellation so resume will not continue it.
+      const stopped = await cancelUnowned(state, runId, record.workflow);
+      process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''})\n`);
       return 0;
+    } finally {
+      state.close();
     }
-    // No live engine runs it (it died): record the cancellation so resume will not continue it.
-    const stopped = await cancelUnowned(state, runId, record.workflow);
-    process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''})\n`);
-    return 0;
-  } finally {
-    state.close();
-  }
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { UsageError } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { alive, cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, stateDir, withLock } from './state.ts';
+import { alive, cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, RUNS_LOCK, stateDir, withLock } from './state.ts';
 import { cancelUnowned } from './cancel-command.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
@@ -33,7 +33,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
     }
     // Checking who runs a run and claiming it happen under a lock: two resumes started together
     // would otherwise both see a dead engine and both take the run over.
-    const runs = await withLock(dir, 'resume', async () => {
+    const runs = await withLock(dir, RUNS_LOCK, async () => {
       const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
       // A run whose engine process is alive is that engine's: running it here too would run its
       // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)

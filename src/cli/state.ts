@@ -63,6 +63,12 @@ export function dropCancelRequest(dir: string, runId: string): void {
 }
 
 /**
+ * The lock under which a process checks who runs a run and takes it over (`resume`) or cancels it
+ * for a dead engine (`cancel`).
+ */
+export const RUNS_LOCK = 'runs';
+
+/**
  * A lock file in `dir` held while `fn` runs: another process waits for it (a lock whose holder is
  * gone is taken over). Guards what must not interleave between processes, such as two resumes
  * checking and claiming the same runs.

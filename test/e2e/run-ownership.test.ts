@@ -137,6 +137,23 @@ describe('the process that executes a run', () => {
     expect(run(state, 'race')?.status).toBe('cancelled');
   });
 
+  it('two cancels of a run no engine runs: one cancels it, the other finds it cancelled, and Run Cancelled is emitted once', async () => {
+    const state = tmp();
+    const first = background(['run', SLOW, '--state', state, '--run-id', 'twice']);
+    await until('the process step to start', () => sleeperStarted(state, 'twice'));
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const a = background(['cancel', 'twice', '--state', state]);
+    const b = background(['cancel', 'twice', '--state', state]);
+    const codes = [await a.exit, await b.exit].sort();
+    expect(codes).toEqual([0, 1]);
+    expect(a.err() + b.err()).toContain('joinflow cancel: run twice cancelled (no engine was running it');
+    expect(a.err() + b.err()).toContain('joinflow cancel: run twice already cancelled');
+    const events = joinflow(['events', 'tail', '--from-start', '--no-follow', '--state', state, '--pattern', JSON.stringify({ 'detail-type': ['Run Cancelled'] })]);
+    expect(events.code).toBe(0);
+    expect(events.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { detail: { runId: string } }).detail.runId)).toEqual(['twice']);
+  });
+
   it('a joinflow process never dies of the signal cancel sends, whenever it comes', async () => {
     const state = tmp();
     const slow = background(['run', SLOW, '--state', state, '--run-id', 'usr2']);
