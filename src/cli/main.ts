@@ -64,9 +64,22 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`joinflow ${command}: ${(error as Error).message}\nRun 'joinflow ${command} --help' for usage.\n`);
+      process.stderr.write(`joinflow ${command}: ${parseArgsMessage(error as Error)}\nRun 'joinflow ${command} --help' for usage.\n`);
       return 2;
     }
     throw error;
   }
+}
+
+/**
+ * node:util's parseArgs message, in a line: an option followed by something starting with a dash
+ * (`--limit -1`) is "ambiguous" in three lines that suggest `--limit=-XYZ`, and an unknown option
+ * comes with advice about positional arguments.
+ */
+export function parseArgsMessage(error: Error): string {
+  const ambiguous = /^Option '(-[^']+)' argument is ambiguous/.exec(error.message);
+  if (ambiguous) return `${ambiguous[1]} needs a value, but what follows it starts with a dash (write ${ambiguous[1]}=VALUE for a value that does)`;
+  const unknown = /^Unknown option '([^']+)'/.exec(error.message);
+  if (unknown) return `unknown option ${unknown[1]}`;
+  return error.message;
 }

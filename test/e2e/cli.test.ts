@@ -127,7 +127,13 @@ describe('joinflow run', () => {
     expect(r.stderr).toContain('workflow file workflows/nope.yaml not found');
     r = joinflow(['run', 'diamond', '--bogus']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Unknown option '--bogus'/);
+    expect(r.stderr).toBe("joinflow run: unknown option --bogus\nRun 'joinflow run --help' for usage.\n");
+    // A negative number after an option reads as an option to parseArgs: said in one line.
+    r = joinflow(['events', 'tail', '--limit', '-1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('joinflow events: --limit needs a value, but what follows it starts with a dash (write --limit=VALUE for a value that does)\n');
+    r = joinflow(['events', 'tail', '--limit=-1']);
+    expect(r.stderr).toContain('--limit must be a whole number > 0 (got "-1")');
     // A run id names the run's directories: one that cannot is refused before anything runs.
     const state = tmp();
     r = joinflow(['run', 'workflows/word-count/workflow.json', '--input', '@workflows/word-count/job.json', '--run-id', '..', '--state', state]);
