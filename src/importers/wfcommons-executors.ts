@@ -96,6 +96,9 @@ export function parseExecutorMapping(raw: unknown, options: MappingOptions = {})
   const problems: Problem[] = [];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push({ path: issue.path.map(String).join('.'), message: issueMessage(issue) });
+    // The templates' own problems too, in one report: not one round of fixes for each kind.
+    const seen = new Set(problems.map((p) => p.path));
+    for (const p of rawTemplateProblems(raw)) if (!seen.has(p.path)) problems.push(p);
     throw mappingError(source, problems);
   }
   const relocate = options.relocate ?? ((p: string) => p);
@@ -192,6 +195,35 @@ export function assignExecutor(compiled: Compiled, facts: TemplateFacts): Result
     env: envs,
     ...(local ? { local: { ...local, ...cwd } } : {}),
   });
+}
+
+/**
+ * Problems of the command and env templates in a mapping the schema refused, wherever they are
+ * strings in an entry of a kind that takes them: what checking its entries would also report.
+ */
+function rawTemplateProblems(raw: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(raw)) return problems;
+  const entries: Array<[string, unknown]> = isObject(raw['tasks']) ? Object.entries(raw['tasks']).map(([k, e]) => [`tasks.${k}`, e]) : [];
+  if (raw['default'] !== undefined) entries.push(['default', raw['default']]);
+  for (const [path, entry] of entries) {
+    if (!isObject(entry) || entry['type'] === 'simulate' || entry['type'] === 'function') continue;
+    const fields = entry['type'] === 'batch' ? ['command', 'local'] : ['command'];
+    for (const field of fields) {
+      const text = entry[field];
+      if (typeof text !== 'string' || text === '') continue;
+      const t = parseCommandTemplate(text);
+      if (!t.ok) problems.push({ path: `${path}.${field}`, message: t.error });
+    }
+    if (!isObject(entry['env'])) continue;
+    for (const [k, v] of Object.entries(entry['env'])) {
+      if (typeof v !== 'string') continue;
+      const t = parseValueTemplate(v);
+      if (!t.ok) problems.push({ path: `${path}.env.${k}`, message: t.error });
+    }
+  }
+  return problems;
 }
 
 function relocateEntry(entry: Entry, relocate: (p: string) => string): Entry {

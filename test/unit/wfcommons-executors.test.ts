@@ -161,7 +161,10 @@ describe('WfCommons import: executor mapping', () => {
     expect(message).toContain('tasks.mViewer: give exactly one of "command" and "module"');
     expect(message).toContain('default.image:');
     expect(message).toContain('Unrecognized key: "extra"');
-    // Template problems are found once the schema is satisfied.
+    // The templates' problems are in the same report as the schema's.
+    expect(message).toContain('tasks.mAdd.command: has an unknown placeholder {nope}');
+    expect(message).toContain('tasks.mBgModel.env.LEVEL: {inputs} is a list; a single value cannot hold it');
+    // And alone, once the schema is satisfied.
     const templates = usageMessage(() =>
       parseExecutorMapping({ tasks: { mAdd: { type: 'process', command: 'tool {nope}' }, mBgModel: { type: 'process', command: 'ok', env: { LEVEL: '{inputs}' } } } }),
     );
