@@ -9,6 +9,7 @@ import type { TriggerPlan } from '../model/plan.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import type { SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
 import { watchProject, type ProjectWatcher } from './dev-reload.ts';
+import { memoryRunFiles } from './memory-runs.ts';
 import { listenForCancel, markEngine, openState, stateDir } from './state.ts';
 import { subscriptionHub } from './subscriptions.ts';
 
@@ -45,8 +46,15 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
   const hub = subscriptionHub(subs, state, root, { always: true });
+  // No state records a --memory run: its steps' files are marked as this process's, for gc.
+  const memoryRuns = values.memory ? memoryRunFiles(dir) : undefined;
   const engine = createEngine({
-    onEvents: hub.tap,
+    onEvents: memoryRuns
+      ? (events) => {
+          memoryRuns(events);
+          return hub.tap(events);
+        }
+      : hub.tap,
     store: state?.store ?? createMemoryStore(),
     ...(state ? { log: state.log, blobs: state.blobs } : {}),
     runOptions: { root: process.cwd(), pid: process.pid, dev: true },

@@ -1,10 +1,11 @@
 /**
- * The files of `joinflow run --memory` runs. No state records such a run, but its process steps
+ * The files of `joinflow run --memory` (and `dev --memory`) runs. No state records such a run, but its process steps
  * still write logs and data under <state>/runs/<runId>; a marker with the run's pid lets
  * `joinflow gc` tell a finished one (its process gone) from one still running.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../model/events.ts';
 import { alive } from './state.ts';
 
 const MARKER = '.memory-run.json';
@@ -15,13 +16,45 @@ export function markMemoryRun(dir: string, runId: string): () => void {
   mkdirSync(runDir, { recursive: true });
   writeFileSync(path.join(runDir, MARKER), `${JSON.stringify({ runId, pid: process.pid, startedAt: Date.now() })}\n`);
   return () => {
+    // Directories are removed only while empty (rmdir refuses others): a step of another run may
+    // be creating its own directory at this moment.
+    let names: string[];
     try {
-      if (readdirSync(runDir).every((f) => f === MARKER)) rmSync(runDir, { recursive: true, force: true });
-      const runs = path.join(dir, 'runs');
-      if (readdirSync(runs).length === 0) rmSync(runs, { recursive: true, force: true });
-      if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+      names = readdirSync(runDir);
     } catch {
-      // gone already
+      return; // gone already
+    }
+    if (!names.every((f) => f === MARKER)) return;
+    rmSync(path.join(runDir, MARKER), { force: true });
+    for (const d of [runDir, path.join(dir, 'runs'), dir]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        return; // not empty (or gone already)
+      }
+    }
+  };
+}
+
+/**
+ * For `joinflow dev --memory`, which starts runs as events arrive: marks each run's directory when
+ * its first step starts (a process step writes there; its logs are opened after its spawn, so
+ * the directory may not be there yet), and removes the marker with the directory, if nothing
+ * else was written, when the run ends. Returns the function to call with every batch of events.
+ */
+export function memoryRunFiles(dir: string): (events: readonly EventEnvelope[]) => void {
+  const marked = new Map<string, () => void>();
+  return (events) => {
+    for (const e of events) {
+      const runId = (e.detail as { runId?: unknown } | undefined)?.runId;
+      if (typeof runId !== 'string' || e.source !== JOINFLOW_SOURCE) continue;
+      const type = e['detail-type'];
+      if (type === DetailType.StepStarted) {
+        if (!marked.has(runId)) marked.set(runId, markMemoryRun(dir, runId));
+      } else if (type === DetailType.RunSucceeded || type === DetailType.RunFailed || type === DetailType.RunCancelled) {
+        marked.get(runId)?.();
+        marked.delete(runId);
+      }
     }
   };
 }

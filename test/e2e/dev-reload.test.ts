@@ -6,10 +6,10 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { spawn, type ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { root } from '../helpers/cli.ts';
+import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('joinflow-dev-reload-');
@@ -131,4 +131,30 @@ describe('joinflow dev reload', () => {
     }
     expect(await dev.exited).toBe(0);
   }, 300_000);
+
+  it('--memory: the files a run\'s process steps write are marked as the dev process\'s, and gc removes them once it is gone', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    writeFileSync(path.join(dir, 'workflows/say.yaml'), `name: say\nsteps:\n  say:\n    executor: {type: process, command: node, args: ["-e", "console.error('said'); console.log(1)"]}\n`);
+    const dev = start(['dev', '--memory', '--port', '0', '--no-watch'], dir);
+    const url = await until('the dev server', () => /PutEvents on (http:\S+)/.exec(dev.out.stderr)?.[1]);
+    const client = new EventBridgeClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const runDir = path.join(dir, '.joinflow/runs/mem-1');
+    try {
+      const r = await client.send(new PutEventsCommand({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow: 'say', runId: 'mem-1' }) }] }));
+      expect(r.FailedEntryCount).toBe(0);
+      const marker = await until('the run\'s marker', () => existsSync(path.join(runDir, '.memory-run.json')) && JSON.parse(readFileSync(path.join(runDir, '.memory-run.json'), 'utf8')) as { pid: number });
+      expect(marker.pid).toBe(dev.child.pid);
+      await until('the step\'s log', () => existsSync(path.join(runDir, 'logs/say.1.err')) && readFileSync(path.join(runDir, 'logs/say.1.err'), 'utf8') === 'said\n');
+      // Its process is alive: gc leaves the run's files.
+      expect(joinflow(['gc'], { cwd: dir }).stderr).toContain('removed 0 directories of --memory runs');
+      expect(existsSync(runDir)).toBe(true);
+    } finally {
+      client.destroy();
+      dev.child.kill('SIGTERM');
+    }
+    expect(await dev.exited).toBe(0);
+    expect(joinflow(['gc'], { cwd: dir }).stderr).toContain('removed 1 directory of --memory runs');
+    expect(existsSync(runDir)).toBe(false);
+  });
 });
