@@ -98,6 +98,16 @@ class JoinflowGuard {
     const template = this.serverless.service.provider.compiledCloudFormationTemplate;
     const problems = templateProblems(template);
     if (problems.length > 0) this.fail(`the template would not deploy:\n  - ${problems.join('\n  - ')}`);
+    // Packaging without a network is fine for a look at the template; deploy refuses it (checkDeploy).
+    const bare = Object.entries(template.Resources || {})
+      .filter(([, r]) => r.Type === 'AWS::Batch::ComputeEnvironment' && ((r.Properties.ComputeResources || {}).Subnets || []).length === 0)
+      .map(([id]) => id);
+    if (bare.length > 0) {
+      process.stderr.write(
+        `joinflow: ${bare.join(' and ')} have no subnets: this package is fine to inspect, but deploy refuses it until ` +
+          'JOINFLOW_SUBNETS and JOINFLOW_SECURITY_GROUPS (comma-separated ids) or custom.joinflow.subnets / securityGroups are set\n',
+      );
+    }
     const counts = {};
     for (const r of Object.values(template.Resources)) counts[r.Type] = (counts[r.Type] || 0) + 1;
     if (this.log && this.log.verbose) {

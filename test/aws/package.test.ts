@@ -331,6 +331,8 @@ describe('serverless package of the repository triggers/', () => {
     expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toHaveLength(batchSteps.length);
     expect(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment')).toHaveLength(batchSteps.length > 0 ? 2 : 0);
     expect(require('../../deploy/batch.cjs').batchResources({ hasBatch: false })).toEqual({ Resources: {} });
+    // Packaged without a network: said at package time, not only when deploy refuses it.
+    if (batchSteps.length > 0) expect(pkg.stderr).toMatch(/joinflow: \S+ and \S+ have no subnets: this package is fine to inspect, but deploy refuses it until JOINFLOW_SUBNETS/);
   });
 
   it('packages the auto steps of workflows/hybrid.ts where they were placed: Lambda size and timeout, Batch GPU and CPU jobs, the fallback job', () => {
@@ -460,6 +462,7 @@ describe('serverless package of plans with batch, container steps and grouping',
   });
 
   it('has a GPU (EC2, min 0 vCPUs) and a Fargate compute environment with the configured network', () => {
+    expect(pkg.stderr).not.toContain('have no subnets');
     const envs = new Map(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment'));
     const gpu = envs.get('GpuComputeEnvironment')!;
     expect(gpu['Type']).toBe('MANAGED');
