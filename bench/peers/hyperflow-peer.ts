@@ -52,7 +52,7 @@ export function writeHyperFlowWorkflow(workflow: Dag, dir: string): void {
  * Runs the workflow in `dir` `runs` times in one fresh Node process against `redisUrl`; rejects
  * naming the shape when the process fails, hangs past `timeoutMs`, or a task did not run once.
  */
-export function runHyperFlow(dir: string, redisUrl: string, runs: number, timeoutMs: number): Promise<HyperFlowSample> {
+export function runHyperFlow(shape: string, dir: string, redisUrl: string, runs: number, timeoutMs: number): Promise<HyperFlowSample> {
   const driver = path.join(PEER_DIR, 'run-workflow.cjs');
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [driver, dir, String(runs)], {
@@ -65,13 +65,14 @@ export function runHyperFlow(dir: string, redisUrl: string, runs: number, timeou
     }, (error, stdout, stderr) => {
       if (error) {
         const why = error.killed ? `did not finish within ${timeoutMs / 1000} s (killed)` : `failed (${error.code ?? error.signal})`;
-        reject(new Error(`HyperFlow on ${path.basename(dir)} ${why}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
+        const said = stderr.trim().split('\n').slice(-5).join(' | ');
+        reject(new Error(`HyperFlow on ${shape} ${why}${said ? `: ${said}` : ''}`));
         return;
       }
       const sample = JSON.parse(stdout.trim().split('\n').at(-1)!) as HyperFlowSample;
       const expected = sample.tasks * sample.runs;
       if (sample.calls !== expected || sample.finished !== expected) {
-        reject(new Error(`HyperFlow on ${path.basename(dir)}: ${sample.calls} calls and ${sample.finished} finished tasks, expected ${expected} of each`));
+        reject(new Error(`HyperFlow on ${shape}: ${sample.calls} calls and ${sample.finished} finished tasks, expected ${expected} of each`));
         return;
       }
       resolve(sample);

@@ -64,9 +64,14 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 function runJoinflow(shape: string, variant: string, runs: number): Promise<Sample> {
   const { store, executor } = VARIANTS[variant]!;
   const child = path.join(import.meta.dirname, 'joinflow-child.ts');
+  // The child's temporary files (its state dir) go into a directory of ours, removed when it
+  // exits: a child killed at the time-out cannot clean up after itself.
+  const tmp = mkdtempSync(path.join(tmpdir(), `joinflow-peer-child-`));
   return new Promise((resolve, reject) => {
-    const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor, String(runs)], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+    const env = { ...process.env, TMPDIR: tmp };
+    const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor, String(runs)], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL', env }, (error, stdout, stderr) => {
       children.delete(proc);
+      rmSync(tmp, { recursive: true, force: true });
       // A process killed by the time-out has nothing to say for itself: say it.
       const why = (error as { killed?: boolean } | null)?.killed ? `did not finish within ${timeoutMs / 1000} s (killed)` : stderr.trim().split('\n').slice(-5).join(' | ') || String(error?.message);
       if (error) reject(new Error(`joinflow ${variant} on ${shape} failed: ${why}`));
@@ -90,7 +95,7 @@ async function measureShape(name: string, redisUrl: string, dir: string): Promis
   for (let round = 1; round <= rounds; round++) {
     if (hfError === undefined) {
       // After a failure (a crash, or the time limit) the shape gets no further HyperFlow rounds.
-      await runHyperFlow(dir, redisUrl, runs, timeoutMs).then((s) => hf.push(s), (e: Error) => log((hfError = e.message)));
+      await runHyperFlow(name, dir, redisUrl, runs, timeoutMs).then((s) => hf.push(s), (e: Error) => log((hfError = e.message)));
     }
     for (const v of variants) {
       if (jfErrors.has(v)) continue;

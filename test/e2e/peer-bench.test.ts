@@ -85,7 +85,7 @@ describe.skipIf(!installed() || !peerInstalled)('HyperFlow on a converted DAG', 
     writeHyperFlowWorkflow({ name: 'diamond', steps: { a: {}, b: { needs: ['a'] }, c: { needs: ['a'] }, d: { needs: ['b', 'c'] } } }, dir);
     const redis = await startRedis();
     try {
-      const sample = await runHyperFlow(dir, redis.url, 2, 60_000);
+      const sample = await runHyperFlow('diamond', dir, redis.url, 2, 60_000);
       expect(sample).toMatchObject({ tasks: 4, runs: 2, calls: 8, finished: 8 });
     } finally {
       await redis.stop();
