@@ -54,7 +54,10 @@ export type ClaimResult =
  * release always return promises.
  */
 export interface TriggerStore {
-  /** Every method but commit and release answers at once, never with a promise. */
+  /**
+   * Every method but commit and release answers at once, never with a promise. A wrapper whose
+   * methods answer with promises (the usage meter's) must not copy it.
+   */
   readonly synchronous?: boolean;
   /** Whether `arrive` uses ordinals (the DynamoDB store shards by them); others skip computing them. */
   readonly ordinals?: boolean;

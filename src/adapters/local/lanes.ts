@@ -168,17 +168,13 @@ export class Lanes {
       try {
         executor.start(task, controller, (outcome) => {
           if (timer) clearTimeout(timer);
-          try {
-            done(outcome, start);
-          } catch (error) {
-            // As from a promise's callback: the executor's other callbacks still run.
-            void Promise.reject(error as Error);
-          }
+          reportOutcome(done, outcome, start);
         });
       } catch (error) {
         if (timer) clearTimeout(timer);
+        // An executor bug must fail the step, not wedge the run.
         const failed: StepOutcome = { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true };
-        queueMicrotask(() => done(failed, start));
+        queueMicrotask(() => reportOutcome(done, failed, start));
       }
       return;
     }
@@ -219,5 +215,15 @@ export class Lanes {
       const task = q.pop()!;
       if (this.#hooks.wanted(task)) this.#start(task);
     }
+  }
+}
+
+/** Reports a callback executor's outcome; what the report throws is raised as from a promise's callback. */
+function reportOutcome(done: (outcome: StepOutcome, start: number) => void, outcome: StepOutcome, start: number): void {
+  try {
+    done(outcome, start);
+  } catch (error) {
+    // Not thrown into the executor: its other tasks' callbacks still run.
+    void Promise.reject(error as Error);
   }
 }
