@@ -43,6 +43,21 @@ describe('trigger processor under at-least-once delivery', () => {
     expect(chaos.get('f')!.output).toBe(Array.from({ length: 25 }, (_, i) => (i + 1) ** 2).reduce((x, y) => x + y));
   });
 
+  it('hands a step its predecessors\' results as own keys under their names, whatever the names', async () => {
+    const store = createMemoryStore();
+    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    const sim = { type: 'simulate', durationMs: 0 } as const;
+    p.register(plan({ name: 'odd', steps: { constructor: { executor: sim }, hasOwnProperty: { executor: sim }, last: { needs: ['constructor', 'hasOwnProperty'], executor: sim } } }));
+    const ref = { workflow: 'odd', runId: 'r' };
+    await p.process(event(DetailType.RunRequested, { ...ref, input: null }));
+    await p.process(event(DetailType.StepCompleted, { ...ref, step: 'constructor', attempt: 1, output: 'c' }));
+    const effects = await p.process(event(DetailType.StepCompleted, { ...ref, step: 'hasOwnProperty', attempt: 1, output: null }));
+    const dispatch = effects.find((e): e is Extract<Effect, { type: 'dispatch' }> => e.type === 'dispatch');
+    const results = dispatch!.tasks[0]!.event.results;
+    expect(Object.keys(results)).toEqual(['constructor', 'hasOwnProperty']);
+    expect(JSON.stringify(results)).toBe('{"constructor":"c","hasOwnProperty":null}');
+  });
+
   it('counts item completions that arrive before the fan-out width is known', async () => {
     const store = createMemoryStore();
     const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
