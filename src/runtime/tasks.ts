@@ -29,7 +29,7 @@ export function stepResults(store: StoreNow, runId: string, step: PlanStep): Rec
   const found = store.getResults(runId, keys);
   // Without a prototype the object starts as a dictionary: keyed by step names, which are
   // different for most steps, an ordinary object would need a hidden class per set of names
-  // (measured: a quarter of the memory engine's time per Epigenomics task). Serialized, and as
+  // (bench/README.md: 15-20 % of the memory engine's time per Epigenomics task). Serialized, and as
   // handlers receive it (a structured clone), it is an ordinary object.
   const results: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const k of keys) results[k] = found.get(k) ?? null;
