@@ -60,6 +60,14 @@ function sleeperStarted(state: string, runId: string): boolean {
   return r.code === 0 && (JSON.parse(r.stdout) as { steps: Array<{ step: string; state: string }> }).steps.some((s) => s.step === 'sleeper' && s.state === 'started');
 }
 
+/** A run of the slow workflow whose engine was killed (SIGKILL) once its process step had started. */
+async function orphanedRun(state: string, runId: string): Promise<void> {
+  const first = background(['run', SLOW, '--state', state, '--run-id', runId]);
+  await until('the process step to start', () => sleeperStarted(state, runId));
+  first.child.kill('SIGKILL');
+  await first.exit;
+}
+
 describe('the process that executes a run', () => {
   it('resume leaves a run whose engine is alive alone, and claims the runs it takes over (cancel then reaches it)', async () => {
     const state = tmp();
@@ -114,10 +122,7 @@ describe('the process that executes a run', () => {
 
   it('two resumes started together: one takes the run, the other leaves it; a cancel its engine never read is carried out by resume', async () => {
     const state = tmp();
-    const first = background(['run', SLOW, '--state', state, '--run-id', 'race']);
-    await until('the process step to start', () => sleeperStarted(state, 'race'));
-    first.child.kill('SIGKILL');
-    await first.exit;
+    await orphanedRun(state, 'race');
     const a = background(['resume', '--state', state]);
     const b = background(['resume', '--state', state]);
     await until('one of them to claim the run', () => [a.child.pid, b.child.pid].includes(run(state, 'race')?.pid));
@@ -139,10 +144,7 @@ describe('the process that executes a run', () => {
 
   it('two cancels of a run no engine runs: one cancels it, the other finds it cancelled, and Run Cancelled is emitted once', async () => {
     const state = tmp();
-    const first = background(['run', SLOW, '--state', state, '--run-id', 'twice']);
-    await until('the process step to start', () => sleeperStarted(state, 'twice'));
-    first.child.kill('SIGKILL');
-    await first.exit;
+    await orphanedRun(state, 'twice');
     const a = background(['cancel', 'twice', '--state', state]);
     const b = background(['cancel', 'twice', '--state', state]);
     const codes = [await a.exit, await b.exit].sort();
