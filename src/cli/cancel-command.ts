@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { UsageError } from '../model/errors.ts';
-import { alive, openState, requestCancel, RUNS_LOCK, stateDir, withLock } from './state.ts';
+import { alive, openState, requestCancel, requireState, RUNS_LOCK, stateDir, withLock } from './state.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 
 /** Runs `joinflow cancel`; exit 0 when cancelled (or asked to), 1 when the run is not running. */
@@ -11,7 +11,7 @@ export async function cancelCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('name the run id to cancel');
   const runId = positionals[0]!;
   const dir = stateDir(values.state);
-  openState(dir, { mustExist: true }).close();
+  requireState(dir);
   // Checked and cancelled under the lock that resume takes to claim runs: two cancels (or a cancel
   // and a resume) of a run no engine runs would otherwise both find it running. The state is
   // opened inside it, so what it reads is what the one before wrote.

@@ -15,11 +15,14 @@ export function stateDir(flag: string | undefined): string {
 
 /** Opens the durable state (SQLite + blob files) in `dir`, creating it if needed. */
 export function openState(dir: string, options: { mustExist?: boolean } = {}) {
-  if (options.mustExist && !existsSync(path.join(dir, 'state.db'))) {
-    throw new UsageError(`no joinflow state in ${dir} (run a workflow first, or pass --state DIR)`);
-  }
+  if (options.mustExist) requireState(dir);
   const state = openDurableState({ dir });
   return { ...state, blobs: createFileBlobStore(path.join(dir, 'blobs')) };
+}
+
+/** Throws the usage error of a state dir without a state file. */
+export function requireState(dir: string): void {
+  if (!existsSync(path.join(dir, 'state.db'))) throw new UsageError(`no joinflow state in ${dir} (run a workflow first, or pass --state DIR)`);
 }
 
 /**
