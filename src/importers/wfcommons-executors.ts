@@ -102,29 +102,7 @@ export function parseExecutorMapping(raw: unknown, options: MappingOptions = {})
     throw mappingError(source, problems);
   }
   const relocate = options.relocate ?? ((p: string) => p);
-  const compile = (entry: Entry, path: string): Compiled => {
-    const out: Compiled = { entry: relocateEntry(entry, relocate), env: [] };
-    const cmd = (field: 'command' | 'local', text: string | undefined): CommandTemplate | undefined => {
-      if (text === undefined) return undefined;
-      const t = parseCommandTemplate(text);
-      if (!t.ok) problems.push({ path: `${path}.${field}`, message: t.error });
-      return t.ok ? t.value : undefined;
-    };
-    if (entry.type !== 'simulate' && entry.type !== 'function') {
-      const c = cmd('command', entry.command);
-      if (c) out.command = c;
-      for (const [k, v] of Object.entries(entry.env)) {
-        const t = parseValueTemplate(v);
-        if (t.ok) out.env.push([k, t.value]);
-        else problems.push({ path: `${path}.env.${k}`, message: t.error });
-      }
-    }
-    if (entry.type === 'batch') {
-      const l = cmd('local', entry.local);
-      if (l) out.local = l;
-    }
-    return out;
-  };
+  const compile = (entry: Entry, path: string): Compiled => ({ entry: relocateEntry(entry, relocate), ...templatesOf(entry, path, problems) });
   const tasks = new Map(Object.entries(parsed.data.tasks).map(([k, e]) => [k, compile(e, `tasks.${k}`)]));
   const fallback = parsed.data.default && compile(parsed.data.default, 'default');
   if (problems.length > 0) throw mappingError(source, problems);
@@ -198,31 +176,40 @@ export function assignExecutor(compiled: Compiled, facts: TemplateFacts): Result
 }
 
 /**
- * Problems of the command and env templates in a mapping the schema refused, wherever they are
- * strings in an entry of a kind that takes them: what checking its entries would also report.
+ * The parsed command and env templates of an entry, whichever kind takes them; each that does not
+ * parse adds a problem. Also used on the raw entries of a mapping the schema refused, for the
+ * fields that are strings there.
  */
+function templatesOf(entry: Record<string, unknown>, path: string, problems: Problem[]): Omit<Compiled, 'entry'> {
+  const out: Omit<Compiled, 'entry'> = { env: [] };
+  if (entry['type'] === 'simulate' || entry['type'] === 'function') return out;
+  const fields = entry['type'] === 'batch' ? (['command', 'local'] as const) : (['command'] as const);
+  for (const field of fields) {
+    const text = entry[field];
+    if (typeof text !== 'string' || text === '') continue;
+    const t = parseCommandTemplate(text);
+    if (t.ok) out[field] = t.value;
+    else problems.push({ path: `${path}.${field}`, message: t.error });
+  }
+  const env = entry['env'];
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) return out;
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v !== 'string') continue;
+    const t = parseValueTemplate(v);
+    if (t.ok) out.env.push([k, t.value]);
+    else problems.push({ path: `${path}.env.${k}`, message: t.error });
+  }
+  return out;
+}
+
+/** Problems of the templates in a mapping the schema refused, in the entries where there are strings. */
 function rawTemplateProblems(raw: unknown): Problem[] {
   const problems: Problem[] = [];
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(raw)) return problems;
   const entries: Array<[string, unknown]> = isObject(raw['tasks']) ? Object.entries(raw['tasks']).map(([k, e]) => [`tasks.${k}`, e]) : [];
   if (raw['default'] !== undefined) entries.push(['default', raw['default']]);
-  for (const [path, entry] of entries) {
-    if (!isObject(entry) || entry['type'] === 'simulate' || entry['type'] === 'function') continue;
-    const fields = entry['type'] === 'batch' ? ['command', 'local'] : ['command'];
-    for (const field of fields) {
-      const text = entry[field];
-      if (typeof text !== 'string' || text === '') continue;
-      const t = parseCommandTemplate(text);
-      if (!t.ok) problems.push({ path: `${path}.${field}`, message: t.error });
-    }
-    if (!isObject(entry['env'])) continue;
-    for (const [k, v] of Object.entries(entry['env'])) {
-      if (typeof v !== 'string') continue;
-      const t = parseValueTemplate(v);
-      if (!t.ok) problems.push({ path: `${path}.env.${k}`, message: t.error });
-    }
-  }
+  for (const [path, entry] of entries) if (isObject(entry)) templatesOf(entry, path, problems);
   return problems;
 }
 
