@@ -25,7 +25,8 @@ export type RunRecord = {
   startedAt: number;
   finishedAt?: number;
   output?: unknown;
-  error?: StepError & { step?: string };
+  /** Why it failed; `step` (and `item`, for one item of a forEach step) when a step failed it. */
+  error?: StepError & { step?: string; item?: number };
 };
 
 /** A join counter as the store last saw it. `need` is undefined until a fan-out sets it. */

@@ -57,13 +57,22 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[]): Ste
     byKey.set(key, s);
   }
   const steps = [...byKey.values()];
-  // The log keeps no per-task error; the run's error names the step that failed it.
-  if (run.error?.step !== undefined) {
-    for (const s of steps) {
-      if (s.step === run.error.step && s.state === 'failed') s.error = { type: run.error.type, message: run.error.message };
-    }
+  // The log keeps no per-task error; the run's error names the step (and item) that failed it.
+  // A record from before errors named their item names only the step: its error goes to that
+  // step's failed entry only when there is one, not to every failed item of a forEach step.
+  const error = run.error;
+  if (error?.step !== undefined) {
+    const failed = steps.filter((s) => s.step === error.step && s.state === 'failed');
+    const owner = error.item === undefined ? (failed.length === 1 ? failed[0] : undefined) : failed.find((s) => s.item === error.item);
+    if (owner) owner.error = { type: error.type, message: error.message };
   }
   return steps;
+}
+
+/** The line that says why a run failed: `error in step "s" (item 2): Type: message`. */
+export function runErrorLine(error: NonNullable<RunRecord['error']>): string {
+  const where = error.step === undefined ? 'error' : `error in step "${error.step}"${error.item === undefined ? '' : ` (item ${error.item})`}`;
+  return `${where}: ${error.type}: ${error.message}`;
 }
 
 /** `1234 ms`, `3.2 s`, `2m 05s`. */

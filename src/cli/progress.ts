@@ -1,5 +1,6 @@
 /** Run progress on stderr: a bar on a TTY, a line per finished step otherwise, nothing for --json off a TTY. */
 import type { Progress, RunResult, TraceRecord } from '../adapters/local/engine.ts';
+import { runErrorLine } from './local-runs.ts';
 
 type Options = { json: boolean; tty: boolean; stream: NodeJS.WriteStream };
 
@@ -37,7 +38,7 @@ export function createProgress(options: Options): {
         stream.write(`run ${result.runId} ${result.status} in ${result.durationMs} ms: ${s.succeeded} succeeded, ${s.failed} failed, ${s.retried} retried, ${result.events} events\n`);
       }
       // The reason of a failure always reaches the user, whatever the output mode.
-      if (result.error) stream.write(`${result.error.step === undefined ? 'error' : `error in step "${result.error.step}"`}: ${result.error.type}: ${result.error.message}\n`);
+      if (result.error) stream.write(`${runErrorLine(result.error)}\n`);
     },
   };
 }

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig } from './aws-options.ts';
-import { formatDuration, runDuration, summarizeRun, summarizeSteps } from './local-runs.ts';
+import { formatDuration, runDuration, runErrorLine, summarizeRun, summarizeSteps } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 
 export { STATUS_LOCAL_HELP } from './help.ts';
@@ -50,7 +50,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
     }
     if (steps.length === 0) lines.push('  (no steps recorded)');
-    if (run.error) lines.push(`${run.error.step === undefined ? 'error' : `error in step "${run.error.step}"`}: ${run.error.type}: ${run.error.message}`);
+    if (run.error) lines.push(runErrorLine(run.error));
     if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
     if (run.interrupted) lines.push(`interrupted: the engine process that ran it is gone; 'joinflow resume ${runId}' continues it`);
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -81,7 +81,7 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
   const took = run.finishedAt === undefined ? 'running' : `${run.finishedAt - run.startedAt} ms`;
   const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${took}`];
   for (const s of steps) lines.push(`  ${s.state.padEnd(10)} ${s.step}${s.items === undefined ? '' : ` (${s.items} items done)`}`);
-  if (run.error) lines.push(`${run.error.step === undefined ? 'error' : `error in step "${run.error.step}"`}: ${run.error.type}: ${run.error.message}`);
+  if (run.error) lines.push(runErrorLine(run.error));
   if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

@@ -287,7 +287,7 @@ export class TriggerProcessor {
 
   #failRun(ctx: Ctx): void {
     const d = ctx.detail as StepFailed;
-    const error = { ...d.error, step: d.step };
+    const error = d.item === undefined ? { ...d.error, step: d.step } : { ...d.error, step: d.step, item: d.item };
     const runId = ctx.run.runId;
     ctx.effects.push(
       this.#publish(ctx.io, DetailType.RunFailed, { workflow: ctx.plan.workflow, runId, error, step: d.step }),

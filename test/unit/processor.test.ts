@@ -58,6 +58,18 @@ describe('trigger processor under at-least-once delivery', () => {
     expect(JSON.stringify(results)).toBe('{"constructor":"c","hasOwnProperty":null}');
   });
 
+  it('names the item that failed the run in the run\'s error', async () => {
+    const store = createMemoryStore();
+    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    p.register(plan(fanoutDef));
+    const ref = { workflow: 'fan', runId: 'r' };
+    await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 3 } }));
+    await p.process(event(DetailType.StepCompleted, { ...ref, step: 'split', attempt: 1, output: [1, 2, 3] }));
+    const effects = await p.process(event(DetailType.StepFailed, { ...ref, step: 'square', item: 2, attempt: 1, error: { type: 'E', message: 'item 2 broke' }, retrying: false }));
+    const finish = effects.find((e): e is Extract<Effect, { type: 'finish-run' }> => e.type === 'finish-run');
+    expect(finish?.update.error).toEqual({ type: 'E', message: 'item 2 broke', step: 'square', item: 2 });
+  });
+
   it('counts item completions that arrive before the fan-out width is known', async () => {
     const store = createMemoryStore();
     const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });

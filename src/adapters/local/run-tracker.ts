@@ -11,7 +11,7 @@ export type RunResult = {
   workflow: string;
   status: Exclude<RunStatus, 'running'>;
   output: unknown;
-  error?: StepError & { step?: string };
+  error?: StepError & { step?: string; item?: number };
   durationMs: number;
   /** Units of work: a step, or one item of a forEach step. `retried` counts extra attempts. */
   steps: { total: number; succeeded: number; failed: number; retried: number };
