@@ -19,7 +19,11 @@ export async function cancelCommand(args: string[]): Promise<number> {
     const state = openState(dir, { mustExist: true });
     try {
       const record = await state.store.getRun(runId);
-      if (!record) throw new UsageError(`no run "${runId}" in ${dir}`);
+      if (!record) {
+        // As status says it: an unknown run is not running (exit 1), not a misuse of the command.
+        process.stderr.write(`joinflow cancel: no run "${runId}" in ${dir}\n`);
+        return 1;
+      }
       if (record.status !== 'running') {
         process.stderr.write(`joinflow cancel: run ${runId} already ${record.status}\n`);
         return 1;

@@ -251,6 +251,9 @@ SIGTERM and then SIGKILL after a grace period, Run Cancelled is emitted and the 
 Works on a run in another 'joinflow run', 'resume' or 'dev' process (signalled) or one whose
 engine died (then, on Linux, the processes its steps had left running are found by their
 JOINFLOW_RUN_ID and stopped; resume stops them too before running those steps again).
+
+Exit codes: 0 cancelled (or the process that runs it asked to), 1 no such run or it is not
+running (already ended), 2 bad usage.
 `,
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 

@@ -159,6 +159,11 @@ describe('durable state through the CLI', () => {
     const types = (facts(state, 'cancel-me')?.events.get('cancel-me') ?? []).map((e) => e['detail-type']);
     expect(types).toContain('Run Cancelled');
     expect(types).not.toContain('Run Succeeded');
+    // Ended, or never there: not running, exit 1 (as status says of an unknown run).
+    const again = joinflow(['cancel', 'cancel-me', '--state', state]);
+    expect([again.code, again.stderr]).toEqual([1, 'joinflow cancel: run cancel-me already cancelled\n']);
+    const unknown = joinflow(['cancel', 'nope', '--state', state]);
+    expect([unknown.code, unknown.stderr]).toEqual([1, `joinflow cancel: no run "nope" in ${state}\n`]);
   });
 
   it('lists dead letters with their reasons, and gc removes finished runs', async () => {
