@@ -50,17 +50,25 @@ export function parseCommandTemplate(source: string): Result<CommandTemplate> {
   if (!split.ok) return split;
   if (split.value.length === 0) return err('is empty: name the command to run');
   const words: Word[] = [];
+  // Every word is checked: a template with several problems reports them all, in one message.
+  const problems: string[] = [];
+  const unknown: string[] = [];
   for (const raw of split.value) {
-    const parsed = parsePlaceholders(raw);
-    if (!parsed.ok) return parsed;
+    const parsed = parsePlaceholders(raw, unknown);
+    if (!parsed.ok) {
+      problems.push(parsed.error);
+      continue;
+    }
     const only = parsed.value.length === 1 ? parsed.value[0] : undefined;
     if (only !== undefined && typeof only !== 'string' && 'list' in only) words.push({ list: only.list });
     else {
       const list = parsed.value.find((p): p is { list: List } => typeof p !== 'string' && 'list' in p);
-      if (list) return err(`{${list.list}} is a list and must stand as a word of its own (in "${raw}")`);
-      words.push({ parts: parsed.value as Part[] });
+      if (list) problems.push(`{${list.list}} is a list and must stand as a word of its own (in "${raw}")`);
+      else words.push({ parts: parsed.value as Part[] });
     }
   }
+  if (unknown.length > 0) problems.unshift(unknownPlaceholders(unknown));
+  if (problems.length > 0) return err(problems.join('; '));
   const first = words[0]!;
   if ('list' in first) return err(`starts with {${first.list}}: the first word must name the program`);
   return ok({ source, words });
@@ -68,8 +76,10 @@ export function parseCommandTemplate(source: string): Result<CommandTemplate> {
 
 /** Parses an environment value template: placeholders only, lists refused. */
 export function parseValueTemplate(source: string): Result<ValueTemplate> {
-  const parsed = parsePlaceholders(source);
+  const unknown: string[] = [];
+  const parsed = parsePlaceholders(source, unknown);
   if (!parsed.ok) return parsed;
+  if (unknown.length > 0) return err(unknownPlaceholders(unknown));
   const list = parsed.value.find((p): p is { list: List } => typeof p !== 'string' && 'list' in p);
   if (list) return err(`{${list.list}} is a list; a single value cannot hold it`);
   return ok({ source, parts: parsed.value as Part[] });
@@ -160,7 +170,8 @@ function splitWords(source: string): Result<string[]> {
 
 const PLACEHOLDER = /^([a-z]+)(?:\*((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?))?$/i;
 
-function parsePlaceholders(text: string): Result<Array<Part | { list: List }>> {
+/** The placeholders of one word or value; unknown ones are added to `unknown` (reported once, by the caller). */
+function parsePlaceholders(text: string, unknown: string[]): Result<Array<Part | { list: List }>> {
   const parts: Array<Part | { list: List }> = [];
   let literal = '';
   for (let i = 0; i < text.length; i++) {
@@ -180,9 +191,10 @@ function parsePlaceholders(text: string): Result<Array<Part | { list: List }>> {
     const body = text.slice(i + 1, end);
     const m = PLACEHOLDER.exec(body);
     const name = m?.[1];
-    const known = [...SCALARS, ...LISTS].map((k) => `{${k}}`).join(' ');
     if (!m || name === undefined || ![...SCALARS, ...LISTS].includes(name as Scalar)) {
-      return err(`has an unknown placeholder {${body}} (known: ${known} {runtime*F})`);
+      unknown.push(`{${body}}`);
+      i = end;
+      continue;
     }
     if (m[2] !== undefined && name !== 'runtime') return err(`{${body}}: only {runtime} takes a factor`);
     if (literal !== '') parts.push(literal);
@@ -197,4 +209,9 @@ function parsePlaceholders(text: string): Result<Array<Part | { list: List }>> {
   }
   if (literal !== '' || parts.length === 0) parts.push(literal);
   return ok(parts);
+}
+
+function unknownPlaceholders(names: readonly string[]): string {
+  const known = [...SCALARS, ...LISTS].map((k) => `{${k}}`).join(' ');
+  return `has ${names.length === 1 ? 'an unknown placeholder' : 'unknown placeholders'} ${names.join(', ')} (known: ${known} {runtime*F})`;
 }

@@ -69,6 +69,10 @@ describe('command templates', () => {
     expect(parseError('tool {runtime*x}')).toMatch(/unknown placeholder/);
     expect(parseError('tool a}b')).toMatch(/"\}" without "\{"/);
     expect(parseError('tool {id')).toMatch(/"\{" without "\}"/);
+    // Every problem of a template at once, not the first alone.
+    const all = parseError('tool {nope} x{nope2}y{id} --in={inputs}');
+    expect(all).toMatch(/^has unknown placeholders \{nope\}, \{nope2\} \(known: /);
+    expect(all).toContain('; {inputs} is a list and must stand as a word of its own (in "--in={inputs}")');
   });
 
   it('reports a task without a recorded command when {program} or {arguments} is used', () => {
