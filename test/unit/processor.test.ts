@@ -13,6 +13,12 @@ const outputs: Behaviour = (task) => {
   return { output: `${task.step}(${Object.values(task.event.results).join(',')})` };
 };
 
+/** A processor on a fresh memory store, its clock at 0 and every event id 'x'. */
+function processorOnMemory() {
+  const store = createMemoryStore();
+  return { store, p: new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' }) };
+}
+
 describe('trigger processor under at-least-once delivery', () => {
   it('runs a diamond: c joins a and b', async () => {
     const r = (await drive([plan(diamondDef)], [{ workflow: 'diamond', runId: 'r1', input: null }], outputs)).get('r1')!;
@@ -44,8 +50,7 @@ describe('trigger processor under at-least-once delivery', () => {
   });
 
   it('hands a step its predecessors\' results as own keys under their names, whatever the names', async () => {
-    const store = createMemoryStore();
-    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    const { p } = processorOnMemory();
     const sim = { type: 'simulate', durationMs: 0 } as const;
     p.register(plan({ name: 'odd', steps: { constructor: { executor: sim }, hasOwnProperty: { executor: sim }, last: { needs: ['constructor', 'hasOwnProperty'], executor: sim } } }));
     const ref = { workflow: 'odd', runId: 'r' };
@@ -59,8 +64,7 @@ describe('trigger processor under at-least-once delivery', () => {
   });
 
   it('names the item that failed the run in the run\'s error', async () => {
-    const store = createMemoryStore();
-    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    const { p } = processorOnMemory();
     p.register(plan(fanoutDef));
     const ref = { workflow: 'fan', runId: 'r' };
     await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 3 } }));
@@ -71,8 +75,7 @@ describe('trigger processor under at-least-once delivery', () => {
   });
 
   it('counts item completions that arrive before the fan-out width is known', async () => {
-    const store = createMemoryStore();
-    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    const { p } = processorOnMemory();
     p.register(plan(fanoutDef));
     const ref = { workflow: 'fan', runId: 'r' };
     await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 3 } }));
@@ -89,8 +92,7 @@ describe('trigger processor under at-least-once delivery', () => {
   });
 
   it('ignores a late duplicate of a retried attempt', async () => {
-    const store = createMemoryStore();
-    const p = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => 'x' });
+    const { store, p } = processorOnMemory();
     p.register(plan(fanoutDef));
     const ref = { workflow: 'fan', runId: 'r' };
     await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 1 } }));
