@@ -191,7 +191,7 @@ Options:
   --input JSON|@file     run input (JSON text, or @path to a JSON file); default null
   --json                 print one JSON object on stdout:
                          {runId, workflow, status, output, durationMs,
-                          steps: {total, succeeded, failed, retried}, events[, criticalPathMs]}
+                          steps: {total, succeeded, failed, cancelled, retried}, events[, criticalPathMs]}
   --trace FILE           write one record per step execution:
                          [{step, item?, attempt, status, start, end, placement?}]
                          (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu);

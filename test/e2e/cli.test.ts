@@ -16,7 +16,7 @@ describe('joinflow run', () => {
     const out = JSON.parse(r.stdout);
     expect(Object.keys(out).sort()).toEqual(['durationMs', 'events', 'output', 'runId', 'status', 'steps', 'workflow']);
     expect(out).toMatchObject({ workflow: 'fanout', status: 'succeeded', output: { count: 500, sum: 41541750 } });
-    expect(out.steps).toEqual({ total: 502, succeeded: 502, failed: 0, retried: 0 });
+    expect(out.steps).toEqual({ total: 502, succeeded: 502, failed: 0, cancelled: 0, retried: 0 });
     expect(out.events).toBeGreaterThan(1000);
   });
 
@@ -272,7 +272,7 @@ describe('joinflow import wfcommons and --help', () => {
     const result = JSON.parse(run.stdout);
     expect(result.criticalPathMs).toBeCloseTo(21.385, 6);
     expect(result.durationMs).toBeGreaterThanOrEqual(21);
-    expect(result.steps).toEqual({ total: 58, succeeded: 58, failed: 0, retried: 0 });
+    expect(result.steps).toEqual({ total: 58, succeeded: 58, failed: 0, cancelled: 0, retried: 0 });
   });
 
   it('prints help for each command', () => {

@@ -32,7 +32,7 @@ describe('embedded engine, whole runs', () => {
     const r = await engine.run('diamond', { x: 1 });
     expect(r.status).toBe('succeeded');
     expect(r.output).toEqual({ nodeC: { sum: 12 } });
-    expect(r.steps).toEqual({ total: 3, succeeded: 3, failed: 0, retried: 0 });
+    expect(r.steps).toEqual({ total: 3, succeeded: 3, failed: 0, cancelled: 0, retried: 0 });
     const by = Object.fromEntries(r.trace.map((t) => [t.step, t]));
     expect(by['nodeC']!.start).toBeGreaterThanOrEqual(Math.max(by['nodeA']!.end, by['nodeB']!.end));
     // Run Requested, 3 x (Started + Completed), Run Succeeded.
@@ -67,7 +67,7 @@ describe('embedded engine, whole runs', () => {
     const r = await engine.run('retry-demo', null);
     expect(r.status).toBe('succeeded');
     expect(r.output).toEqual({ flaky: { attempt: 3 } });
-    expect(r.steps).toEqual({ total: 1, succeeded: 1, failed: 0, retried: 2 });
+    expect(r.steps).toEqual({ total: 1, succeeded: 1, failed: 0, cancelled: 0, retried: 2 });
     expect(r.trace.map((t) => [t.attempt, t.status])).toEqual([[1, 'failed'], [2, 'failed'], [3, 'succeeded']]);
   });
 

@@ -52,7 +52,7 @@ describe('the Montage seed (simulated)', () => {
     const { code, out } = runJson(['montage', '--time-scale', '0.001', '--state', state, '--trace', traceFile]);
     expect(code).toBe(0);
     expect(out.status).toBe('succeeded');
-    expect(out.steps).toEqual({ total: 58, succeeded: 58, failed: 0, retried: 0 });
+    expect(out.steps).toEqual({ total: 58, succeeded: 58, failed: 0, cancelled: 0, retried: 0 });
     const records = JSON.parse(readFileSync(traceFile, 'utf8')) as Array<{ step: string; start: number; end: number; status: string }>;
     const by = new Map(records.map((r) => [r.step, r]));
     expect(records).toHaveLength(58);
@@ -79,7 +79,7 @@ describe('Montage imported with process steps and data files', () => {
     const state = tmp();
     const { code, out, stderr } = runJson([workflow, '--data', inputs, '--state', state, '--concurrency', 'process=8']);
     expect(code, stderr).toBe(0);
-    expect(out.steps).toEqual({ total: 58, succeeded: 58, failed: 0, retried: 0 });
+    expect(out.steps).toEqual({ total: 58, succeeded: 58, failed: 0, cancelled: 0, retried: 0 });
     const data = path.join(state, 'runs', out.runId, 'data');
     // The 26 external inputs copied in, plus every file some task writes.
     expect(readdirSync(data).sort()).toEqual([...new Set([...external, ...written])].sort());

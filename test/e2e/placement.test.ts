@@ -47,7 +47,7 @@ describe('auto steps on the embedded engine', () => {
     expect(r.output).toEqual({ after: { tag: 't1', runId: r.runId, results: { slow: { ranOn: 'batch', attempt: '2', input: { tag: 't1' } } } } });
     const slow = r.trace.filter((t) => t.step === 'slow').sort((a, b) => a.attempt - b.attempt);
     expect(slow.map((t) => [t.attempt, t.status, t.placement])).toEqual([[1, 'failed', 'lambda'], [2, 'succeeded', 'batch-cpu']]);
-    expect(r.steps).toEqual({ total: 2, succeeded: 2, failed: 0, retried: 1 });
+    expect(r.steps).toEqual({ total: 2, succeeded: 2, failed: 0, cancelled: 0, retried: 1 });
   });
 
   it('fails the same step after its Lambda timeout when it has no fallback', async () => {
@@ -67,7 +67,7 @@ describe('auto steps on the embedded engine', () => {
     const trace = path.join(dir, 'trace.json');
     const r = joinflow(['run', FALLBACK, '--input', '{"tag": "cli"}', '--json', '--trace', trace, '--state', path.join(dir, 'state')]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', steps: { total: 2, succeeded: 2, failed: 0, retried: 1 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', steps: { total: 2, succeeded: 2, failed: 0, cancelled: 0, retried: 1 } });
     const records = (JSON.parse(readFileSync(trace, 'utf8')) as Array<{ step: string; attempt: number; status: string; placement?: string }>)
       .filter((t) => t.step !== 'after')
       .sort((a, b) => a.attempt - b.attempt);

@@ -37,7 +37,7 @@ describe('retried attempts in the durable log', () => {
       engine.register(plan(1));
       const r = await engine.run('retry-log', null);
       expect(r.status).toBe('succeeded');
-      expect(r.steps).toEqual({ total: 2, succeeded: 2, failed: 0, retried: 2 });
+      expect(r.steps).toEqual({ total: 2, succeeded: 2, failed: 0, cancelled: 0, retried: 2 });
       expect(attempts(state.log.tasks(r.runId))).toEqual([
         ['a', 1, 'failed', true],
         ['a', 2, 'failed', true],

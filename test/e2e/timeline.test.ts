@@ -45,7 +45,7 @@ describe('joinflow timeline of a local run', () => {
     const result = JSON.parse(run.stdout) as { runId: string; steps: unknown };
     runId = result.runId;
     // Read back from the durable log: the two retries of `flaky` are logged attempts too.
-    expect(result.steps).toEqual({ total: 10, succeeded: 10, failed: 0, retried: 2 });
+    expect(result.steps).toEqual({ total: 10, succeeded: 10, failed: 0, cancelled: 0, retried: 2 });
     const json = joinflow(['timeline', runId, '--json', '--state', state]);
     expect(json.code, json.stderr).toBe(0);
     trace = JSON.parse(json.stdout) as Trace;

@@ -67,7 +67,7 @@ describe('workflows/video-objects', () => {
     const { video, truth: truthFile } = generate(dir, 7);
     const r = run({ video, chunks: 4, dataDir: path.join(dir, 'data') }, path.join(dir, 'state'));
     expect(r.code, r.stderr).toBe(0);
-    expect(r.out).toMatchObject({ workflow: 'video-objects', status: 'succeeded', steps: { total: 6, succeeded: 6, failed: 0, retried: 0 } });
+    expect(r.out).toMatchObject({ workflow: 'video-objects', status: 'succeeded', steps: { total: 6, succeeded: 6, failed: 0, cancelled: 0, retried: 0 } });
     const out = r.out.output;
     const runDir = path.join(dir, 'data', r.out.runId);
     expect(out.tracksFile).toBe(path.join(runDir, 'tracks.json'));
@@ -94,7 +94,7 @@ describe('workflows/video-objects', () => {
     // No dataDir: the files go to the run's data directory in the state dir.
     const r = run({ chunks: 5, synthetic: { seed: 3 } }, state);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.out.steps).toEqual({ total: 7, succeeded: 7, failed: 0, retried: 0 });
+    expect(r.out.steps).toEqual({ total: 7, succeeded: 7, failed: 0, cancelled: 0, retried: 0 });
     const out = r.out.output;
     expect(out).toMatchObject({ tracks: 5, frames: 64, chunks: 5, check: { oneToOne: true, objects: 5, missed: 0, ghosts: 0 } });
     expect(out.check.maxError).toBeLessThanOrEqual(MAX_ERROR);

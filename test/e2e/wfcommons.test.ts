@@ -28,7 +28,7 @@ describe('WfCommons traces, imported and run', () => {
       expect(t.status).toBe('succeeded');
       for (const parent of step.needs) expect(t.start).toBeGreaterThanOrEqual(by.get(parent)!.end);
     }
-    expect(r.steps).toEqual({ total: ids.length, succeeded: ids.length, failed: 0, retried: 0 });
+    expect(r.steps).toEqual({ total: ids.length, succeeded: ids.length, failed: 0, cancelled: 0, retried: 0 });
     expect(r.criticalPathMs).toBeCloseTo(plan.stats.criticalPathMs! * 0.0005, 6);
     // Never faster than the critical path: a run that skipped waiting would be.
     expect(r.durationMs).toBeGreaterThanOrEqual(Math.floor(r.criticalPathMs!));

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { RunTracker } from '../../src/adapters/local/run-tracker.ts';
+import { summarizeSteps } from '../../src/cli/local-runs.ts';
 import { plan } from '../helpers/plans.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -27,7 +28,7 @@ describe('the steps a run result counts', () => {
     memory.register(NOT_ARRAY);
     const inMemory = await memory.run('not-array', null);
     expect(inMemory.error?.type).toBe('ForEachNotArray');
-    expect(inMemory.steps).toEqual({ total: 2, succeeded: 1, failed: 1, retried: 0 });
+    expect(inMemory.steps).toEqual({ total: 2, succeeded: 1, failed: 1, cancelled: 0, retried: 0 });
 
     const state = openJournalState({ dir: tmp() });
     closers.push(() => state.close());
@@ -35,9 +36,9 @@ describe('the steps a run result counts', () => {
     closers.push(() => durable.close());
     durable.register(NOT_ARRAY);
     const logged = await durable.run('not-array', null);
-    expect(logged.steps).toEqual({ total: 2, succeeded: 1, failed: 1, retried: 0 });
+    expect(logged.steps).toEqual({ total: 2, succeeded: 1, failed: 1, cancelled: 0, retried: 0 });
     const record = await state.store.getRun(logged.runId);
-    expect(RunTracker.fromRecord(record!, state.log).steps).toEqual({ total: 2, succeeded: 1, failed: 1, retried: 0 });
+    expect(RunTracker.fromRecord(record!, state.log).steps).toEqual({ total: 2, succeeded: 1, failed: 1, cancelled: 0, retried: 0 });
   });
 
   it('do not count the failing step twice when it had attempts', async () => {
@@ -46,6 +47,53 @@ describe('the steps a run result counts', () => {
     engine.register(plan({ name: 'fails', steps: { boom: { executor: { type: 'process', command: 'false' }, retry: { maxAttempts: 2, backoffMs: 0 } } } }));
     const result = await engine.run('fails', null);
     expect(result.status).toBe('failed');
-    expect(result.steps).toEqual({ total: 1, succeeded: 0, failed: 1, retried: 1 });
+    expect(result.steps).toEqual({ total: 1, succeeded: 0, failed: 1, cancelled: 0, retried: 1 });
+  });
+
+  // Item 1 fails its first attempt, and its retry runs until the run is cancelled; item 0 succeeds.
+  const RETRY_CANCELLED = plan({
+    name: 'retry-cancelled',
+    steps: {
+      list: { executor: { type: 'simulate', durationMs: 0, output: { items: [0, 1] } } },
+      each: {
+        needs: ['list'],
+        forEach: { step: 'list', path: 'items' },
+        retry: { maxAttempts: 3, backoffMs: 0 },
+        executor: { type: 'process', command: 'sh', args: ['-c', 'if [ "$JOINFLOW_ITEM" = 0 ]; then exit 0; fi; if [ "$JOINFLOW_ATTEMPT" = 1 ]; then exit 1; fi; exec sleep 30'] },
+      },
+    },
+  });
+
+  it('count a unit whose retry was cancelled after a failed attempt as cancelled, as status shows it', async () => {
+    const state = openJournalState({ dir: tmp() });
+    closers.push(() => state.close());
+    for (const options of [{}, { store: state.store, log: state.log }]) {
+      let retrying = false;
+      const engine = createEngine({
+        ...options,
+        // The retry of item 1 has started: the run can be cancelled.
+        onEvents: (events) => {
+          for (const e of events) {
+            const d = e.detail as { step?: string; item?: number; attempt?: number };
+            if (e['detail-type'] === 'Step Started' && d.step === 'each' && d.item === 1 && d.attempt === 2) retrying = true;
+          }
+        },
+      });
+      closers.push(() => engine.close());
+      engine.register(RETRY_CANCELLED);
+      const id = await engine.start('retry-cancelled', null);
+      while (!retrying) await new Promise((r) => setTimeout(r, 5));
+      const ended = engine.wait(id);
+      expect(await engine.cancel(id)).toBe(true);
+      const result = await ended;
+      expect(result.status).toBe('cancelled');
+      expect(result.steps).toEqual({ total: 3, succeeded: 2, failed: 0, cancelled: 1, retried: 1 });
+      if (options.log) {
+        const record = await state.store.getRun(id);
+        const item = summarizeSteps(record!, state.log.tasks(id)).find((s) => s.step === 'each' && s.item === 1);
+        expect(item).toMatchObject({ state: 'cancelled', attempts: 2 });
+        expect(RunTracker.fromRecord(record!, state.log).steps).toEqual(result.steps);
+      }
+    }
   });
 });

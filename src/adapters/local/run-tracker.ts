@@ -13,8 +13,12 @@ export type RunResult = {
   output: unknown;
   error?: StepError & { step?: string; item?: number };
   durationMs: number;
-  /** Units of work: a step, or one item of a forEach step. `retried` counts extra attempts. */
-  steps: { total: number; succeeded: number; failed: number; retried: number };
+  /**
+   * Units of work: a step, or one item of a forEach step. A unit succeeded when one of its
+   * attempts did; otherwise its latest attempt says whether it failed or was cancelled (as
+   * `joinflow status` shows it). `retried` counts extra attempts.
+   */
+  steps: { total: number; succeeded: number; failed: number; cancelled: number; retried: number };
   /** Events on the bus that belonged to this run. */
   events: number;
   /** For workflows of simulated steps: the critical path, scaled like the durations. */
@@ -45,6 +49,8 @@ export class RunTracker {
   #succeeded = 0;
   #failed = 0;
   #retried = 0;
+  /** Units whose latest attempt ended failed or cancelled (without a log to read them from). */
+  readonly #unsettled = new Map<string, 'failed' | 'cancelled'>();
   #events = 0;
   #resolve!: (r: RunResult) => void;
   readonly #log: DurableLog | undefined;
@@ -105,7 +111,12 @@ export class RunTracker {
   }
 
   record(record: TraceRecord, succeeded: boolean): void {
-    if (succeeded) this.#succeeded++;
+    if (succeeded) {
+      this.#succeeded++;
+      if (this.#unsettled.size > 0) this.#unsettled.delete(unitKey(record));
+    } else if (record.status === 'failed' || record.status === 'cancelled') {
+      this.#unsettled.set(unitKey(record), record.status);
+    }
     if (this.#keepTrace) this.trace.push(record);
   }
 
@@ -130,6 +141,17 @@ export class RunTracker {
       running,
       failed: this.#failed,
     };
+  }
+
+  /** The units of work from what this process saw (no log). */
+  #counted(): RunResult['steps'] {
+    let failed = 0;
+    let cancelled = 0;
+    for (const status of this.#unsettled.values()) {
+      if (status === 'failed') failed++;
+      else cancelled++;
+    }
+    return { total: this.#units.size, succeeded: this.#succeeded, failed, cancelled, retried: this.#retried };
   }
 
   get #shape(): { steps: number; fanSteps: number } {
@@ -166,7 +188,7 @@ export class RunTracker {
       durationMs: now - this.#startedAt,
       steps: logged
         ? countUnits(logged, record)
-        : withFailingStep({ total: this.#units.size, succeeded: this.#succeeded, failed: this.#failed, retried: this.#retried }, record, this.#units),
+        : withFailingStep(this.#counted(), record, this.#units),
       events: this.#events,
       ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),
     });
@@ -193,23 +215,32 @@ export function traceRecord(e: TaskAttempt): TraceRecord[] {
  * that failed the run counts as a failed unit even when it had no attempt (see {@link withFailingStep}).
  */
 function countUnits(entries: readonly TaskAttempt[], record: RunRecord): RunResult['steps'] {
-  const units = new Map<string, string[]>();
+  // Per unit: whether an attempt succeeded, and the latest attempt's status.
+  const units = new Map<string, { succeeded: boolean; attempt: number; status: string }>();
+  let attempts = 0;
   for (const e of entries) {
     if (e.startedAt === undefined) continue;
+    attempts++;
     const k = unitKey(e);
-    let list = units.get(k);
-    if (!list) units.set(k, (list = []));
-    list.push(e.status);
+    const unit = units.get(k);
+    if (!unit) units.set(k, { succeeded: e.status === 'succeeded', attempt: e.attempt, status: e.status });
+    else {
+      if (e.status === 'succeeded') unit.succeeded = true;
+      if (e.attempt >= unit.attempt) {
+        unit.attempt = e.attempt;
+        unit.status = e.status;
+      }
+    }
   }
   let succeeded = 0;
   let failed = 0;
-  let attempts = 0;
-  for (const statuses of units.values()) {
-    attempts += statuses.length;
-    if (statuses.includes('succeeded')) succeeded++;
-    else if (statuses.includes('failed')) failed++;
+  let cancelled = 0;
+  for (const unit of units.values()) {
+    if (unit.succeeded) succeeded++;
+    else if (unit.status === 'failed') failed++;
+    else if (unit.status === 'cancelled') cancelled++;
   }
-  return withFailingStep({ total: units.size, succeeded, failed, retried: attempts - units.size }, record, units.keys());
+  return withFailingStep({ total: units.size, succeeded, failed, cancelled, retried: attempts - units.size }, record, units.keys());
 }
 
 /**
