@@ -15,14 +15,20 @@ export async function gcCommand(args: string[]): Promise<number> {
   if (!m) throw new UsageError(`--older-than: "${values['older-than']}" is not a duration like 30m, 12h or 7d`);
   const before = Date.now() - Number(m[1]) * UNITS[m[2]!]!;
   const dir = stateDir(values.state);
+  // A state dir that is not there is a mistake (a mistyped --state); one that is there is
+  // collected, whatever it holds: with no database, only the files of --memory runs.
+  if (!existsSync(dir)) throw new UsageError(`no joinflow state in ${dir} (nothing to collect; pass --state DIR)`);
   // Directories of --memory runs (no state records them) whose process is gone.
-  const memoryRuns = sweepMemoryRuns(dir, before);
-  const memoryNote = memoryRuns === 0 ? '' : `, and ${memoryRuns} director${memoryRuns === 1 ? 'y' : 'ies'} of --memory runs`;
-  if (!existsSync(path.join(dir, 'state.db')) && existsSync(path.join(dir, 'runs'))) {
-    process.stderr.write(`joinflow gc: no state in ${dir}; removed ${memoryRuns} director${memoryRuns === 1 ? 'y' : 'ies'} of --memory runs\n`);
+  const memory = await sweepMemoryRuns(dir, before);
+  const dirs = (n: number) => `${n} director${n === 1 ? 'y' : 'ies'}`;
+  const memoryNote = memory.removed === 0
+    ? ''
+    : `${dirs(memory.removed)} of --memory runs${memory.stopped === 0 ? '' : ` (after stopping ${memory.stopped} process${memory.stopped === 1 ? '' : 'es'} their steps left running)`}`;
+  if (!existsSync(path.join(dir, 'state.db'))) {
+    process.stderr.write(`joinflow gc: no database in ${dir}; removed ${memoryNote === '' ? '0 directories of --memory runs' : memoryNote}\n`);
     return 0;
   }
-  const state = openState(dir, { mustExist: true });
+  const state = openState(dir);
   try {
     const { runs, runIds } = state.log.gc(before);
     // What the runs left beside the database: step logs and data files, and large payloads.
@@ -48,8 +54,8 @@ export async function gcCommand(args: string[]): Promise<number> {
     const outbox = state.outbox();
     const deliveries = outbox.prune(before);
     outbox.commit();
-    const files = leftovers === 0 ? '' : `, and ${leftovers} director${leftovers === 1 ? 'y' : 'ies'} of their logs, data and payloads`;
-    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}${memoryNote}\n`);
+    const files = leftovers === 0 ? '' : `, and ${dirs(leftovers)} of their logs, data and payloads`;
+    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}${memoryNote === '' ? '' : `, and ${memoryNote}`}\n`);
     return 0;
   } finally {
     state.close();

@@ -264,7 +264,11 @@ size limit), with the reason. Nothing is dropped silently.
 
 Deletes the state of finished runs (older than the given age; default: all finished runs), with
 their logs, data files and large payloads, and compacts the database. Also removes the files of
-'run --memory' runs whose process is gone (they have no state).
+'run --memory' runs whose process is gone (they have no state), after stopping the processes
+their steps left running (on Linux).
+
+Exit codes: 0 collected (a state dir without a database too: only --memory runs' files are
+removed there), 2 bad usage or a state dir that does not exist.
 `,
   import: `Usage: joinflow import wfcommons <trace.json> [-o FILE] [--name NAME]
          [--executor process|container --command TEMPLATE | --mapping FILE] [--files|--no-files]

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../model/events.ts';
+import { findOrphansOfRuns, stopProcesses } from '../adapters/local/orphans.ts';
 import { alive } from './state.ts';
 
 const MARKER = '.memory-run.json';
@@ -59,11 +60,15 @@ export function memoryRunFiles(dir: string): (events: readonly EventEnvelope[]) 
   };
 }
 
-/** Removes the directories of --memory runs whose process is gone and that started before `before`; returns how many. */
-export function sweepMemoryRuns(dir: string, before: number): number {
+/**
+ * Removes the directories of --memory runs whose process is gone and that started before
+ * `before`. Processes their steps left running (the run's process was killed) are stopped first,
+ * as `resume` and `cancel` stop a durable run's: nothing can resume a run that has no state.
+ */
+export async function sweepMemoryRuns(dir: string, before: number): Promise<{ removed: number; stopped: number }> {
   const runs = path.join(dir, 'runs');
-  if (!existsSync(runs)) return 0;
-  let removed = 0;
+  if (!existsSync(runs)) return { removed: 0, stopped: 0 };
+  const dead: string[] = [];
   for (const name of readdirSync(runs)) {
     const marker = path.join(runs, name, MARKER);
     if (!statSync(marker, { throwIfNoEntry: false })?.isFile()) continue;
@@ -74,8 +79,12 @@ export function sweepMemoryRuns(dir: string, before: number): number {
       continue; // being written
     }
     if (alive(info.pid) || !(typeof info.startedAt === 'number' && info.startedAt < before)) continue;
-    rmSync(path.join(runs, name), { recursive: true, force: true });
-    removed++;
+    dead.push(name);
   }
-  return removed;
+  if (dead.length === 0) return { removed: 0, stopped: 0 };
+  // The directory is named after the run id, which its steps have in JOINFLOW_RUN_ID.
+  const orphans = [...findOrphansOfRuns(dead).values()].flat();
+  const stopped = orphans.length === 0 ? 0 : await stopProcesses(orphans);
+  for (const name of dead) rmSync(path.join(runs, name), { recursive: true, force: true });
+  return { removed: dead.length, stopped };
 }

@@ -252,4 +252,16 @@ describe('durable state through the CLI', () => {
     expect(readdirSync(runs)).toEqual(['not-a-run']);
     expect(runStatus(state, 'wc-1')).toBeUndefined();
   });
+
+  it('gc collects a state dir that holds no database (exit 0) and refuses one that is not there (exit 2)', () => {
+    const empty = tmp();
+    const gc = joinflow(['gc', '--state', empty]);
+    expect(gc.code).toBe(0);
+    expect(gc.stderr).toBe(`joinflow gc: no database in ${empty}; removed 0 directories of --memory runs\n`);
+    const missing = path.join(empty, 'typo');
+    const bad = joinflow(['gc', '--state', missing]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`no joinflow state in ${missing} (nothing to collect; pass --state DIR)`);
+    expect(existsSync(missing)).toBe(false);
+  });
 });

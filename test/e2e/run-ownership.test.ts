@@ -120,6 +120,21 @@ describe('the process that executes a run', () => {
     expect(findOrphans('orphan-2')).toEqual([]);
   });
 
+  it.runIf(process.platform === 'linux')('gc stops the processes a killed --memory run\'s steps left running, then removes its directory', async () => {
+    const cwd = tmp();
+    const first = background(['run', SLOW, '--memory', '--run-id', 'mem-orphan'], cwd);
+    await until('the process step to start', () => findOrphans('mem-orphan').length === 1);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const runDir = path.join(cwd, '.joinflow', 'runs', 'mem-orphan');
+    expect(existsSync(runDir)).toBe(true);
+    const gc = joinflow(['gc'], { cwd });
+    expect(gc.code).toBe(0);
+    expect(gc.stderr).toContain('removed 1 directory of --memory runs (after stopping 1 process their steps left running)');
+    expect(findOrphans('mem-orphan')).toEqual([]);
+    expect(existsSync(runDir)).toBe(false);
+  });
+
   it('two resumes started together: one takes the run, the other leaves it; a cancel its engine never read is carried out by resume', async () => {
     const state = tmp();
     await orphanedRun(state, 'race');

@@ -18,15 +18,33 @@ export function findOrphans(runId: string): number[] {
  * another JOINFLOW_RUN_ID, and a program may clear its children's environment.
  */
 export function findProcesses(vars: Record<string, string>): number[] {
+  const needles = Object.entries(vars).map(([k, v]) => Buffer.from(`\0${k}=${v}\0`));
+  return findMatching([(environ) => needles.every((n) => environ.includes(n))])[0]!;
+}
+
+/**
+ * The orphans of several runs with one reading of /proc (`joinflow gc` sweeps many runs at once):
+ * for each run id, the pids findOrphans would give.
+ */
+export function findOrphansOfRuns(runIds: readonly string[]): Map<string, number[]> {
+  const needles = runIds.map((id) => Buffer.from(`\0JOINFLOW_RUN_ID=${id}\0`));
+  const found = findMatching(needles.map((n) => (environ: Buffer) => environ.includes(n)));
+  return new Map(runIds.map((id, i) => [id, found[i]!]));
+}
+
+/**
+ * For each test (on a process's environment, NUL-separated with a NUL at each end), the pids
+ * that pass it and their descendants; this process and its ancestors are never included.
+ */
+function findMatching(tests: ReadonlyArray<(environ: Buffer) => boolean>): number[][] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return [];
+    return tests.map(() => []);
   }
   const mine = ancestry();
-  const needles = Object.entries(vars).map(([k, v]) => Buffer.from(`\0${k}=${v}\0`));
-  const found = new Set<number>();
+  const found = tests.map(() => new Set<number>());
   const parents = new Map<number, number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
@@ -42,19 +60,21 @@ export function findProcesses(vars: Record<string, string>): number[] {
     }
     // NUL-separated: look for each variable as a whole entry (the first one has no NUL before it).
     const all = Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]);
-    if (needles.every((n) => all.includes(n))) found.add(pid);
+    for (let i = 0; i < tests.length; i++) if (tests[i]!(all)) found[i]!.add(pid);
   }
   // Descendants: whoever has a found process as its parent, until nothing is added.
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parents) {
-      if (!found.has(pid) && found.has(ppid) && !mine.has(pid)) {
-        found.add(pid);
-        grew = true;
+  for (const set of found) {
+    for (let grew = set.size > 0; grew; ) {
+      grew = false;
+      for (const [pid, ppid] of parents) {
+        if (!set.has(pid) && set.has(ppid) && !mine.has(pid)) {
+          set.add(pid);
+          grew = true;
+        }
       }
     }
   }
-  return [...found];
+  return found.map((set) => [...set]);
 }
 
 /** Stops the run's orphans: SIGTERM, then SIGKILL for those still there after `graceMs`. Returns how many there were. */
