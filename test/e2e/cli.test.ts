@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compiledCli } from '../../bin/cli-entry.js';
 import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -197,6 +198,22 @@ describe('joinflow run', () => {
       expect(b.code).toBe(2);
       expect(b.stderr).toContain(`--concurrency: "${bad}" is not a whole number`);
     }
+  });
+
+  it('runs JavaScript handlers without tsx in the worker until one needs it (a .ts import)', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'h'));
+    // Whether tsx is registered in the worker: its CommonJS hook adds the .ts extension.
+    writeFileSync(path.join(dir, 'h', 'js.mjs'), "import Module from 'node:module';\nexport const main = () => ({ tsx: '.ts' in Module._extensions });\n");
+    writeFileSync(path.join(dir, 'h', 'util.ts'), 'export const twice = (n: number): number => n * 2;\n');
+    writeFileSync(path.join(dir, 'h', 'uses-ts.mjs'), "import Module from 'node:module';\nimport { twice } from './util.ts';\nexport const main = (e) => ({ n: twice(21), before: e.results.a.tsx, tsx: '.ts' in Module._extensions });\n");
+    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  a: { executor: { type: function, module: ./h/js.mjs, export: main } }\n  b: { needs: [a], executor: { type: function, module: ./h/uses-ts.mjs, export: main } }\n');
+    // One worker runs both steps, in order.
+    const r = joinflow(['run', 'w.yaml', '--memory', '--concurrency', 'function=1', '--json'], { cwd: dir });
+    expect(r.code).toBe(0);
+    // The compiled CLI's worker starts without tsx; from src/ (tsx, a stale build) it needs tsx for itself.
+    const compiled = compiledCli(root) !== null;
+    expect(JSON.parse(r.stdout).output).toEqual({ b: { n: 42, before: !compiled, tsx: true } });
   });
 
   it('reports a missing handler export with file, step and field', () => {

@@ -27,7 +27,9 @@ const WORKER_ENTRY = new URL(
 
 /**
  * Node 20 does not apply `--import tsx` to worker threads (tsx registers its hooks only on the main
- * thread there), so each worker registers tsx through its API before importing the .ts entry.
+ * thread there), so a worker registers tsx through its API: before importing its entry when that
+ * is .ts (the source tree), otherwise (the compiled CLI) only once a handler needs it
+ * (function-worker.ts), since registering costs ~90 ms of each worker's start.
  */
 const TSX = { esm: tsxEsmApi(), cjs: createRequire(import.meta.url).resolve('tsx/cjs/api') };
 
@@ -48,9 +50,11 @@ function tsxEsmApi(): string {
 /** Evaluated as CommonJS in each new worker; paths come through workerData, never spliced into code. */
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
-import(workerData.tsx.esm).then((tsx) => {
+if (!workerData.entry.endsWith('.ts')) import(workerData.entry);
+else import(workerData.tsx.esm).then((tsx) => {
   tsx.register();
   require(workerData.tsx.cjs).register();
+  workerData.tsxRegistered = true;
   return import(workerData.entry);
 });
 `;

@@ -4,8 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { parentPort, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { StepError } from '../../model/events.ts';
 import type { StepContext, StepEvent } from '../../model/workflow.ts';
 
@@ -45,6 +46,29 @@ type Module = Record<string, unknown>;
 const modules = new Map<string, { mtimeMs: number; loading: Promise<Module> }>();
 const imported = new Set<string>();
 
+/** Where tsx's APIs are, and whether the bootstrap registered it (it does when this file runs as .ts). */
+const boot = workerData as { tsx: { esm: string; cjs: string }; tsxRegistered?: boolean };
+let tsx: Promise<void> | undefined = boot.tsxRegistered ? Promise.resolve() : undefined;
+
+/**
+ * Registers tsx in this worker, once: for TypeScript handlers, and for JavaScript ones that need
+ * what tsx adds to Node's resolution (importing .ts files, imports without an extension).
+ */
+function registerTsx(): Promise<void> {
+  tsx ??= import(boot.tsx.esm).then((api: { register(): unknown }) => {
+    api.register();
+    (createRequire(import.meta.url)(boot.tsx.cjs) as { register(): unknown }).register();
+  });
+  return tsx;
+}
+
+const TYPESCRIPT = /\.(?:[cm]?tsx?|jsx)$/;
+/**
+ * Errors of an ESM import that tsx's resolution may cure. They are raised while the module graph
+ * is resolved, before any of its code runs, so importing it again runs nothing twice.
+ */
+const RESOLUTION_ERRORS = new Set(['ERR_UNKNOWN_FILE_EXTENSION', 'ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT']);
+
 /**
  * Imports a handler module once per worker — again when its file changed since (`joinflow dev`
  * picks up edited handlers without a restart; ESM's own cache would keep the old code forever).
@@ -61,13 +85,17 @@ function load(path: string): Promise<Module> {
   // Node's ESM cache keeps the first import of a URL: every later one must be a fresh tsImport.
   const first = !imported.has(path);
   imported.add(path);
-  const fresh = () => import('tsx/esm/api').then((tsx) => tsx.tsImport(path, import.meta.url));
+  const fresh = () => registerTsx().then(() => import('tsx/esm/api')).then((api) => api.tsImport(path, import.meta.url));
+  const plain = () => import(pathToFileURL(path).href) as Promise<Module>;
   // A .ts handler in a project without "type": "module" is CommonJS, which the ESM loader can
   // refuse to import ("in a cycle"): tsx's tsImport loads it either way.
+  // Without tsx: a JavaScript handler in a worker that has loaded no TypeScript yet. Tried again
+  // with tsx if its imports did not resolve (and the file itself exists).
+  const bare = tsx === undefined && !TYPESCRIPT.test(path);
   const loading = (first
-    ? import(pathToFileURL(path).href).catch((error: { code?: string }) => {
-        if (error.code !== 'ERR_REQUIRE_CYCLE_MODULE') throw error;
-        return fresh();
+    ? (bare ? plain() : registerTsx().then(plain)).catch((error: { code?: string }) => {
+        if (error.code === 'ERR_REQUIRE_CYCLE_MODULE' || (bare && mtimeMs !== 0 && RESOLUTION_ERRORS.has(error.code ?? ''))) return fresh();
+        throw error;
       })
     : fresh()) as Promise<Module>;
   modules.set(path, { mtimeMs, loading });
