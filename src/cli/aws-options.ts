@@ -10,6 +10,11 @@ export const AWS_OPTIONS = {
   table: { type: 'string' },
 } as const;
 
+/** Whether any AWS flag was given: the command then works on a deployed stage, not the local engine. */
+export function usesAws(values: Partial<Record<keyof typeof AWS_OPTIONS, string | undefined>>): boolean {
+  return (Object.keys(AWS_OPTIONS) as Array<keyof typeof AWS_OPTIONS>).some((k) => values[k] !== undefined);
+}
+
 /** The stage's resource names: joinflow-<stage> for bus and table unless given. */
 export function awsConfig(values: { stage?: string | undefined; region?: string | undefined; endpoint?: string | undefined; bus?: string | undefined; table?: string | undefined }): AwsConfig {
   const env = { ...process.env };

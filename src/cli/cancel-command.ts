@@ -1,5 +1,10 @@
-/** `joinflow cancel <runId>`: stops a run of the embedded engine, in whichever process runs it. */
+/**
+ * `joinflow cancel <runId>`: stops a run of the embedded engine, in whichever process runs it;
+ * or, with an AWS flag (--stage, --table, --endpoint, --region, --bus), a run of a deployed stage.
+ */
 import { parseArgs } from 'node:util';
+import { cancelStageRun } from '../adapters/aws/stage.ts';
+import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { UsageError } from '../model/errors.ts';
 import { alive, openState, requestCancel, requireState, RUNS_LOCK, stateDir, withLock } from './state.ts';
@@ -7,9 +12,13 @@ import { stopOrphans } from '../adapters/local/orphans.ts';
 
 /** Runs `joinflow cancel`; exit 0 when cancelled (or asked to), 1 when the run is not running. */
 export async function cancelCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { state: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...AWS_OPTIONS, state: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError('name the run id to cancel');
   const runId = positionals[0]!;
+  if (usesAws(values)) {
+    if (values.state !== undefined) throw new UsageError('--state names the local engine\'s state; it does not go with --stage/--table/--endpoint');
+    return cancelOnStage(values, runId);
+  }
   const dir = stateDir(values.state);
   requireState(dir);
   // Checked and cancelled under the lock that resume takes to claim runs: two cancels (or a cancel
@@ -60,4 +69,20 @@ export async function cancelUnowned(state: ReturnType<typeof openState>, runId: 
   await state.store.commit();
   // What its steps started outlives the engine that died: those processes are stopped too.
   return stopOrphans(runId);
+}
+
+/** Cancels a run of a deployed stage (see cancelStageRun). */
+async function cancelOnStage(values: Parameters<typeof awsConfig>[0], runId: string): Promise<number> {
+  const config = awsConfig(values);
+  const result = await cancelStageRun(config, runId, 'cancelled with joinflow cancel');
+  if (result.outcome === 'unknown') {
+    process.stderr.write(`joinflow cancel: no run "${runId}" in table ${config.table}\n`);
+    return 1;
+  }
+  if (result.outcome === 'ended') {
+    process.stderr.write(`joinflow cancel: run ${runId} already ${result.run.status}\n`);
+    return 1;
+  }
+  process.stderr.write(`joinflow cancel: run ${runId} cancelled; Run Cancelled is on bus ${config.bus}. Nothing new is dispatched; Lambda invocations and Batch jobs already running finish on their own, and their results are ignored\n`);
+  return 0;
 }

@@ -56,10 +56,14 @@ once its running runs have ended.
 
 /** Help text. */
 export const LIST_HELP = `Usage: joinflow list [--status S] [--workflow W] [--state DIR] [--json]
+       joinflow list --stage S [AWS options] [--status S] [--workflow W] [--json]
 
 Lists the runs of the embedded engine's state directory, newest first: run id, workflow,
 status, start time and duration. A running run whose engine process is gone shows
 "interrupted" as its duration: 'joinflow resume' continues it.
+
+With --stage, --table or --endpoint (or --region, --bus) the runs come from a deployed stage's
+DynamoDB table (its byWorkflowStatus index, eventually consistent) instead.
 
 Options:
   --status S     only runs with this status: running, succeeded, failed, cancelled
@@ -68,7 +72,8 @@ Options:
   --json         print a JSON array of run records
                  [{runId, workflow, status, startedAt, finishedAt?, output?, error?,
                  interrupted?}]
-Exit codes: 0 listed (also when none match), 2 bad usage or no state directory.
+Exit codes: 0 listed (also when none match), 2 bad usage, no state directory, or the table
+could not be read.
 `;
 
 /** Help text. */
@@ -245,6 +250,7 @@ A run whose engine process is still alive is left to it (refused when named: exi
 Exit codes: 0 all succeeded, 1 a run failed or was cancelled, 2 bad usage.
 `,
   cancel: `Usage: joinflow cancel <runId> [--state DIR]
+       joinflow cancel <runId> --stage S [AWS options]
 
 Cancels a running run of the embedded engine: nothing new is dispatched, running processes get
 SIGTERM and then SIGKILL after a grace period, Run Cancelled is emitted and the state says so.
@@ -252,8 +258,12 @@ Works on a run in another 'joinflow run', 'resume' or 'dev' process (signalled) 
 engine died (then, on Linux, the processes its steps had left running are found by their
 JOINFLOW_RUN_ID and stopped; resume stops them too before running those steps again).
 
+With --stage, --table or --endpoint (or --region, --bus): cancels a run of a deployed stage. Its
+record in DynamoDB becomes cancelled and Run Cancelled goes on the stage's bus; nothing new is
+dispatched, and Lambda invocations or Batch jobs already running finish unheeded.
+
 Exit codes: 0 cancelled (or the process that runs it asked to), 1 no such run or it is not
-running (already ended), 2 bad usage.
+running (already ended), 2 bad usage, or the table or bus could not be reached.
 `,
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 

@@ -1,8 +1,13 @@
-/** `joinflow list`: the runs of the embedded engine's state dir, newest first. */
+/**
+ * `joinflow list`: runs, newest first: of the embedded engine's state dir, or of a deployed
+ * stage's table when an AWS flag (--stage, --table, --endpoint, --region, --bus) is given.
+ */
 import { parseArgs } from 'node:util';
+import { stageRuns } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import type { RunStatus } from '../ports.ts';
-import { runDuration, summarizeRun } from './local-runs.ts';
+import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
+import { runDuration, summarizeRun, type RunSummary } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 
 const STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
@@ -14,35 +19,44 @@ export async function listCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { status: { type: 'string' }, workflow: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: { ...AWS_OPTIONS, status: { type: 'string' }, workflow: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   if (positionals.length > 0) throw new UsageError(`list takes no arguments (got ${positionals.join(', ')})`);
   const status = values.status;
   if (status !== undefined && !STATUSES.includes(status as RunStatus)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')} (got "${status}")`);
+  const filter = { ...(status === undefined ? {} : { status: status as RunStatus }), ...(values.workflow === undefined ? {} : { workflow: values.workflow }) };
+  if (usesAws(values)) {
+    if (values.state !== undefined) throw new UsageError('--state reads the local engine; it does not go with --stage/--table/--endpoint');
+    const runs = await stageRuns(awsConfig(values), filter);
+    return printRuns(runs.map((r) => summarizeRun(r)), values.json);
+  }
   const state = openState(stateDir(values.state), { mustExist: true });
   try {
-    const runs = state.log
-      .listRuns({ ...(status === undefined ? {} : { status: status as RunStatus }), ...(values.workflow === undefined ? {} : { workflow: values.workflow }) })
-      .map((r) => summarizeRun(r, r.status === 'running' ? state.log.runOptions(r.runId) : undefined));
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(runs)}\n`);
-      return 0;
-    }
-    if (runs.length === 0) {
-      process.stderr.write('no runs\n');
-      return 0;
-    }
-    const idWidth = Math.max(6, ...runs.map((r) => r.runId.length));
-    const wfWidth = Math.max(8, ...runs.map((r) => r.workflow.length));
-    const lines = [`${'RUN ID'.padEnd(idWidth)}  ${'WORKFLOW'.padEnd(wfWidth)}  ${'STATUS'.padEnd(9)}  ${'STARTED'.padEnd(24)}  DURATION`];
-    for (const r of runs) {
-      lines.push(`${r.runId.padEnd(idWidth)}  ${r.workflow.padEnd(wfWidth)}  ${r.status.padEnd(9)}  ${new Date(r.startedAt).toISOString().padEnd(24)}  ${runDuration(r)}`);
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
-    const left = runs.filter((r) => r.interrupted).length;
-    if (left > 0) process.stderr.write(`${left} run(s) interrupted (the engine process that ran them is gone): 'joinflow resume' continues them\n`);
-    return 0;
+    const runs = state.log.listRuns(filter).map((r) => summarizeRun(r, r.status === 'running' ? state.log.runOptions(r.runId) : undefined));
+    return printRuns(runs, values.json);
   } finally {
     state.close();
   }
+}
+
+/** Prints runs as a table (or JSON); exit code 0. */
+function printRuns(runs: RunSummary[], json: boolean): number {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(runs)}\n`);
+    return 0;
+  }
+  if (runs.length === 0) {
+    process.stderr.write('no runs\n');
+    return 0;
+  }
+  const idWidth = Math.max(6, ...runs.map((r) => r.runId.length));
+  const wfWidth = Math.max(8, ...runs.map((r) => r.workflow.length));
+  const lines = [`${'RUN ID'.padEnd(idWidth)}  ${'WORKFLOW'.padEnd(wfWidth)}  ${'STATUS'.padEnd(9)}  ${'STARTED'.padEnd(24)}  DURATION`];
+  for (const r of runs) {
+    lines.push(`${r.runId.padEnd(idWidth)}  ${r.workflow.padEnd(wfWidth)}  ${r.status.padEnd(9)}  ${new Date(r.startedAt).toISOString().padEnd(24)}  ${runDuration(r)}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const left = runs.filter((r) => r.interrupted).length;
+  if (left > 0) process.stderr.write(`${left} run(s) interrupted (the engine process that ran them is gone): 'joinflow resume' continues them\n`);
+  return 0;
 }

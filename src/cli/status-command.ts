@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
-import { AWS_OPTIONS, awsConfig } from './aws-options.ts';
+import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import { formatDuration, runDuration, runErrorLine, summarizeRun, summarizeSteps } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 
@@ -21,7 +21,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('name the run id');
   const runId = positionals[0]!;
-  const aws = (Object.keys(AWS_OPTIONS) as Array<keyof typeof AWS_OPTIONS>).some((k) => values[k] !== undefined);
+  const aws = usesAws(values);
   if (aws && values.state !== undefined) throw new UsageError('--state reads the local engine; it does not go with --stage/--table/--endpoint');
   return aws ? awsStatus(values, runId, values.json) : localStatus(values.state, runId, values.json);
 }

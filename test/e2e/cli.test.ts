@@ -212,7 +212,7 @@ describe('joinflow run', () => {
     const r = joinflow(['run', 'w.yaml', '--memory', '--concurrency', 'function=1', '--json'], { cwd: dir });
     expect(r.code).toBe(0);
     // The compiled CLI's worker starts without tsx; from src/ (tsx, a stale build) it needs tsx for itself.
-    const compiled = compiledCli(root) !== null;
+    const compiled = compiledCli(root) !== undefined;
     expect(JSON.parse(r.stdout).output).toEqual({ b: { n: 42, before: !compiled, tsx: true } });
   });
 

@@ -63,6 +63,19 @@ describe('trigger processor under at-least-once delivery', () => {
     expect(JSON.stringify(results)).toBe('{"constructor":"c","hasOwnProperty":null}');
   });
 
+  it('acts on nothing of a run cancelled meanwhile (joinflow cancel writes the status only)', async () => {
+    const { p, store } = processorOnMemory();
+    p.register(plan(diamondDef));
+    const ref = { workflow: 'diamond', runId: 'r' };
+    const started = await p.process(event(DetailType.RunRequested, { ...ref, input: null }));
+    expect(started.some((e) => e.type === 'dispatch')).toBe(true);
+    expect(await store.finishRun('r', { status: 'cancelled', finishedAt: 1, error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } })).toBe(true);
+    // Both parents of c complete after the cancellation: c is not dispatched, the run does not end again.
+    expect(await p.process(event(DetailType.StepCompleted, { ...ref, step: 'a', attempt: 1, output: 1 }))).toEqual([]);
+    expect(await p.process(event(DetailType.StepCompleted, { ...ref, step: 'b', attempt: 1, output: 2 }))).toEqual([]);
+    expect((await store.getRun('r'))?.status).toBe('cancelled');
+  });
+
   it('names the item that failed the run in the run\'s error', async () => {
     const { p } = processorOnMemory();
     p.register(plan(fanoutDef));

@@ -1,4 +1,4 @@
-/** Client-side operations against a deployed stage, for the CLI: start a run, read its status. */
+/** Client-side operations against a deployed stage, for the CLI: start, list, read and cancel runs. */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -6,6 +6,9 @@ import { DetailType, JOINFLOW_SOURCE, type RunRequested } from '../../model/even
 import { JoinflowError } from '../../model/errors.ts';
 import { clientOptions, type AwsConfig } from './config.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
+import type { RunRecord, RunStatus } from '../../ports.ts';
+import { createDynamoDbStore } from './dynamodb-store.ts';
+import { listStageRuns } from './run-list.ts';
 import { readRunStatus } from './run-status.ts';
 
 /** Puts "Run Requested" on the stage's bus. */
@@ -22,13 +25,64 @@ export async function stageRunStatus(config: AwsConfig, runId: string): ReturnTy
   try {
     return await readRunStatus(new DynamoDBClient(clientOptions(config, 'dynamodb')), config.table, runId);
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    const where = `table "${config.table}" (region ${config.region}${config.endpoint ? `, endpoint ${config.endpoint}` : ''})`;
-    const hint =
-      e.name === 'ResourceNotFoundException' ? `: is stage "${config.stage}" deployed? (npx serverless deploy --stage ${config.stage})` :
-      e.name === 'CredentialsProviderError' ? ': give AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)' : '';
-    throw new JoinflowError('STATUS_READ_FAILED', `reading run "${runId}" from ${where} failed: ${e.name}: ${firstLine(e.message)}${hint}`, { cause: err });
+    throw stageError(config, 'STATUS_READ_FAILED', `reading run "${runId}" from`, err);
   }
+}
+
+/** The stage's runs, newest first (see listStageRuns); failures as for stageRunStatus. */
+export async function stageRuns(config: AwsConfig, filter: { workflow?: string; status?: RunStatus; limit?: number }): Promise<RunRecord[]> {
+  try {
+    return await listStageRuns(new DynamoDBClient(clientOptions(config, 'dynamodb')), config.table, filter);
+  } catch (err) {
+    throw stageError(config, 'LIST_READ_FAILED', 'listing the runs of', err);
+  }
+}
+
+/** What cancelling a run of a stage did: `cancelled`, or why not (no such run, or it had ended). */
+export type StageCancel = { outcome: 'cancelled'; run: RunRecord } | { outcome: 'unknown' } | { outcome: 'ended'; run: RunRecord };
+
+/**
+ * Cancels a running run of a stage: its META item becomes `cancelled` (a conditional write, so
+ * a run that ends at the same moment is left as it ended), then Run Cancelled goes on the bus.
+ * From then on the trigger processor ignores the run's events: nothing new is dispatched, and
+ * what already runs (a Lambda invocation, a Batch job) finishes on its own, unheeded.
+ */
+export async function cancelStageRun(config: AwsConfig, runId: string, reason: string, now = Date.now()): Promise<StageCancel> {
+  const store = createDynamoDbStore({ client: new DynamoDBClient(clientOptions(config, 'dynamodb')), table: config.table });
+  let run: RunRecord | undefined;
+  try {
+    run = await store.getRun(runId);
+    if (!run) return { outcome: 'unknown' };
+    if (run.status !== 'running') return { outcome: 'ended', run };
+    const error = { type: 'Cancelled', message: reason };
+    if (!(await store.finishRun(runId, { status: 'cancelled', finishedAt: now, error }))) {
+      const ended = await store.getRun(runId);
+      return { outcome: 'ended', run: ended ?? run };
+    }
+    run = { ...run, status: 'cancelled', finishedAt: now, error };
+  } catch (err) {
+    throw stageError(config, 'CANCEL_FAILED', `cancelling run "${runId}" in`, err);
+  }
+  try {
+    const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus });
+    await bus.publish([{ id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow: run.workflow, runId, reason } }]);
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const why = e instanceof JoinflowError ? e.message : `${e.name}: ${firstLine(e.message)}`;
+    throw new JoinflowError('CANCEL_EVENT_FAILED', `run "${runId}" is cancelled in table "${config.table}", but Run Cancelled could not be put on bus "${config.bus}" (${why})`, { cause: err });
+  }
+  return { outcome: 'cancelled', run };
+}
+
+/** A failed call to the stage's table as a JoinflowError naming the table and what to check. */
+function stageError(config: AwsConfig, code: string, what: string, err: unknown): JoinflowError {
+  if (err instanceof JoinflowError) return err;
+  const e = err instanceof Error ? err : new Error(String(err));
+  const where = `table "${config.table}" (region ${config.region}${config.endpoint ? `, endpoint ${config.endpoint}` : ''})`;
+  const hint =
+    e.name === 'ResourceNotFoundException' ? `: is stage "${config.stage}" deployed? (npx serverless deploy --stage ${config.stage})` :
+    e.name === 'CredentialsProviderError' ? ': give AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)' : '';
+  return new JoinflowError(code, `${what} ${where} failed: ${e.name}: ${firstLine(e.message)}${hint}`, { cause: err });
 }
 
 function firstLine(text: string): string {
