@@ -79,6 +79,15 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
       if (seen.has(need)) problems.push({ path, message: `"${need}" is listed twice` });
       seen.add(need);
     });
+    // Logs, working directories and Batch outputs are named <step>[.<item>].<attempt>: "qc.0"
+    // (attempt 1: "qc.0.1") would write the files of item 0 of forEach step "qc".
+    const numbered = /^(.+)\.(\d+)$/.exec(id);
+    if (numbered && steps[numbered[1]!]?.forEach !== undefined) {
+      problems.push({
+        path: `steps.${id}`,
+        message: `the id "${id}" would share its file names (logs, working directory: <step>.<item>.<attempt>) with item ${numbered[2]} of forEach step "${numbered[1]}": rename it`,
+      });
+    }
     if (step.forEach !== undefined) {
       const over = typeof step.forEach === 'string' ? step.forEach : step.forEach.step;
       if (!step.needs.includes(over)) {

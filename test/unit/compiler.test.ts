@@ -72,6 +72,13 @@ describe('compiler: validation', () => {
     ]);
   });
 
+  it('rejects a step id that names the files of a forEach step\'s item ("qc.0" beside forEach step "qc")', () => {
+    const steps = { list: { executor: sim }, qc: { needs: ['list'], forEach: 'list', executor: sim }, 'qc.0': { needs: ['qc'], executor: sim }, 'list.1': { needs: ['list'], executor: sim }, 'qc.x': { executor: sim } };
+    expect(problemsOf({ name: 'w', steps })).toEqual([
+      { path: 'steps.qc.0', message: 'the id "qc.0" would share its file names (logs, working directory: <step>.<item>.<attempt>) with item 0 of forEach step "qc": rename it' },
+    ]);
+  });
+
   it('reports missing handler files and exports', () => {
     const def = {
       name: 'w',
