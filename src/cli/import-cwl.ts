@@ -23,11 +23,13 @@ export async function importCwlFile(file: string, flags: ImportCwlFlags): Promis
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
   }
-  const outDir = flags.out === undefined ? process.cwd() : path.dirname(path.resolve(flags.out));
+  // Written to stdout, the workflow may be saved anywhere: paths in it (the runner, File
+  // defaults) are then absolute, not relative to the current directory.
+  const outDir = flags.out === undefined ? undefined : path.dirname(path.resolve(flags.out));
   const { workflow, stats, notes } = importCwl(file, text, {
     readFile: (f) => readFileSync(f, 'utf8'),
-    outDir,
-    runner: { command: 'node', args: [runnerPath(outDir), 'cwl-tool'] },
+    ...(outDir === undefined ? {} : { outDir }),
+    runner: { command: 'node', args: [outDir === undefined ? BIN : runnerPath(outDir), 'cwl-tool'] },
     executor,
     ...(flags.name === undefined ? {} : { name: flags.name }),
     ...(flags.image === undefined ? {} : { image: flags.image }),

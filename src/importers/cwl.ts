@@ -17,8 +17,11 @@ export type { CwlImportStats } from './cwl/build-workflow.ts';
 export type CwlImportOptions = {
   /** Reads a file (the workflow's `run:` tools); throws when it cannot. */
   readFile: (file: string) => string;
-  /** Directory the workflow will be written to: File defaults are made relative to it. */
-  outDir: string;
+  /**
+   * Directory the workflow will be written to: File defaults are made relative to it. Not given
+   * (the workflow goes to stdout, to be saved anywhere): they are written as absolute paths.
+   */
+  outDir?: string;
   /** The local command that runs the tool runner, e.g. node + [.../bin/joinflow.js, cwl-tool]. */
   runner: { command: string; args: string[] };
   /** Workflow name; defaults to the file's base name. */
@@ -36,7 +39,7 @@ export function importCwl(file: string, text: string, options: CwlImportOptions)
   const fail = (): never => {
     throw new WorkflowDefinitionError(problems.list, file);
   };
-  const wf = readCwlWorkflow(file, text, { readFile: options.readFile, outDir: options.outDir }, problems, notes);
+  const wf = readCwlWorkflow(file, text, { readFile: options.readFile, ...(options.outDir === undefined ? {} : { outDir: options.outDir }) }, problems, notes);
   if (!wf) return fail();
   let name = options.name;
   if (name === undefined) name = sanitizeWorkflowName(path.basename(file).replace(/\.(cwl|ya?ml|json)$/i, ''));

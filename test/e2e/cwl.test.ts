@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { findOrphans } from '../../src/adapters/local/orphans.ts';
 import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -9,6 +10,18 @@ const tmp = tempDirs('jf-cwl-');
 const fixtures = path.join(root, 'test/fixtures/cwl');
 type File = { class: 'File'; path: string; basename: string; size: number };
 const read = (f: File): string => readFileSync(f.path, 'utf8');
+
+/** Pids of the processes whose argv is exactly `argv` (Linux). */
+function processesRunning(argv: string[]): number[] {
+  const want = `${argv.join('\0')}\0`;
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === want ? [Number(pid)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
 
 describe('joinflow import cwl + run', () => {
   it('imports the word-count workflow (scatter, gather, stdout, glob) and runs it to the expected files', () => {
@@ -61,6 +74,41 @@ describe('joinflow import cwl + run', () => {
     expect(r.code, r.stderr).toBe(0);
     const argv = read((JSON.parse(r.stdout) as { output: { argv: File } }).output.argv).split('\n').slice(0, -1);
     expect(argv).toEqual(['--first', '-v', '-I', '10,20', '-n', 'x', 'y', '-t=p', '-t=q', '--mode=fast', path.join(fixtures, 'data/ref.txt')]);
+  });
+
+  it.skipIf(process.platform !== 'linux')('stops the tool of a CWL step that times out: no process of it is left', () => {
+    const dir = tmp();
+    // A duration no other process has, to find this tool's process by its command line.
+    const seconds = `4242.${String(process.pid).padStart(7, '0')}${Date.now() % 1000}`;
+    writeFileSync(path.join(dir, 'sleep.cwl'), `cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: [sleep, "${seconds}"]\nrequirements:\n  ToolTimeLimit: { timelimit: 1 }\ninputs: {}\noutputs: {}\n`);
+    const out = path.join(dir, 'sleep.json');
+    expect(joinflow(['import', 'cwl', path.join(dir, 'sleep.cwl'), '-o', out]).code).toBe(0);
+    try {
+      const r = joinflow(['run', out, '--json', '--state', tmp()]);
+      expect(r.code).toBe(1);
+      const result = JSON.parse(r.stdout) as { runId: string; status: string; error: { type: string } };
+      expect([result.status, result.error.type]).toEqual(['failed', 'StepTimeout']);
+      // The tool carries the step's identity (JOINFLOW_RUN_ID, ...), by which the engine found and stopped it.
+      expect(findOrphans(result.runId)).toEqual([]);
+      expect(processesRunning(['sleep', seconds])).toEqual([]);
+    } finally {
+      for (const pid of processesRunning(['sleep', seconds])) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('writes absolute paths when the workflow goes to stdout, so that it runs wherever it is saved', () => {
+    const imported = joinflow(['import', 'cwl', 'test/fixtures/cwl/printf-tool.cwl']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const elsewhere = path.join(tmp(), 'saved', 'elsewhere');
+    mkdirSync(elsewhere, { recursive: true });
+    const out = path.join(elsewhere, 'redirected.json');
+    writeFileSync(out, imported.stdout);
+    const wf = JSON.parse(imported.stdout) as { steps: Record<string, { executor: { args: string[] } }> };
+    expect(wf.steps['tool']!.executor.args[0]).toBe(path.join(root, 'bin/joinflow.js'));
+    const r = joinflow(['run', out, '--input', JSON.stringify({ names: ['x'], sizes: [1], tags: ['p'] }), '--json', '--state', tmp()], { cwd: elsewhere });
+    expect(r.code, r.stderr).toBe(0);
+    const argv = read((JSON.parse(r.stdout) as { output: { argv: File } }).output.argv).split('\n').slice(0, -1);
+    expect(argv.at(-1)).toBe(path.join(fixtures, 'data/ref.txt'));
   });
 
   it('fails the run with the tool exit code and its stderr', () => {

@@ -77,6 +77,34 @@ describe('runCwlSpec: tools', () => {
     }
   });
 
+  it('passes the step identity (JOINFLOW_WORKFLOW, _RUN_ID, _STEP, _ATTEMPT, _ITEM) on to the tool, over EnvVarRequirement', async () => {
+    const identity = { JOINFLOW_WORKFLOW: 'wf', JOINFLOW_RUN_ID: 'run-9', JOINFLOW_STEP: 's', JOINFLOW_ATTEMPT: '2', JOINFLOW_ITEM: '4' };
+    const ctx = context({}, { env: { PATH: process.env['PATH'], ...identity, JOINFLOW_DATA_DIR: '/x', OTHER: 'no' } });
+    const out = await runCwlSpec({ kind: 'tool', tool: tool({ ...printf, baseCommand: ['env'], env: { JOINFLOW_STEP: 'forged', MINE: '1' } }), in: {} }, ctx) as Record<string, CwlFile>;
+    const vars = Object.fromEntries(text(out['out']).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    expect(vars).toMatchObject({ ...identity, MINE: '1' });
+    expect(Object.keys(vars).sort()).toEqual(['HOME', 'JOINFLOW_ATTEMPT', 'JOINFLOW_ITEM', 'JOINFLOW_RUN_ID', 'JOINFLOW_STEP', 'JOINFLOW_WORKFLOW', 'MINE', 'PATH', 'TMPDIR']);
+  });
+
+  it('captures an unnamed stdout/stderr to a random hidden file that globs like *.txt do not match', async () => {
+    const sh = tool({
+      baseCommand: ['sh', '-c', 'echo out; echo err >&2; echo data > a.txt'],
+      outputs: [
+        { id: 'o', type: t('File'), stream: 'stdout' },
+        { id: 'e', type: t('File'), stream: 'stderr' },
+        { id: 'txt', type: t('File', 1), glob: ['*.txt'] },
+        { id: 'all', type: t('File', 1), glob: ['*'] },
+      ],
+    });
+    const out = await runCwlSpec({ kind: 'tool', tool: sh, in: {} }, context({})) as Record<string, CwlFile & CwlFile[]>;
+    expect(text(out['o'])).toBe('out\n');
+    expect(text(out['e'])).toBe('err\n');
+    expect(out['o']!.basename).toMatch(/^\.stdout-[0-9a-f]{12}$/);
+    expect(out['e']!.basename).toMatch(/^\.stderr-[0-9a-f]{12}$/);
+    expect(out['txt']!.map((f) => f.basename)).toEqual(['a.txt']);
+    expect(out['all']!.map((f) => f.basename)).toEqual(['a.txt']);
+  });
+
   it('starts each attempt in an empty working directory, even when it ran before (redelivery)', async () => {
     const ctx = context({});
     const ls = tool({ ...printf, baseCommand: ['ls', '-A'] });
@@ -102,6 +130,11 @@ describe('runCwlSpec: values', () => {
     expect(items).toEqual([{ class: 'File', path: y, basename: 'y.txt', size: 3 }, { class: 'File', path: y, basename: 'y.txt', size: 3 }]);
     const outputs = await runCwlSpec({ kind: 'outputs', outputs: { first: { ref: { input: 'one' }, type: t('File') } } }, ctx);
     expect(outputs).toEqual({ first: { class: 'File', path: path.join(ctx.baseDir, 'x.txt'), basename: 'x.txt', size: 2 } });
+    // A location is an IRI: a relative one is %-decoded (a path is not).
+    writeFileSync(path.join(ctx.baseDir, 'a b.txt'), 'ab');
+    ctx.event.input = { one: { class: 'File', location: 'a%20b.txt' } };
+    expect(await runCwlSpec({ kind: 'outputs', outputs: { first: { ref: { input: 'one' }, type: t('File') } } }, ctx))
+      .toEqual({ first: { class: 'File', path: path.join(ctx.baseDir, 'a b.txt'), basename: 'a b.txt', size: 2 } });
     ctx.event.input = { one: { class: 'File', path: 'gone.txt' } };
     await expect(runCwlSpec({ kind: 'outputs', outputs: { first: { ref: { input: 'one' }, type: t('File') } } }, ctx))
       .rejects.toThrow(`step "s": workflow output "first": no such file ${path.join(ctx.baseDir, 'gone.txt')} (from "gone.txt", relative to ${ctx.baseDir})`);

@@ -5,13 +5,13 @@
  * workflow outputs. The result is what the step prints as its JSON output line.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildCommandLine } from '../../importers/cwl/command-line.ts';
 import type { RunnerSpec, ToolSpec, ValueSpec } from '../../importers/cwl/spec.ts';
-import { mapFiles, typeMismatch } from '../../importers/cwl/values.ts';
+import { localPathOf, mapFiles, typeMismatch } from '../../importers/cwl/values.ts';
 import { JoinflowError } from '../../model/errors.ts';
 import type { StepEvent } from '../../model/workflow.ts';
 import { globFiles } from './cwl-glob.ts';
@@ -30,7 +30,7 @@ export type CwlRunContext = {
   step: string;
   item?: number;
   attempt: number;
-  /** The environment the tool's PATH comes from. */
+  /** The environment the tool's PATH and the step's identity (JOINFLOW_RUN_ID, ...) come from. */
   env: NodeJS.ProcessEnv;
   /** Where progress lines go (the command line that runs). */
   log: (line: string) => void;
@@ -42,6 +42,12 @@ export class CwlStepError extends JoinflowError {
     super('CWL_STEP', message);
   }
 }
+
+/**
+ * The variables that identify the task of a process step: the engine finds a step's leftover
+ * processes by them (timeout, cancel; see orphans.ts), so the tool inherits them.
+ */
+const IDENTITY_VARS = ['JOINFLOW_WORKFLOW', 'JOINFLOW_RUN_ID', 'JOINFLOW_STEP', 'JOINFLOW_ATTEMPT', 'JOINFLOW_ITEM'];
 
 /** Runs one spec and returns the step's output. */
 export async function runCwlSpec(spec: RunnerSpec, ctx: CwlRunContext): Promise<unknown> {
@@ -69,6 +75,12 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
   mkdirSync(workdir, { recursive: true });
   ctx.log(`cwl-tool: in ${workdir}: ${argv.map(quote).join(' ')}`);
 
+  // CWL makes a random name for an unnamed stdout/stderr: hidden, so no glob matches it by accident.
+  const streams = {
+    stdout: tool.stdout ?? (tool.outputs.some((o) => 'stream' in o && o.stream === 'stdout') ? `.stdout-${randomBytes(6).toString('hex')}` : undefined),
+    stderr: tool.stderr ?? (tool.outputs.some((o) => 'stream' in o && o.stream === 'stderr') ? `.stderr-${randomBytes(6).toString('hex')}` : undefined),
+  };
+  const identity = Object.fromEntries(IDENTITY_VARS.flatMap((k) => (ctx.env[k] === undefined ? [] : [[k, ctx.env[k]]])));
   const fds: number[] = [];
   const capture = (file: string | undefined): number | 'inherit' => {
     if (file === undefined) return 'inherit';
@@ -80,9 +92,10 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
   try {
     const child = spawn(command, args, {
       cwd: workdir,
-      // CWL gives tools a clean environment: PATH, HOME and TMPDIR (plus EnvVarRequirement).
-      env: { PATH: ctx.env['PATH'] ?? '/usr/bin:/bin', HOME: workdir, TMPDIR: tmpdir(), ...tool.env },
-      stdio: ['ignore', capture(tool.stdout), capture(tool.stderr)],
+      // CWL gives tools a clean environment: PATH, HOME and TMPDIR (plus EnvVarRequirement), and
+      // joinflow the step's identity, last, so that the engine can always find what is left over.
+      env: { PATH: ctx.env['PATH'] ?? '/usr/bin:/bin', HOME: workdir, TMPDIR: tmpdir(), ...tool.env, ...identity },
+      stdio: ['ignore', capture(streams.stdout), capture(streams.stderr)],
     });
     exit = await new Promise((resolve, reject) => {
       child.once('error', (error) => reject(new CwlStepError(`step "${ctx.step}": cannot run ${JSON.stringify(command)}: ${error.message}`)));
@@ -98,7 +111,7 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
 
   const out: Record<string, unknown> = {};
   for (const o of tool.outputs) {
-    const found = 'stream' in o ? [path.join(workdir, (o.stream === 'stdout' ? tool.stdout : tool.stderr)!)] : o.glob.flatMap((g) => globFiles(workdir, g));
+    const found = 'stream' in o ? [path.join(workdir, streams[o.stream]!)] : o.glob.flatMap((g) => globFiles(workdir, g));
     const files = [...new Set(found)].map(fileObject);
     if (o.type.depth === 1) out[o.id] = files;
     else if (files.length === 1) out[o.id] = files[0];
@@ -138,9 +151,12 @@ function resolveValue(spec: ValueSpec, what: string, ctx: CwlRunContext): unknow
   if (mismatch) throw new CwlStepError(`step "${ctx.step}": ${what}: ${mismatch}`);
   return mapFiles(value, (f) => {
     const given = typeof f.path === 'string' ? f.path : String(f.location);
-    let where = given;
-    if (where.startsWith('file://')) where = fileURLToPath(where);
-    else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(where)) throw new CwlStepError(`step "${ctx.step}": ${what}: only local files are supported, got ${given}`);
+    let where: string;
+    try {
+      where = localPathOf(f) ?? given;
+    } catch (error) {
+      throw new CwlStepError(`step "${ctx.step}": ${what}: ${(error as Error).message}`);
+    }
     const abs = path.resolve(ctx.baseDir, where);
     try {
       return fileObject(abs);

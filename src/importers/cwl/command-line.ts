@@ -11,7 +11,8 @@ type Entry = { position: number; key: number | string; args: string[] };
 
 /**
  * The argv of one tool run. `values` holds each input's resolved value (null or absent for a
- * missing optional input); inputs without a binding do not appear on the command line.
+ * missing optional input); inputs without a binding (theirs or their array items') do not
+ * appear on the command line.
  */
 export function buildCommandLine(tool: ToolSpec, values: Readonly<Record<string, unknown>>): string[] {
   const entries: Entry[] = [];
@@ -19,9 +20,13 @@ export function buildCommandLine(tool: ToolSpec, values: Readonly<Record<string,
     entries.push({ position: a.position, key: i, args: withPrefix(a, a.value) });
   });
   for (const input of tool.inputs) {
-    if (!input.binding) continue;
+    // CWL collects nested bindings too: an array whose type binds its items is on the command
+    // line even when the parameter has no inputBinding of its own (each item with its binding).
+    const items = input.type.itemBinding;
+    const binding = input.binding ?? (items && input.type.depth > 0 ? { position: items.position, separate: true } : undefined);
+    if (!binding) continue;
     const value = values[input.id];
-    entries.push({ position: input.binding.position, key: input.id, args: bindValue(value, input.binding, input.type.itemBinding) });
+    entries.push({ position: binding.position, key: input.id, args: bindValue(value, binding, items) });
   }
   // CWL sorts by [position, i] for arguments and [position, input name] for inputs; at the same
   // position numeric keys come first, so arguments precede inputs.

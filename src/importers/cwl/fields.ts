@@ -98,6 +98,16 @@ export function literalString(ctx: Ctx, path: DocPath, raw: unknown, what: strin
   return raw;
 }
 
+/**
+ * A plain string field that CWL does not read as an Expression (`baseCommand`, `prefix`,
+ * `itemSeparator`, `dockerPull`): `$(` and `${` in it are literal text, passed as they are.
+ */
+export function plainString(ctx: Ctx, path: DocPath, raw: unknown, what: string): string | undefined {
+  if (typeof raw === 'string') return raw;
+  ctx.problems.add(ctx.src.at(path), `${what} must be a string, got ${kindOf(raw)}`);
+  return undefined;
+}
+
 /** A whole number field (positions, exit codes, limits). */
 export function integer(ctx: Ctx, path: DocPath, raw: unknown, what: string): number | undefined {
   if (typeof raw === 'string' && hasExpression(raw)) {
@@ -171,7 +181,10 @@ function refuseType(ctx: Ctx, path: DocPath, base: string): undefined {
   return undefined;
 }
 
-/** An inputBinding: position, prefix, separate, itemSeparator; valueFrom and the rest are refused. */
+/**
+ * An inputBinding: position, prefix, separate, itemSeparator; valueFrom and the rest are refused.
+ * `prefix` and `itemSeparator` are plain strings in CWL, never expressions.
+ */
 export function readBinding(ctx: Ctx, path: DocPath, raw: unknown): CommandBinding | undefined {
   if (!isObject(raw)) {
     ctx.problems.add(ctx.src.at(path), `inputBinding must be an object, got ${kindOf(raw)}`);
@@ -185,7 +198,7 @@ export function readBinding(ctx: Ctx, path: DocPath, raw: unknown): CommandBindi
   const binding: CommandBinding = { position: 0, separate: true };
   if (raw['position'] !== undefined) binding.position = integer(ctx, [...path, 'position'], raw['position'], 'position') ?? 0;
   if (raw['prefix'] !== undefined) {
-    const prefix = literalString(ctx, [...path, 'prefix'], raw['prefix'], 'prefix');
+    const prefix = plainString(ctx, [...path, 'prefix'], raw['prefix'], 'prefix');
     if (prefix !== undefined) binding.prefix = prefix;
   }
   if (raw['separate'] !== undefined) {
@@ -193,7 +206,7 @@ export function readBinding(ctx: Ctx, path: DocPath, raw: unknown): CommandBindi
     else ctx.problems.add(ctx.src.at([...path, 'separate']), `separate must be true or false, got ${kindOf(raw['separate'])}`);
   }
   if (raw['itemSeparator'] !== undefined) {
-    const sep = literalString(ctx, [...path, 'itemSeparator'], raw['itemSeparator'], 'itemSeparator');
+    const sep = plainString(ctx, [...path, 'itemSeparator'], raw['itemSeparator'], 'itemSeparator');
     if (sep !== undefined) binding.itemSeparator = sep;
   }
   return binding;

@@ -6,11 +6,11 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFields, isObject, kindOf, literalString, readIdMap, readType, shortId, type Ctx, type Json } from './fields.ts';
-import { mergeRequirements, readRequirements, type Requirements } from './requirements.ts';
+import { effectiveRequirements, readRequirements, type LevelRequirements, type Requirements } from './requirements.ts';
 import { parseCwlSource, type CwlSource, type DocPath, type Problems } from './source.ts';
 import { typeName, type CwlType, type ToolSpec } from './spec.ts';
-import { CWL_VERSIONS, METADATA_FIELDS, readTool, SALAD_REFUSED, type ReadTool } from './tool.ts';
-import { mapFiles, typeMismatch } from './values.ts';
+import { CWL_VERSIONS, METADATA_FIELDS, readTool, SALAD_REFUSED, type FileDefault, type ReadTool } from './tool.ts';
+import { localPathOf, mapFiles, typeMismatch } from './values.ts';
 
 /** Where a step input or a workflow output takes its value from. */
 export type Source = { input: string } | { step: string; output: string };
@@ -48,8 +48,8 @@ export type CwlWorkflow = {
 export type ReadOptions = {
   /** Reads a file by its path (as given, joined with the including file's directory). */
   readFile: (file: string) => string;
-  /** Directory of the workflow that will be written: File defaults are made relative to it. */
-  outDir: string;
+  /** Directory of the workflow that will be written: File defaults are made relative to it (absolute when not given). */
+  outDir?: string;
 };
 
 /** Reads the document in `file`; undefined when it cannot be read at all (problems say why). */
@@ -77,22 +77,21 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
   }
   checkFields(ctx, [], body, 'Workflow', ['class', 'cwlVersion', ...METADATA_FIELDS, 'inputs', 'outputs', 'steps', 'requirements', 'hints'], SALAD_REFUSED);
   const wfRequirements = readRequirements(ctx, [], body, notes);
+  // `id: main` makes `#main/x` the full id of input `x` and `#main/s/o` that of output `o` of step `s`.
+  const wfId = typeof body['id'] === 'string' ? body['id'].slice(body['id'].indexOf('#') + 1) : undefined;
   const inputs = readIdMap(ctx, ['inputs'], body['inputs'], 'input', 'type').flatMap((e) => readWfInput(ctx, e.path, e.id, e.body, fileDefault) ?? []);
   const tools = new Map<string, ReadTool | undefined>();
   const unreadable: string[] = [];
   const steps = readIdMap(ctx, ['steps'], body['steps'], 'step').flatMap((e) => {
     const before = ctx.problems.list.length;
-    const step = readStep(ctx, e.path, e.id, e.body, { ...options, file, tools, notes });
+    const step = readStep(ctx, e.path, e.id, e.body, { ...options, file, tools, notes, wfRequirements, ...(wfId ? { wfId } : {}) });
     // A step with a problem of its own is left out of the checks between steps, which would
     // only report what follows from that problem (a refused scatter, say, as type mismatches).
-    if (step && ctx.problems.list.length === before) step.requirements = mergeRequirements(wfRequirements, step.requirements);
-    else {
-      unreadable.push(e.id);
-      return [];
-    }
-    return step;
+    if (step && ctx.problems.list.length === before) return step;
+    unreadable.push(e.id);
+    return [];
   });
-  const outputs = readIdMap(ctx, ['outputs'], body['outputs'], 'output', 'type').flatMap((e) => readWfOutput(ctx, e.path, e.id, e.body) ?? []);
+  const outputs = readIdMap(ctx, ['outputs'], body['outputs'], 'output', 'type').flatMap((e) => readWfOutput(ctx, e.path, e.id, e.body, wfId) ?? []);
   const description = describe(body);
   return { src, ...(description ? { description } : {}), inputs, steps, unreadable, outputs };
 }
@@ -111,7 +110,7 @@ function refuseClass(ctx: Ctx, path: DocPath, cls: unknown, hint: string): void 
   ctx.problems.refuse(ctx.src, [...path, 'class'], typeof cls === 'string' ? `class ${cls}` : 'a process without a class', why);
 }
 
-function readWfInput(ctx: Ctx, p: DocPath, id: string, body: Json, fileDefault: (v: unknown) => unknown): WfInput | undefined {
+function readWfInput(ctx: Ctx, p: DocPath, id: string, body: Json, fileDefault: FileDefault): WfInput | undefined {
   checkFields(ctx, p, body, `workflow input "${id}"`, ['id', 'type', 'default', 'label', 'doc', 'format', 'streamable'], {
     secondaryFiles: 'each file is passed on its own: make the secondary file an input',
     inputBinding: 'workflow inputs are not on a command line; bind them in the tool',
@@ -127,10 +126,10 @@ function readWfInput(ctx: Ctx, p: DocPath, id: string, body: Json, fileDefault: 
   if (body['default'] === undefined) return { id, type };
   const mismatch = typeMismatch(body['default'], type);
   if (mismatch) ctx.problems.add(ctx.src.at([...p, 'default']), `default of input "${id}": ${mismatch}`);
-  return { id, type, default: fileDefault(body['default']) };
+  return { id, type, default: fileDefault(body['default'], [...p, 'default']) };
 }
 
-type StepContext = ReadOptions & { file: string; tools: Map<string, ReadTool | undefined>; notes: string[] };
+type StepContext = ReadOptions & { file: string; tools: Map<string, ReadTool | undefined>; notes: string[]; wfRequirements: LevelRequirements; wfId?: string };
 
 function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext): WfStep | undefined {
   checkFields(ctx, p, body, `step "${id}"`, ['id', 'in', 'out', 'run', 'scatter', 'scatterMethod', 'requirements', 'hints', 'label', 'doc'], {
@@ -146,11 +145,12 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
       loadContents: 'file contents are not loaded into inputs',
       loadListing: 'Directory inputs are not supported',
     });
-    const source = readSource(ctx, [...e.path, 'source'], e.body['source']);
-    const fallback = e.body['default'] === undefined ? {} : { default: relocator(ctx, sc.file, sc.outDir)(e.body['default']) };
+    const source = readSource(ctx, [...e.path, 'source'], e.body['source'], sc.wfId);
+    const fallback = e.body['default'] === undefined ? {} : { default: relocator(ctx, sc.file, sc.outDir)(e.body['default'], [...e.path, 'default']) };
     return { id: e.id, path: e.path, ...(source ? { source } : {}), ...fallback };
   });
-  const out = readOut(ctx, [...p, 'out'], body['out']);
+  const outs = readOut(ctx, [...p, 'out'], body['out']);
+  const out = outs.map((o) => o.id);
   let scatter: string | undefined;
   if (body['scatter'] !== undefined) {
     const raw = body['scatter'];
@@ -173,17 +173,21 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
     ctx.problems.add(ctx.src.at([...p, 'scatterMethod']), `scatterMethod must be dotproduct, nested_crossproduct or flat_crossproduct, got ${kindOf(method)}`);
   }
   if (!tool) return undefined;
+  const toolOutputs = tool.tool.outputs.map((o) => o.id);
+  for (const o of outs) {
+    if (!toolOutputs.includes(o.id)) ctx.problems.add(ctx.src.at(o.path), `step "${id}": out "${o.id}" is not an output of the tool it runs${toolOutputs.length === 0 ? ' (it has no outputs)' : ` (its outputs: ${toolOutputs.join(', ')})`}`);
+  }
   const description = describe(body) ?? tool.description;
   return {
     id, path: p, tool: tool.tool,
-    requirements: mergeRequirements(stepRequirements, tool.requirements),
+    requirements: effectiveRequirements([tool.requirements, stepRequirements, sc.wfRequirements]),
     in: ins, out,
     ...(scatter === undefined ? {} : { scatter }),
     ...(description === undefined ? {} : { description }),
   };
 }
 
-/** `run:` a relative .cwl path or an inline CommandLineTool. */
+/** `run:` a .cwl path (relative to the workflow's file, absolute, or a file:// URL) or an inline CommandLineTool. */
 function loadRun(ctx: Ctx, p: DocPath, raw: unknown, sc: StepContext): (ReadTool & { description?: string }) | undefined {
   if (isObject(raw)) {
     if (raw['class'] !== 'CommandLineTool') return void refuseClass(ctx, p, raw['class'], 'steps run CommandLineTools');
@@ -194,11 +198,21 @@ function loadRun(ctx: Ctx, p: DocPath, raw: unknown, sc: StepContext): (ReadTool
     ctx.problems.add(ctx.src.at(p), `run must be a path to a .cwl file or an inline CommandLineTool, got ${kindOf(raw)}`);
     return undefined;
   }
-  if (raw.includes('#') || /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    ctx.problems.refuse(ctx.src, p, `run: ${JSON.stringify(raw)}`, 'run names a local .cwl file by relative path, without a #fragment or URL');
+  const url = /^file:\/\//i.test(raw);
+  if (raw.includes('#') || (!url && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw))) {
+    ctx.problems.refuse(ctx.src, p, `run: ${JSON.stringify(raw)}`, 'run names a local .cwl file by path or file:// URL, without a #fragment');
     return undefined;
   }
-  const file = path.normalize(path.join(path.dirname(sc.file), raw));
+  let target = raw;
+  if (url) {
+    try {
+      target = fileURLToPath(raw);
+    } catch (error) {
+      ctx.problems.add(ctx.src.at(p), `run: ${JSON.stringify(raw)} is not a local file URL: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+  const file = path.isAbsolute(target) ? path.normalize(target) : path.normalize(path.join(path.dirname(sc.file), target));
   if (sc.tools.has(file)) return sc.tools.get(file);
   let text: string;
   try {
@@ -229,19 +243,23 @@ function withDescription(tool: ReadTool, body: Json): ReadTool & { description?:
   return d === undefined ? tool : { ...tool, description: d };
 }
 
-/** `x` (a workflow input) or `step/output`; a list of one source is the same as that source. */
-function readSource(ctx: Ctx, p: DocPath, raw: unknown): Source | undefined {
+/**
+ * `x` (a workflow input) or `step/output`, also as full ids (`#main/x`, `#main/step/output`
+ * in a workflow with `id: main`); a list of one source is the same as that source.
+ */
+function readSource(ctx: Ctx, p: DocPath, raw: unknown, wfId: string | undefined): Source | undefined {
   if (raw === undefined) return undefined;
   if (Array.isArray(raw)) {
     if (raw.length !== 1) {
       ctx.problems.refuse(ctx.src, p, `a list of ${raw.length} sources`, 'each input takes one source; MultipleInputFeatureRequirement merges are not supported');
       return undefined;
     }
-    return readSource(ctx, [...p, 0], raw[0]);
+    return readSource(ctx, [...p, 0], raw[0], wfId);
   }
   const text = literalString(ctx, p, raw, 'source');
   if (text === undefined) return undefined;
-  const local = text.replace(/^#/, '');
+  let local = text.includes('#') ? text.slice(text.indexOf('#') + 1) : text;
+  if (wfId !== undefined && wfId !== '' && local.startsWith(`${wfId}/`)) local = local.slice(wfId.length + 1);
   const parts = local.split('/');
   if (parts.length === 1 && parts[0] !== '') return { input: parts[0]! };
   // `main/step/out` in packed documents: the last two parts name the step and its output.
@@ -250,7 +268,7 @@ function readSource(ctx: Ctx, p: DocPath, raw: unknown): Source | undefined {
   return undefined;
 }
 
-function readOut(ctx: Ctx, p: DocPath, raw: unknown): string[] {
+function readOut(ctx: Ctx, p: DocPath, raw: unknown): Array<{ id: string; path: DocPath }> {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) {
     ctx.problems.add(ctx.src.at(p), `out must be a list of output ids, got ${kindOf(raw)}`);
@@ -258,13 +276,13 @@ function readOut(ctx: Ctx, p: DocPath, raw: unknown): string[] {
   }
   return raw.flatMap((o: unknown, i) => {
     const id = isObject(o) ? o['id'] : o;
-    if (typeof id === 'string' && id !== '') return [shortId(id)];
+    if (typeof id === 'string' && id !== '') return [{ id: shortId(id), path: [...p, i] }];
     ctx.problems.add(ctx.src.at([...p, i]), `an out entry must be an output id, got ${kindOf(o)}`);
     return [];
   });
 }
 
-function readWfOutput(ctx: Ctx, p: DocPath, id: string, body: Json): WfOutput | undefined {
+function readWfOutput(ctx: Ctx, p: DocPath, id: string, body: Json, wfId: string | undefined): WfOutput | undefined {
   checkFields(ctx, p, body, `workflow output "${id}"`, ['id', 'type', 'outputSource', 'label', 'doc', 'format', 'streamable'], {
     linkMerge: 'an output has one source',
     pickValue: 'an output has one source',
@@ -276,17 +294,17 @@ function readWfOutput(ctx: Ctx, p: DocPath, id: string, body: Json): WfOutput | 
     ctx.problems.add(ctx.src.at(p), `workflow output "${id}" needs an outputSource`);
     return undefined;
   }
-  const source = readSource(ctx, [...p, 'outputSource'], body['outputSource']);
+  const source = readSource(ctx, [...p, 'outputSource'], body['outputSource'], wfId);
   if (type === undefined || typeof type === 'string' || !source) return undefined;
   return { id, path: p, type, source };
 }
 
 /** A lone CommandLineTool runs as a workflow of one step named after nothing but "tool". */
-function toolAsWorkflow(ctx: Ctx, body: Json, notes: string[], fileDefault: (v: unknown) => unknown): CwlWorkflow {
+function toolAsWorkflow(ctx: Ctx, body: Json, notes: string[], fileDefault: FileDefault): CwlWorkflow {
   const read = readTool(ctx, [], body, notes, fileDefault);
   const inputs: WfInput[] = read.tool.inputs.map((i) => ({ id: i.id, type: i.type, ...(i.default === undefined ? {} : { default: i.default }) }));
   const step: WfStep = {
-    id: 'tool', path: [], tool: read.tool, requirements: read.requirements,
+    id: 'tool', path: [], tool: read.tool, requirements: effectiveRequirements([read.requirements]),
     in: read.tool.inputs.map((i) => ({ id: i.id, path: ['inputs'], source: { input: i.id } })),
     out: read.tool.outputs.map((o) => o.id),
   };
@@ -303,19 +321,22 @@ function describe(body: Json): string | undefined {
 
 /**
  * File defaults are relative to the document they are written in; the runner resolves paths
- * from the written workflow's directory, so they are rewritten relative to that.
+ * from the written workflow's directory, so they are rewritten relative to that (absolute when
+ * that directory is not known: a workflow written to stdout may be saved anywhere).
  */
-function relocator(ctx: Ctx, file: string, outDir: string): (v: unknown) => unknown {
+function relocator(ctx: Ctx, file: string, outDir: string | undefined): FileDefault {
   const docDir = path.resolve(path.dirname(file));
-  return (value) => mapFiles(value, (f) => {
-    let where = typeof f.path === 'string' ? f.path : typeof f.location === 'string' ? f.location : undefined;
-    if (where === undefined) return f;
-    if (where.startsWith('file://')) where = fileURLToPath(where);
-    else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(where)) {
-      ctx.problems.add(ctx.src.at([]), `File default ${JSON.stringify(where)}: only local files are supported`);
+  return (value, at) => mapFiles(value, (f) => {
+    let where: string | undefined;
+    try {
+      where = localPathOf(f);
+    } catch (error) {
+      ctx.problems.add(ctx.src.at(at), `File default: ${(error as Error).message}`);
       return f;
     }
+    if (where === undefined) return f;
     const { location: _l, path: _p, ...rest } = f;
-    return { ...rest, path: path.relative(path.resolve(outDir), path.resolve(docDir, where)) || '.' };
+    const abs = path.resolve(docDir, where);
+    return { ...rest, path: outDir === undefined ? abs : path.relative(path.resolve(outDir), abs) || '.' };
   });
 }

@@ -1,23 +1,59 @@
 /**
  * CWL `requirements` and `hints` of a workflow, a step or a tool. Requirements joinflow cannot
  * honour are refused; hints it cannot honour are ignored (CWL allows that) and noted.
+ *
+ * CWL v1.2 ("Requirements and hints"): the most specific instance of a requirement class is
+ * used (tool over step over workflow), hints are resolved the same way, and requirements
+ * override hints, an enclosing workflow's or step's requirement included. So each level keeps
+ * what it requires and what it hints apart, and each class is taken as a whole from one level.
  */
 import type { DocPath } from './source.ts';
-import { checkFields, integer, isObject, kindOf, literalString, type Ctx, type Json } from './fields.ts';
+import { checkFields, integer, isObject, kindOf, literalString, plainString, type Ctx, type Json } from './fields.ts';
 
-/** What the requirements of one level say; the most specific level wins, field by field. */
-export type Requirements = {
-  /** DockerRequirement.dockerPull: the container image of the step on AWS Batch. */
-  image?: string;
-  /** ResourceRequirement coresMin (else coresMax). */
-  cores?: number;
-  /** ResourceRequirement ramMin (else ramMax), in MiB. */
-  ramMb?: number;
-  /** EnvVarRequirement. */
+/** The requirement classes with an effect, each as one unit (a class is never merged across levels). */
+export type ClassValues = {
+  /** DockerRequirement: dockerPull, the container image of the step on AWS Batch. */
+  docker?: { image?: string };
+  /** ResourceRequirement: coresMin (else coresMax) and ramMin (else ramMax, in MiB), together. */
+  resources?: { cores?: number; ramMb?: number };
+  /** EnvVarRequirement: every variable of the one instance used. */
   env?: Record<string, string>;
   /** ToolTimeLimit, in seconds (0: none). */
+  timeLimit?: { seconds: number };
+};
+
+/** What one level (workflow, step or tool) says, under `requirements` and under `hints`. */
+export type LevelRequirements = { required: ClassValues; hinted: ClassValues };
+
+/** The effective requirements of a tool run by a step. */
+export type Requirements = {
+  image?: string;
+  cores?: number;
+  ramMb?: number;
+  env?: Record<string, string>;
+  /** Seconds; 0 or absent: no limit. */
   timeLimitS?: number;
 };
+
+/**
+ * The effective requirements from `levels`, most specific first (tool, step, workflow): per
+ * class, the most specific `requirements` entry, else the most specific `hints` entry.
+ */
+export function effectiveRequirements(levels: readonly LevelRequirements[]): Requirements {
+  const pick = <K extends keyof ClassValues>(k: K): ClassValues[K] =>
+    levels.find((l) => l.required[k] !== undefined)?.required[k] ?? levels.find((l) => l.hinted[k] !== undefined)?.hinted[k];
+  const docker = pick('docker');
+  const resources = pick('resources');
+  const env = pick('env');
+  const timeLimit = pick('timeLimit');
+  return {
+    ...(docker?.image === undefined ? {} : { image: docker.image }),
+    ...(resources?.cores === undefined ? {} : { cores: resources.cores }),
+    ...(resources?.ramMb === undefined ? {} : { ramMb: resources.ramMb }),
+    ...(env === undefined ? {} : { env }),
+    ...(timeLimit === undefined ? {} : { timeLimitS: timeLimit.seconds }),
+  };
+}
 
 /** Requirements that only enable constructs which are checked (and refused) where they are used. */
 const ENABLING = ['InlineJavascriptRequirement', 'ScatterFeatureRequirement', 'StepInputExpressionRequirement', 'MultipleInputFeatureRequirement'];
@@ -37,27 +73,20 @@ const WHY_NOT: Record<string, string> = {
 };
 
 /**
- * Reads `requirements` and `hints` of the object at `path`. `notes` receives what was accepted
- * without effect or ignored, with its position.
+ * Reads `requirements` and `hints` of the object at `path`, kept apart. `notes` receives what
+ * was accepted without effect or ignored, with its position.
  */
-export function readRequirements(ctx: Ctx, path: DocPath, body: Json, notes: string[]): Requirements {
-  const out: Requirements = {};
-  // Hints first, so that requirements of the same level override them.
+export function readRequirements(ctx: Ctx, path: DocPath, body: Json, notes: string[]): LevelRequirements {
+  const level: LevelRequirements = { required: {}, hinted: {} };
   for (const kind of ['hints', 'requirements'] as const) {
     for (const { cls, path: p, at, body: r } of classEntries(ctx, [...path, kind], body[kind])) {
-      readOne(ctx, p, at, cls, r, kind === 'hints', out, notes);
+      readOne(ctx, p, at, cls, r, kind === 'hints', kind === 'hints' ? level.hinted : level.required, notes);
     }
   }
-  return out;
+  return level;
 }
 
-/** `more` over `less`, field by field (a tool's own requirements over its step's and workflow's). */
-export function mergeRequirements(less: Requirements, more: Requirements): Requirements {
-  const env = less.env || more.env ? { ...less.env, ...more.env } : undefined;
-  return { ...less, ...more, ...(env ? { env } : {}) };
-}
-
-function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: boolean, out: Requirements, notes: string[]): void {
+function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: boolean, into: ClassValues, notes: string[]): void {
   const where = ctx.src.at(at, true);
   if (ENABLING.includes(cls)) return;
   if (NO_EFFECT[cls] !== undefined) {
@@ -65,7 +94,9 @@ function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: 
     return;
   }
   // A hint that cannot be honoured may be ignored (CWL v1.2, "Requirements and hints").
-  const problems = hint ? ctx.problems.list.length : -1;
+  const problems = ctx.problems.list.length;
+  // Read into a fresh object: a hint with a problem is dropped whole, not half applied.
+  const out: ClassValues = {};
   switch (cls) {
     case 'DockerRequirement': {
       checkFields(ctx, p, r, 'DockerRequirement', ['class', 'dockerPull'], {
@@ -75,22 +106,28 @@ function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: 
         dockerImageId: 'images are pulled by name on AWS Batch: use dockerPull',
         dockerOutputDirectory: 'outputs are collected from the working directory',
       });
+      out.docker = {};
       if (r['dockerPull'] === undefined) break;
-      const image = literalString(ctx, [...p, 'dockerPull'], r['dockerPull'], 'dockerPull');
+      // dockerPull is a plain string in CWL (not an Expression): "$(" in it is literal.
+      const image = plainString(ctx, [...p, 'dockerPull'], r['dockerPull'], 'dockerPull');
       if (image !== undefined) {
-        out.image = image;
+        out.docker.image = image;
         notes.push(`${where}: DockerRequirement ${image}: the image of the step's AWS Batch job (--executor batch); locally the command runs on this machine`);
       }
       break;
     }
     case 'ResourceRequirement': {
       checkFields(ctx, p, r, 'ResourceRequirement', ['class', 'coresMin', 'coresMax', 'ramMin', 'ramMax', 'tmpdirMin', 'tmpdirMax', 'outdirMin', 'outdirMax']);
+      const res: { cores?: number; ramMb?: number } = {};
       const cores = r['coresMin'] ?? r['coresMax'];
       const coresKey = r['coresMin'] !== undefined ? 'coresMin' : 'coresMax';
-      if (cores !== undefined) out.cores = positive(ctx, [...p, coresKey], cores, coresKey, false);
+      const c = cores === undefined ? undefined : positive(ctx, [...p, coresKey], cores, coresKey, false);
+      if (c !== undefined) res.cores = c;
       const ram = r['ramMin'] ?? r['ramMax'];
       const ramKey = r['ramMin'] !== undefined ? 'ramMin' : 'ramMax';
-      if (ram !== undefined) out.ramMb = positive(ctx, [...p, ramKey], ram, ramKey, true);
+      const m = ram === undefined ? undefined : positive(ctx, [...p, ramKey], ram, ramKey, true);
+      if (m !== undefined) res.ramMb = m;
+      out.resources = res;
       if (['tmpdirMin', 'tmpdirMax', 'outdirMin', 'outdirMax'].some((k) => r[k] !== undefined)) {
         notes.push(`${where}: ResourceRequirement tmpdir/outdir sizes have no effect (disk is not reserved)`);
       }
@@ -98,14 +135,14 @@ function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: 
     }
     case 'EnvVarRequirement': {
       checkFields(ctx, p, r, 'EnvVarRequirement', ['class', 'envDef']);
-      out.env = { ...out.env, ...readEnvDef(ctx, [...p, 'envDef'], r['envDef']) };
+      out.env = readEnvDef(ctx, [...p, 'envDef'], r['envDef']);
       break;
     }
     case 'ToolTimeLimit': {
       checkFields(ctx, p, r, 'ToolTimeLimit', ['class', 'timelimit']);
       const limit = integer(ctx, [...p, 'timelimit'], r['timelimit'], 'timelimit');
       if (limit !== undefined && limit < 0) ctx.problems.add(ctx.src.at([...p, 'timelimit']), 'timelimit must be 0 (no limit) or more seconds');
-      else if (limit !== undefined) out.timeLimitS = limit;
+      else if (limit !== undefined) out.timeLimit = { seconds: limit };
       break;
     }
     default:
@@ -117,7 +154,12 @@ function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: 
     // An unusable hint is dropped whole rather than failing the import.
     const dropped = ctx.problems.list.splice(problems);
     notes.push(...dropped.map((d) => `${d.path}: hint ignored: ${d.message}`));
+    return;
   }
+  // The same class twice at one level and kind: the later entry adds to the earlier one.
+  if (out.env) into.env = { ...into.env, ...out.env };
+  const { env: _env, ...rest } = out;
+  Object.assign(into, rest);
 }
 
 function positive(ctx: Ctx, p: DocPath, raw: unknown, what: string, whole: boolean): number | undefined {

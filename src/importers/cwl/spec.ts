@@ -32,7 +32,7 @@ export type CwlType = {
 /** A literal command-line argument from the tool's `arguments`. */
 export type ToolArgument = { position: number; prefix?: string; separate: boolean; value: string };
 
-/** A tool input; only inputs with a binding appear on the command line. */
+/** A tool input; only inputs with a binding (or an array type with an item binding) appear on the command line. */
 export type ToolInput = { id: string; type: CwlType; binding?: CommandBinding; default?: unknown };
 
 /** A tool output: files found by glob in the working directory, or the captured stdout/stderr. */
@@ -44,7 +44,10 @@ export type ToolSpec = {
   arguments: ToolArgument[];
   inputs: ToolInput[];
   outputs: ToolOutput[];
-  /** File names (in the working directory) that capture the tool's stdout and stderr. */
+  /**
+   * File names (in the working directory) that capture the tool's stdout and stderr. Unset while
+   * a `stdout`/`stderr` output needs one: the runner makes a random hidden name (`.stdout-<hex>`).
+   */
   stdout?: string;
   stderr?: string;
   successCodes: number[];

@@ -7,13 +7,14 @@ import {
   isObject,
   kindOf,
   literalString,
+  plainString,
   readBinding,
   readIdMap,
   readType,
   type Ctx,
   type Json,
 } from './fields.ts';
-import { readRequirements, type Requirements } from './requirements.ts';
+import { readRequirements, type LevelRequirements } from './requirements.ts';
 import { typeName, type ToolArgument, type ToolInput, type ToolOutput, type ToolSpec } from './spec.ts';
 import { typeMismatch } from './values.ts';
 
@@ -32,14 +33,17 @@ export const SALAD_REFUSED: Record<string, string> = {
   $base: 'ids are resolved locally',
 };
 
-/** A tool as read, with what its own requirements say. */
-export type ReadTool = { tool: ToolSpec; requirements: Requirements };
+/** Rewrites the File objects of a default (at `at` in its document) so that they stay valid from the written workflow. */
+export type FileDefault = (value: unknown, at: DocPath) => unknown;
+
+/** A tool as read, with what its own requirements and hints say. */
+export type ReadTool = { tool: ToolSpec; requirements: LevelRequirements };
 
 /**
  * Reads the CommandLineTool at `path` of the document. `fileDefault` rewrites File defaults so
  * that their paths stay valid from the written workflow's directory.
  */
-export function readTool(ctx: Ctx, path: DocPath, body: Json, notes: string[], fileDefault: (v: unknown) => unknown): ReadTool {
+export function readTool(ctx: Ctx, path: DocPath, body: Json, notes: string[], fileDefault: FileDefault): ReadTool {
   checkFields(ctx, path, body, 'CommandLineTool', [
     'class', 'cwlVersion', ...METADATA_FIELDS, 'baseCommand', 'arguments', 'inputs', 'outputs', 'stdout', 'stderr', 'successCodes', 'requirements', 'hints',
   ], {
@@ -78,7 +82,8 @@ function readBaseCommand(ctx: Ctx, path: DocPath, raw: unknown): string[] {
     ctx.problems.add(ctx.src.at(path), `baseCommand must be a string or a list of strings, got ${kindOf(raw)}`);
     return [];
   }
-  return list.flatMap((part: unknown, i) => literalString(ctx, typeof raw === 'string' ? path : [...path, i], part, 'baseCommand') ?? []);
+  // `string | string[]` in CWL, not an Expression: `$(...)` and `${...}` are passed as they are.
+  return list.flatMap((part: unknown, i) => plainString(ctx, typeof raw === 'string' ? path : [...path, i], part, 'baseCommand') ?? []);
 }
 
 function readArguments(ctx: Ctx, path: DocPath, raw: unknown): ToolArgument[] {
@@ -110,7 +115,7 @@ function readArguments(ctx: Ctx, path: DocPath, raw: unknown): ToolArgument[] {
   });
 }
 
-function readInput(ctx: Ctx, path: DocPath, id: string, body: Json, fileDefault: (v: unknown) => unknown): ToolInput | undefined {
+function readInput(ctx: Ctx, path: DocPath, id: string, body: Json, fileDefault: FileDefault): ToolInput | undefined {
   checkFields(ctx, path, body, `input "${id}"`, ['id', 'type', 'inputBinding', 'default', 'label', 'doc', 'format', 'streamable'], {
     secondaryFiles: 'each file is passed on its own: make the secondary file an input',
     loadContents: 'file contents are not loaded into inputs',
@@ -134,7 +139,7 @@ function readInput(ctx: Ctx, path: DocPath, id: string, body: Json, fileDefault:
   if (body['default'] !== undefined) {
     const mismatch = typeMismatch(body['default'], type);
     if (mismatch) ctx.problems.add(ctx.src.at([...path, 'default']), `default of input "${id}": ${mismatch}`);
-    else input.default = fileDefault(body['default']);
+    else input.default = fileDefault(body['default'], [...path, 'default']);
   }
   return input;
 }
@@ -147,8 +152,8 @@ function readOutput(ctx: Ctx, path: DocPath, id: string, body: Json, tool: ToolS
   if (type === undefined) return undefined;
   if (type === 'stdout' || type === 'stderr') {
     if (body['outputBinding'] !== undefined) ctx.problems.add(ctx.src.at([...path, 'outputBinding'], true), `output "${id}" of type ${type} takes no outputBinding`);
-    // CWL picks a random name when none is given; a fixed one keeps runs comparable.
-    tool[type] ??= `${type}.txt`;
+    // Without a name the runner captures the stream to a random hidden file (`.stdout-<random>`),
+    // as CWL makes a random name: one no glob of the tool's outputs matches by accident.
     return { id, type: { base: 'File', depth: 0, optional: false }, stream: type };
   }
   if (type.base !== 'File' || type.depth > 1) {

@@ -1,4 +1,5 @@
 /** CWL values against their types: checks and the File objects inside them. Pure. */
+import { fileURLToPath } from 'node:url';
 import { typeName, type CwlType } from './spec.ts';
 
 /** Whether `v` is a CWL File object (`{class: "File", path | location}`). */
@@ -41,7 +42,30 @@ function mismatchAt(value: unknown, base: CwlType['base'], depth: number): strin
         return typeof value === 'boolean';
     }
   })();
+  if (ok && (base === 'int' || base === 'long') && !Number.isSafeInteger(value)) {
+    // Read as a double, a larger number has already lost digits: refuse rather than pass another number.
+    return `${base} ${String(value)} is beyond ±(2^53-1): it cannot be passed exactly`;
+  }
   return ok ? undefined : `expected ${expected}, got ${describe(value)}`;
+}
+
+/**
+ * The local path a File names, or undefined when it names none: `path` as it is; `location` as
+ * the IRI CWL makes it (a relative reference is %-decoded: `a%20b.txt` is "a b.txt"); `file://`
+ * URLs in either converted. Throws an Error saying why for other schemes and bad escapes.
+ */
+export function localPathOf(f: { path?: unknown; location?: unknown }): string | undefined {
+  const isPath = typeof f.path === 'string';
+  const where = isPath ? (f.path as string) : typeof f.location === 'string' ? f.location : undefined;
+  if (where === undefined) return undefined;
+  if (/^file:\/\//i.test(where)) return fileURLToPath(where);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(where)) throw new Error(`only local files are supported, got ${where}`);
+  if (isPath) return where;
+  try {
+    return decodeURIComponent(where);
+  } catch {
+    throw new Error(`location ${JSON.stringify(where)} has a malformed %-escape (write "%25" for a literal "%")`);
+  }
 }
 
 /** Replaces every File inside a value (of any depth) by `fn(file)`. */

@@ -1,0 +1,227 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildCommandLine } from '../../src/importers/cwl/command-line.ts';
+import { importCwl, type CwlImportOptions } from '../../src/importers/cwl.ts';
+import type { RunnerSpec } from '../../src/importers/cwl/spec.ts';
+import { WorkflowDefinitionError, type Problem } from '../../src/model/errors.ts';
+import type { ExecutorInput } from '../../src/model/workflow.ts';
+
+const RUNNER = { command: 'node', args: ['bin/joinflow.js', 'cwl-tool'] };
+
+function imp(files: Record<string, string>, main = 'wf.cwl', options: Partial<CwlImportOptions> = {}) {
+  const readFile = (f: string): string => {
+    const text = files[f];
+    if (text === undefined) throw new Error(`ENOENT: no such file ${f}`);
+    return text;
+  };
+  return importCwl(main, files[main]!, { readFile, outDir: '/out', runner: RUNNER, ...options });
+}
+
+function problemsOf(fn: () => unknown): Problem[] {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(WorkflowDefinitionError);
+    return (e as WorkflowDefinitionError).problems;
+  }
+  throw new Error('expected a WorkflowDefinitionError');
+}
+
+/** `line:col` (1-based) of the first occurrence of `marker` in `text`. */
+function pos(text: string, marker: string): string {
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`marker ${marker} not found`);
+  const before = text.slice(0, at);
+  return `${before.split('\n').length}:${at - before.lastIndexOf('\n')}`;
+}
+
+const spec = (e: ExecutorInput | undefined): RunnerSpec => {
+  const args = e?.type === 'process' ? e.args! : e?.type === 'batch' ? e.local!.args! : [];
+  return JSON.parse(args.at(-1)!) as RunnerSpec;
+};
+const toolOf = (e: ExecutorInput | undefined) => {
+  const s = spec(e);
+  if (s.kind !== 'tool') throw new Error('not a tool step');
+  return s;
+};
+
+const ECHO = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: echo
+inputs:
+  msg: { type: string, inputBinding: { position: 1 } }
+outputs:
+  out: stdout
+stdout: out.txt
+`;
+
+const BASE = `cwlVersion: v1.2
+class: Workflow
+inputs:
+  msg: string
+outputs:
+  result:
+    type: File
+    outputSource: say/out
+steps:
+  say:
+    run: echo.cwl
+    in:
+      msg: msg
+    out: [out]
+`;
+
+describe('importCwl: requirements and hints (CWL v1.2 precedence)', () => {
+  const withWf = (block: string): string => BASE.replace('class: Workflow\n', `class: Workflow\n${block}`);
+  const withStep = (wf: string, block: string): string => wf.replace('    run: echo.cwl\n', `    run: echo.cwl\n${block}`);
+  const batch = { executor: 'batch' as const, image: 'me/joinflow:1' };
+  const batchOf = (files: Record<string, string>) => imp(files, 'wf.cwl', batch).workflow.steps['say']!;
+
+  it('an enclosing workflow\'s or step\'s requirement overrides a tool\'s hint of the same class', () => {
+    const tool = `${ECHO}hints:\n  DockerRequirement: { dockerPull: "tool-hint:1" }\n  ResourceRequirement: { coresMin: 8, ramMin: 8000 }\n  ToolTimeLimit: { timelimit: 99 }\n`;
+    const wf = withWf('requirements:\n  DockerRequirement: { dockerPull: "wf-req:1" }\n  ToolTimeLimit: { timelimit: 5 }\n');
+    const s1 = batchOf({ 'wf.cwl': wf, 'echo.cwl': tool });
+    expect(s1.executor).toMatchObject({ image: 'wf-req:1', vcpus: 8, memoryMb: 8000 });
+    expect(s1.timeoutMs).toBe(5000);
+    const step = withStep(wf, '    requirements:\n      ResourceRequirement: { coresMin: 2 }\n');
+    const s2 = batchOf({ 'wf.cwl': step, 'echo.cwl': tool });
+    // ResourceRequirement is one unit: the step's (cores only) replaces the hint's cores and memory.
+    expect(s2.executor).toMatchObject({ image: 'wf-req:1', vcpus: 2 });
+    expect((s2.executor as { memoryMb?: number }).memoryMb).toBeUndefined();
+  });
+
+  it('the most specific level wins among requirements, and among hints; a level\'s requirement beats its own hint', () => {
+    const wf = withStep(withWf('hints:\n  DockerRequirement: { dockerPull: "wf-hint:1" }\nrequirements:\n  ResourceRequirement: { coresMin: 4, ramMin: 4000 }\n'),
+      '    hints:\n      DockerRequirement: { dockerPull: "step-hint:1" }\n');
+    const tool = `${ECHO}requirements:\n  ResourceRequirement: { coresMin: 1 }\nhints:\n  ResourceRequirement: { coresMin: 16 }\n`;
+    const s = batchOf({ 'wf.cwl': wf, 'echo.cwl': tool });
+    expect(s.executor).toMatchObject({ image: 'step-hint:1', vcpus: 1 });
+    expect((s.executor as { memoryMb?: number }).memoryMb).toBeUndefined();
+    // Tool hint over the step's and workflow's hints.
+    const s2 = batchOf({ 'wf.cwl': wf, 'echo.cwl': `${ECHO}hints:\n  DockerRequirement: { dockerPull: "tool-hint:1" }\n` });
+    expect(s2.executor).toMatchObject({ image: 'tool-hint:1', vcpus: 4, memoryMb: 4000 });
+  });
+
+  it('EnvVarRequirement: a workflow requirement replaces a tool hint as a whole; a hint applies when nothing requires the class', () => {
+    const tool = `${ECHO}hints:\n  EnvVarRequirement:\n    envDef: { FROM_HINT: "1", SHARED: hint }\n`;
+    expect(toolOf(imp({ 'wf.cwl': BASE, 'echo.cwl': tool }).workflow.steps['say']!.executor).tool.env).toEqual({ FROM_HINT: '1', SHARED: 'hint' });
+    const wf = withWf('requirements:\n  EnvVarRequirement:\n    envDef: { SHARED: workflow }\n');
+    expect(toolOf(imp({ 'wf.cwl': wf, 'echo.cwl': tool }).workflow.steps['say']!.executor).tool.env).toEqual({ SHARED: 'workflow' });
+  });
+});
+
+describe('importCwl: sources as full ids', () => {
+  it('reads #main/msg as workflow input msg and #main/say/out as step say output out, in YAML and JSON', () => {
+    const wf = BASE.replace('class: Workflow\n', 'class: Workflow\nid: main\n').replace('      msg: msg\n', '      msg: "#main/msg"\n').replace('outputSource: say/out', 'outputSource: "#main/say/out"');
+    const { workflow } = imp({ 'wf.cwl': wf, 'echo.cwl': ECHO });
+    expect(toolOf(workflow.steps['say']!.executor).in['msg']!.ref).toEqual({ input: 'msg' });
+    expect(spec(workflow.steps['outputs']!.executor)).toMatchObject({ outputs: { result: { ref: { step: 'say', output: 'out' } } } });
+    const json = JSON.stringify({
+      cwlVersion: 'v1.2', class: 'Workflow', id: '#main',
+      inputs: [{ id: '#main/f', type: 'string' }],
+      outputs: [{ id: '#main/r', type: 'File', outputSource: '#main/say/out' }],
+      steps: [{ id: '#main/say', run: 'echo.cwl', in: [{ id: '#main/say/msg', source: '#main/f' }], out: ['#main/say/out'] }],
+    }, null, 1);
+    const fromJson = imp({ 'wf.json': json, 'echo.cwl': ECHO }, 'wf.json').workflow;
+    expect(toolOf(fromJson.steps['say']!.executor).in['msg']!.ref).toEqual({ input: 'f' });
+  });
+});
+
+describe('importCwl: fields CWL does not read as expressions', () => {
+  it('passes $(...) and ${...} in baseCommand, prefix, itemSeparator and dockerPull as they are', () => {
+    const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [sh, -c, 'echo \${HOME} $(ls | wc -l)']
+requirements:
+  DockerRequirement: { dockerPull: "registry/$(odd):1" }
+inputs:
+  xs:
+    type: string[]
+    inputBinding: { prefix: "$(x)", itemSeparator: "\${sep}" }
+outputs: {}
+`;
+    const { workflow } = imp({ 'wf.cwl': tool });
+    const s = toolOf(workflow.steps['tool']!.executor);
+    expect(s.tool.baseCommand).toEqual(['sh', '-c', 'echo ${HOME} $(ls | wc -l)']);
+    expect(s.image).toBe('registry/$(odd):1');
+    expect(buildCommandLine(s.tool, { xs: ['a', 'b'] })).toEqual(['sh', '-c', 'echo ${HOME} $(ls | wc -l)', '$(x)', 'a${sep}b']);
+  });
+
+  it('still refuses expressions where CWL evaluates them (stdout, glob, envValue, ResourceRequirement)', () => {
+    const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: echo
+requirements:
+  EnvVarRequirement: { envDef: { A: $(inputs.x) } }
+  ResourceRequirement: { coresMin: $(2) }
+inputs: {}
+outputs:
+  o: { type: File, outputBinding: { glob: $(inputs.x) } }
+stdout: $(inputs.x).txt
+`;
+    const messages = problemsOf(() => imp({ 'wf.cwl': tool })).map((p) => `${p.path} ${p.message}`);
+    expect(messages).toEqual(expect.arrayContaining([
+      expect.stringMatching(new RegExp(`^wf\\.cwl:${pos(tool, 'A: $')} the expression in envDef A`)),
+      expect.stringMatching(/the expression in coresMin is not supported/),
+      expect.stringMatching(/the expression in glob/),
+      expect.stringMatching(/the expression in stdout/),
+    ]));
+  });
+});
+
+describe('importCwl: array item bindings, run paths, out', () => {
+  it('binds the items of an array whose type has an inputBinding, even without one on the parameter', () => {
+    const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: tool
+inputs:
+  tags: { type: { type: array, items: string, inputBinding: { prefix: -t } } }
+  plain: string[]
+outputs: {}
+`;
+    const s = toolOf(imp({ 'wf.cwl': tool }).workflow.steps['tool']!.executor);
+    expect(buildCommandLine(s.tool, { tags: ['a', 'b'], plain: ['x'] })).toEqual(['tool', '-t', 'a', '-t', 'b']);
+    expect(buildCommandLine(s.tool, { tags: [], plain: ['x'] })).toEqual(['tool']);
+  });
+
+  it('reads an absolute run: path and a file:// URL as they are, not below the workflow\'s directory', () => {
+    const abs = '/abs/tools/echo.cwl';
+    for (const run of [abs, 'file:///abs/tools/echo.cwl']) {
+      const { workflow } = imp({ 'wf/wf.cwl': BASE.replace('run: echo.cwl', `run: ${run}`), [abs]: ECHO }, 'wf/wf.cwl');
+      expect(toolOf(workflow.steps['say']!.executor).tool.baseCommand).toEqual(['echo']);
+    }
+  });
+
+  it('reports an out entry that names no output of the tool, with its line and the tool\'s outputs', () => {
+    const wf = BASE.replace('out: [out]', 'out: [out, reprot]');
+    const problems = problemsOf(() => imp({ 'wf.cwl': wf, 'echo.cwl': ECHO }));
+    expect(problems).toEqual([{ path: `wf.cwl:${pos(wf, 'reprot')}`, message: 'step "say": out "reprot" is not an output of the tool it runs (its outputs: out)' }]);
+  });
+});
+
+describe('importCwl: values and File defaults', () => {
+  const tool = (input: string): string => `cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: cat\ninputs:\n${input}outputs: {}\n`;
+
+  it('writes File defaults as absolute paths when no output directory is given (a workflow written to stdout)', () => {
+    const t = tool('  f: { type: File, default: { class: File, path: data/in.txt }, inputBinding: { position: 1 } }\n');
+    const { workflow } = importCwl('tools/cat.cwl', t, { readFile: () => '', runner: RUNNER });
+    expect(toolOf(workflow.steps['tool']!.executor).tool.inputs[0]!.default).toEqual({ class: 'File', path: path.resolve('tools/data/in.txt') });
+  });
+
+  it('%-decodes a relative File location (an IRI), but not a path', () => {
+    const t = tool('  f: { type: File, default: { class: File, location: "my%20data/a%25b.txt" } }\n  g: { type: File, default: { class: File, path: "x%20y.txt" } }\n');
+    const { workflow } = imp({ 'tools/t.cwl': t }, 'tools/t.cwl', { outDir: path.resolve('tools') });
+    const inputs = toolOf(workflow.steps['tool']!.executor).tool.inputs;
+    expect(inputs.map((i) => (i.default as { path: string }).path)).toEqual(['my data/a%b.txt', 'x%20y.txt']);
+    const bad = tool('  f: { type: File, default: { class: File, location: "a%zz.txt" } }\n');
+    expect(problemsOf(() => imp({ 'wf.cwl': bad })).map((p) => `${p.path} ${p.message}`))
+      .toEqual([`wf.cwl:${pos(bad, '{ class: File, location')} File default: location "a%zz.txt" has a malformed %-escape (write "%25" for a literal "%")`]);
+  });
+
+  it('refuses a long beyond 2^53, which would be passed as another number', () => {
+    const t = tool('  n: { type: long, default: 9007199254740993 }\n');
+    expect(problemsOf(() => imp({ 'wf.cwl': t })).map((p) => p.message))
+      .toEqual(['default of input "n": long 9007199254740992 is beyond ±(2^53-1): it cannot be passed exactly']);
+    expect(() => imp({ 'wf.cwl': tool('  n: { type: long, default: 9007199254740991 }\n') })).not.toThrow();
+  });
+});
