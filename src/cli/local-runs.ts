@@ -65,6 +65,11 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[]): Ste
     const failed = steps.filter((s) => s.step === error.step && s.state === 'failed');
     const owner = error.item === undefined ? (failed.length === 1 ? failed[0] : undefined) : failed.find((s) => s.item === error.item);
     if (owner) owner.error = { type: error.type, message: error.message };
+    // A step that failed the run before any attempt (a forEach over something that is not an
+    // array) has no task: it is shown all the same, as the run's counts count it.
+    else if (!steps.some((s) => s.step === error.step)) {
+      steps.push({ step: error.step, ...(error.item === undefined ? {} : { item: error.item }), state: 'failed', attempts: 0, error: { type: error.type, message: error.message } });
+    }
   }
   return steps;
 }

@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
-import { RunTracker } from '../../src/adapters/local/run-tracker.ts';
+import { RunTracker, settleFailures } from '../../src/adapters/local/run-tracker.ts';
+import type { Task } from '../../src/ports.ts';
 import { summarizeSteps } from '../../src/cli/local-runs.ts';
-import { plan } from '../helpers/plans.ts';
+import { diamondDef, plan } from '../helpers/plans.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-run-steps-');
@@ -39,6 +42,9 @@ describe('the steps a run result counts', () => {
     expect(logged.steps).toEqual({ total: 2, succeeded: 1, failed: 1, cancelled: 0, retried: 0 });
     const record = await state.store.getRun(logged.runId);
     expect(RunTracker.fromRecord(record!, state.log).steps).toEqual({ total: 2, succeeded: 1, failed: 1, cancelled: 0, retried: 0 });
+    // status shows the step too, with no attempt and the run's error.
+    const each = summarizeSteps(record!, state.log.tasks(logged.runId)).find((s) => s.step === 'each');
+    expect(each).toMatchObject({ state: 'failed', attempts: 0, error: { type: 'ForEachNotArray' } });
   });
 
   it('do not count the failing step twice when it had attempts', async () => {
@@ -94,6 +100,63 @@ describe('the steps a run result counts', () => {
         expect(item).toMatchObject({ state: 'cancelled', attempts: 2 });
         expect(RunTracker.fromRecord(record!, state.log).steps).toEqual(result.steps);
       }
+    }
+  });
+
+  it('start no queued task of a run once a step has failed it; those end cancelled, in the counts and in status', async () => {
+    const dir = tmp();
+    const marker = (step: string) => ['sh', ['-c', `echo started > ${dir}/${step}.started; sleep 1`]] as const;
+    const FAILS_FIRST = plan({
+      name: 'fails-first',
+      steps: {
+        a: { executor: { type: 'process', command: 'sh', args: ['-c', 'exit 1'] } },
+        b: { executor: { type: 'process', command: marker('b')[0], args: [...marker('b')[1]] } },
+        c: { executor: { type: 'process', command: marker('c')[0], args: [...marker('c')[1]] } },
+      },
+    });
+    const state = openJournalState({ dir: tmp() });
+    closers.push(() => state.close());
+    for (const options of [{}, { store: state.store, log: state.log }]) {
+      // One process at a time, and a (the highest ranked... all rank alike: dispatch order) first.
+      const engine = createEngine({ ...options, concurrency: { process: 1 }, trace: true });
+      closers.push(() => engine.close());
+      engine.register(FAILS_FIRST);
+      const result = await engine.run('fails-first', null);
+      expect(result.status).toBe('failed');
+      expect(result.error).toMatchObject({ step: 'a' });
+      // Neither b nor c was started (a started step would be stopped, and end cancelled with a trace record).
+      expect(result.trace.map((r) => r.step)).toEqual(['a']);
+      expect(existsSync(path.join(dir, 'b.started')) || existsSync(path.join(dir, 'c.started'))).toBe(false);
+      expect(result.steps).toEqual({ total: 3, succeeded: 0, failed: 1, cancelled: 2, retried: 0 });
+      if (options.log) {
+        const record = await state.store.getRun(result.runId);
+        const steps = summarizeSteps(record!, state.log.tasks(result.runId));
+        expect(steps.map((s) => `${s.step}:${s.state}:${s.startedAt === undefined ? 'never started' : 'started'}`)).toEqual(['a:failed:started', 'b:cancelled:never started', 'c:cancelled:never started']);
+        expect(RunTracker.fromRecord(record!, state.log).steps).toEqual(result.steps);
+      }
+    }
+  });
+
+  it('let the held-back tasks go when the failure did not end the run (a late duplicate\'s), and drop them when it did', () => {
+    const p = plan(diamondDef);
+    const task = (step: string) => ({ workflow: 'diamond', runId: 'r', step, attempt: 1, maxAttempts: 1, executor: { type: 'simulate', durationMs: 0 }, event: { input: null, results: {} } }) as unknown as Task;
+    const failedEvent = { id: 'e1', source: 'joinflow', 'detail-type': 'Step Failed', time: new Date(0).toISOString(), detail: { workflow: 'diamond', runId: 'r', step: 'nodeA', attempt: 1, error: { type: 'E', message: 'x' }, retrying: false } };
+    for (const ended of [false, true]) {
+      const tracker = new RunTracker('r', p, 0, 1, false);
+      expect(tracker.failedAttempt(task('nodeA'), false)).toBe(true);
+      expect(tracker.failedAttempt(task('nodeB'), false)).toBe(false); // already failing
+      expect(tracker.wants(task('nodeC'))).toBe(false);
+      const failing = new Set([tracker]);
+      const resubmitted: Task[] = [];
+      // A batch without the failure's event changes nothing.
+      settleFailures(failing, [], (tasks) => resubmitted.push(...tasks));
+      expect(failing.size).toBe(1);
+      tracker.ended = ended;
+      settleFailures(failing, ended ? [] : [failedEvent], (tasks) => resubmitted.push(...tasks));
+      expect(failing.size).toBe(0);
+      expect(tracker.failing).toBe(false);
+      expect(resubmitted.map((t) => t.step)).toEqual(ended ? [] : ['nodeC']);
+      expect(tracker.wants(task('nodeC'))).toBe(!ended);
     }
   });
 });

@@ -14,7 +14,7 @@ import { upwardRanks } from '../../runtime/priority.ts';
 import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
-import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
+import { cancelUnstarted, RunTracker, settleFailures, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
 import { recoverRuns } from './recovery.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import type { EngineOptions } from './engine-options.ts';
@@ -48,6 +48,7 @@ export class Engine {
   #effects = 0;
   #skewMs = 0;
   #closing = false;
+  readonly #failing = new Set<RunTracker>();
   readonly #commits: GroupCommit;
   readonly #event: EventFactory;
 
@@ -65,7 +66,7 @@ export class Engine {
     const limits = concurrencyLimits(options.concurrency);
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
       now: () => this.#clock.now(),
-      wanted: (task) => !this.#closing && this.#runs.get(task.runId)?.ended === false,
+      wanted: (task) => !this.#closing && this.#runs.get(task.runId)?.wants(task) === true,
       priority: (task) => this.#ranks.get(task.workflow)?.get(task.step) ?? 0,
       started: (task, at) => this.#started(task, at),
       finished: (task, outcome, record) => this.#finished(task, outcome, record),
@@ -81,20 +82,15 @@ export class Engine {
   }
 
   /** Runs of `workflow` this engine is executing (a new plan waits for them: see `joinflow dev`). */
-  activeRuns(workflow: string): number {
-    return [...this.#runs.values()].filter((t) => t.workflow === workflow && !t.ended).length;
-  }
+  activeRuns(workflow: string): number { return [...this.#runs.values()].filter((t) => t.workflow === workflow && !t.ended).length; }
 
   /** Whether this engine is executing run `runId` (it started or recovered it, and it has not ended). */
   owns = (runId: string): boolean => this.#runs.get(runId)?.ended === false;
-
   /** Effects applied so far (what --chaos crash-at=N counts). */
   get effectsApplied(): number { return this.#effects; }
 
   /** Whether a workflow of this name is registered. */
-  hasWorkflow(workflow: string): boolean {
-    return this.#plans.has(workflow);
-  }
+  hasWorkflow(workflow: string): boolean { return this.#plans.has(workflow); }
 
   /** Publishes Run Requested; returns the run id (given ones are idempotency keys). */
   async start(workflow: string, input: unknown, options: { runId?: string } = {}): Promise<string> {
@@ -256,6 +252,7 @@ export class Engine {
     // Group commit: when all this batch caused stays in the process, its tasks start now and its commit is shared.
     await this.#commits.applied(batch.external || crashed || !log);
     for (const fn of batch.after) await fn();
+    if (this.#failing.size > 0) settleFailures(this.#failing, events, (tasks) => this.#lanes.submitAll(tasks));
     if (crashed) {
       // At-least-once delivery: the events the dead processor was handling come again.
       this.#skewMs += DEFAULT_LEASE_MS + 1;
@@ -293,6 +290,7 @@ export class Engine {
             // Logged with the timer's removal, in one batch: the attempt gets its own task row
             // (and trace record) while a crash before the commit leaves the timer to fire again.
             log?.recordTask(effect.task);
+            tracker.dispatched(effect.task);
             this.#lanes.submit(effect.task);
           }),
         );
@@ -331,6 +329,8 @@ export class Engine {
       // A failed run stops what is still running; those executions end as cancelled.
       await this.#lanes.stopRun(runId);
     }
+    // Tasks that never started (queued behind a concurrency limit) end with the run, as cancelled.
+    if (this.#options.log) cancelUnstarted(this.#options.log, runId, this.#clock.now());
     tracker?.readLog(); // before the release: until then, the log has the run's attempts in memory
     await this.store.release(runId);
     await this.#commits.now();
@@ -356,7 +356,8 @@ export class Engine {
     if (this.#closing) return; // stopped by close(): the task runs again when the run is recovered
     const tracker = this.#runs.get(task.runId);
     const { event, retrying } = attemptEvent(task, outcome, this.#event);
-    if (retrying !== undefined) tracker?.failedAttempt(task, retrying);
+    // A failure for good ends the run: until its event is handled, the run's queued tasks wait.
+    if (retrying !== undefined && tracker?.failedAttempt(task, retrying)) this.#failing.add(tracker);
     if (outcome.status !== 'aborted') this.#options.meter?.execution(task, record.end - record.start);
     this.#options.log?.taskFinished(task, record.status, record.end);
     if (tracker) {

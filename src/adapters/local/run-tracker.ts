@@ -1,5 +1,5 @@
 /** Per-run bookkeeping of the embedded engine: counts, trace, timers, and the waiters of a run. */
-import type { StepError } from '../../model/events.ts';
+import { DetailType, type EventEnvelope, type StepError } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
 import type { DurableLog, TaskAttempt } from './durable-log.ts';
@@ -30,9 +30,21 @@ export type Progress = { done: number; total: number; running: number; failed: n
 
 const unitKey = (t: { step: string; item?: number }) => (t.item === undefined ? t.step : `${t.step}#${t.item}`);
 
+/** How a unit of work stands: waiting for (or running) an attempt, or how its latest attempt ended. */
+const enum UnitState {
+  Pending,
+  Succeeded,
+  Failed,
+  Cancelled,
+}
+
 /** Tracks one run in the engine. */
 export class RunTracker {
   ended = false;
+  /** A failure for good was reported and its event is not handled yet (see failedAttempt). */
+  failing = false;
+  /** Tasks held back while `failing`. */
+  readonly parked: Task[] = [];
   readonly trace: TraceRecord[] = [];
   readonly result: Promise<RunResult>;
   readonly #runId: string;
@@ -40,7 +52,8 @@ export class RunTracker {
   readonly #startedAt: number;
   readonly #timeScale: number;
   readonly #keepTrace: boolean;
-  readonly #units = new Set<string>();
+  /** Each unit of work and how it stands: its latest attempt's end, or pending (see UnitState). */
+  readonly #units = new Map<string, UnitState>();
   readonly #fanned = new Set<string>();
   readonly #fannedSteps = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -49,8 +62,6 @@ export class RunTracker {
   #succeeded = 0;
   #failed = 0;
   #retried = 0;
-  /** Units whose latest attempt ended failed or cancelled (without a log to read them from). */
-  readonly #unsettled = new Map<string, 'failed' | 'cancelled'>();
   #events = 0;
   #resolve!: (r: RunResult) => void;
   readonly #log: DurableLog | undefined;
@@ -64,6 +75,10 @@ export class RunTracker {
     this.#timeScale = timeScale;
     this.#keepTrace = keepTrace;
     this.result = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  get runId(): string {
+    return this.#runId;
   }
 
   /** The workflow the run executes. */
@@ -93,29 +108,51 @@ export class RunTracker {
     this.#events++;
   }
 
+  /** A task was dispatched (or a retry submitted): its unit waits for this attempt. */
   dispatched(task: Task): void {
-    if (task.item !== undefined && !this.#fanned.has(unitKey(task))) {
-      this.#fanned.add(unitKey(task));
+    const key = unitKey(task);
+    if (this.#units.get(key) !== UnitState.Succeeded) this.#units.set(key, UnitState.Pending);
+    if (task.item !== undefined && !this.#fanned.has(key)) {
+      this.#fanned.add(key);
       this.#fannedSteps.add(task.step);
       this.#fannedItems++;
     }
   }
 
   started(task: Task): void {
-    this.#units.add(unitKey(task));
+    if (task.attempt > 1) this.#retried++;
   }
 
-  failedAttempt(_task: Task, retrying: boolean): void {
-    if (retrying) this.#retried++;
-    else this.#failed++;
+  /**
+   * An attempt failed; for good unless `retrying`. Returns true when this failure begins to end
+   * the run: from then on its tasks are held back (see wants) until the engine has handled it.
+   */
+  failedAttempt(_task: Task, retrying: boolean): boolean {
+    if (retrying) return false;
+    this.#failed++;
+    if (this.failing) return false;
+    this.failing = true;
+    return true;
+  }
+
+  /**
+   * Whether a task of this run may start now: not once the run has ended, nor while a failure
+   * for good is being handled (it ends the run); a task asked for meanwhile is kept in `parked`.
+   */
+  wants(task: Task): boolean {
+    if (this.ended) return false;
+    if (!this.failing) return true;
+    this.parked.push(task);
+    return false;
   }
 
   record(record: TraceRecord, succeeded: boolean): void {
+    const key = unitKey(record);
     if (succeeded) {
       this.#succeeded++;
-      if (this.#unsettled.size > 0) this.#unsettled.delete(unitKey(record));
-    } else if (record.status === 'failed' || record.status === 'cancelled') {
-      this.#unsettled.set(unitKey(record), record.status);
+      this.#units.set(key, UnitState.Succeeded);
+    } else if (this.#units.get(key) !== UnitState.Succeeded) {
+      this.#units.set(key, record.status === 'failed' ? UnitState.Failed : UnitState.Cancelled);
     }
     if (this.#keepTrace) this.trace.push(record);
   }
@@ -143,15 +180,15 @@ export class RunTracker {
     };
   }
 
-  /** The units of work from what this process saw (no log). */
+  /** The units of work from what this process saw (no log); one still pending ended with the run. */
   #counted(): RunResult['steps'] {
+    let succeeded = 0;
     let failed = 0;
-    let cancelled = 0;
-    for (const status of this.#unsettled.values()) {
-      if (status === 'failed') failed++;
-      else cancelled++;
+    for (const state of this.#units.values()) {
+      if (state === UnitState.Succeeded) succeeded++;
+      else if (state === UnitState.Failed) failed++;
     }
-    return { total: this.#units.size, succeeded: this.#succeeded, failed, cancelled, retried: this.#retried };
+    return { total: this.#units.size, succeeded, failed, cancelled: this.#units.size - succeeded - failed, retried: this.#retried };
   }
 
   get #shape(): { steps: number; fanSteps: number } {
@@ -188,7 +225,7 @@ export class RunTracker {
       durationMs: now - this.#startedAt,
       steps: logged
         ? countUnits(logged, record)
-        : withFailingStep(this.#counted(), record, this.#units),
+        : withFailingStep(this.#counted(), record, this.#units.keys()),
       events: this.#events,
       ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),
     });
@@ -215,16 +252,15 @@ export function traceRecord(e: TaskAttempt): TraceRecord[] {
  * that failed the run counts as a failed unit even when it had no attempt (see {@link withFailingStep}).
  */
 function countUnits(entries: readonly TaskAttempt[], record: RunRecord): RunResult['steps'] {
-  // Per unit: whether an attempt succeeded, and the latest attempt's status.
-  const units = new Map<string, { succeeded: boolean; attempt: number; status: string }>();
-  let attempts = 0;
+  // Per unit: whether an attempt succeeded, its latest attempt's status, and its attempts that started.
+  const units = new Map<string, { succeeded: boolean; attempt: number; status: string; started: number }>();
   for (const e of entries) {
-    if (e.startedAt === undefined) continue;
-    attempts++;
     const k = unitKey(e);
+    const started = e.startedAt === undefined ? 0 : 1;
     const unit = units.get(k);
-    if (!unit) units.set(k, { succeeded: e.status === 'succeeded', attempt: e.attempt, status: e.status });
+    if (!unit) units.set(k, { succeeded: e.status === 'succeeded', attempt: e.attempt, status: e.status, started });
     else {
+      unit.started += started;
       if (e.status === 'succeeded') unit.succeeded = true;
       if (e.attempt >= unit.attempt) {
         unit.attempt = e.attempt;
@@ -234,13 +270,14 @@ function countUnits(entries: readonly TaskAttempt[], record: RunRecord): RunResu
   }
   let succeeded = 0;
   let failed = 0;
-  let cancelled = 0;
+  let retried = 0;
   for (const unit of units.values()) {
+    retried += Math.max(0, unit.started - 1);
     if (unit.succeeded) succeeded++;
     else if (unit.status === 'failed') failed++;
-    else if (unit.status === 'cancelled') cancelled++;
   }
-  return withFailingStep({ total: units.size, succeeded, failed, cancelled, retried: attempts - units.size }, record, units.keys());
+  // The rest ended with the run: cancelled while running, or before they started.
+  return withFailingStep({ total: units.size, succeeded, failed, cancelled: units.size - succeeded - failed, retried }, record, units.keys());
 }
 
 /**
@@ -252,4 +289,25 @@ function withFailingStep(steps: RunResult['steps'], record: RunRecord, units: It
   if (step === undefined) return steps;
   for (const k of units) if (k === step || k.startsWith(`${step}#`)) return steps;
   return { ...steps, total: steps.total + 1, failed: steps.failed + 1 };
+}
+
+/**
+ * After a batch of events: the runs that held back their tasks once a failure for good was
+ * reported let them go when that failure's Step Failed was handled and did not end the run (a
+ * late duplicate's failure, for a step that has its result); ended runs just forget them.
+ */
+export function settleFailures(failing: Set<RunTracker>, events: readonly EventEnvelope[], resubmit: (tasks: Task[]) => void): void {
+  for (const tracker of failing) {
+    const runId = tracker.runId;
+    if (!tracker.ended && !events.some((e) => e['detail-type'] === DetailType.StepFailed && (e.detail as { runId?: string }).runId === runId)) continue;
+    failing.delete(tracker);
+    tracker.failing = false;
+    const parked = tracker.parked.splice(0);
+    if (!tracker.ended) resubmit(parked);
+  }
+}
+
+/** Ends as cancelled the run's tasks that never started (queued when the run ended). */
+export function cancelUnstarted(log: DurableLog, runId: string, now: number): void {
+  for (const t of log.unfinishedTasks(runId)) if (t.status === 'dispatched') log.taskFinished(t.task, 'cancelled', now);
 }
