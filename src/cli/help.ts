@@ -247,7 +247,7 @@ events are redelivered, tasks that were running run again (attempt + 1), timers 
 own flags (concurrency, time scale, trace file) are used. With --json, prints the same object as
 'joinflow run --json' for each resumed run; a run that had already finished is reported as it is.
 A run whose engine process is still alive is left to it (refused when named: exit 2).
-Exit codes: 0 all succeeded, 1 a run failed or was cancelled, 2 bad usage.
+Exit codes: 0 all succeeded, 1 a run failed or was cancelled (or no such run), 2 bad usage.
 `,
   cancel: `Usage: joinflow cancel <runId> [--state DIR]
        joinflow cancel <runId> --stage S [AWS options]

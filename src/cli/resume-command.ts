@@ -27,7 +27,11 @@ export async function resumeCommand(args: string[]): Promise<number> {
   try {
     if (only !== undefined) {
       const record = await state.store.getRun(only);
-      if (!record) throw new UsageError(`no run "${only}" in ${dir}`);
+      if (!record) {
+        // As status and cancel say it: an unknown run is not a misuse of the command (exit 1).
+        process.stderr.write(`joinflow resume: no run "${only}" in ${dir}\n`);
+        return 1;
+      }
       // A run that already ended is reported as it ended: resume is idempotent.
       if (record.status !== 'running') return report([RunTracker.fromRecord(record, state.log)], values.json);
     }

@@ -44,7 +44,7 @@ export async function runCommand(args: string[]): Promise<number> {
   // Checked before the run: a trace that cannot be written must not cost the run.
   if (values.trace !== undefined) outputFile('--trace', values.trace);
   const concurrency = parseConcurrency(values.concurrency);
-  const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
+  const timeScale = values['time-scale'] === undefined ? 1 : values['time-scale'].trim() === '' ? NaN : Number(values['time-scale']);
   if (!Number.isFinite(timeScale) || timeScale < 0) throw new UsageError(`--time-scale must be a number >= 0 (got "${values['time-scale']}")`);
 
   const maxPayloadBytes = parseBytes(values['max-payload']);
@@ -102,7 +102,7 @@ export async function runCommand(args: string[]): Promise<number> {
     engine.register(plan);
     for (const p of targetPlans) engine.register(p);
     dispatcher = hub.bind(engine);
-    if (values['run-id'] !== undefined) await noteExistingRun(store, values['run-id'], input);
+    if (values['run-id'] !== undefined) await noteExistingRun(store, values['run-id'], plan.workflow, input);
     const result = await engine.run(plan.workflow, input, runId === undefined ? {} : { runId });
     progress.done(result);
     if (chaos?.crashAt !== undefined && engine.effectsApplied < chaos.crashAt) {
@@ -127,11 +127,13 @@ export async function runCommand(args: string[]): Promise<number> {
 }
 
 /** Says so when `--run-id` names a run that already ended: it is reported, not run again. */
-async function noteExistingRun(store: TriggerStore, runId: string, input: unknown): Promise<void> {
+async function noteExistingRun(store: TriggerStore, runId: string, workflow: string, input: unknown): Promise<void> {
   const run = await store.getRun(runId);
-  if (!run || run.status === 'running') return;
+  // A run of another workflow is refused by the engine, with its own message.
+  if (!run || run.status === 'running' || run.workflow !== workflow) return;
   const other = JSON.stringify(run.input) !== JSON.stringify(input) ? ' (with its own input: the --input given is not used)' : '';
-  process.stderr.write(`joinflow run: run "${runId}" already ${run.status} on ${new Date(run.startedAt).toISOString()}${other}; it is reported, not run again (a new --run-id runs again)\n`);
+  const ended = run.finishedAt === undefined ? '' : ` on ${new Date(run.finishedAt).toISOString()}`;
+  process.stderr.write(`joinflow run: run "${runId}" already ${run.status}${ended}${other}; it is reported, not run again (a new --run-id runs again)\n`);
 }
 
 /** `--max-payload 1MB` / `512KB` / `2000000` -> bytes (default 1 MB). */

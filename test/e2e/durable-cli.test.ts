@@ -220,6 +220,21 @@ describe('durable state through the CLI', () => {
     expect(JSON.parse(other.stdout)).toMatchObject({ output: { nodeC: { sum: 12 } } });
   });
 
+  it('a --run-id of another workflow\'s run is refused with that reason only; resume of an unknown run exits 1; an empty --time-scale is refused', () => {
+    const state = tmp();
+    expect(joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 1}', '--state', state, '--run-id', 'mine']).code).toBe(0);
+    const other = joinflow(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'mine']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('run id "mine" already belongs to workflow "diamond"');
+    expect(other.stderr).not.toContain('reported, not run again');
+    const unknown = joinflow(['resume', 'nosuch', '--state', state]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`joinflow resume: no run "nosuch" in ${state}`);
+    const scale = joinflow(['run', 'workflows/diamond.ts', '--state', state, '--time-scale', '']);
+    expect(scale.code).toBe(2);
+    expect(scale.stderr).toContain('--time-scale must be a number >= 0 (got "")');
+  });
+
   it('stops quietly when its reader goes away (status | head), exit 0 and no EPIPE', async () => {
     const state = tmp();
     expect(joinflow(['run', 'workflows/fanout.ts', '--input', '{"n": 3000}', '--state', state, '--run-id', 'wide', '--json']).code).toBe(0);
