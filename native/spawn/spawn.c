@@ -21,6 +21,9 @@
  * The exit is observed with pidfd_open (Linux 5.3): the pidfd becomes readable when the child
  * exits, and the callback reaps it with waitpid. libuv reaps only the children it started itself,
  * so it never takes this one's status.
+ *
+ * The module also exports outputGone(fd) (output.c): whether nobody can read what is written to a
+ * pipe or socket any more.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -629,11 +632,16 @@ static napi_value Supported(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* outputGone(fd), in output.c. */
+napi_value OutputGone(napi_env env, napi_callback_info info);
+
 NAPI_MODULE_INIT() {
-  napi_value spawn_fn, supported_fn;
+  napi_value spawn_fn, supported_fn, output_gone_fn;
   napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, Spawn, NULL, &spawn_fn);
   napi_create_function(env, "supported", NAPI_AUTO_LENGTH, Supported, NULL, &supported_fn);
+  napi_create_function(env, "outputGone", NAPI_AUTO_LENGTH, OutputGone, NULL, &output_gone_fn);
   napi_set_named_property(env, exports, "spawn", spawn_fn);
   napi_set_named_property(env, exports, "supported", supported_fn);
+  napi_set_named_property(env, exports, "outputGone", output_gone_fn);
   return exports;
 }

@@ -1,5 +1,6 @@
 /** `joinflow events tail`: streams the events of the embedded engine's state dir that match a pattern. */
 import { parseArgs } from 'node:util';
+import { watchOutput } from '../adapters/local/output-watch.ts';
 import { UsageError } from '../model/errors.ts';
 import type { EventPattern } from '../model/plan.ts';
 import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from '../runtime/pattern.ts';
@@ -47,6 +48,11 @@ export async function eventsCommand(args: string[], options: { signal?: AbortSig
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   options.signal?.addEventListener('abort', onSignal, { once: true });
+  // While following, nothing may be written for a long time, and Node learns that the reader has
+  // gone (`events tail | grep -m1 Failed`) only from the EPIPE of its next write: the watch stops
+  // the tail (exit 0) as soon as the pipe has no reader. Where it cannot tell (not Linux, the
+  // native/spawn addon not built) it does nothing, and the tail stops at its next write.
+  const unwatch = values['no-follow'] ? () => {} : watchOutput(1, onSignal);
   let shown = 0;
   try {
     let seq = values['from-start'] ? 0 : state.log.lastEventSeq();
@@ -64,6 +70,7 @@ export async function eventsCommand(args: string[], options: { signal?: AbortSig
     }
     return 0;
   } finally {
+    unwatch();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     state.close();
