@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRunDirStage, createStagingExecutor, type DataStage } from '../../src/adapters/local/data-staging.ts';
+import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { WorkflowDefinitionError } from '../../src/model/errors.ts';
 import { makeTask } from '../../src/runtime/tasks.ts';
@@ -79,6 +80,26 @@ describe('data staging (embedded engine)', () => {
     expect(second).toEqual({ status: 'succeeded', output: 2 });
     expect(readFileSync(path.join(data, 'mosaic.fits'), 'utf8')).toBe('from add: from project: A+from project: A');
     expect(existsSync(path.join(data, 'raw/a.fits'))).toBe(true);
+  });
+
+  it('passes long file lists as a file (JOINFLOW_FILES_URI), which a real process reads: no E2BIG', async () => {
+    const root = tmp();
+    const data = path.join(root, 'runs', 'run-1', 'data');
+    // 2,500 names of 63 characters: 160 KB, over Linux's 128 KiB for one environment string.
+    const outputs = Array.from({ length: 2500 }, (_, i) => `out/${String(i).padStart(5, '0')}-${'x'.repeat(53)}.dat`);
+    const writer = "const fs=require('fs'),p=require('path'),u=require('url');const l=JSON.parse(fs.readFileSync(u.fileURLToPath(process.env.JOINFLOW_FILES_URI)));for(const o of l.outputs)fs.writeFileSync(p.join(process.env.JOINFLOW_DATA_DIR,o),'');console.log(JSON.stringify({inputs:process.env.JOINFLOW_INPUTS===undefined,n:l.outputs.length}))";
+    const processes = createProcessExecutor({ logDir: () => path.join(root, 'logs') });
+    try {
+      const staged = createStagingExecutor(processes, createRunDirStage({ dir: () => data }));
+      const long: Task = { ...task('many', { inputs: [], outputs }), executor: { type: 'process', command: process.execPath, args: ['-e', writer], env: {} } };
+      expect(await staged.execute(long, signal)).toEqual({ status: 'succeeded', output: { inputs: true, n: 2500 } });
+      expect(existsSync(path.join(data, outputs[2499]!))).toBe(true);
+      // Short lists stay in the environment.
+      const short: Task = { ...task('few', { inputs: [], outputs: ['one.dat'] }), executor: { type: 'process', command: 'sh', args: ['-c', 'touch "$JOINFLOW_DATA_DIR/$JOINFLOW_OUTPUTS"; echo "\"${JOINFLOW_FILES_URI:-none}\""'], env: {} } };
+      expect(await staged.execute(short, signal)).toEqual({ status: 'succeeded', output: 'none' });
+    } finally {
+      await processes.close();
+    }
   });
 
   it('fails for good, naming the file and --data, when an input is nowhere', async () => {

@@ -7,8 +7,9 @@
  * copied from `--data DIR`); in `joinflow worker` an S3 prefix per run (adapters/aws/s3-data.ts).
  */
 import { constants } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, StopSignal, Task } from '../../ports.ts';
 
@@ -101,6 +102,28 @@ export function createRunDirStage(options: RunDirStageOptions): DataStage {
 }
 
 /**
+ * Lists longer than this (in bytes, both together) go to a file: Linux refuses an environment
+ * string over 128 KiB (E2BIG), and a few thousand file names reach that.
+ */
+export const LOCAL_FILES_LIMIT = 64 * 1024;
+
+/**
+ * The variables that give a command its file names: JOINFLOW_INPUTS and JOINFLOW_OUTPUTS, one name
+ * per line; or, for long lists, JOINFLOW_FILES_URI, a file:// URI of a JSON `{inputs, outputs}`
+ * object beside the data directory (as Batch jobs get an s3:// one).
+ */
+async function fileLists(task: Task, files: NonNullable<Task['files']>, dir: string): Promise<Record<string, string>> {
+  const inputs = files.inputs.join('\n');
+  const outputs = files.outputs.join('\n');
+  if (Buffer.byteLength(inputs) + Buffer.byteLength(outputs) <= LOCAL_FILES_LIMIT) return { JOINFLOW_INPUTS: inputs, JOINFLOW_OUTPUTS: outputs };
+  const listDir = path.join(path.dirname(dir), 'files');
+  await mkdir(listDir, { recursive: true });
+  const file = path.join(listDir, `${task.step}${task.item === undefined ? '' : `.${task.item}`}.${task.attempt}.json`);
+  await writeFile(file, JSON.stringify({ inputs: files.inputs, outputs: files.outputs }));
+  return { JOINFLOW_FILES_URI: pathToFileURL(file).href };
+}
+
+/**
  * Wraps the process executor (which batch and container command steps also go through locally):
  * tasks with `files` get their inputs checked (and fetched), the data env vars, and their outputs
  * checked afterwards. Tasks without files pass straight through.
@@ -130,12 +153,13 @@ export function createStagingExecutor(inner: Executor, stage: DataStage): Execut
     } catch (error) {
       return failed('StageInFailed', `${where}: cannot stage its input files into ${dir}: ${(error as Error).message}`, true);
     }
-    const env = {
-      ...spec.env,
-      JOINFLOW_DATA_DIR: dir,
-      JOINFLOW_INPUTS: files.inputs.join('\n'),
-      JOINFLOW_OUTPUTS: files.outputs.join('\n'),
-    };
+    let lists: Record<string, string>;
+    try {
+      lists = await fileLists(task, files, dir);
+    } catch (error) {
+      return failed('StageInFailed', `${where}: cannot write its file lists: ${(error as Error).message}`, true);
+    }
+    const env = { ...spec.env, JOINFLOW_DATA_DIR: dir, ...lists };
     const outcome = await inner.execute({ ...task, executor: { ...spec, env } }, signal);
     if (outcome.status !== 'succeeded') return outcome;
     const notWritten = await absent(dir, files.outputs);

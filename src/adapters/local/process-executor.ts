@@ -299,6 +299,7 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
         const cwdExists = await stat(spec.cwd).then((s) => s.isDirectory(), () => false);
         if (!cwdExists) message = `working directory '${spec.cwd}' does not exist`;
       }
+      if (exit.spawnError.code === 'E2BIG') message += ': its arguments and environment are too long (Linux takes at most 128 KiB in one string, about 2 MB in all)';
       return failed('SpawnError', `cannot run '${spec.command}': ${message}`, false);
     }
     if (signal.aborted) return ABORTED;
