@@ -2,7 +2,7 @@
  * `joinflow timeline <runId|trace.json> [-o FILE.html|.svg|.json] [--json]`: a Gantt chart of a
  * run's executions with its critical path, from the embedded engine's state dir or a trace file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
@@ -53,7 +53,14 @@ export async function timelineCommand(args: string[]): Promise<number> {
   if (isFile && values.state !== undefined) throw new UsageError('--state reads runs of the local engine; it does not go with a trace file');
   if (!isFile && values.workflow !== undefined) throw new UsageError(`--workflow goes with a 'joinflow run --trace' file; a run of the state dir has its own plan`);
   // The workflow a `run --trace` file came from: the file has no step graph of its own.
-  const plan = values.workflow === undefined ? undefined : await compileFile(findWorkflowFile(values.workflow));
+  const workflowFile = values.workflow === undefined ? undefined : findWorkflowFile(values.workflow);
+  if (values.out !== undefined) {
+    // -o over an input would destroy it (the write comes after the read): refuse it.
+    for (const [input, what] of [[isFile ? source : undefined, 'the trace being read'], [workflowFile, 'the workflow being read']] as const) {
+      if (input !== undefined && sameFile(values.out, input)) throw new UsageError(`-o ${values.out}: is ${what} (${input}); write the output to another file`);
+    }
+  }
+  const plan = workflowFile === undefined ? undefined : await compileFile(workflowFile);
   const timeline = isFile ? readTrace(source, plan) : await readRun(values.state, source);
   if (timeline === undefined) return 1;
 
@@ -70,6 +77,18 @@ export async function timelineCommand(args: string[]): Promise<number> {
   else process.stdout.write(report(timeline, summary));
   if (values.out !== undefined) process.stderr.write(`wrote ${values.out} (${timeline.executions.length} bars)\n`);
   return 0;
+}
+
+/** True when both paths name one existing file: the same real path, or a hard link to it. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    if (realpathSync(a) === realpathSync(b)) return true;
+    const [sa, sb] = [statSync(a), statSync(b)];
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    // One of them does not exist (or cannot be read): not the same file, and the read says why.
+    return false;
+  }
 }
 
 /** Reads a trace file (WfCommons, joinflow timeline trace, or run trace of `plan`); errors name the file. */

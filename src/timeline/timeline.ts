@@ -77,11 +77,12 @@ export function timelineEnd(t: Timeline): number {
 const unitOf = (e: Execution) => (e.item === undefined ? e.step : `${e.step}#${e.item}`);
 
 /**
- * Makespan, critical path and overhead. The critical path is the chain of dependent executions
- * that ends with the execution that finished last (it decided when the run ended), taking at
- * every join the predecessor chain with the most execution time. An execution depends on the
- * previous attempt of its own step/item (a retry runs after the failure) and, for a first
- * attempt, on the last attempt of every item of every step its step needs.
+ * Makespan, critical path and overhead. The critical path is the chain of executions that decided
+ * when the run ended: it ends with the execution that finished last and walks back, at each
+ * execution, to the one it waited for. A retry waited for the attempt it retries. A first attempt
+ * waited for the needed execution that finished last by the time it started: among the last
+ * attempt of every item of every step its step needs, and, for a needed step that has no
+ * executions (a forEach over an empty array), the executions that step waited for in turn.
  */
 export function summarizeTimeline(t: Timeline): TimelineSummary {
   const makespanMs = Math.max(0, timelineEnd(t) - t.startedAt);
@@ -109,21 +110,25 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
   const { order, cyclic } = topoOrder(needs);
   const broken = new Set(cyclic);
 
+  // What each step's first attempts may have waited for: the final attempts of the steps it
+  // needs; a needed step without executions passes on what it waited for itself.
+  const waitedOn = new Map<string, readonly number[]>();
+  const feeds = (step: string): readonly number[] => finalsOf.get(step) ?? waitedOn.get(step) ?? [];
+  for (const step of order) {
+    const preds = needs.get(step) ?? [];
+    waitedOn.set(step, preds.length === 1 ? feeds(preds[0]!) : [...new Set(preds.flatMap(feeds))]);
+  }
+
   const longest = new Float64Array(execs.length);
   const via = new Int32Array(execs.length).fill(-1);
   for (const step of [...order, ...cyclic]) {
-    const preds = broken.has(step) ? [] : (needs.get(step) ?? []);
+    const candidates = broken.has(step) ? [] : (waitedOn.get(step) ?? []);
     // Each unit's attempts come in attempt order, so a retry finds its previous attempt done.
     for (const i of attemptsOf.get(step) ?? []) {
-      let best = -1;
-      const before = previous.get(i);
-      if (before !== undefined) best = before;
-      else {
-        for (const p of preds) for (const j of finalsOf.get(p) ?? []) if (best < 0 || longest[j]! > longest[best]!) best = j;
-      }
       const e = execs[i]!;
-      longest[i] = Math.max(0, e.end - e.start) + (best < 0 ? 0 : longest[best]!);
-      via[i] = best;
+      const before = previous.get(i) ?? waitedFor(execs, longest, candidates, e.start);
+      longest[i] = Math.max(0, e.end - e.start) + (before < 0 ? 0 : longest[before]!);
+      via[i] = before;
     }
   }
 
@@ -148,9 +153,27 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
     } else if (depth(i) > depth(last)) last = i;
   }
   const criticalPath: number[] = [];
-  for (let i = last; i >= 0; i = via[i]!) criticalPath.unshift(i);
+  for (let i = last; i >= 0; i = via[i]!) criticalPath.push(i);
+  criticalPath.reverse();
   const criticalPathMs = longest[last]!;
   return { makespanMs, criticalPathMs, overheadMs: makespanMs - criticalPathMs, criticalPath };
+}
+
+/**
+ * Of `candidates`, the execution that finished last by `start` (on equal ends, the one with the
+ * longer chain). If clocks disagree and none had finished by then, the one that finished first;
+ * -1 when there are no candidates.
+ */
+function waitedFor(execs: readonly Execution[], longest: Float64Array, candidates: readonly number[], start: number): number {
+  let best = -1;
+  let early = -1;
+  for (const j of candidates) {
+    const end = execs[j]!.end;
+    if (end <= start) {
+      if (best < 0 || end > execs[best]!.end || (end === execs[best]!.end && longest[j]! > longest[best]!)) best = j;
+    } else if (early < 0 || end < execs[early]!.end) early = j;
+  }
+  return best >= 0 ? best : early;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, ...values: V[]): void {

@@ -38,7 +38,7 @@ function pathOf(t: Timeline): string[] {
 }
 
 describe('summarizeTimeline', () => {
-  it('diamond: the longer branch is critical; overhead is the time no execution on it covers', () => {
+  it('diamond: the branch that finished last is critical; overhead is the time no execution on it covers', () => {
     const t = timeline({ a: [], b: [], c: ['a', 'b'] }, [
       ['a', 2, 12],
       ['b', 2, 32],
@@ -134,6 +134,116 @@ describe('summarizeTimeline', () => {
     ]);
     expect(pathOf(t)).toEqual(['y#1']);
     expect(summarizeTimeline(timeline({}, [], { startedAt: 0, finishedAt: 7 }))).toEqual({ makespanMs: 7, criticalPathMs: 0, overheadMs: 7, criticalPath: [] });
+  });
+
+  it('a join follows the predecessor that finished last, not the chain with the most execution time', () => {
+    // a runs 50 ms; x -> y runs 10 + 5 ms but y ends later (x waited): c waited for y.
+    const t = timeline({ a: [], x: [], y: ['x'], c: ['a', 'y'] }, [
+      ['a', 0, 50],
+      ['x', 0, 10],
+      ['y', 60, 65],
+      ['c', 65, 70],
+    ]);
+    expect(pathOf(t)).toEqual(['x#1', 'y#1', 'c#1']);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 70, criticalPathMs: 20, overheadMs: 50 });
+  });
+
+  it('retry back-off on the chain is overhead: the join waits for the retried step (the backoff repro)', () => {
+    // a fails in 3 ms, backs off 500 ms, succeeds in 2 ms; b runs 102 ms; c needs both.
+    const t = timeline({ a: [], b: [], c: ['a', 'b'] }, [
+      ['a', 4, 7, { attempt: 1, status: 'failed' }],
+      ['b', 3, 105],
+      ['a', 509, 511, { attempt: 2 }],
+      ['c', 512, 533],
+    ]);
+    expect(pathOf(t)).toEqual(['a#1', 'a#2', 'c#1']);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 530, criticalPathMs: 26, overheadMs: 504 });
+  });
+
+  it('the predecessor is the last to finish by the start: the latest attempt, the last item', () => {
+    const t = timeline({ p: [], s: ['p'], q: [], c: ['s', 'q'] }, [
+      ['p', 0, 10],
+      ['s', 10, 30, { item: 0, attempt: 1, status: 'failed' }],
+      ['s', 35, 38, { item: 0, attempt: 2 }],
+      ['s', 10, 36, { item: 1 }],
+      ['q', 0, 37],
+      ['c', 40, 45],
+    ]);
+    // s[0]#2 ended at 38, after q (37) and s[1] (36), though its chain has less execution time.
+    expect(pathOf(t)).toEqual(['p#1', 's[0]#1', 's[0]#2', 'c#1']);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 45, criticalPathMs: 38, overheadMs: 7 });
+  });
+
+  it('a predecessor that ended after the step started is passed over; if all did, the first to end', () => {
+    // Clocks that disagree: b "ended" after c started, so c waited for a.
+    const skew = timeline({ a: [], b: [], c: ['a', 'b'] }, [
+      ['a', 0, 10],
+      ['b', 0, 30],
+      ['c', 20, 40],
+    ]);
+    expect(pathOf(skew)).toEqual(['a#1', 'c#1']);
+    const none = timeline({ a: [], b: [], c: ['a', 'b'] }, [
+      ['a', 0, 10],
+      ['b', 0, 30],
+      ['c', 5, 40],
+    ]);
+    expect(pathOf(none)).toEqual(['a#1', 'c#1']);
+  });
+
+  it('a step without executions (forEach over []) passes the chain on to what it waited for', () => {
+    // split -> each (no items) -> sum: sum waited for split.
+    const t = timeline({ split: [], each: ['split'], sum: ['each'] }, [
+      ['split', 0, 200],
+      ['sum', 201, 221],
+    ], { startedAt: 0, finishedAt: 225 });
+    expect(pathOf(t)).toEqual(['split#1', 'sum#1']);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 225, criticalPathMs: 220, overheadMs: 5 });
+    // Through two empty steps, and a join where the empty branch's source finished last.
+    const deep = timeline({ s: [], e1: ['s'], e2: ['e1'], o: [], z: ['e2', 'o'] }, [
+      ['s', 0, 90],
+      ['o', 0, 40],
+      ['z', 95, 100],
+    ]);
+    expect(pathOf(deep)).toEqual(['s#1', 'z#1']);
+  });
+
+  it('on consistent random runs the chain links waits, ends last, and fits in the makespan', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let run = 0; run < 200; run++) {
+      const steps = Array.from({ length: 2 + rand(8) }, (_, k) => `s${k}`);
+      const needs: Record<string, string[]> = {};
+      const ends = new Map<string, number>();
+      const bars: Bar[] = [];
+      for (const [k, step] of steps.entries()) {
+        needs[step] = steps.slice(0, k).filter(() => rand(3) === 0);
+        const ready = Math.max(0, ...needs[step]!.map((p) => ends.get(p) ?? 0));
+        const items = rand(4) === 0 ? rand(3) : undefined;
+        let end = ready;
+        for (let item = 0; item < (items ?? 1); item++) {
+          let at = ready + rand(20);
+          for (let attempt = 1, n = 1 + rand(3); attempt <= n; attempt++) {
+            const took = rand(30);
+            bars.push([step, at, at + took, { ...(items === undefined ? {} : { item }), attempt, status: attempt < n ? 'failed' : 'succeeded' }]);
+            end = Math.max(end, at + took);
+            at += took + rand(15);
+          }
+        }
+        ends.set(step, end);
+      }
+      if (bars.length === 0) continue;
+      const t = timeline(needs, bars, { startedAt: 0 });
+      const s = summarizeTimeline(t);
+      const chain = s.criticalPath.map((i) => t.executions[i]!);
+      expect(chain.at(-1)!.end).toBe(Math.max(...t.executions.map((e) => e.end)));
+      for (let k = 1; k < chain.length; k++) expect(chain[k]!.start).toBeGreaterThanOrEqual(chain[k - 1]!.end);
+      expect(s.criticalPathMs).toBe(chain.reduce((sum, e) => sum + e.end - e.start, 0));
+      expect(s.overheadMs).toBe(s.makespanMs - s.criticalPathMs);
+      expect(s.overheadMs).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it('sortExecutions orders by start, then end, step, item and attempt', () => {
