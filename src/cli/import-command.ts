@@ -1,11 +1,11 @@
 /** `joinflow import wfcommons|cwl <file>`: a WfCommons trace (simulate steps, or mapped executors) or a CWL workflow -> a joinflow workflow. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { importWfCommons } from '../importers/wfcommons.ts';
 import { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } from '../importers/wfcommons-executors.ts';
-import { UsageError } from '../model/errors.ts';
+import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
@@ -37,7 +37,11 @@ export async function importCommand(args: string[]): Promise<number> {
     throw new UsageError(format === undefined ? 'name the format: joinflow import wfcommons <trace.json> or joinflow import cwl <workflow.cwl>' : `unknown format "${format}" (supported: wfcommons, cwl)`);
   }
   if (file === undefined || extra.length > 0) throw new UsageError('name exactly one trace file');
-  if (values.out !== undefined) outputFile('-o', values.out);
+  if (values.out !== undefined) {
+    outputFile('-o', values.out);
+    refuseOverwrite(values.out, file, 'the trace being imported');
+    if (values.mapping !== undefined) refuseOverwrite(values.out, values.mapping, 'the mapping file');
+  }
   let trace: unknown;
   try {
     trace = JSON.parse(readFileSync(file, 'utf8'));
@@ -46,11 +50,23 @@ export async function importCommand(args: string[]): Promise<number> {
   }
   if (values.files && values['no-files']) throw new UsageError('give --files or --no-files, not both');
   const executors = mappingFrom(values);
-  const { workflow, stats } = importWfCommons(trace, {
-    ...(values.name === undefined ? {} : { name: values.name }),
-    ...(executors ? { executors } : {}),
-    ...(values['no-files'] ? { files: false } : values.files ? { files: true } : {}),
-  });
+  // Problems in the mapping are reported as `mapping.tasks…`: name the file instead.
+  const where = (p: Problem): Problem =>
+    values.mapping !== undefined && p.path.startsWith('mapping.') ? { ...p, path: `${values.mapping}: ${p.path.slice('mapping.'.length)}` } : p;
+  let imported: ReturnType<typeof importWfCommons>;
+  try {
+    imported = importWfCommons(trace, {
+      ...(values.name === undefined ? {} : { name: values.name }),
+      ...(executors ? { executors } : {}),
+      ...(values['no-files'] ? { files: false } : values.files ? { files: true } : {}),
+    });
+  } catch (error) {
+    // Nothing is written: the trace's problems, named by the trace file.
+    if (error instanceof WorkflowDefinitionError) throw new WorkflowDefinitionError(error.problems.map(where), file);
+    throw error;
+  }
+  const { workflow, stats, warnings } = imported;
+  for (const w of warnings.map(where)) process.stderr.write(`joinflow import: warning: ${w.path}: ${w.message}\n`);
   // JSON, or YAML for a .yaml/.yml file, as import cwl writes.
   const text = values.out !== undefined && /\.ya?ml$/i.test(values.out) ? toYaml(workflow, { lineWidth: 0 }) : `${JSON.stringify(workflow, null, 2)}\n`;
   if (values.out !== undefined) writeOutput('-o', values.out, text);
@@ -67,6 +83,15 @@ export async function importCommand(args: string[]): Promise<number> {
     process.stderr.write(`${workflow.name}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')} step(s), ${withFiles} with data files${dropped}\n`);
   }
   return 0;
+}
+
+/** Refuses `-o` naming an existing input (the same file, by any path or link): it would be lost. */
+function refuseOverwrite(out: string, input: string, what: string): void {
+  const o = statSync(out, { throwIfNoEntry: false });
+  const i = statSync(input, { throwIfNoEntry: false });
+  if (o && i && o.dev === i.dev && o.ino === i.ino) {
+    throw new UsageError(`-o ${out}: is ${what} (${input}); writing the workflow there would overwrite it: choose another output file`);
+  }
 }
 
 type Flags = { executor?: string | undefined; command?: string | undefined; mapping?: string | undefined; out?: string | undefined };

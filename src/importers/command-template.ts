@@ -8,7 +8,8 @@
  *   {id}          the step id (the trace's task identifier)
  *   {name}        the task's name            {category}  its category (mProject)
  *   {runtime}     recorded runtime, seconds  {runtime*F} that times F (e.g. {runtime*0.01})
- *   {program}     the recorded command's program (an error for tasks that have none)
+ *   {program}     the recorded command's program (an error for tasks that have none): the task
+ *                 type where categories are per-task names (Epigenomics)
  *   {inputs} {outputs} {arguments}  lists — input files, output files, the recorded command's
  *                 arguments — each item one word; these must stand as a whole word.
  */

@@ -1,6 +1,7 @@
 /**
  * Which executor each imported WfCommons task gets: a mapping (YAML/JSON, validated here with zod
- * because it is user input) from task id, task name or category (mProject) to an executor spec
+ * because it is user input) from task id, task name, category (mProject) or the program of its
+ * recorded command (Epigenomics' fast2bfq, whose categories are per-file names) to an executor spec
  * whose command and env values are templates (command-template.ts), plus an optional default.
  * Pure: the CLI reads the file; this interprets the parsed value.
  */
@@ -67,7 +68,7 @@ const EntrySchema = z.discriminatedUnion('type', [SimulateEntrySchema, ProcessEn
 export const ExecutorMappingSchema = z.strictObject({
   /** Keep the tasks' input/output file lists as step `files` (default true with a mapping). */
   files: z.boolean().optional(),
-  /** Task id, task name or category -> executor. */
+  /** Task id, task name, category or program -> executor (see entryFor for the order). */
   tasks: z.record(z.string(), EntrySchema).default({}),
   /** For tasks no key matches; without it they are an error. */
   default: EntrySchema.optional(),
@@ -113,7 +114,8 @@ export function parseExecutorMapping(raw: unknown, options: MappingOptions = {})
 export function singleExecutorMapping(kind: string, command: string | undefined): ExecutorMapping {
   if (kind === 'simulate') {
     if (command !== undefined) throw new UsageError('--executor simulate runs no command: drop --command, or use --executor process');
-    return parseExecutorMapping({ default: { type: 'simulate' } }, { source: '--executor' });
+    // The same as no --executor at all: simulate steps stage nothing, so their file lists go too.
+    return parseExecutorMapping({ files: false, default: { type: 'simulate' } }, { source: '--executor' });
   }
   if (kind !== 'process' && kind !== 'container') {
     throw new UsageError(`--executor ${kind}: use process or container (or simulate, the default); batch and function steps need a --mapping file`);
@@ -122,9 +124,15 @@ export function singleExecutorMapping(kind: string, command: string | undefined)
   return parseExecutorMapping({ default: { type: kind, command } }, { source: '--command' });
 }
 
-/** The mapping entry of a task: by id, then name, then category, then the default. */
+/**
+ * The mapping entry of a task, most specific key first: its id, its name, its category, the
+ * program of its recorded command, then the default. Category comes before program because a
+ * program may serve several categories (a wrapper such as python); program is what names the
+ * task type where categories are per-task names (Epigenomics).
+ */
 export function entryFor(mapping: ExecutorMapping, facts: TemplateFacts): Compiled | undefined {
-  return mapping.tasks.get(facts.id) ?? mapping.tasks.get(facts.name) ?? mapping.tasks.get(facts.category) ?? mapping.fallback;
+  const byProgram = facts.program === undefined ? undefined : mapping.tasks.get(facts.program);
+  return mapping.tasks.get(facts.id) ?? mapping.tasks.get(facts.name) ?? mapping.tasks.get(facts.category) ?? byProgram ?? mapping.fallback;
 }
 
 /** What a mapped task becomes: its executor, and the step fields the entry sets. */
@@ -135,7 +143,12 @@ export function assignExecutor(compiled: Compiled, facts: TemplateFacts): Result
   const e = compiled.entry;
   const extra = { ...(e.timeoutMs === undefined ? {} : { timeoutMs: e.timeoutMs }), ...(e.retry === undefined ? {} : { retry: e.retry }) };
   const done = (executor: ExecutorInput): Result<Assigned> => ({ ok: true, value: { executor, ...extra } });
-  if (e.type === 'simulate') return done({ type: 'simulate', durationMs: facts.runtimeSeconds * 1000 * e.scale });
+  if (e.type === 'simulate') {
+    const durationMs = facts.runtimeSeconds * 1000 * e.scale;
+    // JSON would write an infinite duration as null, which no workflow accepts.
+    if (!Number.isFinite(durationMs)) return { ok: false, error: `task "${facts.id}": runtime ${facts.runtimeSeconds} s times scale ${e.scale} is too large a duration to simulate` };
+    return done({ type: 'simulate', durationMs });
+  }
   if (e.type === 'function') return done({ type: 'function', module: e.module, ...(e.export === undefined ? {} : { export: e.export }) });
   const envs: Record<string, string> = {};
   for (const [k, t] of compiled.env) {

@@ -12,7 +12,8 @@ import {
   type StepInput,
   type WorkflowInput,
 } from '../model/workflow.ts';
-import { assignExecutor, entryFor, type ExecutorMapping } from './wfcommons-executors.ts';
+import { assignTasks, checkImported, type TraceTask } from './wfcommons-assign.ts';
+import type { ExecutorMapping } from './wfcommons-executors.ts';
 
 /** Facts about an imported trace, for reports and benchmarks. */
 export type WfCommonsStats = {
@@ -38,36 +39,33 @@ export type WfCommonsImportOptions = {
    * double the workflow (and its compile time).
    */
   files?: boolean;
+  /**
+   * Check the workflow as `joinflow run` does (default true): an empty trace, a reserved task id
+   * or a runtime beyond a limit is then an error. False suits readers that only chart the trace.
+   */
+  check?: boolean;
 };
 
 type Json = Record<string, unknown>;
 
 /** One task after reading, before edges are checked against the set of ids. */
-type Task = {
-  id: string;
-  /** Path of the task object, e.g. `workflow.tasks[3]`, for problems. */
-  path: string;
-  description: string | undefined;
-  runtimeSeconds: number;
-  name: string;
-  category: string;
-  inputs: string[];
-  outputs: string[];
-  command: { program: string; arguments: string[] } | undefined;
-};
+type Task = TraceTask;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const FALLBACK_NAME = 'wfcommons';
 
 /**
- * Converts a parsed WfCommons trace into a workflow whose steps simulate the recorded runtimes.
- * Throws WorkflowDefinitionError listing every problem found, each with its JSON path.
+ * Converts a parsed WfCommons trace into a workflow whose steps simulate the recorded runtimes,
+ * or run the executors of `options.executors`. The workflow is checked as `joinflow run` checks
+ * it. Throws WorkflowDefinitionError listing every problem found, each with its JSON path in the
+ * trace (`mapping.tasks…` for the mapping's); `warnings` are mapping keys that match no task
+ * while a `default` entry takes the tasks.
  */
 export function importWfCommons(
   trace: unknown,
   options: WfCommonsImportOptions = {},
-): { workflow: WorkflowInput; stats: WfCommonsStats } {
+): { workflow: WorkflowInput; stats: WfCommonsStats; warnings: Problem[] } {
   const problems: Problem[] = [];
   const fail = (): never => {
     throw new WorkflowDefinitionError(problems);
@@ -93,6 +91,11 @@ export function importWfCommons(
   }
   if (!Array.isArray(rawTasks)) {
     problems.push({ path: tasksPath, message: `must be an array of tasks, got ${kindOf(rawTasks)}` });
+    return fail();
+  }
+  const check = options.check ?? true;
+  if (check && rawTasks.length === 0) {
+    problems.push({ path: tasksPath, message: 'has no tasks, and a workflow needs at least one step' });
     return fail();
   }
 
@@ -122,14 +125,16 @@ export function importWfCommons(
       return;
     }
     let runtimeSeconds = 0;
+    let runtimePath: string | undefined;
     let command: Task['command'];
     if (runtimes) {
       const r = runtimes.get(id);
-      if (r) runtimeSeconds = checkRuntime(r.value, r.path, problems);
+      if (r) runtimeSeconds = checkRuntime(r.value, (runtimePath = r.path), problems);
       command = readCommand(r?.command);
     } else {
       const key = raw['runtimeInSeconds'] != null ? 'runtimeInSeconds' : 'runtime';
-      runtimeSeconds = checkRuntime(raw[key], `${path}.${key}`, problems);
+      runtimePath = `${path}.${key}`;
+      runtimeSeconds = checkRuntime(raw[key], runtimePath, problems);
       command = readCommand(raw['command']);
     }
     // 1.5 may use `name` for the category (mProject) with the id unique; 1.4 has `category` for that.
@@ -138,7 +143,7 @@ export function importWfCommons(
     const name = typeof raw['name'] === 'string' && raw['name'] !== '' ? raw['name'] : id;
     const category = typeof raw['category'] === 'string' && raw['category'] !== '' ? raw['category'] : categoryOf(name);
     const { inputs, outputs } = readFiles(raw, path, v15, problems);
-    const task: Task = { id, path, description, runtimeSeconds, name, category, inputs, outputs, command };
+    const task: Task = { id, path, runtimePath, description, runtimeSeconds, name, category, inputs, outputs, command };
     tasks.push(task);
     byId.set(id, task);
   });
@@ -195,31 +200,8 @@ export function importWfCommons(
   const name = workflowName(trace['name'], options.name, problems);
   const mapping = options.executors;
   const keepFiles = options.files ?? mapping?.files ?? mapping !== undefined;
-  const unmapped = new Map<string, number>();
-  const assigned = new Map<string, Omit<StepInput, 'needs'>>();
-  for (const t of tasks) {
-    if (!mapping) {
-      assigned.set(t.id, { executor: { type: 'simulate', durationMs: t.runtimeSeconds * 1000 } });
-      continue;
-    }
-    const facts = { ...t, ...(t.command ? { program: t.command.program, arguments: t.command.arguments } : {}) };
-    const entry = entryFor(mapping, facts);
-    if (!entry) {
-      unmapped.set(t.category, (unmapped.get(t.category) ?? 0) + 1);
-      continue;
-    }
-    const r = assignExecutor(entry, facts);
-    if (!r.ok) problems.push({ path: t.path, message: r.error });
-    // The recorded runtime becomes the step's expected time: the engine starts the tasks with
-    // the longest chain of expected time ahead of them first (runtime/priority.ts).
-    else if (r.value.executor.type !== 'simulate' && t.runtimeSeconds > 0) {
-      assigned.set(t.id, { ...r.value, resources: { expectedSeconds: t.runtimeSeconds } });
-    } else assigned.set(t.id, r.value);
-  }
-  if (unmapped.size > 0) {
-    const list = [...unmapped].map(([c, n]) => `${c} (${n} task${n === 1 ? '' : 's'})`).join(', ');
-    problems.push({ path: 'mapping.tasks', message: `no executor for ${list}: add them under "tasks" (by category, task name or id) or give a "default" entry` });
-  }
+  const warnings: Problem[] = [];
+  const assigned = assignTasks(tasks, mapping, problems, warnings);
   if (problems.length > 0) return fail();
 
   // Object.fromEntries defines own properties, so an id like "__proto__" stays a plain key.
@@ -236,6 +218,9 @@ export function importWfCommons(
   );
   const description = typeof trace['description'] === 'string' ? trace['description'] : undefined;
   const workflow: WorkflowInput = description === undefined ? { name, steps } : { name, description, steps };
+  // What run and plan would refuse (a reserved id, a runtime beyond a limit) is refused here.
+  if (check) problems.push(...checkImported(workflow, tasks, tasksPath));
+  if (problems.length > 0) return fail();
 
   const durations = new Map(tasks.map((t) => [t.id, t.runtimeSeconds * 1000]));
   const dag = dagStats(needs, (s) => durations.get(s) ?? 0);
@@ -250,6 +235,7 @@ export function importWfCommons(
       schemaVersion: typeof version === 'string' ? version : typeof version === 'number' ? String(version) : 'unknown',
       filesDropped,
     },
+    warnings,
   };
 }
 

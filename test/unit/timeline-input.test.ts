@@ -53,6 +53,15 @@ describe('WfCommons traces', () => {
     expect(s.criticalPath.map((i) => t.executions[i]!.step)).toEqual(['a_ID01', 'b_ID02', 'd_ID04']);
   });
 
+  it('charts a trace that would not import as a workflow to run (no tasks)', () => {
+    const trace = smallTrace();
+    trace.workflow.specification.tasks = [];
+    (trace.workflow.execution as { tasks: unknown[] }).tasks = [];
+    const t = timelineFromJson(trace, 'empty.json');
+    expect(t.executions).toEqual([]);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 0, criticalPathMs: 0, criticalPath: [] });
+  });
+
   it('with executedAt on every task: the measured schedule and its overhead', () => {
     const t = timelineFromJson(
       smallTrace({ a_ID01: '2021-03-23T06:00:00Z', b_ID02: '2021-03-23T06:00:03Z', c_ID03: '2021-03-23T06:00:02Z', d_ID04: '20210323T060007+0000' }),

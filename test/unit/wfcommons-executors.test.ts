@@ -109,7 +109,7 @@ describe('WfCommons import: executor mapping', () => {
     expect((workflow.steps['mProject_ID0000001']!.executor as { args: string[] }).args[2]).toBe('0.16712');
   });
 
-  it('looks a task up by id, then name, then category, then the default', () => {
+  it('looks a task up by id, then name, then category, then program, then the default', () => {
     const mapping = parseExecutorMapping({
       tasks: {
         mAdd_ID0000018: { type: 'process', command: 'by-id' },
@@ -135,7 +135,7 @@ describe('WfCommons import: executor mapping', () => {
     expect(problems(() => importWfCommons(load(MONTAGE), { executors: mapping }))).toEqual([
       {
         path: 'mapping.tasks',
-        message: 'no executor for mConcatFit (3 tasks), mBgModel (3 tasks), mBackground (12 tasks), mImgtbl (3 tasks), mAdd (3 tasks), mViewer (4 tasks): add them under "tasks" (by category, task name or id) or give a "default" entry',
+        message: 'no executor for 28 of 58 tasks, by category: mConcatFit (3 tasks), mBgModel (3 tasks), mBackground (12 tasks), mImgtbl (3 tasks), mAdd (3 tasks), mViewer (4 tasks): add keys under "tasks" (a task id, name, category or program) or give a "default" entry',
       },
     ]);
   });

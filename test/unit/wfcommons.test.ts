@@ -232,6 +232,6 @@ describe('importWfCommons on hand-made traces', () => {
     expect(sanitizeWorkflowName('_ok.name')).toBe('_ok.name');
     expect(sanitizeWorkflowName('...')).toBe('wfcommons');
     expect(sanitizeWorkflowName('a'.repeat(100))).toHaveLength(64);
-    expect(importWfCommons({ workflow: { tasks: [] } }).workflow.name).toBe('wfcommons');
+    expect(importWfCommons({ workflow: { tasks: [{ name: 'a' }] } }).workflow.name).toBe('wfcommons');
   });
 });
