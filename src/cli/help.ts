@@ -81,12 +81,14 @@ export const LOGS_HELP = `Usage: joinflow logs <runId> [--step S] [--state DIR]
 
 Prints the captured stdout and stderr of a run's process steps, from the state directory
 (--state DIR, default .joinflow; files runs/<runId>/logs/<step>[.<item>].<attempt>.out|.err),
-in dispatch order, each under a header like "== step.attempt stderr ==".
+in dispatch order, each under a header like "== step.attempt stderr ==". Files are streamed as
+they are, whatever their size; it stops quietly when the reader goes away (| head).
 
 Options:
   --step S       only the logs of step S (all its items and attempts)
   --state DIR    state directory (default .joinflow)
-Exit codes: 0 printed, 1 no such run or no logs (for that step), 2 bad usage.
+Exit codes: 0 printed, 1 no such run or no logs (for that step), 2 bad usage, or a state dir
+that is missing or unusable (not a directory, not writable: the message says why).
 `;
 
 /** Help text. */
@@ -115,9 +117,11 @@ Draws a Gantt chart of a run: one bar per step execution (each attempt and each 
 its own row), in start order, coloured by executor kind, with the critical path outlined in red;
 prints makespan, critical path and overhead (makespan - critical path) on stdout.
 
-The critical path is the chain of dependent executions (the plan's needs, and retries after the
-attempt they retry) that ends with the execution that finished last, taking at each join the
-predecessor chain with the most execution time; its length is the sum of their durations.
+The critical path is the chain of executions that decided when the run ended: it ends with the
+execution that finished last and walks back to the one each waited for. A retry waited for the
+attempt it retries (the back-off is overhead); a first attempt, for the execution of a needed
+step (its last attempt of each item) that finished last by the time it started. A needed step
+that ran nothing (a forEach over []) passes the wait on. Its length is the sum of the durations.
 
 <runId> is a run of the embedded engine's state dir (--state DIR, default .joinflow). A file
 (any path ending in .json, or an existing file) is read as a trace: a joinflow timeline trace
@@ -128,7 +132,8 @@ only: name the workflow that ran with --workflow, for its step graph.
 
 Options:
   -o, --out FILE    write the chart; the extension chooses: .html (self-contained page),
-                    .svg (standalone SVG) or .json (a joinflow timeline trace to re-render)
+                    .svg (standalone SVG) or .json (a joinflow timeline trace to re-render);
+                    never the trace or --workflow file being read (exit 2)
   --json            print the timeline trace (executions, needs, summary) on stdout instead
                     of the text report
   --state DIR       state directory of local runs (default .joinflow)
@@ -220,7 +225,7 @@ ${CHAOS_HELP}  --cost                 count the AWS requests this run makes (one
                          print their price next to Step Functions Standard's for the same
                          steps; with --json the object gets a "cost" field
 
-Exit codes: 0 succeeded, 1 run failed, 2 bad usage or bad definition.
+Exit codes: 0 succeeded, 1 run failed, 2 bad usage, bad definition or an unusable state dir.
 `,
   compile: `Usage: joinflow compile [workflow files...] [-o DIR] [--check]
 
@@ -247,7 +252,8 @@ events are redelivered, tasks that were running run again (attempt + 1), timers 
 own flags (concurrency, time scale, trace file) are used. With --json, prints the same object as
 'joinflow run --json' for each resumed run; a run that had already finished is reported as it is.
 A run whose engine process is still alive is left to it (refused when named: exit 2).
-Exit codes: 0 all succeeded, 1 a run failed or was cancelled (or no such run), 2 bad usage.
+Exit codes: 0 all succeeded, 1 a run failed or was cancelled (or no such run), 2 bad usage or
+a missing or unusable state dir.
 `,
   cancel: `Usage: joinflow cancel <runId> [--state DIR]
        joinflow cancel <runId> --stage S [AWS options]
@@ -263,7 +269,8 @@ record in DynamoDB becomes cancelled and Run Cancelled goes on the stage's bus; 
 dispatched, and Lambda invocations or Batch jobs already running finish unheeded.
 
 Exit codes: 0 cancelled (or the process that runs it asked to), 1 no such run or it is not
-running (already ended), 2 bad usage, or the table or bus could not be reached.
+running (already ended), 2 bad usage, a missing or unusable state dir, or the table or bus
+could not be reached.
 `,
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 
@@ -278,7 +285,7 @@ their logs, data files and large payloads, and compacts the database. Also remov
 their steps left running (on Linux).
 
 Exit codes: 0 collected (a state dir without a database too: only --memory runs' files are
-removed there), 2 bad usage or a state dir that does not exist.
+removed there), 2 bad usage or a state dir that does not exist or is unusable.
 `,
   import: `Usage: joinflow import wfcommons <trace.json> [-o FILE] [--name NAME]
          [--executor process|container --command TEMPLATE | --mapping FILE] [--files|--no-files]
@@ -290,7 +297,10 @@ step ids are the trace's task ids. By default every step simulates the task's re
 With --command or --mapping, each task's input/output file lists become the step's "files":
 process, batch and container command steps get them staged in the run's data directory
 (JOINFLOW_DATA_DIR, JOINFLOW_INPUTS, JOINFLOW_OUTPUTS; see joinflow run --data). Prints
-tasks, edges, depth and critical path on stderr.
+tasks, edges, depth and critical path on stderr. The workflow is checked as 'joinflow run'
+checks it before it is written: what run would refuse (no tasks, a task id __proto__, a runtime
+over 14 days on a command step) is an error naming the trace and the task (exit 2, nothing
+written). An -o that is the trace or the mapping file is refused.
 
 cwl: converts a CWL v1.0-v1.2 Workflow (or a lone CommandLineTool) of the supported subset into
 a workflow whose steps run each tool with 'joinflow cwl-tool'; a scatter becomes a forEach, the
@@ -302,9 +312,9 @@ Options:
   -o, --out FILE    write the workflow here (default: stdout); JSON, or YAML for .yaml/.yml
   --name NAME       workflow name (default: from the trace / the CWL file name)
   --executor KIND   wfcommons: process or container (with --command) for every task; default
-                    simulate. cwl: process (default) runs on this machine only; batch writes AWS
-                    Batch steps (image from DockerRequirement, else --image) whose local command
-                    is the same runner
+                    simulate (file lists dropped). cwl: process (default) runs on this machine
+                    only; batch writes AWS Batch steps (image from DockerRequirement, else
+                    --image) whose local command is the same runner
   --image IMAGE     cwl only: Batch image of the steps without DockerRequirement; it must contain
                     node, joinflow (on PATH) and the tools
   wfcommons only:
@@ -313,10 +323,13 @@ Options:
                          {runtime} (seconds) {runtime*F} (times F) {program}, and the lists
                          {inputs} {outputs} {arguments}, one word per item; {{ }} are braces.
                          Alone it implies --executor process.
-  --mapping FILE         YAML/JSON: {tasks: {<category|name|id>: executor}, default?: executor,
-                         files?: bool}; executor is {type: process|container|batch|function|
-                         simulate, ...} with command templates; cwd/module relative to FILE.
-                         Tasks no key matches are an error that lists them (unless default)
+  --mapping FILE         YAML/JSON: {tasks: {<id|name|category|program>: executor}, default?:
+                         executor, files?: bool}, looked up in that order (program: the recorded
+                         command's, e.g. Epigenomics' fast2bfq); executor is {type: process|
+                         container|batch|function|simulate, ...} with command templates;
+                         cwd/module relative to FILE. Tasks no key matches are an error that
+                         counts them (unless default); a key that matches no task is an error,
+                         or a warning when there is a default, with a "did you mean"
   --files, --no-files    keep / drop the tasks' file lists (default: kept with --command or
                          --mapping, unless the mapping says files: false; dropped otherwise)
 `,

@@ -1,5 +1,6 @@
 /** `joinflow logs <runId>`: the captured stdout/stderr of a run's process steps. */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
@@ -53,19 +54,54 @@ export async function logsCommand(args: string[]): Promise<number> {
     if (prefix !== undefined && !(m[1]!.startsWith(prefix) && /^(\d+\.)?\d+$/.test(m[1]!.slice(prefix.length)))) continue;
     names.push(m[1]!);
   }
-  const out: string[] = [];
+  const logs: Array<{ header: string; file: string }> = [];
   for (const name of names) {
     for (const [ext, label] of [['out', 'stdout'], ['err', 'stderr']] as const) {
       const file = path.join(logDir, `${name}.${ext}`);
       if (!existsSync(file) && !started.has(name)) continue;
-      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-      out.push(`== ${name} ${label} ==\n${text === '' ? '(empty)\n' : text.endsWith('\n') ? text : `${text}\n`}`);
+      logs.push({ header: `== ${name} ${label} ==\n`, file });
     }
   }
-  if (out.length === 0) {
+  if (logs.length === 0) {
     process.stderr.write(`joinflow logs: run "${runId}" has no logs${values.step === undefined ? '' : ` for step "${values.step}"`} (only process steps write logs)\n`);
     return 1;
   }
-  process.stdout.write(out.join(''));
+  try {
+    for (const log of logs) {
+      await write(process.stdout, log.header);
+      await copy(log.file, process.stdout);
+    }
+  } catch (error) {
+    // The reader went away (`joinflow logs r1 | head`): stop quietly, as bin/joinflow.js does.
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE' || process.stdout.destroyed) return 0;
+    throw error;
+  }
   return 0;
+}
+
+/** Writes `chunk`, waiting while the output's buffer is full (a slow reader, a pipe). */
+async function write(out: NodeJS.WriteStream, chunk: string | Buffer): Promise<void> {
+  if (out.destroyed) throw Object.assign(new Error('the output was closed'), { code: 'EPIPE' });
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+/**
+ * Streams a log file to `out` as it is, a chunk at a time (a log may be larger than a string can
+ * be): `(empty)` for a file with nothing in it (or none: a stream that never wrote), and a
+ * newline after one that does not end with one.
+ */
+async function copy(file: string, out: NodeJS.WriteStream): Promise<void> {
+  let last: number | undefined;
+  try {
+    for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+      if (chunk.length === 0) continue;
+      last = chunk[chunk.length - 1];
+      await write(out, chunk);
+    }
+  } catch (error) {
+    // A log that is not there (never written, or collected meanwhile) is shown as empty.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || last !== undefined) throw error;
+  }
+  if (last === undefined) await write(out, '(empty)\n');
+  else if (last !== 0x0a) await write(out, '\n');
 }

@@ -63,12 +63,45 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`joinflow ${command}: ${error.message}\n`);
       return 2;
     }
+    const environment = environmentError(error);
+    if (environment !== undefined) {
+      process.stderr.write(`joinflow ${command}: ${environment}\n`);
+      return 2;
+    }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`joinflow ${command}: ${parseArgsMessage(error as Error)}\nRun 'joinflow ${command} --help' for usage.\n`);
       return 2;
     }
     throw error;
   }
+}
+
+/** What errno codes of a file operation say about the environment (exit 2 rather than a stack trace). */
+const ENVIRONMENT: Record<string, string> = {
+  EACCES: 'no permission',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'not a directory',
+  EEXIST: 'already exists',
+  EISDIR: 'is a directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+};
+
+/**
+ * The line for an error of the environment that no command turned into a message of its own: a
+ * file operation refused (no permission, a read-only file system, a file where a directory must
+ * be), or a state database SQLite may not write. Undefined for any other error.
+ */
+export function environmentError(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (typeof code !== 'string') return undefined;
+  if (typeof syscall === 'string' && ENVIRONMENT[code] !== undefined) return `${path === undefined ? '' : `${path}: `}${ENVIRONMENT[code]} (${code}, ${syscall})`;
+  if (/^SQLITE_(READONLY|CANTOPEN|PERM)/.test(code)) {
+    return `the state database: ${error.message} (${code}); joinflow needs write access to it and to its directory, also to read it (SQLite WAL)`;
+  }
+  return undefined;
 }
 
 /**

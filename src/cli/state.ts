@@ -1,16 +1,22 @@
 /** The embedded engine's state directory for CLI commands: opening it, and cancel requests. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createFileBlobStore } from '../adapters/local/file-blobs.ts';
 import { openDurableState } from '../adapters/local/durable-state.ts';
+import { StateFileError, stateDirError, stateDirectory } from '../adapters/local/sqlite-schema.ts';
 import { UsageError } from '../model/errors.ts';
 
 /** Default state directory, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.joinflow';
 
-/** The state directory a command uses. */
+/**
+ * The state directory a command uses. A path that cannot be a directory (a file, or a file in
+ * its path) is refused here, by every command, with a StateFileError naming it (exit 2).
+ */
 export function stateDir(flag: string | undefined): string {
-  return path.resolve(flag ?? DEFAULT_STATE_DIR);
+  const dir = path.resolve(flag ?? DEFAULT_STATE_DIR);
+  stateDirectory(dir, false);
+  return dir;
 }
 
 /** Opens the durable state (SQLite + blob files) in `dir`, creating it if needed. */
@@ -20,9 +26,19 @@ export function openState(dir: string, options: { mustExist?: boolean } = {}) {
   return { ...state, blobs: createFileBlobStore(path.join(dir, 'blobs')) };
 }
 
-/** Throws the usage error of a state dir without a state file. */
+/**
+ * Throws the usage error of a state dir without a state file, and a StateFileError for one that
+ * cannot be looked into (not a directory, no permission).
+ */
 export function requireState(dir: string): void {
-  if (!existsSync(path.join(dir, 'state.db'))) throw new UsageError(`no joinflow state in ${dir} (run a workflow first, or pass --state DIR)`);
+  let found = stateDirectory(dir, false);
+  try {
+    found &&= statSync(path.join(dir, 'state.db'), { throwIfNoEntry: false }) !== undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new StateFileError('STATE_DIR', dir, `state dir ${dir}: cannot look into it (${code}); joinflow needs read and write access to the state dir.`, { cause: error });
+  }
+  if (!found) throw new UsageError(`no joinflow state in ${dir} (run a workflow first, or pass --state DIR)`);
 }
 
 /**
@@ -32,27 +48,35 @@ export function requireState(dir: string): void {
  */
 export function markEngine(dir: string, command: string): () => void {
   const folder = path.join(dir, 'engines');
-  mkdirSync(folder, { recursive: true });
+  const mine = path.join(folder, String(process.pid));
   const others: number[] = [];
-  for (const f of readdirSync(folder)) {
-    const pid = Number(f);
-    if (pid === process.pid) continue;
-    if (alive(pid)) others.push(pid);
-    else rmSync(path.join(folder, f), { force: true });
+  try {
+    mkdirSync(folder, { recursive: true });
+    for (const f of readdirSync(folder)) {
+      const pid = Number(f);
+      if (pid === process.pid) continue;
+      if (alive(pid)) others.push(pid);
+      else rmSync(path.join(folder, f), { force: true });
+    }
+    writeFileSync(mine, command);
+  } catch (error) {
+    throw stateDirError(dir, error);
   }
   if (others.length > 0) {
     process.stderr.write(`joinflow ${command}: process ${others.join(', ')} also runs an engine on ${dir}; one engine per state dir is supported (events tail can miss events of two): give this one its own --state DIR\n`);
   }
-  const mine = path.join(folder, String(process.pid));
-  writeFileSync(mine, command);
   return () => rmSync(mine, { force: true });
 }
 
 /** Asks the engine process that runs `runId` to cancel it (it reads these on SIGUSR2). */
 export function requestCancel(dir: string, runId: string): void {
   const folder = path.join(dir, 'cancel');
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(path.join(folder, `${encodeURIComponent(runId)}.json`), JSON.stringify({ runId, at: Date.now() }));
+  try {
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, `${encodeURIComponent(runId)}.json`), JSON.stringify({ runId, at: Date.now() }));
+  } catch (error) {
+    throw stateDirError(dir, error);
+  }
 }
 
 /** Whether a cancel request for `runId` waits in `dir` (its engine died or was stopping before it read it). */
@@ -84,7 +108,8 @@ export async function withLock<T>(dir: string, name: string, fn: () => Promise<T
       writeFileSync(file, String(process.pid), { flag: 'wx' });
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Not allowed to write it (a read-only state dir): said in a line, not as a stack trace.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateDirError(dir, error);
       let text: string;
       try {
         text = readFileSync(file, 'utf8');

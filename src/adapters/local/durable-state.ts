@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openJournalState, type JournalState } from './journal-state.ts';
 import { openSqliteState, type SqliteState, type SqliteStateOptions } from './sqlite-state.ts';
-import { ROW_SCHEMA } from './sqlite-schema.ts';
+import { ROW_SCHEMA, stateDirectory } from './sqlite-schema.ts';
 
 /** An open state dir, whichever store made it. */
 export type DurableState = JournalState | SqliteState;
@@ -31,7 +31,11 @@ export function stateKind(dir: string): 'journal' | 'rows' {
   }
 }
 
-/** Opens (or creates) the durable state in `options.dir`. */
+/**
+ * Opens (or creates) the durable state in `options.dir`. A directory that cannot be one, or a
+ * database this process may not write, throws a StateFileError naming it and the cause.
+ */
 export function openDurableState(options: SqliteStateOptions): DurableState {
+  stateDirectory(options.dir, true);
   return stateKind(options.dir) === 'rows' ? openSqliteState(options) : openJournalState(options);
 }

@@ -8,7 +8,6 @@
  * replaying its rows. Commits are grouped exactly as in the row store (sqlite-state.ts): the
  * facts of a batch become durable together or, after a crash before the commit, not at all.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
 import type { EventEnvelope } from '../../model/events.ts';
@@ -19,7 +18,7 @@ import { OpenTasks } from './journal-tasks.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
-import { createBatch, openDatabase, upgradeOnWrite, type Schema } from './sqlite-schema.ts';
+import { createBatch, openDatabase, stateDirectory, upgradeOnWrite, type Schema } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './sqlite-state.ts';
 
 /**
@@ -69,7 +68,7 @@ function eventRunId(event: EventEnvelope): string | null {
 
 /** Opens (or creates) the journal state in `dir`. One process at a time may write a state dir. */
 export function openJournalState(options: SqliteStateOptions): JournalState {
-  mkdirSync(options.dir, { recursive: true });
+  stateDirectory(options.dir, true);
   const file = path.resolve(options.dir, 'state.db');
   const db = openDatabase(file, options, JOURNAL_SCHEMA);
   const batch = createBatch(db, file);

@@ -3,6 +3,8 @@
  * schema version, and the single group-commit transaction every write of the store and the log
  * goes into. The store (sqlite-state.ts) and the log (sqlite-log.ts) share one connection.
  */
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JoinflowError } from '../../model/errors.ts';
 
@@ -12,10 +14,14 @@ export const SCHEMA_VERSION = 2;
 /** How hard a commit is made durable. */
 export type SyncMode = 'normal' | 'full';
 
-/** The state file was made by another schema version, is not a joinflow state file, or is locked. */
+/**
+ * The state file was made by another schema version, is not a joinflow state file (or damaged:
+ * STATE_UNREADABLE), is locked, or this process may not write it (STATE_ACCESS); or the state
+ * dir cannot be one (STATE_DIR: not a directory, not writable, not creatable). `file`: the path.
+ */
 export class StateFileError extends JoinflowError {
   readonly file: string;
-  constructor(code: 'STATE_SCHEMA' | 'STATE_NOT_JOINFLOW' | 'STATE_LOCKED' | 'STATE_UNREADABLE', file: string, message: string, options?: ErrorOptions) {
+  constructor(code: 'STATE_SCHEMA' | 'STATE_NOT_JOINFLOW' | 'STATE_LOCKED' | 'STATE_UNREADABLE' | 'STATE_ACCESS' | 'STATE_DIR', file: string, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.file = file;
   }
@@ -80,7 +86,12 @@ export const ROW_SCHEMA: Schema = { version: SCHEMA_VERSION, ddl: DDL };
  * cache) but the last commits may be lost on power loss; `full` fsyncs the WAL on every commit.
  */
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}, schema: Schema = ROW_SCHEMA): Database.Database {
-  const db = new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 });
+  } catch (err) {
+    throw openError(file, err);
+  }
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -100,8 +111,134 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}, sc
     if (isSqliteError(err, 'SQLITE_BUSY')) {
       throw new StateFileError('STATE_LOCKED', file, `${file}: the state database is locked by another process; stop it or use another state dir.`, { cause: err });
     }
-    throw new StateFileError('STATE_UNREADABLE', file, `${file}: cannot open the state database (${(err as Error).message}); move it away to start afresh.`, { cause: err });
+    throw openError(file, err);
   }
+}
+
+/**
+ * The error for a state database SQLite would not open. Only a file that is not a database
+ * (damaged, or some other file) is worth moving away; a good one this process may not write
+ * (SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM: WAL mode writes even to read) is not.
+ */
+function openError(file: string, err: unknown): StateFileError {
+  const code = err instanceof Database.SqliteError ? err.code : undefined;
+  const why = `${(err as Error).message}${code === undefined ? '' : `, ${code}`}`;
+  if (isSqliteError(err, 'SQLITE_CORRUPT') || isSqliteError(err, 'SQLITE_NOTADB')) {
+    return new StateFileError('STATE_UNREADABLE', file, `${file}: not a valid state database (${why}): it is damaged or not joinflow's; move it away to start afresh.`, { cause: err });
+  }
+  const access = ['SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PERM', 'SQLITE_AUTH'].some((c) => isSqliteError(err, c));
+  if (access || isSqliteError(err, 'SQLITE_IOERR')) {
+    const dir = path.dirname(file);
+    // The first thing in the way, as access(2) sees it for this user: the directory (SQLite
+    // creates the -wal and -shm files beside the database), the database, or one of those files.
+    const cause =
+      whyNot(dir, constants.W_OK | constants.X_OK, `in ${dir}`) ??
+      [file, `${file}-wal`, `${file}-shm`].map((f) => (existsSync(f) ? whyNot(f, constants.R_OK | constants.W_OK, f === file ? 'it' : f) : undefined)).find((c) => c !== undefined);
+    const needs = 'joinflow needs write access to it and to its directory, also to read it (SQLite WAL)';
+    if (cause !== undefined) return new StateFileError('STATE_ACCESS', file, `${file}: cannot open the state database: ${cause}; ${needs}.`, { cause: err });
+    if (isSqliteError(err, 'SQLITE_READONLY')) return new StateFileError('STATE_ACCESS', file, `${file}: the state database is read-only (${why}); ${needs}.`, { cause: err });
+    if (access) return new StateFileError('STATE_ACCESS', file, `${file}: cannot open the state database (${why}); ${needs}.`, { cause: err });
+  }
+  return new StateFileError('STATE_UNREADABLE', file, `${file}: cannot open the state database (${why}).`, { cause: err });
+}
+
+function errnoCode(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * What an errno code met writing `target` (`name`: how to call it) means, in words, with the
+ * code: `no permission to write /x (EACCES)`.
+ */
+function cannotWrite(target: string, code: string | undefined, name = target): string {
+  switch (code) {
+    case 'EACCES':
+      return `no permission to write ${name} (EACCES)`;
+    case 'EPERM':
+      return `not permitted to write ${name} (EPERM)`;
+    case 'EROFS':
+      return `${target} is on a read-only file system (EROFS)`;
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return `${target} is not a directory (${code})`;
+    case 'ENOSPC':
+      return `no space left on the device of ${target} (ENOSPC)`;
+    case 'EDQUOT':
+      return `disk quota exceeded writing ${name} (EDQUOT)`;
+    default:
+      return `cannot write ${name} (${code ?? 'unknown error'})`;
+  }
+}
+
+/** Why this process may not access `target` with `mode` (access(2) flags), or undefined when it may. */
+function whyNot(target: string, mode: number, name: string): string | undefined {
+  try {
+    accessSync(target, mode);
+    return undefined;
+  } catch (error) {
+    return cannotWrite(target, errnoCode(error), name);
+  }
+}
+
+const DIR_NEEDS = 'joinflow needs write access to the state dir';
+
+/**
+ * The error for a file operation in the state dir `dir` that failed with an errno error (as
+ * writing a lock or a cancel request there), naming the dir and the cause; any other error is
+ * returned as it is.
+ */
+export function stateDirError(dir: string, error: unknown): unknown {
+  const code = errnoCode(error);
+  if (code === undefined || !(error instanceof Error) || error instanceof JoinflowError || !/^E[A-Z0-9]+$/.test(code)) return error;
+  const abs = path.resolve(dir);
+  const where = (error as NodeJS.ErrnoException).path ?? abs;
+  const cause = where === abs && code === 'EACCES' ? `no permission to write in ${abs} (EACCES)` : cannotWrite(where, code);
+  return new StateFileError('STATE_DIR', abs, `state dir ${abs}: ${cause}; ${DIR_NEEDS}.`, { cause: error });
+}
+
+/**
+ * Checks that the state dir `dir` is a directory, and creates it when `create` and it is missing,
+ * level by level (Node's recursive mkdir spins forever where mkdir says ENOENT for a parent that
+ * exists, as in /proc). Returns whether the directory exists. Throws a StateFileError (STATE_DIR)
+ * naming `dir` and the cause when it cannot be one: not a directory, a file in its path, no
+ * permission, a read-only file system.
+ */
+export function stateDirectory(dir: string, create: boolean): boolean {
+  const abs = path.resolve(dir);
+  const fail = (message: string, cause?: unknown) => new StateFileError('STATE_DIR', abs, `state dir ${abs}: ${message}.`, cause === undefined ? undefined : { cause });
+  const missing: string[] = [];
+  for (let p = abs; ; p = path.dirname(p)) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (error) {
+      const code = errnoCode(error);
+      // A missing level (or a file above it, found further up) is looked for in its parent.
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && path.dirname(p) !== p) {
+        missing.unshift(p);
+        continue;
+      }
+      throw fail(code === 'EACCES' ? `no permission to look into ${path.dirname(p)} (EACCES)` : `cannot look up ${p} (${code ?? 'unknown error'})`, error);
+    }
+    if (!isDir) throw fail(p === abs ? 'not a directory (a file of that name is in the way)' : `${p} is not a directory`);
+    break;
+  }
+  if (missing.length === 0) return true;
+  if (!create) return false;
+  for (const p of missing) {
+    try {
+      mkdirSync(p);
+    } catch (error) {
+      // Made meanwhile by another process: fine, as long as it is a directory.
+      if (errnoCode(error) === 'EEXIST' && statSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
+      const code = errnoCode(error);
+      const parent = path.dirname(p);
+      const cause = code === 'ENOENT' ? `${parent} does not take new directories (ENOENT)` : code === 'EACCES' ? `no permission to write in ${parent} (EACCES)` : cannotWrite(parent, code, `in ${parent}`);
+      throw fail(`cannot create ${p === abs ? 'it' : p}: ${cause}; ${DIR_NEEDS}`, error);
+    }
+  }
+  return true;
 }
 
 function ensureSchema(db: Database.Database, file: string, schema: Schema): void {
@@ -163,6 +300,10 @@ export function createBatch(db: Database.Database, file: string): Batch {
   const rollback = db.prepare('ROLLBACK');
   const flushers: Array<() => void> = [];
   const resetters: Array<() => void> = [];
+  // SQLite opens a database this process may not write read-only, and readers work; the first
+  // write checks once, so that a writer is told which file and why, not "attempt to write a
+  // readonly database" from whichever statement comes first.
+  let writable = false;
   return {
     beforeCommit(flush) {
       flushers.push(flush);
@@ -174,6 +315,17 @@ export function createBatch(db: Database.Database, file: string): Batch {
       // inTransaction asks SQLite itself: after an error that made SQLite roll back on its own
       // (disk full, I/O error), the next write begins afresh instead of writing in autocommit.
       if (db.inTransaction) return;
+      if (!writable) {
+        try {
+          accessSync(file, constants.W_OK);
+        } catch (error) {
+          const code = errnoCode(error);
+          if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+            throw new StateFileError('STATE_ACCESS', file, `${file}: cannot write the state database: ${cannotWrite(file, code, 'it')}; joinflow needs write access to it to change it.`, { cause: error });
+          }
+        }
+        writable = true;
+      }
       try {
         begin.run();
       } catch (err) {
