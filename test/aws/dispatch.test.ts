@@ -10,7 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { dispatchTask, outputKey, UndispatchableError } from '../../src/adapters/aws/dispatch.ts';
-import { dispatchOrFail } from '../../src/adapters/aws/effects.ts';
+import { carryOut, dispatchOrFail, MAX_TIMER_MESSAGE_BYTES, timerTask, type EffectDeps, type TimerMessage } from '../../src/adapters/aws/effects.ts';
 import { createSqsDispatcher } from '../../src/adapters/aws/sqs-executor.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
@@ -113,5 +113,53 @@ describe('AWS dispatch request shapes', () => {
     const big = { ...base, event: { input: 'x'.repeat(300_000), results: {} } };
     await expect(dispatchTask({ ...big, step: 'fn', executor: { type: 'function', module: 'h.ts', export: 'fn' } }, deps)).rejects.toThrow(/256 KB asynchronous invocation limit/);
     expect(lambdaMock.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  it('fails for good a container step whose task is over the SQS limit, instead of retrying the invocation', async () => {
+    const published: EventEnvelope[] = [];
+    const big: Task = { ...base, step: 'c', event: { input: 'x'.repeat(210 * 1024), results: {} }, executor: { type: 'container', queue: 'default', module: 'h.ts', export: 'run', args: [], env: {} } };
+    await dispatchOrFail(big, {
+      dispatch: (t) => dispatchTask(t, deps),
+      bus: { publish: async (e) => void published.push(...e), subscribe: () => () => {} },
+      now: () => 0,
+      newId: () => 'id',
+    });
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(published.map((e) => e.detail)).toMatchObject([{ step: 'c', retrying: false, error: { type: 'Undispatchable', message: expect.stringMatching(/over the 204800-byte SQS limit/) } }]);
+  });
+});
+
+describe('retries through the timer queue', () => {
+  const published: EventEnvelope[] = [];
+  const blobs = new Map<string, string>();
+  const effectDeps = (withBlobs: boolean): EffectDeps => ({
+    store: {} as EffectDeps['store'],
+    bus: { publish: async (e) => void published.push(...e), subscribe: () => () => {} },
+    sqs,
+    dispatch: async () => {},
+    timerQueueUrl: 'http://sqs.local/000000000000/timers',
+    dlqUrl: undefined,
+    now: () => 1_000,
+    newId: () => 'id',
+    ...(withBlobs ? { blobs: { put: async (k: string, b: string) => (blobs.set(`s3://b/${k}`, b), `s3://b/${k}`), get: async (ref: string) => blobs.get(ref)! } } : {}),
+  });
+  const retry: Task = { ...base, step: 'job', event: { input: 'y'.repeat(300_000), results: {} }, executor: { type: 'batch', image: 'i', command: [], vcpus: 1, memoryMb: 512, gpus: 0, env: {} } as unknown as Task['executor'] };
+
+  it('keeps a task too large for an SQS message in the bucket, and the message refers to it', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm1' });
+    await carryOut([{ type: 'schedule', task: retry, delayMs: 5_000 }], effectDeps(true));
+    const input = sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(Buffer.byteLength(input.MessageBody!)).toBeLessThan(MAX_TIMER_MESSAGE_BYTES);
+    expect(input.DelaySeconds).toBe(5);
+    const message = JSON.parse(input.MessageBody!) as TimerMessage;
+    expect(message).toEqual({ taskRef: 's3://b/timers/r1/job..2.json', dueAt: 6_000 });
+    expect(await timerTask(message, effectDeps(true).blobs)).toEqual(retry);
+    expect(published).toEqual([]);
+  });
+
+  it('without a bucket, fails the step for good instead of leaving the processor to retry into the DLQ', async () => {
+    await carryOut([{ type: 'schedule', task: retry, delayMs: 5_000 }], effectDeps(false));
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(published.map((e) => e.detail)).toMatchObject([{ step: 'job', retrying: false, error: { type: 'Undispatchable', message: expect.stringMatching(/no bucket is configured/) } }]);
   });
 });

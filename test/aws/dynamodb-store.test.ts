@@ -212,6 +212,28 @@ describe('DynamoDB store specifics', () => {
     expect(blobs.size).toBe(2);
   });
 
+  it('keeps a run\'s output beside its input within the 400 KB item: claim-checked, or refused by name without a blob store', async () => {
+    const input = { text: 'i'.repeat(250 * 1024) };
+    const output = { text: 'o'.repeat(200 * 1024) };
+    const blobs = new Map<string, string>();
+    const { store } = await freshStore({
+      blobs: {
+        put: async (key, body) => (blobs.set(`mem://${key}`, body), `mem://${key}`),
+        get: async (ref) => blobs.get(ref) ?? Promise.reject(new Error(`no ${ref}`)),
+      },
+    });
+    await store.startRun({ runId: 'big-io', workflow: 'wf', input, startedAt: 1 });
+    // Each alone is under 350 KB; together they are over DynamoDB's 400 KB for one item.
+    expect(await store.finishRun('big-io', { status: 'succeeded', finishedAt: 2, output })).toBe(true);
+    expect(await store.getRun('big-io')).toMatchObject({ status: 'succeeded', input, output });
+    expect([...blobs.keys()]).toEqual(['mem://results/big-io/$output.json']);
+
+    const { store: bare } = await freshStore();
+    await bare.startRun({ runId: 'big-io', workflow: 'wf', input, startedAt: 1 });
+    const err = await Promise.resolve(bare.finishRun('big-io', { status: 'succeeded', finishedAt: 2, output })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'RESULT_TOO_LARGE', message: expect.stringMatching(/the output of run "big-io" is 201 KB .*beside what its item already holds \(the run's input\), 99 KB are left/) });
+  });
+
   it('getResults pages through BatchGetItem limits (100 keys, 16 MB, UnprocessedKeys)', { timeout: 60_000 }, async () => {
     const { store } = await freshStore();
     await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });

@@ -207,15 +207,29 @@ export const MAX_PAYLOAD_BYTES = 350 * 1024;
 const BATCH_GET_LIMIT = 100;
 const MAX_IDLE_ROUNDS = 8;
 
-/** Throws `code` (RESULT_TOO_LARGE by default) when `value` as JSON would not fit in an item. */
-export function checkPayload(what: string, value: unknown, code = 'RESULT_TOO_LARGE'): void {
+/**
+ * Throws `code` (RESULT_TOO_LARGE by default) when `value` as JSON would not fit in an item, which
+ * has `room` bytes left for it (MAX_PAYLOAD_BYTES in an item of its own).
+ */
+export function checkPayload(what: string, value: unknown, code = 'RESULT_TOO_LARGE', room = MAX_PAYLOAD_BYTES): void {
   const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
-  if (bytes <= MAX_PAYLOAD_BYTES) return;
+  if (bytes <= room) return;
+  const shared = room < MAX_PAYLOAD_BYTES ? ` beside what its item already holds (the run's input), ${Math.floor(room / 1024)} KB are left` : '';
   throw new JoinflowError(
     code,
     `${what} is ${Math.ceil(bytes / 1024)} KB as JSON; the DynamoDB store keeps at most ${MAX_PAYLOAD_BYTES / 1024} KB ` +
-      'in an item (400 KB limit). Store large payloads elsewhere (S3) and pass a reference.',
+      `in an item (400 KB limit)${shared}. Store large payloads elsewhere (S3) and pass a reference.`,
   );
+}
+
+/**
+ * What a run's META item has left for its output: its input shares the 400 KB (both at most
+ * MAX_PAYLOAD_BYTES), the 50 KB kept for keys and the other attributes still set aside.
+ */
+export function roomBeside(item: Item): number {
+  const input = item['input'];
+  const inputBytes = input === undefined ? 0 : Buffer.byteLength(input.S ?? JSON.stringify(input));
+  return Math.max(0, Math.min(MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES - inputBytes));
 }
 
 /** An UpdateItem of one run item; `names` lists the attributes written as `#name` in expressions. */

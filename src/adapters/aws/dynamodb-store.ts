@@ -50,6 +50,7 @@ import type { BlobStore, ClaimResult, JoinState, RunRecord, TriggerStore } from 
 import {
   checkPayload,
   MAX_PAYLOAD_BYTES,
+  roomBeside,
   expiryFromNow,
   fromJsonAttr,
   type Item,
@@ -99,10 +100,10 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
   const setNeedIfGiven = (need: number | undefined) => (need === undefined ? '' : ', #need = if_not_exists(#need, :need)');
 
   /** A payload as item attributes: inline, or claim-checked into the blob store when too big. */
-  async function payload(what: string, value: unknown, blobKey: string): Promise<{ output?: AttributeValue; outputRef?: AttributeValue }> {
+  async function payload(what: string, value: unknown, blobKey: string, room = MAX_PAYLOAD_BYTES): Promise<{ output?: AttributeValue; outputRef?: AttributeValue }> {
     const json = JSON.stringify(value ?? null);
-    if (options.blobs && Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) return { outputRef: { S: await options.blobs.put(blobKey, json) } };
-    checkPayload(what, value);
+    if (options.blobs && Buffer.byteLength(json) > room) return { outputRef: { S: await options.blobs.put(blobKey, json) } };
+    checkPayload(what, value, 'RESULT_TOO_LARGE', room);
     const body = jsonAttr(value);
     return body ? { output: body } : {};
   }
@@ -254,7 +255,8 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       // the workflow never changes, and the condition below still decides a race between finishers.
       const item = await db.get(runId, sortKey.meta);
       if (!item || item.status?.S !== 'running') return false;
-      const out = change.output === undefined ? {} : await payload(`the output of run "${runId}"`, change.output, `results/${runId}/$output.json`);
+      // The output shares the META item with the run's input: together they must fit in 400 KB.
+      const out = change.output === undefined ? {} : await payload(`the output of run "${runId}"`, change.output, `results/${runId}/$output.json`, roomBeside(item));
       const sets: Record<string, AttributeValue | undefined> = {
         status: { S: change.status },
         workflowStatus: { S: `${item.workflow?.S ?? ''}#${change.status}` },

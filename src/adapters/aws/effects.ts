@@ -5,7 +5,7 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope } from '../../model/events.ts';
-import type { EventBus, Task, TriggerStore } from '../../ports.ts';
+import type { BlobStore, EventBus, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import { UndispatchableError } from './dispatch.ts';
 import { log } from './log.ts';
@@ -23,10 +23,15 @@ export type EffectDeps = {
   dlqUrl: string | undefined;
   now: () => number;
   newId: () => string;
+  /** Where a task too large for an SQS message waits for its retry (the stage's bucket). */
+  blobs?: BlobStore | undefined;
 };
 
-/** A delayed task on the timer queue. */
-export type TimerMessage = { task: Task; dueAt: number };
+/** A delayed task on the timer queue: inline, or (too large for SQS) a reference into the blob store. */
+export type TimerMessage = { task: Task; dueAt: number } | { taskRef: string; dueAt: number };
+
+/** SQS's message limit is 256 KiB; a timer message stays under it with room for the attributes. */
+export const MAX_TIMER_MESSAGE_BYTES = 250_000;
 
 /** Carries out effects in order; throws (so the invocation is retried) on infrastructure errors. */
 export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Promise<void> {
@@ -36,7 +41,14 @@ export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Pr
         for (const task of effect.tasks) await dispatchOrFail(task, deps);
         break;
       case 'schedule':
-        await scheduleTask(effect.task, deps.now() + effect.delayMs, deps);
+        try {
+          await scheduleTask(effect.task, deps.now() + effect.delayMs, deps);
+        } catch (error) {
+          if (!(error instanceof UndispatchableError)) throw error;
+          // The retry can never be queued: the step fails for good instead of the run hanging.
+          log('error', error.message, { runId: effect.task.runId, step: effect.task.step });
+          await deps.bus.publish([stepFailed(effect.task, { type: 'Undispatchable', message: error.message }, false, deps)]);
+        }
         break;
       case 'publish':
         await deps.bus.publish(effect.events);
@@ -66,12 +78,31 @@ export async function dispatchOrFail(task: Task, deps: Pick<EffectDeps, 'dispatc
   }
 }
 
-/** Puts a task on the timer queue to be dispatched at `dueAt`. */
-export async function scheduleTask(task: Task, dueAt: number, deps: Pick<EffectDeps, 'sqs' | 'timerQueueUrl' | 'now'>): Promise<void> {
+/**
+ * Puts a task on the timer queue to be dispatched at `dueAt`. A task too large for an SQS message
+ * (a batch step's event may be) waits in the blob store, and the message carries its reference;
+ * without a blob store it cannot be queued (UndispatchableError).
+ */
+export async function scheduleTask(task: Task, dueAt: number, deps: Pick<EffectDeps, 'sqs' | 'timerQueueUrl' | 'now' | 'blobs'>): Promise<void> {
   if (!deps.timerQueueUrl) throw new Error('JOINFLOW_TIMER_QUEUE_URL is not set: retries with backoff need the timer queue');
   const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((dueAt - deps.now()) / 1000)));
-  const body: TimerMessage = { task, dueAt };
-  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.timerQueueUrl, MessageBody: JSON.stringify(body), DelaySeconds: seconds }));
+  let body = JSON.stringify({ task, dueAt } satisfies TimerMessage);
+  const bytes = Buffer.byteLength(body);
+  if (bytes > MAX_TIMER_MESSAGE_BYTES) {
+    if (!deps.blobs) {
+      throw new UndispatchableError(`the retry of step "${task.step}" (attempt ${task.attempt}) is ${bytes} bytes, over the ${MAX_TIMER_MESSAGE_BYTES} bytes an SQS message may carry, and no bucket is configured to hold it`);
+    }
+    const ref = await deps.blobs.put(`timers/${task.runId}/${task.step}.${task.item ?? ''}.${task.attempt}.json`, JSON.stringify(task));
+    body = JSON.stringify({ taskRef: ref, dueAt } satisfies TimerMessage);
+  }
+  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.timerQueueUrl, MessageBody: body, DelaySeconds: seconds }));
+}
+
+/** The task of a timer message, read from the blob store when the message holds a reference. */
+export async function timerTask(message: TimerMessage, blobs: BlobStore | undefined): Promise<Task> {
+  if ('task' in message) return message.task;
+  if (!blobs) throw new Error(`a timer message refers to ${message.taskRef}, but no bucket is configured to read it from`);
+  return JSON.parse(await blobs.get(message.taskRef)) as Task;
 }
 
 async function deadLetter(event: unknown, reason: string, deps: EffectDeps): Promise<void> {

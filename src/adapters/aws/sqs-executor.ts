@@ -6,6 +6,12 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { JoinflowError } from '../../model/errors.ts';
 import type { Task } from '../../ports.ts';
+import { UndispatchableError } from './dispatch.ts';
+
+/** A container task too large for SQS: it can never be sent, so its step fails (code TASK_TOO_LARGE). */
+export class TaskTooLargeError extends UndispatchableError {
+  readonly code = 'TASK_TOO_LARGE';
+}
 
 /** Bodies above this are refused: SQS caps a message (body + attributes) at 256 KiB. */
 export const MAX_TASK_BYTES = 200 * 1024;
@@ -35,9 +41,9 @@ export function createSqsDispatcher(options: SqsDispatcherOptions): SqsDispatche
       const bytes = Buffer.byteLength(body, 'utf8');
       if (bytes > MAX_TASK_BYTES) {
         // Claim-check offload to S3 is the eventual answer (DESIGN.md, big payloads); until then
-        // refuse loudly rather than let SQS reject a truncated or oversized message.
-        throw new JoinflowError(
-          'TASK_TOO_LARGE',
+        // the step fails for good (UndispatchableError: Step Failed, the run fails) rather than
+        // let SQS reject the message and the processor's retries end in the DLQ with the run hung.
+        throw new TaskTooLargeError(
           `task for step "${task.step}" of run ${task.runId} is ${bytes} bytes, over the ${MAX_TASK_BYTES}-byte SQS limit joinflow allows: ` +
             'pass large inputs by reference (e.g. an S3 key) instead of inline',
         );

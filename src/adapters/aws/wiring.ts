@@ -76,6 +76,7 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
     dlqUrl: config.dlqUrl,
     now: clock.now,
     newId: randomUUID,
+    blobs,
   };
   return { config, plans, store, bus, blobs, s3, processor, effects };
 }

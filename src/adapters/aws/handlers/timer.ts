@@ -2,7 +2,7 @@
  * The timer queue consumer: dispatches tasks whose retry backoff has passed. SQS delays are at
  * most 15 minutes, so a longer backoff is re-queued with the remaining delay.
  */
-import { dispatchOrFail, scheduleTask, type TimerMessage } from '../effects.ts';
+import { dispatchOrFail, scheduleTask, timerTask, type TimerMessage } from '../effects.ts';
 import { log } from '../log.ts';
 import { wiring } from '../wiring.ts';
 
@@ -14,7 +14,9 @@ export async function handler(event: SqsEvent): Promise<{ batchItemFailures: Arr
   const failures: Array<{ itemIdentifier: string }> = [];
   for (const record of event.Records) {
     try {
-      const { task, dueAt } = JSON.parse(record.body) as TimerMessage;
+      const message = JSON.parse(record.body) as TimerMessage;
+      const { dueAt } = message;
+      const task = await timerTask(message, w.blobs);
       if (dueAt - w.effects.now() > 1000) {
         await scheduleTask(task, dueAt, w.effects);
         continue;
