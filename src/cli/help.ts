@@ -39,7 +39,9 @@ Compiles every workflow in workflows/ and serves EventBridge's PutEvents API (AW
 X-Amz-Target: AWSEvents.PutEvents) in front of the embedded engine, until SIGINT or SIGTERM.
 Point an EventBridge client at it (endpoint http://127.0.0.1:PORT, any region and credentials);
 a "Run Requested" event with source "joinflow" and detail {"workflow", "runId"?, "input"?}
-starts a run. Requests over 256 KB or with more than 10 entries are refused as EventBridge does.
+starts a run. Requests whose entries total over 256 KB (UTF-8 bytes of their fields, as
+EventBridge counts them, not of the escaped body) or with more than 10 entries are refused as
+EventBridge does.
 Subscriptions (joinflow.config.yaml and workflows' own) receive matching events.
 When a file in workflows/ or the config changes, the workflows are compiled again: one that no
 longer compiles is reported and the running version stays; a changed workflow applies to new runs
@@ -243,7 +245,8 @@ Exit codes: 0 ok, 1 stale (--check), 2 bad definition (every problem is listed).
 Tests an EventBridge event pattern against an event, like EventBridge's TestEventPattern:
 prints "match" (exit 0) or "no match" (exit 1). Every operator EventBridge documents for event
 buses is supported (prefix, suffix, equals-ignore-case, anything-but, numeric, exists, wildcard,
-cidr, $or); an invalid pattern is refused with the path of the problem (exit 2).
+cidr, $or); an invalid pattern is refused with the path of the problem (exit 2), and so is an
+event that is not a JSON object.
 `,
   resume: `Usage: joinflow resume [runId] [--state DIR] [--json] [--trace FILE]
 

@@ -37,6 +37,10 @@ export async function testPatternCommand(args: string[]): Promise<number> {
   if (typeof pattern !== 'object' || pattern === null || Array.isArray(pattern)) {
     throw new UsageError('--pattern must be a JSON object');
   }
+  // TestEventPattern refuses an event that is not a JSON object as invalid, not as "no match".
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new UsageError('--event must be a JSON object (an event), not an array, string, number or null');
+  }
   let test: (event: unknown) => boolean;
   try {
     test = compilePattern(pattern as EventPattern, { maxLength: MAX_PATTERN_LENGTH });

@@ -106,6 +106,23 @@ describe('dev server (PutEvents)', () => {
     expect(out.Entries?.[2]?.EventId).toBeTruthy();
   });
 
+  it('measures entries as EventBridge does (UTF-8 bytes of their fields), not the escaped request body', async () => {
+    const { server } = await setup();
+    // 240,000 bytes of Detail as UTF-8, but 720,000 once botocore escapes each "é" as \\u00e9.
+    const entry = { Source: 'tests', DetailType: 'Big', Detail: JSON.stringify({ text: 'é'.repeat(120_000) }), Time: 1_700_000_000 };
+    const body = JSON.stringify({ Entries: [entry] }).replaceAll('é', '\\u00e9');
+    expect(Buffer.byteLength(body)).toBeGreaterThan(256 * 1024);
+    const post = (text: string) => fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' }, body: text });
+    const ok = await post(body);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ FailedEntryCount: 0, Entries: [{ EventId: expect.any(String) }] });
+    // Over 256 KB as EventBridge counts it: refused however it is escaped.
+    const over = JSON.stringify({ Entries: [{ ...entry, Detail: JSON.stringify({ text: 'é'.repeat(132_000) }) }] });
+    const refused = await post(over);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ __type: 'ValidationException' });
+  });
+
   it('refuses an oversized request and more than 10 entries with the API error', async () => {
     const { client, engine } = await setup();
     const big = runRequested({ workflow: 'hello', runId: 'too-big', input: 'x'.repeat(300 * 1024) });

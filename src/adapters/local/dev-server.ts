@@ -10,9 +10,19 @@ import type { EventEnvelope } from '../../model/events.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { EventBus } from '../../ports.ts';
 
-/** PutEvents' limits: entries per request and (by default) request size. */
+/**
+ * PutEvents' limits: entries per request and (by default) the total size of a request's entries,
+ * counted as EventBridge counts it (see {@link putEventsEntrySize}), not as the JSON body's bytes.
+ */
 export const MAX_PUT_ENTRIES = 10;
 export const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024;
+/**
+ * The request body may be several times its entries' size (JSON escapes: botocore sends "é" as
+ * `\u00e9`, 6 bytes for 2): the raw body is capped at this many times the entries' limit, plus
+ * room for the envelope, only to protect the process.
+ */
+const BODY_FACTOR = 8;
+const BODY_SLACK = 64 * 1024;
 
 const PUT_EVENTS_TARGET = 'AWSEvents.PutEvents';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -26,6 +36,7 @@ export type DevServerOptions = {
   port?: number;
   /** Required for hosts other than loopback; requests then need `Authorization: Bearer <token>` or `x-joinflow-token`. */
   token?: string;
+  /** The largest total size of a request's entries, as EventBridge counts it (default 256 KB). */
   maxRequestBytes?: number;
 };
 
@@ -56,9 +67,10 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`dev server: port must be 0..65535 (got ${port})`);
   if (!Number.isInteger(maxRequestBytes) || maxRequestBytes <= 0) throw new UsageError(`dev server: maxRequestBytes must be a positive integer (got ${maxRequestBytes})`);
   const bus = options.engine;
+  const maxBodyBytes = maxRequestBytes * BODY_FACTOR + BODY_SLACK;
   // An oversized body is read (and dropped) to its end so that the client sees the error
   // response rather than a reset connection; beyond this the connection is cut.
-  const drainLimit = maxRequestBytes * 4 + 1024 * 1024;
+  const drainLimit = maxBodyBytes * 4 + 1024 * 1024;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -96,6 +108,8 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     if (entries.length > MAX_PUT_ENTRIES) {
       throw new ApiError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PUT_ENTRIES} (got ${entries.length})`);
     }
+    const total = entries.reduce((n: number, entry: unknown) => n + putEventsEntrySize(entry), 0);
+    if (total > maxRequestBytes) throw tooLarge();
     const now = new Date();
     const results: ResultEntry[] = [];
     const events: EventEnvelope[] = [];
@@ -128,11 +142,11 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
         if (size > drainLimit) {
           req.destroy();
           reject(tooLarge());
-        } else if (size <= maxRequestBytes) {
+        } else if (size <= maxBodyBytes) {
           chunks.push(chunk);
         }
       });
-      req.on('end', () => (size > maxRequestBytes ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
+      req.on('end', () => (size > maxBodyBytes ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
       req.on('error', reject);
     });
   }
@@ -166,6 +180,21 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
       return closed;
     },
   };
+}
+
+const utf8 = (v: unknown): number => (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : 0);
+
+/**
+ * An entry's size as EventBridge counts it: Time 14 bytes when present; Source, DetailType,
+ * Detail and each of Resources their UTF-8 bytes. The same rule as `putEventsEntrySize` in
+ * adapters/aws/eventbridge-bus.ts, restated here so that the local engine does not load the AWS SDK.
+ */
+export function putEventsEntrySize(entry: unknown): number {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return 0;
+  const e = entry as Record<string, unknown>;
+  const resources = Array.isArray(e['Resources']) ? (e['Resources'] as unknown[]) : [];
+  return (e['Time'] !== undefined && e['Time'] !== null ? 14 : 0) + utf8(e['Source']) + utf8(e['DetailType']) + utf8(e['Detail']) +
+    resources.reduce((n: number, r) => n + utf8(r), 0);
 }
 
 /** One PutEvents entry -> an envelope, or the entry's error as the API reports it. */

@@ -12,8 +12,11 @@ import type { Delivery, DeliveryOutbox } from './delivery-outbox.ts';
 /** What one attempt did. `reject`: retrying cannot help (a 4xx answer, an unknown workflow). */
 export type DeliveryResult = { status: 'delivered' } | { status: 'retry' | 'reject'; error: string };
 
-/** Runs one delivery attempt of `event` to `subscription`'s target. */
-export type TargetRunner = (subscription: Subscription, event: EventEnvelope) => Promise<DeliveryResult>;
+/**
+ * Runs one delivery attempt of `event` to `subscription`'s target. `signal` aborts when the
+ * dispatcher closes: the attempt should stop promptly (its delivery stays pending).
+ */
+export type TargetRunner = (subscription: Subscription, event: EventEnvelope, signal?: AbortSignal) => Promise<DeliveryResult>;
 
 /** Options of {@link createSubscriptionDispatcher}. */
 export type DispatcherOptions = {
@@ -25,8 +28,13 @@ export type DispatcherOptions = {
   /** Each attempt's outcome, for logs. */
   onAttempt?: (delivery: Delivery, result: DeliveryResult) => void;
   now?: () => number;
-  /** Deliveries in flight at once (default 16). */
+  /** Deliveries in flight at once, over all subscriptions (default 64): protects the machine. */
   maxInFlight?: number;
+  /**
+   * Deliveries in flight at once to one subscription (default 4), so that a slow or hung target
+   * cannot take every slot: the others keep being delivered.
+   */
+  maxInFlightPerSubscription?: number;
 };
 
 /** Workflow targets have no retry settings: publishing a Run Requested rarely fails twice. */
@@ -41,9 +49,13 @@ export class SubscriptionDispatcher {
   /** Deliveries waiting for their due time (not in flight). */
   #queue: Delivery[] = [];
   #inFlight = 0;
+  /** In-flight deliveries by subscription name. */
+  #busy = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #closed = false;
+  /** Aborted by `close()`: in-flight attempts stop (command groups killed, requests aborted). */
+  readonly #stop = new AbortController();
   #waiters: Array<() => void> = [];
   #delivered = 0;
   #dead = 0;
@@ -103,10 +115,15 @@ export class SubscriptionDispatcher {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Stops starting deliveries and waits for those in flight; the rest stay in the outbox. */
+  /**
+   * Stops starting deliveries and stops those in flight (a command's process group is killed, a
+   * request aborted); an attempt cut short this way does not count and its delivery stays in
+   * the outbox with the rest, to run again after a restart.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#stop.abort();
     while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
     this.#o.outbox.commit();
   }
@@ -114,14 +131,31 @@ export class SubscriptionDispatcher {
   #pump(): void {
     if (this.#closed) return;
     const now = this.#now();
-    const max = this.#o.maxInFlight ?? 16;
+    const max = this.#o.maxInFlight ?? 64;
+    const perSub = this.#o.maxInFlightPerSubscription ?? 4;
     while (this.#inFlight < max) {
-      const i = this.#queue.findIndex((d) => d.dueAt <= now);
-      if (i < 0) break;
-      const [d] = this.#queue.splice(i, 1);
+      // Fair between subscriptions: of the due deliveries whose subscription has a free slot,
+      // take the oldest one of the subscription with the fewest in flight.
+      let pick = -1;
+      let pickBusy = Infinity;
+      for (let i = 0; i < this.#queue.length; i++) {
+        const d = this.#queue[i]!;
+        if (d.dueAt > now) continue;
+        const busy = this.#busy.get(d.subscription) ?? 0;
+        if (busy >= perSub || busy >= pickBusy) continue;
+        pick = i;
+        pickBusy = busy;
+        if (busy === 0) break;
+      }
+      if (pick < 0) break;
+      const [d] = this.#queue.splice(pick, 1);
       this.#inFlight++;
+      this.#busy.set(d!.subscription, pickBusy + 1);
       void this.#attempt(d!).finally(() => {
         this.#inFlight--;
+        const left = (this.#busy.get(d!.subscription) ?? 1) - 1;
+        if (left > 0) this.#busy.set(d!.subscription, left);
+        else this.#busy.delete(d!.subscription);
         this.#pump();
         this.#notify();
       });
@@ -129,9 +163,13 @@ export class SubscriptionDispatcher {
     this.#arm();
   }
 
-  /** One timer, for the earliest queued delivery. */
+  /**
+   * One timer, for the earliest queued delivery not yet due. Due ones that wait for a free slot
+   * start when an in-flight delivery finishes (it pumps), not by polling.
+   */
   #arm(): void {
-    const due = this.nextDueAt;
+    const now = this.#now();
+    const due = this.#queue.reduce((m, d) => (d.dueAt > now ? Math.min(m, d.dueAt) : m), Infinity);
     if (due === Infinity || due >= this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timerAt = due;
@@ -157,10 +195,12 @@ export class SubscriptionDispatcher {
     }
     let result: DeliveryResult;
     try {
-      result = await this.#o.deliver(sub, d.event);
+      result = await this.#o.deliver(sub, d.event, this.#stop.signal);
     } catch (error) {
       result = { status: 'retry', error: (error as Error).message };
     }
+    // Cut short by close(): not an attempt; the outbox still has it pending, as it was.
+    if (this.#stop.signal.aborted && result.status !== 'delivered') return;
     d.attempt++;
     this.#o.onAttempt?.(d, result);
     if (result.status === 'delivered') {

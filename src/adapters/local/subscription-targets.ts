@@ -25,10 +25,10 @@ export type TargetDeps = {
 
 /** Creates the target runner the dispatcher calls for each attempt. */
 export function createTargetRunner(deps: TargetDeps): TargetRunner {
-  return async (sub: Subscription, event: EventEnvelope): Promise<DeliveryResult> => {
+  return async (sub: Subscription, event: EventEnvelope, signal?: AbortSignal): Promise<DeliveryResult> => {
     const t = sub.target;
-    if (t.type === 'webhook') return postWebhook(t, event);
-    if (t.type === 'command') return runCommand(t, event, deps.root);
+    if (t.type === 'webhook') return postWebhook(t, event, signal);
+    if (t.type === 'command') return runCommand(t, event, deps.root, signal);
     if (!deps.hasWorkflow(t.workflow)) return { status: 'reject', error: `unknown workflow "${t.workflow}"` };
     // An event of a run this subscription started (run id "<subscription>:<event id>"): starting
     // another would feed the next such event back to it, without end.
@@ -44,22 +44,35 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
   };
 }
 
-async function postWebhook(t: WebhookTarget, event: EventEnvelope): Promise<DeliveryResult> {
+async function postWebhook(t: WebhookTarget, event: EventEnvelope, stop?: AbortSignal): Promise<DeliveryResult> {
   let response: Response;
   try {
     response = await fetch(t.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'joinflow', ...t.headers },
       body: JSON.stringify(event),
-      signal: AbortSignal.timeout(t.timeoutMs),
+      // Never follow a redirect: fetch would turn the POST into a bodyless GET (301/302/303) whose
+      // 2xx would count as delivered although the event never arrived. A 3xx is an answer like any
+      // other non-2xx one: the event is dead-lettered with the status and where it pointed.
+      redirect: 'manual',
+      signal: stop ? AbortSignal.any([stop, AbortSignal.timeout(t.timeoutMs)]) : AbortSignal.timeout(t.timeoutMs),
     });
   } catch (error) {
+    if (stop?.aborted) return { status: 'retry', error: `POST ${t.url}: stopped (the engine is shutting down)` };
     const e = error as Error & { cause?: { code?: string; message?: string } };
     const why = e.name === 'TimeoutError' ? `no answer within ${t.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { status: 'retry', error: `POST ${t.url}: ${why}` };
   }
   // The body is not used; reading it frees the connection for reuse.
   const body = await response.text().catch(() => '');
+  // Node's fetch reports a manual redirect with its real status; a browser-like one as
+  // 'opaqueredirect' with status 0 and no headers.
+  if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+    const status = response.status || 'redirect';
+    const location = response.headers.get('location');
+    const where = location ? ` to ${location}` : '';
+    return { status: 'reject', error: `POST ${t.url}: HTTP ${status} (redirect${where}; redirects are not followed: set the subscription's url to the final address)` };
+  }
   const verdict = webhookVerdict(response.status);
   if (verdict === 'delivered') return { status: 'delivered' };
   const snippet = body.trim().slice(0, 200);
@@ -69,15 +82,25 @@ async function postWebhook(t: WebhookTarget, event: EventEnvelope): Promise<Deli
 /** The tail of what a failing command wrote to stderr goes into the dead letter's reason. */
 const STDERR_TAIL = 1000;
 
-function runCommand(t: CommandTarget, event: EventEnvelope, root: string): Promise<DeliveryResult> {
+/** After SIGTERM, how long a timed-out or stopped command's process group has before SIGKILL. */
+export const KILL_GRACE_MS = 500;
+
+/**
+ * Runs the command in its own process group (`detached`), so that a timeout or a shutdown stops
+ * everything it started (`sh -c 'sleep 1000 & wait'` included), not only its first process:
+ * SIGTERM to the group, SIGKILL to what is left after {@link KILL_GRACE_MS}.
+ */
+function runCommand(t: CommandTarget, event: EventEnvelope, root: string, stop?: AbortSignal): Promise<DeliveryResult> {
   const command = t.command.includes('/') ? path.resolve(root, t.command) : t.command;
   return new Promise((resolve) => {
     let stderr = '';
     let settled = false;
+    let killing = false;
     const done = (result: DeliveryResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
       resolve(result);
     };
     const child = spawn(command, t.args, {
@@ -85,16 +108,41 @@ function runCommand(t: CommandTarget, event: EventEnvelope, root: string): Promi
       env: { ...process.env, ...t.env, JOINFLOW_EVENT_ID: event.id, JOINFLOW_DETAIL_TYPE: event['detail-type'] },
       // stdout is the engine's own output (e.g. `run --json`): a subscriber must not write into it.
       stdio: ['pipe', 'ignore', 'pipe'],
+      detached: true,
     });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      done({ status: 'retry', error: `command ${t.command} did not finish within ${t.timeoutMs} ms` });
-    }, t.timeoutMs);
+    /** Ends the whole group, then settles with `result` once it is gone (or SIGKILLed). */
+    const killGroup = (result: DeliveryResult) => {
+      if (killing || settled) return;
+      killing = true;
+      clearTimeout(timer);
+      const pgid = child.pid;
+      if (pgid === undefined) return done(result);
+      signalGroup(pgid, 'SIGTERM');
+      const deadline = Date.now() + KILL_GRACE_MS;
+      const poll = () => {
+        if (!groupAlive(pgid)) return done(result);
+        if (Date.now() >= deadline) {
+          signalGroup(pgid, 'SIGKILL');
+          return done(result);
+        }
+        setTimeout(poll, 20);
+      };
+      setTimeout(poll, 20);
+    };
+    const timer = setTimeout(
+      () => killGroup({ status: 'retry', error: `command ${t.command} did not finish within ${t.timeoutMs} ms` }),
+      t.timeoutMs,
+    );
+    // Shutdown: the delivery stays pending (the dispatcher does not count it) and runs again later.
+    const onStop = () => killGroup({ status: 'retry', error: `command ${t.command}: stopped (the engine is shutting down)` });
+    if (stop?.aborted) onStop();
+    else stop?.addEventListener('abort', onStop, { once: true });
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
     child.on('error', (error) => done({ status: 'retry', error: `command ${t.command}: ${error.message}` }));
     child.on('close', (code, signal) => {
+      if (killing) return;
       if (code === 0) return done({ status: 'delivered' });
       const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
       done({ status: 'retry', error: `command ${t.command} ${how}${stderr.trim() ? `: ${stderr.trim()}` : ''}` });
@@ -103,4 +151,22 @@ function runCommand(t: CommandTarget, event: EventEnvelope, root: string): Promi
     child.stdin!.on('error', () => {});
     child.stdin!.end(JSON.stringify(event));
   });
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+/** Whether any process of the group is left (zombies waiting for their parent excluded). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

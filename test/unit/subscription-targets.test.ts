@@ -1,0 +1,130 @@
+/** Subscription targets on the embedded engine: webhook redirects, fairness between targets, command timeouts. */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryOutbox } from '../../src/adapters/local/delivery-outbox.ts';
+import { createSubscriptionDispatcher } from '../../src/adapters/local/subscription-dispatcher.ts';
+import { createTargetRunner } from '../../src/adapters/local/subscription-targets.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
+import { SubscriptionSchema, type Subscription } from '../../src/model/subscriptions.ts';
+
+const event: EventEnvelope = { id: 'e1', source: 'joinflow', 'detail-type': 'Run Succeeded', time: '2026-01-01T00:00:00.000Z', detail: { workflow: 'w' } };
+
+function sub(name: string, target: Record<string, unknown>): Subscription {
+  const spec = SubscriptionSchema.parse({ pattern: { source: ['joinflow'] }, target });
+  return { name, pattern: spec.pattern, target: spec.target };
+}
+
+const runner = createTargetRunner({ root: '/tmp', publish: async () => {}, hasWorkflow: () => false });
+
+describe('webhook redirects', () => {
+  let server: Server;
+  let base: string;
+  const seen: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      if (req.url === '/hang') return; // never answers: the delivery waits for its timeout
+      const m = /^\/redirect\/(\d+)$/.exec(req.url ?? '');
+      if (m) res.writeHead(Number(m[1]), { location: '/landing' }).end('moved');
+      else res.writeHead(200).end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  }));
+
+  it.each([301, 302, 303, 307, 308])('a %i answer is not delivered: rejected with the status and the Location, not followed', async (status) => {
+    seen.length = 0;
+    const result = await runner(sub('hook', { type: 'webhook', url: `${base}/redirect/${status}` }), event);
+    expect(result.status).toBe('reject');
+    expect(result.status !== 'delivered' && result.error).toContain(`HTTP ${status} (redirect to /landing`);
+    expect(seen).toEqual([`POST /redirect/${status}`]);
+  });
+
+  it('a hung webhook does not hold up another subscription: per-subscription slots', async () => {
+    const slow = sub('slow', { type: 'webhook', url: `${base}/hang`, timeoutMs: 500, retry: { maxAttempts: 1 } });
+    const fast = sub('fast', { type: 'webhook', url: `${base}/ok` });
+    const outcomes: string[] = [];
+    const d = createSubscriptionDispatcher({
+      subscriptions: [slow, fast],
+      outbox: createMemoryOutbox(),
+      deliver: runner,
+      onDead: () => {},
+      onAttempt: (delivery, result) => outcomes.push(`${delivery.subscription}:${result.status}`),
+    });
+    d.start();
+    // 20 events for the hung target first (more than the old global limit of 16), then one for the other.
+    const many = Array.from({ length: 20 }, (_, i) => ({ ...event, id: `s${i}`, source: 'slow' }));
+    d.setSubscriptions([{ ...slow, pattern: { source: ['slow'] } }, { ...fast, pattern: { source: ['fast'] } }]);
+    d.tap(many);
+    d.tap([{ ...event, id: 'f1', source: 'fast' }]);
+    await d.settle();
+    expect(outcomes[0]).toBe('fast:delivered');
+    expect(outcomes.filter((o) => o === 'slow:reject' || o === 'slow:retry')).toHaveLength(20);
+    expect(d.stats).toEqual({ delivered: 1, dead: 20, pending: 0 });
+    await d.close();
+  }, 20_000);
+
+  it('a 200 still delivers', async () => {
+    expect(await runner(sub('hook', { type: 'webhook', url: `${base}/ok` }), event)).toEqual({ status: 'delivered' });
+  });
+});
+
+describe('command targets run in their own process group', () => {
+  /** Processes of group `pgid` still running (zombies, which only wait to be reaped, excluded). */
+  function groupMembers(pgid: number): string[] {
+    const left: string[] = [];
+    for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') left.push(`${pid} ${stat.slice(0, stat.lastIndexOf(')') + 1)}`);
+    }
+    return left;
+  }
+
+  async function waitForFile(file: string): Promise<number> {
+    for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
+    return Number(readFileSync(file, 'utf8').trim());
+  }
+
+  it('a timeout kills the whole group: no `sleep` is left behind', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-subscription-cmd-'));
+    const pidFile = path.join(dir, 'pid');
+    const target = { type: 'command', command: 'sh', args: ['-c', `echo $$ > ${pidFile}; sleep 1000 & wait`], timeoutMs: 500 };
+    const result = await runner(sub('cmd', target), event);
+    expect(result).toEqual({ status: 'retry', error: 'command sh did not finish within 500 ms' });
+    const pgid = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(groupMembers(pgid)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('closing the dispatcher stops a running command at once; its delivery stays pending', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-subscription-cmd-'));
+    const pidFile = path.join(dir, 'pid');
+    const outbox = createMemoryOutbox();
+    const target = { type: 'command', command: 'sh', args: ['-c', `echo $$ > ${pidFile}; sleep 1000 & wait`], timeoutMs: 60_000 };
+    const d = createSubscriptionDispatcher({ subscriptions: [sub('cmd', target)], outbox, deliver: runner, onDead: () => {} });
+    d.start();
+    d.tap([event]);
+    const pgid = await waitForFile(pidFile);
+    const started = Date.now();
+    await d.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(groupMembers(pgid)).toEqual([]);
+    expect(outbox.pending().map((p) => [p.subscription, p.event.id, p.attempt])).toEqual([['cmd', 'e1', 0]]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
