@@ -166,10 +166,14 @@ Exit codes: 0 printed, 2 bad usage or bad definition.
 
 /** Help per subcommand. */
 export const HELP: Record<string, string> = {
-  start: `Usage: joinflow start <workflow> [--input JSON|@file] [--run-id ID] [--json] [AWS options]
+  start: `Usage: joinflow start <workflow> [--input JSON|@file] [--run-id ID] [--json] [--token T] [AWS options]
 
 Starts a run on a deployed stage: puts a "Run Requested" event on the stage's EventBridge bus
 and prints the run id. A given --run-id is an idempotency key: starting it again does nothing.
+
+Against a local 'joinflow dev' (--endpoint http://127.0.0.1:PORT): no AWS credentials are needed
+(placeholders sign the request when none are configured), and --token T sends the token that
+'joinflow dev --token' requires.
 
 AWS options:
 ${AWS_FLAGS}`,

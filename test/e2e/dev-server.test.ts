@@ -2,6 +2,8 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDevServer, type DevServer } from '../../src/adapters/local/dev-server.ts';
+import { configFromEnv } from '../../src/adapters/aws/config.ts';
+import { requestRun } from '../../src/adapters/aws/stage.ts';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 
@@ -204,3 +206,17 @@ describe('dev server (PutEvents)', () => {
     }
   });
 });
+
+describe('joinflow start against joinflow dev (requestRun)', () => {
+  it('needs no AWS credentials for a loopback endpoint, and sends dev\'s token', async () => {
+    const { engine, server } = await setup({ token: 's3cret' });
+    // No AWS_* variables at all: the SDK would refuse to sign without the placeholders.
+    const env: NodeJS.ProcessEnv = { AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' };
+    const config = { ...configFromEnv({}), endpoint: server.url, region: 'us-east-1' };
+    await expect(requestRun(config, { workflow: 'hello', runId: 'no-token', input: null }, {}, env)).rejects.toThrow(/missing or wrong token/);
+    await requestRun(config, { workflow: 'hello', runId: 'with-token', input: null }, { token: 's3cret' }, env);
+    await engine.bus.idle();
+    expect(await engine.wait('with-token')).toMatchObject({ status: 'succeeded', output: 'done-b' });
+  });
+});
+
