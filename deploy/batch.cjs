@@ -10,7 +10,8 @@
  *
  * serverless.yml: `resources: - ${file(./deploy/batch.cjs):resources}`
  */
-const { BLOB_PREFIX, DATA_PREFIX, OUTPUT_PREFIX, arn, context } = require('./lib.cjs');
+const { BLOB_PREFIX, DATA_PREFIX, OUTPUT_PREFIX, arn, generator } = require('./lib.cjs');
+const { listUnder } = require('./iam.cjs');
 
 const ECS_TASKS = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
 const assume = (service) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] });
@@ -130,6 +131,8 @@ function batchResources(model) {
                 { Effect: 'Allow', Action: ['s3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${OUTPUT_PREFIX}*` } },
                 // The run's data files (step "files"): inputs downloaded, outputs uploaded.
                 { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${DATA_PREFIX}*` } },
+                // What it may read it may list: a missing key then reads as 404 NoSuchKey, not 403.
+                listUnder([BLOB_PREFIX, OUTPUT_PREFIX, model.settings.startPrefix, DATA_PREFIX]),
               ],
             },
           },
@@ -197,5 +200,5 @@ module.exports = {
   batchResources,
   jobDefinition,
   /** `${file(./deploy/batch.cjs):resources}` */
-  resources: async (vars) => batchResources(await context(vars)),
+  resources: generator(batchResources),
 };

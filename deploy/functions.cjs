@@ -13,7 +13,7 @@
  * stage's bus through Lambda destinations (the Lambda-result bridge turns the records into Step
  * Completed / Step Failed); Lambda does not retry (joinflow does, per the step's retry policy).
  */
-const { LIMITS, context } = require('./lib.cjs');
+const { LIMITS, generator } = require('./lib.cjs');
 const { workflowExtras } = require('./workflow-resources.cjs');
 
 const BUS_ARN = { 'Fn::GetAtt': ['EventBus', 'Arn'] };
@@ -126,7 +126,7 @@ module.exports = {
   jsonSub,
   stepFunctions,
   /** `${file(./deploy/functions.cjs):steps}` */
-  steps: async (vars) => stepFunctions(await context(vars)),
+  steps: generator(stepFunctions),
   /** `${file(./deploy/functions.cjs):environment.<function key>}` */
-  environment: async (vars) => environments(await context(vars)),
+  environment: generator(environments),
 };

@@ -5,12 +5,15 @@
  * time, offline — and refuses to `deploy` a package that could not work:
  *  - at most 500 resources; at most 300 rules on the stage's bus; event patterns <= 2048
  *    characters; each Lambda environment <= 4 KB; template <= 1 MB;
- *  - no IAM Allow statement whose Action contains `*`, nor any NotAction (least privilege);
+ *  - no IAM Allow statement whose Action contains `*`, nor any NotAction (least privilege); each
+ *    role's inline policies <= 10,240 characters and each managed policy <= 6,144 once CloudFormation
+ *    has resolved their ARNs (policy-size.cjs);
  *  - deploy: plans from ./triggers only (the functions ship ./triggers), and Batch needs subnets
  *    and security groups.
  */
 const { LIMITS, context, patternLength, triggersDir, SERVICE_DIR } = require('./lib.cjs');
 const path = require('node:path');
+const { policySizeProblems } = require('./policy-size.cjs');
 
 const TEMPLATE_BYTES = 1024 * 1024;
 
@@ -27,7 +30,7 @@ function policyDocuments(template) {
 }
 
 /** Problems of a compiled template (an empty list when it is deployable as far as we can tell). */
-function templateProblems(template, { bus } = {}) {
+function templateProblems(template, { bus, region } = {}) {
   const problems = [];
   const resources = Object.entries(template.Resources || {});
   if (resources.length > LIMITS.stackResources) {
@@ -67,6 +70,7 @@ function templateProblems(template, { bus } = {}) {
       if (st.NotAction) problems.push(`${where}: an Allow with NotAction grants everything else`);
     }
   }
+  problems.push(...policySizeProblems(template, region));
   return problems;
 }
 
@@ -96,7 +100,7 @@ class JoinflowGuard {
 
   checkTemplate() {
     const template = this.serverless.service.provider.compiledCloudFormationTemplate;
-    const problems = templateProblems(template);
+    const problems = templateProblems(template, { region: this.serverless.service.provider.region });
     if (problems.length > 0) this.fail(`the template would not deploy:\n  - ${problems.join('\n  - ')}`);
     // Packaging without a network is fine for a look at the template; deploy refuses it (checkDeploy).
     const bare = Object.entries(template.Resources || {})

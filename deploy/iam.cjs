@@ -3,15 +3,16 @@
  * IAM: one role per Lambda function (processor, each bridge, timer, each function step), least
  * privilege: every Action is named (no `*`), every Resource is this stage's table (+ index), bus,
  * bucket prefix, queues, step functions, job queues / definitions, and the function's own log group.
+ * A role that reads keys under a prefix may also list that prefix (listUnder), so that S3 reports a
+ * missing key as missing. The processor and timer name each step they dispatch to until that
+ * would pass IAM's 10,240 characters per role, then the stage's name prefix (dispatchRole).
  *
  * serverless.yml attaches them with `functions.<key>.role: <logical id>` and includes
  * `${file(./deploy/iam.cjs):resources}`.
  */
-const { BLOB_PREFIX, DATA_PREFIX, OUTPUT_PREFIX, arn, context } = require('./lib.cjs');
+const { BLOB_PREFIX, DATA_PREFIX, LIMITS, OUTPUT_PREFIX, arn, generator } = require('./lib.cjs');
+const { resolver, roleInlineChars } = require('./policy-size.cjs');
 const { workflowExtras } = require('./workflow-resources.cjs');
-
-/** Above this many ARNs a statement names the stage's prefix instead (inline policies: 10,240 characters per role). */
-const MAX_LISTED = 40;
 
 const TABLE = { 'Fn::GetAtt': ['Table', 'Arn'] };
 const TABLE_INDEXES = { 'Fn::Sub': '${Table.Arn}/index/*' };
@@ -22,6 +23,21 @@ const objects = (prefix) => ({ 'Fn::Sub': `\${Bucket.Arn}/${prefix}*` });
 
 function allow(Action, Resource) {
   return { Effect: 'Allow', Action, Resource };
+}
+
+/**
+ * s3:ListBucket on the bucket, for keys under `prefixes` only (s3:prefix). A role gets it for what
+ * it may read: without it, S3 answers a GetObject / HeadObject of a missing key with 403
+ * AccessDenied instead of 404 NoSuchKey, and the handlers tell "not there" (a Batch job that wrote
+ * no output, an absent data file, an expired claim check) from "denied" by that.
+ */
+function listUnder(prefixes) {
+  return {
+    Effect: 'Allow',
+    Action: ['s3:ListBucket'],
+    Resource: { 'Fn::GetAtt': ['Bucket', 'Arn'] },
+    Condition: { StringLike: { 's3:prefix': [...new Set(prefixes)].map((p) => `${p}*`) } },
+  };
 }
 
 /** A role Lambda assumes, with the log permissions of its function's log group. */
@@ -51,53 +67,86 @@ function lambdaRole(functionName, description, statements) {
   };
 }
 
-/** The statements that let a function dispatch tasks (processor and timer). */
-function dispatchStatements(model) {
+/**
+ * The statements that let a function dispatch tasks (processor and timer): each step function,
+ * job definition and task queue by ARN, or, with `byPrefix`, by the stage's name prefix
+ * (`<prefix>-s-*` functions, `<prefix>-*` job definitions, `<prefix>-q-*` queues), which keeps
+ * the role within the stage however many steps it has.
+ */
+function dispatchStatements(model, byPrefix = false) {
   const { functionSteps, batchSteps, taskQueues, names, hasBatch } = model;
   const out = [];
   if (functionSteps.length > 0) {
-    const fns = functionSteps.length <= MAX_LISTED
-      ? functionSteps.map((f) => arn('lambda', `function:${f.name}`))
-      : [arn('lambda', `function:${names.prefix}-s-*`)];
+    const fns = byPrefix ? [arn('lambda', `function:${names.prefix}-s-*`)] : functionSteps.map((f) => arn('lambda', `function:${f.name}`));
     out.push(allow(['lambda:InvokeFunction'], fns));
   }
   if (hasBatch) {
-    const defs = batchSteps.length <= MAX_LISTED
-      ? batchSteps.flatMap((b) => [arn('batch', `job-definition/${b.name}`), arn('batch', `job-definition/${b.name}:*`)])
-      : [arn('batch', `job-definition/${names.prefix}-*`)];
+    const defs = byPrefix
+      ? [arn('batch', `job-definition/${names.prefix}-*`)]
+      : batchSteps.flatMap((b) => [arn('batch', `job-definition/${b.name}`), arn('batch', `job-definition/${b.name}:*`)]);
     out.push(allow(['batch:SubmitJob'], [{ Ref: 'CpuJobQueue' }, { Ref: 'GpuJobQueue' }, ...defs]));
     // SubmitJob passes tags (joinflow:run, joinflow:step): tagging on create needs TagResource.
     out.push(allow(['batch:TagResource'], arn('batch', 'job/*')));
   }
-  out.push(allow(['sqs:SendMessage'], [TIMER_QUEUE, ...taskQueues.map((q) => ({ 'Fn::GetAtt': [q.logicalId, 'Arn'] }))]));
+  const queues = byPrefix ? [arn('sqs', `${names.prefix}-q-*`)] : taskQueues.map((q) => ({ 'Fn::GetAtt': [q.logicalId, 'Arn'] }));
+  out.push(allow(['sqs:SendMessage'], [TIMER_QUEUE, ...queues]));
   return out;
 }
 
+/** The stage's own resources that policies name, as policy-size.cjs resolves them. */
+function stageResources(model) {
+  const { names } = model;
+  const queue = (QueueName) => ({ Type: 'AWS::SQS::Queue', Properties: { QueueName } });
+  const resources = {
+    Table: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: names.table } },
+    EventBus: { Type: 'AWS::Events::EventBus', Properties: { Name: names.bus } },
+    Bucket: { Type: 'AWS::S3::Bucket', Properties: {} },
+    TimerQueue: queue(names.timerQueue),
+    EventsDeadLetterQueue: queue(names.eventsDlq),
+    CpuJobQueue: { Type: 'AWS::Batch::JobQueue', Properties: { JobQueueName: names.cpuJobQueue } },
+    GpuJobQueue: { Type: 'AWS::Batch::JobQueue', Properties: { JobQueueName: names.gpuJobQueue } },
+  };
+  for (const q of model.taskQueues) resources[q.logicalId] = queue(q.name);
+  return resources;
+}
+
+/**
+ * A dispatching role: every ARN listed while the role's policy stays within IAM's 10,240
+ * characters (as deployed), else the stage's name prefix (guard.cjs checks the final template).
+ */
+function dispatchRole(model, functionName, description, statements) {
+  const listed = lambdaRole(functionName, description, [...statements, ...dispatchStatements(model)]);
+  const text = resolver(stageResources(model), model.region);
+  if (roleInlineChars(listed, text) <= LIMITS.roleInlinePolicyChars) return listed;
+  return lambdaRole(functionName, description, [...statements, ...dispatchStatements(model, true)]);
+}
+
 function iamResources(model) {
-  const { names, functionSteps, settings } = model;
-  const n = names.internal;
+  const { functionSteps, settings } = model;
+  const n = model.names.internal;
   const putEvents = allow(['events:PutEvents'], BUS);
   const claimChecks = allow(['s3:GetObject', 's3:PutObject'], objects(BLOB_PREFIX));
   const Resources = {
-    ProcessorRole: lambdaRole(n.processor, 'joinflow trigger processor: join counters, dispatch, events', [
+    ProcessorRole: dispatchRole(model, n.processor, 'joinflow trigger processor: join counters, dispatch, events', [
       // What src/adapters/aws/dynamodb-store.ts calls (single-item operations, no transactions).
       allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [TABLE, TABLE_INDEXES]),
       putEvents,
       claimChecks,
-      ...dispatchStatements(model),
+      listUnder([BLOB_PREFIX]),
       // Undeliverable events (and, as the async-invoke failure destination, failed invocations).
       allow(['sqs:SendMessage'], EVENTS_DLQ),
     ]),
-    TimerRole: lambdaRole(n.timer, 'joinflow timer: dispatches retries whose backoff has passed', [
+    TimerRole: dispatchRole(model, n.timer, 'joinflow timer: dispatches retries whose backoff has passed', [
       allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], TIMER_QUEUE),
       allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], [TABLE, TABLE_INDEXES]),
       putEvents,
       claimChecks,
-      ...dispatchStatements(model),
+      listUnder([BLOB_PREFIX]),
     ]),
     LambdaResultBridgeRole: lambdaRole(n.lambdaResultBridge, 'joinflow bridge: Lambda destination records -> step events', [
       putEvents,
       claimChecks,
+      listUnder([BLOB_PREFIX]),
       allow(['sqs:SendMessage'], EVENTS_DLQ),
     ]),
     BatchStateBridgeRole: lambdaRole(n.batchStateBridge, 'joinflow bridge: Batch job state changes -> step events', [
@@ -106,12 +155,15 @@ function iamResources(model) {
       allow(['s3:GetObject'], objects(OUTPUT_PREFIX)),
       // HeadObject of declared output files (needs GetObject).
       allow(['s3:GetObject'], objects(DATA_PREFIX)),
+      // A job may write no output (null), or skip a declared file: both must read as missing.
+      listUnder([BLOB_PREFIX, OUTPUT_PREFIX, DATA_PREFIX]),
       allow(['sqs:SendMessage'], EVENTS_DLQ),
     ]),
     S3StartBridgeRole: lambdaRole(n.s3StartBridge, 'joinflow bridge: uploads start runs', [
       putEvents,
       claimChecks,
       allow(['s3:GetObject'], objects(settings.startPrefix)),
+      listUnder([BLOB_PREFIX, settings.startPrefix]),
       allow(['sqs:SendMessage'], EVENTS_DLQ),
     ]),
   };
@@ -125,8 +177,10 @@ function iamResources(model) {
 }
 
 module.exports = {
+  dispatchStatements,
   iamResources,
   lambdaRole,
+  listUnder,
   /** `${file(./deploy/iam.cjs):resources}` */
-  resources: async (vars) => iamResources(await context(vars)),
+  resources: generator(iamResources),
 };

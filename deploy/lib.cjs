@@ -16,28 +16,9 @@ const path = require('node:path');
 
 const SERVICE_DIR = path.resolve(__dirname, '..');
 
-/** AWS limits the generators respect (and guard.cjs re-checks on the final template). */
-const LIMITS = {
-  /** Rules per event bus (EventBridge quota). */
-  rulesPerBus: 300,
-  /** Default share of that quota for trigger rules (custom.joinflow.ruleBudget). */
-  ruleBudget: 250,
-  /** Characters of one event pattern. */
-  patternChars: 2048,
-  /** Resources in one CloudFormation stack. */
-  stackResources: 500,
-  /** Bytes of one Lambda function's environment (keys + values). */
-  lambdaEnvBytes: 4096,
-  /** Characters of a Lambda function name, an EventBridge rule name, an IAM role name. */
-  lambdaName: 64,
-  ruleName: 64,
-  /** Characters of a Batch job definition / job queue name. */
-  batchName: 128,
-  /** Characters of an SQS queue name. */
-  queueName: 80,
-  /** Lambda timeout, seconds. */
-  lambdaTimeout: 900,
-};
+const { LIMITS } = require('./limits.cjs');
+const { fargateProblem, gpuFit, gpuTypes } = require('./capacity.cjs');
+const { patternLength, planRules, workflowPattern } = require('./rules.cjs');
 
 /**
  * Where the handlers keep objects in the bucket (mirrors src/adapters/aws): claim checks and
@@ -52,23 +33,6 @@ const OUTPUT_PREFIX = 'outputs/';
 // Steps' data files, data/<runId>/<file> (src/adapters/aws/s3-data.ts): read and written by
 // batch jobs and workers, checked by the Batch bridge; outside runs/, so they start nothing.
 const DATA_PREFIX = 'data/';
-
-/** Where a Fargate job may run: vCPU -> allowed memory (MiB). Batch rejects anything else. */
-const FARGATE = [
-  [0.25, [512, 1024, 2048]],
-  [0.5, range(1024, 4096, 1024)],
-  [1, range(2048, 8192, 1024)],
-  [2, range(4096, 16384, 1024)],
-  [4, range(8192, 30720, 1024)],
-  [8, range(16384, 61440, 4096)],
-  [16, range(32768, 122880, 8192)],
-];
-
-function range(from, to, step) {
-  const out = [];
-  for (let v = from; v <= to; v += step) out.push(v);
-  return out;
-}
 
 /** First 8 hex characters of sha256(text): keeps sanitized names unique and deterministic. */
 function hash(text) {
@@ -178,67 +142,6 @@ function settings(custom = {}) {
   };
 }
 
-/** JSON text length of an event pattern as EventBridge counts it (no whitespace). */
-function patternLength(pattern) {
-  return JSON.stringify(pattern).length;
-}
-
-/**
- * Which triggers get a rule of their own and which workflows share one rule (routing by
- * `detail.workflow`; the processor then matches every trigger of the workflow itself).
- * Workflows are grouped whole: a workflow with a pattern over EventBridge's size limit, then, while
- * the deployment needs more rules than `budget`, the workflows with the most triggers first.
- */
-function planRules(plans, budget, limits = { patternChars: LIMITS.patternChars }) {
-  const grouped = new Map(); // workflow -> reason
-  for (const plan of plans) {
-    const long = plan.triggers.find((t) => patternLength(t.activation) > limits.patternChars);
-    if (long) {
-      grouped.set(plan.workflow, `the event pattern of trigger "${long.id}" has ${patternLength(long.activation)} characters, over EventBridge's ${limits.patternChars}`);
-    }
-  }
-  const count = () => plans.reduce((n, p) => n + (grouped.has(p.workflow) ? 0 : p.triggers.length), 0) + grouped.size;
-  const needed = count();
-  if (needed > budget) {
-    const candidates = plans
-      .filter((p) => !grouped.has(p.workflow))
-      .sort((a, b) => b.triggers.length - a.triggers.length || (a.workflow < b.workflow ? -1 : 1));
-    for (const plan of candidates) {
-      if (count() <= budget) break;
-      if (plan.triggers.length <= 1) break; // grouping would not save a rule
-      grouped.set(plan.workflow, `${needed} rules (one per trigger) would exceed the budget of ${budget} rules per bus (EventBridge allows ${LIMITS.rulesPerBus})`);
-    }
-  }
-  if (count() > budget) {
-    throw new Error(`${count()} EventBridge rules are needed even with every workflow grouped (one rule per workflow), over the budget of ${budget}: deploy the workflows as several services (stages)`);
-  }
-  const rules = [];
-  for (const plan of plans) {
-    if (grouped.has(plan.workflow)) {
-      rules.push({ kind: 'workflow', workflow: plan.workflow, triggers: plan.triggers.length, reason: grouped.get(plan.workflow) });
-    } else {
-      for (const trigger of plan.triggers) rules.push({ kind: 'trigger', workflow: plan.workflow, trigger });
-    }
-  }
-  return rules;
-}
-
-/** The pattern of a grouped workflow's rule. */
-function workflowPattern(workflow) {
-  return { source: ['joinflow'], detail: { workflow: [workflow] } };
-}
-
-/** Fargate (vCPU, memory) check: returns a problem or undefined. */
-function fargateProblem(vcpus, memoryMb) {
-  const row = FARGATE.find(([v]) => v === vcpus);
-  if (!row) return `Fargate runs ${FARGATE.map(([v]) => v).join(', ')} vCPUs, not ${vcpus}`;
-  if (!row[1].includes(memoryMb)) {
-    const m = row[1];
-    return `Fargate with ${vcpus} vCPU takes ${m[0]}-${m[m.length - 1]} MiB in steps of ${m[1] - m[0]} (not ${memoryMb})`;
-  }
-  return undefined;
-}
-
 /**
  * Everything the generators need, derived once: the stage's names, the plans' function steps,
  * batch steps and container queues, the rule plan.
@@ -283,6 +186,12 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
     }
     if (gpu && vcpus > s.gpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the GPU compute environment's MaxvCpus (${s.gpuMaxvCpus}): raise custom.joinflow.gpuMaxvCpus`);
     if (!gpu && vcpus > s.cpuMaxvCpus) throw new Error(`step ${id}: ${vcpus} vCPUs is more than the CPU compute environment's MaxvCpus (${s.cpuMaxvCpus}): raise custom.joinflow.cpuMaxvCpus`);
+    if (gpu) {
+      // A job no allowed instance type can hold stays RUNNABLE for good (capacity.cjs).
+      const fit = gpuFit(id, { gpus: e.gpus, vcpus, memoryMb }, s.gpuInstanceTypes);
+      if (fit.problem) throw new Error(fit.problem);
+      if (fit.warning) warn(fit.warning);
+    }
     return {
       id,
       workflow: plan.workflow,
@@ -332,16 +241,27 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
       }
     }
   }
+  const unknownGpuTypes = gpuTypes(s.gpuInstanceTypes).unknown;
+  if (batchSteps.some((b) => b.gpu) && unknownGpuTypes.length > 0) {
+    warn(`joinflow: custom.joinflow.gpuInstanceTypes has ${unknownGpuTypes.join(', ')}, which joinflow does not know: it cannot check that GPU steps fit them`);
+  }
   if (queues.size === 0) queues.add('default');
+  // Task queues are <prefix>-q-<queue>, their DLQs <prefix>-dlq-<queue>: no queue name can make one
+  // the other's (a queue "x-dlq" next to "x" would, with a "-dlq" suffix).
   const taskQueues = [...queues].sort().map((queue) => ({
     queue,
     name: `${prefix}-q-${queue}`,
-    dlqName: `${prefix}-q-${queue}-dlq`,
+    dlqName: `${prefix}-dlq-${queue}`,
     logicalId: `TaskQueue${pascal(queue, 40)}${hash(queue).toUpperCase()}`,
     dlqLogicalId: `TaskQueue${pascal(queue, 40)}${hash(queue).toUpperCase()}Dlq`,
   }));
+  const sqsNames = new Set([names.timerQueue, names.timerDlq, names.eventsDlq]);
   for (const q of taskQueues) {
-    if (q.dlqName.length > LIMITS.queueName) throw new Error(`the queue name "${q.dlqName}" is over ${LIMITS.queueName} characters: use a shorter queue or stage name`);
+    for (const name of [q.name, q.dlqName]) {
+      if (name.length > LIMITS.queueName) throw new Error(`the queue name "${name}" is over ${LIMITS.queueName} characters: use a shorter queue or stage name`);
+      if (sqsNames.has(name)) throw new Error(`two SQS queues of the stage would be named "${name}": rename container queue "${q.queue}"`);
+      sqsNames.add(name);
+    }
   }
 
   // Resources other than trigger rules, estimated; the rule budget shrinks when the stack would
@@ -358,6 +278,15 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
       if (sub.target.type !== 'command') return true;
       warn(`joinflow: subscription "${sub.name}" runs a local command, which exists only on the embedded engine: it is not deployed`);
       return false;
+    })
+    .map((sub) => {
+      if (sub.target.type === 'webhook' && !/^https:\/\//i.test(sub.target.url)) {
+        throw new Error(
+          `subscription "${sub.name}": its webhook URL ${sub.target.url} is not HTTPS, and EventBridge API destinations call only HTTPS endpoints: ` +
+            'use an https:// URL (http:// works only on the embedded engine, e.g. joinflow dev)',
+        );
+      }
+      return sub;
     })
     .map((sub) => ({
       ...sub,
@@ -406,12 +335,34 @@ async function context({ resolveVariable, resolveConfigurationProperty }) {
       const plans = loadPlans();
       return buildModel({ service, stage, region, custom, plans, subscriptions: loadSubscriptions(plans) });
     } catch (error) {
-      // Every ${file()} reference would report it (a dozen times, among stack frames): say it once and stop.
-      process.stderr.write(`\njoinflow: cannot build the stack of stage "${stage}": ${error.message}\n`);
-      process.exit(1);
+      stop(stage, error);
     }
   })();
   return memo;
+}
+
+/**
+ * Every ${file()} reference would report a problem (a dozen times, among stack frames): say it
+ * once and stop serverless.
+ */
+function stop(stage, error) {
+  process.stderr.write(`\njoinflow: cannot build the stack of stage "${stage}": ${error.message}\n`);
+  process.exit(1);
+}
+
+/**
+ * A `${file(./deploy/x.cjs):name}` entry point: `build(model)` of this run's model, where a
+ * problem is said once, as the model's own (see stop).
+ */
+function generator(build) {
+  return async (vars) => {
+    const model = await context(vars);
+    try {
+      return await build(model);
+    } catch (error) {
+      return stop(model.stage, error);
+    }
+  };
 }
 
 module.exports = {
@@ -425,6 +376,8 @@ module.exports = {
   buildModel,
   context,
   fargateProblem,
+  generator,
+  gpuFit,
   hash,
   list,
   loadPlans,
@@ -435,6 +388,7 @@ module.exports = {
   planRules,
   settings,
   slug,
+  stop,
   triggersDir,
   workflowPattern,
 };

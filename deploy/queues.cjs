@@ -2,11 +2,13 @@
 /**
  * SQS task queues of container steps: one per distinct `queue` name in the plans (at least
  * `default`), each with a dead-letter queue (a task received 5 times without being deleted moves
- * there), and a managed policy to attach to the roles of `joinflow worker` containers.
+ * there), and a managed policy to attach to the roles of `joinflow worker` containers. Task queues
+ * are named <prefix>-q-<queue>, their dead-letter queues <prefix>-dlq-<queue> (lib.buildModel).
  *
  * serverless.yml: `resources: - ${file(./deploy/queues.cjs):resources}`
  */
-const { BLOB_PREFIX, DATA_PREFIX, context } = require('./lib.cjs');
+const { BLOB_PREFIX, DATA_PREFIX, generator } = require('./lib.cjs');
+const { listUnder } = require('./iam.cjs');
 
 /** How long a worker holds a task before it must extend the visibility (the worker does). */
 const TASK_VISIBILITY_SECONDS = 300;
@@ -48,6 +50,8 @@ function queueResources(model) {
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${BLOB_PREFIX}*` } },
           // Data files of container command steps, staged by the worker (s3-data.ts).
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${DATA_PREFIX}*` } },
+          // So that an input no step uploaded reads as missing (404), not as denied (403).
+          listUnder([BLOB_PREFIX, DATA_PREFIX]),
         ],
       },
     },
@@ -69,5 +73,5 @@ function queueResources(model) {
 module.exports = {
   queueResources,
   /** `${file(./deploy/queues.cjs):resources}` */
-  resources: async (vars) => queueResources(await context(vars)),
+  resources: generator(queueResources),
 };

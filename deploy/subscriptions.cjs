@@ -10,7 +10,7 @@
  *
  * serverless.yml: `resources: - ${file(./deploy/subscriptions.cjs):resources}`
  */
-const { context } = require('./lib.cjs');
+const { generator } = require('./lib.cjs');
 
 /** EventBridge keeps retrying a failed delivery for at most a day. */
 const MAX_EVENT_AGE_S = 86400;
@@ -104,5 +104,5 @@ function subscriptionResources(model) {
 module.exports = {
   subscriptionResources,
   /** `${file(./deploy/subscriptions.cjs):resources}` */
-  resources: async (vars) => subscriptionResources(await context(vars)),
+  resources: generator(subscriptionResources),
 };

@@ -8,7 +8,7 @@
  *
  * serverless.yml: `resources: - ${file(./deploy/triggers.cjs):resources}`
  */
-const { arn, context, workflowPattern } = require('./lib.cjs');
+const { arn, generator, workflowPattern } = require('./lib.cjs');
 
 /** EventBridge's ceilings: keep retrying a failed delivery for as long as it allows. */
 const RETRY_POLICY = { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 };
@@ -155,5 +155,5 @@ module.exports = {
   inputTemplate,
   ruleResources,
   /** `${file(./deploy/triggers.cjs):resources}` */
-  resources: async (vars) => ruleResources(await context(vars)),
+  resources: generator(ruleResources),
 };

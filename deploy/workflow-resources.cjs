@@ -19,7 +19,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { SERVICE_DIR, context, pascal } = require('./lib.cjs');
+const { SERVICE_DIR, generator, pascal } = require('./lib.cjs');
 
 const FILE = 'aws.cjs';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -88,5 +88,5 @@ module.exports = {
   extensionFile,
   workflowExtras,
   /** `${file(./deploy/workflow-resources.cjs):resources}` */
-  resources: async (vars) => workflowExtras(await context(vars)).resources,
+  resources: generator((model) => workflowExtras(model).resources),
 };

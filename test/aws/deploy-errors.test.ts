@@ -1,8 +1,48 @@
 /** deploy/lib.cjs: a stack that cannot be built is said once, before serverless reports each ${file()} that needed it. */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import type { WorkflowInput } from '../../src/model/workflow.ts';
 import { root } from '../helpers/cli.ts';
+import { cleanPackages, slsPackage } from '../helpers/serverless.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-deploy-errors-');
+afterAll(() => cleanPackages());
+
+/** A plans directory holding `workflows`, compiled. */
+function plansDir(...workflows: WorkflowInput[]): string {
+  const dir = path.join(tmp(), 'triggers');
+  mkdirSync(dir);
+  for (const w of workflows) {
+    const plan = compileWorkflow(w, { source: `workflows/${w.name}.yaml` });
+    writeFileSync(path.join(dir, `${plan.workflow}.json`), serializePlan(plan));
+  }
+  return dir;
+}
+
+/** Calls the generators of deploy/ as serverless does: each reference on its own, concurrently. */
+function generate(calls: Array<[string, string]>, env: Record<string, string> = {}, custom: object = {}) {
+  const script = `
+    const vars = { 'self:service': 'joinflow', 'sls:stage': 'dev', 'self:provider.region': 'us-east-1' };
+    const resolvers = { resolveVariable: async (v) => vars[v], resolveConfigurationProperty: async () => (${JSON.stringify(custom)}) };
+    const calls = ${JSON.stringify(calls)}.map(([file, name]) => require(${JSON.stringify(path.join(root, 'deploy'))} + '/' + file)[name](resolvers));
+    Promise.all(calls).then(() => console.log('built'));
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('joinflow: cannot build the stack'));
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines };
+}
+
+/** 60 function steps with long names: the processor's environment lists them all, over 4 KB. */
+const crowded: WorkflowInput = {
+  name: 'crowded',
+  steps: Object.fromEntries(
+    Array.from({ length: 60 }, (_, i) => [`step-${String(i).padStart(2, '0')}-${'n'.repeat(48)}`, { executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeA' } }]),
+  ),
+};
 
 describe('deploy model errors', () => {
   it('print one line naming the stage and the problem, and exit 1', () => {
@@ -18,4 +58,34 @@ describe('deploy model errors', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^joinflow: cannot build the stack of stage "dev": 0 subscriptions leave room for only 5 trigger rules, fewer than the \d+ workflows: deploy them as several services$/);
   });
+
+  it('a Lambda environment over 4 KB is said once, without stack frames, though every function refers to it', () => {
+    const triggers = plansDir(crowded);
+    const calls = ['processor', 'timer', 'lambdaResultBridge', 'batchStateBridge', 's3StartBridge'].map((): [string, string] => ['functions.cjs', 'environment']);
+    const r = generate([...calls, ['functions.cjs', 'steps'], ['iam.cjs', 'resources']], { JOINFLOW_TRIGGERS_DIR: triggers });
+    expect(r.status).toBe(1);
+    expect(r.stdout).not.toContain('built');
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(/^joinflow: cannot build the stack of stage "dev": the environment of joinflow-dev-processor would be about \d+ bytes, over Lambda's 4096: 60 function steps and 0 batch steps are listed in it; deploy the workflows as several services \(stages\)$/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('a GPU step no allowed instance type holds is said once, from whichever generator builds the model', () => {
+    const big: WorkflowInput = { name: 'big', steps: { train: { executor: { type: 'batch', image: 'train:1', gpus: 4, vcpus: 8, memoryMb: 60_000 } } } };
+    const r = generate([['batch.cjs', 'resources'], ['iam.cjs', 'resources'], ['functions.cjs', 'environment']], { JOINFLOW_TRIGGERS_DIR: plansDir(big) });
+    expect(r.status).toBe(1);
+    expect(r.lines).toEqual([expect.stringContaining('cannot build the stack of stage "dev": step big/train asks for 4 GPUs, 8 vCPUs and 60000 MiB')]);
+  });
+
+  it('`serverless package` says the environment problem once', () => {
+    let message = '';
+    try {
+      slsPackage({ JOINFLOW_TRIGGERS_DIR: plansDir(crowded) });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^serverless package failed \(1\)/);
+    expect(message.match(/joinflow: cannot build the stack of stage "test": the environment of joinflow-test-processor would be about \d+ bytes/g)).toHaveLength(1);
+    expect(message).not.toMatch(/^\s+at /m);
+  }, 300_000);
 });
