@@ -21,7 +21,10 @@ const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an
 /** POSTs the event as JSON; 2xx delivers, 408/429/5xx and network errors are retried. */
 export const WebhookTargetSchema = z.strictObject({
   type: z.literal('webhook'),
-  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    // fetch() refuses such a URL at every attempt, and the reason would carry the password.
+    .refine((u) => { const parsed = new URL(u); return parsed.username === '' && parsed.password === ''; }, 'must not carry credentials (user:password@): send them in headers, e.g. Authorization'),
   headers: z.record(headerName, z.string()).default({}),
   timeoutMs: z.number().int().positive().max(300_000).default(10_000),
   retry: DeliveryRetrySchema.default({ maxAttempts: 5, backoffMs: 1000, factor: 2, maxDelayMs: 60_000 }),

@@ -85,6 +85,10 @@ describe('subscription rules', () => {
     expect(bad.success).toBe(false);
     const paths = bad.error!.issues.map((i) => i.path.join('.'));
     expect(paths).toEqual(expect.arrayContaining(['target.url', 'target.headers.bad header', 'target.retry.maxAttempts']));
+    // Credentials in the URL: fetch() refuses such a URL at every attempt, and the DLQ would keep the password.
+    const secret = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'https://user:pass@hooks.example.com/x' } });
+    expect(secret.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['target.url: must not carry credentials (user:password@): send them in headers, e.g. Authorization']);
+    expect(SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'https://hooks.example.com/x' } }).success).toBe(true);
   });
 });
 
