@@ -1,75 +1,16 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildCommandLine } from '../../src/importers/cwl/command-line.ts';
-import { importCwl, type CwlImportOptions } from '../../src/importers/cwl.ts';
-import type { RunnerSpec } from '../../src/importers/cwl/spec.ts';
-import { WorkflowDefinitionError, type Problem } from '../../src/model/errors.ts';
+import { importCwl } from '../../src/importers/cwl.ts';
 import type { ExecutorInput } from '../../src/model/workflow.ts';
+import { problemsOf } from '../helpers/problems.ts';
+import { BASE, ECHO, imp, pos, RUNNER, spec } from '../helpers/cwl-import.ts';
 
-const RUNNER = { command: 'node', args: ['bin/joinflow.js', 'cwl-tool'] };
-
-function imp(files: Record<string, string>, main = 'wf.cwl', options: Partial<CwlImportOptions> = {}) {
-  const readFile = (f: string): string => {
-    const text = files[f];
-    if (text === undefined) throw new Error(`ENOENT: no such file ${f}`);
-    return text;
-  };
-  return importCwl(main, files[main]!, { readFile, outDir: '/out', runner: RUNNER, ...options });
-}
-
-function problemsOf(fn: () => unknown): Problem[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(WorkflowDefinitionError);
-    return (e as WorkflowDefinitionError).problems;
-  }
-  throw new Error('expected a WorkflowDefinitionError');
-}
-
-/** `line:col` (1-based) of the first occurrence of `marker` in `text`. */
-function pos(text: string, marker: string): string {
-  const at = text.indexOf(marker);
-  if (at < 0) throw new Error(`marker ${marker} not found`);
-  const before = text.slice(0, at);
-  return `${before.split('\n').length}:${at - before.lastIndexOf('\n')}`;
-}
-
-const spec = (e: ExecutorInput | undefined): RunnerSpec => {
-  const args = e?.type === 'process' ? e.args! : e?.type === 'batch' ? e.local!.args! : [];
-  return JSON.parse(args.at(-1)!) as RunnerSpec;
-};
 const toolOf = (e: ExecutorInput | undefined) => {
   const s = spec(e);
   if (s.kind !== 'tool') throw new Error('not a tool step');
   return s;
 };
-
-const ECHO = `cwlVersion: v1.2
-class: CommandLineTool
-baseCommand: echo
-inputs:
-  msg: { type: string, inputBinding: { position: 1 } }
-outputs:
-  out: stdout
-stdout: out.txt
-`;
-
-const BASE = `cwlVersion: v1.2
-class: Workflow
-inputs:
-  msg: string
-outputs:
-  result:
-    type: File
-    outputSource: say/out
-steps:
-  say:
-    run: echo.cwl
-    in:
-      msg: msg
-    out: [out]
-`;
 
 describe('importCwl: requirements and hints (CWL v1.2 precedence)', () => {
   const withWf = (block: string): string => BASE.replace('class: Workflow\n', `class: Workflow\n${block}`);

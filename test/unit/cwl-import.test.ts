@@ -2,75 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
-import { importCwl, type CwlImportOptions } from '../../src/importers/cwl.ts';
-import type { RunnerSpec } from '../../src/importers/cwl/spec.ts';
-import { WorkflowDefinitionError, type Problem } from '../../src/model/errors.ts';
+import { importCwl } from '../../src/importers/cwl.ts';
+import { WorkflowDefinitionError } from '../../src/model/errors.ts';
 import type { ExecutorInput, WorkflowInput } from '../../src/model/workflow.ts';
+import { problemsOf } from '../helpers/problems.ts';
+import { BASE, ECHO, imp, pos, RUNNER, spec } from '../helpers/cwl-import.ts';
 
-const RUNNER = { command: 'node', args: ['bin/joinflow.js', 'cwl-tool'] };
-
-/** Imports `files[main]` with the other files readable by name; `outDir` is /out. */
-function imp(files: Record<string, string>, main = 'wf.cwl', options: Partial<CwlImportOptions> = {}) {
-  const readFile = (f: string): string => {
-    const text = files[f];
-    if (text === undefined) throw new Error(`ENOENT: no such file ${f}`);
-    return text;
-  };
-  return importCwl(main, files[main]!, { readFile, outDir: '/out', runner: RUNNER, ...options });
-}
-
-function problemsOf(fn: () => unknown): Problem[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(WorkflowDefinitionError);
-    return (e as WorkflowDefinitionError).problems;
-  }
-  throw new Error('expected a WorkflowDefinitionError');
-}
-
-/** `line:col` (1-based) of the n-th occurrence of `marker` in `text`. */
-function pos(text: string, marker: string, nth = 1): string {
-  let at = -1;
-  for (let i = 0; i < nth; i++) {
-    at = text.indexOf(marker, at + 1);
-    if (at < 0) throw new Error(`marker ${marker} not found`);
-  }
-  const before = text.slice(0, at);
-  return `${before.split('\n').length}:${at - before.lastIndexOf('\n')}`;
-}
-
-const spec = (e: ExecutorInput | undefined): RunnerSpec => {
-  const args = e?.type === 'process' ? e.args! : e?.type === 'batch' ? e.local!.args! : [];
-  return JSON.parse(args.at(-1)!) as RunnerSpec;
-};
-
-const ECHO = `cwlVersion: v1.2
-class: CommandLineTool
-baseCommand: echo
-inputs:
-  msg: { type: string, inputBinding: { position: 1 } }
-outputs:
-  out: stdout
-stdout: out.txt
-`;
-
-/** A valid two-step workflow to break one construct at a time. */
-const BASE = `cwlVersion: v1.2
-class: Workflow
-inputs:
-  msg: string
-outputs:
-  result:
-    type: File
-    outputSource: say/out
-steps:
-  say:
-    run: echo.cwl
-    in:
-      msg: msg
-    out: [out]
-`;
 
 describe('importCwl: refusals name the construct, file, line and column', () => {
   const cases: Array<{ name: string; files: Record<string, string>; file: string; marker: string; construct: RegExp }> = [

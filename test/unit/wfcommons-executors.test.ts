@@ -5,7 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { importWfCommons } from '../../src/importers/wfcommons.ts';
 import { parseExecutorMapping, singleExecutorMapping } from '../../src/importers/wfcommons-executors.ts';
-import { UsageError, WorkflowDefinitionError } from '../../src/model/errors.ts';
+import { UsageError } from '../../src/model/errors.ts';
+import { problemsOf } from '../helpers/problems.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const corpus = path.join(root, '../shared/corpora/wfcommons');
@@ -26,15 +27,6 @@ function usageMessage(fn: () => unknown): string {
   throw new Error('expected a UsageError');
 }
 
-function problems(fn: () => unknown): Array<{ path: string; message: string }> {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(WorkflowDefinitionError);
-    return (e as WorkflowDefinitionError).problems;
-  }
-  throw new Error('expected a WorkflowDefinitionError');
-}
 
 describe('WfCommons import: data files', () => {
   it('keeps every Montage task\'s input and output files, in trace order, when asked', () => {
@@ -86,7 +78,7 @@ describe('WfCommons import: data files', () => {
 
   it('refuses file names that would leave the run\'s data area, with their path', () => {
     const trace = { workflow: { specification: { tasks: [{ id: 'a', inputFiles: ['ok.txt', '../etc/passwd'], outputFiles: ['/abs'] }] } } };
-    expect(problems(() => importWfCommons(trace, { files: true })).map((p) => p.path)).toEqual([
+    expect(problemsOf(() => importWfCommons(trace, { files: true })).map((p) => p.path)).toEqual([
       'workflow.specification.tasks[0].inputFiles[1]',
       'workflow.specification.tasks[0].outputFiles[0]',
     ]);
@@ -132,7 +124,7 @@ describe('WfCommons import: executor mapping', () => {
 
   it('lists the categories no entry covers', () => {
     const mapping = parseExecutorMapping({ tasks: { mProject: { type: 'process', command: 'p' }, mDiffFit: { type: 'process', command: 'd' } } });
-    expect(problems(() => importWfCommons(load(MONTAGE), { executors: mapping }))).toEqual([
+    expect(problemsOf(() => importWfCommons(load(MONTAGE), { executors: mapping }))).toEqual([
       {
         path: 'mapping.tasks',
         message: 'no executor for 28 of 58 tasks, by category: mConcatFit (3 tasks), mBgModel (3 tasks), mBackground (12 tasks), mImgtbl (3 tasks), mAdd (3 tasks), mViewer (4 tasks): add keys under "tasks" (a task id, name, category or program) or give a "default" entry',
@@ -174,7 +166,7 @@ describe('WfCommons import: executor mapping', () => {
 
   it('names the task whose recorded command a template needs but the trace lacks', () => {
     const trace = { workflow: { specification: { tasks: [{ id: 'a' }] } } };
-    expect(problems(() => importWfCommons(trace, { executors: singleExecutorMapping('process', '{program}') }))).toEqual([
+    expect(problemsOf(() => importWfCommons(trace, { executors: singleExecutorMapping('process', '{program}') }))).toEqual([
       { path: 'workflow.specification.tasks[0]', message: 'task "a" has no recorded command, so {program} cannot be filled' },
     ]);
   });

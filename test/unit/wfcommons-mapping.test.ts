@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { validateWorkflow } from '../../src/compiler/validate.ts';
 import { importWfCommons } from '../../src/importers/wfcommons.ts';
 import { parseExecutorMapping, singleExecutorMapping } from '../../src/importers/wfcommons-executors.ts';
-import { WorkflowDefinitionError } from '../../src/model/errors.ts';
+import { problemsOf } from '../helpers/problems.ts';
 
 const corpus = path.resolve(import.meta.dirname, '../../../shared/corpora/wfcommons');
 const load = (file: string): unknown => JSON.parse(readFileSync(path.join(corpus, file), 'utf8'));
@@ -16,15 +16,6 @@ const MONTAGE = 'montage-chameleon-2mass-005d-001.json';
 const EPIGENOMICS = 'epigenomics-chameleon-ilmn-6seq-50k-001.json';
 const EPIGENOMICS_TYPES = ['chr21', 'fast2bfq', 'fastqSplit', 'filterContams', 'mapMerge', 'map', 'pileup', 'sol2sanger'];
 
-function problems(fn: () => unknown): Array<{ path: string; message: string }> {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(WorkflowDefinitionError);
-    return (e as WorkflowDefinitionError).problems;
-  }
-  throw new Error('expected a WorkflowDefinitionError');
-}
 
 /** A 1.5 trace of independent tasks: [id, runtime, program?]. */
 function trace15(tasks: Array<[string, number, string?]>): unknown {
@@ -76,7 +67,7 @@ describe('WfCommons mapping: lookup by program', () => {
 
 describe('WfCommons mapping: what it does not cover', () => {
   it('groups Epigenomics\' unmapped tasks by program, in a short message', () => {
-    const [problem, ...more] = problems(() => importWfCommons(load(EPIGENOMICS), { executors: parseExecutorMapping({ tasks: { fast2bfq: { type: 'process', command: 'true' } } }) }));
+    const [problem, ...more] = problemsOf(() => importWfCommons(load(EPIGENOMICS), { executors: parseExecutorMapping({ tasks: { fast2bfq: { type: 'process', command: 'true' } } }) }));
     expect(more).toEqual([]);
     expect(problem).toEqual({
       path: 'mapping.tasks',
@@ -86,7 +77,7 @@ describe('WfCommons mapping: what it does not cover', () => {
 
   it('names at most 8 groups and counts the rest', () => {
     const trace = trace15(Array.from({ length: 20 }, (_, i) => [`t${i}_ID1`, 1] as [string, number]));
-    const [problem] = problems(() => importWfCommons(trace, { executors: parseExecutorMapping({ tasks: { t0: { type: 'process', command: 'x' } } }) }));
+    const [problem] = problemsOf(() => importWfCommons(trace, { executors: parseExecutorMapping({ tasks: { t0: { type: 'process', command: 'x' } } }) }));
     expect(problem!.message).toBe(
       'no executor for 19 of 20 tasks, by category: t1 (1 task), t2 (1 task), t3 (1 task), t4 (1 task), t5 (1 task), t6 (1 task), t7 (1 task), t8 (1 task), and 11 more (11 tasks): add keys under "tasks" (a task id, name, category or program) or give a "default" entry',
     );
@@ -106,7 +97,7 @@ describe('WfCommons mapping: what it does not cover', () => {
 
   it('refuses a key that matches no task when there is no default, with the tasks it leaves', () => {
     const mapping = parseExecutorMapping({ tasks: { mprojekt: { type: 'process', command: 'p' }, nothingLikeIt: { type: 'process', command: 'n' } } });
-    const found = problems(() => importWfCommons(load(MONTAGE), { executors: mapping }));
+    const found = problemsOf(() => importWfCommons(load(MONTAGE), { executors: mapping }));
     expect(found.slice(0, 2)).toEqual([
       { path: 'mapping.tasks.mprojekt', message: 'matches no task id, name, category or program of the trace (did you mean "mProject"?)' },
       { path: 'mapping.tasks.nothingLikeIt', message: 'matches no task id, name, category or program of the trace' },
@@ -127,21 +118,21 @@ describe('WfCommons mapping: what it does not cover', () => {
 
 describe('WfCommons import: only workflows that run', () => {
   it('refuses an empty trace', () => {
-    expect(problems(() => importWfCommons({ workflow: { specification: { tasks: [] } } }))).toEqual([
+    expect(problemsOf(() => importWfCommons({ workflow: { specification: { tasks: [] } } }))).toEqual([
       { path: 'workflow.specification.tasks', message: 'has no tasks, and a workflow needs at least one step' },
     ]);
-    expect(problems(() => importWfCommons({ workflow: { tasks: [] } }))[0]!.path).toBe('workflow.tasks');
+    expect(problemsOf(() => importWfCommons({ workflow: { tasks: [] } }))[0]!.path).toBe('workflow.tasks');
   });
 
   it('refuses the task id __proto__, at the task', () => {
-    expect(problems(() => importWfCommons(trace15([['ok', 1], ['__proto__', 1]])))).toEqual([
+    expect(problemsOf(() => importWfCommons(trace15([['ok', 1], ['__proto__', 1]])))).toEqual([
       { path: 'workflow.specification.tasks[1]', message: 'step "__proto__": "__proto__" is reserved in JavaScript objects and cannot be a step id: rename the step' },
     ]);
   });
 
   it('refuses a runtime over 14 days for a command step, at the runtime; simulating it is fine', () => {
     const trace = trace15([['a', 1], ['long', 1_300_000]]);
-    expect(problems(() => importWfCommons(trace, { executors: singleExecutorMapping('process', 'sleep 1') }))).toEqual([
+    expect(problemsOf(() => importWfCommons(trace, { executors: singleExecutorMapping('process', 'sleep 1') }))).toEqual([
       {
         path: 'workflow.execution.tasks[1].runtimeInSeconds',
         message: 'step "long", resources.expectedSeconds (its recorded runtime, which a step that runs a command gets as its expected time): must be at most 14 days (1,209,600 s)',
@@ -152,7 +143,7 @@ describe('WfCommons import: only workflows that run', () => {
 
   it('refuses a scaled runtime too large for a number (it would be written as null)', () => {
     const mapping = parseExecutorMapping({ default: { type: 'simulate', scale: 1e10 } });
-    expect(problems(() => importWfCommons(trace15([['a', 1e300]]), { executors: mapping }))).toEqual([
+    expect(problemsOf(() => importWfCommons(trace15([['a', 1e300]]), { executors: mapping }))).toEqual([
       { path: 'workflow.execution.tasks[0].runtimeInSeconds', message: 'task "a": runtime 1e+300 s times scale 10000000000 is too large a duration to simulate' },
     ]);
   });

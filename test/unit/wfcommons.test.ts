@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { importWfCommons, sanitizeWorkflowName } from '../../src/importers/wfcommons.ts';
-import { WorkflowDefinitionError } from '../../src/model/errors.ts';
 import { WorkflowSchema } from '../../src/model/workflow.ts';
+import { problemsOf } from '../helpers/problems.ts';
 
 const CORPUS = new URL('../../../shared/corpora/wfcommons/', import.meta.url);
 const load = (file: string): unknown => JSON.parse(readFileSync(new URL(file, CORPUS), 'utf8'));
@@ -24,15 +24,6 @@ function traceIds(trace: unknown): string[] {
   return wf.specification ? wf.specification.tasks.map((t) => t.id!) : wf.tasks!.map((t) => t.name!);
 }
 
-function problemsOf(fn: () => unknown): { path: string; message: string }[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(WorkflowDefinitionError);
-    return (e as WorkflowDefinitionError).problems;
-  }
-  throw new Error('expected a WorkflowDefinitionError');
-}
 
 describe('importWfCommons on the corpus', () => {
   for (const t of TRACES) {
