@@ -22,6 +22,8 @@ export type EventEnvelope<D = Record<string, unknown>> = {
   'detail-type': string;
   time: string;
   detail: D;
+  /** ARNs the event concerns, as a PutEvents entry's Resources give them (joinflow's own events have none). */
+  resources?: string[];
 };
 
 export const EnvelopeSchema = z.object({
@@ -30,6 +32,7 @@ export const EnvelopeSchema = z.object({
   'detail-type': z.string().min(1),
   time: z.string(),
   detail: z.record(z.string(), z.unknown()),
+  resources: z.array(z.string()).optional(),
 });
 
 /** A step error as carried by events. */

@@ -102,6 +102,13 @@ describe('EventBridge bus: request shapes', () => {
     });
   });
 
+  it('passes an event\'s resources on as the entry\'s Resources (none for joinflow\'s own events)', async () => {
+    respond();
+    await bus().publish([{ ...completed(1), resources: ['arn:aws:s3:::bucket/key'] }, completed(2)]);
+    const [entries] = requests();
+    expect(entries!.map((e) => e.Resources)).toEqual([['arn:aws:s3:::bucket/key'], undefined]);
+  });
+
   it('keeps a detail\'s own eventId and sends nothing for an empty publish', async () => {
     respond();
     const b = bus();

@@ -108,6 +108,23 @@ describe('dev server (PutEvents)', () => {
     expect(out.Entries?.[2]?.EventId).toBeTruthy();
   });
 
+  it('keeps an entry\'s Resources, so that a pattern on resources matches as on EventBridge', async () => {
+    const { client, engine } = await setup();
+    const seen: Array<{ 'detail-type': string; resources?: string[] }> = [];
+    // A pattern on `resources`, as a subscription would have it: it sees only the event that names the bucket.
+    engine.bus.subscribe({ source: ['my.app'], resources: ['arn:aws:s3:::bucket'] }, async (events) => void seen.push(...events));
+    const out = await client.send(new PutEventsCommand({
+      Entries: [
+        { Source: 'my.app', DetailType: 'with', Detail: '{}', Resources: ['arn:aws:s3:::bucket'] },
+        { Source: 'my.app', DetailType: 'without', Detail: '{}' },
+        { Source: 'my.app', DetailType: 'bad', Detail: '{}', Resources: [1 as unknown as string] },
+      ],
+    }));
+    expect(out.Entries?.[2]).toMatchObject({ ErrorCode: 'InvalidArgument', ErrorMessage: expect.stringMatching(/Resources/) });
+    await engine.bus.idle();
+    expect(seen).toMatchObject([{ 'detail-type': 'with', resources: ['arn:aws:s3:::bucket'] }]);
+  });
+
   it('measures entries as EventBridge does (UTF-8 bytes of their fields), not the escaped request body', async () => {
     const { server } = await setup();
     // 240,000 bytes of Detail as UTF-8, but 720,000 once botocore escapes each "é" as \\u00e9.

@@ -84,6 +84,7 @@ export function createEventBridgeBus(options: EventBridgeBusOptions): EventBus {
       DetailType: event['detail-type'],
       Detail: JSON.stringify(withEventId(detail, event.id)),
       EventBusName: busName,
+      ...(event.resources === undefined || event.resources.length === 0 ? {} : { Resources: event.resources }),
       // An unparseable time would fail the whole request; without Time, EventBridge stamps receipt time.
       ...(Number.isNaN(time.getTime()) ? {} : { Time: time }),
     };

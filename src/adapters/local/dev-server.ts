@@ -223,12 +223,18 @@ function toEnvelope(entry: unknown, now: Date): EventEnvelope | { ErrorCode: str
     time = typeof t === 'number' ? new Date(t * 1000) : typeof t === 'string' ? new Date(t) : new Date(NaN);
     if (Number.isNaN(time.getTime())) return invalid('Time', 'Time must be epoch seconds or an RFC 3339 time stamp.');
   }
+  const resources = e['Resources'];
+  if (resources !== undefined && resources !== null && (!Array.isArray(resources) || !resources.every((r) => typeof r === 'string'))) {
+    return invalid('Resources', 'Resources must be a list of strings.');
+  }
   return {
     id: randomUUID(),
     source: e['Source'] as string,
     'detail-type': e['DetailType'] as string,
     time: time.toISOString(),
     detail: detail as Record<string, unknown>,
+    // Kept as EventBridge keeps them, so that patterns on `resources` match here as they do there.
+    ...(Array.isArray(resources) ? { resources: resources as string[] } : {}),
   };
 }
 
