@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
+import { FARGATE_SIZES } from '../../src/compiler/placement.ts';
 import { GPU_INSTANCES } from '../../src/cost/prices.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { Subscription } from '../../src/model/subscriptions.ts';
@@ -21,7 +22,10 @@ const lib = require('../../deploy/lib.cjs') as {
 const iam = require('../../deploy/iam.cjs') as { iamResources(model: Json): { Resources: Json } };
 const queues = require('../../deploy/queues.cjs') as { queueResources(model: Json): { Resources: Json } };
 const batch = require('../../deploy/batch.cjs') as { batchResources(model: Json): { Resources: Json } };
-const capacity = require('../../deploy/capacity.cjs') as { GPU_INSTANCES: Record<string, { gpus: number; vcpus: number; memoryMb: number }> };
+const capacity = require('../../deploy/capacity.cjs') as {
+  GPU_INSTANCES: Record<string, { gpus: number; vcpus: number; memoryMb: number }>;
+  FARGATE: Array<[number, number[]]>;
+};
 const sizes = require('../../deploy/policy-size.cjs') as {
   resolver(resources: Json, region: string): (value: unknown) => string;
   roleInlineChars(role: Json, text: (value: unknown) => string): number;
@@ -72,6 +76,10 @@ describe('GPU steps must fit an allowed instance type', () => {
 
   it("knows the same instance facts as the cost estimate's table", () => {
     expect(capacity.GPU_INSTANCES).toEqual(Object.fromEntries(GPU_INSTANCES.map(({ type, gpus, vcpus, memoryMb }) => [type, { gpus, vcpus, memoryMb }])));
+  });
+
+  it('checks Fargate sizes against the table placement uses (deploy/ is CommonJS and cannot import it)', () => {
+    expect(capacity.FARGATE).toEqual(FARGATE_SIZES.map(([vcpus, memories]) => [vcpus, [...memories]]));
   });
 });
 
