@@ -137,6 +137,44 @@ describe('the steps a run result counts', () => {
     }
   });
 
+  // A run that starts in a durable engine is counted by its tracker, without reading its attempts
+  // back from the log: the two must agree (retries, items, failures for good, steps never run).
+  it('count a run started here as its log counts it: retries, items, a failure for good', async () => {
+    const flaky = 'if [ "$JOINFLOW_ITEM" = 1 ] && [ "$JOINFLOW_ATTEMPT" = 1 ]; then exit 1; fi';
+    const RETRIES = plan({
+      name: 'retries',
+      steps: {
+        list: { executor: { type: 'simulate', durationMs: 0, output: { items: [0, 1, 2] } } },
+        each: { needs: ['list'], forEach: { step: 'list', path: 'items' }, retry: { maxAttempts: 2, backoffMs: 0 }, executor: { type: 'process', command: 'sh', args: ['-c', flaky] } },
+        after: { needs: ['each'], executor: { type: 'simulate', durationMs: 0 } },
+      },
+    });
+    const FAILS = plan({
+      name: 'fails-for-good',
+      steps: {
+        ok: { executor: { type: 'simulate', durationMs: 0 } },
+        boom: { needs: ['ok'], retry: { maxAttempts: 2, backoffMs: 0 }, executor: { type: 'process', command: 'false' } },
+        never: { needs: ['boom'], executor: { type: 'simulate', durationMs: 0 } },
+      },
+    });
+    const state = openJournalState({ dir: tmp() });
+    closers.push(() => state.close());
+    const engine = createEngine({ store: state.store, log: state.log });
+    closers.push(() => engine.close());
+    engine.register(RETRIES);
+    engine.register(FAILS);
+    const retried = await engine.run('retries', null);
+    expect(retried.status).toBe('succeeded');
+    expect(retried.steps).toEqual({ total: 5, succeeded: 5, failed: 0, cancelled: 0, retried: 1 });
+    const failed = await engine.run('fails-for-good', null);
+    expect(failed.status).toBe('failed');
+    expect(failed.steps).toEqual({ total: 2, succeeded: 1, failed: 1, cancelled: 0, retried: 1 });
+    for (const result of [retried, failed]) {
+      const record = await state.store.getRun(result.runId);
+      expect(RunTracker.fromRecord(record!, state.log).steps).toEqual(result.steps);
+    }
+  });
+
   it('let the held-back tasks go when the failure did not end the run (a late duplicate\'s), and drop them when it did', () => {
     const p = plan(diamondDef);
     const task = (step: string) => ({ workflow: 'diamond', runId: 'r', step, attempt: 1, maxAttempts: 1, executor: { type: 'simulate', durationMs: 0 }, event: { input: null, results: {} } }) as unknown as Task;

@@ -204,11 +204,11 @@ export class Engine {
     await this.#commits.now();
   }
 
-  /** A run this engine starts: its plan is kept for resume, and a tracker lets wait() find it. */
+  /** A run this engine starts: its plan is kept for resume; its tracker (for wait()) counts it whole unless faults are simulated. */
   #adopt(runId: string, workflow: string): void {
-    const plan = this.#plans.get(workflow)!;
-    this.#tracker(runId, this.#processor.plan(workflow)!);
-    this.#options.log?.saveRun(runId, plan, this.#options.runOptions ?? {});
+    const tracker = this.#tracker(runId, this.#processor.plan(workflow)!);
+    if (!this.#options.chaos) tracker.startsHere();
+    this.#options.log?.saveRun(runId, this.#plans.get(workflow)!, this.#options.runOptions ?? {});
   }
 
   #tracker(runId: string, plan: TriggerPlan, startedAt = this.#clock.now()): RunTracker {

@@ -21,6 +21,7 @@ import type { TriggerPlan } from '../../model/plan.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { ByteWriter } from './journal-bytes.ts';
+import { madeCounter, madePrefix, madeSlot } from './step-events.ts';
 
 /** Fact codes. Store: joins and results. Log: tasks and events. */
 export const Fact = {
@@ -81,6 +82,9 @@ export function planVocabulary(plan: TriggerPlan): Vocabulary {
   return v;
 }
 
+/** How many recently numbered names a name table keeps at hand (a power of 2). */
+const RECENT = 32;
+
 /**
  * The names of one run, numbered in order of first use (shared by its rows), after those of its
  * plan's vocabulary when it starts from one.
@@ -90,6 +94,8 @@ export class NameTable {
   readonly map = new Map<string, number>();
   readonly list: string[];
   readonly #vocabulary: ReadonlyMap<string, number> | undefined;
+  readonly #recent: string[] = new Array<string>(RECENT).fill('');
+  readonly #recentNumbers = new Int32Array(RECENT);
 
   constructor(vocabulary?: Vocabulary) {
     this.list = vocabulary ? vocabulary.list.slice() : [];
@@ -98,14 +104,19 @@ export class NameTable {
 
   /** A name's number, numbering it when new. */
   number(s: string): number {
-    const known = this.#vocabulary?.get(s);
-    if (known !== undefined) return known;
-    let n = this.map.get(s);
+    // A task's facts name its step, its workflow and its successors' triggers several times over:
+    // the last name of each length is kept, so that most names need no lookup in the (large, for
+    // a large plan) maps.
+    const slot = s.length & (RECENT - 1);
+    if (this.#recent[slot] === s) return this.#recentNumbers[slot]!;
+    let n = this.#vocabulary?.get(s) ?? this.map.get(s);
     if (n === undefined) {
       n = this.list.length;
       this.map.set(s, n);
       this.list.push(s);
     }
+    this.#recent[slot] = s;
+    this.#recentNumbers[slot] = n;
     return n;
   }
 
@@ -307,13 +318,24 @@ export class RowWriter extends ByteWriter {
     let n = 0;
     for (const _ in e) n++;
     if (n !== 5) return -1;
-    // The counter: 12 lowercase hex digits, as the engine's id factory writes them.
+    // The counter: 12 lowercase hex digits, as the engine's id factory writes them. An envelope
+    // the engine has just made comes with its prefix and counter.
+    const slot = madeSlot(e);
     let counter = 0;
-    for (let i = ID_PREFIX; i < ID_PREFIX + 12; i++) {
-      const c = id.charCodeAt(i);
-      const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-      if (digit < 0) return -1;
-      counter = counter * 16 + digit;
+    if (slot >= 0) {
+      counter = madeCounter(slot);
+      const prefix = madePrefix(slot);
+      if (prefix !== this.#prefix) {
+        this.#prefix = prefix;
+        this.#prefixName = this.name(prefix);
+      }
+    } else {
+      for (let i = ID_PREFIX; i < ID_PREFIX + 12; i++) {
+        const c = id.charCodeAt(i);
+        const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+        if (digit < 0) return -1;
+        counter = counter * 16 + digit;
+      }
     }
     if (e.time !== this.#iso) {
       const ms = Date.parse(e.time);
@@ -326,7 +348,7 @@ export class RowWriter extends ByteWriter {
     if (d.item !== undefined && typeof d.item !== 'number') return -1;
     if (d.placement !== undefined && typeof d.placement !== 'string') return -1;
     // One engine's ids share their prefix: compared, not cut out and looked up, each time.
-    if (!id.startsWith(this.#prefix)) {
+    if (slot < 0 && !id.startsWith(this.#prefix)) {
       this.#prefix = id.slice(0, ID_PREFIX);
       this.#prefixName = this.name(this.#prefix);
     }

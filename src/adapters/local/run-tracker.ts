@@ -66,6 +66,8 @@ export class RunTracker {
   #resolve!: (r: RunResult) => void;
   readonly #log: DurableLog | undefined;
   #logged: TaskAttempt[] | undefined;
+  /** Whether the run's end reads its attempts from the log (see {@link startsHere}). */
+  #fromLog = true;
 
   constructor(runId: string, plan: TriggerPlan, startedAt: number, timeScale: number, keepTrace: boolean, log?: DurableLog) {
     this.#log = log;
@@ -102,6 +104,15 @@ export class RunTracker {
       steps: countUnits(attempts, record),
       events: 0,
     };
+  }
+
+  /**
+   * This process starts the run and sees all of it: its counts here are those of its log, which
+   * the run's end then need not read back (every attempt of the run). Not so for a run recovered
+   * or resumed (it may span processes), nor when a trace is kept (it comes from the log).
+   */
+  startsHere(): void {
+    this.#fromLog = this.#keepTrace;
   }
 
   countEvent(): void {
@@ -205,12 +216,12 @@ export class RunTracker {
    * finished; finish() reads them itself if this was not called.
    */
   readLog(): void {
-    this.#logged = this.#log?.attempts(this.#runId);
+    if (this.#fromLog) this.#logged = this.#log?.attempts(this.#runId);
   }
 
   finish(record: RunRecord, now: number): void {
     const cp = this.#plan.stats.criticalPathMs;
-    const logged = this.#logged ?? this.#log?.attempts(this.#runId);
+    const logged = this.#logged ?? (this.#fromLog ? this.#log?.attempts(this.#runId) : undefined);
     if (logged) {
       this.trace.length = 0;
       if (this.#keepTrace) for (const r of logged.flatMap(traceRecord)) this.trace.push(r);

@@ -18,6 +18,7 @@ import { retriesAfter, STEP_TIMEOUT } from '../../runtime/fallback.ts';
 export function createIdFactory(): () => string {
   let prefix = '';
   let counter = 0;
+  let last = '';
   const draw = (): void => {
     const b = randomBytes(10);
     const hex = b.toString('hex');
@@ -29,12 +30,46 @@ export function createIdFactory(): () => string {
     counter = 0;
   };
   draw();
-  return () => {
+  const newId = (): string => {
     if (counter === 2 ** 48) draw();
     const tail = (counter++).toString(16);
-    return prefix + '000000000000'.slice(tail.length) + tail;
+    last = prefix + '000000000000'.slice(tail.length) + tail;
+    return last;
   };
+  factories.set(newId, { last: () => last, prefix: () => prefix, counter: () => counter - 1 });
+  return newId;
 }
+
+type IdState = { last(): string; prefix(): string; counter(): number };
+const factories = new WeakMap<() => string, IdState>();
+
+/**
+ * How many envelopes {@link madeEvent} remembers: the events of one publication, which the
+ * journal encodes right after they are made.
+ */
+const MADE = 8;
+const madeEvents: Array<EventEnvelope | undefined> = new Array<EventEnvelope | undefined>(MADE).fill(undefined);
+const madeIds: string[] = new Array<string>(MADE).fill('');
+const madePrefixes: string[] = new Array<string>(MADE).fill('');
+const madeCounters = new Float64Array(MADE);
+let madeNext = 0;
+
+/**
+ * Where an envelope the engine made lately is remembered, with its id prefix and counter
+ * ({@link madePrefix}, {@link madeCounter}), so that the journal need not read them back out of
+ * its id (an id is made of pieces, and reading its characters joins them into a new string); -1
+ * for any other envelope, or one whose id has been changed since.
+ */
+export function madeSlot(e: EventEnvelope): number {
+  for (let i = 0; i < MADE; i++) {
+    // Identity first: a string compared with itself is equal at once.
+    if (madeEvents[i] === e) return e.id === madeIds[i] ? i : -1;
+  }
+  return -1;
+}
+
+export const madePrefix = (slot: number): string => madePrefixes[slot]!;
+export const madeCounter = (slot: number): number => madeCounters[slot]!;
 
 /** Makes event envelopes of the engine's own events. */
 export type EventFactory = (type: string, detail: Record<string, unknown>) => EventEnvelope;
@@ -43,13 +78,23 @@ export type EventFactory = (type: string, detail: Record<string, unknown>) => Ev
 export function createEventFactory(now: () => number, newId: () => string = createIdFactory()): EventFactory {
   let timeMs = NaN;
   let timeIso = '';
+  const ids = factories.get(newId);
   return (type, detail) => {
     const t = now();
     if (t !== timeMs) {
       timeMs = t;
       timeIso = new Date(t).toISOString();
     }
-    return { id: newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: timeIso, detail };
+    const e: EventEnvelope = { id: newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: timeIso, detail };
+    if (ids && ids.last() === e.id) {
+      const i = madeNext;
+      madeNext = (i + 1) % MADE;
+      madeEvents[i] = e;
+      madeIds[i] = e.id;
+      madePrefixes[i] = ids.prefix();
+      madeCounters[i] = ids.counter();
+    }
+    return e;
   };
 }
 
