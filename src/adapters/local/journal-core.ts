@@ -107,7 +107,7 @@ function replayVisitor(run: LiveRun, pending?: Map<number, PendingEvent>): RowVi
     },
     task(task) {
       const key = taskKey(task.step, task.item, task.attempt);
-      if (!run.tasks.has(key)) run.tasks.set(key, { task, status: 'dispatched' });
+      if (!run.tasks.has(key)) run.tasks.set(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
     },
     started(step, item, attempt, at) {
       const e = run.tasks.get(taskKey(step, item, attempt));

@@ -14,7 +14,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
 import { addArrival, arrivals, joinOf, Journal, slimTask, type LiveRun } from './journal-core.ts';
-import { OpenTasks } from './journal-tasks.ts';
+import { addTask, taskEntry } from './journal-tasks.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
@@ -76,11 +76,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
   const tables = runTables(db, batch);
   const journal = new Journal(db, batch, (runId) => tables.runPlan(runId));
   batch.beforeCommit(() => journal.flush());
-  const open = new OpenTasks();
-  batch.afterRollback(() => {
-    journal.reset();
-    open.clear();
-  });
+  batch.afterRollback(() => journal.reset());
 
   const s = runRowStatements(db);
   const count = (sql: string) => db.prepare<[], number>(sql).pluck();
@@ -183,8 +179,6 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       const status = journal.runs.get(runId)?.record.status ?? s.runStatus.get(runId);
       if (status === undefined || status === null || status === 'running') return;
       // Its rows stay for `status`, the timeline and events tail until gc; memory lets it go.
-      const live = journal.runs.get(runId);
-      if (live) open.released(live);
       journal.runs.delete(runId);
       journal.released(runId);
     },
@@ -201,7 +195,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
     },
   };
 
-  const log = createJournalLog(journal, open, tables, run);
+  const log = createJournalLog(journal, tables, run);
   log.gc = (before) => {
     const removed = collectGarbage(db, batch, before, ['journal', 'timers']);
     // Rows of no run go once none of their events is pending.
@@ -226,7 +220,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
 }
 
 /** The DurableLog on the journal: events and tasks as facts, the rest in the per-run tables. */
-function createJournalLog(journal: Journal, open: OpenTasks, tables: ReturnType<typeof runTables>, run: (runId: string) => LiveRun): SqliteLog {
+function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>, run: (runId: string) => LiveRun): SqliteLog {
   const toAttempt = (e: TaskEntry): TaskAttempt => {
     const a: TaskAttempt = { step: e.task.step, attempt: e.task.attempt, status: e.status };
     if (e.task.item !== undefined) a.item = e.task.item;
@@ -275,11 +269,11 @@ function createJournalLog(journal: Journal, open: OpenTasks, tables: ReturnType<
     runReleased() {},
     recordTask(task) {
       const r = run(task.runId);
-      if (!open.add(r, task)) return;
+      if (!addTask(r, task)) return;
       journal.writer(task.runId).task(task, r.record.input);
     },
     taskStarted(task, at) {
-      const e = open.get(run(task.runId), task);
+      const e = taskEntry(run(task.runId), task);
       if (!e || e.status !== 'dispatched') return;
       e.status = 'started';
       e.startedAt = at;
@@ -287,8 +281,7 @@ function createJournalLog(journal: Journal, open: OpenTasks, tables: ReturnType<
     },
     taskFinished(task, status, at) {
       const r = run(task.runId);
-      const e = open.get(r, task);
-      open.finished(task);
+      const e = taskEntry(r, task);
       if (!e || !OPEN.has(e.status)) return;
       e.status = status;
       e.finishedAt = at;
