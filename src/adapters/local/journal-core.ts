@@ -12,6 +12,7 @@ import type { RunRecord, Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { NameTable, planVocabulary, RowWriter } from './journal-codec.ts';
 import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-decode.ts';
+import { LiveRuns } from './journal-runs.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
 
@@ -137,8 +138,9 @@ export class Journal {
   readonly #batch: Batch;
   /** Facts of this commit, by run (null: events of no run). */
   readonly rows = new Map<string | null, RowWriter>();
+  #lastWriter: RowWriter | undefined;
   /** Runs in memory, authoritative while this process writes the state dir. */
-  readonly runs = new Map<string, LiveRun>();
+  readonly runs = new LiveRuns();
   /** Events appended and not yet processed, of the loaded runs (and of no run). */
   readonly pending = new Map<number, PendingEvent>();
   /** The names of runs written or read here (journal-codec.ts): a run's rows number them in order. */
@@ -172,8 +174,12 @@ export class Journal {
 
   /** The facts of `runId` for this commit. */
   writer(runId: string | null): RowWriter {
+    // Most facts in a row follow one another: the last writer is kept at hand until the rows go.
+    const last = this.#lastWriter;
+    if (last !== undefined && last.runId === runId) return last;
     let w = this.rows.get(runId);
     if (!w) this.rows.set(runId, (w = new RowWriter(runId, runId === null ? new NameTable() : this.tableOf(runId), this.#buffers.pop())));
+    this.#lastWriter = w;
     return w;
   }
 
@@ -241,11 +247,13 @@ export class Journal {
       if (buf && this.#buffers.length < 16) this.#buffers.push(buf);
     }
     this.rows.clear();
+    this.#lastWriter = undefined;
   }
 
   /** After a rollback: what is in memory may be ahead of the file. Forget it all. */
   reset(): void {
     this.rows.clear();
+    this.#lastWriter = undefined;
     this.runs.clear();
     this.tables.clear();
     this.pending.clear();
