@@ -189,6 +189,22 @@ describe('journal state', () => {
     expect(again.log.tasks('r')).toEqual([{ task: t, status: 'succeeded', startedAt: 10, finishedAt: 20 }]);
   });
 
+  it('a task of another shape than the processor makes (an extra key, a key left undefined) is read back whole', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    await started(s, 'r');
+    const extra = { ...task('r', 'a'), note: { why: 'added by hand' } } as Task;
+    const undefinedKey: Task = { ...task('r', 'b'), timeoutMs: undefined, placement: 'lambda' };
+    const plain: Task = { ...task('r', 'c'), timeoutMs: 5000, placement: 'batch', event: { input: { x: 1 }, results: { a: null, b: [1] } } };
+    for (const t of [extra, undefinedKey, plain]) s.log.recordTask(t);
+    await s.store.commit();
+    s.close();
+    const again = open(dir);
+    const back = again.log.tasks('r').map((e) => e.task);
+    expect(back).toEqual([extra, undefinedKey, plain]);
+    expect((back[0] as Task & { note?: unknown }).note).toEqual({ why: 'added by hand' });
+  });
+
   it('an unfinished entry handed out keeps its task when that task then finishes (as recovery uses it)', async () => {
     const dir = freshDir();
     const s = open(dir);

@@ -48,7 +48,6 @@ export const STEP_TYPES = ['Step Started', 'Step Completed', 'Step Failed'];
 const STEP_TYPE_CODE = new Map(STEP_TYPES.map((t, i) => [t, i]));
 /** Event ids of the engine (step-events.ts): 24 characters of prefix, 12 hex digits of counter. */
 const ID_PREFIX = 24;
-const TASK_KEYS = new Set(['workflow', 'runId', 'step', 'item', 'attempt', 'maxAttempts', 'executor', 'event', 'timeoutMs', 'placement', 'fallback', 'files']);
 const REF_KEYS = ['workflow', 'runId', 'step', 'attempt', 'item', 'placement'];
 
 /**
@@ -210,11 +209,13 @@ export class RowWriter extends ByteWriter {
   /** A task; `input` is its run's input, which most tasks carry unchanged (written as a flag). */
   task(task: Task, input: unknown): void {
     const ev = task.event as { input?: unknown; results?: unknown; item?: unknown; index?: unknown };
-    let keys = 0;
-    for (const k in task) {
-      if (!TASK_KEYS.has(k)) return this.#taskJson(task);
-      keys++;
+    // The task as the processor makes it (runtime/tasks.ts): its seven fields of the right types,
+    // and as many more keys as it has optional fields set, so no key of another name.
+    if (typeof task.workflow !== 'string' || task.runId !== this.runId || typeof task.step !== 'string' || typeof task.attempt !== 'number' || typeof task.maxAttempts !== 'number' || typeof task.executor !== 'object' || task.executor === null || typeof ev !== 'object' || ev === null) {
+      return this.#taskJson(task);
     }
+    let keys = 0;
+    for (const _ in task) keys++;
     let eventKeys = 0;
     for (const _ in ev) eventKeys++;
     const item = task.item;
