@@ -195,7 +195,7 @@ describe('journal state', () => {
     await started(s, 'r');
     const extra = { ...task('r', 'a'), note: { why: 'added by hand' } } as Task;
     const undefinedKey: Task = { ...task('r', 'b'), timeoutMs: undefined, placement: 'lambda' };
-    const plain: Task = { ...task('r', 'c'), timeoutMs: 5000, placement: 'batch', event: { input: { x: 1 }, results: { a: null, b: [1] } } };
+    const plain: Task = { ...task('r', 'c'), timeoutMs: 5000, placement: 'batch-gpu', event: { input: { x: 1 }, results: { a: null, b: [1] } } };
     for (const t of [extra, undefinedKey, plain]) s.log.recordTask(t);
     await s.store.commit();
     s.close();
