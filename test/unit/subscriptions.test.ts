@@ -191,4 +191,33 @@ describe('config file problems', () => {
     writeFileSync(path.join(dir, 'joinflow.config.json'), '{"subscriptions": {}}');
     expect(() => loadConfigSubscriptions(dir)).toThrowError('the project has 2 config files (joinflow.config.yaml, joinflow.config.json): keep one');
   });
+
+  it('a schema problem does not hide the invalid patterns: one reading names them all', async () => {
+    const { ConfigFileError, loadConfigSubscriptions } = await import('../../src/adapters/local/subscription-files.ts');
+    const dir = tmp();
+    writeFileSync(
+      path.join(dir, 'joinflow.config.yaml'),
+      [
+        'subscriptions:',
+        '  notify:',
+        '    pattern: {source: [joinflow], detail: {step: [{prefix: 1}]}}',
+        '    target: {type: webhook}', // no url: a schema problem
+        '  audit:',
+        '    pattern: {detail-type: "Step Failed"}', // not an array: a pattern problem
+        '    target: {type: command, command: "true"}',
+        '',
+      ].join('\n'),
+    );
+    let error: unknown;
+    try {
+      loadConfigSubscriptions(dir);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigFileError);
+    const paths = (error as InstanceType<typeof ConfigFileError>).problems.map((p) => p.path);
+    expect(paths).toContain('subscriptions.notify.target.url');
+    expect(paths).toContain('subscriptions.notify.pattern.detail.step[0].prefix');
+    expect(paths).toContain('subscriptions.audit.pattern.detail-type');
+  });
 });

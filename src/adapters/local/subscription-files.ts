@@ -46,11 +46,27 @@ export function loadConfigSubscriptions(root = process.cwd()): Subscription[] {
   }
   const parsed = ProjectConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigFileError(shown, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: issueMessage(i) })));
+    const problems = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: issueMessage(i) }));
+    // The patterns that are objects are checked too, so that one reading names every problem.
+    throw new ConfigFileError(shown, [...problems, ...patternProblems(raw, problems)]);
   }
   // Patterns are checked by projectSubscriptions, with every other problem at once.
   return Object.entries(parsed.data.subscriptions).map(([name, s]) => ({ name, pattern: s.pattern, target: s.target }));
 }
+
+/** The problems of the patterns in a config that did not pass its schema (not those already reported). */
+function patternProblems(raw: unknown, reported: readonly Problem[]): Problem[] {
+  const subs = isObject(raw) ? raw['subscriptions'] : undefined;
+  if (!isObject(subs)) return [];
+  const candidates: Subscription[] = [];
+  for (const [name, s] of Object.entries(subs)) {
+    if (isObject(s) && isObject(s['pattern'])) candidates.push({ name, pattern: s['pattern'], target: { type: 'command', command: '' } } as Subscription);
+  }
+  const said = new Set(reported.map((p) => p.path));
+  return checkSubscriptions(candidates, (s) => `subscriptions.${s.name}`).filter((p) => !said.has(p.path) && !p.message.startsWith('a second subscription'));
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Every subscription of the project: the config file's, then each plan's. `knownWorkflows`, when
