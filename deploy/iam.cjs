@@ -70,7 +70,7 @@ function lambdaRole(functionName, description, statements) {
 /**
  * The statements that let a function dispatch tasks (processor and timer): each step function,
  * job definition and task queue by ARN, or, with `byPrefix`, by the stage's name prefix
- * (`<prefix>-s-*` functions, `<prefix>-*` job definitions, `<prefix>-q-*` queues), which keeps
+ * (`<prefix>-s-*` functions, `<prefix>-j-*` job definitions, `<prefix>-q-*` queues), which keeps
  * the role within the stage however many steps it has.
  */
 function dispatchStatements(model, byPrefix = false) {
@@ -82,7 +82,7 @@ function dispatchStatements(model, byPrefix = false) {
   }
   if (hasBatch) {
     const defs = byPrefix
-      ? [arn('batch', `job-definition/${names.prefix}-*`)]
+      ? [arn('batch', `job-definition/${names.prefix}-j-*`)]
       : batchSteps.flatMap((b) => [arn('batch', `job-definition/${b.name}`), arn('batch', `job-definition/${b.name}:*`)]);
     out.push(allow(['batch:SubmitJob'], [{ Ref: 'CpuJobQueue' }, { Ref: 'GpuJobQueue' }, ...defs]));
     // SubmitJob passes tags (joinflow:run, joinflow:step): tagging on create needs TagResource.

@@ -146,9 +146,20 @@ function settings(custom = {}) {
  * Everything the generators need, derived once: the stage's names, the plans' function steps,
  * batch steps and container queues, the rule plan.
  */
+/** The parts after a stage's prefix that name its step functions, job definitions and task queues. */
+const PREFIX_INFIXES = ['s', 'j', 'q'];
+
 function buildModel({ service, stage, region, custom, plans, subscriptions = [], warn = (line) => process.stderr.write(`${line}\n`) }) {
   const s = settings(custom);
   const prefix = `${service}-${stage}`;
+  // Past IAM's policy size, roles name step functions, job definitions and task queues by
+  // prefix (`<prefix>-s-*`, `-j-*`, `-q-*`; iam.cjs). Another stage's resources match such a
+  // prefix only if that stage's name has "s", "j" or "q" as a part between dashes ("dev-s" for
+  // "dev"): no stage may.
+  const infix = prefix.split('-').find((part) => PREFIX_INFIXES.includes(part));
+  if (infix !== undefined) {
+    throw new Error(`the name prefix "${prefix}" (service-stage) has "${infix}" as a part between dashes: joinflow's IAM policies may name a stage's resources by "<service>-<stage>-${infix}-*", which would then match another stage's; rename the stage (any part but ${PREFIX_INFIXES.map((p) => `"${p}"`).join(', ')})`);
+  }
   const names = {
     prefix,
     bus: prefix,
@@ -199,7 +210,7 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
       gpu,
       executor: { ...e, vcpus, memoryMb, gpus: e.gpus ?? 0 },
       timeoutMs,
-      name: boundedName(`${prefix}-`, [plan.workflow, step], LIMITS.batchName),
+      name: boundedName(`${prefix}-j-`, [plan.workflow, step], LIMITS.batchName),
       logicalId: `JobDefinition${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`,
     };
   }

@@ -62,7 +62,7 @@ describe('IAM of a 65-step stage', () => {
       const statements = policyStatements(resources()[id]!);
       const resourcesOf = (action: string) => JSON.stringify(statements.filter((s) => s['Action'].includes(action)).map((s) => s['Resource']));
       expect(resourcesOf('lambda:InvokeFunction'), id).toBe(JSON.stringify([[{ 'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:joinflow-test-s-*' }]]));
-      expect(resourcesOf('batch:SubmitJob'), id).toContain('job-definition/joinflow-test-*');
+      expect(resourcesOf('batch:SubmitJob'), id).toContain('job-definition/joinflow-test-j-*');
       expect(resourcesOf('sqs:SendMessage'), id).toContain('joinflow-test-q-*');
       for (const s of statements) for (const a of [s['Action']].flat()) expect(a, id).not.toContain('*');
     }
@@ -71,6 +71,7 @@ describe('IAM of a 65-step stage', () => {
       const name = r['Properties']['FunctionName'] as string;
       if (r['Properties']['Description']?.startsWith('joinflow step ')) expect(name.startsWith('joinflow-test-s-')).toBe(true);
     }
+    for (const [, r] of ofType('AWS::Batch::JobDefinition')) expect(r['Properties']['JobDefinitionName'] as string).toMatch(/^joinflow-test-j-/);
     for (const [, r] of ofType('AWS::SQS::Queue')) {
       const name = r['Properties']['QueueName'] as string;
       const taskQueue = r['Properties']['RedrivePolicy'] !== undefined && name !== 'joinflow-test-timer';

@@ -94,6 +94,23 @@ function manySteps(functions: number, batches: number): TriggerPlan {
 const statementsOf = (role: Json): Json[] => role['Properties']['Policies'].flatMap((p: Json) => p['PolicyDocument']['Statement']);
 const dispatching = (role: Json, action: string) => statementsOf(role).filter((s) => s['Action'].includes(action));
 
+describe('stage names and prefix ARNs', () => {
+  it('names job definitions under the stage prefix and "-j-", so that the prefix ARN names no other stage\'s', () => {
+    const { model } = build([gpuStep(1, 4, 8000)]);
+    expect(model['batchSteps'].map((b: Json) => b['name'])).toEqual([expect.stringMatching(/^joinflow-test-j-big-train-/)]);
+  });
+
+  it('refuses a stage with "s", "j" or "q" as a part between dashes: another stage\'s prefix ARNs would match its resources', () => {
+    const stage = (name: string) => () => lib.buildModel({ service: 'joinflow', stage: name, region: 'us-east-1', custom: {}, plans: [], warn: () => {} });
+    // "dev-s"'s functions (joinflow-dev-s-s-...) would match "dev"'s joinflow-dev-s-*.
+    expect(stage('dev-s')).toThrow('the name prefix "joinflow-dev-s" (service-stage) has "s" as a part between dashes');
+    expect(stage('pr-j-7')).toThrow(/has "j" as a part between dashes: .*rename the stage \(any part but "s", "j", "q"\)/);
+    expect(stage('q')).toThrow('has "q" as a part');
+    // Others are fine, "dev-2" beside "dev" included: joinflow-dev-2-s-... does not start with joinflow-dev-s-.
+    for (const ok of ['dev', 'dev-2', 'prod', 'pr-123', 'sq', 'js-x']) expect(stage(ok)).not.toThrow();
+  });
+});
+
 describe('IAM policy sizes', () => {
   it('keeps the processor and timer roles under 10,240 characters with 80 steps, naming the stage prefix with specific actions', () => {
     const { model } = build([manySteps(40, 40)]);
@@ -103,7 +120,7 @@ describe('IAM policy sizes', () => {
       expect(sizes.roleInlineChars(Resources[id], text), id).toBeLessThanOrEqual(10_240);
       const sub = (s: Json[]) => JSON.stringify(s.map((st) => st['Resource']));
       expect(sub(dispatching(Resources[id], 'lambda:InvokeFunction'))).toContain('function:joinflow-test-s-*');
-      expect(sub(dispatching(Resources[id], 'batch:SubmitJob'))).toContain('job-definition/joinflow-test-*');
+      expect(sub(dispatching(Resources[id], 'batch:SubmitJob'))).toContain('job-definition/joinflow-test-j-*');
       expect(sub(dispatching(Resources[id], 'batch:SubmitJob'))).toContain('{"Ref":"CpuJobQueue"}');
       expect(sub(dispatching(Resources[id], 'sqs:SendMessage'))).toContain(':joinflow-test-q-*');
       for (const s of statementsOf(Resources[id])) for (const a of s['Action']) expect(a).not.toContain('*');
