@@ -226,6 +226,10 @@ Options:
   --data DIR             the workflow's external input files (those no step writes): a step's
                          declared input (step "files") missing from the run's data directory
                          <state>/runs/<runId>/data is copied from DIR
+  --handlers MODULE      take every handler step's handler (function, auto, container
+                         handler steps) from MODULE, by the step's export name, instead of
+                         its own module: stubs for a test run, or one module for a workflow;
+                         a missing export is a definition error naming the step (resume keeps it)
 ${CHAOS_HELP}  --cost                 count the AWS requests this run makes (one processor invocation
                          per matched rule, DynamoDB request units, Lambda, SQS, Batch) and
                          print their price next to Step Functions Standard's for the same

@@ -36,6 +36,7 @@ export async function runCommand(args: string[]): Promise<number> {
       chaos: { type: 'string' },
       'max-payload': { type: 'string' },
       data: { type: 'string' },
+      handlers: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the workflow to run' : `one workflow at a time (got ${positionals.join(', ')})`);
@@ -51,8 +52,9 @@ export async function runCommand(args: string[]): Promise<number> {
   if (values.data !== undefined && !statSync(values.data, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--data ${values.data}: not a directory`);
   const chaos = chaosFromArgs(values.chaos);
   const workflowFile = findWorkflowFile(positionals[0]!);
+  const handlers = values.handlers === undefined ? undefined : handlerModule(values.handlers);
   // Compile before touching the state dir: a definition that does not compile writes nothing.
-  const plan = await compileFile(workflowFile);
+  const plan = await compileFile(workflowFile, process.cwd(), handlers === undefined ? {} : { handlers });
   const { subs, plans: targetPlans } = await subscriptionsForRun(plan, process.cwd());
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
@@ -82,6 +84,7 @@ export async function runCommand(args: string[]): Promise<number> {
       maxPayloadBytes,
       pid: process.pid,
       ...(values.data === undefined ? {} : { data: path.resolve(values.data) }),
+      ...(handlers === undefined ? {} : { handlers }),
     },
     ...(values.data === undefined ? {} : { dataSource: path.resolve(values.data) }),
     concurrency,
@@ -124,6 +127,15 @@ export async function runCommand(args: string[]): Promise<number> {
     await engine.close();
     state?.close();
   }
+}
+
+/** `--handlers MODULE`: an existing file, as an absolute path (the plan keeps it, for resume). */
+function handlerModule(raw: string): string {
+  const file = path.resolve(raw);
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (!stat) throw new UsageError(`--handlers ${raw}: no such file`);
+  if (!stat.isFile()) throw new UsageError(`--handlers ${raw}: not a file (name the module that exports the handlers)`);
+  return file;
 }
 
 /** Says so when `--run-id` names a run that already ended: it is reported, not run again. */

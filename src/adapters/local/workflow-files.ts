@@ -195,9 +195,37 @@ export async function resolveModules(definition: unknown, file: string, root: st
   return out;
 }
 
-/** Loads, checks and compiles one workflow file. */
-export async function compileFile(file: string, root = process.cwd(), options: { fresh?: boolean } = {}): Promise<TriggerPlan> {
-  const definition = await loadDefinition(file, options);
+/**
+ * The definition with every handler module (of `function`, `auto` and `container` handler steps)
+ * replaced by `module` (an absolute path), each step keeping its export: `joinflow run --handlers`.
+ * Returns how many steps it changed; the definition itself is left as it was.
+ */
+export function withHandlers(definition: unknown, module: string): { definition: unknown; steps: number } {
+  const steps = (definition as { steps?: unknown } | null)?.steps;
+  if (typeof steps !== 'object' || steps === null) return { definition, steps: 0 };
+  let changed = 0;
+  const out: Record<string, unknown> = {};
+  for (const [id, step] of Object.entries(steps)) {
+    const executor = (step as { executor?: { type?: unknown; module?: unknown } } | null)?.executor;
+    const handler = (executor?.type === 'function' || executor?.type === 'auto' || executor?.type === 'container') && typeof executor.module === 'string';
+    if (handler) changed++;
+    // defineProperty: a step named "__proto__" stays a step.
+    Object.defineProperty(out, id, { value: handler ? { ...(step as object), executor: { ...executor, module } } : step, enumerable: true, writable: true, configurable: true });
+  }
+  return { definition: { ...(definition as object), steps: out }, steps: changed };
+}
+
+/**
+ * Loads, checks and compiles one workflow file; `handlers`: the handler module every handler step
+ * uses instead of its own (see {@link withHandlers}).
+ */
+export async function compileFile(file: string, root = process.cwd(), options: { fresh?: boolean; handlers?: string } = {}): Promise<TriggerPlan> {
+  let definition = await loadDefinition(file, options);
+  if (options.handlers !== undefined) {
+    const replaced = withHandlers(definition, options.handlers);
+    if (replaced.steps === 0) process.stderr.write(`joinflow: --handlers ${path.relative(root, options.handlers) || options.handlers}: ${path.relative(root, file)} has no step with a handler module (function, auto or container handler): nothing to replace\n`);
+    definition = replaced.definition;
+  }
   const modules = await resolveModules(definition, file, root);
   const source = path.relative(root, file).split(path.sep).join('/');
   const plan = compileWorkflow(definition, { source, modules });
