@@ -96,6 +96,11 @@ export class NameTable {
   readonly #recent: string[] = new Array<string>(RECENT).fill('');
   readonly #recentNumbers = new Int32Array(RECENT);
 
+  /** The plan's vocabulary (its names are numbered 0 to size - 1), when the run has one. */
+  get vocabulary(): ReadonlyMap<string, number> | undefined {
+    return this.#vocabulary;
+  }
+
   constructor(vocabulary?: Vocabulary) {
     this.list = vocabulary ? vocabulary.list.slice() : [];
     this.#vocabulary = vocabulary?.map;

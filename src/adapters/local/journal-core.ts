@@ -12,7 +12,7 @@ import type { RunRecord, Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { NameTable, planVocabulary, RowWriter } from './journal-codec.ts';
 import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-decode.ts';
-import { LiveRuns } from './journal-runs.ts';
+import { liveRun, LiveRuns, type ByName } from './journal-runs.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
 
@@ -22,8 +22,9 @@ export type Join = { first: string | undefined; more: Set<string> | undefined; n
 /** A run this process has in memory. */
 export type LiveRun = {
   record: RunRecord;
-  joins: Map<string, Join>;
-  results: Map<string, unknown>;
+  joins: ByName<Join>;
+  /** Step results; a saved undefined is kept as null. */
+  results: ByName<unknown>;
   /** By task key, in dispatch order. */
   tasks: Map<string, TaskEntry>;
   /** Set once a finished task's entry has dropped its payload (see {@link slimTask}). */
@@ -295,12 +296,11 @@ export class Journal {
 
   /** The same, with the name table its rows filled (none when it has no rows). */
   #replay(record: RunRecord, pending: Map<number, PendingEvent> | undefined, table: NameTable | undefined): { run: LiveRun; table: NameTable | undefined } {
-    const run: LiveRun = { record, joins: new Map(), results: new Map(), tasks: new Map() };
-    const visit = replayVisitor(run, pending);
     const rows = this.#s.rowsOf.all(record.runId);
-    if (rows.length === 0) return { run, table };
-    table ??= this.#startTable(record.runId, rows[0]!);
-    for (const row of rows) readRow(record.runId, record.input, row, table, visit);
+    if (rows.length > 0) table ??= this.#startTable(record.runId, rows[0]!);
+    const run = liveRun(record, table);
+    const visit = replayVisitor(run, pending);
+    for (const row of rows) readRow(record.runId, record.input, row, table!, visit);
     return { run, table };
   }
 

@@ -1,5 +1,7 @@
 /** The runs the journal store has in memory (journal-core.ts). */
-import type { LiveRun } from './journal-core.ts';
+import type { RunRecord } from '../../ports.ts';
+import type { NameTable } from './journal-codec.ts';
+import type { Join, LiveRun } from './journal-core.ts';
 
 /**
  * The runs in memory, by id. The store's calls for one task name the same run over and over:
@@ -47,4 +49,45 @@ export class LiveRuns {
   get size(): number {
     return this.#map.size;
   }
+}
+
+/**
+ * A run's values by name (joins by trigger, results by step). A name of the run's plan is looked
+ * up in the plan's vocabulary, which every run of the plan shares, and its value kept in an
+ * array at that number: one allocation per run instead of a hash table per run that grows with
+ * every step (and is garbage when the run ends). Other names go to a Map.
+ */
+export class ByName<V> {
+  readonly #numbers: ReadonlyMap<string, number> | undefined;
+  readonly #slots: Array<V | undefined>;
+  #other: Map<string, V> | undefined;
+
+  /** `numbers`: the plan's vocabulary (names 0 to `size` - 1), when the run has one. */
+  constructor(numbers?: ReadonlyMap<string, number>, size = 0) {
+    this.#numbers = numbers;
+    this.#slots = numbers ? new Array<V | undefined>(size).fill(undefined) : [];
+  }
+
+  get(name: string): V | undefined {
+    const n = this.#numbers?.get(name);
+    return n === undefined ? this.#other?.get(name) : this.#slots[n];
+  }
+
+  /** Whether the name has a value (values are never undefined). */
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  set(name: string, value: V): void {
+    const n = this.#numbers?.get(name);
+    if (n !== undefined && n < this.#slots.length) this.#slots[n] = value;
+    else (this.#other ??= new Map()).set(name, value);
+  }
+}
+
+/** A new run in memory; `names`: its name table, whose plan vocabulary indexes its joins and results. */
+export function liveRun(record: RunRecord, names: NameTable | undefined): LiveRun {
+  const vocabulary = names?.vocabulary;
+  const size = vocabulary?.size ?? 0;
+  return { record, joins: new ByName<Join>(vocabulary, size), results: new ByName<unknown>(vocabulary, size), tasks: new Map() };
 }

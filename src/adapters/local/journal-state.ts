@@ -14,6 +14,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
 import { addArrival, arrivals, joinOf, Journal, slimTask, type LiveRun } from './journal-core.ts';
+import { liveRun } from './journal-runs.ts';
 import { addTask, taskEntry } from './journal-tasks.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
@@ -104,7 +105,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       const created = s.createRun(start);
       if (created) {
         const record = runRecord(start, 'running');
-        journal.runs.set(record.runId, { record, joins: new Map(), results: new Map(), tasks: new Map() });
+        journal.runs.set(record.runId, liveRun(record, journal.tableOf(record.runId)));
         return { created, run: record };
       }
       return { created, run: store.getRun(start.runId) as RunRecord };
