@@ -12,7 +12,7 @@ import type { RunRecord, Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { NameTable, planVocabulary, RowWriter } from './journal-codec.ts';
 import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-decode.ts';
-import { liveRun, LiveRuns, type ByName } from './journal-runs.ts';
+import { liveRun, LiveRuns, type ByName, type TaskTable } from './journal-runs.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
 
@@ -26,7 +26,7 @@ export type LiveRun = {
   /** Step results; a saved undefined is kept as null. */
   results: ByName<unknown>;
   /** By task key, in dispatch order. */
-  tasks: Map<string, TaskEntry>;
+  tasks: TaskTable;
   /** Set once a finished task's entry has dropped its payload (see {@link slimTask}). */
   slimmed?: boolean;
 };
@@ -109,7 +109,7 @@ function replayVisitor(run: LiveRun, pending?: Map<number, PendingEvent>): RowVi
     },
     task(task) {
       const key = taskKey(task.step, task.item, task.attempt);
-      if (!run.tasks.has(key)) run.tasks.set(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
+      if (!run.tasks.has(key)) run.tasks.add(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
     },
     started(step, item, attempt, at) {
       const e = run.tasks.get(taskKey(step, item, attempt));

@@ -1,6 +1,7 @@
 /** The runs the journal store has in memory (journal-core.ts). */
 import type { RunRecord } from '../../ports.ts';
 import type { NameTable } from './journal-codec.ts';
+import type { TaskEntry } from './durable-log.ts';
 import type { Join, LiveRun } from './journal-core.ts';
 
 /**
@@ -85,9 +86,38 @@ export class ByName<V> {
   }
 }
 
+/** A run's task entries by task key (a ByName), and in the order they were added. */
+export class TaskTable {
+  readonly #byKey: ByName<TaskEntry>;
+  readonly #list: TaskEntry[] = [];
+
+  constructor(numbers?: ReadonlyMap<string, number>, size = 0) {
+    this.#byKey = new ByName<TaskEntry>(numbers, size);
+  }
+
+  get(key: string): TaskEntry | undefined {
+    return this.#byKey.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.#byKey.has(key);
+  }
+
+  /** Adds an entry under a key that has none (see has). */
+  add(key: string, entry: TaskEntry): void {
+    this.#byKey.set(key, entry);
+    this.#list.push(entry);
+  }
+
+  /** The entries in the order they were added. */
+  values(): readonly TaskEntry[] {
+    return this.#list;
+  }
+}
+
 /** A new run in memory; `names`: its name table, whose plan vocabulary indexes its joins and results. */
 export function liveRun(record: RunRecord, names: NameTable | undefined): LiveRun {
   const vocabulary = names?.vocabulary;
   const size = vocabulary?.size ?? 0;
-  return { record, joins: new ByName<Join>(vocabulary, size), results: new ByName<unknown>(vocabulary, size), tasks: new Map() };
+  return { record, joins: new ByName<Join>(vocabulary, size), results: new ByName<unknown>(vocabulary, size), tasks: new TaskTable(vocabulary, size) };
 }

@@ -12,7 +12,7 @@ import { taskKey, type LiveRun } from './journal-core.ts';
 export function addTask(run: LiveRun, task: Task): boolean {
   const key = taskKey(task.step, task.item, task.attempt);
   if (run.tasks.has(key)) return false;
-  run.tasks.set(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
+  run.tasks.add(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
   return true;
 }
 
