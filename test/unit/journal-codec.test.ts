@@ -104,6 +104,20 @@ describe('journal facts', () => {
     expect(() => readRow('r1', input, second.row, new NameTable(), {})).toThrow(/defines names from \d+ on, but only 0 are known/);
   });
 
+  it('numbers names through its cache of recent ones as a map would: the empty name, names of equal length, vocabulary or not', () => {
+    const vocabulary = { map: new Map([['wf', 0], ['stepA', 1], ['stepB', 2]]), list: ['wf', 'stepA', 'stepB'] };
+    const table = new NameTable(vocabulary);
+    const names = ['', 'stepA', 'stepB', 'other', 'stepA', '', 'x'.repeat(37), 'wf', 'other', 'y'.repeat(37), 'x'.repeat(37)];
+    const numbers = names.map((n) => table.number(n));
+    // Each name keeps one number; the vocabulary's are theirs, new ones are numbered after them.
+    expect(numbers).toEqual([3, 1, 2, 4, 1, 3, 5, 0, 4, 6, 5]);
+    expect(table.list).toEqual(['wf', 'stepA', 'stepB', '', 'other', 'x'.repeat(37), 'y'.repeat(37)]);
+    // known: the vocabulary's numbers only, numbering nothing.
+    expect(['stepB', '', 'other', 'wf', 'nope'].map((n) => table.known(n))).toEqual([2, undefined, undefined, 0, undefined]);
+    expect(table.list).toHaveLength(7);
+    expect(new NameTable().known('wf')).toBeUndefined();
+  });
+
   it('reports store facts with their times', () => {
     const w = new RowWriter('r1', new NameTable());
     w.arrive('t', 'k', 2);

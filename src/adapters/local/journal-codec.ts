@@ -93,8 +93,10 @@ export class NameTable {
   readonly map = new Map<string, number>();
   readonly list: string[];
   readonly #vocabulary: ReadonlyMap<string, number> | undefined;
-  readonly #recent: string[] = new Array<string>(RECENT).fill('');
+  // Empty at first (undefined equals no name; '' might be one).
+  readonly #recent: Array<string | undefined> = new Array<string | undefined>(RECENT).fill(undefined);
   readonly #recentNumbers = new Int32Array(RECENT);
+  readonly #vocabularySize: number;
 
   /** The plan's vocabulary (its names are numbered 0 to size - 1), when the run has one. */
   get vocabulary(): ReadonlyMap<string, number> | undefined {
@@ -104,6 +106,7 @@ export class NameTable {
   constructor(vocabulary?: Vocabulary) {
     this.list = vocabulary ? vocabulary.list.slice() : [];
     this.#vocabulary = vocabulary?.map;
+    this.#vocabularySize = vocabulary?.list.length ?? 0;
   }
 
   /** A name's number, numbering it when new. */
@@ -121,6 +124,25 @@ export class NameTable {
     }
     this.#recent[slot] = s;
     this.#recentNumbers[slot] = n;
+    return n;
+  }
+
+  /**
+   * A name's number in the plan's vocabulary, or undefined for a name outside it: a lookup only,
+   * nothing is numbered. The run's joins, results and tasks are kept by these numbers
+   * (journal-runs.ts), so they share the recent names with the facts.
+   */
+  known(s: string): number | undefined {
+    const slot = s.length & (RECENT - 1);
+    if (this.#recent[slot] === s) {
+      const n = this.#recentNumbers[slot]!;
+      return n < this.#vocabularySize ? n : undefined;
+    }
+    const n = this.#vocabulary?.get(s);
+    if (n !== undefined) {
+      this.#recent[slot] = s;
+      this.#recentNumbers[slot] = n;
+    }
     return n;
   }
 

@@ -59,18 +59,18 @@ export class LiveRuns {
  * every step (and is garbage when the run ends). Other names go to a Map.
  */
 export class ByName<V> {
-  readonly #numbers: ReadonlyMap<string, number> | undefined;
+  readonly #names: NameTable | undefined;
   readonly #slots: Array<V | undefined>;
   #other: Map<string, V> | undefined;
 
-  /** `numbers`: the plan's vocabulary (names 0 to `size` - 1), when the run has one. */
-  constructor(numbers?: ReadonlyMap<string, number>, size = 0) {
-    this.#numbers = numbers;
-    this.#slots = numbers ? new Array<V | undefined>(size).fill(undefined) : [];
+  /** `names`: the run's name table, when it starts from its plan's vocabulary. */
+  constructor(names?: NameTable) {
+    this.#names = names?.vocabulary ? names : undefined;
+    this.#slots = new Array<V | undefined>(this.#names?.vocabulary?.size ?? 0).fill(undefined);
   }
 
   get(name: string): V | undefined {
-    const n = this.#numbers?.get(name);
+    const n = this.#names?.known(name);
     return n === undefined ? this.#other?.get(name) : this.#slots[n];
   }
 
@@ -80,8 +80,8 @@ export class ByName<V> {
   }
 
   set(name: string, value: V): void {
-    const n = this.#numbers?.get(name);
-    if (n !== undefined && n < this.#slots.length) this.#slots[n] = value;
+    const n = this.#names?.known(name);
+    if (n !== undefined) this.#slots[n] = value;
     else (this.#other ??= new Map()).set(name, value);
   }
 }
@@ -91,8 +91,8 @@ export class TaskTable {
   readonly #byKey: ByName<TaskEntry>;
   readonly #list: TaskEntry[] = [];
 
-  constructor(numbers?: ReadonlyMap<string, number>, size = 0) {
-    this.#byKey = new ByName<TaskEntry>(numbers, size);
+  constructor(names?: NameTable) {
+    this.#byKey = new ByName<TaskEntry>(names);
   }
 
   get(key: string): TaskEntry | undefined {
@@ -117,7 +117,5 @@ export class TaskTable {
 
 /** A new run in memory; `names`: its name table, whose plan vocabulary indexes its joins and results. */
 export function liveRun(record: RunRecord, names: NameTable | undefined): LiveRun {
-  const vocabulary = names?.vocabulary;
-  const size = vocabulary?.size ?? 0;
-  return { record, joins: new ByName<Join>(vocabulary, size), results: new ByName<unknown>(vocabulary, size), tasks: new TaskTable(vocabulary, size) };
+  return { record, joins: new ByName<Join>(names), results: new ByName<unknown>(names), tasks: new TaskTable(names) };
 }
