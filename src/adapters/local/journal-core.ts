@@ -105,11 +105,11 @@ function replayVisitor(run: LiveRun, pending?: Map<number, PendingEvent>): RowVi
       if (j.dispatchedAt === undefined) j.dispatchedAt = at;
     },
     result(key, output) {
-      if (!run.results.has(key)) run.results.set(key, output);
+      run.results.add(key, output);
     },
     task(task) {
       const key = taskKey(task.step, task.item, task.attempt);
-      if (!run.tasks.has(key)) run.tasks.add(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
+      run.tasks.add(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
     },
     started(step, item, attempt, at) {
       const e = run.tasks.get(taskKey(step, item, attempt));

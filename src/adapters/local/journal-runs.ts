@@ -84,6 +84,20 @@ export class ByName<V> {
     if (n !== undefined) this.#slots[n] = value;
     else (this.#other ??= new Map()).set(name, value);
   }
+
+  /** Sets the name's value unless it has one (one lookup); true when it was set. */
+  add(name: string, value: V): boolean {
+    const n = this.#names?.known(name);
+    if (n === undefined) {
+      const other = (this.#other ??= new Map());
+      if (other.has(name)) return false;
+      other.set(name, value);
+      return true;
+    }
+    if (this.#slots[n] !== undefined) return false;
+    this.#slots[n] = value;
+    return true;
+  }
 }
 
 /** A run's task entries by task key (a ByName), and in the order they were added. */
@@ -103,10 +117,11 @@ export class TaskTable {
     return this.#byKey.has(key);
   }
 
-  /** Adds an entry under a key that has none (see has). */
-  add(key: string, entry: TaskEntry): void {
-    this.#byKey.set(key, entry);
+  /** Adds an entry under a key that has none; false (nothing added) when the key has one. */
+  add(key: string, entry: TaskEntry): boolean {
+    if (!this.#byKey.add(key, entry)) return false;
     this.#list.push(entry);
+    return true;
   }
 
   /** The entries in the order they were added. */

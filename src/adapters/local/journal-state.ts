@@ -160,16 +160,18 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       journal.writer(runId).dispatched(trigger, now);
     },
     saveResult(runId, key, output) {
-      const r = run(runId);
-      if (r.results.has(key)) return;
       // JSON has no undefined: a saved undefined reads back as null (the processor saves null).
-      r.results.set(key, output === undefined ? null : output);
+      if (!run(runId).results.add(key, output === undefined ? null : output)) return;
       journal.writer(runId).result(key, output);
     },
     getResults(runId, keys) {
       const results = run(runId).results;
       const out = new Map<string, unknown>();
-      for (const k of keys) if (results.has(k)) out.set(k, results.get(k));
+      // A saved result is never undefined (see saveResult).
+      for (const k of keys) {
+        const v = results.get(k);
+        if (v !== undefined) out.set(k, v);
+      }
       return out;
     },
     async commit() {

@@ -10,10 +10,7 @@ import { taskKey, type LiveRun } from './journal-core.ts';
  * finding an entry by it costs no more than by the task object, and needs no map of its own.
  */
 export function addTask(run: LiveRun, task: Task): boolean {
-  const key = taskKey(task.step, task.item, task.attempt);
-  if (run.tasks.has(key)) return false;
-  run.tasks.add(key, { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
-  return true;
+  return run.tasks.add(taskKey(task.step, task.item, task.attempt), { task, status: 'dispatched', startedAt: undefined, finishedAt: undefined });
 }
 
 /** A task entry by its task, in a loaded run. */
