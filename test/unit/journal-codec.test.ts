@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NameTable, RowWriter } from '../../src/adapters/local/journal-codec.ts';
 import { ByteReader, ByteWriter, splitRow } from '../../src/adapters/local/journal-bytes.ts';
 import { readRow, rowNames, type RowVisitor } from '../../src/adapters/local/journal-decode.ts';
-import { createEventFactory } from '../../src/adapters/local/step-events.ts';
+import { createEventFactory, createIdFactory } from '../../src/adapters/local/step-events.ts';
 import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
 
@@ -87,6 +87,20 @@ describe('journal facts', () => {
     // Ids and times of the compact events are not written out.
     expect(text).not.toContain(started.id);
     expect(text).not.toContain(started.time);
+  });
+
+  it("rebuilds step events the engine's factory remembered (their counter not read from the id), and one whose id was changed", () => {
+    const now = Date.UTC(2026, 10, 22, 8, 0, 0, 5);
+    const make = createEventFactory(() => now, createIdFactory(), true);
+    const events = Array.from({ length: 12 }, (_, i) => make('Step Completed', stepRef(task({ step: `s${i}` }), { output: i })));
+    // Only the last 8 are remembered; the 5th has a new id (of the same length) since it was made.
+    const changed = events[4]!;
+    changed.id = `${changed.id.slice(0, 24)}00000000abcd`;
+    const read = roundTrip((w) => events.forEach((e, i) => w.event(20 + i, e, false))).events;
+    expect(read.map((e) => JSON.stringify(e.event))).toEqual(events.map((e) => JSON.stringify(e)));
+    // A second encoding of the same envelopes (the factory has forgotten them) reads back the same.
+    const again = roundTrip((w) => events.forEach((e, i) => w.event(20 + i, e, false))).events;
+    expect(again.map((e) => JSON.stringify(e.event))).toEqual(events.map((e) => JSON.stringify(e)));
   });
 
   it("numbers a run's names across its rows, read in order", () => {

@@ -56,7 +56,7 @@ export class Engine {
     this.#options = options;
     this.#clock = options.clock ?? { now: Date.now };
     const newId = createIdFactory();
-    this.#event = createEventFactory(() => this.#clock.now(), newId);
+    this.#event = createEventFactory(() => this.#clock.now(), newId, options.log !== undefined);
     this.store = options.store ?? createMemoryStore();
     this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
     this.bus = createLocalBus(undefined, options.chaos);

@@ -21,7 +21,7 @@ import type { TriggerPlan } from '../../model/plan.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { ByteWriter } from './journal-bytes.ts';
-import { madeCounter, madePrefix, madeSlot } from './step-events.ts';
+import { forgetMade, madeCounter, madePrefix, madeSlot } from './step-events.ts';
 
 /** Fact codes. Store: joins and results. Log: tasks and events. */
 export const Fact = {
@@ -353,6 +353,7 @@ export class RowWriter extends ByteWriter {
     if (slot >= 0) {
       counter = madeCounter(slot);
       const prefix = madePrefix(slot);
+      forgetMade(slot);
       if (prefix !== this.#prefix) {
         this.#prefix = prefix;
         this.#prefixName = this.name(prefix);

@@ -44,8 +44,8 @@ type IdState = { last(): string; prefix(): string; counter(): number };
 const factories = new WeakMap<() => string, IdState>();
 
 /**
- * How many envelopes {@link madeEvent} remembers: the events of one publication, which the
- * journal encodes right after they are made.
+ * How many envelopes {@link madeSlot} remembers: the events of one publication, which the
+ * journal encodes right after they are made (and then forgets, see {@link forgetMade}).
  */
 const MADE = 8;
 const madeEvents: Array<EventEnvelope | undefined> = new Array<EventEnvelope | undefined>(MADE).fill(undefined);
@@ -62,7 +62,7 @@ let madeNext = 0;
  */
 export function madeSlot(e: EventEnvelope): number {
   for (let i = 0; i < MADE; i++) {
-    // Identity first: a string compared with itself is equal at once.
+    // The id as made is the same string object: equal at once.
     if (madeEvents[i] === e) return e.id === madeIds[i] ? i : -1;
   }
   return -1;
@@ -71,14 +71,24 @@ export function madeSlot(e: EventEnvelope): number {
 export const madePrefix = (slot: number): string => madePrefixes[slot]!;
 export const madeCounter = (slot: number): number => madeCounters[slot]!;
 
+/** The envelope of `slot` is encoded: it is not held here any longer (its output may be large). */
+export function forgetMade(slot: number): void {
+  madeEvents[slot] = undefined;
+  madeIds[slot] = '';
+}
+
 /** Makes event envelopes of the engine's own events. */
 export type EventFactory = (type: string, detail: Record<string, unknown>) => EventEnvelope;
 
 /** An event factory reading `now`; formatting the time is a sizeable part of an event's cost. */
-export function createEventFactory(now: () => number, newId: () => string = createIdFactory()): EventFactory {
+/**
+ * `remember`: the envelopes are remembered for the journal ({@link madeSlot}); an engine without a
+ * log makes none of that bookkeeping (nor holds its last envelopes).
+ */
+export function createEventFactory(now: () => number, newId: () => string = createIdFactory(), remember = false): EventFactory {
   let timeMs = NaN;
   let timeIso = '';
-  const ids = factories.get(newId);
+  const ids = remember ? factories.get(newId) : undefined;
   return (type, detail) => {
     const t = now();
     if (t !== timeMs) {
