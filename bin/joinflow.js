@@ -16,10 +16,14 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 let registered;
-/** Registers the TypeScript loader (tsx) once. */
+/**
+ * Registers the TypeScript loader (tsx) once: for ES modules, and for CommonJS, which a .ts file
+ * is in a package without "type": "module" (Node then loads it through require).
+ */
 function registerTsx() {
-  registered ??= import('tsx/esm/api').then(({ register }) => {
-    register();
+  registered ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
+    esm.register();
+    cjs.register();
   });
   return registered;
 }

@@ -92,4 +92,23 @@ describe('the CLI, compiled and from the sources', () => {
     // CI builds dist/ in `npm ci`: there the default is the compiled CLI.
     if (process.env['JOINFLOW_REQUIRE_NATIVE'] === '1') expect(compiled).toBeDefined();
   });
+
+  // A package.json without "type": "module" (npm init's) makes a .ts file CommonJS: Node loads it
+  // through require, which needs tsx's CommonJS hook as well as its ES module one.
+  it('loads TypeScript workflows and handlers in a CommonJS project, compiled and from the sources', () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'joinflow-entry-cjs-'));
+    dirs.push(project);
+    mkdirSync(path.join(project, 'workflows/handlers'), { recursive: true });
+    writeFileSync(path.join(project, 'package.json'), '{"name": "cjs-project", "version": "1.0.0"}\n');
+    writeFileSync(
+      path.join(project, 'workflows/typed.ts'),
+      "type Step = { executor: { type: 'function'; module: string; export: string } };\nconst hello: Step = { executor: { type: 'function', module: './handlers/hello.ts', export: 'hello' } };\nexport default { name: 'typed', steps: { hello } };\n",
+    );
+    writeFileSync(path.join(project, 'workflows/handlers/hello.ts'), "type Out = { text: string };\nexport const hello = async (): Promise<Out> => ({ text: 'typed' });\n");
+    for (const env of [{ JOINFLOW_CLI_SOURCE: '1' }, {}]) {
+      const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'typed', '--memory', '--json'], { cwd: project, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).output).toEqual({ hello: { text: 'typed' } });
+    }
+  });
 });
