@@ -175,6 +175,33 @@ describe('the steps a run result counts', () => {
     }
   });
 
+  it('count a recovered run from its log, also when it is started again by its id in the engine that recovered it', async () => {
+    const dir = tmp();
+    const TWO = plan({ name: 'two', steps: { a: { executor: { type: 'simulate', durationMs: 0 } }, b: { needs: ['a'], executor: { type: 'process', command: 'sleep', args: ['0.3'] } } } });
+    const first = openJournalState({ dir });
+    let bStarted = false;
+    const killed = createEngine({ store: first.store, log: first.log, onEvents: (events) => { for (const e of events) if (e['detail-type'] === 'Step Started' && (e.detail as { step?: string }).step === 'b') bStarted = true; } });
+    killed.register(TWO);
+    await killed.start('two', null, { runId: 'recovered-run' });
+    while (!bStarted) await new Promise((r) => setTimeout(r, 5));
+    // Closing stops its runs as if the process had died (a finished, b running).
+    await killed.close();
+    first.close();
+    const state = openJournalState({ dir });
+    closers.push(() => state.close());
+    const engine = createEngine({ store: state.store, log: state.log });
+    closers.push(() => engine.close());
+    engine.register(TWO);
+    expect(await engine.recover()).toEqual(['recovered-run']);
+    await engine.start('two', null, { runId: 'recovered-run' });
+    const result = await engine.wait('recovered-run');
+    expect(result.status).toBe('succeeded');
+    // a ran in the first process: only the log knows it.
+    expect(result.steps).toMatchObject({ total: 2, succeeded: 2 });
+    const record = await state.store.getRun('recovered-run');
+    expect(RunTracker.fromRecord(record!, state.log).steps).toEqual(result.steps);
+  });
+
   it('let the held-back tasks go when the failure did not end the run (a late duplicate\'s), and drop them when it did', () => {
     const p = plan(diamondDef);
     const task = (step: string) => ({ workflow: 'diamond', runId: 'r', step, attempt: 1, maxAttempts: 1, executor: { type: 'simulate', durationMs: 0 }, event: { input: null, results: {} } }) as unknown as Task;

@@ -119,11 +119,8 @@ export class Engine {
       // A run that exists (finished, or another engine's) is not taken over by a repeated request.
       if (this.#plans.has(d.workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, d.workflow);
     }
-    const log = this.#options.log;
-    if (log) {
-      const seqs = log.appendEvents(events);
-      events.forEach((e, i) => this.#book.seqs.set(e, seqs[i]!));
-    }
+    const seqs = this.#options.log?.appendEvents(events);
+    if (seqs) events.forEach((e, i) => this.#book.seqs.set(e, seqs[i]!));
     await this.bus.publish(events);
   }
 
@@ -204,10 +201,11 @@ export class Engine {
     await this.#commits.now();
   }
 
-  /** A run this engine starts: its plan is kept for resume; its tracker (for wait()) counts it whole unless faults are simulated. */
+  /** A run this engine starts: its plan is kept for resume; a new tracker (for wait()) counts it whole unless faults are simulated. */
   #adopt(runId: string, workflow: string): void {
+    const known = this.#runs.has(runId); // e.g. recovered: its counts come from the log
     const tracker = this.#tracker(runId, this.#processor.plan(workflow)!);
-    if (!this.#options.chaos) tracker.startsHere();
+    if (!known && !this.#options.chaos) tracker.startsHere();
     this.#options.log?.saveRun(runId, this.#plans.get(workflow)!, this.#options.runOptions ?? {});
   }
 
