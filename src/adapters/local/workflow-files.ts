@@ -169,6 +169,18 @@ function linePosition(text: string, offset: number): string {
   return `line ${before.split('\n').length}, column ${offset - lineStart + 1}`;
 }
 
+/**
+ * The names of a module's function exports, as the function worker finds them: a CommonJS module
+ * imported from ESM (a .ts file in a package without "type": "module", among others) may expose
+ * its module.exports only as `default`, without named exports.
+ */
+function functionExports(mod: Record<string, unknown>): string[] {
+  const names = new Set(Object.keys(mod).filter((k) => typeof mod[k] === 'function'));
+  const cjs = mod['default'];
+  if (cjs !== null && typeof cjs === 'object') for (const k of Object.keys(cjs)) if (typeof (cjs as Record<string, unknown>)[k] === 'function') names.add(k);
+  return [...names].sort();
+}
+
 /** Checks every handler module a definition names: file exists, loads, has the export. */
 export async function resolveModules(definition: unknown, file: string, root: string): Promise<Record<string, ModuleInfo>> {
   // No prototype: modules named "constructor" or "__proto__" are plain keys here.
@@ -186,8 +198,7 @@ export async function resolveModules(definition: unknown, file: string, root: st
       continue;
     }
     try {
-      const mod = (await importModule(abs)) as Record<string, unknown>;
-      out[executor.module] = { path: rel, exports: Object.keys(mod).filter((k) => typeof mod[k] === 'function').sort() };
+      out[executor.module] = { path: rel, exports: functionExports((await importModule(abs)) as Record<string, unknown>) };
     } catch (error) {
       out[executor.module] = { error: `cannot load handler module ${rel}: ${(error as Error).message}` };
     }
