@@ -1,6 +1,6 @@
 /** Reading a journal state file in tests, with the store's own codec (journal-codec.ts). */
 import type Database from 'better-sqlite3';
-import { NameTable, planVocabulary } from '../../src/adapters/local/journal-codec.ts';
+import { NameTable, planVocabulary } from '../../src/adapters/local/journal-names.ts';
 import { readRow, rowNames, type StoredRow } from '../../src/adapters/local/journal-decode.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';

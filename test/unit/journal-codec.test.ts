@@ -1,6 +1,7 @@
 /** The journal's facts: what is written compactly reads back exactly, and anything else as JSON. */
 import { describe, expect, it } from 'vitest';
-import { NameTable, RowWriter } from '../../src/adapters/local/journal-codec.ts';
+import { RowWriter } from '../../src/adapters/local/journal-codec.ts';
+import { NameTable } from '../../src/adapters/local/journal-names.ts';
 import { ByteReader, ByteWriter, splitRow } from '../../src/adapters/local/journal-bytes.ts';
 import { readRow, rowNames, type RowVisitor } from '../../src/adapters/local/journal-decode.ts';
 import { createEventFactory, createIdFactory } from '../../src/adapters/local/step-events.ts';

@@ -8,7 +8,8 @@ import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { splitRow } from './journal-bytes.ts';
-import { Fact, STATUS, STEP_TYPES, TaskFlag, type NameTable } from './journal-codec.ts';
+import { Fact, STATUS, STEP_TYPES, TaskFlag } from './journal-codec.ts';
+import type { NameTable } from './journal-names.ts';
 
 /** What decoding a row reports, fact by fact, in order. */
 export type RowVisitor = {

@@ -1,6 +1,6 @@
 /** The runs the journal store has in memory (journal-core.ts). */
 import type { RunRecord } from '../../ports.ts';
-import type { NameTable } from './journal-codec.ts';
+import type { NameTable } from './journal-names.ts';
 import type { TaskEntry } from './durable-log.ts';
 import type { Join, LiveRun } from './journal-core.ts';
 
