@@ -145,7 +145,7 @@ export class Journal {
   readonly runs = new LiveRuns();
   /** Events appended and not yet processed, of the loaded runs (and of no run). */
   readonly pending = new Map<number, PendingEvent>();
-  /** The names of runs written or read here (journal-codec.ts): a run's rows number them in order. */
+  /** The names of runs written or read here (journal-names.ts): a run's rows number them in order. */
   readonly tables = new Map<string, NameTable>();
   nextSeq: number;
   #orphansLoaded = false;
