@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CST } from 'yaml';
+import { plainJson } from './plain-json.ts';
 import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import type { ModuleInfo } from '../../compiler/validate.ts';
@@ -84,6 +85,11 @@ export async function loadDefinition(file: string, options: { fresh?: boolean } 
     throw new UsageError(`${file}: unsupported workflow file type "${ext}" (use ${WORKFLOW_EXT.join(', ')})`);
   }
   const text = readFileSync(file, 'utf8');
+  // Imported traces are large JSON files: read natively when that gives the same value.
+  if (ext === '.json') {
+    const plain = plainJson(text, MAX_FILE_DEPTH);
+    if (plain) return plain.value;
+  }
   const deepAt = offsetBeyondDepth(text, MAX_FILE_DEPTH);
   if (deepAt !== undefined) {
     throw new WorkflowDefinitionError([{ path: linePosition(text, deepAt), message: `nested more than ${MAX_FILE_DEPTH} levels deep: flatten the document` }], file);

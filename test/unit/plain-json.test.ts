@@ -1,0 +1,90 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { plainJson } from '../../src/adapters/local/plain-json.ts';
+import { loadDefinition } from '../../src/adapters/local/workflow-files.ts';
+import { Random } from '../fuzz/random.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tempDir = tempDirs('plain-json-');
+
+/** What the YAML reader makes of a text (the reader JSON files went through before). */
+function viaYaml(text: string): { value: unknown } | { error: string } {
+  try {
+    return { value: parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 }) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/** A random JSON value with the strings and numbers that differ between readers, if any do. */
+function randomValue(rng: Random, depth: number): unknown {
+  const kind = depth > 4 ? rng.int(4) : rng.int(6);
+  const strings = ['', 'a', 'é', '"', '\\', '/', '\u2028', '\ud800', '\u0000', 'key', 'a b', '__proto__', 'constructor', '\t'];
+  const numbers = [0, -0, 1, -1.5, 0.1, 1e21, 1e-7, 2 ** 53 + 2, Number.MAX_VALUE, 5e-324];
+  switch (kind) {
+    case 0:
+      return rng.pick(strings) + (rng.chance(0.3) ? String(rng.int(3)) : '');
+    case 1:
+      return rng.pick(numbers);
+    case 2:
+      return rng.pick([true, false, null]);
+    case 3:
+      return [];
+    case 4:
+      return Array.from({ length: rng.int(4) }, () => randomValue(rng, depth + 1));
+    default: {
+      const o: Record<string, unknown> = {};
+      for (let i = rng.int(5); i > 0; i--) Object.defineProperty(o, `${rng.pick(strings)}${rng.int(4)}`, { value: randomValue(rng, depth + 1), enumerable: true, configurable: true, writable: true });
+      return o;
+    }
+  }
+}
+
+describe('plainJson: JSON workflow files read natively', () => {
+  it('gives what the YAML reader gives, for JSON as JSON.stringify writes it (any indentation)', () => {
+    const rng = new Random(20261122);
+    let compared = 0;
+    for (let i = 0; i < 400; i++) {
+      const text = JSON.stringify(randomValue(rng, 0), null, rng.pick([0, 2, '\t']));
+      const plain = plainJson(text, 200);
+      expect(plain, text).toBeDefined();
+      const yaml = viaYaml(text);
+      // The YAML reader refuses some valid JSON (tabs before a key in a block): nothing to compare.
+      if ('error' in yaml) continue;
+      expect(plain!.value, text).toStrictEqual(yaml.value);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(300);
+  });
+
+  it('leaves duplicate keys to the YAML reader, also written with escapes, at any depth', () => {
+    expect(plainJson('{"a": 1, "a": 2}', 200)).toBeUndefined();
+    expect(plainJson('{"a": 1, "\\u0061": 2}', 200)).toBeUndefined();
+    expect(plainJson('{"s": {"x": [{"k": 1, "j": 2, "k": 3}]}}', 200)).toBeUndefined();
+    // The same key in different objects, and as a string value, is no duplicate.
+    expect(plainJson('{"a": {"a": "a"}, "b": ["a", {"a": 1}], "c": "a"}', 200)).toEqual({ value: { a: { a: 'a' }, b: ['a', { a: 1 }], c: 'a' } });
+    expect(plainJson('{"a\\"b": 1, "a\\\\": 2, "x": "\\"a\\""}', 200)).toEqual({ value: { 'a"b': 1, 'a\\': 2, x: '"a"' } });
+  });
+
+  it('leaves texts that are not JSON, and deep ones, to the YAML reader', () => {
+    for (const text of ['', 'name: x\nsteps: {}\n', '\uFEFF{}', '{"a": 1} x', "{'a': 1}", '{"a": 1,}', '[1, 2']) expect(plainJson(text, 200), text).toBeUndefined();
+    const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    expect(plainJson(nested(199), 200)).toBeDefined();
+    expect(plainJson(nested(200), 200)).toBeUndefined();
+  });
+
+  it('keeps loadDefinition\'s messages for JSON files the YAML reader refuses', async () => {
+    const dir = tempDir();
+    const dup = path.join(dir, 'dup.json');
+    writeFileSync(dup, '{"name": "d",\n "steps": {"x": {"executor": {"type": "simulate"}}, "x": {}}}\n');
+    await expect(loadDefinition(dup)).rejects.toThrow(/line 2, column \d+: Map keys must be unique/);
+    const deep = path.join(dir, 'deep.json');
+    writeFileSync(deep, `{"name": "d", "steps": ${'['.repeat(250)}${']'.repeat(250)}}`);
+    await expect(loadDefinition(deep)).rejects.toThrow(/nested more than 200 levels deep/);
+    const ok = path.join(dir, 'ok.json');
+    writeFileSync(ok, JSON.stringify({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } }, null, '\t'));
+    await expect(loadDefinition(ok)).resolves.toEqual({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } });
+  });
+});
