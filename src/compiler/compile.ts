@@ -22,6 +22,7 @@ export type CompileOptions = {
 /** Internal trigger ids start with `$`, which step ids cannot. */
 export const TriggerId = {
   collect: (step: string) => `$collect:${step}`,
+  lost: (step: string) => `$lost:${step}`,
   retry: '$retry',
   fail: '$fail',
   succeed: '$succeed',
@@ -69,14 +70,26 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
   }
   const needs = new Map(Object.entries(steps).map(([id, s]) => [id, s.needs]));
   const ends = sinks(needs);
+  const spared = sparedSteps(steps, ends, wf.output);
   const triggers: Trigger[] = [];
   for (const [id, s] of Object.entries(steps)) {
     triggers.push({
       id,
       activation: s.needs.length === 0 ? runRequested(wf.name) : completed(wf.name, s.needs, false),
-      condition: { type: 'join', need: s.needs.length === 0 ? 1 : s.needs.length, key: s.needs.length === 0 ? 'run' : 'step' },
+      condition: { type: 'join', need: s.needs.length === 0 ? 1 : (s.quorum ?? s.needs.length), key: s.needs.length === 0 ? 'run' : 'step' },
       action: { type: 'dispatch', step: id },
     });
+    // Once more of its needs failed than it can do without, the step can never start: the run
+    // fails (only the needs whose failure does not fail the run at once are counted here).
+    const lost = s.quorum === undefined ? [] : s.needs.filter((n) => spared.has(n));
+    if (s.quorum !== undefined && lost.length > s.needs.length - s.quorum) {
+      triggers.push({
+        id: TriggerId.lost(id),
+        activation: failed(wf.name, false, { step: lost }),
+        condition: { type: 'join', need: s.needs.length - s.quorum + 1, key: 'step' },
+        action: { type: 'fail-run' },
+      });
+    }
     if (s.forEach) {
       triggers.push({
         id: TriggerId.collect(id),
@@ -102,17 +115,22 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
     },
     {
       id: TriggerId.fail,
-      activation: failed(wf.name, false),
+      // Not for the spared steps: their failures count toward the $lost triggers of the steps that wait for them.
+      activation: failed(wf.name, false, spared.size === 0 ? {} : { step: [{ 'anything-but': [...spared] }] }),
       // The first failure for good fails the run; later ones change nothing.
       condition: { type: 'join', need: 1, key: 'step' },
       action: { type: 'fail-run' },
     },
   );
   const allSimulated = Object.values(steps).every((s) => s.executor.type === 'simulate');
-  const stats = dagStats(needs, (id) => {
-    const e = steps[id]!.executor;
-    return e.type === 'simulate' ? e.durationMs : 0;
-  });
+  const stats = dagStats(
+    needs,
+    (id) => {
+      const e = steps[id]!.executor;
+      return e.type === 'simulate' ? e.durationMs : 0;
+    },
+    (id) => steps[id]!.quorum,
+  );
   return {
     version: 1,
     workflow: wf.name,
@@ -157,7 +175,14 @@ function planStep(s: Workflow['steps'][string], executor: ExecutorSpec, timeoutM
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(s.forEach === undefined ? {} : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
     ...(s.files === undefined ? {} : { files: s.files }),
+    ...(quorumOf(s) === undefined ? {} : { quorum: quorumOf(s) }),
   };
+}
+
+/** How many needs a step waits for, when fewer than all of them. */
+function quorumOf(s: Workflow['steps'][string]): number | undefined {
+  const k = s.wait === 'any' ? 1 : typeof s.wait === 'object' ? s.wait.quorum : undefined;
+  return k !== undefined && k < s.needs.length ? k : undefined;
 }
 
 function runRequested(workflow: string): EventPattern {
@@ -173,12 +198,33 @@ function completed(workflow: string, steps: string[], items: boolean): EventPatt
   };
 }
 
-function failed(workflow: string, retrying: boolean): EventPattern {
+function failed(workflow: string, retrying: boolean, more: Record<string, unknown> = {}): EventPattern {
   return {
     source: [JOINFLOW_SOURCE],
     'detail-type': [DetailType.StepFailed],
-    detail: { workflow: [workflow], retrying: [retrying] },
+    detail: { workflow: [workflow], ...more, retrying: [retrying] },
   };
+}
+
+/**
+ * The steps whose failure for good does not fail the run at once: every step that needs them
+ * waits for only some of its needs (`wait: any | {quorum}`), and they are neither a sink nor the
+ * workflow's output. The steps waiting for them fail the run when too many of them failed.
+ */
+function sparedSteps(steps: Record<string, PlanStep>, ends: readonly string[], output: string | undefined): Set<string> {
+  const waitAll = new Set<string>();
+  const needed = new Set<string>();
+  for (const s of Object.values(steps)) {
+    for (const n of s.needs) {
+      needed.add(n);
+      if (s.quorum === undefined) waitAll.add(n);
+    }
+  }
+  const spared = new Set<string>();
+  for (const id of Object.keys(steps)) {
+    if (needed.has(id) && !waitAll.has(id) && !ends.includes(id) && id !== output) spared.add(id);
+  }
+  return spared;
 }
 
 /** The plan as written to triggers/<workflow>.json: stable formatting, trailing newline. */

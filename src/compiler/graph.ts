@@ -71,6 +71,7 @@ export function sinks(needs: Needs): string[] {
 export function dagStats(
   needs: Needs,
   weight: (step: string) => number,
+  quorum: (step: string) => number | undefined = () => undefined,
 ): { edges: number; depth: number; criticalPath: number; criticalSteps: string[] } {
   const { order } = topoOrder(needs);
   const level = new Map<string, number>();
@@ -79,25 +80,41 @@ export function dagStats(
   let edges = 0;
   let depth = 0;
   let best: string | undefined;
+  let waitsForSome = false;
   for (const step of order) {
     let lv = 1;
     let start = 0;
     let from: string | undefined;
-    for (const p of needs.get(step) ?? []) {
-      if (!level.has(p)) continue;
+    const preds = (needs.get(step) ?? []).filter((p) => level.has(p));
+    for (const p of preds) {
       edges++;
       lv = Math.max(lv, level.get(p)! + 1);
-      const f = finish.get(p)!;
-      if (from === undefined || f > start) {
-        start = f;
-        from = p;
+    }
+    const k = quorum(step);
+    if (k !== undefined) waitsForSome = true;
+    if (k === undefined || k >= preds.length) {
+      for (const p of preds) {
+        const f = finish.get(p)!;
+        if (from === undefined || f > start) {
+          start = f;
+          from = p;
+        }
       }
+    } else if (k > 0) {
+      // A step waiting for k of its needs starts when the k-th of them finishes.
+      from = preds.slice().sort((a, b) => finish.get(a)! - finish.get(b)!)[k - 1]!;
+      start = finish.get(from)!;
     }
     level.set(step, lv);
     depth = Math.max(depth, lv);
     finish.set(step, start + weight(step));
     via.set(step, from);
     if (best === undefined || finish.get(step)! > finish.get(best)!) best = step;
+  }
+  if (waitsForSome) {
+    // The run waits for its sinks only: a need left behind by a quorum may finish after them.
+    best = undefined;
+    for (const s of sinks(needs)) if (finish.has(s) && (best === undefined || finish.get(s)! > finish.get(best)!)) best = s;
   }
   const criticalSteps: string[] = [];
   for (let s = best; s !== undefined; s = via.get(s)) criticalSteps.unshift(s);

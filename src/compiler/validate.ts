@@ -97,6 +97,7 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
         });
       }
     }
+    problems.push(...waitProblems(id, step));
     const e = step.executor;
     if (e.type === 'container' && (e.module === undefined) === (e.command === undefined)) {
       problems.push({ path: `steps.${id}.executor`, message: 'a container step runs either a handler "module" or a "command": give exactly one' });
@@ -132,6 +133,24 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
   const output = raw['output'];
   if (typeof output === 'string' && !allIds.has(output)) {
     problems.push({ path: 'output', message: `unknown step "${output}"${suggest(output, allIds)}` });
+  }
+  return problems;
+}
+
+/** `wait: any | {quorum}` needs needs to wait for, no more of them than there are, and no forEach. */
+function waitProblems(id: string, step: StepSpec): Problem[] {
+  const wait = step.wait;
+  if (wait === undefined || wait === 'all') return [];
+  const path = `steps.${id}.wait`;
+  const problems: Problem[] = [];
+  const n = step.needs.length;
+  if (n === 0) problems.push({ path, message: 'a step without needs starts with the run: there is nothing to wait for' });
+  else if (typeof wait === 'object' && wait.quorum > n) {
+    problems.push({ path: `${path}.quorum`, message: `waits for ${wait.quorum} of its needs, but it has ${n}` });
+  }
+  if (step.forEach !== undefined) {
+    const over = typeof step.forEach === 'string' ? step.forEach : step.forEach.step;
+    problems.push({ path, message: `a forEach step fans out over the output of "${over}", so it waits for all of its needs: drop "wait"` });
   }
   return problems;
 }

@@ -1,4 +1,4 @@
-import type { ExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput } from './workflow.ts';
+import type { ExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput, WaitSpec } from './workflow.ts';
 
 /** Options of a step besides its executor; `needs` and `forEach` only accept ids declared earlier. */
 export type StepOptions<Known extends string> = {
@@ -11,6 +11,8 @@ export type StepOptions<Known extends string> = {
   resources?: Resources;
   /** For a Lambda-placed `auto` step: after a timeout, run the next attempt on Batch. */
   fallback?: 'batch';
+  /** Start after all needs (default), the first of them (`any`), or `{quorum: k}` of them. */
+  wait?: WaitSpec;
 };
 
 const BUILDER = Symbol.for('joinflow.WorkflowBuilder');

@@ -75,6 +75,8 @@ export type PlanStep = {
   expectedSeconds?: number;
   /** Data files staged for the step (see StepFilesSchema). */
   files?: StepFiles;
+  /** How many of its needs the step waits for, when fewer than all (`wait: any` is 1). */
+  quorum?: number;
 };
 
 /** The compiled form of one workflow; written to triggers/<workflow>.json. */

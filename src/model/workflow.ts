@@ -152,6 +152,14 @@ export const StepFilesSchema = z.strictObject({
   outputs: z.array(DataFileSchema).default([]),
 });
 
+/**
+ * When a step with needs starts: after all of them (the default), after the first to complete
+ * (`any`), or after `quorum` of them. See the README's "Waiting for some of the needs".
+ */
+export const WaitSchema = z.union([z.literal('all'), z.literal('any'), z.strictObject({ quorum: z.number().int().positive() })], {
+  error: 'must be "all", "any" or {quorum: k} with k a whole number of needs, at least 1',
+});
+
 export const StepSchema = z.strictObject({
   description: z.string().optional(),
   // Unknown or malformed ids in needs are reported by the graph check, with a suggestion.
@@ -164,6 +172,7 @@ export const StepSchema = z.strictObject({
   // Where the compiler puts an `auto` step on Lambda, a timeout sends the next attempt to Batch.
   fallback: z.literal('batch', 'the only fallback is "batch"').optional(),
   files: StepFilesSchema.optional(),
+  wait: WaitSchema.optional(),
 });
 
 export const WorkflowSchema = z.strictObject({
@@ -194,6 +203,7 @@ export type RetrySpec = z.infer<typeof RetrySchema>;
 export type ForEachSpec = z.infer<typeof ForEachSchema>;
 export type StepSpec = z.infer<typeof StepSchema>;
 export type StepFiles = z.infer<typeof StepFilesSchema>;
+export type WaitSpec = z.infer<typeof WaitSchema>;
 export type Workflow = z.infer<typeof WorkflowSchema>;
 /** What authors write: defaults not yet applied. */
 export type WorkflowInput = z.input<typeof WorkflowSchema>;

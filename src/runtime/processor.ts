@@ -218,7 +218,8 @@ export class TriggerProcessor {
         this.#retry(ctx);
         break;
       case 'fail-run':
-        this.#failRun(ctx);
+        // A step lost too many of its needs ($lost): the run fails once, through $fail's own join.
+        if (trigger.id === TriggerId.fail || this.#claimFail(ctx, key)) this.#failRun(ctx);
         break;
       case 'succeed-run':
         this.#succeedRun(ctx);
@@ -285,6 +286,15 @@ export class TriggerProcessor {
     ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 
+  /** Arrives at the run's $fail trigger as its own failures do: true when the run is ours to fail. */
+  #claimFail(ctx: Ctx, key: string): boolean {
+    const fail = ctx.plan.triggers.find((t) => t.id === TriggerId.fail);
+    if (!fail) return true;
+    if (!arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, ctx.io.now(), this.#leaseMs)) return false;
+    ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: fail.id });
+    return true;
+  }
+
   #failRun(ctx: Ctx): void {
     const d = ctx.detail as StepFailed;
     const error = d.item === undefined ? { ...d.error, step: d.step } : { ...d.error, step: d.step, item: d.item };
@@ -333,8 +343,9 @@ function itemMismatch(step: PlanStep, detail: StepCompleted | StepFailed, type: 
 function stepIndex(trigger: Trigger): ReadonlyMap<string, number> | undefined {
   if (trigger.condition.key !== 'step') return undefined;
   const steps = (trigger.activation['detail'] as { step?: unknown } | undefined)?.step;
-  if (!Array.isArray(steps)) return undefined;
-  return new Map(steps.map((s, i) => [String(s), i]));
+  // Exact step names only ($fail's pattern may list the steps it does not hear, with anything-but).
+  if (!Array.isArray(steps) || !steps.every((s) => typeof s === 'string')) return undefined;
+  return new Map(steps.map((s: string, i) => [s, i]));
 }
 
 function deadLetter(event: unknown, reason: string): Effect {

@@ -32,7 +32,13 @@ export function stepResults(store: StoreNow, runId: string, step: PlanStep): Rec
   // (bench/README.md: 15-20 % of the memory engine's time per Epigenomics task). Serialized, and as
   // handlers receive it (a structured clone), it is an ordinary object.
   const results: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const k of keys) results[k] = found.get(k) ?? null;
+  for (const k of keys) {
+    // A saved result is never undefined: undefined is a need that had not completed when a step
+    // waiting for some of its needs (`quorum`) started, and it gets none.
+    const v = found.get(k);
+    if (v !== undefined) results[k] = v;
+    else if (step.quorum === undefined) results[k] = null;
+  }
   return results;
 }
 

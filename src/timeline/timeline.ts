@@ -78,7 +78,8 @@ const unitOf = (e: Execution) => (e.item === undefined ? e.step : `${e.step}#${e
 
 /**
  * Makespan, critical path and overhead. The critical path is the chain of executions that decided
- * when the run ended: it ends with the execution that finished last and walks back, at each
+ * when the run ended: it ends with the execution that finished last (not counting those stopped
+ * by the run's end, status `cancelled`) and walks back, at each
  * execution, to the one it waited for. A retry waited for the attempt it retries. A first attempt
  * waited for the needed execution that finished last by the time it started: among the last
  * attempt of every item of every step its step needs, and, for a needed step that has no
@@ -140,8 +141,13 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
     for (let j = via[i]!; j >= 0; j = via[j]!) d++;
     return d;
   };
-  let last = 0;
-  for (let i = 1; i < execs.length; i++) {
+  // An execution stopped because the run ended (a need a quorum left behind, a sibling of a
+  // failure) did not end the run: it ends the critical path only when nothing else ran.
+  const stopped = (i: number): boolean => execs[i]!.status === 'cancelled';
+  const ranOut = execs.every((_, i) => stopped(i));
+  let last = ranOut ? 0 : execs.findIndex((_, i) => !stopped(i));
+  for (let i = last + 1; i < execs.length; i++) {
+    if (!ranOut && stopped(i)) continue;
     const e = execs[i]!;
     const l = execs[last]!;
     if (e.end !== l.end) {

@@ -171,3 +171,68 @@ describe('compiler: plans', () => {
     expect(parsed.stats.criticalPathMs).toBeNull();
   });
 });
+
+describe('compiler: wait any | {quorum}', () => {
+  const s = (durationMs: number) => ({ type: 'simulate', durationMs }) as const;
+  const compile = (def: unknown) => compileWorkflow(def, { source: 'workflows/x.yaml' });
+
+  it('joins k of the needs, fails the run through $lost when the rest cannot make k, and keeps those needs out of $fail', () => {
+    const p = compile({
+      name: 'w',
+      steps: { a: { executor: s(10) }, b: { executor: s(20) }, c: { executor: s(500) }, q: { needs: ['a', 'b', 'c'], wait: { quorum: 2 }, executor: s(5) } },
+    });
+    expect(p.steps['q']!.quorum).toBe(2);
+    expect(p.triggers.find((t) => t.id === 'q')!.condition).toEqual({ type: 'join', need: 2, key: 'step' });
+    const lost = p.triggers.find((t) => t.id === '$lost:q')!;
+    expect(lost.condition).toEqual({ type: 'join', need: 2, key: 'step' });
+    expect(lost.action).toEqual({ type: 'fail-run' });
+    expect(lost.activation).toEqual({ source: ['joinflow'], 'detail-type': ['Step Failed'], detail: { workflow: ['w'], step: ['a', 'b', 'c'], retrying: [false] } });
+    expect(p.triggers.find((t) => t.id === '$fail')!.activation).toEqual({
+      source: ['joinflow'], 'detail-type': ['Step Failed'], detail: { workflow: ['w'], step: [{ 'anything-but': ['a', 'b', 'c'] }], retrying: [false] },
+    });
+    // q starts when b (the second to finish) ends: 20 + 5 ms.
+    expect(p.stats.criticalPathMs).toBe(25);
+  });
+
+  it('spares only the needs that every step needing them waits for in part, and no sink or output', () => {
+    const p = compile({
+      name: 'w',
+      output: 'q',
+      steps: {
+        a: { executor: s(1) },
+        b: { executor: s(1) },
+        c: { executor: s(1) },
+        q: { needs: ['a', 'b', 'c'], wait: 'any', executor: s(1) },
+        all: { needs: ['a'], executor: s(1) },
+      },
+    });
+    // a is also needed in full by "all": its failure fails the run at once; b and c are spared,
+    // but two failures cannot leave "any" without a need, so no $lost trigger is needed.
+    expect(p.triggers.find((t) => t.id === '$fail')!.activation['detail']).toEqual({ workflow: ['w'], step: [{ 'anything-but': ['b', 'c'] }], retrying: [false] });
+    expect(p.triggers.some((t) => t.id === '$lost:q')).toBe(false);
+  });
+
+  it('compiles wait: all, and a quorum of every need, as the plain join (the same plan)', () => {
+    const base = { name: 'w', steps: { a: { executor: s(1) }, b: { executor: s(1) }, j: { needs: ['a', 'b'], executor: s(1) } } };
+    const plain = serializePlan(compile(base));
+    for (const wait of ['all', { quorum: 2 }]) {
+      expect(serializePlan(compile({ ...base, steps: { ...base.steps, j: { ...base.steps.j, wait } } }))).toBe(plain);
+    }
+  });
+
+  it('refuses a wait with nothing to wait for, a quorum above the needs, a forEach, and malformed values', () => {
+    expect(problemsOf({ name: 'w', steps: { a: { executor: s(1), wait: 'any' } } })).toEqual([
+      { path: 'steps.a.wait', message: 'a step without needs starts with the run: there is nothing to wait for' },
+    ]);
+    expect(problemsOf({ name: 'w', steps: { a: { executor: s(1) }, b: { needs: ['a'], wait: { quorum: 2 }, executor: s(1) } } })).toEqual([
+      { path: 'steps.b.wait.quorum', message: 'waits for 2 of its needs, but it has 1' },
+    ]);
+    const fan = problemsOf({ name: 'w', steps: { a: { executor: s(1) }, b: { executor: s(1) }, m: { needs: ['a', 'b'], forEach: 'a', wait: 'any', executor: s(1) } } });
+    expect(fan).toEqual([{ path: 'steps.m.wait', message: 'a forEach step fans out over the output of "a", so it waits for all of its needs: drop "wait"' }]);
+    for (const wait of ['some', { quorum: 0 }, { quorum: 1.5 }, { k: 1 }]) {
+      const problems = problemsOf({ name: 'w', steps: { a: { executor: s(1) }, b: { needs: ['a'], wait, executor: s(1) } } });
+      expect(problems, JSON.stringify(wait)).toHaveLength(1);
+      expect(problems[0]!.path).toMatch(/^steps\.b\.wait/);
+    }
+  });
+});

@@ -38,6 +38,19 @@ function pathOf(t: Timeline): string[] {
 }
 
 describe('summarizeTimeline', () => {
+  it('wait any: the need a quorum left behind, stopped at the run\'s end, is not what ended the run', () => {
+    // pick waited for the first of fast and slow; slow was stopped (cancelled) when the run ended.
+    const t = timeline({ fast: [], slow: [], pick: ['fast', 'slow'] }, [
+      ['fast', 0, 10],
+      ['slow', 0, 31, { status: 'cancelled' }],
+      ['pick', 11, 30],
+    ], { startedAt: 0, finishedAt: 31 });
+    expect(pathOf(t)).toEqual(['fast#1', 'pick#1']);
+    expect(summarizeTimeline(t).criticalPathMs).toBe(29);
+    // Only stopped executions: the last of them still closes the path.
+    expect(pathOf(timeline({ a: [] }, [['a', 0, 5, { status: 'cancelled' }]]))).toEqual(['a#1']);
+  });
+
   it('diamond: the branch that finished last is critical; overhead is the time no execution on it covers', () => {
     const t = timeline({ a: [], b: [], c: ['a', 'b'] }, [
       ['a', 2, 12],

@@ -1,0 +1,139 @@
+/**
+ * `wait: any | {quorum: k}`: a step that starts after some of its needs, on the in-memory and
+ * the durable (journal) store: what it receives, the needs still running at the run's end, and
+ * which failures fail the run.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine, type RunResult, type TraceRecord } from '../../src/adapters/local/engine.ts';
+
+type Ran = RunResult & { trace: TraceRecord[] };
+import { openJournalState } from '../../src/adapters/local/journal-state.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
+import type { StepInput, WorkflowInput } from '../../src/model/workflow.ts';
+
+const closers: Array<() => Promise<void> | void> = [];
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+});
+
+const sim = (durationMs: number, output: unknown): StepInput['executor'] => ({ type: 'simulate', durationMs, output });
+/** A process step that fails (exit 1) after `seconds`. */
+const failing = (seconds: number): StepInput['executor'] => ({ type: 'process', command: 'sh', args: ['-c', `sleep ${seconds}; echo broken >&2; exit 1`] });
+
+function engineOn(store: 'memory' | 'journal'): Engine {
+  if (store === 'memory') {
+    const engine = createEngine({ trace: true });
+    closers.push(() => engine.close());
+    return engine;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'jf-wait-'));
+  const state = openJournalState({ dir });
+  const engine = createEngine({ trace: true, store: state.store, log: state.log, stateDir: dir });
+  closers.push(async () => {
+    await engine.close();
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return engine;
+}
+
+async function run(store: 'memory' | 'journal', wf: WorkflowInput): Promise<{ r: Ran; events: EventEnvelope[] }> {
+  const engine = engineOn(store);
+  engine.register(compileWorkflow(wf, { source: 'workflows/wait.yaml' }));
+  const events: EventEnvelope[] = [];
+  engine.bus.subscribe({ source: ['joinflow'] }, (batch) => void events.push(...batch));
+  const r = await engine.run(wf.name, null);
+  // Closing delivers what the bus still holds (the run's end) to its subscribers.
+  await engine.close();
+  return { r, events };
+}
+
+const statusOf = (r: Ran, step: string) => r.trace.filter((t) => t.step === step).map((t) => t.status);
+
+describe.each(['memory', 'journal'] as const)('wait: any | {quorum} (%s store)', (store) => {
+  it('any: starts with the first need to complete, gets its result only; the slower need is stopped at the end', async () => {
+    const { r } = await run(store, {
+      name: 'race',
+      steps: {
+        fast: { executor: sim(5, 'fast') },
+        slow: { executor: sim(60_000, 'slow') },
+        pick: { needs: ['fast', 'slow'], wait: 'any', executor: { type: 'process', command: 'node', args: ['-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(JSON.parse(s).results)))'] } },
+      },
+    });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ pick: { fast: 'fast' } });
+    expect(statusOf(r, 'slow')).toEqual(['cancelled']);
+    expect(r.steps).toMatchObject({ total: 3, succeeded: 2, failed: 0, cancelled: 1 });
+  });
+
+  it('quorum: starts after k of its needs, with their results', async () => {
+    const { r } = await run(store, {
+      name: 'quorum',
+      steps: {
+        a: { executor: sim(5, 1) },
+        b: { executor: sim(30, 2) },
+        c: { executor: sim(60_000, 3) },
+        q: { needs: ['a', 'b', 'c'], wait: { quorum: 2 }, executor: { type: 'process', command: 'node', args: ['-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(Object.keys(JSON.parse(s).results).sort())))'] } },
+      },
+    });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ q: ['a', 'b'] });
+    expect(statusOf(r, 'c')).toEqual(['cancelled']);
+  });
+
+  it('a need that fails for good does not fail the run while the step can still start without it', async () => {
+    const { r, events } = await run(store, {
+      name: 'spare',
+      steps: {
+        broken: { executor: failing(0) },
+        ok: { executor: sim(300, 'ok') },
+        pick: { needs: ['broken', 'ok'], wait: 'any', executor: sim(1, 'picked') },
+      },
+    });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ pick: 'picked' });
+    expect(statusOf(r, 'broken')).toEqual(['failed']);
+    expect(r.steps).toMatchObject({ succeeded: 2, failed: 1 });
+    expect(events.filter((e) => e['detail-type'] === 'Step Failed').map((e) => (e.detail as { step: string }).step)).toEqual(['broken']);
+    expect(events.filter((e) => e['detail-type'] === 'Run Failed')).toEqual([]);
+  });
+
+  it('fails the run once, when too many needs failed for the quorum (here of two steps at once)', async () => {
+    const { r, events } = await run(store, {
+      name: 'lost',
+      steps: {
+        b1: { executor: failing(0) },
+        b2: { executor: failing(0.2) },
+        ok: { executor: sim(60_000, 'ok') },
+        q: { needs: ['b1', 'b2', 'ok'], wait: { quorum: 2 }, executor: sim(1, 'q') },
+        // b2's failure also leaves q2 without any need: both $lost triggers fire on one event.
+        q2: { needs: ['b1', 'b2'], wait: 'any', executor: sim(1, 'q2') },
+      },
+    });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ step: 'b2' });
+    expect(statusOf(r, 'q')).toEqual([]);
+    expect(statusOf(r, 'q2')).toEqual([]);
+    expect(statusOf(r, 'ok')).toEqual(['cancelled']);
+    expect(events.filter((e) => e['detail-type'] === 'Run Failed')).toHaveLength(1);
+  });
+
+  it('a need that another step waits for in full still fails the run at once', async () => {
+    const { r } = await run(store, {
+      name: 'shared',
+      steps: {
+        broken: { executor: failing(0) },
+        ok: { executor: sim(60_000, 'ok') },
+        pick: { needs: ['broken', 'ok'], wait: 'any', executor: sim(1, 'picked') },
+        after: { needs: ['broken'], executor: sim(1, 'after') },
+      },
+    });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ step: 'broken' });
+    expect(statusOf(r, 'ok')).toEqual(['cancelled']);
+  });
+});
