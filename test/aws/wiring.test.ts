@@ -59,6 +59,21 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     expect(processor).toBeGreaterThanOrEqual(2 * 5);
   });
 
+  it('runs hedged: steps that wait for some replicas start with those; a failed replica is spared; two failed fail the run', async () => {
+    const input = { fail: ['replica-a'], delays: { 'replica-a': 0, 'replica-b': 0, 'replica-c': 0 } };
+    const spared = await runToEnd('hedged', 'wired-hedged-1', input);
+    expect(spared.run.status).toBe('succeeded');
+    const agreed = calls('hedgedagreed').filter((p) => (p['joinflow'] as { runId: string }).runId === 'wired-hedged-1');
+    expect(agreed).toHaveLength(1);
+    expect(Object.keys(agreed[0]!['results'] as object).sort()).toEqual(['replica-b', 'replica-c']);
+    expect((spared.run.output as { agreed: { replicas: string[] } }).agreed.replicas).toEqual(['replica-b', 'replica-c']);
+
+    const lost = await runToEnd('hedged', 'wired-hedged-2', { ...input, fail: ['replica-a', 'replica-b'] });
+    expect(lost.run.status).toBe('failed');
+    expect(lost.run.error).toMatchObject({ type: 'NonRetriableStepError' });
+    expect(calls('hedgedagreed').filter((p) => (p['joinflow'] as { runId: string }).runId === 'wired-hedged-2')).toEqual([]);
+  });
+
   it('runs fanout with n = 5: one invocation per item, the reduce joins all five', async () => {
     const { run, steps } = await runToEnd('fanout', 'wired-fanout-1', { n: 5 });
     expect(run.status).toBe('succeeded');
