@@ -24,15 +24,17 @@ const sim = (durationMs: number, output: unknown): StepInput['executor'] => ({ t
 /** A process step that fails (exit 1) after `seconds`. */
 const failing = (seconds: number): StepInput['executor'] => ({ type: 'process', command: 'sh', args: ['-c', `sleep ${seconds}; echo broken >&2; exit 1`] });
 
-function engineOn(store: 'memory' | 'journal'): Engine {
+type Options = Parameters<typeof createEngine>[0];
+
+function engineOn(store: 'memory' | 'journal', options: Options = {}): Engine {
   if (store === 'memory') {
-    const engine = createEngine({ trace: true });
+    const engine = createEngine({ trace: true, ...options });
     closers.push(() => engine.close());
     return engine;
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'jf-wait-'));
   const state = openJournalState({ dir });
-  const engine = createEngine({ trace: true, store: state.store, log: state.log, stateDir: dir });
+  const engine = createEngine({ trace: true, ...options, store: state.store, log: state.log, stateDir: dir });
   closers.push(async () => {
     await engine.close();
     state.close();
@@ -41,13 +43,14 @@ function engineOn(store: 'memory' | 'journal'): Engine {
   return engine;
 }
 
-async function run(store: 'memory' | 'journal', wf: WorkflowInput): Promise<{ r: Ran; events: EventEnvelope[] }> {
-  const engine = engineOn(store);
+async function run(store: 'memory' | 'journal', wf: WorkflowInput, options: Options = {}): Promise<{ r: Ran; events: EventEnvelope[] }> {
+  const engine = engineOn(store, options);
   engine.register(compileWorkflow(wf, { source: 'workflows/wait.yaml' }));
   const events: EventEnvelope[] = [];
   engine.bus.subscribe({ source: ['joinflow'] }, (batch) => void events.push(...batch));
   const r = await engine.run(wf.name, null);
-  // Closing delivers what the bus still holds (the run's end) to its subscribers.
+  // The bus delivers the run's end (and, with chaos, delayed copies) to its subscribers.
+  await engine.bus.idle();
   await engine.close();
   return { r, events };
 }
@@ -102,6 +105,25 @@ describe.each(['memory', 'journal'] as const)('wait: any | {quorum} (%s store)',
     expect(events.filter((e) => e['detail-type'] === 'Run Failed')).toEqual([]);
   });
 
+  it('lets the tasks held back at a failure go on when the failure was spared (one process at a time)', async () => {
+    const { r } = await run(
+      store,
+      {
+        name: 'spare-queued',
+        steps: {
+          broken: { executor: failing(0) },
+          ok: { executor: { type: 'process', command: 'sh', args: ['-c', 'echo \'"ok"\''] } },
+          pick: { needs: ['broken', 'ok'], wait: 'any', executor: sim(1, 'picked') },
+        },
+      },
+      { concurrency: { process: 1 } },
+    );
+    expect(r.status).toBe('succeeded');
+    expect(statusOf(r, 'broken')).toEqual(['failed']);
+    expect(statusOf(r, 'ok')).toEqual(['succeeded']);
+    expect(r.output).toEqual({ pick: 'picked' });
+  });
+
   it('fails the run once, when too many needs failed for the quorum (here of two steps at once)', async () => {
     const { r, events } = await run(store, {
       name: 'lost',
@@ -135,5 +157,45 @@ describe.each(['memory', 'journal'] as const)('wait: any | {quorum} (%s store)',
     expect(r.status).toBe('failed');
     expect(r.error).toMatchObject({ step: 'broken' });
     expect(statusOf(r, 'ok')).toEqual(['cancelled']);
+  });
+});
+
+describe('wait: any | {quorum} under duplicated, reordered and delayed deliveries', () => {
+  const lost: WorkflowInput = {
+    name: 'lost-chaos',
+    steps: {
+      b1: { executor: failing(0) },
+      b2: { executor: failing(0) },
+      b3: { executor: failing(0) },
+      ok: { executor: sim(5, 'ok') },
+      q: { needs: ['b1', 'b2', 'b3', 'ok'], wait: { quorum: 2 }, executor: sim(1, 'q') },
+      q2: { needs: ['b1', 'b2', 'b3'], wait: 'any', executor: sim(1, 'q2') },
+    },
+  };
+  const quorum: WorkflowInput = {
+    name: 'quorum-chaos',
+    steps: {
+      a: { executor: sim(1, 'a') },
+      b: { executor: sim(2, 'b') },
+      broken: { executor: failing(0) },
+      q: { needs: ['a', 'b', 'broken'], wait: { quorum: 2 }, executor: sim(1, 'q') },
+      end: { needs: ['q'], executor: sim(1, 'end') },
+    },
+  };
+
+  it.each([1, 2, 3, 4, 5, 6])('seed %i: the run fails once when the quorum is lost, and succeeds once when it is not', async (seed) => {
+    const chaos = { duplicate: 1, reorder: 16, delayMs: 10, seed };
+    const failed = await run('memory', lost, { chaos });
+    expect(failed.r.status).toBe('failed');
+    // Chaos delivers copies to subscribers too: distinct events by id.
+    const distinct = (events: EventEnvelope[], type: string) => new Set(events.filter((e) => e['detail-type'] === type).map((e) => e.id)).size;
+    expect(distinct(failed.events, 'Run Failed')).toBe(1);
+    expect(failed.r.trace.filter((t) => t.step === 'q' || t.step === 'q2')).toEqual([]);
+    const ok = await run('journal', quorum, { chaos });
+    expect(ok.r.status).toBe('succeeded');
+    expect(ok.r.output).toEqual({ end: 'end' });
+    expect(distinct(ok.events, 'Run Succeeded')).toBe(1);
+    expect(distinct(ok.events, 'Run Failed')).toBe(0);
+    expect(ok.r.trace.filter((t) => t.step === 'q').map((t) => t.status)).toEqual(['succeeded']);
   });
 });
