@@ -39,6 +39,10 @@ export function createProgress(options: Options): {
       }
       // The reason of a failure always reaches the user, whatever the output mode.
       if (result.error) stream.write(`${runErrorLine(result.error)}\n`);
+      // Only a spared need (wait: any | quorum) fails for good in a run that succeeds.
+      else if (result.status === 'succeeded' && result.steps.failed > 0 && (!options.json || options.tty)) {
+        stream.write(`note: ${result.steps.failed} step(s) failed without failing the run: the steps that wait for them (wait: any | quorum) started without them\n`);
+      }
     },
   };
 }

@@ -14,6 +14,7 @@ import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { StepInput, WorkflowInput } from '../../src/model/workflow.ts';
+import { joinflow } from '../helpers/cli.ts';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
@@ -197,5 +198,26 @@ describe('wait: any | {quorum} under duplicated, reordered and delayed deliverie
     expect(distinct(ok.events, 'Run Succeeded')).toBe(1);
     expect(distinct(ok.events, 'Run Failed')).toBe(0);
     expect(ok.r.trace.filter((t) => t.step === 'q').map((t) => t.status)).toEqual(['succeeded']);
+  });
+});
+
+describe('joinflow run of workflows/hedged.ts', () => {
+  it('runs the example, says when a spared replica failed, and fails the run when agreed cannot get two', () => {
+    const state = mkdtempSync(path.join(tmpdir(), 'jf-hedged-'));
+    closers.push(() => rmSync(state, { recursive: true, force: true }));
+    const fast = { 'replica-a': 0, 'replica-b': 0, 'replica-c': 0 };
+    // replica-b fails as soon as its worker runs it, well before the others answer.
+    const later = { 'replica-a': 1500, 'replica-c': 1500 };
+    let r = joinflow(['run', 'hedged', '--state', state, '--input', JSON.stringify({ fail: ['replica-b'], delays: later })]);
+    expect(r.stderr).toMatch(/^failed +replica-b /m);
+    expect(r.stderr).toContain('note: 1 step(s) failed without failing the run');
+    expect(r.code).toBe(0);
+    const output = JSON.parse(r.stdout) as { agreed: { replicas: string[] }; first: { replica: string } };
+    expect(output.agreed.replicas).toEqual(['replica-a', 'replica-c']);
+    expect(['replica-a', 'replica-c']).toContain(output.first.replica);
+    r = joinflow(['run', 'hedged', '--state', state, '--input', JSON.stringify({ fail: ['replica-a', 'replica-b'], delays: fast })]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error in step "replica-[ab]": NonRetriableStepError: replica-[ab] was told to fail/);
+    expect(r.stderr).not.toContain('note:');
   });
 });
