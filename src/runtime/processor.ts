@@ -218,8 +218,8 @@ export class TriggerProcessor {
         this.#retry(ctx);
         break;
       case 'fail-run':
-        // A step lost too many of its needs ($lost): the run fails once, through $fail's own join.
-        if (trigger.id === TriggerId.fail || this.#claimFail(ctx, key)) this.#failRun(ctx);
+        if (trigger.id === TriggerId.fail) this.#failRun(ctx);
+        else this.#failRunOnce(ctx, key);
         break;
       case 'succeed-run':
         this.#succeedRun(ctx);
@@ -286,13 +286,16 @@ export class TriggerProcessor {
     ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 
-  /** Arrives at the run's $fail trigger as its own failures do: true when the run is ours to fail. */
-  #claimFail(ctx: Ctx, key: string): boolean {
+  /**
+   * A step lost too many of its needs ($lost:<step>): the run fails once, through $fail's own
+   * join, as its other failures do. $fail is acknowledged after the effects that fail the run,
+   * so that a crash between them leaves its claim to be taken over, not the run to hang.
+   */
+  #failRunOnce(ctx: Ctx, key: string): void {
     const fail = ctx.plan.triggers.find((t) => t.id === TriggerId.fail);
-    if (!fail) return true;
-    if (!arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, ctx.io.now(), this.#leaseMs)) return false;
-    ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: fail.id });
-    return true;
+    if (fail && !arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, ctx.io.now(), this.#leaseMs)) return;
+    this.#failRun(ctx);
+    if (fail) ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: fail.id });
   }
 
   #failRun(ctx: Ctx): void {

@@ -41,3 +41,43 @@ describe('simulated processor crashes (--chaos crash-at=N)', () => {
     expect(r.steps.total).toBe(32);
   });
 });
+
+describe('simulated processor crashes with steps that wait for some of their needs', () => {
+  const sim = (durationMs: number, output: unknown) => ({ type: 'simulate' as const, durationMs, output });
+  const fail = { type: 'process' as const, command: 'sh', args: ['-c', 'exit 1'] };
+  const quorum = plan({
+    name: 'quorum-crash',
+    steps: {
+      a: { executor: sim(0, 'a') },
+      b: { executor: sim(1, 'b') },
+      broken: { executor: fail },
+      q: { needs: ['a', 'b', 'broken'], wait: { quorum: 2 }, executor: sim(0, 'q') },
+      end: { needs: ['q'], executor: sim(0, 'end') },
+    },
+  });
+  const lost = plan({
+    name: 'lost-crash',
+    steps: {
+      b1: { executor: fail },
+      b2: { executor: fail },
+      slow: { executor: sim(60_000, 'slow') },
+      q: { needs: ['b1', 'b2', 'slow'], wait: { quorum: 2 }, executor: sim(0, 'q') },
+    },
+  });
+
+  it.each(Array.from({ length: 24 }, (_, i) => i + 1))('a spared failure and a lost quorum end the same way with a crash before effect %i', async (n) => {
+    // One engine per workflow: each run meets the crash.
+    const engine = createEngine({ root, chaos: { crashAt: n } });
+    const other = createEngine({ root, chaos: { crashAt: n } });
+    engines.push(engine, other);
+    engine.register(quorum);
+    other.register(lost);
+    const ok = await engine.run('quorum-crash', null);
+    expect(ok.status).toBe('succeeded');
+    expect(ok.output).toEqual({ end: 'end' });
+    const failed = await other.run('lost-crash', null);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ type: 'ProcessExited' });
+    expect(['b1', 'b2']).toContain((failed.error as { step: string }).step);
+  });
+});
