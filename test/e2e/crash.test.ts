@@ -18,7 +18,7 @@ import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-crash-');
 
-/** Epigenomics (1,695 simulate steps) + function and process steps hanging off it: 1,995 steps. */
+/** Epigenomics (1,695 simulate steps) + function, process and quorum steps hanging off it: 2,005 steps. */
 function crashWorkflow(dir: string): string {
   const trace = JSON.parse(readFileSync(path.join(root, '../shared/corpora/wfcommons/epigenomics-chameleon-ilmn-6seq-50k-001.json'), 'utf8'));
   const { workflow } = importWfCommons(trace, { name: 'crashy' });
@@ -31,6 +31,13 @@ function crashWorkflow(dir: string): string {
   }
   for (let i = 0; i < 20; i++) {
     workflow.steps[`proc${i}`] = { needs: [`fn${i * 14}`], executor: { type: 'process', command: process.execPath, args: ['p.mjs'] } };
+  }
+  // Steps that start with the first (or two) of their needs: joins of a smaller need, whose
+  // output does not depend on which needs came first. Their needs are also needed in full (by a
+  // proc step), so each of them runs to its end whatever the timing, as in the reference run.
+  for (let i = 0; i < 10; i++) {
+    const needs = [`fn${((i * 2) % 20) * 14}`, `fn${((i * 2 + 1) % 20) * 14}`, `fn${((i * 2 + 2) % 20) * 14}`];
+    workflow.steps[`some${i}`] = { needs, wait: i % 2 === 0 ? 'any' : { quorum: 2 }, executor: { type: 'simulate', durationMs: 0, output: `some${i}` } };
   }
   const file = path.join(dir, 'crashy.json');
   writeFileSync(file, JSON.stringify(workflow));
@@ -80,7 +87,7 @@ describe('crash recovery', () => {
     const ref = joinflow(['run', file, ...ARGS, '--state', refState, '--json']);
     expect(ref.code).toBe(0);
     const refResult = JSON.parse(ref.stdout);
-    expect(refResult.steps.total).toBe(1995);
+    expect(refResult.steps.total).toBe(2005);
 
     const state = path.join(dir, 'state');
     const random = rng(20261121);
@@ -130,7 +137,7 @@ describe('crash recovery', () => {
     try {
       const got = stepResults(db, result.runId);
       const want = stepResults(refDb, refResult.runId);
-      expect(got.size).toBe(1995);
+      expect(got.size).toBe(2005);
       expect(Object.fromEntries(got)).toEqual(Object.fromEntries(want));
       // Repeated executions: a unit with more than one started attempt. Each repetition must come
       // from a task that was running when a kill hit (recovery re-runs it as attempt + 1).
