@@ -70,7 +70,8 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
   }
   const needs = new Map(Object.entries(steps).map(([id, s]) => [id, s.needs]));
   const ends = sinks(needs);
-  const spared = sparedSteps(steps, ends, wf.output);
+  const fatal = fatalSteps(steps, ends, wf.output);
+  const spared = new Set(Object.keys(steps).filter((id) => !fatal.has(id)));
   const triggers: Trigger[] = [];
   for (const [id, s] of Object.entries(steps)) {
     triggers.push({
@@ -79,15 +80,18 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
       condition: { type: 'join', need: s.needs.length === 0 ? 1 : (s.quorum ?? s.needs.length), key: s.needs.length === 0 ? 'run' : 'step' },
       action: { type: 'dispatch', step: id },
     });
-    // Once more of its needs failed than it can do without, the step can never start: the run
-    // fails (only the needs whose failure does not fail the run at once are counted here).
-    const lost = s.quorum === undefined ? [] : s.needs.filter((n) => spared.has(n));
-    if (s.quorum !== undefined && lost.length > s.needs.length - s.quorum) {
+    // Once more of its needs failed than it can do without (one, unless it waits for some of
+    // them), the step can never start: it fails the run, or, when the run can still succeed
+    // without it, fails itself (its failure counting in turn for the steps that need it). Only
+    // the needs whose failure does not fail the run at once come here.
+    const lost = s.needs.filter((n) => spared.has(n));
+    const spare = s.quorum === undefined ? 0 : s.needs.length - s.quorum;
+    if (lost.length > spare) {
       triggers.push({
         id: TriggerId.lost(id),
         activation: failed(wf.name, false, { step: lost }),
-        condition: { type: 'join', need: s.needs.length - s.quorum + 1, key: 'step' },
-        action: { type: 'fail-run' },
+        condition: { type: 'join', need: spare + 1, key: 'step' },
+        action: fatal.has(id) ? { type: 'fail-run' } : { type: 'lose', step: id },
       });
     }
     if (s.forEach) {
@@ -115,8 +119,8 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
     },
     {
       id: TriggerId.fail,
-      // Not for the spared steps: their failures count toward the $lost triggers of the steps that wait for them.
-      activation: failed(wf.name, false, spared.size === 0 ? {} : { step: [{ 'anything-but': [...spared] }] }),
+      // Not for the spared steps: their failures count toward the $lost triggers of the steps after them.
+      activation: failed(wf.name, false, failing(fatal, spared)),
       // The first failure for good fails the run; later ones change nothing.
       condition: { type: 'join', need: 1, key: 'step' },
       action: { type: 'fail-run' },
@@ -207,24 +211,32 @@ function failed(workflow: string, retrying: boolean, more: Record<string, unknow
 }
 
 /**
- * The steps whose failure for good does not fail the run at once: every step that needs them
- * waits for only some of its needs (`wait: any | {quorum}`), and they are neither a sink nor the
- * workflow's output. The steps waiting for them fail the run when too many of them failed.
+ * The steps whose failure for good fails the run at once: the sinks, the workflow's output, and
+ * every step that a step of these needs in full (not with `wait: any | {quorum}`). The failure
+ * of any other step (a *spared* one) leaves the run able to succeed: it counts toward the
+ * $lost triggers of the steps after it. Without `wait` every step is fatal.
  */
-function sparedSteps(steps: Record<string, PlanStep>, ends: readonly string[], output: string | undefined): Set<string> {
-  const waitAll = new Set<string>();
-  const needed = new Set<string>();
-  for (const s of Object.values(steps)) {
+function fatalSteps(steps: Record<string, PlanStep>, ends: readonly string[], output: string | undefined): Set<string> {
+  const fatal = new Set<string>(ends);
+  if (output !== undefined) fatal.add(output);
+  // Walk needs backwards from the fatal steps, through full joins only.
+  const todo = [...fatal];
+  while (todo.length > 0) {
+    const s = steps[todo.pop()!]!;
+    if (s.quorum !== undefined) continue;
     for (const n of s.needs) {
-      needed.add(n);
-      if (s.quorum === undefined) waitAll.add(n);
+      if (fatal.has(n)) continue;
+      fatal.add(n);
+      todo.push(n);
     }
   }
-  const spared = new Set<string>();
-  for (const id of Object.keys(steps)) {
-    if (needed.has(id) && !waitAll.has(id) && !ends.includes(id) && id !== output) spared.add(id);
-  }
-  return spared;
+  return fatal;
+}
+
+/** $fail's step filter: none when every step is fatal, else the shorter of the two lists. */
+function failing(fatal: ReadonlySet<string>, spared: ReadonlySet<string>): Record<string, unknown> {
+  if (spared.size === 0) return {};
+  return spared.size <= fatal.size ? { step: [{ 'anything-but': [...spared] }] } : { step: [...fatal] };
 }
 
 /** The plan as written to triggers/<workflow>.json: stable formatting, trailing newline. */

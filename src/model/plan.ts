@@ -25,6 +25,8 @@ export type Action =
   | { type: 'retry' }
   /** A step failed for good: fail the run. */
   | { type: 'fail-run' }
+  /** The step can never run (a need failed, or too many for its quorum): it fails as NeedsFailed. */
+  | { type: 'lose'; step: string }
   /** All sinks (or the output step) completed: the run succeeded. */
   | { type: 'succeed-run' };
 

@@ -224,6 +224,9 @@ export class TriggerProcessor {
       case 'succeed-run':
         this.#succeedRun(ctx);
         break;
+      case 'lose':
+        this.#lose(ctx, action.step);
+        break;
     }
     ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: ackId });
   }
@@ -296,6 +299,18 @@ export class TriggerProcessor {
     if (fail && !arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, ctx.io.now(), this.#leaseMs)) return;
     this.#failRun(ctx);
     if (fail) ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: fail.id });
+  }
+
+  /** A step that can never run fails, so that the steps after it count it as they count failures. */
+  #lose(ctx: Ctx, step: string): void {
+    const spec = ctx.plan.steps[step]!;
+    const lost = (ctx.detail as StepFailed).step;
+    const message = spec.quorum === undefined
+      ? `step "${step}" cannot run: its need "${lost}" failed`
+      : `step "${step}" cannot run: too many of its needs failed (it waits for ${spec.quorum} of ${spec.needs.length})`;
+    ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, {
+      workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, error: { type: 'NeedsFailed', message }, retrying: false,
+    }));
   }
 
   #failRun(ctx: Ctx): void {

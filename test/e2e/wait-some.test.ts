@@ -145,6 +145,30 @@ describe.each(['memory', 'journal'] as const)('wait: any | {quorum} (%s store)',
     expect(events.filter((e) => e['detail-type'] === 'Run Failed')).toHaveLength(1);
   });
 
+  it('a branch that cannot finish is lost step by step, and the step waiting for any branch goes on', async () => {
+    const branches = (fetchB: StepInput['executor']): WorkflowInput => ({
+      name: 'branches',
+      steps: {
+        fetchA: { executor: failing(0) },
+        fetchB: { executor: fetchB },
+        computeA: { needs: ['fetchA'], executor: sim(1, 'A') },
+        computeB: { needs: ['fetchB'], executor: sim(1, 'B') },
+        pick: { needs: ['computeA', 'computeB'], wait: 'any', executor: { type: 'process', command: 'node', args: ['-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(JSON.parse(s).results)))'] } },
+      },
+    });
+    const { r, events } = await run(store, branches(sim(200, 'b')));
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ pick: { computeB: 'B' } });
+    const failedEvents = events.filter((e) => e['detail-type'] === 'Step Failed').map((e) => e.detail as { step: string; error: { type: string; message: string } });
+    expect(failedEvents.map((d) => d.step)).toEqual(['fetchA', 'computeA']);
+    expect(failedEvents[1]!.error).toEqual({ type: 'NeedsFailed', message: 'step "computeA" cannot run: its need "fetchA" failed' });
+    expect(statusOf(r, 'computeA')).toEqual([]);
+    // Both branches lost: pick, a sink, can never run, and the run fails.
+    const both = await run(store, branches(failing(0.1)));
+    expect(both.r.status).toBe('failed');
+    expect(both.r.error).toMatchObject({ type: 'NeedsFailed', step: 'computeB' });
+  });
+
   it('a need that another step waits for in full still fails the run at once', async () => {
     const { r } = await run(store, {
       name: 'shared',

@@ -187,8 +187,9 @@ describe('compiler: wait any | {quorum}', () => {
     expect(lost.condition).toEqual({ type: 'join', need: 2, key: 'step' });
     expect(lost.action).toEqual({ type: 'fail-run' });
     expect(lost.activation).toEqual({ source: ['joinflow'], 'detail-type': ['Step Failed'], detail: { workflow: ['w'], step: ['a', 'b', 'c'], retrying: [false] } });
+    // $fail hears only q, the one step whose failure fails the run (the shorter list).
     expect(p.triggers.find((t) => t.id === '$fail')!.activation).toEqual({
-      source: ['joinflow'], 'detail-type': ['Step Failed'], detail: { workflow: ['w'], step: [{ 'anything-but': ['a', 'b', 'c'] }], retrying: [false] },
+      source: ['joinflow'], 'detail-type': ['Step Failed'], detail: { workflow: ['w'], step: ['q'], retrying: [false] },
     });
     // q starts when b (the second to finish) ends: 20 + 5 ms.
     expect(p.stats.criticalPathMs).toBe(25);
@@ -210,6 +211,30 @@ describe('compiler: wait any | {quorum}', () => {
     // but two failures cannot leave "any" without a need, so no $lost trigger is needed.
     expect(p.triggers.find((t) => t.id === '$fail')!.activation['detail']).toEqual({ workflow: ['w'], step: [{ 'anything-but': ['b', 'c'] }], retrying: [false] });
     expect(p.triggers.some((t) => t.id === '$lost:q')).toBe(false);
+  });
+
+  it('spares whole branches before a step that waits for some of them: a step that can no longer run loses', () => {
+    const p = compile({
+      name: 'w',
+      steps: {
+        root: { executor: s(1) },
+        fetchA: { needs: ['root'], executor: s(1) },
+        fetchB: { needs: ['root'], executor: s(1) },
+        computeA: { needs: ['fetchA'], executor: s(1) },
+        computeB: { needs: ['fetchB'], executor: s(1) },
+        pick: { needs: ['computeA', 'computeB'], wait: 'any', executor: s(1) },
+        report: { needs: ['pick', 'root'], executor: s(1) },
+      },
+    });
+    const lost = Object.fromEntries(p.triggers.filter((t) => t.id.startsWith('$lost:')).map((t) => [t.id, { need: (t.condition as { need: number }).need, steps: (t.activation['detail'] as { step: string[] }).step, action: t.action }]));
+    expect(lost).toEqual({
+      '$lost:computeA': { need: 1, steps: ['fetchA'], action: { type: 'lose', step: 'computeA' } },
+      '$lost:computeB': { need: 1, steps: ['fetchB'], action: { type: 'lose', step: 'computeB' } },
+      // pick is needed in full by the sink: losing both branches fails the run.
+      '$lost:pick': { need: 2, steps: ['computeA', 'computeB'], action: { type: 'fail-run' } },
+    });
+    // root is needed in full by the sink: its failure fails the run at once, as do pick's and report's.
+    expect((p.triggers.find((t) => t.id === '$fail')!.activation['detail'] as { step: unknown }).step).toEqual(['report', 'pick', 'root']);
   });
 
   it('compiles wait: all, and a quorum of every need, as the plain join (the same plan)', () => {
