@@ -65,6 +65,26 @@ describe('simulated processor crashes with steps that wait for some of their nee
     },
   });
 
+  const branches = plan({
+    name: 'branches-crash',
+    steps: {
+      fetchA: { executor: fail },
+      fetchB: { executor: sim(5, 'b') },
+      computeA: { needs: ['fetchA'], executor: sim(0, 'A') },
+      computeB: { needs: ['fetchB'], executor: sim(0, 'B') },
+      pick: { needs: ['computeA', 'computeB'], wait: 'any', executor: sim(0, 'picked') },
+    },
+  });
+
+  it.each(Array.from({ length: 16 }, (_, i) => i + 1))('a lost branch ends the same way with a crash before effect %i', async (n) => {
+    const engine = createEngine({ root, chaos: { crashAt: n } });
+    engines.push(engine);
+    engine.register(branches);
+    const r = await engine.run('branches-crash', null);
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ pick: 'picked' });
+  });
+
   it.each(Array.from({ length: 24 }, (_, i) => i + 1))('a spared failure and a lost quorum end the same way with a crash before effect %i', async (n) => {
     // One engine per workflow: each run meets the crash.
     const engine = createEngine({ root, chaos: { crashAt: n } });
