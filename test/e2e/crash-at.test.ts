@@ -3,6 +3,8 @@
  * happened, the later ones are lost, and the events it was handling are redelivered. Whatever N,
  * the run must end with the same output (steps may run twice: dispatch is at-least-once).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
@@ -43,6 +45,9 @@ describe('simulated processor crashes (--chaos crash-at=N)', () => {
 });
 
 describe('simulated processor crashes with steps that wait for some of their needs', () => {
+  // The process steps' logs go under a state dir of the test's own.
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'jf-crash-at-'));
+  afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
   const sim = (durationMs: number, output: unknown) => ({ type: 'simulate' as const, durationMs, output });
   const fail = { type: 'process' as const, command: 'sh', args: ['-c', 'exit 1'] };
   const quorum = plan({
@@ -77,7 +82,7 @@ describe('simulated processor crashes with steps that wait for some of their nee
   });
 
   it.each(Array.from({ length: 16 }, (_, i) => i + 1))('a lost branch ends the same way with a crash before effect %i', async (n) => {
-    const engine = createEngine({ root, chaos: { crashAt: n } });
+    const engine = createEngine({ root, stateDir, chaos: { crashAt: n } });
     engines.push(engine);
     engine.register(branches);
     const r = await engine.run('branches-crash', null);
@@ -87,8 +92,8 @@ describe('simulated processor crashes with steps that wait for some of their nee
 
   it.each(Array.from({ length: 24 }, (_, i) => i + 1))('a spared failure and a lost quorum end the same way with a crash before effect %i', async (n) => {
     // One engine per workflow: each run meets the crash.
-    const engine = createEngine({ root, chaos: { crashAt: n } });
-    const other = createEngine({ root, chaos: { crashAt: n } });
+    const engine = createEngine({ root, stateDir, chaos: { crashAt: n } });
+    const other = createEngine({ root, stateDir, chaos: { crashAt: n } });
     engines.push(engine, other);
     engine.register(quorum);
     other.register(lost);

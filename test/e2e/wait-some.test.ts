@@ -28,12 +28,16 @@ const failing = (seconds: number): StepInput['executor'] => ({ type: 'process', 
 type Options = Parameters<typeof createEngine>[0];
 
 function engineOn(store: 'memory' | 'journal', options: Options = {}): Engine {
+  // Process steps' logs go under the state dir, for the in-memory store too.
+  const dir = mkdtempSync(path.join(tmpdir(), 'jf-wait-'));
   if (store === 'memory') {
-    const engine = createEngine({ trace: true, ...options });
-    closers.push(() => engine.close());
+    const engine = createEngine({ trace: true, ...options, stateDir: dir });
+    closers.push(async () => {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
     return engine;
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'jf-wait-'));
   const state = openJournalState({ dir });
   const engine = createEngine({ trace: true, ...options, store: state.store, log: state.log, stateDir: dir });
   closers.push(async () => {
