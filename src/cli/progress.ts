@@ -41,7 +41,7 @@ export function createProgress(options: Options): {
       if (result.error) stream.write(`${runErrorLine(result.error)}\n`);
       // Only a spared need (wait: any | quorum) fails for good in a run that succeeds.
       else if (result.status === 'succeeded' && result.steps.failed > 0 && (!options.json || options.tty)) {
-        stream.write(`note: ${result.steps.failed} step(s) failed without failing the run: the steps that wait for them (wait: any | quorum) started without them\n`);
+        stream.write(`note: ${result.steps.failed} step(s) failed or could not run, without failing the run: the steps that wait for them (wait: any | quorum) started without them\n`);
       }
     },
   };

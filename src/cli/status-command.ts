@@ -48,6 +48,8 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;
       lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}`);
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
+      // A step that could never run (a lost branch before a step that waits for some of its needs).
+      else if (s.state === 'failed' && s.attempts === 0) lines.push('             NeedsFailed: never ran, a step it needs failed');
     }
     if (steps.length === 0) lines.push('  (no steps recorded)');
     if (run.error) lines.push(runErrorLine(run.error));

@@ -78,6 +78,9 @@ export const StepFailedSchema = z.object({
   retrying: z.boolean(),
 });
 
+/** The error type of a step that can never run because its needs failed (it fails without an attempt). */
+export const NEEDS_FAILED = 'NeedsFailed';
+
 export type RunRequested = z.infer<typeof RunRequestedSchema>;
 export type StepCompleted = z.infer<typeof StepCompletedSchema>;
 export type StepFailed = z.infer<typeof StepFailedSchema>;

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import {
   DetailType,
+  NEEDS_FAILED,
   EnvelopeSchema,
   isEnvelope,
   isRunRequested,
@@ -309,7 +310,7 @@ export class TriggerProcessor {
       ? `step "${step}" cannot run: its need "${lost}" failed`
       : `step "${step}" cannot run: too many of its needs failed (it waits for ${spec.quorum} of ${spec.needs.length})`;
     ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, {
-      workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, error: { type: 'NeedsFailed', message }, retrying: false,
+      workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, error: { type: NEEDS_FAILED, message }, retrying: false,
     }));
   }
 

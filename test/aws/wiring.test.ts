@@ -71,6 +71,9 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     const lost = await runToEnd('hedged', 'wired-hedged-2', { ...input, fail: ['replica-a', 'replica-b'] });
     expect(lost.run.status).toBe('failed');
     expect(lost.run.error).toMatchObject({ type: 'NonRetriableStepError' });
+    // agreed can never get two answers: status says so (its $lost trigger fired).
+    expect(lost.steps.filter((s) => s.state === 'lost')).toEqual([{ step: 'agreed', state: 'lost' }]);
+    expect(spared.steps.filter((s) => s.state === 'lost')).toEqual([]);
     expect(calls('hedgedagreed').filter((p) => (p['joinflow'] as { runId: string }).runId === 'wired-hedged-2')).toEqual([]);
   });
 

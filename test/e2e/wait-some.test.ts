@@ -3,7 +3,7 @@
  * the durable (journal) store: what it receives, the needs still running at the run's end, and
  * which failures fail the run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -167,6 +167,8 @@ describe.each(['memory', 'journal'] as const)('wait: any | {quorum} (%s store)',
     expect(failedEvents.map((d) => d.step)).toEqual(['fetchA', 'computeA']);
     expect(failedEvents[1]!.error).toEqual({ type: 'NeedsFailed', message: 'step "computeA" cannot run: its need "fetchA" failed' });
     expect(statusOf(r, 'computeA')).toEqual([]);
+    // computeA never ran, but it is a failed step of the run (on the log: attempt 0, never started).
+    expect(r.steps).toEqual({ total: 5, succeeded: 3, failed: 2, cancelled: 0, retried: 0 });
     // Both branches lost: pick, a sink, can never run, and the run fails.
     const both = await run(store, branches(failing(0.1)));
     expect(both.r.status).toBe('failed');
@@ -238,7 +240,7 @@ describe('joinflow run of workflows/hedged.ts', () => {
     const later = { 'replica-a': 1500, 'replica-c': 1500 };
     let r = joinflow(['run', 'hedged', '--state', state, '--input', JSON.stringify({ fail: ['replica-b'], delays: later })]);
     expect(r.stderr).toMatch(/^failed +replica-b /m);
-    expect(r.stderr).toContain('note: 1 step(s) failed without failing the run');
+    expect(r.stderr).toContain('note: 1 step(s) failed or could not run, without failing the run');
     expect(r.code).toBe(0);
     const output = JSON.parse(r.stdout) as { agreed: { replicas: string[] }; first: { replica: string } };
     expect(output.agreed.replicas).toEqual(['replica-a', 'replica-c']);
@@ -247,5 +249,31 @@ describe('joinflow run of workflows/hedged.ts', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error in step "replica-[ab]": NonRetriableStepError: replica-[ab] was told to fail/);
     expect(r.stderr).not.toContain('note:');
+  });
+
+  it('counts a step that could never run as failed, and status shows it with 0 attempts', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jf-lost-cli-'));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'branches.yaml');
+    writeFileSync(file, [
+      'name: branches',
+      'steps:',
+      '  fetchA: { executor: { type: process, command: "false" } }',
+      '  computeA: { needs: [fetchA], executor: { type: simulate, durationMs: 1 } }',
+      '  fetchB: { executor: { type: simulate, durationMs: 100 } }',
+      '  pick: { needs: [computeA, fetchB], wait: any, executor: { type: simulate, durationMs: 1, output: picked } }',
+      '',
+    ].join('\n'));
+    const state = path.join(dir, 'state');
+    const r = joinflow(['run', file, '--state', state, '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as RunResult;
+    expect(result.steps).toEqual({ total: 4, succeeded: 2, failed: 2, cancelled: 0, retried: 0 });
+    const status = joinflow(['status', result.runId, '--state', state]);
+    expect(status.stdout).toMatch(/^ {2}failed +computeA +0 attempts\n +NeedsFailed: never ran, a step it needs failed$/m);
+    const json = JSON.parse(joinflow(['status', result.runId, '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string; attempts: number }> };
+    expect(json.steps.find((s) => s.step === 'computeA')).toMatchObject({ state: 'failed', attempts: 0 });
+    const plain = joinflow(['run', file, '--state', state]);
+    expect(plain.stderr).toContain('note: 2 step(s) failed or could not run, without failing the run');
   });
 });

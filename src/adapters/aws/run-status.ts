@@ -1,15 +1,19 @@
 /**
  * Reads a run's state from the DynamoDB table for `joinflow status`: the META item, which
- * steps fired (their trigger's claim and dispatch times) and which completed (their results).
+ * steps fired (their trigger's claim and dispatch times), which completed (their results), and
+ * which can never run (their `$lost:<step>` trigger fired: too many of their needs failed).
  */
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunRecord } from '../../ports.ts';
+import { TriggerId } from '../../compiler/compile.ts';
 import { itemKey, itemToRun, num, sortKey, type Item } from './dynamodb-keys.ts';
 
-/** One step as status shows it. Items count a forEach step's finished items. */
+const LOST_PREFIX = TriggerId.lost('');
+
+/** One step as status shows it. Items count a forEach step's finished items. `lost`: it can never run. */
 export type StepStatus = {
   step: string;
-  state: 'dispatched' | 'completed';
+  state: 'dispatched' | 'completed' | 'lost';
   dispatchedAt?: number;
   items?: number;
 };
@@ -32,10 +36,15 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   const meta = items.find((i) => i['sk']?.S === sortKey.meta);
   if (!meta) return undefined;
   const steps = new Map<string, StepStatus>();
+  const lost: string[] = [];
   for (const item of items) {
     const sk = item['sk']?.S ?? '';
     if (sk.startsWith('TRIG#')) {
       const trigger = sk.slice('TRIG#'.length);
+      if (trigger.startsWith(LOST_PREFIX) && !trigger.includes('#')) {
+        if (num(item, 'claimedAt') !== undefined) lost.push(trigger.slice(LOST_PREFIX.length));
+        continue;
+      }
       // Internal triggers ($collect, $succeed, ...) and shard/marker items are not steps.
       if (trigger.startsWith('$') || trigger.includes('#')) continue;
       if (num(item, 'claimedAt') === undefined) continue;
@@ -55,5 +64,7 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     else s.state = 'completed';
     steps.set(step, s);
   }
-  return { run: itemToRun(meta), steps: [...steps.values()].sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0) || a.step.localeCompare(b.step)) };
+  const ordered = [...steps.values()].sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0) || a.step.localeCompare(b.step));
+  for (const step of lost.sort()) if (!steps.has(step)) ordered.push({ step, state: 'lost' });
+  return { run: itemToRun(meta), steps: ordered };
 }

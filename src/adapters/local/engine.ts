@@ -388,7 +388,7 @@ export class Engine {
   #count(e: EventEnvelope): void {
     this.#options.meter?.event(e);
     const runId = (e.detail as { runId?: unknown }).runId;
-    if (typeof runId === 'string') this.#runs.get(runId)?.countEvent();
+    if (typeof runId === 'string') this.#runs.get(runId)?.countEvent(e);
   }
 }
 

@@ -1,5 +1,5 @@
 /** Per-run bookkeeping of the embedded engine: counts, trace, timers, and the waiters of a run. */
-import { DetailType, type EventEnvelope, type StepError } from '../../model/events.ts';
+import { DetailType, type EventEnvelope, NEEDS_FAILED, type StepError, type StepFailed } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
 import type { DurableLog, TaskAttempt } from './durable-log.ts';
@@ -115,8 +115,33 @@ export class RunTracker {
     this.#fromLog = this.#keepTrace;
   }
 
-  countEvent(): void {
+  /** Counts one of the run's events; a step's `NeedsFailed` Step Failed makes it a failed unit (see {@link lost}). */
+  countEvent(e: EventEnvelope): void {
     this.#events++;
+    if (e['detail-type'] === DetailType.StepFailed && (e.detail as StepFailed).error.type === NEEDS_FAILED) this.#lost(e);
+  }
+
+  /**
+   * A step that can never run (its needs failed) fails without an attempt: it is a failed unit
+   * of the run's counts, and on the log a task of attempt 0 that failed without starting, so that
+   * `status` and the counts of a run read back from the log have it too (no trace record: it never
+   * ran). A repeated event (redelivery) changes nothing.
+   */
+  #lost(e: EventEnvelope): void {
+    const { step } = e.detail as StepFailed;
+    const spec = this.#plan.steps[step];
+    if (!spec || this.#units.get(step) === UnitState.Failed) return;
+    if (this.#units.get(step) !== UnitState.Succeeded) {
+      this.#units.set(step, UnitState.Failed);
+      this.#failed++;
+    }
+    if (!this.#log) return;
+    const task: Task = {
+      workflow: this.#plan.workflow, runId: this.#runId, step, attempt: 0, maxAttempts: spec.retry.maxAttempts,
+      executor: spec.executor, event: { input: null, results: {} },
+    };
+    this.#log.recordTask(task);
+    this.#log.taskFinished(task, 'failed', Date.parse(e.time));
   }
 
   /** A task was dispatched (or a retry submitted): its unit waits for this attempt. */
