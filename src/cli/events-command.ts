@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { watchOutput } from '../adapters/local/output-watch.ts';
 import { UsageError } from '../model/errors.ts';
 import type { EventPattern } from '../model/plan.ts';
-import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from '../runtime/pattern.ts';
+import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from '../model/pattern.ts';
 import { openState, stateDir } from './state.ts';
 import { readJson } from './test-pattern-command.ts';
 

@@ -35,7 +35,7 @@ export function createProgress(options: Options): {
       if (drawn) stream.write('\n');
       if (!options.json || options.tty) {
         const s = result.steps;
-        stream.write(`run ${result.runId} ${result.status} in ${result.durationMs} ms: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled > 0 ? `${s.cancelled} cancelled, ` : ''}${s.retried} retried, ${result.events} events\n`);
+        stream.write(`run ${result.runId} ${result.status} in ${result.durationMs} ms: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled > 0 ? `${s.cancelled} cancelled, ` : ''}${s.skipped === undefined ? '' : `${s.skipped} skipped, `}${s.retried} retried, ${result.events} events\n`);
       }
       // The reason of a failure always reaches the user, whatever the output mode.
       if (result.error) stream.write(`${runErrorLine(result.error)}\n`);

@@ -50,6 +50,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
       // A step that could never run (a lost branch before a step that waits for some of its needs).
       else if (s.state === 'failed' && s.attempts === 0) lines.push('             NeedsFailed: never ran, a step it needs failed');
+      else if (s.state === 'skipped') lines.push('             a choice: its "when" did not match, or every step it needs was skipped');
     }
     if (steps.length === 0) lines.push('  (no steps recorded)');
     if (run.error) lines.push(runErrorLine(run.error));

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
 import type { EventPattern } from '../model/plan.ts';
-import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from '../runtime/pattern.ts';
+import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from '../model/pattern.ts';
 
 /** Help of `joinflow test-pattern`. */
 export const TEST_PATTERN_HELP = `Usage: joinflow test-pattern --pattern JSON|@file --event JSON|@file

@@ -9,6 +9,7 @@ import type { EventPattern, PlanStep, Trigger, TriggerPlan } from '../model/plan
 import type { Subscription } from '../model/subscriptions.ts';
 import type { ExecutorSpec, RetrySpec, Workflow } from '../model/workflow.ts';
 import { resolveAuto } from './auto-steps.ts';
+import { skippableSteps } from './choices.ts';
 import { dagStats, sinks } from './graph.ts';
 import { validateWorkflow, type ModuleInfo } from './validate.ts';
 
@@ -68,6 +69,9 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
     const expected = s.resources?.expectedSeconds;
     steps[id] = { ...planStep(s, executor, s.timeoutMs), ...(expected === undefined ? {} : { expectedSeconds: expected }) };
   }
+  // Choices: which steps may be skipped, and which hear Step Skipped of their needs.
+  const skippable = skippableSteps(wf.steps);
+  for (const s of Object.values(steps)) if (s.needs.some((n) => skippable.has(n))) s.needsMaySkip = true;
   const needs = new Map(Object.entries(steps).map(([id, s]) => [id, s.needs]));
   const ends = sinks(needs);
   const fatal = fatalSteps(steps, ends, wf.output);
@@ -76,7 +80,7 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
   for (const [id, s] of Object.entries(steps)) {
     triggers.push({
       id,
-      activation: s.needs.length === 0 ? runRequested(wf.name) : completed(wf.name, s.needs, false),
+      activation: s.needs.length === 0 ? runRequested(wf.name) : completed(wf.name, s.needs, false, skippable),
       condition: { type: 'join', need: s.needs.length === 0 ? 1 : (s.quorum ?? s.needs.length), key: s.needs.length === 0 ? 'run' : 'step' },
       action: { type: 'dispatch', step: id },
     });
@@ -106,7 +110,7 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
   triggers.push(
     {
       id: TriggerId.succeed,
-      activation: completed(wf.name, ends, false),
+      activation: completed(wf.name, ends, false, skippable),
       condition: { type: 'join', need: ends.length, key: 'step' },
       action: { type: 'succeed-run' },
     },
@@ -180,6 +184,7 @@ function planStep(s: Workflow['steps'][string], executor: ExecutorSpec, timeoutM
     ...(s.forEach === undefined ? {} : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
     ...(s.files === undefined ? {} : { files: s.files }),
     ...(quorumOf(s) === undefined ? {} : { quorum: quorumOf(s) }),
+    ...(s.when === undefined ? {} : { when: s.when }),
   };
 }
 
@@ -193,10 +198,12 @@ function runRequested(workflow: string): EventPattern {
   return { source: [JOINFLOW_SOURCE], 'detail-type': [DetailType.RunRequested], detail: { workflow: [workflow] } };
 }
 
-function completed(workflow: string, steps: string[], items: boolean): EventPattern {
+/** Step Completed of `steps` (of their items, or not); Step Skipped too when one of them may be skipped. */
+function completed(workflow: string, steps: string[], items: boolean, skippable?: ReadonlySet<string>): EventPattern {
+  const skips = skippable !== undefined && steps.some((s) => skippable.has(s));
   return {
     source: [JOINFLOW_SOURCE],
-    'detail-type': [DetailType.StepCompleted],
+    'detail-type': skips ? [DetailType.StepCompleted, DetailType.StepSkipped] : [DetailType.StepCompleted],
     // Item completions count only toward their forEach step's collect trigger.
     detail: { workflow: [workflow], step: steps, item: [{ exists: items }] },
   };

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { issueMessage, type Problem } from '../model/errors.ts';
 import { STEP_ID_PATTERN, StepSchema, WorkflowSchema, type StepSpec, type Workflow } from '../model/workflow.ts';
+import { skippableSteps, waitSkipProblems, whenProblems } from './choices.ts';
 import { findCycle, topoOrder } from './graph.ts';
 import { place } from './placement.ts';
 
@@ -97,7 +98,7 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
         });
       }
     }
-    problems.push(...waitProblems(id, step));
+    problems.push(...waitProblems(id, step), ...whenProblems(id, step));
     const e = step.executor;
     if (e.type === 'container' && (e.module === undefined) === (e.command === undefined)) {
       problems.push({ path: `steps.${id}.executor`, message: 'a container step runs either a handler "module" or a "command": give exactly one' });
@@ -129,7 +130,7 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
   if (cyclic.length > 0) {
     const cycle = findCycle(needs, cyclic);
     problems.push({ path: 'steps', message: `cycle: ${cycle.join(' -> ')} (members: ${[...new Set(cycle)].join(', ')})` });
-  }
+  } else problems.push(...waitSkipProblems(steps, skippableSteps(steps)));
   const output = raw['output'];
   if (typeof output === 'string' && !allIds.has(output)) {
     problems.push({ path: 'output', message: `unknown step "${output}"${suggest(output, allIds)}` });

@@ -1,4 +1,4 @@
-import type { ExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput, WaitSpec } from './workflow.ts';
+import type { ExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput, WaitSpec, WhenSpec } from './workflow.ts';
 
 /** Options of a step besides its executor; `needs` and `forEach` only accept ids declared earlier. */
 export type StepOptions<Known extends string> = {
@@ -13,6 +13,11 @@ export type StepOptions<Known extends string> = {
   fallback?: 'batch';
   /** Start after all needs (default), the first of them (`any`), or `{quorum: k}` of them. */
   wait?: WaitSpec;
+  /**
+   * Run only when this EventBridge pattern matches what the step would receive, `{input,
+   * results}`; otherwise the step is skipped (and so are the steps whose needs were all skipped).
+   */
+  when?: WhenSpec;
 };
 
 const BUILDER = Symbol.for('joinflow.WorkflowBuilder');

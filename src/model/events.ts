@@ -9,6 +9,7 @@ export const DetailType = {
   StepStarted: 'Step Started',
   StepCompleted: 'Step Completed',
   StepFailed: 'Step Failed',
+  StepSkipped: 'Step Skipped',
   RunSucceeded: 'Run Succeeded',
   RunFailed: 'Run Failed',
   RunCancelled: 'Run Cancelled',
@@ -78,12 +79,21 @@ export const StepFailedSchema = z.object({
   retrying: z.boolean(),
 });
 
+/** A step that did not run because its `when` did not match, or because every step it needs was skipped. */
+export const StepSkippedSchema = z.object({
+  workflow: z.string().min(1),
+  runId: z.string().min(1),
+  step: z.string().min(1),
+  reason: z.string(),
+});
+
 /** The error type of a step that can never run because its needs failed (it fails without an attempt). */
 export const NEEDS_FAILED = 'NeedsFailed';
 
 export type RunRequested = z.infer<typeof RunRequestedSchema>;
 export type StepCompleted = z.infer<typeof StepCompletedSchema>;
 export type StepFailed = z.infer<typeof StepFailedSchema>;
+export type StepSkipped = z.infer<typeof StepSkippedSchema>;
 
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 // zod's int() accepts safe integers only.
@@ -121,6 +131,11 @@ export function isStepFailed(d: Record<string, unknown>): d is StepFailed {
     (d['item'] === undefined || isCount(d['item'], 0)) && typeof d['retrying'] === 'boolean' &&
     (d['placement'] === undefined || typeof d['placement'] === 'string') &&
     typeof err === 'object' && err !== null && typeof err['type'] === 'string' && typeof err['message'] === 'string';
+}
+
+/** True when `d` satisfies StepSkippedSchema. */
+export function isStepSkipped(d: Record<string, unknown>): d is StepSkipped {
+  return isId(d['workflow']) && isId(d['runId']) && isId(d['step']) && d['item'] === undefined && typeof d['reason'] === 'string';
 }
 
 /** The fields that identify one execution in step events: workflow, run, step, attempt, item (and placement). */

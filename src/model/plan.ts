@@ -1,7 +1,7 @@
 import type { Subscription } from './subscriptions.ts';
 import type { ExecutorSpec, RetrySpec, StepFiles } from './workflow.ts';
 
-/** An EventBridge event pattern (the subset the compiler emits; see runtime/pattern.ts). */
+/** An EventBridge event pattern (the subset the compiler emits; see model/pattern.ts). */
 export type EventPattern = { [key: string]: unknown };
 
 /** Which field of an arriving event identifies the arrival (never the event id: retries change it). */
@@ -79,6 +79,13 @@ export type PlanStep = {
   files?: StepFiles;
   /** How many of its needs the step waits for, when fewer than all (`wait: any` is 1). */
   quorum?: number;
+  /** Runs only when this pattern matches `{input, results}`; otherwise it is skipped (a choice). */
+  when?: EventPattern;
+  /**
+   * Some of its needs may be skipped: it gets no result for those, and it is skipped when all of
+   * them were (or, for a forEach step, the step it fans out over was).
+   */
+  needsMaySkip?: true;
 };
 
 /** The compiled form of one workflow; written to triggers/<workflow>.json. */

@@ -57,7 +57,7 @@ export const TargetSchema = z.discriminatedUnion('type', [WebhookTargetSchema, C
 
 export const SubscriptionSchema = z.strictObject({
   description: z.string().optional(),
-  // Checked against the EventBridge pattern language by runtime/pattern.ts, with the field's path.
+  // Checked against the EventBridge pattern language by model/pattern.ts, with the field's path.
   pattern: z.record(z.string(), z.unknown()),
   target: TargetSchema,
 });

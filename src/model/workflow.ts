@@ -160,6 +160,12 @@ export const WaitSchema = z.union([z.literal('all'), z.literal('any'), z.strictO
   error: 'must be "all", "any" or {quorum: k} with k a whole number of needs, at least 1',
 });
 
+/**
+ * A step's choice: an EventBridge event pattern matched against what the step would receive,
+ * `{input, results}`. When it does not match, the step is skipped (README: "Choices").
+ */
+export const WhenSchema = z.record(z.string(), z.unknown(), { error: 'must be an event pattern: an object such as {results: {check: {ok: [true]}}}' });
+
 export const StepSchema = z.strictObject({
   description: z.string().optional(),
   // Unknown or malformed ids in needs are reported by the graph check, with a suggestion.
@@ -173,6 +179,7 @@ export const StepSchema = z.strictObject({
   fallback: z.literal('batch', 'the only fallback is "batch"').optional(),
   files: StepFilesSchema.optional(),
   wait: WaitSchema.optional(),
+  when: WhenSchema.optional(),
 });
 
 export const WorkflowSchema = z.strictObject({
@@ -204,6 +211,7 @@ export type ForEachSpec = z.infer<typeof ForEachSchema>;
 export type StepSpec = z.infer<typeof StepSchema>;
 export type StepFiles = z.infer<typeof StepFilesSchema>;
 export type WaitSpec = z.infer<typeof WaitSchema>;
+export type WhenSpec = z.infer<typeof WhenSchema>;
 export type Workflow = z.infer<typeof WorkflowSchema>;
 /** What authors write: defaults not yet applied. */
 export type WorkflowInput = z.input<typeof WorkflowSchema>;

@@ -12,24 +12,28 @@ import {
   isRunRequested,
   isStepCompleted,
   isStepFailed,
+  isStepSkipped,
   JOINFLOW_SOURCE,
   RunRequestedSchema,
   runIdProblem,
   StepCompletedSchema,
   StepFailedSchema,
+  StepSkippedSchema,
   type EventEnvelope,
   type StepCompleted,
   type StepFailed,
+  type StepSkipped,
 } from '../model/events.ts';
 import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
+import { skipReason } from './choice.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
-import { fanOutItems, makeTask, resultKey, retryDelay, stepResults } from './tasks.ts';
+import { fanOutItems, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
   store: TriggerStore;
@@ -106,7 +110,7 @@ export class TriggerProcessor {
     }
     if (event.source !== JOINFLOW_SOURCE) return [];
     const type = event['detail-type'];
-    if (type !== DetailType.RunRequested && type !== DetailType.StepCompleted && type !== DetailType.StepFailed) {
+    if (type !== DetailType.RunRequested && type !== DetailType.StepCompleted && type !== DetailType.StepFailed && type !== DetailType.StepSkipped) {
       return []; // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
     }
     const direct = this.#direct;
@@ -120,6 +124,7 @@ export class TriggerProcessor {
   #handle(io: Io, event: EventEnvelope, type: string, only: string | undefined): Effect[] {
     if (type === DetailType.RunRequested) return this.#runRequested(io, event, only);
     if (type === DetailType.StepCompleted) return this.#stepEvent(io, event, isStepCompleted, StepCompletedSchema, only);
+    if (type === DetailType.StepSkipped) return this.#stepEvent(io, event, isStepSkipped, StepSkippedSchema, only);
     return this.#stepEvent(io, event, isStepFailed, StepFailedSchema, only);
   }
 
@@ -155,18 +160,18 @@ export class TriggerProcessor {
     io: Io,
     event: EventEnvelope,
     valid: (d: Record<string, unknown>) => boolean,
-    schema: z.ZodType<StepCompleted | StepFailed>,
+    schema: z.ZodType<StepCompleted | StepFailed | StepSkipped>,
     only: string | undefined,
   ): Effect[] {
     if (!valid(event.detail)) {
       const parsed = schema.safeParse(event.detail);
       return [deadLetter(event, `invalid ${event['detail-type']} detail: ${parsed.success ? 'rejected' : issues(parsed.error)}`)];
     }
-    const detail = event.detail as StepCompleted | StepFailed;
+    const detail = event.detail as StepCompleted | StepFailed | StepSkipped;
     const plan = this.#plans.get(detail.workflow);
     if (!plan) return [deadLetter(event, `unknown workflow "${detail.workflow}"`)];
     if (!this.#stepIds.get(plan.workflow)!.has(detail.step)) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
-    const mismatch = itemMismatch(plan.steps[detail.step]!, detail, event['detail-type']);
+    const mismatch = 'reason' in detail ? undefined : itemMismatch(plan.steps[detail.step]!, detail, event['detail-type']);
     if (mismatch) return [deadLetter(event, `invalid ${event['detail-type']} detail: item: ${mismatch}`)];
     const run = io.store.getRun(detail.runId);
     if (!run) return [deadLetter(event, `unknown run "${detail.runId}"`)];
@@ -179,11 +184,12 @@ export class TriggerProcessor {
     if (event['detail-type'] === DetailType.StepFailed) {
       // A failure of an execution whose step already completed (a duplicate run after a crash)
       // must not fail the run: the step has its result.
-      if (io.store.getResults(detail.runId, [resultKey(detail.step, detail.item)]).size > 0) return [];
+      if (io.store.getResults(detail.runId, [resultKey(detail.step, (detail as StepFailed).item)]).size > 0) return [];
     }
     if (event['detail-type'] === DetailType.StepCompleted) {
       // Saved before any arrival is counted, so whoever completes a join finds every result.
-      io.store.saveResult(detail.runId, resultKey(detail.step, detail.item), (detail as StepCompleted).output ?? null);
+      const d = detail as StepCompleted;
+      io.store.saveResult(detail.runId, resultKey(d.step, d.item), d.output ?? null);
     }
     return this.#fire({ io, plan, run, detail, effects: [], only }, event);
   }
@@ -235,6 +241,15 @@ export class TriggerProcessor {
   #dispatch(ctx: Ctx, step: string): void {
     const { store } = ctx.io;
     const spec = ctx.plan.steps[step]!;
+    if (spec.when !== undefined || spec.needsMaySkip) {
+      // A choice: the step is skipped, and the steps after it hear so (Step Skipped counts toward their joins).
+      const reason = skipReason(store, ctx.run, spec);
+      if (reason !== undefined) {
+        store.saveResult(ctx.run.runId, skippedKey(step), reason);
+        ctx.effects.push(this.#publish(ctx.io, DetailType.StepSkipped, { workflow: ctx.plan.workflow, runId: ctx.run.runId, step, reason }));
+        return;
+      }
+    }
     const results = stepResults(store, ctx.run.runId, spec);
     if (!spec.forEach) {
       ctx.effects.push({ type: 'dispatch', tasks: [makeTask(ctx.plan, ctx.run, step, 1, results)] });
@@ -328,9 +343,10 @@ export class TriggerProcessor {
     const out = ctx.plan.output;
     const keys = 'step' in out ? [out.step] : out.sinks;
     const found = ctx.io.store.getResults(ctx.run.runId, keys);
+    // A sink that was skipped (a choice) has no result, and no key in the output.
     const output = 'step' in out
       ? (found.get(out.step) ?? null)
-      : Object.fromEntries(keys.map((k) => [k, found.get(k) ?? null]));
+      : Object.fromEntries(keys.filter((k) => found.get(k) !== undefined || !ctx.plan.steps[k]!.when && !ctx.plan.steps[k]!.needsMaySkip).map((k) => [k, found.get(k) ?? null]));
     const runId = ctx.run.runId;
     ctx.effects.push(
       this.#publish(ctx.io, DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId, output }),

@@ -5,7 +5,7 @@
  * bucket. Candidates are then confirmed with the compiled pattern.
  */
 import type { EventPattern } from '../model/plan.ts';
-import { compilePattern } from './pattern.ts';
+import { compilePattern } from '../model/pattern.ts';
 
 const INDEX_PATHS: ReadonlyArray<readonly string[]> = [
   ['source'],

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Problem } from '../model/errors.ts';
 import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../model/events.ts';
 import type { DeliveryRetry, Subscription, WorkflowTarget } from '../model/subscriptions.ts';
-import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from './pattern.ts';
+import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from '../model/pattern.ts';
 
 /**
  * Checks every subscription's pattern against the EventBridge language and its 2,048-character

@@ -9,6 +9,11 @@ export function resultKey(step: string, item?: number): string {
   return item === undefined ? step : `${step}#${item}`;
 }
 
+/** Store key of the note that a choice skipped `step` (its reason): what `status` reads on AWS. Step ids cannot start with `$`. */
+export function skippedKey(step: string): string {
+  return `$skipped:${step}`;
+}
+
 /** Reads `path` (dot-separated) inside a value. */
 export function pick(value: unknown, path: string | undefined): unknown {
   if (!path) return value;
@@ -35,9 +40,10 @@ export function stepResults(store: StoreNow, runId: string, step: PlanStep): Rec
   for (const k of keys) {
     // A saved result is never undefined: undefined is a need that had not completed when a step
     // waiting for some of its needs (`quorum`) started, and it gets none.
+    // Nor does a need that was skipped (a choice).
     const v = found.get(k);
     if (v !== undefined) results[k] = v;
-    else if (step.quorum === undefined) results[k] = null;
+    else if (step.quorum === undefined && !step.needsMaySkip) results[k] = null;
   }
   return results;
 }

@@ -77,6 +77,24 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     expect(calls('hedgedagreed').filter((p) => (p['joinflow'] as { runId: string }).runId === 'wired-hedged-2')).toEqual([]);
   });
 
+  it('runs quality-gate: the branch whose when matches runs, the other is skipped step by step, status shows which', async () => {
+    const runs = { noisy: 'wired-gate-1', clean: 'wired-gate-2' };
+    const noisy = await runToEnd('quality-gate', runs.noisy, null);
+    const clean = await runToEnd('quality-gate', runs.clean, { readings: [10, 10.1, 10, 10.2, 10.1, 10] });
+    expect(noisy.run.status).toBe('succeeded');
+    expect(noisy.run.output).toMatchObject({ report: { path: 'republish', denoised: true } });
+    expect(clean.run.output).toMatchObject({ report: { path: 'publish', denoised: false } });
+    const invoked = (runId: string) => ['measure', 'publish', 'denoise', 'republish', 'report']
+      .filter((step) => calls(`qualitygate${step}`).some((p) => (p['joinflow'] as { runId: string }).runId === runId));
+    expect(invoked(runs.noisy)).toEqual(['measure', 'denoise', 'republish', 'report']);
+    expect(invoked(runs.clean)).toEqual(['measure', 'publish', 'report']);
+    // Every event came twice: each step still ran once.
+    expect(calls('qualitygatereport').filter((p) => (p['joinflow'] as { runId: string }).runId === runs.clean)).toHaveLength(1);
+    const states = (r: typeof noisy) => Object.fromEntries(r.steps.map((s) => [s.step, s.state]));
+    expect(states(noisy)).toEqual({ measure: 'completed', publish: 'skipped', denoise: 'completed', republish: 'completed', report: 'completed' });
+    expect(states(clean)).toEqual({ measure: 'completed', publish: 'completed', denoise: 'skipped', republish: 'skipped', report: 'completed' });
+  });
+
   it('runs fanout with n = 5: one invocation per item, the reduce joins all five', async () => {
     const { run, steps } = await runToEnd('fanout', 'wired-fanout-1', { n: 5 });
     expect(run.status).toBe('succeeded');

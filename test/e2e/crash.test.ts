@@ -18,7 +18,7 @@ import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-crash-');
 
-/** Epigenomics (1,695 simulate steps) + function, process and quorum steps hanging off it: 2,005 steps. */
+/** Epigenomics (1,695 simulate steps) + function, process, quorum and choice steps hanging off it: 2,025 steps. */
 function crashWorkflow(dir: string): string {
   const trace = JSON.parse(readFileSync(path.join(root, '../shared/corpora/wfcommons/epigenomics-chameleon-ilmn-6seq-50k-001.json'), 'utf8'));
   const { workflow } = importWfCommons(trace, { name: 'crashy' });
@@ -38,6 +38,12 @@ function crashWorkflow(dir: string): string {
   for (let i = 0; i < 10; i++) {
     const needs = [`fn${((i * 2) % 20) * 14}`, `fn${((i * 2 + 1) % 20) * 14}`, `fn${((i * 2 + 2) % 20) * 14}`];
     workflow.steps[`some${i}`] = { needs, wait: i % 2 === 0 ? 'any' : { quorum: 2 }, executor: { type: 'simulate', durationMs: 0, output: `some${i}` } };
+  }
+  // Choices: the even picks match the input (salt 7) and run, the odd ones are skipped, and so
+  // are the steps after them.
+  for (let i = 0; i < 10; i++) {
+    workflow.steps[`pick${i}`] = { needs: [`fn${i * 14}`], when: { input: { salt: [i % 2 === 0 ? 7 : 8] } }, executor: { type: 'simulate', durationMs: 0, output: `pick${i}` } };
+    workflow.steps[`after${i}`] = { needs: [`pick${i}`], executor: { type: 'simulate', durationMs: 0, output: `after${i}` } };
   }
   const file = path.join(dir, 'crashy.json');
   writeFileSync(file, JSON.stringify(workflow));
@@ -70,6 +76,11 @@ type Db = InstanceType<typeof Database>;
 function stepResults(db: Db, runId: string): Map<string, unknown> {
   const out = new Map<string, unknown>();
   for (const e of journal(db).events.get(runId) ?? []) {
+    if (e['detail-type'] === 'Step Skipped') {
+      const d = e.detail as { step: string; reason: string };
+      if (!out.has(`skipped:${d.step}`)) out.set(`skipped:${d.step}`, d.reason);
+      continue;
+    }
     if (e['detail-type'] !== 'Step Completed') continue;
     const d = e.detail as { step: string; item?: number; output?: unknown };
     const key = `${d.step}#${d.item ?? ''}`;
@@ -87,7 +98,7 @@ describe('crash recovery', () => {
     const ref = joinflow(['run', file, ...ARGS, '--state', refState, '--json']);
     expect(ref.code).toBe(0);
     const refResult = JSON.parse(ref.stdout);
-    expect(refResult.steps.total).toBe(2005);
+    expect(refResult.steps.total).toBe(2015);
 
     const state = path.join(dir, 'state');
     const random = rng(20261121);
@@ -137,7 +148,11 @@ describe('crash recovery', () => {
     try {
       const got = stepResults(db, result.runId);
       const want = stepResults(refDb, refResult.runId);
-      expect(got.size).toBe(2005);
+      // A result per step that ran, and a Step Skipped per skipped one.
+      expect(got.size).toBe(2025);
+      expect([...got.keys()].filter((k) => k.startsWith('skipped:')).sort()).toEqual(
+        [1, 3, 5, 7, 9].flatMap((i) => [`skipped:after${i}`, `skipped:pick${i}`]).sort(),
+      );
       expect(Object.fromEntries(got)).toEqual(Object.fromEntries(want));
       // Repeated executions: a unit with more than one started attempt. Each repetition must come
       // from a task that was running when a kill hit (recovery re-runs it as attempt + 1).

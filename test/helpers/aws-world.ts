@@ -17,7 +17,7 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
-import { compilePattern } from '../../src/runtime/pattern.ts';
+import { compilePattern } from '../../src/model/pattern.ts';
 import { startDynalite, type DynaliteHandle } from './dynalite.ts';
 import { startS3rver, type S3rverHandle } from './s3rver.ts';
 

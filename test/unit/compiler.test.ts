@@ -261,3 +261,63 @@ describe('compiler: wait any | {quorum}', () => {
     }
   });
 });
+
+describe('compiler: choices (when)', () => {
+  const s = (durationMs: number) => ({ type: 'simulate', durationMs }) as const;
+  const compile = (def: unknown) => compileWorkflow(def, { source: 'workflows/x.yaml' });
+  const when = { results: { a: { ok: [true] } } };
+  const def = {
+    name: 'c',
+    steps: {
+      a: { executor: s(1) },
+      yes: { needs: ['a'], when, executor: s(1) },
+      then: { needs: ['yes'], executor: s(1) },
+      other: { needs: ['a'], executor: s(1) },
+      join: { needs: ['then', 'other'], executor: s(1) },
+    },
+  };
+
+  it('keeps when in the plan, and lets the steps after a step that may be skipped hear Step Skipped', () => {
+    const p = compile(def);
+    expect(p.steps['yes']!.when).toEqual(when);
+    const types = (id: string) => p.triggers.find((t) => t.id === id)!.activation['detail-type'];
+    // yes may be skipped, and then its only need... then: every need may be skipped.
+    expect(types('then')).toEqual(['Step Completed', 'Step Skipped']);
+    expect(p.steps['then']!.needsMaySkip).toBe(true);
+    // join has a need that always completes (other): it is never skipped, but may miss then's result.
+    expect(types('join')).toEqual(['Step Completed', 'Step Skipped']);
+    expect(p.steps['join']!.needsMaySkip).toBe(true);
+    expect(types('yes')).toEqual(['Step Completed']);
+    expect(p.steps['yes']!.needsMaySkip).toBeUndefined();
+    // join is the only sink, and it is never skipped: $succeed hears completions only.
+    expect(types('$succeed')).toEqual(['Step Completed']);
+    expect(compile({ name: 'c2', steps: { a: { executor: s(1) }, yes: { needs: ['a'], when, executor: s(1) } } }).triggers.find((t) => t.id === '$succeed')!.activation['detail-type'])
+      .toEqual(['Step Completed', 'Step Skipped']);
+  });
+
+  it('leaves a plan without when as it was: no step hears Step Skipped', () => {
+    const { yes: _yes, ...rest } = def.steps;
+    const p = compile({ name: 'c', steps: { ...rest, yes: { needs: ['a'], executor: s(1) } } });
+    expect(serializePlan(p)).not.toContain('Step Skipped');
+    expect(serializePlan(p)).not.toContain('needsMaySkip');
+  });
+
+  it('refuses a pattern that is not one, a field the step does not receive, a result of a step it does not need, and a wait on a step that may be skipped', () => {
+    const bad = (step: Record<string, unknown>) => problemsOf({ name: 'c', steps: { a: { executor: s(1) }, b: { executor: s(1) }, x: { needs: ['a'], executor: s(1), ...step } } });
+    expect(bad({ when: { results: { a: { ok: true } } } })).toEqual([
+      { path: 'steps.x.when.results.a.ok', message: 'must be an object whose leaves are arrays of match values' },
+    ]);
+    expect(bad({ when: { detail: { ok: [true] } } })[0]).toMatchObject({ path: 'steps.x.when.detail' });
+    expect(bad({ when: { results: { b: { ok: [true] } } } })).toEqual([
+      { path: 'steps.x.when.results.b', message: '"b" is not a need of "x", so its result is not among those the step receives: add it to needs' },
+    ]);
+    expect(bad({ when: 'a == 1' })[0]!.path).toBe('steps.x.when');
+    const waits = problemsOf({
+      name: 'c',
+      steps: { a: { executor: s(1) }, b: { when: { input: { go: [true] } }, executor: s(1) }, q: { needs: ['a', 'b'], wait: 'any', executor: s(1) } },
+    });
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toMatchObject({ path: 'steps.q.wait' });
+    expect(waits[0]!.message).toContain('"b" may be skipped');
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePattern, PatternError, patternMatches } from '../../src/runtime/pattern.ts';
+import { compilePattern, PatternError, patternMatches } from '../../src/model/pattern.ts';
 import { createRandom } from '../../src/adapters/local/chaos.ts';
 
 type P = Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePattern, PatternError } from '../../src/runtime/pattern.ts';
+import { compilePattern, PatternError } from '../../src/model/pattern.ts';
 import { RuleIndex } from '../../src/runtime/rule-index.ts';
 
 const ev = (detail: Record<string, unknown>, type = 'Step Completed') => ({ id: '1', source: 'joinflow', 'detail-type': type, time: '', detail });

@@ -9,10 +9,13 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
 
-/** A task as the log keeps it. `started` is false until an executor began it. */
+/**
+ * A task as the log keeps it. `started` is false until an executor began it. A step that never
+ * ran has an entry of attempt 0 that never started: `failed` (its needs failed) or `skipped` (a choice).
+ */
 export type TaskEntry = {
   task: Task;
-  status: 'dispatched' | 'started' | 'succeeded' | 'failed' | 'cancelled';
+  status: 'dispatched' | 'started' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
   startedAt?: number;
   finishedAt?: number;
 };
@@ -50,7 +53,7 @@ export interface DurableLog {
   /** The executor began the task. */
   taskStarted(task: Task, at: number): void;
   /** The executor ended the task. */
-  taskFinished(task: Task, status: 'succeeded' | 'failed' | 'cancelled', at: number): void;
+  taskFinished(task: Task, status: 'succeeded' | 'failed' | 'cancelled' | 'skipped', at: number): void;
   /** Tasks dispatched or started but not finished (of one run, or all). */
   unfinishedTasks(runId?: string): TaskEntry[];
   /** Every task of a run, in dispatch order (the run's trace). */

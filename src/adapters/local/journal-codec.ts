@@ -42,7 +42,8 @@ export const Fact = {
 /** Which optional fields a Task fact carries, in this order after its fixed ones. */
 export const TaskFlag = { Item: 1, Timeout: 2, Placement: 4, Fallback: 8, Files: 16, Input: 32 } as const;
 
-export const STATUS: ReadonlyArray<TaskEntry['status']> = ['succeeded', 'failed', 'cancelled', 'dispatched', 'started'];
+// Appended only: the codes are on file. `skipped` came with choices (`when`).
+export const STATUS: ReadonlyArray<TaskEntry['status']> = ['succeeded', 'failed', 'cancelled', 'dispatched', 'started', 'skipped'];
 const STATUS_CODE = new Map(STATUS.map((s, i) => [s, i]));
 export const STEP_TYPES = ['Step Started', 'Step Completed', 'Step Failed'];
 const STEP_TYPE_CODE = new Map(STEP_TYPES.map((t, i) => [t, i]));

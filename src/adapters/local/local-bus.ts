@@ -6,7 +6,7 @@
 import type { EventEnvelope } from '../../model/events.ts';
 import type { EventPattern } from '../../model/plan.ts';
 import type { EventBus } from '../../ports.ts';
-import { compilePattern } from '../../runtime/pattern.ts';
+import { compilePattern } from '../../model/pattern.ts';
 import { withChaos, type ChaosOptions } from './chaos.ts';
 
 type Subscription = {

@@ -1,5 +1,5 @@
 /** Per-run bookkeeping of the embedded engine: counts, trace, timers, and the waiters of a run. */
-import { DetailType, type EventEnvelope, NEEDS_FAILED, type StepError, type StepFailed } from '../../model/events.ts';
+import { DetailType, type EventEnvelope, NEEDS_FAILED, type StepError, type StepFailed, type StepSkipped } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
 import type { DurableLog, TaskAttempt } from './durable-log.ts';
@@ -16,9 +16,10 @@ export type RunResult = {
   /**
    * Units of work: a step, or one item of a forEach step. A unit succeeded when one of its
    * attempts did; otherwise its latest attempt says whether it failed or was cancelled (as
-   * `joinflow status` shows it). `retried` counts extra attempts.
+   * `joinflow status` shows it). `retried` counts extra attempts. `skipped`, for workflows with
+   * choices (`when`): the steps that did not run because of one (not units of work).
    */
-  steps: { total: number; succeeded: number; failed: number; cancelled: number; retried: number };
+  steps: { total: number; succeeded: number; failed: number; cancelled: number; retried: number; skipped?: number };
   /** Events on the bus that belonged to this run. */
   events: number;
   /** For workflows of simulated steps: the critical path, scaled like the durations. */
@@ -58,7 +59,9 @@ export class RunTracker {
   readonly #fannedSteps = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #fannedItems = 0;
-  #shapeCache: { steps: number; fanSteps: number } | undefined;
+  /** Steps a choice skipped. */
+  readonly #skipped = new Set<string>();
+  #shapeCache: { steps: number; fanSteps: number; choices: boolean } | undefined;
   #succeeded = 0;
   #failed = 0;
   #retried = 0;
@@ -101,7 +104,7 @@ export class RunTracker {
       output: record.output ?? null,
       ...(record.error ? { error: record.error } : {}),
       durationMs: (record.finishedAt ?? record.startedAt) - record.startedAt,
-      steps: countUnits(attempts, record),
+      steps: withSkipped(countUnits(attempts, record), attempts.filter((e) => e.status === 'skipped').length, false),
       events: 0,
     };
   }
@@ -115,25 +118,33 @@ export class RunTracker {
     this.#fromLog = this.#keepTrace;
   }
 
-  /** Counts one of the run's events; a step's `NeedsFailed` Step Failed makes it a failed unit (see {@link lost}). */
+  /** Counts one of the run's events; notes the steps that never ran (see {@link #neverRan}). */
   countEvent(e: EventEnvelope): void {
     this.#events++;
-    if (e['detail-type'] === DetailType.StepFailed && (e.detail as StepFailed).error.type === NEEDS_FAILED) this.#lost(e);
+    const type = e['detail-type'];
+    if (type === DetailType.StepFailed && (e.detail as StepFailed).error.type === NEEDS_FAILED) this.#neverRan(e, 'failed');
+    else if (type === DetailType.StepSkipped) this.#neverRan(e, 'skipped');
   }
 
   /**
-   * A step that can never run (its needs failed) fails without an attempt: it is a failed unit
-   * of the run's counts, and on the log a task of attempt 0 that failed without starting, so that
-   * `status` and the counts of a run read back from the log have it too (no trace record: it never
-   * ran). A repeated event (redelivery) changes nothing.
+   * A step that never ran: it can never run (its needs failed), a failed unit of the run's
+   * counts; or a choice skipped it, not a unit of work. On the log it is a task of attempt 0 that
+   * ended without starting, so that `status` and the counts of a run read back from the log have
+   * it too (no trace record: it never ran). A repeated event (redelivery) changes nothing.
    */
-  #lost(e: EventEnvelope): void {
-    const { step } = e.detail as StepFailed;
+  #neverRan(e: EventEnvelope, status: 'failed' | 'skipped'): void {
+    const { step } = e.detail as StepFailed | StepSkipped;
     const spec = this.#plan.steps[step];
-    if (!spec || this.#units.get(step) === UnitState.Failed) return;
-    if (this.#units.get(step) !== UnitState.Succeeded) {
-      this.#units.set(step, UnitState.Failed);
-      this.#failed++;
+    if (!spec) return;
+    if (status === 'skipped') {
+      if (this.#skipped.has(step)) return;
+      this.#skipped.add(step);
+    } else {
+      if (this.#units.get(step) === UnitState.Failed) return;
+      if (this.#units.get(step) !== UnitState.Succeeded) {
+        this.#units.set(step, UnitState.Failed);
+        this.#failed++;
+      }
     }
     if (!this.#log) return;
     const task: Task = {
@@ -141,7 +152,7 @@ export class RunTracker {
       executor: spec.executor, event: { input: null, results: {} },
     };
     this.#log.recordTask(task);
-    this.#log.taskFinished(task, 'failed', Date.parse(e.time));
+    this.#log.taskFinished(task, status, Date.parse(e.time));
   }
 
   /** A task was dispatched (or a retry submitted): its unit waits for this attempt. */
@@ -210,7 +221,7 @@ export class RunTracker {
     const { steps, fanSteps } = this.#shape;
     return {
       done: this.#succeeded + this.#failed,
-      total: steps - fanSteps + this.#fannedItems + (fanSteps - this.#fannedSteps.size),
+      total: steps - fanSteps + this.#fannedItems + (fanSteps - this.#fannedSteps.size) - this.#skipped.size,
       running,
       failed: this.#failed,
     };
@@ -227,10 +238,10 @@ export class RunTracker {
     return { total: this.#units.size, succeeded, failed, cancelled: this.#units.size - succeeded - failed, retried: this.#retried };
   }
 
-  get #shape(): { steps: number; fanSteps: number } {
+  get #shape(): { steps: number; fanSteps: number; choices: boolean } {
     if (!this.#shapeCache) {
       const steps = Object.values(this.#plan.steps);
-      this.#shapeCache = { steps: steps.length, fanSteps: steps.filter((s) => s.forEach).length };
+      this.#shapeCache = { steps: steps.length, fanSteps: steps.filter((s) => s.forEach).length, choices: steps.some((s) => s.when !== undefined) };
     }
     return this.#shapeCache;
   }
@@ -259,9 +270,11 @@ export class RunTracker {
       ...(record.error ? { error: record.error } : {}),
       // The engine's clock: the processor's may run ahead after a simulated crash (--chaos crash-at).
       durationMs: now - this.#startedAt,
-      steps: logged
-        ? countUnits(logged, record)
-        : withFailingStep(this.#counted(), record, this.#units.keys()),
+      steps: withSkipped(
+        logged ? countUnits(logged, record) : withFailingStep(this.#counted(), record, this.#units.keys()),
+        logged ? logged.filter((e) => e.status === 'skipped').length : this.#skipped.size,
+        this.#shape.choices,
+      ),
       events: this.#events,
       ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),
     });
@@ -291,6 +304,7 @@ function countUnits(entries: readonly TaskAttempt[], record: RunRecord): RunResu
   // Per unit: whether an attempt succeeded, its latest attempt's status, and its attempts that started.
   const units = new Map<string, { succeeded: boolean; attempt: number; status: string; started: number }>();
   for (const e of entries) {
+    if (e.status === 'skipped') continue; // a step a choice skipped: not a unit of work
     const k = unitKey(e);
     const started = e.startedAt === undefined ? 0 : 1;
     const unit = units.get(k);
@@ -314,6 +328,11 @@ function countUnits(entries: readonly TaskAttempt[], record: RunRecord): RunResu
   }
   // The rest ended with the run: cancelled while running, or before they started.
   return withFailingStep({ total: units.size, succeeded, failed, cancelled: units.size - succeeded - failed, retried }, record, units.keys());
+}
+
+/** `skipped` joins the counts of a run with choices (or that skipped steps). */
+function withSkipped(steps: RunResult['steps'], skipped: number, choices: boolean): RunResult['steps'] {
+  return choices || skipped > 0 ? { ...steps, skipped } : steps;
 }
 
 /**

@@ -136,7 +136,7 @@ export function createLogBuffer(db: Database.Database) {
       return entry.json !== null;
     },
     /** Applies the end to a known task; false when its row is on file (the caller updates it). */
-    taskFinished(task: Task, status: 'succeeded' | 'failed' | 'cancelled', at: number): boolean {
+    taskFinished(task: Task, status: 'succeeded' | 'failed' | 'cancelled' | 'skipped', at: number): boolean {
       const entry = find(task);
       if (!entry) return false;
       if (OPEN.has(entry.status)) {

@@ -15,8 +15,8 @@
  * Patterns are compiled once into closures; matching allocates nothing on the hot paths.
  */
 import { BlockList, isIP } from 'node:net';
-import { JoinflowError } from '../model/errors.ts';
-import type { EventPattern } from '../model/plan.ts';
+import { JoinflowError } from './errors.ts';
+import type { EventPattern } from './plan.ts';
 
 /** A pattern that EventBridge would reject; `path` names the offending field. */
 export class PatternError extends JoinflowError {
