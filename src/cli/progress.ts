@@ -39,9 +39,9 @@ export function createProgress(options: Options): {
       }
       // The reason of a failure always reaches the user, whatever the output mode.
       if (result.error) stream.write(`${runErrorLine(result.error)}\n`);
-      // Only a spared need (wait: any | quorum) fails for good in a run that succeeds.
+      // Only a caught failure, or a spared need (wait: any | quorum), fails for good in a run that succeeds.
       else if (result.status === 'succeeded' && result.steps.failed > 0 && (!options.json || options.tty)) {
-        stream.write(`note: ${result.steps.failed} step(s) failed or could not run, without failing the run: the steps that wait for them (wait: any | quorum) started without them\n`);
+        stream.write(`note: ${result.steps.failed} step(s) failed or could not run, without failing the run (caught by a catch step, or spared by steps that wait for some of their needs)\n`);
       }
     },
   };

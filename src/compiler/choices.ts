@@ -3,6 +3,9 @@
  * `{input, results}`; otherwise it is skipped. A step whose needs were all skipped is skipped
  * too, so a branch that was not chosen is skipped step by step, and a step after several
  * branches runs with the results of those that ran.
+ *
+ * Catching (`catch: h` on step s): when s fails for good, h runs instead of the run failing; when
+ * s does not fail, h is skipped. The steps after s then miss s's result, as after a skipped step.
  */
 import type { Problem } from '../model/errors.ts';
 import { compilePattern, PatternError } from '../model/pattern.ts';
@@ -44,11 +47,23 @@ export function whenProblems(id: string, step: StepSpec): Problem[] {
   return problems;
 }
 
+type ChoiceStep = Pick<StepSpec, 'needs' | 'when' | 'forEach' | 'catch'>;
+
+/** The catch steps, by the step each one catches (only for catch steps that exist). */
+export function catchers(steps: Readonly<Record<string, ChoiceStep>>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [id, s] of Object.entries(steps)) if (s.catch !== undefined && Object.hasOwn(steps, s.catch)) out.set(id, s.catch);
+  return out;
+}
+
 /**
- * The steps that may be skipped: those with `when`, those whose needs may all be skipped, and
- * forEach steps over a step that may be skipped. `needs` must be acyclic.
+ * The steps that may end without a result: those that may be skipped (a `when`, all needs
+ * missing, a forEach over a missing array, a catch step), and those whose failure is caught.
+ * The graph of needs, catch steps after the steps they catch, must be acyclic.
  */
-export function skippableSteps(steps: Readonly<Record<string, Pick<StepSpec, 'needs' | 'when' | 'forEach'>>>): Set<string> {
+export function skippableSteps(steps: Readonly<Record<string, ChoiceStep>>): Set<string> {
+  const caught = catchers(steps);
+  const catchSteps = new Set(caught.values());
   const memo = new Map<string, boolean>();
   const visit = (id: string): boolean => {
     const known = memo.get(id);
@@ -59,7 +74,7 @@ export function skippableSteps(steps: Readonly<Record<string, Pick<StepSpec, 'ne
     let result = false;
     if (s) {
       const over = s.forEach === undefined ? undefined : typeof s.forEach === 'string' ? s.forEach : s.forEach.step;
-      result = s.when !== undefined ||
+      result = s.when !== undefined || catchSteps.has(id) || caught.has(id) ||
         (s.needs.length > 0 && s.needs.every((n) => visit(n))) ||
         (over !== undefined && visit(over));
     }
@@ -69,7 +84,7 @@ export function skippableSteps(steps: Readonly<Record<string, Pick<StepSpec, 'ne
   return new Set(Object.keys(steps).filter((id) => visit(id)));
 }
 
-/** A step waiting for some of its needs cannot tell a skipped need from one still running: refused. */
+/** A step waiting for some of its needs cannot tell a skipped (or caught) need from one still running: refused. */
 export function waitSkipProblems(steps: Readonly<Record<string, StepSpec>>, skippable: ReadonlySet<string>): Problem[] {
   const problems: Problem[] = [];
   for (const [id, s] of Object.entries(steps)) {
@@ -79,9 +94,39 @@ export function waitSkipProblems(steps: Readonly<Record<string, StepSpec>>, skip
     if (skipped.length === 0) continue;
     problems.push({
       path: `steps.${id}.wait`,
-      message: `waits for some of its needs, but ${skipped.map((n) => `"${n}"`).join(', ')} may be skipped (a "when" on it or before it): ` +
+      message: `waits for some of its needs, but ${skipped.map((n) => `"${n}"`).join(', ')} may end without a result (skipped by a "when", or a failure caught by a "catch"): ` +
         'a step that waits for some of its needs cannot wait on a step that may be skipped; wait for all of them, or move the choice after this step',
     });
+  }
+  return problems;
+}
+
+/** Problems of `catch`: an unknown or unfit catch step, a forEach step, two steps with one catch step. */
+export function catchProblems(steps: Readonly<Record<string, StepSpec>>, allIds: ReadonlySet<string>): Problem[] {
+  const problems: Problem[] = [];
+  const taken = new Map<string, string>();
+  for (const [id, s] of Object.entries(steps)) {
+    const h = s.catch;
+    if (h === undefined) continue;
+    const path = `steps.${id}.catch`;
+    if (h === id) {
+      problems.push({ path, message: `step "${id}" cannot catch its own failure: name another step` });
+      continue;
+    }
+    if (!allIds.has(h)) {
+      problems.push({ path, message: `unknown step "${h}"` });
+      continue;
+    }
+    if (s.forEach !== undefined) problems.push({ path, message: 'a forEach step cannot have a catch: its items fail one by one while the others run on' });
+    const other = taken.get(h);
+    if (other !== undefined) problems.push({ path, message: `"${h}" already catches the failure of "${other}": a catch step catches one step` });
+    taken.set(h, id);
+    const c = Object.hasOwn(steps, h) ? steps[h] : undefined;
+    if (!c) continue;
+    const at = `steps.${h}`;
+    if (c.needs.length > 0) problems.push({ path: `${at}.needs`, message: `"${h}" catches the failure of "${id}": it starts when "${id}" fails and gets the results of "${id}"'s needs, so it has no needs of its own` });
+    if (c.forEach !== undefined) problems.push({ path: `${at}.forEach`, message: `"${h}" catches the failure of "${id}", so it runs once: drop "forEach"` });
+    if (c.when !== undefined) problems.push({ path: `${at}.when`, message: `"${h}" catches the failure of "${id}": it runs exactly when "${id}" fails, so it takes no "when"` });
   }
   return problems;
 }

@@ -9,7 +9,7 @@ import type { EventPattern, PlanStep, Trigger, TriggerPlan } from '../model/plan
 import type { Subscription } from '../model/subscriptions.ts';
 import type { ExecutorSpec, RetrySpec, Workflow } from '../model/workflow.ts';
 import { resolveAuto } from './auto-steps.ts';
-import { skippableSteps } from './choices.ts';
+import { catchers, skippableSteps } from './choices.ts';
 import { dagStats, sinks } from './graph.ts';
 import { validateWorkflow, type ModuleInfo } from './validate.ts';
 
@@ -69,18 +69,27 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
     const expected = s.resources?.expectedSeconds;
     steps[id] = { ...planStep(s, executor, s.timeoutMs), ...(expected === undefined ? {} : { expectedSeconds: expected }) };
   }
-  // Choices: which steps may be skipped, and which hear Step Skipped of their needs.
+  // Catching: a catch step comes after the step it catches, which it takes as its only need.
+  const caught = catchers(wf.steps);
+  for (const [id, h] of caught) {
+    steps[id]!.catch = h;
+    steps[h]!.needs = [id];
+    steps[h]!.catches = id;
+  }
+  // Choices: which steps may end without a result, and which hear so of their needs.
   const skippable = skippableSteps(wf.steps);
   for (const s of Object.values(steps)) if (s.needs.some((n) => skippable.has(n))) s.needsMaySkip = true;
   const needs = new Map(Object.entries(steps).map(([id, s]) => [id, s.needs]));
   const ends = sinks(needs);
   const fatal = fatalSteps(steps, ends, wf.output);
+  // A caught failure does not fail the run (the steps a caught step needs still do).
+  for (const id of caught.keys()) fatal.delete(id);
   const spared = new Set(Object.keys(steps).filter((id) => !fatal.has(id)));
   const triggers: Trigger[] = [];
   for (const [id, s] of Object.entries(steps)) {
     triggers.push({
       id,
-      activation: s.needs.length === 0 ? runRequested(wf.name) : completed(wf.name, s.needs, false, skippable),
+      activation: s.needs.length === 0 ? runRequested(wf.name) : completed(wf.name, s.needs, false, skippable, caught),
       condition: { type: 'join', need: s.needs.length === 0 ? 1 : (s.quorum ?? s.needs.length), key: s.needs.length === 0 ? 'run' : 'step' },
       action: { type: 'dispatch', step: id },
     });
@@ -88,7 +97,7 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
     // them), the step can never start: it fails the run, or, when the run can still succeed
     // without it, fails itself (its failure counting in turn for the steps that need it). Only
     // the needs whose failure does not fail the run at once come here.
-    const lost = s.needs.filter((n) => spared.has(n));
+    const lost = s.needs.filter((n) => spared.has(n) && !caught.has(n));
     const spare = s.quorum === undefined ? 0 : s.needs.length - s.quorum;
     if (lost.length > spare) {
       triggers.push({
@@ -110,7 +119,7 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
   triggers.push(
     {
       id: TriggerId.succeed,
-      activation: completed(wf.name, ends, false, skippable),
+      activation: completed(wf.name, ends, false, skippable, caught),
       condition: { type: 'join', need: ends.length, key: 'step' },
       action: { type: 'succeed-run' },
     },
@@ -198,12 +207,28 @@ function runRequested(workflow: string): EventPattern {
   return { source: [JOINFLOW_SOURCE], 'detail-type': [DetailType.RunRequested], detail: { workflow: [workflow] } };
 }
 
-/** Step Completed of `steps` (of their items, or not); Step Skipped too when one of them may be skipped. */
-function completed(workflow: string, steps: string[], items: boolean, skippable?: ReadonlySet<string>): EventPattern {
+/**
+ * Step Completed of `steps` (of their items, or not); Step Skipped too when one of them may be
+ * skipped; and the failure for good of those whose failure is caught (each ends one of these ways).
+ */
+function completed(workflow: string, steps: string[], items: boolean, skippable?: ReadonlySet<string>, caught?: ReadonlyMap<string, string>): EventPattern {
   const skips = skippable !== undefined && steps.some((s) => skippable.has(s));
+  const types = skips ? [DetailType.StepCompleted, DetailType.StepSkipped] : [DetailType.StepCompleted];
+  const failing = caught === undefined ? [] : steps.filter((s) => caught.has(s));
+  if (failing.length > 0) {
+    // No path is in both the pattern and an alternative (EventBridge merges each alternative into the rest).
+    return {
+      source: [JOINFLOW_SOURCE],
+      detail: { workflow: [workflow], item: [{ exists: items }] },
+      $or: [
+        { 'detail-type': types, detail: { step: steps } },
+        { 'detail-type': [DetailType.StepFailed], detail: { step: failing, retrying: [false] } },
+      ],
+    };
+  }
   return {
     source: [JOINFLOW_SOURCE],
-    'detail-type': skips ? [DetailType.StepCompleted, DetailType.StepSkipped] : [DetailType.StepCompleted],
+    'detail-type': types,
     // Item completions count only toward their forEach step's collect trigger.
     detail: { workflow: [workflow], step: steps, item: [{ exists: items }] },
   };

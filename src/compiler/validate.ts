@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import { issueMessage, type Problem } from '../model/errors.ts';
 import { STEP_ID_PATTERN, StepSchema, WorkflowSchema, type StepSpec, type Workflow } from '../model/workflow.ts';
-import { skippableSteps, waitSkipProblems, whenProblems } from './choices.ts';
+import { catchers, catchProblems, skippableSteps, waitSkipProblems, whenProblems } from './choices.ts';
 import { findCycle, topoOrder } from './graph.ts';
 import { place } from './placement.ts';
 
@@ -124,8 +124,11 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
       }
     }
   }
+  problems.push(...catchProblems(steps, allIds));
   const needs = new Map<string, string[]>();
   for (const [id, step] of Object.entries(steps)) needs.set(id, step.needs.filter((n) => known.has(n) && n !== id));
+  // A catch step comes after the step it catches.
+  for (const [id, h] of catchers(steps)) if (h !== id) needs.get(h)!.push(id);
   const { cyclic } = topoOrder(needs);
   if (cyclic.length > 0) {
     const cycle = findCycle(needs, cyclic);

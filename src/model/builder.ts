@@ -18,6 +18,11 @@ export type StepOptions<Known extends string> = {
    * results}`; otherwise the step is skipped (and so are the steps whose needs were all skipped).
    */
   when?: WhenSpec;
+  /**
+   * The step that runs when this one fails for good, instead of failing the run. It is declared
+   * without needs (it gets this step's needs' results, and `error`).
+   */
+  catch?: string;
 };
 
 const BUILDER = Symbol.for('joinflow.WorkflowBuilder');

@@ -86,6 +86,10 @@ export type PlanStep = {
    * them were (or, for a forEach step, the step it fans out over was).
    */
   needsMaySkip?: true;
+  /** The step that runs when this one fails for good (its failure does not fail the run). */
+  catch?: string;
+  /** For a catch step: the step it catches (also its only need). */
+  catches?: string;
 };
 
 /** The compiled form of one workflow; written to triggers/<workflow>.json. */

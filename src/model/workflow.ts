@@ -180,6 +180,8 @@ export const StepSchema = z.strictObject({
   files: StepFilesSchema.optional(),
   wait: WaitSchema.optional(),
   when: WhenSchema.optional(),
+  // The step that runs when this one fails for good, instead of failing the run (README: "Catching a failure").
+  catch: stepId.optional(),
 });
 
 export const WorkflowSchema = z.strictObject({
@@ -227,6 +229,8 @@ export type StepEvent<Input = unknown> = {
   results: Record<string, unknown>;
   item?: unknown;
   index?: number;
+  /** For a catch step: the failure it catches (the failed step, and its error). */
+  error?: { step: string; type: string; message: string };
 };
 
 /** The Lambda-like context handed to a function step. */

@@ -1,13 +1,16 @@
 /**
  * Whether a step with a choice (`when`), or after one, is skipped rather than run: when its
- * `when` does not match what it would receive, when every step it needs was skipped, or when the
- * step a forEach fans out over was. A need that was skipped has no result (results are saved
- * before any arrival counts, so every need that completed has one when the step's join fires).
+ * `when` does not match what it would receive, when every step it needs was skipped (or failed,
+ * caught), or when the step a forEach fans out over was. A need that was skipped has no result
+ * (results are saved before any arrival counts, so every need that completed has one when the
+ * step's join fires). A catch step runs when the step it catches failed, and is skipped when not.
  */
 import { compilePattern } from '../model/pattern.ts';
-import type { EventPattern, PlanStep } from '../model/plan.ts';
-import type { RunRecord } from '../ports.ts';
+import type { EventPattern, PlanStep, TriggerPlan } from '../model/plan.ts';
+import type { StepEvent } from '../model/workflow.ts';
+import type { RunRecord, Task } from '../ports.ts';
 import type { StoreNow } from './replay.ts';
+import { caughtKey, stepResults } from './tasks.ts';
 
 /** Compiled `when` patterns, by the plan's own pattern object. */
 const compiled = new WeakMap<EventPattern, (event: unknown) => boolean>();
@@ -18,15 +21,49 @@ function matcher(when: EventPattern): (event: unknown) => boolean {
   return test;
 }
 
-/** Why `spec` is skipped in this run, or undefined when it runs. Only for steps with `when` or `needsMaySkip`. */
-export function skipReason(store: StoreNow, run: RunRecord, spec: PlanStep): string | undefined {
+/**
+ * Why `spec` is skipped in this run, or undefined when it runs. Only for steps with `when` or
+ * `needsMaySkip`. `detail` is the event that completed the step's join: for a catch step, the
+ * end of the step it catches; when that is its failure, the failure is noted for the catch step.
+ */
+export function skipReason(store: StoreNow, plan: TriggerPlan, run: RunRecord, spec: PlanStep, detail: Record<string, unknown>): string | undefined {
+  if (spec.catches !== undefined) {
+    const error = detail['step'] === spec.catches ? (detail['error'] as { type: string; message: string } | undefined) : undefined;
+    if (error === undefined) return `the step it catches ("${spec.catches}") did not fail`;
+    store.saveResult(run.runId, caughtKey(spec.catches), { step: spec.catches, type: error.type, message: error.message });
+    return undefined;
+  }
   const found = spec.needs.length === 0 ? undefined : store.getResults(run.runId, spec.needs);
   if (spec.needsMaySkip && found) {
-    if (spec.needs.every((n) => found.get(n) === undefined)) return 'every step it needs was skipped';
+    if (spec.needs.every((n) => found.get(n) === undefined)) {
+      return spec.needs.some((n) => plan.steps[n]?.catch !== undefined) ? 'every step it needs was skipped, or failed and was caught' : 'every step it needs was skipped';
+    }
     if (spec.forEach && found.get(spec.forEach.step) === undefined) return `the step it fans out over ("${spec.forEach.step}") was skipped`;
   }
   if (spec.when === undefined) return undefined;
   const results: Record<string, unknown> = {};
   if (found) for (const n of spec.needs) if (found.get(n) !== undefined) results[n] = found.get(n);
   return matcher(spec.when)({ input: run.input, results }) ? undefined : 'its "when" did not match';
+}
+
+/**
+ * What a step gets besides its input: its needs' results; for a catch step, the results of the
+ * step it catches (its needs') and that step's error.
+ */
+export function received(store: StoreNow, plan: TriggerPlan, runId: string, spec: PlanStep): { results: Record<string, unknown>; error?: StepEvent['error'] } {
+  if (spec.catches === undefined) return { results: stepResults(store, runId, spec) };
+  const results = stepResults(store, runId, plan.steps[spec.catches]!);
+  const error = store.getResults(runId, [caughtKey(spec.catches)]).get(caughtKey(spec.catches)) as StepEvent['error'];
+  return error === undefined ? { results } : { results, error };
+}
+
+/** A catch step's task carries the failure it caught as its event's `error`. */
+export function withError(task: Task, error: StepEvent['error']): Task {
+  if (error !== undefined) task.event.error = error;
+  return task;
+}
+
+/** Whether a step may end without a result: skipped (a choice), or failed and caught. */
+export function mayEndWithoutResult(spec: PlanStep): boolean {
+  return spec.when !== undefined || spec.needsMaySkip === true || spec.catch !== undefined || spec.catches !== undefined;
 }

@@ -29,11 +29,11 @@ import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
-import { skipReason } from './choice.ts';
+import { mayEndWithoutResult, received, skipReason, withError } from './choice.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
-import { fanOutItems, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
+import { fanOutItems, makeTask, resultKey, retryDelay, skippedKey } from './tasks.ts';
 
 export type ProcessorDeps = {
   store: TriggerStore;
@@ -243,16 +243,16 @@ export class TriggerProcessor {
     const spec = ctx.plan.steps[step]!;
     if (spec.when !== undefined || spec.needsMaySkip) {
       // A choice: the step is skipped, and the steps after it hear so (Step Skipped counts toward their joins).
-      const reason = skipReason(store, ctx.run, spec);
+      const reason = skipReason(store, ctx.plan, ctx.run, spec, ctx.detail);
       if (reason !== undefined) {
         store.saveResult(ctx.run.runId, skippedKey(step), reason);
         ctx.effects.push(this.#publish(ctx.io, DetailType.StepSkipped, { workflow: ctx.plan.workflow, runId: ctx.run.runId, step, reason }));
         return;
       }
     }
-    const results = stepResults(store, ctx.run.runId, spec);
+    const { results, error } = received(store, ctx.plan, ctx.run.runId, spec);
     if (!spec.forEach) {
-      ctx.effects.push({ type: 'dispatch', tasks: [makeTask(ctx.plan, ctx.run, step, 1, results)] });
+      ctx.effects.push({ type: 'dispatch', tasks: [withError(makeTask(ctx.plan, ctx.run, step, 1, results), error)] });
       return;
     }
     const fan = fanOutItems(store, ctx.run.runId, spec);
@@ -295,13 +295,13 @@ export class TriggerProcessor {
       ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { ...d, retrying: false }));
       return;
     }
-    const results = stepResults(ctx.io.store, ctx.run.runId, spec);
+    const { results, error } = received(ctx.io.store, ctx.plan, ctx.run.runId, spec);
     let item: { index: number; value: unknown } | undefined;
     if (d.item !== undefined) {
       const fan = fanOutItems(ctx.io.store, ctx.run.runId, spec);
       item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
     }
-    const task = makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on);
+    const task = withError(makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on), error);
     ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 
@@ -343,10 +343,10 @@ export class TriggerProcessor {
     const out = ctx.plan.output;
     const keys = 'step' in out ? [out.step] : out.sinks;
     const found = ctx.io.store.getResults(ctx.run.runId, keys);
-    // A sink that was skipped (a choice) has no result, and no key in the output.
+    // A sink that was skipped (a choice), or failed and was caught, has no result and no key in the output.
     const output = 'step' in out
       ? (found.get(out.step) ?? null)
-      : Object.fromEntries(keys.filter((k) => found.get(k) !== undefined || !ctx.plan.steps[k]!.when && !ctx.plan.steps[k]!.needsMaySkip).map((k) => [k, found.get(k) ?? null]));
+      : Object.fromEntries(keys.filter((k) => found.get(k) !== undefined || !mayEndWithoutResult(ctx.plan.steps[k]!)).map((k) => [k, found.get(k) ?? null]));
     const runId = ctx.run.runId;
     ctx.effects.push(
       this.#publish(ctx.io, DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId, output }),

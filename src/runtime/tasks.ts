@@ -14,6 +14,11 @@ export function skippedKey(step: string): string {
   return `$skipped:${step}`;
 }
 
+/** Store key of the failure a catch step caught (`{step, type, message}`): its task's `error`. */
+export function caughtKey(step: string): string {
+  return `$caught:${step}`;
+}
+
 /** Reads `path` (dot-separated) inside a value. */
 export function pick(value: unknown, path: string | undefined): unknown {
   if (!path) return value;

@@ -95,6 +95,20 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     expect(states(clean)).toEqual({ measure: 'completed', publish: 'completed', denoise: 'skipped', republish: 'skipped', report: 'completed' });
   });
 
+  it('runs fit-fallback: a failure for good runs the catch step instead of failing the run; no failure skips it', async () => {
+    const line = await runToEnd('fit-fallback', 'wired-fit-1', null);
+    const flat = await runToEnd('fit-fallback', 'wired-fit-2', { points: [[2, 1], [2, 3], [2, 4]] });
+    expect(line.run.output).toEqual({ report: { model: 'line', intercept: 1.1, slope: 1.96 } });
+    expect(flat.run.status).toBe('succeeded');
+    expect(flat.run.output).toEqual({ report: { model: 'constant', value: 3, because: 'cannot fit a line: all x values are equal' } });
+    const mine = (fn: string, runId: string) => calls(`fitfallback${fn}`).filter((p) => (p['joinflow'] as { runId: string }).runId === runId);
+    // The catch step got the failed step's needs' results and its error, once, though every event came twice.
+    expect(mine('constant', 'wired-fit-2')).toHaveLength(1);
+    expect(mine('constant', 'wired-fit-2')[0]).toMatchObject({ results: { load: [[2, 1], [2, 3], [2, 4]] }, error: { step: 'fit', type: 'NonRetriableStepError' } });
+    expect(mine('constant', 'wired-fit-1')).toEqual([]);
+    expect(Object.fromEntries(line.steps.map((s) => [s.step, s.state]))).toMatchObject({ constant: 'skipped', report: 'completed' });
+  });
+
   it('runs fanout with n = 5: one invocation per item, the reduce joins all five', async () => {
     const { run, steps } = await runToEnd('fanout', 'wired-fanout-1', { n: 5 });
     expect(run.status).toBe('succeeded');

@@ -1,7 +1,8 @@
 /**
  * Choices (`when`): a step runs only when its pattern matches what it would receive; otherwise it
- * is skipped, and so are the steps whose needs were all skipped. On the in-memory and the durable
- * (journal) store, under duplicated and reordered deliveries, and under processor crashes.
+ * is skipped, and so are the steps whose needs were all skipped. Catching (`catch`): a step's
+ * failure for good runs its catch step instead of failing the run. On the in-memory and the
+ * durable (journal) store, under duplicated and reordered deliveries, and under processor crashes.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,11 @@ const sim = (output: unknown): StepInput['executor'] => ({ type: 'simulate', dur
 /** A process step that prints the results it received (as its output). */
 const echoResults: StepInput['executor'] = {
   type: 'process', command: 'node', args: ['-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(JSON.parse(s).results)))'],
+};
+
+/** A process step that prints the event it received, without its input. */
+const echoEvent: StepInput['executor'] = {
+  type: 'process', command: 'node', args: ['-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const e=JSON.parse(s);console.log(JSON.stringify({results:e.results,error:e.error}))})'],
 };
 
 function engineOn(store: 'memory' | 'journal', options: Options = {}): Engine {
@@ -144,6 +150,68 @@ describe('choices under duplicated, reordered and delayed deliveries, and proces
   });
 });
 
+/** load -> fit (caught by fallback); plot after fit; report after fit and fallback. */
+const catching = (fitFails: boolean, fallback: StepInput['executor'] = echoEvent): WorkflowInput => ({
+  name: 'catching',
+  steps: {
+    load: { executor: sim('data') },
+    fit: {
+      needs: ['load'], catch: 'fallback', retry: { maxAttempts: 2, backoffMs: 1 },
+      executor: { type: 'process', command: 'sh', args: ['-c', fitFails ? 'echo singular >&2; exit 3' : 'echo \'"line"\''] },
+    },
+    plot: { needs: ['fit'], executor: sim('plot') },
+    fallback: { executor: fallback },
+    report: { needs: ['fit', 'fallback'], executor: echoResults },
+  },
+});
+
+describe.each(['memory', 'journal'] as const)('catch (%s store)', (store) => {
+  it('runs the catch step when the step fails for good (after its retries), with that step\'s needs\' results and its error; the run goes on', async () => {
+    const { r, events } = await run(store, catching(true));
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({
+      report: { fallback: { results: { load: 'data' }, error: { step: 'fit', type: 'ProcessExited', message: 'exited with code 3: singular' } } },
+    });
+    expect(r.trace.map((t) => `${t.step}:${t.status}`)).toEqual(['load:succeeded', 'fit:failed', 'fit:failed', 'fallback:succeeded', 'report:succeeded']);
+    // plot needs only fit, which has no result: skipped.
+    expect(events.filter((e) => e['detail-type'] === 'Step Skipped').map((e) => e.detail)).toEqual([
+      { workflow: 'catching', runId: r.runId, step: 'plot', reason: 'every step it needs was skipped, or failed and was caught' },
+    ]);
+    expect(r.steps).toEqual({ total: 4, succeeded: 3, failed: 1, cancelled: 0, retried: 1, skipped: 1 });
+    expect(events.filter((e) => e['detail-type'] === 'Run Failed')).toEqual([]);
+  });
+
+  it('skips the catch step when the step does not fail', async () => {
+    const { r, events } = await run(store, catching(false));
+    expect(r.output).toEqual({ plot: 'plot', report: { fit: 'line' } });
+    expect(events.filter((e) => e['detail-type'] === 'Step Skipped').map((e) => (e.detail as { reason: string }).reason)).toEqual(['the step it catches ("fit") did not fail']);
+    expect(r.steps).toMatchObject({ succeeded: 4, failed: 0, skipped: 1 });
+  });
+
+  it('fails the run when the catch step fails too', async () => {
+    const { r } = await run(store, catching(true, { type: 'process', command: 'sh', args: ['-c', 'echo worse >&2; exit 4'] }));
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ step: 'fallback', type: 'ProcessExited' });
+  });
+});
+
+describe('catch under duplicated, reordered and delayed deliveries, and processor crashes', () => {
+  it.each([1, 2, 3, 4, 5, 6])('seed %i: the catch step runs once, the run succeeds once', async (seed) => {
+    const chaos = { duplicate: 1, reorder: 16, delayMs: 10, seed };
+    const { r, events } = await run(seed % 2 ? 'memory' : 'journal', catching(true), null, { chaos });
+    expect(r.status).toBe('succeeded');
+    expect(r.trace.filter((t) => t.step === 'fallback' || t.step === 'report').map((t) => t.step)).toEqual(['fallback', 'report']);
+    expect(stepsOf(events, 'Step Skipped')).toEqual(['plot']);
+    expect(new Set(events.filter((e) => e['detail-type'] === 'Run Succeeded').map((e) => e.id)).size).toBe(1);
+  });
+
+  it.each(Array.from({ length: 16 }, (_, i) => i + 1))('survives a crash before effect %i', async (crashAt) => {
+    const { r } = await run('memory', catching(true), null, { chaos: { crashAt } });
+    expect(r.status).toBe('succeeded');
+    expect((r.output as { report: { fallback: { error: { step: string } } } }).report.fallback.error.step).toBe('fit');
+  });
+});
+
 describe('joinflow run and status of a workflow with choices', () => {
   it('says how many steps were skipped, and status lists them', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jf-choice-cli-'));
@@ -166,5 +234,20 @@ describe('joinflow run and status of a workflow with choices', () => {
     expect(json.steps).toEqual({ total: 2, succeeded: 2, failed: 0, cancelled: 0, retried: 0, skipped: 1 });
     const status = joinflow(['status', json.runId, '--state', state]);
     expect(status.stdout).toMatch(/^ {2}skipped +ship +0 attempts\n +a choice: its "when" did not match, or every step it needs was skipped$/m);
+  });
+
+  it('runs workflows/fit-fallback: the caught failure is noted, and status shows the failed step and its catch step', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jf-catch-cli-'));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = joinflow(['run', 'fit-fallback', '--state', dir, '--json', '--input', JSON.stringify({ points: [[2, 1], [2, 3], [2, 4]] })]);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as RunResult;
+    expect(result.output).toEqual({ report: { model: 'constant', value: 3, because: 'cannot fit a line: all x values are equal' } });
+    expect(result.steps).toEqual({ total: 4, succeeded: 3, failed: 1, cancelled: 0, retried: 0, skipped: 0 });
+    const status = joinflow(['status', result.runId, '--state', dir]).stdout;
+    expect(status).toMatch(/^ {2}failed +fit +1 attempt/m);
+    expect(status).toMatch(/^ {2}succeeded +constant +1 attempt/m);
+    const plain = joinflow(['run', 'fit-fallback', '--state', dir, '--input', JSON.stringify({ points: [[2, 1], [2, 3]] })]);
+    expect(plain.stderr).toContain('note: 1 step(s) failed or could not run, without failing the run (caught by a catch step');
   });
 });

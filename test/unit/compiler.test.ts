@@ -318,6 +318,58 @@ describe('compiler: choices (when)', () => {
     });
     expect(waits).toHaveLength(1);
     expect(waits[0]).toMatchObject({ path: 'steps.q.wait' });
-    expect(waits[0]!.message).toContain('"b" may be skipped');
+    expect(waits[0]!.message).toContain('"b" may end without a result');
+  });
+});
+
+describe('compiler: catch', () => {
+  const s = (durationMs: number) => ({ type: 'simulate', durationMs }) as const;
+  const compile = (def: unknown) => compileWorkflow(def, { source: 'workflows/x.yaml' });
+  const def = {
+    name: 'k',
+    steps: {
+      load: { executor: s(1) },
+      fit: { needs: ['load'], catch: 'fallback', executor: s(1) },
+      fallback: { executor: s(1) },
+      report: { needs: ['fit', 'fallback'], executor: s(1) },
+    },
+  };
+
+  it('puts the catch step after the step it catches, lets the steps after it hear its failure, and keeps that failure from failing the run', () => {
+    const p = compile(def);
+    expect(p.steps['fit']!.catch).toBe('fallback');
+    expect(p.steps['fallback']).toMatchObject({ needs: ['fit'], catches: 'fit', needsMaySkip: true });
+    const activation = (id: string) => p.triggers.find((t) => t.id === id)!.activation;
+    expect(activation('report')).toEqual({
+      source: ['joinflow'],
+      detail: { workflow: ['k'], item: [{ exists: false }] },
+      $or: [
+        { 'detail-type': ['Step Completed', 'Step Skipped'], detail: { step: ['fit', 'fallback'] } },
+        { 'detail-type': ['Step Failed'], detail: { step: ['fit'], retrying: [false] } },
+      ],
+    });
+    expect(activation('fallback')['$or']).toBeDefined();
+    // $fail hears every step but fit; no $lost trigger waits on fit's failure.
+    expect(activation('$fail')['detail']).toMatchObject({ step: [{ 'anything-but': ['fit'] }] });
+    expect(p.triggers.filter((t) => t.id.startsWith('$lost:'))).toEqual([]);
+    expect(p.output).toEqual({ sinks: ['report'] });
+  });
+
+  it('refuses a catch of itself, of an unknown step, on or to a forEach step, a catch step with needs or when, a catch step for two steps, and a cycle through a catch', () => {
+    const with_ = (steps: Record<string, unknown>) => problemsOf({ name: 'k', steps: { load: { executor: s(1) }, ...steps } });
+    expect(with_({ a: { catch: 'a', executor: s(1) } })).toEqual([{ path: 'steps.a.catch', message: 'step "a" cannot catch its own failure: name another step' }]);
+    expect(with_({ a: { catch: 'nope', executor: s(1) } })).toEqual([{ path: 'steps.a.catch', message: 'unknown step "nope"' }]);
+    expect(with_({ a: { needs: ['load'], forEach: 'load', catch: 'h', executor: s(1) }, h: { executor: s(1) } })[0]!.path).toBe('steps.a.catch');
+    expect(with_({ a: { catch: 'h', executor: s(1) }, h: { needs: ['load'], forEach: 'load', executor: s(1) } }).map((p) => p.path)).toEqual(['steps.h.needs', 'steps.h.forEach']);
+    expect(with_({ a: { catch: 'h', executor: s(1) }, h: { needs: ['load'], executor: s(1) } })).toEqual([
+      { path: 'steps.h.needs', message: '"h" catches the failure of "a": it starts when "a" fails and gets the results of "a"\'s needs, so it has no needs of its own' },
+    ]);
+    expect(with_({ a: { catch: 'h', executor: s(1) }, h: { when: { input: { x: [1] } }, executor: s(1) } })[0]!.path).toBe('steps.h.when');
+    expect(with_({ a: { catch: 'h', executor: s(1) }, b: { catch: 'h', executor: s(1) }, h: { executor: s(1) } })).toEqual([
+      { path: 'steps.b.catch', message: '"h" already catches the failure of "a": a catch step catches one step' },
+    ]);
+    expect(with_({ a: { needs: ['h'], catch: 'h', executor: s(1) }, h: { executor: s(1) } })[0]!.message).toMatch(/^cycle: /);
+    const waits = with_({ a: { catch: 'h', executor: s(1) }, h: { executor: s(1) }, q: { needs: ['a', 'load'], wait: 'any', executor: s(1) } });
+    expect(waits.map((p) => p.path)).toEqual(['steps.q.wait']);
   });
 });

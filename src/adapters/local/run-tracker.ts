@@ -241,7 +241,7 @@ export class RunTracker {
   get #shape(): { steps: number; fanSteps: number; choices: boolean } {
     if (!this.#shapeCache) {
       const steps = Object.values(this.#plan.steps);
-      this.#shapeCache = { steps: steps.length, fanSteps: steps.filter((s) => s.forEach).length, choices: steps.some((s) => s.when !== undefined) };
+      this.#shapeCache = { steps: steps.length, fanSteps: steps.filter((s) => s.forEach).length, choices: steps.some((s) => s.when !== undefined || s.catch !== undefined) };
     }
     return this.#shapeCache;
   }
