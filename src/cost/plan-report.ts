@@ -25,13 +25,21 @@ export type StepPlacementRow = {
 };
 
 /** The report of one workflow. */
-export type PlanReport = { workflow: string; steps: StepPlacementRow[]; totalUsd: number; priced: number };
+export type PlanReport = {
+  workflow: string;
+  steps: StepPlacementRow[];
+  totalUsd: number;
+  priced: number;
+  /** The workflow has choices (`when`) or catch steps: a run may skip some of its steps. */
+  skips?: true;
+};
 
 /** Describes and prices every step of a plan, in plan order. */
 export function planReport(plan: TriggerPlan): PlanReport {
   const steps = Object.entries(plan.steps).map(([id, s]) => row(id, s));
   const priced = steps.filter((r) => r.usd !== null);
-  return { workflow: plan.workflow, steps, totalUsd: priced.reduce((a, r) => a + r.usd!, 0), priced: priced.length };
+  const skips = Object.values(plan.steps).some((s) => s.when !== undefined || s.catches !== undefined);
+  return { workflow: plan.workflow, steps, totalUsd: priced.reduce((a, r) => a + r.usd!, 0), priced: priced.length, ...(skips ? { skips } : {}) };
 }
 
 function row(step: string, s: PlanStep): StepPlacementRow {
@@ -115,7 +123,8 @@ export function formatPlanReport(report: PlanReport): string {
       out.push(`  ${''.padEnd(widths[0]!)}  -> after a Lambda timeout: ${r.fallback.placement}, ${r.fallback.vcpus} vCPU, ${thousands(r.fallback.memoryMb)} MB (fallback: batch)`);
     }
   });
-  const once = report.steps.some((r) => r.perItem) ? '; forEach steps counted once' : '';
+  const once = (report.steps.some((r) => r.perItem) ? '; forEach steps counted once' : '') +
+    (report.skips ? '; every step counted, though a choice or a catch skips some in each run' : '');
   // With no step priced there is no total to show: $0 would read as "free".
   const total = report.priced === 0 ? 'unknown' : usd(report.totalUsd);
   out.push(`  total per run: ${total} (${report.priced} of ${report.steps.length} steps priced${once})`, '');

@@ -96,6 +96,12 @@ describe('joinflow plan', () => {
     expect(r.stdout).toContain('  total per run: unknown (0 of 3 steps priced; forEach steps counted once)');
   });
 
+  it('says that the total counts every step of a workflow whose choices or catch steps skip some', () => {
+    const r = joinflow(['plan', 'fit-fallback']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('  total per run: unknown (0 of 4 steps priced; every step counted, though a choice or a catch skips some in each run)');
+  });
+
   it('prints the same as JSON with --json, costs from the price table', () => {
     const r = joinflow(['plan', 'workflows/hybrid.ts', '--json']);
     expect(r.code).toBe(0);
