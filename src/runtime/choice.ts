@@ -10,7 +10,7 @@ import type { EventPattern, PlanStep, TriggerPlan } from '../model/plan.ts';
 import type { StepEvent } from '../model/workflow.ts';
 import type { RunRecord, Task } from '../ports.ts';
 import type { StoreNow } from './replay.ts';
-import { caughtKey, stepResults } from './tasks.ts';
+import { caughtKey } from './tasks.ts';
 
 /** Compiled `when` patterns, by the plan's own pattern object. */
 const compiled = new WeakMap<EventPattern, (event: unknown) => boolean>();
@@ -46,19 +46,15 @@ export function skipReason(store: StoreNow, plan: TriggerPlan, run: RunRecord, s
   return matcher(spec.when)({ input: run.input, results }) ? undefined : 'its "when" did not match';
 }
 
-/**
- * What a step gets besides its input: its needs' results; for a catch step, the results of the
- * step it catches (its needs') and that step's error.
- */
-export function received(store: StoreNow, plan: TriggerPlan, runId: string, spec: PlanStep): { results: Record<string, unknown>; error?: StepEvent['error'] } {
-  if (spec.catches === undefined) return { results: stepResults(store, runId, spec) };
-  const results = stepResults(store, runId, plan.steps[spec.catches]!);
-  const error = store.getResults(runId, [caughtKey(spec.catches)]).get(caughtKey(spec.catches)) as StepEvent['error'];
-  return error === undefined ? { results } : { results, error };
+/** Whose needs' results a step gets: its own, or for a catch step those of the step it catches. */
+export function resultsOf(plan: TriggerPlan, spec: PlanStep): PlanStep {
+  return spec.catches === undefined ? spec : plan.steps[spec.catches]!;
 }
 
-/** A catch step's task carries the failure it caught as its event's `error`. */
-export function withError(task: Task, error: StepEvent['error']): Task {
+/** A catch step's task carries the failure it caught (noted by skipReason) as its event's `error`. */
+export function withCaughtError(store: StoreNow, runId: string, spec: PlanStep, task: Task): Task {
+  if (spec.catches === undefined) return task;
+  const error = store.getResults(runId, [caughtKey(spec.catches)]).get(caughtKey(spec.catches)) as StepEvent['error'];
   if (error !== undefined) task.event.error = error;
   return task;
 }

@@ -29,11 +29,11 @@ import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
-import { mayEndWithoutResult, received, skipReason, withError } from './choice.ts';
+import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './choice.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
-import { fanOutItems, makeTask, resultKey, retryDelay, skippedKey } from './tasks.ts';
+import { fanOutItems, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
   store: TriggerStore;
@@ -250,9 +250,9 @@ export class TriggerProcessor {
         return;
       }
     }
-    const { results, error } = received(store, ctx.plan, ctx.run.runId, spec);
+    const results = stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec));
     if (!spec.forEach) {
-      ctx.effects.push({ type: 'dispatch', tasks: [withError(makeTask(ctx.plan, ctx.run, step, 1, results), error)] });
+      ctx.effects.push({ type: 'dispatch', tasks: [withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, results))] });
       return;
     }
     const fan = fanOutItems(store, ctx.run.runId, spec);
@@ -295,13 +295,13 @@ export class TriggerProcessor {
       ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { ...d, retrying: false }));
       return;
     }
-    const { results, error } = received(ctx.io.store, ctx.plan, ctx.run.runId, spec);
+    const results = stepResults(ctx.io.store, ctx.run.runId, resultsOf(ctx.plan, spec));
     let item: { index: number; value: unknown } | undefined;
     if (d.item !== undefined) {
       const fan = fanOutItems(ctx.io.store, ctx.run.runId, spec);
       item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
     }
-    const task = withError(makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on), error);
+    const task = withCaughtError(ctx.io.store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on));
     ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 

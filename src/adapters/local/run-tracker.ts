@@ -39,6 +39,11 @@ const enum UnitState {
   Cancelled,
 }
 
+/** What the counts need of a plan: its steps, forEach steps, and whether it has choices or catch steps. */
+type Shape = { steps: number; fanSteps: number; choices: boolean };
+/** Shapes by plan: runs of one workflow share one plan object. */
+const shapes = new WeakMap<TriggerPlan, Shape>();
+
 /** Tracks one run in the engine. */
 export class RunTracker {
   ended = false;
@@ -60,8 +65,7 @@ export class RunTracker {
   readonly #timers = new Set<NodeJS.Timeout>();
   #fannedItems = 0;
   /** Steps a choice skipped. */
-  readonly #skipped = new Set<string>();
-  #shapeCache: { steps: number; fanSteps: number; choices: boolean } | undefined;
+  #skipped: Set<string> | undefined;
   #succeeded = 0;
   #failed = 0;
   #retried = 0;
@@ -137,6 +141,7 @@ export class RunTracker {
     const spec = this.#plan.steps[step];
     if (!spec) return;
     if (status === 'skipped') {
+      this.#skipped ??= new Set();
       if (this.#skipped.has(step)) return;
       this.#skipped.add(step);
     } else {
@@ -221,7 +226,7 @@ export class RunTracker {
     const { steps, fanSteps } = this.#shape;
     return {
       done: this.#succeeded + this.#failed,
-      total: steps - fanSteps + this.#fannedItems + (fanSteps - this.#fannedSteps.size) - this.#skipped.size,
+      total: steps - fanSteps + this.#fannedItems + (fanSteps - this.#fannedSteps.size) - (this.#skipped?.size ?? 0),
       running,
       failed: this.#failed,
     };
@@ -238,12 +243,14 @@ export class RunTracker {
     return { total: this.#units.size, succeeded, failed, cancelled: this.#units.size - succeeded - failed, retried: this.#retried };
   }
 
-  get #shape(): { steps: number; fanSteps: number; choices: boolean } {
-    if (!this.#shapeCache) {
+  get #shape(): Shape {
+    let shape = shapes.get(this.#plan);
+    if (!shape) {
       const steps = Object.values(this.#plan.steps);
-      this.#shapeCache = { steps: steps.length, fanSteps: steps.filter((s) => s.forEach).length, choices: steps.some((s) => s.when !== undefined || s.catch !== undefined) };
+      shape = { steps: steps.length, fanSteps: steps.filter((s) => s.forEach).length, choices: steps.some((s) => s.when !== undefined || s.catch !== undefined) };
+      shapes.set(this.#plan, shape);
     }
-    return this.#shapeCache;
+    return shape;
   }
 
   /**
@@ -272,7 +279,7 @@ export class RunTracker {
       durationMs: now - this.#startedAt,
       steps: withSkipped(
         logged ? countUnits(logged, record) : withFailingStep(this.#counted(), record, this.#units.keys()),
-        logged ? logged.filter((e) => e.status === 'skipped').length : this.#skipped.size,
+        logged ? logged.filter((e) => e.status === 'skipped').length : (this.#skipped?.size ?? 0),
         this.#shape.choices,
       ),
       events: this.#events,
