@@ -46,9 +46,14 @@ export function skipReason(store: StoreNow, plan: TriggerPlan, run: RunRecord, s
   return matcher(spec.when)({ input: run.input, results }) ? undefined : 'its "when" did not match';
 }
 
-/** Whose needs' results a step gets: its own, or for a catch step those of the step it catches. */
+/**
+ * Whose needs' results a step gets: its own; for a catch step, those of the step it catches (and
+ * for the catch step of a catch step, those of the first step of the chain).
+ */
 export function resultsOf(plan: TriggerPlan, spec: PlanStep): PlanStep {
-  return spec.catches === undefined ? spec : plan.steps[spec.catches]!;
+  let s = spec;
+  while (s.catches !== undefined) s = plan.steps[s.catches]!;
+  return s;
 }
 
 /** A catch step's task carries the failure it caught (noted by skipReason) as its event's `error`. */

@@ -188,6 +188,18 @@ describe.each(['memory', 'journal'] as const)('catch (%s store)', (store) => {
     expect(r.steps).toMatchObject({ succeeded: 4, failed: 0, skipped: 1 });
   });
 
+  it('runs the catch step of a catch step that fails, with the first step\'s needs\' results', async () => {
+    const wf = catching(true, { type: 'process', command: 'sh', args: ['-c', 'echo worse >&2; exit 4'] });
+    wf.steps['fallback']!.catch = 'last';
+    wf.steps['last'] = { executor: echoEvent };
+    wf.steps['report']!.needs = ['fit', 'fallback', 'last'];
+    const { r } = await run(store, { ...wf, name: 'catching-chain' });
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({
+      report: { last: { results: { load: 'data' }, error: { step: 'fallback', type: 'ProcessExited', message: 'exited with code 4: worse' } } },
+    });
+  });
+
   it('fails the run when the catch step fails too', async () => {
     const { r } = await run(store, catching(true, { type: 'process', command: 'sh', args: ['-c', 'echo worse >&2; exit 4'] }));
     expect(r.status).toBe('failed');
