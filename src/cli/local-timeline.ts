@@ -13,7 +13,10 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
   const notes: string[] = [];
   if (!plan) notes.push('the state dir has no plan for this run: the critical path ignores dependencies');
   const executions: Execution[] = [];
+  // Steps that never ran (attempt 0 on the log): a choice skipped them, or their needs failed.
+  const notRun: string[] = [];
   for (const entry of tasks) {
+    if (entry.task.attempt === 0) notRun.push(`${entry.task.step} (${entry.status === 'skipped' ? 'skipped' : 'its needs failed'})`);
     if (entry.startedAt === undefined) continue;
     const t = entry.task;
     const finished = entry.finishedAt !== undefined;
@@ -34,6 +37,7 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     });
   }
   if (run.status === 'running') notes.push(`the run is still running: bars of running steps end now`);
+  if (notRun.length > 0) notes.push(`steps that did not run: ${notRun.slice(0, 10).join(', ')}${notRun.length > 10 ? `, and ${notRun.length - 10} more` : ''}`);
   return {
     title: `run ${run.runId} · ${run.workflow}`,
     workflow: run.workflow,

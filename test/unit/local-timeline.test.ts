@@ -57,3 +57,16 @@ describe('localTimeline', () => {
     expect(t).not.toHaveProperty('finishedAt');
   });
 });
+
+describe('localTimeline of a run with steps that did not run', () => {
+  it('has no bar for them, and a note naming them and why', () => {
+    const run: RunRecord = { runId: 'r', workflow: 'w', status: 'succeeded', input: null, startedAt: 100, finishedAt: 200 };
+    const t = localTimeline(run, [
+      { task: task('check', 1, 'simulate'), status: 'succeeded', startedAt: 101, finishedAt: 110 },
+      { task: task('publish', 0, 'simulate'), status: 'skipped', finishedAt: 110 },
+      { task: task('computeA', 0, 'simulate'), status: 'failed', finishedAt: 111 },
+    ], plan, 999);
+    expect(t.executions.map((e) => e.step)).toEqual(['check']);
+    expect(t.notes).toContain('steps that did not run: publish (skipped), computeA (its needs failed)');
+  });
+});
