@@ -84,6 +84,18 @@ export const SEEDS: Readonly<Record<string, Def>> = {
       last: { needs: ['queue', 'gpu'], executor: sim(1), retry: { maxAttempts: 1000, backoffMs: 0, factor: 1, maxDelayMs: 0 } },
     },
   },
+  choices: {
+    name: 'choices',
+    steps: {
+      check: { executor: sim(1, { ok: true, n: 3 }) },
+      ship: { needs: ['check'], when: { results: { check: { ok: [true] } } }, executor: sim(1) },
+      hold: { needs: ['check'], when: { $or: [{ results: { check: { n: [{ numeric: ['<', 2] }] } } }, { input: { hold: [true] } }] }, executor: sim(1), catch: 'rescue' },
+      rescue: { executor: sim(1) },
+      report: { needs: ['ship', 'hold', 'rescue'], executor: sim(1) },
+      any: { needs: ['check', 'report'], executor: sim(1) },
+      first: { needs: ['check', 'any'], wait: 'any', executor: sim(1) },
+    },
+  },
 };
 const SEED_NAMES = Object.keys(SEEDS);
 
@@ -286,7 +298,7 @@ function isRequired(def: Def, path: Path): boolean {
   if (typeof key !== 'string' || !REQUIRED.has(key) || (path[0] === 'steps' && path.length === 2)) return false;
   return !(key === 'command' && path.at(-2) === 'executor' && executorType(def, path) === 'batch');
 }
-const KNOWN_FIELDS = new Set(['name', 'description', 'steps', 'output', 'needs', 'executor', 'retry', 'timeoutMs', 'forEach', 'type', 'durationMs', 'command', 'args', 'env', 'cwd', 'module', 'export', 'image', 'vcpus', 'memoryMb', 'gpus', 'local', 'queue', 'maxAttempts', 'backoffMs', 'factor', 'maxDelayMs', 'step', 'path']);
+const KNOWN_FIELDS = new Set(['name', 'description', 'steps', 'output', 'needs', 'executor', 'retry', 'timeoutMs', 'forEach', 'wait', 'when', 'catch', 'quorum', 'results', 'input', '$or', 'type', 'durationMs', 'command', 'args', 'env', 'cwd', 'module', 'export', 'image', 'vcpus', 'memoryMb', 'gpus', 'local', 'queue', 'maxAttempts', 'backoffMs', 'factor', 'maxDelayMs', 'step', 'path']);
 
 /** JS types a field accepts (by its last key); undefined = not checked. */
 function expectedType(def: Def, path: Path): string[] | undefined {
@@ -354,6 +366,16 @@ function renameIn(def: Def, from: string, to: string, refs: boolean): void {
     if (Array.isArray(step['needs'])) step['needs'] = step['needs'].map((n: unknown) => (n === from ? to : n));
     if (step['forEach'] === from) step['forEach'] = to;
     if (isPlain(step['forEach']) && step['forEach']['step'] === from) step['forEach']['step'] = to;
+    if (step['catch'] === from) step['catch'] = to;
+    // A choice names the needs whose results it tests.
+    const when = step['when'];
+    for (const alt of isPlain(when) ? [when, ...(Array.isArray(when['$or']) ? when['$or'] : [])] : []) {
+      const results = isPlain(alt) ? alt['results'] : undefined;
+      if (!isPlain(results) || !Object.hasOwn(results, from)) continue;
+      const renamedResults: Def = {};
+      for (const [k, v] of Object.entries(results)) setOwn(renamedResults, k === from ? to : k, v);
+      alt['results'] = renamedResults;
+    }
   }
   if (def['output'] === from) def['output'] = to;
 }
@@ -363,6 +385,6 @@ function isReferenced(def: Def, id: string): boolean {
   return Object.values(stepsOf(def)).some((s) => {
     const step = s as Def;
     const f = step['forEach'];
-    return (Array.isArray(step['needs']) && step['needs'].includes(id)) || f === id || (isPlain(f) && f['step'] === id);
+    return (Array.isArray(step['needs']) && step['needs'].includes(id)) || f === id || (isPlain(f) && f['step'] === id) || step['catch'] === id;
   });
 }
