@@ -106,7 +106,8 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     expect(mine('constant', 'wired-fit-2')).toHaveLength(1);
     expect(mine('constant', 'wired-fit-2')[0]).toMatchObject({ results: { load: [[2, 1], [2, 3], [2, 4]] }, error: { step: 'fit', type: 'NonRetriableStepError' } });
     expect(mine('constant', 'wired-fit-1')).toEqual([]);
-    expect(Object.fromEntries(line.steps.map((s) => [s.step, s.state]))).toMatchObject({ constant: 'skipped', report: 'completed' });
+    expect(Object.fromEntries(line.steps.map((s) => [s.step, s.state]))).toMatchObject({ fit: 'completed', constant: 'skipped', report: 'completed' });
+    expect(Object.fromEntries(flat.steps.map((s) => [s.step, s.state]))).toMatchObject({ fit: 'caught', constant: 'completed', report: 'completed' });
   });
 
   it('runs fanout with n = 5: one invocation per item, the reduce joins all five', async () => {

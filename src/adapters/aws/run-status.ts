@@ -2,21 +2,23 @@
  * Reads a run's state from the DynamoDB table for `joinflow status`: the META item, which
  * steps fired (their trigger's claim and dispatch times), which completed (their results), and
  * which can never run (their `$lost:<step>` trigger fired: too many of their needs failed), and
- * which a choice skipped (the processor's `$skipped:<step>` note).
+ * which a choice skipped (the processor's `$skipped:<step>` note), and which failed for good and
+ * were caught (the `$caught:<step>` note their catch step reads its error from).
  */
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunRecord } from '../../ports.ts';
 import { TriggerId } from '../../compiler/compile.ts';
-import { skippedKey } from '../../runtime/tasks.ts';
+import { caughtKey, skippedKey } from '../../runtime/tasks.ts';
 import { itemKey, itemToRun, num, sortKey, type Item } from './dynamodb-keys.ts';
 
 const LOST_PREFIX = TriggerId.lost('');
 const SKIPPED_PREFIX = skippedKey('');
+const CAUGHT_PREFIX = caughtKey('');
 
 /** One step as status shows it. Items count a forEach step's finished items. `lost`: it can never run. */
 export type StepStatus = {
   step: string;
-  state: 'dispatched' | 'completed' | 'lost' | 'skipped';
+  state: 'dispatched' | 'completed' | 'lost' | 'skipped' | 'caught';
   dispatchedAt?: number;
   items?: number;
 };
@@ -59,9 +61,10 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     const sk = item['sk']?.S ?? '';
     if (!sk.startsWith(sortKey.resultPrefix)) continue;
     const key = sk.slice(sortKey.resultPrefix.length);
-    if (key.startsWith(SKIPPED_PREFIX)) {
-      const step = key.slice(SKIPPED_PREFIX.length);
-      steps.set(step, { ...steps.get(step), step, state: 'skipped' });
+    if (key.startsWith(SKIPPED_PREFIX) || key.startsWith(CAUGHT_PREFIX)) {
+      const skipped = key.startsWith(SKIPPED_PREFIX);
+      const step = key.slice((skipped ? SKIPPED_PREFIX : CAUGHT_PREFIX).length);
+      steps.set(step, { ...steps.get(step), step, state: skipped ? 'skipped' : 'caught' });
       continue;
     }
     const hash = key.lastIndexOf('#');
