@@ -17,7 +17,8 @@ export type RunResult = {
    * Units of work: a step, or one item of a forEach step. A unit succeeded when one of its
    * attempts did; otherwise its latest attempt says whether it failed or was cancelled (as
    * `joinflow status` shows it). `retried` counts extra attempts. `skipped`, for workflows with
-   * choices (`when`): the steps that did not run because of one (not units of work).
+   * choices (`when`) or catch steps: the steps that did not run because of one (not units of
+   * work). A run reported again from its record alone has it only when it skipped some.
    */
   steps: { total: number; succeeded: number; failed: number; cancelled: number; retried: number; skipped?: number };
   /** Events on the bus that belonged to this run. */
