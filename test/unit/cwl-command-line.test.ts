@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCommandLine } from '../../src/importers/cwl/command-line.ts';
+import { buildCommandLine, floatText } from '../../src/importers/cwl/command-line.ts';
 import type { CommandBinding, CwlType, ToolSpec } from '../../src/importers/cwl/spec.ts';
 
 const t = (base: CwlType['base'], depth = 0, extra: Partial<CwlType> = {}): CwlType => ({ base, depth, optional: false, ...extra });
@@ -80,5 +80,33 @@ describe('buildCommandLine', () => {
   it('passes values through as separate arguments: no shell, no word splitting', () => {
     const spec = tool({ inputs: [{ id: 's', type: t('string'), binding: b(1, { prefix: '-m' }) }, { id: 'f', type: t('float'), binding: b(2) }] });
     expect(buildCommandLine(spec, { s: 'two words; rm -rf $HOME', f: 0.5 })).toEqual(['tool', '-m', 'two words; rm -rf $HOME', '0.5']);
+  });
+
+  it('writes float and double inputs as the reference runner does: 2.0, not 2', () => {
+    const spec = tool({
+      inputs: [
+        { id: 'a_scale', type: t('double'), binding: b(1, { prefix: '--scale' }) },
+        { id: 'b_ratio', type: t('float'), binding: b(2, { prefix: '-r', separate: false }) },
+        { id: 'c_weights', type: t('double', 1), binding: b(3, { prefix: '-w', itemSeparator: ',' }) },
+        { id: 'd_steps', type: t('float', 1, { itemBinding: b(0, { prefix: '-s' }) }), binding: b(4) },
+        { id: 'e_count', type: t('int'), binding: b(5) },
+        { id: 'f_label', type: t('string'), binding: b(6) },
+      ],
+    });
+    const argv = buildCommandLine(spec, { a_scale: 2, b_ratio: 0.5, c_weights: [1, 0.25, 1e-5], d_steps: [3, 1e16], e_count: 2, f_label: '2' });
+    expect(argv).toEqual(['tool', '--scale', '2.0', '-r0.5', '-w', '1.0,0.25,1e-05', '-s', '3.0', '-s', '1e+16', '2', '2']);
+  });
+});
+
+describe('floatText', () => {
+  // Each expected text is what Python 3's str(float) gives for the same number (cwltool's text).
+  it.each([
+    [2, '2.0'], [-3, '-3.0'], [0, '0.0'], [-0, '-0.0'], [100, '100.0'], [0.5, '0.5'], [0.1, '0.1'],
+    [123456789.125, '123456789.125'], [9999999999999998, '9999999999999998.0'],
+    [1e-4, '0.0001'], [0.0001234, '0.0001234'], [-0.00012, '-0.00012'],
+    [1e-5, '1e-05'], [1.5e-5, '1.5e-05'], [1e-7, '1e-07'], [5e-324, '5e-324'],
+    [1e16, '1e+16'], [1.5e16, '1.5e+16'], [1e21, '1e+21'], [1.7976931348623157e308, '1.7976931348623157e+308'],
+  ])('%s is %s', (x, text) => {
+    expect(floatText(x)).toBe(text);
   });
 });

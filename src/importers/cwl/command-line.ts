@@ -2,7 +2,7 @@
  * The command line of a CWL CommandLineTool (CWL v1.2 "Input binding" rules, without
  * expressions): baseCommand, then every argument and bound input sorted by position. Pure.
  */
-import type { CommandBinding, ToolSpec } from './spec.ts';
+import type { CommandBinding, CwlBase, ToolSpec } from './spec.ts';
 
 /** A File value as the runner hands it over: `path` is where the file is on this machine. */
 export type FileValue = { class: 'File'; path: string };
@@ -26,7 +26,7 @@ export function buildCommandLine(tool: ToolSpec, values: Readonly<Record<string,
     const binding = input.binding ?? (items && input.type.depth > 0 ? { position: items.position, separate: true } : undefined);
     if (!binding) continue;
     const value = values[input.id];
-    entries.push({ position: binding.position, key: input.id, args: bindValue(value, binding, items) });
+    entries.push({ position: binding.position, key: input.id, args: bindValue(value, binding, input.type.base, items) });
   }
   // CWL sorts by [position, i] for arguments and [position, input name] for inputs; at the same
   // position numeric keys come first, so arguments precede inputs.
@@ -42,17 +42,17 @@ function compareKeys(a: number | string, b: number | string): number {
 }
 
 /** The arguments one value adds under its binding. */
-function bindValue(value: unknown, binding: Omit<CommandBinding, 'position'>, itemBinding?: CommandBinding): string[] {
+function bindValue(value: unknown, binding: Omit<CommandBinding, 'position'>, base: CwlBase, itemBinding?: CommandBinding): string[] {
   if (value === null || value === undefined || value === false) return [];
   if (value === true) return binding.prefix === undefined ? [] : [binding.prefix];
   if (Array.isArray(value)) {
     // An empty array adds nothing, not even its prefix.
     if (value.length === 0) return [];
-    if (binding.itemSeparator !== undefined) return withPrefix(binding, value.map(scalarText).join(binding.itemSeparator));
-    const items = value.flatMap((item: unknown) => (itemBinding ? bindValue(item, itemBinding) : [scalarText(item)]));
+    if (binding.itemSeparator !== undefined) return withPrefix(binding, value.map((item: unknown) => scalarText(item, base)).join(binding.itemSeparator));
+    const items = value.flatMap((item: unknown) => (itemBinding ? bindValue(item, itemBinding, base) : [scalarText(item, base)]));
     return binding.prefix === undefined ? items : [binding.prefix, ...items];
   }
-  return withPrefix(binding, scalarText(value));
+  return withPrefix(binding, scalarText(value, base));
 }
 
 function withPrefix(binding: { prefix?: string; separate: boolean }, text: string): string[] {
@@ -60,10 +60,39 @@ function withPrefix(binding: { prefix?: string; separate: boolean }, text: strin
   return binding.separate ? [binding.prefix, text] : [binding.prefix + text];
 }
 
-/** A scalar as one argument: a File by its path, numbers and strings as they print. */
-function scalarText(value: unknown): string {
+/**
+ * A scalar as one argument: a File by its path, a `float`/`double` as a float prints in the
+ * reference runner (cwltool), strings and other numbers as they print.
+ */
+function scalarText(value: unknown, base: CwlBase): string {
   if (typeof value === 'object' && value !== null && (value as { class?: unknown }).class === 'File') {
     return String((value as FileValue).path);
   }
+  if (typeof value === 'number' && (base === 'float' || base === 'double')) return floatText(value);
   return String(value);
+}
+
+/**
+ * A float as Python's `str(float)` writes it, which is how cwltool puts a float input on the
+ * command line: the shortest digits that read back as the same number, always with a decimal
+ * point or an exponent (`2.0`, not `2`), in exponent form below 1e-4 and from 1e16 on, with at
+ * least two exponent digits (`1e-05`, `1.5e+16`). JSON and YAML readers in JavaScript give `2.0`
+ * and `2` as the same number, so an integer given to a float input is written `2.0` too.
+ */
+export function floatText(x: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  // toExponential() without digits gives the shortest mantissa that reads back as x.
+  const [mantissa = '', exp = '0'] = x.toExponential().split('e');
+  const e = Number(exp);
+  const sign = mantissa.startsWith('-') ? '-' : '';
+  const digits = mantissa.replace('-', '').replace('.', '');
+  if (e < -4 || e >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  }
+  if (e < 0) return `${sign}0.${'0'.repeat(-e - 1)}${digits}`;
+  const whole = digits.slice(0, e + 1).padEnd(e + 1, '0');
+  const frac = digits.slice(e + 1);
+  return `${sign}${whole}.${frac === '' ? '0' : frac}`;
 }
