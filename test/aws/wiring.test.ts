@@ -74,6 +74,10 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     // agreed can never get two answers: status says so (its $lost trigger fired).
     expect(lost.steps.filter((s) => s.state === 'lost')).toEqual([{ step: 'agreed', state: 'lost' }]);
     expect(spared.steps.filter((s) => s.state === 'lost')).toEqual([]);
+    // The failure that failed the run shows as failed; the spared one (replica-a) left no item of its own.
+    expect(lost.run.error).toMatchObject({ step: 'replica-b' });
+    expect(Object.fromEntries(lost.steps.map((s) => [s.step, s.state]))).toMatchObject({ 'replica-a': 'dispatched', 'replica-b': 'failed' });
+    expect(spared.steps.filter((s) => s.state === 'failed')).toEqual([]);
     expect(calls('hedgedagreed').filter((p) => (p['joinflow'] as { runId: string }).runId === 'wired-hedged-2')).toEqual([]);
   });
 

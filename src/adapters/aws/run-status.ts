@@ -3,7 +3,9 @@
  * steps fired (their trigger's claim and dispatch times), which completed (their results), and
  * which can never run (their `$lost:<step>` trigger fired: too many of their needs failed), and
  * which a choice skipped (the processor's `$skipped:<step>` note), and which failed for good and
- * were caught (the `$caught:<step>` note their catch step reads its error from).
+ * were caught (the `$caught:<step>` note their catch step reads its error from). The step that
+ * failed a failed run is named in its record's error. (A failure that did not fail the run, of a
+ * step another `wait`s for only some of, leaves no item of its own: that step shows `dispatched`.)
  */
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunRecord } from '../../ports.ts';
@@ -18,7 +20,7 @@ const CAUGHT_PREFIX = caughtKey('');
 /** One step as status shows it. Items count a forEach step's finished items. `lost`: it can never run. */
 export type StepStatus = {
   step: string;
-  state: 'dispatched' | 'completed' | 'lost' | 'skipped' | 'caught';
+  state: 'dispatched' | 'completed' | 'failed' | 'lost' | 'skipped' | 'caught';
   dispatchedAt?: number;
   items?: number;
 };
@@ -75,7 +77,15 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     else s.state = 'completed';
     steps.set(step, s);
   }
+  const run = itemToRun(meta);
+  // The step that failed the run (an item of it, for a forEach step; its other items may be done).
+  const failed = run.status === 'failed' ? run.error?.step : undefined;
+  if (failed !== undefined && !lost.includes(failed)) {
+    const s = steps.get(failed);
+    if (!s) steps.set(failed, { step: failed, state: 'failed' });
+    else if (s.state === 'dispatched') s.state = 'failed';
+  }
   const ordered = [...steps.values()].sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0) || a.step.localeCompare(b.step));
   for (const step of lost.sort()) if (!steps.has(step)) ordered.push({ step, state: 'lost' });
-  return { run: itemToRun(meta), steps: ordered };
+  return { run, steps: ordered };
 }
