@@ -215,6 +215,8 @@ describe('durable state through the CLI', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/run "once" already succeeded on \S+; it is reported, not run again/);
     expect(JSON.parse(again.stdout)).toMatchObject({ runId: 'once', status: 'succeeded', output: { nodeC: { sum: 12 } } });
+    // Its events are counted from the state dir, as the first report counted them.
+    expect(JSON.parse(again.stdout).events).toBe(JSON.parse(first.stdout).events);
     const other = joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 5}', '--state', state, '--run-id', 'once', '--json']);
     expect(other.stderr).toContain('(with its own input: the --input given is not used)');
     expect(JSON.parse(other.stdout)).toMatchObject({ output: { nodeC: { sum: 12 } } });

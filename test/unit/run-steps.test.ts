@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
+import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { RunTracker, settleFailures } from '../../src/adapters/local/run-tracker.ts';
 import type { Task } from '../../src/ports.ts';
 import { summarizeSteps } from '../../src/cli/local-runs.ts';
@@ -200,6 +201,50 @@ describe('the steps a run result counts', () => {
     expect(result.steps).toMatchObject({ total: 2, succeeded: 2 });
     const record = await state.store.getRun('recovered-run');
     expect(RunTracker.fromRecord(record!, state.log).steps).toEqual(result.steps);
+  });
+
+  it('report a run that ended with the events its first report counted, from either durable store', async () => {
+    const SHAPES = [
+      plan(diamondDef),
+      // A retry, then a failure for good that a catch step takes; a choice that skips a branch.
+      plan({
+        name: 'mixed',
+        steps: {
+          list: { executor: { type: 'simulate', durationMs: 0, output: { items: [1, 2, 3] } } },
+          each: { needs: ['list'], forEach: { step: 'list', path: 'items' }, executor: { type: 'simulate', durationMs: 0 } },
+          flaky: { retry: { maxAttempts: 2, backoffMs: 0 }, catch: 'fallback', executor: { type: 'process', command: 'sh', args: ['-c', 'exit 1'] } },
+          fallback: { executor: { type: 'simulate', durationMs: 0 } },
+          never: { needs: ['list'], when: { results: { list: { items: [99] } } }, executor: { type: 'simulate', durationMs: 0 } },
+        },
+      }),
+      NOT_ARRAY,
+    ];
+    for (const open of [openJournalState, openSqliteState]) {
+      const dir = tmp();
+      const results = [];
+      {
+        const state = open({ dir });
+        const engine = createEngine({ store: state.store, log: state.log });
+        for (const p of SHAPES) {
+          engine.register(p);
+          results.push(await engine.run(p.workflow, null));
+        }
+        await engine.close();
+        state.close();
+      }
+      expect(results.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'failed']);
+      // Another process: the runs are reported from the state dir alone.
+      const state = open({ dir });
+      closers.push(() => state.close());
+      const engine = createEngine({ store: state.store, log: state.log });
+      closers.push(() => engine.close());
+      for (const [i, p] of SHAPES.entries()) {
+        engine.register(p);
+        const again = await engine.run(p.workflow, null, { runId: results[i]!.runId });
+        expect([p.workflow, again.events]).toEqual([p.workflow, results[i]!.events]);
+        expect(again.events).toBeGreaterThan(0);
+      }
+    }
   });
 
   it('let the held-back tasks go when the failure did not end the run (a late duplicate\'s), and drop them when it did', () => {

@@ -60,6 +60,8 @@ export interface DurableLog {
   tasks(runId: string): TaskEntry[];
   /** The same, without the tasks' payloads (cheaper: read at the end of every run). */
   attempts(runId: string): TaskAttempt[];
+  /** How many events of the run the log holds: a run that ended is reported again with them. */
+  eventCount?(runId: string): number;
 
   /** A retry timer; returns its id. */
   addTimer(dueAt: number, task: Task): number;

@@ -8,12 +8,13 @@
 import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
-import type { RunRecord, Task } from '../../ports.ts';
+import type { RunRecord } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { RowWriter } from './journal-codec.ts';
 import { NameTable, planVocabulary } from './journal-names.ts';
 import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-decode.ts';
 import { liveRun, LiveRuns, type ByName, type TaskTable } from './journal-runs.ts';
+import { slimTask, taskKey } from './journal-tasks.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-schema.ts';
 
@@ -32,28 +33,7 @@ export type LiveRun = {
   slimmed?: boolean;
 };
 
-/** The empty event a finished task's entry keeps instead of its payload. */
-const NO_EVENT: Task['event'] = Object.freeze({ input: null, results: Object.freeze({}) }) as Task['event'];
-
-/**
- * A finished task without its payload (the input and results it was given, its item): all that
- * the run's end needs of it (its attempt, placement, times), so that a long run does not hold
- * every payload in memory until it ends. Its full task is on file.
- */
-export function slimTask(task: Task): Task {
-  const slim: Task = { workflow: task.workflow, runId: task.runId, step: task.step, attempt: task.attempt, maxAttempts: task.maxAttempts, executor: task.executor, event: NO_EVENT };
-  if (task.item !== undefined) slim.item = task.item;
-  if (task.placement !== undefined) slim.placement = task.placement;
-  return slim;
-}
-
 export const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
-
-/** The key of a task attempt within its run. */
-// A step's first attempt without items, the most common, is keyed by the step's own string
-// (its hash is computed once); step ids have no NUL, so no other key can equal it.
-export const taskKey = (step: string, item: number | undefined, attempt: number): string =>
-  item === undefined ? (attempt === 1 ? step : `${step}\u0000${attempt}`) : `${step}\u0000${item}\u0000${attempt}`;
 
 export function joinOf(run: LiveRun, trigger: string): Join {
   let j = run.joins.get(trigger);
@@ -79,7 +59,6 @@ const RECENT_TABLES = 64;
 
 const OPEN = new Set<TaskEntry['status']>(['dispatched', 'started']);
 
-/** The state of one run rebuilt from its rows: what replay and the readers share. */
 /**
  * An event appended and not yet processed. `writer` and `flag`: the row it is in and where its
  * processed flag is, while that row is not written yet (it is then marked processed in place).
@@ -303,6 +282,16 @@ export class Journal {
     const visit = replayVisitor(run, pending);
     for (const row of rows) readRow(record.runId, record.input, row, table!, visit);
     return { run, table };
+  }
+
+  /** How many events a run's rows hold (a run that ended is reported again with its count). */
+  eventCount(runId: string): number {
+    this.flush();
+    const rows = this.#s.rowsOf.all(runId);
+    let n = 0;
+    const table = rows.length > 0 ? this.#startTable(runId, rows[0]!) : undefined;
+    for (const row of rows) readRow(runId, undefined, row, table!, { event: () => void n++ });
+    return n;
   }
 
   /** Loads the pending events of no run (once). */

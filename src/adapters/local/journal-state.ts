@@ -13,9 +13,9 @@ import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../port
 import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { TaskAttempt, TaskEntry } from './durable-log.ts';
-import { addArrival, arrivals, joinOf, Journal, slimTask, type LiveRun } from './journal-core.ts';
+import { addArrival, arrivals, joinOf, Journal, type LiveRun } from './journal-core.ts';
 import { liveRun } from './journal-runs.ts';
-import { addTask, taskEntry } from './journal-tasks.ts';
+import { addTask, slimTask, taskEntry } from './journal-tasks.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
@@ -302,6 +302,7 @@ function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>
       return out;
     },
     tasks: (runId) => journal.tasksOf(runId),
+    eventCount: (runId) => journal.eventCount(runId),
     attempts: (runId) => journal.attemptsOf(runId).map(toAttempt),
     gc: () => ({ runs: 0, runIds: [] }),
     vacuum() {},

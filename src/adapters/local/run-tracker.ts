@@ -98,7 +98,8 @@ export class RunTracker {
 
   /**
    * A result for a run that ended before this process knew it: its units of work from the log's
-   * attempts (when there is a log that still has them); its events are not counted again (0).
+   * attempts and its events from the log's events (when there is a log that still has them; 0
+   * events without one).
    */
   static fromRecord(record: RunRecord, log?: DurableLog): RunResult {
     const attempts = log?.attempts(record.runId) ?? [];
@@ -110,7 +111,7 @@ export class RunTracker {
       ...(record.error ? { error: record.error } : {}),
       durationMs: (record.finishedAt ?? record.startedAt) - record.startedAt,
       steps: withSkipped(countUnits(attempts, record), attempts.filter((e) => e.status === 'skipped').length, false),
-      events: 0,
+      events: log?.eventCount?.(record.runId) ?? 0,
     };
   }
 

@@ -69,6 +69,7 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
       `SELECT json, status, started_at, finished_at FROM tasks WHERE status IN ('dispatched', 'started') AND run_id = ? ORDER BY dispatch_seq`,
     ),
     tasks: db.prepare<[string], TaskRow>('SELECT json, status, started_at, finished_at FROM tasks WHERE run_id = ? ORDER BY dispatch_seq'),
+    eventCount: db.prepare<[string], number>('SELECT count(*) FROM events WHERE run_id = ?').pluck(),
     attempts: db.prepare<[string], AttemptRow>(
       `SELECT step, item, attempt, json_extract(json, '$.placement') AS placement, status, started_at, finished_at
        FROM tasks WHERE run_id = ? ORDER BY dispatch_seq`,
@@ -140,6 +141,10 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     tasks(runId) {
       pull();
       return s.tasks.all(runId).map(decodeTask);
+    },
+    eventCount(runId) {
+      pull();
+      return s.eventCount.get(runId) ?? 0;
     },
     attempts(runId) {
       const buffered = buffer.attempts(runId);
