@@ -23,12 +23,13 @@
  * so it never takes this one's status.
  *
  * The module also exports outputGone(fd) (output.c): whether nobody can read what is written to a
- * pipe or socket any more.
+ * pipe or socket any more; and envStamp() (env.c): a hash of the process's environment, which
+ * tells the process executor when its copy of process.env is out of date.
  *
  * Its files: this one (the spawn thread, its start and stop, and the functions JS calls),
  * child.c (the command's arguments read from JS, and posix_spawn with the PATH lookup), watch.c
- * (on the loop thread: each child's output and exit, and the end of its request), output.c, and
- * spawn.h (the types they share).
+ * (on the loop thread: each child's output and exit, and the end of its request), output.c,
+ * env.c, and spawn.h (the types they share).
  */
 #include "spawn.h"
 
@@ -246,14 +247,18 @@ static napi_value Supported(napi_env env, napi_callback_info info) {
 
 /* outputGone(fd), in output.c. */
 napi_value OutputGone(napi_env env, napi_callback_info info);
+/* envStamp(), in env.c. */
+napi_value EnvStamp(napi_env env, napi_callback_info info);
 
 NAPI_MODULE_INIT() {
-  napi_value spawn_fn, supported_fn, output_gone_fn;
+  napi_value spawn_fn, supported_fn, output_gone_fn, env_stamp_fn;
   napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, Spawn, NULL, &spawn_fn);
   napi_create_function(env, "supported", NAPI_AUTO_LENGTH, Supported, NULL, &supported_fn);
   napi_create_function(env, "outputGone", NAPI_AUTO_LENGTH, OutputGone, NULL, &output_gone_fn);
   napi_set_named_property(env, exports, "spawn", spawn_fn);
   napi_set_named_property(env, exports, "supported", supported_fn);
   napi_set_named_property(env, exports, "outputGone", output_gone_fn);
+  napi_create_function(env, "envStamp", NAPI_AUTO_LENGTH, EnvStamp, NULL, &env_stamp_fn);
+  napi_set_named_property(env, exports, "envStamp", env_stamp_fn);
   return exports;
 }

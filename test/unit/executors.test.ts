@@ -148,6 +148,21 @@ describe.each(modes)('process executor ($mode)', ({ mode }) => {
     }
   });
 
+  it('passes the environment as it is at each start: a variable set, changed, removed, set again', async () => {
+    const probe: ExecutorSpec = { type: 'process', command: 'sh', args: ['-c', 'printf "%s\\n" "${JOINFLOW_TEST_PROBE-unset}"'], env: {} };
+    const seen: unknown[] = [];
+    try {
+      for (const value of ['one', 'one', 'two', undefined, 'one']) {
+        if (value === undefined) delete process.env['JOINFLOW_TEST_PROBE'];
+        else process.env['JOINFLOW_TEST_PROBE'] = value;
+        seen.push(((await executor.execute(task(probe), never)) as { output: unknown }).output);
+      }
+    } finally {
+      delete process.env['JOINFLOW_TEST_PROBE'];
+    }
+    expect(seen).toEqual(['one', 'one', 'two', 'unset', 'one']);
+  });
+
   it('writes stdout and stderr to <logDir>/<step>[.<item>].<attempt>.out/.err', async () => {
     await executor.execute(task(script('json-last-line.mjs'), { runId: 'logs', step: 'gen:x.1', item: 4, attempt: 2 }), never);
     const dir = join(logRoot, 'logs');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNativeLauncher, NATIVE_SPAWN_ADDON, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
+import { createNativeLauncher, envStamp, NATIVE_SPAWN_ADDON, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
 import type { LaunchRequest, Spawner } from '../../src/adapters/local/spawner.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,6 +38,32 @@ describe.skipIf(!nativeSpawnStatus().available)('native launcher (posix_spawn + 
     ...extra,
   });
   const launch = (r: LaunchRequest) => launcher.launch(r)!.exited;
+
+  it('stamps the environment: the same stamp for the same variables, another after any change', () => {
+    const before = envStamp();
+    expect(typeof before).toBe('number');
+    expect(envStamp()).toBe(before);
+    const stamps: Array<number | undefined> = [];
+    try {
+      process.env['JOINFLOW_STAMP_T'] = 'a';
+      stamps.push(envStamp());
+      process.env['JOINFLOW_STAMP_T'] = 'b';
+      stamps.push(envStamp());
+      // The same length, one character moved between a name and its value.
+      process.env['JOINFLOW_STAMP_T'] = 'a';
+      stamps.push(envStamp());
+      delete process.env['JOINFLOW_STAMP_T'];
+      process.env['JOINFLOW_STAMP_'] = 'Ta';
+      stamps.push(envStamp());
+    } finally {
+      delete process.env['JOINFLOW_STAMP_T'];
+      delete process.env['JOINFLOW_STAMP_'];
+    }
+    expect(new Set([before, stamps[0], stamps[1], stamps[3]]).size).toBe(4);
+    // Back to the same variables, back to the same stamp.
+    expect(stamps[2]).toBe(stamps[0]);
+    expect(envStamp()).toBe(before);
+  });
 
   it('runs the command as a child of this process, with stdin, the environment and the working directory', async () => {
     const script = 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.stringify({ s, ppid: process.ppid, cwd: process.cwd(), v: process.env.JOINFLOW_T })))';

@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { launchExitOf, type LaunchExit, type Spawner } from './spawner.ts';
 import { LAUNCH_SOURCE, type SpawnerReply, type SpawnRequest } from './spawner-program.ts';
 
@@ -39,24 +40,49 @@ type Addon = {
     onExit: (code: number | null, signal: number | null) => void,
   ): number;
   supported(): boolean;
+  /** A hash of the process's environment (native/spawn/env.c); absent from builds before it. */
+  envStamp?(): number;
 };
 
 /** Where `npm ci` (scripts/build-native.mjs) puts the addon. */
 export const NATIVE_SPAWN_ADDON = fileURLToPath(new URL('../../../native/spawn/build/Release/joinflow_spawn.node', import.meta.url));
 
 let loaded: { addon: Addon } | { reason: string } | undefined;
+let required: { addon: Addon } | { reason: string } | undefined;
+
+/** The addon module itself, or why it cannot be loaded. */
+function requireAddon(): { addon: Addon } | { reason: string } {
+  if (required) return required;
+  if (process.platform !== 'linux') return (required = { reason: `posix_spawn with pidfds is Linux-only (this is ${process.platform})` });
+  try {
+    return (required = { addon: createRequire(import.meta.url)(NATIVE_SPAWN_ADDON) as Addon });
+  } catch (error) {
+    return (required = { reason: `the native/spawn addon is not built (npm run build:native): ${(error as Error).message.split('\n')[0]}` });
+  }
+}
 
 function load(): { addon: Addon } | { reason: string } {
   if (loaded) return loaded;
   if (process.env['JOINFLOW_NATIVE_SPAWN'] === '0') return (loaded = { reason: 'JOINFLOW_NATIVE_SPAWN=0' });
-  if (process.platform !== 'linux') return (loaded = { reason: `posix_spawn with pidfds is Linux-only (this is ${process.platform})` });
-  try {
-    const addon = createRequire(import.meta.url)(NATIVE_SPAWN_ADDON) as Addon;
-    if (!addon.supported()) return (loaded = { reason: 'the kernel has no pidfd_open (Linux 5.3 or later needed)' });
-    return (loaded = { addon });
-  } catch (error) {
-    return (loaded = { reason: `the native/spawn addon is not built (npm run build:native): ${(error as Error).message.split('\n')[0]}` });
+  const r = requireAddon();
+  if (!('addon' in r)) return (loaded = r);
+  if (!r.addon.supported()) return (loaded = { reason: 'the kernel has no pidfd_open (Linux 5.3 or later needed)' });
+  return (loaded = r);
+}
+
+let stamp: (() => number) | null | undefined;
+
+/**
+ * A number that changes whenever this process's environment changes (native/spawn/env.c), or
+ * undefined where there is none: the addon not built (or built before envStamp), or a worker
+ * thread, whose process.env is a copy of its own rather than the C environment the stamp reads.
+ */
+export function envStamp(): number | undefined {
+  if (stamp === undefined) {
+    const r = requireAddon();
+    stamp = isMainThread && 'addon' in r && typeof r.addon.envStamp === 'function' ? r.addon.envStamp.bind(r.addon) : null;
   }
+  return stamp === null ? undefined : stamp();
 }
 
 /** Whether children can be started in-process with posix_spawn; else why not. */
