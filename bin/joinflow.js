@@ -2,6 +2,7 @@
 // Entry point. Runs the compiled CLI (dist/, built by `npm ci` or `npm run build`) while it is up to
 // date with src/, else the TypeScript sources through tsx (see cli-entry.js). Workflows and handlers
 // may be TypeScript either way: the compiled CLI registers tsx when it first loads such a module.
+import { register } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compiledCli } from './cli-entry.js';
 
@@ -18,12 +19,19 @@ for (const stream of [process.stdout, process.stderr]) {
 let registered;
 /**
  * Registers the TypeScript loader (tsx) once: for ES modules, and for CommonJS, which a .ts file
- * is in a package without "type": "module" (Node then loads it through require).
+ * is in a package without "type": "module" (Node then loads it through require). `ownPackage`:
+ * the compiled CLI also sends an ES import of this package to dist/ (bin/own-package.mjs).
  */
-function registerTsx() {
+function registerTsx(ownPackage = false) {
   registered ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
     esm.register();
     cjs.register();
+    // Registered after tsx, so it runs first and sees what tsx and Node resolve.
+    if (ownPackage) {
+      register(new URL('./own-package.mjs', import.meta.url), {
+        data: { src: new URL('../src/index.ts', import.meta.url).href, dist: new URL('../dist/index.js', import.meta.url).href },
+      });
+    }
   });
   return registered;
 }
@@ -32,7 +40,7 @@ let main;
 const compiled = compiledCli(fileURLToPath(new URL('..', import.meta.url)));
 if (compiled) {
   const files = await import(new URL('../dist/adapters/local/workflow-files.js', import.meta.url).href);
-  files.userModules.prepare = registerTsx;
+  files.userModules.prepare = () => registerTsx(true);
   ({ main } = await import(pathToFileURL(compiled).href));
 } else {
   await registerTsx();

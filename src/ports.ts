@@ -108,9 +108,14 @@ export type Task = {
 };
 
 /** How an execution ended. `aborted`: stopped because the signal fired (timeout or cancel). */
+/**
+ * How an attempt ended. `initMs`: how much of it the executor spent before the step's own code
+ * began, when it had to start something first (a worker thread, the handler's module), as a
+ * Lambda's Init Duration; absent when the code began at once.
+ */
 export type StepOutcome =
-  | { status: 'succeeded'; output: unknown }
-  | { status: 'failed'; error: StepError; retriable: boolean }
+  | { status: 'succeeded'; output: unknown; initMs?: number }
+  | { status: 'failed'; error: StepError; retriable: boolean; initMs?: number }
   | { status: 'aborted' };
 
 /**

@@ -28,7 +28,9 @@ export function createProgress(options: Options): {
       } else if (!options.json) {
         const name = r.item === undefined ? r.step : `${r.step}[${r.item}]`;
         const mark = r.status === 'succeeded' ? 'ok' : r.status;
-        stream.write(`${mark.padEnd(9)} ${name} (attempt ${r.attempt}, ${r.end - r.start} ms)\n`);
+        // A step that first had to start its worker or load its module says how long that took.
+        const init = r.initMs === undefined || r.initMs === 0 ? '' : `, ${r.initMs} ms of it init`;
+        stream.write(`${mark.padEnd(9)} ${name} (attempt ${r.attempt}, ${r.end - r.start} ms${init})\n`);
       }
     },
     done(result) {

@@ -1,6 +1,7 @@
 /**
  * The executions `joinflow run --trace FILE` writes — a JSON array of `{step, item?, attempt,
- * status, start, end, placement?}` (a CLI contract, DESIGN.md) — as a timeline. The array has no
+ * status, start, end, placement?, initMs?}` (a CLI contract, DESIGN.md, which `initMs` extends)
+ * — as a timeline. The array has no
  * step graph: it comes from the plan of the workflow that ran.
  */
 import { z } from 'zod';
@@ -18,6 +19,7 @@ export const RunTraceRecordSchema = z.strictObject({
   start: time,
   end: time,
   placement: z.enum(['lambda', 'batch-cpu', 'batch-gpu']).optional(),
+  initMs: z.number().finite().nonnegative().optional(),
 });
 
 /** The whole file; a record that ends before it starts is named by its index. */

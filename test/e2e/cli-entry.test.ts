@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compiledCli } from '../../bin/cli-entry.js';
+import { initialize, resolve } from '../../bin/own-package.mjs';
 import { root } from '../helpers/cli.ts';
 
 const dirs: string[] = [];
@@ -110,5 +111,33 @@ describe('the CLI, compiled and from the sources', () => {
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).output).toEqual({ hello: { text: 'typed' } });
     }
+  });
+
+  it('gives a workflow that imports joinflow the copy the CLI runs: dist/ compiled, src/ from the sources', () => {
+    const where = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'test/fixtures/workflows/own-package.ts', '--memory', '--json'], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        timeout: 120_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { output: { where: { from: string } } }).output.where.from;
+    };
+    expect(where({ JOINFLOW_CLI_SOURCE: '1' })).toBe(new URL('src/index.ts', `file://${root}/`).href);
+    const compiled = compiledCli(root) !== undefined;
+    expect(where({})).toBe(new URL(compiled ? 'dist/index.js' : 'src/index.ts', `file://${root}/`).href);
+    if (process.env['JOINFLOW_REQUIRE_NATIVE'] === '1') expect(compiled).toBe(true);
+  });
+});
+
+describe('the compiled CLI\'s resolve hook (bin/own-package.mjs)', () => {
+  it('sends what resolves to the sources\' index to the compiled one, and leaves the rest alone', async () => {
+    initialize({ src: 'file:///pkg/src/index.ts', dist: 'file:///pkg/dist/index.js' });
+    const next = (url: string) => async () => ({ url, format: undefined });
+    expect(await resolve('joinflow', {}, next('file:///pkg/src/index.ts'))).toEqual({ url: 'file:///pkg/dist/index.js', format: 'module' });
+    // Another package's, or a file of the sources other than the index: as resolved.
+    expect(await resolve('joinflow', {}, next('file:///elsewhere/joinflow/src/index.ts'))).toEqual({ url: 'file:///elsewhere/joinflow/src/index.ts', format: undefined });
+    expect(await resolve('./x.ts', {}, next('file:///pkg/src/x.ts'))).toEqual({ url: 'file:///pkg/src/x.ts', format: undefined });
   });
 });

@@ -27,6 +27,9 @@ describe('joinflow run', () => {
     expect(JSON.parse(r.stdout)).toEqual({ nodeC: { sum: 12 } });
     const lines = r.stderr.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('ok '))).toHaveLength(3);
+    // nodeA and nodeB start function workers first (their init: one each with 2 CPUs or more); nodeC finds one ready.
+    expect(lines.filter((l) => /^ok +node[AB] \(attempt 1, \d+ ms, \d+ ms of it init\)$/.test(l)).length).toBeGreaterThanOrEqual(1);
+    expect(lines.find((l) => l.includes('nodeC'))).toMatch(/^ok +nodeC \(attempt 1, \d+ ms\)$/);
     expect(lines.at(-1)).toMatch(/^run \S+ succeeded in \d+ ms: 3 succeeded, 0 failed, 0 retried, 8 events$/);
   });
 
@@ -83,6 +86,8 @@ describe('joinflow run', () => {
     const trace = path.join(dir, 'trace.json');
     const r = joinflow(['run', 'fanout', '--input', '{"n": 3}', '--memory', '--trace', trace]);
     expect(r.code, r.stderr).toBe(0);
+    // fanout's steps are functions: the first to run started a worker, and its record says how long that took.
+    expect((JSON.parse(readFileSync(trace, 'utf8')) as Array<{ initMs?: number }>).some((t) => typeof t.initMs === 'number' && t.initMs > 0)).toBe(true);
     // Without the workflow the file has no step graph: the error says what to add.
     const bare = joinflow(['timeline', trace]);
     expect(bare.code).toBe(2);

@@ -90,6 +90,8 @@ type Job = {
   resolve: (outcome: StepOutcome) => void;
   onAbort: () => void;
   slot: Slot | undefined;
+  /** When it was posted to its worker (performance.now()). */
+  postedAt: number;
 };
 
 type Slot = {
@@ -99,6 +101,8 @@ type Slot = {
   crash: Error | undefined;
   /** Terminated on purpose (abort or close): its exit is not a crash. */
   retired: boolean;
+  /** Not replied yet: its first job waits for the thread to start. */
+  fresh: boolean;
 };
 
 function failed(type: string, message: string, retriable: boolean): StepOutcome {
@@ -122,7 +126,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       execArgv,
       workerData: { tsx: TSX, entry: WORKER_ENTRY },
     });
-    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false };
+    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, fresh: true };
     worker.on('message', (reply: WorkerReply) => onReply(slot, reply));
     worker.on('error', (err: Error) => {
       slot.crash = err;
@@ -135,6 +139,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   function assign(slot: Slot, job: Job): void {
     slot.job = job;
     job.slot = slot;
+    job.postedAt = performance.now();
     slot.worker.ref();
     try {
       slot.worker.postMessage(job.request);
@@ -181,7 +186,14 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   function onReply(slot: Slot, reply: WorkerReply): void {
     const job = slot.job;
     if (job === undefined || job.request.id !== reply.id) return;
-    finish(job, reply.ok ? { status: 'succeeded', output: reply.output } : failed(reply.error.type, reply.error.message, reply.retriable));
+    const outcome: StepOutcome = reply.ok ? { status: 'succeeded', output: reply.output } : failed(reply.error.type, reply.error.message, reply.retriable);
+    // A worker that had to start, or to import the handler's module, first: that time is the
+    // attempt's init (as a Lambda cold start's), told apart from the handler's own.
+    if (reply.handlerMs !== undefined && (slot.fresh || reply.loaded === true) && outcome.status !== 'aborted') {
+      outcome.initMs = Math.max(0, Math.round(performance.now() - job.postedAt - reply.handlerMs));
+    }
+    slot.fresh = false;
+    finish(job, outcome);
     release(slot);
   }
 
@@ -246,6 +258,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
           resolve,
           onAbort: () => abort(job),
           slot: undefined,
+          postedAt: 0,
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
         dispatch(job);

@@ -25,9 +25,12 @@ export type WorkerRequest = {
 };
 
 /** The single reply to a request with the same `id`. */
-export type WorkerReply =
-  | { id: number; ok: true; output: unknown }
-  | { id: number; ok: false; error: StepError; retriable: boolean };
+export type WorkerReply = ({ id: number; ok: true; output: unknown } | { id: number; ok: false; error: StepError; retriable: boolean }) & {
+  /** Milliseconds in the handler itself; absent when it was never called (its module did not load). */
+  handlerMs?: number;
+  /** The handler's module was imported for this request (its first in this worker, or changed on disk). */
+  loaded?: boolean;
+};
 
 /**
  * What getRemainingTimeInMillis reports without a timeout. The largest delay setTimeout accepts:
@@ -179,6 +182,7 @@ process.on('unhandledRejection', (reason) => {
 
 async function run(req: WorkerRequest): Promise<WorkerReply> {
   last = { step: req.step, attempt: req.attempt, runId: req.runId };
+  const known = modules.get(req.module);
   let mod: Module;
   try {
     mod = await load(req.module);
@@ -201,11 +205,17 @@ async function run(req: WorkerRequest): Promise<WorkerReply> {
       retriable: false,
     };
   }
+  const began = performance.now();
+  const reply = await call(req, handler as (event: StepEvent, context: StepContext) => unknown);
+  reply.handlerMs = performance.now() - began;
+  if (modules.get(req.module) !== known) reply.loaded = true;
+  return reply;
+}
+
+/** Calls the handler; its outcome as a reply. */
+async function call(req: WorkerRequest, handler: (event: StepEvent, context: StepContext) => unknown): Promise<WorkerReply> {
   try {
-    const output: unknown = await (handler as (event: StepEvent, context: StepContext) => unknown)(
-      req.event,
-      contextFor(req),
-    );
+    const output: unknown = await handler(req.event, contextFor(req));
     // Lambda turns an undefined result into null; the other executors report "no output" as null too.
     if (output === undefined || output === null || typeof output !== 'object') {
       if (typeof output === 'bigint') return notJson(req.id, 'a BigInt cannot be written as JSON');

@@ -42,6 +42,8 @@ export type TraceRecord = {
   end: number;
   /** Where the attempt ran, for steps the compiler placed (`auto`): lambda, batch-cpu, batch-gpu. */
   placement?: string;
+  /** Milliseconds of it before the step's code began: a worker's start, its module's load (StepOutcome). */
+  initMs?: number;
 };
 
 /** What the lanes report back to the engine. */
@@ -204,6 +206,7 @@ export class Lanes {
       ? { step: task.step, attempt: task.attempt, status, start, end }
       : { step: task.step, item: task.item, attempt: task.attempt, status, start, end };
     if (task.placement !== undefined) record.placement = task.placement;
+    if (outcome.status !== 'aborted' && outcome.initMs !== undefined) record.initMs = outcome.initMs;
     if (outcome.status === 'aborted' && controller.reason === 'timeout') this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, record);
     else this.#hooks.finished(task, outcome, record);
   }
