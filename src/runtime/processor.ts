@@ -33,7 +33,7 @@ import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './c
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
-import { fanOutItems, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
+import { failedKey, fanOutItems, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
   store: TriggerStore;
@@ -184,7 +184,9 @@ export class TriggerProcessor {
     if (event['detail-type'] === DetailType.StepFailed) {
       // A failure of an execution whose step already completed (a duplicate run after a crash)
       // must not fail the run: the step has its result.
-      if (io.store.getResults(detail.runId, [resultKey(detail.step, (detail as StepFailed).item)]).size > 0) return [];
+      const d = detail as StepFailed;
+      if (io.store.getResults(detail.runId, [resultKey(d.step, d.item)]).size > 0) return [];
+      if (!d.retrying) io.store.saveResult(detail.runId, failedKey(d.step, d.item), { type: d.error.type, message: d.error.message });
     }
     if (event['detail-type'] === DetailType.StepCompleted) {
       // Saved before any arrival is counted, so whoever completes a join finds every result.

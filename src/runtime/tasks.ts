@@ -19,6 +19,14 @@ export function caughtKey(step: string): string {
   return `$caught:${step}`;
 }
 
+/**
+ * Store key of the note that `step` (or one item of it) failed for good (`{type, message}`):
+ * what `status` reads on AWS, where a failure that does not fail the run leaves no other trace.
+ */
+export function failedKey(step: string, item?: number): string {
+  return `$failed:${resultKey(step, item)}`;
+}
+
 /** Reads `path` (dot-separated) inside a value. */
 export function pick(value: unknown, path: string | undefined): unknown {
   if (!path) return value;

@@ -3,19 +3,20 @@
  * steps fired (their trigger's claim and dispatch times), which completed (their results), and
  * which can never run (their `$lost:<step>` trigger fired: too many of their needs failed), and
  * which a choice skipped (the processor's `$skipped:<step>` note), and which failed for good and
- * were caught (the `$caught:<step>` note their catch step reads its error from). The step that
- * failed a failed run is named in its record's error. (A failure that did not fail the run, of a
- * step another `wait`s for only some of, leaves no item of its own: that step shows `dispatched`.)
+ * were caught (the `$caught:<step>` note their catch step reads its error from), and which failed
+ * for good (the processor's `$failed:<step>[#item]` note; the step that failed a failed run is
+ * also named in its record's error).
  */
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunRecord } from '../../ports.ts';
 import { TriggerId } from '../../compiler/compile.ts';
-import { caughtKey, skippedKey } from '../../runtime/tasks.ts';
+import { caughtKey, failedKey, skippedKey } from '../../runtime/tasks.ts';
 import { itemKey, itemToRun, num, sortKey, type Item } from './dynamodb-keys.ts';
 
 const LOST_PREFIX = TriggerId.lost('');
 const SKIPPED_PREFIX = skippedKey('');
 const CAUGHT_PREFIX = caughtKey('');
+const FAILED_PREFIX = failedKey('');
 
 /** One step as status shows it. Items count a forEach step's finished items. `lost`: it can never run. */
 export type StepStatus = {
@@ -44,6 +45,7 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   if (!meta) return undefined;
   const steps = new Map<string, StepStatus>();
   const lost: string[] = [];
+  const failures: string[] = [];
   for (const item of items) {
     const sk = item['sk']?.S ?? '';
     if (sk.startsWith('TRIG#')) {
@@ -63,6 +65,10 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     const sk = item['sk']?.S ?? '';
     if (!sk.startsWith(sortKey.resultPrefix)) continue;
     const key = sk.slice(sortKey.resultPrefix.length);
+    if (key.startsWith(FAILED_PREFIX)) {
+      failures.push(key.slice(FAILED_PREFIX.length));
+      continue;
+    }
     if (key.startsWith(SKIPPED_PREFIX) || key.startsWith(CAUGHT_PREFIX)) {
       const skipped = key.startsWith(SKIPPED_PREFIX);
       const step = key.slice((skipped ? SKIPPED_PREFIX : CAUGHT_PREFIX).length);
@@ -78,11 +84,16 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     steps.set(step, s);
   }
   const run = itemToRun(meta);
-  // The step that failed the run (an item of it, for a forEach step; its other items may be done).
-  const failed = run.status === 'failed' ? run.error?.step : undefined;
-  if (failed !== undefined && !lost.includes(failed)) {
-    const s = steps.get(failed);
-    if (!s) steps.set(failed, { step: failed, state: 'failed' });
+  // Steps that failed for good (an item of a forEach step: the step; its other items may be done),
+  // and the one that failed the run, noted or not (a run failed by code from before the notes).
+  if (run.status === 'failed' && run.error?.step !== undefined) failures.push(run.error.step);
+  for (const key of failures) {
+    const hash = key.lastIndexOf('#');
+    const step = hash > 0 && /^\d+$/.test(key.slice(hash + 1)) ? key.slice(0, hash) : key;
+    // A step that could never run failed too (NeedsFailed): it shows as lost.
+    if (lost.includes(step)) continue;
+    const s = steps.get(step);
+    if (!s) steps.set(step, { step, state: 'failed' });
     else if (s.state === 'dispatched') s.state = 'failed';
   }
   const ordered = [...steps.values()].sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0) || a.step.localeCompare(b.step));
