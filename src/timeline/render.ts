@@ -193,7 +193,7 @@ function chart(t: Timeline, s: TimelineSummary, options: RenderOptions): string 
   const bars = t.executions.map((e, i) => {
     const fill = palette.get(colorBy === 'kind' ? e.kind : e.category) ?? OTHER_COLOR;
     const cls = `bar ${e.status}${onPath.has(i) ? ' crit' : ''}`;
-    const tip = `${label(e)} (attempt ${e.attempt}) · ${e.kind}${e.placement === undefined ? '' : ` on ${e.placement}`}${e.category !== e.step ? ` · ${e.category}` : ''} · ${e.status} · start +${formatMs(e.start - origin)} · took ${formatMs(e.end - e.start)}${onPath.has(i) ? ' · on the critical path' : ''}`;
+    const tip = `${label(e)} (attempt ${e.attempt}) · ${e.kind}${e.placement === undefined ? '' : ` on ${e.placement}`}${e.category !== e.step ? ` · ${e.category}` : ''} · ${e.status} · start +${formatMs(e.start - origin)} · took ${formatMs(e.end - e.start)}${e.initMs ? `, ${formatMs(e.initMs)} of it init` : ''}${onPath.has(i) ? ' · on the critical path' : ''}`;
     const textPart = labelled ? `<text class="label${onPath.has(i) ? ' crit-label' : ''}" x="${left - 8}" y="${r(top + i * rowH + rowH / 2 + 4)}">${esc(label(e))}</text>` : '';
     return `${textPart}<rect class="${cls}" x="${r(X(e.start))}" y="${r(rowY(i))}" width="${r(Math.max(1, X(e.end) - X(e.start)))}" height="${barH}" fill="${fill}"><title>${esc(tip)}</title></rect>`;
   });

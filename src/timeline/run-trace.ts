@@ -78,6 +78,7 @@ export function runTraceTimeline(records: readonly RunTraceRecord[], plan: Trigg
     status: r.status,
     start: r.start,
     end: r.end,
+    ...(r.initMs === undefined ? {} : { initMs: r.initMs }),
   }));
   return {
     title,

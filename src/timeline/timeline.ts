@@ -23,6 +23,8 @@ export type Execution = {
   /** Milliseconds, epoch or relative: only differences matter. */
   start: number;
   end: number;
+  /** Milliseconds of it before the step's code began (a worker's start), when a run trace says. */
+  initMs?: number;
 };
 
 /** Where the start times came from: measured, or computed from runtimes and dependencies. */

@@ -98,6 +98,7 @@ describe('joinflow run', () => {
     expect(t.stdout).toMatch(/^trace\.json: 5 executions \(measured\)/);
     expect(t.stdout).toMatch(/critical path .*\(3 executions: split -> square\[\d\] -> sum\)/);
     expect(readFileSync(chart, 'utf8')).toMatch(/^<\?xml [^>]*>\s*<svg /);
+    expect(readFileSync(chart, 'utf8')).toMatch(/<title>[^<]* of it init[^<]*<\/title>/);
     expect(joinflow(['timeline', 'some-run-id', '--workflow', 'fanout']).stderr).toContain("--workflow goes with a 'joinflow run --trace' file");
   });
 

@@ -28,7 +28,7 @@ const small: Timeline = {
   finishedAt: 1400,
   needs: { a: [], b: [], c: ['a', 'b'] },
   executions: sortExecutions([
-    bar('a', 'function', 1010, 1100),
+    bar('a', 'function', 1010, 1100, { initMs: 60 }),
     bar('b', 'process', 1010, 1300, { attempt: 1, status: 'failed' }),
     bar('b', 'process', 1305, 1340, { attempt: 2 }),
     bar('c', 'simulate', 1350, 1390),
@@ -75,6 +75,8 @@ describe('renderSvg', () => {
     expect(svg).not.toContain('demo <&>');
     expect(svg).toMatch(/<text class="label crit-label"[^>]*>b #2<\/text>/);
     expect(svg).toMatch(/<title>b #2 \(attempt 2\) · process · succeeded · start \+305 ms · took 35 ms · on the critical path<\/title>/);
+    // A run trace's init (a function worker's start) is in the bar's tip.
+    expect(svg).toMatch(/<title>a \(attempt 1\) · function · succeeded · start \+10 ms · took 90 ms, 60 ms of it init<\/title>/);
     expect(svg).not.toMatch(/<script|href=|url\(/);
   });
 
