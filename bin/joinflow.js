@@ -20,7 +20,7 @@ let registered;
 /**
  * Registers the TypeScript loader (tsx) once: for ES modules, and for CommonJS, which a .ts file
  * is in a package without "type": "module" (Node then loads it through require). `ownPackage`:
- * the compiled CLI also sends an ES import of this package to dist/ (bin/own-package.mjs).
+ * the compiled CLI also sends an ES import of this package to dist/ (src/adapters/local/own-package.ts).
  */
 function registerTsx(ownPackage = false) {
   registered ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
@@ -28,7 +28,7 @@ function registerTsx(ownPackage = false) {
     cjs.register();
     // Registered after tsx, so it runs first and sees what tsx and Node resolve.
     if (ownPackage) {
-      register(new URL('./own-package.mjs', import.meta.url), {
+      register(new URL('../dist/adapters/local/own-package.js', import.meta.url), {
         data: { src: new URL('../src/index.ts', import.meta.url).href, dist: new URL('../dist/index.js', import.meta.url).href },
       });
     }

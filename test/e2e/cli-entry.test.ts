@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compiledCli } from '../../bin/cli-entry.js';
-import { initialize, resolve } from '../../bin/own-package.mjs';
+import { initialize, ownPackageHook, resolve } from '../../src/adapters/local/own-package.ts';
 import { root } from '../helpers/cli.ts';
 
 const dirs: string[] = [];
@@ -113,7 +113,7 @@ describe('the CLI, compiled and from the sources', () => {
     }
   });
 
-  it('gives a workflow that imports joinflow the copy the CLI runs: dist/ compiled, src/ from the sources', () => {
+  it('gives a workflow and its handlers that import joinflow the copy the CLI runs: dist/ compiled, src/ from the sources', () => {
     const where = (env: Record<string, string>) => {
       const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'test/fixtures/workflows/own-package.ts', '--memory', '--json'], {
         cwd: root,
@@ -122,7 +122,11 @@ describe('the CLI, compiled and from the sources', () => {
         timeout: 120_000,
       });
       expect(r.status, r.stderr).toBe(0);
-      return (JSON.parse(r.stdout) as { output: { where: { from: string } } }).output.where.from;
+      const { output } = JSON.parse(r.stdout) as { output: { where: { from: string }; worker: { from: string; loaded: boolean } } };
+      expect(output.worker.loaded).toBe(true);
+      // The workflow (main thread) and the handler (a worker) got the same copy.
+      expect(output.worker.from).toBe(output.where.from);
+      return output.where.from;
     };
     expect(where({ JOINFLOW_CLI_SOURCE: '1' })).toBe(new URL('src/index.ts', `file://${root}/`).href);
     const compiled = compiledCli(root) !== undefined;
@@ -131,7 +135,7 @@ describe('the CLI, compiled and from the sources', () => {
   });
 });
 
-describe('the compiled CLI\'s resolve hook (bin/own-package.mjs)', () => {
+describe('the compiled CLI\'s resolve hook (own-package.ts)', () => {
   it('sends what resolves to the sources\' index to the compiled one, and leaves the rest alone', async () => {
     initialize({ src: 'file:///pkg/src/index.ts', dist: 'file:///pkg/dist/index.js' });
     const next = (url: string) => async () => ({ url, format: undefined });
@@ -139,5 +143,10 @@ describe('the compiled CLI\'s resolve hook (bin/own-package.mjs)', () => {
     // Another package's, or a file of the sources other than the index: as resolved.
     expect(await resolve('joinflow', {}, next('file:///elsewhere/joinflow/src/index.ts'))).toEqual({ url: 'file:///elsewhere/joinflow/src/index.ts', format: undefined });
     expect(await resolve('./x.ts', {}, next('file:///pkg/src/x.ts'))).toEqual({ url: 'file:///pkg/src/x.ts', format: undefined });
+  });
+
+  it('is registered with the URLs of the package a compiled module is in', () => {
+    const { hook, data } = ownPackageHook('file:///pkg/dist/adapters/local/function-worker.js', 2);
+    expect([hook.href, data]).toEqual(['file:///pkg/dist/adapters/local/own-package.js', { src: 'file:///pkg/src/index.ts', dist: 'file:///pkg/dist/index.js' }]);
   });
 });

@@ -4,11 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { StepError } from '../../model/events.ts';
 import type { StepContext, StepEvent } from '../../model/workflow.ts';
+import { ownPackageHook } from './own-package.ts';
 
 /** One handler invocation, sent by the pool. `deadline` is an epoch-ms instant (absent: no timeout). */
 export type WorkerRequest = {
@@ -61,6 +62,11 @@ function registerTsx(): Promise<void> {
   tsx ??= import(boot.tsx.esm).then((api: { register(): unknown }) => {
     api.register();
     (createRequire(import.meta.url)(boot.tsx.cjs) as { register(): unknown }).register();
+    // Compiled (dist/): a handler's import of this package gets the compiled copy (own-package.ts).
+    if (import.meta.url.endsWith('.js')) {
+      const { hook, data } = ownPackageHook(import.meta.url, 2);
+      register(hook, { data });
+    }
   });
   return tsx;
 }
