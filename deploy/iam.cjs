@@ -135,10 +135,14 @@ function iamResources(model) {
       listUnder([BLOB_PREFIX]),
       // Undeliverable events (and, as the async-invoke failure destination, failed invocations).
       allow(['sqs:SendMessage'], EVENTS_DLQ),
+      // A run that ends stops the Batch jobs it left running (src/adapters/aws/batch-jobs.ts).
+      model.hasBatch && allow(['batch:TerminateJob'], arn('batch', 'job/*')),
     ]),
     TimerRole: dispatchRole(model, n.timer, 'joinflow timer: dispatches retries whose backoff has passed', [
       allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], TIMER_QUEUE),
       allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], [TABLE, TABLE_INDEXES]),
+      // A retry submitted to Batch is noted in its run's items (batch-jobs.ts).
+      model.hasBatch && allow(['dynamodb:UpdateItem'], TABLE),
       putEvents,
       claimChecks,
       listUnder([BLOB_PREFIX]),
@@ -158,6 +162,8 @@ function iamResources(model) {
       // A job may write no output (null), or skip a declared file: both must read as missing.
       listUnder([BLOB_PREFIX, OUTPUT_PREFIX, DATA_PREFIX]),
       allow(['sqs:SendMessage'], EVENTS_DLQ),
+      // A job that ended leaves its run's list of jobs to stop (batch-jobs.ts).
+      allow(['dynamodb:UpdateItem'], TABLE),
     ]),
     S3StartBridgeRole: lambdaRole(n.s3StartBridge, 'joinflow bridge: uploads start runs', [
       putEvents,

@@ -83,6 +83,17 @@ async function cancelOnStage(values: Parameters<typeof awsConfig>[0], runId: str
     process.stderr.write(`joinflow cancel: run ${runId} already ${result.run.status}\n`);
     return 1;
   }
-  process.stderr.write(`joinflow cancel: run ${runId} cancelled; Run Cancelled is on bus ${config.bus}. Nothing new is dispatched; Lambda invocations and Batch jobs already running finish on their own, and their results are ignored\n`);
+  process.stderr.write(`joinflow cancel: run ${runId} cancelled; Run Cancelled is on bus ${config.bus}. Nothing new is dispatched; Lambda invocations already running finish on their own, and their results are ignored\n`);
+  const { stopped, failed } = result.jobs;
+  if (stopped.length > 0) process.stderr.write(`joinflow cancel: stopped ${stopped.length} Batch job(s): ${stopped.map((s) => `${s.jobId} (${s.job.step}${s.job.item === undefined ? '' : `#${s.job.item}`})`).join(', ')}\n`);
+  if (result.jobsError !== undefined) {
+    process.stderr.write(`joinflow cancel: could not read the run's Batch jobs from table ${config.table} (${result.jobsError}): any still running run to their end\n`);
+    return 2;
+  }
+  if (failed.length > 0) {
+    for (const f of failed) process.stderr.write(`joinflow cancel: could not stop Batch job ${f.jobId} (${f.job.step}${f.job.item === undefined ? '' : `#${f.job.item}`}): ${f.error}\n`);
+    process.stderr.write(`joinflow cancel: ${failed.length} Batch job(s) still run; stop them with: aws batch terminate-job --reason cancelled --job-id <id>\n`);
+    return 2;
+  }
   return 0;
 }

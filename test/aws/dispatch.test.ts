@@ -7,7 +7,7 @@ import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { dispatchTask, outputKey, UndispatchableError } from '../../src/adapters/aws/dispatch.ts';
 import { carryOut, dispatchOrFail, MAX_TIMER_MESSAGE_BYTES, timerTask, type EffectDeps, type TimerMessage } from '../../src/adapters/aws/effects.ts';
@@ -83,6 +83,24 @@ describe('AWS dispatch request shapes', () => {
     const input = batchMock.commandCalls(SubmitJobCommand)[0]!.args[0].input;
     expect(input.jobQueue).toBe(config.jobQueues.cpu);
     expect(input.containerOverrides?.resourceRequirements?.map((r) => r.type)).toEqual(['VCPU', 'MEMORY']);
+  });
+
+  it('notes the job id SubmitJob returns; a note that cannot be written is logged, and the job is not submitted again', async () => {
+    batchMock.on(SubmitJobCommand).resolves({ jobId: 'j3', jobName: 'n', jobArn: 'a' });
+    const noted: Array<[string, number, string]> = [];
+    const cpu = { ...base, step: 'cpu', executor: { type: 'batch' as const, image: 'x', command: [], vcpus: 1, memoryMb: 2048, gpus: 0, env: {} } };
+    await dispatchTask(cpu, { ...deps, recordJob: async (t, jobId) => void noted.push([t.step, t.attempt, jobId]) });
+    expect(noted).toEqual([['cpu', base.attempt, 'j3']]);
+
+    const logged = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await dispatchTask(cpu, { ...deps, recordJob: () => Promise.reject(new Error('ProvisionedThroughputExceededException')) });
+      expect(batchMock.commandCalls(SubmitJobCommand)).toHaveLength(2);
+      const line = JSON.parse(String(logged.mock.calls[0]?.[0])) as Record<string, unknown>;
+      expect(line).toMatchObject({ level: 'warn', step: 'cpu', message: 'Batch job j3 was submitted but could not be noted in the table (ProvisionedThroughputExceededException): it will run to its end even if its run ends first' });
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it('puts a container step on its SQS queue', async () => {

@@ -79,6 +79,14 @@ describe('IAM of a 65-step stage', () => {
     }
   });
 
+  it('lets the processor stop Batch jobs, and the timer and the Batch bridge keep the runs\' job lists (batch-jobs.ts)', () => {
+    const actions = (id: string) => policyStatements(resources()[id]!).map((s) => [[s['Action']].flat().join(','), JSON.stringify(s['Resource'])]);
+    expect(actions('ProcessorRole')).toContainEqual(['batch:TerminateJob', JSON.stringify({ 'Fn::Sub': 'arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*' })]);
+    expect(actions('TimerRole')).toContainEqual(['dynamodb:UpdateItem', JSON.stringify({ 'Fn::GetAtt': ['Table', 'Arn'] })]);
+    expect(actions('BatchStateBridgeRole')).toContainEqual(['dynamodb:UpdateItem', JSON.stringify({ 'Fn::GetAtt': ['Table', 'Arn'] })]);
+    expect(actions('TimerRole').map(([a]) => a)).not.toContain('batch:TerminateJob');
+  });
+
   it('gives the Batch bridge s3:ListBucket on outputs/ and data/, so a missing output or data file reads as missing', () => {
     const list = policyStatements(resources()['BatchStateBridgeRole']!).find((s) => [s['Action']].flat().includes('s3:ListBucket'));
     expect(list).toEqual({

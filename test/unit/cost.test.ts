@@ -49,6 +49,24 @@ describe('cost estimate', () => {
     expect(u.dynamoDb.writeUnits).toBeGreaterThan(0);
   });
 
+  it('counts the list of Batch jobs a run keeps on AWS: two writes per job, one read per ended run of a workflow with batch steps', async () => {
+    const batchPlan = plan({ name: 'gpu', steps: { train: { executor: { type: 'batch', image: 'x:1', command: ['train'], gpus: 1 } } } });
+    const noBatch = plan({ name: 'nb', steps: { s: { executor: { type: 'simulate', durationMs: 0 } } } });
+    const meter = new UsageMeter();
+    const store = meter.wrap(createMemoryStore());
+    await store.startRun({ runId: 'r1', workflow: 'gpu', input: null, startedAt: 0 });
+    const before = { ...meter.dynamoDb };
+    meter.execution({ executor: batchPlan.steps['train']!.executor } as never, 1000);
+    expect(meter.dynamoDb.writeUnits - before.writeUnits).toBe(2);
+    await store.finishRun('r1', { status: 'succeeded', finishedAt: 1 });
+    const counted = meter.dynamoDb.readUnits;
+    expect(meter.counts(batchPlan).dynamoDb.readUnits).toBe(counted + 1);
+    expect(meter.counts(noBatch).dynamoDb.readUnits).toBe(counted);
+    // A run that had already ended is not ended twice.
+    await store.finishRun('r1', { status: 'failed', finishedAt: 2 });
+    expect(meter.counts(batchPlan).dynamoDb.readUnits).toBe(meter.dynamoDb.readUnits + 1);
+  });
+
   it('gives the same outputs with per-rule invocations as without', async () => {
     const root = path.resolve(import.meta.dirname, '../..');
     const file = await compileFile(path.join(root, 'workflows/diamond.ts'), root);

@@ -7,6 +7,7 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { SubmitJobCommand, type BatchClient } from '@aws-sdk/client-batch';
 import type { Task } from '../../ports.ts';
 import type { AwsConfig } from './config.ts';
+import { log } from './log.ts';
 import { dataUri } from './s3-data.ts';
 
 /** What a dispatcher needs. `sqs` sends container tasks (see sqs-executor.ts). */
@@ -15,6 +16,8 @@ export type DispatchDeps = {
   lambda: LambdaClient;
   batch: BatchClient;
   sendToQueue: (task: Task) => Promise<void>;
+  /** Notes a submitted Batch job in the run's items (batch-jobs.ts), so that its run's end can stop it. */
+  recordJob?: (task: Task, jobId: string) => Promise<void>;
   /** Stores a large task event and returns its reference (S3 claim check). */
   putBlob?: (key: string, body: string) => Promise<string>;
 };
@@ -95,7 +98,7 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
       else throw new UndispatchableError(`the event of batch step "${key}" is too large for the job environment and no bucket is configured`);
       if (task.files) env.push(...(await dataEnv(task, key, deps)));
       const e = task.executor;
-      await deps.batch.send(new SubmitJobCommand({
+      const submitted = await deps.batch.send(new SubmitJobCommand({
         jobName: jobName(task),
         jobQueue: queue,
         jobDefinition: definition,
@@ -110,6 +113,15 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
         ...(task.timeoutMs === undefined ? {} : { timeout: { attemptDurationSeconds: Math.max(60, Math.ceil(task.timeoutMs / 1000)) } }),
         tags: { 'joinflow:run': task.runId, 'joinflow:step': task.step },
       }));
+      const jobId = submitted?.jobId;
+      if (jobId && deps.recordJob) {
+        // Failing here must not submit the job again (a retried invocation would): say so and go on.
+        try {
+          await deps.recordJob(task, jobId);
+        } catch (error) {
+          log('warn', `Batch job ${jobId} was submitted but could not be noted in the table (${(error as Error).message}): it will run to its end even if its run ends first`, { runId: task.runId, step: task.step, attempt: task.attempt });
+        }
+      }
       return;
     }
     case 'container':

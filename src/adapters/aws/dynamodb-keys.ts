@@ -10,6 +10,7 @@
  * | `TRIG#<trigger>#S#<shard>`       | shard counter of a large fan-in (`cnt`, copy of `need`)  |
  * | `TRIG#<trigger>#A#<shard>#<ord>` | marker: one per arrival of a large fan-in                |
  * | `RES#<key>`                      | a step (or item) result, `output` as a JSON string       |
+ * | `JOB#<step>#<item>#<attempt>`    | Batch jobs not known to have ended (batch-jobs.ts)        |
  */
 import {
   type AttributeValue,

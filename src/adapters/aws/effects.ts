@@ -23,6 +23,8 @@ export type EffectDeps = {
   dlqUrl: string | undefined;
   now: () => number;
   newId: () => string;
+  /** Stops the Batch jobs a run that has just ended left running (never throws; wiring.ts). */
+  stopJobs?: ((runId: string, status: string) => Promise<void>) | undefined;
   /** Where a task too large for an SQS message waits for its retry (the stage's bucket). */
   blobs?: BlobStore | undefined;
 };
@@ -57,7 +59,11 @@ export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Pr
         await deps.store.markDispatched(effect.runId, effect.trigger, deps.now());
         break;
       case 'finish-run':
-        if (await deps.store.finishRun(effect.runId, effect.update)) log('info', `run ${effect.update.status}`, { runId: effect.runId });
+        if (await deps.store.finishRun(effect.runId, effect.update)) {
+          log('info', `run ${effect.update.status}`, { runId: effect.runId });
+          // What the run no longer needs (another branch's jobs, needs a `wait` step left behind) stops now.
+          await deps.stopJobs?.(effect.runId, effect.update.status);
+        }
         break;
       case 'dead-letter':
         await deadLetter(effect.event, effect.reason, deps);

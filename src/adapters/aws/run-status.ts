@@ -5,12 +5,14 @@
  * which a choice skipped (the processor's `$skipped:<step>` note), and which failed for good and
  * were caught (the `$caught:<step>` note their catch step reads its error from), and which failed
  * for good (the processor's `$failed:<step>[#item]` note; the step that failed a failed run is
- * also named in its record's error).
+ * also named in its record's error), and which were still running on Batch when the run ended and
+ * were stopped (their `JOB#` item's `stoppedAt`, batch-jobs.ts).
  */
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunRecord } from '../../ports.ts';
 import { TriggerId } from '../../compiler/compile.ts';
 import { caughtKey, failedKey, skippedKey } from '../../runtime/tasks.ts';
+import { JOB_PREFIX } from './batch-jobs.ts';
 import { itemKey, itemToRun, num, sortKey, type Item } from './dynamodb-keys.ts';
 
 const LOST_PREFIX = TriggerId.lost('');
@@ -21,7 +23,7 @@ const FAILED_PREFIX = failedKey('');
 /** One step as status shows it. Items count a forEach step's finished items. `lost`: it can never run. */
 export type StepStatus = {
   step: string;
-  state: 'dispatched' | 'completed' | 'failed' | 'lost' | 'skipped' | 'caught';
+  state: 'dispatched' | 'completed' | 'failed' | 'lost' | 'skipped' | 'caught' | 'stopped';
   dispatchedAt?: number;
   items?: number;
 };
@@ -46,8 +48,13 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   const steps = new Map<string, StepStatus>();
   const lost: string[] = [];
   const failures: string[] = [];
+  const stopped = new Set<string>();
   for (const item of items) {
     const sk = item['sk']?.S ?? '';
+    if (sk.startsWith(JOB_PREFIX)) {
+      if (num(item, 'stoppedAt') !== undefined && item['step']?.S) stopped.add(item['step'].S);
+      continue;
+    }
     if (sk.startsWith('TRIG#')) {
       const trigger = sk.slice('TRIG#'.length);
       if (trigger.startsWith(LOST_PREFIX) && !trigger.includes('#')) {
@@ -95,6 +102,11 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     const s = steps.get(step);
     if (!s) steps.set(step, { step, state: 'failed' });
     else if (s.state === 'dispatched') s.state = 'failed';
+  }
+  // Still running when the run ended, and stopped then (not a step that completed or failed before).
+  for (const step of stopped) {
+    const s = steps.get(step);
+    if (s?.state === 'dispatched') s.state = 'stopped';
   }
   const ordered = [...steps.values()].sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0) || a.step.localeCompare(b.step));
   for (const step of lost.sort()) if (!steps.has(step)) ordered.push({ step, state: 'lost' });

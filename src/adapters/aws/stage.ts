@@ -1,9 +1,11 @@
 /** Client-side operations against a deployed stage, for the CLI: start, list, read and cancel runs. */
 import { randomUUID } from 'node:crypto';
+import { BatchClient } from '@aws-sdk/client-batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DetailType, JOINFLOW_SOURCE, type RunRequested } from '../../model/events.ts';
 import { JoinflowError } from '../../model/errors.ts';
+import { createJobBook, stopRunJobs, type StopReport } from './batch-jobs.ts';
 import { clientOptions, type AwsConfig } from './config.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
 import type { RunRecord, RunStatus } from '../../ports.ts';
@@ -56,17 +58,25 @@ export async function stageRuns(config: AwsConfig, filter: { workflow?: string; 
   }
 }
 
-/** What cancelling a run of a stage did: `cancelled`, or why not (no such run, or it had ended). */
-export type StageCancel = { outcome: 'cancelled'; run: RunRecord } | { outcome: 'unknown' } | { outcome: 'ended'; run: RunRecord };
+/**
+ * What cancelling a run of a stage did: `cancelled` (with what stopping its Batch jobs did: `jobs`,
+ * or `jobsError` when they could not be read), or why not (no such run, or it had ended).
+ */
+export type StageCancel =
+  | { outcome: 'cancelled'; run: RunRecord; jobs: StopReport; jobsError?: string }
+  | { outcome: 'unknown' }
+  | { outcome: 'ended'; run: RunRecord };
 
 /**
  * Cancels a running run of a stage: its META item becomes `cancelled` (a conditional write, so
  * a run that ends at the same moment is left as it ended), then Run Cancelled goes on the bus.
- * From then on the trigger processor ignores the run's events: nothing new is dispatched, and
- * what already runs (a Lambda invocation, a Batch job) finishes on its own, unheeded.
+ * From then on the trigger processor ignores the run's events: nothing new is dispatched. Its
+ * Batch jobs that have not ended are stopped (TerminateJob; batch-jobs.ts); a Lambda invocation
+ * cannot be stopped, and finishes unheeded.
  */
 export async function cancelStageRun(config: AwsConfig, runId: string, reason: string, now = Date.now()): Promise<StageCancel> {
-  const store = createDynamoDbStore({ client: new DynamoDBClient(clientOptions(config, 'dynamodb')), table: config.table });
+  const dynamo = new DynamoDBClient(clientOptions(config, 'dynamodb'));
+  const store = createDynamoDbStore({ client: dynamo, table: config.table });
   let run: RunRecord | undefined;
   try {
     run = await store.getRun(runId);
@@ -89,7 +99,13 @@ export async function cancelStageRun(config: AwsConfig, runId: string, reason: s
     const why = e instanceof JoinflowError ? e.message : `${e.name}: ${firstLine(e.message)}`;
     throw new JoinflowError('CANCEL_EVENT_FAILED', `run "${runId}" is cancelled in table "${config.table}", but Run Cancelled could not be put on bus "${config.bus}" (${why})`, { cause: err });
   }
-  return { outcome: 'cancelled', run };
+  try {
+    const jobs = await stopRunJobs(createJobBook(dynamo, config.table), new BatchClient(clientOptions(config, 'batch')), runId, `joinflow: run ${runId} cancelled (${reason})`);
+    return { outcome: 'cancelled', run, jobs };
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    return { outcome: 'cancelled', run, jobs: { stopped: [], failed: [] }, jobsError: `${e.name}: ${firstLine(e.message)}` };
+  }
 }
 
 /** A failed call to the stage's table as a JoinflowError naming the table and what to check. */

@@ -13,12 +13,14 @@ import type { TriggerPlan } from '../../model/plan.ts';
 import type { BlobStore, EventBus, TriggerStore } from '../../ports.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
 import { clientOptions, configFromEnv, type AwsConfig } from './config.ts';
+import { createJobBook, stopRunJobs, type JobBook, type RunJob } from './batch-jobs.ts';
 import { dispatchTask } from './dispatch.ts';
 import { createDynamoDbStore } from './dynamodb-store.ts';
 import type { EffectDeps } from './effects.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
 import { loadPlans } from './plans.ts';
 import { createS3BlobStore } from './s3-blobs.ts';
+import { log } from './log.ts';
 import { createSqsDispatcher } from './sqs-executor.ts';
 
 /** Everything a handler uses. */
@@ -31,6 +33,8 @@ export type Wiring = {
   s3: S3Client;
   processor: TriggerProcessor;
   effects: EffectDeps;
+  /** The runs' Batch jobs (batch-jobs.ts): noted at dispatch, stopped when their run ends. */
+  jobs: JobBook;
 };
 
 let cached: Wiring | undefined;
@@ -51,7 +55,9 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const s3 = new S3Client(clientOptions(config, 's3'));
   const sqs = new SQSClient(clientOptions(config, 'sqs'));
   const blobs = config.bucket ? createS3BlobStore({ client: s3, bucket: config.bucket }) : undefined;
-  const store = createDynamoDbStore({ client: new DynamoDBClient(clientOptions(config, 'dynamodb')), table: config.table, ...(blobs ? { blobs } : {}) });
+  const dynamo = new DynamoDBClient(clientOptions(config, 'dynamodb'));
+  const store = createDynamoDbStore({ client: dynamo, table: config.table, ...(blobs ? { blobs } : {}) });
+  const jobs = createJobBook(dynamo, config.table);
   const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
   const processor = new TriggerProcessor({ store, clock, newId: randomUUID });
@@ -71,12 +77,39 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
     bus,
     sqs,
     dispatch: (task) =>
-      dispatchTask(task, { config, lambda, batch, sendToQueue: (t) => queue.dispatch(t), ...(blobs ? { putBlob: (k: string, b: string) => blobs.put(k, b) } : {}) }),
+      dispatchTask(task, {
+        config,
+        lambda,
+        batch,
+        sendToQueue: (t) => queue.dispatch(t),
+        recordJob: (t, jobId) => jobs.submitted(t, jobId, clock.now()),
+        ...(blobs ? { putBlob: (k: string, b: string) => blobs.put(k, b) } : {}),
+      }),
     timerQueueUrl: config.timerQueueUrl,
     dlqUrl: config.dlqUrl,
     now: clock.now,
     newId: randomUUID,
     blobs,
+    // Only a stage with Batch steps has jobs to stop: the others' runs end without a query.
+    ...(Object.keys(config.jobDefinitions).length > 0 ? { stopJobs: (runId: string, status: string) => stopJobsOf(jobs, batch, runId, status) } : {}),
   };
-  return { config, plans, store, bus, blobs, s3, processor, effects };
+  return { config, plans, store, bus, blobs, s3, processor, effects, jobs };
+}
+
+/**
+ * Stops the Batch jobs an ended run left running, logging each. Never throws: the run has ended,
+ * and a failed invocation would not end it again (a job left running is logged as an error).
+ */
+async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, status: string): Promise<void> {
+  try {
+    const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`);
+    for (const { job, jobId } of report.stopped) log('info', `stopped Batch job ${jobId}: the run ${status}`, ref(job));
+    for (const { job, jobId, error } of report.failed) log('error', `could not stop Batch job ${jobId} (${error}): it runs to its end`, ref(job));
+  } catch (error) {
+    log('error', `could not read the run's Batch jobs to stop them (${(error as Error).message}): those still running run to their end`, { runId });
+  }
+}
+
+function ref(job: RunJob): { runId: string; step: string; attempt: number; item?: number } {
+  return { runId: job.runId, step: job.step, attempt: job.attempt, ...(job.item === undefined ? {} : { item: job.item }) };
 }

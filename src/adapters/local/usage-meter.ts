@@ -16,6 +16,7 @@ export class UsageMeter {
   #invocations = 0;
   #retries = 0;
   #functionMs = 0;
+  #runsEnded = 0;
   readonly #executions: Record<string, number> = {};
 
   /** An event put on the bus. Step Started exists only locally (Lambda has no start hook). */
@@ -32,6 +33,11 @@ export class UsageMeter {
     const kind = task.executor.type;
     this.#executions[kind] = (this.#executions[kind] ?? 0) + 1;
     if (kind === 'function') this.#functionMs += durationMs;
+    // A Batch job joins its run's list of jobs to stop at submission and leaves it at its end (aws/batch-jobs.ts).
+    if (kind === 'batch') {
+      this.dynamoDb.writeUnits += 2;
+      this.dynamoDb.requests += 2;
+    }
   }
 
   retry(): void {
@@ -40,10 +46,12 @@ export class UsageMeter {
 
   /** The counts so far, for a plan (its Map states count in the Step Functions comparison). */
   counts(plan: TriggerPlan): UsageCounts {
+    // A stage with Batch steps reads each ended run's list of jobs to stop (one Query).
+    const lists = Object.values(plan.steps).some((s) => s.executor.type === 'batch' || s.placement?.target.startsWith('batch') || s.fallback) ? this.#runsEnded : 0;
     return {
       events: this.#events,
       ruleInvocations: this.#invocations,
-      dynamoDb: { ...this.dynamoDb },
+      dynamoDb: { writeUnits: this.dynamoDb.writeUnits, readUnits: this.dynamoDb.readUnits + lists, requests: this.dynamoDb.requests + lists },
       executions: { ...this.#executions },
       functionDurationMs: this.#functionMs,
       retries: this.#retries,
@@ -74,9 +82,11 @@ export class UsageMeter {
         read();
         return inner.getRun(runId);
       },
-      async finishRun(runId, update) {
+      finishRun: async (runId, update) => {
         write(kb(update.output ?? update.error ?? null));
-        return inner.finishRun(runId, update);
+        const finished = await inner.finishRun(runId, update);
+        if (finished) this.#runsEnded++;
+        return finished;
       },
       async arrive(runId, trigger, key, need, ordinal) {
         const s = await inner.arrive(runId, trigger, key, need, ordinal);

@@ -49,6 +49,7 @@ export async function lambdaResult(event: AwsEvent<LambdaResult>): Promise<void>
 
 /** Batch "Job State Change" (SUCCEEDED / FAILED) as AWS documents it. */
 type BatchJob = {
+  jobId?: string;
   jobName?: string;
   status?: string;
   statusReason?: string;
@@ -72,7 +73,16 @@ export async function batchState(event: AwsEvent<BatchJob>): Promise<void> {
     ...(env['JOINFLOW_ITEM'] === undefined ? {} : { item: Number(env['JOINFLOW_ITEM']) }),
     ...(env['JOINFLOW_PLACEMENT'] === undefined ? {} : { placement: env['JOINFLOW_PLACEMENT'] }),
   };
-  if (event.detail.status === 'SUCCEEDED') {
+  await reportJob(meta, event.detail);
+  // The job ended: its run's end has nothing to stop (batch-jobs.ts). After the report: a failed
+  // write retries the whole invocation, and the join counts the re-sent step event once.
+  if (event.detail.jobId) await w.jobs.ended(meta, event.detail.jobId);
+}
+
+/** A job that ended, as Step Completed or Step Failed. */
+async function reportJob(meta: TaskMeta, detail: BatchJob): Promise<void> {
+  const w = wiring();
+  if (detail.status === 'SUCCEEDED') {
     // A job that exited 0 without writing a declared data file did not do its work.
     const outputs = w.plans.find((p) => p.workflow === meta.workflow)?.steps[meta.step]?.files?.outputs ?? [];
     const missing = outputs.length > 0 && w.config.bucket ? await missingDataFiles(w.s3, w.config.bucket, meta.runId, outputs) : [];
@@ -85,8 +95,8 @@ export async function batchState(event: AwsEvent<BatchJob>): Promise<void> {
     await w.bus.publish([stepCompleted(meta, await readOutput(meta))]);
     return;
   }
-  const c = event.detail.container;
-  const message = [event.detail.statusReason, c?.reason, c?.exitCode === undefined ? undefined : `exit code ${c.exitCode}`].filter(Boolean).join('; ');
+  const c = detail.container;
+  const message = [detail.statusReason, c?.reason, c?.exitCode === undefined ? undefined : `exit code ${c.exitCode}`].filter(Boolean).join('; ');
   await w.bus.publish([stepFailed(meta, { type: 'BatchJobFailed', message: message || 'the job failed' }, meta.attempt < meta.maxAttempts, { now: Date.now, newId: randomUUID })]);
 }
 

@@ -1,0 +1,145 @@
+/**
+ * The Batch jobs of a run, kept in its partition of the table, so that a run that ends stops what
+ * it no longer needs: a failed or cancelled run's other jobs, the needs a `wait: any | {quorum}`
+ * step left behind. A GPU job may run for hours; a Lambda invocation cannot be stopped and ends
+ * within 15 minutes.
+ *
+ * - `JOB#<step>#<item>#<attempt>` (item empty for a step without items): `jobIds`, the jobs
+ *   submitted for that attempt and not known to have ended (a redelivered dispatch may submit
+ *   twice), each added after SubmitJob returns (a crash in between leaves that job unknown: it is
+ *   not stopped), and removed when the Batch bridge sees it SUCCEEDED or FAILED;
+ * - `stoppedAt`: when TerminateJob was accepted for one of them as the run ended.
+ *
+ * Every write is a single-item write; the items carry the run's TTL like its other items.
+ */
+import { TerminateJobCommand, type BatchClient } from '@aws-sdk/client-batch';
+import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { expiryFromNow, itemKey, n, num, tableAccess, type Item } from './dynamodb-keys.ts';
+
+/** What identifies a job's attempt. */
+export type JobRef = { runId: string; step: string; item?: number | undefined; attempt: number };
+
+/** An attempt's jobs as the table has them: `jobIds` are those not known to have ended. */
+export type RunJob = JobRef & { jobIds: string[]; submittedAt?: number; stoppedAt?: number };
+
+export const JOB_PREFIX = 'JOB#';
+
+/** The sort key of a job's item. */
+export function jobKey(ref: Pick<JobRef, 'step' | 'item' | 'attempt'>): string {
+  return `${JOB_PREFIX}${ref.step}#${ref.item ?? ''}#${ref.attempt}`;
+}
+
+/** TerminateJob's reason is at most 1,024 characters. */
+const MAX_REASON = 1024;
+/** TerminateJob calls in flight at once when a run ends. */
+const PARALLEL_STOPS = 8;
+
+/** The run's Batch jobs in one table. */
+export function createJobBook(client: DynamoDBClient, table: string, ttlDays = 30) {
+  const db = tableAccess(client, table);
+  return {
+    /** A job submitted for an attempt. */
+    async submitted(ref: JobRef, jobId: string, now: number): Promise<void> {
+      await db.update(ref.runId, jobKey(ref), {
+        names: ['jobIds', 'step', 'attempt', 'submittedAt', 'expiresAt', ...(ref.item === undefined ? [] : ['item'])],
+        UpdateExpression: `ADD #jobIds :id SET #step = :step, #attempt = :attempt, #submittedAt = :now, #expiresAt = if_not_exists(#expiresAt, :exp)${ref.item === undefined ? '' : ', #item = :item'}`,
+        ExpressionAttributeValues: {
+          ':id': { SS: [jobId] },
+          ':step': { S: ref.step },
+          ':attempt': n(ref.attempt),
+          ':now': n(now),
+          ':exp': n(expiryFromNow(ttlDays)),
+          ...(ref.item === undefined ? {} : { ':item': n(ref.item) }),
+        },
+      });
+    },
+
+    /** The job ended on its own (SUCCEEDED or FAILED). An attempt this book never heard of stays unknown. */
+    async ended(ref: JobRef, jobId: string): Promise<void> {
+      await db.updateIf(ref.runId, jobKey(ref), {
+        names: ['jobIds'],
+        UpdateExpression: 'DELETE #jobIds :id',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':id': { SS: [jobId] } },
+      });
+    },
+
+    /** TerminateJob was accepted for `jobId`. */
+    async stopped(ref: JobRef, jobId: string, now: number): Promise<void> {
+      await db.updateIf(ref.runId, jobKey(ref), {
+        names: ['jobIds', 'stoppedAt'],
+        UpdateExpression: 'DELETE #jobIds :id SET #stoppedAt = :now',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':id': { SS: [jobId] }, ':now': n(now) },
+      });
+    },
+
+    /** Every job of the run, in key order. */
+    async jobs(runId: string): Promise<RunJob[]> {
+      const out: RunJob[] = [];
+      let start: Item | undefined;
+      do {
+        const page = await client.send(new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': itemKey(runId, '').pk, ':prefix': { S: JOB_PREFIX } },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }));
+        for (const item of (page.Items ?? []) as Item[]) out.push(jobFromItem(runId, item));
+        start = page.LastEvaluatedKey as Item | undefined;
+      } while (start);
+      return out;
+    },
+  };
+}
+
+export type JobBook = ReturnType<typeof createJobBook>;
+
+/** A job item read back. */
+export function jobFromItem(runId: string, item: Item): RunJob {
+  const itemNo = num(item, 'item');
+  const submittedAt = num(item, 'submittedAt');
+  const stoppedAt = num(item, 'stoppedAt');
+  return {
+    runId,
+    step: item['step']?.S ?? '',
+    attempt: num(item, 'attempt') ?? 0,
+    jobIds: [...(item['jobIds']?.SS ?? [])].sort(),
+    ...(itemNo === undefined ? {} : { item: itemNo }),
+    ...(submittedAt === undefined ? {} : { submittedAt }),
+    ...(stoppedAt === undefined ? {} : { stoppedAt }),
+  };
+}
+
+/** What stopping a run's jobs did: each job id with its attempt. */
+export type StopReport = { stopped: Array<{ job: RunJob; jobId: string }>; failed: Array<{ job: RunJob; jobId: string; error: string }> };
+
+/**
+ * Stops the jobs of a run that have not ended: TerminateJob cancels a job still waiting in its
+ * queue and stops a running one (which then ends FAILED; the processor ignores the step events
+ * of an ended run). Failures are reported, not thrown: the run has ended either way, and the
+ * caller says which jobs are left running.
+ */
+export async function stopRunJobs(book: JobBook, batch: BatchClient, runId: string, reason: string, now: () => number = Date.now): Promise<StopReport> {
+  const live = (await book.jobs(runId)).flatMap((job) => job.jobIds.map((jobId) => ({ job, jobId })));
+  const report: StopReport = { stopped: [], failed: [] };
+  const text = reason.slice(0, MAX_REASON);
+  for (let i = 0; i < live.length; i += PARALLEL_STOPS) {
+    await Promise.all(
+      live.slice(i, i + PARALLEL_STOPS).map(async ({ job, jobId }) => {
+        try {
+          await batch.send(new TerminateJobCommand({ jobId, reason: text }));
+        } catch (error) {
+          const e = error as { name?: string; message?: string };
+          report.failed.push({ job, jobId, error: `${e.name ?? 'Error'}: ${(e.message ?? String(error)).split('\n', 1)[0]}` });
+          return;
+        }
+        report.stopped.push({ job, jobId });
+        // The job is stopped whether or not this note is written: a failed write only loses `stopped` in status.
+        await book.stopped(job, jobId, now()).catch(() => undefined);
+      }),
+    );
+  }
+  return report;
+}

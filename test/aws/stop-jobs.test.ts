@@ -1,0 +1,225 @@
+/**
+ * A run that ends on AWS stops the Batch jobs it no longer needs: the replica a `wait: any` step
+ * left behind when the run succeeds, the other branch when a step fails the run, every job of a
+ * cancelled run (`joinflow cancel --stage`). Through the real handlers: the processor notes each
+ * job SubmitJob returns in the run's items, the Batch bridge removes a job that ended, and the
+ * run's end calls TerminateJob for the rest; `status` shows those steps as `stopped`. DynamoDB on
+ * dynalite; EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BatchClient, SubmitJobCommand, TerminateJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createJobBook } from '../../src/adapters/aws/batch-jobs.ts';
+import { configFromEnv } from '../../src/adapters/aws/config.ts';
+import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { batchState, lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
+import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
+import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
+import { cancelStageRun } from '../../src/adapters/aws/stage.ts';
+import { resetWiring } from '../../src/adapters/aws/wiring.ts';
+import { cancelCommand } from '../../src/cli/cancel-command.ts';
+import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
+import { patternMatches } from '../../src/model/pattern.ts';
+import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const eb = mockClient(EventBridgeClient);
+const lambda = mockClient(LambdaClient);
+const batch = mockClient(BatchClient);
+const saved = { ...process.env };
+const tmp = tempDirs('jf-aws-stop-jobs-');
+let dynamo: DynaliteHandle;
+const TABLE = 'joinflow-stop-jobs';
+const plans = new Map<string, TriggerPlan>();
+const job = { type: 'batch', image: 'example/work:1', command: ['work'], vcpus: 1, memoryMb: 2048 } as const;
+const fn = (name: string) => ({ type: 'function', module: './handlers/race.ts', export: name }) as const;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
+  const triggers = path.join(tmp(), 'triggers');
+  mkdirSync(triggers);
+  // race: two replicas on Batch, the first answer wins. pair: a step that needs both branches.
+  const workflows = [
+    { name: 'race', steps: { a: { executor: job }, b: { executor: job }, first: { executor: fn('first'), needs: ['a', 'b'], wait: 'any' } } },
+    { name: 'pair', steps: { x: { executor: job }, y: { executor: job }, z: { executor: fn('z'), needs: ['x', 'y'] } } },
+  ];
+  for (const w of workflows) {
+    const plan = compileWorkflow(w, { source: `workflows/${w.name}.yaml` });
+    plans.set(w.name, plan);
+    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(plan));
+  }
+  Object.assign(process.env, {
+    JOINFLOW_TRIGGERS_DIR: triggers,
+    JOINFLOW_TABLE: TABLE,
+    JOINFLOW_BUS: 'joinflow-test',
+    JOINFLOW_FUNCTIONS: JSON.stringify({ 'race/first': 'joinflow-test-s-race-first', 'pair/z': 'joinflow-test-s-pair-z' }),
+    JOINFLOW_JOB_DEFINITIONS: JSON.stringify({ 'race/a': 'jd-a', 'race/b': 'jd-b', 'pair/x': 'jd-x', 'pair/y': 'jd-y' }),
+    JOINFLOW_JOB_QUEUES: JSON.stringify({ cpu: 'arn:aws:batch:us-east-1:1:job-queue/cpu', gpu: 'arn:aws:batch:us-east-1:1:job-queue/gpu' }),
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ACCESS_KEY_ID: 'DYNALITE',
+    AWS_SECRET_ACCESS_KEY: 'DYNALITE',
+    AWS_REGION: 'us-east-1',
+    JOINFLOW_LOG_LEVEL: 'off',
+  });
+  for (const k of ['JOINFLOW_BUCKET', 'AWS_ENDPOINT_URL']) delete process.env[k];
+  resetWiring();
+}, 60_000);
+
+beforeEach(() => {
+  eb.reset();
+  lambda.reset();
+  batch.reset();
+  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+  // Job ids as Batch makes them: one per submission, even of the same attempt.
+  batch.on(SubmitJobCommand).callsFake(async (input: SubmitJobCommandInput) => ({ jobId: `${input.jobName}-${randomUUID().slice(0, 8)}`, jobName: input.jobName, jobArn: 'arn' }));
+  batch.on(TerminateJobCommand).resolves({});
+});
+
+afterAll(async () => {
+  process.env = saved;
+  resetWiring();
+  eb.restore();
+  lambda.restore();
+  batch.restore();
+  await dynamo?.close();
+});
+
+type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
+
+/** Events the handlers put on the bus since the last look, as EventBridge delivers them. */
+let seen = 0;
+function published(): Envelope[] {
+  const all = eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? [])
+    .map((e) => ({ id: randomUUID(), source: e.Source!, 'detail-type': e.DetailType!, time: new Date().toISOString(), detail: JSON.parse(e.Detail!) }));
+  const fresh = all.slice(seen);
+  seen = all.length;
+  return fresh;
+}
+
+/** Delivers an event to every trigger of its workflow whose rule matches it, as the rules do. */
+async function deliver(event: Envelope): Promise<void> {
+  const plan = plans.get(event.detail['workflow'] as string)!;
+  for (const t of plan.triggers) if (patternMatches(t.activation, event)) await processor({ trigger: `${plan.workflow}/${t.id}`, event });
+}
+
+/** Delivers what the handlers published until nothing new comes. */
+async function drain(): Promise<void> {
+  for (let events = published(); events.length > 0; events = published()) for (const e of events) await deliver(e);
+}
+
+async function start(workflow: string, runId: string): Promise<Map<string, SubmitJobCommandInput & { jobId: string }>> {
+  seen = eb.commandCalls(PutEventsCommand).length;
+  await deliver({ id: randomUUID(), source: 'joinflow', 'detail-type': 'Run Requested', time: new Date().toISOString(), detail: { workflow, runId, input: {} } });
+  await drain();
+  const jobs = new Map<string, SubmitJobCommandInput & { jobId: string }>();
+  for (const call of batch.commandCalls(SubmitJobCommand)) {
+    const input = call.args[0].input;
+    const env = Object.fromEntries((input.containerOverrides?.environment ?? []).map((e) => [e.name, e.value]));
+    if (env['JOINFLOW_RUN_ID'] === runId) jobs.set(env['JOINFLOW_STEP']!, { ...input, jobId: (await call.returnValue).jobId! });
+  }
+  return jobs;
+}
+
+/** Batch reports a job's end, as its "Batch Job State Change" event. */
+async function jobEnded(submitted: SubmitJobCommandInput & { jobId: string }, status: 'SUCCEEDED' | 'FAILED', statusReason?: string): Promise<void> {
+  const environment = (submitted.containerOverrides?.environment ?? []).map((e) => ({ name: e.name!, value: e.value! }));
+  await batchState({
+    id: randomUUID(), source: 'aws.batch', 'detail-type': 'Batch Job State Change', time: '',
+    detail: { jobId: submitted.jobId, jobName: submitted.jobName!, status, ...(statusReason ? { statusReason } : {}), container: { environment, ...(status === 'FAILED' ? { exitCode: 1 } : {}) } },
+  });
+}
+
+const terminated = () => batch.commandCalls(TerminateJobCommand).map((c) => c.args[0].input);
+const states = async (runId: string) => (await readRunStatus(dynamo.client, TABLE, runId))!.steps.map((s) => `${s.step}:${s.state}`).sort();
+
+describe('Batch jobs of a run that ended', () => {
+  it('stops the replica a wait-any step left behind once the run succeeds, and status shows it stopped', async () => {
+    const jobs = await start('race', 'race-1');
+    expect([...jobs.keys()].sort()).toEqual(['a', 'b']);
+    await jobEnded(jobs.get('a')!, 'SUCCEEDED');
+    await drain();
+    // first ran on Lambda; its result ends the run.
+    const invoke = lambda.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)));
+    expect(invoke.map((p) => p.joinflow.step)).toEqual(['first']);
+    expect(terminated()).toEqual([]);
+    await lambdaResult({ id: 'r1', source: 'lambda', 'detail-type': 'Lambda Function Invocation Result - Success', time: '', detail: { requestPayload: invoke[0], responsePayload: { winner: 'a' } } });
+    await drain();
+
+    const status = (await readRunStatus(dynamo.client, TABLE, 'race-1'))!;
+    expect(status.run.status).toBe('succeeded');
+    // Only b's job is stopped: a's ended on its own.
+    expect(terminated()).toEqual([{ jobId: jobs.get('b')!.jobId, reason: 'joinflow: run race-1 succeeded' }]);
+    expect(await states('race-1')).toEqual(['a:completed', 'b:stopped', 'first:completed']);
+
+    // Batch then reports the stopped job FAILED: the ended run ignores it, and nothing is stopped twice.
+    await jobEnded(jobs.get('b')!, 'FAILED', 'joinflow: run race-1 succeeded');
+    await drain();
+    expect(terminated()).toHaveLength(1);
+    expect((await readRunStatus(dynamo.client, TABLE, 'race-1'))!.run.status).toBe('succeeded');
+    expect(await states('race-1')).toEqual(['a:completed', 'b:stopped', 'first:completed']);
+  });
+
+  it('stops the other branch when a step fails the run; a refused TerminateJob leaves the run failed and the job listed', async () => {
+    const jobs = await start('pair', 'pair-1');
+    await jobEnded(jobs.get('x')!, 'FAILED', 'Essential container in task exited');
+    await drain();
+    expect((await readRunStatus(dynamo.client, TABLE, 'pair-1'))!.run.status).toBe('failed');
+    expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-1 failed' }]);
+    expect(await states('pair-1')).toEqual(['x:failed', 'y:stopped']);
+
+    // Without batch:TerminateJob the processor still ends the run (the invocation succeeds) and logs the job left running.
+    const denied = Object.assign(new Error('User is not authorized to perform: batch:TerminateJob'), { name: 'AccessDeniedException' });
+    batch.on(TerminateJobCommand).rejects(denied);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    process.env['JOINFLOW_LOG_LEVEL'] = 'error';
+    try {
+      const more = await start('pair', 'pair-2');
+      await jobEnded(more.get('y')!, 'FAILED');
+      await drain();
+      expect((await readRunStatus(dynamo.client, TABLE, 'pair-2'))!.run.status).toBe('failed');
+      const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'error', runId: 'pair-2', step: 'x', message: `could not stop Batch job ${more.get('x')!.jobId} (AccessDeniedException: User is not authorized to perform: batch:TerminateJob): it runs to its end` }));
+      const left = await createJobBook(dynamo.client, TABLE).jobs('pair-2');
+      expect(left.map((j) => [j.step, j.jobIds])).toEqual([['x', [more.get('x')!.jobId]], ['y', []]]);
+      expect(await states('pair-2')).toEqual(['x:dispatched', 'y:failed']);
+    } finally {
+      process.env['JOINFLOW_LOG_LEVEL'] = 'off';
+      errors.mockRestore();
+    }
+  });
+
+  it('stops every job of a cancelled run (cancelStageRun, and joinflow cancel --stage reporting them)', async () => {
+    const jobs = await start('race', 'race-2');
+    const result = await cancelStageRun(configFromEnv(), 'race-2', 'cancelled with joinflow cancel');
+    expect(result.outcome).toBe('cancelled');
+    if (result.outcome !== 'cancelled') return;
+    expect(result.jobs.failed).toEqual([]);
+    expect(result.jobs.stopped.map((s) => s.jobId).sort()).toEqual([jobs.get('a')!.jobId, jobs.get('b')!.jobId].sort());
+    expect(terminated().map((t) => t.reason)).toEqual(['joinflow: run race-2 cancelled (cancelled with joinflow cancel)', 'joinflow: run race-2 cancelled (cancelled with joinflow cancel)']);
+    expect(await states('race-2')).toEqual(['a:stopped', 'b:stopped']);
+
+    // The command says what it stopped; a job Batch refuses to stop makes it exit 2 and say how to stop it.
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const more = await start('race', 'race-3');
+      batch.on(TerminateJobCommand, { jobId: more.get('b')!.jobId }).rejects(Object.assign(new Error('throttled'), { name: 'TooManyRequestsException' }));
+      const code = await cancelCommand(['race-3', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
+      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect(code).toBe(2);
+      expect(text).toContain(`joinflow cancel: stopped 1 Batch job(s): ${more.get('a')!.jobId} (a)`);
+      expect(text).toContain(`joinflow cancel: could not stop Batch job ${more.get('b')!.jobId} (b): TooManyRequestsException: throttled`);
+      expect(text).toContain('aws batch terminate-job');
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+});
