@@ -47,6 +47,8 @@ function queueResources(model) {
             Resource: queueArns,
           },
           { Effect: 'Allow', Action: ['events:PutEvents'], Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } },
+          // Whether a task's run has ended (src/adapters/aws/aws-worker.ts): its META item only.
+          { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: { 'Fn::GetAtt': ['Table', 'Arn'] } },
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${BLOB_PREFIX}*` } },
           // Data files of container command steps, staged by the worker (s3-data.ts).
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Sub': `\${Bucket.Arn}/${DATA_PREFIX}*` } },

@@ -16,11 +16,16 @@ publishes Step Started / Completed / Failed to the EventBridge bus, then deletes
 Delivery is at-least-once: a task may run again after a crash, so handlers should be idempotent.
 SIGTERM or SIGINT stops receiving and waits up to 25 s for running tasks; tasks still running
 then are aborted and left on the queue for another worker (a second signal aborts at once).
+A task whose run has ended (cancelled, failed, or succeeded without it) is not run, and a running
+task is stopped within 30 s of its run's end, with no result: the worker reads the run's status
+from the stage's table (GetItem; if it cannot, it says so once and runs every task to its end).
 
 Options:
   --queue URL          SQS queue URL to poll (required)
   --bus NAME           EventBridge bus for step events (default $JOINFLOW_BUS, else joinflow-<stage>)
-  --endpoint URL       send SQS and EventBridge calls to an emulator (default $AWS_ENDPOINT_URL)
+  --table NAME         the stage's DynamoDB table, for run status (default $JOINFLOW_TABLE, else
+                       joinflow-<stage>; '' runs every task regardless of its run)
+  --endpoint URL       send SQS, EventBridge and DynamoDB calls to an emulator (default $AWS_ENDPOINT_URL)
   --region R           AWS region (default $AWS_REGION or $AWS_DEFAULT_REGION, else us-east-1)
   --concurrency N      tasks run at once (default 1)
   --visibility SEC     visibility timeout, renewed every SEC/2 while a task runs (default 60)

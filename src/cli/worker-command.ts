@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnv } from '../adapters/aws/config.ts';
-import { createAwsWorker, type WorkerLogger } from '../adapters/aws/worker.ts';
+import { createAwsWorker } from '../adapters/aws/aws-worker.ts';
+import type { WorkerLogger } from '../adapters/aws/worker.ts';
 import { createFunctionExecutor } from '../adapters/local/function-executor.ts';
 import { createProcessExecutor } from '../adapters/local/process-executor.ts';
 import { UsageError } from '../model/errors.ts';
@@ -29,6 +30,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     options: {
       queue: { type: 'string' },
       bus: { type: 'string' },
+      table: { type: 'string' },
       endpoint: { type: 'string' },
       region: { type: 'string' },
       concurrency: { type: 'string' },
@@ -53,6 +55,8 @@ export async function workerCommand(args: string[]): Promise<number> {
   const worker = createAwsWorker({
     queueUrl,
     busName: values.bus ?? config.bus,
+    // Tasks of runs that have ended are skipped or stopped; --table '' turns the check off.
+    ...((values.table ?? config.table) === '' ? {} : { table: values.table ?? config.table }),
     region: values.region ?? config.region,
     ...(endpoint === undefined ? {} : { endpoint }),
     ...(config.bucket === undefined ? {} : { bucket: config.bucket }),

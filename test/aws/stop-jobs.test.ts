@@ -13,8 +13,11 @@ import { BatchClient, SubmitJobCommand, TerminateJobCommand, type SubmitJobComma
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createAwsWorker } from '../../src/adapters/aws/aws-worker.ts';
 import { createJobBook } from '../../src/adapters/aws/batch-jobs.ts';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
@@ -220,6 +223,37 @@ describe('Batch jobs of a run that ended', () => {
       expect(text).toContain('aws batch terminate-job');
     } finally {
       stderr.mockRestore();
+    }
+  });
+});
+
+describe('joinflow worker and the run status in the table', () => {
+  it('reads the run\'s status from the stage\'s table (GetItem) and runs no task of a run that has ended', async () => {
+    const server = await startFauxqs({ port: 0, logger: false });
+    const sqsEndpoint = `http://127.0.0.1:${server.port}`;
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: sqsEndpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    try {
+      await start('race', 'race-w');
+      await cancelStageRun(configFromEnv(), 'race-w', 'cancelled with joinflow cancel');
+      const url = (await sqs.send(new CreateQueueCommand({ QueueName: `tasks-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
+      const task = { workflow: 'race', runId: 'race-w', step: 'first', attempt: 1, maxAttempts: 1, executor: { type: 'container', queue: 'q', command: 'false', args: [], env: {} }, event: { input: {}, results: {} } };
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(task) }));
+      const infos: string[] = [];
+      const never = (kind: 'function' | 'process') => ({ kind, execute: () => Promise.reject(new Error('no task may run')), close: async () => {} });
+      // --endpoint names fauxqs; the table is reached through AWS_ENDPOINT_URL_DYNAMODB (dynalite), as in config.ts.
+      const worker = createAwsWorker({ queueUrl: url, busName: 'joinflow-test', region: 'us-east-1', endpoint: sqsEndpoint, table: TABLE, executors: { function: never('function'), process: never('process') }, waitTimeSec: 1, logger: { info: (m) => infos.push(m), warn: (m) => infos.push(`warn: ${m}`), error: (m) => infos.push(`error: ${m}`) } });
+      const done = worker.run();
+      const deadline = Date.now() + 15_000;
+      while (infos.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await worker.stop();
+      await done;
+      worker.close();
+      expect(infos).toEqual(['race/race-w first attempt 1: not run, its run has ended (cancelled)']);
+      const left = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
+      expect(Number(left['ApproximateNumberOfMessages']) + Number(left['ApproximateNumberOfMessagesNotVisible'])).toBe(0);
+    } finally {
+      sqs.destroy();
+      await server.stop();
     }
   });
 });

@@ -307,6 +307,51 @@ describe('createWorker', () => {
     expect(JSON.parse(again.Messages?.[0]?.Body ?? 'null')).toMatchObject({ runId: t.runId });
   });
 
+  it('does not run a task whose run has ended: deletes its message and publishes nothing', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const marker = path.join(scratch, `marker-${randomUUID()}`);
+    const t = task(container({ module: handlers, export: 'slow' }), { marker, ms: 10 });
+    await dispatcher.dispatch(t);
+    const asked: string[] = [];
+    const infos: string[] = [];
+    startWorker(url, bus, { runStatus: async (runId) => (asked.push(runId), 'cancelled'), logger: { info: (m) => infos.push(m), warn: () => {}, error: () => {} } });
+    await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+    await until('the log line', () => infos.length > 0);
+    expect(asked).toEqual([t.runId]);
+    expect(infos).toEqual([`wf/${t.runId} work attempt 1: not run, its run has ended (cancelled)`]);
+    expect(bus.events).toEqual([]);
+    expect(() => readFileSync(marker)).toThrow(/ENOENT/);
+  });
+
+  it('stops a running task once its run ends, publishing no result, and deletes its message', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const t = task(container({ command: process.execPath, args: ['-e', 'setTimeout(() => {}, 20000)'] }), null);
+    await dispatcher.dispatch(t);
+    let status = 'running';
+    const infos: string[] = [];
+    startWorker(url, bus, { runStatus: async () => status, runCheckMs: 50, logger: { info: (m) => infos.push(m), warn: () => {}, error: () => {} } });
+    await until('Step Started', () => bus.of('Step Started').length > 0);
+    status = 'failed';
+    await until('the log line', () => infos.length > 0);
+    expect(infos[0]).toMatch(new RegExp(`^wf/${t.runId} work attempt 1: stopped after \\d+ ms, its run has ended \\(failed\\)$`));
+    expect(bus.events.map((e) => e['detail-type'])).toEqual(['Step Started']);
+    expect(await messageCount(url)).toBe(0);
+  });
+
+  it('runs every task to its end when the run status cannot be read, saying so once', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 1 }));
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 2 }));
+    const denied = Object.assign(new Error('not authorized to perform: dynamodb:GetItem'), { name: 'AccessDeniedException' });
+    const { warnings } = startWorker(url, bus, { runStatus: () => Promise.reject(denied), runCheckMs: 50 });
+    await until('two Step Completed', () => bus.of('Step Completed').length === 2);
+    expect(bus.of('Step Completed').map((d) => d['output']).sort()).toEqual([2, 4]);
+    expect(warnings).toEqual([expect.stringMatching(/^cannot read the status of run .*\(AccessDeniedException: not authorized to perform: dynamodb:GetItem\): tasks run to their end even when their run has ended$/)]);
+  });
+
   it('run() rejects with WORKER_RECEIVE_FAILED when the queue does not exist', async () => {
     const { url } = await queues();
     const { done } = startWorker(`${url}-missing`, captureBus());

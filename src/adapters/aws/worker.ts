@@ -8,28 +8,20 @@
  * result once, so a duplicate Step Completed is harmless; handlers should be idempotent.
  */
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   ReceiveMessageCommand,
   type Message,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
 import { JoinflowError } from '../../model/errors.ts';
 import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
-import { ContainerExecutorSchema, StepFilesSchema } from '../../model/workflow.ts';
 import type { EventBus, Executor, StepOutcome, Task } from '../../ports.ts';
 import { createStagingExecutor, type DataStage } from '../local/data-staging.ts';
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
-import { createEventBridgeBus } from './eventbridge-bus.ts';
-import { createS3BlobStore } from './s3-blobs.ts';
-import { createS3DataStage } from './s3-data.ts';
+import { parseTask } from './worker-task.ts';
 
 /** Where the worker reports; `info` gets exactly one line per finished task. */
 export type WorkerLogger = {
@@ -57,6 +49,14 @@ export type WorkerOptions = {
   graceMs?: number;
   logger?: WorkerLogger;
   now?: () => number;
+  /**
+   * The status of a run (from the stage's table). A task of a run that has ended is not run (its
+   * message is deleted), and a running task whose run ends is stopped, its result dropped.
+   * Unset, or failing: every task runs to its end (said once).
+   */
+  runStatus?: (runId: string) => Promise<string | undefined>;
+  /** How often a running task's run is checked (default 30 s). */
+  runCheckMs?: number;
 };
 
 /** A running worker. */
@@ -69,43 +69,6 @@ export type Worker = {
    */
   stop(options?: { graceMs?: number }): Promise<void>;
 };
-
-/** A container task as it arrives in a message body; zod because the body is foreign input. */
-const TaskSchema = z.object({
-  workflow: z.string().min(1),
-  runId: z.string().min(1),
-  step: z.string().min(1),
-  item: z.number().int().nonnegative().optional(),
-  attempt: z.number().int().min(1),
-  maxAttempts: z.number().int().min(1),
-  executor: ContainerExecutorSchema.refine((e) => e.module !== undefined || e.command !== undefined, {
-    message: 'a container task needs a handler "module" or a "command"',
-  }),
-  event: z.object({
-    input: z.unknown(),
-    results: z.record(z.string(), z.unknown()).default({}),
-    item: z.unknown().optional(),
-    index: z.number().int().nonnegative().optional(),
-  }),
-  timeoutMs: z.number().int().positive().optional(),
-  files: StepFilesSchema.optional(),
-});
-
-/** Why the body is not a task, or the task. */
-function parseTask(body: string | undefined): { task: Task } | { reason: string } {
-  if (body === undefined || body === '') return { reason: 'empty body' };
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (error) {
-    return { reason: `body is not JSON (${(error as Error).message})` };
-  }
-  const parsed = TaskSchema.safeParse(json);
-  if (!parsed.success) {
-    return { reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ') };
-  }
-  return { task: parsed.data as Task };
-}
 
 /** SQS errors that retrying cannot fix: the worker gives up instead of polling forever. */
 const FATAL_RECEIVE_ERRORS = new Set([
@@ -121,6 +84,7 @@ const FATAL_RECEIVE_ERRORS = new Set([
 
 const TIMEOUT = 'timeout';
 const SHUTDOWN = 'shutdown';
+const RUN_ENDED = 'run ended';
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -155,6 +119,38 @@ export function createWorker(options: WorkerOptions): Worker {
   let stopping = false;
   let runPromise: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+
+  let statusUnreadable = false;
+  /** The status of the task's run when it has ended; undefined while running, unknown, or unreadable. */
+  async function runEnded(task: Task): Promise<string | undefined> {
+    if (!options.runStatus || statusUnreadable) return undefined;
+    try {
+      const status = await options.runStatus(task.runId);
+      return status !== undefined && status !== 'running' ? status : undefined;
+    } catch (error) {
+      statusUnreadable = true;
+      log.warn(`cannot read the status of run ${task.runId} (${describe(error)}): tasks run to their end even when their run has ended`);
+      return undefined;
+    }
+  }
+
+  /** Aborts the task once its run has ended (checked every runCheckMs while it runs). */
+  function watchRun(task: Task, controller: AbortController): () => void {
+    if (!options.runStatus) return () => {};
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || controller.signal.aborted) return;
+      busy = true;
+      void runEnded(task)
+        .then((status) => {
+          if (status !== undefined && !controller.signal.aborted) controller.abort(`${RUN_ENDED}: ${status}`);
+        })
+        .finally(() => {
+          busy = false;
+        });
+    }, Math.max(50, options.runCheckMs ?? 30_000));
+    return () => clearInterval(timer);
+  }
 
   function event(type: string, detail: Record<string, unknown>): EventEnvelope {
     return { id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(now()).toISOString(), detail };
@@ -206,9 +202,25 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
+  async function deleteMessage(receipt: string, what: string): Promise<void> {
+    try {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt }));
+    } catch (error) {
+      log.warn(`${what}: cannot delete its message (${describe(error)}); it may run again`);
+    }
+  }
+
   async function runTask(task: Task, receipt: string, controller: AbortController): Promise<void> {
     const what = label(task);
+    // A task of a run that has ended (cancelled, failed, succeeded without it) is of no use to it.
+    const ended = await runEnded(task);
+    if (ended !== undefined) {
+      await deleteMessage(receipt, what);
+      log.info(`${what}: not run, its run has ended (${ended})`);
+      return;
+    }
     const stopRenewing = keepInvisible(receipt, what);
+    const stopWatching = watchRun(task, controller);
     const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(TIMEOUT), task.timeoutMs);
     const started = now();
     try {
@@ -224,7 +236,14 @@ export function createWorker(options: WorkerOptions): Worker {
         outcome = { status: 'failed', error: { type: 'WorkerError', message: describe(error) }, retriable: true };
       }
       if (timer) clearTimeout(timer);
-      const timedOut = outcome.status === 'aborted' && controller.signal.reason === TIMEOUT;
+      const reason: unknown = controller.signal.reason;
+      if (outcome.status === 'aborted' && typeof reason === 'string' && reason.startsWith(RUN_ENDED)) {
+        // Its run ended meanwhile: the result would be ignored, so none is published.
+        await deleteMessage(receipt, what);
+        log.info(`${what}: stopped after ${now() - started} ms, its run has ended (${reason.slice(RUN_ENDED.length + 2)})`);
+        return;
+      }
+      const timedOut = outcome.status === 'aborted' && reason === TIMEOUT;
       if (outcome.status === 'aborted' && !timedOut) {
         // Abandoned at shutdown: no result, so the message must come back; visibility 0 hands it
         // to another worker now rather than after the timeout.
@@ -240,16 +259,13 @@ export function createWorker(options: WorkerOptions): Worker {
         log.error(`${what}: cannot publish its result (${describe(error)}); the message is kept for redelivery`);
         return;
       }
-      try {
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt }));
-      } catch (error) {
-        log.warn(`${what}: cannot delete its message (${describe(error)}); it may run again`);
-      }
+      await deleteMessage(receipt, what);
       const status = outcome.status === 'succeeded' ? 'succeeded' : timedOut ? 'timed out' : `failed (${outcome.status === 'failed' ? outcome.error.type : 'aborted'})`;
       log.info(`${what}: ${status} in ${now() - started} ms`);
     } finally {
       if (timer) clearTimeout(timer);
       stopRenewing();
+      stopWatching();
     }
   }
 
@@ -352,41 +368,6 @@ export function createWorker(options: WorkerOptions): Worker {
       } finally {
         clearTimeout(grace);
       }
-    },
-  };
-}
-
-/** Options of {@link createAwsWorker}: names instead of clients. */
-export type AwsWorkerOptions = Omit<WorkerOptions, 'sqs' | 'bus'> & {
-  busName: string;
-  region: string;
-  /** Points every client at an emulator. */
-  endpoint?: string;
-  /** S3 bucket for outputs too big for an event (claim check) and for steps' data files. */
-  bucket?: string;
-  /** Local directory under which the data files of each run are staged (default <tmpdir>/joinflow-worker). */
-  dataRoot?: string;
-};
-
-/**
- * A worker with its SDK clients built from names: the CLI's entry point, since only
- * src/adapters/aws/ may import the AWS SDK. `close()` releases the clients' sockets.
- */
-export function createAwsWorker(options: AwsWorkerOptions): Worker & { close(): void } {
-  const { busName, region, endpoint, bucket, dataRoot, ...rest } = options;
-  const client = endpoint === undefined ? { region } : { region, endpoint };
-  const sqs = new SQSClient(client);
-  const eventBridge = new EventBridgeClient(client);
-  const s3 = bucket === undefined ? undefined : new S3Client({ ...client, forcePathStyle: endpoint !== undefined });
-  const blobs = s3 && bucket ? { blobs: createS3BlobStore({ client: s3, bucket }) } : {};
-  const data = s3 && bucket ? { data: createS3DataStage({ client: s3, bucket, localRoot: dataRoot ?? join(tmpdir(), 'joinflow-worker') }) } : {};
-  const worker = createWorker({ ...rest, ...data, sqs, bus: createEventBridgeBus({ client: eventBridge, busName, ...blobs }) });
-  return {
-    ...worker,
-    close() {
-      sqs.destroy();
-      eventBridge.destroy();
-      s3?.destroy();
     },
   };
 }
