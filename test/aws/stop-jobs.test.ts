@@ -25,10 +25,11 @@ import { batchState, lambdaResult } from '../../src/adapters/aws/handlers/bridge
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
 import { cancelStageRun } from '../../src/adapters/aws/stage.ts';
-import { resetWiring } from '../../src/adapters/aws/wiring.ts';
+import { resetWiring, wiring } from '../../src/adapters/aws/wiring.ts';
 import { cancelCommand } from '../../src/cli/cancel-command.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
+import type { Task } from '../../src/ports.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { tempDirs } from '../helpers/tmp.ts';
@@ -198,6 +199,21 @@ describe('Batch jobs of a run that ended', () => {
       process.env['JOINFLOW_LOG_LEVEL'] = 'off';
       errors.mockRestore();
     }
+  });
+
+  it('stops a job submitted as its run ended, after the run had read its list', async () => {
+    const jobs = await start('pair', 'pair-3');
+    await jobEnded(jobs.get('x')!, 'FAILED');
+    await drain();
+    expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-3 failed' }]);
+    // Another processor invocation, which read the run as running a moment before, submits y again.
+    const late: Task = { workflow: 'pair', runId: 'pair-3', step: 'y', attempt: 2, maxAttempts: 2, executor: plans.get('pair')!.steps['y']!.executor, event: { input: {}, results: {} } };
+    await wiring().effects.dispatch(late);
+    const submitted = batch.commandCalls(SubmitJobCommand).at(-1)!;
+    const lateId = (await submitted.returnValue).jobId!;
+    expect(submitted.args[0].input.jobName).toBe('jf-pair-y-x-2');
+    expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-3 failed' }, { jobId: lateId, reason: 'joinflow: run pair-3 failed' }]);
+    expect((await createJobBook(dynamo.client, TABLE).jobs('pair-3')).flatMap((j) => j.jobIds)).toEqual([]);
   });
 
   it('stops every job of a cancelled run (cancelStageRun, and joinflow cancel --stage reporting them)', async () => {

@@ -49,7 +49,7 @@ describe('cost estimate', () => {
     expect(u.dynamoDb.writeUnits).toBeGreaterThan(0);
   });
 
-  it('counts the list of Batch jobs a run keeps on AWS: two writes per job, one read per ended run of a workflow with batch steps', async () => {
+  it('counts the list of Batch jobs a run keeps on AWS: two writes and a read per job, one read per ended run of a workflow with batch steps', async () => {
     const batchPlan = plan({ name: 'gpu', steps: { train: { executor: { type: 'batch', image: 'x:1', command: ['train'], gpus: 1 } } } });
     const noBatch = plan({ name: 'nb', steps: { s: { executor: { type: 'simulate', durationMs: 0 } } } });
     const meter = new UsageMeter();
@@ -58,6 +58,7 @@ describe('cost estimate', () => {
     const before = { ...meter.dynamoDb };
     meter.execution({ executor: batchPlan.steps['train']!.executor } as never, 1000);
     expect(meter.dynamoDb.writeUnits - before.writeUnits).toBe(2);
+    expect(meter.dynamoDb.readUnits - before.readUnits).toBe(1);
     await store.finishRun('r1', { status: 'succeeded', finishedAt: 1 });
     const counted = meter.dynamoDb.readUnits;
     expect(meter.counts(batchPlan).dynamoDb.readUnits).toBe(counted + 1);

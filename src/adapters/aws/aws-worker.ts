@@ -1,12 +1,12 @@
 /** `joinflow worker`'s worker with its SDK clients built from names (worker.ts does the work). */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { clientOptions } from './config.ts';
-import { itemKey, sortKey } from './dynamodb-keys.ts';
+import { runStatusOf } from './dynamodb-keys.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
 import { createS3BlobStore } from './s3-blobs.ts';
 import { createS3DataStage } from './s3-data.ts';
@@ -39,13 +39,7 @@ export function createAwsWorker(options: AwsWorkerOptions): Worker & { close(): 
   const blobs = s3 && bucket ? { blobs: createS3BlobStore({ client: s3, bucket }) } : {};
   const data = s3 && bucket ? { data: createS3DataStage({ client: s3, bucket, localRoot: dataRoot ?? join(tmpdir(), 'joinflow-worker') }) } : {};
   const dynamo = table === undefined ? undefined : new DynamoDBClient(clientOptions(at, 'dynamodb'));
-  // One strongly consistent GetItem of the run's META item, its status only.
-  const runStatus = dynamo && table
-    ? async (runId: string) => {
-        const out = await dynamo.send(new GetItemCommand({ TableName: table, Key: itemKey(runId, sortKey.meta), ConsistentRead: true, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' } }));
-        return out.Item?.['status']?.S;
-      }
-    : undefined;
+  const runStatus = dynamo && table ? (runId: string) => runStatusOf(dynamo, table, runId) : undefined;
   const worker = createWorker({ ...rest, ...data, ...(runStatus ? { runStatus } : {}), sqs, bus: createEventBridgeBus({ client: eventBridge, busName, ...blobs }) });
   return {
     ...worker,

@@ -14,7 +14,7 @@
  */
 import { TerminateJobCommand, type BatchClient } from '@aws-sdk/client-batch';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { expiryFromNow, itemKey, n, num, tableAccess, type Item } from './dynamodb-keys.ts';
+import { expiryFromNow, itemKey, n, num, runStatusOf, tableAccess, type Item } from './dynamodb-keys.ts';
 
 /** What identifies a job's attempt. */
 export type JobRef = { runId: string; step: string; item?: number | undefined; attempt: number };
@@ -73,6 +73,9 @@ export function createJobBook(client: DynamoDBClient, table: string, ttlDays = 3
         ExpressionAttributeValues: { ':id': { SS: [jobId] }, ':now': n(now) },
       });
     },
+
+    /** The run's status, or undefined when there is no such run. */
+    runStatus: (runId: string) => runStatusOf(client, table, runId),
 
     /** Every job of the run, in key order. */
     async jobs(runId: string): Promise<RunJob[]> {

@@ -135,6 +135,18 @@ export function expiryFromNow(days: number): number {
   return Math.floor(Date.now() / 1000) + Math.round(days * 86_400);
 }
 
+/** A run's status alone (one strongly consistent GetItem of its META item); undefined: no such run. */
+export async function runStatusOf(client: DynamoDBClient, table: string, runId: string): Promise<string | undefined> {
+  const out = await client.send(new GetItemCommand({
+    TableName: table,
+    Key: itemKey(runId, sortKey.meta),
+    ConsistentRead: true,
+    ProjectionExpression: '#s',
+    ExpressionAttributeNames: { '#s': 'status' },
+  }));
+  return out.Item?.['status']?.S;
+}
+
 /** The META item of a run. */
 export function runToItem(run: RunRecord, expiresAt?: number): Item {
   const item: Item = {

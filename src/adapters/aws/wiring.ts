@@ -82,7 +82,13 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
         lambda,
         batch,
         sendToQueue: (t) => queue.dispatch(t),
-        recordJob: (t, jobId) => jobs.submitted(t, jobId, clock.now()),
+        recordJob: async (t, jobId) => {
+          await jobs.submitted(t, jobId, clock.now());
+          // A run that ended while this job was submitted may have read its list before the job
+          // joined it: then its end stops nothing of this job, so the job is stopped here.
+          const status = await jobs.runStatus(t.runId);
+          if (status !== undefined && status !== 'running') await stopJobsOf(jobs, batch, t.runId, status);
+        },
         ...(blobs ? { putBlob: (k: string, b: string) => blobs.put(k, b) } : {}),
       }),
     timerQueueUrl: config.timerQueueUrl,

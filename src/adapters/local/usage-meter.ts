@@ -33,10 +33,12 @@ export class UsageMeter {
     const kind = task.executor.type;
     this.#executions[kind] = (this.#executions[kind] ?? 0) + 1;
     if (kind === 'function') this.#functionMs += durationMs;
-    // A Batch job joins its run's list of jobs to stop at submission and leaves it at its end (aws/batch-jobs.ts).
+    // A Batch job joins its run's list of jobs to stop at submission (then reads the run's status)
+    // and leaves the list at its end (aws/batch-jobs.ts).
     if (kind === 'batch') {
       this.dynamoDb.writeUnits += 2;
-      this.dynamoDb.requests += 2;
+      this.dynamoDb.readUnits += 1;
+      this.dynamoDb.requests += 3;
     }
   }
 
