@@ -83,7 +83,10 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
   const { run, steps } = status;
   const took = run.finishedAt === undefined ? 'running' : `${run.finishedAt - run.startedAt} ms`;
   const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${took}`];
-  for (const s of steps) lines.push(`  ${s.state.padEnd(10)} ${s.step}${s.items === undefined ? '' : ` (${s.items} items done)`}`);
+  for (const s of steps) {
+    const jobs = s.jobs === undefined ? '' : `  Batch job${s.jobs.length === 1 ? '' : 's'} ${s.jobs.join(', ')}`;
+    lines.push(`  ${s.state.padEnd(10)} ${s.step}${s.items === undefined ? '' : ` (${s.items} items done)`}${jobs}`);
+  }
   if (run.error) lines.push(runErrorLine(run.error));
   if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
   process.stdout.write(`${lines.join('\n')}\n`);

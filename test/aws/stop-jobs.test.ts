@@ -27,6 +27,7 @@ import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
 import { cancelStageRun } from '../../src/adapters/aws/stage.ts';
 import { resetWiring, wiring } from '../../src/adapters/aws/wiring.ts';
 import { cancelCommand } from '../../src/cli/cancel-command.ts';
+import { statusCommand } from '../../src/cli/status-command.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { Task } from '../../src/ports.ts';
@@ -151,6 +152,18 @@ describe('Batch jobs of a run that ended', () => {
     expect([...jobs.keys()].sort()).toEqual(['a', 'b']);
     await jobEnded(jobs.get('a')!, 'SUCCEEDED');
     await drain();
+    // b still runs on Batch: status names its job.
+    const running = (await readRunStatus(dynamo.client, TABLE, 'race-1'))!.steps;
+    expect(running.find((x) => x.step === 'a')).toEqual(expect.objectContaining({ state: 'completed' }));
+    expect(running.find((x) => x.step === 'a')!.jobs).toBeUndefined();
+    expect(running.find((x) => x.step === 'b')).toEqual(expect.objectContaining({ state: 'dispatched', jobs: [jobs.get('b')!.jobId] }));
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await statusCommand(['race-1', '--table', TABLE, '--region', 'us-east-1'])).toBe(0);
+      expect(stdout.mock.calls.map((c) => String(c[0])).join('')).toContain(`  dispatched b  Batch job ${jobs.get('b')!.jobId}\n`);
+    } finally {
+      stdout.mockRestore();
+    }
     // first ran on Lambda; its result ends the run.
     const invoke = lambda.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)));
     expect(invoke.map((p) => p.joinflow.step)).toEqual(['first']);
@@ -163,6 +176,7 @@ describe('Batch jobs of a run that ended', () => {
     // Only b's job is stopped: a's ended on its own.
     expect(terminated()).toEqual([{ jobId: jobs.get('b')!.jobId, reason: 'joinflow: run race-1 succeeded' }]);
     expect(await states('race-1')).toEqual(['a:completed', 'b:stopped', 'first:completed']);
+    expect((await readRunStatus(dynamo.client, TABLE, 'race-1'))!.steps.flatMap((x) => x.jobs ?? [])).toEqual([]);
 
     // Batch then reports the stopped job FAILED: the ended run ignores it, and nothing is stopped twice.
     await jobEnded(jobs.get('b')!, 'FAILED', 'joinflow: run race-1 succeeded');

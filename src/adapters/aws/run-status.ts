@@ -20,12 +20,16 @@ const SKIPPED_PREFIX = skippedKey('');
 const CAUGHT_PREFIX = caughtKey('');
 const FAILED_PREFIX = failedKey('');
 
-/** One step as status shows it. Items count a forEach step's finished items. `lost`: it can never run. */
+/**
+ * One step as status shows it. Items count a forEach step's finished items. `lost`: it can never
+ * run. `jobs`: its Batch jobs not known to have ended (a step still running on Batch), by id.
+ */
 export type StepStatus = {
   step: string;
   state: 'dispatched' | 'completed' | 'failed' | 'lost' | 'skipped' | 'caught' | 'stopped';
   dispatchedAt?: number;
   items?: number;
+  jobs?: string[];
 };
 
 /** A run with its steps, or undefined when the table has no such run. */
@@ -49,10 +53,15 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   const lost: string[] = [];
   const failures: string[] = [];
   const stopped = new Set<string>();
+  const running = new Map<string, string[]>();
   for (const item of items) {
     const sk = item['sk']?.S ?? '';
     if (sk.startsWith(JOB_PREFIX)) {
-      if (num(item, 'stoppedAt') !== undefined && item['step']?.S) stopped.add(item['step'].S);
+      const step = item['step']?.S;
+      if (!step) continue;
+      if (num(item, 'stoppedAt') !== undefined) stopped.add(step);
+      const ids = item['jobIds']?.SS ?? [];
+      if (ids.length > 0) running.set(step, [...(running.get(step) ?? []), ...ids]);
       continue;
     }
     if (sk.startsWith('TRIG#')) {
@@ -107,6 +116,10 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   for (const step of stopped) {
     const s = steps.get(step);
     if (s?.state === 'dispatched') s.state = 'stopped';
+  }
+  for (const [step, ids] of running) {
+    const s = steps.get(step);
+    if (s) s.jobs = ids.sort();
   }
   const ordered = [...steps.values()].sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0) || a.step.localeCompare(b.step));
   for (const step of lost.sort()) if (!steps.has(step)) ordered.push({ step, state: 'lost' });
