@@ -32,6 +32,10 @@ export async function main(argv: string[]): Promise<number> {
   // a process: a joinflow process never dies of it, whenever it comes (before its engine listens,
   // or while it shuts down); the request it stands for stays in the state dir (see resume).
   process.on('SIGUSR2', () => {});
+  // Under Node 20 the AWS SDK prints on every command that its releases after January 2027 need
+  // Node 22: eight lines before the command's own output. joinflow pins its SDK release
+  // (package-lock.json), which supports Node 20. Set the variable to "false" to see the warning.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = command === 'help' ? rest[0] : undefined;
