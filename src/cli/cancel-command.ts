@@ -3,6 +3,7 @@
  * or, with an AWS flag (--stage, --table, --endpoint, --region, --bus), a run of a deployed stage.
  */
 import { parseArgs } from 'node:util';
+import type { StopReport } from '../adapters/aws/batch-jobs.ts';
 import { cancelStageRun } from '../adapters/aws/stage.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
@@ -81,19 +82,23 @@ async function cancelOnStage(values: Parameters<typeof awsConfig>[0], runId: str
   }
   if (result.outcome === 'ended') {
     process.stderr.write(`joinflow cancel: run ${runId} already ${result.run.status}\n`);
-    return 1;
+    // What it left running on Batch, if its end could not stop it, is stopped now.
+    return reportJobs(result, config.table) ? 1 : 2;
   }
   process.stderr.write(`joinflow cancel: run ${runId} cancelled; Run Cancelled is on bus ${config.bus}. Nothing new is dispatched; Lambda invocations already running finish on their own, and their results are ignored\n`);
-  const { stopped, failed } = result.jobs;
-  if (stopped.length > 0) process.stderr.write(`joinflow cancel: stopped ${stopped.length} Batch job(s): ${stopped.map((s) => `${s.jobId} (${s.job.step}${s.job.item === undefined ? '' : `#${s.job.item}`})`).join(', ')}\n`);
-  if (result.jobsError !== undefined) {
-    process.stderr.write(`joinflow cancel: could not read the run's Batch jobs from table ${config.table} (${result.jobsError}): any still running run to their end\n`);
-    return 2;
+  return reportJobs(result, config.table) ? 0 : 2;
+}
+
+/** Says which Batch jobs of the run were stopped, and which could not be; false when one still runs (or may). */
+function reportJobs({ jobs, jobsError }: { jobs: StopReport; jobsError?: string }, table: string): boolean {
+  const name = (j: { jobId: string; job: { step: string; item?: number } }) => `${j.jobId} (${j.job.step}${j.job.item === undefined ? '' : `#${j.job.item}`})`;
+  if (jobs.stopped.length > 0) process.stderr.write(`joinflow cancel: stopped ${jobs.stopped.length} Batch job(s): ${jobs.stopped.map(name).join(', ')}\n`);
+  if (jobsError !== undefined) {
+    process.stderr.write(`joinflow cancel: could not read the run's Batch jobs from table ${table} (${jobsError}): any still running run to their end\n`);
+    return false;
   }
-  if (failed.length > 0) {
-    for (const f of failed) process.stderr.write(`joinflow cancel: could not stop Batch job ${f.jobId} (${f.job.step}${f.job.item === undefined ? '' : `#${f.job.item}`}): ${f.error}\n`);
-    process.stderr.write(`joinflow cancel: ${failed.length} Batch job(s) still run; stop them with: aws batch terminate-job --reason cancelled --job-id <id>\n`);
-    return 2;
-  }
-  return 0;
+  if (jobs.failed.length === 0) return true;
+  for (const f of jobs.failed) process.stderr.write(`joinflow cancel: could not stop Batch job ${name(f)}: ${f.error}\n`);
+  process.stderr.write(`joinflow cancel: ${jobs.failed.length} Batch job(s) still run; stop them with: aws batch terminate-job --reason cancelled --job-id <id>\n`);
+  return false;
 }

@@ -18,7 +18,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAwsWorker } from '../../src/adapters/aws/aws-worker.ts';
-import { createJobBook } from '../../src/adapters/aws/batch-jobs.ts';
+import { createJobBook, stopRunJobs } from '../../src/adapters/aws/batch-jobs.ts';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
 import { batchState, lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
@@ -213,6 +213,21 @@ describe('Batch jobs of a run that ended', () => {
       process.env['JOINFLOW_LOG_LEVEL'] = 'off';
       errors.mockRestore();
     }
+
+    // joinflow cancel of the ended run stops what it left running, and says the run had ended (exit 1).
+    batch.on(TerminateJobCommand).resolves({});
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await cancelCommand(['pair-2', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
+      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect(code).toBe(1);
+      expect(text).toContain('joinflow cancel: run pair-2 already failed\n');
+      expect(text).toMatch(/joinflow cancel: stopped 1 Batch job\(s\): jf-pair-x-x-1-\w+ \(x\)\n/);
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(terminated().at(-1)).toEqual({ jobId: expect.stringMatching(/^jf-pair-x-x-1-/), reason: 'joinflow: run pair-2 failed' });
+    expect(await states('pair-2')).toEqual(['x:stopped', 'y:failed']);
   });
 
   it('stops a job submitted as its run ended, after the run had read its list', async () => {
@@ -228,6 +243,20 @@ describe('Batch jobs of a run that ended', () => {
     expect(submitted.args[0].input.jobName).toBe('jf-pair-y-x-2');
     expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-3 failed' }, { jobId: lateId, reason: 'joinflow: run pair-3 failed' }]);
     expect((await createJobBook(dynamo.client, TABLE).jobs('pair-3')).flatMap((j) => j.jobIds)).toEqual([]);
+  });
+
+  it('starts no TerminateJob after the deadline, and reports the jobs it left', async () => {
+    const book = createJobBook(dynamo.client, TABLE);
+    for (let i = 0; i < 10; i++) await book.submitted({ runId: 'many-1', step: 'train', item: i, attempt: 1 }, `job-${i}`, 0);
+    // A deadline already passed: nothing is tried.
+    let t = 0;
+    const report = await stopRunJobs(book, new BatchClient({ region: 'us-east-1' }), 'many-1', 'joinflow: run many-1 failed', { now: () => t, deadline: 0 });
+    expect(report.stopped).toHaveLength(0);
+    expect(report.left).toBe(10);
+    // The clock passes the deadline while the first round (8 at a time) is stopped: the other 2 are left.
+    const second = await stopRunJobs(book, new BatchClient({ region: 'us-east-1' }), 'many-1', 'joinflow: run many-1 failed', { now: () => t++, deadline: 2 });
+    expect([second.stopped.length, second.left]).toEqual([8, 2]);
+    expect((await book.jobs('many-1')).flatMap((j) => j.jobIds)).toHaveLength(2);
   });
 
   it('stops every job of a cancelled run (cancelStageRun, and joinflow cancel --stage reporting them)', async () => {

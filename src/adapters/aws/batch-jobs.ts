@@ -115,20 +115,38 @@ export function jobFromItem(runId: string, item: Item): RunJob {
   };
 }
 
-/** What stopping a run's jobs did: each job id with its attempt. */
-export type StopReport = { stopped: Array<{ job: RunJob; jobId: string }>; failed: Array<{ job: RunJob; jobId: string; error: string }> };
+/**
+ * What stopping a run's jobs did, each job id with its attempt. `left`: jobs not tried because
+ * the deadline came first (a Lambda must end before its timeout).
+ */
+export type StopReport = {
+  stopped: Array<{ job: RunJob; jobId: string }>;
+  failed: Array<{ job: RunJob; jobId: string; error: string }>;
+  left: number;
+};
 
 /**
  * Stops the jobs of a run that have not ended: TerminateJob cancels a job still waiting in its
  * queue and stops a running one (which then ends FAILED; the processor ignores the step events
  * of an ended run). Failures are reported, not thrown: the run has ended either way, and the
- * caller says which jobs are left running.
+ * caller says which jobs are left running. No new call starts after `deadline` (epoch ms).
  */
-export async function stopRunJobs(book: JobBook, batch: BatchClient, runId: string, reason: string, now: () => number = Date.now): Promise<StopReport> {
+export async function stopRunJobs(
+  book: JobBook,
+  batch: BatchClient,
+  runId: string,
+  reason: string,
+  options: { now?: () => number; deadline?: number } = {},
+): Promise<StopReport> {
+  const now = options.now ?? Date.now;
   const live = (await book.jobs(runId)).flatMap((job) => job.jobIds.map((jobId) => ({ job, jobId })));
-  const report: StopReport = { stopped: [], failed: [] };
+  const report: StopReport = { stopped: [], failed: [], left: 0 };
   const text = reason.slice(0, MAX_REASON);
   for (let i = 0; i < live.length; i += PARALLEL_STOPS) {
+    if (options.deadline !== undefined && now() >= options.deadline) {
+      report.left = live.length - i;
+      break;
+    }
     await Promise.all(
       live.slice(i, i + PARALLEL_STOPS).map(async ({ job, jobId }) => {
         try {

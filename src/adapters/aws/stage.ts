@@ -65,7 +65,7 @@ export async function stageRuns(config: AwsConfig, filter: { workflow?: string; 
 export type StageCancel =
   | { outcome: 'cancelled'; run: RunRecord; jobs: StopReport; jobsError?: string }
   | { outcome: 'unknown' }
-  | { outcome: 'ended'; run: RunRecord };
+  | { outcome: 'ended'; run: RunRecord; jobs: StopReport; jobsError?: string };
 
 /**
  * Cancels a running run of a stage: its META item becomes `cancelled` (a conditional write, so
@@ -81,11 +81,12 @@ export async function cancelStageRun(config: AwsConfig, runId: string, reason: s
   try {
     run = await store.getRun(runId);
     if (!run) return { outcome: 'unknown' };
-    if (run.status !== 'running') return { outcome: 'ended', run };
+    // An ended run may have left Batch jobs running (its processor could not stop them all): those stop now.
+    if (run.status !== 'running') return { outcome: 'ended', run, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} ${run.status}`)) };
     const error = { type: 'Cancelled', message: reason };
     if (!(await store.finishRun(runId, { status: 'cancelled', finishedAt: now, error }))) {
-      const ended = await store.getRun(runId);
-      return { outcome: 'ended', run: ended ?? run };
+      const ended = (await store.getRun(runId)) ?? run;
+      return { outcome: 'ended', run: ended, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} ${ended.status}`)) };
     }
     run = { ...run, status: 'cancelled', finishedAt: now, error };
   } catch (err) {
@@ -99,12 +100,16 @@ export async function cancelStageRun(config: AwsConfig, runId: string, reason: s
     const why = e instanceof JoinflowError ? e.message : `${e.name}: ${firstLine(e.message)}`;
     throw new JoinflowError('CANCEL_EVENT_FAILED', `run "${runId}" is cancelled in table "${config.table}", but Run Cancelled could not be put on bus "${config.bus}" (${why})`, { cause: err });
   }
+  return { outcome: 'cancelled', run, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} cancelled (${reason})`)) };
+}
+
+/** Stops the run's Batch jobs that have not ended (batch-jobs.ts); a list that cannot be read is `jobsError`. */
+async function stopJobs(config: AwsConfig, dynamo: DynamoDBClient, runId: string, reason: string): Promise<{ jobs: StopReport; jobsError?: string }> {
   try {
-    const jobs = await stopRunJobs(createJobBook(dynamo, config.table), new BatchClient(clientOptions(config, 'batch')), runId, `joinflow: run ${runId} cancelled (${reason})`);
-    return { outcome: 'cancelled', run, jobs };
+    return { jobs: await stopRunJobs(createJobBook(dynamo, config.table), new BatchClient(clientOptions(config, 'batch')), runId, reason) };
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    return { outcome: 'cancelled', run, jobs: { stopped: [], failed: [] }, jobsError: `${e.name}: ${firstLine(e.message)}` };
+    return { jobs: { stopped: [], failed: [], left: 0 }, jobsError: `${e.name}: ${firstLine(e.message)}` };
   }
 }
 

@@ -102,15 +102,20 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   return { config, plans, store, bus, blobs, s3, processor, effects, jobs };
 }
 
+/** How long the processor spends stopping an ended run's Batch jobs (its timeout is 60 s). */
+const STOP_BUDGET_MS = 40_000;
+
 /**
  * Stops the Batch jobs an ended run left running, logging each. Never throws: the run has ended,
  * and a failed invocation would not end it again (a job left running is logged as an error).
  */
 async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, status: string): Promise<void> {
   try {
-    const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`);
+    // The processor Lambda has 60 s: leave it time to finish its invocation.
+    const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`, { deadline: Date.now() + STOP_BUDGET_MS });
     for (const { job, jobId } of report.stopped) log('info', `stopped Batch job ${jobId}: the run ${status}`, ref(job));
     for (const { job, jobId, error } of report.failed) log('error', `could not stop Batch job ${jobId} (${error}): it runs to its end`, ref(job));
+    if (report.left > 0) log('error', `${report.left} Batch job(s) of the run were not stopped in time: \`joinflow cancel ${runId} --stage <stage>\` stops them`, { runId });
   } catch (error) {
     log('error', `could not read the run's Batch jobs to stop them (${(error as Error).message}): those still running run to their end`, { runId });
   }
