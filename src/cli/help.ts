@@ -282,11 +282,13 @@ JOINFLOW_RUN_ID and stopped; resume stops them too before running those steps ag
 
 With --stage, --table or --endpoint (or --region, --bus): cancels a run of a deployed stage. Its
 record in DynamoDB becomes cancelled and Run Cancelled goes on the stage's bus; nothing new is
-dispatched, and Lambda invocations or Batch jobs already running finish unheeded.
+dispatched, its Batch jobs that have not ended are stopped (TerminateJob, named on stderr), and
+Lambda invocations already running finish unheeded. A run that has already ended gets its
+leftover Batch jobs stopped the same way.
 
 Exit codes: 0 cancelled (or the process that runs it asked to), 1 no such run or it is not
-running (already ended), 2 bad usage, a missing or unusable state dir, or the table or bus
-could not be reached.
+running (already ended), 2 bad usage, a missing or unusable state dir, the table or bus could
+not be reached, or a Batch job could not be stopped.
 `,
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 
