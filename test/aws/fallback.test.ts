@@ -22,6 +22,7 @@ import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { useHandlerEnv } from '../helpers/handler-env.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const eb = mockClient(EventBridgeClient);
@@ -52,21 +53,7 @@ beforeAll(async () => {
     { source: 'workflows/fbw.yaml' },
   );
   writeFileSync(path.join(triggers, 'fbw.json'), serializePlan(plan));
-  Object.assign(process.env, {
-    JOINFLOW_TRIGGERS_DIR: triggers,
-    JOINFLOW_TABLE: TABLE,
-    JOINFLOW_BUS: 'joinflow-test',
-    JOINFLOW_FUNCTIONS: JSON.stringify({ 'fbw/slow': 'joinflow-test-s-fbw-slow' }),
-    JOINFLOW_JOB_DEFINITIONS: JSON.stringify({ 'fbw/slow': 'joinflow-test-fbw-slow' }),
-    JOINFLOW_JOB_QUEUES: JSON.stringify({ cpu: 'arn:aws:batch:us-east-1:1:job-queue/cpu', gpu: 'arn:aws:batch:us-east-1:1:job-queue/gpu' }),
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ACCESS_KEY_ID: 'DYNALITE',
-    AWS_SECRET_ACCESS_KEY: 'DYNALITE',
-    AWS_REGION: 'us-east-1',
-    JOINFLOW_LOG_LEVEL: 'off',
-  });
-  for (const k of ['JOINFLOW_BUCKET', 'AWS_ENDPOINT_URL']) delete process.env[k];
-  resetWiring();
+  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions: { 'fbw/slow': 'joinflow-test-s-fbw-slow' }, jobDefinitions: { 'fbw/slow': 'joinflow-test-fbw-slow' } });
   eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   batch.on(SubmitJobCommand).resolves({ jobId: 'job-1', jobName: 'n', jobArn: 'a' });

@@ -33,6 +33,7 @@ import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { Task } from '../../src/ports.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { useHandlerEnv } from '../helpers/handler-env.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const eb = mockClient(EventBridgeClient);
@@ -61,21 +62,7 @@ beforeAll(async () => {
     plans.set(w.name, plan);
     writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(plan));
   }
-  Object.assign(process.env, {
-    JOINFLOW_TRIGGERS_DIR: triggers,
-    JOINFLOW_TABLE: TABLE,
-    JOINFLOW_BUS: 'joinflow-test',
-    JOINFLOW_FUNCTIONS: JSON.stringify({ 'race/first': 'joinflow-test-s-race-first', 'pair/z': 'joinflow-test-s-pair-z' }),
-    JOINFLOW_JOB_DEFINITIONS: JSON.stringify({ 'race/a': 'jd-a', 'race/b': 'jd-b', 'pair/x': 'jd-x', 'pair/y': 'jd-y' }),
-    JOINFLOW_JOB_QUEUES: JSON.stringify({ cpu: 'arn:aws:batch:us-east-1:1:job-queue/cpu', gpu: 'arn:aws:batch:us-east-1:1:job-queue/gpu' }),
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ACCESS_KEY_ID: 'DYNALITE',
-    AWS_SECRET_ACCESS_KEY: 'DYNALITE',
-    AWS_REGION: 'us-east-1',
-    JOINFLOW_LOG_LEVEL: 'off',
-  });
-  for (const k of ['JOINFLOW_BUCKET', 'AWS_ENDPOINT_URL']) delete process.env[k];
-  resetWiring();
+  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions: { 'race/first': 'joinflow-test-s-race-first', 'pair/z': 'joinflow-test-s-pair-z' }, jobDefinitions: { 'race/a': 'jd-a', 'race/b': 'jd-b', 'pair/x': 'jd-x', 'pair/y': 'jd-y' } });
 }, 60_000);
 
 beforeEach(() => {
