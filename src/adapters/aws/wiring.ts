@@ -86,7 +86,10 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
           await jobs.submitted(t, jobId, clock.now());
           // A run that ended while this job was submitted may have read its list before the job
           // joined it: then its end stops nothing of this job, so the job is stopped here.
-          const status = await jobs.runStatus(t.runId);
+          const status = await jobs.runStatus(t.runId).catch((error: unknown) => {
+            log('warn', `could not read the run's status after submitting Batch job ${jobId} (${(error as Error).message}): if the run has just ended, the job runs to its end`, { runId: t.runId, step: t.step });
+            return undefined;
+          });
           if (status !== undefined && status !== 'running') await stopJobsOf(jobs, batch, t.runId, status);
         },
         ...(blobs ? { putBlob: (k: string, b: string) => blobs.put(k, b) } : {}),
