@@ -112,7 +112,9 @@ startedAt?, finishedAt?, durationMs?, error?}]} (run without its input). A runni
 engine process is gone is marked interrupted (JSON: run.interrupted: true).
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
-stage's DynamoDB table instead: the steps dispatched and completed, forEach items done.
+stage's DynamoDB table instead: each step's state (dispatched, completed, failed, lost, skipped,
+caught, stopped: its Batch job was stopped when the run ended), forEach items done, and the ids
+of the Batch jobs still running (JSON: steps[].jobs).
 Exit codes: 0 found, 1 no such run, 2 bad usage or the table could not be read (the message
 says why: no credentials, no such table, no endpoint).
 `;
