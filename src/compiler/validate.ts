@@ -124,6 +124,15 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
       }
     }
   }
+  // A step that did not parse still names its needs: an unknown one is a problem of its own.
+  for (const id of allIds) {
+    if (Object.hasOwn(steps, id)) continue;
+    const rawNeeds = ((raw['steps'] as Record<string, unknown>)[id] as { needs?: unknown } | null)?.needs;
+    if (!Array.isArray(rawNeeds)) continue;
+    rawNeeds.forEach((need: unknown, i) => {
+      if (typeof need === 'string' && need !== id && !allIds.has(need)) problems.push({ path: `steps.${id}.needs[${i}]`, message: `unknown step "${need}"${suggest(need, allIds)}` });
+    });
+  }
   problems.push(...catchProblems(steps, allIds));
   const needs = new Map<string, string[]>();
   for (const [id, step] of Object.entries(steps)) needs.set(id, step.needs.filter((n) => known.has(n) && n !== id));

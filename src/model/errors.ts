@@ -43,9 +43,13 @@ export class UsageError extends JoinflowError {
 
 /**
  * The message of a zod issue, for people: a record key that fails its schema says why (zod's
- * own message is only "Invalid key in record").
+ * own message is only "Invalid key in record"), and a field left out is called required (zod
+ * says "Invalid input: expected number, received undefined").
  */
-export function issueMessage(issue: { code?: string; message: string; issues?: ReadonlyArray<{ message: string }> }): string {
+export function issueMessage(issue: { code?: string; message: string; expected?: unknown; issues?: ReadonlyArray<{ message: string }> }): string {
+  if (issue.code === 'invalid_type' && typeof issue.expected === 'string' && issue.message.endsWith('received undefined')) {
+    return `is required (${issue.expected === 'nonoptional' ? 'a value' : `expected ${issue.expected}`})`;
+  }
   const inner = issue.code === 'invalid_key' ? issue.issues?.[0]?.message : undefined;
   return inner === undefined ? issue.message : `invalid name: ${inner}`;
 }

@@ -33,6 +33,19 @@ describe('compiler: validation', () => {
     expect(problems).toEqual([{ path: 'steps.c.needs[1]', message: 'unknown step "nodeb" (did you mean "nodeA"?)' }]);
   });
 
+  it('names an unknown need of a step whose own fields are bad, beside those fields', () => {
+    const problems = problemsOf({ name: 'w', steps: { a: { executor: sim }, b: { needs: ['a', 'c'], executor: { type: 'simulate' } } } });
+    expect(problems).toContainEqual({ path: 'steps.b.needs[1]', message: 'unknown step "c"' });
+    expect(problems).toContainEqual({ path: 'steps.b.executor.durationMs', message: 'is required (expected number)' });
+    expect(problems).toHaveLength(2);
+  });
+
+  it('calls a field left out required, and a field of the wrong type by its type', () => {
+    expect(problemsOf({ steps: { a: { executor: sim } } })).toEqual([{ path: 'name', message: 'is required (expected string)' }]);
+    expect(problemsOf({ name: 'w', steps: { a: { executor: { type: 'process' } } } })).toEqual([{ path: 'steps.a.executor.command', message: 'is required (expected string)' }]);
+    expect(problemsOf({ name: 'w', steps: { a: { executor: { type: 'simulate', durationMs: 'x' } } } })[0]!.message).toMatch(/expected number, received string/);
+  });
+
   it('rejects bad executor fields with their paths', () => {
     const problems = problemsOf({
       name: 'w',
