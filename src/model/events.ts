@@ -16,6 +16,14 @@ export const DetailType = {
 } as const;
 export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 
+/**
+ * Whether joinflow's triggers hear events of this detail-type: Run Requested and a step's ends.
+ * Step Started and a run's end drive no trigger; they are for subscribers.
+ */
+export function drivesTriggers(type: string): boolean {
+  return type === DetailType.RunRequested || type === DetailType.StepCompleted || type === DetailType.StepFailed || type === DetailType.StepSkipped;
+}
+
 /** The EventBridge envelope, used locally too. */
 export type EventEnvelope<D = Record<string, unknown>> = {
   id: string;

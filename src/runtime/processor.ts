@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import {
   DetailType,
   NEEDS_FAILED,
+  drivesTriggers,
   EnvelopeSchema,
   isEnvelope,
   isRunRequested,
@@ -110,9 +111,7 @@ export class TriggerProcessor {
     }
     if (event.source !== JOINFLOW_SOURCE) return [];
     const type = event['detail-type'];
-    if (type !== DetailType.RunRequested && type !== DetailType.StepCompleted && type !== DetailType.StepFailed && type !== DetailType.StepSkipped) {
-      return []; // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
-    }
+    if (!drivesTriggers(type)) return []; // Step Started, Run Succeeded, ...: for subscribers, no trigger of ours.
     const direct = this.#direct;
     if (direct) return this.#handle(direct, event, type, only);
     const { store, clock, newId } = this.#deps;

@@ -3,7 +3,7 @@
  * AWS (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { DetailType, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, drivesTriggers, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
@@ -341,13 +341,7 @@ export class Engine {
   #started(task: Task, at: number): void {
     this.#runs.get(task.runId)?.started(task);
     this.#options.log?.taskStarted(task, at);
-    const event = this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }));
-    // Step Started drives no trigger: unless a subscriber hears it, it is only logged (for `events tail`) and counted.
-    if (this.bus.subscribers > 1 || this.#options.onEvents) void this.#publish([event]);
-    else {
-      this.#options.log?.recordEvents?.([event]);
-      this.#count(event);
-    }
+    void this.#publish([this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }))]);
   }
 
   #finished(task: Task, outcome: AttemptEnd, record: TraceRecord): void {
@@ -373,9 +367,19 @@ export class Engine {
     else void this.#publish([kept]);
   }
 
-  /** Publishes the engine's own events: logged (when durable), counted toward their run. */
+  /**
+   * Publishes the engine's own events: logged (when durable), counted toward their run. Events that
+   * drive no trigger (Step Started, a run's end) are only logged as processed (for `events tail`) and
+   * counted while no one else is on the bus: the processor would do nothing with them, and a run's
+   * end would otherwise be marked processed in a row of its own after the run.
+   */
   #publish(events: EventEnvelope[]): Promise<void> {
     const log = this.#options.log;
+    if (this.bus.subscribers <= 1 && !this.#options.onEvents && events.every((e) => !drivesTriggers(e['detail-type']))) {
+      log?.recordEvents?.(events);
+      for (const e of events) this.#count(e);
+      return Promise.resolve();
+    }
     if (log) logOwnEvents(log, events, this.#book.seqs);
     for (const e of events) {
       this.#book.own.add(e);
