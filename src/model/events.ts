@@ -24,6 +24,12 @@ export function drivesTriggers(type: string): boolean {
   return type === DetailType.RunRequested || type === DetailType.StepCompleted || type === DetailType.StepFailed || type === DetailType.StepSkipped;
 }
 
+/** Whether some of these events drive a trigger (see {@link drivesTriggers}). */
+export function anyDrivesTriggers(events: readonly EventEnvelope[]): boolean {
+  for (const e of events) if (drivesTriggers(e['detail-type'])) return true;
+  return false;
+}
+
 /** The EventBridge envelope, used locally too. */
 export type EventEnvelope<D = Record<string, unknown>> = {
   id: string;

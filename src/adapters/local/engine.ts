@@ -3,7 +3,7 @@
  * AWS (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { DetailType, drivesTriggers, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
+import { anyDrivesTriggers, DetailType, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
@@ -368,14 +368,12 @@ export class Engine {
   }
 
   /**
-   * Publishes the engine's own events: logged (when durable), counted toward their run. Events that
-   * drive no trigger (Step Started, a run's end) are only logged as processed (for `events tail`) and
-   * counted while no one else is on the bus: the processor would do nothing with them, and a run's
-   * end would otherwise be marked processed in a row of its own after the run.
+   * Publishes the engine's own events: logged (when durable), counted toward their run. With no one else on the bus, events that
+   * drive no trigger (Step Started, a run's end) are only logged as processed (for `events tail`) and counted.
    */
   #publish(events: EventEnvelope[]): Promise<void> {
     const log = this.#options.log;
-    if (this.bus.subscribers <= 1 && !this.#options.onEvents && events.every((e) => !drivesTriggers(e['detail-type']))) {
+    if (this.bus.subscribers <= 1 && !this.#options.onEvents && !anyDrivesTriggers(events)) {
       log?.recordEvents?.(events);
       for (const e of events) this.#count(e);
       return Promise.resolve();
