@@ -388,6 +388,46 @@ describe('function executor', () => {
     }
   });
 
+  it('warming one worker at a time, tasks that came together run on the first one ready', async () => {
+    const pool = createFunctionExecutor({ threads: 2, warming: 1 });
+    try {
+      const [a, b] = await Promise.all([pool.execute(task(fn('counter')), never), pool.execute(task(fn('counter')), never)]);
+      const outputs = [a, b].map((o) => (o as { output: { calls: number; threadId: number } }).output);
+      // The second did not wait for a second worker to start and load the module: the first ran both.
+      expect(outputs.map((o) => o.calls).sort()).toEqual([1, 2]);
+      expect(outputs[0]!.threadId).toBe(outputs[1]!.threadId);
+      // Both waited for the pool to warm up: that wait is their init.
+      expect(a).toMatchObject({ status: 'succeeded', initMs: expect.any(Number) });
+      expect(b).toMatchObject({ status: 'succeeded', initMs: expect.any(Number) });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('starts the next worker once the first one runs a handler, so a long first task does not hold the others back', async () => {
+    const pool = createFunctionExecutor({ threads: 2, warming: 1 });
+    try {
+      const long = pool.execute(task(fn('slow'), { input: { ms: 2_000 } }), never);
+      const short = pool.execute(task(fn('counter')), never);
+      // The short task ends while the long one still sleeps: it ran on a second worker.
+      const first = await Promise.race([long.then(() => 'long'), short.then(() => 'short')]);
+      expect(first).toBe('short');
+      expect(await long).toMatchObject({ status: 'succeeded', output: 'slept' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('warms several workers at once when allowed, and each task goes to the first one ready', async () => {
+    const pool = createFunctionExecutor({ threads: 3, warming: 3 });
+    try {
+      const outcomes = await Promise.all([1, 2, 3].map(() => pool.execute(task(fn('counter')), never)));
+      expect(outcomes.every((o) => o.status === 'succeeded')).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('reports the init of a task that waited for its worker to start or its module to load, and only then', async () => {
     const single = createFunctionExecutor({ threads: 1 });
     try {

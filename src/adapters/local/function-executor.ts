@@ -9,12 +9,18 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
-import type { WorkerReply, WorkerRequest } from './function-worker.ts';
+import type { WorkerNotice, WorkerReply, WorkerRequest } from './function-worker.ts';
 
 /** Options of {@link createFunctionExecutor}. */
 export type FunctionExecutorOptions = {
   /** Most worker threads alive at once; default os.availableParallelism(). */
   threads?: number;
+  /**
+   * Most workers warming up at once (starting, or loading the module of their first handler);
+   * default one less than os.availableParallelism(), at least 1. On 2 CPUs two workers that load
+   * TypeScript at once beside the engine each take ~1.5 times as long as one alone.
+   */
+  warming?: number;
 };
 
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
@@ -92,6 +98,10 @@ type Job = {
   slot: Slot | undefined;
   /** When it was posted to its worker (performance.now()). */
   postedAt: number;
+  /** When it was handed to the pool. */
+  queuedAt: number;
+  /** It waited for a worker to warm up (none was ready when it came): that wait is its init. */
+  waitedForWarmUp: boolean;
 };
 
 type Slot = {
@@ -101,8 +111,10 @@ type Slot = {
   crash: Error | undefined;
   /** Terminated on purpose (abort or close): its exit is not a crash. */
   retired: boolean;
-  /** Not replied yet: its first job waits for the thread to start. */
-  fresh: boolean;
+  /** Not ready yet (the thread starts): it takes no job until it says it is. */
+  starting: boolean;
+  /** Starting, or running its first job and not yet in the handler (loading its module). */
+  warming: boolean;
 };
 
 function failed(type: string, message: string, retriable: boolean): StepOutcome {
@@ -110,9 +122,14 @@ function failed(type: string, message: string, retriable: boolean): StepOutcome 
   return { status: 'failed', error, retriable };
 }
 
-/** Creates the `function` executor. Workers start lazily, up to `threads`; extra tasks queue. */
+/**
+ * Creates the `function` executor. Workers start lazily, up to `threads`, and at most `warming` at
+ * once; tasks queue and each goes to the first worker that is ready for it, not to one that is
+ * still starting.
+ */
 export function createFunctionExecutor(options: FunctionExecutorOptions = {}): Executor {
   const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+  const maxWarming = Math.max(1, Math.floor(options.warming ?? availableParallelism() - 1));
   const execArgv = workerExecArgv(process.execArgv);
   const slots = new Set<Slot>();
   const idle: Slot[] = [];
@@ -126,8 +143,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       execArgv,
       workerData: { tsx: TSX, entry: WORKER_ENTRY },
     });
-    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, fresh: true };
-    worker.on('message', (reply: WorkerReply) => onReply(slot, reply));
+    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, warming: true };
+    worker.on('message', (message: WorkerReply | WorkerNotice) => ('notice' in message ? onNotice(slot, message) : onReply(slot, message)));
     worker.on('error', (err: Error) => {
       slot.crash = err;
     });
@@ -149,23 +166,31 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     }
   }
 
-  function dispatch(job: Job): void {
-    let slot = idle.pop();
-    if (slot === undefined && slots.size < threads) {
-      try {
-        slot = spawn();
-      } catch (err) {
-        finish(job, failed('WorkerStartFailed', `cannot start a handler worker: ${String(err)}`, false));
-        return;
-      }
-    }
-    if (slot === undefined) queue.push(job);
-    else assign(slot, job);
+  function warmingCount(): number {
+    let n = 0;
+    for (const s of slots) if (s.warming) n++;
+    return n;
   }
 
-  /** Starts queued jobs while there is an idle worker or room for a new one. */
-  function pump(): void {
-    while (!closed && queue.length > 0 && (idle.length > 0 || slots.size < threads)) dispatch(queue.shift()!);
+  /** Starts a worker when jobs wait for one and there is room; false when it could not start. */
+  function grow(): boolean {
+    if (closed || queue.length === 0 || idle.length > 0 || slots.size >= threads || warmingCount() >= maxWarming) return true;
+    try {
+      spawn();
+      return true;
+    } catch (err) {
+      const job = queue.shift()!;
+      finish(job, failed('WorkerStartFailed', `cannot start a handler worker: ${String(err)}`, false));
+      return false;
+    }
+  }
+
+  function dispatch(job: Job): void {
+    const slot = idle.pop();
+    if (slot !== undefined) return assign(slot, job);
+    job.waitedForWarmUp = warmingCount() > 0 || slots.size < threads;
+    queue.push(job);
+    while (!grow());
   }
 
   function finish(job: Job, outcome: StepOutcome): void {
@@ -183,32 +208,47 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     idle.push(slot);
   }
 
+  /** The worker is ready for a job; or the handler of its first one has begun (it is warm). */
+  function onNotice(slot: Slot, notice: WorkerNotice): void {
+    if (notice.notice === 'ready') {
+      if (!slot.starting || slot.retired) return;
+      slot.starting = false;
+      release(slot);
+    } else if (slot.job?.request.id === notice.id) slot.warming = false;
+    while (!grow());
+  }
+
   function onReply(slot: Slot, reply: WorkerReply): void {
     const job = slot.job;
     if (job === undefined || job.request.id !== reply.id) return;
     const outcome: StepOutcome = reply.ok ? { status: 'succeeded', output: reply.output } : failed(reply.error.type, reply.error.message, reply.retriable);
-    // A worker that had to start, or to import the handler's module, first: that time is the
-    // attempt's init (as a Lambda cold start's), told apart from the handler's own.
-    if (reply.handlerMs !== undefined && (slot.fresh || reply.loaded === true) && outcome.status !== 'aborted') {
-      outcome.initMs = Math.max(0, Math.round(performance.now() - job.postedAt - reply.handlerMs));
+    // Waiting for a worker to warm up, or for the handler's module to be imported: that time is
+    // the attempt's init (as a Lambda cold start's), told apart from the handler's own.
+    if (reply.handlerMs !== undefined && (job.waitedForWarmUp || reply.loaded === true) && outcome.status !== 'aborted') {
+      const since = job.waitedForWarmUp ? job.queuedAt : job.postedAt;
+      outcome.initMs = Math.max(0, Math.round(performance.now() - since - reply.handlerMs));
     }
-    slot.fresh = false;
+    slot.warming = false;
     finish(job, outcome);
     release(slot);
+    while (!grow());
   }
 
   function onExit(slot: Slot, code: number): void {
     slots.delete(slot);
     const at = idle.indexOf(slot);
     if (at >= 0) idle.splice(at, 1);
-    const job = slot.job;
+    const why = slot.crash ? `${slot.crash.name}: ${slot.crash.message}` : `exited with code ${code}`;
+    // A worker that died before it was ready fails the first job waiting for it (retriable, as a
+    // crash): starting workers that always die must not go on for ever.
+    const job = slot.job ?? (slot.starting && !slot.retired ? queue.shift() : undefined);
     slot.job = undefined;
     if (job !== undefined && !slot.retired) {
       const { module, export: name, step } = job.request;
-      const why = slot.crash ? `${slot.crash.name}: ${slot.crash.message}` : `exited with code ${code}`;
-      finish(job, failed('WorkerCrashed', `worker running ${module}#${name} for step '${step}' crashed (${why})`, true));
+      const what = slot.starting ? `the worker starting for ${module}#${name} (step '${step}') exited before it was ready` : `worker running ${module}#${name} for step '${step}' crashed`;
+      finish(job, failed('WorkerCrashed', `${what} (${why})`, true));
     }
-    pump();
+    while (!grow());
   }
 
   async function retire(slot: Slot): Promise<void> {
@@ -259,6 +299,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
           onAbort: () => abort(job),
           slot: undefined,
           postedAt: 0,
+          queuedAt: performance.now(),
+          waitedForWarmUp: false,
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
         dispatch(job);

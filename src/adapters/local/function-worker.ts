@@ -34,6 +34,12 @@ export type WorkerReply = ({ id: number; ok: true; output: unknown } | { id: num
 };
 
 /**
+ * Told to the pool apart from replies: the worker is ready for jobs (once, when it has started),
+ * and the handler of request `id` is about to run after its module was imported for it.
+ */
+export type WorkerNotice = { notice: 'ready' } | { notice: 'started'; id: number };
+
+/**
  * What getRemainingTimeInMillis reports without a timeout. The largest delay setTimeout accepts:
  * handlers commonly do `setTimeout(..., remaining - margin)`, and anything larger makes Node fire
  * the timer after 1 ms instead.
@@ -211,10 +217,12 @@ async function run(req: WorkerRequest): Promise<WorkerReply> {
       retriable: false,
     };
   }
+  const loaded = modules.get(req.module) !== known;
+  if (loaded) port.postMessage({ notice: 'started', id: req.id } satisfies WorkerNotice);
   const began = performance.now();
   const reply = await call(req, handler as (event: StepEvent, context: StepContext) => unknown);
   reply.handlerMs = performance.now() - began;
-  if (modules.get(req.module) !== known) reply.loaded = true;
+  if (loaded) reply.loaded = true;
   return reply;
 }
 
@@ -270,3 +278,4 @@ function reply(result: WorkerReply): void {
 port.on('message', (req: WorkerRequest) => {
   void run(req).then(reply);
 });
+port.postMessage({ notice: 'ready' } satisfies WorkerNotice);
