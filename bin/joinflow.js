@@ -29,7 +29,12 @@ function registerTsx(ownPackage = false) {
     // Registered after tsx, so it runs first and sees what tsx and Node resolve.
     if (ownPackage) {
       register(new URL('../dist/adapters/local/own-package.js', import.meta.url), {
-        data: { src: new URL('../src/index.ts', import.meta.url).href, dist: new URL('../dist/index.js', import.meta.url).href },
+        data: {
+          src: new URL('../src/index.ts', import.meta.url).href,
+          dist: new URL('../dist/index.js', import.meta.url).href,
+          handlerSrc: new URL('../src/handler.ts', import.meta.url).href,
+          handlerDist: new URL('../dist/handler.js', import.meta.url).href,
+        },
       });
     }
   });

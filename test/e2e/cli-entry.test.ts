@@ -122,10 +122,12 @@ describe('the CLI, compiled and from the sources', () => {
         timeout: 120_000,
       });
       expect(r.status, r.stderr).toBe(0);
-      const { output } = JSON.parse(r.stdout) as { output: { where: { from: string }; worker: { from: string; loaded: boolean } } };
+      const { output } = JSON.parse(r.stdout) as { output: { where: { from: string }; worker: { from: string; handlerFrom: string; loaded: boolean } } };
       expect(output.worker.loaded).toBe(true);
       // The workflow (main thread) and the handler (a worker) got the same copy.
       expect(output.worker.from).toBe(output.where.from);
+      // The handlers' entry (joinflow/handler) comes from the same side.
+      expect(output.worker.handlerFrom).toBe(output.where.from.replace(/index\.(ts|js)$/, 'handler.$1'));
       return output.where.from;
     };
     expect(where({ JOINFLOW_CLI_SOURCE: '1' })).toBe(new URL('src/index.ts', `file://${root}/`).href);
@@ -137,9 +139,10 @@ describe('the CLI, compiled and from the sources', () => {
 
 describe('the compiled CLI\'s resolve hook (own-package.ts)', () => {
   it('sends what resolves to the sources\' index to the compiled one, and leaves the rest alone', async () => {
-    initialize({ src: 'file:///pkg/src/index.ts', dist: 'file:///pkg/dist/index.js' });
+    initialize({ src: 'file:///pkg/src/index.ts', dist: 'file:///pkg/dist/index.js', handlerSrc: 'file:///pkg/src/handler.ts', handlerDist: 'file:///pkg/dist/handler.js' });
     const next = (url: string) => async () => ({ url, format: undefined });
     expect(await resolve('joinflow', {}, next('file:///pkg/src/index.ts'))).toEqual({ url: 'file:///pkg/dist/index.js', format: 'module' });
+    expect(await resolve('joinflow/handler', {}, next('file:///pkg/src/handler.ts'))).toEqual({ url: 'file:///pkg/dist/handler.js', format: 'module' });
     // Another package's, or a file of the sources other than the index: as resolved.
     expect(await resolve('joinflow', {}, next('file:///elsewhere/joinflow/src/index.ts'))).toEqual({ url: 'file:///elsewhere/joinflow/src/index.ts', format: undefined });
     expect(await resolve('./x.ts', {}, next('file:///pkg/src/x.ts'))).toEqual({ url: 'file:///pkg/src/x.ts', format: undefined });
@@ -147,6 +150,9 @@ describe('the compiled CLI\'s resolve hook (own-package.ts)', () => {
 
   it('is registered with the URLs of the package a compiled module is in', () => {
     const { hook, data } = ownPackageHook('file:///pkg/dist/adapters/local/function-worker.js', 2);
-    expect([hook.href, data]).toEqual(['file:///pkg/dist/adapters/local/own-package.js', { src: 'file:///pkg/src/index.ts', dist: 'file:///pkg/dist/index.js' }]);
+    expect([hook.href, data]).toEqual([
+      'file:///pkg/dist/adapters/local/own-package.js',
+      { src: 'file:///pkg/src/index.ts', dist: 'file:///pkg/dist/index.js', handlerSrc: 'file:///pkg/src/handler.ts', handlerDist: 'file:///pkg/dist/handler.js' },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 // Handlers of workflows/fit-fallback.ts: a least-squares line, and a fallback for the data it
 // cannot fit (all x equal, or fewer than two points).
-import { NonRetriableStepError, type StepHandler } from 'joinflow';
+import { NonRetriableStepError, type StepHandler } from 'joinflow/handler';
 
 type Point = [number, number];
 type Input = { points?: Point[] } | null;

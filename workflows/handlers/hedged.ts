@@ -1,6 +1,6 @@
 // Handlers of workflows/hedged.ts. A step that waits for some of its needs receives the results
 // of those that had completed when it started, and no key for the others.
-import { NonRetriableStepError, type StepHandler } from 'joinflow';
+import { NonRetriableStepError, type StepHandler } from 'joinflow/handler';
 
 /** `fail`: replicas that fail at once; `delays`: ms a replica takes, instead of its own. */
 type Input = { fail?: string[]; delays?: Record<string, number> } | null;

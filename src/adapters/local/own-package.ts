@@ -11,8 +11,11 @@
  * Runs in Node's loader-hooks thread: it imports nothing.
  */
 
-/** What the hook is given when registered: the sources' index URL, and the compiled one's. */
-export type OwnPackage = { src: string; dist: string };
+/**
+ * What the hook is given when registered: the sources' index URL and the compiled one's, and
+ * the same for the handlers' entry (`joinflow/handler`).
+ */
+export type OwnPackage = { src: string; dist: string; handlerSrc?: string; handlerDist?: string };
 
 let own: OwnPackage | undefined;
 
@@ -25,7 +28,18 @@ type Resolved = { url: string; format?: string | null | undefined };
 export async function resolve(specifier: string, context: object, nextResolve: (specifier: string, context: object) => Promise<Resolved>): Promise<Resolved> {
   const resolved = await nextResolve(specifier, context);
   if (own !== undefined && resolved.url === own.src) return { ...resolved, url: own.dist, format: 'module' };
+  if (own?.handlerDist !== undefined && resolved.url === own.handlerSrc) return { ...resolved, url: own.handlerDist, format: 'module' };
   return resolved;
+}
+
+/** The hook's data for the package whose dist/ directory is at `distUrl` (ends with a slash). */
+export function ownPackageData(distUrl: string): OwnPackage {
+  return {
+    src: new URL('../src/index.ts', distUrl).href,
+    dist: new URL('index.js', distUrl).href,
+    handlerSrc: new URL('../src/handler.ts', distUrl).href,
+    handlerDist: new URL('handler.js', distUrl).href,
+  };
 }
 
 /**
@@ -36,6 +50,6 @@ export function ownPackageHook(moduleUrl: string, depth: number): { hook: URL; d
   const dist = new URL(`${'../'.repeat(depth)}`, moduleUrl);
   return {
     hook: new URL('adapters/local/own-package.js', dist),
-    data: { src: new URL('../src/index.ts', dist).href, dist: new URL('index.js', dist).href },
+    data: ownPackageData(dist.href),
   };
 }
