@@ -5,22 +5,16 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import { openSqliteState, type SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
+import { closedAfterEach } from '../helpers/engines.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-group-commit-');
-const open: Array<{ engine: Engine; state: SqliteState }> = [];
-
-afterEach(async () => {
-  for (const { engine, state } of open.splice(0)) {
-    await engine.close();
-    state.close();
-  }
-});
+const open = closedAfterEach();
 
 function durable(groupCommitMs?: number): { engine: Engine; state: SqliteState; commits: () => number; dir: string } {
   const dir = tmp();

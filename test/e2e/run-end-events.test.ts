@@ -5,22 +5,16 @@
  * subscriber it goes over the bus as before.
  */
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
-import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/adapters/local/engine.ts';
+import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
+import { closedAfterEach } from '../helpers/engines.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-run-end-');
-const open: Array<{ engine: Engine; state: JournalState }> = [];
-
-afterEach(async () => {
-  for (const { engine, state } of open.splice(0)) {
-    await engine.close();
-    state.close();
-  }
-});
+const open = closedAfterEach();
 
 const plan = compileWorkflow(
   { name: 'pair', steps: { a: { executor: { type: 'simulate', durationMs: 0 } }, b: { needs: ['a'], executor: { type: 'process', command: 'false' } } } },
@@ -103,12 +97,12 @@ describe("a run's end", () => {
   it('reaches a subscriber of an in-memory engine too, and none is needed for the run to end', async () => {
     const quiet = createEngine({});
     quiet.register(ok);
-    open.push({ engine: quiet, state: { close() {} } as JournalState });
+    open.push({ engine: quiet, state: { close() {} } });
     expect((await quiet.run('one', null)).status).toBe('succeeded');
 
     const engine = createEngine({});
     engine.register(ok);
-    open.push({ engine, state: { close() {} } as JournalState });
+    open.push({ engine, state: { close() {} } });
     const heard: string[] = [];
     engine.bus.subscribe({ 'detail-type': ['Run Succeeded'] }, (events) => {
       for (const e of events) heard.push((e.detail as { runId: string }).runId);
