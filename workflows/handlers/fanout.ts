@@ -1,4 +1,4 @@
-import type { StepHandler } from 'joinflow';
+import type { StepHandler } from 'joinflow/handler';
 
 type Input = { n?: number } | null;
 

@@ -1,6 +1,6 @@
 // Handlers of workflows/quality-gate.ts: a series of readings is published as it is when its
 // signal-to-noise ratio is high enough, and denoised first when it is not.
-import type { StepHandler } from 'joinflow';
+import type { StepHandler } from 'joinflow/handler';
 
 type Input = { readings?: number[] } | null;
 type Measured = { readings: number[]; snr: number };

@@ -1,5 +1,5 @@
 /** Step `classify`: the main classifier labels each phrase of the document with a field. */
-import type { StepHandler } from 'joinflow';
+import type { StepHandler } from 'joinflow/handler';
 import { readDocument } from '../document.ts';
 import { createClassifier, type NaiveBayesModel } from '../naive-bayes.ts';
 import { labelFields, type FieldLabels } from '../pipeline.ts';

@@ -1,4 +1,4 @@
-import type { StepContext } from 'joinflow';
+import type { StepContext } from 'joinflow/handler';
 
 /**
  * The run id of a step invocation: the embedded engine puts it in the context; on AWS the handler

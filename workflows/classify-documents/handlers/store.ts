@@ -1,5 +1,5 @@
 /** Step `store`: joins the main and sub-field labels and writes one row per phrase to the results table. */
-import type { StepHandler } from 'joinflow';
+import type { StepHandler } from 'joinflow/handler';
 import { assembleRows, countLabels, type FieldLabels, type SubfieldLabels } from '../pipeline.ts';
 import { openResultsTable } from '../results/open-results-table.ts';
 import { FIELDS, type Field } from '../taxonomy.ts';

@@ -2,7 +2,7 @@
  * The four sub-field steps (one export per field): each classifies the phrases the main step gave
  * its field. They run in parallel; a field without phrases returns an empty list.
  */
-import type { StepHandler } from 'joinflow';
+import type { StepHandler } from 'joinflow/handler';
 import { createClassifier, type NaiveBayesModel } from '../naive-bayes.ts';
 import { labelSubfields, type FieldLabels, type SubfieldLabels } from '../pipeline.ts';
 import type { Field } from '../taxonomy.ts';
