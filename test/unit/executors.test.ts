@@ -418,6 +418,25 @@ describe('function executor', () => {
     }
   });
 
+  it('has a worker started later import the modules already asked for before it takes a task', async () => {
+    const pool = createFunctionExecutor({ threads: 2, warming: 1 });
+    const long = new AbortController();
+    try {
+      // The first worker takes the long task; the second starts then, knowing both modules.
+      const running = pool.execute(task(fn('slow'), { input: { ms: 60_000 } }), long.signal);
+      const other = await pool.execute(task({ type: 'function', module: join(fixtures, 'handlers', 'plain.mjs'), export: 'handler' }, { input: { name: 'x' } }), never);
+      expect(other.status).toBe('succeeded');
+      // The second worker, idle now, runs the long task's module for the first time: imported
+      // already, so this task has no init.
+      const next = await pool.execute(task(fn('double'), { input: { x: 4 } }), never);
+      expect(next).toEqual(ok(8));
+      long.abort();
+      expect(await running).toEqual({ status: 'aborted' });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('warms several workers at once when allowed, and each task goes to the first one ready', async () => {
     const pool = createFunctionExecutor({ threads: 3, warming: 3 });
     try {

@@ -134,6 +134,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   const slots = new Set<Slot>();
   const idle: Slot[] = [];
   const queue: Job[] = [];
+  /** Handler modules asked for so far: a new worker imports them before it takes a job. */
+  const modules = new Set<string>();
   let nextId = 1;
   let closed = false;
 
@@ -141,7 +143,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     const worker = new Worker(BOOTSTRAP, {
       eval: true,
       execArgv,
-      workerData: { tsx: TSX, entry: WORKER_ENTRY },
+      workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...modules] },
     });
     const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, warming: true };
     worker.on('message', (message: WorkerReply | WorkerNotice) => ('notice' in message ? onNotice(slot, message) : onReply(slot, message)));
@@ -213,6 +215,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     if (notice.notice === 'ready') {
       if (!slot.starting || slot.retired) return;
       slot.starting = false;
+      if (notice.warm) slot.warming = false;
       release(slot);
     } else if (slot.job?.request.id === notice.id) slot.warming = false;
     while (!grow());
@@ -303,6 +306,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
           waitedForWarmUp: false,
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
+        if (modules.size < 64) modules.add(spec.module);
         dispatch(job);
       });
     },

@@ -34,10 +34,11 @@ export type WorkerReply = ({ id: number; ok: true; output: unknown } | { id: num
 };
 
 /**
- * Told to the pool apart from replies: the worker is ready for jobs (once, when it has started),
- * and the handler of request `id` is about to run after its module was imported for it.
+ * Told to the pool apart from replies: the worker is ready for jobs (once, when it has started and
+ * imported the modules it was given to preload: `warm` when there were any), and the handler of
+ * request `id` is about to run after its module was imported for it.
  */
-export type WorkerNotice = { notice: 'ready' } | { notice: 'started'; id: number };
+export type WorkerNotice = { notice: 'ready'; warm: boolean } | { notice: 'started'; id: number };
 
 /**
  * What getRemainingTimeInMillis reports without a timeout. The largest delay setTimeout accepts:
@@ -57,7 +58,7 @@ const modules = new Map<string, { mtimeMs: number; loading: Promise<Module> }>()
 const imported = new Set<string>();
 
 /** Where tsx's APIs are, and whether the bootstrap registered it (it does when this file runs as .ts). */
-const boot = workerData as { tsx: { esm: string; cjs: string }; tsxRegistered?: boolean };
+const boot = workerData as { tsx: { esm: string; cjs: string }; tsxRegistered?: boolean; preload?: string[] };
 let tsx: Promise<void> | undefined = boot.tsxRegistered ? Promise.resolve() : undefined;
 
 /**
@@ -278,4 +279,7 @@ function reply(result: WorkerReply): void {
 port.on('message', (req: WorkerRequest) => {
   void run(req).then(reply);
 });
-port.postMessage({ notice: 'ready' } satisfies WorkerNotice);
+// The modules the pool's other workers have imported: loaded before this one takes a job, so
+// that its first jobs do not wait for them mid-run. One that fails to load fails its job later.
+const preload = boot.preload ?? [];
+void Promise.allSettled(preload.map((m) => load(m))).then(() => port.postMessage({ notice: 'ready', warm: preload.length > 0 } satisfies WorkerNotice));
