@@ -437,6 +437,23 @@ describe('function executor', () => {
     }
   });
 
+  it('does not preload again a module that may have killed a starting worker', async () => {
+    const pool = createFunctionExecutor({ threads: 2, warming: 1 });
+    const long = new AbortController();
+    try {
+      const running = pool.execute(task(fn('slow'), { input: { ms: 60_000 } }), long.signal);
+      const exits: ExecutorSpec = { type: 'function', module: join(fixtures, 'handlers', 'exits-on-import.mjs'), export: 'handler' };
+      // Its worker dies importing it (preloading it, or for the task): the task fails as a crash.
+      expect(await pool.execute(task(exits), never)).toMatchObject({ status: 'failed', error: { type: 'WorkerCrashed' }, retriable: true });
+      // The next worker does not import it first: the task of another module runs.
+      expect(await pool.execute(task(fn('double'), { input: { x: 5 } }), never)).toMatchObject({ status: 'succeeded', output: 10 });
+      long.abort();
+      await running;
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('warms several workers at once when allowed, and each task goes to the first one ready', async () => {
     const pool = createFunctionExecutor({ threads: 3, warming: 3 });
     try {

@@ -245,6 +245,11 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     // A worker that died before it was ready fails the first job waiting for it (retriable, as a
     // crash): starting workers that always die must not go on for ever.
     const job = slot.job ?? (slot.starting && !slot.retired ? queue.shift() : undefined);
+    // Modules that may have killed it are not preloaded again: its job's, or (starting) all of them.
+    if (!slot.retired) {
+      if (slot.starting) modules.clear();
+      else if (slot.job !== undefined) modules.delete(slot.job.request.module);
+    }
     slot.job = undefined;
     if (job !== undefined && !slot.retired) {
       const { module, export: name, step } = job.request;
