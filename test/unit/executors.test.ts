@@ -418,41 +418,38 @@ describe('function executor', () => {
     }
   });
 
-  it('has a worker started later import the modules already asked for before it takes a task', async () => {
+  /** Runs `body` on a pool of 2 (warming 1) whose first worker is busy with a long task. */
+  async function withFirstWorkerBusy(body: (pool: Executor) => Promise<void>): Promise<void> {
     const pool = createFunctionExecutor({ threads: 2, warming: 1 });
     const long = new AbortController();
     try {
-      // The first worker takes the long task; the second starts then, knowing both modules.
       const running = pool.execute(task(fn('slow'), { input: { ms: 60_000 } }), long.signal);
-      const other = await pool.execute(task({ type: 'function', module: join(fixtures, 'handlers', 'plain.mjs'), export: 'handler' }, { input: { name: 'x' } }), never);
-      expect(other.status).toBe('succeeded');
-      // The second worker, idle now, runs the long task's module for the first time: imported
-      // already, so this task has no init.
-      const next = await pool.execute(task(fn('double'), { input: { x: 4 } }), never);
-      expect(next).toEqual(ok(8));
+      await body(pool);
       long.abort();
       expect(await running).toEqual({ status: 'aborted' });
     } finally {
       await pool.close();
     }
-  });
+  }
 
-  it('does not preload again a module that may have killed a starting worker', async () => {
-    const pool = createFunctionExecutor({ threads: 2, warming: 1 });
-    const long = new AbortController();
-    try {
-      const running = pool.execute(task(fn('slow'), { input: { ms: 60_000 } }), long.signal);
+  it('has a worker started later import the modules already asked for before it takes a task', () =>
+    withFirstWorkerBusy(async (pool) => {
+      // The second worker starts while the first runs the long task, knowing both modules.
+      const other = await pool.execute(task({ type: 'function', module: join(fixtures, 'handlers', 'plain.mjs'), export: 'handler' }, { input: { name: 'x' } }), never);
+      expect(other.status).toBe('succeeded');
+      // The second worker, idle now, runs the long task's module for the first time: imported
+      // already, so this task has no init.
+      expect(await pool.execute(task(fn('double'), { input: { x: 4 } }), never)).toEqual(ok(8));
+    }));
+
+  it('does not preload again a module that may have killed a starting worker', () =>
+    withFirstWorkerBusy(async (pool) => {
       const exits: ExecutorSpec = { type: 'function', module: join(fixtures, 'handlers', 'exits-on-import.mjs'), export: 'handler' };
       // Its worker dies importing it (preloading it, or for the task): the task fails as a crash.
       expect(await pool.execute(task(exits), never)).toMatchObject({ status: 'failed', error: { type: 'WorkerCrashed' }, retriable: true });
       // The next worker does not import it first: the task of another module runs.
       expect(await pool.execute(task(fn('double'), { input: { x: 5 } }), never)).toMatchObject({ status: 'succeeded', output: 10 });
-      long.abort();
-      await running;
-    } finally {
-      await pool.close();
-    }
-  });
+    }));
 
   it('warms several workers at once when allowed, and each task goes to the first one ready', async () => {
     const pool = createFunctionExecutor({ threads: 3, warming: 3 });
