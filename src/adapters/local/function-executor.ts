@@ -6,10 +6,11 @@ import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 import type { WorkerNotice, WorkerReply, WorkerRequest } from './function-worker.ts';
+import { COMPILED_HERE, serveTranspiler, transpile } from './ts-transpiler.ts';
 
 /** Options of {@link createFunctionExecutor}. */
 export type FunctionExecutorOptions = {
@@ -26,16 +27,15 @@ export type FunctionExecutorOptions = {
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
 
 /** The source tree runs as .ts (tsx, vitest); a `tsc` build rewrites imports to .js. */
-const WORKER_ENTRY = new URL(
-  import.meta.url.endsWith('.ts') ? './function-worker.ts' : './function-worker.js',
-  import.meta.url,
-).href;
+const COMPILED = import.meta.url.endsWith('.js');
+const WORKER_ENTRY = new URL(COMPILED ? './function-worker.js' : './function-worker.ts', import.meta.url).href;
 
 /**
  * Node 20 does not apply `--import tsx` to worker threads (tsx registers its hooks only on the main
  * thread there), so a worker registers tsx through its API: before importing its entry when that
  * is .ts (the source tree), otherwise (the compiled CLI) only once a handler needs it
- * (function-worker.ts), since registering costs ~90 ms of each worker's start.
+ * (function-worker.ts), since registering costs ~150 ms of each worker's start. Compiled, a
+ * TypeScript handler is first tried without it: see ts-transpiler.ts.
  */
 const TSX = { esm: tsxEsmApi(), cjs: createRequire(import.meta.url).resolve('tsx/cjs/api') };
 
@@ -140,11 +140,18 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   let closed = false;
 
   function spawn(): Slot {
+    // Compiled, the worker's TypeScript is compiled here (ts-transpiler.ts), asked for on this channel.
+    const channel = COMPILED ? new MessageChannel() : undefined;
     const worker = new Worker(BOOTSTRAP, {
       eval: true,
       execArgv,
-      workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...modules] },
+      workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...modules], transpiler: channel?.port2 },
+      transferList: channel === undefined ? [] : [channel.port2],
     });
+    if (channel !== undefined) {
+      serveTranspiler(channel.port1);
+      worker.once('exit', () => channel.port1.close());
+    }
     const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, warming: true };
     worker.on('message', (message: WorkerReply | WorkerNotice) => ('notice' in message ? onNotice(slot, message) : onReply(slot, message)));
     worker.on('error', (err: Error) => {
@@ -312,6 +319,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
         if (modules.size < 64) modules.add(spec.module);
+        // Compiled while a worker starts for it, rather than when the worker asks.
+        if (COMPILED && COMPILED_HERE.test(spec.module)) void transpile(spec.module);
         dispatch(job);
       });
     },

@@ -1,0 +1,90 @@
+/**
+ * TypeScript handlers under the CLI. Compiled (dist/), a worker loads them through ts-hooks.ts,
+ * compiled on the main thread, without tsx; what that cannot load the same way goes to tsx, in
+ * the same worker. From the sources, the worker has tsx from the start.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compiledCli } from '../../bin/cli-entry.js';
+import { joinflow, root } from '../helpers/cli.ts';
+
+const compiled = compiledCli(root) !== undefined;
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-ts-handlers-'));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+// Whether tsx is registered in the worker: its CommonJS hook adds the .ts extension.
+const REPORT = "import Module from 'node:module';\nconst tsx = (): boolean => '.ts' in Module._extensions;\n";
+const UTIL = 'export const twice = (n: number): number => n * 2;\n';
+
+describe('TypeScript handlers in a worker', () => {
+  it(`load ${compiled ? 'without tsx (compiled CLI)' : 'through tsx (from the sources)'}, with their own URL; ./x.js imports ./x.ts`, () => {
+    const dir = project({
+      'package.json': '{"type": "module"}',
+      'tsconfig.json': '{\n  // comments and trailing commas are fine\n  "compilerOptions": { "strict": true, },\n}\n',
+      'h/util.ts': UTIL,
+      'h/a.ts': `${REPORT}import { twice } from './util.js';\ntype Out = { n: number; tsx: boolean; url: string };\nexport const main = async (): Promise<Out> => ({ n: twice(21), tsx: tsx(), url: import.meta.url });\n`,
+      'w.yaml': 'name: w\nsteps:\n  a: { executor: { type: function, module: ./h/a.ts, export: main } }\n',
+    });
+    const r = joinflow(['run', 'w.yaml', '--memory', '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).output).toEqual({ a: { n: 42, tsx: !compiled, url: pathToFileURL(path.join(dir, 'h/a.ts')).href } });
+  });
+
+  it('that cannot be compiled file by file (a CommonJS package, a tsconfig.json that extends another, an import without extension) load through tsx, in the worker that loaded the others', () => {
+    const dir = project({
+      'package.json': '{"type": "module"}',
+      'tsconfig.json': '{ "compilerOptions": { "strict": true } }',
+      'h/util.ts': UTIL,
+      'h/a.ts': `${REPORT}export const main = () => ({ tsx: tsx() });\n`,
+      'cjs/package.json': '{"name": "cjs"}',
+      'cjs/b.ts': `${REPORT}export const main = (e: { results: object }) => ({ tsx: tsx(), cjs: typeof module === 'object', ...e.results });\n`,
+      'ext/tsconfig.json': '{ "extends": "../tsconfig.json" }',
+      'ext/c.ts': `${REPORT}export const main = () => ({ tsx: tsx() });\n`,
+      'h/d.ts': `${REPORT}import { twice } from './util';\nexport const main = (e: { results: object }) => ({ n: twice(2), tsx: tsx(), ...e.results });\n`,
+      // One worker runs them in this order (--concurrency function=1).
+      'w.yaml': [
+        'name: w',
+        'steps:',
+        '  a: { executor: { type: function, module: ./h/a.ts, export: main } }',
+        '  b: { needs: [a], executor: { type: function, module: ./cjs/b.ts, export: main } }',
+        '  d: { needs: [b], executor: { type: function, module: ./h/d.ts, export: main } }',
+        '',
+      ].join('\n'),
+      'x.yaml': 'name: x\nsteps:\n  c: { executor: { type: function, module: ./ext/c.ts, export: main } }\n  d: { needs: [c], executor: { type: function, module: ./h/d.ts, export: main } }\n',
+    });
+    const w = joinflow(['run', 'w.yaml', '--memory', '--concurrency', 'function=1', '--json'], { cwd: dir });
+    expect(w.code, w.stderr).toBe(0);
+    // a without tsx (compiled); b, a CommonJS module, through tsx; and d after it.
+    expect(JSON.parse(w.stdout).output).toEqual({ d: { n: 4, tsx: true, b: { tsx: true, cjs: true, a: { tsx: !compiled } } } });
+    const x = joinflow(['run', 'x.yaml', '--memory', '--json'], { cwd: dir });
+    expect(x.code, x.stderr).toBe(0);
+    expect(JSON.parse(x.stdout).output).toEqual({ d: { n: 4, tsx: true, c: { tsx: true } } });
+  });
+
+  it('that do not compile are refused before the run, saying where', () => {
+    const dir = project({
+      'package.json': '{"type": "module"}',
+      'h/broken.ts': 'export const main = (: number) => 1;\n',
+      'w.yaml': 'name: w\nsteps:\n  a: { executor: { type: function, module: ./h/broken.ts, export: main } }\n',
+    });
+    const r = joinflow(['run', 'w.yaml', '--memory', '--json'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('steps.a.executor.module: cannot load handler module h/broken.ts');
+    expect(r.stderr).toContain(`${path.join(dir, 'h/broken.ts')}:1:21`);
+  });
+});
