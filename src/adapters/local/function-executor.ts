@@ -318,9 +318,11 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
           waitedForWarmUp: false,
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
-        if (modules.size < 64) modules.add(spec.module);
-        // Compiled while a worker starts for it, rather than when the worker asks.
-        if (COMPILED && COMPILED_HERE.test(spec.module)) void transpile(spec.module);
+        if (modules.size < 64 && !modules.has(spec.module)) {
+          modules.add(spec.module);
+          // Compiled while a worker starts for it, rather than when the worker asks.
+          if (COMPILED && COMPILED_HERE.test(spec.module)) void transpile(spec.module);
+        }
         dispatch(job);
       });
     },
