@@ -109,9 +109,11 @@ describe('joinflow dev reload', () => {
     expect(await dev.exited).toBe(0);
   }, 300_000);
 
-  it('loads .ts workflows and handlers in a project without "type": "module", and re-imports an edited handler', async () => {
+  // An ES module project's handler is first loaded without tsx (compiled CLI: ts-hooks.ts), the edited one with it.
+  it.each(['without "type": "module"', 'with "type": "module"'])('loads .ts workflows and handlers in a project %s, and re-imports an edited handler', async (kind) => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'workflows/handlers'), { recursive: true });
+    if (kind.startsWith('with ')) writeFileSync(path.join(dir, 'package.json'), '{"type": "module"}\n');
     writeFileSync(path.join(dir, 'workflows/handlers/h.ts'), 'export const handler = async (): Promise<{ v: number }> => ({ v: 1 });\n');
     writeFileSync(path.join(dir, 'workflows/w.ts'), "export default { name: 'w', steps: { a: { executor: { type: 'function', module: './handlers/h.ts' } } }, output: 'a' };\n");
     const dev = start(['dev', '--port', '0'], dir);
