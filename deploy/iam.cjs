@@ -93,6 +93,16 @@ function dispatchStatements(model, byPrefix = false) {
   return out;
 }
 
+/**
+ * Stopping a run's Batch jobs (src/adapters/aws/batch-jobs.ts): TerminateJob on its jobs, and
+ * ListJobs and DescribeJobs to find one whose id was never noted. Batch offers no narrower
+ * resource for those two than `*`.
+ */
+function stopJobsStatements(model) {
+  if (!model.hasBatch) return [];
+  return [allow(['batch:TerminateJob'], arn('batch', 'job/*')), allow(['batch:ListJobs', 'batch:DescribeJobs'], '*')];
+}
+
 /** The stage's own resources that policies name, as policy-size.cjs resolves them. */
 function stageResources(model) {
   const { names } = model;
@@ -136,13 +146,15 @@ function iamResources(model) {
       // Undeliverable events (and, as the async-invoke failure destination, failed invocations).
       allow(['sqs:SendMessage'], EVENTS_DLQ),
       // A run that ends stops the Batch jobs it left running (src/adapters/aws/batch-jobs.ts).
-      model.hasBatch && allow(['batch:TerminateJob'], arn('batch', 'job/*')),
+      ...stopJobsStatements(model),
     ]),
     TimerRole: dispatchRole(model, n.timer, 'joinflow timer: dispatches retries whose backoff has passed', [
       allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], TIMER_QUEUE),
       allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], [TABLE, TABLE_INDEXES]),
-      // A retry submitted to Batch is noted in its run's items (batch-jobs.ts).
+      // A retry submitted to Batch is noted in its run's items (batch-jobs.ts), and stopped at
+      // once if its run ended meanwhile.
       model.hasBatch && allow(['dynamodb:UpdateItem'], TABLE),
+      ...stopJobsStatements(model),
       putEvents,
       claimChecks,
       listUnder([BLOB_PREFIX]),

@@ -97,7 +97,11 @@ function reportJobs({ jobs, jobsError }: { jobs: StopReport; jobsError?: string 
     process.stderr.write(`joinflow cancel: could not read the run's Batch jobs from table ${table} (${jobsError}): any still running run to their end\n`);
     return false;
   }
-  if (jobs.failed.length === 0) return true;
+  for (const u of jobs.unsought) {
+    const { name: jobName, queue } = u.job.unnoted!;
+    process.stderr.write(`joinflow cancel: could not look for the Batch job named ${jobName} in queue ${queue} (${u.job.step}), whose id was not noted: ${u.error}; find it with: aws batch list-jobs --job-queue ${queue} --filters name=JOB_NAME,values=${jobName}\n`);
+  }
+  if (jobs.failed.length === 0) return jobs.unsought.length === 0;
   for (const f of jobs.failed) process.stderr.write(`joinflow cancel: could not stop Batch job ${name(f)}: ${f.error}\n`);
   process.stderr.write(`joinflow cancel: ${jobs.failed.length} Batch job(s) still run; stop them with: aws batch terminate-job --reason cancelled --job-id <id>\n`);
   return false;

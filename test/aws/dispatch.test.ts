@@ -85,19 +85,30 @@ describe('AWS dispatch request shapes', () => {
     expect(input.containerOverrides?.resourceRequirements?.map((r) => r.type)).toEqual(['VCPU', 'MEMORY']);
   });
 
-  it('notes the job id SubmitJob returns; a note that cannot be written is logged, and the job is not submitted again', async () => {
+  it('notes the job about to be submitted, then the job id SubmitJob returns; an id that cannot be written is logged, and the job is not submitted again', async () => {
     batchMock.on(SubmitJobCommand).resolves({ jobId: 'j3', jobName: 'n', jobArn: 'a' });
-    const noted: Array<[string, number, string]> = [];
+    const noted: unknown[][] = [];
     const cpu = { ...base, step: 'cpu', executor: { type: 'batch' as const, image: 'x', command: [], vcpus: 1, memoryMb: 2048, gpus: 0, env: {} } };
-    await dispatchTask(cpu, { ...deps, recordJob: async (t, jobId) => void noted.push([t.step, t.attempt, jobId]) });
-    expect(noted).toEqual([['cpu', base.attempt, 'j3']]);
+    await dispatchTask(cpu, {
+      ...deps,
+      noteSubmit: async (t, job) => void noted.push(['submitting', t.step, job, batchMock.commandCalls(SubmitJobCommand).length]),
+      recordJob: async (t, jobId) => void noted.push([t.step, t.attempt, jobId]),
+    });
+    const queue = batchMock.commandCalls(SubmitJobCommand)[0]!.args[0].input.jobQueue;
+    // Noted before SubmitJob (no call yet), by the name and queue it is submitted with.
+    expect(noted).toEqual([['submitting', 'cpu', { name: `jf-${base.workflow}-cpu-x-${base.attempt}`, queue }, 0], ['cpu', base.attempt, 'j3']]);
+    expect(batchMock.commandCalls(SubmitJobCommand)[0]!.args[0].input.jobName).toBe(`jf-${base.workflow}-cpu-x-${base.attempt}`);
+
+    // A note before SubmitJob that fails: nothing is submitted, and the dispatch fails (to be retried).
+    await expect(dispatchTask(cpu, { ...deps, noteSubmit: () => Promise.reject(new Error('throttled')) })).rejects.toThrow('throttled');
+    expect(batchMock.commandCalls(SubmitJobCommand)).toHaveLength(1);
 
     const logged = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       await dispatchTask(cpu, { ...deps, recordJob: () => Promise.reject(new Error('ProvisionedThroughputExceededException')) });
       expect(batchMock.commandCalls(SubmitJobCommand)).toHaveLength(2);
       const line = JSON.parse(String(logged.mock.calls[0]?.[0])) as Record<string, unknown>;
-      expect(line).toMatchObject({ level: 'warn', step: 'cpu', message: 'Batch job j3 was submitted but could not be noted in the table (ProvisionedThroughputExceededException): it will run to its end even if its run ends first' });
+      expect(line).toMatchObject({ level: 'warn', step: 'cpu', message: `Batch job j3 was submitted but its id could not be noted in the table (ProvisionedThroughputExceededException): if its run ends first, it is looked for by its name (jf-${base.workflow}-cpu-x-${base.attempt}) in queue ${queue}` });
     } finally {
       logged.mockRestore();
     }

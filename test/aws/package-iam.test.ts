@@ -79,12 +79,16 @@ describe('IAM of a 65-step stage', () => {
     }
   });
 
-  it('lets the processor stop Batch jobs, the timer and the Batch bridge keep the runs\' job lists, and the worker read run status', () => {
+  it('lets the processor and the timer stop Batch jobs (and find one whose id was not noted), the timer and the Batch bridge keep the runs\' job lists, and the worker read run status', () => {
     const actions = (id: string) => policyStatements(resources()[id]!).map((s) => [[s['Action']].flat().join(','), JSON.stringify(s['Resource'])]);
-    expect(actions('ProcessorRole')).toContainEqual(['batch:TerminateJob', JSON.stringify({ 'Fn::Sub': 'arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*' })]);
+    for (const role of ['ProcessorRole', 'TimerRole']) {
+      expect(actions(role)).toContainEqual(['batch:TerminateJob', JSON.stringify({ 'Fn::Sub': 'arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*' })]);
+      // Batch has no narrower resource for these two.
+      expect(actions(role)).toContainEqual(['batch:ListJobs,batch:DescribeJobs', '"*"']);
+    }
     expect(actions('TimerRole')).toContainEqual(['dynamodb:UpdateItem', JSON.stringify({ 'Fn::GetAtt': ['Table', 'Arn'] })]);
     expect(actions('BatchStateBridgeRole')).toContainEqual(['dynamodb:UpdateItem', JSON.stringify({ 'Fn::GetAtt': ['Table', 'Arn'] })]);
-    expect(actions('TimerRole').map(([a]) => a)).not.toContain('batch:TerminateJob');
+    expect(actions('BatchStateBridgeRole').map(([a]) => a)).not.toContain('batch:TerminateJob');
     // joinflow worker reads a task's run status (its META item), and nothing else of the table.
     expect(actions('WorkerPolicy').filter(([a]) => a!.startsWith('dynamodb:'))).toEqual([['dynamodb:GetItem', JSON.stringify({ 'Fn::GetAtt': ['Table', 'Arn'] })]]);
   });

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BatchClient, SubmitJobCommand, TerminateJobCommand, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
+import { BatchClient, DescribeJobsCommand, ListJobsCommand, SubmitJobCommand, TerminateJobCommand, type JobSummary, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -72,9 +72,25 @@ beforeEach(() => {
   eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   // Job ids as Batch makes them: one per submission, even of the same attempt.
-  batch.on(SubmitJobCommand).callsFake(async (input: SubmitJobCommandInput) => ({ jobId: `${input.jobName}-${randomUUID().slice(0, 8)}`, jobName: input.jobName, jobArn: 'arn' }));
+  submittedJobs.clear();
+  batch.on(SubmitJobCommand).callsFake(async (input: SubmitJobCommandInput) => {
+    const jobId = `${input.jobName}-${randomUUID().slice(0, 8)}`;
+    submittedJobs.set(jobId, { ...input, jobId, createdAt: Date.now() });
+    return { jobId, jobName: input.jobName, jobArn: 'arn' };
+  });
   batch.on(TerminateJobCommand).resolves({});
+  // ListJobs by name and DescribeJobs, as Batch answers them, over the jobs submitted in this test.
+  batch.on(ListJobsCommand).callsFake(async (input: { jobQueue: string; filters: Array<{ name: string; values: string[] }> }) => ({
+    jobSummaryList: [...submittedJobs.values()]
+      .filter((j) => j.jobQueue === input.jobQueue && j.jobName === input.filters[0]!.values[0])
+      .map((j): JobSummary => ({ jobId: j.jobId, jobName: j.jobName!, status: 'RUNNING', createdAt: j.createdAt }))
+      .reverse(),
+  }));
+  batch.on(DescribeJobsCommand).callsFake(async (input: { jobs: string[] }) => ({
+    jobs: input.jobs.flatMap((id) => (submittedJobs.has(id) ? [{ jobId: id, jobName: submittedJobs.get(id)!.jobName!, status: 'RUNNING', tags: submittedJobs.get(id)!.tags }] : [])),
+  }));
 });
+const submittedJobs = new Map<string, SubmitJobCommandInput & { jobId: string; createdAt: number }>();
 
 afterAll(async () => {
   process.env = saved;
@@ -230,6 +246,83 @@ describe('Batch jobs of a run that ended', () => {
     expect(submitted.args[0].input.jobName).toBe('jf-pair-y-x-2');
     expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-3 failed' }, { jobId: lateId, reason: 'joinflow: run pair-3 failed' }]);
     expect((await createJobBook(dynamo.client, TABLE).jobs('pair-3')).flatMap((j) => j.jobIds)).toEqual([]);
+  });
+
+  it('finds a job whose id could not be noted (by its name in its queue, and its run\'s tag) and stops it when the run ends', async () => {
+    const book = wiring().jobs;
+    const fail = Object.assign(new Error('Throughput exceeds the current capacity of your table'), { name: 'ProvisionedThroughputExceededException' });
+    // x's id is not noted; y's is.
+    const original = book.submitted;
+    const submitted = vi.spyOn(book, 'submitted').mockImplementation(async (ref, jobId, now) => {
+      if (ref.runId === 'pair-u' && ref.step === 'x') throw fail;
+      return original(ref, jobId, now);
+    });
+    const warnings = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    process.env['JOINFLOW_LOG_LEVEL'] = 'warn';
+    let jobs: Awaited<ReturnType<typeof start>>;
+    let other: Awaited<ReturnType<typeof start>>;
+    try {
+      // Another run of the workflow, whose x has the same job name, runs too.
+      other = await start('pair', 'pair-u0');
+      jobs = await start('pair', 'pair-u');
+      expect(other.get('x')!.jobName).toBe(jobs.get('x')!.jobName);
+      const lines = warnings.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', runId: 'pair-u', step: 'x', message: `Batch job ${jobs.get('x')!.jobId} was submitted but its id could not be noted in the table (Throughput exceeds the current capacity of your table): if its run ends first, it is looked for by its name (jf-pair-x-x-1) in queue ${jobs.get('x')!.jobQueue}` }));
+    } finally {
+      submitted.mockRestore();
+      warnings.mockRestore();
+      process.env['JOINFLOW_LOG_LEVEL'] = 'off';
+    }
+    const listed = await createJobBook(dynamo.client, TABLE).jobs('pair-u');
+    expect(listed.map((j) => [j.step, j.jobIds, j.unnoted?.name])).toEqual([['x', [], 'jf-pair-x-x-1'], ['y', [jobs.get('y')!.jobId], undefined]]);
+
+    await jobEnded(jobs.get('y')!, 'FAILED');
+    await drain();
+    expect((await readRunStatus(dynamo.client, TABLE, 'pair-u'))!.run.status).toBe('failed');
+    // x's job is found and stopped; the other run's job of the same name is left alone.
+    expect(terminated()).toEqual([{ jobId: jobs.get('x')!.jobId, reason: 'joinflow: run pair-u failed' }]);
+    expect(batch.commandCalls(ListJobsCommand).map((c) => c.args[0].input)).toEqual([{ jobQueue: jobs.get('x')!.jobQueue, filters: [{ name: 'JOB_NAME', values: ['jf-pair-x-x-1'] }], maxResults: 100 }]);
+    // Both jobs of that name are described; only the one tagged with the run is stopped.
+    expect(batch.commandCalls(DescribeJobsCommand).map((c) => [...c.args[0].input.jobs!].sort())).toEqual([[jobs.get('x')!.jobId, other.get('x')!.jobId].sort()]);
+  });
+
+  it('submits nothing when the job about to be submitted cannot be noted first', async () => {
+    const late: Task = { workflow: 'pair', runId: 'pair-n', step: 'x', attempt: 1, maxAttempts: 1, executor: plans.get('pair')!.steps['x']!.executor, event: { input: {}, results: {} } };
+    const submitting = vi.spyOn(wiring().jobs, 'submitting').mockRejectedValueOnce(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' }));
+    try {
+      await expect(wiring().effects.dispatch(late)).rejects.toThrow('Requested resource not found');
+    } finally {
+      submitting.mockRestore();
+    }
+    expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
+  });
+
+  it('looks for an unnoted job from its attempt\'s first submission on, newest first, and reports a search that failed', async () => {
+    const book = createJobBook(dynamo.client, TABLE);
+    const t0 = Date.parse('2026-11-01T00:00:00Z');
+    const ref = { runId: 'look-1', step: 'train', attempt: 1 };
+    await book.submitting(ref, { name: 'jf-w-train-x-1', queue: 'q-cpu' }, t0);
+    const summary = (jobId: string, status: string, createdAt: number): JobSummary => ({ jobId, jobName: 'jf-w-train-x-1', status: status as JobSummary['status'], createdAt });
+    batch.on(ListJobsCommand)
+      .resolvesOnce({ jobSummaryList: [summary('other-run', 'RUNNING', t0 + 2000), summary('mine', 'RUNNABLE', t0 + 1000), summary('mine-ended', 'SUCCEEDED', t0 + 500)], nextToken: 'p2' })
+      .resolvesOnce({ jobSummaryList: [summary('old', 'RUNNING', t0 - 3_600_000)], nextToken: 'p3' });
+    batch.on(DescribeJobsCommand).resolves({ jobs: [
+      { jobId: 'other-run', jobName: 'jf-w-train-x-1', status: 'RUNNING', tags: { 'joinflow:run': 'look-0' } } as never,
+      { jobId: 'mine', jobName: 'jf-w-train-x-1', status: 'RUNNABLE', tags: { 'joinflow:run': 'look-1' } } as never,
+    ] });
+    const report = await stopRunJobs(book, new BatchClient({ region: 'us-east-1' }), 'look-1', 'joinflow: run look-1 failed');
+    expect(report.stopped.map((s) => s.jobId)).toEqual(['mine']);
+    expect(report.unsought).toEqual([]);
+    expect(terminated()).toEqual([{ jobId: 'mine', reason: 'joinflow: run look-1 failed' }]);
+    // The second page reaches jobs older than the attempt: no third page.
+    expect(batch.commandCalls(ListJobsCommand).map((c) => c.args[0].input.nextToken)).toEqual([undefined, 'p2']);
+    expect(batch.commandCalls(DescribeJobsCommand).map((c) => c.args[0].input.jobs)).toEqual([['other-run', 'mine']]);
+
+    // Without batch:ListJobs the search fails: reported, not thrown.
+    batch.on(ListJobsCommand).rejects(Object.assign(new Error('User is not authorized to perform: batch:ListJobs\nmore'), { name: 'AccessDeniedException' }));
+    const again = await stopRunJobs(book, new BatchClient({ region: 'us-east-1' }), 'look-1', 'joinflow: run look-1 failed');
+    expect(again.unsought.map((u) => [u.job.step, u.error])).toEqual([['train', 'AccessDeniedException: User is not authorized to perform: batch:ListJobs']]);
+    expect(again.stopped).toEqual([]);
   });
 
   it('starts no TerminateJob after the deadline, and reports the jobs it left', async () => {

@@ -6,21 +6,29 @@
  *
  * - `JOB#<step>#<item>#<attempt>` (item empty for a step without items): `jobIds`, the jobs
  *   submitted for that attempt and not known to have ended (a redelivered dispatch may submit
- *   twice), each added after SubmitJob returns (a crash in between leaves that job unknown: it is
- *   not stopped), and removed when the Batch bridge sees it SUCCEEDED or FAILED;
+ *   twice), each added after SubmitJob returns (`noted` counts them), and removed when the Batch
+ *   bridge sees it SUCCEEDED or FAILED;
+ * - `submits`, `jobName`, `jobQueue`, `firstSubmitAt`: written before each SubmitJob. A job whose
+ *   id was never noted (the write failed, or the invocation died in between) shows as `submits`
+ *   above `noted`, and is looked for by its name in its queue when the run ends (ListJobs, then
+ *   DescribeJobs for its `joinflow:run` tag: names repeat from run to run);
  * - `stoppedAt`: when TerminateJob was accepted for one of them as the run ended.
  *
  * Every write is a single-item write; the items carry the run's TTL like its other items.
  */
-import { TerminateJobCommand, type BatchClient } from '@aws-sdk/client-batch';
+import { DescribeJobsCommand, ListJobsCommand, TerminateJobCommand, type BatchClient } from '@aws-sdk/client-batch';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { expiryFromNow, itemKey, n, num, runStatusOf, tableAccess, type Item } from './dynamodb-keys.ts';
 
 /** What identifies a job's attempt. */
 export type JobRef = { runId: string; step: string; item?: number | undefined; attempt: number };
 
-/** An attempt's jobs as the table has them: `jobIds` are those not known to have ended. */
-export type RunJob = JobRef & { jobIds: string[]; submittedAt?: number; stoppedAt?: number };
+/**
+ * An attempt's jobs as the table has them: `jobIds` are those not known to have ended;
+ * `unnoted`, when some SubmitJob for it may have made a job whose id was never written: its name,
+ * its queue, and when the attempt was first submitted.
+ */
+export type RunJob = JobRef & { jobIds: string[]; submittedAt?: number; stoppedAt?: number; unnoted?: { name: string; queue: string; since: number } };
 
 export const JOB_PREFIX = 'JOB#';
 
@@ -38,13 +46,35 @@ const PARALLEL_STOPS = 8;
 export function createJobBook(client: DynamoDBClient, table: string, ttlDays = 30) {
   const db = tableAccess(client, table);
   return {
+    /**
+     * A job is about to be submitted for an attempt, by this name to this queue. Written before
+     * SubmitJob: if it fails, nothing is submitted, and a job whose id is never noted can be found.
+     */
+    async submitting(ref: JobRef, job: { name: string; queue: string }, now: number): Promise<void> {
+      await db.update(ref.runId, jobKey(ref), {
+        names: ['submits', 'jobName', 'jobQueue', 'firstSubmitAt', 'step', 'attempt', 'expiresAt', ...(ref.item === undefined ? [] : ['item'])],
+        UpdateExpression: `ADD #submits :one SET #jobName = :name, #jobQueue = :queue, #firstSubmitAt = if_not_exists(#firstSubmitAt, :now), #step = :step, #attempt = :attempt, #expiresAt = if_not_exists(#expiresAt, :exp)${ref.item === undefined ? '' : ', #item = :item'}`,
+        ExpressionAttributeValues: {
+          ':one': n(1),
+          ':name': { S: job.name },
+          ':queue': { S: job.queue },
+          ':step': { S: ref.step },
+          ':attempt': n(ref.attempt),
+          ':now': n(now),
+          ':exp': n(expiryFromNow(ttlDays)),
+          ...(ref.item === undefined ? {} : { ':item': n(ref.item) }),
+        },
+      });
+    },
+
     /** A job submitted for an attempt. */
     async submitted(ref: JobRef, jobId: string, now: number): Promise<void> {
       await db.update(ref.runId, jobKey(ref), {
-        names: ['jobIds', 'step', 'attempt', 'submittedAt', 'expiresAt', ...(ref.item === undefined ? [] : ['item'])],
-        UpdateExpression: `ADD #jobIds :id SET #step = :step, #attempt = :attempt, #submittedAt = :now, #expiresAt = if_not_exists(#expiresAt, :exp)${ref.item === undefined ? '' : ', #item = :item'}`,
+        names: ['jobIds', 'noted', 'step', 'attempt', 'submittedAt', 'expiresAt', ...(ref.item === undefined ? [] : ['item'])],
+        UpdateExpression: `ADD #jobIds :id, #noted :one SET #step = :step, #attempt = :attempt, #submittedAt = :now, #expiresAt = if_not_exists(#expiresAt, :exp)${ref.item === undefined ? '' : ', #item = :item'}`,
         ExpressionAttributeValues: {
           ':id': { SS: [jobId] },
+          ':one': n(1),
           ':step': { S: ref.step },
           ':attempt': n(ref.attempt),
           ':now': n(now),
@@ -104,6 +134,9 @@ export function jobFromItem(runId: string, item: Item): RunJob {
   const itemNo = num(item, 'item');
   const submittedAt = num(item, 'submittedAt');
   const stoppedAt = num(item, 'stoppedAt');
+  const name = item['jobName']?.S;
+  const queue = item['jobQueue']?.S;
+  const unnoted = (num(item, 'submits') ?? 0) > (num(item, 'noted') ?? 0) && name !== undefined && queue !== undefined;
   return {
     runId,
     step: item['step']?.S ?? '',
@@ -112,18 +145,54 @@ export function jobFromItem(runId: string, item: Item): RunJob {
     ...(itemNo === undefined ? {} : { item: itemNo }),
     ...(submittedAt === undefined ? {} : { submittedAt }),
     ...(stoppedAt === undefined ? {} : { stoppedAt }),
+    ...(unnoted ? { unnoted: { name, queue, since: num(item, 'firstSubmitAt') ?? 0 } } : {}),
   };
 }
 
 /**
  * What stopping a run's jobs did, each job id with its attempt. `left`: jobs not tried because
- * the deadline came first (a Lambda must end before its timeout).
+ * the deadline came first (a Lambda must end before its timeout). `unsought`: attempts whose
+ * unnoted job could not be looked for (ListJobs or DescribeJobs failed).
  */
 export type StopReport = {
   stopped: Array<{ job: RunJob; jobId: string }>;
   failed: Array<{ job: RunJob; jobId: string; error: string }>;
   left: number;
+  unsought: Array<{ job: RunJob; error: string }>;
 };
+
+/** Batch's clock and the processor's may differ: a job is looked for from this long before its attempt's first submission. */
+const CLOCK_SLACK_MS = 5 * 60_000;
+/** ListJobs pages read when looking for one attempt's unnoted job (newest first, 100 a page). */
+const MAX_LIST_PAGES = 10;
+const ENDED = new Set(['SUCCEEDED', 'FAILED']);
+
+/**
+ * The jobs of the run's attempt that Batch has and its table never noted: by name in its queue,
+ * since its first submission, not ended, tagged with the run. Those already listed are left out.
+ */
+async function unnotedJobs(batch: BatchClient, job: RunJob): Promise<string[]> {
+  const { name, queue, since } = job.unnoted!;
+  const candidates: string[] = [];
+  let nextToken: string | undefined;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    const listed = await batch.send(new ListJobsCommand({ jobQueue: queue, filters: [{ name: 'JOB_NAME', values: [name] }], maxResults: 100, ...(nextToken ? { nextToken } : {}) }));
+    let older = false;
+    for (const summary of listed.jobSummaryList ?? []) {
+      // Newest first: a job created before the attempt's first submission is another run's, as are all after it.
+      if ((summary.createdAt ?? 0) < since - CLOCK_SLACK_MS) older = true;
+      else if (summary.jobId && !ENDED.has(summary.status ?? '') && !job.jobIds.includes(summary.jobId)) candidates.push(summary.jobId);
+    }
+    nextToken = listed.nextToken;
+    if (older || !nextToken) break;
+  }
+  const mine: string[] = [];
+  for (let i = 0; i < candidates.length; i += 100) {
+    const described = await batch.send(new DescribeJobsCommand({ jobs: candidates.slice(i, i + 100) }));
+    for (const d of described.jobs ?? []) if (d.jobId && d.tags?.['joinflow:run'] === job.runId && !ENDED.has(d.status ?? '')) mine.push(d.jobId);
+  }
+  return mine.sort();
+}
 
 /**
  * Stops the jobs of a run that have not ended: TerminateJob cancels a job still waiting in its
@@ -139,8 +208,17 @@ export async function stopRunJobs(
   options: { now?: () => number; deadline?: number } = {},
 ): Promise<StopReport> {
   const now = options.now ?? Date.now;
-  const live = (await book.jobs(runId)).flatMap((job) => job.jobIds.map((jobId) => ({ job, jobId })));
-  const report: StopReport = { stopped: [], failed: [], left: 0 };
+  const jobs = await book.jobs(runId);
+  const live = jobs.flatMap((job) => job.jobIds.map((jobId) => ({ job, jobId })));
+  const report: StopReport = { stopped: [], failed: [], left: 0, unsought: [] };
+  for (const job of jobs) {
+    if (job.unnoted === undefined || (options.deadline !== undefined && now() >= options.deadline)) continue;
+    try {
+      for (const jobId of await unnotedJobs(batch, job)) live.push({ job, jobId });
+    } catch (error) {
+      report.unsought.push({ job, error: errorText(error) });
+    }
+  }
   const text = reason.slice(0, MAX_REASON);
   for (let i = 0; i < live.length; i += PARALLEL_STOPS) {
     if (options.deadline !== undefined && now() >= options.deadline) {
@@ -152,8 +230,7 @@ export async function stopRunJobs(
         try {
           await batch.send(new TerminateJobCommand({ jobId, reason: text }));
         } catch (error) {
-          const e = error as { name?: string; message?: string };
-          report.failed.push({ job, jobId, error: `${e.name ?? 'Error'}: ${(e.message ?? String(error)).split('\n', 1)[0]}` });
+          report.failed.push({ job, jobId, error: errorText(error) });
           return;
         }
         report.stopped.push({ job, jobId });
@@ -163,4 +240,9 @@ export async function stopRunJobs(
     );
   }
   return report;
+}
+
+function errorText(error: unknown): string {
+  const e = error as { name?: string; message?: string };
+  return `${e.name ?? 'Error'}: ${(e.message ?? String(error)).split('\n', 1)[0]}`;
 }

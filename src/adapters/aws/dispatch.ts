@@ -16,6 +16,11 @@ export type DispatchDeps = {
   lambda: LambdaClient;
   batch: BatchClient;
   sendToQueue: (task: Task) => Promise<void>;
+  /**
+   * Notes, before SubmitJob, the job about to be submitted (batch-jobs.ts): a failure stops the
+   * dispatch before anything runs, and a job whose id is never noted can still be found.
+   */
+  noteSubmit?: (task: Task, job: { name: string; queue: string }) => Promise<void>;
   /** Notes a submitted Batch job in the run's items (batch-jobs.ts), so that its run's end can stop it. */
   recordJob?: (task: Task, jobId: string) => Promise<void>;
   /** Stores a large task event and returns its reference (S3 claim check). */
@@ -98,8 +103,10 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
       else throw new UndispatchableError(`the event of batch step "${key}" is too large for the job environment and no bucket is configured`);
       if (task.files) env.push(...(await dataEnv(task, key, deps)));
       const e = task.executor;
+      const name = jobName(task);
+      await deps.noteSubmit?.(task, { name, queue });
       const submitted = await deps.batch.send(new SubmitJobCommand({
-        jobName: jobName(task),
+        jobName: name,
         jobQueue: queue,
         jobDefinition: definition,
         containerOverrides: {
@@ -119,7 +126,7 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
         try {
           await deps.recordJob(task, jobId);
         } catch (error) {
-          log('warn', `Batch job ${jobId} was submitted but could not be noted in the table (${(error as Error).message}): it will run to its end even if its run ends first`, { runId: task.runId, step: task.step, attempt: task.attempt });
+          log('warn', `Batch job ${jobId} was submitted but its id could not be noted in the table (${(error as Error).message}): if its run ends first, it is looked for by its name (${name}) in queue ${queue}`, { runId: task.runId, step: task.step, attempt: task.attempt });
         }
       }
       return;

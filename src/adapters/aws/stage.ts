@@ -109,7 +109,7 @@ async function stopJobs(config: AwsConfig, dynamo: DynamoDBClient, runId: string
     return { jobs: await stopRunJobs(createJobBook(dynamo, config.table), new BatchClient(clientOptions(config, 'batch')), runId, reason) };
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    return { jobs: { stopped: [], failed: [], left: 0 }, jobsError: `${e.name}: ${firstLine(e.message)}` };
+    return { jobs: { stopped: [], failed: [], left: 0, unsought: [] }, jobsError: `${e.name}: ${firstLine(e.message)}` };
   }
 }
 

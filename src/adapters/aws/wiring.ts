@@ -82,15 +82,18 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
         lambda,
         batch,
         sendToQueue: (t) => queue.dispatch(t),
+        noteSubmit: (t, job) => jobs.submitting(t, job, clock.now()),
         recordJob: async (t, jobId) => {
-          await jobs.submitted(t, jobId, clock.now());
+          const unnoted = await jobs.submitted(t, jobId, clock.now()).then(() => undefined, (error: unknown) => error);
           // A run that ended while this job was submitted may have read its list before the job
-          // joined it: then its end stops nothing of this job, so the job is stopped here.
+          // joined it: then its end stops nothing of this job, so the job is stopped here (found
+          // by its name when its id could not be noted).
           const status = await jobs.runStatus(t.runId).catch((error: unknown) => {
             log('warn', `could not read the run's status after submitting Batch job ${jobId} (${(error as Error).message}): if the run has just ended, the job runs to its end`, { runId: t.runId, step: t.step });
             return undefined;
           });
           if (status !== undefined && status !== 'running') await stopJobsOf(jobs, batch, t.runId, status);
+          if (unnoted !== undefined) throw unnoted;
         },
         ...(blobs ? { putBlob: (k: string, b: string) => blobs.put(k, b) } : {}),
       }),
@@ -118,6 +121,7 @@ async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, stat
     const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`, { deadline: Date.now() + STOP_BUDGET_MS });
     for (const { job, jobId } of report.stopped) log('info', `stopped Batch job ${jobId}: the run ${status}`, ref(job));
     for (const { job, jobId, error } of report.failed) log('error', `could not stop Batch job ${jobId} (${error}): it runs to its end`, ref(job));
+    for (const { job, error } of report.unsought) log('error', `could not look for the Batch job named ${job.unnoted!.name} in queue ${job.unnoted!.queue}, whose id was not noted (${error}): if it was submitted, it runs to its end`, ref(job));
     if (report.left > 0) log('error', `${report.left} Batch job(s) of the run were not stopped in time: \`joinflow cancel ${runId} --stage <stage>\` stops them`, { runId });
   } catch (error) {
     log('error', `could not read the run's Batch jobs to stop them (${(error as Error).message}): those still running run to their end`, { runId });
