@@ -286,6 +286,33 @@ describe('Batch jobs of a run that ended', () => {
     expect(batch.commandCalls(DescribeJobsCommand).map((c) => [...c.args[0].input.jobs!].sort())).toEqual([[jobs.get('x')!.jobId, other.get('x')!.jobId].sort()]);
   });
 
+  it('joinflow cancel --stage says when it could not look for a job whose id was not noted, and how to find it (exit 2)', async () => {
+    const book = wiring().jobs;
+    const original = book.submitted;
+    const submitted = vi.spyOn(book, 'submitted').mockImplementation(async (ref, jobId, now) => {
+      if (ref.runId === 'pair-c' && ref.step === 'x') throw new Error('throttled');
+      return original(ref, jobId, now);
+    });
+    let jobs: Awaited<ReturnType<typeof start>>;
+    try {
+      jobs = await start('pair', 'pair-c');
+    } finally {
+      submitted.mockRestore();
+    }
+    batch.on(ListJobsCommand).rejects(Object.assign(new Error('User is not authorized to perform: batch:ListJobs'), { name: 'AccessDeniedException' }));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await cancelCommand(['pair-c', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
+      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect(code).toBe(2);
+      expect(text).toContain(`joinflow cancel: stopped 1 Batch job(s): ${jobs.get('y')!.jobId} (y)\n`);
+      const queue = jobs.get('x')!.jobQueue!;
+      expect(text).toContain(`joinflow cancel: could not look for the Batch job named jf-pair-x-x-1 in queue ${queue} (x), whose id was not noted: AccessDeniedException: User is not authorized to perform: batch:ListJobs; find it with: aws batch list-jobs --job-queue ${queue} --filters name=JOB_NAME,values=jf-pair-x-x-1\n`);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
   it('submits nothing when the job about to be submitted cannot be noted first', async () => {
     const late: Task = { workflow: 'pair', runId: 'pair-n', step: 'x', attempt: 1, maxAttempts: 1, executor: plans.get('pair')!.steps['x']!.executor, event: { input: {}, results: {} } };
     const submitting = vi.spyOn(wiring().jobs, 'submitting').mockRejectedValueOnce(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' }));
