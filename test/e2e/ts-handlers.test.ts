@@ -3,29 +3,15 @@
  * compiled on the main thread, without tsx; what that cannot load the same way goes to tsx, in
  * the same worker. From the sources, the worker has tsx from the start.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compiledCli } from '../../bin/cli-entry.js';
 import { joinflow, root } from '../helpers/cli.ts';
+import { projectDirs } from '../helpers/tmp.ts';
 
 const compiled = compiledCli(root) !== undefined;
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-ts-handlers-'));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
+const project = projectDirs('joinflow-ts-handlers-');
 
 // Whether tsx is registered in the worker: its CommonJS hook adds the .ts extension.
 const REPORT = "import Module from 'node:module';\nconst tsx = (): boolean => '.ts' in Module._extensions;\n";

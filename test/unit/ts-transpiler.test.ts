@@ -3,30 +3,16 @@
  * (ts-transpiler.ts), and the hooks that ask for it (ts-hooks.ts): what is compiled here, what
  * is left to tsx, and how imports resolve.
  */
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initialize, load, resolve } from '../../src/adapters/local/ts-hooks.ts';
 import { serveTranspiler, transpile, tsconfigFor, withoutComments } from '../../src/adapters/local/ts-transpiler.ts';
+import { projectDirs } from '../helpers/tmp.ts';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** A directory with these files (relative path → text). */
-function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-ts-'));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
+const project = projectDirs('joinflow-ts-');
 
 const ESM = { 'package.json': '{"type": "module"}' };
 
