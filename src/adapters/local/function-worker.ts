@@ -111,7 +111,7 @@ const RESOLUTION_ERRORS = new Set(['ERR_UNKNOWN_FILE_EXTENSION', 'ERR_MODULE_NOT
  * Errors of an import through ts-hooks.ts that tsx may cure: those above, a file it leaves to tsx,
  * a JSON import without `with { type: 'json' }`. All are raised before any of the graph runs.
  */
-const TS_HOOKS_ERRORS = new Set([...RESOLUTION_ERRORS, 'JOINFLOW_USE_TSX', 'ERR_IMPORT_ATTRIBUTE_MISSING', 'ERR_IMPORT_ASSERTION_TYPE_MISSING', 'ERR_REQUIRE_CYCLE_MODULE']);
+const TS_HOOKS_ERRORS = new Set([...RESOLUTION_ERRORS, 'JOINFLOW_USE_TSX', 'ERR_IMPORT_ATTRIBUTE_MISSING', 'ERR_IMPORT_ASSERTION_TYPE_MISSING']);
 
 /**
  * Imports a handler module once per worker — again when its file changed since (`joinflow dev`
@@ -133,25 +133,18 @@ function load(path: string): Promise<Module> {
   const plain = () => import(pathToFileURL(path).href) as Promise<Module>;
   // A .ts handler in a project without "type": "module" is CommonJS, which the ESM loader can
   // refuse to import ("in a cycle"): tsx's tsImport loads it either way.
-  // Without tsx: a JavaScript handler in a worker that has loaded no TypeScript yet. Tried again
-  // with tsx if its imports did not resolve (and the file itself exists).
-  // Compiled, a TypeScript handler goes through ts-hooks.ts first, and through tsx if that fails
-  // before any of its code ran.
+  // Without tsx: a JavaScript handler in a worker that has loaded no TypeScript yet; compiled, a
+  // TypeScript handler through ts-hooks.ts. Either is tried again with tsx if it failed in a way
+  // tsx may cure, before any of its code ran (and the file itself exists).
   const viaHooks = first && tsx === undefined && COMPILED_HERE.test(path) && registerTsHooks();
   const bare = tsx === undefined && !TYPESCRIPT.test(path);
-  const loading = (
-    viaHooks
-      ? plain().catch((error: { code?: string }) => {
-          if (mtimeMs !== 0 && TS_HOOKS_ERRORS.has(error.code ?? '')) return fresh();
-          throw error;
-        })
-      : first
-        ? (bare ? plain() : registerTsx().then(plain)).catch((error: { code?: string }) => {
-            if (error.code === 'ERR_REQUIRE_CYCLE_MODULE' || (bare && mtimeMs !== 0 && RESOLUTION_ERRORS.has(error.code ?? ''))) return fresh();
-            throw error;
-          })
-        : fresh()
-  ) as Promise<Module>;
+  const curable = viaHooks ? TS_HOOKS_ERRORS : bare ? RESOLUTION_ERRORS : undefined;
+  const loading = (first
+    ? (viaHooks || bare ? plain() : registerTsx().then(plain)).catch((error: { code?: string }) => {
+        if (error.code === 'ERR_REQUIRE_CYCLE_MODULE' || (curable !== undefined && mtimeMs !== 0 && curable.has(error.code ?? ''))) return fresh();
+        throw error;
+      })
+    : fresh()) as Promise<Module>;
   modules.set(path, { mtimeMs, loading });
   // A failed import is not cached so that a fixed file can be picked up by the next attempt.
   loading.catch(() => modules.delete(path));

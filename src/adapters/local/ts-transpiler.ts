@@ -88,23 +88,26 @@ async function compile(file: string): Promise<Answer> {
   }
 }
 
-/** The "type" of the nearest package.json at or above `dir` (undefined: CommonJS, Node's default). */
-function packageType(dir: string): unknown {
+/** The nearest file named `name` at or above `dir`, with its text. */
+function nearest(dir: string, name: string): { file: string; text: string } | undefined {
   for (let at = dir; ; at = path.dirname(at)) {
-    let text: string | undefined;
+    const file = path.join(at, name);
     try {
-      text = readFileSync(path.join(at, 'package.json'), 'utf8');
+      return { file, text: readFileSync(file, 'utf8') };
     } catch {
       // None here: look further up.
     }
-    if (text !== undefined) {
-      try {
-        return (JSON.parse(text) as { type?: unknown }).type;
-      } catch {
-        return undefined;
-      }
-    }
     if (path.dirname(at) === at) return undefined;
+  }
+}
+
+/** The "type" of the nearest package.json at or above `dir` (undefined: CommonJS, Node's default). */
+function packageType(dir: string): unknown {
+  const found = nearest(dir, 'package.json');
+  try {
+    return found === undefined ? undefined : (JSON.parse(found.text) as { type?: unknown }).type;
+  } catch {
+    return undefined;
   }
 }
 
@@ -113,28 +116,18 @@ function packageType(dir: string): unknown {
  * One that extends another or maps paths is tsx's: tsx follows both, a file-by-file compile cannot.
  */
 export function tsconfigFor(dir: string): { compilerOptions: Record<string, unknown> } | { useTsx: string } {
-  for (let at = dir; ; at = path.dirname(at)) {
-    const file = path.join(at, 'tsconfig.json');
-    let text: string | undefined;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      // None here: look further up.
-    }
-    if (text !== undefined) {
-      let config: { extends?: unknown; compilerOptions?: Record<string, unknown> };
-      try {
-        config = JSON.parse(withoutComments(text)) as typeof config;
-      } catch {
-        return { useTsx: `${file} is not JSON with comments` };
-      }
-      if (config.extends !== undefined) return { useTsx: `${file} extends another` };
-      const options = config.compilerOptions ?? {};
-      if (options['paths'] !== undefined || options['baseUrl'] !== undefined) return { useTsx: `${file} maps paths` };
-      return { compilerOptions: options };
-    }
-    if (path.dirname(at) === at) return { compilerOptions: {} };
+  const found = nearest(dir, 'tsconfig.json');
+  if (found === undefined) return { compilerOptions: {} };
+  let config: { extends?: unknown; compilerOptions?: Record<string, unknown> };
+  try {
+    config = JSON.parse(withoutComments(found.text)) as typeof config;
+  } catch {
+    return { useTsx: `${found.file} is not JSON with comments` };
   }
+  if (config.extends !== undefined) return { useTsx: `${found.file} extends another` };
+  const options = config.compilerOptions ?? {};
+  if (options['paths'] !== undefined || options['baseUrl'] !== undefined) return { useTsx: `${found.file} maps paths` };
+  return { compilerOptions: options };
 }
 
 /** tsconfig.json is JSON with comments and trailing commas: plain JSON without them. */
