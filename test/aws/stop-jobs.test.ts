@@ -313,6 +313,23 @@ describe('Batch jobs of a run that ended', () => {
     }
   });
 
+  it('stops a job submitted as its run ended whose id could not be noted, by its id, though Batch does not list it yet', async () => {
+    const jobs = await start('pair', 'pair-k');
+    await jobEnded(jobs.get('x')!, 'FAILED');
+    await drain();
+    expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-k failed' }]);
+    batch.on(ListJobsCommand).resolves({ jobSummaryList: [] });
+    const submitted = vi.spyOn(wiring().jobs, 'submitted').mockRejectedValueOnce(new Error('throttled'));
+    try {
+      const late: Task = { workflow: 'pair', runId: 'pair-k', step: 'y', attempt: 2, maxAttempts: 2, executor: plans.get('pair')!.steps['y']!.executor, event: { input: {}, results: {} } };
+      await wiring().effects.dispatch(late);
+    } finally {
+      submitted.mockRestore();
+    }
+    const lateId = (await batch.commandCalls(SubmitJobCommand).at(-1)!.returnValue).jobId!;
+    expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-k failed' }, { jobId: lateId, reason: 'joinflow: run pair-k failed' }]);
+  });
+
   it('submits nothing when the job about to be submitted cannot be noted first', async () => {
     const late: Task = { workflow: 'pair', runId: 'pair-n', step: 'x', attempt: 1, maxAttempts: 1, executor: plans.get('pair')!.steps['x']!.executor, event: { input: {}, results: {} } };
     const submitting = vi.spyOn(wiring().jobs, 'submitting').mockRejectedValueOnce(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' }));

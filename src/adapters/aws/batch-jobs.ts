@@ -199,22 +199,29 @@ async function unnotedJobs(batch: BatchClient, job: RunJob): Promise<string[]> {
  * queue and stops a running one (which then ends FAILED; the processor ignores the step events
  * of an ended run). Failures are reported, not thrown: the run has ended either way, and the
  * caller says which jobs are left running. No new call starts after `deadline` (epoch ms).
+ * `known`: a job its submitter could not note in the table, stopped with the others.
  */
 export async function stopRunJobs(
   book: JobBook,
   batch: BatchClient,
   runId: string,
   reason: string,
-  options: { now?: () => number; deadline?: number } = {},
+  options: { now?: () => number; deadline?: number; known?: { ref: JobRef; jobId: string } } = {},
 ): Promise<StopReport> {
   const now = options.now ?? Date.now;
   const jobs = await book.jobs(runId);
   const live = jobs.flatMap((job) => job.jobIds.map((jobId) => ({ job, jobId })));
+  // A job its submitter knows but could not note (Batch may not list it yet).
+  const known = options.known;
+  if (known !== undefined && !live.some((l) => l.jobId === known.jobId)) {
+    const { runId: of, step, item, attempt } = known.ref;
+    live.push({ job: { runId: of, step, attempt, jobIds: [], ...(item === undefined ? {} : { item }) }, jobId: known.jobId });
+  }
   const report: StopReport = { stopped: [], failed: [], left: 0, unsought: [] };
   for (const job of jobs) {
     if (job.unnoted === undefined || (options.deadline !== undefined && now() >= options.deadline)) continue;
     try {
-      for (const jobId of await unnotedJobs(batch, job)) live.push({ job, jobId });
+      for (const jobId of await unnotedJobs(batch, job)) if (!live.some((l) => l.jobId === jobId)) live.push({ job, jobId });
     } catch (error) {
       report.unsought.push({ job, error: errorText(error) });
     }

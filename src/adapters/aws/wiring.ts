@@ -13,7 +13,7 @@ import type { TriggerPlan } from '../../model/plan.ts';
 import type { BlobStore, EventBus, TriggerStore } from '../../ports.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
 import { clientOptions, configFromEnv, type AwsConfig } from './config.ts';
-import { createJobBook, stopRunJobs, type JobBook, type RunJob } from './batch-jobs.ts';
+import { createJobBook, stopRunJobs, type JobBook, type JobRef, type RunJob } from './batch-jobs.ts';
 import { dispatchTask } from './dispatch.ts';
 import { createDynamoDbStore } from './dynamodb-store.ts';
 import type { EffectDeps } from './effects.ts';
@@ -92,7 +92,7 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
             log('warn', `could not read the run's status after submitting Batch job ${jobId} (${(error as Error).message}): if the run has just ended, the job runs to its end`, { runId: t.runId, step: t.step });
             return undefined;
           });
-          if (status !== undefined && status !== 'running') await stopJobsOf(jobs, batch, t.runId, status);
+          if (status !== undefined && status !== 'running') await stopJobsOf(jobs, batch, t.runId, status, unnoted === undefined ? undefined : { ref: t, jobId });
           if (unnoted !== undefined) throw unnoted;
         },
         ...(blobs ? { putBlob: (k: string, b: string) => blobs.put(k, b) } : {}),
@@ -115,10 +115,10 @@ const STOP_BUDGET_MS = 40_000;
  * Stops the Batch jobs an ended run left running, logging each. Never throws: the run has ended,
  * and a failed invocation would not end it again (a job left running is logged as an error).
  */
-async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, status: string): Promise<void> {
+async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, status: string, known?: { ref: JobRef; jobId: string }): Promise<void> {
   try {
     // The processor Lambda has 60 s: leave it time to finish its invocation.
-    const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`, { deadline: Date.now() + STOP_BUDGET_MS });
+    const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`, { deadline: Date.now() + STOP_BUDGET_MS, ...(known === undefined ? {} : { known }) });
     for (const { job, jobId } of report.stopped) log('info', `stopped Batch job ${jobId}: the run ${status}`, ref(job));
     for (const { job, jobId, error } of report.failed) log('error', `could not stop Batch job ${jobId} (${error}): it runs to its end`, ref(job));
     for (const { job, error } of report.unsought) log('error', `could not look for the Batch job named ${job.unnoted!.name} in queue ${job.unnoted!.queue}, whose id was not noted (${error}): if it was submitted, it runs to its end`, ref(job));
