@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..', 'src');
-const rank: Record<string, number> = { model: 0, compiler: 1, importers: 1, cost: 1, timeline: 1, runtime: 2, 'ports.ts': 2, adapters: 3, cli: 4, 'index.ts': 5, 'handler.ts': 5 };
+const rank: Record<string, number> = { model: 0, compiler: 1, importers: 1, cost: 1, timeline: 1, runtime: 2, 'ports.ts': 2, adapters: 3, cli: 4, 'index.ts': 5, 'handler.ts': 5, 'asl.ts': 5 };
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -311,6 +311,7 @@ removed there), 2 bad usage or a state dir that does not exist or is unusable.
          [--executor process|container --command TEMPLATE | --mapping FILE] [--files|--no-files]
        joinflow import cwl <workflow.cwl> [-o FILE] [--name NAME] [--executor process|batch]
                            [--image IMAGE]
+       joinflow import asl <machine.asl.json> -o WORKFLOW [--tasks MODULE] [--name NAME]
 
 wfcommons: converts a WfCommons trace (WfFormat 1.4 or 1.5) into a workflow, one step per task;
 step ids are the trace's task ids. By default every step simulates the task's recorded runtime.
@@ -328,13 +329,22 @@ workflow outputs are the output of a final "outputs" step. Constructs outside th
 refused, every one listed as <file>:<line>:<col> (exit 2). Notes (hints ignored, Docker images)
 go to stderr.
 
+asl: converts an Amazon States Language state machine (JSONPath mode: Task, Pass, Choice, Wait,
+Succeed, Fail, Parallel, inline Map; Retry, Catch, paths, intrinsic functions) into a workflow,
+and writes beside it <WORKFLOW>.asl.ts, the handler all its steps run. A step per state; a
+Parallel fans out into its branches' steps, a Map into one step per item; a loop runs in one
+step. Task states call the functions that --tasks MODULE exports, by Lambda function name (or,
+for other resources, by state name). Anything outside the subset is refused with the path of
+the field (exit 2, nothing written); fields read but not imported are warnings on stderr.
+
 Options:
-  -o, --out FILE    write the workflow here (default: stdout); JSON, or YAML for .yaml/.yml
+  -o, --out FILE    write the workflow here (default: stdout; asl: required); JSON, or YAML for .yaml/.yml
   --name NAME       workflow name (default: from the trace / the CWL file name)
   --executor KIND   wfcommons: process or container (with --command) for every task; default
                     simulate (file lists dropped). cwl: process (default) runs on this machine
                     only; batch writes AWS Batch steps (image from DockerRequirement, else
                     --image) whose local command is the same runner
+  --tasks MODULE    asl only: the module whose exports implement the Task states
   --image IMAGE     cwl only: Batch image of the steps without DockerRequirement; it must contain
                     node, joinflow (on PATH) and the tools
   wfcommons only:
@@ -375,6 +385,7 @@ Commands:
   plan <workflow>            each step's placement on AWS (Lambda / Batch), reason and cost
   import wfcommons <trace>   convert a WfCommons trace into a workflow
   import cwl <workflow.cwl>  convert a CWL workflow (v1.2 subset) into a workflow of tool steps
+  import asl <machine.json>  convert an Amazon States Language state machine into a workflow
   resume [runId]             continue unfinished runs after a crash (durable state)
   cancel <runId>             cancel a running run of the embedded engine
   dlq list                   events the engine could not process, with the reason

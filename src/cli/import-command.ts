@@ -1,4 +1,4 @@
-/** `joinflow import wfcommons|cwl <file>`: a WfCommons trace (simulate steps, or mapped executors) or a CWL workflow -> a joinflow workflow. */
+/** `joinflow import wfcommons|cwl|asl <file>`: a WfCommons trace (simulate steps, or mapped executors), a CWL workflow or an Amazon States Language machine -> a joinflow workflow. */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,11 +20,19 @@ export async function importCommand(args: string[]): Promise<number> {
       image: { type: 'string' },
       command: { type: 'string' },
       mapping: { type: 'string' },
+      tasks: { type: 'string' },
       files: { type: 'boolean', default: false },
       'no-files': { type: 'boolean', default: false },
     },
   });
   const [format, file, ...extra] = positionals;
+  if (format === 'asl') {
+    if (file === undefined || extra.length > 0) throw new UsageError('name exactly one state machine: joinflow import asl <machine.asl.json> -o <workflow.json> [--tasks MODULE]');
+    for (const flag of ['executor', 'image', 'command', 'mapping'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to joinflow import asl`);
+    if (values.files || values['no-files']) throw new UsageError('--files and --no-files apply to joinflow import wfcommons only');
+    return (await import('./import-asl.ts')).importAslFile(file, values);
+  }
+  if (values.tasks !== undefined) throw new UsageError('--tasks applies to joinflow import asl only');
   if (format === 'cwl') {
     if (file === undefined || extra.length > 0) throw new UsageError('name exactly one CWL file: joinflow import cwl <workflow.cwl>');
     if (values.command !== undefined || values.mapping !== undefined || values.files || values['no-files']) {
@@ -34,7 +42,7 @@ export async function importCommand(args: string[]): Promise<number> {
   }
   if (values.image !== undefined) throw new UsageError('--image applies to joinflow import cwl only');
   if (format !== 'wfcommons') {
-    throw new UsageError(format === undefined ? 'name the format: joinflow import wfcommons <trace.json> or joinflow import cwl <workflow.cwl>' : `unknown format "${format}" (supported: wfcommons, cwl)`);
+    throw new UsageError(format === undefined ? 'name the format: joinflow import wfcommons <trace.json>, joinflow import cwl <workflow.cwl> or joinflow import asl <machine.asl.json>' : `unknown format "${format}" (supported: wfcommons, cwl, asl)`);
   }
   if (file === undefined || extra.length > 0) throw new UsageError('name exactly one trace file');
   if (values.out !== undefined) {

@@ -15,6 +15,8 @@ export const FunctionExecutorSchema = z.strictObject({
   type: z.literal('function'),
   module: z.string().min(1, 'must name the handler module (path relative to the workflow file)'),
   export: z.string().min(1).default('handler'),
+  /** A JSON value handed to the handler as `event.params`: one handler module serving steps that differ by it. */
+  params: z.unknown().optional(),
 });
 
 /** `process`: a command run as a child process; its last stdout line (JSON) is the output. */
@@ -229,6 +231,8 @@ export type StepEvent<Input = unknown> = {
   results: Record<string, unknown>;
   item?: unknown;
   index?: number;
+  /** The step's `params` (function steps that give them). */
+  params?: unknown;
   /** For a catch step: the failure it catches (the failed step, and its error). */
   error?: { step: string; type: string; message: string };
 };

@@ -97,6 +97,8 @@ export function makeTask(
   if (placement !== undefined) task.placement = placement;
   if (spec.fallback && !fallback) task.fallback = 'batch';
   if (spec.files !== undefined) task.files = spec.files;
+  const params = spec.executor.type === 'function' ? spec.executor.params : undefined;
+  if (params !== undefined) (task.event as { params?: unknown }).params = params;
   return task;
 }
 

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { matches, ruleProblems } from '../../src/importers/asl/choice.ts';
+import { catchError, errorMatches, runScope, runState, type RunContext } from '../../src/importers/asl/interpret.ts';
+import type { Scope, State } from '../../src/importers/asl/machine.ts';
+import { applyTemplate, getPath, parseCall, parsePath, setPath, StatesError, templateProblems } from '../../src/importers/asl/paths.ts';
+
+const ctx = (tasks: RunContext['tasks'] = {}): RunContext & { slept: number[] } => {
+  const slept: number[] = [];
+  return {
+    tasks,
+    execution: { Id: 'run-1', Input: {}, Name: 'run-1', StartTime: '' },
+    stateMachine: { Id: 'm', Name: 'm' },
+    sleep: async (ms) => {
+      slept.push(ms);
+    },
+    slept,
+  };
+};
+
+describe('ASL paths', () => {
+  it('reads dotted, bracketed and indexed paths, and the context object', () => {
+    const data = { a: { 'b c': [10, { d: 'x' }] } };
+    expect(getPath('$', data, {})).toBe(data);
+    expect(getPath("$.a['b c'][1].d", data, {})).toBe('x');
+    expect(getPath('$.a["b c"][0]', data, {})).toBe(10);
+    expect(getPath('$$.Map.Item.Index', data, { Map: { Item: { Index: 3 } } })).toBe(3);
+  });
+
+  it('names a missing field as States.Runtime, and refuses what it cannot evaluate', () => {
+    expect(() => getPath('$.a.missing', { a: {} }, {})).toThrow(StatesError);
+    expect(() => getPath('$.a.missing', { a: {} }, {})).toThrow('the path "$.a.missing" matches nothing in the input');
+    expect(() => parsePath('$..a')).toThrow('deep scan');
+    expect(() => parsePath('$.a[*]')).toThrow('no wildcards');
+    expect(() => parsePath('$.a[?(@.b)]')).toThrow('filters');
+    expect(() => parsePath('a.b')).toThrow('must start with "$"');
+  });
+
+  it('places a result with ResultPath without changing the input', () => {
+    const input = { a: 1, n: { keep: true } };
+    expect(setPath('$.n.r', input, 5)).toEqual({ a: 1, n: { keep: true, r: 5 } });
+    expect(input).toEqual({ a: 1, n: { keep: true } });
+    expect(setPath('$', input, 5)).toBe(5);
+    expect(setPath(null, input, 5)).toBe(input);
+    expect(() => setPath('$.a.b', input, 5)).toThrow('"a" is number 1, not an object');
+  });
+
+  it('evaluates templates with paths and intrinsic functions, nested', () => {
+    const data = { name: 'x', list: [3, 1, 3], json: '{"k":2}' };
+    expect(applyTemplate({
+      'greeting.$': "States.Format('hi {}, {} items', $.name, States.ArrayLength($.list))",
+      fixed: { 'inner.$': '$.name', n: 1 },
+      'unique.$': 'States.ArrayUnique($.list)',
+      'parsed.$': 'States.StringToJson($.json)',
+      'sum.$': 'States.MathAdd(States.ArrayGetItem($.list, 0), -1)',
+      'parts.$': 'States.ArrayPartition(States.ArrayRange(1, 5, 1), 2)',
+      'hash.$': "States.Hash('abc', 'SHA-256')",
+      'b64.$': "States.Base64Decode(States.Base64Encode('a\\'b'))",
+      'split.$': "States.StringSplit('a,b;;c', ',;')",
+      'merged.$': 'States.JsonMerge(States.StringToJson($.json), States.StringToJson(\'{"z":1}\'), false)',
+    }, data, {})).toEqual({
+      greeting: 'hi x, 3 items',
+      fixed: { inner: 'x', n: 1 },
+      unique: [3, 1],
+      parsed: { k: 2 },
+      sum: 2,
+      parts: [[1, 2], [3, 4], [5]],
+      hash: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      b64: "a'b",
+      split: ['a', 'b', 'c'],
+      merged: { k: 2, z: 1 },
+    });
+    expect(applyTemplate({ 'id.$': 'States.UUID()' }, {}, {})).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  });
+
+  it('reports bad template fields by path when a machine is checked', () => {
+    expect(templateProblems({ ok: 1, 'a.$': '$.x', nested: { 'b.$': 'States.Nope(1)', 'c.$': 3 } }, 'States.T.Parameters')).toEqual([
+      { path: 'States.T.Parameters.nested.b.$', message: expect.stringContaining('States.Nope is not an intrinsic function') },
+      { path: 'States.T.Parameters.nested.c.$', message: expect.stringContaining('must hold a path or an intrinsic function') },
+    ]);
+    expect(() => parseCall("States.Format('x'")).toThrow('expected "," or ")"');
+  });
+});
+
+describe('ASL choice rules', () => {
+  const rule = (r: Record<string, unknown>, data: unknown) => matches(r, data, {});
+  it('compares strings, numbers, booleans and timestamps, with And, Or and Not', () => {
+    expect(rule({ Variable: '$.t', StringEquals: 'a' }, { t: 'a' })).toBe(true);
+    expect(rule({ Variable: '$.t', StringEquals: 'a' }, { t: 1 })).toBe(false);
+    expect(rule({ Variable: '$.t', StringMatches: 'log-*.txt' }, { t: 'log-1.txt' })).toBe(true);
+    expect(rule({ Variable: '$.t', StringMatches: 'a\\*' }, { t: 'ab' })).toBe(false);
+    expect(rule({ And: [{ Variable: '$.v', NumericGreaterThanEquals: 20 }, { Variable: '$.v', NumericLessThan: 30 }] }, { v: 25 })).toBe(true);
+    expect(rule({ Or: [{ Variable: '$.v', NumericEquals: 1 }, { Not: { Variable: '$.v', NumericLessThan: 30 } }] }, { v: 31 })).toBe(true);
+    expect(rule({ Variable: '$.v', NumericLessThanPath: '$.w' }, { v: 1, w: 2 })).toBe(true);
+    expect(rule({ Variable: '$.b', BooleanEquals: false }, { b: false })).toBe(true);
+    expect(rule({ Variable: '$.at', TimestampLessThan: '2026-01-01T00:00:00Z' }, { at: '2025-12-31T23:59:59+00:00' })).toBe(true);
+    expect(rule({ Variable: '$.x', IsPresent: false }, {})).toBe(true);
+    expect(rule({ Variable: '$.x', IsNull: true }, { x: null })).toBe(true);
+    expect(rule({ Variable: '$.x', IsNumeric: false }, {})).toBe(true);
+  });
+
+  it('says what is wrong with a rule, by path', () => {
+    expect(ruleProblems({ Variable: '$.a', StringEquals: 1, NumericEquals: 2, Next: 'X' }, 'C[0]', true)).toEqual([
+      { path: 'C[0]', message: 'a rule needs exactly one of And, Or, Not or a comparison; it has StringEquals, NumericEquals' },
+    ]);
+    expect(ruleProblems({ Variable: '$.a', NumericEquals: 'x' }, 'C[0]', true).map((p) => p.path)).toEqual(['C[0].Next', 'C[0].NumericEquals']);
+    expect(ruleProblems({ Not: { Variable: '$.a', StringEquals: 'x', Next: 'Y' } }, 'C[1]', true).map((p) => p.message)).toContain(
+      'only the rules listed in Choices have Next, not the rules inside And, Or or Not',
+    );
+  });
+});
+
+describe('ASL states', () => {
+  it('runs a Task with InputPath, Parameters, ResultSelector, ResultPath and OutputPath in that order', async () => {
+    const st: State = {
+      Type: 'Task', Resource: 'arn:aws:lambda:eu-west-1:1:function:price:live', InputPath: '$.order',
+      Parameters: { 'qty.$': '$.n', unit: 2 }, ResultSelector: { 'total.$': '$.total' }, ResultPath: '$.order.priced', OutputPath: '$.order', Next: 'Next',
+    };
+    const seen: unknown[] = [];
+    const r = await runState('Price', st, { order: { n: 3 }, other: true }, ctx({ price: (e) => (seen.push(e), { total: 6, noise: 1 }) }));
+    expect(seen).toEqual([{ qty: 3, unit: 2 }]);
+    expect(r).toEqual({ next: 'Next', output: { n: 3, priced: { total: 6 } } });
+  });
+
+  it('retries with backoff by the matching retrier, then catches, with ResultPath on the error', async () => {
+    let calls = 0;
+    const c = ctx({ f: () => {
+      calls++;
+      throw Object.assign(new Error('busy'), { name: 'Busy' });
+    } });
+    const st: State = {
+      Type: 'Task', Resource: 'arn:aws:lambda:r:1:function:f', End: true,
+      Retry: [{ ErrorEquals: ['Other'], MaxAttempts: 9 }, { ErrorEquals: ['Busy'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 3 }],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.err', Next: 'Fix' }],
+    };
+    expect(await runState('T', st, { a: 1 }, c)).toEqual({ next: 'Fix', output: { a: 1, err: { Error: 'Busy', Cause: 'busy' } } });
+    expect(calls).toBe(3);
+    expect(c.slept).toEqual([1000, 3000]);
+  });
+
+  it('does not let States.ALL catch States.Runtime', () => {
+    expect(errorMatches(['States.ALL'], 'States.Runtime')).toBe(false);
+    expect(errorMatches(['States.TaskFailed'], 'Whatever')).toBe(true);
+    expect(errorMatches(['States.TaskFailed'], 'States.Timeout')).toBe(false);
+    expect(catchError({ Type: 'Task', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'X' }] }, {}, new StatesError('States.Runtime', 'bad path'), {})).toBeUndefined();
+  });
+
+  it('runs a loop until it leaves its states, and stops a loop that never does', async () => {
+    const scope: Scope = { StartAt: 'Inc', States: {
+      Inc: { Type: 'Pass', Parameters: { 'n.$': 'States.MathAdd($.n, 1)' }, Next: 'Check' },
+      Check: { Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThanEquals: 3, Next: 'Out' }], Default: 'Inc' },
+      Out: { Type: 'Succeed' },
+    } };
+    expect(await runScope(scope, 'Inc', { n: 0 }, ctx(), new Set(['Inc', 'Check']))).toEqual({ next: 'Out', output: { n: 3 } });
+    const forever: Scope = { StartAt: 'A', States: { A: { Type: 'Pass', Next: 'A' } } };
+    await expect(runScope(forever, 'A', {}, ctx())).rejects.toThrow('more than 10000 state transitions from "A"');
+  });
+
+  it('runs Parallel branches and Map items (with ItemSelector and $$.Map.Item) in order', async () => {
+    const st: State = {
+      Type: 'Map', ItemsPath: '$.xs', ItemSelector: { 'v.$': '$$.Map.Item.Value', 'i.$': '$$.Map.Item.Index', 'k.$': '$.k' }, ResultPath: '$.ys', End: true,
+      ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Parallel', End: true, Branches: [
+        { StartAt: 'A', States: { A: { Type: 'Pass', InputPath: '$.v', End: true } } },
+        { StartAt: 'B', States: { B: { Type: 'Task', Resource: 'double', End: true } } },
+      ] } } },
+    };
+    const r = await runState('M', st, { xs: [1, 2], k: 'z' }, ctx({ double: (e) => e }));
+    expect(r.output).toEqual({ xs: [1, 2], k: 'z', ys: [[1, { v: 1, i: 0, k: 'z' }], [2, { v: 2, i: 1, k: 'z' }]] });
+  });
+
+  it('fails with the Fail state\'s error and cause, and with States.NoChoiceMatched', async () => {
+    await expect(runState('F', { Type: 'Fail', Error: 'Bad', Cause: 'why' }, {}, ctx())).rejects.toMatchObject({ error: 'Bad', message: 'Bad: why' });
+    await expect(runState('C', { Type: 'Choice', Choices: [{ Variable: '$.a', StringEquals: 'x', Next: 'X' }] }, { a: 'y' }, ctx()))
+      .rejects.toMatchObject({ error: 'States.NoChoiceMatched' });
+  });
+
+  it('waits by Seconds, SecondsPath and Timestamp', async () => {
+    const c = ctx();
+    await runState('W', { Type: 'Wait', Seconds: 2, End: true }, {}, c);
+    await runState('W', { Type: 'Wait', SecondsPath: '$.s', End: true }, { s: 0.5 }, c);
+    await runState('W', { Type: 'Wait', Timestamp: '2000-01-01T00:00:00Z', End: true }, {}, c);
+    expect(c.slept).toEqual([2000, 500, 0]);
+  });
+});

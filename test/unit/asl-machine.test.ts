@@ -1,0 +1,104 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+import { compileMachine } from '../../src/importers/asl/compile.ts';
+import { checkMachine, type Scope } from '../../src/importers/asl/machine.ts';
+import { root } from '../helpers/cli.ts';
+
+const corpus = path.resolve(root, '../shared/corpora/asl');
+const load = (f: string) => JSON.parse(readFileSync(path.join(corpus, f), 'utf8')) as Scope;
+const files = readdirSync(corpus).filter((f) => f.endsWith('.asl.json'));
+
+describe('checking ASL machines', () => {
+  it('takes every valid machine of the corpus and refuses the invalid one, naming the state', () => {
+    expect(files.length).toBeGreaterThanOrEqual(7);
+    for (const f of files.filter((x) => !x.includes('invalid-'))) expect(checkMachine(load(f)).problems, f).toEqual([]);
+    expect(checkMachine(load('aslvalidator__invalid-missing-terminal-parallel.asl.json')).problems).toEqual([{
+      path: 'States.Parallel.Branches[0].States["Wait 20s"]',
+      message: 'a Wait state that does not end its branch needs Next (the state after it); otherwise give it End: true',
+    }]);
+  });
+
+  it('lists every problem with its path: unknown targets (with a hint), unreachable states, and what is not imported', () => {
+    const { problems, warnings } = checkMachine({
+      StartAt: 'A', TimeoutSeconds: 30,
+      States: {
+        A: { Type: 'Task', Resource: 'arn:aws:states:::batch:submitJob.sync', Next: 'b', Assign: { x: 1 } },
+        B: { Type: 'Wait', Next: 'A' },
+        C: { Type: 'Map', ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'X', States: { X: { Type: 'Pass', End: true } } }, ItemReader: {}, End: true },
+        D: { Type: 'Sleep' },
+        E: { Type: 'Choice', Choices: [{ Variable: '$.x', StringEquals: 'y', Next: 'A' }], Default: 'Nowhere' },
+      },
+    });
+    expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'States.A.Assign: workflow variables are not imported: pass the data along with ResultPath',
+      'States.A.Next: there is no state "b" in the machine (did you mean "B"?)',
+      'States.A.Resource: "arn:aws:states:::batch:submitJob.sync": the .sync and .waitForTaskToken integration patterns are not imported (joinflow calls the task and takes its result)',
+      'States.B: a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath',
+      'States.C.ItemReader: a distributed Map reading from S3 is not imported: give the items in the input (ItemsPath)',
+      'States.C.ItemProcessor.ProcessorConfig.Mode: "DISTRIBUTED" is not imported: only INLINE Map states (items from the input)',
+      'States.D.Type: "Sleep" is not a state type: one of Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map',
+      'States.E.Default: there is no state "Nowhere" in the machine',
+      'States.B: is not reachable from StartAt "A"',
+      'States.C: is not reachable from StartAt "A"',
+      'States.D: is not reachable from StartAt "A"',
+      'States.E: is not reachable from StartAt "A"',
+    ]);
+    expect(warnings.map((w) => w.path)).toEqual(['TimeoutSeconds']);
+    expect(checkMachine({ QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } }).problems).toEqual([
+      { path: 'QueryLanguage', message: 'JSONata is not imported; joinflow takes the JSONPath mode of ASL' },
+    ]);
+  });
+});
+
+describe('compiling ASL machines to workflows', () => {
+  const compiled = (m: Scope) => {
+    expect(checkMachine(m).problems).toEqual([]);
+    const { workflow } = compileMachine(m, 'm', './m.asl.ts');
+    compileWorkflow(workflow, { source: 'test' });
+    return workflow;
+  };
+
+  it('runs a loop of states in one step, and the states around it in steps of their own', () => {
+    const wf = compiled(load('aslvalidator__valid-job-status-poller.asl.json'));
+    expect(Object.keys(wf.steps)).toEqual(['Submit_Job', 'Wait_X_Seconds', 'Job_Failed', 'Get_Final_Job_Status', 'end']);
+    const loop = wf.steps['Wait_X_Seconds']!;
+    expect(loop.description).toBe('the loop of states "Wait X Seconds", "Get Job Status", "Job Complete?"');
+    expect((loop.executor as { params: { exits: unknown } }).params.exits).toEqual({ 'Job Failed': 'Job_Failed', 'Get Final Job Status': 'Get_Final_Job_Status' });
+    // After a step that may go two ways, a step runs only if it was named next.
+    expect(wf.steps['Job_Failed']).toMatchObject({ needs: ['Wait_X_Seconds'], when: { results: { Wait_X_Seconds: { next: ['Job_Failed'] } } } });
+    expect(wf.steps['end']).toMatchObject({ needs: ['Get_Final_Job_Status'] });
+    expect(wf.output).toBe('end');
+    // A Task whose retriers share one policy gets the engine's retry (1 + MaxAttempts attempts).
+    expect(wf.steps['Submit_Job']!.retry).toEqual({ maxAttempts: 4, backoffMs: 1000, factor: 2, maxDelayMs: 31_536_000_000 });
+  });
+
+  it('fans a Parallel out into head, branch and join steps, and a Map into head, forEach and join steps', () => {
+    const math = compiled(load('statebox__fun-with-math-state-machine.asl.json'));
+    expect(Object.keys(math.steps)).toEqual(['FunWithMath', 'FunWithMath.0.Add', 'FunWithMath.1.Subtract', 'FunWithMath.join', 'end']);
+    expect(math.steps['FunWithMath.join']!.needs).toEqual(['FunWithMath', 'FunWithMath.0.Add', 'FunWithMath.1.Subtract']);
+    const map = compiled(load('statebox__map.asl.json'));
+    expect(Object.keys(map.steps)).toEqual(['Validate-All', 'Validate-All.items', 'Validate-All.join', 'end']);
+    expect(map.steps['Validate-All.items']).toMatchObject({ needs: ['Validate-All'], forEach: { step: 'Validate-All', path: 'items' } });
+  });
+
+  it('gives a Task with Catch a catch step, and a merge after a choice a when over each way in', () => {
+    const wf = compiled({ StartAt: 'C', States: {
+      C: { Type: 'Choice', Choices: [{ Variable: '$.a', BooleanEquals: true, Next: 'T' }], Default: 'M' },
+      T: { Type: 'Task', Resource: 'f', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'M' }], Next: 'M' },
+      M: { Type: 'Pass', End: true },
+    } });
+    expect(wf.steps['T']).toMatchObject({ catch: 'T.catch', needs: ['C'] });
+    expect(wf.steps['T.catch']!.needs).toBeUndefined();
+    expect(wf.steps['M']).toMatchObject({
+      needs: ['C', 'T', 'T.catch'],
+      when: { $or: [{ results: { C: { next: ['M'] } } }, { results: { T: { next: ['M'] } } }, { results: { 'T.catch': { next: ['M'] } } }] },
+    });
+  });
+
+  it('makes step ids of any state names, unique', () => {
+    const wf = compiled({ StartAt: 'a b', States: { 'a b': { Type: 'Pass', Next: 'a_b' }, a_b: { Type: 'Pass', Next: '-x' }, '-x': { Type: 'Pass', Next: 'end' }, end: { Type: 'Succeed' } } });
+    expect(Object.keys(wf.steps)).toEqual(['a_b', 'a_b-2', '_x', 'end', 'end-2']);
+  });
+});
