@@ -25,7 +25,7 @@ function stepFunctions(model) {
   for (const f of model.functionSteps) {
     functions[f.key] = {
       name: f.name,
-      description: `joinflow step ${f.id}`.slice(0, 256),
+      description: (f.members ? `joinflow steps of ${f.workflow} run by ${f.handler} (${f.members.length})` : `joinflow step ${f.id}`).slice(0, 256),
       handler: f.handler,
       role: `${f.logicalId}Role`,
       timeout: f.timeout,
@@ -36,7 +36,7 @@ function stepFunctions(model) {
         onFailure: { type: 'eventBus', arn: BUS_ARN },
       },
       // Plus what the workflow's aws.cjs gives the step (workflow-resources.cjs).
-      environment: { ...extras.environment(f), JOINFLOW_WORKFLOW: f.workflow, JOINFLOW_STEP: f.step },
+      environment: { ...extras.environment(f), JOINFLOW_WORKFLOW: f.workflow, ...(f.members ? {} : { JOINFLOW_STEP: f.step }) },
     };
   }
   return functions;

@@ -222,7 +222,29 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
       // An `auto` step was compiled into a function or batch executor already; with a Batch fallback
       // it gets a job definition as well (its Lambda attempts that time out continue there).
       if (spec.fallback) batchSteps.push(batchStep(plan, step, spec.fallback.executor, undefined));
-      if (e.type === 'function') {
+      if (e.type === 'function' && e.params !== undefined) {
+        // Steps that differ only by params (one handler serving many steps: joinflow import asl)
+        // share one function per workflow, module and export: its time-out is their longest.
+        const shared = `${plan.workflow}/@${e.module}#${e.export}`;
+        const seconds = Math.min(LIMITS.lambdaTimeout, Math.max(1, spec.timeoutMs === undefined ? 60 : Math.ceil(spec.timeoutMs / 1000)));
+        const known = functionSteps.find((f) => f.id === shared);
+        if (known) {
+          known.members.push(id);
+          known.timeout = Math.max(known.timeout, seconds);
+          continue;
+        }
+        const logicalId = `Step${pascal(plan.workflow, 40)}${pascal(e.module.replace(/\.[^./]+$/, ''), 40)}${pascal(e.export, 20)}${hash(shared).toUpperCase()}`;
+        functionSteps.push({
+          id: shared,
+          members: [id],
+          workflow: plan.workflow,
+          key: `s${logicalId.slice(1)}`,
+          name: boundedName(`${prefix}-s-`, [plan.workflow, e.module.replace(/^.*\//, '').replace(/\.[^.]+$/, ''), e.export], LIMITS.lambdaName),
+          handler: `${e.module.replace(/\.(?:[cm]?[jt]s|tsx|jsx)$/, '')}.${e.export}`,
+          timeout: seconds,
+          logicalId,
+        });
+      } else if (e.type === 'function') {
         const logicalId = `Step${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`;
         // serverless derives <Key>LambdaFunction / <Key>LogGroup from the key: keep it alphanumeric.
         const key = `s${logicalId.slice(1)}`;

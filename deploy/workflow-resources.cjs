@@ -76,9 +76,9 @@ function workflowExtras(model, root = SERVICE_DIR) {
   const extras = {
     resources: Object.keys(Outputs).length > 0 ? { Resources, Outputs } : { Resources },
     /** Extra environment of a function step (from model.functionSteps). */
-    environment: (f) => (steps.get(f.id) || {}).environment || {},
-    /** Extra IAM statements of a function step's role. */
-    statements: (f) => (steps.get(f.id) || {}).statements || [],
+    environment: (f) => Object.assign({}, ...(f.members || [f.id]).map((id) => (steps.get(id) || {}).environment || {})),
+    /** Extra IAM statements of a function step's role (of every step a shared function runs). */
+    statements: (f) => (f.members || [f.id]).flatMap((id) => (steps.get(id) || {}).statements || []),
   };
   if (root === SERVICE_DIR) memo.set(model, extras);
   return extras;

@@ -57,6 +57,19 @@ describe('AWS dispatch request shapes', () => {
     });
   });
 
+  it('invokes the function its workflow shares for a handler, for a step that gives params, with the params in the event', async () => {
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+    const shared = { ...deps, config: { ...config, functions: { 'wf/@m.asl.ts#handler': 'joinflow-test-wf-m-asl-handler' } } };
+    const params = { v: 1, kind: 'end', ends: ['a'] };
+    await dispatchTask({ ...base, step: 'end', executor: { type: 'function', module: 'm.asl.ts', export: 'handler', params }, event: { ...base.event, params } }, shared);
+    const input = lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input;
+    expect(input.FunctionName).toBe('joinflow-test-wf-m-asl-handler');
+    expect(JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array))).toMatchObject({ params, joinflow: { step: 'end' } });
+    // Without params a step has its own function, and no other: it is not sent to the shared one.
+    await expect(dispatchTask({ ...base, step: 'x', executor: { type: 'function', module: 'm.asl.ts', export: 'handler' } }, shared))
+      .rejects.toThrow('no Lambda function is deployed for function step "wf/x"');
+  });
+
   it('submits a GPU batch step with VCPU, MEMORY and GPU resourceRequirements to the GPU queue', async () => {
     batchMock.on(SubmitJobCommand).resolves({ jobId: 'j1', jobName: 'n', jobArn: 'a' });
     const executor = { type: 'batch' as const, image: 'detector:1', command: ['detect'], vcpus: 4, memoryMb: 16384, gpus: 1, env: {} };

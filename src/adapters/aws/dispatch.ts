@@ -69,7 +69,8 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
   const key = `${task.workflow}/${task.step}`;
   switch (task.executor.type) {
     case 'function': {
-      const fn = deps.config.functions[key];
+      // Steps that differ only by params share their workflow's function of that handler (deploy/lib.cjs).
+      const fn = deps.config.functions[key] ?? (task.executor.params === undefined ? undefined : deps.config.functions[`${task.workflow}/@${task.executor.module}#${task.executor.export}`]);
       if (!fn) throw new UndispatchableError(`no Lambda function is deployed for function step "${key}": redeploy (serverless deploy)`);
       // The handler sees the ordinary step event; `joinflow` rides along for the result bridge.
       const payload = JSON.stringify({ ...task.event, joinflow: taskMeta(task) });

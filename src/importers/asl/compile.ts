@@ -100,13 +100,14 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
       if (u.kind === 'unit') {
         const own: Record<string, State> = {};
         for (const n of u.names) own[n] = scope.States[n]!;
-        steps[u.entry] = { description: describe(u.names), ...base, executor: fn({ v: 1, kind: 'unit', self: u.entry, name, states: own, within: u.names, exits, from, startAt: scope.StartAt }) };
+        const timeoutMs = u.names.length === 1 ? backstop(st) : undefined;
+        steps[u.entry] = { description: describe(u.names), ...base, ...(timeoutMs ? { timeoutMs } : {}), executor: fn({ v: 1, kind: 'unit', self: u.entry, name, states: own, within: u.names, exits, from, startAt: scope.StartAt }) };
       } else if (u.kind === 'task') {
         const retry = retryOf(st['Retry'] as Retrier[] | undefined);
         const catcher = u.outs[1]?.step;
         steps[u.entry] = {
           description: `Task state "${name}"`, ...base, executor: fn({ v: 1, kind: 'task', self: u.entry, name, state: st, exits, from }),
-          ...(retry ? { retry } : {}), ...(catcher ? { catch: catcher } : {}),
+          ...(retry ? { retry } : {}), ...(catcher ? { catch: catcher } : {}), ...(backstop(st) ? { timeoutMs: backstop(st) } : {}),
         };
         if (catcher) steps[catcher] = { description: `the Catch of "${name}"`, executor: fn({ v: 1, kind: 'catch', self: u.entry, name, state: st, exits, from }) };
       } else if (u.kind === 'parallel') {
@@ -168,6 +169,16 @@ export function retryOf(retriers: Retrier[] | undefined): StepInput['retry'] | u
     factor: r.BackoffRate ?? 2,
     maxDelayMs: r.MaxDelaySeconds === undefined ? 31_536_000_000 : r.MaxDelaySeconds * 1000,
   };
+}
+
+/**
+ * The step's time-out, above what the state itself may take: a Task's TimeoutSeconds (which its
+ * handler enforces as States.Timeout) or a Wait's Seconds. It also sizes the step's Lambda function.
+ */
+function backstop(st: State): number | undefined {
+  if (st.Type === 'Task' && typeof st['TimeoutSeconds'] === 'number') return (st['TimeoutSeconds'] + 5) * 1000;
+  if (st.Type === 'Wait' && typeof st['Seconds'] === 'number') return (st['Seconds'] + 30) * 1000;
+  return undefined;
 }
 
 const canEnd = (st: State) => st['End'] === true || st.Type === 'Succeed';

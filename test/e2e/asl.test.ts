@@ -1,0 +1,179 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-asl-');
+const corpus = path.resolve(root, '../shared/corpora/asl');
+const tasks = path.join(root, 'test/fixtures/asl/tasks.ts');
+type Result = { status: string; output: unknown; error?: { type: string; message: string; step?: string }; steps: Record<string, number> };
+
+/** Imports a machine (a corpus file name, or a machine object) into a fresh dir; returns the workflow file. */
+function imported(machine: string | object, extra: string[] = ['--tasks', tasks]): string {
+  const dir = tmp();
+  const file = typeof machine === 'string' ? path.join(corpus, machine) : path.join(dir, 'machine.asl.json');
+  if (typeof machine !== 'string') writeFileSync(file, JSON.stringify(machine));
+  const out = path.join(dir, 'wf.json');
+  const r = joinflow(['import', 'asl', file, '-o', out, ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  return out;
+}
+
+function run(workflow: string, input: unknown, state?: string): Result {
+  const r = joinflow(['run', workflow, '--input', JSON.stringify(input), '--json', ...(state ? ['--state', state] : ['--memory'])]);
+  expect([0, 1], r.stderr).toContain(r.code);
+  return JSON.parse(r.stdout) as Result;
+}
+
+describe('joinflow import asl + run: the corpus machines', () => {
+  it('choice by data (sfwc path-based-on-data): each input takes its rule\'s branch', () => {
+    const wf = imported('sfwc__path-based-on-data.asl.json', []);
+    const ran = (input: object) => {
+      const r = joinflow(['run', wf, '--input', JSON.stringify(input), '--memory']);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stderr.split('\n').filter((l) => l.startsWith('ok ')).map((l) => l.split(/\s+/)[1]);
+    };
+    expect(ran({ type: 'Public', value: 0 })).toEqual(['Choice_State', 'NEXT_STATE_ONE', 'end']);
+    expect(ran({ type: 'Private', value: 0 })).toEqual(['Choice_State', 'NEXT_STATE_TWO', 'end']);
+    expect(ran({ type: 'Private', value: 25 })).toEqual(['Choice_State', 'NEXT_STATE_TWO', 'end']);
+    expect(ran({ type: 'Private', value: 5 })).toEqual(['Choice_State', 'DEFAULT_STATE', 'end']);
+  });
+
+  it('a polling loop (aslvalidator job-status-poller) runs until the job is done, or fails the run at its Fail state', () => {
+    const wf = imported('aslvalidator__valid-job-status-poller.asl.json');
+    const ok = run(wf, { runMs: 60, wait_time: 0.01 });
+    expect([ok.status, ok.output]).toEqual(['succeeded', 'SUCCEEDED']);
+    const failed = run(wf, { runMs: 10, wait_time: 0.01, fail: true });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ step: 'Job_Failed', message: 'DescribeJob returned FAILED: AWS Batch Job Failed' });
+  });
+
+  it('Parallel branches (statebox fun-with-math) and a Map with InputPath/ResultPath (statebox map)', () => {
+    expect(run(imported('statebox__fun-with-math-state-machine.asl.json'), [3, 2]).output).toEqual([5, 1]);
+    const shipped = [{ prod: 'R31', 'dest-code': 9511, quantity: 1344 }, { prod: 'S39', 'dest-code': 9511, quantity: 40 }];
+    const r = run(imported('statebox__map.asl.json'), { detail: { 'delivery-partner': 'UQS', shipped } });
+    expect(r.output).toEqual({ detail: { 'delivery-partner': 'UQS', shipped: shipped.map((s) => ({ ...s, quantity: s.quantity + 1 })) } });
+    expect(r.steps['total']).toBe(5); // head, 2 items, join, end
+  });
+
+  it('scatter-gather (sfwc): functions picked by the data, a failed item caught inside the Map, a service Task, on the durable store', () => {
+    const state = tmp();
+    const r = run(imported('sfwc__scatter-gather.asl.json'), { requestDescription: { amount: 10 }, quoteProviders: ['quoteA', 'brokenQuote', 'quoteB'] }, state);
+    expect(r.status).toBe('succeeded');
+    const out = r.output as { table: string; saved: { requestId: { S: string }; quotes: { S: string } } };
+    expect(out.table).toBe('ScatterGatherStack-Quotes4DCFF1CF-M5K0TUIFX7XN');
+    expect(out.saved.requestId.S).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(out.saved.quotes.S)).toEqual([
+      { provider: 'A', price: 20 },
+      { quote: { Error: 'Error', Cause: 'provider down' } },
+      { provider: 'B', price: 30 },
+    ]);
+  });
+
+  it('retry-with-exponential-backoff (sfwc): a function named by a template placeholder, invoked without a Payload', () => {
+    const r = run(imported('sfwc__retry-with-exponential-backoff-sam.asl.json'), { failures: 5 });
+    // No Payload in Parameters: the function gets an empty event, so it does not fail.
+    expect([r.status, r.output]).toEqual(['succeeded', { body: 'ok', calls: 1 }]);
+  });
+});
+
+describe('joinflow import asl: Retry and Catch on the engine', () => {
+  const machine = {
+    StartAt: 'Call',
+    States: {
+      Call: {
+        Type: 'Task', Resource: 'arn:aws:lambda:eu-west-1:123456789012:function:generateRandomResponsesLambda',
+        Retry: [{ ErrorEquals: ['InternalServerError'], IntervalSeconds: 1, MaxAttempts: 1 }],
+        Catch: [{ ErrorEquals: ['ValidationError'], ResultPath: '$.error', Next: 'Recover' }],
+        ResultPath: '$.call', Next: 'Done',
+      },
+      Recover: { Type: 'Pass', Result: 'recovered', ResultPath: '$.status', Next: 'Done' },
+      Done: { Type: 'Succeed' },
+    },
+  };
+
+  it('retries a matching error with the engine\'s retry, catches another into its Catch state, and fails the run on an error neither matches', () => {
+    const wf = imported(machine);
+    const dir = path.dirname(wf);
+    const retried = run(wf, { counter: path.join(dir, 'a'), failures: 1 });
+    expect(retried).toMatchObject({ status: 'succeeded', output: { call: { body: 'ok', calls: 2 } }, steps: { retried: 1 } });
+    const caught = run(wf, { counter: path.join(dir, 'b'), failures: 1, error: 'ValidationError' });
+    expect(caught.status).toBe('succeeded');
+    expect(caught.output).toEqual({
+      counter: path.join(dir, 'b'), failures: 1, error: { Error: 'ValidationError', Cause: 'bad request (call 1)' }, status: 'recovered',
+    });
+    const twice = run(wf, { counter: path.join(dir, 'c'), failures: 2 });
+    expect(twice.status).toBe('failed');
+    expect(twice.error).toMatchObject({ type: 'NonRetriableStepError', message: 'InternalServerError: try again (call 2)', step: 'Call.catch' });
+  });
+
+  it('joins the ways into a state after a Choice, whichever ran', () => {
+    const wf = imported({
+      StartAt: 'Check',
+      States: {
+        Check: { Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 5, Next: 'Big' }], Default: 'Merge' },
+        Big: { Type: 'Pass', Parameters: { 'n.$': '$.n', size: 'big' }, Next: 'Merge' },
+        Merge: { Type: 'Pass', Parameters: { 'seen.$': '$' }, End: true },
+      },
+    }, []);
+    expect(run(wf, { n: 9 }).output).toEqual({ seen: { n: 9, size: 'big' } });
+    expect(run(wf, { n: 1 }).output).toEqual({ seen: { n: 1 } });
+  });
+});
+
+describe('joinflow import asl: refusals', () => {
+  it('refuses the corpus\'s invalid machine, naming the state, and writes nothing', () => {
+    const dir = tmp();
+    const r = joinflow(['import', 'asl', path.join(corpus, 'aslvalidator__invalid-missing-terminal-parallel.asl.json'), '-o', path.join(dir, 'wf.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('States.Parallel.Branches[0].States["Wait 20s"]: a Wait state that does not end its branch needs Next');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('asks for the tasks module, names a Task it lacks, and needs -o', () => {
+    const dir = tmp();
+    const poller = path.join(corpus, 'aslvalidator__valid-job-status-poller.asl.json');
+    const none = joinflow(['import', 'asl', poller, '-o', path.join(dir, 'wf.json')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('has 3 Task states: name the module that implements them with --tasks (it exports SubmitJob, CheckJob)');
+    const partial = path.join(dir, 'partial.mjs');
+    writeFileSync(partial, 'export const SubmitJob = () => ({});\n');
+    const lacking = joinflow(['import', 'asl', poller, '-o', path.join(dir, 'wf.json'), '--tasks', partial]);
+    expect(lacking.code).toBe(2);
+    expect(lacking.stderr).toContain(`States["Get Job Status"]: --tasks ${partial} exports no function "CheckJob" for this Task`);
+    expect(joinflow(['import', 'asl', poller]).stderr).toContain('name the workflow file with -o');
+    expect(readdirSync(dir)).toEqual(['partial.mjs']);
+  });
+
+  it('writes the module the steps run beside the workflow, importing the tasks relative to it', () => {
+    const wf = imported('statebox__map.asl.json');
+    const module = readFileSync(wf.replace(/\.json$/, '.asl.ts'), 'utf8');
+    expect(module).toContain(`import * as tasks from '${path.relative(path.dirname(wf), tasks)}';`);
+    expect(module).toContain('export const handler = aslHandler(tasks);');
+  });
+});
+
+describe('workflows/sensor-report (imported from its machine.asl.json)', () => {
+  it('is what joinflow import asl writes today, and runs: statistics and outliers in parallel, each sensor calibrated', () => {
+    const dir = tmp();
+    const out = path.join(dir, 'workflow.json');
+    const r = joinflow(['import', 'asl', 'workflows/sensor-report/machine.asl.json', '-o', out, '--tasks', 'workflows/sensor-report/tasks.ts', '--name', 'sensor-report']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(path.join(root, 'workflows/sensor-report/workflow.json'), 'utf8'));
+    const ran = joinflow(['run', 'sensor-report', '--input', '@workflows/sensor-report/input.json', '--json', '--memory']);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout).output).toEqual({
+      status: 'ok',
+      summary: '6 readings, mean 15.417',
+      stats: { mean: 15.417, min: 9.8, max: 42 },
+      outliers: [42],
+      sensors: [{ id: 'north', value: 1.75 }, { id: 'south', value: 1.25 }],
+    });
+    const rejected = joinflow(['run', 'sensor-report', '--input', '{"readings": "none"}', '--json', '--memory']);
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ status: 'succeeded', output: { status: 'rejected', reason: 'readings must be an array of finite numbers' } });
+    const few = joinflow(['run', 'sensor-report', '--input', '{"readings": [1, 2]}', '--json', '--memory']);
+    expect(few.code).toBe(1);
+    expect(JSON.parse(few.stdout).error).toMatchObject({ message: 'TooFewReadings: a report needs at least 3 readings' });
+  });
+});
