@@ -136,10 +136,12 @@ describe('joinflow import cwl + run', () => {
     expect(r.stderr).toContain(`joinflow import: ${file}: invalid workflow definition (4 problems):`);
   });
 
-  it('keeps joinflow import wfcommons working and names both formats on bad usage', () => {
+  it('keeps joinflow import wfcommons working and names every format on bad usage', () => {
     const r = joinflow(['import', 'nope', 'x']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('unknown format "nope" (supported: wfcommons, cwl)');
+    expect(r.stderr).toContain('unknown format "nope" (supported: wfcommons, cwl, asl)');
+    const wrong = joinflow(['import', 'wfcommons', 'x.json', '--tasks', 't.ts']);
+    expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringContaining('--tasks applies to joinflow import asl only')]);
     const trace = path.join(root, '../shared/corpora/wfcommons/blast-chameleon-small-001.json');
     const w = joinflow(['import', 'wfcommons', trace]);
     expect(w.code).toBe(0);
