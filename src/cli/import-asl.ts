@@ -16,8 +16,8 @@ import { outputFile, writeOutput } from './input.ts';
 
 export type ImportAslFlags = { out?: string; name?: string; tasks?: string };
 
-/** This package's `joinflow/asl` entry, for a module written where `joinflow` does not resolve. */
-const ENTRY = path.resolve(import.meta.dirname, '../asl.ts');
+/** This package's `joinflow/asl` entry (its source, from src/cli/ or dist/cli/), for a module written where `joinflow` does not resolve. */
+const ENTRY = path.resolve(import.meta.dirname, '../../src/asl.ts');
 
 export async function importAslFile(file: string, flags: ImportAslFlags): Promise<number> {
   if (flags.out === undefined) throw new UsageError('joinflow import asl writes two files, the workflow and the module its steps run: name the workflow file with -o (e.g. -o workflows/orders.json)');

@@ -151,6 +151,9 @@ describe('joinflow import asl: refusals', () => {
     const module = readFileSync(wf.replace(/\.json$/, '.asl.ts'), 'utf8');
     expect(module).toContain(`import * as tasks from '${path.relative(path.dirname(wf), tasks)}';`);
     expect(module).toContain('export const handler = aslHandler(tasks);');
+    // Outside a project that has joinflow, the module names this package's entry by path (from src/ or dist/ alike).
+    const entry = /import \{ aslHandler \} from '([^']+)'/.exec(module)![1]!;
+    expect(path.resolve(path.dirname(wf), entry)).toBe(path.join(root, 'src/asl.ts'));
   });
 });
 
