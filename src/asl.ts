@@ -58,7 +58,9 @@ async function run(p: StepParams, event: AslEvent, results: Record<string, Envel
   switch (p.kind) {
     case 'unit': {
       const { input, enter } = arrive(p.from, p.self, event, results);
-      return envelope(await runScope({ StartAt: p.startAt, States: p.states }, enter ?? p.startAt, input, ctx, new Set(p.within)), p.exits);
+      // A delayed Wait has waited on the engine's timer already (the step's delayMs).
+      const own = p.delayed ? { ...ctx, sleep: async () => {} } : ctx;
+      return envelope(await runScope({ StartAt: p.startAt, States: p.states }, enter ?? p.startAt, input, own, new Set(p.within)), p.exits);
     }
     case 'task': {
       const { input } = arrive(p.from, p.self, event, results);

@@ -190,6 +190,7 @@ function planStep(s: Workflow['steps'][string], executor: ExecutorSpec, timeoutM
     executor,
     retry: s.retry ?? NO_RETRY,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(s.delayMs ? { delayMs: s.delayMs } : {}),
     ...(s.forEach === undefined ? {} : { forEach: typeof s.forEach === 'string' ? { step: s.forEach } : s.forEach }),
     ...(s.files === undefined ? {} : { files: s.files }),
     ...(quorumOf(s) === undefined ? {} : { quorum: quorumOf(s) }),

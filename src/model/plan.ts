@@ -68,6 +68,8 @@ export type PlanStep = {
   executor: ExecutorSpec;
   retry: RetrySpec;
   timeoutMs?: number;
+  /** Ready, the step's first attempt waits this long on the engine's timer. */
+  delayMs?: number;
   forEach?: { step: string; path?: string };
   /** Only `auto` steps: where the compiler put them, and why. */
   placement?: Placement;

@@ -175,6 +175,8 @@ export const StepSchema = z.strictObject({
   executor: StepExecutorSchema,
   retry: RetrySchema.optional(),
   timeoutMs: z.number().int().positive().optional(),
+  // Start this long after the step is ready, on the engine's timer (nothing runs while it waits).
+  delayMs: z.number().int('must be a whole number of ms').nonnegative().max(31_536_000_000, 'must be at most a year (31,536,000,000 ms)').optional(),
   forEach: ForEachSchema.optional(),
   resources: ResourcesSchema.optional(),
   // Where the compiler puts an `auto` step on Lambda, a timeout sends the next attempt to Batch.

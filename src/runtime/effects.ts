@@ -9,7 +9,7 @@ import type { RunRecord, RunStatus, Task } from '../ports.ts';
 export type Effect =
   /** Hand tasks to executors. */
   | { type: 'dispatch'; tasks: Task[] }
-  /** Hand a task to its executor after a delay (retry backoff). */
+  /** Hand a task to its executor after a delay (retry backoff, or a step's delayMs). */
   | { type: 'schedule'; delayMs: number; task: Task }
   | { type: 'publish'; events: EventEnvelope[] }
   /** The fire of `trigger` has been carried out: record it so redelivery does not redo it. */

@@ -253,7 +253,8 @@ export class TriggerProcessor {
     }
     const results = stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec));
     if (!spec.forEach) {
-      ctx.effects.push({ type: 'dispatch', tasks: [withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, results))] });
+      const task = withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, results));
+      ctx.effects.push(spec.delayMs ? { type: 'schedule', delayMs: spec.delayMs, task } : { type: 'dispatch', tasks: [task] });
       return;
     }
     const fan = fanOutItems(store, ctx.run.runId, spec);
@@ -265,7 +266,8 @@ export class TriggerProcessor {
       return;
     }
     const tasks = fan.items.map((value, index) => makeTask(ctx.plan, ctx.run, step, 1, results, { index, value }));
-    if (tasks.length > 0) ctx.effects.push({ type: 'dispatch', tasks });
+    if (spec.delayMs) for (const task of tasks) ctx.effects.push({ type: 'schedule', delayMs: spec.delayMs, task });
+    else if (tasks.length > 0) ctx.effects.push({ type: 'dispatch', tasks });
     const collectId = TriggerId.collect(step);
     // Items may have completed before the width was known (redelivery after a crash): setNeed
     // re-checks the counter, so the collect fires here if they are all in already (or N = 0).

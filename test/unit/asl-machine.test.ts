@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
+import { aslHandler } from '../../src/asl.ts';
 import { compileMachine } from '../../src/importers/asl/compile.ts';
 import { checkMachine, type Scope } from '../../src/importers/asl/machine.ts';
 import { root } from '../helpers/cli.ts';
@@ -95,6 +96,18 @@ describe('compiling ASL machines to workflows', () => {
       needs: ['C', 'T', 'T.catch'],
       when: { $or: [{ results: { C: { next: ['M'] } } }, { results: { T: { next: ['M'] } } }, { results: { 'T.catch': { next: ['M'] } } }] },
     });
+  });
+
+  it('waits a Wait of fixed Seconds on the engine\'s timer (delayMs): its handler does not sleep', async () => {
+    const wf = compiled({ StartAt: 'Hold', States: {
+      Hold: { Type: 'Wait', Seconds: 3600, Next: 'Poll' },
+      Poll: { Type: 'Wait', SecondsPath: '$.s', End: true },
+    } });
+    expect(wf.steps['Hold']).toMatchObject({ delayMs: 3_600_000, executor: { params: { delayed: true } } });
+    expect(wf.steps['Poll']!.delayMs).toBeUndefined();
+    const params = (wf.steps['Hold']!.executor as { params: unknown }).params;
+    // Were it to sleep its hour, this would time out.
+    await expect(aslHandler()({ input: { s: 0 }, results: {}, params }, { runId: 'r', workflow: 'm' })).resolves.toEqual({ next: 'Poll', enter: 'Poll', end: false, output: { s: 0 } });
   });
 
   it('makes step ids of any state names, unique', () => {

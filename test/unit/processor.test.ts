@@ -104,6 +104,26 @@ describe('trigger processor under at-least-once delivery', () => {
     expect(effects.filter((e) => e.type === 'ack').map((e) => (e as { trigger: string }).trigger)).toEqual(['$collect:square', 'square']);
   });
 
+  it('starts a step with delayMs on a timer (each item of a forEach step), and retries it without the delay', async () => {
+    const { p } = processorOnMemory();
+    p.register(plan({
+      name: 'later',
+      steps: {
+        split: { executor: { type: 'simulate', durationMs: 0 } },
+        wait: { needs: ['split'], delayMs: 5000, executor: { type: 'simulate', durationMs: 0 }, retry: { maxAttempts: 2, backoffMs: 7 } },
+        each: { needs: ['split'], forEach: 'split', delayMs: 300, executor: { type: 'simulate', durationMs: 0 } },
+      },
+    }));
+    const ref = { workflow: 'later', runId: 'r' };
+    await p.process(event(DetailType.RunRequested, { ...ref, input: null }));
+    const fired = await p.process(event(DetailType.StepCompleted, { ...ref, step: 'split', attempt: 1, output: ['x', 'y'] }));
+    expect(fired.filter((e) => e.type === 'dispatch')).toEqual([]);
+    const scheduled = fired.filter((e): e is Extract<Effect, { type: 'schedule' }> => e.type === 'schedule');
+    expect(scheduled.map((e) => [e.task.step, e.task.item, e.task.attempt, e.delayMs])).toEqual([['wait', undefined, 1, 5000], ['each', 0, 1, 300], ['each', 1, 1, 300]]);
+    const retried = await p.process(event(DetailType.StepFailed, { ...ref, step: 'wait', attempt: 1, error: { type: 'E', message: 'boom' }, retrying: true }));
+    expect(retried.filter((e) => e.type === 'schedule').map((e) => (e as Extract<Effect, { type: 'schedule' }>).delayMs)).toEqual([7]);
+  });
+
   it('ignores a late duplicate of a retried attempt', async () => {
     const { store, p } = processorOnMemory();
     p.register(plan(fanoutDef));

@@ -90,13 +90,13 @@ export async function dispatchOrFail(task: Task, deps: Pick<EffectDeps, 'dispatc
  * without a blob store it cannot be queued (UndispatchableError).
  */
 export async function scheduleTask(task: Task, dueAt: number, deps: Pick<EffectDeps, 'sqs' | 'timerQueueUrl' | 'now' | 'blobs'>): Promise<void> {
-  if (!deps.timerQueueUrl) throw new Error('JOINFLOW_TIMER_QUEUE_URL is not set: retries with backoff need the timer queue');
+  if (!deps.timerQueueUrl) throw new Error('JOINFLOW_TIMER_QUEUE_URL is not set: retries with backoff and delayed steps need the timer queue');
   const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((dueAt - deps.now()) / 1000)));
   let body = JSON.stringify({ task, dueAt } satisfies TimerMessage);
   const bytes = Buffer.byteLength(body);
   if (bytes > MAX_TIMER_MESSAGE_BYTES) {
     if (!deps.blobs) {
-      throw new UndispatchableError(`the retry of step "${task.step}" (attempt ${task.attempt}) is ${bytes} bytes, over the ${MAX_TIMER_MESSAGE_BYTES} bytes an SQS message may carry, and no bucket is configured to hold it`);
+      throw new UndispatchableError(`the ${task.attempt > 1 ? 'retry' : 'delayed start'} of step "${task.step}" (attempt ${task.attempt}) is ${bytes} bytes, over the ${MAX_TIMER_MESSAGE_BYTES} bytes an SQS message may carry, and no bucket is configured to hold it`);
     }
     const ref = await deps.blobs.put(`timers/${task.runId}/${task.step}.${task.item ?? ''}.${task.attempt}.json`, JSON.stringify(task));
     body = JSON.stringify({ taskRef: ref, dueAt } satisfies TimerMessage);

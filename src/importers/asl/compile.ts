@@ -15,7 +15,7 @@ export type From = { step: string; mode: 'run' | 'head' | 'next' };
 
 /** What the shared handler is told about a step. `v` is the protocol version. */
 export type StepParams =
-  | { v: 1; kind: 'unit'; self: string; name: string; states: Record<string, State>; within: string[]; exits: Record<string, string>; from: From[]; startAt: string }
+  | { v: 1; kind: 'unit'; self: string; name: string; states: Record<string, State>; within: string[]; exits: Record<string, string>; from: From[]; startAt: string; delayed?: true }
   | { v: 1; kind: 'task'; self: string; name: string; state: State; exits: Record<string, string>; from: From[] }
   | { v: 1; kind: 'catch'; self: string; name: string; state: State; exits: Record<string, string>; from: From[] }
   | { v: 1; kind: 'parallel-head' | 'map-head'; self: string; name: string; state: State; from: From[] }
@@ -101,7 +101,12 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
         const own: Record<string, State> = {};
         for (const n of u.names) own[n] = scope.States[n]!;
         const timeoutMs = u.names.length === 1 ? backstop(st) : undefined;
-        steps[u.entry] = { description: describe(u.names), ...base, ...(timeoutMs ? { timeoutMs } : {}), executor: fn({ v: 1, kind: 'unit', self: u.entry, name, states: own, within: u.names, exits, from, startAt: scope.StartAt }) };
+        // A lone Wait of fixed Seconds waits on the engine's timer (delayMs), not in its handler.
+        const delayMs = u.names.length === 1 && st.Type === 'Wait' && typeof st['Seconds'] === 'number' ? st['Seconds'] * 1000 : undefined;
+        steps[u.entry] = {
+          description: describe(u.names), ...base, ...(timeoutMs ? { timeoutMs } : {}), ...(delayMs ? { delayMs } : {}),
+          executor: fn({ v: 1, kind: 'unit', self: u.entry, name, states: own, within: u.names, exits, from, startAt: scope.StartAt, ...(delayMs ? { delayed: true } : {}) }),
+        };
       } else if (u.kind === 'task') {
         const retry = retryOf(st['Retry'] as Retrier[] | undefined);
         const catcher = u.outs[1]?.step;
@@ -172,12 +177,11 @@ export function retryOf(retriers: Retrier[] | undefined): StepInput['retry'] | u
 }
 
 /**
- * The step's time-out, above what the state itself may take: a Task's TimeoutSeconds (which its
- * handler enforces as States.Timeout) or a Wait's Seconds. It also sizes the step's Lambda function.
+ * The step's time-out, above what the state itself may take: a Task's TimeoutSeconds, which its
+ * handler enforces as States.Timeout. It also sizes the step's Lambda function.
  */
 function backstop(st: State): number | undefined {
   if (st.Type === 'Task' && typeof st['TimeoutSeconds'] === 'number') return (st['TimeoutSeconds'] + 5) * 1000;
-  if (st.Type === 'Wait' && typeof st['Seconds'] === 'number') return (st['Seconds'] + 30) * 1000;
   return undefined;
 }
 

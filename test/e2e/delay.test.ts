@@ -1,0 +1,64 @@
+/** `delayMs`: a step starts that long after it is ready, on the engine's durable timer. */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { joinflow, root } from '../helpers/cli.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-delay-');
+type Record_ = { step: string; status: string; start: number; end: number };
+
+function workflow(dir: string, delayMs: number): string {
+  const file = path.join(dir, 'later.yaml');
+  writeFileSync(file, [
+    'name: later',
+    'steps:',
+    '  first: { executor: { type: simulate, durationMs: 0, output: 1 } }',
+    `  second: { needs: [first], delayMs: ${delayMs}, executor: { type: simulate, durationMs: 0, output: 2 } }`,
+  ].join('\n'));
+  return file;
+}
+
+describe('delayMs', () => {
+  it('starts the step no sooner than delayMs after its needs completed', () => {
+    const dir = tmp();
+    const trace = path.join(dir, 'trace.json');
+    const r = joinflow(['run', workflow(dir, 400), '--json', '--trace', trace, '--state', path.join(dir, 'state')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', output: { second: 2 }, steps: { total: 2, retried: 0 } });
+    const records = JSON.parse(readFileSync(trace, 'utf8')) as Record_[];
+    const first = records.find((x) => x.step === 'first')!;
+    const second = records.find((x) => x.step === 'second')!;
+    expect(second.start - first.end).toBeGreaterThanOrEqual(400);
+  });
+
+  it('keeps a waiting step through a crash: resume runs it, and the run succeeds', async () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    const file = workflow(dir, 1500);
+    const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', file, '--state', state, '--run-id', 'r1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Killed once the first step is reported: the second is then waiting on its timer.
+    let stderr = '';
+    await new Promise<void>((resolve) => {
+      const done = setTimeout(resolve, 10_000);
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/ok\s+first/.test(stderr)) setTimeout(() => (clearTimeout(done), resolve()), 200);
+      });
+    });
+    expect(stderr).not.toMatch(/ok\s+second/);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    const r = joinflow(['resume', 'r1', '--state', state, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', output: { second: 2 }, steps: { total: 2 } });
+  });
+
+  it('is refused when it is not a whole number of ms from 0 to a year', () => {
+    const dir = tmp();
+    const r = joinflow(['run', workflow(dir, -1)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('steps.second.delayMs');
+  });
+});
