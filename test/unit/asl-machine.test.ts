@@ -110,6 +110,13 @@ describe('compiling ASL machines to workflows', () => {
     await expect(aslHandler()({ input: { s: 0 }, results: {}, params }, { runId: 'r', workflow: 'm' })).resolves.toEqual({ next: 'Poll', enter: 'Poll', end: false, output: { s: 0 } });
   });
 
+  it('reads the run and the workflow from the event\'s joinflow metadata on Lambda, whose context has neither', async () => {
+    const wf = compiled({ StartAt: 'Who', States: { Who: { Type: 'Pass', Parameters: { 'run.$': '$$.Execution.Id', 'machine.$': '$$.StateMachine.Name', 'state.$': '$$.State.Name' }, End: true } } });
+    const params = (wf.steps['Who']!.executor as { params: unknown }).params;
+    const event = { input: {}, results: {}, params, joinflow: { workflow: 'orders', runId: 'run-7', step: 'Who', attempt: 1, maxAttempts: 1 } };
+    await expect(aslHandler()(event, { awsRequestId: 'x' } as never)).resolves.toMatchObject({ end: true, output: { run: 'run-7', machine: 'orders', state: 'Who' } });
+  });
+
   it('makes step ids of any state names, unique', () => {
     const wf = compiled({ StartAt: 'a b', States: { 'a b': { Type: 'Pass', Next: 'a_b' }, a_b: { Type: 'Pass', Next: '-x' }, '-x': { Type: 'Pass', Next: 'end' }, end: { Type: 'Succeed' } } });
     expect(Object.keys(wf.steps)).toEqual(['a_b', 'a_b-2', '_x', 'end', 'end-2']);
