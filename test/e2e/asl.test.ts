@@ -122,7 +122,7 @@ describe('joinflow import asl: Retry and Catch on the engine', () => {
   });
 });
 
-describe('joinflow import asl: refusals', () => {
+describe('joinflow import asl: refusals and the files written', () => {
   it('refuses the corpus\'s invalid machine, naming the state, and writes nothing', () => {
     const dir = tmp();
     const r = joinflow(['import', 'asl', path.join(corpus, 'aslvalidator__invalid-missing-terminal-parallel.asl.json'), '-o', path.join(dir, 'wf.json')]);
@@ -144,6 +144,21 @@ describe('joinflow import asl: refusals', () => {
     expect(lacking.stderr).toContain(`States["Get Job Status"]: --tasks ${partial} exports no function "CheckJob" for this Task`);
     expect(joinflow(['import', 'asl', poller]).stderr).toContain('name the workflow file with -o');
     expect(readdirSync(dir)).toEqual(['partial.mjs']);
+  });
+
+  it('reads a YAML machine and writes a YAML workflow, which runs', () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'm.asl.yaml'), [
+      'StartAt: Add',
+      'States:',
+      '  Add: { Type: Task, Resource: "module:Add", InputPath: $.pair, ResultPath: $.sum, Next: Done }',
+      '  Done: { Type: Succeed, OutputPath: $.sum }',
+    ].join('\n'));
+    const out = path.join(dir, 'sum.yaml');
+    const r = joinflow(['import', 'asl', path.join(dir, 'm.asl.yaml'), '-o', out, '--tasks', tasks]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['m.asl.yaml', 'sum.asl.ts', 'sum.yaml']);
+    expect(run(out, { pair: [2, 40] }).output).toBe(42);
   });
 
   it('writes the module the steps run beside the workflow, importing the tasks relative to it', () => {
