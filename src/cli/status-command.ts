@@ -37,6 +37,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     }
     const run = summarizeRun(record, record.status === 'running' ? state.log.runOptions(runId) : undefined);
     const steps = summarizeSteps(record, state.log.tasks(runId));
+    const plan = state.log.runPlan(runId);
     if (json) {
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
       return 0;
@@ -50,7 +51,13 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
       // A step that could never run (a lost branch before a step that waits for some of its needs).
       else if (s.state === 'failed' && s.attempts === 0) lines.push('             NeedsFailed: never ran, a step it needs failed');
-      else if (s.state === 'skipped') lines.push('             a choice: its "when" did not match, or every step it needs was skipped');
+      else if (s.state === 'skipped') {
+        // A catch step is skipped for one reason only; other steps for a choice, or skipped needs.
+        const catches = plan?.steps[s.step]?.catches;
+        lines.push(catches === undefined
+          ? '             a choice: its "when" did not match, or every step it needs was skipped'
+          : `             the step it catches ("${catches}") did not fail`);
+      }
     }
     if (steps.length === 0) lines.push('  (no steps recorded)');
     if (run.error) lines.push(runErrorLine(run.error));

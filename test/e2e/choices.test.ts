@@ -259,6 +259,11 @@ describe('joinflow run and status of a workflow with choices', () => {
     const status = joinflow(['status', result.runId, '--state', dir]).stdout;
     expect(status).toMatch(/^ {2}failed +fit +1 attempt/m);
     expect(status).toMatch(/^ {2}succeeded +constant +1 attempt/m);
+    // When the step it catches does not fail, the catch step is skipped, and status says why.
+    const fit = joinflow(['run', 'fit-fallback', '--input', JSON.stringify({ points: [[1, 1], [2, 3]] }), '--json', '--state', dir]);
+    expect(fit.code, fit.stderr).toBe(0);
+    const skipped = joinflow(['status', (JSON.parse(fit.stdout) as { runId: string }).runId, '--state', dir]).stdout;
+    expect(skipped).toMatch(/^ {2}skipped +constant +0 attempts\n +the step it catches \("fit"\) did not fail$/m);
     const plain = joinflow(['run', 'fit-fallback', '--state', dir, '--input', JSON.stringify({ points: [[2, 1], [2, 3]] })]);
     expect(plain.stderr).toContain('note: 1 step(s) failed or could not run, without failing the run (caught by a catch step');
   });
