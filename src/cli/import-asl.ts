@@ -7,8 +7,8 @@ import path from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { compileWorkflow } from '../compiler/compile.ts';
 import { compileMachine } from '../importers/asl/compile.ts';
-import { functionName } from '../importers/asl/interpret.ts';
-import { checkMachine, statePath, type Scope, type State } from '../importers/asl/machine.ts';
+import { taskKeys } from '../importers/asl/interpret.ts';
+import { checkMachine, statePath, type Scope } from '../importers/asl/machine.ts';
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import { WORKFLOW_NAME_PATTERN } from '../model/workflow.ts';
 import { importModule } from '../adapters/local/workflow-files.ts';
@@ -90,23 +90,12 @@ function taskRefs(scope: Scope, at: string): TaskRef[] {
   const out: TaskRef[] = [];
   for (const [name, st] of Object.entries(scope.States)) {
     const p = statePath(at, name);
-    if (st.Type === 'Task') out.push({ path: p, keys: taskKeys(name, st) });
+    if (st.Type === 'Task') out.push({ path: p, keys: taskKeys(name, st, (st['Parameters'] as Record<string, unknown> | undefined)?.['FunctionName']) });
     if (Array.isArray(st['Branches'])) (st['Branches'] as Scope[]).forEach((b, i) => out.push(...taskRefs(b, `${p}.Branches[${i}].`)));
     const sub = (st['ItemProcessor'] ?? st['Iterator']) as Scope | undefined;
     if (sub) out.push(...taskRefs(sub, `${p}.${st['ItemProcessor'] ? 'ItemProcessor' : 'Iterator'}.`));
   }
   return out;
-}
-
-/** The names a Task's function is looked up by, in the order the handler tries them (interpret.ts). */
-function taskKeys(name: string, st: State): string[] {
-  const resource = st['Resource'] as string;
-  if (resource === 'arn:aws:states:::lambda:invoke') {
-    const f = (st['Parameters'] as Record<string, unknown>)['FunctionName'];
-    return typeof f === 'string' ? [functionName(f)] : [];
-  }
-  if (/^arn:aws:lambda:/.test(resource)) return [functionName(resource)];
-  return [...(resource.startsWith('module:') ? [resource.slice('module:'.length)] : []), name, resource];
 }
 
 /** Whether `import 'joinflow/asl'` works from `dir`: this package itself, or installed in a node_modules above. */

@@ -89,21 +89,27 @@ export function functionName(ref: string): string {
   return /:function:([^:]+)/.exec(ref)?.[1] ?? ref;
 }
 
+/**
+ * The export names a Task's function is looked up by, in order: a Lambda function's name (for
+ * lambda:invoke, of `functionRef`, its FunctionName), else the state's name (a `module:Name`
+ * resource's Name first). None when lambda:invoke's FunctionName is not a string (known at run time).
+ */
+export function taskKeys(name: string, st: State, functionRef: unknown): string[] {
+  const resource = st['Resource'] as string;
+  if (resource === 'arn:aws:states:::lambda:invoke') return typeof functionRef === 'string' ? [functionName(functionRef)] : [];
+  if (/^arn:aws:lambda:/.test(resource)) return [functionName(resource)];
+  return [...(resource.startsWith('module:') ? [resource.slice('module:'.length)] : []), name, resource];
+}
+
 /** The function a Task calls, and what it sends (a States.Runtime error when the tasks module lacks it). */
 function taskTarget(name: string, st: State, params: unknown, tasks: RunContext['tasks']): { key: string; fn: TaskFunction; payload: unknown; wrap: boolean } {
-  const resource = st['Resource'] as string;
-  let keys: string[];
-  let payload = params;
-  let wrap = false;
-  if (resource === 'arn:aws:states:::lambda:invoke') {
-    const p = (params ?? {}) as Record<string, unknown>;
-    if (typeof p['FunctionName'] !== 'string') throw new StatesError('States.Runtime', `Task "${name}": FunctionName is ${JSON.stringify(p['FunctionName'])}, not a function name`);
-    keys = [functionName(p['FunctionName'])];
-    // The Invoke API's parameters: without a Payload the function is invoked with an empty event.
-    payload = Object.hasOwn(p, 'Payload') ? p['Payload'] : {};
-    wrap = true;
-  } else if (/^arn:aws:lambda:/.test(resource)) keys = [functionName(resource)];
-  else keys = [...(resource.startsWith('module:') ? [resource.slice('module:'.length)] : []), name, resource];
+  const invoke = st['Resource'] === 'arn:aws:states:::lambda:invoke';
+  const p = (params ?? {}) as Record<string, unknown>;
+  if (invoke && typeof p['FunctionName'] !== 'string') throw new StatesError('States.Runtime', `Task "${name}": FunctionName is ${JSON.stringify(p['FunctionName'])}, not a function name`);
+  const keys = taskKeys(name, st, p['FunctionName']);
+  // The Invoke API's parameters: without a Payload the function is invoked with an empty event.
+  const payload = !invoke ? params : Object.hasOwn(p, 'Payload') ? p['Payload'] : {};
+  const wrap = invoke;
   for (const key of keys) {
     const fn = Object.hasOwn(tasks, key) ? tasks[key] : undefined;
     if (typeof fn === 'function') return { key, fn, payload, wrap };
