@@ -35,29 +35,36 @@ export function looksLikeRunTrace(json: unknown): json is unknown[] {
 
 /** The step DAG of a plan: each step with the steps it waits for (a forEach source included). */
 export function planNeeds(plan: TriggerPlan): Record<string, string[]> {
-  const needs: Record<string, string[]> = {};
-  for (const [id, step] of Object.entries(plan.steps)) {
-    // A forEach step waits for the step whose output it iterates, needed or not.
-    needs[id] = step.forEach && !step.needs.includes(step.forEach.step) ? [...step.needs, step.forEach.step] : [...step.needs];
-  }
-  return needs;
+  // A forEach step waits for the step whose output it iterates, needed or not.
+  return Object.fromEntries(
+    Object.entries(plan.steps).map(([id, step]) => [id, step.forEach && !step.needs.includes(step.forEach.step) ? [...step.needs, step.forEach.step] : [...step.needs]]),
+  );
 }
 
 /**
  * The problems of a run trace's records that do not fit `plan`, at most 10: unknown steps (at the
- * first record of each), and items on steps without forEach or missing on steps with one.
+ * first record of each), items on steps without forEach or missing on steps with one, and a
+ * second record of the same execution (step, item and attempt).
  */
 export function runTraceProblems(records: readonly RunTraceRecord[], plan: TriggerPlan): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
+  const executions = new Map<string, number>();
   records.forEach((r, i) => {
-    const step = plan.steps[r.step];
+    // Own properties only: a record naming "constructor" must not find Object.prototype's.
+    const step = Object.hasOwn(plan.steps, r.step) ? plan.steps[r.step] : undefined;
     if (!step) {
       if (!seen.has(r.step)) problems.push(`[${i}].step: step "${r.step}" is not a step of workflow "${plan.workflow}"`);
       seen.add(r.step);
-    } else if ((r.item !== undefined) !== (step.forEach !== undefined)) {
+      return;
+    }
+    if ((r.item !== undefined) !== (step.forEach !== undefined)) {
       problems.push(`[${i}].item: step "${r.step}" ${step.forEach ? 'runs once per item (forEach): its records need an item' : 'has no forEach: its records have no item'}`);
     }
+    const key = JSON.stringify([r.step, r.item ?? null, r.attempt]);
+    const first = executions.get(key);
+    if (first === undefined) executions.set(key, i);
+    else problems.push(`[${i}]: the same execution as record [${first}] (step "${r.step}"${r.item === undefined ? '' : `, item ${r.item}`}, attempt ${r.attempt}); a run has one record per attempt`);
   });
   return problems.slice(0, 10);
 }
@@ -71,7 +78,7 @@ export function runTraceTimeline(records: readonly RunTraceRecord[], plan: Trigg
     step: r.step,
     ...(r.item === undefined ? {} : { item: r.item }),
     attempt: r.attempt,
-    kind: r.placement === undefined ? (plan.steps[r.step]?.executor.type ?? 'unknown') : r.placement === 'lambda' ? 'function' : 'batch',
+    kind: r.placement === undefined ? ((Object.hasOwn(plan.steps, r.step) ? plan.steps[r.step]!.executor.type : undefined) ?? 'unknown') : r.placement === 'lambda' ? 'function' : 'batch',
     // Imported WfCommons tasks are numbered instances of a type (mProject_ID0000021): group by type.
     category: r.step.replace(/_ID\d+$/, ''),
     ...(r.placement === undefined ? {} : { placement: r.placement }),

@@ -25,15 +25,15 @@ export function wfcommonsTimeline(trace: unknown, title: string): Timeline {
   // Drawn, not run: a trace that would not pass as a workflow (no tasks, say) is still charted.
   const { workflow } = importWfCommons(trace, { check: false });
   const wf = (trace as { workflow: Json }).workflow;
-  const { starts, programs } = executionRecords(wf);
-  const needs: Record<string, string[]> = {};
+  const { starts, programs, unreadable } = executionRecords(wf);
   const runtime = new Map<string, number>();
   const category = new Map<string, string>();
   for (const [id, step] of Object.entries(workflow.steps)) {
-    needs[id] = [...(step.needs ?? [])];
     runtime.set(id, step.executor.type === 'simulate' ? step.executor.durationMs : 0);
     category.set(id, step.description ?? programs.get(id) ?? id.replace(/_ID\d+$/, ''));
   }
+  // Object.fromEntries defines own properties: a task id such as "__proto__" stays a key.
+  const needs: Record<string, string[]> = Object.fromEntries(Object.entries(workflow.steps).map(([id, step]) => [id, [...(step.needs ?? [])]]));
   const ids = Object.keys(needs);
   const notes: string[] = [];
   const measured = ids.length > 0 && ids.every((id) => starts.has(id));
@@ -49,8 +49,10 @@ export function wfcommonsTimeline(trace: unknown, title: string): Timeline {
       end.set(id, s + runtime.get(id)!);
     }
     const missing = ids.filter((id) => !starts.has(id)).length;
-    const partly = starts.size > 0 ? ` (${missing} of ${ids.length} tasks have no executedAt)` : '';
+    const partly = starts.size > 0 || unreadable.length > 0 ? ` (${missing} of ${ids.length} tasks have no executedAt that is a time)` : '';
     notes.push(`the trace has no task start times${partly}: ideal schedule computed from runtimes and parents (unlimited machines, no overhead), so makespan = critical path`);
+    const more = unreadable.length > 3 ? `, and ${unreadable.length - 3} more` : '';
+    if (unreadable.length > 0) notes.push(`not a time (ISO 8601 or epoch seconds): ${unreadable.slice(0, 3).join(', ')}${more}`);
   }
   const recorded = recordedMakespan(wf);
   if (recorded !== undefined) notes.push(`the trace records a makespan of ${recorded} s (workflow${isObject(wf['execution']) ? '.execution' : ''}.makespanInSeconds)`);
@@ -80,23 +82,28 @@ export function wfcommonsTimeline(trace: unknown, title: string): Timeline {
  * From the execution records: task start times (epoch ms) where a task has an `executedAt`, and
  * the program each task ran (its `command.program`), the best category where ids are unique names.
  */
-function executionRecords(wf: Json): { starts: Map<string, number>; programs: Map<string, string> } {
+function executionRecords(wf: Json): { starts: Map<string, number>; programs: Map<string, string>; unreadable: string[] } {
   const starts = new Map<string, number>();
   const programs = new Map<string, string>();
+  /** The paths of `executedAt` values that are there but not a time, with the value. */
+  const unreadable: string[] = [];
   const spec = wf['specification'];
   const execution = wf['execution'];
   // 1.5 keeps execution records apart, keyed by id; 1.4 has them on the task, keyed by name.
   const records = isObject(spec) ? (isObject(execution) ? execution['tasks'] : undefined) : wf['tasks'];
-  if (!Array.isArray(records)) return { starts, programs };
+  if (!Array.isArray(records)) return { starts, programs, unreadable };
   const key = isObject(spec) ? 'id' : 'name';
-  for (const r of records) {
+  const at = isObject(spec) ? 'workflow.execution.tasks' : 'workflow.tasks';
+  for (const [i, r] of records.entries()) {
     if (!isObject(r) || typeof r[key] !== 'string') continue;
-    const at = parseTime(r['executedAt']);
-    if (at !== undefined) starts.set(r[key], at);
+    const value = r['executedAt'];
+    const time = parseTime(value);
+    if (time !== undefined) starts.set(r[key], time);
+    else if (value !== undefined && value !== null) unreadable.push(`${at}[${i}].executedAt ${JSON.stringify(value)}`);
     const program = isObject(r['command']) ? r['command']['program'] : undefined;
     if (typeof program === 'string' && program !== '') programs.set(r[key], program);
   }
-  return { starts, programs };
+  return { starts, programs, unreadable };
 }
 
 /**

@@ -80,6 +80,30 @@ describe('WfCommons traces', () => {
     expect(t.notes[0]).toContain('3 of 4 tasks have no executedAt');
   });
 
+  it('an executedAt that is not a time is named by its path and value, not counted as missing', () => {
+    const t = timelineFromJson(smallTrace({ a_ID01: 'yesterday', b_ID02: '2021-03-23T06:00:00Z' }), 'small.json');
+    expect(t.schedule).toBe('ideal');
+    expect(t.notes[0]).toContain('3 of 4 tasks have no executedAt that is a time');
+    expect(t.notes[1]).toBe('not a time (ISO 8601 or epoch seconds): workflow.execution.tasks[0].executedAt "yesterday"');
+  });
+
+  it('a task whose id is an Object.prototype name (__proto__, constructor) is charted like any other', () => {
+    const trace = {
+      name: 'proto',
+      schemaVersion: '1.5',
+      workflow: {
+        specification: { tasks: [{ id: '__proto__', name: '__proto__', parents: [] }, { id: 'b', name: 'b', parents: ['__proto__'] }, { id: 'constructor', name: 'constructor', parents: ['b'] }], files: [] },
+        execution: { tasks: [{ id: '__proto__', runtimeInSeconds: 100 }, { id: 'b', runtimeInSeconds: 1 }, { id: 'constructor', runtimeInSeconds: 2 }] },
+      },
+    };
+    const t = timelineFromJson(JSON.parse(JSON.stringify(trace)), 'proto.json');
+    expect(t.executions.map((e) => e.step).sort()).toEqual(['__proto__', 'b', 'constructor']);
+    expect(Object.hasOwn(t.needs, '__proto__')).toBe(true);
+    const s = summarizeTimeline(t);
+    expect(s.makespanMs).toBe(103_000);
+    expect(s.criticalPathMs).toBe(103_000);
+  });
+
   it.each([
     ['montage-chameleon-2mass-005d-001.json', 58, 21_385, 8],
     ['epigenomics-chameleon-ilmn-6seq-50k-001.json', 1695, 1_084_123, 9],
@@ -192,6 +216,12 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
     expect(message).toContain('  - [1].placement: ');
     expect(() => timelineFromRunTrace([{ ...records[2], item: undefined }], 'r.json', plan)).toThrowError(/  - \[0\]\.item: step "square" runs once per item \(forEach\): its records need an item/);
     expect(() => timelineFromRunTrace([{ ...records[0], item: 3 }], 'r.json', plan)).toThrowError(/  - \[0\]\.item: step "split" has no forEach/);
+    // Names that are Object.prototype's are unknown steps too, not a crash.
+    for (const step of ['constructor', '__proto__', 'toString']) {
+      expect(() => timelineFromRunTrace([{ ...records[0], step }], 'r.json', plan)).toThrowError(new RegExp(`  - \\[0\\]\\.step: step "${step}" is not a step of workflow "fan"`));
+    }
+    // A second record of the same execution would put it on the critical path twice.
+    expect(() => timelineFromRunTrace([...records, records[2]], 'r.json', plan)).toThrowError(/  - \[5\]: the same execution as record \[2\] \(step "square", item 0, attempt 1\); a run has one record per attempt/);
     expect(() => timelineFromRunTrace([], 'empty.json', plan)).toThrowError(/^empty\.json: the run trace has no executions: nothing to chart$/);
     expect(() => timelineFromRunTrace({ format: 'joinflow-timeline' }, 't.json', plan)).toThrowError(/t\.json: --workflow goes with a 'joinflow run --trace' file/);
   });
