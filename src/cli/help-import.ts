@@ -14,8 +14,9 @@ process, batch and container command steps get them staged in the run's data dir
 (JOINFLOW_DATA_DIR, JOINFLOW_INPUTS, JOINFLOW_OUTPUTS; see joinflow run --data). Prints
 tasks, edges, depth and critical path on stderr. The workflow is checked as 'joinflow run'
 checks it before it is written: what run would refuse (no tasks, a task id __proto__, a runtime
-over 14 days on a command step) is an error naming the trace and the task (exit 2, nothing
-written). An -o that is the trace or the mapping file is refused.
+over 14 days on a command step, a mapped handler module that is missing or lacks the export) is
+an error naming the trace or the mapping and the task (exit 2, nothing written). An -o that is
+the trace or the mapping file is refused.
 
 cwl: converts a CWL v1.0-v1.2 Workflow (or a lone CommandLineTool) of the supported subset into
 a workflow whose steps run each tool with 'joinflow cwl-tool'; a scatter becomes a forEach, the

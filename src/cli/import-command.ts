@@ -6,6 +6,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { importWfCommons } from '../importers/wfcommons.ts';
 import { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } from '../importers/wfcommons-executors.ts';
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
+import type { WorkflowInput } from '../model/workflow.ts';
 import { outputFile, writeOutput } from './input.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
@@ -74,6 +75,7 @@ export async function importCommand(args: string[]): Promise<number> {
     throw error;
   }
   const { workflow, stats, warnings } = imported;
+  if (executors) await checkHandlerModules(workflow, values.out, values.mapping ?? file);
   for (const w of warnings.map(where)) process.stderr.write(`joinflow import: warning: ${w.path}: ${w.message}\n`);
   // JSON, or YAML for a .yaml/.yml file, as import cwl writes.
   const text = values.out !== undefined && /\.ya?ml$/i.test(values.out) ? toYaml(workflow, { lineWidth: 0 }) : `${JSON.stringify(workflow, null, 2)}\n`;
@@ -91,6 +93,27 @@ export async function importCommand(args: string[]): Promise<number> {
     process.stderr.write(`${workflow.name}: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')} step(s), ${withFiles} with data files${dropped}\n`);
   }
   return 0;
+}
+
+/**
+ * The handler modules that mapped function, container and auto steps name, checked as run and
+ * plan check them (the file is there, loads, and exports the function), relative to where the
+ * workflow is written (the current directory for stdout). Each module's problem once, however
+ * many tasks use it; nothing is written when there is one.
+ */
+async function checkHandlerModules(workflow: WorkflowInput, out: string | undefined, source: string): Promise<void> {
+  const [{ resolveModules }, { compileWorkflow }] = await Promise.all([import('../adapters/local/workflow-files.ts'), import('../compiler/compile.ts')]);
+  const file = out === undefined ? path.join(process.cwd(), 'workflow.json') : path.resolve(out);
+  const modules = await resolveModules(workflow, file, process.cwd());
+  if (Object.keys(modules).length === 0) return;
+  try {
+    compileWorkflow(workflow, { source: out ?? 'stdout', modules });
+  } catch (error) {
+    if (!(error instanceof WorkflowDefinitionError)) throw error;
+    const seen = new Set<string>();
+    const problems = error.problems.filter((p) => !seen.has(p.message) && seen.add(p.message));
+    throw new WorkflowDefinitionError(problems, source);
+  }
 }
 
 /** Refuses `-o` naming an existing input (the same file, by any path or link): it would be lost. */

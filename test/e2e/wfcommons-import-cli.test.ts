@@ -1,5 +1,5 @@
 /** `joinflow import wfcommons` through the real command: what it refuses, writes and warns of. */
-import { copyFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -58,6 +58,32 @@ describe('joinflow import wfcommons', () => {
     expect(r.stderr).toContain(`  - ${map}: tasks.mProjekt: matches no task id, name, category or program of the trace (did you mean "mProject"?)\n`);
     expect(r.stderr).toContain(`  - ${map}: tasks: no executor for 58 of 58 tasks, by category: mProject (12 tasks)`);
     expect(existsSync(path.join(dir, 'wf2.json'))).toBe(false);
+  });
+
+  it('checks the handler modules a mapping names, as run does: once per module, nothing written', () => {
+    const dir = tmp();
+    const mapDir = path.join(dir, 'mapping');
+    const outDir = path.join(dir, 'out');
+    for (const d of [mapDir, outDir]) mkdirSync(d);
+    const map = path.join(mapDir, 'map.yaml');
+    writeFileSync(map, 'tasks:\n  mAdd: {type: function, module: ./h.mjs, export: add}\ndefault: {type: simulate}\n');
+    const out = path.join(outDir, 'wf.json');
+    let r = joinflow(['import', 'wfcommons', MONTAGE, '--mapping', map, '-o', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`joinflow import: ${map}: invalid workflow definition (1 problem):`);
+    expect(r.stderr).toMatch(/executor\.module: handler module "\.\.\/mapping\/h\.mjs" not found/);
+    expect(existsSync(out)).toBe(false);
+    writeFileSync(path.join(mapDir, 'h.mjs'), 'export const ad = async () => 1;\n');
+    r = joinflow(['import', 'wfcommons', MONTAGE, '--mapping', map, '-o', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('has no function export "add" (it exports: ad)');
+    expect(existsSync(out)).toBe(false);
+    writeFileSync(path.join(mapDir, 'h.mjs'), 'export const add = async () => 1;\n');
+    r = joinflow(['import', 'wfcommons', MONTAGE, '--mapping', map, '-o', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('montage: 55 simulate, 3 function step(s)');
+    // The workflow written runs: its module path is relative to it.
+    expect(joinflow(['run', out, '--memory', '--time-scale', '0.0001']).code).toBe(0);
   });
 
   it('--executor simulate drops the file lists, as the default does', () => {
