@@ -36,6 +36,9 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   const moduleFile = path.join(path.dirname(out), `${base}.asl.ts`);
   for (const [target, what] of [[out, 'the workflow'], [moduleFile, 'the steps\' module']] as const) {
     if (same(target, file)) throw new UsageError(`-o ${flags.out}: ${what} would be written over the machine being imported (${file}): choose another output file`);
+    if (flags.tasks !== undefined && same(target, flags.tasks)) {
+      throw new UsageError(`-o ${flags.out}: ${what} (${target}) would be written over the --tasks module (${flags.tasks}): choose another output file, or rename the tasks module`);
+    }
   }
 
   const tasks = taskRefs(scope, '');

@@ -146,6 +146,18 @@ describe('joinflow import asl: refusals and the files written', () => {
     expect(readdirSync(dir)).toEqual(['partial.mjs']);
   });
 
+  it('refuses to write the steps\' module over the --tasks module, which is left as it was', () => {
+    const dir = tmp();
+    const own = path.join(dir, 'wf.asl.ts');
+    const code = readFileSync(tasks, 'utf8');
+    writeFileSync(own, code);
+    const r = joinflow(['import', 'asl', path.join(corpus, 'statebox__map.asl.json'), '-o', path.join(dir, 'wf.json'), '--tasks', own]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`the steps' module (${own}) would be written over the --tasks module (${own}): choose another output file, or rename the tasks module`);
+    expect(readFileSync(own, 'utf8')).toBe(code);
+    expect(readdirSync(dir)).toEqual(['wf.asl.ts']);
+  });
+
   it('reads a YAML machine and writes a YAML workflow, which runs', () => {
     const dir = tmp();
     writeFileSync(path.join(dir, 'm.asl.yaml'), [
