@@ -364,11 +364,19 @@ outputs: {}
 
   it('--executor batch: image from DockerRequirement or --image, resources, the runner as the local command', () => {
     const tool = `${ECHO}requirements:\n  DockerRequirement: { dockerPull: "alpine:3" }\n  ResourceRequirement: { coresMin: 2, ramMin: 100 }\n  ToolTimeLimit: { timelimit: 30 }\n`;
-    const { workflow } = imp({ 'wf.cwl': BASE, 'echo.cwl': tool }, 'wf.cwl', { executor: 'batch', image: 'me/joinflow:1' });
+    const { workflow, notes } = imp({ 'wf.cwl': BASE, 'echo.cwl': tool }, 'wf.cwl', { executor: 'batch', image: 'me/joinflow:1' });
     const say = workflow.steps['say']!;
     expect(say.timeoutMs).toBe(30_000);
     const e = say.executor as Extract<ExecutorInput, { type: 'batch' }>;
-    expect(e).toMatchObject({ type: 'batch', image: 'alpine:3', vcpus: 2, memoryMb: 128, local: { command: 'node' } });
+    // CPU jobs run on Fargate, which takes fixed sizes: 2 cores and 100 MiB become 2 vCPU and 4096 MiB.
+    expect(e).toMatchObject({ type: 'batch', image: 'alpine:3', vcpus: 2, memoryMb: 4096, local: { command: 'node' } });
+    expect(notes).toContain('step "say": ResourceRequirement (2 cores, 100 MiB) rounded up to the smallest AWS Fargate size that holds it: 2 vCPU, 4096 MiB');
+    // A size Fargate has is kept as it is, without a note; one beyond its largest is refused.
+    const exact = imp({ 'wf.cwl': BASE, 'echo.cwl': tool.replace('ramMin: 100', 'ramMin: 8192') }, 'wf.cwl', { executor: 'batch', image: 'me/joinflow:1' });
+    expect(exact.workflow.steps['say']!.executor).toMatchObject({ vcpus: 2, memoryMb: 8192 });
+    expect(exact.notes.filter((n) => n.includes('rounded up'))).toEqual([]);
+    const huge = problemsOf(() => imp({ 'wf.cwl': BASE, 'echo.cwl': tool.replace('coresMin: 2', 'coresMin: 32') }, 'wf.cwl', { executor: 'batch', image: 'me/joinflow:1' }));
+    expect(huge.map((x) => x.message)).toEqual(['step "say": ResourceRequirement (32 cores, 100 MiB) is more than AWS Fargate\'s largest task (16 vCPUs, 122,880 MiB), where --executor batch runs CPU jobs']);
     expect(e.command!.slice(0, 2)).toEqual(['joinflow', 'cwl-tool']);
     expect(e.command![2]).toBe(e.local!.args!.at(-1));
     expect(workflow.steps['outputs']!.executor).toMatchObject({ type: 'batch', image: 'me/joinflow:1' });

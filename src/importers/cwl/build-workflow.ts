@@ -5,6 +5,7 @@
  * are gathered by a final `outputs` step. Pure.
  */
 import { findCycle, topoOrder } from '../../compiler/graph.ts';
+import { fargateSize } from '../../compiler/placement.ts';
 import { STEP_ID_PATTERN, type ExecutorInput, type StepInput, type WorkflowInput } from '../../model/workflow.ts';
 import type { CwlWorkflow, Source } from './read-workflow.ts';
 import type { Requirements } from './requirements.ts';
@@ -220,14 +221,26 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     if (options.executor === 'process') return { type: 'process', ...local };
     const image = req.image ?? options.image;
     if (image === undefined) noImage.push(id);
-    return {
-      type: 'batch',
-      image: image ?? 'missing',
-      command: ['joinflow', 'cwl-tool', arg],
-      ...(req.cores === undefined ? {} : { vcpus: Math.min(256, req.cores) }),
-      ...(req.ramMb === undefined ? {} : { memoryMb: Math.max(128, req.ramMb) }),
-      local,
-    };
+    return { type: 'batch', image: image ?? 'missing', command: ['joinflow', 'cwl-tool', arg], ...batchSize(req, id), local };
+  }
+
+  /**
+   * A batch step's vCPUs and memory: CPU jobs run on Fargate, which takes fixed pairs only, so
+   * ResourceRequirement's minimums are rounded up to the smallest Fargate size that holds both
+   * (as `executor: auto` places a step), with a note; more than Fargate's largest is refused.
+   */
+  function batchSize(req: Requirements, id: string): { vcpus?: number; memoryMb?: number } {
+    if (req.cores === undefined && req.ramMb === undefined) return {};
+    const size = fargateSize(req.cores ?? 1, req.ramMb ?? 2048);
+    const asked = [req.cores === undefined ? '' : `${req.cores} cores`, req.ramMb === undefined ? '' : `${req.ramMb} MiB`].filter(Boolean).join(', ');
+    if (size === undefined) {
+      problems.add(src.at([]), `step "${id}": ResourceRequirement (${asked}) is more than AWS Fargate's largest task (16 vCPUs, 122,880 MiB), where --executor batch runs CPU jobs`);
+      return {};
+    }
+    if (size.vcpus !== req.cores || size.memoryMb !== req.ramMb) {
+      notes.push(`step "${id}": ResourceRequirement (${asked}) rounded up to the smallest AWS Fargate size that holds it: ${size.vcpus} vCPU, ${size.memoryMb} MiB`);
+    }
+    return size;
   }
 }
 
