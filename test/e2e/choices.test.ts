@@ -110,6 +110,22 @@ describe.each(['memory', 'journal'] as const)('choices (%s store)', (store) => {
     expect(withOutput.r.output).toBeNull();
   });
 
+  it('decides on the output as JSON keeps it (no undefined fields, a Date as its string), as it would after a restart or on AWS', async () => {
+    const module = path.resolve(import.meta.dirname, '../fixtures/handlers/handlers.ts');
+    const wf: WorkflowInput = {
+      name: 'json-kept',
+      steps: {
+        u: { executor: { type: 'function', module, export: 'notPlainJson' } },
+        gone: { needs: ['u'], when: { results: { u: { gone: [{ exists: false }] } } }, executor: sim('no gone field') },
+        present: { needs: ['u'], when: { results: { u: { gone: [{ 'anything-but': 'x' }] } } }, executor: sim('a gone field') },
+        dated: { needs: ['u'], when: { results: { u: { at: [{ prefix: '2026-01-02' }] } } }, executor: sim('a date string') },
+      },
+    };
+    const { r } = await run(store, wf);
+    expect(r.status).toBe('succeeded');
+    expect(r.output).toEqual({ gone: 'no gone field', dated: 'a date string' });
+  });
+
   it('skips a forEach step whose when does not match, or whose array step was skipped', async () => {
     const wf: WorkflowInput = {
       name: 'fan-choice',

@@ -342,11 +342,11 @@ describe('function executor', () => {
     expect(n.message).toContain(`has no function export 'notAFunction' (it is number)`);
   });
 
-  it('fails a result that cannot be structured-cloned, not retriable', async () => {
+  it('fails a result that JSON cannot write, not retriable', async () => {
     const f = failure(await executor.execute(task(fn('unserializable')), never));
     expect(f.type).toBe('OutputNotSerializable');
     expect(f.retriable).toBe(false);
-    expect(f.message).toMatch(/could not be cloned|cannot be structured-cloned/);
+    expect(f.message).toBe('handler output cannot be written as JSON: a function (at "fn") cannot be written as JSON');
     // Outputs travel as JSON: what JSON cannot write fails the step (the engine crashed on it later).
     for (const name of ['withBigInt', 'circular']) {
       const j = failure(await executor.execute(task(fn(name)), never));
@@ -357,6 +357,13 @@ describe('function executor', () => {
     expect(failure(await executor.execute(task(fn('withMap')), never)).message).toBe(
       'handler output cannot be written as JSON: a Map (at "counts") would be written as {}: return Object.fromEntries(map) instead',
     );
+  });
+
+  it('passes on the output as JSON keeps it: a Date as its string, no undefined fields, NaN as null', async () => {
+    const out = await executor.execute(task(fn('notPlainJson')), never);
+    expect(bare(out)).toEqual({ status: 'succeeded', output: { at: '2026-01-02T00:00:00.000Z', list: [null, 1], nested: { kept: true } } });
+    // Exactly that: no key whose value is undefined is left behind.
+    expect(Object.keys((out as { output: object }).output)).toEqual(['at', 'list', 'nested']);
   });
 
   it('cuts an error message over 16 KB, saying how much', async () => {

@@ -263,25 +263,34 @@ async function call(req: WorkerRequest, handler: (event: StepEvent, context: Ste
   try {
     const output: unknown = await handler(req.event, contextFor(req));
     // Lambda turns an undefined result into null; the other executors report "no output" as null too.
-    if (output === undefined || output === null || typeof output !== 'object') {
-      if (typeof output === 'bigint') return notJson(req.id, 'a BigInt cannot be written as JSON');
-      return { id: req.id, ok: true, output: output === undefined ? null : output };
+    if (output === undefined || output === null || typeof output === 'string' || typeof output === 'boolean') {
+      return { id: req.id, ok: true, output: output ?? null };
     }
+    if (typeof output === 'bigint') return notJson(req.id, 'a BigInt cannot be written as JSON');
     // Outputs travel as JSON (events, the durable log, Lambda): one that JSON cannot write (a
-    // BigInt inside, a cycle) fails its step here, as Lambda would, not the engine later.
+    // BigInt inside, a cycle) fails its step here, as Lambda would, not the engine later. The
+    // output is what JSON kept (a Date as its string, no undefined fields, NaN as null), so that
+    // `when` and later steps see what they would see after a restart, and on AWS.
+    let text: string | undefined;
     try {
-      JSON.stringify(output, lossless);
+      text = JSON.stringify(output, lossless);
     } catch (err) {
       return notJson(req.id, messageOf(err));
     }
-    return { id: req.id, ok: true, output };
+    return { id: req.id, ok: true, output: text === undefined ? null : JSON.parse(text) };
   } catch (err) {
     return thrown(req.id, err);
   }
 }
 
-/** A JSON.stringify replacer that refuses what JSON would write as `{}` without a word: a Map or a Set. */
+/**
+ * A JSON.stringify replacer that refuses what JSON would drop or write as `{}` without a word: a
+ * function or a symbol, a Map or a Set.
+ */
 function lossless(key: string, value: unknown): unknown {
+  if (typeof value === 'function' || typeof value === 'symbol') {
+    throw new Error(`a ${typeof value}${key === '' ? '' : ` (at "${key}")`} cannot be written as JSON`);
+  }
   if (value instanceof Map || value instanceof Set) {
     const what = value instanceof Map ? 'a Map' : 'a Set';
     throw new Error(`${what}${key === '' ? '' : ` (at "${key}")`} would be written as {}: return ${value instanceof Map ? 'Object.fromEntries(map)' : '[...set]'} instead`);
