@@ -105,7 +105,7 @@ export async function runCommand(args: string[]): Promise<number> {
     engine.register(plan);
     for (const p of targetPlans) engine.register(p);
     dispatcher = hub.bind(engine);
-    if (values['run-id'] !== undefined) await noteExistingRun(store, values['run-id'], plan.workflow, input);
+    const ended = values['run-id'] !== undefined && (await noteExistingRun(store, values['run-id'], plan.workflow, input));
     const result = await engine.run(plan.workflow, input, runId === undefined ? {} : { runId });
     progress.done(result);
     if (chaos?.crashAt !== undefined && engine.effectsApplied < chaos.crashAt) {
@@ -116,7 +116,8 @@ export async function runCommand(args: string[]): Promise<number> {
     if (cost && !values.json) process.stderr.write(formatCostReport(cost));
     if (values.json) process.stdout.write(`${JSON.stringify(cost ? { ...summary, cost } : summary)}\n`);
     else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);
-    if (values.trace !== undefined) writeOutput('--trace', values.trace, `${JSON.stringify(result.trace)}\n`);
+    // A run that had ended is reported, not run: its trace is the one its state keeps.
+    if (values.trace !== undefined) writeOutput('--trace', values.trace, `${JSON.stringify(ended ? engine.traceOf(result.runId) : result.trace)}\n`);
     await settleSubscriptions(engine, hub, dispatcher);
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
@@ -138,14 +139,15 @@ function handlerModule(raw: string): string {
   return file;
 }
 
-/** Says so when `--run-id` names a run that already ended: it is reported, not run again. */
-async function noteExistingRun(store: TriggerStore, runId: string, workflow: string, input: unknown): Promise<void> {
+/** Says so when `--run-id` names a run that already ended (and returns true): it is reported, not run again. */
+async function noteExistingRun(store: TriggerStore, runId: string, workflow: string, input: unknown): Promise<boolean> {
   const run = await store.getRun(runId);
   // A run of another workflow is refused by the engine, with its own message.
-  if (!run || run.status === 'running' || run.workflow !== workflow) return;
+  if (!run || run.status === 'running' || run.workflow !== workflow) return false;
   const other = JSON.stringify(run.input) !== JSON.stringify(input) ? ' (with its own input: the --input given is not used)' : '';
   const ended = run.finishedAt === undefined ? '' : ` on ${new Date(run.finishedAt).toISOString()}`;
   process.stderr.write(`joinflow run: run "${runId}" already ${run.status}${ended}${other}; it is reported, not run again (a new --run-id runs again)\n`);
+  return true;
 }
 
 /** `--max-payload 1MB` / `512KB` / `2000000` -> bytes (default 1 MB). */

@@ -222,6 +222,17 @@ describe('durable state through the CLI', () => {
     expect(JSON.parse(other.stdout)).toMatchObject({ output: { nodeC: { sum: 12 } } });
   });
 
+  it('--trace of a run that ended writes the trace its state keeps, the same the first run wrote', () => {
+    const state = tmp();
+    const file = path.join(state, 'trace.json');
+    expect(joinflow(['run', 'workflows/diamond.ts', '--state', state, '--run-id', 'traced', '--trace', file]).code).toBe(0);
+    const first = JSON.parse(readFileSync(file, 'utf8')) as Array<{ step: string }>;
+    expect(first.map((r) => r.step).sort()).toEqual(['nodeA', 'nodeB', 'nodeC']);
+    const again = joinflow(['run', 'workflows/diamond.ts', '--state', state, '--run-id', 'traced', '--trace', file]);
+    expect(again.stderr).toContain('it is reported, not run again');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(first);
+  });
+
   it('a --run-id of another workflow\'s run is refused with that reason only; resume of an unknown run exits 1; an empty --time-scale is refused', () => {
     const state = tmp();
     expect(joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 1}', '--state', state, '--run-id', 'mine']).code).toBe(0);
