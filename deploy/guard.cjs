@@ -83,11 +83,26 @@ function estimate(value) {
   return 128;
 }
 
+/**
+ * Lambda runtimes newer than serverless 3.40's configuration schema knows (it stops at nodejs20.x,
+ * which Lambda deprecated with Node.js 20's end of life on 2026-04-30). serverless.yml uses
+ * nodejs22.x; the schema is told about it here, before serverless validates the configuration, so
+ * that packaging does not warn about a runtime Lambda has.
+ */
+const NEWER_RUNTIMES = ['nodejs22.x', 'nodejs24.x'];
+
+function acceptNewerRuntimes(serverless) {
+  const runtime = serverless.configSchemaHandler && serverless.configSchemaHandler.schema.definitions && serverless.configSchemaHandler.schema.definitions.awsLambdaRuntime;
+  if (!runtime || !Array.isArray(runtime.enum)) return;
+  for (const r of NEWER_RUNTIMES) if (!runtime.enum.includes(r)) runtime.enum.push(r);
+}
+
 class JoinflowGuard {
   constructor(serverless, options, { log } = {}) {
     this.serverless = serverless;
     this.options = options;
     this.log = log;
+    acceptNewerRuntimes(serverless);
     this.hooks = {
       'before:aws:package:finalize:saveServiceState': () => this.checkTemplate(),
       'before:deploy:deploy': () => this.checkDeploy(),

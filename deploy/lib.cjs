@@ -131,7 +131,8 @@ function settings(custom = {}) {
     gpuInstanceTypes: list(c.gpuInstanceTypes).length ? list(c.gpuInstanceTypes) : ['g4dn.xlarge', 'g5.xlarge'],
     gpuMaxvCpus: positive(c.gpuMaxvCpus, 64, 'gpuMaxvCpus'),
     cpuMaxvCpus: positive(c.cpuMaxvCpus, 64, 'cpuMaxvCpus'),
-    gpuImageType: c.gpuImageType ? String(c.gpuImageType) : 'ECS_AL2_NVIDIA',
+    // Amazon Linux 2 (ECS_AL2_NVIDIA) is at its end of support; Batch has the AL2023 GPU image since 2026.
+    gpuImageType: c.gpuImageType ? String(c.gpuImageType) : 'ECS_AL2023_NVIDIA',
     subnets: list(c.subnets),
     securityGroups: list(c.securityGroups),
     assignPublicIp: c.assignPublicIp === 'DISABLED' || c.assignPublicIp === false ? 'DISABLED' : 'ENABLED',

@@ -291,6 +291,12 @@ describe('serverless package of the repository triggers/', () => {
     commonChecks(pkg.template);
   });
 
+  it('runs every function on nodejs22.x (Lambda deprecated nodejs20.x), which serverless accepts without a configuration warning', () => {
+    const runtimes = new Set(ofType(pkg.template, 'AWS::Lambda::Function').map(([, p]) => p['Runtime']));
+    expect([...runtimes]).toEqual(['nodejs22.x']);
+    expect(pkg.stderr).not.toContain('Invalid configuration');
+  });
+
   it('has a Lambda per function step with destinations to the bus', () => {
     checkStepFunctions(pkg.template, plans);
   });
@@ -489,6 +495,8 @@ describe('serverless package of plans with batch, container steps and grouping',
       Subnets: ['subnet-aaa', 'subnet-bbb'],
       SecurityGroupIds: ['sg-123'],
       InstanceRole: { 'Fn::GetAtt': ['BatchInstanceProfile', 'Arn'] },
+      // Amazon Linux 2023's GPU image: Amazon Linux 2's is at its end of support.
+      Ec2Configuration: [{ ImageType: 'ECS_AL2023_NVIDIA' }],
     });
     expect(envs.get('CpuComputeEnvironment')!['ComputeResources']).toMatchObject({ Type: 'FARGATE', Subnets: ['subnet-aaa', 'subnet-bbb'] });
     expect(ofType(pkg.template, 'AWS::Batch::JobQueue').map(([id]) => id).sort()).toEqual(['CpuJobQueue', 'GpuJobQueue']);
