@@ -85,6 +85,11 @@ async function cancelOnStage(values: Parameters<typeof awsConfig>[0], runId: str
     // What it left running on Batch, if its end could not stop it, is stopped now.
     return reportJobs(result, config.table) ? 1 : 2;
   }
+  if (result.eventError !== undefined) {
+    process.stderr.write(`joinflow cancel: run "${runId}" is cancelled in table "${config.table}", but Run Cancelled could not be put on bus "${config.bus}" (${result.eventError}): the processor dispatches nothing new for it, but subscribers to Run Cancelled are not told\n`);
+    reportJobs(result, config.table);
+    return 2;
+  }
   process.stderr.write(`joinflow cancel: run ${runId} cancelled; Run Cancelled is on bus ${config.bus}. Nothing new is dispatched; Lambda invocations already running finish on their own, and their results are ignored\n`);
   return reportJobs(result, config.table) ? 0 : 2;
 }

@@ -81,9 +81,17 @@ describe('the runs of a stage', () => {
     expect(eb.commandCalls(PutEventsCommand)).toHaveLength(1);
   });
 
-  it('says the run is cancelled but the event was not put when PutEvents fails', async () => {
+  it('says the run is cancelled but the event was not put when PutEvents fails, and still looks for its Batch jobs', async () => {
     eb.on(PutEventsCommand).rejects(Object.assign(new Error('bus joinflow-test does not exist'), { name: 'ResourceNotFoundException' }));
-    await expect(cancelStageRun(config, 'r4', 'x')).rejects.toThrow('run "r4" is cancelled in table "joinflow-runs-test", but Run Cancelled could not be put on bus "joinflow-test" (PutEvents to bus "joinflow-test" was rejected: ResourceNotFoundException: bus joinflow-test does not exist)');
+    const result = await cancelStageRun(config, 'r4', 'x');
+    expect(result).toMatchObject({
+      outcome: 'cancelled',
+      run: { runId: 'r4', status: 'cancelled' },
+      eventError: 'PutEvents to bus "joinflow-test" was rejected: ResourceNotFoundException: bus joinflow-test does not exist',
+      // The run has no jobs: none stopped, and the list was read (no jobsError).
+      jobs: { stopped: [], failed: [], left: 0, unsought: [] },
+    });
+    expect(result).not.toHaveProperty('jobsError');
     expect((await store.getRun('r4'))?.status).toBe('cancelled');
   });
 });

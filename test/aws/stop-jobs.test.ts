@@ -408,6 +408,24 @@ describe('Batch jobs of a run that ended', () => {
       stderr.mockRestore();
     }
   });
+
+  it('stops the jobs of a cancelled run when Run Cancelled cannot be put on the bus, and exits 2 saying both', async () => {
+    const jobs = await start('race', 'race-4');
+    eb.on(PutEventsCommand).rejects(Object.assign(new Error('bus joinflow-test does not exist'), { name: 'ResourceNotFoundException' }));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await cancelCommand(['race-4', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
+      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect(code).toBe(2);
+      expect(text).toContain(`joinflow cancel: run "race-4" is cancelled in table "${TABLE}", but Run Cancelled could not be put on bus "joinflow-test" (PutEvents to bus "joinflow-test" was rejected: ResourceNotFoundException: bus joinflow-test does not exist)`);
+      expect(text).toContain(`joinflow cancel: stopped 2 Batch job(s): `);
+      expect(terminated().filter((t) => t.reason!.startsWith("joinflow: run race-4")).map((t) => t.jobId).sort()).toEqual([jobs.get('a')!.jobId, jobs.get('b')!.jobId].sort());
+      expect(await states('race-4')).toEqual(['a:stopped', 'b:stopped']);
+    } finally {
+      stderr.mockRestore();
+      eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    }
+  });
 });
 
 describe('joinflow worker and the run status in the table', () => {

@@ -63,7 +63,8 @@ export async function stageRuns(config: AwsConfig, filter: { workflow?: string; 
  * or `jobsError` when they could not be read), or why not (no such run, or it had ended).
  */
 export type StageCancel =
-  | { outcome: 'cancelled'; run: RunRecord; jobs: StopReport; jobsError?: string }
+  /** eventError: the run is cancelled in the table and its jobs were stopped, but Run Cancelled could not be put on the bus (why). */
+  | { outcome: 'cancelled'; run: RunRecord; jobs: StopReport; jobsError?: string; eventError?: string }
   | { outcome: 'unknown' }
   | { outcome: 'ended'; run: RunRecord; jobs: StopReport; jobsError?: string };
 
@@ -92,15 +93,18 @@ export async function cancelStageRun(config: AwsConfig, runId: string, reason: s
   } catch (err) {
     throw stageError(config, 'CANCEL_FAILED', `cancelling run "${runId}" in`, err);
   }
+  let eventError: string | undefined;
   try {
     const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus });
     await bus.publish([{ id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow: run.workflow, runId, reason } }]);
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    const why = e instanceof JoinflowError ? e.message : `${e.name}: ${firstLine(e.message)}`;
-    throw new JoinflowError('CANCEL_EVENT_FAILED', `run "${runId}" is cancelled in table "${config.table}", but Run Cancelled could not be put on bus "${config.bus}" (${why})`, { cause: err });
+    eventError = e instanceof JoinflowError ? e.message : `${e.name}: ${firstLine(e.message)}`;
   }
-  return { outcome: 'cancelled', run, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} cancelled (${reason})`)) };
+  // The jobs are stopped whether or not the event went out: the run is cancelled in the table, and
+  // nothing else would stop them (a second cancel finds the run ended, and puts no event).
+  const stopped = await stopJobs(config, dynamo, runId, `joinflow: run ${runId} cancelled (${reason})`);
+  return { outcome: 'cancelled', run, ...stopped, ...(eventError === undefined ? {} : { eventError }) };
 }
 
 /** Stops the run's Batch jobs that have not ended (batch-jobs.ts); a list that cannot be read is `jobsError`. */
