@@ -209,11 +209,19 @@ function zodProblems(error: z.ZodError, prefix: string): Problem[] {
 const MAX_SUGGEST_LENGTH = 200;
 
 /** ` (did you mean "X"?)` for the id of `ids` nearest to a mistyped `name`, or ''. */
-export function suggest(name: string, ids: ReadonlySet<string>): string {
+export function suggest(name: string, ids: Iterable<string>): string {
   const lower = name.toLowerCase();
   const tolerance = name.length > MAX_SUGGEST_LENGTH ? 0 : Math.min(2, Math.floor(name.length / 4));
-  for (const id of ids) if (id.toLowerCase() === lower || (tolerance > 0 && distance(id, name) <= tolerance)) return ` (did you mean "${id}"?)`;
-  return '';
+  // The same name in another case first ("nodeb" -> "nodeB", not "nodeA" one edit away), else the nearest.
+  let best: string | undefined;
+  let bestDistance = tolerance + 1;
+  for (const id of ids) {
+    if (id.toLowerCase() === lower) return ` (did you mean "${id}"?)`;
+    if (tolerance === 0) continue;
+    const d = distance(id, name);
+    if (d < bestDistance) [best, bestDistance] = [id, d];
+  }
+  return best === undefined ? '' : ` (did you mean "${best}"?)`;
 }
 
 function distance(a: string, b: string): number {

@@ -31,6 +31,11 @@ describe('compiler: validation', () => {
   it('names an unknown need with its step and index, and suggests a near id', () => {
     const problems = problemsOf({ name: 'w', steps: { nodeA: { executor: sim }, c: { needs: ['nodeA', 'nodeb'], executor: sim } } });
     expect(problems).toEqual([{ path: 'steps.c.needs[1]', message: 'unknown step "nodeb" (did you mean "nodeA"?)' }]);
+    // The same id in another case beats an id one edit away, wherever it is; else the nearest one.
+    const both = problemsOf({ name: 'w', steps: { nodeA: { executor: sim }, nodeB: { executor: sim }, c: { needs: ['nodeA', 'nodeb'], executor: sim } } });
+    expect(both).toEqual([{ path: 'steps.c.needs[1]', message: 'unknown step "nodeb" (did you mean "nodeB"?)' }]);
+    const near = problemsOf({ name: 'w', steps: { extract: { executor: sim }, extracts: { executor: sim }, c: { needs: ['extracts_', 'extract'], executor: sim } } });
+    expect(near).toEqual([{ path: 'steps.c.needs[0]', message: 'unknown step "extracts_" (did you mean "extracts"?)' }]);
   });
 
   it('names an unknown need of a step whose own fields are bad, beside those fields', () => {
