@@ -1,8 +1,11 @@
 /** `joinflow start <workflow>`: PutEvents "Run Requested" on a deployed stage's bus; prints the run id. */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseInput } from './input.ts';
 import { requestRun } from '../adapters/aws/stage.ts';
+import { suggest } from '../compiler/validate.ts';
 import { RunRequestedSchema } from '../model/events.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig } from './aws-options.ts';
@@ -20,10 +23,31 @@ export async function startCommand(args: string[]): Promise<number> {
   const runId = values['run-id'] ?? randomUUID();
   const detail = { workflow, runId, input };
   const checked = RunRequestedSchema.safeParse(detail);
-  if (!checked.success) throw new UsageError(`--run-id: ${checked.error.issues.map((i) => i.message).join('; ')}`);
+  if (!checked.success) {
+    const what = (field: unknown) => (field === 'runId' ? '--run-id' : field === 'workflow' ? 'the workflow name' : '--input');
+    throw new UsageError(checked.error.issues.map((i) => `${what(i.path[0])}: ${i.message}`).join('; '));
+  }
+  // On a stage, a Run Requested that no rule matches is dropped by EventBridge without a trace:
+  // a name that is not among the plans deployed from here is refused before it is sent.
+  if (values.endpoint === undefined) refuseUndeployed(workflow);
   const config = awsConfig(values);
   await requestRun(config, detail, values.token === undefined ? {} : { token: values.token });
   process.stdout.write(values.json ? `${JSON.stringify({ runId, workflow, bus: config.bus })}\n` : `${runId}\n`);
   process.stderr.write(`started ${workflow} on bus ${config.bus}; follow it with: joinflow status ${runId}${values.stage ? ` --stage ${values.stage}` : ''}\n`);
   return 0;
+}
+
+/**
+ * Refuses a workflow that has no plan in ./triggers when there is one (the plans `serverless
+ * deploy` ships). Without ./triggers (started from elsewhere) the name is not checked.
+ */
+function refuseUndeployed(workflow: string): void {
+  const dir = path.resolve('triggers');
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
+  const names = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  if (names.includes(workflow)) return;
+  throw new UsageError(
+    `no workflow "${workflow}" in triggers/ (the plans this project deploys)${suggest(workflow, names)}: on the stage no rule would take its Run Requested, ` +
+      'and EventBridge drops an event no rule matches. Deploy it first (joinflow compile, then serverless deploy)',
+  );
 }

@@ -145,6 +145,23 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     }
   });
 
+  it('`joinflow start` refuses a workflow not in triggers/, a bad name or run id by what is bad, and an input too big for an event, saying how to upload it', async () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await expect(startCommand(['fanot', '--run-id', 'never-1'])).rejects.toThrow(/^no workflow "fanot" in triggers\/ \(the plans this project deploys\) \(did you mean "fanout"\?\): on the stage no rule would take its Run Requested/);
+      await expect(startCommand(['', '--run-id', 'never-2'])).rejects.toThrow(/^the workflow name: /);
+      await expect(startCommand(['fanout', '--run-id', ''])).rejects.toThrow(/^--run-id: /);
+      const big = JSON.stringify({ text: 'x'.repeat(300_000) });
+      await expect(startCommand(['fanout', '--input', big, '--run-id', 'never-3'])).rejects.toThrow(
+        'the run\'s input (300011 bytes of JSON) does not fit in a Run Requested event (joinflow puts at most 200,000 bytes in one EventBridge entry, which takes 256 KB): upload it instead, which starts the run with it: aws s3 cp input.json s3://<the stage\'s bucket>/runs/fanout/input.json',
+      );
+      await world.drain();
+      for (const id of ['never-1', 'never-3']) expect(await readRunStatus(world.dynamo.client, world.table, id)).toBeUndefined();
+    } finally {
+      err.mockRestore();
+    }
+  });
+
   it('runs classify-documents: the store step writes one row per phrase to the results table of the stack', async () => {
     // The world creates joinflow's table; the example's own table (its aws.cjs) is created here.
     const table = process.env['CLASSIFY_RESULTS_TABLE']!;

@@ -34,7 +34,18 @@ export async function requestRun(config: AwsConfig, detail: RunRequested & { run
     );
   }
   const bus = createEventBridgeBus({ client, busName: config.bus });
-  await bus.publish([{ id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunRequested, time: new Date().toISOString(), detail }]);
+  try {
+    await bus.publish([{ id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunRequested, time: new Date().toISOString(), detail }]);
+  } catch (err) {
+    if (!(err instanceof JoinflowError && err.code === 'PAYLOAD_TOO_LARGE')) throw err;
+    const bytes = Buffer.byteLength(JSON.stringify(detail.input ?? null));
+    throw new JoinflowError(
+      'INPUT_TOO_LARGE',
+      `the run's input (${bytes} bytes of JSON) does not fit in a Run Requested event (joinflow puts at most 200,000 bytes in one EventBridge entry, which takes 256 KB): ` +
+        `upload it instead, which starts the run with it: aws s3 cp input.json s3://<the stage's bucket>/runs/${detail.workflow}/input.json`,
+      { cause: err },
+    );
+  }
 }
 
 /**
