@@ -42,6 +42,12 @@ export type ProcessorDeps = {
   /** Unique ids for the events the processor emits. */
   newId: () => string;
   leaseMs?: number;
+  /**
+   * Added to the clock where leases are taken and judged, never to the times the processor records
+   * (a run's start and end, events): the embedded engine's simulated crash (--chaos crash-at) makes
+   * the dead processor's leases expire this way, as a processor taking over later would find them.
+   */
+  leaseSkewMs?: () => number;
 };
 
 type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined };
@@ -197,7 +203,7 @@ export class TriggerProcessor {
 
   #fire(ctx: Ctx, event: EventEnvelope): Effect[] {
     const { store } = ctx.io;
-    const now = ctx.io.now();
+    const now = this.#leaseNow(ctx.io);
     for (const { plan, trigger, stepIndex } of this.#index.match(event)) {
       if (plan !== ctx.plan || (ctx.only !== undefined && trigger.id !== ctx.only)) continue;
       const key = arrivalKey(trigger.condition.key, ctx.detail);
@@ -210,6 +216,12 @@ export class TriggerProcessor {
 
   get #leaseMs(): number {
     return this.#deps.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  /** The time leases are taken and judged at (see leaseSkewMs). */
+  #leaseNow(io: Io): number {
+    const skew = this.#deps.leaseSkewMs;
+    return skew === undefined ? io.now() : io.now() + skew();
   }
 
   #act(ctx: Ctx, trigger: Trigger, key: string): void {
@@ -271,7 +283,7 @@ export class TriggerProcessor {
     const collectId = TriggerId.collect(step);
     // Items may have completed before the width was known (redelivery after a crash): setNeed
     // re-checks the counter, so the collect fires here if they are all in already (or N = 0).
-    if (setNeed(store, ctx.run.runId, collectId, tasks.length, ctx.io.now(), this.#leaseMs)) {
+    if (setNeed(store, ctx.run.runId, collectId, tasks.length, this.#leaseNow(ctx.io), this.#leaseMs)) {
       this.#collect(ctx, step);
       ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: collectId });
     }
@@ -315,7 +327,7 @@ export class TriggerProcessor {
    */
   #failRunOnce(ctx: Ctx, key: string): void {
     const fail = ctx.plan.triggers.find((t) => t.id === TriggerId.fail);
-    if (fail && !arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, ctx.io.now(), this.#leaseMs)) return;
+    if (fail && !arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, this.#leaseNow(ctx.io), this.#leaseMs)) return;
     this.#failRun(ctx);
     if (fail) ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: fail.id });
   }

@@ -60,8 +60,9 @@ export class Engine {
     this.store = options.store ?? createMemoryStore();
     this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
     this.bus = createLocalBus(undefined, options.chaos);
-    // After a simulated crash the processor's clock runs ahead by a lease, as one that took over later would see it.
-    this.#processor = new TriggerProcessor({ store: this.store, clock: { now: () => this.#clock.now() + this.#skewMs }, newId });
+    // After a simulated crash the processor judges leases a lease later, as one that took over later
+    // would; the times it records (a run's end) stay the clock's.
+    this.#processor = new TriggerProcessor({ store: this.store, clock: this.#clock, newId, leaseSkewMs: () => this.#skewMs });
     this.#executors = createLocalExecutors(options);
     const limits = concurrencyLimits(options.concurrency);
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
