@@ -70,21 +70,48 @@ export async function subscriptionsForRun(plan: TriggerPlan, root: string): Prom
   const declared = [...loadConfigSubscriptions(root), ...(plan.subscriptions ?? [])];
   const plans: TriggerPlan[] = [];
   const names = new Set([plan.workflow]);
+  /** Targets that name a workflow file whose workflow has another name: what to say. */
+  const misnamed = new Map<string, string>();
+  let others: TriggerPlan[] | undefined;
   for (const s of declared) {
     if (s.target.type !== 'workflow' || names.has(s.target.workflow)) continue;
-    names.add(s.target.workflow);
-    let file: string;
+    const target = s.target.workflow;
+    names.add(target);
+    let file: string | undefined;
     try {
-      file = findWorkflowFile(s.target.workflow, root);
+      file = findWorkflowFile(target, root);
     } catch {
-      continue; // reported below with the subscription's path
+      // Not a file name: looked for below by the workflows' names.
     }
-    plans.push(await compileFile(file, root));
+    const byFile = file === undefined ? undefined : await compileFile(file, root);
+    if (byFile?.workflow === target) {
+      plans.push(byFile);
+      continue;
+    }
+    // A run is requested by workflow name, which need not be the file's: the project's other
+    // workflows are compiled (once) to find it.
+    others ??= await compileOthers(root, plan.workflow);
+    const found = others.find((p) => p.workflow === target);
+    if (found) plans.push(found);
+    else if (byFile) misnamed.set(target, `${path.relative(root, file!)} is workflow "${byFile.workflow}": a subscription starts a workflow by its name`);
   }
   const known = new Set([plan.workflow, ...plans.map((p) => p.workflow)]);
-  // The message names what workflows/ has (by file name: they are not all compiled for a run).
-  const inProject = listWorkflowFiles(root).map((f) => (path.basename(f).startsWith('workflow.') ? path.basename(path.dirname(f)) : path.basename(f, path.extname(f))));
-  return { subs: projectSubscriptions([plan], { root, knownWorkflows: known, knownNames: [...known, ...inProject] }), plans };
+  const inProject = others ? others.map((p) => p.workflow) : [];
+  return { subs: projectSubscriptions([plan], { root, knownWorkflows: known, knownNames: [...known, ...inProject], misnamed }), plans };
+}
+
+/** Every workflow of the project but `except` (by name), compiled; files that do not compile are left out. */
+async function compileOthers(root: string, except: string): Promise<TriggerPlan[]> {
+  const out: TriggerPlan[] = [];
+  for (const file of listWorkflowFiles(root)) {
+    try {
+      const p = await compileFile(file, root);
+      if (p.workflow !== except) out.push(p);
+    } catch {
+      // A broken workflow is reported when it is run; here it only cannot be a target.
+    }
+  }
+  return out;
 }
 
 /**

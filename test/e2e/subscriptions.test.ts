@@ -181,8 +181,24 @@ describe('subscriptions on the embedded engine', () => {
     expect(r.stderr).toContain('joinflow.config.yaml: invalid joinflow config');
     expect(r.stderr).toContain('subscriptions.x.pattern.detail.n');
     // The workflows the project has are named, not only the one being run.
-    expect(r.stderr).toContain('subscriptions.x.target.workflow: no workflow "nope" in workflows/ (known: bad, ok, report)');
+    expect(r.stderr).toContain('subscriptions.x.target.workflow: no workflow named "nope" in workflows/ (known: bad, ok, report)');
     // Nothing ran: no state was written.
     expect(existsSync(path.join(dir, '.joinflow'))).toBe(false);
+  });
+
+  it('starts a target workflow by its name when its file is named otherwise, and says so when given the file\'s name', async () => {
+    const dir = project();
+    writeFileSync(path.join(dir, 'workflows/make-report.yaml'), 'name: report-maker\nsteps:\n  r: {executor: {type: simulate, durationMs: 1, output: done}}\noutput: r\n');
+    const config = (target: string) =>
+      writeFileSync(path.join(dir, 'joinflow.config.yaml'), `subscriptions:\n  report:\n    pattern: {detail-type: [Run Succeeded], detail: {workflow: [ok]}}\n    target: {type: workflow, workflow: ${target}}\n`);
+    config('report-maker');
+    const r = await joinflowAsync(['run', 'ok'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse((await joinflowAsync(['list', '--json'], dir)).stdout) as Array<{ workflow: string; status: string }>;
+    expect(runs.map((x) => `${x.workflow}:${x.status}`).sort()).toEqual(['ok:succeeded', 'report-maker:succeeded']);
+    config('make-report');
+    const named = await joinflowAsync(['run', 'ok'], dir);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toContain('subscriptions.report.target.workflow: no workflow named "make-report" in workflows/ (workflows/make-report.yaml is workflow "report-maker": a subscription starts a workflow by its name)');
   });
 });

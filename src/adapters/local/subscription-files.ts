@@ -75,7 +75,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function projectSubscriptions(
   plans: readonly TriggerPlan[],
-  options: { root?: string; knownWorkflows?: ReadonlySet<string>; knownNames?: readonly string[] } = {},
+  options: { root?: string; knownWorkflows?: ReadonlySet<string>; knownNames?: readonly string[]; misnamed?: ReadonlyMap<string, string> } = {},
 ): Subscription[] {
   const root = options.root ?? process.cwd();
   const subs = [...loadConfigSubscriptions(root), ...plans.flatMap((p) => p.subscriptions ?? [])];
@@ -85,7 +85,9 @@ export function projectSubscriptions(
     for (const s of subs) {
       if (s.target.type === 'workflow' && !known.has(s.target.workflow)) {
         const names = [...new Set(options.knownNames ?? known)].sort();
-        problems.push({ path: `subscriptions.${s.name}.target.workflow`, message: `no workflow "${s.target.workflow}" in workflows/ (known: ${names.join(', ') || 'none'})` });
+        const misnamed = options.misnamed?.get(s.target.workflow);
+        const why = misnamed === undefined ? `(known: ${names.join(', ') || 'none'})` : `(${misnamed})`;
+        problems.push({ path: `subscriptions.${s.name}.target.workflow`, message: `no workflow named "${s.target.workflow}" in workflows/ ${why}` });
       }
     }
   }
