@@ -1,5 +1,6 @@
 /** Reading runs of the embedded engine's state dir for `list`, `status` and `logs`. */
 import type { TaskEntry } from '../adapters/local/durable-log.ts';
+import { DetailType, type EventEnvelope } from '../model/events.ts';
 import type { RunRecord } from '../ports.ts';
 import { alive } from './state.ts';
 
@@ -38,8 +39,12 @@ export function summarizeRun(run: RunRecord, options?: Record<string, unknown>):
   return interrupted(run, options) ? { ...rest, interrupted: true } : rest;
 }
 
-/** Folds a run's tasks (in dispatch order) into one entry per step/item. */
-export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[]): StepSummary[] {
+/**
+ * Folds a run's tasks (in dispatch order) into one entry per step/item. `events`: the run's logged
+ * events, whose Step Failed give the error of a failed step that did not fail the run (caught,
+ * or one a step waiting for some of its needs could do without).
+ */
+export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], events: readonly EventEnvelope[] = []): StepSummary[] {
   const byKey = new Map<string, StepSummary>();
   for (const t of tasks) {
     const key = t.task.item === undefined ? t.task.step : `${t.task.step}[${t.task.item}]`;
@@ -57,7 +62,20 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[]): Ste
     byKey.set(key, s);
   }
   const steps = [...byKey.values()];
-  // The log keeps no per-task error; the run's error names the step (and item) that failed it.
+  // The log keeps no per-task error: the error of a failed attempt is in its Step Failed event.
+  const failures = new Map<string, { type: string; message: string }>();
+  for (const e of events) {
+    if (e['detail-type'] !== DetailType.StepFailed) continue;
+    const d = e.detail as { step?: unknown; item?: unknown; attempt?: unknown; error?: { type?: unknown; message?: unknown } };
+    if (typeof d.error?.type !== 'string' || typeof d.error.message !== 'string') continue;
+    failures.set(`${String(d.step)}|${String(d.item ?? '')}|${String(d.attempt)}`, { type: d.error.type, message: d.error.message });
+  }
+  for (const s of steps) {
+    if (s.state !== 'failed') continue;
+    const error = failures.get(`${s.step}|${s.item ?? ''}|${s.attempts}`);
+    if (error) s.error = error;
+  }
+  // The run's error names the step (and item) that failed it: it is the one shown for that step.
   // A record from before errors named their item names only the step: its error goes to that
   // step's failed entry only when there is one, not to every failed item of a forEach step.
   const error = run.error;

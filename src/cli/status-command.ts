@@ -36,7 +36,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       return 1;
     }
     const run = summarizeRun(record, record.status === 'running' ? state.log.runOptions(runId) : undefined);
-    const steps = summarizeSteps(record, state.log.tasks(runId));
+    const steps = summarizeSteps(record, state.log.tasks(runId), state.log.runEvents?.(runId));
     const plan = state.log.runPlan(runId);
     if (json) {
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);

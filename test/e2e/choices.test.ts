@@ -273,8 +273,11 @@ describe('joinflow run and status of a workflow with choices', () => {
     expect(result.output).toEqual({ report: { model: 'constant', value: 3, because: 'cannot fit a line: all x values are equal' } });
     expect(result.steps).toEqual({ total: 4, succeeded: 3, failed: 1, cancelled: 0, retried: 0, skipped: 0 });
     const status = joinflow(['status', result.runId, '--state', dir]).stdout;
-    expect(status).toMatch(/^ {2}failed +fit +1 attempt/m);
+    // The error of the step the run survived is shown (from its Step Failed event), in text and JSON.
+    expect(status).toMatch(/^ {2}failed +fit +1 attempt.*\n +\S+: cannot fit a line: all x values are equal$/m);
     expect(status).toMatch(/^ {2}succeeded +constant +1 attempt/m);
+    const json = JSON.parse(joinflow(['status', result.runId, '--state', dir, '--json']).stdout) as { steps: Array<{ step: string; error?: { message: string } }> };
+    expect(json.steps.find((s) => s.step === 'fit')?.error?.message).toBe('cannot fit a line: all x values are equal');
     // When the step it catches does not fail, the catch step is skipped, and status says why.
     const fit = joinflow(['run', 'fit-fallback', '--input', JSON.stringify({ points: [[1, 1], [2, 3]] }), '--json', '--state', dir]);
     expect(fit.code, fit.stderr).toBe(0);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
+import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { rowNames } from '../../src/adapters/local/journal-decode.ts';
 import { createEventFactory } from '../../src/adapters/local/step-events.ts';
 import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
@@ -145,6 +146,21 @@ describe('journal state', () => {
       expect(got.map((e) => e.id)).toEqual(sent.map((e) => e.id));
     }
     expect(r.log.lastEventSeq()).toBe(sent.length);
+    // One run's events, in order, across its rows (status reads failed attempts' errors from them).
+    for (const run of runs) expect(r.log.runEvents!(run).map((e) => e.id)).toEqual(sent.filter((e) => (e.detail as { runId: string }).runId === run).map((e) => e.id));
+    expect(r.log.runEvents!('nosuch')).toEqual([]);
+    // The row store (state dirs from before the journal) reads them the same way.
+    const rowsDir = freshDir();
+    const rows = openSqliteState({ dir: rowsDir });
+    try {
+      await rows.store.startRun({ runId: 'a', workflow: 'wf', input: null, startedAt: now });
+      const mine = [completed('a', 'x'), completed('b', 'y'), completed('a', 'z')];
+      rows.log.appendEvents(mine);
+      await rows.store.commit();
+      expect(rows.log.runEvents!('a').map((e) => e.id)).toEqual([mine[0]!.id, mine[2]!.id]);
+    } finally {
+      rows.close();
+    }
   });
 
   it('gc removes finished runs and the events of no run that are processed, and keeps the rest', async () => {

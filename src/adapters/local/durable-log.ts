@@ -62,6 +62,8 @@ export interface DurableLog {
   attempts(runId: string): TaskAttempt[];
   /** How many events of the run the log holds: a run that ended is reported again with them. */
   eventCount?(runId: string): number;
+  /** The run's events as logged, in order (`status` reads failed attempts' errors from them). */
+  runEvents?(runId: string): EventEnvelope[];
 
   /** A retry timer; returns its id. */
   addTimer(dueAt: number, task: Task): number;

@@ -294,6 +294,17 @@ export class Journal {
     return n;
   }
 
+  /** The events a run's rows hold, in the order they were logged. */
+  runEvents(runId: string): EventEnvelope[] {
+    this.flush();
+    const rows = this.#s.rowsOf.all(runId);
+    const out: Array<{ seq: number; event: EventEnvelope }> = [];
+    const table = rows.length > 0 ? this.#startTable(runId, rows[0]!) : undefined;
+    const input = this.record(runId)?.input;
+    for (const row of rows) readRow(runId, input, row, table!, { event: (seq, event) => void out.push({ seq, event }) });
+    return out.sort((a, b) => a.seq - b.seq).map((e) => e.event);
+  }
+
   /** Loads the pending events of no run (once). */
   loadOrphans(): void {
     if (this.#orphansLoaded) return;

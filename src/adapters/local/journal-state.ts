@@ -303,6 +303,7 @@ function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>
     },
     tasks: (runId) => journal.tasksOf(runId),
     eventCount: (runId) => journal.eventCount(runId),
+    runEvents: (runId) => journal.runEvents(runId),
     attempts: (runId) => journal.attemptsOf(runId).map(toAttempt),
     gc: () => ({ runs: 0, runIds: [] }),
     vacuum() {},

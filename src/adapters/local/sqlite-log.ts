@@ -70,6 +70,7 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     ),
     tasks: db.prepare<[string], TaskRow>('SELECT json, status, started_at, finished_at FROM tasks WHERE run_id = ? ORDER BY dispatch_seq'),
     eventCount: db.prepare<[string], number>('SELECT count(*) FROM events WHERE run_id = ?').pluck(),
+    runEvents: db.prepare<[string], string>('SELECT json FROM events WHERE run_id = ? ORDER BY seq').pluck(),
     attempts: db.prepare<[string], AttemptRow>(
       `SELECT step, item, attempt, json_extract(json, '$.placement') AS placement, status, started_at, finished_at
        FROM tasks WHERE run_id = ? ORDER BY dispatch_seq`,
@@ -145,6 +146,10 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     eventCount(runId) {
       pull();
       return s.eventCount.get(runId) ?? 0;
+    },
+    runEvents(runId) {
+      pull();
+      return s.runEvents.all(runId).map((json) => JSON.parse(json) as EventEnvelope);
     },
     attempts(runId) {
       const buffered = buffer.attempts(runId);
