@@ -23,9 +23,12 @@ from the stage's table (GetItem; if it cannot, it says so once and runs every ta
 
 Options:
   --queue URL          SQS queue URL to poll (required)
-  --bus NAME           EventBridge bus for step events (default $JOINFLOW_BUS, else joinflow-<stage>)
-  --table NAME         the stage's DynamoDB table, for run status (default $JOINFLOW_TABLE, else
-                       joinflow-<stage>; '' runs every task regardless of its run)
+  --stage S            the stage whose bus and table (joinflow-<S>) the worker uses (default
+                       $JOINFLOW_STAGE, else dev); --bus and --table name them otherwise
+  --bus NAME           EventBridge bus for step events (default joinflow-<stage> with --stage,
+                       else $JOINFLOW_BUS, else joinflow-<stage>)
+  --table NAME         the stage's DynamoDB table, for run status (default as --bus; '' runs
+                       every task regardless of its run; a run not in it counts as running)
   --endpoint URL       send SQS, EventBridge and DynamoDB calls to an emulator (default $AWS_ENDPOINT_URL)
   --region R           AWS region (default $AWS_REGION or $AWS_DEFAULT_REGION, else us-east-1)
   --concurrency N      tasks run at once (default 1)

@@ -29,6 +29,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       queue: { type: 'string' },
+      stage: { type: 'string' },
       bus: { type: 'string' },
       table: { type: 'string' },
       endpoint: { type: 'string' },
@@ -43,7 +44,10 @@ export async function workerCommand(args: string[]): Promise<number> {
   const concurrency = positiveInt('--concurrency', values.concurrency, 1, 1000);
   // SQS caps a visibility timeout at 12 hours.
   const visibilityTimeoutSec = positiveInt('--visibility', values.visibility, 60, 43_200);
-  const config = configFromEnv();
+  if (values.stage === '') throw new UsageError('--stage must name a stage');
+  // --stage names the bus and the table (joinflow-<stage>) over $JOINFLOW_BUS / $JOINFLOW_TABLE;
+  // without it the stage is $JOINFLOW_STAGE, else dev.
+  const config = configFromEnv(values.stage === undefined ? process.env : { ...process.env, JOINFLOW_STAGE: values.stage, JOINFLOW_BUS: undefined, JOINFLOW_TABLE: undefined });
   const endpoint = values.endpoint ?? config.endpoint;
 
   const write = (line: string): void => void process.stderr.write(`joinflow worker: ${line}\n`);
@@ -76,7 +80,8 @@ export async function workerCommand(args: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  write(`polling ${queueUrl} (concurrency ${concurrency}, visibility ${visibilityTimeoutSec} s)`);
+  const table = values.table ?? config.table;
+  write(`polling ${queueUrl} (concurrency ${concurrency}, visibility ${visibilityTimeoutSec} s; bus ${values.bus ?? config.bus}, ${table === '' ? 'no run status check' : `run status from table ${table}`})`);
   try {
     await worker.run();
   } finally {

@@ -352,6 +352,16 @@ describe('createWorker', () => {
     expect(warnings).toEqual([expect.stringMatching(/^cannot read the status of run .*\(AccessDeniedException: not authorized to perform: dynamodb:GetItem\): tasks run to their end even when their run has ended$/)]);
   });
 
+  it('runs the tasks of a run its table does not have, saying once that the table may be another stage\'s', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 1 }));
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 2 }));
+    const { warnings } = startWorker(url, bus, { runStatus: async () => undefined, runCheckMs: 50 });
+    await until('two Step Completed', () => bus.of('Step Completed').length === 2);
+    expect(warnings).toEqual([expect.stringMatching(/^run \S+ is not in the table the worker reads run status from: its tasks run to their end \(is --stage or --table the stage of this queue\?\)$/)]);
+  });
+
   it('run() rejects with WORKER_RECEIVE_FAILED when the queue does not exist', async () => {
     const { url } = await queues();
     const { done } = startWorker(`${url}-missing`, captureBus());
@@ -362,7 +372,7 @@ describe('createWorker', () => {
 describe('workerCommand', () => {
   it('exits 0 soon after SIGTERM while idle in a long poll', async () => {
     const { url } = await queues();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/worker/run-worker.ts', '--queue', url, '--endpoint', endpoint, '--region', 'us-east-1', '--bus', 'test-bus'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/worker/run-worker.ts', '--queue', url, '--endpoint', endpoint, '--region', 'us-east-1', '--stage', 'qa', '--bus', 'test-bus'], {
       cwd: root,
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', NODE_NO_WARNINGS: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -374,7 +384,8 @@ describe('workerCommand', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     try {
       await until('the start line', () => stderr.includes('polling'), 30_000);
-      expect(stderr).toContain(`polling ${url} (concurrency 1`);
+      // --stage names the table (joinflow-qa); --bus names the bus over it.
+      expect(stderr).toContain(`polling ${url} (concurrency 1, visibility 60 s; bus test-bus, run status from table joinflow-qa)`);
       // Let it enter its 20 s long poll, which stop() must cut short.
       await new Promise((r) => setTimeout(r, 300));
       const sent = Date.now();

@@ -121,11 +121,17 @@ export function createWorker(options: WorkerOptions): Worker {
   let wake: (() => void) | undefined;
 
   let statusUnreadable = false;
+  let unknownRunSaid = false;
   /** The status of the task's run when it has ended; undefined while running, unknown, or unreadable. */
   async function runEnded(task: Task): Promise<string | undefined> {
     if (!options.runStatus || statusUnreadable) return undefined;
     try {
       const status = await options.runStatus(task.runId);
+      if (status === undefined && !unknownRunSaid) {
+        // A run starts in the table before any of its tasks: not finding it means another table.
+        unknownRunSaid = true;
+        log.warn(`run ${task.runId} is not in the table the worker reads run status from: its tasks run to their end (is --stage or --table the stage of this queue?)`);
+      }
       return status !== undefined && status !== 'running' ? status : undefined;
     } catch (error) {
       statusUnreadable = true;
