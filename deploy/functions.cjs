@@ -36,7 +36,8 @@ function stepFunctions(model) {
         onFailure: { type: 'eventBus', arn: BUS_ARN },
       },
       // Plus what the workflow's aws.cjs gives the step (workflow-resources.cjs).
-      environment: { ...extras.environment(f), JOINFLOW_WORKFLOW: f.workflow, ...(f.members ? {} : { JOINFLOW_STEP: f.step }) },
+      // JOINFLOW_BUCKET: the stage's bucket, whose steps/<workflow>/ the step may read and write.
+      environment: { ...extras.environment(f), JOINFLOW_WORKFLOW: f.workflow, ...(f.members ? {} : { JOINFLOW_STEP: f.step }), JOINFLOW_BUCKET: { Ref: 'Bucket' } },
     };
   }
   return functions;

@@ -10,7 +10,7 @@
  * serverless.yml attaches them with `functions.<key>.role: <logical id>` and includes
  * `${file(./deploy/iam.cjs):resources}`.
  */
-const { BLOB_PREFIX, DATA_PREFIX, LIMITS, OUTPUT_PREFIX, arn, generator } = require('./lib.cjs');
+const { BLOB_PREFIX, DATA_PREFIX, LIMITS, OUTPUT_PREFIX, STEP_DATA_PREFIX, arn, generator } = require('./lib.cjs');
 const { resolver, roleInlineChars } = require('./policy-size.cjs');
 const { workflowExtras } = require('./workflow-resources.cjs');
 
@@ -187,9 +187,20 @@ function iamResources(model) {
   };
   const extras = workflowExtras(model);
   for (const f of functionSteps) {
-    // A step's handler is user code: it may only report its result (Lambda destinations to the
-    // bus), plus what its workflow's aws.cjs grants it by name (workflow-resources.cjs).
-    Resources[`${f.logicalId}Role`] = lambdaRole(f.name, `joinflow step ${f.id}`, [putEvents, ...extras.statements(f)]);
+    // A step's handler is user code: it may report its result (Lambda destinations to the bus),
+    // read the input of its workflow's runs started by an upload ({object: {bucket, key}}), and
+    // read and write its workflow's data prefix in the stage's bucket (large data passed by key),
+    // plus what its workflow's aws.cjs grants it by name (workflow-resources.cjs).
+    const uploads = `${settings.startPrefix}${f.workflow}/`;
+    const data = `${STEP_DATA_PREFIX}${f.workflow}/`;
+    Resources[`${f.logicalId}Role`] = lambdaRole(f.name, `joinflow step ${f.id}`, [
+      putEvents,
+      allow(['s3:GetObject'], objects(uploads)),
+      allow(['s3:GetObject', 's3:PutObject'], objects(data)),
+      // So that a missing key reads as missing (404), not as denied.
+      listUnder([uploads, data]),
+      ...extras.statements(f),
+    ]);
   }
   return { Resources };
 }

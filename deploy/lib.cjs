@@ -33,6 +33,9 @@ const OUTPUT_PREFIX = 'outputs/';
 // Steps' data files, data/<runId>/<file> (src/adapters/aws/s3-data.ts): read and written by
 // batch jobs and workers, checked by the Batch bridge; outside runs/, so they start nothing.
 const DATA_PREFIX = 'data/';
+// Lambda steps' own large data, steps/<workflow>/...: read and written by the workflow's step
+// functions (a result too big for Lambda's records goes here, by key); outside runs/.
+const STEP_DATA_PREFIX = 'steps/';
 
 /** First 8 hex characters of sha256(text): keeps sanitized names unique and deterministic. */
 function hash(text) {
@@ -404,6 +407,7 @@ module.exports = {
   BLOB_PREFIX,
   OUTPUT_PREFIX,
   DATA_PREFIX,
+  STEP_DATA_PREFIX,
   SERVICE_DIR,
   arn,
   boundedName,

@@ -246,16 +246,21 @@ function checkStepFunctions(t: Template, plans: TriggerPlan[]): void {
       // An auto step placed on Lambda gets the memory its placement chose; others the stage's.
       expect(p['MemorySize']).toBe(spec.placement?.memoryMb ?? 1024);
       const extra = STEP_EXTRAS[key] ?? { env: {}, actions: [] };
-      expect(p['Environment'].Variables).toEqual({ ...extra.env, JOINFLOW_WORKFLOW: plan.workflow, ...(shared ? {} : { JOINFLOW_STEP: step }) });
+      expect(p['Environment'].Variables).toEqual({ ...extra.env, JOINFLOW_WORKFLOW: plan.workflow, ...(shared ? {} : { JOINFLOW_STEP: step }), JOINFLOW_BUCKET: { Ref: 'Bucket' } });
       const config = t.Resources[id.replace(/LambdaFunction$/, 'LambdaEvConf')]!.Properties;
       expect(config['MaximumRetryAttempts']).toBe(0);
       const bus = { Destination: { 'Fn::GetAtt': ['EventBus', 'Arn'] } };
       expect(config['DestinationConfig']).toEqual({ OnSuccess: bus, OnFailure: bus });
-      // The step's role may put events on the bus (its destinations) and nothing else but logs,
+      // The step's role may put events on the bus (its destinations), read its workflow's
+      // uploaded inputs and read and write its workflow's data prefix, and nothing else but logs,
       // plus what its workflow's aws.cjs grants by name.
       const roleId = p['Role']['Fn::GetAtt'][0] as string;
-      const granted = statements(t.Resources[roleId]!.Properties['Policies']).flatMap(actions).sort();
-      expect(granted).toEqual(['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', ...extra.actions].sort());
+      const all = statements(t.Resources[roleId]!.Properties['Policies']);
+      const granted = all.flatMap(actions).sort();
+      expect(granted).toEqual(['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:GetObject', 's3:PutObject', 's3:ListBucket', ...extra.actions].sort());
+      const objectsOf = (action: string) => all.filter((x) => [x['Action']].flat().includes(action)).map((x) => x['Resource']['Fn::Sub']);
+      expect(objectsOf('s3:GetObject').sort()).toEqual([`\${Bucket.Arn}/runs/${plan.workflow}/*`, `\${Bucket.Arn}/steps/${plan.workflow}/*`]);
+      expect(objectsOf('s3:PutObject')).toEqual([`\${Bucket.Arn}/steps/${plan.workflow}/*`]);
     }
   }
   expect(Object.keys(registered).sort()).toEqual(expected.sort());
