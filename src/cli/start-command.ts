@@ -29,8 +29,9 @@ export async function startCommand(args: string[]): Promise<number> {
   }
   // On a stage, a Run Requested that no rule matches is dropped by EventBridge without a trace:
   // a name that is not among the plans deployed from here is refused before it is sent.
-  if (values.endpoint === undefined) refuseUndeployed(workflow);
   const config = awsConfig(values);
+  // Not against an endpoint of one's own (joinflow dev, an emulator): those have their own workflows.
+  if (config.endpoint === undefined && !process.env['AWS_ENDPOINT_URL_EVENTBRIDGE']) refuseUndeployed(workflow);
   await requestRun(config, detail, values.token === undefined ? {} : { token: values.token });
   process.stdout.write(values.json ? `${JSON.stringify({ runId, workflow, bus: config.bus })}\n` : `${runId}\n`);
   process.stderr.write(`started ${workflow} on bus ${config.bus}; follow it with: joinflow status ${runId}${values.stage ? ` --stage ${values.stage}` : ''}\n`);
