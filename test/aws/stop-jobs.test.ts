@@ -369,6 +369,35 @@ describe('Batch jobs of a run that ended', () => {
     expect(again.stopped).toEqual([]);
   });
 
+  it('stops no job past the invocation\'s own deadline (its remaining time less a margin), and logs the jobs it left', async () => {
+    const jobs = await start('race', 'race-t');
+    await jobEnded(jobs.get('a')!, 'SUCCEEDED');
+    await drain();
+    const invoke = lambda.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array))).filter((p) => p.joinflow.runId === 'race-t');
+    await lambdaResult({ id: 'rt', source: 'lambda', 'detail-type': 'Lambda Function Invocation Result - Success', time: '', detail: { requestPayload: invoke[0], responsePayload: { winner: 'a' } } });
+    // The invocation that ends the run has 5 s left: less than the margin it keeps, so it stops nothing.
+    const lines: string[] = [];
+    const out = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+    const err = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
+    const level = process.env['JOINFLOW_LOG_LEVEL'];
+    process.env['JOINFLOW_LOG_LEVEL'] = 'error';
+    try {
+      for (let events = published(); events.length > 0; events = published()) {
+        for (const e of events) {
+          const plan = plans.get(e.detail['workflow'] as string)!;
+          for (const t of plan.triggers) if (patternMatches(t.activation, e)) await processor({ trigger: `${plan.workflow}/${t.id}`, event: e }, { getRemainingTimeInMillis: () => 5_000 });
+        }
+      }
+    } finally {
+      process.env['JOINFLOW_LOG_LEVEL'] = level;
+      out.mockRestore();
+      err.mockRestore();
+    }
+    expect((await readRunStatus(dynamo.client, TABLE, 'race-t'))!.run.status).toBe('succeeded');
+    expect(terminated().filter((t) => t.reason!.includes('race-t'))).toEqual([]);
+    expect(lines.join('\n')).toContain('1 Batch job(s) of the run were not stopped in time: `joinflow cancel race-t --stage <stage>` stops them');
+  });
+
   it('starts no TerminateJob after the deadline, and reports the jobs it left', async () => {
     const book = createJobBook(dynamo.client, TABLE);
     for (let i = 0; i < 10; i++) await book.submitted({ runId: 'many-1', step: 'train', item: i, attempt: 1 }, `job-${i}`, 0);

@@ -110,6 +110,23 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
 
 /** How long the processor spends stopping an ended run's Batch jobs (its timeout is 60 s). */
 const STOP_BUDGET_MS = 40_000;
+/** What an invocation keeps after stopping jobs: its logs, its commit, its answer. */
+const END_MARGIN_MS = 10_000;
+
+/** The part of Lambda's context object joinflow reads. */
+export type LambdaContext = { getRemainingTimeInMillis?: () => number };
+
+/** When the running Lambda invocation times out (epoch ms), if its context said; see beginInvocation. */
+let invocationEnd: number | undefined;
+
+/**
+ * Notes when the running invocation times out (the context's getRemainingTimeInMillis), so that
+ * stopping jobs stops in time even when one invocation ends several runs (a timer batch of 10).
+ */
+export function beginInvocation(context?: LambdaContext): void {
+  const left = context?.getRemainingTimeInMillis?.();
+  invocationEnd = typeof left === 'number' && Number.isFinite(left) ? Date.now() + left : undefined;
+}
 
 /**
  * Stops the Batch jobs an ended run left running, logging each. Never throws: the run has ended,
@@ -118,7 +135,8 @@ const STOP_BUDGET_MS = 40_000;
 async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, status: string, known?: { ref: JobRef; jobId: string }): Promise<void> {
   try {
     // The processor Lambda has 60 s: leave it time to finish its invocation.
-    const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`, { deadline: Date.now() + STOP_BUDGET_MS, ...(known === undefined ? {} : { known }) });
+    const deadline = Math.min(Date.now() + STOP_BUDGET_MS, invocationEnd === undefined ? Infinity : invocationEnd - END_MARGIN_MS);
+    const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`, { deadline, ...(known === undefined ? {} : { known }) });
     for (const { job, jobId } of report.stopped) log('info', `stopped Batch job ${jobId}: the run ${status}`, ref(job));
     for (const { job, jobId, error } of report.failed) log('error', `could not stop Batch job ${jobId} (${error}): it runs to its end`, ref(job));
     for (const { job, error } of report.unsought) log('error', `could not look for the Batch job named ${job.unnoted!.name} in queue ${job.unnoted!.queue}, whose id was not noted (${error}): if it was submitted, it runs to its end`, ref(job));

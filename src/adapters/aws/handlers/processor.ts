@@ -9,7 +9,7 @@ import { runRequestFor } from '../../../runtime/subscriptions.ts';
 import { toEnvelope, resolveClaimChecks } from '../eventbridge-bus.ts';
 import { carryOut } from '../effects.ts';
 import { log } from '../log.ts';
-import { wiring } from '../wiring.ts';
+import { beginInvocation, wiring, type LambdaContext } from '../wiring.ts';
 
 /**
  * What a rule target passes in. `subscription`: a subscription rule whose target is a workflow —
@@ -23,7 +23,8 @@ export type ProcessorInput = {
 };
 
 /** Lambda entry point. */
-export async function handler(input: ProcessorInput): Promise<{ effects: number }> {
+export async function handler(input: ProcessorInput, context?: LambdaContext): Promise<{ effects: number }> {
+  beginInvocation(context);
   const w = wiring();
   let envelope = toEnvelope(input.event as Parameters<typeof toEnvelope>[0]);
   if (w.blobs) envelope = await resolveClaimChecks(envelope, w.blobs);

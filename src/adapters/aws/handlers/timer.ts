@@ -4,12 +4,13 @@
  */
 import { dispatchOrFail, scheduleTask, timerTask, type TimerMessage } from '../effects.ts';
 import { log } from '../log.ts';
-import { wiring } from '../wiring.ts';
+import { beginInvocation, wiring, type LambdaContext } from '../wiring.ts';
 
 type SqsEvent = { Records: Array<{ messageId: string; body: string }> };
 
 /** Lambda entry point (SQS event source with ReportBatchItemFailures). */
-export async function handler(event: SqsEvent): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
+export async function handler(event: SqsEvent, context?: LambdaContext): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
+  beginInvocation(context);
   const w = wiring();
   const failures: Array<{ itemIdentifier: string }> = [];
   for (const record of event.Records) {
