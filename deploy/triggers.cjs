@@ -8,7 +8,7 @@
  *
  * serverless.yml: `resources: - ${file(./deploy/triggers.cjs):resources}`
  */
-const { arn, generator, workflowPattern } = require('./lib.cjs');
+const { LIMITS, arn, generator, patternLength, workflowPattern } = require('./lib.cjs');
 
 /** EventBridge's ceilings: keep retrying a failed delivery for as long as it allows. */
 const RETRY_POLICY = { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 };
@@ -20,6 +20,15 @@ const RETRY_POLICY = { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 8640
  */
 function inputTemplate(key, value) {
   return { InputTemplate: `{${JSON.stringify(key)}: ${JSON.stringify(value)}, "event": <aws.events.event.json>}` };
+}
+
+/** Run Requested whose workflow is none of `workflows`, or that names none. */
+function unroutedPattern(workflows) {
+  return {
+    source: ['joinflow'],
+    'detail-type': ['Run Requested'],
+    $or: [{ detail: { workflow: [{ 'anything-but': [...workflows].sort() }] } }, { detail: { workflow: [{ exists: false }] } }],
+  };
 }
 
 function target(id, functionLogicalId, extra = {}) {
@@ -68,6 +77,26 @@ function ruleResources(model) {
         ],
       },
     };
+  }
+  // EventBridge drops an event that no rule matches: a Run Requested for a workflow this stage
+  // does not have (or with no workflow) goes to the processor, which dead-letters it with the
+  // reason, as the embedded engine does. Left out (with a warning) when the list of names is too
+  // long for one pattern.
+  const unrouted = unroutedPattern(model.plans.map((p) => p.workflow));
+  if (patternLength(unrouted) <= LIMITS.patternChars) {
+    Resources.UnroutedRunRequestRule = {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        Name: `${names.prefix}-unrouted`,
+        Description: 'joinflow: Run Requested for a workflow this stage does not have -> the processor, which dead-letters it',
+        EventBusName: { Ref: 'EventBus' },
+        EventPattern: unrouted,
+        State: 'ENABLED',
+        Targets: [target('processor', 'ProcessorLambdaFunction', { InputTransformer: inputTemplate('unrouted', true) })],
+      },
+    };
+  } else {
+    process.stderr.write(`joinflow: the names of the ${model.plans.length} workflows make a pattern over ${LIMITS.patternChars} characters: a Run Requested for a workflow the stage does not have matches no rule, and EventBridge drops it\n`);
   }
   // One permission for every rule of the stage's bus: a statement per rule would pass the 20 KB
   // limit of the function's resource policy long before the rule quota.
@@ -153,6 +182,7 @@ function ruleResources(model) {
 module.exports = {
   RETRY_POLICY,
   inputTemplate,
+  unroutedPattern,
   ruleResources,
   /** `${file(./deploy/triggers.cjs):resources}` */
   resources: generator(ruleResources),

@@ -181,8 +181,8 @@ export const HELP: Record<string, string> = {
 
 Starts a run on a deployed stage: puts a "Run Requested" event on the stage's EventBridge bus
 and prints the run id. A given --run-id is an idempotency key: starting it again does nothing.
-A workflow that is not in ./triggers (the plans this project deploys) is refused: no rule on the
-stage would take its event, and EventBridge drops an event no rule matches. An input too big for
+A workflow that is not in ./triggers (the plans this project deploys) is refused: the stage
+would only dead-letter its event. An input too big for
 one event is refused too: upload it to s3://<bucket>/runs/<workflow>/ instead, which starts a run.
 
 Against a local 'joinflow dev' (--endpoint http://127.0.0.1:PORT): no AWS credentials are needed

@@ -27,8 +27,9 @@ export async function startCommand(args: string[]): Promise<number> {
     const what = (field: unknown) => (field === 'runId' ? '--run-id' : field === 'workflow' ? 'the workflow name' : '--input');
     throw new UsageError(checked.error.issues.map((i) => `${what(i.path[0])}: ${i.message}`).join('; '));
   }
-  // On a stage, a Run Requested that no rule matches is dropped by EventBridge without a trace:
-  // a name that is not among the plans deployed from here is refused before it is sent.
+  // On a stage, a Run Requested for a workflow it does not have is only dead-lettered (or, past
+  // the unrouted rule's pattern size, dropped): a name not among the plans deployed from here is
+  // refused before it is sent.
   const config = awsConfig(values);
   // Not against an endpoint of one's own (joinflow dev, an emulator): those have their own workflows.
   if (config.endpoint === undefined && !process.env['AWS_ENDPOINT_URL_EVENTBRIDGE']) refuseUndeployed(workflow);
@@ -48,7 +49,7 @@ function refuseUndeployed(workflow: string): void {
   const names = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
   if (names.includes(workflow)) return;
   throw new UsageError(
-    `no workflow "${workflow}" in triggers/ (the plans this project deploys)${suggest(workflow, names)}: on the stage no rule would take its Run Requested, ` +
-      'and EventBridge drops an event no rule matches. Deploy it first (joinflow compile, then serverless deploy)',
+    `no workflow "${workflow}" in triggers/ (the plans this project deploys)${suggest(workflow, names)}: on the stage its Run Requested would only be dead-lettered. ` +
+      'Deploy it first (joinflow compile, then serverless deploy)',
   );
 }

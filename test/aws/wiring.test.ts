@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCommand } from '../../src/cli/start-command.ts';
 import { statusCommand } from '../../src/cli/status-command.ts';
@@ -57,6 +58,28 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     // The processor was invoked for every delivery: more than once per trigger.
     const processor = [...world.invocations.entries()].find(([id]) => id.toLowerCase().startsWith('processor'))?.[1] ?? 0;
     expect(processor).toBeGreaterThanOrEqual(2 * 5);
+  });
+
+  it('dead-letters a Run Requested for a workflow the stage does not have (the unrouted rule), and only that one', async () => {
+    await requestRun(configFromEnv(), { workflow: 'not-deployed', runId: 'unrouted-1', input: null });
+    await runToEnd('diamond', 'routed-1', { x: 1 });
+    await world.drain();
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: process.env['AWS_ENDPOINT_URL_SQS']!, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    try {
+      const letters: Array<{ reason: string; event: { detail: { runId?: string } } }> = [];
+      for (;;) {
+        const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_DLQ_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        if (!got.Messages?.length) break;
+        letters.push(...got.Messages.map((m) => JSON.parse(m.Body!) as (typeof letters)[number]));
+      }
+      // Every delivery of it (the world delivers each event twice) is dead-lettered with the reason.
+      const mine = letters.filter((l) => l.event.detail.runId === 'unrouted-1');
+      expect(mine.length).toBeGreaterThan(0);
+      expect(new Set(mine.map((l) => l.reason))).toEqual(new Set(['unknown workflow "not-deployed"']));
+      expect(letters.filter((l) => l.event.detail.runId === 'routed-1')).toEqual([]);
+    } finally {
+      sqs.destroy();
+    }
   });
 
   it('runs hedged: steps that wait for some replicas start with those; a failed replica is spared; two failed fail the run', async () => {
@@ -148,7 +171,7 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
   it('`joinflow start` refuses a workflow not in triggers/, a bad name or run id by what is bad, and an input too big for an event, saying how to upload it', async () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      await expect(startCommand(['fanot', '--run-id', 'never-1'])).rejects.toThrow(/^no workflow "fanot" in triggers\/ \(the plans this project deploys\) \(did you mean "fanout"\?\): on the stage no rule would take its Run Requested/);
+      await expect(startCommand(['fanot', '--run-id', 'never-1'])).rejects.toThrow(/^no workflow "fanot" in triggers\/ \(the plans this project deploys\) \(did you mean "fanout"\?\): on the stage its Run Requested would only be dead-lettered/);
       await expect(startCommand(['', '--run-id', 'never-2'])).rejects.toThrow(/^the workflow name: /);
       await expect(startCommand(['fanout', '--run-id', ''])).rejects.toThrow(/^--run-id: /);
       const big = JSON.stringify({ text: 'x'.repeat(300_000) });

@@ -18,6 +18,8 @@ import { beginInvocation, wiring, type LambdaContext } from '../wiring.ts';
 export type ProcessorInput = {
   trigger?: string;
   workflow?: string;
+  /** From the rule that takes Run Requested for workflows the stage does not have (dead-lettered). */
+  unrouted?: boolean;
   subscription?: { name: string; workflow: string; inputPath: string };
   event: unknown;
 };
@@ -38,7 +40,7 @@ export async function handler(input: ProcessorInput, context?: LambdaContext): P
   const only = input.trigger === undefined ? undefined : input.trigger.slice(input.trigger.indexOf('/') + 1);
   const detail = envelope.detail as { runId?: string; step?: string };
   const effects = await w.processor.process(envelope, only);
-  log('info', 'processed', { trigger: input.trigger ?? (input.subscription ? `subscription ${input.subscription.name}` : `${input.workflow}/*`), detailType: envelope['detail-type'], ...(detail.runId ? { runId: detail.runId } : {}), ...(detail.step ? { step: detail.step } : {}), effects: effects.length });
+  log('info', 'processed', { trigger: input.trigger ?? (input.subscription ? `subscription ${input.subscription.name}` : input.unrouted ? 'unrouted' : `${input.workflow}/*`), detailType: envelope['detail-type'], ...(detail.runId ? { runId: detail.runId } : {}), ...(detail.step ? { step: detail.step } : {}), effects: effects.length });
   await w.store.commit();
   await carryOut(effects, w.effects);
   return { effects: effects.length };
