@@ -22,13 +22,14 @@ describe('importCwl: requirements and hints (CWL v1.2 precedence)', () => {
     const tool = `${ECHO}hints:\n  DockerRequirement: { dockerPull: "tool-hint:1" }\n  ResourceRequirement: { coresMin: 8, ramMin: 8000 }\n  ToolTimeLimit: { timelimit: 99 }\n`;
     const wf = withWf('requirements:\n  DockerRequirement: { dockerPull: "wf-req:1" }\n  ToolTimeLimit: { timelimit: 5 }\n');
     const s1 = batchOf({ 'wf.cwl': wf, 'echo.cwl': tool });
-    expect(s1.executor).toMatchObject({ image: 'wf-req:1', vcpus: 8, memoryMb: 8000 });
+    // (Sizes are rounded up to Fargate's: 8 cores and 8000 MiB run as 8 vCPU and 16384 MiB.)
+    expect(s1.executor).toMatchObject({ image: 'wf-req:1', vcpus: 8, memoryMb: 16384 });
     expect(s1.timeoutMs).toBe(5000);
     const step = withStep(wf, '    requirements:\n      ResourceRequirement: { coresMin: 2 }\n');
     const s2 = batchOf({ 'wf.cwl': step, 'echo.cwl': tool });
-    // ResourceRequirement is one unit: the step's (cores only) replaces the hint's cores and memory.
-    expect(s2.executor).toMatchObject({ image: 'wf-req:1', vcpus: 2 });
-    expect((s2.executor as { memoryMb?: number }).memoryMb).toBeUndefined();
+    // ResourceRequirement is one unit: the step's (cores only) replaces the hint's cores and memory
+    // (the default 2048 MiB, rounded up to Fargate's least for 2 vCPU, not the hint's 8000).
+    expect(s2.executor).toMatchObject({ image: 'wf-req:1', vcpus: 2, memoryMb: 4096 });
   });
 
   it('the most specific level wins among requirements, and among hints; a level\'s requirement beats its own hint', () => {
@@ -36,11 +37,11 @@ describe('importCwl: requirements and hints (CWL v1.2 precedence)', () => {
       '    hints:\n      DockerRequirement: { dockerPull: "step-hint:1" }\n');
     const tool = `${ECHO}requirements:\n  ResourceRequirement: { coresMin: 1 }\nhints:\n  ResourceRequirement: { coresMin: 16 }\n`;
     const s = batchOf({ 'wf.cwl': wf, 'echo.cwl': tool });
-    expect(s.executor).toMatchObject({ image: 'step-hint:1', vcpus: 1 });
-    expect((s.executor as { memoryMb?: number }).memoryMb).toBeUndefined();
+    // The tool's requirement (1 core) as a whole: the default memory, not the workflow's 4000 MiB.
+    expect(s.executor).toMatchObject({ image: 'step-hint:1', vcpus: 1, memoryMb: 2048 });
     // Tool hint over the step's and workflow's hints.
     const s2 = batchOf({ 'wf.cwl': wf, 'echo.cwl': `${ECHO}hints:\n  DockerRequirement: { dockerPull: "tool-hint:1" }\n` });
-    expect(s2.executor).toMatchObject({ image: 'tool-hint:1', vcpus: 4, memoryMb: 4000 });
+    expect(s2.executor).toMatchObject({ image: 'tool-hint:1', vcpus: 4, memoryMb: 8192 });
   });
 
   it('EnvVarRequirement: a workflow requirement replaces a tool hint as a whole; a hint applies when nothing requires the class', () => {

@@ -231,13 +231,15 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
    */
   function batchSize(req: Requirements, id: string): { vcpus?: number; memoryMb?: number } {
     if (req.cores === undefined && req.ramMb === undefined) return {};
-    const size = fargateSize(req.cores ?? 1, req.ramMb ?? 2048);
-    const asked = [req.cores === undefined ? '' : `${req.cores} cores`, req.ramMb === undefined ? '' : `${req.ramMb} MiB`].filter(Boolean).join(', ');
+    const cores = req.cores ?? 1;
+    const memory = req.ramMb ?? 2048; // the batch executor's default
+    const size = fargateSize(cores, memory);
+    const asked = [req.cores === undefined ? '' : `${req.cores} core${req.cores === 1 ? '' : 's'}`, req.ramMb === undefined ? '' : `${req.ramMb} MiB`].filter(Boolean).join(', ');
     if (size === undefined) {
       problems.add(src.at([]), `step "${id}": ResourceRequirement (${asked}) is more than AWS Fargate's largest task (16 vCPUs, 122,880 MiB), where --executor batch runs CPU jobs`);
       return {};
     }
-    if (size.vcpus !== req.cores || size.memoryMb !== req.ramMb) {
+    if (size.vcpus > cores || size.memoryMb > memory) {
       notes.push(`step "${id}": ResourceRequirement (${asked}) rounded up to the smallest AWS Fargate size that holds it: ${size.vcpus} vCPU, ${size.memoryMb} MiB`);
     }
     return size;
