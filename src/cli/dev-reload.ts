@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { Engine } from '../adapters/local/engine.ts';
 import { CONFIG_FILES, projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import type { SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
-import { compileFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
+import { compileIsolated, type CompiledFile } from '../adapters/local/compile-isolated.ts';
+import { listWorkflowFiles } from '../adapters/local/workflow-files.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 
 /** Options of {@link watchProject}. */
@@ -64,15 +65,22 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
   async function reloadOnce(): Promise<void> {
     const plans: TriggerPlan[] = [];
     const kept: TriggerPlan[] = [];
+    // In a thread that ends afterwards: what the files import does not stay in the server.
+    let compiled: CompiledFile[];
+    try {
+      compiled = await compileIsolated(listWorkflowFiles(root), root);
+    } catch (error) {
+      log(`reload failed, keeping the running workflows: ${(error as Error).message}`);
+      return;
+    }
     // Each file on its own: one that does not compile keeps its running version, and the others reload.
-    for (const file of listWorkflowFiles(root)) {
-      try {
-        const plan = await compileFile(file, root, { fresh: true });
-        plans.push(plan);
-        lastGood.set(file, plan);
-      } catch (error) {
-        log(`${path.relative(root, file)}: reload failed, keeping the running version: ${(error as Error).message}`);
-        const old = lastGood.get(file);
+    for (const c of compiled) {
+      if ('plan' in c) {
+        plans.push(c.plan);
+        lastGood.set(c.file, c.plan);
+      } else {
+        log(`${path.relative(root, c.file)}: reload failed, keeping the running version: ${c.error}`);
+        const old = lastGood.get(c.file);
         if (old) kept.push(old);
       }
     }

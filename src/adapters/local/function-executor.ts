@@ -37,7 +37,7 @@ const WORKER_ENTRY = new URL(COMPILED ? './function-worker.js' : './function-wor
  * (function-worker.ts), since registering costs ~150 ms of each worker's start. Compiled, a
  * TypeScript handler is first tried without it: see ts-transpiler.ts.
  */
-const TSX = { esm: tsxEsmApi(), cjs: createRequire(import.meta.url).resolve('tsx/cjs/api') };
+export const TSX = { esm: tsxEsmApi(), cjs: createRequire(import.meta.url).resolve('tsx/cjs/api') };
 
 /**
  * The ESM build of tsx/esm/api (its CommonJS build registers a wrong hooks path). vitest's module
@@ -79,7 +79,7 @@ const INHERITED_FLAGS = new Set([
   '--experimental-vm-modules',
 ]);
 
-function workerExecArgv(argv: readonly string[]): string[] {
+export function workerExecArgv(argv: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

@@ -64,14 +64,14 @@ export function listWorkflowFiles(root = process.cwd()): string[] {
 }
 
 /** Loads a workflow definition (not yet validated) from a file. */
-export async function loadDefinition(file: string, options: { fresh?: boolean } = {}): Promise<unknown> {
+export async function loadDefinition(file: string): Promise<unknown> {
   const ext = path.extname(file);
   if (MODULE_EXT.includes(ext)) {
     let mod: Record<string, unknown>;
     try {
-      // `fresh` (joinflow dev's reload): ESM caches modules for the life of the process, so an
-      // edited file is imported anew in a namespace of its own, with everything it imports.
-      mod = (options.fresh ? await tsImport(file) : await importModule(file)) as Record<string, unknown>;
+      // ESM caches a module for the life of its thread: joinflow dev's reloads compile in a
+      // thread of their own (compile-isolated.ts), which imports an edited file anew.
+      mod = (await importModule(file)) as Record<string, unknown>;
     } catch (error) {
       throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${(error as Error).message}` }], file);
     }
@@ -236,8 +236,8 @@ export function withHandlers(definition: unknown, module: string): { definition:
  * Loads, checks and compiles one workflow file; `handlers`: the handler module every handler step
  * uses instead of its own (see {@link withHandlers}).
  */
-export async function compileFile(file: string, root = process.cwd(), options: { fresh?: boolean; handlers?: string } = {}): Promise<TriggerPlan> {
-  let definition = await loadDefinition(file, options);
+export async function compileFile(file: string, root = process.cwd(), options: { handlers?: string } = {}): Promise<TriggerPlan> {
+  let definition = await loadDefinition(file);
   if (options.handlers !== undefined) {
     const replaced = withHandlers(definition, options.handlers);
     if (replaced.steps === 0) process.stderr.write(`joinflow: --handlers ${path.relative(root, options.handlers) || options.handlers}: ${path.relative(root, file)} has no step with a handler module (function, auto or container handler): nothing to replace\n`);

@@ -1,0 +1,40 @@
+/**
+ * Compiles workflow files in a worker thread that ends afterwards, for `joinflow dev`'s reloads.
+ * A module, once imported, stays in its thread for good (ESM has no unloading), and importing an
+ * edited workflow file anew imports everything it imports anew too (the joinflow package
+ * included): in the server's own thread every reload kept ~70 MB more, until the heap ran out.
+ */
+import { Worker } from 'node:worker_threads';
+import type { CompiledFile } from './compile-worker.ts';
+import { TSX, workerExecArgv } from './function-executor.ts';
+
+export type { CompiledFile } from './compile-worker.ts';
+
+const COMPILED = import.meta.url.endsWith('.js');
+const ENTRY = new URL(COMPILED ? './compile-worker.js' : './compile-worker.ts', import.meta.url).href;
+
+/** Workflow files may be TypeScript: the thread registers tsx first (paths come through workerData). */
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+import(workerData.tsx.esm).then((tsx) => {
+  tsx.register();
+  require(workerData.tsx.cjs).register();
+  return import(workerData.entry);
+});
+`;
+
+/** Each file's plan, or the message of why it does not compile, in the order given. */
+export function compileIsolated(files: readonly string[], root: string): Promise<CompiledFile[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(BOOTSTRAP, { eval: true, execArgv: workerExecArgv(process.execArgv), workerData: { tsx: TSX, entry: ENTRY, files: [...files], root } });
+    let result: CompiledFile[] | undefined;
+    worker.once('message', (message: CompiledFile[]) => {
+      result = message;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (result) resolve(result);
+      else reject(new Error(`the thread that compiles the workflows ended (exit code ${code}) without an answer`));
+    });
+  });
+}
