@@ -1,5 +1,6 @@
 /** `joinflow dev`: every workflow of the project on the embedded engine, behind a local PutEvents endpoint. */
 import { parseArgs } from 'node:util';
+import path from 'node:path';
 import { createDevServer, DEFAULT_MAX_REQUEST_BYTES } from '../adapters/local/dev-server.ts';
 import { createEngine } from '../adapters/local/engine.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
@@ -40,8 +41,18 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
 
   // Compile before touching the state dir: a definition that does not compile writes nothing.
   const plans: TriggerPlan[] = [];
-  for (const file of listWorkflowFiles()) plans.push(await compileFile(file));
   const root = process.cwd();
+  const byName = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const file of listWorkflowFiles()) {
+    const plan = await compileFile(file);
+    const other = byName.get(plan.workflow);
+    // As compile refuses it: two files of one name would serve runs from whichever came last.
+    if (other !== undefined) clashes.push(`${path.relative(root, file)}: workflow name "${plan.workflow}" is already used by ${path.relative(root, other)}`);
+    else byName.set(plan.workflow, file);
+    plans.push(plan);
+  }
+  if (clashes.length > 0) throw new UsageError(clashes.join('\n'));
   const subs = projectSubscriptions(plans, { root, knownWorkflows: new Set(plans.map((p) => p.workflow)) });
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);

@@ -74,8 +74,14 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
       return;
     }
     // Each file on its own: one that does not compile keeps its running version, and the others reload.
+    const byName = new Map<string, string>();
     for (const c of compiled) {
-      if ('plan' in c) {
+      const other = 'plan' in c ? byName.get(c.plan.workflow) : undefined;
+      if ('plan' in c && other !== undefined) {
+        // The first file of a name keeps it (as at start, compile refuses the second).
+        log(`${path.relative(root, c.file)}: not loaded: workflow name "${c.plan.workflow}" is already used by ${path.relative(root, other)}`);
+      } else if ('plan' in c) {
+        byName.set(c.plan.workflow, c.file);
         plans.push(c.plan);
         lastGood.set(c.file, c.plan);
       } else {

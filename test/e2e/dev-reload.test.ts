@@ -66,6 +66,15 @@ async function finished(cwd: string, runId: string) {
 const hello = (value: string) => `name: hello\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1, output: ${value}}\noutput: a\n`;
 
 describe('joinflow dev reload', () => {
+  it('refuses to start with two files of one workflow name, as compile does (exit 2, naming both)', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    for (const f of ['one.yaml', 'two.yaml']) writeFileSync(path.join(dir, 'workflows', f), 'name: same\nsteps:\n  a: {executor: {type: simulate, durationMs: 1}}\n');
+    const r = joinflow(['dev', '--memory', '--no-watch'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('workflows/two.yaml: workflow name "same" is already used by workflows/one.yaml');
+  });
+
   it('picks up changed and new workflows, keeps the old version when an edit is broken; events tail streams', async () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'workflows'));

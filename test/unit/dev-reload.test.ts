@@ -46,6 +46,12 @@ describe('joinflow dev reload', () => {
       await watcher.reload();
       await watcher.reload();
       expect(lines.filter((l) => l.startsWith('workflow b is no longer in workflows/'))).toHaveLength(1);
+      // A second file of a workflow's name is not loaded (the first keeps it), and it is said.
+      writeFileSync(path.join(root, 'workflows/c.yaml'), flow('a', 'c1'));
+      writeFileSync(path.join(root, 'workflows/a.yaml'), flow('a', 'a3'));
+      await watcher.reload();
+      expect(lines).toContain('workflows/c.yaml: not loaded: workflow name "a" is already used by workflows/a.yaml');
+      expect((await engine.run('a', null)).output).toBe('a3');
     } finally {
       watcher.close();
       await engine.close();
