@@ -62,6 +62,14 @@ describe('auto steps on the embedded engine', () => {
     expect(r.trace.filter((t) => t.step === 'slow').map((t) => [t.attempt, t.status, t.placement])).toEqual([[1, 'failed', 'lambda']]);
   });
 
+  it('run --cost counts a Batch-placed step as a Batch job, also one that runs its handler here (no local command)', () => {
+    const r = joinflow(['run', 'workflows/hybrid.ts', '--memory', '--cost', '--json', '--input', '{"image": "cat.jpg", "labels": ["cat"]}']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = (JSON.parse(r.stdout) as { cost: { lines: Array<{ item: string; quantity: number }> } }).cost.lines;
+    // detect (batch-gpu) and index (batch-cpu; no local command) run on Batch; thumbnail and summarize on Lambda.
+    expect(lines.find((l) => l.item.startsWith('Batch jobs'))?.quantity).toBe(2);
+  });
+
   it('records both placements in the durable trace of `joinflow run`', () => {
     const dir = tmp();
     const trace = path.join(dir, 'trace.json');

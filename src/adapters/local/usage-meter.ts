@@ -30,7 +30,9 @@ export class UsageMeter {
   }
 
   execution(task: Task, durationMs: number): void {
-    const kind = task.executor.type;
+    // A placed (auto) step is what its placement makes it on AWS, whatever runs it here (a
+    // Batch-placed step without a local command runs its handler in the function pool).
+    const kind = task.placement === undefined ? task.executor.type : task.placement === 'lambda' ? 'function' : 'batch';
     this.#executions[kind] = (this.#executions[kind] ?? 0) + 1;
     if (kind === 'function') this.#functionMs += durationMs;
     // A Batch job joins its run's list of jobs to stop at submission (then reads the run's status)
