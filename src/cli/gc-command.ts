@@ -30,7 +30,7 @@ export async function gcCommand(args: string[]): Promise<number> {
   }
   const state = openState(dir);
   try {
-    const { runs, runIds } = state.log.gc(before);
+    const { runs, runIds, deadLetters = 0 } = state.log.gc(before);
     // What the runs left beside the database: step logs and data files, and large payloads.
     let leftovers = 0;
     for (const runId of runIds) {
@@ -55,7 +55,8 @@ export async function gcCommand(args: string[]): Promise<number> {
     const deliveries = outbox.prune(before);
     outbox.commit();
     const files = leftovers === 0 ? '' : `, and ${dirs(leftovers)} of their logs, data and payloads`;
-    process.stderr.write(`joinflow gc: removed ${runs} finished run(s) and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}${memoryNote === '' ? '' : `, and ${memoryNote}`}\n`);
+    const letters = deadLetters === 0 ? '' : `, ${deadLetters} dead letter${deadLetters === 1 ? '' : 's'}`;
+    process.stderr.write(`joinflow gc: removed ${runs} finished run(s)${letters} and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}${memoryNote === '' ? '' : `, and ${memoryNote}`}\n`);
     return 0;
   } finally {
     state.close();

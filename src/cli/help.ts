@@ -307,7 +307,8 @@ size limit), with the reason. Nothing is dropped silently.
   gc: `Usage: joinflow gc [--state DIR] [--older-than 7d]
 
 Deletes the state of finished runs (older than the given age; default: all finished runs), with
-their logs, data files and large payloads, and compacts the database. Also removes the files of
+their logs, data files and large payloads, and the dead letters of that age (see 'joinflow dlq
+list' first), and compacts the database; it says how many of each it removed. Also removes the files of
 'run --memory' runs whose process is gone (they have no state), after stopping the processes
 their steps left running (on Linux).
 

@@ -183,7 +183,7 @@ describe('durable state through the CLI', () => {
     expect(text.stdout).toContain('unknown workflow "ghost"');
     const gc = joinflow(['gc', '--state', state]);
     expect(gc.code).toBe(0);
-    expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s) and 0 finished subscription deliveries\n');
+    expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s), 1 dead letter and 0 finished subscription deliveries\n');
   });
 
   it('a state dir made by the row store keeps using it: its runs are listed, and new runs go into it', async () => {
@@ -279,6 +279,21 @@ describe('durable state through the CLI', () => {
     expect(gc.stderr).toBe('joinflow gc: removed 2 finished run(s) and 0 finished subscription deliveries, and 2 directories of their logs, data and payloads\n');
     expect(readdirSync(runs)).toEqual(['not-a-run']);
     expect(runStatus(state, 'wc-1')).toBeUndefined();
+  });
+
+  it('gc says how many dead letters it removed (those older than --older-than), after dlq list showed them', async () => {
+    const state = tmp();
+    const s = openDurableState({ dir: state });
+    s.log.deadLetter({ id: 'e1', source: 'joinflow', 'detail-type': 'Run Requested', detail: { workflow: 'nope' } }, 'unknown workflow "nope"', Date.now() - 2 * 3600_000);
+    s.log.deadLetter({ id: 'e2', source: 'joinflow', 'detail-type': 'Run Requested', detail: { workflow: 'nope' } }, 'unknown workflow "nope"', Date.now());
+    await s.store.commit();
+    s.close();
+    expect(joinflow(['dlq', 'list', '--state', state]).stdout).toContain('unknown workflow "nope"');
+    let gc = joinflow(['gc', '--state', state, '--older-than', '1h']);
+    expect(gc.stderr).toBe('joinflow gc: removed 0 finished run(s), 1 dead letter and 0 finished subscription deliveries\n');
+    gc = joinflow(['gc', '--state', state]);
+    expect(gc.stderr).toBe('joinflow gc: removed 0 finished run(s), 1 dead letter and 0 finished subscription deliveries\n');
+    expect(joinflow(['dlq', 'list', '--state', state]).stdout).not.toContain('unknown workflow');
   });
 
   it('gc collects a state dir that holds no database (exit 0) and refuses one that is not there (exit 2)', () => {

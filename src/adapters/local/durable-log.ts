@@ -84,5 +84,5 @@ export interface DurableLog {
    * Deletes the working state and log of finished runs older than `before` (epoch ms); returns
    * their ids, so that the caller removes what they left outside the log (logs, data, blobs).
    */
-  gc(before: number): { runs: number; runIds: string[] };
+  gc(before: number): { runs: number; runIds: string[]; deadLetters?: number };
 }

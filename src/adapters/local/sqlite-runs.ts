@@ -171,7 +171,7 @@ const DOOMED = `SELECT run_id FROM runs WHERE status IN ('succeeded', 'failed', 
  * owns (the row store's processed events of no run). It commits the open batch first and its
  * own deletes after: a checkpoint cannot run inside a transaction.
  */
-export function collectGarbage(db: Database.Database, batch: Batch, before: number, runTablesToClear: readonly string[], orphans?: string): { runs: number; runIds: string[] } {
+export function collectGarbage(db: Database.Database, batch: Batch, before: number, runTablesToClear: readonly string[], orphans?: string): { runs: number; runIds: string[]; deadLetters: number } {
   batch.commit();
   batch.write();
   const params = { before };
@@ -180,14 +180,14 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
     db.prepare(`DELETE FROM ${table} WHERE run_id IN (${DOOMED})`).run(params);
   }
   if (orphans !== undefined) db.prepare(orphans).run();
-  db.prepare('DELETE FROM dead_letters WHERE at < ?').run(before);
+  const deadLetters = db.prepare('DELETE FROM dead_letters WHERE at < ?').run(before).changes;
   db.prepare(`DELETE FROM runs WHERE run_id IN (${DOOMED})`).run(params);
   db.prepare('DELETE FROM plans WHERE hash NOT IN (SELECT plan_hash FROM runs WHERE plan_hash IS NOT NULL)').run();
   batch.commit();
   forgetSavedPlans(db);
   // TRUNCATE: shrink the WAL back to zero bytes instead of leaving it at its high-water mark.
   db.pragma('wal_checkpoint(TRUNCATE)');
-  return { runs: runIds.length, runIds };
+  return { runs: runIds.length, runIds, deadLetters };
 }
 
 /** What both stores do to a run's row: create it, finish it, read its status. */
