@@ -112,7 +112,9 @@ export async function runCommand(args: string[]): Promise<number> {
       process.stderr.write(`joinflow: --chaos crash-at=${chaos.crashAt} was never reached: the run applied ${engine.effectsApplied} effects (pick a number up to that)\n`);
     }
     const { trace: _trace, ...summary } = result;
-    const cost = meter ? estimateCost(meter.counts(plan)) : undefined;
+    // A run reported again did nothing here to count: no estimate rather than one of nothing.
+    if (meter && ended) process.stderr.write('joinflow run: --cost: the run had ended and is only reported, so nothing was counted (its first run printed the estimate)\n');
+    const cost = meter && !ended ? estimateCost(meter.counts(plan)) : undefined;
     if (cost && !values.json) process.stderr.write(formatCostReport(cost));
     if (values.json) process.stdout.write(`${JSON.stringify(cost ? { ...summary, cost } : summary)}\n`);
     else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);

@@ -222,6 +222,16 @@ describe('durable state through the CLI', () => {
     expect(JSON.parse(other.stdout)).toMatchObject({ output: { nodeC: { sum: 12 } } });
   });
 
+  it('--cost of a run that ended gives no estimate (nothing ran), and says so', () => {
+    const state = tmp();
+    const first = joinflow(['run', 'workflows/diamond.ts', '--state', state, '--run-id', 'costed', '--cost', '--json']);
+    expect((JSON.parse(first.stdout) as { cost?: unknown }).cost).toBeDefined();
+    const again = joinflow(['run', 'workflows/diamond.ts', '--state', state, '--run-id', 'costed', '--cost', '--json']);
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { cost?: unknown }).cost).toBeUndefined();
+    expect(again.stderr).toContain('--cost: the run had ended and is only reported, so nothing was counted');
+  });
+
   it('--trace of a run that ended writes the trace its state keeps, the same the first run wrote', () => {
     const state = tmp();
     const file = path.join(state, 'trace.json');
