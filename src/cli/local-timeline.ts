@@ -7,10 +7,15 @@ import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } f
 
 /**
  * Builds the timeline of a local run. Tasks that never started have no bar; a task started but
- * not finished ends at the run's end (it was abandoned) or, for a running run, at `now`.
+ * not finished ends at the run's end (it was abandoned) or, for a running run, at `now`, or, for
+ * one whose engine is gone (`interrupted`), at the last time the log recorded.
  */
-export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined, now: number): Timeline {
+export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined, now: number, interrupted = false): Timeline {
   const notes: string[] = [];
+  if (interrupted) {
+    // Nothing has happened since the engine died: the chart stops where its log does.
+    now = tasks.reduce((last, e) => Math.max(last, e.startedAt ?? 0, e.finishedAt ?? 0), run.startedAt);
+  }
   if (!plan) notes.push('the state dir has no plan for this run: the critical path ignores dependencies');
   const executions: Execution[] = [];
   // Steps that never ran (attempt 0 on the log): a choice skipped them, or their needs failed.
@@ -36,7 +41,8 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
       end: Math.max(end, entry.startedAt),
     });
   }
-  if (run.status === 'running') notes.push(`the run is still running: bars of running steps end now`);
+  if (interrupted) notes.push(`the run was interrupted (the engine that ran it is gone): bars of the steps it was running end at the last time it recorded; 'joinflow resume ${run.runId}' continues it`);
+  else if (run.status === 'running') notes.push(`the run is still running: bars of running steps end now`);
   if (notRun.length > 0) notes.push(`steps that did not run: ${notRun.slice(0, 10).join(', ')}${notRun.length > 10 ? `, and ${notRun.length - 10} more` : ''}`);
   return {
     title: `run ${run.runId} · ${run.workflow}`,

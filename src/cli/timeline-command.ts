@@ -13,6 +13,7 @@ import type { TriggerPlan } from '../model/plan.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { summarizeTimeline, type Timeline, type TimelineSummary } from '../timeline/timeline.ts';
 import { outputFile, writeOutput } from './input.ts';
+import { interrupted } from './local-runs.ts';
 import { localTimeline } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
 
@@ -119,7 +120,8 @@ async function readRun(stateFlag: string | undefined, runId: string): Promise<Ti
       process.stderr.write(`joinflow timeline: no run "${runId}" in ${dir} (see 'joinflow list'; a trace file must end in .json)\n`);
       return undefined;
     }
-    return localTimeline(run, state.log.tasks(runId), state.log.runPlan(runId), Date.now());
+    const gone = run.status === 'running' && interrupted(run, state.log.runOptions(runId));
+    return localTimeline(run, state.log.tasks(runId), state.log.runPlan(runId), Date.now(), gone);
   } finally {
     state.close();
   }

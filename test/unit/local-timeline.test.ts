@@ -56,6 +56,15 @@ describe('localTimeline', () => {
     expect(t.needs).toEqual({});
     expect(t).not.toHaveProperty('finishedAt');
   });
+
+  it('an interrupted run (its engine is gone): unfinished bars end at the last time the log recorded, not now, and a note says how to go on', () => {
+    const run: RunRecord = { runId: 'r', workflow: 'w', status: 'running', input: null, startedAt: 100 };
+    const t = localTimeline(run, entries, plan, 999, true);
+    // The last recorded time is mProject's end (190): the chart does not grow while nothing happens.
+    expect(t.executions.find((e) => e.step === 'each')).toMatchObject({ status: 'running', end: 190 });
+    expect(localTimeline(run, entries, plan, 5_000, true).executions.find((e) => e.step === 'each')!.end).toBe(190);
+    expect(t.notes).toEqual(["the run was interrupted (the engine that ran it is gone): bars of the steps it was running end at the last time it recorded; 'joinflow resume r' continues it"]);
+  });
 });
 
 describe('localTimeline of a run with steps that did not run', () => {
