@@ -42,15 +42,17 @@ export function planNeeds(plan: TriggerPlan): Record<string, string[]> {
 }
 
 /**
- * The problems of a run trace's records that do not fit `plan`, at most 10: unknown steps (at the
+ * The problems of a run trace's records (undefined: one that is not a record) that do not fit `plan`, at most 10: unknown steps (at the
  * first record of each), items on steps without forEach or missing on steps with one, and a
  * second record of the same execution (step, item and attempt).
  */
-export function runTraceProblems(records: readonly RunTraceRecord[], plan: TriggerPlan): string[] {
+export function runTraceProblems(records: ReadonlyArray<RunTraceRecord | undefined>, plan: TriggerPlan): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   const executions = new Map<string, number>();
   records.forEach((r, i) => {
+    // A record that is not one (named by the schema's own problems) has nothing to fit.
+    if (r === undefined) return;
     // Own properties only: a record naming "constructor" must not find Object.prototype's.
     const step = Object.hasOwn(plan.steps, r.step) ? plan.steps[r.step] : undefined;
     if (!step) {

@@ -135,9 +135,16 @@ export function timelineFromRunTrace(json: unknown, file: string, plan: TriggerP
     throw new TimelineInputError(`${file}: --workflow goes with a 'joinflow run --trace' file (a JSON array of executions); this is not one`);
   }
   const parsed = RunTraceSchema.safeParse(json);
-  const problems = parsed.success
-    ? runTraceProblems(parsed.data, plan)
-    : parsed.error.issues.slice(0, 10).map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top)'}: ${i.message}`);
+  // Every problem at once, in record order: the records' own, and how the valid ones fit the plan.
+  const shapes = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top)'}: ${i.message}`);
+  const valid = parsed.success ? parsed.data : (json as unknown[]).map((r) => {
+    const one = RunTraceSchema.element.safeParse(r);
+    return one.success ? one.data : undefined;
+  });
+  const at = (p: string) => Number(/^\[(\d+)\]/.exec(p)?.[1] ?? -1);
+  const problems = [...shapes, ...runTraceProblems(valid, plan)].sort((a, b) => at(a) - at(b)).slice(0, 10);
   if (!parsed.success || problems.length > 0) {
     throw new TimelineInputError(`${file}: invalid 'joinflow run --trace' file for workflow "${plan.workflow}":\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }

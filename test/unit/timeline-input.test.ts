@@ -214,6 +214,9 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
     }
     expect(message).toContain('  - [0].end: ends before it starts');
     expect(message).toContain('  - [1].placement: ');
+    // The valid records are checked against the plan at the same time, in record order.
+    expect(message).toContain('  - [2].item: step "square" runs once per item (forEach): its records need an item');
+    expect(message.indexOf('[1].placement')).toBeLessThan(message.indexOf('[2].item'));
     expect(() => timelineFromRunTrace([{ ...records[2], item: undefined }], 'r.json', plan)).toThrowError(/  - \[0\]\.item: step "square" runs once per item \(forEach\): its records need an item/);
     expect(() => timelineFromRunTrace([{ ...records[0], item: 3 }], 'r.json', plan)).toThrowError(/  - \[0\]\.item: step "split" has no forEach/);
     // Names that are Object.prototype's are unknown steps too, not a crash.
