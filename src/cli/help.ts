@@ -93,13 +93,15 @@ export const LOGS_HELP = `Usage: joinflow logs <runId> [--step S] [--state DIR]
 Prints the captured stdout and stderr of a run's process steps, from the state directory
 (--state DIR, default .joinflow; files runs/<runId>/logs/<step>[.<item>].<attempt>.out|.err),
 in dispatch order, each under a header like "== step.attempt stderr ==". Files are streamed as
-they are, whatever their size; it stops quietly when the reader goes away (| head).
+they are, whatever their size; it stops quietly when the reader goes away (| head). A --memory
+run keeps no state, only its logs: they are printed by file name.
 
 Options:
   --step S       only the logs of step S (all its items and attempts)
   --state DIR    state directory (default .joinflow)
-Exit codes: 0 printed, 1 no such run or no logs (for that step), 2 bad usage, or a state dir
-that is missing or unusable (not a directory, not writable: the message says why).
+Exit codes: 0 printed, 1 no such run or no logs (for that step), 2 bad usage (a --step the
+run's workflow does not have, too), or a state dir that is missing or unusable (not a
+directory, not writable: the message says why).
 `;
 
 /** Help text. */

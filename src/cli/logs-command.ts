@@ -17,33 +17,29 @@ function safeStep(step: string): string {
 /** Runs `joinflow logs`. */
 export async function logsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { step: { type: 'string' }, state: { type: 'string' } } });
-  if (positionals.length !== 1) throw new UsageError('name the run id');
+  if (positionals.length === 0) throw new UsageError('name the run id');
+  if (positionals.length > 1) throw new UsageError(`one run id at a time: unexpected argument "${positionals[1]}"`);
   const runId = positionals[0]!;
   const dir = stateDir(values.state);
-  const state = openState(dir, { mustExist: true });
-  let names: string[];
+  // A --memory run has no state, but its process steps' logs are in the state dir all the same
+  // (marked as its own): they are printed by name.
+  const memoryRun = existsSync(path.join(dir, 'runs', runId, '.memory-run.json'));
+  let names: string[] = [];
   const started = new Set<string>();
-  try {
-    if (!(await state.store.getRun(runId))) {
-      process.stderr.write(`joinflow logs: no run "${runId}" in ${dir}\n`);
-      return 1;
+  if (!memoryRun || existsSync(path.join(dir, 'state.db'))) {
+    const state = openState(dir, { mustExist: true });
+    try {
+      if (!(await state.store.getRun(runId))) {
+        if (!memoryRun) {
+          process.stderr.write(`joinflow logs: no run "${runId}" in ${dir}\n`);
+          return 1;
+        }
+      } else {
+        names = stepLogNames(state, runId, values.step, started);
+      }
+    } finally {
+      state.close();
     }
-    const steps = new Set(Object.keys(state.log.runPlan(runId)?.steps ?? {}));
-    if (values.step !== undefined && steps.size > 0 && !steps.has(values.step)) {
-      throw new UsageError(`run "${runId}" has no step "${values.step}"${suggest(values.step, steps)}`);
-    }
-    // Dispatch order from the task log; files not in it (a collected log) follow, by name.
-    names = [];
-    for (const t of state.log.tasks(runId)) {
-      if (values.step !== undefined && t.task.step !== values.step) continue;
-      const step = safeStep(t.task.step);
-      const name = t.task.item === undefined ? `${step}.${t.task.attempt}` : `${step}.${t.task.item}.${t.task.attempt}`;
-      if (!names.includes(name)) names.push(name);
-      // A stream's log is created with its first byte: a process that started and wrote nothing has none.
-      if (t.task.executor.type === 'process' && t.status !== 'dispatched') started.add(name);
-    }
-  } finally {
-    state.close();
   }
   const logDir = path.join(dir, 'runs', runId, 'logs');
   const files = existsSync(logDir) ? readdirSync(logDir).sort() : [];
@@ -104,4 +100,25 @@ async function copy(file: string, out: NodeJS.WriteStream): Promise<void> {
   }
   if (last === undefined) await write(out, '(empty)\n');
   else if (last !== 0x0a) await write(out, '\n');
+}
+
+/**
+ * The log names of a run's tasks in dispatch order (of one step, if given), from the task log;
+ * `started` gets those of process steps that started (a stream's log is created with its first
+ * byte: a process that started and wrote nothing has none).
+ */
+function stepLogNames(state: ReturnType<typeof openState>, runId: string, only: string | undefined, started: Set<string>): string[] {
+  const steps = new Set(Object.keys(state.log.runPlan(runId)?.steps ?? {}));
+  if (only !== undefined && steps.size > 0 && !steps.has(only)) {
+    throw new UsageError(`run "${runId}" has no step "${only}"${suggest(only, steps)}`);
+  }
+  const names: string[] = [];
+  for (const t of state.log.tasks(runId)) {
+    if (only !== undefined && t.task.step !== only) continue;
+    const step = safeStep(t.task.step);
+    const name = t.task.item === undefined ? `${step}.${t.task.attempt}` : `${step}.${t.task.item}.${t.task.attempt}`;
+    if (!names.includes(name)) names.push(name);
+    if (t.task.executor.type === 'process' && t.status !== 'dispatched') started.add(name);
+  }
+  return names;
 }

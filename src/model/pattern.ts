@@ -22,7 +22,7 @@ import type { EventPattern } from './plan.ts';
 export class PatternError extends JoinflowError {
   readonly path: string;
   constructor(path: string, message: string) {
-    super('INVALID_PATTERN', `event pattern ${path ? `at ${path}` : ''}: ${message}`);
+    super('INVALID_PATTERN', `event pattern${path ? ` at ${path}` : ' (top level)'}: ${message}`);
     this.path = path;
   }
 }

@@ -44,6 +44,9 @@ describe('joinflow run', () => {
     const typo = joinflow(['logs', out.runId, '--step', 'wordz', '--state', state]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain(`run "${out.runId}" has no step "wordz" (did you mean "words"?)`);
+    const extra = joinflow(['logs', out.runId, 'more', '--state', state]);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain('one run id at a time: unexpected argument "more"');
   });
 
   it('--memory: a run\'s files are marked as its own, and gc removes them once its process is gone', () => {
@@ -54,6 +57,10 @@ describe('joinflow run', () => {
     const { runId } = JSON.parse(r.stdout) as { runId: string };
     const runDir = path.join(cwd, '.joinflow', 'runs', runId);
     expect(readFileSync(path.join(runDir, 'logs', 'words.1.err'), 'utf8')).toBe('counted 2 words\n');
+    // A --memory run keeps no state, but logs prints its process steps' logs all the same.
+    const logs = joinflow(['logs', runId], { cwd });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain('== words.1 stderr ==\ncounted 2 words\n');
     expect(JSON.parse(readFileSync(path.join(runDir, '.memory-run.json'), 'utf8'))).toMatchObject({ runId });
     // A run that wrote nothing leaves nothing.
     const quiet = tmp();
