@@ -79,7 +79,8 @@ function check(outDir: string, plans: Map<string, { file: string; text: string }
   }
   if (all && existsSync(outDir)) {
     for (const f of readdirSync(outDir)) {
-      if (f.endsWith('.json') && !plans.has(f.slice(0, -5))) stale.push(`${rel(path.join(outDir, f))} has no workflow`);
+      if (!f.endsWith('.json') || plans.has(f.slice(0, -5))) continue;
+      stale.push(f === `${SUBSCRIPTIONS_NAME}.json` ? `${rel(path.join(outDir, f))} is left from a config file that has no subscriptions now (or is gone)` : `${rel(path.join(outDir, f))} has no workflow`);
     }
   }
   for (const s of stale) process.stderr.write(`joinflow compile --check: ${s}\n`);

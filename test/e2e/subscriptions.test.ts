@@ -150,7 +150,7 @@ describe('subscriptions on the embedded engine', () => {
     writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions: {}\n');
     const stale = await joinflowAsync(['compile', '--check'], dir);
     expect(stale.code).toBe(1);
-    expect(stale.stderr).toContain('@subscriptions.json');
+    expect(stale.stderr).toContain('joinflow compile --check: triggers/@subscriptions.json is left from a config file that has no subscriptions now (or is gone)');
     expect((await joinflowAsync(['compile'], dir)).code).toBe(0);
     expect(existsSync(path.join(dir, 'triggers/@subscriptions.json'))).toBe(false);
     expect((await joinflowAsync(['compile', '--check'], dir)).code).toBe(0);
