@@ -149,6 +149,17 @@ async function jobEnded(submitted: SubmitJobCommandInput & { jobId: string }, st
 const terminated = () => batch.commandCalls(TerminateJobCommand).map((c) => c.args[0].input);
 const states = async (runId: string) => (await readRunStatus(dynamo.client, TABLE, runId))!.steps.map((s) => `${s.step}:${s.state}`).sort();
 
+/** `joinflow cancel <runId>` against the test's table and bus: its exit code and what it wrote to stderr. */
+async function cancelRun(runId: string): Promise<{ code: number; text: string }> {
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    const code = await cancelCommand([runId, '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
+    return { code, text: stderr.mock.calls.map((c) => String(c[0])).join('') };
+  } finally {
+    stderr.mockRestore();
+  }
+}
+
 describe('Batch jobs of a run that ended', () => {
   it('stops the replica a wait-any step left behind once the run succeeds, and status shows it stopped', async () => {
     const jobs = await start('race', 'race-1');
@@ -219,16 +230,10 @@ describe('Batch jobs of a run that ended', () => {
 
     // joinflow cancel of the ended run stops what it left running, and says the run had ended (exit 1).
     batch.on(TerminateJobCommand).resolves({});
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const code = await cancelCommand(['pair-2', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
-      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
-      expect(code).toBe(1);
-      expect(text).toContain('joinflow cancel: run pair-2 already failed\n');
-      expect(text).toMatch(/joinflow cancel: stopped 1 Batch job\(s\): jf-pair-x-x-1-\w+ \(x\)\n/);
-    } finally {
-      stderr.mockRestore();
-    }
+    const ended = await cancelRun('pair-2');
+    expect(ended.code).toBe(1);
+    expect(ended.text).toContain('joinflow cancel: run pair-2 already failed\n');
+    expect(ended.text).toMatch(/joinflow cancel: stopped 1 Batch job\(s\): jf-pair-x-x-1-\w+ \(x\)\n/);
     expect(terminated().at(-1)).toEqual({ jobId: expect.stringMatching(/^jf-pair-x-x-1-/), reason: 'joinflow: run pair-2 failed' });
     expect(await states('pair-2')).toEqual(['x:stopped', 'y:failed']);
   });
@@ -300,17 +305,11 @@ describe('Batch jobs of a run that ended', () => {
       submitted.mockRestore();
     }
     batch.on(ListJobsCommand).rejects(Object.assign(new Error('User is not authorized to perform: batch:ListJobs'), { name: 'AccessDeniedException' }));
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const code = await cancelCommand(['pair-c', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
-      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
-      expect(code).toBe(2);
-      expect(text).toContain(`joinflow cancel: stopped 1 Batch job(s): ${jobs.get('y')!.jobId} (y)\n`);
-      const queue = jobs.get('x')!.jobQueue!;
-      expect(text).toContain(`joinflow cancel: could not look for the Batch job named jf-pair-x-x-1 in queue ${queue} (x), whose id was not noted: AccessDeniedException: User is not authorized to perform: batch:ListJobs; find it with: aws batch list-jobs --job-queue ${queue} --filters name=JOB_NAME,values=jf-pair-x-x-1\n`);
-    } finally {
-      stderr.mockRestore();
-    }
+    const { code, text } = await cancelRun('pair-c');
+    expect(code).toBe(2);
+    expect(text).toContain(`joinflow cancel: stopped 1 Batch job(s): ${jobs.get('y')!.jobId} (y)\n`);
+    const queue = jobs.get('x')!.jobQueue!;
+    expect(text).toContain(`joinflow cancel: could not look for the Batch job named jf-pair-x-x-1 in queue ${queue} (x), whose id was not noted: AccessDeniedException: User is not authorized to perform: batch:ListJobs; find it with: aws batch list-jobs --job-queue ${queue} --filters name=JOB_NAME,values=jf-pair-x-x-1\n`);
   });
 
   it('stops a job submitted as its run ended whose id could not be noted, by its id, though Batch does not list it yet', async () => {
@@ -423,35 +422,26 @@ describe('Batch jobs of a run that ended', () => {
     expect(await states('race-2')).toEqual(['a:stopped', 'b:stopped']);
 
     // The command says what it stopped; a job Batch refuses to stop makes it exit 2 and say how to stop it.
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const more = await start('race', 'race-3');
-      batch.on(TerminateJobCommand, { jobId: more.get('b')!.jobId }).rejects(Object.assign(new Error('throttled'), { name: 'TooManyRequestsException' }));
-      const code = await cancelCommand(['race-3', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
-      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
-      expect(code).toBe(2);
-      expect(text).toContain(`joinflow cancel: stopped 1 Batch job(s): ${more.get('a')!.jobId} (a)`);
-      expect(text).toContain(`joinflow cancel: could not stop Batch job ${more.get('b')!.jobId} (b): TooManyRequestsException: throttled`);
-      expect(text).toContain('aws batch terminate-job');
-    } finally {
-      stderr.mockRestore();
-    }
+    const more = await start('race', 'race-3');
+    batch.on(TerminateJobCommand, { jobId: more.get('b')!.jobId }).rejects(Object.assign(new Error('throttled'), { name: 'TooManyRequestsException' }));
+    const { code, text } = await cancelRun('race-3');
+    expect(code).toBe(2);
+    expect(text).toContain(`joinflow cancel: stopped 1 Batch job(s): ${more.get('a')!.jobId} (a)`);
+    expect(text).toContain(`joinflow cancel: could not stop Batch job ${more.get('b')!.jobId} (b): TooManyRequestsException: throttled`);
+    expect(text).toContain('aws batch terminate-job');
   });
 
   it('stops the jobs of a cancelled run when Run Cancelled cannot be put on the bus, and exits 2 saying both', async () => {
     const jobs = await start('race', 'race-4');
     eb.on(PutEventsCommand).rejects(Object.assign(new Error('bus joinflow-test does not exist'), { name: 'ResourceNotFoundException' }));
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const code = await cancelCommand(['race-4', '--table', TABLE, '--bus', 'joinflow-test', '--region', 'us-east-1']);
-      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
+      const { code, text } = await cancelRun('race-4');
       expect(code).toBe(2);
       expect(text).toContain(`joinflow cancel: run "race-4" is cancelled in table "${TABLE}", but Run Cancelled could not be put on bus "joinflow-test" (PutEvents to bus "joinflow-test" was rejected: ResourceNotFoundException: bus joinflow-test does not exist)`);
       expect(text).toContain(`joinflow cancel: stopped 2 Batch job(s): `);
-      expect(terminated().filter((t) => t.reason!.startsWith("joinflow: run race-4")).map((t) => t.jobId).sort()).toEqual([jobs.get('a')!.jobId, jobs.get('b')!.jobId].sort());
+      expect(terminated().filter((t) => t.reason!.startsWith('joinflow: run race-4')).map((t) => t.jobId).sort()).toEqual([jobs.get('a')!.jobId, jobs.get('b')!.jobId].sort());
       expect(await states('race-4')).toEqual(['a:stopped', 'b:stopped']);
     } finally {
-      stderr.mockRestore();
       eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     }
   });

@@ -179,7 +179,7 @@ describe('journal state', () => {
     await s.store.release('old');
     await s.store.commit();
     const removed = s.log.gc(1_000);
-    expect(removed).toEqual({ runs: 1, runIds: ['old'] });
+    expect(removed).toEqual({ runs: 1, runIds: ['old'], deadLetters: 0 });
     expect(s.log.tasks('old')).toEqual([]);
     expect(s.log.tasks('live').map((e) => e.task.step)).toEqual(['x']);
     expect(s.log.pendingEvents().map((p) => p.seq)).toEqual([open1]);

@@ -278,7 +278,8 @@ describe('sqlite state: log', () => {
     log.deadLetter({ x: 1 }, 'old', 50);
     log.deadLetter({ x: 2 }, 'new', 600);
 
-    expect(log.gc(500)).toEqual({ runs: 1, runIds: ['old'] });
+    // The dead letter older than the cutoff goes too, and is counted.
+    expect(log.gc(500)).toEqual({ runs: 1, runIds: ['old'], deadLetters: 1 });
     // gc committed: a separate connection sees the result.
     const other = new Database(file, { readonly: true });
     try {
@@ -297,8 +298,8 @@ describe('sqlite state: log', () => {
     expect(log.deadLetters().map((d) => d.reason)).toEqual(['new']);
     expect(store.stats()).toEqual({ runs: 2, plans: 1, joins: 2, arrivals: 2, results: 2, events: 3, pendingEvents: 1, tasks: 2, timers: 2, deadLetters: 1 });
     expect(await store.arrive('running', 't', 'a', 2)).toEqual({ fresh: false, count: 1, need: 2 });
-    expect(log.gc(500)).toEqual({ runs: 0, runIds: [] });
-    expect(log.gc(2_000)).toEqual({ runs: 1, runIds: ['recent'] });
+    expect(log.gc(500)).toEqual({ runs: 0, runIds: [], deadLetters: 0 });
+    expect(log.gc(2_000)).toEqual({ runs: 1, runIds: ['recent'], deadLetters: 1 });
     log.vacuum();
     expect(log.listRuns().map((r) => r.runId)).toEqual(['running']);
     expect(store.stats()).toMatchObject({ runs: 1, plans: 1, tasks: 1, timers: 1 });
