@@ -27,11 +27,10 @@ export async function startCommand(args: string[]): Promise<number> {
     const what = (field: unknown) => (field === 'runId' ? '--run-id' : field === 'workflow' ? 'the workflow name' : '--input');
     throw new UsageError(checked.error.issues.map((i) => `${what(i.path[0])}: ${i.message}`).join('; '));
   }
-  // On a stage, a Run Requested for a workflow it does not have is only dead-lettered (or, past
-  // the unrouted rule's pattern size, dropped): a name not among the plans deployed from here is
-  // refused before it is sent.
   const config = awsConfig(values);
-  // Not against an endpoint of one's own (joinflow dev, an emulator): those have their own workflows.
+  // On a stage, a Run Requested for a workflow it does not have is only dead-lettered: a name not
+  // among the plans deployed from here is refused before it is sent. Not against an endpoint of
+  // one's own (joinflow dev, an emulator), which has its own workflows.
   if (config.endpoint === undefined && !process.env['AWS_ENDPOINT_URL_EVENTBRIDGE']) refuseUndeployed(workflow);
   await requestRun(config, detail, values.token === undefined ? {} : { token: values.token });
   process.stdout.write(values.json ? `${JSON.stringify({ runId, workflow, bus: config.bus })}\n` : `${runId}\n`);

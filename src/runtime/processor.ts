@@ -42,11 +42,7 @@ export type ProcessorDeps = {
   /** Unique ids for the events the processor emits. */
   newId: () => string;
   leaseMs?: number;
-  /**
-   * Added to the clock where leases are taken and judged, never to the times the processor records
-   * (a run's start and end, events): the embedded engine's simulated crash (--chaos crash-at) makes
-   * the dead processor's leases expire this way, as a processor taking over later would find them.
-   */
+  /** Added to the clock for leases only, not for the times recorded: --chaos crash-at expires the dead processor's leases so. */
   leaseSkewMs?: () => number;
 };
 
@@ -219,10 +215,7 @@ export class TriggerProcessor {
   }
 
   /** The time leases are taken and judged at (see leaseSkewMs). */
-  #leaseNow(io: Io): number {
-    const skew = this.#deps.leaseSkewMs;
-    return skew === undefined ? io.now() : io.now() + skew();
-  }
+  readonly #leaseNow = (io: Io): number => io.now() + (this.#deps.leaseSkewMs?.() ?? 0);
 
   #act(ctx: Ctx, trigger: Trigger, key: string): void {
     const action = trigger.action;

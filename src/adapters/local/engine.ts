@@ -60,8 +60,7 @@ export class Engine {
     this.store = options.store ?? createMemoryStore();
     this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
     this.bus = createLocalBus(undefined, options.chaos);
-    // After a simulated crash the processor judges leases a lease later, as one that took over later
-    // would; the times it records (a run's end) stay the clock's.
+    // After a simulated crash leases are judged a lease later, as a processor taking over would.
     this.#processor = new TriggerProcessor({ store: this.store, clock: this.#clock, newId, leaseSkewMs: () => this.#skewMs });
     this.#executors = createLocalExecutors(options);
     const limits = concurrencyLimits(options.concurrency);
