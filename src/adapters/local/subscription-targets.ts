@@ -44,7 +44,23 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
   };
 }
 
+/**
+ * One POST. Its time limit is a timer of our own, not `AbortSignal.timeout()`, whose timer does
+ * not keep the process alive: fetch's sockets are all that would, and a one-shot `joinflow run`
+ * waiting for its deliveries once exited (code 13, its deliveries lost until the next engine)
+ * with two attempts in flight and nothing else to wait for.
+ */
 async function postWebhook(t: WebhookTarget, event: EventEnvelope, stop?: AbortSignal): Promise<DeliveryResult> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${t.timeoutMs} ms`, 'TimeoutError')), t.timeoutMs);
+  try {
+    return await attemptPost(t, event, stop ? AbortSignal.any([stop, deadline.signal]) : deadline.signal, stop);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function attemptPost(t: WebhookTarget, event: EventEnvelope, signal: AbortSignal, stop?: AbortSignal): Promise<DeliveryResult> {
   let response: Response;
   try {
     response = await fetch(t.url, {
@@ -55,7 +71,7 @@ async function postWebhook(t: WebhookTarget, event: EventEnvelope, stop?: AbortS
       // 2xx would count as delivered although the event never arrived. A 3xx is an answer like any
       // other non-2xx one: the event is dead-lettered with the status and where it pointed.
       redirect: 'manual',
-      signal: stop ? AbortSignal.any([stop, AbortSignal.timeout(t.timeoutMs)]) : AbortSignal.timeout(t.timeoutMs),
+      signal,
     });
   } catch (error) {
     if (stop?.aborted) return { status: 'retry', error: `POST ${t.url}: stopped (the engine is shutting down)` };
