@@ -46,9 +46,9 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
 
 /**
  * One POST. Its time limit is a timer of our own, not `AbortSignal.timeout()`, whose timer does
- * not keep the process alive: fetch's sockets are all that would, and a one-shot `joinflow run`
- * waiting for its deliveries once exited (code 13, its deliveries lost until the next engine)
- * with two attempts in flight and nothing else to wait for.
+ * not keep the process alive: with it, only fetch's sockets did. A one-shot `joinflow run`
+ * waiting for its deliveries once exited with code 13 (its event loop empty), an attempt never
+ * reported; an attempt in flight now holds the process until its answer or its time limit.
  */
 async function postWebhook(t: WebhookTarget, event: EventEnvelope, stop?: AbortSignal): Promise<DeliveryResult> {
   const deadline = new AbortController();
