@@ -1,5 +1,5 @@
 /** `joinflow import wfcommons|cwl|asl <file>`: a WfCommons trace (simulate steps, or mapped executors), a CWL workflow or an Amazon States Language machine -> a joinflow workflow. */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
@@ -7,7 +7,7 @@ import { importWfCommons } from '../importers/wfcommons.ts';
 import { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } from '../importers/wfcommons-executors.ts';
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import type { WorkflowInput } from '../model/workflow.ts';
-import { outputFile, writeOutput } from './input.ts';
+import { outputFile, refuseOverwrite, writeOutput } from './input.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
 export async function importCommand(args: string[]): Promise<number> {
@@ -116,14 +116,6 @@ async function checkHandlerModules(workflow: WorkflowInput, out: string | undefi
   }
 }
 
-/** Refuses `-o` naming an existing input (the same file, by any path or link): it would be lost. */
-function refuseOverwrite(out: string, input: string, what: string): void {
-  const o = statSync(out, { throwIfNoEntry: false });
-  const i = statSync(input, { throwIfNoEntry: false });
-  if (o && i && o.dev === i.dev && o.ino === i.ino) {
-    throw new UsageError(`-o ${out}: is ${what} (${input}); writing the workflow there would overwrite it: choose another output file`);
-  }
-}
 
 type Flags = { executor?: string | undefined; command?: string | undefined; mapping?: string | undefined; out?: string | undefined };
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { importCwl } from '../importers/cwl.ts';
 import { UsageError } from '../model/errors.ts';
-import { outputFile, writeOutput } from './input.ts';
+import { outputFile, refuseOverwrite, writeOutput } from './input.ts';
 
 /** This package's CLI, which imported steps run as `node <bin> cwl-tool <spec>`. */
 const BIN = path.resolve(import.meta.dirname, '../../bin/joinflow.js');
@@ -16,6 +16,9 @@ export type ImportCwlFlags = { out?: string; name?: string; executor?: string; i
 export async function importCwlFile(file: string, flags: ImportCwlFlags): Promise<number> {
   const executor = flags.executor ?? 'process';
   if (executor !== 'process' && executor !== 'batch') throw new UsageError(`--executor must be process or batch, got "${executor}"`);
+  if (flags.image !== undefined && executor !== 'batch') {
+    throw new UsageError('--image applies to --executor batch (it is the image of steps without a DockerRequirement); process steps run here, with no image');
+  }
   if (flags.out !== undefined) outputFile('-o', flags.out);
   let text: string;
   try {
@@ -26,8 +29,9 @@ export async function importCwlFile(file: string, flags: ImportCwlFlags): Promis
   // Written to stdout, the workflow may be saved anywhere: paths in it (the runner, File
   // defaults) are then absolute, not relative to the current directory.
   const outDir = flags.out === undefined ? undefined : path.dirname(path.resolve(flags.out));
+  const read = [file];
   const { workflow, stats, notes } = importCwl(file, text, {
-    readFile: (f) => readFileSync(f, 'utf8'),
+    readFile: (f) => (read.push(f), readFileSync(f, 'utf8')),
     ...(outDir === undefined ? {} : { outDir }),
     runner: { command: 'node', args: [outDir === undefined ? BIN : runnerPath(outDir), 'cwl-tool'] },
     executor,
@@ -36,7 +40,11 @@ export async function importCwlFile(file: string, flags: ImportCwlFlags): Promis
   });
   const yaml = flags.out !== undefined && /\.ya?ml$/i.test(flags.out);
   const body = yaml ? toYaml(workflow, { lineWidth: 0 }) : `${JSON.stringify(workflow, null, 2)}\n`;
-  if (flags.out !== undefined) writeOutput('-o', flags.out, body);
+  if (flags.out !== undefined) {
+    // The workflow and the tools it runs are inputs: none of them may be written over.
+    for (const f of read) refuseOverwrite(flags.out, f, f === file ? 'the CWL file being imported' : 'a CWL file the workflow runs');
+    writeOutput('-o', flags.out, body);
+  }
   else process.stdout.write(body);
   for (const note of notes) process.stderr.write(`note: ${note}\n`);
   process.stderr.write(

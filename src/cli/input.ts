@@ -40,3 +40,12 @@ export function writeOutput(flag: string, file: string, text: string): void {
     throw new UsageError(`${flag} ${file}: cannot write: ${(error as Error).message}`);
   }
 }
+
+/** Refuses `-o` naming an existing input (the same file, by any path or link): it would be lost. */
+export function refuseOverwrite(out: string, input: string, what: string): void {
+  const o = statSync(out, { throwIfNoEntry: false });
+  const i = statSync(input, { throwIfNoEntry: false });
+  if (o && i && o.dev === i.dev && o.ino === i.ino) {
+    throw new UsageError(`-o ${out}: is ${what} (${input}); writing the workflow there would overwrite it: choose another output file`);
+  }
+}

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -134,6 +134,28 @@ describe('joinflow import cwl + run', () => {
       `  - ${file}:13:7: CommandLineTool field "stdin" is not supported by joinflow's CWL subset (tools get no stdin: pass the file as an input bound on the command line)`,
     ]);
     expect(r.stderr).toContain(`joinflow import: ${file}: invalid workflow definition (4 problems):`);
+  });
+
+  it('refuses an -o that is the CWL file or one of its tools (by any path or link), and --image without --executor batch; nothing is written', () => {
+    const dir = tmp();
+    const cwl = path.join(dir, 'cwl');
+    mkdirSync(path.join(cwl, 'tools'), { recursive: true });
+    for (const f of ['word-count.cwl', ...readdirSync(path.join(root, 'workflows/word-count/cwl/tools')).map((t) => `tools/${t}`)]) {
+      writeFileSync(path.join(cwl, f), readFileSync(path.join(root, 'workflows/word-count/cwl', f)));
+    }
+    const main = path.join(cwl, 'word-count.cwl');
+    const tool = path.join(cwl, 'tools/words.cwl');
+    const before = [readFileSync(main, 'utf8'), readFileSync(tool, 'utf8')];
+    symlinkSync(tool, path.join(dir, 'link.yaml'));
+    const self = joinflow(['import', 'cwl', main, '-o', main]);
+    expect([self.code, self.stderr]).toEqual([2, expect.stringContaining(`-o ${main}: is the CWL file being imported (${main}); writing the workflow there would overwrite it`)]);
+    const viaLink = joinflow(['import', 'cwl', main, '-o', path.join(dir, 'link.yaml')]);
+    expect(viaLink.code).toBe(2);
+    expect(viaLink.stderr).toMatch(/link\.yaml: is a CWL file the workflow runs \(.*tools\/words\.cwl\)/);
+    expect([readFileSync(main, 'utf8'), readFileSync(tool, 'utf8')]).toEqual(before);
+    const image = joinflow(['import', 'cwl', main, '--image', 'example/x:1', '-o', path.join(dir, 'x.json')]);
+    expect([image.code, image.stderr]).toEqual([2, expect.stringContaining('--image applies to --executor batch')]);
+    expect(readdirSync(dir).sort()).toEqual(['cwl', 'link.yaml']);
   });
 
   it('keeps joinflow import wfcommons working and names every format on bad usage', () => {
