@@ -223,10 +223,12 @@ Options:
   --input JSON|@file     run input (JSON text, or @path to a JSON file); default null
   --json                 print one JSON object on stdout:
                          {runId, workflow, status, output, durationMs,
-                          steps: {total, succeeded, failed, cancelled, retried}, events[, criticalPathMs]}
+                          steps: {total, succeeded, failed, cancelled, skipped?, retried},
+                          events[, criticalPathMs]} (skipped: in a run with choices)
   --trace FILE           write one record per step execution:
-                         [{step, item?, attempt, status, start, end, placement?}]
-                         (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu);
+                         [{step, item?, attempt, status, start, end, placement?, initMs?}]
+                         (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu;
+                         initMs: the part spent starting a worker first);
                          chart it: joinflow timeline FILE --workflow <workflow>
   --concurrency N|SPEC   max running tasks per executor kind: N for every kind, or
                          function=4,process=2,simulate=unlimited (0 = unlimited; default:
@@ -279,6 +281,8 @@ events are redelivered, tasks that were running run again (attempt + 1), timers 
 own flags (concurrency, time scale, trace file) are used. With --json, prints the same object as
 'joinflow run --json' for each resumed run; a run that had already finished is reported as it is.
 A run whose engine process is still alive is left to it (refused when named: exit 2).
+Subscription deliveries a stopped engine left pending are sent too, also when no run is left
+to continue (unless another engine runs on the state dir).
 Exit codes: 0 all succeeded, 1 a run failed or was cancelled (or no such run), 2 bad usage or
 a missing or unusable state dir.
 `,
@@ -306,9 +310,10 @@ not be reached, or a Batch job could not be stopped.
 Lists the events the engine could not process (malformed, unknown workflow or run, over the
 size limit), with the reason. Nothing is dropped silently.
 `,
-  gc: `Usage: joinflow gc [--state DIR] [--older-than 7d]
+  gc: `Usage: joinflow gc [--state DIR] [--older-than AGE]
 
-Deletes the state of finished runs (older than the given age; default: all finished runs), with
+Deletes the state of finished runs (default: all of them; with --older-than 7d, 12h or 30m: those
+that ended longer ago), with
 their logs, data files and large payloads, and the dead letters of that age (see 'joinflow dlq
 list' first), and compacts the database; it says how many of each it removed. Also removes the files of
 'run --memory' runs whose process is gone (they have no state), after stopping the processes

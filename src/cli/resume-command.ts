@@ -6,7 +6,7 @@ import { UsageError } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { alive, cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, RUNS_LOCK, stateDir, withLock } from './state.ts';
+import { alive, cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, otherEngines, RUNS_LOCK, stateDir, withLock } from './state.ts';
 import { cancelUnowned } from './cancel-command.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
@@ -33,7 +33,10 @@ export async function resumeCommand(args: string[]): Promise<number> {
         return 1;
       }
       // A run that already ended is reported as it ended: resume is idempotent.
-      if (record.status !== 'running') return report([RunTracker.fromRecord(record, state.log)], values.json);
+      if (record.status !== 'running') {
+        await deliverLeftovers(state, dir);
+        return report([RunTracker.fromRecord(record, state.log)], values.json);
+      }
     }
     // Checking who runs a run and claiming it happen under a lock: two resumes started together
     // would otherwise both see a dead engine and both take the run over.
@@ -61,7 +64,10 @@ export async function resumeCommand(args: string[]): Promise<number> {
       if (mine.length === 0) process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
       return mine;
     });
-    if (runs.length === 0) return 0;
+    if (runs.length === 0) {
+      await deliverLeftovers(state, dir);
+      return 0;
+    }
     // A cancel that its engine never read (it died, or was stopping) is carried out, not resumed.
     const cancelled: RunResult[] = [];
     for (const r of runs.filter((x) => cancelRequested(dir, x.runId))) {
@@ -146,4 +152,38 @@ function report(results: RunResult[], json: boolean): number {
     else process.stderr.write(`run ${r.runId} ${r.status}${r.error ? `: ${r.error.type}: ${r.error.message}` : ''}\n`);
   }
   return results.every((r) => r.status === 'succeeded') ? 0 : 1;
+}
+
+/**
+ * Subscription deliveries an engine left pending (it was stopped, or died, while it waited for
+ * them) go out when no run is left to resume, as they would with one: the subscriptions are the
+ * config file's and those of the workflows whose events they carry.
+ */
+async function deliverLeftovers(state: ReturnType<typeof openState>, dir: string): Promise<void> {
+  const pending = state.outbox().pending();
+  if (pending.length === 0) return;
+  const others = otherEngines(dir);
+  if (others.length > 0) {
+    process.stderr.write(`joinflow resume: ${pending.length} subscription deliver${pending.length === 1 ? 'y is' : 'ies are'} pending; the engine of process ${others.join(', ')} delivers them\n`);
+    return;
+  }
+  const runIds = [...new Set(pending.map((d) => (d.event.detail as { runId?: unknown } | undefined)?.runId).filter((r): r is string => typeof r === 'string'))];
+  const plans = [...new Map(runIds.map((r) => state.log.runPlan(r)).filter((p) => p !== undefined).map((p) => [p.workflow, p])).values()];
+  const ownRoot = runIds.map((r) => state.log.runOptions(r)?.['root']).find((r) => typeof r === 'string');
+  const root = typeof ownRoot === 'string' ? ownRoot : process.cwd();
+  // `always`: a delivery whose subscription is no longer declared is dead-lettered, not left.
+  const hub = subscriptionHub(projectSubscriptions(plans, { root }), state, root, { always: true });
+  const engine = createEngine({ onEvents: hub.tap, store: state.store, log: state.log, blobs: state.blobs, stateDir: dir, root });
+  for (const p of plans) engine.register(p);
+  const unmarkEngine = markEngine(dir, 'resume');
+  let dispatcher: ReturnType<typeof hub.bind>;
+  try {
+    process.stderr.write(`joinflow resume: no run to continue; delivering ${pending.length} subscription deliver${pending.length === 1 ? 'y' : 'ies'} left pending\n`);
+    dispatcher = hub.bind(engine);
+    await settleSubscriptions(engine, hub, dispatcher);
+  } finally {
+    unmarkEngine();
+    await dispatcher?.close();
+    await engine.close();
+  }
 }

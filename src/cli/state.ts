@@ -68,6 +68,17 @@ export function markEngine(dir: string, command: string): () => void {
   return () => rmSync(mine, { force: true });
 }
 
+/** The pids of the live engines (`run`, `resume`, `dev`) other than this process that mark `dir`. */
+export function otherEngines(dir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(path.join(dir, 'engines'));
+  } catch {
+    return [];
+  }
+  return names.map(Number).filter((pid) => pid !== process.pid && alive(pid));
+}
+
 /** Asks the engine process that runs `runId` to cancel it (it reads these on SIGUSR2). */
 export function requestCancel(dir: string, runId: string): void {
   const folder = path.join(dir, 'cancel');

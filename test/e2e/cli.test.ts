@@ -156,6 +156,20 @@ describe('joinflow run', () => {
     expect(existsSync(path.join(state, 'logs'))).toBe(false);
   });
 
+  it('--trace of a durable run keeps initMs, the time a function step spent starting its worker, as --memory does', () => {
+    const dir = tmp();
+    for (const mode of [['--state', path.join(dir, 'state')], ['--memory']]) {
+      const trace = path.join(dir, `trace${mode.length}.json`);
+      const r = joinflow(['run', 'diamond', '--input', '{"x": 1}', '--trace', trace, ...mode]);
+      expect(r.code, r.stderr).toBe(0);
+      const records = JSON.parse(readFileSync(trace, 'utf8')) as Array<{ step: string; initMs?: number }>;
+      // The first steps start the workers: their init is in the progress lines and in the trace.
+      const inits = [...r.stderr.matchAll(/ok\s+(\S+) \(attempt 1, \d+ ms, (\d+) ms of it init\)/g)].map((m) => [m[1], Number(m[2])]);
+      expect(inits.length, r.stderr).toBeGreaterThan(0);
+      expect(records.filter((x) => x.initMs).map((x) => [x.step, x.initMs])).toEqual(expect.arrayContaining(inits));
+    }
+  });
+
   it('refuses, before running, output files it could not write and flags that contradict each other', () => {
     const dir = tmp();
     const state = path.join(dir, 'state');

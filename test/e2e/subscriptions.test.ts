@@ -34,6 +34,8 @@ let server: Server;
 let url: string;
 const received: Received[] = [];
 let hookCalls = 0;
+/** /later answers 500 until this is set. */
+let laterUp = false;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -41,7 +43,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
       // /hook fails once, then accepts; /down is always down.
-      const status = req.url === '/hook' ? (hookCalls++ === 0 ? 500 : 200) : 500;
+      const status = req.url === '/hook' ? (hookCalls++ === 0 ? 500 : 200) : req.url === '/later' && laterUp ? 200 : 500;
       received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(text), status });
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'boom');
     });
@@ -137,6 +139,32 @@ describe('subscriptions on the embedded engine', () => {
     const gc = await joinflowAsync(['gc'], dir);
     // The webhook delivery that ran out of retries was dead-lettered: gc says it removed that too.
     expect(gc.stderr).toMatch(/removed \d+ finished run\(s\), 1 dead letter and 4 finished subscription deliveries/);
+  }, 300_000);
+
+  it('joinflow resume sends the deliveries a stopped run left pending, with no run to continue', async () => {
+    const dir = project();
+    writeFileSync(
+      path.join(dir, 'joinflow.config.yaml'),
+      `subscriptions:\n  later:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: webhook, url: "${url}/later", retry: {maxAttempts: 3, backoffMs: 60000}}\n`,
+    );
+    // The run ends; its delivery fails once and waits a minute for its retry: Ctrl-C then.
+    const child = spawn(process.execPath, [bin, 'run', 'ok', '--run-id', 'later-1'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (stderr.includes('later: delivery attempt 1 failed')) child.kill('SIGINT');
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toContain('waiting for 1 subscription delivery');
+    laterUp = true;
+    const resumed = await joinflowAsync(['resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('no run to continue; delivering 1 subscription delivery left pending');
+    const later = received.filter((r) => r.path === '/later');
+    expect(later.map((r) => [r.status, r.body.detail.runId])).toEqual([[500, 'later-1'], [200, 'later-1']]);
+    // Delivered: nothing is left for the next one.
+    const again = await joinflowAsync(['resume'], dir);
+    expect([again.code, again.stderr]).toEqual([0, expect.not.stringContaining('delivering')]);
   }, 300_000);
 
   it('joinflow compile writes the config file\'s subscriptions to triggers/@subscriptions.json (defaults applied) and --check follows them', async () => {

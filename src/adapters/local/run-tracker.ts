@@ -268,8 +268,15 @@ export class RunTracker {
     const cp = this.#plan.stats.criticalPathMs;
     const logged = this.#logged ?? (this.#fromLog ? this.#log?.attempts(this.#runId) : undefined);
     if (logged) {
+      // The log does not keep initMs: the attempts this process ran keep theirs from its own trace.
+      const init = new Map(this.trace.filter((r) => r.initMs !== undefined).map((r) => [`${r.step}\0${r.item ?? ''}\0${r.attempt}`, r.initMs]));
       this.trace.length = 0;
-      if (this.#keepTrace) for (const r of logged.flatMap(traceRecord)) this.trace.push(r);
+      if (this.#keepTrace) {
+        for (const r of logged.flatMap(traceRecord)) {
+          const initMs = init.get(`${r.step}\0${r.item ?? ''}\0${r.attempt}`);
+          this.trace.push(initMs === undefined ? r : { ...r, initMs });
+        }
+      }
     }
     this.#resolve({
       runId: this.#runId,
