@@ -136,6 +136,23 @@ describe('watched folder (watch.ts -> joinflow dev)', () => {
     return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
+  it('creates a folder to watch that is not there; --once wants it, and a file is not a folder (exit 2, one line)', async () => {
+    const dir = tmp();
+    const watch = path.join(example, 'watch.ts');
+    const endpoint = 'http://127.0.0.1:9';
+    const once = spawnSync(process.execPath, ['--import', 'tsx', watch, path.join(dir, 'nope'), '--endpoint', endpoint, '--once'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect([once.status, once.stderr]).toEqual([2, `${path.join(dir, 'nope')}: no such folder\n`]);
+    writeFileSync(path.join(dir, 'file'), 'x');
+    const file = spawnSync(process.execPath, ['--import', 'tsx', watch, path.join(dir, 'file'), '--endpoint', endpoint], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect([file.status, file.stderr]).toEqual([2, `${path.join(dir, 'file')}: not a folder\n`]);
+    const inbox = path.join(dir, 'inbox');
+    const watcher = await start(['--import', 'tsx', watch, inbox, '--endpoint', endpoint], {}, /watching /);
+    expect(watcher.out()).toContain(`created ${inbox}`);
+    expect(existsSync(inbox)).toBe(true);
+    watcher.child.kill('SIGTERM');
+    expect(await exited(watcher.child)).toBe(0);
+  });
+
   it('submits each document file once and stores its rows; a broken file is skipped and reported', async () => {
     const dir = tmp();
     const inbox = path.join(dir, 'inbox');

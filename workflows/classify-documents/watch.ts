@@ -9,7 +9,7 @@
  * --token T (the token `joinflow dev --token` requires), --bus NAME (default "default").
  * Files are submitted once per version (name, size, mtime); see watch-folder.ts.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
@@ -76,6 +76,20 @@ async function main(): Promise<number> {
     return 2;
   }
   const dir = path.resolve(positionals[0]!);
+  // A folder to watch that is not there yet is created; one to read --once must exist.
+  const folder = statSync(dir, { throwIfNoEntry: false });
+  if (folder && !folder.isDirectory()) {
+    process.stderr.write(`${positionals[0]}: not a folder\n`);
+    return 2;
+  }
+  if (!folder && values.once) {
+    process.stderr.write(`${positionals[0]}: no such folder\n`);
+    return 2;
+  }
+  if (!folder) {
+    mkdirSync(dir, { recursive: true });
+    process.stderr.write(`created ${dir}\n`);
+  }
   const eb = client(values.endpoint, values.token);
   const submitted = new Set<string>();
   // Watching, a file counts as written once two scans saw it unchanged; --once takes all at once.
@@ -90,7 +104,14 @@ async function main(): Promise<number> {
   if (!values.once) process.stderr.write(`watching ${dir} for .json and .txt documents (Ctrl-C stops)\n`);
   try {
     while (!stop) {
-      const current = scan(dir);
+      let current: FileState[];
+      try {
+        current = scan(dir);
+      } catch (error) {
+        // The folder was removed (or made unreadable) while watched.
+        process.stderr.write(`${dir}: cannot read the folder: ${(error as Error).message}\n`);
+        return 1;
+      }
       for (const f of readyFiles(current, previous, submitted)) {
         submitted.add(signature(f));
         const doc = documentInput(f, readFileSync(path.join(dir, f.name), 'utf8'));
