@@ -34,7 +34,8 @@ the field (exit 2, nothing written); fields read but not imported are warnings o
 
 Options:
   -o, --out FILE    write the workflow here (default: stdout; asl: required); JSON, or YAML for .yaml/.yml
-  --name NAME       workflow name (default: from the trace / the CWL file name)
+  --name NAME       workflow name (default: from the trace / the CWL file name; for asl, -o's
+                    file name, or its directory's for an -o named workflow.json or .yaml)
   --executor KIND   wfcommons: process or container (with --command) for every task; default
                     simulate (file lists dropped). cwl: process (default) runs on this machine
                     only; batch writes AWS Batch steps (image from DockerRequirement, else

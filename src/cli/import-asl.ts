@@ -64,7 +64,10 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   }
   for (const t of tasks) if (t.keys.length === 0) warnings.push({ path: t.path, message: 'the function is chosen at run time (FunctionName.$): the tasks module must export every function the input can name' });
 
-  const name = flags.name ?? (base.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 64) || 'machine');
+  // The name of -o's file, or of its directory in the `workflows/<name>/workflow.json` layout
+  // (every machine imported that way would otherwise be called "workflow").
+  const named = base === 'workflow' ? path.basename(path.dirname(path.resolve(out))) : base;
+  const name = flags.name ?? (named.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 64) || 'machine');
   if (!WORKFLOW_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}": must be 1-64 characters of letters, digits, "_", "." or "-"`);
   const { workflow, stats } = compileMachine(scope, name, `./${path.basename(moduleFile)}`);
   // Never write a workflow that does not compile: a problem here is joinflow's, not the machine's.

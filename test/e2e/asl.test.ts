@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -171,6 +171,13 @@ describe('joinflow import asl: refusals and the files written', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(['m.asl.yaml', 'sum.asl.ts', 'sum.yaml']);
     expect(run(out, { pair: [2, 40] }).output).toBe(42);
+    expect(r.stderr).toMatch(/^sum: /m);
+    // In the workflows/<name>/workflow.yaml layout, the workflow is named after its directory.
+    mkdirSync(path.join(dir, 'adder'));
+    const layout = joinflow(['import', 'asl', path.join(dir, 'm.asl.yaml'), '-o', path.join(dir, 'adder/workflow.yaml'), '--tasks', tasks]);
+    expect(layout.code, layout.stderr).toBe(0);
+    expect(layout.stderr).toMatch(/^adder: /m);
+    expect(readFileSync(path.join(dir, 'adder/workflow.yaml'), 'utf8')).toMatch(/^name: adder$/m);
   });
 
   it('writes the module the steps run beside the workflow, importing the tasks relative to it', () => {

@@ -21,7 +21,7 @@ describe('checking ASL machines', () => {
     }]);
   });
 
-  it('lists every problem with its path: unknown targets (with a hint), unreachable states, and what is not imported', () => {
+  it('lists every problem with its path: unknown targets (with a hint) and what is not imported; a state a typo cuts off is not also called unreachable', () => {
     const { problems, warnings } = checkMachine({
       StartAt: 'A', TimeoutSeconds: 30,
       States: {
@@ -41,10 +41,18 @@ describe('checking ASL machines', () => {
       'States.C.ItemProcessor.ProcessorConfig.Mode: "DISTRIBUTED" is not imported: only INLINE Map states (items from the input)',
       'States.D.Type: "Sleep" is not a state type: one of Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map',
       'States.E.Default: there is no state "Nowhere" in the machine',
-      'States.B: is not reachable from StartAt "A"',
-      'States.C: is not reachable from StartAt "A"',
-      'States.D: is not reachable from StartAt "A"',
-      'States.E: is not reachable from StartAt "A"',
+    ]);
+    // With every target right, states nothing leads to are unreachable.
+    expect(checkMachine({ StartAt: 'A', States: { A: { Type: 'Pass', End: true }, B: { Type: 'Succeed' } } }).problems).toEqual([
+      { path: 'States.B', message: 'is not reachable from StartAt "A"' },
+    ]);
+    // A typo gets the nearest name; "__proto__" cannot name a state.
+    expect(checkMachine({ StartAt: 'Validate', States: { Validate: { Type: 'Pass', Next: 'Chek' }, Check: { Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 2, Next: 'Done' }], Default: 'Fial' }, Fail: { Type: 'Fail' }, Done: { Type: 'Succeed' } } }).problems).toEqual([
+      { path: 'States.Validate.Next', message: 'there is no state "Chek" in the machine (did you mean "Check"?)' },
+      { path: 'States.Check.Default', message: 'there is no state "Fial" in the machine (did you mean "Fail"?)' },
+    ]);
+    expect(checkMachine(JSON.parse('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "__proto__"}, "__proto__": {"Type": "Succeed"}}}')).problems).toEqual([
+      { path: 'States.__proto__', message: '"__proto__" is reserved in JavaScript objects and cannot name a state here: rename the state' },
     ]);
     expect(warnings.map((w) => w.path)).toEqual(['TimeoutSeconds']);
     expect(checkMachine({ QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } }).problems).toEqual([

@@ -4,6 +4,7 @@
  * ResultPath, OutputPath, Retry and Catch. Everything else is refused with the path of the field.
  */
 import type { Problem } from '../../model/errors.ts';
+import { suggest } from '../../compiler/validate.ts';
 import { ruleProblems } from './choice.ts';
 import { pathProblem, templateProblems } from './paths.ts';
 
@@ -77,14 +78,21 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
   const start = scope['StartAt'];
   if (typeof start !== 'string') problems.push({ path: `${at}StartAt`, message: 'is required: the name of the first state' });
   else if (!names.includes(start)) problems.push({ path: `${at}StartAt`, message: `there is no state "${start}"${hint(start, names)}` });
+  // A Next that names no state (a typo) would make the states after it look unreachable too.
+  let unknownTarget = false;
   const targetOf = (target: unknown, where: string): void => {
     if (typeof target !== 'string') problems.push({ path: where, message: 'must name a state' });
-    else if (!names.includes(target)) problems.push({ path: where, message: `there is no state "${target}" in ${at === '' ? 'the machine' : 'this branch'}${hint(target, names)}` });
+    else if (!names.includes(target)) {
+      unknownTarget = true;
+      problems.push({ path: where, message: `there is no state "${target}" in ${at === '' ? 'the machine' : 'this branch'}${hint(target, names)}` });
+    }
   };
   for (const name of names) {
     const s = (states as Record<string, unknown>)[name];
     const p = statePath(at, name);
     if (name.length > 80) problems.push({ path: p, message: 'a state name is at most 80 characters' });
+    // Its step would be "__proto__", which no JavaScript object can have as its own key.
+    if (name === '__proto__') problems.push({ path: p, message: '"__proto__" is reserved in JavaScript objects and cannot name a state here: rename the state' });
     if (s === null || typeof s !== 'object' || Array.isArray(s)) {
       problems.push({ path: p, message: 'a state must be an object with a Type' });
       continue;
@@ -156,7 +164,7 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
       checkSub(st[key], `${p}.${key}`, problems, warnings);
     }
   }
-  reachability(states as Record<string, Record<string, unknown>>, typeof start === 'string' ? start : undefined, at, problems);
+  if (!unknownTarget) reachability(states as Record<string, Record<string, unknown>>, typeof start === 'string' ? start : undefined, at, problems);
 }
 
 function checkSub(sub: unknown, at: string, problems: Problem[], warnings: Problem[]): void {
@@ -253,5 +261,6 @@ function reachability(states: Record<string, Record<string, unknown>>, start: st
 function hint(name: string, names: string[]): string {
   const lower = name.toLowerCase();
   const near = names.find((n) => n.toLowerCase() === lower || n.toLowerCase().replace(/\W/g, '') === lower.replace(/\W/g, ''));
-  return near === undefined ? '' : ` (did you mean "${near}"?)`;
+  // Else a typo: the nearest name by edit distance, as for steps.
+  return near === undefined ? suggest(name, names) : ` (did you mean "${near}"?)`;
 }
