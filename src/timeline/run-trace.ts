@@ -68,7 +68,7 @@ export function runTraceProblems(records: ReadonlyArray<RunTraceRecord | undefin
     if (first === undefined) executions.set(key, i);
     else problems.push(`[${i}]: the same execution as record [${first}] (step "${r.step}"${r.item === undefined ? '' : `, item ${r.item}`}, attempt ${r.attempt}); a run has one record per attempt`);
   });
-  return problems.slice(0, 10);
+  return problems;
 }
 
 /**

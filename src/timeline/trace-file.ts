@@ -144,9 +144,10 @@ export function timelineFromRunTrace(json: unknown, file: string, plan: TriggerP
     return one.success ? one.data : undefined;
   });
   const at = (p: string) => Number(/^\[(\d+)\]/.exec(p)?.[1] ?? -1);
-  const problems = [...shapes, ...runTraceProblems(valid, plan)].sort((a, b) => at(a) - at(b)).slice(0, 10);
+  const problems = [...shapes, ...runTraceProblems(valid, plan)].sort((a, b) => at(a) - at(b));
   if (!parsed.success || problems.length > 0) {
-    throw new TimelineInputError(`${file}: invalid 'joinflow run --trace' file for workflow "${plan.workflow}":\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    const more = problems.length > 10 ? `\n  ... and ${problems.length - 10} more` : '';
+    throw new TimelineInputError(`${file}: invalid 'joinflow run --trace' file for workflow "${plan.workflow}":\n${problems.slice(0, 10).map((p) => `  - ${p}`).join('\n')}${more}`);
   }
   return runTraceTimeline(parsed.data, plan, title);
 }

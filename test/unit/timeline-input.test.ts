@@ -225,6 +225,9 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
     }
     // A second record of the same execution would put it on the critical path twice.
     expect(() => timelineFromRunTrace([...records, records[2]], 'r.json', plan)).toThrowError(/  - \[5\]: the same execution as record \[2\] \(step "square", item 0, attempt 1\); a run has one record per attempt/);
+    // Ten are listed; the count says how many more there are.
+    const many = Array.from({ length: 14 }, (_, i) => ({ ...records[0], step: `gone${i}` }));
+    expect(() => timelineFromRunTrace(many, 'r.json', plan)).toThrowError(/  - \[9\]\.step: step "gone9" is not a step of workflow "fan"\n  \.\.\. and 4 more$/);
     expect(() => timelineFromRunTrace([], 'empty.json', plan)).toThrowError(/^empty\.json: the run trace has no executions: nothing to chart$/);
     expect(() => timelineFromRunTrace({ format: 'joinflow-timeline' }, 't.json', plan)).toThrowError(/t\.json: --workflow goes with a 'joinflow run --trace' file/);
   });
