@@ -7,7 +7,7 @@ import { createTargetRunner } from '../adapters/local/subscription-targets.ts';
 import type { EventEnvelope } from '../model/events.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import type { Subscription } from '../model/subscriptions.ts';
-import { loadConfigSubscriptions, projectSubscriptions } from '../adapters/local/subscription-files.ts';
+import { configWorkflowTargets, projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { compileFile, findWorkflowFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
 import path from 'node:path';
 
@@ -67,15 +67,16 @@ export function subscriptionHub(
  * targets start compiled too (returned, for the engine to register).
  */
 export async function subscriptionsForRun(plan: TriggerPlan, root: string): Promise<{ subs: Subscription[]; plans: TriggerPlan[] }> {
-  const declared = [...loadConfigSubscriptions(root), ...(plan.subscriptions ?? [])];
+  // Read leniently here: a config that breaks its schema is refused below, by projectSubscriptions,
+  // with every problem, its unknown target workflows included.
+  const targets = [...configWorkflowTargets(root), ...(plan.subscriptions ?? []).flatMap((s) => (s.target.type === 'workflow' ? [s.target.workflow] : []))];
   const plans: TriggerPlan[] = [];
   const names = new Set([plan.workflow]);
   /** Targets that name a workflow file whose workflow has another name: what to say. */
   const misnamed = new Map<string, string>();
   let others: TriggerPlan[] | undefined;
-  for (const s of declared) {
-    if (s.target.type !== 'workflow' || names.has(s.target.workflow)) continue;
-    const target = s.target.workflow;
+  for (const target of targets) {
+    if (names.has(target)) continue;
     names.add(target);
     let file: string | undefined;
     try {

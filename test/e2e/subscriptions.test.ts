@@ -213,6 +213,16 @@ describe('subscriptions on the embedded engine', () => {
     expect(r.stderr).toContain('subscriptions.x.target.workflow: no workflow named "nope" in workflows/ (known: bad, ok, report)');
     // Nothing ran: no state was written.
     expect(existsSync(path.join(dir, '.joinflow'))).toBe(false);
+    // A config that breaks its schema too (a webhook without url) still names the unknown workflow, in the same reading.
+    writeFileSync(
+      path.join(dir, 'joinflow.config.yaml'),
+      'subscriptions:\n  x:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: nope}\n  y:\n    pattern: {detail-type: [Run Failed]}\n    target: {type: webhook}\n',
+    );
+    const both = await joinflowAsync(['run', 'ok'], dir);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('joinflow.config.yaml: invalid joinflow config (2 problems)');
+    expect(both.stderr).toContain('subscriptions.y.target.url');
+    expect(both.stderr).toContain('subscriptions.x.target.workflow: no workflow named "nope" in workflows/ (known: bad, ok, report)');
   });
 
   it('starts a target workflow by its name when its file is named otherwise, and says so when given the file\'s name', async () => {

@@ -31,8 +31,11 @@ export function findConfigFile(root = process.cwd()): string | undefined {
   return found[0];
 }
 
+/** Workflows a workflow target may name; see {@link projectSubscriptions}. */
+type KnownWorkflows = { knownWorkflows?: ReadonlySet<string>; knownNames?: readonly string[]; misnamed?: ReadonlyMap<string, string> };
+
 /** The subscriptions of the project config file (none without one); throws ConfigFileError. */
-export function loadConfigSubscriptions(root = process.cwd()): Subscription[] {
+export function loadConfigSubscriptions(root = process.cwd(), known: KnownWorkflows = {}): Subscription[] {
   const file = findConfigFile(root);
   if (!file) return [];
   const shown = path.relative(root, file) || file;
@@ -47,11 +50,35 @@ export function loadConfigSubscriptions(root = process.cwd()): Subscription[] {
   const parsed = ProjectConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: issueMessage(i) }));
-    // The patterns that are objects are checked too, so that one reading names every problem.
-    throw new ConfigFileError(shown, [...problems, ...patternProblems(raw, problems)]);
+    // The patterns that are objects are checked too, and the workflows targets name, so that one
+    // reading names every problem.
+    const subs = isObject(raw) && isObject(raw['subscriptions']) ? Object.entries(raw['subscriptions']) : [];
+    const targets = subs.flatMap(([name, sub]) => (isObject(sub) && isObject(sub['target']) ? [{ name, target: sub['target'] }] : []));
+    const said = new Set(problems.map((p) => p.path));
+    throw new ConfigFileError(shown, [...problems, ...patternProblems(raw, problems), ...unknownTargets(targets, known).filter((p) => !said.has(p.path))]);
   }
   // Patterns are checked by projectSubscriptions, with every other problem at once.
   return Object.entries(parsed.data.subscriptions).map(([name, s]) => ({ name, pattern: s.pattern, target: s.target }));
+}
+
+/**
+ * The workflows the config file's workflow targets name, read leniently: also from a config that
+ * breaks its schema (loadConfigSubscriptions then lists every problem, unknown targets included).
+ */
+export function configWorkflowTargets(root = process.cwd()): string[] {
+  const file = findConfigFile(root);
+  if (!file) return [];
+  let raw: unknown;
+  try {
+    raw = yaml().parse(readFileSync(file, 'utf8'), { uniqueKeys: true, maxAliasCount: 100 });
+  } catch {
+    return [];
+  }
+  const subs = isObject(raw) && isObject(raw['subscriptions']) ? Object.values(raw['subscriptions']) : [];
+  return subs.flatMap((sub) => {
+    const t = isObject(sub) ? sub['target'] : undefined;
+    return isObject(t) && t['type'] === 'workflow' && typeof t['workflow'] === 'string' ? [t['workflow']] : [];
+  });
 }
 
 /** The problems of the patterns in a config that did not pass its schema (not those already reported). */
@@ -78,19 +105,25 @@ export function projectSubscriptions(
   options: { root?: string; knownWorkflows?: ReadonlySet<string>; knownNames?: readonly string[]; misnamed?: ReadonlyMap<string, string> } = {},
 ): Subscription[] {
   const root = options.root ?? process.cwd();
-  const subs = [...loadConfigSubscriptions(root), ...plans.flatMap((p) => p.subscriptions ?? [])];
+  const subs = [...loadConfigSubscriptions(root, options), ...plans.flatMap((p) => p.subscriptions ?? [])];
   const problems = checkSubscriptions(subs, (s) => (s.workflow ? `workflow ${s.workflow}: subscriptions.${s.name.slice(s.workflow.length + 1)}` : `subscriptions.${s.name}`));
-  const known = options.knownWorkflows;
-  if (known) {
-    for (const s of subs) {
-      if (s.target.type === 'workflow' && !known.has(s.target.workflow)) {
-        const names = [...new Set(options.knownNames ?? known)].sort();
-        const misnamed = options.misnamed?.get(s.target.workflow);
-        const why = misnamed === undefined ? `(known: ${names.join(', ') || 'none'})` : `(${misnamed})`;
-        problems.push({ path: `subscriptions.${s.name}.target.workflow`, message: `no workflow named "${s.target.workflow}" in workflows/ ${why}` });
-      }
-    }
-  }
+  problems.push(...unknownTargets(subs, options));
   if (problems.length > 0) throw new ConfigFileError(findConfigFile(root) ? path.relative(root, findConfigFile(root)!) : 'subscriptions', problems);
   return subs;
+}
+
+/** Workflow targets that name no known workflow (none checked without `knownWorkflows`). */
+function unknownTargets(subs: ReadonlyArray<{ name: string; target: unknown }>, options: KnownWorkflows): Problem[] {
+  const known = options.knownWorkflows;
+  if (!known) return [];
+  const problems: Problem[] = [];
+  for (const { name, target } of subs) {
+    const t = target as { type?: unknown; workflow?: unknown };
+    if (t.type !== 'workflow' || typeof t.workflow !== 'string' || known.has(t.workflow)) continue;
+    const names = [...new Set(options.knownNames ?? known)].sort();
+    const misnamed = options.misnamed?.get(t.workflow);
+    const why = misnamed === undefined ? `(known: ${names.join(', ') || 'none'})` : `(${misnamed})`;
+    problems.push({ path: `subscriptions.${name}.target.workflow`, message: `no workflow named "${t.workflow}" in workflows/ ${why}` });
+  }
+  return problems;
 }
