@@ -232,6 +232,18 @@ describe('durable state through the CLI', () => {
     expect(again.stderr).toContain('--cost: the run had ended and is only reported, so nothing was counted');
   });
 
+  it('a run reported again (--run-id, --json) has the critical path it had, at its time scale', () => {
+    const state = tmp();
+    const wf = path.join(state, 'two.yaml');
+    writeFileSync(wf, 'name: two\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 300}\n  b:\n    needs: [a]\n    executor: {type: simulate, durationMs: 200}\n');
+    const first = joinflow(['run', wf, '--state', state, '--run-id', 'cp', '--time-scale', '0.1', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ criticalPathMs: 50 });
+    const again = joinflow(['run', wf, '--state', state, '--run-id', 'cp', '--json']);
+    expect(again.stderr).toContain('it is reported, not run again');
+    expect(JSON.parse(again.stdout)).toMatchObject({ criticalPathMs: 50 });
+  });
+
   it('--trace of a run that ended writes the trace its state keeps, the first run\'s without initMs (not kept)', () => {
     const state = tmp();
     const file = path.join(state, 'trace.json');

@@ -139,6 +139,13 @@ outputs: {}
     const problems = problemsOf(() => imp({ 'wf.cwl': wf, 'echo.cwl': ECHO }));
     expect(problems).toEqual([{ path: `wf.cwl:${pos(wf, 'reprot')}`, message: 'step "say": out "reprot" is not an output of the tool it runs (its outputs: out)' }]);
   });
+
+  it('an output the tool declares but that is refused (an expression in its glob) is reported once, not again as missing', () => {
+    const tool = 'cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs:\n  msg: { type: string, inputBinding: { position: 1 } }\noutputs:\n  out: { type: File, outputBinding: { glob: "$(inputs.msg).txt" } }\n';
+    const messages = problemsOf(() => imp({ 'wf.cwl': BASE, 'echo.cwl': tool })).map((p) => p.message);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/^the expression in glob .* is not supported/);
+  });
 });
 
 describe('importCwl: values and File defaults', () => {

@@ -377,6 +377,8 @@ outputs: {}
     expect(exact.notes.filter((n) => n.includes('rounded up'))).toEqual([]);
     const huge = problemsOf(() => imp({ 'wf.cwl': BASE, 'echo.cwl': tool.replace('coresMin: 2', 'coresMin: 32') }, 'wf.cwl', { executor: 'batch', image: 'me/joinflow:1' }));
     expect(huge.map((x) => x.message)).toEqual(['step "say": ResourceRequirement (32 cores, 100 MiB) is more than AWS Fargate\'s largest task (16 vCPUs, 122,880 MiB), where --executor batch runs CPU jobs']);
+    // At the requirement, in the tool's file (line 11 of echo.cwl), not at the top of the workflow.
+    expect(huge.map((x) => x.path)).toEqual(['echo.cwl:11:24']);
     expect(e.command!.slice(0, 2)).toEqual(['joinflow', 'cwl-tool']);
     expect(e.command![2]).toBe(e.local!.args!.at(-1));
     expect(workflow.steps['outputs']!.executor).toMatchObject({ type: 'batch', image: 'me/joinflow:1' });

@@ -103,6 +103,9 @@ export class RunTracker {
    */
   static fromRecord(record: RunRecord, log?: DurableLog): RunResult {
     const attempts = log?.attempts(record.runId) ?? [];
+    // As when it ended: the critical path of its plan, at the run's time scale.
+    const cp = log?.runPlan(record.runId)?.stats.criticalPathMs ?? null;
+    const scale = log?.runOptions(record.runId)?.['timeScale'];
     return {
       runId: record.runId,
       workflow: record.workflow,
@@ -112,6 +115,7 @@ export class RunTracker {
       durationMs: (record.finishedAt ?? record.startedAt) - record.startedAt,
       steps: withSkipped(countUnits(attempts, record), attempts.filter((e) => e.status === 'skipped').length, false),
       events: log?.eventCount?.(record.runId) ?? 0,
+      ...(cp === null ? {} : { criticalPathMs: cp * (typeof scale === 'number' ? scale : 1) }),
     };
   }
 

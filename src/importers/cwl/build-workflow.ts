@@ -236,7 +236,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     const size = fargateSize(cores, memory);
     const asked = [req.cores === undefined ? '' : `${req.cores} core${req.cores === 1 ? '' : 's'}`, req.ramMb === undefined ? '' : `${req.ramMb} MiB`].filter(Boolean).join(', ');
     if (size === undefined) {
-      problems.add(src.at([]), `step "${id}": ResourceRequirement (${asked}) is more than AWS Fargate's largest task (16 vCPUs, 122,880 MiB), where --executor batch runs CPU jobs`);
+      problems.add(req.resourcesAt ?? src.at([]), `step "${id}": ResourceRequirement (${asked}) is more than AWS Fargate's largest task (16 vCPUs, 122,880 MiB), where --executor batch runs CPU jobs`);
       return {};
     }
     if (size.vcpus > cores || size.memoryMb > memory) {

@@ -173,7 +173,8 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
     ctx.problems.add(ctx.src.at([...p, 'scatterMethod']), `scatterMethod must be dotproduct, nested_crossproduct or flat_crossproduct, got ${kindOf(method)}`);
   }
   if (!tool) return undefined;
-  const toolOutputs = tool.tool.outputs.map((o) => o.id);
+  // An output the tool declares but that was refused is reported there, not here again.
+  const toolOutputs = tool.declared;
   for (const o of outs) {
     if (!toolOutputs.includes(o.id)) ctx.problems.add(ctx.src.at(o.path), `step "${id}": out "${o.id}" is not an output of the tool it runs${toolOutputs.length === 0 ? ' (it has no outputs)' : ` (its outputs: ${toolOutputs.join(', ')})`}`);
   }

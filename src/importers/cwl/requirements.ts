@@ -15,7 +15,7 @@ export type ClassValues = {
   /** DockerRequirement: dockerPull, the container image of the step on AWS Batch. */
   docker?: { image?: string };
   /** ResourceRequirement: coresMin (else coresMax) and ramMin (else ramMax, in MiB), together. */
-  resources?: { cores?: number; ramMb?: number };
+  resources?: { cores?: number; ramMb?: number; at?: string };
   /** EnvVarRequirement: every variable of the one instance used. */
   env?: Record<string, string>;
   /** ToolTimeLimit, in seconds (0: none). */
@@ -30,6 +30,8 @@ export type Requirements = {
   image?: string;
   cores?: number;
   ramMb?: number;
+  /** Where the ResourceRequirement used is (file:line:col), for a problem with its sizes. */
+  resourcesAt?: string;
   env?: Record<string, string>;
   /** Seconds; 0 or absent: no limit. */
   timeLimitS?: number;
@@ -50,6 +52,7 @@ export function effectiveRequirements(levels: readonly LevelRequirements[]): Req
     ...(docker?.image === undefined ? {} : { image: docker.image }),
     ...(resources?.cores === undefined ? {} : { cores: resources.cores }),
     ...(resources?.ramMb === undefined ? {} : { ramMb: resources.ramMb }),
+    ...(resources?.at === undefined ? {} : { resourcesAt: resources.at }),
     ...(env === undefined ? {} : { env }),
     ...(timeLimit === undefined ? {} : { timeLimitS: timeLimit.seconds }),
   };
@@ -118,7 +121,7 @@ function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: 
     }
     case 'ResourceRequirement': {
       checkFields(ctx, p, r, 'ResourceRequirement', ['class', 'coresMin', 'coresMax', 'ramMin', 'ramMax', 'tmpdirMin', 'tmpdirMax', 'outdirMin', 'outdirMax']);
-      const res: { cores?: number; ramMb?: number } = {};
+      const res: { cores?: number; ramMb?: number; at?: string } = { at: ctx.src.at(p) };
       const cores = r['coresMin'] ?? r['coresMax'];
       const coresKey = r['coresMin'] !== undefined ? 'coresMin' : 'coresMax';
       const c = cores === undefined ? undefined : positive(ctx, [...p, coresKey], cores, coresKey, false);

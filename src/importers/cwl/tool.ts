@@ -37,7 +37,8 @@ export const SALAD_REFUSED: Record<string, string> = {
 export type FileDefault = (value: unknown, at: DocPath) => unknown;
 
 /** A tool as read, with what its own requirements and hints say. */
-export type ReadTool = { tool: ToolSpec; requirements: LevelRequirements };
+/** `declared`: the ids of every output the tool declares, also those refused (already reported). */
+export type ReadTool = { tool: ToolSpec; requirements: LevelRequirements; declared: string[] };
 
 /**
  * Reads the CommandLineTool at `path` of the document. `fileDefault` rewrites File defaults so
@@ -63,7 +64,8 @@ export function readTool(ctx: Ctx, path: DocPath, body: Json, notes: string[], f
     if (name !== undefined && !plainFileName(name)) ctx.problems.add(ctx.src.at([...path, stream]), `${stream} must be a plain file name (no "/", not "." or ".."), got ${JSON.stringify(name)}`);
     else if (name !== undefined) tool[stream] = name;
   }
-  tool.outputs = readIdMap(ctx, [...path, 'outputs'], body['outputs'], 'output', 'type').flatMap((e) => readOutput(ctx, e.path, e.id, e.body, tool) ?? []);
+  const outputs = readIdMap(ctx, [...path, 'outputs'], body['outputs'], 'output', 'type');
+  tool.outputs = outputs.flatMap((e) => readOutput(ctx, e.path, e.id, e.body, tool) ?? []);
   if (body['successCodes'] !== undefined) {
     const raw = body['successCodes'];
     if (Array.isArray(raw)) tool.successCodes = raw.flatMap((c: unknown, i) => integer(ctx, [...path, 'successCodes', i], c, 'a success code') ?? []);
@@ -72,7 +74,7 @@ export function readTool(ctx: Ctx, path: DocPath, body: Json, notes: string[], f
   if (tool.baseCommand.length === 0 && tool.arguments.length === 0) {
     ctx.problems.add(ctx.src.at(path), 'the tool has neither baseCommand nor arguments: nothing to run');
   }
-  return { tool, requirements };
+  return { tool, requirements, declared: outputs.map((e) => e.id) };
 }
 
 function readBaseCommand(ctx: Ctx, path: DocPath, raw: unknown): string[] {
