@@ -123,14 +123,17 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
   }
 
   const longest = new Float64Array(execs.length);
+  /** Executions before each on its chain: on equal ends and lengths, the longer chain is the one waited for. */
+  const hops = new Int32Array(execs.length);
   const via = new Int32Array(execs.length).fill(-1);
   for (const step of [...order, ...cyclic]) {
     const candidates = broken.has(step) ? [] : (waitedOn.get(step) ?? []);
     // Each unit's attempts come in attempt order, so a retry finds its previous attempt done.
     for (const i of attemptsOf.get(step) ?? []) {
       const e = execs[i]!;
-      const before = previous.get(i) ?? waitedFor(execs, longest, candidates, e.start);
+      const before = previous.get(i) ?? waitedFor(execs, longest, hops, candidates, e.start);
       longest[i] = Math.max(0, e.end - e.start) + (before < 0 ? 0 : longest[before]!);
+      hops[i] = before < 0 ? 0 : hops[before]! + 1;
       via[i] = before;
     }
   }
@@ -138,11 +141,7 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
   // The execution that finished last; among those ending in the same millisecond, the one with
   // the longest chain, then the one that started later: a step that took 0 ms ends with the
   // predecessor it waited for, and it, not that predecessor, ended the run.
-  const depth = (i: number): number => {
-    let d = 0;
-    for (let j = via[i]!; j >= 0; j = via[j]!) d++;
-    return d;
-  };
+  const depth = (i: number): number => hops[i]!;
   // An execution stopped because the run ended (a need a quorum left behind, a sibling of a
   // failure) did not end the run: it ends the critical path only when nothing else ran.
   const stopped = (i: number): boolean => execs[i]!.status === 'cancelled';
@@ -169,16 +168,19 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
 
 /**
  * Of `candidates`, the execution that finished last by `start` (on equal ends, the one with the
- * longer chain). If clocks disagree and none had finished by then, the one that finished first;
- * -1 when there are no candidates.
+ * longer chain, in time, then in executions: a step that took 0 ms ends with what it waited for,
+ * and was waited for after it). If clocks disagree and none had finished by then, the one that
+ * finished first; -1 when there are no candidates.
  */
-function waitedFor(execs: readonly Execution[], longest: Float64Array, candidates: readonly number[], start: number): number {
+function waitedFor(execs: readonly Execution[], longest: Float64Array, hops: Int32Array, candidates: readonly number[], start: number): number {
   let best = -1;
   let early = -1;
+  const later = (j: number, b: number): boolean =>
+    execs[j]!.end !== execs[b]!.end ? execs[j]!.end > execs[b]!.end : longest[j] !== longest[b] ? longest[j]! > longest[b]! : hops[j]! > hops[b]!;
   for (const j of candidates) {
     const end = execs[j]!.end;
     if (end <= start) {
-      if (best < 0 || end > execs[best]!.end || (end === execs[best]!.end && longest[j]! > longest[best]!)) best = j;
+      if (best < 0 || later(j, best)) best = j;
     } else if (early < 0 || end < execs[early]!.end) early = j;
   }
   return best >= 0 ? best : early;

@@ -100,6 +100,14 @@ describe('summarizeTimeline', () => {
       ['b', 5, 5],
     ]);
     expect(pathOf(zero)).toEqual(['a#1', 'b#1']);
+    // A 0 ms step in the middle (Montage's mImgtbl at a small time scale): the step after it
+    // waited for it, which ended with the step both need, so the path goes through it.
+    const middle = timeline({ a: [], b: ['a'], c: ['a', 'b'] }, [
+      ['a', 0, 10],
+      ['b', 10, 10],
+      ['c', 10, 20],
+    ]);
+    expect(pathOf(middle)).toEqual(['a#1', 'b#1', 'c#1']);
   });
 
   it('retries: each attempt is on the chain after the attempt it retries', () => {
