@@ -127,7 +127,10 @@ export async function settleSubscriptions(engine: Engine, hub: SubscriptionHub, 
     // The run's last events (Run Succeeded itself) may still be on the bus.
     await engine.bus.idle();
     if (dispatcher.pending > 0) {
-      process.stderr.write(`joinflow: waiting for ${dispatcher.pending} subscription deliver${dispatcher.pending === 1 ? 'y' : 'ies'}\n`);
+      // A retry keeps its backoff, also after a restart: say how long the wait is when it is long.
+      const wait = dispatcher.nextDueAt - Date.now();
+      const next = Number.isFinite(wait) && wait >= 1000 ? ` (the next attempt in ${Math.ceil(wait / 1000)} s)` : '';
+      process.stderr.write(`joinflow: waiting for ${dispatcher.pending} subscription deliver${dispatcher.pending === 1 ? 'y' : 'ies'}${next}\n`);
       await dispatcher.settle();
     }
     const runs = hub.started.slice(waited);

@@ -145,9 +145,9 @@ describe('subscriptions on the embedded engine', () => {
     const dir = project();
     writeFileSync(
       path.join(dir, 'joinflow.config.yaml'),
-      `subscriptions:\n  later:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: webhook, url: "${url}/later", retry: {maxAttempts: 3, backoffMs: 60000}}\n`,
+      `subscriptions:\n  later:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: webhook, url: "${url}/later", retry: {maxAttempts: 3, backoffMs: 3000}}\n`,
     );
-    // The run ends; its delivery fails once and waits a minute for its retry: Ctrl-C then.
+    // The run ends; its delivery fails once and waits 3 s for its retry: Ctrl-C then.
     const child = spawn(process.execPath, [bin, 'run', 'ok', '--run-id', 'later-1'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => {
@@ -160,6 +160,8 @@ describe('subscriptions on the embedded engine', () => {
     const resumed = await joinflowAsync(['resume'], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain('no run to continue; delivering 1 subscription delivery left pending');
+    // The retry keeps its backoff, counted from the failed attempt.
+    expect(resumed.stderr).toMatch(/waiting for 1 subscription delivery( \(the next attempt in [1-3] s\))?\n/);
     const later = received.filter((r) => r.path === '/later');
     expect(later.map((r) => [r.status, r.body.detail.runId])).toEqual([[500, 'later-1'], [200, 'later-1']]);
     // Delivered: nothing is left for the next one.
