@@ -203,28 +203,29 @@ describe('subscriptions on the embedded engine', () => {
 
   it('refuses a config file with an invalid pattern or an unknown target workflow, naming the path', async () => {
     const dir = project();
-    writeFileSync(
-      path.join(dir, 'joinflow.config.yaml'),
-      'subscriptions:\n  x:\n    pattern: {detail: {n: [{numeric: [">", "a"]}]}}\n    target: {type: workflow, workflow: nope}\n',
-    );
-    const r = await joinflowAsync(['run', 'ok'], dir);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('joinflow.config.yaml: invalid joinflow config');
-    expect(r.stderr).toContain('subscriptions.x.pattern.detail.n');
+    /** `joinflow run ok` with this config: refused (exit 2), with these lines in what it says, and no state written. */
+    const refused = async (config: string, ...says: string[]) => {
+      writeFileSync(path.join(dir, 'joinflow.config.yaml'), config);
+      const r = await joinflowAsync(['run', 'ok'], dir);
+      expect(r.code).toBe(2);
+      for (const line of says) expect(r.stderr).toContain(line);
+      expect(existsSync(path.join(dir, '.joinflow'))).toBe(false);
+    };
     // The workflows the project has are named, not only the one being run.
-    expect(r.stderr).toContain('subscriptions.x.target.workflow: no workflow named "nope" in workflows/ (known: bad, ok, report)');
-    // Nothing ran: no state was written.
-    expect(existsSync(path.join(dir, '.joinflow'))).toBe(false);
-    // A config that breaks its schema too (a webhook without url) still names the unknown workflow, in the same reading.
-    writeFileSync(
-      path.join(dir, 'joinflow.config.yaml'),
-      'subscriptions:\n  x:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: nope}\n  y:\n    pattern: {detail-type: [Run Failed]}\n    target: {type: webhook}\n',
+    const unknown = 'subscriptions.x.target.workflow: no workflow named "nope" in workflows/ (known: bad, ok, report)';
+    await refused(
+      'subscriptions:\n  x:\n    pattern: {detail: {n: [{numeric: [">", "a"]}]}}\n    target: {type: workflow, workflow: nope}\n',
+      'joinflow.config.yaml: invalid joinflow config',
+      'subscriptions.x.pattern.detail.n',
+      unknown,
     );
-    const both = await joinflowAsync(['run', 'ok'], dir);
-    expect(both.code).toBe(2);
-    expect(both.stderr).toContain('joinflow.config.yaml: invalid joinflow config (2 problems)');
-    expect(both.stderr).toContain('subscriptions.y.target.url');
-    expect(both.stderr).toContain('subscriptions.x.target.workflow: no workflow named "nope" in workflows/ (known: bad, ok, report)');
+    // A config that breaks its schema too (a webhook without url) still names the unknown workflow, in the same reading.
+    await refused(
+      'subscriptions:\n  x:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: nope}\n  y:\n    pattern: {detail-type: [Run Failed]}\n    target: {type: webhook}\n',
+      'joinflow.config.yaml: invalid joinflow config (2 problems)',
+      'subscriptions.y.target.url',
+      unknown,
+    );
   });
 
   it('starts a target workflow by its name when its file is named otherwise, and says so when given the file\'s name', async () => {
