@@ -162,7 +162,9 @@ describe('joinflow run', () => {
       const trace = path.join(dir, `trace${mode.length}.json`);
       const r = joinflow(['run', 'diamond', '--input', '{"x": 1}', '--trace', trace, ...mode]);
       expect(r.code, r.stderr).toBe(0);
-      const records = JSON.parse(readFileSync(trace, 'utf8')) as Array<{ step: string; initMs?: number }>;
+      const records = JSON.parse(readFileSync(trace, 'utf8')) as Array<{ step: string; start: number; end: number; initMs?: number }>;
+      // Init is part of the attempt: never longer than it.
+      for (const x of records) expect(x.initMs ?? 0).toBeLessThanOrEqual(x.end - x.start);
       // The first steps start the workers: their init is in the progress lines and in the trace.
       const inits = [...r.stderr.matchAll(/ok\s+(\S+) \(attempt 1, \d+ ms, (\d+) ms of it init\)/g)].map((m) => [m[1], Number(m[2])]);
       expect(inits.length, r.stderr).toBeGreaterThan(0);

@@ -206,7 +206,8 @@ export class Lanes {
       ? { step: task.step, attempt: task.attempt, status, start, end }
       : { step: task.step, item: task.item, attempt: task.attempt, status, start, end };
     if (task.placement !== undefined) record.placement = task.placement;
-    if (outcome.status !== 'aborted' && outcome.initMs !== undefined) record.initMs = outcome.initMs;
+    // Measured on the executor's clock: kept within the attempt as the engine's clock saw it.
+    if (outcome.status !== 'aborted' && outcome.initMs !== undefined) record.initMs = Math.min(outcome.initMs, Math.max(0, end - start));
     if (outcome.status === 'aborted' && controller.reason === 'timeout') this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, record);
     else this.#hooks.finished(task, outcome, record);
   }
