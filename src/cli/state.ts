@@ -49,15 +49,10 @@ export function requireState(dir: string): void {
 export function markEngine(dir: string, command: string): () => void {
   const folder = path.join(dir, 'engines');
   const mine = path.join(folder, String(process.pid));
-  const others: number[] = [];
+  let others: number[];
   try {
     mkdirSync(folder, { recursive: true });
-    for (const f of readdirSync(folder)) {
-      const pid = Number(f);
-      if (pid === process.pid) continue;
-      if (alive(pid)) others.push(pid);
-      else rmSync(path.join(folder, f), { force: true });
-    }
+    others = otherEngines(dir, true);
     writeFileSync(mine, command);
   } catch (error) {
     throw stateDirError(dir, error);
@@ -68,15 +63,26 @@ export function markEngine(dir: string, command: string): () => void {
   return () => rmSync(mine, { force: true });
 }
 
-/** The pids of the live engines (`run`, `resume`, `dev`) other than this process that mark `dir`. */
-export function otherEngines(dir: string): number[] {
+/**
+ * The pids of the live engines (`run`, `resume`, `dev`) other than this process that mark `dir`.
+ * `prune`: the marks of engines that are gone are removed.
+ */
+export function otherEngines(dir: string, prune = false): number[] {
+  const folder = path.join(dir, 'engines');
   let names: string[];
   try {
-    names = readdirSync(path.join(dir, 'engines'));
+    names = readdirSync(folder);
   } catch {
     return [];
   }
-  return names.map(Number).filter((pid) => pid !== process.pid && alive(pid));
+  const live: number[] = [];
+  for (const name of names) {
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    if (alive(pid)) live.push(pid);
+    else if (prune) rmSync(path.join(folder, name), { force: true });
+  }
+  return live;
 }
 
 /** Asks the engine process that runs `runId` to cancel it (it reads these on SIGUSR2). */
