@@ -55,6 +55,41 @@ describe('delayMs', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', output: { second: 2 }, steps: { total: 2 } });
   });
 
+  // setTimeout takes at most 2^31-1 ms (24.8 days) and fires a longer delay after 1 ms.
+  it('waits a delay longer than 24.8 days: the step has not started 300 ms later', async () => {
+    const dir = tmp();
+    const file = workflow(dir, 30 * 86_400_000);
+    const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', file, '--memory'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    let stderr = '';
+    await new Promise<void>((resolve) => {
+      const done = setTimeout(resolve, 10_000);
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/ok\s+first/.test(stderr)) setTimeout(() => (clearTimeout(done), resolve()), 300);
+      });
+    });
+    child.kill('SIGKILL');
+    await exited;
+    expect(stderr).toMatch(/ok\s+first/);
+    expect(stderr).not.toMatch(/ok\s+second/);
+    expect(stderr).not.toContain('TimeoutOverflowWarning');
+  });
+
+  it('does not time out a step at once when its timeoutMs is longer than 24.8 days', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'patient.yaml');
+    writeFileSync(file, [
+      'name: patient',
+      'steps:',
+      '  wait: { timeoutMs: 3000000000, executor: { type: simulate, durationMs: 50, output: 1 } }',
+    ].join('\n'));
+    const r = joinflow(['run', file, '--json', '--memory']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', output: { wait: 1 } });
+    expect(r.stderr).not.toContain('TimeoutOverflowWarning');
+  });
+
   it('is refused when it is not a whole number of ms from 0 to a year', () => {
     const dir = tmp();
     const r = joinflow(['run', workflow(dir, -1)]);

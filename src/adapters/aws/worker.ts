@@ -21,6 +21,7 @@ import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepErro
 import type { EventBus, Executor, StepOutcome, Task } from '../../ports.ts';
 import { createStagingExecutor, type DataStage } from '../local/data-staging.ts';
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
+import { setLongTimeout } from '../local/long-timer.ts';
 import { parseTask } from './worker-task.ts';
 
 /** Where the worker reports; `info` gets exactly one line per finished task. */
@@ -227,7 +228,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     const stopRenewing = keepInvisible(receipt, what);
     const stopWatching = watchRun(task, controller);
-    const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(TIMEOUT), task.timeoutMs);
+    const timer = task.timeoutMs === undefined ? undefined : setLongTimeout(() => controller.abort(TIMEOUT), task.timeoutMs);
     const started = now();
     try {
       // Step Started is informational; losing it must not lose the task.
@@ -241,7 +242,7 @@ export function createWorker(options: WorkerOptions): Worker {
       } catch (error) {
         outcome = { status: 'failed', error: { type: 'WorkerError', message: describe(error) }, retriable: true };
       }
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       const reason: unknown = controller.signal.reason;
       if (outcome.status === 'aborted' && typeof reason === 'string' && reason.startsWith(RUN_ENDED)) {
         // Its run ended meanwhile: the result would be ignored, so none is published.
@@ -269,7 +270,7 @@ export function createWorker(options: WorkerOptions): Worker {
       const status = outcome.status === 'succeeded' ? 'succeeded' : timedOut ? 'timed out' : `failed (${outcome.status === 'failed' ? outcome.error.type : 'aborted'})`;
       log.info(`${what}: ${status} in ${now() - started} ms`);
     } finally {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       stopRenewing();
       stopWatching();
     }

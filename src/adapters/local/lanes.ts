@@ -5,6 +5,7 @@
  */
 import type { ExecutorKind } from '../../model/workflow.ts';
 import type { Executor, StepOutcome, StopSignal, Task } from '../../ports.ts';
+import { setLongTimeout } from './long-timer.ts';
 import { TaskQueue } from './task-queue.ts';
 
 /** A minimal StopSignal: one per running task, so it must be cheap to create. */
@@ -165,15 +166,15 @@ export class Lanes {
   #execute(executor: Executor, task: Task, controller: Stopper, done: (outcome: StepOutcome, start: number) => void): void {
     const start = this.#hooks.now();
     this.#hooks.started(task, start);
-    const timer = task.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort('timeout'), task.timeoutMs);
+    const timer = task.timeoutMs === undefined ? undefined : setLongTimeout(() => controller.abort('timeout'), task.timeoutMs);
     if (executor.start) {
       try {
         executor.start(task, controller, (outcome) => {
-          if (timer) clearTimeout(timer);
+          timer?.clear();
           reportOutcome(done, outcome, start);
         });
       } catch (error) {
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         // An executor bug must fail the step, not wedge the run.
         const failed: StepOutcome = { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true };
         queueMicrotask(() => reportOutcome(done, failed, start));
@@ -188,11 +189,11 @@ export class Lanes {
     }
     running.then(
       (outcome) => {
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         done(outcome, start);
       },
       (error: unknown) => {
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         // An executor bug must fail the step, not wedge the run.
         done({ status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true }, start);
       },

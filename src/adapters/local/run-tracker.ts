@@ -4,6 +4,7 @@ import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, RunStatus, Task } from '../../ports.ts';
 import type { DurableLog, TaskAttempt } from './durable-log.ts';
 import type { TraceRecord } from './lanes.ts';
+import { setLongTimeout, type LongTimer } from './long-timer.ts';
 
 /** What `joinflow run --json` prints (DESIGN.md, "Command line"). */
 export type RunResult = {
@@ -63,7 +64,7 @@ export class RunTracker {
   readonly #units = new Map<string, UnitState>();
   readonly #fanned = new Set<string>();
   readonly #fannedSteps = new Set<string>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #timers = new Set<LongTimer>();
   #fannedItems = 0;
   /** Steps a choice skipped. */
   #skipped: Set<string> | undefined;
@@ -216,7 +217,7 @@ export class RunTracker {
   }
 
   schedule(delayMs: number, fn: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       this.#timers.delete(timer);
       fn();
     }, delayMs);
@@ -224,7 +225,7 @@ export class RunTracker {
   }
 
   clearTimers(): void {
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) t.clear();
     this.#timers.clear();
   }
 

@@ -3,6 +3,7 @@
  * Used for traces and benchmarks, so the zero-duration path is kept as cheap as possible.
  */
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
+import { setLongTimeout } from './long-timer.ts';
 
 /** Options of {@link createSimulateExecutor}. */
 export type SimulateExecutorOptions = {
@@ -11,9 +12,6 @@ export type SimulateExecutorOptions = {
 };
 
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
-
-/** setTimeout treats longer delays as 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** Creates the `simulate` executor. */
 export function createSimulateExecutor(options: SimulateExecutorOptions = {}): Executor {
@@ -56,15 +54,15 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
       return;
     }
     const onAbort = (): void => {
-      clearTimeout(timer);
+      timer.clear();
       done(ABORTED);
     };
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       signal.removeEventListener('abort', onAbort);
       done(outcome);
       // Timers have whole-millisecond resolution and may truncate: round up so that a
       // simulated step never ends before its duration (makespan >= critical path).
-    }, Math.min(Math.ceil(ms), MAX_TIMER_MS));
+    }, Math.ceil(ms));
     signal.addEventListener('abort', onAbort, { once: true });
   }
 

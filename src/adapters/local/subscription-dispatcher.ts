@@ -8,6 +8,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryRetry, Subscription } from '../../model/subscriptions.ts';
 import { createSubscriptionMatcher, deliveryDelay } from '../../runtime/subscriptions.ts';
 import type { Delivery, DeliveryOutbox } from './delivery-outbox.ts';
+import { setLongTimeout, type LongTimer } from './long-timer.ts';
 
 /** What one attempt did. `reject`: retrying cannot help (a 4xx answer, an unknown workflow). */
 export type DeliveryResult = { status: 'delivered' } | { status: 'retry' | 'reject'; error: string };
@@ -51,7 +52,7 @@ export class SubscriptionDispatcher {
   #inFlight = 0;
   /** In-flight deliveries by subscription name. */
   #busy = new Map<string, number>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
   #timerAt = Infinity;
   #closed = false;
   /** Aborted by `close()`: in-flight attempts stop (command groups killed, requests aborted). */
@@ -122,7 +123,7 @@ export class SubscriptionDispatcher {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#stop.abort();
     while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
     this.#o.outbox.commit();
@@ -171,9 +172,9 @@ export class SubscriptionDispatcher {
     const now = this.#now();
     const due = this.#queue.reduce((m, d) => (d.dueAt > now ? Math.min(m, d.dueAt) : m), Infinity);
     if (due === Infinity || due >= this.#timerAt) return;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#timerAt = due;
-    this.#timer = setTimeout(() => {
+    this.#timer = setLongTimeout(() => {
       this.#timerAt = Infinity;
       this.#pump();
     }, Math.max(0, due - this.#now()));
