@@ -68,6 +68,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       : hub.tap,
     store: state?.store ?? createMemoryStore(),
     ...(state ? { log: state.log, blobs: state.blobs } : {}),
+    handlerOutput: process.stderr,
     runOptions: { root: process.cwd(), pid: process.pid, dev: true },
     stateDir: dir,
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),

@@ -95,6 +95,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
     const hub = subscriptionHub(projectSubscriptions([...new Map(plans.map((p) => [p.workflow, p])).values()], { root }), state, root);
     const engine = createEngine({
       onEvents: hub.tap,
+      handlerOutput: process.stderr,
       store: state.store,
       log: state.log,
       blobs: state.blobs,
@@ -173,7 +174,7 @@ async function deliverLeftovers(state: ReturnType<typeof openState>, dir: string
   const root = typeof ownRoot === 'string' ? ownRoot : process.cwd();
   // `always`: a delivery whose subscription is no longer declared is dead-lettered, not left.
   const hub = subscriptionHub(projectSubscriptions(plans, { root }), state, root, { always: true });
-  const engine = createEngine({ onEvents: hub.tap, store: state.store, log: state.log, blobs: state.blobs, stateDir: dir, root });
+  const engine = createEngine({ onEvents: hub.tap, handlerOutput: process.stderr, store: state.store, log: state.log, blobs: state.blobs, stateDir: dir, root });
   for (const p of plans) engine.register(p);
   const unmarkEngine = markEngine(dir, 'resume');
   let dispatcher: ReturnType<typeof hub.bind>;

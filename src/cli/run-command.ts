@@ -71,6 +71,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const hub = subscriptionHub(subs, state, process.cwd());
   const engine = createEngine({
     onEvents: hub.tap,
+    // stdout is for the run's report (`--json`: one object); handlers' console output is not.
+    handlerOutput: process.stderr,
     store: meter ? meter.wrap(store) : store,
     ...(meter ? { meter } : {}),
     ...(state ? { log: state.log, blobs: state.blobs } : {}),

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -254,6 +255,33 @@ describe('joinflow run', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('w.yaml: invalid workflow definition (1 problem)');
     expect(r.stderr).toContain('steps.s.executor.export: "h/x.mjs" has no function export "main" (it exports: other)');
+  });
+
+  // The definition check imports handler modules: in a thread of its own, not in the CLI's.
+  it("keeps handlers' console output off --json's stdout, and exits although a module keeps a timer", () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'h'));
+    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'console.log("module loaded");\nsetInterval(() => {}, 1000);\nexport const handler = async () => { console.log("handler ran"); return 1; };\n');
+    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  s: { executor: { type: function, module: ./h/x.mjs } }\n');
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'w.yaml', '--json', '--memory'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(r.signal, 'still running after 30 s').toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', output: { s: 1 } });
+    expect(r.stderr).toContain('module loaded');
+    expect(r.stderr).toContain('handler ran');
+  });
+
+  it('names a handler module that calls process.exit() when imported', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'h'));
+    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'process.exit(0);\nexport const handler = async () => 1;\n');
+    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  s: { executor: { type: function, module: ./h/x.mjs } }\n');
+    for (const args of [['run', 'w.yaml', '--memory'], ['compile', 'w.yaml', '-o', 'out']]) {
+      const r = joinflow(args, { cwd: dir });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('steps.s.executor.module: cannot load handler module h/x.mjs: it ended its thread (process.exit(0)) while being imported');
+    }
+    expect(existsSync(path.join(dir, 'out'))).toBe(false);
   });
 });
 

@@ -26,6 +26,8 @@ export type EngineOptions = {
   dataSource?: string;
   /** Replace executors (tests, custom kinds). */
   executors?: Partial<Record<ExecutorKind, Executor>>;
+  /** Where function handlers' stdout (console.log) goes; default: the process's stdout. The CLI sends it to stderr. */
+  handlerOutput?: NodeJS.WritableStream;
   clock?: Clock;
   /** Keep a per-run trace of executions (for --trace). */
   trace?: boolean;

@@ -28,7 +28,7 @@ export function createLocalExecutors(options: EngineOptions): Map<ExecutorKind, 
     ...(options.dataSource === undefined ? {} : { source: path.resolve(root, options.dataSource) }),
   }));
   // "Unlimited" function concurrency still means a bounded thread pool; tasks queue in it.
-  const functions = options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()) });
+  const functions = options.executors?.function ?? createFunctionExecutor({ threads: finiteOr(options.concurrency?.function, availableParallelism()), output: options.handlerOutput });
   return new Map<ExecutorKind, Executor>([
     ['simulate', options.executors?.simulate ?? createSimulateExecutor({ timeScale: options.timeScale ?? 1 })],
     ['process', processes],

@@ -22,6 +22,8 @@ export type FunctionExecutorOptions = {
    * TypeScript at once beside the engine each take ~1.5 times as long as one alone.
    */
   warming?: number;
+  /** Where handlers' stdout (console.log) goes; default: the process's stdout. `joinflow run` sends it to stderr. */
+  output?: NodeJS.WritableStream;
 };
 
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
@@ -117,6 +119,28 @@ type Slot = {
   warming: boolean;
 };
 
+/**
+ * Starts a handler worker (function-worker.ts) that imports `preload` before it says it is ready;
+ * `output`: where its stdout goes (by default the process's own).
+ */
+export function startHandlerWorker(preload: readonly string[], output?: NodeJS.WritableStream, execArgv = workerExecArgv(process.execArgv)): Worker {
+  // Compiled, the worker's TypeScript is compiled here (ts-transpiler.ts), asked for on this channel.
+  const channel = COMPILED ? new MessageChannel() : undefined;
+  const worker = new Worker(BOOTSTRAP, {
+    eval: true,
+    execArgv,
+    stdout: output !== undefined,
+    workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...preload], transpiler: channel?.port2 },
+    transferList: channel === undefined ? [] : [channel.port2],
+  });
+  if (output !== undefined) worker.stdout.pipe(output, { end: false });
+  if (channel !== undefined) {
+    serveTranspiler(channel.port1);
+    worker.once('exit', () => channel.port1.close());
+  }
+  return worker;
+}
+
 function failed(type: string, message: string, retriable: boolean): StepOutcome {
   const error: StepError = { type, message };
   return { status: 'failed', error, retriable };
@@ -140,18 +164,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   let closed = false;
 
   function spawn(): Slot {
-    // Compiled, the worker's TypeScript is compiled here (ts-transpiler.ts), asked for on this channel.
-    const channel = COMPILED ? new MessageChannel() : undefined;
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
-      execArgv,
-      workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...modules], transpiler: channel?.port2 },
-      transferList: channel === undefined ? [] : [channel.port2],
-    });
-    if (channel !== undefined) {
-      serveTranspiler(channel.port1);
-      worker.once('exit', () => channel.port1.close());
-    }
+    const worker = startHandlerWorker([...modules], options.output, execArgv);
     const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, warming: true };
     worker.on('message', (message: WorkerReply | WorkerNotice) => ('notice' in message ? onNotice(slot, message) : onReply(slot, message)));
     worker.on('error', (err: Error) => {

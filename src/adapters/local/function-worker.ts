@@ -42,6 +42,11 @@ export type WorkerReply = ({ id: number; ok: true; output: unknown } | { id: num
  */
 export type WorkerNotice = { notice: 'ready'; warm: boolean } | { notice: 'started'; id: number };
 
+/** The definition check (module-check.ts) asks for a handler module's function exports. */
+export type DescribeRequest = { id: number; describe: string };
+/** Its answer: the names, or why the module did not load. */
+export type DescribeReply = { id: number; exports: string[] } | { id: number; error: string };
+
 /**
  * What getRemainingTimeInMillis reports without a timeout. The largest delay setTimeout accepts:
  * handlers commonly do `setTimeout(..., remaining - margin)`, and anything larger makes Node fire
@@ -316,8 +321,25 @@ function reply(result: WorkerReply): void {
   }
 }
 
-port.on('message', (req: WorkerRequest) => {
-  void run(req).then(reply);
+/**
+ * The names of a module's function exports, as {@link pick} finds them: a CommonJS module
+ * imported from ESM (a .ts file in a package without "type": "module", among others) may expose
+ * its module.exports only as `default`, without named exports.
+ */
+function functionExports(mod: Module): string[] {
+  const names = new Set(Object.keys(mod).filter((k) => typeof mod[k] === 'function'));
+  const cjs = mod['default'];
+  if (cjs !== null && typeof cjs === 'object') for (const k of Object.keys(cjs)) if (typeof (cjs as Module)[k] === 'function') names.add(k);
+  return [...names].sort();
+}
+
+port.on('message', (req: WorkerRequest | DescribeRequest) => {
+  if ('describe' in req) {
+    void load(req.describe).then(
+      (mod) => port.postMessage({ id: req.id, exports: functionExports(mod) } satisfies DescribeReply),
+      (err: unknown) => port.postMessage({ id: req.id, error: messageOf(err) } satisfies DescribeReply),
+    );
+  } else void run(req).then(reply);
 });
 // The modules the pool's other workers have imported: loaded before this one takes a job, so
 // that its first jobs do not wait for them mid-run. One that fails to load fails its job later.

@@ -176,38 +176,30 @@ function linePosition(text: string, offset: number): string {
 }
 
 /**
- * The names of a module's function exports, as the function worker finds them: a CommonJS module
- * imported from ESM (a .ts file in a package without "type": "module", among others) may expose
- * its module.exports only as `default`, without named exports.
+ * Checks every handler module a definition names: file exists, loads, has the export. The modules
+ * are imported in a worker thread, not in this one (module-check.ts).
  */
-function functionExports(mod: Record<string, unknown>): string[] {
-  const names = new Set(Object.keys(mod).filter((k) => typeof mod[k] === 'function'));
-  const cjs = mod['default'];
-  if (cjs !== null && typeof cjs === 'object') for (const k of Object.keys(cjs)) if (typeof (cjs as Record<string, unknown>)[k] === 'function') names.add(k);
-  return [...names].sort();
-}
-
-/** Checks every handler module a definition names: file exists, loads, has the export. */
 export async function resolveModules(definition: unknown, file: string, root: string): Promise<Record<string, ModuleInfo>> {
   // No prototype: modules named "constructor" or "__proto__" are plain keys here.
   const out = Object.create(null) as Record<string, ModuleInfo>;
   const steps = (definition as { steps?: unknown } | null)?.steps;
   if (typeof steps !== 'object' || steps === null) return out;
+  const found = new Map<string, { abs: string; rel: string }>();
   for (const step of Object.values(steps)) {
     const executor = (step as { executor?: { type?: unknown; module?: unknown } } | null)?.executor;
     if (executor?.type !== 'function' && executor?.type !== 'container' && executor?.type !== 'auto') continue;
-    if (typeof executor.module !== 'string' || Object.hasOwn(out, executor.module)) continue;
+    if (typeof executor.module !== 'string' || Object.hasOwn(out, executor.module) || found.has(executor.module)) continue;
     const abs = path.resolve(path.dirname(file), executor.module);
     const rel = path.relative(root, abs).split(path.sep).join('/');
-    if (!existsSync(abs)) {
-      out[executor.module] = { error: `handler module "${executor.module}" not found (no file ${rel})` };
-      continue;
-    }
-    try {
-      out[executor.module] = { path: rel, exports: functionExports((await importModule(abs)) as Record<string, unknown>) };
-    } catch (error) {
-      out[executor.module] = { error: `cannot load handler module ${rel}: ${(error as Error).message}` };
-    }
+    if (existsSync(abs)) found.set(executor.module, { abs, rel });
+    else out[executor.module] = { error: `handler module "${executor.module}" not found (no file ${rel})` };
+  }
+  if (found.size === 0) return out;
+  const { describeModules } = await import('./module-check.ts');
+  const described = await describeModules([...new Set([...found.values()].map((m) => m.abs))]);
+  for (const [module, { abs, rel }] of found) {
+    const d = described.get(abs)!;
+    out[module] = 'exports' in d ? { path: rel, exports: d.exports } : { error: `cannot load handler module ${rel}: ${d.error}` };
   }
   return out;
 }

@@ -1,0 +1,77 @@
+/**
+ * The definition check's look at handler modules (which function exports they have): each is
+ * imported in a handler worker thread (function-worker.ts, so exactly as a step will import it),
+ * and the thread is ended afterwards. Imported on the CLI's own thread, a module's top-level
+ * code ran inside the joinflow process: what it printed went into `run --json`'s stdout, a timer
+ * or socket it opened kept `joinflow run` from ever exiting, and a process.exit() in it ended the
+ * command without a word.
+ */
+import type { Worker } from 'node:worker_threads';
+import { startHandlerWorker } from './function-executor.ts';
+import type { DescribeReply, WorkerNotice } from './function-worker.ts';
+
+/** A module's function exports, or why it could not be imported. */
+export type ModuleExports = { exports: string[] } | { error: string };
+
+export type DescribeOptions = {
+  /** Where the modules' stdout goes while they are imported; default: the process's stderr. */
+  output?: NodeJS.WritableStream;
+  /** How long one module may take to import (a Lambda's init phase has 10 s); default 60 s. */
+  limitMs?: number;
+};
+
+/** The function exports of each module (absolute paths), imported one after the other. */
+export async function describeModules(paths: readonly string[], options: DescribeOptions = {}): Promise<Map<string, ModuleExports>> {
+  const out = new Map<string, ModuleExports>();
+  // A module that hangs or ends its thread is answered for; the rest go to a new thread.
+  while (out.size < paths.length) await session(paths.slice(out.size), out, options);
+  return out;
+}
+
+/** Imports modules in one thread until they are done, or one of them hangs or ends the thread. */
+function session(paths: readonly string[], out: Map<string, ModuleExports>, options: DescribeOptions): Promise<void> {
+  const limitMs = options.limitMs ?? 60_000;
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      worker = startHandlerWorker([], options.output ?? process.stderr);
+    } catch (error) {
+      for (const p of paths) out.set(p, { error: `cannot start a thread to import it: ${(error as Error).message}` });
+      return resolve();
+    }
+    let i = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let crash: Error | undefined;
+    let over = false;
+    const end = (why?: string) => {
+      if (over) return;
+      over = true;
+      clearTimeout(timer);
+      if (why !== undefined && i < paths.length) out.set(paths[i]!, { error: why });
+      void worker.terminate().then(() => resolve());
+    };
+    const ask = () => {
+      if (i >= paths.length) return end();
+      timer = setTimeout(() => end(`it did not finish loading within ${limitMs / 1000} s (a top-level await that never settles?)`), limitMs);
+      worker.postMessage({ id: i, describe: paths[i]! });
+    };
+    worker.on('message', (message: DescribeReply | WorkerNotice) => {
+      if ('notice' in message) {
+        if (message.notice === 'ready') ask();
+        return;
+      }
+      if (message.id !== i || over) return;
+      clearTimeout(timer);
+      out.set(paths[i]!, 'exports' in message ? { exports: message.exports } : { error: message.error });
+      i++;
+      ask();
+    });
+    worker.on('error', (error: Error) => {
+      crash = error;
+    });
+    worker.on('exit', (code) => {
+      end(crash ? `it crashed its thread while being imported: ${crash.message}` : `it ended its thread (process.exit(${code})) while being imported`);
+      resolve();
+    });
+  });
+}
