@@ -43,14 +43,20 @@ export class WorkflowBuilder<Known extends string = never> {
     this.#description = description;
   }
 
-  /** Adds a step; its id becomes available to later `needs`. */
+  /**
+   * Adds a step; its id becomes available to later `needs`. An id declared already is refused
+   * here, when the workflow is loaded. (Refusing it in the type as well would make a builder of
+   * some ids no longer assignable to one of ids that are not literals, as loops build.)
+   */
   step<Id extends string>(
     id: Id,
     executor: ExecutorInput,
     options: StepOptions<Known> = {},
   ): WorkflowBuilder<Known | Id> {
+    if (Object.hasOwn(this.#steps, id)) throw new Error(`workflow "${this.#name}": step "${id}" is declared twice (step ids are unique)`);
     const { needs, ...rest } = options;
-    this.#steps[id] = { ...rest, needs: needs ? [...needs] : [], executor };
+    // defineProperty: an id "__proto__" stays a step (the compiler names what is wrong with it).
+    Object.defineProperty(this.#steps, id, { value: { ...rest, needs: needs ? [...needs] : [], executor }, enumerable: true, writable: true, configurable: true });
     return this as unknown as WorkflowBuilder<Known | Id>;
   }
 
