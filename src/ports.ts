@@ -86,6 +86,11 @@ export interface TriggerStore {
   commit(): Promise<void>;
   /** Drops a finished run's working state; its final RunRecord may be kept. */
   release(runId: string): Promise<void>;
+  /**
+   * A write failed (`error`): drop what is not durable, and refuse every later write; returns the
+   * error they get. A store whose failed writes leave nothing half-done may leave it out.
+   */
+  abandon?(error: unknown): Error;
 }
 
 /** One unit of work: a step, or one item of a forEach step, at one attempt. */

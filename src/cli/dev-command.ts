@@ -69,12 +69,18 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
     store: state?.store ?? createMemoryStore(),
     ...(state ? { log: state.log, blobs: state.blobs } : {}),
     handlerOutput: process.stderr,
+    // The state could not be written (disk full): the engine has stopped; so does the server.
+    onFailure: (error) => {
+      broken = error;
+      onSignal?.();
+    },
     runOptions: { root: process.cwd(), pid: process.pid, dev: true },
     stateDir: dir,
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
   });
   let server: Awaited<ReturnType<typeof createDevServer>> | undefined;
   let onSignal: (() => void) | undefined;
+  let broken: Error | undefined;
   let watcher: ProjectWatcher | undefined;
   let dispatcher: SubscriptionDispatcher | undefined;
   const stopListening = state ? listenForCancel(dir, engine) : undefined;
@@ -97,9 +103,10 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       onSignal = resolve;
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      if (options.signal?.aborted) resolve();
+      if (options.signal?.aborted || broken) resolve();
       options.signal?.addEventListener('abort', () => resolve(), { once: true });
     });
+    if (broken) throw broken;
     process.stderr.write('joinflow dev: stopping\n');
     return 0;
   } finally {

@@ -5,7 +5,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function counted(windowMs: number): { group: GroupCommit; commits: () => number } {
   let n = 0;
-  const group = new GroupCommit(async () => void n++, windowMs);
+  const group = new GroupCommit(async () => void n++, windowMs, (error) => {
+    throw error;
+  });
   return { group, commits: () => n };
 }
 

@@ -2,13 +2,17 @@
  * The first half of the engine's handling of a batch of events: each event is checked (events
  * from outside the engine for size), its output fetched when it was kept as a blob, and handed to
  * the trigger processor; what comes back is the batch's effects, in event order. Events that
- * cannot be processed become dead-letter effects. The engine then applies the effects (engine.ts).
+ * cannot be processed become dead-letter effects. The second half, applying each effect, is
+ * {@link applyEffect}.
  */
 import { DetailType, type EventEnvelope } from '../../model/events.ts';
-import type { BlobStore, Task } from '../../ports.ts';
+import type { BlobStore, Clock, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import type { TriggerProcessor } from '../../runtime/processor.ts';
+import type { EngineOptions } from './engine-options.ts';
 import { oversizeReason, resolveOutputRef } from './engine-support.ts';
+import type { Lanes } from './lanes.ts';
+import type { RunTracker } from './run-tracker.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
 /** What one batch of events caused: work for after its commit, and whether any of it leaves the process. */
@@ -61,4 +65,82 @@ export async function effectsOf(events: readonly EventEnvelope[], from: EffectSo
     }
   }
   return batches;
+}
+
+/** What applying an effect needs of the engine. */
+export type EffectHost = {
+  options: EngineOptions;
+  store: TriggerStore;
+  clock: Clock;
+  lanes: Lanes;
+  deadLetters: Array<{ event: unknown; reason: string }>;
+  /** The trackers of the runs the engine executes. */
+  runs: ReadonlyMap<string, RunTracker>;
+  /** The tracker of a task's run (made when missing). */
+  tracker(task: Task): RunTracker;
+  publish(events: EventEnvelope[]): Promise<void>;
+  /** Stops what is left of a finished run and releases it. */
+  endRun(runId: string): Promise<void>;
+};
+
+/**
+ * The second half: carries out one effect of a batch (its state writes join the batch's
+ * transaction; what leaves the process waits in `batch.after` for the commit). A promise only
+ * when the store (or the event log) made one.
+ */
+export function applyEffect(host: EffectHost, effect: Effect, batch: Batch): Promise<void> | undefined {
+  const log = host.options.log;
+  const after = batch.after;
+  switch (effect.type) {
+    case 'dispatch':
+      for (const task of effect.tasks) {
+        host.tracker(task).dispatched(task);
+        log?.recordTask(task);
+        if (!batch.external && !host.lanes.isLocal(task)) batch.external = true;
+      }
+      // One submission per batch, after the commit, critical-path tasks first (runtime/priority.ts).
+      if (batch.dispatched.length === 0) after.push(() => host.lanes.submitAll(batch.dispatched));
+      for (const task of effect.tasks) batch.dispatched.push(task); // not push(...): a fan-out may be wider than the stack
+      return;
+    case 'schedule': {
+      batch.external = true;
+      host.options.meter?.retry();
+      const tracker = host.runs.get(effect.task.runId);
+      if (!tracker || tracker.ended) return;
+      const id = log?.addTimer(host.clock.now() + effect.delayMs, effect.task);
+      after.push(() =>
+        tracker.schedule(effect.delayMs, () => {
+          if (id !== undefined) log!.removeTimer(id);
+          if (tracker.ended) return;
+          // Logged with the timer's removal, in one batch: the attempt gets its own task row
+          // (and trace record) while a crash before the commit leaves the timer to fire again.
+          log?.recordTask(effect.task);
+          tracker.dispatched(effect.task);
+          host.lanes.submit(effect.task);
+        }),
+      );
+      return;
+    }
+    case 'publish':
+      // The local bus enqueues at once: nothing to wait for.
+      void host.publish(effect.events);
+      return;
+    case 'ack': {
+      const acked = host.store.markDispatched(effect.runId, effect.trigger, host.clock.now());
+      return acked instanceof Promise ? acked : undefined;
+    }
+    case 'finish-run': {
+      // Ending the run (stopping its tasks, releasing its state) is part of finishing it: no effect a crash could lose.
+      batch.external = true;
+      return Promise.resolve(host.store.finishRun(effect.runId, effect.update)).then((finished) => {
+        if (finished) after.push(() => host.endRun(effect.runId));
+      });
+    }
+    case 'dead-letter':
+      log?.deadLetter(effect.event, effect.reason, host.clock.now());
+      host.deadLetters.push({ event: effect.event, reason: effect.reason });
+      if (host.deadLetters.length > 10_000) host.deadLetters.shift();
+      host.options.onDeadLetter?.(effect.event, effect.reason);
+      return;
+  }
 }

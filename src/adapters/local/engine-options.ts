@@ -28,6 +28,8 @@ export type EngineOptions = {
   executors?: Partial<Record<ExecutorKind, Executor>>;
   /** Where function handlers' stdout (console.log) goes; default: the process's stdout. The CLI sends it to stderr. */
   handlerOutput?: NodeJS.WritableStream;
+  /** The state could not be written (disk full): the engine has stopped, and runs waited for reject with `error`. */
+  onFailure?: (error: Error) => void;
   clock?: Clock;
   /** Keep a per-run trace of executions (for --trace). */
   trace?: boolean;

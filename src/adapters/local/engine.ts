@@ -8,7 +8,6 @@ import { UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
 import type { Clock, Executor, RunRecord, Task, TriggerStore } from '../../ports.ts';
-import type { Effect } from '../../runtime/effects.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
 import { upwardRanks } from '../../runtime/priority.ts';
 import { Lanes, type TraceRecord } from './lanes.ts';
@@ -21,7 +20,7 @@ import type { EngineOptions } from './engine-options.ts';
 import { concurrencyLimits, createLocalExecutors, defaultConcurrency, offloadOutput, resolvePaths } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
-import { effectsOf, type Batch } from './batch-effects.ts';
+import { applyEffect, effectsOf, type Batch, type EffectHost } from './batch-effects.ts';
 
 export { defaultConcurrency, type EngineOptions, type Progress, type RunResult, type TraceRecord };
 
@@ -48,9 +47,13 @@ export class Engine {
   #effects = 0;
   #skewMs = 0;
   #closing = false;
+  /** Why the state could not be written: the engine stopped then, as if its process had died (see #fail). */
+  #broken: Error | undefined;
   readonly #failing = new Set<RunTracker>();
   readonly #commits: GroupCommit;
   readonly #event: EventFactory;
+  /** What applying an effect needs of the engine (batch-effects.ts). */
+  readonly #host: EffectHost;
 
   constructor(options: EngineOptions = {}) {
     this.#options = options;
@@ -58,7 +61,7 @@ export class Engine {
     const newId = createIdFactory();
     this.#event = createEventFactory(() => this.#clock.now(), newId, options.log !== undefined);
     this.store = options.store ?? createMemoryStore();
-    this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS);
+    this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS, (e) => this.#failed(e, true));
     this.bus = createLocalBus(undefined, options.chaos);
     // After a simulated crash leases are judged a lease later, as a processor taking over would.
     this.#processor = new TriggerProcessor({ store: this.store, clock: this.#clock, newId, leaseSkewMs: () => this.#skewMs });
@@ -71,7 +74,13 @@ export class Engine {
       started: (task, at) => this.#started(task, at),
       finished: (task, outcome, record) => this.#finished(task, outcome, record),
     });
-    this.bus.subscribe(null, (events) => this.#process(events));
+    this.#host = {
+      options, store: this.store, clock: this.#clock, lanes: this.#lanes, deadLetters: this.deadLetters, runs: this.#runs,
+      tracker: (task) => this.#tracker(task.runId, this.#processor.plan(task.workflow)!),
+      publish: (events) => this.#publish(events),
+      endRun: (runId) => this.#endRun(runId),
+    };
+    this.bus.subscribe(null, (events) => this.#process(events).catch((e: unknown) => this.#failed(e)));
   }
 
   /** Registers a compiled workflow; relative paths in it are resolved against the root. */
@@ -198,7 +207,27 @@ export class Engine {
     for (const t of this.#runs.values()) t.clearTimers();
     await this.#lanes.stopAll();
     await Promise.all([...this.#executors.values()].map((e) => e.close()));
-    await this.#commits.now();
+    if (!this.#broken) await this.#commits.now();
+  }
+
+  /**
+   * A batch or a commit failed. The state not written (disk full, an I/O error) stops the engine as if its process had
+   * died: the file keeps every commit before, from which `recover()` continues; memory, ahead of it, is dropped. Who
+   * waits for a run gets the error. Any other error is reported (a commit that found the file locked is tried again).
+   */
+  #failed(error: unknown, grouped = false): void {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code !== 'STATE_WRITE' && !(typeof code === 'string' && code.startsWith('SQLITE_') && code !== 'SQLITE_BUSY')) {
+      if (grouped) process.stderr.write(`joinflow: group commit failed: ${(error as Error).message}\n`);
+      else throw error;
+      return;
+    }
+    if (this.#broken) return;
+    this.#broken = this.store.abandon?.(error) ?? (error as Error);
+    this.#closing = true;
+    for (const t of this.#runs.values()) t.abandon(this.#broken);
+    void this.#lanes.stopAll();
+    this.#options.onFailure?.(this.#broken);
   }
 
   /** A run this engine starts: its plan is kept for resume; a new tracker (for wait()) counts it whole unless faults are simulated. */
@@ -239,7 +268,7 @@ export class Engine {
           crashed = true;
           break apply;
         }
-        const applied = this.#apply(effect, batch);
+        const applied = applyEffect(this.#host, effect, batch);
         if (applied) await applied;
       }
     }
@@ -256,65 +285,6 @@ export class Engine {
       this.#skewMs += DEFAULT_LEASE_MS + 1;
       process.stderr.write(`joinflow: --chaos crash-at=${crashAt}: processor crashed before effect ${crashAt}; redelivering ${events.length} event(s)\n`);
       await this.bus.publish(events);
-    }
-  }
-
-  /** Carries out one effect; a promise only when the store (or the event log) made one. */
-  #apply(effect: Effect, batch: Batch): Promise<void> | undefined {
-    const log = this.#options.log;
-    const after = batch.after;
-    switch (effect.type) {
-      case 'dispatch':
-        for (const task of effect.tasks) {
-          const plan = this.#processor.plan(task.workflow)!;
-          this.#tracker(task.runId, plan).dispatched(task);
-          log?.recordTask(task);
-          if (!batch.external && !this.#lanes.isLocal(task)) batch.external = true;
-        }
-        // One submission per batch, after the commit, critical-path tasks first (runtime/priority.ts).
-        if (batch.dispatched.length === 0) after.push(() => this.#lanes.submitAll(batch.dispatched));
-        for (const task of effect.tasks) batch.dispatched.push(task); // not push(...): a fan-out may be wider than the stack
-        return;
-      case 'schedule': {
-        batch.external = true;
-        this.#options.meter?.retry();
-        const tracker = this.#runs.get(effect.task.runId);
-        if (!tracker || tracker.ended) return;
-        const id = log?.addTimer(this.#clock.now() + effect.delayMs, effect.task);
-        after.push(() =>
-          tracker.schedule(effect.delayMs, () => {
-            if (id !== undefined) log!.removeTimer(id);
-            if (tracker.ended) return;
-            // Logged with the timer's removal, in one batch: the attempt gets its own task row
-            // (and trace record) while a crash before the commit leaves the timer to fire again.
-            log?.recordTask(effect.task);
-            tracker.dispatched(effect.task);
-            this.#lanes.submit(effect.task);
-          }),
-        );
-        return;
-      }
-      case 'publish':
-        // The local bus enqueues at once: nothing to wait for.
-        void this.#publish(effect.events);
-        return;
-      case 'ack': {
-        const acked = this.store.markDispatched(effect.runId, effect.trigger, this.#clock.now());
-        return acked instanceof Promise ? acked : undefined;
-      }
-      case 'finish-run': {
-        // Ending the run (stopping its tasks, releasing its state) is part of finishing it: no effect a crash could lose.
-        batch.external = true;
-        return Promise.resolve(this.store.finishRun(effect.runId, effect.update)).then((finished) => {
-          if (finished) after.push(() => this.#endRun(effect.runId));
-        });
-      }
-      case 'dead-letter':
-        log?.deadLetter(effect.event, effect.reason, this.#clock.now());
-        this.deadLetters.push({ event: effect.event, reason: effect.reason });
-        if (this.deadLetters.length > 10_000) this.deadLetters.shift();
-        this.#options.onDeadLetter?.(effect.event, effect.reason);
-        return;
     }
   }
 

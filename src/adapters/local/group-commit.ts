@@ -15,14 +15,16 @@ export const DEFAULT_GROUP_COMMIT_MS = 10;
 export class GroupCommit {
   readonly #commit: () => Promise<void>;
   readonly #windowMs: number;
+  readonly #onError: (error: unknown) => void;
   #timer: NodeJS.Timeout | undefined;
   #applying = false;
   #due = false;
 
-  /** `windowMs` 0 commits every batch. */
-  constructor(commit: () => Promise<void>, windowMs: number) {
+  /** `windowMs` 0 commits every batch. `onError`: a commit made at the end of a window failed. */
+  constructor(commit: () => Promise<void>, windowMs: number, onError: (error: unknown) => void) {
     this.#commit = commit;
     this.#windowMs = windowMs;
+    this.#onError = onError;
   }
 
   /** A batch is being applied: a commit that falls due meanwhile waits for its end. */
@@ -42,7 +44,7 @@ export class GroupCommit {
       this.#timer = undefined;
       // Never in the middle of a batch: that batch commits when it is applied.
       if (this.#applying) this.#due = true;
-      else this.#commit().catch((error: unknown) => process.stderr.write(`joinflow: group commit failed: ${(error as Error).message}\n`));
+      else this.#commit().catch(this.#onError);
     }, this.#windowMs);
   }
 

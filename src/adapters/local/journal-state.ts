@@ -178,6 +178,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       if (journal.rows.size > 0) batch.write();
       batch.commit();
     },
+    abandon: (error) => batch.abandon(error),
     async release(runId) {
       const status = journal.runs.get(runId)?.record.status ?? s.runStatus.get(runId);
       if (status === undefined || status === null || status === 'running') return;

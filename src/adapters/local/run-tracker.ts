@@ -73,6 +73,7 @@ export class RunTracker {
   #retried = 0;
   #events = 0;
   #resolve!: (r: RunResult) => void;
+  #reject!: (error: Error) => void;
   readonly #log: DurableLog | undefined;
   #logged: TaskAttempt[] | undefined;
   /** Whether the run's end reads its attempts from the log (see {@link startsHere}). */
@@ -85,7 +86,19 @@ export class RunTracker {
     this.#startedAt = startedAt;
     this.#timeScale = timeScale;
     this.#keepTrace = keepTrace;
-    this.result = new Promise((resolve) => (this.#resolve = resolve));
+    this.result = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // A run nobody waits for must not make its abandonment an unhandled rejection.
+    this.result.catch(() => {});
+  }
+
+  /** The engine stopped (its state could not be written): whoever waits for the run gets `error`. */
+  abandon(error: Error): void {
+    this.ended = true;
+    this.clearTimers();
+    this.#reject(error);
   }
 
   get runId(): string {

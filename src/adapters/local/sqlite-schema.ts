@@ -17,11 +17,12 @@ export type SyncMode = 'normal' | 'full';
 /**
  * The state file was made by another schema version, is not a joinflow state file (or damaged:
  * STATE_UNREADABLE), is locked, or this process may not write it (STATE_ACCESS); or the state
- * dir cannot be one (STATE_DIR: not a directory, not writable, not creatable). `file`: the path.
+ * dir cannot be one (STATE_DIR: not a directory, not writable, not creatable); or a commit to it
+ * failed (STATE_WRITE: disk full, I/O error). `file`: the path.
  */
 export class StateFileError extends JoinflowError {
   readonly file: string;
-  constructor(code: 'STATE_SCHEMA' | 'STATE_NOT_JOINFLOW' | 'STATE_LOCKED' | 'STATE_UNREADABLE' | 'STATE_ACCESS' | 'STATE_DIR', file: string, message: string, options?: ErrorOptions) {
+  constructor(code: 'STATE_SCHEMA' | 'STATE_NOT_JOINFLOW' | 'STATE_LOCKED' | 'STATE_UNREADABLE' | 'STATE_ACCESS' | 'STATE_DIR' | 'STATE_WRITE', file: string, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.file = file;
   }
@@ -69,7 +70,7 @@ CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, reason T
 `;
 
 /** Options of {@link openDatabase}. */
-export type OpenDatabaseOptions = { sync?: SyncMode; busyTimeoutMs?: number };
+export type OpenDatabaseOptions = { sync?: SyncMode; busyTimeoutMs?: number; maxPages?: number };
 
 /**
  * A schema: its version and the DDL that creates it in an empty file. `reads`: older versions
@@ -104,6 +105,7 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}, sc
     // and arrival pages again and again, and a rarer checkpoint copies (and fsyncs) each once.
     db.pragma('wal_autocheckpoint = 10000');
     ensureSchema(db, file, schema);
+    if (options.maxPages !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPages)}`);
     return db;
   } catch (err) {
     db.close();
@@ -291,7 +293,22 @@ export type Batch = {
   beforeCommit(flush: () => void): void;
   /** Runs `reset` after a ROLLBACK (buffers of the rolled-back batch are dropped). */
   afterRollback(reset: () => void): void;
+  /**
+   * The state could not be written (a commit failed, or a write in the open transaction): rolls
+   * back what is not committed, and every later write or commit throws the returned error (the
+   * first, naming the file). The file keeps every commit made before; memory, which was ahead of
+   * it, is dropped (afterRollback).
+   */
+  abandon(error: unknown): Error;
 };
+
+/** The error of a failed commit: the file, and why in words (SQLITE_FULL: the disk is full). */
+export function writeFailure(file: string, err: unknown): Error {
+  if (err instanceof StateFileError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const why = code === 'SQLITE_FULL' ? 'the database or its disk is full (SQLITE_FULL)' : typeof code === 'string' ? `${(err as Error).message} (${code})` : String((err as Error)?.message ?? err);
+  return new StateFileError('STATE_WRITE', file, `${file}: cannot write the state database: ${why}. What was not committed is dropped; the file keeps every commit before it.`, { cause: err });
+}
 
 /** Creates the group-commit transaction of `db`. */
 export function createBatch(db: Database.Database, file: string): Batch {
@@ -304,6 +321,16 @@ export function createBatch(db: Database.Database, file: string): Batch {
   // write checks once, so that a writer is told which file and why, not "attempt to write a
   // readonly database" from whichever statement comes first.
   let writable = false;
+  let broken: Error | undefined;
+  const abandon = (error: unknown): Error => {
+    broken ??= writeFailure(file, error);
+    try {
+      if (db.open && db.inTransaction) rollback.run();
+    } finally {
+      for (const reset of resetters) reset();
+    }
+    return broken;
+  };
   return {
     beforeCommit(flush) {
       flushers.push(flush);
@@ -314,6 +341,7 @@ export function createBatch(db: Database.Database, file: string): Batch {
     write() {
       // inTransaction asks SQLite itself: after an error that made SQLite roll back on its own
       // (disk full, I/O error), the next write begins afresh instead of writing in autocommit.
+      if (broken) throw broken;
       if (db.inTransaction) return;
       if (!writable) {
         try {
@@ -337,10 +365,18 @@ export function createBatch(db: Database.Database, file: string): Batch {
       if (db.inTransaction) for (const flush of flushers) flush();
     },
     commit() {
+      if (broken) throw broken;
       if (!db.inTransaction) return;
-      for (const flush of flushers) flush();
-      commit.run();
+      try {
+        for (const flush of flushers) flush();
+        commit.run();
+      } catch (err) {
+        // Memory (the journal's names and runs) was ahead of the file: committing later what is
+        // left would write rows that refer to facts that never reached it.
+        throw abandon(err);
+      }
     },
+    abandon,
     rollback() {
       if (db.inTransaction) rollback.run();
       for (const reset of resetters) reset();

@@ -30,6 +30,11 @@ export type SqliteStateOptions = {
   sync?: SyncMode;
   /** How long a write waits for another connection's lock before failing; default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * Most pages the state database may have (SQLite's max_page_count; a page is 4 KiB): past it,
+   * a commit fails as on a full disk (SQLITE_FULL). For tests of that case; default: no limit.
+   */
+  maxPages?: number;
 };
 
 /** Row counts per table, for tests and benchmarks. */
@@ -166,6 +171,7 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
     async commit() {
       batch.commit();
     },
+    abandon: (error) => batch.abandon(error),
     async release(runId) {
       // Only a finished run's joins, arrivals and results go: nothing will read them again. Its
       // run row (with input and outcome), tasks and events stay for `status` until gc.

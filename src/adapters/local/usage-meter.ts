@@ -128,6 +128,7 @@ export class UsageMeter {
       },
       commit: () => inner.commit(),
       release: (runId) => inner.release(runId),
+      ...(inner.abandon ? { abandon: (error: unknown) => inner.abandon!(error) } : {}),
     };
   }
 }
