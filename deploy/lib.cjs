@@ -155,6 +155,9 @@ const PREFIX_INFIXES = ['s', 'j', 'q'];
 
 function buildModel({ service, stage, region, custom, plans, subscriptions = [], warn = (line) => process.stderr.write(`${line}\n`) }) {
   const s = settings(custom);
+  // serverless only warns about a stage outside its pattern; the names made of it would then fail
+  // in CloudFormation (an SQS queue name takes letters, digits, - and _; a bus name no _ ...).
+  if (!/^[a-zA-Z0-9-]+$/.test(String(stage))) throw new Error(`the stage name "${stage}" may have only letters, digits and dashes (it names the stage's queues, bus, table and functions)`);
   const prefix = `${service}-${stage}`;
   // Past IAM's policy size, roles name step functions, job definitions and task queues by
   // prefix (`<prefix>-s-*`, `-j-*`, `-q-*`; iam.cjs). Another stage's resources match such a
@@ -218,6 +221,23 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
       logicalId: `JobDefinition${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`,
     };
   }
+  /**
+   * The Lambda handler of a step: its module without the extension, a dot, its export. Lambda's
+   * Node.js runtime reads the file name up to its first dot as the module and the rest as the
+   * export, so a file name with a dot before its extension would never load: refused here.
+   */
+  function lambdaHandler(id, module, exportName) {
+    const bare = module.replace(/\.(?:[cm]?[jt]s|tsx|jsx)$/, '');
+    const file = bare.slice(bare.lastIndexOf('/') + 1);
+    if (file.includes('.')) {
+      const dot = file.indexOf('.');
+      throw new Error(
+        `step ${id}: handler module ${module}: Lambda reads a handler's file name up to its first dot, so it would look for a module "${file.slice(0, dot)}" ` +
+          `exporting "${file.slice(dot + 1)}.${exportName}" and fail every invocation: rename the file without a dot before its extension (${file.replaceAll('.', '-')}${module.slice(bare.length)})`,
+      );
+    }
+    return `${bare}.${exportName}`;
+  }
   const queues = new Set();
   for (const plan of plans) {
     for (const [step, spec] of Object.entries(plan.steps)) {
@@ -244,7 +264,7 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
           workflow: plan.workflow,
           key: `s${logicalId.slice(1)}`,
           name: boundedName(`${prefix}-s-`, [plan.workflow, e.module.replace(/^.*\//, '').replace(/\.[^.]+$/, ''), e.export], LIMITS.lambdaName),
-          handler: `${e.module.replace(/\.(?:[cm]?[jt]s|tsx|jsx)$/, '')}.${e.export}`,
+          handler: lambdaHandler(id, e.module, e.export),
           timeout: seconds,
           logicalId,
         });
@@ -263,7 +283,7 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
           step,
           key,
           name,
-          handler: `${e.module.replace(/\.(?:[cm]?[jt]s|tsx|jsx)$/, '')}.${e.export}`,
+          handler: lambdaHandler(id, e.module, e.export),
           timeout: Math.min(LIMITS.lambdaTimeout, Math.max(1, seconds)),
           // Placed (`auto`) steps carry the memory the compiler chose; others get the stage default.
           ...(spec.placement ? { memoryMb: spec.placement.memoryMb } : {}),

@@ -26,7 +26,7 @@ go to stderr.
 
 asl: converts an Amazon States Language state machine (JSONPath mode: Task, Pass, Choice, Wait,
 Succeed, Fail, Parallel, inline Map; Retry, Catch, paths, intrinsic functions) into a workflow,
-and writes beside it <WORKFLOW>.asl.ts, the handler all its steps run. A step per state; a
+and writes beside it <WORKFLOW>-asl.ts, the handler all its steps run. A step per state; a
 Parallel fans out into its branches' steps, a Map into one step per item; a loop runs in one
 step. Task states call the functions that --tasks MODULE exports, by Lambda function name (or,
 for other resources, by state name). Anything outside the subset is refused with the path of

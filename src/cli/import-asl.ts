@@ -1,6 +1,6 @@
 /**
  * `joinflow import asl <machine.asl.json> -o <workflow.json> [--tasks MODULE] [--name N]`: an
- * Amazon States Language machine -> a workflow, plus the module its steps run (`<out>.asl.ts`).
+ * Amazon States Language machine -> a workflow, plus the module its steps run (`<out>-asl.ts`).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -33,7 +33,9 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   if (problems.length > 0) throw new WorkflowDefinitionError(problems, file);
   const scope = machine as Scope & { Comment?: string };
   const base = path.basename(out).replace(/\.(?:json|ya?ml)$/i, '');
-  const moduleFile = path.join(path.dirname(out), `${base}.asl.ts`);
+  // No dot before the extension: Lambda's Node.js runtime reads a handler's file name up to its
+  // first dot (`workflow.asl.handler` would be module `workflow`, export `asl.handler`).
+  const moduleFile = path.join(path.dirname(out), `${base.replaceAll('.', '-')}-asl.ts`);
   for (const [target, what] of [[out, 'the workflow'], [moduleFile, 'the steps\' module']] as const) {
     if (same(target, file)) throw new UsageError(`-o ${flags.out}: ${what} would be written over the machine being imported (${file}): choose another output file`);
     if (flags.tasks !== undefined && same(target, flags.tasks)) {

@@ -34,7 +34,11 @@ export async function startCommand(args: string[]): Promise<number> {
   if (config.endpoint === undefined && !process.env['AWS_ENDPOINT_URL_EVENTBRIDGE']) refuseUndeployed(workflow);
   await requestRun(config, detail, values.token === undefined ? {} : { token: values.token });
   process.stdout.write(values.json ? `${JSON.stringify({ runId, workflow, bus: config.bus })}\n` : `${runId}\n`);
-  process.stderr.write(`started ${workflow} on bus ${config.bus}; follow it with: joinflow status ${runId}${values.stage ? ` --stage ${values.stage}` : ''}\n`);
+  // `status --stage` reads the stage's table: of no use for a run sent to an endpoint of one's own.
+  const follow = config.endpoint === undefined
+    ? `follow it with: joinflow status ${runId}${values.stage ? ` --stage ${values.stage}` : ''}`
+    : `the engine behind it runs it (for joinflow dev: joinflow status ${runId}, in its state dir)`;
+  process.stderr.write(`started ${workflow} on bus ${config.bus}${config.endpoint === undefined ? '' : ` at ${config.endpoint}`}; ${follow}\n`);
   return 0;
 }
 
@@ -45,7 +49,8 @@ export async function startCommand(args: string[]): Promise<number> {
 function refuseUndeployed(workflow: string): void {
   const dir = path.resolve('triggers');
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
-  const names = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  // triggers/@subscriptions.json holds the project's subscriptions, not a workflow.
+  const names = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('@')).map((f) => f.slice(0, -'.json'.length));
   if (names.includes(workflow)) return;
   throw new UsageError(
     `no workflow "${workflow}" in triggers/ (the plans this project deploys)${suggest(workflow, names)}: on the stage its Run Requested would only be dead-lettered. ` +

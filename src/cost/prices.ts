@@ -38,11 +38,14 @@ export const GPU_INSTANCES: ReadonlyArray<{ type: string; vcpus: number; memoryM
 
 /** Assumptions where the price depends on how long or how big something is. */
 export const ASSUMPTIONS = {
-  /** Memory and typical duration of a trigger-processor invocation. */
-  processorMemoryMb: 256,
+  /**
+   * Memory and typical duration of a trigger-processor invocation. The memory is what the stack
+   * gives it: serverless.yml's provider.memorySize (test/unit/cost.test.ts checks they agree).
+   */
+  processorMemoryMb: 512,
   processorDurationMs: 40,
-  /** Memory and typical duration of a bridge invocation (Lambda result, Batch state, timer). */
-  bridgeMemoryMb: 128,
+  /** Memory (the same provider.memorySize) and typical duration of a bridge invocation (Lambda result, Batch state, timer). */
+  bridgeMemoryMb: 512,
   bridgeDurationMs: 20,
   /** Memory of a function step's Lambda when the workflow does not say. */
   functionMemoryMb: 1024,

@@ -77,6 +77,30 @@ describe('deploy model errors', () => {
     expect(r.lines).toEqual([expect.stringContaining('cannot build the stack of stage "dev": step big/train asks for 4 GPUs, 8 vCPUs and 60000 MiB')]);
   });
 
+  it('a stage name with a dot or an underscore is refused (serverless only warns, and the queue names would fail)', () => {
+    for (const stage of ['v1.2', 'dev_1']) {
+      const script = `
+        const { context } = require(${JSON.stringify(path.join(root, 'deploy/lib.cjs'))});
+        const vars = { 'self:service': 'joinflow', 'sls:stage': ${JSON.stringify(stage)}, 'self:provider.region': 'us-east-1' };
+        context({ resolveVariable: async (v) => vars[v], resolveConfigurationProperty: async () => ({}) }).then(() => console.log('built'));
+      `;
+      const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`joinflow: cannot build the stack of stage "${stage}": the stage name "${stage}" may have only letters, digits and dashes`);
+    }
+  });
+
+  // Lambda's Node.js runtime reads "dir/my.steps.go" as module "my", export "steps.go": the function could never load.
+  it('a handler file name with a dot before its extension is refused, naming the step, the module and a name that works', () => {
+    const dotted: WorkflowInput = { name: 'dotted', steps: { go: { executor: { type: 'function', module: 'handlers/my.steps.ts', export: 'run' } } } };
+    const r = generate([['functions.cjs', 'steps'], ['iam.cjs', 'resources']], { JOINFLOW_TRIGGERS_DIR: plansDir(dotted) });
+    expect(r.status).toBe(1);
+    expect(r.lines).toEqual([
+      'joinflow: cannot build the stack of stage "dev": step dotted/go: handler module workflows/handlers/my.steps.ts: Lambda reads a handler\'s file name up to its first dot, ' +
+        'so it would look for a module "my" exporting "steps.run" and fail every invocation: rename the file without a dot before its extension (my-steps.ts)',
+    ]);
+  });
+
   it('`serverless package` says the environment problem once', () => {
     let message = '';
     try {

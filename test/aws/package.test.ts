@@ -332,10 +332,10 @@ describe('serverless package of the repository triggers/', () => {
     const registered = JSON.parse(env['JOINFLOW_FUNCTIONS'] as string) as Record<string, string>;
     const plan = plans.find((p) => p.workflow === 'sensor-report')!;
     expect(Object.values(plan.steps).filter((s) => s.executor.type === 'function').length).toBeGreaterThan(10);
-    expect(Object.keys(registered).filter((k) => k.startsWith('sensor-report/'))).toEqual(['sensor-report/@workflows/sensor-report/workflow.asl.ts#handler']);
-    const fn = ofType(pkg.template, 'AWS::Lambda::Function').find(([, p]) => p['FunctionName'] === registered['sensor-report/@workflows/sensor-report/workflow.asl.ts#handler'])!;
-    expect(fn[1]['Handler']).toBe('workflows/sensor-report/workflow.asl.handler');
-    expect(zipEntries(path.join(pkg.dir, path.basename(fn[1]['Code'].S3Key as string)))).toEqual(['workflows/sensor-report/workflow.asl.mjs']);
+    expect(Object.keys(registered).filter((k) => k.startsWith('sensor-report/'))).toEqual(['sensor-report/@workflows/sensor-report/workflow-asl.ts#handler']);
+    const fn = ofType(pkg.template, 'AWS::Lambda::Function').find(([, p]) => p['FunctionName'] === registered['sensor-report/@workflows/sensor-report/workflow-asl.ts#handler'])!;
+    expect(fn[1]['Handler']).toBe('workflows/sensor-report/workflow-asl.handler');
+    expect(zipEntries(path.join(pkg.dir, path.basename(fn[1]['Code'].S3Key as string)))).toEqual(['workflows/sensor-report/workflow-asl.mjs']);
   });
 
   it('has the results table classify-documents brings (its aws.cjs), scoped to the store step', () => {

@@ -176,7 +176,7 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
       await expect(startCommand(['fanout', '--run-id', ''])).rejects.toThrow(/^--run-id: /);
       const big = JSON.stringify({ text: 'x'.repeat(300_000) });
       await expect(startCommand(['fanout', '--input', big, '--run-id', 'never-3'])).rejects.toThrow(
-        'the run\'s input (300011 bytes of JSON) does not fit in a Run Requested event (joinflow puts at most 200,000 bytes in one EventBridge entry, which takes 256 KB): upload it instead, which starts the run with it: aws s3 cp input.json s3://<the stage\'s bucket>/runs/fanout/input.json',
+        'the run\'s input (300011 bytes of JSON) does not fit in a Run Requested event (joinflow puts at most 200,000 bytes in one EventBridge entry, which takes 256 KB): upload it instead, which starts the run with it: aws s3 cp input.json s3://<the stage\'s bucket>/<its start prefix, runs/ unless custom.joinflow.startPrefix says otherwise>fanout/input.json',
       );
       await world.drain();
       for (const id of ['never-1', 'never-3']) expect(await readRunStatus(world.dynamo.client, world.table, id)).toBeUndefined();

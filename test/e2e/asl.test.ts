@@ -148,14 +148,23 @@ describe('joinflow import asl: refusals and the files written', () => {
 
   it('refuses to write the steps\' module over the --tasks module, which is left as it was', () => {
     const dir = tmp();
-    const own = path.join(dir, 'wf.asl.ts');
+    const own = path.join(dir, 'wf-asl.ts');
     const code = readFileSync(tasks, 'utf8');
     writeFileSync(own, code);
     const r = joinflow(['import', 'asl', path.join(corpus, 'statebox__map.asl.json'), '-o', path.join(dir, 'wf.json'), '--tasks', own]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`the steps' module (${own}) would be written over the --tasks module (${own}): choose another output file, or rename the tasks module`);
     expect(readFileSync(own, 'utf8')).toBe(code);
-    expect(readdirSync(dir)).toEqual(['wf.asl.ts']);
+    expect(readdirSync(dir)).toEqual(['wf-asl.ts']);
+  });
+
+  // Lambda reads a handler's file name up to its first dot: the module's name has none before .ts.
+  it('names the steps\' module without a dot before its extension, also for an -o with dots', () => {
+    const dir = tmp();
+    const r = joinflow(['import', 'asl', path.join(corpus, 'statebox__map.asl.json'), '-o', path.join(dir, 'my.flow.json'), '--tasks', tasks]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['my-flow-asl.ts', 'my.flow.json']);
+    expect(readFileSync(path.join(dir, 'my.flow.json'), 'utf8')).toContain('"module": "./my-flow-asl.ts"');
   });
 
   it('reads a YAML machine and writes a YAML workflow, which runs', () => {
@@ -169,7 +178,7 @@ describe('joinflow import asl: refusals and the files written', () => {
     const out = path.join(dir, 'sum.yaml');
     const r = joinflow(['import', 'asl', path.join(dir, 'm.asl.yaml'), '-o', out, '--tasks', tasks]);
     expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['m.asl.yaml', 'sum.asl.ts', 'sum.yaml']);
+    expect(readdirSync(dir).sort()).toEqual(['m.asl.yaml', 'sum-asl.ts', 'sum.yaml']);
     expect(run(out, { pair: [2, 40] }).output).toBe(42);
     expect(r.stderr).toMatch(/^sum: /m);
     // In the workflows/<name>/workflow.yaml layout, the workflow is named after its directory.
@@ -182,7 +191,7 @@ describe('joinflow import asl: refusals and the files written', () => {
 
   it('writes the module the steps run beside the workflow, importing the tasks relative to it', () => {
     const wf = imported('statebox__map.asl.json');
-    const module = readFileSync(wf.replace(/\.json$/, '.asl.ts'), 'utf8');
+    const module = readFileSync(wf.replace(/\.json$/, '-asl.ts'), 'utf8');
     expect(module).toContain(`import * as tasks from '${path.relative(path.dirname(wf), tasks)}';`);
     expect(module).toContain('export const handler = aslHandler(tasks);');
     // Outside a project that has joinflow, the module names this package's entry by path (from src/ or dist/ alike).

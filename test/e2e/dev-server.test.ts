@@ -1,4 +1,6 @@
 /** `joinflow dev`'s PutEvents endpoint, driven by the real EventBridge client. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDevServer, type DevServer } from '../../src/adapters/local/dev-server.ts';
@@ -6,6 +8,7 @@ import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { requestRun } from '../../src/adapters/aws/stage.ts';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
+import { root } from '../helpers/cli.ts';
 
 const plan = compileWorkflow(
   {
@@ -234,6 +237,23 @@ describe('joinflow start against joinflow dev (requestRun)', () => {
     await requestRun(config, { workflow: 'hello', runId: 'with-token', input: null }, { token: 's3cret' }, env);
     await engine.bus.idle();
     expect(await engine.wait('with-token')).toMatchObject({ status: 'succeeded', output: 'done-b' });
+  });
+
+  // `status --stage` would read the stage's DynamoDB table, which has nothing of a run sent to dev.
+  it('says, through the CLI, that the engine behind the endpoint runs it (no status --stage hint)', async () => {
+    const { engine, server } = await setup();
+    const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'start', 'hello', '--endpoint', server.url, '--stage', 'prod', '--run-id', 'via-cli'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(0);
+    expect(stdout).toBe('via-cli\n');
+    expect(stderr).toContain(`started hello on bus joinflow-prod at ${server.url}; the engine behind it runs it (for joinflow dev: joinflow status via-cli, in its state dir)`);
+    expect(stderr).not.toContain('--stage prod');
+    await engine.bus.idle();
+    expect(await engine.wait('via-cli')).toMatchObject({ status: 'succeeded' });
   });
 });
 

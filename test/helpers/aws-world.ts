@@ -149,12 +149,14 @@ export async function createAwsWorld(template: Template, options: { root: string
   async function handlerOf(fn: Fn): Promise<(event: unknown, context: unknown) => Promise<unknown>> {
     let h = handlerCache.get(fn.handler);
     if (!h) {
-      const dot = fn.handler.lastIndexOf('.');
+      // As Lambda's Node.js runtime reads a handler: the file name up to its first dot is the
+      // module, the rest the export (a path of properties).
+      const dot = fn.handler.indexOf('.', fn.handler.lastIndexOf('/') + 1);
       const base = path.join(options.root, fn.handler.slice(0, dot));
       const file = ['.ts', '.mjs', '.js'].map((x) => base + x).find((f) => existsSync(f));
       if (!file) throw new Error(`handler module for ${fn.handler} not found`);
       const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-      h = mod[fn.handler.slice(dot + 1)] as (event: unknown, context: unknown) => Promise<unknown>;
+      h = fn.handler.slice(dot + 1).split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], mod) as (event: unknown, context: unknown) => Promise<unknown>;
       if (typeof h !== 'function') throw new Error(`${fn.handler} is not a function`);
       handlerCache.set(fn.handler, h);
     }

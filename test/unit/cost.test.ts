@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
@@ -5,10 +6,19 @@ import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
 import { UsageMeter } from '../../src/adapters/local/usage-meter.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
 import { estimateCost } from '../../src/cost/estimate.ts';
-import { PRICES } from '../../src/cost/prices.ts';
+import { ASSUMPTIONS, PRICES } from '../../src/cost/prices.ts';
+import { root } from '../helpers/cli.ts';
 import { fanoutDef, plan } from '../helpers/plans.ts';
 
 describe('cost estimate', () => {
+  it('prices the processor and the bridges at the memory the stack gives them (serverless.yml)', () => {
+    const yml = readFileSync(path.join(root, 'serverless.yml'), 'utf8');
+    const memorySize = Number(/^ {2}memorySize: (\d+)$/m.exec(yml)?.[1]);
+    expect(memorySize).toBeGreaterThan(0);
+    expect(ASSUMPTIONS.processorMemoryMb).toBe(memorySize);
+    expect(ASSUMPTIONS.bridgeMemoryMb).toBe(memorySize);
+  });
+
   it('prices counted usage with the published rates', () => {
     const r = estimateCost({
       events: 1_000_000,

@@ -42,7 +42,7 @@ export async function requestRun(config: AwsConfig, detail: RunRequested & { run
     throw new JoinflowError(
       'INPUT_TOO_LARGE',
       `the run's input (${bytes} bytes of JSON) does not fit in a Run Requested event (joinflow puts at most 200,000 bytes in one EventBridge entry, which takes 256 KB): ` +
-        `upload it instead, which starts the run with it: aws s3 cp input.json s3://<the stage's bucket>/runs/${detail.workflow}/input.json`,
+        `upload it instead, which starts the run with it: aws s3 cp input.json s3://<the stage's bucket>/<its start prefix, runs/ unless custom.joinflow.startPrefix says otherwise>${detail.workflow}/input.json`,
       { cause: err },
     );
   }
