@@ -11,6 +11,7 @@ import { cancelUnowned } from './cancel-command.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
+import { noteInterrupt } from './interrupt.ts';
 
 /** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
 export async function resumeCommand(args: string[]): Promise<number> {
@@ -112,6 +113,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
     let dispatcher: ReturnType<typeof hub.bind>;
     const stopListening = listenForCancel(dir, engine);
     const unmarkEngine = markEngine(dir, 'resume');
+    const unnote = noteInterrupt((signal) => `joinflow resume: interrupted (${signal}): the runs stopped as if killed; 'joinflow resume' continues them`);
     try {
       // Bound first: the events recovery redelivers are tapped like any other.
       dispatcher = hub.bind(engine);
@@ -132,6 +134,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
       await settleSubscriptions(engine, hub, dispatcher);
       return code;
     } finally {
+      unnote();
       stopListening();
       unmarkEngine();
       await dispatcher?.close();

@@ -16,6 +16,7 @@ import type { TriggerStore } from '../ports.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
 import { markMemoryRun } from './memory-runs.ts';
 import { createProgress } from './progress.ts';
+import { noteInterrupt } from './interrupt.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun, type SubscriptionHub } from './subscriptions.ts';
 
 /** Runs `joinflow run`; resolves with the exit code. */
@@ -62,7 +63,10 @@ export async function runCommand(args: string[]): Promise<number> {
   const unfinished = (state?.log.listRuns({ status: 'running' }) ?? []).filter((r) => !alive(state?.log.runOptions(r.runId)?.['pid']));
   if (unfinished.length > 0) {
     const ids = unfinished.slice(0, 3).map((r) => r.runId).join(', ');
-    process.stderr.write(`joinflow: ${unfinished.length} unfinished run(s) in ${path.relative(process.cwd(), dir) || dir} (${ids}${unfinished.length > 3 ? ', ...' : ''}); 'joinflow resume' continues them\n`);
+    // Relative under the current directory (as .joinflow), absolute elsewhere (not ../../x).
+    const rel = path.relative(process.cwd(), dir);
+    const where = rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(dir) : rel;
+    process.stderr.write(`joinflow: ${unfinished.length} unfinished run(s) in ${where} (${ids}${unfinished.length > 3 ? ', ...' : ''}); 'joinflow resume' continues them\n`);
   }
   const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
   if (chaos) process.stderr.write(chaosBanner(chaos));
@@ -99,6 +103,10 @@ export async function runCommand(args: string[]): Promise<number> {
   });
   const stopListening = state ? listenForCancel(dir, engine) : undefined;
   const unmarkEngine = state ? markEngine(dir, 'run') : undefined;
+  const unnote = noteInterrupt((signal) =>
+    state
+      ? `joinflow run: interrupted (${signal}): the run stopped as if killed; 'joinflow resume' continues it`
+      : `joinflow run: interrupted (${signal}): a --memory run keeps nothing to continue from`);
   // A --memory run's id is chosen here: its process steps' files are marked as its own, for gc.
   const runId = values['run-id'] ?? (values.memory ? randomUUID() : undefined);
   const unmark = values.memory && runId !== undefined ? markMemoryRun(dir, runId) : undefined;
@@ -107,7 +115,7 @@ export async function runCommand(args: string[]): Promise<number> {
     engine.register(plan);
     for (const p of targetPlans) engine.register(p);
     dispatcher = hub.bind(engine);
-    const ended = values['run-id'] !== undefined && (await noteExistingRun(store, values['run-id'], plan.workflow, input));
+    const ended = values['run-id'] !== undefined && (await noteExistingRun(store, values['run-id'], plan.workflow, values.input === undefined ? undefined : input));
     const result = await engine.run(plan.workflow, input, runId === undefined ? {} : { runId });
     progress.done(result);
     if (chaos?.crashAt !== undefined && engine.effectsApplied < chaos.crashAt) {
@@ -125,6 +133,7 @@ export async function runCommand(args: string[]): Promise<number> {
     await settleSubscriptions(engine, hub, dispatcher);
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
+    unnote();
     stopListening?.();
     unmark?.();
     unmarkEngine?.();
@@ -144,11 +153,12 @@ function handlerModule(raw: string): string {
 }
 
 /** Says so when `--run-id` names a run that already ended (and returns true): it is reported, not run again. */
+/** `input`: the --input given (undefined: none, nothing to compare). */
 async function noteExistingRun(store: TriggerStore, runId: string, workflow: string, input: unknown): Promise<boolean> {
   const run = await store.getRun(runId);
   // A run of another workflow is refused by the engine, with its own message.
   if (!run || run.status === 'running' || run.workflow !== workflow) return false;
-  const other = JSON.stringify(run.input) !== JSON.stringify(input) ? ' (with its own input: the --input given is not used)' : '';
+  const other = input !== undefined && JSON.stringify(run.input) !== JSON.stringify(input) ? ' (with its own input: the --input given is not used)' : '';
   const ended = run.finishedAt === undefined ? '' : ` on ${new Date(run.finishedAt).toISOString()}`;
   process.stderr.write(`joinflow run: run "${runId}" already ${run.status}${ended}${other}; it is reported, not run again (a new --run-id runs again)\n`);
   return true;

@@ -111,6 +111,17 @@ describe('durable state through the CLI', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ runId: 'killed-1', status: 'cancelled' });
   });
 
+  it('says, when Ctrl-C stops a run, that resume continues it, and still ends by the signal', async () => {
+    const state = tmp();
+    const slow = background(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'int-1']);
+    const signalled = new Promise<NodeJS.Signals | null>((resolve) => slow.child.on('exit', (_code, signal) => resolve(signal)));
+    await until(() => taskStatus(state, 'int-1', 'sleeper') === 'started');
+    slow.child.kill('SIGINT');
+    expect(await signalled).toBe('SIGINT');
+    expect(slow.err()).toContain("joinflow run: interrupted (SIGINT): the run stopped as if killed; 'joinflow resume' continues it");
+    expect(runStatus(state, 'int-1')).toBe('running');
+  });
+
   it('resumes a run killed mid-way to the same output', async () => {
     const state = tmp();
     // 300 items of 25 ms, two at a time: about 4 s, so the kill lands mid-way even under load.
@@ -139,6 +150,9 @@ describe('durable state through the CLI', () => {
     const done = joinflow(['resume', 'fan-1', '--state', state, '--json']);
     expect(done.code).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ runId: 'fan-1', status: 'succeeded', output: { reduce: 'done' } });
+    // The events of both processes, as every later report counts them (not only the resume's).
+    expect(resumed.events).toBe(JSON.parse(done.stdout).events);
+    expect(resumed.events).toBeGreaterThan(600);
   });
 
   it('cancels a run in another process: SIGTERM to its processes, Run Cancelled, exit 1', async () => {
@@ -220,6 +234,10 @@ describe('durable state through the CLI', () => {
     const other = joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 5}', '--state', state, '--run-id', 'once', '--json']);
     expect(other.stderr).toContain('(with its own input: the --input given is not used)');
     expect(JSON.parse(other.stdout)).toMatchObject({ output: { nodeC: { sum: 12 } } });
+    // Without --input there is no input to set aside.
+    const bare = joinflow(['run', 'workflows/diamond.ts', '--state', state, '--run-id', 'once', '--json']);
+    expect(bare.stderr).toMatch(/run "once" already succeeded on \S+; it is reported/);
+    expect(bare.stderr).not.toContain('--input given');
   });
 
   it('--cost of a run that ended gives no estimate (nothing ran), and says so', () => {

@@ -1,16 +1,18 @@
 /** Helpers of the embedded engine: defaults, path resolution, size estimates. */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import type { EventEnvelope } from '../../model/events.ts';
+import { DetailType, type EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
-import type { BlobStore, Executor } from '../../ports.ts';
+import type { BlobStore, Executor, Task } from '../../ports.ts';
 import { createRunDirStage, createStagingExecutor } from './data-staging.ts';
+import type { DurableLog } from './durable-log.ts';
 import { createLocalBatchExecutor, createLocalContainerExecutor } from './delegating-executors.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { localPlacement } from './local-placement.ts';
 import { createFunctionExecutor } from './function-executor.ts';
 import { createProcessExecutor } from './process-executor.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
+import type { RunTracker } from './run-tracker.ts';
 import { UsageError } from '../../model/errors.ts';
 import type { ExecutorKind } from '../../model/workflow.ts';
 
@@ -166,4 +168,25 @@ export function offloadOutput(event: EventEnvelope, blobs: BlobStore | undefined
   return blobs
     .put(`${String(d['runId'])}/${String(d['step'])}.${String(d['item'] ?? '')}.${String(d['attempt'])}.json`, json)
     .then((ref) => ({ ...event, detail: { ...rest, outputRef: ref } }));
+}
+
+/**
+ * After a batch of events: the runs that held back their tasks once a failure for good was
+ * reported let them go when that failure's Step Failed was handled and did not end the run (a
+ * late duplicate's failure, for a step that has its result); ended runs just forget them.
+ */
+export function settleFailures(failing: Set<RunTracker>, events: readonly EventEnvelope[], resubmit: (tasks: Task[]) => void): void {
+  for (const tracker of failing) {
+    const runId = tracker.runId;
+    if (!tracker.ended && !events.some((e) => e['detail-type'] === DetailType.StepFailed && (e.detail as { runId?: string }).runId === runId)) continue;
+    failing.delete(tracker);
+    tracker.failing = false;
+    const parked = tracker.parked.splice(0);
+    if (!tracker.ended) resubmit(parked);
+  }
+}
+
+/** Ends as cancelled the run's tasks that never started (queued when the run ended). */
+export function cancelUnstarted(log: DurableLog, runId: string, now: number): void {
+  for (const t of log.unfinishedTasks(runId)) if (t.status === 'dispatched') log.taskFinished(t.task, 'cancelled', now);
 }

@@ -78,6 +78,8 @@ export class RunTracker {
   #logged: TaskAttempt[] | undefined;
   /** Whether the run's end reads its attempts from the log (see {@link startsHere}). */
   #fromLog = true;
+  /** Recovered or resumed: it may have begun in another process, whose events the log has. */
+  #resumed = true;
 
   constructor(runId: string, plan: TriggerPlan, startedAt: number, timeScale: number, keepTrace: boolean, log?: DurableLog) {
     this.#log = log;
@@ -140,6 +142,7 @@ export class RunTracker {
    */
   startsHere(): void {
     this.#fromLog = this.#keepTrace;
+    this.#resumed = false;
   }
 
   /** Counts one of the run's events; notes the steps that never ran (see {@link #neverRan}). */
@@ -309,7 +312,8 @@ export class RunTracker {
         logged ? logged.filter((e) => e.status === 'skipped').length : (this.#skipped?.size ?? 0),
         this.#shape.choices,
       ),
-      events: this.#events,
+      // A resumed run counts the events of the processes before this one too, as its report does later (fromRecord).
+      events: (this.#resumed ? this.#log?.eventCount?.(this.#runId) : undefined) ?? this.#events,
       ...(cp === null ? {} : { criticalPathMs: cp * this.#timeScale }),
     });
   }
@@ -378,25 +382,4 @@ function withFailingStep(steps: RunResult['steps'], record: RunRecord, units: It
   if (step === undefined) return steps;
   for (const k of units) if (k === step || k.startsWith(`${step}#`)) return steps;
   return { ...steps, total: steps.total + 1, failed: steps.failed + 1 };
-}
-
-/**
- * After a batch of events: the runs that held back their tasks once a failure for good was
- * reported let them go when that failure's Step Failed was handled and did not end the run (a
- * late duplicate's failure, for a step that has its result); ended runs just forget them.
- */
-export function settleFailures(failing: Set<RunTracker>, events: readonly EventEnvelope[], resubmit: (tasks: Task[]) => void): void {
-  for (const tracker of failing) {
-    const runId = tracker.runId;
-    if (!tracker.ended && !events.some((e) => e['detail-type'] === DetailType.StepFailed && (e.detail as { runId?: string }).runId === runId)) continue;
-    failing.delete(tracker);
-    tracker.failing = false;
-    const parked = tracker.parked.splice(0);
-    if (!tracker.ended) resubmit(parked);
-  }
-}
-
-/** Ends as cancelled the run's tasks that never started (queued when the run ended). */
-export function cancelUnstarted(log: DurableLog, runId: string, now: number): void {
-  for (const t of log.unfinishedTasks(runId)) if (t.status === 'dispatched') log.taskFinished(t.task, 'cancelled', now);
 }

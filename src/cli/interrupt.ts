@@ -1,0 +1,21 @@
+/**
+ * A durable run stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) is interrupted, not lost: said on
+ * stderr when the signal comes, with how to continue it. The process then ends by that signal,
+ * as it would have without the note (exit status 128 + the signal's number in a shell).
+ */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Notes the signal with `message(signal)` until the returned function is called. */
+export function noteInterrupt(message: (signal: NodeJS.Signals) => string): () => void {
+  const off = () => {
+    for (const s of SIGNALS) process.off(s, on);
+  };
+  function on(signal: NodeJS.Signals): void {
+    off();
+    // On a new line: a progress bar may be on the terminal's last.
+    process.stderr.write(`\n${message(signal)}\n`);
+    process.kill(process.pid, signal);
+  }
+  for (const s of SIGNALS) process.on(s, on);
+  return off;
+}
