@@ -144,7 +144,13 @@ export interface Executor {
    * crash then loses both, and the batch's events are processed again.
    */
   readonly local?: boolean;
-  execute(task: Task, signal: StopSignal): Promise<StepOutcome>;
+  /**
+   * True when a task may first wait for an init phase (a worker thread starting, the handler's
+   * module loading), as a Lambda cold start's Init. Such an executor calls `began` when the handler
+   * itself starts: the task's timeout counts from then, as Lambda's does (see lanes.ts).
+   */
+  readonly initPhase?: boolean;
+  execute(task: Task, signal: StopSignal, began?: () => void): Promise<StepOutcome>;
   /**
    * `execute` without a promise, for executors that can report by callback (simulated steps):
    * calls `done` exactly once, never before returning. The engine uses it when present.

@@ -271,6 +271,22 @@ describe('joinflow run', () => {
     expect(r.stderr).toContain('handler ran');
   });
 
+  // As on Lambda, whose timeout leaves out a cold start's Init: the worker starting and the module loading.
+  it('counts a function step\'s timeoutMs from its handler\'s start, not from its worker\'s', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'h'));
+    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'export const handler = async (_e, context) => context.getRemainingTimeInMillis();\n');
+    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  a: { timeoutMs: 20, executor: { type: function, module: ./h/x.mjs } }\n  b: { timeoutMs: 20, executor: { type: function, module: ./h/x.mjs } }\n');
+    const r = joinflow(['run', 'w.yaml', '--memory', '--json', '--trace', 'trace.json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { output: Record<string, number> };
+    // The time left when the handler began: its whole timeout, less the call's own few ms at most.
+    for (const left of Object.values(out.output)) expect(left).toBeGreaterThan(10);
+    // The workers did start cold: at least one attempt reports init time.
+    const trace = JSON.parse(readFileSync(path.join(dir, 'trace.json'), 'utf8')) as Array<{ initMs?: number }>;
+    expect(trace.some((t) => (t.initMs ?? 0) > 0)).toBe(true);
+  });
+
   it('names a handler module that calls process.exit() when imported', () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'h'));

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { Lanes, type LaneHooks } from '../../src/adapters/local/lanes.ts';
+import { INIT_LIMIT_MS, Lanes, type LaneHooks } from '../../src/adapters/local/lanes.ts';
 import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
 import type { Executor, StepOutcome, Task } from '../../src/ports.ts';
 
@@ -59,5 +59,68 @@ describe('Lanes', () => {
     await vi.waitUntil(() => finished.length === 1);
     expect(stopped).toBe(true);
     expect(finished[0]!.outcome).toEqual({ status: 'timeout', timeoutMs: 5 });
+  });
+});
+
+// Lambda leaves a cold start's Init out of the function timeout: so does an executor with an init phase.
+describe('Lanes: a timeout after an init phase', () => {
+  /** An executor with an init phase: the handler "begins" after `initMs`, then runs `runMs`, unless stopped. */
+  function initExecutor(initMs: number, runMs: number): Executor {
+    return {
+      kind: 'simulate',
+      initPhase: true,
+      execute: (_t, signal, began) =>
+        new Promise((resolve) => {
+          // An init of Infinity never ends.
+          const timers = Number.isFinite(initMs) ? [setTimeout(() => began?.(), initMs), setTimeout(() => resolve({ status: 'succeeded', output: 'ran' }), initMs + runMs)] : [];
+          signal.addEventListener('abort', () => {
+            for (const t of timers) clearTimeout(t);
+            resolve({ status: 'aborted' });
+          });
+        }),
+      close: async () => {},
+    };
+  }
+
+  it('counts from the handler\'s start: an init longer than the timeout does not time the task out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { lanes, finished } = lanesWith(initExecutor(300, 80));
+      lanes.submit(task('cold', 100));
+      await vi.advanceTimersByTimeAsync(379);
+      expect(finished).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(finished).toEqual([{ step: 'cold', outcome: { status: 'succeeded', output: 'ran' } }]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('still times out a handler that runs past its timeout once begun', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { lanes, finished } = lanesWith(initExecutor(300, 500));
+      lanes.submit(task('slow', 100));
+      await vi.advanceTimersByTimeAsync(399);
+      expect(finished).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(finished).toEqual([{ step: 'slow', outcome: { status: 'timeout', timeoutMs: 100 } }]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gives an init that never ends INIT_LIMIT_MS beyond the timeout (Lambda\'s Init limit), then times the task out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { lanes, finished } = lanesWith(initExecutor(Infinity, 1));
+      lanes.submit(task('stuck', 100));
+      await vi.advanceTimersByTimeAsync(100 + INIT_LIMIT_MS - 1);
+      expect(finished).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(finished).toEqual([{ step: 'stuck', outcome: { status: 'timeout', timeoutMs: 100 } }]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

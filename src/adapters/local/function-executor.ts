@@ -104,6 +104,8 @@ type Job = {
   queuedAt: number;
   /** It waited for a worker to warm up (none was ready when it came): that wait is its init. */
   waitedForWarmUp: boolean;
+  /** Told when the handler starts (its timeout counts from then; Executor.initPhase). */
+  began: (() => void) | undefined;
 };
 
 type Slot = {
@@ -182,6 +184,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     slot.worker.ref();
     try {
       slot.worker.postMessage(job.request);
+      // A ready worker runs the handler now, unless it loads the module first ('started' then).
+      job.began?.();
     } catch (err) {
       finish(job, failed('InputNotSerializable', `step event cannot be structured-cloned: ${String(err)}`, false));
       release(slot);
@@ -237,7 +241,10 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       slot.starting = false;
       if (notice.warm) slot.warming = false;
       release(slot);
-    } else if (slot.job?.request.id === notice.id) slot.warming = false;
+    } else if (slot.job?.request.id === notice.id) {
+      slot.warming = false;
+      slot.job.began?.();
+    }
     while (!grow());
   }
 
@@ -300,8 +307,9 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   return {
     kind: 'function',
     local: true,
+    initPhase: true,
 
-    execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
+    execute(task: Task, signal: StopSignal, began?: () => void): Promise<StepOutcome> {
       const spec = task.executor;
       if (spec.type !== 'function') {
         return Promise.resolve(failed('ExecutorMismatch', `function executor got a '${spec.type}' task`, false));
@@ -320,7 +328,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
             step: task.step,
             attempt: task.attempt,
             item: task.item,
-            deadline: task.timeoutMs === undefined ? undefined : Date.now() + task.timeoutMs,
+            timeoutMs: task.timeoutMs,
           },
           signal,
           resolve,
@@ -329,6 +337,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
           postedAt: 0,
           queuedAt: performance.now(),
           waitedForWarmUp: false,
+          began,
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
         if (modules.size < 64 && !modules.has(spec.module)) {

@@ -13,7 +13,10 @@ import { ownPackageHook } from './own-package.ts';
 import type { TsHooksData } from './ts-hooks.ts';
 import { COMPILED_HERE } from './ts-transpiler.ts';
 
-/** One handler invocation, sent by the pool. `deadline` is an epoch-ms instant (absent: no timeout). */
+/**
+ * One handler invocation, sent by the pool. `timeoutMs` counts from the handler's start, after
+ * its module has loaded (absent: no timeout): getRemainingTimeInMillis() counts down from it.
+ */
 export type WorkerRequest = {
   id: number;
   module: string;
@@ -24,7 +27,7 @@ export type WorkerRequest = {
   step: string;
   attempt: number;
   item: number | undefined;
-  deadline: number | undefined;
+  timeoutMs: number | undefined;
 };
 
 /** The single reply to a request with the same `id`. */
@@ -205,7 +208,7 @@ function shortened(message: string): string {
 }
 
 function contextFor(req: WorkerRequest): StepContext {
-  const deadline = req.deadline;
+  const deadline = req.timeoutMs === undefined ? undefined : Date.now() + req.timeoutMs;
   const context: StepContext = {
     workflow: req.workflow,
     runId: req.runId,

@@ -6,6 +6,9 @@
 import type { ExecutorKind } from '../../model/workflow.ts';
 import type { Executor, StepOutcome, StopSignal, Task } from '../../ports.ts';
 import { setLongTimeout } from './long-timer.ts';
+
+/** How long a task's init phase (see Executor.initPhase) may take beyond its timeout: Lambda's limit on Init. */
+export const INIT_LIMIT_MS = 10_000;
 import { TaskQueue } from './task-queue.ts';
 
 /** A minimal StopSignal: one per running task, so it must be cheap to create. */
@@ -166,7 +169,14 @@ export class Lanes {
   #execute(executor: Executor, task: Task, controller: Stopper, done: (outcome: StepOutcome, start: number) => void): void {
     const start = this.#hooks.now();
     this.#hooks.started(task, start);
-    const timer = task.timeoutMs === undefined ? undefined : setLongTimeout(() => controller.abort('timeout'), task.timeoutMs);
+    const timeoutMs = task.timeoutMs;
+    // An executor with an init phase (function handlers) says when the handler begins: the
+    // timeout counts from then, as Lambda's leaves out the Init; until then it has INIT_LIMIT_MS more.
+    let timer = timeoutMs === undefined ? undefined : setLongTimeout(() => controller.abort('timeout'), timeoutMs + (executor.initPhase ? INIT_LIMIT_MS : 0));
+    const began = timer === undefined || !executor.initPhase ? undefined : () => {
+      timer!.clear();
+      timer = setLongTimeout(() => controller.abort('timeout'), timeoutMs!);
+    };
     if (executor.start) {
       try {
         executor.start(task, controller, (outcome) => {
@@ -183,7 +193,7 @@ export class Lanes {
     }
     let running: Promise<StepOutcome>;
     try {
-      running = executor.execute(task, controller);
+      running = began === undefined ? executor.execute(task, controller) : executor.execute(task, controller, began);
     } catch (error) {
       running = Promise.reject(error as Error);
     }
