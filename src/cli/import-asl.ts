@@ -70,7 +70,7 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   // (every machine imported that way would otherwise be called "workflow").
   const named = base === 'workflow' ? path.basename(path.dirname(path.resolve(out))) : base;
   const name = flags.name ?? (named.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 64) || 'machine');
-  if (!WORKFLOW_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}": must be 1-64 characters of letters, digits, "_", "." or "-"`);
+  if (!WORKFLOW_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}": must be 1-64 characters of ASCII letters, digits, "_", "." or "-"`);
   const { workflow, stats } = compileMachine(scope, name, `./${path.basename(moduleFile)}`);
   // Never write a workflow that does not compile: a problem here is joinflow's, not the machine's.
   compileWorkflow(workflow, { source: file });

@@ -43,7 +43,7 @@ export function validateWorkflow(
       if (!STEP_ID_PATTERN.test(id)) {
         problems.push({
           path: where,
-          message: 'step ids must be 1-200 characters of letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"',
+          message: 'step ids must be 1-200 characters of ASCII letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"',
         });
       }
       const parsed = StepSchema.safeParse((rawSteps as Record<string, unknown>)[id]);

@@ -43,7 +43,7 @@ export function importCwl(file: string, text: string, options: CwlImportOptions)
   if (!wf) return fail();
   let name = options.name;
   if (name === undefined) name = sanitizeWorkflowName(path.basename(file).replace(/\.(cwl|ya?ml|json)$/i, ''));
-  else if (!WORKFLOW_NAME_PATTERN.test(name)) problems.add('--name', `"${name}" must be 1-64 characters of letters, digits, "_", "." or "-"`);
+  else if (!WORKFLOW_NAME_PATTERN.test(name)) problems.add('--name', `"${name}" must be 1-64 characters of ASCII letters, digits, "_", "." or "-"`);
   const { workflow, stats } = buildWorkflow(wf, {
     name,
     runner: options.runner,

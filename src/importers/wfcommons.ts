@@ -117,7 +117,7 @@ export function importWfCommons(
       return;
     }
     if (!STEP_ID_PATTERN.test(id)) {
-      problems.push({ path: `${path}.${idKey}`, message: `"${id}" is not a valid step id: must be 1-200 characters of letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"` });
+      problems.push({ path: `${path}.${idKey}`, message: `"${id}" is not a valid step id: must be 1-200 characters of ASCII letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"` });
     }
     const first = byId.get(id);
     if (first) {
@@ -257,7 +257,7 @@ function workflowName(traceName: unknown, explicit: string | undefined, problems
   if (explicit !== undefined) {
     // An explicit name is the caller's choice: rewriting it silently would surprise them.
     if (!WORKFLOW_NAME_PATTERN.test(explicit)) {
-      problems.push({ path: 'options.name', message: `"${explicit}" must be 1-64 characters of letters, digits, "_", "." or "-"` });
+      problems.push({ path: 'options.name', message: `"${explicit}" must be 1-64 characters of ASCII letters, digits, "_", "." or "-"` });
     }
     return explicit;
   }

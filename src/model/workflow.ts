@@ -7,7 +7,7 @@ export const STEP_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
 export const WORKFLOW_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
 const stepId = z.string().regex(STEP_ID_PATTERN, {
-  message: 'must be 1-200 characters of letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"',
+  message: 'must be 1-200 characters of ASCII letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"',
 });
 
 /** `function`: a module exporting a Lambda-style handler `(event, context) => result`. */
@@ -190,7 +190,7 @@ export const StepSchema = z.strictObject({
 
 export const WorkflowSchema = z.strictObject({
   name: z.string().regex(WORKFLOW_NAME_PATTERN, {
-    message: 'must be 1-64 characters of letters, digits, "_", "." or "-"',
+    message: 'must be 1-64 characters of ASCII letters, digits, "_", "." or "-"',
   }),
   description: z.string().optional(),
   steps: z.record(z.string(), StepSchema),

@@ -63,6 +63,12 @@ export function listWorkflowFiles(root = process.cwd()): string[] {
   return files;
 }
 
+/** A file as messages name it: relative to the current directory when under it, as the compiler's do. */
+function shown(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? file : rel.split(path.sep).join('/');
+}
+
 /** Loads a workflow definition (not yet validated) from a file. */
 export async function loadDefinition(file: string): Promise<unknown> {
   const ext = path.extname(file);
@@ -73,11 +79,11 @@ export async function loadDefinition(file: string): Promise<unknown> {
       // thread of their own (compile-isolated.ts), which imports an edited file anew.
       mod = (await importModule(file)) as Record<string, unknown>;
     } catch (error) {
-      throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${(error as Error).message}` }], file);
+      throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${(error as Error).message}` }], shown(file));
     }
     const value = unwrapCommonJs(mod['default']) ?? mod['workflow'];
     if (value === undefined) {
-      throw new WorkflowDefinitionError([{ path: '', message: 'the module has no default export (export default workflow(...))' }], file);
+      throw new WorkflowDefinitionError([{ path: '', message: 'the module has no default export (export default workflow(...))' }], shown(file));
     }
     return isWorkflowBuilder(value) ? value.build() : value;
   }
@@ -92,7 +98,7 @@ export async function loadDefinition(file: string): Promise<unknown> {
   }
   const deepAt = offsetBeyondDepth(text, MAX_FILE_DEPTH);
   if (deepAt !== undefined) {
-    throw new WorkflowDefinitionError([{ path: linePosition(text, deepAt), message: `nested more than ${MAX_FILE_DEPTH} levels deep: flatten the document` }], file);
+    throw new WorkflowDefinitionError([{ path: linePosition(text, deepAt), message: `nested more than ${MAX_FILE_DEPTH} levels deep: flatten the document` }], shown(file));
   }
   try {
     // JSON is YAML too; the YAML parser also reports duplicate keys, which JSON.parse hides.
@@ -102,14 +108,14 @@ export async function loadDefinition(file: string): Promise<unknown> {
       const pos = error.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}` : '';
       // The position is in the path; the message's own copy ends in a colon before a code frame.
-      throw new WorkflowDefinitionError([{ path: where, message: error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') }], file);
+      throw new WorkflowDefinitionError([{ path: where, message: error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') }], shown(file));
     }
     // Aliases are resolved after parsing, and fail with a plain ReferenceError (unresolved, or too many).
     if (error instanceof Error) {
       const message = error.message.split('\n')[0]!;
       const alias = /^Unresolved alias .*: (\S+)$/.exec(message)?.[1];
       const at = alias === undefined ? -1 : text.indexOf(`*${alias}`);
-      throw new WorkflowDefinitionError([{ path: at < 0 ? '' : linePosition(text, at), message }], file);
+      throw new WorkflowDefinitionError([{ path: at < 0 ? '' : linePosition(text, at), message }], shown(file));
     }
     throw error;
   }
