@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFunctionExecutor, inheritedExecArgv } from '../../src/adapters/local/function-executor.ts';
@@ -380,6 +382,30 @@ describe('function executor', () => {
       expect(next).toMatchObject({ status: 'succeeded' });
     } finally {
       await single.close();
+    }
+  });
+
+  it("sends handlers' stdout to `output` when given, from many workers without piling listeners on it", async () => {
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (d: Buffer) => (text += d.toString()));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    const pool = createFunctionExecutor({ threads: 12, warming: 12, output });
+    try {
+      const module = join(tmpdir(), `jf-loud-${process.pid}.mjs`);
+      writeFileSync(module, 'export const handler = async (e) => { console.log(`item ${e.index}`); return e.index; };\n');
+      const spec: ExecutorSpec = { type: 'function', module, export: 'handler' };
+      const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => pool.execute({ ...task(spec), item: i, event: { input: null, results: {}, item: i, index: i } }, new AbortController().signal)));
+      expect(outcomes.every((o) => o.status === 'succeeded')).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(text.trim().split('\n').sort()).toEqual(Array.from({ length: 12 }, (_, i) => `item ${i}`).sort());
+      expect(output.listenerCount('error')).toBeLessThanOrEqual(1);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await pool.close();
     }
   });
 

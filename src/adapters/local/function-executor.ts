@@ -135,7 +135,9 @@ export function startHandlerWorker(preload: readonly string[], output?: NodeJS.W
     workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...preload], transpiler: channel?.port2 },
     transferList: channel === undefined ? [] : [channel.port2],
   });
-  if (output !== undefined) worker.stdout.pipe(output, { end: false });
+  // Written chunk by chunk rather than piped: a pipe per worker would add listeners to `output`
+  // itself, over Node's warning threshold with more than 10 workers.
+  if (output !== undefined) worker.stdout.on('data', (chunk: Buffer) => output.write(chunk));
   if (channel !== undefined) {
     serveTranspiler(channel.port1);
     worker.once('exit', () => channel.port1.close());
