@@ -39,6 +39,12 @@ describe('describeModules', () => {
     expect(out.get(m['c.mjs']!)).toEqual({ error: 'broken at import' });
   });
 
+  it('gives the line of a JavaScript syntax error, which the module loader leaves out', async () => {
+    const m = modules({ 'broken.mjs': 'export const handler = async () => {\n  return 1;\n  const x = ;\n};\n' });
+    const out = await describeModules([m['broken.mjs']!]);
+    expect(out.get(m['broken.mjs']!)).toEqual({ error: "line 3: Unexpected token ';'" });
+  });
+
   it("sends what a module prints while imported to `output`, not to this process's stdout", async () => {
     const m = modules({ 'loud.mjs': 'console.log("loading the model");\nexport const handler = () => 1;\n' });
     const output = collect();

@@ -48,7 +48,7 @@ export type WorkerNotice = { notice: 'ready'; warm: boolean } | { notice: 'start
 /** The definition check (module-check.ts) asks for a handler module's function exports. */
 export type DescribeRequest = { id: number; describe: string };
 /** Its answer: the names, or why the module did not load. */
-export type DescribeReply = { id: number; exports: string[] } | { id: number; error: string };
+export type DescribeReply = { id: number; exports: string[] } | { id: number; error: string; syntax: boolean };
 
 /**
  * What getRemainingTimeInMillis reports without a timeout. The largest delay setTimeout accepts:
@@ -340,7 +340,7 @@ port.on('message', (req: WorkerRequest | DescribeRequest) => {
   if ('describe' in req) {
     void load(req.describe).then(
       (mod) => port.postMessage({ id: req.id, exports: functionExports(mod) } satisfies DescribeReply),
-      (err: unknown) => port.postMessage({ id: req.id, error: messageOf(err) } satisfies DescribeReply),
+      (err: unknown) => port.postMessage({ id: req.id, error: messageOf(err), syntax: (err as Error | null)?.name === 'SyntaxError' } satisfies DescribeReply),
     );
   } else void run(req).then(reply);
 });

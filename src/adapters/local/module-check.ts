@@ -6,6 +6,7 @@
  * or socket it opened kept `joinflow run` from ever exiting, and a process.exit() in it ended the
  * command without a word.
  */
+import { spawnSync } from 'node:child_process';
 import type { Worker } from 'node:worker_threads';
 import { startHandlerWorker } from './function-executor.ts';
 import type { DescribeReply, WorkerNotice } from './function-worker.ts';
@@ -62,7 +63,7 @@ function session(paths: readonly string[], out: Map<string, ModuleExports>, opti
       }
       if (message.id !== i || over) return;
       clearTimeout(timer);
-      out.set(paths[i]!, 'exports' in message ? { exports: message.exports } : { error: message.error });
+      out.set(paths[i]!, 'exports' in message ? { exports: message.exports } : { error: message.syntax ? withLine(paths[i]!, message.error) : message.error });
       i++;
       ask();
     });
@@ -74,4 +75,16 @@ function session(paths: readonly string[], out: Map<string, ModuleExports>, opti
       resolve();
     });
   });
+}
+
+/**
+ * A JavaScript module's syntax error with its line: Node's ES module loader gives only the
+ * message, and `node --check` the place (run on this error's path only). TypeScript's compile
+ * errors name their line already.
+ */
+function withLine(file: string, message: string): string {
+  if (!/\.[cm]?js$/.test(file)) return message;
+  const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
+  const line = check.status === 0 ? undefined : /:(\d+)$/m.exec(check.stderr ?? '')?.[1];
+  return line === undefined ? message : `line ${line}: ${message}`;
 }
