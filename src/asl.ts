@@ -8,13 +8,14 @@
  *   export const handler = aslHandler(tasks);
  */
 import type { From, StepParams } from './importers/asl/compile.ts';
-import { catchError, effectiveInput, errorCause, errorMatches, errorName, finish, mapItems, runScope, runState, type RunContext, type Step, type TaskFunction } from './importers/asl/interpret.ts';
+import { catchError, effectiveInput, errorCause, errorMatches, errorName, finish, mapItems, runScope, runState, taskFunctions, type RunContext, type Step } from './importers/asl/interpret.ts';
 import type { Retrier, State } from './importers/asl/machine.ts';
 import { StatesError } from './importers/asl/paths.ts';
 import { NonRetriableStepError } from './model/errors.ts';
 import type { StepContext, StepEvent } from './model/workflow.ts';
 
 export type { TaskFunction } from './importers/asl/interpret.ts';
+export { taskFunctions } from './importers/asl/interpret.ts';
 
 /** What an imported step returns: where the machine goes next, and the state's output. */
 export type Envelope = { next: string | null; enter?: string; end: boolean; output: unknown; input?: unknown; items?: unknown[] };
@@ -23,13 +24,7 @@ type AslEvent = StepEvent & { params?: unknown };
 
 /** The handler of an imported machine's steps; `tasks`: a module namespace or an object of task functions. */
 export function aslHandler(tasks: Readonly<Record<string, unknown>> = {}): (event: AslEvent, context: Partial<StepContext>) => Promise<unknown> {
-  const fns: Record<string, TaskFunction> = {};
-  const add = (o: unknown) => {
-    if (o === null || typeof o !== 'object') return;
-    for (const [k, v] of Object.entries(o)) if (typeof v === 'function') fns[k] = v as TaskFunction;
-  };
-  add(tasks['default']);
-  add(tasks);
+  const fns = taskFunctions(tasks);
   return async (event, context) => {
     const p = event.params as StepParams | undefined;
     if (p === undefined || p === null || typeof p !== 'object' || p.v !== 1) {

@@ -12,6 +12,7 @@ import { checkMachine, statePath, type Scope } from '../importers/asl/machine.ts
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import { WORKFLOW_NAME_PATTERN } from '../model/workflow.ts';
 import { importModule } from '../adapters/local/workflow-files.ts';
+import { taskFunctions } from '../importers/asl/interpret.ts';
 import { outputFile, writeOutput } from './input.ts';
 
 export type ImportAslFlags = { out?: string; name?: string; tasks?: string };
@@ -50,9 +51,7 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
     if (!statSync(abs, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`--tasks ${flags.tasks}: no such file`);
     let exported: Set<string>;
     try {
-      const mod = (await importModule(abs)) as Record<string, unknown>;
-      exported = new Set([...Object.keys(mod), ...(mod['default'] !== null && typeof mod['default'] === 'object' ? Object.keys(mod['default'] as object) : [])]
-        .filter((k) => typeof (mod[k] ?? (mod['default'] as Record<string, unknown> | undefined)?.[k]) === 'function'));
+      exported = new Set(Object.keys(taskFunctions((await importModule(abs)) as Record<string, unknown>)));
     } catch (error) {
       throw new UsageError(`--tasks ${flags.tasks}: cannot load: ${(error as Error).message}`);
     }

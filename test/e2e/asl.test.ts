@@ -158,6 +158,17 @@ describe('joinflow import asl: refusals and the files written', () => {
     expect(readdirSync(dir)).toEqual(['wf-asl.ts']);
   });
 
+  // Outside a "type": "module" package a .ts file is CommonJS: its default export sits at default.default.
+  it('finds the functions of a TypeScript tasks module\'s default export object, also loaded as CommonJS', () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'm.asl.json'), JSON.stringify({ StartAt: 'Save', States: { Save: { Type: 'Task', Resource: 'arn:aws:states:::dynamodb:putItem', Parameters: { 'x.$': '$.x' }, End: true } } }));
+    writeFileSync(path.join(dir, 'tasks.ts'), 'export default { Save: (p: { x: number }) => ({ saved: p.x }) };\n');
+    const out = path.join(dir, 'saver.json');
+    const r = joinflow(['import', 'asl', path.join(dir, 'm.asl.json'), '-o', out, '--tasks', path.join(dir, 'tasks.ts')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(run(out, { x: 3 }).output).toEqual({ saved: 3 });
+  });
+
   // Lambda reads a handler's file name up to its first dot: the module's name has none before .ts.
   it('names the steps\' module without a dot before its extension, also for an -o with dots', () => {
     const dir = tmp();

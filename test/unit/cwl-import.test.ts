@@ -204,6 +204,23 @@ steps:
     expect(p.map((x) => x.message)).toEqual(['the steps form a cycle: b -> a -> b']);
   });
 
+  it('refuses step ids joinflow cannot keep: "__proto__", and "<scattered step>.<n>" (item n\'s files)', () => {
+    const wf = (steps: string) => `cwlVersion: v1.2
+class: Workflow
+inputs:
+  msgs: string[]
+outputs: {}
+steps:
+${steps}`;
+    const plain = (id: string) => `  ${id}:\n    run: echo.cwl\n    in: { msg: { default: hi } }\n    out: [out]\n`;
+    const proto = wf(plain('__proto__'));
+    expect(problemsOf(() => imp({ 'wf.cwl': proto, 'echo.cwl': ECHO })).map((x) => x.message)).toEqual(['step id "__proto__" cannot be a step\'s name in joinflow: rename the step']);
+    const clash = wf(`  a:\n    run: echo.cwl\n    scatter: msg\n    in: { msg: msgs }\n    out: [out]\n${plain('a.0')}`);
+    const p = problemsOf(() => imp({ 'wf.cwl': clash, 'echo.cwl': ECHO }));
+    expect(p.map((x) => x.message)).toEqual(['step id "a.0" would share its files (logs, working directory) with item 0 of the scattered step "a": rename one of them']);
+    expect(p[0]!.path).toBe(`wf.cwl:${pos(clash, 'a.0:')}`);
+  });
+
   it('ignores unusable hints with a note instead of failing', () => {
     const tool = `${ECHO}hints:\n  SoftwareRequirement:\n    packages: [coreutils]\n  ResourceRequirement: { coresMin: 2, ramMin: 512 }\n`;
     const { notes, workflow } = imp({ 'wf.cwl': BASE, 'echo.cwl': tool });

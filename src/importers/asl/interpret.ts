@@ -248,3 +248,21 @@ export async function runScope(scope: Scope, enter: string, input: unknown, ctx:
   }
   throw new StatesError('States.Runtime', `more than ${MAX_TRANSITIONS} state transitions from "${enter}": a loop that does not end?`);
 }
+
+/**
+ * The task functions of a module namespace (or an object of functions): its named exports, and
+ * the properties of a default export object. A TypeScript module loaded as CommonJS (in a package
+ * without "type": "module") has its default export one level deeper, at `default.default`.
+ */
+export function taskFunctions(tasks: Readonly<Record<string, unknown>>): Record<string, TaskFunction> {
+  const fns: Record<string, TaskFunction> = {};
+  const add = (o: unknown) => {
+    if (o === null || typeof o !== 'object') return;
+    for (const [k, v] of Object.entries(o)) if (typeof v === 'function') fns[k] = v as TaskFunction;
+  };
+  const d = tasks['default'];
+  if (d !== null && typeof d === 'object') add((d as Record<string, unknown>)['default']);
+  add(d);
+  add(tasks);
+  return fns;
+}

@@ -75,9 +75,18 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
   const cwlNeeds = new Map<string, string[]>();
   let scatters = 0;
   let helpers = 0;
+  // `<step>.<n>` names item n's files (logs, working directory) of a scattered step: no other step may be called so.
+  const scattered = new Set(wf.steps.filter((s) => s.scatter !== undefined).map((s) => s.id));
   for (const step of wf.steps) {
     if (!STEP_ID_PATTERN.test(step.id)) {
-      problems.add(src.at(step.path, true), `step id "${step.id}" must be 1-200 letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"`);
+      problems.add(src.at(step.path, true), `step id "${step.id}" must be 1-200 ASCII letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"`);
+    } else if (step.id === '__proto__') {
+      problems.add(src.at(step.path, true), 'step id "__proto__" cannot be a step\'s name in joinflow: rename the step');
+    } else {
+      const item = /^(.*)\.\d+$/.exec(step.id);
+      if (item && scattered.has(item[1]!)) {
+        problems.add(src.at(step.path, true), `step id "${step.id}" would share its files (logs, working directory) with item ${step.id.slice(item[1]!.length + 1)} of the scattered step "${item[1]}": rename one of them`);
+      }
     }
     const toolInputs = new Map(step.tool.inputs.map((i) => [i.id, i]));
     const values: Record<string, ValueSpec> = {};
