@@ -8,7 +8,8 @@ import { cancelStageRun } from '../adapters/aws/stage.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
 import { UsageError } from '../model/errors.ts';
-import { alive, openState, requestCancel, requireState, RUNS_LOCK, stateDir, withLock } from './state.ts';
+import { openState, requestCancel, requireState, RUNS_LOCK, stateDir, withLock } from './state.ts';
+import { runOwner } from '../adapters/local/process-identity.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 
 /** Runs `joinflow cancel`; exit 0 when cancelled (or asked to), 1 when the run is not running. */
@@ -38,8 +39,14 @@ export async function cancelCommand(args: string[]): Promise<number> {
         process.stderr.write(`joinflow cancel: run ${runId} already ${record.status}\n`);
         return 1;
       }
-      const pid = state.log.runOptions(runId)?.['pid'];
-      if (alive(pid) && pid !== process.pid) {
+      const options = state.log.runOptions(runId);
+      const pid = runOwner(options);
+      // A program running the engine as a library takes no cancel requests: SIGUSR2 would end it.
+      if (pid !== undefined && options?.['cancels'] !== true && options?.['pidStart'] !== undefined) {
+        process.stderr.write(`joinflow cancel: run ${runId} is executed by process ${pid}, a program that runs joinflow's engine itself and takes no cancel requests: cancel it there (engine.cancel("${runId}"))\n`);
+        return 1;
+      }
+      if (pid !== undefined) {
         // The engine that runs it stops its tasks (SIGTERM, then SIGKILL) and emits Run Cancelled.
         requestCancel(dir, runId);
         process.kill(pid as number, 'SIGUSR2');

@@ -12,6 +12,7 @@ import type { SubscriptionDispatcher } from '../adapters/local/subscription-disp
 import { watchProject, type ProjectWatcher } from './dev-reload.ts';
 import { memoryRunFiles } from './memory-runs.ts';
 import { listenForCancel, markEngine, openState, stateDir } from './state.ts';
+import { engineIdentity } from '../adapters/local/process-identity.ts';
 import { subscriptionHub } from './subscriptions.ts';
 
 export { DEV_HELP } from './help.ts';
@@ -74,7 +75,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       broken = error;
       onSignal?.();
     },
-    runOptions: { root: process.cwd(), pid: process.pid, dev: true },
+    runOptions: { root: process.cwd(), ...engineIdentity(), dev: true, cancels: state !== undefined },
     stateDir: dir,
     onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
   });

@@ -2,7 +2,7 @@
 import type { TaskEntry } from '../adapters/local/durable-log.ts';
 import { DetailType, type EventEnvelope } from '../model/events.ts';
 import type { RunRecord } from '../ports.ts';
-import { alive } from './state.ts';
+import { alive } from '../adapters/local/process-identity.ts';
 
 /**
  * A run record as the read commands print it: everything but the input. `interrupted`: the run is
@@ -12,12 +12,12 @@ export type RunSummary = Omit<RunRecord, 'input'> & { interrupted?: true };
 
 /**
  * Whether a `running` run was left behind by an engine process that is gone: its run options
- * (saved by `run`, `resume` and `dev`) name a pid that is not alive. Runs started without a pid
- * (the programmatic API) are not judged.
+ * (saved by every durable engine, the CLI's and a library's) name a process that is not alive.
+ * Runs saved without a pid (by a library engine before it saved one) are not judged.
  */
 export function interrupted(run: Pick<RunRecord, 'status'>, options: Record<string, unknown> | undefined): boolean {
   const pid = options?.['pid'];
-  return run.status === 'running' && typeof pid === 'number' && !alive(pid);
+  return run.status === 'running' && typeof pid === 'number' && !alive(pid, options?.['pidStart']);
 }
 
 /** One step (or forEach item) of a run, folded over its attempts. */

@@ -6,12 +6,13 @@ import { UsageError } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { alive, cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, otherEngines, RUNS_LOCK, stateDir, withLock } from './state.ts';
+import { cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, otherEngines, RUNS_LOCK, stateDir, withLock } from './state.ts';
 import { cancelUnowned } from './cancel-command.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
+import { engineIdentity, runOwner } from '../adapters/local/process-identity.ts';
 
 /** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
 export async function resumeCommand(args: string[]): Promise<number> {
@@ -45,10 +46,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
       const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
       // A run whose engine process is alive is that engine's: running it here too would run its
       // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
-      const owner = (runId: string): number | undefined => {
-        const pid = state.log.runOptions(runId)?.['pid'];
-        return alive(pid) && pid !== process.pid ? (pid as number) : undefined;
-      };
+      const owner = (runId: string): number | undefined => runOwner(state.log.runOptions(runId));
       for (const r of unfinished) {
         const pid = owner(r.runId);
         if (pid === undefined) continue;
@@ -59,7 +57,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
       // Claimed before anything runs: list, status and cancel find this process as the runs' engine.
       for (const r of mine) {
         const plan = state.log.runPlan(r.runId);
-        if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), pid: process.pid });
+        if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), ...engineIdentity(), cancels: true });
       }
       await state.store.commit();
       if (mine.length === 0) process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
@@ -106,7 +104,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
       concurrency: parseConcurrency(typeof options['concurrency'] === 'string' ? options['concurrency'] : undefined),
       timeScale: typeof options['timeScale'] === 'number' ? options['timeScale'] : 1,
       ...(typeof options['maxPayloadBytes'] === 'number' ? { maxPayloadBytes: options['maxPayloadBytes'] } : {}),
-      runOptions: { ...options, pid: process.pid },
+      runOptions: { ...options, ...engineIdentity(), cancels: true },
       trace: trace !== undefined,
       onStep: progress.step,
     });

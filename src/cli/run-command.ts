@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { outputFile, parseInput, writeOutput } from './input.ts';
 import path from 'node:path';
 import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
-import { alive, listenForCancel, markEngine, openState, stateDir } from './state.ts';
+import { listenForCancel, markEngine, openState, stateDir } from './state.ts';
+import { engineIdentity, runOwner } from '../adapters/local/process-identity.ts';
 import { chaosBanner, chaosFromArgs } from './chaos-option.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
@@ -60,7 +61,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
   // Runs left behind by an engine that is gone (a live one in another process is fine).
-  const unfinished = (state?.log.listRuns({ status: 'running' }) ?? []).filter((r) => !alive(state?.log.runOptions(r.runId)?.['pid']));
+  const unfinished = (state?.log.listRuns({ status: 'running' }) ?? []).filter((r) => runOwner(state?.log.runOptions(r.runId)) === undefined);
   if (unfinished.length > 0) {
     const ids = unfinished.slice(0, 3).map((r) => r.runId).join(', ');
     // Relative under the current directory (as .joinflow), absolute elsewhere (not ../../x).
@@ -88,7 +89,9 @@ export async function runCommand(args: string[]): Promise<number> {
       timeScale,
       trace: values.trace === undefined ? null : path.resolve(values.trace),
       maxPayloadBytes,
-      pid: process.pid,
+      // Who runs it, and that it takes `joinflow cancel`'s requests (listenForCancel).
+      ...engineIdentity(),
+      cancels: true,
       ...(values.data === undefined ? {} : { data: path.resolve(values.data) }),
       ...(handlers === undefined ? {} : { handlers }),
     },

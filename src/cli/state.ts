@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createFileBlobStore } from '../adapters/local/file-blobs.ts';
+import { alive } from '../adapters/local/process-identity.ts';
 import { openDurableState } from '../adapters/local/durable-state.ts';
 import { StateFileError, stateDirError, stateDirectory } from '../adapters/local/sqlite-schema.ts';
 import { UsageError } from '../model/errors.ts';
@@ -186,22 +187,4 @@ export function listenForCancel(dir: string, engine: { owns(runId: string): bool
   return () => process.off('SIGUSR2', onSignal);
 }
 
-/**
- * Whether the joinflow process with this pid is alive (signal 0 checks without signalling). Where
- * /proc tells, the process must still be joinflow (its command line names it): a pid the system
- * has given to another program since must not be signalled, nor keep a run from being resumed.
- */
-export function alive(pid: unknown): boolean {
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('joinflow');
-  } catch (error) {
-    // No /proc (not Linux), or not readable: the signal's answer stands.
-    return (error as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync('/proc/self');
-  }
-}
+export { alive };

@@ -111,6 +111,42 @@ describe('durable state through the CLI', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ runId: 'killed-1', status: 'cancelled' });
   });
 
+  // A program that runs the engine itself (the library) owns its runs as `joinflow run` does.
+  it('leaves a library engine\'s live run to it: resume skips it, cancel refuses it; once the program is gone, it is interrupted', async () => {
+    const state = tmp();
+    const script = path.join(state, 'lib-run.mts');
+    writeFileSync(script, [
+      `import { createEngine } from ${JSON.stringify(path.join(root, 'src/adapters/local/engine.ts'))};`,
+      `import { openDurableState } from ${JSON.stringify(path.join(root, 'src/adapters/local/durable-state.ts'))};`,
+      `import { compileFile } from ${JSON.stringify(path.join(root, 'src/adapters/local/workflow-files.ts'))};`,
+      'const s = openDurableState({ dir: process.argv[2]! });',
+      'const engine = createEngine({ store: s.store, log: s.log });',
+      `engine.register(await compileFile(${JSON.stringify(path.join(root, 'test/fixtures/workflows/slow.yaml'))}, ${JSON.stringify(root)}));`,
+      "await engine.run('slow', null, { runId: 'lib-1' });",
+    ].join('\n'));
+    const lib = spawn(process.execPath, ['--import', 'tsx', script, state], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise((resolve) => lib.on('exit', resolve));
+    try {
+      // Dispatched is on file before its process starts (what comes after may wait for a commit).
+      await until(() => taskStatus(state, 'lib-1', 'sleeper') !== undefined);
+      const listed = joinflow(['list', '--state', state, '--json']);
+      expect(JSON.parse(listed.stdout)).toMatchObject([{ runId: 'lib-1', status: 'running' }]);
+      expect(JSON.parse(listed.stdout)[0].interrupted).toBeUndefined();
+      const skipped = joinflow(['resume', '--state', state]);
+      expect(skipped.stderr).toContain(`joinflow resume: skipping run lib-1: process ${lib.pid} is running it`);
+      const refused = joinflow(['cancel', 'lib-1', '--state', state]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`run lib-1 is executed by process ${lib.pid}, a program that runs joinflow's engine itself and takes no cancel requests`);
+      expect(lib.exitCode).toBeNull();
+    } finally {
+      lib.kill('SIGKILL');
+      await exited;
+    }
+    expect(JSON.parse(joinflow(['list', '--state', state, '--json']).stdout)).toMatchObject([{ runId: 'lib-1', status: 'running', interrupted: true }]);
+    const cancelled = joinflow(['cancel', 'lib-1', '--state', state]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+  });
+
   it('says, when Ctrl-C stops a run, that resume continues it, and still ends by the signal', async () => {
     const state = tmp();
     const slow = background(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'int-1']);

@@ -1,0 +1,52 @@
+/**
+ * Which process runs a durable run. The engine saves its pid with every run it executes, and,
+ * where /proc tells, the process's start time (`pidStart`, the 22nd field of /proc/<pid>/stat): a
+ * pid the system has since given to another process is then not taken for the engine, whatever
+ * that process is (a library engine's command line need not name joinflow).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+
+/** The start time of a process as /proc/<pid>/stat gives it (clock ticks after boot); undefined without /proc. */
+export function processStart(pid: number = process.pid): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces or parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the process with this pid is alive (signal 0 checks without signalling) and is the one
+ * that saved it: with `start`, its start time must match; without (runs saved before it was
+ * kept, other joinflow files), its command line must name joinflow, where /proc tells.
+ */
+export function alive(pid: unknown, start?: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (!existsSync('/proc/self')) return true;
+  if (typeof start === 'string') return processStart(pid) === start;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('joinflow');
+  } catch {
+    // Not readable: the signal's answer stands.
+    return existsSync(`/proc/${pid}`);
+  }
+}
+
+/** What a run's saved options say of its engine, to be saved with every run an engine executes. */
+export function engineIdentity(): { pid: number; pidStart?: string } {
+  const start = processStart();
+  return start === undefined ? { pid: process.pid } : { pid: process.pid, pidStart: start };
+}
+
+/** The pid of another live process that executes the run whose saved options these are; undefined for none. */
+export function runOwner(options: Record<string, unknown> | undefined): number | undefined {
+  const pid = options?.['pid'];
+  return pid !== process.pid && alive(pid, options?.['pidStart']) ? (pid as number) : undefined;
+}
