@@ -24,7 +24,8 @@ export const WebhookTargetSchema = z.strictObject({
   url: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     // fetch() refuses such a URL at every attempt, and the reason would carry the password.
-    .refine((u) => { const parsed = new URL(u); return parsed.username === '' && parsed.password === ''; }, 'must not carry credentials (user:password@): send them in headers, e.g. Authorization'),
+    // zod runs a refinement even after the URL check failed: a value that is no URL is left to that check's message.
+    .refine((u) => { const parsed = URL.canParse(u) ? new URL(u) : undefined; return parsed === undefined || (parsed.username === '' && parsed.password === ''); }, 'must not carry credentials (user:password@): send them in headers, e.g. Authorization'),
   headers: z.record(headerName, z.string()).default({}),
   timeoutMs: z.number().int().positive().max(300_000).default(10_000),
   retry: DeliveryRetrySchema.default({ maxAttempts: 5, backoffMs: 1000, factor: 2, maxDelayMs: 60_000 }),

@@ -78,6 +78,15 @@ describe('dev server (PutEvents)', () => {
     expect(engine.deadLetters).toEqual([]);
   });
 
+  // joinflow dev waits for a workflow's running runs before it applies an edit: one that never starts must not count.
+  it('counts no running run for a Run Requested that is dead-lettered (a bad run id)', async () => {
+    const { engine, client } = await setup();
+    for (const runId of [5, '../x']) await client.send(new PutEventsCommand({ Entries: [runRequested({ workflow: 'hello', runId })] }));
+    await engine.bus.idle();
+    expect(engine.deadLetters).toHaveLength(2);
+    expect(engine.activeRuns('hello')).toBe(0);
+  });
+
   it('fails a malformed entry alone in a batch of 10', async () => {
     const { engine, client } = await setup();
     const entries = Array.from({ length: 10 }, (_, i) => runRequested({ workflow: 'hello', runId: `batch-${i}` }));

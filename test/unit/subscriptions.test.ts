@@ -88,6 +88,11 @@ describe('subscription rules', () => {
     // Credentials in the URL: fetch() refuses such a URL at every attempt, and the DLQ would keep the password.
     const secret = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'https://user:pass@hooks.example.com/x' } });
     expect(secret.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['target.url: must not carry credentials (user:password@): send them in headers, e.g. Authorization']);
+    // Not a URL at all: the URL check's message, not a TypeError from the credentials check.
+    for (const url of ['nope', 'http://']) {
+      const r = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url } });
+      expect(r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['target.url: must be an http:// or https:// URL']);
+    }
     expect(SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'https://hooks.example.com/x' } }).success).toBe(true);
   });
 });

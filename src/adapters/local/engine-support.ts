@@ -40,6 +40,36 @@ export function createLocalExecutors(options: EngineOptions): Map<ExecutorKind, 
   ]);
 }
 
+/**
+ * A run's input as JSON keeps it, as the durable state and the events on AWS will (a Date as its
+ * string, no undefined fields): every store then gives its steps the same value. A value JSON
+ * cannot write (a BigInt, a cycle) is refused.
+ */
+export function jsonInput(input: unknown): unknown {
+  if (input === undefined || input === null) return null;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(input);
+  } catch (error) {
+    throw new UsageError(`the run's input cannot be written as JSON: ${(error as Error).message}`);
+  }
+  return text === undefined ? null : JSON.parse(text);
+}
+
+/** Checks the options createEngine takes that a mistake would otherwise let fail later, deep inside (a TypeError on first use). */
+export function checkEngineOptions(options: EngineOptions): void {
+  const { groupCommitMs: window, handlerOutput, store } = options;
+  if (window !== undefined && !(typeof window === 'number' && Number.isFinite(window) && window >= 0)) {
+    throw new UsageError(`groupCommitMs: a number of ms, 0 or more (0 commits every batch), got ${JSON.stringify(window)}`);
+  }
+  if (handlerOutput !== undefined && typeof (handlerOutput as { write?: unknown } | null)?.write !== 'function') {
+    throw new UsageError(`handlerOutput: a writable stream (such as process.stderr), got ${typeof handlerOutput === 'string' ? JSON.stringify(handlerOutput) : typeof handlerOutput}`);
+  }
+  if (store !== undefined && typeof (store as { commit?: unknown } | null)?.commit !== 'function') {
+    throw new UsageError('store: a TriggerStore (createMemoryStore(), or openDurableState({ dir }).store)');
+  }
+}
+
 /** Default concurrency: simulated steps only sleep, so they are not limited. */
 export function defaultConcurrency(): Record<ExecutorKind, number> {
   const cpus = availableParallelism();
@@ -48,6 +78,9 @@ export function defaultConcurrency(): Record<ExecutorKind, number> {
 
 /** The limits an engine runs with: the defaults, with `given` over them; each checked. */
 export function concurrencyLimits(given: Partial<Record<ExecutorKind, number>> | undefined): Record<ExecutorKind, number> {
+  if (given !== undefined && (given === null || typeof given !== 'object')) {
+    throw new UsageError(`concurrency: limits per executor kind, such as { function: 4, process: 2 } (got ${JSON.stringify(given)}; the CLI's --concurrency 4 is { function: 4, process: 4, ... })`);
+  }
   const limits = { ...defaultConcurrency(), ...given };
   for (const [kind, n] of Object.entries(limits)) {
     // A limit below 1 would queue every task of that kind forever.

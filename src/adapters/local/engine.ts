@@ -3,8 +3,8 @@
  * AWS (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { anyDrivesTriggers, DetailType, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
-import { UsageError } from '../../model/errors.ts';
+import { anyDrivesTriggers, DetailType, isRunRequested, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
+import { JoinflowError, UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
 import type { Clock, Executor, RunRecord, Task, TriggerStore } from '../../ports.ts';
@@ -18,7 +18,7 @@ import { recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import type { EngineOptions } from './engine-options.ts';
-import { cancelUnstarted, concurrencyLimits, createLocalExecutors, defaultConcurrency, offloadOutput, resolvePaths, settleFailures } from './engine-support.ts';
+import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, resolvePaths, settleFailures } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { applyEffect, effectsOf, type Batch, type EffectHost } from './batch-effects.ts';
@@ -57,6 +57,8 @@ export class Engine {
   readonly #host: EffectHost;
 
   constructor(options: EngineOptions = {}) {
+    options ??= {};
+    checkEngineOptions(options);
     this.#options = options;
     this.#clock = options.clock ?? { now: Date.now };
     const newId = createIdFactory();
@@ -86,6 +88,9 @@ export class Engine {
 
   /** Registers a compiled workflow; relative paths in it are resolved against the root. */
   register(plan: TriggerPlan): void {
+    if (typeof plan?.workflow !== 'string' || typeof plan.steps !== 'object' || plan.steps === null) {
+      throw new UsageError('register() takes a compiled plan: compileFile(file), or compileWorkflow(definition) for a definition or a workflow() builder\'s build()');
+    }
     this.#plans.set(plan.workflow, plan);
     this.#ranks.set(plan.workflow, upwardRanks(plan));
     this.#processor.register(resolvePaths(plan, this.#options.root ?? process.cwd()));
@@ -104,7 +109,9 @@ export class Engine {
 
   /** Publishes Run Requested; returns the run id (given ones are idempotency keys). */
   async start(workflow: string, input: unknown, options: { runId?: string } = {}): Promise<string> {
+    if (this.#closing) throw new UsageError(this.#broken ? `the engine has stopped: ${this.#broken.message}` : 'the engine is closed: create another to start runs');
     if (!this.#processor.plan(workflow)) throw new UsageError(`unknown workflow "${workflow}": register its plan first`);
+    input = jsonInput(input);
     const runId = options.runId ?? randomUUID();
     const problem = options.runId === undefined ? undefined : runIdProblem(options.runId);
     if (problem) throw new UsageError(`run id "${runId}": ${problem}`);
@@ -124,7 +131,8 @@ export class Engine {
   async publish(events: EventEnvelope[]): Promise<void> {
     for (const e of events) {
       const d = e.detail as { workflow?: unknown; runId?: unknown };
-      if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || typeof d.workflow !== 'string') continue;
+      // One the processor will dead-letter (a bad run id) starts no run here: it would never end.
+      if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || !isRunRequested(d)) continue;
       const runId = typeof d.runId === 'string' ? d.runId : e.id;
       // A run that exists (finished, or another engine's) is not taken over by a repeated request.
       if (this.#plans.has(d.workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, d.workflow);
@@ -220,7 +228,10 @@ export class Engine {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    for (const t of this.#runs.values()) t.clearTimers();
+    // Who waits for a run still going is told it stopped here (a durable one recover() continues).
+    const stopped = new JoinflowError('ENGINE_CLOSED', this.#options.log ? 'the engine was closed before the run ended: recover() (joinflow resume) continues it' : 'the engine was closed before the run ended');
+    for (const t of this.#runs.values()) if (t.ended) t.clearTimers();
+    else t.abandon(stopped);
     await this.#lanes.stopAll();
     await Promise.all([...this.#executors.values()].map((e) => e.close()));
     if (!this.#broken) await this.#commits.now();

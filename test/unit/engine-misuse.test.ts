@@ -1,0 +1,96 @@
+/** createEngine used wrongly: each mistake is a UsageError naming it, at the call that made it. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEngine, type EngineOptions } from '../../src/adapters/local/engine.ts';
+import { openJournalState } from '../../src/adapters/local/journal-state.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
+import { plan } from '../helpers/plans.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-misuse-');
+const closers: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+const ECHO = plan({ name: 'echo', steps: { a: { executor: { type: 'function', module: 'x.mjs', export: 'h' } } } });
+const QUICK = plan({ name: 'quick', steps: { a: { executor: { type: 'simulate', durationMs: 0, output: 1 } } } });
+const SLOW = plan({ name: 'slow', steps: { a: { executor: { type: 'simulate', durationMs: 60_000 } } } });
+
+describe('createEngine options', () => {
+  it.each([
+    [{ concurrency: 4 }, 'concurrency: limits per executor kind, such as { function: 4, process: 2 } (got 4;'],
+    [{ groupCommitMs: Infinity }, 'groupCommitMs: a number of ms, 0 or more (0 commits every batch), got null'],
+    [{ groupCommitMs: -1 }, 'groupCommitMs: a number of ms, 0 or more (0 commits every batch), got -1'],
+    [{ handlerOutput: 'stderr' }, 'handlerOutput: a writable stream (such as process.stderr), got "stderr"'],
+    [{ store: {} }, 'store: a TriggerStore (createMemoryStore(), or openDurableState({ dir }).store)'],
+  ])('refuses %j', (options, message) => {
+    expect(() => createEngine(options as unknown as EngineOptions)).toThrow(message);
+  });
+
+  it('takes null as no options', async () => {
+    const engine = createEngine(null as unknown as EngineOptions);
+    closers.push(() => engine.close());
+    engine.register(QUICK);
+    expect((await engine.run('quick', null)).status).toBe('succeeded');
+  });
+
+  it('register() refuses what is not a compiled plan, saying how to get one', () => {
+    const engine = createEngine();
+    closers.push(() => engine.close());
+    for (const bad of [{}, null, { name: 'w', steps: {} }]) {
+      expect(() => engine.register(bad as unknown as TriggerPlan)).toThrow('register() takes a compiled plan: compileFile(file), or compileWorkflow(definition)');
+    }
+    expect(ECHO.workflow).toBe('echo');
+  });
+});
+
+describe('a closed engine', () => {
+  it('refuses new runs at once, and rejects the waits of runs it stopped', async () => {
+    const engine = createEngine();
+    engine.register(QUICK);
+    engine.register(SLOW);
+    const going = engine.run('slow', null);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await engine.close();
+    await expect(going).rejects.toMatchObject({ code: 'ENGINE_CLOSED', message: 'the engine was closed before the run ended' });
+    await expect(engine.run('quick', null)).rejects.toThrow('the engine is closed: create another to start runs');
+    await expect(engine.start('quick', null)).rejects.toThrow('the engine is closed');
+  });
+
+  it('a durable one says that recover() continues the run it stopped', async () => {
+    const s = openJournalState({ dir: tmp() });
+    closers.push(() => s.close());
+    const engine = createEngine({ store: s.store, log: s.log });
+    engine.register(SLOW);
+    const going = engine.run('slow', null, { runId: 's-1' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await engine.close();
+    await expect(going).rejects.toThrow('the engine was closed before the run ended: recover() (joinflow resume) continues it');
+  });
+});
+
+describe("a run's input", () => {
+  it('is refused when JSON cannot write it, and the engine goes on with other runs (durable too)', async () => {
+    const s = openJournalState({ dir: tmp() });
+    closers.push(() => s.close());
+    for (const engine of [createEngine(), createEngine({ store: s.store, log: s.log })]) {
+      closers.push(() => engine.close());
+      engine.register(QUICK);
+      await expect(engine.run('quick', { n: 10n })).rejects.toThrow("the run's input cannot be written as JSON: Do not know how to serialize a BigInt");
+      expect((await engine.run('quick', { ok: true })).status).toBe('succeeded');
+    }
+  });
+
+  it('reaches the steps as JSON keeps it, in memory as on the durable store', async () => {
+    const at = new Date('2026-11-23T10:00:00.000Z');
+    const s = openJournalState({ dir: tmp() });
+    closers.push(() => s.close());
+    const echo = plan({ name: 'input', steps: { a: { executor: { type: 'simulate', durationMs: 0 } } } });
+    for (const engine of [createEngine(), createEngine({ store: s.store, log: s.log })]) {
+      closers.push(() => engine.close());
+      engine.register(echo);
+      const runId = await engine.start('input', { at, gone: undefined });
+      expect((await engine.store.getRun(runId))?.input).toEqual({ at: '2026-11-23T10:00:00.000Z' });
+    }
+  });
+});
