@@ -201,6 +201,24 @@ describe('subscriptions on the embedded engine', () => {
     expect(dlq).toMatch(/subscription "loop" \(workflow ok\).*the event comes from run "loop:[^"]+", which this subscription started: starting "ok" again would loop/);
   });
 
+  it('stops a chain of subscriptions that start each other\'s workflows (ping -> pong -> ping ...) after 64 runs', async () => {
+    const dir = project();
+    writeFileSync(path.join(dir, 'workflows/pong.yaml'), 'name: pong\nsteps:\n  p:\n    executor: {type: simulate, durationMs: 0, output: 1}\n');
+    writeFileSync(
+      path.join(dir, 'joinflow.config.yaml'),
+      'subscriptions:\n' +
+        '  ping:\n    pattern: {detail-type: [Run Succeeded], detail: {workflow: [ok]}}\n    target: {type: workflow, workflow: pong}\n' +
+        '  pong:\n    pattern: {detail-type: [Run Succeeded], detail: {workflow: [pong]}}\n    target: {type: workflow, workflow: ok}\n',
+    );
+    const r = await joinflowAsync(['run', 'ok', '--json'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    // The user's run, then 64 started by the subscriptions, one from the other.
+    const runs = JSON.parse((await joinflowAsync(['list', '--json'], dir)).stdout) as Array<{ runId: string }>;
+    expect(runs).toHaveLength(65);
+    const dlq = (await joinflowAsync(['dlq', 'list'], dir)).stdout;
+    expect(dlq).toContain('the last of 64 runs that workflow targets started one from the other: subscriptions that start each other\'s workflows would go on without end, so the chain stops here');
+  }, 120_000);
+
   it('refuses a config file with an invalid pattern or an unknown target workflow, naming the path', async () => {
     const dir = project();
     /** `joinflow run ok` with this config: refused (exit 2), with these lines in what it says, and no state written. */

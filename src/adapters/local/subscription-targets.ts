@@ -23,8 +23,17 @@ export type TargetDeps = {
   now?: () => number;
 };
 
+/**
+ * How many runs, each started by a workflow target from the previous one's event, a chain may
+ * have: subscriptions that start each other's workflows (A's run starts B, B's starts A) would go
+ * on without end. A loop that ends by itself (a pattern on the output) is bounded by it too.
+ */
+export const MAX_RUN_CHAIN = 64;
+
 /** Creates the target runner the dispatcher calls for each attempt. */
 export function createTargetRunner(deps: TargetDeps): TargetRunner {
+  /** The runs workflow targets started, with their place in their chain (1: started by a run no subscription started). */
+  const chain = new Map<string, number>();
   return async (sub: Subscription, event: EventEnvelope, signal?: AbortSignal): Promise<DeliveryResult> => {
     const t = sub.target;
     if (t.type === 'webhook') return postWebhook(t, event, signal);
@@ -36,10 +45,18 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
     if (typeof from === 'string' && from.startsWith(`${sub.name}:`)) {
       return { status: 'reject', error: `the event comes from run "${from}", which this subscription started: starting "${t.workflow}" again would loop` };
     }
+    const depth = (typeof from === 'string' ? chain.get(from) ?? 0 : 0) + 1;
+    if (depth > MAX_RUN_CHAIN) {
+      return { status: 'reject', error: `the event comes from run "${from}", the last of ${MAX_RUN_CHAIN} runs that workflow targets started one from the other: subscriptions that start each other's workflows would go on without end, so the chain stops here` };
+    }
     const now = deps.now ?? Date.now;
     const request = runRequestFor(sub.name, t, event, { id: randomUUID(), time: new Date(now()).toISOString() });
     await deps.publish([request]);
-    deps.onRunStarted?.((request.detail as { runId: string }).runId, sub.name);
+    const runId = (request.detail as { runId: string }).runId;
+    chain.set(runId, depth);
+    // Bounded like the engine's other memories: the oldest chains go first.
+    if (chain.size > 100_000) chain.delete(chain.keys().next().value!);
+    deps.onRunStarted?.(runId, sub.name);
     return { status: 'delivered' };
   };
 }
