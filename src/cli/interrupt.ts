@@ -1,8 +1,11 @@
 /**
  * A durable run stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) is interrupted, not lost: said on
  * stderr when the signal comes, with how to continue it. The process then ends by that signal,
- * as it would have without the note (exit status 128 + the signal's number in a shell).
+ * as it would have without the note (exit status 128 + the signal's number in a shell), after
+ * stopping the subscription commands it ran.
  */
+import { stopCommandTargets } from '../adapters/local/subscription-targets.ts';
+
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Notes the signal with `message(signal)` until the returned function is called. */
@@ -12,6 +15,9 @@ export function noteInterrupt(message: (signal: NodeJS.Signals) => string): () =
   };
   function on(signal: NodeJS.Signals): void {
     off();
+    // Subscription commands under way run in process groups of their own, which the signal does
+    // not reach: they are stopped, and run again with the deliveries left pending.
+    stopCommandTargets();
     // On a new line: a progress bar may be on the terminal's last.
     process.stderr.write(`\n${message(signal)}\n`);
     process.kill(process.pid, signal);

@@ -106,10 +106,13 @@ export async function runCommand(args: string[]): Promise<number> {
   });
   const stopListening = state ? listenForCancel(dir, engine) : undefined;
   const unmarkEngine = state ? markEngine(dir, 'run') : undefined;
+  let runEnded = false;
   const unnote = noteInterrupt((signal) =>
-    state
-      ? `joinflow run: interrupted (${signal}): the run stopped as if killed; 'joinflow resume' continues it`
-      : `joinflow run: interrupted (${signal}): a --memory run keeps nothing to continue from`);
+    runEnded
+      ? `joinflow run: interrupted (${signal}) while delivering to subscriptions: ${state ? "'joinflow resume' sends the deliveries left" : 'a --memory run keeps no deliveries to send later'}`
+      : state
+        ? `joinflow run: interrupted (${signal}): the run stopped as if killed; 'joinflow resume' continues it`
+        : `joinflow run: interrupted (${signal}): a --memory run keeps nothing to continue from`);
   // A --memory run's id is chosen here: its process steps' files are marked as its own, for gc.
   const runId = values['run-id'] ?? (values.memory ? randomUUID() : undefined);
   const unmark = values.memory && runId !== undefined ? markMemoryRun(dir, runId) : undefined;
@@ -120,6 +123,7 @@ export async function runCommand(args: string[]): Promise<number> {
     dispatcher = hub.bind(engine);
     const ended = values['run-id'] !== undefined && (await noteExistingRun(store, values['run-id'], plan.workflow, values.input === undefined ? undefined : input));
     const result = await engine.run(plan.workflow, input, runId === undefined ? {} : { runId });
+    runEnded = true;
     progress.done(result);
     if (chaos?.crashAt !== undefined && engine.effectsApplied < chaos.crashAt) {
       process.stderr.write(`joinflow: --chaos crash-at=${chaos.crashAt} was never reached: the run applied ${engine.effectsApplied} effects (pick a number up to that)\n`);

@@ -201,6 +201,34 @@ describe('subscriptions on the embedded engine', () => {
     expect(dlq).toMatch(/subscription "loop" \(workflow ok\).*the event comes from run "loop:[^"]+", which this subscription started: starting "ok" again would loop/);
   });
 
+  // A command target runs in a process group of its own, which Ctrl-C on the terminal does not reach.
+  it('stops a command target under way when Ctrl-C stops the run, so that resume does not run a second copy beside it', async () => {
+    const dir = project();
+    writeFileSync(path.join(dir, 'slow-cmd.mjs'), "import { appendFileSync } from 'node:fs';\nappendFileSync('cmd.log', `start ${process.pid}\\n`);\nsetTimeout(() => appendFileSync('cmd.log', `end ${process.pid}\\n`), 4000);\n");
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n  slow:\n    pattern: {detail-type: [Run Succeeded], detail: {workflow: [ok]}}\n    target: {type: command, command: node, args: [slow-cmd.mjs]}\n');
+    const child = spawn(process.execPath, [bin, 'run', 'ok'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const log = () => (existsSync(path.join(dir, 'cmd.log')) ? readFileSync(path.join(dir, 'cmd.log'), 'utf8') : '');
+    const end = Date.now() + 20_000;
+    while (!log().startsWith('start') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    const first = Number(/^start (\d+)/.exec(log())![1]);
+    child.kill('SIGINT');
+    expect(await exited).toBe('SIGINT');
+    expect(stderr).toContain("interrupted (SIGINT) while delivering to subscriptions: 'joinflow resume' sends the deliveries left");
+    // The command got SIGTERM with the run: gone within a moment, not 4 s later.
+    const gone = Date.now() + 2000;
+    const alive = () => { try { process.kill(first, 0); return true; } catch { return false; } };
+    while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+    expect(alive()).toBe(false);
+    const resumed = await joinflowAsync(['resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const lines = log().trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('end'))).toEqual([lines.at(-1)]);
+    expect(lines.at(-1)).not.toBe(`end ${first}`);
+  }, 60_000);
+
   it('stops a chain of subscriptions that start each other\'s workflows (ping -> pong -> ping ...) after 64 runs', async () => {
     const dir = project();
     writeFileSync(path.join(dir, 'workflows/pong.yaml'), 'name: pong\nsteps:\n  p:\n    executor: {type: simulate, durationMs: 0, output: 1}\n');

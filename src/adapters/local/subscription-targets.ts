@@ -118,6 +118,18 @@ const STDERR_TAIL = 1000;
 /** After SIGTERM, how long a timed-out or stopped command's process group has before SIGKILL. */
 export const KILL_GRACE_MS = 500;
 
+/** The process groups of the command targets running now. */
+const commandGroups = new Set<number>();
+
+/**
+ * Ends the process groups of the command targets running now (SIGTERM), at once and without
+ * waiting: for a process about to end by a signal (Ctrl-C on `joinflow run`), whose deliveries
+ * stay pending and run again later. Left running, a command would run twice at once then.
+ */
+export function stopCommandTargets(): void {
+  for (const pgid of commandGroups) signalGroup(pgid, 'SIGTERM');
+}
+
 /**
  * Runs the command in its own process group (`detached`), so that a timeout or a shutdown stops
  * everything it started (`sh -c 'sleep 1000 & wait'` included), not only its first process:
@@ -133,6 +145,7 @@ function runCommand(t: CommandTarget, event: EventEnvelope, root: string, stop?:
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (child.pid !== undefined) commandGroups.delete(child.pid);
       stop?.removeEventListener('abort', onStop);
       resolve(result);
     };
@@ -143,6 +156,7 @@ function runCommand(t: CommandTarget, event: EventEnvelope, root: string, stop?:
       stdio: ['pipe', 'ignore', 'pipe'],
       detached: true,
     });
+    if (child.pid !== undefined) commandGroups.add(child.pid);
     /** Ends the whole group, then settles with `result` once it is gone (or SIGKILLed). */
     const killGroup = (result: DeliveryResult) => {
       if (killing || settled) return;
