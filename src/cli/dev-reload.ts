@@ -54,6 +54,8 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
 
   // The last version of each file that compiled: a file that breaks keeps its workflow (and its subscriptions).
   const lastGood = new Map(options.plans.map((p) => [path.resolve(root, p.source), p]));
+  // Which file holds each workflow name: a file that appears later with the same name does not take it.
+  const holder = new Map(options.plans.map((p) => [p.workflow, path.resolve(root, p.source)]));
   const reportedGone = new Set<string>();
   let lastSubs: string | undefined;
   try {
@@ -74,6 +76,12 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
       return;
     }
     // Each file on its own: one that does not compile keeps its running version, and the others reload.
+    // The files that hold their workflow's name come first, whatever their names' order.
+    const holds = (c: CompiledFile) => {
+      const workflow = 'plan' in c ? c.plan.workflow : lastGood.get(c.file)?.workflow;
+      return workflow !== undefined && holder.get(workflow) === c.file;
+    };
+    compiled = [...compiled.filter(holds), ...compiled.filter((c) => !holds(c))];
     const byName = new Map<string, string>();
     for (const c of compiled) {
       const other = 'plan' in c ? byName.get(c.plan.workflow) : undefined;
@@ -87,9 +95,14 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
       } else {
         log(`${path.relative(root, c.file)}: reload failed, keeping the running version: ${c.error}`);
         const old = lastGood.get(c.file);
-        if (old) kept.push(old);
+        if (old && !byName.has(old.workflow)) {
+          kept.push(old);
+          byName.set(old.workflow, c.file);
+        }
       }
     }
+    holder.clear();
+    for (const [workflow, file] of byName) holder.set(workflow, file);
     try {
       const all = [...plans, ...kept];
       const subs = projectSubscriptions(all, { root, knownWorkflows: new Set(all.map((p) => p.workflow)) });

@@ -52,6 +52,15 @@ describe('joinflow dev reload', () => {
       await watcher.reload();
       expect(lines).toContain('workflows/c.yaml: not loaded: workflow name "a" is already used by workflows/a.yaml');
       expect((await engine.run('a', null)).output).toBe('a3');
+      // Also when the newcomer's file name sorts first: the file that holds the name keeps it.
+      writeFileSync(path.join(root, 'workflows/0-a.yaml'), flow('a', 'intruder'));
+      await watcher.reload();
+      expect(lines).toContain('workflows/0-a.yaml: not loaded: workflow name "a" is already used by workflows/a.yaml');
+      expect((await engine.run('a', null)).output).toBe('a3');
+      // And while the holder does not compile (it keeps its running version, and its name).
+      writeFileSync(path.join(root, 'workflows/a.yaml'), 'name: a\nsteps: {}\n');
+      await watcher.reload();
+      expect((await engine.run('a', null)).output).toBe('a3');
     } finally {
       watcher.close();
       await engine.close();
