@@ -19,6 +19,8 @@ function sub(name: string, target: Record<string, unknown>): Subscription {
 }
 
 const runner = createTargetRunner({ root: '/tmp', publish: async () => {}, hasWorkflow: () => false });
+/** How much of /huge the server wrote before the connection closed. */
+let hugeSent = 0;
 
 describe('webhook redirects', () => {
   let server: Server;
@@ -29,6 +31,20 @@ describe('webhook redirects', () => {
       seen.push(`${req.method} ${req.url}`);
       req.resume();
       if (req.url === '/hang') return; // never answers: the delivery waits for its timeout
+      if (req.url === '/huge') {
+        // A 500 with a body far larger than anyone should read: written as long as it is read.
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        let sent = 0;
+        const more = () => {
+          while (sent < 64 * 1024 * 1024) {
+            sent += 65_536;
+            if (!res.write(`${'x'.repeat(65_535)}\n`)) return void res.once('drain', more);
+          }
+          res.end();
+        };
+        res.on('close', () => (hugeSent = sent));
+        return more();
+      }
       const m = /^\/redirect\/(\d+)$/.exec(req.url ?? '');
       if (m) res.writeHead(Number(m[1]), { location: '/landing' }).end('moved');
       else res.writeHead(200).end('ok');
@@ -47,6 +63,15 @@ describe('webhook redirects', () => {
     expect(result.status).toBe('reject');
     expect(result.status !== 'delivered' && result.error).toContain(`HTTP ${status} (redirect to /landing`);
     expect(seen).toEqual([`POST /redirect/${status}`]);
+  });
+
+  it('reads only the start of a failing answer\'s body (a 64 MB error page is not read whole)', async () => {
+    const result = await runner(sub('hook', { type: 'webhook', url: `${base}/huge`, retry: { maxAttempts: 1 } }), event);
+    expect(result.status).toBe('retry');
+    expect(result.status !== 'delivered' && result.error).toMatch(/^POST \S+\/huge: HTTP 500 "x{200}"$/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The server stopped writing well before its 64 MB: the rest was cancelled, not read.
+    expect(hugeSent).toBeLessThan(16 * 1024 * 1024);
   });
 
   it('a hung webhook does not hold up another subscription: per-subscription slots', async () => {

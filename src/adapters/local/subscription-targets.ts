@@ -96,8 +96,9 @@ async function attemptPost(t: WebhookTarget, event: EventEnvelope, signal: Abort
     const why = e.name === 'TimeoutError' ? `no answer within ${t.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { status: 'retry', error: `POST ${t.url}: ${why}` };
   }
-  // The body is not used; reading it frees the connection for reuse.
-  const body = await response.text().catch(() => '');
+  // Only the start of the body is used (in a failure's reason): at most 4 KB of it is read, and
+  // the rest is cancelled, whatever the receiver sends (a 200 MB error page took 700 MB here).
+  const body = await bodyStart(response, 4096);
   // Node's fetch reports a manual redirect with its real status; a browser-like one as
   // 'opaqueredirect' with status 0 and no headers.
   if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
@@ -110,6 +111,27 @@ async function attemptPost(t: WebhookTarget, event: EventEnvelope, signal: Abort
   if (verdict === 'delivered') return { status: 'delivered' };
   const snippet = body.trim().slice(0, 200);
   return { status: verdict, error: `POST ${t.url}: HTTP ${response.status}${snippet ? ` ${JSON.stringify(snippet)}` : ''}` };
+}
+
+/** The first `max` bytes of a response's body as text (less when it ends sooner); the rest is not read. */
+async function bodyStart(response: Response, max: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // A body cut off midway: what came is enough for a reason.
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
 /** The tail of what a failing command wrote to stderr goes into the dead letter's reason. */
