@@ -10,6 +10,15 @@ import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-cli-');
 
+/** A project dir with one handler module, h/x.mjs, and a workflow w.yaml of `steps` (YAML lines) that may run it. */
+function handlerProject(module: string, steps: string): string {
+  const dir = tmp();
+  mkdirSync(path.join(dir, 'h'));
+  writeFileSync(path.join(dir, 'h', 'x.mjs'), module);
+  writeFileSync(path.join(dir, 'w.yaml'), `name: w\nsteps:\n${steps}`);
+  return dir;
+}
+
 describe('joinflow run', () => {
   it('prints the documented JSON object and exits 0', () => {
     const r = joinflow(['run', 'workflows/fanout.ts', '--input', '{"n": 500}', '--json', '--state', tmp()]);
@@ -247,10 +256,7 @@ describe('joinflow run', () => {
   });
 
   it('reports a missing handler export with file, step and field', () => {
-    const dir = tmp();
-    mkdirSync(path.join(dir, 'h'));
-    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'export const other = () => 1;\n');
-    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  s: { executor: { type: function, module: ./h/x.mjs, export: main } }\n');
+    const dir = handlerProject('export const other = () => 1;\n', '  s: { executor: { type: function, module: ./h/x.mjs, export: main } }\n');
     const r = joinflow(['run', 'w.yaml'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('w.yaml: invalid workflow definition (1 problem)');
@@ -259,10 +265,10 @@ describe('joinflow run', () => {
 
   // The definition check imports handler modules: in a thread of its own, not in the CLI's.
   it("keeps handlers' console output off --json's stdout, and exits although a module keeps a timer", () => {
-    const dir = tmp();
-    mkdirSync(path.join(dir, 'h'));
-    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'console.log("module loaded");\nsetInterval(() => {}, 1000);\nexport const handler = async () => { console.log("handler ran"); return 1; };\n');
-    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  s: { executor: { type: function, module: ./h/x.mjs } }\n');
+    const dir = handlerProject(
+      'console.log("module loaded");\nsetInterval(() => {}, 1000);\nexport const handler = async () => { console.log("handler ran"); return 1; };\n',
+      '  s: { executor: { type: function, module: ./h/x.mjs } }\n',
+    );
     const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'w.yaml', '--json', '--memory'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
     expect(r.signal, 'still running after 30 s').toBeNull();
     expect(r.status, r.stderr).toBe(0);
@@ -273,10 +279,10 @@ describe('joinflow run', () => {
 
   // As on Lambda, whose timeout leaves out a cold start's Init: the worker starting and the module loading.
   it('counts a function step\'s timeoutMs from its handler\'s start, not from its worker\'s', () => {
-    const dir = tmp();
-    mkdirSync(path.join(dir, 'h'));
-    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'export const handler = async (_e, context) => context.getRemainingTimeInMillis();\n');
-    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  a: { timeoutMs: 20, executor: { type: function, module: ./h/x.mjs } }\n  b: { timeoutMs: 20, executor: { type: function, module: ./h/x.mjs } }\n');
+    const dir = handlerProject(
+      'export const handler = async (_e, context) => context.getRemainingTimeInMillis();\n',
+      '  a: { timeoutMs: 20, executor: { type: function, module: ./h/x.mjs } }\n  b: { timeoutMs: 20, executor: { type: function, module: ./h/x.mjs } }\n',
+    );
     const r = joinflow(['run', 'w.yaml', '--memory', '--json', '--trace', 'trace.json'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { output: Record<string, number> };
@@ -288,10 +294,7 @@ describe('joinflow run', () => {
   });
 
   it('names a handler module that calls process.exit() when imported', () => {
-    const dir = tmp();
-    mkdirSync(path.join(dir, 'h'));
-    writeFileSync(path.join(dir, 'h', 'x.mjs'), 'process.exit(0);\nexport const handler = async () => 1;\n');
-    writeFileSync(path.join(dir, 'w.yaml'), 'name: w\nsteps:\n  s: { executor: { type: function, module: ./h/x.mjs } }\n');
+    const dir = handlerProject('process.exit(0);\nexport const handler = async () => 1;\n', '  s: { executor: { type: function, module: ./h/x.mjs } }\n');
     for (const args of [['run', 'w.yaml', '--memory'], ['compile', 'w.yaml', '-o', 'out']]) {
       const r = joinflow(args, { cwd: dir });
       expect(r.code, r.stderr).toBe(2);

@@ -82,43 +82,20 @@ describe('Lanes: a timeout after an init phase', () => {
     };
   }
 
-  it('counts from the handler\'s start: an init longer than the timeout does not time the task out', async () => {
+  // A timeout of 100 ms each; the handler begins after `initMs` and runs `runMs`.
+  it.each([
+    ['counts from the handler\'s start: an init longer than the timeout does not time the task out', 300, 80, 380, { status: 'succeeded', output: 'ran' }],
+    ['still times out a handler that runs past its timeout once begun', 300, 500, 400, { status: 'timeout', timeoutMs: 100 }],
+    ['gives an init that never ends INIT_LIMIT_MS beyond the timeout (Lambda\'s Init limit), then times the task out', Infinity, 1, 100 + INIT_LIMIT_MS, { status: 'timeout', timeoutMs: 100 }],
+  ])('%s', async (_title, initMs, runMs, endsAt, outcome) => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-      const { lanes, finished } = lanesWith(initExecutor(300, 80));
-      lanes.submit(task('cold', 100));
-      await vi.advanceTimersByTimeAsync(379);
+      const { lanes, finished } = lanesWith(initExecutor(initMs, runMs));
+      lanes.submit(task('t', 100));
+      await vi.advanceTimersByTimeAsync(endsAt - 1);
       expect(finished).toEqual([]);
       await vi.advanceTimersByTimeAsync(1);
-      expect(finished).toEqual([{ step: 'cold', outcome: { status: 'succeeded', output: 'ran' } }]);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
-
-  it('still times out a handler that runs past its timeout once begun', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    try {
-      const { lanes, finished } = lanesWith(initExecutor(300, 500));
-      lanes.submit(task('slow', 100));
-      await vi.advanceTimersByTimeAsync(399);
-      expect(finished).toEqual([]);
-      await vi.advanceTimersByTimeAsync(1);
-      expect(finished).toEqual([{ step: 'slow', outcome: { status: 'timeout', timeoutMs: 100 } }]);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
-
-  it('gives an init that never ends INIT_LIMIT_MS beyond the timeout (Lambda\'s Init limit), then times the task out', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    try {
-      const { lanes, finished } = lanesWith(initExecutor(Infinity, 1));
-      lanes.submit(task('stuck', 100));
-      await vi.advanceTimersByTimeAsync(100 + INIT_LIMIT_MS - 1);
-      expect(finished).toEqual([]);
-      await vi.advanceTimersByTimeAsync(1);
-      expect(finished).toEqual([{ step: 'stuck', outcome: { status: 'timeout', timeoutMs: 100 } }]);
+      expect(finished).toEqual([{ step: 't', outcome }]);
     } finally {
       vi.useRealTimers();
     }
