@@ -20,6 +20,23 @@ function workflow(dir: string, delayMs: number): string {
   return file;
 }
 
+/** Runs `joinflow args`, kills it `afterMs` after its first step is reported (or 10 s on), and gives its stderr. */
+async function killAfterFirst(args: string[], afterMs: number): Promise<string> {
+  const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    const done = setTimeout(resolve, 10_000);
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/ok\s+first/.test(stderr)) setTimeout(() => (clearTimeout(done), resolve()), afterMs);
+    });
+  });
+  child.kill('SIGKILL');
+  await exited;
+  return stderr;
+}
+
 describe('delayMs', () => {
   it('starts the step no sooner than delayMs after its needs completed', () => {
     const dir = tmp();
@@ -37,19 +54,9 @@ describe('delayMs', () => {
     const dir = tmp();
     const state = path.join(dir, 'state');
     const file = workflow(dir, 1500);
-    const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', file, '--state', state, '--run-id', 'r1'], { stdio: ['ignore', 'ignore', 'pipe'] });
     // Killed once the first step is reported: the second is then waiting on its timer.
-    let stderr = '';
-    await new Promise<void>((resolve) => {
-      const done = setTimeout(resolve, 10_000);
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        if (/ok\s+first/.test(stderr)) setTimeout(() => (clearTimeout(done), resolve()), 200);
-      });
-    });
+    const stderr = await killAfterFirst(['run', file, '--state', state, '--run-id', 'r1'], 200);
     expect(stderr).not.toMatch(/ok\s+second/);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
     const r = joinflow(['resume', 'r1', '--state', state, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', output: { second: 2 }, steps: { total: 2 } });
@@ -59,18 +66,7 @@ describe('delayMs', () => {
   it('waits a delay longer than 24.8 days: the step has not started 300 ms later', async () => {
     const dir = tmp();
     const file = workflow(dir, 30 * 86_400_000);
-    const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', file, '--memory'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    let stderr = '';
-    await new Promise<void>((resolve) => {
-      const done = setTimeout(resolve, 10_000);
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        if (/ok\s+first/.test(stderr)) setTimeout(() => (clearTimeout(done), resolve()), 300);
-      });
-    });
-    child.kill('SIGKILL');
-    await exited;
+    const stderr = await killAfterFirst(['run', file, '--memory'], 300);
     expect(stderr).toMatch(/ok\s+first/);
     expect(stderr).not.toMatch(/ok\s+second/);
     expect(stderr).not.toContain('TimeoutOverflowWarning');
