@@ -293,17 +293,12 @@ export type Batch = {
   beforeCommit(flush: () => void): void;
   /** Runs `reset` after a ROLLBACK (buffers of the rolled-back batch are dropped). */
   afterRollback(reset: () => void): void;
-  /**
-   * The state could not be written (a commit failed, or a write in the open transaction): rolls
-   * back what is not committed, and every later write or commit throws the returned error (the
-   * first, naming the file). The file keeps every commit made before; memory, which was ahead of
-   * it, is dropped (afterRollback).
-   */
+  /** A write failed: rolls back (memory ahead of the file is dropped: afterRollback); every later write or commit throws the error returned. */
   abandon(error: unknown): Error;
 };
 
-/** The error of a failed commit: the file, and why in words (SQLITE_FULL: the disk is full). */
-export function writeFailure(file: string, err: unknown): Error {
+/** The error of a failed commit: the file, and why in words. */
+function writeFailure(file: string, err: unknown): Error {
   if (err instanceof StateFileError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const why = code === 'SQLITE_FULL' ? 'the database or its disk is full (SQLITE_FULL)' : typeof code === 'string' ? `${(err as Error).message} (${code})` : String((err as Error)?.message ?? err);
@@ -317,9 +312,8 @@ export function createBatch(db: Database.Database, file: string): Batch {
   const rollback = db.prepare('ROLLBACK');
   const flushers: Array<() => void> = [];
   const resetters: Array<() => void> = [];
-  // SQLite opens a database this process may not write read-only, and readers work; the first
-  // write checks once, so that a writer is told which file and why, not "attempt to write a
-  // readonly database" from whichever statement comes first.
+  // SQLite opens a database this process may not write read-only, and readers work; the first write checks once, so
+  // that a writer is told which file and why, not "attempt to write a readonly database" from whichever statement.
   let writable = false;
   let broken: Error | undefined;
   const abandon = (error: unknown): Error => {
