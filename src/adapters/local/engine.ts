@@ -48,7 +48,7 @@ export class Engine {
   #effects = 0;
   #skewMs = 0;
   #closing = false;
-  /** Why the state could not be written: the engine stopped then, as if its process had died (see #fail). */
+  /** Why the state could not be written: the engine stopped then, as if its process had died (see #failed). */
   #broken: Error | undefined;
   readonly #failing = new Set<RunTracker>();
   readonly #commits: GroupCommit;
