@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alive } from '../../src/cli/state.ts';
+import { engineIdentity, processStart } from '../../src/adapters/local/process-identity.ts';
 import { root } from '../helpers/cli.ts';
 
 describe('alive', () => {
@@ -25,5 +26,17 @@ describe('alive', () => {
     }
     await exited;
     expect(alive(engine.pid)).toBe(false);
+  });
+});
+
+describe('engineIdentity', () => {
+  it('names this process, with its start time where /proc tells, and hands out a copy each time', () => {
+    const first = engineIdentity();
+    expect(first.pid).toBe(process.pid);
+    expect(first.pidStart).toBe(processStart());
+    if (process.platform === 'linux') expect(alive(first.pid, first.pidStart)).toBe(true);
+    // Read once per process: a caller that changes what it got does not change the next answer.
+    (first as { pid: number }).pid = -1;
+    expect(engineIdentity()).toEqual({ pid: process.pid, ...(processStart() === undefined ? {} : { pidStart: processStart() }) });
   });
 });
