@@ -153,9 +153,10 @@ export interface Executor {
   execute(task: Task, signal: StopSignal, began?: () => void): Promise<StepOutcome>;
   /**
    * `execute` without a promise, for executors that can report by callback (simulated steps):
-   * calls `done` exactly once, never before returning. The engine uses it when present.
+   * calls `done(outcome, signal)` exactly once, never before returning, with the signal it was
+   * given (so that one callback serves every task). The engine uses it when present.
    */
-  start?(task: Task, signal: StopSignal, done: (outcome: StepOutcome) => void): void;
+  start?(task: Task, signal: StopSignal, done: (outcome: StepOutcome, signal: StopSignal) => void): void;
   close(): Promise<void>;
 }
 

@@ -21,6 +21,8 @@ type Entry<R> = { rule: R; test: (event: unknown) => boolean; order: number };
 export class RuleIndex<R> {
   readonly #root: Node<R> = newNode();
   #size = 0;
+  readonly #keys: unknown[] = [undefined, undefined, undefined, undefined];
+  readonly #found: Array<Entry<R>> = [];
 
   add(rule: R, pattern: EventPattern): void {
     // Validate the whole pattern, but only verify what the buckets do not already guarantee.
@@ -30,22 +32,39 @@ export class RuleIndex<R> {
     insert(this.#root, 0, pattern, { rule, test, order: this.#size++ });
   }
 
-  /** Rules whose pattern matches `event`, in the order they were added. */
-  match(event: Record<string, unknown>): R[] {
-    const found: Array<Entry<R>> = [];
+  /**
+   * Rules whose pattern matches `event`, in the order they were added. Once per event on the
+   * engine's hot path: the keys and candidates go through scratch arrays kept by the index (the
+   * tests it calls are compiled patterns, which never call back into it), and an event that
+   * matches nothing gets the shared empty array.
+   */
+  match(event: Record<string, unknown>): readonly R[] {
+    const found = this.#found;
+    const keys = this.#keys;
     const detail = event['detail'] as Record<string, unknown> | undefined;
-    const keys = [event['source'], event['detail-type'], detail?.['workflow'], detail?.['step']];
-    collect(this.#root, 0, keys, found);
-    if (found.length > 1) byOrder(found);
-    const out: R[] = [];
+    keys[0] = event['source'];
+    keys[1] = event['detail-type'];
+    keys[2] = detail?.['workflow'];
+    keys[3] = detail?.['step'];
+    // The candidates are counted rather than the array emptied: V8 frees an array's storage
+    // when its length is set to 0, and it would grow again at every event.
+    const n = collect(this.#root, 0, keys, found, 0);
+    keys[0] = keys[1] = keys[2] = keys[3] = undefined;
+    if (n === 0) return NONE as readonly R[];
+    if (n > 1) byOrder(found, n);
+    let out: R[] | undefined;
     let last = -1;
-    for (const e of found) {
+    for (let i = 0; i < n; i++) {
+      const e = found[i]!;
       // A rule pinned to several values sits in several buckets; an event array can reach two.
       if (e.order === last) continue;
       last = e.order;
-      if (e.test(event)) out.push(e.rule);
+      if (!e.test(event)) continue;
+      // Most events match one rule: an array of one, not a push's room for 16.
+      if (out === undefined) out = [e.rule];
+      else out.push(e.rule);
     }
-    return out;
+    return out ?? (NONE as readonly R[]);
   }
 
   get size(): number {
@@ -54,17 +73,20 @@ export class RuleIndex<R> {
 }
 
 const always = (): boolean => true;
+const NONE: readonly never[] = Object.freeze([]);
 
 /**
- * Sorts entries by the order their rules were added. An event reaches a few buckets: insertion
- * sort, which allocates nothing (Array.prototype.sort copies into a scratch array every call).
+ * Sorts the first `n` entries by the order their rules were added. An event reaches a few
+ * buckets: insertion sort, which allocates nothing (Array.prototype.sort copies into a scratch
+ * array every call).
  */
-function byOrder<R>(found: Array<Entry<R>>): void {
-  if (found.length > 16) {
-    found.sort((a, b) => a.order - b.order);
+function byOrder<R>(found: Array<Entry<R>>, n: number): void {
+  if (n > 16) {
+    const sorted = found.slice(0, n).sort((a, b) => a.order - b.order);
+    for (let i = 0; i < n; i++) found[i] = sorted[i]!;
     return;
   }
-  for (let i = 1; i < found.length; i++) {
+  for (let i = 1; i < n; i++) {
     const e = found[i]!;
     let j = i - 1;
     while (j >= 0 && found[j]!.order > e.order) {
@@ -111,23 +133,26 @@ function insert<R>(node: Node<R>, level: number, pattern: EventPattern, entry: E
   else for (const v of new Set(values)) insert(child(node, v), level + 1, pattern, entry);
 }
 
-function collect<R>(node: Node<R>, level: number, keys: unknown[], out: Array<Entry<R>>): void {
+/** Writes the candidates for `keys` into `out` from index `n` on; returns the new count. */
+function collect<R>(node: Node<R>, level: number, keys: unknown[], out: Array<Entry<R>>, n: number): number {
   if (level === INDEX_PATHS.length) {
-    for (const e of node.rules) out.push(e);
-    return;
+    const rules = node.rules;
+    for (let i = 0; i < rules.length; i++) out[n++] = rules[i]!;
+    return n;
   }
   const value = keys[level];
   if (typeof value === 'string') {
     const next = node.exact.get(value);
-    if (next) collect(next, level + 1, keys, out);
+    if (next) n = collect(next, level + 1, keys, out, n);
   } else if (Array.isArray(value)) {
     // Event arrays match when any element matches.
     for (const v of new Set(value)) {
       const next = typeof v === 'string' ? node.exact.get(v) : undefined;
-      if (next) collect(next, level + 1, keys, out);
+      if (next) n = collect(next, level + 1, keys, out, n);
     }
   }
-  if (node.any) collect(node.any, level + 1, keys, out);
+  if (node.any) n = collect(node.any, level + 1, keys, out, n);
+  return n;
 }
 
 function exactStrings(pattern: EventPattern, path: readonly string[]): string[] | undefined {

@@ -50,7 +50,7 @@ describe('Lanes', () => {
     let stopped = false;
     const hanging: Executor = {
       kind: 'simulate',
-      start: (_t, signal, done: (o: StepOutcome) => void) => signal.addEventListener('abort', () => { stopped = true; done({ status: 'aborted' }); }),
+      start: (_t, signal, done: (o: StepOutcome, s: typeof signal) => void) => signal.addEventListener('abort', () => { stopped = true; done({ status: 'aborted' }, signal); }),
       execute: () => new Promise(() => {}),
       close: async () => {},
     };

@@ -71,6 +71,23 @@ describe('rule index', () => {
     }
   });
 
+  it('gives each match its own answer: candidates of an earlier event never carry over (the index reuses its scratch arrays)', () => {
+    const index = new RuleIndex<number>();
+    // Pinned by their buckets alone (nothing left to test), so a leftover candidate would be returned.
+    for (let i = 0; i < 40; i++) index.add(i, { detail: { step: ['wide'] } });
+    index.add(100, { detail: { step: ['narrow'] } });
+    index.add(101, { detail: { step: ['some'], n: [{ numeric: ['>', 1] }] } });
+    const wide = index.match(ev({ step: 'wide' }));
+    expect(wide).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // Fewer candidates after more: only this event's.
+    expect(index.match(ev({ step: 'narrow' }))).toEqual([100]);
+    expect(index.match(ev({ step: 'some', n: 1 }))).toEqual([]);
+    expect(index.match(ev({ step: 'none' }))).toEqual([]);
+    expect(index.match(ev({ step: 'some', n: 2 }))).toEqual([101]);
+    // An answer already handed out does not change with later matches.
+    expect(wide).toHaveLength(40);
+  });
+
   it('verifies the fields the buckets do not pin (residual patterns)', () => {
     const index = new RuleIndex<string>();
     index.add('items-only', { source: ['joinflow'], detail: { step: ['m'], item: [{ exists: true }] } });

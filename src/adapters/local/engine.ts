@@ -138,7 +138,7 @@ export class Engine {
       if (this.#plans.has(d.workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, d.workflow);
     }
     const seqs = this.#options.log?.appendEvents(events);
-    if (seqs) events.forEach((e, i) => this.#book.seqs.set(e, seqs[i]!));
+    if (seqs) events.forEach((e, i) => this.#book.logged(e, seqs[i]!));
     await this.bus.publish(events);
   }
 
@@ -202,8 +202,7 @@ export class Engine {
       track: (run, plan) => this.#tracker(run.runId, plan, run.startedAt),
       redeliver: (pending) => {
         for (const { seq, event } of pending) {
-          this.#book.seqs.set(event, seq);
-          this.#book.own.add(event);
+          this.#book.set(event, seq);
         }
         return this.bus.publish(pending.map((p) => p.event));
       },
@@ -279,7 +278,7 @@ export class Engine {
     if (this.#closing) return; // pending on file when durable: recovery delivers them again
     const batches = await effectsOf(events, {
       processor: this.#processor,
-      own: this.#book.own,
+      own: this.#book,
       maxPayloadBytes: this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       blobs: this.#options.blobs,
       meter: this.#options.meter,
@@ -289,8 +288,10 @@ export class Engine {
     const crashAt = this.#options.chaos?.crashAt;
     let crashed = false;
     this.#commits.applying();
-    apply: for (const effects of batches) {
-      for (const effect of effects) {
+    apply: for (let b = 0; b < batches.length; b++) {
+      const effects = batches[b]!;
+      for (let e = 0; e < effects.length; e++) {
+        const effect = effects[e]!;
         // Chaos: the processor "dies" right before this effect; what came before it happened.
         if (crashAt !== undefined && ++this.#effects === crashAt) {
           crashed = true;
@@ -376,9 +377,9 @@ export class Engine {
       for (const e of events) this.#count(e);
       return Promise.resolve();
     }
-    if (log) logOwnEvents(log, events, this.#book.seqs);
+    if (log) logOwnEvents(log, events, this.#book);
     for (const e of events) {
-      this.#book.own.add(e);
+      this.#book.addOwn(e);
       this.#count(e);
     }
     return this.bus.publish(events);

@@ -5,17 +5,35 @@
  */
 import type { ExecutorKind } from '../../model/workflow.ts';
 import type { Executor, StepOutcome, StopSignal, Task } from '../../ports.ts';
-import { setLongTimeout } from './long-timer.ts';
+import { setLongTimeout, type LongTimer } from './long-timer.ts';
 
 /** How long a task's init phase (see Executor.initPhase) may take beyond its timeout: Lambda's limit on Init. */
 export const INIT_LIMIT_MS = 10_000;
 import { TaskQueue } from './task-queue.ts';
 
-/** A minimal StopSignal: one per running task, so it must be cheap to create. */
-class Stopper implements StopSignal {
+/**
+ * A running task: its stop signal (a minimal StopSignal: an AbortController per task would be a
+ * measurable cost at scale) and what the lanes need to finish it. One object per task, and the
+ * only one on the path of an executor that reports by callback (`Executor.start`), which gets
+ * the job back with its outcome.
+ */
+class Job implements StopSignal {
   aborted = false;
   reason: unknown = undefined;
-  #listeners: Array<() => void> | undefined;
+  #listeners: Array<() => void> | undefined = undefined;
+  /** Called once the task has stopped (made only when someone waits). */
+  waiters: Array<() => void> | undefined = undefined;
+  timer: LongTimer | undefined = undefined;
+  /** When the task started, on the lanes' clock. */
+  start = 0;
+  readonly task: Task;
+  /** The run's running jobs, this one among them. */
+  readonly running: Set<Job>;
+
+  constructor(task: Task, running: Set<Job>) {
+    this.task = task;
+    this.running = running;
+  }
 
   addEventListener(_type: 'abort', listener: () => void): void {
     (this.#listeners ??= []).push(listener);
@@ -61,16 +79,13 @@ export type LaneHooks = {
   now(): number;
 };
 
-/** A running task; `waiters` are called when it has stopped (made only when someone waits). */
-type Running = { task: Task; controller: Stopper; waiters: Array<() => void> | undefined };
-
 /** Concurrency-limited execution of tasks, per executor kind. */
 export class Lanes {
   readonly #executors: Map<ExecutorKind, Executor>;
   readonly #limits: Map<ExecutorKind, number>;
   readonly #active = new Map<ExecutorKind, number>();
   readonly #queues = new Map<ExecutorKind, TaskQueue>();
-  readonly #running = new Map<string, Set<Running>>();
+  readonly #running = new Map<string, Set<Job>>();
   readonly #hooks: LaneHooks;
 
   constructor(executors: Map<ExecutorKind, Executor>, limits: Map<ExecutorKind, number>, hooks: LaneHooks) {
@@ -121,8 +136,8 @@ export class Lanes {
   async stopRun(runId: string, reason = 'cancelled'): Promise<void> {
     const running = this.#running.get(runId);
     if (!running) return;
-    const stopped = [...running].map((r) => new Promise<void>((resolve) => (r.waiters ??= []).push(resolve)));
-    for (const r of running) r.controller.abort(reason);
+    const stopped = [...running].map((job) => new Promise<void>((resolve) => (job.waiters ??= []).push(resolve)));
+    for (const job of running) job.abort(reason);
     await Promise.all(stopped);
   }
 
@@ -141,76 +156,86 @@ export class Lanes {
     const executor = this.#executors.get(kind);
     if (!executor) throw new Error(`no executor for kind "${kind}"`);
     this.#active.set(kind, (this.#active.get(kind) ?? 0) + 1);
-    const controller = new Stopper();
-    let set = this.#running.get(task.runId);
-    if (!set) this.#running.set(task.runId, (set = new Set()));
-    const entry: Running = { task, controller, waiters: undefined };
-    set.add(entry);
-    this.#execute(executor, task, controller, (outcome, start) => {
-      try {
-        // The hook runs while the task still holds its slot (the engine counts on it).
-        this.#report(task, controller, outcome, start);
-      } finally {
-        set.delete(entry);
-        if (set.size === 0) this.#running.delete(task.runId);
-        this.#active.set(kind, this.#active.get(kind)! - 1);
-        this.#pump(kind);
-        if (entry.waiters) for (const w of entry.waiters) w();
-      }
-    });
+    let running = this.#running.get(task.runId);
+    if (!running) this.#running.set(task.runId, (running = new Set()));
+    const job = new Job(task, running);
+    running.add(job);
+    this.#execute(executor, job);
   }
 
   /**
-   * Runs one task; callbacks rather than async/await: this is once per task on the hot path.
-   * (The callbacks are passed inline: tsx keeps function names, which costs a call for every
-   * closure assigned to a name.) An executor that reports by callback (`start`) is called
-   * without a promise.
+   * Runs one task. An executor that reports by callback (`start`) is called without a promise,
+   * and with the lanes' one callback (this is once per task on the hot path); others through
+   * `execute`'s promise.
    */
-  #execute(executor: Executor, task: Task, controller: Stopper, done: (outcome: StepOutcome, start: number) => void): void {
-    const start = this.#hooks.now();
+  #execute(executor: Executor, job: Job): void {
+    const task = job.task;
+    const start = (job.start = this.#hooks.now());
     this.#hooks.started(task, start);
     const timeoutMs = task.timeoutMs;
-    // An executor with an init phase (function handlers) says when the handler begins: the
-    // timeout counts from then, as Lambda's leaves out the Init; until then it has INIT_LIMIT_MS more.
-    let timer = timeoutMs === undefined ? undefined : setLongTimeout(() => controller.abort('timeout'), timeoutMs + (executor.initPhase ? INIT_LIMIT_MS : 0));
-    const began = timer === undefined || !executor.initPhase ? undefined : () => {
-      timer!.clear();
-      timer = setLongTimeout(() => controller.abort('timeout'), timeoutMs!);
-    };
+    if (timeoutMs !== undefined) {
+      // An executor with an init phase (function handlers) says when the handler begins: the
+      // timeout counts from then, as Lambda's leaves out the Init; until then it has INIT_LIMIT_MS more.
+      job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs + (executor.initPhase ? INIT_LIMIT_MS : 0));
+    }
     if (executor.start) {
       try {
-        executor.start(task, controller, (outcome) => {
-          timer?.clear();
-          reportOutcome(done, outcome, start);
-        });
+        executor.start(task, job, this.#done);
       } catch (error) {
-        timer?.clear();
+        job.timer?.clear();
         // An executor bug must fail the step, not wedge the run.
         const failed: StepOutcome = { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true };
-        queueMicrotask(() => reportOutcome(done, failed, start));
+        queueMicrotask(() => this.#done(failed, job));
       }
       return;
     }
+    const began = timeoutMs === undefined || !executor.initPhase ? undefined : () => {
+      job.timer!.clear();
+      job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs);
+    };
     let running: Promise<StepOutcome>;
     try {
-      running = began === undefined ? executor.execute(task, controller) : executor.execute(task, controller, began);
+      running = began === undefined ? executor.execute(task, job) : executor.execute(task, job, began);
     } catch (error) {
       running = Promise.reject(error as Error);
     }
     running.then(
-      (outcome) => {
-        timer?.clear();
-        done(outcome, start);
-      },
-      (error: unknown) => {
-        timer?.clear();
-        // An executor bug must fail the step, not wedge the run.
-        done({ status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true }, start);
-      },
+      (outcome) => this.#finish(job, outcome),
+      // An executor bug must fail the step, not wedge the run.
+      (error: unknown) => this.#finish(job, { status: 'failed', error: { type: 'ExecutorError', message: String((error as Error)?.message ?? error) }, retriable: true }),
     );
   }
 
-  #report(task: Task, controller: Stopper, outcome: StepOutcome, start: number): void {
+  /**
+   * The callback of executors that report by callback: what the report throws is raised as from
+   * a promise's callback, not into the executor (its other tasks' callbacks still run).
+   */
+  readonly #done = (outcome: StepOutcome, signal: StopSignal): void => {
+    try {
+      this.#finish(signal as Job, outcome);
+    } catch (error) {
+      void Promise.reject(error as Error);
+    }
+  };
+
+  #finish(job: Job, outcome: StepOutcome): void {
+    job.timer?.clear();
+    const task = job.task;
+    try {
+      // The hook runs while the task still holds its slot (the engine counts on it).
+      this.#report(task, job, outcome, job.start);
+    } finally {
+      const running = job.running;
+      running.delete(job);
+      if (running.size === 0) this.#running.delete(task.runId);
+      const kind = task.executor.type;
+      this.#active.set(kind, this.#active.get(kind)! - 1);
+      this.#pump(kind);
+      if (job.waiters) for (const w of job.waiters) w();
+    }
+  }
+
+  #report(task: Task, controller: Job, outcome: StepOutcome, start: number): void {
     const status = outcome.status === 'aborted' ? (controller.reason === 'timeout' ? 'failed' : 'cancelled') : outcome.status;
     const end = this.#hooks.now();
     const record: TraceRecord = task.item === undefined
@@ -230,15 +255,5 @@ export class Lanes {
       const task = q.pop()!;
       if (this.#hooks.wanted(task)) this.#start(task);
     }
-  }
-}
-
-/** Reports a callback executor's outcome; what the report throws is raised as from a promise's callback. */
-function reportOutcome(done: (outcome: StepOutcome, start: number) => void, outcome: StepOutcome, start: number): void {
-  try {
-    done(outcome, start);
-  } catch (error) {
-    // Not thrown into the executor: its other tasks' callbacks still run.
-    void Promise.reject(error as Error);
   }
 }

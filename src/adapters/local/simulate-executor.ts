@@ -20,46 +20,47 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
     throw new RangeError(`timeScale must be a finite number >= 0, got ${timeScale}`);
   }
 
-  /** Instant steps waiting for the next turn: resolve function, outcome, resolve, outcome, ... */
+  type Done = (outcome: StepOutcome, signal: StopSignal) => void;
+  /** Instant steps waiting for the next turn: callback, outcome, signal, callback, outcome, signal, ... */
   let instant: unknown[] = [];
   const finishInstant = (): void => {
     const due = instant;
     instant = [];
-    for (let i = 0; i < due.length; i += 2) (due[i] as (o: StepOutcome) => void)(due[i + 1] as StepOutcome);
+    for (let i = 0; i < due.length; i += 3) (due[i] as Done)(due[i + 1] as StepOutcome, due[i + 2] as StopSignal);
   };
 
   /** Reports an outcome on the next turn of the loop. */
-  const later = (done: (o: StepOutcome) => void, outcome: StepOutcome): void => {
+  const later = (done: Done, outcome: StepOutcome, signal: StopSignal): void => {
     // On the next turn rather than at once: a 10,000-step chain of instant steps must still let
     // I/O and timers (timeouts, Ctrl-C) run between steps. One setImmediate serves every
     // instant step started in the same turn.
     if (instant.length === 0) setImmediate(finishInstant);
-    instant.push(done, outcome);
+    instant.push(done, outcome, signal);
   };
 
-  function start(task: Task, signal: StopSignal, done: (outcome: StepOutcome) => void): void {
+  function start(task: Task, signal: StopSignal, done: Done): void {
     const spec = task.executor;
     if (spec.type !== 'simulate') {
-      later(done, { status: 'failed', error: { type: 'ExecutorMismatch', message: `simulate executor got a '${spec.type}' task` }, retriable: false });
+      later(done, { status: 'failed', error: { type: 'ExecutorMismatch', message: `simulate executor got a '${spec.type}' task` }, retriable: false }, signal);
       return;
     }
     if (signal.aborted) {
-      later(done, ABORTED);
+      later(done, ABORTED, signal);
       return;
     }
     const outcome: StepOutcome = { status: 'succeeded', output: spec.output === undefined ? null : spec.output };
     const ms = spec.durationMs * timeScale;
     if (!(ms > 0)) {
-      later(done, outcome);
+      later(done, outcome, signal);
       return;
     }
     const onAbort = (): void => {
       timer.clear();
-      done(ABORTED);
+      done(ABORTED, signal);
     };
     const timer = setLongTimeout(() => {
       signal.removeEventListener('abort', onAbort);
-      done(outcome);
+      done(outcome, signal);
       // Timers have whole-millisecond resolution and may truncate: round up so that a
       // simulated step never ends before its duration (makespan >= critical path).
     }, Math.ceil(ms));

@@ -135,7 +135,7 @@ export function logOwnEvents(log: DurableLog, events: readonly EventEnvelope[], 
   // Most calls publish one event: no arrays are built unless the events are of both kinds.
   if (events.length === 0) return;
   let started = 0;
-  for (const e of events) if (e['detail-type'] === DetailType.StepStarted) started++;
+  for (let i = 0; i < events.length; i++) if (events[i]!['detail-type'] === DetailType.StepStarted) started++;
   if (started === 0) {
     const numbers = log.appendEvents(events);
     for (let i = 0; i < events.length; i++) seqs.set(events[i]!, numbers[i]!);
@@ -150,29 +150,48 @@ export function logOwnEvents(log: DurableLog, events: readonly EventEnvelope[], 
 }
 
 /**
- * The engine's own events not processed yet (bounded in size: only others pay for the size check)
- * and the log sequence numbers of logged events (marked processed with the batch that handles
- * them). A Set and a Map emptied as events are processed, not weak collections: those cost the
- * garbage collector more per entry than the entries cost here.
+ * The events of the engine's bus not processed yet: which the engine made itself (bounded in
+ * size: only others pay for the size check) and the log sequence numbers of those logged (marked
+ * processed with the batch that handles them). One Map, emptied as events are processed: not
+ * weak collections, which cost the garbage collector more per entry than the entries cost here,
+ * and not a Set beside a Map, which both grew and shrank (reallocating) with every wave of a run.
+ * Each value is 2 × (sequence number + 1), or 0 when not logged, plus 1 for the engine's own.
  */
 export class EventBook {
-  readonly own = new Set<EventEnvelope>();
-  readonly seqs = new Map<EventEnvelope, number>();
+  readonly #pending = new Map<EventEnvelope, number>();
+
+  /** One of the engine's own events, logged under `seq` (the `seqs` of {@link logOwnEvents}). */
+  set(event: EventEnvelope, seq: number): void {
+    this.#pending.set(event, seq * 2 + 3);
+  }
+
+  /** An event from outside the engine, logged under `seq`. */
+  logged(event: EventEnvelope, seq: number): void {
+    this.#pending.set(event, seq * 2 + 2);
+  }
+
+  /** One of the engine's own events (logged by {@link set} already, or not logged). */
+  addOwn(event: EventEnvelope): void {
+    if (!this.#pending.has(event)) this.#pending.set(event, 1);
+  }
+
+  /** Whether the engine made this event itself. */
+  has(event: EventEnvelope): boolean {
+    const v = this.#pending.get(event);
+    return v !== undefined && v % 2 === 1;
+  }
 
   /** Marks a processed batch in the log and forgets its events, unless a chaos crash delivers them again. */
   processed(log: DurableLog | undefined, events: readonly EventEnvelope[], crashed: boolean): void {
     if (log) {
       const seqs: number[] = [];
-      for (const e of events) {
-        const seq = this.seqs.get(e);
-        if (seq !== undefined) seqs.push(seq);
+      for (let i = 0; i < events.length; i++) {
+        const v = this.#pending.get(events[i]!);
+        if (v !== undefined && v >= 2) seqs.push(Math.floor(v / 2) - 1);
       }
       if (seqs.length > 0) log.markProcessed(seqs);
     }
     if (crashed) return;
-    for (const e of events) {
-      this.own.delete(e);
-      this.seqs.delete(e);
-    }
+    for (let i = 0; i < events.length; i++) this.#pending.delete(events[i]!);
   }
 }
