@@ -23,6 +23,10 @@ describe('createEngine options', () => {
     [{ groupCommitMs: -1 }, 'groupCommitMs: a number of ms, 0 or more (0 commits every batch), got -1'],
     [{ handlerOutput: 'stderr' }, 'handlerOutput: a writable stream (such as process.stderr), got "stderr"'],
     [{ store: {} }, 'store: a TriggerStore (createMemoryStore(), or openDurableState({ dir }).store)'],
+    // Misspellings: each would otherwise be ignored, and the engine run with the default.
+    [{ concurency: 4 }, 'unknown option "concurency" (did you mean "concurrency"?); createEngine takes store, concurrency,'],
+    [{ concurrency: { functon: 2 } }, 'concurrency.functon: not an executor kind (did you mean "function"?); the kinds are function, process, simulate, batch, container'],
+    [{ concurrency: { lambda: 2 } }, 'concurrency.lambda: not an executor kind; the kinds are function, process, simulate, batch, container'],
   ])('refuses %j', (options, message) => {
     expect(() => createEngine(options as unknown as EngineOptions)).toThrow(message);
   });

@@ -14,7 +14,8 @@ import { createProcessExecutor } from './process-executor.ts';
 import { createSimulateExecutor } from './simulate-executor.ts';
 import type { RunTracker } from './run-tracker.ts';
 import { UsageError } from '../../model/errors.ts';
-import type { ExecutorKind } from '../../model/workflow.ts';
+import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
+import { suggest } from '../../compiler/validate.ts';
 
 /**
  * The executor of each kind on one machine: batch steps run their local command as processes,
@@ -57,7 +58,17 @@ export function jsonInput(input: unknown): unknown {
 }
 
 /** Checks the options createEngine takes that a mistake would otherwise let fail later, deep inside (a TypeError on first use). */
+/** Every option createEngine takes (the type makes sure none is missing). */
+const ENGINE_OPTIONS = Object.keys({
+  store: 1, concurrency: 1, timeScale: 1, stateDir: 1, root: 1, dataSource: 1, executors: 1, handlerOutput: 1, onFailure: 1, clock: 1,
+  trace: 1, onStep: 1, onEvents: 1, groupCommitMs: 1, onDeadLetter: 1, meter: 1, log: 1, blobs: 1, maxPayloadBytes: 1, runOptions: 1, chaos: 1,
+} satisfies Record<keyof EngineOptions, 1>);
+
 export function checkEngineOptions(options: EngineOptions): void {
+  // A misspelled option would otherwise be ignored, and the engine run with the default.
+  for (const key of Object.keys(options)) {
+    if (!ENGINE_OPTIONS.includes(key)) throw new UsageError(`unknown option "${key}"${suggest(key, ENGINE_OPTIONS)}; createEngine takes ${ENGINE_OPTIONS.join(', ')}`);
+  }
   const { groupCommitMs: window, handlerOutput, store } = options;
   if (window !== undefined && !(typeof window === 'number' && Number.isFinite(window) && window >= 0)) {
     throw new UsageError(`groupCommitMs: a number of ms, 0 or more (0 commits every batch), got ${JSON.stringify(window)}`);
@@ -80,6 +91,9 @@ export function defaultConcurrency(): Record<ExecutorKind, number> {
 export function concurrencyLimits(given: Partial<Record<ExecutorKind, number>> | undefined): Record<ExecutorKind, number> {
   if (given !== undefined && (given === null || typeof given !== 'object')) {
     throw new UsageError(`concurrency: limits per executor kind, such as { function: 4, process: 2 } (got ${JSON.stringify(given)}; the CLI's --concurrency 4 is { function: 4, process: 4, ... })`);
+  }
+  for (const kind of Object.keys(given ?? {})) {
+    if (!(EXECUTOR_KINDS as readonly string[]).includes(kind)) throw new UsageError(`concurrency.${kind}: not an executor kind${suggest(kind, EXECUTOR_KINDS)}; the kinds are ${EXECUTOR_KINDS.join(', ')}`);
   }
   const limits = { ...defaultConcurrency(), ...given };
   for (const [kind, n] of Object.entries(limits)) {
