@@ -155,12 +155,19 @@ export function isStepSkipped(d: Record<string, unknown>): d is StepSkipped {
 /** The fields that identify one execution in step events: workflow, run, step, attempt, item (and placement). */
 export function stepRef(
   task: { workflow: string; runId: string; step: string; attempt: number; item?: number | undefined; placement?: string | undefined },
-  extra: Record<string, unknown> = {},
+  extra?: Record<string, unknown>,
 ): Record<string, unknown> {
   // Assignments rather than spreads: this runs twice per task (Step Started, Step Completed).
   const ref: Record<string, unknown> = { workflow: task.workflow, runId: task.runId, step: task.step, attempt: task.attempt };
   if (task.item !== undefined) ref['item'] = task.item;
   if (task.placement !== undefined) ref['placement'] = task.placement;
-  for (const k in extra) ref[k] = extra[k];
+  if (extra !== undefined) for (const k in extra) ref[k] = extra[k];
+  return ref;
+}
+
+/** {@link stepRef} with one more field (`startedAt`, `output`), without an object to copy it from. */
+export function stepRefWith(task: Parameters<typeof stepRef>[0], key: string, value: unknown): Record<string, unknown> {
+  const ref = stepRef(task);
+  ref[key] = value;
   return ref;
 }

@@ -3,7 +3,7 @@
  * AWS (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { anyDrivesTriggers, DetailType, isRunRequested, JOINFLOW_SOURCE, runIdProblem, stepRef, type EventEnvelope } from '../../model/events.ts';
+import { anyDrivesTriggers, DetailType, isRunRequested, JOINFLOW_SOURCE, runIdProblem, stepRefWith, type EventEnvelope } from '../../model/events.ts';
 import { JoinflowError, UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
@@ -340,7 +340,7 @@ export class Engine {
   #started(task: Task, at: number): void {
     this.#runs.get(task.runId)?.started(task);
     this.#options.log?.taskStarted(task, at);
-    void this.#publish([this.#event(DetailType.StepStarted, stepRef(task, { startedAt: at }))]);
+    void this.#publish([this.#event(DetailType.StepStarted, stepRefWith(task, 'startedAt', at))]);
   }
 
   #finished(task: Task, outcome: AttemptEnd, record: TraceRecord): void {
@@ -375,7 +375,7 @@ export class Engine {
     if (this.bus.subscribers <= 1 && !this.#options.onEvents && !anyDrivesTriggers(events)) {
       log?.recordEvents?.(events);
       for (const e of events) this.#count(e);
-      return Promise.resolve();
+      return RESOLVED;
     }
     if (log) logOwnEvents(log, events, this.#book);
     for (const e of events) {
@@ -392,6 +392,9 @@ export class Engine {
     if (typeof runId === 'string') this.#runs.get(runId)?.countEvent(e);
   }
 }
+
+/** What #publish returns when nothing is carried through the bus (one promise, not one per event). */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Creates an embedded engine. */
 export function createEngine(options: EngineOptions = {}): Engine {

@@ -3,7 +3,7 @@
  * millisecond), the event that reports how a step's attempt ended, and how they are logged.
  */
 import { randomBytes } from 'node:crypto';
-import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepError } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, stepRef, stepRefWith, type EventEnvelope, type StepError } from '../../model/events.ts';
 import type { StepOutcome, Task } from '../../ports.ts';
 import type { DurableLog } from './durable-log.ts';
 import { retriesAfter, STEP_TIMEOUT } from '../../runtime/fallback.ts';
@@ -116,7 +116,7 @@ export type AttemptEnd = StepOutcome | { status: 'timeout'; timeoutMs: number };
  * for a failure whether another attempt follows.
  */
 export function attemptEvent(task: Task, outcome: AttemptEnd, make: EventFactory): { event?: EventEnvelope; retrying?: boolean } {
-  if (outcome.status === 'succeeded') return { event: make(DetailType.StepCompleted, stepRef(task, { output: outcome.output ?? null })) };
+  if (outcome.status === 'succeeded') return { event: make(DetailType.StepCompleted, stepRefWith(task, 'output', outcome.output ?? null)) };
   if (outcome.status !== 'failed' && outcome.status !== 'timeout') return {};
   const error: StepError = outcome.status === 'timeout'
     ? { type: STEP_TIMEOUT, message: `step "${task.step}" timed out after ${outcome.timeoutMs} ms (attempt ${task.attempt})` }
