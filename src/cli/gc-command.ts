@@ -1,10 +1,10 @@
 /** `joinflow gc`: compacts the state dir by deleting finished runs older than a cutoff. */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
 import { sweepMemoryRuns } from './memory-runs.ts';
-import { openState, stateDir } from './state.ts';
+import { openState, otherEngines, stateDir } from './state.ts';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -57,8 +57,27 @@ export async function gcCommand(args: string[]): Promise<number> {
     const files = leftovers === 0 ? '' : `, and ${dirs(leftovers)} of their logs, data and payloads`;
     const letters = deadLetters === 0 ? '' : `, ${deadLetters} dead letter${deadLetters === 1 ? '' : 's'}`;
     process.stderr.write(`joinflow gc: removed ${runs} finished run(s)${letters} and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}${memoryNote === '' ? '' : `, and ${memoryNote}`}\n`);
+    const compacted = compact(dir, state);
+    if (compacted !== undefined) process.stderr.write(`joinflow gc: ${compacted}\n`);
     return 0;
   } finally {
     state.close();
   }
+}
+
+/**
+ * Gives the space of what was deleted back to the file system (VACUUM, then the WAL truncated).
+ * Not while an engine runs on the state dir: VACUUM rewrites the whole file under the write lock,
+ * and an engine that waited longer than its busy timeout for it would stop.
+ */
+function compact(dir: string, state: ReturnType<typeof openState>): string | undefined {
+  if (state.log.freePages() === 0) return undefined;
+  const others = otherEngines(dir);
+  if (others.length > 0) return `the database was not compacted: process ${others.join(', ')} runs an engine on ${dir} (the space freed is reused by new runs; run gc again once it has stopped to give it back)`;
+  const file = path.join(dir, 'state.db');
+  const size = (): number => (existsSync(file) ? statSync(file).size : 0) + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
+  const before = size();
+  state.log.vacuum();
+  const mb = (n: number): string => (n < 2 ** 20 ? `${Math.round(n / 1024)} KB` : `${(n / 2 ** 20).toFixed(1)} MB`);
+  return `compacted the database: ${mb(before)} -> ${mb(size())}`;
 }

@@ -3,7 +3,7 @@
  * "unfinished runs" notice, resume of a finished run, cancel across processes, dlq list, gc.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -236,6 +236,39 @@ describe('durable state through the CLI', () => {
     expect(gc.stderr).toBe('joinflow gc: removed 1 finished run(s), 1 dead letter and 0 finished subscription deliveries\n');
   });
 
+  it('gc gives the space back to the file system, unless an engine runs on the state dir', async () => {
+    const state = tmp();
+    const s = openDurableState({ dir: state });
+    const engine = createEngine({ store: s.store, log: s.log });
+    engine.register(plan({ name: 'wide', steps: { a: { executor: { type: 'simulate', durationMs: 0, output: 'x'.repeat(2000) } }, b: { needs: ['a'], forEach: 'a', executor: { type: 'simulate', durationMs: 0 } } } }));
+    engine.register(plan({ name: 'many', steps: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`s${i}`, { executor: { type: 'simulate', durationMs: 0, output: 'y'.repeat(500) } }])) }));
+    for (let i = 0; i < 20; i++) expect((await engine.run('many', null)).status).toBe('succeeded');
+    await engine.close();
+    s.close();
+    const size = () => ['state.db', 'state.db-wal'].reduce((n, f) => n + (existsSync(path.join(state, f)) ? statSync(path.join(state, f)).size : 0), 0);
+    const before = size();
+    expect(before).toBeGreaterThan(1_000_000);
+    // An engine on the state dir (its mark, and a live process whose command line names joinflow).
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', path.join(root, 'bin/joinflow.js')], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => other.once('spawn', resolve));
+      mkdirSync(path.join(state, 'engines'), { recursive: true });
+      writeFileSync(path.join(state, 'engines', String(other.pid)), 'dev');
+      const busy = joinflow(['gc', '--state', state, '--older-than', '1d']);
+      expect(busy.stderr).toBe('joinflow gc: removed 0 finished run(s) and 0 finished subscription deliveries\n');
+      const kept = joinflow(['gc', '--state', state]);
+      expect(kept.stderr).toContain(`joinflow gc: removed 20 finished run(s) and 0 finished subscription deliveries\njoinflow gc: the database was not compacted: process ${other.pid} runs an engine on ${state}`);
+      expect(size()).toBeGreaterThan(before / 2);
+    } finally {
+      other.kill('SIGKILL');
+    }
+    await new Promise((resolve) => other.once('exit', resolve));
+    const gc = joinflow(['gc', '--state', state]);
+    expect(gc.code).toBe(0);
+    expect(gc.stderr).toMatch(/^joinflow gc: removed 0 finished run\(s\) and 0 finished subscription deliveries\njoinflow gc: compacted the database: [\d.]+ MB -> \d+ KB\n$/);
+    expect(size()).toBeLessThan(before / 4);
+  });
+
   it('a state dir made by the row store keeps using it: its runs are listed, and new runs go into it', async () => {
     const state = tmp();
     const s = openSqliteState({ dir: state });
@@ -352,7 +385,7 @@ describe('durable state through the CLI', () => {
     mkdirSync(path.join(runs, 'not-a-run'));
     gc = joinflow(['gc', '--state', state]);
     expect(gc.code).toBe(0);
-    expect(gc.stderr).toBe('joinflow gc: removed 2 finished run(s) and 0 finished subscription deliveries, and 2 directories of their logs, data and payloads\n');
+    expect(gc.stderr).toMatch(/^joinflow gc: removed 2 finished run\(s\) and 0 finished subscription deliveries, and 2 directories of their logs, data and payloads\n(joinflow gc: compacted the database: \d+ KB -> \d+ KB\n)?$/);
     expect(readdirSync(runs)).toEqual(['not-a-run']);
     expect(runStatus(state, 'wc-1')).toBeUndefined();
   });

@@ -10,6 +10,9 @@ import { rowNames } from '../../src/adapters/local/journal-decode.ts';
 import { createEventFactory } from '../../src/adapters/local/step-events.ts';
 import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
+import { createEngine } from '../../src/adapters/local/engine.ts';
+import { openSqliteState as openRowState } from '../../src/adapters/local/sqlite-state.ts';
+import { diamondDef, plan as compiled } from '../helpers/plans.ts';
 
 const dirs: string[] = [];
 const opened: JournalState[] = [];
@@ -186,6 +189,32 @@ describe('journal state', () => {
     const db = new Database(s.file, { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM journal WHERE run_id IS NULL').get()).toEqual({ n: 1 });
     db.close();
+  });
+
+  // gc in another process deletes the plans no run uses: a long-lived engine (joinflow dev) must
+  // put its plan back for its next run, though it had saved it before.
+  it.each([['journal', openJournalState], ['row', openRowState]] as const)('an engine saves its plan again after gc in another process deleted it (%s store)', async (_kind, openState) => {
+    const dir = freshDir();
+    const state = openState({ dir });
+    const engine = createEngine({ store: state.store, log: state.log, groupCommitMs: 0 });
+    try {
+      engine.register(compiled(diamondDef));
+      expect((await engine.run('diamond', null, { runId: 'before' })).status).toBe('succeeded');
+      const other = openState({ dir });
+      expect(other.log.gc(Date.now() + 60_000).runIds).toEqual(['before']);
+      other.close();
+      expect((await engine.run('diamond', null, { runId: 'after' })).status).toBe('succeeded');
+      const reader = openState({ dir });
+      try {
+        expect(reader.log.runPlan('after')?.workflow).toBe('diamond');
+        expect(reader.log.attempts('after').map((a) => a.step).sort()).toEqual(['a', 'b', 'c']);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      await engine.close();
+      state.close();
+    }
   });
 
   it('a finished task lets go of its payload in memory, and is still read back whole', async () => {

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
-import { createBatch } from '../../src/adapters/local/sqlite-schema.ts';
+import { createBatch } from '../../src/adapters/local/sqlite-batch.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { plan } from '../helpers/plans.ts';
 import { tempDirs } from '../helpers/tmp.ts';

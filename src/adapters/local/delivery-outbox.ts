@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '../../model/events.ts';
-import type { Batch } from './sqlite-schema.ts';
+import type { Batch } from './sqlite-batch.ts';
 
 /** One delivery: which subscription gets which event, and where its retries stand. */
 export type Delivery = {

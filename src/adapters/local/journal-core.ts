@@ -6,6 +6,7 @@
  * changed. A run started by another process (before a restart) is loaded by replaying its rows.
  */
 import type Database from 'better-sqlite3';
+import { JoinflowError } from '../../model/errors.ts';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord } from '../../ports.ts';
@@ -16,7 +17,7 @@ import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-de
 import { liveRun, LiveRuns, type ByName, type TaskTable } from './journal-runs.ts';
 import { slimTask, taskKey } from './journal-tasks.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
-import type { Batch } from './sqlite-schema.ts';
+import type { Batch } from './sqlite-batch.ts';
 
 /** A join counter: the first arrival key in a field, a Set only from the second on. */
 export type Join = { first: string | undefined; more: Set<string> | undefined; need: number | undefined; claimedAt: number | undefined; dispatchedAt: number | undefined };
@@ -210,7 +211,8 @@ export class Journal {
     const plan = this.#runPlan(runId);
     const vocabulary = plan ? planVocabulary(plan) : undefined;
     if (vocabulary?.list.length !== base) {
-      throw new Error(`journal: run ${runId} numbers its names after ${base} of its plan's, but its plan ${plan ? `has ${vocabulary!.list.length}` : 'is not on file'}`);
+      // A plan deleted under a live engine by `gc` in another process, before the engine checked for that.
+      throw new JoinflowError('RUN_UNREADABLE', `run ${runId} cannot be read: its rows number their names after ${base} of its plan's, but its plan ${plan ? `has ${vocabulary!.list.length}` : 'is not on file'}`);
     }
     return new NameTable(vocabulary);
   }

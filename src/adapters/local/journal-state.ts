@@ -19,7 +19,8 @@ import { addTask, slimTask, taskEntry } from './journal-tasks.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
-import { createBatch, openDatabase, stateDirectory, upgradeOnWrite, type Schema } from './sqlite-schema.ts';
+import { createBatch } from './sqlite-batch.ts';
+import { openDatabase, stateDirectory, upgradeOnWrite, type Schema } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './sqlite-state.ts';
 
 /**
@@ -216,9 +217,12 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
     for (const runId of removed.runIds) journal.runs.delete(runId);
     return removed;
   };
+  log.freePages = () => db.pragma('freelist_count', { simple: true }) as number;
   log.vacuum = () => {
     store.commit();
     db.exec('VACUUM');
+    // VACUUM in WAL mode writes the new file into the WAL: copy it back, and the WAL to zero bytes.
+    db.pragma('wal_checkpoint(TRUNCATE)');
   };
   return { store, log, file, ...stateHandle(db, batch) };
 }
@@ -308,6 +312,7 @@ function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>
     attempts: (runId) => journal.attemptsOf(runId).map(toAttempt),
     gc: () => ({ runs: 0, runIds: [] }),
     vacuum() {},
+    freePages: () => 0,
   };
   return log;
 }

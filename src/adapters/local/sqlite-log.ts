@@ -9,7 +9,7 @@ import type { Task } from '../../ports.ts';
 import type { DurableLog, TaskAttempt, TaskEntry } from './durable-log.ts';
 import { createLogBuffer } from './sqlite-log-buffer.ts';
 import { collectGarbage, runTables } from './sqlite-runs.ts';
-import type { Batch } from './sqlite-schema.ts';
+import type { Batch } from './sqlite-batch.ts';
 
 export { decodeRun, RUN_COLUMNS, toJson, type RunRow } from './sqlite-runs.ts';
 
@@ -38,6 +38,8 @@ function decodeTask(row: TaskRow): TaskEntry {
 export type SqliteLog = DurableLog & {
   /** Commits the open batch, then rebuilds the file to return the pages gc freed to the OS. */
   vacuum(): void;
+  /** Pages of the file that hold nothing (freed by gc; reused by later writes, or given back by vacuum). */
+  freePages(): number;
   /** Logs events that need no processing (Step Started), for `joinflow events tail`. */
   recordEvents(events: readonly EventEnvelope[]): void;
   /** Logged events after sequence number `seq`, oldest first (at most `limit`). */
@@ -161,9 +163,13 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     gc(before) {
       return collectGarbage(db, batch, before, ['events', 'tasks', 'timers', 'results', 'joins', 'arrivals'], 'DELETE FROM events WHERE run_id IS NULL AND processed = 1');
     },
+    freePages() {
+      return db.pragma('freelist_count', { simple: true }) as number;
+    },
     vacuum() {
       batch.commit();
       db.exec('VACUUM');
+      db.pragma('wal_checkpoint(TRUNCATE)');
     },
   };
 }

@@ -9,7 +9,7 @@ import type { Task } from '../../ports.ts';
 import type { DeadLetter, DurableLog, RunOptions } from './durable-log.ts';
 import type { RunRecord, RunStatus } from '../../ports.ts';
 import { runRecord } from './run-record.ts';
-import type { Batch } from './sqlite-schema.ts';
+import type { Batch } from './sqlite-batch.ts';
 import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
@@ -90,6 +90,8 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
   const saved = new Set<string>();
   savedPlans.set(db, saved);
   batch.afterRollback(() => saved.clear());
+  // `joinflow gc` in another process deletes the plans no run uses, this engine's among them.
+  batch.afterOtherWriter(() => saved.clear());
   // Plans are immutable once stored under their content hash, so a parsed copy can be shared.
   const plans = new Map<string, TriggerPlan>();
 

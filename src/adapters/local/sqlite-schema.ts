@@ -1,12 +1,13 @@
 /**
  * The SQLite state file of the durable embedded engine: opening it (pragmas), its schema and
- * schema version, and the single group-commit transaction every write of the store and the log
- * goes into. The store (sqlite-state.ts) and the log (sqlite-log.ts) share one connection.
+ * schema version, and the errors about it. Every write goes into one group-commit transaction
+ * (sqlite-batch.ts); the store and the log share one connection.
  */
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JoinflowError } from '../../model/errors.ts';
+import type { Batch } from './sqlite-batch.ts';
 
 /** The schema this code reads and writes; bump it (and add a migration) on any table change. */
 export const SCHEMA_VERSION = 2;
@@ -144,7 +145,7 @@ function openError(file: string, err: unknown): StateFileError {
   return new StateFileError('STATE_UNREADABLE', file, `${file}: cannot open the state database (${why}).`, { cause: err });
 }
 
-function errnoCode(error: unknown): string | undefined {
+export function errnoCode(error: unknown): string | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
 }
@@ -153,7 +154,7 @@ function errnoCode(error: unknown): string | undefined {
  * What an errno code met writing `target` (`name`: how to call it) means, in words, with the
  * code: `no permission to write /x (EACCES)`.
  */
-function cannotWrite(target: string, code: string | undefined, name = target): string {
+export function cannotWrite(target: string, code: string | undefined, name = target): string {
   switch (code) {
     case 'EACCES':
       return `no permission to write ${name} (EACCES)`;
@@ -277,105 +278,6 @@ function ensureSchema(db: Database.Database, file: string, schema: Schema): void
 /** True when `err` is a better-sqlite3 error with this result code. */
 export function isSqliteError(err: unknown, code: string): boolean {
   return err instanceof Database.SqliteError && (err.code === code || err.code.startsWith(`${code}_`));
-}
-
-/**
- * The one open write transaction (group commit). Every write calls `write()` first, which begins
- * it lazily; `commit()` ends it. Reads on the same connection see the uncommitted writes.
- */
-export type Batch = {
-  write(): void;
-  commit(): void;
-  rollback(): void;
-  /** Writes the write-behind buffers into the open transaction (before reading their tables). */
-  flush(): void;
-  /** Runs `flush` inside the transaction right before every COMMIT (write-behind buffers). */
-  beforeCommit(flush: () => void): void;
-  /** Runs `reset` after a ROLLBACK (buffers of the rolled-back batch are dropped). */
-  afterRollback(reset: () => void): void;
-  /** A write failed: rolls back (memory ahead of the file is dropped: afterRollback); every later write or commit throws the error returned. */
-  abandon(error: unknown): Error;
-};
-
-/** The error of a failed commit: the file, and why in words. */
-function writeFailure(file: string, err: unknown): Error {
-  if (err instanceof StateFileError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  const why = code === 'SQLITE_FULL' ? 'the database or its disk is full (SQLITE_FULL)' : typeof code === 'string' ? `${(err as Error).message} (${code})` : String((err as Error)?.message ?? err);
-  return new StateFileError('STATE_WRITE', file, `${file}: cannot write the state database: ${why}. What was not committed is dropped; the file keeps every commit before it.`, { cause: err });
-}
-
-/** Creates the group-commit transaction of `db`. */
-export function createBatch(db: Database.Database, file: string): Batch {
-  const begin = db.prepare('BEGIN IMMEDIATE');
-  const commit = db.prepare('COMMIT');
-  const rollback = db.prepare('ROLLBACK');
-  const flushers: Array<() => void> = [];
-  const resetters: Array<() => void> = [];
-  // SQLite opens a database this process may not write read-only, and readers work; the first write checks once, so
-  // that a writer is told which file and why, not "attempt to write a readonly database" from whichever statement.
-  let writable = false;
-  let broken: Error | undefined;
-  const abandon = (error: unknown): Error => {
-    broken ??= writeFailure(file, error);
-    try {
-      if (db.open && db.inTransaction) rollback.run();
-    } finally {
-      for (const reset of resetters) reset();
-    }
-    return broken;
-  };
-  return {
-    beforeCommit(flush) {
-      flushers.push(flush);
-    },
-    afterRollback(reset) {
-      resetters.push(reset);
-    },
-    write() {
-      // inTransaction asks SQLite itself: after an error that made SQLite roll back on its own
-      // (disk full, I/O error), the next write begins afresh instead of writing in autocommit.
-      if (broken) throw broken;
-      if (db.inTransaction) return;
-      if (!writable) {
-        try {
-          accessSync(file, constants.W_OK);
-        } catch (error) {
-          const code = errnoCode(error);
-          if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-            throw new StateFileError('STATE_ACCESS', file, `${file}: cannot write the state database: ${cannotWrite(file, code, 'it')}; joinflow needs write access to it to change it.`, { cause: error });
-          }
-        }
-        writable = true;
-      }
-      try {
-        begin.run();
-      } catch (err) {
-        if (!isSqliteError(err, 'SQLITE_BUSY')) throw err;
-        throw new StateFileError('STATE_LOCKED', file, `${file}: another process holds the write lock of the state database; only one engine may use a state dir.`, { cause: err });
-      }
-    },
-    flush() {
-      if (db.inTransaction) for (const flush of flushers) flush();
-    },
-    commit() {
-      if (broken) throw broken;
-      if (!db.inTransaction) return;
-      try {
-        for (const flush of flushers) flush();
-        commit.run();
-      } catch (err) {
-        // Memory (the journal's names and runs) was ahead of the file: committing later what is
-        // left would write rows that refer to facts that never reached it.
-        throw abandon(err);
-      }
-    },
-    abandon,
-    rollback() {
-      if (db.inTransaction) rollback.run();
-      for (const reset of resetters) reset();
-    },
-  };
 }
 
 /**

@@ -12,7 +12,8 @@ import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type Sqli
 import { runRowStatements, stateHandle } from './sqlite-runs.ts';
 import { createJoinMirror } from './sqlite-joins.ts';
 import { runRecord } from './run-record.ts';
-import { createBatch, openDatabase, type SyncMode } from './sqlite-schema.ts';
+import { createBatch } from './sqlite-batch.ts';
+import { openDatabase, type SyncMode } from './sqlite-schema.ts';
 
 export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
 export type { SqliteLog } from './sqlite-log.ts';
