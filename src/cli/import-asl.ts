@@ -13,7 +13,7 @@ import { UsageError, WorkflowDefinitionError, type Problem } from '../model/erro
 import { WORKFLOW_NAME_PATTERN } from '../model/workflow.ts';
 import { importModule } from '../adapters/local/workflow-files.ts';
 import { taskFunctions } from '../importers/asl/interpret.ts';
-import { outputFile, writeOutput } from './input.ts';
+import { workflowOutput, writeOutput } from './input.ts';
 
 export type ImportAslFlags = { out?: string; name?: string; tasks?: string };
 
@@ -22,7 +22,7 @@ const ENTRY = path.resolve(import.meta.dirname, '../../src/asl.ts');
 
 export async function importAslFile(file: string, flags: ImportAslFlags): Promise<number> {
   if (flags.out === undefined) throw new UsageError('joinflow import asl writes two files, the workflow and the module its steps run: name the workflow file with -o (e.g. -o workflows/orders.json)');
-  const out = outputFile('-o', flags.out);
+  const out = workflowOutput('-o', flags.out);
   let machine: unknown;
   try {
     const text = readFileSync(file, 'utf8');

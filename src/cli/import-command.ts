@@ -7,7 +7,7 @@ import { importWfCommons } from '../importers/wfcommons.ts';
 import { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } from '../importers/wfcommons-executors.ts';
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import type { WorkflowInput } from '../model/workflow.ts';
-import { outputFile, refuseOverwrite, writeOutput } from './input.ts';
+import { workflowOutput, refuseOverwrite, writeOutput } from './input.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
 export async function importCommand(args: string[]): Promise<number> {
@@ -47,7 +47,7 @@ export async function importCommand(args: string[]): Promise<number> {
   }
   if (file === undefined || extra.length > 0) throw new UsageError('name exactly one trace file');
   if (values.out !== undefined) {
-    outputFile('-o', values.out);
+    workflowOutput('-o', values.out);
     refuseOverwrite(values.out, file, 'the trace being imported');
     if (values.mapping !== undefined) refuseOverwrite(values.out, values.mapping, 'the mapping file');
   }

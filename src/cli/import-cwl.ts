@@ -4,7 +4,7 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { importCwl } from '../importers/cwl.ts';
 import { UsageError } from '../model/errors.ts';
-import { outputFile, refuseOverwrite, writeOutput } from './input.ts';
+import { workflowOutput, refuseOverwrite, writeOutput } from './input.ts';
 
 /** This package's CLI, which imported steps run as `node <bin> cwl-tool <spec>`. */
 const BIN = path.resolve(import.meta.dirname, '../../bin/joinflow.js');
@@ -19,7 +19,7 @@ export async function importCwlFile(file: string, flags: ImportCwlFlags): Promis
   if (flags.image !== undefined && executor !== 'batch') {
     throw new UsageError('--image applies to --executor batch (it is the image of steps without a DockerRequirement); process steps run here, with no image');
   }
-  if (flags.out !== undefined) outputFile('-o', flags.out);
+  if (flags.out !== undefined) workflowOutput('-o', flags.out);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

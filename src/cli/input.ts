@@ -1,5 +1,5 @@
 /** `--input JSON|@file` parsing shared by the commands that start runs, and output files named by flags. */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../model/errors.ts';
 
@@ -26,9 +26,19 @@ export function parseInput(raw: string | undefined): unknown {
  * exists and it is not a directory itself. Returns it.
  */
 export function outputFile(flag: string, file: string): string {
+  if (file.trim() === '') throw new UsageError(`${flag}: the file name is empty`);
   const dir = path.dirname(path.resolve(file));
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${flag} ${file}: directory ${dir} does not exist`);
-  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${flag} ${file}: is a directory, not a file`);
+  const existing = statSync(file, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new UsageError(`${flag} ${file}: is a directory, not a file`);
+  // Opened for appending (nothing in it changes) to find out now, not when the file is written
+  // after the work: a read-only directory or file, /proc, a full quota. One made here is removed.
+  try {
+    closeSync(openSync(file, 'a'));
+  } catch (error) {
+    throw new UsageError(`${flag} ${file}: cannot write: ${(error as Error).message}`);
+  }
+  if (!existing) rmSync(file, { force: true });
   return file;
 }
 
@@ -48,4 +58,16 @@ export function refuseOverwrite(out: string, input: string, what: string): void 
   if (o && i && o.dev === i.dev && o.ino === i.ino) {
     throw new UsageError(`-o ${out}: is ${what} (${input}); writing the workflow there would overwrite it: choose another output file`);
   }
+}
+
+/**
+ * The `-o` of an importer: an output file (outputFile) whose name says JSON or YAML, as the
+ * workflow written there is JSON (which YAML reads too), and `joinflow run` goes by the extension.
+ */
+export function workflowOutput(flag: string, file: string): string {
+  const ext = path.extname(file).toLowerCase();
+  if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') {
+    throw new UsageError(`${flag} ${file}: the workflow is written as JSON, and joinflow reads a workflow file by its extension: name it .json (or .yaml/.yml)`);
+  }
+  return outputFile(flag, file);
 }

@@ -13,6 +13,7 @@ import { UsageMeter } from '../adapters/local/usage-meter.ts';
 import { estimateCost, formatCostReport } from '../cost/estimate.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { UsageError } from '../model/errors.ts';
+import { runIdProblem } from '../model/events.ts';
 import type { TriggerStore } from '../ports.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
 import { markMemoryRun } from './memory-runs.ts';
@@ -43,6 +44,9 @@ export async function runCommand(args: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the workflow to run' : `one workflow at a time (got ${positionals.join(', ')})`);
   if (values.memory && values.state !== undefined) throw new UsageError('--state and --memory cannot be combined: --memory keeps no state dir');
+  // Checked before anything is written (the state dir is made when it is opened).
+  const badRunId = values['run-id'] === undefined ? undefined : runIdProblem(values['run-id']);
+  if (badRunId) throw new UsageError(`run id "${values['run-id']}": ${badRunId}`);
   const input = parseInput(values.input);
   // Checked before the run: a trace that cannot be written must not cost the run.
   if (values.trace !== undefined) outputFile('--trace', values.trace);

@@ -15,6 +15,8 @@ export const DEFAULT_STATE_DIR = '.joinflow';
  * its path) is refused here, by every command, with a StateFileError naming it (exit 2).
  */
 export function stateDir(flag: string | undefined): string {
+  // path.resolve('') is the current directory: an empty --state ("$STATE" unset) must not write there.
+  if (flag !== undefined && flag.trim() === '') throw new UsageError('--state: the directory name is empty');
   const dir = path.resolve(flag ?? DEFAULT_STATE_DIR);
   stateDirectory(dir, false);
   return dir;

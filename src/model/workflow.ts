@@ -19,12 +19,21 @@ export const FunctionExecutorSchema = z.strictObject({
   params: z.unknown().optional(),
 });
 
+/**
+ * Environment variables of a command: a name with "=" (or none) would set another variable than
+ * the one written (`B=C: x` sets B to "C=x"), and a NUL ends a string in the system call.
+ */
+const EnvSchema = z.record(
+  z.string().regex(/^[^=\0]+$/, 'an environment variable name must not be empty nor contain "=" or a NUL character'),
+  z.string().regex(/^[^\0]*$/, 'an environment variable value must not contain a NUL character'),
+).default({});
+
 /** `process`: a command run as a child process; its last stdout line (JSON) is the output. */
 export const ProcessExecutorSchema = z.strictObject({
   type: z.literal('process'),
   command: z.string().min(1, 'must name the command to run'),
   args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
+  env: EnvSchema,
   cwd: z.string().optional(),
 });
 
@@ -39,7 +48,7 @@ export const SimulateExecutorSchema = z.strictObject({
 export const LocalCommandSchema = z.strictObject({
   command: z.string().min(1, 'must name the command to run'),
   args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
+  env: EnvSchema,
   cwd: z.string().optional(),
 });
 
@@ -54,7 +63,7 @@ export const BatchExecutorSchema = z.strictObject({
   vcpus: z.number().positive().max(256).default(1),
   memoryMb: z.number().int().min(128).max(2_000_000).default(2048),
   gpus: z.number().int().nonnegative().max(16).default(0),
-  env: z.record(z.string(), z.string()).default({}),
+  env: EnvSchema,
   local: LocalCommandSchema.optional(),
 });
 
@@ -69,7 +78,7 @@ export const ContainerExecutorSchema = z.strictObject({
   export: z.string().min(1).default('handler'),
   command: z.string().min(1).optional(),
   args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
+  env: EnvSchema,
   cwd: z.string().optional(),
 });
 
@@ -96,7 +105,7 @@ export const AutoExecutorSchema = z.strictObject({
   export: z.string().min(1).default('handler'),
   image: z.string({ error: AUTO_IMAGE }).min(1, AUTO_IMAGE),
   command: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
+  env: EnvSchema,
   local: LocalCommandSchema.optional(),
 });
 

@@ -119,6 +119,39 @@ describe('joinflow run', () => {
     expect(joinflow(['timeline', 'some-run-id', '--workflow', 'fanout']).stderr).toContain("--workflow goes with a 'joinflow run --trace' file");
   });
 
+  it('refuses bad flags and ambiguous names before anything is run or written', () => {
+    const project = tmp();
+    mkdirSync(path.join(project, 'workflows', 'empty'), { recursive: true });
+    const def = 'name: x\nsteps:\n  a: { executor: { type: simulate, durationMs: 0 } }\n';
+    writeFileSync(path.join(project, 'workflows', 'x.yaml'), def);
+    writeFileSync(path.join(project, 'workflows', 'x.json'), JSON.stringify({ name: 'x', steps: { other: { executor: { type: 'simulate', durationMs: 0 } } } }));
+    writeFileSync(path.join(project, 'workflows', 'one.yaml'), def.replace('name: x', 'name: one'));
+    const run = (...args: string[]) => joinflow(['run', ...args], { cwd: project });
+    const refused = (r: { code: number | null; stderr: string }, message: string) => {
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(message);
+    };
+    // Two files of one name: neither is run.
+    refused(run('x', '--memory'), 'workflow "x" is ambiguous: workflows/x.yaml and workflows/x.json both exist; name the file to run');
+    refused(run('onee', '--memory'), 'workflow "onee" not found (did you mean "one"?)');
+    refused(run('workflows/empty', '--memory'), 'workflows/empty is a directory with no workflow file in it');
+    // Each refused before the state dir is made, and before the run.
+    const state = path.join(project, 'state');
+    refused(run('one', '--state', state, '--run-id', '../x'), 'run id "../x": ');
+    refused(run('one', '--state', state, '--trace', '/proc/t.json'), '--trace /proc/t.json: cannot write: ');
+    refused(run('one', '--state', state, '--trace', ''), '--trace: the file name is empty');
+    expect(existsSync(state)).toBe(false);
+    refused(run('one', '--state', ''), '--state: the directory name is empty');
+    expect(existsSync(path.join(project, 'state.db'))).toBe(false);
+    // An importer writes JSON: a file name that joinflow would read as something else is refused.
+    const trace = path.join(root, '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json');
+    refused(joinflow(['import', 'wfcommons', trace, '-o', path.join(project, 'm.ts')], { cwd: project }), 'the workflow is written as JSON, and joinflow reads a workflow file by its extension: name it .json (or .yaml/.yml)');
+    expect(existsSync(path.join(project, 'm.ts'))).toBe(false);
+    // Environment variable names that would set another variable.
+    writeFileSync(path.join(project, 'workflows', 'env.yaml'), 'name: env\nsteps:\n  a: { executor: { type: process, command: sh, args: [-c, "echo 1"], env: { "B=C": x } } }\n');
+    refused(run('env', '--memory'), 'steps.a.executor.env.B=C: invalid name: an environment variable name must not be empty nor contain "=" or a NUL character');
+  });
+
   it('exits 2 naming the problem for bad definitions, bad input and bad flags', () => {
     const dir = tmp();
     const bad = path.join(dir, 'bad.yaml');

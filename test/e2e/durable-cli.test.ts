@@ -88,8 +88,15 @@ describe('durable state through the CLI', () => {
     const live = joinflow(['status', 'killed-1', '--state', state, '--json']);
     expect(JSON.parse(live.stdout).run).toMatchObject({ status: 'running' });
     expect(JSON.parse(live.stdout).run.interrupted).toBeUndefined();
+    // The same id again: not a usage mistake, and it names the process that runs it.
+    const twice = joinflow(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'killed-1']);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain(`joinflow run: run "killed-1" is running in process ${slow.child.pid}\n`);
+    expect(twice.stderr).not.toContain('--help');
     slow.child.kill('SIGKILL');
     await slow.exit;
+    const interrupted = joinflow(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'killed-1']);
+    expect(interrupted.stderr).toContain('joinflow run: run "killed-1" was interrupted: \'joinflow resume\' (recover()) continues it\n');
     // Once it is gone, list and status say so, and how to continue.
     const listed = joinflow(['list', '--state', state]);
     expect(listed.stdout).toMatch(/killed-1 +slow +running +\S+ +interrupted\n/);
@@ -104,7 +111,7 @@ describe('durable state through the CLI', () => {
     // Cancel the killed run (no engine runs it any more), so resume has nothing to do for it.
     const c = joinflow(['cancel', 'killed-1', '--state', state]);
     expect(c.code).toBe(0);
-    expect(c.stderr).toMatch(/cancelled \(no engine was running it(; stopped 1 process\(es\) its steps had left running)?\)/);
+    expect(c.stderr).toMatch(/cancelled \(no engine was running it(; stopped \d+ process\(es\) its steps had left running)?\)/);
     expect(runStatus(state, 'killed-1')).toBe('cancelled');
     const again = joinflow(['resume', 'killed-1', '--state', state, '--json']);
     expect(again.code).toBe(1);

@@ -8,6 +8,12 @@ import type { TraceRecord } from './lanes.ts';
 import type { Progress } from './run-tracker.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
+/** EventBridge's limit on one entry, the default payload limit. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/** What the engine's #publish returns when nothing is carried through the bus (one promise, not one per event). */
+export const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Options of the embedded engine. */
 export type EngineOptions = {
   store?: TriggerStore;

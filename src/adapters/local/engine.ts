@@ -17,16 +17,13 @@ import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tr
 import { recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
-import type { EngineOptions } from './engine-options.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, RESOLVED, type EngineOptions } from './engine-options.ts';
 import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, resolvePaths, settleFailures } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { applyEffect, effectsOf, type Batch, type EffectHost } from './batch-effects.ts';
 
-export { defaultConcurrency, type EngineOptions, type Progress, type RunResult, type TraceRecord };
-
-/** EventBridge's limit on one entry, the default payload limit. */
-export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_PAYLOAD_BYTES, defaultConcurrency, type EngineOptions, type Progress, type RunResult, type TraceRecord };
 
 /** An embedded engine; create with createEngine(). */
 export class Engine {
@@ -120,7 +117,10 @@ export class Engine {
       const existing = await this.store.getRun(runId);
       if (existing && existing.workflow !== workflow) throw new UsageError(`run id "${runId}" already belongs to workflow "${existing.workflow}"`);
       if (existing && existing.status !== 'running') return runId;
-      if (existing && !this.#runs.has(runId)) throw new UsageError(`run "${runId}" is still running elsewhere (or was interrupted): use joinflow resume`);
+      if (existing && !this.#runs.has(runId)) {
+        const owner = runOwner(this.#options.log?.runOptions(runId));
+        throw new JoinflowError('RUN_ELSEWHERE', owner === undefined ? `run "${runId}" was interrupted: 'joinflow resume' (recover()) continues it` : `run "${runId}" is running in process ${owner}`);
+      }
     }
     this.#adopt(runId, workflow);
     await this.#publish([this.#event(DetailType.RunRequested, { workflow, runId, input: input ?? null })]);
@@ -392,9 +392,6 @@ export class Engine {
     if (typeof runId === 'string') this.#runs.get(runId)?.countEvent(e);
   }
 }
-
-/** What #publish returns when nothing is carried through the bus (one promise, not one per event). */
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Creates an embedded engine. */
 export function createEngine(options: EngineOptions = {}): Engine {

@@ -9,7 +9,7 @@ import type { CST } from 'yaml';
 import { plainJson } from './plain-json.ts';
 import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
-import type { ModuleInfo } from '../../compiler/validate.ts';
+import { suggest, type ModuleInfo } from '../../compiler/validate.ts';
 import { isWorkflowBuilder } from '../../model/builder.ts';
 import { UsageError, WorkflowDefinitionError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
@@ -36,13 +36,20 @@ export function findWorkflowFile(nameOrPath: string, root = process.cwd()): stri
   const inWorkflows = path.join(root, 'workflows', nameOrPath);
   if (isFile(inWorkflows)) return inWorkflows;
   for (const base of [inWorkflows, path.join(inWorkflows, 'workflow'), direct]) {
-    for (const ext of WORKFLOW_EXT) if (isFile(base + ext)) return base + ext;
+    const found = WORKFLOW_EXT.filter((ext) => isFile(base + ext)).map((ext) => base + ext);
+    // Two files of one name (diamond.yaml beside diamond.json) would run whichever sorts first.
+    if (found.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${found.map(shown).join(' and ')} both exist; name the file to run`);
+    if (found.length === 1) return found[0]!;
+  }
+  if (statSync(direct, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`${nameOrPath} is a directory with no workflow file in it (workflow${WORKFLOW_EXT.join(', workflow')})`);
   }
   // A path (with a directory or a workflow extension) names one file: it is that file or nothing.
   if (nameOrPath.includes('/') || nameOrPath.includes(path.sep) || WORKFLOW_EXT.includes(path.extname(nameOrPath))) {
     throw new UsageError(`workflow file ${nameOrPath} not found`);
   }
-  throw new UsageError(`workflow "${nameOrPath}" not found: no file ${nameOrPath}, workflows/${nameOrPath}{${WORKFLOW_EXT.join(',')}} or workflows/${nameOrPath}/workflow.*`);
+  const known = listWorkflowFiles(root).map((f) => (path.basename(f).startsWith('workflow.') ? path.basename(path.dirname(f)) : path.basename(f, path.extname(f))));
+  throw new UsageError(`workflow "${nameOrPath}" not found${suggest(nameOrPath, known)}: no file ${nameOrPath}, workflows/${nameOrPath}{${WORKFLOW_EXT.join(',')}} or workflows/${nameOrPath}/workflow.*`);
 }
 
 /** Workflow files of a project: top-level files in workflows/ and workflows/<name>/workflow.*. */
