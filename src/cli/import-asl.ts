@@ -14,6 +14,7 @@ import { WORKFLOW_NAME_PATTERN } from '../model/workflow.ts';
 import { importModule } from '../adapters/local/workflow-files.ts';
 import { taskFunctions } from '../importers/asl/interpret.ts';
 import { workflowOutput, writeOutput } from './input.ts';
+import { parseJsonStrict } from '../adapters/local/plain-json.ts';
 
 export type ImportAslFlags = { out?: string; name?: string; tasks?: string };
 
@@ -26,7 +27,7 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   let machine: unknown;
   try {
     const text = readFileSync(file, 'utf8');
-    machine = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    machine = /\.ya?ml$/i.test(file) ? parseYaml(text) : parseJsonStrict(text);
   } catch (error) {
     throw new UsageError(`${file}: cannot read a state machine: ${(error as Error).message}`);
   }

@@ -8,6 +8,7 @@ import { parseExecutorMapping, singleExecutorMapping, type ExecutorMapping } fro
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import type { WorkflowInput } from '../model/workflow.ts';
 import { workflowOutput, refuseOverwrite, writeOutput } from './input.ts';
+import { parseJsonStrict } from '../adapters/local/plain-json.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
 export async function importCommand(args: string[]): Promise<number> {
@@ -53,7 +54,7 @@ export async function importCommand(args: string[]): Promise<number> {
   }
   let trace: unknown;
   try {
-    trace = JSON.parse(readFileSync(file, 'utf8'));
+    trace = parseJsonStrict(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new UsageError(`${file}: cannot read a JSON trace: ${(error as Error).message}`);
   }

@@ -2,6 +2,7 @@
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../model/errors.ts';
+import { parseJsonStrict } from '../adapters/local/plain-json.ts';
 
 /** The run input: JSON text, or `@path` to a JSON file; null when absent. */
 export function parseInput(raw: string | undefined): unknown {
@@ -15,7 +16,7 @@ export function parseInput(raw: string | undefined): unknown {
     }
   }
   try {
-    return JSON.parse(text);
+    return parseJsonStrict(text);
   } catch (error) {
     throw new UsageError(`--input${raw.startsWith('@') ? ` ${raw}` : ''} is not valid JSON: ${(error as Error).message}`);
   }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
 import type { EventPattern } from '../model/plan.ts';
 import { compilePattern, MAX_PATTERN_LENGTH, PatternError } from '../model/pattern.ts';
+import { parseJsonStrict } from '../adapters/local/plain-json.ts';
 
 /** Help of `joinflow test-pattern`. */
 export const TEST_PATTERN_HELP = `Usage: joinflow test-pattern --pattern JSON|@file --event JSON|@file
@@ -64,7 +65,7 @@ export function readJson(flag: string, raw: string): unknown {
     }
   }
   try {
-    return JSON.parse(text);
+    return parseJsonStrict(text);
   } catch (error) {
     throw new UsageError(`${flag}${raw.startsWith('@') ? ` ${raw}` : ''} is not valid JSON: ${(error as Error).message}`);
   }

@@ -16,6 +16,7 @@ import { outputFile, writeOutput } from './input.ts';
 import { interrupted } from './local-runs.ts';
 import { localTimeline } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
+import { parseJsonStrict } from '../adapters/local/plain-json.ts';
 
 export { TIMELINE_HELP } from './help.ts';
 
@@ -103,7 +104,7 @@ function readTrace(file: string, plan: TriggerPlan | undefined): Timeline {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonStrict(text);
   } catch (error) {
     throw new TimelineInputError(`${file}: not valid JSON (${(error as Error).message})`);
   }

@@ -15,6 +15,9 @@ import {
 import { assignTasks, checkImported, type TraceTask } from './wfcommons-assign.ts';
 import type { ExecutorMapping } from './wfcommons-executors.ts';
 
+/** WfFormat's schema versions (wfcommons.org); traces are read by their layout (1.4 or 1.5), whatever they declare. */
+const KNOWN_VERSIONS = ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5'];
+
 /** Facts about an imported trace, for reports and benchmarks. */
 export type WfCommonsStats = {
   tasks: number;
@@ -105,6 +108,8 @@ export function importWfCommons(
 
   const tasks: Task[] = [];
   const byId = new Map<string, Task>();
+  /** Where a task has no runtime (missing or null): it is taken as 0 s, and the import says so. */
+  const noRuntime: string[] = [];
   rawTasks.forEach((raw: unknown, i) => {
     const path = `${tasksPath}[${i}]`;
     if (!isObject(raw)) {
@@ -130,11 +135,13 @@ export function importWfCommons(
     if (runtimes) {
       const r = runtimes.get(id);
       if (r) runtimeSeconds = checkRuntime(r.value, (runtimePath = r.path), problems);
+      if (r?.value == null) noRuntime.push(r ? r.path : `${path} (no execution record)`);
       command = readCommand(r?.command);
     } else {
       const key = raw['runtimeInSeconds'] != null ? 'runtimeInSeconds' : 'runtime';
       runtimePath = `${path}.${key}`;
       runtimeSeconds = checkRuntime(raw[key], runtimePath, problems);
+      if (raw[key] == null) noRuntime.push(runtimePath);
       command = readCommand(raw['command']);
     }
     // 1.5 may use `name` for the category (mProject) with the id unique; 1.4 has `category` for that.
@@ -201,6 +208,17 @@ export function importWfCommons(
   const mapping = options.executors;
   const keepFiles = options.files ?? mapping?.files ?? mapping !== undefined;
   const warnings: Problem[] = [];
+  // Said, not refused: a trace may leave out what it did not measure, but its durations (and a
+  // `{runtime}` in a command) then count those tasks as taking no time.
+  if (noRuntime.length > 0) {
+    const more = noRuntime.length > 1 ? ` (and ${noRuntime.length - 1} more task${noRuntime.length === 2 ? '' : 's'})` : '';
+    warnings.push({ path: noRuntime[0]!, message: `no runtime${more}: taken as 0 s` });
+  }
+  const version = trace['schemaVersion'];
+  const declared = typeof version === 'string' ? version : typeof version === 'number' ? String(version) : 'unknown';
+  if (!KNOWN_VERSIONS.includes(declared)) {
+    warnings.push({ path: 'schemaVersion', message: `${declared === 'unknown' ? 'missing' : `"${declared}"`}: not a WfFormat version joinflow knows (${KNOWN_VERSIONS.join(', ')}); read as ${v15 ? '1.5' : '1.4'} by its layout` });
+  }
   const assigned = assignTasks(tasks, mapping, problems, warnings);
   if (problems.length > 0) return fail();
 
@@ -224,7 +242,6 @@ export function importWfCommons(
 
   const durations = new Map(tasks.map((t) => [t.id, t.runtimeSeconds * 1000]));
   const dag = dagStats(needs, (s) => durations.get(s) ?? 0);
-  const version = trace['schemaVersion'];
   return {
     workflow,
     stats: {
@@ -232,7 +249,7 @@ export function importWfCommons(
       edges: dag.edges,
       depth: dag.depth,
       criticalPathMs: dag.criticalPath,
-      schemaVersion: typeof version === 'string' ? version : typeof version === 'number' ? String(version) : 'unknown',
+      schemaVersion: declared,
       filesDropped,
     },
     warnings,

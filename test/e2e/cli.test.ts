@@ -147,6 +147,11 @@ describe('joinflow run', () => {
     const trace = path.join(root, '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json');
     refused(joinflow(['import', 'wfcommons', trace, '-o', path.join(project, 'm.ts')], { cwd: project }), 'the workflow is written as JSON, and joinflow reads a workflow file by its extension: name it .json (or .yaml/.yml)');
     expect(existsSync(path.join(project, 'm.ts'))).toBe(false);
+    // A key written twice (JSON.parse would keep the last one silently).
+    const twice = path.join(project, 'twice.json');
+    writeFileSync(twice, '{"name": "t", "schemaVersion": "1.4", "workflow": {"tasks": [\n  {"name": "a", "id": "a", "runtime": 1, "runtime": 1000}]}}');
+    refused(joinflow(['import', 'wfcommons', twice, '-o', path.join(project, 't.json')], { cwd: project }), `${twice}: cannot read a JSON trace: line 2, column 42: key "runtime" appears twice in one object`);
+    refused(run('one', '--memory', '--input', '{"a": 1, "a": 2}'), '--input is not valid JSON: line 1, column 10: key "a" appears twice in one object');
     // Environment variable names that would set another variable.
     writeFileSync(path.join(project, 'workflows', 'env.yaml'), 'name: env\nsteps:\n  a: { executor: { type: process, command: sh, args: [-c, "echo 1"], env: { "B=C": x } } }\n');
     refused(run('env', '--memory'), 'steps.a.executor.env.B=C: invalid name: an environment variable name must not be empty nor contain "=" or a NUL character');

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { plainJson } from '../../src/adapters/local/plain-json.ts';
+import { parseJsonStrict, plainJson } from '../../src/adapters/local/plain-json.ts';
 import { loadDefinition } from '../../src/adapters/local/workflow-files.ts';
 import { Random } from '../fuzz/random.ts';
 import { tempDirs } from '../helpers/tmp.ts';
@@ -86,5 +86,19 @@ describe('plainJson: JSON workflow files read natively', () => {
     const ok = path.join(dir, 'ok.json');
     writeFileSync(ok, JSON.stringify({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } }, null, '\t'));
     await expect(loadDefinition(ok)).resolves.toEqual({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } });
+  });
+});
+
+describe('parseJsonStrict', () => {
+  it('reads JSON as JSON.parse does, but refuses a key given twice in one object, saying where', () => {
+    expect(parseJsonStrict('{"a": [1, {"b": 2}], "c": "\\"x\\""}')).toEqual({ a: [1, { b: 2 }], c: '"x"' });
+    // The same key in two objects is fine; twice in one is not, however it is spelled.
+    expect(parseJsonStrict('[{"a": 1}, {"a": 2}]')).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(() => parseJsonStrict('{"a": 1,\n  "b": {"c": 2, "c": 3}}')).toThrow('line 2, column 17: key "c" appears twice in one object');
+    expect(() => parseJsonStrict('{"a": 1, "\\u0061": 2}')).toThrow('line 1, column 10: key "a" appears twice in one object');
+    expect(() => parseJsonStrict('{"a": ')).toThrow(SyntaxError);
+    // No depth limit of its own: JSON.parse's.
+    const deep = `${'['.repeat(3000)}{"k": 1}${']'.repeat(3000)}`;
+    expect(() => parseJsonStrict(deep)).not.toThrow();
   });
 });

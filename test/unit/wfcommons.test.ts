@@ -94,6 +94,21 @@ describe('importWfCommons on hand-made traces', () => {
     expect(stats).toEqual({ tasks: 4, edges: 4, depth: 3, criticalPathMs: 5000, schemaVersion: '1.4', filesDropped: 0 });
   });
 
+  it('warns of tasks without a runtime (taken as 0 s) and of a schema version it does not know', () => {
+    const trace = {
+      name: 'gaps',
+      schemaVersion: '9.9',
+      workflow: { tasks: [{ name: 'a', id: 'a', children: ['b'], runtime: 2 }, { name: 'b', id: 'b', runtime: null }, { name: 'c', id: 'c' }] },
+    };
+    const { stats, warnings } = importWfCommons(trace);
+    expect(stats.criticalPathMs).toBe(2000);
+    expect(warnings).toEqual([
+      { path: 'workflow.tasks[1].runtime', message: 'no runtime (and 1 more task): taken as 0 s' },
+      { path: 'schemaVersion', message: '"9.9": not a WfFormat version joinflow knows (1.0, 1.1, 1.2, 1.3, 1.4, 1.5); read as 1.4 by its layout' },
+    ]);
+    expect(importWfCommons({ ...trace, schemaVersion: '1.4', workflow: { tasks: [{ name: 'a', id: 'a', runtime: 1 }] } }).warnings).toEqual([]);
+  });
+
   it('takes the union when parents and children disagree (1.5)', () => {
     const trace = {
       name: 'disagree',
