@@ -98,6 +98,10 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
       port,
       ...(values.token === undefined ? {} : { token: values.token }),
       maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+      refuse: (event) => {
+        const workflow = (event.detail as { workflow?: unknown }).workflow;
+        return event['detail-type'] === 'Run Requested' && typeof workflow === 'string' ? watcher?.waiting(workflow) : undefined;
+      },
     });
     process.stderr.write(`joinflow dev: PutEvents on ${server.url} (${plans.length} workflows, ${subs.length} subscriptions${values['no-watch'] ? '' : ', watching workflows/'})\n`);
     await new Promise<void>((resolve) => {

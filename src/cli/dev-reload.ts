@@ -1,7 +1,9 @@
 /**
  * `joinflow dev` reloads workflows/ and the project config when files change. A definition that
  * no longer compiles is reported and the running version stays; a changed workflow takes effect
- * for new runs once its running runs have ended (a run never switches plans half-way).
+ * for new runs once its running runs have ended (a run never switches plans half-way); until then
+ * new runs of it are refused (PutEvents' ThrottlingException), or a steady stream of overlapping
+ * runs would keep the old version for ever.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
@@ -23,8 +25,12 @@ export type WatchOptions = {
   debounceMs?: number;
 };
 
-/** A running watcher. `reload()` runs one reload now (tests, and the watcher's own debounce). */
-export type ProjectWatcher = { reload(): Promise<void>; close(): void };
+/**
+ * A running watcher. `reload()` runs one reload now (tests, and the watcher's own debounce).
+ * `waiting(workflow)`: why a new run of the workflow is not taken now (a new version waits for
+ * its running runs to end), else undefined.
+ */
+export type ProjectWatcher = { reload(): Promise<void>; waiting(workflow: string): string | undefined; close(): void };
 
 /** Starts watching; returns a handle that stops it. */
 export function watchProject(options: WatchOptions): ProjectWatcher {
@@ -124,7 +130,7 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
       const active = engine.activeRuns(plan.workflow);
       if (changed && active > 0) {
         deferred.set(plan.workflow, plan);
-        log(`workflow ${plan.workflow} changed: the new version starts after its ${active} running run${active === 1 ? '' : 's'}`);
+        log(`workflow ${plan.workflow} changed: the new version starts after its ${active} running run${active === 1 ? '' : 's'}; new runs of it are refused until then`);
         poll ??= setInterval(drainDeferred, 250);
       } else {
         apply(plan, changed);
@@ -158,6 +164,11 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
 
   return {
     reload,
+    waiting(workflow) {
+      if (!deferred.has(workflow)) return undefined;
+      const active = engine.activeRuns(workflow);
+      return `workflow ${workflow} is being reloaded: its new version starts when its ${active} running run${active === 1 ? '' : 's'} of the old one ${active === 1 ? 'has' : 'have'} ended; send this run again then`;
+    },
     close() {
       closed = true;
       clearTimeout(timer);

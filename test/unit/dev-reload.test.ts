@@ -1,11 +1,12 @@
 /** joinflow dev's reload, driven directly: files reload one by one, and each fact is said once. */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import type { SubscriptionDispatcher } from '../../src/adapters/local/subscription-dispatcher.ts';
 import { compileFile, listWorkflowFiles } from '../../src/adapters/local/workflow-files.ts';
 import { watchProject } from '../../src/cli/dev-reload.ts';
+import { createDevServer } from '../../src/adapters/local/dev-server.ts';
 import type { Subscription } from '../../src/model/subscriptions.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -63,6 +64,45 @@ describe('joinflow dev reload', () => {
       expect((await engine.run('a', null)).output).toBe('a3');
     } finally {
       watcher.close();
+      await engine.close();
+    }
+  });
+
+  it('a changed workflow with running runs refuses new runs (ThrottlingException) until they end, then takes them on its new version', async () => {
+    const root = tmp();
+    mkdirSync(path.join(root, 'workflows'));
+    const slow = (output: string) => `name: s\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 400, output: ${output}}\noutput: a\n`;
+    writeFileSync(path.join(root, 'workflows/s.yaml'), slow('v1'));
+    const plans = await Promise.all(listWorkflowFiles(root).map((f) => compileFile(f, root)));
+    const engine = createEngine({ root });
+    for (const p of plans) engine.register(p);
+    const dispatcher = { setSubscriptions: () => {} } as unknown as SubscriptionDispatcher;
+    const lines: string[] = [];
+    const watcher = watchProject({ root, engine, dispatcher, plans, log: (l) => lines.push(l), debounceMs: 60_000 });
+    const server = await createDevServer({ engine, refuse: (e) => watcher.waiting((e.detail as { workflow: string }).workflow) });
+    const put = async (runId: string) => {
+      const body = JSON.stringify({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow: 's', runId }) }] });
+      const res = await fetch(server.url, { method: 'POST', body, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' } });
+      return (await res.json()) as { FailedEntryCount: number; Entries: Array<{ ErrorCode?: string; ErrorMessage?: string }> };
+    };
+    try {
+      expect((await put('old-1')).FailedEntryCount).toBe(0);
+      await vi.waitUntil(() => engine.activeRuns('s') === 1);
+      writeFileSync(path.join(root, 'workflows/s.yaml'), slow('v2'));
+      await watcher.reload();
+      expect(lines).toContain('workflow s changed: the new version starts after its 1 running run; new runs of it are refused until then');
+      // Not started on the old version: refused, saying why and what to do.
+      const refused = await put('during');
+      expect(refused).toEqual({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'workflow s is being reloaded: its new version starts when its 1 running run of the old one has ended; send this run again then' }] });
+      expect((await engine.wait('old-1')).output).toBe('v1');
+      await vi.waitUntil(() => lines.includes('reloaded workflow s (workflows/s.yaml)'), { timeout: 5000 });
+      expect(watcher.waiting('s')).toBeUndefined();
+      expect((await put('after')).FailedEntryCount).toBe(0);
+      expect((await engine.wait('after')).output).toBe('v2');
+      expect(await engine.store.getRun('during')).toBeUndefined();
+    } finally {
+      watcher.close();
+      await server.close();
       await engine.close();
     }
   });

@@ -38,6 +38,8 @@ export type DevServerOptions = {
   token?: string;
   /** The largest total size of a request's entries, as EventBridge counts it (default 256 KB). */
   maxRequestBytes?: number;
+  /** Why an event cannot be taken now (its entry fails with ThrottlingException, to be sent again); undefined to take it. */
+  refuse?: (event: EventEnvelope) => string | undefined;
 };
 
 export type DevServer = {
@@ -115,8 +117,11 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     const events: EventEnvelope[] = [];
     for (const entry of entries) {
       const outcome = toEnvelope(entry, now);
+      const refused = 'ErrorCode' in outcome ? undefined : options.refuse?.(outcome);
       if ('ErrorCode' in outcome) {
         results.push(outcome);
+      } else if (refused !== undefined) {
+        results.push({ ErrorCode: 'ThrottlingException', ErrorMessage: refused });
       } else {
         events.push(outcome);
         results.push({ EventId: outcome.id });
