@@ -1,5 +1,5 @@
 /** `joinflow compile`: workflows -> triggers/<workflow>.json; `--check` reports staleness. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileFile, findWorkflowFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
@@ -7,6 +7,7 @@ import { serializePlan } from '../compiler/compile.ts';
 import { WorkflowDefinitionError } from '../model/errors.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import { ConfigFileError, findConfigFile, loadConfigSubscriptions, projectSubscriptions } from '../adapters/local/subscription-files.ts';
+import { UsageError } from '../model/errors.ts';
 
 /** The config file's subscriptions go to triggers/@subscriptions.json: no workflow name starts with "@". */
 const SUBSCRIPTIONS_NAME = '@subscriptions';
@@ -60,13 +61,27 @@ export async function compileCommand(args: string[]): Promise<number> {
     rmSync(stale);
     process.stderr.write(`removed   ${rel(stale)} (no subscriptions in a config file)\n`);
   }
-  mkdirSync(outDir, { recursive: true });
-  for (const [name, { file, text }] of plans) {
-    const target = path.join(outDir, `${name}.json`);
-    const same = existsSync(target) && readFileSync(target, 'utf8') === text;
-    if (!same) writeFileSync(target, text);
-    process.stderr.write(`${same ? 'unchanged' : 'wrote    '} ${rel(target)} (from ${rel(file)})\n`);
+  // All or none: each changed plan goes to a temporary file first, and they are renamed into
+  // place once every one was written (a directory in a plan's place, a full disk: nothing changes).
+  const writes: Array<{ target: string; temp: string; file: string; same: boolean }> = [];
+  try {
+    mkdirSync(outDir, { recursive: true });
+    for (const [name, { file, text }] of plans) {
+      const target = path.join(outDir, `${name}.json`);
+      if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${rel(target)} is a directory: remove it, or write the plans elsewhere with -o DIR`);
+      const same = existsSync(target) && readFileSync(target, 'utf8') === text;
+      const temp = `${target}.${process.pid}.tmp`;
+      writes.push({ target, temp, file, same });
+      if (!same) writeFileSync(temp, text);
+    }
+    for (const w of writes) if (!w.same) renameSync(w.temp, w.target);
+  } catch (error) {
+    for (const w of writes) rmSync(w.temp, { force: true });
+    if (error instanceof UsageError) throw error;
+    const where = (error as NodeJS.ErrnoException).path;
+    throw new UsageError(`cannot write the plans into ${rel(outDir)}${where ? ` (${rel(where)})` : ''}: ${(error as Error).message}; nothing was changed`);
   }
+  for (const w of writes) process.stderr.write(`${w.same ? 'unchanged' : 'wrote    '} ${rel(w.target)} (from ${rel(w.file)})\n`);
   return 0;
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -361,6 +361,19 @@ describe('joinflow compile', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('diamond.json is stale');
     expect(r.stderr).toContain('gone.json has no workflow');
+  });
+
+  it('writes all plans or none: a directory where a plan goes is named, and no other plan is written', () => {
+    const dir = tmp();
+    for (const n of ['g1', 'g2']) writeFileSync(path.join(dir, `${n}.yaml`), `name: ${n}\nsteps:\n  x: { executor: { type: simulate, durationMs: 1 } }\n`);
+    mkdirSync(path.join(dir, 'out', 'g2.json'), { recursive: true });
+    const r = joinflow(['compile', 'g1.yaml', 'g2.yaml', '-o', 'out'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('joinflow compile: out/g2.json is a directory: remove it, or write the plans elsewhere with -o DIR');
+    expect(readdirSync(path.join(dir, 'out'))).toEqual(['g2.json']);
+    rmSync(path.join(dir, 'out', 'g2.json'), { recursive: true });
+    expect(joinflow(['compile', 'g1.yaml', 'g2.yaml', '-o', 'out'], { cwd: dir }).code).toBe(0);
+    expect(readdirSync(path.join(dir, 'out')).sort()).toEqual(['g1.json', 'g2.json']);
   });
 
   it('lists every broken file and writes nothing', () => {
