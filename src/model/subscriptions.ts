@@ -17,6 +17,11 @@ export const DeliveryRetrySchema = z.strictObject({
 });
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name');
+// fetch() refuses a value with a line break or NUL at every attempt (`Headers.append: ... is an invalid header value`).
+const headerValue = z.string().regex(/^[^\r\n\0]*$/, 'a header value must not contain a line break or a NUL character');
+
+/** The ports fetch() never connects to (the Fetch standard's "bad ports"): every attempt would fail. */
+const BAD_PORTS = new Set([1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080]);
 
 /** POSTs the event as JSON; 2xx delivers, 408/429/5xx and network errors are retried. */
 export const WebhookTargetSchema = z.strictObject({
@@ -25,8 +30,9 @@ export const WebhookTargetSchema = z.strictObject({
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     // fetch() refuses such a URL at every attempt, and the reason would carry the password.
     // zod runs a refinement even after the URL check failed: a value that is no URL is left to that check's message.
-    .refine((u) => { const parsed = URL.canParse(u) ? new URL(u) : undefined; return parsed === undefined || (parsed.username === '' && parsed.password === ''); }, 'must not carry credentials (user:password@): send them in headers, e.g. Authorization'),
-  headers: z.record(headerName, z.string()).default({}),
+    .refine((u) => { const parsed = URL.canParse(u) ? new URL(u) : undefined; return parsed === undefined || (parsed.username === '' && parsed.password === ''); }, 'must not carry credentials (user:password@): send them in headers, e.g. Authorization')
+    .refine((u) => !URL.canParse(u) || !BAD_PORTS.has(Number(new URL(u).port)), 'names a port that fetch() never connects to (a "bad port" of the Fetch standard, such as 1, 22 or 25): use another port'),
+  headers: z.record(headerName, headerValue).default({}),
   timeoutMs: z.number().int().positive().max(300_000).default(10_000),
   retry: DeliveryRetrySchema.default({ maxAttempts: 5, backoffMs: 1000, factor: 2, maxDelayMs: 60_000 }),
 });

@@ -136,6 +136,11 @@ describe('command targets run in their own process group', () => {
     return Number(readFileSync(file, 'utf8').trim());
   }
 
+  it('a command that is not there is rejected at once (it would not be there at the next attempt either)', async () => {
+    const result = await runner(sub('gone', { type: 'command', command: './no-such-command.sh' }), event);
+    expect(result).toEqual({ status: 'reject', error: expect.stringContaining('command ./no-such-command.sh: spawn') });
+  });
+
   it('a timeout kills the whole group: no `sleep` is left behind', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-subscription-cmd-'));
     const pidFile = path.join(dir, 'pid');

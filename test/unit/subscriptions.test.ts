@@ -88,6 +88,13 @@ describe('subscription rules', () => {
     // Credentials in the URL: fetch() refuses such a URL at every attempt, and the DLQ would keep the password.
     const secret = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'https://user:pass@hooks.example.com/x' } });
     expect(secret.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['target.url: must not carry credentials (user:password@): send them in headers, e.g. Authorization']);
+    // What fetch() refuses at every attempt: a line break in a header value, a "bad port".
+    const never = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'http://127.0.0.1:1/x', headers: { 'x-a': 'x\ny' } } });
+    expect(never.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'target.url: names a port that fetch() never connects to (a "bad port" of the Fetch standard, such as 1, 22 or 25): use another port',
+      'target.headers.x-a: a header value must not contain a line break or a NUL character',
+    ]);
+    expect(SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'http://127.0.0.1:8080/x', headers: { 'x-a': 'x y' } } }).success).toBe(true);
     // Not a URL at all: the URL check's message, not a TypeError from the credentials check.
     for (const url of ['nope', 'http://']) {
       const r = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url } });

@@ -209,7 +209,11 @@ function runCommand(t: CommandTarget, event: EventEnvelope, root: string, stop?:
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
-    child.on('error', (error) => done({ status: 'retry', error: `command ${t.command}: ${error.message}` }));
+    // A command that is not there (or may not be run) will not be there at the next attempt either.
+    child.on('error', (error) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      done({ status: code === 'ENOENT' || code === 'EACCES' ? 'reject' : 'retry', error: `command ${t.command}: ${error.message}` });
+    });
     child.on('close', (code, signal) => {
       if (killing) return;
       if (code === 0) return done({ status: 'delivered' });
