@@ -152,6 +152,11 @@ describe('dev server (PutEvents)', () => {
     const refused = await post(over);
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ __type: 'ValidationException' });
+    // Far over (11 MB, beyond what is read and dropped): still the API error, not a reset connection.
+    const huge = await post(`{"Entries": [${' '.repeat(11 * 1024 * 1024)}]}`);
+    expect(huge.status).toBe(400);
+    expect(huge.headers.get('connection')).toBe('close');
+    expect(await huge.json()).toMatchObject({ __type: 'ValidationException', message: expect.stringContaining('over the limit') });
   });
 
   it('refuses an oversized request and more than 10 entries with the API error', async () => {

@@ -74,7 +74,9 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
   // response rather than a reset connection; beyond this the connection is cut.
   const drainLimit = maxBodyBytes * 4 + 1024 * 1024;
 
+  const responses = new WeakMap<IncomingMessage, ServerResponse>();
   const server = createServer((req, res) => {
+    responses.set(req, res);
     void handle(req, res).catch((error: unknown) => {
       const e = error instanceof ApiError ? error : new ApiError('InternalFailure', `internal error: ${(error as Error).message}`, 500);
       sendError(res, e);
@@ -136,8 +138,10 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
     return new Promise((resolve, reject) => {
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > drainLimit) {
-        req.destroy();
+        // Answered before the body is read, then the connection is closed: the client gets the
+        // error instead of a reset (once the answer is out, what it still sends is not read).
         reject(tooLarge());
+        closeAfterAnswer(req);
         return;
       }
       const chunks: Buffer[] = [];
@@ -145,8 +149,8 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
       req.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > drainLimit) {
-          req.destroy();
           reject(tooLarge());
+          closeAfterAnswer(req);
         } else if (size <= maxBodyBytes) {
           chunks.push(chunk);
         }
@@ -154,6 +158,14 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
       req.on('end', () => (size > maxBodyBytes ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
       req.on('error', reject);
     });
+  }
+
+  /** Closes the connection once the answer has been written (`Connection: close` is set then). */
+  function closeAfterAnswer(req: IncomingMessage): void {
+    req.pause();
+    const res = responses.get(req);
+    res?.setHeader('connection', 'close');
+    res?.once('finish', () => setTimeout(() => req.socket.destroy(), 200).unref());
   }
 
   const tooLarge = () => new ApiError('ValidationException', `Total size of the entries in the request is over the limit (${maxRequestBytes} bytes)`);
