@@ -53,7 +53,7 @@ export function validateWorkflow(
         // A simulated output is copied into the plan, which must be written as JSON.
         const bad = e.type === 'simulate' && e.output !== undefined ? jsonProblem(e.output) : undefined;
         if (bad) problems.push({ path: `${where}.executor.output${bad.at}`, message: bad.message });
-      } else problems.push(...zodProblems(parsed.error, where));
+      } else problems.push(...zodProblems(parsed.error, where, (rawSteps as Record<string, unknown>)[id]));
     }
   }
   const top = WorkflowSchema.safeParse({ ...raw, steps: {} });
@@ -195,14 +195,24 @@ function placementProblems(id: string, step: StepSpec): Problem[] {
   return problems;
 }
 
-function zodProblems(error: z.ZodError, prefix: string): Problem[] {
+function zodProblems(error: z.ZodError, prefix: string, input?: unknown): Problem[] {
   return error.issues.map((issue) => {
     const path = [prefix, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]
       .filter(Boolean)
       .join('.')
       .replace(/\.\[/g, '[');
-    return { path, message: issueMessage(issue) };
+    return { path, message: issueMessage(issue) + givenDiscriminator(issue, input) };
   });
+}
+
+/** For an unknown `type` (a discriminator), what was written and the nearest valid one: zod says only what is valid. */
+function givenDiscriminator(issue: z.core.$ZodIssue, input: unknown): string {
+  const options = (issue as { options?: unknown }).options;
+  if (issue.code !== 'invalid_union' || !Array.isArray(options) || input === undefined) return '';
+  let value: unknown = input;
+  for (const key of issue.path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  if (value === undefined) return '';
+  return `; got ${JSON.stringify(value) ?? String(value)}${typeof value === 'string' ? suggest(value, options.filter((o): o is string => typeof o === 'string')) : ''}`;
 }
 
 /** Longest name "did you mean" compares by edit distance, which is quadratic: the longest step id. */

@@ -59,13 +59,17 @@ describe('compiler: validation', () => {
         s: { executor: { type: 'simulate', durationMs: -5 } },
         f: { executor: { type: 'function', module: 'x.ts', bogus: 1 } },
         q: { executor: { type: 'lambda' } },
+        t: { executor: { type: 'simulat', durationMs: 1 } },
       },
     });
     const paths = problems.map((p) => p.path);
     expect(paths).toContain('steps.p.executor.command');
     expect(paths).toContain('steps.s.executor.durationMs');
     expect(paths.some((p) => p.startsWith('steps.f.executor'))).toBe(true);
-    expect(paths.some((p) => p.startsWith('steps.q.executor'))).toBe(true);
+    // An unknown type: what was written, and the nearest valid type when one is near.
+    const typeOf = (step: string) => problems.find((p) => p.path === `steps.${step}.executor.type`)?.message;
+    expect(typeOf('q')).toMatch(/^Invalid discriminator value\. Expected 'function' \| .*; got "lambda"$/);
+    expect(typeOf('t')).toMatch(/; got "simulat" \(did you mean "simulate"\?\)$/);
   });
 
   it('requires a container step to name exactly one of module and command', () => {
