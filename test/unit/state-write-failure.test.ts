@@ -3,7 +3,7 @@
  * with an error naming the file, and the file keeps every commit before. Resumed with room, the
  * run ends as it would have; other runs of the state dir are not blocked.
  */
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -86,6 +86,22 @@ describe.each(stores)('a full disk, on the $name', ({ open }) => {
     expect(again.log.tasks('fan-1').filter((t) => t.task.step === 'each' && t.status === 'succeeded').length).toBeGreaterThanOrEqual(N);
     resumed.register(SMALL);
     expect((await resumed.run('small', null)).status).toBe('succeeded');
+  });
+});
+
+describe.each(stores)('a state dir deleted under a running engine, on the $name', ({ open }) => {
+  it('stops the engine at its next commit, naming the file: no run is reported as saved', async () => {
+    const dir = tmp();
+    const state = open({ dir });
+    const engine = createEngine({ store: state.store, log: state.log, groupCommitMs: 0 });
+    closers.push(() => state.close(), () => engine.close());
+    engine.register(SMALL);
+    expect((await engine.run('small', null)).status).toBe('succeeded');
+    rmSync(dir, { recursive: true, force: true });
+    const error = await engine.run('small', null).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STATE_WRITE', message: expect.stringContaining('the state database was deleted or replaced while this engine ran') });
+    // Stopped as if killed: no more runs.
+    await expect(engine.run('small', null)).rejects.toThrow(/stopped/);
   });
 });
 

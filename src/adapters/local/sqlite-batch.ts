@@ -2,7 +2,7 @@
  * The single group-commit transaction every write of a SQLite state file goes into (the store
  * and the log share one connection).
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { cannotWrite, errnoCode, isSqliteError, StateFileError } from './sqlite-schema.ts';
 
@@ -42,6 +42,9 @@ export function createBatch(db: Database.Database, file: string): Batch {
   let version: number | undefined;
   const others: Array<() => void> = [];
   const commit = db.prepare('COMMIT');
+  // The file this connection writes: one deleted (rm -rf of the state dir) or replaced under it
+  // would take every commit from then on, unseen, with the runs reported as if saved.
+  const inode = file === ':memory:' ? undefined : statSync(file, { throwIfNoEntry: false })?.ino;
   const rollback = db.prepare('ROLLBACK');
   const flushers: Array<() => void> = [];
   const resetters: Array<() => void> = [];
@@ -103,6 +106,9 @@ export function createBatch(db: Database.Database, file: string): Batch {
       if (!db.inTransaction) return;
       try {
         for (const flush of flushers) flush();
+        if (inode !== undefined && statSync(file, { throwIfNoEntry: false })?.ino !== inode) {
+          throw new StateFileError('STATE_WRITE', file, `${file}: the state database was deleted or replaced while this engine ran; what it did since the last commit is not saved, and the runs it was executing cannot be resumed from this file`);
+        }
         commit.run();
       } catch (err) {
         // Memory (the journal's names and runs) was ahead of the file: committing later what is
