@@ -212,7 +212,8 @@ function givenDiscriminator(issue: z.core.$ZodIssue, input: unknown): string {
   let value: unknown = input;
   for (const key of issue.path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
   if (value === undefined) return '';
-  return `; got ${JSON.stringify(value) ?? String(value)}${typeof value === 'string' ? suggest(value, options.filter((o): o is string => typeof o === 'string')) : ''}`;
+  if (typeof value !== 'string') return `; got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`}`;
+  return `; got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}${suggest(value, options.filter((o): o is string => typeof o === 'string'))}`;
 }
 
 /** Longest name "did you mean" compares by edit distance, which is quadratic: the longest step id. */

@@ -217,8 +217,14 @@ const MUTATORS = {
     const steps = stepsOf(def);
     const id = rng.pick(Object.keys(steps));
     const command = rng.chance(0.5) ? rng.pick(UNICODE) : weirdString(rng);
-    (steps[id] as Def)['executor'] = { type: 'process', command, args: [rng.pick(UNICODE), command], env: { [rng.pick(UNICODE)]: rng.pick(UNICODE) } };
-    return { label: `${id} runs command ${describe(command)}`, expect: command === '' ? { fails: `steps.${id}.executor.command: ` } : { compiles: true } };
+    const [name, value] = [rng.pick(UNICODE), rng.pick(UNICODE)];
+    (steps[id] as Def)['executor'] = { type: 'process', command, args: [rng.pick(UNICODE), command], env: { [name]: value } };
+    // An env name must be non-empty without "=" or NUL, a value without NUL (they would set another variable, or none).
+    const badEnv = !/^[^=\0]+$/.test(name) || value.includes('\0');
+    return {
+      label: `${id} runs command ${describe(command)}`,
+      expect: command === '' ? { fails: `steps.${id}.executor.command: ` } : badEnv ? { fails: `steps.${id}.executor.env` } : { compiles: true },
+    };
   },
   deepUnknown(rng: Random, def: Def, o: MutateOptions): Mutation {
     const path = rng.pick(strictObjects(def));

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseJsonStrict, plainJson } from '../../src/adapters/local/plain-json.ts';
 import { loadDefinition } from '../../src/adapters/local/workflow-files.ts';
@@ -86,6 +86,27 @@ describe('plainJson: JSON workflow files read natively', () => {
     const ok = path.join(dir, 'ok.json');
     writeFileSync(ok, JSON.stringify({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } }, null, '\t'));
     await expect(loadDefinition(ok)).resolves.toEqual({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } });
+  });
+
+  it('reports what the YAML reader only warns of as problems of the file, and prints nothing', async () => {
+    const dir = tempDir();
+    const write = (name: string, text: string) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const printed: unknown[] = [];
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void printed.push(args));
+    const log = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void printed.push(args));
+    try {
+      await expect(loadDefinition(write('tag.yaml', 'name: t\nsteps:\n  a: { executor: !!js/function "x" }\n'))).rejects.toThrow(/line 3, column 18: Unresolved tag: tag:yaml.org,2002:js\/function/);
+      await expect(loadDefinition(write('key.yaml', 'name: t\nsteps:\n  ? [x]\n  : {}\n'))).rejects.toThrow(/line 3, column 5: a key must be a plain value, not a list or a map/);
+      await expect(loadDefinition(write('two.yaml', 'name: t\nsteps: {}\n---\nname: u\n'))).rejects.toThrow(/line 3, column 1: a workflow file holds one YAML document, and this one has several/);
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+    }
+    expect(printed).toEqual([]);
   });
 });
 

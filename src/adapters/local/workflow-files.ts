@@ -109,8 +109,25 @@ export async function loadDefinition(file: string): Promise<unknown> {
   }
   try {
     // JSON is YAML too; the YAML parser also reports duplicate keys, which JSON.parse hides.
-    return yaml().parse(text, { uniqueKeys: true, maxAliasCount: 100 });
+    // Its warnings (an unknown tag such as !!js/function, a key that is a list or map) are
+    // problems of the file, not lines the library prints on stderr.
+    const Y = yaml();
+    const doc = Y.parseDocument(text, { uniqueKeys: true, logLevel: 'error' });
+    const first = doc.errors[0];
+    if (first?.code === 'MULTIPLE_DOCS') {
+      throw new WorkflowDefinitionError([{ path: linePosition(text, first.pos[0]), message: 'a workflow file holds one YAML document, and this one has several (a second "---"): keep one per file' }], shown(file));
+    }
+    if (first) throw first;
+    const problems = doc.warnings.map((w) => ({ path: linePosition(text, w.pos[0]), message: w.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') }));
+    Y.visit(doc, {
+      Pair(_key, pair) {
+        if (Y.isCollection(pair.key)) problems.push({ path: linePosition(text, pair.key.range?.[0] ?? 0), message: 'a key must be a plain value, not a list or a map' });
+      },
+    });
+    if (problems.length > 0) throw new WorkflowDefinitionError(problems, shown(file));
+    return doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
+    if (error instanceof WorkflowDefinitionError) throw error;
     if (error instanceof yaml().YAMLParseError) {
       const pos = error.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}` : '';
