@@ -1,5 +1,6 @@
 /** Options shared by the commands that talk to a deployed stage (or an emulator). */
 import { configFromEnv, type AwsConfig } from '../adapters/aws/config.ts';
+import { UsageError } from '../model/errors.ts';
 
 /** parseArgs option specs for --stage, --region, --endpoint, --bus, --table. */
 export const AWS_OPTIONS = {
@@ -17,6 +18,11 @@ export function usesAws(values: Partial<Record<keyof typeof AWS_OPTIONS, string 
 
 /** The stage's resource names: joinflow-<stage> for bus and table unless given. */
 export function awsConfig(values: { stage?: string | undefined; region?: string | undefined; endpoint?: string | undefined; bus?: string | undefined; table?: string | undefined }): AwsConfig {
+  // As serverless.yml's deploy refuses it: the stage names the bus, table, queues and functions.
+  if (values.stage !== undefined && !/^[a-zA-Z0-9-]+$/.test(values.stage)) throw new UsageError(`--stage "${values.stage}": a stage name has only letters, digits and dashes`);
+  if (values.endpoint !== undefined && !(URL.canParse(values.endpoint) && /^https?:$/.test(new URL(values.endpoint).protocol))) {
+    throw new UsageError(`--endpoint "${values.endpoint}": not an http:// or https:// URL (such as http://127.0.0.1:4010 for joinflow dev)`);
+  }
   const env = { ...process.env };
   if (values.stage) env['JOINFLOW_STAGE'] = values.stage;
   const base = configFromEnv(env);
