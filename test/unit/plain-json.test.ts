@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -86,6 +86,19 @@ describe('plainJson: JSON workflow files read natively', () => {
     const ok = path.join(dir, 'ok.json');
     writeFileSync(ok, JSON.stringify({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } }, null, '\t'));
     await expect(loadDefinition(ok)).resolves.toEqual({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } });
+  });
+
+  it('says a workflow module has no default export, naming what it exports, whether ES module or CommonJS', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'esm.mjs'), 'export const x = 1;\nexport const y = 2;\n');
+    mkdirSync(path.join(dir, 'cjs'));
+    writeFileSync(path.join(dir, 'cjs', 'package.json'), '{"type": "commonjs"}');
+    writeFileSync(path.join(dir, 'cjs', 'cjs.js'), 'exports.x = 1;\nexports.y = 2;\n');
+    writeFileSync(path.join(dir, 'cjs', 'whole.js'), "module.exports = { name: 'whole', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } };\n");
+    for (const f of ['esm.mjs', 'cjs/cjs.js']) {
+      await expect(loadDefinition(path.join(dir, f))).rejects.toThrow(/the module has no default export \(export default workflow\(\.\.\.\)\); it exports x, y/);
+    }
+    await expect(loadDefinition(path.join(dir, 'cjs', 'whole.js'))).resolves.toMatchObject({ name: 'whole' });
   });
 
   it('reports what the YAML reader only warns of as problems of the file, and prints nothing', async () => {
