@@ -147,15 +147,20 @@ describe('joinflow import cwl + run', () => {
     const tool = path.join(cwl, 'tools/words.cwl');
     const before = [readFileSync(main, 'utf8'), readFileSync(tool, 'utf8')];
     symlinkSync(tool, path.join(dir, 'link.yaml'));
+    // The CWL file itself: refused (as not a workflow file name, before anything is read).
     const self = joinflow(['import', 'cwl', main, '-o', main]);
-    expect([self.code, self.stderr]).toEqual([2, expect.stringContaining(`-o ${main}: is the CWL file being imported (${main}); writing the workflow there would overwrite it`)]);
+    expect([self.code, self.stderr]).toEqual([2, expect.stringContaining(`-o ${main}: the workflow is written as JSON, and joinflow reads a workflow file by its extension`)]);
+    // A link to it with a workflow file's name: refused as the CWL file being imported.
+    symlinkSync(main, path.join(dir, 'main.json'));
+    const selfLink = joinflow(['import', 'cwl', main, '-o', path.join(dir, 'main.json')]);
+    expect([selfLink.code, selfLink.stderr]).toEqual([2, expect.stringContaining(`-o ${path.join(dir, 'main.json')}: is the CWL file being imported (${main}); writing the workflow there would overwrite it`)]);
     const viaLink = joinflow(['import', 'cwl', main, '-o', path.join(dir, 'link.yaml')]);
     expect(viaLink.code).toBe(2);
     expect(viaLink.stderr).toMatch(/link\.yaml: is a CWL file the workflow runs \(.*tools\/words\.cwl\)/);
     expect([readFileSync(main, 'utf8'), readFileSync(tool, 'utf8')]).toEqual(before);
     const image = joinflow(['import', 'cwl', main, '--image', 'example/x:1', '-o', path.join(dir, 'x.json')]);
     expect([image.code, image.stderr]).toEqual([2, expect.stringContaining('--image applies to --executor batch')]);
-    expect(readdirSync(dir).sort()).toEqual(['cwl', 'link.yaml']);
+    expect(readdirSync(dir).sort()).toEqual(['cwl', 'link.yaml', 'main.json']);
   });
 
   it('keeps joinflow import wfcommons working and names every format on bad usage', () => {

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stateDirError, StateFileError } from '../../src/adapters/local/sqlite-schema.ts';
@@ -56,7 +57,8 @@ function readers(runId: string, dir: string): string[][] {
     ['logs', runId],
     ['dlq', 'list'],
     ['events', 'tail', '--no-follow'],
-    ['timeline', runId, '-o', path.join(dir, '..', 't.html')],
+    // In /tmp (world-writable): the output file is checked before the state, and must not be what is refused.
+    ['timeline', runId, '-o', path.join(tmpdir(), `jf-state-dir-${process.pid}-t.html`)],
   ];
 }
 

@@ -116,7 +116,7 @@ describe('journal state', () => {
     const raw = new Database(path.join(dir, 'state.db'));
     raw.exec("UPDATE runs SET plan_hash = NULL WHERE run_id = 'r'");
     raw.close();
-    expect(() => open(dir).log.tasks('r')).toThrow(/run r numbers its names after 8 of its plan's, but its plan is not on file/);
+    expect(() => open(dir).log.tasks('r')).toThrow(/run r cannot be read: its rows number their names after 8 of its plan's, but its plan is not on file/);
   });
 
   it('events tail reads the events of interleaved runs in order, page by page, losing none', async () => {
