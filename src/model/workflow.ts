@@ -143,7 +143,7 @@ export const RetrySchema = z.strictObject({
 export const ForEachSchema = z.union([
   stepId,
   z.strictObject({ step: stepId, path: z.string().min(1).optional() }),
-]);
+], { error: (issue) => (issue.code === 'invalid_union' ? 'must be a predecessor\'s step id, or {step, path} with the path of an array in its output' : undefined) });
 
 /**
  * A data file of a step: a relative path inside the run's data area (a directory locally, an S3

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseJsonStrict, plainJson } from '../../src/adapters/local/plain-json.ts';
-import { loadDefinition } from '../../src/adapters/local/workflow-files.ts';
+import { compileFile, loadDefinition } from '../../src/adapters/local/workflow-files.ts';
 import { Random } from '../fuzz/random.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -86,6 +86,16 @@ describe('plainJson: JSON workflow files read natively', () => {
     const ok = path.join(dir, 'ok.json');
     writeFileSync(ok, JSON.stringify({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } }, null, '\t'));
     await expect(loadDefinition(ok)).resolves.toEqual({ name: 'ok', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } });
+  });
+
+  it('reports a .json file that is not JSON with JSON\'s message and the line, and a forEach of the wrong kind by what it must be', async () => {
+    const dir = tempDir();
+    const cut = path.join(dir, 'cut.json');
+    writeFileSync(cut, '{"name": "t",\n "steps": {"a": {"executor": {"type": "simulate", "durationMs": 1}}\n');
+    await expect(loadDefinition(cut)).rejects.toThrow(/line 3, column 1: not valid JSON: Expected ',' or '}' after property value/);
+    const fe = path.join(dir, 'fe.yaml');
+    writeFileSync(fe, 'name: t\nsteps:\n  a: { executor: { type: simulate, durationMs: 1 } }\n  b: { needs: [a], forEach: 7, executor: { type: simulate, durationMs: 1 } }\n');
+    await expect(compileFile(fe, dir)).rejects.toThrow(/steps\.b\.forEach: must be a predecessor's step id, or \{step, path\} with the path of an array in its output/);
   });
 
   it('says a workflow module has no default export, naming what it exports, whether ES module or CommonJS', async () => {

@@ -107,6 +107,14 @@ export async function loadDefinition(file: string): Promise<unknown> {
   if (ext === '.json') {
     const plain = plainJson(text, MAX_FILE_DEPTH);
     if (plain) return plain.value;
+    // Not JSON at all: JSON's own message, at its line (the YAML reader's would talk of YAML).
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      const at = /at position (\d+)/.exec((error as Error).message)?.[1];
+      const where = at === undefined ? (/end of JSON input/.test((error as Error).message) ? linePosition(text, text.length) : '') : linePosition(text, Number(at));
+      throw new WorkflowDefinitionError([{ path: where, message: `not valid JSON: ${(error as Error).message.replace(/ in JSON at position \d+.*$/, '')}` }], shown(file));
+    }
   }
   const deepAt = offsetBeyondDepth(text, MAX_FILE_DEPTH);
   if (deepAt !== undefined) {
