@@ -10,7 +10,8 @@ import { findCycle, topoOrder } from './graph.ts';
 import { place } from './placement.ts';
 
 /** What the loader found for each handler module a workflow names (resolved before compiling). */
-export type ModuleInfo = { path: string; exports: readonly string[] } | { error: string };
+/** A handler module's function exports (`note`: why there may be none), or why it did not load. */
+export type ModuleInfo = { path: string; exports: readonly string[]; note?: string } | { error: string };
 
 export type ValidateOptions = {
   /** Handler modules keyed by the `module` string as written; absent = not checked. */
@@ -119,7 +120,7 @@ function graphProblems(raw: Record<string, unknown>, steps: Record<string, StepS
         problems.push({
           path: `${path}.export`,
           message: `"${info.path}" has no function export "${e.export}"` +
-            (info.exports.length ? ` (it exports: ${info.exports.join(', ')})` : ''),
+            (info.exports.length ? ` (it exports: ${info.exports.join(', ')})` : info.note ? ` (${info.note})` : ''),
         });
       }
     }

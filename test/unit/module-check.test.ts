@@ -39,6 +39,14 @@ describe('describeModules', () => {
     expect(out.get(m['c.mjs']!)).toEqual({ error: 'broken at import' });
   });
 
+  it('says why a CommonJS .js module in a "type": "module" package has no exports', async () => {
+    const m = modules({ 'package.json': '{"type": "module"}', 'cjs.js': 'exports.handler = async () => 1;\n', 'empty.js': 'const x = 1;\n' });
+    const out = await describeModules([m['cjs.js']!, m['empty.js']!]);
+    expect(out.get(m['cjs.js']!)).toEqual({ exports: [], note: expect.stringContaining('it is written as CommonJS (exports.x = ..., require), but its package.json says "type": "module"') });
+    // Nothing written as CommonJS: no note.
+    expect(out.get(m['empty.js']!)).toEqual({ exports: [] });
+  });
+
   it('gives the line of a JavaScript syntax error, which the module loader leaves out', async () => {
     const m = modules({ 'broken.mjs': 'export const handler = async () => {\n  return 1;\n  const x = ;\n};\n' });
     const out = await describeModules([m['broken.mjs']!]);

@@ -7,12 +7,14 @@
  * command without a word.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startHandlerWorker } from './function-executor.ts';
 import type { DescribeReply, WorkerNotice } from './function-worker.ts';
 
 /** A module's function exports, or why it could not be imported. */
-export type ModuleExports = { exports: string[] } | { error: string };
+export type ModuleExports = { exports: string[]; note?: string } | { error: string };
 
 export type DescribeOptions = {
   /** Where the modules' stdout goes while they are imported; default: the process's stderr. */
@@ -63,7 +65,7 @@ function session(paths: readonly string[], out: Map<string, ModuleExports>, opti
       }
       if (message.id !== i || over) return;
       clearTimeout(timer);
-      out.set(paths[i]!, 'exports' in message ? { exports: message.exports } : { error: message.syntax ? withLine(paths[i]!, message.error) : message.error });
+      out.set(paths[i]!, 'exports' in message ? withNote(paths[i]!, message.exports) : { error: message.syntax ? withLine(paths[i]!, message.error) : message.error });
       i++;
       ask();
     });
@@ -87,4 +89,33 @@ function withLine(file: string, message: string): string {
   const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
   const line = check.status === 0 ? undefined : /:(\d+)$/m.exec(check.stderr ?? '')?.[1];
   return line === undefined ? message : `line ${line}: ${message}`;
+}
+
+/**
+ * A `.js` module with no function exports that is written as CommonJS (`exports.x =`,
+ * `module.exports`) in a package of `"type": "module"`: Node reads it as an ES module, where those
+ * assignments export nothing. Said, so that the fix is found.
+ */
+function withNote(file: string, exports: string[]): ModuleExports {
+  if (exports.length > 0 || !file.endsWith('.js')) return { exports };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { exports };
+  }
+  if (!/\b(module\.exports|exports\.[\w$]+\s*=|require\s*\()/.test(text) || packageType(path.dirname(file)) !== 'module') return { exports };
+  return { exports, note: 'it is written as CommonJS (exports.x = ..., require), but its package.json says "type": "module", so Node reads it as an ES module, which exports nothing that way: rename it .cjs, or use export' };
+}
+
+/** The `type` of the nearest package.json above `dir`. */
+function packageType(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      return (JSON.parse(readFileSync(path.join(d, 'package.json'), 'utf8')) as { type?: string }).type ?? 'commonjs';
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    }
+    if (path.dirname(d) === d) return undefined;
+  }
 }

@@ -242,7 +242,7 @@ export async function resolveModules(definition: unknown, file: string, root: st
   const described = await describeModules([...new Set([...found.values()].map((m) => m.abs))]);
   for (const [module, { abs, rel }] of found) {
     const d = described.get(abs)!;
-    out[module] = 'exports' in d ? { path: rel, exports: d.exports } : { error: `cannot load handler module ${rel}: ${d.error}` };
+    out[module] = 'exports' in d ? { path: rel, exports: d.exports, ...(d.note === undefined ? {} : { note: d.note }) } : { error: `cannot load handler module ${rel}: ${d.error}` };
   }
   return out;
 }
