@@ -124,6 +124,11 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}, sc
  * (SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM: WAL mode writes even to read) is not.
  */
 function openError(file: string, err: unknown): StateFileError {
+  // Not the file's fault: the SQLite module itself is not built for this Node.
+  const message = String((err as Error)?.message ?? err);
+  if (/Could not locate the bindings file|NODE_MODULE_VERSION|was compiled against a different Node\.js/.test(message) || (err as { code?: unknown })?.code === 'ERR_DLOPEN_FAILED') {
+    return new StateFileError('STATE_UNREADABLE', file, `${file}: cannot open the state database: the SQLite module (better-sqlite3) is not built for this Node.js (${process.version}): run 'npm rebuild better-sqlite3' (it compiles from source), or run with --memory. (${message.split('\n')[0]})`, { cause: err });
+  }
   const code = err instanceof Database.SqliteError ? err.code : undefined;
   const why = `${(err as Error).message}${code === undefined ? '' : `, ${code}`}`;
   if (isSqliteError(err, 'SQLITE_CORRUPT') || isSqliteError(err, 'SQLITE_NOTADB')) {
