@@ -141,6 +141,10 @@ describe('parseJsonStrict', () => {
     expect(() => parseJsonStrict('{"a": 1,\n  "b": {"c": 2, "c": 3}}')).toThrow('line 2, column 17: key "c" appears twice in one object');
     expect(() => parseJsonStrict('{"a": 1, "\\u0061": 2}')).toThrow('line 1, column 10: key "a" appears twice in one object');
     expect(() => parseJsonStrict('{"a": ')).toThrow(SyntaxError);
+    // JSON.parse's own errors, in one line with a line and column where V8 gives a position.
+    expect(() => parseJsonStrict('{"a": ')).toThrow(/^line 1, column 7: unexpected end of the text$/);
+    expect(() => parseJsonStrict('{\n bad')).toThrow(/^line 2, column 2: /);
+    expect(() => parseJsonStrict('{"a": 1,\n  "b": }')).toThrow(/^Unexpected token '}'$/);
     // No depth limit of its own: JSON.parse's.
     const deep = `${'['.repeat(3000)}{"k": 1}${']'.repeat(3000)}`;
     expect(() => parseJsonStrict(deep)).not.toThrow();

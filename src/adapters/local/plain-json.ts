@@ -25,13 +25,15 @@ export function plainJson(text: string, maxDepth: number): { value: unknown } | 
  * error says where: `line 3, column 5: key "a" appears twice in one object`.
  */
 export function parseJsonStrict(text: string): unknown {
-  const value: unknown = JSON.parse(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(jsonMessage(text, error as Error));
+  }
   const found = scan(text, Infinity);
   if (found !== true && found !== false) {
-    const before = text.slice(0, found.at);
-    const line = before.split('\n').length;
-    const column = found.at - before.lastIndexOf('\n');
-    throw new SyntaxError(`line ${line}, column ${column}: key ${JSON.stringify(found.key)} appears twice in one object`);
+    throw new SyntaxError(`${lineColumn(text, found.at)}: key ${JSON.stringify(found.key)} appears twice in one object`);
   }
   return value;
 }
@@ -87,3 +89,21 @@ const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
+
+/**
+ * JSON.parse's message in one line with its place: V8 gives "at position N" for some errors
+ * (made a line and column here) and for others quotes the text around the error over several
+ * lines (cut off here).
+ */
+export function jsonMessage(text: string, error: Error): string {
+  const message = error.message;
+  const at = /^(.*?) in JSON at position (\d+)/s.exec(message);
+  if (at) return `${lineColumn(text, Number(at[2]))}: ${at[1]!.split('\n')[0]}`;
+  if (/^Unexpected end of JSON input/.test(message)) return `${lineColumn(text, text.length)}: unexpected end of the text`;
+  return message.replace(/, ".*$/s, '').split('\n')[0]!;
+}
+
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  return `line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
+}
