@@ -45,7 +45,8 @@ export function loadConfigSubscriptions(root = process.cwd(), known: KnownWorkfl
   } catch (error) {
     if (!(error instanceof yaml().YAMLParseError)) throw error;
     const pos = error.linePos?.[0];
-    throw new ConfigFileError(shown, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: error.message.split('\n')[0]! }]);
+    // The position is in the path: the message's own copy of it (and the colon before its code frame) goes.
+    throw new ConfigFileError(shown, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') }]);
   }
   const parsed = ProjectConfigSchema.safeParse(raw);
   if (!parsed.success) {
