@@ -202,6 +202,10 @@ describe('config file problems', () => {
     // Two config files: neither is silently left out.
     writeFileSync(path.join(dir, 'joinflow.config.json'), '{"subscriptions": {}}');
     expect(() => loadConfigSubscriptions(dir)).toThrowError('the project has 2 config files (joinflow.config.yaml, joinflow.config.json): keep one');
+    // A YAML error: its place once, in front.
+    const other = tmp();
+    writeFileSync(path.join(other, 'joinflow.config.yaml'), 'subscriptions:\n  a: {}\n  a: {}\n');
+    expect(() => loadConfigSubscriptions(other)).toThrowError(/- line 3, column 3: Map keys must be unique$/);
   });
 
   it('a schema problem does not hide the invalid patterns: one reading names them all', async () => {
