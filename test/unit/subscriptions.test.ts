@@ -202,6 +202,10 @@ describe('config file problems', () => {
     // Two config files: neither is silently left out.
     writeFileSync(path.join(dir, 'joinflow.config.json'), '{"subscriptions": {}}');
     expect(() => loadConfigSubscriptions(dir)).toThrowError('the project has 2 config files (joinflow.config.yaml, joinflow.config.json): keep one');
+    // A workflow file's own subscription is named by the file.
+    const { projectSubscriptions } = await import('../../src/adapters/local/subscription-files.ts');
+    const own = { ...compileWorkflow({ name: 'sub3', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } }, subscriptions: { x: { pattern: { 'detail-type': ['Run Succeeded'] }, target: { type: 'workflow', workflow: 'nope' } } } }, { source: 'workflows/sub3.yaml' }) };
+    expect(() => projectSubscriptions([own], { root: tmp(), knownWorkflows: new Set(['sub3']) })).toThrowError('- workflows/sub3.yaml: subscriptions.x.target.workflow: no workflow named "nope" in workflows/ (known: sub3)');
     // A YAML error: its place once, in front.
     const other = tmp();
     writeFileSync(path.join(other, 'joinflow.config.yaml'), 'subscriptions:\n  a: {}\n  a: {}\n');

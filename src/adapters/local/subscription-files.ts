@@ -107,24 +107,28 @@ export function projectSubscriptions(
 ): Subscription[] {
   const root = options.root ?? process.cwd();
   const subs = [...loadConfigSubscriptions(root, options), ...plans.flatMap((p) => p.subscriptions ?? [])];
-  const problems = checkSubscriptions(subs, (s) => (s.workflow ? `workflow ${s.workflow}: subscriptions.${s.name.slice(s.workflow.length + 1)}` : `subscriptions.${s.name}`));
-  problems.push(...unknownTargets(subs, options));
+  // A workflow's own subscriptions are named by its file (its source), and by their name in it.
+  const sources = new Map(plans.map((p) => [p.workflow, p.source]));
+  const where = (s: { name: string; workflow?: string | undefined }): string =>
+    s.workflow ? `${sources.get(s.workflow) ?? `workflow ${s.workflow}`}: subscriptions.${s.name.slice(s.workflow.length + 1)}` : `subscriptions.${s.name}`;
+  const problems = checkSubscriptions(subs, where);
+  problems.push(...unknownTargets(subs, options, where));
   if (problems.length > 0) throw new ConfigFileError(findConfigFile(root) ? path.relative(root, findConfigFile(root)!) : 'subscriptions', problems);
   return subs;
 }
 
 /** Workflow targets that name no known workflow (none checked without `knownWorkflows`). */
-function unknownTargets(subs: ReadonlyArray<{ name: string; target: unknown }>, options: KnownWorkflows): Problem[] {
+function unknownTargets(subs: ReadonlyArray<{ name: string; workflow?: string | undefined; target: unknown }>, options: KnownWorkflows, where = (s: { name: string }) => `subscriptions.${s.name}`): Problem[] {
   const known = options.knownWorkflows;
   if (!known) return [];
   const problems: Problem[] = [];
-  for (const { name, target } of subs) {
-    const t = target as { type?: unknown; workflow?: unknown };
+  for (const sub of subs) {
+    const t = sub.target as { type?: unknown; workflow?: unknown };
     if (t.type !== 'workflow' || typeof t.workflow !== 'string' || known.has(t.workflow)) continue;
     const names = [...new Set(options.knownNames ?? known)].sort();
     const misnamed = options.misnamed?.get(t.workflow);
     const why = misnamed === undefined ? `(known: ${names.join(', ') || 'none'})` : `(${misnamed})`;
-    problems.push({ path: `subscriptions.${name}.target.workflow`, message: `no workflow named "${t.workflow}" in workflows/ ${why}` });
+    problems.push({ path: `${where(sub)}.target.workflow`, message: `no workflow named "${t.workflow}" in workflows/ ${why}` });
   }
   return problems;
 }
