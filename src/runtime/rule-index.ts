@@ -28,7 +28,7 @@ export class RuleIndex<R> {
     // Validate the whole pattern, but only verify what the buckets do not already guarantee.
     compilePattern(pattern);
     const rest = residual(pattern);
-    const test = rest === undefined ? always : compilePattern(rest);
+    const test = rest === undefined ? always : fastTest(rest, compilePattern(rest));
     insert(this.#root, 0, pattern, { rule, test, order: this.#size++ });
   }
 
@@ -73,6 +73,25 @@ export class RuleIndex<R> {
 }
 
 const always = (): boolean => true;
+
+/**
+ * The residual test of a step's own trigger: `{detail: {item: [{exists: false}]}}` (a step
+ * without items hears its needs' Step Completed, not their items'). Once per candidate of every
+ * step event, so its common answers are given directly: no `item` in the detail matches, a leaf
+ * `item` (a number) does not; anything else goes to the compiled pattern, which decides.
+ */
+function fastTest(rest: EventPattern, compiled: (event: unknown) => boolean): (event: unknown) => boolean {
+  if (JSON.stringify(rest) !== '{"detail":{"item":[{"exists":false}]}}') return compiled;
+  return (event) => {
+    const d = (event as { detail?: unknown }).detail;
+    if (typeof d === 'object' && d !== null && !Array.isArray(d) && Object.hasOwn(event as object, 'detail')) {
+      if (!Object.hasOwn(d, 'item')) return true;
+      const v = (d as { item?: unknown }).item;
+      if (v !== undefined && (typeof v !== 'object' || v === null)) return false;
+    }
+    return compiled(event);
+  };
+}
 const NONE: readonly never[] = Object.freeze([]);
 
 /**

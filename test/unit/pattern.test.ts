@@ -88,6 +88,22 @@ describe('rule index', () => {
     expect(wide).toHaveLength(40);
   });
 
+  it("answers a step trigger's own residual ({item: [{exists: false}]}) exactly as the compiled pattern does", () => {
+    const pattern = { source: ['joinflow'], 'detail-type': ['Step Completed'], detail: { workflow: ['w'], step: ['a'], item: [{ exists: false }] } };
+    const index = new RuleIndex<string>();
+    index.add('t', pattern);
+    const oracle = compilePattern(pattern);
+    const items: unknown[] = [0, 3, null, undefined, [], [1], [[]], [{}], {}, { x: 1 }, 'x', true, false, [null]];
+    const details: unknown[] = [{ workflow: 'w', step: 'a' }, ...items.map((item) => ({ workflow: 'w', step: 'a', item }))];
+    const inherited = Object.create({ item: 1 }) as Record<string, unknown>;
+    Object.assign(inherited, { workflow: 'w', step: 'a' });
+    details.push(inherited);
+    for (const detail of details) {
+      const event = { id: '1', source: 'joinflow', 'detail-type': 'Step Completed', time: '', detail };
+      expect(index.match(event).length, JSON.stringify(detail)).toBe(oracle(event) ? 1 : 0);
+    }
+  });
+
   it('verifies the fields the buckets do not pin (residual patterns)', () => {
     const index = new RuleIndex<string>();
     index.add('items-only', { source: ['joinflow'], detail: { step: ['m'], item: [{ exists: true }] } });
