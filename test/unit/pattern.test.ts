@@ -84,6 +84,14 @@ describe('rule index', () => {
     expect(index.match(ev({ step: 'some', n: 1 }))).toEqual([]);
     expect(index.match(ev({ step: 'none' }))).toEqual([]);
     expect(index.match(ev({ step: 'some', n: 2 }))).toEqual([101]);
+    // Rules added after a match take part in the next.
+    expect(index.match(ev({ workflow: 'w', step: 'narrow' }))).toEqual([100]);
+    index.add(102, { detail: { workflow: ['w'], step: ['narrow'] } });
+    index.add(103, { detail: { workflow: ['v'], step: ['narrow'] } });
+    expect(index.match(ev({ workflow: 'w', step: 'narrow' }))).toEqual([100, 102]);
+    expect(index.match(ev({ workflow: 'v', step: 'narrow' }))).toEqual([100, 103]);
+    // An event array reaches two buckets of one rule: the rule once.
+    expect(index.match(ev({ workflow: 'w', step: ['narrow', 'narrow'] }))).toEqual([100, 102]);
     // An answer already handed out does not change with later matches.
     expect(wide).toHaveLength(40);
   });
