@@ -152,6 +152,10 @@ describe('joinflow run', () => {
     writeFileSync(twice, '{"name": "t", "schemaVersion": "1.4", "workflow": {"tasks": [\n  {"name": "a", "id": "a", "runtime": 1, "runtime": 1000}]}}');
     refused(joinflow(['import', 'wfcommons', twice, '-o', path.join(project, 't.json')], { cwd: project }), `${twice}: cannot read a JSON trace: line 2, column 42: key "runtime" appears twice in one object`);
     refused(run('one', '--memory', '--input', '{"a": 1, "a": 2}'), '--input is not valid JSON: line 1, column 10: key "a" appears twice in one object');
+    // --name: the flag's mistake, for every importer alike.
+    for (const format of ['wfcommons', 'cwl', 'asl']) {
+      refused(joinflow(['import', format, trace, '--name', 'x y', '-o', path.join(project, 'n.json')], { cwd: project }), 'joinflow import: --name "x y": must be 1-64 characters of ASCII letters, digits, "_", "." or "-"');
+    }
     // AWS flags: checked before anything is sent.
     refused(joinflow(['start', 'one', '--endpoint', 'not-a-url'], { cwd: project }), '--endpoint "not-a-url": not an http:// or https:// URL');
     refused(joinflow(['start', 'one', '--stage', 'bad stage'], { cwd: project }), '--stage "bad stage": a stage name has only letters, digits and dashes');
