@@ -58,6 +58,10 @@ describe('checking ASL machines', () => {
     expect(checkMachine({ QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } }).problems).toEqual([
       { path: 'QueryLanguage', message: 'JSONata is not imported; joinflow takes the JSONPath mode of ASL' },
     ]);
+    // More retries than a step may have: said at the retrier, not at the step it would make.
+    const retried = (n: number) => checkMachine({ StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: n }], End: true } } }).problems;
+    expect(retried(1e9)).toEqual([{ path: 'States.A.Retry[0].MaxAttempts', message: 'at most 999 retries are imported (joinflow runs a step at most 1000 times), got 1000000000' }]);
+    expect(retried(999)).toEqual([]);
   });
 });
 

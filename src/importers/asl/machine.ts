@@ -219,6 +219,9 @@ function checkRetryCatch(st: Record<string, unknown>, p: string, problems: Probl
       const v = o[f];
       if (v !== undefined && !(typeof v === 'number' && v >= min && (!int || Number.isInteger(v)))) problems.push({ path: `${where}.${f}`, message: `must be ${int ? 'a whole number' : 'a number'}, at least ${min}` });
     }
+    // A step's maxAttempts (the first attempt and its retries) is at most 1000: said here, at the retrier, not at the generated step.
+    const max = o['MaxAttempts'];
+    if (typeof max === 'number' && Number.isInteger(max) && max > 999) problems.push({ path: `${where}.MaxAttempts`, message: `at most 999 retries are imported (joinflow runs a step at most 1000 times), got ${max}` });
     if (o['JitterStrategy'] !== undefined && o['JitterStrategy'] !== 'NONE') problems.push({ path: `${where}.JitterStrategy`, message: 'only NONE is imported: joinflow\'s retry backoff has no jitter' });
   });
   list('Catch', ['ErrorEquals', 'Next', 'ResultPath', 'Comment'], (o, where) => {
