@@ -32,6 +32,8 @@ export function outputFile(flag: string, file: string): string {
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${flag} ${file}: directory ${dir} does not exist`);
   const existing = statSync(file, { throwIfNoEntry: false });
   if (existing?.isDirectory()) throw new UsageError(`${flag} ${file}: is a directory, not a file`);
+  // A FIFO or a device (/dev/stdout) is not probed: opening a FIFO waits for its reader.
+  if (existing && !existing.isFile()) return file;
   // Opened for appending (nothing in it changes) to find out now, not when the file is written
   // after the work: a read-only directory or file, /proc, a full quota. One made here is removed.
   try {
