@@ -64,13 +64,13 @@ export function refuseOverwrite(out: string, input: string, what: string): void 
 }
 
 /**
- * The `-o` of an importer: an output file (outputFile) whose name says JSON or YAML, as the
- * workflow written there is JSON (which YAML reads too), and `joinflow run` goes by the extension.
+ * The `-o` of an importer: an output file (outputFile) whose name says JSON or YAML, the two
+ * formats importers write (by that extension), and what `joinflow run` goes by.
  */
 export function workflowOutput(flag: string, file: string): string {
   const ext = path.extname(file).toLowerCase();
   if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') {
-    throw new UsageError(`${flag} ${file}: the workflow is written as JSON, and joinflow reads a workflow file by its extension: name it .json (or .yaml/.yml)`);
+    throw new UsageError(`${flag} ${file}: the workflow is written as JSON or YAML, by the file's extension, and joinflow reads a workflow file by it: name it .json, .yaml or .yml`);
   }
   return outputFile(flag, file);
 }

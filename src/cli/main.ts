@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof JoinflowError) {
       process.stderr.write(`joinflow ${command}: ${error.message}\n`);
       // The engine stopped as if killed: what it had committed is there to continue from.
-      if (error.code === 'STATE_WRITE') process.stderr.write("Once there is room (or the cause is fixed), 'joinflow resume' continues the runs it was executing.\n");
+      if (error.code === 'STATE_WRITE' && (error as { resumable?: boolean }).resumable !== false) process.stderr.write("Once there is room (or the cause is fixed), 'joinflow resume' continues the runs it was executing.\n");
       return 2;
     }
     const environment = environmentError(error);

@@ -145,7 +145,7 @@ describe('joinflow run', () => {
     expect(existsSync(path.join(project, 'state.db'))).toBe(false);
     // An importer writes JSON: a file name that joinflow would read as something else is refused.
     const trace = path.join(root, '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json');
-    refused(joinflow(['import', 'wfcommons', trace, '-o', path.join(project, 'm.ts')], { cwd: project }), 'the workflow is written as JSON, and joinflow reads a workflow file by its extension: name it .json (or .yaml/.yml)');
+    refused(joinflow(['import', 'wfcommons', trace, '-o', path.join(project, 'm.ts')], { cwd: project }), "the workflow is written as JSON or YAML, by the file's extension, and joinflow reads a workflow file by it: name it .json, .yaml or .yml");
     expect(existsSync(path.join(project, 'm.ts'))).toBe(false);
     // A key written twice (JSON.parse would keep the last one silently).
     const twice = path.join(project, 'twice.json');

@@ -149,7 +149,7 @@ describe('joinflow import cwl + run', () => {
     symlinkSync(tool, path.join(dir, 'link.yaml'));
     // The CWL file itself: refused (as not a workflow file name, before anything is read).
     const self = joinflow(['import', 'cwl', main, '-o', main]);
-    expect([self.code, self.stderr]).toEqual([2, expect.stringContaining(`-o ${main}: the workflow is written as JSON, and joinflow reads a workflow file by its extension`)]);
+    expect([self.code, self.stderr]).toEqual([2, expect.stringContaining(`-o ${main}: the workflow is written as JSON or YAML, by the file's extension`)]);
     // A link to it with a workflow file's name: refused as the CWL file being imported.
     symlinkSync(main, path.join(dir, 'main.json'));
     const selfLink = joinflow(['import', 'cwl', main, '-o', path.join(dir, 'main.json')]);

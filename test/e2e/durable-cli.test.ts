@@ -3,7 +3,7 @@
  * "unfinished runs" notice, resume of a finished run, cancel across processes, dlq list, gc.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +78,19 @@ describe('durable state through the CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('steps.a.needs[0]: unknown step "zz"');
     expect(existsSync(state)).toBe(false);
+  });
+
+  it('a state dir deleted under a run: exit 2 naming the file, and no word of resuming from it', async () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    const wf = path.join(dir, 'two.yaml');
+    writeFileSync(wf, 'name: two\nsteps:\n  a: { executor: { type: process, command: sleep, args: ["1"] } }\n  b: { needs: [a], executor: { type: simulate, durationMs: 0 } }\n');
+    const run = background(['run', wf, '--state', state]);
+    await until(() => runStatus(state, (query(state, 'SELECT run_id FROM runs')?.['run_id'] as string) ?? '') === 'running');
+    rmSync(state, { recursive: true, force: true });
+    expect(await run.exit).toBe(2);
+    expect(run.err()).toContain('the state database was deleted or replaced while this engine ran');
+    expect(run.err()).not.toContain('joinflow resume');
   });
 
   it('says there are unfinished runs, resumes a killed run, and reports a finished run as it is', async () => {

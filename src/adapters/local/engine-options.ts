@@ -8,7 +8,7 @@ import type { TraceRecord } from './lanes.ts';
 import type { Progress } from './run-tracker.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
-/** EventBridge's limit on one entry, the default payload limit. */
+/** The embedded engine's default payload limit: larger step outputs go to the blob store (on AWS, EventBridge's 256 KB entry limit decides). */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 /** What the engine's #publish returns when nothing is carried through the bus (one promise, not one per event). */

@@ -107,7 +107,9 @@ export function createBatch(db: Database.Database, file: string): Batch {
       try {
         for (const flush of flushers) flush();
         if (inode !== undefined && statSync(file, { throwIfNoEntry: false })?.ino !== inode) {
-          throw new StateFileError('STATE_WRITE', file, `${file}: the state database was deleted or replaced while this engine ran; what it did since the last commit is not saved, and the runs it was executing cannot be resumed from this file`);
+          const gone = new StateFileError('STATE_WRITE', file, `${file}: the state database was deleted or replaced while this engine ran; what it did since the last commit is not saved, and the runs it was executing cannot be resumed from this file`);
+          gone.resumable = false;
+          throw gone;
         }
         commit.run();
       } catch (err) {

@@ -23,6 +23,8 @@ export type SyncMode = 'normal' | 'full';
  */
 export class StateFileError extends JoinflowError {
   readonly file: string;
+  /** For STATE_WRITE: whether `resume` can continue from the file (not when it was deleted or replaced). */
+  resumable = true;
   constructor(code: 'STATE_SCHEMA' | 'STATE_NOT_JOINFLOW' | 'STATE_LOCKED' | 'STATE_UNREADABLE' | 'STATE_ACCESS' | 'STATE_DIR' | 'STATE_WRITE', file: string, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.file = file;
