@@ -1,5 +1,5 @@
 /** `--input JSON|@file` parsing shared by the commands that start runs, and output files named by flags. */
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../model/errors.ts';
 import { parseJsonStrict } from '../adapters/local/plain-json.ts';
@@ -32,8 +32,10 @@ export function outputFile(flag: string, file: string): string {
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${flag} ${file}: directory ${dir} does not exist`);
   const existing = statSync(file, { throwIfNoEntry: false });
   if (existing?.isDirectory()) throw new UsageError(`${flag} ${file}: is a directory, not a file`);
-  // A FIFO or a device (/dev/stdout) is not probed: opening a FIFO waits for its reader.
-  if (existing && !existing.isFile()) return file;
+  // A FIFO or a device (/dev/stdout) is not probed: opening a FIFO waits for its reader (and its
+  // reader would take the probe's close for the end). Nor is a symbolic link: the probe would
+  // create a dangling link's target, and removing what it made would remove the link.
+  if ((existing && !existing.isFile()) || lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) return file;
   // Opened for appending (nothing in it changes) to find out now, not when the file is written
   // after the work: a read-only directory or file, /proc, a full quota. One made here is removed.
   try {
@@ -68,7 +70,11 @@ export function refuseOverwrite(out: string, input: string, what: string): void 
  * formats importers write (by that extension), and what `joinflow run` goes by.
  */
 export function workflowOutput(flag: string, file: string): string {
-  const ext = path.extname(file).toLowerCase();
+  // As written: `joinflow run` takes these extensions in lower case only. A device or a FIFO
+  // (/dev/stdout) gets the default, JSON.
+  const ext = path.extname(file);
+  const special = statSync(file, { throwIfNoEntry: false });
+  if (special && !special.isFile() && !special.isDirectory()) return outputFile(flag, file);
   if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') {
     throw new UsageError(`${flag} ${file}: the workflow is written as JSON or YAML, by the file's extension, and joinflow reads a workflow file by it: name it .json, .yaml or .yml`);
   }

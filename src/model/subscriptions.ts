@@ -18,7 +18,8 @@ export const DeliveryRetrySchema = z.strictObject({
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name');
 // fetch() refuses a value with a line break or NUL at every attempt (`Headers.append: ... is an invalid header value`).
-const headerValue = z.string().regex(/^[^\r\n\0]*$/, 'a header value must not contain a line break or a NUL character');
+// fetch() also refuses a character beyond U+00FF (a header is bytes): "équipe" passes, an emoji does not.
+const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value must be text of single-byte characters (Latin-1) without line breaks or NUL');
 
 /** The ports fetch() never connects to (the Fetch standard's "bad ports"): every attempt would fail. */
 const BAD_PORTS = new Set([1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080]);

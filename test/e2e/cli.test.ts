@@ -132,8 +132,13 @@ describe('joinflow run', () => {
       expect(r.stderr).toContain(message);
     };
     // Two files of one name: neither is run.
-    refused(run('x', '--memory'), 'workflow "x" is ambiguous: workflows/x.yaml and workflows/x.json both exist; name the file to run');
+    refused(run('x', '--memory'), 'workflow "x" is ambiguous: workflows/x.yaml and workflows/x.json all answer to it; name the file to run');
     refused(run('onee', '--memory'), 'workflow "onee" not found (did you mean "one"?)');
+    // A file and a directory of one name answer to it too.
+    mkdirSync(path.join(project, 'workflows', 'one'));
+    writeFileSync(path.join(project, 'workflows', 'one', 'workflow.yaml'), def.replace('name: x', 'name: one'));
+    refused(run('one', '--memory'), 'workflow "one" is ambiguous: workflows/one.yaml and workflows/one/workflow.yaml all answer to it');
+    rmSync(path.join(project, 'workflows', 'one'), { recursive: true });
     refused(run('workflows/empty', '--memory'), 'workflows/empty is a directory with no workflow file in it');
     // Each refused before the state dir is made, and before the run.
     const state = path.join(project, 'state');

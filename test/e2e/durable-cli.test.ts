@@ -89,8 +89,8 @@ describe('durable state through the CLI', () => {
     await until(() => runStatus(state, (query(state, 'SELECT run_id FROM runs')?.['run_id'] as string) ?? '') === 'running');
     rmSync(state, { recursive: true, force: true });
     expect(await run.exit).toBe(2);
-    expect(run.err()).toContain('the state database was deleted or replaced while this engine ran');
-    expect(run.err()).not.toContain('joinflow resume');
+    expect(run.err()).toContain('the state database was deleted, moved or replaced while this engine ran');
+    expect(run.err()).not.toContain("'joinflow resume' continues the runs it was executing");
   });
 
   it('says there are unfinished runs, resumes a killed run, and reports a finished run as it is', async () => {

@@ -1,6 +1,6 @@
 /** Output files named by flags (--trace, -o): checked before any work, and left as they were. */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { outputFile, workflowOutput } from '../../src/cli/input.ts';
@@ -18,10 +18,15 @@ describe('outputFile', () => {
     const fresh = path.join(dir, 'fresh.json');
     expect(outputFile('--trace', fresh)).toBe(fresh);
     expect(existsSync(fresh)).toBe(false);
-    // Through a link: the file it points to is not changed either.
+    // Through a link: the file it points to is not changed either, and a dangling link is left
+    // as it is (its target not made, the link not removed).
     symlinkSync(kept, path.join(dir, 'link.json'));
     outputFile('-o', path.join(dir, 'link.json'));
     expect(readFileSync(kept, 'utf8')).toBe('before');
+    symlinkSync(path.join(dir, 'target.json'), path.join(dir, 'dangling.json'));
+    outputFile('--trace', path.join(dir, 'dangling.json'));
+    expect(lstatSync(path.join(dir, 'dangling.json')).isSymbolicLink()).toBe(true);
+    expect(existsSync(path.join(dir, 'target.json'))).toBe(false);
   });
 
   it('refuses what cannot be written, naming the flag and the file; a FIFO or a device is not opened', () => {
@@ -42,7 +47,9 @@ describe('outputFile', () => {
 
   it("an importer's -o says JSON or YAML", () => {
     const dir = tmp();
-    for (const ok of ['w.json', 'w.yaml', 'w.YML']) expect(workflowOutput('-o', path.join(dir, ok))).toBe(path.join(dir, ok));
-    for (const bad of ['w.ts', 'w', 'w.json.txt']) expect(() => workflowOutput('-o', path.join(dir, bad))).toThrow('the workflow is written as JSON');
+    for (const ok of ['w.json', 'w.yaml', 'w.yml']) expect(workflowOutput('-o', path.join(dir, ok))).toBe(path.join(dir, ok));
+    for (const bad of ['w.ts', 'w', 'w.json.txt', 'w.JSON']) expect(() => workflowOutput('-o', path.join(dir, bad))).toThrow('the workflow is written as JSON');
+    // A device: the default format, JSON.
+    expect(workflowOutput('-o', '/dev/null')).toBe('/dev/null');
   });
 });

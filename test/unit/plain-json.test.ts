@@ -93,6 +93,13 @@ describe('plainJson: JSON workflow files read natively', () => {
     const cut = path.join(dir, 'cut.json');
     writeFileSync(cut, '{"name": "t",\n "steps": {"a": {"executor": {"type": "simulate", "durationMs": 1}}\n');
     await expect(loadDefinition(cut)).rejects.toThrow(/line 3, column 1: not valid JSON: Expected ',' or '}' after property value/);
+    // What the YAML reader takes still loads: a byte order mark, trailing commas.
+    const bom = path.join(dir, 'bom.json');
+    writeFileSync(bom, '\ufeff{"name": "b", "steps": {"a": {"executor": {"type": "simulate", "durationMs": 1},},}}');
+    await expect(loadDefinition(bom)).resolves.toMatchObject({ name: 'b' });
+    // JSON.parse is given no byte order mark either.
+    expect(parseJsonStrict('\ufeff{"a": 1}')).toEqual({ a: 1 });
+    expect(() => parseJsonStrict('{"a": 1}\n\n#')).toThrow(/^line 3, column 1: Unexpected non-whitespace character$/);
     const fe = path.join(dir, 'fe.yaml');
     writeFileSync(fe, 'name: t\nsteps:\n  a: { executor: { type: simulate, durationMs: 1 } }\n  b: { needs: [a], forEach: 7, executor: { type: simulate, durationMs: 1 } }\n');
     await expect(compileFile(fe, dir)).rejects.toThrow(/steps\.b\.forEach: must be a predecessor's step id, or \{step, path\} with the path of an array in its output/);

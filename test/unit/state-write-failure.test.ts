@@ -99,7 +99,7 @@ describe.each(stores)('a state dir deleted under a running engine, on the $name'
     expect((await engine.run('small', null)).status).toBe('succeeded');
     rmSync(dir, { recursive: true, force: true });
     const error = await engine.run('small', null).then(() => undefined, (e: unknown) => e);
-    expect(error).toMatchObject({ code: 'STATE_WRITE', message: expect.stringContaining('the state database was deleted or replaced while this engine ran') });
+    expect(error).toMatchObject({ code: 'STATE_WRITE', message: expect.stringContaining('the state database was deleted, moved or replaced while this engine ran') });
     // Stopped as if killed: no more runs.
     await expect(engine.run('small', null)).rejects.toThrow(/stopped/);
   });

@@ -92,9 +92,10 @@ describe('subscription rules', () => {
     const never = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'http://127.0.0.1:1/x', headers: { 'x-a': 'x\ny' } } });
     expect(never.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
       'target.url: names a port that fetch() never connects to (a "bad port" of the Fetch standard, such as 1, 22 or 25): use another port',
-      'target.headers.x-a: a header value must not contain a line break or a NUL character',
+      'target.headers.x-a: a header value must be text of single-byte characters (Latin-1) without line breaks or NUL',
     ]);
-    expect(SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'http://127.0.0.1:8080/x', headers: { 'x-a': 'x y' } } }).success).toBe(true);
+    expect(SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'http://127.0.0.1:8080/x', headers: { 'x-a': 'x y', 'x-b': 'équipe' } } }).success).toBe(true);
+    expect(SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url: 'http://127.0.0.1:8080/x', headers: { 'x-a': 'équipe 🚀' } } }).success).toBe(false);
     // Not a URL at all: the URL check's message, not a TypeError from the credentials check.
     for (const url of ['nope', 'http://']) {
       const r = SubscriptionSchema.safeParse({ pattern: {}, target: { type: 'webhook', url } });

@@ -26,6 +26,8 @@ export function plainJson(text: string, maxDepth: number): { value: unknown } | 
  */
 export function parseJsonStrict(text: string): unknown {
   let value: unknown;
+  // A byte order mark (some editors write one) is not part of the JSON.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     value = JSON.parse(text);
   } catch (error) {
@@ -97,7 +99,7 @@ const COMMA = 0x2c;
  */
 export function jsonMessage(text: string, error: Error): string {
   const message = error.message;
-  const at = /^(.*?) in JSON at position (\d+)/s.exec(message);
+  const at = /^(.*?) (?:in|after) JSON at position (\d+)/s.exec(message);
   if (at) return `${lineColumn(text, Number(at[2]))}: ${at[1]!.split('\n')[0]}`;
   if (/^Unexpected end of JSON input/.test(message)) return `${lineColumn(text, text.length)}: unexpected end of the text`;
   return message.replace(/, ".*$/s, '').split('\n')[0]!;

@@ -107,7 +107,7 @@ export function createBatch(db: Database.Database, file: string): Batch {
       try {
         for (const flush of flushers) flush();
         if (inode !== undefined && statSync(file, { throwIfNoEntry: false })?.ino !== inode) {
-          const gone = new StateFileError('STATE_WRITE', file, `${file}: the state database was deleted or replaced while this engine ran; what it did since the last commit is not saved, and the runs it was executing cannot be resumed from this file`);
+          const gone = new StateFileError('STATE_WRITE', file, `${file}: the state database was deleted, moved or replaced while this engine ran (this path no longer names the file it opened); what it did since its last commit is not saved. If the state dir was moved, 'joinflow resume --state <its new place>' continues its runs`);
           gone.resumable = false;
           throw gone;
         }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CST } from 'yaml';
-import { plainJson } from './plain-json.ts';
+import { jsonMessage, plainJson } from './plain-json.ts';
 import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import { suggest, type ModuleInfo } from '../../compiler/validate.ts';
@@ -35,12 +35,14 @@ export function findWorkflowFile(nameOrPath: string, root = process.cwd()): stri
   if (isFile(direct)) return direct;
   const inWorkflows = path.join(root, 'workflows', nameOrPath);
   if (isFile(inWorkflows)) return inWorkflows;
-  for (const base of [inWorkflows, path.join(inWorkflows, 'workflow'), direct]) {
-    const found = WORKFLOW_EXT.filter((ext) => isFile(base + ext)).map((ext) => base + ext);
-    // Two files of one name (diamond.yaml beside diamond.json) would run whichever sorts first.
-    if (found.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${found.map(shown).join(' and ')} both exist; name the file to run`);
-    if (found.length === 1) return found[0]!;
-  }
+  // Two files of one name (diamond.yaml beside diamond.json, or beside diamond/workflow.yaml)
+  // would run whichever comes first.
+  const inProject = [inWorkflows, path.join(inWorkflows, 'workflow')].flatMap((base) => WORKFLOW_EXT.filter((ext) => isFile(base + ext)).map((ext) => base + ext));
+  if (inProject.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${inProject.map(shown).join(' and ')} all answer to it; name the file to run`);
+  if (inProject.length === 1) return inProject[0]!;
+  const direct2 = WORKFLOW_EXT.filter((ext) => isFile(direct + ext)).map((ext) => direct + ext);
+  if (direct2.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${direct2.map(shown).join(' and ')} all answer to it; name the file to run`);
+  if (direct2.length === 1) return direct2[0]!;
   if (statSync(direct, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(`${nameOrPath} is a directory with no workflow file in it (workflow${WORKFLOW_EXT.join(', workflow')})`);
   }
@@ -107,14 +109,6 @@ export async function loadDefinition(file: string): Promise<unknown> {
   if (ext === '.json') {
     const plain = plainJson(text, MAX_FILE_DEPTH);
     if (plain) return plain.value;
-    // Not JSON at all: JSON's own message, at its line (the YAML reader's would talk of YAML).
-    try {
-      JSON.parse(text);
-    } catch (error) {
-      const at = /at position (\d+)/.exec((error as Error).message)?.[1];
-      const where = at === undefined ? (/end of JSON input/.test((error as Error).message) ? linePosition(text, text.length) : '') : linePosition(text, Number(at));
-      throw new WorkflowDefinitionError([{ path: where, message: `not valid JSON: ${(error as Error).message.replace(/ in JSON at position \d+.*$/, '')}` }], shown(file));
-    }
   }
   const deepAt = offsetBeyondDepth(text, MAX_FILE_DEPTH);
   if (deepAt !== undefined) {
@@ -141,6 +135,10 @@ export async function loadDefinition(file: string): Promise<unknown> {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
     if (error instanceof WorkflowDefinitionError) throw error;
+    // A .json file the YAML reader (which takes JSON with a byte order mark, comments or trailing
+    // commas) refuses too: JSON's own message, at its line, rather than one that talks of YAML.
+    const json = ext === '.json' && error instanceof yaml().YAMLParseError ? jsonProblem(text) : undefined;
+    if (json) throw new WorkflowDefinitionError([json], shown(file));
     if (error instanceof yaml().YAMLParseError) {
       const pos = error.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}` : '';
@@ -285,4 +283,16 @@ export async function compileFile(file: string, root = process.cwd(), options: {
   const problems = checkSubscriptions(plan.subscriptions ?? [], (s) => `subscriptions.${s.name.slice(plan.workflow.length + 1)}`);
   if (problems.length > 0) throw new WorkflowDefinitionError(problems, file);
   return plan;
+}
+
+/** What JSON.parse says of a text it refuses, as a problem with its line; undefined for valid JSON. */
+function jsonProblem(text: string): { path: string; message: string } | undefined {
+  try {
+    JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return undefined;
+  } catch (error) {
+    const message = jsonMessage(text, error as Error);
+    const at = /^(line \d+, column \d+): (.*)$/s.exec(message);
+    return at ? { path: at[1]!, message: `not valid JSON: ${at[2]}` } : { path: '', message: `not valid JSON: ${message}` };
+  }
 }
