@@ -105,7 +105,8 @@ export function jsonMessage(text: string, error: Error): string {
   return message.replace(/, ".*$/s, '').split('\n')[0]!;
 }
 
-function lineColumn(text: string, offset: number): string {
+/** `line L, column C` of an offset in a text (1-based), as the definition errors name places. */
+export function lineColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);
   return `line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
 }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CST } from 'yaml';
-import { jsonMessage, plainJson } from './plain-json.ts';
+import { jsonMessage, lineColumn, plainJson } from './plain-json.ts';
 import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import { suggest, type ModuleInfo } from '../../compiler/validate.ts';
@@ -37,12 +37,12 @@ export function findWorkflowFile(nameOrPath: string, root = process.cwd()): stri
   if (isFile(inWorkflows)) return inWorkflows;
   // Two files of one name (diamond.yaml beside diamond.json, or beside diamond/workflow.yaml)
   // would run whichever comes first.
-  const inProject = [inWorkflows, path.join(inWorkflows, 'workflow')].flatMap((base) => WORKFLOW_EXT.filter((ext) => isFile(base + ext)).map((ext) => base + ext));
-  if (inProject.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${inProject.map(shown).join(' and ')} all answer to it; name the file to run`);
-  if (inProject.length === 1) return inProject[0]!;
-  const direct2 = WORKFLOW_EXT.filter((ext) => isFile(direct + ext)).map((ext) => direct + ext);
-  if (direct2.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${direct2.map(shown).join(' and ')} all answer to it; name the file to run`);
-  if (direct2.length === 1) return direct2[0]!;
+  const withExt = (bases: string[]): string[] => bases.flatMap((base) => WORKFLOW_EXT.filter((ext) => isFile(base + ext)).map((ext) => base + ext));
+  for (const bases of [[inWorkflows, path.join(inWorkflows, 'workflow')], [direct]]) {
+    const found = withExt(bases);
+    if (found.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${found.map(shown).join(' and ')} all answer to it; name the file to run`);
+    if (found.length === 1) return found[0]!;
+  }
   if (statSync(direct, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(`${nameOrPath} is a directory with no workflow file in it (workflow${WORKFLOW_EXT.join(', workflow')})`);
   }
@@ -112,7 +112,7 @@ export async function loadDefinition(file: string): Promise<unknown> {
   }
   const deepAt = offsetBeyondDepth(text, MAX_FILE_DEPTH);
   if (deepAt !== undefined) {
-    throw new WorkflowDefinitionError([{ path: linePosition(text, deepAt), message: `nested more than ${MAX_FILE_DEPTH} levels deep: flatten the document` }], shown(file));
+    throw new WorkflowDefinitionError([{ path: lineColumn(text, deepAt), message: `nested more than ${MAX_FILE_DEPTH} levels deep: flatten the document` }], shown(file));
   }
   try {
     // JSON is YAML too; the YAML parser also reports duplicate keys, which JSON.parse hides.
@@ -122,13 +122,13 @@ export async function loadDefinition(file: string): Promise<unknown> {
     const doc = Y.parseDocument(text, { uniqueKeys: true, logLevel: 'error' });
     const first = doc.errors[0];
     if (first?.code === 'MULTIPLE_DOCS') {
-      throw new WorkflowDefinitionError([{ path: linePosition(text, first.pos[0]), message: 'a workflow file holds one YAML document, and this one has several (a second "---"): keep one per file' }], shown(file));
+      throw new WorkflowDefinitionError([{ path: lineColumn(text, first.pos[0]), message: 'a workflow file holds one YAML document, and this one has several (a second "---"): keep one per file' }], shown(file));
     }
     if (first) throw first;
-    const problems = doc.warnings.map((w) => ({ path: linePosition(text, w.pos[0]), message: w.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') }));
+    const problems = doc.warnings.map((w) => ({ path: lineColumn(text, w.pos[0]), message: w.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') }));
     Y.visit(doc, {
       Pair(_key, pair) {
-        if (Y.isCollection(pair.key)) problems.push({ path: linePosition(text, pair.key.range?.[0] ?? 0), message: 'a key must be a plain value, not a list or a map' });
+        if (Y.isCollection(pair.key)) problems.push({ path: lineColumn(text, pair.key.range?.[0] ?? 0), message: 'a key must be a plain value, not a list or a map' });
       },
     });
     if (problems.length > 0) throw new WorkflowDefinitionError(problems, shown(file));
@@ -150,7 +150,7 @@ export async function loadDefinition(file: string): Promise<unknown> {
       const message = error.message.split('\n')[0]!;
       const alias = /^Unresolved alias .*: (\S+)$/.exec(message)?.[1];
       const at = alias === undefined ? -1 : text.indexOf(`*${alias}`);
-      throw new WorkflowDefinitionError([{ path: at < 0 ? '' : linePosition(text, at), message }], shown(file));
+      throw new WorkflowDefinitionError([{ path: at < 0 ? '' : lineColumn(text, at), message }], shown(file));
     }
     throw error;
   }
@@ -207,13 +207,6 @@ function offsetBeyondDepth(text: string, limit: number): number | undefined {
     }
   }
   return undefined;
-}
-
-/** `line L, column C` (1-based) of an offset, as YAML errors print it. */
-function linePosition(text: string, offset: number): string {
-  const before = text.slice(0, offset);
-  const lineStart = before.lastIndexOf('\n') + 1;
-  return `line ${before.split('\n').length}, column ${offset - lineStart + 1}`;
 }
 
 /**
