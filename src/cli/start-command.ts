@@ -18,6 +18,8 @@ export async function startCommand(args: string[]): Promise<number> {
     options: { ...AWS_OPTIONS, input: { type: 'string' }, 'run-id': { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   if (positionals.length !== 1) throw new UsageError('name the workflow to start (its name, as in triggers/<name>.json)');
+  // Shared with status and list, which read the stage's table; start only sends to the bus.
+  if (values.table !== undefined) throw new UsageError('--table: start sends the Run Requested event to the stage\'s bus and reads no table (name the bus with --bus, or the stage with --stage)');
   const workflow = positionals[0]!;
   const input = parseInput(values.input);
   const runId = values['run-id'] ?? randomUUID();

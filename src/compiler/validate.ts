@@ -3,7 +3,7 @@
  * forEach over a non-predecessor, missing handlers), all collected with their paths.
  */
 import type { z } from 'zod';
-import { issueMessage, type Problem } from '../model/errors.ts';
+import { issueMessage, pathKey, type Problem } from '../model/errors.ts';
 import { STEP_ID_PATTERN, StepSchema, WorkflowSchema, type StepSpec, type Workflow } from '../model/workflow.ts';
 import { catchers, catchProblems, skippableSteps, waitSkipProblems, whenProblems } from './choices.ts';
 import { findCycle, topoOrder } from './graph.ts';
@@ -198,7 +198,7 @@ function placementProblems(id: string, step: StepSpec): Problem[] {
 
 function zodProblems(error: z.ZodError, prefix: string, input?: unknown): Problem[] {
   return error.issues.map((issue) => {
-    const path = [prefix, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]
+    const path = [prefix, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : pathKey(p)))]
       .filter(Boolean)
       .join('.')
       .replace(/\.\[/g, '[');

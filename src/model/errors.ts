@@ -42,6 +42,15 @@ export class UsageError extends JoinflowError {
 }
 
 /**
+ * One key of a problem's path as printed: a key with a control character (a NUL, a line break)
+ * is quoted as JSON, so that the message shows it instead of carrying it raw to the terminal.
+ */
+export function pathKey(key: PropertyKey): string {
+  const s = String(key);
+  return /[\u0000-\u001f\u007f]/.test(s) ? JSON.stringify(s) : s;
+}
+
+/**
  * The message of a zod issue, for people: a record key that fails its schema says why (zod's
  * own message is only "Invalid key in record"), and a field left out is called required (zod
  * says "Invalid input: expected number, received undefined").

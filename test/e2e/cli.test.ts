@@ -164,9 +164,13 @@ describe('joinflow run', () => {
     // AWS flags: checked before anything is sent.
     refused(joinflow(['start', 'one', '--endpoint', 'not-a-url'], { cwd: project }), '--endpoint "not-a-url": not an http:// or https:// URL');
     refused(joinflow(['start', 'one', '--stage', 'bad stage'], { cwd: project }), '--stage "bad stage": a stage name has only letters, digits and dashes');
+    refused(joinflow(['start', 'one', '--table', 't'], { cwd: project }), "--table: start sends the Run Requested event to the stage's bus and reads no table (name the bus with --bus, or the stage with --stage)");
     // Environment variable names that would set another variable.
     writeFileSync(path.join(project, 'workflows', 'env.yaml'), 'name: env\nsteps:\n  a: { executor: { type: process, command: sh, args: [-c, "echo 1"], env: { "B=C": x } } }\n');
     refused(run('env', '--memory'), 'steps.a.executor.env.B=C: invalid name: an environment variable name must not be empty nor contain "=" or a NUL character');
+    // A NUL (or a line break) in a key is shown quoted, not written raw to the terminal.
+    writeFileSync(path.join(project, 'workflows', 'env.yaml'), 'name: env\nsteps:\n  a: { executor: { type: process, command: sh, args: [-c, "echo 1"], env: { "B\\0C": x } } }\n');
+    refused(run('env', '--memory'), 'steps.a.executor.env."B\\u0000C": invalid name: an environment variable name must not be empty nor contain "=" or a NUL character');
   });
 
   it('exits 2 naming the problem for bad definitions, bad input and bad flags', () => {
