@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import { openSqliteState, type SqliteState } from '../../src/adapters/local/sqlite-state.ts';
+import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
 import { closedAfterEach } from '../helpers/engines.ts';
@@ -98,6 +99,32 @@ describe('group commit', () => {
     const seen = committedTasks(dir);
     expect(seen).toContain('last');
     expect(seen.filter((s) => s.startsWith('s'))).toHaveLength(30);
+    expect((await run).status).toBe('succeeded');
+  });
+
+  it('commits a task\'s start within groupCommitMs on a library engine with no one else on the bus', async () => {
+    const dir = tmp();
+    const state = openJournalState({ dir });
+    const engine = createEngine({ store: state.store, log: state.log, stateDir: dir, groupCommitMs: 20 });
+    open.push({ engine, state });
+    // A process step: what it causes leaves the process, so its dispatch is committed before the
+    // spawn; its start comes after, with nothing else to commit it.
+    engine.register(compileWorkflow({ name: 'slow', steps: { a: { executor: { type: 'process', command: process.execPath, args: ['-e', 'setTimeout(() => console.log(1), 1500)'] } } } }, { source: 'test' }));
+    const run = engine.run('slow', null);
+    // Another connection (as `joinflow status` in another process) sees only what is committed.
+    const reader = openJournalState({ dir });
+    try {
+      let status: string | undefined;
+      for (let i = 0; i < 100 && status !== 'started'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const runId = reader.log.listRuns()[0]?.runId;
+        status = runId === undefined ? undefined : reader.log.tasks(runId)[0]?.status;
+      }
+      // Well within the step's 1.5 s: its start is on file, not only its dispatch.
+      expect(status).toBe('started');
+    } finally {
+      reader.close();
+    }
     expect((await run).status).toBe('succeeded');
   });
 });

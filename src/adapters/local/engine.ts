@@ -374,6 +374,7 @@ export class Engine {
     const log = this.#options.log;
     if (this.bus.subscribers <= 1 && !this.#options.onEvents && !anyDrivesTriggers(events)) {
       log?.recordEvents?.(events);
+      if (log) this.#commits.soon(); // no batch carries them: committed within the window
       for (const e of events) this.#count(e);
       return RESOLVED;
     }

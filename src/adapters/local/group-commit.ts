@@ -39,6 +39,14 @@ export class GroupCommit {
   async applied(external: boolean): Promise<void> {
     this.#applying = false;
     if (external || this.#due || this.#windowMs <= 0) return this.now();
+    this.soon();
+  }
+
+  /**
+   * Something was written outside a batch (a task's start, which no batch carries when no one
+   * else hears it): it is committed within the window, like a batch's writes.
+   */
+  soon(): void {
     if (this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
