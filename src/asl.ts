@@ -8,7 +8,7 @@
  *   export const handler = aslHandler(tasks);
  */
 import type { From, StepParams } from './importers/asl/compile.ts';
-import { catchError, effectiveInput, errorCause, errorMatches, errorName, finish, mapItems, runScope, runState, taskFunctions, type RunContext, type Step } from './importers/asl/interpret.ts';
+import { catchError, contextObject, effectiveInput, errorCause, errorMatches, errorName, finish, mapItems, runScope, runState, taskFunctions, type RunContext, type Step } from './importers/asl/interpret.ts';
 import type { Retrier, State } from './importers/asl/machine.ts';
 import { StatesError } from './importers/asl/paths.ts';
 import { NonRetriableStepError } from './model/errors.ts';
@@ -39,8 +39,10 @@ export function aslHandler(tasks: Readonly<Record<string, unknown>> = {}): (even
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     };
     const results = (event.results ?? {}) as Record<string, Envelope | undefined>;
+    // The engine's attempt (1 for the first): a Task the engine retries reads $$.State.RetryCount from it.
+    const attempt = context.attempt ?? (event as { joinflow?: { attempt?: number } }).joinflow?.attempt ?? 1;
     try {
-      return await run(p, event, results, ctx);
+      return await run(p, event, results, ctx, attempt - 1);
     } catch (error) {
       if (error instanceof NonRetriableStepError || (p.kind === 'task' && retriable(p.state['Retry'] as Retrier[] | undefined, error))) throw error;
       // Retry and Catch already ran in this handler (or there were none): the error ends the state.
@@ -49,7 +51,7 @@ export function aslHandler(tasks: Readonly<Record<string, unknown>> = {}): (even
   };
 }
 
-async function run(p: StepParams, event: AslEvent, results: Record<string, Envelope | undefined>, ctx: RunContext): Promise<unknown> {
+async function run(p: StepParams, event: AslEvent, results: Record<string, Envelope | undefined>, ctx: RunContext, retryCount: number): Promise<unknown> {
   switch (p.kind) {
     case 'unit': {
       const { input, enter } = arrive(p.from, p.self, event, results);
@@ -60,7 +62,7 @@ async function run(p: StepParams, event: AslEvent, results: Record<string, Envel
     case 'task': {
       const { input } = arrive(p.from, p.self, event, results);
       try {
-        return envelope(await runState(p.name, p.state, input, ctx, false), p.exits);
+        return envelope(await runState(p.name, p.state, input, ctx, retryCount), p.exits);
       } catch (error) {
         if (!retriable(p.state['Retry'] as Retrier[] | undefined, error)) throw failure(errorName(error), errorCause(error));
         // Retried by the engine (the step's retry): the ASL error name is the error's name.
@@ -79,7 +81,7 @@ async function run(p: StepParams, event: AslEvent, results: Record<string, Envel
     case 'parallel-head':
     case 'map-head': {
       const { input } = arrive(p.from, p.self, event, results);
-      if (p.kind === 'parallel-head') return { next: null, end: false, output: effectiveInput(p.state, input, {}), input } satisfies Envelope;
+      if (p.kind === 'parallel-head') return { next: null, end: false, output: effectiveInput(p.state, input, contextObject(ctx, p.name, 0)), input } satisfies Envelope;
       return { next: null, end: false, output: null, input, items: mapItems(p.state, input, ctx, p.name) } satisfies Envelope;
     }
     case 'map-item': {
@@ -92,11 +94,11 @@ async function run(p: StepParams, event: AslEvent, results: Record<string, Envel
         if (!ended) throw new StatesError('States.Runtime', `branch ${i} of the Parallel state "${p.name}" ended without an output`);
         return ended.output;
       });
-      return joinOutput(p.state, results[p.head]?.input, outputs, p.exits);
+      return joinOutput(p.state, results[p.head]?.input, outputs, p.exits, contextObject(ctx, p.name, 0));
     }
     case 'map-join': {
       const items = results[p.items] as unknown;
-      return joinOutput(p.state, results[p.head]?.input, Array.isArray(items) ? items : [], p.exits);
+      return joinOutput(p.state, results[p.head]?.input, Array.isArray(items) ? items : [], p.exits, contextObject(ctx, p.name, 0));
     }
     case 'end': {
       const ended = p.ends.map((id) => results[id]).find((r) => r?.end === true);
@@ -106,8 +108,8 @@ async function run(p: StepParams, event: AslEvent, results: Record<string, Envel
   }
 }
 
-function joinOutput(state: State, input: unknown, outputs: unknown[], exits: Record<string, string>): Envelope {
-  const output = finish(state, input, outputs, {});
+function joinOutput(state: State, input: unknown, outputs: unknown[], exits: Record<string, string>, cx: unknown): Envelope {
+  const output = finish(state, input, outputs, cx);
   return envelope({ next: state['End'] === true ? null : (state['Next'] as string), output }, exits);
 }
 

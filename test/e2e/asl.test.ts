@@ -64,9 +64,12 @@ describe('joinflow import asl + run: the corpus machines', () => {
     const out = r.output as { table: string; saved: { requestId: { S: string }; quotes: { S: string } } };
     expect(out.table).toBe('ScatterGatherStack-Quotes4DCFF1CF-M5K0TUIFX7XN');
     expect(out.saved.requestId.S).toMatch(/^[0-9a-f-]{36}$/);
-    expect(JSON.parse(out.saved.quotes.S)).toEqual([
+    const quotes = JSON.parse(out.saved.quotes.S) as Array<{ quote?: { Cause: string } }>;
+    // A Lambda function's error, as Step Functions reports it: its Cause is the function's error response as JSON.
+    expect(JSON.parse(quotes[1]!.quote!.Cause)).toMatchObject({ errorType: 'Error', errorMessage: 'provider down', trace: ['Error: provider down', expect.stringContaining('brokenQuote')] });
+    expect(quotes).toEqual([
       { provider: 'A', price: 20 },
-      { quote: { Error: 'Error', Cause: 'provider down' } },
+      { quote: { Error: 'Error', Cause: quotes[1]!.quote!.Cause } },
       { provider: 'B', price: 30 },
     ]);
   });
@@ -100,12 +103,13 @@ describe('joinflow import asl: Retry and Catch on the engine', () => {
     expect(retried).toMatchObject({ status: 'succeeded', output: { call: { body: 'ok', calls: 2 } }, steps: { retried: 1 } });
     const caught = run(wf, { counter: path.join(dir, 'b'), failures: 1, error: 'ValidationError' });
     expect(caught.status).toBe('succeeded');
-    expect(caught.output).toEqual({
-      counter: path.join(dir, 'b'), failures: 1, error: { Error: 'ValidationError', Cause: 'bad request (call 1)' }, status: 'recovered',
-    });
+    const cause = (caught.output as { error: { Cause: string } }).error.Cause;
+    expect(JSON.parse(cause)).toMatchObject({ errorType: 'ValidationError', errorMessage: 'bad request (call 1)' });
+    expect(caught.output).toEqual({ counter: path.join(dir, 'b'), failures: 1, error: { Error: 'ValidationError', Cause: cause }, status: 'recovered' });
     const twice = run(wf, { counter: path.join(dir, 'c'), failures: 2 });
     expect(twice.status).toBe('failed');
-    expect(twice.error).toMatchObject({ type: 'NonRetriableStepError', message: 'InternalServerError: try again (call 2)', step: 'Call.catch' });
+    expect(twice.error).toMatchObject({ type: 'NonRetriableStepError', step: 'Call.catch' });
+    expect((twice.error as { message: string }).message).toMatch(/^InternalServerError: \{"errorType":"InternalServerError","errorMessage":"try again \(call 2\)","trace":\[/);
   });
 
   it('joins the ways into a state after a Choice, whichever ran', () => {

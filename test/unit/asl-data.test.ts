@@ -42,6 +42,34 @@ describe('ASL paths', () => {
     expect(setPath('$', input, 5)).toBe(5);
     expect(setPath(null, input, 5)).toBe(input);
     expect(() => setPath('$.a.b', input, 5)).toThrow('"a" is number 1, not an object');
+    // As on Step Functions: States.ResultPathMatchFailure, which a Catch of States.ALL catches.
+    expect(() => setPath('$.a.b', input, 5)).toThrow(expect.objectContaining({ error: 'States.ResultPathMatchFailure' }));
+    expect(() => setPath('$.x', 'scalar', 5)).toThrow(expect.objectContaining({ error: 'States.ResultPathMatchFailure' }));
+  });
+
+  it('catches a ResultPath the input has no place for with States.ALL', async () => {
+    const st: State = { Type: 'Task', Resource: 'arn:aws:lambda:r:1:function:n', ResultPath: '$.a.b', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.err', Next: 'Caught' }], Next: 'Done' };
+    const r = await runState('T', st, { a: 'str' }, ctx({ n: () => 1 }));
+    expect(r).toMatchObject({ next: 'Caught', output: { a: 'str', err: { Error: 'States.ResultPathMatchFailure' } } });
+  });
+
+  it('keeps escaped braces literal in States.Format, and decodes only base64', () => {
+    expect(applyTemplate({ 'f.$': "States.Format('literal \\{\\} then {}', $.x)" }, { x: 'X' }, {})).toEqual({ f: 'literal {} then X' });
+    // An escaped backslash before a placeholder: a backslash, then the value.
+    expect(applyTemplate({ 'f.$': "States.Format('a\\\\{} \\'q\\'', $.x)" }, { x: 'X' }, {})).toEqual({ f: "a\\X 'q'" });
+    // Elsewhere an escaped brace is just the brace.
+    expect(applyTemplate({ 's.$': "States.StringSplit('a\\{b', '{')" }, {}, {})).toEqual({ s: ['a', 'b'] });
+    expect(applyTemplate({ 'a.$': "States.Base64Decode('aGVsbG8=')", 'b.$': "States.Base64Decode('aGVsbG8')" }, {}, {})).toEqual({ a: 'hello', b: 'hello' });
+    for (const bad of ['!!!notb64', 'aGVsbG8==', 'a', 'aGV=sbG8']) {
+      expect(() => applyTemplate({ 'v.$': `States.Base64Decode('${bad}')` }, {}, {})).toThrow(expect.objectContaining({ error: 'States.IntrinsicFailure' }));
+    }
+  });
+
+  it('gives the engine\'s retry number to $$.State.RetryCount when the engine retries the Task', async () => {
+    const seen: unknown[] = [];
+    const st: State = { Type: 'Task', Resource: 'arn:aws:lambda:r:1:function:f', Parameters: { 'rc.$': '$$.State.RetryCount' }, End: true };
+    await runState('T', st, {}, ctx({ f: (e) => void seen.push(e) }), 2);
+    expect(seen).toEqual([{ rc: 2 }]);
   });
 
   it('evaluates templates with paths and intrinsic functions, nested', () => {
@@ -132,7 +160,12 @@ describe('ASL states', () => {
       Retry: [{ ErrorEquals: ['Other'], MaxAttempts: 9 }, { ErrorEquals: ['Busy'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 3 }],
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.err', Next: 'Fix' }],
     };
-    expect(await runState('T', st, { a: 1 }, c)).toEqual({ next: 'Fix', output: { a: 1, err: { Error: 'Busy', Cause: 'busy' } } });
+    const r = await runState('T', st, { a: 1 }, c);
+    // A Lambda function's error as Step Functions reports it: the Cause is its error response as
+    // JSON, with the function's own frames (none of joinflow's).
+    const cause = (r.output as { err: { Cause: string } }).err.Cause;
+    expect(r).toEqual({ next: 'Fix', output: { a: 1, err: { Error: 'Busy', Cause: cause } } });
+    expect(JSON.parse(cause)).toEqual({ errorType: 'Busy', errorMessage: 'busy', trace: ['Busy: busy', expect.stringMatching(/^ {4}at f \(.*asl-data\.test\.ts:\d+:\d+\)$/)] });
     expect(calls).toBe(3);
     expect(c.slept).toEqual([1000, 3000]);
   });

@@ -62,6 +62,17 @@ describe('checking ASL machines', () => {
     const retried = (n: number) => checkMachine({ StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: n }], End: true } } }).problems;
     expect(retried(1e9)).toEqual([{ path: 'States.A.Retry[0].MaxAttempts', message: 'at most 999 retries are imported (joinflow runs a step at most 1000 times), got 1000000000' }]);
     expect(retried(999)).toEqual([]);
+    // A state may name the JSONPath mode, as the machine may; States.ALL only in the last retrier or catcher.
+    const task = { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', QueryLanguage: 'JSONPath', End: true };
+    expect(checkMachine({ StartAt: 'A', States: { A: task } }).problems).toEqual([]);
+    expect(checkMachine({ StartAt: 'A', States: { A: { ...task, QueryLanguage: 'JSONata' } } }).problems).toEqual([{ path: 'States.A.QueryLanguage', message: 'JSONata is not imported; joinflow takes the JSONPath mode of ASL' }]);
+    expect(checkMachine({ StartAt: 'A', States: {
+      A: { ...task, End: undefined, Next: 'B', Retry: [{ ErrorEquals: ['States.ALL'] }, { ErrorEquals: ['X'] }], Catch: [{ ErrorEquals: ['States.ALL'], Next: 'B' }, { ErrorEquals: ['Y'], Next: 'B' }] },
+      B: { Type: 'Succeed' },
+    } }).problems).toEqual([
+      { path: 'States.A.Retry[0].ErrorEquals', message: 'States.ALL must be in the last retrier: the ones after it could never apply' },
+      { path: 'States.A.Catch[0].ErrorEquals', message: 'States.ALL must be in the last catcher: the ones after it could never apply' },
+    ]);
   });
 });
 
@@ -83,7 +94,7 @@ describe('compiling ASL machines to workflows', () => {
     expect(wf.steps['Job_Failed']).toMatchObject({ needs: ['Wait_X_Seconds'], when: { results: { Wait_X_Seconds: { next: ['Job_Failed'] } } } });
     expect(wf.steps['end']).toMatchObject({ needs: ['Get_Final_Job_Status'] });
     expect(wf.output).toBe('end');
-    // A Task whose retriers share one policy gets the engine's retry (1 + MaxAttempts attempts).
+    // A Task with one retrier gets the engine's retry (1 + MaxAttempts attempts).
     expect(wf.steps['Submit_Job']!.retry).toEqual({ maxAttempts: 4, backoffMs: 1000, factor: 2, maxDelayMs: 31_536_000_000 });
   });
 
@@ -127,6 +138,43 @@ describe('compiling ASL machines to workflows', () => {
     const params = (wf.steps['Who']!.executor as { params: unknown }).params;
     const event = { input: {}, results: {}, params, joinflow: { workflow: 'orders', runId: 'run-7', step: 'Who', attempt: 1, maxAttempts: 1 } };
     await expect(aslHandler()(event, { awsRequestId: 'x' } as never)).resolves.toMatchObject({ end: true, output: { run: 'run-7', machine: 'orders', state: 'Who' } });
+  });
+
+  it('retries a Task of several retriers in its handler, each counting its own, with a time-out over all its attempts', () => {
+    const retry = [{ ErrorEquals: ['A'], MaxAttempts: 1 }, { ErrorEquals: ['B'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2 }];
+    const wf = compiled({ StartAt: 'T', States: {
+      T: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', TimeoutSeconds: 2, Retry: retry, Next: 'U' },
+      // The same numbers in both retriers: still two budgets, so still in the handler.
+      U: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', Retry: [{ ErrorEquals: ['A'], MaxAttempts: 2 }, { ErrorEquals: ['B'], MaxAttempts: 2 }], Next: 'V' },
+      V: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', TimeoutSeconds: 2, Retry: [{ ErrorEquals: ['A'], MaxAttempts: 2 }], End: true },
+    } });
+    expect(wf.steps['T']!.retry).toBeUndefined();
+    expect(wf.steps['U']!.retry).toBeUndefined();
+    // 5 attempts of at most 2 s, the waits between them (1 s; 1, 2 and 4 s), and 5 s more.
+    expect(wf.steps['T']!.timeoutMs).toBe((5 * 2 + 1 + 7 + 5) * 1000);
+    // Retried by the engine: each attempt has its own time-out.
+    expect(wf.steps['V']).toMatchObject({ retry: { maxAttempts: 3 }, timeoutMs: 7000 });
+  });
+
+  it('gives the context object ($$) to a Parallel\'s input and join and a Map\'s join, and the engine\'s retry number to RetryCount', async () => {
+    const wf = compiled({ StartAt: 'P', States: {
+      P: { Type: 'Parallel', Parameters: { 'id.$': '$$.Execution.Id', 'v.$': '$.v' }, Branches: [{ StartAt: 'A', States: { A: { Type: 'Pass', End: true } } }], ResultSelector: { 'first.$': '$[0]', 'state.$': '$$.State.Name' }, ResultPath: '$.par', Next: 'M' },
+      M: { Type: 'Map', ItemsPath: '$.list', ItemProcessor: { StartAt: 'B', States: { B: { Type: 'Pass', End: true } } }, ResultSelector: { 'all.$': '$', 'exec.$': '$$.Execution.Id' }, Next: 'T' },
+      T: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', Parameters: { 'rc.$': '$$.State.RetryCount' }, Retry: [{ ErrorEquals: ['X'] }], End: true },
+    } });
+    const params = (id: string) => (wf.steps[id]!.executor as { params: unknown }).params;
+    const context = { runId: 'run-9', workflow: 'm' };
+    const handler = aslHandler({ f: (e: unknown) => e });
+    const head = await handler({ input: { v: 1, list: [1, 2] }, results: {}, params: params('P') }, context);
+    expect(head).toMatchObject({ output: { id: 'run-9', v: 1 } });
+    const branch = await handler({ input: {}, results: { P: head }, params: params('P.0.A') }, context);
+    const joined = await handler({ input: {}, results: { P: head, 'P.0.A': branch }, params: params('P.join') }, context);
+    expect(joined).toMatchObject({ output: { v: 1, list: [1, 2], par: { first: { id: 'run-9', v: 1 }, state: 'P' } } });
+    const mapHead = await handler({ input: {}, results: { 'P.join': joined }, params: params('M') }, context);
+    const mapJoin = await handler({ input: {}, results: { M: mapHead, 'M.items': [1, 2] }, params: params('M.join') }, context);
+    expect(mapJoin).toMatchObject({ output: { all: [1, 2], exec: 'run-9' } });
+    // The engine's third attempt is the Task's second retry.
+    await expect(handler({ input: {}, results: { 'M.join': mapJoin }, params: params('T') }, { ...context, attempt: 3 })).resolves.toMatchObject({ output: { rc: 2 } });
   });
 
   it('makes step ids of any state names, unique', () => {

@@ -368,9 +368,9 @@ describe('function executor', () => {
     expect(Object.keys((out as { output: object }).output)).toEqual(['at', 'list', 'nested']);
   });
 
-  it('cuts an error message over 16 KB, saying how much', async () => {
+  it('cuts an error message over 32 KiB, saying how much', async () => {
     const f = failure(await executor.execute(task(fn('hugeError')), never));
-    expect(f.message).toBe(`${'x'.repeat(16 * 1024)}... (${100_000 - 16 * 1024} more characters cut)`);
+    expect(f.message).toBe(`${'x'.repeat(32 * 1024)}... (${100_000 - 32 * 1024} more characters cut)`);
   });
 
   it('a rejection a handler leaves unhandled does not fail the next step the worker runs', async () => {

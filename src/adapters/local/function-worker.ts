@@ -201,8 +201,8 @@ function thrown(id: number, err: unknown): WorkerReply {
   return { id, ok: false, error: { type, message: shortened(messageOf(err)) }, retriable };
 }
 
-/** Error messages travel in events and the log: one over 16 KB keeps its start and says how much was cut. */
-const MAX_MESSAGE = 16 * 1024;
+/** Error messages travel in events and the log: one over 32 KiB (as long as Step Functions lets a Cause be) keeps its start and says how much was cut. */
+const MAX_MESSAGE = 32 * 1024;
 function shortened(message: string): string {
   return message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE)}... (${message.length - MAX_MESSAGE} more characters cut)`;
 }

@@ -100,7 +100,7 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
       if (u.kind === 'unit') {
         const own: Record<string, State> = {};
         for (const n of u.names) own[n] = scope.States[n]!;
-        const timeoutMs = u.names.length === 1 ? backstop(st) : undefined;
+        const timeoutMs = u.names.length === 1 ? backstop(st, true) : undefined;
         // A lone Wait of fixed Seconds waits on the engine's timer (delayMs), not in its handler.
         const delayMs = u.names.length === 1 && st.Type === 'Wait' && typeof st['Seconds'] === 'number' ? st['Seconds'] * 1000 : undefined;
         steps[u.entry] = {
@@ -112,7 +112,7 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
         const catcher = u.outs[1]?.step;
         steps[u.entry] = {
           description: `Task state "${name}"`, ...base, executor: fn({ v: 1, kind: 'task', self: u.entry, name, state: st, exits, from }),
-          ...(retry ? { retry } : {}), ...(catcher ? { catch: catcher } : {}), ...(backstop(st) ? { timeoutMs: backstop(st) } : {}),
+          ...(retry ? { retry } : {}), ...(catcher ? { catch: catcher } : {}), ...(backstop(st, false) ? { timeoutMs: backstop(st, false) } : {}),
         };
         if (catcher) steps[catcher] = { description: `the Catch of "${name}"`, executor: fn({ v: 1, kind: 'catch', self: u.entry, name, state: st, exits, from }) };
       } else if (u.kind === 'parallel') {
@@ -162,28 +162,41 @@ function unitsOf(scope: Scope): Unit[] {
   return units.sort((a, b) => names.indexOf(a.names[0]!) - names.indexOf(b.names[0]!));
 }
 
-/** One retry policy for the step, when every retrier of the Task has the same numbers (else it retries in its handler). */
+/**
+ * The step's retry policy, when the Task has one retrier. Each retrier counts its own retries
+ * (and backs off from its own first interval), which one policy for the step cannot do: a Task
+ * with several retries in its handler.
+ */
 export function retryOf(retriers: Retrier[] | undefined): StepInput['retry'] | undefined {
-  if (retriers === undefined || retriers.length === 0) return undefined;
-  const key = (r: Retrier) => JSON.stringify([r.IntervalSeconds ?? 1, r.MaxAttempts ?? 3, r.BackoffRate ?? 2, r.MaxDelaySeconds ?? null]);
-  if (!retriers.every((r) => key(r) === key(retriers[0]!))) return undefined;
+  if (retriers === undefined || retriers.length !== 1) return undefined;
   const r = retriers[0]!;
   return {
     maxAttempts: 1 + (r.MaxAttempts ?? 3),
     backoffMs: (r.IntervalSeconds ?? 1) * 1000,
     factor: r.BackoffRate ?? 2,
-    maxDelayMs: r.MaxDelaySeconds === undefined ? 31_536_000_000 : r.MaxDelaySeconds * 1000,
+    maxDelayMs: r.MaxDelaySeconds === undefined ? YEAR_MS : r.MaxDelaySeconds * 1000,
   };
 }
 
 /**
  * The step's time-out, above what the state itself may take: a Task's TimeoutSeconds, which its
- * handler enforces as States.Timeout. It also sizes the step's Lambda function.
+ * handler enforces as States.Timeout on each attempt. When the handler retries (`inHandler`),
+ * every attempt and the waits between them. It also sizes the step's Lambda function.
  */
-function backstop(st: State): number | undefined {
-  if (st.Type === 'Task' && typeof st['TimeoutSeconds'] === 'number') return (st['TimeoutSeconds'] + 5) * 1000;
-  return undefined;
+function backstop(st: State, inHandler: boolean): number | undefined {
+  if (st.Type !== 'Task' || typeof st['TimeoutSeconds'] !== 'number') return undefined;
+  let attempts = 1;
+  let waits = 0;
+  for (const r of inHandler ? ((st['Retry'] as Retrier[] | undefined) ?? []) : []) {
+    const max = r.MaxAttempts ?? 3;
+    attempts += max;
+    for (let k = 0; k < max; k++) waits += Math.min((r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** k, r.MaxDelaySeconds ?? Infinity);
+  }
+  // A year at most: a step's time-out is a timer's (and backoff without a cap grows past any).
+  return Math.min(Math.ceil((attempts * st['TimeoutSeconds'] + waits + 5) * 1000), YEAR_MS);
 }
+
+const YEAR_MS = 31_536_000_000;
 
 const canEnd = (st: State) => st['End'] === true || st.Type === 'Succeed';
 const pick = (st: State, keys: string[]): State => Object.fromEntries(keys.filter((k) => st[k] !== undefined).map((k) => [k, st[k]])) as State;

@@ -44,7 +44,8 @@ export function errorMatches(list: readonly string[], name: string): boolean {
   return list.some((e) => e === name || e === 'States.ALL' || (e === 'States.TaskFailed' && name !== 'States.Timeout' && !name.startsWith('States.')));
 }
 
-const contextObject = (ctx: RunContext, name: string, retryCount: number): unknown => ({
+/** The context object (`$$`) of state `name`. */
+export const contextObject = (ctx: RunContext, name: string, retryCount: number): unknown => ({
   Execution: ctx.execution,
   StateMachine: ctx.stateMachine,
   State: { Name: name, EnteredTime: new Date().toISOString(), RetryCount: retryCount },
@@ -131,11 +132,16 @@ async function attempt(name: string, st: State, input: unknown, ctx: RunContext,
       const eff = inputPath(st, input, cx);
       const params = st['Parameters'] !== undefined ? applyTemplate(st['Parameters'], eff, cx) : eff;
       const { key, fn, payload, wrap } = taskTarget(name, st, params, ctx.tasks);
-      const call = Promise.resolve(fn(payload, { functionName: key, awsRequestId: `${ctx.execution.Name}:${name}:${retryCount}`, state: name }));
       const timeout = st['TimeoutSeconds'] as number | undefined;
-      const result = timeout === undefined ? await call : await Promise.race([call, ctx.sleep(timeout * 1000).then(() => {
-        throw new StatesError('States.Timeout', `Task "${name}" did not finish within ${timeout} s`);
-      })]);
+      let result: unknown;
+      try {
+        const call = Promise.resolve(fn(payload, { functionName: key, awsRequestId: `${ctx.execution.Name}:${name}:${retryCount}`, state: name }));
+        result = timeout === undefined ? await call : await Promise.race([call, ctx.sleep(timeout * 1000).then(() => {
+          throw new StatesError('States.Timeout', `Task "${name}" did not finish within ${timeout} s`);
+        })]);
+      } catch (error) {
+        throw lambdaError(st, error);
+      }
       const out = wrap ? { ExecutedVersion: '$LATEST', Payload: result ?? null, StatusCode: 200 } : (result ?? null);
       return { next, output: finish(st, input, out, cx) };
     }
@@ -183,6 +189,22 @@ async function attempt(name: string, st: State, input: unknown, ctx: RunContext,
   }
 }
 
+/**
+ * A Lambda function's failure as Step Functions reports it: the error's type is the ASL error,
+ * and the Cause is the function's error response, JSON of {errorType, errorMessage, trace} (a
+ * machine may read it with States.StringToJson). Other tasks' errors keep their message.
+ */
+function lambdaError(st: State, error: unknown): unknown {
+  const resource = st['Resource'] as string;
+  if (error instanceof StatesError || !(resource === 'arn:aws:states:::lambda:invoke' || resource.startsWith('arn:aws:lambda:'))) return error;
+  const stack = (error as { stack?: unknown } | null)?.stack;
+  const lines = typeof stack === 'string' ? stack.split('\n') : [];
+  // The function's own frames: joinflow's, from the interpreter that called it on, are left out.
+  const ours = lines.findIndex((l) => /[\\/]importers[\\/]asl[\\/]interpret\.[jt]s/.test(l));
+  const trace = ours < 0 ? lines : lines.slice(0, ours);
+  return new StatesError(errorName(error), JSON.stringify({ errorType: errorName(error), errorMessage: errorCause(error), trace }));
+}
+
 function waitMs(name: string, st: State, eff: unknown, cx: unknown): number {
   if (st['Seconds'] !== undefined) return (st['Seconds'] as number) * 1000;
   if (st['SecondsPath'] !== undefined) {
@@ -197,16 +219,17 @@ function waitMs(name: string, st: State, eff: unknown, cx: unknown): number {
 }
 
 /**
- * Runs one state with its Retry (sleeping between attempts) and Catch, when `handle` says so;
- * otherwise an error is thrown for the caller to retry or catch.
+ * Runs one state with its Retry (sleeping between attempts) and Catch. With `retryCount` (the
+ * engine retries the step: this is its retry number) it runs one attempt, and an error is thrown
+ * for the caller to retry or catch.
  */
-export async function runState(name: string, st: State, input: unknown, ctx: RunContext, handle = true): Promise<Step> {
+export async function runState(name: string, st: State, input: unknown, ctx: RunContext, retryCount?: number): Promise<Step> {
+  if (retryCount !== undefined) return attempt(name, st, input, ctx, retryCount);
   const counts = new Map<Retrier, number>();
   for (let retries = 0; ; retries++) {
     try {
       return await attempt(name, st, input, ctx, retries);
     } catch (error) {
-      if (!handle) throw error;
       const err = errorName(error);
       const retrier = (st['Retry'] as Retrier[] | undefined)?.find((r) => errorMatches(r.ErrorEquals, err));
       const done = retrier ? counts.get(retrier) ?? 0 : 0;

@@ -105,6 +105,8 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
       continue;
     }
     for (const k of Object.keys(st)) {
+      // A state may say QueryLanguage JSONPath, the mode joinflow imports, as the machine may.
+      if (k === 'QueryLanguage' && st[k] === 'JSONPath') continue;
       if (REFUSED[k] !== undefined) problems.push({ path: `${p}.${k}`, message: REFUSED[k] });
       else if (!allowed.includes(k)) problems.push({ path: `${p}.${k}`, message: `"${k}" is not a field of a ${type} state` });
     }
@@ -211,6 +213,9 @@ function checkRetryCatch(st: Record<string, unknown>, p: string, problems: Probl
       const errs = o['ErrorEquals'];
       if (!Array.isArray(errs) || errs.length === 0 || !errs.every((e) => typeof e === 'string')) problems.push({ path: `${where}.ErrorEquals`, message: 'is required: a non-empty array of error names (States.ALL matches every error)' });
       else if (errs.includes('States.ALL') && errs.length > 1) problems.push({ path: `${where}.ErrorEquals`, message: 'States.ALL must be alone in its ErrorEquals' });
+      else if (errs.includes('States.ALL') && i < v.length - 1) {
+        problems.push({ path: `${where}.ErrorEquals`, message: `States.ALL must be in the last ${k === 'Retry' ? 'retrier' : 'catcher'}: the ones after it could never apply` });
+      }
       each(o, where);
     });
   };

@@ -90,6 +90,9 @@ export function hasPath(path: string, data: unknown, context: unknown): boolean 
   }
 }
 
+/** The error of a ResultPath the state's input has no place for (a Catch may catch it, as in Step Functions). */
+const RESULT_PATH_FAILURE = 'States.ResultPathMatchFailure';
+
 /** ResultPath: `result` placed at `path` in a copy of `input` (`$`: the result alone; null: the input unchanged). */
 export function setPath(path: string | null, input: unknown, result: unknown): unknown {
   if (path === null) return input;
@@ -97,20 +100,20 @@ export function setPath(path: string | null, input: unknown, result: unknown): u
   if (root === '$$') throw new StatesError('States.Runtime', `ResultPath "${path}" cannot write to the context object`);
   if (segments.length === 0) return result;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new StatesError('States.Runtime', `ResultPath "${path}" needs an object input to write into, not ${describe(input)}`);
+    throw new StatesError(RESULT_PATH_FAILURE, `ResultPath "${path}" needs an object input to write into, not ${describe(input)}`);
   }
   const out = { ...(input as Record<string, unknown>) };
   let at: Record<string, unknown> = out;
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i]!;
-    if (typeof s === 'number') throw new StatesError('States.Runtime', `ResultPath "${path}" cannot index an array`);
+    if (typeof s === 'number') throw new StatesError(RESULT_PATH_FAILURE, `ResultPath "${path}" cannot index an array`);
     if (i === segments.length - 1) {
       at[s] = result;
       break;
     }
     const inner = at[s];
     if (inner !== undefined && (inner === null || typeof inner !== 'object' || Array.isArray(inner))) {
-      throw new StatesError('States.Runtime', `ResultPath "${path}": "${s}" is ${describe(inner)}, not an object`);
+      throw new StatesError(RESULT_PATH_FAILURE, `ResultPath "${path}": "${s}" is ${describe(inner)}, not an object`);
     }
     at = at[s] = { ...((inner as Record<string, unknown> | undefined) ?? {}) };
   }
@@ -161,7 +164,8 @@ function evalExpression(text: string, data: unknown, context: unknown): unknown 
   return text.startsWith('States.') ? evalCall(parseCall(text), data, context) : getPath(text, data, context);
 }
 
-type Arg = { lit: unknown } | { path: string } | { call: Call };
+/** `raw`: a string literal as written, but for its quotes, with the escapes `\{`, `\}` and `\\` kept (States.Format's placeholders). */
+type Arg = { lit: unknown; raw?: string } | { path: string } | { call: Call };
 type Call = { name: string; args: Arg[] };
 
 /** Parses `States.Name(arg, ...)`: arguments are 'strings', numbers, true/false/null, paths or calls. */
@@ -206,15 +210,21 @@ export function parseCall(text: string): Call {
     const c = text[i];
     if (c === "'") {
       let s = '';
+      let raw = '';
       i++;
       while (i < text.length && text[i] !== "'") {
-        if (text[i] === '\\') i++;
+        if (text[i] === '\\') {
+          i++;
+          const escaped = text[i] ?? '';
+          if (escaped === '{' || escaped === '}' || escaped === '\\') raw += '\\';
+        }
         s += text[i] ?? '';
+        raw += text[i] ?? '';
         i++;
       }
       if (text[i] !== "'") fail('a string is not closed');
       i++;
-      return { lit: s };
+      return { lit: s, raw };
     }
     if (c === '$') {
       let j = i;
@@ -238,6 +248,9 @@ export function parseCall(text: string): Call {
 
 function evalCall(c: Call, data: unknown, context: unknown): unknown {
   const args = c.args.map((a) => ('lit' in a ? a.lit : 'path' in a ? getPath(a.path, data, context) : evalCall(a.call, data, context)));
+  // A template written in the call keeps its escaped braces: \{\} is a literal {}, not a placeholder.
+  const first = c.args[0];
+  if (c.name === 'Format' && first !== undefined && 'raw' in first) args[0] = first.raw;
   return INTRINSICS[c.name]!(args);
 }
 
@@ -334,7 +347,12 @@ const INTRINSICS: Record<string, (args: unknown[]) => unknown> = {
   },
   Base64Decode(args) {
     arity('Base64Decode', args, 1);
-    return Buffer.from(want('Base64Decode', args[0], isStr, 'a base64 string'), 'base64').toString('utf8');
+    const text = want('Base64Decode', args[0], isStr, 'a base64 string');
+    // Buffer.from skips what is not base64 without a word: the text is checked first.
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1 || (text.includes('=') && text.length % 4 !== 0)) {
+      throw new StatesError('States.IntrinsicFailure', `States.Base64Decode: ${describe(text)} is not base64`);
+    }
+    return Buffer.from(text, 'base64').toString('utf8');
   },
   Hash(args) {
     arity('Hash', args, 2);
