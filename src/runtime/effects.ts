@@ -15,10 +15,12 @@ export type Effect =
   /** The fire of `trigger` has been carried out: record it so redelivery does not redo it. */
   | { type: 'ack'; runId: string; trigger: string }
   /**
-   * Move the run to its final status; the host then stops its running tasks and releases its
-   * state. It comes after the event announcing it, so that a crash in between leaves the run
-   * running and the redelivery announces it again (at least once).
+   * Move the run to its final status, then publish `events` (Run Succeeded or Run Failed); the
+   * host then stops its running tasks and releases its state. Only the ending that moves the run
+   * is announced: a run that a cancel or another ending got to first is not announced twice, as
+   * two endings. Where a crash can come between the two (AWS), a redelivery that finds the run
+   * already ended with the same status announces it again (at least once).
    */
-  | { type: 'finish-run'; runId: string; update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'> & { status: Exclude<RunStatus, 'running'> } }
+  | { type: 'finish-run'; runId: string; update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'> & { status: Exclude<RunStatus, 'running'> }; events: EventEnvelope[] }
   /** The event cannot be processed: keep it with the reason, never drop it silently. */
   | { type: 'dead-letter'; event: unknown; reason: string };

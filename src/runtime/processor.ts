@@ -341,10 +341,8 @@ export class TriggerProcessor {
     const d = ctx.detail as StepFailed;
     const error = d.item === undefined ? { ...d.error, step: d.step } : { ...d.error, step: d.step, item: d.item };
     const runId = ctx.run.runId;
-    ctx.effects.push(
-      this.#publish(ctx.io, DetailType.RunFailed, { workflow: ctx.plan.workflow, runId, error, step: d.step }),
-      { type: 'finish-run', runId, update: { status: 'failed', finishedAt: ctx.io.now(), error } },
-    );
+    const { events } = this.#publish(ctx.io, DetailType.RunFailed, { workflow: ctx.plan.workflow, runId, error, step: d.step });
+    ctx.effects.push({ type: 'finish-run', runId, update: { status: 'failed', finishedAt: ctx.io.now(), error }, events });
   }
 
   #succeedRun(ctx: Ctx): void {
@@ -356,13 +354,11 @@ export class TriggerProcessor {
       ? (found.get(out.step) ?? null)
       : Object.fromEntries(keys.filter((k) => found.get(k) !== undefined || !mayEndWithoutResult(ctx.plan.steps[k]!)).map((k) => [k, found.get(k) ?? null]));
     const runId = ctx.run.runId;
-    ctx.effects.push(
-      this.#publish(ctx.io, DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId, output }),
-      { type: 'finish-run', runId, update: { status: 'succeeded', finishedAt: ctx.io.now(), output } },
-    );
+    const { events } = this.#publish(ctx.io, DetailType.RunSucceeded, { workflow: ctx.plan.workflow, runId, output });
+    ctx.effects.push({ type: 'finish-run', runId, update: { status: 'succeeded', finishedAt: ctx.io.now(), output }, events });
   }
 
-  #publish(io: Io, type: string, detail: Record<string, unknown>): Effect {
+  #publish(io: Io, type: string, detail: Record<string, unknown>): Extract<Effect, { type: 'publish' }> {
     return {
       type: 'publish',
       events: [{ id: io.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(io.now()).toISOString(), detail }],

@@ -7,6 +7,8 @@ import { type AttributeValue, GetItemCommand, PutItemCommand, QueryCommand } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { itemKey, shardShare, sortKey } from '../../src/adapters/aws/dynamodb-keys.ts';
 import { createDynamoDbStore, STATUS_INDEX, type DynamoDbStoreOptions } from '../../src/adapters/aws/dynamodb-store.ts';
+import { carryOut, type EffectDeps } from '../../src/adapters/aws/effects.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
 import { JoinflowError } from '../../src/model/errors.ts';
 import type { TriggerStore } from '../../src/ports.ts';
 import { describeTriggerStoreContract } from '../contract/trigger-store.contract.ts';
@@ -285,5 +287,31 @@ describe('DynamoDB store specifics', () => {
     expect(expiresAt).toBeGreaterThan(Date.now() / 1000 + 29 * 86_400);
     expect(expiresAt).toBeLessThan(Date.now() / 1000 + 31 * 86_400);
     expect((await rawItem(table, 'a', sortKey.meta))?.expiresAt).toBeUndefined();
+  });
+});
+
+describe('a run announces one ending (carryOut of finish-run on DynamoDB)', () => {
+  const announced = async (store: TriggerStore, status: 'succeeded' | 'failed') => {
+    const published: EventEnvelope[] = [];
+    const event: EventEnvelope = { id: `e-${status}`, source: 'joinflow', 'detail-type': status === 'succeeded' ? 'Run Succeeded' : 'Run Failed', time: '2026-01-01T00:00:00.000Z', detail: { workflow: 'w', runId: 'r' } };
+    const deps = { store, bus: { publish: async (e: EventEnvelope[]) => void published.push(...e), subscribe: () => () => {} }, sqs: {} as EffectDeps['sqs'], dispatch: async () => {}, timerQueueUrl: undefined, dlqUrl: undefined, now: () => 2, newId: () => 'id' };
+    await carryOut([{ type: 'finish-run', runId: 'r', update: { status, finishedAt: 2 }, events: [event] }], deps);
+    return published.map((e) => e['detail-type']);
+  };
+
+  it('announces the ending that moves the run, again when the run already ended so, never one another ending beat', async () => {
+    const { store } = await freshStore();
+    await store.startRun({ runId: 'r', workflow: 'w', input: null, startedAt: 1 });
+    expect(await announced(store, 'succeeded')).toEqual(['Run Succeeded']);
+    // A redelivery after a crash between the two: announced again (at least once).
+    expect(await announced(store, 'succeeded')).toEqual(['Run Succeeded']);
+    // A failure of a duplicate execution, processed after: the run succeeded, and says only that.
+    expect(await announced(store, 'failed')).toEqual([]);
+    // Cancelled first (joinflow cancel): a success that comes after is not announced.
+    const other = (await freshStore()).store;
+    await other.startRun({ runId: 'r', workflow: 'w', input: null, startedAt: 1 });
+    await other.finishRun('r', { status: 'cancelled', finishedAt: 2 });
+    expect(await announced(other, 'succeeded')).toEqual([]);
+    expect((await other.getRun('r'))?.status).toBe('cancelled');
   });
 });

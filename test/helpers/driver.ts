@@ -98,7 +98,14 @@ export async function drive(plans: TriggerPlan[], start: Array<{ workflow: strin
           for (const rr of results.values()) rr.deadLetters.push(effect.reason);
           break;
         case 'finish-run':
-          await store.finishRun(effect.runId, effect.update);
+          if (await store.finishRun(effect.runId, effect.update)) {
+            for (const pe of effect.events) {
+              const rr = results.get((pe.detail as { runId: string }).runId)!;
+              rr.status = pe['detail-type'];
+              rr.output = (pe.detail as { output?: unknown }).output;
+              enqueue(pe);
+            }
+          }
           break;
       }
     }

@@ -61,8 +61,13 @@ export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Pr
       case 'finish-run':
         if (await deps.store.finishRun(effect.runId, effect.update)) {
           log('info', `run ${effect.update.status}`, { runId: effect.runId });
+          await deps.bus.publish(effect.events);
           // What the run no longer needs (another branch's jobs, needs a `wait` step left behind) stops now.
           await deps.stopJobs?.(effect.runId, effect.update.status);
+        } else if ((await deps.store.getRun(effect.runId))?.status === effect.update.status) {
+          // Ended so already: by this same ending, whose invocation may have died before it
+          // announced it. Announced again (at least once); another ending is not announced.
+          await deps.bus.publish(effect.events);
         }
         break;
       case 'dead-letter':

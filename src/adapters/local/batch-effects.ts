@@ -135,8 +135,11 @@ export function applyEffect(host: EffectHost, effect: Effect, batch: Batch): Pro
     case 'finish-run': {
       // Ending the run (stopping its tasks, releasing its state) is part of finishing it: no effect a crash could lose.
       batch.external = true;
+      // Announced only when this ending moved the run (the batch commits both, or neither).
       return Promise.resolve(host.store.finishRun(effect.runId, effect.update)).then((finished) => {
-        if (finished) after.push(() => host.endRun(effect.runId));
+        if (!finished) return;
+        void host.publish(effect.events);
+        after.push(() => host.endRun(effect.runId));
       });
     }
     case 'dead-letter':
