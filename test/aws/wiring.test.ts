@@ -82,6 +82,34 @@ describe('AWS wiring (packaged rules, real handlers, emulated services)', () => 
     }
   });
 
+  it('dead-letters an event a rule hands over for a trigger no deployed plan has, or of another workflow, and refuses an input that is no rule\'s', async () => {
+    const { handler } = await import('../../src/adapters/aws/handlers/processor.ts');
+    const event = { version: '0', id: 'stale-1', source: 'joinflow', 'detail-type': 'Run Requested', account: '000000000000', time: '2026-01-01T00:00:00Z', region: 'us-east-1', resources: [], detail: { workflow: 'diamond', runId: 'stale-run-1', input: null } };
+    await expect(handler({ trigger: 'diamond/no-such-trigger', event })).resolves.toEqual({ effects: 0 });
+    await expect(handler({ trigger: 'fanout/$succeed', event: { ...event, id: 'stale-2' } })).resolves.toEqual({ effects: 0 });
+    await expect(handler(null as never)).rejects.toThrow("processor: its input is {trigger or workflow, event} from a rule's InputTransformer, not null");
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: process.env['AWS_ENDPOINT_URL_SQS']!, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    try {
+      const reasons: string[] = [];
+      for (;;) {
+        const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_DLQ_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        if (!got.Messages?.length) break;
+        for (const m of got.Messages) {
+          const l = JSON.parse(m.Body!) as { reason: string; event: { id: string } };
+          if (l.event.id.startsWith('stale-')) reasons.push(l.reason);
+        }
+      }
+      expect(reasons.sort()).toEqual([
+        'the rule\'s trigger "diamond/no-such-trigger" is not in the deployed plans (a rule left from an earlier deploy?)',
+        'the rule\'s trigger "fanout/$succeed" belongs to workflow "fanout", and the event to "diamond"',
+      ]);
+      // Nothing was started.
+      expect(await readRunStatus(world.dynamo.client, world.table, 'stale-run-1')).toBeUndefined();
+    } finally {
+      sqs.destroy();
+    }
+  });
+
   it('runs hedged: steps that wait for some replicas start with those; a failed replica is spared; two failed fail the run', async () => {
     const input = { fail: ['replica-a'], delays: { 'replica-a': 0, 'replica-b': 0, 'replica-c': 0 } };
     const spared = await runToEnd('hedged', 'wired-hedged-1', input);

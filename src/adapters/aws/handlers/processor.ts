@@ -27,7 +27,16 @@ export type ProcessorInput = {
 /** Lambda entry point. */
 export async function handler(input: ProcessorInput, context?: LambdaContext): Promise<{ effects: number }> {
   beginInvocation(context);
+  if (input === null || typeof input !== 'object' || !('event' in input)) {
+    throw new Error(`processor: its input is {trigger or workflow, event} from a rule's InputTransformer, not ${JSON.stringify(input)?.slice(0, 200)}`);
+  }
   const w = wiring();
+  const stale = input.trigger === undefined ? undefined : staleRule(input.trigger, input.event, w.processor);
+  if (stale) {
+    // A rule no deployed plan has (or of another workflow than the event's) would act on nothing: said, not dropped.
+    await carryOut([{ type: 'dead-letter', event: input.event, reason: stale }], w.effects);
+    return { effects: 0 };
+  }
   let envelope = toEnvelope(input.event as Parameters<typeof toEnvelope>[0]);
   if (w.blobs) envelope = await resolveClaimChecks(envelope, w.blobs);
   if (input.subscription) {
@@ -44,4 +53,15 @@ export async function handler(input: ProcessorInput, context?: LambdaContext): P
   await w.store.commit();
   await carryOut(effects, w.effects);
   return { effects: effects.length };
+}
+
+/** Why a rule's trigger cannot act on its event, if it cannot: not a trigger of the deployed plans, or of another workflow. */
+function staleRule(trigger: string, event: unknown, processor: { plan(workflow: string): { triggers: ReadonlyArray<{ id: string }> } | undefined }): string | undefined {
+  const slash = trigger.indexOf('/');
+  const workflow = trigger.slice(0, Math.max(0, slash));
+  const plan = slash > 0 ? processor.plan(workflow) : undefined;
+  if (!plan?.triggers.some((t) => t.id === trigger.slice(slash + 1))) return `the rule's trigger "${trigger}" is not in the deployed plans (a rule left from an earlier deploy?)`;
+  const of = (event as { detail?: { workflow?: unknown } } | null)?.detail?.workflow;
+  if (of !== workflow) return `the rule's trigger "${trigger}" belongs to workflow "${workflow}", and the event to ${typeof of === 'string' ? `"${of}"` : 'none'}`;
+  return undefined;
 }
