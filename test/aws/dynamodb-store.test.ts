@@ -236,6 +236,20 @@ describe('DynamoDB store specifics', () => {
     expect(err).toMatchObject({ code: 'RESULT_TOO_LARGE', message: expect.stringMatching(/the output of run "big-io" is 201 KB .*beside what its item already holds \(the run's input\), 99 KB are left/) });
   });
 
+  it('fails a run whose error message would not fit beside its input: the message is cut, saying how much', async () => {
+    const { store } = await freshStore();
+    const input = { text: 'i'.repeat(150 * 1024) };
+    await store.startRun({ runId: 'big-err', workflow: 'wf', input, startedAt: 1 });
+    const message = 'm'.repeat(300 * 1024);
+    expect(await store.finishRun('big-err', { status: 'failed', finishedAt: 2, error: { type: 'E', message, step: 's' } })).toBe(true);
+    const run = await store.getRun('big-err');
+    expect(run).toMatchObject({ status: 'failed', input, error: { type: 'E', step: 's' } });
+    const cut = (run!.error as { message: string }).message;
+    expect(cut).toMatch(/^m+\.\.\. \(\d+ more characters cut to fit the run's item\)$/);
+    expect(cut.length).toBeGreaterThan(150 * 1024);
+    expect(Number(/\((\d+) more/.exec(cut)![1]) + cut.indexOf('.')).toBe(message.length);
+  });
+
   it('getResults pages through BatchGetItem limits (100 keys, 16 MB, UnprocessedKeys)', { timeout: 60_000 }, async () => {
     const { store } = await freshStore();
     await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });

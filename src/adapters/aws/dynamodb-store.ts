@@ -264,7 +264,8 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
         finishedAt: change.finishedAt === undefined ? undefined : n(change.finishedAt),
         output: out.output,
         outputRef: out.outputRef,
-        error: jsonAttr(change.error),
+        // A run that failed has no output: its error has the room (a message may be as long as a step's output).
+        error: jsonAttr(change.error === undefined ? undefined : fitError(change.error, roomBeside(item))),
       };
       const names = Object.keys(sets).filter((name) => sets[name] !== undefined);
       const values: Item = { ':running': { S: 'running' } };
@@ -351,4 +352,20 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       });
     },
   };
+}
+
+/** A run's error with its message shortened (saying how much was cut) until its JSON takes at most `room` bytes. */
+export function fitError<E extends { message: string }>(error: E, room: number): E {
+  let json = JSON.stringify(error);
+  if (Buffer.byteLength(json) <= room) return error;
+  const message = error.message;
+  let keep = message.length;
+  while (keep > 0) {
+    // Shrink by what is over, in proportion (a character is 1 to 4 bytes, more once escaped in JSON).
+    keep = Math.max(0, Math.floor(keep * (room / Buffer.byteLength(json))) - 64);
+    const shorter = { ...error, message: `${message.slice(0, keep)}... (${message.length - keep} more characters cut to fit the run's item)` };
+    json = JSON.stringify(shorter);
+    if (Buffer.byteLength(json) <= room) return shorter;
+  }
+  return { ...error, message: `(${message.length} characters cut to fit the run's item)` };
 }
