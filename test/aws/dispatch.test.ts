@@ -10,7 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { dispatchTask, outputKey, UndispatchableError } from '../../src/adapters/aws/dispatch.ts';
-import { carryOut, dispatchOrFail, MAX_TIMER_MESSAGE_BYTES, timerTask, type EffectDeps, type TimerMessage } from '../../src/adapters/aws/effects.ts';
+import { carryOut, DISPATCH_CONCURRENCY, dispatchOrFail, MAX_TIMER_MESSAGE_BYTES, timerTask, type EffectDeps, type TimerMessage } from '../../src/adapters/aws/effects.ts';
 import { createSqsDispatcher } from '../../src/adapters/aws/sqs-executor.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
@@ -203,5 +203,42 @@ describe('retries through the timer queue', () => {
     await carryOut([{ type: 'schedule', task: retry, delayMs: 5_000 }], effectDeps(false));
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(published.map((e) => e.detail)).toMatchObject([{ step: 'job', retrying: false, error: { type: 'Undispatchable', message: expect.stringMatching(/no bucket is configured/) } }]);
+  });
+});
+
+describe('dispatching a wide forEach', () => {
+  const items = (n: number): Task[] => Array.from({ length: n }, (_, i) => ({ ...base, attempt: 1, step: 'sq', item: i, executor: { type: 'function', module: 'm', export: 'h' } }) as unknown as Task);
+  const deps = (dispatch: (task: Task) => Promise<void>): EffectDeps => ({
+    store: {} as EffectDeps['store'], bus: { publish: async () => {}, subscribe: () => () => {} }, sqs: {} as EffectDeps['sqs'],
+    dispatch, timerQueueUrl: undefined, dlqUrl: undefined, now: () => 1, newId: () => 'id',
+  });
+
+  it(`sends up to ${DISPATCH_CONCURRENCY} tasks at once, each once`, async () => {
+    let inFlight = 0;
+    let most = 0;
+    const sent: number[] = [];
+    await carryOut([{ type: 'dispatch', tasks: items(200) }], deps(async (task) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      sent.push(task.item!);
+      inFlight--;
+    }));
+    expect(most).toBe(DISPATCH_CONCURRENCY);
+    expect(sent.sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('throws an infrastructure error once the requests in flight have ended, and starts none after it', async () => {
+    let inFlight = 0;
+    let started = 0;
+    const error = carryOut([{ type: 'dispatch', tasks: items(200) }], deps(async (task) => {
+      started++;
+      inFlight++;
+      await new Promise((resolve) => setTimeout(resolve, task.item === 5 ? 1 : 5));
+      inFlight--;
+      if (task.item === 5) throw new Error('Lambda throttled');
+    }));
+    await expect(error).rejects.toThrow('Lambda throttled');
+    expect(inFlight).toBe(0);
+    expect(started).toBeLessThan(2 * DISPATCH_CONCURRENCY);
   });
 });
