@@ -183,6 +183,27 @@ describe('DynamoDB store specifics', () => {
     expect(await store.setNeed('r', 't', need)).toEqual({ fresh: false, count: need, need });
   });
 
+  for (const known of [true, false]) {
+    it(`repairs a lost increment redelivered before the shard's other arrivals (need ${known ? 'known' : 'set first by a fan-out'})`, async () => {
+      const { store, table } = await freshStore({ shardThreshold: 10, shards: 4 });
+      const need = 50;
+      await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+      if (!known) await store.setNeed('r', 't', need);
+      const given = known ? need : undefined;
+      // Ordinal 21's processor wrote its marker, and its increment was lost (throttled past the
+      // SDK's retries); the event is redelivered at once, before the rest of its shard arrives.
+      await handle().client.send(
+        new PutItemCommand({ TableName: table, Item: { ...itemKey('r', sortKey.marker('t', 21 % 4, 21)), join: { S: 't' }, key: { S: 'item-21' } } }),
+      );
+      await arriveAll(store, 'r', 't', range(0, 21), given);
+      expect(await store.arrive('r', 't', 'item-21', given, 21)).toMatchObject({ fresh: false });
+      // The last arrival of the shard finds its counter one short, and the markers complete it.
+      const states = await arriveAll(store, 'r', 't', range(22, need), given);
+      expect(states.filter((st) => st.count >= need)).toHaveLength(1);
+      expect(await store.claim('r', 't', 1, 100)).toBe('won');
+    });
+  }
+
   it('rejects a result over 350 KB with RESULT_TOO_LARGE and keeps nothing', async () => {
     const { store } = await freshStore();
     await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });

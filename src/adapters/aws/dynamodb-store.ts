@@ -41,8 +41,11 @@
  * No transactions means a processor can die between writing a marker and incrementing its shard;
  * the counter then lags by one forever. The markers are the truth: a redelivered (duplicate)
  * arrival, and `setNeed`, count an incomplete shard's markers (Query, Select COUNT) and record the
- * shard when they are all there. Redelivery is guaranteed for an event whose processing died, so
- * a join never hangs on a lost increment. A shard count must not change while runs are in flight.
+ * shard when they are all there. A redelivery may come before the shard's other arrivals, when
+ * the markers are not all in: it first adds to the shard's count of duplicates (`dups`), and a
+ * fresh arrival whose counter falls short by no more than that counts the markers too. One of
+ * the two sees every marker. Redelivery is guaranteed for an event whose processing died, so a
+ * join never hangs on a lost increment. A shard count must not change while runs are in flight.
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { JoinflowError } from '../../model/errors.ts';
@@ -165,11 +168,24 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
     // Need not copied to this shard yet: setNeed sees this increment when it copies need here.
     const shardNeed = num(counter, 'need');
     if (shardNeed === undefined) return { fresh: true, count, need: undefined };
-    if (count !== share(shard, shardNeed)) return { fresh: true, count: Math.min(count, shardNeed - 1), need: shardNeed };
+    const full = share(shard, shardNeed);
+    // Short by no more than the duplicates the shard has seen: one may stand for an increment
+    // lost after its marker, redelivered before the shard's last arrival (see the file comment).
+    // The markers tell.
+    const lost = count < full && count + (num(counter, 'dups') ?? 0) >= full && (await db.count(runId, sortKey.markerPrefix(trigger, shard), trigger)) >= full;
+    if (count !== full && !lost) return { fresh: true, count: Math.min(count, shardNeed - 1), need: shardNeed };
     return recordFullShard(runId, trigger, shard, shardNeed, true);
   }
 
   async function duplicateSharded(runId: string, trigger: string, need: number | undefined, shard: number): Promise<JoinState> {
+    // Said on the shard before its markers are counted: if the shard's last arrival increments it
+    // after this, that arrival sees the mark and counts the markers itself; if before, its marker
+    // is in when they are counted here.
+    await db.update(runId, sortKey.shard(trigger, shard), {
+      names: ['dups', 'join'],
+      UpdateExpression: `ADD #dups :one SET #join = :join, ${KEEP_EXPIRY}`,
+      ExpressionAttributeValues: { ':one': n(1), ':join': { S: trigger }, ':exp': expiry() },
+    });
     const item = await db.get(runId, sortKey.join(trigger));
     const state = joinState(item, false, need);
     if (state.need === undefined || state.count >= state.need || numSet(item, 'doneShards').includes(shard)) return state;
