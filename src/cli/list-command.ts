@@ -49,8 +49,8 @@ function printRuns(runs: RunSummary[], json: boolean): number {
     process.stderr.write('no runs\n');
     return 0;
   }
-  const idWidth = Math.max(6, ...runs.map((r) => r.runId.length));
-  const wfWidth = Math.max(8, ...runs.map((r) => r.workflow.length));
+  const idWidth = runs.reduce((m, r) => Math.max(m, r.runId.length), 6);
+  const wfWidth = runs.reduce((m, r) => Math.max(m, r.workflow.length), 8);
   const lines = [`${'RUN ID'.padEnd(idWidth)}  ${'WORKFLOW'.padEnd(wfWidth)}  ${'STATUS'.padEnd(9)}  ${'STARTED'.padEnd(24)}  DURATION`];
   for (const r of runs) {
     lines.push(`${r.runId.padEnd(idWidth)}  ${r.workflow.padEnd(wfWidth)}  ${r.status.padEnd(9)}  ${new Date(r.startedAt).toISOString().padEnd(24)}  ${runDuration(r)}`);

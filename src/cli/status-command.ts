@@ -43,7 +43,8 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       return 0;
     }
     const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${runDuration(run)}`];
-    const width = Math.max(4, ...steps.map((s) => (s.item === undefined ? s.step : `${s.step}[${s.item}]`).length));
+    // reduce, not Math.max(...): a spread of 125,000 and more arguments overflows the stack.
+    const width = steps.reduce((m, s) => Math.max(m, (s.item === undefined ? s.step : `${s.step}[${s.item}]`).length), 4);
     for (const s of steps) {
       const name = s.item === undefined ? s.step : `${s.step}[${s.item}]`;
       const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;

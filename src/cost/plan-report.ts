@@ -111,7 +111,7 @@ export function formatPlanReport(report: PlanReport): string {
     r.usd === null ? `- (${r.note ?? 'not estimated'})` : `${usd(r.usd)}${r.perItem ? ' per item' : ''}`,
     r.reason,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((cells) => cells[i]!.length)));
+  const widths = head.map((h, i) => rows.reduce((m, cells) => Math.max(m, cells[i]!.length), h.length));
   const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
   const out = [
     `${report.workflow}: where each step runs on AWS and the compute cost of one execution (on-demand, us-east-1; src/cost/prices.ts)`,

@@ -44,7 +44,7 @@ export function wfcommonsTimeline(trace: unknown, title: string): Timeline {
     // Unlimited machines, no overhead: a task starts the moment its last parent ends.
     const end = new Map<string, number>();
     for (const id of topoOrder(new Map(Object.entries(needs))).order) {
-      const s = Math.max(0, ...needs[id]!.map((p) => end.get(p) ?? 0));
+      const s = needs[id]!.reduce((m, p) => Math.max(m, end.get(p) ?? 0), 0);
       start.set(id, s);
       end.set(id, s + runtime.get(id)!);
     }
