@@ -54,7 +54,7 @@ function tasksOf(effects: Effect[]): Array<{ via: string; task: Task }> {
 }
 
 function published(effects: Effect[]) {
-  return effects.flatMap((e) => (e.type === 'publish' ? e.events : []));
+  return effects.flatMap((e) => (e.type === 'publish' || e.type === 'finish-run' ? e.events : []));
 }
 
 describe('trigger processor with a fallback step', () => {
