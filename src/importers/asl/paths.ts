@@ -90,30 +90,27 @@ export function hasPath(path: string, data: unknown, context: unknown): boolean 
   }
 }
 
-/** The error of a ResultPath the state's input has no place for (a Catch may catch it, as in Step Functions). */
-const RESULT_PATH_FAILURE = 'States.ResultPathMatchFailure';
-
-/** ResultPath: `result` placed at `path` in a copy of `input` (`$`: the result alone; null: the input unchanged). */
+/** ResultPath: `result` placed at `path` in a copy of `input` (`$`: the result alone; null: the input unchanged; no place: States.ResultPathMatchFailure, catchable). */
 export function setPath(path: string | null, input: unknown, result: unknown): unknown {
   if (path === null) return input;
   const { root, segments } = parsePath(path);
   if (root === '$$') throw new StatesError('States.Runtime', `ResultPath "${path}" cannot write to the context object`);
   if (segments.length === 0) return result;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new StatesError(RESULT_PATH_FAILURE, `ResultPath "${path}" needs an object input to write into, not ${describe(input)}`);
+    throw new StatesError('States.ResultPathMatchFailure', `ResultPath "${path}" needs an object input to write into, not ${describe(input)}`);
   }
   const out = { ...(input as Record<string, unknown>) };
   let at: Record<string, unknown> = out;
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i]!;
-    if (typeof s === 'number') throw new StatesError(RESULT_PATH_FAILURE, `ResultPath "${path}" cannot index an array`);
+    if (typeof s === 'number') throw new StatesError('States.ResultPathMatchFailure', `ResultPath "${path}" cannot index an array`);
     if (i === segments.length - 1) {
       at[s] = result;
       break;
     }
     const inner = at[s];
     if (inner !== undefined && (inner === null || typeof inner !== 'object' || Array.isArray(inner))) {
-      throw new StatesError(RESULT_PATH_FAILURE, `ResultPath "${path}": "${s}" is ${describe(inner)}, not an object`);
+      throw new StatesError('States.ResultPathMatchFailure', `ResultPath "${path}": "${s}" is ${describe(inner)}, not an object`);
     }
     at = at[s] = { ...((inner as Record<string, unknown> | undefined) ?? {}) };
   }
@@ -213,11 +210,8 @@ export function parseCall(text: string): Call {
       let raw = '';
       i++;
       while (i < text.length && text[i] !== "'") {
-        if (text[i] === '\\') {
-          i++;
-          const escaped = text[i] ?? '';
-          if (escaped === '{' || escaped === '}' || escaped === '\\') raw += '\\';
-        }
+        // An escape: the character after it. Format's placeholders keep theirs in `raw`.
+        if (text[i] === '\\' && ['{', '}', '\\'].includes(text[++i] ?? '')) raw += '\\';
         s += text[i] ?? '';
         raw += text[i] ?? '';
         i++;
@@ -349,9 +343,8 @@ const INTRINSICS: Record<string, (args: unknown[]) => unknown> = {
     arity('Base64Decode', args, 1);
     const text = want('Base64Decode', args[0], isStr, 'a base64 string');
     // Buffer.from skips what is not base64 without a word: the text is checked first.
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1 || (text.includes('=') && text.length % 4 !== 0)) {
-      throw new StatesError('States.IntrinsicFailure', `States.Base64Decode: ${describe(text)} is not base64`);
-    }
+    const base64 = /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 !== 1 && (!text.includes('=') || text.length % 4 === 0);
+    if (!base64) throw new StatesError('States.IntrinsicFailure', `States.Base64Decode: ${describe(text)} is not base64`);
     return Buffer.from(text, 'base64').toString('utf8');
   },
   Hash(args) {
