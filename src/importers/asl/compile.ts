@@ -109,10 +109,11 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
         };
       } else if (u.kind === 'task') {
         const retry = retryOf(st['Retry'] as Retrier[] | undefined);
+        const timeoutMs = backstop(st, false);
         const catcher = u.outs[1]?.step;
         steps[u.entry] = {
           description: `Task state "${name}"`, ...base, executor: fn({ v: 1, kind: 'task', self: u.entry, name, state: st, exits, from }),
-          ...(retry ? { retry } : {}), ...(catcher ? { catch: catcher } : {}), ...(backstop(st, false) ? { timeoutMs: backstop(st, false) } : {}),
+          ...(retry ? { retry } : {}), ...(catcher ? { catch: catcher } : {}), ...(timeoutMs ? { timeoutMs } : {}),
         };
         if (catcher) steps[catcher] = { description: `the Catch of "${name}"`, executor: fn({ v: 1, kind: 'catch', self: u.entry, name, state: st, exits, from }) };
       } else if (u.kind === 'parallel') {
