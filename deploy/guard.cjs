@@ -13,6 +13,8 @@
  */
 const { LIMITS, context, patternLength, triggersDir, SERVICE_DIR } = require('./lib.cjs');
 const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
 const { policySizeProblems } = require('./policy-size.cjs');
 
 const TEMPLATE_BYTES = 1024 * 1024;
@@ -97,12 +99,35 @@ function acceptNewerRuntimes(serverless) {
   for (const r of NEWER_RUNTIMES) if (!runtime.enum.includes(r)) runtime.enum.push(r);
 }
 
+/**
+ * serverless-esbuild (1.57) zips each function from a folder it makes in the temp dir
+ * (`<function>-<pid>-<ms>-<hex>`) and then fails to remove it (a non-recursive remove of a folder
+ * that is not empty, its error swallowed): every `package` or `deploy` left one copy of every bundle
+ * behind. This removes the ones this process made, when it exits.
+ */
+function removePackTemps(serverless) {
+  const names = new Set([...Object.keys(serverless.service.functions || {}), serverless.service.service]);
+  const dir = os.tmpdir();
+  const mine = new RegExp(`^(.+)-${process.pid}-\\d+-[0-9a-f]{8}$`);
+  let entries;
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const m = mine.exec(entry);
+    if (m && names.has(m[1])) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+  }
+}
+
 class JoinflowGuard {
   constructor(serverless, options, { log } = {}) {
     this.serverless = serverless;
     this.options = options;
     this.log = log;
     acceptNewerRuntimes(serverless);
+    process.once('exit', () => removePackTemps(serverless));
     this.hooks = {
       'before:aws:package:finalize:saveServiceState': () => this.checkTemplate(),
       'before:deploy:deploy': () => this.checkDeploy(),

@@ -296,6 +296,10 @@ describe('serverless package of the repository triggers/', () => {
     commonChecks(pkg.template);
   });
 
+  it("leaves nothing in the temp dir (serverless-esbuild's zip folders are removed)", () => {
+    expect(pkg.leftInTmp.filter((e) => /-\d+-\d+-[0-9a-f]{8}$/.test(e))).toEqual([]);
+  });
+
   it('runs every function on nodejs22.x (Lambda deprecated nodejs20.x), which serverless accepts without a configuration warning', () => {
     const runtimes = new Set(ofType(pkg.template, 'AWS::Lambda::Function').map(([, p]) => p['Runtime']));
     expect([...runtimes]).toEqual(['nodejs22.x']);

@@ -1,6 +1,6 @@
 /** Runs `serverless package` offline (dummy credentials, no network) for tests. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -8,8 +8,11 @@ const root = path.resolve(import.meta.dirname, '../..');
 type Json = Record<string, any>;
 /** The template as the tests read it. */
 export type Template = { Resources: Record<string, { Type: string; Properties: Json; DependsOn?: unknown }>; Outputs?: Json };
-/** One packaging: the template, serverless's stderr, the output dir and how long it took. */
-export type Packaged = { template: Template; stderr: string; dir: string; ms: number };
+/**
+ * One packaging: the template, serverless's stderr, the output dir, how long it took, and what
+ * the packaging left in its temp dir (serverless ran with a TMPDIR of its own).
+ */
+export type Packaged = { template: Template; stderr: string; dir: string; ms: number; leftInTmp: string[] };
 
 const temps: string[] = [];
 
@@ -23,7 +26,8 @@ const SLS_BIN = path.join(root, 'node_modules/serverless/bin/serverless.js');
 /** Runs `serverless package --stage test` into a fresh directory. */
 export function slsPackage(extraEnv: Record<string, string>): Packaged {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'joinflow-package-'));
-  temps.push(dir);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'joinflow-package-tmp-'));
+  temps.push(dir, tmp);
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k === 'SERVERLESS_PLATFORM_STAGE' || k.startsWith('JOINFLOW_') || k.startsWith('AWS_')) continue;
@@ -35,6 +39,7 @@ export function slsPackage(extraEnv: Record<string, string>): Packaged {
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
     FORCE_COLOR: '0',
+    TMPDIR: tmp,
     // A work folder of our own, so that a concurrent `serverless package` elsewhere does not collide.
     JOINFLOW_ESBUILD_DIR: `.esbuild-test-${process.pid}-${temps.length}`,
     ...extraEnv,
@@ -52,5 +57,5 @@ export function slsPackage(extraEnv: Record<string, string>): Packaged {
     throw new Error(`serverless package failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   }
   const template = JSON.parse(readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
-  return { template, stderr: r.stderr, dir, ms };
+  return { template, stderr: r.stderr, dir, ms, leftInTmp: readdirSync(tmp) };
 }
