@@ -230,4 +230,58 @@ describe('journal bytes', () => {
     // What JSON cannot write reads back as JSON.stringify writes it: null.
     expect(readBack((w) => [undefined, NaN, Infinity].forEach((x) => w.v(x)), (r) => [r.v(), r.v(), r.v()])).toEqual([null, null, null]);
   });
+
+  it('lists an object written twice into a row once (a fan-in\'s collected outputs: result, event, next task)', () => {
+    const collected = Array.from({ length: 50 }, (_, i) => `output-${i}:${'x'.repeat(2_000)}`);
+    const w = new ByteWriter();
+    w.v(collected);
+    w.v(collected);
+    w.v(collected.slice());
+    w.v(collected);
+    const row = w.row('[');
+    // Twice: once for the object, once for its copy by slice (another object); not four times.
+    expect(row.toString('latin1').split('output-49:').length - 1).toBe(2);
+    const { facts } = splitRow(row);
+    const [a, b, c, d] = [facts.v(), facts.v(), facts.v(), facts.v()];
+    expect(a).toEqual(collected);
+    expect(b).toBe(a);
+    expect(c).toEqual(collected);
+    expect(c).not.toBe(a);
+    expect(d).toBe(a);
+  });
+
+  it('forgets the objects of a write it takes back (truncate), so a later one is listed again', () => {
+    const x = { big: 'y'.repeat(100) };
+    const w = new ByteWriter();
+    w.v('first');
+    const at = w.length;
+    w.v(x);
+    w.truncate(at, 1);
+    w.v(x);
+    const { facts } = splitRow(w.row('['));
+    expect([facts.v(), facts.v()]).toEqual(['first', x]);
+    expect(facts.more()).toBe(false);
+  });
+
+  // About 540 MB of JSON in one row: more than a JavaScript string holds (~512 MB).
+  it('writes a row whose values together are too large for one JSON string (format 2), and reads it back', { timeout: 120_000 }, () => {
+    const a = 'a'.repeat(270_000_000);
+    const b = 'b'.repeat(270_000_000);
+    const w = new ByteWriter();
+    w.u(7);
+    w.v(a);
+    w.v({ b });
+    w.v(null);
+    const row = w.row('[3,');
+    expect(row[0]).toBe(2);
+    const { head, facts } = splitRow(row);
+    expect(head[0]).toBe(3);
+    expect(facts.u()).toBe(7);
+    const ra = facts.v() as string;
+    expect(ra.length).toBe(a.length);
+    expect(ra === a).toBe(true);
+    expect(((facts.v() as { b: string }).b === b)).toBe(true);
+    expect(facts.v()).toBe(null);
+    expect(facts.more()).toBe(false);
+  });
 });

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { rowNames } from '../../src/adapters/local/journal-decode.ts';
+import { splitRow } from '../../src/adapters/local/journal-bytes.ts';
 import { createEventFactory } from '../../src/adapters/local/step-events.ts';
 import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
@@ -311,6 +312,41 @@ describe('journal state', () => {
     const again = open(dir);
     expect(await again.store.arrive('r', 'j', 'b', 2)).toEqual({ fresh: true, count: 2, need: 2 });
     expect(again.log.tasks('r')).toEqual([]);
+  });
+
+  it("keeps a fan-in's collected outputs once per row, not once for its event and its result each", async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    const engine = createEngine({ store: s.store, log: s.log, groupCommitMs: 0 });
+    try {
+      const items = Array.from({ length: 40 }, (_, i) => i);
+      engine.register(
+        compiled({
+          name: 'collect',
+          steps: {
+            list: { executor: { type: 'simulate', durationMs: 0, output: { items } } },
+            each: { needs: ['list'], forEach: { step: 'list', path: 'items' }, executor: { type: 'simulate', durationMs: 0, output: { pad: 'x'.repeat(5_000) } } },
+            after: { needs: ['each'], executor: { type: 'simulate', durationMs: 0 } },
+          },
+        }),
+      );
+      expect((await engine.run('collect', null)).status).toBe('succeeded');
+    } finally {
+      await engine.close();
+    }
+    const db = new Database(path.join(dir, 'state.db'), { readonly: true });
+    const perRow: number[] = [];
+    try {
+      for (const { facts } of db.prepare<[], { facts: Buffer }>('SELECT facts FROM journal ORDER BY id').all()) {
+        const values = splitRow(facts).head.at(-1) as unknown[];
+        perRow.push(values.filter((v) => Array.isArray(v) && v.length === 40 && typeof v[0] === 'object').length);
+      }
+    } finally {
+      db.close();
+    }
+    // Two rows have it (the collect's event, then its result with the next task): once each,
+    // where the second had it twice before.
+    expect(perRow.filter((n) => n > 0)).toEqual([1, 1]);
   });
 
   it('refuses a state file of the row store with a message saying what it is', () => {

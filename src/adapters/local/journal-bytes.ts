@@ -8,19 +8,25 @@
  * - `s`: any number (times, attempts, items; -1 for "none"): an integer n in ±2^50 as 4n (n ≥ 0)
  *   or 4(-n) - 2 (n < 0) in a `u`; anything else as the `u` 1 and 8 bytes of float64;
  * - `v`: any JSON value: null, false, true and numbers inline (a tag, then an `s`), strings and
- *   objects by their number in the row's list of values, which is written as JSON.
+ *   objects by their number in the row's list of values, which is written as JSON. An object
+ *   written twice into a row (a fan-in's collected outputs: the step's result, its event, the next
+ *   task's results) is listed once.
  */
 
 /** Tags of a `v` field. */
 const V = { Null: 0, False: 1, True: 2, Number: 3, Value: 4 } as const;
 const MAX_INT = 2 ** 50;
 const EMPTY = Buffer.alloc(0);
+/** SQLite's largest blob (SQLITE_MAX_LENGTH). */
+export const MAX_ROW_BYTES = 1_000_000_000;
 
 export class ByteWriter {
   protected buf: Buffer;
   protected n = 0;
   /** Values written by number (strings, objects), as JSON with the row. */
   protected values: unknown[] = [];
+  /** The objects in `values`, by identity, with their numbers. */
+  #listed: Map<object, number> | undefined;
 
   /** `buf`: a buffer to write into (one a finished writer gave back), else a new one. */
   constructor(buf?: Buffer) {
@@ -83,6 +89,15 @@ export class ByteWriter {
     else if (x === true) this.u(V.True);
     else {
       this.u(V.Value);
+      if (typeof x === 'object') {
+        const listed = (this.#listed ??= new Map());
+        const i = listed.get(x);
+        if (i !== undefined) {
+          this.u(i);
+          return;
+        }
+        listed.set(x, this.values.length);
+      }
       this.u(this.values.length);
       this.values.push(x);
     }
@@ -96,6 +111,7 @@ export class ByteWriter {
   /** Drops what was written from `at` on (and values from `values` on). */
   truncate(at: number, values: number): void {
     this.n = at;
+    if (this.#listed) for (const [x, i] of this.#listed) if (i >= values) this.#listed.delete(x);
     this.values.length = values;
   }
 
@@ -107,26 +123,47 @@ export class ByteWriter {
    * The row: a format byte (1), the length of `head` in bytes, `head` (UTF-8), then the facts.
    * `head` is JSON and ends with the list of values. With `scratch`, the row is written into
    * its buffer (grown when too small): valid until the next row is written into it.
+   *
+   * Values too large together for one JavaScript string (about 512 MB of JSON) make a row of
+   * format 2: `head` ends with the number of values, and each value follows it as its own JSON
+   * (its length in bytes, then the text), before the facts.
    */
   row(headBeforeValues: string, scratch?: { buf: Buffer }): Buffer {
-    const head = `${headBeforeValues}${JSON.stringify(this.values)}]`;
+    let head: string;
+    let parts: Buffer[] | undefined;
+    try {
+      head = `${headBeforeValues}${JSON.stringify(this.values)}]`;
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      head = `${headBeforeValues}${this.values.length}]`;
+      parts = this.values.map((x, i) => {
+        try {
+          return Buffer.from(JSON.stringify(x), 'utf8');
+        } catch (e) {
+          if (e instanceof RangeError) throw new Error(`value ${i} of the row (a step's output, input or collected results) is too large to write as JSON (over about 512 MB)`, { cause: e });
+          throw e;
+        }
+      });
+    }
     const hl = Buffer.byteLength(head);
-    const size = 1 + varintLength(hl) + hl + this.n;
+    let size = 1 + varintLength(hl) + hl + this.n;
+    if (parts) for (const p of parts) size += varintLength(p.length) + p.length;
+    if (size > MAX_ROW_BYTES) throw new Error(`the row is ${size} bytes, over SQLite's ${MAX_ROW_BYTES} (its values are too large to keep)`);
     let out: Buffer;
     if (!scratch) out = Buffer.allocUnsafe(size);
     else {
       if (scratch.buf.length < size) scratch.buf = Buffer.allocUnsafe(Math.max(size, scratch.buf.length * 2));
       out = scratch.buf.subarray(0, size);
     }
-    out[0] = 1;
-    let at = 1;
-    let x = hl;
-    while (x >= 0x80) {
-      out[at++] = (x & 0x7f) | 0x80;
-      x >>>= 7;
-    }
-    out[at++] = x;
+    out[0] = parts ? 2 : 1;
+    let at = writeVarint(out, 1, hl);
     at += out.write(head, at, 'utf8');
+    if (parts) {
+      for (const p of parts) {
+        at = writeVarint(out, at, p.length);
+        at += p.copy(out, at);
+      }
+    }
     this.buf.copy(out, at, 0, this.n);
     return out;
   }
@@ -139,15 +176,25 @@ export class ByteWriter {
     const buf = this.buf;
     this.n = 0;
     this.values = [];
+    this.#listed = undefined;
     this.buf = EMPTY;
     return buf.length > 1 << 16 ? undefined : buf;
   }
 }
 
+function writeVarint(out: Buffer, at: number, x: number): number {
+  while (x >= 0x80) {
+    out[at++] = (x % 0x80) | 0x80;
+    x = Math.floor(x / 0x80);
+  }
+  out[at++] = x;
+  return at;
+}
+
 function varintLength(x: number): number {
   let k = 1;
   while (x >= 0x80) {
-    x >>>= 7;
+    x = Math.floor(x / 0x80);
     k++;
   }
   return k;
@@ -155,16 +202,33 @@ function varintLength(x: number): number {
 
 /** The head and facts of a binary row (see {@link ByteWriter.row}). */
 export function splitRow(row: Uint8Array): { head: unknown[]; facts: ByteReader } {
-  if (row[0] !== 1) throw new Error(`journal row: unknown format ${row[0] ?? '(empty)'}`);
-  let at = 1;
-  let hl = 0;
-  for (let shift = 0; ; shift += 7) {
-    const b = row[at++]!;
-    hl += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) break;
+  const format = row[0];
+  if (format !== 1 && format !== 2) throw new Error(`journal row: unknown format ${format ?? '(empty)'}`);
+  const text = (from: number, length: number): string => Buffer.from(row.buffer, row.byteOffset + from, length).toString('utf8');
+  let [hl, at] = readVarint(row, 1);
+  const head = JSON.parse(text(at, hl)) as unknown[];
+  at += hl;
+  if (format === 2) {
+    const values: unknown[] = new Array(head[head.length - 1] as number);
+    for (let i = 0; i < values.length; i++) {
+      let length: number;
+      [length, at] = readVarint(row, at);
+      values[i] = JSON.parse(text(at, length));
+      at += length;
+    }
+    head[head.length - 1] = values;
   }
-  const head = JSON.parse(Buffer.from(row.buffer, row.byteOffset + at, hl).toString('utf8')) as unknown[];
-  return { head, facts: new ByteReader(row, at + hl, head[head.length - 1] as unknown[]) };
+  return { head, facts: new ByteReader(row, at, head[head.length - 1] as unknown[]) };
+}
+
+function readVarint(row: Uint8Array, at: number): [number, number] {
+  let x = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (at >= row.length) throw new Error(`journal row: a length runs past the end (byte ${at})`);
+    const b = row[at++]!;
+    x += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return [x, at];
+  }
 }
 
 /** Reads the fields a {@link ByteWriter} wrote, in order. */
