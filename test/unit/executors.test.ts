@@ -11,7 +11,7 @@ import { createFunctionExecutor, inheritedExecArgv } from '../../src/adapters/lo
 import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
 import { createNativeLauncher, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
 import { createSpawner, type Spawner } from '../../src/adapters/local/spawner.ts';
-import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
+import { createSimulateExecutor, INSTANT_PER_TURN } from '../../src/adapters/local/simulate-executor.ts';
 import type { ExecutorSpec, ProcessExecutor, StepEvent } from '../../src/model/workflow.ts';
 import type { Executor, StepOutcome, Task } from '../../src/ports.ts';
 
@@ -77,6 +77,26 @@ describe('simulate executor', () => {
       if (outcome.status === 'succeeded') chain += outcome.output as number;
     }
     expect(chain).toBe((1999 * 2000) / 2);
+  });
+
+  it('ends a wide fan-out of instant steps a slice per turn, letting timers and signals run between slices, in start order', async () => {
+    const executor = createSimulateExecutor();
+    const n = INSTANT_PER_TURN * 2 + 5;
+    const ended: number[] = [];
+    for (let i = 0; i < n; i++) executor.start!(task({ type: 'simulate', durationMs: 0 }), never, () => ended.push(i));
+    const seen: number[] = [];
+    // Queued after the executor's first turn: it sees that turn's slice only.
+    await new Promise<void>((resolve) => setImmediate(() => {
+      seen.push(ended.length);
+      // A step started now ends after those started before it.
+      executor.start!(task({ type: 'simulate', durationMs: 0 }), never, () => ended.push(-1));
+      resolve();
+    }));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    seen.push(ended.length);
+    while (ended.length < n + 1) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([INSTANT_PER_TURN, INSTANT_PER_TURN * 2]);
+    expect(ended).toEqual([...Array.from({ length: n }, (_, i) => i), -1]);
   });
 
   it('aborts a sleeping step and rejects a bad timeScale', async () => {

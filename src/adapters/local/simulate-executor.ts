@@ -12,6 +12,8 @@ export type SimulateExecutorOptions = {
 };
 
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
+/** How many instant steps end in one turn of the loop. */
+export const INSTANT_PER_TURN = 10_000;
 
 /** Creates the `simulate` executor. */
 export function createSimulateExecutor(options: SimulateExecutorOptions = {}): Executor {
@@ -24,8 +26,15 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
   /** Instant steps waiting for the next turn: callback, outcome, signal, callback, outcome, signal, ... */
   let instant: unknown[] = [];
   const finishInstant = (): void => {
-    const due = instant;
+    let due = instant;
     instant = [];
+    if (due.length > INSTANT_PER_TURN * 3) {
+      // The rest on a later turn (before the steps started meanwhile): a wide fan-out's outcomes
+      // in one turn would be one batch, holding off commits, timers and Ctrl-C until all are in.
+      instant = due.slice(INSTANT_PER_TURN * 3);
+      due = due.slice(0, INSTANT_PER_TURN * 3);
+      setImmediate(finishInstant);
+    }
     for (let i = 0; i < due.length; i += 3) (due[i] as Done)(due[i + 1] as StepOutcome, due[i + 2] as StopSignal);
   };
 
