@@ -99,6 +99,14 @@ describe('simulate executor', () => {
     expect(ended).toEqual([...Array.from({ length: n }, (_, i) => i), -1]);
   });
 
+  it('ends an instant step stopped before its turn as stopped (cancel of a wide fan-out)', async () => {
+    const executor = createSimulateExecutor();
+    const stop = new AbortController();
+    const outcomes = Promise.all([executor.execute(task({ type: 'simulate', durationMs: 0, output: 1 }), stop.signal), executor.execute(task({ type: 'simulate', durationMs: 0, output: 2 }), never)]);
+    stop.abort();
+    expect(await outcomes).toEqual([ABORTED, ok(2)]);
+  });
+
   it('aborts a sleeping step and rejects a bad timeScale', async () => {
     const executor = createSimulateExecutor();
     const start = performance.now();

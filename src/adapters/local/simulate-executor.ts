@@ -35,7 +35,11 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
       due = due.slice(0, INSTANT_PER_TURN * 3);
       setImmediate(finishInstant);
     }
-    for (let i = 0; i < due.length; i += 3) (due[i] as Done)(due[i + 1] as StepOutcome, due[i + 2] as StopSignal);
+    for (let i = 0; i < due.length; i += 3) {
+      const signal = due[i + 2] as StopSignal;
+      // A step stopped (cancel, Ctrl-C) before its turn came ends as stopped.
+      (due[i] as Done)(signal.aborted ? ABORTED : (due[i + 1] as StepOutcome), signal);
+    }
   };
 
   /** Reports an outcome on the next turn of the loop. */
