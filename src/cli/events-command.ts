@@ -64,7 +64,7 @@ export async function eventsCommand(args: string[], options: { signal?: AbortSig
         process.stdout.write(`${JSON.stringify(event)}\n`);
         if (++shown >= limit) return 0;
       }
-      if (page.length === PAGE) continue;
+      if (page.length >= PAGE) continue;
       if (values['no-follow']) break;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }

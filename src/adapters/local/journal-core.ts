@@ -338,7 +338,11 @@ export class Journal {
     return out;
   }
 
-  /** Events logged after `seq`, oldest first, at most `limit` (rows of this commit written first). */
+  /**
+   * Events logged after `seq`, oldest first (rows of this commit written first): at least `limit`
+   * when there are that many, and every event of the rows read, so that a row of many events (a
+   * wide fan-out's commit) is decoded once, not once per page.
+   */
   eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }> {
     this.flush();
     const out: Array<{ seq: number; event: EventEnvelope }> = [];
@@ -372,8 +376,8 @@ export class Journal {
       }
       if (stop || rows.length < 64) break;
     }
-    out.sort((a, b) => a.seq - b.seq);
-    return out.length > limit ? out.slice(0, limit) : out;
+    // Rows not read hold only numbers above `max`: the events read are all those up to it.
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   /** The highest sequence number logged so far (0 when none). */

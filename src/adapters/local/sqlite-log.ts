@@ -42,7 +42,10 @@ export type SqliteLog = DurableLog & {
   freePages(): number;
   /** Logs events that need no processing (Step Started), for `joinflow events tail`. */
   recordEvents(events: readonly EventEnvelope[]): void;
-  /** Logged events after sequence number `seq`, oldest first (at most `limit`). */
+  /**
+   * Logged events after sequence number `seq`, oldest first: at least `limit` when there are that
+   * many (the row store: exactly; the journal: all those of the rows it read, which may be more).
+   */
   eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }>;
   /** The highest sequence number logged so far (0 when none). */
   lastEventSeq(): number;
