@@ -107,6 +107,9 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}, sc
     // Checkpoint every ~40 MiB of WAL instead of every 4 MiB: a batch dirties the same hot join
     // and arrival pages again and again, and a rarer checkpoint copies (and fsyncs) each once.
     db.pragma('wal_autocheckpoint = 10000');
+    // A transaction larger than that (a row of a large fan-in's outputs) grows the WAL past it;
+    // once the WAL starts over, it is cut back to 64 MiB instead of keeping that size.
+    db.pragma('journal_size_limit = 67108864');
     ensureSchema(db, file, schema);
     if (options.maxPages !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPages)}`);
     return db;
