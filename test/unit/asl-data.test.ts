@@ -202,6 +202,9 @@ describe('ASL states', () => {
 
   it('fails with the Fail state\'s error and cause, and with States.NoChoiceMatched', async () => {
     await expect(runState('F', { Type: 'Fail', Error: 'Bad', Cause: 'why' }, {}, ctx())).rejects.toMatchObject({ error: 'Bad', message: 'Bad: why' });
+    // ErrorPath and CausePath: a path or an intrinsic function.
+    await expect(runState('F', { Type: 'Fail', ErrorPath: '$.code', CausePath: "States.Format('item {} failed', $.n)" }, { code: 'E42', n: 7 }, ctx()))
+      .rejects.toMatchObject({ error: 'E42', message: 'E42: item 7 failed' });
     await expect(runState('C', { Type: 'Choice', Choices: [{ Variable: '$.a', StringEquals: 'x', Next: 'X' }] }, { a: 'y' }, ctx()))
       .rejects.toMatchObject({ error: 'States.NoChoiceMatched' });
   });

@@ -54,6 +54,9 @@ describe('checking ASL machines', () => {
     expect(checkMachine(JSON.parse('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "__proto__"}, "__proto__": {"Type": "Succeed"}}}')).problems).toEqual([
       { path: 'States.__proto__', message: '"__proto__" is reserved in JavaScript objects and cannot name a state here: rename the state' },
     ]);
+    // A Fail state's ErrorPath and CausePath: a path or an intrinsic function; one it does not know is refused.
+    expect(checkMachine({ StartAt: 'F', States: { F: { Type: 'Fail', ErrorPath: '$.code', CausePath: "States.Format('failed: {}', $.why)" } } }).problems).toEqual([]);
+    expect(checkMachine({ StartAt: 'F', States: { F: { Type: 'Fail', CausePath: 'States.Nope($.why)' } } }).problems.map((p) => p.path)).toEqual(['States.F.CausePath']);
     expect(warnings.map((w) => w.path)).toEqual(['TimeoutSeconds']);
     expect(checkMachine({ QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } }).problems).toEqual([
       { path: 'QueryLanguage', message: 'JSONata is not imported; joinflow takes the JSONPath mode of ASL' },

@@ -5,7 +5,7 @@
  */
 import { matches } from './choice.ts';
 import type { Catcher, Retrier, Scope, State } from './machine.ts';
-import { applyTemplate, getPath, setPath, StatesError } from './paths.ts';
+import { applyTemplate, evalExpression, getPath, setPath, StatesError } from './paths.ts';
 
 /** A task implementation: Lambda-style, `(event, context) => result`. */
 export type TaskFunction = (event: unknown, context: Record<string, unknown>) => unknown;
@@ -160,8 +160,8 @@ async function attempt(name: string, st: State, input: unknown, ctx: RunContext,
     case 'Succeed':
       return { next: null, output: outputPath(st, inputPath(st, input, cx), cx) };
     case 'Fail': {
-      const error = st['ErrorPath'] !== undefined ? String(getPath(st['ErrorPath'] as string, input, cx)) : (st['Error'] as string | undefined) ?? 'States.Failed';
-      const cause = st['CausePath'] !== undefined ? String(getPath(st['CausePath'] as string, input, cx)) : (st['Cause'] as string | undefined) ?? '';
+      const error = st['ErrorPath'] !== undefined ? String(evalExpression(st['ErrorPath'] as string, input, cx)) : (st['Error'] as string | undefined) ?? 'States.Failed';
+      const cause = st['CausePath'] !== undefined ? String(evalExpression(st['CausePath'] as string, input, cx)) : (st['Cause'] as string | undefined) ?? '';
       throw new StatesError(error, cause);
     }
     case 'Parallel': {

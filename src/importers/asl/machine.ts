@@ -144,7 +144,7 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
       }
     }
     if (type === 'Fail') for (const k of ['ErrorPath', 'CausePath']) if (st[k] !== undefined) {
-      const why = pathProblem(st[k]);
+      const why = pathProblem(st[k], true);
       if (why) problems.push({ path: `${p}.${k}`, message: why });
     }
     if (type === 'Pass' && st['Result'] !== undefined && st['Parameters'] !== undefined) problems.push({ path: p, message: 'a Pass state gives Result or Parameters, not both' });

@@ -54,11 +54,12 @@ export function parsePath(text: string): RefPath {
   return { root, segments };
 }
 
-/** Whether `text` is a reference path this module can evaluate. */
-export function pathProblem(text: unknown): string | undefined {
-  if (typeof text !== 'string') return 'must be a path string such as "$.field"';
+/** Whether `text` is a reference path (or, with `intrinsic`, an intrinsic function) this module can evaluate. */
+export function pathProblem(text: unknown, intrinsic = false): string | undefined {
+  if (typeof text !== 'string') return `must be a path string such as "$.field"${intrinsic ? ' or an intrinsic function' : ''}`;
   try {
-    parsePath(text);
+    if (intrinsic && text.startsWith('States.')) parseCall(text);
+    else parsePath(text);
     return undefined;
   } catch (error) {
     return (error as Error).message;
@@ -157,7 +158,8 @@ export function templateProblems(template: unknown, at: string): { path: string;
   return out;
 }
 
-function evalExpression(text: string, data: unknown, context: unknown): unknown {
+/** A path's value, or an intrinsic function's (a Fail state's ErrorPath and CausePath take either). */
+export function evalExpression(text: string, data: unknown, context: unknown): unknown {
   return text.startsWith('States.') ? evalCall(parseCall(text), data, context) : getPath(text, data, context);
 }
 
