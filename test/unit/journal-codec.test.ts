@@ -151,6 +151,14 @@ describe('journal facts', () => {
     expect(seen).toEqual([['arrive', 't', 'k', 2], ['claim', 't', 1_000_000], ['dispatched', 't', 1_000_050], ['result', 'k', { v: 1 }], ['need', 'u', 7]]);
   });
 
+  it('names the run whose row cannot be written (a value too large for JSON), and how to let the other runs resume', () => {
+    const w = new RowWriter('r1', new NameTable());
+    w.result('fine', 'small');
+    // What JSON.stringify throws for a value over V8's largest string (~512 MB), without making one.
+    w.result('huge', { toJSON: () => { throw new RangeError('Invalid string length'); } });
+    expect(() => w.bytes()).toThrow(/^run r1: value 1 of the row \(a step's output, input or collected results\) is too large to write as JSON \(over about 512 MB\) \('joinflow cancel r1' lets the other runs resume\)$/);
+  });
+
   it('refuses a row with an unknown fact, or one cut short', () => {
     expect(() => readRow('r1', input, JSON.stringify([0, [], [], 0, 0, [99]]), new NameTable(), {})).toThrow(/unknown fact code 99/);
     const w = new RowWriter('r1', new NameTable());

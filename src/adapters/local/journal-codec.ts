@@ -341,6 +341,12 @@ export class RowWriter extends ByteWriter {
    * facts; written into `scratch` when given (see ByteWriter.row).
    */
   bytes(scratch?: { buf: Buffer }): Buffer {
-    return this.row(`[${this.#base},${JSON.stringify(this.#names.list.slice(this.#base))},${JSON.stringify(this.#objectList)},${this.t0},${this.#id0},`, scratch);
+    try {
+      return this.row(`[${this.#base},${JSON.stringify(this.#names.list.slice(this.#base))},${JSON.stringify(this.#objectList)},${this.t0},${this.#id0},`, scratch);
+    } catch (error) {
+      // Resuming the run would fail the same way: say which, so that it can be cancelled.
+      const hint = this.runId === null ? '' : ` ('joinflow cancel ${this.runId}' lets the other runs resume)`;
+      throw new Error(`run ${this.runId ?? '(none)'}: ${(error as Error).message}${hint}`, { cause: error });
+    }
   }
 }

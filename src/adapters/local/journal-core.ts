@@ -338,11 +338,7 @@ export class Journal {
     return out;
   }
 
-  /**
-   * Events logged after `seq`, oldest first (rows of this commit written first): at least `limit`
-   * when there are that many, and every event of the rows read, so that a row of many events (a
-   * wide fan-out's commit) is decoded once, not once per page.
-   */
+  /** Events after `seq`, oldest first: at least `limit`, and all of the rows read (a row is decoded once, not per page). */
   eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }> {
     this.flush();
     const out: Array<{ seq: number; event: EventEnvelope }> = [];
@@ -376,8 +372,7 @@ export class Journal {
       }
       if (stop || rows.length < 64) break;
     }
-    // Rows not read hold only numbers above `max`: the events read are all those up to it.
-    return out.sort((a, b) => a.seq - b.seq);
+    return out.sort((a, b) => a.seq - b.seq); // rows not read hold only numbers above `max`
   }
 
   /** The highest sequence number logged so far (0 when none). */
