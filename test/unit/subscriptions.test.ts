@@ -158,6 +158,23 @@ describe('delivery loop', () => {
     await d.close();
   });
 
+  it('retries a delivery whose due time the clock reaches while the loop looks at it (it once waited forever)', async () => {
+    // A clock that ticks a millisecond per reading: the loop reads it once to pick due
+    // deliveries and, before, once more to arm its timer, by which time the retry was due.
+    let t = 1_000;
+    const runner = scripted([{ status: 'retry', error: 'HTTP 500' }]);
+    const d = createSubscriptionDispatcher({ subscriptions: [webhook('a', { maxAttempts: 3, backoffMs: 2, factor: 1, maxDelayMs: 2 })], outbox: createMemoryOutbox(), deliver: runner.deliver, onDead: () => {}, now: () => t++ });
+    d.start();
+    d.tap([event('e1')]);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([d.settle().then(() => 'settled'), new Promise((resolve) => (timer = setTimeout(() => resolve('still pending after 5 s'), 5_000)))]);
+    clearTimeout(timer);
+    expect(outcome).toBe('settled');
+    expect(runner.calls).toEqual(['a:e1', 'a:e1']);
+    expect(d.stats).toEqual({ delivered: 1, dead: 0, pending: 0 });
+    await d.close();
+  });
+
   it('keeps deliveries in the state file across a crash and delivers them after a restart, once', async () => {
     const dir = tmp();
     let state = openSqliteState({ dir });

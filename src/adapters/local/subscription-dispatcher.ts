@@ -161,15 +161,16 @@ export class SubscriptionDispatcher {
         this.#notify();
       });
     }
-    this.#arm();
+    this.#arm(now);
   }
 
   /**
    * One timer, for the earliest queued delivery not yet due. Due ones that wait for a free slot
    * start when an in-flight delivery finishes (it pumps), not by polling.
    */
-  #arm(): void {
-    const now = this.#now();
+  #arm(now: number): void {
+    // `now` is the pump's: a delivery it skipped as not yet due gets its timer, even when the
+    // clock has reached its due time since (with a clock of its own, it could have got none).
     const due = this.#queue.reduce((m, d) => (d.dueAt > now ? Math.min(m, d.dueAt) : m), Infinity);
     if (due === Infinity || due >= this.#timerAt) return;
     this.#timer?.clear();
