@@ -114,9 +114,12 @@ export function parseTime(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value * 1000 : undefined;
   if (typeof value !== 'string') return undefined;
   const basic = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
+  // A time without a zone is UTC (as the basic form is), not the reading machine's local time.
   const text = basic
     ? `${basic[1]}-${basic[2]}-${basic[3]}T${basic[4]}:${basic[5]}:${basic[6]}${basic[7] === undefined ? 'Z' : basic[7].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')}`
-    : value;
+    : /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value)
+      ? `${value.replace(' ', 'T')}Z`
+      : value;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
 }

@@ -242,4 +242,18 @@ describe('parseTime', () => {
     expect(parseTime('yesterday')).toBeUndefined();
     expect(parseTime(null)).toBeUndefined();
   });
+
+  it('reads a time without a zone as UTC, whatever the time zone of the machine', () => {
+    const tz = process.env['TZ'];
+    process.env['TZ'] = 'America/New_York';
+    try {
+      expect(parseTime('2024-01-01T00:00:20')).toBe(Date.UTC(2024, 0, 1, 0, 0, 20));
+      expect(parseTime('2024-01-01 00:00:20.5')).toBe(Date.UTC(2024, 0, 1, 0, 0, 20, 500));
+      expect(parseTime('20240101T000020')).toBe(Date.UTC(2024, 0, 1, 0, 0, 20));
+      expect(parseTime('2024-01-01T00:00:20-05:00')).toBe(Date.UTC(2024, 0, 1, 5, 0, 20));
+    } finally {
+      if (tz === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = tz;
+    }
+  });
 });
