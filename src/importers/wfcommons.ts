@@ -13,6 +13,7 @@ import {
   type WorkflowInput,
 } from '../model/workflow.ts';
 import { assignTasks, checkImported, type TraceTask } from './wfcommons-assign.ts';
+import { addFileEdges } from './wfcommons-files.ts';
 import type { ExecutorMapping } from './wfcommons-executors.ts';
 
 /** WfFormat's schema versions (wfcommons.org); traces are read by their layout (1.4 or 1.5), whatever they declare. */
@@ -189,7 +190,7 @@ export function importWfCommons(
     }
   });
 
-  const needs = new Map<string, string[]>(tasks.map((t) => [t.id, [...parentsOf.get(t.id)!].sort()]));
+  let needs = new Map<string, string[]>(tasks.map((t) => [t.id, [...parentsOf.get(t.id)!].sort()]));
   const { cyclic } = topoOrder(needs);
   if (cyclic.length > 0) {
     // Start the cycle at its earliest task so the report reads in the trace's own order.
@@ -221,6 +222,19 @@ export function importWfCommons(
   }
   const assigned = assignTasks(tasks, mapping, problems, warnings);
   if (problems.length > 0) return fail();
+  // Staged files are dependencies: a reader runs after the writer the trace did not order it after.
+  const fileEdges = addFileEdges(tasks, parentsOf, (id) => keepFiles && stagesFiles(assigned.get(id)!.executor));
+  warnings.push(...fileEdges.warnings);
+  if (fileEdges.added.length > 0) {
+    needs = new Map<string, string[]>(tasks.map((t) => [t.id, [...parentsOf.get(t.id)!].sort()]));
+    const loop = topoOrder(needs).cyclic;
+    if (loop.length > 0) {
+      const cycle = findCycle(needs, loop);
+      const edge = fileEdges.added.find((e) => cycle.includes(e.reader) && cycle.includes(e.writer)) ?? fileEdges.added[0]!;
+      problems.push({ path: byId.get(edge.reader)!.path, message: `dependency cycle once the file lists order their readers after their writers: ${cycle.join(' -> ')} ("${edge.file}" is written by ${edge.writer} and read by ${edge.reader})` });
+      return fail();
+    }
+  }
 
   // Object.fromEntries defines own properties, so an id like "__proto__" stays a plain key.
   let filesDropped = 0;

@@ -76,6 +76,29 @@ describe('WfCommons import: data files', () => {
     expect(() => compileWorkflow(workflow, { source: 'x.json' })).not.toThrow();
   });
 
+  it('orders a reader after the writer of its file when the trace does not, and says so; not when files are not staged', () => {
+    const spec = (tasks: unknown[]) => ({ schemaVersion: '1.5', workflow: { specification: { tasks }, execution: { tasks: [] } } });
+    const trace = spec([
+      { id: 'a', parents: [], children: [], inputFiles: [], outputFiles: ['f.txt'] },
+      { id: 'b', parents: [], children: [], inputFiles: ['f.txt'], outputFiles: ['g.txt'] },
+      // Already after a (through b): no edge added.
+      { id: 'c', parents: ['b'], children: [], inputFiles: ['f.txt', 'g.txt'], outputFiles: [] },
+    ]);
+    const staged = importWfCommons(trace, { executors: singleExecutorMapping('process', 'true') });
+    expect(Object.fromEntries(Object.entries(staged.workflow.steps).map(([id, s]) => [id, s.needs]))).toEqual({ a: [], b: ['a'], c: ['b'] });
+    expect(staged.stats.edges).toBe(2);
+    expect(staged.warnings.map((w) => `${w.path}: ${w.message}`)).toContain('workflow.specification.tasks[1]: reads "f.txt", which a writes, but the trace does not order them: b now needs a');
+    // Simulated, the files are not staged: the trace's edges only.
+    expect(importWfCommons(trace).workflow.steps['b']!.needs).toEqual([]);
+    // Two writers of one file: said. A reader that the trace puts before the writer: a cycle, refused.
+    const twice = importWfCommons(spec([{ id: 'a', outputFiles: ['f.txt'] }, { id: 'b', outputFiles: ['f.txt'] }]), { files: true, executors: singleExecutorMapping('process', 'true') });
+    expect(twice.warnings.map((w) => w.message)).toContain('file "f.txt" is written by 2 tasks (a, b): they share the run\'s data directory, so the last to end leaves its copy');
+    const loop = spec([{ id: 'a', parents: ['b'], outputFiles: [] }, { id: 'b', parents: [], inputFiles: ['f.txt'] }, { id: 'w', parents: ['a'], outputFiles: ['f.txt'] }]);
+    expect(problemsOf(() => importWfCommons(loop, { executors: singleExecutorMapping('process', 'true') })).map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'workflow.specification.tasks[1]: dependency cycle once the file lists order their readers after their writers: w -> b -> a -> w ("f.txt" is written by w and read by b)',
+    ]);
+  });
+
   it('refuses file names that would leave the run\'s data area, with their path', () => {
     const trace = { workflow: { specification: { tasks: [{ id: 'a', inputFiles: ['ok.txt', '../etc/passwd'], outputFiles: ['/abs'] }] } } };
     expect(problemsOf(() => importWfCommons(trace, { files: true })).map((p) => p.path)).toEqual([
