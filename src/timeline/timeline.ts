@@ -143,8 +143,9 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
   // predecessor it waited for, and it, not that predecessor, ended the run.
   const depth = (i: number): number => hops[i]!;
   // An execution stopped because the run ended (a need a quorum left behind, a sibling of a
-  // failure) did not end the run: it ends the critical path only when nothing else ran.
-  const stopped = (i: number): boolean => execs[i]!.status === 'cancelled';
+  // failure) did not end the run: it ends the critical path only when nothing else ran. In a run
+  // that was cancelled, what the cancel stopped is what was running when it ended: it counts.
+  const stopped = (i: number): boolean => t.status !== 'cancelled' && execs[i]!.status === 'cancelled';
   const ranOut = execs.every((_, i) => stopped(i));
   let last = ranOut ? 0 : execs.findIndex((_, i) => !stopped(i));
   for (let i = last + 1; i < execs.length; i++) {

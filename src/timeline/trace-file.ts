@@ -4,6 +4,7 @@
  * zod checks it here, at the edge; the rest of the module works on plain types.
  */
 import { z } from 'zod';
+import { findCycle, topoOrder } from '../compiler/graph.ts';
 import { JoinflowError, WorkflowDefinitionError } from '../model/errors.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import { looksLikeRunTrace, runTraceProblems, runTraceTimeline, RunTraceSchema } from './run-trace.ts';
@@ -20,7 +21,9 @@ export class TimelineInputError extends JoinflowError {
   }
 }
 
-const time = z.number().finite();
+/** Milliseconds within JavaScript's date range (epoch or relative). */
+const DATE_RANGE = "must be milliseconds within JavaScript's date range (at most 8.64e15 from 0)";
+const time = z.number().finite().min(-8.64e15, DATE_RANGE).max(8.64e15, DATE_RANGE);
 
 const ExecutionSchema = z.strictObject({
   step: z.string().min(1),
@@ -49,6 +52,20 @@ export const TimelineTraceSchema = z.strictObject({
   needs: z.record(z.string(), z.array(z.string())),
   executions: z.array(ExecutionSchema.refine((e) => e.end >= e.start, { message: 'ends before it starts', path: ['end'] })),
   summary: z.unknown().optional(),
+}).superRefine((d, ctx) => {
+  // What no run can produce: numbers drawn from it would not mean anything.
+  const seen = new Map<string, number>();
+  d.executions.forEach((e, i) => {
+    if (e.start < d.startedAt) ctx.addIssue({ code: 'custom', path: ['executions', i, 'start'], message: `starts before the run's startedAt (${d.startedAt})` });
+    const key = `${e.step}\0${e.item ?? ''}\0${e.attempt}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else ctx.addIssue({ code: 'custom', path: ['executions', i], message: `the same execution (step, item, attempt) as executions.${first}` });
+  });
+  if (d.finishedAt !== undefined && d.finishedAt < d.startedAt) ctx.addIssue({ code: 'custom', path: ['finishedAt'], message: 'is before startedAt' });
+  const needs = new Map(Object.entries(d.needs));
+  const { cyclic } = topoOrder(needs);
+  if (cyclic.length > 0) ctx.addIssue({ code: 'custom', path: ['needs'], message: `steps wait for each other in a cycle: ${findCycle(needs, cyclic).join(' -> ')}` });
 });
 
 /** What the document looks like as written. */

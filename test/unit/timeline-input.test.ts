@@ -155,6 +155,32 @@ describe('joinflow timeline trace', () => {
     expect(message).toContain('executions.2.start');
   });
 
+  it('refuses what no run could have written: a start before the run, an execution twice, needs in a cycle, a time beyond dates', () => {
+    // A fresh timeline: the test above changes the executions `source` shares with its trace.
+    const fresh = timelineFromJson(smallTrace(), 'small.json');
+    const doc = JSON.parse(JSON.stringify(toTrace(fresh))) as { startedAt: number; needs: Record<string, string[]>; executions: Array<Record<string, unknown>> };
+    doc.executions[0]!['start'] = doc.startedAt - 5_000;
+    doc.executions.push({ ...doc.executions[1]! });
+    const [first, second] = Object.keys(doc.needs);
+    doc.needs[first!] = [second!];
+    doc.needs[second!] = [first!];
+    const messageOf = (d: unknown): string => {
+      try {
+        timelineFromJson(d, 'bad.json');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '(accepted)';
+    };
+    const message = messageOf(doc);
+    expect(message).toContain(`executions.0.start: starts before the run's startedAt (${doc.startedAt})`);
+    expect(message).toContain(`executions.${doc.executions.length - 1}: the same execution (step, item, attempt) as executions.1`);
+    expect(message).toContain('needs: steps wait for each other in a cycle:');
+    const huge = JSON.parse(JSON.stringify(toTrace(fresh))) as { executions: Array<Record<string, unknown>> };
+    huge.executions[2]!['end'] = 1e300;
+    expect(messageOf(huge)).toContain("executions.2.end: must be milliseconds within JavaScript's date range");
+  });
+
   it('refuses a run --trace array and anything else, saying what it expected', () => {
     expect(() => timelineFromJson([{ step: 'a', attempt: 1, status: 'succeeded', start: 1, end: 2 }], 'r.json')).toThrowError(
       /r\.json: a 'joinflow run --trace' file has no step graph: name the workflow that ran with --workflow/,

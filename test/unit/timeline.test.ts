@@ -51,6 +51,18 @@ describe('summarizeTimeline', () => {
     expect(pathOf(timeline({ a: [] }, [['a', 0, 5, { status: 'cancelled' }]]))).toEqual(['a#1']);
   });
 
+  it('a cancelled run: what the cancel stopped was running when the run ended, and closes the path', () => {
+    const t = timeline({ a: [], long: ['a'], short: ['a'] }, [
+      ['a', 0, 300],
+      ['short', 301, 400],
+      ['long', 301, 1640, { status: 'cancelled' }],
+    ], { startedAt: 0, finishedAt: 1645 });
+    expect(pathOf({ ...t, status: 'cancelled' })).toEqual(['a#1', 'long#1']);
+    expect(summarizeTimeline({ ...t, status: 'cancelled' }).overheadMs).toBe(1645 - 300 - 1339);
+    // The same bars in a run that failed or succeeded: long was stopped by the run's end.
+    expect(pathOf({ ...t, status: 'failed' })).toEqual(['a#1', 'short#1']);
+  });
+
   it('diamond: the branch that finished last is critical; overhead is the time no execution on it covers', () => {
     const t = timeline({ a: [], b: [], c: ['a', 'b'] }, [
       ['a', 2, 12],
