@@ -41,6 +41,11 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
       end: Math.max(end, entry.startedAt),
     });
   }
+  if (plan && run.status !== 'running' && !interrupted) {
+    // Steps the log has nothing of: the run ended (failed, was cancelled) before they were due.
+    const logged = new Set(tasks.map((e) => e.task.step));
+    for (const step of Object.keys(plan.steps)) if (!logged.has(step)) notRun.push(`${step} (the run ended before it)`);
+  }
   if (interrupted) notes.push(`the run was interrupted (the engine that ran it is gone): bars of the steps it was running end at the last time it recorded; 'joinflow resume ${run.runId}' continues it`);
   else if (run.status === 'running') notes.push(`the run is still running: bars of running steps end now`);
   if (notRun.length > 0) notes.push(`steps that did not run: ${notRun.slice(0, 10).join(', ')}${notRun.length > 10 ? `, and ${notRun.length - 10} more` : ''}`);

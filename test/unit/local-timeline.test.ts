@@ -76,6 +76,15 @@ describe('localTimeline of a run with steps that did not run', () => {
       { task: task('computeA', 0, 'simulate'), status: 'failed', finishedAt: 111 },
     ], plan, 999);
     expect(t.executions.map((e) => e.step)).toEqual(['check']);
-    expect(t.notes).toContain('steps that did not run: publish (skipped), computeA (its needs failed)');
+    // The plan's own steps (split, mProject_ID0000001, each) have no entry: the run ended before them.
+    expect(t.notes).toContain('steps that did not run: publish (skipped), computeA (its needs failed), split (the run ended before it), mProject_ID0000001 (the run ended before it), each (the run ended before it)');
+  });
+
+  it('names the steps a failed run never reached (no entry in the log), but not while it runs or is interrupted', () => {
+    const run: RunRecord = { runId: 'r', workflow: 'w', status: 'failed', input: null, startedAt: 100, finishedAt: 130 };
+    const log: TaskEntry[] = [{ task: task('split', 1, 'function'), status: 'failed', startedAt: 105, finishedAt: 120 }];
+    expect(localTimeline(run, log, plan, 999).notes).toEqual(['steps that did not run: mProject_ID0000001 (the run ended before it), each (the run ended before it)']);
+    expect(localTimeline({ ...run, status: 'running' }, log, plan, 999).notes).toEqual(['the run is still running: bars of running steps end now']);
+    expect(localTimeline({ ...run, status: 'running' }, log, plan, 999, true).notes).toHaveLength(1);
   });
 });
