@@ -33,6 +33,16 @@ export async function recoverRuns(log: DurableLog, only: string | readonly strin
   const runOf = (e: EventEnvelope) => (e.detail as { runId?: unknown } | undefined)?.runId;
   const pending = log.pendingEvents().filter((p) => recovered.has(String(runOf(p.event))));
   const submit: Task[] = [];
+  // When a run's log last recorded anything: about when its engine stopped (see below).
+  const lastRecorded = new Map<string, number>();
+  const lastOf = (run: string): number => {
+    let at = lastRecorded.get(run);
+    if (at === undefined) {
+      at = log.tasks(run).reduce((m, e) => Math.max(m, e.startedAt ?? 0, e.finishedAt ?? 0), 0);
+      lastRecorded.set(run, at);
+    }
+    return at;
+  };
   for (const entry of log.unfinishedTasks()) {
     if (!recovered.has(entry.task.runId)) continue;
     if (entry.status === 'dispatched') {
@@ -41,7 +51,9 @@ export async function recoverRuns(log: DurableLog, only: string | readonly strin
     }
     // It was running when the process died; its result (if any) was never recorded. Run it
     // again as the next attempt — without using up one of the step's retries.
-    log.taskFinished(entry.task, 'cancelled', hooks.now());
+    // It ends where the log stops: the time until now the engine was gone, not running it (a
+    // timeline shows that gap as overhead, not as the step's time).
+    log.taskFinished(entry.task, 'cancelled', Math.max(entry.startedAt ?? 0, lastOf(entry.task.runId)));
     const again = { ...entry.task, attempt: entry.task.attempt + 1, maxAttempts: entry.task.maxAttempts + 1 };
     log.recordTask(again);
     submit.push(again);
