@@ -42,7 +42,8 @@ export function importCwl(file: string, text: string, options: CwlImportOptions)
   const wf = readCwlWorkflow(file, text, { readFile: options.readFile, ...(options.outDir === undefined ? {} : { outDir: options.outDir }) }, problems, notes);
   if (!wf) return fail();
   let name = options.name;
-  if (name === undefined) name = sanitizeWorkflowName(path.basename(file).replace(/\.(cwl|ya?ml|json)$/i, ''));
+  // A file name with nothing usable in it (`....cwl`) gives a name that says where the workflow came from.
+  if (name === undefined) name = sanitizeWorkflowName(path.basename(file).replace(/\.(cwl|ya?ml|json)$/i, ''), 'cwl-workflow');
   else if (!WORKFLOW_NAME_PATTERN.test(name)) problems.add('--name', `"${name}" must be 1-64 characters of ASCII letters, digits, "_", "." or "-"`);
   const { workflow, stats } = buildWorkflow(wf, {
     name,

@@ -277,11 +277,12 @@ function stagesFiles(e: StepInput['executor']): boolean {
 
 /**
  * Makes an arbitrary string fit WORKFLOW_NAME_PATTERN: invalid characters become "-", a leading
- * "." or "-" is dropped, and the result is cut to 64 characters; "wfcommons" if nothing is left.
+ * "." or "-" is dropped, and the result is cut to 64 characters; `fallback` ("wfcommons") if
+ * nothing is left.
  */
-export function sanitizeWorkflowName(raw: string): string {
+export function sanitizeWorkflowName(raw: string, fallback = FALLBACK_NAME): string {
   const name = raw.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 64);
-  return name === '' ? FALLBACK_NAME : name;
+  return name === '' ? fallback : name;
 }
 
 function workflowName(traceName: unknown, explicit: string | undefined, problems: Problem[]): string {

@@ -174,3 +174,19 @@ describe('importCwl: values and File defaults', () => {
     expect(() => imp({ 'wf.cwl': tool('  n: { type: long, default: 9007199254740991 }\n') })).not.toThrow();
   });
 });
+
+describe('importCwl: the workflow as a whole', () => {
+  it('refuses a workflow without steps at import, at its "steps" (joinflow run would refuse it)', () => {
+    const empty = 'cwlVersion: v1.2\nclass: Workflow\ninputs:\n  a: File\noutputs: {}\nsteps: {}\n';
+    expect(problemsOf(() => imp({ 'wf.cwl': empty }))).toEqual([{ path: `wf.cwl:${pos(empty, 'steps')}`, message: 'a workflow needs at least one step: "steps" is empty' }]);
+    const list = empty.replace('steps: {}', 'steps: []');
+    expect(problemsOf(() => imp({ 'wf.cwl': list }))).toEqual([{ path: `wf.cwl:${pos(list, 'steps')}`, message: 'a workflow needs at least one step: "steps" is empty' }]);
+    const none = empty.replace('steps: {}\n', '');
+    expect(problemsOf(() => imp({ 'wf.cwl': none }))).toEqual([{ path: 'wf.cwl:1:1', message: 'a workflow needs at least one step: it has no "steps"' }]);
+  });
+
+  it('names a workflow whose file name has no usable character "cwl-workflow"', () => {
+    expect(imp({ '....cwl': BASE, 'echo.cwl': ECHO }, '....cwl').workflow.name).toBe('cwl-workflow');
+    expect(imp({ 'my flow.cwl': BASE, 'echo.cwl': ECHO }, 'my flow.cwl').workflow.name).toBe('my-flow');
+  });
+});

@@ -82,7 +82,12 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
   const inputs = readIdMap(ctx, ['inputs'], body['inputs'], 'input', 'type').flatMap((e) => readWfInput(ctx, e.path, e.id, e.body, fileDefault) ?? []);
   const tools = new Map<string, ReadTool | undefined>();
   const unreadable: string[] = [];
-  const steps = readIdMap(ctx, ['steps'], body['steps'], 'step').flatMap((e) => {
+  const rawSteps = body['steps'];
+  if (rawSteps === undefined || rawSteps === null || (Array.isArray(rawSteps) && rawSteps.length === 0) || (isObject(rawSteps) && Object.keys(rawSteps).length === 0)) {
+    // `joinflow run` refuses a workflow of no steps: say so here, where the CWL file can be fixed.
+    ctx.problems.add(ctx.src.at(rawSteps === undefined ? [] : ['steps'], true), `a workflow needs at least one step: ${rawSteps === undefined ? 'it has no "steps"' : '"steps" is empty'}`);
+  }
+  const steps = readIdMap(ctx, ['steps'], rawSteps, 'step').flatMap((e) => {
     const before = ctx.problems.list.length;
     const step = readStep(ctx, e.path, e.id, e.body, { ...options, file, tools, notes, wfRequirements, ...(wfId ? { wfId } : {}) });
     // A step with a problem of its own is left out of the checks between steps, which would
