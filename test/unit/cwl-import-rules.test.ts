@@ -190,3 +190,30 @@ describe('importCwl: the workflow as a whole', () => {
     expect(imp({ 'my flow.cwl': BASE, 'echo.cwl': ECHO }, 'my flow.cwl').workflow.name).toBe('my-flow');
   });
 });
+
+describe('importCwl: schema salad directives inside a document', () => {
+  it('refuses $import, $include and $mixin at any depth by name and place, and reads no further (no misleading problems)', () => {
+    const wf = BASE
+      .replace('class: Workflow\n', 'class: Workflow\nrequirements:\n  - $import: reqs.yml\n')
+      .replace('  msg: string\n', '  msg: string\n  opts:\n    $import: opt.yml\n')
+      .replace('    run: echo.cwl\n', '    run: {$import: echo.cwl}\n    doc: {$include: README.txt}\n');
+    const spliced = 'is not supported by joinflow\'s CWL subset (documents are not spliced together:';
+    expect(problemsOf(() => imp({ 'wf.cwl': wf, 'echo.cwl': ECHO }))).toEqual([
+      { path: `wf.cwl:${pos(wf, '$import: reqs')}`, message: `$import of "reqs.yml" ${spliced} write the value in place)` },
+      { path: `wf.cwl:${pos(wf, '$import: opt')}`, message: `$import of "opt.yml" ${spliced} write the value in place)` },
+      { path: `wf.cwl:${pos(wf, '$import: echo')}`, message: `$import of "echo.cwl" ${spliced} write run: "echo.cwl", a path)` },
+      { path: `wf.cwl:${pos(wf, '$include')}`, message: '$include of "README.txt" is not supported by joinflow\'s CWL subset (files are not included: write their text in place)' },
+    ]);
+  });
+
+  it('refuses them in a tool file too, at their place in that file', () => {
+    const tool = ECHO.replace('baseCommand: echo\n', 'baseCommand: echo\narguments:\n  - $include: args.txt\n').replace('inputs:\n  msg: { type: string, inputBinding: { position: 1 } }\n', 'inputs:\n  $import: inputs.yml\n') + 'hints:\n  - $mixin: hints.yml\n';
+    expect(problemsOf(() => imp({ 'wf.cwl': BASE, 'echo.cwl': tool })).map((p) => `${p.path} ${p.message.replace(/ is not supported.*/, '')}`)).toEqual([
+      `echo.cwl:${pos(tool, '$include')} $include of "args.txt"`,
+      `echo.cwl:${pos(tool, '$import')} $import of "inputs.yml"`,
+      `echo.cwl:${pos(tool, '$mixin')} $mixin of "hints.yml"`,
+    ]);
+    // A lone tool is read the same way.
+    expect(problemsOf(() => imp({ 'wf.cwl': tool })).map((p) => p.path)).toEqual([pos(tool, '$include'), pos(tool, '$import'), pos(tool, '$mixin')].map((x) => `wf.cwl:${x}`));
+  });
+});

@@ -9,7 +9,7 @@ import { checkFields, isObject, kindOf, literalString, readIdMap, readType, shor
 import { effectiveRequirements, readRequirements, type LevelRequirements, type Requirements } from './requirements.ts';
 import { parseCwlSource, type CwlSource, type DocPath, type Problems } from './source.ts';
 import { typeName, type CwlType, type ToolSpec } from './spec.ts';
-import { CWL_VERSIONS, METADATA_FIELDS, readTool, SALAD_REFUSED, type FileDefault, type ReadTool } from './tool.ts';
+import { CWL_VERSIONS, METADATA_FIELDS, readTool, refuseSplices, SALAD_REFUSED, type FileDefault, type ReadTool } from './tool.ts';
 import { localPathOf, mapFiles, typeMismatch } from './values.ts';
 
 /** Where a step input or a workflow output takes its value from. */
@@ -62,11 +62,12 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
     problems.add(src.at([]), `a CWL document must be an object, got ${kindOf(body)}`);
     return undefined;
   }
+  if (refuseSplices(ctx, body)) return undefined;
   checkVersion(ctx, body, true);
   const fileDefault = relocator(ctx, file, options.outDir);
   if (body['class'] === 'CommandLineTool') return toolAsWorkflow(ctx, body, notes, fileDefault);
-  // A packed ($graph) or spliced ($import) document has no class of its own: name what it is.
-  const salad = body['class'] === undefined ? Object.keys(SALAD_REFUSED).find((k) => k in body) : undefined;
+  // A packed ($graph) document has no class of its own: name what it is.
+  const salad = body['class'] === undefined ? Object.keys(SALAD_REFUSED).find((k) => Object.hasOwn(body, k)) : undefined;
   if (salad !== undefined) {
     ctx.problems.refuse(ctx.src, [salad], salad, SALAD_REFUSED[salad]!);
     return undefined;
@@ -234,6 +235,7 @@ function loadRun(ctx: Ctx, p: DocPath, raw: unknown, sc: StepContext): (ReadTool
     const tctx: Ctx = { src, problems: ctx.problems };
     const body = src.value;
     if (!isObject(body)) ctx.problems.add(src.at([]), `a CWL document must be an object, got ${kindOf(body)}`);
+    else if (refuseSplices(tctx, body)) tool = undefined;
     else if (body['class'] !== 'CommandLineTool') refuseClass(tctx, [], body['class'], 'steps run CommandLineTools');
     else {
       checkVersion(tctx, body, true);

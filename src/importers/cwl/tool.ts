@@ -33,6 +33,35 @@ export const SALAD_REFUSED: Record<string, string> = {
   $base: 'ids are resolved locally',
 };
 
+/** Schema salad directives that splice another file's content in, wherever they are. */
+const SPLICES: Record<string, string> = {
+  $import: 'documents are not spliced together: write the value in place',
+  $include: 'files are not included: write their text in place',
+  $mixin: 'documents are not spliced together: write the value in place',
+};
+
+/**
+ * Refuses every `$import`, `$include` and `$mixin` in a document, at any depth, naming the
+ * directive, its file and its place. Read without splicing, such an object would only give
+ * misleading problems (a requirement without a class, a type named after a file), so the caller
+ * reads no further when this returns true. `doc: {$include: ...}` is refused too: `doc` becomes
+ * the step's description, and no file is read into it.
+ */
+export function refuseSplices(ctx: Ctx, value: unknown, path: DocPath = []): boolean {
+  if (Array.isArray(value)) return value.map((v: unknown, i) => refuseSplices(ctx, v, [...path, i])).includes(true);
+  if (!isObject(value)) return false;
+  const directive = Object.keys(value).find((k) => Object.hasOwn(SPLICES, k));
+  if (directive !== undefined) {
+    const target = value[directive];
+    const what = typeof target === 'string' ? `${directive} of ${JSON.stringify(target)}` : directive;
+    // `run: {$import: tool.cwl}` has a plain equivalent that the subset reads.
+    const why = path.at(-1) === 'run' && directive === '$import' && typeof target === 'string' ? `documents are not spliced together: write run: ${JSON.stringify(target)}, a path` : SPLICES[directive]!;
+    ctx.problems.refuse(ctx.src, [...path, directive], what, why);
+    return true;
+  }
+  return Object.entries(value).map(([k, v]) => refuseSplices(ctx, v, [...path, k])).includes(true);
+}
+
 /** Rewrites the File objects of a default (at `at` in its document) so that they stay valid from the written workflow. */
 export type FileDefault = (value: unknown, at: DocPath) => unknown;
 
