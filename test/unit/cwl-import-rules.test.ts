@@ -217,3 +217,25 @@ describe('importCwl: schema salad directives inside a document', () => {
     expect(problemsOf(() => imp({ 'wf.cwl': tool })).map((p) => p.path)).toEqual([pos(tool, '$include'), pos(tool, '$import'), pos(tool, '$mixin')].map((x) => `wf.cwl:${x}`));
   });
 });
+
+describe('importCwl: names that Object.prototype has', () => {
+  it('passes a tool input called __proto__ or constructor that the step does not wire, with its default, and leaves it off the command line when absent', () => {
+    const tool = ECHO.replace('inputs:\n', 'inputs:\n  __proto__: { type: string, default: p, inputBinding: { position: 2 } }\n  constructor: { type: string?, inputBinding: { position: 3 } }\n');
+    const s = toolOf(imp({ 'wf.cwl': BASE, 'echo.cwl': tool }).workflow.steps['say']!.executor);
+    expect(Object.keys(s.in).sort()).toEqual(['__proto__', 'constructor', 'msg']);
+    expect(Object.getOwnPropertyDescriptor(s.in, '__proto__')?.value).toEqual({ default: 'p', type: { base: 'string', depth: 0, optional: false } });
+    expect(buildCommandLine(s.tool, { msg: 'hi' })).toEqual(['echo', 'hi']);
+    expect(buildCommandLine(s.tool, JSON.parse('{"msg": "hi", "__proto__": "p", "constructor": "c"}') as Record<string, unknown>)).toEqual(['echo', 'hi', 'p', 'c']);
+  });
+
+  it('names a field or a requirement called constructor or toString as unknown, not by Object.prototype\'s function', () => {
+    const wf = BASE.replace('    run: echo.cwl\n', '    run: echo.cwl\n    constructor: 1\n    requirements:\n      - class: toString\n');
+    const messages = problemsOf(() => imp({ 'wf.cwl': wf, 'echo.cwl': ECHO })).map((p) => p.message);
+    expect(messages).toEqual([
+      expect.stringMatching(/^step "say" field "constructor" is not supported by joinflow's CWL subset \(joinflow reads only "id"/),
+      'toString is not supported by joinflow\'s CWL subset (joinflow does not know this requirement)',
+    ]);
+    const hint = imp({ 'wf.cwl': BASE.replace('    run: echo.cwl\n', '    run: echo.cwl\n    hints:\n      - class: valueOf\n'), 'echo.cwl': ECHO }).notes;
+    expect(hint).toEqual([expect.stringMatching(/: hint valueOf ignored \(not supported\)$/)]);
+  });
+});

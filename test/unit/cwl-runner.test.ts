@@ -152,6 +152,32 @@ describe('runCwlSpec: values', () => {
   });
 });
 
+describe('runCwlSpec: names that Object.prototype has', () => {
+  it('reads inputs, results and outputs called constructor, toString, valueOf or __proto__ as the event\'s own values only', async () => {
+    const names = ['constructor', 'toString', 'valueOf', '__proto__'];
+    const echo = tool({ ...printf, inputs: names.map((id, i) => ({ id, type: t('string', 0, true), binding: { position: i, separate: true } })) });
+    const inputs: Record<string, ValueSpec> = Object.fromEntries(names.map((id) => [id, { ref: { input: id }, type: t('string', 0, true) }]));
+    // Left out of the job, an optional input is absent, not Object.prototype's function.
+    const none = await runCwlSpec({ kind: 'tool', tool: echo, in: inputs }, context({ input: {} })) as Record<string, CwlFile>;
+    expect(text(none['out'])).toBe('\n');
+    const given = JSON.parse('{"constructor": "c", "toString": "t", "valueOf": "v", "__proto__": "p"}') as Record<string, unknown>;
+    const all = await runCwlSpec({ kind: 'tool', tool: echo, in: inputs }, context({ input: given })) as Record<string, CwlFile>;
+    expect(text(all['out'])).toBe('c\nt\nv\np\n');
+    // A default fills in for an input named valueOf that the job leaves out.
+    const withDefault = { valueOf: { ref: { input: 'valueOf', default: 'dflt' }, type: t('string') } };
+    const dflt = await runCwlSpec({ kind: 'tool', tool: tool({ ...printf, inputs: [{ id: 'valueOf', type: t('string'), binding: { position: 1, separate: true } }] }), in: withDefault }, context({ input: {} })) as Record<string, CwlFile>;
+    expect(text(dflt['out'])).toBe('dflt\n');
+    // A step result without an output called toString gives null; a step called constructor that did not report gives null.
+    const outputs: Record<string, ValueSpec> = { a: { ref: { step: 'up', output: 'toString', gather: false }, type: t('File', 0, true) }, b: { ref: { step: 'constructor', output: 'o', gather: false }, type: t('File', 0, true) } };
+    expect(await runCwlSpec({ kind: 'outputs', outputs }, context({ results: { up: {} } }))).toEqual({ a: null, b: null });
+    // An output called __proto__ is an output like any other.
+    const touch = tool({ baseCommand: ['touch', 'p.txt'], outputs: [{ id: '__proto__', type: t('File'), glob: ['p.txt'] }] });
+    const out = await runCwlSpec({ kind: 'tool', tool: touch, in: {} }, context({})) as Record<string, CwlFile>;
+    expect(Object.keys(out)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toMatchObject({ class: 'File', basename: 'p.txt' });
+  });
+});
+
 describe('globFiles', () => {
   it('matches *, ? and [...] within segments, skips dot files unless asked, and walks literal directories', () => {
     const dir = tmp();

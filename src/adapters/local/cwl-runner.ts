@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildCommandLine } from '../../importers/cwl/command-line.ts';
 import type { RunnerSpec, ToolSpec, ValueSpec } from '../../importers/cwl/spec.ts';
-import { localPathOf, mapFiles, typeMismatch } from '../../importers/cwl/values.ts';
+import { dict, localPathOf, mapFiles, own, typeMismatch } from '../../importers/cwl/values.ts';
 import { JoinflowError } from '../../model/errors.ts';
 import type { StepEvent } from '../../model/workflow.ts';
 import { globFiles } from './cwl-glob.ts';
@@ -109,7 +109,7 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
     throw new CwlStepError(`step "${ctx.step}": ${command} ${how}${tool.successCodes.length === 1 && tool.successCodes[0] === 0 ? '' : ` (success codes: ${tool.successCodes.join(', ')})`}`);
   }
 
-  const out: Record<string, unknown> = {};
+  const out = dict<unknown>();
   for (const o of tool.outputs) {
     const found = 'stream' in o ? [path.join(workdir, streams[o.stream]!)] : o.glob.flatMap((g) => globFiles(workdir, g));
     const files = [...new Set(found)].map(fileObject);
@@ -132,12 +132,10 @@ function resolveValue(spec: ValueSpec, what: string, ctx: CwlRunContext): unknow
   let value: unknown = null;
   const ref = spec.ref;
   if (ref && 'input' in ref) {
-    const input = ctx.event.input;
-    const given = typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[ref.input] : undefined;
-    value = given ?? ref.default ?? null;
+    value = own(ctx.event.input, ref.input) ?? ref.default ?? null;
   } else if (ref && 'step' in ref) {
-    const result = ctx.event.results[ref.step];
-    const pick = (o: unknown): unknown => (typeof o === 'object' && o !== null ? ((o as Record<string, unknown>)[ref.output] ?? null) : null);
+    const result = own(ctx.event.results, ref.step);
+    const pick = (o: unknown): unknown => own(o, ref.output) ?? null;
     value = ref.gather ? (Array.isArray(result) ? result.map(pick) : null) : pick(result);
   } else if (ref && 'item' in ref) {
     value = ctx.event.item ?? null;

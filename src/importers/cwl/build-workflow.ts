@@ -11,7 +11,7 @@ import type { CwlWorkflow, Source } from './read-workflow.ts';
 import type { Requirements } from './requirements.ts';
 import type { Problems } from './source.ts';
 import { typeName, type CwlType, type RunnerSpec, type ToolSpec, type ValueRef, type ValueSpec } from './spec.ts';
-import { assignable, typeMismatch } from './values.ts';
+import { assignable, dict, typeMismatch } from './values.ts';
 
 /** How the written steps run. */
 export type BuildOptions = {
@@ -89,7 +89,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       }
     }
     const toolInputs = new Map(step.tool.inputs.map((i) => [i.id, i]));
-    const values: Record<string, ValueSpec> = {};
+    const values = dict<ValueSpec>();
     const needs = new Set<string>();
     /** Every step this one takes a value from, the scattered array's included: for the cycle check. */
     const deps = new Set<string>();
@@ -134,7 +134,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       values[ti.id] = { ...(resolved ? { ref: resolved.ref } : {}), ...(fallback === undefined ? {} : { default: fallback }), type: ti.type };
     }
     for (const ti of step.tool.inputs) {
-      if (values[ti.id] || step.in.some((e) => e.id === ti.id)) continue;
+      if (Object.hasOwn(values, ti.id) || step.in.some((e) => e.id === ti.id)) continue;
       values[ti.id] = { ...(ti.default === undefined ? {} : { default: ti.default }), type: ti.type };
     }
     for (const [id, v] of Object.entries(values)) {
@@ -193,7 +193,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
 
   let output: string | undefined;
   if (wf.outputs.length > 0) {
-    const outs: Record<string, ValueSpec> = {};
+    const outs = dict<ValueSpec>();
     const needs = new Set<string>();
     for (const o of wf.outputs) {
       const at = src.at([...o.path, 'outputSource']);

@@ -25,7 +25,7 @@ export function buildCommandLine(tool: ToolSpec, values: Readonly<Record<string,
     const items = input.type.itemBinding;
     const binding = input.binding ?? (items && input.type.depth > 0 ? { position: items.position, separate: true } : undefined);
     if (!binding) continue;
-    const value = values[input.id];
+    const value = Object.hasOwn(values, input.id) ? values[input.id] : undefined;
     entries.push({ position: binding.position, key: input.id, args: bindValue(value, binding, input.type.base, items) });
   }
   // CWL sorts by [position, i] for arguments and [position, input name] for inputs; at the same

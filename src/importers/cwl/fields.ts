@@ -30,7 +30,7 @@ export function hasExpression(value: string): boolean {
 export function checkFields(ctx: Ctx, path: DocPath, body: Json, what: string, known: readonly string[], refused: Readonly<Record<string, string>> = {}): void {
   for (const key of Object.keys(body)) {
     if (known.includes(key)) continue;
-    const reason = refused[key];
+    const reason = Object.hasOwn(refused, key) ? refused[key] : undefined;
     if (reason !== undefined) ctx.problems.refuse(ctx.src, [...path, key], `${what} field "${key}"`, reason);
     else if (/^[A-Za-z][\w.-]*:/.test(key) && !key.startsWith('$')) continue;
     else ctx.problems.refuse(ctx.src, [...path, key], `${what} field "${key}"`, `joinflow reads only ${known.map((k) => `"${k}"`).join(', ')} here`);

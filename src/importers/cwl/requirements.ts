@@ -9,6 +9,7 @@
  */
 import type { DocPath } from './source.ts';
 import { checkFields, integer, isObject, kindOf, literalString, plainString, type Ctx, type Json } from './fields.ts';
+import { dict } from './values.ts';
 
 /** The requirement classes with an effect, each as one unit (a class is never merged across levels). */
 export type ClassValues = {
@@ -92,7 +93,7 @@ export function readRequirements(ctx: Ctx, path: DocPath, body: Json, notes: str
 function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: boolean, into: ClassValues, notes: string[]): void {
   const where = ctx.src.at(at, true);
   if (ENABLING.includes(cls)) return;
-  if (NO_EFFECT[cls] !== undefined) {
+  if (Object.hasOwn(NO_EFFECT, cls)) {
     notes.push(`${where}: ${cls} has no effect (${NO_EFFECT[cls]})`);
     return;
   }
@@ -149,8 +150,9 @@ function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: 
       break;
     }
     default:
-      if (hint) notes.push(`${where}: hint ${cls} ignored (${WHY_NOT[cls] ?? 'not supported'})`);
-      else ctx.problems.refuse(ctx.src, at, cls, WHY_NOT[cls] ?? 'joinflow does not know this requirement');
+      const why = Object.hasOwn(WHY_NOT, cls) ? WHY_NOT[cls] : undefined;
+      if (hint) notes.push(`${where}: hint ${cls} ignored (${why ?? 'not supported'})`);
+      else ctx.problems.refuse(ctx.src, at, cls, why ?? 'joinflow does not know this requirement');
       return;
   }
   if (hint && ctx.problems.list.length > problems) {
@@ -173,7 +175,7 @@ function positive(ctx: Ctx, p: DocPath, raw: unknown, what: string, whole: boole
 }
 
 function readEnvDef(ctx: Ctx, p: DocPath, raw: unknown): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env = dict<string>();
   const set = (name: unknown, value: unknown, at: DocPath): void => {
     if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
       ctx.problems.add(ctx.src.at(at), `envDef needs a variable name of letters, digits and "_", got ${kindOf(name)}`);

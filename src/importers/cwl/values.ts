@@ -2,6 +2,20 @@
 import { fileURLToPath } from 'node:url';
 import { typeName, type CwlType } from './spec.ts';
 
+/**
+ * `obj[key]` when `obj` has `key` as its own property, else undefined: keys named by users
+ * (inputs, outputs, steps, classes) such as `constructor` or `toString` must not read
+ * Object.prototype's functions.
+ */
+export function own(obj: unknown, key: string): unknown {
+  return typeof obj === 'object' && obj !== null && Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+/** An empty map keyed by users' names: without a prototype, `__proto__` is a key like any other. */
+export function dict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 /** Whether `v` is a CWL File object (`{class: "File", path | location}`). */
 export function isFile(v: unknown): v is { class: 'File'; path?: unknown; location?: unknown } {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { class?: unknown }).class === 'File';
