@@ -194,4 +194,33 @@ describe('globFiles', () => {
     expect(segmentRegExp('a.b+c*').test('a.b+cde')).toBe(true);
     expect(segmentRegExp('a.b').test('axb')).toBe(false);
   });
+
+  it('reads bracket expressions as fnmatch does: POSIX classes, negation, a leading "]" as a literal, ranges', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'res'));
+    for (const n of ['b', 'a', 'C', '10', '9', 'sp ace', 'ü', '[x]', ']', '-', '!', 'f', 'G']) writeFileSync(path.join(dir, 'res', `${n}.csv`), '');
+    const names = (pattern: string): string[] => globFiles(dir, pattern).map((f) => path.basename(f, '.csv'));
+    expect(names('res/[[:alpha:]].csv')).toEqual(['C', 'G', 'a', 'b', 'f', 'ü']);
+    expect(names('res/[[:digit:]].csv')).toEqual(['9']);
+    expect(names('res/[[:digit:]][[:digit:]].csv')).toEqual(['10']);
+    expect(names('res/[[:alnum:]].csv')).toEqual(['9', 'C', 'G', 'a', 'b', 'f', 'ü']);
+    expect(names('res/[[:upper:]].csv')).toEqual(['C', 'G']);
+    expect(names('res/[[:lower:]].csv')).toEqual(['a', 'b', 'f', 'ü']);
+    expect(names('res/*[[:space:]]*.csv')).toEqual(['sp ace']);
+    expect(names('res/[[:punct:]].csv')).toEqual(['!', '-', ']']);
+    expect(names('res/[[:xdigit:]].csv')).toEqual(['9', 'C', 'a', 'b', 'f']);
+    expect(names('res/[![:alnum:]].csv')).toEqual(['!', '-', ']']);
+    expect(names('res/[^[:alpha:][:digit:]!-].csv')).toEqual([']']);
+    expect(names('res/[]!].csv')).toEqual(['!', ']']);
+    expect(names('res/[!]!-].csv')).toEqual(['9', 'C', 'G', 'a', 'b', 'f', 'ü']);
+    expect(names('res/[a-c].csv')).toEqual(['a', 'b']);
+    expect(names('res/[[]x].csv')).toEqual(['[x]']);
+    // An unknown class and a reversed range match nothing, as in fnmatch; an unclosed "[" is a literal.
+    expect(names('res/[[:bogus:]].csv')).toEqual([]);
+    expect(names('res/[c-a].csv')).toEqual([]);
+    expect(segmentRegExp('x[').test('x[')).toBe(true);
+    // "?" and a bracket expression match one character, also one beyond U+FFFF.
+    expect(segmentRegExp('?.txt').test('\u{1F600}.txt')).toBe(true);
+    expect(segmentRegExp('[!a].txt').test('\u{1F600}.txt')).toBe(true);
+  });
 });
