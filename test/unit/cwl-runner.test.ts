@@ -60,6 +60,9 @@ describe('runCwlSpec: tools', () => {
   it('fails on exit codes outside successCodes, and on commands that do not exist', async () => {
     await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['false'] }), in: {} }, context({}))).rejects.toThrow('step "s": false exited with code 1');
     await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['false'], successCodes: [1] }), in: {} }, context({}))).resolves.toEqual({});
+    // 0 stays a success with successCodes (as cwltool reads them); 2 is not one.
+    await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['true'], successCodes: [1] }), in: {} }, context({}))).resolves.toEqual({});
+    await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['sh', '-c', 'exit 2'], successCodes: [1] }), in: {} }, context({}))).rejects.toThrow('step "s": sh exited with code 2 (success codes: 0, 1)');
     await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['no-such-command-jf'] }), in: {} }, context({}))).rejects.toThrow(/cannot run "no-such-command-jf": spawn no-such-command-jf ENOENT/);
   });
 

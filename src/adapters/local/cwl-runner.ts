@@ -104,9 +104,12 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
   } finally {
     for (const fd of fds) closeSync(fd);
   }
-  if (exit.code === null || !tool.successCodes.includes(exit.code)) {
+  // 0 is success too, as for cwltool: successCodes adds codes (only the fail-code lists, which the
+  // subset does not take, could take 0 away).
+  const success = [...new Set([0, ...tool.successCodes])];
+  if (exit.code === null || !success.includes(exit.code)) {
     const how = exit.code === null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    throw new CwlStepError(`step "${ctx.step}": ${command} ${how}${tool.successCodes.length === 1 && tool.successCodes[0] === 0 ? '' : ` (success codes: ${tool.successCodes.join(', ')})`}`);
+    throw new CwlStepError(`step "${ctx.step}": ${command} ${how}${success.length === 1 ? '' : ` (success codes: ${success.join(', ')})`}`);
   }
 
   const out = dict<unknown>();
