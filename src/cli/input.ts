@@ -3,8 +3,9 @@ import { closeSync, lstatSync, openSync, readFileSync, rmSync, statSync, writeFi
 import path from 'node:path';
 import { UsageError } from '../model/errors.ts';
 import { parseJsonStrict } from '../adapters/local/plain-json.ts';
+import { parse as parseYaml } from 'yaml';
 
-/** The run input: JSON text, or `@path` to a JSON file; null when absent. */
+/** The run input: JSON text, or `@path` to a JSON file (YAML when it ends in .yaml or .yml, as CWL job files do); null when absent. */
 export function parseInput(raw: string | undefined): unknown {
   if (raw === undefined) return null;
   let text = raw;
@@ -13,6 +14,14 @@ export function parseInput(raw: string | undefined): unknown {
       text = readFileSync(raw.slice(1), 'utf8');
     } catch (error) {
       throw new UsageError(`--input ${raw}: cannot read file: ${(error as Error).message}`);
+    }
+    if (/\.ya?ml$/.test(raw)) {
+      try {
+        // YAML 1.2 (a superset of JSON); a duplicate key is an error, as in JSON input.
+        return parseYaml(text, { uniqueKeys: true }) ?? null;
+      } catch (error) {
+        throw new UsageError(`--input ${raw} is not valid YAML: ${(error as Error).message}`);
+      }
     }
   }
   try {
