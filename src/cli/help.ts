@@ -220,7 +220,7 @@ Runs a workflow to the end on the embedded engine.
 <workflow> is a file (.ts, .js, .yaml, .yml, .json) or a name looked up in workflows/.
 
 Options:
-  --input JSON|@file     run input (JSON text, or @path to a JSON file); default null
+  --input JSON|@file     run input (JSON text, or @path to a JSON file, YAML if .yaml/.yml); default null
   --json                 print one JSON object on stdout:
                          {runId, workflow, status, output, durationMs,
                           steps: {total, succeeded, failed, cancelled, skipped?, retried},
