@@ -138,7 +138,7 @@ function report(t: Timeline, s: TimelineSummary): string {
   const lines = [
     `${t.title}: ${t.executions.length} executions (${t.schedule === 'measured' ? 'measured' : 'ideal schedule'})`,
     `makespan       ${formatMs(s.makespanMs)}`,
-    `critical path  ${formatMs(s.criticalPathMs)} (${path.length} executions: ${shown.join(' -> ') || 'none'})`,
+    `critical path  ${formatMs(s.criticalPathMs)} (${path.length} execution${path.length === 1 ? '' : 's'}: ${shown.join(' -> ') || 'none'})`,
     `overhead       ${formatMs(s.overheadMs)} (${percent(s.overheadMs, s.makespanMs)} of makespan)`,
     ...t.notes.map((n) => `note: ${n}`),
   ];
