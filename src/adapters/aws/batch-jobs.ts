@@ -14,14 +14,16 @@
  *   DescribeJobs for its `joinflow:run` tag: names repeat from run to run);
  * - `stoppedAt`: when TerminateJob was accepted for one of them as the run ended.
  *
- * Every write is a single-item write; the items carry the run's TTL like its other items.
+ * Every write is a single-item write; the items carry the run's TTL like its other working items
+ * (retention.ts): the job of a run that waits long on its plan's delays is still stopped at its end.
  */
 import { DescribeJobsCommand, ListJobsCommand, TerminateJobCommand, type BatchClient } from '@aws-sdk/client-batch';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { expiryFromNow, itemKey, n, num, runStatusOf, tableAccess, type Item } from './dynamodb-keys.ts';
+import { itemKey, n, num, runStatusOf, tableAccess, type Item } from './dynamodb-keys.ts';
+import { createRetention, type Retention } from './retention.ts';
 
-/** What identifies a job's attempt. */
-export type JobRef = { runId: string; step: string; item?: number | undefined; attempt: number };
+/** What identifies a job's attempt (and its run's workflow, which says how long its item is kept). */
+export type JobRef = { runId: string; step: string; item?: number | undefined; attempt: number; workflow?: string };
 
 /**
  * An attempt's jobs as the table has them: `jobIds` are those not known to have ended;
@@ -42,8 +44,8 @@ const MAX_REASON = 1024;
 /** TerminateJob calls in flight at once when a run ends. */
 const PARALLEL_STOPS = 8;
 
-/** The run's Batch jobs in one table. */
-export function createJobBook(client: DynamoDBClient, table: string, ttlDays = 30) {
+/** The run's Batch jobs in one table; `retention` gives their items' expiry (that of the stage's store). */
+export function createJobBook(client: DynamoDBClient, table: string, retention: Retention = createRetention()) {
   const db = tableAccess(client, table);
   return {
     /**
@@ -61,7 +63,7 @@ export function createJobBook(client: DynamoDBClient, table: string, ttlDays = 3
           ':step': { S: ref.step },
           ':attempt': n(ref.attempt),
           ':now': n(now),
-          ':exp': n(expiryFromNow(ttlDays)),
+          ':exp': n(retention.working(ref.workflow)),
           ...(ref.item === undefined ? {} : { ':item': n(ref.item) }),
         },
       });
@@ -78,7 +80,7 @@ export function createJobBook(client: DynamoDBClient, table: string, ttlDays = 3
           ':step': { S: ref.step },
           ':attempt': n(ref.attempt),
           ':now': n(now),
-          ':exp': n(expiryFromNow(ttlDays)),
+          ':exp': n(retention.working(ref.workflow)),
           ...(ref.item === undefined ? {} : { ':item': n(ref.item) }),
         },
       });

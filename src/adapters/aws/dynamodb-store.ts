@@ -7,13 +7,13 @@
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { JoinflowError } from '../../model/errors.ts';
+import type { TriggerPlan } from '../../model/plan.ts';
 import type { BlobStore, ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
 import { createJoins, KEEP_EXPIRY } from './dynamodb-joins.ts';
 import {
   checkPayload,
   MAX_PAYLOAD_BYTES,
   roomBeside,
-  expiryFromNow,
   fromJsonAttr,
   type Item,
   itemKey,
@@ -24,6 +24,7 @@ import {
   sortKey,
   tableAccess,
 } from './dynamodb-keys.ts';
+import { createRetention } from './retention.ts';
 
 /** Table shape for deploy scripts and tests: CreateTable input, TTL setting, GSI and TTL names. */
 export { STATUS_INDEX, tableDefinition, timeToLiveDefinition, TTL_ATTRIBUTE } from './dynamodb-keys.ts';
@@ -36,8 +37,17 @@ export type DynamoDbStoreOptions = {
   shardThreshold?: number;
   /** Counter shards of a large join; default 16. Must not change while runs are in flight. */
   shards?: number;
-  /** Days until TTL removes a finished run, and working items counted from their first write; default 30. */
+  /**
+   * Days until TTL removes a finished run's record; a working item is kept this long plus the
+   * longest its run can still wait by its plan (see `plans` and retention.ts). Default 30.
+   */
   ttlDays?: number;
+  /**
+   * The plans whose runs the table holds: a working item of a run is kept, from its first write,
+   * `ttlDays` plus the longest a run of its plan can wait (delays, backoffs, timed attempts).
+   * Without them (or for a run of another workflow) the longest wait of those given counts.
+   */
+  plans?: readonly TriggerPlan[];
   /**
    * Where results and run outputs too large for an item go (S3): the item then keeps
    * `outputRef`. Without it such payloads are refused with RESULT_TOO_LARGE.
@@ -45,13 +55,24 @@ export type DynamoDbStoreOptions = {
   blobs?: BlobStore;
 };
 
+/** How many runs' workflows a store remembers for the expiry of their items (see `plans`). */
+const RUNS_REMEMBERED = 1000;
+
 /** Creates a TriggerStore on one DynamoDB table (see `tableDefinition`). */
 export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore {
   const db = tableAccess(options.client, options.table);
   const threshold = options.shardThreshold ?? 1000;
   const shards = options.shards ?? 16;
-  const ttlDays = options.ttlDays ?? 30;
-  const expiry = () => n(expiryFromNow(ttlDays));
+  const retention = createRetention({ ttlDays: options.ttlDays, plans: options.plans });
+  // The workflow of the runs this store started or read lately (the processor reads a run before
+  // it writes for it): their working items get their own plan's expiry, others the longest.
+  const workflows = new Map<string, string>();
+  const seen = (run: { runId: string; workflow: string }) => {
+    if (workflows.has(run.runId) || run.workflow === '') return;
+    workflows.set(run.runId, run.workflow);
+    if (workflows.size > RUNS_REMEMBERED) workflows.delete(workflows.keys().next().value!);
+  };
+  const expiry = (runId: string) => n(retention.working(workflows.get(runId)));
   const joins = createJoins(db, { threshold, shards, expiry });
 
   /** A payload as item attributes: inline, or claim-checked into the blob store when too big. */
@@ -77,16 +98,22 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
     async startRun(start) {
       const run: RunRecord = { ...start, status: 'running' };
       checkPayload(`the input of run "${run.runId}"`, run.input, 'INPUT_TOO_LARGE');
-      if (await db.putNew(runToItem(run))) return { created: true, run };
+      if (await db.putNew(runToItem(run))) {
+        seen(run);
+        return { created: true, run };
+      }
       const existing = await db.get(run.runId, sortKey.meta);
       if (!existing) throw new JoinflowError('STORE_ERROR', `run "${run.runId}" exists in table "${options.table}" but its META item could not be read`);
-      return { created: false, run: itemToRun(existing) };
+      const stored = itemToRun(existing);
+      seen(stored);
+      return { created: false, run: stored };
     },
 
     async getRun(runId) {
       const item = await db.get(runId, sortKey.meta);
       if (!item) return undefined;
       const run = itemToRun(item);
+      seen(run);
       // Only finished runs can carry a claim-checked output; running ones read nothing extra.
       if (item.outputRef) run.output = await readPayload(item);
       return run;
@@ -102,7 +129,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       const sets: Record<string, AttributeValue | undefined> = {
         status: { S: change.status },
         workflowStatus: { S: `${item.workflow?.S ?? ''}#${change.status}` },
-        expiresAt: expiry(),
+        expiresAt: n(retention.finished()),
         finishedAt: change.finishedAt === undefined ? undefined : n(change.finishedAt),
         output: out.output,
         outputRef: out.outputRef,
@@ -130,7 +157,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
         names: ['claimedAt'],
         UpdateExpression: `SET #claimedAt = :now, ${KEEP_EXPIRY}`,
         ConditionExpression: 'attribute_not_exists(#claimedAt)',
-        ExpressionAttributeValues: { ':now': n(now), ':exp': expiry() },
+        ExpressionAttributeValues: { ':now': n(now), ':exp': expiry(runId) },
       });
       if (won !== false) return 'won';
       // Claimed but never dispatched within the lease: the claimer died, so this caller redoes it.
@@ -155,7 +182,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
     async saveResult(runId, key, output) {
       const item: Item = {
         ...itemKey(runId, sortKey.result(key)),
-        expiresAt: expiry(),
+        expiresAt: expiry(runId),
         ...(await payload(`the result "${key}" of run "${runId}"`, output, `results/${runId}/${key}.json`)),
       };
       // First write wins: a redelivered completion must not replace a result others may have read.
@@ -183,7 +210,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
         names: ['status'],
         UpdateExpression: `SET ${KEEP_EXPIRY}`,
         ConditionExpression: 'attribute_exists(pk) AND #status <> :running',
-        ExpressionAttributeValues: { ':exp': expiry(), ':running': { S: 'running' } },
+        ExpressionAttributeValues: { ':exp': n(retention.finished()), ':running': { S: 'running' } },
       });
     },
   };

@@ -19,6 +19,7 @@ import { createDynamoDbStore } from './dynamodb-store.ts';
 import type { EffectDeps } from './effects.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
 import { loadPlans } from './plans.ts';
+import { createRetention } from './retention.ts';
 import { createS3BlobStore } from './s3-blobs.ts';
 import { log } from './log.ts';
 import { createSqsDispatcher } from './sqs-executor.ts';
@@ -56,8 +57,9 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const sqs = new SQSClient(clientOptions(config, 'sqs'));
   const blobs = config.bucket ? createS3BlobStore({ client: s3, bucket: config.bucket }) : undefined;
   const dynamo = new DynamoDBClient(clientOptions(config, 'dynamodb'));
-  const store = createDynamoDbStore({ client: dynamo, table: config.table, ...(blobs ? { blobs } : {}) });
-  const jobs = createJobBook(dynamo, config.table);
+  const store = createDynamoDbStore({ client: dynamo, table: config.table, plans, ...(blobs ? { blobs } : {}) });
+  // The same expiry as the store's items: a Batch job's note lives as long as its run's other items.
+  const jobs = createJobBook(dynamo, config.table, createRetention({ plans }));
   const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
   const processor = new TriggerProcessor({ store, clock, newId: randomUUID });
