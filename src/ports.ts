@@ -35,6 +35,11 @@ export type JoinState = {
   fresh: boolean;
   count: number;
   need: number | undefined;
+  /**
+   * The arrival was refused and counts for nothing: its ordinal is beyond the need of a join
+   * sized by `setNeed` (an item past the width of its forEach).
+   */
+  refused?: true;
 };
 
 /** Result of trying to claim a trigger's single fire. */
@@ -69,8 +74,11 @@ export interface TriggerStore {
   finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Awaitable<boolean>;
   /**
    * Records an arrival once per (runId, trigger, key). `need` is stored when given. `ordinal` is
-   * the key's position in the join's known key set (0 <= ordinal < need: the predecessor's index,
-   * or the item number), when there is one; stores that shard large fan-ins place arrivals by it.
+   * the key's position in the join's known key set (the predecessor's index, or the item number),
+   * when there is one; stores that shard large fan-ins place arrivals by it.
+   * A join whose need is set by `setNeed` (its arrivals give none: a forEach's width) has the
+   * ordinals 0..need-1: an arrival with an ordinal beyond them is `refused` once the need is known,
+   * and one recorded before it was known never counts toward it.
    */
   arrive(runId: string, trigger: string, key: string, need: number | undefined, ordinal?: number): Awaitable<JoinState>;
   /** Sets a dynamic need (idempotent); returns the counter so the caller can re-check it. */

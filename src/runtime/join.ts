@@ -10,6 +10,7 @@
  *    counting exactly-once).
  */
 import type { ArrivalKey, Trigger } from '../model/plan.ts';
+import type { JoinState } from '../ports.ts';
 import type { StoreNow } from './replay.ts';
 
 /** How long a claimed-but-unacknowledged fire is left to its claimer before being redone. */
@@ -57,7 +58,28 @@ export function arrivalOrdinal(trigger: Trigger, detail: ArrivalFields, stepInde
   }
 }
 
-/** Records one arrival; returns true when this caller must carry out the trigger's action. */
+/** Position of each predecessor in a step-keyed trigger's activation list (its arrival ordinals). */
+export function stepIndex(trigger: Trigger): ReadonlyMap<string, number> | undefined {
+  if (trigger.condition.key !== 'step') return undefined;
+  const steps = (trigger.activation['detail'] as { step?: unknown } | undefined)?.step;
+  // Exact step names only ($fail's pattern may list the steps it does not hear, with anything-but).
+  if (!Array.isArray(steps) || !steps.every((s) => typeof s === 'string')) return undefined;
+  return new Map(steps.map((s: string, i) => [s, i]));
+}
+
+/**
+ * Whether a trigger's join is sized at run time (a forEach's collect): its keys are the ordinals
+ * 0..need-1, so the processor gives every store the ordinal, and an item beyond them is refused.
+ */
+export function sizedJoin(trigger: Trigger): boolean {
+  return trigger.condition.type === 'join' && trigger.condition.need === 'dynamic';
+}
+
+/**
+ * Records one arrival; returns true when this caller must carry out the trigger's action, and the
+ * store's answer when it refused the arrival (an ordinal beyond the need of a join sized at run
+ * time: an item past its forEach's width), which counts for nothing.
+ */
 export function arrive(
   store: StoreNow,
   runId: string,
@@ -66,11 +88,12 @@ export function arrive(
   ordinal: number | undefined,
   now: number,
   leaseMs = DEFAULT_LEASE_MS,
-): boolean {
+): boolean | (JoinState & { refused: true }) {
   const c = trigger.condition;
   const need = c.type === 'always' ? 1 : c.need === 'dynamic' ? undefined : c.need;
   const id = instanceId(trigger, key);
   const state = store.arrive(runId, id, key, need, ordinal);
+  if (state.refused) return { ...state, refused: true };
   // Most arrivals do not complete their join: nothing more to ask the store.
   if (state.need === undefined || state.count < state.need) return false;
   return store.claim(runId, id, now, leaseMs) !== 'taken';

@@ -25,13 +25,14 @@ import {
   type StepFailed,
   type StepSkipped,
 } from '../model/events.ts';
-import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
+import type { Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
 import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './choice.ts';
-import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed } from './join.ts';
+import { itemMismatch, missingItem } from './items.ts';
+import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed, sizedJoin, stepIndex } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
 import { failedKey, fanOutItems, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
@@ -46,9 +47,9 @@ export type ProcessorDeps = {
   leaseSkewMs?: () => number;
 };
 
-type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined };
+type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined; sized: boolean };
 /** What the actions of one event share. */
-type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined };
+type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; event: EventEnvelope; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined };
 
 /** Matches events to the triggers of registered plans and runs the join algorithm. */
 export class TriggerProcessor {
@@ -72,7 +73,7 @@ export class TriggerProcessor {
     this.#stepIds.set(plan.workflow, new Set(Object.keys(plan.steps)));
     this.#index = new RuleIndex<Rule>();
     for (const p of this.#plans.values()) {
-      for (const trigger of p.triggers) this.#index.add({ plan: p, trigger, stepIndex: stepIndex(trigger) }, trigger.activation);
+      for (const trigger of p.triggers) this.#index.add({ plan: p, trigger, stepIndex: stepIndex(trigger), sized: sizedJoin(trigger) }, trigger.activation);
     }
   }
 
@@ -154,7 +155,7 @@ export class TriggerProcessor {
     // request for a finished run changes nothing: run ids are idempotency keys.
     if (run.status !== 'running') return [];
     const detail = { ...event.detail, runId };
-    return this.#fire({ io, plan, run, detail, effects: [], only }, { ...event, detail });
+    return this.#fire({ io, plan, run, event: { ...event, detail }, detail, effects: [], only });
   }
 
   #stepEvent(
@@ -187,6 +188,13 @@ export class TriggerProcessor {
       // must not fail the run: the step has its result.
       const d = detail as StepFailed;
       if (io.store.getResults(detail.runId, [resultKey(d.step, d.item)]).size > 0) return [];
+      if (d.item !== undefined) {
+        // A failure of an item its fan-out does not have (forged or misrouted) would run it again
+        // or fail the run; refused before a trigger is used that the item's own failure may need.
+        const fan = fanOutItems(io.store, run.runId, plan.steps[d.step]!);
+        const width = 'items' in fan ? fan.items.length : undefined;
+        if (width === undefined || d.item >= width) return [deadLetter(event, missingItem(event, run.runId, width))];
+      }
       if (!d.retrying) io.store.saveResult(detail.runId, failedKey(d.step, d.item), { type: d.error.type, message: d.error.message });
     }
     if (event['detail-type'] === DetailType.StepCompleted) {
@@ -194,18 +202,20 @@ export class TriggerProcessor {
       const d = detail as StepCompleted;
       io.store.saveResult(detail.runId, resultKey(d.step, d.item), d.output ?? null);
     }
-    return this.#fire({ io, plan, run, detail, effects: [], only }, event);
+    return this.#fire({ io, plan, run, event, detail, effects: [], only });
   }
 
-  #fire(ctx: Ctx, event: EventEnvelope): Effect[] {
+  #fire(ctx: Ctx): Effect[] {
     const { store } = ctx.io;
     const now = this.#leaseNow(ctx.io);
-    for (const { plan, trigger, stepIndex } of this.#index.match(event)) {
+    for (const { plan, trigger, stepIndex, sized } of this.#index.match(ctx.event)) {
       if (plan !== ctx.plan || (ctx.only !== undefined && trigger.id !== ctx.only)) continue;
       const key = arrivalKey(trigger.condition.key, ctx.detail);
-      const ordinal = store.ordinals ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
-      if (!arrive(store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs)) continue;
-      this.#act(ctx, trigger, key);
+      const ordinal = store.ordinals || sized ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
+      const fires = arrive(store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs);
+      if (fires === true) this.#act(ctx, trigger, key);
+      // An item past its forEach's width (a forged, misrouted or foreign event): it never counts.
+      else if (fires) ctx.effects.push(deadLetter(ctx.event, missingItem(ctx.event, ctx.run.runId, fires.need)));
     }
     return ctx.effects;
   }
@@ -320,7 +330,7 @@ export class TriggerProcessor {
    */
   #failRunOnce(ctx: Ctx, key: string): void {
     const fail = ctx.plan.triggers.find((t) => t.id === TriggerId.fail);
-    if (fail && !arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, this.#leaseNow(ctx.io), this.#leaseMs)) return;
+    if (fail && arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, this.#leaseNow(ctx.io), this.#leaseMs) !== true) return;
     this.#failRun(ctx);
     if (fail) ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: fail.id });
   }
@@ -364,27 +374,6 @@ export class TriggerProcessor {
       events: [{ id: io.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(io.now()).toISOString(), detail }],
     };
   }
-}
-
-/**
- * Why a step event's `item` does not fit its step, if it does not: only forEach steps have items,
- * and they retry item by item (a retrying failure without an item would run the whole step).
- */
-function itemMismatch(step: PlanStep, detail: StepCompleted | StepFailed, type: string): string | undefined {
-  if (detail.item !== undefined && !step.forEach) return `step "${detail.step}" has no forEach, so its events carry no item`;
-  if (step.forEach && detail.item === undefined && type === DetailType.StepFailed && (detail as StepFailed).retrying) {
-    return `step "${detail.step}" runs once per item (forEach): a retrying failure must name its item`;
-  }
-  return undefined;
-}
-
-/** Position of each predecessor in a step-keyed trigger's activation list (its arrival ordinals). */
-function stepIndex(trigger: Trigger): ReadonlyMap<string, number> | undefined {
-  if (trigger.condition.key !== 'step') return undefined;
-  const steps = (trigger.activation['detail'] as { step?: unknown } | undefined)?.step;
-  // Exact step names only ($fail's pattern may list the steps it does not hear, with anything-but).
-  if (!Array.isArray(steps) || !steps.every((s) => typeof s === 'string')) return undefined;
-  return new Map(steps.map((s: string, i) => [s, i]));
 }
 
 function deadLetter(event: unknown, reason: string): Effect {

@@ -11,6 +11,7 @@ import { carryOut, type EffectDeps } from '../../src/adapters/aws/effects.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import { JoinflowError } from '../../src/model/errors.ts';
 import type { TriggerStore } from '../../src/ports.ts';
+import { describeSizedJoinContract } from '../contract/sized-join.contract.ts';
 import { describeTriggerStoreContract } from '../contract/trigger-store.contract.ts';
 import { createTable, startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 
@@ -39,6 +40,7 @@ async function freshStore(options: Partial<DynamoDbStoreOptions> = {}): Promise<
 }
 
 describeTriggerStoreContract('dynamodb (dynalite)', async () => ({ store: (await freshStore()).store }), { fanIn: 5000 });
+describeSizedJoinContract('dynamodb (dynalite)', async () => ({ store: (await freshStore()).store }));
 
 /** Raw items of a run whose sort key starts with `prefix`. */
 async function rawItems(table: string, runId: string, prefix: string) {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import type { TriggerStore } from '../../src/ports.ts';
+import { describeSizedJoinContract } from './sized-join.contract.ts';
 import { describeTriggerStoreContract } from './trigger-store.contract.ts';
 
 const dirs: string[] = [];
@@ -30,10 +31,12 @@ const stores: Array<{ name: string; open: (dir: string) => Opened; held: (s: Rec
 ];
 
 for (const { name, open, held } of stores) {
-describeTriggerStoreContract(name, async () => {
+const fresh = async () => {
   const state = open(freshDir());
   return { store: state.store, close: async () => state.close() };
-});
+};
+describeTriggerStoreContract(name, fresh);
+describeSizedJoinContract(name, fresh);
 
 describe(`TriggerStore contract: ${name}, committing as the engine does`, () => {
 

@@ -49,10 +49,14 @@ const SHAPES = new Map<string, Map<string, { forEach: boolean }>>([
   ['fz-fan', new Map([['split', { forEach: false }], ['square', { forEach: true }], ['tail', { forEach: false }]])],
 ]);
 
-/** What the engine must do with an event. A dead letter's reason must match every RegExp of one alternative. */
+/**
+ * What the engine must do with an event. A dead letter's reason must match every RegExp of one
+ * alternative. An accepted event may instead be dead-lettered for a reason of `unless`, when
+ * what decides is the run's state as the engine sees it then (has the fan-out happened yet?).
+ */
 export type Verdict =
   | { kind: 'dead-letter'; alternatives: RegExp[][] }
-  | { kind: 'accepted'; runId: string; creates: boolean; workflow: string }
+  | { kind: 'accepted'; runId: string; creates: boolean; workflow: string; unless?: RegExp[][] }
   | { kind: 'ignored' };
 
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
@@ -148,7 +152,14 @@ export class World {
     if (owner === undefined) problems.push([/^unknown run "/]);
     else if (owner !== workflow) problems.push([/belongs to workflow/]);
     if (problems.length > 0) return deadLetter(...problems);
-    return { kind: 'accepted', runId: d['runId'] as string, creates: false, workflow };
+    const accepted: Verdict = { kind: 'accepted', runId: d['runId'] as string, creates: false, workflow };
+    // An item its fan-out does not have is dead-lettered while the run is running: a completion
+    // past the width once the width is known, a failure past it, or any failure before the fan-out.
+    const item = d['item'] as number | undefined;
+    if (step.forEach && item !== undefined && (item >= ITEMS || type === 'Step Failed')) {
+      accepted.unless = [[new RegExp(`^invalid ${type} detail: item: step "square" of run "`), /" (has not fanned out|has 7 items \(its forEach's width\)), so there is no item \d+$/]];
+    }
+    return accepted;
   }
 }
 

@@ -104,6 +104,43 @@ describe('trigger processor under at-least-once delivery', () => {
     expect(effects.filter((e) => e.type === 'ack').map((e) => (e as { trigger: string }).trigger)).toEqual(['$collect:square', 'square']);
   });
 
+  it('dead-letters a completion of an item beyond the fan-out\'s width, also one that came before the width: the collect waits for its own items', async () => {
+    const { p } = processorOnMemory();
+    p.register(plan(fanoutDef));
+    const ref = { workflow: 'fan', runId: 'r' };
+    const square = (item: number, output: unknown) => p.process(event(DetailType.StepCompleted, { ...ref, step: 'square', attempt: 1, item, output }));
+    await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 3 } }));
+    // Item 8 comes before the width is known (kept, judged later); then split's three items.
+    expect(await square(8, 'forged')).toEqual([]);
+    await p.process(event(DetailType.StepCompleted, { ...ref, step: 'split', attempt: 1, output: [1, 2, 3] }));
+    expect(await square(0, 0)).toEqual([]);
+    expect(await square(1, 10)).toEqual([]);
+    // Item 7 of 3 would be the third arrival (with 8, the fourth): dead-lettered, it counts for nothing.
+    const refused = await square(7, 'forged');
+    expect(refused.map((e) => (e as { reason?: string }).reason)).toEqual(['invalid Step Completed detail: item: step "square" of run "r" has 3 items (its forEach\'s width), so there is no item 7']);
+    expect((await square(8, 'forged')).map((e) => e.type)).toEqual(['dead-letter']);
+    const effects = await square(2, 20);
+    const collected = effects.flatMap((e) => (e.type === 'publish' ? e.events : [])).find((e) => e['detail-type'] === DetailType.StepCompleted);
+    expect(collected?.detail).toMatchObject({ step: 'square', items: 3, output: [0, 10, 20] });
+  });
+
+  it('neither retries an item its fan-out does not have nor fails the run for it: its failure, past the width or before the fan-out, is dead-lettered', async () => {
+    const { p, store } = processorOnMemory();
+    p.register(plan(fanoutDef));
+    const ref = { workflow: 'fan', runId: 'r' };
+    const failed = (item: number, retrying = true) => p.process(event(DetailType.StepFailed, { ...ref, step: 'square', item, attempt: 1, error: { type: 'E', message: 'boom' }, retrying }));
+    const reasons = (effects: Effect[]) => effects.map((e) => (e.type === 'dead-letter' ? e.reason : e.type));
+    await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 2 } }));
+    expect(reasons(await failed(0))).toEqual(['invalid Step Failed detail: item: step "square" of run "r" has not fanned out, so there is no item 0']);
+    await p.process(event(DetailType.StepCompleted, { ...ref, step: 'split', attempt: 1, output: [1, 2] }));
+    expect(reasons(await failed(2))).toEqual(['invalid Step Failed detail: item: step "square" of run "r" has 2 items (its forEach\'s width), so there is no item 2']);
+    expect(reasons(await failed(9, false))).toEqual(['invalid Step Failed detail: item: step "square" of run "r" has 2 items (its forEach\'s width), so there is no item 9']);
+    expect((await store.getRun('r'))?.status).toBe('running');
+    // The refused failure of item 0 took nothing from item 0's own: its retry is scheduled.
+    expect(reasons(await failed(0))).toEqual(['schedule', 'ack']);
+    expect(reasons(await failed(1))).toEqual(['schedule', 'ack']);
+  });
+
   it('starts a step with delayMs on a timer (each item of a forEach step), and retries it without the delay', async () => {
     const { p } = processorOnMemory();
     p.register(plan({

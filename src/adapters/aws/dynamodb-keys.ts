@@ -8,7 +8,7 @@
  * | `META`                           | run record (+ `workflowStatus` for the GSI, `expiresAt`) |
  * | `TRIG#<trigger>`                 | join: arrival set, `cnt`, `need`, `doneShards`, claim     |
  * | `TRIG#<trigger>#S#<shard>`       | shard counter of a large fan-in (`cnt`, copy of `need`)  |
- * | `TRIG#<trigger>#A#<shard>#<ord>` | marker: one per arrival of a large fan-in                |
+ * | `TRIG#<trigger>#A#<shard>#<ord>` | marker: one per arrival of a large fan-in (`ord`)         |
  * | `RES#<key>`                      | a step (or item) result, `output` as a JSON string       |
  * | `JOB#<step>#<item>#<attempt>`    | Batch jobs not known to have ended (batch-jobs.ts)        |
  */
@@ -297,18 +297,23 @@ export function tableAccess(client: DynamoDBClient, table: string) {
       const get = () => client.send(new GetItemCommand({ TableName: table, Key: itemKey(runId, sk), ConsistentRead: true }));
       return (await send('GetItem', get)).Item;
     },
-    /** Counts (consistently) the items of a run whose sk starts with `prefix` and whose `join` is `join`. */
-    async count(runId: string, prefix: string, join: string): Promise<number> {
+    /**
+     * Counts (consistently) the items of a run whose sk starts with `prefix` and whose `join` is
+     * `join`; with `below`, only those whose `ord` is less (or that have none).
+     */
+    async count(runId: string, prefix: string, join: string, below?: number): Promise<number> {
       let total = 0;
       let start: Item | undefined;
+      const values: Item = { ':pk': itemKey(runId, '').pk, ':prefix': { S: prefix }, ':join': { S: join } };
+      if (below !== undefined) values[':below'] = n(below);
       do {
         const query = new QueryCommand({
           TableName: table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
           // A trigger id may itself contain '#', so a prefix alone could match another join's items.
-          FilterExpression: '#join = :join',
-          ExpressionAttributeNames: { '#join': 'join' },
-          ExpressionAttributeValues: { ':pk': itemKey(runId, '').pk, ':prefix': { S: prefix }, ':join': { S: join } },
+          FilterExpression: below === undefined ? '#join = :join' : '#join = :join AND (attribute_not_exists(#ord) OR #ord < :below)',
+          ExpressionAttributeNames: below === undefined ? { '#join': 'join' } : { '#join': 'join', '#ord': 'ord' },
+          ExpressionAttributeValues: values,
           Select: 'COUNT',
           ConsistentRead: true,
           ExclusiveStartKey: start,

@@ -20,7 +20,7 @@ import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-batch.ts';
 
 /** A join counter: the first arrival key in a field, a Set only from the second on. */
-export type Join = { first: string | undefined; more: Set<string> | undefined; need: number | undefined; claimedAt: number | undefined; dispatchedAt: number | undefined };
+export type Join = { first: string | undefined; more: Set<string> | undefined; need: number | undefined; early?: number[]; excess?: number; claimedAt: number | undefined; dispatchedAt: number | undefined };
 
 /** A run this process has in memory. */
 export type LiveRun = {

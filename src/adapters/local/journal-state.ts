@@ -17,6 +17,7 @@ import { addArrival, arrivals, joinOf, Journal, type LiveRun } from './journal-c
 import { liveRun } from './journal-runs.ts';
 import { addTask, slimTask, taskEntry } from './journal-tasks.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
+import { noteEarly, refusal, sizeJoin } from './sized-joins.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
 import { createBatch } from './sqlite-batch.ts';
@@ -125,23 +126,26 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       if (finished && live) live.record = finishedRecord(live.record, update);
       return finished;
     },
-    arrive(runId, trigger, key, need): JoinState {
+    arrive(runId, trigger, key, need, ordinal): JoinState {
       const j = joinOf(run(runId), trigger);
+      const refused = refusal(j, arrivals(j), need, ordinal);
+      if (refused) return refused;
       const fresh = addArrival(j, key);
+      if (fresh) noteEarly(j, need, ordinal);
       const setsNeed = need !== undefined && j.need === undefined;
       if (setsNeed) j.need = need;
       if (fresh || setsNeed) {
         journal.writer(runId).arrive(trigger, key, need);
       }
-      return { fresh, count: arrivals(j), need: j.need };
+      return { fresh, count: arrivals(j) - (j.excess ?? 0), need: j.need };
     },
     setNeed(runId, trigger, need): JoinState {
       const j = joinOf(run(runId), trigger);
       if (j.need === undefined) {
-        j.need = need;
+        sizeJoin(j, need);
         journal.writer(runId).need(trigger, need);
       }
-      return { fresh: false, count: arrivals(j), need: j.need };
+      return { fresh: false, count: arrivals(j) - (j.excess ?? 0), need: j.need };
     },
     claim(runId, trigger, now, leaseMs): ClaimResult {
       const j = joinOf(run(runId), trigger);

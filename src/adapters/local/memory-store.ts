@@ -6,14 +6,17 @@
  */
 import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
 import { finishedRecord, runRecord } from './run-record.ts';
+import { noteEarly, refusal, sizeJoin, type SizedJoin } from './sized-joins.ts';
 
 /**
  * A join counter. Most joins see one arrival (a step after one other, a run start), so the first
  * key is kept in a field and a Set is made only for a second one.
  */
-type Join = { first: string | undefined; more: Set<string> | undefined; need: number | undefined; claimedAt?: number; dispatchedAt?: number };
+type Join = SizedJoin & { first: string | undefined; more: Set<string> | undefined; claimedAt?: number; dispatchedAt?: number };
 
 const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
+/** The arrivals that count: those beyond a sized join's need do not (sized-joins.ts). */
+const counted = (j: Join): number => arrivals(j) - (j.excess ?? 0);
 type RunState = { record: RunRecord; joins: Map<string, Join>; results: Map<string, unknown> };
 
 /** Options of the memory store. */
@@ -54,8 +57,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
       run.record = finishedRecord(run.record, update);
       return true;
     },
-    arrive(runId, trigger, key, need): JoinState {
+    arrive(runId, trigger, key, need, ordinal): JoinState {
       const j = join(runId, trigger);
+      const refused = refusal(j, arrivals(j), need, ordinal);
+      if (refused) return refused;
       let fresh: boolean;
       if (j.first === undefined) {
         j.first = key;
@@ -67,13 +72,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
         fresh = !j.more.has(key);
         if (fresh) j.more.add(key);
       }
+      if (fresh) noteEarly(j, need, ordinal);
       if (need !== undefined && j.need === undefined) j.need = need;
-      return { fresh, count: arrivals(j), need: j.need };
+      return { fresh, count: counted(j), need: j.need };
     },
     setNeed(runId, trigger, need): JoinState {
       const j = join(runId, trigger);
-      if (j.need === undefined) j.need = need;
-      return { fresh: false, count: arrivals(j), need: j.need };
+      if (j.need === undefined) sizeJoin(j, need);
+      return { fresh: false, count: counted(j), need: j.need };
     },
     claim(runId, trigger, now, leaseMs): ClaimResult {
       const j = join(runId, trigger);

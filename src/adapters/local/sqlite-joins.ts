@@ -12,11 +12,11 @@
  */
 import type Database from 'better-sqlite3';
 import type { ClaimResult, JoinState } from '../../ports.ts';
+import { noteEarly, refusal, sizeJoin, type SizedJoin } from './sized-joins.ts';
 
-type Mirror = {
+type Mirror = SizedJoin & {
   arrived: Set<string>;
   cnt: number;
-  need: number | undefined;
   claimedAt: number | null;
   dispatchedAt: number | null;
   dirty: boolean;
@@ -113,28 +113,31 @@ export function createJoinMirror(db: Database.Database) {
     own(runId: string): void {
       owned.add(runId);
     },
-    arrive(runId: string, trig: string, key: string, need: number | undefined): JoinState {
+    arrive(runId: string, trig: string, key: string, need: number | undefined, ordinal: number | undefined): JoinState {
       const m = mirror(runId, trig);
+      const refused = refusal(m, m.cnt, need, ordinal);
+      if (refused) return refused;
       const fresh = !m.arrived.has(key);
       if (fresh) {
         m.arrived.add(key);
         m.cnt++;
         m.fresh.push(key);
+        noteEarly(m, need, ordinal);
         touch(runId, trig, m);
       }
       if (need !== undefined && m.need === undefined) {
         m.need = need;
         touch(runId, trig, m);
       }
-      return { fresh, count: m.cnt, need: m.need };
+      return { fresh, count: m.cnt - (m.excess ?? 0), need: m.need };
     },
     setNeed(runId: string, trig: string, need: number): JoinState {
       const m = mirror(runId, trig);
       if (m.need === undefined) {
-        m.need = need;
+        sizeJoin(m, need);
         touch(runId, trig, m);
       }
-      return { fresh: false, count: m.cnt, need: m.need };
+      return { fresh: false, count: m.cnt - (m.excess ?? 0), need: m.need };
     },
     /** Claims a trigger's single fire; a claim never dispatched within `leaseMs` is taken over. */
     claim(runId: string, trig: string, now: number, leaseMs: number): ClaimResult {

@@ -138,10 +138,10 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       running.delete(runId);
       return s.finishRun(runId, update);
     },
-    arrive(runId, trigger, key, need) {
-      // `ordinal` is ignored: one B-tree holds any fan-in, no sharding needed.
+    arrive(runId, trigger, key, need, ordinal) {
+      // One B-tree holds any fan-in, no sharding needed: `ordinal` only keeps a sized join to its need.
       batch.write();
-      return joins.arrive(runId, trigger, key, need);
+      return joins.arrive(runId, trigger, key, need, ordinal);
     },
     setNeed(runId, trigger, need) {
       batch.write();
