@@ -1,14 +1,15 @@
 /** Number, time and text formatting shared by the timeline's chart and the CLI. */
 
-/** `0.4 ms`, `54 ms`, `21.385 s`, `1084.123 s (18m 04s)`. */
+/** `0.4 ms`, `54 ms`, `21.385 s`, `1084.123 s (18m 04s)`, `13633.4 s (3h 47m 13s)`. */
 export function formatMs(ms: number): string {
   const abs = Math.abs(ms);
   if (abs < 1000) return `${Number(ms.toFixed(1))} ms`;
   const seconds = `${Number((ms / 1000).toFixed(3))} s`;
   if (abs < 120_000) return seconds;
-  const m = Math.floor(abs / 60_000);
-  const s = Math.floor((abs % 60_000) / 1000);
-  return `${seconds} (${ms < 0 ? '-' : ''}${m}m ${String(s).padStart(2, '0')}s)`;
+  const h = Math.floor(abs / 3_600_000);
+  const m = Math.floor((abs % 3_600_000) / 60_000);
+  const s = String(Math.floor((abs % 60_000) / 1000)).padStart(2, '0');
+  return `${seconds} (${ms < 0 ? '-' : ''}${h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m`} ${s}s)`;
 }
 
 /** A share as `12.3%` (of a zero whole: `0%`). */

@@ -135,6 +135,9 @@ describe('format', () => {
     expect(formatMs(54)).toBe('54 ms');
     expect(formatMs(21_385)).toBe('21.385 s');
     expect(formatMs(1_084_123)).toBe('1084.123 s (18m 04s)');
+    // Past an hour, in hours too (227m 13s read badly).
+    expect(formatMs(13_633_400)).toBe('13633.4 s (3h 47m 13s)');
+    expect(formatMs(3_600_000)).toBe('3600 s (1h 00m 00s)');
     expect(percent(35, 400)).toBe('8.8%');
     expect(percent(1, 0)).toBe('0%');
   });
