@@ -379,7 +379,8 @@ function checkRuntime(value: unknown, path: string, problems: Problem[]): number
   if (value === undefined || value === null) return 0;
   // Seconds times 1000 must stay finite too, or durationMs would be Infinity.
   if (typeof value !== 'number' || !Number.isFinite(value * 1000) || value < 0) {
-    problems.push({ path, message: `runtime must be a finite, non-negative number of seconds, got ${typeof value === 'number' ? String(value) : kindOf(value)}` });
+    const why = typeof value === 'number' && Number.isFinite(value) && value >= 0 ? ', small enough to count in milliseconds' : '';
+    problems.push({ path, message: `runtime must be a finite, non-negative number of seconds${why}, got ${typeof value === 'number' ? String(value) : kindOf(value)}` });
     return 0;
   }
   return value;

@@ -231,6 +231,11 @@ describe('importWfCommons on hand-made traces', () => {
     expect(problems[6]?.message).toMatch(/unknown task "stray"/);
   });
 
+  it('says why a finite runtime too large for milliseconds is refused', () => {
+    const problems = problemsOf(() => importWfCommons({ workflow: { specification: { tasks: [{ id: 'a' }] }, execution: { tasks: [{ id: 'a', runtimeInSeconds: 1e308 }] } } }));
+    expect(problems.map((p) => p.message)).toEqual(['runtime must be a finite, non-negative number of seconds, small enough to count in milliseconds, got 1e+308']);
+  });
+
   it('checks an explicit name and sanitizes a derived one', () => {
     const trace = { name: 'x', workflow: { tasks: [{ name: 'a' }] } };
     expect(problemsOf(() => importWfCommons(trace, { name: 'has space' }))[0]?.path).toBe('options.name');
