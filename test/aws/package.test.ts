@@ -17,6 +17,7 @@ import { cleanPackages, slsPackage, type Packaged } from '../helpers/serverless.
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
+import { runWaitMs } from '../../src/runtime/waits.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const require = createRequire(import.meta.url);
@@ -294,6 +295,13 @@ describe('serverless package of the repository triggers/', () => {
 
   it('passes the common checks (roles, no wildcard actions, table, queues, DLQs)', () => {
     commonChecks(pkg.template);
+  });
+
+  it("keeps claim checks claimCheckDays plus the plans' longest wait (video-objects waits over an hour: 31 days)", () => {
+    const rule = (pkg.template.Resources['Bucket']!.Properties['LifecycleConfiguration'] as Json)['Rules'][0] as Json;
+    const longest = Math.max(...plans.map((p) => runWaitMs(p)));
+    expect(longest).toBeGreaterThan(0);
+    expect(rule).toEqual({ Id: 'expire-claim-checks', Status: 'Enabled', Prefix: 'joinflow/', ExpirationInDays: 30 + Math.ceil(longest / 86_400_000) });
   });
 
   it("leaves nothing in the temp dir (serverless-esbuild's zip folders are removed)", () => {

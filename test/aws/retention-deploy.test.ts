@@ -1,0 +1,39 @@
+/** The deploy plugin's copy of runtime/waits.ts (CommonJS, for the bucket's lifecycle) gives the same waits. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
+import { runWaitMs } from '../../src/runtime/waits.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const deploy = createRequire(import.meta.url)(path.join(root, 'deploy/retention.cjs')) as {
+  runWaitMs(plan: unknown): number;
+  claimCheckExpiryDays(model: { plans: unknown[]; settings: { claimCheckDays: number } }): number;
+};
+
+const waiting = compileWorkflow(
+  {
+    name: 'waits',
+    steps: {
+      a: { executor: { type: 'simulate', durationMs: 0 }, delayMs: 200 * 86_400_000 },
+      b: { needs: ['a'], executor: { type: 'process', command: 'true' }, retry: { maxAttempts: 4, backoffMs: 1_000, factor: 3, maxDelayMs: 20_000 }, timeoutMs: 60_000 },
+      c: { needs: ['a'], executor: { type: 'simulate', durationMs: 0 }, delayMs: 1_000 },
+      d: { needs: ['b', 'c'], executor: { type: 'auto', module: 'h.ts', image: 'img', command: ['run'] }, resources: { memoryMb: 512, expectedSeconds: 60 }, timeoutMs: 30_000, fallback: 'batch' },
+    },
+  },
+  { source: 'waits.yaml' },
+);
+
+describe('deploy/retention.cjs', () => {
+  it("gives the runtime's waits for every plan of the repository and one that waits 200 days with retries, time-outs and a fallback", () => {
+    const plans: TriggerPlan[] = readdirSync(path.join(root, 'triggers'))
+      .filter((f) => f.endsWith('.json') && !f.startsWith('@'))
+      .map((f) => JSON.parse(readFileSync(path.join(root, 'triggers', f), 'utf8')) as TriggerPlan);
+    for (const plan of [...plans, waiting]) expect(deploy.runWaitMs(plan), plan.workflow).toBe(runWaitMs(plan));
+    expect(runWaitMs(waiting)).toBeGreaterThan(200 * 86_400_000);
+    expect(deploy.claimCheckExpiryDays({ plans: [waiting], settings: { claimCheckDays: 30 } })).toBe(30 + Math.ceil(runWaitMs(waiting) / 86_400_000));
+    expect(deploy.claimCheckExpiryDays({ plans: [], settings: { claimCheckDays: 7 } })).toBe(7);
+  });
+});
