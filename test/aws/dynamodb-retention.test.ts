@@ -7,7 +7,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createJobBook } from '../../src/adapters/aws/batch-jobs.ts';
 import { itemKey } from '../../src/adapters/aws/dynamodb-keys.ts';
 import { createDynamoDbStore, type DynamoDbStoreOptions } from '../../src/adapters/aws/dynamodb-store.ts';
@@ -16,7 +16,7 @@ import { DetailType } from '../../src/model/events.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import { TriggerProcessor } from '../../src/runtime/processor.ts';
 import { event } from '../helpers/driver.ts';
-import { createTable, startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { dynaliteForFile } from '../helpers/dynalite.ts';
 import { plan } from '../helpers/plans.ts';
 
 const NOW = Date.UTC(2030, 0, 1);
@@ -38,15 +38,7 @@ const slow: TriggerPlan = plan({
 /** One step, no delays, retries or time-outs. */
 const quick: TriggerPlan = plan({ name: 'quick', steps: { only: { executor: sim } } });
 
-let dynamo: DynaliteHandle;
-let tables = 0;
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-});
-afterAll(async () => {
-  await dynamo.close();
-});
+const dynamo = dynaliteForFile();
 beforeEach(() => {
   // Date alone: dynalite's sockets and the SDK's timers keep running.
   vi.useFakeTimers({ toFake: ['Date'] });
@@ -57,8 +49,7 @@ afterEach(() => {
 });
 
 async function freshStore(options: Partial<DynamoDbStoreOptions> = {}) {
-  const table = `joinflow-retention-${++tables}`;
-  await createTable(dynamo.client, table);
+  const table = await dynamo.table('joinflow-retention');
   const store = createDynamoDbStore({ client: dynamo.client, table, plans: [slow, quick], shardThreshold: 4, shards: 2, ...options });
   return { store, table };
 }

@@ -6,7 +6,7 @@
  * unsharded cases are in the sized-join contract (sized-join.contract.ts, run on every store).
  */
 import { type AttributeValue, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { itemKey, sortKey } from '../../src/adapters/aws/dynamodb-keys.ts';
 import { createDynamoDbStore } from '../../src/adapters/aws/dynamodb-store.ts';
 import { DetailType, type EventEnvelope } from '../../src/model/events.ts';
@@ -14,23 +14,14 @@ import type { Effect } from '../../src/runtime/effects.ts';
 import type { JoinState, TriggerStore } from '../../src/ports.ts';
 import { TriggerProcessor } from '../../src/runtime/processor.ts';
 import { event } from '../helpers/driver.ts';
-import { createTable, startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { dynaliteForFile } from '../helpers/dynalite.ts';
 import { fanoutDef, plan } from '../helpers/plans.ts';
 
-let dynamo: DynaliteHandle;
-let tables = 0;
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-});
-afterAll(async () => {
-  await dynamo.close();
-});
+const dynamo = dynaliteForFile();
 
 /** A store on a fresh table; sharded from ordinal 4 on, in `shards` counters. */
 async function freshStore(shards = 2): Promise<{ store: TriggerStore; table: string }> {
-  const table = `joinflow-sized-${++tables}`;
-  await createTable(dynamo.client, table);
+  const table = await dynamo.table('joinflow-sized');
   const store = createDynamoDbStore({ client: dynamo.client, table, shardThreshold: 4, shards });
   await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
   return { store, table };
@@ -98,8 +89,7 @@ describe('the trigger processor on DynamoDB: an item beyond a forEach\'s width',
   const published = (effects: Effect[]): EventEnvelope[] => effects.flatMap((e) => (e.type === 'publish' ? e.events : []));
 
   async function processor() {
-    const table = `joinflow-sized-${++tables}`;
-    await createTable(dynamo.client, table);
+    const table = await dynamo.table('joinflow-sized');
     const p = new TriggerProcessor({ store: createDynamoDbStore({ client: dynamo.client, table }), clock: { now: () => 0 }, newId: () => 'x' });
     p.register(plan(fanoutDef));
     await p.process(event(DetailType.RunRequested, { ...ref, input: { n: 3 } }));

@@ -1,5 +1,6 @@
 /** Starts dynalite (a DynamoDB protocol emulator on LevelDB) in-process on a free port. */
 import { Agent } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -56,4 +57,30 @@ export async function createTable(client: DynamoDBClient, name: string): Promise
     if (Table?.TableStatus === 'ACTIVE') return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * dynalite for the tests of one file: started before them, closed after. `table(prefix)` makes a
+ * fresh table (numbered) on it and gives its name.
+ */
+export function dynaliteForFile(): { readonly client: DynamoDBClient; table(prefix: string): Promise<string> } {
+  let handle: DynaliteHandle | undefined;
+  let tables = 0;
+  beforeAll(async () => {
+    handle = await startDynalite();
+  });
+  afterAll(async () => {
+    await handle?.close();
+  });
+  return {
+    get client() {
+      if (!handle) throw new Error('dynalite is not started: use the client inside a test');
+      return handle.client;
+    },
+    async table(prefix) {
+      const name = `${prefix}-${++tables}`;
+      await createTable(this.client, name);
+      return name;
+    },
+  };
 }
