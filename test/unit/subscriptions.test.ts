@@ -175,6 +175,23 @@ describe('delivery loop', () => {
     await d.close();
   });
 
+  it('records the deliveries of events that come after it was closed (an engine stopping while its steps end), for the next one to deliver', async () => {
+    const outbox = createMemoryOutbox();
+    const runner = scripted([]);
+    const first = createSubscriptionDispatcher({ subscriptions: [webhook('a')], outbox, deliver: runner.deliver, onDead: () => {} });
+    first.start();
+    await first.close();
+    // The engine still commits the batch: true says there is something to commit.
+    expect(first.tap([event('late')])).toBe(true);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(runner.calls).toEqual([]);
+    const next = createSubscriptionDispatcher({ subscriptions: [webhook('a')], outbox, deliver: runner.deliver, onDead: () => {} });
+    next.start();
+    await next.settle();
+    expect(runner.calls).toEqual(['a:late']);
+    await next.close();
+  });
+
   it('keeps deliveries in the state file across a crash and delivers them after a restart, once', async () => {
     const dir = tmp();
     let state = openSqliteState({ dir });

@@ -82,14 +82,18 @@ export class SubscriptionDispatcher {
   /** Records the deliveries a batch of events calls for (inside the batch's transaction). */
   /** Records the deliveries these events cause; true when there were any. */
   tap(events: readonly EventEnvelope[]): boolean {
-    if (this.#byName.size === 0 || this.#closed) return false;
+    if (this.#byName.size === 0) return false;
     const now = this.#now();
     const wanted: Delivery[] = [];
     for (const event of events) {
       for (const s of this.#match(event)) wanted.push({ subscription: s.name, event, attempt: 0, dueAt: now });
     }
     if (wanted.length === 0) return false;
-    for (const d of this.#o.outbox.enqueue(wanted)) this.#queue.push(d);
+    const added = this.#o.outbox.enqueue(wanted);
+    // Closed (the engine is stopping, its last steps still ending): recorded with the batch all
+    // the same, for the next engine on the state dir to deliver; none is started here.
+    if (this.#closed) return added.length > 0;
+    for (const d of added) this.#queue.push(d);
     // After the batch commits (the engine commits a batch at once when this returns true): a
     // delivery never runs ahead of the state that produced its event.
     setImmediate(() => this.#pump());
