@@ -26,9 +26,11 @@ describe('webhook redirects', () => {
   let server: Server;
   let base: string;
   const seen: string[] = [];
+  const headersSeen: Array<Record<string, unknown>> = [];
   beforeAll(async () => {
     server = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
+      headersSeen.push({ ...req.headers });
       req.resume();
       if (req.url === '/hang') return; // never answers: the delivery waits for its timeout
       if (req.url === '/huge') {
@@ -111,6 +113,13 @@ describe('webhook redirects', () => {
 
   it('a 200 still delivers', async () => {
     expect(await runner(sub('hook', { type: 'webhook', url: `${base}/ok` }), event)).toEqual({ status: 'delivered' });
+  });
+
+  it('headers given in any case replace the defaults (Content-Type, User-Agent), not join them', async () => {
+    headersSeen.length = 0;
+    const target = { type: 'webhook', url: `${base}/ok`, headers: { 'Content-Type': 'application/cloudevents+json', 'User-Agent': 'my-agent/1.0', 'X-Token': 't' } };
+    expect(await runner(sub('hook', target), event)).toEqual({ status: 'delivered' });
+    expect(headersSeen[0]).toMatchObject({ 'content-type': 'application/cloudevents+json', 'user-agent': 'my-agent/1.0', 'x-token': 't' });
   });
 });
 

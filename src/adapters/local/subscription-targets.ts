@@ -82,7 +82,8 @@ async function attemptPost(t: WebhookTarget, event: EventEnvelope, signal: Abort
   try {
     response = await fetch(t.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'joinflow', ...t.headers },
+      // Header names ignore case: the user's Content-Type replaces the default, not joins it.
+      headers: { 'content-type': 'application/json', 'user-agent': 'joinflow', ...Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k.toLowerCase(), v])) },
       body: JSON.stringify(event),
       // Never follow a redirect: fetch would turn the POST into a bodyless GET (301/302/303) whose
       // 2xx would count as delivered although the event never arrived. A 3xx is an answer like any
