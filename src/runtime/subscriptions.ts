@@ -70,6 +70,13 @@ export function deliveryRunId(subscription: string, eventId: string): string {
   return `${subscription.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, '_')}:${hash}`;
 }
 
+/** Whether `runId` is one that {@link deliveryRunId} gives a run `subscription` starts (either form). */
+export function startedBySubscription(runId: string, subscription: string): boolean {
+  if (runId.startsWith(`${subscription}:`)) return true;
+  const short = `${subscription.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, '_')}:`;
+  return runId.length === short.length + 32 && runId.startsWith(short) && /^[0-9a-f]{32}$/.test(runId.slice(short.length));
+}
+
 /** The part of `event` a dotted `inputPath` ("$", "$.detail.output") selects; null when absent. */
 export function selectInput(event: unknown, inputPath: string): unknown {
   let value: unknown = event;

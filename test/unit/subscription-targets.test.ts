@@ -9,6 +9,7 @@ import { createMemoryOutbox } from '../../src/adapters/local/delivery-outbox.ts'
 import { createSubscriptionDispatcher } from '../../src/adapters/local/subscription-dispatcher.ts';
 import { createTargetRunner } from '../../src/adapters/local/subscription-targets.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
+import { deliveryRunId } from '../../src/runtime/subscriptions.ts';
 import { SubscriptionSchema, type Subscription } from '../../src/model/subscriptions.ts';
 
 const event: EventEnvelope = { id: 'e1', source: 'joinflow', 'detail-type': 'Run Succeeded', time: '2026-01-01T00:00:00.000Z', detail: { workflow: 'w' } };
@@ -120,6 +121,21 @@ describe('webhook redirects', () => {
     const target = { type: 'webhook', url: `${base}/ok`, headers: { 'Content-Type': 'application/cloudevents+json', 'User-Agent': 'my-agent/1.0', 'X-Token': 't' } };
     expect(await runner(sub('hook', target), event)).toEqual({ status: 'delivered' });
     expect(headersSeen[0]).toMatchObject({ 'content-type': 'application/cloudevents+json', 'user-agent': 'my-agent/1.0', 'x-token': 't' });
+  });
+});
+
+describe('workflow targets', () => {
+  it('do not start their workflow again from an event of a run they started, whatever the length of their name', async () => {
+    const started: string[] = [];
+    const run = createTargetRunner({ root: '/tmp', publish: async (events) => void started.push(...events.map((e) => (e.detail as { runId: string }).runId)), hasWorkflow: () => true });
+    // A subscription of a workflow file is named after the workflow: long names are hashed in run ids.
+    const name = `${'w'.repeat(60)}.${'s'.repeat(45)}`;
+    const loop = sub(name, { type: 'workflow', workflow: 'w' });
+    const from = deliveryRunId(name, `event-${'0'.repeat(40)}`);
+    expect(from.startsWith(`${name}:`)).toBe(false);
+    const result = await run(loop, { ...event, detail: { workflow: 'w', runId: from } });
+    expect(result.status).toBe('reject');
+    expect(started).toEqual([]);
   });
 });
 

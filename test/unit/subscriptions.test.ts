@@ -14,6 +14,7 @@ import {
   deliveryDelay,
   deliveryRunId,
   runRequestFor,
+  startedBySubscription,
   selectInput,
   webhookVerdict,
 } from '../../src/runtime/subscriptions.ts';
@@ -54,6 +55,19 @@ describe('subscription rules', () => {
     expect(deliveryRunId('chain', 'a b/c')).toBe(odd);
     expect(deliveryRunId('chain', 'a b/d')).not.toBe(odd);
     expect(deliveryRunId('chain', 'x'.repeat(200))).toMatch(/^chain:[0-9a-f]{32}$/);
+  });
+
+  it('recognises the runs a subscription started by their ids, in either form, also for a name past 64 characters', () => {
+    const long = `${'w'.repeat(60)}.${'s'.repeat(45)}`;
+    for (const sub of ['chain', long]) {
+      for (const id of ['abc-123', 'a b/c', 'x'.repeat(200)]) {
+        expect(startedBySubscription(deliveryRunId(sub, id), sub), `${sub} ${id}`).toBe(true);
+        expect(startedBySubscription(deliveryRunId(sub, id), 'other')).toBe(false);
+      }
+    }
+    expect(deliveryRunId(long, 'x'.repeat(200))).toMatch(/^w{60}\.s{3}:[0-9a-f]{32}$/);
+    expect(startedBySubscription('chain2:abc', 'chain')).toBe(false);
+    expect(startedBySubscription('run-1', 'chain')).toBe(false);
   });
 
   it('selects the input path; absent parts give null', () => {

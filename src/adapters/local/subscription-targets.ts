@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { CommandTarget, Subscription, WebhookTarget } from '../../model/subscriptions.ts';
-import { runRequestFor, webhookVerdict } from '../../runtime/subscriptions.ts';
+import { runRequestFor, startedBySubscription, webhookVerdict } from '../../runtime/subscriptions.ts';
 import type { DeliveryResult, TargetRunner } from './subscription-dispatcher.ts';
 
 /** What the targets need from the engine. */
@@ -42,7 +42,7 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
     // An event of a run this subscription started (run id "<subscription>:<event id>"): starting
     // another would feed the next such event back to it, without end.
     const from = (event.detail as { runId?: unknown } | undefined)?.runId;
-    if (typeof from === 'string' && from.startsWith(`${sub.name}:`)) {
+    if (typeof from === 'string' && startedBySubscription(from, sub.name)) {
       return { status: 'reject', error: `the event comes from run "${from}", which this subscription started: starting "${t.workflow}" again would loop` };
     }
     const depth = (typeof from === 'string' ? chain.get(from) ?? 0 : 0) + 1;
