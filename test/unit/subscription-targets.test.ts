@@ -166,6 +166,14 @@ describe('command targets run in their own process group', () => {
     expect(result).toEqual({ status: 'reject', error: expect.stringContaining('command ./no-such-command.sh: spawn') });
   });
 
+  it('a command that exits 0 delivers, though a process it left in the background holds its stderr open', async () => {
+    const result = await runner(sub('bg', { type: 'command', command: 'sh', args: ['-c', 'sleep 3 & exit 0'], timeoutMs: 2_000 }), event);
+    expect(result).toEqual({ status: 'delivered' });
+    // A failure still says what the command wrote on stderr.
+    const failed = await runner(sub('bg', { type: 'command', command: 'sh', args: ['-c', 'echo broken >&2; exit 3'], timeoutMs: 2_000 }), event);
+    expect(failed).toEqual({ status: 'retry', error: 'command sh exited with status 3: broken' });
+  });
+
   it('a timeout kills the whole group: no `sleep` is left behind', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-subscription-cmd-'));
     const pidFile = path.join(dir, 'pid');

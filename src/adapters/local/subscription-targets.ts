@@ -215,12 +215,19 @@ function runCommand(t: CommandTarget, event: EventEnvelope, root: string, stop?:
       const code = (error as NodeJS.ErrnoException).code;
       done({ status: code === 'ENOENT' || code === 'EACCES' ? 'reject' : 'retry', error: `command ${t.command}: ${error.message}` });
     });
-    child.on('close', (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       if (killing) return;
       if (code === 0) return done({ status: 'delivered' });
       const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
       done({ status: 'retry', error: `command ${t.command} ${how}${stderr.trim() ? `: ${stderr.trim()}` : ''}` });
+    };
+    // Its exit decides, not the end of its stderr: a background process it started (`cmd &`) may
+    // hold that pipe open long after. A failure waits a moment for the rest of stderr.
+    child.on('exit', (code, signal) => {
+      if (code === 0) finish(code, signal);
+      else setTimeout(() => finish(code, signal), 100);
     });
+    child.on('close', finish);
     // A command that never reads stdin closes it early: EPIPE is expected, not a failure.
     child.stdin!.on('error', () => {});
     child.stdin!.end(JSON.stringify(event));
