@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryOutbox } from '../../src/adapters/local/delivery-outbox.ts';
 import { createSubscriptionDispatcher } from '../../src/adapters/local/subscription-dispatcher.ts';
-import { createTargetRunner } from '../../src/adapters/local/subscription-targets.ts';
+import { createTargetRunner, stopCommandTargets } from '../../src/adapters/local/subscription-targets.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import { deliveryRunId } from '../../src/runtime/subscriptions.ts';
 import { SubscriptionSchema, type Subscription } from '../../src/model/subscriptions.ts';
@@ -182,6 +182,19 @@ describe('command targets run in their own process group', () => {
     expect(result).toEqual({ status: 'retry', error: 'command sh did not finish within 500 ms' });
     const pgid = Number(readFileSync(pidFile, 'utf8').trim());
     expect(groupMembers(pgid)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('on Ctrl-C (stopCommandTargets) a command that ignores SIGTERM is killed before the process ends', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-subscription-cmd-'));
+    const pidFile = path.join(dir, 'pid');
+    const target = { type: 'command', command: 'sh', args: ['-c', `trap '' TERM; echo $$ > ${pidFile}; sleep 1000 & wait`], timeoutMs: 60_000 };
+    const delivery = runner(sub('stubborn', target), event);
+    const pgid = await waitForFile(pidFile);
+    // Synchronous: nothing of the group may run on once it returns (the process ends right after).
+    stopCommandTargets();
+    expect(groupMembers(pgid)).toEqual([]);
+    expect((await delivery).status).toBe('retry');
     rmSync(dir, { recursive: true, force: true });
   });
 

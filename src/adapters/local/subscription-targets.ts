@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { CommandTarget, Subscription, WebhookTarget } from '../../model/subscriptions.ts';
@@ -145,12 +146,41 @@ export const KILL_GRACE_MS = 500;
 const commandGroups = new Set<number>();
 
 /**
- * Ends the process groups of the command targets running now (SIGTERM), at once and without
- * waiting: for a process about to end by a signal (Ctrl-C on `joinflow run`), whose deliveries
- * stay pending and run again later. Left running, a command would run twice at once then.
+ * Ends the process groups of the command targets running now, for a process about to end by a
+ * signal (Ctrl-C on `joinflow run`), whose deliveries stay pending and run again later: left
+ * running, a command would run twice at once then. SIGTERM, then SIGKILL to what is left after
+ * {@link KILL_GRACE_MS}, waited for here, synchronously: the process ends right after.
  */
 export function stopCommandTargets(): void {
+  if (commandGroups.size === 0) return;
   for (const pgid of commandGroups) signalGroup(pgid, 'SIGTERM');
+  const deadline = Date.now() + KILL_GRACE_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while ([...commandGroups].some(groupRunning) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+  for (const pgid of commandGroups) signalGroup(pgid, 'SIGKILL');
+}
+
+/**
+ * Whether a process of the group is still running, zombies left out (nothing reaps them while
+ * stopCommandTargets waits). Where /proc cannot tell, as groupAlive says.
+ */
+function groupRunning(pgid: number): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return groupAlive(pgid);
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
 }
 
 /**
