@@ -98,3 +98,23 @@ describe("a run's input", () => {
     }
   });
 });
+
+describe('a Run Requested from outside over the size limit', () => {
+  it('is dead-lettered and starts no run that could be waited for forever (a subscription run left `joinflow run` exiting 13)', async () => {
+    const dead: string[] = [];
+    const engine = createEngine({ maxPayloadBytes: 1_000, onDeadLetter: (_e, reason) => dead.push(reason) });
+    closers.push(() => engine.close());
+    engine.register(QUICK);
+    const request = { id: 'big-1', source: 'joinflow', 'detail-type': 'Run Requested', time: new Date().toISOString(), detail: { workflow: 'quick', runId: 'big-run', input: 'x'.repeat(2_000) } };
+    await engine.publish([request]);
+    await engine.bus.idle();
+    expect(dead).toEqual([expect.stringMatching(/^event of \d+ bytes exceeds the size limit of 1000 bytes$/)]);
+    let guard: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      engine.wait('big-run').then(() => 'ended', (e: Error) => e.message),
+      new Promise((resolve) => (guard = setTimeout(() => resolve('still waiting after 5 s'), 5_000))),
+    ]);
+    clearTimeout(guard);
+    expect(waited).toBe('unknown run "big-run"');
+  });
+});

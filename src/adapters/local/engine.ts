@@ -18,7 +18,7 @@ import { recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, RESOLVED, type EngineOptions } from './engine-options.ts';
-import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, resolvePaths, settleFailures } from './engine-support.ts';
+import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, oversizeReason, resolvePaths, settleFailures } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { applyEffect, effectsOf, type Batch, type EffectHost } from './batch-effects.ts';
@@ -131,8 +131,8 @@ export class Engine {
   async publish(events: EventEnvelope[]): Promise<void> {
     for (const e of events) {
       const d = e.detail as { workflow?: unknown; runId?: unknown };
-      // One the processor will dead-letter (a bad run id) starts no run here: it would never end.
-      if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || !isRunRequested(d)) continue;
+      // One the processor will dead-letter (a bad run id, over the size limit) starts no run here: it would never end.
+      if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || !isRunRequested(d) || oversizeReason(e, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES)) continue;
       const runId = typeof d.runId === 'string' ? d.runId : e.id;
       // A run that exists (finished, or another engine's) is not taken over by a repeated request.
       if (this.#plans.has(d.workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, d.workflow);
