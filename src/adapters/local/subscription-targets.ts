@@ -158,6 +158,9 @@ export function stopCommandTargets(): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   while ([...commandGroups].some(groupRunning) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
   for (const pgid of commandGroups) signalGroup(pgid, 'SIGKILL');
+  // SIGKILL is delivered, not yet acted on, when kill() returns: a moment for the kernel.
+  const killed = Date.now() + 200;
+  while ([...commandGroups].some(groupRunning) && Date.now() < killed) Atomics.wait(pause, 0, 0, 5);
 }
 
 /**
