@@ -141,7 +141,7 @@ export async function runCommand(args: string[]): Promise<number> {
     else if (result.status === 'succeeded') process.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`);
     // A run that had ended is reported, not run: its trace is the one its state keeps.
     if (values.trace !== undefined) writeOutput('--trace', values.trace, `${JSON.stringify(ended ? engine.traceOf(result.runId) : result.trace)}\n`);
-    await settleSubscriptions(engine, hub, dispatcher);
+    await settleSubscriptions(engine, hub, dispatcher, 'caused');
     return result.status === 'succeeded' ? 0 : 1;
   } finally {
     unnote();

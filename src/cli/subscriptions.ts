@@ -120,21 +120,24 @@ async function compileOthers(root: string, except: string): Promise<TriggerPlan[
  * the runs its workflow targets started, so that a one-shot run does not cut them off. Ctrl-C
  * leaves what is left in the state dir for the next engine.
  */
-export async function settleSubscriptions(engine: Engine, hub: SubscriptionHub, dispatcher: SubscriptionDispatcher | undefined): Promise<void> {
+export async function settleSubscriptions(engine: Engine, hub: SubscriptionHub, dispatcher: SubscriptionDispatcher | undefined, scope: 'all' | 'caused' = 'all'): Promise<void> {
   if (!dispatcher) return;
+  // `run` waits for the deliveries its run caused; `resume` for those earlier processes left too.
+  const pending = () => (scope === 'all' ? dispatcher.pending : dispatcher.caused);
   let waited = 0;
   for (;;) {
     // The run's last events (Run Succeeded itself) may still be on the bus.
     await engine.bus.idle();
-    if (dispatcher.pending > 0) {
+    const n = pending();
+    if (n > 0) {
       // A retry keeps its backoff, also after a restart: say how long the wait is when it is long.
-      const wait = dispatcher.nextDueAt - Date.now();
+      const wait = (scope === 'all' ? dispatcher.nextDueAt : dispatcher.nextCausedDueAt) - Date.now();
       const next = Number.isFinite(wait) && wait >= 1000 ? ` (the next attempt in ${Math.ceil(wait / 1000)} s)` : '';
-      process.stderr.write(`joinflow: waiting for ${dispatcher.pending} subscription deliver${dispatcher.pending === 1 ? 'y' : 'ies'}${next}\n`);
-      await dispatcher.settle();
+      process.stderr.write(`joinflow: waiting for ${n} subscription deliver${n === 1 ? 'y' : 'ies'}${next}\n`);
+      await (scope === 'all' ? dispatcher.settle() : dispatcher.settleCaused());
     }
     const runs = hub.started.slice(waited);
-    if (runs.length === 0 && dispatcher.pending === 0) return;
+    if (runs.length === 0 && pending() === 0) return;
     waited += runs.length;
     await Promise.all(runs.map((id) => engine.wait(id).catch(() => undefined)));
   }

@@ -189,6 +189,32 @@ describe('delivery loop', () => {
     await d.close();
   });
 
+  it('tells the deliveries its engine caused from those an earlier process left: `run` waits for its own only', async () => {
+    const outbox = createMemoryOutbox();
+    // Left by an earlier process: its webhook keeps failing, with a long backoff.
+    outbox.enqueue([{ subscription: 'a', event: event('left'), attempt: 0, dueAt: 0 }]);
+    const calls: string[] = [];
+    const deliver = async (_s: Subscription, e: EventEnvelope): Promise<DeliveryResult> => {
+      calls.push(e.id);
+      return e.id === 'left' ? { status: 'retry', error: 'HTTP 503' } : { status: 'delivered' };
+    };
+    const d = createSubscriptionDispatcher({ subscriptions: [webhook('a', { maxAttempts: 5, backoffMs: 60_000, factor: 1, maxDelayMs: 60_000 })], outbox, deliver, onDead: () => {} });
+    d.start();
+    d.tap([event('mine')]);
+    expect(d.caused).toBe(1);
+    let guard: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([d.settleCaused().then(() => 'settled'), new Promise((resolve) => (guard = setTimeout(() => resolve('still waiting after 5 s'), 5_000)))]);
+    clearTimeout(guard);
+    expect(outcome).toBe('settled');
+    expect(calls.sort()).toEqual(['left', 'mine']);
+    expect(d.caused).toBe(0);
+    // The leftover is still pending, a minute away.
+    expect(d.pending).toBe(1);
+    await d.close();
+    // Closed, nothing is waited for.
+    await d.settleCaused();
+  });
+
   it('records the deliveries of events that come after it was closed (an engine stopping while its steps end), for the next one to deliver', async () => {
     const outbox = createMemoryOutbox();
     const runner = scripted([]);

@@ -58,6 +58,9 @@ export class SubscriptionDispatcher {
   /** Aborted by `close()`: in-flight attempts stop (command groups killed, requests aborted). */
   readonly #stop = new AbortController();
   #waiters: Array<() => void> = [];
+  /** Deliveries this dispatcher's engine caused (tap), not yet finished: what `run` waits for. */
+  #caused = new Set<Delivery>();
+  #causedWaiters: Array<() => void> = [];
   #delivered = 0;
   #dead = 0;
 
@@ -93,7 +96,10 @@ export class SubscriptionDispatcher {
     // Closed (the engine is stopping, its last steps still ending): recorded with the batch all
     // the same, for the next engine on the state dir to deliver; none is started here.
     if (this.#closed) return added.length > 0;
-    for (const d of added) this.#queue.push(d);
+    for (const d of added) {
+      this.#queue.push(d);
+      this.#caused.add(d);
+    }
     // After the batch commits (the engine commits a batch at once when this returns true): a
     // delivery never runs ahead of the state that produced its event.
     setImmediate(() => this.#pump());
@@ -120,6 +126,22 @@ export class SubscriptionDispatcher {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  /** Deliveries the engine's own events caused (not those an earlier process left) not yet finished. */
+  get caused(): number {
+    return this.#caused.size;
+  }
+
+  /** When the next queued delivery of those is due (Infinity when none is queued). */
+  get nextCausedDueAt(): number {
+    return this.#queue.reduce((m, d) => (this.#caused.has(d) ? Math.min(m, d.dueAt) : m), Infinity);
+  }
+
+  /** Resolves once the deliveries the engine's own events caused have finished (see {@link caused}). */
+  settleCaused(): Promise<void> {
+    if (this.#caused.size === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#causedWaiters.push(resolve));
+  }
+
   /**
    * Stops starting deliveries and stops those in flight (a command's process group is killed, a
    * request aborted); an attempt cut short this way does not count and its delivery stays in
@@ -129,6 +151,7 @@ export class SubscriptionDispatcher {
     this.#closed = true;
     this.#timer?.clear();
     this.#stop.abort();
+    this.#notify();
     while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
     this.#o.outbox.commit();
   }
@@ -186,6 +209,11 @@ export class SubscriptionDispatcher {
   }
 
   #notify(): void {
+    if (this.#caused.size === 0 || this.#closed) {
+      const caused = this.#causedWaiters;
+      this.#causedWaiters = [];
+      for (const w of caused) w();
+    }
     if (this.pending > 0 && !this.#closed) return;
     const waiters = this.#waiters;
     this.#waiters = [];
@@ -210,6 +238,7 @@ export class SubscriptionDispatcher {
     d.attempt++;
     this.#o.onAttempt?.(d, result);
     if (result.status === 'delivered') {
+      this.#caused.delete(d);
       this.#delivered++;
       outbox.delivered(d);
       outbox.commit();
@@ -231,6 +260,7 @@ export class SubscriptionDispatcher {
   }
 
   #die(d: Delivery, reason: string): void {
+    this.#caused.delete(d);
     this.#dead++;
     this.#o.outbox.dead(d);
     this.#o.onDead(d, reason);
