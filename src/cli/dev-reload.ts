@@ -5,7 +5,7 @@
  * new runs of it are refused (PutEvents' ThrottlingException), or a steady stream of overlapping
  * runs would keep the old version for ever.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Engine } from '../adapters/local/engine.ts';
 import { CONFIG_FILES, projectSubscriptions } from '../adapters/local/subscription-files.ts';
@@ -152,11 +152,47 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
   };
 
   const watchers: FSWatcher[] = [];
-  try {
-    watchers.push(watch(path.join(root, 'workflows'), { recursive: true }, schedule));
-  } catch (error) {
-    log(`not watching workflows/: ${(error as Error).message}`);
-  }
+  // One watcher per directory of workflows/, not one recursive watcher: Node's recursive watch on
+  // Linux follows each file's inode, and loses a file an editor saves by renaming a new one over
+  // it (as `sed -i` does). A directory's watcher sees its entries whatever replaces them.
+  const watched = new Map<string, FSWatcher>();
+  const top = path.join(root, 'workflows');
+  /** Watches `dir` and the directories under it; returns those it found. */
+  const walk = (dir: string, first: boolean, found: Set<string>): void => {
+    let w = watched.get(dir);
+    if (!w) {
+      try {
+        w = watch(dir, () => {
+          schedule();
+          // A directory made, moved in or removed: the watchers follow.
+          if (!closed) rewatch();
+        });
+        w.on('error', () => {});
+        watched.set(dir, w);
+      } catch (error) {
+        if (first) log(`not watching ${path.relative(root, dir) || '.'}/: ${(error as Error).message}`);
+        return;
+      }
+    }
+    found.add(dir);
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) walk(path.join(dir, e.name), first, found);
+  };
+  const rewatch = (first = false): void => {
+    const found = new Set<string>();
+    walk(top, first, found);
+    for (const [dir, w] of watched) {
+      if (found.has(dir)) continue;
+      w.close();
+      watched.delete(dir);
+    }
+  };
+  rewatch(true);
   // The root is watched (not the config file), so that creating the config file is seen too.
   watchers.push(watch(root, (_event, name) => {
     if (name !== null && CONFIG_FILES.includes(String(name))) schedule();
@@ -174,6 +210,7 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
       clearTimeout(timer);
       if (poll) clearInterval(poll);
       for (const w of watchers) w.close();
+      for (const w of watched.values()) w.close();
     },
   };
 }

@@ -6,7 +6,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { spawn, type ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -113,6 +113,32 @@ describe('joinflow dev reload', () => {
       expect(await finished(dir, 'r4')).toMatchObject({ status: 'succeeded', output: 'v2' });
     } finally {
       client.destroy();
+      dev.child.kill('SIGINT');
+    }
+    expect(await dev.exited).toBe(0);
+  }, 300_000);
+
+  it('keeps seeing a workflow file an editor saved by renaming a new one over it (sed -i), and a directory made later', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    const file = path.join(dir, 'workflows/hello.yaml');
+    writeFileSync(file, hello('v1'));
+    const dev = start(['dev', '--port', '0'], dir);
+    await until('the dev server', () => /PutEvents on (http:\S+)/.exec(dev.out.stderr)?.[1]);
+    const reloads = () => dev.out.stderr.split('reloaded workflow hello').length - 1;
+    try {
+      // An atomic save: a new file renamed over the old one.
+      writeFileSync(`${file}.tmp`, hello('v2'));
+      renameSync(`${file}.tmp`, file);
+      await until('the reload of the renamed file', () => reloads() === 1);
+      // A plain write after it is still seen (a recursive watch lost the file here).
+      writeFileSync(file, hello('v3'));
+      await until('the reload of a write after the rename', () => reloads() === 2);
+      mkdirSync(path.join(dir, 'workflows/later'));
+      await new Promise((r) => setTimeout(r, 300));
+      writeFileSync(path.join(dir, 'workflows/later/workflow.yaml'), 'name: extra\nsteps:\n  x:\n    executor: {type: simulate, durationMs: 1}\n');
+      await until('the workflow in the new directory', () => dev.out.stderr.includes('added workflow extra'));
+    } finally {
       dev.child.kill('SIGINT');
     }
     expect(await dev.exited).toBe(0);
