@@ -166,6 +166,11 @@ describe('command targets run in their own process group', () => {
     expect(result).toEqual({ status: 'reject', error: expect.stringContaining('command ./no-such-command.sh: spawn') });
   });
 
+  it('a cwd that is not there is named, not reported as the command missing', async () => {
+    const result = await runner(sub('nodir', { type: 'command', command: 'true', cwd: 'no-such-dir-jf' }), event);
+    expect(result).toEqual({ status: 'reject', error: 'command true: its cwd /tmp/no-such-dir-jf is not a directory' });
+  });
+
   it('a command that exits 0 delivers, though a process it left in the background holds its stderr open', async () => {
     const result = await runner(sub('bg', { type: 'command', command: 'sh', args: ['-c', 'sleep 3 & exit 0'], timeoutMs: 2_000 }), event);
     expect(result).toEqual({ status: 'delivered' });

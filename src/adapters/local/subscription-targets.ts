@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { CommandTarget, Subscription, WebhookTarget } from '../../model/subscriptions.ts';
@@ -193,6 +193,9 @@ function groupRunning(pgid: number): boolean {
  */
 function runCommand(t: CommandTarget, event: EventEnvelope, root: string, stop?: AbortSignal): Promise<DeliveryResult> {
   const command = t.command.includes('/') ? path.resolve(root, t.command) : t.command;
+  const cwd = path.resolve(root, t.cwd ?? '.');
+  // spawn says ENOENT for a missing cwd as for a missing command: name the directory.
+  if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) return Promise.resolve({ status: 'reject', error: `command ${t.command}: its cwd ${cwd} is not a directory` });
   return new Promise((resolve) => {
     let stderr = '';
     let settled = false;
@@ -206,7 +209,7 @@ function runCommand(t: CommandTarget, event: EventEnvelope, root: string, stop?:
       resolve(result);
     };
     const child = spawn(command, t.args, {
-      cwd: path.resolve(root, t.cwd ?? '.'),
+      cwd,
       env: { ...process.env, ...t.env, JOINFLOW_EVENT_ID: event.id, JOINFLOW_DETAIL_TYPE: event['detail-type'] },
       // stdout is the engine's own output (e.g. `run --json`): a subscriber must not write into it.
       stdio: ['pipe', 'ignore', 'pipe'],
