@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryOutbox } from '../../src/adapters/local/delivery-outbox.ts';
 import { createSubscriptionDispatcher } from '../../src/adapters/local/subscription-dispatcher.ts';
-import { createTargetRunner, stopCommandTargets } from '../../src/adapters/local/subscription-targets.ts';
+import { createTargetRunner, retryAfterMs, stopCommandTargets } from '../../src/adapters/local/subscription-targets.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import { deliveryRunId } from '../../src/runtime/subscriptions.ts';
 import { SubscriptionSchema, type Subscription } from '../../src/model/subscriptions.ts';
@@ -48,6 +48,7 @@ describe('webhook redirects', () => {
         res.on('close', () => (hugeSent = sent));
         return more();
       }
+      if (req.url === '/busy') return void res.writeHead(429, { 'retry-after': '7' }).end('slow down');
       const m = /^\/redirect\/(\d+)$/.exec(req.url ?? '');
       if (m) res.writeHead(Number(m[1]), { location: '/landing' }).end('moved');
       else res.writeHead(200).end('ok');
@@ -114,6 +115,16 @@ describe('webhook redirects', () => {
 
   it('a 200 still delivers', async () => {
     expect(await runner(sub('hook', { type: 'webhook', url: `${base}/ok` }), event)).toEqual({ status: 'delivered' });
+  });
+
+  it("a 429's Retry-After comes back with the retry, in milliseconds (seconds or an HTTP date)", async () => {
+    expect(await runner(sub('hook', { type: 'webhook', url: `${base}/busy` }), event)).toEqual({ status: 'retry', error: `POST ${base}/busy: HTTP 429 "slow down"`, afterMs: 7_000 });
+    const now = Date.parse('2026-11-24T05:00:00Z');
+    expect(retryAfterMs('120', now)).toBe(120_000);
+    expect(retryAfterMs('Tue, 24 Nov 2026 05:00:30 GMT', now)).toBe(30_000);
+    expect(retryAfterMs('Tue, 24 Nov 2026 04:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs(null, now)).toBeUndefined();
   });
 
   it('headers given in any case replace the defaults (Content-Type, User-Agent), not join them', async () => {

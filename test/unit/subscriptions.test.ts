@@ -189,6 +189,20 @@ describe('delivery loop', () => {
     await d.close();
   });
 
+  it("waits the receiver's Retry-After when it is longer than the backoff (at most an hour)", async () => {
+    const t = 1_000_000;
+    for (const [afterMs, wait] of [[30_000, 30_000], [5 * 3_600_000, 3_600_000], [10, 100]] as const) {
+      const results: DeliveryResult[] = [{ status: 'retry', error: 'HTTP 429', afterMs }];
+      const d = createSubscriptionDispatcher({ subscriptions: [webhook('a', { maxAttempts: 5, backoffMs: 100, factor: 1, maxDelayMs: 100 })], outbox: createMemoryOutbox(), deliver: async () => results.shift() ?? { status: 'delivered' }, onDead: () => {}, now: () => t });
+      d.start();
+      d.tap([event('e1')]);
+      // Once the first attempt is over, the delivery waits in the queue for its next one.
+      for (let i = 0; i < 50 && d.nextDueAt <= t; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(d.nextDueAt - t, `Retry-After ${afterMs} ms`).toBe(wait);
+      await d.close();
+    }
+  });
+
   it('tells the deliveries its engine caused from those an earlier process left: `run` waits for its own only', async () => {
     const outbox = createMemoryOutbox();
     // Left by an earlier process: its webhook keeps failing, with a long backoff.

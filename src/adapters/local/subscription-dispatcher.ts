@@ -11,7 +11,11 @@ import type { Delivery, DeliveryOutbox } from './delivery-outbox.ts';
 import { setLongTimeout, type LongTimer } from './long-timer.ts';
 
 /** What one attempt did. `reject`: retrying cannot help (a 4xx answer, an unknown workflow). */
-export type DeliveryResult = { status: 'delivered' } | { status: 'retry' | 'reject'; error: string };
+/** An attempt's outcome; `afterMs`: how long the receiver asked to wait before the next (a 429's or 503's Retry-After). */
+export type DeliveryResult = { status: 'delivered' } | { status: 'retry' | 'reject'; error: string; afterMs?: number };
+
+/** The longest wait a receiver's Retry-After may ask for (an hour). */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
 
 /**
  * Runs one delivery attempt of `event` to `subscription`'s target. `signal` aborts when the
@@ -251,7 +255,9 @@ export class SubscriptionDispatcher {
     } else if (d.attempt >= retry.maxAttempts) {
       this.#die(d, `${describe(sub)}: gave up after ${d.attempt} attempt${d.attempt === 1 ? '' : 's'}: ${result.error}`);
     } else {
-      d.dueAt = this.#now() + deliveryDelay(retry, d.attempt);
+      // The backoff, or longer when the receiver asked for it (Retry-After, at most an hour).
+      const asked = result.status === 'retry' && result.afterMs !== undefined ? Math.min(result.afterMs, MAX_RETRY_AFTER_MS) : 0;
+      d.dueAt = this.#now() + Math.max(deliveryDelay(retry, d.attempt), asked);
       outbox.reschedule(d);
       outbox.commit();
       if (this.#closed) return;

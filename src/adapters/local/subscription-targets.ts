@@ -112,7 +112,18 @@ async function attemptPost(t: WebhookTarget, event: EventEnvelope, signal: Abort
   const verdict = webhookVerdict(response.status);
   if (verdict === 'delivered') return { status: 'delivered' };
   const snippet = body.trim().slice(0, 200);
-  return { status: verdict, error: `POST ${t.url}: HTTP ${response.status}${snippet ? ` ${JSON.stringify(snippet)}` : ''}` };
+  const error = `POST ${t.url}: HTTP ${response.status}${snippet ? ` ${JSON.stringify(snippet)}` : ''}`;
+  const afterMs = verdict === 'retry' ? retryAfterMs(response.headers.get('retry-after')) : undefined;
+  return afterMs === undefined ? { status: verdict, error } : { status: verdict, error, afterMs };
+}
+
+/** A Retry-After header (seconds, or an HTTP date) in milliseconds from now; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The first `max` bytes of a response's body as text (less when it ends sooner); the rest is not read. */
