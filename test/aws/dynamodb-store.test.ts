@@ -4,7 +4,7 @@
  * adapter, repair of an increment lost between marker and shard, BatchGetItem paging, the GSI.
  */
 import { type AttributeValue, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { itemKey, shardShare, sortKey } from '../../src/adapters/aws/dynamodb-keys.ts';
 import { createDynamoDbStore, STATUS_INDEX, type DynamoDbStoreOptions } from '../../src/adapters/aws/dynamodb-store.ts';
 import { carryOut, type EffectDeps } from '../../src/adapters/aws/effects.ts';
@@ -13,30 +13,18 @@ import { JoinflowError } from '../../src/model/errors.ts';
 import type { TriggerStore } from '../../src/ports.ts';
 import { describeSizedJoinContract } from '../contract/sized-join.contract.ts';
 import { describeTriggerStoreContract } from '../contract/trigger-store.contract.ts';
-import { createTable, startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { dynaliteForFile } from '../helpers/dynalite.ts';
 
-let dynamo: DynaliteHandle | undefined;
-let tables = 0;
+const dynamo = dynaliteForFile();
 
-beforeAll(async () => {
-  dynamo = await startDynalite();
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
-
-function handle(): DynaliteHandle {
-  if (!dynamo) throw new Error('dynalite did not start');
-  return dynamo;
+function handle(): { client: typeof dynamo.client } {
+  return { client: dynamo.client };
 }
 
 /** A store on a fresh table (dynalite keeps tables in memory; they go with the server). */
 async function freshStore(options: Partial<DynamoDbStoreOptions> = {}): Promise<{ store: TriggerStore; table: string }> {
-  const { client } = handle();
-  const table = `joinflow-test-${++tables}`;
-  await createTable(client, table);
-  return { store: createDynamoDbStore({ client, table, ...options }), table };
+  const table = await dynamo.table('joinflow-test');
+  return { store: createDynamoDbStore({ client: dynamo.client, table, ...options }), table };
 }
 
 describeTriggerStoreContract('dynamodb (dynalite)', async () => ({ store: (await freshStore()).store }), { fanIn: 5000 });
