@@ -4,6 +4,16 @@ import { runErrorLine } from './local-runs.ts';
 
 type Options = { json: boolean; tty: boolean; stream: NodeJS.WriteStream };
 
+/**
+ * Off a terminal, how many executions of one forEach step's items get a line each (and as many
+ * more for those that did not succeed); the others are counted, and summed up at the end. A
+ * fan-out of 400,000 items wrote 400,000 lines.
+ */
+export const ITEM_LINES = 10;
+
+/** Executions of a forEach step's items that got no line of their own, by how they ended. */
+type Unlisted = { listed: number; listedBad: number; counts: Map<string, number> };
+
 /** Creates the progress reporter for `joinflow run`. */
 export function createProgress(options: Options): {
   step: (runId: string, record: TraceRecord, progress: Progress) => void;
@@ -12,12 +22,27 @@ export function createProgress(options: Options): {
   const { stream } = options;
   let last = 0;
   let drawn = false;
+  const items = new Map<string, Unlisted>();
   const bar = (p: Progress): void => {
     const width = 30;
     const filled = p.total === 0 ? width : Math.min(width, Math.round((p.done / p.total) * width));
     stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} steps, ${p.running} running, ${p.failed} failed\x1b[K`);
     drawn = true;
   };
+  /** Whether this item execution gets its own line; counted otherwise. */
+  const listItem = (r: TraceRecord): boolean => {
+    let u = items.get(r.step);
+    if (!u) items.set(r.step, (u = { listed: 0, listedBad: 0, counts: new Map() }));
+    if (r.status === 'succeeded' ? u.listed < ITEM_LINES : u.listedBad < ITEM_LINES) {
+      if (r.status === 'succeeded') u.listed++;
+      else u.listedBad++;
+      return true;
+    }
+    if (u.counts.size === 0) stream.write(`... ${r.step}[*]: more than ${ITEM_LINES} items; the others are counted, not listed (summed up at the end)\n`);
+    u.counts.set(r.status, (u.counts.get(r.status) ?? 0) + 1);
+    return false;
+  };
+  const mark = (status: string): string => (status === 'succeeded' ? 'ok' : status);
   return {
     step(_runId, r, p) {
       if (options.tty) {
@@ -26,15 +51,21 @@ export function createProgress(options: Options): {
         last = now;
         bar(p);
       } else if (!options.json) {
+        if (r.item !== undefined && !listItem(r)) return;
         const name = r.item === undefined ? r.step : `${r.step}[${r.item}]`;
-        const mark = r.status === 'succeeded' ? 'ok' : r.status;
         // A step that first had to start its worker or load its module says how long that took.
         const init = r.initMs === undefined || r.initMs === 0 ? '' : `, ${r.initMs} ms of it init`;
-        stream.write(`${mark.padEnd(9)} ${name} (attempt ${r.attempt}, ${r.end - r.start} ms${init})\n`);
+        stream.write(`${mark(r.status).padEnd(9)} ${name} (attempt ${r.attempt}, ${r.end - r.start} ms${init})\n`);
       }
     },
     done(result) {
       if (drawn) stream.write('\n');
+      for (const [step, u] of items) {
+        if (u.counts.size === 0) continue;
+        const total = [...u.counts.values()].reduce((a, b) => a + b, 0);
+        const by = [...u.counts].map(([status, n]) => `${n.toLocaleString('en-US')} ${mark(status)}`).join(', ');
+        stream.write(`... ${step}[*]: ${total.toLocaleString('en-US')} more item execution(s) not listed: ${by}\n`);
+      }
       if (!options.json || options.tty) {
         const s = result.steps;
         stream.write(`run ${result.runId} ${result.status} in ${result.durationMs} ms: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled > 0 ? `${s.cancelled} cancelled, ` : ''}${s.skipped === undefined ? '' : `${s.skipped} skipped, `}${s.retried} retried, ${result.events} events\n`);
