@@ -75,9 +75,15 @@ export const SubscriptionsSchema = z.record(
   SubscriptionSchema,
 );
 
+/**
+ * `subscriptions:` with nothing under it (YAML reads null: every subscription commented out, say)
+ * declares none, as an absent key does.
+ */
+export const OptionalSubscriptionsSchema = SubscriptionsSchema.nullish().transform((v) => v ?? {});
+
 /** `joinflow.config.yaml` (or .yml/.json) at the project root. */
 export const ProjectConfigSchema = z.strictObject({
-  subscriptions: SubscriptionsSchema.default({}),
+  subscriptions: OptionalSubscriptionsSchema,
 });
 
 export type DeliveryRetry = z.infer<typeof DeliveryRetrySchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SubscriptionsSchema } from './subscriptions.ts';
+import { OptionalSubscriptionsSchema } from './subscriptions.ts';
 
 /** Step ids: safe in file names, store keys and rule names; `$` is reserved for internal triggers. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
@@ -205,7 +205,7 @@ export const WorkflowSchema = z.strictObject({
   steps: z.record(z.string(), StepSchema),
   output: stepId.optional(),
   /** Subscriptions scoped to this workflow's events (see subscriptions.ts). */
-  subscriptions: SubscriptionsSchema.optional(),
+  subscriptions: OptionalSubscriptionsSchema.optional(),
 });
 
 export type FunctionExecutor = z.infer<typeof FunctionExecutorSchema>;

@@ -140,6 +140,14 @@ describe('workflow subscriptions (compiler)', () => {
       ['w.other', { source: ['mine'], detail: { workflow: ['x'] } }],
     ]);
   });
+  it('`subscriptions:` with nothing under it declares none, in a workflow file and in the config file', async () => {
+    const steps = { a: { executor: { type: 'simulate', durationMs: 0 } } };
+    expect('subscriptions' in compileWorkflow({ name: 'w', steps, subscriptions: null }, { source: 'w.yaml' })).toBe(false);
+    const { loadConfigSubscriptions } = await import('../../src/adapters/local/subscription-files.ts');
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n#  done: {pattern: {source: [joinflow]}, target: {type: command, command: "true"}}\n');
+    expect(loadConfigSubscriptions(dir)).toEqual([]);
+  });
 });
 
 describe('delivery loop', () => {
