@@ -91,7 +91,9 @@ export async function resumeCommand(args: string[]): Promise<number> {
     // The subscriptions of the config file and of the resumed runs' plans: deliveries left in the
     // outbox by the crashed engine go out too.
     const plans = runs.map((r) => state.log.runPlan(r.runId)).filter((p) => p !== undefined);
-    const hub = subscriptionHub(projectSubscriptions([...new Map(plans.map((p) => [p.workflow, p])).values()], { root }), state, root);
+    const hub = subscriptionHub(projectSubscriptions([...new Map(plans.map((p) => [p.workflow, p])).values()], { root }), state, root, {
+      maxPayloadBytes: typeof options['maxPayloadBytes'] === 'number' ? options['maxPayloadBytes'] : undefined,
+    });
     const engine = createEngine({
       onEvents: hub.tap,
       handlerOutput: process.stderr,

@@ -77,7 +77,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (chaos) process.stderr.write(chaosBanner(chaos));
   const meter = values.cost ? new UsageMeter() : undefined;
   const store = state?.store ?? createMemoryStore();
-  const hub = subscriptionHub(subs, state, process.cwd());
+  const hub = subscriptionHub(subs, state, process.cwd(), { maxPayloadBytes });
   const engine = createEngine({
     onEvents: hub.tap,
     // stdout is for the run's report (`--json`: one object); handlers' console output is not.

@@ -28,7 +28,7 @@ export function subscriptionHub(
   subs: readonly Subscription[],
   state: Pick<DurableState, 'log' | 'outbox'> | undefined,
   root: string,
-  options: { always?: boolean } = {},
+  options: { always?: boolean; maxPayloadBytes?: number | undefined } = {},
 ): SubscriptionHub {
   let dispatcher: SubscriptionDispatcher | undefined;
   const started: string[] = [];
@@ -46,6 +46,7 @@ export function subscriptionHub(
           publish: (events) => engine.publish(events),
           hasWorkflow: (w) => engine.hasWorkflow(w),
           onRunStarted: (runId) => started.push(runId),
+          ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
         }),
         onDead: (d, reason) => {
           state?.log.deadLetter(d.event, reason, Date.now());

@@ -148,6 +148,18 @@ describe('workflow targets', () => {
     expect(result.status).toBe('reject');
     expect(started).toEqual([]);
   });
+
+  it('reject a Run Requested over the engine\'s size limit before publishing it, naming the workflow and the inputPath', async () => {
+    const started: string[] = [];
+    const run = createTargetRunner({ root: '/tmp', publish: async (events) => void started.push(...events.map((e) => (e.detail as { runId: string }).runId)), hasWorkflow: () => true, maxPayloadBytes: 4096 });
+    const big = { ...event, detail: { workflow: 'a', runId: 'r-1', output: 'x'.repeat(5000) } };
+    const result = await run(sub('next', { type: 'workflow', workflow: 'report', inputPath: '$.detail.output' }), big);
+    expect(result).toEqual({ status: 'reject', error: expect.stringMatching(/^the Run Requested of "report" would be too large \(event of \d+ bytes exceeds the size limit of 4096 bytes\): its input is the event at inputPath "\$\.detail\.output"$/) });
+    expect(started).toEqual([]);
+    // Under the limit it is published.
+    expect(await run(sub('next', { type: 'workflow', workflow: 'report', inputPath: '$.detail.runId' }), big)).toEqual({ status: 'delivered' });
+    expect(started).toHaveLength(1);
+  });
 });
 
 describe('command targets run in their own process group', () => {

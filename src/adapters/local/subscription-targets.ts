@@ -10,6 +10,8 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { CommandTarget, Subscription, WebhookTarget } from '../../model/subscriptions.ts';
 import { runRequestFor, startedBySubscription, webhookVerdict } from '../../runtime/subscriptions.ts';
 import type { DeliveryResult, TargetRunner } from './subscription-dispatcher.ts';
+import { oversizeReason } from './engine-support.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './engine-options.ts';
 
 /** What the targets need from the engine. */
 export type TargetDeps = {
@@ -22,6 +24,8 @@ export type TargetDeps = {
   /** Called with each run a workflow target starts. */
   onRunStarted?: (runId: string, subscription: string) => void;
   now?: () => number;
+  /** The engine's event size limit: a Run Requested over it is rejected here, naming the subscription (default 1 MiB). */
+  maxPayloadBytes?: number;
 };
 
 /**
@@ -52,6 +56,9 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
     }
     const now = deps.now ?? Date.now;
     const request = runRequestFor(sub.name, t, event, { id: randomUUID(), time: new Date(now()).toISOString() });
+    // The engine would dead-letter it under the new run's id, with the delivery counted as made.
+    const oversize = oversizeReason(request, deps.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    if (oversize) return { status: 'reject', error: `the Run Requested of "${t.workflow}" would be too large (${oversize}): its input is the event at inputPath "${t.inputPath}"` };
     await deps.publish([request]);
     const runId = (request.detail as { runId: string }).runId;
     chain.set(runId, depth);
