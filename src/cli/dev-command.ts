@@ -14,6 +14,7 @@ import { memoryRunFiles } from './memory-runs.ts';
 import { listenForCancel, markEngine, openState, stateDir } from './state.ts';
 import { engineIdentity } from '../adapters/local/process-identity.ts';
 import { subscriptionHub } from './subscriptions.ts';
+import { continueDevRuns } from './dev-resume.ts';
 
 export { DEV_HELP } from './help.ts';
 
@@ -89,6 +90,9 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
   try {
     for (const plan of plans) engine.register(plan);
     dispatcher = hub.bind(engine)!;
+    // Runs an earlier dev left unfinished (stopped, or killed) go on here: with dev running, a
+    // `joinflow resume` beside it would be a second engine on the state dir.
+    if (state) await continueDevRuns(state, dir, engine, plans);
     if (!values['no-watch']) {
       watcher = watchProject({ root, engine, dispatcher, plans, log: (line) => process.stderr.write(`joinflow dev: ${line}\n`) });
     }

@@ -6,13 +6,12 @@ import { UsageError } from '../model/errors.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { cancelRequested, dropCancelRequest, listenForCancel, markEngine, openState, otherEngines, RUNS_LOCK, stateDir, withLock } from './state.ts';
-import { cancelUnowned } from './cancel-command.ts';
-import { stopOrphans } from '../adapters/local/orphans.ts';
+import { listenForCancel, markEngine, openState, otherEngines, stateDir } from './state.ts';
+import { takeOverRuns } from './take-over.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
-import { engineIdentity, runOwner } from '../adapters/local/process-identity.ts';
+import { engineIdentity } from '../adapters/local/process-identity.ts';
 
 /** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
 export async function resumeCommand(args: string[]): Promise<number> {
@@ -40,49 +39,12 @@ export async function resumeCommand(args: string[]): Promise<number> {
         return report([RunTracker.fromRecord(record, state.log)], values.json);
       }
     }
-    // Checking who runs a run and claiming it happen under a lock: two resumes started together
-    // would otherwise both see a dead engine and both take the run over.
-    const runs = await withLock(dir, RUNS_LOCK, async () => {
-      const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
-      // A run whose engine process is alive is that engine's: running it here too would run its
-      // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
-      const owner = (runId: string): number | undefined => runOwner(state.log.runOptions(runId));
-      for (const r of unfinished) {
-        const pid = owner(r.runId);
-        if (pid === undefined) continue;
-        if (only !== undefined) throw new UsageError(`run "${only}" is being run by process ${pid}: wait for it, or stop it with joinflow cancel ${only}`);
-        process.stderr.write(`joinflow resume: skipping run ${r.runId}: process ${pid} is running it\n`);
-      }
-      const mine = unfinished.filter((r) => owner(r.runId) === undefined);
-      // Claimed before anything runs: list, status and cancel find this process as the runs' engine.
-      for (const r of mine) {
-        const plan = state.log.runPlan(r.runId);
-        if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), ...engineIdentity(), cancels: true });
-      }
-      await state.store.commit();
-      if (mine.length === 0) process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
-      return mine;
-    });
-    if (runs.length === 0) {
+    const { runs, cancelled } = await takeOverRuns(state, dir, { who: 'resume', only });
+    if (runs.length === 0 && cancelled.length === 0) {
       await deliverLeftovers(state, dir);
       return 0;
     }
-    // A cancel that its engine never read (it died, or was stopping) is carried out, not resumed.
-    const cancelled: RunResult[] = [];
-    for (const r of runs.filter((x) => cancelRequested(dir, x.runId))) {
-      await cancelUnowned(state, r.runId, r.workflow);
-      dropCancelRequest(dir, r.runId);
-      process.stderr.write(`joinflow resume: run ${r.runId} had been asked to cancel: cancelled, not resumed\n`);
-      const record = await state.store.getRun(r.runId);
-      if (record) cancelled.push(RunTracker.fromRecord(record, state.log));
-    }
-    if (cancelled.length === runs.length) return report(cancelled, values.json);
-    runs.splice(0, runs.length, ...runs.filter((r) => !cancelRequestedIn(cancelled, r.runId)));
-    // Processes its steps started that outlived the dead engine would run beside the attempts that start again.
-    for (const r of runs) {
-      const stopped = await stopOrphans(r.runId);
-      if (stopped > 0) process.stderr.write(`joinflow resume: run ${r.runId}: stopped ${stopped} process(es) its steps had left running\n`);
-    }
+    if (runs.length === 0) return report(cancelled, values.json);
     // The run's own flags; one engine serves every run being resumed (the first run's flags).
     const options = state.log.runOptions(runs[0]!.runId) ?? {};
     const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
@@ -143,10 +105,6 @@ export async function resumeCommand(args: string[]): Promise<number> {
   } finally {
     state.close();
   }
-}
-
-function cancelRequestedIn(cancelled: readonly RunResult[], runId: string): boolean {
-  return cancelled.some((c) => c.runId === runId);
 }
 
 function report(results: RunResult[], json: boolean): number {

@@ -169,6 +169,51 @@ describe('joinflow dev reload', () => {
     expect(await dev.exited).toBe(0);
   }, 300_000);
 
+  it('continues the runs an earlier dev left unfinished; leaves those of joinflow run and of an edited workflow, saying so', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    const slow = (out: string) => `name: slow\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1}\n  b:\n    needs: [a]\n    executor: {type: simulate, durationMs: 1500, output: ${out}}\noutput: b\n`;
+    writeFileSync(path.join(dir, 'workflows/slow.yaml'), slow('v1'));
+    writeFileSync(path.join(dir, 'workflows/edited.yaml'), slow('v1').replace('name: slow', 'name: edited'));
+    const underWay = async (runIds: string[]): Promise<void> => {
+      for (;;) {
+        const now = await runs(dir);
+        if (runIds.every((id) => now.some((x) => x.runId === id && x.status === 'running'))) return;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    };
+    const first = start(['dev', '--port', '0', '--no-watch'], dir);
+    const url = await until('the dev server', () => /PutEvents on (http:\S+)/.exec(first.out.stderr)?.[1]);
+    const client = new EventBridgeClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    try {
+      const r = await client.send(new PutEventsCommand({ Entries: ['slow', 'edited'].map((w) => ({ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow: w, runId: `${w}-1` }) })) }));
+      expect(r.FailedEntryCount).toBe(0);
+      await underWay(['slow-1', 'edited-1']);
+    } finally {
+      client.destroy();
+      first.child.kill('SIGKILL');
+    }
+    await first.exited;
+    // A run of `joinflow run`, killed too.
+    const other = start(['run', 'workflows/slow.yaml', '--run-id', 'cli-1'], dir);
+    await underWay(['cli-1']);
+    other.child.kill('SIGKILL');
+    await other.exited;
+    writeFileSync(path.join(dir, 'workflows/edited.yaml'), slow('v2').replace('name: slow', 'name: edited'));
+
+    const second = start(['dev', '--port', '0', '--no-watch'], dir);
+    try {
+      expect(await finished(dir, 'slow-1')).toMatchObject({ status: 'succeeded', output: 'v1' });
+      expect(second.out.stderr).toContain('joinflow dev: continuing 1 run(s) an earlier dev left unfinished: slow-1');
+      expect(second.out.stderr).toContain('1 unfinished run(s) started with another version of their workflow, left as they are: edited-1 (edited)');
+      expect(second.out.stderr).toContain("1 unfinished run(s) started by 'joinflow run', left as they are (they keep their own flags): cli-1");
+      expect((await runs(dir)).filter((x) => x.status === 'running').map((x) => x.runId).sort()).toEqual(['cli-1', 'edited-1']);
+    } finally {
+      second.child.kill('SIGINT');
+    }
+    expect(await second.exited).toBe(0);
+  }, 300_000);
+
   it('--memory: the files a run\'s process steps write are marked as the dev process\'s, and gc removes them once it is gone', async () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'workflows'));

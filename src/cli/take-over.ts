@@ -1,0 +1,75 @@
+/**
+ * Taking over unfinished runs of a state dir whose engine is gone, for `joinflow resume` and
+ * `joinflow dev`: which runs, claimed under the runs lock, with the cancels their engine never
+ * read carried out and the processes their steps left running stopped.
+ */
+import type { RunResult } from '../adapters/local/engine.ts';
+import { stopOrphans } from '../adapters/local/orphans.ts';
+import { engineIdentity, runOwner } from '../adapters/local/process-identity.ts';
+import { RunTracker } from '../adapters/local/run-tracker.ts';
+import { UsageError } from '../model/errors.ts';
+import type { RunRecord } from '../ports.ts';
+import { cancelUnowned } from './cancel-command.ts';
+import { cancelRequested, dropCancelRequest, type openState, RUNS_LOCK, withLock } from './state.ts';
+
+type State = ReturnType<typeof openState>;
+
+export type TakeOverOptions = {
+  /** The command, for its messages (`joinflow <who>: ...`). */
+  who: string;
+  /** Only this run (resume's argument): one a live engine runs is refused. */
+  only?: string | undefined;
+  /** Which of the runs no live engine runs to take (default all); called under the lock. */
+  accept?: (run: RunRecord) => boolean;
+};
+
+/**
+ * Claims the unfinished runs of `dir` no live engine runs (this process becomes their engine), then
+ * cancels those whose cancel was never read and stops the processes the others' steps left
+ * running. Returns the runs to recover, and the results of the runs cancelled instead.
+ */
+export async function takeOverRuns(state: State, dir: string, options: TakeOverOptions): Promise<{ runs: RunRecord[]; cancelled: RunResult[] }> {
+  const { who, only } = options;
+  // Checking who runs a run and claiming it happen under a lock: two resumes started together
+  // would otherwise both see a dead engine and both take the run over.
+  const claimed = await withLock(dir, RUNS_LOCK, async () => {
+    const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+    // A run whose engine process is alive is that engine's: running it here too would run its
+    // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
+    const owner = (runId: string): number | undefined => runOwner(state.log.runOptions(runId));
+    for (const r of unfinished) {
+      const pid = owner(r.runId);
+      if (pid === undefined) continue;
+      if (only !== undefined) throw new UsageError(`run "${only}" is being run by process ${pid}: wait for it, or stop it with joinflow cancel ${only}`);
+      process.stderr.write(`joinflow ${who}: skipping run ${r.runId}: process ${pid} is running it\n`);
+    }
+    const mine = unfinished.filter((r) => owner(r.runId) === undefined && (options.accept?.(r) ?? true));
+    // Claimed before anything runs: list, status and cancel find this process as the runs' engine.
+    for (const r of mine) {
+      const plan = state.log.runPlan(r.runId);
+      if (plan) state.log.saveRun(r.runId, plan, { ...state.log.runOptions(r.runId), ...engineIdentity(), cancels: true });
+    }
+    await state.store.commit();
+    return { mine, unfinished };
+  });
+  if (claimed.mine.length === 0) {
+    if (who === 'resume') process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${claimed.unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
+    return { runs: [], cancelled: [] };
+  }
+  // A cancel that its engine never read (it died, or was stopping) is carried out, not resumed.
+  const cancelled: RunResult[] = [];
+  for (const r of claimed.mine.filter((x) => cancelRequested(dir, x.runId))) {
+    await cancelUnowned(state, r.runId, r.workflow);
+    dropCancelRequest(dir, r.runId);
+    process.stderr.write(`joinflow ${who}: run ${r.runId} had been asked to cancel: cancelled, not resumed\n`);
+    const record = await state.store.getRun(r.runId);
+    if (record) cancelled.push(RunTracker.fromRecord(record, state.log));
+  }
+  const runs = claimed.mine.filter((r) => !cancelled.some((c) => c.runId === r.runId));
+  // Processes its steps started that outlived the dead engine would run beside the attempts that start again.
+  for (const r of runs) {
+    const stopped = await stopOrphans(r.runId);
+    if (stopped > 0) process.stderr.write(`joinflow ${who}: run ${r.runId}: stopped ${stopped} process(es) its steps had left running\n`);
+  }
+  return { runs, cancelled };
+}
