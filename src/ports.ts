@@ -160,6 +160,11 @@ export interface Executor {
   readonly initPhase?: boolean;
   execute(task: Task, signal: StopSignal, began?: () => void): Promise<StepOutcome>;
   /**
+   * The code tasks load may have changed on disk (`joinflow dev`): what the executor keeps loaded
+   * (a worker's module cache) is not used for tasks from now on. Returns how many workers that retires.
+   */
+  refresh?(): number;
+  /**
    * `execute` without a promise, for executors that can report by callback (simulated steps):
    * calls `done(outcome, signal)` exactly once, never before returning, with the signal it was
    * given (so that one callback serves every task). The engine uses it when present.

@@ -71,6 +71,10 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
   }
 
   async function reloadOnce(): Promise<void> {
+    // A handler's own file is imported again when it changes, but not the modules it imports: the
+    // workers that have them go.
+    const workers = engine.refreshHandlers();
+    if (workers > 0) log(`files changed: ${workers} handler worker${workers === 1 ? '' : 's'} restart${workers === 1 ? 's' : ''}, importing the handlers and what they import afresh`);
     const plans: TriggerPlan[] = [];
     const kept: TriggerPlan[] = [];
     // In a thread that ends afterwards: what the files import does not stay in the server.

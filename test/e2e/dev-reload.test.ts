@@ -149,7 +149,8 @@ describe('joinflow dev reload', () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'workflows/handlers'), { recursive: true });
     if (kind.startsWith('with ')) writeFileSync(path.join(dir, 'package.json'), '{"type": "module"}\n');
-    writeFileSync(path.join(dir, 'workflows/handlers/h.ts'), 'export const handler = async (): Promise<{ v: number }> => ({ v: 1 });\n');
+    writeFileSync(path.join(dir, 'workflows/handlers/lib.ts'), 'export const w = 1;\n');
+    writeFileSync(path.join(dir, 'workflows/handlers/h.ts'), "import { w } from './lib.ts';\nexport const handler = async (): Promise<{ v: number; w: number }> => ({ v: 1, w });\n");
     writeFileSync(path.join(dir, 'workflows/w.ts'), "export default { name: 'w', steps: { a: { executor: { type: 'function', module: './handlers/h.ts' } } }, output: 'a' };\n");
     const dev = start(['dev', '--port', '0'], dir);
     const url = await until('the dev server', () => /PutEvents on (http:\S+)/.exec(dev.out.stderr)?.[1]);
@@ -158,10 +159,21 @@ describe('joinflow dev reload', () => {
       client.send(new PutEventsCommand({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow: 'w', runId }) }] }));
     try {
       await startRun('t1');
-      expect(await finished(dir, 't1')).toMatchObject({ status: 'succeeded', output: { v: 1 } });
-      writeFileSync(path.join(dir, 'workflows/handlers/h.ts'), 'export const handler = async (): Promise<{ v: number }> => ({ v: 2 });\n');
+      expect(await finished(dir, 't1')).toMatchObject({ status: 'succeeded', output: { v: 1, w: 1 } });
+      writeFileSync(path.join(dir, 'workflows/handlers/h.ts'), "import { w } from './lib.ts';\nexport const handler = async (): Promise<{ v: number; w: number }> => ({ v: 2, w });\n");
       await startRun('t2');
-      expect(await finished(dir, 't2')).toMatchObject({ status: 'succeeded', output: { v: 2 } });
+      expect(await finished(dir, 't2')).toMatchObject({ status: 'succeeded', output: { v: 2, w: 1 } });
+      // A module the handler imports, edited alone: the workers that hold it go.
+      const restarts = () => dev.out.stderr.split('handler worker').length - 1;
+      // (The edit of h.ts retired the worker t1 had left; t2b starts another, which imports lib.ts.)
+      await until('the workers\' restart after the edit of h.ts', () => restarts() > 0);
+      await startRun('t2b');
+      expect(await finished(dir, 't2b')).toMatchObject({ status: 'succeeded', output: { v: 2, w: 1 } });
+      const before = restarts();
+      writeFileSync(path.join(dir, 'workflows/handlers/lib.ts'), 'export const w = 2;\n');
+      await until('the workers\' restart', () => restarts() > before);
+      await startRun('t3');
+      expect(await finished(dir, 't3')).toMatchObject({ status: 'succeeded', output: { v: 2, w: 2 } });
     } finally {
       client.destroy();
       dev.child.kill('SIGINT');

@@ -401,6 +401,26 @@ describe('function executor', () => {
     expect(f.message).toBe(`${'x'.repeat(32 * 1024)}... (${100_000 - 32 * 1024} more characters cut)`);
   });
 
+  it('refresh(): the workers go (idle ones at once, a busy one after its job), and their modules are imported afresh', async () => {
+    const single = createFunctionExecutor({ threads: 1 });
+    try {
+      const calls = async () => ((await single.execute(task(fn('counter')), never)) as { output: { calls: number } }).output.calls;
+      expect([await calls(), await calls()]).toEqual([1, 2]);
+      expect(single.refresh!()).toBe(1);
+      expect(await calls()).toBe(1);
+      // Busy: its job ends as it would have; the next one is a fresh worker's.
+      const busy = single.execute(task(fn('slow'), { input: { ms: 200 } }), never);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(single.refresh!()).toBe(1);
+      expect((await busy).status).toBe('succeeded');
+      expect(await calls()).toBe(1);
+      expect(single.refresh!()).toBe(1);
+      expect(single.refresh!()).toBe(0);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('a rejection a handler leaves unhandled does not fail the next step the worker runs', async () => {
     const single = createFunctionExecutor({ threads: 1 });
     try {

@@ -95,11 +95,13 @@ export class Engine {
 
   /** Runs of `workflow` this engine is executing (a new plan waits for them: see `joinflow dev`). */
   activeRuns(workflow: string): number { return [...this.#runs.values()].filter((t) => t.workflow === workflow && !t.ended).length; }
-
   /** Whether this engine is executing run `runId` (it started or recovered it, and it has not ended). */
   owns = (runId: string): boolean => this.#runs.get(runId)?.ended === false;
   /** Effects applied so far (what --chaos crash-at=N counts). */
   get effectsApplied(): number { return this.#effects; }
+
+  /** Handler code may have changed (`joinflow dev`): workers started from now on import every module afresh; returns how many go. */
+  refreshHandlers(): number { return [...new Set(this.#executors.values())].reduce((n, e) => n + (e.refresh?.() ?? 0), 0); }
 
   /** Whether a workflow of this name is registered. */
   hasWorkflow(workflow: string): boolean { return this.#plans.has(workflow); }
@@ -156,16 +158,14 @@ export class Engine {
   async run(workflow: string, input: unknown, options: { runId?: string } = {}): Promise<RunResult & { trace: TraceRecord[] }> {
     const runId = await this.start(workflow, input, options);
     const tracker = this.#runs.get(runId);
-    const result = await this.wait(runId);
-    return { ...result, trace: tracker?.trace ?? [] };
+    return { ...(await this.wait(runId)), trace: tracker?.trace ?? [] };
   }
 
   /** Cancels a running run: nothing new starts, running tasks are stopped (SIGTERM, then SIGKILL), Run Cancelled is emitted. */
   async cancel(runId: string, reason = 'cancelled by request'): Promise<boolean> {
     const record = await this.store.getRun(runId);
     if (!record || record.status !== 'running') return false;
-    const finished = await this.store.finishRun(runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } });
-    if (!finished) return false;
+    if (!(await this.store.finishRun(runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } }))) return false;
     await this.#publish([this.#event(DetailType.RunCancelled, { workflow: record.workflow, runId, reason })]);
     await this.#commits.now();
     await this.#endRun(runId);

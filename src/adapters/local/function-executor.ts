@@ -119,6 +119,8 @@ type Slot = {
   starting: boolean;
   /** Starting, or running its first job and not yet in the handler (loading its module). */
   warming: boolean;
+  /** Started before `refresh()`: retired instead of taking another job. */
+  stale?: boolean;
 };
 
 /**
@@ -229,6 +231,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
   function release(slot: Slot): void {
     slot.job = undefined;
+    // Started before the code changed: it ends, and a worker with an empty module cache takes its place.
+    if (slot.stale) return void retire(slot);
     const next = queue.shift();
     if (next !== undefined) return assign(slot, next);
     // An idle pool must not keep the process alive if the caller forgets close().
@@ -349,6 +353,19 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
         }
         dispatch(job);
       });
+    },
+
+    refresh(): number {
+      // ESM keeps a module for the life of its thread (a fresh import of a handler reloads the
+      // handler, not what it imports): the workers go, idle ones now, busy ones after their job.
+      let n = 0;
+      for (const slot of slots) {
+        if (slot.retired || slot.stale) continue;
+        slot.stale = true;
+        n++;
+      }
+      for (const slot of idle.splice(0)) void retire(slot);
+      return n;
     },
 
     async close(): Promise<void> {
