@@ -11,9 +11,10 @@ export type UsageCounts = {
   /** Rule matches: one trigger-processor Lambda invocation each. */
   ruleInvocations: number;
   dynamoDb: { writeUnits: number; readUnits: number; requests: number };
-  /** Step executions per executor kind (retries included), and function steps' total duration. */
+  /** Step executions per executor kind (retries included). */
   executions: Record<string, number>;
-  functionDurationMs: number;
+  /** Function steps' duration in GB-seconds, each at its Lambda's memory (a placed step's own). */
+  functionGbSeconds: number;
   retries: number;
   /** Map (forEach) states, for the Step Functions comparison. */
   mapSteps: number;
@@ -36,7 +37,7 @@ export function estimateCost(u: UsageCounts): CostReport {
   const lambdaGbs =
     u.ruleInvocations * gbSeconds(ASSUMPTIONS.processorMemoryMb, ASSUMPTIONS.processorDurationMs) +
     bridgeInvocations * gbSeconds(ASSUMPTIONS.bridgeMemoryMb, ASSUMPTIONS.bridgeDurationMs) +
-    gbSeconds(ASSUMPTIONS.functionMemoryMb, u.functionDurationMs);
+    u.functionGbSeconds;
   const sqs = container * ASSUMPTIONS.sqsRequestsPerContainerTask + u.retries * ASSUMPTIONS.sqsRequestsPerRetry;
   const lines: CostLine[] = [
     { item: 'EventBridge events', quantity: u.events, unit: 'events', usd: u.events * PRICES.eventBridgePerEvent },

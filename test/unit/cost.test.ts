@@ -5,6 +5,7 @@ import { createEngine } from '../../src/adapters/local/engine.ts';
 import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
 import { UsageMeter } from '../../src/adapters/local/usage-meter.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { estimateCost } from '../../src/cost/estimate.ts';
 import { ASSUMPTIONS, PRICES } from '../../src/cost/prices.ts';
 import { root } from '../helpers/cli.ts';
@@ -25,7 +26,7 @@ describe('cost estimate', () => {
       ruleInvocations: 0,
       dynamoDb: { writeUnits: 2_000_000, readUnits: 4_000_000, requests: 0 },
       executions: { simulate: 998 },
-      functionDurationMs: 0,
+      functionGbSeconds: 0,
       retries: 0,
       mapSteps: 0,
     });
@@ -76,6 +77,33 @@ describe('cost estimate', () => {
     // A run that had already ended is not ended twice.
     await store.finishRun('r1', { status: 'failed', finishedAt: 2 });
     expect(meter.counts(batchPlan).dynamoDb.readUnits).toBe(meter.dynamoDb.readUnits + 1);
+  });
+
+  it("prices a Lambda-placed step's duration at the memory its placement gave it, other function steps at the stage default", () => {
+    const auto = { type: 'auto' as const, module: './h.ts', export: 'run', image: 'i:1' };
+    const p = compileWorkflow({
+      name: 'mem',
+      steps: {
+        big: { executor: auto, resources: { memoryMb: 10_240 } },
+        small: { executor: { type: 'function', module: './h.ts' } },
+        guarded: { executor: auto, resources: { vcpus: 2 }, fallback: 'batch' },
+      },
+    }, { source: 'workflows/mem.yaml' });
+    const meter = new UsageMeter();
+    const task = (step: string, placement?: 'lambda' | 'batch-cpu') =>
+      ({ workflow: 'mem', step, executor: p.steps[step]!.executor, ...(placement ? { placement } : {}) }) as never;
+    meter.execution(task('big', 'lambda'), 2000);
+    meter.execution(task('small'), 1000);
+    meter.execution(task('guarded', 'lambda'), 1000);
+    // Its fallback attempt is a Batch job: no Lambda duration.
+    meter.execution(task('guarded', 'batch-cpu'), 5000);
+    const u = meter.counts(p);
+    expect(u.executions).toEqual({ function: 3, batch: 1 });
+    const duration = estimateCost(u).lines.find((l) => l.item === 'Lambda duration')!;
+    // 10 GB x 2 s + 1 GB (the stage default) x 1 s + 3,538 MB x 1 s, plus 4 bridge invocations at 512 MB x 20 ms.
+    const gbs = 10 * 2 + 1 * 1 + (3538 / 1024) * 1 + 4 * 0.5 * 0.02;
+    expect(duration.quantity).toBeCloseTo(gbs, 3);
+    expect(duration.usd).toBeCloseTo(gbs * PRICES.lambdaPerGbSecond, 12);
   });
 
   it('gives the same outputs with per-rule invocations as without', async () => {

@@ -8,6 +8,7 @@ import { DetailType, type EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { Task, TriggerStore } from '../../ports.ts';
 import type { UsageCounts } from '../../cost/estimate.ts';
+import { ASSUMPTIONS } from '../../cost/prices.ts';
 
 /** Collects usage during runs; pass it to createEngine({ meter }) and wrap the store with meter.wrap(). */
 export class UsageMeter {
@@ -15,7 +16,8 @@ export class UsageMeter {
   #events = 0;
   #invocations = 0;
   #retries = 0;
-  #functionMs = 0;
+  /** Lambda duration per step (`workflow NUL step`): each is billed at its own function's memory. */
+  readonly #functionMs = new Map<string, number>();
   #runsEnded = 0;
   readonly #executions: Record<string, number> = {};
 
@@ -34,7 +36,10 @@ export class UsageMeter {
     // Batch-placed step without a local command runs its handler in the function pool).
     const kind = task.placement === undefined ? task.executor.type : task.placement === 'lambda' ? 'function' : 'batch';
     this.#executions[kind] = (this.#executions[kind] ?? 0) + 1;
-    if (kind === 'function') this.#functionMs += durationMs;
+    if (kind === 'function') {
+      const key = `${task.workflow}\0${task.step}`;
+      this.#functionMs.set(key, (this.#functionMs.get(key) ?? 0) + durationMs);
+    }
     // A Batch job joins its run's list of jobs to stop at submission (then reads the run's status)
     // and leaves the list at its end (aws/batch-jobs.ts).
     if (kind === 'batch') {
@@ -57,10 +62,23 @@ export class UsageMeter {
       ruleInvocations: this.#invocations,
       dynamoDb: { writeUnits: this.dynamoDb.writeUnits, readUnits: this.dynamoDb.readUnits + lists, requests: this.dynamoDb.requests + lists },
       executions: { ...this.#executions },
-      functionDurationMs: this.#functionMs,
+      functionGbSeconds: this.#functionGbSeconds(plan),
       retries: this.#retries,
       mapSteps: Object.values(plan.steps).filter((s) => s.forEach).length,
     };
+  }
+
+  // A Lambda-placed (auto) step's function has the memory its placement chose (raised to buy
+  // vCPUs, up to 10,240 MB); other function steps the stage's default.
+  #functionGbSeconds(plan: TriggerPlan): number {
+    let gbs = 0;
+    for (const [key, ms] of this.#functionMs) {
+      const [workflow, step] = key.split('\0') as [string, string];
+      const placement = workflow === plan.workflow ? plan.steps[step]?.placement : undefined;
+      const memoryMb = placement?.target === 'lambda' ? placement.memoryMb : ASSUMPTIONS.functionMemoryMb;
+      gbs += (memoryMb / 1024) * (ms / 1000);
+    }
+    return gbs;
   }
 
   /** Wraps a store so that every call is counted as the DynamoDB store would bill it. */
