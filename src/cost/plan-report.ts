@@ -95,7 +95,8 @@ function price(kind: PlacementKind, r: StepResources): { usd: number | null; not
     return { usd: perHour * billedHours, resources: r };
   }
   // One job per instance: the whole instance is billed while the job runs.
-  const fits = GPU_INSTANCES.filter((i) => i.gpus >= (r.gpus ?? 1) && i.vcpus >= (r.vcpus ?? 1) && i.memoryMb >= memoryMb);
+  const fits = GPU_INSTANCES.filter((i) =>
+    i.gpus >= (r.gpus ?? 1) && i.vcpus >= (r.vcpus ?? 1) && Math.floor(i.memoryMb * ASSUMPTIONS.gpuUsableMemoryShare) >= memoryMb);
   const cheapest = fits.sort((a, b) => a.usdPerHour - b.usdPerHour)[0];
   if (!cheapest) return { usd: null, note: 'no listed GPU instance is large enough (src/cost/prices.ts)', resources: r };
   return { usd: cheapest.usdPerHour * billedHours, resources: { ...r, instance: cheapest.type } };

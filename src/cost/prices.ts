@@ -53,6 +53,11 @@ export const ASSUMPTIONS = {
   sqsRequestsPerContainerTask: 4,
   /** SQS requests per retry through the timer queue: send, receive, delete. */
   sqsRequestsPerRetry: 3,
+  /**
+   * Share of a GPU instance's installed memory a job can count on: the ECS agent registers less,
+   * and AWS Batch advises leaving 5 % (deploy/capacity.cjs USABLE_MEMORY, which warns past it).
+   */
+  gpuUsableMemoryShare: 0.95,
   /** Fargate tasks and EC2 instances bill per second with a one-minute minimum. */
   batchMinimumSeconds: 60,
 } as const;

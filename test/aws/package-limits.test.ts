@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { FARGATE_SIZES } from '../../src/compiler/placement.ts';
-import { GPU_INSTANCES } from '../../src/cost/prices.ts';
+import { ASSUMPTIONS, GPU_INSTANCES } from '../../src/cost/prices.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { Subscription } from '../../src/model/subscriptions.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
@@ -24,6 +24,7 @@ const queues = require('../../deploy/queues.cjs') as { queueResources(model: Jso
 const batch = require('../../deploy/batch.cjs') as { batchResources(model: Json): { Resources: Json } };
 const capacity = require('../../deploy/capacity.cjs') as {
   GPU_INSTANCES: Record<string, { gpus: number; vcpus: number; memoryMb: number }>;
+  USABLE_MEMORY: number;
   FARGATE: Array<[number, number[]]>;
 };
 const sizes = require('../../deploy/policy-size.cjs') as {
@@ -76,6 +77,7 @@ describe('GPU steps must fit an allowed instance type', () => {
 
   it("knows the same instance facts as the cost estimate's table", () => {
     expect(capacity.GPU_INSTANCES).toEqual(Object.fromEntries(GPU_INSTANCES.map(({ type, gpus, vcpus, memoryMb }) => [type, { gpus, vcpus, memoryMb }])));
+    expect(capacity.USABLE_MEMORY).toBe(ASSUMPTIONS.gpuUsableMemoryShare);
   });
 
   it('checks Fargate sizes against the table placement uses (deploy/ is CommonJS and cannot import it)', () => {

@@ -7,6 +7,7 @@ import { UsageMeter } from '../../src/adapters/local/usage-meter.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { estimateCost } from '../../src/cost/estimate.ts';
+import { planReport } from '../../src/cost/plan-report.ts';
 import { ASSUMPTIONS, PRICES } from '../../src/cost/prices.ts';
 import { root } from '../helpers/cli.ts';
 import { fanoutDef, plan } from '../helpers/plans.ts';
@@ -118,5 +119,25 @@ describe('cost estimate', () => {
     await Promise.all([metered.close(), plain.close()]);
     expect(a.output).toEqual(b.output);
     expect(a.output).toEqual({ nodeC: { sum: 34 } });
+  });
+});
+
+describe('joinflow plan prices', () => {
+  const auto = { type: 'auto' as const, module: './h.ts', export: 'run', image: 'i:1' };
+
+  it('puts a GPU job on the cheapest listed instance whose memory the ECS agent registers holds it, as deploy checks', () => {
+    const p = compileWorkflow({
+      name: 'gpu',
+      steps: {
+        fits: { executor: auto, resources: { gpus: 1, vcpus: 4, memoryMb: 15_000, expectedSeconds: 3600 } },
+        // Under g4dn.xlarge's 16,384 MiB installed, over the 95 % of it a job can count on.
+        tight: { executor: auto, resources: { gpus: 1, vcpus: 4, memoryMb: 16_000, expectedSeconds: 3600 } },
+      },
+    }, { source: 'workflows/gpu.yaml' });
+    const by = Object.fromEntries(planReport(p).steps.map((r) => [r.step, r]));
+    expect(by['fits']!.resources.instance).toBe('g4dn.xlarge');
+    expect(by['fits']!.usd).toBeCloseTo(0.526, 12);
+    expect(by['tight']!.resources.instance).toBe('g4dn.2xlarge');
+    expect(by['tight']!.usd).toBeCloseTo(0.752, 12);
   });
 });
