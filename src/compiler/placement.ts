@@ -66,7 +66,7 @@ export function place(resources: Resources = {}, timeoutMs?: number): PlacementD
   }
   const needed = vcpus === undefined ? 0 : Math.min(LAMBDA.maxMemoryMb, Math.ceil(vcpus * LAMBDA.mbPerVcpu));
   const memory = Math.max(memoryMb, needed);
-  const raised = memory > memoryMb ? ` (memory raised to ${thousands(memory)} MB for ${vcpus} vCPUs)` : '';
+  const raised = memory > memoryMb ? ` (memory raised to ${thousands(memory)} MB for ${vcpus} vCPU${vcpus === 1 ? '' : 's'})` : '';
   return { target: 'lambda', reason: `fits Lambda${raised}`, memoryMb: memory, vcpus: lambdaVcpus(memory), gpus: 0, ...seconds };
 }
 

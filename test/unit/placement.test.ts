@@ -56,6 +56,7 @@ describe('placement boundaries', () => {
     expect(place({ vcpus: 2 })).toEqual({ target: 'lambda', reason: 'fits Lambda (memory raised to 3,538 MB for 2 vCPUs)', memoryMb: 3538, vcpus: 2, gpus: 0 });
     // Memory already enough: nothing raised.
     expect(place({ vcpus: 1, memoryMb: 4096 })).toEqual({ target: 'lambda', reason: 'fits Lambda', memoryMb: 4096, vcpus: 2.32, gpus: 0 });
+    expect(place({ vcpus: 1 })).toMatchObject({ reason: 'fits Lambda (memory raised to 1,769 MB for 1 vCPU)', memoryMb: 1769, vcpus: 1 });
     expect(place({ vcpus: 6 })).toMatchObject({ target: 'lambda', memoryMb: 10_240, vcpus: 6 });
     expect(place({ vcpus: 6.5 })).toMatchObject({ target: 'batch-cpu', reason: "vcpus 6.5 > Lambda's 6", vcpus: 8, memoryMb: 16_384 });
   });
