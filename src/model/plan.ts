@@ -75,7 +75,7 @@ export type PlanStep = {
   placement?: Placement;
   /** Only Lambda-placed `auto` steps with `fallback: batch`. */
   fallback?: Fallback;
-  /** `resources.expectedSeconds` of a step that is not `auto`, for cost estimates. */
+  /** `resources.expectedSeconds` of a step that is not `auto`, for cost estimates and the start order (runtime/priority.ts). */
   expectedSeconds?: number;
   /** Data files staged for the step (see StepFilesSchema). */
   files?: StepFiles;
