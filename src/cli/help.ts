@@ -169,11 +169,11 @@ the cheapest listed GPU instance; one-minute minimum on Batch), then the total p
 "executor: auto" steps are placed by their resources: Lambda when they fit (at most 10,240 MB,
 6 vCPUs, 900 s, no GPU), else Batch (the GPU queue when gpus > 0). Steps without
 resources.expectedSeconds are not priced. A step with "fallback: batch" shows where its
-attempts go after a Lambda timeout.
+attempts go after a Lambda timeout; one expected to run longer than its timeout is flagged (!).
 
 Options:
   --json   print {workflow, steps: [{step, placement, reason, resources, fallback?, usd,
-           perItem?, note?}], totalUsd, priced}
+           perItem?, note?, warning?}], totalUsd, priced, skips?}
 Exit codes: 0 printed, 2 bad usage or bad definition.
 `;
 

@@ -2,7 +2,7 @@
  * `joinflow plan`: where each step of a compiled plan runs on AWS, why, with what resources, and
  * what one execution of it costs (compute only, on-demand, us-east-1). Pure: plan in, report out.
  */
-import { lambdaVcpus, thousands } from '../compiler/placement.ts';
+import { LAMBDA, lambdaVcpus, thousands } from '../compiler/placement.ts';
 import type { PlacementTarget, PlanStep, TriggerPlan } from '../model/plan.ts';
 import { ASSUMPTIONS, GPU_INSTANCES, PRICES } from './prices.ts';
 
@@ -22,6 +22,8 @@ export type StepPlacementRow = {
   usd: number | null;
   perItem?: true;
   note?: string;
+  /** Something about the step that the estimate cannot mend, such as an expected time over its timeout. */
+  warning?: string;
 };
 
 /** The report of one workflow. */
@@ -49,7 +51,20 @@ function row(step: string, s: PlanStep): StepPlacementRow {
     ? { fallback: { placement: s.fallback.target, memoryMb: s.fallback.executor.memoryMb, vcpus: s.fallback.executor.vcpus } }
     : {};
   const cost = price(base.placement, base.resources);
-  return { step, ...base, ...fallback, usd: cost.usd, ...perItem, ...(cost.note ? { note: cost.note } : {}), resources: cost.resources };
+  const warning = overTimeout(s, base.placement, base.resources.expectedSeconds);
+  return {
+    step, ...base, ...fallback, usd: cost.usd, ...perItem, ...(cost.note ? { note: cost.note } : {}), ...(warning ? { warning } : {}), resources: cost.resources,
+  };
+}
+
+/** A step expected to run longer than its timeout times out on every attempt: the price of a run that cannot succeed. */
+function overTimeout(s: PlanStep, kind: PlacementKind, expectedSeconds: number | undefined): string | undefined {
+  // On AWS a function step's Lambda gets 60 s without a timeoutMs (deploy/lib.cjs), at most 900 s.
+  const unset = kind === 'lambda' && !s.placement && s.timeoutMs === undefined;
+  const timeoutMs = kind === 'lambda' ? Math.min(LAMBDA.maxSeconds * 1000, s.timeoutMs ?? 60_000) : s.timeoutMs;
+  if (expectedSeconds === undefined || timeoutMs === undefined || expectedSeconds * 1000 <= timeoutMs) return undefined;
+  const then = s.fallback ? ' on Lambda would time out and fall back to Batch' : ' would time out';
+  return `expectedSeconds ${expectedSeconds} > its timeout of ${timeoutMs / 1000} s${unset ? " (a function step's Lambda without timeoutMs)" : ''}: every attempt${then}`;
 }
 
 /** Placement, reason and resources: the compiler's for `auto` steps, the executor's for the others. */
@@ -120,6 +135,7 @@ export function formatPlanReport(report: PlanReport): string {
   ];
   report.steps.forEach((r, i) => {
     out.push(line(rows[i]!));
+    if (r.warning) out.push(`  ${''.padEnd(widths[0]!)}  ! ${r.warning}`);
     if (r.fallback) {
       out.push(`  ${''.padEnd(widths[0]!)}  -> after a Lambda timeout: ${r.fallback.placement}, ${r.fallback.vcpus} vCPU, ${thousands(r.fallback.memoryMb)} MB (fallback: batch)`);
     }

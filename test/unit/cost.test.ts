@@ -7,7 +7,7 @@ import { UsageMeter } from '../../src/adapters/local/usage-meter.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { estimateCost } from '../../src/cost/estimate.ts';
-import { planReport } from '../../src/cost/plan-report.ts';
+import { formatPlanReport, planReport } from '../../src/cost/plan-report.ts';
 import { ASSUMPTIONS, PRICES } from '../../src/cost/prices.ts';
 import { root } from '../helpers/cli.ts';
 import { fanoutDef, plan } from '../helpers/plans.ts';
@@ -139,5 +139,26 @@ describe('joinflow plan prices', () => {
     expect(by['fits']!.usd).toBeCloseTo(0.526, 12);
     expect(by['tight']!.resources.instance).toBe('g4dn.2xlarge');
     expect(by['tight']!.usd).toBeCloseTo(0.752, 12);
+  });
+
+  it('warns of a step expected to run longer than its timeout: every attempt would time out', () => {
+    const p = compileWorkflow({
+      name: 'late',
+      steps: {
+        // Placed on Lambda (600 s fits), but stopped at 60 s.
+        placed: { executor: auto, resources: { expectedSeconds: 600 }, timeoutMs: 60_000, fallback: 'batch' },
+        // A function step's Lambda gets 60 s when it gives no timeout.
+        plain: { executor: { type: 'function', module: './h.ts' }, resources: { expectedSeconds: 90 } },
+        job: { executor: { type: 'batch', image: 'i:1' }, resources: { expectedSeconds: 120 }, timeoutMs: 100_000 },
+        fine: { executor: auto, resources: { expectedSeconds: 30 }, timeoutMs: 30_000 },
+      },
+    }, { source: 'workflows/late.yaml' });
+    const report = planReport(p);
+    const by = Object.fromEntries(report.steps.map((r) => [r.step, r]));
+    expect(by['placed']!.warning).toBe('expectedSeconds 600 > its timeout of 60 s: every attempt on Lambda would time out and fall back to Batch');
+    expect(by['plain']!.warning).toBe("expectedSeconds 90 > its timeout of 60 s (a function step's Lambda without timeoutMs): every attempt would time out");
+    expect(by['job']!.warning).toBe('expectedSeconds 120 > its timeout of 100 s: every attempt would time out');
+    expect(by['fine']!.warning).toBeUndefined();
+    expect(formatPlanReport(report)).toContain('\n          ! expectedSeconds 600 > its timeout of 60 s: every attempt on Lambda would time out and fall back to Batch\n');
   });
 });
