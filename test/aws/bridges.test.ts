@@ -67,6 +67,35 @@ describe('Lambda result bridge', () => {
   });
 });
 
+describe('Lambda result bridge: what is a timeout', () => {
+  // The last attempt of a step with a Batch fallback: only a timeout goes on (to Batch).
+  const failure = (payload: Record<string, unknown>, context: Record<string, unknown> = { functionError: 'Unhandled' }) =>
+    result('Lambda Function Invocation Result - Failure', { requestPayload: { joinflow: { ...meta, attempt: 3, fallback: 'batch' } }, responsePayload: payload, responseContext: context });
+
+  it("takes Lambda's own timeout records, with and without errorType, as StepTimeout", async () => {
+    await lambdaResult(failure({ errorType: 'Sandbox.Timedout', errorMessage: 'RequestId: 3c4e Error: Task timed out after 30.00 seconds' }));
+    // Older runtimes: no errorType, the message after a timestamp and the request id.
+    await lambdaResult(failure({ errorMessage: '2019-11-24T21:52:47.694Z 8d6a2c4e Task timed out after 3.00 seconds' }));
+    expect(published().map((e) => e.detail['error'])).toEqual([
+      expect.objectContaining({ type: 'StepTimeout' }),
+      expect.objectContaining({ type: 'StepTimeout' }),
+    ]);
+    expect(published().map((e) => e.detail['retrying'])).toEqual([true, true]);
+  });
+
+  it("keeps a handler's own error that mentions a timeout (ETIMEDOUT, a query timeout) as it is: no free move to the fallback", async () => {
+    await lambdaResult(failure({ errorType: 'Error', errorMessage: 'connect ETIMEDOUT 10.0.0.1:5432' }));
+    await lambdaResult(failure({ errorType: 'QueryTimeoutError', errorMessage: 'query timed out after 5 s' }));
+    await lambdaResult(failure({ errorType: 'Error', errorMessage: 'upstream timeout' }, { functionError: 'Unhandled' }));
+    expect(published().map((e) => e.detail['error'])).toEqual([
+      { type: 'Error', message: 'connect ETIMEDOUT 10.0.0.1:5432' },
+      { type: 'QueryTimeoutError', message: 'query timed out after 5 s' },
+      { type: 'Error', message: 'upstream timeout' },
+    ]);
+    expect(published().map((e) => e.detail['retrying'])).toEqual([false, false, false]);
+  });
+});
+
 describe('Batch job state bridge', () => {
   const env = (extra: Record<string, string> = {}) =>
     Object.entries({ JOINFLOW_WORKFLOW: 'wf', JOINFLOW_RUN_ID: 'r2', JOINFLOW_STEP: 'detect', JOINFLOW_ATTEMPT: '1', JOINFLOW_MAX_ATTEMPTS: '2', JOINFLOW_ITEM: '4', ...extra }).map(([name, value]) => ({ name, value }));

@@ -38,13 +38,24 @@ export async function lambdaResult(event: AwsEvent<LambdaResult>): Promise<void>
   }
   const payload = (event.detail.responsePayload ?? {}) as { errorType?: string; errorMessage?: string };
   const type = payload.errorType ?? event.detail.responseContext?.functionError ?? 'Error';
-  const timedOut = /timed? ?out/i.test(payload.errorMessage ?? '') || type === 'Sandbox.Timedout';
+  const timedOut = lambdaTimedOut(payload);
   const retriable = type !== 'NonRetriableStepError';
   const error = timedOut
     ? { type: STEP_TIMEOUT, message: `step "${meta.step}" timed out (attempt ${meta.attempt}): ${payload.errorMessage ?? ''}`.trim() }
     : { type, message: payload.errorMessage ?? 'the function failed without a message' };
   log('warn', `step failed: ${error.message}`, { runId: meta.runId, step: meta.step, attempt: meta.attempt });
   await w.bus.publish([stepFailed(meta, error, retriesAfter(meta, error, retriable), ids)]);
+}
+
+/**
+ * Whether Lambda stopped the invocation at its timeout: errorType Sandbox.Timedout, or, from
+ * runtimes that give no errorType, Lambda's own "Task timed out after N seconds". A handler's own
+ * error that mentions a timeout (connect ETIMEDOUT, a query timeout) has an errorType and is not
+ * one: it must not move the step to its Batch fallback, nor be retried for free.
+ */
+function lambdaTimedOut(payload: { errorType?: string; errorMessage?: string }): boolean {
+  if (payload.errorType !== undefined) return payload.errorType === 'Sandbox.Timedout';
+  return /\bTask timed out after \d+(?:\.\d+)? seconds\b/.test(payload.errorMessage ?? '');
 }
 
 /** Batch "Job State Change" (SUCCEEDED / FAILED) as AWS documents it. */
