@@ -2,7 +2,7 @@
  * `joinflow plan`: where each step of a compiled plan runs on AWS, why, with what resources, and
  * what one execution of it costs (compute only, on-demand, us-east-1). Pure: plan in, report out.
  */
-import { LAMBDA, lambdaVcpus, thousands } from '../compiler/placement.ts';
+import { FARGATE_SIZES, fargateSize, LAMBDA, lambdaVcpus, thousands } from '../compiler/placement.ts';
 import type { PlacementTarget, PlanStep, TriggerPlan } from '../model/plan.ts';
 import { ASSUMPTIONS, GPU_INSTANCES, PRICES } from './prices.ts';
 
@@ -51,10 +51,29 @@ function row(step: string, s: PlanStep): StepPlacementRow {
     ? { fallback: { placement: s.fallback.target, memoryMb: s.fallback.executor.memoryMb, vcpus: s.fallback.executor.vcpus } }
     : {};
   const cost = price(base.placement, base.resources);
-  const warning = overTimeout(s, base.placement, base.resources.expectedSeconds);
+  const warning = [sizeProblem(s), overTimeout(s, base.placement, base.resources.expectedSeconds)].filter(Boolean).join('; ');
   return {
     step, ...base, ...fallback, usd: cost.usd, ...perItem, ...(cost.note ? { note: cost.note } : {}), ...(warning ? { warning } : {}), resources: cost.resources,
   };
+}
+
+/**
+ * A batch step's size that `serverless package` refuses (deploy/capacity.cjs): CPU jobs run on
+ * Fargate's fixed sizes, GPU jobs on EC2 with whole vCPUs. Placed (`auto`) steps are sized to fit.
+ */
+function sizeProblem(s: PlanStep): string | undefined {
+  const e = s.executor;
+  if (e.type !== 'batch' || s.placement) return undefined;
+  if (e.gpus > 0) return Number.isInteger(e.vcpus) ? undefined : `a GPU (EC2) job takes whole vCPUs, so serverless package refuses ${e.vcpus}`;
+  const row = FARGATE_SIZES.find(([v]) => v === e.vcpus);
+  if (row?.[1].includes(e.memoryMb)) return undefined;
+  const vcpus = (v: number) => `${v} vCPU${v === 1 ? '' : 's'}`;
+  const allowed = row
+    ? `${vcpus(row[0])} take ${thousands(row[1][0]!)}-${thousands(row[1][row[1].length - 1]!)} MB`
+    : `Fargate has ${FARGATE_SIZES.map(([v]) => v).join(', ').replace(/, (?=[^,]*$)/, ' or ')} vCPUs`;
+  const size = fargateSize(e.vcpus, e.memoryMb);
+  const nearest = size ? ` (the smallest size that holds it: ${vcpus(size.vcpus)}, ${thousands(size.memoryMb)} MB)` : '';
+  return `not a Fargate size, so serverless package refuses it: ${allowed}${nearest}`;
 }
 
 /** A step expected to run longer than its timeout times out on every attempt: the price of a run that cannot succeed. */

@@ -161,4 +161,22 @@ describe('joinflow plan prices', () => {
     expect(by['fine']!.warning).toBeUndefined();
     expect(formatPlanReport(report)).toContain('\n          ! expectedSeconds 600 > its timeout of 60 s: every attempt on Lambda would time out and fall back to Batch\n');
   });
+
+  it('warns of a batch step that serverless package refuses: not a Fargate size, or part of a vCPU on a GPU instance', () => {
+    const p = compileWorkflow({
+      name: 'sizes',
+      steps: {
+        // 2 vCPUs on Fargate take 4,096-16,384 MB; the default memory is 2,048.
+        two: { executor: { type: 'batch', image: 'i:1', vcpus: 2 }, resources: { expectedSeconds: 60 } },
+        three: { executor: { type: 'batch', image: 'i:1', vcpus: 3, memoryMb: 8192 } },
+        gpu: { executor: { type: 'batch', image: 'i:1', vcpus: 0.5, gpus: 1 } },
+        ok: { executor: { type: 'batch', image: 'i:1', vcpus: 2, memoryMb: 4096 } },
+      },
+    }, { source: 'workflows/sizes.yaml' });
+    const by = Object.fromEntries(planReport(p).steps.map((r) => [r.step, r]));
+    expect(by['two']!.warning).toBe('not a Fargate size, so serverless package refuses it: 2 vCPUs take 4,096-16,384 MB (the smallest size that holds it: 2 vCPUs, 4,096 MB)');
+    expect(by['three']!.warning).toBe('not a Fargate size, so serverless package refuses it: Fargate has 0.25, 0.5, 1, 2, 4, 8 or 16 vCPUs (the smallest size that holds it: 4 vCPUs, 8,192 MB)');
+    expect(by['gpu']!.warning).toBe('a GPU (EC2) job takes whole vCPUs, so serverless package refuses 0.5');
+    expect(by['ok']!.warning).toBeUndefined();
+  });
 });
