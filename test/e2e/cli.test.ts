@@ -187,6 +187,10 @@ describe('joinflow run', () => {
     r = joinflow(['run', 'diamond', '--concurrency', 'many']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--concurrency: "many" is not a whole number');
+    // A compiled plan (triggers/*.json) is not a definition: its source is named, not 6 schema problems.
+    r = joinflow(['run', 'triggers/diamond.json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('joinflow run: triggers/diamond.json: a plan joinflow compile wrote from workflows/diamond.ts, not a workflow definition: give the workflow file (joinflow run workflows/diamond.ts)');
     r = joinflow(['run', 'nosuchflow']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('workflow "nosuchflow" not found: no file nosuchflow, workflows/nosuchflow{.ts,');

@@ -264,6 +264,10 @@ export function withHandlers(definition: unknown, module: string): { definition:
  */
 export async function compileFile(file: string, root = process.cwd(), options: { handlers?: string } = {}): Promise<TriggerPlan> {
   let definition = await loadDefinition(file);
+  const compiled = compiledFrom(definition);
+  if (compiled !== undefined) {
+    throw new UsageError(`${path.relative(root, file) || file}: a plan joinflow compile wrote${compiled === '' ? '' : ` from ${compiled}`}, not a workflow definition: give the workflow file${compiled === '' ? '' : ` (joinflow run ${compiled})`}`);
+  }
   if (options.handlers !== undefined) {
     const replaced = withHandlers(definition, options.handlers);
     if (replaced.steps === 0) process.stderr.write(`joinflow: --handlers ${path.relative(root, options.handlers) || options.handlers}: ${path.relative(root, file)} has no step with a handler module (function, auto or container handler): nothing to replace\n`);
@@ -276,6 +280,14 @@ export async function compileFile(file: string, root = process.cwd(), options: {
   const problems = checkSubscriptions(plan.subscriptions ?? [], (s) => `subscriptions.${s.name.slice(plan.workflow.length + 1)}`);
   if (problems.length > 0) throw new WorkflowDefinitionError(problems, file);
   return plan;
+}
+
+/** The source of a compiled plan (triggers/*.json; '' when it names none); undefined for anything else. */
+function compiledFrom(definition: unknown): string | undefined {
+  if (typeof definition !== 'object' || definition === null) return undefined;
+  const d = definition as Record<string, unknown>;
+  if (typeof d['version'] !== 'number' || typeof d['workflow'] !== 'string' || typeof d['triggers'] !== 'object' || 'name' in d) return undefined;
+  return typeof d['source'] === 'string' ? d['source'] : '';
 }
 
 /** What JSON.parse says of a text it refuses, as a problem with its line; undefined for valid JSON. */
