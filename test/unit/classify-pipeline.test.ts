@@ -129,6 +129,26 @@ describe('handlers (shipped models, SQLite table)', () => {
     }
   });
 
+  it('refuses at classify a document whose step events would not fit Lambda\'s 256 KB; the store event of one it accepts fits', async () => {
+    const words = 'entangled qubits in a superconducting cavity measured by a cryogenic amplifier while the lattice relaxes ';
+    const document = (phrases: number, chars: number, id = 'big') => ({ id, phrases: Array.from({ length: phrases }, (_, i) => `${i} ${words.repeat(4)}`.slice(0, chars)) });
+    // Within the phrase limits (500 of at most 300 characters), yet store's event would be about 360 KB.
+    const tooBig = document(MAX_PHRASES, 300);
+    expect(() => classifyHandler({ input: tooBig, results: {} }, context('classify'))).toThrow(/too large for the step events: step "store" would get about \d+ bytes .* over Lambda's 256 KB/);
+    // Fewer phrases, but each character is 2 bytes of UTF-8.
+    const accented = { id: 'accented', phrases: Array.from({ length: 300 }, () => 'é'.repeat(300)) };
+    expect(() => classifyHandler({ input: accented, results: {} }, context('classify'))).toThrow(/too large for the step events/);
+    const fits = document(MAX_PHRASES, 120, 'fits');
+    const classify = await classifyHandler({ input: fits, results: {} }, context('classify'));
+    const results: Record<string, unknown> = { classify };
+    for (const [step, fn] of [['physics', subfieldHandlers.physics], ['math', subfieldHandlers.math], ['biology', subfieldHandlers.biology], ['computer-science', subfieldHandlers.computerScience]] as const) {
+      results[step] = await fn({ input: fits, results: { classify } }, context(step));
+    }
+    // The event store's Lambda function is invoked with on AWS (dispatch.ts): the step event and joinflow's metadata.
+    const joinflow = { workflow: 'classify-documents', runId: '2f0c3a7e-7d9b-4f4e-9a55-0c1d2e3f4a5b', step: 'store', attempt: 3, maxAttempts: 3 };
+    expect(Buffer.byteLength(JSON.stringify({ input: fits, results, joinflow }))).toBeLessThanOrEqual(256 * 1024);
+  });
+
   it('store fails clearly without the classify results or a run id', async () => {
     await expect(Promise.resolve(storeHandler({ input: null, results: {} }, context('store')))).rejects.toThrow('step "store" needs the results of step "classify"');
     expect(() => classifyHandler({ input: { phrases: [] }, results: {} }, {} as StepContext)).toThrow(/no run id/);

@@ -2,9 +2,10 @@
  * What each step of classify-documents computes, as pure functions of its inputs; the handlers
  * only add the models and the results table.
  */
+import { BadDocumentError, MAX_PHRASES } from './document.ts';
 import type { Classifier } from './naive-bayes.ts';
 import type { ClassifiedPhrase } from './results/results-table.ts';
-import { FIELDS, isField, type Field } from './taxonomy.ts';
+import { FIELDS, isField, TAXONOMY, type Field } from './taxonomy.ts';
 
 /** Output of the main step: every phrase with its field. */
 export type FieldLabels = {
@@ -31,6 +32,37 @@ export function labelFields(document: { id: string; phrases: readonly string[] }
       return { index, text, field: label, probability: round(probability) };
     }),
   };
+}
+
+/** Lambda's limit on an asynchronous invocation's payload: on AWS every step event must fit in it. */
+export const STEP_EVENT_LIMIT = 256 * 1024;
+/** Room for what joinflow adds to a step event besides the run input and the results (its metadata, the keys). */
+const EVENT_OVERHEAD = 2048;
+/** The longest entry a sub-field step can output for one phrase (with its comma). */
+const SUBFIELD_ENTRY_BYTES =
+  JSON.stringify({ index: MAX_PHRASES, subfield: Object.values(TAXONOMY).flat().reduce((a, b) => (b.length > a.length ? b : a), ''), probability: 0.1234 }).length + 1;
+
+/**
+ * An upper bound of the largest step event of a run, store's: the run input, the field labels and
+ * the four sub-field outputs. The sub-field steps' events (input and field labels) are smaller.
+ */
+export function storeEventBytes(input: unknown, fields: FieldLabels): number {
+  return Buffer.byteLength(JSON.stringify(input) ?? '') + Buffer.byteLength(JSON.stringify(fields)) + fields.phrases.length * SUBFIELD_ENTRY_BYTES + EVENT_OVERHEAD;
+}
+
+/**
+ * Refuses a document whose step events would not fit Lambda's limit. The phrase limits alone do
+ * not ensure it: the events carry the document twice (the input and the labelled phrases), and a
+ * character may take up to 4 bytes of UTF-8 (or 6 of JSON for a control character).
+ */
+export function checkEventSize(input: unknown, fields: FieldLabels): void {
+  const bytes = storeEventBytes(input, fields);
+  if (bytes > STEP_EVENT_LIMIT) {
+    throw new BadDocumentError(
+      `the document is too large for the step events: step "store" would get about ${bytes} bytes (the document, and its ${fields.phrases.length} phrases labelled), ` +
+        `over Lambda's ${STEP_EVENT_LIMIT / 1024} KB asynchronous invocation limit: split it into several documents`,
+    );
+  }
 }
 
 /** Labels the phrases of `field` with a sub-field; none of that field gives an empty list. */
