@@ -179,12 +179,17 @@ describe('watched folder (watch.ts -> joinflow dev)', () => {
     ]);
     expect(rows.find((r) => r.document === 'seminar')!.run_id).toBe(submitted[1]!.runId);
 
-    // Watching: a file that lands later is picked up once it stops changing.
+    // Watching: a file that lands later is picked up once it stops changing. A file joinflow dev
+    // refuses for its size is reported once, not again at every scan.
+    writeFileSync(path.join(inbox, 'a-huge.txt'), 'a phrase about prime numbers\n'.repeat(12_000));
     const watcher = await start(['--import', 'tsx', watch, inbox, '--endpoint', endpoint, '--interval', '100'], {}, /watching /);
     writeFileSync(path.join(inbox, 'late.json'), JSON.stringify({ phrases: ['the Galois group of a polynomial'] }));
     const late = await rowsOf(db, 3);
     expect(late.filter((r) => r.document === 'late').map((r) => [r.field, r.subfield])).toEqual([['math', 'algebra']]);
     expect(watcher.out()).toMatch(/"file":"late\.json"/);
+    writeFileSync(path.join(inbox, 'later.json'), JSON.stringify({ phrases: ['a gene on the X chromosome'] }));
+    await rowsOf(db, 4);
+    expect(watcher.out().match(/a-huge\.txt: not submitted: PutEvents failed: .*over the limit.* \(sent again when the file changes\)/g)).toHaveLength(1);
     watcher.child.kill('SIGTERM');
     expect(await exited(watcher.child)).toBe(0);
     dev.child.kill('SIGTERM');

@@ -11,7 +11,7 @@ import { handler as classifyHandler } from '../../workflows/classify-documents/h
 import * as subfieldHandlers from '../../workflows/classify-documents/handlers/subfields.ts';
 import { handler as storeHandler } from '../../workflows/classify-documents/handlers/store.ts';
 import { createSqliteResultsTable } from '../../workflows/classify-documents/results/sqlite-results-table.ts';
-import { documentInput, readyFiles, runIdFor, type FileState } from '../../workflows/classify-documents/watch-folder.ts';
+import { documentInput, readyFiles, refusedForGood, runIdFor, type FileState } from '../../workflows/classify-documents/watch-folder.ts';
 import type { StepContext } from '../../src/model/workflow.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -179,5 +179,23 @@ describe('watch folder', () => {
     expect(documentInput(f('d.json'), '{"id": "own", "phrases": []}')).toEqual({ input: { id: 'own', phrases: [] } });
     expect(documentInput(f('d.json'), '{oops')).toMatchObject({ error: expect.stringMatching(/^d\.json is not valid JSON/) });
     expect(documentInput(f('d.json'), '[1]')).toEqual({ error: 'd.json: a document is a JSON object' });
+  });
+
+  it('reads a file that starts with a UTF-8 byte order mark', () => {
+    expect(documentInput(f('bom.json'), '\uFEFF{"phrases": ["x"]}')).toEqual({ input: { id: 'bom', phrases: ['x'] } });
+    expect(documentInput(f('bom.txt'), '\uFEFFA. B')).toEqual({ input: { id: 'bom', text: 'A. B' } });
+  });
+
+  it('sends again an entry that was not answered or throttled, not one refused for what it is', () => {
+    expect(refusedForGood({ status: 400 })).toBe(true);
+    expect(refusedForGood({ status: 413 })).toBe(true);
+    expect(refusedForGood({ errorCode: 'MalformedDetail' })).toBe(true);
+    expect(refusedForGood({ errorCode: 'InvalidArgument' })).toBe(true);
+    expect(refusedForGood({})).toBe(false);
+    expect(refusedForGood({ status: 429 })).toBe(false);
+    expect(refusedForGood({ status: 403 })).toBe(false);
+    expect(refusedForGood({ status: 503 })).toBe(false);
+    expect(refusedForGood({ errorCode: 'ThrottlingException' })).toBe(false);
+    expect(refusedForGood({ errorCode: 'InternalFailure' })).toBe(false);
   });
 });

@@ -39,8 +39,22 @@ export function runIdFor(f: FileState): string {
   return `watch-${createHash('sha256').update(signature(f)).digest('hex').slice(0, 32)}`;
 }
 
+/**
+ * Whether a refused PutEvents entry was refused for what it is (too large, malformed), so that
+ * sending it again is no use until the file changes; otherwise (no answer, throttling, a server
+ * error, a token joinflow dev did not take) the next scan tries again. `status` is the HTTP status
+ * of a request that failed as a whole; `errorCode` the entry's ErrorCode in a PutEvents result.
+ */
+export function refusedForGood(refusal: { status?: number | undefined; errorCode?: string | undefined }): boolean {
+  if (refusal.errorCode !== undefined) return !['ThrottlingException', 'InternalFailure', 'InternalException'].includes(refusal.errorCode);
+  const s = refusal.status;
+  return s !== undefined && s >= 400 && s < 500 && ![401, 403, 408, 429].includes(s);
+}
+
 /** The run input of a document file: its JSON (id defaulting to the file name), or `{id, text}`. */
 export function documentInput(f: FileState, content: string): { input: unknown } | { error: string } {
+  // Editors on Windows may start a UTF-8 file with a byte order mark, which JSON.parse refuses.
+  if (content.startsWith('\uFEFF')) content = content.slice(1);
   const id = path.basename(f.name, path.extname(f.name));
   if (path.extname(f.name).toLowerCase() === '.txt') return { input: { id, text: content } };
   let parsed: unknown;

@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { documentInput, readyFiles, runIdFor, signature, type FileState } from './watch-folder.ts';
+import { documentInput, readyFiles, refusedForGood, runIdFor, signature, type FileState } from './watch-folder.ts';
 
 const WORKFLOW = 'classify-documents';
 
@@ -46,15 +46,16 @@ function client(endpoint: string, token: string | undefined): EventBridgeClient 
   return eb;
 }
 
-/** Sends one entry; returns why it was not accepted, or undefined. */
-async function send(eb: EventBridgeClient, entry: PutEventsRequestEntry): Promise<string | undefined> {
+/** Sends one entry; returns why it was not accepted (and whether for good: see refusedForGood), or undefined. */
+async function send(eb: EventBridgeClient, entry: PutEventsRequestEntry): Promise<{ problem: string; forGood: boolean } | undefined> {
   try {
     const out = await eb.send(new PutEventsCommand({ Entries: [entry] }));
     const result = out.Entries?.[0];
     if ((out.FailedEntryCount ?? 0) === 0 && result?.EventId) return undefined;
-    return `PutEvents refused it: ${result?.ErrorCode ?? '?'} ${result?.ErrorMessage ?? ''}`;
+    return { problem: `PutEvents refused it: ${result?.ErrorCode ?? '?'} ${result?.ErrorMessage ?? ''}`, forGood: refusedForGood({ errorCode: result?.ErrorCode ?? 'InternalFailure' }) };
   } catch (error) {
-    return `PutEvents failed: ${(error as Error).message}`;
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    return { problem: `PutEvents failed: ${(error as Error).message}`, forGood: refusedForGood({ status }) };
   }
 }
 
@@ -114,7 +115,16 @@ async function main(): Promise<number> {
       }
       for (const f of readyFiles(current, previous, submitted)) {
         submitted.add(signature(f));
-        const doc = documentInput(f, readFileSync(path.join(dir, f.name), 'utf8'));
+        let content: string;
+        try {
+          content = readFileSync(path.join(dir, f.name), 'utf8');
+        } catch (error) {
+          // Removed since the scan, or not readable: reported, and the watcher goes on.
+          failures++;
+          process.stderr.write(`skipped ${f.name}: cannot read it (${(error as Error).message})\n`);
+          continue;
+        }
+        const doc = documentInput(f, content);
         if ('error' in doc) {
           failures++;
           process.stderr.write(`skipped ${doc.error}\n`);
@@ -122,12 +132,13 @@ async function main(): Promise<number> {
         }
         const runId = runIdFor(f);
         const detail = JSON.stringify({ workflow: WORKFLOW, runId, input: doc.input });
-        const problem = await send(eb, { Source: 'joinflow', DetailType: 'Run Requested', Detail: detail, EventBusName: values.bus });
-        if (problem !== undefined) {
+        const refused = await send(eb, { Source: 'joinflow', DetailType: 'Run Requested', Detail: detail, EventBusName: values.bus });
+        if (refused !== undefined) {
           failures++;
-          // Forgotten, so that the next scan tries again (joinflow dev may be restarting).
-          submitted.delete(signature(f));
-          process.stderr.write(`${f.name}: not submitted: ${problem}\n`);
+          // Forgotten, so that the next scan tries again (joinflow dev may be restarting), unless
+          // the entry itself was refused: then only a new version of the file is sent.
+          if (!refused.forGood) submitted.delete(signature(f));
+          process.stderr.write(`${f.name}: not submitted: ${refused.problem}${refused.forGood ? ' (sent again when the file changes)' : ''}\n`);
           continue;
         }
         process.stdout.write(`${JSON.stringify({ file: f.name, runId })}\n`);
