@@ -3,6 +3,7 @@
  * the connected-component blob detector on hand-made frames with known blobs.
  */
 import { describe, expect, it } from 'vitest';
+import { readBytes } from '../../workflows/video-objects/lib/storage.ts';
 import { detectBlobs, type DetectorOptions } from '../../workflows/video-objects/lib/blobs.ts';
 import { chunkRanges, decodeVideo, encodePgm, encodeVideo, sliceVideo, type Video } from '../../workflows/video-objects/lib/video-format.ts';
 
@@ -166,5 +167,11 @@ describe('JFV video format', () => {
 
   it('writes a frame as a binary PGM', () => {
     expect(encodePgm(new Uint8Array([1, 2, 3, 4, 5, 6]), 3, 2)).toEqual(Buffer.concat([Buffer.from('P5\n3 2\n255\n'), Buffer.from([1, 2, 3, 4, 5, 6])]));
+  });
+});
+
+describe('reading a local video', () => {
+  it('says which directory a relative path was taken from: where the steps run, not where joinflow was started', async () => {
+    await expect(readBytes('no-such-video.jfv')).rejects.toThrow(`no-such-video.jfv: no such file (a relative path is taken from ${process.cwd()}, where the steps run: the repository root`);
   });
 });

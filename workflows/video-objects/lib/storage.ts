@@ -50,7 +50,8 @@ export async function readBytes(location: string): Promise<Uint8Array> {
     try {
       return await readFile(location);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${location}: no such file (local paths are relative to the directory joinflow runs in)`);
+      // The steps run in the repository root (their `cwd` in workflow.ts), not where joinflow was started.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${location}: no such file (a relative path is taken from ${process.cwd()}, where the steps run: the repository root; give an absolute path otherwise)`);
       throw error;
     }
   }
