@@ -99,6 +99,29 @@ describe('compiling ASL machines to workflows', () => {
     expect(wf.output).toBe('end');
     // A Task with one retrier gets the engine's retry (1 + MaxAttempts attempts).
     expect(wf.steps['Submit_Job']!.retry).toEqual({ maxAttempts: 4, backoffMs: 1000, factor: 2, maxDelayMs: 31_536_000_000 });
+    // The loop waits in its handler: its step (and so its Lambda function) gets Lambda's longest
+    // time-out, not joinflow's default of 60 s, which would stop the poll after a minute on AWS.
+    expect(loop.timeoutMs).toBe(900_000);
+    expect(wf.steps['Job_Failed']!.timeoutMs).toBeUndefined();
+  });
+
+  it('gives a step that may sleep in its handler Lambda\'s longest time-out, unless a Task\'s TimeoutSeconds bounds it', () => {
+    const sleepy = { Type: 'Wait', SecondsPath: '$.s', End: true };
+    const LAMBDA_MAX_MS = 900_000;
+    const wf = compiled({ StartAt: 'Hold', States: {
+      Hold: { Type: 'Wait', Seconds: 30, Next: 'Poll' },
+      Poll: { Type: 'Wait', SecondsPath: '$.s', Next: 'Twice' },
+      Twice: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', Retry: [{ ErrorEquals: ['A'] }, { ErrorEquals: ['B'] }], Next: 'Each' },
+      Each: { Type: 'Map', ItemProcessor: { StartAt: 'W', States: { W: sleepy } }, Next: 'Plain' },
+      Plain: { Type: 'Map', ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } }, Next: 'Both' },
+      Both: { Type: 'Parallel', Branches: [{ StartAt: 'W', States: { W: sleepy } }], Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Done' }], Next: 'Done' },
+      Done: { Type: 'Pass', End: true },
+    } });
+    const timeouts = Object.fromEntries(Object.entries(wf.steps).map(([id, s]) => [id, s.timeoutMs]));
+    expect(timeouts).toEqual({
+      Hold: undefined, Poll: LAMBDA_MAX_MS, Twice: LAMBDA_MAX_MS, Each: undefined, 'Each.items': LAMBDA_MAX_MS, 'Each.join': undefined,
+      Plain: undefined, 'Plain.items': undefined, 'Plain.join': undefined, Both: LAMBDA_MAX_MS, Done: undefined, end: undefined,
+    });
   });
 
   it('fans a Parallel out into head, branch and join steps, and a Map into head, forEach and join steps', () => {

@@ -100,9 +100,12 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
       if (u.kind === 'unit') {
         const own: Record<string, State> = {};
         for (const n of u.names) own[n] = scope.States[n]!;
-        const timeoutMs = u.names.length === 1 ? backstop(st, true) : undefined;
         // A lone Wait of fixed Seconds waits on the engine's timer (delayMs), not in its handler.
         const delayMs = u.names.length === 1 && st.Type === 'Wait' && typeof st['Seconds'] === 'number' ? st['Seconds'] * 1000 : undefined;
+        const loop = u.names.length > 1 || successors(st).includes(name);
+        // A Task's TimeoutSeconds bounds its attempts and waits (backstop); nothing bounds a loop's passes.
+        const bound = loop ? undefined : backstop(st, true);
+        const timeoutMs = bound ?? (loop || (delayMs === undefined && sleeps(own)) ? LAMBDA_MAX_MS : undefined);
         steps[u.entry] = {
           description: describe(u.names), ...base, ...(timeoutMs ? { timeoutMs } : {}), ...(delayMs ? { delayMs } : {}),
           executor: fn({ v: 1, kind: 'unit', self: u.entry, name, states: own, within: u.names, exits, from, startAt: scope.StartAt, ...(delayMs ? { delayed: true } : {}) }),
@@ -130,7 +133,8 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
         steps[u.entry] = { description: `Map state "${name}": its items`, ...base, executor: fn({ v: 1, kind: 'map-head', self: u.entry, name, state: pick(st, ['InputPath', 'ItemsPath', 'ItemSelector', 'Parameters', 'Type']), from }) };
         const processor = (st['ItemProcessor'] ?? st['Iterator']) as Scope;
         states += countStates(processor);
-        steps[items] = { description: `Map state "${name}": one item`, needs: [u.entry], forEach: { step: u.entry, path: 'items' }, executor: fn({ v: 1, kind: 'map-item', name, processor: { StartAt: processor.StartAt, States: processor.States } }) };
+        const itemTimeoutMs = sleeps(processor.States) ? LAMBDA_MAX_MS : undefined;
+        steps[items] = { description: `Map state "${name}": one item`, needs: [u.entry], forEach: { step: u.entry, path: 'items' }, ...(itemTimeoutMs ? { timeoutMs: itemTimeoutMs } : {}), executor: fn({ v: 1, kind: 'map-item', name, processor: { StartAt: processor.StartAt, States: processor.States } }) };
         steps[join] = {
           description: `Map state "${name}": its items' outputs`, needs: [u.entry, items],
           executor: fn({ v: 1, kind: 'map-join', name, state: pick(st, ['ResultSelector', 'ResultPath', 'OutputPath', 'Next', 'End', 'Type']), head: u.entry, items, exits }),
@@ -198,6 +202,24 @@ function backstop(st: State, inHandler: boolean): number | undefined {
 }
 
 const YEAR_MS = 31_536_000_000;
+
+/**
+ * Lambda's longest time-out. A step that may sleep in its handler (a loop, a Wait known only at
+ * run time, retries in the handler, an item processor with Waits or retries) gets it unless a
+ * Task's TimeoutSeconds bounds it:
+ * without a time-out its function would get joinflow's default of 60 s on AWS, and a polling loop
+ * would be stopped there. The embedded engine applies it too, so a run stops where it would on AWS.
+ */
+export const LAMBDA_MAX_MS = 900_000;
+
+/** Whether running these states may sleep in a handler: a Wait, or a retrier's backoff, at any depth. */
+function sleeps(states: Record<string, State>): boolean {
+  return Object.values(states).some((st) => {
+    if (st.Type === 'Wait' || (Array.isArray(st['Retry']) && st['Retry'].length > 0)) return true;
+    const inner = [...((st['Branches'] as Scope[] | undefined) ?? []), ...[(st['ItemProcessor'] ?? st['Iterator']) as Scope | undefined].filter((x) => x !== undefined)];
+    return inner.some((scope) => sleeps(scope.States));
+  });
+}
 
 const canEnd = (st: State) => st['End'] === true || st.Type === 'Succeed';
 const pick = (st: State, keys: string[]): State => Object.fromEntries(keys.filter((k) => st[k] !== undefined).map((k) => [k, st[k]])) as State;
