@@ -112,6 +112,15 @@ describe('joinflow import asl: Retry and Catch on the engine', () => {
     expect((twice.error as { message: string }).message).toMatch(/^InternalServerError: \{"errorType":"InternalServerError","errorMessage":"try again \(call 2\)","trace":\[/);
   });
 
+  it('a Task the engine retried, failing every attempt with no Catch, fails the run with its own error name', () => {
+    const { Catch: _none, ...call } = machine.States.Call;
+    const wf = imported({ StartAt: 'Call', States: { Call: call, Done: machine.States.Done } });
+    const failed = run(wf, { counter: path.join(path.dirname(wf), 'n'), failures: 2 });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ type: 'InternalServerError', step: 'Call' });
+    expect(JSON.parse((failed.error as { message: string }).message)).toMatchObject({ errorType: 'InternalServerError', errorMessage: 'try again (call 2)' });
+  });
+
   it('joins the ways into a state after a Choice, whichever ran', () => {
     const wf = imported({
       StartAt: 'Check',
