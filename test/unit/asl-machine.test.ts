@@ -57,6 +57,18 @@ describe('checking ASL machines', () => {
     // A Fail state's ErrorPath and CausePath: a path or an intrinsic function; one it does not know is refused.
     expect(checkMachine({ StartAt: 'F', States: { F: { Type: 'Fail', ErrorPath: '$.code', CausePath: "States.Format('failed: {}', $.why)" } } }).problems).toEqual([]);
     expect(checkMachine({ StartAt: 'F', States: { F: { Type: 'Fail', CausePath: 'States.Nope($.why)' } } }).problems.map((p) => p.path)).toEqual(['States.F.CausePath']);
+    // Error and ErrorPath (Cause and CausePath) are one or the other, as Step Functions validates them.
+    expect(checkMachine({ StartAt: 'F', States: { F: { Type: 'Fail', Error: 'E', ErrorPath: '$.code', Cause: 'c', CausePath: '$.why' } } }).problems).toEqual([
+      { path: 'States.F', message: 'a Fail state gives Error or ErrorPath, not both' },
+      { path: 'States.F', message: 'a Fail state gives Cause or CausePath, not both' },
+    ]);
+    // A Wait's Timestamp: a date alone (which Date.parse takes) is not one.
+    const wait = (Timestamp: string) => checkMachine({ StartAt: 'W', States: { W: { Type: 'Wait', Timestamp, End: true } } }).problems.map((p) => `${p.path}: ${p.message}`);
+    expect(wait('2026-03-14T01:59:00Z')).toEqual([]);
+    expect(wait('2026-03-14T01:59:00.5+01:00')).toEqual([]);
+    for (const bad of ['2026-03-14', '2026-03-14t01:59:00z', '2026-03-14 01:59:00Z', '2026-02-30T01:59:00Z x']) {
+      expect(wait(bad)).toEqual(['States.W.Timestamp: must be an RFC 3339 timestamp with its time and zone, such as "2026-03-14T01:59:00Z"']);
+    }
     expect(warnings.map((w) => w.path)).toEqual(['TimeoutSeconds']);
     expect(checkMachine({ QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } }).problems).toEqual([
       { path: 'QueryLanguage', message: 'JSONata is not imported; joinflow takes the JSONPath mode of ASL' },

@@ -8,6 +8,9 @@ import { suggest } from '../../compiler/validate.ts';
 import { ruleProblems } from './choice.ts';
 import { pathProblem, templateProblems } from './paths.ts';
 
+/** A Wait's Timestamp, as Step Functions takes it: a date, an uppercase T, a time, and Z or an offset. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
 export type State = Record<string, unknown> & { Type: string };
 export type Scope = { StartAt: string; States: Record<string, State> };
 export type Retrier = { ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number; MaxDelaySeconds?: number };
@@ -137,7 +140,9 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
       const given = ['Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath'].filter((k) => st[k] !== undefined);
       if (given.length !== 1) problems.push({ path: p, message: `a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath${given.length ? `; it has ${given.join(', ')}` : ''}` });
       if (st['Seconds'] !== undefined && !(Number.isInteger(st['Seconds']) && (st['Seconds'] as number) >= 0)) problems.push({ path: `${p}.Seconds`, message: 'must be a whole number of seconds, 0 or more' });
-      if (typeof st['Timestamp'] === 'string' && Number.isNaN(Date.parse(st['Timestamp']))) problems.push({ path: `${p}.Timestamp`, message: 'must be an RFC 3339 timestamp' });
+      if (typeof st['Timestamp'] === 'string' && (!RFC3339.test(st['Timestamp']) || Number.isNaN(Date.parse(st['Timestamp'])))) {
+        problems.push({ path: `${p}.Timestamp`, message: 'must be an RFC 3339 timestamp with its time and zone, such as "2026-03-14T01:59:00Z"' });
+      }
       for (const k of ['SecondsPath', 'TimestampPath']) if (st[k] !== undefined) {
         const why = pathProblem(st[k]);
         if (why) problems.push({ path: `${p}.${k}`, message: why });
@@ -146,6 +151,8 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
     if (type === 'Fail') for (const k of ['ErrorPath', 'CausePath']) if (st[k] !== undefined) {
       const why = pathProblem(st[k], true);
       if (why) problems.push({ path: `${p}.${k}`, message: why });
+      const fixed = k.slice(0, -4);
+      if (st[fixed] !== undefined) problems.push({ path: p, message: `a Fail state gives ${fixed} or ${k}, not both` });
     }
     if (type === 'Pass' && st['Result'] !== undefined && st['Parameters'] !== undefined) problems.push({ path: p, message: 'a Pass state gives Result or Parameters, not both' });
     if (type === 'Task' || type === 'Parallel' || type === 'Map') checkRetryCatch(st, p, problems, targetOf);
