@@ -165,7 +165,8 @@ export const PLAN_HELP = `Usage: joinflow plan <workflow> [--json]
 Compiles a workflow and prints, per step, where it runs on AWS (lambda, batch-cpu, batch-gpu,
 container, or local-only), why, with what resources, and the estimated compute cost of one
 execution (on-demand, us-east-1: Lambda GB-seconds and requests, Fargate vCPU- and GB-hours,
-the cheapest listed GPU instance; one-minute minimum on Batch), then the total per run.
+the cheapest GPU instance among those serverless.yml's custom.joinflow.gpuInstanceTypes allows,
+g4dn.xlarge and g5.xlarge by default; one-minute minimum on Batch), then the total per run.
 "executor: auto" steps are placed by their resources: Lambda when they fit (at most 10,240 MB,
 6 vCPUs, 900 s, no GPU), else Batch (the GPU queue when gpus > 0). Steps without
 resources.expectedSeconds are not priced. A step with "fallback: batch" shows where its
@@ -173,7 +174,7 @@ attempts go after a Lambda timeout; one expected to run longer than its timeout 
 
 Options:
   --json   print {workflow, steps: [{step, placement, reason, resources, fallback?, usd,
-           perItem?, note?, warning?}], totalUsd, priced, skips?}
+           perItem?, note?, warning?}], totalUsd, priced, skips?, gpuInstanceTypes?}
 Exit codes: 0 printed, 2 bad usage or bad definition.
 `;
 

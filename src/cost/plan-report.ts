@@ -4,7 +4,7 @@
  */
 import { FARGATE_SIZES, fargateSize, LAMBDA, lambdaVcpus, thousands } from '../compiler/placement.ts';
 import type { PlacementTarget, PlanStep, TriggerPlan } from '../model/plan.ts';
-import { ASSUMPTIONS, GPU_INSTANCES, PRICES } from './prices.ts';
+import { ASSUMPTIONS, DEFAULT_GPU_INSTANCE_TYPES, GPU_INSTANCES, PRICES } from './prices.ts';
 
 /** Where a step runs: a placement on AWS, a container worker, or the embedded engine only. */
 export type PlacementKind = PlacementTarget | 'container' | 'local-only';
@@ -34,23 +34,30 @@ export type PlanReport = {
   priced: number;
   /** The workflow has choices (`when`) or catch steps: a run may skip some of its steps. */
   skips?: true;
+  /** The GPU instance types its GPU steps were priced on (when it has any). */
+  gpuInstanceTypes?: string[];
 };
 
+/** `gpuInstanceTypes`: those the stage allows (serverless.yml custom.joinflow.gpuInstanceTypes; default g4dn.xlarge, g5.xlarge). */
+export type PlanOptions = { gpuInstanceTypes?: readonly string[] | undefined };
+
 /** Describes and prices every step of a plan, in plan order. */
-export function planReport(plan: TriggerPlan): PlanReport {
-  const steps = Object.entries(plan.steps).map(([id, s]) => row(id, s));
+export function planReport(plan: TriggerPlan, options: PlanOptions = {}): PlanReport {
+  const gpuTypes = options.gpuInstanceTypes?.length ? options.gpuInstanceTypes : DEFAULT_GPU_INSTANCE_TYPES;
+  const steps = Object.entries(plan.steps).map(([id, s]) => row(id, s, gpuTypes));
   const priced = steps.filter((r) => r.usd !== null);
   const skips = Object.values(plan.steps).some((s) => s.when !== undefined || s.catches !== undefined);
-  return { workflow: plan.workflow, steps, totalUsd: priced.reduce((a, r) => a + r.usd!, 0), priced: priced.length, ...(skips ? { skips } : {}) };
+  const gpu = steps.some((r) => r.placement === 'batch-gpu') ? { gpuInstanceTypes: [...gpuTypes] } : {};
+  return { workflow: plan.workflow, steps, totalUsd: priced.reduce((a, r) => a + r.usd!, 0), priced: priced.length, ...(skips ? { skips } : {}), ...gpu };
 }
 
-function row(step: string, s: PlanStep): StepPlacementRow {
+function row(step: string, s: PlanStep, gpuTypes: readonly string[]): StepPlacementRow {
   const perItem = s.forEach ? { perItem: true as const } : {};
   const base = describe(s);
   const fallback = s.fallback && s.fallback.executor.type === 'batch'
     ? { fallback: { placement: s.fallback.target, memoryMb: s.fallback.executor.memoryMb, vcpus: s.fallback.executor.vcpus } }
     : {};
-  const cost = price(base.placement, base.resources);
+  const cost = price(base.placement, base.resources, gpuTypes);
   const warning = [sizeProblem(s), overTimeout(s, base.placement, base.resources.expectedSeconds)].filter(Boolean).join('; ');
   return {
     step, ...base, ...fallback, usd: cost.usd, ...perItem, ...(cost.note ? { note: cost.note } : {}), ...(warning ? { warning } : {}), resources: cost.resources,
@@ -114,7 +121,7 @@ function describe(s: PlanStep): { placement: PlacementKind; reason: string; reso
   }
 }
 
-function price(kind: PlacementKind, r: StepResources): { usd: number | null; note?: string; resources: StepResources } {
+function price(kind: PlacementKind, r: StepResources, gpuTypes: readonly string[]): { usd: number | null; note?: string; resources: StepResources } {
   if (kind === 'container') return { usd: null, note: 'runs on your own workers', resources: r };
   if (kind === 'local-only') return { usd: null, note: 'does not run on AWS', resources: r };
   if (r.expectedSeconds === undefined) return { usd: null, note: 'no resources.expectedSeconds', resources: r };
@@ -129,10 +136,11 @@ function price(kind: PlacementKind, r: StepResources): { usd: number | null; not
     return { usd: perHour * billedHours, resources: r };
   }
   // One job per instance: the whole instance is billed while the job runs.
+  // Only the types the stage's compute environment may launch: Batch places the job on one of them.
   const fits = GPU_INSTANCES.filter((i) =>
-    i.gpus >= (r.gpus ?? 1) && i.vcpus >= (r.vcpus ?? 1) && Math.floor(i.memoryMb * ASSUMPTIONS.gpuUsableMemoryShare) >= memoryMb);
+    gpuTypes.includes(i.type) && i.gpus >= (r.gpus ?? 1) && i.vcpus >= (r.vcpus ?? 1) && Math.floor(i.memoryMb * ASSUMPTIONS.gpuUsableMemoryShare) >= memoryMb);
   const cheapest = fits.sort((a, b) => a.usdPerHour - b.usdPerHour)[0];
-  if (!cheapest) return { usd: null, note: 'no listed GPU instance is large enough (src/cost/prices.ts)', resources: r };
+  if (!cheapest) return { usd: null, note: `no allowed GPU instance type with a price in src/cost/prices.ts holds it (allowed: ${gpuTypes.join(', ')})`, resources: r };
   return { usd: cheapest.usdPerHour * billedHours, resources: { ...r, instance: cheapest.type } };
 }
 
@@ -150,6 +158,7 @@ export function formatPlanReport(report: PlanReport): string {
   const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
   const out = [
     `${report.workflow}: where each step runs on AWS and the compute cost of one execution (on-demand, us-east-1; src/cost/prices.ts)`,
+    ...(report.gpuInstanceTypes ? [`  GPU jobs priced on the cheapest allowed instance type that holds them: ${report.gpuInstanceTypes.join(', ')} (custom.joinflow.gpuInstanceTypes)`] : []),
     line(head),
   ];
   report.steps.forEach((r, i) => {

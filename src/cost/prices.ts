@@ -26,8 +26,11 @@ export const PRICES = {
 /**
  * EC2 On-Demand GPU instances (Linux, us-east-1, per instance-hour; aws.amazon.com/ec2/pricing/on-demand)
  * a GPU batch job may land on. g4dn.xlarge and g5.xlarge are the compute environment's defaults
- * (serverless.yml custom.joinflow.gpuInstanceTypes); the estimate takes the cheapest that fits.
+ * (serverless.yml custom.joinflow.gpuInstanceTypes); the estimate takes the cheapest allowed type that fits.
  */
+/** The GPU compute environment's instance types when serverless.yml allows none (deploy/lib.cjs). */
+export const DEFAULT_GPU_INSTANCE_TYPES: readonly string[] = ['g4dn.xlarge', 'g5.xlarge'];
+
 export const GPU_INSTANCES: ReadonlyArray<{ type: string; vcpus: number; memoryMb: number; gpus: number; usdPerHour: number }> = [
   { type: 'g4dn.xlarge', vcpus: 4, memoryMb: 16_384, gpus: 1, usdPerHour: 0.526 },
   { type: 'g4dn.2xlarge', vcpus: 8, memoryMb: 32_768, gpus: 1, usdPerHour: 0.752 },

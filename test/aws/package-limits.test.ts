@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { FARGATE_SIZES } from '../../src/compiler/placement.ts';
-import { ASSUMPTIONS, GPU_INSTANCES } from '../../src/cost/prices.ts';
+import { ASSUMPTIONS, DEFAULT_GPU_INSTANCE_TYPES, GPU_INSTANCES } from '../../src/cost/prices.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { Subscription } from '../../src/model/subscriptions.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
@@ -78,6 +78,8 @@ describe('GPU steps must fit an allowed instance type', () => {
   it("knows the same instance facts as the cost estimate's table", () => {
     expect(capacity.GPU_INSTANCES).toEqual(Object.fromEntries(GPU_INSTANCES.map(({ type, gpus, vcpus, memoryMb }) => [type, { gpus, vcpus, memoryMb }])));
     expect(capacity.USABLE_MEMORY).toBe(ASSUMPTIONS.gpuUsableMemoryShare);
+    // joinflow plan prices GPU jobs on the types the stage allows: by default, the compute environment's.
+    expect(build([]).model['settings'].gpuInstanceTypes).toEqual(DEFAULT_GPU_INSTANCE_TYPES);
   });
 
   it('checks Fargate sizes against the table placement uses (deploy/ is CommonJS and cannot import it)', () => {

@@ -134,11 +134,34 @@ describe('joinflow plan prices', () => {
         tight: { executor: auto, resources: { gpus: 1, vcpus: 4, memoryMb: 16_000, expectedSeconds: 3600 } },
       },
     }, { source: 'workflows/gpu.yaml' });
-    const by = Object.fromEntries(planReport(p).steps.map((r) => [r.step, r]));
+    const by = Object.fromEntries(planReport(p, { gpuInstanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge', 'g5.xlarge'] }).steps.map((r) => [r.step, r]));
     expect(by['fits']!.resources.instance).toBe('g4dn.xlarge');
     expect(by['fits']!.usd).toBeCloseTo(0.526, 12);
     expect(by['tight']!.resources.instance).toBe('g4dn.2xlarge');
     expect(by['tight']!.usd).toBeCloseTo(0.752, 12);
+    // Only the types the stage allows (by default g4dn.xlarge and g5.xlarge, which cannot hold `tight`).
+    const report = planReport(p);
+    expect(report.gpuInstanceTypes).toEqual(['g4dn.xlarge', 'g5.xlarge']);
+    expect(report.steps[1]).toMatchObject({ usd: null, note: 'no allowed GPU instance type with a price in src/cost/prices.ts holds it (allowed: g4dn.xlarge, g5.xlarge)' });
+    expect(formatPlanReport(report).split('\n')[1]).toBe('  GPU jobs priced on the cheapest allowed instance type that holds them: g4dn.xlarge, g5.xlarge (custom.joinflow.gpuInstanceTypes)');
+    const g5 = Object.fromEntries(planReport(p, { gpuInstanceTypes: ['g5.xlarge'] }).steps.map((r) => [r.step, r]));
+    expect([g5['fits']!.resources.instance, g5['fits']!.usd]).toEqual(['g5.xlarge', 1.006]);
+  });
+
+  it('reads the allowed GPU types from the project\'s serverless.yml, as deploy does (a list or a comma-separated string)', async () => {
+    const { allowedGpuTypes } = await import('../../src/cli/plan-command.ts');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/jf-plan-gpu-`);
+    expect(allowedGpuTypes(dir)).toEqual({});
+    writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    gpuInstanceTypes: [g5.xlarge, g4dn.4xlarge]\nresources:\n  Resources:\n    X: {Type: "AWS::S3::Bucket", Properties: {BucketName: !Ref Y}}\n');
+    expect(allowedGpuTypes(dir)).toEqual({ types: ['g5.xlarge', 'g4dn.4xlarge'] });
+    writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    gpuInstanceTypes: "g5.xlarge, g4dn.xlarge"\n');
+    expect(allowedGpuTypes(dir)).toEqual({ types: ['g5.xlarge', 'g4dn.xlarge'] });
+    writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    gpuInstanceTypes: ${env:GPU_TYPES}\n');
+    expect(allowedGpuTypes(dir).note).toBe('serverless.yml custom.joinflow.gpuInstanceTypes is a serverless variable (${env:GPU_TYPES}): GPU steps are priced on the default instance types');
+    writeFileSync(`${dir}/serverless.yml`, 'service: x\n');
+    expect(allowedGpuTypes(dir)).toEqual({});
   });
 
   it('warns of a step expected to run longer than its timeout: every attempt would time out', () => {
