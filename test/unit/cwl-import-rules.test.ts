@@ -146,6 +146,17 @@ outputs: {}
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatch(/^the expression in glob .* is not supported/);
   });
+
+  it('a glob naming a character class glob(3) does not know is refused at its line (it would match no file); known ones are taken', () => {
+    const tool = (glob: string) => `cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs:\n  msg: { type: string, inputBinding: { position: 1 } }\noutputs:\n  out: { type: File, outputBinding: { glob: "${glob}" } }\n`;
+    const bad = tool('out[[:alfa:]]/[[:digit:][:nope:]].txt');
+    const problems = problemsOf(() => imp({ 'wf.cwl': BASE, 'echo.cwl': bad }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.path).toBe(`echo.cwl:${pos(bad, '"out[[:alfa:]]')}`);
+    expect(problems[0]!.message).toBe('glob "out[[:alfa:]]/[[:digit:][:nope:]].txt": unknown character class [:alfa:], [:nope:] (it would match no file): one of [:alpha:], [:digit:], [:alnum:], [:upper:], [:lower:], [:space:], [:blank:], [:punct:], [:xdigit:], [:cntrl:], [:graph:], [:print:]');
+    // Outside a bracket expression "[:x:]" is a set of characters, not a class.
+    expect(() => imp({ 'wf.cwl': BASE, 'echo.cwl': tool('[[:alpha:]][:x:].txt') })).not.toThrow();
+  });
 });
 
 describe('importCwl: values and File defaults', () => {

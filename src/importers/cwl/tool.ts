@@ -17,6 +17,7 @@ import {
 import { readRequirements, type LevelRequirements } from './requirements.ts';
 import { typeName, type ToolArgument, type ToolInput, type ToolOutput, type ToolSpec } from './spec.ts';
 import { typeMismatch } from './values.ts';
+import { CLASS_NAMES, unknownClasses } from './glob-pattern.ts';
 
 /** CWL versions whose CommandLineTool and Workflow fields the subset reads alike. */
 export const CWL_VERSIONS = ['v1.0', 'v1.1', 'v1.2'];
@@ -213,6 +214,12 @@ function readOutput(ctx: Ctx, path: DocPath, id: string, body: Json, tool: ToolS
     if (pattern === undefined) return [];
     if (!safeGlob(pattern)) {
       ctx.problems.refuse(ctx.src, p, `the glob pattern ${JSON.stringify(pattern)}`, 'patterns are relative, without "..", "**" or "{...}"; use *, ? and [...] within path segments');
+      return [];
+    }
+    const unknown = unknownClasses(pattern);
+    if (unknown.length > 0) {
+      const names = unknown.map((c) => `[:${c}:]`).join(', ');
+      ctx.problems.add(ctx.src.at(p), `glob ${JSON.stringify(pattern)}: unknown character class ${names} (it would match no file): one of ${CLASS_NAMES.map((c) => `[:${c}:]`).join(', ')}`);
       return [];
     }
     return [pattern];
