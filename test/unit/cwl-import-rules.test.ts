@@ -147,6 +147,15 @@ outputs: {}
     expect(messages[0]).toMatch(/^the expression in glob .* is not supported/);
   });
 
+  it('reads YAML merge keys as cwltool does (an anchored map merged into another)', () => {
+    const tool = 'cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs:\n  msg:\n    <<: &text {type: string}\n    inputBinding: { position: 1 }\n  also:\n    <<: *text\n    default: hi\n    inputBinding: { position: 2, prefix: --also }\noutputs:\n  out: stdout\nstdout: out.txt\n';
+    const inputs = toolOf(imp({ 'wf.cwl': BASE, 'echo.cwl': tool }).workflow.steps['say']!.executor).tool.inputs;
+    expect(inputs.map((i) => [i.id, i.type, i.binding])).toEqual([
+      ['msg', { base: 'string', depth: 0, optional: false }, { position: 1, separate: true }],
+      ['also', { base: 'string', depth: 0, optional: false }, { position: 2, prefix: '--also', separate: true }],
+    ]);
+  });
+
   it('a glob naming a character class glob(3) does not know is refused at its line (it would match no file); known ones are taken', () => {
     const tool = (glob: string) => `cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs:\n  msg: { type: string, inputBinding: { position: 1 } }\noutputs:\n  out: { type: File, outputBinding: { glob: "${glob}" } }\n`;
     const bad = tool('out[[:alfa:]]/[[:digit:][:nope:]].txt');

@@ -48,8 +48,9 @@ const MAX_SYNTAX_ERRORS = 3;
  */
 export function parseCwlSource(file: string, text: string, problems: Problems): CwlSource | undefined {
   const lines = new LineCounter();
-  // JSON is YAML too, so one parser reads both and gives positions for both.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  // JSON is YAML too, so one parser reads both and gives positions for both. Merge keys (`<<: *base`)
+  // are read as cwltool (ruamel.yaml) reads them.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
     // One syntax error often brings dozens after it: the first few say where to look.
     for (const error of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
