@@ -58,6 +58,11 @@ describe('linkTracks', () => {
     expect(linkTracks(frames, { ...opts, gate: 0.5 }).map((t) => t.points.length)).toEqual([1, 1, 1, 1, 1]);
   });
 
+  it('refuses a frame detected twice (overlapping chunks), naming it, rather than predicting from a zero time step', () => {
+    const f = (frame: number, x: number) => ({ frame, blobs: [{ x, y: 10, area: 9, bbox: [x - 1, 9, x + 1, 11] as [number, number, number, number] }] });
+    expect(() => linkTracks([f(0, 10), f(1, 11), f(2, 12), f(1, 11)])).toThrow('frame 1 has detections twice: the chunks overlap (a detector must report each frame of its chunk once)');
+  });
+
   it('never links detections of different labels', () => {
     const frames = [0, 1, 2].map((f) => ({ frame: f, blobs: [det(10 + f, 10, f === 1 ? 'cat' : 'dog')] }));
     const tracks = linkTracks(frames, opts);

@@ -45,6 +45,11 @@ function predict(points: TrackPoint[], frame: number): [number, number] {
 /** Builds tracks from detections; frames may come in any order and may be missing. */
 export function linkTracks(detections: FrameDetections[], options: TrackerOptions = DEFAULT_TRACKER): Track[] {
   const frames = [...detections].sort((a, b) => a.frame - b.frame);
+  // A frame detected twice (chunks that overlap) would give a track two points at one time: its
+  // velocity, and every prediction after it, would be undefined (a division by zero).
+  for (let i = 1; i < frames.length; i++) {
+    if (frames[i]!.frame === frames[i - 1]!.frame) throw new Error(`frame ${frames[i]!.frame} has detections twice: the chunks overlap (a detector must report each frame of its chunk once)`);
+  }
   const open: Open[] = [];
   const closed: Open[] = [];
   let opened = 0;
