@@ -2,6 +2,7 @@
  * classify-documents' steps as functions: the document schema, labelling, joining the sub-field
  * outputs into rows, the handlers themselves (with the SQLite table), and the watcher's pure half.
  */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readDocument, splitText, MAX_PHRASES } from '../../workflows/classify-documents/document.ts';
@@ -11,7 +12,7 @@ import { handler as classifyHandler } from '../../workflows/classify-documents/h
 import * as subfieldHandlers from '../../workflows/classify-documents/handlers/subfields.ts';
 import { handler as storeHandler } from '../../workflows/classify-documents/handlers/store.ts';
 import { createSqliteResultsTable } from '../../workflows/classify-documents/results/sqlite-results-table.ts';
-import { documentInput, readyFiles, refusedForGood, runIdFor, type FileState } from '../../workflows/classify-documents/watch-folder.ts';
+import { documentInput, readyFiles, refusedForGood, runIdFor, scan, type FileState } from '../../workflows/classify-documents/watch-folder.ts';
 import type { StepContext } from '../../src/model/workflow.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -165,6 +166,18 @@ describe('watch folder', () => {
     const submitted = new Set([`c.json\u000010\u00001000`]);
     expect(readyFiles(current, previous, submitted).map((x) => x.name)).toEqual(['a.json']);
     expect(readyFiles(current, undefined, submitted).map((x) => x.name)).toEqual(['a.json', 'b.txt', 'd.json']);
+  });
+
+  it('scans regular files and links to them (a document linked into the folder), not directories or dangling links', () => {
+    const dir = tmp();
+    const elsewhere = tmp();
+    writeFileSync(path.join(dir, 'a.json'), '{}');
+    writeFileSync(path.join(elsewhere, 'doc.txt'), 'A phrase');
+    symlinkSync(path.join(elsewhere, 'doc.txt'), path.join(dir, 'linked.txt'));
+    symlinkSync(elsewhere, path.join(dir, 'folder-link'));
+    symlinkSync(path.join(elsewhere, 'gone.txt'), path.join(dir, 'dangling.txt'));
+    mkdirSync(path.join(dir, 'sub'));
+    expect(scan(dir).map((x) => [x.name, x.size]).sort()).toEqual([['a.json', 2], ['linked.txt', 8]]);
   });
 
   it('gives a version a stable run id that joinflow accepts', () => {

@@ -1,13 +1,32 @@
 /**
- * The pure half of watch.ts: which files of a scan are ready, and the Run Requested entry a
- * document file becomes. Locally this is the "document lands in a bucket" of the example; on AWS
+ * The testable half of watch.ts: what a scan of the folder sees, which files of a scan are ready,
+ * and the Run Requested entry a document file becomes. Locally this is the "document lands in a bucket" of the example; on AWS
  * an upload to s3://<bucket>/runs/classify-documents/<file> does the same through the S3 bridge.
  */
 import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /** What a scan sees of one file. */
 export type FileState = { name: string; size: number; mtimeMs: number };
+
+/**
+ * The files directly in `dir`: regular files, and symbolic links to regular files (a document
+ * linked into the folder is one that landed there); not directories, nor links to them.
+ */
+export function scan(dir: string): FileState[] {
+  const out: FileState[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+    try {
+      const s = statSync(path.join(dir, entry.name));
+      if (s.isFile()) out.push({ name: entry.name, size: s.size, mtimeMs: s.mtimeMs });
+    } catch {
+      // Removed between readdir and stat (or a link to nothing): the next scan says again.
+    }
+  }
+  return out;
+}
 
 /** File kinds taken: JSON documents, and plain text (split into phrases by the classify step). */
 export const DOCUMENT_EXTENSIONS = ['.json', '.txt'] as const;

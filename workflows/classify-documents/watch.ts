@@ -9,27 +9,13 @@
  * --token T (the token `joinflow dev --token` requires), --bus NAME (default "default").
  * Files are submitted once per version (name, size, mtime); see watch-folder.ts.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { documentInput, readyFiles, refusedForGood, runIdFor, signature, type FileState } from './watch-folder.ts';
+import { documentInput, readyFiles, refusedForGood, runIdFor, scan, signature, type FileState } from './watch-folder.ts';
 
 const WORKFLOW = 'classify-documents';
-
-function scan(dir: string): FileState[] {
-  const out: FileState[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    try {
-      const s = statSync(path.join(dir, entry.name));
-      out.push({ name: entry.name, size: s.size, mtimeMs: s.mtimeMs });
-    } catch {
-      // Removed between readdir and stat: the next scan no longer lists it.
-    }
-  }
-  return out;
-}
 
 function client(endpoint: string, token: string | undefined): EventBridgeClient {
   // joinflow dev checks no signature, but the SDK wants credentials to sign with.
