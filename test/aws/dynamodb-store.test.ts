@@ -219,10 +219,32 @@ describe('DynamoDB store specifics', () => {
     const got = await store.getResults('r', ['big', 'small']);
     expect(got.get('big')).toEqual(big);
     expect(got.get('small')).toEqual({ ok: true });
-    expect([...blobs.keys()]).toEqual(['mem://results/r/big.json']);
+    expect([...blobs.keys()]).toEqual([expect.stringMatching(/^mem:\/\/results\/r\/big\.[0-9a-f]{32}\.json$/)]);
     expect(await store.finishRun('r', { status: 'succeeded', finishedAt: 2, output: { big } })).toBe(true);
     expect((await store.getRun('r'))?.output).toEqual({ big });
     expect(blobs.size).toBe(2);
+  });
+
+  it('keeps the first claim-checked result when a redelivered or duplicate execution completes with another output', async () => {
+    const blobs = new Map<string, string>();
+    const { store } = await freshStore({
+      blobs: {
+        // As S3 does: a put to an existing key replaces the object.
+        put: async (key, body) => (blobs.set(`mem://${key}`, body), `mem://${key}`),
+        get: async (ref) => blobs.get(ref) ?? Promise.reject(new Error(`no ${ref}`)),
+      },
+    });
+    await store.startRun({ runId: 'dup', workflow: 'wf', input: null, startedAt: 1 });
+    const first = { run: 1, rows: 'a'.repeat(400 * 1024) };
+    const second = { run: 2, rows: 'b'.repeat(400 * 1024) };
+    await store.saveResult('dup', 'big', first);
+    // A step that ran twice (a dispatch redone after a lease, a repeated Batch job) reports again.
+    await store.saveResult('dup', 'big', second);
+    expect((await store.getResults('dup', ['big'])).get('big')).toEqual(first);
+    // Two endings racing: the one that moved the run keeps its output.
+    expect(await store.finishRun('dup', { status: 'succeeded', finishedAt: 2, output: first })).toBe(true);
+    expect(await store.finishRun('dup', { status: 'succeeded', finishedAt: 3, output: second })).toBe(false);
+    expect((await store.getRun('dup'))?.output).toEqual(first);
   });
 
   it('keeps a run\'s output beside its input within the 400 KB item: claim-checked, or refused by name without a blob store', async () => {
@@ -239,7 +261,7 @@ describe('DynamoDB store specifics', () => {
     // Each alone is under 350 KB; together they are over DynamoDB's 400 KB for one item.
     expect(await store.finishRun('big-io', { status: 'succeeded', finishedAt: 2, output })).toBe(true);
     expect(await store.getRun('big-io')).toMatchObject({ status: 'succeeded', input, output });
-    expect([...blobs.keys()]).toEqual(['mem://results/big-io/$output.json']);
+    expect([...blobs.keys()]).toEqual([expect.stringMatching(/^mem:\/\/results\/big-io\/\$output\.[0-9a-f]{32}\.json$/)]);
 
     const { store: bare } = await freshStore();
     await bare.startRun({ runId: 'big-io', workflow: 'wf', input, startedAt: 1 });

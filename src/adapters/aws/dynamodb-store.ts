@@ -5,6 +5,7 @@
  * heart of the join algorithm of DESIGN.md, are in dynamodb-joins.ts; the key layout is in
  * dynamodb-keys.ts.
  */
+import { createHash } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { JoinflowError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
@@ -75,10 +76,18 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
   const expiry = (runId: string) => n(retention.working(workflows.get(runId)));
   const joins = createJoins(db, { threshold, shards, expiry });
 
-  /** A payload as item attributes: inline, or claim-checked into the blob store when too big. */
-  async function payload(what: string, value: unknown, blobKey: string, room = MAX_PAYLOAD_BYTES): Promise<{ output?: AttributeValue; outputRef?: AttributeValue }> {
+  /**
+   * A payload as item attributes: inline, or claim-checked into the blob store when too big. The
+   * blob is put before the item's conditional write, so its key names its content
+   * (`<blobName>.<sha-256 prefix>.json`): a second write of another payload (a step that ran
+   * twice, two endings racing) must not replace the object the first write's item refers to.
+   */
+  async function payload(what: string, value: unknown, blobName: string, room = MAX_PAYLOAD_BYTES): Promise<{ output?: AttributeValue; outputRef?: AttributeValue }> {
     const json = JSON.stringify(value ?? null);
-    if (options.blobs && Buffer.byteLength(json) > room) return { outputRef: { S: await options.blobs.put(blobKey, json) } };
+    if (options.blobs && Buffer.byteLength(json) > room) {
+      const digest = createHash('sha256').update(json).digest('hex').slice(0, 32);
+      return { outputRef: { S: await options.blobs.put(`${blobName}.${digest}.json`, json) } };
+    }
     checkPayload(what, value, 'RESULT_TOO_LARGE', room);
     const body = jsonAttr(value);
     return body ? { output: body } : {};
@@ -125,7 +134,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       const item = await db.get(runId, sortKey.meta);
       if (!item || item.status?.S !== 'running') return false;
       // The output shares the META item with the run's input: together they must fit in 400 KB.
-      const out = change.output === undefined ? {} : await payload(`the output of run "${runId}"`, change.output, `results/${runId}/$output.json`, roomBeside(item));
+      const out = change.output === undefined ? {} : await payload(`the output of run "${runId}"`, change.output, `results/${runId}/$output`, roomBeside(item));
       const sets: Record<string, AttributeValue | undefined> = {
         status: { S: change.status },
         workflowStatus: { S: `${item.workflow?.S ?? ''}#${change.status}` },
@@ -183,7 +192,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       const item: Item = {
         ...itemKey(runId, sortKey.result(key)),
         expiresAt: expiry(runId),
-        ...(await payload(`the result "${key}" of run "${runId}"`, output, `results/${runId}/${key}.json`)),
+        ...(await payload(`the result "${key}" of run "${runId}"`, output, `results/${runId}/${key}`)),
       };
       // First write wins: a redelivered completion must not replace a result others may have read.
       await db.putNew(item);
