@@ -151,9 +151,10 @@ function iamResources(model) {
     TimerRole: dispatchRole(model, n.timer, 'joinflow timer: dispatches retries whose backoff has passed', [
       allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], TIMER_QUEUE),
       allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], [TABLE, TABLE_INDEXES]),
-      // A retry submitted to Batch is noted in its run's items (batch-jobs.ts), and stopped at
-      // once if its run ended meanwhile.
-      model.hasBatch && allow(['dynamodb:UpdateItem'], TABLE),
+      // Each due attempt is claimed before it is dispatched, so that a duplicate message does not
+      // run it twice (src/adapters/aws/handlers/timer.ts); a retry submitted to Batch is noted in
+      // its run's items (batch-jobs.ts), and stopped at once if its run ended meanwhile.
+      allow(['dynamodb:UpdateItem'], TABLE),
       ...stopJobsStatements(model),
       putEvents,
       claimChecks,

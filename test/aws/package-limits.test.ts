@@ -133,6 +133,13 @@ describe('IAM policy sizes', () => {
     expect(Guard.templateProblems({ Resources }, { region: 'us-east-1' })).toEqual([]);
   });
 
+  it('lets the timer claim the attempts it dispatches (UpdateItem on the table) in a stage without Batch steps too', () => {
+    for (const batches of [0, 1]) {
+      const { Resources } = iam.iamResources(build([manySteps(2, batches)]).model);
+      expect(dispatching(Resources['TimerRole'], 'dynamodb:UpdateItem').map((st) => st['Resource']), `${batches} batch steps`).toEqual([{ 'Fn::GetAtt': ['Table', 'Arn'] }]);
+    }
+  });
+
   it('names each step while the policy fits', () => {
     const { model } = build([manySteps(3, 3)]);
     const role = iam.iamResources(model).Resources['ProcessorRole'];

@@ -80,6 +80,15 @@ describe('cost estimate', () => {
     expect(meter.counts(batchPlan).dynamoDb.readUnits).toBe(meter.dynamoDb.readUnits + 1);
   });
 
+  it("counts the timer's read of the run and its claim of the attempt for each task put on the timer queue", () => {
+    const meter = new UsageMeter();
+    const before = { ...meter.dynamoDb };
+    meter.retry();
+    expect(meter.dynamoDb.writeUnits - before.writeUnits).toBe(2);
+    expect(meter.dynamoDb.readUnits - before.readUnits).toBe(1);
+    expect(meter.dynamoDb.requests - before.requests).toBe(3);
+  });
+
   it("prices a Lambda-placed step's duration at the memory its placement gave it, other function steps at the stage default", () => {
     const auto = { type: 'auto' as const, module: './h.ts', export: 'run', image: 'i:1' };
     const p = compileWorkflow({

@@ -49,8 +49,16 @@ export class UsageMeter {
     }
   }
 
+  /**
+   * A task put on the timer queue (a retry's backoff, a step's delay). When it is due, the timer
+   * reads the run's status and claims the attempt (aws/handlers/timer.ts: a duplicate message
+   * must not run it twice), then acknowledges the claim.
+   */
   retry(): void {
     this.#retries++;
+    this.dynamoDb.writeUnits += 2;
+    this.dynamoDb.readUnits += 1;
+    this.dynamoDb.requests += 3;
   }
 
   /** The counts so far, for a plan (its Map states count in the Step Functions comparison). */

@@ -1,0 +1,279 @@
+/**
+ * At-least-once delivery on AWS, through the real handlers (processor, Lambda-result bridge,
+ * timer): every event delivered several times at once, a processor that dies between its claim
+ * and its dispatch, a Lambda result record delivered twice, a timer message delivered twice,
+ * forEach items reported twice and out of order. DynamoDB on dynalite and the timer queue on
+ * fauxqs; EventBridge and Lambda (no emulators) through aws-sdk-client-mock. The lease is judged
+ * on Date.now, which the tests move forward instead of waiting.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { TaskMeta } from '../../src/adapters/aws/dispatch.ts';
+import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
+import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
+import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
+import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
+import { resetWiring } from '../../src/adapters/aws/wiring.ts';
+import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import { DEFAULT_LEASE_MS } from '../../src/runtime/join.ts';
+import type { TriggerPlan } from '../../src/model/plan.ts';
+import { patternMatches } from '../../src/model/pattern.ts';
+import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { useHandlerEnv } from '../helpers/handler-env.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const eb = mockClient(EventBridgeClient);
+const lambda = mockClient(LambdaClient);
+const saved = { ...process.env };
+const tmp = tempDirs('jf-aws-races-');
+const TABLE = 'joinflow-races';
+const plans = new Map<string, TriggerPlan>();
+let dynamo: DynaliteHandle;
+let fauxqs: FauxqsServer;
+let sqs: SQSClient;
+
+const fn = (name: string) => ({ type: 'function', module: './handlers/h.ts', export: name }) as const;
+const workflows = [
+  { name: 'dia', steps: { a: { executor: fn('a') }, b: { executor: fn('b') }, c: { executor: fn('c'), needs: ['a', 'b'] } } },
+  { name: 'chain', steps: { a: { executor: fn('a'), retry: { maxAttempts: 3, backoffMs: 1000 } }, b: { executor: fn('b'), needs: ['a'] } } },
+  { name: 'fan', steps: { split: { executor: fn('split') }, sq: { executor: fn('sq'), needs: ['split'], forEach: { step: 'split' }, retry: { maxAttempts: 2, backoffMs: 1000 } }, total: { executor: fn('total'), needs: ['sq'] } } },
+];
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
+  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const timerQueue = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-timer' }))).QueueUrl!;
+  const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-dlq' }))).QueueUrl!;
+  const triggers = path.join(tmp(), 'triggers');
+  mkdirSync(triggers);
+  const functions: Record<string, string> = {};
+  for (const w of workflows) {
+    const plan = compileWorkflow(w, { source: `workflows/${w.name}.yaml` });
+    plans.set(w.name, plan);
+    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(plan));
+    for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
+  }
+  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: {} });
+  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_TIMER_QUEUE_URL: timerQueue, JOINFLOW_DLQ_URL: dlq });
+  resetWiring();
+}, 60_000);
+
+afterAll(async () => {
+  process.env = saved;
+  resetWiring();
+  eb.restore();
+  lambda.restore();
+  sqs?.destroy();
+  await fauxqs?.stop();
+  await dynamo?.close();
+});
+
+beforeEach(() => {
+  eb.reset();
+  lambda.reset();
+  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+  seenEvents = 0;
+  seenInvokes = 0;
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  resetWiring();
+});
+
+/** The next Lambda Invoke is throttled (after the SDK's own retries): the handler that made it fails. */
+function throttleNextInvoke(): void {
+  let once = true;
+  lambda.on(InvokeCommand).callsFake(async () => {
+    if (!once) return { StatusCode: 202 };
+    once = false;
+    throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' });
+  });
+}
+
+/** Moves the handlers' clock (Date.now, which the wiring reads) forward by `ms`. */
+function later(ms: number): void {
+  const now = Date.now();
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(now + ms);
+  // The wiring keeps the Date.now it was built with.
+  resetWiring();
+}
+
+type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
+type Payload = Record<string, unknown> & { joinflow: TaskMeta };
+
+let seenEvents = 0;
+/** Events the handlers put on the bus since the last look. */
+function published(): Envelope[] {
+  const all = eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? [])
+    .map((e) => ({ id: randomUUID(), source: e.Source!, 'detail-type': e.DetailType!, time: new Date().toISOString(), detail: JSON.parse(e.Detail!) as Record<string, unknown> }));
+  const fresh = all.slice(seenEvents);
+  seenEvents = all.length;
+  return fresh;
+}
+
+let seenInvokes = 0;
+/** Lambda invocations of step functions since the last look (their payloads). */
+function invoked(): Payload[] {
+  const all = lambda.commandCalls(InvokeCommand).map((c) => JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)) as Payload);
+  const fresh = all.slice(seenInvokes);
+  seenInvokes = all.length;
+  return fresh;
+}
+
+/** Delivers an event `times` times at once to every trigger whose rule matches it. */
+async function deliver(event: Envelope, times = 1): Promise<void> {
+  const plan = plans.get(event.detail['workflow'] as string)!;
+  const calls: Array<Promise<unknown>> = [];
+  for (const t of plan.triggers) {
+    if (!patternMatches(t.activation, event)) continue;
+    for (let i = 0; i < times; i++) calls.push(processor({ trigger: `${plan.workflow}/${t.id}`, event: structuredClone(event) }));
+  }
+  await Promise.all(calls);
+}
+
+/** Delivers what the handlers published (each event `times` times at once) until nothing new comes. */
+async function drain(times = 1): Promise<void> {
+  for (let events = published(); events.length > 0; events = published()) await Promise.all(events.map((e) => deliver(e, times)));
+}
+
+function runRequested(workflow: string, runId: string): Envelope {
+  return { id: randomUUID(), source: 'joinflow', 'detail-type': 'Run Requested', time: new Date().toISOString(), detail: { workflow, runId, input: {} } };
+}
+
+const succeeded = (payload: Payload, output: unknown) => lambdaResult({ id: randomUUID(), source: 'lambda', 'detail-type': 'Lambda Function Invocation Result - Success', time: '', detail: { requestPayload: payload, responsePayload: output } });
+const failed = (payload: Payload, message: string) => lambdaResult({
+  id: randomUUID(), source: 'lambda', 'detail-type': 'Lambda Function Invocation Result - Failure', time: '',
+  detail: { requestPayload: payload, responsePayload: { errorType: 'Error', errorMessage: message }, responseContext: { functionError: 'Unhandled' } },
+});
+
+/** The timer queue's messages (waiting out their delay), as the timer's SQS event source hands them over. */
+async function timerRecords(count: number): Promise<Array<{ messageId: string; body: string }>> {
+  const records: Array<{ messageId: string; body: string }> = [];
+  for (let tries = 0; records.length < count && tries < 10; tries++) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_TIMER_QUEUE_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+    records.push(...(out.Messages ?? []).map((m) => ({ messageId: m.MessageId!, body: m.Body! })));
+  }
+  return records;
+}
+
+const steps = (payloads: Payload[]) => payloads.map((p) => `${p.joinflow.step}${p.joinflow.item === undefined ? '' : `[${p.joinflow.item}]`}#${p.joinflow.attempt}`).sort();
+const announced = (type: string, runId: string) => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? [])
+  .filter((e) => e.DetailType === type && (JSON.parse(e.Detail!) as { runId: string }).runId === runId).length;
+
+describe('at-least-once delivery on AWS', () => {
+  it('runs a diamond once when every event and every Lambda result record comes three times at once', async () => {
+    await deliver(runRequested('dia', 'race-dia'), 3);
+    await drain(3);
+    const roots = invoked();
+    expect(steps(roots)).toEqual(['a#1', 'b#1']);
+    await Promise.all(roots.flatMap((p) => [succeeded(p, { v: p.joinflow.step }), succeeded(p, { v: p.joinflow.step })]));
+    await drain(3);
+    const join = invoked();
+    expect(steps(join)).toEqual(['c#1']);
+    expect(join[0]!['results']).toEqual({ a: { v: 'a' }, b: { v: 'b' } });
+    await Promise.all([succeeded(join[0]!, 'done'), succeeded(join[0]!, 'done')]);
+    await drain(3);
+    expect(invoked()).toEqual([]);
+    expect((await readRunStatus(dynamo.client, TABLE, 'race-dia'))!.run).toMatchObject({ status: 'succeeded', output: { c: 'done' } });
+    expect(announced('Run Succeeded', 'race-dia')).toBe(1);
+  });
+
+  it('dispatches a step once after its processor died between the claim and the dispatch: not within the lease, once after it', async () => {
+    throttleNextInvoke();
+    const start = runRequested('chain', 'race-crash');
+    await expect(deliver(start)).rejects.toThrow('Rate exceeded');
+    expect(steps(invoked())).toEqual(['a#1']);
+    // EventBridge's duplicate, within the lease: the claim is the dead invocation's still.
+    await deliver(start);
+    expect(invoked()).toEqual([]);
+    // Lambda's retry of the failed invocation comes a minute later: it takes the claim over.
+    later(DEFAULT_LEASE_MS + 1000);
+    await deliver(start);
+    expect(steps(invoked())).toEqual(['a#1']);
+    await deliver(start, 2);
+    expect(invoked()).toEqual([]);
+  });
+
+  it('retries a failed attempt once though its result record and its timer message each come twice', async () => {
+    await deliver(runRequested('chain', 'race-timer'));
+    const [first] = invoked();
+    await Promise.all([failed(first!, 'boom'), failed(first!, 'boom')]);
+    await drain(2);
+    expect(invoked()).toEqual([]);
+    // One timer message: the two records are one arrival of $retry.
+    const records = await timerRecords(1);
+    expect(records).toHaveLength(1);
+    later(5000);
+    // SQS hands the message out twice (at least once), to two timer invocations at once.
+    const answers = await Promise.all([timer({ Records: records }), timer({ Records: records })]);
+    expect(answers).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    const retried = invoked();
+    expect(steps(retried)).toEqual(['a#2']);
+    // And once more, later (a batch whose invocation died is delivered again whole).
+    await timer({ Records: records });
+    expect(invoked()).toEqual([]);
+    await succeeded(retried[0]!, 'ok');
+    await drain(2);
+    expect(steps(invoked())).toEqual(['b#1']);
+  });
+
+  it('dispatches a retry whose timer invocation died between its claim and its dispatch when the message comes back', async () => {
+    await deliver(runRequested('chain', 'race-timer-crash'));
+    const [first] = invoked();
+    await failed(first!, 'boom');
+    await drain();
+    const records = await timerRecords(1);
+    later(5000);
+    throttleNextInvoke();
+    expect(await timer({ Records: records })).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.messageId }] });
+    expect(steps(invoked())).toEqual(['a#2']);
+    // SQS gives the message back after its visibility timeout (6 minutes), past the lease.
+    later(6 * 60_000);
+    expect(await timer({ Records: records })).toEqual({ batchItemFailures: [] });
+    expect(steps(invoked())).toEqual(['a#2']);
+  });
+
+  it('collects a forEach once when its items report twice, out of order, and an item retries once', async () => {
+    await deliver(runRequested('fan', 'race-fan'), 2);
+    const [split] = invoked();
+    await Promise.all([succeeded(split!, [1, 2, 3]), succeeded(split!, [1, 2, 3])]);
+    await drain(2);
+    const items = invoked();
+    expect(steps(items)).toEqual(['sq[0]#1', 'sq[1]#1', 'sq[2]#1']);
+    const [i0, i1, i2] = [...items].sort((a, b) => a.joinflow.item! - b.joinflow.item!);
+    // Item 1 fails once; its failure record comes twice, and its timer message twice.
+    await Promise.all([succeeded(i2!, 9), failed(i1!, 'flaky'), succeeded(i2!, 9), failed(i1!, 'flaky'), succeeded(i0!, 1)]);
+    await drain(2);
+    expect(invoked()).toEqual([]);
+    const records = await timerRecords(1);
+    expect(records).toHaveLength(1);
+    later(5000);
+    await Promise.all([timer({ Records: records }), timer({ Records: records })]);
+    const again = invoked();
+    expect(steps(again)).toEqual(['sq[1]#2']);
+    await Promise.all([succeeded(again[0]!, 4), succeeded(again[0]!, 4)]);
+    await drain(2);
+    const total = invoked();
+    expect(steps(total)).toEqual(['total#1']);
+    expect(total[0]!['results']).toEqual({ sq: [1, 4, 9] });
+    await succeeded(total[0]!, 14);
+    await drain(2);
+    expect((await readRunStatus(dynamo.client, TABLE, 'race-fan'))!.run).toMatchObject({ status: 'succeeded', output: { total: 14 } });
+    expect(announced('Run Succeeded', 'race-fan')).toBe(1);
+  });
+});
