@@ -81,6 +81,20 @@ describe('the runs of a stage', () => {
     expect(eb.commandCalls(PutEventsCommand)).toHaveLength(1);
   });
 
+  it('says a run that succeeded with an output kept in S3 (claim-checked) has ended, though cancel has no bucket to read it from', async () => {
+    const blobs = new Map<string, string>();
+    const withBucket = createDynamoDbStore({
+      client: db.client,
+      table: TABLE,
+      blobs: { put: async (key, body) => (blobs.set(`s3://bucket/${key}`, body), `s3://bucket/${key}`), get: async (ref) => blobs.get(ref)! },
+    });
+    await withBucket.startRun({ runId: 'big-out', workflow: 'big-output', input: null, startedAt: 1 });
+    await withBucket.finishRun('big-out', { status: 'succeeded', finishedAt: 2, output: { text: 'o'.repeat(400 * 1024) } });
+    expect(blobs.size).toBe(1);
+    expect(await cancelStageRun(config, 'big-out', 'late')).toMatchObject({ outcome: 'ended', run: { runId: 'big-out', status: 'succeeded', finishedAt: 2 } });
+    expect(eb.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
   it('says the run is cancelled but the event was not put when PutEvents fails, and still looks for its Batch jobs', async () => {
     eb.on(PutEventsCommand).rejects(Object.assign(new Error('bus joinflow-test does not exist'), { name: 'ResourceNotFoundException' }));
     const result = await cancelStageRun(config, 'r4', 'x');

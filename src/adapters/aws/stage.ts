@@ -9,6 +9,7 @@ import { createJobBook, stopRunJobs, type StopReport } from './batch-jobs.ts';
 import { clientOptions, type AwsConfig } from './config.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
 import type { RunRecord, RunStatus } from '../../ports.ts';
+import { itemToRun, sortKey, tableAccess } from './dynamodb-keys.ts';
 import { createDynamoDbStore } from './dynamodb-store.ts';
 import { listStageRuns } from './run-list.ts';
 import { readRunStatus } from './run-status.ts';
@@ -89,15 +90,22 @@ export type StageCancel =
 export async function cancelStageRun(config: AwsConfig, runId: string, reason: string, now = Date.now()): Promise<StageCancel> {
   const dynamo = new DynamoDBClient(clientOptions(config, 'dynamodb'));
   const store = createDynamoDbStore({ client: dynamo, table: config.table });
+  // The record without its output: an output kept in S3 (claim-checked) would need the stage's
+  // bucket, and a cancel needs only the status.
+  const table = tableAccess(dynamo, config.table);
+  const readRun = async () => {
+    const item = await table.get(runId, sortKey.meta);
+    return item === undefined ? undefined : itemToRun(item);
+  };
   let run: RunRecord | undefined;
   try {
-    run = await store.getRun(runId);
+    run = await readRun();
     if (!run) return { outcome: 'unknown' };
     // An ended run may have left Batch jobs running (its processor could not stop them all): those stop now.
     if (run.status !== 'running') return { outcome: 'ended', run, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} ${run.status}`)) };
     const error = { type: 'Cancelled', message: reason };
     if (!(await store.finishRun(runId, { status: 'cancelled', finishedAt: now, error }))) {
-      const ended = (await store.getRun(runId)) ?? run;
+      const ended = (await readRun()) ?? run;
       return { outcome: 'ended', run: ended, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} ${ended.status}`)) };
     }
     run = { ...run, status: 'cancelled', finishedAt: now, error };
