@@ -22,6 +22,8 @@ import { lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
 import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
+import { cancelStageRun } from '../../src/adapters/aws/stage.ts';
+import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import { DEFAULT_LEASE_MS } from '../../src/runtime/join.ts';
@@ -246,6 +248,32 @@ describe('at-least-once delivery on AWS', () => {
     later(6 * 60_000);
     expect(await timer({ Records: records })).toEqual({ batchItemFailures: [] });
     expect(steps(invoked())).toEqual(['a#2']);
+  });
+
+  it('ignores a completion and a cancel that come after the run failed, and drops the retry of a run cancelled while it waited', async () => {
+    await deliver(runRequested('dia', 'race-cancel'));
+    const roots = invoked();
+    await failed(roots.find((p) => p.joinflow.step === 'a')!, 'unused');
+    // a has no retries: its failure fails the run; b's completion then comes late, twice.
+    await drain();
+    expect((await readRunStatus(dynamo.client, TABLE, 'race-cancel'))!.run.status).toBe('failed');
+    const cancel = await cancelStageRun(configFromEnv(), 'race-cancel', 'too late');
+    expect(cancel).toMatchObject({ outcome: 'ended', run: { status: 'failed' } });
+    await Promise.all([succeeded(roots.find((p) => p.joinflow.step === 'b')!, 'b'), succeeded(roots.find((p) => p.joinflow.step === 'b')!, 'b')]);
+    await drain(2);
+    expect(invoked()).toEqual([]);
+    expect(announced('Run Failed', 'race-cancel')).toBe(1);
+    expect(announced('Run Succeeded', 'race-cancel')).toBe(0);
+
+    // A cancel while a's retry waits on the timer: the timer drops it.
+    await deliver(runRequested('chain', 'race-cancel-2'));
+    await failed(invoked()[0]!, 'boom');
+    await drain();
+    const records = await timerRecords(1);
+    expect(await cancelStageRun(configFromEnv(), 'race-cancel-2', 'stop')).toMatchObject({ outcome: 'cancelled' });
+    later(5000);
+    expect(await timer({ Records: records })).toEqual({ batchItemFailures: [] });
+    expect(invoked()).toEqual([]);
   });
 
   it('collects a forEach once when its items report twice, out of order, and an item retries once', async () => {
