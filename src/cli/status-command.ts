@@ -96,7 +96,9 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
     lines.push(`  ${s.state.padEnd(10)} ${s.step}${s.items === undefined ? '' : ` (${s.items} items done)`}${jobs}`);
   }
   if (run.error) lines.push(runErrorLine(run.error));
-  if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
+  if (run.status === 'succeeded') {
+    lines.push(status.outputRef === undefined ? `output: ${JSON.stringify(run.output)}` : `output: in the bucket, too large for the table: ${status.outputRef} (aws s3 cp ${status.outputRef} -)`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

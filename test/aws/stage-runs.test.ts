@@ -121,6 +121,16 @@ function joinflowAsync(args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 describe('joinflow list and cancel with --endpoint/--table', () => {
+  it('status of a run whose output is kept in S3 says where it is (it printed "output: undefined")', async () => {
+    const aws = ['--endpoint', db.endpoint, '--table', TABLE];
+    const text = await joinflowAsync(['status', 'big-out', ...aws]);
+    expect(text.code, text.stderr).toBe(0);
+    const ref = /output: in the bucket, too large for the table: (s3:\/\/bucket\/\S+) \(aws s3 cp \S+ -\)$/m.exec(text.stdout)?.[1];
+    expect(ref, text.stdout).toMatch(/^s3:\/\/bucket\/.*\.json$/);
+    const json = JSON.parse((await joinflowAsync(['status', 'big-out', ...aws, '--json'])).stdout) as { outputRef?: string };
+    expect(json.outputRef).toBe(ref);
+  });
+
   it('lists a stage\'s runs as a table or JSON; cancel reports unknown and ended runs (exit 1)', async () => {
     const aws = ['--endpoint', db.endpoint, '--table', TABLE];
     const table = await joinflowAsync(['list', ...aws, '--workflow', 'diamond']);

@@ -33,7 +33,7 @@ export type StepStatus = {
 };
 
 /** A run with its steps, or undefined when the table has no such run. */
-export async function readRunStatus(client: DynamoDBClient, table: string, runId: string): Promise<{ run: RunRecord; steps: StepStatus[] } | undefined> {
+export async function readRunStatus(client: DynamoDBClient, table: string, runId: string): Promise<{ run: RunRecord; steps: StepStatus[]; outputRef?: string } | undefined> {
   const items: Item[] = [];
   let start: Record<string, Item[string]> | undefined;
   do {
@@ -123,5 +123,7 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   }
   const ordered = [...steps.values()].sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0) || a.step.localeCompare(b.step));
   for (const step of lost.sort()) if (!steps.has(step)) ordered.push({ step, state: 'lost' });
-  return { run, steps: ordered };
+  // An output too large for the item is in the bucket (a claim check): where, not its content.
+  const outputRef = meta['outputRef']?.S;
+  return { run, steps: ordered, ...(outputRef === undefined ? {} : { outputRef }) };
 }
