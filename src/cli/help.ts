@@ -279,7 +279,8 @@ event that is not a JSON object.
 
 Continues the unfinished runs of a state dir (or one run) after the engine died: pending
 events are redelivered, tasks that were running run again (attempt + 1), timers fire. The run's
-own flags (concurrency, time scale, trace file) are used. With --json, prints the same object as
+own flags (directory, concurrency, time scale, data dir, trace file) and its version of the
+workflow are used: runs that differ in them are continued by one engine after another. With --json, prints the same object as
 'joinflow run --json' for each resumed run; a run that had already finished is reported as it is.
 A run whose engine process is still alive is left to it (refused when named: exit 2).
 Subscription deliveries a stopped engine left pending are sent too, also when no run is left

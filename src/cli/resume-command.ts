@@ -3,11 +3,12 @@ import { parseArgs } from 'node:util';
 import { createEngine, type RunResult } from '../adapters/local/engine.ts';
 import { RunTracker } from '../adapters/local/run-tracker.ts';
 import { UsageError } from '../model/errors.ts';
+import type { RunRecord } from '../ports.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
 import { listenForCancel, markEngine, openState, otherEngines, stateDir } from './state.ts';
-import { takeOverRuns } from './take-over.ts';
+import { carryOutCancels, engineGroups, takeOverRuns } from './take-over.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
@@ -44,66 +45,93 @@ export async function resumeCommand(args: string[]): Promise<number> {
       await deliverLeftovers(state, dir);
       return 0;
     }
-    if (runs.length === 0) return report(cancelled, values.json);
-    // The run's own flags; one engine serves every run being resumed (the first run's flags).
-    const options = state.log.runOptions(runs[0]!.runId) ?? {};
+    let code = report(cancelled, values.json);
+    const groups = engineGroups(state, runs);
+    if (groups.length > 1) {
+      process.stderr.write(`joinflow resume: ${runs.length} runs need ${groups.length} engines (started in other directories, with other flags or another version of their workflow): they are continued one engine after another\n`);
+    }
     const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
-    const trace = values.trace ?? (typeof options['trace'] === 'string' ? options['trace'] : undefined);
-    const root = typeof options['root'] === 'string' ? options['root'] : process.cwd();
-    // The subscriptions of the config file and of the resumed runs' plans: deliveries left in the
-    // outbox by the crashed engine go out too.
-    const plans = runs.map((r) => state.log.runPlan(r.runId)).filter((p) => p !== undefined);
-    const hub = subscriptionHub(projectSubscriptions([...new Map(plans.map((p) => [p.workflow, p])).values()], { root }), state, root, {
-      maxPayloadBytes: typeof options['maxPayloadBytes'] === 'number' ? options['maxPayloadBytes'] : undefined,
-    });
-    const engine = createEngine({
-      onEvents: hub.tap,
-      handlerOutput: process.stderr,
-      store: state.store,
-      log: state.log,
-      blobs: state.blobs,
-      stateDir: dir,
-      ...(typeof options['root'] === 'string' ? { root: options['root'] } : {}),
-      ...(typeof options['data'] === 'string' ? { dataSource: options['data'] } : {}),
-      concurrency: parseConcurrency(typeof options['concurrency'] === 'string' ? options['concurrency'] : undefined),
-      timeScale: typeof options['timeScale'] === 'number' ? options['timeScale'] : 1,
-      ...(typeof options['maxPayloadBytes'] === 'number' ? { maxPayloadBytes: options['maxPayloadBytes'] } : {}),
-      runOptions: { ...options, ...engineIdentity(), cancels: true },
-      trace: trace !== undefined,
-      onStep: progress.step,
-    });
-    let dispatcher: ReturnType<typeof hub.bind>;
-    const stopListening = listenForCancel(dir, engine);
-    const unmarkEngine = markEngine(dir, 'resume');
+    // The trace of a single run: --trace, or the file the run was started with.
+    const ownTrace = runs.length === 1 ? state.log.runOptions(runs[0]!.runId)?.['trace'] : undefined;
+    const trace = values.trace ?? (typeof ownTrace === 'string' ? ownTrace : undefined);
     const unnote = noteInterrupt((signal) => `joinflow resume: interrupted (${signal}): the runs stopped as if killed; 'joinflow resume' continues them`);
     try {
-      // Bound first: the events recovery redelivers are tapped like any other.
-      dispatcher = hub.bind(engine);
-      const ids = await engine.recover(runs.map((r) => r.runId));
-      process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
-      const results = await Promise.all(ids.map((id) => engine.wait(id)));
-      for (const r of results) progress.done(r);
-      const code = report(results, values.json);
-      if (trace !== undefined && ids.length === 1) {
-        try {
-          writeOutput('--trace', trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
-        } catch (error) {
-          // The trace file the run started with may be gone with its directory: the runs' results stand.
-          if (values.trace !== undefined) throw error;
-          process.stderr.write(`joinflow resume: the run's trace file was not written: ${(error as Error).message}\n`);
-        }
+      for (const [i, group] of groups.entries()) {
+        // This process holds the runs of the later groups: a cancel asked for meanwhile waits in the state dir.
+        const left = i === 0 ? { runs: group, cancelled: [] } : await carryOutCancels(state, dir, group, 'resume');
+        code = Math.max(code, report(left.cancelled, values.json));
+        if (left.runs.length > 0) code = Math.max(code, await resumeGroup(state, dir, left.runs, { json: values.json, progress, trace, ownTrace: values.trace === undefined }));
       }
-      await settleSubscriptions(engine, hub, dispatcher);
       return code;
     } finally {
       unnote();
-      stopListening();
-      unmarkEngine();
-      await dispatcher?.close();
-      await engine.close();
     }
   } finally {
     state.close();
+  }
+}
+
+/**
+ * Continues `runs` in one engine, made with their flags (the same for all: engineGroups), and
+ * reports them; resolves with the exit code.
+ */
+async function resumeGroup(
+  state: ReturnType<typeof openState>,
+  dir: string,
+  runs: RunRecord[],
+  { json, progress, trace, ownTrace }: { json: boolean; progress: ReturnType<typeof createProgress>; trace: string | undefined; ownTrace: boolean },
+): Promise<number> {
+  const options = state.log.runOptions(runs[0]!.runId) ?? {};
+  const root = typeof options['root'] === 'string' ? options['root'] : process.cwd();
+  // The subscriptions of the config file and of the resumed runs' plans: deliveries left in the
+  // outbox by the crashed engine go out too.
+  const plans = runs.map((r) => state.log.runPlan(r.runId)).filter((p) => p !== undefined);
+  const hub = subscriptionHub(projectSubscriptions([...new Map(plans.map((p) => [p.workflow, p])).values()], { root }), state, root, {
+    maxPayloadBytes: typeof options['maxPayloadBytes'] === 'number' ? options['maxPayloadBytes'] : undefined,
+  });
+  const engine = createEngine({
+    onEvents: hub.tap,
+    handlerOutput: process.stderr,
+    store: state.store,
+    log: state.log,
+    blobs: state.blobs,
+    stateDir: dir,
+    ...(typeof options['root'] === 'string' ? { root: options['root'] } : {}),
+    ...(typeof options['data'] === 'string' ? { dataSource: options['data'] } : {}),
+    concurrency: parseConcurrency(typeof options['concurrency'] === 'string' ? options['concurrency'] : undefined),
+    timeScale: typeof options['timeScale'] === 'number' ? options['timeScale'] : 1,
+    ...(typeof options['maxPayloadBytes'] === 'number' ? { maxPayloadBytes: options['maxPayloadBytes'] } : {}),
+    runOptions: { ...options, ...engineIdentity(), cancels: true },
+    trace: trace !== undefined,
+    onStep: progress.step,
+  });
+  let dispatcher: ReturnType<typeof hub.bind>;
+  const stopListening = listenForCancel(dir, engine);
+  const unmarkEngine = markEngine(dir, 'resume');
+  try {
+    // Bound first: the events recovery redelivers are tapped like any other.
+    dispatcher = hub.bind(engine);
+    const ids = await engine.recover(runs.map((r) => r.runId));
+    process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
+    const results = await Promise.all(ids.map((id) => engine.wait(id)));
+    for (const r of results) progress.done(r);
+    const code = report(results, json);
+    if (trace !== undefined && ids.length === 1) {
+      try {
+        writeOutput('--trace', trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
+      } catch (error) {
+        // The trace file the run started with may be gone with its directory: the runs' results stand.
+        if (!ownTrace) throw error;
+        process.stderr.write(`joinflow resume: the run's trace file was not written: ${(error as Error).message}\n`);
+      }
+    }
+    await settleSubscriptions(engine, hub, dispatcher);
+    return code;
+  } finally {
+    stopListening();
+    unmarkEngine();
+    await dispatcher?.close();
+    await engine.close();
   }
 }
 

@@ -57,19 +57,51 @@ export async function takeOverRuns(state: State, dir: string, options: TakeOverO
     return { runs: [], cancelled: [] };
   }
   // A cancel that its engine never read (it died, or was stopping) is carried out, not resumed.
-  const cancelled: RunResult[] = [];
-  for (const r of claimed.mine.filter((x) => cancelRequested(dir, x.runId))) {
-    await cancelUnowned(state, r.runId, r.workflow);
-    dropCancelRequest(dir, r.runId);
-    process.stderr.write(`joinflow ${who}: run ${r.runId} had been asked to cancel: cancelled, not resumed\n`);
-    const record = await state.store.getRun(r.runId);
-    if (record) cancelled.push(RunTracker.fromRecord(record, state.log));
-  }
-  const runs = claimed.mine.filter((r) => !cancelled.some((c) => c.runId === r.runId));
+  const { runs, cancelled } = await carryOutCancels(state, dir, claimed.mine, who);
   // Processes its steps started that outlived the dead engine would run beside the attempts that start again.
   for (const r of runs) {
     const stopped = await stopOrphans(r.runId);
     if (stopped > 0) process.stderr.write(`joinflow ${who}: run ${r.runId}: stopped ${stopped} process(es) its steps had left running\n`);
   }
   return { runs, cancelled };
+}
+
+/**
+ * Cancels those of `runs` (claimed by this process, not yet recovered) that `joinflow cancel`
+ * asked to cancel: their engine died before it read the request, or this process had not started
+ * one for them yet. Returns the others, and the results of the runs cancelled.
+ */
+export async function carryOutCancels(state: State, dir: string, runs: RunRecord[], who: string): Promise<{ runs: RunRecord[]; cancelled: RunResult[] }> {
+  const cancelled: RunResult[] = [];
+  for (const r of runs.filter((x) => cancelRequested(dir, x.runId))) {
+    await cancelUnowned(state, r.runId, r.workflow);
+    dropCancelRequest(dir, r.runId);
+    process.stderr.write(`joinflow ${who}: run ${r.runId} had been asked to cancel: cancelled, not resumed\n`);
+    const record = await state.store.getRun(r.runId);
+    if (record) cancelled.push(RunTracker.fromRecord(record, state.log));
+  }
+  return { runs: runs.filter((r) => !cancelled.some((c) => c.runId === r.runId)), cancelled };
+}
+
+/** The options a run was started with that configure the engine running it (see engineGroups). */
+const ENGINE_FLAGS = ['root', 'data', 'concurrency', 'timeScale', 'maxPayloadBytes'] as const;
+
+/**
+ * `runs` in groups that one engine each can continue. An engine has one set of flags (the
+ * directory the plans' relative paths are resolved against, --data, --concurrency, --time-scale,
+ * --max-payload) and one plan per workflow name: runs started in another project, with other
+ * flags, or with another version of their workflow need engines of their own.
+ */
+export function engineGroups(state: State, runs: RunRecord[]): RunRecord[][] {
+  const groups: Array<{ flags: string; plans: Map<string, string>; runs: RunRecord[] }> = [];
+  for (const run of runs) {
+    const options = state.log.runOptions(run.runId) ?? {};
+    const flags = JSON.stringify(ENGINE_FLAGS.map((f) => options[f] ?? null));
+    const plan = JSON.stringify(state.log.runPlan(run.runId) ?? null);
+    let group = groups.find((g) => g.flags === flags && (g.plans.get(run.workflow) ?? plan) === plan);
+    if (!group) groups.push((group = { flags, plans: new Map(), runs: [] }));
+    group.plans.set(run.workflow, plan);
+    group.runs.push(run);
+  }
+  return groups.map((g) => g.runs);
 }

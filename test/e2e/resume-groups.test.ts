@@ -1,0 +1,87 @@
+/**
+ * `joinflow resume` of several runs that one engine cannot serve together: runs started in other
+ * project directories (their plans' paths are relative to it), or with another version of their
+ * workflow. Each must go on as it started, not with the flags or plan of the first run resumed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { joinflow, root } from '../helpers/cli.ts';
+import { projectDirs, tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-resume-groups-');
+const project = projectDirs('jf-resume-project-');
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** A workflow whose `gate` waits for the file `open` in the project; `go` then says which project and version ran it. */
+function workflow(version: string): string {
+  return [
+    'name: w',
+    'steps:',
+    '  gate: { executor: { type: process, command: node, args: [scripts/gate.mjs] } }',
+    `  go: { needs: [gate], executor: { type: process, command: node, args: [scripts/hello.mjs, ${version}] } }`,
+    '',
+  ].join('\n');
+}
+
+function projectFiles(name: string): Record<string, string> {
+  return {
+    'workflows/w.yaml': workflow('v1'),
+    'workflows/scripts/gate.mjs': [
+      "import { existsSync } from 'node:fs';",
+      "const flag = new URL('../../open', import.meta.url);",
+      "const t = setInterval(() => { if (existsSync(flag)) { clearInterval(t); console.log('{}'); } }, 50);",
+      '',
+    ].join('\n'),
+    'workflows/scripts/hello.mjs': `console.log(JSON.stringify({ project: ${JSON.stringify(name)}, version: process.argv[2] }));\n`,
+  };
+}
+
+async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function gateStarted(state: string, runId: string): boolean {
+  const r = joinflow(['status', runId, '--state', state, '--json']);
+  return r.code === 0 && (JSON.parse(r.stdout) as { steps: Array<{ step: string; state: string }> }).steps.some((s) => s.step === 'gate' && s.state === 'started');
+}
+
+/** `joinflow run w` in `cwd`, killed (SIGKILL) once its gate step has started. */
+async function killedRun(cwd: string, state: string, runId: string): Promise<void> {
+  const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'w', '--state', state, '--run-id', runId], { cwd, stdio: 'ignore' });
+  children.push(child);
+  const exit = new Promise((resolve) => child.on('exit', resolve));
+  await until(`${runId}'s gate to start`, () => gateStarted(state, runId));
+  child.kill('SIGKILL');
+  await exit;
+}
+
+describe('resume of runs that need engines of their own', () => {
+  it('continues each run in its own project directory and with its own version of the workflow', async () => {
+    const state = tmp();
+    const a = project(projectFiles('A'));
+    const b = project(projectFiles('B'));
+    await killedRun(a, state, 'a-v1');
+    writeFileSync(path.join(a, 'workflows/w.yaml'), workflow('v2'));
+    await killedRun(a, state, 'a-v2');
+    await killedRun(b, state, 'b-v1');
+    for (const dir of [a, b]) writeFileSync(path.join(dir, 'open'), '');
+    const r = joinflow(['resume', '--state', state, '--json'], { cwd: tmp() });
+    expect(r.code).toBe(0);
+    const outputs = Object.fromEntries(r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { runId: string; output: unknown }).map((x) => [x.runId, x.output]));
+    expect(outputs).toEqual({
+      'a-v1': { go: { project: 'A', version: 'v1' } },
+      'a-v2': { go: { project: 'A', version: 'v2' } },
+      'b-v1': { go: { project: 'B', version: 'v1' } },
+    });
+    expect(r.stderr).toContain('joinflow resume: 3 runs need 3 engines');
+  });
+});
