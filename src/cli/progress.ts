@@ -22,7 +22,8 @@ export function createProgress(options: Options): {
   const { stream } = options;
   let last = 0;
   let drawn = false;
-  const items = new Map<string, Unlisted>();
+  // By run, then step: `resume` reports several runs, each summed up when it ends.
+  const items = new Map<string, Map<string, Unlisted>>();
   const bar = (p: Progress): void => {
     const width = 30;
     const filled = p.total === 0 ? width : Math.min(width, Math.round((p.done / p.total) * width));
@@ -30,9 +31,11 @@ export function createProgress(options: Options): {
     drawn = true;
   };
   /** Whether this item execution gets its own line; counted otherwise. */
-  const listItem = (r: TraceRecord): boolean => {
-    let u = items.get(r.step);
-    if (!u) items.set(r.step, (u = { listed: 0, listedBad: 0, counts: new Map() }));
+  const listItem = (runId: string, r: TraceRecord): boolean => {
+    let steps = items.get(runId);
+    if (!steps) items.set(runId, (steps = new Map()));
+    let u = steps.get(r.step);
+    if (!u) steps.set(r.step, (u = { listed: 0, listedBad: 0, counts: new Map() }));
     if (r.status === 'succeeded' ? u.listed < ITEM_LINES : u.listedBad < ITEM_LINES) {
       if (r.status === 'succeeded') u.listed++;
       else u.listedBad++;
@@ -44,14 +47,14 @@ export function createProgress(options: Options): {
   };
   const mark = (status: string): string => (status === 'succeeded' ? 'ok' : status);
   return {
-    step(_runId, r, p) {
+    step(runId, r, p) {
       if (options.tty) {
         const now = Date.now();
         if (now - last < 100 && p.done < p.total) return;
         last = now;
         bar(p);
       } else if (!options.json) {
-        if (r.item !== undefined && !listItem(r)) return;
+        if (r.item !== undefined && !listItem(runId, r)) return;
         const name = r.item === undefined ? r.step : `${r.step}[${r.item}]`;
         // A step that first had to start its worker or load its module says how long that took.
         const init = r.initMs === undefined || r.initMs === 0 ? '' : `, ${r.initMs} ms of it init`;
@@ -60,12 +63,13 @@ export function createProgress(options: Options): {
     },
     done(result) {
       if (drawn) stream.write('\n');
-      for (const [step, u] of items) {
+      for (const [step, u] of items.get(result.runId) ?? []) {
         if (u.counts.size === 0) continue;
         const total = [...u.counts.values()].reduce((a, b) => a + b, 0);
         const by = [...u.counts].map(([status, n]) => `${n.toLocaleString('en-US')} ${mark(status)}`).join(', ');
         stream.write(`... ${step}[*]: ${total.toLocaleString('en-US')} more item execution(s) not listed: ${by}\n`);
       }
+      items.delete(result.runId);
       if (!options.json || options.tty) {
         const s = result.steps;
         stream.write(`run ${result.runId} ${result.status} in ${result.durationMs} ms: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled > 0 ? `${s.cancelled} cancelled, ` : ''}${s.skipped === undefined ? '' : `${s.skipped} skipped, `}${s.retried} retried, ${result.events} events\n`);

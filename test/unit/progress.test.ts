@@ -40,4 +40,23 @@ describe('run progress off a terminal', () => {
     expect(r.lines.filter((l) => l.startsWith('... a['))).toHaveLength(0);
     expect(r.lines).toContain('... b[*]: 2 more item execution(s) not listed: 2 cancelled');
   });
+
+  it('sums up each run\'s items apart when one resume continues several runs, once each', () => {
+    const r = reporter();
+    for (let i = 0; i < ITEM_LINES + 3; i++) r.progress.step('r1', rec('each', i), p);
+    for (let i = 0; i < ITEM_LINES + 5; i++) r.progress.step('r2', rec('each', i), p);
+    r.progress.done(result);
+    r.progress.done({ ...result, runId: 'r2' } as RunResult);
+    r.progress.done({ ...result, runId: 'r3' } as RunResult);
+    // Each run lists its own first items: 10 of r1's, 10 of r2's.
+    expect(r.lines.filter((l) => /^ok +each\[\d+\] /.test(l))).toHaveLength(2 * ITEM_LINES);
+    const summed = r.lines.filter((l) => (l.startsWith('... each[*]:') && !l.includes('more than')) || l.startsWith('run '));
+    expect(summed).toEqual([
+      '... each[*]: 3 more item execution(s) not listed: 3 ok',
+      'run r1 succeeded in 5 ms: 0 succeeded, 0 failed, 0 retried, 0 events',
+      '... each[*]: 5 more item execution(s) not listed: 5 ok',
+      'run r2 succeeded in 5 ms: 0 succeeded, 0 failed, 0 retried, 0 events',
+      'run r3 succeeded in 5 ms: 0 succeeded, 0 failed, 0 retried, 0 events',
+    ]);
+  });
 });
