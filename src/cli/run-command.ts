@@ -12,7 +12,7 @@ import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
 import { estimateCost, formatCostReport } from '../cost/estimate.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
-import { UsageError } from '../model/errors.ts';
+import { JoinflowError, UsageError } from '../model/errors.ts';
 import { runIdProblem } from '../model/events.ts';
 import type { TriggerStore } from '../ports.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
@@ -64,6 +64,12 @@ export async function runCommand(args: string[]): Promise<number> {
   const { subs, plans: targetPlans } = await subscriptionsForRun(plan, process.cwd());
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
+  try {
+    if (state && values['run-id'] !== undefined) await refuseRunElsewhere(state, values['run-id'], plan.workflow);
+  } catch (error) {
+    state?.close();
+    throw error;
+  }
   // Runs left behind by an engine that is gone (a live one in another process is fine).
   const unfinished = (state?.log.listRuns({ status: 'running' }) ?? []).filter((r) => runOwner(state?.log.runOptions(r.runId)) === undefined);
   if (unfinished.length > 0) {
@@ -161,6 +167,18 @@ function handlerModule(raw: string): string {
   if (!stat) throw new UsageError(`--handlers ${raw}: no such file`);
   if (!stat.isFile()) throw new UsageError(`--handlers ${raw}: not a file (name the module that exports the handlers)`);
   return file;
+}
+
+/**
+ * Refuses a `--run-id` of a run still running: in another live process, or interrupted (its engine
+ * is gone, and `resume` continues it), before this process becomes an engine on the state dir.
+ */
+async function refuseRunElsewhere(state: ReturnType<typeof openState>, runId: string, workflow: string): Promise<void> {
+  const run = await state.store.getRun(runId);
+  // A run of another workflow is refused by the engine, with its own message.
+  if (run?.status !== 'running' || run.workflow !== workflow) return;
+  const owner = runOwner(state.log.runOptions(runId));
+  throw new JoinflowError('RUN_ELSEWHERE', owner === undefined ? `run "${runId}" was interrupted: 'joinflow resume ${runId}' continues it` : `run "${runId}" is running in process ${owner}`);
 }
 
 /** Says so when `--run-id` names a run that already ended (and returns true): it is reported, not run again. */
