@@ -1,7 +1,7 @@
 /** `joinflow dev` continues the runs an earlier `dev` on the same state dir left unfinished. */
 import type { Engine } from '../adapters/local/engine.ts';
 import type { TriggerPlan } from '../model/plan.ts';
-import type { openState } from './state.ts';
+import { cancelAsked, type openState } from './state.ts';
 import { takeOverRuns } from './take-over.ts';
 
 /**
@@ -35,6 +35,7 @@ export async function continueDevRuns(state: ReturnType<typeof openState>, dir: 
   if (others.length > 0) say(`${others.length} unfinished run(s) started by 'joinflow run', left as they are (they keep their own flags): ${list(others)}; stop dev and 'joinflow resume' continues them`);
   if (runs.length === 0) return [];
   const ids = await engine.recover(runs.map((r) => r.runId));
+  cancelAsked(dir, engine);
   say(`continuing ${ids.length} run(s) an earlier dev left unfinished: ${list(ids)}`);
   return ids;
 }

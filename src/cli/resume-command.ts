@@ -7,7 +7,7 @@ import type { RunRecord } from '../ports.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { listenForCancel, markEngine, openState, otherEngines, stateDir } from './state.ts';
+import { cancelAsked, listenForCancel, markEngine, openState, otherEngines, stateDir } from './state.ts';
 import { carryOutCancels, engineGroups, takeOverRuns } from './take-over.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
@@ -112,6 +112,7 @@ async function resumeGroup(
     // Bound first: the events recovery redelivers are tapped like any other.
     dispatcher = hub.bind(engine);
     const ids = await engine.recover(runs.map((r) => r.runId));
+    cancelAsked(dir, engine);
     process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
     const results = await Promise.all(ids.map((id) => engine.wait(id)));
     for (const r of results) progress.done(r);

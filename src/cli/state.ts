@@ -181,12 +181,23 @@ export function takeCancelRequests(dir: string, mine: (runId: string) => boolean
  * and sends SIGUSR2; without a listener, SIGUSR2 would end the process). Every command that runs
  * an engine on a state dir listens. Returns the function that stops listening.
  */
-export function listenForCancel(dir: string, engine: { owns(runId: string): boolean; cancel(runId: string, reason: string): Promise<boolean> }): () => void {
+export function listenForCancel(dir: string, engine: CancellingEngine): () => void {
   const onSignal = (): void => {
-    for (const runId of takeCancelRequests(dir, (id) => engine.owns(id))) void engine.cancel(runId, 'cancelled with joinflow cancel');
+    cancelAsked(dir, engine);
   };
   process.on('SIGUSR2', onSignal);
   return () => process.off('SIGUSR2', onSignal);
+}
+
+type CancellingEngine = { owns(runId: string): boolean; cancel(runId: string, reason: string): Promise<boolean> };
+
+/**
+ * Cancels the runs of `engine` whose cancel requests wait in `dir`. Called on SIGUSR2, and once
+ * after an engine recovered runs: a request whose signal came after this process claimed them but
+ * before its engine ran them found no run to cancel, and waits.
+ */
+export function cancelAsked(dir: string, engine: CancellingEngine): void {
+  for (const runId of takeCancelRequests(dir, (id) => engine.owns(id))) void engine.cancel(runId, 'cancelled with joinflow cancel');
 }
 
 export { alive };

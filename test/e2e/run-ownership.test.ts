@@ -4,7 +4,7 @@
  * engine is alive (running it too would run its steps twice).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -155,6 +155,25 @@ describe('the process that executes a run', () => {
     expect(next.stderr).toContain('run race had been asked to cancel: cancelled, not resumed');
     expect(JSON.parse(next.stdout)).toMatchObject({ runId: 'race', status: 'cancelled' });
     expect(run(state, 'race')?.status).toBe('cancelled');
+  });
+
+  it.runIf(process.platform === 'linux')('a cancel asked for after resume claimed a run, before its engine runs it, is carried out', async () => {
+    const state = tmp();
+    // A step whose process ignores SIGTERM: resume waits its 2 s grace before the SIGKILL, with the run claimed.
+    const wf = path.join(state, 'stubborn.yaml');
+    writeFileSync(wf, 'name: stubborn\nsteps:\n  hold: { executor: { type: process, command: sh, args: ["-c", "trap \'\' TERM; sleep 15"] } }\n');
+    const first = background(['run', wf, '--state', state, '--run-id', 'stub']);
+    await until('the process step to start', () => findOrphans('stub').length > 0);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const resumed = background(['resume', '--state', state, '--json']);
+    await until('resume to claim the run', () => run(state, 'stub')?.pid === resumed.child.pid);
+    const c = joinflow(['cancel', 'stub', '--state', state]);
+    expect([c.code, c.stderr]).toEqual([0, `joinflow cancel: asked process ${resumed.child.pid} to cancel run stub\n`]);
+    expect(await resumed.exit).toBe(1);
+    expect(JSON.parse(resumed.out())).toMatchObject({ runId: 'stub', status: 'cancelled' });
+    expect(run(state, 'stub')?.status).toBe('cancelled');
+    expect(existsSync(path.join(state, 'cancel', 'stub.json'))).toBe(false);
   });
 
   it('two cancels of a run no engine runs: one cancels it, the other finds it cancelled, and Run Cancelled is emitted once', async () => {
