@@ -53,7 +53,10 @@ export async function resumeCommand(args: string[]): Promise<number> {
     const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
     // The trace of a single run: --trace, or the file the run was started with.
     const ownTrace = runs.length === 1 ? state.log.runOptions(runs[0]!.runId)?.['trace'] : undefined;
-    const trace = values.trace ?? (typeof ownTrace === 'string' ? ownTrace : undefined);
+    const trace = runs.length === 1 ? (values.trace ?? (typeof ownTrace === 'string' ? ownTrace : undefined)) : undefined;
+    if (values.trace !== undefined && runs.length > 1) {
+      process.stderr.write(`joinflow resume: --trace ${values.trace} is not written: it is the trace of one run, and ${runs.length} runs are resumed (name one: joinflow resume <runId> --trace FILE; or, once they end, joinflow timeline <runId> -o FILE.json)\n`);
+    }
     const unnote = noteInterrupt((signal) => `joinflow resume: interrupted (${signal}): the runs stopped as if killed; 'joinflow resume' continues them`);
     try {
       for (const [i, group] of groups.entries()) {

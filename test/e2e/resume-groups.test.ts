@@ -4,7 +4,7 @@
  * workflow. Each must go on as it started, not with the flags or plan of the first run resumed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -83,5 +83,18 @@ describe('resume of runs that need engines of their own', () => {
       'b-v1': { go: { project: 'B', version: 'v1' } },
     });
     expect(r.stderr).toContain('joinflow resume: 3 runs need 3 engines');
+  });
+
+  it('says that --trace is not written when more than one run is resumed', async () => {
+    const state = tmp();
+    const a = project(projectFiles('A'));
+    await killedRun(a, state, 't-1');
+    await killedRun(a, state, 't-2');
+    writeFileSync(path.join(a, 'open'), '');
+    const trace = path.join(tmp(), 'trace.json');
+    const r = joinflow(['resume', '--state', state, '--trace', trace]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`joinflow resume: --trace ${trace} is not written: it is the trace of one run, and 2 runs are resumed`);
+    expect(existsSync(trace)).toBe(false);
   });
 });
