@@ -212,6 +212,8 @@ Options:
   --no-follow            print what is in the log and exit (default: keep streaming until Ctrl-C)
   --limit N              exit after N matching events
   --state DIR            state directory (default .joinflow)
+Exit codes: 0 stopped (Ctrl-C or SIGTERM, --limit reached, the end of the log with --no-follow,
+or its reader gone), 2 bad usage (an invalid pattern), or a missing or unusable state dir.
 `,
   timeline: TIMELINE_HELP,
   plan: PLAN_HELP,
@@ -310,7 +312,14 @@ not be reached, or a Batch job could not be stopped.
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 
 Lists the events the engine could not process (malformed, unknown workflow or run, over the
-size limit), with the reason. Nothing is dropped silently.
+size limit, a subscription's delivery that gave up), with the reason: the time, the reason, and
+the event as JSON cut at 200 characters. Nothing is dropped silently.
+
+Options:
+  --state DIR    state directory (default .joinflow)
+  --json         print a JSON array of the dead letters, whole: [{id, at, reason, event}]
+                 (at: epoch ms)
+Exit codes: 0 listed (also when there are none), 2 bad usage or a missing or unusable state dir.
 `,
   gc: `Usage: joinflow gc [--state DIR] [--older-than AGE]
 
