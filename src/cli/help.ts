@@ -112,8 +112,9 @@ Prints a run: its status, times, the error or the output, and its steps.
 
 By default the run comes from the embedded engine's state directory (--state DIR, default
 .joinflow): one line per step (and forEach item) with the state of its latest attempt
-(dispatched, started, succeeded, failed, cancelled), the number of attempts, the duration,
-and the error of a failed one. --json prints {run, steps: [{step, item?, state, attempts,
+(dispatched, started, succeeded, failed, cancelled; skipped, with 0 attempts, for a step a
+choice or a catch did not run), the number of attempts, the duration, and the error of a failed
+one. --json prints {run, steps: [{step, item?, state, attempts,
 startedAt?, finishedAt?, durationMs?, error?}]} (run without its input). A running run whose
 engine process is gone is marked interrupted (JSON: run.interrupted: true).
 

@@ -10,4 +10,8 @@ describe('help of the state commands', () => {
   it('dlq says what --json prints', () => {
     expect(HELP['dlq']).toContain('[{id, at, reason, event}]');
   });
+
+  it('status names every state a step of a local run can show, skipped included', () => {
+    expect(HELP['status']).toMatch(/latest attempt\s+\(dispatched, started, succeeded, failed, cancelled; skipped,/);
+  });
 });
