@@ -16,10 +16,13 @@ export type Row = {
   coldUsPerTask: number;
   ms: number;
   usPerTask: number;
-  /** Smallest and largest warm run across the samples: the spread on a busy machine. */
+  /** Smallest and largest of the samples' warm times (each a process's median): the spread on a busy machine. */
   msRange: [number, number];
   peakRssMb: number;
-  /** joinflow rows: HyperFlow's time per task over this row's (warm, then cold). */
+  /**
+   * joinflow rows: HyperFlow's time per task over this row's (warm, then cold), rounded down to
+   * 0.01; the target is checked on the ratio before rounding.
+   */
   ratio?: number | null;
   coldRatio?: number | null;
   meetsTarget?: boolean | null;
@@ -49,7 +52,11 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+// Times keep microseconds (per task: nanoseconds), so that the ratios and the target are decided
+// on the measured values; the Markdown table shows them to 0.1.
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+/** Rounded down to 0.01: a ratio shown as 20 is at least 20. */
+const floor2 = (x: number) => Math.floor(x * 100 + 1e-9) / 100;
 
 /** A row from the samples of one engine on one shape (at least one sample). */
 export function summarize(base: Pick<Row, 'shape' | 'engine' | 'store' | 'executor'>, samples: readonly Sample[]): Row {
@@ -79,12 +86,12 @@ export function failedRow(base: Pick<Row, 'shape' | 'engine' | 'store' | 'execut
 /** Adds the ratios to a joinflow row; null when HyperFlow has no numbers for the shape. */
 export function compare(row: Row, hyperflow: Row | undefined): Row {
   const ok = hyperflow !== undefined && hyperflow.error === undefined && row.error === undefined;
-  const ratio = ok ? round(hyperflow.usPerTask / row.usPerTask) : null;
-  const coldRatio = ok ? round(hyperflow.coldUsPerTask / row.coldUsPerTask) : null;
+  const ratio = ok ? hyperflow.usPerTask / row.usPerTask : null;
+  const coldRatio = ok ? hyperflow.coldUsPerTask / row.coldUsPerTask : null;
   return {
     ...row,
-    ratio,
-    coldRatio,
+    ratio: ratio === null ? null : floor2(ratio),
+    coldRatio: coldRatio === null ? null : floor2(coldRatio),
     meetsTarget: ratio === null ? null : ratio >= TARGET_RATIO,
     coldMeetsTarget: coldRatio === null ? null : coldRatio >= TARGET_RATIO,
   };
@@ -92,7 +99,7 @@ export function compare(row: Row, hyperflow: Row | undefined): Row {
 
 const num = (x: number) => (Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: 1 }));
 const ratioCell = (r: number | null | undefined, ok: boolean | null | undefined) =>
-  r === undefined ? '' : r === null ? 'n/a' : `${num(r)}× ${ok ? '✔' : '✘'}`;
+  r === undefined ? '' : r === null ? 'n/a' : `${r.toLocaleString('en-US', { maximumFractionDigits: 2 })}× ${ok ? '✔' : '✘'}`;
 
 /** The rows as a Markdown table (times are medians; cold = first run in a fresh process). */
 export function markdownTable(rows: readonly Row[]): string {

@@ -24,6 +24,21 @@ describe('peer bench report', () => {
     expect(slow).toMatchObject({ ratio: 10, coldRatio: 10, meetsTarget: false, coldMeetsTarget: false });
   });
 
+  it('decides the target on the exact per-task times, not on figures rounded for display', () => {
+    // HyperFlow 100 µs per task; joinflow 5.04 µs: 19.84x, short of 20x (5.04 rounds to 5.0, which gave 20x).
+    const hf = summarize({ ...hfBase, shape: 'chain-1000' }, [{ tasks: 1000, setupMs: 1, coldMs: 100, ms: 100, peakRssMb: 50 }]);
+    const jf = compare(summarize({ ...jfBase, shape: 'chain-1000' }, [{ tasks: 1000, setupMs: 1, coldMs: 5.04, ms: 5.04, peakRssMb: 50 }]), hf);
+    expect(jf.usPerTask).toBeCloseTo(5.04, 9);
+    expect(jf.ratio).toBe(19.84);
+    expect(jf.meetsTarget).toBe(false);
+    expect(jf.coldMeetsTarget).toBe(false);
+    // A ratio of 19.996 is not shown as 20: rounded down, so a shown 20 is at least 20.
+    const near = compare(summarize({ ...jfBase, shape: 'chain-1000' }, [{ tasks: 1000, setupMs: 1, coldMs: 5.001, ms: 5.001, peakRssMb: 50 }]), hf);
+    expect(near.ratio).toBe(19.99);
+    expect(near.meetsTarget).toBe(false);
+    expect(markdownTable([hf, near]).split('\n')[3]).toContain('19.99× ✘');
+  });
+
   it('has no ratio when HyperFlow failed, and says why in the table', () => {
     const hf = failedRow(hfBase, 4, 'did not finish within 600 s');
     const row = compare(summarize(jfBase, [sample(2, 1)]), hf);
