@@ -97,6 +97,8 @@ export function compare(row: Row, hyperflow: Row | undefined): Row {
   };
 }
 
+/** Text for one table cell: a `|` would end the cell and a line break the row. */
+const cell = (text: string) => text.replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|');
 const num = (x: number) => (Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: 1 }));
 const ratioCell = (r: number | null | undefined, ok: boolean | null | undefined) =>
   r === undefined ? '' : r === null ? 'n/a' : `${r.toLocaleString('en-US', { maximumFractionDigits: 2 })}× ${ok ? '✔' : '✘'}`;
@@ -109,7 +111,7 @@ export function markdownTable(rows: readonly Row[]): string {
   ];
   const body = rows.map((r) => {
     const engine = r.engine === 'hyperflow' ? `HyperFlow (${r.store})` : `joinflow ${r.store}, ${r.executor}`;
-    if (r.error !== undefined) return `| ${r.shape} | ${num(r.tasks)} | ${engine} | ${r.error} | | | | | | |`;
+    if (r.error !== undefined) return `| ${r.shape} | ${num(r.tasks)} | ${engine} | ${cell(r.error)} | | | | | | |`;
     return `| ${r.shape} | ${num(r.tasks)} | ${engine} | ${num(r.coldMs)} | ${num(r.coldUsPerTask)} | ${num(r.ms)} | ${num(r.usPerTask)} | ${num(r.msRange[0])}–${num(r.msRange[1])} | ${ratioCell(r.coldRatio, r.coldMeetsTarget)} | ${ratioCell(r.ratio, r.meetsTarget)} |`;
   });
   return [...head, ...body].join('\n');

@@ -48,6 +48,16 @@ describe('peer bench report', () => {
     expect(table[2]).toContain('did not finish within 600 s');
     expect(table[3]).toContain('n/a');
   });
+
+  it('keeps a failed row to the table\'s ten columns when the error has pipes and line breaks', () => {
+    // The runners join the last lines of a failed process's stderr with " | ".
+    const hf = failedRow(hfBase, 4, 'HyperFlow on chain-4 failed (1): Error: boom | at x (a.js:1)\nmore');
+    const table = markdownTable([hf]).split('\n');
+    expect(table).toHaveLength(3);
+    const cells = table[2]!.split(/(?<!\\)\|/).slice(1, -1);
+    expect(cells).toHaveLength(10);
+    expect(cells[3]).toContain('boom \\| at x (a.js:1) more');
+  });
 });
 
 describe('runs per engine process', () => {
