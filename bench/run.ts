@@ -5,24 +5,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { BENCH_USAGE, orExit, parseBenchOptions } from './options.ts';
 import { scenarios } from './scenarios.ts';
 
-const { values } = parseArgs({
-  options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '3' }, only: { type: 'string' } },
-});
-if (!/^[1-9]\d*$/.test(values.runs)) fail(`--runs must be a whole number of at least 1, got "${values.runs}"`);
-const runs = Number(values.runs);
-const names = values.only ? values.only.split(',').map((n) => n.trim()) : Object.keys(scenarios);
-// Every name checked before anything runs: a typo at the end must not cost the runs before it.
-const unknown = names.filter((n) => !scenarios[n]);
-if (unknown.length > 0) fail(`unknown scenario${unknown.length === 1 ? '' : 's'} ${unknown.map((n) => `"${n}"`).join(', ')} in --only (have: ${Object.keys(scenarios).join(', ')})`);
-
-/** A usage error: the message, no stack trace, exit 2. */
-function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
+const options = orExit('bench', () => parseBenchOptions(process.argv.slice(2), Object.keys(scenarios)));
+if (options === 'help') {
+  process.stdout.write(`${BENCH_USAGE}\nscenarios: ${Object.keys(scenarios).join(', ')}\n`);
+  process.exit(0);
 }
+const { runs, names } = options;
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -57,7 +49,7 @@ for (const name of names) {
     ...extra,
   };
   results.push(result);
-  if (!values.json) process.stderr.write(`${JSON.stringify(result)}\n`);
+  if (!options.json) process.stderr.write(`${JSON.stringify(result)}\n`);
 }
-if (values.json) process.stdout.write(`${JSON.stringify({ results })}\n`);
+if (options.json) process.stdout.write(`${JSON.stringify({ results })}\n`);
 else process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);

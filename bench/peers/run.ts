@@ -17,7 +17,7 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { orExit, parsePeerOptions, PEER_USAGE } from '../options.ts';
 import { ensureHyperFlow, runHyperFlow, writeHyperFlowWorkflow } from './hyperflow-peer.ts';
 import { findRedisServer, startRedis, type RedisServer } from './redis.ts';
 import { compare, failedRow, markdownTable, RUNS_PER_PROCESS, runsPerProcess, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
@@ -33,28 +33,12 @@ const VARIANTS: Record<string, { store: 'memory' | 'sqlite' | 'sqlite-rows'; exe
 };
 const DEFAULT_VARIANTS = ['memory-simulate', 'sqlite-simulate', 'sqlite-function'];
 
-const { values } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    markdown: { type: 'boolean', default: false },
-    runs: { type: 'string', default: '3' },
-    only: { type: 'string' },
-    variants: { type: 'string' },
-    timeout: { type: 'string', default: '600' },
-    'steady-tasks': { type: 'string', default: '0' },
-    'redis-aof': { type: 'boolean', default: false },
-  },
-});
-if (!/^[1-9]\d*$/.test(values.runs)) throw new Error(`--runs must be a whole number of at least 1, got "${values.runs}"`);
-const rounds = Number(values.runs);
-const timeoutMs = Number(values.timeout) * 1000;
-const names = values.only ? values.only.split(',') : Object.keys(shapes);
-const variants = values.variants ? values.variants.split(',') : DEFAULT_VARIANTS;
-for (const n of names) if (!shapes[n]) throw new Error(`unknown shape "${n}" in --only (have: ${Object.keys(shapes).join(', ')})`);
-for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant "${v}" in --variants (have: ${Object.keys(VARIANTS).join(', ')})`);
-if (!Number.isFinite(rounds) || !(timeoutMs > 0)) throw new Error('--runs and --timeout must be positive numbers');
-const steadyTasks = Number(values['steady-tasks']);
-if (!Number.isInteger(steadyTasks) || steadyTasks < 0) throw new Error(`--steady-tasks must be a whole number of tasks, got "${values['steady-tasks']}"`);
+const options = orExit('bench:peers', () => parsePeerOptions(process.argv.slice(2), Object.keys(shapes), Object.keys(VARIANTS), DEFAULT_VARIANTS));
+if (options === 'help') {
+  process.stdout.write(`${PEER_USAGE}\nshapes: ${Object.keys(shapes).join(', ')}; variants: ${Object.keys(VARIANTS).join(', ')}\n`);
+  process.exit(0);
+}
+const { runs: rounds, timeoutMs, names, variants, steadyTasks, redisAof, markdown, json } = options;
 
 const runsFor = (tasks: number): number => runsPerProcess(tasks, steadyTasks);
 const children = new Set<ChildProcess>();
@@ -103,7 +87,7 @@ async function measureShape(name: string, redisUrl: string, dir: string): Promis
     }
     log(`${name}: round ${round}/${rounds} done`);
   }
-  const hfBase = { shape: name, engine: 'hyperflow', store: values['redis-aof'] ? 'redis-aof' : 'redis', executor: 'noop function' } as const;
+  const hfBase = { shape: name, engine: 'hyperflow', store: redisAof ? 'redis-aof' : 'redis', executor: 'noop function' } as const;
   const hfRow = hfError === undefined ? summarize(hfBase, hf) : failedRow(hfBase, tasks, hfError);
   const rows = [hfRow];
   for (const v of variants) {
@@ -119,7 +103,7 @@ async function main(): Promise<void> {
   // Redis first: a missing redis-server should fail before a 20-second npm install.
   const redisBinary = findRedisServer();
   const hyperflowVersion = ensureHyperFlow();
-  const redis: RedisServer = await startRedis({ binary: redisBinary, persistence: values['redis-aof'] ? 'aof' : 'none' });
+  const redis: RedisServer = await startRedis({ binary: redisBinary, persistence: redisAof ? 'aof' : 'none' });
   const dirs: string[] = [];
   process.on('exit', () => {
     for (const c of children) c.kill('SIGKILL');
@@ -151,7 +135,7 @@ async function main(): Promise<void> {
     hyperflow: hyperflowVersion,
     redis: redis.version,
     redisStartMs: Math.round(redis.startMs),
-    redisPersistence: values['redis-aof'] ? 'aof (appendfsync everysec)' : 'none',
+    redisPersistence: redisAof ? 'aof (appendfsync everysec)' : 'none',
     cpus: availableParallelism(),
     loadavgStart: loadStart.map((x) => Math.round(x * 100) / 100),
     loadavgEnd: loadavg().map((x) => Math.round(x * 100) / 100),
@@ -165,8 +149,8 @@ async function main(): Promise<void> {
       'to the end of the run. Node start-up, module loading, Redis start-up and setup (setupMs: HyperFlow ' +
       'createInstance + Engine; joinflow compile) are outside. Medians over the rounds.',
   };
-  if (values.markdown) process.stdout.write(`${markdownTable(results)}\n\n${JSON.stringify(meta)}\n`);
-  else process.stdout.write(`${JSON.stringify({ meta, results }, null, values.json ? undefined : 2)}\n`);
+  if (markdown) process.stdout.write(`${markdownTable(results)}\n\n${JSON.stringify(meta)}\n`);
+  else process.stdout.write(`${JSON.stringify({ meta, results }, null, json ? undefined : 2)}\n`);
 }
 
 main().catch((e: unknown) => {
