@@ -7,6 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { toHyperFlow, type Dag } from './hyperflow-format.ts';
+import { resultLine } from './report.ts';
 
 /** The peer's own npm project. */
 export const PEER_DIR = path.join(import.meta.dirname, 'hyperflow');
@@ -69,7 +70,13 @@ export function runHyperFlow(shape: string, dir: string, redisUrl: string, runs:
         reject(new Error(`HyperFlow on ${shape} ${why}${said ? `: ${said}` : ''}`));
         return;
       }
-      const sample = JSON.parse(stdout.trim().split('\n').at(-1)!) as HyperFlowSample;
+      let sample: HyperFlowSample;
+      try {
+        sample = resultLine<HyperFlowSample>(stdout);
+      } catch (e) {
+        reject(new Error(`HyperFlow on ${shape}: ${(e as Error).message}`));
+        return;
+      }
       const expected = sample.tasks * sample.runs;
       if (sample.calls !== expected || sample.finished !== expected) {
         reject(new Error(`HyperFlow on ${shape}: ${sample.calls} calls and ${sample.finished} finished tasks, expected ${expected} of each`));

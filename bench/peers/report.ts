@@ -45,6 +45,24 @@ export function runsPerProcess(tasks: number, steadyTasks: number): number {
   return Math.max(RUNS_PER_PROCESS, Math.ceil(steadyTasks / tasks));
 }
 
+/**
+ * The JSON object on the last non-empty line of an engine process's stdout (HyperFlow logs lines
+ * of its own before it); an error saying what was there instead, so that the row reports a failure.
+ */
+export function resultLine<T>(stdout: string): T {
+  const line = stdout.trim().split('\n').at(-1)?.trim() ?? '';
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    // Not JSON: reported below.
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`exited 0 without its result line (last line: ${line === '' ? 'none' : JSON.stringify(line.slice(0, 200))})`);
+  }
+  return value as T;
+}
+
 /** Median (mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { orExit, parsePeerOptions, PEER_USAGE } from '../options.ts';
 import { ensureHyperFlow, runHyperFlow, writeHyperFlowWorkflow } from './hyperflow-peer.ts';
 import { findRedisServer, startRedis, type RedisServer } from './redis.ts';
-import { compare, failedRow, markdownTable, RUNS_PER_PROCESS, runsPerProcess, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
+import { compare, failedRow, markdownTable, resultLine, RUNS_PER_PROCESS, runsPerProcess, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
 import { shapes } from './shapes.ts';
 
 // `sqlite`: the durable default (the journal store). `rows-simulate` (the row store, the default
@@ -58,8 +58,12 @@ function runJoinflow(shape: string, variant: string, runs: number): Promise<Samp
       rmSync(tmp, { recursive: true, force: true });
       // A process killed by the time-out has nothing to say for itself: say it.
       const why = (error as { killed?: boolean } | null)?.killed ? `did not finish within ${timeoutMs / 1000} s (killed)` : stderr.trim().split('\n').slice(-5).join(' | ') || String(error?.message);
-      if (error) reject(new Error(`joinflow ${variant} on ${shape} failed: ${why}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Sample);
+      if (error) return reject(new Error(`joinflow ${variant} on ${shape} failed: ${why}`));
+      try {
+        resolve(resultLine<Sample>(stdout));
+      } catch (e) {
+        reject(new Error(`joinflow ${variant} on ${shape}: ${(e as Error).message}`));
+      }
     });
     children.add(proc);
   });

@@ -91,6 +91,19 @@ describe.skipIf(!installed() || !peerInstalled)('HyperFlow on a converted DAG', 
       await redis.stop();
     }
   });
+
+  it('rejects, naming the shape, a process that exits 0 without its result line', async () => {
+    const dir = tmp();
+    writeHyperFlowWorkflow({ name: 'diamond', steps: { a: {}, b: { needs: ['a'] } } }, dir);
+    // A task that ends the process quietly, as an exit inside HyperFlow would.
+    writeFileSync(path.join(dir, 'functions.js'), "'use strict';\nmodule.exports = { noop: () => process.exit(0), calls: () => 0 };\n");
+    const redis = await startRedis();
+    try {
+      await expect(runHyperFlow('diamond', dir, redis.url, 1, 60_000)).rejects.toThrow(/^HyperFlow on diamond: exited 0 without its result line/);
+    } finally {
+      await redis.stop();
+    }
+  });
 });
 
 describe('the joinflow side of the peer bench', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, failedRow, markdownTable, median, runsPerProcess, summarize } from '../../bench/peers/report.ts';
+import { compare, failedRow, markdownTable, median, resultLine, runsPerProcess, summarize } from '../../bench/peers/report.ts';
 
 const hfBase = { shape: 'chain-4', engine: 'hyperflow', store: 'redis', executor: 'noop function' } as const;
 const jfBase = { shape: 'chain-4', engine: 'joinflow', store: 'memory', executor: 'simulate' } as const;
@@ -67,5 +67,18 @@ describe('runs per engine process', () => {
     expect(runsPerProcess(1695, 20_000)).toBe(12);
     expect(runsPerProcess(5002, 20_000)).toBe(10);
     expect(runsPerProcess(1000, 20_000)).toBe(20);
+  });
+});
+
+describe('an engine process\'s result line', () => {
+  it('is the JSON object on the last line, after whatever the engine logged', () => {
+    expect(resultLine('Workflow [1] finished.\n\n{"tasks":4,"ms":1.5}\n')).toEqual({ tasks: 4, ms: 1.5 });
+  });
+
+  it('is an error saying what was there when the process printed no result', () => {
+    expect(() => resultLine('')).toThrow('exited 0 without its result line (last line: none)');
+    expect(() => resultLine('Workflow [1] finished.\n')).toThrow('(last line: "Workflow [1] finished.")');
+    expect(() => resultLine('{"tasks":')).toThrow('without its result line');
+    expect(() => resultLine('12\n')).toThrow('without its result line');
   });
 });
