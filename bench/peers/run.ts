@@ -42,6 +42,8 @@ const { runs: rounds, timeoutMs, names, variants, steadyTasks, redisAof, markdow
 
 const runsFor = (tasks: number): number => runsPerProcess(tasks, steadyTasks);
 const children = new Set<ChildProcess>();
+/** Temporary directories of ours (the shapes' HyperFlow workflows, the joinflow children's TMPDIRs), removed at exit. */
+const tempDirs = new Set<string>();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** One joinflow process (bench/peers/joinflow-child.ts) on one shape and variant. */
@@ -51,11 +53,13 @@ function runJoinflow(shape: string, variant: string, runs: number): Promise<Samp
   // The child's temporary files (its state dir) go into a directory of ours, removed when it
   // exits: a child killed at the time-out cannot clean up after itself.
   const tmp = mkdtempSync(path.join(tmpdir(), `joinflow-peer-child-`));
+  tempDirs.add(tmp);
   return new Promise((resolve, reject) => {
     const env = { ...process.env, TMPDIR: tmp };
     const proc = execFile(process.execPath, ['--import', 'tsx', child, shape, store, executor, String(runs)], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: 'SIGKILL', env }, (error, stdout, stderr) => {
       children.delete(proc);
       rmSync(tmp, { recursive: true, force: true });
+      tempDirs.delete(tmp);
       // A process killed by the time-out has nothing to say for itself: say it.
       const why = (error as { killed?: boolean } | null)?.killed ? `did not finish within ${timeoutMs / 1000} s (killed)` : stderr.trim().split('\n').slice(-5).join(' | ') || String(error?.message);
       if (error) return reject(new Error(`joinflow ${variant} on ${shape} failed: ${why}`));
@@ -108,16 +112,16 @@ async function main(): Promise<void> {
   const redisBinary = findRedisServer();
   const hyperflowVersion = ensureHyperFlow();
   const redis: RedisServer = await startRedis({ binary: redisBinary, persistence: redisAof ? 'aof' : 'none' });
-  const dirs: string[] = [];
   process.on('exit', () => {
     for (const c of children) c.kill('SIGKILL');
     redis.kill();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // The shell's convention: 128 + the signal's number.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.on(signal, () => {
       log(`\n${signal}: stopping Redis and the running benchmark process`);
-      process.exit(130);
+      process.exit(code);
     });
   }
 
@@ -127,7 +131,7 @@ async function main(): Promise<void> {
   try {
     for (const name of names) {
       const dir = mkdtempSync(path.join(tmpdir(), `joinflow-peer-${name}-`));
-      dirs.push(dir);
+      tempDirs.add(dir);
       results.push(...(await measureShape(name, redis.url, dir)));
     }
   } finally {
