@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- --json] [--runs N] [--only NAME,...]`: runs each scenario N times (default
  * 3), each time in a fresh process, and reports medians. `--json` prints one JSON object
- * {results: [{name, store, events, steps, eventsPerSec, usPerStep, peakRssMb, runs, ...}]}.
+ * {results: [{name, store, events, steps, eventsPerSec, usPerStep, peakRssMb, runs, ...}]}; a
+ * scenario whose process failed has {name, store, runs, error} instead, and the exit code is 1.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { BENCH_USAGE, orExit, parseBenchOptions } from './options.ts';
 import { scenarios } from './scenarios.ts';
+import { measureScenario, type ScenarioRow } from './summary.ts';
 
 const options = orExit('bench', () => parseBenchOptions(process.argv.slice(2), Object.keys(scenarios)));
 if (options === 'help') {
@@ -15,41 +17,20 @@ if (options === 'help') {
 }
 const { runs, names } = options;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-
-const results = [];
+const results: ScenarioRow[] = [];
 for (const name of names) {
-  const scenario = scenarios[name]!;
-  const samples: Array<Record<string, number>> = [];
-  for (let i = 0; i < runs; i++) {
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'child.ts'), name], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    samples.push(JSON.parse(out.trim().split('\n').at(-1)!));
-  }
-  const ms = median(samples.map((s) => s['ms']!));
-  const first = samples[0]!;
-  const extra: Record<string, number> = {};
-  for (const k of Object.keys(first)) {
-    if (!['events', 'steps', 'ms', 'peakRssMb'].includes(k) && typeof first[k] === 'number') extra[k] = round(median(samples.map((s) => s[k]!)), 3);
-  }
-  const result = {
-    name,
-    store: scenario.store,
-    events: first['events']!,
-    steps: first['steps']!,
-    ms: round(ms),
-    eventsPerSec: first['events'] ? Math.round(first['events'] / (ms / 1000)) : null,
-    usPerStep: first['steps'] ? round((ms * 1000) / first['steps'], 2) : null,
-    peakRssMb: median(samples.map((s) => s['peakRssMb']!)),
-    runs,
-    ...extra,
+  const child = () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(import.meta.dirname, 'child.ts'), name], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.stderr) process.stderr.write(r.stderr);
+    // A child that could not be started, or outgrew the buffer (r.error), failed: the reason is its stderr.
+    return { status: r.error ? null : r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.error ? r.error.message : r.stderr ?? '' };
   };
+  const result = measureScenario(name, scenarios[name]!.store, runs, child);
   results.push(result);
-  if (!options.json) process.stderr.write(`${JSON.stringify(result)}\n`);
+  if (result.error !== undefined) process.stderr.write(`bench: ${name} failed: ${result.error}\n`);
+  else if (!options.json) process.stderr.write(`${JSON.stringify(result)}\n`);
 }
 if (options.json) process.stdout.write(`${JSON.stringify({ results })}\n`);
 else process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
+// The other scenarios' results are printed all the same; the exit code says that one failed.
+if (results.some((r) => r.error !== undefined)) process.exitCode = 1;

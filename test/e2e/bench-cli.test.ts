@@ -3,11 +3,30 @@
  * runs (no Redis started, no peer installed), --help prints the usage and exits 0.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../helpers/tmp.ts';
 
-const bench = (script: string, args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, '../../bench', script), ...args], { encoding: 'utf8' });
+const tmp = tempDirs('joinflow-bench-cli-test-');
+const bench = (script: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, '../../bench', script), ...args], { encoding: 'utf8', env });
+
+describe('npm run bench with a failing scenario', () => {
+  it('reports that scenario as a failure with its reason, still measures the others, and exits 1', () => {
+    // A TMPDIR that is a file: the durable scenario cannot make its state dir; the in-memory one needs none.
+    const notADir = path.join(tmp(), 'file');
+    writeFileSync(notADir, '');
+    const r = bench('run.ts', ['--only', 'map-320-sqlite,map-320', '--runs', '2', '--json'], { ...process.env, TMPDIR: notADir, TSX_DISABLE_CACHE: '1' });
+    expect(r.status).toBe(1);
+    const { results } = JSON.parse(r.stdout) as { results: Array<Record<string, unknown>> };
+    expect(results).toHaveLength(2);
+    expect(results[0]).toEqual({ name: 'map-320-sqlite', store: 'sqlite', runs: 0, error: expect.stringMatching(/^process 1 of 2 exited 1: Error: ENOTDIR: not a directory, mkdtemp/) });
+    expect(results[1]).toMatchObject({ name: 'map-320', store: 'memory', events: 647, steps: 322, runs: 2 });
+    expect(results[1]!['ms']).toBeGreaterThan(0);
+    expect(r.stderr).toContain('bench: map-320-sqlite failed: process 1 of 2 exited 1: Error: ENOTDIR');
+  });
+});
 
 describe.each([['run.ts', 'bench'], ['peers/run.ts', 'bench:peers']])('%s', (script, prefix) => {
   it('refuses a bad flag with one line naming it, and exit code 2', () => {
