@@ -49,12 +49,14 @@ export function orExit<T>(prefix: string, parse: () => T): T {
   }
 }
 
-type Flags = NonNullable<ParseArgsConfig['options']>;
+/** The flag definitions of node:util's parseArgs. */
+export type Flags = NonNullable<ParseArgsConfig['options']>;
 
 /** The longest time limit Node's timers keep (a larger one fires at once). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-function parse(args: readonly string[], options: Flags): Record<string, string | boolean | undefined> | 'help' {
+/** The flags of `options` (and --help, -h) in `args`; anything else is a UsageError. */
+export function parseFlags(args: readonly string[], options: Flags): Record<string, string | boolean | undefined> | 'help' {
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({ args: [...args], options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }));
@@ -92,7 +94,7 @@ export function namesFrom(flag: string, list: string | undefined, known: readonl
 
 /** `npm run bench` options; `scenarios` are the names `--only` may use. */
 export function parseBenchOptions(args: readonly string[], scenarios: readonly string[]): BenchOptions | 'help' {
-  const values = parse(args, { json: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } });
+  const values = parseFlags(args, { json: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } });
   if (values === 'help') return values;
   return {
     json: values['json'] === true,
@@ -103,7 +105,7 @@ export function parseBenchOptions(args: readonly string[], scenarios: readonly s
 
 /** `npm run bench:peers` options; `shapes` and `variants` are the names `--only` and `--variants` may use. */
 export function parsePeerOptions(args: readonly string[], shapes: readonly string[], variants: readonly string[], defaultVariants: readonly string[]): PeerOptions | 'help' {
-  const values = parse(args, {
+  const values = parseFlags(args, {
     json: { type: 'boolean' },
     markdown: { type: 'boolean' },
     runs: { type: 'string' },

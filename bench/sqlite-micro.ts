@@ -7,13 +7,19 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { openSqliteState } from '../src/adapters/local/sqlite-state.ts';
+import { UsageError } from '../src/model/errors.ts';
 import type { EventEnvelope } from '../src/model/events.ts';
+import { orExit, parseFlags, wholeNumber } from './options.ts';
 
-const { values } = parseArgs({ options: { sync: { type: 'string', default: 'normal' }, batch: { type: 'string', default: '1000' } } });
-const sync = values.sync === 'full' ? 'full' : 'normal';
-const batch = Number(values.batch);
+const { sync, batch } = orExit('sqlite-micro', () => {
+  const values = parseFlags(process.argv.slice(2), { sync: { type: 'string' }, batch: { type: 'string' } });
+  if (values === 'help') process.exit((process.stdout.write('usage: node --import tsx bench/sqlite-micro.ts [--sync normal|full] [--batch N]\n'), 0));
+  const sync = (values['sync'] as string | undefined) ?? 'normal';
+  if (sync !== 'normal' && sync !== 'full') throw new UsageError(`--sync must be normal or full, got "${sync}"`);
+  // A batch of 0 would never commit and never advance through the events.
+  return { sync, batch: wholeNumber('--batch', (values['batch'] as string | undefined) ?? '1000', 1) } as const;
+});
 const JOINS = 200;
 const KEYS = 1_000;
 const EVENTS = 200_000;

@@ -10,7 +10,7 @@ import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('joinflow-bench-cli-test-');
 const bench = (script: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
-  spawnSync(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, '../../bench', script), ...args], { encoding: 'utf8', env });
+  spawnSync(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, '../../bench', script), ...args], { encoding: 'utf8', env, timeout: 30_000 });
 
 describe('npm run bench with a failing scenario', () => {
   it('reports that scenario as a failure with its reason, still measures the others, and exits 1', () => {
@@ -44,5 +44,18 @@ describe.each([['run.ts', 'bench'], ['peers/run.ts', 'bench:peers']])('%s', (scr
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: npm run bench/);
     expect(r.stdout).toContain('--only');
+  });
+});
+
+describe('the side benches refuse bad values before measuring anything', () => {
+  it.each([
+    // --batch 0 never committed and never advanced through the events: the script ran forever.
+    ['sqlite-micro.ts', ['--batch', '0'], 'sqlite-micro: --batch must be a whole number of at least 1, got "0"'],
+    ['sqlite-micro.ts', ['--sync', 'ful'], 'sqlite-micro: --sync must be normal or full, got "ful"'],
+  ])('%s %j', (script, args, message) => {
+    const r = bench(script, args);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(message);
   });
 });
