@@ -7,18 +7,26 @@
  *        node --import tsx bench/commit-cost.ts --child <memory|sqlite|sqlite-rows>
  */
 import { execFileSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { compileWorkflow } from '../src/compiler/compile.ts';
+import { UsageError } from '../src/model/errors.ts';
+import { orExit, parseFlags, wholeNumber } from './options.ts';
 import { makeEngine, type StoreKind } from './scenarios.ts';
 import { NOOP_SIMULATE, shapes, withExecutor } from './peers/shapes.ts';
+import { median } from './summary.ts';
 
 const RUNS = 400;
 const STORES: StoreKind[] = ['sqlite', 'sqlite-rows', 'memory'];
-const { values } = parseArgs({ options: { child: { type: 'string' }, rounds: { type: 'string', default: '2' } } });
+const { child, rounds } = orExit('commit-cost', () => {
+  const values = parseFlags(process.argv.slice(2), { child: { type: 'string' }, rounds: { type: 'string' } });
+  if (values === 'help') process.exit((process.stdout.write('usage: node --import tsx bench/commit-cost.ts [--rounds N]\n'), 0));
+  const store = values['child'] as string | undefined;
+  if (store !== undefined && !(STORES as string[]).includes(store)) throw new UsageError(`--child must be one of ${STORES.join(', ')}, got "${store}"`);
+  return { child: store as StoreKind | undefined, rounds: wholeNumber('--rounds', (values['rounds'] as string | undefined) ?? '2', 1) };
+});
 
-if (values.child) {
+if (child) {
   const plan = compileWorkflow(withExecutor(shapes['montage']!(), NOOP_SIMULATE), { source: 'bench' });
-  const { engine, done } = makeEngine(values.child as StoreKind, { groupCommitMs: 0 });
+  const { engine, done } = makeEngine(child, { groupCommitMs: 0 });
   engine.register(plan);
   const cpu: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -29,11 +37,10 @@ if (values.child) {
     cpu.push((u.user + u.system) / 1000);
   }
   await done();
-  const tail = cpu.slice(RUNS / 2).sort((a, b) => a - b);
-  process.stdout.write(`${JSON.stringify({ cpuMsPerRun: tail[tail.length >> 1] })}\n`);
+  process.stdout.write(`${JSON.stringify({ cpuMsPerRun: median(cpu.slice(RUNS / 2)) })}\n`);
 } else {
   const out: Record<string, number[]> = Object.fromEntries(STORES.map((s) => [s, []]));
-  for (let round = 0; round < Number(values.rounds); round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const store of STORES) {
       const line = execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', store], { encoding: 'utf8' });
       out[store]!.push((JSON.parse(line) as { cpuMsPerRun: number }).cpuMsPerRun);

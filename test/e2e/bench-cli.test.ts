@@ -52,6 +52,9 @@ describe('the side benches refuse bad values before measuring anything', () => {
     // --batch 0 never committed and never advanced through the events: the script ran forever.
     ['sqlite-micro.ts', ['--batch', '0'], 'sqlite-micro: --batch must be a whole number of at least 1, got "0"'],
     ['sqlite-micro.ts', ['--sync', 'ful'], 'sqlite-micro: --sync must be normal or full, got "ful"'],
+    // --rounds x ran no round and printed empty results.
+    ['commit-cost.ts', ['--rounds', 'x'], 'commit-cost: --rounds must be a whole number of at least 1, got "x"'],
+    ['commit-cost.ts', ['--child', 'journal'], 'commit-cost: --child must be one of sqlite, sqlite-rows, memory, got "journal"'],
   ])('%s %j', (script, args, message) => {
     const r = bench(script, args);
     expect(r.status).toBe(2);
