@@ -7,7 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { toHyperFlow, type Dag } from './hyperflow-format.ts';
-import { resultLine } from './report.ts';
+import { missingWork, resultLine } from './report.ts';
 
 /** The peer's own npm project. */
 export const PEER_DIR = path.join(import.meta.dirname, 'hyperflow');
@@ -77,9 +77,9 @@ export function runHyperFlow(shape: string, dir: string, redisUrl: string, runs:
         reject(new Error(`HyperFlow on ${shape}: ${(e as Error).message}`));
         return;
       }
-      const expected = sample.tasks * sample.runs;
-      if (sample.calls !== expected || sample.finished !== expected) {
-        reject(new Error(`HyperFlow on ${shape}: ${sample.calls} calls and ${sample.finished} finished tasks, expected ${expected} of each`));
+      const missing = missingWork(sample, runs);
+      if (missing !== undefined) {
+        reject(new Error(`HyperFlow on ${shape}: ${missing}`));
         return;
       }
       resolve(sample);

@@ -3,7 +3,8 @@
  * runs of the DAG on one engine, each timed from `engine.run` to the end of the run. The first is
  * reported as coldMs, the median of the last half as ms, exactly as the HyperFlow side does
  * (bench/peers/hyperflow/run-workflow.cjs). Prints one JSON line:
- * {tasks, succeeded, setupMs, coldMs, ms, runs, events, peakRssMb}.
+ * {tasks, succeeded, setupMs, coldMs, ms, runs, events, peakRssMb}; `succeeded` counts the steps that
+ * succeeded over all runs, which bench/peers/run.ts holds to tasks x runs (as HyperFlow's calls).
  * Usage: node --import tsx bench/peers/joinflow-child.ts <shape> <memory|sqlite|sqlite-rows> <simulate|function> [runs]
  */
 import { compileWorkflow } from '../../src/compiler/compile.ts';
@@ -36,7 +37,7 @@ for (let i = 0; i < runs; i++) {
   samples.push(performance.now() - t);
   if (r.status !== 'succeeded') throw new Error(`${plan.workflow} run ${i + 1} ${r.status}: ${JSON.stringify(r.error)}`);
   events = r.events;
-  succeeded = r.steps.succeeded;
+  succeeded += r.steps.succeeded;
 }
 await done();
 const warm = samples.slice(Math.floor(runs / 2)).sort((a, b) => a - b);

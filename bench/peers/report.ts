@@ -63,6 +63,21 @@ export function resultLine<T>(stdout: string): T {
   return value as T;
 }
 
+const COUNTS = { calls: 'calls', finished: 'finished tasks', succeeded: 'succeeded steps' } as const;
+
+/**
+ * Why a sample cannot count, or undefined: every task of every run must have run once, counted
+ * by the task itself on HyperFlow's side (`calls`, `finished`) and by the engine on joinflow's
+ * (`succeeded`), so that neither side is timed on less work than the other.
+ */
+export function missingWork(sample: { tasks: number; runs: number } & Partial<Record<keyof typeof COUNTS, number>>, expectedRuns: number): string | undefined {
+  const expected = sample.tasks * expectedRuns;
+  const counts = (Object.keys(COUNTS) as Array<keyof typeof COUNTS>).filter((k) => sample[k] !== undefined);
+  if (sample.runs === expectedRuns && counts.length > 0 && counts.every((k) => sample[k] === expected)) return undefined;
+  const said = counts.map((k) => `${sample[k]} ${COUNTS[k]}`).join(' and ') || 'no task count';
+  return `${said} over ${sample.runs} runs, expected ${expected} of each (${sample.tasks} tasks x ${expectedRuns} runs)`;
+}
+
 /** Median (mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

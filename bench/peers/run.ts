@@ -20,7 +20,7 @@ import path from 'node:path';
 import { orExit, parsePeerOptions, PEER_USAGE } from '../options.ts';
 import { ensureHyperFlow, runHyperFlow, writeHyperFlowWorkflow } from './hyperflow-peer.ts';
 import { findRedisServer, startRedis, type RedisServer } from './redis.ts';
-import { compare, failedRow, markdownTable, resultLine, RUNS_PER_PROCESS, runsPerProcess, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
+import { compare, failedRow, markdownTable, missingWork, resultLine, RUNS_PER_PROCESS, runsPerProcess, summarize, TARGET_RATIO, type Row, type Sample } from './report.ts';
 import { shapes } from './shapes.ts';
 
 // `sqlite`: the durable default (the journal store). `rows-simulate` (the row store, the default
@@ -63,11 +63,16 @@ function runJoinflow(shape: string, variant: string, runs: number): Promise<Samp
       // A process killed by the time-out has nothing to say for itself: say it.
       const why = (error as { killed?: boolean } | null)?.killed ? `did not finish within ${timeoutMs / 1000} s (killed)` : stderr.trim().split('\n').slice(-5).join(' | ') || String(error?.message);
       if (error) return reject(new Error(`joinflow ${variant} on ${shape} failed: ${why}`));
+      let sample: Sample & { runs: number; succeeded?: number };
       try {
-        resolve(resultLine<Sample>(stdout));
+        sample = resultLine(stdout);
       } catch (e) {
-        reject(new Error(`joinflow ${variant} on ${shape}: ${(e as Error).message}`));
+        return reject(new Error(`joinflow ${variant} on ${shape}: ${(e as Error).message}`));
       }
+      // A sample without the count is refused too (missingWork: no task count).
+      const missing = missingWork(sample, runs);
+      if (missing !== undefined) reject(new Error(`joinflow ${variant} on ${shape}: ${missing}`));
+      else resolve(sample);
     });
     children.add(proc);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, failedRow, markdownTable, median, resultLine, runsPerProcess, summarize } from '../../bench/peers/report.ts';
+import { compare, failedRow, markdownTable, median, missingWork, resultLine, runsPerProcess, summarize } from '../../bench/peers/report.ts';
 
 const hfBase = { shape: 'chain-4', engine: 'hyperflow', store: 'redis', executor: 'noop function' } as const;
 const jfBase = { shape: 'chain-4', engine: 'joinflow', store: 'memory', executor: 'simulate' } as const;
@@ -80,5 +80,20 @@ describe('an engine process\'s result line', () => {
     expect(() => resultLine('Workflow [1] finished.\n')).toThrow('(last line: "Workflow [1] finished.")');
     expect(() => resultLine('{"tasks":')).toThrow('without its result line');
     expect(() => resultLine('12\n')).toThrow('without its result line');
+  });
+});
+
+describe('the work behind a sample', () => {
+  it('counts when every task of every run ran once, on either side', () => {
+    expect(missingWork({ tasks: 58, runs: 10, calls: 580, finished: 580 }, 10)).toBeUndefined();
+    expect(missingWork({ tasks: 58, runs: 10, succeeded: 580 }, 10)).toBeUndefined();
+  });
+
+  it('refuses a sample timed on less work, or without a count of it', () => {
+    expect(missingWork({ tasks: 58, runs: 10, calls: 580, finished: 579 }, 10)).toBe('580 calls and 579 finished tasks over 10 runs, expected 580 of each (58 tasks x 10 runs)');
+    // joinflow's child reported the last run's count alone: 58 for 10 runs of Montage.
+    expect(missingWork({ tasks: 58, runs: 10, succeeded: 58 }, 10)).toBe('58 succeeded steps over 10 runs, expected 580 of each (58 tasks x 10 runs)');
+    expect(missingWork({ tasks: 58, runs: 5, succeeded: 290 }, 10)).toMatch(/^290 succeeded steps over 5 runs, expected 580/);
+    expect(missingWork({ tasks: 58, runs: 10 }, 10)).toMatch(/^no task count over 10 runs/);
   });
 });
