@@ -8,7 +8,7 @@
  * task's records into text, and one INSERT + COMMIT per batch (WAL, synchronous=NORMAL, as the
  * state file), for two encodings:
  * - `full`: the task as the engine dispatches it and its Step Started and Step Completed events,
- *   as JSON (what the SQLite store serializes per task today);
+ *   as JSON (what the row store, the durable default before the journal store, serialized per task);
  * - `compact`: step, item, attempt, time and output JSON, tab-separated (a journal from which the
  *   tasks and events would be derived).
  * The tasks and events are captured from a real run of the shape on the in-memory engine. Prints
