@@ -14,7 +14,7 @@ import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
-import { recoverRuns } from './recovery.ts';
+import { claimRuns, recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, RESOLVED, type EngineOptions } from './engine-options.ts';
@@ -179,21 +179,8 @@ export class Engine {
   async recover(only?: string | readonly string[]): Promise<string[]> {
     const log = this.#options.log;
     if (!log) throw new UsageError('recover() needs a durable engine (createEngine({ log, store }))');
-    // A run another live process executes is its own: running it here too would run steps twice.
-    const running = log.listRuns({ status: 'running' }).map((r) => r.runId);
-    const wanted = new Set(only === undefined ? running : typeof only === 'string' ? [only] : only);
-    const mine: string[] = [];
-    for (const runId of running.filter((id) => wanted.has(id))) {
-      const pid = runOwner(log.runOptions(runId));
-      if (pid === undefined) mine.push(runId);
-      else if (only !== undefined) throw new UsageError(`run "${runId}" is being run by process ${pid}: it is not recovered here`);
-    }
-    // Claimed: status, list and cancel in other processes find this one as the runs' engine.
     const claim = { ...engineIdentity(), cancels: this.#options.runOptions?.['cancels'] === true };
-    for (const runId of mine) {
-      const plan = log.runPlan(runId);
-      if (plan) log.saveRun(runId, plan, { ...log.runOptions(runId), ...claim });
-    }
+    const mine = claimRuns(log, only, claim, (workflow) => this.#plans.get(workflow));
     return recoverRuns(log, mine, {
       now: () => this.#clock.now(),
       register: (plan) => {

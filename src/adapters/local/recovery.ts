@@ -5,7 +5,9 @@
 import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, Task } from '../../ports.ts';
-import type { DurableLog } from './durable-log.ts';
+import type { DurableLog, RunOptions } from './durable-log.ts';
+import { UsageError } from '../../model/errors.ts';
+import { runOwner } from './process-identity.ts';
 
 /** What recovery needs from the engine. */
 export type RecoveryHooks = {
@@ -17,6 +19,40 @@ export type RecoveryHooks = {
   schedule(runId: string, delayMs: number, fire: () => void): void;
   commit(): Promise<void>;
 };
+
+/**
+ * The unfinished runs (all, or `only` these) an engine may take over, claimed for it (`claim`: its
+ * identity, saved with each run, so that status, list and cancel elsewhere find it). Not a run
+ * another live process executes (it would run its steps twice), nor one started with another
+ * version of a workflow the engine has registered (`registered`): an engine has one plan per
+ * workflow name, and the run's state is its own version's. Named in `only`, either is refused.
+ */
+export function claimRuns(log: DurableLog, only: string | readonly string[] | undefined, claim: RunOptions, registered: (workflow: string) => TriggerPlan | undefined): string[] {
+  const running = log.listRuns({ status: 'running' });
+  const wanted = new Set(only === undefined ? running.map((r) => r.runId) : typeof only === 'string' ? [only] : only);
+  const mine: string[] = [];
+  // The version each workflow will have here: the registered one, else the first run's taken.
+  const chosen = new Map<string, TriggerPlan>();
+  for (const run of running.filter((r) => wanted.has(r.runId))) {
+    const pid = runOwner(log.runOptions(run.runId));
+    const plan = log.runPlan(run.runId);
+    const other = registered(run.workflow) ?? chosen.get(run.workflow);
+    const otherVersion = plan !== undefined && other !== undefined && other !== plan && JSON.stringify(other) !== JSON.stringify(plan);
+    if (pid === undefined && !otherVersion) {
+      mine.push(run.runId);
+      if (plan !== undefined && other === undefined) chosen.set(run.workflow, plan);
+    }
+    else if (only !== undefined && pid !== undefined) throw new UsageError(`run "${run.runId}" is being run by process ${pid}: it is not recovered here`);
+    else if (only !== undefined) {
+      throw new UsageError(`run "${run.runId}" was started with another version of workflow "${run.workflow}" than the one this engine runs (registered, or another run's it recovers): recover it in an engine that has not registered "${run.workflow}" (it registers the run's own version)`);
+    }
+  }
+  for (const runId of mine) {
+    const plan = log.runPlan(runId);
+    if (plan) log.saveRun(runId, plan, { ...log.runOptions(runId), ...claim });
+  }
+  return mine;
+}
 
 /** Re-registers, redelivers and resubmits whatever unfinished runs (or `only` these) had in flight. */
 export async function recoverRuns(log: DurableLog, only: string | readonly string[] | undefined, hooks: RecoveryHooks): Promise<string[]> {
