@@ -2,7 +2,8 @@
 import type { Progress, RunResult, TraceRecord } from '../adapters/local/engine.ts';
 import { runErrorLine } from './local-runs.ts';
 
-type Options = { json: boolean; tty: boolean; stream: NodeJS.WriteStream };
+/** `tagRuns`: several runs report at once (`resume`): each line off a terminal starts with its run id. */
+type Options = { json: boolean; tty: boolean; stream: NodeJS.WriteStream; tagRuns?: boolean };
 
 /**
  * Off a terminal, how many executions of one forEach step's items get a line each (and as many
@@ -41,11 +42,12 @@ export function createProgress(options: Options): {
       else u.listedBad++;
       return true;
     }
-    if (u.counts.size === 0) stream.write(`... ${r.step}[*]: more than ${ITEM_LINES} items; the others are counted, not listed (summed up at the end)\n`);
+    if (u.counts.size === 0) stream.write(`${tag(runId)}... ${r.step}[*]: more than ${ITEM_LINES} items; the others are counted, not listed (summed up at the end)\n`);
     u.counts.set(r.status, (u.counts.get(r.status) ?? 0) + 1);
     return false;
   };
   const mark = (status: string): string => (status === 'succeeded' ? 'ok' : status);
+  const tag = (runId: string): string => (options.tagRuns ? `${runId}: ` : '');
   return {
     step(runId, r, p) {
       if (options.tty) {
@@ -58,7 +60,7 @@ export function createProgress(options: Options): {
         const name = r.item === undefined ? r.step : `${r.step}[${r.item}]`;
         // A step that first had to start its worker or load its module says how long that took.
         const init = r.initMs === undefined || r.initMs === 0 ? '' : `, ${r.initMs} ms of it init`;
-        stream.write(`${mark(r.status).padEnd(9)} ${name} (attempt ${r.attempt}, ${r.end - r.start} ms${init})\n`);
+        stream.write(`${tag(runId)}${mark(r.status).padEnd(9)} ${name} (attempt ${r.attempt}, ${r.end - r.start} ms${init})\n`);
       }
     },
     done(result) {
@@ -67,7 +69,7 @@ export function createProgress(options: Options): {
         if (u.counts.size === 0) continue;
         const total = [...u.counts.values()].reduce((a, b) => a + b, 0);
         const by = [...u.counts].map(([status, n]) => `${n.toLocaleString('en-US')} ${mark(status)}`).join(', ');
-        stream.write(`... ${step}[*]: ${total.toLocaleString('en-US')} more item execution(s) not listed: ${by}\n`);
+        stream.write(`${tag(result.runId)}... ${step}[*]: ${total.toLocaleString('en-US')} more item execution(s) not listed: ${by}\n`);
       }
       items.delete(result.runId);
       if (!options.json || options.tty) {

@@ -50,7 +50,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
     if (groups.length > 1) {
       process.stderr.write(`joinflow resume: ${runs.length} runs need ${groups.length} engines (started in other directories, with other flags or another version of their workflow): they are continued one engine after another\n`);
     }
-    const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
+    const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr, tagRuns: runs.length > 1 });
     // The trace of a single run: --trace, or the file the run was started with.
     const ownTrace = runs.length === 1 ? state.log.runOptions(runs[0]!.runId)?.['trace'] : undefined;
     const trace = runs.length === 1 ? (values.trace ?? (typeof ownTrace === 'string' ? ownTrace : undefined)) : undefined;

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createProgress, ITEM_LINES } from '../../src/cli/progress.ts';
 import type { Progress, RunResult, TraceRecord } from '../../src/adapters/local/engine.ts';
 
-function reporter(): { lines: string[]; progress: ReturnType<typeof createProgress> } {
+function reporter(tagRuns = false): { lines: string[]; progress: ReturnType<typeof createProgress> } {
   let text = '';
   const stream = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
-  const progress = createProgress({ json: false, tty: false, stream });
+  const progress = createProgress({ json: false, tty: false, stream, tagRuns });
   return { get lines() { return text.split('\n').filter((l) => l !== ''); }, progress };
 }
 
@@ -58,5 +58,16 @@ describe('run progress off a terminal', () => {
       'run r2 succeeded in 5 ms: 0 succeeded, 0 failed, 0 retried, 0 events',
       'run r3 succeeded in 5 ms: 0 succeeded, 0 failed, 0 retried, 0 events',
     ]);
+  });
+
+  it('starts each line with its run id when several runs report at once (resume), so that their lines do not mix', () => {
+    const r = reporter(true);
+    r.progress.step('r1', rec('a', undefined), p);
+    for (let i = 0; i < ITEM_LINES + 1; i++) r.progress.step('r2', rec('each', i), p);
+    r.progress.done({ ...result, runId: 'r2' } as RunResult);
+    expect(r.lines[0]).toMatch(/^r1: ok +a \(attempt 1, 2 ms\)$/);
+    expect(r.lines.filter((l) => l.startsWith('r2: ok '))).toHaveLength(ITEM_LINES);
+    expect(r.lines).toContain('r2: ... each[*]: 1 more item execution(s) not listed: 1 ok');
+    expect(r.lines.filter((l) => !/^r[12]: |^run r2 /.test(l))).toEqual([]);
   });
 });
