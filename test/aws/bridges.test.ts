@@ -59,6 +59,16 @@ describe('Lambda result bridge', () => {
     expect(c).toMatchObject({ type: 'Step Failed', detail: { attempt: 3, retrying: false } });
   });
 
+  it('says when Lambda gave up on an invocation it may never have run (EventAgeExceeded: throttled), and retries it', async () => {
+    const dropped = { requestPayload: { joinflow: meta }, requestContext: { condition: 'EventAgeExceeded', approximateInvokeCount: 0 }, responseContext: { statusCode: 200 } };
+    await lambdaResult(result('Lambda Function Invocation Result - Failure', dropped));
+    await lambdaResult(result('Lambda Function Invocation Result - Failure', { requestPayload: { joinflow: meta }, requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 } }));
+    const [age, exhausted] = published();
+    expect(age).toMatchObject({ type: 'Step Failed', detail: { error: { type: 'LambdaEventAgeExceeded' }, retrying: true } });
+    expect((age!.detail['error'] as { message: string }).message).toBe('Lambda dropped step "nodeA" (attempt 1): the invocation stayed queued past the function\'s maximum event age (EventAgeExceeded, 0 invocations made), so it may never have run: the function was throttled or out of concurrency');
+    expect(exhausted).toMatchObject({ detail: { error: { type: 'Error', message: 'the function failed without a message (RetriesExhausted, 3 invocations made)' } } });
+  });
+
   it('reports a Lambda timeout as StepTimeout, and ignores invocations that are not steps', async () => {
     await lambdaResult(result('Lambda Function Invocation Result - Failure', { requestPayload: { joinflow: meta }, responsePayload: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 60.00 seconds' } }));
     await lambdaResult(result('Lambda Function Invocation Result - Success', { requestPayload: { other: true }, responsePayload: 1 }));

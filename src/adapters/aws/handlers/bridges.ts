@@ -21,6 +21,8 @@ type LambdaResult = {
   requestPayload?: { joinflow?: TaskMeta };
   responsePayload?: unknown;
   responseContext?: { functionError?: string };
+  /** Why Lambda gave up: RetriesExhausted, or EventAgeExceeded (queued too long; maybe never run). */
+  requestContext?: { condition?: string; approximateInvokeCount?: number };
 };
 
 /** Lambda "Invocation Result - Success/Failure" -> Step Completed / Step Failed. */
@@ -42,9 +44,29 @@ export async function lambdaResult(event: AwsEvent<LambdaResult>): Promise<void>
   const retriable = type !== 'NonRetriableStepError';
   const error = timedOut
     ? { type: STEP_TIMEOUT, message: `step "${meta.step}" timed out (attempt ${meta.attempt}): ${payload.errorMessage ?? ''}`.trim() }
-    : { type, message: payload.errorMessage ?? 'the function failed without a message' };
+    : payload.errorMessage === undefined && payload.errorType === undefined
+      ? withoutPayload(meta, event.detail.requestContext, type)
+      : { type, message: payload.errorMessage ?? 'the function failed without a message' };
   log('warn', `step failed: ${error.message}`, { runId: meta.runId, step: meta.step, attempt: meta.attempt });
   await w.bus.publish([stepFailed(meta, error, retriesAfter(meta, error, retriable), ids)]);
+}
+
+/**
+ * A failure record with no error of the function's: Lambda gave up on the invocation itself. With
+ * EventAgeExceeded the event waited in Lambda's queue past its maximum age (the function throttled,
+ * out of concurrency) and the step may never have run; another attempt may well get through.
+ */
+function withoutPayload(meta: TaskMeta, context: LambdaResult['requestContext'], type: string): { type: string; message: string } {
+  const count = context?.approximateInvokeCount;
+  const tried = count === undefined ? '' : `, ${count} invocation${count === 1 ? '' : 's'} made`;
+  if (context?.condition === 'EventAgeExceeded') {
+    return {
+      type: 'LambdaEventAgeExceeded',
+      message: `Lambda dropped step "${meta.step}" (attempt ${meta.attempt}): the invocation stayed queued past the function's maximum event age (EventAgeExceeded${tried}), so it may never have run: the function was throttled or out of concurrency`,
+    };
+  }
+  const why = context?.condition === undefined ? '' : ` (${context.condition}${tried})`;
+  return { type, message: `the function failed without a message${why}` };
 }
 
 /**
