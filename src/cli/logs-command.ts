@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
 import { suggest } from '../compiler/validate.ts';
 import { openState, stateDir } from './state.ts';
+import { isMemoryRun } from './memory-runs.ts';
 
 export { LOGS_HELP } from './help.ts';
 
@@ -23,7 +24,7 @@ export async function logsCommand(args: string[]): Promise<number> {
   const dir = stateDir(values.state);
   // A --memory run has no state, but its process steps' logs are in the state dir all the same
   // (marked as its own): they are printed by name.
-  const memoryRun = existsSync(path.join(dir, 'runs', runId, '.memory-run.json'));
+  const memoryRun = isMemoryRun(dir, runId);
   let names: string[] = [];
   const named = new Set<string>();
   const started = new Set<string>();

@@ -11,6 +11,11 @@ import { alive } from './state.ts';
 
 const MARKER = '.memory-run.json';
 
+/** Whether <dir>/runs/<runId> is the directory of a --memory run (no state records it). */
+export function isMemoryRun(dir: string, runId: string): boolean {
+  return existsSync(path.join(dir, 'runs', runId, MARKER));
+}
+
 /** Marks <dir>/runs/<runId> as a --memory run of this process; the returned function removes it again if nothing else was written. */
 export function markMemoryRun(dir: string, runId: string): () => void {
   const runDir = path.join(dir, 'runs', runId);

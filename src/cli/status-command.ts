@@ -3,12 +3,15 @@
  * (`--state DIR`); from a deployed stage's DynamoDB table when an AWS flag (--stage, --table,
  * --endpoint, --region, --bus) is given.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import { formatDuration, runDuration, runErrorLine, summarizeRun, summarizeSteps } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
+import { isMemoryRun } from './memory-runs.ts';
 
 export { STATUS_LOCAL_HELP } from './help.ts';
 
@@ -28,10 +31,17 @@ export async function statusCommand(args: string[]): Promise<number> {
 
 async function localStatus(stateFlag: string | undefined, runId: string, json: boolean): Promise<number> {
   const dir = stateDir(stateFlag);
+  // A --memory run leaves no state, only its process steps' files (and a state dir may hold nothing else).
+  const memoryRun = (): number => {
+    process.stderr.write(`joinflow status: run "${runId}" was a --memory run: no state records it (its result went to the command that ran it); 'joinflow logs ${runId}' prints its process steps' logs\n`);
+    return 1;
+  };
+  if (isMemoryRun(dir, runId) && !existsSync(path.join(dir, 'state.db'))) return memoryRun();
   const state = openState(dir, { mustExist: true });
   try {
     const record = await state.store.getRun(runId);
     if (!record) {
+      if (isMemoryRun(dir, runId)) return memoryRun();
       process.stderr.write(`joinflow status: no run "${runId}" in ${dir}\n`);
       return 1;
     }

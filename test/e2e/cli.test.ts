@@ -72,14 +72,21 @@ describe('joinflow run', () => {
     expect(logs.code, logs.stderr).toBe(0);
     expect(logs.stdout).toContain('== words.1 stderr ==\ncounted 2 words\n');
     expect(JSON.parse(readFileSync(path.join(runDir, '.memory-run.json'), 'utf8'))).toMatchObject({ runId });
+    // status says what it was, rather than that the state dir is not one (or has no such run).
+    const status = joinflow(['status', runId], { cwd });
+    expect(status.code).toBe(1);
+    expect(status.stderr).toBe(`joinflow status: run "${runId}" was a --memory run: no state records it (its result went to the command that ran it); 'joinflow logs ${runId}' prints its process steps' logs\n`);
+    // Also beside durable runs in the same state dir.
+    expect(joinflow(['run', path.join(root, 'workflows/diamond.ts')], { cwd }).code).toBe(0);
+    expect(joinflow(['status', runId], { cwd }).stderr).toContain('was a --memory run');
     // A run that wrote nothing leaves nothing.
     const quiet = tmp();
     expect(joinflow(['run', path.join(root, 'workflows/diamond.ts'), '--memory'], { cwd: quiet }).code).toBe(0);
     expect(existsSync(path.join(quiet, '.joinflow'))).toBe(false);
-    // No state file: gc still removes the --memory runs' directories.
+    // gc removes the --memory runs' directories (here beside the durable run's state file).
     const gc = joinflow(['gc'], { cwd });
     expect(gc.code).toBe(0);
-    expect(gc.stderr).toContain('removed 1 directory of --memory runs');
+    expect(gc.stderr).toContain('and 1 directory of --memory runs');
     expect(existsSync(runDir)).toBe(false);
   });
 
