@@ -92,7 +92,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
     dispatcher = hub.bind(engine)!;
     // Runs an earlier dev left unfinished (stopped, or killed) go on here: with dev running, a
     // `joinflow resume` beside it would be a second engine on the state dir.
-    if (state) await continueDevRuns(state, dir, engine, plans);
+    if (state) await continueDevRuns(state, dir, engine, plans, root);
     if (!values['no-watch']) {
       watcher = watchProject({ root, engine, dispatcher, plans, log: (line) => process.stderr.write(`joinflow dev: ${line}\n`) });
     }

@@ -8,14 +8,16 @@ import { takeOverRuns } from './take-over.ts';
  * Recovers the unfinished runs that an earlier `dev` started and no live engine runs, when their
  * workflow is the one dev serves now (the same plan); says which others it leaves, and why.
  */
-export async function continueDevRuns(state: ReturnType<typeof openState>, dir: string, engine: Engine, plans: readonly TriggerPlan[]): Promise<string[]> {
+export async function continueDevRuns(state: ReturnType<typeof openState>, dir: string, engine: Engine, plans: readonly TriggerPlan[], root: string): Promise<string[]> {
   const current = new Map(plans.map((p) => [p.workflow, JSON.stringify(p)]));
   const changed: string[] = [];
   const others: string[] = [];
   const { runs } = await takeOverRuns(state, dir, {
     who: 'dev',
     accept: (run) => {
-      if (state.log.runOptions(run.runId)?.['dev'] !== true) {
+      // A dev of another project on a shared --state: its handlers and scripts are that project's.
+      const options = state.log.runOptions(run.runId);
+      if (options?.['dev'] !== true || options['root'] !== root) {
         others.push(run.runId);
         return false;
       }
@@ -32,7 +34,7 @@ export async function continueDevRuns(state: ReturnType<typeof openState>, dir: 
   if (changed.length > 0) {
     say(`${changed.length} unfinished run(s) started with another version of their workflow, left as they are: ${list(changed)}; stop dev and 'joinflow resume <runId>' continues one with its own version, or 'joinflow cancel <runId>'`);
   }
-  if (others.length > 0) say(`${others.length} unfinished run(s) started by 'joinflow run', left as they are (they keep their own flags): ${list(others)}; stop dev and 'joinflow resume' continues them`);
+  if (others.length > 0) say(`${others.length} unfinished run(s) started by 'joinflow run' or in another directory, left as they are (they keep their own flags and directory): ${list(others)}; stop dev and 'joinflow resume' continues them`);
   if (runs.length === 0) return [];
   const ids = await engine.recover(runs.map((r) => r.runId));
   cancelAsked(dir, engine);

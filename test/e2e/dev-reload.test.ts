@@ -181,7 +181,7 @@ describe('joinflow dev reload', () => {
     expect(await dev.exited).toBe(0);
   }, 300_000);
 
-  it('continues the runs an earlier dev left unfinished; leaves those of joinflow run and of an edited workflow, saying so', async () => {
+  it('continues the runs an earlier dev left unfinished; leaves those of joinflow run, of another directory and of an edited workflow, saying so', async () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'workflows'));
     const slow = (out: string) => `name: slow\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1}\n  b:\n    needs: [a]\n    executor: {type: simulate, durationMs: 1500, output: ${out}}\noutput: b\n`;
@@ -211,6 +211,21 @@ describe('joinflow dev reload', () => {
     await underWay(['cli-1']);
     other.child.kill('SIGKILL');
     await other.exited;
+    // A dev of another project sharing the state dir, with the same workflow file: its run is not this project's.
+    const far = tmp();
+    mkdirSync(path.join(far, 'workflows'));
+    writeFileSync(path.join(far, 'workflows/slow.yaml'), slow('v1'));
+    const farDev = start(['dev', '--port', '0', '--no-watch', '--state', path.join(dir, '.joinflow')], far);
+    const farUrl = await until('the other dev server', () => /PutEvents on (http:\S+)/.exec(farDev.out.stderr)?.[1]);
+    const farClient = new EventBridgeClient({ endpoint: farUrl, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    try {
+      await farClient.send(new PutEventsCommand({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow: 'slow', runId: 'far-1' }) }] }));
+      await underWay(['far-1']);
+    } finally {
+      farClient.destroy();
+      farDev.child.kill('SIGKILL');
+    }
+    await farDev.exited;
     writeFileSync(path.join(dir, 'workflows/edited.yaml'), slow('v2').replace('name: slow', 'name: edited'));
 
     const second = start(['dev', '--port', '0', '--no-watch'], dir);
@@ -218,8 +233,8 @@ describe('joinflow dev reload', () => {
       expect(await finished(dir, 'slow-1')).toMatchObject({ status: 'succeeded', output: 'v1' });
       expect(second.out.stderr).toContain('joinflow dev: continuing 1 run(s) an earlier dev left unfinished: slow-1');
       expect(second.out.stderr).toContain('1 unfinished run(s) started with another version of their workflow, left as they are: edited-1 (edited)');
-      expect(second.out.stderr).toContain("1 unfinished run(s) started by 'joinflow run', left as they are (they keep their own flags): cli-1");
-      expect((await runs(dir)).filter((x) => x.status === 'running').map((x) => x.runId).sort()).toEqual(['cli-1', 'edited-1']);
+      expect(second.out.stderr).toMatch(/2 unfinished run\(s\) started by 'joinflow run' or in another directory, left as they are \(they keep their own flags and directory\): (cli-1, far-1|far-1, cli-1);/);
+      expect((await runs(dir)).filter((x) => x.status === 'running').map((x) => x.runId).sort()).toEqual(['cli-1', 'edited-1', 'far-1']);
     } finally {
       second.child.kill('SIGINT');
     }
