@@ -119,7 +119,8 @@ async function resumeGroup(
     process.stderr.write(`joinflow resume: continuing ${ids.length} run(s): ${ids.join(', ')}\n`);
     const results = await Promise.all(ids.map((id) => engine.wait(id)));
     for (const r of results) progress.done(r);
-    const code = report(results, json);
+    // progress.done has said how each run ended and why: only the outputs are left to write.
+    const code = report(results, json, true);
     if (trace !== undefined && ids.length === 1) {
       try {
         writeOutput('--trace', trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
@@ -139,11 +140,12 @@ async function resumeGroup(
   }
 }
 
-function report(results: RunResult[], json: boolean): number {
+/** Writes each run's result (its outcome on stderr, unless the progress lines said it already); the exit code. */
+function report(results: RunResult[], json: boolean, told = false): number {
   for (const r of results) {
     if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else if (r.status === 'succeeded') process.stdout.write(`${JSON.stringify(r.output, null, 2)}\n`);
-    else process.stderr.write(`run ${r.runId} ${r.status}${r.error ? `: ${r.error.type}: ${r.error.message}` : ''}\n`);
+    else if (!told) process.stderr.write(`run ${r.runId} ${r.status}${r.error ? `: ${r.error.type}: ${r.error.message}` : ''}\n`);
   }
   return results.every((r) => r.status === 'succeeded') ? 0 : 1;
 }

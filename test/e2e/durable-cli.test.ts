@@ -211,6 +211,30 @@ describe('durable state through the CLI', () => {
     expect(resumed.events).toBeGreaterThan(600);
   });
 
+  it('resume of a run that then fails says how it ended and why once (the progress lines), exit 1', async () => {
+    const state = tmp();
+    const wf = path.join(state, 'gate-fail.json');
+    const open = path.join(state, 'open');
+    writeFileSync(wf, JSON.stringify({
+      name: 'gate-fail',
+      steps: {
+        gate: { executor: { type: 'process', command: process.execPath, args: ['-e', `const fs = require('node:fs'); const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(open)})) { clearInterval(t); console.log('{}'); } }, 50);`] } },
+        bad: { needs: ['gate'], executor: { type: 'process', command: process.execPath, args: ['-e', "console.error('bad input'); process.exit(3)"] } },
+      },
+    }));
+    const run = background(['run', wf, '--state', state, '--run-id', 'fails-1']);
+    await until(() => taskStatus(state, 'fails-1', 'gate') === 'started');
+    run.child.kill('SIGKILL');
+    await run.exit;
+    writeFileSync(open, '');
+    const r = joinflow(['resume', '--state', state]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n');
+    expect(lines.filter((l) => l.startsWith('run fails-1 failed'))).toEqual([expect.stringMatching(/^run fails-1 failed in \d+ ms: 1 succeeded, 1 failed/)]);
+    expect(lines.filter((l) => l.includes('bad input'))).toHaveLength(1);
+  });
+
   it('cancels a run in another process: SIGTERM to its processes, Run Cancelled, exit 1', async () => {
     const state = tmp();
     const trace = path.join(state, 'trace.json');
