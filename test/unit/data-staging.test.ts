@@ -133,6 +133,43 @@ describe('data staging (embedded engine)', () => {
     expect(again.status === 'failed' && again.error.type).toBe('MissingOutput');
   });
 
+  it('does not take what a failed attempt left of an output for the next attempt\'s output', async () => {
+    const root = tmp();
+    const data = path.join(root, 'data');
+    // Attempt 1 writes half its output and fails; attempt 2 exits 0 without writing it (as a tool
+    // that skips work whose output exists would): that is MissingOutput, not a success.
+    const tool = 'cd "$JOINFLOW_DATA_DIR"; if [ "$JOINFLOW_ATTEMPT" = 1 ]; then echo half > out.txt; echo in-place >> both.txt; exit 1; fi; echo in-place >> both.txt';
+    const processes = createProcessExecutor({ logDir: () => path.join(root, 'logs') });
+    try {
+      const staged = createStagingExecutor(processes, createRunDirStage({ dir: () => data }));
+      mkdirSync(data, { recursive: true });
+      writeFileSync(path.join(data, 'both.txt'), 'input\n');
+      const attempt = (n: number): Task => ({
+        ...task('half', { inputs: ['both.txt'], outputs: ['out.txt', 'both.txt'] }),
+        attempt: n, maxAttempts: 2,
+        executor: { type: 'process', command: 'sh', args: ['-c', tool], env: {} },
+      });
+      const first = await staged.execute(attempt(1), signal);
+      expect(first.status === 'failed' && first.error.type).toBe('ProcessExited');
+      const second = await staged.execute(attempt(2), signal);
+      expect(second).toEqual({
+        status: 'failed',
+        retriable: true,
+        error: { type: 'MissingOutput', message: `step "half": 'sh' exited 0 but did not write its output file "out.txt" in ${data}` },
+      });
+      expect(existsSync(path.join(data, 'out.txt'))).toBe(false);
+      // An output the step also reads (a file it updates in place) is its input: kept.
+      expect(readFileSync(path.join(data, 'both.txt'), 'utf8')).toBe('input\nin-place\nin-place\n');
+      // Items of a forEach step share the step's files: one item does not remove another's.
+      writeFileSync(path.join(data, 'out.txt'), 'item 0');
+      const item: Task = { ...attempt(1), item: 1, executor: { type: 'process', command: 'true', args: [], env: {} } };
+      expect((await staged.execute(item, signal)).status).toBe('succeeded');
+      expect(readFileSync(path.join(data, 'out.txt'), 'utf8')).toBe('item 0');
+    } finally {
+      await processes.close();
+    }
+  });
+
   it('hands verified outputs to the stage (uploads), and only those of a success', async () => {
     const data = tmp();
     const stored: string[][] = [];

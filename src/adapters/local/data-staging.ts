@@ -57,6 +57,15 @@ async function exists(file: string): Promise<boolean> {
   return stat(file).then((s) => s.isFile(), () => false);
 }
 
+/** Removes the declared outputs that are files, except those the step also reads. */
+async function removeStale(dir: string, files: NonNullable<Task['files']>): Promise<void> {
+  const read = new Set(files.inputs);
+  const stale = files.outputs.filter((o) => !read.has(o)).map((o) => path.join(dir, o));
+  await Promise.all(stale.map(async (file) => {
+    if (await exists(file)) await rm(file, { force: true });
+  }));
+}
+
 async function absent(dir: string, names: readonly string[]): Promise<string[]> {
   const found = await Promise.all(names.map((n) => exists(path.join(dir, n))));
   return names.filter((_, i) => !found[i]);
@@ -150,6 +159,11 @@ export function createStagingExecutor(inner: Executor, stage: DataStage): Execut
       // Outputs may name subdirectories; commands should not each have to create them.
       const parents = new Set(files.outputs.map((o) => path.dirname(path.join(dir, o))));
       await Promise.all([...parents].map((p) => mkdir(p, { recursive: true })));
+      // What an earlier attempt (failed, timed out, or cut off by a crash) left of the outputs
+      // must not pass for this attempt's: a tool that exits 0 without writing them (or one that
+      // skips work whose output exists) would otherwise hand a half-written file on. Items of a
+      // forEach step share the step's files, so one item's outputs are not another's to remove.
+      if (task.item === undefined) await removeStale(dir, files);
     } catch (error) {
       return failed('StageInFailed', `${where}: cannot stage its input files into ${dir}: ${(error as Error).message}`, true);
     }
