@@ -123,7 +123,17 @@ function stepLogNames(state: ReturnType<typeof openState>, runId: string, only: 
     const step = safeStep(t.task.step);
     const name = t.task.item === undefined ? `${step}.${t.task.attempt}` : `${step}.${t.task.item}.${t.task.attempt}`;
     names.add(name);
-    if (t.task.executor.type === 'process' && t.status !== 'dispatched') started.add(name);
+    if (runsCommand(t.task.executor) && t.status !== 'dispatched') started.add(name);
   }
   return [...names];
+}
+
+/**
+ * Whether a task runs a command as a local process on the embedded engine: process steps, and
+ * batch (their `local` command) and container command steps, which the engine runs as processes.
+ */
+function runsCommand(executor: { type: string; local?: unknown; command?: unknown }): boolean {
+  if (executor.type === 'batch') return executor.local !== undefined;
+  if (executor.type === 'container') return executor.command !== undefined;
+  return executor.type === 'process';
 }

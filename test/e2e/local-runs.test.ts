@@ -1,4 +1,5 @@
 /** `joinflow list`, `status` and `logs` against the embedded engine's state dir, through the real bin. */
+import { writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { joinflow } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
@@ -121,5 +122,29 @@ describe('list, status and logs of local runs', () => {
     const r = joinflow(['list', '--state', tmp()]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no joinflow state in');
+  });
+});
+
+describe('logs of batch and container command steps run locally', () => {
+  it('shows the streams they left empty as (empty), as for process steps', () => {
+    const dir = tmp();
+    const wf = `${dir}/local-commands.yaml`;
+    writeFileSync(wf, [
+      'name: local-commands',
+      'steps:',
+      '  job:',
+      "    executor: { type: batch, image: 'tool:1', command: [tool], local: { command: sh, args: [-c, 'echo job-err >&2'] } }",
+      '  task:',
+      '    needs: [job]',
+      "    executor: { type: container, queue: q, command: sh, args: [-c, 'echo task-err >&2'] }",
+      '',
+    ].join('\n'));
+    const state = `${dir}/state`;
+    const run = joinflow(['run', wf, '--json', '--state', state]);
+    expect(run.code, run.stderr).toBe(0);
+    const runId = (JSON.parse(run.stdout) as { runId: string }).runId;
+    const r = joinflow(['logs', runId, '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('== job.1 stdout ==\n(empty)\n== job.1 stderr ==\njob-err\n== task.1 stdout ==\n(empty)\n== task.1 stderr ==\ntask-err\n');
   });
 });
