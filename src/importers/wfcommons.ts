@@ -314,9 +314,13 @@ function readFiles(raw: Json, path: string, v15: boolean, problems: Problem[]): 
   const outputs = new Set<string>();
   const add = (to: Set<string>, value: unknown, at: string): void => {
     const name = isObject(value) ? (value['name'] ?? value['id']) : value;
+    if (typeof name !== 'string') {
+      problems.push({ path: at, message: `must be a file name (a string), got ${kindOf(name)}` });
+      return;
+    }
     const checked = DataFileSchema.safeParse(name);
     if (checked.success) to.add(checked.data);
-    else problems.push({ path: at, message: `file name ${typeof name === 'string' ? JSON.stringify(name) : kindOf(name)} ${checked.error.issues[0]?.message ?? 'is invalid'}` });
+    else problems.push({ path: at, message: `file name ${JSON.stringify(name)} ${checked.error.issues[0]?.message ?? 'is invalid'}` });
   };
   if (v15) {
     for (const [key, to] of [['inputFiles', inputs], ['outputFiles', outputs]] as const) {

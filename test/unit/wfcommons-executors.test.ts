@@ -106,6 +106,14 @@ describe('WfCommons import: data files', () => {
       'workflow.specification.tasks[0].outputFiles[0]',
     ]);
   });
+
+  it('says what a file entry without a name is, in a sentence', () => {
+    const trace = { schemaVersion: '1.4', workflow: { tasks: [{ name: 'a', parents: [], runtime: 1, files: [{ link: 'output' }, { link: 'input', name: 7 }] }] } };
+    expect(problemsOf(() => importWfCommons(trace, { files: true })).map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'workflow.tasks[0].files[0].name: must be a file name (a string), got nothing (the field is missing)',
+      'workflow.tasks[0].files[1].name: must be a file name (a string), got number 7',
+    ]);
+  });
 });
 
 describe('WfCommons import: executor mapping', () => {
