@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -119,6 +119,49 @@ describe('joinflow import cwl + run', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('something went wrong');
     expect(r.stderr).toContain('step "tool": sh exited with code 3');
+  });
+
+  it('checks the whole run input before the first steps run: a missing or mistyped input fails the run before any work', () => {
+    const dir = tmp();
+    const cwl = path.join(dir, 'late.cwl');
+    // "n" is read only by the last step, and "unused" by none.
+    writeFileSync(cwl, [
+      'cwlVersion: v1.2',
+      'class: Workflow',
+      'inputs: {word: string, n: int, unused: File}',
+      'outputs: {o: {type: File, outputSource: last/o}}',
+      'steps:',
+      '  first:',
+      '    in: {w: word}',
+      '    out: [o]',
+      '    run: {class: CommandLineTool, baseCommand: [touch, first-ran], inputs: {w: string}, outputs: {o: {type: File, outputBinding: {glob: first-ran}}}}',
+      '  last:',
+      '    in: {f: first/o, n: n}',
+      '    out: [o]',
+      '    run: {class: CommandLineTool, baseCommand: [cat], inputs: {f: {type: File, inputBinding: {position: 1}}, n: int}, outputs: {o: stdout}}',
+      '',
+    ].join('\n'));
+    const out = path.join(dir, 'late.json');
+    expect(joinflow(['import', 'cwl', cwl, '-o', out]).code).toBe(0);
+    writeFileSync(path.join(dir, 'u.txt'), 'u');
+    const unused = { class: 'File', path: 'u.txt' };
+    const state = tmp();
+    const runs: Array<[unknown, string]> = [
+      [{ word: 'w', n: 'three', unused }, 'step "first": workflow input "n": expected int, got string "three"'],
+      [{ word: 'w', n: 3 }, 'step "first": the workflow input "unused" is missing from the run\'s input (expected File, got null)'],
+      [{ word: 'w', n: 3, unused: { class: 'File', path: 'gone.txt' } }, 'step "first": workflow input "unused": no such file'],
+    ];
+    for (const [input, error] of runs) {
+      const r = joinflow(['run', out, '--input', JSON.stringify(input), '--json', '--state', state]);
+      expect(r.code, r.stderr).toBe(1);
+      const result = JSON.parse(r.stdout) as { runId: string; error: { step: string; message: string } };
+      expect(result.error.step).toBe('first');
+      expect(result.error.message).toContain(error);
+      // The tool of the first step did not run (its working directory was not even made).
+      expect(existsSync(path.join(state, 'runs', result.runId, 'data', 'cwl', 'first.1'))).toBe(false);
+    }
+    const ok = joinflow(['run', out, '--input', JSON.stringify({ word: 'w', n: 3, unused }), '--json', '--state', state]);
+    expect(ok.code, ok.stderr).toBe(0);
   });
 
   it('refuses constructs outside the subset with file:line:col, all at once, exit 2', () => {

@@ -51,6 +51,7 @@ const IDENTITY_VARS = ['JOINFLOW_WORKFLOW', 'JOINFLOW_RUN_ID', 'JOINFLOW_STEP', 
 
 /** Runs one spec and returns the step's output. */
 export async function runCwlSpec(spec: RunnerSpec, ctx: CwlRunContext): Promise<unknown> {
+  for (const [id, value] of Object.entries(spec.check ?? {})) resolveValue(value, `workflow input "${id}"`, ctx);
   switch (spec.kind) {
     case 'items': {
       const items = resolveValue(spec.value, 'the scattered array', ctx);
@@ -147,7 +148,8 @@ function resolveValue(spec: ValueSpec, what: string, ctx: CwlRunContext): unknow
   const mismatch = typeMismatch(value, spec.type);
   if (mismatch && value === null && ref && 'input' in ref) {
     // The usual cause: the run was started without that workflow input.
-    throw new CwlStepError(`step "${ctx.step}": ${what}: the workflow input "${ref.input}" is missing from the run's input (${mismatch}): give it in --input, e.g. --input @job.json`);
+    const about = what === `workflow input "${ref.input}"` ? '' : `${what}: `;
+    throw new CwlStepError(`step "${ctx.step}": ${about}the workflow input "${ref.input}" is missing from the run's input (${mismatch}): give it in --input, e.g. --input @job.json`);
   }
   if (mismatch) throw new CwlStepError(`step "${ctx.step}": ${what}: ${mismatch}`);
   return mapFiles(value, (f) => {

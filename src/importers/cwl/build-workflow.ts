@@ -43,6 +43,11 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     return id;
   };
   const noImage: string[] = [];
+  // The steps that run first check the whole run input (see RunnerSpec), so that a missing or
+  // mistyped workflow input fails the run before any work, even one no step reads.
+  const check = wf.inputs.length === 0 ? undefined : Object.fromEntries(wf.inputs.map((i): [string, ValueSpec] =>
+    [i.id, { ref: i.default === undefined ? { input: i.id } : { input: i.id, default: i.default }, type: i.type }]));
+  const first = (needs: Iterable<unknown>): { check?: Record<string, ValueSpec> } => (check && [...needs].length === 0 ? { check } : {});
 
   /** The ref of a source and the type its value has at run time, or undefined after a problem. */
   const resolve = (source: Source, where: string): { ref: ValueRef; type: CwlType; step?: string } | undefined => {
@@ -148,7 +153,12 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     const stepSpec: StepInput = {
       ...(step.description === undefined ? {} : { description: step.description }),
       needs: [...needs].sort(),
-      executor: executorFor({ kind: 'tool', tool: withEnv(step.tool, step.requirements), in: values, ...(step.requirements.image ? { image: step.requirements.image } : {}) }, step.requirements, step.id),
+      executor: executorFor({
+        kind: 'tool', tool: withEnv(step.tool, step.requirements), in: values,
+        ...(step.requirements.image ? { image: step.requirements.image } : {}),
+        // A scattered step waits for its array (a helper step or the step it reads it from).
+        ...(step.scatter === undefined ? first(needs) : {}),
+      }, step.requirements, step.id),
       ...(step.requirements.timeLimitS ? { timeoutMs: step.requirements.timeLimitS * 1000 } : {}),
     };
     if (step.scatter !== undefined) {
@@ -174,7 +184,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
         steps[helper] = {
           description: `the array step "${step.id}" scatters over (input "${entry.id}")`,
           needs: scatterSource?.step ? [scatterSource.step] : [],
-          executor: executorFor({ kind: 'items', value }, {}, helper),
+          executor: executorFor({ kind: 'items', value, ...first(scatterSource?.step ? [scatterSource.step] : []) }, {}, helper),
         };
         stepSpec.needs = [...new Set([...(stepSpec.needs ?? []), helper])].sort();
         stepSpec.forEach = helper;
@@ -209,7 +219,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     steps[output] = {
       description: 'the workflow outputs, named as in the CWL file',
       needs: [...needs].sort(),
-      executor: executorFor({ kind: 'outputs', outputs: outs }, {}, output),
+      executor: executorFor({ kind: 'outputs', outputs: outs, ...first(needs) }, {}, output),
     };
   }
 

@@ -68,14 +68,18 @@ export type ValueRef =
 /** A value a step needs: its source, the default used when that is null, its expected type. */
 export type ValueSpec = { ref?: ValueRef; default?: unknown; type: CwlType };
 
-/** What one `joinflow cwl-tool` invocation does. */
-export type RunnerSpec =
+/**
+ * What one `joinflow cwl-tool` invocation does. `check`, on the steps that run first (no needs),
+ * holds every workflow input: the run's input is checked against them before any work, as a CWL
+ * runner checks the job, instead of at the step that first uses a value.
+ */
+export type RunnerSpec = { check?: Record<string, ValueSpec> } & (
   /** Run a CommandLineTool with its inputs resolved from the step event; `image` records DockerRequirement. */
   | { kind: 'tool'; tool: ToolSpec; in: Record<string, ValueSpec>; image?: string }
   /** Output the array a scatter step fans out over (forEach needs a step to read it from). */
   | { kind: 'items'; value: ValueSpec }
   /** Output the workflow's outputs, as CWL names them. */
-  | { kind: 'outputs'; outputs: Record<string, ValueSpec> };
+  | { kind: 'outputs'; outputs: Record<string, ValueSpec> });
 
 /** `File[]`, `string?`, ... as CWL writes them, for messages. */
 export function typeName(t: CwlType): string {
