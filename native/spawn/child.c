@@ -76,10 +76,31 @@ void jf_close_pair(int fds[2]) {
   fds[0] = fds[1] = -1;
 }
 
+/*
+ * posix_spawn of `path`; a file the kernel cannot execute (ENOEXEC: a script without a "#!" line)
+ * is run by /bin/sh, as execvp does, and so libuv's spawn, which the spawner helpers use.
+ */
+static int spawn_file(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                      const posix_spawnattr_t *attr, char **argv, char **envp) {
+  int r = posix_spawn(pid, path, actions, attr, argv, envp);
+  if (r != ENOEXEC) return r;
+  size_t argc = 0;
+  while (argv[argc] != NULL) argc++;
+  /* /bin/sh, the file, then the arguments after argv[0]. */
+  char **shell_argv = malloc((argc + 2) * sizeof *shell_argv);
+  if (shell_argv == NULL) return ENOMEM;
+  shell_argv[0] = (char *)"/bin/sh";
+  shell_argv[1] = (char *)path;
+  for (size_t i = 1; i <= argc; i++) shell_argv[i + 1] = argv[i];
+  r = posix_spawn(pid, "/bin/sh", actions, attr, shell_argv, envp);
+  free(shell_argv);
+  return r;
+}
+
 /* posix_spawn of `file`, looked up in the PATH of `envp` when it has no slash (as execvp does). */
 static int spawn_in_path(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                          const posix_spawnattr_t *attr, char **argv, char **envp, const char *cwd) {
-  if (strchr(file, '/') != NULL) return posix_spawn(pid, file, actions, attr, argv, envp);
+  if (strchr(file, '/') != NULL) return spawn_file(pid, file, actions, attr, argv, envp);
   const char *path = DEFAULT_PATH;
   for (char **e = envp; *e != NULL; e++) {
     if (strncmp(*e, "PATH=", 5) == 0) {
@@ -106,7 +127,7 @@ static int spawn_in_path(pid_t *pid, const char *file, const posix_spawn_file_ac
     /* An absolute candidate that does not exist costs an access() here, not a vfork and an exec. */
     int skip = candidate[0] == '/' && access(candidate, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR);
     if (!skip) {
-      int r = posix_spawn(pid, candidate, actions, attr, argv, envp);
+      int r = spawn_file(pid, candidate, actions, attr, argv, envp);
       if (r == 0) {
         result = 0;
         break;

@@ -104,6 +104,17 @@ describe.skipIf(!nativeSpawnStatus().available)('native launcher (posix_spawn + 
     expect(await launch(request('nul', 'echo', ['a\u0000b']))).toMatchObject({ spawnError: { message: expect.stringContaining('null bytes') } });
   });
 
+  it('runs a script without a "#!" line with /bin/sh, as execvp (and so child_process.spawn) does', async () => {
+    const bin = join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'joinflow-no-shebang'), 'echo "no shebang: $0 $#: $1|$2"\n');
+    await chmod(join(bin, 'joinflow-no-shebang'), 0o755);
+    const env = { ...process.env, PATH: `${bin}:${process.env['PATH']}` };
+    const line = `no shebang: ${join(bin, 'joinflow-no-shebang')} 2: a b|c`;
+    expect(await launch(request('noexec', 'joinflow-no-shebang', ['a b', 'c'], { env }))).toMatchObject({ code: 0, stdout: { line } });
+    expect(await launch(request('noexec2', join(bin, 'joinflow-no-shebang'), ['a b', 'c']))).toMatchObject({ code: 0, stdout: { line } });
+  });
+
   it('copies output into logs created on their first byte and reports the ends of both streams', async () => {
     const lines = 'for (let i = 1; i <= 3; i++) console.log("line " + i); console.error("warn"); process.exit(2)';
     expect(await launch(request('both', node, ['-e', lines]))).toEqual({ code: 2, signal: null, stdout: { line: 'line 3' }, stderr: { tail: 'warn\n', cut: false } });
