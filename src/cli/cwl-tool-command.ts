@@ -26,7 +26,10 @@ export async function cwlToolCommand(args: string[]): Promise<number> {
   try {
     spec = SpecSchema.parse(JSON.parse(specText)) as unknown as RunnerSpec;
   } catch (error) {
-    throw new UsageError(`the step spec is not what joinflow import cwl writes: ${(error as Error).message.split('\n')[0]!}`);
+    // A zod error's message is its issues as a JSON array: name the first one instead.
+    const issue = error instanceof z.ZodError ? error.issues[0] : undefined;
+    const why = issue ? `${issue.path.join('.') || 'the spec'}: ${issue.message}` : (error as Error).message.split('\n')[0]!;
+    throw new UsageError(`the step spec is not what joinflow import cwl writes: ${why}`);
   }
   const env = process.env;
   // Inside an AWS Batch job the event comes from the environment (or S3) and the output goes to S3.

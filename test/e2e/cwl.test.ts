@@ -164,6 +164,21 @@ describe('joinflow import cwl + run', () => {
     expect(ok.code, ok.stderr).toBe(0);
   });
 
+  it('cwl-tool run by hand names what is wrong with its spec or event (exit 2)', () => {
+    const cases: Array<[string, string, string]> = [
+      ['{"kind":"bogus"}', '{}', 'the step spec is not what joinflow import cwl writes: kind: Invalid option: expected one of "tool"|"items"|"outputs"'],
+      ['[]', '{}', 'the step spec is not what joinflow import cwl writes: the spec: Invalid input: expected object, received array'],
+      ['{"kind":"outputs"', '{}', 'the step spec is not what joinflow import cwl writes: '],
+      ['{"kind":"outputs","outputs":{}}', 'not json', 'the step event (stdin or $JOINFLOW_EVENT) must be JSON {input, results, item?}: '],
+    ];
+    for (const [spec, event, message] of cases) {
+      const r = joinflow(['cwl-tool', spec], { cwd: tmp(), input: event });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.split('\n')[0]).toContain(`joinflow cwl-tool: ${message}`);
+      expect(r.stderr.split('\n')[0]).not.toMatch(/: \[$/);
+    }
+  });
+
   it('refuses constructs outside the subset with file:line:col, all at once, exit 2', () => {
     const file = path.relative(root, path.join(fixtures, 'unsupported.cwl'));
     const r = joinflow(['import', 'cwl', file]);
