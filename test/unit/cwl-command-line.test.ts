@@ -72,6 +72,28 @@ describe('buildCommandLine', () => {
     expect(argv).toEqual(['tool', '-i', '/x', '/y', '-I', '1000,250', '-B=p', '-B=q', 'm', 'n']);
   });
 
+  it('keys each item of an array whose parameter has no binding of its own by its index, as CWL and cwltool do', () => {
+    // The argv cwltool 3.1 builds for this tool (printf '%s|' as baseCommand): without a
+    // position of the parameter, item n sorts at position n, among the other bindings.
+    const spec = tool({
+      arguments: [
+        { value: 'A0', position: 0, separate: true },
+        { value: 'A1', position: 1, separate: true },
+        { value: 'Am', position: -1, separate: true },
+      ],
+      inputs: [
+        { id: 'xs', type: t('string', 1, { itemBinding: b(2) }) },
+        { id: 'ys', type: t('int', 1, { itemBinding: b(0, { prefix: '-y', separate: false }) }) },
+        { id: 'zs', type: t('string', 1, { itemBinding: b(-2, { prefix: '-z' }) }) },
+        { id: 'out', type: t('string'), binding: b(1) },
+        { id: 'b', type: t('string'), binding: b(0) },
+        { id: 'none', type: t('string', 1, { optional: true, itemBinding: b(0, { prefix: '-n' }) }) },
+      ],
+    });
+    const argv = buildCommandLine(spec, { xs: ['x0', 'x1', 'x2', 'x3'], ys: [10, 11, 12], zs: ['z0', 'z1'], out: 'OUT', b: 'B', none: null });
+    expect(argv.slice(1).join('|')).toBe('Am|-z|z0|A0|-y10|x0|B|-z|z1|-y11|A1|x1|OUT|-y12|x2|x3');
+  });
+
   it('adds nothing for an empty array, not even its prefix', () => {
     const spec = tool({ inputs: [{ id: 'xs', type: t('string', 1), binding: b(1, { prefix: '-x' }) }, { id: 'ys', type: t('string', 1), binding: b(1, { prefix: '-y', itemSeparator: ',' }) }] });
     expect(buildCommandLine(spec, { xs: [], ys: [] })).toEqual(['tool']);

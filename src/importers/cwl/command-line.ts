@@ -7,7 +7,8 @@ import type { CommandBinding, CwlBase, ToolSpec } from './spec.ts';
 /** A File value as the runner hands it over: `path` is where the file is on this machine. */
 export type FileValue = { class: 'File'; path: string };
 
-type Entry = { position: number; key: number | string; args: string[] };
+/** The command-line pieces of one binding, with the sorting key CWL gives them. */
+type Entry = { key: Array<number | string>; args: string[] };
 
 /**
  * The argv of one tool run. `values` holds each input's resolved value (null or absent for a
@@ -17,28 +18,40 @@ type Entry = { position: number; key: number | string; args: string[] };
 export function buildCommandLine(tool: ToolSpec, values: Readonly<Record<string, unknown>>): string[] {
   const entries: Entry[] = [];
   tool.arguments.forEach((a, i) => {
-    entries.push({ position: a.position, key: i, args: withPrefix(a, a.value) });
+    entries.push({ key: [a.position, i], args: withPrefix(a, a.value) });
   });
   for (const input of tool.inputs) {
-    // CWL collects nested bindings too: an array whose type binds its items is on the command
-    // line even when the parameter has no inputBinding of its own (each item with its binding).
     const items = input.type.itemBinding;
-    const binding = input.binding ?? (items && input.type.depth > 0 ? { position: items.position, separate: true } : undefined);
-    if (!binding) continue;
     const value = Object.hasOwn(values, input.id) ? values[input.id] : undefined;
-    entries.push({ position: binding.position, key: input.id, args: bindValue(value, binding, input.type.base, items) });
+    if (input.binding) {
+      entries.push({ key: [input.binding.position, input.id], args: bindValue(value, input.binding, input.type.base, items) });
+    } else if (items && input.type.depth > 0 && Array.isArray(value)) {
+      // CWL collects nested bindings too: an array whose type binds its items is on the command
+      // line even when the parameter has no inputBinding of its own. Each item is then a binding
+      // of its own, keyed [its index, the item binding's position, the name] (the spec's "array
+      // index following the position", where the parameter gives none; as cwltool does), so the
+      // items interleave with other bindings by their index.
+      value.forEach((item: unknown, n) => {
+        entries.push({ key: [n, items.position, input.id], args: bindValue(item, items, input.type.base) });
+      });
+    }
   }
-  // CWL sorts by [position, i] for arguments and [position, input name] for inputs; at the same
-  // position numeric keys come first, so arguments precede inputs.
-  entries.sort((a, b) => a.position - b.position || compareKeys(a.key, b.key));
+  // CWL sorts by [position, i] for arguments and [position, input name] for inputs; numbers sort
+  // before strings, so at the same position arguments precede inputs.
+  entries.sort((a, b) => compareKeys(a.key, b.key));
   return [...tool.baseCommand, ...entries.flatMap((e) => e.args)];
 }
 
-function compareKeys(a: number | string, b: number | string): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'number') return -1;
-  if (typeof b === 'number') return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
+/** Element by element, numbers before strings; a key that is a prefix of the other ties (the sort is stable). */
+function compareKeys(a: Array<number | string>, b: Array<number | string>): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (typeof x !== typeof y) return typeof x === 'number' ? -1 : 1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
 }
 
 /** The arguments one value adds under its binding. */
