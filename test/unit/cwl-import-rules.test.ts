@@ -134,6 +134,17 @@ outputs: {}
     }
   });
 
+  it('%-decodes a run: reference, as CWL reads it (an IRI), and names a malformed escape', () => {
+    for (const run of ['"my%20tools/echo.cwl"', '"my tools/echo.cwl"']) {
+      const { workflow } = imp({ 'wf/wf.cwl': BASE.replace('run: echo.cwl', `run: ${run}`), 'wf/my tools/echo.cwl': ECHO }, 'wf/wf.cwl');
+      expect(toolOf(workflow.steps['say']!.executor).tool.baseCommand).toEqual(['echo']);
+    }
+    const wf = BASE.replace('run: echo.cwl', 'run: "100%.cwl"');
+    expect(problemsOf(() => imp({ 'wf.cwl': wf }))).toEqual([
+      { path: `wf.cwl:${pos(wf, '"100%')}`, message: 'run: "100%.cwl" has a malformed %-escape (write "%25" for a literal "%")' },
+    ]);
+  });
+
   it('reports an out entry that names no output of the tool, with its line and the tool\'s outputs', () => {
     const wf = BASE.replace('out: [out]', 'out: [out, reprot]');
     const problems = problemsOf(() => imp({ 'wf.cwl': wf, 'echo.cwl': ECHO }));

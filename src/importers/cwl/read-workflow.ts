@@ -194,7 +194,7 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
   };
 }
 
-/** `run:` a .cwl path (relative to the workflow's file, absolute, or a file:// URL) or an inline CommandLineTool. */
+/** `run:` a .cwl path (relative to the workflow's file, absolute, or a file:// URL; %-decoded) or an inline CommandLineTool. */
 function loadRun(ctx: Ctx, p: DocPath, raw: unknown, sc: StepContext): (ReadTool & { description?: string }) | undefined {
   if (isObject(raw)) {
     if (raw['class'] !== 'CommandLineTool') return void refuseClass(ctx, p, raw['class'], 'steps run CommandLineTools');
@@ -211,13 +211,14 @@ function loadRun(ctx: Ctx, p: DocPath, raw: unknown, sc: StepContext): (ReadTool
     return undefined;
   }
   let target = raw;
-  if (url) {
-    try {
-      target = fileURLToPath(raw);
-    } catch (error) {
-      ctx.problems.add(ctx.src.at(p), `run: ${JSON.stringify(raw)} is not a local file URL: ${(error as Error).message}`);
-      return undefined;
-    }
+  try {
+    // run is an IRI reference, as a File's location: a relative one is %-decoded (`my%20tools/x.cwl`).
+    target = url ? fileURLToPath(raw) : decodeURIComponent(raw);
+  } catch (error) {
+    ctx.problems.add(ctx.src.at(p), url
+      ? `run: ${JSON.stringify(raw)} is not a local file URL: ${(error as Error).message}`
+      : `run: ${JSON.stringify(raw)} has a malformed %-escape (write "%25" for a literal "%")`);
+    return undefined;
   }
   const file = path.isAbsolute(target) ? path.normalize(target) : path.normalize(path.join(path.dirname(sc.file), target));
   if (sc.tools.has(file)) return sc.tools.get(file);
