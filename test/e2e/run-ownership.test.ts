@@ -4,7 +4,7 @@
  * engine is alive (running it too would run its steps twice).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -188,6 +188,30 @@ describe('the process that executes a run', () => {
     const events = joinflow(['events', 'tail', '--from-start', '--no-follow', '--state', state, '--pattern', JSON.stringify({ 'detail-type': ['Run Cancelled'] })]);
     expect(events.code).toBe(0);
     expect(events.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { detail: { runId: string } }).detail.runId)).toEqual(['twice']);
+  });
+
+  it.runIf(process.platform === 'linux')('an engine killed and never reaped (a zombie: its parent does not wait) is gone: list says interrupted, resume and cancel take its run over', async () => {
+    const state = tmp();
+    // The shell starts the engine, then becomes `sleep`, which never waits for it: once killed,
+    // the engine stays a zombie as long as the sleep runs, as under a supervisor that does not
+    // reap its children or a container's PID 1 that reaps no orphans.
+    const parent = spawn('sh', ['-c', '"$0" "$@" >/dev/null 2>&1 & echo $!; exec sleep 300', process.execPath, bin, 'run', SLOW, '--state', state, '--run-id', 'zombie'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(parent);
+    let out = '';
+    parent.stdout!.on('data', (d) => (out += d));
+    await until('the engine\'s pid', () => out.includes('\n'));
+    const pid = Number(out.trim());
+    await until('the process step to start', () => sleeperStarted(state, 'zombie'));
+    process.kill(pid, 'SIGKILL');
+    await until('the engine to be a zombie', () => /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+    expect(joinflow(['list', '--state', state]).stdout).toMatch(/zombie +slow +running .*interrupted/);
+    const status = joinflow(['status', 'zombie', '--state', state]);
+    expect(status.stdout + status.stderr).toContain('interrupted: the engine process that ran it is gone');
+    const c = joinflow(['cancel', 'zombie', '--state', state]);
+    expect(c.stderr).toContain('joinflow cancel: run zombie cancelled (no engine was running it; stopped 1 process(es) its steps had left running)');
+    expect(c.code).toBe(0);
+    expect(run(state, 'zombie')?.status).toBe('cancelled');
+    parent.kill('SIGKILL');
   });
 
   it('a joinflow process never dies of the signal cancel sends, whenever it comes', async () => {

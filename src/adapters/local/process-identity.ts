@@ -8,18 +8,23 @@ import { existsSync, readFileSync } from 'node:fs';
 
 /** The start time of a process as /proc/<pid>/stat gives it (clock ticks after boot); undefined without /proc. */
 export function processStart(pid: number = process.pid): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state first); undefined without it. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces or parentheses.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    // The command name is in parentheses and may hold spaces or parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
 
 /**
- * Whether the process with this pid is alive (signal 0 checks without signalling) and is the one
- * that saved it: with `start`, its start time must match; without (runs saved before it was
+ * Whether the process with this pid is alive (signal 0 checks without signalling, and it is not a
+ * zombie) and is the one that saved it: with `start`, its start time must match; without (runs saved before it was
  * kept, other joinflow files), its command line must name joinflow, where /proc tells.
  */
 export function alive(pid: unknown, start?: unknown): boolean {
@@ -30,7 +35,11 @@ export function alive(pid: unknown, start?: unknown): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   if (!existsSync('/proc/self')) return true;
-  if (typeof start === 'string') return processStart(pid) === start;
+  // A zombie (killed, and its parent has not reaped it: a supervisor that does not wait, a
+  // container's PID 1 that reaps no orphans) still answers signal 0, but it will never write again.
+  const fields = statFields(pid);
+  if (fields !== undefined && (fields[0] === 'Z' || fields[0] === 'X')) return false;
+  if (typeof start === 'string') return fields?.[19] === start;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('joinflow');
   } catch {
