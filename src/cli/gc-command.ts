@@ -3,6 +3,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
+import { isSqliteError, StateFileError } from '../adapters/local/sqlite-schema.ts';
 import { sweepMemoryRuns } from './memory-runs.ts';
 import { openState, otherEngines, stateDir } from './state.ts';
 
@@ -51,12 +52,23 @@ export async function gcCommand(args: string[]): Promise<number> {
       }
     }
     // Finished subscription deliveries are kept only to recognise a late duplicate of their event.
-    const outbox = state.outbox();
-    const deliveries = outbox.prune(before);
-    outbox.commit();
+    let deliveries: number | undefined;
+    try {
+      const outbox = state.outbox();
+      deliveries = outbox.prune(before);
+      outbox.commit();
+    } catch (err) {
+      // On a full disk, what gc deleted and freed so far stands; the deliveries wait for the next gc.
+      if (!noRoom(err)) throw err;
+    }
     const files = leftovers === 0 ? '' : `, and ${dirs(leftovers)} of their logs, data and payloads`;
     const letters = deadLetters === 0 ? '' : `, ${deadLetters} dead letter${deadLetters === 1 ? '' : 's'}`;
-    process.stderr.write(`joinflow gc: removed ${runs} finished run(s)${letters} and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}${files}${memoryNote === '' ? '' : `, and ${memoryNote}`}\n`);
+    const pruned = deliveries === undefined ? '' : ` and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}`;
+    process.stderr.write(`joinflow gc: removed ${runs} finished run(s)${letters}${pruned}${files}${memoryNote === '' ? '' : `, and ${memoryNote}`}\n`);
+    if (deliveries === undefined) {
+      process.stderr.write(`joinflow gc: ${path.join(dir, 'state.db')}: no room to write the database (the disk is full, or an I/O error): finished subscription deliveries were not removed, nor the database compacted; run gc again once there is room\n`);
+      return 0;
+    }
     const compacted = compact(dir, state);
     if (compacted !== undefined) process.stderr.write(`joinflow gc: ${compacted}\n`);
     return 0;
@@ -77,7 +89,20 @@ function compact(dir: string, state: ReturnType<typeof openState>): string | und
   const file = path.join(dir, 'state.db');
   const size = (): number => (existsSync(file) ? statSync(file).size : 0) + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
   const before = size();
-  state.log.vacuum();
+  try {
+    state.log.vacuum();
+  } catch (err) {
+    // VACUUM writes a copy of the database: on a full disk the deleted rows stay free pages, which new runs reuse.
+    if (!noRoom(err)) throw err;
+    return `the database was not compacted: ${file}: ${(err as Error).message} (${(err as { code?: string }).code}); the space freed is reused by new runs, and gc gives it back once there is room for the copy VACUUM writes`;
+  }
   const mb = (n: number): string => (n < 2 ** 20 ? `${Math.round(n / 1024)} KB` : `${(n / 2 ** 20).toFixed(1)} MB`);
   return `compacted the database: ${mb(before)} -> ${mb(size())}`;
+}
+
+/** A write the disk had no room for (SQLITE_FULL), or an I/O error (a file that may not grow). */
+function noRoom(err: unknown): boolean {
+  // A failed commit comes as the state's STATE_WRITE error, with SQLite's as its cause.
+  const cause = err instanceof StateFileError && err.code === 'STATE_WRITE' ? err.cause : err;
+  return isSqliteError(cause, 'SQLITE_FULL') || isSqliteError(cause, 'SQLITE_IOERR');
 }

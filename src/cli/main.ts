@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof JoinflowError) {
       process.stderr.write(`joinflow ${command}: ${error.message}\n`);
       // The engine stopped as if killed: what it had committed is there to continue from.
-      if (error.code === 'STATE_WRITE' && (error as { resumable?: boolean }).resumable !== false) process.stderr.write("Once there is room (or the cause is fixed), 'joinflow resume' continues the runs it was executing.\n");
+      if (error.code === 'STATE_WRITE' && (error as { resumable?: boolean }).resumable !== false && ENGINES.has(command)) process.stderr.write("Once there is room (or the cause is fixed), 'joinflow resume' continues the runs it was executing.\n");
       return 2;
     }
     const environment = environmentError(error);
@@ -81,6 +81,9 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
 }
+
+/** The commands that execute runs: a failed commit stops their runs, which `resume` continues. */
+const ENGINES = new Set(['run', 'resume', 'dev']);
 
 /** What errno codes of a file operation say about the environment (exit 2 rather than a stack trace). */
 const ENVIRONMENT: Record<string, string> = {

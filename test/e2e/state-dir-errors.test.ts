@@ -4,8 +4,8 @@
  * database that is not a valid one. Permission cases run the bin as a user without write access:
  * as root (whom modes do not stop), as nobody (uid 65534).
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -155,5 +155,36 @@ describe('an unusable state dir', () => {
     expect(environmentError(Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY' }))).toContain('joinflow needs write access');
     expect(environmentError(Object.assign(new Error('x'), { code: 'ENOENT', syscall: 'open' }))).toBeUndefined();
     expect(environmentError(new Error('plain'))).toBeUndefined();
+  });
+
+  it.runIf(process.platform === 'linux')('gc on a database that cannot grow (a full disk): what it can do is done, one note, no stack trace', async () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    const file = path.join(dir, 'long.yaml');
+    writeFileSync(file, 'name: long\nsteps:\n  wait:\n    executor: { type: simulate, durationMs: 600000 }\n');
+    // A killed engine leaves its commits in the WAL, which a checkpoint copies into state.db.
+    // Its input makes the database far larger than the -shm file, whose size the limit below allows.
+    writeFileSync(path.join(dir, 'input.json'), JSON.stringify({ pad: 'x'.repeat(200_000) }));
+    const engine = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', file, '--input', `@${path.join(dir, 'input.json')}`, '--state', state, '--run-id', 'cut'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => engine.on('exit', resolve));
+    for (;;) {
+      const r = joinflow(['list', '--state', state, '--json']);
+      if (r.code === 0 && r.stdout.includes('"running"')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    engine.kill('SIGKILL');
+    await exited;
+    const shm = statSync(`${path.join(state, 'state.db')}-shm`).size;
+    expect(statSync(`${path.join(state, 'state.db')}-wal`).size).toBeGreaterThan(4 * shm);
+    // A limit on file size stands in for a full disk: the files may not grow past the -shm file's
+    // size, which opening the database writes in; state.db cannot take the WAL (an I/O error).
+    const blocks = Math.floor(shm / 512);
+    const gc = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f ${blocks}; exec "$0" "$@"`, process.execPath, path.join(root, 'bin/joinflow.js'), 'gc', '--state', state], { encoding: 'utf8', timeout: 60_000 });
+    expect(gc.stderr).not.toMatch(/^\s+at /m);
+    expect(gc.stderr).toContain('joinflow gc: removed 0 finished run(s)');
+    expect(gc.status, gc.stderr).toBe(0);
+    // The run is as it was, and goes on once there is room.
+    expect(JSON.parse(joinflow(['list', '--state', state, '--json']).stdout)).toMatchObject([{ runId: 'cut', status: 'running', interrupted: true }]);
+    expect(joinflow(['cancel', 'cut', '--state', state]).code).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import type { DeadLetter, DurableLog, RunOptions } from './durable-log.ts';
 import type { RunRecord, RunStatus } from '../../ports.ts';
 import { runRecord } from './run-record.ts';
 import type { Batch } from './sqlite-batch.ts';
+import { isSqliteError } from './sqlite-schema.ts';
 import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
@@ -188,7 +189,14 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
   batch.commit();
   forgetSavedPlans(db);
   // TRUNCATE: shrink the WAL back to zero bytes instead of leaving it at its high-water mark.
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch (err) {
+    // The deletes are committed (in the WAL); copying it into a file that may not grow (a full
+    // disk, when gc is most wanted) is left for a later checkpoint: gc goes on to free the
+    // runs' files.
+    if (!isSqliteError(err, 'SQLITE_FULL') && !isSqliteError(err, 'SQLITE_IOERR')) throw err;
+  }
   return { runs: runIds.length, runIds, deadLetters };
 }
 
