@@ -1,5 +1,5 @@
 /** The embedded engine's state directory for CLI commands: opening it, and cancel requests. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { createFileBlobStore } from '../adapters/local/file-blobs.ts';
 import { alive } from '../adapters/local/process-identity.ts';
@@ -115,6 +115,25 @@ export function dropCancelRequest(dir: string, runId: string): void {
  */
 export const RUNS_LOCK = 'runs';
 
+/** How long a lock file may stay empty while its taker writes its pid into it. */
+const EMPTY_LOCK_MS = 5_000;
+
+/**
+ * Creates the lock file `file` with this process's pid in it; EEXIST when it is there. A file
+ * created but not written (a full disk) is removed: left empty, it would hold the lock.
+ */
+function takeLockFile(file: string): void {
+  const fd = openSync(file, 'wx');
+  let written = false;
+  try {
+    writeSync(fd, String(process.pid));
+    written = true;
+  } finally {
+    closeSync(fd);
+    if (!written) rmSync(file, { force: true });
+  }
+}
+
 /**
  * A lock file in `dir` held while `fn` runs: another process waits for it (a lock whose holder is
  * gone is taken over). Guards what must not interleave between processes, such as two resumes
@@ -125,23 +144,27 @@ export async function withLock<T>(dir: string, name: string, fn: () => Promise<T
   const until = Date.now() + 60_000;
   for (;;) {
     try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      takeLockFile(file);
       break;
     } catch (error) {
-      // Not allowed to write it (a read-only state dir): said in a line, not as a stack trace.
+      // Not allowed to write it (a read-only state dir, a full disk): said in a line, not as a stack trace.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateDirError(dir, error);
       let text: string;
+      let age: number;
       try {
         text = readFileSync(file, 'utf8');
+        age = Date.now() - statSync(file).mtimeMs;
       } catch {
         continue; // released meanwhile
       }
-      // An empty file is a lock being written: it is waited for like a held one.
-      if (text !== '' && !alive(Number(text))) {
+      // An empty file is a lock being written, waited for like a held one; still empty after
+      // seconds, its writer died between creating and writing it (or an older joinflow left it
+      // when the disk was full), and nobody holds it.
+      if ((text !== '' && !alive(Number(text))) || (text === '' && age > EMPTY_LOCK_MS)) {
         rmSync(file, { force: true });
         continue;
       }
-      if (Date.now() > until) throw new UsageError(`${file} is held by process ${text}: wait for it, or remove the file if that process is not joinflow`);
+      if (Date.now() > until) throw new UsageError(`${file} is held by process ${text === '' ? '(not yet written)' : text}: wait for it, or remove the file if that process is not joinflow`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -4,7 +4,7 @@
  * engine is alive (running it too would run its steps twice).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -212,6 +212,19 @@ describe('the process that executes a run', () => {
     expect(c.code).toBe(0);
     expect(run(state, 'zombie')?.status).toBe('cancelled');
     parent.kill('SIGKILL');
+  });
+
+  it('a lock file left empty (its taker died, or the disk was full, before it wrote its pid) does not hold cancel and resume off', async () => {
+    const state = tmp();
+    await orphanedRun(state, 'stale-lock');
+    const lock = path.join(state, 'runs.lock');
+    writeFileSync(lock, '');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(lock, past, past);
+    const c = joinflow(['cancel', 'stale-lock', '--state', state]);
+    expect(c.stderr).toContain('joinflow cancel: run stale-lock cancelled (no engine was running it');
+    expect(c.code).toBe(0);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('a joinflow process never dies of the signal cancel sends, whenever it comes', async () => {
