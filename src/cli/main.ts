@@ -63,10 +63,19 @@ export async function main(argv: string[]): Promise<number> {
       if (error instanceof UsageError) process.stderr.write(`Run 'joinflow ${command} --help' for usage.\n`);
       return 2;
     }
+    if (error instanceof JoinflowError && error.code === 'STATE_DAMAGED') {
+      process.stderr.write(`joinflow ${command}: ${await stateFileOf(rest)}: ${error.message}. Its runs cannot be resumed from it: move the file away to start afresh (joinflow status still shows the runs that can be read).\n`);
+      return 2;
+    }
     if (error instanceof JoinflowError) {
       process.stderr.write(`joinflow ${command}: ${error.message}\n`);
       // The engine stopped as if killed: what it had committed is there to continue from.
       if (error.code === 'STATE_WRITE' && (error as { resumable?: boolean }).resumable !== false && ENGINES.has(command)) process.stderr.write("Once there is room (or the cause is fixed), 'joinflow resume' continues the runs it was executing.\n");
+      return 2;
+    }
+    // A page SQLite found damaged after the file opened (opening checks only the header).
+    if ((error as Error)?.name === 'SqliteError' && /^SQLITE_(CORRUPT|NOTADB)/.test(String((error as { code?: unknown }).code))) {
+      process.stderr.write(`joinflow ${command}: ${await stateFileOf(rest)}: not a valid state database (${(error as Error).message}, ${(error as { code: string }).code}): it is damaged; move it away to start afresh.\n`);
       return 2;
     }
     const environment = environmentError(error);
@@ -80,6 +89,21 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/**
+ * The state file a command's arguments name (`--state DIR`, else the default dir), for the
+ * errors of a damaged file, raised where the file is not known.
+ */
+async function stateFileOf(args: string[]): Promise<string> {
+  // Imported here: main loads no more than the command it runs needs.
+  const [{ DEFAULT_STATE_DIR }, path] = await Promise.all([import('./state.ts'), import('node:path')]);
+  let dir = DEFAULT_STATE_DIR;
+  for (const [i, arg] of args.entries()) {
+    if (arg === '--state' && args[i + 1] !== undefined) dir = args[i + 1]!;
+    else if (arg.startsWith('--state=')) dir = arg.slice('--state='.length);
+  }
+  return path.resolve(dir, 'state.db');
 }
 
 /** The commands that execute runs: a failed commit stops their runs, which `resume` continues. */

@@ -5,7 +5,8 @@
  * as root (whom modes do not stop), as nobody (uid 65534).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -155,6 +156,40 @@ describe('an unusable state dir', () => {
     expect(environmentError(Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY' }))).toContain('joinflow needs write access');
     expect(environmentError(Object.assign(new Error('x'), { code: 'ENOENT', syscall: 'open' }))).toBeUndefined();
     expect(environmentError(new Error('plain'))).toBeUndefined();
+  });
+
+  it('a state database damaged after it opened: one line naming the file and what cannot be read, exit 2', () => {
+    const [good, runId] = stateWithRun();
+    const damage = (how: (db: Database.Database) => void, page?: (db: Database.Database) => number): string => {
+      const dir = tmp();
+      cpSync(good, dir, { recursive: true });
+      const db = new Database(path.join(dir, 'state.db'));
+      how(db);
+      const at = page?.(db);
+      db.close();
+      if (at !== undefined) {
+        const fd = openSync(path.join(dir, 'state.db'), 'r+');
+        writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, at);
+        closeSync(fd);
+      }
+      return dir;
+    };
+    const file = (dir: string) => path.join(dir, 'state.db');
+    // Bytes of a run's journal rows changed on disk.
+    let dir = damage((db) => db.prepare('UPDATE journal SET facts = ? WHERE run_id = ?').run(Buffer.from([7, 1, 255, 0, 3]), runId));
+    expectRefused(joinflow(['status', runId, '--state', dir]), file(dir), `a journal row of run ${runId} cannot be read: the state database is damaged`, 'move the file away to start afresh');
+    // Its plan's JSON cut short.
+    dir = damage((db) => db.prepare('UPDATE plans SET json = substr(json, 1, 40)').run());
+    expectRefused(joinflow(['status', runId, '--state', dir]), file(dir), `the plan of run ${runId} cannot be read: the state database is damaged`);
+    // A page of the journal's table that is no B-tree page: SQLite finds it when it reads it.
+    dir = damage(
+      (db) => db.pragma('wal_checkpoint(TRUNCATE)'),
+      (db) => {
+        const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'journal'").get() as { rootpage: number };
+        return (rootpage - 1) * (db.pragma('page_size', { simple: true }) as number);
+      },
+    );
+    expectRefused(joinflow(['status', runId, '--state', dir]), file(dir), 'not a valid state database', 'SQLITE_CORRUPT', 'move it away to start afresh');
   });
 
   it.runIf(process.platform === 'linux')('gc on a database that cannot grow (a full disk): what it can do is done, one note, no stack trace', async () => {

@@ -137,4 +137,16 @@ describe('a failed commit', () => {
     expect(() => batch.commit()).toThrow(error as Error);
     expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(1);
   });
+
+  it('on a damaged file says so, and not that resume continues once there is room', () => {
+    const file = path.join(tmp(), 'x.db');
+    const db = new Database(file);
+    closers.push(() => db.close());
+    const batch = createBatch(db, file);
+    const corrupt = new Database.SqliteError('database disk image is malformed', 'SQLITE_CORRUPT');
+    const error = batch.abandon(corrupt) as Error & { code: string; resumable: boolean };
+    expect(error.code).toBe('STATE_WRITE');
+    expect(error.message).toBe(`${file}: cannot write the state database: it is damaged (database disk image is malformed, SQLITE_CORRUPT); move it away to start afresh.`);
+    expect(error.resumable).toBe(false);
+  });
 });

@@ -192,7 +192,7 @@ export class Journal {
       } else {
         table = this.#startTable(runId, rows[0]!);
         for (const row of rows) {
-          const { base, names } = rowNames(row);
+          const { base, names } = rowNames(row, runId);
           table.define(base, names);
         }
       }
@@ -206,7 +206,7 @@ export class Journal {
    * when the first row numbers its names after it (its base is the vocabulary's size).
    */
   #startTable(runId: string, first: StoredRow): NameTable {
-    const { base } = rowNames(first);
+    const { base } = rowNames(first, runId);
     if (base === 0) return new NameTable();
     const plan = this.#runPlan(runId);
     const vocabulary = plan ? planVocabulary(plan) : undefined;

@@ -10,6 +10,8 @@ import type { TaskEntry } from './durable-log.ts';
 import { splitRow } from './journal-bytes.ts';
 import { Fact, STATUS, STEP_TYPES, TaskFlag } from './journal-codec.ts';
 import type { NameTable } from './journal-names.ts';
+import { JoinflowError } from '../../model/errors.ts';
+import { StateDamagedError } from './sqlite-schema.ts';
 
 /** What decoding a row reports, fact by fact, in order. */
 export type RowVisitor = {
@@ -65,7 +67,15 @@ function open(row: StoredRow): { head: Head; f: Fields } {
 }
 
 /** The names a row defines and the number of the first: what a run's name table needs of it. */
-export function rowNames(row: StoredRow): { base: number; names: string[] } {
+export function rowNames(row: StoredRow, runId: string | null = null): { base: number; names: string[] } {
+  try {
+    return namesOf(row);
+  } catch (error) {
+    throw damaged(runId, error);
+  }
+}
+
+function namesOf(row: StoredRow): { base: number; names: string[] } {
   if (typeof row === 'string') {
     const [base, names] = JSON.parse(row) as [number, string[]];
     return { base, names };
@@ -80,6 +90,23 @@ export function rowNames(row: StoredRow): { base: number; names: string[] } {
  * row's.
  */
 export function readRow(runId: string | null, input: unknown, row: StoredRow, table: NameTable, visit: RowVisitor): void {
+  try {
+    decodeRow(runId, input, row, table, visit);
+  } catch (error) {
+    throw damaged(runId, error);
+  }
+}
+
+/**
+ * A row that cannot be decoded: bytes changed on disk. A JoinflowError (a plan deleted under
+ * the run) and what the visitor throws pass as they are.
+ */
+function damaged(runId: string | null, error: unknown): unknown {
+  if (error instanceof JoinflowError || !(error instanceof SyntaxError || error instanceof RangeError || error instanceof TypeError || /^journal row/.test((error as Error)?.message ?? ''))) return error;
+  return new StateDamagedError(`a journal row of ${runId === null ? 'no run' : `run ${runId}`}`, error);
+}
+
+function decodeRow(runId: string | null, input: unknown, row: StoredRow, table: NameTable, visit: RowVisitor): void {
   const { head, f } = open(row);
   table.define(head.base, head.names);
   const names = table.list;

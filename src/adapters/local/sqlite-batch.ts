@@ -30,6 +30,12 @@ export type Batch = {
 function writeFailure(file: string, err: unknown): Error {
   if (err instanceof StateFileError) return err;
   const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) {
+    // No room or cause to fix would let resume go on from it.
+    const damaged = new StateFileError('STATE_WRITE', file, `${file}: cannot write the state database: it is damaged (${(err as Error).message}, ${code}); move it away to start afresh.`, { cause: err });
+    damaged.resumable = false;
+    return damaged;
+  }
   const why = code === 'SQLITE_FULL' ? 'the database or its disk is full (SQLITE_FULL)' : typeof code === 'string' ? `${(err as Error).message} (${code})` : String((err as Error)?.message ?? err);
   return new StateFileError('STATE_WRITE', file, `${file}: cannot write the state database: ${why}. What was not committed is dropped; the file keeps every commit before it.`, { cause: err });
 }

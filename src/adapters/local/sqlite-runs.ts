@@ -10,7 +10,7 @@ import type { DeadLetter, DurableLog, RunOptions } from './durable-log.ts';
 import type { RunRecord, RunStatus } from '../../ports.ts';
 import { runRecord } from './run-record.ts';
 import type { Batch } from './sqlite-batch.ts';
-import { isSqliteError } from './sqlite-schema.ts';
+import { isSqliteError, parseStored } from './sqlite-schema.ts';
 import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
@@ -32,24 +32,21 @@ export const RUN_COLUMNS = 'run_id, workflow, status, input, started_at, finishe
 export function decodeRun(row: RunRow | undefined): RunRecord | undefined {
   if (!row || row.status === null) return undefined;
   // Absent fields stay absent (not `undefined`), like the records the memory store keeps.
+  const what = () => `the record of run ${row.run_id}`;
   return runRecord({
     runId: row.run_id,
     workflow: row.workflow,
-    input: parse(row.input),
+    input: row.input === null ? undefined : parseStored(row.input, what),
     startedAt: row.started_at,
     finishedAt: row.finished_at ?? undefined,
-    output: row.output === null ? undefined : JSON.parse(row.output),
-    error: row.error === null ? undefined : (JSON.parse(row.error) as RunRecord['error']),
+    output: row.output === null ? undefined : parseStored(row.output, what),
+    error: row.error === null ? undefined : parseStored<RunRecord['error']>(row.error, what),
   }, row.status);
 }
 
 /** JSON text for a column; `undefined` becomes NULL (JSON has no undefined). */
 export function toJson(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
-}
-
-function parse(text: string | null): unknown {
-  return text === null ? undefined : JSON.parse(text);
 }
 
 /** The DurableLog methods that live in the per-run tables. */
@@ -108,7 +105,7 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
     },
     timers(runId) {
       const rows = runId === undefined ? s.timersAll.all() : s.timersRun.all(runId);
-      return rows.map((r) => ({ id: r.id, dueAt: r.due_at, task: JSON.parse(r.json) as Task }));
+      return rows.map((r) => ({ id: r.id, dueAt: r.due_at, task: parseStored<Task>(r.json, () => `retry timer ${r.id}`) }));
     },
     deadLetter(event, reason, at) {
       batch.write();
@@ -141,13 +138,13 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
       if (!plan) {
         const json = s.planJson.get(hash);
         if (json === undefined) return undefined;
-        plans.set(hash, (plan = JSON.parse(json) as TriggerPlan));
+        plans.set(hash, (plan = parseStored<TriggerPlan>(json, () => `the plan of run ${runId}`)));
       }
       return plan;
     },
     runOptions(runId) {
       const text = s.runOptions.get(runId);
-      return typeof text === 'string' ? (JSON.parse(text) as RunOptions) : undefined;
+      return typeof text === 'string' ? parseStored<RunOptions>(text, () => `the options of run ${runId}`) : undefined;
     },
     listRuns(filter = {}) {
       const rows = s.listRuns.all({ status: filter.status ?? null, workflow: filter.workflow ?? null });

@@ -285,6 +285,26 @@ function ensureSchema(db: Database.Database, file: string, schema: Schema): void
   }
 }
 
+/**
+ * What the state database holds that cannot be decoded any more (a damaged file: bytes changed
+ * under SQLite, or a page it could not read): `what` names the row, and the message says so.
+ * The CLI adds the file (it knows the state dir), as for other StateFileErrors.
+ */
+export class StateDamagedError extends JoinflowError {
+  constructor(what: string, cause: unknown) {
+    super('STATE_DAMAGED', `${what} cannot be read: the state database is damaged (${String((cause as Error)?.message ?? cause).split('\n')[0]})`, { cause });
+  }
+}
+
+/** JSON text read back from the state database; a damaged one throws StateDamagedError naming `what`. */
+export function parseStored<T = unknown>(text: string, what: () => string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new StateDamagedError(what(), error);
+  }
+}
+
 /** True when `err` is a better-sqlite3 error with this result code. */
 export function isSqliteError(err: unknown, code: string): boolean {
   return err instanceof Database.SqliteError && (err.code === code || err.code.startsWith(`${code}_`));
