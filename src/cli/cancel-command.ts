@@ -6,7 +6,10 @@ import { parseArgs } from 'node:util';
 import type { StopReport } from '../adapters/aws/batch-jobs.ts';
 import { cancelStageRun } from '../adapters/aws/stage.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
-import { DetailType, JOINFLOW_SOURCE } from '../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../model/events.ts';
+import type { Subscription } from '../model/subscriptions.ts';
+import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
+import { createSubscriptionMatcher } from '../runtime/subscriptions.ts';
 import { UsageError } from '../model/errors.ts';
 import { openState, requestCancel, requireState, RUNS_LOCK, stateDir, withLock } from './state.ts';
 import { runOwner } from '../adapters/local/process-identity.ts';
@@ -54,8 +57,12 @@ export async function cancelCommand(args: string[]): Promise<number> {
         return 0;
       }
       // No live engine runs it (it died): record the cancellation so resume will not continue it.
-      const stopped = await cancelUnowned(state, runId, record.workflow);
+      const { stopped, subscriptions } = await cancelUnowned(state, runId, record.workflow);
       process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''})\n`);
+      if (subscriptions.length > 0) {
+        const n = subscriptions.length;
+        process.stderr.write(`joinflow cancel: its Run Cancelled waits for ${n} subscription deliver${n === 1 ? 'y' : 'ies'} (${subscriptions.join(', ')}): the next joinflow run, dev or resume on this state dir sends ${n === 1 ? 'it' : 'them'}\n`);
+      }
       return 0;
     } finally {
       state.close();
@@ -65,18 +72,40 @@ export async function cancelCommand(args: string[]): Promise<number> {
 
 /**
  * Cancels a run that no live engine runs: the state says so (Run Cancelled, tasks cancelled,
- * timers gone), and the processes its steps left running are stopped. Returns how many.
+ * timers gone), and the processes its steps left running are stopped (`stopped`: how many).
+ * Run Cancelled goes into the outbox, in the same commit, for each subscription it matches (the
+ * config file's and the run's workflow's own, `subscriptions`), as an engine would have put it:
+ * the next engine on the state dir delivers it.
  */
-export async function cancelUnowned(state: ReturnType<typeof openState>, runId: string, workflow: string): Promise<number> {
+export async function cancelUnowned(state: ReturnType<typeof openState>, runId: string, workflow: string): Promise<{ stopped: number; subscriptions: string[] }> {
   const now = Date.now();
-  if (!(await state.store.finishRun(runId, { status: 'cancelled', finishedAt: now, error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } }))) return 0;
+  if (!(await state.store.finishRun(runId, { status: 'cancelled', finishedAt: now, error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } }))) return { stopped: 0, subscriptions: [] };
   const event = { id: `cancel-${runId}-${now}`, source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow, runId, reason: 'cancelled with joinflow cancel' } };
   state.log.markProcessed(state.log.appendEvents([event]));
+  const subscriptions = subscribersOf(state, runId, event).map((s) => s.name);
+  state.outbox().enqueue(subscriptions.map((subscription) => ({ subscription, event, attempt: 0, dueAt: now })));
   for (const t of state.log.unfinishedTasks(runId)) state.log.taskFinished(t.task, 'cancelled', now);
   for (const t of state.log.timers(runId)) state.log.removeTimer(t.id);
   await state.store.commit();
   // What its steps started outlives the engine that died: those processes are stopped too.
-  return stopOrphans(runId);
+  return { stopped: await stopOrphans(runId), subscriptions };
+}
+
+/**
+ * The subscriptions an event of `runId` matches: those of the config file in the directory the
+ * run was started in, and its workflow's own. A config that cannot be read is reported, and the
+ * run is cancelled all the same.
+ */
+function subscribersOf(state: ReturnType<typeof openState>, runId: string, event: EventEnvelope): Subscription[] {
+  const plan = state.log.runPlan(runId);
+  const ownRoot = state.log.runOptions(runId)?.['root'];
+  try {
+    const subs = projectSubscriptions(plan ? [plan] : [], { root: typeof ownRoot === 'string' ? ownRoot : process.cwd() });
+    return createSubscriptionMatcher(subs)(event);
+  } catch (error) {
+    process.stderr.write(`joinflow: run ${runId}: its Run Cancelled goes to no subscription: ${(error as Error).message}\n`);
+    return [];
+  }
 }
 
 /** Cancels a run of a deployed stage (see cancelStageRun). */

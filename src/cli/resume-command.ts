@@ -46,6 +46,11 @@ export async function resumeCommand(args: string[]): Promise<number> {
       return 0;
     }
     let code = report(cancelled, values.json);
+    // Only cancels carried out: their Run Cancelled (and what else is pending) goes out here.
+    if (runs.length === 0) {
+      await deliverLeftovers(state, dir);
+      return code;
+    }
     const groups = engineGroups(state, runs);
     if (groups.length > 1) {
       process.stderr.write(`joinflow resume: ${runs.length} runs need ${groups.length} engines (started in other directories, with other flags or another version of their workflow): they are continued one engine after another\n`);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { requestCancel } from '../../src/cli/state.ts';
 
 const tmp = tempDirs('joinflow-subs-');
 const bin = path.join(root, 'bin/joinflow.js');
@@ -228,6 +229,47 @@ describe('subscriptions on the embedded engine', () => {
     expect(lines.filter((l) => l.startsWith('end'))).toEqual([lines.at(-1)]);
     expect(lines.at(-1)).not.toBe(`end ${first}`);
   }, 60_000);
+
+  it('delivers the Run Cancelled of a run that joinflow cancel ends after its engine died, to the config\'s and the workflow\'s own subscriptions', async () => {
+    const dir = project();
+    writeFileSync(
+      path.join(dir, 'workflows/hang.yaml'),
+      'name: hang\nsteps:\n  a:\n    executor: {type: process, command: node, args: ["-e", "setTimeout(() => {}, 60000)"]}\n' +
+        'subscriptions:\n  own:\n    pattern: {detail-type: [Run Cancelled]}\n    target: {type: command, command: node, args: [audit.mjs]}\n',
+    );
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n  gone:\n    pattern: {detail-type: [Run Cancelled]}\n    target: {type: command, command: node, args: [audit.mjs]}\n');
+    /** Starts a run of hang and kills its engine once its step runs. */
+    const killedRun = async (runId: string) => {
+      const child = spawn(process.execPath, [bin, 'run', 'hang', '--run-id', runId], { cwd: dir, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      const started = async () => {
+        const s = await joinflowAsync(['status', runId, '--json'], dir);
+        return s.code === 0 && (JSON.parse(s.stdout) as { steps: Array<{ state: string }> }).steps.some((x) => x.state === 'started');
+      };
+      const end = Date.now() + 30_000;
+      while (!(await started()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      child.kill('SIGKILL');
+      await exited;
+    };
+    await killedRun('hang-1');
+    const cancelled = await joinflowAsync(['cancel', 'hang-1'], dir);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stderr).toContain('Run Cancelled waits for 2 subscription deliveries (gone, hang.own)');
+    // The next engine on the state dir sends them: here resume, with no run left to continue.
+    const resumed = await joinflowAsync(['resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('delivering 2 subscription deliveries left pending');
+    const audit = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { 'detail-type': string; detail: { runId: string } });
+    expect(audit.map((e) => `${e['detail-type']}:${e.detail.runId}`)).toEqual(['Run Cancelled:hang-1', 'Run Cancelled:hang-1']);
+    // A cancel its engine never read (it died first), carried out by resume: resume sends its Run Cancelled.
+    await killedRun('hang-2');
+    requestCancel(path.join(dir, '.joinflow'), 'hang-2');
+    const carried = await joinflowAsync(['resume'], dir);
+    expect(carried.code).toBe(1);
+    expect(carried.stderr).toContain('run hang-2 had been asked to cancel: cancelled, not resumed');
+    const after = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { detail: { runId: string } });
+    expect(after.filter((e) => e.detail.runId === 'hang-2')).toHaveLength(2);
+  }, 120_000);
 
   it('stops a chain of subscriptions that start each other\'s workflows (ping -> pong -> ping ...) after 64 runs', async () => {
     const dir = project();
