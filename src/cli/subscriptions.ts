@@ -1,6 +1,6 @@
 /** Subscriptions for the CLI's engines (`run`, `dev`, `resume`): outbox, targets and logging. */
 import type { Engine } from '../adapters/local/engine.ts';
-import { createMemoryOutbox } from '../adapters/local/delivery-outbox.ts';
+import { createMemoryOutbox, type Delivery } from '../adapters/local/delivery-outbox.ts';
 import type { DurableState } from '../adapters/local/durable-state.ts';
 import { createSubscriptionDispatcher, type SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
 import { createTargetRunner } from '../adapters/local/subscription-targets.ts';
@@ -36,11 +36,17 @@ export function subscriptionHub(
     started,
     tap: (events) => dispatcher?.tap(events) ?? false,
     bind(engine) {
+      const outbox = state ? state.outbox() : createMemoryOutbox();
+      // `always` (joinflow dev, resume's leftovers): the subscriptions are the whole project's,
+      // and a delivery for none of them is dead-lettered. Other engines know the config file's
+      // and their own workflows' only: deliveries an earlier engine left for another workflow's
+      // own subscriptions go to those its run was started with.
+      const all = options.always || !state ? subs : [...subs, ...leftoverSubscriptions(outbox.pending(), subs, state.log)];
       // `always`: joinflow dev may gain subscriptions when its config is edited.
-      if (subs.length === 0 && !options.always) return undefined;
+      if (all.length === 0 && !options.always) return undefined;
       dispatcher = createSubscriptionDispatcher({
-        subscriptions: subs,
-        outbox: state ? state.outbox() : createMemoryOutbox(),
+        subscriptions: all,
+        outbox,
         deliver: createTargetRunner({
           root,
           publish: (events) => engine.publish(events),
@@ -61,6 +67,22 @@ export function subscriptionHub(
       return dispatcher;
     },
   };
+}
+
+/**
+ * The workflow subscriptions, not among `known`, that pending deliveries name: declared in the
+ * plan of the run whose event each carries.
+ */
+function leftoverSubscriptions(pending: readonly Delivery[], known: readonly Subscription[], log: Pick<DurableState['log'], 'runPlan'>): Subscription[] {
+  const names = new Set(known.map((s) => s.name));
+  const found = new Map<string, Subscription>();
+  for (const d of pending) {
+    if (names.has(d.subscription) || found.has(d.subscription)) continue;
+    const runId = (d.event.detail as { runId?: unknown } | undefined)?.runId;
+    const sub = typeof runId === 'string' ? log.runPlan(runId)?.subscriptions?.find((s) => s.name === d.subscription) : undefined;
+    if (sub) found.set(sub.name, sub);
+  }
+  return [...found.values()];
 }
 
 /**

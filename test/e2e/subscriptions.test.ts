@@ -37,6 +37,8 @@ const received: Received[] = [];
 let hookCalls = 0;
 /** /later answers 500 until this is set. */
 let laterUp = false;
+/** Paths that answer 200 once added here (500 before). */
+const upPaths = new Set<string>();
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -44,7 +46,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
       // /hook fails once, then accepts; /down is always down.
-      const status = req.url === '/hook' ? (hookCalls++ === 0 ? 500 : 200) : req.url === '/later' && laterUp ? 200 : 500;
+      const status = req.url === '/hook' ? (hookCalls++ === 0 ? 500 : 200) : (req.url === '/later' && laterUp) || upPaths.has(req.url ?? '') ? 200 : 500;
       received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(text), status });
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'boom');
     });
@@ -269,6 +271,43 @@ describe('subscriptions on the embedded engine', () => {
     expect(carried.stderr).toContain('run hang-2 had been asked to cancel: cancelled, not resumed');
     const after = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { detail: { runId: string } });
     expect(after.filter((e) => e.detail.runId === 'hang-2')).toHaveLength(2);
+  }, 120_000);
+
+  it('delivers what another workflow\'s own subscription left pending when resume continues an unrelated run (it was dead-lettered as no longer declared)', async () => {
+    const dir = project();
+    writeFileSync(
+      path.join(dir, 'workflows/own.yaml'),
+      `name: own\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1}\nsubscriptions:\n  tell:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: webhook, url: "${url}/own", retry: {maxAttempts: 3, backoffMs: 1500}}\n`,
+    );
+    writeFileSync(path.join(dir, 'workflows/pause.yaml'), 'name: pause\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1500}\n');
+    // own's run ends; its delivery fails once and waits for its retry: Ctrl-C then.
+    const first = spawn(process.execPath, [bin, 'run', 'own', '--run-id', 'own-1'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stderr = '';
+    first.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (stderr.includes('own.tell: delivery attempt 1 failed')) first.kill('SIGINT');
+    });
+    await new Promise((resolve) => first.on('close', resolve));
+    // A run of another workflow, whose engine dies while it runs.
+    const paused = spawn(process.execPath, [bin, 'run', 'pause', '--run-id', 'pause-1'], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise((resolve) => paused.on('exit', resolve));
+    const started = async () => {
+      const st = await joinflowAsync(['status', 'pause-1', '--json'], dir);
+      return st.code === 0 && (JSON.parse(st.stdout) as { steps: Array<{ state: string }> }).steps.some((x) => x.state === 'started');
+    };
+    const end = Date.now() + 30_000;
+    while (!(await started()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    paused.kill('SIGKILL');
+    await exited;
+    upPaths.add('/own');
+    // resume continues pause with pause's subscriptions and the config's, and sends own's delivery too.
+    const resumed = await joinflowAsync(['resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // (pause's run may have tried it once more while it ran, as a run does with what it finds pending.)
+    const own = received.filter((r) => r.path === '/own');
+    expect(own.map((r) => r.body.detail.runId)).toEqual(own.map(() => 'own-1'));
+    expect([own[0]!.status, own.at(-1)!.status]).toEqual([500, 200]);
+    expect((await joinflowAsync(['dlq', 'list'], dir)).stdout).not.toContain('no longer declared');
   }, 120_000);
 
   it('stops a chain of subscriptions that start each other\'s workflows (ping -> pong -> ping ...) after 64 runs', async () => {
