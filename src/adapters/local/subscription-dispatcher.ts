@@ -9,6 +9,7 @@ import type { DeliveryRetry, Subscription } from '../../model/subscriptions.ts';
 import { createSubscriptionMatcher, deliveryDelay } from '../../runtime/subscriptions.ts';
 import type { Delivery, DeliveryOutbox } from './delivery-outbox.ts';
 import { setLongTimeout, type LongTimer } from './long-timer.ts';
+import { DeliveryQueue } from './delivery-queue.ts';
 
 /** What one attempt did. `reject`: retrying cannot help (a 4xx answer, an unknown workflow). */
 /** An attempt's outcome; `afterMs`: how long the receiver asked to wait before the next (a 429's or 503's Retry-After). */
@@ -51,8 +52,8 @@ export class SubscriptionDispatcher {
   readonly #now: () => number;
   #byName = new Map<string, Subscription>();
   #match: (event: unknown) => Subscription[] = () => [];
-  /** Deliveries waiting for their due time (not in flight). */
-  #queue: Delivery[] = [];
+  /** Deliveries waiting for their due time or a free slot (not in flight). */
+  #queue = new DeliveryQueue();
   #inFlight = 0;
   /** In-flight deliveries by subscription name. */
   #busy = new Map<string, number>();
@@ -112,7 +113,7 @@ export class SubscriptionDispatcher {
 
   /** Deliveries not yet finished (queued, waiting for a retry, or in flight). */
   get pending(): number {
-    return this.#queue.length + this.#inFlight;
+    return this.#queue.size + this.#inFlight;
   }
 
   get stats(): { delivered: number; dead: number; pending: number } {
@@ -121,7 +122,9 @@ export class SubscriptionDispatcher {
 
   /** When the next queued delivery is due (Infinity when none is queued). */
   get nextDueAt(): number {
-    return this.#queue.reduce((m, d) => Math.min(m, d.dueAt), Infinity);
+    let m = Infinity;
+    for (const d of this.#queue.all()) m = Math.min(m, d.dueAt);
+    return m;
   }
 
   /** Resolves once every delivery has finished: delivered or dead-lettered. */
@@ -137,7 +140,9 @@ export class SubscriptionDispatcher {
 
   /** When the next queued delivery of those is due (Infinity when none is queued). */
   get nextCausedDueAt(): number {
-    return this.#queue.reduce((m, d) => (this.#caused.has(d) ? Math.min(m, d.dueAt) : m), Infinity);
+    let m = Infinity;
+    for (const d of this.#queue.all()) if (this.#caused.has(d)) m = Math.min(m, d.dueAt);
+    return m;
   }
 
   /** Resolves once the deliveries the engine's own events caused have finished (see {@link caused}). */
@@ -165,29 +170,20 @@ export class SubscriptionDispatcher {
     const now = this.#now();
     const max = this.#o.maxInFlight ?? 64;
     const perSub = this.#o.maxInFlightPerSubscription ?? 4;
+    this.#queue.promote(now);
+    const busyOf = (name: string) => this.#busy.get(name) ?? 0;
     while (this.#inFlight < max) {
       // Fair between subscriptions: of the due deliveries whose subscription has a free slot,
       // take the oldest one of the subscription with the fewest in flight.
-      let pick = -1;
-      let pickBusy = Infinity;
-      for (let i = 0; i < this.#queue.length; i++) {
-        const d = this.#queue[i]!;
-        if (d.dueAt > now) continue;
-        const busy = this.#busy.get(d.subscription) ?? 0;
-        if (busy >= perSub || busy >= pickBusy) continue;
-        pick = i;
-        pickBusy = busy;
-        if (busy === 0) break;
-      }
-      if (pick < 0) break;
-      const [d] = this.#queue.splice(pick, 1);
+      const d = this.#queue.take(busyOf, perSub);
+      if (d === undefined) break;
       this.#inFlight++;
-      this.#busy.set(d!.subscription, pickBusy + 1);
-      void this.#attempt(d!).finally(() => {
+      this.#busy.set(d.subscription, busyOf(d.subscription) + 1);
+      void this.#attempt(d).finally(() => {
         this.#inFlight--;
-        const left = (this.#busy.get(d!.subscription) ?? 1) - 1;
-        if (left > 0) this.#busy.set(d!.subscription, left);
-        else this.#busy.delete(d!.subscription);
+        const left = (this.#busy.get(d.subscription) ?? 1) - 1;
+        if (left > 0) this.#busy.set(d.subscription, left);
+        else this.#busy.delete(d.subscription);
         this.#pump();
         this.#notify();
       });
@@ -202,7 +198,7 @@ export class SubscriptionDispatcher {
   #arm(now: number): void {
     // `now` is the pump's: a delivery it skipped as not yet due gets its timer, even when the
     // clock has reached its due time since (with a clock of its own, it could have got none).
-    const due = this.#queue.reduce((m, d) => (d.dueAt > now ? Math.min(m, d.dueAt) : m), Infinity);
+    const due = this.#queue.nextWaiting();
     if (due === Infinity || due >= this.#timerAt) return;
     this.#timer?.clear();
     this.#timerAt = due;
