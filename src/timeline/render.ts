@@ -95,6 +95,14 @@ function chart(t: Timeline, s: TimelineSummary, options: RenderOptions): string 
   const rowH = n === 0 ? 18 : Math.max(2, Math.min(18, Math.floor(640 / n)));
   const labelled = rowH >= 10;
   const labelW = labelled ? Math.min(280, Math.max(80, Math.ceil(t.executions.reduce((m, e) => Math.max(m, label(e).length), 0) * CHAR_W) + 20)) : 64;
+  // A label wider than its column (at most 280 px) is shortened from its start: its end tells
+  // rows apart (the item, the attempt), and the bar's tip has it whole. Counted at the width of a
+  // bold glyph (the critical path's labels), with room for the ellipsis.
+  const labelChars = labelW < 280 ? Infinity : Math.floor((labelW - 12) / 7.2);
+  const rowLabel = (e: Execution): string => {
+    const text = [...label(e)];
+    return text.length <= labelChars ? text.join('') : `…${text.slice(-(labelChars - 1)).join('')}`;
+  };
   const left = labelW + 8;
   const right = 40;
   const plotW = width - left - right;
@@ -194,7 +202,7 @@ function chart(t: Timeline, s: TimelineSummary, options: RenderOptions): string 
     const fill = palette.get(colorBy === 'kind' ? e.kind : e.category) ?? OTHER_COLOR;
     const cls = `bar ${e.status}${onPath.has(i) ? ' crit' : ''}`;
     const tip = `${label(e)} (attempt ${e.attempt}) · ${e.kind}${e.placement === undefined ? '' : ` on ${e.placement}`}${e.category !== e.step ? ` · ${e.category}` : ''} · ${e.status} · start +${formatMs(e.start - origin)} · took ${formatMs(e.end - e.start)}${e.initMs ? `, ${formatMs(e.initMs)} of it init` : ''}${onPath.has(i) ? ' · on the critical path' : ''}`;
-    const textPart = labelled ? `<text class="label${onPath.has(i) ? ' crit-label' : ''}" x="${left - 8}" y="${r(top + i * rowH + rowH / 2 + 4)}">${esc(label(e))}</text>` : '';
+    const textPart = labelled ? `<text class="label${onPath.has(i) ? ' crit-label' : ''}" x="${left - 8}" y="${r(top + i * rowH + rowH / 2 + 4)}">${esc(rowLabel(e))}</text>` : '';
     return `${textPart}<rect class="${cls}" x="${r(X(e.start))}" y="${r(rowY(i))}" width="${r(Math.max(1, X(e.end) - X(e.start)))}" height="${barH}" fill="${fill}"><title>${esc(tip)}</title></rect>`;
   });
   out.push(`<g class="bars">${bars.join('')}</g>`);

@@ -80,6 +80,17 @@ describe('renderSvg', () => {
     expect(svg).not.toMatch(/<script|href=|url\(/);
   });
 
+  it('shortens a row label too long for the label column from its start, keeping its end (it ran off the left edge, cut)', () => {
+    const long = `${'very_long_step_name_'.repeat(5)}a`;
+    const t: Timeline = { ...small, needs: { [long]: [], c: [long] }, executions: sortExecutions([bar(long, 'simulate', 1010, 1100, { item: 12, attempt: 2 }), bar('c', 'simulate', 1100, 1390)]) };
+    const out = renderSvg(t, summarizeTimeline(t));
+    const labels = [...out.matchAll(/<text class="label[^"]*"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+    // The column is at most 280 px wide, 7.2 px a bold character: 37 characters, the item and attempt kept.
+    expect(labels).toEqual([`…${`${long}[12] #2`.slice(-36)}`, 'c']);
+    // The whole label is in the bar's tip.
+    expect(out).toContain(`<title>${long}[12] #2 (attempt 2)`);
+  });
+
   it('places bars on the time scale: the run start at the left edge, the run end at the right', () => {
     const rects = [...svg.matchAll(/<rect class="bar [^"]*" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
     const axis = svg.match(/<line class="axis" x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)"/)!;
