@@ -55,7 +55,9 @@ export async function eventsCommand(args: string[], options: { signal?: AbortSig
   const unwatch = values['no-follow'] ? () => {} : watchOutput(1, onSignal);
   let shown = 0;
   try {
-    let seq = values['from-start'] ? 0 : state.log.lastEventSeq();
+    // Following, new events only unless --from-start; --no-follow prints what the log holds
+    // (from its end it would print nothing, ever).
+    let seq = values['from-start'] || values['no-follow'] ? 0 : state.log.lastEventSeq();
     while (!stop && !options.signal?.aborted) {
       const page = state.log.eventsAfter(seq, PAGE);
       for (const { seq: s, event } of page) {

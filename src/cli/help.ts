@@ -209,8 +209,10 @@ resume, also while they run) as JSON lines on stdout, filtered by an EventBridge
 
 Options:
   --pattern JSON|@file   only events matching this EventBridge event pattern
-  --from-start           begin with the oldest event still in the log (default: new events only)
-  --no-follow            print what is in the log and exit (default: keep streaming until Ctrl-C)
+  --from-start           begin with the oldest event still in the log (default when following:
+                         new events only)
+  --no-follow            print what is in the log, from its oldest event, and exit (default: keep
+                         streaming until Ctrl-C)
   --limit N              exit after N matching events
   --state DIR            state directory (default .joinflow)
 Exit codes: 0 stopped (Ctrl-C or SIGTERM, --limit reached, the end of the log with --no-follow,

@@ -100,3 +100,18 @@ describe.runIf(outputWatchStatus().available)('events tail whose reader goes awa
     expect(await exited).toBe(0);
   });
 });
+
+describe('events tail --no-follow', () => {
+  it('prints what the log holds, without --from-start too (it started at the log\'s end and printed nothing)', () => {
+    const state = tmp();
+    expect(joinflow(['run', 'workflows/diamond.ts', '--input', '{"x": 1}', '--state', state, '--run-id', 'nf-1']).code).toBe(0);
+    const all = joinflow(['events', 'tail', '--no-follow', '--state', state]);
+    expect(all.code, all.stderr).toBe(0);
+    const types = all.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { 'detail-type': string })['detail-type']);
+    expect(types[0]).toBe('Run Requested');
+    expect(types.at(-1)).toBe('Run Succeeded');
+    expect(joinflow(['events', 'tail', '--no-follow', '--from-start', '--state', state]).stdout).toBe(all.stdout);
+    const ends = joinflow(['events', 'tail', '--no-follow', '--state', state, '--pattern', succeeded]);
+    expect(ends.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { detail: { runId: string } }).detail.runId)).toEqual(['nf-1']);
+  });
+});
