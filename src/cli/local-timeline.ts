@@ -7,8 +7,9 @@ import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } f
 
 /**
  * Builds the timeline of a local run. Tasks that never started have no bar; a task started but
- * not finished ends at the run's end (it was abandoned) or, for a running run, at `now`, or, for
- * one whose engine is gone (`interrupted`), at the last time the log recorded.
+ * not finished ends at the run's end (it was abandoned) or, for a running run, at `now` (where
+ * the running run itself ends, so far), or, for one whose engine is gone (`interrupted`), at the
+ * last time the log recorded.
  */
 export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined, now: number, interrupted = false): Timeline {
   const notes: string[] = [];
@@ -47,7 +48,7 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     for (const step of Object.keys(plan.steps)) if (!logged.has(step)) notRun.push(`${step} (the run ended before it)`);
   }
   if (interrupted) notes.push(`the run was interrupted (the engine that ran it is gone): bars of the steps it was running end at the last time it recorded; 'joinflow resume ${run.runId}' continues it`);
-  else if (run.status === 'running') notes.push(`the run is still running: bars of running steps end now`);
+  else if (run.status === 'running') notes.push(`the run is still running: its makespan runs to now, and bars of running steps end now`);
   if (notRun.length > 0) notes.push(`steps that did not run: ${notRun.slice(0, 10).join(', ')}${notRun.length > 10 ? `, and ${notRun.length - 10} more` : ''}`);
   return {
     title: `run ${run.runId} · ${run.workflow}`,
@@ -55,7 +56,9 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     runId: run.runId,
     status: run.status,
     startedAt: run.startedAt,
-    ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
+    // A run still running ends, so far, now: also while none of its steps runs (a retry's
+    // backoff, a delay, a wait for a free slot), when no bar reaches now.
+    ...(run.finishedAt !== undefined ? { finishedAt: run.finishedAt } : run.status === 'running' ? { finishedAt: now } : {}),
     needs: plan ? planNeeds(plan) : {},
     executions: sortExecutions(executions),
     schedule: 'measured',

@@ -39,7 +39,10 @@ export type Timeline = {
   status?: string;
   /** Time zero: the run's start, or the first execution's start. */
   startedAt: number;
-  /** The run's end, when the source knows it; otherwise the last execution's end is used. */
+  /**
+   * The run's end, when the source knows it (for a run still running, when the timeline was
+   * taken); otherwise the last execution's end is used.
+   */
   finishedAt?: number;
   /** The step DAG: each step with the steps it waits for (a forEach source included). */
   needs: Record<string, string[]>;

@@ -4,6 +4,7 @@ import type { TaskEntry } from '../../src/adapters/local/durable-log.ts';
 import { localTimeline } from '../../src/cli/local-timeline.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { RunRecord, Task } from '../../src/ports.ts';
+import { summarizeTimeline } from '../../src/timeline/timeline.ts';
 
 const task = (step: string, attempt: number, type: 'function' | 'process' | 'simulate', item?: number): Task => ({
   workflow: 'w',
@@ -52,9 +53,19 @@ describe('localTimeline', () => {
     const run: RunRecord = { runId: 'r', workflow: 'w', status: 'running', input: null, startedAt: 100 };
     const t = localTimeline(run, entries, undefined, 999);
     expect(t.executions.find((e) => e.step === 'each')).toMatchObject({ status: 'running', end: 999 });
-    expect(t.notes).toEqual(['the state dir has no plan for this run: the critical path ignores dependencies', 'the run is still running: bars of running steps end now']);
+    expect(t.notes).toEqual(['the state dir has no plan for this run: the critical path ignores dependencies', 'the run is still running: its makespan runs to now, and bars of running steps end now']);
     expect(t.needs).toEqual({});
-    expect(t).not.toHaveProperty('finishedAt');
+    // It ends, so far, now.
+    expect(t.finishedAt).toBe(999);
+  });
+
+  it('a running run none of whose steps runs now (a retry waits out its backoff): its makespan still runs to now (it stopped at the last end)', () => {
+    const run: RunRecord = { runId: 'r', workflow: 'w', status: 'running', input: null, startedAt: 100 };
+    const waiting: TaskEntry[] = [{ task: task('split', 1, 'function'), status: 'failed', startedAt: 105, finishedAt: 120 }];
+    const t = localTimeline(run, waiting, plan, 1_600);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 1_500, criticalPathMs: 15, overheadMs: 1_485 });
+    // An interrupted run stops where its log does.
+    expect(summarizeTimeline(localTimeline(run, waiting, plan, 1_600, true)).makespanMs).toBe(20);
   });
 
   it('an interrupted run (its engine is gone): unfinished bars end at the last time the log recorded, not now, and a note says how to go on', () => {
@@ -84,7 +95,7 @@ describe('localTimeline of a run with steps that did not run', () => {
     const run: RunRecord = { runId: 'r', workflow: 'w', status: 'failed', input: null, startedAt: 100, finishedAt: 130 };
     const log: TaskEntry[] = [{ task: task('split', 1, 'function'), status: 'failed', startedAt: 105, finishedAt: 120 }];
     expect(localTimeline(run, log, plan, 999).notes).toEqual(['steps that did not run: mProject_ID0000001 (the run ended before it), each (the run ended before it)']);
-    expect(localTimeline({ ...run, status: 'running' }, log, plan, 999).notes).toEqual(['the run is still running: bars of running steps end now']);
+    expect(localTimeline({ ...run, status: 'running' }, log, plan, 999).notes).toEqual(['the run is still running: its makespan runs to now, and bars of running steps end now']);
     expect(localTimeline({ ...run, status: 'running' }, log, plan, 999, true).notes).toHaveLength(1);
   });
 });
