@@ -125,7 +125,14 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
     waitedOn.set(step, preds.length === 1 ? feeds(preds[0]!) : [...new Set(preds.flatMap(feeds))]);
   }
 
+  /**
+   * The time each execution's chain covers: the sum of its executions' times, less where one
+   * starts before the chain's end so far (clocks that disagree, start times recorded to the
+   * second): counted twice, that made a critical path longer than the makespan.
+   */
   const longest = new Float64Array(execs.length);
+  /** Where each chain ends: its latest end. */
+  const reach = new Float64Array(execs.length);
   /** Executions before each on its chain: on equal ends and lengths, the longer chain is the one waited for. */
   const hops = new Int32Array(execs.length);
   const via = new Int32Array(execs.length).fill(-1);
@@ -135,7 +142,9 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
     for (const i of attemptsOf.get(step) ?? []) {
       const e = execs[i]!;
       const before = previous.get(i) ?? waitedFor(execs, longest, hops, candidates, e.start);
-      longest[i] = Math.max(0, e.end - e.start) + (before < 0 ? 0 : longest[before]!);
+      const from = before < 0 ? e.start : Math.max(e.start, reach[before]!);
+      longest[i] = Math.max(0, e.end - from) + (before < 0 ? 0 : longest[before]!);
+      reach[i] = before < 0 ? e.end : Math.max(e.end, reach[before]!);
       hops[i] = before < 0 ? 0 : hops[before]! + 1;
       via[i] = before;
     }

@@ -221,6 +221,8 @@ describe('summarizeTimeline', () => {
       ['c', 5, 40],
     ]);
     expect(pathOf(none)).toEqual(['a#1', 'c#1']);
+    // What the two cover, not the sum of their times (45 ms): the path is not longer than the run.
+    expect(summarizeTimeline(none)).toMatchObject({ makespanMs: 40, criticalPathMs: 40, overheadMs: 0 });
   });
 
   it('a step without executions (forEach over []) passes the chain on to what it waited for', () => {
