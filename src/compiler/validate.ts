@@ -51,9 +51,12 @@ export function validateWorkflow(
       if (parsed.success) {
         steps[id] = parsed.data;
         const e = parsed.data.executor;
-        // A simulated output is copied into the plan, which must be written as JSON.
-        const bad = e.type === 'simulate' && e.output !== undefined ? jsonProblem(e.output) : undefined;
-        if (bad) problems.push({ path: `${where}.executor.output${bad.at}`, message: bad.message });
+        // A simulated output and a handler's params are copied into the plan, which must be
+        // written as JSON (a BigInt crashed the plan's serialization; a function failed each attempt).
+        const field = e.type === 'simulate' ? 'output' : e.type === 'function' ? 'params' : undefined;
+        const value = field === undefined ? undefined : (e as Record<string, unknown>)[field];
+        const bad = value === undefined ? undefined : jsonProblem(value);
+        if (bad) problems.push({ path: `${where}.executor.${field}${bad.at}`, message: bad.message });
       } else problems.push(...zodProblems(parsed.error, where, (rawSteps as Record<string, unknown>)[id]));
     }
   }

@@ -72,6 +72,22 @@ describe('compiler: validation', () => {
     expect(typeOf('t')).toMatch(/; got "simulat" \(did you mean "simulate"\?\)$/);
   });
 
+  it('refuses params of a function step that JSON cannot write, with their path (a BigInt crashed the plan)', () => {
+    const fnStep = (params: unknown) => ({ executor: { type: 'function', module: 'h.ts', params } });
+    const problems = problemsOf({
+      name: 'w',
+      steps: { big: fnStep({ n: 10n }), f: fnStep([1, () => 1]), m: fnStep(new Map([[1, 2]])), ok: fnStep({ a: [1, 'x', null, { b: true }] }) },
+    });
+    expect(problems).toEqual([
+      { path: 'steps.big.executor.params.n', message: 'a bigint is not a JSON value' },
+      { path: 'steps.f.executor.params[1]', message: 'a function is not a JSON value' },
+      { path: 'steps.m.executor.params', message: 'a Map is not a JSON value: use plain objects and arrays' },
+    ]);
+    expect(problemsOf({ name: 'w', steps: { s: { executor: { ...sim, output: { t: Infinity } } } } })).toEqual([
+      { path: 'steps.s.executor.output.t', message: 'Infinity is not a JSON number' },
+    ]);
+  });
+
   it('requires a container step to name exactly one of module and command', () => {
     const problems = problemsOf({
       name: 'w',
