@@ -1,11 +1,18 @@
-import type { ExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput, WaitSpec, WhenSpec } from './workflow.ts';
+import type { ExecutorInput, FunctionExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput, WaitSpec, WhenSpec } from './workflow.ts';
 
-/** Options of a step besides its executor; `needs` and `forEach` only accept ids declared earlier. */
+/**
+ * Options of a step besides its executor; `needs` and `forEach` only accept ids declared earlier.
+ * Every field of a step in a workflow file has its option here (test/unit/builder.test.ts checks).
+ */
 export type StepOptions<Known extends string> = {
   description?: string;
   needs?: readonly Known[];
   retry?: Partial<RetrySpec> & { maxAttempts: number };
   timeoutMs?: number;
+  /** Start this long after the step is ready (ms, on the engine's durable timer); retries are not delayed again. */
+  delayMs?: number;
+  /** Data files a process, batch or container command step reads and writes (staged around it). */
+  files?: { inputs?: string[]; outputs?: string[] };
   forEach?: Known | { step: Known; path?: string };
   /** What the step needs; places `auto` steps (Lambda or Batch). */
   resources?: Resources;
@@ -91,9 +98,13 @@ export function isWorkflowBuilder(value: unknown): value is WorkflowBuilder<stri
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BUILDER] === true;
 }
 
-/** A `function` executor: `module` is relative to the workflow file; `exportName` defaults to `handler`. */
-export function fn(module: string, exportName = 'handler'): ExecutorInput {
-  return { type: 'function', module, export: exportName };
+/**
+ * A `function` executor: `module` is relative to the workflow file; `exportName` defaults to
+ * `handler`; `params` (a JSON value) reaches the handler as `event.params`, so that one handler
+ * can serve several steps.
+ */
+export function fn(module: string, exportName = 'handler', options: { params?: unknown } = {}): FunctionExecutorInput {
+  return options.params === undefined ? { type: 'function', module, export: exportName } : { type: 'function', module, export: exportName, params: options.params };
 }
 
 /** A `process` executor: runs `command args...`; the event JSON arrives on stdin. */

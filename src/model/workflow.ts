@@ -232,6 +232,7 @@ export type Workflow = z.infer<typeof WorkflowSchema>;
 export type WorkflowInput = z.input<typeof WorkflowSchema>;
 export type StepInput = z.input<typeof StepSchema>;
 export type ExecutorInput = z.input<typeof StepExecutorSchema>;
+export type FunctionExecutorInput = z.input<typeof FunctionExecutorSchema>;
 
 /** Executor kinds, for concurrency limits and reporting. */
 export const EXECUTOR_KINDS = ['function', 'process', 'simulate', 'batch', 'container'] as const satisfies readonly ExecutorKind[];

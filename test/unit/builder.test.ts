@@ -1,7 +1,11 @@
 /** The typed builder: `needs` only names earlier steps, and a step id is declared once. */
 import { describe, expect, it } from 'vitest';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
-import { simulate, workflow, type WorkflowBuilder } from '../../src/model/builder.ts';
+import { fn, proc, simulate, workflow, type StepOptions, type WorkflowBuilder } from '../../src/model/builder.ts';
+import type { StepInput } from '../../src/model/workflow.ts';
+
+/** Fields of a step in a workflow file that the builder's options lack (`executor` is an argument of its own): none. */
+const missingOptions: Exclude<keyof StepInput, keyof StepOptions<string> | 'executor'> extends never ? true : false = true;
 
 describe('workflow builder', () => {
   it('builds the plain definition a YAML file would give', () => {
@@ -23,6 +27,28 @@ describe('workflow builder', () => {
     // @ts-expect-error -- "x" is not a step declared before
     const w = workflow('t').step('a', simulate(0)).step('c', simulate(0), { needs: ['x'] });
     expect(() => compileWorkflow(w.build(), { source: 'test' })).toThrow('unknown step "x"');
+  });
+
+  it('takes every field a workflow file gives a step, delayMs and files included (tsc refused them)', () => {
+    expect(missingOptions).toBe(true);
+    const w = workflow('d')
+      .step('a', proc('node', ['make.mjs']), { files: { outputs: ['out/a.txt'] } })
+      .step('b', simulate(0), { needs: ['a'], delayMs: 250, retry: { maxAttempts: 2 } });
+    const plan = compileWorkflow(w.build(), { source: 'test' });
+    expect(plan.steps['a']!.files).toEqual({ inputs: [], outputs: ['out/a.txt'] });
+    expect(plan.steps['b']!.delayMs).toBe(250);
+  });
+
+  it('gives a function step params, through fn or by spreading fn (one handler for several steps)', () => {
+    const w = workflow('p')
+      .step('de', fn('./h.ts', 'translate', { params: { to: 'de' } }))
+      .step('fr', { ...fn('./h.ts', 'translate'), params: { to: 'fr' } })
+      .step('plain', fn('./h.ts'));
+    expect(w.build().steps).toEqual({
+      de: { needs: [], executor: { type: 'function', module: './h.ts', export: 'translate', params: { to: 'de' } } },
+      fr: { needs: [], executor: { type: 'function', module: './h.ts', export: 'translate', params: { to: 'fr' } } },
+      plain: { needs: [], executor: { type: 'function', module: './h.ts', export: 'handler' } },
+    });
   });
 
   it('takes ids that are not literals (built in a loop) without refusing later ones', () => {
