@@ -138,6 +138,37 @@ describe('plainJson: JSON workflow files read natively', () => {
     }
     expect(printed).toEqual([]);
   });
+
+  it('merges YAML merge keys (<<: *base), the keys written beside them winning; a quoted "<<" stays a key', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'merge.yaml');
+    writeFileSync(file, [
+      'name: m',
+      'steps:',
+      '  a: &base',
+      '    executor: &exec { type: function, module: ./h.mjs, export: run, params: { v: 1 } }',
+      '    retry: { maxAttempts: 2 }',
+      '  b:',
+      '    <<: *base',
+      '    needs: [a]',
+      '  c:',
+      '    <<: [*base]',
+      '    executor: { <<: *exec, params: { v: 3 } }',
+      '    retry: { maxAttempts: 5 }',
+      '  d: { executor: { type: simulate, durationMs: 0, output: { "<<": 1 } } }',
+      '',
+    ].join('\n'));
+    const exec = { type: 'function', module: './h.mjs', export: 'run', params: { v: 1 } };
+    await expect(loadDefinition(file)).resolves.toEqual({
+      name: 'm',
+      steps: {
+        a: { executor: exec, retry: { maxAttempts: 2 } },
+        b: { executor: exec, retry: { maxAttempts: 2 }, needs: ['a'] },
+        c: { executor: { ...exec, params: { v: 3 } }, retry: { maxAttempts: 5 } },
+        d: { executor: { type: 'simulate', durationMs: 0, output: { '<<': 1 } } },
+      },
+    });
+  });
 });
 
 describe('parseJsonStrict', () => {

@@ -119,7 +119,7 @@ export async function loadDefinition(file: string): Promise<unknown> {
     // Its warnings (an unknown tag such as !!js/function, a key that is a list or map) are
     // problems of the file, not lines the library prints on stderr.
     const Y = yaml();
-    const doc = Y.parseDocument(text, { uniqueKeys: true, logLevel: 'error' });
+    const doc = Y.parseDocument(text, { uniqueKeys: true, logLevel: 'error', merge: true });
     const first = doc.errors[0];
     if (first?.code === 'MULTIPLE_DOCS') {
       throw new WorkflowDefinitionError([{ path: lineColumn(text, first.pos[0]), message: 'a workflow file holds one YAML document, and this one has several (a second "---"): keep one per file' }], shown(file));
