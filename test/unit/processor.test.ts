@@ -161,6 +161,27 @@ describe('trigger processor under at-least-once delivery', () => {
     expect(retried.filter((e) => e.type === 'schedule').map((e) => (e as Extract<Effect, { type: 'schedule' }>).delayMs)).toEqual([7]);
   });
 
+  it('gives forEach items their element and the other needs, not the step fanned out over (nor its fields beside the path); when sees all of it', async () => {
+    const { p } = processorOnMemory();
+    p.register(plan({
+      name: 'cfg',
+      steps: {
+        cfg: { executor: { type: 'simulate', durationMs: 0 } },
+        other: { executor: { type: 'simulate', durationMs: 0 } },
+        each: { needs: ['cfg', 'other'], forEach: { step: 'cfg', path: 'files' }, when: { results: { cfg: { bucket: ['b'] } } }, executor: { type: 'simulate', durationMs: 0 } },
+      },
+    }));
+    const ref = { workflow: 'cfg', runId: 'r' };
+    await p.process(event(DetailType.RunRequested, { ...ref, input: null }));
+    await p.process(event(DetailType.StepCompleted, { ...ref, step: 'other', attempt: 1, output: 'o' }));
+    const fired = await p.process(event(DetailType.StepCompleted, { ...ref, step: 'cfg', attempt: 1, output: { bucket: 'b', files: ['x', 'y'] } }));
+    const tasks = fired.flatMap((e) => (e.type === 'dispatch' ? e.tasks : []));
+    expect(tasks.map((t) => ({ ...t.event }))).toEqual([
+      { input: null, results: { other: 'o' }, item: 'x', index: 0 },
+      { input: null, results: { other: 'o' }, item: 'y', index: 1 },
+    ]);
+  });
+
   it('ignores a late duplicate of a retried attempt', async () => {
     const { store, p } = processorOnMemory();
     p.register(plan(fanoutDef));
