@@ -33,6 +33,28 @@ describe('library use', () => {
     state.close();
   });
 
+  it('answers a run id given again, and wait() after the end, with the run as it ended, counts included, in memory as durable', async () => {
+    const plan = compileWorkflow({
+      name: 'twice',
+      steps: { a: { executor: { type: 'simulate', durationMs: 0, output: 1 } }, b: { needs: ['a'], executor: { type: 'simulate', durationMs: 0, output: 2 } } },
+    }, { source: 'test' });
+    const state = openDurableState({ dir: tmp() });
+    for (const options of [{}, { store: state.store, log: state.log }]) {
+      const engine = createEngine(options);
+      engine.register(plan);
+      const first = await engine.run('twice', { i: 1 }, { runId: 'same' });
+      const again = await engine.run('twice', { i: 2 }, { runId: 'same' });
+      const waited = await engine.wait('same');
+      await engine.close();
+      // durationMs aside: the durable store's record has it from its own timestamps.
+      const { trace: _trace, durationMs: _ms, ...ended } = first;
+      expect(ended).toMatchObject({ status: 'succeeded', output: { b: 2 }, steps: { total: 2, succeeded: 2 }, events: 6 });
+      expect({ ...again, trace: undefined, durationMs: undefined }).toEqual({ ...ended, trace: undefined, durationMs: undefined });
+      expect({ ...waited, durationMs: undefined }).toEqual({ ...ended, durationMs: undefined });
+    }
+    state.close();
+  });
+
   it('runs a fan-out wider than the call stack (200,000 items), in memory and durable', async () => {
     const wf = {
       name: 'wide',

@@ -36,6 +36,8 @@ export class Engine {
   readonly #lanes: Lanes;
   readonly #executors: Map<ExecutorKind, Executor>;
   readonly #runs = new Map<string, RunTracker>();
+  /** Without a log, the ends of the last runs: the store keeps no counts (a repeated run() or wait() read zeros). */
+  readonly #ended = new Map<string, Promise<RunResult>>();
   /** Upward ranks of each workflow's steps: which waiting task starts first. */
   readonly #ranks = new Map<string, Map<string, number>>();
   /** Plans as registered (paths relative to the root), stored with durable runs. */
@@ -146,8 +148,8 @@ export class Engine {
 
   /** Resolves when the run has ended (and its running tasks have stopped). */
   async wait(runId: string): Promise<RunResult> {
-    const tracker = this.#runs.get(runId);
-    if (tracker) return tracker.result;
+    const tracker = this.#runs.get(runId) ?? this.#ended.get(runId);
+    if (tracker) return 'result' in tracker ? tracker.result : tracker;
     const record = await this.store.getRun(runId);
     if (!record) throw new UsageError(`unknown run "${runId}"`);
     if (record.status === 'running') throw new UsageError(`run "${runId}" is not being executed by this engine`);
@@ -321,6 +323,8 @@ export class Engine {
     if (tracker && record) {
       this.#runs.delete(runId);
       tracker.finish(record as RunRecord, this.#clock.now());
+      if (!this.#options.log) this.#ended.set(runId, tracker.result);
+      if (this.#ended.size > 1000) this.#ended.delete(this.#ended.keys().next().value!);
     }
   }
 
