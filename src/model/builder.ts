@@ -62,8 +62,11 @@ export class WorkflowBuilder<Known extends string = never> {
   ): WorkflowBuilder<Known | Id> {
     if (Object.hasOwn(this.#steps, id)) throw new Error(`workflow "${this.#name}": step "${id}" is declared twice (step ids are unique)`);
     const { needs, ...rest } = options;
+    // From JavaScript, needs may be anything: a string spread would be a need per character; the
+    // compiler names what is wrong with it (`steps.b.needs: expected array, received string`).
+    const copied = needs === undefined ? [] : Array.isArray(needs) ? [...(needs as readonly string[])] : (needs as unknown as string[]);
     // defineProperty: an id "__proto__" stays a step (the compiler names what is wrong with it).
-    Object.defineProperty(this.#steps, id, { value: { ...rest, needs: needs ? [...needs] : [], executor }, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(this.#steps, id, { value: { ...rest, needs: copied, executor }, enumerable: true, writable: true, configurable: true });
     return this as unknown as WorkflowBuilder<Known | Id>;
   }
 

@@ -51,6 +51,12 @@ describe('workflow builder', () => {
     });
   });
 
+  it('leaves needs that are not a list (from JavaScript) to the compiler, which names it; a string was split into characters', () => {
+    const w = workflow('js').step('load', simulate(0)).step('b', simulate(0), { needs: 'load' as unknown as ['load'] });
+    expect(w.build().steps['b']!.needs).toBe('load');
+    expect(() => compileWorkflow(w.build(), { source: 'test' })).toThrow(/steps\.b\.needs: Invalid input: expected array, received string/);
+  });
+
   it('takes ids that are not literals (built in a loop) without refusing later ones', () => {
     let w: WorkflowBuilder<string> = workflow('loop').step('start', simulate(0));
     for (const id of ['p1', 'p2'] as string[]) w = w.step(id, simulate(0), { needs: ['start'] });
