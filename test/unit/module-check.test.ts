@@ -32,11 +32,16 @@ describe('describeModules', () => {
       'a.mjs': 'export const handler = async () => 1;\nexport const value = 3;\nexport function other() {}\n',
       'b.ts': 'export const handler = async (e: { input: unknown }): Promise<number> => 2;\n',
       'c.mjs': 'throw new Error("broken at import");\n',
+      // Thrown values that are not errors: null was "Cannot read properties of null (reading 'code')".
+      'd.mjs': 'throw null;\n',
+      'e.mjs': 'throw "a string";\n',
     });
-    const out = await describeModules([m['a.mjs']!, m['b.ts']!, m['c.mjs']!]);
+    const out = await describeModules([m['a.mjs']!, m['b.ts']!, m['c.mjs']!, m['d.mjs']!, m['e.mjs']!]);
     expect(out.get(m['a.mjs']!)).toEqual({ exports: ['handler', 'other'] });
     expect(out.get(m['b.ts']!)).toEqual({ exports: ['handler'] });
     expect(out.get(m['c.mjs']!)).toEqual({ error: 'broken at import' });
+    expect(out.get(m['d.mjs']!)).toEqual({ error: 'null' });
+    expect(out.get(m['e.mjs']!)).toEqual({ error: 'a string' });
   });
 
   it('says why a CommonJS .js module in a "type": "module" package has no exports', async () => {

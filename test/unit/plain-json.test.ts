@@ -139,6 +139,13 @@ describe('plainJson: JSON workflow files read natively', () => {
     expect(printed).toEqual([]);
   });
 
+  it('names what a workflow module\'s top level threw, when it is not an Error (it said "cannot load module: undefined")', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'throws.mjs');
+    writeFileSync(file, 'throw "no config for this stage";\n');
+    await expect(loadDefinition(file)).rejects.toThrow(/cannot load module: no config for this stage/);
+  });
+
   it('merges YAML merge keys (<<: *base), the keys written beside them winning; a quoted "<<" stays a key', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'merge.yaml');

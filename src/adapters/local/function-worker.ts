@@ -148,8 +148,10 @@ function load(path: string): Promise<Module> {
   const bare = tsx === undefined && !TYPESCRIPT.test(path);
   const curable = viaHooks ? TS_HOOKS_ERRORS : bare ? RESOLUTION_ERRORS : undefined;
   const loading = (first
-    ? (viaHooks || bare ? plain() : registerTsx().then(plain)).catch((error: { code?: string }) => {
-        if (error.code === 'ERR_REQUIRE_CYCLE_MODULE' || (curable !== undefined && mtimeMs !== 0 && curable.has(error.code ?? ''))) return fresh();
+    ? (viaHooks || bare ? plain() : registerTsx().then(plain)).catch((error: { code?: string } | null) => {
+        // A module's top level may throw anything, null included.
+        const code = error?.code;
+        if (code === 'ERR_REQUIRE_CYCLE_MODULE' || (curable !== undefined && mtimeMs !== 0 && curable.has(code ?? ''))) return fresh();
         throw error;
       })
     : fresh()) as Promise<Module>;

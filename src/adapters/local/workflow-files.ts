@@ -88,7 +88,9 @@ export async function loadDefinition(file: string): Promise<unknown> {
       // thread of their own (compile-isolated.ts), which imports an edited file anew.
       mod = (await importModule(file)) as Record<string, unknown>;
     } catch (error) {
-      throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${(error as Error).message}` }], shown(file));
+      // Its top level may throw anything: a string is the message, not `undefined`.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${message}` }], shown(file));
     }
     const value = unwrapCommonJs(mod['default']) ?? mod['workflow'];
     // A CommonJS module's default is its whole exports object: with no workflow among its
