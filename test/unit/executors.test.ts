@@ -353,6 +353,8 @@ describe('function executor', () => {
     expect(failure(await executor.execute(task(fn('fatal')), never))).toEqual({ type: 'NonRetriableStepError', message: 'bad input, do not retry', retriable: false });
     expect(failure(await executor.execute(task(fn('coded')), never))).toEqual({ type: 'QuotaError', message: 'quota exhausted', retriable: false });
     expect(failure(await executor.execute(task(fn('throwsString')), never))).toEqual({ type: 'Error', message: 'just a string', retriable: true });
+    // A plain object thrown: its fields (it said "[object Object]").
+    expect(failure(await executor.execute(task(fn('throwsObject')), never))).toEqual({ type: 'Error', message: '{"code":"E42","detail":"the quota of project p"}', retriable: true });
   });
 
   it('fails clearly, not retriable, when the module or export is missing', async () => {

@@ -173,6 +173,15 @@ function messageOf(err: unknown): string {
   if (err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
     return (err as { message: string }).message;
   }
+  // A plain object thrown (`throw {code, detail}`): its fields, not "[object Object]".
+  if (err !== null && typeof err === 'object' && String(err) === '[object Object]') {
+    try {
+      const json = JSON.stringify(err);
+      if (typeof json === 'string' && json !== '{}') return json;
+    } catch {
+      // A cycle or a BigInt: what String gives.
+    }
+  }
   return String(err);
 }
 
