@@ -85,7 +85,12 @@ export async function cancelUnowned(state: ReturnType<typeof openState>, runId: 
   const subscriptions = subscribersOf(state, runId, event).map((s) => s.name);
   state.outbox().enqueue(subscriptions.map((subscription) => ({ subscription, event, attempt: 0, dueAt: now })));
   for (const t of state.log.unfinishedTasks(runId)) state.log.taskFinished(t.task, 'cancelled', now);
-  for (const t of state.log.timers(runId)) state.log.removeTimer(t.id);
+  // A step waiting for its timer (a delay, a retry's backoff) never starts: cancelled, as an engine ends it.
+  for (const t of state.log.timers(runId)) {
+    state.log.removeTimer(t.id);
+    state.log.recordTask(t.task);
+    state.log.taskFinished(t.task, 'cancelled', now);
+  }
   await state.store.commit();
   // What its steps started outlives the engine that died: those processes are stopped too.
   return { stopped: await stopOrphans(runId), subscriptions };

@@ -71,8 +71,9 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], even
     failures.set(`${String(d.step)}|${String(d.item ?? '')}|${String(d.attempt)}`, { type: d.error.type, message: d.error.message });
   }
   for (const s of steps) {
-    if (s.state !== 'failed') continue;
-    const error = failures.get(`${s.step}|${s.item ?? ''}|${s.attempts}`);
+    // A step cancelled while its retry waited (the run ended meanwhile) shows the failure it was to retry.
+    const attempt = s.state === 'failed' ? s.attempts : s.state === 'cancelled' ? s.attempts - 1 : 0;
+    const error = attempt > 0 ? failures.get(`${s.step}|${s.item ?? ''}|${attempt}`) : undefined;
     if (error) s.error = error;
   }
   // The run's error names the step (and item) that failed it: it is the one shown for that step.

@@ -86,6 +86,54 @@ describe('delayMs', () => {
     expect(r.stderr).not.toContain('TimeoutOverflowWarning');
   });
 
+  /**
+   * `bad` fails the run once `retr`'s first attempt has failed (its retry then waits 60 s) while
+   * `later` waits its 60 s delay: neither of those two starts again.
+   */
+  function failsWhileWaiting(dir: string): string {
+    const file = path.join(dir, 'waiting.json');
+    const flag = path.join(dir, 'retr-failed');
+    const node = process.execPath;
+    writeFileSync(file, JSON.stringify({
+      name: 'waiting',
+      steps: {
+        bad: { executor: { type: 'process', command: node, args: ['-e', `const fs = require('node:fs'); const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(flag)})) { console.error('bad data'); process.exit(3); } }, 20);`] } },
+        later: { delayMs: 60_000, executor: { type: 'simulate', durationMs: 0 } },
+        retr: { retry: { maxAttempts: 3, backoffMs: 60_000 }, executor: { type: 'process', command: node, args: ['-e', `require('node:fs').writeFileSync(${JSON.stringify(flag)}, ''); console.error('flaky'); process.exit(1)`] } },
+      },
+    }));
+    return file;
+  }
+
+  it('a step waiting for its delay or its retry when the run fails ends as cancelled: counted, and listed by status', () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    const file = failsWhileWaiting(dir);
+    const r = joinflow(['run', file, '--json', '--state', state, '--run-id', 'w1']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'failed', error: { step: 'bad' }, steps: { total: 3, succeeded: 0, failed: 1, cancelled: 2 } });
+    const status = JSON.parse(joinflow(['status', 'w1', '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string; attempts: number; error?: { message: string } }> };
+    const byStep = Object.fromEntries(status.steps.map((s) => [s.step, s]));
+    expect(byStep['later']).toMatchObject({ state: 'cancelled', attempts: 1 });
+    // The retry that waited is cancelled; the failure it was to retry is shown.
+    expect(byStep['retr']).toMatchObject({ state: 'cancelled', attempts: 2, error: { message: expect.stringContaining('flaky') } });
+    expect(byStep['bad']).toMatchObject({ state: 'failed' });
+    // Nothing is left to fire: resume has no run to continue.
+    const again = joinflow(['resume', '--state', state]);
+    expect(again.stderr).toContain('no unfinished runs');
+    const memory = joinflow(['run', file, '--json', '--memory']);
+    expect(JSON.parse(memory.stdout)).toMatchObject({ status: 'failed', steps: { total: 3, failed: 1, cancelled: 2 } });
+  });
+
+  it('a step waiting for its delay when a run no engine runs is cancelled is listed as cancelled', async () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    await killAfterFirst(['run', workflow(dir, 60_000), '--state', state, '--run-id', 'c1'], 200);
+    expect(joinflow(['cancel', 'c1', '--state', state]).code).toBe(0);
+    const status = JSON.parse(joinflow(['status', 'c1', '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string }> };
+    expect(status.steps.map((s) => [s.step, s.state])).toEqual([['first', 'succeeded'], ['second', 'cancelled']]);
+  });
+
   it('is refused when it is not a whole number of ms from 0 to a year', () => {
     const dir = tmp();
     const r = joinflow(['run', workflow(dir, -1)]);

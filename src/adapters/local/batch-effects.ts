@@ -120,7 +120,7 @@ export function applyEffect(host: EffectHost, effect: Effect, batch: Batch): Pro
           log?.recordTask(effect.task);
           tracker.dispatched(effect.task);
           host.lanes.submit(effect.task);
-        }),
+        }, { task: effect.task, ...(id === undefined ? {} : { timerId: id }) }),
       );
       return;
     }

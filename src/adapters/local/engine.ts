@@ -199,7 +199,7 @@ export class Engine {
         this.#tracker(task.runId, this.#processor.plan(task.workflow)!).dispatched(task);
         this.#lanes.submit(task);
       },
-      schedule: (runId, delayMs, fire) => this.#runs.get(runId)?.schedule(delayMs, fire),
+      schedule: (runId, delayMs, fire, waiting) => this.#runs.get(runId)?.schedule(delayMs, fire, waiting),
       commit: () => this.store.commit(),
     });
   }
@@ -311,9 +311,10 @@ export class Engine {
     const record = await this.store.getRun(runId);
     if (tracker) {
       tracker.ended = true;
-      tracker.clearTimers();
+      const waiting = tracker.clearTimers();
       // A failed run stops what is still running; those executions end as cancelled.
       await this.#lanes.stopRun(runId);
+      for (const w of waiting) tracker.cancelWaiting(w, this.#clock.now());
     }
     // Tasks that never started (queued behind a concurrency limit) end with the run, as cancelled.
     if (this.#options.log) cancelUnstarted(this.#options.log, runId, this.#clock.now());

@@ -6,6 +6,7 @@ import type { EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, Task } from '../../ports.ts';
 import type { DurableLog, RunOptions } from './durable-log.ts';
+import type { Waiting } from './run-tracker.ts';
 import { UsageError } from '../../model/errors.ts';
 import { runOwner } from './process-identity.ts';
 
@@ -16,7 +17,7 @@ export type RecoveryHooks = {
   track(run: RunRecord, plan: TriggerPlan): void;
   redeliver(pending: Array<{ seq: number; event: EventEnvelope }>): Promise<void>;
   submit(task: Task): void;
-  schedule(runId: string, delayMs: number, fire: () => void): void;
+  schedule(runId: string, delayMs: number, fire: () => void, waiting: Waiting): void;
   commit(): Promise<void>;
 };
 
@@ -102,7 +103,7 @@ export async function recoverRuns(log: DurableLog, only: string | readonly strin
       log.removeTimer(t.id);
       log.recordTask(t.task);
       hooks.submit(t.task);
-    });
+    }, { task: t.task, timerId: t.id });
   }
   await hooks.redeliver(pending);
   return [...recovered];

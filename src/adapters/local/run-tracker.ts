@@ -31,6 +31,9 @@ export type RunResult = {
 /** Live counts for progress displays. `total` grows as fan-outs learn their width. */
 export type Progress = { done: number; total: number; running: number; failed: number };
 
+/** A task waiting for its timer, and the timer's id in the durable log. */
+export type Waiting = { task: Task; timerId?: number };
+
 const unitKey = (t: { step: string; item?: number }) => (t.item === undefined ? t.step : `${t.step}#${t.item}`);
 
 /** How a unit of work stands: waiting for (or running) an attempt, or how its latest attempt ended. */
@@ -64,7 +67,8 @@ export class RunTracker {
   readonly #units = new Map<string, UnitState>();
   readonly #fanned = new Set<string>();
   readonly #fannedSteps = new Set<string>();
-  readonly #timers = new Set<LongTimer>();
+  /** Timers of the run, each with the task it starts when it waits for one (a delay, a retry's backoff). */
+  readonly #timers = new Map<LongTimer, Waiting | undefined>();
   #fannedItems = 0;
   /** Steps a choice skipped. */
   #skipped: Set<string> | undefined;
@@ -232,17 +236,37 @@ export class RunTracker {
     if (this.#keepTrace) this.trace.push(record);
   }
 
-  schedule(delayMs: number, fn: () => void): void {
+  /** Runs `fn` after `delayMs`, unless the run ends first; `waiting`: the task it starts, and its timer's id in the log. */
+  schedule(delayMs: number, fn: () => void, waiting?: Waiting): void {
     const timer = setLongTimeout(() => {
       this.#timers.delete(timer);
       fn();
     }, delayMs);
-    this.#timers.add(timer);
+    this.#timers.set(timer, waiting);
   }
 
-  clearTimers(): void {
-    for (const t of this.#timers) t.clear();
+  /** Stops the run's timers; returns the tasks they would have started. */
+  clearTimers(): Waiting[] {
+    const left: Waiting[] = [];
+    for (const [t, waiting] of this.#timers) {
+      t.clear();
+      if (waiting) left.push(waiting);
+    }
     this.#timers.clear();
+    return left;
+  }
+
+  /**
+   * The run ended while `task` waited for its timer: it never starts. It ends as cancelled, as a
+   * task queued behind a concurrency limit does (in the log with no start, so no trace record).
+   */
+  cancelWaiting({ task, timerId }: Waiting, now: number): void {
+    const key = unitKey(task);
+    if (this.#units.get(key) !== UnitState.Succeeded) this.#units.set(key, UnitState.Cancelled);
+    if (!this.#log) return;
+    if (timerId !== undefined) this.#log.removeTimer(timerId);
+    this.#log.recordTask(task);
+    this.#log.taskFinished(task, 'cancelled', now);
   }
 
   progress(running: number): Progress {
