@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stateDirError, StateFileError } from '../../src/adapters/local/sqlite-schema.ts';
+import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { environmentError } from '../../src/cli/main.ts';
 import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
@@ -190,6 +191,16 @@ describe('an unusable state dir', () => {
       },
     );
     expectRefused(joinflow(['status', runId, '--state', dir]), file(dir), 'not a valid state database', 'SQLITE_CORRUPT', 'move it away to start afresh');
+    // A state dir of the row store (schema 2), whose events are rows of JSON.
+    const rows = tmp();
+    openSqliteState({ dir: rows }).close();
+    const ran = joinflow(['run', WORKFLOW, '--json', '--state', rows]);
+    expect(ran.code, ran.stderr).toBe(0);
+    const rowsRun = (JSON.parse(ran.stdout) as { runId: string }).runId;
+    const db = new Database(file(rows));
+    db.prepare('UPDATE events SET json = substr(json, 1, 30)').run();
+    db.close();
+    expectRefused(joinflow(['status', rowsRun, '--state', rows]), file(rows), `an event of run ${rowsRun} cannot be read: the state database is damaged`);
   });
 
   it.runIf(process.platform === 'linux')('gc on a database that cannot grow (a full disk): what it can do is done, one note, no stack trace', async () => {

@@ -10,6 +10,7 @@ import type { DurableLog, TaskAttempt, TaskEntry } from './durable-log.ts';
 import { createLogBuffer } from './sqlite-log-buffer.ts';
 import { collectGarbage, runTables } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-batch.ts';
+import { parseStored } from './sqlite-schema.ts';
 
 export { decodeRun, RUN_COLUMNS, toJson, type RunRow } from './sqlite-runs.ts';
 
@@ -28,7 +29,7 @@ function decodeAttempt(row: AttemptRow): TaskAttempt {
 }
 
 function decodeTask(row: TaskRow): TaskEntry {
-  const entry: TaskEntry = { task: JSON.parse(row.json) as Task, status: row.status };
+  const entry: TaskEntry = { task: parseStored<Task>(row.json, () => 'a task row'), status: row.status };
   if (row.started_at !== null) entry.startedAt = row.started_at;
   if (row.finished_at !== null) entry.finishedAt = row.finished_at;
   return entry;
@@ -107,7 +108,7 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     },
     eventsAfter(seq, limit) {
       pull();
-      return s.eventsAfter.all(seq, limit).map((r) => ({ seq: r.seq, event: JSON.parse(r.json) as EventEnvelope }));
+      return s.eventsAfter.all(seq, limit).map((r) => ({ seq: r.seq, event: parseStored<EventEnvelope>(r.json, () => `event ${r.seq}`) }));
     },
     lastEventSeq() {
       pull();
@@ -120,7 +121,7 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     },
     pendingEvents() {
       pull();
-      return s.pending.all().map((r) => ({ seq: r.seq, event: JSON.parse(r.json) as EventEnvelope }));
+      return s.pending.all().map((r) => ({ seq: r.seq, event: parseStored<EventEnvelope>(r.json, () => `event ${r.seq}`) }));
     },
     runStarted(runId) {
       buffer.runStarted(runId);
@@ -154,7 +155,7 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     },
     runEvents(runId) {
       pull();
-      return s.runEvents.all(runId).map((json) => JSON.parse(json) as EventEnvelope);
+      return s.runEvents.all(runId).map((json) => parseStored<EventEnvelope>(json, () => `an event of run ${runId}`));
     },
     attempts(runId) {
       const buffered = buffer.attempts(runId);

@@ -13,7 +13,7 @@ import { runRowStatements, stateHandle } from './sqlite-runs.ts';
 import { createJoinMirror } from './sqlite-joins.ts';
 import { runRecord } from './run-record.ts';
 import { createBatch } from './sqlite-batch.ts';
-import { openDatabase, type SyncMode } from './sqlite-schema.ts';
+import { openDatabase, parseStored, type SyncMode } from './sqlite-schema.ts';
 
 export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
 export type { SqliteLog } from './sqlite-log.ts';
@@ -165,7 +165,7 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       for (const key of keys) {
         const row = joins.readResult(runId, key);
         // A NULL output is a saved `undefined`: present, unlike a missing row.
-        if (row) out.set(key, row[0] === null ? undefined : JSON.parse(row[0]));
+        if (row) out.set(key, row[0] === null ? undefined : parseStored(row[0], () => `the result ${key} of run ${runId}`));
       }
       return out;
     },
