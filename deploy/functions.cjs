@@ -13,13 +13,54 @@
  * stage's bus through Lambda destinations (the Lambda-result bridge turns the records into Step
  * Completed / Step Failed); Lambda does not retry (joinflow does, per the step's retry policy).
  */
-const { LIMITS, generator } = require('./lib.cjs');
+const fs = require('node:fs');
+const path = require('node:path');
+const { LIMITS, SERVICE_DIR, generator } = require('./lib.cjs');
 const { workflowExtras } = require('./workflow-resources.cjs');
 
 const BUS_ARN = { 'Fn::GetAtt': ['EventBus', 'Arn'] };
 
+/**
+ * Why a handler module cannot be bundled, or undefined. serverless-esbuild reports a missing one as
+ * "Compilation failed for function alias <key>. Please ensure you have an index file with ext .ts
+ * or .js" among stack frames, naming neither the step nor the module; and it zips a module outside
+ * the service directory as an empty package (every invocation would fail with
+ * Runtime.ImportModuleError).
+ */
+function handlerModuleProblem(module, serviceDir = SERVICE_DIR) {
+  const file = path.resolve(serviceDir, module);
+  const inside = path.relative(serviceDir, file);
+  if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) {
+    return `is outside the service directory (${serviceDir}): serverless packages only files under it, so its functions would be deployed empty and fail every invocation; move the module into the project and run 'joinflow compile' again`;
+  }
+  let isFile = false;
+  try {
+    isFile = fs.statSync(file).isFile();
+  } catch {
+    // missing: said below
+  }
+  if (!isFile) {
+    return `does not exist (looked for ${file}): it was moved, renamed or deleted since 'joinflow compile'; restore it, or fix the workflow and compile again`;
+  }
+  return undefined;
+}
+
+/** Every function step whose handler module cannot be bundled, one line per module. */
+function handlerModuleProblems(model, serviceDir = SERVICE_DIR) {
+  const byModule = new Map();
+  for (const f of model.functionSteps) byModule.set(f.module, [...(byModule.get(f.module) || []), ...(f.members || [f.id])]);
+  const problems = [];
+  for (const [module, steps] of byModule) {
+    const problem = handlerModuleProblem(module, serviceDir);
+    if (problem) problems.push(`handler module ${module} of step${steps.length === 1 ? '' : 's'} ${steps.join(', ')} ${problem}`);
+  }
+  return problems;
+}
+
 /** serverless `functions` entries of the function steps. */
 function stepFunctions(model) {
+  const problems = handlerModuleProblems(model);
+  if (problems.length > 0) throw new Error(problems.join('\n  '));
   const functions = {};
   const extras = workflowExtras(model);
   for (const f of model.functionSteps) {
@@ -124,6 +165,7 @@ function envBytes(vars, model) {
 module.exports = {
   environments,
   envBytes,
+  handlerModuleProblems,
   jsonSub,
   stepFunctions,
   /** `${file(./deploy/functions.cjs):steps}` */

@@ -101,6 +101,38 @@ describe('deploy model errors', () => {
     ]);
   });
 
+  // serverless-esbuild said "Compilation failed for function alias stepGoneA...: Please ensure you
+  // have an index file with ext .ts or .js" among stack frames, naming neither step nor module.
+  it('a handler module that is not there is refused before bundling, naming the module and its steps', () => {
+    const gone: WorkflowInput = {
+      name: 'gone',
+      steps: {
+        a: { executor: { type: 'function', module: 'handlers/moved-away.ts', export: 'a' } },
+        b: { needs: ['a'], executor: { type: 'function', module: 'handlers/moved-away.ts', export: 'b' } },
+        c: { needs: ['b'], executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeA' } },
+      },
+    };
+    const r = generate([['functions.cjs', 'steps'], ['iam.cjs', 'resources']], { JOINFLOW_TRIGGERS_DIR: plansDir(gone) });
+    expect(r.status).toBe(1);
+    expect(r.stdout).not.toContain('built');
+    expect(r.lines).toEqual([
+      `joinflow: cannot build the stack of stage "dev": handler module workflows/handlers/moved-away.ts of steps gone/a, gone/b does not exist (looked for ${path.join(root, 'workflows/handlers/moved-away.ts')}): ` +
+        "it was moved, renamed or deleted since 'joinflow compile'; restore it, or fix the workflow and compile again",
+    ]);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  // serverless-esbuild zipped such a function empty: it deployed, and every invocation failed to import its handler.
+  it('a handler module outside the service directory is refused (its function would be packaged empty)', () => {
+    const outside: WorkflowInput = { name: 'outside', steps: { go: { executor: { type: 'function', module: '../../elsewhere/h.ts', export: 'run' } } } };
+    const r = generate([['functions.cjs', 'steps'], ['iam.cjs', 'resources']], { JOINFLOW_TRIGGERS_DIR: plansDir(outside) });
+    expect(r.status).toBe(1);
+    expect(r.lines).toEqual([
+      `joinflow: cannot build the stack of stage "dev": handler module ../elsewhere/h.ts of step outside/go is outside the service directory (${root}): ` +
+        "serverless packages only files under it, so its functions would be deployed empty and fail every invocation; move the module into the project and run 'joinflow compile' again",
+    ]);
+  });
+
   it('`serverless package` says the environment problem once', () => {
     let message = '';
     try {
