@@ -112,9 +112,11 @@ function environments(model) {
     JOINFLOW_TIMER_QUEUE_URL: { Ref: 'TimerQueue' },
     JOINFLOW_DLQ_URL: { Ref: 'EventsDeadLetterQueue' },
     JOINFLOW_QUEUE_URLS: jsonSub(model.taskQueues.map((q) => [q.queue, { Ref: q.logicalId }])),
-    JOINFLOW_FUNCTIONS: jsonSub(model.functionSteps.map((f) => [f.id, f.name])),
+    // Step functions and job definitions are found by the names this prefix gives them
+    // (src/adapters/aws/resource-names.ts, as lib.cjs names them): a map of every name filled
+    // Lambda's 4 KB of environment at about 45 steps per stage.
+    JOINFLOW_NAME_PREFIX: names.prefix,
     JOINFLOW_JOB_QUEUES: jsonSub(model.hasBatch ? [['cpu', { Ref: 'CpuJobQueue' }], ['gpu', { Ref: 'GpuJobQueue' }]] : []),
-    JOINFLOW_JOB_DEFINITIONS: jsonSub(model.batchSteps.map((b) => [b.id, b.name])),
   };
   const env = {
     processor: dispatching,
@@ -128,7 +130,7 @@ function environments(model) {
     if (bytes > LIMITS.lambdaEnvBytes) {
       throw new Error(
         `the environment of ${names.internal[fn]} would be about ${bytes} bytes, over Lambda's ${LIMITS.lambdaEnvBytes}: ` +
-          `${model.functionSteps.length} function steps and ${model.batchSteps.length} batch steps are listed in it; deploy the workflows as several services (stages)`,
+          `${model.taskQueues.length} container queues are listed in it; use fewer queue names, or deploy the workflows as several services (stages)`,
       );
     }
   }

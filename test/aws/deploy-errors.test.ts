@@ -36,11 +36,14 @@ function generate(calls: Array<[string, string]>, env: Record<string, string> = 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines };
 }
 
-/** 60 function steps with long names: the processor's environment lists them all, over 4 KB. */
+/**
+ * 30 container queues with long names: the processor's environment lists each queue's URL, over
+ * 4 KB. (Step functions and job definitions are not listed: the processor derives their names.)
+ */
 const crowded: WorkflowInput = {
   name: 'crowded',
   steps: Object.fromEntries(
-    Array.from({ length: 60 }, (_, i) => [`step-${String(i).padStart(2, '0')}-${'n'.repeat(48)}`, { executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeA' } }]),
+    Array.from({ length: 30 }, (_, i) => [`step-${i}`, { executor: { type: 'container', queue: `queue-${String(i).padStart(2, '0')}-${'n'.repeat(31)}`, command: 'true' } }]),
   ),
 };
 
@@ -66,7 +69,7 @@ describe('deploy model errors', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).not.toContain('built');
     expect(r.lines).toHaveLength(1);
-    expect(r.lines[0]).toMatch(/^joinflow: cannot build the stack of stage "dev": the environment of joinflow-dev-processor would be about \d+ bytes, over Lambda's 4096: 60 function steps and 0 batch steps are listed in it; deploy the workflows as several services \(stages\)$/);
+    expect(r.lines[0]).toMatch(/^joinflow: cannot build the stack of stage "dev": the environment of joinflow-dev-processor would be about \d+ bytes, over Lambda's 4096: 30 container queues are listed in it; use fewer queue names, or deploy the workflows as several services \(stages\)$/);
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 

@@ -18,6 +18,7 @@ import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
 import { runWaitMs } from '../../src/runtime/waits.ts';
+import { jobDefinitionName, stepFunctionName } from '../../src/adapters/aws/resource-names.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const require = createRequire(import.meta.url);
@@ -222,11 +223,44 @@ function checkTriggerRules(t: Template, plans: TriggerPlan[]): void {
   }
 }
 
+/** The name prefix the processor finds step functions and job definitions by (JOINFLOW_NAME_PREFIX). */
+function namePrefix(t: Template): string {
+  const env = t.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
+  expect(env['JOINFLOW_FUNCTIONS']).toBeUndefined();
+  expect(env['JOINFLOW_JOB_DEFINITIONS']).toBeUndefined();
+  return env['JOINFLOW_NAME_PREFIX'] as string;
+}
+
+/** The Lambda function the processor invokes for each function step (shared ones by their shared key). */
+function deployedFunctions(t: Template, plans: TriggerPlan[]): Record<string, string> {
+  const prefix = namePrefix(t);
+  const out: Record<string, string> = {};
+  for (const plan of plans) {
+    for (const [step, spec] of Object.entries(plan.steps)) {
+      if (spec.executor.type !== 'function') continue;
+      const e = spec.executor;
+      out[e.params === undefined ? `${plan.workflow}/${step}` : `${plan.workflow}/@${e.module}#${e.export}`] = stepFunctionName(prefix, plan.workflow, step, e);
+    }
+  }
+  return out;
+}
+
+/** The job definition the processor submits each batch step (or Batch fallback) to. */
+function deployedJobDefinitions(t: Template, plans: TriggerPlan[]): Record<string, string> {
+  const prefix = namePrefix(t);
+  const out: Record<string, string> = {};
+  for (const plan of plans) {
+    for (const [step, spec] of Object.entries(plan.steps)) {
+      if (spec.executor.type === 'batch' || spec.fallback !== undefined) out[`${plan.workflow}/${step}`] = jobDefinitionName(prefix, plan.workflow, step);
+    }
+  }
+  return out;
+}
+
 /** Checks one Lambda per function step, wired to the bus through destinations. */
 function checkStepFunctions(t: Template, plans: TriggerPlan[]): void {
   const functions = new Map(ofType(t, 'AWS::Lambda::Function').map(([id, p]) => [id, p]));
-  const processorEnv = t.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
-  const registered = JSON.parse(processorEnv['JOINFLOW_FUNCTIONS'] as string) as Record<string, string>;
+  const registered = deployedFunctions(t, plans);
   const expected: string[] = [];
   for (const plan of plans) {
     for (const [step, spec] of Object.entries(plan.steps)) {
@@ -265,6 +299,9 @@ function checkStepFunctions(t: Template, plans: TriggerPlan[]): void {
     }
   }
   expect(Object.keys(registered).sort()).toEqual(expected.sort());
+  // Every step function of the template is one the processor finds by the name it derives.
+  const stepFunctions = [...functions.entries()].filter(([id]) => id.startsWith('Step')).map(([, p]) => p['FunctionName'] as string);
+  expect(stepFunctions.sort()).toEqual(Object.values(registered).sort());
 }
 
 /** What workflows/<name>/aws.cjs files add to function steps (deploy/workflow-resources.cjs). */
@@ -340,8 +377,7 @@ describe('serverless package of the repository triggers/', () => {
   });
 
   it('runs the steps of an imported state machine (sensor-report) in one Lambda function, its handler bundled', () => {
-    const env = pkg.template.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
-    const registered = JSON.parse(env['JOINFLOW_FUNCTIONS'] as string) as Record<string, string>;
+    const registered = deployedFunctions(pkg.template, plans);
     const plan = plans.find((p) => p.workflow === 'sensor-report')!;
     expect(Object.values(plan.steps).filter((s) => s.executor.type === 'function').length).toBeGreaterThan(10);
     expect(Object.keys(registered).filter((k) => k.startsWith('sensor-report/'))).toEqual(['sensor-report/@workflows/sensor-report/workflow-asl.ts#handler']);
@@ -378,15 +414,14 @@ describe('serverless package of the repository triggers/', () => {
     expect(Object.fromEntries(Object.entries(hybrid.steps).map(([id, s]) => [id, s.placement?.target]))).toEqual({
       thumbnail: 'lambda', detect: 'batch-gpu', index: 'batch-cpu', summarize: 'lambda',
     });
-    const env = pkg.template.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
-    const fns = JSON.parse(env['JOINFLOW_FUNCTIONS'] as string) as Record<string, string>;
+    const fns = deployedFunctions(pkg.template, plans);
     const fn = (step: string) => ofType(pkg.template, 'AWS::Lambda::Function').find(([, p]) => p['FunctionName'] === fns[`hybrid/${step}`])![1];
     expect([fn('thumbnail')['MemorySize'], fn('thumbnail')['Timeout']]).toEqual([512, 900]);
     expect([fn('summarize')['MemorySize'], fn('summarize')['Timeout']]).toEqual([3538, 120]);
     expect(fns['hybrid/detect']).toBeUndefined();
 
     const defs = new Map(ofType(pkg.template, 'AWS::Batch::JobDefinition').map(([, p]) => [p['JobDefinitionName'] as string, p]));
-    const registered = JSON.parse(env['JOINFLOW_JOB_DEFINITIONS'] as string) as Record<string, string>;
+    const registered = deployedJobDefinitions(pkg.template, plans);
     expect(Object.keys(registered).filter((k) => k.startsWith('hybrid/')).sort()).toEqual(['hybrid/detect', 'hybrid/index', 'hybrid/summarize']);
     expect(Object.keys(registered).filter((k) => !k.startsWith('hybrid/')).sort()).toEqual(['video-objects/detect', 'video-objects/merge', 'video-objects/split']);
     expect(defs.size).toBe(6);
@@ -522,9 +557,10 @@ describe('serverless package of plans with batch, container steps and grouping',
   it('has a job definition per batch step, with GPU requirements when gpus > 0', () => {
     const defs = new Map(ofType(pkg.template, 'AWS::Batch::JobDefinition').map(([, p]) => [p['JobDefinitionName'] as string, p]));
     expect(defs.size).toBe(2);
-    const env = pkg.template.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
-    const registered = JSON.parse(env['JOINFLOW_JOB_DEFINITIONS'] as string) as Record<string, string>;
+    const registered = deployedJobDefinitions(pkg.template, plans);
     expect(Object.keys(registered).sort()).toEqual(['gpu-demo/featurize', 'gpu-demo/train']);
+    // Every job definition of the template is one the processor finds by the name it derives.
+    expect([...defs.keys()].sort()).toEqual(Object.values(registered).sort());
     const train = defs.get(registered['gpu-demo/train']!)!;
     expect(train['PlatformCapabilities']).toEqual(['EC2']);
     expect(train['ContainerProperties'].Image).toBe('public.ecr.aws/joinflow/train:1');
@@ -549,6 +585,7 @@ describe('serverless package of plans with batch, container steps and grouping',
       { Type: 'MEMORY', Value: '2048' },
     ]);
     expect(featurize['ContainerProperties'].ExecutionRoleArn).toEqual({ 'Fn::GetAtt': ['BatchExecutionRole', 'Arn'] });
+    const env = pkg.template.Resources['ProcessorLambdaFunction']!.Properties['Environment'].Variables as Json;
     expect(env['JOINFLOW_JOB_QUEUES']).toEqual({
       'Fn::Sub': ['{"cpu":"${v0}","gpu":"${v1}"}', { v0: { Ref: 'CpuJobQueue' }, v1: { Ref: 'GpuJobQueue' } }],
     });

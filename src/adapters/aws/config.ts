@@ -14,11 +14,16 @@ export type AwsConfig = {
   dlqUrl: string | undefined;
   /** Container queue name -> SQS queue URL. */
   queueUrls: Record<string, string>;
-  /** "<workflow>/<step>" -> Lambda function name of a function step. */
+  /**
+   * The stage's name prefix (`<service>-<stage>`, JOINFLOW_NAME_PREFIX): step functions and job
+   * definitions are found by the names it gives them (resource-names.ts).
+   */
+  namePrefix?: string | undefined;
+  /** "<workflow>/<step>" -> Lambda function name of a function step (overrides the derived name). */
   functions: Record<string, string>;
   /** Batch job queue ARNs. */
   jobQueues: { cpu?: string; gpu?: string };
-  /** "<workflow>/<step>" -> Batch job definition name. */
+  /** "<workflow>/<step>" -> Batch job definition name (overrides the derived name). */
   jobDefinitions: Record<string, string>;
   /** Points every client at an emulator (AWS_ENDPOINT_URL). */
   endpoint: string | undefined;
@@ -45,6 +50,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     bucket: env['JOINFLOW_BUCKET'] || undefined,
     timerQueueUrl: env['JOINFLOW_TIMER_QUEUE_URL'] || undefined,
     dlqUrl: env['JOINFLOW_DLQ_URL'] || undefined,
+    namePrefix: env['JOINFLOW_NAME_PREFIX'] || undefined,
     queueUrls: json(env, 'JOINFLOW_QUEUE_URLS', {}),
     functions: json(env, 'JOINFLOW_FUNCTIONS', {}),
     jobQueues: json(env, 'JOINFLOW_JOB_QUEUES', {}),

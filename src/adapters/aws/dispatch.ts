@@ -8,6 +8,7 @@ import { SubmitJobCommand, type BatchClient } from '@aws-sdk/client-batch';
 import type { Task } from '../../ports.ts';
 import type { AwsConfig } from './config.ts';
 import { log } from './log.ts';
+import { jobDefinitionName, stepFunctionName } from './resource-names.ts';
 import { dataUri } from './s3-data.ts';
 
 /** What a dispatcher needs. `sqs` sends container tasks (see sqs-executor.ts). */
@@ -70,7 +71,11 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
   switch (task.executor.type) {
     case 'function': {
       // Steps that differ only by params share their workflow's function of that handler (deploy/lib.cjs).
-      const fn = deps.config.functions[key] ?? (task.executor.params === undefined ? undefined : deps.config.functions[`${task.workflow}/@${task.executor.module}#${task.executor.export}`]);
+      const { namePrefix } = deps.config;
+      const fn =
+        deps.config.functions[key] ??
+        (task.executor.params === undefined ? undefined : deps.config.functions[`${task.workflow}/@${task.executor.module}#${task.executor.export}`]) ??
+        (namePrefix === undefined ? undefined : stepFunctionName(namePrefix, task.workflow, task.step, task.executor));
       if (!fn) throw new UndispatchableError(`no Lambda function is deployed for function step "${key}": redeploy (serverless deploy)`);
       // The handler sees the ordinary step event; `joinflow` rides along for the result bridge.
       const payload = JSON.stringify({ ...task.event, joinflow: taskMeta(task) });
@@ -84,7 +89,7 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
       return;
     }
     case 'batch': {
-      const definition = deps.config.jobDefinitions[key];
+      const definition = deps.config.jobDefinitions[key] ?? (deps.config.namePrefix === undefined ? undefined : jobDefinitionName(deps.config.namePrefix, task.workflow, task.step));
       const queue = task.executor.gpus > 0 ? deps.config.jobQueues.gpu : deps.config.jobQueues.cpu;
       if (!definition || !queue) throw new UndispatchableError(`no Batch job definition or queue is deployed for batch step "${key}": redeploy`);
       const event = JSON.stringify(task.event);

@@ -105,9 +105,14 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
     newId: randomUUID,
     blobs,
     // Only a stage with Batch steps has jobs to stop: the others' runs end without a query.
-    ...(Object.keys(config.jobDefinitions).length > 0 ? { stopJobs: (runId: string, status: string) => stopJobsOf(jobs, batch, runId, status) } : {}),
+    ...(Object.keys(config.jobDefinitions).length > 0 || (config.namePrefix !== undefined && plans.some(hasBatchStep)) ? { stopJobs: (runId: string, status: string) => stopJobsOf(jobs, batch, runId, status) } : {}),
   };
   return { config, plans, store, bus, blobs, s3, processor, effects, jobs };
+}
+
+/** Whether a plan submits Batch jobs: a batch step, or an `auto` step's Batch fallback. */
+function hasBatchStep(plan: TriggerPlan): boolean {
+  return Object.values(plan.steps).some((s) => s.executor.type === 'batch' || s.fallback !== undefined);
 }
 
 /** How long the processor spends stopping an ended run's Batch jobs (its timeout is 60 s). */
