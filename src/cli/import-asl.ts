@@ -77,10 +77,10 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
 
   const entry = resolvesJoinflow(path.dirname(path.resolve(moduleFile))) ? 'joinflow/asl' : relativeImport(path.dirname(moduleFile), ENTRY);
   const module = [
-    `// Written by \`joinflow import asl ${path.basename(file)}\`: the handler of every step of ${path.basename(out)}.`,
+    `// Written by \`joinflow import asl ${jsEscape(path.basename(file))}\`: the handler of every step of ${jsEscape(path.basename(out))}.`,
     '// Import the machine again rather than editing this file.',
-    `import { aslHandler } from '${entry}';`,
-    ...(tasksImport ? [`import * as tasks from '${tasksImport}';`, '', 'export const handler = aslHandler(tasks);'] : ['', 'export const handler = aslHandler();']),
+    `import { aslHandler } from '${jsEscape(entry)}';`,
+    ...(tasksImport ? [`import * as tasks from '${jsEscape(tasksImport)}';`, '', 'export const handler = aslHandler(tasks);'] : ['', 'export const handler = aslHandler();']),
     '',
   ].join('\n');
   const body = /\.ya?ml$/i.test(out) ? toYaml(workflow, { lineWidth: 0 }) : `${JSON.stringify(workflow, null, 2)}\n`;
@@ -120,6 +120,15 @@ function resolvesJoinflow(dir: string): boolean {
     }
     if (path.dirname(d) === d) return false;
   }
+}
+
+/**
+ * A file name as the text of a single-quoted JavaScript string, also safe in a line comment: a
+ * quote in a directory's name would end the string, and a line break in a file's name would
+ * start a line of code in the module written.
+ */
+function jsEscape(text: string): string {
+  return text.replace(/[\\'\x00-\x1f\x7f\u2028\u2029]/g, (c) => (c === '\\' || c === "'" ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 function relativeImport(fromDir: string, file: string): string {

@@ -213,6 +213,26 @@ describe('joinflow import asl: refusals and the files written', () => {
     expect(readFileSync(path.join(dir, 'adder/workflow.yaml'), 'utf8')).toMatch(/^name: adder$/m);
   });
 
+  it('writes file names into the steps\' module as string text: a quote in the tasks path, a line break in the machine\'s name', () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, "o'brien"));
+    const quoted = path.join(dir, "o'brien", 'tasks.ts');
+    writeFileSync(quoted, readFileSync(tasks));
+    // A name that, pasted into the module's first comment line, made lines of code of its own.
+    const machine = path.join(dir, 'm\nprocess.stderr.write("INJECTED\\n");\n.asl.yaml');
+    writeFileSync(machine, 'StartAt: Add\nStates:\n  Add: { Type: Task, Resource: "module:Add", InputPath: $.pair, Next: Done }\n  Done: { Type: Succeed }\n');
+    const out = path.join(dir, 'sum.json');
+    const r = joinflow(['import', 'asl', machine, '-o', out, '--tasks', quoted]);
+    expect(r.code, r.stderr).toBe(0);
+    const module = readFileSync(path.join(dir, 'sum-asl.ts'), 'utf8');
+    expect(module).toContain("import * as tasks from './o\\'brien/tasks.ts';");
+    expect(module.split('\n')[0]).toBe('// Written by `joinflow import asl m\\u000aprocess.stderr.write("INJECTED\\\\n");\\u000a.asl.yaml`: the handler of every step of sum.json.');
+    const ran = joinflow(['run', out, '--input', '{"pair": [2, 40]}', '--json', '--memory']);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect((JSON.parse(ran.stdout) as Result).output).toBe(42);
+    expect(ran.stderr).not.toContain('INJECTED');
+  });
+
   it('writes the module the steps run beside the workflow, importing the tasks relative to it', () => {
     const wf = imported('statebox__map.asl.json');
     const module = readFileSync(wf.replace(/\.json$/, '-asl.ts'), 'utf8');
