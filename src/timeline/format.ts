@@ -40,7 +40,17 @@ export function tickLabel(value: number, step: number): string {
   return `${Number((value / 3_600_000).toFixed(1))} h`;
 }
 
-/** Text safe inside XML character data and attribute values. */
+/**
+ * Text with its control characters (C0, DEL, C1), the noncharacters U+FFFE/U+FFFF and lone
+ * surrogates written as `\uXXXX`: names from a trace file reach a terminal (where an escape
+ * sequence would act) and an SVG file (which XML cannot hold them in: no viewer would open it).
+ */
+export function visible(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Text safe inside XML character data and attribute values (control characters made {@link visible}). */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return visible(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

@@ -83,7 +83,7 @@ function colours(t: Timeline, colorBy: ColorBy): Map<string, string> {
   for (const e of t.executions) {
     const key = colorBy === 'kind' ? e.kind : e.category;
     if (out.has(key)) continue;
-    out.set(key, colorBy === 'kind' ? (KIND_COLORS[key] ?? OTHER_COLOR) : PALETTE[out.size % PALETTE.length]!);
+    out.set(key, colorBy === 'kind' ? (Object.hasOwn(KIND_COLORS, key) ? KIND_COLORS[key]! : OTHER_COLOR) : PALETTE[out.size % PALETTE.length]!);
   }
   return out;
 }

@@ -203,6 +203,22 @@ describe('joinflow timeline errors', () => {
     expect(r.stderr).toContain('--color must be kind or category');
   });
 
+  it('shows the control characters of a trace file\'s names on stdout as \\uXXXX, not as the terminal escapes they are, and writes an SVG XML can read', () => {
+    const d = tmp();
+    const trace = path.join(d, 'hostile.json');
+    writeFileSync(trace, JSON.stringify({
+      format: 'joinflow-timeline', version: 1, title: 'run \u001b]0;pwned\u0007', workflow: 'w', startedAt: 0, schedule: 'measured', needs: {},
+      executions: [{ step: 'a\u001b[2J\nb', attempt: 1, kind: 'process', status: 'succeeded', start: 0, end: 10 }],
+    }));
+    const svg = path.join(d, 'hostile.svg');
+    const r = joinflow(['timeline', trace, '-o', svg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    expect(r.stdout).toContain('run \\u001b]0;pwned\\u0007: 1 executions');
+    expect(r.stdout).toContain('(1 execution: a\\u001b[2J\\u000ab)');
+    expect(readFileSync(svg, 'utf8')).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
+  });
+
   it('is listed in the usage and has its own --help', () => {
     expect(joinflow(['--help']).stdout).toMatch(/^ {2}timeline <runId\|trace> /m);
     const r = joinflow(['timeline', '--help']);

@@ -80,6 +80,23 @@ describe('renderSvg', () => {
     expect(svg).not.toMatch(/<script|href=|url\(/);
   });
 
+  it('writes control characters of a trace\'s names as \\uXXXX (XML cannot hold them), and a kind named like an Object property gets the other colour', () => {
+    const hostile: Timeline = {
+      ...small,
+      title: 'ti\u0001tle',
+      needs: {},
+      executions: [bar('a\u0000b\u001b[31m', 'constructor', 1010, 1100), bar('c\ud800', 'toString', 1010, 1200)],
+    };
+    const text = renderSvg(hostile, summarizeTimeline(hostile));
+    // Characters XML 1.0 does not allow: one makes the whole SVG file unreadable to a viewer.
+    expect(text).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]/);
+    expect(text).toContain('ti\\u0001tle');
+    expect(text).toContain('a\\u0000b\\u001b[31m');
+    expect(text).toContain('c\\ud800');
+    expect(text).not.toContain('native code');
+    expect(count(text, /fill="#9c9c9c"/g)).toBeGreaterThanOrEqual(2);
+  });
+
   it('shortens a row label too long for the label column from its start, keeping its end (it ran off the left edge, cut)', () => {
     const long = `${'very_long_step_name_'.repeat(5)}a`;
     const t: Timeline = { ...small, needs: { [long]: [], c: [long] }, executions: sortExecutions([bar(long, 'simulate', 1010, 1100, { item: 12, attempt: 2 }), bar('c', 'simulate', 1100, 1390)]) };
