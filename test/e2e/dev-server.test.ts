@@ -1,5 +1,6 @@
 /** `joinflow dev`'s PutEvents endpoint, driven by the real EventBridge client. */
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -227,6 +228,32 @@ describe('dev server (PutEvents)', () => {
     const no = await fetch(server.url, { method: 'POST', body, headers });
     expect(no.status).toBe(403);
     expect(await no.json()).toMatchObject({ __type: 'AccessDeniedException' });
+  });
+
+  it('without a token, refuses a request addressed to a host that is not loopback (a web page\'s, by DNS rebinding), and starts nothing', async () => {
+    const { server, engine } = await setup();
+    const port = new URL(server.url).port;
+    const body = JSON.stringify({ Entries: [runRequested({ workflow: 'hello', runId: 'rebound' })] });
+    // fetch() may not set Host: node:http sends what a browser sends for http://attacker.example:PORT/.
+    const post = (host: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(server.url, { method: 'POST', headers: { host, 'x-amz-target': 'AWSEvents.PutEvents', 'content-type': 'application/x-amz-json-1.1' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const rebound = await post(`attacker.example:${port}`);
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body)).toMatchObject({ __type: 'AccessDeniedException' });
+    expect(JSON.parse(rebound.body).message).toContain('request addressed to host "attacker.example:');
+    await engine.bus.idle();
+    await expect(engine.wait('rebound')).rejects.toThrow(/unknown run/);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'app.localhost']) {
+      expect((await post(host)).status, host).toBe(200);
+    }
+    await engine.bus.idle();
+    expect((await engine.wait('rebound')).status).toBe('succeeded');
   });
 
   it('will not bind beyond loopback without a token', async () => {

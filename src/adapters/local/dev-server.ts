@@ -88,6 +88,14 @@ export async function createDevServer(options: DevServerOptions): Promise<DevSer
       req.resume();
       throw new ApiError('AccessDeniedException', 'missing or wrong token: send "Authorization: Bearer <token>" or "x-joinflow-token: <token>"', 403);
     }
+    // Without a token, only this machine may start runs. A web page can reach a loopback port too,
+    // by DNS rebinding (its own name made to resolve to 127.0.0.1): its requests then name that
+    // host, where every client on this machine names a loopback one.
+    const named = req.headers.host;
+    if (token === undefined && named !== undefined && !loopbackName(named)) {
+      req.resume();
+      throw new ApiError('AccessDeniedException', `request addressed to host ${JSON.stringify(named)}: joinflow dev without --token takes requests for 127.0.0.1, ::1 or localhost only (a web page could reach it by DNS rebinding): use one of them in the endpoint, or start dev with --token`, 403);
+    }
     if (req.method !== 'POST') {
       req.resume();
       throw new ApiError('UnknownOperationException', `only POST is supported (got ${req.method ?? '?'})`);
@@ -253,6 +261,12 @@ function toEnvelope(entry: unknown, now: Date): EventEnvelope | { ErrorCode: str
     // Kept as EventBridge keeps them, so that patterns on `resources` match here as they do there.
     ...(Array.isArray(resources) ? { resources: resources as string[] } : {}),
   };
+}
+
+/** Whether a Host header names this machine's loopback: localhost (or a name under it), 127.x.x.x or ::1, with any port. */
+function loopbackName(host: string): boolean {
+  const name = (/^\[([^\]]*)\](?::\d*)?$/.exec(host)?.[1] ?? host.replace(/:\d*$/, '')).toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name);
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {
