@@ -5,7 +5,7 @@ import { createDevServer, DEFAULT_MAX_REQUEST_BYTES } from '../adapters/local/de
 import { createEngine } from '../adapters/local/engine.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { compileFile, listWorkflowFiles } from '../adapters/local/workflow-files.ts';
-import { UsageError } from '../model/errors.ts';
+import { UsageError, visible } from '../model/errors.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import type { SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
@@ -78,7 +78,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
     },
     runOptions: { root: process.cwd(), ...engineIdentity(), dev: true, cancels: state !== undefined },
     stateDir: dir,
-    onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
+    onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${visible(reason, { lines: true })}\n`),
   });
   let server: Awaited<ReturnType<typeof createDevServer>> | undefined;
   let onSignal: (() => void) | undefined;

@@ -1,6 +1,6 @@
 /** `joinflow dlq list`: events the embedded engine could not process, with the reason. */
 import { parseArgs } from 'node:util';
-import { UsageError } from '../model/errors.ts';
+import { UsageError, visible } from '../model/errors.ts';
 import { openState, stateDir } from './state.ts';
 
 /** Runs `joinflow dlq list`. */
@@ -17,7 +17,7 @@ export async function dlqCommand(args: string[]): Promise<number> {
     if (letters.length === 0) process.stderr.write('no dead letters\n');
     for (const d of letters) {
       const e = JSON.stringify(d.event) ?? String(d.event);
-      process.stdout.write(`${new Date(d.at).toISOString()}  ${d.reason}\n    ${e.length > 200 ? `${e.slice(0, 197)}...` : e}\n`);
+      process.stdout.write(`${new Date(d.at).toISOString()}  ${visible(d.reason, { lines: true })}\n    ${e.length > 200 ? `${e.slice(0, 197)}...` : e}\n`);
     }
     return 0;
   } finally {

@@ -12,7 +12,7 @@ import { createMemoryStore } from '../adapters/local/memory-store.ts';
 import { UsageMeter } from '../adapters/local/usage-meter.ts';
 import { estimateCost, formatCostReport } from '../cost/estimate.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
-import { JoinflowError, UsageError } from '../model/errors.ts';
+import { JoinflowError, UsageError, visible } from '../model/errors.ts';
 import { runIdProblem } from '../model/events.ts';
 import type { TriggerStore } from '../ports.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
@@ -112,7 +112,7 @@ export async function runCommand(args: string[]): Promise<number> {
     ...(chaos ? { chaos } : {}),
     trace: values.trace !== undefined,
     onStep: progress.step,
-    onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${reason}\n`),
+    onDeadLetter: (_event, reason) => process.stderr.write(`joinflow: dead letter: ${visible(reason, { lines: true })}\n`),
   });
   const stopListening = state ? listenForCancel(dir, engine) : undefined;
   const unmarkEngine = state ? markEngine(dir, 'run') : undefined;

@@ -4,6 +4,7 @@ import { createMemoryOutbox, type Delivery } from '../adapters/local/delivery-ou
 import type { DurableState } from '../adapters/local/durable-state.ts';
 import { createSubscriptionDispatcher, type SubscriptionDispatcher } from '../adapters/local/subscription-dispatcher.ts';
 import { createTargetRunner } from '../adapters/local/subscription-targets.ts';
+import { visible } from '../model/errors.ts';
 import type { EventEnvelope } from '../model/events.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import type { Subscription } from '../model/subscriptions.ts';
@@ -56,7 +57,7 @@ export function subscriptionHub(
         }),
         onDead: (d, reason) => {
           state?.log.deadLetter(d.event, reason, Date.now());
-          process.stderr.write(`joinflow: dead letter: ${reason}\n`);
+          process.stderr.write(`joinflow: dead letter: ${visible(reason, { lines: true })}\n`);
         },
         onAttempt: (d, result) => {
           if (result.status === 'delivered') return;

@@ -6,7 +6,8 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../model/errors.ts';
-import { formatMs, percent, visible } from '../timeline/format.ts';
+import { formatMs, percent } from '../timeline/format.ts';
+import { visible } from '../model/errors.ts';
 import { renderHtml, renderSvg, type ColorBy } from '../timeline/render.ts';
 import { TimelineInputError, timelineFromJson, timelineFromRunTrace, toTrace } from '../timeline/trace-file.ts';
 import type { TriggerPlan } from '../model/plan.ts';
@@ -143,5 +144,5 @@ function report(t: Timeline, s: TimelineSummary): string {
     ...t.notes.map((n) => `note: ${n}`),
   ];
   // Names and notes from a trace file: a control character in one is shown, not sent to the terminal.
-  return `${lines.map(visible).join('\n')}\n`;
+  return `${lines.map((l) => visible(l)).join('\n')}\n`;
 }

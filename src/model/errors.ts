@@ -42,6 +42,17 @@ export class UsageError extends JoinflowError {
 }
 
 /**
+ * Text with its control characters (C0, DEL, C1), the noncharacters U+FFFE/U+FFFF and lone
+ * surrogates written as `\uXXXX`: names from a trace file or an event reach a terminal (where an
+ * escape sequence would act) and an SVG file (which XML cannot hold them in: no viewer would
+ * open it). `lines` keeps line breaks and tabs (a message of several lines).
+ */
+export function visible(text: string, options: { lines?: boolean } = {}): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => (options.lines && (c === '\n' || c === '\t') ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/**
  * One key of a problem's path as printed: a key with a control character (a NUL, a line break)
  * is quoted as JSON, so that the message shows it instead of carrying it raw to the terminal.
  */

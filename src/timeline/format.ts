@@ -1,4 +1,5 @@
 /** Number, time and text formatting shared by the timeline's chart and the CLI. */
+import { visible } from '../model/errors.ts';
 
 /** `0.4 ms`, `54 ms`, `21.385 s`, `1084.123 s (18m 04s)`, `13633.4 s (3h 47m 13s)`. */
 export function formatMs(ms: number): string {
@@ -38,16 +39,6 @@ export function tickLabel(value: number, step: number): string {
   if (step < 60_000) return `${Number((value / 1000).toFixed(1))} s`;
   if (step < 3_600_000) return `${Number((value / 60_000).toFixed(1))} min`;
   return `${Number((value / 3_600_000).toFixed(1))} h`;
-}
-
-/**
- * Text with its control characters (C0, DEL, C1), the noncharacters U+FFFE/U+FFFF and lone
- * surrogates written as `\uXXXX`: names from a trace file reach a terminal (where an escape
- * sequence would act) and an SVG file (which XML cannot hold them in: no viewer would open it).
- */
-export function visible(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Text safe inside XML character data and attribute values (control characters made {@link visible}). */

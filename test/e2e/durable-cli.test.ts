@@ -449,6 +449,22 @@ describe('durable state through the CLI', () => {
     expect(joinflow(['dlq', 'list', '--state', state]).stdout).not.toContain('unknown workflow');
   });
 
+  it('dlq list shows the control characters an event put into a reason as \\uXXXX, not as terminal escapes (a line break stays)', async () => {
+    const state = tmp();
+    const s = openDurableState({ dir: state });
+    const event = { id: 'e1', source: 'joinflow', 'detail-type': 'Run Requested', detail: { workflow: 'he\u001b]0;owned\u0007llo\r' } };
+    // What the processor writes for a Run Requested of a workflow it does not know: the name as the event gave it.
+    s.log.deadLetter(event, `unknown workflow "${event.detail.workflow}"\nsecond line`, Date.now());
+    await s.store.commit();
+    s.close();
+    const text = joinflow(['dlq', 'list', '--state', state]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    expect(text.stdout).toContain('unknown workflow "he\\u001b]0;owned\\u0007llo\\u000d"\nsecond line\n');
+    // --json is JSON: its escapes were already there.
+    expect(JSON.parse(joinflow(['dlq', 'list', '--state', state, '--json']).stdout)[0].reason).toBe(`unknown workflow "${event.detail.workflow}"\nsecond line`);
+  });
+
   it('gc collects a state dir that holds no database (exit 0) and refuses one that is not there (exit 2)', () => {
     const empty = tmp();
     const gc = joinflow(['gc', '--state', empty]);
