@@ -267,6 +267,15 @@ describe('createWorker', () => {
     expect(warnings[0]).toMatch(/attempt: .*maxAttempts: .*executor: /);
   });
 
+  it('treats a task whose run id is a path (../..) as malformed: its files would be downloaded outside the worker\'s data directory', async () => {
+    const { url } = await queues();
+    const body = { ...task(container({ command: 'true' }), null), runId: '../../escaped' };
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(body) }));
+    const { warnings } = startWorker(url, captureBus());
+    await until('a warning', () => warnings.length > 0);
+    expect(warnings[0]).toContain('runId: "../../escaped" cannot be a run id: letters, digits');
+  });
+
   it('fails a task that outlives timeoutMs with StepTimeout', async () => {
     const { url, dispatcher } = await queues();
     const bus = captureBus();

@@ -1,12 +1,17 @@
 /** A container task as the worker receives it: an SQS message body, checked before it runs. */
 import { z } from 'zod';
+import { runIdProblem } from '../../model/events.ts';
 import { ContainerExecutorSchema, StepFilesSchema } from '../../model/workflow.ts';
 import type { Task } from '../../ports.ts';
 
 /** A container task as it arrives in a message body; zod because the body is foreign input. */
 const TaskSchema = z.object({
   workflow: z.string().min(1),
-  runId: z.string().min(1),
+  // It names the directory the task's data files are downloaded into (<root>/<runId>/data).
+  runId: z.string().superRefine((id, ctx) => {
+    const problem = runIdProblem(id);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(id)} cannot be a run id: ${problem}` });
+  }),
   step: z.string().min(1),
   item: z.number().int().nonnegative().optional(),
   attempt: z.number().int().min(1),
