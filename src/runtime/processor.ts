@@ -45,6 +45,8 @@ export type ProcessorDeps = {
   leaseMs?: number;
   /** Added to the clock for leases only, not for the times recorded: --chaos crash-at expires the dead processor's leases so. */
   leaseSkewMs?: () => number;
+  /** The widest forEach to dispatch, and why: a wider one fails its step (ForEachTooWide). Default: no limit. */
+  widest?: { items: number; why: string };
 };
 
 type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined; sized: boolean };
@@ -277,6 +279,15 @@ export class TriggerProcessor {
       ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, {
         workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1,
         error: { type: 'ForEachNotArray', message: `step "${step}": ${fan.error}` }, retrying: false,
+      }));
+      return;
+    }
+    const widest = this.#deps.widest;
+    if (widest !== undefined && fan.items.length > widest.items) {
+      const n = (x: number) => x.toLocaleString('en-US');
+      ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, {
+        workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, retrying: false,
+        error: { type: 'ForEachTooWide', message: `step "${step}": a forEach over ${n(fan.items.length)} items, more than this engine runs (at most ${n(widest.items)}: ${widest.why})` },
       }));
       return;
     }

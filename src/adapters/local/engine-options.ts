@@ -58,6 +58,13 @@ export type EngineOptions = {
   /** Called for events that cannot be processed. */
   onDeadLetter?: (event: unknown, reason: string) => void;
   /**
+   * The widest forEach this engine runs: a wider one fails its step with `ForEachTooWide`, not
+   * retried. The engine holds every item's task at once; past its heap it would crash (and so
+   * would the resume of a durable run). Default: the heap's limit over about 3 KB per item, 4 KB
+   * with a durable log (about 1.4 and 1.1 million items with Node's default heap here).
+   */
+  maxForEachItems?: number;
+  /**
    * Counts usage for a cost estimate. The engine then invokes the processor once per matched
    * trigger, as EventBridge rules do on AWS, instead of once per event (slower, same results).
    */

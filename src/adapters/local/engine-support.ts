@@ -1,5 +1,6 @@
 /** Helpers of the embedded engine: defaults, path resolution, size estimates. */
 import { availableParallelism } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
 import { DetailType, type EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
@@ -61,7 +62,7 @@ export function jsonInput(input: unknown): unknown {
 /** Every option createEngine takes (the type makes sure none is missing). */
 const ENGINE_OPTIONS = Object.keys({
   store: 1, concurrency: 1, timeScale: 1, stateDir: 1, root: 1, dataSource: 1, executors: 1, handlerOutput: 1, onFailure: 1, clock: 1,
-  trace: 1, onStep: 1, onEvents: 1, groupCommitMs: 1, onDeadLetter: 1, meter: 1, log: 1, blobs: 1, maxPayloadBytes: 1, runOptions: 1, chaos: 1,
+  trace: 1, onStep: 1, onEvents: 1, groupCommitMs: 1, onDeadLetter: 1, maxForEachItems: 1, meter: 1, log: 1, blobs: 1, maxPayloadBytes: 1, runOptions: 1, chaos: 1,
 } satisfies Record<keyof EngineOptions, 1>);
 
 export function checkEngineOptions(options: EngineOptions): void {
@@ -69,7 +70,10 @@ export function checkEngineOptions(options: EngineOptions): void {
   for (const key of Object.keys(options)) {
     if (!ENGINE_OPTIONS.includes(key)) throw new UsageError(`unknown option "${key}"${suggest(key, ENGINE_OPTIONS)}; createEngine takes ${ENGINE_OPTIONS.join(', ')}`);
   }
-  const { groupCommitMs: window, handlerOutput, store } = options;
+  const { groupCommitMs: window, handlerOutput, store, maxForEachItems: widest } = options;
+  if (widest !== undefined && !(Number.isSafeInteger(widest) && widest >= 0)) {
+    throw new UsageError(`maxForEachItems: a whole number of items, 0 or more, got ${JSON.stringify(widest)}`);
+  }
   if (window !== undefined && !(typeof window === 'number' && Number.isFinite(window) && window >= 0)) {
     throw new UsageError(`groupCommitMs: a number of ms, 0 or more (0 commits every batch), got ${JSON.stringify(window)}`);
   }
@@ -236,4 +240,19 @@ export function settleFailures(failing: Set<RunTracker>, events: readonly EventE
 /** Ends as cancelled the run's tasks that never started (queued when the run ended). */
 export function cancelUnstarted(log: DurableLog, runId: string, now: number): void {
   for (const t of log.unfinishedTasks(runId)) if (t.status === 'dispatched') log.taskFinished(t.task, 'cancelled', now);
+}
+
+/**
+ * The widest forEach an engine runs and why (ProcessorDeps.widest): `maxForEachItems`, or what its
+ * heap holds at about 3 KB per item (4 KB with a durable log; measured: a million items of a
+ * fan-out peaked at 1.7 GB of memory in memory and 2.8 GB on the journal store).
+ */
+export function widestForEach(options: EngineOptions): { items: number; why: string } {
+  if (options.maxForEachItems !== undefined) return { items: options.maxForEachItems, why: 'the engine\'s maxForEachItems' };
+  const heapMb = Math.round(getHeapStatistics().heap_size_limit / 1_048_576);
+  const perItemKb = options.log ? 4 : 3;
+  return {
+    items: Math.floor((heapMb * 1024) / perItemKb),
+    why: `what a heap of ${heapMb.toLocaleString('en-US')} MB holds at about ${perItemKb} KB per item${options.log ? ' on a durable store' : ''}; split the input over several runs, or give Node a larger heap (NODE_OPTIONS=--max-old-space-size=<MB>)`,
+  };
 }

@@ -18,7 +18,7 @@ import { claimRuns, recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, RESOLVED, type EngineOptions } from './engine-options.ts';
-import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, oversizeReason, resolvePaths, settleFailures } from './engine-support.ts';
+import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, oversizeReason, resolvePaths, settleFailures, widestForEach } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { applyEffect, effectsOf, type Batch, type EffectHost } from './batch-effects.ts';
@@ -66,7 +66,7 @@ export class Engine {
     this.#commits = new GroupCommit(() => this.store.commit(), options.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS, (e) => this.#failed(e, true));
     this.bus = createLocalBus(undefined, options.chaos);
     // After a simulated crash leases are judged a lease later, as a processor taking over would.
-    this.#processor = new TriggerProcessor({ store: this.store, clock: this.#clock, newId, leaseSkewMs: () => this.#skewMs });
+    this.#processor = new TriggerProcessor({ store: this.store, clock: this.#clock, newId, leaseSkewMs: () => this.#skewMs, widest: widestForEach(options) });
     this.#executors = createLocalExecutors(options);
     const limits = concurrencyLimits(options.concurrency);
     this.#lanes = new Lanes(this.#executors, new Map(EXECUTOR_KINDS.map((k) => [k, limits[k]])), {
