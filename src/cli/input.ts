@@ -13,6 +13,10 @@ export function parseInput(raw: string | undefined): unknown {
     try {
       text = readFileSync(raw.slice(1), 'utf8');
     } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_STRING_TOO_LONG') {
+        const mb = Math.round((statSync(raw.slice(1), { throwIfNoEntry: false })?.size ?? 0) / 1_048_576);
+        throw new UsageError(`--input ${raw}: the file is ${mb.toLocaleString('en-US')} MB, more than a run input can be (Node reads at most 512 MB of text; every step receives the input): pass the paths of large data instead (a step's files, or its own reading)`);
+      }
       throw new UsageError(`--input ${raw}: cannot read file: ${(error as Error).message}`);
     }
     if (/\.ya?ml$/.test(raw)) {

@@ -1,5 +1,5 @@
 /** `--input JSON|@file`: JSON text, a JSON file, or a YAML file (CWL job files are YAML). */
-import { writeFileSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseInput } from '../../src/cli/input.ts';
@@ -18,6 +18,13 @@ describe('parseInput', () => {
     expect(parseInput(`@${path.join(dir, 'job.yml')}`)).toEqual({ reads: { class: 'File', path: 'data/r1.fq' }, threads: 4 });
     expect(parseInput(`@${path.join(dir, 'empty.yaml')}`)).toBe(null);
     expect(parseInput(undefined)).toBe(null);
+  });
+
+  it('refuses a file larger than Node can read as text, saying how large and what to do (not Node\'s ERR_STRING_TOO_LONG)', () => {
+    const big = path.join(tmp(), 'big.json');
+    writeFileSync(big, '');
+    truncateSync(big, 600 * 1_048_576); // sparse: no disk space taken
+    expect(() => parseInput(`@${big}`)).toThrow(/: the file is 600 MB, more than a run input can be \(Node reads at most 512 MB of text; every step receives the input\): pass the paths of large data instead/);
   });
 
   it('refuses a YAML file that is not valid YAML or gives a key twice, naming the file', () => {
