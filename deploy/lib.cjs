@@ -129,6 +129,10 @@ function loadSubscriptions(plans, dir = triggersDir()) {
 function settings(custom = {}) {
   const c = custom || {};
   const budget = positive(c.ruleBudget, LIMITS.ruleBudget, 'ruleBudget');
+  // Two rules of the custom bus are joinflow's own: the Lambda-result bridge's and the unrouted events'.
+  if (budget > LIMITS.rulesPerBus - 2) {
+    throw new Error(`custom.joinflow.ruleBudget ${budget} leaves no room for joinflow's own two rules on the event bus (the Lambda-result bridge's and the unrouted events'): at most ${LIMITS.rulesPerBus - 2} of EventBridge's ${LIMITS.rulesPerBus} rules per bus`);
+  }
   return {
     startPrefix: c.startPrefix == null ? 'runs/' : String(c.startPrefix),
     gpuInstanceTypes: list(c.gpuInstanceTypes).length ? list(c.gpuInstanceTypes) : ['g4dn.xlarge', 'g5.xlarge'],
@@ -139,8 +143,7 @@ function settings(custom = {}) {
     subnets: list(c.subnets),
     securityGroups: list(c.securityGroups),
     assignPublicIp: c.assignPublicIp === 'DISABLED' || c.assignPublicIp === false ? 'DISABLED' : 'ENABLED',
-    // One rule of the custom bus is the Lambda-result bridge's; the rest is headroom.
-    ruleBudget: Math.min(budget, LIMITS.rulesPerBus - 1),
+    ruleBudget: budget,
     stepMemoryMb: positive(c.stepMemoryMb, 1024, 'stepMemoryMb'),
     claimCheckDays: positive(c.claimCheckDays, 30, 'claimCheckDays'),
   };

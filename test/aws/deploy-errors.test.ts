@@ -62,6 +62,18 @@ describe('deploy model errors', () => {
     expect(lines[0]).toMatch(/^joinflow: cannot build the stack of stage "dev": 0 subscriptions leave room for only 5 trigger rules, fewer than the \d+ workflows: deploy them as several services$/);
   });
 
+  it('a ruleBudget that leaves no room for joinflow\'s own two rules is refused, naming it', () => {
+    const script = `
+      const { context } = require(${JSON.stringify(path.join(root, 'deploy/lib.cjs'))});
+      const vars = { 'self:service': 'joinflow', 'sls:stage': 'dev', 'self:provider.region': 'us-east-1' };
+      context({ resolveVariable: async (v) => vars[v], resolveConfigurationProperty: async () => ({ ruleBudget: 299 }) }).then(() => console.log('built'));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).not.toContain('built');
+    expect(r.stderr).toContain("custom.joinflow.ruleBudget 299 leaves no room for joinflow's own two rules on the event bus (the Lambda-result bridge's and the unrouted events'): at most 298 of EventBridge's 300 rules per bus");
+  });
+
   it('a Lambda environment over 4 KB is said once, without stack frames, though every function refers to it', () => {
     const triggers = plansDir(crowded);
     const calls = ['processor', 'timer', 'lambdaResultBridge', 'batchStateBridge', 's3StartBridge'].map((): [string, string] => ['functions.cjs', 'environment']);
