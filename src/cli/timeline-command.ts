@@ -78,7 +78,7 @@ export async function timelineCommand(args: string[]): Promise<number> {
   }
   if (values.json) process.stdout.write(`${JSON.stringify(toTrace(timeline, summary))}\n`);
   else process.stdout.write(report(timeline, summary));
-  if (values.out !== undefined) process.stderr.write(`wrote ${values.out} (${timeline.executions.length} bars)\n`);
+  if (values.out !== undefined) process.stderr.write(`wrote ${values.out} (${timeline.executions.length} ${timeline.executions.length === 1 ? 'bar' : 'bars'})\n`);
   return 0;
 }
 
@@ -137,7 +137,7 @@ function report(t: Timeline, s: TimelineSummary): string {
   });
   const shown = path.length > 12 ? [...path.slice(0, 5), `... ${path.length - 10} more ...`, ...path.slice(-5)] : path;
   const lines = [
-    `${t.title}: ${t.executions.length} executions (${t.schedule === 'measured' ? 'measured' : 'ideal schedule'})`,
+    `${t.title}: ${t.executions.length} ${t.executions.length === 1 ? 'execution' : 'executions'} (${t.schedule === 'measured' ? 'measured' : 'ideal schedule'})`,
     `makespan       ${formatMs(s.makespanMs)}`,
     `critical path  ${formatMs(s.criticalPathMs)} (${path.length} execution${path.length === 1 ? '' : 's'}: ${shown.join(' -> ') || 'none'})`,
     `overhead       ${formatMs(s.overheadMs)} (${percent(s.overheadMs, s.makespanMs)} of makespan)`,

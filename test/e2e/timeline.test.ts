@@ -163,6 +163,21 @@ describe('joinflow timeline of a WfCommons trace', () => {
   });
 });
 
+describe('joinflow timeline of a one-step run', () => {
+  it('says 1 execution and 1 bar', () => {
+    const dir = tmp();
+    const state = path.join(dir, 'state');
+    writeFileSync(path.join(dir, 'one.yaml'), 'name: one\nsteps:\n  only: { executor: { type: simulate, durationMs: 0 } }\n');
+    const run = joinflow(['run', path.join(dir, 'one.yaml'), '--state', state, '--run-id', 'one-1']);
+    expect(run.code, run.stderr).toBe(0);
+    const svg = path.join(dir, 'one.svg');
+    const r = joinflow(['timeline', 'one-1', '--state', state, '-o', svg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('one: 1 execution (measured)');
+    expect(r.stderr).toContain(`wrote ${svg} (1 bar)`);
+  });
+});
+
 describe('joinflow timeline errors', () => {
   let state = '';
   beforeAll(() => {
