@@ -12,6 +12,8 @@ import { projectDirs } from '../helpers/tmp.ts';
 
 const compiled = compiledCli(root) !== undefined;
 const project = projectDirs('joinflow-ts-handlers-');
+// A directory that a path taken for a URL gets wrong: "#" starts a fragment, "%20" is a space.
+const odd = projectDirs('joinflow-ts-handlers-a#b c%20-');
 
 // Whether tsx is registered in the worker: its CommonJS hook adds the .ts extension.
 const REPORT = "import Module from 'node:module';\nconst tsx = (): boolean => '.ts' in Module._extensions;\n";
@@ -60,6 +62,20 @@ describe('TypeScript handlers in a worker', () => {
     const x = joinflow(['run', 'x.yaml', '--memory', '--json'], { cwd: dir });
     expect(x.code, x.stderr).toBe(0);
     expect(JSON.parse(x.stdout).output).toEqual({ d: { n: 4, tsx: true, c: { tsx: true } } });
+  });
+
+  it('load from a directory whose path has "#", a space or "%20" in it, in a CommonJS project too (tsx took the path as a URL: "Cannot find module \'/tmp/a\'")', () => {
+    for (const type of ['module', 'commonjs']) {
+      const dir = odd({
+        'package.json': `{"type": "${type}"}`,
+        'h/util.ts': UTIL,
+        'h/a.ts': "import { twice } from './util.ts';\nexport const main = (): { n: number } => ({ n: twice(21) });\n",
+        'w.yaml': 'name: w\nsteps:\n  a: { executor: { type: function, module: ./h/a.ts, export: main } }\n',
+      });
+      const r = joinflow(['run', 'w.yaml', '--memory', '--json'], { cwd: dir });
+      expect(r.code, `${type}: ${r.stderr}`).toBe(0);
+      expect(JSON.parse(r.stdout).output).toEqual({ a: { n: 42 } });
+    }
   });
 
   it('that do not compile are refused before the run, saying where', () => {

@@ -137,7 +137,8 @@ function load(path: string): Promise<Module> {
   // Node's ESM cache keeps the first import of a URL: every later one must be a fresh tsImport.
   const first = !imported.has(path);
   imported.add(path);
-  const fresh = () => registerTsx().then(() => import('tsx/esm/api')).then((api) => api.tsImport(path, import.meta.url));
+  // tsx takes a specifier: a bare path with '#' or '%20' in it would be read as a URL.
+  const fresh = () => registerTsx().then(() => import('tsx/esm/api')).then((api) => api.tsImport(pathToFileURL(path).href, import.meta.url));
   const plain = () => import(pathToFileURL(path).href) as Promise<Module>;
   // A .ts handler in a project without "type": "module" is CommonJS, which the ESM loader can
   // refuse to import ("in a cycle"): tsx's tsImport loads it either way.

@@ -183,7 +183,8 @@ export const userModules: { prepare: () => Promise<void> } = { prepare: async ()
 /** tsx's tsImport, loaded when first needed (it is not, for a workflow in YAML). */
 async function tsImport(file: string): Promise<unknown> {
   const tsx = await import('tsx/esm/api');
-  return tsx.tsImport(file, import.meta.url);
+  // A specifier: a bare path with '#' or '%20' in it would be read as a URL.
+  return tsx.tsImport(pathToFileURL(file).href, import.meta.url);
 }
 
 /** A CommonJS module's `export default x` arrives as `{default: x}` under `default`. */
