@@ -31,8 +31,11 @@ export const TriggerId = {
 
 const NO_RETRY: RetrySpec = { maxAttempts: 1, backoffMs: 100, factor: 2, maxDelayMs: 30_000 };
 
-/** Validates `input` and compiles it; throws WorkflowDefinitionError listing every problem. */
-export function compileWorkflow(input: unknown, options: CompileOptions): TriggerPlan {
+/**
+ * Validates `input` and compiles it; throws WorkflowDefinitionError listing every problem.
+ * Without options (a definition that has no file), its paths are relative to the project root.
+ */
+export function compileWorkflow(input: unknown, options: CompileOptions = { source: '' }): TriggerPlan {
   const checked = validateWorkflow(input, options.modules ? { modules: options.modules } : {});
   if (!checked.workflow) throw new WorkflowDefinitionError(checked.problems, options.source);
   return planFor(checked.workflow, options);

@@ -1,7 +1,7 @@
 /** The README's "Library use", through the package's public entry (src/index.ts, what `joinflow` exports). */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileFile, compileWorkflow, createEngine, openDurableState, type EventEnvelope } from '../../src/index.ts';
+import { compileFile, compileWorkflow, createEngine, fn, openDurableState, workflow, type EventEnvelope } from '../../src/index.ts';
 import { root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -74,4 +74,18 @@ describe('library use', () => {
     }
     state.close();
   }, 120_000);
+});
+
+describe('compileWorkflow(definition), as register() suggests it', () => {
+  it('compiles a builder\'s build() given no options (it threw "Cannot read properties of undefined (reading \'modules\')"); its paths are relative to the root', async () => {
+    const plan = compileWorkflow(workflow('inline').step('a', fn('./workflows/handlers/diamond.ts', 'nodeA')).build());
+    expect(plan.steps['a']?.executor).toMatchObject({ type: 'function', module: 'workflows/handlers/diamond.ts' });
+    const engine = createEngine({ root });
+    engine.register(plan);
+    const result = await engine.run('inline', { x: 4 });
+    await engine.close();
+    expect(result).toMatchObject({ status: 'succeeded', output: { a: { a: 5 } } });
+    expect(() => compileWorkflow({ name: 'bad', steps: { a: { needs: ['b'], executor: { type: 'simulate', durationMs: 1 } } } }))
+      .toThrow(/^invalid workflow definition \(1 problem\):\n {2}- steps\.a\.needs\[0\]: unknown step "b"/);
+  });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import { compileWorkflow, serializePlan, type CompileOptions } from '../../src/compiler/compile.ts';
 import { WorkflowDefinitionError } from '../../src/model/errors.ts';
 import { diamondDef, fanoutDef, plan } from '../helpers/plans.ts';
 
-function problemsOf(def: unknown, modules?: Parameters<typeof compileWorkflow>[1]['modules']) {
+function problemsOf(def: unknown, modules?: CompileOptions['modules']) {
   try {
     compileWorkflow(def, { source: 'workflows/x.yaml', ...(modules ? { modules } : {}) });
   } catch (error) {
