@@ -387,6 +387,22 @@ describe('function executor', () => {
     expect(n.message).toContain(`has no function export 'notAFunction' (it is number)`);
   });
 
+  it('says that a module which exists but imports a missing package cannot load, naming the package', async () => {
+    // It was "handler module '.../h.mjs' does not exist": Node's message names the importing file too.
+    const dir = await mkdtemp(join(tmpdir(), 'joinflow-missing-dep-'));
+    try {
+      const file = join(dir, 'h.mjs');
+      await writeFile(file, "import 'joinflow-no-such-package';\nexport const handler = async () => 1;\n");
+      const f = failure(await executor.execute(task(fn('handler', file)), never));
+      expect(f.type).toBe('HandlerLoadError');
+      expect(f.retriable).toBe(false);
+      expect(f.message).toContain(`cannot load handler module '${file}' (export 'handler'): Cannot find package 'joinflow-no-such-package'`);
+      expect(f.message).not.toContain('does not exist');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails a result that JSON cannot write, not retriable', async () => {
     const f = failure(await executor.execute(task(fn('unserializable')), never));
     expect(f.type).toBe('OutputNotSerializable');

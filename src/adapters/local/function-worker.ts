@@ -190,8 +190,9 @@ function notLoaded(req: WorkerRequest, err: unknown): WorkerReply {
   const code = (err as { code?: unknown } | null)?.code;
   const message = messageOf(err);
   // ERR_MODULE_NOT_FOUND is also raised for a missing dependency of the handler module; only call
-  // the handler missing when the error is about the module itself.
-  const missing = code === 'ERR_MODULE_NOT_FOUND' && message.includes(req.module);
+  // the handler missing when the error is about the module itself. Node names the importing file
+  // too ("Cannot find package 'x' imported from <the handler>"): that part does not count.
+  const missing = code === 'ERR_MODULE_NOT_FOUND' && message.split(' imported from ')[0]!.includes(req.module);
   return {
     id: req.id,
     ok: false,
