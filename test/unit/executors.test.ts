@@ -403,6 +403,31 @@ describe('function executor', () => {
     }
   });
 
+  it('replaces, on refresh, a worker stuck importing a module at start, so that the fixed module runs the waiting task', async () => {
+    // joinflow dev: a handler saved with an endless loop at its top level left a new worker
+    // importing it for ever, before it ever took a task. It counted as warming up, so no other
+    // worker started: after the fix, every function step of every run waited, until dev restarted.
+    const dir = await mkdtemp(join(tmpdir(), 'joinflow-stuck-import-'));
+    const pool = createFunctionExecutor({ threads: 2, warming: 1 });
+    try {
+      const file = join(dir, 'h.mjs');
+      const marker = join(dir, 'importing');
+      await writeFile(file, 'export const handler = async () => 1;\n');
+      expect(bare(await pool.execute(task(fn('handler', file)), never))).toEqual(ok(1));
+      pool.refresh!();
+      await writeFile(file, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, '');\nwhile (true) {}\nexport const handler = async () => 1;\n`);
+      const waiting = pool.execute(task(fn('handler', file)), never);
+      // A new worker imports the module before it is ready (the pool's modules are preloaded).
+      while (!(await readdir(dir)).includes('importing')) await new Promise((r) => setTimeout(r, 20));
+      await writeFile(file, 'export const handler = async () => 2;\n');
+      pool.refresh!();
+      expect(bare(await waiting)).toEqual(ok(2));
+    } finally {
+      await pool.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails a result that JSON cannot write, not retriable', async () => {
     const f = failure(await executor.execute(task(fn('unserializable')), never));
     expect(f.type).toBe('OutputNotSerializable');

@@ -365,6 +365,9 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
         n++;
       }
       for (const slot of idle.splice(0)) void retire(slot);
+      // One still importing its preloads holds no task: it goes now too. Its import may never end
+      // (a top-level endless loop, since fixed), and while it warmed up no other worker started.
+      for (const slot of slots) if (slot.starting && !slot.retired) void retire(slot);
       return n;
     },
 
