@@ -189,7 +189,11 @@ describe('parseJsonStrict', () => {
     // JSON.parse's own errors, in one line with a line and column where V8 gives a position.
     expect(() => parseJsonStrict('{"a": ')).toThrow(/^line 1, column 7: unexpected end of the text$/);
     expect(() => parseJsonStrict('{\n bad')).toThrow(/^line 2, column 2: /);
-    expect(() => parseJsonStrict('{"a": 1,\n  "b": }')).toThrow(/^Unexpected token '}'$/);
+    // V8 gives no position for an unexpected token: found by parsing prefixes (it said only
+    // "Unexpected token ']', ...\" [" for a longer text, its quote cut at the newline).
+    expect(() => parseJsonStrict('{"a": 1,\n  "b": }')).toThrow(/^line 2, column 8: Unexpected token '}'$/);
+    expect(() => parseJsonStrict('{"source": [\n "a",\n ]}')).toThrow(/^line 3, column 2: Unexpected token '\]'$/);
+    expect(() => parseJsonStrict(`{"long": "${'x'.repeat(200)}",\n "b": [1,\n\n ]}`)).toThrow(/^line 4, column 2: Unexpected token '\]'$/);
     // No depth limit of its own: JSON.parse's.
     const deep = `${'['.repeat(3000)}{"k": 1}${']'.repeat(3000)}`;
     expect(() => parseJsonStrict(deep)).not.toThrow();

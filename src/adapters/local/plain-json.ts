@@ -102,7 +102,35 @@ export function jsonMessage(text: string, error: Error): string {
   const at = /^(.*?) (?:in|after) JSON at position (\d+)/s.exec(message);
   if (at) return `${lineColumn(text, Number(at[2]))}: ${at[1]!.split('\n')[0]}`;
   if (/^Unexpected end of JSON input/.test(message)) return `${lineColumn(text, text.length)}: unexpected end of the text`;
+  const token = /^(Unexpected token .*?), (?:\.\.\.)?"/s.exec(message);
+  if (token) return `${lineColumn(text, unexpectedAt(text))}: ${token[1]!.split('\n')[0]}`;
   return message.replace(/, ".*$/s, '').split('\n')[0]!;
+}
+
+/**
+ * Where JSON.parse met an unexpected token, which V8 does not say: the shortest prefix of the
+ * text that fails inside itself (not at its end, as a cut-off text does) ends with it. Such a
+ * prefix's longer ones fail there too, so it is found by bisection; on a failed parse only.
+ */
+function unexpectedAt(text: string): number {
+  const failsWithin = (k: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, k));
+      return false;
+    } catch (error) {
+      const message = (error as Error).message;
+      const at = / (?:in|after) JSON at position (\d+)/.exec(message);
+      return at ? Number(at[1]) < k : /^Unexpected token/.test(message);
+    }
+  };
+  let lo = 1;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (failsWithin(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo - 1;
 }
 
 /** `line L, column C` of an offset in a text (1-based), as the definition errors name places. */
