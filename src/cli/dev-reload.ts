@@ -63,6 +63,8 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
   // Which file holds each workflow name: a file that appears later with the same name does not take it.
   const holder = new Map(options.plans.map((p) => [p.workflow, path.resolve(root, p.source)]));
   const reportedGone = new Set<string>();
+  // Files whose last reload failed: their fix is said, even when it restores the running version.
+  const failing = new Set<string>();
   let lastSubs: string | undefined;
   try {
     lastSubs = JSON.stringify(projectSubscriptions(options.plans, { root, knownWorkflows: new Set(options.plans.map((p) => p.workflow)) }));
@@ -99,11 +101,16 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
         // The first file of a name keeps it (as at start, compile refuses the second).
         log(`${path.relative(root, c.file)}: not loaded: workflow name "${c.plan.workflow}" is already used by ${path.relative(root, other)}`);
       } else if ('plan' in c) {
+        if (failing.delete(c.file)) {
+          const same = current.get(c.plan.workflow) === JSON.stringify(c.plan);
+          log(`${path.relative(root, c.file)}: compiles again${same ? ` (workflow ${c.plan.workflow} unchanged)` : ''}`);
+        }
         byName.set(c.plan.workflow, c.file);
         plans.push(c.plan);
         lastGood.set(c.file, c.plan);
       } else {
         log(`${path.relative(root, c.file)}: reload failed, keeping the running version: ${c.error}`);
+        failing.add(c.file);
         const old = lastGood.get(c.file);
         if (old && !byName.has(old.workflow)) {
           kept.push(old);

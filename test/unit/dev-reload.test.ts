@@ -108,4 +108,39 @@ describe('joinflow dev reload', () => {
       await engine.close();
     }
   });
+  it('says when a file that failed to reload compiles again, also when its workflow is unchanged', async () => {
+    // The error stayed the last word on the screen: a fix that restored the running version was
+    // taken without a line, and looked as if the reload had been missed.
+    const root = tmp();
+    mkdirSync(path.join(root, 'workflows'));
+    writeFileSync(path.join(root, 'workflows/a.yaml'), flow('a', 'a1'));
+    const plans = await Promise.all(listWorkflowFiles(root).map((f) => compileFile(f, root)));
+    const engine = createEngine({ root });
+    for (const p of plans) engine.register(p);
+    const dispatcher = { setSubscriptions: () => {} } as unknown as SubscriptionDispatcher;
+    const lines: string[] = [];
+    const watcher = watchProject({ root, engine, dispatcher, plans, log: (l) => lines.push(l), debounceMs: 60_000 });
+    try {
+      writeFileSync(path.join(root, 'workflows/a.yaml'), 'name: a\nsteps:\n  a: [\n');
+      await watcher.reload();
+      expect(lines.some((l) => l.startsWith('workflows/a.yaml: reload failed'))).toBe(true);
+      writeFileSync(path.join(root, 'workflows/a.yaml'), flow('a', 'a1'));
+      await watcher.reload();
+      expect(lines.at(-1)).toBe('workflows/a.yaml: compiles again (workflow a unchanged)');
+      // Said once: the next reload of the same file says nothing more of it.
+      const count = lines.length;
+      await watcher.reload();
+      expect(lines).toHaveLength(count);
+      // A fix that changes the workflow says so, then reloads it.
+      writeFileSync(path.join(root, 'workflows/a.yaml'), 'name: a\nsteps: {}\n');
+      await watcher.reload();
+      writeFileSync(path.join(root, 'workflows/a.yaml'), flow('a', 'a2'));
+      await watcher.reload();
+      expect(lines.slice(-2)).toEqual(['workflows/a.yaml: compiles again', 'reloaded workflow a (workflows/a.yaml)']);
+      expect((await engine.run('a', null)).output).toBe('a2');
+    } finally {
+      watcher.close();
+      await engine.close();
+    }
+  });
 });
