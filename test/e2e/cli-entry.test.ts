@@ -113,6 +113,22 @@ describe('the CLI, compiled and from the sources', () => {
     }
   });
 
+  // The compiled CLI loads such a .ts file as CommonJS whose namespace has only a default: a
+  // handler module beside the workflows was checked field by field as a definition ("name: is
+  // required", "Unrecognized keys: a, b") instead of being said to have no default export.
+  it('says a TypeScript module in workflows/ of a CommonJS project has no default export, compiled and from the sources', () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'joinflow-entry-cjs-'));
+    dirs.push(project);
+    mkdirSync(path.join(project, 'workflows'), { recursive: true });
+    writeFileSync(path.join(project, 'package.json'), '{"name": "cjs-project", "version": "1.0.0"}\n');
+    writeFileSync(path.join(project, 'workflows/h.ts'), 'export const a = async () => 1;\nexport const b = async () => 2;\n');
+    for (const env of [{ JOINFLOW_CLI_SOURCE: '1' }, {}]) {
+      const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'compile', '--check'], { cwd: project, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain('workflows/h.ts: invalid workflow definition (1 problem):\n  - the module has no default export (export default workflow(...)); it exports a, b');
+    }
+  });
+
   it('gives a workflow and its handlers that import joinflow the copy the CLI runs: dist/ compiled, src/ from the sources', () => {
     const where = (env: Record<string, string>) => {
       const r = spawnSync(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'test/fixtures/workflows/own-package.ts', '--memory', '--json'], {

@@ -95,10 +95,13 @@ export async function loadDefinition(file: string): Promise<unknown> {
     const value = unwrapCommonJs(mod['default']) ?? mod['workflow'];
     // A CommonJS module's default is its whole exports object: with no workflow among its
     // exports, that object is not a definition to check field by field.
+    // Node may name none of them (the compiled CLI's TypeScript as CommonJS): only a default then.
+    const unnamed = Object.keys(mod).every((k) => k === 'default' || k === 'module.exports');
     const onlyExports = typeof value === 'object' && value !== null && !Object.hasOwn(value, 'steps') && !Object.hasOwn(value, 'name') &&
-      Object.keys(value).length > 0 && Object.keys(value).every((k) => Object.hasOwn(mod, k) && mod[k] === (value as Record<string, unknown>)[k]);
+      !isWorkflowBuilder(value) && Object.keys(value).length > 0 &&
+      Object.keys(value).every((k) => (unnamed && value === mod['default']) || (Object.hasOwn(mod, k) && mod[k] === (value as Record<string, unknown>)[k]));
     if (value === undefined || onlyExports) {
-      const named = Object.keys(mod).filter((k) => k !== 'default' && k !== 'module.exports');
+      const named = unnamed && onlyExports ? Object.keys(value) : Object.keys(mod).filter((k) => k !== 'default' && k !== 'module.exports');
       throw new WorkflowDefinitionError([{ path: '', message: `the module has no default export (export default workflow(...))${named.length > 0 ? `; it exports ${named.join(', ')}` : ''}` }], shown(file));
     }
     return isWorkflowBuilder(value) ? value.build() : value;
