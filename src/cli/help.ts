@@ -6,6 +6,15 @@ const AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, e
                    are joinflow-<stage> unless --bus / --table say otherwise
   --region R       AWS region (default $AWS_REGION, else us-east-1)
   --endpoint URL   send every call to an emulator (default $AWS_ENDPOINT_URL)
+  --bus B          the stage's event bus (default $JOINFLOW_BUS, else joinflow-<stage>)
+  --table T        the stage's runs table (default $JOINFLOW_TABLE, else joinflow-<stage>)
+`;
+/** `start` reads no table: it refuses --table. */
+const START_AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, else dev); the bus is
+                   joinflow-<stage> unless --bus says otherwise
+  --region R       AWS region (default $AWS_REGION, else us-east-1)
+  --endpoint URL   send every call to an emulator (default $AWS_ENDPOINT_URL)
+  --bus B          the stage's event bus (default $JOINFLOW_BUS, else joinflow-<stage>)
 `;
 
 /** Help of `joinflow worker`. */
@@ -194,13 +203,15 @@ Against a local 'joinflow dev' (--endpoint http://127.0.0.1:PORT): no AWS creden
 'joinflow dev --token' requires.
 
 AWS options:
-${AWS_FLAGS}`,
+${START_AWS_FLAGS}`,
   status: `${STATUS_LOCAL_HELP}
 AWS options:
 ${AWS_FLAGS}`,
   worker: WORKER_HELP,
   dev: DEV_HELP,
-  list: LIST_HELP,
+  list: `${LIST_HELP}
+AWS options:
+${AWS_FLAGS}`,
   logs: LOGS_HELP,
   events: `Usage: joinflow events tail [--pattern JSON|@file] [--from-start] [--no-follow] [--limit N] [--state DIR]
 
@@ -311,7 +322,9 @@ leftover Batch jobs stopped the same way.
 Exit codes: 0 cancelled (or the process that runs it asked to), 1 no such run or it is not
 running (already ended), 2 bad usage, a missing or unusable state dir, the table or bus could
 not be reached, or a Batch job could not be stopped.
-`,
+
+AWS options:
+${AWS_FLAGS}`,
   dlq: `Usage: joinflow dlq list [--state DIR] [--json]
 
 Lists the events the engine could not process (malformed, unknown workflow or run, over the

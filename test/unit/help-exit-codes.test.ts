@@ -14,4 +14,15 @@ describe('help of the state commands', () => {
   it('status names every state a step of a local run can show, skipped included', () => {
     expect(HELP['status']).toMatch(/latest attempt\s+\(dispatched, started, succeeded, failed, cancelled; skipped,/);
   });
+  it('lists the AWS options where its usage names them, each flag the command takes on a line of its own', () => {
+    // list and cancel said "[AWS options]" and listed none; start's said "--bus / --table" though it refuses --table.
+    for (const command of ['list', 'status', 'cancel', 'start']) {
+      const help = HELP[command]!;
+      expect(help, command).toContain('[AWS options]');
+      expect(help, command).toMatch(/\nAWS options:\n  --stage S /);
+      for (const flag of ['--region R', '--endpoint URL', '--bus B']) expect(help, command).toMatch(new RegExp(`\\n  ${flag} `));
+      expect(help.includes('\n  --table T '), command).toBe(command !== 'start');
+    }
+    expect(HELP['start']).not.toContain('--table');
+  });
 });
