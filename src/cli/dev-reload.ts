@@ -41,6 +41,8 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
   let poll: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let closed = false;
+  /** Stops the compile of the reload under way: a newer one is queued. */
+  let compiling: AbortController | undefined;
 
   const apply = (plan: TriggerPlan, changed: boolean) => {
     engine.register(plan);
@@ -81,11 +83,16 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
     const kept: TriggerPlan[] = [];
     // In a thread that ends afterwards: what the files import does not stay in the server.
     let compiled: CompiledFile[];
+    const stop = (compiling = new AbortController());
     try {
-      compiled = await compileIsolated(listWorkflowFiles(root), root);
+      compiled = await compileIsolated(listWorkflowFiles(root), root, stop.signal);
     } catch (error) {
-      log(`reload failed, keeping the running workflows: ${(error as Error).message}`);
+      // Files changed meanwhile: the next reload compiles them (this one may never have ended,
+      // stuck importing a handler whose top level loops until the import check gives up).
+      if (!stop.signal.aborted) log(`reload failed, keeping the running workflows: ${(error as Error).message}`);
       return;
+    } finally {
+      if (compiling === stop) compiling = undefined;
     }
     // Each file on its own: one that does not compile keeps its running version, and the others reload.
     // The files that hold their workflow's name come first, whatever their names' order.
@@ -155,7 +162,10 @@ export function watchProject(options: WatchOptions): ProjectWatcher {
     }
   }
 
-  const reload = (): Promise<void> => (running = running.then(reloadOnce));
+  const reload = (): Promise<void> => {
+    compiling?.abort();
+    return (running = running.then(reloadOnce));
+  };
   const schedule = () => {
     if (closed) return;
     clearTimeout(timer);

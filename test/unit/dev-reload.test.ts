@@ -1,5 +1,5 @@
 /** joinflow dev's reload, driven directly: files reload one by one, and each fact is said once. */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
@@ -138,6 +138,36 @@ describe('joinflow dev reload', () => {
       await watcher.reload();
       expect(lines.slice(-2)).toEqual(['workflows/a.yaml: compiles again', 'reloaded workflow a (workflows/a.yaml)']);
       expect((await engine.run('a', null)).output).toBe('a2');
+    } finally {
+      watcher.close();
+      await engine.close();
+    }
+  });
+  it('a change while a reload is stuck importing a handler (an endless loop at its top level) starts over with the new files at once', async () => {
+    // The stuck reload held every later one for the minute the import check allows: a fixed
+    // handler was not taken, and runs waited on it, until then.
+    const root = tmp();
+    mkdirSync(path.join(root, 'workflows/handlers'), { recursive: true });
+    const handler = path.join(root, 'workflows/handlers/h.mjs');
+    const marker = path.join(root, 'importing');
+    writeFileSync(handler, 'export const a = async () => 1;\n');
+    writeFileSync(path.join(root, 'workflows/w.yaml'), 'name: w\nsteps:\n  a:\n    executor: {type: function, module: ./handlers/h.mjs, export: a}\n');
+    const plans = await Promise.all(listWorkflowFiles(root).map((f) => compileFile(f, root)));
+    const engine = createEngine({ root });
+    for (const p of plans) engine.register(p);
+    const dispatcher = { setSubscriptions: () => {} } as unknown as SubscriptionDispatcher;
+    const lines: string[] = [];
+    const watcher = watchProject({ root, engine, dispatcher, plans, log: (l) => lines.push(l), debounceMs: 60_000 });
+    try {
+      writeFileSync(handler, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, '');\nwhile (true) {}\nexport const a = async () => 1;\n`);
+      const stuck = watcher.reload();
+      while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+      writeFileSync(handler, 'export const a = async () => 2;\n');
+      await watcher.reload();
+      await stuck;
+      // The stuck one is dropped without a word; the new one finds nothing wrong.
+      expect(lines.filter((l) => l.includes('reload failed'))).toEqual([]);
+      expect((await engine.run('w', null)).output).toEqual({ a: 2 });
     } finally {
       watcher.close();
       await engine.close();

@@ -23,10 +23,15 @@ import(workerData.tsx.esm).then((tsx) => {
 });
 `;
 
-/** Each file's plan, or the message of why it does not compile, in the order given. */
-export function compileIsolated(files: readonly string[], root: string): Promise<CompiledFile[]> {
+/**
+ * Each file's plan, or the message of why it does not compile, in the order given. `signal` ends
+ * the thread (and the handler imports it checks with) and rejects: the files changed meanwhile.
+ */
+export function compileIsolated(files: readonly string[], root: string, signal?: AbortSignal): Promise<CompiledFile[]> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error('the compile was stopped'));
     const worker = new Worker(BOOTSTRAP, { eval: true, execArgv: workerExecArgv(process.execArgv), workerData: { tsx: TSX, entry: ENTRY, files: [...files], root } });
+    signal?.addEventListener('abort', () => void worker.terminate(), { once: true });
     let result: CompiledFile[] | undefined;
     worker.once('message', (message: CompiledFile[]) => {
       result = message;
