@@ -5,6 +5,7 @@
  * 10,000 deliveries of a 10,000-item fan-out took a second of the engine's time, and 40,000 took
  * 13 s (a fan-out of 100,000 items would have taken minutes).
  */
+import { BinaryHeap } from './binary-heap.ts';
 import type { Delivery } from './delivery-outbox.ts';
 
 /**
@@ -36,7 +37,7 @@ class Fifo {
 
 export class DeliveryQueue {
   /** Not yet due: a binary min-heap by (dueAt, seq). */
-  #waiting: Entry[] = [];
+  #waiting = new BinaryHeap<Entry>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   /** Due, by subscription, oldest first. */
   #ready = new Map<string, Fifo>();
   #readyCount = 0;
@@ -44,25 +45,17 @@ export class DeliveryQueue {
 
   /** Deliveries held (not in flight). */
   get size(): number {
-    return this.#waiting.length + this.#readyCount;
+    return this.#waiting.size + this.#readyCount;
   }
 
   push(d: Delivery): void {
-    const heap = this.#waiting;
-    heap.push({ d, at: d.dueAt, seq: this.#seq++ });
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
+    this.#waiting.push({ d, at: d.dueAt, seq: this.#seq++ });
   }
 
   /** Moves the deliveries due by `now` to their subscription's queue. */
   promote(now: number): void {
-    while (this.#waiting.length > 0 && this.#waiting[0]!.at <= now) {
-      const e = this.#popWaiting();
+    while ((this.#waiting.peek()?.at ?? Infinity) <= now) {
+      const e = this.#waiting.pop()!;
       let fifo = this.#ready.get(e.d.subscription);
       if (!fifo) this.#ready.set(e.d.subscription, (fifo = new Fifo()));
       fifo.items.push(e);
@@ -95,35 +88,13 @@ export class DeliveryQueue {
 
   /** When the first delivery not yet due is (Infinity when there is none). */
   nextWaiting(): number {
-    return this.#waiting.length > 0 ? this.#waiting[0]!.at : Infinity;
+    return this.#waiting.peek()?.at ?? Infinity;
   }
 
   /** Every delivery held, in no particular order. */
   *all(): Iterable<Delivery> {
-    for (const e of this.#waiting) yield e.d;
+    for (const e of this.#waiting.items) yield e.d;
     for (const fifo of this.#ready.values()) for (let i = fifo.head; i < fifo.items.length; i++) yield fifo.items[i]!.d;
-  }
-
-  #popWaiting(): Entry {
-    const heap = this.#waiting;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
-        if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }
 
-const before = (a: Entry, b: Entry): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
