@@ -229,7 +229,7 @@ describe('joinflow timeline errors', () => {
     const r = joinflow(['timeline', trace, '-o', svg]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
-    expect(r.stdout).toContain('run \\u001b]0;pwned\\u0007: 1 executions');
+    expect(r.stdout).toContain('run \\u001b]0;pwned\\u0007: 1 execution (measured)');
     expect(r.stdout).toContain('(1 execution: a\\u001b[2J\\u000ab)');
     expect(readFileSync(svg, 'utf8')).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
   });
