@@ -116,6 +116,12 @@ describe('plainJson: JSON workflow files read natively', () => {
       await expect(loadDefinition(path.join(dir, f))).rejects.toThrow(/the module has no default export \(export default workflow\(\.\.\.\)\); it exports x, y/);
     }
     await expect(loadDefinition(path.join(dir, 'cjs', 'whole.js'))).resolves.toMatchObject({ name: 'whole' });
+    // One that exports null says so (it was said to have no default export).
+    writeFileSync(path.join(dir, 'null.mjs'), 'export default null;\n');
+    writeFileSync(path.join(dir, 'cjs', 'null.js'), 'module.exports = null;\n');
+    for (const f of ['null.mjs', 'cjs/null.js']) {
+      await expect(loadDefinition(path.join(dir, f))).rejects.toThrow(/the module's default export is null, not a workflow \(export default workflow\(\.\.\.\)\)/);
+    }
   });
 
   it('reports what the YAML reader only warns of as problems of the file, and prints nothing', async () => {

@@ -92,7 +92,11 @@ export async function loadDefinition(file: string): Promise<unknown> {
       const message = error instanceof Error ? error.message : String(error);
       throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${message}` }], shown(file));
     }
-    const value = unwrapCommonJs(mod['default']) ?? mod['workflow'];
+    const dflt = unwrapCommonJs(mod['default']);
+    if (dflt === null && mod['workflow'] === undefined) {
+      throw new WorkflowDefinitionError([{ path: '', message: "the module's default export is null, not a workflow (export default workflow(...))" }], shown(file));
+    }
+    const value = dflt ?? mod['workflow'];
     // A CommonJS module's default is its whole exports object: with no workflow among its
     // exports, that object is not a definition to check field by field.
     // Node may name none of them (the compiled CLI's TypeScript as CommonJS): only a default then.
