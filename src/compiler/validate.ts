@@ -205,8 +205,16 @@ function zodProblems(error: z.ZodError, prefix: string, input?: unknown): Proble
       .filter(Boolean)
       .join('.')
       .replace(/\.\[/g, '[');
-    return { path, message: issueMessage(issue) + givenDiscriminator(issue, input) };
+    return { path, message: issueMessage(issue) + givenDiscriminator(issue, input) + quoteHint(issue, input) };
   });
+}
+
+/** A number where a string is expected (a step id `1` in YAML's `needs: [1]`, a command argument): how to write it as one. */
+function quoteHint(issue: z.core.$ZodIssue, input: unknown): string {
+  if (issue.code !== 'invalid_type' || issue.expected !== 'string') return '';
+  let value: unknown = input;
+  for (const key of issue.path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return typeof value === 'number' ? ` (in YAML, write it in quotes for a string: '${value}')` : '';
 }
 
 /** For an unknown `type` (a discriminator), what was written and the nearest valid one: zod says only what is valid. */

@@ -16,6 +16,13 @@ function problemsOf(def: unknown, modules?: CompileOptions['modules']) {
 const sim = { type: 'simulate', durationMs: 1 } as const;
 
 describe('compiler: validation', () => {
+  it('says how to write a number as a name (a step id 1 in YAML needs: [1])', () => {
+    const problems = problemsOf({ name: 'w', steps: { '1': { executor: sim }, b: { needs: [1], executor: sim } } });
+    expect(problems).toEqual([{ path: 'steps.b.needs[0]', message: "Invalid input: expected string, received number (in YAML, write it in quotes for a string: '1')" }]);
+    // Not for other mistakes of type.
+    expect(problemsOf({ name: 'w', steps: { b: { needs: [true], executor: sim } } })[0]!.message).toBe('Invalid input: expected string, received boolean');
+  });
+
   it('names the members of a cycle', () => {
     const problems = problemsOf({
       name: 'w',
