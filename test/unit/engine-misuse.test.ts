@@ -38,6 +38,14 @@ describe('createEngine options', () => {
     expect((await engine.run('quick', null)).status).toBe('succeeded');
   });
 
+  it('run() of a workflow not registered names the nearest registered one', async () => {
+    const engine = createEngine();
+    closers.push(() => engine.close());
+    engine.register(QUICK);
+    await expect(engine.run('quik', null)).rejects.toThrow('unknown workflow "quik" (did you mean "quick"?): register its plan first');
+    await expect(engine.start('other', null)).rejects.toThrow(/^unknown workflow "other": register its plan first$/);
+  });
+
   it('register() refuses what is not a compiled plan, saying how to get one', () => {
     const engine = createEngine();
     closers.push(() => engine.close());

@@ -256,3 +256,8 @@ export function widestForEach(options: EngineOptions): { items: number; why: str
     why: `what a heap of ${heapMb.toLocaleString('en-US')} MB holds at about ${perItemKb} KB per item${options.log ? ' on a durable store' : ''}; split the input over several runs, or give Node a larger heap (NODE_OPTIONS=--max-old-space-size=<MB>)`,
   };
 }
+
+/** run()/start() of a workflow not registered: the nearest registered name when there is one. */
+export function unknownWorkflow(workflow: string, registered: Iterable<string>): UsageError {
+  return new UsageError(`unknown workflow "${workflow}"${suggest(workflow, registered)}: register its plan first`);
+}

@@ -18,7 +18,7 @@ import { claimRuns, recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, RESOLVED, type EngineOptions } from './engine-options.ts';
-import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, oversizeReason, resolvePaths, settleFailures, widestForEach } from './engine-support.ts';
+import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, oversizeReason, resolvePaths, settleFailures, unknownWorkflow, widestForEach } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { applyEffect, effectsOf, type Batch, type EffectHost } from './batch-effects.ts';
@@ -111,7 +111,7 @@ export class Engine {
   /** Publishes Run Requested; returns the run id (given ones are idempotency keys). */
   async start(workflow: string, input: unknown, options: { runId?: string } = {}): Promise<string> {
     if (this.#closing) throw new UsageError(this.#broken ? `the engine has stopped: ${this.#broken.message}` : 'the engine is closed: create another to start runs');
-    if (!this.#processor.plan(workflow)) throw new UsageError(`unknown workflow "${workflow}": register its plan first`);
+    if (!this.#processor.plan(workflow)) throw unknownWorkflow(workflow, this.#plans.keys());
     input = jsonInput(input);
     const runId = options.runId ?? randomUUID();
     const problem = options.runId === undefined ? undefined : runIdProblem(options.runId);
