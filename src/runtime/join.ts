@@ -10,7 +10,7 @@
  *    counting exactly-once).
  */
 import type { ArrivalKey, Trigger } from '../model/plan.ts';
-import type { JoinState } from '../ports.ts';
+import type { ClaimResult, JoinState } from '../ports.ts';
 import type { StoreNow } from './replay.ts';
 
 /** How long a claimed-but-unacknowledged fire is left to its claimer before being redone. */
@@ -88,7 +88,7 @@ export function arrive(
   ordinal: number | undefined,
   now: number,
   leaseMs = DEFAULT_LEASE_MS,
-): boolean | (JoinState & { refused: true }) {
+): Fires | false | (JoinState & { refused: true }) {
   const c = trigger.condition;
   const need = c.type === 'always' ? 1 : c.need === 'dynamic' ? undefined : c.need;
   const id = instanceId(trigger, key);
@@ -96,13 +96,24 @@ export function arrive(
   if (state.refused) return { ...state, refused: true };
   // Most arrivals do not complete their join: nothing more to ask the store.
   if (state.need === undefined || state.count < state.need) return false;
-  return store.claim(runId, id, now, leaseMs) !== 'taken';
+  return fires(store.claim(runId, id, now, leaseMs));
 }
 
 /** Sets a dynamic need (fan-out width); true when the join is already complete and ours to fire. */
-export function setNeed(store: StoreNow, runId: string, triggerId: string, need: number, now: number, leaseMs = DEFAULT_LEASE_MS): boolean {
+export function setNeed(store: StoreNow, runId: string, triggerId: string, need: number, now: number, leaseMs = DEFAULT_LEASE_MS): Fires | false {
   const state = store.setNeed(runId, triggerId, need);
   // Need unknown (fan-out not sized yet): the arrival is kept and counted when the need arrives.
   if (state.need === undefined || state.count < state.need) return false;
-  return store.claim(runId, triggerId, now, leaseMs) !== 'taken';
+  return fires(store.claim(runId, triggerId, now, leaseMs));
+}
+
+/**
+ * Who fires a complete join: 'won', the first claimer; 'reclaimed', a caller taking over a fire
+ * whose claimer never acknowledged it within the lease (it may have dispatched some of its work,
+ * or all of it, before it died).
+ */
+export type Fires = 'won' | 'reclaimed';
+
+function fires(claim: ClaimResult): Fires | false {
+  return claim === 'taken' ? false : claim;
 }

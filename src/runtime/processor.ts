@@ -26,16 +26,16 @@ import {
   type StepSkipped,
 } from '../model/events.ts';
 import type { Trigger, TriggerPlan } from '../model/plan.ts';
-import type { Clock, RunRecord, TriggerStore } from '../ports.ts';
+import type { Clock, RunRecord, Task, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
 import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './choice.ts';
 import { itemMismatch, missingItem } from './items.ts';
-import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, setNeed, sizedJoin, stepIndex } from './join.ts';
+import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, type Fires, setNeed, sizedJoin, stepIndex } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
-import { failedKey, fanOutItems, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
+import { done, doneItems, failedKey, fanOutItems, unfit, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
   store: TriggerStore;
@@ -215,7 +215,7 @@ export class TriggerProcessor {
       const key = arrivalKey(trigger.condition.key, ctx.detail);
       const ordinal = store.ordinals || sized ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
       const fires = arrive(store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs);
-      if (fires === true) this.#act(ctx, trigger, key);
+      if (fires === 'won' || fires === 'reclaimed') this.#act(ctx, trigger, key, fires);
       // An item past its forEach's width (a forged, misrouted or foreign event): it never counts.
       else if (fires) ctx.effects.push(deadLetter(ctx.event, missingItem(ctx.event, ctx.run.runId, fires.need)));
     }
@@ -229,18 +229,18 @@ export class TriggerProcessor {
   /** The time leases are taken and judged at (see leaseSkewMs). */
   readonly #leaseNow = (io: Io): number => io.now() + (this.#deps.leaseSkewMs?.() ?? 0);
 
-  #act(ctx: Ctx, trigger: Trigger, key: string): void {
+  #act(ctx: Ctx, trigger: Trigger, key: string, fires: Fires): void {
     const action = trigger.action;
     const ackId = trigger.condition.type === 'always' ? `${trigger.id}#${key}` : trigger.id;
     switch (action.type) {
       case 'dispatch':
-        this.#dispatch(ctx, action.step);
+        this.#dispatch(ctx, action.step, fires);
         break;
       case 'collect':
         this.#collect(ctx, action.step);
         break;
       case 'retry':
-        this.#retry(ctx);
+        this.#retry(ctx, fires);
         break;
       case 'fail-run':
         if (trigger.id === TriggerId.fail) this.#failRun(ctx);
@@ -256,7 +256,11 @@ export class TriggerProcessor {
     ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: ackId });
   }
 
-  #dispatch(ctx: Ctx, step: string): void {
+  /**
+   * `fires` 'reclaimed': a fire taken over from a claimer that died before acknowledging it, which
+   * may have sent some or all of the step's tasks: the ones whose results are in are not sent again.
+   */
+  #dispatch(ctx: Ctx, step: string, fires: Fires): void {
     const { store } = ctx.io;
     const spec = ctx.plan.steps[step]!;
     if (spec.when !== undefined || spec.needsMaySkip) {
@@ -270,34 +274,28 @@ export class TriggerProcessor {
     }
     const results = stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec));
     if (!spec.forEach) {
+      if (fires === 'reclaimed' && done(store, ctx.run.runId, step, undefined)) return;
       const task = withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, results));
       ctx.effects.push(spec.delayMs ? { type: 'schedule', delayMs: spec.delayMs, task } : { type: 'dispatch', tasks: [task] });
       return;
     }
     const fan = fanOutItems(store, ctx.run.runId, spec);
-    if ('error' in fan) {
-      ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, {
-        workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1,
-        error: { type: 'ForEachNotArray', message: `step "${step}": ${fan.error}` }, retrying: false,
-      }));
+    const error = unfit(step, fan, this.#deps.widest);
+    if (error || 'error' in fan) {
+      ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, error, retrying: false }));
       return;
     }
-    const widest = this.#deps.widest;
-    if (widest !== undefined && fan.items.length > widest.items) {
-      const n = (x: number) => x.toLocaleString('en-US');
-      ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, {
-        workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, retrying: false,
-        error: { type: 'ForEachTooWide', message: `step "${step}": a forEach over ${n(fan.items.length)} items, more than this engine runs (at most ${n(widest.items)}: ${widest.why})` },
-      }));
-      return;
+    const finished = fires === 'reclaimed' ? doneItems(store, ctx.run.runId, step, fan.items.length) : undefined;
+    const tasks: Task[] = [];
+    for (let index = 0; index < fan.items.length; index++) {
+      if (!finished?.has(index)) tasks.push(makeTask(ctx.plan, ctx.run, step, 1, results, { index, value: fan.items[index] }));
     }
-    const tasks = fan.items.map((value, index) => makeTask(ctx.plan, ctx.run, step, 1, results, { index, value }));
     if (spec.delayMs) for (const task of tasks) ctx.effects.push({ type: 'schedule', delayMs: spec.delayMs, task });
     else if (tasks.length > 0) ctx.effects.push({ type: 'dispatch', tasks });
     const collectId = TriggerId.collect(step);
     // Items may have completed before the width was known (redelivery after a crash): setNeed
     // re-checks the counter, so the collect fires here if they are all in already (or N = 0).
-    if (setNeed(store, ctx.run.runId, collectId, tasks.length, this.#leaseNow(ctx.io), this.#leaseMs)) {
+    if (setNeed(store, ctx.run.runId, collectId, fan.items.length, this.#leaseNow(ctx.io), this.#leaseMs)) {
       this.#collect(ctx, step);
       ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: collectId });
     }
@@ -315,9 +313,11 @@ export class TriggerProcessor {
     }));
   }
 
-  #retry(ctx: Ctx): void {
+  #retry(ctx: Ctx, fires: Fires): void {
     const d = ctx.detail as StepFailed;
     const spec = ctx.plan.steps[d.step]!;
+    // Taken over from a claimer that died after sending the next attempt, which has succeeded since.
+    if (fires === 'reclaimed' && done(ctx.io.store, ctx.run.runId, d.step, d.item)) return;
     const next = nextAttempt(spec, d);
     if (!next) {
       // A failure marked retrying past maxAttempts: fail for good rather than loop.
@@ -341,7 +341,7 @@ export class TriggerProcessor {
    */
   #failRunOnce(ctx: Ctx, key: string): void {
     const fail = ctx.plan.triggers.find((t) => t.id === TriggerId.fail);
-    if (fail && arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, this.#leaseNow(ctx.io), this.#leaseMs) !== true) return;
+    if (fail && typeof arrive(ctx.io.store, ctx.run.runId, fail, key, undefined, this.#leaseNow(ctx.io), this.#leaseMs) !== 'string') return;
     this.#failRun(ctx);
     if (fail) ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: fail.id });
   }

@@ -27,6 +27,27 @@ export function failedKey(step: string, item?: number): string {
   return `$failed:${resultKey(step, item)}`;
 }
 
+/** Whether a step (or one item of it) has its result: a dispatch taken over need not send it again. */
+export function done(store: StoreNow, runId: string, step: string, item: number | undefined): boolean {
+  return store.getResults(runId, [resultKey(step, item)]).size > 0;
+}
+
+/** The items of a forEach of `width` items that have their results. */
+export function doneItems(store: StoreNow, runId: string, step: string, width: number): Set<number> {
+  const found = store.getResults(runId, Array.from({ length: width }, (_, i) => resultKey(step, i)));
+  const items = new Set<number>();
+  for (let i = 0; i < width; i++) if (found.has(resultKey(step, i))) items.add(i);
+  return items;
+}
+
+/** Why a forEach's items cannot be dispatched (not an array, wider than the engine runs), or undefined. */
+export function unfit(step: string, fan: { items: unknown[] } | { error: string }, widest: { items: number; why: string } | undefined): { type: string; message: string } | undefined {
+  if ('error' in fan) return { type: 'ForEachNotArray', message: `step "${step}": ${fan.error}` };
+  if (widest === undefined || fan.items.length <= widest.items) return undefined;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return { type: 'ForEachTooWide', message: `step "${step}": a forEach over ${n(fan.items.length)} items, more than this engine runs (at most ${n(widest.items)}: ${widest.why})` };
+}
+
 /** Reads `path` (dot-separated) inside a value. */
 export function pick(value: unknown, path: string | undefined): unknown {
   if (!path) return value;

@@ -276,6 +276,34 @@ describe('at-least-once delivery on AWS', () => {
     expect(invoked()).toEqual([]);
   });
 
+  it('sends again only the forEach items without results when its dispatch is taken over after the lease', async () => {
+    await deliver(runRequested('fan', 'race-fan-takeover'));
+    const [split] = invoked();
+    await succeeded(split!, [1, 2, 3]);
+    const completed = published();
+    expect(completed.map((e) => e['detail-type'])).toEqual(['Step Completed']);
+    // The processor's first invocation dies on one item's Invoke, after sending the others.
+    throttleNextInvoke();
+    await expect(deliver(completed[0]!)).rejects.toThrow('Rate exceeded');
+    const sent = invoked();
+    expect(steps(sent)).toEqual(['sq[0]#1', 'sq[1]#1', 'sq[2]#1']);
+    // The two that were sent finish; the one that was not never started.
+    const thrown = sent[0]!;
+    await Promise.all(sent.slice(1).map((p) => succeeded(p, (p.joinflow.item! + 1) ** 2)));
+    await drain();
+    expect(invoked()).toEqual([]);
+    // Lambda retries the dead invocation after the lease: only the item without a result goes out.
+    later(DEFAULT_LEASE_MS + 1000);
+    await deliver(completed[0]!);
+    const again = invoked();
+    expect(steps(again)).toEqual([`sq[${thrown.joinflow.item}]#1`]);
+    await succeeded(again[0]!, (thrown.joinflow.item! + 1) ** 2);
+    await drain();
+    const total = invoked();
+    expect(steps(total)).toEqual(['total#1']);
+    expect(total[0]!['results']).toEqual({ sq: [1, 4, 9] });
+  });
+
   it('collects a forEach once when its items report twice, out of order, and an item retries once', async () => {
     await deliver(runRequested('fan', 'race-fan'), 2);
     const [split] = invoked();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/adapters/local/memory-store.ts';
 import { DetailType } from '../../src/model/events.ts';
 import type { Effect } from '../../src/runtime/effects.ts';
+import { DEFAULT_LEASE_MS } from '../../src/runtime/join.ts';
 import { TriggerProcessor } from '../../src/runtime/processor.ts';
 import { drive, event, type Behaviour } from '../helpers/driver.ts';
 import { diamondDef, fanoutDef, plan } from '../helpers/plans.ts';
@@ -220,5 +221,27 @@ describe('trigger processor under at-least-once delivery', () => {
     expect(await reasons(event(DetailType.StepCompleted, { workflow: 'diamond', runId: 'nope', step: 'a', attempt: 1 }))).toEqual(['unknown run "nope"']);
     expect(await reasons(event(DetailType.StepCompleted, { workflow: 'diamond', runId: 'nope', step: 'zz', attempt: 1 }))).toEqual(['workflow "diamond" has no step "zz"']);
     expect(await reasons(event(DetailType.StepFailed, { workflow: 'diamond', runId: 'r', step: 'a', attempt: 0 }))).toEqual([expect.stringMatching(/^invalid Step Failed detail/)]);
+  });
+  it('does not send a step again when it takes over a fire whose step has finished since (claimed, dispatched, never acknowledged)', async () => {
+    const store = createMemoryStore();
+    let now = 0;
+    const p = new TriggerProcessor({ store, clock: { now: () => now }, newId: () => 'x' });
+    const sim = { type: 'simulate', durationMs: 0 } as const;
+    p.register(plan({ name: 'ab', steps: { a: { executor: sim }, b: { needs: ['a'], executor: sim }, c: { needs: ['b'], executor: sim } } }));
+    const ref = { workflow: 'ab', runId: 'r' };
+    const dispatched = (effects: Effect[]) => effects.flatMap((e) => (e.type === 'dispatch' ? e.tasks.map((t) => t.step) : []));
+    await p.process(event(DetailType.RunRequested, { ...ref, input: null }));
+    const aDone = event(DetailType.StepCompleted, { ...ref, step: 'a', attempt: 1, output: 1 });
+    // b's trigger fires, but its processor dies before the acknowledgement (no ack effect applied).
+    expect(dispatched(await p.process(aDone))).toEqual(['b']);
+    const bFirst = await p.process(event(DetailType.StepCompleted, { ...ref, step: 'b', attempt: 1, output: 2 }));
+    expect(dispatched(bFirst)).toEqual(['c']);
+    // Within the lease a redelivery leaves the fire to its claimer; after it, the fire is taken over.
+    expect(dispatched(await p.process(aDone))).toEqual([]);
+    now = DEFAULT_LEASE_MS + 1;
+    const effects = await p.process(aDone);
+    expect(effects.map((e) => e.type)).toEqual(['ack']);
+    // b's completion fired c (never acknowledged either): c has no result, so its takeover sends it again.
+    expect(dispatched(await p.process(event(DetailType.StepCompleted, { ...ref, step: 'b', attempt: 1, output: 2 })))).toEqual(['c']);
   });
 });
