@@ -117,6 +117,7 @@ function environments(model) {
     // Lambda's 4 KB of environment at about 45 steps per stage.
     JOINFLOW_NAME_PREFIX: names.prefix,
     JOINFLOW_JOB_QUEUES: jsonSub(model.hasBatch ? [['cpu', { Ref: 'CpuJobQueue' }], ['gpu', { Ref: 'GpuJobQueue' }]] : []),
+    ...(model.settings.maxForEachItems === undefined ? {} : { JOINFLOW_MAX_FOREACH_ITEMS: String(model.settings.maxForEachItems) }),
   };
   const env = {
     processor: dispatching,

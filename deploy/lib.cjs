@@ -88,6 +88,13 @@ function positive(value, fallback, what) {
   return n;
 }
 
+/** A whole number of at least 1 from custom.joinflow.<what>. */
+function wholeNumber(value, what) {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`custom.joinflow.${what} must be a whole number, 1 or more (got ${JSON.stringify(value)})`);
+  return n;
+}
+
 /** The plans directory of this run. */
 function triggersDir() {
   const fromEnv = process.env.JOINFLOW_TRIGGERS_DIR;
@@ -146,6 +153,8 @@ function settings(custom = {}) {
     ruleBudget: budget,
     stepMemoryMb: positive(c.stepMemoryMb, 1024, 'stepMemoryMb'),
     claimCheckDays: positive(c.claimCheckDays, 30, 'claimCheckDays'),
+    // The widest forEach the processor sends (src/adapters/aws/foreach-width.ts has the defaults).
+    maxForEachItems: c.maxForEachItems == null || c.maxForEachItems === '' ? undefined : wholeNumber(c.maxForEachItems, 'maxForEachItems'),
   };
 }
 

@@ -25,7 +25,7 @@ import {
   type StepFailed,
   type StepSkipped,
 } from '../model/events.ts';
-import type { Trigger, TriggerPlan } from '../model/plan.ts';
+import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, Task, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import type { Effect } from './effects.ts';
@@ -35,7 +35,7 @@ import { itemMismatch, missingItem } from './items.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, type Fires, setNeed, sizedJoin, stepIndex } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
-import { done, doneItems, failedKey, fanOutItems, unfit, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
+import { done, doneItems, failedKey, fanOutItems, unfit, type Widest, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
   store: TriggerStore;
@@ -45,8 +45,8 @@ export type ProcessorDeps = {
   leaseMs?: number;
   /** Added to the clock for leases only, not for the times recorded: --chaos crash-at expires the dead processor's leases so. */
   leaseSkewMs?: () => number;
-  /** The widest forEach to dispatch, and why: a wider one fails its step (ForEachTooWide). Default: no limit. */
-  widest?: { items: number; why: string };
+  /** The widest forEach to dispatch (of each step), and why: a wider one fails its step (ForEachTooWide). Default: no limit. */
+  widest?: Widest | ((step: PlanStep) => Widest);
 };
 
 type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined; sized: boolean };
@@ -280,7 +280,8 @@ export class TriggerProcessor {
       return;
     }
     const fan = fanOutItems(store, ctx.run.runId, spec);
-    const error = unfit(step, fan, this.#deps.widest);
+    const widest = this.#deps.widest;
+    const error = unfit(step, fan, typeof widest === 'function' ? widest(spec) : widest);
     if (error || 'error' in fan) {
       ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, error, retrying: false }));
       return;

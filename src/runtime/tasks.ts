@@ -40,8 +40,11 @@ export function doneItems(store: StoreNow, runId: string, step: string, width: n
   return items;
 }
 
+/** The widest forEach an engine dispatches, and why (what to do about a wider one). */
+export type Widest = { items: number; why: string };
+
 /** Why a forEach's items cannot be dispatched (not an array, wider than the engine runs), or undefined. */
-export function unfit(step: string, fan: { items: unknown[] } | { error: string }, widest: { items: number; why: string } | undefined): { type: string; message: string } | undefined {
+export function unfit(step: string, fan: { items: unknown[] } | { error: string }, widest: Widest | undefined): { type: string; message: string } | undefined {
   if ('error' in fan) return { type: 'ForEachNotArray', message: `step "${step}": ${fan.error}` };
   if (widest === undefined || fan.items.length <= widest.items) return undefined;
   const n = (x: number) => x.toLocaleString('en-US');

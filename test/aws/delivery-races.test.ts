@@ -304,6 +304,25 @@ describe('at-least-once delivery on AWS', () => {
     expect(total[0]!['results']).toEqual({ sq: [1, 4, 9] });
   });
 
+  it('fails a forEach step wider than custom.joinflow.maxForEachItems at once, sending none of its items', async () => {
+    process.env['JOINFLOW_MAX_FOREACH_ITEMS'] = '2';
+    resetWiring();
+    try {
+      await deliver(runRequested('fan', 'race-fan-wide'));
+      const [split] = invoked();
+      await succeeded(split!, [1, 2, 3]);
+      await drain();
+      expect(invoked()).toEqual([]);
+      const status = (await readRunStatus(dynamo.client, TABLE, 'race-fan-wide'))!;
+      expect(status.run.status).toBe('failed');
+      expect(status.run.error).toMatchObject({ type: 'ForEachTooWide' });
+      expect(status.run.error!.message).toContain('step "sq": a forEach over 3 items, more than this engine runs (at most 2: custom.joinflow.maxForEachItems (JOINFLOW_MAX_FOREACH_ITEMS)');
+    } finally {
+      delete process.env['JOINFLOW_MAX_FOREACH_ITEMS'];
+      resetWiring();
+    }
+  });
+
   it('collects a forEach once when its items report twice, out of order, and an item retries once', async () => {
     await deliver(runRequested('fan', 'race-fan'), 2);
     const [split] = invoked();

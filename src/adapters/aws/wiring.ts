@@ -18,6 +18,7 @@ import { dispatchTask } from './dispatch.ts';
 import { createDynamoDbStore } from './dynamodb-store.ts';
 import type { EffectDeps } from './effects.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
+import { awsWidest } from './foreach-width.ts';
 import { loadPlans } from './plans.ts';
 import { createRetention } from './retention.ts';
 import { createS3BlobStore } from './s3-blobs.ts';
@@ -62,7 +63,7 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const jobs = createJobBook(dynamo, config.table, createRetention({ plans }));
   const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
-  const processor = new TriggerProcessor({ store, clock, newId: randomUUID });
+  const processor = new TriggerProcessor({ store, clock, newId: randomUUID, widest: awsWidest() });
   for (const plan of plans) processor.register(plan);
   const lambda = new LambdaClient(clientOptions(config, 'lambda'));
   const batch = new BatchClient(clientOptions(config, 'batch'));
