@@ -340,6 +340,28 @@ describe('Batch jobs of a run that ended', () => {
     expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
   });
 
+  it('submits a job of an attempt once however often the attempt is dispatched (a duplicate or taken-over dispatch); a job whose id was never noted is submitted again', async () => {
+    const task: Task = { workflow: 'pair', runId: 'pair-twice', step: 'x', attempt: 1, maxAttempts: 1, executor: plans.get('pair')!.steps['x']!.executor, event: { input: {}, results: {} } };
+    await wiring().effects.dispatch(task);
+    await wiring().effects.dispatch(task);
+    await Promise.all([wiring().effects.dispatch(task), wiring().effects.dispatch(task)]);
+    expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(1);
+    // The next attempt is another job.
+    await wiring().effects.dispatch({ ...task, attempt: 2 });
+    expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(2);
+    // SubmitJob failed after the note (before reaching Batch): the job was never submitted, so it is, next time.
+    const other: Task = { ...task, runId: 'pair-twice-2' };
+    const submit = vi.spyOn(BatchClient.prototype, 'send').mockRejectedValueOnce(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }));
+    try {
+      await expect(wiring().effects.dispatch(other)).rejects.toThrow('Rate exceeded');
+    } finally {
+      submit.mockRestore();
+    }
+    await wiring().effects.dispatch(other);
+    expect(batch.commandCalls(SubmitJobCommand).filter((c) => c.args[0].input.tags?.['joinflow:run'] === 'pair-twice-2')).toHaveLength(1);
+    expect((await createJobBook(dynamo.client, TABLE).jobs('pair-twice-2')).map((j) => j.jobIds.length)).toEqual([1]);
+  });
+
   it('looks for an unnoted job from its attempt\'s first submission on, newest first, and reports a search that failed', async () => {
     const book = createJobBook(dynamo.client, TABLE);
     const t0 = Date.parse('2026-11-01T00:00:00Z');

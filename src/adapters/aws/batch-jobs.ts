@@ -51,10 +51,13 @@ export function createJobBook(client: DynamoDBClient, table: string, retention: 
     /**
      * A job is about to be submitted for an attempt, by this name to this queue. Written before
      * SubmitJob: if it fails, nothing is submitted, and a job whose id is never noted can be found.
+     * False, writing nothing, when a job of this attempt was submitted and noted already (a
+     * duplicate or taken-over dispatch): it is not submitted twice.
      */
-    async submitting(ref: JobRef, job: { name: string; queue: string }, now: number): Promise<void> {
-      await db.update(ref.runId, jobKey(ref), {
-        names: ['submits', 'jobName', 'jobQueue', 'firstSubmitAt', 'step', 'attempt', 'expiresAt', ...(ref.item === undefined ? [] : ['item'])],
+    async submitting(ref: JobRef, job: { name: string; queue: string }, now: number): Promise<boolean> {
+      return (await db.updateIf(ref.runId, jobKey(ref), {
+        names: ['submits', 'jobName', 'jobQueue', 'firstSubmitAt', 'step', 'attempt', 'expiresAt', 'noted', ...(ref.item === undefined ? [] : ['item'])],
+        ConditionExpression: 'attribute_not_exists(#noted)',
         UpdateExpression: `ADD #submits :one SET #jobName = :name, #jobQueue = :queue, #firstSubmitAt = if_not_exists(#firstSubmitAt, :now), #step = :step, #attempt = :attempt, #expiresAt = if_not_exists(#expiresAt, :exp)${ref.item === undefined ? '' : ', #item = :item'}`,
         ExpressionAttributeValues: {
           ':one': n(1),
@@ -66,7 +69,7 @@ export function createJobBook(client: DynamoDBClient, table: string, retention: 
           ':exp': n(retention.working(ref.workflow)),
           ...(ref.item === undefined ? {} : { ':item': n(ref.item) }),
         },
-      });
+      })) !== false;
     },
 
     /** A job submitted for an attempt. */

@@ -19,9 +19,10 @@ export type DispatchDeps = {
   sendToQueue: (task: Task) => Promise<void>;
   /**
    * Notes, before SubmitJob, the job about to be submitted (batch-jobs.ts): a failure stops the
-   * dispatch before anything runs, and a job whose id is never noted can still be found.
+   * dispatch before anything runs, and a job whose id is never noted can still be found. False:
+   * a job of this attempt was submitted and noted already, so it is not submitted again.
    */
-  noteSubmit?: (task: Task, job: { name: string; queue: string }) => Promise<void>;
+  noteSubmit?: (task: Task, job: { name: string; queue: string }) => Promise<boolean | void>;
   /** Notes a submitted Batch job in the run's items (batch-jobs.ts), so that its run's end can stop it. */
   recordJob?: (task: Task, jobId: string) => Promise<void>;
   /** Stores a large task event and returns its reference (S3 claim check). */
@@ -110,7 +111,11 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
       if (task.files) env.push(...(await dataEnv(task, key, deps)));
       const e = task.executor;
       const name = jobName(task);
-      await deps.noteSubmit?.(task, { name, queue });
+      if ((await deps.noteSubmit?.(task, { name, queue })) === false) {
+        // A job of this very attempt was submitted and noted (a duplicate or taken-over dispatch).
+        log('info', `Batch job ${name} was submitted already: not submitted again`, { runId: task.runId, step: task.step, attempt: task.attempt });
+        return;
+      }
       const submitted = await deps.batch.send(new SubmitJobCommand({
         jobName: name,
         jobQueue: queue,
