@@ -1,7 +1,8 @@
 /**
  * Hybrid placement: an `auto` step runs on Lambda when it fits Lambda's limits, otherwise as an
  * AWS Batch job — on the GPU queue when it asks for GPUs, else on the CPU (Fargate) queue at the
- * smallest Fargate size that covers it. Pure: resources in, placement out.
+ * smallest Fargate size that covers it (and, without vcpus, the CPU its memory buys on Lambda).
+ * Pure: resources in, placement out.
  */
 import type { PlacementTarget } from '../model/plan.ts';
 import type { Resources } from '../model/workflow.ts';
@@ -54,7 +55,11 @@ export function place(resources: Resources = {}, timeoutMs?: number): PlacementD
     return { target: 'batch-gpu', reason, memoryMb, vcpus: Math.ceil(vcpus ?? 1), gpus, ...seconds };
   }
   if (over.length > 0) {
-    const size = fargateSize(vcpus, memoryMb);
+    // A step that names no vcpus and whose memory Lambda could give is here only for its time: it
+    // gets at least the CPU that memory buys on Lambda (as its fallback would), not Fargate's
+    // smallest, which can be a tenth of that and would stretch its expectedSeconds as much.
+    const cpu = vcpus ?? (memoryMb <= LAMBDA.maxMemoryMb ? lambdaVcpus(memoryMb) : undefined);
+    const size = fargateSize(cpu, memoryMb);
     if (!size) {
       const [maxVcpus, memories] = FARGATE_SIZES[FARGATE_SIZES.length - 1]!;
       return {

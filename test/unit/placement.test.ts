@@ -38,7 +38,8 @@ describe('placement boundaries', () => {
   it('keeps an expected 900 s on Lambda and sends 901 s (or a longer timeout) to Batch', () => {
     expect(place({ expectedSeconds: 900 })).toMatchObject({ target: 'lambda', expectedSeconds: 900 });
     expect(place({ expectedSeconds: 901 })).toMatchObject({ target: 'batch-cpu', reason: "expectedSeconds 901 > Lambda's 900" });
-    expect(place({ expectedSeconds: 1200 })).toMatchObject({ reason: "expectedSeconds 1200 > Lambda's 900", memoryMb: 1024, vcpus: 0.25 });
+    // Too long for Lambda, not too big: at least the CPU its memory buys there (0.58 vCPU at 1,024 MB).
+    expect(place({ expectedSeconds: 1200 })).toMatchObject({ reason: "expectedSeconds 1200 > Lambda's 900", memoryMb: 2048, vcpus: 1 });
     expect(place({}, 900_000)).toMatchObject({ target: 'lambda' });
     expect(place({}, 900_001)).toMatchObject({ target: 'batch-cpu', reason: "timeoutMs 900001 > Lambda's 900000" });
   });
@@ -59,6 +60,22 @@ describe('placement boundaries', () => {
     expect(place({ vcpus: 1 })).toMatchObject({ reason: 'fits Lambda (memory raised to 1,769 MB for 1 vCPU)', memoryMb: 1769, vcpus: 1 });
     expect(place({ vcpus: 6 })).toMatchObject({ target: 'lambda', memoryMb: 10_240, vcpus: 6 });
     expect(place({ vcpus: 6.5 })).toMatchObject({ target: 'batch-cpu', reason: "vcpus 6.5 > Lambda's 6", vcpus: 8, memoryMb: 16_384 });
+  });
+
+  it('gives a step too long for Lambda at least the CPU its memory buys there, as its fallback would get', () => {
+    // 4,096 MB is 2.32 vCPUs on Lambda: not 0.5 vCPU, the smallest Fargate size with 4,096 MB.
+    expect(place({ memoryMb: 4096, expectedSeconds: 1800 })).toEqual({
+      target: 'batch-cpu', reason: "expectedSeconds 1800 > Lambda's 900", memoryMb: 8192, vcpus: 4, gpus: 0, expectedSeconds: 1800,
+    });
+    expect(place({ memoryMb: 512 }, 1_200_000)).toMatchObject({ target: 'batch-cpu', vcpus: 0.5, memoryMb: 1024 });
+    expect(place({ memoryMb: 10_240, expectedSeconds: 901 })).toMatchObject({ target: 'batch-cpu', vcpus: 8, memoryMb: 16_384 });
+    // The same size as the fallback of the same step kept on Lambda.
+    const onLambda = compile({ name: 'w', steps: { s: { executor: auto, resources: { memoryMb: 4096, expectedSeconds: 600 }, fallback: 'batch' } } });
+    expect(onLambda.steps['s']!.fallback!.executor).toMatchObject({ vcpus: 4, memoryMb: 8192 });
+    // vcpus given: they are what the step asked for, even below what its memory buys on Lambda.
+    expect(place({ memoryMb: 4096, vcpus: 1, expectedSeconds: 1800 })).toMatchObject({ vcpus: 1, memoryMb: 4096 });
+    // Over Lambda's memory: no Lambda CPU to match, the smallest size that holds it.
+    expect(place({ memoryMb: 12_288, expectedSeconds: 1800 })).toMatchObject({ vcpus: 2, memoryMb: 12_288 });
   });
 
   it('lists every reason a step misses Lambda', () => {
