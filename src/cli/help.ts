@@ -180,11 +180,14 @@ g4dn.xlarge and g5.xlarge by default; one-minute minimum on Batch), then the tot
 "executor: auto" steps are placed by their resources: Lambda when they fit (at most 10,240 MB,
 6 vCPUs, 900 s, no GPU), else Batch (the GPU queue when gpus > 0). Steps without
 resources.expectedSeconds are not priced. A step with "fallback: batch" shows where its
-attempts go after a Lambda timeout; one expected to run longer than its timeout is flagged (!).
+attempts go after a Lambda timeout and what an execution that falls back costs (Lambda until
+the timeout, then the Batch job); one expected to run longer than its timeout is flagged (!),
+and a fallback step is then priced as falling back.
 
 Options:
-  --json   print {workflow, steps: [{step, placement, reason, resources, fallback?, usd,
-           perItem?, note?, warning?}], totalUsd, priced, skips?, gpuInstanceTypes?}
+  --json   print {workflow, steps: [{step, placement, reason, resources, fallback?: {placement,
+           memoryMb, vcpus, timeoutSeconds, usd, always?}, usd, perItem?, note?, warning?}],
+           totalUsd, priced, skips?, gpuInstanceTypes?}
 Exit codes: 0 printed, 2 bad usage or bad definition.
 `;
 

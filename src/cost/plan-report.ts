@@ -18,7 +18,13 @@ export type StepPlacementRow = {
   placement: PlacementKind;
   reason: string;
   resources: StepResources;
-  fallback?: { placement: 'batch-cpu'; memoryMb: number; vcpus: number };
+  /**
+   * Where attempts go after a Lambda timeout (of `timeoutSeconds`), and what an execution that falls
+   * back costs (its Lambda attempt until the timeout, then the Batch job; null without
+   * expectedSeconds). `always`: expectedSeconds is over the timeout, so every execution falls back
+   * and the row's `usd` is this price.
+   */
+  fallback?: { placement: 'batch-cpu'; memoryMb: number; vcpus: number; timeoutSeconds: number; usd: number | null; always?: true };
   usd: number | null;
   perItem?: true;
   note?: string;
@@ -54,14 +60,30 @@ export function planReport(plan: TriggerPlan, options: PlanOptions = {}): PlanRe
 function row(step: string, s: PlanStep, gpuTypes: readonly string[]): StepPlacementRow {
   const perItem = s.forEach ? { perItem: true as const } : {};
   const base = describe(s);
-  const fallback = s.fallback && s.fallback.executor.type === 'batch'
-    ? { fallback: { placement: s.fallback.target, memoryMb: s.fallback.executor.memoryMb, vcpus: s.fallback.executor.vcpus } }
-    : {};
+  const fallback = fallbackOf(s, base.resources.expectedSeconds);
   const cost = price(base.placement, base.resources, gpuTypes);
+  const usd = fallback?.always && cost.usd !== null ? fallback.usd : cost.usd;
   const warning = [sizeProblem(s), overTimeout(s, base.placement, base.resources.expectedSeconds)].filter(Boolean).join('; ');
   return {
-    step, ...base, ...fallback, usd: cost.usd, ...perItem, ...(cost.note ? { note: cost.note } : {}), ...(warning ? { warning } : {}), resources: cost.resources,
+    step, ...base, ...(fallback ? { fallback } : {}), usd, ...perItem, ...(cost.note ? { note: cost.note } : {}), ...(warning ? { warning } : {}), resources: cost.resources,
   };
+}
+
+/**
+ * The Batch fallback of a Lambda-placed step. An execution that falls back pays for its Lambda
+ * attempt up to the timeout (Lambda bills the time an invocation ran, timed out or not) and then
+ * for the whole Batch job, which starts over: expectedSeconds at the fallback's size.
+ */
+function fallbackOf(s: PlanStep, expectedSeconds: number | undefined): StepPlacementRow['fallback'] {
+  if (!s.fallback || s.fallback.executor.type !== 'batch') return undefined;
+  const e = s.fallback.executor;
+  // The function's Timeout is whole seconds (deploy/lib.cjs rounds timeoutMs up).
+  const timeoutSeconds = Math.ceil((s.timeoutMs ?? LAMBDA.maxSeconds * 1000) / 1000);
+  const base = { placement: s.fallback.target, memoryMb: e.memoryMb, vcpus: e.vcpus, timeoutSeconds };
+  if (expectedSeconds === undefined || s.placement?.target !== 'lambda') return { ...base, usd: null };
+  const onLambda = price('lambda', { memoryMb: s.placement.memoryMb, expectedSeconds: timeoutSeconds }, []).usd!;
+  const onBatch = price('batch-cpu', { memoryMb: e.memoryMb, vcpus: e.vcpus, expectedSeconds }, []).usd!;
+  return { ...base, usd: onLambda + onBatch, ...(expectedSeconds > timeoutSeconds ? { always: true as const } : {}) };
 }
 
 /**
@@ -165,7 +187,10 @@ export function formatPlanReport(report: PlanReport): string {
     out.push(line(rows[i]!));
     if (r.warning) out.push(`  ${''.padEnd(widths[0]!)}  ! ${r.warning}`);
     if (r.fallback) {
-      out.push(`  ${''.padEnd(widths[0]!)}  -> after a Lambda timeout: ${r.fallback.placement}, ${r.fallback.vcpus} vCPU, ${thousands(r.fallback.memoryMb)} MB (fallback: batch)`);
+      const f = r.fallback;
+      const cost = f.usd === null ? '' : `: ${usd(f.usd)} an execution that falls back (Lambda until its ${f.timeoutSeconds} s timeout, then the Batch job)` +
+        (f.always ? ', priced above as every execution does' : '');
+      out.push(`  ${''.padEnd(widths[0]!)}  -> after a Lambda timeout: ${f.placement}, ${f.vcpus} vCPU, ${thousands(f.memoryMb)} MB (fallback: batch)${cost}`);
     }
   });
   const once = (report.steps.some((r) => r.perItem) ? '; forEach steps counted once' : '') +

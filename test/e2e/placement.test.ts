@@ -94,7 +94,7 @@ describe('joinflow plan', () => {
     expect(row('detect')).toEqual(['detect', 'batch-gpu', '15,000 MB, 4 vCPU, 1 GPU (g4dn.xlarge), ~120 s', '$0.0175', "gpus 1; memory 15,000 MB > Lambda's 10,240 MB"]);
     expect(row('index')).toEqual(['index', 'batch-cpu', '4,096 MB, 2 vCPU, ~1800 s', '$0.0494', "expectedSeconds 1800 > Lambda's 900"]);
     expect(row('summarize')).toEqual(['summarize', 'lambda', '3,538 MB, 2 vCPU, ~30 s', '$0.001728', 'fits Lambda (memory raised to 3,538 MB for 2 vCPUs)']);
-    expect(r.stdout).toContain('-> after a Lambda timeout: batch-cpu, 2 vCPU, 4,096 MB (fallback: batch)');
+    expect(r.stdout).toContain('-> after a Lambda timeout: batch-cpu, 2 vCPU, 4,096 MB (fallback: batch): $0.008556 an execution that falls back (Lambda until its 120 s timeout, then the Batch job)\n');
     expect(lines).toContain('  total per run: $0.0686 (4 of 4 steps priced)');
   });
 
@@ -123,7 +123,9 @@ describe('joinflow plan', () => {
     // The whole g4dn.xlarge ($0.526/h) for 120 s.
     expect(by.detect).toMatchObject({ placement: 'batch-gpu', resources: { instance: 'g4dn.xlarge' } });
     expect(by.detect.usd).toBeCloseTo(0.526 * 120 / 3600, 12);
-    expect(by.summarize.fallback).toEqual({ placement: 'batch-cpu', memoryMb: 4096, vcpus: 2 });
+    expect(by.summarize.fallback).toMatchObject({ placement: 'batch-cpu', memoryMb: 4096, vcpus: 2, timeoutSeconds: 120 });
+    // 3,538 MB on Lambda for its 120 s timeout, then 2 vCPU / 4 GB on Fargate for 30 s, billed 60.
+    expect(by.summarize.fallback.usd).toBeCloseTo(0.2e-6 + (3538 / 1024) * 120 * 0.0000166667 + (2 * 0.04048 + 4 * 0.004445) / 60, 12);
     expect(report.totalUsd).toBeCloseTo(by.thumbnail.usd + by.detect.usd + by.index.usd + by.summarize.usd, 12);
   });
 

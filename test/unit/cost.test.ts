@@ -194,6 +194,37 @@ describe('joinflow plan prices', () => {
     expect(formatPlanReport(report)).toContain('\n          ! expectedSeconds 600 > its timeout of 60 s: every attempt on Lambda would time out and fall back to Batch\n');
   });
 
+  it('prices the fallback: Lambda up to its timeout, then the Batch job; a step expected to outlast its timeout costs that every execution', () => {
+    const p = compileWorkflow({
+      name: 'fb',
+      steps: {
+        // 1,024 MB on Lambda (0.58 vCPU) falls back to 1 vCPU / 2,048 MB; 600 s never fits in 60 s.
+        late: { executor: auto, resources: { memoryMb: 1024, expectedSeconds: 600 }, timeoutMs: 60_000, fallback: 'batch' },
+        // Fits its timeout: priced on Lambda, and says what an execution that falls back costs.
+        fits: { executor: auto, resources: { vcpus: 2, expectedSeconds: 30 }, timeoutMs: 120_000, fallback: 'batch' },
+        unknown: { executor: auto, resources: { vcpus: 2 }, fallback: 'batch' },
+      },
+    }, { source: 'workflows/fb.yaml' });
+    const report = planReport(p);
+    const by = Object.fromEntries(report.steps.map((r) => [r.step, r]));
+    const lambda = (mb: number, s: number) => PRICES.lambdaPerRequest + (mb / 1024) * s * PRICES.lambdaPerGbSecond;
+    const fargate = (vcpus: number, mb: number, s: number) => (vcpus * PRICES.fargatePerVcpuHour + (mb / 1024) * PRICES.fargatePerGbHour) * Math.max(60, s) / 3600;
+    const late = lambda(1024, 60) + fargate(1, 2048, 600);
+    expect(by['late']!.fallback).toMatchObject({ placement: 'batch-cpu', vcpus: 1, memoryMb: 2048, timeoutSeconds: 60, always: true });
+    expect(by['late']!.fallback!.usd).toBeCloseTo(late, 12);
+    expect(by['late']!.usd).toBeCloseTo(late, 12);
+    // Its Batch job is billed at least a minute.
+    expect(by['fits']!.usd).toBeCloseTo(lambda(3538, 30), 12);
+    expect(by['fits']!.fallback!.usd).toBeCloseTo(lambda(3538, 120) + fargate(2, 4096, 30), 12);
+    expect(by['fits']!.fallback!.always).toBeUndefined();
+    // Lambda's 900 s when the step gives no timeoutMs; not priced without expectedSeconds.
+    expect(by['unknown']!.fallback).toEqual({ placement: 'batch-cpu', memoryMb: 4096, vcpus: 2, timeoutSeconds: 900, usd: null });
+    expect(report.totalUsd).toBeCloseTo(late + lambda(3538, 30), 12);
+    const text = formatPlanReport(report);
+    expect(text).toContain(`-> after a Lambda timeout: batch-cpu, 1 vCPU, 2,048 MB (fallback: batch): $${late.toFixed(6)} an execution that falls back (Lambda until its 60 s timeout, then the Batch job), priced above as every execution does`);
+    expect(text).toContain(`-> after a Lambda timeout: batch-cpu, 2 vCPU, 4,096 MB (fallback: batch): $${(lambda(3538, 120) + fargate(2, 4096, 30)).toFixed(6)} an execution that falls back (Lambda until its 120 s timeout, then the Batch job)\n`);
+  });
+
   it('warns of a batch step that serverless package refuses: not a Fargate size, or part of a vCPU on a GPU instance', () => {
     const p = compileWorkflow({
       name: 'sizes',
