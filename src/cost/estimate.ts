@@ -16,7 +16,7 @@ export type UsageCounts = {
   /** Function steps' duration in GB-seconds, each at its Lambda's memory (a placed step's own). */
   functionGbSeconds: number;
   retries: number;
-  /** Map (forEach) states, for the Step Functions comparison. */
+  /** Map states entered (forEach steps the run reached), for the Step Functions comparison. */
   mapSteps: number;
 };
 
@@ -49,7 +49,7 @@ export function estimateCost(u: UsageCounts): CostReport {
     { item: 'Batch jobs (compute billed as EC2/Fargate time, not estimated)', quantity: batch, unit: 'jobs', usd: 0 },
   ];
   // Step Functions Standard: one transition per state entered — every step execution (retries
-  // enter the state again), one per Map state, plus the start and the end of the execution.
+  // enter the state again), one per Map state entered, plus the start and the end of the execution.
   const executions = Object.values(u.executions).reduce((a, b) => a + b, 0);
   const transitions = executions + u.mapSteps + 2;
   return {

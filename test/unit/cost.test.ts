@@ -61,6 +61,36 @@ describe('cost estimate', () => {
     expect(u.dynamoDb.writeUnits).toBeGreaterThan(0);
   });
 
+  it('counts a Map state for each forEach step the run entered, not for one a choice skipped', async () => {
+    const sim = (output?: unknown) => ({ type: 'simulate' as const, durationMs: 0, ...(output === undefined ? {} : { output }) });
+    const p = plan({
+      name: 'maps',
+      steps: {
+        a: { executor: sim([1, 2, 3]) },
+        e: { executor: sim([]) },
+        fan: { needs: ['a'], when: { input: { go: [true] } }, forEach: 'a', executor: sim() },
+        // Entered, with no items: a Map state over an empty array is still a state.
+        none: { needs: ['e'], forEach: 'e', executor: sim() },
+      },
+    });
+    const counted = async (input: unknown) => {
+      const meter = new UsageMeter();
+      const engine = createEngine({ meter, store: meter.wrap(createMemoryStore()) });
+      engine.register(p);
+      const r = await engine.run('maps', input);
+      await engine.close();
+      expect(r.status).toBe('succeeded');
+      return meter.counts(p);
+    };
+    const skipped = await counted({ go: false });
+    expect([skipped.executions, skipped.mapSteps]).toEqual([{ simulate: 2 }, 1]);
+    // a, e, the Map state of none, start and end: fan is not entered.
+    expect(estimateCost(skipped).stepFunctions.transitions).toBe(5);
+    const taken = await counted({ go: true });
+    expect([taken.executions, taken.mapSteps]).toEqual([{ simulate: 5 }, 2]);
+    expect(estimateCost(taken).stepFunctions.transitions).toBe(9);
+  });
+
   it('counts the list of Batch jobs a run keeps on AWS: two writes and a read per job, one read per ended run of a workflow with batch steps', async () => {
     const batchPlan = plan({ name: 'gpu', steps: { train: { executor: { type: 'batch', image: 'x:1', command: ['train'], gpus: 1 } } } });
     const noBatch = plan({ name: 'nb', steps: { s: { executor: { type: 'simulate', durationMs: 0 } } } });

@@ -20,10 +20,15 @@ export class UsageMeter {
   readonly #functionMs = new Map<string, number>();
   #runsEnded = 0;
   readonly #executions: Record<string, number> = {};
+  /** forEach steps a run entered (`workflow NUL step`): the Map states of the Step Functions comparison. */
+  readonly #mapSteps = new Set<string>();
 
   /** An event put on the bus. Step Started exists only locally (Lambda has no start hook). */
   event(e: EventEnvelope): void {
     if (e['detail-type'] !== DetailType.StepStarted) this.#events++;
+    // A forEach step's aggregate completion: the one sign of a Map state entered over no items.
+    const d = e.detail as { workflow?: unknown; step?: unknown; items?: unknown };
+    if (e['detail-type'] === DetailType.StepCompleted && typeof d.items === 'number') this.#mapSteps.add(`${String(d.workflow)}\0${String(d.step)}`);
   }
 
   /** Processor invocations for one event: one per matched rule. */
@@ -36,6 +41,7 @@ export class UsageMeter {
     // Batch-placed step without a local command runs its handler in the function pool).
     const kind = task.placement === undefined ? task.executor.type : task.placement === 'lambda' ? 'function' : 'batch';
     this.#executions[kind] = (this.#executions[kind] ?? 0) + 1;
+    if (task.item !== undefined) this.#mapSteps.add(`${task.workflow}\0${task.step}`);
     if (kind === 'function') {
       const key = `${task.workflow}\0${task.step}`;
       this.#functionMs.set(key, (this.#functionMs.get(key) ?? 0) + durationMs);
@@ -61,7 +67,7 @@ export class UsageMeter {
     this.dynamoDb.requests += 3;
   }
 
-  /** The counts so far, for a plan (its Map states count in the Step Functions comparison). */
+  /** The counts so far, for a plan. */
   counts(plan: TriggerPlan): UsageCounts {
     // A stage with Batch steps reads each ended run's list of jobs to stop (one Query).
     const lists = Object.values(plan.steps).some((s) => s.executor.type === 'batch' || s.placement?.target.startsWith('batch') || s.fallback) ? this.#runsEnded : 0;
@@ -72,7 +78,9 @@ export class UsageMeter {
       executions: { ...this.#executions },
       functionGbSeconds: this.#functionGbSeconds(plan),
       retries: this.#retries,
-      mapSteps: Object.values(plan.steps).filter((s) => s.forEach).length,
+      // Only the forEach steps the run entered: one a choice skipped, or the run never reached,
+      // is no Map state entered on Step Functions, and no state transition.
+      mapSteps: this.#mapSteps.size,
     };
   }
 
