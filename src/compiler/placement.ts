@@ -9,14 +9,18 @@ import type { Resources } from '../model/workflow.ts';
 
 /**
  * Lambda's quotas. Lambda sells CPU through memory: 1,769 MB is the equivalent of one vCPU, and
- * the largest size, 10,240 MB, gets 6 vCPUs.
+ * the largest size, 10,240 MB, gets 6 vCPUs (docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html;
+ * the 900 s timeout: docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
  */
 export const LAMBDA = { minMemoryMb: 128, maxMemoryMb: 10_240, maxSeconds: 900, mbPerVcpu: 1_769, maxVcpus: 6 } as const;
 
 /** Memory of an `auto` step that names none: the default of function steps on AWS. */
 export const DEFAULT_MEMORY_MB = 1024;
 
-/** Fargate task sizes, vCPUs -> the memory (MB) each allows; deploy/lib.cjs checks job definitions against the same table. */
+/**
+ * Fargate task sizes, vCPUs -> the memory (MB) each allows (docs.aws.amazon.com/batch/latest/userguide/fargate.html,
+ * "resourceRequirements"); deploy/capacity.cjs checks job definitions against the same table.
+ */
 export const FARGATE_SIZES: ReadonlyArray<readonly [number, readonly number[]]> = [
   [0.25, [512, 1024, 2048]],
   [0.5, steps(1024, 4096, 1024)],

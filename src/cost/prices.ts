@@ -5,7 +5,7 @@
 export const PRICES = {
   /** EventBridge: custom events put on a bus, per event (each 64 KB chunk counts as one). */
   eventBridgePerEvent: 1.0 / 1e6,
-  /** Lambda: per request, and per GB-second of duration (x86). */
+  /** Lambda: per request, and per GB-second of duration (x86; aws.amazon.com/lambda/pricing). */
   lambdaPerRequest: 0.2 / 1e6,
   lambdaPerGbSecond: 0.0000166667,
   /** DynamoDB on-demand (since the November 2024 reduction): per write / read request unit. */
@@ -13,7 +13,10 @@ export const PRICES = {
   dynamoDbPerRru: 0.125 / 1e6,
   /** SQS standard queue, per request. */
   sqsPerRequest: 0.4 / 1e6,
-  /** Step Functions Standard workflows, per state transition. */
+  /**
+   * Step Functions Standard workflows, per state transition; each retry is one more
+   * (aws.amazon.com/step-functions/pricing).
+   */
   stepFunctionsPerTransition: 0.025 / 1000,
   /**
    * AWS Fargate, Linux/x86, per vCPU-hour and per GB-hour of memory (aws.amazon.com/fargate/pricing).
