@@ -14,7 +14,9 @@ export async function planCommand(args: string[]): Promise<number> {
   const plan = await compileFile(findWorkflowFile(positionals[0]!));
   const gpu = allowedGpuTypes(process.cwd());
   if (gpu.note) process.stderr.write(`joinflow plan: ${gpu.note}\n`);
-  const report = planReport(plan, { gpuInstanceTypes: gpu.types });
+  const memory = stepMemory(process.cwd());
+  if (memory.note) process.stderr.write(`joinflow plan: ${memory.note}\n`);
+  const report = planReport(plan, { gpuInstanceTypes: gpu.types, functionMemoryMb: memory.memoryMb });
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatPlanReport(report));
   return 0;
 }
@@ -24,20 +26,45 @@ export async function planCommand(args: string[]): Promise<number> {
  * list or a comma-separated string, as deploy/lib.cjs reads it); none: the deploy's defaults.
  */
 export function allowedGpuTypes(dir: string): { types?: string[]; note?: string } {
-  const file = path.join(dir, 'serverless.yml');
-  if (!existsSync(file)) return {};
   const where = 'serverless.yml custom.joinflow.gpuInstanceTypes';
-  let value: unknown;
-  try {
-    const doc = yaml().parseDocument(readFileSync(file, 'utf8'));
-    if (doc.errors.length > 0) return { note: `serverless.yml: ${doc.errors[0]!.message.split('\n')[0]}: GPU steps are priced on the default instance types` };
-    value = (doc.toJS() as { custom?: { joinflow?: { gpuInstanceTypes?: unknown } } } | null)?.custom?.joinflow?.gpuInstanceTypes;
-  } catch (error) {
-    return { note: `serverless.yml: ${(error as Error).message}: GPU steps are priced on the default instance types` };
-  }
+  const read = stageSetting(dir, 'gpuInstanceTypes');
+  if ('problem' in read) return { note: `serverless.yml: ${read.problem}: GPU steps are priced on the default instance types` };
+  const value = read.value;
   if (value === undefined || value === null) return {};
   const items = (Array.isArray(value) ? value : String(value).split(',')).map((v) => String(v).trim()).filter(Boolean);
   // A serverless variable (${env:...}, ${param:...}) is resolved at deploy time only.
   if (items.some((v) => v.includes('${'))) return { note: `${where} is a serverless variable (${items.join(', ')}): GPU steps are priced on the default instance types` };
   return items.length > 0 ? { types: items } : {};
+}
+
+/**
+ * The memory of a function step's Lambda as deploy sets it (serverless.yml
+ * custom.joinflow.stepMemoryMb, deploy/lib.cjs); none: the deploy's default, 1,024 MB.
+ */
+export function stepMemory(dir: string): { memoryMb?: number; note?: string } {
+  const where = 'serverless.yml custom.joinflow.stepMemoryMb';
+  const otherwise = 'function steps are priced at 1,024 MB';
+  const read = stageSetting(dir, 'stepMemoryMb');
+  if ('problem' in read) return { note: `serverless.yml: ${read.problem}: ${otherwise}` };
+  const value = read.value;
+  if (value === undefined || value === null || value === '') return {};
+  if (String(value).includes('${')) return { note: `${where} is a serverless variable (${String(value)}): ${otherwise}` };
+  const n = Number(value);
+  // deploy refuses the stage then; plan still prices, at the default.
+  if (!Number.isFinite(n) || n <= 0) return { note: `${where} is not a positive number (${JSON.stringify(value)}): ${otherwise}` };
+  return { memoryMb: n };
+}
+
+/** A field of custom.joinflow in the project's serverless.yml (undefined without the file or field). */
+function stageSetting(dir: string, field: string): { value: unknown } | { problem: string } {
+  const file = path.join(dir, 'serverless.yml');
+  if (!existsSync(file)) return { value: undefined };
+  try {
+    const doc = yaml().parseDocument(readFileSync(file, 'utf8'));
+    if (doc.errors.length > 0) return { problem: doc.errors[0]!.message.split('\n')[0]! };
+    const joinflow = (doc.toJS() as { custom?: { joinflow?: Record<string, unknown> } } | null)?.custom?.joinflow;
+    return { value: joinflow?.[field] };
+  } catch (error) {
+    return { problem: (error as Error).message };
+  }
 }

@@ -44,22 +44,27 @@ export type PlanReport = {
   gpuInstanceTypes?: string[];
 };
 
-/** `gpuInstanceTypes`: those the stage allows (serverless.yml custom.joinflow.gpuInstanceTypes; default g4dn.xlarge, g5.xlarge). */
-export type PlanOptions = { gpuInstanceTypes?: readonly string[] | undefined };
+/**
+ * `gpuInstanceTypes`: those the stage allows (serverless.yml custom.joinflow.gpuInstanceTypes;
+ * default g4dn.xlarge, g5.xlarge). `functionMemoryMb`: the memory of a function step's Lambda
+ * (custom.joinflow.stepMemoryMb; default 1,024 MB).
+ */
+export type PlanOptions = { gpuInstanceTypes?: readonly string[] | undefined; functionMemoryMb?: number | undefined };
 
 /** Describes and prices every step of a plan, in plan order. */
 export function planReport(plan: TriggerPlan, options: PlanOptions = {}): PlanReport {
   const gpuTypes = options.gpuInstanceTypes?.length ? options.gpuInstanceTypes : DEFAULT_GPU_INSTANCE_TYPES;
-  const steps = Object.entries(plan.steps).map(([id, s]) => row(id, s, gpuTypes));
+  const functionMemoryMb = options.functionMemoryMb ?? ASSUMPTIONS.functionMemoryMb;
+  const steps = Object.entries(plan.steps).map(([id, s]) => row(id, s, gpuTypes, functionMemoryMb));
   const priced = steps.filter((r) => r.usd !== null);
   const skips = Object.values(plan.steps).some((s) => s.when !== undefined || s.catches !== undefined);
   const gpu = steps.some((r) => r.placement === 'batch-gpu') ? { gpuInstanceTypes: [...gpuTypes] } : {};
   return { workflow: plan.workflow, steps, totalUsd: priced.reduce((a, r) => a + r.usd!, 0), priced: priced.length, ...(skips ? { skips } : {}), ...gpu };
 }
 
-function row(step: string, s: PlanStep, gpuTypes: readonly string[]): StepPlacementRow {
+function row(step: string, s: PlanStep, gpuTypes: readonly string[], functionMemoryMb: number): StepPlacementRow {
   const perItem = s.forEach ? { perItem: true as const } : {};
-  const base = describe(s);
+  const base = describe(s, functionMemoryMb);
   const fallback = fallbackOf(s, base.resources.expectedSeconds);
   const cost = price(base.placement, base.resources, gpuTypes);
   const usd = fallback?.always && cost.usd !== null ? fallback.usd : cost.usd;
@@ -116,7 +121,7 @@ function overTimeout(s: PlanStep, kind: PlacementKind, expectedSeconds: number |
 }
 
 /** Placement, reason and resources: the compiler's for `auto` steps, the executor's for the others. */
-function describe(s: PlanStep): { placement: PlacementKind; reason: string; resources: StepResources } {
+function describe(s: PlanStep, functionMemoryMb: number): { placement: PlacementKind; reason: string; resources: StepResources } {
   const seconds = s.placement?.expectedSeconds ?? s.expectedSeconds;
   const expected = seconds === undefined ? {} : { expectedSeconds: seconds };
   if (s.placement) {
@@ -126,7 +131,8 @@ function describe(s: PlanStep): { placement: PlacementKind; reason: string; reso
   const e = s.executor;
   switch (e.type) {
     case 'function': {
-      const memoryMb = ASSUMPTIONS.functionMemoryMb;
+      // The stage's step memory, which deploy gives every function step's Lambda.
+      const memoryMb = functionMemoryMb;
       return { placement: 'lambda', reason: 'executor function', resources: { memoryMb, vcpus: lambdaVcpus(memoryMb), gpus: 0, ...expected } };
     }
     case 'batch':

@@ -203,6 +203,35 @@ describe('joinflow plan prices', () => {
     expect(allowedGpuTypes(dir)).toEqual({});
   });
 
+  it("prices function steps at the stage's step memory (serverless.yml custom.joinflow.stepMemoryMb), as deploy sizes their Lambdas", async () => {
+    const p = compileWorkflow({
+      name: 'mem',
+      steps: {
+        plain: { executor: { type: 'function', module: './h.ts' }, resources: { expectedSeconds: 10 } },
+        placed: { executor: auto, resources: { memoryMb: 512, expectedSeconds: 10 } },
+      },
+    }, { source: 'workflows/mem.yaml' });
+    const by = Object.fromEntries(planReport(p, { functionMemoryMb: 3008 }).steps.map((r) => [r.step, r]));
+    expect(by['plain']!.resources).toEqual({ memoryMb: 3008, vcpus: 1.7, gpus: 0, expectedSeconds: 10 });
+    expect(by['plain']!.usd).toBeCloseTo(PRICES.lambdaPerRequest + (3008 / 1024) * 10 * PRICES.lambdaPerGbSecond, 12);
+    // A placed step has the memory its placement chose.
+    expect(by['placed']!.resources.memoryMb).toBe(512);
+    expect(planReport(p).steps[0]!.resources.memoryMb).toBe(1024);
+    const { stepMemory } = await import('../../src/cli/plan-command.ts');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/jf-plan-mem-`);
+    expect(stepMemory(dir)).toEqual({});
+    writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    stepMemoryMb: 3008\n');
+    expect(stepMemory(dir)).toEqual({ memoryMb: 3008 });
+    writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    stepMemoryMb: "2048"\n');
+    expect(stepMemory(dir)).toEqual({ memoryMb: 2048 });
+    writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    stepMemoryMb: ${env:STEP_MB}\n');
+    expect(stepMemory(dir).note).toBe('serverless.yml custom.joinflow.stepMemoryMb is a serverless variable (${env:STEP_MB}): function steps are priced at 1,024 MB');
+    writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    stepMemoryMb: lots\n');
+    expect(stepMemory(dir).note).toBe('serverless.yml custom.joinflow.stepMemoryMb is not a positive number ("lots"): function steps are priced at 1,024 MB');
+  });
+
   it('warns of a step expected to run longer than its timeout: every attempt would time out', () => {
     const p = compileWorkflow({
       name: 'late',
