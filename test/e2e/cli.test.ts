@@ -197,7 +197,11 @@ describe('joinflow run', () => {
     // A compiled plan (triggers/*.json) is not a definition: its source is named, not 6 schema problems.
     r = joinflow(['run', 'triggers/diamond.json']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('joinflow run: triggers/diamond.json: a plan joinflow compile wrote from workflows/diamond.ts, not a workflow definition: give the workflow file (joinflow run workflows/diamond.ts)');
+    expect(r.stderr).toContain('joinflow run: triggers/diamond.json: a plan joinflow compile wrote from workflows/diamond.ts, not a workflow definition: give the workflow file (workflows/diamond.ts) instead');
+    // plan and compile refuse it too, without pointing at another command.
+    r = joinflow(['plan', 'triggers/diamond.json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('joinflow plan: triggers/diamond.json: a plan joinflow compile wrote from workflows/diamond.ts, not a workflow definition: give the workflow file (workflows/diamond.ts) instead');
     r = joinflow(['run', 'nosuchflow']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('workflow "nosuchflow" not found: no file nosuchflow, workflows/nosuchflow{.ts,');

@@ -276,7 +276,7 @@ export async function compileFile(file: string, root = process.cwd(), options: {
   let definition = await loadDefinition(file);
   const compiled = compiledFrom(definition);
   if (compiled !== undefined) {
-    throw new UsageError(`${path.relative(root, file) || file}: a plan joinflow compile wrote${compiled === '' ? '' : ` from ${compiled}`}, not a workflow definition: give the workflow file${compiled === '' ? '' : ` (joinflow run ${compiled})`}`);
+    throw new UsageError(`${path.relative(root, file) || file}: a plan joinflow compile wrote${compiled === '' ? '' : ` from ${compiled}`}, not a workflow definition: give the workflow file${compiled === '' ? '' : ` (${compiled})`} instead`);
   }
   if (options.handlers !== undefined) {
     const replaced = withHandlers(definition, options.handlers);
