@@ -244,7 +244,7 @@ Options:
   --json                 print one JSON object on stdout:
                          {runId, workflow, status, output, durationMs,
                           steps: {total, succeeded, failed, cancelled, skipped?, retried},
-                          events[, criticalPathMs]} (skipped: in a run with choices)
+                          events[, criticalPathMs]} (skipped: with choices or catch steps)
   --trace FILE           write one record per step execution:
                          [{step, item?, attempt, status, start, end, placement?, initMs?}]
                          (epoch ms; placement for auto steps: lambda, batch-cpu, batch-gpu;
@@ -252,7 +252,8 @@ Options:
                          chart it: joinflow timeline FILE --workflow <workflow>
   --concurrency N|SPEC   max running tasks per executor kind: N for every kind, or
                          function=4,process=2,simulate=unlimited (0 = unlimited; default:
-                         CPUs for function and process, unlimited for simulate)
+                         CPUs for function, process, batch and container, unlimited for
+                         simulate)
   --time-scale F         multiply simulate durations by F (default 1)
   --state DIR            state directory (default .joinflow): the durable SQLite state
                          (runs, join counters, event log, tasks, timers, dead letters), run

@@ -26,3 +26,16 @@ describe('help of the state commands', () => {
     expect(HELP['start']).not.toContain('--table');
   });
 });
+
+describe('help of run', () => {
+  it('names the default --concurrency of every executor kind, as the engine sets it', async () => {
+    const { defaultConcurrency } = await import('../../src/adapters/local/engine-support.ts');
+    const text = HELP['run']!.replace(/\s+/g, ' ');
+    const clause = /default: CPUs for ([^;)]*), unlimited for ([a-z, ]+)\)/.exec(text);
+    expect(clause, text).not.toBeNull();
+    const named = (list: string) => list.split(/, | and /).map((k) => k.trim()).sort();
+    const defaults = Object.entries(defaultConcurrency());
+    expect(named(clause![1]!)).toEqual(defaults.filter(([, n]) => n !== Infinity).map(([k]) => k).sort());
+    expect(named(clause![2]!)).toEqual(defaults.filter(([, n]) => n === Infinity).map(([k]) => k).sort());
+  });
+});
