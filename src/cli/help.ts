@@ -4,7 +4,7 @@ import { CWL_TOOL_HELP, IMPORT_HELP } from './help-import.ts';
 
 const AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, else dev); the bus and table
                    are joinflow-<stage> unless --bus / --table say otherwise
-  --region R       AWS region (default $AWS_REGION, else us-east-1)
+  --region R       AWS region (default $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)
   --endpoint URL   send every call to an emulator (default $AWS_ENDPOINT_URL)
   --bus B          the stage's event bus (default $JOINFLOW_BUS, else joinflow-<stage>)
   --table T        the stage's runs table (default $JOINFLOW_TABLE, else joinflow-<stage>)
@@ -12,7 +12,7 @@ const AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, e
 /** `start` reads no table: it refuses --table. */
 const START_AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, else dev); the bus is
                    joinflow-<stage> unless --bus says otherwise
-  --region R       AWS region (default $AWS_REGION, else us-east-1)
+  --region R       AWS region (default $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)
   --endpoint URL   send every call to an emulator (default $AWS_ENDPOINT_URL)
   --bus B          the stage's event bus (default $JOINFLOW_BUS, else joinflow-<stage>)
 `;

@@ -39,3 +39,13 @@ describe('help of run', () => {
     expect(named(clause![2]!)).toEqual(defaults.filter(([, n]) => n === Infinity).map(([k]) => k).sort());
   });
 });
+
+describe('help of the AWS commands', () => {
+  it('names the region variables the AWS config reads (AWS_REGION, then AWS_DEFAULT_REGION)', async () => {
+    const { configFromEnv } = await import('../../src/adapters/aws/config.ts');
+    expect(configFromEnv({ AWS_DEFAULT_REGION: 'eu-west-1' }).region).toBe('eu-west-1');
+    for (const command of ['list', 'status', 'cancel', 'start', 'worker']) {
+      expect(HELP[command]!.replace(/\s+/g, ' '), command).toMatch(/--region R AWS region \(default \$AWS_REGION,? (else|or) \$AWS_DEFAULT_REGION, else us-east-1\)/);
+    }
+  });
+});
