@@ -8,6 +8,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { compileWorkflow } from '../compiler/compile.ts';
 import { compileMachine } from '../importers/asl/compile.ts';
 import { taskKeys } from '../importers/asl/interpret.ts';
+import { withLines } from '../importers/asl/lines.ts';
 import { checkMachine, statePath, type Scope } from '../importers/asl/machine.ts';
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import { WORKFLOW_NAME_PATTERN } from '../model/workflow.ts';
@@ -25,14 +26,16 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   if (flags.out === undefined) throw new UsageError('joinflow import asl writes two files, the workflow and the module its steps run: name the workflow file with -o (e.g. -o workflows/orders.json)');
   const out = workflowOutput('-o', flags.out);
   let machine: unknown;
+  let text: string;
   try {
-    const text = readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
     machine = /\.ya?ml$/i.test(file) ? parseYaml(text) : parseJsonStrict(text);
   } catch (error) {
     throw new UsageError(`${file}: cannot read a state machine: ${(error as Error).message}`);
   }
   const { problems, warnings } = checkMachine(machine);
-  if (problems.length > 0) throw new WorkflowDefinitionError(problems, file);
+  // Each problem names its construct by path and by line in the file.
+  if (problems.length > 0) throw new WorkflowDefinitionError(withLines(text, machine, problems), file);
   const scope = machine as Scope & { Comment?: string };
   const base = path.basename(out).replace(/\.(?:json|ya?ml)$/i, '');
   // No dot before the extension: Lambda's Node.js runtime reads a handler's file name up to its
@@ -58,7 +61,7 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
     }
     const missing: Problem[] = tasks.filter((t) => t.keys.length > 0 && !t.keys.some((k) => exported.has(k)))
       .map((t) => ({ path: t.path, message: `--tasks ${flags.tasks} exports no function ${t.keys.map((k) => `"${k}"`).join(' or ')} for this Task` }));
-    if (missing.length > 0) throw new WorkflowDefinitionError(missing, file);
+    if (missing.length > 0) throw new WorkflowDefinitionError(withLines(text, machine, missing), file);
     tasksImport = relativeImport(path.dirname(moduleFile), abs);
   } else if (tasks.length > 0) {
     const names = [...new Set(tasks.map((t) => (t.keys.length ? t.keys[0] : `(a function chosen at run time by ${t.path})`)))];
@@ -86,7 +89,7 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   const body = /\.ya?ml$/i.test(out) ? toYaml(workflow, { lineWidth: 0 }) : `${JSON.stringify(workflow, null, 2)}\n`;
   writeOutput('-o', moduleFile, module);
   writeOutput('-o', out, body);
-  for (const w of warnings) process.stderr.write(`joinflow import: warning: ${w.path}: ${w.message}\n`);
+  for (const w of withLines(text, machine, warnings)) process.stderr.write(`joinflow import: warning: ${w.path}: ${w.message}\n`);
   process.stderr.write(`${name}: ${stats.states} state${stats.states === 1 ? '' : 's'} -> ${stats.steps} steps in ${out}, run by ${moduleFile}\n`);
   return 0;
 }

@@ -140,8 +140,44 @@ describe('joinflow import asl: refusals and the files written', () => {
     const dir = tmp();
     const r = joinflow(['import', 'asl', path.join(corpus, 'aslvalidator__invalid-missing-terminal-parallel.asl.json'), '-o', path.join(dir, 'wf.json')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('States.Parallel.Branches[0].States["Wait 20s"]: a Wait state that does not end its branch needs Next');
+    expect(r.stderr).toContain('States.Parallel.Branches[0].States["Wait 20s"] (line 12): a Wait state that does not end its branch needs Next');
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('names the line of each refused construct, in a JSON or a YAML machine, and of each warning', () => {
+    const dir = tmp();
+    const json = path.join(dir, 'm.asl.json');
+    // A template key with a dot in it, a state name with a space, and a field the machine lacks.
+    writeFileSync(json, [
+      '{',
+      '  "StartAt": "First",',
+      '  "TimeoutSeconds": 30,',
+      '  "States": {',
+      '    "First": {',
+      '      "Type": "Pass",',
+      '      "Parameters": { "a.b.$": "$.x[*]" },',
+      '      "Next": "Second one"',
+      '    },',
+      '    "Second one": { "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",',
+      '      "Assign": { "v": 1 }, "End": true }',
+      '  }',
+      '}',
+    ].join('\n'));
+    const r = joinflow(['import', 'asl', json, '-o', path.join(dir, 'wf.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('States.First.Parameters.a.b.$ (line 7): "$.x[*]"');
+    expect(r.stderr).toContain('States["Second one"].Assign (line 11): workflow variables are not imported');
+    expect(r.stderr).toContain('States["Second one"].Resource (line 10): "arn:aws:states:::sqs:sendMessage.waitForTaskToken"');
+    const yaml = path.join(dir, 'm.asl.yaml');
+    writeFileSync(yaml, 'StartAt: A\nTimeoutSeconds: 30\nStates:\n  A:\n    Type: Wait\n    Seconds: 1\n    Nxt: B\n    End: true\n');
+    const y = joinflow(['import', 'asl', yaml, '-o', path.join(dir, 'wf.json')]);
+    expect(y.code).toBe(2);
+    expect(y.stderr).toContain('States.A.Nxt (line 7): "Nxt" is not a field of a Wait state');
+    const ok = path.join(dir, 'ok.asl.yaml');
+    writeFileSync(ok, 'StartAt: A\nTimeoutSeconds: 30\nStates:\n  A:\n    Type: Pass\n    End: true\n');
+    const warned = joinflow(['import', 'asl', ok, '-o', path.join(dir, 'wf.json')]);
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toContain('warning: TimeoutSeconds (line 2): not imported');
   });
 
   it('asks for the tasks module, names a Task it lacks, and needs -o', () => {
@@ -154,7 +190,7 @@ describe('joinflow import asl: refusals and the files written', () => {
     writeFileSync(partial, 'export const SubmitJob = () => ({});\n');
     const lacking = joinflow(['import', 'asl', poller, '-o', path.join(dir, 'wf.json'), '--tasks', partial]);
     expect(lacking.code).toBe(2);
-    expect(lacking.stderr).toContain(`States["Get Job Status"]: --tasks ${partial} exports no function "CheckJob" for this Task`);
+    expect(lacking.stderr).toContain(`States["Get Job Status"] (line 24): --tasks ${partial} exports no function "CheckJob" for this Task`);
     expect(joinflow(['import', 'asl', poller]).stderr).toContain('name the workflow file with -o');
     expect(readdirSync(dir)).toEqual(['partial.mjs']);
   });
