@@ -36,7 +36,7 @@ export function aslHandler(tasks: Readonly<Record<string, unknown>> = {}): (even
       tasks: fns,
       execution: { Id: runId, Input: event.input, Name: runId, StartTime: '' },
       stateMachine: { Id: workflow, Name: workflow },
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep,
     };
     const results = (event.results ?? {}) as Record<string, Envelope | undefined>;
     // The engine's attempt (1 for the first): a Task the engine retries reads $$.State.RetryCount from it.
@@ -49,6 +49,20 @@ export function aslHandler(tasks: Readonly<Record<string, unknown>> = {}): (even
       throw failure(errorName(error), errorCause(error));
     }
   };
+}
+
+/** The longest delay of one timer: Node fires a longer one at once (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Sleeps `ms`, also longer than one timer can wait (a Wait for a date weeks ahead, a Task's TimeoutSeconds of 30 days). */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const wait = (left: number): void => {
+      if (left <= MAX_TIMER_MS) setTimeout(resolve, left);
+      else setTimeout(() => wait(left - MAX_TIMER_MS), MAX_TIMER_MS);
+    };
+    wait(ms);
+  });
 }
 
 async function run(p: StepParams, event: AslEvent, results: Record<string, Envelope | undefined>, ctx: RunContext, retryCount: number): Promise<unknown> {

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { aslHandler } from '../../src/asl.ts';
 import { compileMachine } from '../../src/importers/asl/compile.ts';
@@ -213,6 +213,35 @@ describe('compiling ASL machines to workflows', () => {
     expect(mapJoin).toMatchObject({ output: { all: [1, 2], exec: 'run-9' } });
     // The engine's third attempt is the Task's second retry.
     await expect(handler({ input: {}, results: { 'M.join': mapJoin }, params: params('T') }, { ...context, attempt: 3 })).resolves.toMatchObject({ output: { rc: 2 } });
+  });
+
+  describe('waits longer than a JavaScript timer can (2^31 - 1 ms, about 24.8 days)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const DAY = 86_400_000;
+
+    it('does not time a Task out at once for a TimeoutSeconds of more than 24.8 days', async () => {
+      vi.useFakeTimers();
+      const wf = compiled({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:slow', TimeoutSeconds: 30 * 86_400, End: true } } });
+      const slow = () => new Promise((resolve) => setTimeout(() => resolve('done'), 10));
+      const out = aslHandler({ slow })({ input: {}, results: {}, params: (wf.steps['T']!.executor as { params: unknown }).params }, { runId: 'r', workflow: 'm' });
+      const settled = out.then((v) => ({ v }), (e: Error) => ({ e: e.message }));
+      await vi.advanceTimersByTimeAsync(20);
+      await expect(settled).resolves.toEqual({ v: { next: null, end: true, output: 'done' } });
+    });
+
+    it('a Wait until a time 30 days ahead waits, in its handler, instead of going on at once', async () => {
+      vi.useFakeTimers({ now: Date.parse('2030-01-01T00:00:00Z') });
+      const wf = compiled({ StartAt: 'W', States: { W: { Type: 'Wait', TimestampPath: '$.at', End: true } } });
+      let done = false;
+      void aslHandler()({ input: { at: '2030-01-31T00:00:00Z' }, results: {}, params: (wf.steps['W']!.executor as { params: unknown }).params }, { runId: 'r', workflow: 'm' })
+        .finally(() => (done = true));
+      await vi.advanceTimersByTimeAsync(29 * DAY);
+      expect(done).toBe(false);
+      await vi.advanceTimersByTimeAsync(DAY);
+      expect(done).toBe(true);
+    });
   });
 
   it('makes step ids of any state names, unique', () => {
