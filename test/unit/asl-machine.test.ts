@@ -69,6 +69,10 @@ describe('checking ASL machines', () => {
     for (const bad of ['2026-03-14', '2026-03-14t01:59:00z', '2026-03-14 01:59:00Z', '2026-02-30T01:59:00Z x']) {
       expect(wait(bad)).toEqual(['States.W.Timestamp: must be an RFC 3339 timestamp with its time and zone, such as "2026-03-14T01:59:00Z"']);
     }
+    // A Wait of fixed Seconds waits on joinflow's timer, which waits at most a year: said at the state, not at the step it becomes.
+    const seconds = (Seconds: number) => checkMachine({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds, End: true } } }).problems.map((p) => `${p.path}: ${p.message}`);
+    expect(seconds(31_536_000)).toEqual([]);
+    expect(seconds(40_000_000)).toEqual(['States.W.Seconds: at most 31536000 (a year) is imported: joinflow\'s timer waits no longer, got 40000000']);
     expect(warnings.map((w) => w.path)).toEqual(['TimeoutSeconds']);
     expect(checkMachine({ QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } }).problems).toEqual([
       { path: 'QueryLanguage', message: 'JSONata is not imported; joinflow takes the JSONPath mode of ASL' },
