@@ -53,6 +53,14 @@ describe('ASL paths', () => {
     expect(r).toMatchObject({ next: 'Caught', output: { a: 'str', err: { Error: 'States.ResultPathMatchFailure' } } });
   });
 
+  it('compares objects by their content in ArrayContains and ArrayUnique, whatever the order of their fields', () => {
+    const data = { list: [{ id: 1, tag: 'a' }, { tag: 'a', id: 1 }, { id: 2, tags: { x: 1, y: [1, { b: 2, a: 1 }] } }], wanted: { tags: { y: [1, { a: 1, b: 2 }], x: 1 }, id: 2 } };
+    expect(applyTemplate({ 'has.$': 'States.ArrayContains($.list, $.wanted)', 'unique.$': 'States.ArrayUnique($.list)' }, data, {}))
+      .toEqual({ has: true, unique: [{ id: 1, tag: 'a' }, data.list[2]] });
+    // An array's order still counts.
+    expect(applyTemplate({ 'has.$': 'States.ArrayContains(States.Array(States.Array(1, 2)), States.Array(2, 1))' }, {}, {})).toEqual({ has: false });
+  });
+
   it('keeps escaped braces literal in States.Format, and decodes only base64', () => {
     expect(applyTemplate({ 'f.$': "States.Format('literal \\{\\} then {}', $.x)" }, { x: 'X' }, {})).toEqual({ f: 'literal {} then X' });
     // An escaped backslash before a placeholder: a backslash, then the value.

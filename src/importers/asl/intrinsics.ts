@@ -15,6 +15,15 @@ const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isArr = (v: unknown): v is unknown[] => Array.isArray(v);
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** JSON of a value with each object's fields in one order: equal JSON values, whatever the order their fields came in, give one text. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
 const HASHES: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
 /** The intrinsic functions of ASL's JSONPath mode, by name without `States.`. */
@@ -56,8 +65,8 @@ export const INTRINSICS: Record<string, (args: unknown[]) => unknown> = {
   },
   ArrayContains(args) {
     arity('ArrayContains', args, 2);
-    const want_ = JSON.stringify(args[1]);
-    return want('ArrayContains', args[0], isArr, 'an array').some((x) => JSON.stringify(x) === want_);
+    const want_ = canonical(args[1]);
+    return want('ArrayContains', args[0], isArr, 'an array').some((x) => canonical(x) === want_);
   },
   ArrayRange(args) {
     arity('ArrayRange', args, 3);
@@ -85,7 +94,7 @@ export const INTRINSICS: Record<string, (args: unknown[]) => unknown> = {
     arity('ArrayUnique', args, 1);
     const seen = new Set<string>();
     return want('ArrayUnique', args[0], isArr, 'an array').filter((x) => {
-      const k = JSON.stringify(x);
+      const k = canonical(x);
       return seen.has(k) ? false : (seen.add(k), true);
     });
   },
