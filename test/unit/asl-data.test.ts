@@ -114,6 +114,12 @@ describe('ASL paths', () => {
       { path: 'States.T.Parameters.nested.c.$', message: expect.stringContaining('must hold a path or an intrinsic function') },
     ]);
     expect(() => parseCall("States.Format('x'")).toThrow('expected "," or ")"');
+    // Only backslash-quote, -brace and -backslash are escapes: Step Functions fails on any other backslash, which must not vanish here.
+    expect(templateProblems({ 'a.$': "States.Format('C:\\temp {}', $.x)", 'b.$': "States.StringSplit('a\\nb', '\\')" }, 'States.T.Parameters')).toEqual([
+      { path: 'States.T.Parameters.a.$', message: expect.stringContaining('"\\t" is not an escape: write \\\\ for a backslash (\\\', \\{ and \\} escape a quote and braces)') },
+      { path: 'States.T.Parameters.b.$', message: expect.stringContaining('"\\n" is not an escape') },
+    ]);
+    expect(applyTemplate({ 'a.$': "States.Format('C:\\\\temp {}', $.x)" }, { x: 1 }, {})).toEqual({ a: 'C:\\temp 1' });
   });
 });
 

@@ -205,7 +205,11 @@ export function parseCall(text: string): Call {
       i++;
       while (i < text.length && text[i] !== "'") {
         // An escape: the character after it. Format's placeholders keep theirs in `raw`.
-        if (text[i] === '\\' && ['{', '}', '\\'].includes(text[++i] ?? '')) raw += '\\';
+        if (text[i] === '\\') {
+          const next = text[++i] ?? '';
+          if (!["'", '{', '}', '\\'].includes(next)) fail(`"\\${next}" is not an escape: write \\\\ for a backslash (\\', \\{ and \\} escape a quote and braces)`);
+          if (next !== "'") raw += '\\';
+        }
         s += text[i] ?? '';
         raw += text[i] ?? '';
         i++;
