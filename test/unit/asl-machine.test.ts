@@ -69,6 +69,9 @@ describe('checking ASL machines', () => {
     for (const bad of ['2026-03-14', '2026-03-14t01:59:00z', '2026-03-14 01:59:00Z', '2026-02-30T01:59:00Z x']) {
       expect(wait(bad)).toEqual(['States.W.Timestamp: must be an RFC 3339 timestamp with its time and zone, such as "2026-03-14T01:59:00Z"']);
     }
+    // A catcher's ResultPath, like a state's, places the error in the data, never in the context object.
+    expect(checkMachine({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:f', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$$.Execution.err', Next: 'D' }], End: true }, D: { Type: 'Succeed' } } }).problems)
+      .toEqual([{ path: 'States.T.Catch[0].ResultPath', message: 'cannot write to the context object ($$)' }]);
     // A Wait of fixed Seconds waits on joinflow's timer, which waits at most a year: said at the state, not at the step it becomes.
     const seconds = (Seconds: number) => checkMachine({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds, End: true } } }).problems.map((p) => `${p.path}: ${p.message}`);
     expect(seconds(31_536_000)).toEqual([]);

@@ -245,6 +245,7 @@ function checkRetryCatch(st: Record<string, unknown>, p: string, problems: Probl
     if (o['ResultPath'] !== undefined && o['ResultPath'] !== null) {
       const why = pathProblem(o['ResultPath']);
       if (why) problems.push({ path: `${where}.ResultPath`, message: why });
+      else if ((o['ResultPath'] as string).startsWith('$$')) problems.push({ path: `${where}.ResultPath`, message: 'cannot write to the context object ($$)' });
     }
   });
 }
