@@ -219,6 +219,9 @@ describe('ASL states', () => {
     // ErrorPath and CausePath: a path or an intrinsic function.
     await expect(runState('F', { Type: 'Fail', ErrorPath: '$.code', CausePath: "States.Format('item {} failed', $.n)" }, { code: 'E42', n: 7 }, ctx()))
       .rejects.toMatchObject({ error: 'E42', message: 'E42: item 7 failed' });
+    // They must give a string (Step Functions says so): an object is not made "[object Object]".
+    await expect(runState('F', { Type: 'Fail', Error: 'E', CausePath: '$.detail' }, { detail: { code: 7 } }, ctx()))
+      .rejects.toMatchObject({ error: 'States.Runtime', message: expect.stringContaining('CausePath "$.detail" of the Fail state "F" gives object {"code":7}, not a string') });
     await expect(runState('C', { Type: 'Choice', Choices: [{ Variable: '$.a', StringEquals: 'x', Next: 'X' }] }, { a: 'y' }, ctx()))
       .rejects.toMatchObject({ error: 'States.NoChoiceMatched' });
   });

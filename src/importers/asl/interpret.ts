@@ -6,6 +6,7 @@
 import { matches } from './choice.ts';
 import type { Catcher, Retrier, Scope, State } from './machine.ts';
 import { applyTemplate, evalExpression, getPath, setPath, StatesError } from './paths.ts';
+import { describe } from './states-error.ts';
 
 /** A task implementation: Lambda-style, `(event, context) => result`. */
 export type TaskFunction = (event: unknown, context: Record<string, unknown>) => unknown;
@@ -160,8 +161,13 @@ async function attempt(name: string, st: State, input: unknown, ctx: RunContext,
     case 'Succeed':
       return { next: null, output: outputPath(st, inputPath(st, input, cx), cx) };
     case 'Fail': {
-      const error = st['ErrorPath'] !== undefined ? String(evalExpression(st['ErrorPath'] as string, input, cx)) : (st['Error'] as string | undefined) ?? 'States.Failed';
-      const cause = st['CausePath'] !== undefined ? String(evalExpression(st['CausePath'] as string, input, cx)) : (st['Cause'] as string | undefined) ?? '';
+      const text = (field: 'ErrorPath' | 'CausePath'): string => {
+        const v = evalExpression(st[field] as string, input, cx);
+        if (typeof v !== 'string') throw new StatesError('States.Runtime', `${field} "${st[field] as string}" of the Fail state "${name}" gives ${describe(v)}, not a string`);
+        return v;
+      };
+      const error = st['ErrorPath'] !== undefined ? text('ErrorPath') : (st['Error'] as string | undefined) ?? 'States.Failed';
+      const cause = st['CausePath'] !== undefined ? text('CausePath') : (st['Cause'] as string | undefined) ?? '';
       throw new StatesError(error, cause);
     }
     case 'Parallel': {
