@@ -32,6 +32,9 @@ export async function cancelCommand(args: string[]): Promise<number> {
   return withLock(dir, RUNS_LOCK, async () => {
     const state = openState(dir, { mustExist: true });
     try {
+      // A run whose journal cannot be read (a damaged file), which no live engine runs: its record alone says it is cancelled.
+      const damaged = state.log.damagedRuns?.().get(runId);
+      if (damaged && runOwner(state.log.runOptions(runId)) === undefined) return await cancelUnreadable(state, runId, damaged);
       const record = await state.store.getRun(runId);
       if (!record) {
         // As status says it: an unknown run is not running (exit 1), not a misuse of the command.
@@ -94,6 +97,20 @@ export async function cancelUnowned(state: ReturnType<typeof openState>, runId: 
   await state.store.commit();
   // What its steps started outlives the engine that died: those processes are stopped too.
   return { stopped: await stopOrphans(runId), subscriptions };
+}
+
+/**
+ * Cancels a run whose journal cannot be read (a damaged file): only its record says so, with why;
+ * no Run Cancelled is logged or sent (it would be written among the rows that cannot be read).
+ * The other runs of the state dir can then be resumed and cancelled as usual.
+ */
+async function cancelUnreadable(state: ReturnType<typeof openState>, runId: string, why: Error): Promise<number> {
+  const message = `cancelled with joinflow cancel; its state could not be read: ${why.message}`;
+  await state.store.finishRun(runId, { status: 'cancelled', finishedAt: Date.now(), error: { type: 'Cancelled', message } });
+  await state.store.commit();
+  const stopped = await stopOrphans(runId);
+  process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''}); ${why.message}, so its steps are not marked cancelled and no Run Cancelled was sent\n`);
+  return 0;
 }
 
 /**

@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof JoinflowError && error.code === 'STATE_DAMAGED') {
-      process.stderr.write(`joinflow ${command}: ${await stateFileOf(rest)}: ${error.message}. Its runs cannot be resumed from it: move the file away to start afresh (joinflow status still shows the runs that can be read).\n`);
+      process.stderr.write(`joinflow ${command}: ${await stateFileOf(rest)}: ${error.message}. 'joinflow cancel <runId>' sets a run that cannot be read aside (resume, cancel and status go on with the others); or move the file away to start afresh.\n`);
       return 2;
     }
     if (error instanceof JoinflowError) {

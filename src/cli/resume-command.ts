@@ -40,12 +40,14 @@ export async function resumeCommand(args: string[]): Promise<number> {
         return report([RunTracker.fromRecord(record, state.log)], values.json);
       }
     }
-    const { runs, cancelled } = await takeOverRuns(state, dir, { who: 'resume', only });
+    const { runs, cancelled, damaged } = await takeOverRuns(state, dir, { who: 'resume', only });
+    // A run skipped because its state cannot be read (said by takeOverRuns) makes the exit 2.
+    const unread = damaged.length > 0 ? 2 : 0;
     if (runs.length === 0 && cancelled.length === 0) {
       await deliverLeftovers(state, dir);
-      return 0;
+      return unread;
     }
-    let code = report(cancelled, values.json);
+    let code = Math.max(unread, report(cancelled, values.json));
     // Only cancels carried out: their Run Cancelled (and what else is pending) goes out here.
     if (runs.length === 0) {
       await deliverLeftovers(state, dir);

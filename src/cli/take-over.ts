@@ -8,6 +8,7 @@ import { stopOrphans } from '../adapters/local/orphans.ts';
 import { engineIdentity, runOwner } from '../adapters/local/process-identity.ts';
 import { RunTracker } from '../adapters/local/run-tracker.ts';
 import { UsageError } from '../model/errors.ts';
+import { StateDamagedError } from '../adapters/local/sqlite-schema.ts';
 import type { RunRecord } from '../ports.ts';
 import { cancelUnowned } from './cancel-command.ts';
 import { cancelRequested, dropCancelRequest, type openState, RUNS_LOCK, withLock } from './state.ts';
@@ -28,12 +29,19 @@ export type TakeOverOptions = {
  * cancels those whose cancel was never read and stops the processes the others' steps left
  * running. Returns the runs to recover, and the results of the runs cancelled instead.
  */
-export async function takeOverRuns(state: State, dir: string, options: TakeOverOptions): Promise<{ runs: RunRecord[]; cancelled: RunResult[] }> {
+export async function takeOverRuns(state: State, dir: string, options: TakeOverOptions): Promise<{ runs: RunRecord[]; cancelled: RunResult[]; damaged: string[] }> {
   const { who, only } = options;
+  // Runs whose state cannot be read (a damaged file): named, such a run is refused with why; the
+  // others are taken over without it.
+  const damaged = unreadableRuns(state);
+  if (only !== undefined && damaged.has(only)) throw damaged.get(only)!;
+  if (only === undefined) {
+    for (const [runId, why] of damaged) process.stderr.write(`joinflow ${who}: skipping run ${runId}: ${why.message}; the other runs go on ('joinflow cancel ${runId}' sets it aside)\n`);
+  }
   // Checking who runs a run and claiming it happen under a lock: two resumes started together
   // would otherwise both see a dead engine and both take the run over.
   const claimed = await withLock(dir, RUNS_LOCK, async () => {
-    const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => only === undefined || r.runId === only);
+    const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => (only === undefined || r.runId === only) && !damaged.has(r.runId));
     // A run whose engine process is alive is that engine's: running it here too would run its
     // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
     const owner = (runId: string): number | undefined => runOwner(state.log.runOptions(runId));
@@ -54,7 +62,7 @@ export async function takeOverRuns(state: State, dir: string, options: TakeOverO
   });
   if (claimed.mine.length === 0) {
     if (who === 'resume') process.stderr.write(`joinflow resume: no unfinished runs in ${dir}${claimed.unfinished.length > 0 ? ' that no live engine runs' : ''}\n`);
-    return { runs: [], cancelled: [] };
+    return { runs: [], cancelled: [], damaged: only === undefined ? [...damaged.keys()] : [] };
   }
   // A cancel that its engine never read (it died, or was stopping) is carried out, not resumed.
   const { runs, cancelled } = await carryOutCancels(state, dir, claimed.mine, who);
@@ -63,7 +71,23 @@ export async function takeOverRuns(state: State, dir: string, options: TakeOverO
     const stopped = await stopOrphans(r.runId);
     if (stopped > 0) process.stderr.write(`joinflow ${who}: run ${r.runId}: stopped ${stopped} process(es) its steps had left running\n`);
   }
-  return { runs, cancelled };
+  return { runs, cancelled, damaged: only === undefined ? [...damaged.keys()] : [] };
+}
+
+/** The unfinished runs whose rows or plan cannot be read, with why. */
+function unreadableRuns(state: State): Map<string, Error> {
+  const out = new Map(state.log.damagedRuns?.() ?? []);
+  for (const r of state.log.listRuns({ status: 'running' })) {
+    if (out.has(r.runId)) continue;
+    try {
+      state.log.runPlan(r.runId);
+      state.log.runOptions(r.runId);
+    } catch (error) {
+      if (!(error instanceof StateDamagedError)) throw error;
+      out.set(r.runId, error);
+    }
+  }
+  return out;
 }
 
 /**

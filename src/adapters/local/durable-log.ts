@@ -45,8 +45,10 @@ export interface DurableLog {
   recordEvents?(events: readonly EventEnvelope[]): void;
   /** Marks events as processed (their effects are in the same transaction). */
   markProcessed(seqs: readonly number[]): void;
-  /** Events published but not yet processed, in publish order. */
+  /** Events published but not yet processed, in publish order (none of the runs damagedRuns names). */
   pendingEvents(): Array<{ seq: number; event: EventEnvelope }>;
+  /** Unfinished runs whose state cannot be read (a damaged file), with why: recovery leaves them out. */
+  damagedRuns?(): ReadonlyMap<string, Error>;
 
   /** Records a task handed to an executor (status `dispatched`). Same task key again: ignored. */
   recordTask(task: Task): void;

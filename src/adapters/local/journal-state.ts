@@ -21,7 +21,7 @@ import { noteEarly, refusal, sizeJoin } from './sized-joins.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
 import { createBatch } from './sqlite-batch.ts';
-import { openDatabase, stateDirectory, upgradeOnWrite, type Schema } from './sqlite-schema.ts';
+import { openDatabase, StateDamagedError, stateDirectory, upgradeOnWrite, type Schema } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './sqlite-state.ts';
 
 /**
@@ -241,8 +241,20 @@ function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>
     if (e.finishedAt !== undefined) a.finishedAt = e.finishedAt;
     return a;
   };
+  // Running runs whose rows cannot be read (a damaged file): left out of recovery, not in its way.
+  const damaged = new Map<string, Error>();
   const loadRunning = () => {
-    for (const r of tables.listRuns({ status: 'running' })) journal.live(r.runId);
+    for (const r of tables.listRuns({ status: 'running' })) {
+      if (damaged.has(r.runId)) continue;
+      try {
+        journal.live(r.runId);
+      } catch (error) {
+        if (!(error instanceof StateDamagedError)) throw error;
+        damaged.set(r.runId, error);
+        // The events its rows gave before the damage are not to be redelivered either.
+        for (const [seq, p] of journal.pending) if (p.runId === r.runId) journal.pending.delete(seq);
+      }
+    }
     journal.loadOrphans();
   };
   const log: SqliteLog = {
@@ -270,6 +282,10 @@ function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>
         if (p.writer !== undefined && journal.rows.get(p.runId) === p.writer) p.writer.processedAt(p.flag!);
         else journal.writer(p.runId).processed(seq);
       }
+    },
+    damagedRuns() {
+      loadRunning();
+      return damaged;
     },
     pendingEvents() {
       loadRunning();

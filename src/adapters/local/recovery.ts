@@ -29,8 +29,15 @@ export type RecoveryHooks = {
  * workflow name, and the run's state is its own version's. Named in `only`, either is refused.
  */
 export function claimRuns(log: DurableLog, only: string | readonly string[] | undefined, claim: RunOptions, registered: (workflow: string) => TriggerPlan | undefined): string[] {
-  const running = log.listRuns({ status: 'running' });
-  const wanted = new Set(only === undefined ? running.map((r) => r.runId) : typeof only === 'string' ? [only] : only);
+  const damaged = log.damagedRuns?.() ?? new Map<string, Error>();
+  const named = only === undefined ? undefined : new Set(typeof only === 'string' ? [only] : only);
+  const running = log.listRuns({ status: 'running' }).filter((r) => {
+    const why = damaged.get(r.runId);
+    // A run named whose state cannot be read is refused with why; the others go on without it.
+    if (why && named?.has(r.runId)) throw why;
+    return why === undefined;
+  });
+  const wanted = named ?? new Set(running.map((r) => r.runId));
   const mine: string[] = [];
   // The version each workflow will have here: the registered one, else the first run's taken.
   const chosen = new Map<string, TriggerPlan>();
@@ -58,7 +65,8 @@ export function claimRuns(log: DurableLog, only: string | readonly string[] | un
 /** Re-registers, redelivers and resubmits whatever unfinished runs (or `only` these) had in flight. */
 export async function recoverRuns(log: DurableLog, only: string | readonly string[] | undefined, hooks: RecoveryHooks): Promise<string[]> {
   const wanted = only === undefined ? undefined : new Set(typeof only === 'string' ? [only] : only);
-  const runs = log.listRuns({ status: 'running' }).filter((r) => wanted === undefined || wanted.has(r.runId));
+  const damaged = log.damagedRuns?.();
+  const runs = log.listRuns({ status: 'running' }).filter((r) => (wanted === undefined || wanted.has(r.runId)) && !damaged?.has(r.runId));
   const recovered = new Set<string>();
   for (const run of runs) {
     const plan = log.runPlan(run.runId);
