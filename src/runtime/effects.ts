@@ -24,3 +24,8 @@ export type Effect =
   | { type: 'finish-run'; runId: string; update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'> & { status: Exclude<RunStatus, 'running'> }; events: EventEnvelope[] }
   /** The event cannot be processed: keep it with the reason, never drop it silently. */
   | { type: 'dead-letter'; event: unknown; reason: string };
+
+/** The event cannot be processed, for `reason`: it goes to the dead letters. */
+export function deadLetter(event: unknown, reason: string): Effect {
+  return { type: 'dead-letter', event, reason };
+}

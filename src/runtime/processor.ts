@@ -28,7 +28,7 @@ import {
 import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, Task, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
-import type { Effect } from './effects.ts';
+import { deadLetter, type Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
 import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './choice.ts';
 import { itemMismatch, missingItem } from './items.ts';
@@ -47,11 +47,18 @@ export type ProcessorDeps = {
   leaseSkewMs?: () => number;
   /** The widest forEach to dispatch (of each step), and why: a wider one fails its step (ForEachTooWide). Default: no limit. */
   widest?: Widest | ((step: PlanStep) => Widest);
+  /**
+   * The host ends a run, then announces it, and a crash can come between (AWS): an event redelivered
+   * for an ended run re-checks the trigger that ended it, which past its lease announces it again.
+   */
+  reannounceEndings?: boolean;
 };
 
 type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined; sized: boolean };
 /** What the actions of one event share. */
-type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; event: EventEnvelope; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined };
+type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; event: EventEnvelope; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined; ending?: RunRecord['status'] };
+/** `ending`: the run has ended so, and only the triggers that end a run so are re-checked (see reannounceEndings). */
+const ENDS_WITH: Partial<Record<RunRecord['status'], Trigger['action']['type']>> = { succeeded: 'succeed-run', failed: 'fail-run' };
 
 /** Matches events to the triggers of registered plans and runs the join algorithm. */
 export class TriggerProcessor {
@@ -184,7 +191,7 @@ export class TriggerProcessor {
       return [deadLetter(event, `run "${detail.runId}" belongs to workflow "${run.workflow}", not "${detail.workflow}"`)];
     }
     // Late and duplicate deliveries for a finished run are normal under at-least-once delivery.
-    if (run.status !== 'running') return [];
+    if (run.status !== 'running') return this.#deps.reannounceEndings ? this.#fire({ io, plan, run, event, detail, effects: [], only, ending: run.status }) : [];
     if (event['detail-type'] === DetailType.StepFailed) {
       // A failure of an execution whose step already completed (a duplicate run after a crash)
       // must not fail the run: the step has its result.
@@ -212,6 +219,7 @@ export class TriggerProcessor {
     const now = this.#leaseNow(ctx.io);
     for (const { plan, trigger, stepIndex, sized } of this.#index.match(ctx.event)) {
       if (plan !== ctx.plan || (ctx.only !== undefined && trigger.id !== ctx.only)) continue;
+      if (ctx.ending !== undefined && trigger.action.type !== ENDS_WITH[ctx.ending]) continue;
       const key = arrivalKey(trigger.condition.key, ctx.detail);
       const ordinal = store.ordinals || sized ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
       const fires = arrive(store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs);
@@ -256,10 +264,7 @@ export class TriggerProcessor {
     ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: ackId });
   }
 
-  /**
-   * `fires` 'reclaimed': a fire taken over from a claimer that died before acknowledging it, which
-   * may have sent some or all of the step's tasks: the ones whose results are in are not sent again.
-   */
+  /** `fires` 'reclaimed': taken over from a claimer that died unacknowledged, maybe after sending some tasks: those with results are not sent again. */
   #dispatch(ctx: Ctx, step: string, fires: Fires): void {
     const { store } = ctx.io;
     const spec = ctx.plan.steps[step]!;
@@ -386,10 +391,6 @@ export class TriggerProcessor {
       events: [{ id: io.newId(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(io.now()).toISOString(), detail }],
     };
   }
-}
-
-function deadLetter(event: unknown, reason: string): Effect {
-  return { type: 'dead-letter', event, reason };
 }
 
 function issues(error: z.ZodError): string {

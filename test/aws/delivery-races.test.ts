@@ -323,6 +323,33 @@ describe('at-least-once delivery on AWS', () => {
     }
   });
 
+  it('announces Run Succeeded when the invocation that ended the run died before putting it, on the redelivery', async () => {
+    await deliver(runRequested('dia', 'race-announce'));
+    const roots = invoked();
+    await Promise.all(roots.map((p) => succeeded(p, p.joinflow.step)));
+    await drain();
+    const [c] = invoked();
+    await succeeded(c!, 'done');
+    const [completed] = published();
+    // The run is ended in the table, then PutEvents of Run Succeeded is throttled past the SDK's retries.
+    eb.on(PutEventsCommand).callsFake(async (input: { Entries?: Array<{ DetailType?: string }> }) => {
+      if (input.Entries?.some((e) => e.DetailType === 'Run Succeeded')) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      return { FailedEntryCount: 0, Entries: [{ EventId: '1' }] };
+    });
+    await expect(deliver(completed!)).rejects.toThrow('Rate exceeded');
+    expect((await readRunStatus(dynamo.client, TABLE, 'race-announce'))!.run.status).toBe('succeeded');
+    eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    // Lambda's retry of the failed invocation, a minute later.
+    later(DEFAULT_LEASE_MS + 1000);
+    // (The rejected request counts as one PutEvents of Run Succeeded; the retry must make another.)
+    expect(announced('Run Succeeded', 'race-announce')).toBe(1);
+    await deliver(completed!);
+    expect(announced('Run Succeeded', 'race-announce')).toBe(2);
+    // Once announced (acknowledged), a further duplicate announces nothing.
+    await deliver(completed!, 2);
+    expect(announced('Run Succeeded', 'race-announce')).toBe(2);
+  });
+
   it('collects a forEach once when its items report twice, out of order, and an item retries once', async () => {
     await deliver(runRequested('fan', 'race-fan'), 2);
     const [split] = invoked();

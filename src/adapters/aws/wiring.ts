@@ -63,7 +63,8 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const jobs = createJobBook(dynamo, config.table, createRetention({ plans }));
   const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
-  const processor = new TriggerProcessor({ store, clock, newId: randomUUID, widest: awsWidest() });
+  // carryOut ends a run in the table, then puts its Run Succeeded / Failed: a redelivery announces what a crash between them lost.
+  const processor = new TriggerProcessor({ store, clock, newId: randomUUID, widest: awsWidest(), reannounceEndings: true });
   for (const plan of plans) processor.register(plan);
   const lambda = new LambdaClient(clientOptions(config, 'lambda'));
   const batch = new BatchClient(clientOptions(config, 'batch'));
