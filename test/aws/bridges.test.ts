@@ -117,6 +117,15 @@ describe('Batch job state bridge', () => {
     expect(published()).toEqual([{ type: 'Step Completed', bus: 'joinflow-test', detail: expect.objectContaining({ workflow: 'wf', runId: 'r2', step: 'detect', item: 4, attempt: 1, output: { boxes: 3 } }) }]);
   });
 
+  it('fails the attempt, naming the object, when the job wrote an output that is not JSON (rather than failing the bridge for good)', async () => {
+    const key = outputKey({ runId: 'r5', step: 'detect', item: 4, attempt: 1 });
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'boxes: 3\n' }));
+    await batchState({ ...job('SUCCEEDED'), detail: { ...job('SUCCEEDED').detail, container: { environment: env({ JOINFLOW_RUN_ID: 'r5' }) } } });
+    const [failed] = published();
+    expect(failed).toMatchObject({ type: 'Step Failed', detail: { runId: 'r5', step: 'detect', item: 4, attempt: 1, retrying: true, error: { type: 'InvalidOutput' } } });
+    expect((failed!.detail['error'] as { message: string }).message).toContain(`s3://${s3.bucket}/${key} is not JSON`);
+  });
+
   it('gives null output when the job wrote none, and Step Failed with the reason on failure', async () => {
     await batchState({ ...job('SUCCEEDED'), detail: { ...job('SUCCEEDED').detail, container: { environment: env({ JOINFLOW_RUN_ID: 'r3' }) } } });
     await batchState(job('FAILED', { statusReason: 'Essential container in task exited', container: { environment: env(), exitCode: 137 } }));

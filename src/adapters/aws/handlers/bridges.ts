@@ -125,7 +125,14 @@ async function reportJob(meta: TaskMeta, detail: BatchJob): Promise<void> {
       await w.bus.publish([stepFailed(meta, error, meta.attempt < meta.maxAttempts, { now: Date.now, newId: randomUUID })]);
       return;
     }
-    await w.bus.publish([stepCompleted(meta, await readOutput(meta))]);
+    const output = await readOutput(meta);
+    if (output instanceof SyntaxError) {
+      // Failing the bridge instead would fail every redelivery alike, and the run would wait for good.
+      const error = { type: 'InvalidOutput', message: `step "${meta.step}": the Batch job succeeded but its output s3://${w.config.bucket}/${outputKey(meta)} is not JSON (${output.message}); write JSON to $JOINFLOW_OUTPUT_URI` };
+      await w.bus.publish([stepFailed(meta, error, meta.attempt < meta.maxAttempts, { now: Date.now, newId: randomUUID })]);
+      return;
+    }
+    await w.bus.publish([stepCompleted(meta, output)]);
     return;
   }
   const c = detail.container;
@@ -133,17 +140,22 @@ async function reportJob(meta: TaskMeta, detail: BatchJob): Promise<void> {
   await w.bus.publish([stepFailed(meta, { type: 'BatchJobFailed', message: message || 'the job failed' }, meta.attempt < meta.maxAttempts, { now: Date.now, newId: randomUUID })]);
 }
 
-/** A job's output: the JSON it wrote to $JOINFLOW_OUTPUT_URI, or null when it wrote none. */
+/** A job's output: the JSON it wrote to $JOINFLOW_OUTPUT_URI, null when it wrote none, the SyntaxError when it is not JSON. */
 async function readOutput(meta: TaskMeta): Promise<unknown> {
   const w = wiring();
   if (!w.config.bucket) return null;
+  let text: string;
   try {
     const res = await w.s3.send(new GetObjectCommand({ Bucket: w.config.bucket, Key: outputKey(meta) }));
-    const text = (await res.Body?.transformToString()) ?? '';
-    return text === '' ? null : JSON.parse(text);
+    text = (await res.Body?.transformToString()) ?? '';
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchKey') return null;
     throw error;
+  }
+  try {
+    return text === '' ? null : JSON.parse(text);
+  } catch (error) {
+    return error as SyntaxError;
   }
 }
 
