@@ -16,6 +16,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createEventBridgeBus } from '../../src/adapters/aws/eventbridge-bus.ts';
 import { createSqsDispatcher, type SqsDispatcher } from '../../src/adapters/aws/sqs-executor.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/adapters/aws/worker.ts';
 import { createFunctionExecutor } from '../../src/adapters/local/function-executor.ts';
@@ -240,6 +243,35 @@ describe('createWorker', () => {
     expect(bus.of('Step Started')).toHaveLength(2);
     expect(bus.of('Step Completed')).toMatchObject([{ attempt: 1, output: 4 }]);
     await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+  });
+
+  it('keeps the message when PutEvents of the result is throttled on the EventBridge bus: the step does not fail for good', async () => {
+    const { url, dispatcher } = await queues();
+    const eb = mockClient(EventBridgeClient);
+    try {
+      const put: Array<{ type: string; detail: Record<string, unknown> }> = [];
+      let throttled = 0;
+      eb.on(PutEventsCommand).callsFake(async (input: { Entries?: Array<{ DetailType?: string; Detail?: string }> }) => {
+        const entries = input.Entries ?? [];
+        // The request is rejected (after the SDK's own retries) while the bus's rate is exceeded.
+        if (throttled < 1 && entries.some((e) => e.DetailType === 'Step Completed')) {
+          throttled++;
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        put.push(...entries.map((e) => ({ type: e.DetailType!, detail: JSON.parse(e.Detail!) as Record<string, unknown> })));
+        return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) };
+      });
+      const bus = createEventBridgeBus({ client: new EventBridgeClient({ region: 'us-east-1', credentials }), busName: 'joinflow-test', sleep: async () => {} });
+      await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 2 }));
+      startWorker(url, bus, { visibilityTimeoutSec: 1 });
+      await until('a result', () => put.some((e) => e.type === 'Step Completed' || e.type === 'Step Failed'));
+      expect(throttled).toBe(1);
+      expect(put.filter((e) => e.type === 'Step Failed')).toEqual([]);
+      expect(put.filter((e) => e.type === 'Step Completed')).toMatchObject([{ detail: { attempt: 1, output: 4 } }]);
+      await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+    } finally {
+      eb.restore();
+    }
   });
 
   it('turns a result the bus refuses (JoinflowError) into a final Step Failed and deletes the message', async () => {

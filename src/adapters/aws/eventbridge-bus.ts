@@ -16,6 +16,13 @@ import { JoinflowError } from '../../model/errors.ts';
 import { EnvelopeSchema, isEnvelope, type EventEnvelope } from '../../model/events.ts';
 import type { BlobStore, EventBus } from '../../ports.ts';
 
+/**
+ * The code of a publish that failed for the bus, not for the events (a rejected request, throttling
+ * the SDK's retries could not ride out, entries still failing after maxAttempts): publishing again
+ * later may well succeed.
+ */
+export const PUT_EVENTS_FAILED = 'PUT_EVENTS_FAILED';
+
 /** PutEvents quota: entries per request. */
 export const PUT_EVENTS_MAX_ENTRIES = 10;
 /** PutEvents quota: total size of the entries of one request, as `putEventsEntrySize` counts it. */
@@ -124,7 +131,7 @@ export function createEventBridgeBus(options: EventBridgeBusOptions): EventBus {
       // A rejected request (validation, auth, throttling the SDK's own retries could not ride out)
       // leaves some batches sent and others not; the caller republishes, and duplicates are fine.
       const e = err instanceof Error ? err : new Error(String(err));
-      throw new JoinflowError('PUT_EVENTS_FAILED', `PutEvents to bus "${busName}" was rejected: ${e.name}: ${e.message}`, { cause: err });
+      throw new JoinflowError(PUT_EVENTS_FAILED, `PutEvents to bus "${busName}" was rejected: ${e.name}: ${e.message}`, { cause: err });
     }
     const failures: Failure[] = [];
     batch.forEach((entry, i) => {
@@ -166,7 +173,7 @@ export function createEventBridgeBus(options: EventBridgeBusOptions): EventBus {
         if (attempt >= maxAttempts) {
           const first = failures[0]!;
           throw new JoinflowError(
-            'PUT_EVENTS_FAILED',
+            PUT_EVENTS_FAILED,
             `PutEvents to bus "${busName}": ${failures.length} of ${events.length} entries still failed after ${maxAttempts} attempts ` +
               `(first: ${first.code}: ${first.message}); check the bus quota and permissions, then publish again (duplicates are harmless)`,
           );

@@ -22,6 +22,7 @@ import type { EventBus, Executor, StepOutcome, Task } from '../../ports.ts';
 import { createStagingExecutor, type DataStage } from '../local/data-staging.ts';
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
 import { setLongTimeout } from '../local/long-timer.ts';
+import { PUT_EVENTS_FAILED } from './eventbridge-bus.ts';
 import { parseTask } from './worker-task.ts';
 
 /** Where the worker reports; `info` gets exactly one line per finished task. */
@@ -198,12 +199,13 @@ export function createWorker(options: WorkerOptions): Worker {
    * A result the bus refuses for what it is (a JoinflowError such as an oversized output), not
    * for a transport failure, would fail identically on every redelivery: report it as a final
    * Step Failed instead, so the run fails visibly rather than the message looping to the DLQ.
+   * PutEvents rejected or throttled (PUT_EVENTS_FAILED) is the bus's failure, not the result's.
    */
   async function publishResult(task: Task, result: EventEnvelope): Promise<void> {
     try {
       await bus.publish([result]);
     } catch (error) {
-      if (!(error instanceof JoinflowError) || result['detail-type'] !== DetailType.StepCompleted) throw error;
+      if (!(error instanceof JoinflowError) || error.code === PUT_EVENTS_FAILED || result['detail-type'] !== DetailType.StepCompleted) throw error;
       const refused: StepError = { type: 'ResultNotPublishable', message: `the output of step "${task.step}" cannot be published: ${error.message}` };
       await bus.publish([event(DetailType.StepFailed, stepRef(task, { error: refused, retrying: false }))]);
     }
