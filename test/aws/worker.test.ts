@@ -235,7 +235,7 @@ describe('createWorker', () => {
       subscribe: bus.subscribe,
     };
     await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 2 }));
-    const { warnings } = startWorker(url, flaky, { visibilityTimeoutSec: 1 });
+    const { warnings } = startWorker(url, flaky, { visibilityTimeoutSec: 1, publishBackoffMs: [] });
     await until('the publish error', () => warnings.some((w) => w.includes('cannot publish its result')));
     expect(await messageCount(url)).toBe(1);
     down = false;
@@ -245,7 +245,31 @@ describe('createWorker', () => {
     await until('the message to be deleted', async () => (await messageCount(url)) === 0);
   });
 
-  it('keeps the message when PutEvents of the result is throttled on the EventBridge bus: the step does not fail for good', async () => {
+  it('puts a result again while PutEvents is throttled for a moment, rather than run the task again', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    let rejected = 0;
+    const throttled: EventBus = {
+      async publish(batch) {
+        if (rejected < 2 && batch.some((e) => e['detail-type'] === 'Step Completed')) {
+          rejected++;
+          throw new JoinflowError('PUT_EVENTS_FAILED', 'PutEvents to bus "b" was rejected: ThrottlingException: Rate exceeded');
+        }
+        await bus.publish(batch);
+      },
+      subscribe: bus.subscribe,
+    };
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'double' }), { x: 2 }));
+    const { warnings } = startWorker(url, throttled, { visibilityTimeoutSec: 1, publishBackoffMs: [50, 50, 50] });
+    await until('Step Completed', () => bus.of('Step Completed').length > 0);
+    await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+    expect(rejected).toBe(2);
+    expect(bus.of('Step Started')).toHaveLength(1);
+    expect(bus.of('Step Completed')).toMatchObject([{ attempt: 1, output: 4 }]);
+    expect(warnings.filter((w) => w.includes('cannot publish its result'))).toEqual([]);
+  });
+
+  it('does not fail the step for good when PutEvents of its result is throttled on the EventBridge bus', async () => {
     const { url, dispatcher } = await queues();
     const eb = mockClient(EventBridgeClient);
     try {

@@ -59,6 +59,12 @@ export type WorkerOptions = {
   runStatus?: (runId: string) => Promise<string | undefined>;
   /** How often a running task's run is checked (default 30 s). */
   runCheckMs?: number;
+  /**
+   * The waits before putting a result again when the bus fails to take it (PutEvents throttled
+   * or rejected), while the message is kept invisible; default 1, 2, 4 and 8 s. After the last,
+   * the message is left to come back and the task runs again.
+   */
+  publishBackoffMs?: readonly number[];
 };
 
 /** A running worker. */
@@ -110,6 +116,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const waitTimeSec = options.waitTimeSec ?? 20;
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
   const defaultGraceMs = options.graceMs ?? 30_000;
+  const publishBackoffMs = options.publishBackoffMs ?? [1000, 2000, 4000, 8000];
   const log = options.logger ?? defaultLogger;
   const now = options.now ?? Date.now;
   const processes = options.data ? createStagingExecutor(options.executors.process, options.data) : options.executors.process;
@@ -260,13 +267,24 @@ export function createWorker(options: WorkerOptions): Worker {
         log.warn(`${what}: aborted at shutdown; its message is left on the queue for redelivery`);
         return;
       }
-      try {
-        await publishResult(task, outcomeEvent(task, outcome, timedOut));
-      } catch (error) {
-        // Without a published result the message must not go: it reappears after the visibility
-        // timeout and the step runs again (at-least-once).
-        log.error(`${what}: cannot publish its result (${describe(error)}); the message is kept for redelivery`);
-        return;
+      const result = outcomeEvent(task, outcome, timedOut);
+      for (let retry = 0; ; retry++) {
+        try {
+          await publishResult(task, result);
+          break;
+        } catch (error) {
+          // A throttled bus usually takes it a moment later: cheaper than running the task again
+          // (and than a receive count that sends the message to the queue's DLQ).
+          const wait = publishBackoffMs[retry];
+          if (wait !== undefined) {
+            await sleep(wait);
+            continue;
+          }
+          // Without a published result the message must not go: it reappears after the visibility
+          // timeout and the step runs again (at-least-once).
+          log.error(`${what}: cannot publish its result (${describe(error)}); the message is kept for redelivery`);
+          return;
+        }
       }
       await deleteMessage(receipt, what);
       const status = outcome.status === 'succeeded' ? 'succeeded' : timedOut ? 'timed out' : `failed (${outcome.status === 'failed' ? outcome.error.type : 'aborted'})`;
