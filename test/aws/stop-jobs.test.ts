@@ -30,6 +30,7 @@ import { cancelCommand } from '../../src/cli/cancel-command.ts';
 import { statusCommand } from '../../src/cli/status-command.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
+import { DEFAULT_LEASE_MS } from '../../src/runtime/join.ts';
 import type { Task } from '../../src/ports.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
@@ -236,6 +237,34 @@ describe('Batch jobs of a run that ended', () => {
     expect(ended.text).toMatch(/joinflow cancel: stopped 1 Batch job\(s\): jf-pair-x-x-1-\w+ \(x\)\n/);
     expect(terminated().at(-1)).toEqual({ jobId: expect.stringMatching(/^jf-pair-x-x-1-/), reason: 'joinflow: run pair-2 failed' });
     expect(await states('pair-2')).toEqual(['x:stopped', 'y:failed']);
+  });
+
+  it('stops the other branch also when Run Failed could not be put at first: the redelivery that announces it stops it', async () => {
+    const jobs = await start('pair', 'pair-announce');
+    await jobEnded(jobs.get('x')!, 'FAILED');
+    const [failedX] = published();
+    // The run is ended in the table, then PutEvents of Run Failed is throttled: the invocation fails.
+    eb.on(PutEventsCommand).callsFake(async (input: { Entries?: Array<{ DetailType?: string }> }) => {
+      if (input.Entries?.some((e) => e.DetailType === 'Run Failed')) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      return { FailedEntryCount: 0, Entries: [{ EventId: '1' }] };
+    });
+    await expect(deliver(failedX!)).rejects.toThrow('Rate exceeded');
+    expect((await readRunStatus(dynamo.client, TABLE, 'pair-announce'))!.run.status).toBe('failed');
+    expect(terminated()).toEqual([]);
+    eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    // Lambda's retry of the failed invocation, a minute later (past the lease of $fail's claim).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + DEFAULT_LEASE_MS + 1000);
+    resetWiring();
+    try {
+      await deliver(failedX!);
+    } finally {
+      vi.useRealTimers();
+      resetWiring();
+    }
+    // The request that was rejected, then the one that went through.
+    expect(published().map((e) => e['detail-type'])).toEqual(['Run Failed', 'Run Failed']);
+    expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-announce failed' }]);
   });
 
   it('stops a job submitted as its run ended, after the run had read its list', async () => {

@@ -68,6 +68,8 @@ export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Pr
           // Ended so already: by this same ending, whose invocation may have died before it
           // announced it. Announced again (at least once); another ending is not announced.
           await deps.bus.publish(effect.events);
+          // Nor did that invocation stop the jobs the run left running.
+          await deps.stopJobs?.(effect.runId, effect.update.status);
         }
         break;
       case 'dead-letter':
