@@ -107,7 +107,7 @@ export async function devCommand(args: string[], options: { signal?: AbortSignal
         return event['detail-type'] === 'Run Requested' && typeof workflow === 'string' ? watcher?.waiting(workflow) : undefined;
       },
     });
-    process.stderr.write(`joinflow dev: PutEvents on ${server.url} (${plans.length} workflows, ${subs.length} subscriptions${values['no-watch'] ? '' : ', watching workflows/'})\n`);
+    process.stderr.write(`joinflow dev: PutEvents on ${server.url} (${plans.length} workflow${plans.length === 1 ? '' : 's'}, ${subs.length} subscription${subs.length === 1 ? '' : 's'}${values['no-watch'] ? '' : ', watching workflows/'})\n`);
     await new Promise<void>((resolve) => {
       onSignal = resolve;
       process.on('SIGINT', onSignal);

@@ -81,6 +81,7 @@ describe('joinflow dev reload', () => {
     writeFileSync(path.join(dir, 'workflows/hello.yaml'), hello('v1'));
     const dev = start(['dev', '--port', '0'], dir);
     const url = await until('the dev server', () => /PutEvents on (http:\S+)/.exec(dev.out.stderr)?.[1]);
+    expect(dev.out.stderr).toContain('(1 workflow, 0 subscriptions, watching workflows/)');
     const client = new EventBridgeClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
     const startRun = async (workflow: string, runId: string) => {
       const r = await client.send(new PutEventsCommand({ Entries: [{ Source: 'joinflow', DetailType: 'Run Requested', Detail: JSON.stringify({ workflow, runId }) }] }));
