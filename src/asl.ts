@@ -54,14 +54,20 @@ export function aslHandler(tasks: Readonly<Record<string, unknown>> = {}): (even
 /** The longest delay of one timer: Node fires a longer one at once (TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Sleeps `ms`, also longer than one timer can wait (a Wait for a date weeks ahead, a Task's TimeoutSeconds of 30 days). */
-function sleep(ms: number): Promise<void> {
+/**
+ * Sleeps `ms`, also longer than one timer can wait (a Wait for a date weeks ahead, a Task's
+ * TimeoutSeconds of 30 days). Aborted (`signal`: the Task finished first), its timer is cleared
+ * and it never resolves.
+ */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
     const wait = (left: number): void => {
-      if (left <= MAX_TIMER_MS) setTimeout(resolve, left);
-      else setTimeout(() => wait(left - MAX_TIMER_MS), MAX_TIMER_MS);
+      if (left <= MAX_TIMER_MS) timer = setTimeout(resolve, left);
+      else timer = setTimeout(() => wait(left - MAX_TIMER_MS), MAX_TIMER_MS);
     };
-    wait(ms);
+    signal?.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    if (!signal?.aborted) wait(ms);
   });
 }
 

@@ -238,6 +238,14 @@ describe('compiling ASL machines to workflows', () => {
       await expect(settled).resolves.toEqual({ v: { next: null, end: true, output: 'done' } });
     });
 
+    it('leaves no timer behind once a Task with a TimeoutSeconds has finished', async () => {
+      vi.useFakeTimers();
+      const wf = compiled({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:quick', TimeoutSeconds: 3600, End: true } } });
+      const out = await aslHandler({ quick: async () => 'done' })({ input: {}, results: {}, params: (wf.steps['T']!.executor as { params: unknown }).params }, { runId: 'r', workflow: 'm' });
+      expect(out).toEqual({ next: null, end: true, output: 'done' });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
     it('a Wait until a time 30 days ahead waits, in its handler, instead of going on at once', async () => {
       vi.useFakeTimers({ now: Date.parse('2030-01-01T00:00:00Z') });
       const wf = compiled({ StartAt: 'W', States: { W: { Type: 'Wait', TimestampPath: '$.at', End: true } } });

@@ -17,7 +17,8 @@ export type RunContext = {
   execution: { Id: string; Input: unknown; Name: string; StartTime: string };
   stateMachine: { Id: string; Name: string };
   map?: { Item: { Index: number; Value: unknown } };
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`; `signal` aborted first, it never does (and holds no timer). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 };
 
 /** Where a state goes: the next state, or the end of its scope (`next: null`), with its output. */
@@ -135,13 +136,17 @@ async function attempt(name: string, st: State, input: unknown, ctx: RunContext,
       const { key, fn, payload, wrap } = taskTarget(name, st, params, ctx.tasks);
       const timeout = st['TimeoutSeconds'] as number | undefined;
       let result: unknown;
+      // The time-out's timer goes when the task ends first: a long-lived process (joinflow dev) would collect them.
+      const done = new AbortController();
       try {
         const call = Promise.resolve(fn(payload, { functionName: key, awsRequestId: `${ctx.execution.Name}:${name}:${retryCount}`, state: name }));
-        result = timeout === undefined ? await call : await Promise.race([call, ctx.sleep(timeout * 1000).then(() => {
+        result = timeout === undefined ? await call : await Promise.race([call, ctx.sleep(timeout * 1000, done.signal).then(() => {
           throw new StatesError('States.Timeout', `Task "${name}" did not finish within ${timeout} s`);
         })]);
       } catch (error) {
         throw lambdaError(st, error);
+      } finally {
+        done.abort();
       }
       const out = wrap ? { ExecutedVersion: '$LATEST', Payload: result ?? null, StatusCode: 200 } : (result ?? null);
       return { next, output: finish(st, input, out, cx) };
