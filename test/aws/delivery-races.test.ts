@@ -350,6 +350,21 @@ describe('at-least-once delivery on AWS', () => {
     expect(announced('Run Succeeded', 'race-announce')).toBe(2);
   });
 
+  it('dead-letters at once, with the reason, a Run Requested whose input is too large for its run\'s item (it failed every retry)', async () => {
+    const big = runRequested('dia', 'race-big-input');
+    big.detail['input'] = { pad: 'x'.repeat(400_000) };
+    await deliver(big);
+    expect(invoked()).toEqual([]);
+    expect(await readRunStatus(dynamo.client, TABLE, 'race-big-input')).toBeUndefined();
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_DLQ_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const letters = (got.Messages ?? []).map((m) => JSON.parse(m.Body!) as { reason: string; event: { detail: { runId: string } } });
+    const mine = letters.filter((l) => l.event.detail.runId === 'race-big-input');
+    // One per rule the event matches (a and b start on it), each with the reason.
+    expect(mine).toHaveLength(plans.get('dia')!.triggers.filter((t) => patternMatches(t.activation, big)).length);
+    expect(mine.length).toBeGreaterThan(0);
+    for (const l of mine) expect(l.reason).toContain('the input of run "race-big-input" is 391 KB as JSON; the DynamoDB store keeps at most 350 KB');
+  });
+
   it('collects a forEach once when its items report twice, out of order, and an item retries once', async () => {
     await deliver(runRequested('fan', 'race-fan'), 2);
     const [split] = invoked();

@@ -5,6 +5,7 @@
  * A thrown error fails the invocation so that Lambda retries it: at-least-once, by design.
  */
 import { createHash } from 'node:crypto';
+import { JoinflowError } from '../../../model/errors.ts';
 import { runRequestFor } from '../../../runtime/subscriptions.ts';
 import { toEnvelope, resolveClaimChecks } from '../eventbridge-bus.ts';
 import { carryOut } from '../effects.ts';
@@ -48,7 +49,16 @@ export async function handler(input: ProcessorInput, context?: LambdaContext): P
   }
   const only = input.trigger === undefined ? undefined : input.trigger.slice(input.trigger.indexOf('/') + 1);
   const detail = envelope.detail as { runId?: string; step?: string };
-  const effects = await w.processor.process(envelope, only);
+  let effects;
+  try {
+    effects = await w.processor.process(envelope, only);
+  } catch (error) {
+    // A run input too large for its item (from a producer other than joinflow start, which
+    // refuses it) would fail every retry the same way: dead-lettered at once, with the reason.
+    if (!(error instanceof JoinflowError && error.code === 'INPUT_TOO_LARGE')) throw error;
+    await carryOut([{ type: 'dead-letter', event: input.event, reason: error.message }], w.effects);
+    return { effects: 0 };
+  }
   log('info', 'processed', { trigger: input.trigger ?? (input.subscription ? `subscription ${input.subscription.name}` : input.unrouted ? 'unrouted' : `${input.workflow}/*`), detailType: envelope['detail-type'], ...(detail.runId ? { runId: detail.runId } : {}), ...(detail.step ? { step: detail.step } : {}), effects: effects.length });
   await w.store.commit();
   await carryOut(effects, w.effects);
