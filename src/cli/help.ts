@@ -41,7 +41,7 @@ Options:
   --endpoint URL       send SQS, EventBridge and DynamoDB calls to an emulator (default $AWS_ENDPOINT_URL)
   --region R           AWS region (default $AWS_REGION or $AWS_DEFAULT_REGION, else us-east-1)
   --concurrency N      tasks run at once (default 1)
-  --visibility SEC     visibility timeout, renewed every SEC/2 while a task runs (default 60)
+  --visibility SEC     visibility timeout, renewed every SEC/3 while a task runs (default 60)
 
 Relative handler modules and working directories resolve against the current directory.
 Process logs go to <tmpdir>/joinflow-worker/<runId>/. Set $JOINFLOW_BUCKET to claim-check

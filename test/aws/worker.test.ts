@@ -13,6 +13,7 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
+  ChangeMessageVisibilityCommand,
 } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -197,6 +198,33 @@ describe('createWorker', () => {
     expect(bus.of('Step Started')).toHaveLength(1);
     expect(bus.of('Step Completed')).toHaveLength(1);
     expect(await messageCount(url)).toBe(0);
+  });
+
+  it('keeps a long task invisible though one renewal of its visibility fails (throttled)', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const marker = path.join(scratch, `marker-${randomUUID()}`);
+    await dispatcher.dispatch(task(container({ module: handlers, export: 'slow' }), { marker, ms: 4500 }));
+    let refused = 0;
+    const throttled = {
+      send: (command: unknown) => {
+        if (command instanceof ChangeMessageVisibilityCommand && (command.input.VisibilityTimeout ?? 0) > 0 && refused++ === 0) {
+          return Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+        }
+        return sqs.send(command as never);
+      },
+    } as unknown as SQSClient;
+    // Renewed at a third of 2 s: the first renewal fails, the second comes well before the message would reappear
+    // (at half, the second came just as it reappeared, and the idle worker b took it about every other time).
+    const a = startWorker(url, bus, { sqs: throttled, visibilityTimeoutSec: 2 });
+    await until('the task to start', () => bus.of('Step Started').length > 0);
+    const b = startWorker(url, bus, { visibilityTimeoutSec: 2 });
+    await until('Step Completed', () => bus.of('Step Completed').length > 0);
+    await Promise.all([a.worker.stop(), b.worker.stop()]);
+    expect(refused).toBeGreaterThan(1);
+    expect(a.warnings.filter((w) => w.includes('cannot extend the visibility'))).toHaveLength(1);
+    expect(bus.of('Step Started')).toHaveLength(1);
+    expect(bus.of('Step Completed')).toHaveLength(1);
   });
 
   it('leaves a malformed message for the redrive policy (DLQ after 2 receives) and keeps working', async () => {

@@ -41,7 +41,7 @@ export type WorkerOptions = {
   executors: { function: Executor; process: Executor };
   /** Where the data files of steps with `files` come from and go to (the run's S3 prefix). */
   data?: DataStage;
-  /** Visibility timeout of a received message; renewed every half of it while its task runs. */
+  /** Visibility timeout of a received message; renewed every third of it while its task runs. */
   visibilityTimeoutSec?: number;
   /** Long-poll wait of each ReceiveMessage (0-20). */
   waitTimeSec?: number;
@@ -175,7 +175,10 @@ export function createWorker(options: WorkerOptions): Worker {
     return sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt, VisibilityTimeout: seconds }));
   }
 
-  /** Keeps the message invisible while its task runs, renewing at half the timeout. */
+  /**
+   * Keeps the message invisible while its task runs, renewing every third of the timeout: one
+   * renewal that fails (throttled) leaves the next in time, where at half it came as the message reappeared.
+   */
   function keepInvisible(receipt: string, what: string): () => void {
     let busy = false;
     const timer = setInterval(() => {
@@ -186,7 +189,7 @@ export function createWorker(options: WorkerOptions): Worker {
         .finally(() => {
           busy = false;
         });
-    }, Math.max(100, visibilityTimeoutSec * 500));
+    }, Math.max(100, (visibilityTimeoutSec * 1000) / 3));
     return () => clearInterval(timer);
   }
 
