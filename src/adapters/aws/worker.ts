@@ -175,10 +175,7 @@ export function createWorker(options: WorkerOptions): Worker {
     return sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt, VisibilityTimeout: seconds }));
   }
 
-  /**
-   * Keeps the message invisible while its task runs, renewing every third of the timeout: one
-   * renewal that fails (throttled) leaves the next in time, where at half it came as the message reappeared.
-   */
+  /** Keeps the message invisible while its task runs, renewing every third of the timeout (one failed renewal is survived). */
   function keepInvisible(receipt: string, what: string): () => void {
     let busy = false;
     const timer = setInterval(() => {
