@@ -307,6 +307,9 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
         batchSteps.push(batchStep(plan, step, e, spec.timeoutMs));
       } else if (e.type === 'container') {
         queues.add(e.queue || 'default');
+        if (spec.timeoutMs !== undefined && spec.timeoutMs > LIMITS.sqsVisibilitySeconds * 1000) {
+          warn(`joinflow: step ${id}: timeout ${Math.ceil(spec.timeoutMs / 1000)} s is over the ${LIMITS.sqsVisibilitySeconds / 3600} hours SQS keeps a task message invisible: a task still running then reappears on its queue and another worker may start it too (use a batch step for longer work)`);
+        }
       } else {
         warn(`joinflow: step ${id} is a ${e.type} step, which runs only on the embedded engine: on AWS it fails (use a function, batch or container step)`);
       }

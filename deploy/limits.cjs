@@ -23,6 +23,8 @@ const LIMITS = {
   queueName: 80,
   /** Lambda timeout, seconds. */
   lambdaTimeout: 900,
+  /** The longest an SQS message is kept invisible after it is received, seconds (12 h; ChangeMessageVisibility past it is rejected). */
+  sqsVisibilitySeconds: 43200,
   /** Characters (whitespace not counted) of all inline policies of one IAM role together. */
   roleInlinePolicyChars: 10240,
   /** Characters (whitespace not counted) of one customer managed IAM policy. */
