@@ -2,7 +2,8 @@
 /**
  * AWS Batch, generated only when some plan has a `batch` step: a GPU compute environment (managed,
  * EC2 GPU instances, scales to zero), a CPU one (Fargate), a job queue for each, their roles, and
- * one job definition per batch step (image, command, vCPU / memory / GPU requirements).
+ * one job definition per workflow, image and platform, shared by its batch steps (each job gets
+ * its step's command, environment, vCPU / memory / GPU requirements and time-out at submission).
  *
  * Compute environments need subnets (and Fargate security groups): custom.joinflow.subnets /
  * securityGroups, by default from $JOINFLOW_SUBNETS / $JOINFLOW_SECURITY_GROUPS (comma-separated).
@@ -20,21 +21,25 @@ const managed = (name) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::aws:policy/
 /** Where Batch jobs log by default (awslogs driver). */
 const JOB_LOG_GROUP = '/aws/batch/job';
 
-function jobDefinition(model, b) {
+/**
+ * The job definition of a workflow's batch steps of one image and platform (`steps`, sorted by id).
+ * What differs between the steps goes with each job (dispatch.ts: containerOverrides command,
+ * environment, resource requirements; the submission's time-out and tags), so the definition
+ * holds the image, the platform and roles, and the resources of the first step (Batch requires
+ * some; every job overrides them).
+ */
+function jobDefinition(model, steps) {
+  const b = steps[0];
   const e = b.executor;
   const requirements = [
     { Type: 'VCPU', Value: String(e.vcpus) },
     { Type: 'MEMORY', Value: String(e.memoryMb) },
     ...(e.gpus > 0 ? [{ Type: 'GPU', Value: String(e.gpus) }] : []),
   ];
-  const environment = Object.entries({ ...(e.env || {}), JOINFLOW_WORKFLOW: b.workflow, JOINFLOW_STEP: b.step })
-    .sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))
-    .map(([Name, Value]) => ({ Name, Value: String(Value) }));
   const container = {
     Image: e.image,
-    ...(e.command && e.command.length > 0 ? { Command: e.command } : {}),
     ResourceRequirements: requirements,
-    Environment: environment,
+    Environment: [{ Name: 'JOINFLOW_WORKFLOW', Value: b.workflow }],
     JobRoleArn: { 'Fn::GetAtt': ['BatchJobRole', 'Arn'] },
   };
   if (!b.gpu) {
@@ -51,8 +56,7 @@ function jobDefinition(model, b) {
       ContainerProperties: container,
       // joinflow retries (per the step's retry policy), not Batch.
       RetryStrategy: { Attempts: 1 },
-      ...(b.timeoutMs === undefined ? {} : { Timeout: { AttemptDurationSeconds: Math.max(60, Math.ceil(b.timeoutMs / 1000)) } }),
-      Tags: { 'joinflow:workflow': b.workflow, 'joinflow:step': b.step },
+      Tags: { 'joinflow:workflow': b.workflow, 'joinflow:image': e.image },
     },
   };
 }
@@ -186,7 +190,9 @@ function batchResources(model) {
       },
     },
   };
-  for (const b of model.batchSteps) Resources[b.logicalId] = jobDefinition(model, b);
+  const shared = new Map();
+  for (const b of [...model.batchSteps].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))) shared.set(b.logicalId, [...(shared.get(b.logicalId) || []), b]);
+  for (const [logicalId, steps] of shared) Resources[logicalId] = jobDefinition(model, steps);
   return {
     Resources,
     Outputs: {

@@ -83,7 +83,7 @@ function dispatchStatements(model, byPrefix = false) {
   if (hasBatch) {
     const defs = byPrefix
       ? [arn('batch', `job-definition/${names.prefix}-j-*`)]
-      : batchSteps.flatMap((b) => [arn('batch', `job-definition/${b.name}`), arn('batch', `job-definition/${b.name}:*`)]);
+      : [...new Set(batchSteps.map((b) => b.name))].flatMap((name) => [arn('batch', `job-definition/${name}`), arn('batch', `job-definition/${name}:*`)]);
     out.push(allow(['batch:SubmitJob'], [{ Ref: 'CpuJobQueue' }, { Ref: 'GpuJobQueue' }, ...defs]));
     // SubmitJob passes tags (joinflow:run, joinflow:step): tagging on create needs TagResource.
     out.push(allow(['batch:TagResource'], arn('batch', 'job/*')));

@@ -229,8 +229,11 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
       gpu,
       executor: { ...e, vcpus, memoryMb, gpus: e.gpus ?? 0 },
       timeoutMs,
-      name: boundedName(`${prefix}-j-`, [plan.workflow, step], LIMITS.batchName),
-      logicalId: `JobDefinition${pascal(plan.workflow, 40)}${pascal(step, 60)}${hash(id).toUpperCase()}`,
+      // One job definition per workflow, image and platform, shared by its steps: each job's command,
+      // environment, resources and time-out are given when it is submitted (src/adapters/aws/dispatch.ts).
+      // As src/adapters/aws/resource-names.ts names it.
+      name: boundedName(`${prefix}-j-`, [plan.workflow, e.image, gpu ? 'gpu' : 'cpu'], LIMITS.batchName),
+      logicalId: `JobDefinition${pascal(plan.workflow, 40)}${pascal(e.image, 40)}${hash([plan.workflow, e.image, gpu ? 'gpu' : 'cpu'].join('/')).toUpperCase()}`,
     };
   }
   /**
@@ -340,7 +343,7 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
 
   // Resources other than trigger rules, estimated; the rule budget shrinks when the stack would
   // pass CloudFormation's resource limit (guard.cjs checks the exact count afterwards).
-  const batchResources = batchSteps.length ? 12 + batchSteps.length : 0;
+  const batchResources = batchSteps.length ? 12 + new Set(batchSteps.map((b) => b.logicalId)).size : 0;
   const other = 40 + functionSteps.length * 4 + taskQueues.length * 2 + 1 + batchResources;
   const resourceRoom = LIMITS.stackResources - other;
   if (resourceRoom < plans.length) {
@@ -390,7 +393,7 @@ function buildModel({ service, stage, region, custom, plans, subscriptions = [],
     }
   }
   const unique = new Set();
-  for (const id of [...rules.map((r) => r.logicalId), ...functionSteps.map((f) => f.logicalId), ...batchSteps.map((b) => b.logicalId)]) {
+  for (const id of [...rules.map((r) => r.logicalId), ...functionSteps.map((f) => f.logicalId), ...new Set(batchSteps.map((b) => b.logicalId))]) {
     if (unique.has(id)) throw new Error(`duplicate logical id ${id}`);
     unique.add(id);
   }

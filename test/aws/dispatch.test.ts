@@ -72,7 +72,7 @@ describe('AWS dispatch request shapes', () => {
 
   it('submits a GPU batch step with VCPU, MEMORY and GPU resourceRequirements to the GPU queue', async () => {
     batchMock.on(SubmitJobCommand).resolves({ jobId: 'j1', jobName: 'n', jobArn: 'a' });
-    const executor = { type: 'batch' as const, image: 'detector:1', command: ['detect'], vcpus: 4, memoryMb: 16384, gpus: 1, env: {} };
+    const executor = { type: 'batch' as const, image: 'detector:1', command: ['detect', '--fast'], vcpus: 4, memoryMb: 16384, gpus: 1, env: { MODEL: 'yolo', JOINFLOW_STEP: 'not-mine' } };
     await dispatchTask({ ...base, step: 'detect', item: 7, executor, timeoutMs: 3_600_000 }, deps);
     const input = batchMock.commandCalls(SubmitJobCommand)[0]!.args[0].input;
     expect(input.jobQueue).toBe(config.jobQueues.gpu);
@@ -84,10 +84,18 @@ describe('AWS dispatch request shapes', () => {
       { type: 'GPU', value: '1' },
     ]);
     const env = Object.fromEntries((input.containerOverrides?.environment ?? []).map((e) => [e.name, e.value]));
-    expect(env).toMatchObject({ JOINFLOW_RUN_ID: 'r1', JOINFLOW_STEP: 'detect', JOINFLOW_ATTEMPT: '2', JOINFLOW_MAX_ATTEMPTS: '3', JOINFLOW_ITEM: '7' });
+    // The job definition is shared by the steps of its image: the step's command and variables go with the job (joinflow's own win).
+    expect(input.containerOverrides?.command).toEqual(['detect', '--fast']);
+    expect(env).toMatchObject({ MODEL: 'yolo', JOINFLOW_RUN_ID: 'r1', JOINFLOW_STEP: 'detect', JOINFLOW_ATTEMPT: '2', JOINFLOW_MAX_ATTEMPTS: '3', JOINFLOW_ITEM: '7' });
     expect(env['JOINFLOW_OUTPUT_URI']).toBe(`s3://jf-bucket/${outputKey({ runId: 'r1', step: 'detect', item: 7, attempt: 2 })}`);
     expect(JSON.parse(env['JOINFLOW_EVENT']!)).toEqual(base.event);
     expect(input.timeout).toEqual({ attemptDurationSeconds: 3600 });
+  });
+
+  it('refuses a batch step whose command and environment would pass SubmitJob\'s 30 KiB: Undispatchable, nothing submitted', async () => {
+    const long = { type: 'batch' as const, image: 'x', command: ['run', ...Array.from({ length: 3000 }, (_, i) => `input-${i}.fits`)], vcpus: 1, memoryMb: 2048, gpus: 0, env: {} };
+    await expect(dispatchTask({ ...base, step: 'cpu', executor: long }, deps)).rejects.toThrow(/the command and environment of batch step "wf\/cpu" are \d+ bytes, over the 28672 a Batch job may be given \(SubmitJob takes at most 30 KiB\)/);
+    expect(batchMock.commandCalls(SubmitJobCommand)).toHaveLength(0);
   });
 
   it('sends a CPU batch step to the CPU queue without a GPU requirement', async () => {
@@ -96,6 +104,8 @@ describe('AWS dispatch request shapes', () => {
     const input = batchMock.commandCalls(SubmitJobCommand)[0]!.args[0].input;
     expect(input.jobQueue).toBe(config.jobQueues.cpu);
     expect(input.containerOverrides?.resourceRequirements?.map((r) => r.type)).toEqual(['VCPU', 'MEMORY']);
+    // No command: the image's own runs (the shared definition has none).
+    expect(input.containerOverrides).not.toHaveProperty('command');
   });
 
   it('notes the job about to be submitted, then the job id SubmitJob returns; an id that cannot be written is logged, and the job is not submitted again', async () => {

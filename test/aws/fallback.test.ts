@@ -116,7 +116,11 @@ describe('fallback to Batch on AWS', () => {
       { type: 'MEMORY', value: '2048' },
     ]);
     const env = Object.fromEntries((job.containerOverrides?.environment ?? []).map((e) => [e.name, e.value]));
+    // The job definition is shared by the workflow's steps of this image: the step's command and
+    // its own variables go with the job.
+    expect(job.containerOverrides?.command).toEqual(['slow']);
     expect(env).toEqual({
+      MODE: 'full',
       JOINFLOW_WORKFLOW: 'fbw',
       JOINFLOW_RUN_ID: 'fb-1',
       JOINFLOW_STEP: 'slow',

@@ -23,11 +23,12 @@ const sizes = require('../../deploy/policy-size.cjs') as {
 const Guard = require('../../deploy/guard.cjs') as { templateProblems(template: Json, options?: { region?: string }): string[] };
 const tmp = tempDirs('jf-package-iam-');
 
-/** 12 function steps, 50 CPU batch steps, a GPU batch step and two container steps (short names: the processor's environment lists them all). */
+/** 12 function steps, 50 CPU batch steps of 50 images, a GPU batch step and two container steps (short names: the processor's environment lists them all). */
 function many(): WorkflowInput {
   const steps: WorkflowInput['steps'] = {};
   for (let i = 0; i < 12; i++) steps[`f${i}`] = { executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeA' } };
-  for (let i = 0; i < 50; i++) steps[`b${i}`] = { executor: { type: 'batch', image: 'img:1', command: ['run'], vcpus: 1, memoryMb: 2048 } };
+  // An image each: a job definition each (steps of one image share theirs).
+  for (let i = 0; i < 50; i++) steps[`b${i}`] = { executor: { type: 'batch', image: `img-${i}:1`, command: ['run'], vcpus: 1, memoryMb: 2048 } };
   steps['train'] = { executor: { type: 'batch', image: 'train:1', command: ['train'], gpus: 1, vcpus: 4, memoryMb: 15_000 } };
   steps['render'] = { executor: { type: 'container', queue: 'gpu', command: 'echo' } };
   steps['report'] = { executor: { type: 'container', queue: 'gpu-dlq', command: 'echo' } };
@@ -148,7 +149,7 @@ describe('SQS queues and GPU jobs of the stage', () => {
   });
 
   it('packages a GPU step that an allowed instance type holds, without a warning', () => {
-    const train = ofType('AWS::Batch::JobDefinition').find(([, r]) => r['Properties']['Tags']['joinflow:step'] === 'train')!;
+    const train = ofType('AWS::Batch::JobDefinition').find(([, r]) => r['Properties']['Tags']['joinflow:image'] === 'train:1')!;
     expect(train[1]['Properties']['ContainerProperties']['ResourceRequirements']).toEqual([
       { Type: 'VCPU', Value: '4' },
       { Type: 'MEMORY', Value: '15000' },

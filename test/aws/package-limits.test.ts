@@ -91,7 +91,8 @@ describe('GPU steps must fit an allowed instance type', () => {
 function manySteps(functions: number, batches: number): TriggerPlan {
   const steps: WorkflowInput['steps'] = {};
   for (let i = 0; i < functions; i++) steps[`f${i}`] = { executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeA' } };
-  for (let i = 0; i < batches; i++) steps[`b${i}`] = { executor: { type: 'batch', image: 'img:1', command: ['run'], vcpus: 1, memoryMb: 2048 } };
+  // An image each: a job definition each (steps of one image share theirs).
+  for (let i = 0; i < batches; i++) steps[`b${i}`] = { executor: { type: 'batch', image: `img-${i}:1`, command: ['run'], vcpus: 1, memoryMb: 2048 } };
   return plan({ name: 'w', steps });
 }
 

@@ -251,7 +251,8 @@ function deployedJobDefinitions(t: Template, plans: TriggerPlan[]): Record<strin
   const out: Record<string, string> = {};
   for (const plan of plans) {
     for (const [step, spec] of Object.entries(plan.steps)) {
-      if (spec.executor.type === 'batch' || spec.fallback !== undefined) out[`${plan.workflow}/${step}`] = jobDefinitionName(prefix, plan.workflow, step);
+      if (spec.executor.type === 'batch') out[`${plan.workflow}/${step}`] = jobDefinitionName(prefix, plan.workflow, spec.executor);
+      else if (spec.fallback !== undefined) out[`${plan.workflow}/${step}`] = jobDefinitionName(prefix, plan.workflow, spec.fallback.executor as { image: string; gpus: number });
     }
   }
   return out;
@@ -399,10 +400,15 @@ describe('serverless package of the repository triggers/', () => {
     expect(JSON.stringify(roles[0]![1]['Description'])).toContain('classify-documents/store');
   });
 
-  it('has a Batch job definition per batch step of the plans, and Batch resources only when there is one', () => {
+  it('has a Batch job definition per workflow, image and platform of its batch steps, and Batch resources only when there is one', () => {
     // Batch steps, and Lambda-placed auto steps with a Batch fallback (they get a job definition too).
     const batchSteps = plans.flatMap((p) => Object.values(p.steps).filter((st) => st.executor.type === 'batch' || st.fallback !== undefined));
-    expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toHaveLength(batchSteps.length);
+    const kinds = new Set(plans.flatMap((p) => Object.values(p.steps).flatMap((st) => {
+      const e = (st.executor.type === 'batch' ? st.executor : st.fallback?.executor) as { image: string; gpus: number } | undefined;
+      return e ? [`${p.workflow}/${e.image}/${e.gpus > 0 ? 'gpu' : 'cpu'}`] : [];
+    })));
+    expect(kinds.size).toBeLessThan(batchSteps.length);
+    expect(ofType(pkg.template, 'AWS::Batch::JobDefinition')).toHaveLength(kinds.size);
     expect(ofType(pkg.template, 'AWS::Batch::ComputeEnvironment')).toHaveLength(batchSteps.length > 0 ? 2 : 0);
     expect(require('../../deploy/batch.cjs').batchResources({ hasBatch: false })).toEqual({ Resources: {} });
     // Packaged without a network: said at package time, not only when deploy refuses it.
@@ -424,10 +430,14 @@ describe('serverless package of the repository triggers/', () => {
     const registered = deployedJobDefinitions(pkg.template, plans);
     expect(Object.keys(registered).filter((k) => k.startsWith('hybrid/')).sort()).toEqual(['hybrid/detect', 'hybrid/index', 'hybrid/summarize']);
     expect(Object.keys(registered).filter((k) => !k.startsWith('hybrid/')).sort()).toEqual(['video-objects/detect', 'video-objects/merge', 'video-objects/split']);
-    expect(defs.size).toBe(6);
+    // A definition per workflow, image and platform: hybrid's steps share one image (GPU for
+    // detect; CPU for index and summarize's fallback), and so do video-objects' three.
+    expect(defs.size).toBe(4);
+    expect(registered['hybrid/summarize']).toBe(registered['hybrid/index']);
     const detect = defs.get(registered['hybrid/detect']!)!;
     expect(detect['PlatformCapabilities']).toEqual(['EC2']);
-    expect(detect['ContainerProperties'].Command).toEqual(['run-step', 'detect']);
+    // The step's command goes with each job (dispatch.test.ts), not in the shared definition.
+    expect(detect['ContainerProperties'].Command).toBeUndefined();
     expect(detect['ContainerProperties'].ResourceRequirements).toEqual([
       { Type: 'VCPU', Value: '4' },
       { Type: 'MEMORY', Value: '15000' },
@@ -554,7 +564,7 @@ describe('serverless package of plans with batch, container steps and grouping',
     expect(ofType(pkg.template, 'AWS::Batch::JobQueue').map(([id]) => id).sort()).toEqual(['CpuJobQueue', 'GpuJobQueue']);
   });
 
-  it('has a job definition per batch step, with GPU requirements when gpus > 0', () => {
+  it('has a job definition per image and platform (two images here), with GPU requirements when gpus > 0', () => {
     const defs = new Map(ofType(pkg.template, 'AWS::Batch::JobDefinition').map(([, p]) => [p['JobDefinitionName'] as string, p]));
     expect(defs.size).toBe(2);
     const registered = deployedJobDefinitions(pkg.template, plans);
@@ -564,20 +574,15 @@ describe('serverless package of plans with batch, container steps and grouping',
     const train = defs.get(registered['gpu-demo/train']!)!;
     expect(train['PlatformCapabilities']).toEqual(['EC2']);
     expect(train['ContainerProperties'].Image).toBe('public.ecr.aws/joinflow/train:1');
-    expect(train['ContainerProperties'].Command).toEqual(['python', 'train.py']);
+    // Command, the step's variables and time-out go with each job (dispatch.test.ts).
+    expect(train['ContainerProperties'].Command).toBeUndefined();
     expect(train['ContainerProperties'].ResourceRequirements).toEqual([
       { Type: 'VCPU', Value: '4' },
       { Type: 'MEMORY', Value: '15000' },
       { Type: 'GPU', Value: '1' },
     ]);
-    expect(train['ContainerProperties'].Environment).toEqual(
-      expect.arrayContaining([
-        { Name: 'JOINFLOW_WORKFLOW', Value: 'gpu-demo' },
-        { Name: 'JOINFLOW_STEP', Value: 'train' },
-        { Name: 'EPOCHS', Value: '3' },
-      ]),
-    );
-    expect(train['Timeout']).toEqual({ AttemptDurationSeconds: 3600 });
+    expect(train['ContainerProperties'].Environment).toEqual([{ Name: 'JOINFLOW_WORKFLOW', Value: 'gpu-demo' }]);
+    expect(train['Timeout']).toBeUndefined();
     const featurize = defs.get(registered['gpu-demo/featurize']!)!;
     expect(featurize['PlatformCapabilities']).toEqual(['FARGATE']);
     expect(featurize['ContainerProperties'].ResourceRequirements).toEqual([

@@ -20,7 +20,7 @@ const require = createRequire(import.meta.url);
 type Model = {
   names: { prefix: string };
   functionSteps: Array<{ id: string; name: string; workflow: string; step?: string; members?: string[] }>;
-  batchSteps: Array<{ workflow: string; step: string; name: string }>;
+  batchSteps: Array<{ workflow: string; step: string; name: string; executor: { image: string; gpus: number } }>;
 };
 const lib = require('../../deploy/lib.cjs') as {
   loadPlans(dir: string): TriggerPlan[];
@@ -90,7 +90,7 @@ describe('names of step functions and job definitions', () => {
           functions += 1;
         }
       }
-      for (const b of m.batchSteps) expect(jobDefinitionName(m.names.prefix, b.workflow, b.step), `${b.workflow}/${b.step}`).toBe(b.name);
+      for (const b of m.batchSteps) expect(jobDefinitionName(m.names.prefix, b.workflow, b.executor), `${b.workflow}/${b.step}`).toBe(b.name);
       if (all.length > 1) expect(m.batchSteps.map((b) => `${b.workflow}/${b.step}`)).toEqual(expect.arrayContaining([`${odd.name}/x.1`, `${odd.name}/placed`]));
     }
     expect(functions).toBeGreaterThan(120);

@@ -54,7 +54,7 @@ afterAll(async () => {
 async function runJob(job: SubmitJobCommandInput): Promise<void> {
   const definition = Object.values(template.Resources).find((r) => r.Type === 'AWS::Batch::JobDefinition' && r.Properties['JobDefinitionName'] === job.jobDefinition);
   if (!definition) throw new Error(`no job definition ${job.jobDefinition} in the template`);
-  const container = definition.Properties['ContainerProperties'] as { Command: string[]; Environment: Array<{ Name: string; Value: string }> };
+  const container = definition.Properties['ContainerProperties'] as { Command?: string[]; Environment: Array<{ Name: string; Value: string }> };
   const environment = [
     ...container.Environment.map((e) => ({ name: e.Name, value: e.Value })),
     ...(job.containerOverrides?.environment ?? []).map((e) => ({ name: e.name!, value: e.value! })),
@@ -62,7 +62,8 @@ async function runJob(job: SubmitJobCommandInput): Promise<void> {
   const env: Record<string, string> = Object.fromEntries(environment.map((e) => [e.name, e.value]));
   // A container starts with its own environment, not the test's (no JOINFLOW_* or AWS_* leaks in).
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JOINFLOW_') && !k.startsWith('AWS_'))) as Record<string, string>;
-  const [command, ...args] = container.Command;
+  // As Batch does: the job's command (its step's, given at submission) replaces the definition's.
+  const [command, ...args] = job.containerOverrides?.command ?? container.Command ?? [];
   // Asynchronously: s3rver answers the job from this very process.
   const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
     const child = spawn(command === 'node' ? process.execPath : command!, args, {
@@ -166,12 +167,13 @@ describe('video-objects on (emulated) AWS', () => {
   }, 240_000);
 
   it('packages detect as a GPU job definition and lets jobs read inputs and earlier outputs', () => {
+    // One definition per image and platform: the three steps share one image, detect runs on GPU (EC2).
     const defs = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Batch::JobDefinition' && r.Properties['Tags']['joinflow:workflow'] === 'video-objects');
-    const byStep = new Map(defs.map((d) => [d.Properties['Tags']['joinflow:step'] as string, d.Properties]));
-    expect([...byStep.keys()].sort()).toEqual(['detect', 'merge', 'split']);
-    expect(byStep.get('detect')!['PlatformCapabilities']).toEqual(['EC2']);
-    expect(byStep.get('detect')!['ContainerProperties'].ResourceRequirements).toContainEqual({ Type: 'GPU', Value: '1' });
-    expect(byStep.get('split')!['PlatformCapabilities']).toEqual(['FARGATE']);
+    const byPlatform = new Map(defs.map((d) => [(d.Properties['PlatformCapabilities'] as string[])[0]!, d.Properties]));
+    expect(defs).toHaveLength(2);
+    expect([...byPlatform.keys()].sort()).toEqual(['EC2', 'FARGATE']);
+    expect(byPlatform.get('EC2')!['ContainerProperties'].ResourceRequirements).toContainEqual({ Type: 'GPU', Value: '1' });
+    expect(byPlatform.get('EC2')!['ContainerProperties'].Command).toBeUndefined();
     const role = JSON.stringify(template.Resources['BatchJobRole']!.Properties['Policies']);
     for (const prefix of ['joinflow/', 'outputs/', 'runs/']) expect(role).toContain(`\${Bucket.Arn}/${prefix}*`);
     const put = (template.Resources['BatchJobRole']!.Properties['Policies'][0].PolicyDocument.Statement as Array<{ Action: string[]; Resource: unknown }>).find((s) => s.Action.includes('s3:PutObject'))!;

@@ -36,6 +36,8 @@ export class UndispatchableError extends Error {}
 const ASYNC_INVOKE_LIMIT = 256 * 1024;
 /** Batch environment variables are small; larger events go to S3. */
 const BATCH_ENV_LIMIT = 4 * 1024;
+/** A job's command and environment, as JSON: SubmitJob's payload is at most 30 KiB, with room left for the rest. */
+const SUBMIT_OVERRIDES_LIMIT = 28 * 1024;
 /** File lists longer than this go to S3 as JSON too (container overrides are capped at 8 KB). */
 const BATCH_FILES_LIMIT = 2 * 1024;
 
@@ -90,11 +92,13 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
       return;
     }
     case 'batch': {
-      const definition = deps.config.jobDefinitions[key] ?? (deps.config.namePrefix === undefined ? undefined : jobDefinitionName(deps.config.namePrefix, task.workflow, task.step));
+      const definition = deps.config.jobDefinitions[key] ?? (deps.config.namePrefix === undefined ? undefined : jobDefinitionName(deps.config.namePrefix, task.workflow, task.executor));
       const queue = task.executor.gpus > 0 ? deps.config.jobQueues.gpu : deps.config.jobQueues.cpu;
       if (!definition || !queue) throw new UndispatchableError(`no Batch job definition or queue is deployed for batch step "${key}": redeploy`);
       const event = JSON.stringify(task.event);
+      // The step's own variables, then joinflow's: the job definition is shared by the workflow's steps of this image.
       const env: Array<{ name: string; value: string }> = Object.entries({
+        ...task.executor.env,
         JOINFLOW_WORKFLOW: task.workflow,
         JOINFLOW_RUN_ID: task.runId,
         JOINFLOW_STEP: task.step,
@@ -109,6 +113,11 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
       else if (deps.putBlob) env.push({ name: 'JOINFLOW_EVENT_URI', value: await deps.putBlob(`runs/${task.runId}/events/${task.step}.${task.item ?? ''}.${task.attempt}.json`, event) });
       else throw new UndispatchableError(`the event of batch step "${key}" is too large for the job environment and no bucket is configured`);
       if (task.files) env.push(...(await dataEnv(task, key, deps)));
+      // Batch takes at most 30 KiB of SubmitJob payload; the command and variables are most of it.
+      const overrides = Buffer.byteLength(JSON.stringify([task.executor.command, env]));
+      if (overrides > SUBMIT_OVERRIDES_LIMIT) {
+        throw new UndispatchableError(`the command and environment of batch step "${key}" are ${overrides} bytes, over the ${SUBMIT_OVERRIDES_LIMIT} a Batch job may be given (SubmitJob takes at most 30 KiB): shorten its command or its data file lists`);
+      }
       const e = task.executor;
       const name = jobName(task);
       if ((await deps.noteSubmit?.(task, { name, queue })) === false) {
@@ -121,6 +130,7 @@ export async function dispatchTask(task: Task, deps: DispatchDeps): Promise<void
         jobQueue: queue,
         jobDefinition: definition,
         containerOverrides: {
+          ...(task.executor.command.length > 0 ? { command: task.executor.command } : {}),
           environment: env,
           resourceRequirements: [
             { type: 'VCPU', value: String(e.vcpus) },

@@ -42,7 +42,13 @@ export function stepFunctionName(namePrefix: string, workflow: string, step: str
   return boundedName(`${namePrefix}-s-`, [workflow, file, executor.export], LAMBDA_NAME_CHARS);
 }
 
-/** The Batch job definition of a batch step (or of an `auto` step's Batch fallback). */
-export function jobDefinitionName(namePrefix: string, workflow: string, step: string): string {
-  return boundedName(`${namePrefix}-j-`, [workflow, step], JOB_DEFINITION_NAME_CHARS);
+/**
+ * The Batch job definition of a batch step (or of an `auto` step's Batch fallback): one per
+ * workflow, image and platform (EC2 for GPU steps, Fargate for the others), shared by the steps
+ * that run that image. A step's command, environment, resources and time-out go with each job it
+ * submits, so a trace of thousands of tasks needs a handful of definitions, not one each
+ * (CloudFormation allows 500 resources a stack).
+ */
+export function jobDefinitionName(namePrefix: string, workflow: string, executor: { image: string; gpus?: number }): string {
+  return boundedName(`${namePrefix}-j-`, [workflow, executor.image, (executor.gpus ?? 0) > 0 ? 'gpu' : 'cpu'], JOB_DEFINITION_NAME_CHARS);
 }
