@@ -4,7 +4,7 @@
  * TypeScript sources through tsx. A checkout edited or pulled since the last build therefore runs
  * what is in src/, never stale code.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -39,4 +39,28 @@ export function compiledCli(root, env = process.env) {
   const entry = path.join(root, 'dist', 'cli', 'main.js');
   if (!existsSync(stamp) || !existsSync(entry)) return undefined;
   return statSync(stamp).mtimeMs >= newestUnder(path.join(root, 'src')) ? entry : undefined;
+}
+
+/** The line scripts/build-cli.mjs adds to dist/.built when it builds for `npm pack` or `npm publish`. */
+export const PACKED = 'packed';
+
+/**
+ * Dates a packed build (dist/.built says PACKED) under `root` now; run by the package's `install`
+ * script, after npm extracted it. npm does not keep a tarball's file times: it writes each file at
+ * extraction, src/ after dist/, so the build would look older than the sources and the CLI would
+ * never run it. Returns whether it did; a build made in a checkout (npm ci, npm run build) is
+ * left as it is, so that an edit after it still runs the sources.
+ */
+export function dateInstalledBuild(root) {
+  const stamp = path.join(root, 'dist', '.built');
+  let text;
+  try {
+    text = readFileSync(stamp, 'utf8');
+  } catch {
+    return false;
+  }
+  if (!text.split('\n').includes(PACKED)) return false;
+  const now = new Date();
+  utimesSync(stamp, now, now);
+  return true;
 }

@@ -6,7 +6,9 @@
  * loader thread costs ~0.15 s at every start of the command.
  *
  * dist/.built is written last: a build that failed or was interrupted leaves none, and the CLI
- * runs from src/. Without TypeScript (an install without devDependencies) nothing is built.
+ * runs from src/. Without TypeScript (an install without devDependencies) nothing is built. A
+ * build for `npm pack`/`npm publish` says "packed" in it: the package's install script dates it
+ * after npm extracted the files (bin/cli-entry.js, dateInstalledBuild).
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -28,4 +30,5 @@ if (result.status !== 0) {
   console.error(`joinflow: compiling src/ into dist/ failed (tsc exited with ${result.status ?? result.signal}); the CLI runs from src/ through tsx.`);
   process.exit(1);
 }
-writeFileSync(`${dist}.built`, `${new Date().toISOString()}\n`);
+const packed = process.env.npm_command === 'pack' || process.env.npm_command === 'publish';
+writeFileSync(`${dist}.built`, `${new Date().toISOString()}\n${packed ? 'packed\n' : ''}`);

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compiledCli } from '../../bin/cli-entry.js';
+import { compiledCli, dateInstalledBuild } from '../../bin/cli-entry.js';
 import { initialize, ownPackageHook, resolve } from '../../src/adapters/local/own-package.ts';
 import { root } from '../helpers/cli.ts';
 
@@ -67,6 +67,35 @@ describe('which CLI bin/joinflow.js runs', () => {
     expect(compiledCli(dir, { JOINFLOW_CLI_SOURCE: '1' })).toBeUndefined();
     rmSync(path.join(dir, 'dist/.built'));
     expect(compiledCli(dir, {})).toBeUndefined();
+  });
+});
+
+describe('a build shipped in the package (npm pack), once installed', () => {
+  // npm writes every file at extraction, src/ after dist/: the build looks older than the sources.
+  const extracted = (stampText: string) => {
+    const dir = layout(T + 10);
+    writeFileSync(path.join(dir, 'dist/.built'), stampText);
+    stamp(dir, T);
+    return dir;
+  };
+
+  it('is run: the install script dates a packed build after the files were extracted', () => {
+    const dir = extracted('2026-11-24T00:00:00.000Z\npacked\n');
+    expect(compiledCli(dir, {})).toBeUndefined();
+    expect(dateInstalledBuild(dir)).toBe(true);
+    expect(compiledCli(dir, {})).toBe(path.join(dir, 'dist/cli/main.js'));
+    // A source edited after the install (patch-package) still runs from src/.
+    const later = Date.now() / 1000 + 60;
+    utimesSync(path.join(dir, 'src/cli/main.ts'), later, later);
+    expect(compiledCli(dir, {})).toBeUndefined();
+  });
+
+  it('is left alone when it was built in a checkout (npm ci, npm run build), or when there is none', () => {
+    const dir = extracted('2026-11-24T00:00:00.000Z\n');
+    expect(dateInstalledBuild(dir)).toBe(false);
+    expect(compiledCli(dir, {})).toBeUndefined();
+    rmSync(path.join(dir, 'dist/.built'));
+    expect(dateInstalledBuild(dir)).toBe(false);
   });
 });
 

@@ -1,0 +1,48 @@
+/**
+ * What `npm pack` puts in the package (the file list of `npm pack --dry-run`: no registry, no
+ * network, no build): what an install needs to run, and none of the repository's own tooling.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { root } from '../helpers/cli.ts';
+
+type Manifest = { bin: Record<string, string>; exports: Record<string, string>; scripts: Record<string, string> };
+
+function packed(): string[] {
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  // --ignore-scripts: no `prepare` (a 6 s build); dist/ is listed as it is on disk.
+  const out = execFileSync(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const [pack] = JSON.parse(out) as [{ files: { path: string }[] }];
+  return pack.files.map((f) => f.path).sort();
+}
+
+describe('the npm package', () => {
+  const files = packed();
+  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Manifest;
+
+  it('ships no tests, benchmarks, examples, deploy template or CI script', () => {
+    const tops = [...new Set(files.map((f) => f.split('/')[0]))].sort();
+    expect(tops).toEqual(['README.md', 'bin', 'dist', 'native', 'package.json', 'scripts', 'src', 'tsconfig.json']);
+    expect(files.filter((f) => f.startsWith('scripts/'))).toEqual(['scripts/build-native.mjs', 'scripts/date-build.mjs']);
+    // The addon is built on install, for that machine: its sources ship, no build of this one.
+    expect(files.filter((f) => f.startsWith('native/') && !/^native\/spawn\/([a-z]+\.[ch]|binding\.gyp)$/.test(f))).toEqual([]);
+  });
+
+  it('ships every file package.json names: the bin, the exports, what the install script runs, the addon\'s sources', () => {
+    const named = [...Object.values(manifest.bin), ...Object.values(manifest.exports), 'bin/cli-entry.js'];
+    for (const script of manifest.scripts['install']!.split('&&')) named.push(script.trim().replace(/^node /, ''));
+    for (const f of ['binding.gyp', 'spawn.c', 'spawn.h', 'child.c', 'watch.c', 'output.c', 'env.c']) named.push(`native/spawn/${f}`);
+    expect(named.map((f) => path.posix.normalize(f)).filter((f) => !files.includes(f))).toEqual([]);
+    // The sources the exports load, all of them (src/ is what `joinflow` resolves to).
+    expect(files.filter((f) => f.startsWith('src/')).length).toBeGreaterThan(100);
+  });
+
+  it('ships the compiled CLI (dist/) when there is a build to ship, its stamp included', () => {
+    if (!existsSync(path.join(root, 'dist/.built'))) return; // `npm pack` builds it first (prepare)
+    expect(files).toContain('dist/.built');
+    expect(files).toContain('dist/cli/main.js');
+    expect(files).toContain('dist/adapters/local/own-package.js');
+  });
+});
