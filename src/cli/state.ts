@@ -1,7 +1,6 @@
 /** The embedded engine's state directory for CLI commands: opening it, and cancel requests. */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { createFileBlobStore } from '../adapters/local/file-blobs.ts';
 import { alive } from '../adapters/local/process-identity.ts';
 import { openDurableState } from '../adapters/local/durable-state.ts';
 import { StateFileError, stateDirError, stateDirectory } from '../adapters/local/sqlite-schema.ts';
@@ -25,8 +24,7 @@ export function stateDir(flag: string | undefined): string {
 /** Opens the durable state (SQLite + blob files) in `dir`, creating it if needed. */
 export function openState(dir: string, options: { mustExist?: boolean } = {}) {
   if (options.mustExist) requireState(dir);
-  const state = openDurableState({ dir });
-  return { ...state, blobs: createFileBlobStore(path.join(dir, 'blobs')) };
+  return openDurableState({ dir });
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The README's "Library use", through the package's public entry (src/index.ts, what `joinflow` exports). */
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileFile, compileWorkflow, createEngine, fn, openDurableState, workflow, type EventEnvelope } from '../../src/index.ts';
@@ -31,6 +32,28 @@ describe('library use', () => {
     expect(run.status).toBe('succeeded');
     expect(state.log.listRuns().map((r) => `${r.runId}:${r.status}`)).toEqual(['lib-1:succeeded']);
     state.close();
+  });
+
+  // openDurableState gave no blob store: a library's large outputs stayed inline in state.db,
+  // where the CLI's, as the README says, are files under <state>/blobs/.
+  it('keeps step outputs over maxPayloadBytes as files under <state>/blobs/, as the CLI does, and reads them back', async () => {
+    const big = 'x'.repeat(4096);
+    const plan = compileWorkflow({
+      name: 'big',
+      steps: {
+        make: { executor: { type: 'simulate', durationMs: 0, output: { big } } },
+        last: { needs: ['make'], executor: { type: 'simulate', durationMs: 0, output: { also: big } } },
+      },
+    }, { source: 'test' });
+    const dir = tmp();
+    const state = openDurableState({ dir });
+    const engine = createEngine({ store: state.store, log: state.log, blobs: state.blobs, stateDir: dir, maxPayloadBytes: 1024 });
+    engine.register(plan);
+    const run = await engine.run('big', null, { runId: 'big-1' });
+    await engine.close();
+    state.close();
+    expect(run).toMatchObject({ status: 'succeeded', output: { last: { also: big } } });
+    expect(readdirSync(path.join(dir, 'blobs', 'big-1')).sort()).toEqual(['last..1.json', 'make..1.json']);
   });
 
   it('answers a run id given again, and wait() after the end, with the run as it ended, counts included, in memory as durable', async () => {

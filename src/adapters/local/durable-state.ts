@@ -7,12 +7,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { BlobStore } from '../../ports.ts';
+import { createFileBlobStore } from './file-blobs.ts';
 import { openJournalState, type JournalState } from './journal-state.ts';
 import { openSqliteState, type SqliteState, type SqliteStateOptions } from './sqlite-state.ts';
 import { ROW_SCHEMA, stateDirectory } from './sqlite-schema.ts';
 
-/** An open state dir, whichever store made it. */
-export type DurableState = JournalState | SqliteState;
+/**
+ * An open state dir, whichever store made it, with its blob store: step outputs over the
+ * engine's `maxPayloadBytes` are kept as files under `<dir>/blobs/` (`createEngine({ blobs })`).
+ */
+export type DurableState = (JournalState | SqliteState) & { blobs: BlobStore };
 
 /** Which store a state dir uses: `rows` for one made by the row store, else `journal`. */
 export function stateKind(dir: string): 'journal' | 'rows' {
@@ -37,5 +42,6 @@ export function stateKind(dir: string): 'journal' | 'rows' {
  */
 export function openDurableState(options: SqliteStateOptions): DurableState {
   stateDirectory(options.dir, true);
-  return stateKind(options.dir) === 'rows' ? openSqliteState(options) : openJournalState(options);
+  const state = stateKind(options.dir) === 'rows' ? openSqliteState(options) : openJournalState(options);
+  return { ...state, blobs: createFileBlobStore(path.join(options.dir, 'blobs')) };
 }
