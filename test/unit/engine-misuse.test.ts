@@ -27,8 +27,24 @@ describe('createEngine options', () => {
     [{ concurency: 4 }, 'unknown option "concurency" (did you mean "concurrency"?); createEngine takes store, concurrency,'],
     [{ concurrency: { functon: 2 } }, 'concurrency.functon: not an executor kind (did you mean "function"?); the kinds are function, process, simulate, batch, container'],
     [{ concurrency: { lambda: 2 } }, 'concurrency.lambda: not an executor kind; the kinds are function, process, simulate, batch, container'],
+    // Each of these was taken, and failed later: a crash at the first large output, NaN limits, a TypeError from path.
+    [{ blobs: {} }, 'blobs: a BlobStore with put(key, body) and get(ref) (openDurableState({ dir }).blobs)'],
+    [{ maxPayloadBytes: '1mb' }, 'maxPayloadBytes: a whole number of bytes, 0 or more (default 1,048,576), got "1mb"'],
+    [{ maxPayloadBytes: -1 }, 'maxPayloadBytes: a whole number of bytes, 0 or more (default 1,048,576), got -1'],
+    [{ timeScale: '1' }, 'timeScale: a number, 0 or more (0 runs simulated steps at once), got "1"'],
+    [{ stateDir: 5 }, 'stateDir: a directory\'s path, got 5'],
+    [{ root: '' }, 'root: a directory\'s path, got ""'],
+    [{ log: {} }, 'log: a durable log (openDurableState({ dir }).log)'],
   ])('refuses %j', (options, message) => {
     expect(() => createEngine(options as unknown as EngineOptions)).toThrow(message);
+  });
+
+  // The log writes a run's facts into its store's database: beside the default memory store it
+  // found no run ("journal store: no run ..." on stderr) and run() never settled.
+  it('refuses a durable log without the store of its state', () => {
+    const state = openJournalState({ dir: tmp() });
+    closers.push(() => state.close());
+    expect(() => createEngine({ log: state.log })).toThrow('log: a durable log needs the store of the same state: const state = openDurableState({ dir }); createEngine({ store: state.store, log: state.log, blobs: state.blobs })');
   });
 
   it('takes null as no options', async () => {

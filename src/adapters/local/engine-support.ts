@@ -83,6 +83,32 @@ export function checkEngineOptions(options: EngineOptions): void {
   if (store !== undefined && typeof (store as { commit?: unknown } | null)?.commit !== 'function') {
     throw new UsageError('store: a TriggerStore (createMemoryStore(), or openDurableState({ dir }).store)');
   }
+  checkStateOptions(options);
+}
+
+/** The options of the state the engine writes: durable log, blobs, directories, sizes. */
+function checkStateOptions(options: EngineOptions): void {
+  const { log, blobs, maxPayloadBytes: limit, timeScale } = options;
+  if (log !== undefined && typeof (log as { saveRun?: unknown } | null)?.saveRun !== 'function') {
+    throw new UsageError('log: a durable log (openDurableState({ dir }).log)');
+  }
+  // The log records a run's facts in its store's database: beside a memory store it finds no run, and the run never ends.
+  if (log !== undefined && options.store === undefined) {
+    throw new UsageError('log: a durable log needs the store of the same state: const state = openDurableState({ dir }); createEngine({ store: state.store, log: state.log, blobs: state.blobs })');
+  }
+  if (blobs !== undefined && (typeof (blobs as { put?: unknown } | null)?.put !== 'function' || typeof (blobs as { get?: unknown }).get !== 'function')) {
+    throw new UsageError('blobs: a BlobStore with put(key, body) and get(ref) (openDurableState({ dir }).blobs)');
+  }
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+    throw new UsageError(`maxPayloadBytes: a whole number of bytes, 0 or more (default 1,048,576), got ${JSON.stringify(limit)}`);
+  }
+  if (timeScale !== undefined && !(typeof timeScale === 'number' && Number.isFinite(timeScale) && timeScale >= 0)) {
+    throw new UsageError(`timeScale: a number, 0 or more (0 runs simulated steps at once), got ${JSON.stringify(timeScale)}`);
+  }
+  for (const key of ['stateDir', 'root', 'dataSource'] as const) {
+    const value: unknown = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value.trim() === '')) throw new UsageError(`${key}: a directory's path, got ${JSON.stringify(value)}`);
+  }
 }
 
 /** Default concurrency: simulated steps only sleep, so they are not limited. */
