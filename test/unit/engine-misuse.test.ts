@@ -1,6 +1,7 @@
 /** createEngine used wrongly: each mistake is a UsageError naming it, at the call that made it. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, type EngineOptions } from '../../src/adapters/local/engine.ts';
+import { compileFile } from '../../src/adapters/local/workflow-files.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import { plan } from '../helpers/plans.ts';
@@ -140,5 +141,13 @@ describe('a Run Requested from outside over the size limit', () => {
     ]);
     clearTimeout(guard);
     expect(waited).toBe('unknown run "big-run"');
+  });
+});
+
+describe('compileFile misuse', () => {
+  it('names a workflow file that does not exist, as the CLI does (not the module loader\'s "Cannot find module" or ENOENT)', async () => {
+    for (const file of ['workflows/missing.ts', 'workflows/missing.yaml']) {
+      await expect(compileFile(file)).rejects.toThrow(`workflow file ${file} not found`);
+    }
   });
 });

@@ -81,6 +81,8 @@ function shown(file: string): string {
 /** Loads a workflow definition (not yet validated) from a file. */
 export async function loadDefinition(file: string): Promise<unknown> {
   const ext = path.extname(file);
+  // Said so, not as the module loader's "Cannot find module" or a bare ENOENT.
+  if (ext !== '' && !existsSync(file)) throw new UsageError(`workflow file ${shown(file)} not found`);
   if (MODULE_EXT.includes(ext)) {
     let mod: Record<string, unknown>;
     try {
