@@ -4,13 +4,14 @@ import { createEngine, type RunResult } from '../adapters/local/engine.ts';
 import { RunTracker } from '../adapters/local/run-tracker.ts';
 import { UsageError } from '../model/errors.ts';
 import type { RunRecord } from '../ports.ts';
+import type { TriggerPlan } from '../model/plan.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
 import { cancelAsked, listenForCancel, markEngine, openState, otherEngines, stateDir } from './state.ts';
 import { carryOutCancels, engineGroups, takeOverRuns } from './take-over.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
-import { settleSubscriptions, subscriptionHub } from './subscriptions.ts';
+import { settleSubscriptions, subscriptionHub, subscriptionsForRun } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
 import { engineIdentity } from '../adapters/local/process-identity.ts';
 
@@ -115,6 +116,8 @@ async function resumeGroup(
     trace: trace !== undefined,
     onStep: progress.step,
   });
+  // The workflows the resumed runs' subscriptions start (as joinflow run registers them).
+  await registerTargets(engine, plans, root, new Set(runs.map((r) => r.workflow)));
   let dispatcher: ReturnType<typeof hub.bind>;
   const stopListening = listenForCancel(dir, engine);
   const unmarkEngine = markEngine(dir, 'resume');
@@ -158,6 +161,19 @@ function report(results: RunResult[], json: boolean, told = false): number {
 }
 
 /**
+ * Registers the workflows that the subscriptions of `plans` start, compiled from the project as
+ * `joinflow run` does, but those in `skip` (workflows of runs being resumed, whose own versions
+ * the engine takes). One that cannot be compiled is left out: its deliveries are dead-lettered
+ * naming it.
+ */
+async function registerTargets(engine: ReturnType<typeof createEngine>, plans: readonly TriggerPlan[], root: string, skip: ReadonlySet<string>): Promise<void> {
+  for (const p of plans) {
+    const targets = await subscriptionsForRun(p, root).then((r) => r.plans, () => []);
+    for (const t of targets) if (!skip.has(t.workflow) && !engine.hasWorkflow(t.workflow)) engine.register(t);
+  }
+}
+
+/**
  * Subscription deliveries an engine left pending (it was stopped, or died, while it waited for
  * them) go out when no run is left to resume, as they would with one: the subscriptions are the
  * config file's and those of the workflows whose events they carry.
@@ -178,6 +194,7 @@ async function deliverLeftovers(state: ReturnType<typeof openState>, dir: string
   const hub = subscriptionHub(projectSubscriptions(plans, { root }), state, root, { always: true });
   const engine = createEngine({ onEvents: hub.tap, handlerOutput: process.stderr, store: state.store, log: state.log, blobs: state.blobs, stateDir: dir, root });
   for (const p of plans) engine.register(p);
+  await registerTargets(engine, plans, root, new Set());
   const unmarkEngine = markEngine(dir, 'resume');
   let dispatcher: ReturnType<typeof hub.bind>;
   try {

@@ -42,12 +42,17 @@ export function subscriptionHub(
       // and a delivery for none of them is dead-lettered. Other engines know the config file's
       // and their own workflows' only: deliveries an earlier engine left for another workflow's
       // own subscriptions go to those its run was started with.
-      const all = options.always || !state ? subs : [...subs, ...leftoverSubscriptions(outbox.pending(), subs, state.log)];
+      const leftovers = options.always || !state ? [] : leftoverSubscriptions(outbox.pending(), subs, state.log);
+      const all = [...subs, ...leftovers];
+      // A leftover that would start a workflow this engine has not loaded stays pending for one
+      // that has it (a run of its workflow, resume, dev), rather than dead-lettered as unknown.
+      const elsewhere = new Set(leftovers.filter((s) => s.target.type === 'workflow' && !engine.hasWorkflow(s.target.workflow)).map((s) => s.name));
       // `always`: joinflow dev may gain subscriptions when its config is edited.
       if (all.length === 0 && !options.always) return undefined;
       dispatcher = createSubscriptionDispatcher({
         subscriptions: all,
         outbox,
+        takes: (d) => !elsewhere.has(d.subscription),
         deliver: createTargetRunner({
           root,
           publish: (events) => engine.publish(events),

@@ -310,6 +310,59 @@ describe('subscriptions on the embedded engine', () => {
     expect((await joinflowAsync(['dlq', 'list'], dir)).stdout).not.toContain('no longer declared');
   }, 120_000);
 
+  it('leaves pending, for an engine that has it, a delivery whose target workflow this run\'s engine has not loaded; resume then starts that workflow', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    writeFileSync(
+      path.join(dir, 'workflows/own.yaml'),
+      'name: own\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1}\nsubscriptions:\n  next:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: cee}\n',
+    );
+    writeFileSync(path.join(dir, 'workflows/cee.yaml'), 'name: cee\nsteps:\n  c:\n    executor: {type: simulate, durationMs: 1}\n');
+    writeFileSync(path.join(dir, 'workflows/pause.yaml'), 'name: pause\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1}\n');
+    const own = await joinflowAsync(['run', 'own', '--run-id', 'own-1'], dir);
+    expect(own.code, own.stderr).toBe(0);
+    const runsOf = async (workflow: string) => (JSON.parse((await joinflowAsync(['list', '--json'], dir)).stdout) as Array<{ workflow: string; status: string }>).filter((r) => r.workflow === workflow);
+    expect(await runsOf('cee')).toHaveLength(1);
+    // An engine left own's delivery pending (it died before it was made): as the outbox holds it.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(dir, '.joinflow/state.db'));
+    const event = { id: 'left-1', source: 'joinflow', 'detail-type': 'Run Succeeded', time: new Date().toISOString(), detail: { workflow: 'own', runId: 'own-1', output: null } };
+    db.prepare(`INSERT INTO deliveries (subscription, event_id, json, status, attempt, due_at, updated_at) VALUES ('own.next', 'left-1', ?, 'pending', 0, 0, 0)`).run(JSON.stringify(event));
+    db.close();
+    // A run of another workflow: its engine has not loaded cee, and leaves the delivery alone.
+    const pause = await joinflowAsync(['run', 'pause'], dir);
+    expect(pause.code, pause.stderr).toBe(0);
+    expect(pause.stderr).not.toContain('dead letter');
+    expect((await joinflowAsync(['dlq', 'list'], dir)).stdout).not.toContain('unknown workflow');
+    // resume, with no run to continue, delivers it: cee (compiled from the project) starts.
+    const resumed = await joinflowAsync(['resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('delivering 1 subscription delivery left pending');
+    expect(resumed.stderr).not.toContain('dead letter');
+    expect((await runsOf('cee')).map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+
+    // A run resumed after its engine died: its own subscription's target is loaded with it.
+    writeFileSync(
+      path.join(dir, 'workflows/slow.yaml'),
+      'name: slow\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1500}\nsubscriptions:\n  next:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: cee}\n',
+    );
+    const child = spawn(process.execPath, [bin, 'run', 'slow', '--run-id', 'slow-1'], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const started = async () => {
+      const st = await joinflowAsync(['status', 'slow-1', '--json'], dir);
+      return st.code === 0 && (JSON.parse(st.stdout) as { steps: Array<{ state: string }> }).steps.some((x) => x.state === 'started');
+    };
+    const end = Date.now() + 30_000;
+    while (!(await started()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGKILL');
+    await exited;
+    const continued = await joinflowAsync(['resume'], dir);
+    expect(continued.code, continued.stderr).toBe(0);
+    expect(continued.stderr).toContain('run slow-1 succeeded');
+    expect(continued.stderr).not.toContain('dead letter');
+    expect((await runsOf('cee')).map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+  }, 120_000);
+
   it('stops a chain of subscriptions that start each other\'s workflows (ping -> pong -> ping ...) after 64 runs', async () => {
     const dir = project();
     writeFileSync(path.join(dir, 'workflows/pong.yaml'), 'name: pong\nsteps:\n  p:\n    executor: {type: simulate, durationMs: 0, output: 1}\n');

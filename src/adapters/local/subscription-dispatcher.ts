@@ -41,6 +41,8 @@ export type DispatcherOptions = {
    * cannot take every slot: the others keep being delivered.
    */
   maxInFlightPerSubscription?: number;
+  /** Which of the deliveries left pending in the outbox this dispatcher takes (default all); the others stay for another engine. */
+  takes?: (delivery: Delivery) => boolean;
 };
 
 /** Workflow targets have no retry settings: publishing a Run Requested rarely fails twice. */
@@ -83,7 +85,7 @@ export class SubscriptionDispatcher {
 
   /** Deliveries left over by an earlier process, then whatever `tap` adds. */
   start(): void {
-    for (const d of this.#o.outbox.pending()) this.#queue.push(d);
+    for (const d of this.#o.outbox.pending()) if (this.#o.takes?.(d) ?? true) this.#queue.push(d);
     this.#pump();
   }
 
