@@ -5,7 +5,7 @@
  * as root (whom modes do not stop), as nobody (uid 65534).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -201,6 +201,26 @@ describe('an unusable state dir', () => {
     db.prepare('UPDATE events SET json = substr(json, 1, 30)').run();
     db.close();
     expectRefused(joinflow(['status', rowsRun, '--state', rows]), file(rows), `an event of run ${rowsRun} cannot be read: the state database is damaged`);
+  });
+
+  it.runIf(isRoot && process.platform === 'linux')('a state dir on a full file system: says so at open, for a new and an existing state.db (not SQLITE_IOERR_SHMSIZE alone), exit 2', (ctx) => {
+    const dir = tmp();
+    // A 512 KB tmpfs, filled up (root may mount one; where mounts are forbidden the test is reported skipped).
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir], { encoding: 'utf8' });
+    if (mounted.status !== 0) ctx.skip(`cannot mount a tmpfs here: ${mounted.stderr.trim()}`);
+    try {
+      const made = joinflow(['run', WORKFLOW, '--state', path.join(dir, 'old')]);
+      expect(made.code, made.stderr).toBe(0);
+      spawnSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'fill')}`, 'bs=1k', 'count=2000']);
+      expect(statfsSync(dir).bavail).toBe(0);
+      for (const [state, sqlite] of [['old', 'SQLITE_IOERR_SHMSIZE'], ['new', 'SQLITE_FULL']] as const) {
+        const r = joinflow(['run', WORKFLOW, '--state', path.join(dir, state)]);
+        expectRefused(r, `${path.join(dir, state, 'state.db')}: cannot open the state database: the file system of ${path.join(dir, state)} is full (no space left)`, sqlite, 'free some space');
+      }
+      expectRefused(joinflow(['list', '--state', path.join(dir, 'old')]), 'is full (no space left)');
+    } finally {
+      spawnSync('umount', [dir]);
+    }
   });
 
   it.runIf(process.platform === 'linux')('gc on a database that cannot grow (a full disk): what it can do is done, one note, no stack trace', async () => {

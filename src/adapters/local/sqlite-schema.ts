@@ -3,7 +3,7 @@
  * schema version, and the errors about it. Every write goes into one group-commit transaction
  * (sqlite-batch.ts); the store and the log share one connection.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JoinflowError } from '../../model/errors.ts';
@@ -123,6 +123,16 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}, sc
   }
 }
 
+/** "the file system of <dir> is full" when it has no space left for this user, else undefined. */
+function noSpace(dir: string): string | undefined {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail === 0 ? `the file system of ${dir} is full (no space left)` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The error for a state database SQLite would not open. Only a file that is not a database
  * (damaged, or some other file) is worth moving away; a good one this process may not write
@@ -151,6 +161,15 @@ function openError(file: string, err: unknown): StateFileError {
     if (cause !== undefined) return new StateFileError('STATE_ACCESS', file, `${file}: cannot open the state database: ${cause}; ${needs}.`, { cause: err });
     if (isSqliteError(err, 'SQLITE_READONLY')) return new StateFileError('STATE_ACCESS', file, `${file}: the state database is read-only (${why}); ${needs}.`, { cause: err });
     if (access) return new StateFileError('STATE_ACCESS', file, `${file}: cannot open the state database (${why}); ${needs}.`, { cause: err });
+  }
+  // Opening writes the -shm file beside it (WAL): a full file system fails that as an I/O error
+  // (SQLITE_IOERR_SHMSIZE), or the first write as SQLITE_FULL.
+  const full = isSqliteError(err, 'SQLITE_IOERR') || isSqliteError(err, 'SQLITE_FULL') ? noSpace(path.dirname(file)) : undefined;
+  if (full !== undefined) {
+    const e = new StateFileError('STATE_WRITE', file, `${file}: cannot open the state database: ${full} (${why}); free some space, or use a state dir elsewhere (--state).`, { cause: err });
+    // Nothing ran: there is nothing for resume to continue.
+    e.resumable = false;
+    return e;
   }
   return new StateFileError('STATE_UNREADABLE', file, `${file}: cannot open the state database (${why}).`, { cause: err });
 }
