@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFunctionExecutor, inheritedExecArgv } from '../../src/adapters/local/function-executor.ts';
 import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
 import { createNativeLauncher, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
@@ -52,16 +52,29 @@ describe('simulate executor', () => {
     expect(await executor.execute(task({ type: 'simulate', durationMs: 0 }), never)).toEqual(ok(null));
   });
 
-  it('scales durations by timeScale', async () => {
-    const fast = createSimulateExecutor({ timeScale: 0.01 });
-    let start = performance.now();
-    expect(await fast.execute(task({ type: 'simulate', durationMs: 5000, output: 'x' }), never)).toEqual(ok('x'));
-    expect(performance.now() - start).toBeLessThan(1000);
+  /** The simulated milliseconds after which `executor` ends `spec`'s step (fake timers, advanced 1 ms at a time). */
+  async function endsAfter(executor: Executor, spec: ExecutorSpec, limit = 10_000): Promise<{ ms: number; outcome: StepOutcome }> {
+    let outcome: StepOutcome | undefined;
+    void executor.execute(task(spec), never).then((o) => (outcome = o));
+    let ms = 0;
+    await vi.advanceTimersByTimeAsync(0);
+    while (outcome === undefined) {
+      if (ms >= limit) throw new Error(`still running after ${limit} simulated ms`);
+      await vi.advanceTimersByTimeAsync(1);
+      ms++;
+    }
+    return { ms, outcome };
+  }
 
-    const real = createSimulateExecutor({ timeScale: 1 });
-    start = performance.now();
-    await real.execute(task({ type: 'simulate', durationMs: 120 }), never);
-    expect(performance.now() - start).toBeGreaterThanOrEqual(110);
+  it('scales durations by timeScale, rounding a fraction of a millisecond up', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      expect(await endsAfter(createSimulateExecutor({ timeScale: 0.01 }), { type: 'simulate', durationMs: 5000, output: 'x' })).toEqual({ ms: 50, outcome: ok('x') });
+      expect(await endsAfter(createSimulateExecutor({ timeScale: 1 }), { type: 'simulate', durationMs: 120 })).toEqual({ ms: 120, outcome: ok(null) });
+      expect(await endsAfter(createSimulateExecutor({ timeScale: 0.333 }), { type: 'simulate', durationMs: 100 })).toEqual({ ms: 34, outcome: ok(null) });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('runs zero-duration steps without a timer, yielding to the event loop', async () => {
@@ -107,11 +120,22 @@ describe('simulate executor', () => {
     expect(await outcomes).toEqual([ABORTED, ok(2)]);
   });
 
-  it('aborts a sleeping step and rejects a bad timeScale', async () => {
-    const executor = createSimulateExecutor();
-    const start = performance.now();
-    expect(await executor.execute(task({ type: 'simulate', durationMs: 60_000 }), AbortSignal.timeout(50))).toEqual(ABORTED);
-    expect(performance.now() - start).toBeLessThan(5000);
+  it('aborts a sleeping step at once, clearing its timer, and rejects a bad timeScale', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const executor = createSimulateExecutor();
+      const stop = new AbortController();
+      let outcome: StepOutcome | undefined;
+      void executor.execute(task({ type: 'simulate', durationMs: 60_000 }), stop.signal).then((o) => (outcome = o));
+      await vi.advanceTimersByTimeAsync(10);
+      expect([outcome, vi.getTimerCount()]).toEqual([undefined, 1]);
+      stop.abort();
+      // No simulated time passes: the abort alone ends the step.
+      await vi.advanceTimersByTimeAsync(0);
+      expect([outcome, vi.getTimerCount()]).toEqual([ABORTED, 0]);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(() => createSimulateExecutor({ timeScale: -1 })).toThrow(/timeScale/);
   });
 });
