@@ -668,9 +668,8 @@ describe('function executor', () => {
     const single = createFunctionExecutor({ threads: 1 });
     try {
       const before = (await single.execute(task(fn('ctx')), never)) as { output: { threadId: number } };
-      const start = performance.now();
-      expect(await single.execute(task(fn('spin'), { input: { ms: 30_000 } }), AbortSignal.timeout(200))).toEqual(ABORTED);
-      expect(performance.now() - start).toBeLessThan(10_000);
+      // An hour of spinning: only terminating the worker ends it within the test's timeout.
+      expect(await single.execute(task(fn('spin'), { input: { ms: 3_600_000 } }), AbortSignal.timeout(200))).toEqual(ABORTED);
       const after = (await single.execute(task(fn('ctx')), never)) as { output: { threadId: number } };
       expect(after.output.threadId).not.toBe(before.output.threadId);
       expect(bare(await single.execute(task(fn('double'), { input: { x: 4 } }), never))).toEqual(ok(8));
