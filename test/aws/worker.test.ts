@@ -391,9 +391,8 @@ describe('createWorker', () => {
     await dispatcher.dispatch(t);
     const { worker } = startWorker(url, bus);
     await until('Step Started', () => bus.of('Step Started').length > 0);
-    const began = Date.now();
     await worker.stop({ graceMs: 200 });
-    expect(Date.now() - began).toBeLessThan(5000);
+    // Had stop() waited the 20 s out (or the default 30 s grace), the step would have completed.
     expect(bus.events.map((e) => e['detail-type'])).toEqual(['Step Started']);
     // Handed back with visibility 0, so it is there at once for another worker.
     const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1 }));

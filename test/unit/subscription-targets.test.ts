@@ -230,14 +230,13 @@ describe('command targets run in their own process group', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-subscription-cmd-'));
     const pidFile = path.join(dir, 'pid');
     const outbox = createMemoryOutbox();
-    const target = { type: 'command', command: 'sh', args: ['-c', `echo $$ > ${pidFile}; sleep 1000 & wait`], timeoutMs: 60_000 };
+    // An hour's command and timeout: only stopping it lets close() resolve within the test's timeout.
+    const target = { type: 'command', command: 'sh', args: ['-c', `echo $$ > ${pidFile}; sleep 3600 & wait`], timeoutMs: 3_600_000 };
     const d = createSubscriptionDispatcher({ subscriptions: [sub('cmd', target)], outbox, deliver: runner, onDead: () => {} });
     d.start();
     d.tap([event]);
     const pgid = await waitForFile(pidFile);
-    const started = Date.now();
     await d.close();
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(groupMembers(pgid)).toEqual([]);
     expect(outbox.pending().map((p) => [p.subscription, p.event.id, p.attempt])).toEqual([['cmd', 'e1', 0]]);
     rmSync(dir, { recursive: true, force: true });
