@@ -75,11 +75,10 @@ describe('an unusable state dir', () => {
     }
   });
 
+  // A spinning bin is killed by joinflow()'s spawnSync timeout: no exit 2, no line on stderr.
   it.runIf(process.platform === 'linux' && existsSync('/proc/self'))('a state dir that cannot be created in /proc fails at once instead of spinning', () => {
-    const started = Date.now();
     expectRefused(joinflow(['run', WORKFLOW, '--state', '/proc/jf-state']), 'state dir /proc/jf-state: cannot create it', '/proc');
     expectRefused(joinflow(['run', WORKFLOW, '--state', '/proc/jf-state/sub']), 'cannot create /proc/jf-state');
-    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   it('a directory this user may not write: no permission, exit 2, for the dir itself and below it', () => {
