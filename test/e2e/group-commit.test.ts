@@ -3,6 +3,7 @@
  * anything that leaves the process (a spawned process, a run's end) waits for the commit of
  * what caused it; a pending commit is made within groupCommitMs even while nothing else happens.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +37,14 @@ function chain(n: number, last?: WorkflowInput['steps'][string]): WorkflowInput 
   for (let i = 0; i < n; i++) steps[`s${i}`] = { needs: i === 0 ? [] : [`s${i - 1}`], executor: { type: 'simulate', durationMs: 0, output: i } };
   if (last) steps['last'] = { ...last, needs: [`s${n - 1}`] };
   return { name: 'chain', steps };
+}
+
+/** Resolves once `check()` holds; fails after a generous 30 s. */
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 30_000; !check(); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Rows of the tasks table as another process sees them: committed ones only. */
@@ -90,16 +99,20 @@ describe('group commit', () => {
 
   it('commits within groupCommitMs while a long in-process step runs', async () => {
     const { engine, dir } = durable(20);
-    const wf = chain(30, { executor: { type: 'simulate', durationMs: 400 } });
+    // The last step sleeps an hour: nothing but the group-commit window can commit before the run ends.
+    const wf = chain(30, { executor: { type: 'simulate', durationMs: 3_600_000 } });
     engine.register(compileWorkflow(wf, { source: 'test' }));
-    const run = engine.run('chain', null);
-    // Well after the window: the 30 quick steps and the dispatch of the slow one are on file,
-    // while the run is still going (nothing else would have made a commit).
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const seen = committedTasks(dir);
-    expect(seen).toContain('last');
-    expect(seen.filter((s) => s.startsWith('s'))).toHaveLength(30);
-    expect((await run).status).toBe('succeeded');
+    const run = engine.run('chain', null, { runId: 'long' });
+    let ended = false;
+    const settled = run.then((r) => ((ended = true), r.status), () => ((ended = true), 'rejected'));
+    // The 30 quick steps and the dispatch of the slow one come on file while the run is still going.
+    await until('the quick steps and the dispatch of the last one to be committed', () => {
+      const seen = committedTasks(dir);
+      return seen.includes('last') && seen.filter((s) => s.startsWith('s')).length === 30;
+    });
+    expect(ended).toBe(false);
+    expect(await engine.cancel('long')).toBe(true);
+    expect(await settled).toBe('cancelled');
   });
 
   it('commits a task\'s start within groupCommitMs on a library engine with no one else on the bus', async () => {
@@ -109,22 +122,19 @@ describe('group commit', () => {
     open.push({ engine, state });
     // A process step: what it causes leaves the process, so its dispatch is committed before the
     // spawn; its start comes after, with nothing else to commit it.
-    engine.register(compileWorkflow({ name: 'slow', steps: { a: { executor: { type: 'process', command: process.execPath, args: ['-e', 'setTimeout(() => console.log(1), 1500)'] } } } }, { source: 'test' }));
-    const run = engine.run('slow', null);
+    // The step runs until the test lets it end, so its start is seen, if it is committed, however slow the machine.
+    const go = path.join(dir, 'go');
+    const script = `const fs = require('fs'); const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(go)})) { clearInterval(t); console.log(1); } }, 20);`;
+    engine.register(compileWorkflow({ name: 'slow', steps: { a: { executor: { type: 'process', command: process.execPath, args: ['-e', script] } } } }, { source: 'test' }));
+    const run = engine.run('slow', null, { runId: 'slow-1' });
     // Another connection (as `joinflow status` in another process) sees only what is committed.
     const reader = openJournalState({ dir });
     try {
-      let status: string | undefined;
-      for (let i = 0; i < 100 && status !== 'started'; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        const runId = reader.log.listRuns()[0]?.runId;
-        status = runId === undefined ? undefined : reader.log.tasks(runId)[0]?.status;
-      }
-      // Well within the step's 1.5 s: its start is on file, not only its dispatch.
-      expect(status).toBe('started');
+      await until("the step's start to be committed", () => reader.log.tasks('slow-1')[0]?.status === 'started');
     } finally {
       reader.close();
     }
+    writeFileSync(go, '');
     expect((await run).status).toBe('succeeded');
   });
 });
