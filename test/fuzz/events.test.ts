@@ -6,7 +6,7 @@
  * succeed with its exact output.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEngine, type RunResult } from '../../src/adapters/local/engine.ts';
+import { createEngine, type Engine, type RunResult } from '../../src/adapters/local/engine.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import { plan } from '../helpers/plans.ts';
 import { DIAMOND, EventFuzzer, EXPECTED_OUTPUT, FAN, World, type Verdict } from './event-cases.ts';
@@ -27,6 +27,18 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Resolves once `engine` has started `step` of run `runId` (its Step Started came on the bus). */
+function stepStarted(engine: Engine, runId: string, step: string): Promise<void> {
+  return new Promise((resolve) => {
+    const off = engine.bus.subscribe(null, (events) => {
+      const d = (e: EventEnvelope) => e.detail as { runId?: unknown; step?: unknown };
+      if (!events.some((e) => e['detail-type'] === 'Step Started' && d(e).runId === runId && d(e).step === step)) return;
+      off();
+      resolve();
+    });
+  });
+}
 
 describe('fuzzing the events an engine receives', () => {
   it(`dead-letters every bad event of ${EVENTS}, ignores or accepts the rest, and keeps ${REAL_RUNS} concurrent runs exact`, async () => {
@@ -177,12 +189,13 @@ describe('step events that do not fit the run they name', () => {
     const engine = createEngine();
     cleanups.push(() => engine.close());
     // The same shapes, with one slow step each so that both runs are still running below.
-    const slow = (output: unknown) => ({ type: 'simulate' as const, durationMs: 150, output });
+    const slow = (output: unknown) => ({ type: 'simulate' as const, durationMs: 1000, output });
     engine.register(plan({ ...DIAMOND, name: 'pin-diamond', steps: { ...DIAMOND.steps, a: { executor: slow({ a: 1 }) } } }));
     engine.register(plan({ ...FAN, name: 'pin-fan', steps: { ...FAN.steps, tail: { needs: ['split'], executor: slow({ t: '🚀' }) } } }));
+    const running = Promise.all([stepStarted(engine, 'pd', 'a'), stepStarted(engine, 'pf', 'tail')]);
     const diamond = engine.run('pin-diamond', null, { runId: 'pd' });
     const fan = engine.run('pin-fan', null, { runId: 'pf' });
-    await sleep(40);
+    await running;
     const error = { type: 'Error', message: 'forged' };
     const ref = (workflow: string, runId: string, step: string) => ({ workflow, runId, step, attempt: 1 });
     const events = [
@@ -233,15 +246,17 @@ describe('a deeply nested output of a forEach source', () => {
   it('fails the run with ForEachNotArray instead of crashing the processor', async () => {
     const engine = createEngine();
     cleanups.push(() => engine.close());
-    engine.register(plan({ ...FAN, name: 'fz-slow-fan', steps: { ...FAN.steps, split: { executor: { type: 'simulate', durationMs: 60_000, output: [1] } } } }));
+    // The split sleeps an hour: only the forged completion below can end the run within the test's timeout.
+    engine.register(plan({ ...FAN, name: 'fz-slow-fan', steps: { ...FAN.steps, split: { executor: { type: 'simulate', durationMs: 3_600_000, output: [1] } } } }));
+    const started = stepStarted(engine, 'deep', 'split');
     const run = engine.run('fz-slow-fan', null, { runId: 'deep' });
-    await sleep(20);
+    await started;
     const forged = { id: 'f1', source: 'joinflow', 'detail-type': 'Step Completed', time: '', detail: { workflow: 'fz-slow-fan', runId: 'deep', step: 'split', attempt: 1, output: deep(DEEP_LEVELS, 'object') } };
     await engine.bus.publish([forged as EventEnvelope]);
-    const result = await Promise.race([run, sleep(2000).then(() => undefined)]);
+    const result = await run;
     expect(engine.deadLetters.map((d) => d.reason)).toEqual([]);
-    expect(result?.status).toBe('failed');
-    expect(result?.error?.type).toBe('ForEachNotArray');
+    expect(result.status).toBe('failed');
+    expect(result.error?.type).toBe('ForEachNotArray');
   });
 });
 
