@@ -57,9 +57,9 @@ describe('joinflow logs streams its files', () => {
 
   it('stops quietly, exit 0, when the reader goes away (| head -c 100)', () => {
     writeFileSync(path.join(logs, 'bad.1.out'), bigLog(8 * 1024 * 1024));
-    const started = Date.now();
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    // pipefail: the pipeline's status is joinflow's when it fails (head exits 0).
+    // pipefail: the pipeline's status is joinflow's when it fails (head exits 0). One left
+    // waiting on the closed pipe is killed at the timeout: a status of null, not 0.
     const r = spawnSync('bash', ['-c', `set -o pipefail; ${q(process.execPath)} ${q(bin)} logs ${q(runId)} --state ${q(state)} | head -c 100`], {
       cwd: root,
       timeout: 60_000,
@@ -69,6 +69,5 @@ describe('joinflow logs streams its files', () => {
     const head = Buffer.concat([Buffer.from('== slow.1 stdout ==\n(empty)\n== slow.1 stderr ==\n(empty)\n== bad.1 stdout ==\n'), bigLog(8 * 1024 * 1024)]);
     expect(r.stdout.equals(head.subarray(0, 100))).toBe(true);
     expect(r.stdout.length).toBe(100);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
