@@ -5,6 +5,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -461,10 +463,54 @@ describe('createWorker', () => {
   });
 });
 
+type Poll = { waitSeconds: number; answered: boolean; abandoned: boolean };
+
+/**
+ * An HTTP proxy in front of fauxqs that keeps each ReceiveMessage it passes on: how long it may
+ * wait, whether fauxqs answered it, and whether the client gave it up before the answer.
+ */
+async function watchedEndpoint(): Promise<{ url: string; polls: Poll[]; close(): Promise<void> }> {
+  const polls: Poll[] = [];
+  const proxy = createServer((req, res) => {
+    const body: Buffer[] = [];
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(body);
+      let poll: Poll | undefined;
+      if (req.headers['x-amz-target'] === 'AmazonSQS.ReceiveMessage') {
+        poll = { waitSeconds: Number((JSON.parse(text.toString()) as { WaitTimeSeconds?: number }).WaitTimeSeconds ?? 0), answered: false, abandoned: false };
+        polls.push(poll);
+      }
+      const upstream = httpRequest(`${endpoint}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        answer.on('end', () => poll && (poll.answered = true));
+      });
+      upstream.on('error', () => res.destroy());
+      res.on('close', () => {
+        if (poll && !poll.answered) poll.abandoned = true;
+        upstream.destroy();
+      });
+      upstream.end(text);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    polls,
+    close: () => new Promise<void>((resolve) => {
+      proxy.closeAllConnections();
+      proxy.close(() => resolve());
+    }),
+  };
+}
+
 describe('workerCommand', () => {
-  it('exits 0 soon after SIGTERM while idle in a long poll', async () => {
+  it('exits 0 on SIGTERM while idle in a long poll, cutting the poll short', async () => {
     const { url } = await queues();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/worker/run-worker.ts', '--queue', url, '--endpoint', endpoint, '--region', 'us-east-1', '--stage', 'qa', '--bus', 'test-bus'], {
+    const watched = await watchedEndpoint();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/worker/run-worker.ts', '--queue', url, '--endpoint', watched.url, '--region', 'us-east-1', '--stage', 'qa', '--bus', 'test-bus'], {
       cwd: root,
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', NODE_NO_WARNINGS: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -478,16 +524,18 @@ describe('workerCommand', () => {
       await until('the start line', () => stderr.includes('polling'), 30_000);
       // --stage names the table (joinflow-qa); --bus names the bus over it.
       expect(stderr).toContain(`polling ${url} (concurrency 1, visibility 60 s; bus test-bus, run status from table joinflow-qa)`);
-      // Let it enter its 20 s long poll, which stop() must cut short.
-      await new Promise((r) => setTimeout(r, 300));
-      const sent = Date.now();
+      // In its 20 s long poll (fauxqs holds it: the queue is empty), which stop() must cut short.
+      await until('a long poll', () => watched.polls.some((p) => p.waitSeconds === 20 && !p.answered), 30_000);
       child.kill('SIGTERM');
       const result = await exited;
       expect(result).toEqual({ code: 0, signal: null });
-      expect(Date.now() - sent).toBeLessThan(5000);
+      // Given up, not waited out: fauxqs never answered it.
+      expect(watched.polls.filter((p) => p.answered)).toEqual([]);
+      expect(watched.polls.at(-1)).toEqual({ waitSeconds: 20, answered: false, abandoned: true });
       expect(stderr).toContain('stopped');
     } finally {
       child.kill('SIGKILL');
+      await watched.close();
     }
   });
 });
