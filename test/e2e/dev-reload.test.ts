@@ -91,8 +91,9 @@ describe('joinflow dev reload', () => {
       await startRun('hello', 'r1');
       expect(await finished(dir, 'r1')).toMatchObject({ status: 'succeeded', output: 'v1' });
 
-      const tail = start(['events', 'tail', '--limit', '2', '--pattern', '{"detail-type": ["Run Succeeded"]}'], dir);
-      await new Promise((r) => setTimeout(r, 500));
+      // From the log's start, so a tail that comes up after r2 or r3 has ended (a loaded machine)
+      // still sees both; r1 is left out by the pattern.
+      const tail = start(['events', 'tail', '--from-start', '--limit', '2', '--pattern', '{"detail-type": ["Run Succeeded"], "detail": {"runId": [{"anything-but": "r1"}]}}'], dir);
 
       writeFileSync(path.join(dir, 'workflows/hello.yaml'), hello('v2'));
       writeFileSync(path.join(dir, 'workflows/extra.yaml'), 'name: extra\nsteps:\n  x:\n    executor: {type: simulate, durationMs: 1, output: 7}\n');
