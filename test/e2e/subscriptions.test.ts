@@ -29,6 +29,20 @@ function joinflowAsync(args: string[], cwd: string): Promise<{ code: number; std
   });
 }
 
+/** Runs `workflow` as `runId` and SIGKILLs its engine once a step has started (within 30 s). */
+async function killedOnceStarted(workflow: string, runId: string, dir: string): Promise<void> {
+  const child = spawn(process.execPath, [bin, 'run', workflow, '--run-id', runId], { cwd: dir, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const started = async () => {
+    const st = await joinflowAsync(['status', runId, '--json'], dir);
+    return st.code === 0 && (JSON.parse(st.stdout) as { steps: Array<{ state: string }> }).steps.some((x) => x.state === 'started');
+  };
+  const end = Date.now() + 30_000;
+  while (!(await started()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 type Received = { path: string; headers: Record<string, unknown>; body: { id: string; 'detail-type': string; detail: Record<string, unknown> }; status: number };
 
 let server: Server;
@@ -289,16 +303,7 @@ describe('subscriptions on the embedded engine', () => {
     });
     await new Promise((resolve) => first.on('close', resolve));
     // A run of another workflow, whose engine dies while it runs.
-    const paused = spawn(process.execPath, [bin, 'run', 'pause', '--run-id', 'pause-1'], { cwd: dir, stdio: 'ignore' });
-    const exited = new Promise((resolve) => paused.on('exit', resolve));
-    const started = async () => {
-      const st = await joinflowAsync(['status', 'pause-1', '--json'], dir);
-      return st.code === 0 && (JSON.parse(st.stdout) as { steps: Array<{ state: string }> }).steps.some((x) => x.state === 'started');
-    };
-    const end = Date.now() + 30_000;
-    while (!(await started()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    paused.kill('SIGKILL');
-    await exited;
+    await killedOnceStarted('pause', 'pause-1', dir);
     upPaths.add('/own');
     // resume continues pause with pause's subscriptions and the config's, and sends own's delivery too.
     const resumed = await joinflowAsync(['resume'], dir);
@@ -346,16 +351,7 @@ describe('subscriptions on the embedded engine', () => {
       path.join(dir, 'workflows/slow.yaml'),
       'name: slow\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 1500}\nsubscriptions:\n  next:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: cee}\n',
     );
-    const child = spawn(process.execPath, [bin, 'run', 'slow', '--run-id', 'slow-1'], { cwd: dir, stdio: 'ignore' });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    const started = async () => {
-      const st = await joinflowAsync(['status', 'slow-1', '--json'], dir);
-      return st.code === 0 && (JSON.parse(st.stdout) as { steps: Array<{ state: string }> }).steps.some((x) => x.state === 'started');
-    };
-    const end = Date.now() + 30_000;
-    while (!(await started()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGKILL');
-    await exited;
+    await killedOnceStarted('slow', 'slow-1', dir);
     const continued = await joinflowAsync(['resume'], dir);
     expect(continued.code, continued.stderr).toBe(0);
     expect(continued.stderr).toContain('run slow-1 succeeded');
