@@ -67,7 +67,10 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const processor = new TriggerProcessor({ store, clock, newId: randomUUID, widest: awsWidest(), reannounceEndings: true });
   for (const plan of plans) processor.register(plan);
   const lambda = new LambdaClient(clientOptions(config, 'lambda'));
-  const batch = new BatchClient(clientOptions(config, 'batch'));
+  // Batch takes at most 50 SubmitJob calls a second per account (fixed), and a forEach's jobs go
+  // 32 at a time: throttled calls are retried, the client slowing down, rather than failing the
+  // invocation after the SDK's default 3 attempts.
+  const batch = new BatchClient({ ...clientOptions(config, 'batch'), retryMode: 'adaptive', maxAttempts: 8 });
   const queue = createSqsDispatcher({
     client: sqs,
     queueUrl: (name) => {
