@@ -111,6 +111,20 @@ describe('joinflow import cwl + run', () => {
     expect(argv.at(-1)).toBe(path.join(fixtures, 'data/ref.txt'));
   });
 
+  it('gives {} as the output of a workflow that declares no outputs, as cwltool does (not its steps\' outputs), after every step ran', () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'touch.cwl'), 'cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: [sh, -c, "echo ran > ran.txt"]\ninputs: {}\noutputs:\n  done:\n    type: File\n    outputBinding: {glob: ran.txt}\n');
+    writeFileSync(path.join(dir, 'wf.cwl'), 'cwlVersion: v1.2\nclass: Workflow\ninputs: {}\noutputs: {}\nsteps:\n  touch:\n    run: touch.cwl\n    in: {}\n    out: [done]\n');
+    const out = path.join(dir, 'wf.json');
+    expect(joinflow(['import', 'cwl', path.join(dir, 'wf.cwl'), '-o', out]).code).toBe(0);
+    const r = joinflow(['run', out, '--json', '--state', tmp()]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { output: unknown; steps: { total: number; succeeded: number } };
+    expect(result.output).toEqual({});
+    // The tool's step and the outputs step both ran.
+    expect(result.steps).toMatchObject({ total: 2, succeeded: 2 });
+  });
+
   it('fails the run with the tool exit code and its stderr', () => {
     const dir = tmp();
     const out = path.join(dir, 'fail.json');

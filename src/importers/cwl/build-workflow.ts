@@ -201,8 +201,10 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     problems.add(src.at(byId.get(cycle[0] ?? '')?.path ?? ['steps'], true), `the steps form a cycle: ${cycle.join(' -> ')}`);
   }
 
+  // Always a step of the workflow outputs: a CWL workflow without outputs has `{}` as its output,
+  // as cwltool gives it (not its last steps' outputs, the default of a joinflow run).
   let output: string | undefined;
-  if (wf.outputs.length > 0) {
+  {
     const outs = dict<ValueSpec>();
     const needs = new Set<string>();
     for (const o of wf.outputs) {
