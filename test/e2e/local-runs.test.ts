@@ -7,7 +7,7 @@ import { tempDirs } from '../helpers/tmp.ts';
 const tmp = tempDirs('jf-local-runs-');
 
 type Run = { runId: string; workflow: string; status: string; startedAt: number; finishedAt?: number; input?: unknown; error?: { step?: string; type: string; message: string } };
-type Step = { step: string; item?: number; state: string; attempts: number; durationMs?: number; error?: { type: string; message: string } };
+type Step = { step: string; item?: number; state: string; attempts: number; startedAt?: number; finishedAt?: number; durationMs?: number; error?: { type: string; message: string } };
 
 describe('list, status and logs of local runs', () => {
   let state = '';
@@ -83,7 +83,13 @@ describe('list, status and logs of local runs', () => {
     expect(byStep['ok']).toMatchObject({ state: 'succeeded', attempts: 1 });
     expect(byStep['ok']).not.toHaveProperty('error');
     expect(byStep['slow']).toMatchObject({ state: 'cancelled', attempts: 1 });
-    for (const s of out.steps) expect(s.durationMs).toBeGreaterThanOrEqual(0);
+    // Each step's time: from its first start to its end (a step stopped because the run failed
+    // ends when its process is gone, which may be after the run's end).
+    for (const s of out.steps) {
+      expect(s.durationMs, s.step).toBe(s.finishedAt! - s.startedAt!);
+      expect(s.startedAt!, s.step).toBeGreaterThanOrEqual(out.run.startedAt);
+    }
+    expect(byStep['ok']!.finishedAt!).toBeLessThanOrEqual(out.run.finishedAt!);
   });
 
   it('logs --step prints the captured stderr of that step only', () => {
