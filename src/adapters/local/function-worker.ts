@@ -355,8 +355,18 @@ port.on('message', (req: WorkerRequest | DescribeRequest) => {
       (mod) => port.postMessage({ id: req.id, exports: functionExports(mod) } satisfies DescribeReply),
       (err: unknown) => port.postMessage({ id: req.id, error: messageOf(err), syntax: (err as Error | null)?.name === 'SyntaxError' } satisfies DescribeReply),
     );
-  } else void run(req).then(reply);
+  } else void run(req).then(async (result) => reply(await stdioFlushed(result)));
 });
+
+/**
+ * Waits for what the handler wrote to process.stdout and stderr to reach the main thread (a
+ * worker's stdio is a stream of messages, each write acknowledged), then gives back the reply: sent
+ * before, its output would arrive after it, and be lost when the run ends and the worker goes.
+ */
+async function stdioFlushed(result: WorkerReply): Promise<WorkerReply> {
+  await Promise.all([process.stdout, process.stderr].map((stream) => (stream.writableLength === 0 || !stream.writable ? undefined : new Promise((resolve) => stream.write('', resolve)))));
+  return result;
+}
 // The modules the pool's other workers have imported: loaded before this one takes a job, so
 // that its first jobs do not wait for them mid-run. One that fails to load fails its job later.
 const preload = boot.preload ?? [];
