@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { CompiledFile } from './compile-worker.ts';
-import { TSX, workerExecArgv } from './function-executor.ts';
+import { TSX, workerExecArgv } from './handler-worker-start.ts';
 
 export type { CompiledFile } from './compile-worker.ts';
 

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { startHandlerWorker } from './function-executor.ts';
+import { startHandlerWorker } from './handler-worker-start.ts';
 import type { DescribeReply, WorkerNotice } from './function-worker.ts';
 
 /** A module's function exports, or why it could not be imported. */
