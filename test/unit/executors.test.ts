@@ -608,6 +608,24 @@ describe('function executor', () => {
     }
   }
 
+  it('retires a worker stuck importing a module past the warm-up limit, so that the tasks of other modules still run', async () => {
+    const pool = createFunctionExecutor({ threads: 2, warming: 1, warmUpLimitMs: 200 });
+    const stuck = join(tmpdir(), `jf-stuck-import-${process.pid}.mjs`);
+    writeFileSync(stuck, 'await new Promise(() => {});\nexport const handler = () => 1;\n');
+    try {
+      const hung = new AbortController();
+      // The first worker preloads the stuck module, and the next one imports it for its task.
+      const first = pool.execute(task({ type: 'function', module: stuck, export: 'handler' }), hung.signal);
+      expect(bare(await pool.execute(task(fn('double'), { input: { x: 3 } }), never))).toEqual(ok(6));
+      hung.abort();
+      expect(await first).toEqual(ABORTED);
+      expect(bare(await pool.execute(task(fn('double'), { input: { x: 4 } }), never))).toEqual(ok(8));
+    } finally {
+      await pool.close();
+      await rm(stuck, { force: true });
+    }
+  });
+
   it('has a worker started later import the modules already asked for before it takes a task', () =>
     withFirstWorkerBusy(async (pool) => {
       // The second worker starts while the first runs the long task, knowing both modules.

@@ -8,6 +8,7 @@ import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 import type { WorkerNotice, WorkerReply, WorkerRequest } from './function-worker.ts';
 import { COMPILED, startHandlerWorker, workerExecArgv } from './handler-worker-start.ts';
+import { INIT_LIMIT_MS } from './lanes.ts';
 import { COMPILED_HERE, transpile } from './ts-transpiler.ts';
 
 /** Options of {@link createFunctionExecutor}. */
@@ -20,6 +21,11 @@ export type FunctionExecutorOptions = {
    * TypeScript at once beside the engine each take ~1.5 times as long as one alone.
    */
   warming?: number;
+  /**
+   * How long a worker may warm up (start and import the pool's modules, or load its first task's
+   * module) before it counts as stuck; default INIT_LIMIT_MS, Lambda's limit on Init.
+   */
+  warmUpLimitMs?: number;
   /** Where handlers' stdout (console.log) goes; default: the process's stdout. `joinflow run` sends it to stderr. */
   output?: NodeJS.WritableStream;
 };
@@ -55,6 +61,8 @@ type Slot = {
   warming: boolean;
   /** Started before `refresh()`: retired instead of taking another job. */
   stale?: boolean;
+  /** Ends its warm-up if it takes longer than the limit (see slowWarmUp). */
+  warmUpTimer?: NodeJS.Timeout;
 };
 
 function failed(type: string, message: string, retriable: boolean): StepOutcome {
@@ -70,6 +78,7 @@ function failed(type: string, message: string, retriable: boolean): StepOutcome 
 export function createFunctionExecutor(options: FunctionExecutorOptions = {}): Executor {
   const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
   const maxWarming = Math.max(1, Math.floor(options.warming ?? availableParallelism() - 1));
+  const warmUpLimitMs = options.warmUpLimitMs ?? INIT_LIMIT_MS;
   const execArgv = workerExecArgv(process.execArgv);
   const slots = new Set<Slot>();
   const idle: Slot[] = [];
@@ -88,7 +97,32 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     });
     worker.on('exit', (code: number) => onExit(slot, code));
     slots.add(slot);
+    watchWarmUp(slot);
     return slot;
+  }
+
+  function watchWarmUp(slot: Slot): void {
+    clearTimeout(slot.warmUpTimer);
+    slot.warmUpTimer = setTimeout(() => slowWarmUp(slot), warmUpLimitMs).unref();
+  }
+
+  /**
+   * A worker still warming up after the limit is stuck importing a module (an endless loop or a
+   * promise that never settles at its top level), and while it warms no other worker may start.
+   * One still starting holds no task: it goes, and the next one starts without the modules it
+   * preloaded. One loading the module of its first task keeps it (that task's timeout stops it)
+   * but no longer counts as warming, and its module is not preloaded again.
+   */
+  function slowWarmUp(slot: Slot): void {
+    if (!slot.warming || slot.retired || !slots.has(slot)) return;
+    if (slot.starting) {
+      modules.clear();
+      void retire(slot);
+      return;
+    }
+    slot.warming = false;
+    if (slot.job !== undefined) modules.delete(slot.job.request.module);
+    while (!grow());
   }
 
   function assign(slot: Slot, job: Job): void {
@@ -155,7 +189,9 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     if (notice.notice === 'ready') {
       if (!slot.starting || slot.retired) return;
       slot.starting = false;
+      // Without modules to preload, it warms up on its first task's module: counted from now.
       if (notice.warm) slot.warming = false;
+      else watchWarmUp(slot);
       release(slot);
     } else if (slot.job?.request.id === notice.id) {
       slot.warming = false;
@@ -182,6 +218,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
   function onExit(slot: Slot, code: number): void {
     slots.delete(slot);
+    clearTimeout(slot.warmUpTimer);
     const at = idle.indexOf(slot);
     if (at >= 0) idle.splice(at, 1);
     const why = slot.crash ? `${slot.crash.name}: ${slot.crash.message}` : `exited with code ${code}`;
