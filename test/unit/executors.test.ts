@@ -394,6 +394,13 @@ describe('function executor', () => {
     expect(failure(await executor.execute(task(fn('throwsObject')), never))).toEqual({ type: 'Error', message: '{"code":"E42","detail":"the quota of project p"}', retriable: true });
   });
 
+  it('fails the step, and does not hang it, when what the handler throws cannot be converted to a string or read', async () => {
+    expect(failure(await executor.execute(task(fn('throwsNullPrototype')), never))).toEqual({ type: 'Error', message: '{"code":"E7"}', retriable: true });
+    const hostile = failure(await executor.execute(task(fn('throwsHostile')), never));
+    expect(hostile).toMatchObject({ type: 'Error', retriable: true });
+    expect(hostile.message).toContain('cannot be converted to a string');
+  });
+
   it('fails clearly, not retriable, when the module or export is missing', async () => {
     const missing = join(fixtures, 'handlers', 'nope.ts');
     const m = failure(await executor.execute(task(fn('handler', missing)), never));

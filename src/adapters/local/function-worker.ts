@@ -170,20 +170,31 @@ function pick(mod: Module, name: string): unknown {
   return mod[name];
 }
 
+/**
+ * What a thrown value says, whatever it is: it never throws itself, since a reply must go back
+ * for every request (an object without a prototype has no toString, a Proxy's traps may throw).
+ */
 function messageOf(err: unknown): string {
-  if (err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
-    return (err as { message: string }).message;
+  if (err === null || typeof err !== 'object') return String(err);
+  let message: unknown;
+  let text: string | undefined;
+  try {
+    message = (err as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+    text = String(err);
+  } catch {
+    // No toString (a null prototype), or a getter or trap that throws.
   }
   // A plain object thrown (`throw {code, detail}`): its fields, not "[object Object]".
-  if (err !== null && typeof err === 'object' && String(err) === '[object Object]') {
+  if (text === undefined || text === '[object Object]') {
     try {
       const json = JSON.stringify(err);
       if (typeof json === 'string' && json !== '{}') return json;
     } catch {
-      // A cycle or a BigInt: what String gives.
+      // A cycle, a BigInt, a trap that throws.
     }
   }
-  return String(err);
+  return text ?? 'an object that cannot be converted to a string';
 }
 
 function notLoaded(req: WorkerRequest, err: unknown): WorkerReply {
@@ -207,7 +218,12 @@ function notLoaded(req: WorkerRequest, err: unknown): WorkerReply {
 }
 
 function thrown(id: number, err: unknown): WorkerReply {
-  const e = err !== null && typeof err === 'object' ? (err as { name?: unknown; code?: unknown }) : {};
+  let e: { name?: unknown; code?: unknown } = {};
+  try {
+    if (err !== null && typeof err === 'object') e = { name: (err as { name?: unknown }).name, code: (err as { code?: unknown }).code };
+  } catch {
+    // Its getters throw: an Error, retriable.
+  }
   const type = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
   // Matched by name and code rather than instanceof: the handler may bundle its own copy of joinflow.
   const retriable = !(type === 'NonRetriableStepError' || e.code === 'NON_RETRIABLE');
@@ -355,7 +371,12 @@ port.on('message', (req: WorkerRequest | DescribeRequest) => {
       (mod) => port.postMessage({ id: req.id, exports: functionExports(mod) } satisfies DescribeReply),
       (err: unknown) => port.postMessage({ id: req.id, error: messageOf(err), syntax: (err as Error | null)?.name === 'SyntaxError' } satisfies DescribeReply),
     );
-  } else void run(req).then(async (result) => reply(await stdioFlushed(result)));
+  } else {
+    // Whatever goes wrong, one reply: without it the step would wait for ever.
+    void run(req)
+      .catch((err: unknown) => thrown(req.id, err))
+      .then(async (result) => reply(await stdioFlushed(result)));
+  }
 });
 
 /**
