@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -715,6 +715,26 @@ describe('function executor', () => {
       expect(bare(await single.execute(task(fn('double'), { input: { x: 4 } }), never))).toEqual(ok(8));
     } finally {
       await single.close();
+    }
+  });
+
+  it('ends an aborted attempt whose thread is blocked in a native call that terminate() cannot stop, and runs the next task on another worker', async () => {
+    const single = createFunctionExecutor({ threads: 1, terminateGraceMs: 100 });
+    const dir = await mkdtemp(join(tmpdir(), 'jf-native-'));
+    const started = join(dir, 'started');
+    const release = join(dir, 'release');
+    try {
+      const stop = new AbortController();
+      const blocked = single.execute(task(fn('blockNative'), { input: { started, release } }), stop.signal);
+      while (!existsSync(started)) await new Promise((resolve) => setTimeout(resolve, 10));
+      stop.abort();
+      // The thread is still blocked (nothing wrote the release file), and the attempt has ended.
+      expect(await blocked).toEqual(ABORTED);
+      expect(bare(await single.execute(task(fn('double'), { input: { x: 6 } }), never))).toEqual(ok(12));
+    } finally {
+      writeFileSync(release, '');
+      await single.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -26,6 +26,12 @@ export type FunctionExecutorOptions = {
    * module) before it counts as stuck; default INIT_LIMIT_MS, Lambda's limit on Init.
    */
   warmUpLimitMs?: number;
+  /**
+   * How long an aborted attempt (a timeout, a cancel) waits for its worker to stop before it ends
+   * anyway; default 2000 ms, as a process step's grace before SIGKILL. Only a thread blocked in a
+   * native call takes longer.
+   */
+  terminateGraceMs?: number;
   /** Where handlers' stdout (console.log) goes; default: the process's stdout. `joinflow run` sends it to stderr. */
   output?: NodeJS.WritableStream;
 };
@@ -79,6 +85,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
   const maxWarming = Math.max(1, Math.floor(options.warming ?? availableParallelism() - 1));
   const warmUpLimitMs = options.warmUpLimitMs ?? INIT_LIMIT_MS;
+  const terminateGraceMs = options.terminateGraceMs ?? 2000;
   const execArgv = workerExecArgv(process.execArgv);
   const slots = new Set<Slot>();
   const idle: Slot[] = [];
@@ -217,10 +224,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   }
 
   function onExit(slot: Slot, code: number): void {
-    slots.delete(slot);
+    forget(slot);
     clearTimeout(slot.warmUpTimer);
-    const at = idle.indexOf(slot);
-    if (at >= 0) idle.splice(at, 1);
     const why = slot.crash ? `${slot.crash.name}: ${slot.crash.message}` : `exited with code ${code}`;
     // A worker that died before it was ready fails the first job waiting for it (retriable, as a
     // crash): starting workers that always die must not go on for ever.
@@ -253,8 +258,30 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       return;
     }
     slot.job = undefined;
-    // Resolve only once the thread is gone, so a retry never competes with the runaway for a CPU.
-    void retire(slot).then(() => finish(job, ABORTED));
+    // Resolve once the thread is gone, so a retry never competes with the runaway for a CPU. A
+    // thread blocked in a native call (execSync, a read that never returns) only stops when the
+    // call returns, if ever: after the grace the attempt ends anyway, and the thread is no longer
+    // counted against the pool's size, so that it cannot leave the pool without workers.
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(grace);
+      finish(job, ABORTED);
+    };
+    const grace = setTimeout(() => {
+      forget(slot);
+      end();
+      while (!grow());
+    }, terminateGraceMs);
+    void retire(slot).then(end);
+  }
+
+  /** A retired worker that has not stopped yet: out of the pool's count (its exit changes nothing then). */
+  function forget(slot: Slot): void {
+    slots.delete(slot);
+    const at = idle.indexOf(slot);
+    if (at >= 0) idle.splice(at, 1);
   }
 
   return {
