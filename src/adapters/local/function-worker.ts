@@ -11,7 +11,7 @@ import type { StepError } from '../../model/events.ts';
 import type { StepContext, StepEvent } from '../../model/workflow.ts';
 import { ownPackageHook } from './own-package.ts';
 import type { TsHooksData } from './ts-hooks.ts';
-import { COMPILED_HERE } from './ts-transpiler.ts';
+import { COMPILED_HERE, RESOLUTION_ERRORS, TS_HOOKS_ERRORS } from './ts-transpiler.ts';
 
 /**
  * One handler invocation, sent by the pool. `timeoutMs` counts from the handler's start, after
@@ -110,16 +110,6 @@ function registerTsx(): Promise<void> {
 }
 
 const TYPESCRIPT = /\.(?:[cm]?tsx?|jsx)$/;
-/**
- * Errors of an ESM import that tsx's resolution may cure. They are raised while the module graph
- * is resolved, before any of its code runs, so importing it again runs nothing twice.
- */
-const RESOLUTION_ERRORS = new Set(['ERR_UNKNOWN_FILE_EXTENSION', 'ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT']);
-/**
- * Errors of an import through ts-hooks.ts that tsx may cure: those above, a file it leaves to tsx,
- * a JSON import without `with { type: 'json' }`. All are raised before any of the graph runs.
- */
-const TS_HOOKS_ERRORS = new Set([...RESOLUTION_ERRORS, 'JOINFLOW_USE_TSX', 'ERR_IMPORT_ATTRIBUTE_MISSING', 'ERR_IMPORT_ASSERTION_TYPE_MISSING']);
 
 /**
  * Imports a handler module once per worker — again when its file changed since (`joinflow dev`

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { serveTranspiler } from './ts-transpiler.ts';
 
 /** The source tree runs as .ts (tsx, vitest); a `tsc` build rewrites imports to .js. */
@@ -78,21 +78,30 @@ export function workerExecArgv(argv: readonly string[]): string[] {
  * `output`: where its stdout goes (by default the process's own).
  */
 export function startHandlerWorker(preload: readonly string[], output?: NodeJS.WritableStream, execArgv = workerExecArgv(process.execArgv)): Worker {
-  // Compiled, the worker's TypeScript is compiled here (ts-transpiler.ts), asked for on this channel.
-  const channel = COMPILED ? new MessageChannel() : undefined;
+  // Compiled, the worker's TypeScript is compiled by ts-transpiler.ts, asked for on this port.
+  const channel = COMPILED ? transpilers.open() : undefined;
   const worker = new Worker(BOOTSTRAP, {
     eval: true,
     execArgv,
     stdout: output !== undefined,
-    workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...preload], transpiler: channel?.port2 },
-    transferList: channel === undefined ? [] : [channel.port2],
+    workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...preload], transpiler: channel?.port },
+    transferList: channel === undefined ? [] : [channel.port],
   });
   // Written chunk by chunk rather than piped: a pipe per worker would add listeners to `output`
   // itself, over Node's warning threshold with more than 10 workers.
   if (output !== undefined) worker.stdout.on('data', (chunk: Buffer) => output.write(chunk));
-  if (channel !== undefined) {
-    serveTranspiler(channel.port1);
-    worker.once('exit', () => channel.port1.close());
-  }
+  if (channel !== undefined) worker.once('exit', channel.close);
   return worker;
 }
+
+/**
+ * Where handler workers' TypeScript is compiled: on this thread by default. A thread that ends
+ * (compile-worker.ts) has the main thread's compiler serve its workers instead (see there).
+ */
+export const transpilers = {
+  open(): { port: MessagePort; close: () => void } {
+    const channel = new MessageChannel();
+    serveTranspiler(channel.port1);
+    return { port: channel.port2, close: () => channel.port1.close() };
+  },
+};

@@ -21,6 +21,17 @@ export type TranspileRequest = { id: number; url: string };
 export type TranspileReply = { id: number; source: string } | { id: number; useTsx: string } | { id: number; error: string };
 type Answer = { source: string } | { useTsx: string } | { error: string };
 
+/**
+ * Errors of an ESM import that tsx's resolution may cure. They are raised while the module graph
+ * is resolved, before any of its code runs, so importing it again runs nothing twice.
+ */
+export const RESOLUTION_ERRORS = new Set(['ERR_UNKNOWN_FILE_EXTENSION', 'ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT']);
+/**
+ * Errors of an import through ts-hooks.ts that tsx may cure: those above, a file it leaves to tsx,
+ * a JSON import without `with { type: 'json' }`. All are raised before any of the graph runs.
+ */
+export const TS_HOOKS_ERRORS = new Set([...RESOLUTION_ERRORS, 'JOINFLOW_USE_TSX', 'ERR_IMPORT_ATTRIBUTE_MISSING', 'ERR_IMPORT_ASSERTION_TYPE_MISSING']);
+
 /** The files this compiles; `.cts` (CommonJS) and `.jsx` are left to tsx. */
 export const COMPILED_HERE = /\.(?:mts|ts|tsx)$/;
 

@@ -177,7 +177,8 @@ export async function importModule(file: string): Promise<unknown> {
   try {
     return await import(pathToFileURL(file).href);
   } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_REQUIRE_CYCLE_MODULE') throw error;
+    const code = (error as { code?: string } | null)?.code ?? '';
+    if (code !== 'ERR_REQUIRE_CYCLE_MODULE' && !userModules.tsxCures?.has(code)) throw error;
     return tsImport(file);
   }
 }
@@ -186,8 +187,10 @@ export async function importModule(file: string): Promise<unknown> {
  * What must happen before a workflow or handler module is imported. The compiled CLI (dist/, see
  * bin/cli-entry.js) starts without tsx and sets this to register it, so that the ~0.1 s it takes
  * is paid only by commands that load a module; from src/, tsx is registered at start.
+ * `tsxCures`: errors of a failed import that tsImport is tried for (a compile thread that loads
+ * TypeScript through ts-hooks.ts, see compile-worker.ts).
  */
-export const userModules: { prepare: () => Promise<void> } = { prepare: async () => {} };
+export const userModules: { prepare: () => Promise<void>; tsxCures?: ReadonlySet<string> } = { prepare: async () => {} };
 
 /** tsx's tsImport, loaded when first needed (it is not, for a workflow in YAML). */
 async function tsImport(file: string): Promise<unknown> {
