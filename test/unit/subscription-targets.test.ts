@@ -113,6 +113,24 @@ describe('webhook redirects', () => {
     expect(during).toBeGreaterThan(Math.max(before, timers()));
   });
 
+  // The engine's stop signal lives as long as the engine. Combined with each attempt's deadline by
+  // AbortSignal.any(), it kept an entry per attempt for good (Node 20: ~100 bytes, and the whole
+  // attempt's signal while fetch listened to it): a dev server leaked with every delivery.
+  it('attempts leave nothing on the engine\'s stop signal, which still stops one in flight', async () => {
+    const stop = new AbortController();
+    const retained = () => {
+      // Node's own record of the signals that AbortSignal.any() made from this one.
+      const key = Object.getOwnPropertySymbols(stop.signal).find((k) => k.description === 'kDependantSignals');
+      return key === undefined ? 0 : ((stop.signal as unknown as Record<symbol, Set<unknown>>)[key]?.size ?? 0);
+    };
+    for (let i = 0; i < 50; i++) expect(await runner(sub('hook', { type: 'webhook', url: `${base}/ok` }), { ...event, id: `e${i}` }, stop.signal)).toEqual({ status: 'delivered' });
+    expect(retained()).toBe(0);
+    const hung = runner(sub('hook', { type: 'webhook', url: `${base}/hang`, timeoutMs: 30_000 }), event, stop.signal);
+    setTimeout(() => stop.abort(), 50);
+    expect(await hung).toEqual({ status: 'retry', error: `POST ${base}/hang: stopped (the engine is shutting down)` });
+    expect(retained()).toBe(0);
+  });
+
   it('a 200 still delivers', async () => {
     expect(await runner(sub('hook', { type: 'webhook', url: `${base}/ok` }), event)).toEqual({ status: 'delivered' });
   });

@@ -76,12 +76,18 @@ export function createTargetRunner(deps: TargetDeps): TargetRunner {
  * reported; an attempt in flight now holds the process until its answer or its time limit.
  */
 async function postWebhook(t: WebhookTarget, event: EventEnvelope, stop?: AbortSignal): Promise<DeliveryResult> {
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${t.timeoutMs} ms`, 'TimeoutError')), t.timeoutMs);
+  const attempt = new AbortController();
+  const timer = setTimeout(() => attempt.abort(new DOMException(`no answer within ${t.timeoutMs} ms`, 'TimeoutError')), t.timeoutMs);
+  // Not AbortSignal.any([stop, …]): `stop` lives as long as the engine, and Node 20 keeps an entry
+  // on it for every signal made from it, for good (a dev server grew with each delivery).
+  const onStop = () => attempt.abort(stop!.reason);
+  if (stop?.aborted) onStop();
+  else stop?.addEventListener('abort', onStop, { once: true });
   try {
-    return await attemptPost(t, event, stop ? AbortSignal.any([stop, deadline.signal]) : deadline.signal, stop);
+    return await attemptPost(t, event, attempt.signal, stop);
   } finally {
     clearTimeout(timer);
+    stop?.removeEventListener('abort', onStop);
   }
 }
 
