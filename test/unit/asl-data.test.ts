@@ -140,6 +140,21 @@ describe('ASL choice rules', () => {
     expect(rule({ Variable: '$.x', IsNumeric: false }, {})).toBe(true);
   });
 
+  it('compares timestamps at the precision they are written with, past the millisecond', () => {
+    const at = (op: string, a: string, b: string) => rule({ Variable: '$.a', [`${op}Path`]: '$.b' }, { a, b });
+    expect(rule({ Variable: '$.a', TimestampEquals: '2026-01-01T00:00:00.0002Z' }, { a: '2026-01-01T00:00:00.0001Z' })).toBe(false);
+    expect(rule({ Variable: '$.a', TimestampLessThan: '2026-01-01T00:00:00.0002Z' }, { a: '2026-01-01T00:00:00.0001Z' })).toBe(true);
+    expect(at('TimestampGreaterThan', '2026-01-01T00:00:00.000000002Z', '2026-01-01T00:00:00.000000001Z')).toBe(true);
+    expect(at('TimestampLessThanEquals', '2026-01-01T00:00:00.0002Z', '2026-01-01T00:00:00.0001Z')).toBe(false);
+    expect(at('TimestampGreaterThanEquals', '2026-01-01T00:00:00.0001Z', '2026-01-01T00:00:00.0002Z')).toBe(false);
+    // Equal instants, written with more or fewer digits or another offset, are equal.
+    expect(at('TimestampEquals', '2026-01-01T00:00:00.00010Z', '2026-01-01T00:00:00.0001Z')).toBe(true);
+    expect(at('TimestampEquals', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00.000000Z')).toBe(true);
+    expect(at('TimestampEquals', '2026-01-01T01:30:00.5+01:30', '2026-01-01T00:00:00.50Z')).toBe(true);
+    expect(at('TimestampLessThan', '2025-12-31T23:59:59.9999999Z', '2026-01-01T00:00:00Z')).toBe(true);
+    expect(at('TimestampLessThan', '0099-12-31T23:59:59Z', '0100-01-01T00:00:00Z')).toBe(true);
+  });
+
   it('says what is wrong with a rule, by path', () => {
     expect(ruleProblems({ Variable: '$.a', StringEquals: 1, NumericEquals: 2, Next: 'X' }, 'C[0]', true)).toEqual([
       { path: 'C[0]', message: 'a rule needs exactly one of And, Or, Not or a comparison; it has StringEquals, NumericEquals' },

@@ -1,6 +1,7 @@
 /** ASL Choice rules: checked when a machine is imported, evaluated when its Choice state runs. */
 import type { Problem } from '../../model/errors.ts';
 import { getPath, hasPath, pathProblem } from './paths.ts';
+import { compareTimestamps, parseTimestamp } from './timestamps.ts';
 
 type Kind = 'string' | 'numeric' | 'boolean' | 'timestamp' | 'test';
 const COMPARATORS: Record<string, Kind> = {};
@@ -14,8 +15,6 @@ COMPARATORS['StringMatches'] = 'string';
 COMPARATORS['BooleanEquals'] = 'boolean';
 COMPARATORS['BooleanEqualsPath'] = 'boolean';
 for (const t of ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp']) COMPARATORS[t] = 'test';
-
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /** Problems of one rule (`top`: a rule of Choices, which must have Next). */
 export function ruleProblems(rule: unknown, at: string, top: boolean): Problem[] {
@@ -55,7 +54,7 @@ export function ruleProblems(rule: unknown, at: string, top: boolean): Problem[]
     if (typeof value !== 'number') out.push({ path: `${at}.${op}`, message: 'must be a number' });
   } else if (typeof value !== 'string') {
     out.push({ path: `${at}.${op}`, message: 'must be a string' });
-  } else if (kind === 'timestamp' && !TIMESTAMP.test(value)) {
+  } else if (kind === 'timestamp' && parseTimestamp(value) === undefined) {
     out.push({ path: `${at}.${op}`, message: 'must be an RFC 3339 timestamp such as 2026-01-01T00:00:00Z' });
   }
   return out;
@@ -78,7 +77,7 @@ export function matches(rule: Record<string, unknown>, data: unknown, context: u
   const kind = COMPARATORS[op]!;
   if (kind === 'test') {
     const is = op === 'IsNull' ? v === null : op === 'IsNumeric' ? typeof v === 'number' : op === 'IsString' ? typeof v === 'string'
-      : op === 'IsBoolean' ? typeof v === 'boolean' : typeof v === 'string' && TIMESTAMP.test(v);
+      : op === 'IsBoolean' ? typeof v === 'boolean' : typeof v === 'string' && parseTimestamp(v) !== undefined;
     return is === rule[op];
   }
   const other = op.endsWith('Path') ? getPath(rule[op] as string, data, context) : rule[op];
@@ -88,8 +87,9 @@ export function matches(rule: Record<string, unknown>, data: unknown, context: u
   if (typeof v !== 'string' || typeof other !== 'string') return false;
   if (base === 'Matches') return wildcard(other).test(v);
   if (kind === 'timestamp') {
-    if (!TIMESTAMP.test(v) || !TIMESTAMP.test(other)) return false;
-    return compare(base, Date.parse(v), Date.parse(other));
+    const a = parseTimestamp(v);
+    const b = parseTimestamp(other);
+    return a !== undefined && b !== undefined && compare(base, compareTimestamps(a, b), 0);
   }
   return compare(base, v, other);
 }
