@@ -155,6 +155,27 @@ describe('ASL choice rules', () => {
     expect(at('TimestampLessThan', '0099-12-31T23:59:59Z', '0100-01-01T00:00:00Z')).toBe(true);
   });
 
+  it('takes only dates and times that exist as timestamps (IsTimestamp, comparisons, values checked at import)', () => {
+    const isTs = (at: unknown) => rule({ Variable: '$.at', IsTimestamp: true }, { at });
+    for (const good of ['2024-02-29T00:00:00Z', '2000-02-29T23:59:59.999+23:59', '2026-12-31T23:59:60Z', '2027-01-01T00:59:60+01:00', '2026-06-30T16:59:60-07:00', '0000-01-01T00:00:00Z']) {
+      expect(isTs(good), good).toBe(true);
+    }
+    for (const bad of ['2026-02-30T00:00:00Z', '2026-02-29T00:00:00Z', '1900-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-13-01T00:00:00Z', '2026-00-10T00:00:00Z',
+      '2026-01-00T00:00:00Z', '2026-01-01T25:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:60:00Z', '2026-01-01T00:00:61Z', '2026-01-15T23:59:60Z',
+      '2026-12-31T22:59:60Z', '2026-01-01T00:00:00+24:00', '2026-01-01T00:00:00+01:60']) {
+      expect(isTs(bad), bad).toBe(false);
+    }
+    // Not a timestamp: no comparison matches, not even with itself.
+    expect(rule({ Variable: '$.at', TimestampEqualsPath: '$.at' }, { at: '2026-02-30T00:00:00Z' })).toBe(false);
+    expect(rule({ Variable: '$.at', TimestampLessThan: '2026-03-03T00:00:00Z' }, { at: '2026-02-30T00:00:00Z' })).toBe(false);
+    // A leap second comes after 23:59:59.999 and before the next day.
+    expect(rule({ Variable: '$.at', TimestampGreaterThan: '2026-12-31T23:59:59.999Z' }, { at: '2026-12-31T23:59:60Z' })).toBe(true);
+    expect(rule({ Variable: '$.at', TimestampLessThan: '2027-01-01T00:00:00Z' }, { at: '2026-12-31T23:59:60.5Z' })).toBe(true);
+    expect(ruleProblems({ Variable: '$.at', TimestampEquals: '2026-02-30T00:00:00Z', Next: 'X' }, 'C[0]', true)).toEqual([
+      { path: 'C[0].TimestampEquals', message: 'must be an RFC 3339 timestamp such as 2026-01-01T00:00:00Z' },
+    ]);
+  });
+
   it('says what is wrong with a rule, by path', () => {
     expect(ruleProblems({ Variable: '$.a', StringEquals: 1, NumericEquals: 2, Next: 'X' }, 'C[0]', true)).toEqual([
       { path: 'C[0]', message: 'a rule needs exactly one of And, Or, Not or a comparison; it has StringEquals, NumericEquals' },
