@@ -268,5 +268,13 @@ describe('ASL states', () => {
     await runState('W', { Type: 'Wait', SecondsPath: '$.s', End: true }, { s: 0.5 }, c);
     await runState('W', { Type: 'Wait', Timestamp: '2000-01-01T00:00:00Z', End: true }, {}, c);
     expect(c.slept).toEqual([2000, 500, 0]);
+    // A date that does not exist is no timestamp (Date.parse would wait until March 2).
+    await expect(runState('W', { Type: 'Wait', TimestampPath: '$.at', End: true }, { at: '2099-02-30T00:00:00Z' }, c))
+      .rejects.toMatchObject({ error: 'States.Runtime', message: 'States.Runtime: Wait "W": "2099-02-30T00:00:00Z" is not a timestamp' });
+    // Its fraction of a second counts: it sleeps until .5, not until the whole second.
+    await runState('W', { Type: 'Wait', TimestampPath: '$.at', End: true }, { at: '2099-03-02T00:00:00.5Z' }, c);
+    const late = c.slept[3]! - (Date.UTC(2099, 2, 2, 0, 0, 0, 500) - Date.now());
+    expect(late).toBeGreaterThanOrEqual(0);
+    expect(late).toBeLessThan(500);
   });
 });

@@ -66,7 +66,7 @@ describe('checking ASL machines', () => {
     const wait = (Timestamp: string) => checkMachine({ StartAt: 'W', States: { W: { Type: 'Wait', Timestamp, End: true } } }).problems.map((p) => `${p.path}: ${p.message}`);
     expect(wait('2026-03-14T01:59:00Z')).toEqual([]);
     expect(wait('2026-03-14T01:59:00.5+01:00')).toEqual([]);
-    for (const bad of ['2026-03-14', '2026-03-14t01:59:00z', '2026-03-14 01:59:00Z', '2026-02-30T01:59:00Z x']) {
+    for (const bad of ['2026-03-14', '2026-03-14t01:59:00z', '2026-03-14 01:59:00Z', '2026-02-30T01:59:00Z x', '2026-02-30T01:59:00Z', '2026-03-14T24:00:00Z']) {
       expect(wait(bad)).toEqual(['States.W.Timestamp: must be an RFC 3339 timestamp with its time and zone, such as "2026-03-14T01:59:00Z"']);
     }
     // A catcher's ResultPath, like a state's, places the error in the data, never in the context object.

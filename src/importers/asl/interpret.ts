@@ -7,6 +7,7 @@ import { matches } from './choice.ts';
 import type { Catcher, Retrier, Scope, State } from './machine.ts';
 import { applyTemplate, evalExpression, getPath, setPath, StatesError } from './paths.ts';
 import { describe } from './states-error.ts';
+import { parseTimestamp } from './timestamps.ts';
 
 /** A task implementation: Lambda-style, `(event, context) => result`. */
 export type TaskFunction = (event: unknown, context: Record<string, unknown>) => unknown;
@@ -224,9 +225,9 @@ function waitMs(name: string, st: State, eff: unknown, cx: unknown): number {
     return s * 1000;
   }
   const ts = st['Timestamp'] ?? getPath(st['TimestampPath'] as string, eff, cx);
-  const at = typeof ts === 'string' ? Date.parse(ts) : Number.NaN;
-  if (Number.isNaN(at)) throw new StatesError('States.Runtime', `Wait "${name}": ${JSON.stringify(ts)} is not a timestamp`);
-  return Math.max(0, at - Date.now());
+  const at = typeof ts === 'string' ? parseTimestamp(ts) : undefined;
+  if (at === undefined) throw new StatesError('States.Runtime', `Wait "${name}": ${JSON.stringify(ts)} is not a timestamp`);
+  return Math.max(0, (at.seconds + (at.leap ? 1 : 0)) * 1000 + Number(at.fraction.slice(0, 3).padEnd(3, '0')) - Date.now());
 }
 
 /**

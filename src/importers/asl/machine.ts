@@ -7,9 +7,7 @@ import type { Problem } from '../../model/errors.ts';
 import { suggest } from '../../compiler/validate.ts';
 import { ruleProblems } from './choice.ts';
 import { pathProblem, templateProblems } from './paths.ts';
-
-/** A Wait's Timestamp, as Step Functions takes it: a date, an uppercase T, a time, and Z or an offset. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+import { parseTimestamp } from './timestamps.ts';
 
 /** The longest Wait of fixed Seconds: a step's delayMs is at most a year. */
 const YEAR_S = 31_536_000;
@@ -144,7 +142,7 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
       if (given.length !== 1) problems.push({ path: p, message: `a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath${given.length ? `; it has ${given.join(', ')}` : ''}` });
       if (st['Seconds'] !== undefined && !(Number.isInteger(st['Seconds']) && (st['Seconds'] as number) >= 0)) problems.push({ path: `${p}.Seconds`, message: 'must be a whole number of seconds, 0 or more' });
       else if (typeof st['Seconds'] === 'number' && st['Seconds'] > YEAR_S) problems.push({ path: `${p}.Seconds`, message: `at most ${YEAR_S} (a year) is imported: joinflow's timer waits no longer, got ${st['Seconds']}` });
-      if (typeof st['Timestamp'] === 'string' && (!RFC3339.test(st['Timestamp']) || Number.isNaN(Date.parse(st['Timestamp'])))) {
+      if (typeof st['Timestamp'] === 'string' && parseTimestamp(st['Timestamp']) === undefined) {
         problems.push({ path: `${p}.Timestamp`, message: 'must be an RFC 3339 timestamp with its time and zone, such as "2026-03-14T01:59:00Z"' });
       }
       for (const k of ['SecondsPath', 'TimestampPath']) if (st[k] !== undefined) {
