@@ -108,6 +108,21 @@ describe('ASL paths', () => {
     expect(applyTemplate({ 'id.$': 'States.UUID()' }, {}, {})).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });
 
+  it('reads bracketed names holding ",", "]" or ")", in paths and as intrinsic function arguments', () => {
+    const data = { 'a,b': 1, 'x]y': 2, 'p)q': 3, "it's": 4, n: { 'c, d': [5, 6] } };
+    expect(getPath("$['x]y']", data, {})).toBe(2);
+    expect(getPath('$["it\'s"]', data, {})).toBe(4);
+    expect(getPath("$.n[ 'c, d' ][1]", data, {})).toBe(6);
+    expect(applyTemplate({
+      'a.$': "States.Array($['a,b'], $['x]y'], $['p)q'])",
+      'f.$': "States.Format('{}-{}', $.n['c, d'][0], States.ArrayLength($.n['c, d']))",
+    }, data, {})).toEqual({ a: [1, 2, 3], f: '5-2' });
+    expect(templateProblems({ 'a.$': "States.Array($['a,b'], $['x]y'])" }, 'P')).toEqual([]);
+    // What stays refused: an unclosed name, and several names in one bracket.
+    expect(() => parsePath("$['a")).toThrow("the name after \"[\" has no closing '");
+    expect(() => parsePath("$['a', 'b']")).toThrow("\"['a', 'b']\" is not supported");
+  });
+
   it('reports bad template fields by path when a machine is checked', () => {
     expect(templateProblems({ ok: 1, 'a.$': '$.x', nested: { 'b.$': 'States.Nope(1)', 'c.$': 3 } }, 'States.T.Parameters')).toEqual([
       { path: 'States.T.Parameters.nested.b.$', message: expect.stringContaining('States.Nope is not an intrinsic function') },

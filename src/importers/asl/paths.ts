@@ -31,11 +31,16 @@ export function parsePath(text: string): RefPath {
       segments.push(name);
       i = j;
     } else if (c === '[') {
-      const close = text.indexOf(']', i);
+      let j = i + 1;
+      while (text[j] === ' ') j++;
+      const quote = text[j];
+      // A quoted name runs to its closing quote: it may hold "]", "," or ")" (a name that needs brackets).
+      const end = quote === "'" || quote === '"' ? text.indexOf(quote, j + 1) : j;
+      if (end < 0) throw new Error(`"${text}": the name after "[" has no closing ${quote}`);
+      const close = text.indexOf(']', end);
       if (close < 0) throw new Error(`"${text}": "[" without "]"`);
       const inner = text.slice(i + 1, close).trim();
-      const quoted = /^'(.*)'$/.exec(inner) ?? /^"(.*)"$/.exec(inner);
-      if (quoted) segments.push(quoted[1]!);
+      if (end > j && text.slice(end + 1, close).trim() === '') segments.push(text.slice(j + 1, end));
       else if (/^\d+$/.test(inner)) segments.push(Number(inner));
       else throw new Error(`"${text}": "[${inner}]" is not supported (only [n] and ['name']: no wildcards, filters or slices)`);
       i = close + 1;
@@ -219,8 +224,17 @@ export function parseCall(text: string): Call {
       return { lit: s, raw };
     }
     if (c === '$') {
+      // The path ends at the first "," or ")" outside its brackets and the quoted names in them ($['a,b']).
       let j = i;
-      while (j < text.length && text[j] !== ',' && text[j] !== ')') j++;
+      for (let inBracket = false; j < text.length && (inBracket || (text[j] !== ',' && text[j] !== ')')); j++) {
+        const ch = text[j];
+        if (ch === '[') inBracket = true;
+        else if (ch === ']') inBracket = false;
+        else if (inBracket && (ch === "'" || ch === '"')) {
+          const end = text.indexOf(ch, j + 1);
+          j = end < 0 ? text.length : end;
+        }
+      }
       const p = text.slice(i, j).trim();
       parsePath(p);
       i = j;
