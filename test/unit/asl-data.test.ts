@@ -118,6 +118,9 @@ describe('ASL paths', () => {
       'f.$': "States.Format('{}-{}', $.n['c, d'][0], States.ArrayLength($.n['c, d']))",
     }, data, {})).toEqual({ a: [1, 2, 3], f: '5-2' });
     expect(templateProblems({ 'a.$': "States.Array($['a,b'], $['x]y'])" }, 'P')).toEqual([]);
+    // The Step Functions guide's own example puts a dot before the bracket.
+    expect(applyTemplate({ 'v.$': "States.Format('{}', $.abc.['def ghi'])" }, { abc: { 'def ghi': 'x' } }, {})).toEqual({ v: 'x' });
+    expect(() => parsePath('$.a.')).toThrow('a "." must be followed by a field name');
     // What stays refused: an unclosed name, and several names in one bracket.
     expect(() => parsePath("$['a")).toThrow("the name after \"[\" has no closing '");
     expect(() => parsePath("$['a', 'b']")).toThrow("\"['a', 'b']\" is not supported");

@@ -23,6 +23,11 @@ export function parsePath(text: string): RefPath {
     const c = text[i]!;
     if (c === '.') {
       if (text[i + 1] === '.') throw new Error(`"${text}": ".." (deep scan) is not supported; name each field`);
+      // "$.abc.['def ghi']": the form the Step Functions guide shows for a name that needs brackets.
+      if (text[i + 1] === '[') {
+        i++;
+        continue;
+      }
       let j = i + 1;
       while (j < text.length && text[j] !== '.' && text[j] !== '[') j++;
       const name = text.slice(i + 1, j);
