@@ -73,6 +73,17 @@ describe('ASL paths', () => {
     }
   });
 
+  it('draws States.MathRandom from start (inclusive) to end (exclusive), and fails when no number is both', () => {
+    const seen = new Set<unknown>();
+    for (let i = 0; i < 200; i++) seen.add((applyTemplate({ 'r.$': 'States.MathRandom(-1, 2)' }, {}, {}) as { r: unknown }).r);
+    expect([...seen].sort()).toEqual([-1, 0, 1]);
+    for (const [a, b] of [[10, 1], [5, 5]]) {
+      expect(() => applyTemplate({ 'r.$': `States.MathRandom($.a, $.b)` }, { a, b }, {})).toThrow(expect.objectContaining({
+        error: 'States.IntrinsicFailure', message: `States.IntrinsicFailure: States.MathRandom: the start (${a}) must be less than the end (${b}), which is excluded`,
+      }));
+    }
+  });
+
   it('gives the engine\'s retry number to $$.State.RetryCount when the engine retries the Task', async () => {
     const seen: unknown[] = [];
     const st: State = { Type: 'Task', Resource: 'arn:aws:lambda:r:1:function:f', Parameters: { 'rc.$': '$$.State.RetryCount' }, End: true };

@@ -127,6 +127,8 @@ export const INTRINSICS: Record<string, (args: unknown[]) => unknown> = {
     if (args.length < 2 || args.length > 3) throw new StatesError('States.IntrinsicFailure', 'States.MathRandom takes 2 or 3 arguments');
     const lo = want('MathRandom', args[0], isInt, 'a whole number');
     const hi = want('MathRandom', args[1], isInt, 'a whole number');
+    // From start (inclusive) to end (exclusive), as Step Functions documents it: no number is both when start >= end.
+    if (lo >= hi) throw new StatesError('States.IntrinsicFailure', `States.MathRandom: the start (${lo}) must be less than the end (${hi}), which is excluded`);
     return lo + Math.floor(Math.random() * (hi - lo));
   },
   MathAdd(args) {
