@@ -30,17 +30,20 @@ export function aslHandler(tasks: Readonly<Record<string, unknown>> = {}): (even
     if (p === undefined || p === null || typeof p !== 'object' || p.v !== 1) {
       throw new NonRetriableStepError('this step has no params that joinflow import asl wrote (params.v 1): import the machine again');
     }
-    const runId = context.runId ?? (event as { joinflow?: { runId?: string } }).joinflow?.runId ?? 'run';
-    const workflow = context.workflow ?? (event as { joinflow?: { workflow?: string } }).joinflow?.workflow ?? 'machine';
+    const meta = (event as { joinflow?: { runId?: string; workflow?: string; attempt?: number; runStartedAt?: number } }).joinflow;
+    const runId = context.runId ?? meta?.runId ?? 'run';
+    const workflow = context.workflow ?? meta?.workflow ?? 'machine';
+    const started = context.runStartedAt ?? meta?.runStartedAt;
     const ctx: RunContext = {
       tasks: fns,
-      execution: { Id: runId, Input: event.input, Name: runId, StartTime: '' },
+      // ISO 8601 with milliseconds, as Step Functions gives it ("2019-03-26T20:14:13.192Z"): the run's start, in every state.
+      execution: { Id: runId, Input: event.input, Name: runId, StartTime: started === undefined ? '' : new Date(started).toISOString() },
       stateMachine: { Id: workflow, Name: workflow },
       sleep,
     };
     const results = (event.results ?? {}) as Record<string, Envelope | undefined>;
     // The engine's attempt (1 for the first): a Task the engine retries reads $$.State.RetryCount from it.
-    const attempt = context.attempt ?? (event as { joinflow?: { attempt?: number } }).joinflow?.attempt ?? 1;
+    const attempt = context.attempt ?? meta?.attempt ?? 1;
     try {
       return await run(p, event, results, ctx, attempt - 1);
     } catch (error) {

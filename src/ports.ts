@@ -118,6 +118,8 @@ export type Task = {
   fallback?: 'batch';
   /** The step's data files, staged by the executor (a run directory locally, an S3 prefix on AWS). */
   files?: StepFiles;
+  /** When the run started (ms since the epoch), which a function step's context gives as `runStartedAt`. */
+  runStartedAt?: number;
 };
 
 /** How an execution ended. `aborted`: stopped because the signal fired (timeout or cancel). */

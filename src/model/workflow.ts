@@ -258,6 +258,8 @@ export type StepContext = {
   item?: number;
   /** Unique per execution, like Lambda's awsRequestId. */
   awsRequestId: string;
+  /** When the run started (ms since the epoch); on AWS Lambda, whose context has no room for it, the event's `joinflow.runStartedAt`. */
+  runStartedAt?: number;
   getRemainingTimeInMillis(): number;
 };
 

@@ -65,6 +65,10 @@ describe('AWS dispatch request shapes', () => {
     const input = lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input;
     expect(input.FunctionName).toBe('joinflow-test-wf-m-asl-handler');
     expect(JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array))).toMatchObject({ params, joinflow: { step: 'end' } });
+    // The run's start rides along for the handler, whose Lambda context cannot carry it ($$.Execution.StartTime).
+    await dispatchTask({ ...base, step: 'end', executor: { type: 'function', module: 'm.asl.ts', export: 'handler', params }, event: { ...base.event, params }, runStartedAt: 1_700_000_000_123 }, shared);
+    expect(JSON.parse(new TextDecoder().decode(lambdaMock.commandCalls(InvokeCommand)[1]!.args[0].input.Payload as Uint8Array)))
+      .toMatchObject({ joinflow: { step: 'end', runStartedAt: 1_700_000_000_123 } });
     // Without params a step has its own function, and no other: it is not sent to the shared one.
     await expect(dispatchTask({ ...base, step: 'x', executor: { type: 'function', module: 'm.asl.ts', export: 'handler' } }, shared))
       .rejects.toThrow('no Lambda function is deployed for function step "wf/x"');

@@ -89,7 +89,7 @@ describe('fallback to Batch on AWS', () => {
     expect(payload).toEqual({
       input: { x: 1 },
       results: {},
-      joinflow: { workflow: 'fbw', runId: 'fb-1', step: 'slow', attempt: 1, maxAttempts: 1, placement: 'lambda', fallback: 'batch' },
+      joinflow: { workflow: 'fbw', runId: 'fb-1', step: 'slow', attempt: 1, maxAttempts: 1, placement: 'lambda', fallback: 'batch', runStartedAt: expect.any(Number) },
     });
 
     // Lambda times out (its destination record): retrying, although attempt 1 of 1.

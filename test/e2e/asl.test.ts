@@ -121,6 +121,28 @@ describe('joinflow import asl: Retry and Catch on the engine', () => {
     expect(JSON.parse((failed.error as { message: string }).message)).toMatchObject({ errorType: 'InternalServerError', errorMessage: 'try again (call 2)' });
   });
 
+  it('gives $$.Execution.StartTime as the run\'s start, the same in every state, on the durable store', () => {
+    const wf = imported({
+      StartAt: 'First',
+      States: {
+        First: { Type: 'Pass', Parameters: { 'start.$': '$$.Execution.StartTime' }, ResultPath: '$.first', Next: 'Pause' },
+        Pause: { Type: 'Wait', Seconds: 1, Next: 'Second' },
+        Second: { Type: 'Pass', Parameters: { 'start.$': '$$.Execution.StartTime', 'entered.$': '$$.State.EnteredTime' }, ResultPath: '$.second', End: true },
+      },
+    }, []);
+    const state = tmp();
+    const r = joinflow(['run', wf, '--input', '{}', '--json', '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    const { runId, output } = JSON.parse(r.stdout) as { runId: string; output: { first: { start: string }; second: { start: string; entered: string } } };
+    const status = joinflow(['status', runId, '--state', state, '--json']);
+    const started = (JSON.parse(status.stdout) as { run: { startedAt: number } }).run.startedAt;
+    expect(output.first.start).toBe(new Date(started).toISOString());
+    expect(output.first.start).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    // A second later (the Wait), the same start.
+    expect(output.second.start).toBe(output.first.start);
+    expect(Date.parse(output.second.entered) - Date.parse(output.second.start)).toBeGreaterThanOrEqual(1000);
+  });
+
   it('joins the ways into a state after a Choice, whichever ran', () => {
     const wf = imported({
       StartAt: 'Check',

@@ -185,6 +185,16 @@ describe('compiling ASL machines to workflows', () => {
     await expect(aslHandler()(event, { awsRequestId: 'x' } as never)).resolves.toMatchObject({ end: true, output: { run: 'run-7', machine: 'orders', state: 'Who' } });
   });
 
+  it('gives $$.Execution.StartTime as the run\'s start, in ISO 8601 with milliseconds, from the context or (on Lambda) the event\'s metadata', async () => {
+    const wf = compiled({ StartAt: 'When', States: { When: { Type: 'Pass', Parameters: { 'start.$': '$$.Execution.StartTime' }, End: true } } });
+    const params = (wf.steps['When']!.executor as { params: unknown }).params;
+    const at = Date.UTC(2026, 2, 26, 20, 14, 13, 192);
+    await expect(aslHandler()({ input: {}, results: {}, params }, { runId: 'r', workflow: 'm', runStartedAt: at }))
+      .resolves.toMatchObject({ output: { start: '2026-03-26T20:14:13.192Z' } });
+    const event = { input: {}, results: {}, params, joinflow: { workflow: 'm', runId: 'r', step: 'When', attempt: 1, maxAttempts: 1, runStartedAt: at + 8 } };
+    await expect(aslHandler()(event, { awsRequestId: 'x' } as never)).resolves.toMatchObject({ output: { start: '2026-03-26T20:14:13.200Z' } });
+  });
+
   it('retries a Task of several retriers in its handler, each counting its own, with a time-out over all its attempts', () => {
     const retry = [{ ErrorEquals: ['A'], MaxAttempts: 1 }, { ErrorEquals: ['B'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2 }];
     const wf = compiled({ StartAt: 'T', States: {

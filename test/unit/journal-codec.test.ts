@@ -35,7 +35,9 @@ describe('journal facts', () => {
     item.placement = 'lambda';
     item.fallback = 'batch';
     item.files = { inputs: ['a.txt'], outputs: ['b.txt'] } as Task['files'];
-    const other = task({ event: { input: { different: true }, results: {} } });
+    // The run's start, from before the row's first time.
+    item.runStartedAt = 1_700_000_000_123;
+    const other = task({ event: { input: { different: true }, results: {} }, runStartedAt: 1_700_000_000_123 });
     const { tasks, text } = roundTrip((w) => {
       w.task(task(), input);
       w.task(item, input);

@@ -50,7 +50,7 @@ describe('a state dir of schema 3', () => {
     expect(versions(dir)).toEqual([3]);
   });
 
-  it('goes on: a running run takes new facts after its old rows, and the file becomes schema 4', async () => {
+  it('goes on: a running run takes new facts after its old rows, and the file becomes schema 5', async () => {
     const dir = copy();
     const s = open(dir);
     // The join "join" of run "live" has arrival "a" of 2 (written as JSON in schema 3).
@@ -67,7 +67,7 @@ describe('a state dir of schema 3', () => {
     s.log.taskStarted(b, unfinished!.startedAt! + 11);
     await s.store.saveResult('live', 'a', 'x');
     await s.store.commit();
-    expect(versions(dir)).toEqual([3, 4]);
+    expect(versions(dir)).toEqual([3, 5]);
     s.close();
     opened.length = 0;
 

@@ -362,6 +362,33 @@ describe('journal state', () => {
     const db = new Database(path.join(dir, 'state.db'));
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL); INSERT INTO schema_version VALUES (2, 0);');
     db.close();
-    expect(() => openJournalState({ dir })).toThrow(/state schema version 2, but this joinflow uses version 4/);
+    expect(() => openJournalState({ dir })).toThrow(/state schema version 2, but this joinflow uses version 5/);
+  });
+
+  it('reads a state file of schema 4 and makes it schema 5 with its first commit, so that joinflow 4 refuses what it would misread', async () => {
+    const dir = freshDir();
+    const first = open(dir);
+    await first.store.startRun({ runId: 'r4', workflow: 'wf', input: null, startedAt: 1 });
+    await first.store.commit();
+    first.close();
+    opened.length = 0;
+    const versions = () => {
+      const db = new Database(path.join(dir, 'state.db'));
+      try {
+        return db.prepare<[], number>('SELECT version FROM schema_version ORDER BY version').pluck().all();
+      } finally {
+        db.close();
+      }
+    };
+    // As joinflow 4 left it.
+    const db = new Database(path.join(dir, 'state.db'));
+    db.exec('DELETE FROM schema_version; INSERT INTO schema_version VALUES (4, 0);');
+    db.close();
+    const again = open(dir);
+    expect(await again.store.getRun('r4')).toMatchObject({ runId: 'r4', startedAt: 1 });
+    expect(versions()).toEqual([4]);
+    await again.store.startRun({ runId: 'r5', workflow: 'wf', input: null, startedAt: 2 });
+    await again.store.commit();
+    expect(versions()).toEqual([4, 5]);
   });
 });

@@ -52,6 +52,8 @@ export type TaskMeta = {
   /** Placed (`auto`) steps: where the attempt runs, and whether a timeout falls back to Batch. */
   placement?: string;
   fallback?: 'batch';
+  /** When the run started (ms since the epoch): a Lambda context cannot carry the StepContext's `runStartedAt`. */
+  runStartedAt?: number;
 };
 
 /** Task metadata without the payload. */
@@ -65,6 +67,7 @@ export function taskMeta(task: Task): TaskMeta {
     ...(task.item === undefined ? {} : { item: task.item }),
     ...(task.placement === undefined ? {} : { placement: task.placement }),
     ...(task.fallback === undefined ? {} : { fallback: task.fallback }),
+    ...(task.runStartedAt === undefined ? {} : { runStartedAt: task.runStartedAt }),
   };
 }
 

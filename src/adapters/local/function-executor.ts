@@ -309,6 +309,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
             attempt: task.attempt,
             item: task.item,
             timeoutMs: task.timeoutMs,
+            runStartedAt: task.runStartedAt,
           },
           signal,
           resolve,

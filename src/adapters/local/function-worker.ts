@@ -28,6 +28,7 @@ export type WorkerRequest = {
   attempt: number;
   item: number | undefined;
   timeoutMs: number | undefined;
+  runStartedAt?: number | undefined;
 };
 
 /** The single reply to a request with the same `id`. */
@@ -238,6 +239,7 @@ function contextFor(req: WorkerRequest): StepContext {
       deadline === undefined ? () => NO_DEADLINE_MS : () => Math.max(0, deadline - Date.now()),
   };
   if (req.item !== undefined) context.item = req.item;
+  if (req.runStartedAt !== undefined) context.runStartedAt = req.runStartedAt;
   return context;
 }
 

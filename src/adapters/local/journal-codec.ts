@@ -40,7 +40,7 @@ export const Fact = {
 } as const;
 
 /** Which optional fields a Task fact carries, in this order after its fixed ones. */
-export const TaskFlag = { Item: 1, Timeout: 2, Placement: 4, Fallback: 8, Files: 16, Input: 32 } as const;
+export const TaskFlag = { Item: 1, Timeout: 2, Placement: 4, Fallback: 8, Files: 16, Input: 32, RunStartedAt: 64 } as const;
 
 // Appended only: the codes are on file. `skipped` came with choices (`when`).
 export const STATUS: ReadonlyArray<TaskEntry['status']> = ['succeeded', 'failed', 'cancelled', 'dispatched', 'started', 'skipped'];
@@ -142,13 +142,14 @@ export class RowWriter extends ByteWriter {
     for (const _ in ev) eventKeys++;
     const item = task.item;
     if (eventKeys !== (item === undefined ? 2 : 4) || typeof ev.results !== 'object' || ev.results === null || Array.isArray(ev.results) || (item !== undefined && ev.index !== item)) return this.#taskJson(task);
-    const expected = 7 + (item !== undefined ? 1 : 0) + (task.timeoutMs !== undefined ? 1 : 0) + (task.placement !== undefined ? 1 : 0) + (task.fallback !== undefined ? 1 : 0) + (task.files !== undefined ? 1 : 0);
+    const expected = 7 + (item !== undefined ? 1 : 0) + (task.timeoutMs !== undefined ? 1 : 0) + (task.placement !== undefined ? 1 : 0) + (task.fallback !== undefined ? 1 : 0) + (task.files !== undefined ? 1 : 0) + (task.runStartedAt !== undefined ? 1 : 0);
     if (keys !== expected) return this.#taskJson(task);
     const sameInput = ev.input === input;
     // Flags say which optional fields follow (TaskFlag); most tasks have none of them.
     const flags =
       (item !== undefined ? TaskFlag.Item : 0) | (task.timeoutMs !== undefined ? TaskFlag.Timeout : 0) | (task.placement !== undefined ? TaskFlag.Placement : 0) |
-      (task.fallback !== undefined ? TaskFlag.Fallback : 0) | (task.files !== undefined ? TaskFlag.Files : 0) | (sameInput ? 0 : TaskFlag.Input);
+      (task.fallback !== undefined ? TaskFlag.Fallback : 0) | (task.files !== undefined ? TaskFlag.Files : 0) | (sameInput ? 0 : TaskFlag.Input) |
+      (task.runStartedAt !== undefined ? TaskFlag.RunStartedAt : 0);
     this.u(Fact.Task);
     this.u(flags);
     this.u(this.name(task.workflow));
@@ -164,6 +165,7 @@ export class RowWriter extends ByteWriter {
     if (task.placement !== undefined) this.u(this.name(task.placement));
     if (task.files !== undefined) this.u(this.#object(task.files));
     if (!sameInput) this.v(ev.input);
+    if (task.runStartedAt !== undefined) this.s(this.time(task.runStartedAt));
     // The results by name: their keys are step names, long and already numbered.
     // Object.keys, not for-in: the processor makes results without a prototype (a dictionary),
     // over which for-in is several times slower.

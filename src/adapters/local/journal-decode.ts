@@ -1,7 +1,7 @@
 /**
  * Reading the journal's rows (journal-codec.ts writes them): each fact reported in order, with
  * tasks and the engine's step events rebuilt exactly as they were written. Reads both forms of
- * a row: bytes (journal-bytes.ts, schema 4) and the JSON text of schema 3, whose facts are the
+ * a row: bytes (journal-bytes.ts, schemas 4 and 5) and the JSON text of schema 3, whose facts are the
  * same fields in the same order.
  */
 import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
@@ -159,7 +159,7 @@ function decodeRow(runId: string | null, input: unknown, row: StoredRow, table: 
         break;
       }
       case Fact.Task: {
-        const task = decodeTask(runId!, input, names, head.objects, f);
+        const task = decodeTask(runId!, input, names, head.objects, t0, f);
         visit.task?.(task);
         break;
       }
@@ -211,7 +211,7 @@ function decodeRow(runId: string | null, input: unknown, row: StoredRow, table: 
 }
 
 /** A Task fact's fields: the task, in makeTask's key order. */
-function decodeTask(runId: string, input: unknown, names: readonly string[], objects: unknown[], f: Fields): Task {
+function decodeTask(runId: string, input: unknown, names: readonly string[], objects: unknown[], t0: number, f: Fields): Task {
   const flags = f.u();
   const workflow = names[f.u()]!;
   const step = names[f.u()]!;
@@ -228,6 +228,7 @@ function decodeTask(runId: string, input: unknown, names: readonly string[], obj
   const placement = flags & TaskFlag.Placement ? names[f.u()] : undefined;
   const files = flags & TaskFlag.Files ? objects[f.u()] : undefined;
   const eventInput = flags & TaskFlag.Input ? f.v() : input;
+  const runStartedAt = flags & TaskFlag.RunStartedAt ? t0 + f.s() : undefined;
   const results: Record<string, unknown> = {};
   const n = f.u();
   for (let k = 0; k < n; k++) {
@@ -243,6 +244,7 @@ function decodeTask(runId: string, input: unknown, names: readonly string[], obj
   if (placement !== undefined) task.placement = placement as Task['placement'];
   if (flags & TaskFlag.Fallback) task.fallback = 'batch';
   if (files !== undefined) task.files = files as Task['files'];
+  if (runStartedAt !== undefined) task.runStartedAt = runStartedAt;
   return task;
 }
 

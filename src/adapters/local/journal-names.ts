@@ -8,7 +8,7 @@ import type { TriggerPlan } from '../../model/plan.ts';
  * The names every run of a plan uses, numbered from 0 before the run's own: the workflow, the
  * steps, the triggers and the field names of the engine's step events. A run's first row says
  * how many there were (its `base`), so a reader knows whether to start from them. Part of the
- * row format: the same plan must give the same list in every version that writes schema 4.
+ * row format: the same plan must give the same list in every version that writes schema 4 or 5.
  */
 export type Vocabulary = { readonly map: ReadonlyMap<string, number>; readonly list: readonly string[] };
 

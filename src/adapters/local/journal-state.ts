@@ -25,13 +25,14 @@ import { openDatabase, StateDamagedError, stateDirectory, upgradeOnWrite, type S
 import type { SqliteStateOptions } from './sqlite-state.ts';
 
 /**
- * The journal store's schema: version 4 (rows in bytes). It reads files of version 3 (rows as
- * JSON text, otherwise the same tables) and upgrades them with its first commit. Version 2 is the
- * row store's.
+ * The journal store's schema: version 5 (rows in bytes, a task's run start among its optional
+ * fields). It reads files of version 4 (the same without that field, which a joinflow of version
+ * 4 would misread) and 3 (rows as JSON text, otherwise the same tables), and upgrades them with its
+ * first commit. Version 2 is the row store's.
  */
 export const JOURNAL_SCHEMA: Schema = {
-  version: 4,
-  reads: [3],
+  version: 5,
+  reads: [3, 4],
   ddl: `
 CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE runs (
