@@ -121,7 +121,8 @@ export function makeTask(
   if (placement !== undefined) task.placement = placement;
   if (spec.fallback && !fallback) task.fallback = 'batch';
   if (spec.files !== undefined) task.files = spec.files;
-  task.runStartedAt = run.startedAt;
+  // Only a handler is told when its run started (its context; ASL's $$.Execution.StartTime).
+  if ('module' in task.executor && task.executor.module !== undefined) task.runStartedAt = run.startedAt;
   const params = spec.executor.type === 'function' ? spec.executor.params : undefined;
   if (params !== undefined) (task.event as { params?: unknown }).params = params;
   return task;
