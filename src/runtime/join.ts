@@ -13,7 +13,10 @@ import type { ArrivalKey, Trigger } from '../model/plan.ts';
 import type { ClaimResult, JoinState } from '../ports.ts';
 import type { StoreNow } from './replay.ts';
 
-/** How long a claimed-but-unacknowledged fire is left to its claimer before being redone. */
+/**
+ * How long a claimed-but-unacknowledged fire is left to its claimer before being redone. A host
+ * whose processor may run longer than this with a claim passes its own (ProcessorDeps.leaseMs).
+ */
 export const DEFAULT_LEASE_MS = 30_000;
 
 /** Detail fields an arrival key is taken from. */

@@ -42,6 +42,7 @@ export type ProcessorDeps = {
   clock: Clock;
   /** Unique ids for the events the processor emits. */
   newId: () => string;
+  /** How long a claim is left to its claimer (DEFAULT_LEASE_MS): longer than one processing of an event can take. */
   leaseMs?: number;
   /** Added to the clock for leases only, not for the times recorded: --chaos crash-at expires the dead processor's leases so. */
   leaseSkewMs?: () => number;

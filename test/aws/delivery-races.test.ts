@@ -26,7 +26,6 @@ import { cancelStageRun } from '../../src/adapters/aws/stage.ts';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
-import { DEFAULT_LEASE_MS } from '../../src/runtime/join.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
@@ -104,6 +103,27 @@ function throttleNextInvoke(): void {
     once = false;
     throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' });
   });
+}
+
+/** Lambda retries a failed asynchronous invocation a minute after it failed (Lambda Developer Guide). */
+const LAMBDA_RETRY_MS = 60_000;
+
+/** The next Lambda Invoke waits until `release()`: a live but slow claimer (a wide forEach, a throttled API). */
+function holdNextInvoke(): { entered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let enter!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  let once = true;
+  lambda.on(InvokeCommand).callsFake(async () => {
+    if (once) {
+      once = false;
+      enter();
+      await held;
+    }
+    return { StatusCode: 202 };
+  });
+  return { entered, release };
 }
 
 /** Moves the handlers' clock (Date.now, which the wiring reads) forward by `ms`. */
@@ -204,11 +224,48 @@ describe('at-least-once delivery on AWS', () => {
     await deliver(start);
     expect(invoked()).toEqual([]);
     // Lambda's retry of the failed invocation comes a minute later: it takes the claim over.
-    later(DEFAULT_LEASE_MS + 1000);
+    later(LAMBDA_RETRY_MS);
     await deliver(start);
     expect(steps(invoked())).toEqual(['a#1']);
     await deliver(start, 2);
     expect(invoked()).toEqual([]);
+  });
+
+  it('leaves a fire to the processor still dispatching it: a duplicate 40 s after the claim, past the old 30 s lease and within the 50 s timeout, sends nothing', async () => {
+    const slow = holdNextInvoke();
+    const start = runRequested('chain', 'race-slow');
+    const first = deliver(start);
+    await slow.entered;
+    later(40_000);
+    await deliver(start);
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+    slow.release();
+    await first;
+    expect(steps(invoked())).toEqual(['a#1']);
+    // Acknowledged: a later delivery (Lambda's retry, EventBridge's duplicate) sends nothing either.
+    later(LAMBDA_RETRY_MS);
+    await deliver(start);
+    expect(invoked()).toEqual([]);
+  });
+
+  it('judges claims by the lease the deployment sets (JOINFLOW_LEASE_MS): a dead claimer\'s fire is taken over after it, not before', async () => {
+    process.env['JOINFLOW_LEASE_MS'] = '45000';
+    resetWiring();
+    try {
+      throttleNextInvoke();
+      const start = runRequested('chain', 'race-lease-env');
+      await expect(deliver(start)).rejects.toThrow('Rate exceeded');
+      expect(steps(invoked())).toEqual(['a#1']);
+      later(40_000);
+      await deliver(start);
+      expect(invoked()).toEqual([]);
+      later(6_000);
+      await deliver(start);
+      expect(steps(invoked())).toEqual(['a#1']);
+    } finally {
+      delete process.env['JOINFLOW_LEASE_MS'];
+      resetWiring();
+    }
   });
 
   it('retries a failed attempt once though its result record and its timer message each come twice', async () => {
@@ -247,6 +304,25 @@ describe('at-least-once delivery on AWS', () => {
     // SQS gives the message back after its visibility timeout (6 minutes), past the lease.
     later(6 * 60_000);
     expect(await timer({ Records: records })).toEqual({ batchItemFailures: [] });
+    expect(steps(invoked())).toEqual(['a#2']);
+  });
+
+  it('leaves a retry to the timer invocation still dispatching it: the same message 40 s after the claim sends nothing', async () => {
+    await deliver(runRequested('chain', 'race-timer-slow'));
+    const [first] = invoked();
+    await failed(first!, 'boom');
+    await drain();
+    const records = await timerRecords(1);
+    later(5000);
+    const slow = holdNextInvoke();
+    const dispatching = timer({ Records: records });
+    await slow.entered;
+    // SQS hands the message out again (at least once) while the first invocation is still at it.
+    later(40_000);
+    expect(await timer({ Records: records })).toEqual({ batchItemFailures: [] });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(2);
+    slow.release();
+    expect(await dispatching).toEqual({ batchItemFailures: [] });
     expect(steps(invoked())).toEqual(['a#2']);
   });
 
@@ -293,7 +369,7 @@ describe('at-least-once delivery on AWS', () => {
     await drain();
     expect(invoked()).toEqual([]);
     // Lambda retries the dead invocation after the lease: only the item without a result goes out.
-    later(DEFAULT_LEASE_MS + 1000);
+    later(LAMBDA_RETRY_MS);
     await deliver(completed[0]!);
     const again = invoked();
     expect(steps(again)).toEqual([`sq[${thrown.joinflow.item}]#1`]);
@@ -340,7 +416,7 @@ describe('at-least-once delivery on AWS', () => {
     expect((await readRunStatus(dynamo.client, TABLE, 'race-announce'))!.run.status).toBe('succeeded');
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     // Lambda's retry of the failed invocation, a minute later.
-    later(DEFAULT_LEASE_MS + 1000);
+    later(LAMBDA_RETRY_MS);
     // (The rejected request counts as one PutEvents of Run Succeeded; the retry must make another.)
     expect(announced('Run Succeeded', 'race-announce')).toBe(1);
     await deliver(completed!);

@@ -201,6 +201,11 @@ function commonChecks(t: Template): void {
   const processorConfig = t.Resources['ProcessorLambdaEvConf']!.Properties;
   expect(processorConfig['DestinationConfig']).toEqual({ OnFailure: { Destination: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] } } });
 
+  // The claims' lease outlasts the invocation that holds them: each function's timeout + 5 s (deploy/leases.cjs).
+  const lease = (id: string) => [t.Resources[id]!.Properties['Timeout'], (t.Resources[id]!.Properties['Environment'].Variables as Json)['JOINFLOW_LEASE_MS']];
+  expect(lease('ProcessorLambdaFunction')).toEqual([50, '55000']);
+  expect(lease('TimerLambdaFunction')).toEqual([60, '65000']);
+
   // EventBridge may invoke the processor (one permission for all rules of the stage's bus).
   const permissions = ofType(t, 'AWS::Lambda::Permission');
   expect(permissions).toContainEqual([

@@ -30,7 +30,6 @@ import { cancelCommand } from '../../src/cli/cancel-command.ts';
 import { statusCommand } from '../../src/cli/status-command.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
-import { DEFAULT_LEASE_MS } from '../../src/runtime/join.ts';
 import type { Task } from '../../src/ports.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
@@ -254,7 +253,7 @@ describe('Batch jobs of a run that ended', () => {
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     // Lambda's retry of the failed invocation, a minute later (past the lease of $fail's claim).
     vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + DEFAULT_LEASE_MS + 1000);
+    vi.setSystemTime(Date.now() + 60_000);
     resetWiring();
     try {
       await deliver(failedX!);

@@ -25,6 +25,12 @@ export type AwsConfig = {
   jobQueues: { cpu?: string; gpu?: string };
   /** "<workflow>/<step>" -> Batch job definition name (overrides the derived name). */
   jobDefinitions: Record<string, string>;
+  /**
+   * How long a claim this function takes (a trigger's fire, a timer's attempt) is left to it before
+   * another delivery may take it over (JOINFLOW_LEASE_MS): its timeout plus a margin, set at
+   * package time from the deployed timeout (deploy/leases.cjs).
+   */
+  leaseMs: number;
   /** Points every client at an emulator (AWS_ENDPOINT_URL). */
   endpoint: string | undefined;
   region: string;
@@ -38,6 +44,20 @@ function json<T>(env: NodeJS.ProcessEnv, name: string, fallback: T): T {
   } catch {
     throw new JoinflowError('CONFIG', `environment variable ${name} is not valid JSON`);
   }
+}
+
+/**
+ * The lease when JOINFLOW_LEASE_MS is not set (a handler run outside a packaged stage): the
+ * deployed processor's, its 50 s timeout plus 5 s (serverless.yml, deploy/leases.cjs).
+ */
+export const FALLBACK_LEASE_MS = 55_000;
+
+function lease(env: NodeJS.ProcessEnv): number {
+  const raw = env['JOINFLOW_LEASE_MS'];
+  if (raw === undefined || raw === '') return FALLBACK_LEASE_MS;
+  const ms = Number(raw);
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new JoinflowError('CONFIG', `environment variable JOINFLOW_LEASE_MS must be a whole number of milliseconds, more than 0, got ${JSON.stringify(raw)}`);
+  return ms;
 }
 
 /** The configuration of the current Lambda (or worker) from its environment. */
@@ -55,6 +75,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     functions: json(env, 'JOINFLOW_FUNCTIONS', {}),
     jobQueues: json(env, 'JOINFLOW_JOB_QUEUES', {}),
     jobDefinitions: json(env, 'JOINFLOW_JOB_DEFINITIONS', {}),
+    leaseMs: lease(env),
     endpoint: env['AWS_ENDPOINT_URL'] || undefined,
     region: env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
   };

@@ -84,7 +84,7 @@ export const DISPATCH_CONCURRENCY = 32;
 
 /**
  * Dispatches a step's tasks, up to {@link DISPATCH_CONCURRENCY} at a time (one by one, 3,000
- * items at 20 ms each outlasted the processor's 60 s, and each retry began again from the
+ * items at 20 ms each outlasted the processor's timeout (then 60 s), and each retry began again from the
  * first). An infrastructure error is thrown once every request in flight has ended.
  */
 async function dispatchAll(tasks: readonly Task[], deps: EffectDeps): Promise<void> {

@@ -1,17 +1,17 @@
 /**
  * The widest forEach the AWS processor dispatches (ProcessorDeps.widest). One processor
- * invocation sends every item of a forEach, each with its own call, within its 60-second
- * timeout; an invocation that runs out of time is retried and its takeover sends the items
- * without results again, so a forEach too wide to send in time would run items twice and end
- * in the dead-letter queue with its run still running. A wider one fails its step at once
- * (ForEachTooWide), saying why and how to raise the limit.
+ * invocation sends every item of a forEach, each with its own call, within its 50-second
+ * timeout (at most 50 s: deploy/leases.cjs); an invocation that runs out of time is retried and
+ * its takeover sends the items without results again, so a forEach too wide to send in time
+ * would run items twice and end in the dead-letter queue with its run still running. A wider
+ * one fails its step at once (ForEachTooWide), saying why and how to raise the limit.
  */
 import { JoinflowError } from '../../model/errors.ts';
 import type { PlanStep } from '../../model/plan.ts';
 
 /**
  * AWS Batch accepts at most 50 SubmitJob calls per second per account, a quota that cannot be
- * raised: 1,000 jobs take 20 s of the processor's 60 at best, and other runs share the quota.
+ * raised: 1,000 jobs take 20 s of the processor's 50 at best, and other runs share the quota.
  */
 export const BATCH_ITEMS = 1_000;
 
@@ -31,11 +31,11 @@ export function awsWidest(env: NodeJS.ProcessEnv = process.env): (step: PlanStep
   }
   const batch = {
     items: BATCH_ITEMS,
-    why: 'AWS Batch takes at most 50 job submissions a second per account, and the processor sends every item within its 60-second timeout; group the items into fewer, larger ones, or set custom.joinflow.maxForEachItems (and the processor\'s timeout) in serverless.yml',
+    why: 'AWS Batch takes at most 50 job submissions a second per account, and the processor sends every item within its 50-second timeout; group the items into fewer, larger ones, or set custom.joinflow.maxForEachItems in serverless.yml if the processor can send more within that time',
   };
   const other = {
     items: OTHER_ITEMS,
-    why: 'the processor sends every item, one call each, within its 60-second timeout; group the items into fewer, larger ones, or set custom.joinflow.maxForEachItems (and the processor\'s timeout) in serverless.yml',
+    why: 'the processor sends every item, one call each, within its 50-second timeout; group the items into fewer, larger ones, or set custom.joinflow.maxForEachItems in serverless.yml if the processor can send more within that time',
   };
   return (step) => (step.executor.type === 'batch' ? batch : other);
 }

@@ -64,7 +64,8 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
   // carryOut ends a run in the table, then puts its Run Succeeded / Failed: a redelivery announces what a crash between them lost.
-  const processor = new TriggerProcessor({ store, clock, newId: randomUUID, widest: awsWidest(), reannounceEndings: true });
+  // The lease outlasts the invocation (config.leaseMs): a claim is never taken over from a live processor.
+  const processor = new TriggerProcessor({ store, clock, newId: randomUUID, widest: awsWidest(), reannounceEndings: true, leaseMs: config.leaseMs });
   for (const plan of plans) processor.register(plan);
   const lambda = new LambdaClient(clientOptions(config, 'lambda'));
   // Batch takes at most 50 SubmitJob calls a second per account (fixed), and a forEach's jobs go
@@ -120,7 +121,7 @@ function hasBatchStep(plan: TriggerPlan): boolean {
   return Object.values(plan.steps).some((s) => s.executor.type === 'batch' || s.fallback !== undefined);
 }
 
-/** How long the processor spends stopping an ended run's Batch jobs (its timeout is 60 s). */
+/** How long the processor spends stopping an ended run's Batch jobs (its timeout is 50 s, the timer's 60 s). */
 const STOP_BUDGET_MS = 40_000;
 /** What an invocation keeps after stopping jobs: its logs, its commit, its answer. */
 const END_MARGIN_MS = 10_000;
@@ -146,7 +147,7 @@ export function beginInvocation(context?: LambdaContext): void {
  */
 async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, status: string, known?: { ref: JobRef; jobId: string }): Promise<void> {
   try {
-    // The processor Lambda has 60 s: leave it time to finish its invocation.
+    // The processor Lambda has 50 s: leave it time to finish its invocation.
     const deadline = Math.min(Date.now() + STOP_BUDGET_MS, invocationEnd === undefined ? Infinity : invocationEnd - END_MARGIN_MS);
     const report = await stopRunJobs(jobs, batch, runId, `joinflow: run ${runId} ${status}`, { deadline, ...(known === undefined ? {} : { known }) });
     for (const { job, jobId } of report.stopped) log('info', `stopped Batch job ${jobId}: the run ${status}`, ref(job));

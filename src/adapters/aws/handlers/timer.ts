@@ -7,10 +7,11 @@
  * processor claims a trigger's fire (runtime/join.ts), so that a duplicate does not run the
  * attempt again. A claim never acknowledged within the lease (the invocation died between claim
  * and dispatch) is taken over by the message's redelivery, which comes after its visibility
- * timeout, longer than the lease.
+ * timeout, longer than the lease. The lease is this function's timeout plus a margin
+ * (config.leaseMs, deploy/leases.cjs): a duplicate message does not take the claim over from an
+ * invocation still dispatching the attempt.
  */
 import type { Task } from '../../../ports.ts';
-import { DEFAULT_LEASE_MS } from '../../../runtime/join.ts';
 import { dispatchOrFail, scheduleTask, timerTask, type TimerMessage } from '../effects.ts';
 import { log } from '../log.ts';
 import { beginInvocation, wiring, type LambdaContext } from '../wiring.ts';
@@ -43,7 +44,7 @@ export async function handler(event: SqsEvent, context?: LambdaContext): Promise
         continue;
       }
       const claim = timerClaimId(task);
-      if ((await w.store.claim(task.runId, claim, w.effects.now(), DEFAULT_LEASE_MS)) === 'taken') {
+      if ((await w.store.claim(task.runId, claim, w.effects.now(), w.config.leaseMs)) === 'taken') {
         log('info', 'not dispatched: a duplicate of a timer message already dispatched (or dispatching) this attempt', { runId: task.runId, step: task.step, attempt: task.attempt, ...(task.item === undefined ? {} : { item: task.item }) });
         continue;
       }
