@@ -126,6 +126,20 @@ function holdNextInvoke(): { entered: Promise<void>; release: () => void } {
   return { entered, release };
 }
 
+/** The error lines the handlers log (JSON, as CloudWatch gets them) while `fn` runs. */
+async function loggedErrors(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
+  process.env['JOINFLOW_LOG_LEVEL'] = 'error';
+  try {
+    await fn();
+  } finally {
+    process.env['JOINFLOW_LOG_LEVEL'] = 'off';
+    spy.mockRestore();
+  }
+  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /** Moves the handlers' clock (Date.now, which the wiring reads) forward by `ms`. */
 function later(ms: number): void {
   const now = Date.now();
@@ -324,6 +338,43 @@ describe('at-least-once delivery on AWS', () => {
     slow.release();
     expect(await dispatching).toEqual({ batchItemFailures: [] });
     expect(steps(invoked())).toEqual(['a#2']);
+  });
+
+  it("names the SQS message id and why for a timer message that is not JSON or not a timer message, leaves it to the queue's redrive policy, and dispatches the rest of its batch", async () => {
+    await deliver(runRequested('chain', 'race-timer-bad'));
+    await failed(invoked()[0]!, 'boom');
+    await drain();
+    const [good] = await timerRecords(1);
+    later(5000);
+    const errors = await loggedErrors(async () => {
+      const answer = await timer({
+        Records: [
+          { messageId: 'm-not-json', body: '{"task": ', attributes: { ApproximateReceiveCount: '2' } },
+          { messageId: 'm-not-timer', body: '{"dueAt": 1}' },
+          good!,
+        ],
+      });
+      expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-not-json' }, { itemIdentifier: 'm-not-timer' }] });
+    });
+    expect(steps(invoked())).toEqual(['a#2']);
+    expect(errors.map((e) => e['messageId'])).toEqual(['m-not-json', 'm-not-timer']);
+    expect(errors[0]!['message']).toMatch(/^malformed timer message m-not-json \(receive 2\): body is not JSON \(.+\); left for the queue's redrive policy \(the timer dead-letter queue\)$/);
+    expect(errors[1]!['message']).toBe("malformed timer message m-not-timer (receive ?): not a timer message: task: Invalid input: expected object, received undefined; left for the queue's redrive policy (the timer dead-letter queue)");
+  });
+
+  it('names the SQS message id, the run and the step of a timer message whose dispatch failed', async () => {
+    await deliver(runRequested('chain', 'race-timer-fails'));
+    await failed(invoked()[0]!, 'boom');
+    await drain();
+    const records = await timerRecords(1);
+    later(5000);
+    throttleNextInvoke();
+    const errors = await loggedErrors(async () => {
+      expect(await timer({ Records: records })).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.messageId }] });
+    });
+    expect(errors).toEqual([
+      expect.objectContaining({ message: `timer message ${records[0]!.messageId} failed (it comes back after its visibility timeout): Rate exceeded`, messageId: records[0]!.messageId, runId: 'race-timer-fails', step: 'a', attempt: 2 }),
+    ]);
   });
 
   it('ignores a completion and a cancel that come after the run failed, and drops the retry of a run cancelled while it waited', async () => {

@@ -12,11 +12,13 @@
  * invocation still dispatching the attempt.
  */
 import type { Task } from '../../../ports.ts';
-import { dispatchOrFail, scheduleTask, timerTask, type TimerMessage } from '../effects.ts';
+import { dispatchOrFail, scheduleTask, timerTask } from '../effects.ts';
 import { log } from '../log.ts';
-import { beginInvocation, wiring, type LambdaContext } from '../wiring.ts';
+import { parseTimerMessage } from '../timer-message.ts';
+import { beginInvocation, wiring, type LambdaContext, type Wiring } from '../wiring.ts';
 
-type SqsEvent = { Records: Array<{ messageId: string; body: string }> };
+/** The SQS event a Lambda event source mapping hands over (the fields the timer reads). */
+type SqsEvent = { Records: Array<{ messageId: string; body: string; attributes?: { ApproximateReceiveCount?: string } }> };
 
 /** The claim of one delayed attempt (a `TRIG#` item that is no step's: `status` skips `$` names). */
 export function timerClaimId(task: Pick<Task, 'step' | 'item' | 'attempt'>): string {
@@ -29,31 +31,46 @@ export async function handler(event: SqsEvent, context?: LambdaContext): Promise
   const w = wiring();
   const failures: Array<{ itemIdentifier: string }> = [];
   for (const record of event.Records) {
+    const parsed = parseTimerMessage(record.body);
+    if ('reason' in parsed) {
+      // Never taken from the queue, as the worker leaves a malformed task: the redrive policy
+      // moves it to the timer DLQ after maxReceiveCount receives, kept there for inspection,
+      // and the message id ties it to this line.
+      const receives = record.attributes?.ApproximateReceiveCount ?? '?';
+      log('error', `malformed timer message ${record.messageId} (receive ${receives}): ${parsed.reason}; left for the queue's redrive policy (the timer dead-letter queue)`, { messageId: record.messageId });
+      failures.push({ itemIdentifier: record.messageId });
+      continue;
+    }
+    let task: Task | undefined;
     try {
-      const message = JSON.parse(record.body) as TimerMessage;
-      const { dueAt } = message;
-      const task = await timerTask(message, w.blobs);
-      if (dueAt - w.effects.now() > 1000) {
-        await scheduleTask(task, dueAt, w.effects);
-        continue;
-      }
-      const run = await w.store.getRun(task.runId);
-      // A run that ended (failed, cancelled) while the task waited gets nothing new.
-      if (run?.status !== 'running') {
-        log('info', 'retry dropped: run not running', { runId: task.runId, step: task.step });
-        continue;
-      }
-      const claim = timerClaimId(task);
-      if ((await w.store.claim(task.runId, claim, w.effects.now(), w.config.leaseMs)) === 'taken') {
-        log('info', 'not dispatched: a duplicate of a timer message already dispatched (or dispatching) this attempt', { runId: task.runId, step: task.step, attempt: task.attempt, ...(task.item === undefined ? {} : { item: task.item }) });
-        continue;
-      }
-      await dispatchOrFail(task, w.effects);
-      await w.store.markDispatched(task.runId, claim, w.effects.now());
+      task = await timerTask(parsed.message, w.blobs);
+      await dueTask(task, parsed.message.dueAt, w);
     } catch (error) {
-      log('error', `timer message failed: ${(error as Error).message}`, {});
+      const about = task === undefined ? {} : { runId: task.runId, step: task.step, attempt: task.attempt, ...(task.item === undefined ? {} : { item: task.item }) };
+      log('error', `timer message ${record.messageId} failed (it comes back after its visibility timeout): ${(error as Error).message}`, { messageId: record.messageId, ...about });
       failures.push({ itemIdentifier: record.messageId });
     }
   }
   return { batchItemFailures: failures };
+}
+
+/** Dispatches a task whose time has come, once however often its message comes; re-queues one not due yet. */
+async function dueTask(task: Task, dueAt: number, w: Wiring): Promise<void> {
+  if (dueAt - w.effects.now() > 1000) {
+    await scheduleTask(task, dueAt, w.effects);
+    return;
+  }
+  const run = await w.store.getRun(task.runId);
+  // A run that ended (failed, cancelled) while the task waited gets nothing new.
+  if (run?.status !== 'running') {
+    log('info', 'retry dropped: run not running', { runId: task.runId, step: task.step });
+    return;
+  }
+  const claim = timerClaimId(task);
+  if ((await w.store.claim(task.runId, claim, w.effects.now(), w.config.leaseMs)) === 'taken') {
+    log('info', 'not dispatched: a duplicate of a timer message already dispatched (or dispatching) this attempt', { runId: task.runId, step: task.step, attempt: task.attempt, ...(task.item === undefined ? {} : { item: task.item }) });
+    return;
+  }
+  await dispatchOrFail(task, w.effects);
+  await w.store.markDispatched(task.runId, claim, w.effects.now());
 }

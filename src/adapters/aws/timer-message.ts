@@ -1,0 +1,40 @@
+/** A timer queue message as the timer receives it: an SQS message body, checked before it is acted on. */
+import { z } from 'zod';
+import type { TimerMessage } from './effects.ts';
+
+/** Epoch ms the task is due at. */
+const DueAtSchema = z.number().finite();
+
+/**
+ * What the timer reads of a task before it dispatches it (dispatch checks the executor). zod
+ * because the body is foreign input: anything with send rights on the queue may have put it.
+ */
+const TaskSchema = z.looseObject({
+  workflow: z.string().min(1),
+  runId: z.string().min(1),
+  step: z.string().min(1),
+  item: z.number().int().nonnegative().optional(),
+  attempt: z.number().int().min(1),
+  executor: z.looseObject({ type: z.string() }),
+});
+
+/** scheduleTask's two forms (effects.ts): the task inline, or a reference to it in the blob store. */
+const InlineSchema = z.object({ task: TaskSchema, dueAt: DueAtSchema });
+const RefSchema = z.object({ taskRef: z.string().min(1), dueAt: DueAtSchema });
+
+/** The message, or why the body is not one (a body that is not JSON, or not a timer message). */
+export function parseTimerMessage(body: string | undefined): { message: TimerMessage } | { reason: string } {
+  if (body === undefined || body === '') return { reason: 'empty body' };
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    return { reason: `body is not JSON (${(error as Error).message})` };
+  }
+  const byRef = json !== null && typeof json === 'object' && 'taskRef' in json;
+  const parsed = (byRef ? RefSchema : InlineSchema).safeParse(json);
+  if (!parsed.success) {
+    return { reason: `not a timer message: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}` };
+  }
+  return { message: parsed.data as TimerMessage };
+}
