@@ -18,6 +18,7 @@ import type { TriggerStore } from '../ports.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../model/workflow.ts';
 import { markMemoryRun } from './memory-runs.ts';
 import { createProgress } from './progress.ts';
+import { stepMemory } from './stage-settings.ts';
 import { noteInterrupt } from './interrupt.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun, type SubscriptionHub } from './subscriptions.ts';
 
@@ -81,7 +82,10 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
   if (chaos) process.stderr.write(chaosBanner(chaos));
-  const meter = values.cost ? new UsageMeter() : undefined;
+  // Function steps at the memory deploy gives their Lambdas, as `joinflow plan` prices them.
+  const stageMemory = values.cost ? stepMemory(process.cwd()) : {};
+  if (stageMemory.note) process.stderr.write(`joinflow run: --cost: ${stageMemory.note}\n`);
+  const meter = values.cost ? new UsageMeter({ functionMemoryMb: stageMemory.memoryMb }) : undefined;
   const store = state?.store ?? createMemoryStore();
   const hub = subscriptionHub(subs, state, process.cwd(), { maxPayloadBytes });
   const engine = createEngine({

@@ -5,6 +5,7 @@
 import { FARGATE_SIZES, fargateSize, LAMBDA, lambdaVcpus, thousands } from '../compiler/placement.ts';
 import type { PlacementTarget, PlanStep, TriggerPlan } from '../model/plan.ts';
 import { ASSUMPTIONS, DEFAULT_GPU_INSTANCE_TYPES, GPU_INSTANCES, PRICES } from './prices.ts';
+import { lambdaMemoryMb } from './step-memory.ts';
 
 /** Where a step runs: a placement on AWS, a container worker, or the embedded engine only. */
 export type PlacementKind = PlacementTarget | 'container' | 'local-only';
@@ -131,8 +132,8 @@ function describe(s: PlanStep, functionMemoryMb: number): { placement: Placement
   const e = s.executor;
   switch (e.type) {
     case 'function': {
-      // The stage's step memory, which deploy gives every function step's Lambda.
-      const memoryMb = functionMemoryMb;
+      // The stage's step memory, which deploy gives every function step's Lambda (run --cost bills it so too).
+      const memoryMb = lambdaMemoryMb(s, functionMemoryMb);
       return { placement: 'lambda', reason: 'executor function', resources: { memoryMb, vcpus: lambdaVcpus(memoryMb), gpus: 0, ...expected } };
     }
     case 'batch':

@@ -53,7 +53,7 @@ export const ASSUMPTIONS = {
   /** Memory (the same provider.memorySize) and typical duration of a bridge invocation (Lambda result, Batch state, timer). */
   bridgeMemoryMb: 512,
   bridgeDurationMs: 20,
-  /** Memory of a function step's Lambda when the workflow does not say. */
+  /** Memory of a function step's Lambda when the stage does not say (custom.joinflow.stepMemoryMb; deploy's default). */
   functionMemoryMb: 1024,
   /** SQS requests per container task: send, receive, visibility extension, delete. */
   sqsRequestsPerContainerTask: 4,

@@ -4,7 +4,7 @@
  * its Batch local command and succeeds (its attempts show both placements, in memory and in the
  * durable log), and `joinflow plan` prints the placement table and JSON.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
@@ -68,6 +68,20 @@ describe('auto steps on the embedded engine', () => {
     const lines = (JSON.parse(r.stdout) as { cost: { lines: Array<{ item: string; quantity: number }> } }).cost.lines;
     // detect (batch-gpu) and index (batch-cpu; no local command) run on Batch; thumbnail and summarize on Lambda.
     expect(lines.find((l) => l.item.startsWith('Batch jobs'))?.quantity).toBe(2);
+  });
+
+  it("run --cost reads the stage's step memory from serverless.yml, as plan does, and says when it cannot", () => {
+    const dir = tmp();
+    const wf = path.join(dir, 'one.yaml');
+    writeFileSync(wf, 'name: one\nsteps:\n  a:\n    executor: {type: simulate, durationMs: 0}\n');
+    writeFileSync(path.join(dir, 'serverless.yml'), 'custom:\n  joinflow:\n    stepMemoryMb: ${env:STEP_MB}\n');
+    const note = 'serverless.yml custom.joinflow.stepMemoryMb is a serverless variable (${env:STEP_MB}): function steps are priced at 1,024 MB';
+    const run = joinflow(['run', wf, '--memory', '--cost', '--json'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`joinflow run: --cost: ${note}\n`);
+    expect(joinflow(['plan', wf], { cwd: dir }).stderr).toContain(`joinflow plan: ${note}\n`);
+    // Without --cost nothing is read.
+    expect(joinflow(['run', wf, '--memory', '--json'], { cwd: dir }).stderr).not.toContain('stepMemoryMb');
   });
 
   it('records both placements in the durable trace of `joinflow run`', () => {

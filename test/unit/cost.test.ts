@@ -146,6 +146,30 @@ describe('cost estimate', () => {
     expect(duration.usd).toBeCloseTo(gbs * PRICES.lambdaPerGbSecond, 12);
   });
 
+  it("bills a function step's duration at the stage's step memory (custom.joinflow.stepMemoryMb), as plan prices it; a placed step at its placement's", () => {
+    const auto = { type: 'auto' as const, module: './h.ts', export: 'run', image: 'i:1' };
+    const p = compileWorkflow({
+      name: 'stage-mem',
+      steps: {
+        plain: { executor: { type: 'function', module: './h.ts' }, resources: { expectedSeconds: 2 } },
+        placed: { executor: auto, resources: { memoryMb: 512, expectedSeconds: 2 } },
+      },
+    }, { source: 'workflows/stage-mem.yaml' });
+    const task = (step: string) => ({ workflow: 'stage-mem', step, executor: p.steps[step]!.executor, ...(p.steps[step]!.placement ? { placement: 'lambda' } : {}) }) as never;
+    const billed = (meter: UsageMeter) => {
+      meter.execution(task('plain'), 2000);
+      meter.execution(task('placed'), 2000);
+      return meter.counts(p).functionGbSeconds;
+    };
+    expect(billed(new UsageMeter({ functionMemoryMb: 3008 }))).toBeCloseTo((3008 / 1024) * 2 + 0.5 * 2, 9);
+    expect(billed(new UsageMeter())).toBeCloseTo(1 * 2 + 0.5 * 2, 9);
+    // The same memory as plan's row of each step, times the same 2 s.
+    const rows = planReport(p, { functionMemoryMb: 3008 }).steps;
+    const perSecond = (mb: number) => (mb / 1024) * PRICES.lambdaPerGbSecond;
+    const fromPlan = rows.reduce((a, r) => a + (r.usd! - PRICES.lambdaPerRequest), 0);
+    expect(fromPlan).toBeCloseTo(2 * (perSecond(3008) + perSecond(512)), 12);
+  });
+
   it('gives the same outputs with per-rule invocations as without', async () => {
     const root = path.resolve(import.meta.dirname, '../..');
     const file = await compileFile(path.join(root, 'workflows/diamond.ts'), root);
@@ -188,7 +212,7 @@ describe('joinflow plan prices', () => {
   });
 
   it('reads the allowed GPU types from the project\'s serverless.yml, as deploy does (a list or a comma-separated string)', async () => {
-    const { allowedGpuTypes } = await import('../../src/cli/plan-command.ts');
+    const { allowedGpuTypes } = await import('../../src/cli/stage-settings.ts');
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/jf-plan-gpu-`);
@@ -217,7 +241,7 @@ describe('joinflow plan prices', () => {
     // A placed step has the memory its placement chose.
     expect(by['placed']!.resources.memoryMb).toBe(512);
     expect(planReport(p).steps[0]!.resources.memoryMb).toBe(1024);
-    const { stepMemory } = await import('../../src/cli/plan-command.ts');
+    const { stepMemory } = await import('../../src/cli/stage-settings.ts');
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/jf-plan-mem-`);

@@ -8,7 +8,7 @@ import { DetailType, type EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { Task, TriggerStore } from '../../ports.ts';
 import type { UsageCounts } from '../../cost/estimate.ts';
-import { ASSUMPTIONS } from '../../cost/prices.ts';
+import { lambdaMemoryMb } from '../../cost/step-memory.ts';
 
 /** Collects usage during runs; pass it to createEngine({ meter }) and wrap the store with meter.wrap(). */
 export class UsageMeter {
@@ -22,6 +22,13 @@ export class UsageMeter {
   readonly #executions: Record<string, number> = {};
   /** forEach steps a run entered (`workflow NUL step`): the Map states of the Step Functions comparison. */
   readonly #mapSteps = new Set<string>();
+  /** The stage's step memory (custom.joinflow.stepMemoryMb), undefined for deploy's default. */
+  readonly #stepMemoryMb: number | undefined;
+
+  /** `functionMemoryMb`: the memory deploy gives function steps' Lambdas (cli/stage-settings.ts stepMemory). */
+  constructor(options: { functionMemoryMb?: number | undefined } = {}) {
+    this.#stepMemoryMb = options.functionMemoryMb;
+  }
 
   /** An event put on the bus. Step Started exists only locally (Lambda has no start hook). */
   event(e: EventEnvelope): void {
@@ -84,14 +91,12 @@ export class UsageMeter {
     };
   }
 
-  // A Lambda-placed (auto) step's function has the memory its placement chose (raised to buy
-  // vCPUs, up to 10,240 MB); other function steps the stage's default.
+  // Each step at the memory deploy gives its function, as `joinflow plan` prices it.
   #functionGbSeconds(plan: TriggerPlan): number {
     let gbs = 0;
     for (const [key, ms] of this.#functionMs) {
       const [workflow, step] = key.split('\0') as [string, string];
-      const placement = workflow === plan.workflow ? plan.steps[step]?.placement : undefined;
-      const memoryMb = placement?.target === 'lambda' ? placement.memoryMb : ASSUMPTIONS.functionMemoryMb;
+      const memoryMb = lambdaMemoryMb(workflow === plan.workflow ? plan.steps[step] : undefined, this.#stepMemoryMb);
       gbs += (memoryMb / 1024) * (ms / 1000);
     }
     return gbs;
