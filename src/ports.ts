@@ -73,6 +73,12 @@ export interface TriggerStore {
   /** Moves a running run to a final status; false if it was already final. */
   finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Awaitable<boolean>;
   /**
+   * Moves a finished run's `finishedAt` to a later time (never earlier). The embedded engine calls it once the
+   * executions its run's end stopped are gone: a run is not reported finished before what it ran has stopped.
+   * Stores of engines that do not wait for that (DynamoDB: a Lambda invocation cannot be stopped) leave it out.
+   */
+  settleRun?(runId: string, finishedAt: number): Awaitable<void>;
+  /**
    * Records an arrival once per (runId, trigger, key). `need` is stored when given. `ordinal` is
    * the key's position in the join's known key set (the predecessor's index, or the item number),
    * when there is one; stores that shard large fan-ins place arrivals by it.

@@ -118,6 +118,24 @@ export function describeTriggerStoreContract(name: string, make: StoreFactory, o
           expect(await store.getRun('never-started')).toBeUndefined();
         }));
 
+      it('settleRun, where a store has it, moves a finished run\'s end later, never earlier, and leaves a running run alone', () =>
+        using(async (store) => {
+          if (!store.settleRun) return;
+          await start(store, 'failed');
+          await store.finishRun('failed', { status: 'failed', finishedAt: 2_000, error: { type: 'Boom', message: 'b' } });
+          await store.settleRun('failed', 2_040);
+          await store.settleRun('failed', 2_010);
+          expect(await store.getRun('failed')).toMatchObject({ status: 'failed', finishedAt: 2_040, error: { type: 'Boom', message: 'b' } });
+          await store.release('failed');
+          await store.settleRun('failed', 2_090);
+          expect(await store.getRun('failed')).toMatchObject({ status: 'failed', finishedAt: 2_090 });
+          await start(store, 'busy');
+          await store.settleRun('busy', 3_000);
+          const busy = await store.getRun('busy');
+          expect(busy?.status).toBe('running');
+          expect(busy?.finishedAt).toBeUndefined();
+        }));
+
       it('release keeps the final record of a finished run and leaves a running run alone', () =>
         using(async (store) => {
           await start(store, 'done');

@@ -309,15 +309,20 @@ export class Engine {
   async #endRun(runId: string): Promise<void> {
     const tracker = this.#runs.get(runId);
     const record = await this.store.getRun(runId);
+    let end = record?.finishedAt ?? this.#clock.now();
     if (tracker) {
       tracker.ended = true;
       const waiting = tracker.clearTimers();
-      // A failed run stops what is still running; those executions end as cancelled.
-      await this.#lanes.stopRun(runId);
-      for (const w of waiting) tracker.cancelWaiting(w, this.#clock.now());
+      // The run's end stops what is still running (a failure's siblings); those executions end as cancelled. The run
+      // ends once they are gone, not before: a process is gone some milliseconds after the end was decided (SIGTERM, exit).
+      if ((await this.#lanes.stopRun(runId)) > 0 && this.#clock.now() > end) {
+        end = this.#clock.now();
+        await this.store.settleRun?.(runId, end);
+      }
+      for (const w of waiting) tracker.cancelWaiting(w, end);
     }
-    // Tasks that never started (queued behind a concurrency limit) end with the run, as cancelled.
-    if (this.#options.log) cancelUnstarted(this.#options.log, runId, this.#clock.now());
+    // Tasks that never started (queued behind a concurrency limit) end with the run, at its end, as cancelled.
+    if (this.#options.log) cancelUnstarted(this.#options.log, runId, end);
     tracker?.readLog(); // before the release: until then, the log has the run's attempts in memory
     await this.store.release(runId);
     await this.#commits.now();

@@ -16,7 +16,7 @@ import type { TaskAttempt, TaskEntry } from './durable-log.ts';
 import { addArrival, arrivals, joinOf, Journal, type LiveRun } from './journal-core.ts';
 import { liveRun } from './journal-runs.ts';
 import { addTask, slimTask, taskEntry } from './journal-tasks.ts';
-import { finishedRecord, runRecord } from './run-record.ts';
+import { finishedRecord, runRecord, settledRecord } from './run-record.ts';
 import { noteEarly, refusal, sizeJoin } from './sized-joins.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
@@ -126,6 +126,11 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       const live = journal.runs.get(runId);
       if (finished && live) live.record = finishedRecord(live.record, update);
       return finished;
+    },
+    settleRun(runId, finishedAt) {
+      batch.write();
+      const live = journal.runs.get(runId);
+      if (s.settleRun(runId, finishedAt) && live) live.record = settledRecord(live.record, finishedAt);
     },
     arrive(runId, trigger, key, need, ordinal): JoinState {
       const j = joinOf(run(runId), trigger);

@@ -132,13 +132,14 @@ export class Lanes {
     return this.#executors.get(task.executor.type)?.local === true;
   }
 
-  /** Aborts a run's running tasks (they end as cancelled) and resolves when they have stopped. */
-  async stopRun(runId: string, reason = 'cancelled'): Promise<void> {
+  /** Aborts a run's running tasks (they end as cancelled) and resolves, with how many there were, when they have stopped. */
+  async stopRun(runId: string, reason = 'cancelled'): Promise<number> {
     const running = this.#running.get(runId);
-    if (!running) return;
+    if (!running) return 0;
     const stopped = [...running].map((job) => new Promise<void>((resolve) => (job.waiters ??= []).push(resolve)));
     for (const job of running) job.abort(reason);
     await Promise.all(stopped);
+    return stopped.length;
   }
 
   /** Aborts every running task (the engine is closing) and resolves when they have stopped. */

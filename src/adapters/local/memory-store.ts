@@ -5,7 +5,7 @@
  * Every method but commit and release answers synchronously (the processor needs no promise).
  */
 import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../ports.ts';
-import { finishedRecord, runRecord } from './run-record.ts';
+import { finishedRecord, runRecord, settledRecord } from './run-record.ts';
 import { noteEarly, refusal, sizeJoin, type SizedJoin } from './sized-joins.ts';
 
 /**
@@ -56,6 +56,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
       if (!run || run.record.status !== 'running') return false;
       run.record = finishedRecord(run.record, update);
       return true;
+    },
+    settleRun(runId, finishedAt) {
+      const run = runs.get(runId);
+      if (run) run.record = settledRecord(run.record, finishedAt);
+      const done = finished.get(runId);
+      if (done) finished.set(runId, settledRecord(done, finishedAt));
     },
     arrive(runId, trigger, key, need, ordinal): JoinState {
       const j = join(runId, trigger);

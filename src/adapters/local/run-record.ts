@@ -27,3 +27,9 @@ export function finishedRecord(r: RunRecord, update: Pick<RunRecord, 'status' | 
     error: update.error ?? r.error,
   }, update.status);
 }
+
+/** A finished run's record with its end moved to `finishedAt`; the record itself when that is not later (TriggerStore.settleRun). */
+export function settledRecord(r: RunRecord, finishedAt: number): RunRecord {
+  if (r.status === 'running' || (r.finishedAt !== undefined && r.finishedAt >= finishedAt)) return r;
+  return finishedRecord(r, { status: r.status, finishedAt });
+}

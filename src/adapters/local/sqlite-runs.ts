@@ -197,7 +197,7 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
   return { runs: runIds.length, runIds, deadLetters };
 }
 
-/** What both stores do to a run's row: create it, finish it, read its status. */
+/** What both stores do to a run's row: create it, finish it (and settle its end), read its status. */
 export function runRowStatements(db: Database.Database) {
   const insertRun = db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
     // The row may exist without a status if saveRun came first: startRun completes it then.
@@ -209,6 +209,9 @@ export function runRowStatements(db: Database.Database) {
   const finishRun = db.prepare<[string, number | null, string | null, string | null, string]>(
     `UPDATE runs SET status = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND status = 'running'`,
   );
+  const settleRun = db.prepare<[number, string, number]>(
+    `UPDATE runs SET finished_at = ? WHERE run_id = ? AND status IS NOT NULL AND status <> 'running' AND (finished_at IS NULL OR finished_at < ?)`,
+  );
   return {
     runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
     /** Creates the run's row; false when the run exists already. */
@@ -218,6 +221,10 @@ export function runRowStatements(db: Database.Database) {
     /** Moves a running run's row to its final status; false when it was not running. */
     finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): boolean {
       return finishRun.run(update.status, update.finishedAt ?? null, toJson(update.output), toJson(update.error), runId).changes > 0;
+    },
+    /** Moves a finished run's end later (TriggerStore.settleRun); false when it was not finished or ended later already. */
+    settleRun(runId: string, finishedAt: number): boolean {
+      return settleRun.run(finishedAt, runId, finishedAt).changes > 0;
     },
   };
 }

@@ -138,6 +138,10 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       running.delete(runId);
       return s.finishRun(runId, update);
     },
+    settleRun(runId, finishedAt) {
+      batch.write();
+      s.settleRun(runId, finishedAt);
+    },
     arrive(runId, trigger, key, need, ordinal) {
       // One B-tree holds any fan-in, no sharding needed: `ordinal` only keeps a sized join to its need.
       batch.write();

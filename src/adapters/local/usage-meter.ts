@@ -168,6 +168,8 @@ export class UsageMeter {
       commit: () => inner.commit(),
       release: (runId) => inner.release(runId),
       ...(inner.abandon ? { abandon: (error: unknown) => inner.abandon!(error) } : {}),
+      // Not metered: the engine on AWS has no such write (it does not wait for what a run's end stops).
+      ...(inner.settleRun ? { settleRun: (runId: string, finishedAt: number) => inner.settleRun!(runId, finishedAt) } : {}),
     };
   }
 }

@@ -1,0 +1,143 @@
+/**
+ * The times the embedded engine records for a run and its steps, on every store (memory, the
+ * journal, the row store), as `joinflow status --json` and `joinflow timeline --json` read them.
+ * The engine runs on a clock the test moves, so times are compared with each other, never with
+ * the wall clock.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
+import type { DurableLog } from '../../src/adapters/local/durable-log.ts';
+import { openJournalState } from '../../src/adapters/local/journal-state.ts';
+import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
+import { summarizeSteps } from '../../src/cli/local-runs.ts';
+import { localTimeline } from '../../src/cli/local-timeline.ts';
+import { compileWorkflow } from '../../src/compiler/compile.ts';
+import type { Executor, RunRecord, TriggerStore } from '../../src/ports.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const tmp = tempDirs('jf-step-times-');
+const stores = ['memory', 'journal', 'rows'] as const;
+type StoreKind = (typeof stores)[number];
+type State = { store: TriggerStore; log: DurableLog; close(): void };
+
+/** A clock only the test moves. */
+function testClock(): { t: number; now(): number } {
+  const clock = { t: 1_700_000_000_000, now: () => clock.t };
+  return clock;
+}
+
+/**
+ * `process` steps: `bad` fails for good 10 ms after it starts; the others run until stopped, and
+ * each then takes 40 ms to be gone (a process's SIGTERM and exit), one after the other.
+ */
+function stoppableProcesses(clock: { t: number }, started: string[]): Executor {
+  return {
+    kind: 'process',
+    execute(task, signal) {
+      started.push(task.step);
+      if (task.step === 'bad') {
+        return new Promise((resolve) => setImmediate(() => {
+          clock.t += 10;
+          resolve({ status: 'failed', error: { type: 'Boom', message: 'exited with code 3' }, retriable: false });
+        }));
+      }
+      return new Promise((resolve) => signal.addEventListener('abort', () => setTimeout(() => {
+        clock.t += 40;
+        resolve({ status: 'aborted' });
+      }, 5 * started.indexOf(task.step))));
+    },
+    async close() {},
+  };
+}
+
+const plan = compileWorkflow({
+  name: 'stopped',
+  steps: {
+    slow1: { executor: { type: 'process', command: 'sleep', args: ['5'] } },
+    slow2: { executor: { type: 'process', command: 'sleep', args: ['5'] } },
+    bad: { executor: { type: 'process', command: 'false' } },
+    sink: { needs: ['slow1', 'slow2', 'bad'], executor: { type: 'process', command: 'true' } },
+  },
+}, { source: 'test' });
+
+const open: Array<{ engine: Engine; state: State | undefined }> = [];
+afterEach(async () => {
+  for (const { engine, state } of open.splice(0)) {
+    await engine.close();
+    state?.close();
+  }
+});
+
+function engineOn(kind: StoreKind, clock: { now(): number }, executor: Executor): { engine: Engine; state: State | undefined; dir: string } {
+  const dir = tmp();
+  const state = kind === 'memory' ? undefined : kind === 'journal' ? openJournalState({ dir }) : openSqliteState({ dir });
+  const engine = createEngine({
+    ...(state ? { store: state.store, log: state.log } : {}),
+    clock, trace: true, concurrency: { process: 4 }, executors: { process: executor },
+  });
+  engine.register(plan);
+  open.push({ engine, state });
+  return { engine, state, dir };
+}
+
+/** What `status --json` and `timeline --json` read of a durable run, from its state dir opened afresh. */
+function fromStateDir(kind: StoreKind, dir: string, runId: string): { run: RunRecord; steps: ReturnType<typeof summarizeSteps>; timeline: ReturnType<typeof localTimeline> } {
+  const state = kind === 'journal' ? openJournalState({ dir }) : openSqliteState({ dir });
+  try {
+    const run = state.store.getRun(runId) as RunRecord;
+    return { run, steps: summarizeSteps(run, state.log.tasks(runId)), timeline: localTimeline(run, state.log.tasks(runId), state.log.runPlan(runId), run.finishedAt!) };
+  } finally {
+    state.close();
+  }
+}
+
+describe('a run that stops its running steps ends after them', () => {
+  for (const kind of stores) {
+    it(`failed, on the ${kind} store: the cancelled siblings end before the run does`, async () => {
+      const clock = testClock();
+      const started: string[] = [];
+      const { engine, state, dir } = engineOn(kind, clock, stoppableProcesses(clock, started));
+      const t0 = clock.t;
+      const r = await engine.run('stopped', null);
+      expect(r.status).toBe('failed');
+      expect(r.steps).toMatchObject({ total: 3, failed: 1, cancelled: 2 });
+      const record = (await engine.store.getRun(r.runId))!;
+      const trace = state ? engine.traceOf(r.runId) : r.trace;
+      const ends = Object.fromEntries(trace.map((t) => [t.step, [t.status, t.end - t0]]));
+      // bad failed at +10 (the run's end was decided then); slow1 was gone at +50, slow2 at +90.
+      expect(ends).toEqual({ bad: ['failed', 10], slow1: ['cancelled', 50], slow2: ['cancelled', 90] });
+      expect(record.finishedAt! - t0).toBe(90);
+      expect(r.durationMs).toBe(record.finishedAt! - record.startedAt);
+      if (!state) return;
+      await engine.close();
+      state.close();
+      open.length = 0;
+      const read = fromStateDir(kind, dir, r.runId);
+      expect(read.run.finishedAt).toBe(record.finishedAt);
+      expect(read.steps.map((s) => [s.step, s.state, s.finishedAt! - t0]).sort()).toEqual([['bad', 'failed', 10], ['slow1', 'cancelled', 50], ['slow2', 'cancelled', 90]]);
+      expect(read.timeline.finishedAt).toBe(record.finishedAt);
+      for (const e of read.timeline.executions) expect(e.end).toBeLessThanOrEqual(read.timeline.finishedAt!);
+    });
+  }
+
+  for (const kind of stores) {
+    it(`cancelled, on the ${kind} store: the run ends when its stopped steps are gone`, async () => {
+      const clock = testClock();
+      const started: string[] = [];
+      const executor = stoppableProcesses(clock, started);
+      const { engine, state } = engineOn(kind, clock, { ...executor, execute: (task, signal) => executor.execute({ ...task, step: task.step === 'bad' ? 'slow3' : task.step }, signal) });
+      const t0 = clock.t;
+      const runId = await engine.start('stopped', null);
+      await vi.waitUntil(() => started.length === 3);
+      clock.t += 5;
+      expect(await engine.cancel(runId)).toBe(true);
+      const r = await engine.wait(runId);
+      expect(r.status).toBe('cancelled');
+      const record = (await engine.store.getRun(runId))!;
+      if (state) expect(engine.traceOf(runId).map((t) => [t.status, t.end - t0]).sort((a, b) => (a[1] as number) - (b[1] as number))).toEqual([['cancelled', 45], ['cancelled', 85], ['cancelled', 125]]);
+      // Three stopped, 40 ms each, after the cancel at +5.
+      expect(record.finishedAt! - t0).toBe(125);
+      expect(r.durationMs).toBe(125);
+    });
+  }
+});
