@@ -175,9 +175,19 @@ export interface Executor {
   /**
    * `execute` without a promise, for executors that can report by callback (simulated steps):
    * calls `done(outcome, signal)` exactly once, never before returning, with the signal it was
-   * given (so that one callback serves every task). The engine uses it when present.
+   * given (so that one callback serves every task). The engine uses it when present. `begin` is
+   * given to an executor with `deferredStart`.
    */
-  start?(task: Task, signal: StopSignal, done: (outcome: StepOutcome, signal: StopSignal) => void): void;
+  start?(task: Task, signal: StopSignal, done: (outcome: StepOutcome, signal: StopSignal) => void, begin?: (signal: StopSignal) => void): void;
+  /**
+   * True when a task handed to `start` may wait inside the executor before it executes (a simulated
+   * step of no duration waits for the executor's next turn of the loop, behind every task started
+   * in this one). The executor calls `begin(signal)` when the task begins to execute, and the
+   * task's start is taken then (its Step Started, the startedAt recorded, its timeout), so that the
+   * wait shows before the start and not in its duration. A task that ends without `begin` took no
+   * time (it starts when it ends), or, stopped while it waited, never started.
+   */
+  readonly deferredStart?: boolean;
   close(): Promise<void>;
 }
 

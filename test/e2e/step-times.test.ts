@@ -11,6 +11,7 @@ import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { summarizeSteps } from '../../src/cli/local-runs.ts';
 import { localTimeline } from '../../src/cli/local-timeline.ts';
+import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { Executor, RunRecord, TriggerStore } from '../../src/ports.ts';
 import { tempDirs } from '../helpers/tmp.ts';
@@ -140,4 +141,82 @@ describe('a run that stops its running steps ends after them', () => {
       expect(r.durationMs).toBe(125);
     });
   }
+});
+
+/** A clock that moves 1 ms each time it is read: every wait the engine records shows as time. */
+function countingClock(): { now(): number } {
+  let t = 1_700_000_000_000;
+  return { now: () => t++ };
+}
+
+const WIDTH = 2_000;
+const wide = compileWorkflow({
+  name: 'wide',
+  steps: {
+    src: { executor: { type: 'simulate', durationMs: 0, output: Array.from({ length: WIDTH }, (_, i) => i) } },
+    item: { needs: ['src'], forEach: 'src', executor: { type: 'simulate', durationMs: 0 } },
+    sink: { needs: ['item'], executor: { type: 'simulate', durationMs: 0 } },
+  },
+}, { source: 'test' });
+
+describe('simulated steps of no duration take no time; their wait shows before their start', () => {
+  for (const kind of ['memory', 'journal'] as const) {
+    it(`a fan-out of ${WIDTH} on the ${kind} store: each item takes 0 ms, starts after src ends, and as its Step Started says`, async () => {
+      const dir = tmp();
+      const state = kind === 'journal' ? openJournalState({ dir }) : undefined;
+      const engine = createEngine({ ...(state ? { store: state.store, log: state.log } : {}), clock: countingClock(), trace: true });
+      open.push({ engine, state });
+      engine.register(wide);
+      const announced = new Map<string, number>();
+      engine.bus.subscribe(null, (events) => {
+        for (const e of events) {
+          const d = e.detail as { step: string; item?: number; startedAt?: number };
+          if (e['detail-type'] === 'Step Started') announced.set(`${d.step}${d.item ?? ''}`, d.startedAt!);
+        }
+      });
+      const r = await engine.run('wide', null);
+      expect(r.status).toBe('succeeded');
+      await engine.bus.idle(); // the sink's Step Started reaches this subscriber after the engine's own
+      const trace = state ? engine.traceOf(r.runId) : r.trace;
+      expect(trace).toHaveLength(WIDTH + 2);
+      const src = trace.find((t) => t.step === 'src')!;
+      const sink = trace.find((t) => t.step === 'sink')!;
+      const items = trace.filter((t) => t.step === 'item');
+      for (const t of trace) {
+        expect(t.end - t.start).toBe(0);
+        expect(announced.get(`${t.step}${t.item ?? ''}`)).toBe(t.start);
+      }
+      expect(Math.min(...items.map((t) => t.start))).toBeGreaterThan(src.end);
+      expect(sink.start).toBeGreaterThan(Math.max(...items.map((t) => t.end)));
+      if (!state) return;
+      const steps = summarizeSteps((await engine.store.getRun(r.runId))!, state.log.tasks(r.runId));
+      expect(steps.filter((s) => s.durationMs !== 0)).toEqual([]);
+    });
+  }
+
+  it('a concurrency limit still holds: no more items are handed to the executor at once than it allows', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const inner = createSimulateExecutor();
+    const counted: Executor = {
+      ...inner,
+      start: (task, signal, done, begin) => {
+        most = Math.max(most, ++inFlight);
+        inner.start!(task, signal, (outcome, s) => {
+          inFlight--;
+          done(outcome, s);
+        }, begin);
+      },
+    };
+    const engine = createEngine({ concurrency: { simulate: 3 }, executors: { simulate: counted }, trace: true });
+    open.push({ engine, state: undefined });
+    engine.register(wide);
+    const r = await engine.run('wide', null);
+    expect(r.status).toBe('succeeded');
+    expect(most).toBe(3);
+    // As recorded: at no time were more than 3 executions running.
+    const edges = r.trace.flatMap((t) => [[t.start, 1], [t.end, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let running = 0;
+    for (const [, d] of edges) expect((running += d)).toBeLessThanOrEqual(3);
+  });
 });

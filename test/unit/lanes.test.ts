@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { INIT_LIMIT_MS, Lanes, type LaneHooks } from '../../src/adapters/local/lanes.ts';
+import { INIT_LIMIT_MS, Lanes, type LaneHooks, type TraceRecord } from '../../src/adapters/local/lanes.ts';
 import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
-import type { Executor, StepOutcome, Task } from '../../src/ports.ts';
+import type { Executor, StepOutcome, StopSignal, Task } from '../../src/ports.ts';
 
 function task(step: string, timeoutMs?: number): Task {
   const t: Task = { workflow: 'w', runId: 'r', step, attempt: 1, maxAttempts: 1, executor: { type: 'simulate', durationMs: 0 }, event: { input: null, results: {} } };
@@ -99,5 +99,105 @@ describe('Lanes: a timeout after an init phase', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+// A simulated step of no duration waits for its executor's turn of the loop: that wait is not its time.
+describe('Lanes: an executor that says when a task begins (deferredStart)', () => {
+  type Done = (outcome: StepOutcome, signal: StopSignal) => void;
+  /** An executor that keeps what it is handed; the test begins and ends each task. */
+  function heldExecutor() {
+    const held = new Map<string, { signal: StopSignal; done: Done; begin: ((signal: StopSignal) => void) | undefined }>();
+    const executor: Executor = {
+      kind: 'simulate',
+      deferredStart: true,
+      start: (t, signal, done, begin) => void held.set(t.step, { signal, done, begin }),
+      execute: () => new Promise(() => {}),
+      close: async () => {},
+    };
+    const begin = (step: string) => held.get(step)!.begin!(held.get(step)!.signal);
+    const end = (step: string, outcome: StepOutcome) => held.get(step)!.done(outcome, held.get(step)!.signal);
+    return { executor, held, begin, end };
+  }
+
+  /** Lanes on a clock that moves 1 ms each time it is read, with what the hooks were told. */
+  function recorded(executor: Executor) {
+    let t = 1_000;
+    const log: string[] = [];
+    const records: TraceRecord[] = [];
+    const hooks: LaneHooks = {
+      started: (task, at) => log.push(`started ${task.step} ${at}`),
+      finished: (task, outcome, record) => {
+        log.push(`finished ${task.step} ${outcome.status}`);
+        records.push(record);
+      },
+      wanted: () => true,
+      now: () => t++,
+    };
+    return { lanes: new Lanes(new Map([['simulate', executor]]), new Map(), hooks), log, records, read: () => t };
+  }
+
+  it('starts a task when the executor begins it, and one it ends without beginning when it ends, taking no time', () => {
+    const { executor, begin, end } = heldExecutor();
+    const { lanes, log, records } = recorded(executor);
+    lanes.submitAll([task('a'), task('b')]);
+    expect(log).toEqual([]);
+    begin('a');
+    begin('a'); // once only
+    end('a', { status: 'succeeded', output: 1 });
+    end('b', { status: 'succeeded', output: 2 });
+    expect(log).toEqual(['started a 1000', 'finished a succeeded', 'started b 1002', 'finished b succeeded']);
+    expect(records.map((r) => [r.step, r.start, r.end])).toEqual([['a', 1000, 1001], ['b', 1002, 1002]]);
+  });
+
+  it('a task stopped before it began never started: no Step Started, no record; stopRun counts it', async () => {
+    const { executor, held, begin, end } = heldExecutor();
+    const { lanes, log } = recorded(executor);
+    lanes.submitAll([task('waits'), task('runs')]);
+    begin('runs');
+    const stopping = lanes.stopRun('r');
+    expect(held.get('waits')!.signal.aborted).toBe(true);
+    begin('waits'); // too late: it was stopped
+    end('waits', { status: 'aborted' });
+    end('runs', { status: 'aborted' });
+    expect(await stopping).toBe(2);
+    expect(log).toEqual(['started runs 1000', 'finished runs aborted']);
+    expect(lanes.runningCount('r')).toBe(0);
+  });
+
+  it('counts its timeout from the task\'s beginning', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { executor, held, begin } = heldExecutor();
+      const finished: string[] = [];
+      const lanes = new Lanes(new Map([['simulate', executor]]), new Map(), {
+        started: () => {}, finished: (t, outcome) => finished.push(`${t.step} ${outcome.status}`), wanted: () => true, now: () => Date.now(),
+      });
+      lanes.submit(task('t', 100));
+      const signal = held.get('t')!.signal;
+      signal.addEventListener('abort', () => held.get('t')!.done({ status: 'aborted' }, signal));
+      await vi.advanceTimersByTimeAsync(500);
+      expect(finished).toEqual([]);
+      begin('t');
+      await vi.advanceTimersByTimeAsync(99);
+      expect(finished).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(finished).toEqual(['t timeout']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('the simulate executor begins a timed step when handed over, and an instant one on its turn, taking no time', async () => {
+    const { lanes, log, records } = recorded(createSimulateExecutor({ timeScale: 1 }));
+    const timed = { ...task('timed'), executor: { type: 'simulate' as const, durationMs: 5 } };
+    lanes.submitAll([timed, task('i1'), task('i2'), task('i3')]);
+    // Only the timed one has started: the instant ones wait for the executor's turn.
+    expect(log).toEqual(['started timed 1000']);
+    await vi.waitUntil(() => records.length === 4);
+    const by = Object.fromEntries(records.map((r) => [r.step, r]));
+    for (const step of ['i1', 'i2', 'i3']) expect(by[step]!.end - by[step]!.start).toBe(0);
+    expect(by['i1']!.start).toBeLessThan(by['i2']!.start);
+    expect(by['timed']!.end).toBeGreaterThan(by['timed']!.start);
   });
 });

@@ -24,8 +24,10 @@ class Job implements StopSignal {
   /** Called once the task has stopped (made only when someone waits). */
   waiters: Array<() => void> | undefined = undefined;
   timer: LongTimer | undefined = undefined;
-  /** When the task started, on the lanes' clock. */
+  /** When the task started, on the lanes' clock (Executor.deferredStart: when it began to execute). */
   start = 0;
+  /** Whether it has started: at once, or when its executor began it (Executor.deferredStart). */
+  began = false;
   readonly task: Task;
   /** The run's running jobs, this one among them. */
   readonly running: Set<Job>;
@@ -171,17 +173,13 @@ export class Lanes {
    */
   #execute(executor: Executor, job: Job): void {
     const task = job.task;
-    const start = (job.start = this.#hooks.now());
-    this.#hooks.started(task, start);
+    const deferred = executor.deferredStart === true && executor.start !== undefined;
+    if (!deferred) this.#begin(job, executor);
     const timeoutMs = task.timeoutMs;
-    if (timeoutMs !== undefined) {
-      // An executor with an init phase (function handlers) says when the handler begins: the
-      // timeout counts from then, as Lambda's leaves out the Init; until then it has INIT_LIMIT_MS more.
-      job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs + (executor.initPhase ? INIT_LIMIT_MS : 0));
-    }
     if (executor.start) {
       try {
-        executor.start(task, job, this.#done);
+        if (deferred) executor.start(task, job, this.#done, this.#onBegin);
+        else executor.start(task, job, this.#done);
       } catch (error) {
         job.timer?.clear();
         // An executor bug must fail the step, not wedge the run.
@@ -208,6 +206,26 @@ export class Lanes {
   }
 
   /**
+   * The task starts: its start is taken, Step Started goes out, and its timeout counts from now
+   * (armed for `executor`; none for a task that ends as it starts). An executor with an init phase
+   * (function handlers) says when the handler begins: the timeout counts from then, as Lambda's
+   * leaves out the Init; until then it has INIT_LIMIT_MS more.
+   */
+  #begin(job: Job, executor: Executor | undefined): void {
+    job.began = true;
+    const start = (job.start = this.#hooks.now());
+    this.#hooks.started(job.task, start);
+    const timeoutMs = job.task.timeoutMs;
+    if (executor && timeoutMs !== undefined) job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs + (executor.initPhase ? INIT_LIMIT_MS : 0));
+  }
+
+  /** The `begin` of executors with a deferred start (Executor.deferredStart): once per task, and not once it was stopped. */
+  readonly #onBegin = (signal: StopSignal): void => {
+    const job = signal as Job;
+    if (!job.began && !job.aborted) this.#begin(job, this.#executors.get(job.task.executor.type));
+  };
+
+  /**
    * The callback of executors that report by callback: what the report throws is raised as from
    * a promise's callback, not into the executor (its other tasks' callbacks still run).
    */
@@ -220,11 +238,15 @@ export class Lanes {
   };
 
   #finish(job: Job, outcome: StepOutcome): void {
+    // A deferred start (Executor.deferredStart) never begun: the task took no time, or, stopped, never started (the
+    // run's end records it as cancelled, as a task that waited for a free slot).
+    const instant = !job.began && outcome.status !== 'aborted';
+    if (instant) this.#begin(job, undefined);
     job.timer?.clear();
     const task = job.task;
     try {
       // The hook runs while the task still holds its slot (the engine counts on it).
-      this.#report(task, job, outcome, job.start);
+      if (job.began) this.#report(task, job, outcome, job.start, instant ? job.start : this.#hooks.now());
     } finally {
       const running = job.running;
       running.delete(job);
@@ -236,9 +258,8 @@ export class Lanes {
     }
   }
 
-  #report(task: Task, controller: Job, outcome: StepOutcome, start: number): void {
+  #report(task: Task, controller: Job, outcome: StepOutcome, start: number, end: number): void {
     const status = outcome.status === 'aborted' ? (controller.reason === 'timeout' ? 'failed' : 'cancelled') : outcome.status;
-    const end = this.#hooks.now();
     const record: TraceRecord = task.item === undefined
       ? { step: task.step, attempt: task.attempt, status, start, end }
       : { step: task.step, item: task.item, attempt: task.attempt, status, start, end };

@@ -1,6 +1,9 @@
 /**
  * The `simulate` executor: waits a step's `durationMs` (scaled) and returns its canned output.
  * Used for traces and benchmarks, so the zero-duration path is kept as cheap as possible.
+ * A step of no duration executes on the executor's next turn of the loop, not when it is handed
+ * over (Executor.deferredStart): the wait for that turn, behind every step handed over before it
+ * (all the items of a wide fan-out), is not the step's own time.
  */
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 import { setLongTimeout } from './long-timer.ts';
@@ -51,7 +54,7 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
     instant.push(done, outcome, signal);
   };
 
-  function start(task: Task, signal: StopSignal, done: Done): void {
+  function start(task: Task, signal: StopSignal, done: Done, begin?: (signal: StopSignal) => void): void {
     const spec = task.executor;
     if (spec.type !== 'simulate') {
       later(done, { status: 'failed', error: { type: 'ExecutorMismatch', message: `simulate executor got a '${spec.type}' task` }, retriable: false }, signal);
@@ -67,6 +70,8 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
       later(done, outcome, signal);
       return;
     }
+    // A timed step's time runs from its hand-over: its timer starts now.
+    begin?.(signal);
     const onAbort = (): void => {
       timer.clear();
       done(ABORTED, signal);
@@ -83,6 +88,8 @@ export function createSimulateExecutor(options: SimulateExecutorOptions = {}): E
   return {
     kind: 'simulate',
     local: true,
+    // An instant step is not begun: it starts as it ends, on its turn (see later()).
+    deferredStart: true,
     start,
 
     execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
