@@ -2,6 +2,8 @@
 // Entry point. Runs the compiled CLI (dist/, built by `npm ci` or `npm run build`) while it is up to
 // date with src/, else the TypeScript sources through tsx (see cli-entry.js). Workflows and handlers
 // may be TypeScript either way: the compiled CLI registers tsx when it first loads such a module.
+// Their `import ... from 'joinflow'` gets the copy the CLI runs: dist/ by package.json's exports,
+// src/ by the `joinflow-source` condition that source-condition.js adds.
 import { register } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compiledCli } from './cli-entry.js';
@@ -49,6 +51,8 @@ if (compiled) {
   ({ main } = await import(pathToFileURL(compiled).href));
 } else {
   await registerTsx();
+  // Registered after tsx, so it runs first: tsx and Node resolve with the condition added.
+  register(new URL('./source-condition.js', import.meta.url));
   ({ main } = await import('../src/cli/main.ts'));
 }
 try {

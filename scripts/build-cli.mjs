@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * Compiles src/ into dist/ (JavaScript, same layout), run by `npm ci`/`npm install` (the `prepare`
- * script) and by `npm run build`. bin/joinflow.js runs the compiled CLI while dist/ is newer than
+ * Compiles src/ into dist/ (JavaScript and .d.ts declarations, same layout), run by `npm ci`/`npm
+ * install` (the `prepare` script) and by `npm run build`. package.json's `exports` give plain Node
+ * dist/index.js (and TypeScript dist/index.d.ts): the package, installed, is a library without
+ * tsx. bin/joinflow.js runs the compiled CLI while dist/ is newer than
  * every file in src/, and the sources through tsx otherwise: loading ~100 modules through tsx's
  * loader thread costs ~0.15 s at every start of the command.
  *

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanPackages, slsPackage, type Packaged } from '../helpers/serverless.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
@@ -35,9 +36,10 @@ type Json = Record<string, any>;
 type Template = { Resources: Record<string, { Type: string; Properties: Json; DependsOn?: unknown }>; Outputs?: Json };
 
 
-/** File names inside a zip (central directory), without an unzip binary. */
-function zipEntries(file: string): string[] {
-  const buf = readFileSync(file);
+type ZipEntry = { name: string; method: number; size: number; local: number };
+
+/** The entries of a zip's central directory, without an unzip binary. */
+function zipDirectory(buf: Buffer, file: string): ZipEntry[] {
   let eocd = -1;
   for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65_557); i--) {
     if (buf.readUInt32LE(i) === 0x06054b50) {
@@ -48,16 +50,32 @@ function zipEntries(file: string): string[] {
   if (eocd < 0) throw new Error(`${file} is not a zip`);
   const count = buf.readUInt16LE(eocd + 10);
   let at = buf.readUInt32LE(eocd + 16);
-  const names: string[] = [];
+  const entries: ZipEntry[] = [];
   for (let n = 0; n < count; n++) {
     if (buf.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: bad central directory`);
     const nameLen = buf.readUInt16LE(at + 28);
     const extraLen = buf.readUInt16LE(at + 30);
     const commentLen = buf.readUInt16LE(at + 32);
-    names.push(buf.toString('utf8', at + 46, at + 46 + nameLen));
+    entries.push({ name: buf.toString('utf8', at + 46, at + 46 + nameLen), method: buf.readUInt16LE(at + 10), size: buf.readUInt32LE(at + 20), local: buf.readUInt32LE(at + 42) });
     at += 46 + nameLen + extraLen + commentLen;
   }
-  return names;
+  return entries;
+}
+
+/** File names inside a zip. */
+function zipEntries(file: string): string[] {
+  return zipDirectory(readFileSync(file), file).map((e) => e.name);
+}
+
+/** The text of one file inside a zip (stored or deflated). */
+function zipText(file: string, name: string): string {
+  const buf = readFileSync(file);
+  const entry = zipDirectory(buf, file).find((e) => e.name === name);
+  if (entry === undefined) throw new Error(`${file} has no ${name}`);
+  // The local header repeats the name, and may have an extra field of another length.
+  const start = entry.local + 30 + buf.readUInt16LE(entry.local + 26) + buf.readUInt16LE(entry.local + 28);
+  const data = buf.subarray(start, start + entry.size);
+  return (entry.method === 8 ? inflateRawSync(data) : data).toString('utf8');
 }
 
 function plansIn(dir: string): TriggerPlan[] {
@@ -389,7 +407,13 @@ describe('serverless package of the repository triggers/', () => {
     expect(Object.keys(registered).filter((k) => k.startsWith('sensor-report/'))).toEqual(['sensor-report/@workflows/sensor-report/workflow-asl.ts#handler']);
     const fn = ofType(pkg.template, 'AWS::Lambda::Function').find(([, p]) => p['FunctionName'] === registered['sensor-report/@workflows/sensor-report/workflow-asl.ts#handler'])!;
     expect(fn[1]['Handler']).toBe('workflows/sensor-report/workflow-asl.handler');
-    expect(zipEntries(path.join(pkg.dir, path.basename(fn[1]['Code'].S3Key as string)))).toEqual(['workflows/sensor-report/workflow-asl.mjs']);
+    const zip = path.join(pkg.dir, path.basename(fn[1]['Code'].S3Key as string));
+    expect(zipEntries(zip)).toEqual(['workflows/sensor-report/workflow-asl.mjs']);
+    // Its `import { aslHandler } from 'joinflow/asl'` is bundled from the sources (the condition
+    // joinflow-source in serverless.yml), not from the compiled dist/ that plain Node gets.
+    const bundled = [...zipText(zip, 'workflows/sensor-report/workflow-asl.mjs').matchAll(/^\/\/ ((?:src|dist)\/\S+)$/gm)].map((m) => m[1]);
+    expect(bundled).toContain('src/asl.ts');
+    expect(bundled.filter((f) => f!.startsWith('dist/'))).toEqual([]);
   });
 
   it('has the results table classify-documents brings (its aws.cjs), scoped to the store step', () => {

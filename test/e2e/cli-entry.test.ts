@@ -178,6 +178,9 @@ describe('the CLI, compiled and from the sources', () => {
     expect(where({ JOINFLOW_CLI_SOURCE: '1' })).toBe(new URL('src/index.ts', `file://${root}/`).href);
     const compiled = compiledCli(root) !== undefined;
     expect(where({})).toBe(new URL(compiled ? 'dist/index.js' : 'src/index.ts', `file://${root}/`).href);
+    // With the sources' condition set for the whole process, the compiled CLI's hook
+    // (own-package.ts) still sends the imports to its own copy.
+    expect(where({ NODE_OPTIONS: '--conditions=joinflow-source' })).toBe(new URL(compiled ? 'dist/index.js' : 'src/index.ts', `file://${root}/`).href);
     if (process.env['JOINFLOW_REQUIRE_NATIVE'] === '1') expect(compiled).toBe(true);
   });
 });

@@ -1,4 +1,8 @@
-/** The README's "Library use", through the package's public entry (src/index.ts, what `joinflow` exports). */
+/**
+ * The README's "Library use", through the package's public entry: src/index.ts, what `joinflow`
+ * exports under the joinflow-source condition (plain Node gets its build, dist/index.js: see
+ * package-install.test.ts).
+ */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../helpers/cli.ts';
 
-type Manifest = { bin: Record<string, string>; exports: Record<string, string>; scripts: Record<string, string> };
+type Manifest = { bin: Record<string, string>; exports: Record<string, Record<string, string>>; scripts: Record<string, string> };
 
 function packed(): string[] {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -31,12 +31,28 @@ describe('the npm package', () => {
   });
 
   it('ships every file package.json names: the bin, the exports, what the install script runs, the addon\'s sources', () => {
-    const named = [...Object.values(manifest.bin), ...Object.values(manifest.exports), 'bin/cli-entry.js'];
+    const named = [...Object.values(manifest.bin), 'bin/cli-entry.js', 'bin/source-condition.js'];
     for (const script of manifest.scripts['install']!.split('&&')) named.push(script.trim().replace(/^node /, ''));
     for (const f of ['binding.gyp', 'spawn.c', 'spawn.h', 'child.c', 'watch.c', 'output.c', 'env.c']) named.push(`native/spawn/${f}`);
+    // The exports' targets: the compiled entries and their declarations when there is a build
+    // (`npm pack` makes one), and the sources under the `joinflow-source` condition.
+    const built = existsSync(path.join(root, 'dist/.built'));
+    for (const targets of Object.values(manifest.exports)) named.push(...Object.values(targets).filter((f) => built || !f.startsWith('./dist/')));
     expect(named.map((f) => path.posix.normalize(f)).filter((f) => !files.includes(f))).toEqual([]);
-    // The sources the exports load, all of them (src/ is what `joinflow` resolves to).
+    // The sources, all of them: the CLI runs them when it has no build newer than they are.
     expect(files.filter((f) => f.startsWith('src/')).length).toBeGreaterThan(100);
+  });
+
+  it('exports compiled JavaScript to plain Node, declarations to TypeScript, and the sources only under the joinflow-source condition', () => {
+    expect(Object.keys(manifest.exports)).toEqual(['.', './handler', './asl']);
+    for (const [entry, name] of [['.', 'index'], ['./handler', 'handler'], ['./asl', 'asl']] as const) {
+      // Order matters: the first condition that matches wins, and `default` matches everything.
+      expect(Object.entries(manifest.exports[entry]!)).toEqual([
+        ['joinflow-source', `./src/${name}.ts`],
+        ['types', `./dist/${name}.d.ts`],
+        ['default', `./dist/${name}.js`],
+      ]);
+    }
   });
 
   it('ships the compiled CLI (dist/) when there is a build to ship, its stamp included', () => {
@@ -44,5 +60,6 @@ describe('the npm package', () => {
     expect(files).toContain('dist/.built');
     expect(files).toContain('dist/cli/main.js');
     expect(files).toContain('dist/adapters/local/own-package.js');
+    expect(files).toContain('dist/index.d.ts');
   });
 });

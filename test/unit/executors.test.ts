@@ -784,9 +784,13 @@ describe('function executor', () => {
   });
 
   it('keeps only worker-safe node options', () => {
-    expect(
-      inheritedExecArgv(['--conditions', 'development', '--import', 'tsx', '--inspect', '--enable-source-maps', '-C=x', '--max-old-space-size=100', '--conditions=a']),
-    ).toEqual(['--conditions', 'development', '--enable-source-maps', '--conditions=a']);
+    const argv = ['--conditions', 'development', '--import', 'tsx', '--inspect', '--enable-source-maps', '-C=x', '--max-old-space-size=100', '--conditions=a'];
+    expect(inheritedExecArgv(argv, false)).toEqual(['--conditions', 'development', '--enable-source-maps', '--conditions=a']);
+    // A worker of the sources resolves `joinflow` to them (package.json's exports), once.
+    expect(inheritedExecArgv(argv, true)).toEqual(['--conditions', 'development', '--enable-source-maps', '--conditions=a', '--conditions=joinflow-source']);
+    expect(inheritedExecArgv(['--conditions', 'joinflow-source'], true)).toEqual(['--conditions', 'joinflow-source']);
+    // Here, under vitest, this module is the sources.
+    expect(inheritedExecArgv([])).toEqual(['--conditions=joinflow-source']);
   });
 
   it('loads .ts handlers when the main process runs under `node --import tsx`', async () => {

@@ -62,7 +62,20 @@ const INHERITED_FLAGS = new Set([
   '--experimental-vm-modules',
 ]);
 
-export function workerExecArgv(argv: readonly string[]): string[] {
+/**
+ * The condition of package.json's `exports` under which `joinflow` (and `joinflow/handler`,
+ * `joinflow/asl`) resolve to the TypeScript sources, src/, instead of the compiled dist/ that
+ * plain Node gets. bin/source-condition.js, vitest.config.ts and tsconfig.json name it too.
+ */
+export const SOURCE_CONDITION = 'joinflow-source';
+
+/**
+ * The options of `argv` (the main thread's) that a worker keeps. `sources`: the worker runs the
+ * TypeScript sources (src/, as this module does when it is .ts), so it gets SOURCE_CONDITION:
+ * a handler's `import ... from 'joinflow/handler'` then loads the same copy as the worker's own
+ * code, not dist/ (which may be older than the sources, or not built at all).
+ */
+export function workerExecArgv(argv: readonly string[], sources = !COMPILED): string[] {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -70,6 +83,7 @@ export function workerExecArgv(argv: readonly string[]): string[] {
     if ((arg === '--conditions' || arg === '-C') && i + 1 < argv.length) kept.push(arg, argv[++i]!);
     else if (arg.startsWith('--conditions=') || INHERITED_FLAGS.has(arg)) kept.push(arg);
   }
+  if (sources && !kept.includes(SOURCE_CONDITION) && !kept.includes(`--conditions=${SOURCE_CONDITION}`)) kept.push(`--conditions=${SOURCE_CONDITION}`);
   return kept;
 }
 

@@ -2,12 +2,14 @@
  * A module resolve hook of the compiled CLI (dist/), registered with tsx by bin/joinflow.js on
  * the main thread and by function-worker.ts in handler workers. A workflow or handler that
  * imports this package (`import { workflow } from 'joinflow'`, `import { NonRetriableStepError }
- * from 'joinflow'`) would otherwise get its TypeScript sources, src/index.ts, which `exports` in
- * package.json names, compiled by tsx at every start (0.1 s on the main thread, 0.3-0.5 s in a
- * worker), beside the compiled copy the CLI itself runs. It gets the compiled copy, dist/index.js:
- * the same code, built from the same sources (the CLI runs dist/ only while it is newer than
- * src/), and on the main thread the same module instances as the engine's. Only an import that
- * resolves to this package's own src/index.ts is redirected; anything else is left as resolved.
+ * from 'joinflow/handler'`) gets the compiled copy from package.json's `exports` by itself; only
+ * a process that runs with the `joinflow-source` condition (`--conditions`, `NODE_OPTIONS`)
+ * would resolve it to the TypeScript sources, src/index.ts, compiled by tsx at every start (0.1 s
+ * on the main thread, 0.3-0.5 s in a worker) beside the compiled copy the CLI itself runs. This
+ * hook sends such an import to the compiled copy, dist/index.js: the same code, built from the
+ * same sources (the CLI runs dist/ only while it is newer than src/), and on the main thread the
+ * same module instances as the engine's. Only an import that resolves to this package's own
+ * src/index.ts (or src/handler.ts) is redirected; anything else is left as resolved.
  * Runs in Node's loader-hooks thread: it imports nothing.
  */
 

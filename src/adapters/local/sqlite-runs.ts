@@ -198,7 +198,15 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
 }
 
 /** What both stores do to a run's row: create it, finish it (and settle its end), read its status. */
-export function runRowStatements(db: Database.Database) {
+export type RunRowStatements = {
+  runStatus: Database.Statement<[string], string | null>;
+  createRun(start: Omit<RunRecord, 'status'>): boolean;
+  finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): boolean;
+  settleRun(runId: string, finishedAt: number): boolean;
+};
+
+/** The statements of {@link RunRowStatements} on `db`. */
+export function runRowStatements(db: Database.Database): RunRowStatements {
   const insertRun = db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
     // The row may exist without a status if saveRun came first: startRun completes it then.
     `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
