@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../helpers/cli.ts';
 
-type Manifest = { bin: Record<string, string>; exports: Record<string, Record<string, string>>; scripts: Record<string, string> };
+type Manifest = { license: string; bin: Record<string, string>; exports: Record<string, Record<string, string>>; scripts: Record<string, string> };
 
 function packed(): string[] {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -24,10 +24,19 @@ describe('the npm package', () => {
 
   it('ships no tests, benchmarks, examples, deploy template or CI script', () => {
     const tops = [...new Set(files.map((f) => f.split('/')[0]))].sort();
-    expect(tops).toEqual(['README.md', 'bin', 'dist', 'native', 'package.json', 'scripts', 'src', 'tsconfig.json']);
+    expect(tops).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'native', 'package.json', 'scripts', 'src', 'tsconfig.json']);
     expect(files.filter((f) => f.startsWith('scripts/'))).toEqual(['scripts/build-native.mjs', 'scripts/date-build.mjs']);
     // The addon is built on install, for that machine: its sources ship, no build of this one.
     expect(files.filter((f) => f.startsWith('native/') && !/^native\/spawn\/([a-z]+\.[ch]|binding\.gyp)$/.test(f))).toEqual([]);
+  });
+
+  // package.json said MIT, and nothing in the package gave the licence's text.
+  it('ships the licence package.json names: the MIT text, with its copyright line', () => {
+    expect(manifest.license).toBe('MIT');
+    expect(files).toContain('LICENSE');
+    const text = readFileSync(path.join(root, 'LICENSE'), 'utf8');
+    expect(text.split('\n').slice(0, 3)).toEqual(['MIT License', '', 'Copyright (c) 2026 joinflow maintainers']);
+    expect(text).toContain('Permission is hereby granted, free of charge, to any person obtaining a copy');
   });
 
   it('ships every file package.json names: the bin, the exports, what the install script runs, the addon\'s sources', () => {
