@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../../src/adapters/local/sqlite-schema.ts';
-import { JOURNAL_SCHEMA } from '../../src/adapters/local/journal-state.ts';
+import { JOURNAL_SCHEMA } from '../../src/adapters/local/journal-schema.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-wal-');

@@ -88,3 +88,28 @@ export interface DurableLog {
    */
   gc(before: number): { runs: number; runIds: string[]; deadLetters?: number };
 }
+
+/**
+ * What the log of a state file (sqlite-log.ts, the journal's in journal-state.ts) adds to the
+ * port. Declared here, in a module that imports no better-sqlite3: openDurableState's type
+ * declarations reach it, and a TypeScript user of the package has no @types/better-sqlite3.
+ */
+export type SqliteLog = DurableLog & {
+  /** Commits the open batch, then rebuilds the file to return the pages gc freed to the OS. */
+  vacuum(): void;
+  /** Pages of the file that hold nothing (freed by gc; reused by later writes, or given back by vacuum). */
+  freePages(): number;
+  /** Logs events that need no processing (Step Started), for `joinflow events tail`. */
+  recordEvents(events: readonly EventEnvelope[]): void;
+  /**
+   * Logged events after sequence number `seq`, oldest first: at least `limit` when there are that
+   * many (the row store: exactly; the journal: all those of the rows it read, which may be more).
+   */
+  eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }>;
+  /** The highest sequence number logged so far (0 when none). */
+  lastEventSeq(): number;
+  /** The store created this run: every task of it will pass through this log (see sqlite-log-buffer.ts). */
+  runStarted(runId: string): void;
+  /** The store released this finished run. */
+  runReleased(runId: string): void;
+};

@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import type { BlobStore } from '../../ports.ts';
 import { createFileBlobStore } from './file-blobs.ts';
 import { openJournalState, type JournalState } from './journal-state.ts';
-import { openSqliteState, type SqliteState, type SqliteStateOptions } from './sqlite-state.ts';
+import { openSqliteState, type SqliteState } from './sqlite-state.ts';
+import type { SqliteStateOptions } from './state-options.ts';
 import { ROW_SCHEMA, stateDirectory } from './sqlite-schema.ts';
 
 /**

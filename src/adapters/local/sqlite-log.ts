@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '../../model/events.ts';
 import type { Task } from '../../ports.ts';
-import type { DurableLog, TaskAttempt, TaskEntry } from './durable-log.ts';
+import type { SqliteLog, TaskAttempt, TaskEntry } from './durable-log.ts';
 import { createLogBuffer } from './sqlite-log-buffer.ts';
 import { collectGarbage, runTables } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-batch.ts';
@@ -34,27 +34,6 @@ function decodeTask(row: TaskRow): TaskEntry {
   if (row.finished_at !== null) entry.finishedAt = row.finished_at;
   return entry;
 }
-
-/** What the SQLite log adds to the port. */
-export type SqliteLog = DurableLog & {
-  /** Commits the open batch, then rebuilds the file to return the pages gc freed to the OS. */
-  vacuum(): void;
-  /** Pages of the file that hold nothing (freed by gc; reused by later writes, or given back by vacuum). */
-  freePages(): number;
-  /** Logs events that need no processing (Step Started), for `joinflow events tail`. */
-  recordEvents(events: readonly EventEnvelope[]): void;
-  /**
-   * Logged events after sequence number `seq`, oldest first: at least `limit` when there are that
-   * many (the row store: exactly; the journal: all those of the rows it read, which may be more).
-   */
-  eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }>;
-  /** The highest sequence number logged so far (0 when none). */
-  lastEventSeq(): number;
-  /** The store created this run: every task of it will pass through this log (see sqlite-log-buffer.ts). */
-  runStarted(runId: string): void;
-  /** The store released this finished run. */
-  runReleased(runId: string): void;
-};
 
 /** Creates the DurableLog over `db`, writing inside `batch`. */
 export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog {

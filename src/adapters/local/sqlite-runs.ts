@@ -11,7 +11,8 @@ import type { RunRecord, RunStatus } from '../../ports.ts';
 import { runRecord } from './run-record.ts';
 import type { Batch } from './sqlite-batch.ts';
 import { isSqliteError, parseStored } from './sqlite-schema.ts';
-import { createSqliteOutbox, type DeliveryOutbox } from './delivery-outbox.ts';
+import type { DeliveryOutbox } from './delivery-outbox.ts';
+import { createSqliteOutbox } from './sqlite-outbox.ts';
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
 export type RunRow = {

@@ -8,12 +8,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JoinflowError } from '../../model/errors.ts';
 import type { Batch } from './sqlite-batch.ts';
+import type { SyncMode } from './state-options.ts';
 
 /** The schema this code reads and writes; bump it (and add a migration) on any table change. */
 export const SCHEMA_VERSION = 2;
-
-/** How hard a commit is made durable. */
-export type SyncMode = 'normal' | 'full';
 
 /**
  * The state file was made by another schema version, is not a joinflow state file (or damaged:

@@ -8,35 +8,18 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
-import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow, type SqliteLog } from './sqlite-log.ts';
+import type { SqliteLog } from './durable-log.ts';
+import { createSqliteLog, decodeRun, RUN_COLUMNS, toJson, type RunRow } from './sqlite-log.ts';
 import { runRowStatements, stateHandle } from './sqlite-runs.ts';
 import { createJoinMirror } from './sqlite-joins.ts';
 import { runRecord } from './run-record.ts';
 import { createBatch } from './sqlite-batch.ts';
-import { openDatabase, parseStored, type SyncMode } from './sqlite-schema.ts';
+import { openDatabase, parseStored } from './sqlite-schema.ts';
+import type { SqliteStateOptions } from './state-options.ts';
 
-export { SCHEMA_VERSION, StateFileError, type SyncMode } from './sqlite-schema.ts';
-export type { SqliteLog } from './sqlite-log.ts';
+export type { SqliteLog } from './durable-log.ts';
+export type { SqliteStateOptions, SyncMode } from './state-options.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
-
-/** Options of {@link openSqliteState}. */
-export type SqliteStateOptions = {
-  /** Directory of the state file; created if missing. */
-  dir: string;
-  /**
-   * `normal` (default): a commit survives a crash of the process, not necessarily a power loss
-   * or OS crash (the last commits may then be lost, the file stays consistent). `full`: fsync
-   * on every commit, surviving power loss too, at a large cost in commits per second.
-   */
-  sync?: SyncMode;
-  /** How long a write waits for another connection's lock before failing; default 5000 ms. */
-  busyTimeoutMs?: number;
-  /**
-   * Most pages the state database may have (SQLite's max_page_count; a page is 4 KiB): past it,
-   * a commit fails as on a full disk (SQLITE_FULL). For tests of that case; default: no limit.
-   */
-  maxPages?: number;
-};
 
 /** Row counts per table, for tests and benchmarks. */
 export type SqliteStats = {

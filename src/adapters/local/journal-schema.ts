@@ -1,0 +1,32 @@
+/**
+ * The tables of the journal store's state file (journal-state.ts). Apart from it, so that the
+ * declarations of the store's public types (openDurableState's) need no better-sqlite3 types.
+ */
+import type { Schema } from './sqlite-schema.ts';
+
+/**
+ * The journal store's schema: version 5 (rows in bytes, a task's run start among its optional
+ * fields). It reads files of version 4 (the same without that field, which a joinflow of version
+ * 4 would misread) and 3 (rows as JSON text, otherwise the same tables), and upgrades them with its
+ * first commit. Version 2 is the row store's.
+ */
+export const JOURNAL_SCHEMA: Schema = {
+  version: 5,
+  reads: [3, 4],
+  ddl: `
+CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE runs (
+  run_id TEXT PRIMARY KEY, workflow TEXT, status TEXT, input TEXT, started_at INTEGER,
+  finished_at INTEGER, output TEXT, error TEXT, plan_hash TEXT, options TEXT
+);
+CREATE TABLE plans (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+-- One row per run per commit: the facts of that commit (journal-codec.ts; a BLOB, or in rows
+-- of version 3 JSON text). min_seq/max_seq: the range of the event sequence numbers in it (NULL:
+-- no events), for events tail.
+CREATE TABLE journal (id INTEGER PRIMARY KEY, run_id TEXT, min_seq INTEGER, max_seq INTEGER, facts BLOB NOT NULL);
+CREATE INDEX journal_run ON journal (run_id, id);
+CREATE INDEX journal_seq ON journal (max_seq);
+CREATE TABLE timers (id INTEGER PRIMARY KEY, run_id TEXT, due_at INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, reason TEXT NOT NULL, json TEXT);
+`,
+};
