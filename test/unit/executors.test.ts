@@ -520,6 +520,48 @@ describe('function executor', () => {
     }
   });
 
+  it("tells a callback a finished handler left behind that throws as that step's, and lets the step running on its worker end unaffected", async () => {
+    const notes: string[] = [];
+    const single = createFunctionExecutor({ threads: 1, warn: (line) => notes.push(line) });
+    const dir = await mkdtemp(join(tmpdir(), 'jf-leftover-'));
+    const file = (name: string) => join(dir, name);
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    try {
+      const left = await single.execute(task(fn('leavesThrow'), { step: 'a', runId: 'r-1', input: { release: file('throw'), message: 'late from a' } }), never);
+      expect(bare(left)).toEqual(ok('left'));
+      let settled = false;
+      const innocent = single.execute(task(fn('waitsForFile'), { step: 'b', runId: 'r-1', input: { started: file('b-started'), release: file('b-release') } }), never);
+      void innocent.then(() => (settled = true));
+      await until(() => existsSync(file('b-started')));
+      // The leftover of step a throws while step b runs on the same worker thread.
+      writeFileSync(file('throw'), '');
+      await until(() => notes.length > 0 || settled);
+      writeFileSync(file('b-release'), '');
+      const b = await innocent;
+      expect(b).toMatchObject({ status: 'succeeded' });
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toContain('the handler of step "a" (attempt 1, run r-1) left behind threw after that step had ended');
+      expect(notes[0]).toContain('Error: late from a');
+      expect(notes[0]).toContain("once step 'b', which runs on it unaffected, ends");
+      // That worker went once b was done: the next task runs on another thread.
+      const next = (await single.execute(task(fn('ctx')), never)) as { output: { threadId: number } };
+      expect(next.output.threadId).not.toBe((b as { output: number }).output);
+      // Thrown while its worker is idle: said, and that worker is replaced too.
+      const again = await single.execute(task(fn('leavesThrow'), { step: 'c', input: { release: file('throw-2'), message: 'late from c' } }), never);
+      expect(bare(again)).toEqual(ok('left'));
+      writeFileSync(file('throw-2'), '');
+      await until(() => notes.length > 1);
+      expect(notes[1]).toContain('step "c"');
+      expect(notes[1]).not.toContain('once step');
+      expect(bare(await single.execute(task(fn('double'), { input: { x: 2 } }), never))).toEqual(ok(4));
+    } finally {
+      await single.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("sends handlers' stdout to `output` when given, from many workers without piling listeners on it", async () => {
     const output = new PassThrough();
     let text = '';

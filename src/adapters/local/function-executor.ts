@@ -4,12 +4,12 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { StepError } from '../../model/events.ts';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
-import type { WorkerNotice, WorkerReply, WorkerRequest } from './function-worker.ts';
+import type { Owner, WorkerNotice, WorkerReply, WorkerRequest } from './function-protocol.ts';
 import { COMPILED, startHandlerWorker, workerExecArgv } from './handler-worker-start.ts';
 import { INIT_LIMIT_MS } from './lanes.ts';
 import { COMPILED_HERE, transpile } from './ts-transpiler.ts';
+import { failed, ownFault, uncaughtLeftover, uncaughtOwn, workerExited } from './worker-faults.ts';
 
 /** Options of {@link createFunctionExecutor}. */
 export type FunctionExecutorOptions = {
@@ -34,6 +34,8 @@ export type FunctionExecutorOptions = {
   terminateGraceMs?: number;
   /** Where handlers' stdout (console.log) goes; default: the process's stdout. `joinflow run` sends it to stderr. */
   output?: NodeJS.WritableStream;
+  /** Where the pool's own notes go (a callback a finished handler left behind threw); default: the process's stderr. */
+  warn?: (line: string) => void;
 };
 
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
@@ -71,11 +73,6 @@ type Slot = {
   warmUpTimer?: NodeJS.Timeout;
 };
 
-function failed(type: string, message: string, retriable: boolean): StepOutcome {
-  const error: StepError = { type, message };
-  return { status: 'failed', error, retriable };
-}
-
 /**
  * Creates the `function` executor. Workers start lazily, up to `threads`, and at most `warming` at
  * once; tasks queue and each goes to the first worker that is ready for it, not to one that is
@@ -87,6 +84,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   const warmUpLimitMs = options.warmUpLimitMs ?? INIT_LIMIT_MS;
   const terminateGraceMs = options.terminateGraceMs ?? 2000;
   const execArgv = workerExecArgv(process.execArgv);
+  const warn = options.warn ?? ((line: string) => void process.stderr.write(line));
   const slots = new Set<Slot>();
   const idle: Slot[] = [];
   const queue: Job[] = [];
@@ -193,7 +191,9 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
   /** The worker is ready for a job; or the handler of its first one has begun (it is warm). */
   function onNotice(slot: Slot, notice: WorkerNotice): void {
-    if (notice.notice === 'ready') {
+    if (notice.notice === 'uncaught') {
+      onUncaught(slot, notice.owner, notice.error);
+    } else if (notice.notice === 'ready') {
       if (!slot.starting || slot.retired) return;
       slot.starting = false;
       // Without modules to preload, it warms up on its first task's module: counted from now.
@@ -236,12 +236,33 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       else if (slot.job !== undefined) modules.delete(slot.job.request.module);
     }
     slot.job = undefined;
-    if (job !== undefined && !slot.retired) {
-      const { module, export: name, step } = job.request;
-      const what = slot.starting ? `the worker starting for ${module}#${name} (step '${step}') exited before it was ready` : `worker running ${module}#${name} for step '${step}' crashed`;
-      finish(job, failed('WorkerCrashed', `${what} (${why})`, true));
-    }
+    if (job !== undefined && !slot.retired) finish(job, workerExited(job.request, slot.starting, why));
     while (!grow());
+  }
+
+  /**
+   * A callback threw and nothing caught it (handler-leftovers.ts). If it is the running task's,
+   * that task fails. If a finished task left it (or another module's top-level code), that task's
+   * outcome stands and it is said on stderr; the task running goes on, and the worker, whose
+   * state nobody can vouch for any more, goes when it is free (now, when idle).
+   */
+  function onUncaught(slot: Slot, owner: Owner | undefined, error: string): void {
+    if (slot.retired || !slots.has(slot)) return;
+    // Not imported ahead of a new worker's first task again: it would throw there too.
+    if (owner !== undefined && 'module' in owner) modules.delete(owner.module);
+    const job = slot.job;
+    if (job !== undefined && ownFault(job.request, owner)) {
+      slot.job = undefined;
+      modules.delete(job.request.module);
+      finish(job, uncaughtOwn(job.request, owner, error));
+    } else {
+      warn(uncaughtLeftover(owner, error, job?.request));
+      slot.stale = true;
+      if (job !== undefined) return;
+    }
+    const at = idle.indexOf(slot);
+    if (at >= 0) idle.splice(at, 1);
+    void retire(slot);
   }
 
   async function retire(slot: Slot): Promise<void> {

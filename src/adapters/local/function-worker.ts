@@ -7,49 +7,13 @@ import { statSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { StepError } from '../../model/events.ts';
 import type { StepContext, StepEvent } from '../../model/workflow.ts';
+import type { DescribeReply, DescribeRequest, Owner, WorkerNotice, WorkerReply, WorkerRequest } from './function-protocol.ts';
+import { messageOf, notLoaded, thrown } from './handler-errors.ts';
+import { owners, watchLeftovers } from './handler-leftovers.ts';
 import { ownPackageHook } from './own-package.ts';
 import type { TsHooksData } from './ts-hooks.ts';
 import { COMPILED_HERE, RESOLUTION_ERRORS, TS_HOOKS_ERRORS } from './ts-transpiler.ts';
-
-/**
- * One handler invocation, sent by the pool. `timeoutMs` counts from the handler's start, after
- * its module has loaded (absent: no timeout): getRemainingTimeInMillis() counts down from it.
- */
-export type WorkerRequest = {
-  id: number;
-  module: string;
-  export: string;
-  event: StepEvent;
-  workflow: string;
-  runId: string;
-  step: string;
-  attempt: number;
-  item: number | undefined;
-  timeoutMs: number | undefined;
-  runStartedAt?: number | undefined;
-};
-
-/** The single reply to a request with the same `id`. */
-export type WorkerReply = ({ id: number; ok: true; output: unknown } | { id: number; ok: false; error: StepError; retriable: boolean }) & {
-  /** Milliseconds in the handler itself; absent when it was never called (its module did not load). */
-  handlerMs?: number;
-  /** The handler's module was imported for this request (its first in this worker, or changed on disk). */
-  loaded?: boolean;
-};
-
-/**
- * Told to the pool apart from replies: the worker is ready for jobs (once, when it has started and
- * imported the modules it was given to preload: `warm` when there were any), and the handler of
- * request `id` is about to run after its module was imported for it.
- */
-export type WorkerNotice = { notice: 'ready'; warm: boolean } | { notice: 'started'; id: number };
-
-/** The definition check (module-check.ts) asks for a handler module's function exports. */
-export type DescribeRequest = { id: number; describe: string };
-/** Its answer: the names, or why the module did not load. */
-export type DescribeReply = { id: number; exports: string[] } | { id: number; error: string; syntax: boolean };
 
 /**
  * What getRemainingTimeInMillis reports without a timeout. The largest delay setTimeout accepts:
@@ -139,14 +103,18 @@ function load(path: string): Promise<Module> {
   const viaHooks = first && tsx === undefined && COMPILED_HERE.test(path) && registerTsHooks();
   const bare = tsx === undefined && !TYPESCRIPT.test(path);
   const curable = viaHooks ? TS_HOOKS_ERRORS : bare ? RESOLUTION_ERRORS : undefined;
-  const loading = (first
-    ? (viaHooks || bare ? plain() : registerTsx().then(plain)).catch((error: { code?: string } | null) => {
-        // A module's top level may throw anything, null included.
-        const code = error?.code;
-        if (code === 'ERR_REQUIRE_CYCLE_MODULE' || (curable !== undefined && mtimeMs !== 0 && curable.has(code ?? ''))) return fresh();
-        throw error;
-      })
-    : fresh()) as Promise<Module>;
+  // What the module's top-level code sets up (a timer, say) is the module's, not the task's that
+  // happened to import it first.
+  const loading = owners.run({ module: path }, () =>
+    first
+      ? (viaHooks || bare ? plain() : registerTsx().then(plain)).catch((error: { code?: string } | null) => {
+          // A module's top level may throw anything, null included.
+          const code = error?.code;
+          if (code === 'ERR_REQUIRE_CYCLE_MODULE' || (curable !== undefined && mtimeMs !== 0 && curable.has(code ?? ''))) return fresh();
+          throw error;
+        })
+      : fresh(),
+  ) as Promise<Module>;
   modules.set(path, { mtimeMs, loading });
   // A failed import is not cached so that a fixed file can be picked up by the next attempt.
   loading.catch(() => modules.delete(path));
@@ -159,72 +127,6 @@ function pick(mod: Module, name: string): unknown {
   const fallback = mod['default'];
   if (fallback !== null && typeof fallback === 'object' && name in fallback) return (fallback as Module)[name];
   return mod[name];
-}
-
-/**
- * What a thrown value says, whatever it is: it never throws itself, since a reply must go back
- * for every request (an object without a prototype has no toString, a Proxy's traps may throw).
- */
-function messageOf(err: unknown): string {
-  if (err === null || typeof err !== 'object') return String(err);
-  let message: unknown;
-  let text: string | undefined;
-  try {
-    message = (err as { message?: unknown }).message;
-    if (typeof message === 'string') return message;
-    text = String(err);
-  } catch {
-    // No toString (a null prototype), or a getter or trap that throws.
-  }
-  // A plain object thrown (`throw {code, detail}`): its fields, not "[object Object]".
-  if (text === undefined || text === '[object Object]') {
-    try {
-      const json = JSON.stringify(err);
-      if (typeof json === 'string' && json !== '{}') return json;
-    } catch {
-      // A cycle, a BigInt, a trap that throws.
-    }
-  }
-  return text ?? 'an object that cannot be converted to a string';
-}
-
-function notLoaded(req: WorkerRequest, err: unknown): WorkerReply {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = messageOf(err);
-  // ERR_MODULE_NOT_FOUND is also raised for a missing dependency of the handler module; only call
-  // the handler missing when the error is about the module itself. Node names the importing file
-  // too ("Cannot find package 'x' imported from <the handler>"): that part does not count.
-  const missing = code === 'ERR_MODULE_NOT_FOUND' && message.split(' imported from ')[0]!.includes(req.module);
-  return {
-    id: req.id,
-    ok: false,
-    error: {
-      type: missing ? 'HandlerNotFound' : 'HandlerLoadError',
-      message: missing
-        ? `handler module '${req.module}' (export '${req.export}') does not exist`
-        : `cannot load handler module '${req.module}' (export '${req.export}'): ${message}`,
-    },
-    retriable: false,
-  };
-}
-
-function thrown(id: number, err: unknown): WorkerReply {
-  let e: { name?: unknown; code?: unknown } = {};
-  try {
-    if (err !== null && typeof err === 'object') e = { name: (err as { name?: unknown }).name, code: (err as { code?: unknown }).code };
-  } catch {
-    // Its getters throw: an Error, retriable.
-  }
-  const type = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
-  // Matched by name and code rather than instanceof: the handler may bundle its own copy of joinflow.
-  const retriable = !(type === 'NonRetriableStepError' || e.code === 'NON_RETRIABLE');
-  return { id, ok: false, error: { type, message: shortened(messageOf(err)) }, retriable };
-}
-
-/** Error messages travel in events and the log: one over 32 KiB (as long as Step Functions lets a Cause be) keeps its start and says how much was cut. */
-const MAX_MESSAGE = 32 * 1024;
-function shortened(message: string): string {
-  return message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE)}... (${message.length - MAX_MESSAGE} more characters cut)`;
 }
 
 function contextFor(req: WorkerRequest): StepContext {
@@ -243,18 +145,9 @@ function contextFor(req: WorkerRequest): StepContext {
   return context;
 }
 
-/** The handler this worker ran last: a promise rejection nobody handled is most likely its. */
-let last: { step: string; attempt: number; runId: string } | undefined;
-
-// A rejection a handler left unhandled would crash this worker, and fail whichever step the
-// worker runs next: the step that left it has already reported. Said on stderr instead.
-process.on('unhandledRejection', (reason) => {
-  const who = last === undefined ? 'a handler' : `the handler of step "${last.step}" (attempt ${last.attempt}, run ${last.runId}), run last in this worker,`;
-  process.stderr.write(`joinflow: ${who} left a promise rejection unhandled: ${messageOf(reason)}\n`);
-});
+watchLeftovers(port);
 
 async function run(req: WorkerRequest): Promise<WorkerReply> {
-  last = { step: req.step, attempt: req.attempt, runId: req.runId };
   const known = modules.get(req.module);
   let mod: Module;
   try {
@@ -285,6 +178,13 @@ async function run(req: WorkerRequest): Promise<WorkerReply> {
   reply.handlerMs = performance.now() - began;
   if (loaded) reply.loaded = true;
   return reply;
+}
+
+/** The task of a request, whose callbacks are told apart from other tasks' (handler-leftovers.ts). */
+function ownerOf(req: WorkerRequest): Owner {
+  const owner: Owner = { id: req.id, workflow: req.workflow, runId: req.runId, step: req.step, attempt: req.attempt };
+  if (req.item !== undefined) owner.item = req.item;
+  return owner;
 }
 
 /** Calls the handler; its outcome as a reply. */
@@ -365,7 +265,8 @@ port.on('message', (req: WorkerRequest | DescribeRequest) => {
     );
   } else {
     // Whatever goes wrong, one reply: without it the step would wait for ever.
-    void run(req)
+    void owners
+      .run(ownerOf(req), () => run(req))
       .catch((err: unknown) => thrown(req.id, err))
       .then(async (result) => reply(await stdioFlushed(result)));
   }

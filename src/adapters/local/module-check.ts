@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startHandlerWorker } from './handler-worker-start.ts';
-import type { DescribeReply, WorkerNotice } from './function-worker.ts';
+import type { DescribeReply, WorkerNotice } from './function-protocol.ts';
 
 /** A module's function exports, or why it could not be imported. */
 export type ModuleExports = { exports: string[]; note?: string } | { error: string };
@@ -61,6 +61,14 @@ function session(paths: readonly string[], out: Map<string, ModuleExports>, opti
     worker.on('message', (message: DescribeReply | WorkerNotice) => {
       if ('notice' in message) {
         if (message.notice === 'ready') ask();
+        // A timer of a module's top-level code that throws: that module's error, as when it ended
+        // the thread (it would fail the steps of that module), and this thread, no longer sound, ends.
+        if (message.notice === 'uncaught' && !over) {
+          const why = `a callback of its top-level code threw and nothing caught it: ${message.error}`;
+          const owner = message.owner !== undefined && 'module' in message.owner ? paths.indexOf(message.owner.module) : -1;
+          if (owner >= 0 && owner <= i) out.set(paths[owner]!, { error: why });
+          end(owner >= 0 && owner <= i ? undefined : why);
+        }
         return;
       }
       if (message.id !== i || over) return;
