@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -794,6 +794,62 @@ describe('function executor', () => {
       expect(bare(await single.execute(task(fn('slow'), { input: { ms: 10 } }), never))).toEqual(ok('slept'));
     } finally {
       await single.close();
+    }
+  });
+
+  /** Whether a process is there (not a zombie), read from /proc. */
+  const running = (pid: number): boolean => {
+    try {
+      return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  /** The pids still running after up to 10 s (at once when none is). */
+  const stillRunning = async (pids: number[]): Promise<number[]> => {
+    for (let i = 0; i < 200 && pids.some(running); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    return pids.filter(running);
+  };
+
+  it.runIf(process.platform === 'linux')('stops the processes a handler started and left running when the executor closes, a detached child\'s own children included', async () => {
+    const notes: string[] = [];
+    const single = createFunctionExecutor({ threads: 1, warn: (line) => notes.push(line) });
+    let pids: number[] = [];
+    try {
+      const outcome = await single.execute(task(fn('leavesChildren'), { step: 'a', runId: 'r-2' }), never);
+      expect(outcome.status).toBe('succeeded');
+      pids = (outcome as { output: number[] }).output;
+      expect(pids.filter(running)).toEqual(pids);
+      await single.close();
+      expect(await stillRunning(pids)).toEqual([]);
+      // Said once, with the three (not the command run to its end before).
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toContain('stopping 3 processes that function handlers started and left running');
+      expect(notes[0]).toContain(`pids ${pids[0]}, ${pids[1]} (started by the handler of step "a" (attempt 1, run r-2)); pid ${pids[2]}`);
+    } finally {
+      for (const pid of pids.filter(running)) process.kill(pid, 'SIGKILL');
+      await single.close();
+    }
+  });
+
+  it.runIf(process.platform === 'linux')('stops the processes a handler started when its attempt is aborted, and keeps working', async () => {
+    const single = createFunctionExecutor({ threads: 1, warn: () => {} });
+    const dir = await mkdtemp(join(tmpdir(), 'jf-children-'));
+    const file = join(dir, 'pids.json');
+    let pids: number[] = [];
+    try {
+      const stop = new AbortController();
+      const hanging = single.execute(task(fn('leavesChildren'), { input: { pids: file } }), stop.signal);
+      while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 10));
+      pids = JSON.parse(await readFile(file, 'utf8')) as number[];
+      stop.abort();
+      expect(await hanging).toEqual(ABORTED);
+      expect(await stillRunning(pids)).toEqual([]);
+      expect(bare(await single.execute(task(fn('double'), { input: { x: 3 } }), never))).toEqual(ok(6));
+    } finally {
+      for (const pid of pids.filter(running)) process.kill(pid, 'SIGKILL');
+      await single.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -10,6 +10,7 @@ import { COMPILED, startHandlerWorker, workerExecArgv } from './handler-worker-s
 import { INIT_LIMIT_MS } from './lanes.ts';
 import { COMPILED_HERE, transpile } from './ts-transpiler.ts';
 import { failed, ownFault, uncaughtLeftover, uncaughtOwn, workerExited } from './worker-faults.ts';
+import { workerProcesses, type WorkerProcesses } from './worker-processes.ts';
 
 /** Options of {@link createFunctionExecutor}. */
 export type FunctionExecutorOptions = {
@@ -29,7 +30,8 @@ export type FunctionExecutorOptions = {
   /**
    * How long an aborted attempt (a timeout, a cancel) waits for its worker to stop before it ends
    * anyway; default 2000 ms, as a process step's grace before SIGKILL. Only a thread blocked in a
-   * native call takes longer.
+   * native call takes longer. Also the grace of the processes its handlers started, which are
+   * stopped when a worker ends (SIGTERM, then SIGKILL).
    */
   terminateGraceMs?: number;
   /** Where handlers' stdout (console.log) goes; default: the process's stdout. `joinflow run` sends it to stderr. */
@@ -71,6 +73,8 @@ type Slot = {
   stale?: boolean;
   /** Ends its warm-up if it takes longer than the limit (see slowWarmUp). */
   warmUpTimer?: NodeJS.Timeout;
+  /** The processes its handlers started: stopped when it ends. */
+  processes: WorkerProcesses;
 };
 
 /**
@@ -95,7 +99,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
   function spawn(): Slot {
     const worker = startHandlerWorker([...modules], options.output, execArgv);
-    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, warming: true };
+    const processes = workerProcesses(worker, terminateGraceMs, warn);
+    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, warming: true, processes };
     worker.on('message', (message: WorkerReply | WorkerNotice) => ('notice' in message ? onNotice(slot, message) : onReply(slot, message)));
     worker.on('error', (err: Error) => {
       slot.crash = err;
@@ -191,6 +196,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
   /** The worker is ready for a job; or the handler of its first one has begun (it is warm). */
   function onNotice(slot: Slot, notice: WorkerNotice): void {
+    if (notice.notice === 'spawned' || notice.notice === 'reaped') return slot.processes.note(notice);
     if (notice.notice === 'uncaught') {
       onUncaught(slot, notice.owner, notice.error);
     } else if (notice.notice === 'ready') {
@@ -225,6 +231,8 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
   function onExit(slot: Slot, code: number): void {
     forget(slot);
+    // It exited by itself (process.exit(), a crash): what its handlers started goes too.
+    void slot.processes.stop();
     clearTimeout(slot.warmUpTimer);
     const why = slot.crash ? `${slot.crash.name}: ${slot.crash.message}` : `exited with code ${code}`;
     // A worker that died before it was ready fails the first job waiting for it (retriable, as a
@@ -265,9 +273,12 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     void retire(slot);
   }
 
+  /** Ends a worker, and the processes its handlers started: what it started before it stopped too. */
   async function retire(slot: Slot): Promise<void> {
     slot.retired = true;
+    const stopping = slot.processes.stop();
     await slot.worker.terminate();
+    await Promise.all([stopping, slot.processes.stop()]);
   }
 
   function abort(job: Job): void {

@@ -47,7 +47,25 @@ export type Owner = { id: number; workflow: string; runId: string; step: string;
 export type WorkerNotice =
   | { notice: 'ready'; warm: boolean }
   | { notice: 'started'; id: number }
-  | { notice: 'uncaught'; owner: Owner | undefined; error: string };
+  | { notice: 'uncaught'; owner: Owner | undefined; error: string }
+  | SpawnNotice;
+
+/**
+ * A handler started a child process (handler-spawns.ts), `detached` when it leads a process
+ * group of its own; or a child the worker started has exited (`reaped`).
+ */
+export type SpawnNotice = { notice: 'spawned'; pid: number; detached: boolean; owner: Owner | undefined } | { notice: 'reaped'; pid: number };
+
+/**
+ * The variable that marks, in their environment, the processes a handler worker's handlers start
+ * (and what they start in turn, unless they clear it): its value is {@link threadMark}.
+ */
+export const THREAD_MARK = 'JOINFLOW_HANDLER_THREAD';
+
+/** The value of {@link THREAD_MARK} for the worker thread `threadId` of process `pid`. */
+export function threadMark(pid: number, threadId: number): string {
+  return `${pid}.${threadId}`;
+}
 
 /** The definition check (module-check.ts) asks for a handler module's function exports. */
 export type DescribeRequest = { id: number; describe: string };

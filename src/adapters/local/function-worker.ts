@@ -11,6 +11,7 @@ import type { StepContext, StepEvent } from '../../model/workflow.ts';
 import type { DescribeReply, DescribeRequest, Owner, WorkerNotice, WorkerReply, WorkerRequest } from './function-protocol.ts';
 import { messageOf, notLoaded, thrown } from './handler-errors.ts';
 import { owners, watchLeftovers } from './handler-leftovers.ts';
+import { trackSpawns } from './handler-spawns.ts';
 import { ownPackageHook } from './own-package.ts';
 import type { TsHooksData } from './ts-hooks.ts';
 import { COMPILED_HERE, RESOLUTION_ERRORS, TS_HOOKS_ERRORS } from './ts-transpiler.ts';
@@ -146,6 +147,7 @@ function contextFor(req: WorkerRequest): StepContext {
 }
 
 watchLeftovers(port);
+trackSpawns(port);
 
 async function run(req: WorkerRequest): Promise<WorkerReply> {
   const known = modules.get(req.module);

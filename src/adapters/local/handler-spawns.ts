@@ -1,0 +1,40 @@
+/**
+ * The child processes that handlers start, in a handler worker (function-worker.ts). Each gets
+ * the worker's mark in its environment (so do the processes it starts, unless it clears it), and
+ * the pool is told of it and of its exit: what a handler started is stopped when its worker ends
+ * (a timeout or cancel of the step running there, the engine closing), instead of outliving the
+ * run (worker-processes.ts). Every thread has module objects of its own, node:child_process
+ * included: patching this worker's touches neither the main thread's nor another worker's.
+ */
+import { ChildProcess } from 'node:child_process';
+import { threadId, type MessagePort } from 'node:worker_threads';
+import { THREAD_MARK, threadMark, type WorkerNotice } from './function-protocol.ts';
+import { owners } from './handler-leftovers.ts';
+
+/** What ChildProcess.prototype.spawn is given: spawn, exec, execFile and fork all end there. */
+type SpawnArgs = { envPairs?: unknown; detached?: unknown };
+
+/** Marks and reports the processes this worker's handlers start, from now on. */
+export function trackSpawns(port: MessagePort): void {
+  const entry = `${THREAD_MARK}=${threadMark(process.pid, threadId)}`;
+  // A worker's process.env is its own copy: children that inherit it carry the mark.
+  process.env[THREAD_MARK] = threadMark(process.pid, threadId);
+  const proto = ChildProcess.prototype as unknown as { spawn(this: ChildProcess, options: SpawnArgs): unknown };
+  const spawn = proto.spawn;
+  proto.spawn = function (this: ChildProcess, options: SpawnArgs) {
+    // An environment given in full (`env: {PATH}`) gets the mark too.
+    if (Array.isArray(options?.envPairs)) {
+      const pairs = options.envPairs.filter((pair) => typeof pair !== 'string' || !pair.startsWith(`${THREAD_MARK}=`));
+      pairs.push(entry);
+      options.envPairs = pairs;
+    }
+    const result = spawn.call(this, options);
+    const pid = this.pid;
+    if (pid !== undefined) {
+      port.postMessage({ notice: 'spawned', pid, detached: options.detached === true, owner: owners.getStore() } satisfies WorkerNotice);
+      // Exited and reaped by this thread: its pid may go to another process, which must not be signalled.
+      this.once('exit', () => port.postMessage({ notice: 'reaped', pid } satisfies WorkerNotice));
+    }
+    return result;
+  };
+}

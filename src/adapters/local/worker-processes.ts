@@ -1,0 +1,105 @@
+/**
+ * The processes a handler worker's handlers started (told by handler-spawns.ts), on the pool's
+ * side (function-executor.ts): stopped when the worker ends, since nothing else would. A worker
+ * ends when the step running on it times out or is cancelled, when the engine closes, when it is
+ * replaced (a reload, a crash). The children it reported are signalled by pid; on Linux what they
+ * started in turn is found by the mark in its environment (orphans.ts), a detached child's
+ * process group included, unless it cleared its environment. Elsewhere, a detached child's
+ * process group is signalled as a whole, other grandchildren are not found.
+ */
+import type { Worker } from 'node:worker_threads';
+import { ownerLabel, THREAD_MARK, threadMark, type Owner, type SpawnNotice } from './function-protocol.ts';
+import { findProcesses, stopProcesses } from './orphans.ts';
+
+/** The processes of one worker. */
+export type WorkerProcesses = {
+  /** A notice of the worker about its children. */
+  note(notice: SpawnNotice): void;
+  /**
+   * Stops whatever the worker's handlers started that is still there (SIGTERM, then SIGKILL after
+   * the grace); called again once the worker has stopped, it stops what came meanwhile. Resolves
+   * when all that was signalled is gone.
+   */
+  stop(): Promise<void>;
+};
+
+/** Live trackers, for {@link stopHandlerProcesses}. */
+const live = new Set<{ signal(): void }>();
+
+/**
+ * Tracks the processes of `worker`; `graceMs` between SIGTERM and SIGKILL; `warn` says which
+ * processes are stopped and whose they were.
+ */
+export function workerProcesses(worker: Worker, graceMs: number, warn: (line: string) => void): WorkerProcesses {
+  const mark = threadMark(process.pid, worker.threadId);
+  const children = new Map<number, { detached: boolean; owner: Owner | undefined }>();
+  const signalled = new Set<number>();
+  const stopping: Promise<unknown>[] = [];
+  let spawned = false;
+
+  /** What is to be stopped now: the children told of, and on Linux the processes with the mark. */
+  function targets(): number[] {
+    const pids = new Set<number>();
+    for (const [pid, child] of children) {
+      pids.add(pid);
+      // Its process group: what it started, where there is no /proc to find it by.
+      if (child.detached && process.platform !== 'linux') pids.add(-pid);
+    }
+    if (spawned) for (const pid of findProcesses({ [THREAD_MARK]: mark })) pids.add(pid);
+    return [...pids].filter((pid) => !signalled.has(pid));
+  }
+
+  const tracker = {
+    signal(): void {
+      for (const pid of targets()) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // Gone already.
+        }
+      }
+    },
+  };
+  live.add(tracker);
+  worker.once('exit', () => live.delete(tracker));
+
+  return {
+    note(notice): void {
+      if (notice.notice === 'reaped') {
+        children.delete(notice.pid);
+        return;
+      }
+      spawned = true;
+      children.set(notice.pid, { detached: notice.detached, owner: notice.owner });
+    },
+    stop(): Promise<void> {
+      const pids = targets();
+      if (pids.length > 0) {
+        for (const pid of pids) signalled.add(pid);
+        warn(`joinflow: stopping ${pids.length === 1 ? 'a process' : `${pids.length} processes`} that function handlers started and left running, as their worker thread ends: ${describe(pids, children)}\n`);
+        stopping.push(stopProcesses(pids, graceMs));
+      }
+      return Promise.all(stopping).then(() => undefined);
+    },
+  };
+}
+
+/** The pids, grouped by who started them: `pids 1, 2 (started by the handler of step "a" (...)); pid 3`. */
+function describe(pids: readonly number[], children: ReadonlyMap<number, { owner: Owner | undefined }>): string {
+  const groups = new Map<string, number[]>();
+  for (const pid of pids) {
+    const owner = children.get(Math.abs(pid))?.owner;
+    const who = owner === undefined ? '' : ` (started by ${'id' in owner ? `the handler of ${ownerLabel(owner)}` : ownerLabel(owner)})`;
+    groups.set(who, [...(groups.get(who) ?? []), pid]);
+  }
+  const name = (pid: number) => (pid < 0 ? `the process group of ${-pid}` : String(pid));
+  return [...groups].map(([who, list]) => `${list.length === 1 ? 'pid' : 'pids'} ${list.map(name).join(', ')}${who}`).join('; ');
+}
+
+/**
+ * SIGTERM, at once, to the processes that the handlers of every live worker started: for a
+ * command that ends on a signal (Ctrl-C, SIGTERM) without closing its engine.
+ */
+export function stopHandlerProcesses(): void {
+  for (const tracker of live) tracker.signal();
+}
