@@ -249,6 +249,8 @@ static napi_value Supported(napi_env env, napi_callback_info info) {
 napi_value OutputGone(napi_env env, napi_callback_info info);
 /* envStamp(), in env.c. */
 napi_value EnvStamp(napi_env env, napi_callback_info info);
+/* exitNow(code), in exit.c. */
+napi_value ExitNow(napi_env env, napi_callback_info info);
 
 NAPI_MODULE_INIT() {
   napi_value spawn_fn, supported_fn, output_gone_fn, env_stamp_fn;
@@ -260,5 +262,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "outputGone", output_gone_fn);
   napi_create_function(env, "envStamp", NAPI_AUTO_LENGTH, EnvStamp, NULL, &env_stamp_fn);
   napi_set_named_property(env, exports, "envStamp", env_stamp_fn);
+  napi_value exit_now_fn;
+  napi_create_function(env, "exitNow", NAPI_AUTO_LENGTH, ExitNow, NULL, &exit_now_fn);
+  napi_set_named_property(env, exports, "exitNow", exit_now_fn);
   return exports;
 }

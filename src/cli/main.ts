@@ -1,6 +1,7 @@
 /** The `joinflow` command: parses the subcommand and hands over. Wiring only. */
 import { JoinflowError, UsageError, WorkflowDefinitionError } from '../model/errors.ts';
 import { HELP, usage } from './help.ts';
+import { stuckThreads } from '../adapters/local/stuck-threads.ts';
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -56,7 +57,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await (await load())(rest);
+    const code = await (await load())(rest);
+    await leaveStuckThreads(command, code);
+    return code;
   } catch (error) {
     if (error instanceof WorkflowDefinitionError || error instanceof UsageError) {
       process.stderr.write(`joinflow ${command}: ${error.message}\n`);
@@ -89,6 +92,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/**
+ * A handler's thread that did not stop when told, blocked in a native call (stuck-threads.ts),
+ * would keep the process alive after the command is done, its output written and its state
+ * committed and closed: said, and the process exits without waiting for it, where it can.
+ */
+async function leaveStuckThreads(command: string, code: number): Promise<void> {
+  const stuck = stuckThreads();
+  if (stuck.length === 0) return;
+  process.stderr.write(`joinflow ${command}: the thread of ${stuck.join(', and of ')} did not stop when told: it is blocked in a native call that cannot be interrupted (a read that never returns, say).\n`);
+  const { exitWithoutThreads } = await import('../adapters/local/native-exit.ts');
+  if (!(await exitWithoutThreads(code))) process.stderr.write(`joinflow ${command}: done; the process ends when that call returns (interrupting it now loses nothing).\n`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFunctionExecutor, inheritedExecArgv } from '../../src/adapters/local/function-executor.ts';
 import { createProcessExecutor } from '../../src/adapters/local/process-executor.ts';
+import { stuckThreads } from '../../src/adapters/local/stuck-threads.ts';
 import { createNativeLauncher, nativeSpawnStatus } from '../../src/adapters/local/native-launcher.ts';
 import { createSpawner, type Spawner } from '../../src/adapters/local/spawner.ts';
 import { createSimulateExecutor, INSTANT_PER_TURN } from '../../src/adapters/local/simulate-executor.ts';
@@ -43,6 +44,21 @@ function bare(outcome: StepOutcome): StepOutcome {
 function failure(outcome: StepOutcome): { type: string; message: string; retriable: boolean } {
   if (outcome.status !== 'failed') throw new Error(`expected a failure, got ${JSON.stringify(outcome)}`);
   return { ...outcome.error, retriable: outcome.retriable };
+}
+
+/** Whether a process is there (not a zombie), read from /proc. */
+function running(pid: number): boolean {
+  try {
+    return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The pids still running after up to 10 s (at once when none is). */
+async function stillRunning(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 200 && pids.some(running); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return pids.filter(running);
 }
 
 describe('simulate executor', () => {
@@ -760,22 +776,54 @@ describe('function executor', () => {
     }
   });
 
-  it('ends an aborted attempt whose thread is blocked in a native call that terminate() cannot stop, and runs the next task on another worker', async () => {
+  it.runIf(process.platform === 'linux')('ends an aborted attempt whose thread waits for a synchronous child (execFileSync) by stopping that child, which lets the thread stop', async () => {
+    const single = createFunctionExecutor({ threads: 1, terminateGraceMs: 100, warn: () => {} });
+    const dir = await mkdtemp(join(tmpdir(), 'jf-native-'));
+    const started = join(dir, 'started');
+    let pid: number | undefined;
+    try {
+      const stop = new AbortController();
+      const blocked = single.execute(task(fn('blockNative'), { input: { started, release: join(dir, 'release') } }), stop.signal);
+      while (!existsSync(started) || readFileSync(started, 'utf8').trim() === '') await new Promise((resolve) => setTimeout(resolve, 10));
+      pid = Number(readFileSync(started, 'utf8'));
+      stop.abort();
+      expect(await blocked).toEqual(ABORTED);
+      // The child is gone (nothing wrote the release file), and so is the thread that waited for it.
+      expect(await stillRunning([pid])).toEqual([]);
+      expect(stuckThreads()).toEqual([]);
+      expect(bare(await single.execute(task(fn('double'), { input: { x: 6 } }), never))).toEqual(ok(12));
+    } finally {
+      if (pid !== undefined && running(pid)) process.kill(pid, 'SIGKILL');
+      await single.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(process.platform !== 'win32')('ends an aborted attempt whose thread is blocked in a native call that terminate() cannot stop, and runs the next task on another worker', async () => {
     const single = createFunctionExecutor({ threads: 1, terminateGraceMs: 100 });
     const dir = await mkdtemp(join(tmpdir(), 'jf-native-'));
     const started = join(dir, 'started');
-    const release = join(dir, 'release');
+    const fifo = join(dir, 'fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
     try {
       const stop = new AbortController();
-      const blocked = single.execute(task(fn('blockNative'), { input: { started, release } }), stop.signal);
+      const blocked = single.execute(task(fn('blockRead'), { step: 'reads', input: { started, fifo } }), stop.signal);
       while (!existsSync(started)) await new Promise((resolve) => setTimeout(resolve, 10));
       stop.abort();
-      // The thread is still blocked (nothing wrote the release file), and the attempt has ended.
+      // The thread is still blocked (nothing opened the FIFO to write), and the attempt has ended.
       expect(await blocked).toEqual(ABORTED);
+      expect(stuckThreads()).toEqual([expect.stringContaining("#blockRead of step 'reads' (attempt 1, run run-1)")]);
       expect(bare(await single.execute(task(fn('double'), { input: { x: 6 } }), never))).toEqual(ok(12));
     } finally {
-      writeFileSync(release, '');
+      // A writer that opens and closes: the read ends (empty), and so does the thread.
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // No reader (any more).
+      }
       await single.close();
+      for (let i = 0; i < 200 && stuckThreads().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(stuckThreads()).toEqual([]);
       await rm(dir, { recursive: true, force: true });
     }
   });
@@ -796,20 +844,6 @@ describe('function executor', () => {
       await single.close();
     }
   });
-
-  /** Whether a process is there (not a zombie), read from /proc. */
-  const running = (pid: number): boolean => {
-    try {
-      return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
-  /** The pids still running after up to 10 s (at once when none is). */
-  const stillRunning = async (pids: number[]): Promise<number[]> => {
-    for (let i = 0; i < 200 && pids.some(running); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    return pids.filter(running);
-  };
 
   it.runIf(process.platform === 'linux')('stops the processes a handler started and left running when the executor closes, a detached child\'s own children included', async () => {
     const notes: string[] = [];

@@ -8,6 +8,7 @@ import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
 import type { Owner, WorkerNotice, WorkerReply, WorkerRequest } from './function-protocol.ts';
 import { COMPILED, startHandlerWorker, workerExecArgv } from './handler-worker-start.ts';
 import { INIT_LIMIT_MS } from './lanes.ts';
+import { terminateWithin } from './stuck-threads.ts';
 import { COMPILED_HERE, transpile } from './ts-transpiler.ts';
 import { failed, ownFault, uncaughtLeftover, uncaughtOwn, workerExited } from './worker-faults.ts';
 import { workerProcesses, type WorkerProcesses } from './worker-processes.ts';
@@ -273,11 +274,22 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     void retire(slot);
   }
 
-  /** Ends a worker, and the processes its handlers started: what it started before it stopped too. */
-  async function retire(slot: Slot): Promise<void> {
+  /**
+   * Ends a worker, and the processes its handlers started, first: a thread blocked waiting for one
+   * of them (execSync) can only stop once it is gone. A thread blocked in another native call (a
+   * read that never returns) stops only when the call returns, if ever: after the grace it is
+   * given up on (stuck-threads.ts), and no longer counted against the pool's size, so that it
+   * cannot leave the pool without workers. `req`: the task it ran, named if it is stuck.
+   */
+  async function retire(slot: Slot, req = slot.job?.request): Promise<void> {
     slot.retired = true;
     const stopping = slot.processes.stop();
-    await slot.worker.terminate();
+    const what = req === undefined ? 'an idle handler worker' : `the handler ${req.module}#${req.export} of step '${req.step}' (attempt ${req.attempt}, run ${req.runId})`;
+    if (!(await terminateWithin(slot.worker, terminateGraceMs, what))) {
+      forget(slot);
+      while (!grow());
+    }
+    // What it started before it stopped, if it did.
     await Promise.all([stopping, slot.processes.stop()]);
   }
 
@@ -290,23 +302,9 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       return;
     }
     slot.job = undefined;
-    // Resolve once the thread is gone, so a retry never competes with the runaway for a CPU. A
-    // thread blocked in a native call (execSync, a read that never returns) only stops when the
-    // call returns, if ever: after the grace the attempt ends anyway, and the thread is no longer
-    // counted against the pool's size, so that it cannot leave the pool without workers.
-    let ended = false;
-    const end = (): void => {
-      if (ended) return;
-      ended = true;
-      clearTimeout(grace);
-      finish(job, ABORTED);
-    };
-    const grace = setTimeout(() => {
-      forget(slot);
-      end();
-      while (!grow());
-    }, terminateGraceMs);
-    void retire(slot).then(end);
+    // Resolved once the thread is gone (or given up on), so a retry never competes with the
+    // runaway for a CPU.
+    void retire(slot, job.request).then(() => finish(job, ABORTED));
   }
 
   /** A retired worker that has not stopped yet: out of the pool's count (its exit changes nothing then). */
@@ -386,7 +384,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
         const job = slot.job;
         slot.job = undefined;
         if (job !== undefined) finish(job, failed('ExecutorClosed', 'function executor closed while the handler ran', true));
-        stopping.push(retire(slot));
+        stopping.push(retire(slot, job?.request));
       }
       idle.length = 0;
       await Promise.all(stopping);

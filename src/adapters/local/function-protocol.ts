@@ -51,10 +51,14 @@ export type WorkerNotice =
   | SpawnNotice;
 
 /**
- * A handler started a child process (handler-spawns.ts), `detached` when it leads a process
- * group of its own; or a child the worker started has exited (`reaped`).
+ * A handler started a child process (handler-spawns.ts): `pid`, `detached` when it leads a
+ * process group of its own; without a pid, the worker is about to start its first synchronous
+ * one (execSync...). Or a child the worker started has exited (`reaped`).
  */
-export type SpawnNotice = { notice: 'spawned'; pid: number; detached: boolean; owner: Owner | undefined } | { notice: 'reaped'; pid: number };
+export type SpawnNotice =
+  | { notice: 'spawned'; pid: number; detached: boolean; owner: Owner | undefined }
+  | { notice: 'spawned'; pid?: undefined; owner: Owner | undefined }
+  | { notice: 'reaped'; pid: number };
 
 /**
  * The variable that marks, in their environment, the processes a handler worker's handlers start

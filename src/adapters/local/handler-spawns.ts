@@ -6,7 +6,8 @@
  * run (worker-processes.ts). Every thread has module objects of its own, node:child_process
  * included: patching this worker's touches neither the main thread's nor another worker's.
  */
-import { ChildProcess } from 'node:child_process';
+import childProcess, { ChildProcess } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { THREAD_MARK, threadMark, type WorkerNotice } from './function-protocol.ts';
 import { owners } from './handler-leftovers.ts';
@@ -16,9 +17,10 @@ type SpawnArgs = { envPairs?: unknown; detached?: unknown };
 
 /** Marks and reports the processes this worker's handlers start, from now on. */
 export function trackSpawns(port: MessagePort): void {
-  const entry = `${THREAD_MARK}=${threadMark(process.pid, threadId)}`;
+  const mark = threadMark(process.pid, threadId);
+  const entry = `${THREAD_MARK}=${mark}`;
   // A worker's process.env is its own copy: children that inherit it carry the mark.
-  process.env[THREAD_MARK] = threadMark(process.pid, threadId);
+  process.env[THREAD_MARK] = mark;
   const proto = ChildProcess.prototype as unknown as { spawn(this: ChildProcess, options: SpawnArgs): unknown };
   const spawn = proto.spawn;
   proto.spawn = function (this: ChildProcess, options: SpawnArgs) {
@@ -37,4 +39,35 @@ export function trackSpawns(port: MessagePort): void {
     }
     return result;
   };
+  trackSyncSpawns(port, mark);
+}
+
+/** The synchronous forms, and where their options are: `(command, options)`, or `(file, args?, options?)`. */
+const SYNC = { execSync: () => 1, execFileSync: optionsAfterArgs, spawnSync: optionsAfterArgs } as const;
+function optionsAfterArgs(args: unknown[]): number {
+  return Array.isArray(args[1]) || args[1] == null ? 2 : 1;
+}
+
+/**
+ * A synchronous child (execSync...) blocks its thread until it exits, and terminate() cannot
+ * stop the thread meanwhile: the pool is told (once) that there may be such a child, finds it by
+ * its mark, and stops it when the worker is to end, which lets the call return and the thread
+ * stop. Its pid is never known here: the call returns only once the child has gone.
+ */
+function trackSyncSpawns(port: MessagePort, mark: string): void {
+  const module = childProcess as unknown as Record<keyof typeof SYNC, (...args: unknown[]) => unknown>;
+  let told = false;
+  for (const key of Object.keys(SYNC) as Array<keyof typeof SYNC>) {
+    const original = module[key];
+    module[key] = function (this: unknown, ...args: unknown[]) {
+      if (!told) port.postMessage({ notice: 'spawned', owner: owners.getStore() } satisfies WorkerNotice);
+      told = true;
+      const at = SYNC[key](args);
+      const options = args[at] as { env?: Record<string, string | undefined> } | undefined;
+      if (options !== null && typeof options === 'object' && options.env != null) args[at] = { ...options, env: { ...options.env, [THREAD_MARK]: mark } };
+      return original.apply(this, args);
+    };
+  }
+  // Imports of the named exports (`import { execSync } from 'node:child_process'`) see them too.
+  syncBuiltinESMExports();
 }

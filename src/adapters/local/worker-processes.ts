@@ -70,7 +70,7 @@ export function workerProcesses(worker: Worker, graceMs: number, warn: (line: st
         return;
       }
       spawned = true;
-      children.set(notice.pid, { detached: notice.detached, owner: notice.owner });
+      if (notice.pid !== undefined) children.set(notice.pid, { detached: notice.detached, owner: notice.owner });
     },
     stop(): Promise<void> {
       const pids = targets();
