@@ -90,14 +90,22 @@ describe('delayMs', () => {
    * `bad` fails the run once `retr`'s first attempt has failed (its retry then waits 60 s) while
    * `later` waits its 60 s delay: neither of those two starts again.
    */
-  function failsWhileWaiting(dir: string): string {
-    const file = path.join(dir, 'waiting.json');
+  /**
+   * `bad` fails once `retr` has failed its first attempt (which schedules its retry 60 s on): with
+   * `state`, once `joinflow status` shows that failure (the engine has processed retr's exit: only
+   * then is its retry waiting); in memory, once retr's process has written its flag.
+   */
+  function failsWhileWaiting(dir: string, state?: string): string {
+    const file = path.join(dir, state ? 'waiting-durable.json' : 'waiting.json');
     const flag = path.join(dir, 'retr-failed');
     const node = process.execPath;
+    const ready = state
+      ? `(() => { try { const s = JSON.parse(require('node:child_process').execFileSync(${JSON.stringify(node)}, [${JSON.stringify(path.join(root, 'bin/joinflow.js'))}, 'status', 'w1', '--state', ${JSON.stringify(state)}, '--json'], { encoding: 'utf8' })); return s.steps.some((x) => x.step === 'retr' && (x.state === 'failed' || x.attempts > 1)); } catch { return false; } })()`
+      : `fs.existsSync(${JSON.stringify(flag)})`;
     writeFileSync(file, JSON.stringify({
       name: 'waiting',
       steps: {
-        bad: { executor: { type: 'process', command: node, args: ['-e', `const fs = require('node:fs'); const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(flag)})) { console.error('bad data'); process.exit(3); } }, 20);`] } },
+        bad: { executor: { type: 'process', command: node, args: ['-e', `const fs = require('node:fs'); const t = setInterval(() => { if (${ready}) { console.error('bad data'); process.exit(3); } }, 20);`] } },
         later: { delayMs: 60_000, executor: { type: 'simulate', durationMs: 0 } },
         retr: { retry: { maxAttempts: 3, backoffMs: 60_000 }, executor: { type: 'process', command: node, args: ['-e', `require('node:fs').writeFileSync(${JSON.stringify(flag)}, ''); console.error('flaky'); process.exit(1)`] } },
       },
@@ -108,8 +116,7 @@ describe('delayMs', () => {
   it('a step waiting for its delay or its retry when the run fails ends as cancelled: counted, and listed by status', () => {
     const dir = tmp();
     const state = path.join(dir, 'state');
-    const file = failsWhileWaiting(dir);
-    const r = joinflow(['run', file, '--json', '--state', state, '--run-id', 'w1']);
+    const r = joinflow(['run', failsWhileWaiting(dir, state), '--json', '--state', state, '--run-id', 'w1']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'failed', error: { step: 'bad' }, steps: { total: 3, succeeded: 0, failed: 1, cancelled: 2 } });
     const status = JSON.parse(joinflow(['status', 'w1', '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string; attempts: number; error?: { message: string } }> };
@@ -121,7 +128,7 @@ describe('delayMs', () => {
     // Nothing is left to fire: resume has no run to continue.
     const again = joinflow(['resume', '--state', state]);
     expect(again.stderr).toContain('no unfinished runs');
-    const memory = joinflow(['run', file, '--json', '--memory']);
+    const memory = joinflow(['run', failsWhileWaiting(dir), '--json', '--memory']);
     expect(JSON.parse(memory.stdout)).toMatchObject({ status: 'failed', steps: { total: 3, failed: 1, cancelled: 2 } });
   });
 
