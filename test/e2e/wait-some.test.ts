@@ -14,7 +14,7 @@ import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { StepInput, WorkflowInput } from '../../src/model/workflow.ts';
-import { joinflow } from '../helpers/cli.ts';
+import { joinflow, root } from '../helpers/cli.ts';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
@@ -254,17 +254,20 @@ describe('joinflow run of workflows/hedged.ts', () => {
   it('counts a step that could never run as failed, and status shows it with 0 attempts', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jf-lost-cli-'));
     closers.push(() => rmSync(dir, { recursive: true, force: true }));
-    const file = path.join(dir, 'branches.yaml');
-    writeFileSync(file, [
-      'name: branches',
-      'steps:',
-      '  fetchA: { executor: { type: process, command: "false" } }',
-      '  computeA: { needs: [fetchA], executor: { type: simulate, durationMs: 1 } }',
-      '  fetchB: { executor: { type: simulate, durationMs: 100 } }',
-      '  pick: { needs: [computeA, fetchB], wait: any, executor: { type: simulate, durationMs: 1, output: picked } }',
-      '',
-    ].join('\n'));
+    const file = path.join(dir, 'branches.json');
     const state = path.join(dir, 'state');
+    // fetchB ends once `joinflow status` shows fetchA failed (the engine has processed its exit):
+    // ended first, it would let pick end the run while fetchA still ran.
+    const fetchAFailed = `const { execFileSync } = require('node:child_process'); const t = setInterval(() => { try { const s = JSON.parse(execFileSync(process.execPath, [${JSON.stringify(path.join(root, 'bin/joinflow.js'))}, 'status', process.env.JOINFLOW_RUN_ID, '--state', ${JSON.stringify(state)}, '--json'], { encoding: 'utf8' })); if (s.steps.some((x) => x.step === 'fetchA' && x.state === 'failed')) process.exit(0); } catch {} }, 20);`;
+    writeFileSync(file, JSON.stringify({
+      name: 'branches',
+      steps: {
+        fetchA: { executor: { type: 'process', command: 'false' } },
+        computeA: { needs: ['fetchA'], executor: { type: 'simulate', durationMs: 1 } },
+        fetchB: { executor: { type: 'process', command: process.execPath, args: ['-e', fetchAFailed] } },
+        pick: { needs: ['computeA', 'fetchB'], wait: 'any', executor: { type: 'simulate', durationMs: 1, output: 'picked' } },
+      },
+    }));
     const r = joinflow(['run', file, '--state', state, '--json']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as RunResult;
