@@ -691,6 +691,18 @@ describe('function executor', () => {
     }
   });
 
+  it('waits for a worker that starts slowly with no module to import, instead of retiring one after another', async () => {
+    // Every thread takes longer than 1 ms to start: the first, preloading the task's module, is
+    // retired as stuck; the next imports nothing before it is ready and is only slow. Retired
+    // too, each next one was, for ever (a busy machine, in the test above, at its 200 ms).
+    const pool = createFunctionExecutor({ threads: 1, warmUpLimitMs: 1 });
+    try {
+      expect(bare(await pool.execute(task(fn('double'), { input: { x: 3 } }), never))).toEqual(ok(6));
+    } finally {
+      await pool.close();
+    }
+  }, 15_000);
+
   it('has a worker started later import the modules already asked for before it takes a task', () =>
     withFirstWorkerBusy(async (pool) => {
       // The second worker starts while the first runs the long task, knowing both modules.

@@ -68,6 +68,8 @@ type Slot = {
   retired: boolean;
   /** Not ready yet (the thread starts): it takes no job until it says it is. */
   starting: boolean;
+  /** Started with modules to import before it is ready (see slowWarmUp). */
+  preloading: boolean;
   /** Starting, or running its first job and not yet in the handler (loading its module). */
   warming: boolean;
   /** Started before `refresh()`: retired instead of taking another job. */
@@ -101,7 +103,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   function spawn(): Slot {
     const worker = startHandlerWorker([...modules], options.output, execArgv);
     const processes = workerProcesses(worker, terminateGraceMs, warn);
-    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, warming: true, processes };
+    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, preloading: modules.size > 0, warming: true, processes };
     worker.on('message', (message: WorkerReply | WorkerNotice) => ('notice' in message ? onNotice(slot, message) : onReply(slot, message)));
     worker.on('error', (err: Error) => {
       slot.crash = err;
@@ -122,10 +124,12 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
    * promise that never settles at its top level), and while it warms no other worker may start.
    * One still starting holds no task: it goes, and the next one starts without the modules it
    * preloaded. One loading the module of its first task keeps it (that task's timeout stops it)
-   * but no longer counts as warming, and its module is not preloaded again.
+   * but no longer counts as warming, and its module is not preloaded again. One starting with no
+   * module to import is only slow (a busy machine): waited for, not retired, and the next likewise.
    */
   function slowWarmUp(slot: Slot): void {
     if (!slot.warming || slot.retired || !slots.has(slot)) return;
+    if (slot.starting && !slot.preloading) return watchWarmUp(slot);
     if (slot.starting) {
       modules.clear();
       void retire(slot);
