@@ -21,7 +21,10 @@ async function killedRun(file: string, state: string, runId: string): Promise<vo
   const exited = new Promise((resolve) => engine.on('exit', resolve));
   for (;;) {
     const r = joinflow(['list', '--state', state, '--json']);
-    if (r.code === 0 && (JSON.parse(r.stdout) as Array<{ runId: string; status: string }>).some((x) => x.runId === runId && x.status === 'running')) break;
+    const status = r.code === 0 ? (JSON.parse(r.stdout) as Array<{ runId: string; status: string }>).find((x) => x.runId === runId)?.status : undefined;
+    if (status === 'running') break;
+    // Ended before it was seen running (a machine too busy for the step's time): say so, not hang.
+    if (status !== undefined) throw new Error(`run ${runId} ended (${status}) before it could be killed`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   engine.kill('SIGKILL');
@@ -35,8 +38,9 @@ describe('a run whose state cannot be read', () => {
     const dir = tmp();
     const state = path.join(dir, 'state');
     const file = path.join(dir, 'long.yaml');
-    // 60 s at --time-scale 0.01: 0.6 s once resumed.
-    writeFileSync(file, 'name: long\nsteps:\n  first:\n    executor: { type: simulate, durationMs: 10 }\n  wait:\n    needs: [first]\n    executor: { type: simulate, durationMs: 60000 }\n');
+    // 300 s at --time-scale 0.01: 3 s, time enough to see the run running on a busy machine (at
+    // 0.6 s, a run could end between two looks), and again once resumed.
+    writeFileSync(file, 'name: long\nsteps:\n  first:\n    executor: { type: simulate, durationMs: 10 }\n  wait:\n    needs: [first]\n    executor: { type: simulate, durationMs: 300000 }\n');
     for (const runId of ['bad', 'one', 'two']) await killedRun(file, state, runId);
     const db = new Database(path.join(state, 'state.db'));
     expect(db.prepare('UPDATE journal SET facts = ? WHERE run_id = ?').run(Buffer.from([7, 1, 255, 0, 3]), 'bad').changes).toBeGreaterThan(0);
