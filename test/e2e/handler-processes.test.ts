@@ -2,15 +2,11 @@
  * The processes a function step's handler starts (in its worker thread) do not outlive the run:
  * stopped when the step times out, when `joinflow run` ends, and when it is interrupted.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { root } from '../helpers/cli.ts';
+import { startJoinflow } from '../helpers/cli.ts';
 import { projectDirs } from '../helpers/tmp.ts';
-
-const bin = path.join(root, 'bin/joinflow.js');
 
 const HANDLERS = `import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -31,15 +27,7 @@ export const hangs = async () => {
 
 const project = projectDirs('jf-handler-procs-');
 
-function runCli(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  return { child, exit, out: () => stdout, err: () => stderr };
-}
+const runCli = startJoinflow;
 
 /** Whether a process is there (not a zombie), read from /proc. */
 function running(pid: number): boolean {

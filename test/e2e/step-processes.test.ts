@@ -2,26 +2,17 @@
  * What a process step starts besides itself: stopped with it when its task is stopped (cancel,
  * timeout, shutdown), and never keeping the engine alive once the step has exited.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findProcesses, stopProcesses } from '../../src/adapters/local/orphans.ts';
-import { root } from '../helpers/cli.ts';
+import { startJoinflow } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-stepproc-');
-const bin = path.join(root, 'bin/joinflow.js');
-
 function runCli(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  return { exit, out: () => stdout, err: () => stderr };
+  const run = startJoinflow(args, cwd);
+  return { exit: run.exit.then((e) => e.code), out: run.out, err: run.err };
 }
 
 /** The processes of a run left after up to 10 s (at once when there are none). */

@@ -1,6 +1,7 @@
 /** A timer queue message as the timer receives it: an SQS message body, checked before it is acted on. */
 import { z } from 'zod';
 import type { TimerMessage } from './effects.ts';
+import { bodyIssues, jsonBody } from './message-body.ts';
 
 /** Epoch ms the task is due at. */
 const DueAtSchema = z.number().finite();
@@ -24,17 +25,13 @@ const RefSchema = z.object({ taskRef: z.string().min(1), dueAt: DueAtSchema });
 
 /** The message, or why the body is not one (a body that is not JSON, or not a timer message). */
 export function parseTimerMessage(body: string | undefined): { message: TimerMessage } | { reason: string } {
-  if (body === undefined || body === '') return { reason: 'empty body' };
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (error) {
-    return { reason: `body is not JSON (${(error as Error).message})` };
-  }
+  const read = jsonBody(body);
+  if ('reason' in read) return read;
+  const json = read.json;
   const byRef = json !== null && typeof json === 'object' && 'taskRef' in json;
   const parsed = (byRef ? RefSchema : InlineSchema).safeParse(json);
   if (!parsed.success) {
-    return { reason: `not a timer message: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}` };
+    return { reason: `not a timer message: ${bodyIssues(parsed.error)}` };
   }
   return { message: parsed.data as TimerMessage };
 }

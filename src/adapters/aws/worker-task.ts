@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { runIdProblem } from '../../model/events.ts';
 import { ContainerExecutorSchema, StepFilesSchema } from '../../model/workflow.ts';
 import type { Task } from '../../ports.ts';
+import { bodyIssues, jsonBody } from './message-body.ts';
 
 /** A container task as it arrives in a message body; zod because the body is foreign input. */
 const TaskSchema = z.object({
@@ -31,16 +32,11 @@ const TaskSchema = z.object({
 
 /** Why the body is not a task, or the task. */
 export function parseTask(body: string | undefined): { task: Task } | { reason: string } {
-  if (body === undefined || body === '') return { reason: 'empty body' };
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (error) {
-    return { reason: `body is not JSON (${(error as Error).message})` };
-  }
-  const parsed = TaskSchema.safeParse(json);
+  const read = jsonBody(body);
+  if ('reason' in read) return read;
+  const parsed = TaskSchema.safeParse(read.json);
   if (!parsed.success) {
-    return { reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ') };
+    return { reason: bodyIssues(parsed.error) };
   }
   return { task: parsed.data as Task };
 }
