@@ -23,6 +23,7 @@ import { createStagingExecutor, type DataStage } from '../local/data-staging.ts'
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
 import { setLongTimeout } from '../local/long-timer.ts';
 import { PUT_EVENTS_FAILED } from './eventbridge-bus.ts';
+import { createRunWatch, RUN_ENDED } from './worker-run-watch.ts';
 import { parseTask } from './worker-task.ts';
 
 /** Where the worker reports; `info` gets exactly one line per finished task. */
@@ -92,7 +93,6 @@ const FATAL_RECEIVE_ERRORS = new Set([
 
 const TIMEOUT = 'timeout';
 const SHUTDOWN = 'shutdown';
-const RUN_ENDED = 'run ended';
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -129,43 +129,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let runPromise: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
-  let statusUnreadable = false;
-  let unknownRunSaid = false;
-  /** The status of the task's run when it has ended; undefined while running, unknown, or unreadable. */
-  async function runEnded(task: Task): Promise<string | undefined> {
-    if (!options.runStatus || statusUnreadable) return undefined;
-    try {
-      const status = await options.runStatus(task.runId);
-      if (status === undefined && !unknownRunSaid) {
-        // A run starts in the table before any of its tasks: not finding it means another table.
-        unknownRunSaid = true;
-        log.warn(`run ${task.runId} is not in the table the worker reads run status from: its tasks run to their end (is --stage or --table the stage of this queue?)`);
-      }
-      return status !== undefined && status !== 'running' ? status : undefined;
-    } catch (error) {
-      statusUnreadable = true;
-      log.warn(`cannot read the status of run ${task.runId} (${describe(error)}): tasks run to their end even when their run has ended`);
-      return undefined;
-    }
-  }
-
-  /** Aborts the task once its run has ended (checked every runCheckMs while it runs). */
-  function watchRun(task: Task, controller: AbortController): () => void {
-    if (!options.runStatus) return () => {};
-    let busy = false;
-    const timer = setInterval(() => {
-      if (busy || controller.signal.aborted) return;
-      busy = true;
-      void runEnded(task)
-        .then((status) => {
-          if (status !== undefined && !controller.signal.aborted) controller.abort(`${RUN_ENDED}: ${status}`);
-        })
-        .finally(() => {
-          busy = false;
-        });
-    }, Math.max(50, options.runCheckMs ?? 30_000));
-    return () => clearInterval(timer);
-  }
+  const runs = createRunWatch({ runStatus: options.runStatus, checkMs: options.runCheckMs, warn: (m) => log.warn(m), describe });
 
   function event(type: string, detail: Record<string, unknown>): EventEnvelope {
     return { id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(now()).toISOString(), detail };
@@ -229,14 +193,14 @@ export function createWorker(options: WorkerOptions): Worker {
   async function runTask(task: Task, receipt: string, controller: AbortController): Promise<void> {
     const what = label(task);
     // A task of a run that has ended (cancelled, failed, succeeded without it) is of no use to it.
-    const ended = await runEnded(task);
+    const ended = await runs.ended(task);
     if (ended !== undefined) {
       await deleteMessage(receipt, what);
       log.info(`${what}: not run, its run has ended (${ended})`);
       return;
     }
     const stopRenewing = keepInvisible(receipt, what);
-    const stopWatching = watchRun(task, controller);
+    const stopWatching = runs.watch(task, controller);
     const timer = task.timeoutMs === undefined ? undefined : setLongTimeout(() => controller.abort(TIMEOUT), task.timeoutMs);
     const started = now();
     try {
