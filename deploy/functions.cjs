@@ -121,7 +121,8 @@ function environments(model) {
   };
   const env = {
     processor: dispatching,
-    timer: dispatching,
+    // Where the timer sends a message it can never process, with the reason (handlers/timer.ts).
+    timer: { ...dispatching, JOINFLOW_TIMER_DLQ_URL: { Ref: 'TimerDeadLetterQueue' } },
     lambdaResultBridge: common,
     batchStateBridge: common,
     s3StartBridge: { ...common, JOINFLOW_START_PREFIX: model.settings.startPrefix },
@@ -149,6 +150,7 @@ function envBytes(vars, model) {
     Bucket: 'x'.repeat(63),
     TimerQueue: `https://sqs.${region}.amazonaws.com/${account}/${names.timerQueue}`,
     EventsDeadLetterQueue: `https://sqs.${region}.amazonaws.com/${account}/${names.eventsDlq}`,
+    TimerDeadLetterQueue: `https://sqs.${region}.amazonaws.com/${account}/${names.timerDlq}`,
     CpuJobQueue: `arn:aws:batch:${region}:${account}:job-queue/${names.cpuJobQueue}`,
     GpuJobQueue: `arn:aws:batch:${region}:${account}:job-queue/${names.gpuJobQueue}`,
   };

@@ -19,6 +19,7 @@ const TABLE_INDEXES = { 'Fn::Sub': '${Table.Arn}/index/*' };
 const BUS = { 'Fn::GetAtt': ['EventBus', 'Arn'] };
 const EVENTS_DLQ = { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] };
 const TIMER_QUEUE = { 'Fn::GetAtt': ['TimerQueue', 'Arn'] };
+const TIMER_DLQ = { 'Fn::GetAtt': ['TimerDeadLetterQueue', 'Arn'] };
 const objects = (prefix) => ({ 'Fn::Sub': `\${Bucket.Arn}/${prefix}*` });
 
 function allow(Action, Resource) {
@@ -112,6 +113,7 @@ function stageResources(model) {
     EventBus: { Type: 'AWS::Events::EventBus', Properties: { Name: names.bus } },
     Bucket: { Type: 'AWS::S3::Bucket', Properties: {} },
     TimerQueue: queue(names.timerQueue),
+    TimerDeadLetterQueue: queue(names.timerDlq),
     EventsDeadLetterQueue: queue(names.eventsDlq),
     CpuJobQueue: { Type: 'AWS::Batch::JobQueue', Properties: { JobQueueName: names.cpuJobQueue } },
     GpuJobQueue: { Type: 'AWS::Batch::JobQueue', Properties: { JobQueueName: names.gpuJobQueue } },
@@ -150,6 +152,8 @@ function iamResources(model) {
     ]),
     TimerRole: dispatchRole(model, n.timer, 'joinflow timer: dispatches retries whose backoff has passed', [
       allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], TIMER_QUEUE),
+      // A message it can never process goes to the timer DLQ at once, with the reason.
+      allow(['sqs:SendMessage'], TIMER_DLQ),
       allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], [TABLE, TABLE_INDEXES]),
       // Each due attempt is claimed before it is dispatched, so that a duplicate message does not
       // run it twice (src/adapters/aws/handlers/timer.ts); a retry submitted to Batch is noted in

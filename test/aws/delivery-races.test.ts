@@ -57,6 +57,7 @@ beforeAll(async () => {
   sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const timerQueue = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-timer' }))).QueueUrl!;
   const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-dlq' }))).QueueUrl!;
+  const timerDlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-timer-dlq' }))).QueueUrl!;
   const triggers = path.join(tmp(), 'triggers');
   mkdirSync(triggers);
   const functions: Record<string, string> = {};
@@ -67,7 +68,7 @@ beforeAll(async () => {
     for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
   }
   useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: {} });
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_TIMER_QUEUE_URL: timerQueue, JOINFLOW_DLQ_URL: dlq });
+  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_TIMER_QUEUE_URL: timerQueue, JOINFLOW_TIMER_DLQ_URL: timerDlq, JOINFLOW_DLQ_URL: dlq });
   resetWiring();
 }, 60_000);
 
@@ -340,7 +341,7 @@ describe('at-least-once delivery on AWS', () => {
     expect(steps(invoked())).toEqual(['a#2']);
   });
 
-  it("names the SQS message id and why for a timer message that is not JSON or not a timer message, leaves it to the queue's redrive policy, and dispatches the rest of its batch", async () => {
+  it("names the SQS message id and why for a timer message that is not JSON or not a timer message, sends it to the timer DLQ at once (not a batch item failure), and dispatches the rest of its batch", async () => {
     await deliver(runRequested('chain', 'race-timer-bad'));
     await failed(invoked()[0]!, 'boom');
     await drain();
@@ -354,12 +355,12 @@ describe('at-least-once delivery on AWS', () => {
           good!,
         ],
       });
-      expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-not-json' }, { itemIdentifier: 'm-not-timer' }] });
+      expect(answer).toEqual({ batchItemFailures: [] });
     });
     expect(steps(invoked())).toEqual(['a#2']);
     expect(errors.map((e) => e['messageId'])).toEqual(['m-not-json', 'm-not-timer']);
-    expect(errors[0]!['message']).toMatch(/^malformed timer message m-not-json \(receive 2\): body is not JSON \(.+\); left for the queue's redrive policy \(the timer dead-letter queue\)$/);
-    expect(errors[1]!['message']).toBe("malformed timer message m-not-timer (receive ?): not a timer message: task: Invalid input: expected object, received undefined; left for the queue's redrive policy (the timer dead-letter queue)");
+    expect(errors[0]!['message']).toMatch(/^unprocessable timer message m-not-json \(receive 2\): body is not JSON \(.+\); sent to the timer dead-letter queue with the reason \(attribute joinflow-reason\) and deleted$/);
+    expect(errors[1]!['message']).toBe('unprocessable timer message m-not-timer (receive ?): not a timer message: task: Invalid input: expected object, received undefined; sent to the timer dead-letter queue with the reason (attribute joinflow-reason) and deleted');
   });
 
   it('names the SQS message id, the run and the step of a timer message whose dispatch failed', async () => {

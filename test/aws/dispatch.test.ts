@@ -10,7 +10,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { dispatchTask, outputKey, UndispatchableError } from '../../src/adapters/aws/dispatch.ts';
-import { carryOut, DISPATCH_CONCURRENCY, dispatchOrFail, MAX_TIMER_MESSAGE_BYTES, timerTask, type EffectDeps, type TimerMessage } from '../../src/adapters/aws/effects.ts';
+import { carryOut, DISPATCH_CONCURRENCY, dispatchOrFail, MAX_TIMER_MESSAGE_BYTES, type EffectDeps, type TimerMessage } from '../../src/adapters/aws/effects.ts';
+import { readTimerMessage } from '../../src/adapters/aws/timer-message.ts';
 import { createSqsDispatcher } from '../../src/adapters/aws/sqs-executor.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
@@ -209,7 +210,7 @@ describe('retries through the timer queue', () => {
     expect(input.DelaySeconds).toBe(5);
     const message = JSON.parse(input.MessageBody!) as TimerMessage;
     expect(message).toEqual({ taskRef: 's3://b/timers/r1/job..2.json', dueAt: 6_000 });
-    expect(await timerTask(message, effectDeps(true).blobs)).toEqual(retry);
+    expect(await readTimerMessage(JSON.stringify(message), effectDeps(true).blobs)).toEqual({ task: retry, dueAt: 6_000 });
     expect(published).toEqual([]);
   });
 

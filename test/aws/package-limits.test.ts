@@ -257,3 +257,16 @@ describe('s3:ListBucket where a missing key must read as missing', () => {
     expect(checked.sort()).toEqual(['BatchJobRole', 'BatchStateBridgeRole', 'LambdaResultBridgeRole', 'ProcessorRole', 'S3StartBridgeRole', ...stepRoles, 'TimerRole', 'WorkerPolicy'].sort());
   });
 });
+
+describe('where messages that can never be processed go', () => {
+  const functionsCjs = require('../../deploy/functions.cjs') as { environments(model: Json): Record<string, Record<string, unknown>> };
+  const { model } = build([plan({ name: 'boxed', steps: { a: { executor: { type: 'container', queue: 'gpu', command: 'echo' } } } })]);
+  const sends = (statements: Json[]) => statements.filter((s) => [s['Action']].flat().includes('sqs:SendMessage')).flatMap((s) => [s['Resource']].flat());
+
+  it('gives the timer the URL of the timer DLQ and lets it send there', () => {
+    expect(functionsCjs.environments(model)['timer']!['JOINFLOW_TIMER_DLQ_URL']).toEqual({ Ref: 'TimerDeadLetterQueue' });
+    expect(functionsCjs.environments(model)['processor']).not.toHaveProperty('JOINFLOW_TIMER_DLQ_URL');
+    expect(sends(statementsOf(iam.iamResources(model).Resources['TimerRole']))).toContainEqual({ 'Fn::GetAtt': ['TimerDeadLetterQueue', 'Arn'] });
+    expect(sends(statementsOf(iam.iamResources(model).Resources['ProcessorRole']))).not.toContainEqual({ 'Fn::GetAtt': ['TimerDeadLetterQueue', 'Arn'] });
+  });
+});

@@ -11,6 +11,8 @@ export type AwsConfig = {
   bus: string;
   bucket: string | undefined;
   timerQueueUrl: string | undefined;
+  /** Where the timer sends a message it can never process, with the reason (the timer queue's DLQ). */
+  timerDlqUrl?: string | undefined;
   dlqUrl: string | undefined;
   /** Container queue name -> SQS queue URL. */
   queueUrls: Record<string, string>;
@@ -69,6 +71,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     bus: env['JOINFLOW_BUS'] ?? `joinflow-${stage}`,
     bucket: env['JOINFLOW_BUCKET'] || undefined,
     timerQueueUrl: env['JOINFLOW_TIMER_QUEUE_URL'] || undefined,
+    timerDlqUrl: env['JOINFLOW_TIMER_DLQ_URL'] || undefined,
     dlqUrl: env['JOINFLOW_DLQ_URL'] || undefined,
     namePrefix: env['JOINFLOW_NAME_PREFIX'] || undefined,
     queueUrls: json(env, 'JOINFLOW_QUEUE_URLS', {}),

@@ -136,13 +136,6 @@ export async function scheduleTask(task: Task, dueAt: number, deps: Pick<EffectD
   await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.timerQueueUrl, MessageBody: body, DelaySeconds: seconds }));
 }
 
-/** The task of a timer message, read from the blob store when the message holds a reference. */
-export async function timerTask(message: TimerMessage, blobs: BlobStore | undefined): Promise<Task> {
-  if ('task' in message) return message.task;
-  if (!blobs) throw new Error(`a timer message refers to ${message.taskRef}, but no bucket is configured to read it from`);
-  return JSON.parse(await blobs.get(message.taskRef)) as Task;
-}
-
 async function deadLetter(event: unknown, reason: string, deps: EffectDeps): Promise<void> {
   log('error', `dead letter: ${reason}`, {});
   if (!deps.dlqUrl) throw new Error(`cannot dead-letter an event (${reason}): JOINFLOW_DLQ_URL is not set`);

@@ -10,11 +10,16 @@
  * timeout, longer than the lease. The lease is this function's timeout plus a margin
  * (config.leaseMs, deploy/leases.cjs): a duplicate message does not take the claim over from an
  * invocation still dispatching the attempt.
+ *
+ * A message that can never be processed goes to the timer DLQ at its first receive, with the
+ * reason (dead-letter-queue.ts); one that failed for a reason a retry may fix is reported as a
+ * batch item failure, so that SQS delivers it again after its visibility timeout.
  */
 import type { Task } from '../../../ports.ts';
-import { dispatchOrFail, scheduleTask, timerTask } from '../effects.ts';
+import { createDeadLetters } from '../dead-letter-queue.ts';
+import { dispatchOrFail, scheduleTask } from '../effects.ts';
 import { log } from '../log.ts';
-import { parseTimerMessage } from '../timer-message.ts';
+import { readTimerMessage } from '../timer-message.ts';
 import { beginInvocation, wiring, type LambdaContext, type Wiring } from '../wiring.ts';
 
 /** The SQS event a Lambda event source mapping hands over (the fields the timer reads). */
@@ -31,20 +36,15 @@ export async function handler(event: SqsEvent, context?: LambdaContext): Promise
   const w = wiring();
   const failures: Array<{ itemIdentifier: string }> = [];
   for (const record of event.Records) {
-    const parsed = parseTimerMessage(record.body);
-    if ('reason' in parsed) {
-      // Never taken from the queue, as the worker leaves a malformed task: the redrive policy
-      // moves it to the timer DLQ after maxReceiveCount receives, kept there for inspection,
-      // and the message id ties it to this line.
-      const receives = record.attributes?.ApproximateReceiveCount ?? '?';
-      log('error', `malformed timer message ${record.messageId} (receive ${receives}): ${parsed.reason}; left for the queue's redrive policy (the timer dead-letter queue)`, { messageId: record.messageId });
-      failures.push({ itemIdentifier: record.messageId });
-      continue;
-    }
     let task: Task | undefined;
     try {
-      task = await timerTask(parsed.message, w.blobs);
-      await dueTask(task, parsed.message.dueAt, w);
+      const read = await readTimerMessage(record.body, w.blobs);
+      if ('reason' in read) {
+        if (!(await deadLetter(record, read.reason, w))) failures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
+      task = read.task;
+      await dueTask(task, read.dueAt, w);
     } catch (error) {
       const about = task === undefined ? {} : { runId: task.runId, step: task.step, attempt: task.attempt, ...(task.item === undefined ? {} : { item: task.item }) };
       log('error', `timer message ${record.messageId} failed (it comes back after its visibility timeout): ${(error as Error).message}`, { messageId: record.messageId, ...about });
@@ -52,6 +52,27 @@ export async function handler(event: SqsEvent, context?: LambdaContext): Promise
     }
   }
   return { batchItemFailures: failures };
+}
+
+/**
+ * Sends a message that can never be processed (not JSON, not a timer message, its task object
+ * gone or damaged) to the timer DLQ at once, with the reason; true when it went (the message is
+ * then deleted as processed). Left to the queue's redrive policy otherwise: received again
+ * after each visibility timeout, the DLQ after maxReceiveCount receives, without the reason.
+ */
+async function deadLetter(record: SqsEvent['Records'][number], reason: string, w: Wiring): Promise<boolean> {
+  const receives = record.attributes?.ApproximateReceiveCount;
+  const what = `unprocessable timer message ${record.messageId} (receive ${receives ?? '?'}): ${reason}`;
+  const dlqUrl = w.config.timerDlqUrl;
+  const out = dlqUrl === undefined
+    ? { sent: false as const, why: 'JOINFLOW_TIMER_DLQ_URL is not set' }
+    : await createDeadLetters({ sqs: w.effects.sqs, queueUrl: w.config.timerQueueUrl ?? 'the timer queue', dlqUrl }).send({ messageId: record.messageId, body: record.body, receiveCount: receives }, reason);
+  if (out.sent) {
+    log('error', `${what}; sent to the timer dead-letter queue with the reason (attribute joinflow-reason) and deleted`, { messageId: record.messageId });
+    return true;
+  }
+  log('error', `${what}; left for the queue's redrive policy (the timer dead-letter queue after its receives), as it could not be sent there: ${out.why}`, { messageId: record.messageId });
+  return false;
 }
 
 /** Dispatches a task whose time has come, once however often its message comes; re-queues one not due yet. */

@@ -1,0 +1,201 @@
+/**
+ * What can never be processed goes to a dead-letter queue at once, with the reason; what a retry
+ * may fix is retried. The timer Lambda: a body that is not JSON or not a timer message, and a task
+ * kept in the bucket (a retry too large for SQS) that is gone, damaged or not a task, go to the
+ * timer DLQ with the reason as message attributes and are not reported as batch item failures (so
+ * the event source deletes them); S3 or DynamoDB unreachable is reported, so that the queue
+ * delivers the message again. SQS on fauxqs, S3 on s3rver; DynamoDB is not needed before a
+ * message is read, and unreachable where it is.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
+import { resetWiring } from '../../src/adapters/aws/wiring.ts';
+import type { Task } from '../../src/ports.ts';
+import { s3HandlerEnv, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const saved = { ...process.env };
+const tmp = tempDirs('jf-timer-dlq-');
+let fauxqs: FauxqsServer;
+let sqs: SQSClient;
+let s3: S3rverHandle;
+let timerQueue: string;
+let timerDlq: string;
+/** A port nothing listens on: a client pointed there fails as on a network error. */
+let closedPort: number;
+
+const task: Task = {
+  workflow: 'chain', runId: 'r-dlq', step: 'a', attempt: 2, maxAttempts: 3,
+  executor: { type: 'function', module: './handlers/h.ts', export: 'a' }, event: { input: {}, results: {} },
+} as Task;
+
+beforeAll(async () => {
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
+  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  timerDlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'dl-timer-dlq' }))).QueueUrl!;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: timerDlq, AttributeNames: ['QueueArn'] }))).Attributes!['QueueArn']!;
+  timerQueue = (await sqs.send(new CreateQueueCommand({
+    QueueName: 'dl-timer',
+    Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: '5' }) },
+  }))).QueueUrl!;
+  s3 = await startS3rver('dl-bucket');
+  const triggers = path.join(tmp(), 'triggers');
+  mkdirSync(triggers);
+  const server = createServer();
+  closedPort = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  await new Promise((resolve) => server.close(resolve));
+  Object.assign(process.env, s3HandlerEnv(s3, triggers), {
+    JOINFLOW_TABLE: 'dl-table',
+    AWS_ENDPOINT_URL_SQS: endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${closedPort}`,
+    AWS_MAX_ATTEMPTS: '1',
+    JOINFLOW_TIMER_QUEUE_URL: timerQueue,
+    JOINFLOW_TIMER_DLQ_URL: timerDlq,
+  });
+  resetWiring();
+}, 60_000);
+
+afterAll(async () => {
+  process.env = saved;
+  resetWiring();
+  sqs?.destroy();
+  await fauxqs?.stop();
+  await s3?.close();
+});
+
+beforeEach(() => {
+  process.env['JOINFLOW_TIMER_DLQ_URL'] = timerDlq;
+  process.env['AWS_ENDPOINT_URL_S3'] = s3.endpoint;
+  resetWiring();
+});
+
+afterEach(() => resetWiring());
+
+/** Puts `bodies` on the timer queue and receives them, as the timer's SQS event source hands them over. */
+async function records(...bodies: string[]): Promise<Array<{ messageId: string; body: string; attributes: { ApproximateReceiveCount: string } }>> {
+  for (const body of bodies) await sqs.send(new SendMessageCommand({ QueueUrl: timerQueue, MessageBody: body }));
+  const got: Message[] = [];
+  while (got.length < bodies.length) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: timerQueue, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 300, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+    got.push(...(out.Messages ?? []));
+  }
+  const byBody = (b: string) => got.find((m) => m.Body === b)!;
+  return bodies.map((b) => ({ messageId: byBody(b).MessageId!, body: b, attributes: { ApproximateReceiveCount: byBody(b).Attributes!['ApproximateReceiveCount']! } }));
+}
+
+/** What a DLQ (the timer's by default) holds now: body and joinflow's attributes. */
+async function deadLetters(queueUrl = timerDlq): Promise<Array<{ body: string; attributes: Record<string, string> }>> {
+  const out: Array<{ body: string; attributes: Record<string, string> }> = [];
+  for (;;) {
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, MessageAttributeNames: ['All'] }));
+    if (!got.Messages?.length) return out;
+    for (const m of got.Messages) {
+      out.push({ body: m.Body!, attributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue!])) });
+    }
+  }
+}
+
+/** The error lines the timer logs (JSON, as CloudWatch gets them) while `fn` runs. */
+async function loggedErrors(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
+  process.env['JOINFLOW_LOG_LEVEL'] = 'error';
+  try {
+    await fn();
+  } finally {
+    process.env['JOINFLOW_LOG_LEVEL'] = 'off';
+    spy.mockRestore();
+  }
+  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const put = (key: string, body: string) => s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
+const byRef = (key: string) => JSON.stringify({ taskRef: `s3://${s3.bucket}/${key}`, dueAt: 0 });
+
+describe('timer messages that can never be processed', () => {
+  it('sends a body that is not JSON, or not a timer message, to the timer DLQ at once with the reason, and does not report it as failed', async () => {
+    const batch = await records('{"task": ', '{"dueAt": 1}');
+    const errors = await loggedErrors(async () => {
+      expect(await timer({ Records: batch })).toEqual({ batchItemFailures: [] });
+    });
+    const dead = await deadLetters();
+    expect(dead.map((d) => d.body).sort()).toEqual(['{"dueAt": 1}', '{"task": ']);
+    const of = (body: string) => dead.find((d) => d.body === body)!.attributes;
+    expect(of('{"task": ')).toEqual({
+      'joinflow-reason': expect.stringMatching(/^body is not JSON \(.+\)$/),
+      'joinflow-message-id': batch[0]!.messageId,
+      'joinflow-source-queue': timerQueue,
+      'joinflow-receive-count': '1',
+    });
+    expect(of('{"dueAt": 1}')['joinflow-reason']).toBe('not a timer message: task: Invalid input: expected object, received undefined');
+    expect(errors.map((e) => e['messageId'])).toEqual([batch[0]!.messageId, batch[1]!.messageId]);
+    expect(errors[1]!['message']).toBe(`unprocessable timer message ${batch[1]!.messageId} (receive 1): not a timer message: task: Invalid input: expected object, received undefined; sent to the timer dead-letter queue with the reason (attribute joinflow-reason) and deleted`);
+  });
+
+  it('sends a message whose task object is gone, damaged, not a task or in another bucket to the timer DLQ, naming the object', async () => {
+    await put('joinflow/timers/bad/not-json.json', '{"workflow": "chain", ');
+    await put('joinflow/timers/bad/not-task.json', JSON.stringify({ ...task, attempt: 0, runId: undefined }));
+    const bodies = [
+      byRef('joinflow/timers/bad/missing.json'),
+      byRef('joinflow/timers/bad/not-json.json'),
+      byRef('joinflow/timers/bad/not-task.json'),
+      JSON.stringify({ taskRef: 's3://elsewhere/joinflow/x.json', dueAt: 0 }),
+    ];
+    const batch = await records(...bodies);
+    expect(await timer({ Records: batch })).toEqual({ batchItemFailures: [] });
+    const reasons = new Map((await deadLetters()).map((d) => [d.body, d.attributes['joinflow-reason']]));
+    expect(reasons.get(bodies[0]!)).toBe(`its task cannot be read: blob "s3://dl-bucket/joinflow/timers/bad/missing.json" does not exist (was it deleted by a lifecycle rule before the event was processed?)`);
+    expect(reasons.get(bodies[1]!)).toMatch(/^its task object s3:\/\/dl-bucket\/joinflow\/timers\/bad\/not-json\.json is damaged: it is not JSON \(.+\)$/);
+    expect(reasons.get(bodies[2]!)).toBe('its task object s3://dl-bucket/joinflow/timers/bad/not-task.json is not a task: runId: Invalid input: expected string, received undefined; attempt: Too small: expected number to be >=1');
+    expect(reasons.get(bodies[3]!)).toMatch(/^its task cannot be read: blob reference "s3:\/\/elsewhere\/joinflow\/x\.json" points into bucket "elsewhere"/);
+    expect(reasons.size).toBe(4);
+  });
+});
+
+describe('timer messages that a retry may process', () => {
+  it('reports a message whose task object S3 cannot be reached as failed, so that the queue delivers it again, and dead-letters nothing', async () => {
+    await put('joinflow/timers/ok/task.json', JSON.stringify(task));
+    process.env['AWS_ENDPOINT_URL_S3'] = `http://127.0.0.1:${closedPort}`;
+    resetWiring();
+    const batch = await records(byRef('joinflow/timers/ok/task.json'));
+    const errors = await loggedErrors(async () => {
+      expect(await timer({ Records: batch })).toEqual({ batchItemFailures: [{ itemIdentifier: batch[0]!.messageId }] });
+    });
+    expect(await deadLetters()).toEqual([]);
+    expect(errors).toEqual([expect.objectContaining({ messageId: batch[0]!.messageId, message: expect.stringMatching(new RegExp(`^timer message ${batch[0]!.messageId} failed \\(it comes back after its visibility timeout\\): `)) })]);
+  });
+
+  it('reports a valid message whose run cannot be read (DynamoDB unreachable) as failed, naming its run and step, and dead-letters nothing', async () => {
+    const batch = await records(JSON.stringify({ task, dueAt: 0 }));
+    const errors = await loggedErrors(async () => {
+      expect(await timer({ Records: batch })).toEqual({ batchItemFailures: [{ itemIdentifier: batch[0]!.messageId }] });
+    });
+    expect(await deadLetters()).toEqual([]);
+    expect(errors).toEqual([expect.objectContaining({ messageId: batch[0]!.messageId, runId: 'r-dlq', step: 'a', attempt: 2 })]);
+  });
+
+  it('leaves an unprocessable message to the redrive policy, saying why, when the timer DLQ cannot take it or is not configured', async () => {
+    process.env['JOINFLOW_TIMER_DLQ_URL'] = `${timerDlq}-gone`;
+    resetWiring();
+    const batch = await records('not json at all');
+    const errors = await loggedErrors(async () => {
+      expect(await timer({ Records: batch })).toEqual({ batchItemFailures: [{ itemIdentifier: batch[0]!.messageId }] });
+    });
+    expect(errors).toEqual([expect.objectContaining({ messageId: batch[0]!.messageId, message: expect.stringMatching(/; left for the queue's redrive policy \(the timer dead-letter queue after its receives\), as it could not be sent there: cannot send it to .*-gone: /) })]);
+
+    delete process.env['JOINFLOW_TIMER_DLQ_URL'];
+    resetWiring();
+    const again = await loggedErrors(async () => {
+      expect(await timer({ Records: batch })).toEqual({ batchItemFailures: [{ itemIdentifier: batch[0]!.messageId }] });
+    });
+    expect(again[0]!['message']).toMatch(/as it could not be sent there: JOINFLOW_TIMER_DLQ_URL is not set$/);
+    expect(await deadLetters()).toEqual([]);
+  });
+});
