@@ -2,8 +2,8 @@
 /**
  * SQS task queues of container steps: one per distinct `queue` name in the plans (at least
  * `default`), each with a dead-letter queue (a task received 5 times without being deleted moves
- * there), and a managed policy to attach to the roles of `joinflow worker` containers. Task queues
- * are named <prefix>-q-<queue>, their dead-letter queues <prefix>-dlq-<queue> (lib.buildModel).
+ * there; the worker sends a malformed one there at once), and a managed policy to attach to the
+ * roles of `joinflow worker` containers. Task queues are named <prefix>-q-<queue>, their dead-letter queues <prefix>-dlq-<queue> (lib.buildModel).
  *
  * serverless.yml: `resources: - ${file(./deploy/queues.cjs):resources}`
  */
@@ -34,6 +34,7 @@ function queueResources(model) {
     };
   }
   const queueArns = model.taskQueues.map((q) => ({ 'Fn::GetAtt': [q.logicalId, 'Arn'] }));
+  const dlqArns = model.taskQueues.map((q) => ({ 'Fn::GetAtt': [q.dlqLogicalId, 'Arn'] }));
   Resources.WorkerPolicy = {
     Type: 'AWS::IAM::ManagedPolicy',
     Properties: {
@@ -46,6 +47,9 @@ function queueResources(model) {
             Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
             Resource: queueArns,
           },
+          // A malformed task goes to its queue's DLQ at once, with the reason; the worker finds
+          // the DLQ from the queue's redrive policy (src/adapters/aws/dead-letter-queue.ts).
+          { Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: dlqArns },
           { Effect: 'Allow', Action: ['events:PutEvents'], Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } },
           // Whether a task's run has ended (src/adapters/aws/aws-worker.ts): its META item only.
           { Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: { 'Fn::GetAtt': ['Table', 'Arn'] } },

@@ -269,4 +269,12 @@ describe('where messages that can never be processed go', () => {
     expect(sends(statementsOf(iam.iamResources(model).Resources['TimerRole']))).toContainEqual({ 'Fn::GetAtt': ['TimerDeadLetterQueue', 'Arn'] });
     expect(sends(statementsOf(iam.iamResources(model).Resources['ProcessorRole']))).not.toContainEqual({ 'Fn::GetAtt': ['TimerDeadLetterQueue', 'Arn'] });
   });
+
+  it('lets the worker find its task queues\' DLQs (GetQueueUrl) and send to them', () => {
+    const statements = queues.queueResources(model).Resources['WorkerPolicy']['Properties']['PolicyDocument']['Statement'] as Json[];
+    const dlqs = model.taskQueues.map((q: Json) => ({ 'Fn::GetAtt': [q.dlqLogicalId, 'Arn'] }));
+    expect(dlqs.length).toBeGreaterThan(0);
+    expect(statements).toContainEqual({ Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: dlqs });
+    expect(sends(statements)).toEqual(dlqs);
+  });
 });

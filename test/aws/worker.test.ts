@@ -16,6 +16,7 @@ import {
   SendMessageCommand,
   SQSClient,
   ChangeMessageVisibilityCommand,
+  type Message,
 } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -229,28 +230,45 @@ describe('createWorker', () => {
     expect(bus.of('Step Completed')).toHaveLength(1);
   });
 
-  it('leaves a malformed message for the redrive policy (DLQ after 2 receives) and keeps working', async () => {
+  it('sends a malformed message to its queue\'s DLQ at once, with the reason, deletes it and keeps working', async () => {
     const { url, dlq, dispatcher } = await queues();
     const bus = captureBus();
-    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{not json' }));
+    const sent = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{not json' }));
     const { warnings } = startWorker(url, bus, { visibilityTimeoutSec: 1 });
-    let dead: string | undefined;
+    let dead: Message | undefined;
     await until('the DLQ to receive the message', async () => {
-      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1 }));
-      dead = got.Messages?.[0]?.Body;
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+      dead = got.Messages?.[0];
       return dead !== undefined;
     });
-    expect(dead).toBe('{not json');
+    expect(dead!.Body).toBe('{not json');
+    const attributes = Object.fromEntries(Object.entries(dead!.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue]));
+    expect(attributes).toEqual({
+      'joinflow-reason': expect.stringMatching(/^body is not JSON \(.+\)$/),
+      'joinflow-message-id': sent.MessageId,
+      'joinflow-source-queue': url,
+      'joinflow-receive-count': '1',
+    });
+    // Received once, not maxReceiveCount (2) times: sent on at the first receive.
+    await until('the message to be deleted', async () => (await messageCount(url)) === 0);
     const malformed = warnings.filter((w) => w.includes('malformed task message'));
-    expect(malformed).toHaveLength(2);
-    expect(malformed[0]).toMatch(/receive 1\).*not JSON/);
-    expect(malformed[1]).toMatch(/receive 2\).*not JSON/);
+    expect(malformed).toEqual([expect.stringMatching(new RegExp(`^malformed task message ${sent.MessageId} \\(receive 1\\): body is not JSON .*; sent to the dead-letter queue ${dlq} with the reason \\(attribute joinflow-reason\\) and deleted$`))]);
     expect(bus.events).toEqual([]);
 
     const t = task(container({ module: handlers, export: 'double' }), { x: 5 });
     await dispatcher.dispatch(t);
     await until('Step Completed', () => bus.of('Step Completed').length > 0);
     expect(bus.of('Step Completed')[0]).toMatchObject({ runId: t.runId, output: 10 });
+  });
+
+  it('leaves a malformed message on a queue without a redrive policy, saying so', async () => {
+    const url = (await sqs.send(new CreateQueueCommand({ QueueName: `bare-${randomUUID().slice(0, 8)}` }))).QueueUrl!;
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '[]' }));
+    const { worker, warnings } = startWorker(url, captureBus(), { visibilityTimeoutSec: 30 });
+    await until('a warning', () => warnings.length > 0);
+    await worker.stop();
+    expect(warnings[0]).toMatch(/^malformed task message .* \(receive 1\): .*; left for the queue's redrive policy, as it could not be sent to the dead-letter queue: cannot find the dead-letter queue of .*: Error: the queue has no redrive policy \(set one, with a dead-letter queue\)$/);
+    expect(await messageCount(url)).toBe(1);
   });
 
   it('keeps the message when the result cannot be published, so the step runs again', async () => {

@@ -23,6 +23,7 @@ import { createStagingExecutor, type DataStage } from '../local/data-staging.ts'
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
 import { setLongTimeout } from '../local/long-timer.ts';
 import { PUT_EVENTS_FAILED } from './eventbridge-bus.ts';
+import { createDeadLetters } from './dead-letter-queue.ts';
 import { createRunWatch, RUN_ENDED } from './worker-run-watch.ts';
 import { parseTask } from './worker-task.ts';
 
@@ -130,6 +131,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let wake: (() => void) | undefined;
 
   const runs = createRunWatch({ runStatus: options.runStatus, checkMs: options.runCheckMs, warn: (m) => log.warn(m), describe });
+  const deadLetters = createDeadLetters({ sqs, queueUrl });
 
   function event(type: string, detail: Record<string, unknown>): EventEnvelope {
     return { id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': type, time: new Date(now()).toISOString(), detail };
@@ -262,23 +264,34 @@ export function createWorker(options: WorkerOptions): Worker {
 
   function start(message: Message): void {
     const receipt = message.ReceiptHandle;
-    const receives = message.Attributes?.ApproximateReceiveCount ?? '?';
     if (receipt === undefined) return log.warn(`message ${message.MessageId} has no receipt handle; skipped`);
     const parsed = parseTask(message.Body);
+    const controller = new AbortController();
     if ('reason' in parsed) {
-      // Not deleted: the queue's redrive policy moves it to the DLQ after maxReceiveCount
-      // receives, so a bad message is kept for inspection instead of silently dropped.
-      log.warn(`malformed task message ${message.MessageId} (receive ${receives}): ${parsed.reason}; left for the queue's redrive policy`);
+      // It can never run: to the queue's DLQ at once, with the reason (dead-letter-queue.ts).
+      track(receipt, controller, dropMalformed(message, receipt, parsed.reason));
       return;
     }
-    const controller = new AbortController();
-    const done = runTask(parsed.task, receipt, controller)
-      .catch((e: unknown) => log.error(`${label(parsed.task)}: ${describe(e)}`))
-      .finally(() => {
-        active.delete(receipt);
-        wake?.();
-      });
+    track(receipt, controller, runTask(parsed.task, receipt, controller).catch((e: unknown) => log.error(`${label(parsed.task)}: ${describe(e)}`)));
+  }
+
+  /** Counts `work` as running until it ends (stop() waits for it; concurrency counts it). */
+  function track(receipt: string, controller: AbortController, work: Promise<void>): void {
+    const done = work.finally(() => {
+      active.delete(receipt);
+      wake?.();
+    });
     active.set(receipt, { controller, done });
+  }
+
+  /** Sends a malformed message to the DLQ, then deletes it; left to the redrive policy if it cannot go. */
+  async function dropMalformed(message: Message, receipt: string, reason: string): Promise<void> {
+    const receives = message.Attributes?.ApproximateReceiveCount;
+    const what = `malformed task message ${message.MessageId} (receive ${receives ?? '?'}): ${reason}`;
+    const out = await deadLetters.send({ messageId: message.MessageId ?? '?', body: message.Body ?? '', receiveCount: receives }, reason);
+    if (!out.sent) return log.error(`${what}; left for the queue's redrive policy, as it could not be sent to the dead-letter queue: ${out.why}`);
+    await deleteMessage(receipt, what);
+    log.error(`${what}; sent to the dead-letter queue ${out.queueUrl} with the reason (attribute joinflow-reason) and deleted`);
   }
 
   async function loop(): Promise<void> {
