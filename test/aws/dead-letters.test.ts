@@ -4,8 +4,10 @@
  * kept in the bucket (a retry too large for SQS) that is gone, damaged or not a task, go to the
  * timer DLQ with the reason as message attributes and are not reported as batch item failures (so
  * the event source deletes them); S3 or DynamoDB unreachable is reported, so that the queue
- * delivers the message again. SQS on fauxqs, S3 on s3rver; DynamoDB is not needed before a
- * message is read, and unreachable where it is.
+ * delivers the message again. The processor: an event that is not one, or whose claim-checked
+ * payload is gone or damaged, goes to the events DLQ instead of failing the invocation (retried
+ * twice by Lambda, then the DLQ). SQS on fauxqs, S3 on s3rver; DynamoDB is not needed before a
+ * message or event is read, and unreachable where it is.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,6 +16,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
 import type { Task } from '../../src/ports.ts';
@@ -27,6 +30,7 @@ let sqs: SQSClient;
 let s3: S3rverHandle;
 let timerQueue: string;
 let timerDlq: string;
+let eventsDlq: string;
 /** A port nothing listens on: a client pointed there fails as on a network error. */
 let closedPort: number;
 
@@ -40,6 +44,7 @@ beforeAll(async () => {
   const endpoint = `http://127.0.0.1:${fauxqs.port}`;
   sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   timerDlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'dl-timer-dlq' }))).QueueUrl!;
+  eventsDlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'dl-events-dlq' }))).QueueUrl!;
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: timerDlq, AttributeNames: ['QueueArn'] }))).Attributes!['QueueArn']!;
   timerQueue = (await sqs.send(new CreateQueueCommand({
     QueueName: 'dl-timer',
@@ -58,6 +63,7 @@ beforeAll(async () => {
     AWS_MAX_ATTEMPTS: '1',
     JOINFLOW_TIMER_QUEUE_URL: timerQueue,
     JOINFLOW_TIMER_DLQ_URL: timerDlq,
+    JOINFLOW_DLQ_URL: eventsDlq,
   });
   resetWiring();
 }, 60_000);
@@ -197,5 +203,31 @@ describe('timer messages that a retry may process', () => {
     });
     expect(again[0]!['message']).toMatch(/as it could not be sent there: JOINFLOW_TIMER_DLQ_URL is not set$/);
     expect(await deadLetters()).toEqual([]);
+  });
+});
+
+describe('events the processor can never read', () => {
+  const event = (detail: Record<string, unknown>) => ({ id: 'e-1', source: 'joinflow', 'detail-type': 'Step Completed', time: '2026-01-01T00:00:00Z', detail });
+
+  it('dead-letters an event that is not one, and one whose claim-checked payload is gone, damaged or in another bucket, at once with the reason', async () => {
+    await put('joinflow/results/r/damaged.json', '{"x": ');
+    const cases: Array<[unknown, RegExp]> = [
+      [{ id: 'e-0', detail: {} }, /^not an EventBridge event joinflow can process: source: /],
+      [event({ workflow: 'chain', runId: 'r', step: 'a', outputRef: `s3://${s3.bucket}/joinflow/results/r/gone.json` }), /^blob "s3:\/\/dl-bucket\/joinflow\/results\/r\/gone\.json" does not exist/],
+      [event({ workflow: 'chain', runId: 'r', step: 'a', outputRef: `s3://${s3.bucket}/joinflow/results/r/damaged.json` }), /^claim-checked payload "s3:\/\/dl-bucket\/joinflow\/results\/r\/damaged\.json" is not valid JSON$/],
+      [event({ workflow: 'chain', runId: 'r', detailRef: 's3://elsewhere/joinflow/d.json' }), /^blob reference "s3:\/\/elsewhere\/joinflow\/d\.json" points into bucket "elsewhere"/],
+    ];
+    for (const [e] of cases) expect(await processor({ workflow: 'chain', event: e })).toEqual({ effects: 0 });
+    const letters = (await deadLetters(eventsDlq)).map((d) => JSON.parse(d.body) as { reason: string; event: unknown });
+    expect(letters).toHaveLength(cases.length);
+    for (const [e, reason] of cases) expect(letters.find((l) => JSON.stringify(l.event) === JSON.stringify(e))?.reason).toMatch(reason);
+  });
+
+  it('fails the invocation (Lambda retries it) when S3 cannot be reached, and dead-letters nothing', async () => {
+    process.env['AWS_ENDPOINT_URL_S3'] = `http://127.0.0.1:${closedPort}`;
+    resetWiring();
+    const e = event({ workflow: 'chain', runId: 'r', step: 'a', outputRef: `s3://${s3.bucket}/joinflow/results/r/any.json` });
+    await expect(processor({ workflow: 'chain', event: e })).rejects.toThrow();
+    expect(await deadLetters(eventsDlq)).toEqual([]);
   });
 });

@@ -25,6 +25,9 @@ export type ProcessorInput = {
   event: unknown;
 };
 
+/** Errors of an event that no retry can read (toEnvelope, resolveClaimChecks, the blob store). */
+const UNREADABLE = new Set(['MALFORMED_EVENT', 'CLAIM_CHECK_INVALID', 'INVALID_BLOB_REF', 'BLOB_NOT_FOUND']);
+
 /** Lambda entry point. */
 export async function handler(input: ProcessorInput, context?: LambdaContext): Promise<{ effects: number }> {
   beginInvocation(context);
@@ -38,8 +41,17 @@ export async function handler(input: ProcessorInput, context?: LambdaContext): P
     await carryOut([{ type: 'dead-letter', event: input.event, reason: stale }], w.effects);
     return { effects: 0 };
   }
-  let envelope = toEnvelope(input.event as Parameters<typeof toEnvelope>[0]);
-  if (w.blobs) envelope = await resolveClaimChecks(envelope, w.blobs);
+  let envelope;
+  try {
+    envelope = toEnvelope(input.event as Parameters<typeof toEnvelope>[0]);
+    if (w.blobs) envelope = await resolveClaimChecks(envelope, w.blobs);
+  } catch (error) {
+    // Not an event, or its claim-checked payload gone or damaged: every retry would fail the same
+    // way, so it is dead-lettered at once, with the reason. S3 unreachable or throttled is thrown.
+    if (!(error instanceof JoinflowError && UNREADABLE.has(error.code))) throw error;
+    await carryOut([{ type: 'dead-letter', event: input.event, reason: error.message }], w.effects);
+    return { effects: 0 };
+  }
   if (input.subscription) {
     // The same Run Requested as on the embedded engine: its run id comes from the subscription
     // and the event id, so a redelivered event (EventBridge retries) starts no second run.
