@@ -175,8 +175,9 @@ export function parseCall(text: string): Call {
   const fail = (why: string): never => {
     throw new Error(`"${text}": ${why} (at position ${i + 1})`);
   };
+  // JSON's whitespace: a machine written with tabs or across lines reads as one written with spaces.
   const space = () => {
-    while (text[i] === ' ') i++;
+    while (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r') i++;
   };
   const call = (): Call => {
     const m = /^States\.[A-Za-z0-9]+/.exec(text.slice(i));
@@ -247,7 +248,9 @@ export function parseCall(text: string): Call {
     }
     if (text.startsWith('States.', i)) return { call: call() };
     const m = /^(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i));
-    if (!m) return fail('expected a string, a number, true, false, null, a path or an intrinsic function');
+    // A character that does not show (a no-break space) is named by its code point.
+    const shown = c === undefined ? 'the end' : /^[\x21-\x7e]$/.test(c) ? `"${c}"` : `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (!m) return fail(`expected a string, a number, true, false, null, a path or an intrinsic function, not ${shown}`);
     i += m[0].length;
     return { lit: JSON.parse(m[0]) as unknown };
   };
