@@ -24,6 +24,21 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+// Step Functions rounds a non-integer argument of MathRandom and MathAdd to the nearest integer; it
+// does not say which way halves go: here Math.round's, towards +∞ (2.5 is 3, -2.5 is -2).
+const rounded = (n: number): string => (Number.isInteger(n) ? `${n}` : `${n}, rounded to ${Math.round(n)}`);
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/**
+ * A number in [0, 1) that depends only on `seed`: MathRandom with a seed gives one number every
+ * time, as Step Functions documents. Its generator is not documented, so this one (the first 48
+ * bits of the SHA-256 of the seed's JSON) gives other numbers than Step Functions does.
+ */
+function seeded(seed: number): number {
+  return createHash('sha256').update(JSON.stringify(seed)).digest().readUIntBE(0, 6) / 2 ** 48;
+}
+
 const HASHES: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
 /** The intrinsic functions of ASL's JSONPath mode, by name without `States.`. */
@@ -125,15 +140,22 @@ export const INTRINSICS: Record<string, (args: unknown[]) => unknown> = {
   },
   MathRandom(args) {
     if (args.length < 2 || args.length > 3) throw new StatesError('States.IntrinsicFailure', 'States.MathRandom takes 2 or 3 arguments');
-    const lo = want('MathRandom', args[0], isInt, 'a whole number');
-    const hi = want('MathRandom', args[1], isInt, 'a whole number');
+    const start = want('MathRandom', args[0], isNum, 'a number');
+    const end = want('MathRandom', args[1], isNum, 'a number');
+    const [lo, hi] = [Math.round(start), Math.round(end)];
     // From start (inclusive) to end (exclusive), as Step Functions documents it: no number is both when start >= end.
-    if (lo >= hi) throw new StatesError('States.IntrinsicFailure', `States.MathRandom: the start (${lo}) must be less than the end (${hi}), which is excluded`);
-    return lo + Math.floor(Math.random() * (hi - lo));
+    if (lo >= hi) throw new StatesError('States.IntrinsicFailure', `States.MathRandom: the start (${rounded(start)}) must be less than the end (${rounded(end)}), which is excluded`);
+    const u = args.length === 3 ? seeded(want('MathRandom', args[2], isNum, 'a seed number')) : Math.random();
+    return lo + Math.floor(u * (hi - lo));
   },
   MathAdd(args) {
     arity('MathAdd', args, 2);
-    return want('MathAdd', args[0], isNum, 'a number') + want('MathAdd', args[1], isNum, 'a number');
+    const [a, b] = args.map((v) => {
+      const n = Math.round(want('MathAdd', v, isNum, 'a number'));
+      if (n < INT32_MIN || n > INT32_MAX) throw new StatesError('States.IntrinsicFailure', `States.MathAdd: ${rounded(v as number)} is outside the integers it takes, ${INT32_MIN} to ${INT32_MAX}`);
+      return n;
+    });
+    return a! + b!;
   },
   StringSplit(args) {
     arity('StringSplit', args, 2);
