@@ -177,7 +177,7 @@ describe('joinflow import asl: refusals and the files written', () => {
       '  "States": {',
       '    "First": {',
       '      "Type": "Pass",',
-      '      "Parameters": { "a.b.$": "$.x[*]" },',
+      '      "Parameters": { "a.b.$": "$.x.length()" },',
       '      "Next": "Second one"',
       '    },',
       '    "Second one": { "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",',
@@ -187,7 +187,7 @@ describe('joinflow import asl: refusals and the files written', () => {
     ].join('\n'));
     const r = joinflow(['import', 'asl', json, '-o', path.join(dir, 'wf.json')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('States.First.Parameters.a.b.$ (line 7): "$.x[*]"');
+    expect(r.stderr).toContain('States.First.Parameters.a.b.$ (line 7): "$.x.length()": functions such as length() are not supported');
     expect(r.stderr).toContain('States["Second one"].Assign (line 11): workflow variables are not imported');
     expect(r.stderr).toContain('States["Second one"].Resource (line 10): "arn:aws:states:::sqs:sendMessage.waitForTaskToken"');
     const yaml = path.join(dir, 'm.asl.yaml');
@@ -323,5 +323,35 @@ describe('workflows/sensor-report (imported from its machine.asl.json)', () => {
     const few = joinflow(['run', 'sensor-report', '--input', '{"readings": [1, 2]}', '--json', '--memory']);
     expect(few.code).toBe(1);
     expect(JSON.parse(few.stdout).error).toMatchObject({ message: 'TooFewReadings: a report needs at least 3 readings' });
+  });
+});
+
+describe('joinflow import asl: paths that select several values, escapes and intrinsic functions, run', () => {
+  it('filters, wildcards and deep scans in templates, a quote escaped in a name, a seeded MathRandom and a tab between arguments', () => {
+    const wf = imported({
+      StartAt: 'Select',
+      States: {
+        Select: {
+          Type: 'Pass', InputPath: '$.order',
+          Parameters: {
+            'big.$': "$.items[?(@.price > 10 && @.kind != 'pen')]", 'ids.$': '$.items[*].id', 'prices.$': '$..price',
+            'owner.$': "$['it\\'s']", 'seeded.$': 'States.MathRandom(0, 1000000, 42)', 'n.$': 'States.MathAdd(1.6,\t$.n)',
+          },
+          Next: 'Each',
+        },
+        Each: {
+          Type: 'Map', ItemsPath: '$.big', ItemSelector: { 'id.$': '$$.Map.Item.Value.id', 'all.$': 'States.ArrayLength($.ids)' },
+          ItemProcessor: { StartAt: 'Item', States: { Item: { Type: 'Pass', End: true } } }, ResultPath: '$.each', End: true,
+        },
+      },
+    }, []);
+    const input = { order: { n: 1, "it's": 'me', items: [{ id: 'a', price: 5, kind: 'book' }, { id: 'b', price: 12, kind: 'pen' }, { id: 'c', price: 30, kind: 'book' }] } };
+    const first = run(wf, input);
+    expect(first.status, JSON.stringify(first.error)).toBe('succeeded');
+    expect(first.output).toEqual({
+      big: [{ id: 'c', price: 30, kind: 'book' }], ids: ['a', 'b', 'c'], prices: [5, 12, 30], owner: 'me', n: 3,
+      seeded: expect.any(Number), each: [{ id: 'c', all: 3 }],
+    });
+    expect(run(wf, input).output).toEqual(first.output);
   });
 });

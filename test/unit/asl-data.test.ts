@@ -29,9 +29,10 @@ describe('ASL paths', () => {
   it('names a missing field as States.Runtime, and refuses what it cannot evaluate', () => {
     expect(() => getPath('$.a.missing', { a: {} }, {})).toThrow(StatesError);
     expect(() => getPath('$.a.missing', { a: {} }, {})).toThrow('the path "$.a.missing" matches nothing in the input');
-    expect(() => parsePath('$..a')).toThrow('deep scan');
-    expect(() => parsePath('$.a[*]')).toThrow('no wildcards');
-    expect(() => parsePath('$.a[?(@.b)]')).toThrow('filters');
+    // A reference path names one value: what may select several is refused, saying where it is taken.
+    expect(() => parsePath('$..a')).toThrow('"$..a": .. (a deep scan) may select several values, and this field takes a path to one value');
+    expect(() => parsePath('$.a[*]')).toThrow('"$.a[*]": [*] or .* (a wildcard) may select several values, and this field takes a path to one value (such as $.a.b or $.list[0]); a payload template\'s "key.$" fields (Parameters, ResultSelector, ItemSelector), InputPath and OutputPath take such paths');
+    expect(() => parsePath('$.a[?(@.b)]')).toThrow('[?(...)] (a filter) may select several values');
     expect(() => parsePath('a.b')).toThrow('must start with "$"');
   });
 
@@ -134,7 +135,7 @@ describe('ASL paths', () => {
     expect(() => parsePath('$.a.')).toThrow('a "." must be followed by a field name');
     // What stays refused: an unclosed name, and several names in one bracket.
     expect(() => parsePath("$['a")).toThrow("the name after \"[\" has no closing '");
-    expect(() => parsePath("$['a', 'b']")).toThrow("\"['a', 'b']\" is not supported");
+    expect(() => parsePath("$['a', 'b']")).toThrow("\"['a', 'b']\" names several fields, which is not supported: select each field in its own path");
   });
 
   it('reports bad template fields by path when a machine is checked', () => {

@@ -5,7 +5,7 @@
  */
 import { matches } from './choice.ts';
 import type { Catcher, Retrier, Scope, State } from './machine.ts';
-import { applyTemplate, evalExpression, getPath, setPath, StatesError } from './paths.ts';
+import { applyTemplate, evalExpression, getPath, selectPath, setPath, StatesError } from './paths.ts';
 import { describe } from './states-error.ts';
 import { parseTimestamp } from './timestamps.ts';
 
@@ -56,9 +56,9 @@ export const contextObject = (ctx: RunContext, name: string, retryCount: number)
 });
 
 const inputPath = (st: State, input: unknown, cx: unknown): unknown =>
-  st['InputPath'] === null ? {} : st['InputPath'] === undefined ? input : getPath(st['InputPath'] as string, input, cx);
+  st['InputPath'] === null ? {} : st['InputPath'] === undefined ? input : selectPath(st['InputPath'] as string, input, cx);
 const outputPath = (st: State, value: unknown, cx: unknown): unknown =>
-  st['OutputPath'] === null ? {} : st['OutputPath'] === undefined ? value : getPath(st['OutputPath'] as string, value, cx);
+  st['OutputPath'] === null ? {} : st['OutputPath'] === undefined ? value : selectPath(st['OutputPath'] as string, value, cx);
 /** ResultSelector, then ResultPath into the raw input, then OutputPath. */
 export function finish(st: State, input: unknown, result: unknown, cx: unknown): unknown {
   const selected = st['ResultSelector'] === undefined ? result : applyTemplate(st['ResultSelector'], result, cx);

@@ -120,9 +120,10 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
       else if ('Next' in st) targetOf(st['Next'], `${p}.Next`);
       else if (st['End'] !== true) problems.push({ path: p, message: `a ${type} state that does not end its ${at === '' ? 'machine' : 'branch'} needs Next (the state after it); otherwise give it End: true` });
     }
+    // InputPath and OutputPath are Paths, which may select several values (gathered in a list); ResultPath a Reference Path (ASL).
     for (const k of ['InputPath', 'OutputPath', 'ResultPath']) {
       if (st[k] === undefined || st[k] === null) continue;
-      const why = pathProblem(st[k]);
+      const why = pathProblem(st[k], false, k !== 'ResultPath');
       if (why) problems.push({ path: `${p}.${k}`, message: why });
       else if (k === 'ResultPath' && (st[k] as string).startsWith('$$')) problems.push({ path: `${p}.${k}`, message: 'cannot write to the context object ($$)' });
     }

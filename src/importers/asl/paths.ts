@@ -5,6 +5,8 @@
  * to run it.
  */
 import { INTRINSICS } from './intrinsics.ts';
+import { child, parseJsonPath, selectStep, stepText, type JsonPath, type Step } from './jsonpath.ts';
+import { isBlank } from './quoted.ts';
 import { describe, StatesError } from './states-error.ts';
 
 export { StatesError } from './states-error.ts';
@@ -13,54 +15,42 @@ type Segment = string | number;
 /** A parsed reference path: `$` (the state's data) or `$$` (the context object) and its segments. */
 export type RefPath = { root: '$' | '$$'; segments: Segment[] };
 
-/** Parses a reference path; throws an Error saying what is not supported. */
-export function parsePath(text: string): RefPath {
-  const root = text.startsWith('$$') ? '$$' : text.startsWith('$') ? '$' : undefined;
-  if (root === undefined) throw new Error(`"${text}" is not a path: it must start with "$"`);
-  const segments: Segment[] = [];
-  let i = root.length;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '.') {
-      if (text[i + 1] === '.') throw new Error(`"${text}": ".." (deep scan) is not supported; name each field`);
-      // "$.abc.['def ghi']": the form the Step Functions guide shows for a name that needs brackets.
-      if (text[i + 1] === '[') {
-        i++;
-        continue;
-      }
-      let j = i + 1;
-      while (j < text.length && text[j] !== '.' && text[j] !== '[') j++;
-      const name = text.slice(i + 1, j);
-      if (name === '') throw new Error(`"${text}": a "." must be followed by a field name`);
-      if (name === '*') throw new Error(`"${text}": wildcards are not supported; name each field`);
-      segments.push(name);
-      i = j;
-    } else if (c === '[') {
-      let j = i + 1;
-      while (text[j] === ' ') j++;
-      const quote = text[j];
-      // A quoted name runs to its closing quote: it may hold "]", "," or ")" (a name that needs brackets).
-      const end = quote === "'" || quote === '"' ? text.indexOf(quote, j + 1) : j;
-      if (end < 0) throw new Error(`"${text}": the name after "[" has no closing ${quote}`);
-      const close = text.indexOf(']', end);
-      if (close < 0) throw new Error(`"${text}": "[" without "]"`);
-      const inner = text.slice(i + 1, close).trim();
-      if (end > j && text.slice(end + 1, close).trim() === '') segments.push(text.slice(j + 1, end));
-      else if (/^\d+$/.test(inner)) segments.push(Number(inner));
-      else throw new Error(`"${text}": "[${inner}]" is not supported (only [n] and ['name']: no wildcards, filters or slices)`);
-      i = close + 1;
-    } else {
-      throw new Error(`"${text}": unexpected "${c}" at position ${i + 1}`);
-    }
+// Machines hold few paths, each evaluated at every visit of its state: each is parsed once.
+const parsed = new Map<string, JsonPath>();
+function parsedPath(text: string): JsonPath {
+  let p = parsed.get(text);
+  if (p === undefined) {
+    p = parseJsonPath(text);
+    if (parsed.size >= 1000) parsed.clear();
+    parsed.set(text, p);
   }
-  return { root, segments };
+  return p;
 }
 
-/** Whether `text` is a reference path (or, with `intrinsic`, an intrinsic function) this module can evaluate. */
-export function pathProblem(text: unknown, intrinsic = false): string | undefined {
+const segmentsOf = (steps: Step[]): Segment[] => steps.map((s) => (s.kind === 'name' ? s.name : (s as { index: number }).index));
+
+/**
+ * Parses a reference path, which names one value (`$.a.b`, `$['a b']`, `$.list[0]`): the paths of
+ * ResultPath, ItemsPath, SecondsPath, a Choice's Variable... Throws an Error saying what is not supported.
+ */
+export function parsePath(text: string): RefPath {
+  const p = parsedPath(text);
+  const multi = p.steps[p.firstMulti];
+  if (multi !== undefined) {
+    throw new Error(`"${text}": ${stepText(multi)} may select several values, and this field takes a path to one value (such as $.a.b or $.list[0]); a payload template's "key.$" fields (Parameters, ResultSelector, ItemSelector), InputPath and OutputPath take such paths`);
+  }
+  return { root: p.root, segments: segmentsOf(p.steps) };
+}
+
+/**
+ * Whether `text` is a reference path (or, with `intrinsic`, an intrinsic function; with `several`,
+ * a path that may select several values, as InputPath and OutputPath may) this module can evaluate.
+ */
+export function pathProblem(text: unknown, intrinsic = false, several = false): string | undefined {
   if (typeof text !== 'string') return `must be a path string such as "$.field"${intrinsic ? ' or an intrinsic function' : ''}`;
   try {
     if (intrinsic && text.startsWith('States.')) parseCall(text);
+    else if (several) parsedPath(text);
     else parsePath(text);
     return undefined;
   } catch (error) {
@@ -68,18 +58,38 @@ export function pathProblem(text: unknown, intrinsic = false): string | undefine
   }
 }
 
-/** The value at `path` in `data` (or in `context` for `$$`); a missing field is a States.Runtime error. */
+const nothing = (path: string, root: '$' | '$$') => new StatesError('States.Runtime', `the path "${path}" matches nothing in ${root === '$' ? 'the input' : 'the context object'}`);
+
+/** The value at reference path `path` in `data` (or in `context` for `$$`); a missing field is a States.Runtime error. */
 export function getPath(path: string, data: unknown, context: unknown): unknown {
   const { root, segments } = parsePath(path);
   let value = root === '$' ? data : context;
   for (const s of segments) {
-    const next = typeof s === 'number'
-      ? (Array.isArray(value) && s < value.length ? value[s] : undefined)
-      : (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, s) ? (value as Record<string, unknown>)[s] : undefined);
-    if (next === undefined) throw new StatesError('States.Runtime', `the path "${path}" matches nothing in ${root === '$' ? 'the input' : 'the context object'}`);
+    const next = child(value, typeof s === 'number' ? { kind: 'index', index: s } : { kind: 'name', name: s });
+    if (next === undefined) throw nothing(path, root);
     value = next;
   }
   return value;
+}
+
+/**
+ * What `path` selects, as a payload template, InputPath and OutputPath read it: a path to one value
+ * gives the value; a path that may select several (`$.items[*].id`, `$..price`, `$.a[0:2]`,
+ * `$.items[?(@.price > 10)]`) gives the list of what it selects, maybe empty, as Step Functions
+ * does. The part before the first such step must match (else States.Runtime); after it, a value
+ * without the field is left out.
+ */
+export function selectPath(path: string, data: unknown, context: unknown): unknown {
+  const { root, steps, firstMulti } = parsedPath(path);
+  let value = root === '$' ? data : context;
+  for (let k = 0; k < firstMulti; k++) {
+    value = child(value, steps[k] as Parameters<typeof child>[1]);
+    if (value === undefined) throw nothing(path, root);
+  }
+  if (firstMulti === steps.length) return value;
+  let values = [value];
+  for (let k = firstMulti; k < steps.length; k++) values = values.flatMap((v) => selectStep(steps[k]!, v));
+  return values;
 }
 
 /** Whether `path` matches something (for Choice's IsPresent). */
@@ -150,7 +160,7 @@ export function templateProblems(template: unknown, at: string): { path: string;
       }
       try {
         if (value.startsWith('States.')) parseCall(value);
-        else parsePath(value);
+        else parsedPath(value);
       } catch (error) {
         out.push({ path: p, message: (error as Error).message });
       }
@@ -162,7 +172,7 @@ export function templateProblems(template: unknown, at: string): { path: string;
 
 /** A path's value, or an intrinsic function's (a Fail state's ErrorPath and CausePath take either). */
 export function evalExpression(text: string, data: unknown, context: unknown): unknown {
-  return text.startsWith('States.') ? evalCall(parseCall(text), data, context) : getPath(text, data, context);
+  return text.startsWith('States.') ? evalCall(parseCall(text), data, context) : selectPath(text, data, context);
 }
 
 /** `raw`: a string literal as written, but for its quotes, with the escapes `\{`, `\}` and `\\` kept (States.Format's placeholders). */
@@ -177,7 +187,7 @@ export function parseCall(text: string): Call {
   };
   // JSON's whitespace: a machine written with tabs or across lines reads as one written with spaces.
   const space = () => {
-    while (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r') i++;
+    while (isBlank(text[i])) i++;
   };
   const call = (): Call => {
     const m = /^States\.[A-Za-z0-9]+/.exec(text.slice(i));
@@ -230,19 +240,19 @@ export function parseCall(text: string): Call {
       return { lit: s, raw };
     }
     if (c === '$') {
-      // The path ends at the first "," or ")" outside its brackets and the quoted names in them ($['a,b']).
+      // The path ends at the first ",", ")" or blank outside its brackets and the quoted names
+      // in them ($['a,b'], $.items[?(@.tag == ')')]).
       let j = i;
-      for (let inBracket = false; j < text.length && (inBracket || (text[j] !== ',' && text[j] !== ')')); j++) {
-        const ch = text[j];
-        if (ch === '[') inBracket = true;
-        else if (ch === ']') inBracket = false;
-        else if (inBracket && (ch === "'" || ch === '"')) {
-          const end = text.indexOf(ch, j + 1);
-          j = end < 0 ? text.length : end;
-        }
+      for (let depth = 0; j < text.length; j++) {
+        const ch = text[j]!;
+        if (depth > 0 && (ch === "'" || ch === '"')) {
+          while (++j < text.length && text[j] !== ch) if (text[j] === '\\') j++;
+        } else if (ch === '[') depth++;
+        else if (ch === ']') depth--;
+        else if (depth === 0 && (ch === ',' || ch === ')' || isBlank(ch))) break;
       }
-      const p = text.slice(i, j).trim();
-      parsePath(p);
+      const p = text.slice(i, j);
+      parsedPath(p);
       i = j;
       return { path: p };
     }
@@ -261,7 +271,7 @@ export function parseCall(text: string): Call {
 }
 
 function evalCall(c: Call, data: unknown, context: unknown): unknown {
-  const args = c.args.map((a) => ('lit' in a ? a.lit : 'path' in a ? getPath(a.path, data, context) : evalCall(a.call, data, context)));
+  const args = c.args.map((a) => ('lit' in a ? a.lit : 'path' in a ? selectPath(a.path, data, context) : evalCall(a.call, data, context)));
   // A template written in the call keeps its escaped braces: \{\} is a literal {}, not a placeholder.
   const first = c.args[0];
   if (c.name === 'Format' && first !== undefined && 'raw' in first) args[0] = first.raw;
