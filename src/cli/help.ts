@@ -125,7 +125,9 @@ By default the run comes from the embedded engine's state directory (--state DIR
 choice or a catch did not run), the number of attempts, the duration, and the error of a failed
 one. --json prints {run, steps: [{step, item?, state, attempts,
 startedAt?, finishedAt?, durationMs?, error?}]} (run without its input). A running run whose
-engine process is gone is marked interrupted (JSON: run.interrupted: true).
+engine process is gone is marked interrupted (JSON: run.interrupted: true). A run that has
+ended while its engine still stops the steps it ran has no finishedAt yet and is marked
+stopping (JSON: run.stopping: true).
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
 stage's DynamoDB table instead: each step's state (dispatched, completed, failed, lost, skipped,

@@ -7,8 +7,15 @@ import { alive } from '../adapters/local/process-identity.ts';
 /**
  * A run record as the read commands print it: everything but the input. `interrupted`: the run is
  * still `running` on file, but the engine process that ran it is gone (`joinflow resume` continues it).
+ * `stopping`: the run has ended (its status is final) but has no `finishedAt` yet: its engine is
+ * stopping the steps it still ran, and records the run's end once they are gone.
  */
-export type RunSummary = Omit<RunRecord, 'input'> & { interrupted?: true };
+export type RunSummary = Omit<RunRecord, 'input'> & { interrupted?: true; stopping?: true };
+
+/** Whether a run has ended but not been given its end yet: the steps it stops are still going (see RunSummary). */
+export function stopping(run: Pick<RunRecord, 'status' | 'finishedAt'>): boolean {
+  return run.status !== 'running' && run.finishedAt === undefined;
+}
 
 /**
  * Whether a `running` run was left behind by an engine process that is gone: its run options
@@ -36,6 +43,7 @@ export type StepSummary = {
 /** Drops the (possibly large) input of a run record; marks it interrupted when its engine is gone. */
 export function summarizeRun(run: RunRecord, options?: Record<string, unknown>): RunSummary {
   const { input: _input, ...rest } = run;
+  if (stopping(run)) return { ...rest, stopping: true };
   return interrupted(run, options) ? { ...rest, interrupted: true } : rest;
 }
 
@@ -107,8 +115,9 @@ export function formatDuration(ms: number): string {
   return `${m}m ${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
-/** A run's duration, or `running` (`interrupted` when its engine process is gone). */
+/** A run's duration, or `running` (`interrupted` when its engine process is gone), or `stopping` (see RunSummary). */
 export function runDuration(run: RunSummary): string {
   if (run.finishedAt !== undefined) return formatDuration(run.finishedAt - run.startedAt);
+  if (run.stopping) return 'stopping';
   return run.interrupted ? 'interrupted' : 'running';
 }

@@ -7,12 +7,14 @@ import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } f
 
 /**
  * Builds the timeline of a local run. Tasks that never started have no bar; a task started but
- * not finished ends at the run's end (it was abandoned) or, for a running run, at `now` (where
+ * not finished ends at the run's end (it was abandoned) or, for a running (or stopping) run, at `now` (where
  * the running run itself ends, so far), or, for one whose engine is gone (`interrupted`), at the
  * last time the log recorded.
  */
 export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined, now: number, interrupted = false): Timeline {
   const notes: string[] = [];
+  // Running, or ended and stopping the steps it still ran (no end on file until they are gone): those steps run until now.
+  const live = run.status === 'running' || run.finishedAt === undefined;
   if (interrupted) {
     // Nothing has happened since the engine died: the chart stops where its log does.
     now = tasks.reduce((last, e) => Math.max(last, e.startedAt ?? 0, e.finishedAt ?? 0), run.startedAt);
@@ -27,7 +29,7 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     const t = entry.task;
     const finished = entry.finishedAt !== undefined;
     const status: ExecutionStatus =
-      entry.status === 'succeeded' || entry.status === 'failed' || entry.status === 'cancelled' ? entry.status : run.status === 'running' ? 'running' : 'cancelled';
+      entry.status === 'succeeded' || entry.status === 'failed' || entry.status === 'cancelled' ? entry.status : live ? 'running' : 'cancelled';
     const end = finished ? entry.finishedAt! : (run.finishedAt ?? now);
     executions.push({
       step: t.step,
@@ -49,6 +51,7 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
   }
   if (interrupted) notes.push(`the run was interrupted (the engine that ran it is gone): bars of the steps it was running end at the last time it recorded; 'joinflow resume ${run.runId}' continues it`);
   else if (run.status === 'running') notes.push(`the run is still running: its makespan runs to now, and bars of running steps end now`);
+  else if (live) notes.push(`the run has ended (${run.status}) and is stopping the steps it still ran: its makespan runs to now, and their bars end now`);
   if (notRun.length > 0) notes.push(`steps that did not run: ${notRun.slice(0, 10).join(', ')}${notRun.length > 10 ? `, and ${notRun.length - 10} more` : ''}`);
   return {
     title: `run ${run.runId} · ${run.workflow}`,
@@ -58,7 +61,7 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     startedAt: run.startedAt,
     // A run still running ends, so far, now: also while none of its steps runs (a retry's
     // backoff, a delay, a wait for a free slot), when no bar reaches now.
-    ...(run.finishedAt !== undefined ? { finishedAt: run.finishedAt } : run.status === 'running' ? { finishedAt: now } : {}),
+    ...(run.finishedAt !== undefined ? { finishedAt: run.finishedAt } : live ? { finishedAt: now } : {}),
     needs: plan ? planNeeds(plan) : {},
     executions: sortExecutions(executions),
     schedule: 'measured',

@@ -73,6 +73,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     if (steps.length === 0) lines.push('  (no steps recorded)');
     if (run.error) lines.push(runErrorLine(run.error));
     if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
+    if (run.stopping) lines.push(`stopping: the run has ended (${run.status}); the steps it still ran are being stopped, and its end is recorded once they are gone`);
     if (run.interrupted) lines.push(`interrupted: the engine process that ran it is gone; 'joinflow resume ${runId}' continues it`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;

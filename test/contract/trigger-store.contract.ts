@@ -136,6 +136,20 @@ export function describeTriggerStoreContract(name: string, make: StoreFactory, o
           expect(busy?.finishedAt).toBeUndefined();
         }));
 
+      it('settleRun gives its end to a run finished without one (it was stopping steps), the same after its release', () =>
+        using(async (store) => {
+          if (!store.settleRun) return;
+          await start(store, 'stopping');
+          expect(await store.finishRun('stopping', { status: 'cancelled', error: { type: 'Cancelled', message: 'c' } })).toBe(true);
+          const open = await store.getRun('stopping');
+          expect(open?.status).toBe('cancelled');
+          expect(open?.finishedAt).toBeUndefined();
+          await store.release('stopping');
+          expect((await store.getRun('stopping'))?.finishedAt).toBeUndefined();
+          await store.settleRun('stopping', 2_050);
+          expect(await store.getRun('stopping')).toMatchObject({ status: 'cancelled', finishedAt: 2_050, error: { type: 'Cancelled', message: 'c' } });
+        }));
+
       it('release keeps the final record of a finished run and leaves a running run alone', () =>
         using(async (store) => {
           await start(store, 'done');

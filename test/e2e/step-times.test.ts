@@ -9,7 +9,7 @@ import { createEngine, type Engine } from '../../src/adapters/local/engine.ts';
 import type { DurableLog } from '../../src/adapters/local/durable-log.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
-import { summarizeSteps } from '../../src/cli/local-runs.ts';
+import { summarizeRun, summarizeSteps } from '../../src/cli/local-runs.ts';
 import { localTimeline } from '../../src/cli/local-timeline.ts';
 import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
@@ -140,6 +140,76 @@ describe('a run that stops its running steps ends after them', () => {
       expect(record.finishedAt! - t0).toBe(125);
       expect(r.durationMs).toBe(125);
     });
+  }
+});
+
+describe('a run stopping its steps, as another process reads its state meanwhile', () => {
+  for (const kind of ['journal', 'rows'] as const) {
+    for (const end of ['failed', 'cancelled'] as const) {
+      it(`${end}, on the ${kind} store: no end on file until the steps it stops are gone, and then after them`, async () => {
+        const clock = testClock();
+        const started: string[] = [];
+        const seen: Array<{ run: RunRecord; at: number; stopping: boolean; steps: Array<[string, string, number | undefined]>; timeline: ReturnType<typeof localTimeline> }> = [];
+        let dir = '';
+        // What `status` and `timeline` would show, read from the state dir by a connection of its own (what is committed).
+        const look = (runId: string): void => {
+          const state = kind === 'journal' ? openJournalState({ dir }) : openSqliteState({ dir });
+          try {
+            const run = state.store.getRun(runId) as RunRecord;
+            const tasks = state.log.tasks(runId);
+            seen.push({
+              run,
+              at: clock.now(),
+              stopping: summarizeRun(run).stopping === true,
+              steps: summarizeSteps(run, tasks).map((s) => [s.step, s.state, s.finishedAt]),
+              timeline: localTimeline(run, tasks, state.log.runPlan(runId), clock.now()),
+            });
+          } finally {
+            state.close();
+          }
+        };
+        const inner = stoppableProcesses(clock, started);
+        let runId = '';
+        // Each stopped step is looked at as its stop begins, while it is still running.
+        const executor: Executor = {
+          ...inner,
+          execute: (task, signal) => {
+            signal.addEventListener('abort', () => look(runId));
+            return inner.execute(end === 'cancelled' && task.step === 'bad' ? { ...task, step: 'slow3' } : task, signal);
+          },
+        };
+        const made = engineOn(kind, clock, executor);
+        dir = made.dir;
+        const t0 = clock.t;
+        runId = await made.engine.start('stopped', null);
+        if (end === 'cancelled') {
+          await vi.waitUntil(() => started.length === 3);
+          await made.engine.cancel(runId);
+        }
+        const r = await made.engine.wait(runId);
+        expect(r.status).toBe(end);
+        look(runId);
+        const stoppedSteps = end === 'failed' ? 2 : 3;
+        expect(seen).toHaveLength(stoppedSteps + 1);
+        for (const view of seen.slice(0, -1)) {
+          // Ended, not finished: the steps it stops still run, and so does the run on the timeline.
+          expect(view.run.status).toBe(end);
+          expect(view.run.finishedAt).toBeUndefined();
+          expect(view.stopping).toBe(true);
+          expect(view.steps.filter(([, state]) => state === 'started').length).toBeGreaterThan(0);
+          expect(view.timeline.finishedAt).toBe(view.at);
+          expect(view.timeline.executions.filter((e) => e.status === 'running').length).toBeGreaterThan(0);
+          for (const e of view.timeline.executions) expect(e.end).toBeLessThanOrEqual(view.at);
+        }
+        const last = seen.at(-1)!;
+        expect(last.stopping).toBe(false);
+        expect(last.run.finishedAt! - t0).toBe(end === 'failed' ? 90 : 120);
+        for (const [, state, at] of last.steps) {
+          expect(state).not.toBe('started');
+          expect(at).toBeLessThanOrEqual(last.run.finishedAt!);
+        }
+      });
+    }
   }
 });
 

@@ -12,6 +12,7 @@ import type { TriggerProcessor } from '../../runtime/processor.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { oversizeReason, resolveOutputRef } from './engine-support.ts';
 import type { Lanes } from './lanes.ts';
+import { withoutEnd } from './run-record.ts';
 import type { RunTracker } from './run-tracker.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
@@ -135,8 +136,11 @@ export function applyEffect(host: EffectHost, effect: Effect, batch: Batch): Pro
     case 'finish-run': {
       // Ending the run (stopping its tasks, releasing its state) is part of finishing it: no effect a crash could lose.
       batch.external = true;
+      // A run with executions still to stop has no end on file until they are gone (endRun settles it): a reader sees
+      // it failed (or cancelled, or succeeded) with those steps running, never ended before them.
+      const update = host.store.settleRun && host.lanes.runningCount(effect.runId) > 0 ? withoutEnd(effect.update) : effect.update;
       // Announced only when this ending moved the run (the batch commits both, or neither).
-      return Promise.resolve(host.store.finishRun(effect.runId, effect.update)).then((finished) => {
+      return Promise.resolve(host.store.finishRun(effect.runId, update)).then((finished) => {
         if (!finished) return;
         void host.publish(effect.events);
         after.push(() => host.endRun(effect.runId));

@@ -14,6 +14,7 @@ import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
+import { withoutEnd } from './run-record.ts';
 import { claimRuns, recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
@@ -167,7 +168,9 @@ export class Engine {
   async cancel(runId: string, reason = 'cancelled by request'): Promise<boolean> {
     const record = await this.store.getRun(runId);
     if (!record || record.status !== 'running') return false;
-    if (!(await this.store.finishRun(runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } }))) return false;
+    const update = { status: 'cancelled' as const, finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } };
+    // Its end is written once the steps it stops are gone (see #endRun).
+    if (!(await this.store.finishRun(runId, this.store.settleRun && this.#lanes.runningCount(runId) > 0 ? withoutEnd(update) : update))) return false;
     await this.#publish([this.#event(DetailType.RunCancelled, { workflow: record.workflow, runId, reason })]);
     await this.#commits.now();
     await this.#endRun(runId);
@@ -309,18 +312,18 @@ export class Engine {
   async #endRun(runId: string): Promise<void> {
     const tracker = this.#runs.get(runId);
     const record = await this.store.getRun(runId);
-    let end = record?.finishedAt ?? this.#clock.now();
-    if (tracker) {
-      tracker.ended = true;
-      const waiting = tracker.clearTimers();
-      // The run's end stops what is still running (a failure's siblings); those executions end as cancelled. The run
-      // ends once they are gone, not before: a process is gone some milliseconds after the end was decided (SIGTERM, exit).
-      if ((await this.#lanes.stopRun(runId)) > 0 && this.#clock.now() > end) {
-        end = this.#clock.now();
-        await this.store.settleRun?.(runId, end);
-      }
-      for (const w of waiting) tracker.cancelWaiting(w, end);
+    let end = record?.finishedAt;
+    const waiting = tracker ? tracker.clearTimers() : [];
+    if (tracker) tracker.ended = true;
+    // The run's end stops what is still running (a failure's siblings); those executions end as cancelled. The run
+    // ends once they are gone, not before: a process is gone some milliseconds after the end was decided (SIGTERM, exit).
+    // A run that had some when its end was decided was finished without an end on file (batch-effects.ts): it gets it now.
+    const stopped = tracker ? await this.#lanes.stopRun(runId) : 0;
+    if (end === undefined || (stopped > 0 && this.#clock.now() > end)) {
+      end = this.#clock.now();
+      await this.store.settleRun?.(runId, end);
     }
+    for (const w of waiting) tracker!.cancelWaiting(w, end);
     // Tasks that never started (queued behind a concurrency limit) end with the run, at its end, as cancelled.
     if (this.#options.log) cancelUnstarted(this.#options.log, runId, end);
     tracker?.readLog(); // before the release: until then, the log has the run's attempts in memory

@@ -33,3 +33,14 @@ export function settledRecord(r: RunRecord, finishedAt: number): RunRecord {
   if (r.status === 'running' || (r.finishedAt !== undefined && r.finishedAt >= finishedAt)) return r;
   return finishedRecord(r, { status: r.status, finishedAt });
 }
+
+/**
+ * A run's final status without its end: the update of a run that still has executions to stop. Its `finishedAt` is
+ * written once they are gone (TriggerStore.settleRun), so that no reader of the state ever sees the run end before them.
+ */
+export function withoutEnd(update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Pick<RunRecord, 'status' | 'output' | 'error'> {
+  const open: Pick<RunRecord, 'status' | 'output' | 'error'> = { status: update.status };
+  if (update.output !== undefined) open.output = update.output;
+  if (update.error !== undefined) open.error = update.error;
+  return open;
+}
