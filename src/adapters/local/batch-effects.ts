@@ -6,7 +6,7 @@
  * {@link applyEffect}.
  */
 import { DetailType, type EventEnvelope } from '../../model/events.ts';
-import type { BlobStore, Clock, Task, TriggerStore } from '../../ports.ts';
+import type { BlobStore, Clock, RunRecord, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import type { TriggerProcessor } from '../../runtime/processor.ts';
 import type { EngineOptions } from './engine-options.ts';
@@ -15,6 +15,9 @@ import type { Lanes } from './lanes.ts';
 import { withoutEnd } from './run-record.ts';
 import type { RunTracker } from './run-tracker.ts';
 import type { UsageMeter } from './usage-meter.ts';
+
+/** A run's final status, as a store's finishRun takes it. */
+type RunEnd = Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>;
 
 /** What one batch of events caused: work for after its commit, and whether any of it leaves the process. */
 export type Batch = { after: Array<() => unknown>; dispatched: Task[]; external: boolean };
@@ -136,11 +139,8 @@ export function applyEffect(host: EffectHost, effect: Effect, batch: Batch): Pro
     case 'finish-run': {
       // Ending the run (stopping its tasks, releasing its state) is part of finishing it: no effect a crash could lose.
       batch.external = true;
-      // A run with executions still to stop has no end on file until they are gone (endRun settles it): a reader sees
-      // it failed (or cancelled, or succeeded) with those steps running, never ended before them.
-      const update = host.store.settleRun && host.lanes.runningCount(effect.runId) > 0 ? withoutEnd(effect.update) : effect.update;
       // Announced only when this ending moved the run (the batch commits both, or neither).
-      return Promise.resolve(host.store.finishRun(effect.runId, update)).then((finished) => {
+      return Promise.resolve(host.store.finishRun(effect.runId, endUpdate(host, effect.runId, effect.update))).then((finished) => {
         if (!finished) return;
         void host.publish(effect.events);
         after.push(() => host.endRun(effect.runId));
@@ -153,4 +153,13 @@ export function applyEffect(host: EffectHost, effect: Effect, batch: Batch): Pro
       host.options.onDeadLetter?.(effect.event, effect.reason);
       return;
   }
+}
+
+/**
+ * How a run's end is written: a run with executions still to stop has no end on file until they are gone (the engine's
+ * endRun settles it then), so a reader sees it failed (cancelled, succeeded) with those steps running, never ended before
+ * them. Only where the store can settle a run's end later (TriggerStore.settleRun).
+ */
+export function endUpdate(host: Pick<EffectHost, 'store' | 'lanes'>, runId: string, update: RunEnd): RunEnd {
+  return host.store.settleRun && host.lanes.runningCount(runId) > 0 ? withoutEnd(update) : update;
 }

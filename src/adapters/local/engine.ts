@@ -14,7 +14,6 @@ import { Lanes, type TraceRecord } from './lanes.ts';
 import { createLocalBus, type LocalBus } from './local-bus.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { RunTracker, traceRecord, type Progress, type RunResult } from './run-tracker.ts';
-import { withoutEnd } from './run-record.ts';
 import { claimRuns, recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
@@ -22,7 +21,7 @@ import { DEFAULT_MAX_PAYLOAD_BYTES, RESOLVED, type EngineOptions } from './engin
 import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, oversizeReason, resolvePaths, settleFailures, unknownWorkflow, widestForEach } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
-import { applyEffect, effectsOf, type Batch, type EffectHost } from './batch-effects.ts';
+import { applyEffect, effectsOf, endUpdate, type Batch, type EffectHost } from './batch-effects.ts';
 
 export { DEFAULT_MAX_PAYLOAD_BYTES, defaultConcurrency, type EngineOptions, type Progress, type RunResult, type TraceRecord };
 
@@ -168,9 +167,7 @@ export class Engine {
   async cancel(runId: string, reason = 'cancelled by request'): Promise<boolean> {
     const record = await this.store.getRun(runId);
     if (!record || record.status !== 'running') return false;
-    const update = { status: 'cancelled' as const, finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } };
-    // Its end is written once the steps it stops are gone (see #endRun).
-    if (!(await this.store.finishRun(runId, this.store.settleRun && this.#lanes.runningCount(runId) > 0 ? withoutEnd(update) : update))) return false;
+    if (!(await this.store.finishRun(runId, endUpdate(this.#host, runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } })))) return false;
     await this.#publish([this.#event(DetailType.RunCancelled, { workflow: record.workflow, runId, reason })]);
     await this.#commits.now();
     await this.#endRun(runId);
@@ -313,11 +310,10 @@ export class Engine {
     const tracker = this.#runs.get(runId);
     const record = await this.store.getRun(runId);
     let end = record?.finishedAt;
-    const waiting = tracker ? tracker.clearTimers() : [];
+    const waiting = tracker?.clearTimers() ?? [];
     if (tracker) tracker.ended = true;
-    // The run's end stops what is still running (a failure's siblings); those executions end as cancelled. The run
-    // ends once they are gone, not before: a process is gone some milliseconds after the end was decided (SIGTERM, exit).
-    // A run that had some when its end was decided was finished without an end on file (batch-effects.ts): it gets it now.
+    // The run's end stops what is still running (a failure's siblings: they end as cancelled), and the run ends once they
+    // are gone (SIGTERM, a process's exit), not before; until then it has no end on file (endUpdate in batch-effects.ts).
     const stopped = tracker ? await this.#lanes.stopRun(runId) : 0;
     if (end === undefined || (stopped > 0 && this.#clock.now() > end)) {
       end = this.#clock.now();
