@@ -165,6 +165,10 @@ export function withChaos(inner: LocalBus, options: ChaosOptions): LocalBus {
         await new Promise<void>((resolve) => waiters.push(resolve));
       }
     },
+    // Copies held back (delayed, staged) reach the wrapped bus later, in any order: only a quiet bus has handed them all.
+    flushed() {
+      return this.idle();
+    },
     get published() {
       return published;
     },

@@ -146,7 +146,7 @@ export class Engine {
     await this.bus.publish(events);
   }
 
-  /** Resolves when the run has ended (and its running tasks have stopped). */
+  /** Resolves when the run has ended, its running tasks have stopped, and others on the bus have been handed its events. */
   async wait(runId: string): Promise<RunResult> {
     const tracker = this.#runs.get(runId) ?? this.#ended.get(runId);
     if (tracker) return 'result' in tracker ? tracker.result : tracker;
@@ -325,12 +325,16 @@ export class Engine {
     tracker?.readLog(); // before the release: until then, the log has the run's attempts in memory
     await this.store.release(runId);
     await this.#commits.now();
-    if (tracker && record) {
+    if (!tracker || !record) return;
+    const now = this.#clock.now();
+    const finish = (): void => {
       this.#runs.delete(runId);
-      tracker.finish(record as RunRecord, this.#clock.now());
-      if (!this.#options.log) this.#ended.set(runId, tracker.result);
-      if (this.#ended.size > 1000) this.#ended.delete(this.#ended.keys().next().value!);
-    }
+      tracker.finish(record as RunRecord, now);
+      if (!this.#options.log && this.#ended.set(runId, tracker.result).size > 1000) this.#ended.delete(this.#ended.keys().next().value!);
+    };
+    // Others on the bus (subscribers, subscriptions) get the run's last events (an instant step's Started and Completed come in one batch), its end last, before wait() resolves.
+    if (this.bus.subscribers > 1 || this.#options.onEvents) void this.bus.flushed().then(finish);
+    else finish();
   }
 
   #started(task: Task, at: number): void {

@@ -18,6 +18,11 @@ type Subscription = {
 export interface LocalBus extends EventBus {
   /** Resolves once every published event has been delivered and handled. */
   idle(): Promise<void>;
+  /**
+   * Resolves once every event published so far has been handed to every subscriber (their handlers returned), however
+   * many are published meanwhile: unlike idle(), a busy bus does not hold it up.
+   */
+  flushed(): Promise<void>;
   /** Events published so far. */
   readonly published: number;
   /** Deliveries so far (one per event copy handed to the subscribers, however many they are). */
@@ -48,7 +53,17 @@ function createCleanBus(onError: (error: unknown) => void): LocalBus {
   let draining = false;
   let published = 0;
   let delivered = 0;
+  /** Events every subscriber has been handed (their batch's handlers returned). */
+  let handed = 0;
   let idleWaiters: Array<() => void> = [];
+  /** flushed() callers, by the number of events published when they asked (ascending). */
+  let flushWaiters: Array<{ upTo: number; resolve: () => void }> = [];
+
+  function releaseFlushed(): void {
+    let i = 0;
+    while (i < flushWaiters.length && flushWaiters[i]!.upTo <= handed) flushWaiters[i++]!.resolve();
+    if (i > 0) flushWaiters = flushWaiters.slice(i);
+  }
 
   async function drain(): Promise<void> {
     draining = true;
@@ -66,6 +81,8 @@ function createCleanBus(onError: (error: unknown) => void): LocalBus {
             onError(error);
           }
         }
+        handed += batch.length;
+        if (flushWaiters.length > 0) releaseFlushed();
       }
     } finally {
       draining = false;
@@ -100,6 +117,10 @@ function createCleanBus(onError: (error: unknown) => void): LocalBus {
     idle() {
       if (!draining && queue.length === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+    flushed() {
+      if (handed >= published) return DONE;
+      return new Promise((resolve) => flushWaiters.push({ upTo: published, resolve }));
     },
     get published() {
       return published;
