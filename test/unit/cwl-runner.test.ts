@@ -198,6 +198,13 @@ describe('globFiles', () => {
     expect(segmentRegExp('a.b').test('axb')).toBe(false);
   });
 
+  it('orders matches by code point, as glob(3) in the C locale and cwltool there do: U+FF21 before U+1F600', () => {
+    const dir = tmp();
+    // UTF-16 code units would put U+1F600 (a surrogate pair, 0xD83D...) before U+FF21.
+    for (const n of ['\u{1F600}', '\uFF21', 'z', 'é', 'Z', '\uFFFD']) writeFileSync(path.join(dir, `${n}.txt`), '');
+    expect(globFiles(dir, '*.txt').map((f) => path.basename(f, '.txt'))).toEqual(['Z', 'z', 'é', '\uFF21', '\uFFFD', '\u{1F600}']);
+  });
+
   it('reads bracket expressions as fnmatch does: POSIX classes, negation, a leading "]" as a literal, ranges', () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'res'));

@@ -39,5 +39,14 @@ export function globFiles(dir: string, pattern: string): string[] {
     } catch {
       return false;
     }
-  }).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }).sort(byCodePoint);
+}
+
+/**
+ * Code-point order: how glob(3) sorts in the C locale, and cwltool's strcoll there. JavaScript's
+ * `<` compares UTF-16 code units, which puts U+10000 and above (surrogate pairs) before
+ * U+E000..U+FFFF; UTF-8 bytes compare in code-point order.
+ */
+function byCodePoint(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
