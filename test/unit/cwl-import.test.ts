@@ -184,6 +184,39 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
     expect(missing[0]!.message).toBe(`step "say": the tool's required input "msg" has no source and no default`);
   });
 
+  it('refuses a File? output of a scattered step where it is used: gathered, its items could be null', () => {
+    const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: touch
+inputs:
+  msg: { type: string, inputBinding: { position: 1 } }
+outputs:
+  maybe: { type: File?, outputBinding: { glob: "*.txt" } }
+  all: { type: "File[]", outputBinding: { glob: "*.txt" } }
+`;
+    const wf = `cwlVersion: v1.2
+class: Workflow
+requirements: { ScatterFeatureRequirement: {} }
+inputs:
+  msgs: string[]
+outputs:
+  maybes: { type: "File[]", outputSource: each/maybe }
+  alls: { type: "File[][]", outputSource: each/all }
+steps:
+  each:
+    run: tool.cwl
+    scatter: msg
+    in: { msg: msgs }
+    out: [maybe, all]
+`;
+    // Without the check the import passed and the run failed at its end: "item 0: expected File, got null".
+    const p = problemsOf(() => imp({ 'wf.cwl': wf, 'tool.cwl': tool }));
+    expect(p).toEqual([{
+      path: `wf.cwl:${pos(wf, 'each/maybe')}`,
+      message: 'step "each" scatters, and its output "maybe" is File?: gathered, it is an array whose items can be null, which joinflow\'s CWL subset does not take (array items cannot be null): make the output File[] (an empty list where nothing matches)',
+    }]);
+  });
+
   it('refuses steps that depend on each other in a cycle', () => {
     const wf = `cwlVersion: v1.2
 class: Workflow

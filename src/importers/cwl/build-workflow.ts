@@ -71,6 +71,11 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       return undefined;
     }
     const gather = step.scatter !== undefined;
+    if (gather && output.type.optional && output.type.depth === 0) {
+      // The runner gives null for an unmatched File?: gathered, that is a null item of the array.
+      problems.add(where, `step "${step.id}" scatters, and its output "${output.id}" is ${typeName(output.type)}: gathered, it is an array whose items can be null, which joinflow's CWL subset does not take (array items cannot be null): make the output File[] (an empty list where nothing matches)`);
+      return undefined;
+    }
     // A scattered step's outputs are gathered into arrays, in item order.
     const type = gather ? { ...output.type, depth: output.type.depth + 1, optional: false } : output.type;
     return { ref: { step: step.id, output: output.id, gather }, type, step: step.id };
