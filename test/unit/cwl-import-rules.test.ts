@@ -270,3 +270,55 @@ describe('importCwl: names that Object.prototype has', () => {
     expect(hint).toEqual([expect.stringMatching(/: hint valueOf ignored \(not supported\)$/)]);
   });
 });
+
+describe('importCwl: File formats', () => {
+  const EDAM = 'http://edamontology.org/';
+  const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [grep, -c, "^>"]
+inputs:
+  fasta: { type: File, format: edam:format_1929, inputBinding: { position: 1 } }
+  more: { type: "File[]?", format: [edam:format_1929, "http://example.org/fa"] }
+outputs:
+  count: { type: stdout, format: edam:format_3475 }
+$namespaces:
+  edam: ${EDAM}
+`;
+  const wf = `cwlVersion: v1.2
+class: Workflow
+inputs:
+  seqs: { type: File, format: "e:format_1930", default: { class: File, path: s.fa, format: "e:format_1929" } }
+outputs:
+  n: { type: File, outputSource: count/count }
+steps:
+  count:
+    run: tool.cwl
+    in: { fasta: seqs }
+    out: [count]
+$namespaces:
+  e: ${EDAM}
+$schemas: [${EDAM}EDAM_1.18.owl]
+`;
+
+  it('expands formats by each document\'s $namespaces, for the runner to check; $schemas gets a note', () => {
+    const { workflow, notes } = imp({ 'wf.cwl': wf, 'tool.cwl': tool });
+    const s = toolOf(workflow.steps['count']!.executor);
+    expect(s.in['fasta']!.type.format).toEqual([`${EDAM}format_1929`]);
+    expect(s.tool.inputs.find((i) => i.id === 'more')!.type.format).toEqual([`${EDAM}format_1929`, 'http://example.org/fa']);
+    expect(s.tool.outputs[0]).toMatchObject({ id: 'count', format: `${EDAM}format_3475`, stream: 'stdout' });
+    // The workflow input's format and its File default's, by the workflow's own prefix; the map goes to the runner.
+    expect(s.check!['seqs']!.type.format).toEqual([`${EDAM}format_1930`]);
+    expect(s.check!['seqs']!.ref).toMatchObject({ default: { class: 'File', format: `${EDAM}format_1929` } });
+    expect(s.namespaces).toEqual({ e: EDAM });
+    expect(notes).toContain(`wf.cwl:${pos(wf, '$schemas')}: $schemas: the ontology is not read: a File's format must be one that its input lists, exactly (a subclass or an equivalent class of it is refused)`);
+  });
+
+  it('refuses format on an input that is not a File, and an expression in it', () => {
+    const bad = tool.replace('outputs:\n', '  name: { type: string, format: edam:x }\n  g: { type: File, format: $(inputs.name) }\noutputs:\n');
+    const p = problemsOf(() => imp({ 'wf.cwl': bad })).map((x) => `${x.path} ${x.message}`);
+    expect(p).toEqual([
+      `wf.cwl:${pos(bad, 'format: edam:x')} format applies to File and File[] parameters only, not to string`,
+      `wf.cwl:${pos(bad, 'format: $(')} the expression in format ("$(inputs.name)") is not supported by joinflow's CWL subset (parameter references and JavaScript expressions are not evaluated: use a literal value)`,
+    ]);
+  });
+});

@@ -57,6 +57,29 @@ describe('runCwlSpec: tools', () => {
       .rejects.toThrow(/step "s": output "one" \(File\) matched 2 files with \*\.txt in .*: a\.txt, b\.txt/);
   });
 
+  it('checks a File\'s format against the input\'s, expanding prefixes by $namespaces, and gives output files their format', async () => {
+    const ctx = context({});
+    const dir = ctx.baseDir;
+    writeFileSync(path.join(dir, 'r.fa'), '>a\n');
+    const EDAM = 'http://edamontology.org/';
+    const fasta: CwlType = { ...t('File'), format: [`${EDAM}format_1929`, `${EDAM}format_1930`] };
+    const cat = tool({ baseCommand: ['cat'], stdout: 'o.txt', inputs: [{ id: 'f', type: fasta, binding: { position: 1, separate: true } }], outputs: [{ id: 'o', type: t('File'), format: `${EDAM}format_2330`, stream: 'stdout' }] });
+    const run = (file: Record<string, unknown>) => runCwlSpec({ kind: 'tool', tool: cat, in: { f: { ref: { input: 'f' }, type: fasta } }, namespaces: { edam: EDAM } },
+      context({ input: { f: { class: 'File', path: 'r.fa', ...file } } }, { baseDir: dir }));
+    // A format the input takes, written in full or with a prefix of the workflow's $namespaces.
+    const out = (await run({ format: 'edam:format_1929' })) as Record<string, CwlFile>;
+    expect(out['o']).toMatchObject({ basename: 'o.txt', format: `${EDAM}format_2330` });
+    await expect(run({ format: `${EDAM}format_1930` })).resolves.toBeDefined();
+    // A File without a format fits (CWL checks the two when both are given).
+    await expect(run({})).resolves.toBeDefined();
+    await expect(run({ format: `${EDAM}format_1931` })).rejects.toThrow(
+      `step "s": input "f": File r.fa: its format ${EDAM}format_1931 is not one of ${EDAM}format_1929, ${EDAM}format_1930, which the parameter takes (formats are compared exactly: the ontology of $schemas is not read)`);
+    // The format travels with the File: a step output's format is checked by the next step.
+    const next = runCwlSpec({ kind: 'tool', tool: cat, in: { f: { ref: { step: 'a', output: 'o', gather: false }, type: fasta } } },
+      context({ results: { a: { o: out['o'] } } }, { baseDir: dir }));
+    await expect(next).rejects.toThrow(`input "f": File ${out['o']!.path}: its format ${EDAM}format_2330 is not one of`);
+  });
+
   it('fails on exit codes outside successCodes, and on commands that do not exist', async () => {
     await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['false'] }), in: {} }, context({}))).rejects.toThrow('step "s": false exited with code 1');
     await expect(runCwlSpec({ kind: 'tool', tool: tool({ baseCommand: ['false'], successCodes: [1] }), in: {} }, context({}))).resolves.toEqual({});

@@ -11,13 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildCommandLine } from '../../importers/cwl/command-line.ts';
 import type { RunnerSpec, ToolSpec, ValueSpec } from '../../importers/cwl/spec.ts';
+import { expandIri, formatMismatch } from '../../importers/cwl/formats.ts';
 import { dict, localPathOf, mapFiles, own, typeMismatch } from '../../importers/cwl/values.ts';
 import { JoinflowError } from '../../model/errors.ts';
 import type { StepEvent } from '../../model/workflow.ts';
 import { globFiles } from './cwl-glob.ts';
 
 /** A File value as the runner outputs it. */
-export type CwlFile = { class: 'File'; path: string; basename: string; size: number };
+export type CwlFile = { class: 'File'; path: string; basename: string; size: number; format?: string };
 
 /** Where a step runs: the task identity and the directories. */
 export type CwlRunContext = {
@@ -50,7 +51,8 @@ export class CwlStepError extends JoinflowError {
 const IDENTITY_VARS = ['JOINFLOW_WORKFLOW', 'JOINFLOW_RUN_ID', 'JOINFLOW_STEP', 'JOINFLOW_ATTEMPT', 'JOINFLOW_ITEM'];
 
 /** Runs one spec and returns the step's output. */
-export async function runCwlSpec(spec: RunnerSpec, ctx: CwlRunContext): Promise<unknown> {
+export async function runCwlSpec(spec: RunnerSpec, runCtx: CwlRunContext): Promise<unknown> {
+  const ctx: Ctx = { ...runCtx, namespaces: spec.namespaces ?? {} };
   for (const [id, value] of Object.entries(spec.check ?? {})) resolveValue(value, `workflow input "${id}"`, ctx);
   switch (spec.kind) {
     case 'items': {
@@ -64,7 +66,10 @@ export async function runCwlSpec(spec: RunnerSpec, ctx: CwlRunContext): Promise<
   }
 }
 
-async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: CwlRunContext): Promise<Record<string, unknown>> {
+/** The run context and the `$namespaces` that expand a File's format. */
+type Ctx = CwlRunContext & { namespaces: Record<string, string> };
+
+async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: Ctx): Promise<Record<string, unknown>> {
   const values = Object.fromEntries(Object.entries(inputs).map(([id, v]) => [id, resolveValue(v, `input "${id}"`, ctx)]));
   const argv = buildCommandLine(tool, values);
   const [command, ...args] = argv;
@@ -116,7 +121,7 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
   const out = dict<unknown>();
   for (const o of tool.outputs) {
     const found = 'stream' in o ? [path.join(workdir, streams[o.stream]!)] : o.glob.flatMap((g) => globFiles(workdir, g));
-    const files = [...new Set(found)].map(fileObject);
+    const files = [...new Set(found)].map((f) => fileObject(f, o.format));
     if (o.type.depth === 1) out[o.id] = files;
     else if (files.length === 1) out[o.id] = files[0];
     else if (files.length === 0 && o.type.optional) out[o.id] = null;
@@ -132,7 +137,7 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
  * A value from the step event: the ref's value, else the default, then checked against the type
  * and with every File resolved (relative paths against baseDir) and checked to exist.
  */
-function resolveValue(spec: ValueSpec, what: string, ctx: CwlRunContext): unknown {
+function resolveValue(spec: ValueSpec, what: string, ctx: Ctx): unknown {
   let value: unknown = null;
   const ref = spec.ref;
   if (ref && 'input' in ref) {
@@ -161,18 +166,23 @@ function resolveValue(spec: ValueSpec, what: string, ctx: CwlRunContext): unknow
       throw new CwlStepError(`step "${ctx.step}": ${what}: ${(error as Error).message}`);
     }
     const abs = path.resolve(ctx.baseDir, where);
+    // CWL checks a File's format against the parameter's when both are given.
+    const raw = (f as { format?: unknown }).format;
+    const format = typeof raw === 'string' ? expandIri(raw, ctx.namespaces) : raw;
+    const wrong = formatMismatch(format, spec.type.format);
+    if (wrong) throw new CwlStepError(`step "${ctx.step}": ${what}: File ${given}: ${wrong}`);
     try {
-      return fileObject(abs);
+      return fileObject(abs, typeof format === 'string' ? format : undefined);
     } catch {
       throw new CwlStepError(`step "${ctx.step}": ${what}: no such file ${abs}${abs === given ? '' : ` (from ${JSON.stringify(given)}, relative to ${ctx.baseDir})`}`);
     }
   });
 }
 
-function fileObject(abs: string): CwlFile {
+function fileObject(abs: string, format?: string): CwlFile {
   const s = statSync(abs);
   if (!s.isFile()) throw new CwlStepError(`${abs} is not a regular file`);
-  return { class: 'File', path: abs, basename: path.basename(abs), size: s.size };
+  return { class: 'File', path: abs, basename: path.basename(abs), size: s.size, ...(format === undefined ? {} : { format }) };
 }
 
 /** An argument as a POSIX shell would need it, for the log line only (nothing runs through a shell). */

@@ -242,7 +242,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
   return { workflow, stats: { steps: wf.steps.length, scatters, helpers, inputs: wf.inputs.length, outputs: wf.outputs.length } };
 
   function executorFor(spec: RunnerSpec, req: Requirements, id: string): ExecutorInput {
-    const arg = JSON.stringify(spec);
+    const arg = JSON.stringify(Object.keys(wf.namespaces).length === 0 ? spec : { ...spec, namespaces: wf.namespaces });
     const local = { command: options.runner.command, args: [...options.runner.args, arg] };
     if (options.executor === 'process') return { type: 'process', ...local };
     const image = req.image ?? options.image;

@@ -11,6 +11,7 @@ import { parseCwlSource, type CwlSource, type DocPath, type Problems } from './s
 import { typeName, type CwlType, type ToolSpec } from './spec.ts';
 import { CWL_VERSIONS, METADATA_FIELDS, readTool, refuseSplices, SALAD_REFUSED, type FileDefault, type ReadTool } from './tool.ts';
 import { localPathOf, mapFiles, typeMismatch } from './values.ts';
+import { expandIri, namespacesOf, readInputFormat } from './formats.ts';
 
 /** Where a step input or a workflow output takes its value from. */
 export type Source = { input: string } | { step: string; output: string };
@@ -42,6 +43,8 @@ export type CwlWorkflow = {
   /** Steps that could not be read (their problems are reported): references to them are not. */
   unreadable: string[];
   outputs: WfOutput[];
+  /** The document's `$namespaces`, which expand a File's format in the run input. */
+  namespaces: Record<string, string>;
 };
 
 /** What reading needs from outside. */
@@ -64,6 +67,7 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
   }
   if (refuseSplices(ctx, body)) return undefined;
   checkVersion(ctx, body, true);
+  noteSchemas(ctx, body, notes);
   const fileDefault = relocator(ctx, file, options.outDir);
   if (body['class'] === 'CommandLineTool') return toolAsWorkflow(ctx, body, notes, fileDefault);
   // A packed ($graph) document has no class of its own: name what it is.
@@ -99,7 +103,13 @@ export function readCwlWorkflow(file: string, text: string, options: ReadOptions
   });
   const outputs = readIdMap(ctx, ['outputs'], body['outputs'], 'output', 'type').flatMap((e) => readWfOutput(ctx, e.path, e.id, e.body, wfId) ?? []);
   const description = describe(body);
-  return { src, ...(description ? { description } : {}), inputs, steps, unreadable, outputs };
+  return { src, ...(description ? { description } : {}), inputs, steps, unreadable, outputs, namespaces: namespacesOf(body) };
+}
+
+/** Formats are compared exactly: say so where a document names an ontology that would relate them. */
+function noteSchemas(ctx: Ctx, body: Json, notes: string[]): void {
+  if (body['$schemas'] === undefined) return;
+  notes.push(`${ctx.src.at(['$schemas'], true)}: $schemas: the ontology is not read: a File's format must be one that its input lists, exactly (a subclass or an equivalent class of it is refused)`);
 }
 
 function checkVersion(ctx: Ctx, body: Json, required: boolean): void {
@@ -129,10 +139,12 @@ function readWfInput(ctx: Ctx, p: DocPath, id: string, body: Json, fileDefault: 
     ctx.problems.refuse(ctx.src, [...p, 'type'], `the nested array type ${typeName(type)} of input "${id}"`, 'inputs are scalars or arrays of scalars');
     return undefined;
   }
-  if (body['default'] === undefined) return { id, type };
+  const format = readInputFormat(ctx, [...p, 'format'], body['format'], type);
+  const typed = format ? { ...type, format } : type;
+  if (body['default'] === undefined) return { id, type: typed };
   const mismatch = typeMismatch(body['default'], type);
   if (mismatch) ctx.problems.add(ctx.src.at([...p, 'default']), `default of input "${id}": ${mismatch}`);
-  return { id, type, default: fileDefault(body['default'], [...p, 'default']) };
+  return { id, type: typed, default: fileDefault(body['default'], [...p, 'default']) };
 }
 
 type StepContext = ReadOptions & { file: string; tools: Map<string, ReadTool | undefined>; notes: string[]; wfRequirements: LevelRequirements; wfId?: string };
@@ -240,6 +252,7 @@ function loadRun(ctx: Ctx, p: DocPath, raw: unknown, sc: StepContext): (ReadTool
     else if (body['class'] !== 'CommandLineTool') refuseClass(tctx, [], body['class'], 'steps run CommandLineTools');
     else {
       checkVersion(tctx, body, true);
+      noteSchemas(tctx, body, sc.notes);
       tool = withDescription(readTool(tctx, [], body, sc.notes, relocator(tctx, file, sc.outDir)), body);
     }
   }
@@ -319,7 +332,7 @@ function toolAsWorkflow(ctx: Ctx, body: Json, notes: string[], fileDefault: File
   };
   const outputs: WfOutput[] = read.tool.outputs.map((o) => ({ id: o.id, path: ['outputs'], type: o.type, source: { step: 'tool', output: o.id } }));
   const description = describe(body);
-  return { src: ctx.src, ...(description ? { description } : {}), inputs, steps: [step], unreadable: [], outputs };
+  return { src: ctx.src, ...(description ? { description } : {}), inputs, steps: [step], unreadable: [], outputs, namespaces: namespacesOf(body) };
 }
 
 function describe(body: Json): string | undefined {
@@ -346,6 +359,9 @@ function relocator(ctx: Ctx, file: string, outDir: string | undefined): FileDefa
     if (where === undefined) return f;
     const { location: _l, path: _p, ...rest } = f;
     const abs = path.resolve(docDir, where);
-    return { ...rest, path: outDir === undefined ? abs : path.relative(path.resolve(outDir), abs) || '.' };
+    // A prefixed format is expanded by this document's $namespaces, which the runner does not have.
+    const given = (rest as Record<string, unknown>)['format'];
+    const format = typeof given === 'string' ? { format: expandIri(given, namespacesOf(ctx.src.value)) } : {};
+    return { ...rest, ...format, path: outDir === undefined ? abs : path.relative(path.resolve(outDir), abs) || '.' };
   });
 }

@@ -27,6 +27,8 @@ export type CwlType = {
   optional: boolean;
   /** The binding of each item of an array (`items: {type: ..., inputBinding: ...}` in CWL). */
   itemBinding?: CommandBinding;
+  /** Inputs of File types: the format IRIs a File may have (one without a format fits too). */
+  format?: string[];
 };
 
 /** A literal command-line argument from the tool's `arguments`. */
@@ -36,7 +38,7 @@ export type ToolArgument = { position: number; prefix?: string; separate: boolea
 export type ToolInput = { id: string; type: CwlType; binding?: CommandBinding; default?: unknown };
 
 /** A tool output: files found by glob in the working directory, or the captured stdout/stderr. */
-export type ToolOutput = { id: string; type: CwlType } & ({ glob: string[] } | { stream: 'stdout' | 'stderr' });
+export type ToolOutput = { id: string; type: CwlType; /** The format IRI its files get. */ format?: string } & ({ glob: string[] } | { stream: 'stdout' | 'stderr' });
 
 /** A CommandLineTool of the subset. */
 export type ToolSpec = {
@@ -73,7 +75,11 @@ export type ValueSpec = { ref?: ValueRef; default?: unknown; type: CwlType };
  * holds every workflow input: the run's input is checked against them before any work, as a CWL
  * runner checks the job, instead of at the step that first uses a value.
  */
-export type RunnerSpec = { check?: Record<string, ValueSpec> } & (
+export type RunnerSpec = {
+  check?: Record<string, ValueSpec>;
+  /** The workflow document's `$namespaces`: a File's format `edam:x` in the run input is expanded by them. */
+  namespaces?: Record<string, string>;
+} & (
   /** Run a CommandLineTool with its inputs resolved from the step event; `image` records DockerRequirement. */
   | { kind: 'tool'; tool: ToolSpec; in: Record<string, ValueSpec>; image?: string }
   /** Output the array a scatter step fans out over (forEach needs a step to read it from). */

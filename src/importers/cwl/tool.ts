@@ -18,6 +18,7 @@ import { readRequirements, type LevelRequirements } from './requirements.ts';
 import { typeName, type ToolArgument, type ToolInput, type ToolOutput, type ToolSpec } from './spec.ts';
 import { typeMismatch } from './values.ts';
 import { CLASS_NAMES, unknownClasses } from './glob-pattern.ts';
+import { readInputFormat, readOutputFormat } from './formats.ts';
 
 /** CWL versions whose CommandLineTool and Workflow fields the subset reads alike. */
 export const CWL_VERSIONS = ['v1.0', 'v1.1', 'v1.2'];
@@ -163,7 +164,8 @@ function readInput(ctx: Ctx, path: DocPath, id: string, body: Json, fileDefault:
     ctx.problems.refuse(ctx.src, [...path, 'type'], `the nested array type ${typeName(type)} of input "${id}"`, 'tool inputs are scalars or arrays of scalars');
     return undefined;
   }
-  const input: ToolInput = { id, type };
+  const format = readInputFormat(ctx, [...path, 'format'], body['format'], type);
+  const input: ToolInput = { id, type: format ? { ...type, format } : type };
   if (body['inputBinding'] !== undefined) {
     const binding = readBinding(ctx, [...path, 'inputBinding'], body['inputBinding']);
     if (binding) input.binding = binding;
@@ -182,11 +184,13 @@ function readOutput(ctx: Ctx, path: DocPath, id: string, body: Json, tool: ToolS
   });
   const type = readType(ctx, [...path, 'type'], body['type'], true);
   if (type === undefined) return undefined;
+  const iri = readOutputFormat(ctx, [...path, 'format'], body['format']);
+  const format = iri === undefined ? {} : { format: iri };
   if (type === 'stdout' || type === 'stderr') {
     if (body['outputBinding'] !== undefined) ctx.problems.add(ctx.src.at([...path, 'outputBinding'], true), `output "${id}" of type ${type} takes no outputBinding`);
     // Without a name the runner captures the stream to a random hidden file (`.stdout-<random>`),
     // as CWL makes a random name: one no glob of the tool's outputs matches by accident.
-    return { id, type: { base: 'File', depth: 0, optional: false }, stream: type };
+    return { id, type: { base: 'File', depth: 0, optional: false }, ...format, stream: type };
   }
   if (type.base !== 'File' || type.depth > 1) {
     ctx.problems.refuse(ctx.src, [...path, 'type'], `the output type ${typeName(type)} of output "${id}"`, 'outputs are File, File? or File[] collected by glob; other types need outputEval');
@@ -224,7 +228,7 @@ function readOutput(ctx: Ctx, path: DocPath, id: string, body: Json, tool: ToolS
     }
     return [pattern];
   });
-  return glob.length === list.length ? { id, type, glob } : undefined;
+  return glob.length === list.length ? { id, type, ...format, glob } : undefined;
 }
 
 function plainFileName(name: string): boolean {
