@@ -89,6 +89,26 @@ outputs: {}
     expect(buildCommandLine(s.tool, { xs: ['a', 'b'] })).toEqual(['sh', '-c', 'echo ${HOME} $(ls | wc -l)', '$(x)', 'a${sep}b']);
   });
 
+  it('refuses a NUL character in baseCommand, arguments, prefix and envValue: no argument or variable can hold one', () => {
+    const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [tool, "a\\0b"]
+arguments: ["c\\0"]
+requirements:
+  EnvVarRequirement: { envDef: { V: "x\\0" } }
+inputs:
+  i: { type: string, inputBinding: { prefix: "-\\0" } }
+outputs: {}
+`;
+    const p = problemsOf(() => imp({ 'wf.cwl': tool })).map((x) => `${x.path} ${x.message}`);
+    expect(p).toEqual([
+      `wf.cwl:${pos(tool, '"x')} envDef V holds a NUL character, which no command-line argument, file name or environment variable can hold`,
+      `wf.cwl:${pos(tool, '"a')} baseCommand holds a NUL character, which no command-line argument, file name or environment variable can hold`,
+      `wf.cwl:${pos(tool, '"c')} an argument holds a NUL character, which no command-line argument, file name or environment variable can hold`,
+      `wf.cwl:${pos(tool, '"-')} prefix holds a NUL character, which no command-line argument, file name or environment variable can hold`,
+    ]);
+  });
+
   it('still refuses expressions where CWL evaluates them (stdout, glob, envValue, ResourceRequirement)', () => {
     const tool = `cwlVersion: v1.2
 class: CommandLineTool

@@ -42,6 +42,13 @@ describe('runCwlSpec: tools', () => {
     expect(ctx.lines[0]).toMatch(/: printf \$'%s\\n' 'it'\\''s'$/);
   });
 
+  it('names the input whose string holds a NUL character, which no argument of a command can hold', async () => {
+    const spec = tool({ ...printf, inputs: [{ id: 'words', type: t('string', 1), binding: { position: 1, separate: true } }] });
+    const run = runCwlSpec({ kind: 'tool', tool: spec, in: { words: { ref: { input: 'w' }, type: t('string', 1) } } }, context({ input: { w: ['ok', 'a\u0000b'] } }));
+    // It was Node's TypeError with a stack trace.
+    await expect(run).rejects.toThrow('step "s": input "words": item 1: "a\\u0000b" holds a NUL character, which a command-line argument cannot hold');
+  });
+
   it('collects File[] by glob in name order, null for an optional File without a match; an ambiguous File fails', async () => {
     const ctx = context({});
     const touch = tool({ baseCommand: ['touch', 'b.txt', 'a.txt', 'c.log', '.hidden.txt'] });

@@ -71,6 +71,12 @@ type Ctx = CwlRunContext & { namespaces: Record<string, string> };
 
 async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: Ctx): Promise<Record<string, unknown>> {
   const values = Object.fromEntries(Object.entries(inputs).map(([id, v]) => [id, resolveValue(v, `input "${id}"`, ctx)]));
+  for (const [id, v] of Object.entries(values)) {
+    // The OS takes arguments as C strings: Node would throw a TypeError for the whole step.
+    const list: unknown[] = Array.isArray(v) ? v : [v];
+    const at = list.findIndex((s) => typeof s === 'string' && s.includes('\0'));
+    if (at >= 0) throw new CwlStepError(`step "${ctx.step}": input "${id}": ${Array.isArray(v) ? `item ${at}: ` : ''}${JSON.stringify(list[at])} holds a NUL character, which a command-line argument cannot hold`);
+  }
   const argv = buildCommandLine(tool, values);
   const [command, ...args] = argv;
   if (command === undefined) throw new CwlStepError(`step "${ctx.step}": the command line is empty`);

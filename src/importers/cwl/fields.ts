@@ -95,7 +95,14 @@ export function literalString(ctx: Ctx, path: DocPath, raw: unknown, what: strin
     ctx.problems.refuse(ctx.src, path, `the expression in ${what} (${JSON.stringify(raw)})`, 'parameter references and JavaScript expressions are not evaluated: use a literal value');
     return undefined;
   }
-  return raw;
+  return noNul(ctx, path, raw, what);
+}
+
+/** `raw` unless it holds a NUL character, which the OS takes nowhere (arguments, names, variables are C strings). */
+function noNul(ctx: Ctx, path: DocPath, raw: string, what: string): string | undefined {
+  if (!raw.includes('\0')) return raw;
+  ctx.problems.add(ctx.src.at(path), `${what} holds a NUL character, which no command-line argument, file name or environment variable can hold`);
+  return undefined;
 }
 
 /**
@@ -103,7 +110,7 @@ export function literalString(ctx: Ctx, path: DocPath, raw: unknown, what: strin
  * `itemSeparator`, `dockerPull`): `$(` and `${` in it are literal text, passed as they are.
  */
 export function plainString(ctx: Ctx, path: DocPath, raw: unknown, what: string): string | undefined {
-  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'string') return noNul(ctx, path, raw, what);
   ctx.problems.add(ctx.src.at(path), `${what} must be a string, got ${kindOf(raw)}`);
   return undefined;
 }
