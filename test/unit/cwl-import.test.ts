@@ -27,7 +27,7 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
         'wf.cwl': BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: [msg, other]\n    scatterMethod: dotproduct\n').replace('      msg: msg\n', '      msg: msg\n      other: msg\n'),
         'echo.cwl': ECHO,
       },
-      file: 'wf.cwl', marker: 'scatter:', construct: /scatter over 2 inputs is not supported .*exactly one input/,
+      file: 'wf.cwl', marker: 'scatter:', construct: /scatter over 2 inputs is not supported by joinflow's CWL subset \(a step scatters over exactly one input: a dynamic fan-out over one array\)$/,
     },
     {
       name: 'ShellCommandRequirement in a tool',
@@ -87,7 +87,12 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
     {
       name: 'several sources for one input',
       files: { 'wf.cwl': BASE.replace('      msg: msg\n', '      msg:\n        source: [msg, msg]\n'), 'echo.cwl': ECHO },
-      file: 'wf.cwl', marker: 'source: [msg', construct: /a list of 2 sources is not supported/,
+      file: 'wf.cwl', marker: 'source: [msg', construct: /^a list of 2 sources is not supported .*\(each step input takes one source; /,
+    },
+    {
+      name: 'several sources for one workflow output',
+      files: { 'wf.cwl': BASE.replace('outputSource: say/out', 'outputSource: [say/out, say/out]'), 'echo.cwl': ECHO },
+      file: 'wf.cwl', marker: 'outputSource', construct: /^a list of 2 sources is not supported .*\(each workflow output takes one source; /,
     },
     {
       name: 'a record type',

@@ -163,7 +163,7 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
       loadContents: 'file contents are not loaded into inputs',
       loadListing: 'Directory inputs are not supported',
     });
-    const source = readSource(ctx, [...e.path, 'source'], e.body['source'], sc.wfId);
+    const source = readSource(ctx, [...e.path, 'source'], e.body['source'], sc.wfId, 'step input');
     const fallback = e.body['default'] === undefined ? {} : { default: relocator(ctx, sc.file, sc.outDir)(e.body['default'], [...e.path, 'default']) };
     return { id: e.id, path: e.path, ...(source ? { source } : {}), ...fallback };
   });
@@ -174,7 +174,7 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
     const raw = body['scatter'];
     const list = Array.isArray(raw) ? raw : [raw];
     if (list.length !== 1) {
-      ctx.problems.refuse(ctx.src, [...p, 'scatter'], `scatter over ${list.length} inputs`, 'a step scatters over exactly one input (dynamic fan-out over one array)');
+      ctx.problems.refuse(ctx.src, [...p, 'scatter'], `scatter over ${list.length} inputs`, 'a step scatters over exactly one input: a dynamic fan-out over one array');
     } else {
       const name = literalString(ctx, [...p, 'scatter'], list[0], 'scatter');
       if (name !== undefined) scatter = shortId(name);
@@ -269,14 +269,14 @@ function withDescription(tool: ReadTool, body: Json): ReadTool & { description?:
  * `x` (a workflow input) or `step/output`, also as full ids (`#main/x`, `#main/step/output`
  * in a workflow with `id: main`); a list of one source is the same as that source.
  */
-function readSource(ctx: Ctx, p: DocPath, raw: unknown, wfId: string | undefined): Source | undefined {
+function readSource(ctx: Ctx, p: DocPath, raw: unknown, wfId: string | undefined, taker: 'step input' | 'workflow output'): Source | undefined {
   if (raw === undefined) return undefined;
   if (Array.isArray(raw)) {
     if (raw.length !== 1) {
-      ctx.problems.refuse(ctx.src, p, `a list of ${raw.length} sources`, 'each input takes one source; MultipleInputFeatureRequirement merges are not supported');
+      ctx.problems.refuse(ctx.src, p, `a list of ${raw.length} sources`, `each ${taker} takes one source; MultipleInputFeatureRequirement merges are not supported`);
       return undefined;
     }
-    return readSource(ctx, [...p, 0], raw[0], wfId);
+    return readSource(ctx, [...p, 0], raw[0], wfId, taker);
   }
   const text = literalString(ctx, p, raw, 'source');
   if (text === undefined) return undefined;
@@ -316,7 +316,7 @@ function readWfOutput(ctx: Ctx, p: DocPath, id: string, body: Json, wfId: string
     ctx.problems.add(ctx.src.at(p), `workflow output "${id}" needs an outputSource`);
     return undefined;
   }
-  const source = readSource(ctx, [...p, 'outputSource'], body['outputSource'], wfId);
+  const source = readSource(ctx, [...p, 'outputSource'], body['outputSource'], wfId, 'workflow output');
   if (type === undefined || typeof type === 'string' || !source) return undefined;
   return { id, path: p, type, source };
 }
