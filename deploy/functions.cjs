@@ -125,7 +125,8 @@ function environments(model) {
     timer: { ...dispatching, JOINFLOW_TIMER_DLQ_URL: { Ref: 'TimerDeadLetterQueue' } },
     lambdaResultBridge: common,
     batchStateBridge: common,
-    s3StartBridge: { ...common, JOINFLOW_START_PREFIX: model.settings.startPrefix },
+    // An upload that can start no run (no such workflow, the object gone) goes to the events DLQ.
+    s3StartBridge: { ...common, JOINFLOW_START_PREFIX: model.settings.startPrefix, JOINFLOW_DLQ_URL: { Ref: 'EventsDeadLetterQueue' } },
   };
   for (const [fn, vars] of Object.entries(env)) {
     const bytes = envBytes(vars, model);

@@ -270,6 +270,11 @@ describe('where messages that can never be processed go', () => {
     expect(sends(statementsOf(iam.iamResources(model).Resources['ProcessorRole']))).not.toContainEqual({ 'Fn::GetAtt': ['TimerDeadLetterQueue', 'Arn'] });
   });
 
+  it('gives the S3 start bridge the URL of the events DLQ and lets it send there (an upload that starts no run)', () => {
+    expect(functionsCjs.environments(model)['s3StartBridge']!['JOINFLOW_DLQ_URL']).toEqual({ Ref: 'EventsDeadLetterQueue' });
+    expect(sends(statementsOf(iam.iamResources(model).Resources['S3StartBridgeRole']))).toEqual([{ 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] }]);
+  });
+
   it('lets the worker find its task queues\' DLQs (GetQueueUrl) and send to them', () => {
     const statements = queues.queueResources(model).Resources['WorkerPolicy']['Properties']['PolicyDocument']['Statement'] as Json[];
     const dlqs = model.taskQueues.map((q: Json) => ({ 'Fn::GetAtt': [q.dlqLogicalId, 'Arn'] }));
