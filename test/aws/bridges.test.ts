@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { outputKey } from '../../src/adapters/aws/dispatch.ts';
@@ -137,27 +137,42 @@ describe('Batch job state bridge', () => {
 });
 
 describe('S3 upload starts a run', () => {
-  const created = (key: string, etag = 'abc', size = 20) => ({ id: 'e', source: 'aws.s3', 'detail-type': 'Object Created', time: '', detail: { bucket: { name: s3.bucket }, object: { key, size, etag } } });
+  const created = (key: string, etag: string, object: Record<string, unknown> = {}) => ({ id: 'e', source: 'aws.s3', 'detail-type': 'Object Created', time: '', detail: { bucket: { name: s3.bucket }, object: { key, size: 20, etag, ...object } } });
+  /** Uploads `body` and returns its ETag as S3's events give it (without quotes). */
+  const upload = async (key: string, body: string | Uint8Array) => {
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
+    return (await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))).ETag!.replace(/"/g, '');
+  };
 
-  it('starts the workflow named by the key with the JSON object as input, once per object version', async () => {
-    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'runs/diamond/in.json', Body: '{"x": 2}' }));
-    await s3Start(created('runs/diamond/in.json'));
-    await s3Start(created('runs/diamond/in.json'));
-    await s3Start(created('runs/diamond/in.json', 'other-etag'));
+  it('starts the workflow named by the key with the JSON object as input, once per write of the object', async () => {
+    const etag = await upload('runs/diamond/in.json', '{"x": 2}');
+    await s3Start(created('runs/diamond/in.json', etag, { sequencer: '0064D3901D00059242' }));
+    await s3Start(created('runs/diamond/in.json', etag, { sequencer: '0064D3901D00059242' }));
+    // The same file uploaded again: the same ETag, another sequencer (S3 orders a key's writes by it).
+    await s3Start(created('runs/diamond/in.json', etag, { sequencer: '0064D3901D00059250' }));
     const runs = published();
     expect(runs.map((r) => r.type)).toEqual(['Run Requested', 'Run Requested', 'Run Requested']);
     expect(runs[0]!.detail).toMatchObject({ workflow: 'diamond', input: { x: 2 } });
-    // A redelivered notification names the same run (idempotent); a new upload is a new run.
+    // A redelivered notification names the same run (idempotent); another upload is another run.
     expect(runs[1]!.detail['runId']).toBe(runs[0]!.detail['runId']);
     expect(runs[2]!.detail['runId']).not.toBe(runs[0]!.detail['runId']);
   });
 
-  it('passes non-JSON objects as text with a reference, and ignores keys of unknown workflows', async () => {
-    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'runs/fanout/notes.txt', Body: 'hello' }));
-    await s3Start(created('runs/fanout/notes.txt', 'e1', 5));
-    await s3Start(created('runs/nosuch/file.json'));
-    const runs = published();
-    expect(runs).toHaveLength(1);
-    expect(runs[0]!.detail['input']).toEqual({ object: { bucket: s3.bucket, key: 'runs/fanout/notes.txt', size: 5 }, text: 'hello' });
+  it('passes a text object as text with a reference, a binary one (not UTF-8) by reference only, and starts nothing for a folder', async () => {
+    const text = await upload('runs/fanout/notes.txt', 'hello');
+    const binary = await upload('runs/fanout/image.bin', Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe, 0x00, 0x01]));
+    await s3Start(created('runs/fanout/notes.txt', text, { size: 5 }));
+    await s3Start(created('runs/fanout/image.bin', binary, { size: 8 }));
+    await s3Start(created('runs/fanout/', await upload('runs/fanout/', ''), { size: 0 }));
+    expect(published().map((r) => r.detail['input'])).toEqual([
+      { object: { bucket: s3.bucket, key: 'runs/fanout/notes.txt', size: 5 }, text: 'hello' },
+      { object: { bucket: s3.bucket, key: 'runs/fanout/image.bin', size: 8 } },
+    ]);
+  });
+
+  it('starts no run for a key of a workflow the stage does not have, and fails the invocation saying why when it has no DLQ to send it to', async () => {
+    const etag = await upload('runs/nosuch/file.json', '{}');
+    await expect(s3Start(created('runs/nosuch/file.json', etag))).rejects.toThrow(`cannot dead-letter an event (upload s3://${s3.bucket}/runs/nosuch/file.json starts no run: the stage has no workflow "nosuch"`);
+    expect(published()).toEqual([]);
   });
 });

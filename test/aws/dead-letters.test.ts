@@ -9,13 +9,14 @@
  * twice by Lambda, then the DLQ). SQS on fauxqs, S3 on s3rver; DynamoDB is not needed before a
  * message or event is read, and unreachable where it is.
  */
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { s3Start } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
@@ -53,6 +54,8 @@ beforeAll(async () => {
   s3 = await startS3rver('dl-bucket');
   const triggers = path.join(tmp(), 'triggers');
   mkdirSync(triggers);
+  // The S3 start bridge knows diamond (and no other workflow).
+  copyFileSync(path.resolve(import.meta.dirname, '../../triggers/diamond.json'), path.join(triggers, 'diamond.json'));
   const server = createServer();
   closedPort = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
   await new Promise((resolve) => server.close(resolve));
@@ -228,6 +231,41 @@ describe('events the processor can never read', () => {
     resetWiring();
     const e = event({ workflow: 'chain', runId: 'r', step: 'a', outputRef: `s3://${s3.bucket}/joinflow/results/r/any.json` });
     await expect(processor({ workflow: 'chain', event: e })).rejects.toThrow();
+    expect(await deadLetters(eventsDlq)).toEqual([]);
+  });
+});
+
+describe('uploads the S3 start bridge can start no run', () => {
+  const created = (key: string, object: Record<string, unknown> = {}) => ({ id: 'e-s3', source: 'aws.s3', 'detail-type': 'Object Created', time: '2026-01-01T00:00:00Z', detail: { bucket: { name: s3.bucket }, object: { key, size: 8, etag: 'd41d8cd98f00b204e9800998ecf8427e', ...object } } });
+  const letters = async () => (await deadLetters(eventsDlq)).map((d) => JSON.parse(d.body) as { reason: string; event: { detail: { object: { key: string } } } });
+
+  it('dead-letters an upload under runs/<a workflow the stage does not have>/ at once, naming the object and the workflow', async () => {
+    await put('runs/nosuch/in.json', '{"x": 1}');
+    await s3Start(created('runs/nosuch/in.json'));
+    expect(await letters()).toEqual([{
+      reason: `upload s3://${s3.bucket}/runs/nosuch/in.json starts no run: the stage has no workflow "nosuch" (an upload to runs/<workflow>/<file> starts a run of <workflow>; deployed: diamond)`,
+      event: created('runs/nosuch/in.json'),
+    }]);
+  });
+
+  it('dead-letters an upload deleted, or overwritten, before the bridge read it, naming its bucket and key, and does not fail the invocation', async () => {
+    await s3Start(created('runs/diamond/deleted.json'));
+    // Overwritten: the object there now has another ETag than the upload's.
+    await put('runs/diamond/overwritten.json', '{"x": 2}');
+    await s3Start(created('runs/diamond/overwritten.json', { etag: '0123456789abcdef0123456789abcdef' }));
+    // Over the inline size (passed by reference): checked to be there all the same.
+    await s3Start(created('runs/diamond/large-deleted.bin', { size: 10_000_000 }));
+    const reasons = new Map((await letters()).map((l) => [l.event.detail.object.key, l.reason]));
+    expect(reasons.get('runs/diamond/deleted.json')).toBe(`upload s3://${s3.bucket}/runs/diamond/deleted.json is gone: it was deleted before the S3 start bridge read it, so it starts no run (upload it again to start one)`);
+    expect(reasons.get('runs/diamond/overwritten.json')).toMatch(new RegExp(`^upload s3://${s3.bucket}/runs/diamond/overwritten\\.json was overwritten before the S3 start bridge read it \\(its ETag is [0-9a-f]{32}, the upload's was 0123456789abcdef0123456789abcdef\\): this upload starts no run; the one that overwrote it starts its own$`));
+    expect(reasons.get('runs/diamond/large-deleted.bin')).toMatch(/^upload s3:\/\/dl-bucket\/runs\/diamond\/large-deleted\.bin is gone: /);
+    expect(reasons.size).toBe(3);
+  });
+
+  it('fails the invocation (Lambda retries it) when S3 cannot be reached, and dead-letters nothing', async () => {
+    process.env['AWS_ENDPOINT_URL_S3'] = `http://127.0.0.1:${closedPort}`;
+    resetWiring();
+    await expect(s3Start(created('runs/diamond/in.json'))).rejects.toThrow();
     expect(await deadLetters(eventsDlq)).toEqual([]);
   });
 });

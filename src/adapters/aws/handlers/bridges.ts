@@ -9,9 +9,10 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope } from '../../../model/events.ts';
 import { retriesAfter, STEP_TIMEOUT } from '../../../runtime/fallback.ts';
 import { outputKey, type TaskMeta } from '../dispatch.ts';
-import { stepFailed } from '../effects.ts';
+import { carryOut, stepFailed } from '../effects.ts';
 import { log } from '../log.ts';
 import { dataUri, missingDataFiles } from '../s3-data.ts';
+import { readUpload } from '../upload-input.ts';
 import { wiring } from '../wiring.ts';
 
 type AwsEvent<D> = { id: string; source: string; 'detail-type': string; time: string; detail: D };
@@ -159,44 +160,43 @@ async function readOutput(meta: TaskMeta): Promise<unknown> {
   }
 }
 
-/** S3 "Object Created" (EventBridge notification). */
-type ObjectCreated = { bucket?: { name?: string }; object?: { key?: string; size?: number; etag?: string } };
-
-/** Largest object passed inline as a run's input; larger ones are passed by reference. */
-const INLINE_INPUT_BYTES = 200 * 1024;
+/** S3 "Object Created" (EventBridge notification), as AWS documents it. */
+type ObjectCreated = { bucket?: { name?: string }; object?: { key?: string; size?: number; etag?: string; 'version-id'?: string; sequencer?: string } };
 
 /**
  * An upload under `<prefix><workflow>/...` starts a run of that workflow with the object as input
- * (parsed JSON when it is JSON, else a reference). The run id derives from the key and ETag, so a
- * redelivered notification does not start a second run.
+ * (upload-input.ts). The run id derives from the bucket, key, ETag and the upload's version id and
+ * sequencer (S3 gives each write of a key its own), so a redelivered notification starts no
+ * second run, and uploading the same file again starts a new one. An upload that cannot start a
+ * run (no such workflow, the object gone or overwritten) goes to the events DLQ at once, with the
+ * reason; a "folder" (a key ending in "/", as the S3 console creates) starts nothing.
  */
 export async function s3Start(event: AwsEvent<ObjectCreated>): Promise<void> {
   const w = wiring();
-  const bucket = event.detail.bucket?.name;
-  const key = event.detail.object?.key;
-  if (!bucket || !key) throw new Error('S3 Object Created event without bucket or key');
+  const bucket = event.detail?.bucket?.name;
+  const object = event.detail?.object;
+  const key = object?.key;
+  const deadLetter = (reason: string) => carryOut([{ type: 'dead-letter', event, reason }], w.effects);
+  if (!bucket || !key) return deadLetter('not an S3 Object Created event: it names no bucket and key (detail.bucket.name, detail.object.key)');
   const prefix = process.env['JOINFLOW_START_PREFIX'] ?? 'runs/';
+  if (key.endsWith('/')) {
+    log('info', `upload s3://${bucket}/${key} is a folder, not a file: it starts no run`, {});
+    return;
+  }
   const rest = key.startsWith(prefix) ? key.slice(prefix.length) : key;
   const workflow = rest.split('/')[0] ?? '';
   if (!w.plans.some((p) => p.workflow === workflow)) {
-    log('warn', `upload ${key}: no workflow "${workflow}" (expected ${prefix}<workflow>/<file>)`, {});
-    return;
+    const known = w.plans.map((p) => p.workflow).sort().join(', ') || 'none';
+    return deadLetter(`upload s3://${bucket}/${key} starts no run: the stage has no workflow "${workflow}" (an upload to ${prefix}<workflow>/<file> starts a run of <workflow>; deployed: ${known})`);
   }
-  const ref = { bucket, key, size: event.detail.object?.size ?? 0 };
-  let input: unknown = { object: ref };
-  if (ref.size <= INLINE_INPUT_BYTES) {
-    const res = await w.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const text = (await res.Body?.transformToString()) ?? '';
-    try {
-      input = JSON.parse(text);
-    } catch {
-      input = { object: ref, text };
-    }
-  }
-  const digest = createHash('sha256').update(`${bucket}/${key}#${event.detail.object?.etag ?? ''}`).digest('hex').slice(0, 32);
+  const read = await readUpload(w.s3, { bucket, key, size: object?.size ?? 0, etag: object?.etag });
+  if ('reason' in read) return deadLetter(read.reason);
+  // A redelivery repeats all of them; another write of the key has another sequencer (and version).
+  const version = `#${object?.etag ?? ''}${object?.['version-id'] ? `#v:${object['version-id']}` : ''}${object?.sequencer ? `#s:${object.sequencer}` : ''}`;
+  const digest = createHash('sha256').update(`${bucket}/${key}${version}`).digest('hex').slice(0, 32);
   const runId = `s3-${digest}`;
   log('info', `upload ${key} starts a run`, { runId, workflow });
-  await w.bus.publish([runRequested(workflow, runId, input)]);
+  await w.bus.publish([runRequested(workflow, runId, read.input)]);
 }
 
 function stepCompleted(meta: TaskMeta, output: unknown): EventEnvelope {
