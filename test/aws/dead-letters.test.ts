@@ -16,6 +16,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createDeadLetters, SQS_MESSAGE_BYTES } from '../../src/adapters/aws/dead-letter-queue.ts';
 import { s3Start } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
@@ -267,5 +268,43 @@ describe('uploads the S3 start bridge can start no run', () => {
     resetWiring();
     await expect(s3Start(created('runs/diamond/in.json'))).rejects.toThrow();
     expect(await deadLetters(eventsDlq)).toEqual([]);
+  });
+});
+
+describe('a dead letter near SQS\'s message size limit', () => {
+  /** A DLQ that takes what SQS takes by default (fauxqs defaults to SQS's largest, 1 MiB). */
+  const dlqOf256KiB = async () => (await sqs.send(new CreateQueueCommand({ QueueName: `dl-small-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, Attributes: { MaximumMessageSize: String(SQS_MESSAGE_BYTES) } }))).QueueUrl!;
+  const reason = `not a timer message: ${'task: Invalid input; '.repeat(70)}`;
+
+  it('cuts the reason so that the copy, attributes included, fits where the message did', async () => {
+    const dlqUrl = await dlqOf256KiB();
+    const body = 'x'.repeat(SQS_MESSAGE_BYTES - 1000);
+    const out = await createDeadLetters({ sqs, queueUrl: timerQueue, dlqUrl }).send({ messageId: 'm-near', body, receiveCount: '1' }, reason);
+    expect(out).toEqual({ sent: true, queueUrl: dlqUrl });
+    const [dead] = await deadLetters(dlqUrl);
+    expect(dead!.body).toBe(body);
+    const said = dead!.attributes['joinflow-reason']!;
+    expect(said.startsWith(reason.slice(0, 100))).toBe(true);
+    expect(said).toMatch(/\.\.\. \(\d+ more bytes: the log line naming message m-near has it whole\)$/);
+    const attributeBytes = Object.entries(dead!.attributes).reduce((n, [k, v]) => n + k.length + (k === 'joinflow-receive-count' ? 'Number' : 'String').length + Buffer.byteLength(v), 0);
+    expect(body.length + attributeBytes).toBeLessThanOrEqual(SQS_MESSAGE_BYTES);
+  });
+
+  it('keeps a long reason to 2,000 bytes, cut between characters', async () => {
+    await createDeadLetters({ sqs, queueUrl: timerQueue, dlqUrl: eventsDlq }).send({ messageId: 'm-wide', body: '{}' }, `bad: ${'é'.repeat(1500)}`);
+    const said = (await deadLetters(eventsDlq))[0]!.attributes['joinflow-reason']!;
+    expect(Buffer.byteLength(said)).toBeLessThanOrEqual(2000);
+    expect(said).toMatch(/^bad: é+\.\.\. \(\d+ more bytes: /);
+  });
+
+  it('says why, with the sizes, when not even a short reason fits, and sends it all the same to a DLQ that takes larger messages', async () => {
+    const body = 'x'.repeat(SQS_MESSAGE_BYTES - 50);
+    const small = await dlqOf256KiB();
+    const out = await createDeadLetters({ sqs, queueUrl: timerQueue, dlqUrl: small }).send({ messageId: 'm-full', body }, reason);
+    expect(out).toEqual({ sent: false, why: expect.stringMatching(new RegExp(`^cannot send it to ${small} \\(its body is ${SQS_MESSAGE_BYTES - 50} bytes, \\d+ with the reason and the other attributes, over the ${SQS_MESSAGE_BYTES} bytes an SQS queue takes unless its MaximumMessageSize is raised\\): `)) });
+    expect(await deadLetters(small)).toEqual([]);
+    // eventsDlq (fauxqs's default, as SQS allows at most: 1 MiB) takes it.
+    expect(await createDeadLetters({ sqs, queueUrl: timerQueue, dlqUrl: eventsDlq }).send({ messageId: 'm-full', body }, reason)).toEqual({ sent: true, queueUrl: eventsDlq });
+    expect((await deadLetters(eventsDlq)).map((d) => d.body.length)).toEqual([body.length]);
   });
 });

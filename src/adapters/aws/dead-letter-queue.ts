@@ -16,8 +16,17 @@ export const DeadLetterAttribute = {
   receiveCount: 'joinflow-receive-count',
 } as const;
 
-/** A reason longer than this is cut: attributes count towards the message's size limit. */
-export const MAX_REASON_CHARS = 2000;
+/** A reason longer than this (in UTF-8 bytes) is cut: it is for reading, and the log line has it whole. */
+export const MAX_REASON_BYTES = 2000;
+
+/**
+ * What SQS takes in one message unless a queue says more (MaximumMessageSize, which the stack's
+ * queues leave at its default): the body and every attribute's name, data type and value count.
+ */
+export const SQS_MESSAGE_BYTES = 262_144;
+
+/** The least of a reason worth sending: with less room, the copy goes with this much anyway, for a DLQ that takes larger messages. */
+const MIN_REASON_BYTES = 120;
 
 /** A message as received: what is sent on to the dead-letter queue. */
 export type ReceivedMessage = { messageId: string; body: string; receiveCount?: string | undefined };
@@ -31,6 +40,8 @@ export type DeadLetters = {
    */
   send(message: ReceivedMessage, reason: string): Promise<{ sent: true; queueUrl: string } | { sent: false; why: string }>;
 };
+
+type Attributes = Record<string, { DataType: string; StringValue: string }>;
 
 /**
  * Dead letters for the queue at `queueUrl`. `dlqUrl` names the dead-letter queue; without it, the
@@ -51,26 +62,44 @@ export function createDeadLetters(options: { sqs: SQSClient; queueUrl: string; d
         found = undefined;
         return { sent: false, why: `cannot find the dead-letter queue of ${queueUrl}: ${describe(error)}` };
       }
-      const said = visible(reason);
-      const cut = said.length > MAX_REASON_CHARS ? `${said.slice(0, MAX_REASON_CHARS)}... (${said.length - MAX_REASON_CHARS} more characters)` : said;
       const text = (value: string) => ({ DataType: 'String', StringValue: value });
+      const others: Attributes = {
+        [DeadLetterAttribute.messageId]: text(message.messageId),
+        [DeadLetterAttribute.sourceQueue]: text(queueUrl),
+        ...(message.receiveCount === undefined || !/^\d+$/.test(message.receiveCount) ? {} : { [DeadLetterAttribute.receiveCount]: { DataType: 'Number', StringValue: message.receiveCount } }),
+      };
+      // The copy must fit where the original did: a body near the limit leaves less room for the reason.
+      const room = SQS_MESSAGE_BYTES - Buffer.byteLength(message.body) - attributeBytes(others) - attributeBytes({ [DeadLetterAttribute.reason]: text('') });
+      const said = shorten(visible(reason), Math.min(MAX_REASON_BYTES, Math.max(room, MIN_REASON_BYTES)), message.messageId);
+      const attributes = { [DeadLetterAttribute.reason]: text(said), ...others };
       try {
-        await sqs.send(new SendMessageCommand({
-          QueueUrl: dlqUrl,
-          MessageBody: message.body,
-          MessageAttributes: {
-            [DeadLetterAttribute.reason]: text(cut),
-            [DeadLetterAttribute.messageId]: text(message.messageId),
-            [DeadLetterAttribute.sourceQueue]: text(queueUrl),
-            ...(message.receiveCount === undefined || !/^\d+$/.test(message.receiveCount) ? {} : { [DeadLetterAttribute.receiveCount]: { DataType: 'Number', StringValue: message.receiveCount } }),
-          },
-        }));
+        await sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: message.body, MessageAttributes: attributes }));
       } catch (error) {
-        return { sent: false, why: `cannot send it to ${dlqUrl}: ${describe(error)}` };
+        const bytes = Buffer.byteLength(message.body) + attributeBytes(attributes);
+        // Past the default limit only when the source queue allows larger messages than its DLQ.
+        const size = bytes > SQS_MESSAGE_BYTES ? ` (its body is ${Buffer.byteLength(message.body)} bytes, ${bytes} with the reason and the other attributes, over the ${SQS_MESSAGE_BYTES} bytes an SQS queue takes unless its MaximumMessageSize is raised)` : '';
+        return { sent: false, why: `cannot send it to ${dlqUrl}${size}: ${describe(error)}` };
       }
       return { sent: true, queueUrl: dlqUrl };
     },
   };
+}
+
+/** The bytes SQS counts for message attributes: each name, data type and value, in UTF-8. */
+export function attributeBytes(attributes: Attributes): number {
+  return Object.entries(attributes).reduce((n, [name, a]) => n + Buffer.byteLength(name) + Buffer.byteLength(a.DataType) + Buffer.byteLength(a.StringValue), 0);
+}
+
+/** `reason` in at most `max` UTF-8 bytes: cut at a character, saying how much is left out and where it is whole. */
+function shorten(reason: string, max: number, messageId: string): string {
+  const bytes = Buffer.byteLength(reason);
+  if (bytes <= max) return reason;
+  const tail = (left: number) => `... (${left} more bytes: the log line naming message ${messageId} has it whole)`;
+  let keep = Math.max(0, max - Buffer.byteLength(tail(bytes)));
+  // Not inside a character: back off to the start of one (a UTF-8 continuation byte is 10xxxxxx).
+  const buffer = Buffer.from(reason);
+  while (keep > 0 && ((buffer[keep] ?? 0) & 0xc0) === 0x80) keep--;
+  return `${buffer.subarray(0, keep).toString()}${tail(bytes - keep)}`;
 }
 
 /** The URL of the dead-letter queue named by the queue's redrive policy. */
