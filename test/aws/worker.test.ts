@@ -16,6 +16,7 @@ import {
   SendMessageCommand,
   SQSClient,
   ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
@@ -259,6 +260,23 @@ describe('createWorker', () => {
     await dispatcher.dispatch(t);
     await until('Step Completed', () => bus.of('Step Completed').length > 0);
     expect(bus.of('Step Completed')[0]).toMatchObject({ runId: t.runId, output: 10 });
+  });
+
+  it('says that a malformed message it sent to the DLQ but could not delete may be dead-lettered again, not that it may run', async () => {
+    const { url, dlq } = await queues();
+    const sent = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{not json' }));
+    const refusing = {
+      send: (command: unknown) => command instanceof DeleteMessageCommand
+        ? Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+        : sqs.send(command as never),
+    } as unknown as SQSClient;
+    const { worker, warnings } = startWorker(url, captureBus(), { sqs: refusing, visibilityTimeoutSec: 30 });
+    await until('the worker to log the dead letter', () => warnings.some((w) => w.includes('sent to the dead-letter queue')));
+    await worker.stop();
+    expect(warnings).toEqual([
+      expect.stringMatching(new RegExp(`^malformed task message ${sent.MessageId} \\(receive 1\\): body is not JSON \\(.+\\): cannot delete its message \\(ThrottlingException: Rate exceeded\\); it comes back after its visibility timeout, and may be dead-lettered again \\(a second copy in the dead-letter queue\\)$`)),
+      expect.stringMatching(new RegExp(`^malformed task message ${sent.MessageId} \\(receive 1\\): .*; sent to the dead-letter queue ${dlq} with the reason \\(attribute joinflow-reason\\), but not deleted$`)),
+    ]);
   });
 
   it('leaves a malformed message on a queue without a redrive policy, saying so', async () => {

@@ -184,11 +184,14 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function deleteMessage(receipt: string, what: string): Promise<void> {
+  /** Deletes a message; false, said with what the message's return would do (`then`), when it cannot. */
+  async function deleteMessage(receipt: string, what: string, then = 'the task may run again'): Promise<boolean> {
     try {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt }));
+      return true;
     } catch (error) {
-      log.warn(`${what}: cannot delete its message (${describe(error)}); it may run again`);
+      log.warn(`${what}: cannot delete its message (${describe(error)}); it comes back after its visibility timeout, and ${then}`);
+      return false;
     }
   }
 
@@ -197,7 +200,7 @@ export function createWorker(options: WorkerOptions): Worker {
     // A task of a run that has ended (cancelled, failed, succeeded without it) is of no use to it.
     const ended = await runs.ended(task);
     if (ended !== undefined) {
-      await deleteMessage(receipt, what);
+      await deleteMessage(receipt, what, 'is dropped again, its run having ended');
       log.info(`${what}: not run, its run has ended (${ended})`);
       return;
     }
@@ -221,7 +224,7 @@ export function createWorker(options: WorkerOptions): Worker {
       const reason: unknown = controller.signal.reason;
       if (outcome.status === 'aborted' && typeof reason === 'string' && reason.startsWith(RUN_ENDED)) {
         // Its run ended meanwhile: the result would be ignored, so none is published.
-        await deleteMessage(receipt, what);
+        await deleteMessage(receipt, what, 'is dropped again, its run having ended');
         log.info(`${what}: stopped after ${now() - started} ms, its run has ended (${reason.slice(RUN_ENDED.length + 2)})`);
         return;
       }
@@ -290,8 +293,8 @@ export function createWorker(options: WorkerOptions): Worker {
     const what = `malformed task message ${message.MessageId} (receive ${receives ?? '?'}): ${reason}`;
     const out = await deadLetters.send({ messageId: message.MessageId ?? '?', body: message.Body ?? '', receiveCount: receives }, reason);
     if (!out.sent) return log.error(`${what}; left for the queue's redrive policy, as it could not be sent to the dead-letter queue: ${out.why}`);
-    await deleteMessage(receipt, what);
-    log.error(`${what}; sent to the dead-letter queue ${out.queueUrl} with the reason (attribute joinflow-reason) and deleted`);
+    const deleted = await deleteMessage(receipt, what, 'may be dead-lettered again (a second copy in the dead-letter queue)');
+    log.error(`${what}; sent to the dead-letter queue ${out.queueUrl} with the reason (attribute joinflow-reason)${deleted ? ' and deleted' : ', but not deleted'}`);
   }
 
   async function loop(): Promise<void> {
