@@ -132,6 +132,23 @@ function loadSubscriptions(plans, dir = triggersDir()) {
   return [...config.subscriptions, ...plans.flatMap((p) => p.subscriptions || [])];
 }
 
+/**
+ * `custom.joinflow.startPrefix` (default `runs/`): a folder of the bucket of its own. Empty, or
+ * holding (or held by) a prefix the stage writes to itself, it would make joinflow's own objects
+ * (claim checks, Batch outputs, data files) look like uploads: each would reach the S3 start
+ * bridge, which dead-letters an upload of no workflow, or start a run.
+ */
+function startPrefix(value) {
+  const prefix = value == null ? 'runs/' : String(value);
+  const own = [BLOB_PREFIX, OUTPUT_PREFIX, DATA_PREFIX, STEP_DATA_PREFIX];
+  const clash = own.find((p) => p.startsWith(prefix) || prefix.startsWith(p));
+  if (!/^[^/]+(\/[^/]+)*\/$/.test(prefix) || clash !== undefined) {
+    const why = clash !== undefined ? `it overlaps ${clash}, where the stage writes its own objects (${own.join(', ')})` : 'it must be one or more folder names, each followed by "/" (e.g. runs/ or inbox/runs/)';
+    throw new Error(`custom.joinflow.startPrefix ${JSON.stringify(prefix)} cannot be the prefix of the uploads that start runs: ${why}`);
+  }
+  return prefix;
+}
+
 /** `custom.joinflow` with defaults applied. */
 function settings(custom = {}) {
   const c = custom || {};
@@ -141,7 +158,7 @@ function settings(custom = {}) {
     throw new Error(`custom.joinflow.ruleBudget ${budget} leaves no room for joinflow's own two rules on the event bus (the Lambda-result bridge's and the unrouted events'): at most ${LIMITS.rulesPerBus - 2} of EventBridge's ${LIMITS.rulesPerBus} rules per bus`);
   }
   return {
-    startPrefix: c.startPrefix == null ? 'runs/' : String(c.startPrefix),
+    startPrefix: startPrefix(c.startPrefix),
     gpuInstanceTypes: list(c.gpuInstanceTypes).length ? list(c.gpuInstanceTypes) : ['g4dn.xlarge', 'g5.xlarge'],
     gpuMaxvCpus: positive(c.gpuMaxvCpus, 64, 'gpuMaxvCpus'),
     cpuMaxvCpus: positive(c.cpuMaxvCpus, 64, 'cpuMaxvCpus'),

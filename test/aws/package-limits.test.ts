@@ -258,6 +258,22 @@ describe('s3:ListBucket where a missing key must read as missing', () => {
   });
 });
 
+describe('the prefix of uploads that start runs', () => {
+  const one = [plan({ name: 'w', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } })];
+
+  it('refuses one that is empty or lacks its "/", and one that overlaps where the stage writes its own objects', () => {
+    expect(() => build(one, { startPrefix: '' })).toThrow('custom.joinflow.startPrefix "" cannot be the prefix of the uploads that start runs: it overlaps joinflow/, where the stage writes its own objects (joinflow/, outputs/, data/, steps/)');
+    expect(() => build(one, { startPrefix: 'runs' })).toThrow('custom.joinflow.startPrefix "runs" cannot be the prefix of the uploads that start runs: it must be one or more folder names, each followed by "/" (e.g. runs/ or inbox/runs/)');
+    expect(() => build(one, { startPrefix: 'data/runs/' })).toThrow(/"data\/runs\/" cannot be .*: it overlaps data\//);
+    expect(() => build(one, { startPrefix: '/runs/' })).toThrow(/must be one or more folder names/);
+  });
+
+  it('takes runs/ by default, and another folder', () => {
+    expect(build(one).model['settings']['startPrefix']).toBe('runs/');
+    expect(build(one, { startPrefix: 'inbox/runs/' }).model['settings']['startPrefix']).toBe('inbox/runs/');
+  });
+});
+
 describe('where messages that can never be processed go', () => {
   const functionsCjs = require('../../deploy/functions.cjs') as { environments(model: Json): Record<string, Record<string, unknown>> };
   const { model } = build([plan({ name: 'boxed', steps: { a: { executor: { type: 'container', queue: 'gpu', command: 'echo' } } } })]);
