@@ -186,7 +186,8 @@ export async function s3Start(event: AwsEvent<ObjectCreated>): Promise<void> {
   const rest = key.startsWith(prefix) ? key.slice(prefix.length) : key;
   const workflow = rest.split('/')[0] ?? '';
   if (!w.plans.some((p) => p.workflow === workflow)) {
-    const known = w.plans.map((p) => p.workflow).sort().join(', ') || 'none';
+    const names = w.plans.map((p) => p.workflow).sort();
+    const known = names.length === 0 ? 'none' : names.length <= 20 ? names.join(', ') : `${names.slice(0, 20).join(', ')} and ${names.length - 20} more`;
     return deadLetter(`upload s3://${bucket}/${key} starts no run: the stage has no workflow "${workflow}" (an upload to ${prefix}<workflow>/<file> starts a run of <workflow>; deployed: ${known})`);
   }
   const read = await readUpload(w.s3, { bucket, key, size: object?.size ?? 0, etag: object?.etag });
