@@ -23,13 +23,14 @@
  * so it never takes this one's status.
  *
  * The module also exports outputGone(fd) (output.c): whether nobody can read what is written to a
- * pipe or socket any more; and envStamp() (env.c): a hash of the process's environment, which
- * tells the process executor when its copy of process.env is out of date.
+ * pipe or socket any more; envStamp() (env.c): a hash of the process's environment, which
+ * tells the process executor when its copy of process.env is out of date; exitNow(code) (exit.c);
+ * and reapExited(pid) (reap.c): the exit status of a child that no thread's loop will collect.
  *
  * Its files: this one (the spawn thread, its start and stop, and the functions JS calls),
  * child.c (the command's arguments read from JS, and posix_spawn with the PATH lookup), watch.c
  * (on the loop thread: each child's output and exit, and the end of its request), output.c,
- * env.c, and spawn.h (the types they share).
+ * env.c, exit.c, reap.c, and spawn.h (the types they share).
  */
 #include "spawn.h"
 
@@ -251,6 +252,8 @@ napi_value OutputGone(napi_env env, napi_callback_info info);
 napi_value EnvStamp(napi_env env, napi_callback_info info);
 /* exitNow(code), in exit.c. */
 napi_value ExitNow(napi_env env, napi_callback_info info);
+/* reapExited(pid), in reap.c. */
+napi_value ReapExited(napi_env env, napi_callback_info info);
 
 NAPI_MODULE_INIT() {
   napi_value spawn_fn, supported_fn, output_gone_fn, env_stamp_fn;
@@ -265,5 +268,8 @@ NAPI_MODULE_INIT() {
   napi_value exit_now_fn;
   napi_create_function(env, "exitNow", NAPI_AUTO_LENGTH, ExitNow, NULL, &exit_now_fn);
   napi_set_named_property(env, exports, "exitNow", exit_now_fn);
+  napi_value reap_exited_fn;
+  napi_create_function(env, "reapExited", NAPI_AUTO_LENGTH, ReapExited, NULL, &reap_exited_fn);
+  napi_set_named_property(env, exports, "reapExited", reap_exited_fn);
   return exports;
 }

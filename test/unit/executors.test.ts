@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +59,30 @@ function running(pid: number): boolean {
 async function stillRunning(pids: number[]): Promise<number[]> {
   for (let i = 0; i < 200 && pids.some(running); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   return pids.filter(running);
+}
+
+/** The children of this process that have exited and that nobody has reaped: zombies (/proc/<pid>/stat state Z). */
+function zombies(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state === 'Z' && Number(ppid) === process.pid) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** Which of `pids` are zombies of this process after up to 10 s (at once when none is). */
+async function zombiesAmong(pids: number[]): Promise<number[]> {
+  const left = () => zombies().filter((pid) => pids.includes(pid));
+  for (let i = 0; i < 200 && left().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return left();
 }
 
 describe('simulate executor', () => {
@@ -895,6 +919,36 @@ describe('function executor', () => {
     } finally {
       for (const pid of pids.filter(running)) process.kill(pid, 'SIGKILL');
       await single.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(process.platform === 'linux')('reaps the children a handler left, stopped after their worker thread ended: no zombies are left, on abort or on close', async () => {
+    const pool = createFunctionExecutor({ threads: 1, terminateGraceMs: 100, warn: () => {} });
+    const dir = await mkdtemp(join(tmpdir(), 'jf-zombies-'));
+    let pids: number[] = [];
+    try {
+      // Aborted: the thread is terminated while its children are still being stopped.
+      const file = join(dir, 'pids.json');
+      const stop = new AbortController();
+      const hanging = pool.execute(task(fn('leavesChildren'), { input: { pids: file } }), stop.signal);
+      while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 10));
+      pids = JSON.parse(await readFile(file, 'utf8')) as number[];
+      stop.abort();
+      expect(await hanging).toEqual(ABORTED);
+      expect(await stillRunning(pids)).toEqual([]);
+      // The sleep and the detached shell are this process's children; the shell's own child is not.
+      expect(await zombiesAmong(pids)).toEqual([]);
+      // Left by a handler that returned: stopped when the executor closes, after the thread is told to end.
+      const left = await pool.execute(task(fn('leavesChildren')), never);
+      const more = (left as { output: number[] }).output;
+      pids.push(...more);
+      await pool.close();
+      expect(await stillRunning(more)).toEqual([]);
+      expect(await zombiesAmong(more)).toEqual([]);
+    } finally {
+      for (const pid of pids.filter(running)) process.kill(pid, 'SIGKILL');
+      await pool.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

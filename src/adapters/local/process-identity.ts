@@ -11,6 +11,12 @@ export function processStart(pid: number = process.pid): string | undefined {
   return statFields(pid)?.[19];
 }
 
+/** A process's state (`R`, `S`, `Z` for a zombie...), parent and start time, as /proc/<pid>/stat gives them; undefined without it. */
+export function processStatus(pid: number): { state: string; ppid: number; start: string } | undefined {
+  const fields = statFields(pid);
+  return fields === undefined ? undefined : { state: fields[0]!, ppid: Number(fields[1]), start: fields[19]! };
+}
+
 /** The fields of /proc/<pid>/stat after the command name (state first); undefined without it. */
 function statFields(pid: number): string[] | undefined {
   try {

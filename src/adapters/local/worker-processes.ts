@@ -5,9 +5,11 @@
  * replaced (a reload, a crash). The children it reported are signalled by pid; on Linux what they
  * started in turn is found by the mark in its environment (orphans.ts), a detached child's
  * process group included, unless it cleared its environment. Elsewhere, a detached child's
- * process group is signalled as a whole, other grandchildren are not found.
+ * process group is signalled as a whole, other grandchildren are not found. The children that
+ * exit after the worker has ended are reaped here (child-reaper.ts), on Linux.
  */
 import type { Worker } from 'node:worker_threads';
+import { childStart, reapWhenExited } from './child-reaper.ts';
 import { ownerLabel, THREAD_MARK, threadMark, type Owner, type SpawnNotice } from './function-protocol.ts';
 import { findProcesses, stopProcesses } from './orphans.ts';
 
@@ -23,6 +25,9 @@ export type WorkerProcesses = {
   stop(): Promise<void>;
 };
 
+/** How long after a worker has ended, beyond the grace of its children's stop, they are waited for to reap them. */
+const REAP_MARGIN_MS = 10_000;
+
 /** Live trackers, for {@link stopHandlerProcesses}. */
 const live = new Set<{ signal(): void }>();
 
@@ -32,7 +37,7 @@ const live = new Set<{ signal(): void }>();
  */
 export function workerProcesses(worker: Worker, graceMs: number, warn: (line: string) => void): WorkerProcesses {
   const mark = threadMark(process.pid, worker.threadId);
-  const children = new Map<number, { detached: boolean; owner: Owner | undefined }>();
+  const children = new Map<number, { detached: boolean; owner: Owner | undefined; start: string | undefined }>();
   const signalled = new Set<number>();
   const stopping: Promise<unknown>[] = [];
   let spawned = false;
@@ -61,7 +66,13 @@ export function workerProcesses(worker: Worker, graceMs: number, warn: (line: st
     },
   };
   live.add(tracker);
-  worker.once('exit', () => live.delete(tracker));
+  worker.once('exit', () => {
+    live.delete(tracker);
+    // Its children not yet reaped are nobody's to reap now: they are being stopped (stop()).
+    const left = new Map<number, string>();
+    for (const [pid, child] of children) if (child.start !== undefined) left.set(pid, child.start);
+    reapWhenExited(left, graceMs + REAP_MARGIN_MS);
+  });
 
   return {
     note(notice): void {
@@ -70,7 +81,7 @@ export function workerProcesses(worker: Worker, graceMs: number, warn: (line: st
         return;
       }
       spawned = true;
-      if (notice.pid !== undefined) children.set(notice.pid, { detached: notice.detached, owner: notice.owner });
+      if (notice.pid !== undefined) children.set(notice.pid, { detached: notice.detached, owner: notice.owner, start: childStart(notice.pid) });
     },
     stop(): Promise<void> {
       const pids = targets();
