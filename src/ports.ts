@@ -166,7 +166,8 @@ export interface Executor {
    * itself starts: the task's timeout counts from then, as Lambda's does (see lanes.ts).
    */
   readonly initPhase?: boolean;
-  execute(task: Task, signal: StopSignal, began?: () => void): Promise<StepOutcome>;
+  /** `begin`: given to an executor with `deferredStart`, as to `start`. */
+  execute(task: Task, signal: StopSignal, began?: () => void, begin?: (signal: StopSignal) => void): Promise<StepOutcome>;
   /**
    * The code tasks load may have changed on disk (`joinflow dev`): what the executor keeps loaded
    * (a worker's module cache) is not used for tasks from now on. Returns how many workers that retires.
@@ -180,9 +181,10 @@ export interface Executor {
    */
   start?(task: Task, signal: StopSignal, done: (outcome: StepOutcome, signal: StopSignal) => void, begin?: (signal: StopSignal) => void): void;
   /**
-   * True when a task handed to `start` may wait inside the executor before it executes (a simulated
-   * step of no duration waits for the executor's next turn of the loop, behind every task started
-   * in this one). The executor calls `begin(signal)` when the task begins to execute, and the
+   * True when a task handed to `start` (or `execute`) may wait inside the executor before it
+   * executes (a simulated step of no duration waits for the executor's next turn of the loop,
+   * behind every task started in this one; a function step for a thread of the pool that others
+   * keep busy). The executor calls `begin(signal)` when the task begins to execute, and the
    * task's start is taken then (its Step Started, the startedAt recorded, its timeout), so that the
    * wait shows before the start and not in its duration. A task that ends without `begin` took no
    * time (it starts when it ends), or, stopped while it waited, never started.

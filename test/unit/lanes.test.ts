@@ -85,10 +85,11 @@ describe('Lanes: a timeout after an init phase', () => {
   // A timeout of 100 ms each; the handler begins after `initMs` and runs `runMs`.
   it.each([
     ['counts from the handler\'s start: an init longer than the timeout does not time the task out', 300, 80, 380, { status: 'succeeded', output: 'ran' }],
-    ['still times out a handler that runs past its timeout once begun', 300, 500, 400, { status: 'timeout', timeoutMs: 100 }],
-    ['gives an init that never ends INIT_LIMIT_MS beyond the timeout (Lambda\'s Init limit), then times the task out', Infinity, 1, 100 + INIT_LIMIT_MS, { status: 'timeout', timeoutMs: 100 }],
+    // The timeout says how long the attempt took, and how much of it was init.
+    ['still times out a handler that runs past its timeout once begun', 300, 500, 400, { status: 'timeout', timeoutMs: 100, tookMs: 400, initMs: 300 }],
+    ['gives an init that never ends INIT_LIMIT_MS beyond the timeout (Lambda\'s Init limit), then times the task out', Infinity, 1, 100 + INIT_LIMIT_MS, { status: 'timeout', timeoutMs: 100, tookMs: 100 + INIT_LIMIT_MS, handlerStarted: false }],
   ])('%s', async (_title, initMs, runMs, endsAt, outcome) => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
       const { lanes, finished } = lanesWith(initExecutor(initMs, runMs));
       lanes.submit(task('t', 100));
@@ -186,6 +187,30 @@ describe('Lanes: an executor that says when a task begins (deferredStart)', () =
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('begins a task run through execute() when the executor says so, as one run through start()', async () => {
+    const begins: Array<() => void> = [];
+    const ends: Array<() => void> = [];
+    const executor: Executor = {
+      kind: 'simulate',
+      deferredStart: true,
+      execute: (_t, signal, _began, begin) => new Promise((resolve) => {
+        begins.push(() => begin!(signal));
+        ends.push(() => resolve({ status: 'succeeded', output: null }));
+      }),
+      close: async () => {},
+    };
+    const { lanes, log, records } = recorded(executor);
+    lanes.submitAll([task('a'), task('b')]);
+    expect(log).toEqual([]);
+    begins[1]!();
+    expect(log).toEqual(['started b 1000']);
+    ends[1]!();
+    begins[0]!();
+    ends[0]!();
+    await vi.waitUntil(() => records.length === 2);
+    expect(log).toEqual(['started b 1000', 'started a 1001', 'finished b succeeded', 'finished a succeeded']);
   });
 
   it('the simulate executor begins a timed step when handed over, and an instant one on its turn, taking no time', async () => {

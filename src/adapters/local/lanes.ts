@@ -28,6 +28,8 @@ class Job implements StopSignal {
   start = 0;
   /** Whether it has started: at once, or when its executor began it (Executor.deferredStart). */
   began = false;
+  /** When the step's own code began (Executor.initPhase), on the lanes' clock. */
+  handlerAt: number | undefined = undefined;
   readonly task: Task;
   /** The run's running jobs, this one among them. */
   readonly running: Set<Job>;
@@ -70,10 +72,18 @@ export type TraceRecord = {
   initMs?: number;
 };
 
+/**
+ * An attempt stopped by its timeout. For an executor with an init phase (Executor.initPhase):
+ * `tookMs`, the attempt's whole time; `initMs`, the part of it before the handler started (absent
+ * when it started at once); `handlerStarted: false` when it never started (the init used up the
+ * timeout and INIT_LIMIT_MS).
+ */
+export type TimedOut = { status: 'timeout'; timeoutMs: number; tookMs?: number; initMs?: number; handlerStarted?: false };
+
 /** What the lanes report back to the engine. */
 export type LaneHooks = {
   started(task: Task, at: number): void;
-  finished(task: Task, outcome: StepOutcome | { status: 'timeout'; timeoutMs: number }, record: TraceRecord): void;
+  finished(task: Task, outcome: StepOutcome | TimedOut, record: TraceRecord): void;
   /** Whether the task's run still wants it (false once the run ended). */
   wanted(task: Task): boolean;
   /** Which waiting task starts first: the highest number (runtime/priority.ts); default 0. */
@@ -173,7 +183,7 @@ export class Lanes {
    */
   #execute(executor: Executor, job: Job): void {
     const task = job.task;
-    const deferred = executor.deferredStart === true && executor.start !== undefined;
+    const deferred = executor.deferredStart === true;
     if (!deferred) this.#begin(job, executor);
     const timeoutMs = task.timeoutMs;
     if (executor.start) {
@@ -188,13 +198,17 @@ export class Lanes {
       }
       return;
     }
-    const began = timeoutMs === undefined || !executor.initPhase ? undefined : () => {
-      job.timer!.clear();
+    // Told again when a handler is told twice (its module loaded after all): counted from the last.
+    const began = !executor.initPhase ? undefined : () => {
+      if (!job.began || job.aborted) return;
+      job.handlerAt = this.#hooks.now();
+      if (timeoutMs === undefined) return;
+      job.timer?.clear();
       job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs);
     };
     let running: Promise<StepOutcome>;
     try {
-      running = began === undefined ? executor.execute(task, job) : executor.execute(task, job, began);
+      running = deferred ? executor.execute(task, job, began, this.#onBegin) : began === undefined ? executor.execute(task, job) : executor.execute(task, job, began);
     } catch (error) {
       running = Promise.reject(error as Error);
     }
@@ -266,8 +280,26 @@ export class Lanes {
     if (task.placement !== undefined) record.placement = task.placement;
     // Measured on the executor's clock: kept within the attempt as the engine's clock saw it.
     if (outcome.status !== 'aborted' && outcome.initMs !== undefined) record.initMs = Math.min(outcome.initMs, Math.max(0, end - start));
-    if (outcome.status === 'aborted' && controller.reason === 'timeout') this.#hooks.finished(task, { status: 'timeout', timeoutMs: task.timeoutMs! }, record);
+    if (outcome.status === 'aborted' && controller.reason === 'timeout') this.#hooks.finished(task, this.#timedOut(controller, record), record);
     else this.#hooks.finished(task, outcome, record);
+  }
+
+  /**
+   * A timeout as the engine reports it: for an executor with an init phase, with the time before
+   * the handler started (also the record's initMs), since the timeout leaves it out.
+   */
+  #timedOut(job: Job, record: TraceRecord): TimedOut {
+    const timeoutMs = job.task.timeoutMs!;
+    if (this.#executors.get(job.task.executor.type)?.initPhase !== true) return { status: 'timeout', timeoutMs };
+    const tookMs = Math.max(0, record.end - record.start);
+    if (job.handlerAt === undefined) {
+      record.initMs = tookMs;
+      return { status: 'timeout', timeoutMs, tookMs, handlerStarted: false };
+    }
+    const initMs = Math.min(tookMs, Math.max(0, job.handlerAt - record.start));
+    if (initMs === 0) return { status: 'timeout', timeoutMs, tookMs };
+    record.initMs = initMs;
+    return { status: 'timeout', timeoutMs, tookMs, initMs };
   }
 
   #pump(kind: ExecutorKind): void {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { DetailType, JOINFLOW_SOURCE, stepRef, stepRefWith, type EventEnvelope, type StepError } from '../../model/events.ts';
 import type { StepOutcome, Task } from '../../ports.ts';
 import type { DurableLog } from './durable-log.ts';
+import { INIT_LIMIT_MS, type TimedOut } from './lanes.ts';
 import { retriesAfter, STEP_TIMEOUT } from '../../runtime/fallback.ts';
 
 /**
@@ -109,7 +110,7 @@ export function createEventFactory(now: () => number, newId: () => string = crea
 }
 
 /** How an attempt ended, as the lanes report it (a timeout is an abort the engine asked for). */
-export type AttemptEnd = StepOutcome | { status: 'timeout'; timeoutMs: number };
+export type AttemptEnd = StepOutcome | TimedOut;
 
 /**
  * Step Completed or Step Failed for an attempt that ended (none for one that was stopped), and
@@ -118,11 +119,24 @@ export type AttemptEnd = StepOutcome | { status: 'timeout'; timeoutMs: number };
 export function attemptEvent(task: Task, outcome: AttemptEnd, make: EventFactory): { event?: EventEnvelope; retrying?: boolean } {
   if (outcome.status === 'succeeded') return { event: make(DetailType.StepCompleted, stepRefWith(task, 'output', outcome.output ?? null)) };
   if (outcome.status !== 'failed' && outcome.status !== 'timeout') return {};
-  const error: StepError = outcome.status === 'timeout'
-    ? { type: STEP_TIMEOUT, message: `step "${task.step}" timed out after ${outcome.timeoutMs} ms (attempt ${task.attempt})` }
-    : outcome.error;
+  const error: StepError = outcome.status === 'timeout' ? { type: STEP_TIMEOUT, message: timeoutMessage(task, outcome) } : outcome.error;
   const retrying = retriesAfter(task, error, outcome.status === 'timeout' || outcome.retriable);
   return { event: make(DetailType.StepFailed, stepRef(task, { error, retrying })), retrying };
+}
+
+/**
+ * What a timeout says: the step, the limit, the attempt; for a handler, the start-up before it
+ * (which its timeout does not count, as Lambda's leaves out the Init), or that it never began.
+ */
+function timeoutMessage(task: Task, timedOut: TimedOut): string {
+  const { timeoutMs, initMs, tookMs } = timedOut;
+  if (timedOut.handlerStarted === false) {
+    return `step "${task.step}" timed out (attempt ${task.attempt}) before its handler started: the worker thread and the module it waited for were not ready ` +
+      `${timeoutMs + INIT_LIMIT_MS} ms into the attempt (its timeoutMs of ${timeoutMs} ms plus ${INIT_LIMIT_MS} ms allowed for a start-up, Lambda's limit on Init)`;
+  }
+  if (initMs === undefined) return `step "${task.step}" timed out after ${timeoutMs} ms (attempt ${task.attempt})`;
+  return `step "${task.step}" timed out after ${timeoutMs} ms of its handler (attempt ${task.attempt}): its timeoutMs counts from the handler's start, ` +
+    `which came ${initMs} ms into the attempt, spent starting a worker thread or loading its module (${tookMs ?? timeoutMs + initMs} ms in all)`;
 }
 
 /**
