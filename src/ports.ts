@@ -126,6 +126,11 @@ export type Task = {
   files?: StepFiles;
   /** When the run started (ms since the epoch), which a function step's context gives as `runStartedAt`. */
   runStartedAt?: number;
+  /**
+   * The memory of a placed (`auto`) step whose handler runs here (its placement's memoryMb), which
+   * caps the heap of the worker thread it runs in on the embedded engine; absent for other steps.
+   */
+  memoryMb?: number;
 };
 
 /** How an execution ended. `aborted`: stopped because the signal fired (timeout or cancel). */

@@ -119,6 +119,8 @@ export function makeTask(
   if (fallback) task.executor = fallback.executor;
   if (spec.timeoutMs !== undefined && !fallback) task.timeoutMs = spec.timeoutMs;
   if (placement !== undefined) task.placement = placement;
+  // A placed step's handler, run in the embedded engine's function pool, gets the memory it has there.
+  if (spec.placement !== undefined && task.executor.type === 'function') task.memoryMb = spec.placement.memoryMb;
   if (spec.fallback && !fallback) task.fallback = 'batch';
   if (spec.files !== undefined) task.files = spec.files;
   // Only a handler is told when its run started (its context; ASL's $$.Execution.StartTime).

@@ -970,6 +970,65 @@ describe('function executor', () => {
     }
   });
 
+  it("caps a worker's heap at its task's memoryMb, on workers kept apart by their cap; the others keep V8's own limit", async () => {
+    const pool = createFunctionExecutor({ threads: 1 });
+    type Limit = { output: { limitMb: number; threadId: number } };
+    try {
+      const free = ((await pool.execute(task(fn('heapLimit')), never)) as Limit).output;
+      const capped = ((await pool.execute(task(fn('heapLimit'), { memoryMb: 256 }), never)) as Limit).output;
+      const again = ((await pool.execute(task(fn('heapLimit'), { memoryMb: 256 }), never)) as Limit).output;
+      const freeAgain = ((await pool.execute(task(fn('heapLimit')), never)) as Limit).output;
+      // V8's limit counts the young generation too: a little more than the old generation's cap.
+      expect(capped.limitMb).toBeGreaterThanOrEqual(256);
+      expect(capped.limitMb).toBeLessThan(free.limitMb);
+      expect(free.limitMb).toBeGreaterThan(300);
+      // One thread: the idle uncapped worker made room for a capped one, which was kept for the next capped task.
+      expect(capped.threadId).not.toBe(free.threadId);
+      expect(again.threadId).toBe(capped.threadId);
+      expect(freeAgain.threadId).not.toBe(capped.threadId);
+      expect(freeAgain.limitMb).toBe(free.limitMb);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs tasks of different caps in the order they came: a full pool makes room for the cap of the task that waited longest', async () => {
+    const pool = createFunctionExecutor({ threads: 1 });
+    const order: string[] = [];
+    const run = (name: string, memoryMb?: number) => pool.execute(task(fn('slow'), { input: { ms: 20 }, ...(memoryMb === undefined ? {} : { memoryMb }) }), never).then((o) => {
+      order.push(name);
+      return o.status;
+    });
+    try {
+      const all = [run('first'), run('capped', 256), run('second'), run('capped again', 256)];
+      expect(await Promise.all(all)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+      expect(order).toEqual(['first', 'capped', 'second', 'capped again']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails a task whose handler exceeds its memoryMb, naming the step, the attempt and the limit, and replaces its worker', async () => {
+    const pool = createFunctionExecutor({ threads: 2 });
+    try {
+      const [hoarder, other] = await Promise.all([
+        pool.execute(task(fn('hoards'), { step: 'greedy', attempt: 2, memoryMb: 128 }), never),
+        pool.execute(task(fn('slow'), { input: { ms: 50 } }), never),
+      ]);
+      const error = failure(hoarder);
+      expect(error).toMatchObject({ type: 'OutOfMemory', retriable: true });
+      expect(error.message).toContain("step 'greedy' (attempt 2, run run-1)");
+      expect(error.message).toContain('128 MB');
+      expect(error.message).toContain('resources.memoryMb');
+      // The task beside it was not disturbed, and the pool goes on, capped or not.
+      expect(bare(other)).toEqual(ok('slept'));
+      expect(bare(await pool.execute(task(fn('double'), { input: { x: 2 }, memoryMb: 128 }), never))).toEqual(ok(4));
+      expect(bare(await pool.execute(task(fn('double'), { input: { x: 3 } }), never))).toEqual(ok(6));
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('fails running and queued tasks on close', async () => {
     const single = createFunctionExecutor({ threads: 1 });
     const running = single.execute(task(fn('slow')), never);

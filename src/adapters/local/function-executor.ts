@@ -3,87 +3,24 @@
  * engine's event loop and a runaway one can be stopped (terminating its worker is the only way).
  */
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import type { Executor, StepOutcome, Task, StopSignal } from '../../ports.ts';
-import type { Owner, WorkerNotice, WorkerReply, WorkerRequest } from './function-protocol.ts';
+import type { FunctionExecutorOptions, Job, Slot } from './function-pool.ts';
+import type { Owner, WorkerNotice, WorkerReply } from './function-protocol.ts';
 import { COMPILED, startHandlerWorker, workerExecArgv } from './handler-worker-start.ts';
 import { INIT_LIMIT_MS } from './lanes.ts';
 import { terminateWithin } from './stuck-threads.ts';
 import { COMPILED_HERE, transpile } from './ts-transpiler.ts';
-import { failed, ownFault, uncaughtLeftover, uncaughtOwn, workerExited } from './worker-faults.ts';
-import { workerProcesses, type WorkerProcesses } from './worker-processes.ts';
-
-/** Options of {@link createFunctionExecutor}. */
-export type FunctionExecutorOptions = {
-  /** Most worker threads alive at once; default os.availableParallelism(). */
-  threads?: number;
-  /**
-   * Most workers warming up at once (starting, or loading the module of their first handler);
-   * default one less than os.availableParallelism(), at least 1. On 2 CPUs two workers that load
-   * TypeScript at once beside the engine each take ~1.5 times as long as one alone.
-   */
-  warming?: number;
-  /**
-   * How long a worker may warm up (start and import the pool's modules, or load its first task's
-   * module) before it counts as stuck; default INIT_LIMIT_MS, Lambda's limit on Init.
-   */
-  warmUpLimitMs?: number;
-  /**
-   * How long an aborted attempt (a timeout, a cancel) waits for its worker to stop before it ends
-   * anyway; default 2000 ms, as a process step's grace before SIGKILL. Only a thread blocked in a
-   * native call takes longer. Also the grace of the processes its handlers started, which are
-   * stopped when a worker ends (SIGTERM, then SIGKILL).
-   */
-  terminateGraceMs?: number;
-  /** Where handlers' stdout (console.log) goes; default: the process's stdout. `joinflow run` sends it to stderr. */
-  output?: NodeJS.WritableStream;
-  /** Where the pool's own notes go (a callback a finished handler left behind threw); default: the process's stderr. */
-  warn?: (line: string) => void;
-};
+import { IdleWorkers, WaitingJobs, type Cap } from './worker-caps.ts';
+import { failed, outOfMemory, ownFault, uncaughtLeftover, uncaughtOwn, workerExited } from './worker-faults.ts';
+import { workerProcesses } from './worker-processes.ts';
 
 const ABORTED: StepOutcome = Object.freeze({ status: 'aborted' });
-
-type Job = {
-  request: WorkerRequest;
-  signal: StopSignal;
-  resolve: (outcome: StepOutcome) => void;
-  onAbort: () => void;
-  slot: Slot | undefined;
-  /** When it was posted to its worker (performance.now()). */
-  postedAt: number;
-  /** When it was handed to the pool. */
-  queuedAt: number;
-  /** It waited for a worker to warm up (none was ready when it came): that wait is its init. */
-  waitedForWarmUp: boolean;
-  /** Told when the handler starts (its timeout counts from then; Executor.initPhase). */
-  began: (() => void) | undefined;
-};
-
-type Slot = {
-  worker: Worker;
-  job: Job | undefined;
-  /** The uncaught error reported before the worker exited, if any. */
-  crash: Error | undefined;
-  /** Terminated on purpose (abort or close): its exit is not a crash. */
-  retired: boolean;
-  /** Not ready yet (the thread starts): it takes no job until it says it is. */
-  starting: boolean;
-  /** Started with modules to import before it is ready (see slowWarmUp). */
-  preloading: boolean;
-  /** Starting, or running its first job and not yet in the handler (loading its module). */
-  warming: boolean;
-  /** Started before `refresh()`: retired instead of taking another job. */
-  stale?: boolean;
-  /** Ends its warm-up if it takes longer than the limit (see slowWarmUp). */
-  warmUpTimer?: NodeJS.Timeout;
-  /** The processes its handlers started: stopped when it ends. */
-  processes: WorkerProcesses;
-};
 
 /**
  * Creates the `function` executor. Workers start lazily, up to `threads`, and at most `warming` at
  * once; tasks queue and each goes to the first worker that is ready for it, not to one that is
- * still starting.
+ * still starting. A task with a memory cap (Task.memoryMb) goes to a worker started with that
+ * cap (worker-caps.ts): an idle worker of another cap makes room for one when the pool is full.
  */
 export function createFunctionExecutor(options: FunctionExecutorOptions = {}): Executor {
   const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
@@ -93,17 +30,19 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   const execArgv = workerExecArgv(process.execArgv);
   const warn = options.warn ?? ((line: string) => void process.stderr.write(line));
   const slots = new Set<Slot>();
-  const idle: Slot[] = [];
-  const queue: Job[] = [];
+  const idle = new IdleWorkers<Slot>();
+  const queue = new WaitingJobs<Job>();
   /** Handler modules asked for so far: a new worker imports them before it takes a job. */
   const modules = new Set<string>();
   let nextId = 1;
   let closed = false;
 
-  function spawn(): Slot {
-    const worker = startHandlerWorker([...modules], options.output, execArgv);
+  function spawn(memoryMb: Cap): Slot {
+    // A capped worker imports only the modules of its own tasks: other steps' would count against its cap.
+    const preload = memoryMb === undefined ? [...modules] : [];
+    const worker = startHandlerWorker(preload, options.output, execArgv, memoryMb);
     const processes = workerProcesses(worker, terminateGraceMs, warn);
-    const slot: Slot = { worker, job: undefined, crash: undefined, retired: false, starting: true, preloading: modules.size > 0, warming: true, processes };
+    const slot: Slot = { worker, memoryMb, loaded: new Set(preload), job: undefined, crash: undefined, retired: false, starting: true, preloading: preload.length > 0, warming: true, processes };
     worker.on('message', (message: WorkerReply | WorkerNotice) => ('notice' in message ? onNotice(slot, message) : onReply(slot, message)));
     worker.on('error', (err: Error) => {
       slot.crash = err;
@@ -140,15 +79,35 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     while (!grow());
   }
 
+  /**
+   * The task starts (Executor.deferredStart): when it goes to a worker, or, if it waits for one
+   * warming up for it, when it comes (that wait is its init, as a Lambda cold start's). Until
+   * then it waits as a task waits for a free slot of the lanes. The lanes are told a microtask
+   * later, once they have taken the end of the task that the worker has just finished (its
+   * outcome's callback, queued first): on one thread, a task never starts before the one
+   * before it has ended.
+   */
+  function start(job: Job): void {
+    if (job.startedAt !== 0) return;
+    job.startedAt = performance.now();
+    const begin = job.begin;
+    if (begin !== undefined) queueMicrotask(() => begin(job.signal));
+  }
+
   function assign(slot: Slot, job: Job): void {
     slot.job = job;
     job.slot = slot;
-    job.postedAt = performance.now();
+    start(job);
+    const known = slot.loaded.has(job.request.module);
+    if (!known) job.request.announce = true;
     slot.worker.ref();
     try {
       slot.worker.postMessage(job.request);
-      // A ready worker runs the handler now, unless it loads the module first ('started' then).
-      job.began?.();
+      // A worker with the module runs the handler now (the lanes are told after its start, see
+      // start()); otherwise it loads it first, and says when the handler starts ('started'): the
+      // timeout does not count the load.
+      const began = job.began;
+      if (known && began !== undefined) queueMicrotask(began);
     } catch (err) {
       finish(job, failed('InputNotSerializable', `step event cannot be structured-cloned: ${String(err)}`, false));
       release(slot);
@@ -161,23 +120,52 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     return n;
   }
 
-  /** Starts a worker when jobs wait for one and there is room; false when it could not start. */
+  /** Workers of `cap` starting (each will take a task of that cap). */
+  function startingCount(cap: Cap): number {
+    let n = 0;
+    for (const s of slots) if (s.starting && !s.retired && s.memoryMb === cap) n++;
+    return n;
+  }
+
+  /** A worker is being ended (room for another once it has gone). */
+  function roomComing(): boolean {
+    for (const s of slots) if (s.retired) return true;
+    return false;
+  }
+
+  /**
+   * Starts a worker when jobs wait for one and there is room, for the cap that needs one most
+   * (worker-caps.ts); in a full pool, an idle worker of another cap goes to make room (one at a
+   * time: its exit calls here again). False when it could not start.
+   */
   function grow(): boolean {
-    if (closed || queue.length === 0 || idle.length > 0 || slots.size >= threads || warmingCount() >= maxWarming) return true;
+    if (closed || queue.size === 0 || warmingCount() >= maxWarming) return true;
+    const cap = queue.nextCap(startingCount);
+    if (idle.has(cap)) return true;
+    if (slots.size >= threads) {
+      const other = idle.size === 0 || roomComing() ? undefined : idle.takeOther(cap);
+      if (other !== undefined) void retire(other);
+      return true;
+    }
     try {
-      spawn();
+      spawn(cap);
       return true;
     } catch (err) {
-      const job = queue.shift()!;
+      const job = queue.take(cap)!;
       finish(job, failed('WorkerStartFailed', `cannot start a handler worker: ${String(err)}`, false));
       return false;
     }
   }
 
   function dispatch(job: Job): void {
-    const slot = idle.pop();
+    const slot = idle.take(job.memoryMb);
     if (slot !== undefined) return assign(slot, job);
-    job.waitedForWarmUp = warmingCount() > 0 || slots.size < threads;
+    // It waits for a worker starting (or to be started) for it: it starts now, and that wait is
+    // its init. Or, behind as many tasks as such workers, for one that is busy: it starts when it
+    // gets it (`--concurrency function=0` hands the pool every task at once).
+    const room = Math.max(0, threads - slots.size) + idle.size;
+    job.waitedForWarmUp = queue.count(job.memoryMb) < startingCount(job.memoryMb) + room;
+    if (job.waitedForWarmUp) start(job);
     queue.push(job);
     while (!grow());
   }
@@ -192,11 +180,14 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     slot.job = undefined;
     // Started before the code changed: it ends, and a worker with an empty module cache takes its place.
     if (slot.stale) return void retire(slot);
-    const next = queue.shift();
+    // The longest waiting task needs a worker of another cap, and none can start: this one makes room.
+    const first = queue.first();
+    if (first !== undefined && first.memoryMb !== slot.memoryMb && slots.size >= threads && startingCount(first.memoryMb) === 0 && !roomComing()) return void retire(slot);
+    const next = queue.take(slot.memoryMb);
     if (next !== undefined) return assign(slot, next);
     // An idle pool must not keep the process alive if the caller forgets close().
     slot.worker.unref();
-    idle.push(slot);
+    idle.put(slot);
   }
 
   /** The worker is ready for a job; or the handler of its first one has begun (it is warm). */
@@ -213,6 +204,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       release(slot);
     } else if (slot.job?.request.id === notice.id) {
       slot.warming = false;
+      slot.loaded.add(slot.job.request.module);
       slot.job.began?.();
     }
     while (!grow());
@@ -225,8 +217,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     // Waiting for a worker to warm up, or for the handler's module to be imported: that time is
     // the attempt's init (as a Lambda cold start's), told apart from the handler's own.
     if (reply.handlerMs !== undefined && (job.waitedForWarmUp || reply.loaded === true) && outcome.status !== 'aborted') {
-      const since = job.waitedForWarmUp ? job.queuedAt : job.postedAt;
-      outcome.initMs = Math.max(0, Math.round(performance.now() - since - reply.handlerMs));
+      outcome.initMs = Math.max(0, Math.round(performance.now() - job.startedAt - reply.handlerMs));
     }
     slot.warming = false;
     finish(job, outcome);
@@ -242,14 +233,15 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
     const why = slot.crash ? `${slot.crash.name}: ${slot.crash.message}` : `exited with code ${code}`;
     // A worker that died before it was ready fails the first job waiting for it (retriable, as a
     // crash): starting workers that always die must not go on for ever.
-    const job = slot.job ?? (slot.starting && !slot.retired ? queue.shift() : undefined);
+    const job = slot.job ?? (slot.starting && !slot.retired ? queue.take(slot.memoryMb) : undefined);
     // Modules that may have killed it are not preloaded again: its job's, or (starting) all of them.
     if (!slot.retired) {
       if (slot.starting) modules.clear();
       else if (slot.job !== undefined) modules.delete(slot.job.request.module);
     }
     slot.job = undefined;
-    if (job !== undefined && !slot.retired) finish(job, workerExited(job.request, slot.starting, why));
+    const oom = (slot.crash as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+    if (job !== undefined && !slot.retired) finish(job, oom ? outOfMemory(job.request, slot.memoryMb, slot.starting) : workerExited(job.request, slot.starting, why));
     while (!grow());
   }
 
@@ -273,8 +265,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       slot.stale = true;
       if (job !== undefined) return;
     }
-    const at = idle.indexOf(slot);
-    if (at >= 0) idle.splice(at, 1);
+    idle.remove(slot);
     void retire(slot);
   }
 
@@ -300,8 +291,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   function abort(job: Job): void {
     const slot = job.slot;
     if (slot === undefined) {
-      const at = queue.indexOf(job);
-      if (at >= 0) queue.splice(at, 1);
+      queue.remove(job);
       finish(job, ABORTED);
       return;
     }
@@ -314,16 +304,16 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
   /** A retired worker that has not stopped yet: out of the pool's count (its exit changes nothing then). */
   function forget(slot: Slot): void {
     slots.delete(slot);
-    const at = idle.indexOf(slot);
-    if (at >= 0) idle.splice(at, 1);
+    idle.remove(slot);
   }
 
   return {
     kind: 'function',
     local: true,
     initPhase: true,
+    deferredStart: true,
 
-    execute(task: Task, signal: StopSignal, began?: () => void): Promise<StepOutcome> {
+    execute(task: Task, signal: StopSignal, began?: () => void, begin?: (signal: StopSignal) => void): Promise<StepOutcome> {
       const spec = task.executor;
       if (spec.type !== 'function') {
         return Promise.resolve(failed('ExecutorMismatch', `function executor got a '${spec.type}' task`, false));
@@ -349,9 +339,10 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
           resolve,
           onAbort: () => abort(job),
           slot: undefined,
-          postedAt: 0,
-          queuedAt: performance.now(),
+          memoryMb: task.memoryMb,
+          startedAt: 0,
           waitedForWarmUp: false,
+          begin,
           began,
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -373,7 +364,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
         slot.stale = true;
         n++;
       }
-      for (const slot of idle.splice(0)) void retire(slot);
+      for (const slot of idle.drain()) void retire(slot);
       // One still importing its preloads holds no task: it goes now too. Its import may never end
       // (a top-level endless loop, since fixed), and while it warmed up no other worker started.
       for (const slot of slots) if (slot.starting && !slot.retired) void retire(slot);
@@ -382,7 +373,7 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
 
     async close(): Promise<void> {
       closed = true;
-      for (const job of queue.splice(0)) finish(job, failed('ExecutorClosed', 'function executor closed', true));
+      for (const job of queue.drain()) finish(job, failed('ExecutorClosed', 'function executor closed', true));
       const stopping: Promise<void>[] = [];
       for (const slot of slots) {
         const job = slot.job;
@@ -390,11 +381,13 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
         if (job !== undefined) finish(job, failed('ExecutorClosed', 'function executor closed while the handler ran', true));
         stopping.push(retire(slot, job?.request));
       }
-      idle.length = 0;
+      idle.drain();
       await Promise.all(stopping);
     },
   };
 }
+
+export type { FunctionExecutorOptions } from './function-pool.ts';
 
 /** Exposed for tests: which node options a worker inherits from the main thread. */
 export const inheritedExecArgv = workerExecArgv;

@@ -21,6 +21,8 @@ export type WorkerRequest = {
   item: number | undefined;
   timeoutMs: number | undefined;
   runStartedAt?: number | undefined;
+  /** The pool does not know that this worker has the module: say when the handler starts ('started'), even if it was imported before. */
+  announce?: true;
 };
 
 /** The single reply to a request with the same `id`. */
@@ -41,7 +43,8 @@ export type Owner = { id: number; workflow: string; runId: string; step: string;
 /**
  * Told to the pool apart from replies: the worker is ready for jobs (once, when it has started and
  * imported the modules it was given to preload: `warm` when there were any); the handler of
- * request `id` is about to run after its module was imported for it; a callback threw and nothing
+ * request `id` is about to run after its module was imported for it (or the request asked,
+ * `announce`); a callback threw and nothing
  * caught it (`owner`: whose callback it was, when known; told once per owner).
  */
 export type WorkerNotice =

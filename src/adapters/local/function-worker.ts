@@ -174,7 +174,7 @@ async function run(req: WorkerRequest): Promise<WorkerReply> {
     };
   }
   const loaded = modules.get(req.module) !== known;
-  if (loaded) port.postMessage({ notice: 'started', id: req.id } satisfies WorkerNotice);
+  if (loaded || req.announce) port.postMessage({ notice: 'started', id: req.id } satisfies WorkerNotice);
   const began = performance.now();
   const reply = await call(req, handler as (event: StepEvent, context: StepContext) => unknown);
   reply.handlerMs = performance.now() - began;

@@ -89,14 +89,17 @@ export function workerExecArgv(argv: readonly string[], sources = !COMPILED): st
 
 /**
  * Starts a handler worker (function-worker.ts) that imports `preload` before it says it is ready;
- * `output`: where its stdout goes (by default the process's own).
+ * `output`: where its stdout goes (by default the process's own); `memoryMb`: its heap's cap (the
+ * old generation's, where its objects live), beyond which the thread ends with
+ * ERR_WORKER_OUT_OF_MEMORY instead of growing to V8's limit for the process.
  */
-export function startHandlerWorker(preload: readonly string[], output?: NodeJS.WritableStream, execArgv = workerExecArgv(process.execArgv)): Worker {
+export function startHandlerWorker(preload: readonly string[], output?: NodeJS.WritableStream, execArgv = workerExecArgv(process.execArgv), memoryMb?: number): Worker {
   // Compiled, the worker's TypeScript is compiled by ts-transpiler.ts, asked for on this port.
   const channel = COMPILED ? transpilers.open() : undefined;
   const worker = new Worker(BOOTSTRAP, {
     eval: true,
     execArgv,
+    ...(memoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryMb } }),
     stdout: output !== undefined,
     workerData: { tsx: TSX, entry: WORKER_ENTRY, preload: [...preload], transpiler: channel?.port },
     transferList: channel === undefined ? [] : [channel.port],

@@ -3,6 +3,7 @@
  * handler worker: it exits, or a callback throws with nothing to catch it. A callback is told as
  * its owner's (handler-leftovers.ts): the task running then fails only for its own.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { StepError } from '../../model/events.ts';
 import type { StepOutcome } from '../../ports.ts';
 import { ownerLabel, type Owner, type WorkerRequest } from './function-protocol.ts';
@@ -22,6 +23,20 @@ function running(req: WorkerRequest): string {
 export function workerExited(req: WorkerRequest, starting: boolean, why: string): StepOutcome {
   const what = starting ? `the worker starting for ${req.module}#${req.export} (step '${req.step}') exited before it was ready` : `worker running ${running(req)} crashed`;
   return failed('WorkerCrashed', `${what} (${why})`, true);
+}
+
+/**
+ * Its worker ran out of heap under the task of `req` (ERR_WORKER_OUT_OF_MEMORY): past its cap,
+ * `memoryMb` (the step's), or without one past V8's limit, which every thread of the process has.
+ * `starting`: before it was ready, importing the modules it preloads.
+ */
+export function outOfMemory(req: WorkerRequest, memoryMb: number | undefined, starting: boolean): StepOutcome {
+  const which = `step '${req.step}' (attempt ${req.attempt}, run ${req.runId})`;
+  const what = starting ? `the worker thread starting for the handler ${req.module}#${req.export} of ${which} ran out of memory before it was ready` : `the handler ${req.module}#${req.export} of ${which} ran out of memory`;
+  const limit = memoryMb === undefined
+    ? `V8's heap limit of about ${Math.round(getHeapStatistics().heap_size_limit / 2 ** 20)} MB (the step gives no resources.memoryMb; node's --max-old-space-size sets that limit)`
+    : `the step's limit of ${memoryMb} MB (resources.memoryMb)`;
+  return failed('OutOfMemory', `${what}: its worker thread's heap reached ${limit}; the thread was ended, and another takes its place`, true);
 }
 
 /**
