@@ -127,7 +127,8 @@ one. --json prints {run, steps: [{step, item?, state, attempts,
 startedAt?, finishedAt?, durationMs?, error?}]} (run without its input). A running run whose
 engine process is gone is marked interrupted (JSON: run.interrupted: true). A run that has
 ended while its engine still stops the steps it ran has no finishedAt yet and is marked
-stopping (JSON: run.stopping: true).
+stopping (JSON: run.stopping: true); interrupted too when that engine died before they were
+gone: 'joinflow resume' then stops what they left running and records the run's end.
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
 stage's DynamoDB table instead: each step's state (dispatched, completed, failed, lost, skipped,

@@ -7,7 +7,7 @@ import { stageRuns } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import type { RunStatus } from '../ports.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
-import { runDuration, summarizeRun, type RunSummary } from './local-runs.ts';
+import { runDuration, stopping, summarizeRun, type RunSummary } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 
 const STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
@@ -32,7 +32,7 @@ export async function listCommand(args: string[]): Promise<number> {
   }
   const state = openState(stateDir(values.state), { mustExist: true });
   try {
-    const runs = state.log.listRuns(filter).map((r) => summarizeRun(r, r.status === 'running' ? state.log.runOptions(r.runId) : undefined));
+    const runs = state.log.listRuns(filter).map((r) => summarizeRun(r, r.status === 'running' || stopping(r) ? state.log.runOptions(r.runId) : undefined));
     return printRuns(runs, values.json);
   } finally {
     state.close();

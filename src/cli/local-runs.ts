@@ -11,6 +11,9 @@ import { alive } from '../adapters/local/process-identity.ts';
  * stopping the steps it still ran, and records the run's end once they are gone.
  */
 export type RunSummary = Omit<RunRecord, 'input'> & { interrupted?: true; stopping?: true };
+// A run `stopping` whose engine process is gone is `interrupted` too: the engine died before the
+// steps it stopped were gone, and `joinflow resume` records the run's end (settleAbandonedStops).
+
 
 /** Whether a run has ended but not been given its end yet: the steps it stops are still going (see RunSummary). */
 export function stopping(run: Pick<RunRecord, 'status' | 'finishedAt'>): boolean {
@@ -18,13 +21,13 @@ export function stopping(run: Pick<RunRecord, 'status' | 'finishedAt'>): boolean
 }
 
 /**
- * Whether a `running` run was left behind by an engine process that is gone: its run options
- * (saved by every durable engine, the CLI's and a library's) name a process that is not alive.
- * Runs saved without a pid (by a library engine before it saved one) are not judged.
+ * Whether a `running` (or `stopping`) run was left behind by an engine process that is gone: its
+ * run options (saved by every durable engine, the CLI's and a library's) name a process that is
+ * not alive. Runs saved without a pid (by a library engine before it saved one) are not judged.
  */
-export function interrupted(run: Pick<RunRecord, 'status'>, options: Record<string, unknown> | undefined): boolean {
+export function interrupted(run: Pick<RunRecord, 'status' | 'finishedAt'>, options: Record<string, unknown> | undefined): boolean {
   const pid = options?.['pid'];
-  return run.status === 'running' && typeof pid === 'number' && !alive(pid, options?.['pidStart']);
+  return (run.status === 'running' || stopping(run)) && typeof pid === 'number' && !alive(pid, options?.['pidStart']);
 }
 
 /** One step (or forEach item) of a run, folded over its attempts. */
@@ -43,8 +46,9 @@ export type StepSummary = {
 /** Drops the (possibly large) input of a run record; marks it interrupted when its engine is gone. */
 export function summarizeRun(run: RunRecord, options?: Record<string, unknown>): RunSummary {
   const { input: _input, ...rest } = run;
-  if (stopping(run)) return { ...rest, stopping: true };
-  return interrupted(run, options) ? { ...rest, interrupted: true } : rest;
+  const gone = interrupted(run, options);
+  if (stopping(run)) return gone ? { ...rest, stopping: true, interrupted: true } : { ...rest, stopping: true };
+  return gone ? { ...rest, interrupted: true } : rest;
 }
 
 /**
@@ -118,6 +122,6 @@ export function formatDuration(ms: number): string {
 /** A run's duration, or `running` (`interrupted` when its engine process is gone), or `stopping` (see RunSummary). */
 export function runDuration(run: RunSummary): string {
   if (run.finishedAt !== undefined) return formatDuration(run.finishedAt - run.startedAt);
-  if (run.stopping) return 'stopping';
-  return run.interrupted ? 'interrupted' : 'running';
+  if (run.interrupted) return 'interrupted';
+  return run.stopping ? 'stopping' : 'running';
 }

@@ -8,7 +8,9 @@ import type { TriggerPlan } from '../model/plan.ts';
 import { outputFile, writeOutput } from './input.ts';
 import { parseConcurrency } from './run-command.ts';
 import { createProgress } from './progress.ts';
-import { cancelAsked, listenForCancel, markEngine, openState, otherEngines, stateDir } from './state.ts';
+import { cancelAsked, listenForCancel, markEngine, openState, otherEngines, RUNS_LOCK, stateDir, withLock } from './state.ts';
+import { settleAbandonedStops } from './abandoned-stops.ts';
+import { stopping } from './local-runs.ts';
 import { carryOutCancels, engineGroups, takeOverRuns } from './take-over.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun } from './subscriptions.ts';
@@ -29,7 +31,12 @@ export async function resumeCommand(args: string[]): Promise<number> {
   const state = openState(dir, { mustExist: true });
   try {
     if (only !== undefined) {
-      const record = await state.store.getRun(only);
+      let record = await state.store.getRun(only);
+      // Ended, but its engine died while stopping its steps: settled first, then reported.
+      if (record && stopping(record)) {
+        await withLock(dir, RUNS_LOCK, () => settleAbandonedStops(state, 'resume', only));
+        record = await state.store.getRun(only);
+      }
       if (!record) {
         // As status and cancel say it: an unknown run is not a misuse of the command (exit 1).
         process.stderr.write(`joinflow resume: no run "${only}" in ${dir}\n`);

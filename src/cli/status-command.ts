@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
-import { formatDuration, runDuration, runErrorLine, summarizeRun, summarizeSteps } from './local-runs.ts';
+import { formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 
@@ -45,7 +45,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       process.stderr.write(`joinflow status: no run "${runId}" in ${dir}\n`);
       return 1;
     }
-    const run = summarizeRun(record, record.status === 'running' ? state.log.runOptions(runId) : undefined);
+    const run = summarizeRun(record, record.status === 'running' || stopping(record) ? state.log.runOptions(runId) : undefined);
     const steps = summarizeSteps(record, state.log.tasks(runId), state.log.runEvents?.(runId));
     const plan = state.log.runPlan(runId);
     if (json) {
@@ -73,8 +73,10 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     if (steps.length === 0) lines.push('  (no steps recorded)');
     if (run.error) lines.push(runErrorLine(run.error));
     if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
-    if (run.stopping) lines.push(`stopping: the run has ended (${run.status}); the steps it still ran are being stopped, and its end is recorded once they are gone`);
-    if (run.interrupted) lines.push(`interrupted: the engine process that ran it is gone; 'joinflow resume ${runId}' continues it`);
+    if (run.stopping && run.interrupted) {
+      lines.push(`interrupted while stopping: the run has ended (${run.status}), but the engine process that ran it died before the steps it was stopping were gone; 'joinflow resume ${runId}' stops what they left running and records the run's end`);
+    } else if (run.stopping) lines.push(`stopping: the run has ended (${run.status}); the steps it still ran are being stopped, and its end is recorded once they are gone`);
+    else if (run.interrupted) lines.push(`interrupted: the engine process that ran it is gone; 'joinflow resume ${runId}' continues it`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {

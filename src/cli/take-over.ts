@@ -10,6 +10,7 @@ import { RunTracker } from '../adapters/local/run-tracker.ts';
 import { UsageError } from '../model/errors.ts';
 import { StateDamagedError } from '../adapters/local/sqlite-schema.ts';
 import type { RunRecord } from '../ports.ts';
+import { settleAbandonedStops } from './abandoned-stops.ts';
 import { cancelUnowned } from './cancel-command.ts';
 import { cancelRequested, dropCancelRequest, type openState, RUNS_LOCK, withLock } from './state.ts';
 
@@ -41,6 +42,8 @@ export async function takeOverRuns(state: State, dir: string, options: TakeOverO
   // Checking who runs a run and claiming it happen under a lock: two resumes started together
   // would otherwise both see a dead engine and both take the run over.
   const claimed = await withLock(dir, RUNS_LOCK, async () => {
+    // Runs whose engine died while stopping their steps get their end (their steps' processes stopped).
+    await settleAbandonedStops(state, who, only);
     const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => (only === undefined || r.runId === only) && !damaged.has(r.runId));
     // A run whose engine process is alive is that engine's: running it here too would run its
     // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)

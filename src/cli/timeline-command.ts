@@ -122,7 +122,8 @@ async function readRun(stateFlag: string | undefined, runId: string): Promise<Ti
       process.stderr.write(`joinflow timeline: no run "${runId}" in ${dir} (see 'joinflow list'; a trace file must end in .json)\n`);
       return undefined;
     }
-    const gone = run.status === 'running' && interrupted(run, state.log.runOptions(runId));
+    // Running (or stopping its steps, its end not on file yet) with its engine gone.
+    const gone = interrupted(run, state.log.runOptions(runId));
     return localTimeline(run, state.log.tasks(runId), state.log.runPlan(runId), Date.now(), gone);
   } finally {
     state.close();

@@ -81,6 +81,11 @@ export interface DurableLog {
   runOptions(runId: string): RunOptions | undefined;
   /** Runs with their status, newest first; filters are optional. */
   listRuns(filter?: { status?: RunStatus; workflow?: string }): RunRecord[];
+  /**
+   * Runs that have ended (a final status) but have no end on file yet: their engine was stopping
+   * the steps they still ran, and records the end once those are gone (or died first).
+   */
+  unsettledRuns?(): RunRecord[];
 
   /**
    * Deletes the working state and log of finished runs older than `before` (epoch ms); returns
