@@ -76,6 +76,30 @@ describe.skipIf(!built && process.env['JOINFLOW_REQUIRE_NATIVE'] !== '1')('the i
     });
   });
 
+  // Plain Node refused the file ('Unknown file extension ".ts"'): only a process run under tsx
+  // could compile a TypeScript workflow.
+  it('compiles and runs a workflow file written in TypeScript from plain node, without tsx', () => {
+    mkdirSync(path.join(project, 'workflows'), { recursive: true });
+    writeFileSync(
+      path.join(project, 'workflows/typed.ts'),
+      "import { simulate, workflow } from 'joinflow';\n" +
+        'interface Greeting { hello: string; count: number }\n' +
+        "const greeting: Greeting = { hello: 'typed', count: 2 as number };\n" +
+        "export default workflow('typed').step('a', simulate(0, greeting)).step('b', simulate(0, { after: 'a' }), { needs: ['a'] }).build();\n",
+    );
+    const program = `
+      import { compileFile, createEngine } from 'joinflow';
+      const engine = createEngine({ root: process.cwd() });
+      engine.register(await compileFile('workflows/typed.ts'));
+      const run = await engine.run('typed', null);
+      await engine.close();
+      console.log(JSON.stringify([run.status, run.output]));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', program], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(['succeeded', { b: { after: 'a' } }]);
+  });
+
   // The exports' types named the TypeScript sources, which a project's tsc compiled as its own
   // code: their `.ts` imports failed without allowImportingTsExtensions. And the declarations of
   // openDurableState reached modules that import better-sqlite3's types: without

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CST } from 'yaml';
 import { jsonMessage, lineColumn, plainJson } from './plain-json.ts';
+import { RESOLUTION_ERRORS } from './ts-transpiler.ts';
 import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import { suggest, type ModuleInfo } from '../../compiler/validate.ts';
@@ -170,7 +171,9 @@ export async function loadDefinition(file: string): Promise<unknown> {
 /**
  * Imports a workflow or handler module. A .ts file in a project without `"type": "module"` is
  * CommonJS to Node, and importing it through the ESM loader can fail ("Cannot require() ES Module
- * ... in a cycle"); tsx's own tsImport loads it either way.
+ * ... in a cycle"); tsx's own tsImport loads it either way. In a process that registered no
+ * TypeScript loader (the package used as a library from plain `node`), Node refuses a TypeScript
+ * file ("Unknown file extension") before running any of it, and tsImport loads it instead.
  */
 export async function importModule(file: string): Promise<unknown> {
   await userModules.prepare();
@@ -178,10 +181,13 @@ export async function importModule(file: string): Promise<unknown> {
     return await import(pathToFileURL(file).href);
   } catch (error) {
     const code = (error as { code?: string } | null)?.code ?? '';
-    if (code !== 'ERR_REQUIRE_CYCLE_MODULE' && !userModules.tsxCures?.has(code)) throw error;
+    const cures = userModules.tsxCures ?? (TYPESCRIPT_FILE.test(file) ? RESOLUTION_ERRORS : undefined);
+    if (code !== 'ERR_REQUIRE_CYCLE_MODULE' && !cures?.has(code)) throw error;
     return tsImport(file);
   }
 }
+
+const TYPESCRIPT_FILE = /\.(?:ts|mts|cts|tsx)$/;
 
 /**
  * What must happen before a workflow or handler module is imported. The compiled CLI (dist/, see
