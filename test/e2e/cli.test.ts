@@ -145,6 +145,15 @@ describe('joinflow run', () => {
     mkdirSync(path.join(project, 'workflows', 'one'));
     writeFileSync(path.join(project, 'workflows', 'one', 'workflow.yaml'), def.replace('name: x', 'name: one'));
     refused(run('one', '--memory'), 'workflow "one" is ambiguous: workflows/one.yaml and workflows/one/workflow.yaml all answer to it');
+    refused(run('workflows/one', '--memory'), 'workflow "workflows/one" is ambiguous: workflows/one.yaml and workflows/one/workflow.yaml all answer to it');
+    // A path to a directory names the workflow file in it ("is a directory with no workflow file").
+    mkdirSync(path.join(project, 'elsewhere', 'two'), { recursive: true });
+    writeFileSync(path.join(project, 'elsewhere', 'two', 'workflow.yaml'), def.replace('name: x', 'name: two'));
+    for (const dir of ['elsewhere/two', 'elsewhere/two/', path.join(project, 'elsewhere', 'two')]) {
+      const r = run(dir, '--memory', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ workflow: 'two', status: 'succeeded' });
+    }
     rmSync(path.join(project, 'workflows', 'one'), { recursive: true });
     refused(run('workflows/empty', '--memory'), 'workflows/empty is a directory with no workflow file in it');
     // Each refused before the state dir is made, and before the run.

@@ -28,7 +28,8 @@ const MAX_FILE_DEPTH = 200;
 
 /**
  * Turns `diamond` into `workflows/diamond.ts` (or .mts, .js, .mjs, .yaml, .yml, .json, or
- * workflows/diamond/workflow.*); a path to a file passes through.
+ * workflows/diamond/workflow.*); a path to a file passes through, and a path to a directory
+ * (`workflows/montage`) names the workflow.* file in it.
  */
 export function findWorkflowFile(nameOrPath: string, root = process.cwd()): string {
   const isFile = (f: string): boolean => statSync(f, { throwIfNoEntry: false })?.isFile() === true;
@@ -39,12 +40,13 @@ export function findWorkflowFile(nameOrPath: string, root = process.cwd()): stri
   // Two files of one name (diamond.yaml beside diamond.json, or beside diamond/workflow.yaml)
   // would run whichever comes first.
   const withExt = (bases: string[]): string[] => bases.flatMap((base) => WORKFLOW_EXT.filter((ext) => isFile(base + ext)).map((ext) => base + ext));
-  for (const bases of [[inWorkflows, path.join(inWorkflows, 'workflow')], [direct]]) {
+  const directory = statSync(direct, { throwIfNoEntry: false })?.isDirectory() === true;
+  for (const bases of [[inWorkflows, path.join(inWorkflows, 'workflow')], directory ? [direct, path.join(direct, 'workflow')] : [direct]]) {
     const found = withExt(bases);
     if (found.length > 1) throw new UsageError(`workflow "${nameOrPath}" is ambiguous: ${found.map(shown).join(' and ')} all answer to it; name the file to run`);
     if (found.length === 1) return found[0]!;
   }
-  if (statSync(direct, { throwIfNoEntry: false })?.isDirectory()) {
+  if (directory) {
     throw new UsageError(`${nameOrPath} is a directory with no workflow file in it (workflow${WORKFLOW_EXT.join(', workflow')})`);
   }
   // A path (with a directory or a workflow extension) names one file: it is that file or nothing.
