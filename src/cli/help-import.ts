@@ -20,9 +20,10 @@ the trace or the mapping file is refused.
 
 cwl: converts a CWL v1.0-v1.2 Workflow (or a lone CommandLineTool) of the supported subset into
 a workflow whose steps run each tool with 'joinflow cwl-tool'; a scatter becomes a forEach, the
-workflow outputs are the output of a final "outputs" step. Constructs outside the subset are
-refused, every one listed as <file>:<line>:<col> (exit 2). Notes (hints ignored, Docker images)
-go to stderr.
+workflow outputs are the output of a final "outputs" step. Constructs outside the subset, and
+what CWL itself forbids (a scatter without ScatterFeatureRequirement in the workflow's or the
+step's requirements), are refused, every one listed as <file>:<line>:<col> (exit 2). Notes
+(hints ignored, Docker images) go to stderr.
 
 asl: converts an Amazon States Language state machine (JSONPath mode: Task, Pass, Choice, Wait,
 Succeed, Fail, Parallel, inline Map; Retry, Catch, paths, intrinsic functions) into a workflow,

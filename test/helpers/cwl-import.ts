@@ -58,3 +58,6 @@ steps:
       msg: msg
     out: [out]
 `;
+
+/** {@link BASE} with ScatterFeatureRequirement, which a step that scatters needs. */
+export const SCATTER_BASE = BASE.replace('inputs:\n', 'requirements: { ScatterFeatureRequirement: {} }\ninputs:\n');

@@ -6,7 +6,7 @@ import { importCwl } from '../../src/importers/cwl.ts';
 import { WorkflowDefinitionError } from '../../src/model/errors.ts';
 import type { ExecutorInput, WorkflowInput } from '../../src/model/workflow.ts';
 import { problemsOf } from '../helpers/problems.ts';
-import { BASE, ECHO, imp, pos, RUNNER, spec } from '../helpers/cwl-import.ts';
+import { BASE, ECHO, imp, pos, RUNNER, SCATTER_BASE, spec } from '../helpers/cwl-import.ts';
 
 
 describe('importCwl: refusals name the construct, file, line and column', () => {
@@ -24,7 +24,7 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
     {
       name: 'scatter over two inputs',
       files: {
-        'wf.cwl': BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: [msg, other]\n    scatterMethod: dotproduct\n').replace('      msg: msg\n', '      msg: msg\n      other: msg\n'),
+        'wf.cwl': SCATTER_BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: [msg, other]\n    scatterMethod: dotproduct\n').replace('      msg: msg\n', '      msg: msg\n      other: msg\n'),
         'echo.cwl': ECHO,
       },
       file: 'wf.cwl', marker: 'scatter:', construct: /scatter over 2 inputs is not supported by joinflow's CWL subset \(a step scatters over exactly one input: a dynamic fan-out over one array\)$/,
@@ -145,7 +145,7 @@ describe('importCwl: refusals name the construct, file, line and column', () => 
   });
 
   it('reports a refused construct of a step without what would only follow from it', () => {
-    const wf = BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: [msg, other]\n    scatterMethod: dotproduct\n').replace('      msg: msg\n', '      msg: msg\n      other: msg\n');
+    const wf = SCATTER_BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: [msg, other]\n    scatterMethod: dotproduct\n').replace('      msg: msg\n', '      msg: msg\n      other: msg\n');
     const problems = problemsOf(() => imp({ 'wf.cwl': wf, 'echo.cwl': ECHO }));
     expect(problems.map((p) => p.message)).toEqual([expect.stringMatching(/^scatter over 2 inputs is not supported/)]);
   });
@@ -245,6 +245,7 @@ steps:
   it('refuses step ids joinflow cannot keep: "__proto__", and "<scattered step>.<n>" (item n\'s files)', () => {
     const wf = (steps: string) => `cwlVersion: v1.2
 class: Workflow
+requirements: { ScatterFeatureRequirement: {} }
 inputs:
   msgs: string[]
 outputs: {}
@@ -389,7 +390,7 @@ outputs: {}
       ['e', { base: 'double', depth: 0, optional: false }, 1],
     ]);
     expect(workflow.output).toBe('outputs');
-    const typo = problemsOf(() => imp({ 'wf.cwl': BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: msg\n    scatterMethod: dot\n'), 'echo.cwl': ECHO }));
+    const typo = problemsOf(() => imp({ 'wf.cwl': SCATTER_BASE.replace('    out: [out]\n', '    out: [out]\n    scatter: msg\n    scatterMethod: dot\n'), 'echo.cwl': ECHO }));
     expect(typo.map((p) => p.message)).toContain('scatterMethod must be dotproduct, nested_crossproduct or flat_crossproduct, got the string "dot"');
   });
 

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFields, isObject, kindOf, literalString, readIdMap, readType, shortId, type Ctx, type Json } from './fields.ts';
-import { effectiveRequirements, readRequirements, type LevelRequirements, type Requirements } from './requirements.ts';
+import { effectiveRequirements, readRequirements, requireFeature, type LevelRequirements, type Requirements } from './requirements.ts';
 import { parseCwlSource, type CwlSource, type DocPath, type Problems } from './source.ts';
 import { typeName, type CwlType, type ToolSpec } from './spec.ts';
 import { CWL_VERSIONS, METADATA_FIELDS, readTool, refuseSplices, SALAD_REFUSED, type FileDefault, type ReadTool } from './tool.ts';
@@ -183,6 +183,8 @@ function readStep(ctx: Ctx, p: DocPath, id: string, body: Json, sc: StepContext)
       }
     }
   }
+  // CWL v1.2 (WorkflowStep, "Scatter/gather"): scatter needs the feature declared.
+  if (body['scatter'] !== undefined) requireFeature(ctx, [...p, 'scatter'], `step "${id}": scatter`, 'ScatterFeatureRequirement', [stepRequirements, sc.wfRequirements], tool?.requirements);
   const method = body['scatterMethod'];
   if (method !== undefined && body['scatter'] === undefined) {
     ctx.problems.add(ctx.src.at([...p, 'scatterMethod'], true), 'scatterMethod without scatter');

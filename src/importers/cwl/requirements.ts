@@ -23,8 +23,14 @@ export type ClassValues = {
   timeLimit?: { seconds: number };
 };
 
-/** What one level (workflow, step or tool) says, under `requirements` and under `hints`. */
-export type LevelRequirements = { required: ClassValues; hinted: ClassValues };
+/**
+ * What one level (workflow, step or tool) says, under `requirements` and under `hints`;
+ * `features`: the feature requirements ({@link ENABLING}) it names, each with its place.
+ */
+export type LevelRequirements = { required: ClassValues; hinted: ClassValues; features: { required: Feature[]; hinted: Feature[] } };
+
+/** A feature requirement named at `at` (file:line:col). */
+export type Feature = { cls: string; at: string };
 
 /** The effective requirements of a tool run by a step. */
 export type Requirements = {
@@ -59,7 +65,7 @@ export function effectiveRequirements(levels: readonly LevelRequirements[]): Req
   };
 }
 
-/** Requirements that only enable constructs which are checked (and refused) where they are used. */
+/** Requirements that only enable constructs, which are checked (and refused) where they are used. */
 const ENABLING = ['InlineJavascriptRequirement', 'ScatterFeatureRequirement', 'StepInputExpressionRequirement', 'MultipleInputFeatureRequirement'];
 /** Requirements without effect on a local or Batch run. */
 const NO_EFFECT: Record<string, string> = {
@@ -81,9 +87,10 @@ const WHY_NOT: Record<string, string> = {
  * was accepted without effect or ignored, with its position.
  */
 export function readRequirements(ctx: Ctx, path: DocPath, body: Json, notes: string[]): LevelRequirements {
-  const level: LevelRequirements = { required: {}, hinted: {} };
+  const level: LevelRequirements = { required: {}, hinted: {}, features: { required: [], hinted: [] } };
   for (const kind of ['hints', 'requirements'] as const) {
     for (const { cls, path: p, at, body: r } of classEntries(ctx, [...path, kind], body[kind])) {
+      if (ENABLING.includes(cls)) level.features[kind === 'hints' ? 'hinted' : 'required'].push({ cls, at: ctx.src.at(at, true) });
       readOne(ctx, p, at, cls, r, kind === 'hints', kind === 'hints' ? level.hinted : level.required, notes);
     }
   }
@@ -165,6 +172,22 @@ function readOne(ctx: Ctx, p: DocPath, at: DocPath, cls: string, r: Json, hint: 
   if (out.env) into.env = { ...into.env, ...out.env };
   const { env: _env, ...rest } = out;
   Object.assign(into, rest);
+}
+
+/**
+ * Reports a construct (`what`, at `at`) used without the feature requirement `cls` that CWL
+ * v1.2 demands for it under `requirements` of one of `enclosing` (the step, then the workflow).
+ * cwltool refuses such a document too. A hint does not enable the construct, nor does the
+ * tool's own requirement (CWL reads the feature from the workflow or the step): either is named.
+ */
+export function requireFeature(ctx: Ctx, at: DocPath, what: string, cls: string, enclosing: readonly LevelRequirements[], tool?: LevelRequirements): void {
+  if (enclosing.some((l) => l.features.required.some((f) => f.cls === cls))) return;
+  const hint = enclosing.flatMap((l) => l.features.hinted).find((f) => f.cls === cls);
+  const inTool = [...(tool?.features.required ?? []), ...(tool?.features.hinted ?? [])].find((f) => f.cls === cls);
+  const aside = hint
+    ? ` (it is only a hint at ${hint.at}, and CWL requires it under requirements)`
+    : inTool ? ` (the tool's at ${inTool.at} does not count: CWL reads it from the workflow or the step)` : '';
+  ctx.problems.add(ctx.src.at(at, true), `${what} needs ${cls}, which neither the workflow nor the step declares${aside}: add ${cls} to the workflow's requirements (requirements: {${cls}: {}}), or to the step's`);
 }
 
 function positive(ctx: Ctx, p: DocPath, raw: unknown, what: string, whole: boolean): number | undefined {
