@@ -125,6 +125,49 @@ describe('joinflow import cwl + run', () => {
     expect(result.steps).toMatchObject({ total: 2, succeeded: 2 });
   });
 
+  it('passes an escaped \\$( and \\${ to the tool as a literal $( and ${ (CWL v1.2 string interpolation); an unescaped one is still refused at its line', () => {
+    const dir = tmp();
+    const tool = [
+      'cwlVersion: v1.2',
+      'class: CommandLineTool',
+      "baseCommand: [printf, '%s\\n']",
+      'arguments:',
+      "  - '\\$(date) costs \\${HOME}'",
+      "  - { valueFrom: 'C:\\\\dir \\$(x)', position: 2 }",
+      "  - 'a\\\\b'",
+      'inputs:',
+      '  msg: { type: string, inputBinding: { position: 1 } }',
+      'outputs:',
+      '  out: stdout',
+      "stdout: '\\$(said).txt'",
+      '',
+    ].join('\n');
+    writeFileSync(path.join(dir, 'say.cwl'), tool);
+    const out = path.join(dir, 'say.json');
+    const imported = joinflow(['import', 'cwl', path.join(dir, 'say.cwl'), '-o', out]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const r = joinflow(['run', out, '--input', JSON.stringify({ msg: '$(inputs.msg)' }), '--json', '--state', tmp()]);
+    expect(r.code, r.stderr).toBe(0);
+    const file = (JSON.parse(r.stdout) as { output: { out: File } }).output.out;
+    expect(file.basename).toBe('$(said).txt');
+    // `\\` is a backslash in a string that is interpolated (it holds `$(`); `a\\b` holds none and is passed as written.
+    // Run-input values are never interpolated.
+    expect(read(file).split('\n').slice(0, -1)).toEqual(['$(date) costs ${HOME}', 'a\\\\b', '$(inputs.msg)', 'C:\\dir $(x)']);
+
+    // `$(` unescaped, and `$(` after an escaped backslash (`\\` then `$(`), are parameter references.
+    const argument = '$(inputs.msg) costs \\${HOME}';
+    const valueFrom = 'C:\\\\$(x)';
+    const unescaped = tool.replace("'\\$(date) costs \\${HOME}'", `'${argument}'`).replace("'C:\\\\dir \\$(x)'", `'${valueFrom}'`);
+    writeFileSync(path.join(dir, 'say.cwl'), unescaped);
+    const refused = joinflow(['import', 'cwl', path.join(dir, 'say.cwl'), '-o', out]);
+    expect(refused.code).toBe(2);
+    const why = 'is not supported by joinflow\'s CWL subset (parameter references and JavaScript expressions are not evaluated: use a literal value, and write \\$( for a literal $()';
+    expect(refused.stderr.split('\n').filter((l) => l.startsWith('  - '))).toEqual([
+      `  - ${path.join(dir, 'say.cwl')}:5:5: the expression in an argument (${JSON.stringify(argument)}) ${why}`,
+      `  - ${path.join(dir, 'say.cwl')}:6:7: the expression in valueFrom (${JSON.stringify(valueFrom)}) ${why}`,
+    ]);
+  });
+
   it('fails the run with the tool exit code and its stderr', () => {
     const dir = tmp();
     const out = path.join(dir, 'fail.json');

@@ -1,7 +1,8 @@
-/** What CWL v1.2 demands of a document beyond its shape: feature requirements. */
+/** What CWL v1.2 says beyond a document's shape: feature requirements, the escapes of string interpolation. */
 import { describe, expect, it } from 'vitest';
+import { interpolateLiteral } from '../../src/importers/cwl/escapes.ts';
 import { problemsOf } from '../helpers/problems.ts';
-import { BASE, ECHO, imp, pos } from '../helpers/cwl-import.ts';
+import { BASE, ECHO, imp, pos, spec } from '../helpers/cwl-import.ts';
 
 describe('importCwl: a scatter needs ScatterFeatureRequirement (CWL v1.2, WorkflowStep)', () => {
   /** BASE with a workflow input of strings that step "say" scatters over. */
@@ -42,5 +43,69 @@ describe('importCwl: a scatter needs ScatterFeatureRequirement (CWL v1.2, Workfl
     const tool = `${ECHO}requirements: { ScatterFeatureRequirement: {} }\n`;
     const [own] = problemsOf(() => imp({ 'wf.cwl': scattering(), 'echo.cwl': tool }));
     expect(own!.message).toBe(`step "say": scatter needs ScatterFeatureRequirement, which neither the workflow nor the step declares (the tool's at echo.cwl:${pos(tool, 'ScatterFeatureRequirement')} does not count: CWL reads it from the workflow or the step): ${fix}`);
+  });
+});
+
+describe('interpolateLiteral: the escapes of CWL string interpolation, nothing evaluated', () => {
+  it.each([
+    // CWL v1.2: `\$(` and `\${` are literal, `\\` is a backslash, any other backslash stays.
+    ['v1.2', 'a \\$(b) \\${c}', { text: 'a $(b) ${c}' }],
+    ['v1.2', '\\\\\\$(x)', { text: '\\$(x)' }],
+    ['v1.2', 'C:\\\\dir \\n \\$(x) \\', { text: 'C:\\dir \\n $(x) \\' }],
+    ['v1.2', '\\$x \\$(x)', { text: '\\$x $(x)' }],
+    // A string without `$(` or `${` is not interpolated: its backslashes are as written.
+    ['v1.2', 'a\\\\b \\n', { text: 'a\\\\b \\n' }],
+    // A reference left: where it starts (after an escaped backslash too).
+    ['v1.2', 'x $(inputs.a)', { reference: 2 }],
+    ['v1.2', '\\\\$(inputs.a)', { reference: 2 }],
+    ['v1.2', '\\$(a) ${return 1}', { reference: 6 }],
+    // CWL v1.0 and v1.1 define no escapes; cwltool reads a backslash as escaping any character there.
+    ['v1.0', 'C:\\\\dir \\n \\$(x)', { text: 'C:\\dir n $(x)' }],
+    ['v1.1', '\\\\$(inputs.a)', { reference: 2 }],
+  ])('%s %j', (version, raw, expected) => {
+    expect(interpolateLiteral(raw, version)).toEqual(expected);
+  });
+});
+
+describe('importCwl: escaped $( and ${ in the fields CWL interpolates', () => {
+  const tool = (block: string): string => `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [echo]
+${block}`;
+
+  it('takes \\$( and \\${ as literal text in arguments, valueFrom, stdout, glob, envValue and format', () => {
+    const cwl = tool(String.raw`arguments: ['\$(a)', { valueFrom: 'b\${c}', position: 1 }]
+requirements:
+  EnvVarRequirement: { envDef: { PRICE: '\$(cost) \\ \$(tax)' } }
+inputs:
+  f: { type: File, format: 'http://x.org/\$(f)' }
+outputs:
+  out: stdout
+  all: { type: 'File[]', format: 'http://x.org/\$(o)', outputBinding: { glob: '\$(x)*.txt' } }
+stdout: '\$(said).txt'
+`);
+    const run = spec(imp({ 'tool.cwl': cwl }, 'tool.cwl').workflow.steps['tool']!.executor);
+    if (run.kind !== 'tool') throw new Error('not a tool step');
+    expect(run.tool.arguments.map((a) => a.value)).toEqual(['$(a)', 'b${c}']);
+    expect(run.tool.stdout).toBe('$(said).txt');
+    expect(run.tool.env).toEqual({ PRICE: '$(cost) \\ $(tax)' });
+    expect(run.tool.outputs.map((o) => ['glob' in o ? o.glob : o.stream, o.format])).toEqual([['stdout', undefined], [['$(x)*.txt'], 'http://x.org/$(o)']]);
+    expect(run.in['f']!.type.format).toEqual(['http://x.org/$(f)']);
+  });
+
+  it('still refuses an unescaped reference in each, and a position that is an escaped string is no number', () => {
+    const cwl = tool(String.raw`arguments: ['$(a)', { valueFrom: x, position: '\$(p)' }]
+inputs: {}
+outputs:
+  all: { type: 'File[]', outputBinding: { glob: '\\$(x).txt' } }
+stdout: 'a$(b)'
+`);
+    const problems = problemsOf(() => imp({ 'tool.cwl': cwl }, 'tool.cwl')).map((p) => `${p.path} ${p.message.replace(/ is not supported .*/, '')}`);
+    expect(problems).toEqual([
+      `tool.cwl:${pos(cwl, "'$(a)'")} the expression in an argument ("$(a)")`,
+      `tool.cwl:${pos(cwl, String.raw`'\$(p)'`)} position must be a whole number, got the string ${JSON.stringify(String.raw`\$(p)`)}`,
+      `tool.cwl:${pos(cwl, 'stdout:')} the expression in stdout ("a$(b)")`,
+      `tool.cwl:${pos(cwl, 'glob:')} the expression in glob (${JSON.stringify(String.raw`\\$(x).txt`)})`,
+    ]);
   });
 });

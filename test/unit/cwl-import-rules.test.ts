@@ -338,7 +338,7 @@ $schemas: [${EDAM}EDAM_1.18.owl]
     const p = problemsOf(() => imp({ 'wf.cwl': bad })).map((x) => `${x.path} ${x.message}`);
     expect(p).toEqual([
       `wf.cwl:${pos(bad, 'format: edam:x')} format applies to File and File[] parameters only, not to string`,
-      `wf.cwl:${pos(bad, 'format: $(')} the expression in format ("$(inputs.name)") is not supported by joinflow's CWL subset (parameter references and JavaScript expressions are not evaluated: use a literal value)`,
+      `wf.cwl:${pos(bad, 'format: $(')} the expression in format ("$(inputs.name)") is not supported by joinflow's CWL subset (parameter references and JavaScript expressions are not evaluated: use a literal value, and write \\$( for a literal $()`,
     ]);
   });
 });

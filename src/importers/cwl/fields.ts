@@ -2,6 +2,7 @@
  * Reading the pieces CWL documents share: id maps (map or list form), types, input bindings,
  * literal strings. Every reader reports what it cannot take, with its position, and goes on.
  */
+import { hasReference, interpolateLiteral } from './escapes.ts';
 import type { CwlSource, DocPath, Problems } from './source.ts';
 import { CWL_BASE_TYPES, type CommandBinding, type CwlBase, type CwlType } from './spec.ts';
 
@@ -85,7 +86,34 @@ export function shortId(id: string): string {
   return local.slice(local.lastIndexOf('/') + 1);
 }
 
-/** A literal string field; expressions are refused (none of the subset evaluates them). */
+/**
+ * A string field that CWL reads as an Expression (arguments, valueFrom, stdout/stderr, glob,
+ * envValue, format): the escapes `\$(`, `\${` and `\\` are resolved as CWL's string
+ * interpolation says (see escapes.ts), and a parameter reference or expression left is refused
+ * (the subset evaluates none).
+ */
+export function expressionString(ctx: Ctx, path: DocPath, raw: unknown, what: string): string | undefined {
+  if (typeof raw !== 'string') {
+    ctx.problems.add(ctx.src.at(path), `${what} must be a string, got ${kindOf(raw)}`);
+    return undefined;
+  }
+  const read = interpolateLiteral(raw, versionOf(ctx));
+  if ('reference' in read) {
+    ctx.problems.refuse(ctx.src, path, `the expression in ${what} (${JSON.stringify(raw)})`, 'parameter references and JavaScript expressions are not evaluated: use a literal value, and write \\$( for a literal $(');
+    return undefined;
+  }
+  return noNul(ctx, path, read.text, what);
+}
+
+/** The cwlVersion of the document being read (an inline tool's is its workflow's). */
+export function versionOf(ctx: Ctx): unknown {
+  return isObject(ctx.src.value) ? ctx.src.value['cwlVersion'] : undefined;
+}
+
+/**
+ * A literal string field that CWL does not interpolate but that names things (scatter, source):
+ * `$(` and `${` in it are refused as they would be an expression's.
+ */
 export function literalString(ctx: Ctx, path: DocPath, raw: unknown, what: string): string | undefined {
   if (typeof raw !== 'string') {
     ctx.problems.add(ctx.src.at(path), `${what} must be a string, got ${kindOf(raw)}`);
@@ -117,7 +145,7 @@ export function plainString(ctx: Ctx, path: DocPath, raw: unknown, what: string)
 
 /** A whole number field (positions, exit codes, limits). */
 export function integer(ctx: Ctx, path: DocPath, raw: unknown, what: string): number | undefined {
-  if (typeof raw === 'string' && hasExpression(raw)) {
+  if (typeof raw === 'string' && hasReference(raw, versionOf(ctx))) {
     ctx.problems.refuse(ctx.src, path, `the expression in ${what}`, 'expressions are not evaluated: use a number');
     return undefined;
   }

@@ -6,7 +6,7 @@
  * is available.
  */
 import type { DocPath } from './source.ts';
-import { isObject, kindOf, literalString, type Ctx } from './fields.ts';
+import { expressionString, isObject, kindOf, type Ctx } from './fields.ts';
 import type { CwlType } from './spec.ts';
 
 /** The `$namespaces` of a document: prefix -> IRI (entries that are not strings are left out). */
@@ -41,7 +41,7 @@ export function readInputFormat(ctx: Ctx, path: DocPath, raw: unknown, type: Cwl
   }
   const namespaces = namespacesOf(ctx.src.value);
   const formats = list.flatMap((f: unknown, i) => {
-    const text = literalString(ctx, typeof raw === 'string' ? path : [...path, i], f, 'format');
+    const text = expressionString(ctx, typeof raw === 'string' ? path : [...path, i], f, 'format');
     return text === undefined ? [] : [expandIri(text, namespaces)];
   });
   return formats.length === list.length ? formats : undefined;
@@ -50,7 +50,7 @@ export function readInputFormat(ctx: Ctx, path: DocPath, raw: unknown, type: Cwl
 /** The `format` of an output parameter: the IRI its files get. */
 export function readOutputFormat(ctx: Ctx, path: DocPath, raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
-  const text = literalString(ctx, path, raw, 'format');
+  const text = expressionString(ctx, path, raw, 'format');
   return text === undefined ? undefined : expandIri(text, namespacesOf(ctx.src.value));
 }
 

@@ -8,7 +8,8 @@
  * what it requires and what it hints apart, and each class is taken as a whole from one level.
  */
 import type { DocPath } from './source.ts';
-import { checkFields, integer, isObject, kindOf, literalString, plainString, type Ctx, type Json } from './fields.ts';
+import { hasReference } from './escapes.ts';
+import { checkFields, expressionString, integer, isObject, kindOf, plainString, versionOf, type Ctx, type Json } from './fields.ts';
 import { dict } from './values.ts';
 
 /** The requirement classes with an effect, each as one unit (a class is never merged across levels). */
@@ -192,7 +193,7 @@ export function requireFeature(ctx: Ctx, at: DocPath, what: string, cls: string,
 
 function positive(ctx: Ctx, p: DocPath, raw: unknown, what: string, whole: boolean): number | undefined {
   if (typeof raw === 'number' && Number.isFinite(raw) && raw > 0) return whole ? Math.ceil(raw) : raw;
-  if (typeof raw === 'string' && /\$[({]/.test(raw)) ctx.problems.refuse(ctx.src, p, `the expression in ${what}`, 'expressions are not evaluated: use a number');
+  if (typeof raw === 'string' && hasReference(raw, versionOf(ctx))) ctx.problems.refuse(ctx.src, p, `the expression in ${what}`, 'expressions are not evaluated: use a number');
   else ctx.problems.add(ctx.src.at(p), `${what} must be a positive number, got ${kindOf(raw)}`);
   return undefined;
 }
@@ -204,7 +205,7 @@ function readEnvDef(ctx: Ctx, p: DocPath, raw: unknown): Record<string, string> 
       ctx.problems.add(ctx.src.at(at), `envDef needs a variable name of letters, digits and "_", got ${kindOf(name)}`);
       return;
     }
-    const v = literalString(ctx, at, value, `envDef ${name}`);
+    const v = expressionString(ctx, at, value, `envDef ${name}`);
     if (v !== undefined) env[name] = v;
   };
   if (Array.isArray(raw)) {

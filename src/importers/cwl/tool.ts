@@ -2,11 +2,10 @@
 import type { DocPath } from './source.ts';
 import {
   checkFields,
-  hasExpression,
   integer,
   isObject,
   kindOf,
-  literalString,
+  expressionString,
   plainString,
   readBinding,
   readIdMap,
@@ -91,7 +90,7 @@ export function readTool(ctx: Ctx, path: DocPath, body: Json, notes: string[], f
   const tool: ToolSpec = { baseCommand, arguments: args, inputs, outputs: [], successCodes: [0], env: {} };
   for (const stream of ['stdout', 'stderr'] as const) {
     if (body[stream] === undefined) continue;
-    const name = literalString(ctx, [...path, stream], body[stream], stream);
+    const name = expressionString(ctx, [...path, stream], body[stream], stream);
     if (name !== undefined && !plainFileName(name)) ctx.problems.add(ctx.src.at([...path, stream]), `${stream} must be a plain file name (no "/", not "." or ".."), got ${JSON.stringify(name)}`);
     else if (name !== undefined) tool[stream] = name;
   }
@@ -128,7 +127,7 @@ function readArguments(ctx: Ctx, path: DocPath, raw: unknown): ToolArgument[] {
   return raw.flatMap((a: unknown, i): ToolArgument[] => {
     const p = [...path, i];
     if (typeof a === 'string') {
-      const value = literalString(ctx, p, a, 'an argument');
+      const value = expressionString(ctx, p, a, 'an argument');
       return value === undefined ? [] : [{ position: 0, separate: true, value }];
     }
     if (!isObject(a)) {
@@ -141,7 +140,7 @@ function readArguments(ctx: Ctx, path: DocPath, raw: unknown): ToolArgument[] {
       return [];
     }
     const binding = readBinding(ctx, p, rest);
-    const value = literalString(ctx, [...p, 'valueFrom'], valueFrom, 'valueFrom');
+    const value = expressionString(ctx, [...p, 'valueFrom'], valueFrom, 'valueFrom');
     if (!binding || value === undefined) return [];
     if (binding.itemSeparator !== undefined) ctx.problems.add(ctx.src.at([...p, 'itemSeparator']), 'itemSeparator applies to array inputs, not to arguments');
     return [{ position: binding.position, ...(binding.prefix === undefined ? {} : { prefix: binding.prefix }), separate: binding.separate, value }];
@@ -214,7 +213,7 @@ function readOutput(ctx: Ctx, path: DocPath, id: string, body: Json, tool: ToolS
   }
   const glob = list.flatMap((g: unknown, i) => {
     const p = typeof raw === 'string' ? [...path, 'outputBinding', 'glob'] : [...path, 'outputBinding', 'glob', i];
-    const pattern = literalString(ctx, p, g, 'glob');
+    const pattern = expressionString(ctx, p, g, 'glob');
     if (pattern === undefined) return [];
     if (!safeGlob(pattern)) {
       ctx.problems.refuse(ctx.src, p, `the glob pattern ${JSON.stringify(pattern)}`, 'patterns are relative, without "..", "**" or "{...}"; use *, ? and [...] within path segments');
@@ -236,6 +235,6 @@ function plainFileName(name: string): boolean {
 }
 
 function safeGlob(pattern: string): boolean {
-  if (pattern === '' || pattern.startsWith('/') || hasExpression(pattern) || /[{}]/.test(pattern) || pattern.includes('\0')) return false;
+  if (pattern === '' || pattern.startsWith('/') || /[{}]/.test(pattern) || pattern.includes('\0')) return false;
   return pattern.split('/').every((seg) => seg !== '..' && seg !== '**' && seg !== '');
 }
