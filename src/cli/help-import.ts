@@ -23,7 +23,8 @@ a workflow whose steps run each tool with 'joinflow cwl-tool'; a scatter becomes
 workflow outputs are the output of a final "outputs" step. Constructs outside the subset, and
 what CWL itself forbids (a scatter without ScatterFeatureRequirement in the workflow's or the
 step's requirements), are refused, every one listed as <file>:<line>:<col> (exit 2). Notes
-(hints ignored, Docker images) go to stderr.
+(hints ignored, Docker images, a source whose File format a step input does not take) go to
+stderr.
 
 asl: converts an Amazon States Language state machine (JSONPath mode: Task, Pass, Choice, Wait,
 Succeed, Fail, Parallel, inline Map; Retry, Catch, paths, intrinsic functions) into a workflow,

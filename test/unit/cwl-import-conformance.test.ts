@@ -109,3 +109,61 @@ stdout: 'a$(b)'
     ]);
   });
 });
+
+describe('importCwl: a source whose Files have a format the tool input does not take', () => {
+  const X = 'http://example.org/formats#';
+  const tool = (id: string, format: string, out = ''): string => `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [cat]
+inputs:
+  ${id}: { type: File, format: ${format}, inputBinding: { position: 1 } }
+outputs:
+  out: { type: stdout${out === '' ? '' : `, format: ${out}`} }
+$namespaces: { x: "${X}" }
+`;
+  const wf = `cwlVersion: v1.2
+class: Workflow
+requirements: { ScatterFeatureRequirement: {} }
+$namespaces: { f: "${X}" }
+inputs:
+  reads: { type: File, format: [f:fastq, f:fasta] }
+  many: { type: "File[]", format: f:fastq }
+outputs:
+  n: { type: File, outputSource: count/out }
+steps:
+  trim:
+    run: trim.cwl
+    in: { fq: reads }
+    out: [out]
+  each:
+    run: trim.cwl
+    scatter: fq
+    in:
+      fq:
+        source: many
+    out: [out]
+  count:
+    run: count.cwl
+    in: { table: trim/out }
+    out: [out]
+`;
+  const files = { 'wf.cwl': wf, 'trim.cwl': tool('fq', 'x:fastq', 'x:fasta'), 'count.cwl': tool('table', 'x:csv') };
+
+  it('is a note at import naming both sides and the line of the source, not a problem (valid CWL, checked on the Files at run time)', () => {
+    const { notes, workflow } = imp(files);
+    const why = 'such a File fails the step when it runs (formats are compared exactly: the ontology of $schemas is not read)';
+    expect(notes.filter((n) => n.includes('takes Files of format'))).toEqual([
+      `wf.cwl:${pos(wf, 'reads }')}: step "trim" input "fq" takes Files of format ${X}fastq; its source is workflow input "reads", which takes Files of format ${X}fasta (besides ones the input takes): ${why}`,
+      `wf.cwl:${pos(wf, 'trim/out')}: step "count" input "table" takes Files of format ${X}csv; its source is step "trim" output "out", which gives Files of format ${X}fasta: ${why}`,
+    ]);
+    // The run still checks every File against its input's formats.
+    expect(Object.keys(workflow.steps).sort()).toEqual(['count', 'each', 'each.scatter', 'outputs', 'trim']);
+  });
+
+  it('says nothing where the formats agree, or where a side declares none', () => {
+    const agreeing = { ...files, 'count.cwl': tool('table', 'x:fasta'), 'wf.cwl': wf.replace('[f:fastq, f:fasta]', 'f:fastq') };
+    expect(imp(agreeing).notes.filter((n) => n.includes('takes Files of format'))).toEqual([]);
+    const untyped = { ...files, 'trim.cwl': tool('fq', 'x:fastq') };
+    expect(imp(untyped).notes.filter((n) => n.includes('takes Files of format'))).toEqual([`wf.cwl:${pos(wf, 'reads }')}: step "trim" input "fq" takes Files of format ${X}fastq; its source is workflow input "reads", which takes Files of format ${X}fasta (besides ones the input takes): such a File fails the step when it runs (formats are compared exactly: the ontology of $schemas is not read)`]);
+  });
+});

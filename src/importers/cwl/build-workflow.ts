@@ -12,6 +12,7 @@ import type { Requirements } from './requirements.ts';
 import type { Problems } from './source.ts';
 import { typeName, type CwlType, type RunnerSpec, type ToolSpec, type ValueRef, type ValueSpec } from './spec.ts';
 import { assignable, dict, typeMismatch } from './values.ts';
+import { formatsNotTaken } from './formats.ts';
 
 /** How the written steps run. */
 export type BuildOptions = {
@@ -49,15 +50,22 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     [i.id, { ref: i.default === undefined ? { input: i.id } : { input: i.id, default: i.default }, type: i.type }]));
   const first = (needs: Iterable<unknown>): { check?: Record<string, ValueSpec> } => (check && [...needs].length === 0 ? { check } : {});
 
-  /** The ref of a source and the type its value has at run time, or undefined after a problem. */
-  const resolve = (source: Source, where: string): { ref: ValueRef; type: CwlType; step?: string } | undefined => {
+  /**
+   * The ref of a source, the type its value has at run time and, for formats, what it is and the
+   * formats its Files can have (those a workflow input takes, the one a step output gives), or
+   * undefined after a problem.
+   */
+  const resolve = (source: Source, where: string): Resolved | undefined => {
     if ('input' in source) {
       const input = inputs.get(source.input);
       if (!input) {
         problems.add(where, `unknown workflow input "${source.input}"${known([...inputs.keys()])}`);
         return undefined;
       }
-      return { ref: input.default === undefined ? { input: input.id } : { input: input.id, default: input.default }, type: input.type };
+      return {
+        ref: input.default === undefined ? { input: input.id } : { input: input.id, default: input.default }, type: input.type,
+        what: `workflow input "${input.id}", which takes`, ...(input.type.format ? { formats: input.type.format } : {}),
+      };
     }
     const step = byId.get(source.step);
     if (!step && wf.unreadable.includes(source.step)) return undefined;
@@ -78,7 +86,10 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     }
     // A scattered step's outputs are gathered into arrays, in item order.
     const type = gather ? { ...output.type, depth: output.type.depth + 1, optional: false } : output.type;
-    return { ref: { step: step.id, output: output.id, gather }, type, step: step.id };
+    return {
+      ref: { step: step.id, output: output.id, gather }, type, step: step.id,
+      what: `step "${step.id}" output "${output.id}", which gives`, ...(output.format ? { formats: [output.format] } : {}),
+    };
   };
 
   const steps: Record<string, StepInput> = {};
@@ -103,7 +114,7 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
     const needs = new Set<string>();
     /** Every step this one takes a value from, the scattered array's included: for the cycle check. */
     const deps = new Set<string>();
-    let scatterSource: { ref: ValueRef; type: CwlType; step?: string } | undefined;
+    let scatterSource: Resolved | undefined;
     let scatterDefault: unknown;
     for (const entry of step.in) {
       const ti = toolInputs.get(entry.id);
@@ -125,6 +136,12 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
       const resolved = entry.source ? resolve(entry.source, at) : undefined;
       if (resolved && !assignable(resolved.type, expected)) {
         problems.add(at, `step "${step.id}" input "${entry.id}" expects ${typeName(expected)}${scattered ? ' (scattered)' : ''}, but its source has type ${typeName(resolved.type)}`);
+      }
+      // A valid document (CWL and cwltool check formats on the Files, at run time; an ontology
+      // could relate the two), so a note, not a problem: but here such a File fails the step.
+      const untaken = formatsNotTaken(resolved?.formats, ti.type.format);
+      if (resolved && untaken.length > 0) {
+        notes.push(`${at}: step "${step.id}" input "${entry.id}" takes Files of format ${ti.type.format!.join(', ')}; its source is ${resolved.what} Files of format ${untaken.join(', ')}${untaken.length < resolved.formats!.length ? ' (besides ones the input takes)' : ''}: such a File fails the step when it runs (formats are compared exactly: the ontology of $schemas is not read)`);
       }
       if (entry.default !== undefined) {
         const mismatch = typeMismatch(entry.default, expected);
@@ -276,6 +293,9 @@ export function buildWorkflow(wf: CwlWorkflow, options: BuildOptions, problems: 
 function withEnv(tool: ToolSpec, req: Requirements): ToolSpec {
   return req.env === undefined ? tool : { ...tool, env: { ...tool.env, ...req.env } };
 }
+
+/** A resolved source; `what` names it in messages, `formats` are those its Files can have. */
+type Resolved = { ref: ValueRef; type: CwlType; step?: string; what: string; formats?: string[] };
 
 function known(ids: string[]): string {
   return ids.length === 0 ? '' : ` (known: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', ...' : ''})`;

@@ -64,3 +64,12 @@ export function formatMismatch(actual: unknown, expected: readonly string[] | un
   if (expected.includes(actual)) return undefined;
   return `its format ${actual} is not ${expected.length === 1 ? expected[0] : `one of ${expected.join(', ')}`}, which the parameter takes (formats are compared exactly: the ontology of $schemas is not read)`;
 }
+
+/**
+ * The formats of `given` (those a source's Files can have) that a parameter taking `taken` does
+ * not take, compared exactly; none when either side declares no format (anything fits then).
+ */
+export function formatsNotTaken(given: readonly string[] | undefined, taken: readonly string[] | undefined): string[] {
+  if (given === undefined || taken === undefined) return [];
+  return given.filter((f) => !taken.includes(f));
+}
