@@ -34,6 +34,16 @@ export class NonRetriableStepError extends JoinflowError {
   }
 }
 
+/**
+ * A stored result (or run output) kept by reference, in S3, that cannot be read: the object is
+ * gone, damaged or out of reach. No retry reads it; the trigger that needs it is dead-lettered.
+ */
+export class UnreadableResultError extends JoinflowError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('RESULT_UNREADABLE', message, options);
+  }
+}
+
 /** Bad command-line usage or input (exit code 2). */
 export class UsageError extends JoinflowError {
   constructor(message: string) {

@@ -34,6 +34,7 @@ import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './c
 import { itemMismatch, missingItem } from './items.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, type Fires, setNeed, sizedJoin, stepIndex } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
+import { actOrDeadLetter } from './unreadable.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
 import { done, doneItems, failedKey, fanOutItems, unfit, type Widest, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
@@ -224,7 +225,7 @@ export class TriggerProcessor {
       const key = arrivalKey(trigger.condition.key, ctx.detail);
       const ordinal = store.ordinals || sized ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
       const fires = arrive(store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs);
-      if (fires === 'won' || fires === 'reclaimed') this.#act(ctx, trigger, key, fires);
+      if (fires === 'won' || fires === 'reclaimed') actOrDeadLetter(ctx.effects, ctx.event, `trigger "${trigger.id}" of run "${ctx.run.runId}" (workflow "${plan.workflow}")`, () => this.#act(ctx, trigger, key, fires));
       // An item past its forEach's width (a forged, misrouted or foreign event): it never counts.
       else if (fires) ctx.effects.push(deadLetter(ctx.event, missingItem(ctx.event, ctx.run.runId, fires.need)));
     }

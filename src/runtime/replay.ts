@@ -9,9 +9,11 @@
  * which records every answer in order. A call that answers with a promise stops the logic (it
  * throws {@link Pending}); once the promise settles, the logic runs again from the start, and
  * every call it has already made is answered from the record instead of reaching the store
- * again. The logic must therefore be deterministic given its calls' answers: the clock and the id
- * factory go through the record too, and it must not catch what it did not throw. An event makes
- * a handful of calls, so the re-runs cost microseconds against milliseconds of network.
+ * again. A call whose promise rejects is recorded so too, and throws its error when the logic
+ * runs again, at the same call, as a synchronous store's would. The logic must therefore be
+ * deterministic given its calls' answers: the clock and the id factory go through the record too,
+ * and it must not catch {@link Pending}, which is not an error. An event makes a handful of calls,
+ * so the re-runs cost microseconds against milliseconds of network.
  */
 import type { Clock, TriggerStore } from '../ports.ts';
 
@@ -37,6 +39,11 @@ class Pending {
   constructor(readonly promise: Promise<unknown>) {}
 }
 
+/** A call's recorded rejection. */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+
 /** The answers of one event's calls, in the order they were made. */
 export class Replay {
   readonly #answers: unknown[] = [];
@@ -44,7 +51,11 @@ export class Replay {
 
   /** The next call's recorded answer, or `make()`'s when the call is new. */
   call<T>(make: () => Awaitable<T>): T {
-    if (this.#next < this.#answers.length) return this.#answers[this.#next++] as T;
+    if (this.#next < this.#answers.length) {
+      const answer = this.#answers[this.#next++];
+      if (answer instanceof Failed) throw answer.error;
+      return answer as T;
+    }
     const answer = make();
     if (answer instanceof Promise) throw new Pending(answer);
     this.#answers.push(answer);
@@ -59,10 +70,16 @@ export class Replay {
       return logic();
     } catch (error) {
       if (!(error instanceof Pending)) throw error;
-      return error.promise.then((answer) => {
-        this.#answers.push(answer);
-        return this.run(logic);
-      });
+      return error.promise.then(
+        (answer) => {
+          this.#answers.push(answer);
+          return this.run(logic);
+        },
+        (failure: unknown) => {
+          this.#answers.push(new Failed(failure));
+          return this.run(logic);
+        },
+      );
     }
   }
 }

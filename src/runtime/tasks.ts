@@ -27,6 +27,15 @@ export function failedKey(step: string, item?: number): string {
   return `$failed:${resultKey(step, item)}`;
 }
 
+/** What a store key holds, for people: `the result of step "a" (item 3)`, `the failure of step "a"`. */
+export function describeResultKey(key: string): string {
+  const m = /^(?:\$(failed|skipped|caught):)?([^#]+)(?:#(\d+))?$/.exec(key);
+  if (!m) return `the value stored as "${key}"`;
+  const step = `step "${m[2]}"${m[3] === undefined ? '' : ` (item ${m[3]})`}`;
+  const what = m[1] === 'failed' ? 'the failure of' : m[1] === 'skipped' ? 'why a choice skipped' : m[1] === 'caught' ? 'the caught failure of' : 'the result of';
+  return `${what} ${step}`;
+}
+
 /** Whether a step (or one item of it) has its result: a dispatch taken over need not send it again. */
 export function done(store: StoreNow, runId: string, step: string, item: number | undefined): boolean {
   return store.getResults(runId, [resultKey(step, item)]).size > 0;

@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { JoinflowError } from '../../model/errors.ts';
+import { JoinflowError, UnreadableResultError } from '../../model/errors.ts';
+import { describeResultKey } from '../../runtime/tasks.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { BlobStore, ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
 import { createJoins, KEEP_EXPIRY } from './dynamodb-joins.ts';
@@ -93,12 +94,30 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
     return body ? { output: body } : {};
   }
 
-  /** The payload of an item written by `payload`. */
-  async function readPayload(item: Item): Promise<unknown> {
+  /**
+   * The payload of an item written by `payload`; `what` names it (`the result of step "a" of run
+   * "r"`). A claim-checked object that is gone, damaged or in another bucket reads the same on
+   * every retry: UnreadableResultError, naming it. S3 unreachable or throttled is thrown as it is.
+   */
+  async function readPayload(item: Item, what: string): Promise<unknown> {
     const ref = item.outputRef?.S;
     if (ref === undefined) return fromJsonAttr(item.output);
     if (!options.blobs) throw new JoinflowError('STORE_ERROR', `an item of table "${options.table}" refers to ${ref}, but the store has no blob store to read it`);
-    return JSON.parse(await options.blobs.get(ref));
+    const unreadable = (why: string, cause: unknown) => new UnreadableResultError(`${what} is stored by reference at ${ref}, and ${why}`, { cause });
+    let text: string;
+    try {
+      text = await options.blobs.get(ref);
+    } catch (error) {
+      if (!(error instanceof JoinflowError)) throw error;
+      if (error.code === 'BLOB_NOT_FOUND') throw unreadable('that object does not exist (deleted by the bucket\'s lifecycle rule, custom.joinflow.claimCheckDays, or by hand?)', error);
+      if (error.code === 'INVALID_BLOB_REF') throw unreadable(`it cannot be read: ${error.message}`, error);
+      throw error;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw unreadable(`that object is not JSON (${(error as Error).message})`, error);
+    }
   }
 
   return {
@@ -124,7 +143,7 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       const run = itemToRun(item);
       seen(run);
       // Only finished runs can carry a claim-checked output; running ones read nothing extra.
-      if (item.outputRef) run.output = await readPayload(item);
+      if (item.outputRef) run.output = await readPayload(item, `the output of run "${runId}"`);
       return run;
     },
 
@@ -203,7 +222,10 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       const unique = [...new Set(keys)];
       const items = await db.batchGet(unique.map((k) => itemKey(runId, sortKey.result(k))));
       const found = new Map<string, unknown>();
-      for (const item of items) found.set((item.sk?.S ?? '').slice(sortKey.resultPrefix.length), await readPayload(item));
+      for (const item of items) {
+        const key = (item.sk?.S ?? '').slice(sortKey.resultPrefix.length);
+        found.set(key, await readPayload(item, `${describeResultKey(key)} of run "${runId}"`));
+      }
       const out = new Map<string, unknown>();
       for (const k of keys) if (found.has(k)) out.set(k, found.get(k));
       return out;
