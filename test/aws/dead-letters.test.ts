@@ -6,17 +6,20 @@
  * the event source deletes them); S3 or DynamoDB unreachable is reported, so that the queue
  * delivers the message again. The processor: an event that is not one, or whose claim-checked
  * payload is gone or damaged, goes to the events DLQ instead of failing the invocation (retried
- * twice by Lambda, then the DLQ). SQS on fauxqs, S3 on s3rver; DynamoDB is not needed before a
+ * twice by Lambda, then the DLQ). A message to the events DLQ fits SQS's 262,144 bytes: an event
+ * too large to go beside its reason is put in the bucket and named, or, without a bucket, cut with
+ * a note saying so. SQS on fauxqs, S3 on s3rver; DynamoDB is not needed before a
  * message or event is read, and unreachable where it is.
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDeadLetters, SQS_MESSAGE_BYTES } from '../../src/adapters/aws/dead-letter-queue.ts';
+import { eventsDeadLetter } from '../../src/adapters/aws/events-dead-letter.ts';
 import { s3Start } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
@@ -306,5 +309,80 @@ describe('a dead letter near SQS\'s message size limit', () => {
     // eventsDlq (fauxqs's default, as SQS allows at most: 1 MiB) takes it.
     expect(await createDeadLetters({ sqs, queueUrl: timerQueue, dlqUrl: eventsDlq }).send({ messageId: 'm-full', body }, reason)).toEqual({ sent: true, queueUrl: eventsDlq });
     expect((await deadLetters(eventsDlq)).map((d) => d.body.length)).toEqual([body.length]);
+  });
+});
+
+describe('an event too large for the events DLQ beside its reason', () => {
+  /** A Run Requested from another producer, near EventBridge's 256 KB, for a workflow the stage does not have. */
+  const foreign = (extra = '') => ({
+    id: `e-big${extra}`, source: 'joinflow', 'detail-type': 'Run Requested', time: '2026-01-01T00:00:00Z',
+    detail: { workflow: 'nosuch', runId: `r-big${extra}`, input: { text: `"quoted"\n${'é'.repeat(10)}${'x'.repeat(261_950)}` } },
+  });
+  /** What EventBridge counts toward its 256 KB entry limit: source, detail-type and detail (UTF-8). */
+  const asEventBridge = (e: ReturnType<typeof foreign>) => Buffer.byteLength(e.source) + Buffer.byteLength(e['detail-type']) + Buffer.byteLength(JSON.stringify(e.detail));
+  let small: string;
+
+  beforeAll(async () => {
+    small = (await sqs.send(new CreateQueueCommand({ QueueName: 'dl-events-dlq-256k', Attributes: { MaximumMessageSize: String(SQS_MESSAGE_BYTES) } }))).QueueUrl!;
+  });
+  beforeEach(() => {
+    process.env['JOINFLOW_DLQ_URL'] = small;
+    resetWiring();
+  });
+  afterEach(() => {
+    process.env['JOINFLOW_DLQ_URL'] = eventsDlq;
+    process.env['JOINFLOW_BUCKET'] = s3.bucket;
+  });
+
+  it('puts the event in the bucket and sends {reason, eventRef, eventBytes, eventSummary}, within SQS\'s 262,144 bytes', async () => {
+    const event = foreign();
+    expect(asEventBridge(event)).toBeLessThanOrEqual(256 * 1024);
+    expect(Buffer.byteLength(JSON.stringify({ reason: 'unknown workflow "nosuch"', event }))).toBeGreaterThan(SQS_MESSAGE_BYTES);
+    await expect(processor({ unrouted: true, event })).resolves.toEqual({ effects: 1 });
+    const [letter, ...more] = await deadLetters(small);
+    expect(more).toEqual([]);
+    expect(Buffer.byteLength(letter!.body)).toBeLessThanOrEqual(SQS_MESSAGE_BYTES);
+    const body = JSON.parse(letter!.body) as { reason: string; eventRef: string; eventBytes: number; eventSummary: unknown };
+    expect(body).toEqual({
+      reason: 'unknown workflow "nosuch"',
+      eventRef: expect.stringMatching(new RegExp(`^s3://${s3.bucket}/joinflow/dead-letters/[0-9a-f]{32}\\.json$`)),
+      eventBytes: Buffer.byteLength(JSON.stringify(event)),
+      eventSummary: { id: 'e-big', source: 'joinflow', 'detail-type': 'Run Requested', time: '2026-01-01T00:00:00Z', detail: { workflow: 'nosuch', runId: 'r-big' } },
+    });
+    const key = body.eventRef.slice(`s3://${s3.bucket}/`.length);
+    const kept = await (await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))).Body!.transformToString();
+    expect(JSON.parse(kept)).toEqual(event);
+  });
+
+  it('without a bucket, keeps the start of the event\'s JSON and says how much is cut, within SQS\'s 262,144 bytes', async () => {
+    delete process.env['JOINFLOW_BUCKET'];
+    resetWiring();
+    const event = foreign('-2');
+    await expect(processor({ unrouted: true, event })).resolves.toEqual({ effects: 1 });
+    const [letter, ...more] = await deadLetters(small);
+    expect(more).toEqual([]);
+    expect(Buffer.byteLength(letter!.body)).toBeLessThanOrEqual(SQS_MESSAGE_BYTES);
+    const body = JSON.parse(letter!.body) as { reason: string; eventBytes: number; eventSummary: { id: string }; eventCut: string; eventStart: string };
+    const json = JSON.stringify(event);
+    const kept = Buffer.byteLength(body.eventStart);
+    expect(json.startsWith(body.eventStart)).toBe(true);
+    expect(kept).toBeGreaterThan(200_000);
+    expect(body).toMatchObject({ reason: 'unknown workflow "nosuch"', eventBytes: Buffer.byteLength(json), eventSummary: { id: 'e-big-2' } });
+    expect(body.eventCut).toBe(`the event is ${Buffer.byteLength(json)} bytes as JSON, too large for an SQS message beside its reason, and no bucket is configured to keep it: eventStart holds its first ${kept} bytes, the other ${Buffer.byteLength(json) - kept} are cut`);
+  });
+
+  it('sends an event that fits as {reason, event}, whole', async () => {
+    const event = { ...foreign('-3'), detail: { workflow: 'nosuch', runId: 'r-big-3', input: 'x'.repeat(200_000) } };
+    await processor({ unrouted: true, event });
+    expect((await deadLetters(small)).map((d) => JSON.parse(d.body) as unknown)).toEqual([{ reason: 'unknown workflow "nosuch"', event }]);
+  });
+
+  it('cuts a reason over 2,000 bytes, saying so, and keeps the event whole when it then fits', async () => {
+    const event = { id: 'e-long-reason', detail: { workflow: 'w' } };
+    const letter = await eventsDeadLetter(event, `invalid detail: ${'input.x: expected number; '.repeat(12_000)}`, undefined);
+    const body = JSON.parse(letter.body) as { reason: string; event: unknown };
+    expect(body.event).toEqual(event);
+    expect(Buffer.byteLength(body.reason)).toBeLessThanOrEqual(2000);
+    expect(body.reason).toMatch(/^invalid detail: input\.x: expected number; .*\.\.\. \(\d+ more bytes: the log line "dead letter: \.\.\." has it whole\)$/);
   });
 });

@@ -92,12 +92,16 @@ export function attributeBytes(attributes: Attributes): number {
 
 /** `reason` in at most `max` UTF-8 bytes: cut at a character, saying how much is left out and where it is whole. */
 function shorten(reason: string, max: number, messageId: string): string {
-  const bytes = Buffer.byteLength(reason);
-  if (bytes <= max) return reason;
-  const tail = (left: number) => `... (${left} more bytes: the log line naming message ${messageId} has it whole)`;
+  return cutText(reason, max, (left) => `... (${left} more bytes: the log line naming message ${messageId} has it whole)`);
+}
+
+/** `text` in at most `max` UTF-8 bytes: cut at a character, ending with `tail(bytes left out)`. */
+export function cutText(text: string, max: number, tail: (left: number) => string): string {
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= max) return text;
   let keep = Math.max(0, max - Buffer.byteLength(tail(bytes)));
   // Not inside a character: back off to the start of one (a UTF-8 continuation byte is 10xxxxxx).
-  const buffer = Buffer.from(reason);
+  const buffer = Buffer.from(text);
   while (keep > 0 && ((buffer[keep] ?? 0) & 0xc0) === 0x80) keep--;
   return `${buffer.subarray(0, keep).toString()}${tail(bytes - keep)}`;
 }

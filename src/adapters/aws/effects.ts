@@ -8,6 +8,7 @@ import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope } from '../../
 import type { BlobStore, EventBus, Task, TriggerStore } from '../../ports.ts';
 import type { Effect } from '../../runtime/effects.ts';
 import { UndispatchableError } from './dispatch.ts';
+import { eventsDeadLetter } from './events-dead-letter.ts';
 import { log } from './log.ts';
 
 /** SQS's longest message delay; longer backoffs hop through the timer queue more than once. */
@@ -136,10 +137,14 @@ export async function scheduleTask(task: Task, dueAt: number, deps: Pick<EffectD
   await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.timerQueueUrl, MessageBody: body, DelaySeconds: seconds }));
 }
 
+/** Sends `{reason, event}` to the events DLQ; an event too large for that goes to the bucket, the message naming it (events-dead-letter.ts). */
 async function deadLetter(event: unknown, reason: string, deps: EffectDeps): Promise<void> {
   log('error', `dead letter: ${reason}`, {});
   if (!deps.dlqUrl) throw new Error(`cannot dead-letter an event (${reason}): JOINFLOW_DLQ_URL is not set`);
-  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.dlqUrl, MessageBody: JSON.stringify({ reason, event }) }));
+  const letter = await eventsDeadLetter(event, reason, deps.blobs);
+  if (letter.eventRef) log('error', `dead letter: the event (${letter.eventBytes} bytes) is too large for an SQS message beside its reason: kept at ${letter.eventRef}, which the message names (eventRef)`, {});
+  else if (letter.eventBytes !== undefined) log('error', `dead letter: the event (${letter.eventBytes} bytes) is too large for an SQS message beside its reason and no bucket is configured: the message keeps its start (eventStart), the rest is lost`, {});
+  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.dlqUrl, MessageBody: letter.body }));
 }
 
 /** A Step Failed event for a task. */
