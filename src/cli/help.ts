@@ -57,7 +57,7 @@ Compiles every workflow in workflows/ and serves EventBridge's PutEvents API (AW
 X-Amz-Target: AWSEvents.PutEvents) in front of the embedded engine, until SIGINT or SIGTERM.
 Point an EventBridge client at it (endpoint http://127.0.0.1:PORT, any region and credentials);
 a "Run Requested" event with source "joinflow" and detail {"workflow", "runId"?, "input"?}
-starts a run. Requests whose entries total over 256 KB (UTF-8 bytes of their fields, as
+starts a run; one of another source starts none (said on stderr, once per source). Requests whose entries total over 256 KB (UTF-8 bytes of their fields, as
 EventBridge counts them, not of the escaped body) or with more than 10 entries are refused as
 EventBridge does.
 Subscriptions (joinflow.config.yaml and workflows' own) receive matching events.

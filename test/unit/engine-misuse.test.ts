@@ -1,7 +1,8 @@
 /** createEngine used wrongly: each mistake is a UsageError naming it, at the call that made it. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEngine, type EngineOptions } from '../../src/adapters/local/engine.ts';
 import { compileFile } from '../../src/adapters/local/workflow-files.ts';
+import { MAX_WARNED_SOURCES, runsRequested } from '../../src/adapters/local/outside-run-requests.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import type { TriggerPlan } from '../../src/model/plan.ts';
 import { plan } from '../helpers/plans.ts';
@@ -141,6 +142,42 @@ describe('a Run Requested from outside over the size limit', () => {
     ]);
     clearTimeout(guard);
     expect(waited).toBe('unknown run "big-run"');
+  });
+});
+
+describe('a Run Requested from outside of a source other than joinflow', () => {
+  it('starts no run, and says so on stderr once per source, naming the source and detail-type that start runs', async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    const engine = createEngine();
+    closers.push(() => engine.close());
+    engine.register(QUICK);
+    const request = (id: string, source: string) => ({ id, source, 'detail-type': 'Run Requested', time: new Date().toISOString(), detail: { workflow: 'quick', runId: id, input: null } });
+    try {
+      await engine.publish([request('mine-1', 'myapp.orders'), request('mine-2', 'myapp.orders')]);
+      await engine.publish([request('mine-3', 'myapp.orders'), request('other-1', 'other\u001b[31m'), request('ours-1', 'joinflow')]);
+      await engine.bus.idle();
+      expect((await engine.wait('ours-1')).status).toBe('succeeded');
+    } finally {
+      spy.mockRestore();
+    }
+    for (const id of ['mine-1', 'mine-2', 'mine-3', 'other-1']) expect(await engine.store.getRun(id)).toBeUndefined();
+    const said = lines.filter((l) => l.includes('starts no run'));
+    expect(said).toEqual([
+      'joinflow: a "Run Requested" event of source "myapp.orders" starts no run: runs are started by events of source "joinflow" with detail-type "Run Requested" and detail {"workflow", "runId"?, "input"?} (subscriptions whose pattern matches the event still get it). Said once for this source\n',
+      // The escape sequence is shown, not sent to the terminal.
+      expect.stringMatching(/^joinflow: a "Run Requested" event of source "other\\u001b\[31m" starts no run: /),
+    ]);
+  });
+
+  it('reports at most 100 sources, then says that further ones are not reported', () => {
+    const said: string[] = [];
+    const warned = new Set<string>();
+    const events = Array.from({ length: 103 }, (_, i) => ({ id: `e${i}`, source: `app.${i}`, 'detail-type': 'Run Requested', time: '', detail: { workflow: 'quick', input: null } }));
+    expect(runsRequested(events, 1_000_000, warned, (line) => said.push(line))).toEqual([]);
+    expect(runsRequested(events, 1_000_000, warned, (line) => said.push(line))).toEqual([]);
+    expect(said).toHaveLength(MAX_WARNED_SOURCES + 1);
+    expect(said.at(-1)).toBe('joinflow: "Run Requested" events of more than 100 sources other than "joinflow" have started no run; the first 100 were reported, further ones are not');
   });
 });
 

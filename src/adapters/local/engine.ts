@@ -3,7 +3,7 @@
  * AWS (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters.
  */
 import { randomUUID } from 'node:crypto';
-import { anyDrivesTriggers, DetailType, isRunRequested, JOINFLOW_SOURCE, runIdProblem, stepRefWith, type EventEnvelope } from '../../model/events.ts';
+import { anyDrivesTriggers, DetailType, runIdProblem, stepRefWith, type EventEnvelope } from '../../model/events.ts';
 import { JoinflowError, UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
@@ -18,10 +18,11 @@ import { claimRuns, recoverRuns } from './recovery.ts';
 import { engineIdentity, runOwner } from './process-identity.ts';
 import { attemptEvent, createEventFactory, createIdFactory, EventBook, logOwnEvents, type AttemptEnd, type EventFactory } from './step-events.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, RESOLVED, type EngineOptions } from './engine-options.ts';
-import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, oversizeReason, resolvePaths, settleFailures, unknownWorkflow, widestForEach } from './engine-support.ts';
+import { cancelUnstarted, checkEngineOptions, concurrencyLimits, createLocalExecutors, defaultConcurrency, jsonInput, offloadOutput, resolvePaths, settleFailures, unknownWorkflow, widestForEach } from './engine-support.ts';
 import { DEFAULT_LEASE_MS } from '../../runtime/join.ts';
 import { DEFAULT_GROUP_COMMIT_MS, GroupCommit } from './group-commit.ts';
 import { applyEffect, effectsOf, endUpdate, type Batch, type EffectHost } from './batch-effects.ts';
+import { runsRequested } from './outside-run-requests.ts';
 
 export { DEFAULT_MAX_PAYLOAD_BYTES, defaultConcurrency, type EngineOptions, type Progress, type RunResult, type TraceRecord };
 
@@ -44,6 +45,8 @@ export class Engine {
   readonly #plans = new Map<string, TriggerPlan>();
   /** Own events not processed yet, and the log numbers of logged ones (step-events.ts). */
   readonly #book = new EventBook();
+  /** Sources of outside Run Requested events warned about (they start no run: outside-run-requests.ts). */
+  readonly #foreignSources = new Set<string>();
   #effects = 0;
   #skewMs = 0;
   #closing = false;
@@ -133,13 +136,10 @@ export class Engine {
 
   /** Publishes events from outside (PutEvents, other services): logged when durable, checked like any outside event. */
   async publish(events: EventEnvelope[]): Promise<void> {
-    for (const e of events) {
-      const d = e.detail as { workflow?: unknown; runId?: unknown };
-      // One the processor will dead-letter (a bad run id, over the size limit) starts no run here: it would never end.
-      if (e.source !== JOINFLOW_SOURCE || e['detail-type'] !== DetailType.RunRequested || !isRunRequested(d) || oversizeReason(e, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES)) continue;
-      const runId = typeof d.runId === 'string' ? d.runId : e.id;
+    // Not adopted: a request the processor will dead-letter (a bad run id, over the size limit) or ignore (another source): it would never end.
+    for (const { runId, workflow } of runsRequested(events, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, this.#foreignSources)) {
       // A run that exists (finished, or another engine's) is not taken over by a repeated request.
-      if (this.#plans.has(d.workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, d.workflow);
+      if (this.#plans.has(workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, workflow);
     }
     const seqs = this.#options.log?.appendEvents(events);
     if (seqs) events.forEach((e, i) => this.#book.logged(e, seqs[i]!));
