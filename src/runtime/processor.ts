@@ -5,25 +5,9 @@
  */
 import type { z } from 'zod';
 import {
-  DetailType,
-  NEEDS_FAILED,
-  drivesTriggers,
-  EnvelopeSchema,
-  isEnvelope,
-  isRunRequested,
-  isStepCompleted,
-  isStepFailed,
-  isStepSkipped,
-  JOINFLOW_SOURCE,
-  RunRequestedSchema,
-  runIdProblem,
-  StepCompletedSchema,
-  StepFailedSchema,
-  StepSkippedSchema,
-  type EventEnvelope,
-  type StepCompleted,
-  type StepFailed,
-  type StepSkipped,
+  DetailType, NEEDS_FAILED, drivesTriggers, EnvelopeSchema, isEnvelope, isRunRequested, isStepCompleted, isStepFailed, isStepSkipped, JOINFLOW_SOURCE,
+  RunRequestedSchema, runIdProblem, StepCompletedSchema, StepFailedSchema, StepSkippedSchema,
+  type EventEnvelope, type StepCompleted, type StepFailed, type StepSkipped,
 } from '../model/events.ts';
 import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, Task, TriggerStore } from '../ports.ts';
@@ -34,7 +18,7 @@ import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './c
 import { itemMismatch, missingItem } from './items.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, type Fires, setNeed, sizedJoin, stepIndex } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
-import { actOrDeadLetter } from './unreadable.ts';
+import { takeBack } from './unreadable.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
 import { done, doneItems, failedKey, fanOutItems, unfit, type Widest, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
@@ -225,7 +209,7 @@ export class TriggerProcessor {
       const key = arrivalKey(trigger.condition.key, ctx.detail);
       const ordinal = store.ordinals || sized ? arrivalOrdinal(trigger, ctx.detail, stepIndex) : undefined;
       const fires = arrive(store, ctx.run.runId, trigger, key, ordinal, now, this.#leaseMs);
-      if (fires === 'won' || fires === 'reclaimed') actOrDeadLetter(ctx.effects, ctx.event, `trigger "${trigger.id}" of run "${ctx.run.runId}" (workflow "${plan.workflow}")`, () => this.#act(ctx, trigger, key, fires));
+      if (fires === 'won' || fires === 'reclaimed') this.#act(ctx, trigger, key, fires);
       // An item past its forEach's width (a forged, misrouted or foreign event): it never counts.
       else if (fires) ctx.effects.push(deadLetter(ctx.event, missingItem(ctx.event, ctx.run.runId, fires.need)));
     }
@@ -239,7 +223,17 @@ export class TriggerProcessor {
   /** The time leases are taken and judged at (see leaseSkewMs). */
   readonly #leaseNow = (io: Io): number => io.now() + (this.#deps.leaseSkewMs?.() ?? 0);
 
+  /** Carries out a fire; one that cannot read a stored result it needs is taken back and dead-lettered (unreadable.ts). */
   #act(ctx: Ctx, trigger: Trigger, key: string, fires: Fires): void {
+    const mark = ctx.effects.length;
+    try {
+      this.#carryOut(ctx, trigger, key, fires);
+    } catch (error) {
+      takeBack(ctx.effects, mark, ctx.event, error, () => `trigger "${trigger.id}" of run "${ctx.run.runId}" (workflow "${ctx.plan.workflow}")`);
+    }
+  }
+
+  #carryOut(ctx: Ctx, trigger: Trigger, key: string, fires: Fires): void {
     const action = trigger.action;
     const ackId = trigger.condition.type === 'always' ? `${trigger.id}#${key}` : trigger.id;
     switch (action.type) {
