@@ -30,18 +30,31 @@ export function interrupted(run: Pick<RunRecord, 'status' | 'finishedAt'>, optio
   return (run.status === 'running' || stopping(run)) && typeof pid === 'number' && !alive(pid, options?.['pidStart']);
 }
 
+/**
+ * The step's latest attempt when it has not started (a retry, or a first attempt): `scheduled`,
+ * a retry waiting for its backoff, due at `dueAt`; `dispatched`, handed to its executor and
+ * waiting for a free slot or worker; `cancelled`, it never will: the run ended first.
+ */
+export type UnstartedAttempt = { attempt: number; state: 'scheduled' | 'dispatched' | 'cancelled'; dueAt?: number };
+
 /** One step (or forEach item) of a run, folded over its attempts. */
 export type StepSummary = {
   step: string;
   item?: number;
-  /** The state of the latest attempt. */
+  /** The state of the latest attempt on the log (one that never started too: see `unstarted`). */
   state: TaskEntry['status'];
+  /** The attempts that started: a retry dispatched or scheduled but not (yet) started is not one. */
   attempts: number;
+  /** From the first attempt's start to the end of the last attempt that started. */
   startedAt?: number;
   finishedAt?: number;
   durationMs?: number;
   error?: { type: string; message: string };
+  unstarted?: UnstartedAttempt;
 };
+
+/** A retry timer of the log: the task it starts when due (DurableLog.timers). */
+export type RetryTimer = { dueAt: number; task: Pick<TaskEntry['task'], 'step' | 'item' | 'attempt'> };
 
 /** Drops the (possibly large) input of a run record; marks it interrupted when its engine is gone. */
 export function summarizeRun(run: RunRecord, options?: Record<string, unknown>): RunSummary {
@@ -54,26 +67,39 @@ export function summarizeRun(run: RunRecord, options?: Record<string, unknown>):
 /**
  * Folds a run's tasks (in dispatch order) into one entry per step/item. `events`: the run's logged
  * events, whose Step Failed give the error of a failed step that did not fail the run (caught,
- * or one a step waiting for some of its needs could do without).
+ * or one a step waiting for some of its needs could do without). `timers`: the run's timers, whose
+ * retries (of steps with an attempt on the log) are shown as scheduled.
  */
-export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], events: readonly EventEnvelope[] = []): StepSummary[] {
+export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], events: readonly EventEnvelope[] = [], timers: readonly RetryTimer[] = []): StepSummary[] {
   const byKey = new Map<string, StepSummary>();
+  // The latest attempt's number, started or not: a cancelled step shows the failure it was to retry.
+  const latest = new Map<StepSummary, number>();
   for (const t of tasks) {
     const key = t.task.item === undefined ? t.task.step : `${t.task.step}[${t.task.item}]`;
-    const prev = byKey.get(key);
-    const s: StepSummary = {
-      step: t.task.step,
-      ...(t.task.item === undefined ? {} : { item: t.task.item }),
-      state: t.status,
-      attempts: Math.max(prev?.attempts ?? 0, t.task.attempt),
-    };
-    const startedAt = prev?.startedAt ?? t.startedAt;
-    if (startedAt !== undefined) s.startedAt = startedAt;
-    if (t.finishedAt !== undefined) s.finishedAt = t.finishedAt;
-    if (s.startedAt !== undefined && s.finishedAt !== undefined) s.durationMs = s.finishedAt - s.startedAt;
-    byKey.set(key, s);
+    let s = byKey.get(key);
+    if (!s) byKey.set(key, (s = { step: t.task.step, ...(t.task.item === undefined ? {} : { item: t.task.item }), state: t.status, attempts: 0 }));
+    s.state = t.status;
+    latest.set(s, t.task.attempt);
+    delete s.unstarted;
+    if (t.startedAt === undefined) {
+      // An attempt 0 is no attempt: the step never ran (skipped, or its needs failed).
+      if (t.task.attempt > 0 && (t.status === 'dispatched' || t.status === 'cancelled')) s.unstarted = { attempt: t.task.attempt, state: t.status };
+      continue;
+    }
+    s.attempts++;
+    s.startedAt ??= t.startedAt;
+    if (t.finishedAt === undefined) delete s.finishedAt;
+    else s.finishedAt = t.finishedAt;
+  }
+  for (const t of timers) {
+    const s = byKey.get(t.task.item === undefined ? t.task.step : `${t.task.step}[${t.task.item}]`);
+    if (!s || t.task.attempt <= (latest.get(s) ?? 0)) continue;
+    s.unstarted = { attempt: t.task.attempt, state: 'scheduled', dueAt: t.dueAt };
   }
   const steps = [...byKey.values()];
+  for (const s of steps) {
+    if (s.startedAt !== undefined && s.finishedAt !== undefined) s.durationMs = s.finishedAt - s.startedAt;
+  }
   // The log keeps no per-task error: the error of a failed attempt is in its Step Failed event.
   const failures = new Map<string, { type: string; message: string }>();
   for (const e of events) {
@@ -83,8 +109,10 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], even
     failures.set(`${String(d.step)}|${String(d.item ?? '')}|${String(d.attempt)}`, { type: d.error.type, message: d.error.message });
   }
   for (const s of steps) {
-    // A step cancelled while its retry waited (the run ended meanwhile) shows the failure it was to retry.
-    const attempt = s.state === 'failed' ? s.attempts : s.state === 'cancelled' ? s.attempts - 1 : 0;
+    // A step whose retry has not started (or never did: the run ended meanwhile), or whose retry
+    // was cancelled, shows the failure it was to retry.
+    const last = latest.get(s) ?? 0;
+    const attempt = s.unstarted ? s.unstarted.attempt - 1 : s.state === 'failed' ? last : s.state === 'cancelled' ? last - 1 : 0;
     const error = attempt > 0 ? failures.get(`${s.step}|${s.item ?? ''}|${attempt}`) : undefined;
     if (error) s.error = error;
   }

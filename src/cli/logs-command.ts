@@ -123,7 +123,8 @@ function stepLogNames(state: ReturnType<typeof openState>, runId: string, only: 
     const step = safeStep(t.task.step);
     const name = t.task.item === undefined ? `${step}.${t.task.attempt}` : `${step}.${t.task.item}.${t.task.attempt}`;
     names.add(name);
-    if (runsCommand(t.task.executor) && t.status !== 'dispatched') started.add(name);
+    // An attempt that never started (a retry the run's end cancelled) has no streams to show.
+    if (runsCommand(t.task.executor) && t.startedAt !== undefined) started.add(name);
   }
   return [...names];
 }

@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
-import { formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps } from './local-runs.ts';
+import type { RunRecord } from '../ports.ts';
+import { formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 
@@ -46,7 +47,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       return 1;
     }
     const run = summarizeRun(record, record.status === 'running' || stopping(record) ? state.log.runOptions(runId) : undefined);
-    const steps = summarizeSteps(record, state.log.tasks(runId), state.log.runEvents?.(runId));
+    const steps = summarizeSteps(record, state.log.tasks(runId), state.log.runEvents?.(runId), state.log.timers(runId));
     const plan = state.log.runPlan(runId);
     if (json) {
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
@@ -58,7 +59,8 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     for (const s of steps) {
       const name = s.item === undefined ? s.step : `${s.step}[${s.item}]`;
       const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;
-      lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}`);
+      const unstarted = s.unstarted === undefined ? '' : `; ${unstartedText(s.unstarted, record.status)}`;
+      lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}${unstarted}`);
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
       // A step that could never run (a lost branch before a step that waits for some of its needs).
       else if (s.state === 'failed' && s.attempts === 0) lines.push('             NeedsFailed: never ran, a step it needs failed');
@@ -82,6 +84,20 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
   } finally {
     state.close();
   }
+}
+
+/**
+ * An attempt that has not started, as its step's line ends: `retry 2 due at <time>`, `retry 2
+ * waiting to start`, `retry 2 never started (the run was cancelled)`; a first attempt without
+ * its name (`never started (the run failed first)`).
+ */
+function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status']): string {
+  const retry = u.attempt > 1 ? `retry ${u.attempt} ` : '';
+  // Only a retry waits on a timer beside attempts on the log (summarizeSteps): never a first attempt.
+  if (u.state === 'scheduled') return `retry ${u.attempt} due at ${new Date(u.dueAt ?? 0).toISOString()}`;
+  if (u.state === 'dispatched') return `${retry}waiting to start`;
+  const why = runStatus === 'cancelled' ? 'the run was cancelled' : runStatus === 'failed' ? 'the run failed first' : 'the run ended first';
+  return `${retry}never started (${why})`;
 }
 
 /** The first line of an error message (the run's error below has all of it). */

@@ -121,9 +121,13 @@ describe('delayMs', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'failed', error: { step: 'bad' }, steps: { total: 3, succeeded: 0, failed: 1, cancelled: 2 } });
     const status = JSON.parse(joinflow(['status', 'w1', '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string; attempts: number; error?: { message: string } }> };
     const byStep = Object.fromEntries(status.steps.map((s) => [s.step, s]));
-    expect(byStep['later']).toMatchObject({ state: 'cancelled', attempts: 1 });
+    // Neither the delayed step nor the retry ever started: no attempt of theirs is counted.
+    expect(byStep['later']).toMatchObject({ state: 'cancelled', attempts: 0, unstarted: { attempt: 1, state: 'cancelled' } });
     // The retry that waited is cancelled; the failure it was to retry is shown.
-    expect(byStep['retr']).toMatchObject({ state: 'cancelled', attempts: 2, error: { message: expect.stringContaining('flaky') } });
+    expect(byStep['retr']).toMatchObject({ state: 'cancelled', attempts: 1, unstarted: { attempt: 2, state: 'cancelled' }, error: { message: expect.stringContaining('flaky') } });
+    const text = joinflow(['status', 'w1', '--state', state]).stdout;
+    expect(text).toMatch(/^ {2}cancelled +later +0 attempts; never started \(the run failed first\)$/m);
+    expect(text).toMatch(/^ {2}cancelled +retr +1 attempt, [^;\n]+; retry 2 never started \(the run failed first\)$/m);
     expect(byStep['bad']).toMatchObject({ state: 'failed' });
     // Nothing is left to fire: resume has no run to continue.
     const again = joinflow(['resume', '--state', state]);

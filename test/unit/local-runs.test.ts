@@ -27,3 +27,36 @@ describe('runErrorLine', () => {
     expect(runErrorLine({ type: 'Cancelled', message: 'by request' })).toBe('error: Cancelled: by request');
   });
 });
+
+describe('summarizeSteps of attempts that did not start', () => {
+  const entry = (attempt: number, status: TaskEntry['status'], started: boolean): TaskEntry => ({
+    task: { ...task(0, attempt), item: undefined } as Task,
+    status,
+    ...(started ? { startedAt: attempt * 10 } : {}),
+    ...(status === 'started' || status === 'dispatched' ? {} : { finishedAt: started ? attempt * 10 + 5 : 100 }),
+  });
+  const running: RunRecord = { runId: 'r', workflow: 'w', status: 'running', input: null, startedAt: 0 };
+
+  it('counts only the attempts that started, and names the retry that did not', () => {
+    const [cancelled] = summarizeSteps({ ...running, status: 'cancelled', finishedAt: 100 }, [entry(1, 'failed', true), entry(2, 'cancelled', false)]);
+    expect(cancelled).toMatchObject({ state: 'cancelled', attempts: 1, startedAt: 10, finishedAt: 15, durationMs: 5, unstarted: { attempt: 2, state: 'cancelled' } });
+    const [queued] = summarizeSteps(running, [entry(1, 'failed', true), entry(2, 'dispatched', false)]);
+    expect(queued).toMatchObject({ state: 'dispatched', attempts: 1, finishedAt: 15, unstarted: { attempt: 2, state: 'dispatched' } });
+    const [retried] = summarizeSteps(running, [entry(1, 'failed', true), entry(2, 'cancelled', true)]);
+    expect(retried).toMatchObject({ state: 'cancelled', attempts: 2 });
+    expect(retried).not.toHaveProperty('unstarted');
+    const [never] = summarizeSteps({ ...running, status: 'failed', finishedAt: 100 }, [entry(1, 'cancelled', false)]);
+    expect(never).toMatchObject({ state: 'cancelled', attempts: 0, unstarted: { attempt: 1, state: 'cancelled' } });
+    expect(never).not.toHaveProperty('startedAt');
+  });
+
+  it('shows a retry timer of a step with an attempt on the log as scheduled, and ignores one already dispatched', () => {
+    const timer = { dueAt: 500, task: { step: 'each', attempt: 2 } };
+    const [waiting] = summarizeSteps(running, [entry(1, 'failed', true)], [], [timer]);
+    expect(waiting).toMatchObject({ state: 'failed', attempts: 1, unstarted: { attempt: 2, state: 'scheduled', dueAt: 500 } });
+    const [fired] = summarizeSteps(running, [entry(1, 'failed', true), entry(2, 'started', true)], [], [timer]);
+    expect(fired).toMatchObject({ state: 'started', attempts: 2, startedAt: 10 });
+    expect(fired).not.toHaveProperty('unstarted');
+    expect(fired).not.toHaveProperty('finishedAt');
+  });
+});

@@ -88,6 +88,8 @@ export type EffectHost = {
   publish(events: EventEnvelope[]): Promise<void>;
   /** Stops what is left of a finished run and releases it. */
   endRun(runId: string): Promise<void>;
+  /** State was written outside a batch (a timer fired): it is committed within the group-commit window. */
+  written(): void;
 };
 
 /**
@@ -122,6 +124,9 @@ export function applyEffect(host: EffectHost, effect: Effect, batch: Batch): Pro
           // Logged with the timer's removal, in one batch: the attempt gets its own task row
           // (and trace record) while a crash before the commit leaves the timer to fire again.
           log?.recordTask(effect.task);
+          // Committed within the window, not with the next batch: a retry queued for a free slot may
+          // see no batch for long, and status would show it still due.
+          if (log) host.written();
           tracker.dispatched(effect.task);
           host.lanes.submit(effect.task);
         }, { task: effect.task, ...(id === undefined ? {} : { timerId: id }) }),

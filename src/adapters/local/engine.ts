@@ -83,7 +83,7 @@ export class Engine {
       options, store: this.store, clock: this.#clock, lanes: this.#lanes, deadLetters: this.deadLetters, runs: this.#runs,
       tracker: (task) => this.#tracker(task.runId, this.#processor.plan(task.workflow)!),
       publish: (events) => this.#publish(events),
-      endRun: (runId) => this.#endRun(runId),
+      endRun: (runId) => this.#endRun(runId), written: () => this.#commits.soon(),
     };
     this.bus.subscribe(null, (events) => this.#process(events).catch((e: unknown) => this.#failed(e)));
   }
@@ -199,7 +199,7 @@ export class Engine {
         this.#tracker(task.runId, this.#processor.plan(task.workflow)!).dispatched(task);
         this.#lanes.submit(task);
       },
-      schedule: (runId, delayMs, fire, waiting) => this.#runs.get(runId)?.schedule(delayMs, fire, waiting),
+      schedule: (runId, delayMs, fire, waiting) => this.#runs.get(runId)?.schedule(delayMs, () => { fire(); this.#commits.soon(); }, waiting),
       commit: () => this.store.commit(),
     });
   }
