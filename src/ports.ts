@@ -167,12 +167,14 @@ export interface Executor {
   readonly local?: boolean;
   /**
    * True when a task may first wait for an init phase (a worker thread starting, the handler's
-   * module loading), as a Lambda cold start's Init. Such an executor calls `began` when the handler
-   * itself starts: the task's timeout counts from then, as Lambda's does (see lanes.ts).
+   * module loading), as a Lambda cold start's Init. Such an executor calls `began()` when the
+   * handler itself starts: the task's timeout counts from then, as Lambda's does (see lanes.ts).
+   * `began(false)`: it had not after all (a module taken to be loaded is loaded again); the init
+   * goes on until the next `began()`.
    */
   readonly initPhase?: boolean;
   /** `begin`: given to an executor with `deferredStart`, as to `start`. */
-  execute(task: Task, signal: StopSignal, began?: () => void, begin?: (signal: StopSignal) => void): Promise<StepOutcome>;
+  execute(task: Task, signal: StopSignal, began?: (started?: boolean) => void, begin?: (signal: StopSignal) => void): Promise<StepOutcome>;
   /**
    * The code tasks load may have changed on disk (`joinflow dev`): what the executor keeps loaded
    * (a worker's module cache) is not used for tasks from now on. Returns how many workers that retires.

@@ -3,7 +3,7 @@
  * says: the function executor (real worker threads) under the lanes, as the engine runs it.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -81,6 +81,31 @@ describe("a function step's timeout counts from its handler's start", () => {
     await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
     expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
     expect(ends[1]!.record.initMs).toBeGreaterThanOrEqual(900);
+  });
+
+  it('does not count the load of a handler whose file changed on the worker that ran it (joinflow dev): its init, until the handler starts', async () => {
+    const { lanes, ends } = lanesOver(1);
+    const slow = await slowImport();
+    const gated = await readFile(slow.module, 'utf8');
+    // The same module, loading at once; the worker that runs it keeps it loaded.
+    await writeFile(slow.module, "export const now = () => 'first';\nexport const hangs = () => new Promise(() => {});\n");
+    lanes.submit(task('first', slow.module, 'now', { timeoutMs: 300 }));
+    await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
+    expect(ends[0]!.outcome).toMatchObject({ status: 'succeeded', output: 'first' });
+    // Changed on disk: the warm worker imports it again, for longer than the step's timeout.
+    await writeFile(slow.module, gated);
+    lanes.submit(task('reloads', slow.module, 'now', { timeoutMs: 300 }));
+    await vi.waitUntil(slow.importing, { timeout: 30_000 });
+    await sleep(900);
+    slow.release();
+    await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
+    expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
+    expect(ends[1]!.record.initMs).toEqual(expect.any(Number));
+    // After the load the handler's own time counts: one that never returns times out, saying how long the load took.
+    lanes.submit(task('hangs', slow.module, 'hangs', { timeoutMs: 300 }));
+    await vi.waitUntil(() => ends.length === 3, { timeout: 30_000 });
+    expect(ends[2]!.outcome).toMatchObject({ status: 'timeout', timeoutMs: 300 });
+    expect(ends[2]!.outcome).not.toHaveProperty('handlerStarted');
   });
 
   it('reports, on a timeout after a long init, how long the init took: the message names the step, the attempt, the limit and that wait', async () => {

@@ -202,6 +202,9 @@ export function createFunctionExecutor(options: FunctionExecutorOptions = {}): E
       if (notice.warm) slot.warming = false;
       else watchWarmUp(slot);
       release(slot);
+    } else if (notice.notice === 'loading') {
+      // Its handler was told begun when it went to this worker: not after all, until 'started'.
+      if (slot.job?.request.id === notice.id) slot.job.began?.(false);
     } else if (slot.job?.request.id === notice.id) {
       slot.warming = false;
       slot.loaded.add(slot.job.request.module);

@@ -51,8 +51,8 @@ export type Job = {
   waitedForWarmUp: boolean;
   /** Told when it starts (Executor.deferredStart). */
   begin: ((signal: StopSignal) => void) | undefined;
-  /** Told when the handler starts (its timeout counts from then; Executor.initPhase). */
-  began: (() => void) | undefined;
+  /** Told when the handler starts (its timeout counts from then), or, false, that it had not after all (Executor.initPhase). */
+  began: ((started?: boolean) => void) | undefined;
 };
 
 /** A worker thread of the pool. */

@@ -41,14 +41,20 @@ export type WorkerReply = ({ id: number; ok: true; output: unknown } | { id: num
 export type Owner = { id: number; workflow: string; runId: string; step: string; attempt: number; item?: number } | { module: string };
 
 /**
- * Told to the pool apart from replies: the worker is ready for jobs (once, when it has started and
- * imported the modules it was given to preload: `warm` when there were any); the handler of
- * request `id` is about to run after its module was imported for it (or the request asked,
- * `announce`); a callback threw and nothing
- * caught it (`owner`: whose callback it was, when known; told once per owner).
+ * Told to the pool apart from replies:
+ * - `ready`: the worker is ready for jobs (once, when it has started and imported the modules it
+ *   was given to preload: `warm` when there were any);
+ * - `loading`: request `id` did not ask to `announce` (the pool takes the worker to have its
+ *   module), but the module is imported first after all: its file changed on disk since
+ *   (`joinflow dev`), or its preload failed; `started` follows when the handler runs;
+ * - `started`: the handler of request `id` is about to run after its module was imported for it
+ *   (or the request asked, `announce`);
+ * - `uncaught`: a callback threw and nothing caught it (`owner`: whose callback it was, when
+ *   known; told once per owner).
  */
 export type WorkerNotice =
   | { notice: 'ready'; warm: boolean }
+  | { notice: 'loading'; id: number }
   | { notice: 'started'; id: number }
   | { notice: 'uncaught'; owner: Owner | undefined; error: string }
   | SpawnNotice;

@@ -151,9 +151,13 @@ trackSpawns(port);
 
 async function run(req: WorkerRequest): Promise<WorkerReply> {
   const known = modules.get(req.module);
+  const loading = load(req.module);
+  // The pool counts the handler as started (it takes this worker to have the module), but it is
+  // imported again: its timeout must wait for 'started' (see lanes.ts).
+  if (modules.get(req.module) !== known && !req.announce) port.postMessage({ notice: 'loading', id: req.id } satisfies WorkerNotice);
   let mod: Module;
   try {
-    mod = await load(req.module);
+    mod = await loading;
   } catch (err) {
     return notLoaded(req, err);
   }

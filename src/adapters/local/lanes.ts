@@ -199,12 +199,16 @@ export class Lanes {
       return;
     }
     // Told again when a handler is told twice (its module loaded after all): counted from the last.
-    const began = !executor.initPhase ? undefined : () => {
+    // Told it had not begun (its module loads again, changed on disk): back in its init, whose
+    // limit counts from the attempt's start as before the handler was first told begun.
+    const began = !executor.initPhase ? undefined : (started = true) => {
       if (!job.began || job.aborted) return;
-      job.handlerAt = this.#hooks.now();
+      const now = this.#hooks.now();
+      job.handlerAt = started ? now : undefined;
       if (timeoutMs === undefined) return;
       job.timer?.clear();
-      job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs);
+      const left = started ? timeoutMs : Math.max(0, job.start + timeoutMs + INIT_LIMIT_MS - now);
+      job.timer = setLongTimeout(() => job.abort('timeout'), left);
     };
     let running: Promise<StepOutcome>;
     try {
