@@ -244,7 +244,8 @@ or its reader gone), 2 bad usage (an invalid pattern), or a missing or unusable 
   run: `Usage: joinflow run <workflow> [options]
 
 Runs a workflow to the end on the embedded engine.
-<workflow> is a file (.ts, .js, .yaml, .yml, .json) or a name looked up in workflows/.
+<workflow> is a file (.ts, .mts, .js, .mjs, .yaml, .yml, .json), a directory (its workflow.*
+file), or a name looked up as workflows/<name>.* or workflows/<name>/workflow.*.
 
 Options:
   --input JSON|@file     run input (JSON text, or @path to a JSON file, YAML if .yaml/.yml); default null
