@@ -11,7 +11,7 @@ import { taskKeys } from '../importers/asl/interpret.ts';
 import { withLines } from '../importers/asl/lines.ts';
 import { checkMachine, statePath, type Scope } from '../importers/asl/machine.ts';
 import { UsageError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
-import { WORKFLOW_NAME_PATTERN } from '../model/workflow.ts';
+import { WORKFLOW_NAME_PATTERN, WORKFLOW_NAME_RULE } from '../model/workflow.ts';
 import { importModule } from '../adapters/local/workflow-files.ts';
 import { taskFunctions } from '../importers/asl/interpret.ts';
 import { workflowOutput, writeOutput } from './input.ts';
@@ -73,7 +73,7 @@ export async function importAslFile(file: string, flags: ImportAslFlags): Promis
   // (every machine imported that way would otherwise be called "workflow").
   const named = base === 'workflow' ? path.basename(path.dirname(path.resolve(out))) : base;
   const name = flags.name ?? (named.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 64) || 'machine');
-  if (!WORKFLOW_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}": must be 1-64 characters of ASCII letters, digits, "_", "." or "-"`);
+  if (!WORKFLOW_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}": must be ${WORKFLOW_NAME_RULE}`);
   const { workflow, stats } = compileMachine(scope, name, `./${path.basename(moduleFile)}`);
   // Never write a workflow that does not compile: a problem here is joinflow's, not the machine's.
   compileWorkflow(workflow, { source: file });

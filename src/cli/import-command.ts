@@ -9,7 +9,7 @@ import { UsageError, WorkflowDefinitionError, type Problem } from '../model/erro
 import type { WorkflowInput } from '../model/workflow.ts';
 import { workflowOutput, refuseOverwrite, writeOutput } from './input.ts';
 import { parseJsonStrict } from '../adapters/local/plain-json.ts';
-import { WORKFLOW_NAME_PATTERN } from '../model/workflow.ts';
+import { WORKFLOW_NAME_PATTERN, WORKFLOW_NAME_RULE } from '../model/workflow.ts';
 
 /** Runs `joinflow import`; resolves with the exit code. */
 export async function importCommand(args: string[]): Promise<number> {
@@ -31,7 +31,7 @@ export async function importCommand(args: string[]): Promise<number> {
   const [format, file, ...extra] = positionals;
   // The flag's mistake, said as the flag's (not as a problem of the file being imported), by every importer.
   if (values.name !== undefined && !WORKFLOW_NAME_PATTERN.test(values.name)) {
-    throw new UsageError(`--name "${values.name}": must be 1-64 characters of ASCII letters, digits, "_", "." or "-"`);
+    throw new UsageError(`--name "${values.name}": must be ${WORKFLOW_NAME_RULE}`);
   }
   if (format === 'asl') {
     if (file === undefined || extra.length > 0) throw new UsageError('name exactly one state machine: joinflow import asl <machine.asl.json> -o <workflow.json> [--tasks MODULE]');

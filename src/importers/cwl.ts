@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { WorkflowDefinitionError } from '../model/errors.ts';
-import { WORKFLOW_NAME_PATTERN, type WorkflowInput } from '../model/workflow.ts';
+import { WORKFLOW_NAME_PATTERN, WORKFLOW_NAME_RULE, type WorkflowInput } from '../model/workflow.ts';
 import { buildWorkflow, type CwlImportStats } from './cwl/build-workflow.ts';
 import { readCwlWorkflow } from './cwl/read-workflow.ts';
 import { createProblems } from './cwl/source.ts';
@@ -44,7 +44,7 @@ export function importCwl(file: string, text: string, options: CwlImportOptions)
   let name = options.name;
   // A file name with nothing usable in it (`....cwl`) gives a name that says where the workflow came from.
   if (name === undefined) name = sanitizeWorkflowName(path.basename(file).replace(/\.(cwl|ya?ml|json)$/i, ''), 'cwl-workflow');
-  else if (!WORKFLOW_NAME_PATTERN.test(name)) problems.add('--name', `"${name}" must be 1-64 characters of ASCII letters, digits, "_", "." or "-"`);
+  else if (!WORKFLOW_NAME_PATTERN.test(name)) problems.add('--name', `"${name}" must be ${WORKFLOW_NAME_RULE}`);
   const { workflow, stats } = buildWorkflow(wf, {
     name,
     runner: options.runner,

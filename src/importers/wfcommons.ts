@@ -8,7 +8,7 @@ import { WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import {
   DataFileSchema,
   STEP_ID_PATTERN,
-  WORKFLOW_NAME_PATTERN,
+  WORKFLOW_NAME_PATTERN, WORKFLOW_NAME_RULE,
   type StepInput,
   type WorkflowInput,
 } from '../model/workflow.ts';
@@ -289,7 +289,7 @@ function workflowName(traceName: unknown, explicit: string | undefined, problems
   if (explicit !== undefined) {
     // An explicit name is the caller's choice: rewriting it silently would surprise them.
     if (!WORKFLOW_NAME_PATTERN.test(explicit)) {
-      problems.push({ path: 'options.name', message: `"${explicit}" must be 1-64 characters of ASCII letters, digits, "_", "." or "-"` });
+      problems.push({ path: 'options.name', message: `"${explicit}" must be ${WORKFLOW_NAME_RULE}` });
     }
     return explicit;
   }

@@ -5,6 +5,8 @@ import { OptionalSubscriptionsSchema } from './subscriptions.ts';
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
 /** Workflow names follow the same alphabet as step ids. */
 export const WORKFLOW_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+/** What {@link WORKFLOW_NAME_PATTERN} allows, as error messages say it. */
+export const WORKFLOW_NAME_RULE = '1-64 characters of ASCII letters, digits, "_", "." or "-", not starting with "." or "-"';
 
 const stepId = z.string().regex(STEP_ID_PATTERN, {
   message: 'must be 1-200 characters of ASCII letters, digits, "_", ".", ":" or "-", not starting with "." ":" or "-"',
@@ -199,7 +201,7 @@ export const StepSchema = z.strictObject({
 
 export const WorkflowSchema = z.strictObject({
   name: z.string().regex(WORKFLOW_NAME_PATTERN, {
-    message: 'must be 1-64 characters of ASCII letters, digits, "_", "." or "-"',
+    message: `must be ${WORKFLOW_NAME_RULE}`,
   }),
   description: z.string().optional(),
   steps: z.record(z.string(), StepSchema),

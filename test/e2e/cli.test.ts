@@ -175,7 +175,7 @@ describe('joinflow run', () => {
     refused(run('one', '--memory', '--input', '{"a": 1, "a": 2}'), '--input is not valid JSON: line 1, column 10: key "a" appears twice in one object');
     // --name: the flag's mistake, for every importer alike.
     for (const format of ['wfcommons', 'cwl', 'asl']) {
-      refused(joinflow(['import', format, trace, '--name', 'x y', '-o', path.join(project, 'n.json')], { cwd: project }), 'joinflow import: --name "x y": must be 1-64 characters of ASCII letters, digits, "_", "." or "-"');
+      refused(joinflow(['import', format, trace, '--name', 'x y', '-o', path.join(project, 'n.json')], { cwd: project }), 'joinflow import: --name "x y": must be 1-64 characters of ASCII letters, digits, "_", "." or "-", not starting with "." or "-"');
     }
     // AWS flags: checked before anything is sent.
     refused(joinflow(['start', 'one', '--endpoint', 'not-a-url'], { cwd: project }), '--endpoint "not-a-url": not an http:// or https:// URL');

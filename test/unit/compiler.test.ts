@@ -23,6 +23,14 @@ describe('compiler: validation', () => {
     expect(problemsOf({ name: 'w', steps: { b: { needs: [true], executor: sim } } })[0]!.message).toBe('Invalid input: expected string, received boolean');
   });
 
+  it('says why a workflow name starting with "." or "-" is refused (its characters are all allowed)', () => {
+    for (const name of ['.bad', '-bad']) {
+      expect(problemsOf({ name, steps: { a: { executor: sim } } })).toEqual([
+        { path: 'name', message: 'must be 1-64 characters of ASCII letters, digits, "_", "." or "-", not starting with "." or "-"' },
+      ]);
+    }
+  });
+
   it('names the members of a cycle', () => {
     const problems = problemsOf({
       name: 'w',
