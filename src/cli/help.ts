@@ -80,7 +80,9 @@ export const LIST_HELP = `Usage: joinflow list [--status S] [--workflow W] [--st
 
 Lists the runs of the embedded engine's state directory, newest first: run id, workflow,
 status, start time and duration. A running run whose engine process is gone shows
-"interrupted" as its duration: 'joinflow resume' continues it.
+"interrupted" as its duration: 'joinflow resume' continues it. A run that has ended while its
+engine still stops the steps it ran shows "stopping" (no finishedAt yet; "interrupted" if that
+engine died meanwhile: 'joinflow resume' records its end).
 
 With --stage, --table or --endpoint (or --region, --bus) the runs come from a deployed stage's
 DynamoDB table (its byWorkflowStatus index, eventually consistent) instead.
@@ -91,7 +93,7 @@ Options:
   --state DIR    state directory (default .joinflow)
   --json         print a JSON array of run records
                  [{runId, workflow, status, startedAt, finishedAt?, output?, error?,
-                 interrupted?}]
+                 interrupted?, stopping?}]
 Exit codes: 0 listed (also when none match), 2 bad usage, no state directory, or the table
 could not be read.
 `;
