@@ -207,7 +207,8 @@ export const HELP: Record<string, string> = {
 Starts a run on a deployed stage: puts a "Run Requested" event on the stage's EventBridge bus
 and prints the run id. A given --run-id is an idempotency key: starting it again does nothing.
 A workflow that is not in ./triggers (the plans this project deploys) is refused: the stage
-would only dead-letter its event. An input too big for
+would only dead-letter its event (not with an endpoint of your own, --endpoint, $AWS_ENDPOINT_URL
+or $AWS_ENDPOINT_URL_EVENTBRIDGE, such as joinflow dev: the event is sent). An input too big for
 one event is refused too: upload it to s3://<bucket>/runs/<workflow>/ instead, which starts a run.
 
 Against a local 'joinflow dev' (--endpoint http://127.0.0.1:PORT): no AWS credentials are needed
