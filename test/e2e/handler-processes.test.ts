@@ -76,6 +76,9 @@ describe.runIf(process.platform === 'linux')('processes a function handler start
     for (let i = 0; i < 600 && !existsSync(file); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     run.child.kill('SIGTERM');
     expect((await run.exit).signal).toBe('SIGTERM');
+    const [pid] = JSON.parse(readFileSync(file, 'utf8')) as number[];
     expect(await stillRunning(file)).toEqual([]);
+    // Said, as when a worker thread ends (README: the engine says which processes it stops, and whose).
+    expect(run.err()).toMatch(new RegExp(`joinflow: stopping a process that function handlers started, as the command is interrupted: pid ${pid} \\(started by the handler of step "b" \\(attempt 1, run `));
   }, 60_000);
 });

@@ -54,9 +54,16 @@ export function workerProcesses(worker: Worker, graceMs: number, warn: (line: st
     return [...pids].filter((pid) => !signalled.has(pid));
   }
 
+  /** Says which processes are stopped, whose they were, and why. */
+  const say = (pids: readonly number[], why: string): void =>
+    warn(`joinflow: stopping ${pids.length === 1 ? 'a process' : `${pids.length} processes`} that function handlers started${why}: ${describe(pids, children)}\n`);
+
   const tracker = {
     signal(): void {
-      for (const pid of targets()) {
+      const pids = targets();
+      // Said as when the thread ends: the command ends by the signal right after.
+      if (pids.length > 0) say(pids, ', as the command is interrupted');
+      for (const pid of pids) {
         try {
           process.kill(pid, 'SIGTERM');
         } catch {
@@ -87,7 +94,7 @@ export function workerProcesses(worker: Worker, graceMs: number, warn: (line: st
       const pids = targets();
       if (pids.length > 0) {
         for (const pid of pids) signalled.add(pid);
-        warn(`joinflow: stopping ${pids.length === 1 ? 'a process' : `${pids.length} processes`} that function handlers started and left running, as their worker thread ends: ${describe(pids, children)}\n`);
+        say(pids, ' and left running, as their worker thread ends');
         stopping.push(stopProcesses(pids, graceMs));
       }
       return Promise.all(stopping).then(() => undefined);
