@@ -86,7 +86,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`joinflow ${command}: ${environment}\n`);
       return 2;
     }
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    // Not every error's code is a string (a DOMException's is a number).
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`joinflow ${command}: ${parseArgsMessage(error as Error)}\nRun 'joinflow ${command} --help' for usage.\n`);
       return 2;
     }

@@ -81,7 +81,7 @@ export class WorkflowBuilder<Known extends string = never> {
     return {
       name: this.#name,
       ...(this.#description === undefined ? {} : { description: this.#description }),
-      steps: structuredClone(this.#steps),
+      steps: copyPlain(this.#steps),
       ...(this.#output === undefined ? {} : { output: this.#output }),
     };
   }
@@ -89,6 +89,39 @@ export class WorkflowBuilder<Known extends string = never> {
   toJSON(): WorkflowInput {
     return this.build();
   }
+}
+
+/**
+ * A copy of the plain objects and arrays in `value` (shared and cyclic ones stay so), with every
+ * other value as it is: a function, a symbol, a Date, a Map or a class instance reaches the
+ * compiler, which names its path as a value JSON cannot write. (structuredClone threw a
+ * DataCloneError on a function or a symbol, and turned a class instance into a plain object.)
+ */
+function copyPlain<T>(value: T): T {
+  const copies = new Map<object, object>();
+  // Iterative: a definition may nest deeper than the stack (the compiler refuses it, naming where).
+  const pending: Array<[object, object]> = [];
+  const copyOf = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return v;
+    let copy = copies.get(v);
+    if (copy === undefined) {
+      copy = Array.isArray(v) ? new Array<unknown>(v.length) : Object.create(proto as object | null) as object;
+      copies.set(v, copy);
+      pending.push([v, copy]);
+    }
+    return copy;
+  };
+  const root = copyOf(value);
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [from, to] = next;
+    // defineProperty: an own key "__proto__" stays a key.
+    for (const key of Object.keys(from)) {
+      Object.defineProperty(to, key, { value: copyOf((from as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return root as T;
 }
 
 /** Starts a typed workflow definition. */

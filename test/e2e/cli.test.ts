@@ -380,6 +380,17 @@ describe('joinflow run', () => {
     }
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
   });
+
+  // A builder workflow with a function in params: build() threw a DataCloneError, whose numeric
+  // code then crashed the CLI's error handling (TypeError: error.code?.startsWith, exit 1).
+  it('names a value JSON cannot write in a builder workflow by its path, exit 2', () => {
+    const dir = tmp();
+    const builder = JSON.stringify(path.join(root, 'src/index.ts'));
+    writeFileSync(path.join(dir, 'w.mts'), `import { simulate, workflow } from ${builder};\nexport default workflow('w').step('a', simulate(0, { f: () => 1 }));\n`);
+    const r = joinflow(['run', 'w.mts', '--memory'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('joinflow run: w.mts: invalid workflow definition (1 problem):\n  - steps.a.executor.output.f: a function is not a JSON value');
+  });
 });
 
 describe('joinflow compile', () => {

@@ -69,4 +69,44 @@ describe('workflow builder', () => {
     expect(Object.keys(built.steps)).toEqual(['__proto__']);
     expect(() => compileWorkflow(built, { source: 'test' })).toThrow('steps.__proto__');
   });
+
+  // README: in a TypeScript workflow a value JSON cannot write is a definition error naming its
+  // path. build() copied the steps with structuredClone, which threw a DataCloneError on a function
+  // or a symbol (the CLI then crashed on the DOMException's numeric code) and turned a class
+  // instance into a plain object that was accepted.
+  it('leaves a value JSON cannot write in place, for the compiler to refuse by its path', () => {
+    class Point {
+      x = 1;
+    }
+    const built = workflow('j')
+      .step('a', fn('./h.ts', 'handler', { params: { f: () => 1, s: Symbol('s'), p: new Point() } }))
+      .build();
+    let problems: unknown;
+    try {
+      compileWorkflow(built, { source: 'test' });
+    } catch (error) {
+      problems = (error as { problems?: unknown }).problems;
+    }
+    expect(problems).toEqual(expect.arrayContaining([
+      { path: 'steps.a.executor.params.f', message: 'a function is not a JSON value' },
+    ]));
+    const params = (built.steps['a']!.executor as { params: Record<string, unknown> }).params;
+    expect(typeof params['s']).toBe('symbol');
+    expect(params['p']).toBeInstanceOf(Point);
+  });
+
+  it('copies plain objects and arrays, keeping shared and cyclic ones so', () => {
+    const shared = { n: [1, 2] };
+    const cyclic: Record<string, unknown> = { shared };
+    cyclic['self'] = cyclic;
+    const w = workflow('c').step('a', simulate(0, { cyclic, again: shared }));
+    const output = (w.build().steps['a']!.executor as { output: { cyclic: Record<string, unknown>; again: unknown } }).output;
+    expect(output.cyclic).not.toBe(cyclic);
+    expect(output.cyclic['self']).toBe(output.cyclic);
+    expect(output.cyclic['shared']).toBe(output.again);
+    expect(output.again).toEqual({ n: [1, 2] });
+    shared.n.push(3);
+    expect(output.again).toEqual({ n: [1, 2] });
+    expect(() => compileWorkflow(w.build(), { source: 'test' })).toThrow('steps.a.executor.output.cyclic.self: refers back to itself');
+  });
 });
