@@ -39,7 +39,7 @@ export async function startCommand(args: string[]): Promise<number> {
   // `status --stage` reads the stage's table: of no use for a run sent to an endpoint of one's own.
   const follow = config.endpoint === undefined
     ? `follow it with: joinflow status ${runId}${values.stage ? ` --stage ${values.stage}` : ''}`
-    : `the engine behind it runs it (for joinflow dev: joinflow status ${runId}, in its state dir)`;
+    : `the engine behind it runs it if it has the workflow, else dead-letters it (joinflow dev: joinflow status ${runId} and joinflow dlq list, with dev's --state; dev --memory keeps neither on file)`;
   process.stderr.write(`started ${workflow} on bus ${config.bus}${config.endpoint === undefined ? '' : ` at ${config.endpoint}`}; ${follow}\n`);
   return 0;
 }

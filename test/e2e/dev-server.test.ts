@@ -291,7 +291,7 @@ describe('joinflow start against joinflow dev (requestRun)', () => {
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code, stderr).toBe(0);
     expect(stdout).toBe('via-cli\n');
-    expect(stderr).toContain(`started hello on bus joinflow-prod at ${server.url}; the engine behind it runs it (for joinflow dev: joinflow status via-cli, in its state dir)`);
+    expect(stderr).toContain(`started hello on bus joinflow-prod at ${server.url}; the engine behind it runs it if it has the workflow, else dead-letters it (joinflow dev: joinflow status via-cli and joinflow dlq list, with dev's --state; dev --memory keeps neither on file)`);
     expect(stderr).not.toContain('--stage prod');
     await engine.bus.idle();
     expect(await engine.wait('via-cli')).toMatchObject({ status: 'succeeded' });
