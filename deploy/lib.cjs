@@ -169,7 +169,9 @@ function settings(custom = {}) {
     assignPublicIp: c.assignPublicIp === 'DISABLED' || c.assignPublicIp === false ? 'DISABLED' : 'ENABLED',
     ruleBudget: budget,
     stepMemoryMb: positive(c.stepMemoryMb, 1024, 'stepMemoryMb'),
-    claimCheckDays: positive(c.claimCheckDays, 30, 'claimCheckDays'),
+    // S3 takes a lifecycle rule's ExpirationInDays as a whole number of days, 1 or more: 2.5 would
+    // package and then fail the deploy in CloudFormation.
+    claimCheckDays: c.claimCheckDays == null || c.claimCheckDays === '' ? 30 : wholeNumber(c.claimCheckDays, 'claimCheckDays'),
     // The widest forEach the processor sends (src/adapters/aws/foreach-width.ts has the defaults).
     maxForEachItems: c.maxForEachItems == null || c.maxForEachItems === '' ? undefined : wholeNumber(c.maxForEachItems, 'maxForEachItems'),
   };

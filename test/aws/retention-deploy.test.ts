@@ -8,6 +8,7 @@ import type { TriggerPlan } from '../../src/model/plan.ts';
 import { runWaitMs } from '../../src/runtime/waits.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
+const lib = createRequire(import.meta.url)(path.join(root, 'deploy/lib.cjs')) as { settings(custom: object): { claimCheckDays: number } };
 const deploy = createRequire(import.meta.url)(path.join(root, 'deploy/retention.cjs')) as {
   runWaitMs(plan: unknown): number;
   claimCheckExpiryDays(model: { plans: unknown[]; settings: { claimCheckDays: number } }): number;
@@ -35,5 +36,14 @@ describe('deploy/retention.cjs', () => {
     expect(runWaitMs(waiting)).toBeGreaterThan(200 * 86_400_000);
     expect(deploy.claimCheckExpiryDays({ plans: [waiting], settings: { claimCheckDays: 30 } })).toBe(30 + Math.ceil(runWaitMs(waiting) / 86_400_000));
     expect(deploy.claimCheckExpiryDays({ plans: [], settings: { claimCheckDays: 7 } })).toBe(7);
+  });
+
+  it('takes custom.joinflow.claimCheckDays as a whole number of days (S3 lifecycle rules expire in whole days), 30 without it', () => {
+    expect(lib.settings({}).claimCheckDays).toBe(30);
+    expect(lib.settings({ claimCheckDays: 7 }).claimCheckDays).toBe(7);
+    expect(lib.settings({ claimCheckDays: '14' }).claimCheckDays).toBe(14);
+    for (const bad of [2.5, 0, -3, 'x']) {
+      expect(() => lib.settings({ claimCheckDays: bad })).toThrow(`custom.joinflow.claimCheckDays must be a whole number, 1 or more (got ${JSON.stringify(bad)})`);
+    }
   });
 });
