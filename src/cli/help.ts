@@ -380,13 +380,13 @@ Commands:
   import cwl <workflow.cwl>  convert a CWL workflow (v1.2 subset) into a workflow of tool steps
   import asl <machine.json>  convert an Amazon States Language state machine into a workflow
   resume [runId]             continue unfinished runs after a crash (durable state)
-  cancel <runId>             cancel a running run of the embedded engine
+  cancel <runId>             cancel a running run (local state; --stage: a deployed stage)
   dlq list                   events the engine could not process, with the reason
   gc                         delete finished runs from the state dir
   test-pattern               test an EventBridge pattern against an event
   dev                        serve the EventBridge PutEvents API on localhost (local engine)
   start <workflow>           start a run on a deployed stage (PutEvents "Run Requested")
-  list                       runs of the embedded engine's state dir
+  list                       runs, newest first (local state; --stage: a deployed stage)
   status <runId>             a run and its steps (local state; --stage: a deployed stage)
   logs <runId>               captured stdout/stderr of a run's process steps
   events tail                stream the engine's events (--pattern P: those matching P)

@@ -480,4 +480,12 @@ describe('joinflow import wfcommons and --help', () => {
     const r = joinflow(['--help']);
     expect(r.stdout).toContain('run <workflow>');
   });
+
+  it("says in the command list that cancel, list and status also work on a deployed stage (it said 'of the embedded engine' of cancel and list)", () => {
+    const lines = joinflow(['--help']).stdout.split('\n');
+    for (const cmd of ['cancel', 'list', 'status']) {
+      expect(joinflow([cmd, '--help']).stdout, cmd).toContain(`joinflow ${cmd}${cmd === 'list' ? '' : ' <runId>'} --stage S`);
+      expect(lines.find((l) => l.startsWith(`  ${cmd} `)), cmd).toMatch(/\(local state; --stage: a deployed stage\)$/);
+    }
+  });
 });
