@@ -95,6 +95,16 @@ function wholeNumber(value, what) {
   return n;
 }
 
+/** custom.joinflow.stepMemoryMb: what Lambda takes as a function's MemorySize, or CloudFormation fails the deploy. */
+function stepMemoryMb(value) {
+  if (value == null || value === '') return 1024;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < LIMITS.lambdaMinMemoryMb || n > LIMITS.lambdaMaxMemoryMb) {
+    throw new Error(`custom.joinflow.stepMemoryMb must be a whole number of MB from ${LIMITS.lambdaMinMemoryMb} to ${LIMITS.lambdaMaxMemoryMb}, as Lambda takes a function's memory (got ${JSON.stringify(value)})`);
+  }
+  return n;
+}
+
 /** The plans directory of this run. */
 function triggersDir() {
   const fromEnv = process.env.JOINFLOW_TRIGGERS_DIR;
@@ -168,7 +178,7 @@ function settings(custom = {}) {
     securityGroups: list(c.securityGroups),
     assignPublicIp: c.assignPublicIp === 'DISABLED' || c.assignPublicIp === false ? 'DISABLED' : 'ENABLED',
     ruleBudget: budget,
-    stepMemoryMb: positive(c.stepMemoryMb, 1024, 'stepMemoryMb'),
+    stepMemoryMb: stepMemoryMb(c.stepMemoryMb),
     // S3 takes a lifecycle rule's ExpirationInDays as a whole number of days, 1 or more: 2.5 would
     // package and then fail the deploy in CloudFormation.
     claimCheckDays: c.claimCheckDays == null || c.claimCheckDays === '' ? 30 : wholeNumber(c.claimCheckDays, 'claimCheckDays'),

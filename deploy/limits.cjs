@@ -21,6 +21,9 @@ const LIMITS = {
   batchName: 128,
   /** Characters of an SQS queue name. */
   queueName: 80,
+  /** Lambda memory, MB: a whole number in this range. */
+  lambdaMinMemoryMb: 128,
+  lambdaMaxMemoryMb: 10240,
   /** Lambda timeout, seconds. */
   lambdaTimeout: 900,
   /** The longest an SQS message is kept invisible after it is received, seconds (12 h; ChangeMessageVisibility past it is rejected). */

@@ -258,6 +258,21 @@ describe('s3:ListBucket where a missing key must read as missing', () => {
   });
 });
 
+describe('the memory of function steps (custom.joinflow.stepMemoryMb)', () => {
+  const fnStep = plan({ name: 'mem', steps: { a: { executor: { type: 'function', module: 'h.ts', export: 'a' } } } });
+  it('gives each function step 1,024 MB by default, and what the setting says', () => {
+    expect(build([fnStep]).model['settings'].stepMemoryMb).toBe(1024);
+    expect(build([fnStep], { stepMemoryMb: '2048' }).model['settings'].stepMemoryMb).toBe(2048);
+    expect(build([fnStep], { stepMemoryMb: 10_240 }).model['settings'].stepMemoryMb).toBe(10_240);
+  });
+
+  it("refuses what Lambda would refuse at deploy (a whole number of MB from 128 to 10,240), naming the setting", () => {
+    for (const bad of [64, 1024.5, 20_000, 0, 'lots']) {
+      expect(() => build([fnStep], { stepMemoryMb: bad })).toThrow(`custom.joinflow.stepMemoryMb must be a whole number of MB from 128 to 10240, as Lambda takes a function's memory (got ${JSON.stringify(bad)})`);
+    }
+  });
+});
+
 describe('the prefix of uploads that start runs', () => {
   const one = [plan({ name: 'w', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } })];
 
