@@ -170,8 +170,9 @@ function settings(custom = {}) {
   return {
     startPrefix: startPrefix(c.startPrefix),
     gpuInstanceTypes: list(c.gpuInstanceTypes).length ? list(c.gpuInstanceTypes) : ['g4dn.xlarge', 'g5.xlarge'],
-    gpuMaxvCpus: positive(c.gpuMaxvCpus, 64, 'gpuMaxvCpus'),
-    cpuMaxvCpus: positive(c.cpuMaxvCpus, 64, 'cpuMaxvCpus'),
+    // A compute environment's MaxvCpus is an Integer to CloudFormation: 2.5 would fail the deploy.
+    gpuMaxvCpus: c.gpuMaxvCpus == null || c.gpuMaxvCpus === '' ? 64 : wholeNumber(c.gpuMaxvCpus, 'gpuMaxvCpus'),
+    cpuMaxvCpus: c.cpuMaxvCpus == null || c.cpuMaxvCpus === '' ? 64 : wholeNumber(c.cpuMaxvCpus, 'cpuMaxvCpus'),
     // Amazon Linux 2 (ECS_AL2_NVIDIA) is at its end of support; Batch has the AL2023 GPU image since 2026.
     gpuImageType: c.gpuImageType ? String(c.gpuImageType) : 'ECS_AL2023_NVIDIA',
     subnets: list(c.subnets),

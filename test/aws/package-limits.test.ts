@@ -273,6 +273,19 @@ describe('the memory of function steps (custom.joinflow.stepMemoryMb)', () => {
   });
 });
 
+describe('the compute environments\' MaxvCpus (custom.joinflow.gpuMaxvCpus, cpuMaxvCpus)', () => {
+  const one = [plan({ name: 'w', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } })];
+  it('takes 64 by default and a whole number; refuses a fraction, which CloudFormation would refuse at deploy, naming the setting', () => {
+    expect(build(one).model['settings']).toMatchObject({ gpuMaxvCpus: 64, cpuMaxvCpus: 64 });
+    expect(build(one, { gpuMaxvCpus: '128', cpuMaxvCpus: 16 }).model['settings']).toMatchObject({ gpuMaxvCpus: 128, cpuMaxvCpus: 16 });
+    for (const setting of ['gpuMaxvCpus', 'cpuMaxvCpus']) {
+      for (const bad of [2.5, 0, -4, 'many']) {
+        expect(() => build(one, { [setting]: bad })).toThrow(`custom.joinflow.${setting} must be a whole number, 1 or more (got ${JSON.stringify(bad)})`);
+      }
+    }
+  });
+});
+
 describe('the prefix of uploads that start runs', () => {
   const one = [plan({ name: 'w', steps: { a: { executor: { type: 'simulate', durationMs: 1 } } } })];
 
