@@ -35,8 +35,9 @@ export function stepMemory(dir: string): { memoryMb?: number; note?: string } {
   if (value === undefined || value === null || value === '') return {};
   if (String(value).includes('${')) return { note: `${where} is a serverless variable (${String(value)}): ${otherwise}` };
   const n = Number(value);
-  // deploy refuses the stage then; plan still prices, at the default.
-  if (!Number.isFinite(n) || n <= 0) return { note: `${where} is not a positive number (${JSON.stringify(value)}): ${otherwise}` };
+  // deploy refuses the stage then (Lambda takes a whole number of MB from 128 to 10,240); plan
+  // still prices, at the default.
+  if (!Number.isSafeInteger(n) || n < 128 || n > 10_240) return { note: `${where} is not a whole number of MB from 128 to 10240 (${JSON.stringify(value)}), which serverless package refuses: ${otherwise}` };
   return { memoryMb: n };
 }
 

@@ -253,7 +253,10 @@ describe('joinflow plan prices', () => {
     writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    stepMemoryMb: ${env:STEP_MB}\n');
     expect(stepMemory(dir).note).toBe('serverless.yml custom.joinflow.stepMemoryMb is a serverless variable (${env:STEP_MB}): function steps are priced at 1,024 MB');
     writeFileSync(`${dir}/serverless.yml`, 'custom:\n  joinflow:\n    stepMemoryMb: lots\n');
-    expect(stepMemory(dir).note).toBe('serverless.yml custom.joinflow.stepMemoryMb is not a positive number ("lots"): function steps are priced at 1,024 MB');
+    for (const [bad, shown] of [['lots', '"lots"'], ['64', '64'], ['1024.5', '1024.5'], ['20000', '20000']] as const) {
+      writeFileSync(`${dir}/serverless.yml`, `custom:\n  joinflow:\n    stepMemoryMb: ${bad}\n`);
+      expect(stepMemory(dir).note).toBe(`serverless.yml custom.joinflow.stepMemoryMb is not a whole number of MB from 128 to 10240 (${shown}), which serverless package refuses: function steps are priced at 1,024 MB`);
+    }
   });
 
   it('warns of a step expected to run longer than its timeout: every attempt would time out', () => {
