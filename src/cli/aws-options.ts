@@ -33,6 +33,7 @@ export function awsConfig(values: { stage?: string | undefined; region?: string 
     bus: values.bus ?? (values.stage ? `joinflow-${stage}` : base.bus),
     table: values.table ?? (values.stage ? `joinflow-${stage}` : base.table),
     endpoint: values.endpoint ?? base.endpoint,
+    ...(values.endpoint === undefined ? {} : { endpointGiven: true }),
     region: values.region ?? base.region,
   };
 }

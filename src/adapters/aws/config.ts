@@ -6,6 +6,8 @@ import { JoinflowError } from '../../model/errors.ts';
 
 /** Names, URLs and maps of one deployed stage. */
 export type AwsConfig = {
+  /** The endpoint was given on the command line (--endpoint): it wins over AWS_ENDPOINT_URL_<SERVICE> too. */
+  endpointGiven?: boolean;
   stage: string;
   table: string;
   bus: string;
@@ -89,14 +91,15 @@ export type AwsService = 'dynamodb' | 's3' | 'sqs' | 'eventbridge' | 'lambda' | 
 
 /**
  * Options an SDK client gets: region, and an emulator endpoint when one is set — the service's
- * own AWS_ENDPOINT_URL_<SERVICE> (emulators each have their own port) or the shared one.
+ * own AWS_ENDPOINT_URL_<SERVICE> (emulators each have their own port) or the shared one; an
+ * endpoint given on the command line (`endpointGiven`) before either.
  */
 export function clientOptions(
-  config: Pick<AwsConfig, 'endpoint' | 'region'>,
+  config: Pick<AwsConfig, 'endpoint' | 'region' | 'endpointGiven'>,
   service?: AwsService,
   env: NodeJS.ProcessEnv = process.env,
 ): { region: string; endpoint?: string; forcePathStyle?: boolean } {
-  const own = service ? env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] : undefined;
+  const own = service && !config.endpointGiven ? env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] : undefined;
   const endpoint = own || config.endpoint;
   if (!endpoint) return { region: config.region };
   // Emulators serve buckets by path, not by virtual host.
