@@ -1,3 +1,4 @@
+import { WorkflowDefinitionError } from './errors.ts';
 import type { ExecutorInput, FunctionExecutorInput, LocalCommand, Resources, RetrySpec, WorkflowInput, StepInput, WaitSpec, WhenSpec } from './workflow.ts';
 
 /**
@@ -60,7 +61,9 @@ export class WorkflowBuilder<Known extends string = never> {
     executor: ExecutorInput,
     options: StepOptions<Known> = {},
   ): WorkflowBuilder<Known | Id> {
-    if (Object.hasOwn(this.#steps, id)) throw new Error(`workflow "${this.#name}": step "${id}" is declared twice (step ids are unique)`);
+    if (Object.hasOwn(this.#steps, id)) {
+      throw new WorkflowDefinitionError([{ path: `steps.${id}`, message: `workflow "${this.#name}": step "${id}" is declared twice (step ids are unique)` }]);
+    }
     const { needs, ...rest } = options;
     // From JavaScript, needs may be anything: a string spread would be a need per character; the
     // compiler names what is wrong with it (`steps.b.needs: expected array, received string`).

@@ -1,7 +1,13 @@
 /** The typed builder: `needs` only names earlier steps, and a step id is declared once. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { compileFile } from '../../src/adapters/local/workflow-files.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { fn, proc, simulate, workflow, type StepOptions, type WorkflowBuilder } from '../../src/model/builder.ts';
+import { WorkflowDefinitionError } from '../../src/model/errors.ts';
 import type { StepInput } from '../../src/model/workflow.ts';
 
 /** Fields of a step in a workflow file that the builder's options lack (`executor` is an argument of its own): none. */
@@ -21,6 +27,23 @@ describe('workflow builder', () => {
     const w = workflow('cyc').step('a', simulate(0)).step('b', simulate(0), { needs: ['a'] });
     expect(() => w.step('a', simulate(0), { needs: ['b'] })).toThrow('workflow "cyc": step "a" is declared twice (step ids are unique)');
     expect(Object.keys(w.build().steps)).toEqual(['a', 'b']);
+  });
+
+  // It was 'cannot load module: workflow "cyc": step "a" is declared twice', as if the file would not load.
+  it('names the file and the step of a workflow file that declares a step twice, as a definition error', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jf-builder-'));
+    const file = path.join(dir, 'twice.mjs');
+    const builder = pathToFileURL(path.resolve(import.meta.dirname, '../../src/model/builder.ts')).href;
+    writeFileSync(file, `import { simulate, workflow } from ${JSON.stringify(builder)};\nexport default workflow('cyc').step('a', simulate(0)).step('a', simulate(1)).build();\n`);
+    try {
+      const error = await compileFile(file).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowDefinitionError);
+      expect((error as WorkflowDefinitionError).problems).toEqual([{ path: 'steps.a', message: 'workflow "cyc": step "a" is declared twice (step ids are unique)' }]);
+      expect((error as Error).message).not.toContain('cannot load module');
+      expect((error as WorkflowDefinitionError).file).toContain('twice.mjs');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown need at the type level', () => {

@@ -12,7 +12,7 @@ import { yaml } from './yaml-lazy.ts';
 import { compileWorkflow } from '../../compiler/compile.ts';
 import { suggest, type ModuleInfo } from '../../compiler/validate.ts';
 import { isWorkflowBuilder } from '../../model/builder.ts';
-import { UsageError, WorkflowDefinitionError } from '../../model/errors.ts';
+import { UsageError, WorkflowDefinitionError, type Problem } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { checkSubscriptions } from '../../runtime/subscriptions.ts';
 
@@ -93,6 +93,10 @@ export async function loadDefinition(file: string): Promise<unknown> {
       // thread of their own (compile-isolated.ts), which imports an edited file anew.
       mod = (await importModule(file)) as Record<string, unknown>;
     } catch (error) {
+      // A builder's refusal (a step declared twice) is a definition error: said so, of this file.
+      // Duck-typed: the module may have loaded its own copy of joinflow.
+      const { code, problems } = (error ?? {}) as { code?: unknown; problems?: unknown };
+      if (code === 'WORKFLOW_DEFINITION' && Array.isArray(problems)) throw new WorkflowDefinitionError(problems as Problem[], shown(file));
       // Its top level may throw anything: a string is the message, not `undefined`.
       const message = error instanceof Error ? error.message : String(error);
       throw new WorkflowDefinitionError([{ path: '', message: `cannot load module: ${message}` }], shown(file));
