@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openDurableState, stateKind } from '../../src/adapters/local/durable-state.ts';
+import { findProcesses } from '../../src/adapters/local/orphans.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { diamondDef, plan } from '../helpers/plans.ts';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -176,6 +177,21 @@ describe('durable state through the CLI', () => {
     expect(await signalled).toBe('SIGINT');
     expect(slow.err()).toContain("joinflow run: interrupted (SIGINT): the run stopped as if killed; 'joinflow resume' continues it");
     expect(runStatus(state, 'int-1')).toBe('running');
+  });
+
+  // The signal went to the engine alone, not to its process group as a terminal's Ctrl-C does:
+  // the step's process ran on (until resume, or for ever after a --memory run).
+  it('stops the processes of process steps when a signal stops the engine alone (a supervisor\'s SIGTERM), durable or in memory', async () => {
+    for (const [runId, mode] of [['term-1', ['--state', tmp()]], ['term-2', ['--memory']]] as const) {
+      const slow = background(['run', 'test/fixtures/workflows/slow.yaml', ...mode, '--run-id', runId]);
+      const signalled = new Promise<NodeJS.Signals | null>((resolve) => slow.child.on('exit', (_code, signal) => resolve(signal)));
+      // The step's process: found by the run id its environment carries.
+      await until(() => findProcesses({ JOINFLOW_RUN_ID: runId, JOINFLOW_STEP: 'sleeper' }).length > 0);
+      slow.child.kill('SIGTERM');
+      expect(await signalled, runId).toBe('SIGTERM');
+      await until(() => findProcesses({ JOINFLOW_RUN_ID: runId }).length === 0);
+      expect(slow.err(), runId).toContain('joinflow run: interrupted (SIGTERM)');
+    }
   });
 
   it('resumes a run killed mid-way to the same output', async () => {

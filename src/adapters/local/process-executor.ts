@@ -200,6 +200,18 @@ function settled(exit: LaunchExit): Launched {
   return { exited: Promise.resolve(exit), kill() {} };
 }
 
+/** The children of process steps still running, of every process executor of this process. */
+const everyRunning = new Set<Launched>();
+
+/**
+ * Sends SIGTERM to the child of every process step still running, as the engine is stopped by a
+ * signal: one sent to the engine alone (a supervisor's SIGTERM, `kill <pid>`) does not reach
+ * them, as a terminal's Ctrl-C, sent to its whole process group, does.
+ */
+export function stopProcessSteps(): void {
+  for (const child of everyRunning) child.kill('SIGTERM');
+}
+
 /** Creates the `process` executor. */
 export function createProcessExecutor(options: ProcessExecutorOptions): Executor {
   const killGraceMs = options.killGraceMs ?? 2000;
@@ -290,10 +302,12 @@ export function createProcessExecutor(options: ProcessExecutorOptions): Executor
     const child = (spawner && spawner.launch(request)) || launchDirect(request);
 
     running.add(child);
+    everyRunning.add(child);
     const onAbort = (): void => stop(child);
     signal.addEventListener('abort', onAbort, { once: true });
     const exit = await child.exited;
     running.delete(child);
+    everyRunning.delete(child);
     signal.removeEventListener('abort', onAbort);
     if (signal.aborted) {
       // What the child started (a shell's background jobs, say) is stopped too: found by the
