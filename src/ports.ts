@@ -96,6 +96,13 @@ export interface TriggerStore {
   /** Saves a step (or item) result; the first write wins, later ones are ignored. */
   saveResult(runId: string, key: string, output: unknown): Awaitable<void>;
   getResults(runId: string, keys: readonly string[]): Awaitable<Map<string, unknown>>;
+  /**
+   * Which of `keys` have a saved result, without reading the results: what a check that a step
+   * is done needs. A store that keeps large results elsewhere (DynamoDB: in S3) answers from its
+   * own items and never reads them there, so a check neither pays for that read nor fails when
+   * the object is gone.
+   */
+  savedKeys(runId: string, keys: readonly string[]): Awaitable<Set<string>>;
   /** Makes everything written so far durable (group commit); effects wait for it. */
   commit(): Promise<void>;
   /** Drops a finished run's working state; its final RunRecord may be kept. */

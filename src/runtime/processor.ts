@@ -182,7 +182,7 @@ export class TriggerProcessor {
       // A failure of an execution whose step already completed (a duplicate run after a crash)
       // must not fail the run: the step has its result.
       const d = detail as StepFailed;
-      if (io.store.getResults(detail.runId, [resultKey(d.step, d.item)]).size > 0) return [];
+      if (done(io.store, detail.runId, d.step, d.item)) return [];
       if (d.item !== undefined) {
         // A failure of an item its fan-out does not have (forged or misrouted) would run it again
         // or fail the run; refused before a trigger is used that the item's own failure may need.
@@ -260,7 +260,7 @@ export class TriggerProcessor {
     ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: ackId });
   }
 
-  /** `fires` 'reclaimed': taken over from a claimer that died unacknowledged, maybe after sending some tasks: those with results are not sent again. */
+  /** `fires` 'reclaimed': taken over from a claimer that died unacknowledged, maybe after sending some tasks: those with results are not sent again (nor their needs' results read for them). */
   #dispatch(ctx: Ctx, step: string, fires: Fires): void {
     const { store } = ctx.io;
     const spec = ctx.plan.steps[step]!;
@@ -273,10 +273,9 @@ export class TriggerProcessor {
         return;
       }
     }
-    const results = stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec));
     if (!spec.forEach) {
       if (fires === 'reclaimed' && done(store, ctx.run.runId, step, undefined)) return;
-      const task = withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, results));
+      const task = withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec))));
       ctx.effects.push(spec.delayMs ? { type: 'schedule', delayMs: spec.delayMs, task } : { type: 'dispatch', tasks: [task] });
       return;
     }
@@ -289,8 +288,9 @@ export class TriggerProcessor {
     }
     const finished = fires === 'reclaimed' ? doneItems(store, ctx.run.runId, step, fan.items.length) : undefined;
     const tasks: Task[] = [];
+    let results: Record<string, unknown> | undefined;
     for (let index = 0; index < fan.items.length; index++) {
-      if (!finished?.has(index)) tasks.push(makeTask(ctx.plan, ctx.run, step, 1, results, { index, value: fan.items[index] }));
+      if (!finished?.has(index)) tasks.push(makeTask(ctx.plan, ctx.run, step, 1, (results ??= stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec))), { index, value: fan.items[index] }));
     }
     if (spec.delayMs) for (const task of tasks) ctx.effects.push({ type: 'schedule', delayMs: spec.delayMs, task });
     else if (tasks.length > 0) ctx.effects.push({ type: 'dispatch', tasks });

@@ -26,7 +26,7 @@ type Answer<T> = T extends Promise<infer U> ? U : T;
 export type StoreNow = {
   readonly ordinals?: boolean;
 } & {
-  [K in 'startRun' | 'getRun' | 'arrive' | 'setNeed' | 'claim' | 'saveResult' | 'getResults']: (
+  [K in 'startRun' | 'getRun' | 'arrive' | 'setNeed' | 'claim' | 'saveResult' | 'getResults' | 'savedKeys']: (
     ...args: Parameters<TriggerStore[K]>
   ) => Answer<ReturnType<TriggerStore[K]>>;
 };
@@ -95,6 +95,7 @@ export function replayed(store: TriggerStore, clock: Clock, newId: () => string,
     claim: (runId, trigger, at, leaseMs) => replay.call(() => store.claim(runId, trigger, at, leaseMs)),
     saveResult: (runId, key, output) => replay.call(() => store.saveResult(runId, key, output)),
     getResults: (runId, keys) => replay.call(() => store.getResults(runId, keys)),
+    savedKeys: (runId, keys) => replay.call(() => store.savedKeys(runId, keys)),
   };
   return { store: now, now: () => replay.call(() => clock.now()), newId: () => replay.call(newId) };
 }

@@ -36,14 +36,18 @@ export function describeResultKey(key: string): string {
   return `${what} ${step}`;
 }
 
-/** Whether a step (or one item of it) has its result: a dispatch taken over need not send it again. */
+/**
+ * Whether a step (or one item of it) has its result: a dispatch taken over need not send it
+ * again, and a failure of it is a duplicate's. Asks which keys are saved (savedKeys): the value
+ * is not read, which on DynamoDB would be an S3 GET of a claim-checked result.
+ */
 export function done(store: StoreNow, runId: string, step: string, item: number | undefined): boolean {
-  return store.getResults(runId, [resultKey(step, item)]).size > 0;
+  return store.savedKeys(runId, [resultKey(step, item)]).size > 0;
 }
 
-/** The items of a forEach of `width` items that have their results. */
+/** The items of a forEach of `width` items that have their results (their values not read, as in `done`). */
 export function doneItems(store: StoreNow, runId: string, step: string, width: number): Set<number> {
-  const found = store.getResults(runId, Array.from({ length: width }, (_, i) => resultKey(step, i)));
+  const found = store.savedKeys(runId, Array.from({ length: width }, (_, i) => resultKey(step, i)));
   const items = new Set<number>();
   for (let i = 0; i < width; i++) if (found.has(resultKey(step, i))) items.add(i);
   return items;

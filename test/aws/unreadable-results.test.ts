@@ -209,19 +209,32 @@ describe('a result kept by reference that the processor cannot read', () => {
     expect(letters[0]!.reason).toMatch(new RegExp(`^trigger "sq" of run "${runId}" \\(workflow "fan"\\) did not fire: the result of step "split" of run "${runId}" is stored by reference at s3://${s3.bucket}/joinflow/results/${runId}/split\\.[0-9a-f]{32}\\.json, and that object is not JSON \\(`));
   });
 
-  it('dead-letters a Step Failed checked against the step\'s result whose object is gone, before any trigger, naming the step and the object', async () => {
+  it('drops a Step Failed of a step that has its result without reading the result (its object gone here): a duplicate execution\'s failure', async () => {
     const runId = 'unreadable-failed';
     await processor({ workflow: 'dia', event: runRequested('dia', runId) });
     await processor({ workflow: 'dia', event: completed('dia', runId, 'a', large('A')) });
-    const object = await resultObject(runId, 'a');
-    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: object.key }));
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: (await resultObject(runId, 'a')).key }));
     const events = publishedTypes().length;
     const failed = { id: randomUUID(), source: 'joinflow', 'detail-type': 'Step Failed', time: new Date().toISOString(), detail: { workflow: 'dia', runId, step: 'a', attempt: 1, error: { type: 'Error', message: 'a duplicate execution failed' }, retrying: false } };
 
     await expect(processor({ trigger: 'dia/$fail', event: failed })).resolves.toEqual({ effects: 0 });
     expect(publishedTypes()).toHaveLength(events);
+    expect(await deadLetters()).toEqual([]);
+  });
+
+  it('dead-letters a Step Failed of a forEach item checked against the list it fans out over, whose object is gone, before any trigger, naming the step and the object', async () => {
+    const runId = 'unreadable-item-failed';
+    await processor({ workflow: 'fan', event: runRequested('fan', runId) });
+    await processor({ workflow: 'fan', event: completed('fan', runId, 'split', Array.from({ length: 4 }, (_, i) => ({ i, pad: 'y'.repeat(100 * 1024) }))) });
+    const object = await resultObject(runId, 'split');
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: object.key }));
+    const events = publishedTypes().length;
+    const failed = { id: randomUUID(), source: 'joinflow', 'detail-type': 'Step Failed', time: new Date().toISOString(), detail: { workflow: 'fan', runId, step: 'sq', item: 0, attempt: 1, error: { type: 'Error', message: 'item 0 failed' }, retrying: false } };
+
+    await expect(processor({ workflow: 'fan', event: failed })).resolves.toEqual({ effects: 0 });
+    expect(publishedTypes()).toHaveLength(events);
     expect(await deadLetters()).toEqual([{
-      reason: `the result of step "a" of run "${runId}" is stored by reference at s3://${s3.bucket}/${object.key}, and that object does not exist (deleted by the bucket's lifecycle rule, custom.joinflow.claimCheckDays, or by hand?)`,
+      reason: `the result of step "split" of run "${runId}" is stored by reference at s3://${s3.bucket}/${object.key}, and that object does not exist (deleted by the bucket's lifecycle rule, custom.joinflow.claimCheckDays, or by hand?)`,
       event: failed,
     }]);
   });

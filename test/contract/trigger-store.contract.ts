@@ -301,6 +301,18 @@ export function describeTriggerStoreContract(name: string, make: StoreFactory, o
           expect((await store.getResults('r', [])).size).toBe(0);
         }));
 
+      it('savedKeys names the keys that have a result, whatever the value (null, false, 0, an empty string too), and none of another run\'s', () =>
+        using(async (store) => {
+          await start(store, 'r');
+          await start(store, 'other');
+          for (const [key, value] of [['null', null], ['false', false], ['zero', 0], ['empty', ''], ['item#3', { v: 1 }]] as const) await store.saveResult('r', key, value);
+          await store.saveResult('other', 'elsewhere', 1);
+          const asked = ['missing', 'null', 'false', 'zero', 'empty', 'item#3', 'item#4', 'elsewhere', 'null'];
+          expect([...(await store.savedKeys('r', asked))].sort()).toEqual(['empty', 'false', 'item#3', 'null', 'zero']);
+          expect([...(await store.savedKeys('r', asked))].sort()).toEqual([...(await store.getResults('r', asked)).keys()].sort());
+          expect((await store.savedKeys('r', [])).size).toBe(0);
+        }));
+
       it('outputs of every JSON type round-trip', () =>
         using(async (store) => {
           await start(store, 'r');

@@ -324,8 +324,15 @@ export function tableAccess(client: DynamoDBClient, table: string) {
       } while (start);
       return total;
     },
-    /** Strongly consistent BatchGetItem of any number of keys, unprocessed keys retried. */
-    async batchGet(keys: ItemKey[]): Promise<Item[]> {
+    /**
+     * Strongly consistent BatchGetItem of any number of keys, unprocessed keys retried. With
+     * `attributes`, the items hold those alone (a ProjectionExpression).
+     */
+    async batchGet(keys: ItemKey[], attributes?: readonly string[]): Promise<Item[]> {
+      const projection = attributes === undefined ? {} : {
+        ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
+        ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name])),
+      };
       const chunks: ItemKey[][] = [];
       for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
       const found: Item[] = [];
@@ -335,7 +342,7 @@ export function tableAccess(client: DynamoDBClient, table: string) {
           // BatchGetItem returns what fits in 16 MB (or what capacity allows) and the rest as
           // UnprocessedKeys; back off only when a round made no progress at all.
           for (let idle = 0; pending.length > 0; ) {
-            const request = new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } });
+            const request = new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ...projection } } });
             const out = await send('BatchGetItem', () => client.send(request));
             const items = out.Responses?.[table] ?? [];
             found.push(...items);

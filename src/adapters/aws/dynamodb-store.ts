@@ -231,6 +231,12 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       return out;
     },
 
+    async savedKeys(runId, keys) {
+      // The keys alone: a claim-checked result's item says it exists without its object being read.
+      const items = await db.batchGet([...new Set(keys)].map((k) => itemKey(runId, sortKey.result(k))), ['sk']);
+      return new Set(items.map((item) => (item.sk?.S ?? '').slice(sortKey.resultPrefix.length)));
+    },
+
     async commit() {
       // Every write is durable once DynamoDB acknowledges it: nothing is held back to group.
     },

@@ -158,6 +158,12 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       }
       return out;
     },
+    savedKeys(runId, keys) {
+      const results = run(runId).results;
+      const out = new Set<string>();
+      for (const k of keys) if (results.has(k)) out.add(k);
+      return out;
+    },
     async commit() {
       if (journal.rows.size > 0) batch.write();
       batch.commit();

@@ -115,6 +115,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
       for (const k of keys) if (run.results.has(k)) out.set(k, run.results.get(k));
       return out;
     },
+    savedKeys(runId, keys) {
+      const run = runs.get(runId);
+      const out = new Set<string>();
+      if (run) for (const k of keys) if (run.results.has(k)) out.add(k);
+      return out;
+    },
     async commit() {},
     async release(runId) {
       const run = runs.get(runId);

@@ -169,6 +169,10 @@ export function createJoinMirror(db: Database.Database) {
       const r = resultsOf(runId);
       return r.values.has(key) ? [r.values.get(key)!] : undefined;
     },
+    /** Whether a result is saved (its JSON not parsed). */
+    hasResult(runId: string, key: string): boolean {
+      return resultsOf(runId).values.has(key);
+    },
     /** Writes the buffers (call inside the transaction, before COMMIT). */
     flush(): void {
       if (dirty.length > 0) {

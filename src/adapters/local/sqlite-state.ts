@@ -156,6 +156,11 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       }
       return out;
     },
+    savedKeys(runId, keys) {
+      const out = new Set<string>();
+      for (const key of keys) if (joins.hasResult(runId, key)) out.add(key);
+      return out;
+    },
     async commit() {
       batch.commit();
     },

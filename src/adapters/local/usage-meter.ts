@@ -113,6 +113,12 @@ export class UsageMeter {
       d.readUnits += units;
       d.requests++;
     };
+    // BatchGetItem: up to 100 keys a request; a strongly consistent read is 1 unit per 4 KB.
+    const batchGet = (keys: readonly string[], found: Map<string, unknown>) => {
+      d.requests += Math.ceil(keys.length / 100);
+      for (const v of found.values()) d.readUnits += Math.max(1, Math.ceil(bytes(v) / 4096));
+      d.readUnits += keys.length - found.size;
+    };
     return {
       ...(inner.ordinals ? { ordinals: true } : {}),
       async startRun(run) {
@@ -159,11 +165,15 @@ export class UsageMeter {
       },
       async getResults(runId, keys) {
         const found = await inner.getResults(runId, keys);
-        // BatchGetItem: up to 100 keys a request; a strongly consistent read is 1 unit per 4 KB.
-        d.requests += Math.ceil(keys.length / 100);
-        for (const v of found.values()) d.readUnits += Math.max(1, Math.ceil(bytes(v) / 4096));
-        d.readUnits += keys.length - found.size;
+        batchGet(keys, found);
         return found;
+      },
+      async savedKeys(runId, keys) {
+        // DynamoDB bills a read that projects the keys alone by the size of the whole items: the
+        // values are read here (from the local store) only to size them.
+        const found = await inner.getResults(runId, keys);
+        batchGet(keys, found);
+        return new Set(found.keys());
       },
       commit: () => inner.commit(),
       release: (runId) => inner.release(runId),

@@ -66,8 +66,8 @@ export async function handler(input: ProcessorInput, context?: LambdaContext): P
     effects = await w.processor.process(envelope, only);
   } catch (error) {
     // A run input too large for its item (from a producer other than joinflow start, which
-    // refuses it), or a stored result read before any trigger fired (a failure checked against
-    // the step's result, a forEach's items) whose object is gone: every retry would fail the same
+    // refuses it), or a stored result read before any trigger fired (the list of a forEach, which
+    // a failed item is checked against) whose object is gone: every retry would fail the same
     // way, so it is dead-lettered at once, with the reason. (A fire that cannot read its results
     // is dead-lettered by the processor itself: runtime/unreadable.ts.)
     if (!(error instanceof JoinflowError && (error.code === 'INPUT_TOO_LARGE' || error.code === 'RESULT_UNREADABLE'))) throw error;

@@ -1,0 +1,174 @@
+/**
+ * What the AWS handlers read of results and run outputs kept in the bucket (over 350 KB: S3 claim
+ * checks): an object is read (GetObject) only where its value is passed on — a step's event, the
+ * run's output — and never to learn that a step is done. DynamoDB on dynalite, S3 on s3rver, the
+ * events DLQ on fauxqs; EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock.
+ * The lease is judged on Date.now, which the tests move forward instead of waiting.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
+import { resetWiring, wiring } from '../../src/adapters/aws/wiring.ts';
+import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { useHandlerEnv } from '../helpers/handler-env.ts';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const eb = mockClient(EventBridgeClient);
+const lambda = mockClient(LambdaClient);
+const batch = mockClient(BatchClient);
+const saved = { ...process.env };
+const tmp = tempDirs('jf-aws-claim-reads-');
+const TABLE = 'joinflow-claim-reads';
+let dynamo: DynaliteHandle;
+let s3: S3rverHandle;
+let fauxqs: FauxqsServer;
+let sqs: SQSClient;
+let dlq: string;
+
+const fn = (name: string) => ({ type: 'function', module: './handlers/h.ts', export: name }) as const;
+const job = { type: 'batch', image: 'i:1', command: ['c'], vcpus: 1, memoryMb: 2048 } as const;
+// b and c are Batch jobs: their needs' results are too large for a Lambda event. c's result is the run's output.
+const chain = { name: 'chain', steps: { a: { executor: fn('a') }, b: { executor: job, needs: ['a'] }, c: { executor: job, needs: ['b'] } } };
+
+/** Over the 350 KB a DynamoDB item keeps: the store puts it in the bucket and keeps a reference. */
+const large = (tag: string) => ({ tag, pad: 'x'.repeat(360 * 1024) });
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
+  s3 = await startS3rver('claim-reads-bucket');
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
+  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'claim-reads-dlq' }))).QueueUrl!;
+  const triggers = path.join(tmp(), 'triggers');
+  mkdirSync(triggers);
+  writeFileSync(path.join(triggers, 'chain.json'), serializePlan(compileWorkflow(chain, { source: 'workflows/chain.yaml' })));
+  const functions = Object.fromEntries(Object.keys(chain.steps).map((step) => [`chain/${step}`, `joinflow-test-s-chain-${step}`]));
+  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c' } });
+  // s3rver checks its own credentials; dynalite and fauxqs take any.
+  Object.assign(process.env, { JOINFLOW_BUCKET: s3.bucket, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_DLQ_URL: dlq });
+  resetWiring();
+}, 60_000);
+
+afterAll(async () => {
+  process.env = saved;
+  resetWiring();
+  eb.restore();
+  lambda.restore();
+  batch.restore();
+  sqs?.destroy();
+  await fauxqs?.stop();
+  await s3?.close();
+  await dynamo?.close();
+});
+
+const submitted = () => batch.commandCalls(SubmitJobCommand).map((c) => c.args[0].input.containerOverrides?.environment?.find((e) => e.name === 'JOINFLOW_STEP')?.value);
+const submitsJobs = () => batch.on(SubmitJobCommand).callsFake(async (input: { jobName?: string }) => ({ jobId: `job-${randomUUID()}`, jobName: input.jobName }));
+
+beforeEach(() => {
+  eb.reset();
+  lambda.reset();
+  batch.reset();
+  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+  submitsJobs();
+  gets.length = 0;
+  countGets();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  resetWiring();
+});
+
+/** The keys of the objects the handlers' S3 client has read (GetObject), in order. */
+const gets: string[] = [];
+
+/** Counts the GetObject requests of the handlers' S3 client (built again after each resetWiring). */
+function countGets(): void {
+  wiring().s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'GetObjectCommand') gets.push((args.input as { Key: string }).Key);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countGets' },
+  );
+}
+
+/** What each GetObject read: `a` for a's result (`joinflow/results/<run>/a.<digest>.json`), `$output` for the run's. */
+const read = (runId: string) => gets.map((key) => new RegExp(`^joinflow/results/${runId}/(.+)\\.[0-9a-f]{32}\\.json$`).exec(key)?.[1] ?? key);
+
+/** Moves the handlers' clock (Date.now, which the wiring reads) past the processor's lease. */
+function pastTheLease(): void {
+  const now = Date.now();
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(now + 120_000);
+  resetWiring();
+  countGets();
+}
+
+type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
+const envelope = (type: string, detail: Record<string, unknown>): Envelope => ({ id: randomUUID(), source: 'joinflow', 'detail-type': type, time: new Date().toISOString(), detail: { workflow: 'chain', ...detail } });
+const completed = (runId: string, step: string, output: unknown) => envelope('Step Completed', { runId, step, attempt: 1, output });
+const publishedTypes = () => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []).map((e) => e.DetailType);
+
+/** The events DLQ's messages, read off it. */
+async function deadLetters(): Promise<Array<{ reason: string }>> {
+  const out: Array<{ reason: string }> = [];
+  for (;;) {
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300 }));
+    if (!got.Messages?.length) return out;
+    out.push(...got.Messages.map((m) => JSON.parse(m.Body!) as { reason: string }));
+  }
+}
+
+describe('results kept in the bucket', () => {
+  it('are read where their value is passed on (a step\'s event, the run\'s output), not to check that a step is done', async () => {
+    const runId = 'reads-chain';
+    await processor({ workflow: 'chain', event: envelope('Run Requested', { runId, input: {} }) });
+    // a's completion fires b, whose event carries a's result: read once. Batch refuses b's job, and
+    // the invocation fails after its claim and before acknowledging it, as one that died there.
+    batch.on(SubmitJobCommand).rejects(new Error('Batch unreachable'));
+    const aDone = completed(runId, 'a', large('A'));
+    await expect(processor({ workflow: 'chain', event: aDone })).rejects.toThrow('Batch unreachable');
+    expect(read(runId)).toEqual(['a']);
+    submitsJobs();
+
+    // b ran all the same (a job submitted although SubmitJob failed): its completion fires c, whose event carries b's result.
+    await processor({ workflow: 'chain', event: completed(runId, 'b', large('B')) });
+    expect(read(runId)).toEqual(['a', 'b']);
+    expect(submitted()).toEqual(['b', 'c']);
+
+    // A failure of a (a duplicate execution) is checked against a's result, which is there: dropped, a's object not read.
+    const failed = envelope('Step Failed', { runId, step: 'a', attempt: 1, error: { type: 'Error', message: 'a duplicate execution failed' }, retrying: false });
+    await expect(processor({ workflow: 'chain', event: failed })).resolves.toEqual({ effects: 0 });
+    expect(read(runId)).toEqual(['a', 'b']);
+
+    // a's completion again after the lease takes b's unacknowledged fire over: b has its result, so
+    // nothing is sent (only the acknowledgement), and neither b's result nor a's is read.
+    pastTheLease();
+    await expect(processor({ workflow: 'chain', event: { ...aDone, id: randomUUID() } })).resolves.toEqual({ effects: 1 });
+    expect(submitted()).toEqual(['b', 'c']);
+    expect(read(runId)).toEqual(['a', 'b']);
+
+    // c's completion ends the run: its output is c's result, read once.
+    const events = publishedTypes().length;
+    await processor({ workflow: 'chain', event: completed(runId, 'c', large('C')) });
+    expect(read(runId)).toEqual(['a', 'b', 'c']);
+    expect(publishedTypes().slice(events)).toEqual(['Run Succeeded']);
+    expect(await deadLetters()).toEqual([]);
+  });
+});
