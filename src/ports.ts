@@ -70,6 +70,12 @@ export interface TriggerStore {
   /** Creates the run if absent; returns the stored record either way. */
   startRun(run: Omit<RunRecord, 'status'>): Awaitable<{ created: boolean; run: RunRecord }>;
   getRun(runId: string): Awaitable<RunRecord | undefined>;
+  /**
+   * A run's status alone (undefined: no such run), for a caller that needs nothing else of it (on
+   * AWS the timer, and a run's end carried out again). A store that keeps a finished run's output elsewhere (DynamoDB: in S3) does not
+   * read it, so the answer neither costs that read nor fails when the object is gone.
+   */
+  runStatus(runId: string): Awaitable<RunStatus | undefined>;
   /** Moves a running run to a final status; false if it was already final. */
   finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): Awaitable<boolean>;
   /**

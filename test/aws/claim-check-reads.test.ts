@@ -1,7 +1,7 @@
 /**
  * What the AWS handlers read of results and run outputs kept in the bucket (over 350 KB: S3 claim
  * checks): an object is read (GetObject) only where its value is passed on — a step's event, the
- * run's output — and never to learn that a step is done. DynamoDB on dynalite, S3 on s3rver, the
+ * run's output — and never to learn that a step is done, or whether a run has ended. DynamoDB on dynalite, S3 on s3rver, the
  * events DLQ on fauxqs; EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock.
  * The lease is judged on Date.now, which the tests move forward instead of waiting.
  */
@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -17,7 +18,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { carryOut } from '../../src/adapters/aws/effects.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
+import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
 import { resetWiring, wiring } from '../../src/adapters/aws/wiring.ts';
 import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
@@ -170,5 +173,42 @@ describe('results kept in the bucket', () => {
     expect(read(runId)).toEqual(['a', 'b', 'c']);
     expect(publishedTypes().slice(events)).toEqual(['Run Succeeded']);
     expect(await deadLetters()).toEqual([]);
+  });
+});
+
+/** Runs `chain` to its end, c's result (the run's output) too large for the run's item, then deletes the output's object; returns its key. */
+async function endedWithOutputGone(runId: string): Promise<string> {
+  await processor({ workflow: 'chain', event: envelope('Run Requested', { runId, input: {} }) });
+  for (const [step, output] of [['a', 'A'], ['b', 'B'], ['c', large('C')]] as const) await processor({ workflow: 'chain', event: completed(runId, step, output) });
+  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `joinflow/results/${runId}/$output.` }));
+  const keys = (listed.Contents ?? []).map((o) => o.Key!);
+  expect(keys).toHaveLength(1);
+  await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: keys[0]! }));
+  gets.length = 0;
+  return keys[0]!;
+}
+
+describe('a run whose output is kept in the bucket', () => {
+  it('is read by the timer for its status alone: a retry for it once it has ended, its output\'s object gone, is dropped, not failed', async () => {
+    const runId = 'reads-timer';
+    await endedWithOutputGone(runId);
+    const submits = submitted().length;
+    const task = { workflow: 'chain', runId, step: 'b', attempt: 2, maxAttempts: 3, executor: job, event: { input: {}, results: { a: 'A' } } };
+
+    const answer = await timer({ Records: [{ messageId: 'm-ended', body: JSON.stringify({ task, dueAt: Date.now() }), attributes: { ApproximateReceiveCount: '1' } }] });
+    expect(answer).toEqual({ batchItemFailures: [] });
+    expect(submitted()).toHaveLength(submits);
+    expect(gets).toEqual([]);
+  });
+
+  it('is read for its status alone when its end is carried out again: the end announced again, its output\'s object gone', async () => {
+    const runId = 'reads-ending';
+    await endedWithOutputGone(runId);
+    const events = publishedTypes().length;
+    // The finish-run of a processor that ended the run and died before announcing it, carried out again.
+    const ended = envelope('Run Succeeded', { runId, output: large('C') });
+    await carryOut([{ type: 'finish-run', runId, update: { status: 'succeeded', finishedAt: Date.now(), output: large('C') }, events: [ended] }], wiring().effects);
+    expect(publishedTypes().slice(events)).toEqual(['Run Succeeded']);
+    expect(gets).toEqual([]);
   });
 });

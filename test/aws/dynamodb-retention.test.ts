@@ -110,6 +110,11 @@ describe('DynamoDB store: expiry of a run\'s items', () => {
     await other.getRun('q');
     await other.saveResult('q', 'later', 3);
     expect((await expiries(table, 'q'))['RES#later']).toBe(at(30 * DAY_S));
+    // Its status read alone (as the timer reads it before it claims an attempt) tells the workflow too.
+    const timer = createDynamoDbStore({ client: dynamo.client, table, plans: [slow, quick] });
+    expect(await timer.runStatus('q')).toBe('running');
+    await timer.claim('q', '$timer:only##2', NOW, 1_000);
+    expect((await expiries(table, 'q'))['TRIG#$timer:only##2']).toBe(at(30 * DAY_S));
   });
 
   it('gives the items the processor writes for a run the expiry of the run\'s plan', async () => {

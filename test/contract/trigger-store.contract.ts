@@ -118,6 +118,22 @@ export function describeTriggerStoreContract(name: string, make: StoreFactory, o
           expect(await store.getRun('never-started')).toBeUndefined();
         }));
 
+      it('runStatus is the status getRun has, for a run running, finished (with an output) and released, and undefined for an unknown run', () =>
+        using(async (store) => {
+          await start(store, 'going');
+          await start(store, 'done');
+          await start(store, 'failed');
+          expect(await store.runStatus('going')).toBe('running');
+          await store.finishRun('done', { status: 'succeeded', finishedAt: 2_000, output: { big: 'x'.repeat(1_000) } });
+          await store.finishRun('failed', { status: 'failed', finishedAt: 2_000, error: { type: 'Boom', message: 'b' } });
+          expect(await store.runStatus('done')).toBe('succeeded');
+          await store.release('done');
+          await store.release('failed');
+          for (const runId of ['going', 'done', 'failed']) expect(await store.runStatus(runId)).toBe((await store.getRun(runId))?.status);
+          expect(await store.runStatus('failed')).toBe('failed');
+          expect(await store.runStatus('unknown')).toBeUndefined();
+        }));
+
       it('settleRun, where a store has it, moves a finished run\'s end later, never earlier, and leaves a running run alone', () =>
         using(async (store) => {
           if (!store.settleRun) return;

@@ -248,6 +248,15 @@ export function roomBeside(item: Item): number {
 /** An UpdateItem of one run item; `names` lists the attributes written as `#name` in expressions. */
 export type UpdateRequest = Omit<UpdateItemCommandInput, 'TableName' | 'Key' | 'ExpressionAttributeNames'> & { names: string[] };
 
+/** A read's ProjectionExpression naming `attributes` (none: the whole item). */
+function projection(attributes: readonly string[] | undefined): { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> } {
+  if (attributes === undefined) return {};
+  return {
+    ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name])),
+  };
+}
+
 /** Request helpers bound to one table: SDK errors translated, failed conditions turned into answers. */
 export type Table = ReturnType<typeof tableAccess>;
 
@@ -292,9 +301,9 @@ export function tableAccess(client: DynamoDBClient, table: string) {
       const put = () => client.send(new PutItemCommand({ TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ...extra }));
       return (await attempt('PutItem', put)) !== undefined;
     },
-    /** A strongly consistent GetItem. */
-    async get(runId: string, sk: string): Promise<Item | undefined> {
-      const get = () => client.send(new GetItemCommand({ TableName: table, Key: itemKey(runId, sk), ConsistentRead: true }));
+    /** A strongly consistent GetItem; with `attributes`, the item holds those alone (a ProjectionExpression). */
+    async get(runId: string, sk: string, attributes?: readonly string[]): Promise<Item | undefined> {
+      const get = () => client.send(new GetItemCommand({ TableName: table, Key: itemKey(runId, sk), ConsistentRead: true, ...projection(attributes) }));
       return (await send('GetItem', get)).Item;
     },
     /**
@@ -329,10 +338,7 @@ export function tableAccess(client: DynamoDBClient, table: string) {
      * `attributes`, the items hold those alone (a ProjectionExpression).
      */
     async batchGet(keys: ItemKey[], attributes?: readonly string[]): Promise<Item[]> {
-      const projection = attributes === undefined ? {} : {
-        ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
-        ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name])),
-      };
+      const only = projection(attributes);
       const chunks: ItemKey[][] = [];
       for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
       const found: Item[] = [];
@@ -342,7 +348,7 @@ export function tableAccess(client: DynamoDBClient, table: string) {
           // BatchGetItem returns what fits in 16 MB (or what capacity allows) and the rest as
           // UnprocessedKeys; back off only when a round made no progress at all.
           for (let idle = 0; pending.length > 0; ) {
-            const request = new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ...projection } } });
+            const request = new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ...only } } });
             const out = await send('BatchGetItem', () => client.send(request));
             const items = out.Responses?.[table] ?? [];
             found.push(...items);

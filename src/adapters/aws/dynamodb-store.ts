@@ -10,7 +10,7 @@ import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { JoinflowError, UnreadableResultError } from '../../model/errors.ts';
 import { describeResultKey } from '../../runtime/tasks.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
-import type { BlobStore, ClaimResult, RunRecord, TriggerStore } from '../../ports.ts';
+import type { BlobStore, ClaimResult, RunRecord, RunStatus, TriggerStore } from '../../ports.ts';
 import { createJoins, KEEP_EXPIRY } from './dynamodb-joins.ts';
 import {
   checkPayload,
@@ -145,6 +145,14 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       // Only finished runs can carry a claim-checked output; running ones read nothing extra.
       if (item.outputRef) run.output = await readPayload(item, `the output of run "${runId}"`);
       return run;
+    },
+
+    async runStatus(runId) {
+      // The workflow too: the items the caller writes next for the run (the timer's claim) expire by its plan.
+      const item = await db.get(runId, sortKey.meta, ['status', 'workflow']);
+      if (!item) return undefined;
+      seen({ runId, workflow: item.workflow?.S ?? '' });
+      return (item.status?.S ?? 'running') as RunStatus;
     },
 
     async finishRun(runId, change) {

@@ -65,7 +65,7 @@ export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Pr
           await deps.bus.publish(effect.events);
           // What the run no longer needs (another branch's jobs, needs a `wait` step left behind) stops now.
           await deps.stopJobs?.(effect.runId, effect.update.status);
-        } else if ((await deps.store.getRun(effect.runId))?.status === effect.update.status) {
+        } else if ((await deps.store.runStatus(effect.runId)) === effect.update.status) {
           // Ended so already: by this same ending, whose invocation may have died before it
           // announced it. Announced again (at least once); another ending is not announced.
           await deps.bus.publish(effect.events);

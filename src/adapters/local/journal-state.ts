@@ -93,6 +93,10 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       const record = journal.record(runId);
       return record?.status === 'running' ? journal.live(runId, record)!.record : record;
     },
+    runStatus(runId) {
+      // NULL: a row saveRun made before startRun (sqlite-schema.ts): no run yet.
+      return journal.runs.get(runId)?.record.status ?? ((s.runStatus.get(runId) ?? undefined) as RunRecord['status'] | undefined);
+    },
     finishRun(runId, update) {
       batch.write();
       const finished = s.finishRun(runId, update);

@@ -51,6 +51,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TriggerStor
     getRun(runId) {
       return runs.get(runId)?.record ?? finished.get(runId);
     },
+    runStatus(runId) {
+      return (runs.get(runId)?.record ?? finished.get(runId))?.status;
+    },
     finishRun(runId, update) {
       const run = runs.get(runId);
       if (!run || run.record.status !== 'running') return false;

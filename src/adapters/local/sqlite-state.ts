@@ -116,6 +116,10 @@ export function openSqliteState(options: SqliteStateOptions): SqliteState {
       if (run?.status === 'running') running.set(runId, run);
       return run;
     },
+    runStatus(runId) {
+      // NULL: a row saveRun made before startRun (sqlite-schema.ts): no run yet.
+      return running.get(runId)?.status ?? ((s.runStatus.get(runId) ?? undefined) as RunRecord['status'] | undefined);
+    },
     finishRun(runId, update) {
       batch.write();
       running.delete(runId);

@@ -131,6 +131,10 @@ export class UsageMeter {
         read();
         return inner.getRun(runId);
       },
+      async runStatus(runId) {
+        read();
+        return inner.runStatus(runId);
+      },
       finishRun: async (runId, update) => {
         write(kb(update.output ?? update.error ?? null));
         const finished = await inner.finishRun(runId, update);

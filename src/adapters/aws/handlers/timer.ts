@@ -81,9 +81,10 @@ async function dueTask(task: Task, dueAt: number, w: Wiring): Promise<void> {
     await scheduleTask(task, dueAt, w.effects);
     return;
   }
-  const run = await w.store.getRun(task.runId);
+  // The status alone: an ended run's output, perhaps in the bucket (gone, even), is not read.
+  const status = await w.store.runStatus(task.runId);
   // A run that ended (failed, cancelled) while the task waited gets nothing new.
-  if (run?.status !== 'running') {
+  if (status !== 'running') {
     log('info', 'retry dropped: run not running', { runId: task.runId, step: task.step });
     return;
   }
