@@ -69,7 +69,12 @@ export interface TriggerStore {
   readonly ordinals?: boolean;
   /** Creates the run if absent; returns the stored record either way. */
   startRun(run: Omit<RunRecord, 'status'>): Awaitable<{ created: boolean; run: RunRecord }>;
-  getRun(runId: string): Awaitable<RunRecord | undefined>;
+  /**
+   * A run's record. `{ output: false }`: the caller does not use a finished run's output (the
+   * processor), and a store that keeps it elsewhere (DynamoDB: in S3, or inline in the run's item)
+   * leaves it out instead of reading it; a store that holds it at hand may return it all the same.
+   */
+  getRun(runId: string, options?: { output?: boolean }): Awaitable<RunRecord | undefined>;
   /**
    * A run's status alone (undefined: no such run), for a caller that needs nothing else of it (on
    * AWS the timer, and a run's end carried out again). A store that keeps a finished run's output elsewhere (DynamoDB: in S3) does not

@@ -43,6 +43,8 @@ export type ProcessorDeps = {
 type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined; sized: boolean };
 /** What the actions of one event share. */
 type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; event: EventEnvelope; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined; ending?: RunRecord['status'] };
+/** The processor never uses a run's output: a store need not read it (DynamoDB: from S3, where it may be gone). */
+const WITHOUT_OUTPUT = { output: false } as const;
 /** `ending`: the run has ended so, and only the triggers that end a run so are re-checked (see reannounceEndings). */
 const ENDS_WITH: Partial<Record<RunRecord['status'], Trigger['action']['type']>> = { succeeded: 'succeed-run', failed: 'fail-run' };
 
@@ -170,7 +172,7 @@ export class TriggerProcessor {
     if (!this.#stepIds.get(plan.workflow)!.has(detail.step)) return [deadLetter(event, `workflow "${detail.workflow}" has no step "${detail.step}"`)];
     const mismatch = 'reason' in detail ? undefined : itemMismatch(plan.steps[detail.step]!, detail, event['detail-type']);
     if (mismatch) return [deadLetter(event, `invalid ${event['detail-type']} detail: item: ${mismatch}`)];
-    const run = io.store.getRun(detail.runId);
+    const run = io.store.getRun(detail.runId, WITHOUT_OUTPUT);
     if (!run) return [deadLetter(event, `unknown run "${detail.runId}"`)];
     // One workflow's triggers must never act on another workflow's run: its steps and results would mix.
     if (run.workflow !== detail.workflow) {

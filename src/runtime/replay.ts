@@ -89,7 +89,7 @@ export function replayed(store: TriggerStore, clock: Clock, newId: () => string,
   const now: StoreNow = {
     ordinals: store.ordinals,
     startRun: (run) => replay.call(() => store.startRun(run)),
-    getRun: (runId) => replay.call(() => store.getRun(runId)),
+    getRun: (runId, options) => replay.call(() => store.getRun(runId, options)),
     arrive: (runId, trigger, key, need, ordinal) => replay.call(() => store.arrive(runId, trigger, key, need, ordinal)),
     setNeed: (runId, trigger, need) => replay.call(() => store.setNeed(runId, trigger, need)),
     claim: (runId, trigger, at, leaseMs) => replay.call(() => store.claim(runId, trigger, at, leaseMs)),

@@ -201,6 +201,38 @@ describe('a run whose output is kept in the bucket', () => {
     expect(gets).toEqual([]);
   });
 
+  it('is not read by the processor: a late event for the ended run, its output\'s object gone, is dropped, not dead-lettered', async () => {
+    const runId = 'reads-late';
+    await endedWithOutputGone(runId);
+    const events = publishedTypes().length;
+    await expect(processor({ workflow: 'chain', event: completed(runId, 'c', large('C')) })).resolves.toEqual({ effects: 0 });
+    expect(publishedTypes()).toHaveLength(events);
+    expect(gets).toEqual([]);
+    expect(await deadLetters()).toEqual([]);
+  });
+
+  it('is built again from the results, not read, when a processor that ended the run died before announcing it: the end is announced after the lease', async () => {
+    const runId = 'reads-reannounce';
+    await processor({ workflow: 'chain', event: envelope('Run Requested', { runId, input: {} }) });
+    for (const [step, output] of [['a', 'A'], ['b', 'B']] as const) await processor({ workflow: 'chain', event: completed(runId, step, output) });
+    // The run ends in the table, then EventBridge refuses Run Succeeded: the invocation fails before acknowledging $succeed.
+    eb.on(PutEventsCommand).rejects(new Error('EventBridge unreachable'));
+    const cDone = completed(runId, 'c', large('C'));
+    await expect(processor({ workflow: 'chain', event: cDone })).rejects.toThrow('EventBridge unreachable');
+    eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `joinflow/results/${runId}/$output.` }));
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: listed.Contents![0]!.Key! }));
+    gets.length = 0;
+    eb.resetHistory();
+
+    // Redelivered after the lease: $succeed is taken over, the output built again from c's result (read once) and announced.
+    pastTheLease();
+    await processor({ workflow: 'chain', event: { ...cDone, id: randomUUID() } });
+    expect(read(runId)).toEqual(['c']);
+    expect(publishedTypes()).toEqual(['Run Succeeded']);
+    expect(await deadLetters()).toEqual([]);
+  });
+
   it('is read for its status alone when its end is carried out again: the end announced again, its output\'s object gone', async () => {
     const runId = 'reads-ending';
     await endedWithOutputGone(runId);

@@ -134,6 +134,23 @@ export function describeTriggerStoreContract(name: string, make: StoreFactory, o
           expect(await store.runStatus('unknown')).toBeUndefined();
         }));
 
+      it('getRun without the output gives everything else of the record, running or finished', () =>
+        using(async (store) => {
+          await start(store, 'going', { in: [1, 2] });
+          await start(store, 'done', { in: 'x' });
+          await store.finishRun('done', { status: 'succeeded', finishedAt: 2_000, output: { out: 'y'.repeat(1_000) } });
+          await start(store, 'failed');
+          await store.finishRun('failed', { status: 'failed', finishedAt: 2_500, error: { type: 'Boom', message: 'b', step: 's1' } });
+          for (const runId of ['going', 'done', 'failed']) {
+            const { output: _output, ...rest } = (await store.getRun(runId))!;
+            const { output, ...without } = (await store.getRun(runId, { output: false }))!;
+            expect(without).toEqual(rest);
+            // Left out, or given all the same by a store that holds it at hand.
+            if (output !== undefined) expect(output).toEqual(_output);
+          }
+          expect(await store.getRun('unknown', { output: false })).toBeUndefined();
+        }));
+
       it('settleRun, where a store has it, moves a finished run\'s end later, never earlier, and leaves a running run alone', () =>
         using(async (store) => {
           if (!store.settleRun) return;

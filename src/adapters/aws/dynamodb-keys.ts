@@ -168,6 +168,9 @@ export function runToItem(run: RunRecord, expiresAt?: number): Item {
   return item;
 }
 
+/** The attributes of a run's META item that itemToRun reads, but its output (`output`, `outputRef`): a projection. */
+export const RUN_WITHOUT_OUTPUT: readonly string[] = ['runId', 'workflow', 'status', 'input', 'startedAt', 'finishedAt', 'error'];
+
 /** A run record from its META item. */
 export function itemToRun(item: Item): RunRecord {
   const run: RunRecord = {

@@ -22,6 +22,7 @@ import {
   itemToRun,
   jsonAttr,
   n,
+  RUN_WITHOUT_OUTPUT,
   runToItem,
   sortKey,
   tableAccess,
@@ -137,12 +138,12 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       return { created: false, run: stored };
     },
 
-    async getRun(runId) {
-      const item = await db.get(runId, sortKey.meta);
+    async getRun(runId, options) {
+      const item = await db.get(runId, sortKey.meta, options?.output === false ? RUN_WITHOUT_OUTPUT : undefined);
       if (!item) return undefined;
       const run = itemToRun(item);
       seen(run);
-      // Only finished runs can carry a claim-checked output; running ones read nothing extra.
+      // Only finished runs can carry a claim-checked output (not projected when not wanted); running ones read nothing extra.
       if (item.outputRef) run.output = await readPayload(item, `the output of run "${runId}"`);
       return run;
     },

@@ -127,9 +127,9 @@ export class UsageMeter {
         if (!r.created) read();
         return r;
       },
-      async getRun(runId) {
+      async getRun(runId, options) {
         read();
-        return inner.getRun(runId);
+        return inner.getRun(runId, options);
       },
       async runStatus(runId) {
         read();
