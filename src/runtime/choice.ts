@@ -33,16 +33,18 @@ export function skipReason(store: StoreNow, plan: TriggerPlan, run: RunRecord, s
     store.saveResult(run.runId, caughtKey(spec.catches), { step: spec.catches, type: error.type, message: error.message });
     return undefined;
   }
-  const found = spec.needs.length === 0 ? undefined : store.getResults(run.runId, spec.needs);
+  // Without a `when`, only whether the needs have results matters: their values are not read
+  // (savedKeys; on DynamoDB a claim-checked one would be an S3 GET, and read again for the task).
+  const found = spec.needs.length === 0 ? undefined : spec.when === undefined ? store.savedKeys(run.runId, spec.needs) : store.getResults(run.runId, spec.needs);
   if (spec.needsMaySkip && found) {
-    if (spec.needs.every((n) => found.get(n) === undefined)) {
+    if (spec.needs.every((n) => !found.has(n))) {
       return spec.needs.some((n) => plan.steps[n]?.catch !== undefined) ? 'every step it needs was skipped, or failed and was caught' : 'every step it needs was skipped';
     }
-    if (spec.forEach && found.get(spec.forEach.step) === undefined) return `the step it fans out over ("${spec.forEach.step}") was skipped`;
+    if (spec.forEach && !found.has(spec.forEach.step)) return `the step it fans out over ("${spec.forEach.step}") was skipped`;
   }
   if (spec.when === undefined) return undefined;
   const results: Record<string, unknown> = {};
-  if (found) for (const n of spec.needs) if (found.get(n) !== undefined) results[n] = found.get(n);
+  if (found instanceof Map) for (const n of spec.needs) if (found.get(n) !== undefined) results[n] = found.get(n);
   return matcher(spec.when)({ input: run.input, results }) ? undefined : 'its "when" did not match';
 }
 

@@ -44,6 +44,8 @@ const fn = (name: string) => ({ type: 'function', module: './handlers/h.ts', exp
 const job = { type: 'batch', image: 'i:1', command: ['c'], vcpus: 1, memoryMb: 2048 } as const;
 // b and c are Batch jobs: their needs' results are too large for a Lambda event. c's result is the run's output.
 const chain = { name: 'chain', steps: { a: { executor: fn('a') }, b: { executor: job, needs: ['a'] }, c: { executor: job, needs: ['b'] } } };
+// g is a choice: d, which needs it, checks that its needs were not all skipped before it runs.
+const choose = { name: 'choose', steps: { a: { executor: fn('a') }, g: { when: { input: { mode: ['go'] } }, executor: fn('g') }, d: { executor: job, needs: ['a', 'g'] } } };
 
 /** Over the 350 KB a DynamoDB item keeps: the store puts it in the bucket and keeps a reference. */
 const large = (tag: string) => ({ tag, pad: 'x'.repeat(360 * 1024) });
@@ -58,9 +60,12 @@ beforeAll(async () => {
   dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'claim-reads-dlq' }))).QueueUrl!;
   const triggers = path.join(tmp(), 'triggers');
   mkdirSync(triggers);
-  writeFileSync(path.join(triggers, 'chain.json'), serializePlan(compileWorkflow(chain, { source: 'workflows/chain.yaml' })));
-  const functions = Object.fromEntries(Object.keys(chain.steps).map((step) => [`chain/${step}`, `joinflow-test-s-chain-${step}`]));
-  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c' } });
+  const functions: Record<string, string> = {};
+  for (const w of [chain, choose]) {
+    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(compileWorkflow(w, { source: `workflows/${w.name}.yaml` })));
+    for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
+  }
+  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c', 'choose/d': 'joinflow-test-jd-d' } });
   // s3rver checks its own credentials; dynalite and fauxqs take any.
   Object.assign(process.env, { JOINFLOW_BUCKET: s3.bucket, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_DLQ_URL: dlq });
   resetWiring();
@@ -125,7 +130,10 @@ function pastTheLease(): void {
 
 type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
 const envelope = (type: string, detail: Record<string, unknown>): Envelope => ({ id: randomUUID(), source: 'joinflow', 'detail-type': type, time: new Date().toISOString(), detail: { workflow: 'chain', ...detail } });
-const completed = (runId: string, step: string, output: unknown) => envelope('Step Completed', { runId, step, attempt: 1, output });
+/** The events put on the bus of a detail type, as the processor receives them. */
+const published = (type: string): Envelope[] => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []).filter((e) => e.DetailType === type)
+  .map((e) => ({ id: randomUUID(), source: e.Source!, 'detail-type': e.DetailType!, time: new Date().toISOString(), detail: JSON.parse(e.Detail!) as Record<string, unknown> }));
+const completed = (runId: string, step: string, output: unknown, workflow = 'chain') => envelope('Step Completed', { workflow, runId, step, attempt: 1, output });
 const publishedTypes = () => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []).map((e) => e.DetailType);
 
 /** The events DLQ's messages, read off it. */
@@ -173,6 +181,18 @@ describe('results kept in the bucket', () => {
     expect(read(runId)).toEqual(['a', 'b', 'c']);
     expect(publishedTypes().slice(events)).toEqual(['Run Succeeded']);
     expect(await deadLetters()).toEqual([]);
+  });
+
+  it('are read once for a step after a choice, whose check that not every need was skipped reads none', async () => {
+    const runId = 'reads-choice';
+    await processor({ workflow: 'choose', event: envelope('Run Requested', { workflow: 'choose', runId, input: { mode: 'skip' } }) });
+    const [skipped, ...more] = published('Step Skipped');
+    expect(more).toEqual([]);
+    await processor({ workflow: 'choose', event: completed(runId, 'a', large('A'), 'choose') });
+    // g's skip completes d's join: d runs (a has its result), its event carrying a's result, read once.
+    await processor({ workflow: 'choose', event: skipped! });
+    expect(submitted()).toEqual(['d']);
+    expect(read(runId)).toEqual(['a']);
   });
 });
 
