@@ -215,6 +215,12 @@ export interface Executor {
    * time (it starts when it ends), or, stopped while it waited, never started.
    */
   readonly deferredStart?: boolean;
+  /**
+   * The executor that runs `task` for this one, when it hands it on as it is (locally, a
+   * `container` step's handler runs in the function pool): the task is then timed as that
+   * executor's (its `initPhase` and `deferredStart`), and `execute` passes `began` and `begin` on.
+   */
+  runner?(task: Task): Executor | undefined;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Function steps on the embedded engine, end to end: where an attempt's time starts when the pool
- * has no free thread (`--concurrency function=0`), what a timeout after a slow start says, and
- * the memory cap of a placed step's worker.
+ * has no free thread (`--concurrency function=0`), what a timeout after a slow start says, the
+ * same for container steps' handlers (which run in that pool), and the memory cap of a placed
+ * step's worker.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -84,6 +85,58 @@ describe('a function step that times out after a slow start', () => {
       `step "s" timed out after 300 ms of its handler (attempt 1): its timeoutMs counts from the handler's start, which came ${attempt!.initMs} ms into the attempt, ` +
         `spent starting a worker thread or loading its module (${attempt!.end - attempt!.start} ms in all)`,
     );
+  });
+});
+
+describe("container steps with a module (their handler runs in the function pool locally)", () => {
+  const container = (module: string, exportName: string) => ({ type: 'container', module, export: exportName });
+
+  it("one that waits for a thread a function step keeps busy starts when it gets it: status, timeline and trace show its own time", async () => {
+    const dir = tmp();
+    const state = openJournalState({ dir });
+    closing.push(() => state.close());
+    const engine = engineWith({ store: state.store, log: state.log, concurrency: { function: Infinity, container: Infinity }, executors: { function: createFunctionExecutor({ threads: 1 }) } });
+    const steps = {
+      a: { executor: { type: 'function', module: handlers, export: 'slow' } },
+      b: { executor: container(handlers, 'slow') },
+      c: { executor: container(handlers, 'slow') },
+    };
+    engine.register(compileWorkflow({ name: 'mixed', steps }, { source: 'test' }));
+    const r = await engine.run('mixed', { ms: 100 });
+    expect(r.status).toBe('succeeded');
+    const trace = engine.traceOf(r.runId).sort((x, y) => x.start - y.start);
+    expect(trace).toHaveLength(3);
+    for (let i = 1; i < trace.length; i++) expect(trace[i]!.start).toBeGreaterThanOrEqual(trace[i - 1]!.end);
+    const inits = new Map(r.trace.map((t) => [t.step, t.initMs !== undefined]));
+    expect(trace.map((t) => inits.get(t.step))).toEqual([true, false, false]);
+    const run = state.store.getRun(r.runId) as RunRecord;
+    const byStep = new Map(summarizeSteps(run, state.log.tasks(r.runId)).map((s) => [s.step, s]));
+    const timeline = new Map(localTimeline(run, state.log.tasks(r.runId), state.log.runPlan(r.runId), run.finishedAt!).executions.map((e) => [e.step, e]));
+    for (const t of trace) {
+      expect(byStep.get(t.step)).toMatchObject({ startedAt: t.start, finishedAt: t.end });
+      expect(timeline.get(t.step)).toMatchObject({ start: t.start, end: t.end });
+    }
+  });
+
+  it('one whose module loads for longer than its timeout succeeds, and that load is its init', async () => {
+    const dir = tmp();
+    const [module, importing, release] = [path.join(dir, 'slow.mjs'), path.join(dir, 'importing'), path.join(dir, 'release')];
+    writeFileSync(module, [
+      "import { existsSync, writeFileSync } from 'node:fs';",
+      `writeFileSync(${JSON.stringify(importing)}, '');`,
+      `while (!existsSync(${JSON.stringify(release)})) await new Promise((resolve) => setTimeout(resolve, 10));`,
+      "export const handler = () => 'ran';",
+    ].join('\n'));
+    const engine = engineWith({ executors: { function: createFunctionExecutor({ threads: 1 }) } });
+    engine.register(compileWorkflow({ name: 'late', steps: { s: { timeoutMs: 300, executor: container(module, 'handler') } } }, { source: 'test' }));
+    const running = engine.run('late', null);
+    while (!existsSync(importing)) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    writeFileSync(release, '');
+    const r = await running;
+    expect(r).toMatchObject({ status: 'succeeded', output: { s: 'ran' } });
+    expect(r.trace).toEqual([expect.objectContaining({ step: 's', status: 'succeeded', initMs: expect.any(Number) })]);
+    expect(r.trace[0]!.initMs).toBeGreaterThanOrEqual(600);
   });
 });
 

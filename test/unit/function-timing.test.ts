@@ -1,17 +1,19 @@
 /**
  * When a function step's attempt starts, when its timeout starts counting, and what its timeout
- * says: the function executor (real worker threads) under the lanes, as the engine runs it.
+ * says: the function executor (real worker threads) under the lanes, as the engine runs it. A
+ * `container` step's handler runs in the same pool locally, and is timed the same way.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createLocalContainerExecutor } from '../../src/adapters/local/delegating-executors.ts';
 import { createFunctionExecutor } from '../../src/adapters/local/function-executor.ts';
 import { INIT_LIMIT_MS, Lanes, type LaneHooks, type TraceRecord } from '../../src/adapters/local/lanes.ts';
 import { attemptEvent, type AttemptEnd } from '../../src/adapters/local/step-events.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
-import type { Executor, Task } from '../../src/ports.ts';
+import type { Executor, StepOutcome, Task } from '../../src/ports.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const handlers = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
@@ -25,10 +27,28 @@ function task(step: string, module: string, exportName: string, extra: Partial<T
   return { workflow: 'w', runId: 'r', step, attempt: 1, maxAttempts: 1, executor: { type: 'function', module, export: exportName }, event: { input: {}, results: {} }, ...extra };
 }
 
-/** Lanes over a function pool of `threads` (without a concurrency limit unless given), and what they report. */
+/** A `container` step's task: a handler `module` (locally in the function pool), or a `command`. */
+function containerTask(step: string, run: { module: string; export: string } | { command: string }, extra: Partial<Task> = {}): Task {
+  return { ...task(step, '', ''), executor: { type: 'container', queue: 'default', args: [], env: {}, export: 'handler', ...run }, ...extra };
+}
+
+/**
+ * Lanes over a function pool of `threads` (without a concurrency limit unless given), and what
+ * they report. Container steps run as on the engine: a handler in that pool, a command on
+ * `processes` (by default, one that runs until it is stopped, and records what it was given).
+ */
 function lanesOver(threads: number, limit?: number) {
   const pool = createFunctionExecutor({ threads, warming: 1 });
   pools.push(pool);
+  const commands: Task[] = [];
+  const processes: Executor = {
+    kind: 'process',
+    execute: (t, signal) => {
+      commands.push(t);
+      return new Promise<StepOutcome>((resolve) => signal.addEventListener('abort', () => resolve({ status: 'aborted' })));
+    },
+    close: async () => {},
+  };
   const log: string[] = [];
   const ends: Array<{ step: string; outcome: AttemptEnd; record: TraceRecord }> = [];
   const started = new Map<string, number>();
@@ -43,8 +63,9 @@ function lanesOver(threads: number, limit?: number) {
     // Each reading is later than the one before: which of two times was taken first shows.
     now: () => (last = Math.max(Date.now(), last + 1)),
   };
-  const lanes = new Lanes(new Map([['function', pool]]), new Map(limit === undefined ? [] : [['function', limit]]), hooks);
-  return { lanes, ends, started };
+  const executors = new Map<Task['executor']['type'], Executor>([['function', pool], ['container', createLocalContainerExecutor(pool, processes)]]);
+  const lanes = new Lanes(executors, new Map(limit === undefined ? [] : [['function', limit]]), hooks);
+  return { lanes, ends, started, commands };
 }
 
 /**
@@ -150,6 +171,91 @@ describe('the time a function step waits in the pool for a busy thread is not it
     expect(records[0]!.initMs).toEqual(expect.any(Number));
     expect(records[1]!.initMs).toBeUndefined();
     expect(records[2]!.initMs).toBeUndefined();
+  });
+});
+
+describe("a container step's handler, which runs in the function pool locally, is timed as a function step's", () => {
+  it("does not count the load of its module on a worker that ran another module before", async () => {
+    const { lanes, ends } = lanesOver(1);
+    lanes.submit(task('first', join(handlers, 'plain.mjs'), 'handler', { event: { input: { name: 'x' }, results: {} } }));
+    await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
+    const slow = await slowImport();
+    lanes.submit(containerTask('loads', { module: slow.module, export: 'now' }, { timeoutMs: 300 }));
+    await vi.waitUntil(slow.importing, { timeout: 30_000 });
+    await sleep(900);
+    slow.release();
+    await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
+    expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
+    expect(ends[1]!.record.initMs).toBeGreaterThanOrEqual(900);
+  });
+
+  it('does not count the load of a handler whose file changed on the worker that ran it (joinflow dev)', async () => {
+    const { lanes, ends } = lanesOver(1);
+    const slow = await slowImport();
+    const gated = await readFile(slow.module, 'utf8');
+    await writeFile(slow.module, "export const now = () => 'first';\n");
+    lanes.submit(containerTask('first', { module: slow.module, export: 'now' }, { timeoutMs: 300 }));
+    await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
+    expect(ends[0]!.outcome).toMatchObject({ status: 'succeeded', output: 'first' });
+    await writeFile(slow.module, gated);
+    lanes.submit(containerTask('reloads', { module: slow.module, export: 'now' }, { timeoutMs: 300 }));
+    await vi.waitUntil(slow.importing, { timeout: 30_000 });
+    await sleep(900);
+    slow.release();
+    await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
+    expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
+    expect(ends[1]!.record.initMs).toEqual(expect.any(Number));
+  });
+
+  it('says on a timeout after a long init how long the init took, as a function step does', async () => {
+    const { lanes, ends } = lanesOver(1);
+    const slow = await slowImport();
+    const waits = containerTask('waits', { module: slow.module, export: 'hangs' }, { timeoutMs: 300 });
+    lanes.submit(waits);
+    await vi.waitUntil(slow.importing, { timeout: 30_000 });
+    await sleep(600);
+    slow.release();
+    await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
+    const { outcome, record } = ends[0]!;
+    expect(outcome).toMatchObject({ status: 'timeout', timeoutMs: 300, initMs: expect.any(Number) });
+    const initMs = (outcome as { initMs: number }).initMs;
+    expect(initMs).toBeGreaterThanOrEqual(600);
+    expect(record).toMatchObject({ status: 'failed', initMs });
+    const { event } = attemptEvent(waits, outcome, (type, detail) => ({ type, detail }) as unknown as EventEnvelope);
+    expect((event as unknown as { detail: { error: { message: string } } }).detail.error.message).toBe(
+      `step "waits" timed out after 300 ms of its handler (attempt 1): its timeoutMs counts from the handler's start, ` +
+        `which came ${initMs} ms into the attempt, spent starting a worker thread or loading its module (${record.end - record.start} ms in all)`,
+    );
+  });
+
+  it("starts when a thread takes it, not while a function step's handler keeps the pool's one thread busy", async () => {
+    const { lanes, ends, started } = lanesOver(1);
+    const slow = { event: { input: { ms: 100 }, results: {} } };
+    lanes.submitAll([
+      task('a', join(handlers, 'handlers.ts'), 'slow', slow),
+      containerTask('b', { module: join(handlers, 'handlers.ts'), export: 'slow' }, slow),
+      containerTask('c', { module: join(handlers, 'handlers.ts'), export: 'slow' }, slow),
+    ]);
+    await vi.waitUntil(() => ends.length === 3, { timeout: 30_000 });
+    expect(ends.map((e) => [e.step, e.outcome.status])).toEqual([['a', 'succeeded'], ['b', 'succeeded'], ['c', 'succeeded']]);
+    const records = ends.map((e) => e.record);
+    for (let i = 1; i < 3; i++) {
+      expect(records[i]!.start).toBeGreaterThan(records[i - 1]!.end);
+      expect(started.get(ends[i]!.step)).toBe(records[i]!.start);
+    }
+    // They found the worker warm, with their module loaded: no init.
+    expect(records[1]!.initMs).toBeUndefined();
+    expect(records[2]!.initMs).toBeUndefined();
+  });
+
+  it('leaves a container command as it was: a process, started at once, its timeout counted from then and saying nothing of an init', async () => {
+    const { lanes, ends, started, commands } = lanesOver(1);
+    lanes.submit(containerTask('cmd', { command: 'tool' }, { timeoutMs: 200 }));
+    expect(started.has('cmd')).toBe(true);
+    await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
+    expect(commands.map((t) => t.executor)).toEqual([{ type: 'process', command: 'tool', args: [], env: {} }]);
+    expect(ends[0]!.outcome).toEqual({ status: 'timeout', timeoutMs: 200 });
+    expect(ends[0]!.record.initMs).toBeUndefined();
   });
 });
 

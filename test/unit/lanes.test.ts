@@ -101,6 +101,28 @@ describe('Lanes: a timeout after an init phase', () => {
       vi.useRealTimers();
     }
   });
+  // Locally a container step's handler runs in the function pool: timed as a function step's.
+  it("times a task that another executor runs for its own (Executor.runner) as that executor's; its other tasks as before", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const inner = initExecutor(300, 80);
+      const outer: Executor = {
+        kind: 'simulate',
+        runner: (t) => (t.step === 'handed' ? inner : undefined),
+        execute: (t, signal, began, begin) => inner.execute(t, signal, began, begin),
+        close: async () => {},
+      };
+      const { lanes, finished } = lanesWith(outer);
+      lanes.submit(task('handed', 100));
+      lanes.submit(task('own', 100));
+      await vi.advanceTimersByTimeAsync(100);
+      expect(finished).toEqual([{ step: 'own', outcome: { status: 'timeout', timeoutMs: 100 } }]);
+      await vi.advanceTimersByTimeAsync(280);
+      expect(finished).toEqual([{ step: 'own', outcome: { status: 'timeout', timeoutMs: 100 } }, { step: 'handed', outcome: { status: 'succeeded', output: 'ran' } }]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 // A simulated step of no duration waits for its executor's turn of the loop: that wait is not its time.

@@ -33,14 +33,21 @@ export function createLocalBatchExecutor(processes: Executor): Executor {
   };
 }
 
-/** `container` locally: the handler module in the function pool, or the command as a process. */
+/**
+ * `container` locally: the handler module in the function pool, timed as a function step's (its
+ * worker's start and its module's load are its init, and it starts when a thread takes it:
+ * Executor.runner), or the command as a process.
+ */
 export function createLocalContainerExecutor(functions: Executor, processes: Executor): Executor {
   return {
     kind: 'container',
-    async execute(task: Task, signal: StopSignal): Promise<StepOutcome> {
+    runner: (task: Task) => (task.executor.type === 'container' && task.executor.module !== undefined ? functions : undefined),
+    // Not async: the pool's own promise goes back, so that the lanes take a handler's end before
+    // the next task on its thread begins (a microtask later, function-executor.ts), as for a function step.
+    execute(task: Task, signal: StopSignal, began?: (started?: boolean) => void, begin?: (signal: StopSignal) => void): Promise<StepOutcome> {
       const e = task.executor;
-      if (e.type !== 'container') return mismatch('container', task);
-      if (e.module !== undefined) return functions.execute({ ...task, executor: { type: 'function', module: e.module, export: e.export } }, signal);
+      if (e.type !== 'container') return Promise.resolve(mismatch('container', task));
+      if (e.module !== undefined) return functions.execute({ ...task, executor: { type: 'function', module: e.module, export: e.export } }, signal, began, begin);
       return processes.execute({ ...task, executor: { type: 'process', command: e.command!, args: e.args, env: e.env, ...(e.cwd ? { cwd: e.cwd } : {}) } }, signal);
     },
     async close() {},

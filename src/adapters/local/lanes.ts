@@ -30,6 +30,8 @@ class Job implements StopSignal {
   began = false;
   /** When the step's own code began (Executor.initPhase), on the lanes' clock. */
   handlerAt: number | undefined = undefined;
+  /** Whether the executor that runs it has an init phase (Executor.initPhase, of its runner if any). */
+  initPhase = false;
   readonly task: Task;
   /** The run's running jobs, this one among them. */
   readonly running: Set<Job>;
@@ -183,8 +185,11 @@ export class Lanes {
    */
   #execute(executor: Executor, job: Job): void {
     const task = job.task;
-    const deferred = executor.deferredStart === true;
-    if (!deferred) this.#begin(job, executor);
+    // A task that another executor runs for this one is timed as that executor's (a container handler as a function's).
+    const runner = executor.runner?.(task) ?? executor;
+    const deferred = runner.deferredStart === true;
+    job.initPhase = runner.initPhase === true;
+    if (!deferred) this.#begin(job, true);
     const timeoutMs = task.timeoutMs;
     if (executor.start) {
       try {
@@ -201,7 +206,7 @@ export class Lanes {
     // Told again when a handler is told twice (its module loaded after all): counted from the last.
     // Told it had not begun (its module loads again, changed on disk): back in its init, whose
     // limit counts from the attempt's start as before the handler was first told begun.
-    const began = !executor.initPhase ? undefined : (started = true) => {
+    const began = !job.initPhase ? undefined : (started = true) => {
       if (!job.began || job.aborted) return;
       const now = this.#hooks.now();
       job.handlerAt = started ? now : undefined;
@@ -225,22 +230,22 @@ export class Lanes {
 
   /**
    * The task starts: its start is taken, Step Started goes out, and its timeout counts from now
-   * (armed for `executor`; none for a task that ends as it starts). An executor with an init phase
+   * (armed when `timed`; not for a task that ends as it starts). An executor with an init phase
    * (function handlers) says when the handler begins: the timeout counts from then, as Lambda's
    * leaves out the Init; until then it has INIT_LIMIT_MS more.
    */
-  #begin(job: Job, executor: Executor | undefined): void {
+  #begin(job: Job, timed: boolean): void {
     job.began = true;
     const start = (job.start = this.#hooks.now());
     this.#hooks.started(job.task, start);
     const timeoutMs = job.task.timeoutMs;
-    if (executor && timeoutMs !== undefined) job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs + (executor.initPhase ? INIT_LIMIT_MS : 0));
+    if (timed && timeoutMs !== undefined) job.timer = setLongTimeout(() => job.abort('timeout'), timeoutMs + (job.initPhase ? INIT_LIMIT_MS : 0));
   }
 
   /** The `begin` of executors with a deferred start (Executor.deferredStart): once per task, and not once it was stopped. */
   readonly #onBegin = (signal: StopSignal): void => {
     const job = signal as Job;
-    if (!job.began && !job.aborted) this.#begin(job, this.#executors.get(job.task.executor.type));
+    if (!job.began && !job.aborted) this.#begin(job, true);
   };
 
   /**
@@ -259,7 +264,7 @@ export class Lanes {
     // A deferred start (Executor.deferredStart) never begun: the task took no time, or, stopped, never started (the
     // run's end records it as cancelled, as a task that waited for a free slot).
     const instant = !job.began && outcome.status !== 'aborted';
-    if (instant) this.#begin(job, undefined);
+    if (instant) this.#begin(job, false);
     job.timer?.clear();
     const task = job.task;
     try {
@@ -294,7 +299,7 @@ export class Lanes {
    */
   #timedOut(job: Job, record: TraceRecord): TimedOut {
     const timeoutMs = job.task.timeoutMs!;
-    if (this.#executors.get(job.task.executor.type)?.initPhase !== true) return { status: 'timeout', timeoutMs };
+    if (!job.initPhase) return { status: 'timeout', timeoutMs };
     const tookMs = Math.max(0, record.end - record.start);
     if (job.handlerAt === undefined) {
       record.initMs = tookMs;
