@@ -78,6 +78,25 @@ describe('trained models', () => {
     expect(both / test.length).toBeGreaterThanOrEqual(0.55);
   });
 
+  it('make the mistakes the README gives as examples', () => {
+    const { test } = splitPhrases(phrases);
+    const load = (name: string) => createClassifier(JSON.parse(committed(`${name}.json`)) as NaiveBayesModel);
+    const main = load('field');
+    const cs = test.filter((p) => p.field === 'computer-science').map((p) => main.predict(p.text).label);
+    expect([cs.length, cs.filter((l) => l === 'computer-science').length, cs.filter((l) => l === 'math').length]).toEqual([27, 13, 9]);
+    const systems = test.filter((p) => p.subfield === 'systems');
+    expect([systems.length, systems.filter((p) => load('computer-science').predict(p.text).label === 'systems').length]).toEqual([9, 3]);
+    // "hippocampus" is in no model, "cells" counts alike for genetics and neuroscience: "place" decides.
+    const label = (text: string) => {
+      const field = main.predict(text).label;
+      return `${field}/${load(field).predict(text).label}`;
+    };
+    expect(label('Place cells fire in the hippocampus')).toBe('biology/genetics');
+    expect(label('Cells fire in the hippocampus')).toBe('biology/neuroscience');
+    const biology = JSON.parse(committed('biology.json')) as NaiveBayesModel;
+    expect(['genetics', 'neuroscience'].map((s) => [biology.tokens[s]?.['cell'], biology.tokens[s]?.['place'] ?? 0, biology.tokens[s]?.['hippocampus'] ?? 0])).toEqual([[2, 1, 0], [2, 0, 0]]);
+  });
+
   it('are trained on the training split only', () => {
     const { models, metrics } = trainAll(phrases);
     const examples = Object.values(models.field.examples).reduce((a, b) => a + b, 0);
