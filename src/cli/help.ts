@@ -155,7 +155,8 @@ The critical path is the chain of executions that decided when the run ended: it
 execution that finished last and walks back to the one each waited for. A retry waited for the
 attempt it retries (the back-off is overhead); a first attempt, for the execution of a needed
 step (its last attempt of each item) that finished last by the time it started. A needed step
-that ran nothing (a forEach over []) passes the wait on. Its length is the sum of the durations.
+that ran nothing (a forEach over []) passes the wait on. Its length is the time the chain's
+executions cover (an overlap counted once), so it is never longer than the makespan.
 
 <runId> is a run of the embedded engine's state dir (--state DIR, default .joinflow). A file
 (any path ending in .json, or an existing file) is read as a trace: a joinflow timeline trace
