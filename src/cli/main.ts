@@ -1,5 +1,5 @@
 /** The `joinflow` command: parses the subcommand and hands over. Wiring only. */
-import { JoinflowError, UsageError, WorkflowDefinitionError } from '../model/errors.ts';
+import { JoinflowError, UsageError, visible, WorkflowDefinitionError } from '../model/errors.ts';
 import { HELP, usage } from './help.ts';
 import { stuckThreads } from '../adapters/local/stuck-threads.ts';
 
@@ -61,8 +61,10 @@ export async function main(argv: string[]): Promise<number> {
     await leaveStuckThreads(command, code);
     return code;
   } catch (error) {
+    // A message may quote what a file held (a trace's task name, a step id): its control
+    // characters are shown as \uXXXX rather than acting on the terminal.
     if (error instanceof WorkflowDefinitionError || error instanceof UsageError) {
-      process.stderr.write(`joinflow ${command}: ${error.message}\n`);
+      process.stderr.write(`joinflow ${command}: ${visible(error.message, { lines: true })}\n`);
       if (error instanceof UsageError) process.stderr.write(`Run 'joinflow ${command} --help' for usage.\n`);
       return 2;
     }
@@ -71,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof JoinflowError) {
-      process.stderr.write(`joinflow ${command}: ${error.message}\n`);
+      process.stderr.write(`joinflow ${command}: ${visible(error.message, { lines: true })}\n`);
       // The engine stopped as if killed: what it had committed is there to continue from.
       if (error.code === 'STATE_WRITE' && (error as { resumable?: boolean }).resumable !== false && ENGINES.has(command)) process.stderr.write("Once there is room (or the cause is fixed), 'joinflow resume' continues the runs it was executing.\n");
       return 2;

@@ -234,6 +234,20 @@ describe('joinflow timeline errors', () => {
     expect(readFileSync(svg, 'utf8')).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
   });
 
+  it('refuses a WfCommons trace whose task id holds a control character with a message that shows it as \\uXXXX', () => {
+    const trace = path.join(tmp(), 'hostile-wfcommons.json');
+    writeFileSync(trace, JSON.stringify({
+      name: 'h', schemaVersion: '1.5',
+      workflow: { specification: { tasks: [{ name: 'a', id: 'a\u001b]0;pwned\u0007', parents: [], children: [] }] }, execution: { tasks: [] } },
+    }));
+    for (const args of [['timeline', trace], ['import', 'wfcommons', trace]]) {
+      const r = joinflow(args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+      expect(r.stderr).toContain('workflow.specification.tasks[0].id: "a\\u001b]0;pwned\\u0007" is not a valid step id');
+    }
+  });
+
   it('is listed in the usage and has its own --help', () => {
     expect(joinflow(['--help']).stdout).toMatch(/^ {2}timeline <runId\|trace> /m);
     const r = joinflow(['timeline', '--help']);
