@@ -153,6 +153,16 @@ describe('watched folder (watch.ts -> joinflow dev)', () => {
     expect(await exited(watcher.child)).toBe(0);
   });
 
+  it('names a misspelt option and shows its usage (exit 2), not a stack trace', () => {
+    const watch = path.join(example, 'watch.ts');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', watch, tmp(), '--endpoint', 'http://127.0.0.1:9', '--intervall', '500'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^watch\.ts: Unknown option '--intervall'/);
+    expect(lines[1]).toBe('usage: watch.ts <folder> --endpoint http://127.0.0.1:<port of joinflow dev> [--once] [--interval MS] [--token T] [--bus NAME]');
+  });
+
   it('submits each document file once and stores its rows; a broken file is skipped and reported', async () => {
     const dir = tmp();
     const inbox = path.join(dir, 'inbox');

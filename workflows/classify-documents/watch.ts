@@ -45,18 +45,25 @@ async function send(eb: EventBridgeClient, entry: PutEventsRequestEntry): Promis
   }
 }
 
+const OPTIONS = {
+  endpoint: { type: 'string' },
+  token: { type: 'string' },
+  bus: { type: 'string', default: 'default' },
+  once: { type: 'boolean', default: false },
+  interval: { type: 'string', default: '1000' },
+} as const;
+
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      endpoint: { type: 'string' },
-      token: { type: 'string' },
-      bus: { type: 'string', default: 'default' },
-      once: { type: 'boolean', default: false },
-      interval: { type: 'string', default: '1000' },
-    },
-  });
-  const usage = 'usage: watch.ts <folder> --endpoint http://127.0.0.1:<port of joinflow dev> [--once] [--interval MS] [--token T]';
+  const usage = 'usage: watch.ts <folder> --endpoint http://127.0.0.1:<port of joinflow dev> [--once] [--interval MS] [--token T] [--bus NAME]';
+  let parsed: ReturnType<typeof parseArgs<{ allowPositionals: true; options: typeof OPTIONS }>>;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    // A misspelt option (--intervall) or one without its value: say which, not a stack trace.
+    process.stderr.write(`watch.ts: ${(error as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const interval = Number(values.interval);
   if (positionals.length !== 1 || !values.endpoint || !(interval >= 50)) {
     process.stderr.write(`${usage}\n`);
