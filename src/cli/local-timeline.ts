@@ -9,9 +9,17 @@ import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } f
  * Builds the timeline of a local run. Tasks that never started have no bar; a task started but
  * not finished ends at the run's end (it was abandoned) or, for a running (or stopping) run, at `now` (where
  * the running run itself ends, so far), or, for one whose engine is gone (`interrupted`), at the
- * last time the log recorded.
+ * last time the log recorded. `ranNothing`: steps that completed without a task on the log (a
+ * forEach over an empty array), which the note on steps that did not run says apart.
  */
-export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined, now: number, interrupted = false): Timeline {
+export function localTimeline(
+  run: RunRecord,
+  tasks: readonly TaskEntry[],
+  plan: TriggerPlan | undefined,
+  now: number,
+  interrupted = false,
+  ranNothing: ReadonlySet<string> = new Set(),
+): Timeline {
   const notes: string[] = [];
   // Running, or ended and stopping the steps it still ran (no end on file until they are gone): those steps run until now.
   const live = run.status === 'running' || run.finishedAt === undefined;
@@ -45,9 +53,12 @@ export function localTimeline(run: RunRecord, tasks: readonly TaskEntry[], plan:
     });
   }
   if (plan && run.status !== 'running' && !interrupted) {
-    // Steps the log has nothing of: the run ended (failed, was cancelled) before they were due.
+    // Steps the log has nothing of: a forEach that had no items, or the run ended (failed, was
+    // cancelled) before they were due.
     const logged = new Set(tasks.map((e) => e.task.step));
-    for (const step of Object.keys(plan.steps)) if (!logged.has(step)) notRun.push(`${step} (the run ended before it)`);
+    for (const step of Object.keys(plan.steps)) {
+      if (!logged.has(step)) notRun.push(`${step} (${ranNothing.has(step) ? 'its forEach array was empty' : 'the run ended before it'})`);
+    }
   }
   if (interrupted && run.status !== 'running') {
     notes.push(`the run ended (${run.status}), but the engine that ran it died while stopping its steps: their bars end at the last time it recorded; 'joinflow resume ${run.runId}' records its end`);

@@ -124,7 +124,14 @@ async function readRun(stateFlag: string | undefined, runId: string): Promise<Ti
     }
     // Running (or stopping its steps, its end not on file yet) with its engine gone.
     const gone = interrupted(run, state.log.runOptions(runId));
-    return localTimeline(run, state.log.tasks(runId), state.log.runPlan(runId), Date.now(), gone);
+    const tasks = state.log.tasks(runId);
+    const plan = state.log.runPlan(runId);
+    // A step with a result but no task on the log completed without running anything: a forEach
+    // over an empty array (its result is []).
+    const logged = new Set(tasks.map((e) => e.task.step));
+    const unlogged = plan ? Object.keys(plan.steps).filter((s) => !logged.has(s)) : [];
+    const results = unlogged.length > 0 ? await state.store.getResults(runId, unlogged) : new Map<string, unknown>();
+    return localTimeline(run, tasks, plan, Date.now(), gone, new Set(unlogged.filter((s) => results.has(s))));
   } finally {
     state.close();
   }

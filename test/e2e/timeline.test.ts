@@ -178,6 +178,18 @@ describe('joinflow timeline of a one-step run', () => {
   });
 });
 
+describe('joinflow timeline of a run with a forEach over an empty array', () => {
+  it('says the forEach step had no items, not that the run ended before it', () => {
+    const state = tmp();
+    const run = joinflow(['run', 'fanout', '--input', '{"n": 0}', '--state', state, '--run-id', 'empty-1']);
+    expect(run.code, run.stderr).toBe(0);
+    const r = joinflow(['timeline', 'empty-1', '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('fanout: 2 executions (measured)');
+    expect(r.stdout).toContain('note: steps that did not run: square (its forEach array was empty)\n');
+  });
+});
+
 describe('joinflow timeline errors', () => {
   let state = '';
   beforeAll(() => {

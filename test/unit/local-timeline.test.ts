@@ -91,6 +91,14 @@ describe('localTimeline of a run with steps that did not run', () => {
     expect(t.notes).toContain('steps that did not run: publish (skipped), computeA (its needs failed), split (the run ended before it), mProject_ID0000001 (the run ended before it), each (the run ended before it)');
   });
 
+  it('says apart a forEach step that completed with no items (a result, no task on the log)', () => {
+    const run: RunRecord = { runId: 'r', workflow: 'w', status: 'failed', input: null, startedAt: 100, finishedAt: 130 };
+    const log: TaskEntry[] = [{ task: task('split', 1, 'function'), status: 'succeeded', startedAt: 105, finishedAt: 120 }];
+    expect(localTimeline(run, log, plan, 999, false, new Set(['each'])).notes).toEqual([
+      'steps that did not run: mProject_ID0000001 (the run ended before it), each (its forEach array was empty)',
+    ]);
+  });
+
   it('names the steps a failed run never reached (no entry in the log), but not while it runs or is interrupted', () => {
     const run: RunRecord = { runId: 'r', workflow: 'w', status: 'failed', input: null, startedAt: 100, finishedAt: 130 };
     const log: TaskEntry[] = [{ task: task('split', 1, 'function'), status: 'failed', startedAt: 105, finishedAt: 120 }];
