@@ -41,8 +41,11 @@ export type UnstartedAttempt = { attempt: number; state: 'scheduled' | 'dispatch
 export type StepSummary = {
   step: string;
   item?: number;
-  /** The state of the latest attempt on the log (one that never started too: see `unstarted`). */
-  state: TaskEntry['status'];
+  /**
+   * The state of the latest attempt on the log (one that never started too: see `unstarted`);
+   * `waiting`: the step has no attempt on the log yet, its `delayMs` runs until `delay.dueAt`.
+   */
+  state: TaskEntry['status'] | 'waiting';
   /** The attempts that started: a retry dispatched or scheduled but not (yet) started is not one. */
   attempts: number;
   /** From the first attempt's start to the end of the last attempt that started. */
@@ -51,9 +54,11 @@ export type StepSummary = {
   durationMs?: number;
   error?: { type: string; message: string };
   unstarted?: UnstartedAttempt;
+  /** A step (or item) waiting for its `delayMs` before its first attempt: when its timer is due. */
+  delay?: { dueAt: number };
 };
 
-/** A retry timer of the log: the task it starts when due (DurableLog.timers). */
+/** A timer of the log (a retry's backoff, or a step's delayMs): the task it starts when due (DurableLog.timers). */
 export type RetryTimer = { dueAt: number; task: Pick<TaskEntry['task'], 'step' | 'item' | 'attempt'> };
 
 /** Drops the (possibly large) input of a run record; marks it interrupted when its engine is gone. */
@@ -68,7 +73,8 @@ export function summarizeRun(run: RunRecord, options?: Record<string, unknown>):
  * Folds a run's tasks (in dispatch order) into one entry per step/item. `events`: the run's logged
  * events, whose Step Failed give the error of a failed step that did not fail the run (caught,
  * or one a step waiting for some of its needs could do without). `timers`: the run's timers, whose
- * retries (of steps with an attempt on the log) are shown as scheduled.
+ * retries (of steps with an attempt on the log) are shown as scheduled, and whose first attempts
+ * (of steps with none: a `delayMs`) as `waiting`.
  */
 export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], events: readonly EventEnvelope[] = [], timers: readonly RetryTimer[] = []): StepSummary[] {
   const byKey = new Map<string, StepSummary>();
@@ -92,9 +98,11 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], even
     else s.finishedAt = t.finishedAt;
   }
   for (const t of timers) {
-    const s = byKey.get(t.task.item === undefined ? t.task.step : `${t.task.step}[${t.task.item}]`);
-    if (!s || t.task.attempt <= (latest.get(s) ?? 0)) continue;
-    s.unstarted = { attempt: t.task.attempt, state: 'scheduled', dueAt: t.dueAt };
+    const key = t.task.item === undefined ? t.task.step : `${t.task.step}[${t.task.item}]`;
+    const s = byKey.get(key);
+    // A timer of a step with no attempt on the log is its delayMs: its first attempt is recorded when it fires.
+    if (!s) byKey.set(key, { step: t.task.step, ...(t.task.item === undefined ? {} : { item: t.task.item }), state: 'waiting', attempts: 0, delay: { dueAt: t.dueAt } });
+    else if (t.task.attempt > (latest.get(s) ?? 0)) s.unstarted = { attempt: t.task.attempt, state: 'scheduled', dueAt: t.dueAt };
   }
   const steps = [...byKey.values()];
   for (const s of steps) {

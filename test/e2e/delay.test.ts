@@ -136,10 +136,19 @@ describe('delayMs', () => {
     expect(JSON.parse(memory.stdout)).toMatchObject({ status: 'failed', steps: { total: 3, failed: 1, cancelled: 2 } });
   });
 
-  it('a step waiting for its delay when a run no engine runs is cancelled is listed as cancelled', async () => {
+  it('a step waiting for its delay is listed as waiting, due at its timer; once its run is cancelled, as cancelled', async () => {
     const dir = tmp();
     const state = path.join(dir, 'state');
     await killAfterFirst(['run', workflow(dir, 60_000), '--state', state, '--run-id', 'c1'], 200);
+    type Waiting = { step: string; state: string; attempts: number; finishedAt?: number; delay?: { dueAt: number } };
+    const before = (JSON.parse(joinflow(['status', 'c1', '--state', state, '--json']).stdout) as { steps: Waiting[] }).steps;
+    expect(before.map((s) => [s.step, s.state, s.attempts])).toEqual([['first', 'succeeded', 1], ['second', 'waiting', 0]]);
+    // The timer was set when first's completion was processed: delayMs after first ended, or later.
+    const dueAt = before[1]!.delay!.dueAt;
+    expect(dueAt - before[0]!.finishedAt!).toBeGreaterThanOrEqual(60_000);
+    expect(before[1]).not.toHaveProperty('unstarted');
+    const text = joinflow(['status', 'c1', '--state', state]).stdout;
+    expect(text).toContain(`\n  waiting    second  0 attempts; delay, due at ${new Date(dueAt).toISOString()}\n`);
     expect(joinflow(['cancel', 'c1', '--state', state]).code).toBe(0);
     const status = JSON.parse(joinflow(['status', 'c1', '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string }> };
     expect(status.steps.map((s) => [s.step, s.state])).toEqual([['first', 'succeeded'], ['second', 'cancelled']]);

@@ -11,8 +11,8 @@ describe('help of the state commands', () => {
     expect(HELP['dlq']).toContain('[{id, at, reason, event}]');
   });
 
-  it('status names every state a step of a local run can show, skipped included', () => {
-    expect(HELP['status']).toMatch(/latest attempt\s+\(dispatched, started, succeeded, failed, cancelled; skipped,/);
+  it('status names every state a step of a local run can show, skipped and waiting included', () => {
+    expect(HELP['status']).toMatch(/latest attempt\s+\(dispatched, started, succeeded, failed, cancelled; with 0 attempts: skipped,[^;]+;\s+waiting, 'delay, due at <time>'/);
   });
   it('lists the AWS options where its usage names them, each flag the command takes on a line of its own', () => {
     // list and cancel said "[AWS options]" and listed none; start's said "--bus / --table" though it refuses --table.

@@ -60,3 +60,18 @@ describe('summarizeSteps of attempts that did not start', () => {
     expect(fired).not.toHaveProperty('finishedAt');
   });
 });
+
+describe('summarizeSteps of steps without a task', () => {
+  const running: RunRecord = { runId: 'r', workflow: 'w', status: 'running', input: null, startedAt: 0 };
+  const done = (step: string): TaskEntry => ({ task: { ...task(0, 1), step, item: undefined } as Task, status: 'succeeded', startedAt: 1, finishedAt: 2 });
+
+  it('shows a step (or item) whose only timer is its first attempt as waiting for its delay, due when the timer is', () => {
+    const timers = [{ dueAt: 900, task: { step: 'later', attempt: 1 } }, { dueAt: 950, task: { step: 'each', item: 1, attempt: 1 } }];
+    const steps = summarizeSteps(running, [done('first')], [], timers);
+    expect(steps).toEqual([
+      { step: 'first', state: 'succeeded', attempts: 1, startedAt: 1, finishedAt: 2, durationMs: 1 },
+      { step: 'later', state: 'waiting', attempts: 0, delay: { dueAt: 900 } },
+      { step: 'each', item: 1, state: 'waiting', attempts: 0, delay: { dueAt: 950 } },
+    ]);
+  });
+});
