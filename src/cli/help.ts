@@ -125,17 +125,17 @@ By default the run comes from the embedded engine's state directory (--state DIR
 .joinflow): one line per step (and forEach item) with the state of its latest attempt
 (dispatched, started, succeeded, failed, cancelled; with 0 attempts: skipped, for a step a
 choice or a catch did not run; waiting, 'delay, due at <time>', for a step whose delayMs has not
-passed), the number of attempts that started, the time from the first one's start to the last
-one's end, and the error of a failed one. A retry that has not started is named after them:
-'retry 2 due at <time>' (its backoff; the state is the failed attempt's), 'retry 2 waiting to
-start' (dispatched, waiting for a free slot), 'retry 2 never started (the run was cancelled)'.
---json prints {run, steps: [{step, item?, state, attempts, startedAt?, finishedAt?, durationMs?,
-error?, unstarted?: {attempt, state: scheduled|dispatched|cancelled, dueAt?}, delay?: {dueAt}}]}
-(run without its input). A running run whose engine process is gone is marked interrupted (JSON:
+passed; succeeded, 'forEach over 0 items', for a forEach over an empty array), the number of
+attempts that started, the time from the first one's start to the last one's end, and the error
+of a failed one. A retry that has not started is named after them: 'retry 2 due at <time>' (its
+backoff; the state is the failed attempt's), 'retry 2 waiting to start' (dispatched, waiting for
+a free slot), 'retry 2 never started (the run was cancelled)'. --json prints {run, steps:
+[{step, item?, state, attempts, startedAt?, finishedAt?, durationMs?, error?, unstarted?:
+{attempt, state: scheduled|dispatched|cancelled, dueAt?}, delay?: {dueAt}, items?: 0}]} (run
+without its input). A running run whose engine is gone is marked interrupted (JSON:
 run.interrupted: true). A run that has ended while its engine still stops the steps it ran has
 no finishedAt yet and is marked stopping (JSON: run.stopping: true); interrupted too when that
-engine died before they were gone: 'joinflow resume' then stops what they left running and
-records the run's end.
+engine died first: 'joinflow resume' then stops what they left running and records the end.
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
 stage's DynamoDB table instead: each step's state (dispatched, completed, failed, lost, skipped,

@@ -1,7 +1,8 @@
 /** Reading runs of the embedded engine's state dir for `list`, `status` and `logs`. */
 import type { TaskEntry } from '../adapters/local/durable-log.ts';
 import { DetailType, type EventEnvelope } from '../model/events.ts';
-import type { RunRecord } from '../ports.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+import type { RunRecord, TriggerStore } from '../ports.ts';
 import { alive } from '../adapters/local/process-identity.ts';
 
 /**
@@ -56,6 +57,8 @@ export type StepSummary = {
   unstarted?: UnstartedAttempt;
   /** A step (or item) waiting for its `delayMs` before its first attempt: when its timer is due. */
   delay?: { dueAt: number };
+  /** A forEach step whose array was empty: it completed with no items (and no attempt). */
+  items?: 0;
 };
 
 /** A timer of the log (a retry's backoff, or a step's delayMs): the task it starts when due (DurableLog.timers). */
@@ -74,9 +77,16 @@ export function summarizeRun(run: RunRecord, options?: Record<string, unknown>):
  * events, whose Step Failed give the error of a failed step that did not fail the run (caught,
  * or one a step waiting for some of its needs could do without). `timers`: the run's timers, whose
  * retries (of steps with an attempt on the log) are shown as scheduled, and whose first attempts
- * (of steps with none: a `delayMs`) as `waiting`.
+ * (of steps with none: a `delayMs`) as `waiting`. `emptyForEach`: steps without a task that
+ * completed over an empty array (see {@link emptyForEachSteps}) and what they wait for, shown as succeeded with 0 items.
  */
-export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], events: readonly EventEnvelope[] = [], timers: readonly RetryTimer[] = []): StepSummary[] {
+export function summarizeSteps(
+  run: RunRecord,
+  tasks: readonly TaskEntry[],
+  events: readonly EventEnvelope[] = [],
+  timers: readonly RetryTimer[] = [],
+  emptyForEach: Iterable<{ step: string; needs: readonly string[] }> = [],
+): StepSummary[] {
   const byKey = new Map<string, StepSummary>();
   // The latest attempt's number, started or not: a cancelled step shows the failure it was to retry.
   const latest = new Map<StepSummary, number>();
@@ -105,6 +115,12 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], even
     else if (t.task.attempt > (latest.get(s) ?? 0)) s.unstarted = { attempt: t.task.attempt, state: 'scheduled', dueAt: t.dueAt };
   }
   const steps = [...byKey.values()];
+  for (const { step, needs } of emptyForEach) {
+    if (byKey.has(step)) continue;
+    // It completed with the last of its needs: it goes after them, in dispatch order.
+    const after = steps.findLastIndex((s) => needs.includes(s.step));
+    steps.splice(after + 1, 0, { step, state: 'succeeded', attempts: 0, items: 0 });
+  }
   for (const s of steps) {
     if (s.startedAt !== undefined && s.finishedAt !== undefined) s.durationMs = s.finishedAt - s.startedAt;
   }
@@ -139,6 +155,16 @@ export function summarizeSteps(run: RunRecord, tasks: readonly TaskEntry[], even
     }
   }
   return steps;
+}
+
+/**
+ * The steps of a run's plan that have no task on the log but a saved result: a forEach over an
+ * empty array completes with the result [] and runs nothing. `status` lists them; `timeline` notes them.
+ */
+export async function emptyForEachSteps(store: Pick<TriggerStore, 'savedKeys'>, runId: string, tasks: readonly TaskEntry[], plan: TriggerPlan | undefined): Promise<Set<string>> {
+  const logged = new Set(tasks.map((e) => e.task.step));
+  const unlogged = plan ? Object.entries(plan.steps).filter(([s, spec]) => spec.forEach !== undefined && !logged.has(s)).map(([s]) => s) : [];
+  return unlogged.length > 0 ? await store.savedKeys(runId, unlogged) : new Set();
 }
 
 /** The line that says why a run failed: `error in step "s" (item 2): Type: message`. */

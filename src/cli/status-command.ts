@@ -10,7 +10,7 @@ import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import type { RunRecord } from '../ports.ts';
-import { formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
+import { emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 
@@ -47,8 +47,13 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       return 1;
     }
     const run = summarizeRun(record, record.status === 'running' || stopping(record) ? state.log.runOptions(runId) : undefined);
-    const steps = summarizeSteps(record, state.log.tasks(runId), state.log.runEvents?.(runId), state.log.timers(runId));
+    const tasks = state.log.tasks(runId);
     const plan = state.log.runPlan(runId);
+    const empty = [...(await emptyForEachSteps(state.store, runId, tasks, plan))].map((step) => {
+      const spec = plan?.steps[step];
+      return { step, needs: [...(spec?.needs ?? []), ...(spec?.forEach ? [spec.forEach.step] : [])] };
+    });
+    const steps = summarizeSteps(record, tasks, state.log.runEvents?.(runId), state.log.timers(runId), empty);
     if (json) {
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
       return 0;
@@ -60,7 +65,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       const name = s.item === undefined ? s.step : `${s.step}[${s.item}]`;
       const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;
       const unstarted = s.unstarted === undefined ? '' : `; ${unstartedText(s.unstarted, record.status)}`;
-      const why = s.delay ? `; delay, due at ${new Date(s.delay.dueAt).toISOString()}` : '';
+      const why = s.delay ? `; delay, due at ${new Date(s.delay.dueAt).toISOString()}` : s.items === 0 ? '; forEach over 0 items' : '';
       lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}${unstarted}${why}`);
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
       // A step that could never run (a lost branch before a step that waits for some of its needs).

@@ -14,7 +14,7 @@ import type { TriggerPlan } from '../model/plan.ts';
 import { compileFile, findWorkflowFile } from '../adapters/local/workflow-files.ts';
 import { summarizeTimeline, type Timeline, type TimelineSummary } from '../timeline/timeline.ts';
 import { outputFile, writeOutput } from './input.ts';
-import { interrupted } from './local-runs.ts';
+import { emptyForEachSteps, interrupted } from './local-runs.ts';
 import { localTimeline } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
 import { parseJsonStrict } from '../adapters/local/plain-json.ts';
@@ -126,12 +126,7 @@ async function readRun(stateFlag: string | undefined, runId: string): Promise<Ti
     const gone = interrupted(run, state.log.runOptions(runId));
     const tasks = state.log.tasks(runId);
     const plan = state.log.runPlan(runId);
-    // A step with a result but no task on the log completed without running anything: a forEach
-    // over an empty array (its result is []).
-    const logged = new Set(tasks.map((e) => e.task.step));
-    const unlogged = plan ? Object.keys(plan.steps).filter((s) => !logged.has(s)) : [];
-    const results = unlogged.length > 0 ? await state.store.getResults(runId, unlogged) : new Map<string, unknown>();
-    return localTimeline(run, tasks, plan, Date.now(), gone, new Set(unlogged.filter((s) => results.has(s))));
+    return localTimeline(run, tasks, plan, Date.now(), gone, await emptyForEachSteps(state.store, runId, tasks, plan));
   } finally {
     state.close();
   }

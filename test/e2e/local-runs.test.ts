@@ -154,3 +154,34 @@ describe('logs of batch and container command steps run locally', () => {
     expect(r.stdout).toBe('== job.1 stdout ==\n(empty)\n== job.1 stderr ==\njob-err\n== task.1 stdout ==\n(empty)\n== task.1 stderr ==\ntask-err\n');
   });
 });
+
+describe('status of a run with a forEach over an empty array', () => {
+  it('lists the forEach step as succeeded over 0 items, while the counts, list and timeline count no execution of it', () => {
+    const state = tmp();
+    const run = joinflow(['run', 'fanout', '--input', '{"n": 0}', '--json', '--state', state, '--run-id', 'empty-1']);
+    expect(run.code, run.stderr).toBe(0);
+    // The counts are units of work (forEach items): square had none.
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'succeeded', steps: { total: 2, succeeded: 2 } });
+    const json = joinflow(['status', 'empty-1', '--json', '--state', state]);
+    expect(json.code, json.stderr).toBe(0);
+    const steps = (JSON.parse(json.stdout) as { steps: Array<Step & { items?: number }> }).steps;
+    // In dispatch order: square completed with split, before sum was dispatched.
+    expect(steps.map((s) => [s.step, s.state, s.attempts, s.items])).toEqual([
+      ['split', 'succeeded', 1, undefined],
+      ['square', 'succeeded', 0, 0],
+      ['sum', 'succeeded', 1, undefined],
+    ]);
+    expect(steps.find((s) => s.step === 'square')).not.toHaveProperty('durationMs');
+    const text = joinflow(['status', 'empty-1', '--state', state]).stdout;
+    expect(text).toMatch(/^ {2}succeeded +square +0 attempts; forEach over 0 items$/m);
+    expect(joinflow(['list', '--state', state]).stdout).toMatch(/^empty-1 +fanout +succeeded /m);
+    expect(joinflow(['timeline', 'empty-1', '--state', state]).stdout).toContain('note: steps that did not run: square (its forEach array was empty)\n');
+  });
+
+  it('lists the items of a forEach over a non-empty array, without an items count', () => {
+    const state = tmp();
+    expect(joinflow(['run', 'fanout', '--input', '{"n": 2}', '--state', state, '--run-id', 'two-1']).code).toBe(0);
+    const steps = (JSON.parse(joinflow(['status', 'two-1', '--json', '--state', state]).stdout) as { steps: Array<Step & { items?: number }> }).steps;
+    expect(steps.filter((s) => s.step === 'square').map((s) => [s.item, s.state, s.items])).toEqual([[0, 'succeeded', undefined], [1, 'succeeded', undefined]]);
+  });
+});

@@ -11,8 +11,9 @@ describe('help of the state commands', () => {
     expect(HELP['dlq']).toContain('[{id, at, reason, event}]');
   });
 
-  it('status names every state a step of a local run can show, skipped and waiting included', () => {
+  it('status names every state a step of a local run can show, skipped, waiting and a forEach over an empty array included', () => {
     expect(HELP['status']).toMatch(/latest attempt\s+\(dispatched, started, succeeded, failed, cancelled; with 0 attempts: skipped,[^;]+;\s+waiting, 'delay, due at <time>'/);
+    expect(HELP['status']).toMatch(/succeeded, 'forEach over 0 items', for a forEach over an empty array/);
   });
   it('lists the AWS options where its usage names them, each flag the command takes on a line of its own', () => {
     // list and cancel said "[AWS options]" and listed none; start's said "--bus / --table" though it refuses --table.

@@ -74,4 +74,10 @@ describe('summarizeSteps of steps without a task', () => {
       { step: 'each', item: 1, state: 'waiting', attempts: 0, delay: { dueAt: 950 } },
     ]);
   });
+
+  it('places a forEach step over an empty array after the last of its needs, as succeeded with 0 items', () => {
+    const steps = summarizeSteps(running, [done('split'), done('sum')], [], [], [{ step: 'square', needs: ['split'] }, { step: 'split', needs: [] }]);
+    expect(steps.map((s) => s.step)).toEqual(['split', 'square', 'sum']);
+    expect(steps[1]).toEqual({ step: 'square', state: 'succeeded', attempts: 0, items: 0 });
+  });
 });
