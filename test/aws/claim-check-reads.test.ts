@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -46,6 +46,10 @@ const job = { type: 'batch', image: 'i:1', command: ['c'], vcpus: 1, memoryMb: 2
 const chain = { name: 'chain', steps: { a: { executor: fn('a') }, b: { executor: job, needs: ['a'] }, c: { executor: job, needs: ['b'] } } };
 // g is a choice: d, which needs it, checks that its needs were not all skipped before it runs.
 const choose = { name: 'choose', steps: { a: { executor: fn('a') }, g: { when: { input: { mode: ['go'] } }, executor: fn('g') }, d: { executor: job, needs: ['a', 'g'] } } };
+// f's items each return a large result: f's collect reads them all for its list.
+const fan = { name: 'fan', steps: { a: { executor: fn('a') }, f: { forEach: 'a', executor: fn('f'), needs: ['a'] } } };
+// w matches its \`when\` on a's result, and its event carries it.
+const pick = { name: 'pick', steps: { a: { executor: fn('a') }, w: { when: { results: { a: { tag: ['A'] } } }, executor: job, needs: ['a'] } } };
 
 /** Over the 350 KB a DynamoDB item keeps: the store puts it in the bucket and keeps a reference. */
 const large = (tag: string) => ({ tag, pad: 'x'.repeat(360 * 1024) });
@@ -61,11 +65,11 @@ beforeAll(async () => {
   const triggers = path.join(tmp(), 'triggers');
   mkdirSync(triggers);
   const functions: Record<string, string> = {};
-  for (const w of [chain, choose]) {
+  for (const w of [chain, choose, fan, pick]) {
     writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(compileWorkflow(w, { source: `workflows/${w.name}.yaml` })));
     for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
   }
-  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c', 'choose/d': 'joinflow-test-jd-d' } });
+  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c', 'choose/d': 'joinflow-test-jd-d', 'pick/w': 'joinflow-test-jd-w' } });
   // s3rver checks its own credentials; dynalite and fauxqs take any.
   Object.assign(process.env, { JOINFLOW_BUCKET: s3.bucket, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_DLQ_URL: dlq });
   resetWiring();
@@ -94,6 +98,7 @@ beforeEach(() => {
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   submitsJobs();
   gets.length = 0;
+  reading.most = 0;
   countGets();
 });
 
@@ -105,12 +110,21 @@ afterEach(() => {
 /** The keys of the objects the handlers' S3 client has read (GetObject), in order. */
 const gets: string[] = [];
 
+/** How many GetObject requests are in flight now, and the most there have been at once. */
+const reading = { now: 0, most: 0 };
+
 /** Counts the GetObject requests of the handlers' S3 client (built again after each resetWiring). */
 function countGets(): void {
   wiring().s3.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName === 'GetObjectCommand') gets.push((args.input as { Key: string }).Key);
-      return next(args);
+      if (context.commandName !== 'GetObjectCommand') return next(args);
+      gets.push((args.input as { Key: string }).Key);
+      reading.most = Math.max(reading.most, ++reading.now);
+      try {
+        return await next(args);
+      } finally {
+        reading.now--;
+      }
     },
     { step: 'initialize', name: 'countGets' },
   );
@@ -193,6 +207,28 @@ describe('results kept in the bucket', () => {
     await processor({ workflow: 'choose', event: skipped! });
     expect(submitted()).toEqual(['d']);
     expect(read(runId)).toEqual(['a']);
+  });
+});
+
+describe('a collect over results kept in the bucket', () => {
+  it('reads them at once, at most 16 at a time, each once, and lists them in the items\' order', async () => {
+    const runId = 'reads-collect';
+    const n = 20;
+    await processor({ workflow: 'fan', event: envelope('Run Requested', { workflow: 'fan', runId, input: {} }) });
+    await processor({ workflow: 'fan', event: completed(runId, 'a', Array.from({ length: n }, (_, i) => i), 'fan') });
+    const items = Array.from({ length: n }, (_, i) => envelope('Step Completed', { workflow: 'fan', runId, step: 'f', item: i, attempt: 1, output: large(`F${i}`) }));
+    // The last item in counts first: the collect does not depend on the order of completions.
+    for (const item of items.reverse()) await processor({ workflow: 'fan', event: item });
+    expect(read(runId).sort()).toEqual(Array.from({ length: n }, (_, i) => `f#${i}`).sort());
+    // All 16 lanes start before any response can come back (that takes the event loop a turn).
+    expect(reading.most).toBe(16);
+    // f's list, claim-checked on the bus: each item's result in its place.
+    const [collected, ...more] = published('Step Completed').filter((e) => e.detail['step'] === 'f');
+    expect(more).toEqual([]);
+    const ref = collected!.detail['outputRef'] as string;
+    const body = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: ref.replace(/^s3:\/\/[^/]+\//, '') }));
+    const list = JSON.parse(await body.Body!.transformToString()) as Array<{ tag: string }>;
+    expect(list.map((r) => r.tag)).toEqual(Array.from({ length: n }, (_, i) => `F${i}`));
   });
 });
 

@@ -9,7 +9,7 @@ import { itemKey, shardShare, sortKey } from '../../src/adapters/aws/dynamodb-ke
 import { createDynamoDbStore, STATUS_INDEX, type DynamoDbStoreOptions } from '../../src/adapters/aws/dynamodb-store.ts';
 import { carryOut, type EffectDeps } from '../../src/adapters/aws/effects.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
-import { JoinflowError } from '../../src/model/errors.ts';
+import { JoinflowError, UnreadableResultError } from '../../src/model/errors.ts';
 import type { TriggerStore } from '../../src/ports.ts';
 import { describeSizedJoinContract } from '../contract/sized-join.contract.ts';
 import { describeTriggerStoreContract } from '../contract/trigger-store.contract.ts';
@@ -223,6 +223,38 @@ describe('DynamoDB store specifics', () => {
     expect(await store.finishRun('r', { status: 'succeeded', finishedAt: 2, output: { big } })).toBe(true);
     expect((await store.getRun('r'))?.output).toEqual({ big });
     expect(blobs.size).toBe(2);
+  });
+
+  it('reads claim-checked results at once, in the keys\' order, and names the first unreadable one', async () => {
+    const blobs = new Map<string, string>();
+    const asked: string[] = [];
+    let missing = new Set<string>();
+    const { store } = await freshStore({
+      blobs: {
+        put: async (key, body) => (blobs.set(`mem://${key}`, body), `mem://${key}`),
+        get: async (ref) => {
+          asked.push(ref);
+          // A missing object is answered at once, a read takes a while: the failure comes first.
+          if ([...missing].some((k) => ref.startsWith(`mem://results/r/${k}.`))) throw new JoinflowError('BLOB_NOT_FOUND', `no ${ref}`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return blobs.get(ref)!;
+        },
+      },
+    });
+    await store.startRun({ runId: 'r', workflow: 'wf', input: null, startedAt: 1 });
+    const keys = Array.from({ length: 40 }, (_, i) => `f#${i}`);
+    for (const [i, k] of keys.entries()) await store.saveResult('r', k, { i, pad: 'x'.repeat(360 * 1024) });
+    const got = await store.getResults('r', [...keys].reverse());
+    expect([...got.keys()]).toEqual([...keys].reverse());
+    expect([...got.values()].map((v) => (v as { i: number }).i)).toEqual(keys.map((_, i) => 39 - i));
+
+    // Items 30 and 3 gone: item 3 is named, the first of the keys; no read starts after item 3's failed (16 were in flight).
+    missing = new Set(['f#30', 'f#3']);
+    asked.length = 0;
+    const err = await Promise.resolve(store.getResults('r', keys)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreadableResultError);
+    expect((err as Error).message).toMatch(/^the result of step "f" \(item 3\) of run "r" is stored by reference at mem:\/\/results\/r\/f#3\./);
+    expect(asked).toHaveLength(16);
   });
 
   it('keeps the first claim-checked result when a redelivered or duplicate execution completes with another output', async () => {

@@ -230,14 +230,11 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       // BatchGetItem rejects duplicate keys in one request.
       const unique = [...new Set(keys)];
       const items = await db.batchGet(unique.map((k) => itemKey(runId, sortKey.result(k))));
-      const found = new Map<string, unknown>();
-      for (const item of items) {
-        const key = (item.sk?.S ?? '').slice(sortKey.resultPrefix.length);
-        found.set(key, await readPayload(item, `${describeResultKey(key)} of run "${runId}"`));
-      }
-      const out = new Map<string, unknown>();
-      for (const k of keys) if (found.has(k)) out.set(k, found.get(k));
-      return out;
+      const byKey = new Map(items.map((item) => [(item.sk?.S ?? '').slice(sortKey.resultPrefix.length), item]));
+      // In the keys' order (BatchGetItem answers in any): of several unreadable results, the first is named.
+      const saved = unique.filter((k) => byKey.has(k));
+      const values = await readAll(saved.length, (i) => readPayload(byKey.get(saved[i]!)!, `${describeResultKey(saved[i]!)} of run "${runId}"`));
+      return new Map(saved.map((key, i) => [key, values[i]]));
     },
 
     async savedKeys(runId, keys) {
@@ -260,6 +257,34 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): TriggerStore
       });
     },
   };
+}
+
+/** Claim-checked results read from the bucket at once: a collect over thousands of them is not one GET after another, nor thousands of sockets. */
+export const READ_CONCURRENCY = 16;
+
+/**
+ * `read(0 .. n-1)`, up to {@link READ_CONCURRENCY} at a time, in index order. Once a read fails no
+ * other starts; the error thrown, once the reads in flight have ended, is the failed read's of
+ * lowest index (every read before it was started), the one reading them one by one would throw.
+ */
+async function readAll<T>(n: number, read: (i: number) => Promise<T>): Promise<T[]> {
+  const out = new Array<T>(n);
+  let next = 0;
+  let failedAt = Infinity;
+  let failure: unknown;
+  const lane = async (): Promise<void> => {
+    while (next < n && failedAt === Infinity) {
+      const i = next++;
+      try {
+        out[i] = await read(i);
+      } catch (error) {
+        if (i < failedAt) [failedAt, failure] = [i, error];
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, n) }, lane));
+  if (failedAt !== Infinity) throw failure;
+  return out;
 }
 
 /** A run's error with its message shortened (saying how much was cut) until its JSON takes at most `room` bytes. */
