@@ -22,11 +22,22 @@ function matcher(when: EventPattern): (event: unknown) => boolean {
 }
 
 /**
+ * The values of the needs of a step with a `when` (not a catch step), which the `when` matches
+ * on: read once for the event, and passed to skipReason and on to the step's event (stepResults,
+ * fanOutItems), so that on DynamoDB a claim-checked one costs one S3 GET, not two. Undefined for
+ * any other step, whose needs' values are not read to decide whether it runs.
+ */
+export function whenValues(store: StoreNow, runId: string, spec: PlanStep): Map<string, unknown> | undefined {
+  return spec.when === undefined || spec.catches !== undefined || spec.needs.length === 0 ? undefined : store.getResults(runId, spec.needs);
+}
+
+/**
  * Why `spec` is skipped in this run, or undefined when it runs. Only for steps with `when` or
  * `needsMaySkip`. `detail` is the event that completed the step's join: for a catch step, the
  * end of the step it catches; when that is its failure, the failure is noted for the catch step.
+ * `values` are whenValues' for this step.
  */
-export function skipReason(store: StoreNow, plan: TriggerPlan, run: RunRecord, spec: PlanStep, detail: Record<string, unknown>): string | undefined {
+export function skipReason(store: StoreNow, plan: TriggerPlan, run: RunRecord, spec: PlanStep, detail: Record<string, unknown>, values: Map<string, unknown> | undefined): string | undefined {
   if (spec.catches !== undefined) {
     const error = detail['step'] === spec.catches ? (detail['error'] as { type: string; message: string } | undefined) : undefined;
     if (error === undefined) return `the step it catches ("${spec.catches}") did not fail`;
@@ -35,7 +46,7 @@ export function skipReason(store: StoreNow, plan: TriggerPlan, run: RunRecord, s
   }
   // Without a `when`, only whether the needs have results matters: their values are not read
   // (savedKeys; on DynamoDB a claim-checked one would be an S3 GET, and read again for the task).
-  const found = spec.needs.length === 0 ? undefined : spec.when === undefined ? store.savedKeys(run.runId, spec.needs) : store.getResults(run.runId, spec.needs);
+  const found = spec.needs.length === 0 ? undefined : spec.when === undefined ? store.savedKeys(run.runId, spec.needs) : values;
   if (spec.needsMaySkip && found) {
     if (spec.needs.every((n) => !found.has(n))) {
       return spec.needs.some((n) => plan.steps[n]?.catch !== undefined) ? 'every step it needs was skipped, or failed and was caught' : 'every step it needs was skipped';

@@ -14,7 +14,7 @@ import type { Clock, RunRecord, Task, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import { deadLetter, type Effect } from './effects.ts';
 import { nextAttempt } from './fallback.ts';
-import { mayEndWithoutResult, resultsOf, skipReason, withCaughtError } from './choice.ts';
+import { mayEndWithoutResult, resultsOf, skipReason, whenValues, withCaughtError } from './choice.ts';
 import { itemMismatch, missingItem } from './items.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, type Fires, setNeed, sizedJoin, stepIndex } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
@@ -266,9 +266,10 @@ export class TriggerProcessor {
   #dispatch(ctx: Ctx, step: string, fires: Fires): void {
     const { store } = ctx.io;
     const spec = ctx.plan.steps[step]!;
+    const values = whenValues(store, ctx.run.runId, spec);
     if (spec.when !== undefined || spec.needsMaySkip) {
       // A choice: the step is skipped, and the steps after it hear so (Step Skipped counts toward their joins).
-      const reason = skipReason(store, ctx.plan, ctx.run, spec, ctx.detail);
+      const reason = skipReason(store, ctx.plan, ctx.run, spec, ctx.detail, values);
       if (reason !== undefined) {
         store.saveResult(ctx.run.runId, skippedKey(step), reason);
         ctx.effects.push(this.#publish(ctx.io, DetailType.StepSkipped, { workflow: ctx.plan.workflow, runId: ctx.run.runId, step, reason }));
@@ -277,11 +278,11 @@ export class TriggerProcessor {
     }
     if (!spec.forEach) {
       if (fires === 'reclaimed' && done(store, ctx.run.runId, step, undefined)) return;
-      const task = withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec))));
+      const task = withCaughtError(store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, step, 1, stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec), values)));
       ctx.effects.push(spec.delayMs ? { type: 'schedule', delayMs: spec.delayMs, task } : { type: 'dispatch', tasks: [task] });
       return;
     }
-    const fan = fanOutItems(store, ctx.run.runId, spec);
+    const fan = fanOutItems(store, ctx.run.runId, spec, values);
     const widest = this.#deps.widest;
     const error = unfit(step, fan, typeof widest === 'function' ? widest(spec) : widest);
     if (error || 'error' in fan) {
@@ -292,7 +293,7 @@ export class TriggerProcessor {
     const tasks: Task[] = [];
     let results: Record<string, unknown> | undefined;
     for (let index = 0; index < fan.items.length; index++) {
-      if (!finished?.has(index)) tasks.push(makeTask(ctx.plan, ctx.run, step, 1, (results ??= stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec))), { index, value: fan.items[index] }));
+      if (!finished?.has(index)) tasks.push(makeTask(ctx.plan, ctx.run, step, 1, (results ??= stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec), values)), { index, value: fan.items[index] }));
     }
     if (spec.delayMs) for (const task of tasks) ctx.effects.push({ type: 'schedule', delayMs: spec.delayMs, task });
     else if (tasks.length > 0) ctx.effects.push({ type: 'dispatch', tasks });
@@ -300,14 +301,15 @@ export class TriggerProcessor {
     // Items may have completed before the width was known (redelivery after a crash): setNeed
     // re-checks the counter, so the collect fires here if they are all in already (or N = 0).
     if (setNeed(store, ctx.run.runId, collectId, fan.items.length, this.#leaseNow(ctx.io), this.#leaseMs)) {
-      this.#collect(ctx, step);
+      this.#collect(ctx, step, fan);
       ctx.effects.push({ type: 'ack', runId: ctx.run.runId, trigger: collectId });
     }
   }
 
-  #collect(ctx: Ctx, step: string): void {
+  /** `known`: the list, when this event has read it already (its dispatch), not read again. */
+  #collect(ctx: Ctx, step: string, known?: { items: unknown[] }): void {
     const { store } = ctx.io;
-    const fan = fanOutItems(store, ctx.run.runId, ctx.plan.steps[step]!);
+    const fan = known ?? fanOutItems(store, ctx.run.runId, ctx.plan.steps[step]!);
     const n = 'items' in fan ? fan.items.length : 0;
     const keys = Array.from({ length: n }, (_, i) => resultKey(step, i));
     const found = store.getResults(ctx.run.runId, keys);

@@ -75,13 +75,16 @@ export function pick(value: unknown, path: string | undefined): unknown {
   return cur;
 }
 
-/** The results a step receives: its predecessors' outputs (without the one it fans out over). */
-export function stepResults(store: StoreNow, runId: string, step: PlanStep): Record<string, unknown> {
+/**
+ * The results a step receives: its predecessors' outputs (without the one it fans out over).
+ * `values`: its needs' values when the event has read them already (whenValues), not read again.
+ */
+export function stepResults(store: StoreNow, runId: string, step: PlanStep, values?: Map<string, unknown>): Record<string, unknown> {
   // A forEach step's items get their element as `item`; repeating the whole array in every
   // item's event would make a fan-out of N cost O(N^2).
   const keys = step.forEach ? step.needs.filter((n) => n !== step.forEach!.step) : step.needs;
   if (keys.length === 0) return {};
-  const found = store.getResults(runId, keys);
+  const found = values ?? store.getResults(runId, keys);
   // Without a prototype the object starts as a dictionary: keyed by step names, which are
   // different for most steps, an ordinary object would need a hidden class per set of names
   // (bench/README.md: 15-20 % of the memory engine's time per Epigenomics task). Serialized, and as
@@ -98,10 +101,13 @@ export function stepResults(store: StoreNow, runId: string, step: PlanStep): Rec
   return results;
 }
 
-/** The array a forEach step fans out over, or an error message naming what was found instead. */
-export function fanOutItems(store: StoreNow, runId: string, step: PlanStep): { items: unknown[] } | { error: string } {
+/**
+ * The array a forEach step fans out over, or an error message naming what was found instead.
+ * `values`: its needs' values (among them the step it fans out over) when the event has read them.
+ */
+export function fanOutItems(store: StoreNow, runId: string, step: PlanStep, values?: Map<string, unknown>): { items: unknown[] } | { error: string } {
   const over = step.forEach!;
-  const found = store.getResults(runId, [over.step]);
+  const found = values ?? store.getResults(runId, [over.step]);
   const value = pick(found.get(over.step), over.path);
   if (Array.isArray(value)) return { items: value };
   const where = over.path ? `"${over.step}" output at "${over.path}"` : `the output of "${over.step}"`;

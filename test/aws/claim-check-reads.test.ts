@@ -48,6 +48,10 @@ const chain = { name: 'chain', steps: { a: { executor: fn('a') }, b: { executor:
 const choose = { name: 'choose', steps: { a: { executor: fn('a') }, g: { when: { input: { mode: ['go'] } }, executor: fn('g') }, d: { executor: job, needs: ['a', 'g'] } } };
 // f's items each return a large result: f's collect reads them all for its list.
 const fan = { name: 'fan', steps: { a: { executor: fn('a') }, f: { forEach: 'a', executor: fn('f'), needs: ['a'] } } };
+// f fans out over a list inside a's result.
+const none = { name: 'none', steps: { a: { executor: fn('a') }, f: { forEach: { step: 'a', path: 'list' }, executor: fn('f'), needs: ['a'] } } };
+// e matches its \`when\` on a's result, and fans out over a list inside it.
+const pickEach = { name: 'pickEach', steps: { a: { executor: fn('a') }, e: { when: { results: { a: { tag: ['A'] } } }, forEach: { step: 'a', path: 'list' }, executor: fn('e'), needs: ['a'] } } };
 // w matches its \`when\` on a's result, and its event carries it.
 const pick = { name: 'pick', steps: { a: { executor: fn('a') }, w: { when: { results: { a: { tag: ['A'] } } }, executor: job, needs: ['a'] } } };
 
@@ -65,7 +69,7 @@ beforeAll(async () => {
   const triggers = path.join(tmp(), 'triggers');
   mkdirSync(triggers);
   const functions: Record<string, string> = {};
-  for (const w of [chain, choose, fan, pick]) {
+  for (const w of [chain, choose, fan, none, pick, pickEach]) {
     writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(compileWorkflow(w, { source: `workflows/${w.name}.yaml` })));
     for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
   }
@@ -229,6 +233,45 @@ describe('a collect over results kept in the bucket', () => {
     const body = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: ref.replace(/^s3:\/\/[^/]+\//, '') }));
     const list = JSON.parse(await body.Body!.transformToString()) as Array<{ tag: string }>;
     expect(list.map((r) => r.tag)).toEqual(Array.from({ length: n }, (_, i) => `F${i}`));
+  });
+});
+
+describe('a step with a `when` on a result kept in the bucket', () => {
+  it('reads it once: to match its `when` and for its event', async () => {
+    const runId = 'reads-when';
+    await processor({ workflow: 'pick', event: envelope('Run Requested', { workflow: 'pick', runId, input: {} }) });
+    await processor({ workflow: 'pick', event: completed(runId, 'a', large('A'), 'pick') });
+    expect(submitted()).toEqual(['w']);
+    expect(read(runId)).toEqual(['a']);
+  });
+
+  it('reads it once for a forEach step: to match its `when` and for its items', async () => {
+    const runId = 'reads-when-each';
+    await processor({ workflow: 'pickEach', event: envelope('Run Requested', { workflow: 'pickEach', runId, input: {} }) });
+    lambda.resetHistory();
+    await processor({ workflow: 'pickEach', event: completed(runId, 'a', { list: ['x', 'y'], ...large('A') }, 'pickEach') });
+    const items = lambda.commandCalls(InvokeCommand).map((c) => (JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)) as { item: unknown }).item);
+    expect(items).toEqual(['x', 'y']);
+    expect(read(runId)).toEqual(['a']);
+  });
+
+  it('reads it once when the `when` does not match, and skips the step', async () => {
+    const runId = 'reads-when-skip';
+    await processor({ workflow: 'pick', event: envelope('Run Requested', { workflow: 'pick', runId, input: {} }) });
+    await processor({ workflow: 'pick', event: completed(runId, 'a', large('Z'), 'pick') });
+    expect(submitted()).toEqual([]);
+    expect(published('Step Skipped').map((e) => e.detail['step'])).toEqual(['w']);
+    expect(read(runId)).toEqual(['a']);
+  });
+});
+
+describe('a forEach over an empty list inside a result kept in the bucket', () => {
+  it('reads it once: to fan out (no items) and for its collect, which completes the step at once', async () => {
+    const runId = 'reads-empty';
+    await processor({ workflow: 'none', event: envelope('Run Requested', { workflow: 'none', runId, input: {} }) });
+    await processor({ workflow: 'none', event: completed(runId, 'a', { list: [], ...large('A') }, 'none') });
+    expect(published('Step Completed').filter((e) => e.detail['step'] === 'f').map((e) => e.detail['output'])).toEqual([[]]);
+    expect(read(runId)).toEqual(['a']);
   });
 });
 
