@@ -5,7 +5,7 @@
  */
 import { type AttributeValue, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { itemKey, shardShare, sortKey } from '../../src/adapters/aws/dynamodb-keys.ts';
+import { itemKey, runStatusOf, shardShare, sortKey } from '../../src/adapters/aws/dynamodb-keys.ts';
 import { createDynamoDbStore, STATUS_INDEX, type DynamoDbStoreOptions } from '../../src/adapters/aws/dynamodb-store.ts';
 import { carryOut, type EffectDeps } from '../../src/adapters/aws/effects.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
@@ -255,6 +255,19 @@ describe('DynamoDB store specifics', () => {
     expect(err).toBeInstanceOf(UnreadableResultError);
     expect((err as Error).message).toMatch(/^the result of step "f" \(item 3\) of run "r" is stored by reference at mem:\/\/results\/r\/f#3\./);
     expect(asked).toHaveLength(16);
+  });
+
+  it('runStatusOf reads a run\'s status, and translates SDK errors as the store does (it passed them through raw)', async () => {
+    const { store, table } = await freshStore();
+    await store.startRun({ runId: 'st', workflow: 'wf', input: null, startedAt: 1 });
+    expect(await runStatusOf(dynamo.client, table, 'st')).toBe('running');
+    await store.finishRun('st', { status: 'failed', finishedAt: 2, error: { type: 'E', message: 'm' } });
+    expect(await runStatusOf(dynamo.client, table, 'st')).toBe('failed');
+    expect(await runStatusOf(dynamo.client, table, 'nope')).toBeUndefined();
+    const err = await runStatusOf(dynamo.client, 'joinflow-no-such-table', 'st').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JoinflowError);
+    expect((err as JoinflowError).code).toBe('STORE_MISSING_TABLE');
+    expect((err as JoinflowError).message).toMatch(/^DynamoDB GetItem on table "joinflow-no-such-table": table not found/);
   });
 
   it('keeps the first claim-checked result when a redelivered or duplicate execution completes with another output', async () => {

@@ -135,16 +135,13 @@ export function expiryFromNow(days: number): number {
   return Math.floor(Date.now() / 1000) + Math.round(days * 86_400);
 }
 
-/** A run's status alone (one strongly consistent GetItem of its META item); undefined: no such run. */
-export async function runStatusOf(client: DynamoDBClient, table: string, runId: string): Promise<string | undefined> {
-  const out = await client.send(new GetItemCommand({
-    TableName: table,
-    Key: itemKey(runId, sortKey.meta),
-    ConsistentRead: true,
-    ProjectionExpression: '#s',
-    ExpressionAttributeNames: { '#s': 'status' },
-  }));
-  return out.Item?.['status']?.S;
+/**
+ * A run's status alone (one strongly consistent GetItem of its META item, through tableAccess:
+ * SDK errors translated, as the store's runStatus's are); undefined: no such run.
+ */
+export async function runStatusOf(client: DynamoDBClient, table: string, runId: string): Promise<RunStatus | undefined> {
+  const item = await tableAccess(client, table).get(runId, sortKey.meta, ['status']);
+  return item === undefined ? undefined : ((item['status']?.S ?? 'running') as RunStatus);
 }
 
 /** The META item of a run. */

@@ -9,7 +9,6 @@ import { createJobBook, stopRunJobs, type StopReport } from './batch-jobs.ts';
 import { clientOptions, type AwsConfig } from './config.ts';
 import { createEventBridgeBus } from './eventbridge-bus.ts';
 import type { RunRecord, RunStatus } from '../../ports.ts';
-import { itemToRun, sortKey, tableAccess } from './dynamodb-keys.ts';
 import { createDynamoDbStore } from './dynamodb-store.ts';
 import { listStageRuns } from './run-list.ts';
 import { readRunStatus } from './run-status.ts';
@@ -92,11 +91,7 @@ export async function cancelStageRun(config: AwsConfig, runId: string, reason: s
   const store = createDynamoDbStore({ client: dynamo, table: config.table });
   // The record without its output: an output kept in S3 (claim-checked) would need the stage's
   // bucket, and a cancel needs only the status.
-  const table = tableAccess(dynamo, config.table);
-  const readRun = async () => {
-    const item = await table.get(runId, sortKey.meta);
-    return item === undefined ? undefined : itemToRun(item);
-  };
+  const readRun = async () => store.getRun(runId, { output: false });
   let run: RunRecord | undefined;
   try {
     run = await readRun();
