@@ -195,8 +195,16 @@ function settings(custom = {}) {
 /** The parts after a stage's prefix that name its step functions, job definitions and task queues. */
 const PREFIX_INFIXES = ['s', 'j', 'q'];
 
+/** Days the stage's dead-letter queues keep a message (their MessageRetentionPeriod, the SQS maximum). */
+const DLQ_RETENTION_DAYS = 14;
+
 function buildModel({ service, stage, region, custom, plans, subscriptions = [], warn = (line) => process.stderr.write(`${line}\n`) }) {
   const s = settings(custom);
+  // The DLQs keep a message 14 days (MessageRetentionPeriod 1209600): a dead-lettered event redriven
+  // late would find the claim checks it refers to deleted by the bucket's lifecycle rule.
+  if (s.claimCheckDays < DLQ_RETENTION_DAYS) {
+    warn(`joinflow: custom.joinflow.claimCheckDays is ${s.claimCheckDays}, under the ${DLQ_RETENTION_DAYS} days the dead-letter queues keep a message: a dead-lettered event redriven after ${s.claimCheckDays} day${s.claimCheckDays === 1 ? '' : 's'} may find the large results and events it refers to deleted; ${DLQ_RETENTION_DAYS} or more keeps them as long as the message`);
+  }
   // serverless only warns about a stage outside its pattern; the names made of it would then fail
   // in CloudFormation (an SQS queue name takes letters, digits, - and _; a bus name no _ ...).
   if (!/^[a-zA-Z0-9-]+$/.test(String(stage))) throw new Error(`the stage name "${stage}" may have only letters, digits and dashes (it names the stage's queues, bus, table and functions)`);

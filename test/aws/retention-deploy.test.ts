@@ -8,7 +8,10 @@ import type { TriggerPlan } from '../../src/model/plan.ts';
 import { runWaitMs } from '../../src/runtime/waits.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const lib = createRequire(import.meta.url)(path.join(root, 'deploy/lib.cjs')) as { settings(custom: object): { claimCheckDays: number } };
+const lib = createRequire(import.meta.url)(path.join(root, 'deploy/lib.cjs')) as {
+  settings(custom: object): { claimCheckDays: number };
+  buildModel(args: { service: string; stage: string; region: string; custom: object; plans: TriggerPlan[]; warn?: (line: string) => void }): unknown;
+};
 const deploy = createRequire(import.meta.url)(path.join(root, 'deploy/retention.cjs')) as {
   runWaitMs(plan: unknown): number;
   claimCheckExpiryDays(model: { plans: unknown[]; settings: { claimCheckDays: number } }): number;
@@ -45,5 +48,19 @@ describe('deploy/retention.cjs', () => {
     for (const bad of [2.5, 0, -3, 'x']) {
       expect(() => lib.settings({ claimCheckDays: bad })).toThrow(`custom.joinflow.claimCheckDays must be a whole number, 1 or more (got ${JSON.stringify(bad)})`);
     }
+  });
+
+  it('warns when claimCheckDays is under the 14 days the dead-letter queues keep a message, and only then', () => {
+    const warnings = (custom: object) => {
+      const lines: string[] = [];
+      lib.buildModel({ service: 'joinflow', stage: 'test', region: 'us-east-1', custom, plans: [], warn: (l) => lines.push(l) });
+      return lines;
+    };
+    expect(warnings({ claimCheckDays: 7 })).toEqual([
+      'joinflow: custom.joinflow.claimCheckDays is 7, under the 14 days the dead-letter queues keep a message: a dead-lettered event redriven after 7 days may find the large results and events it refers to deleted; 14 or more keeps them as long as the message',
+    ]);
+    expect(warnings({ claimCheckDays: 1 })[0]).toMatch(/redriven after 1 day may/);
+    expect(warnings({ claimCheckDays: 14 })).toEqual([]);
+    expect(warnings({})).toEqual([]);
   });
 });
