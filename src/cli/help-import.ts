@@ -8,7 +8,8 @@ export const IMPORT_HELP = `Usage: joinflow import wfcommons <trace.json> [-o FI
        joinflow import asl <machine.asl.json> -o WORKFLOW [--tasks MODULE] [--name NAME]
 
 wfcommons: converts a WfCommons trace (WfFormat 1.4 or 1.5) into a workflow, one step per task;
-step ids are the trace's task ids. By default every step simulates the task's recorded runtime.
+step ids are what the trace's parents and children name tasks by (WfFormat 1.5: task ids; 1.4:
+task names). By default every step simulates the task's recorded runtime.
 With --command or --mapping, each task's input/output file lists become the step's "files":
 process, batch and container command steps get them staged in the run's data directory
 (JOINFLOW_DATA_DIR, JOINFLOW_INPUTS, JOINFLOW_OUTPUTS; see joinflow run --data). Prints
