@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import path from 'node:path';
 import { alive } from '../adapters/local/process-identity.ts';
 import { openDurableState } from '../adapters/local/durable-state.ts';
+import { keepDroppedWal } from '../adapters/local/wal-check.ts';
 import { StateFileError, stateDirError, stateDirectory } from '../adapters/local/sqlite-schema.ts';
 import { UsageError } from '../model/errors.ts';
 
@@ -24,6 +25,11 @@ export function stateDir(flag: string | undefined): string {
 /** Opens the durable state (SQLite + blob files) in `dir`, creating it if needed. */
 export function openState(dir: string, options: { mustExist?: boolean } = {}) {
   if (options.mustExist) requireState(dir);
+  // SQLite drops the commits after a damaged frame of the WAL without a word: say so (not while an engine writes it).
+  if (otherEngines(dir).length === 0) {
+    const dropped = keepDroppedWal(path.join(dir, 'state.db'));
+    if (dropped) process.stderr.write(`joinflow: ${dropped}\n`);
+  }
   return openDurableState({ dir });
 }
 
