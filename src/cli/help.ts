@@ -1,6 +1,7 @@
 /** Help texts; each subcommand's --help prints its entry. Keep in step with the README. */
 import { CHAOS_HELP } from './chaos-option.ts';
 import { CWL_TOOL_HELP, IMPORT_HELP } from './help-import.ts';
+import { WORKER_HELP } from './help-worker.ts';
 
 const AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_STAGE, else dev); the bus and table
                    are joinflow-<stage> unless --bus / --table say otherwise
@@ -15,39 +16,6 @@ const START_AWS_FLAGS = `  --stage S        deployed stage (default $JOINFLOW_ST
   --region R       AWS region (default $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)
   --endpoint URL   send every call to an emulator (default $AWS_ENDPOINT_URL)
   --bus B          the stage's event bus (default $JOINFLOW_BUS, else joinflow-<stage>)
-`;
-
-/** Help of `joinflow worker`. */
-export const WORKER_HELP = `Usage: joinflow worker --queue URL [options]
-
-Runs container steps: long-polls the SQS task queue, runs each task's handler module (in a
-worker thread) or command (as a child process), keeps the message invisible while it runs,
-publishes Step Started / Completed / Failed to the EventBridge bus, then deletes the message.
-Delivery is at-least-once: a task may run again after a crash, so handlers should be idempotent.
-SIGTERM or SIGINT stops receiving and waits up to 25 s for running tasks; tasks still running
-then are aborted and left on the queue for another worker (a second signal aborts at once).
-A task whose run has ended (cancelled, failed, or succeeded without it) is not run, and a running
-task is stopped within 30 s of its run's end, with no result: the worker reads the run's status
-from the stage's table (GetItem; if it cannot, it says so once and runs every task to its end).
-
-Options:
-  --queue URL          SQS queue URL to poll (required)
-  --stage S            the stage whose bus and table (joinflow-<S>) the worker uses (default
-                       $JOINFLOW_STAGE, else dev); --bus and --table name them otherwise
-  --bus NAME           EventBridge bus for step events (default joinflow-<stage> with --stage,
-                       else $JOINFLOW_BUS, else joinflow-<stage>)
-  --table NAME         the stage's DynamoDB table, for run status (default as --bus; '' runs
-                       every task regardless of its run; a run not in it counts as running)
-  --endpoint URL       send SQS, EventBridge and DynamoDB calls to an emulator (default $AWS_ENDPOINT_URL)
-  --region R           AWS region (default $AWS_REGION or $AWS_DEFAULT_REGION, else us-east-1)
-  --concurrency N      tasks run at once (default 1)
-  --visibility SEC     visibility timeout, renewed every SEC/3 while a task runs (default 60)
-
-Relative handler modules and working directories resolve against the current directory.
-Process logs go to <tmpdir>/joinflow-worker/<runId>/. Set $JOINFLOW_BUCKET to claim-check
-outputs too big for an event into S3, and to stage the data files of steps with "files": inputs
-are downloaded from s3://<bucket>/data/<runId>/ into <tmpdir>/joinflow-worker/<runId>/data
-(JOINFLOW_DATA_DIR) before the command, declared outputs uploaded there after it.
 `;
 
 /** Help of `joinflow dev`. */

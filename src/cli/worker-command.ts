@@ -10,7 +10,7 @@ import { createProcessExecutor } from '../adapters/local/process-executor.ts';
 import { UsageError } from '../model/errors.ts';
 
 /** Help of `joinflow worker`, in the style of help.ts. */
-export { WORKER_HELP } from './help.ts';
+export { WORKER_HELP } from './help-worker.ts';
 
 /** What the orchestrator's stop timeout (ECS: 30 s by default) leaves after our own cleanup. */
 const GRACE_MS = 25_000;

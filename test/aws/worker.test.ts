@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,6 +105,24 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A handler module whose top-level code writes `importing`, then waits until the test releases
+ * it: its load lasts as long as the test wants. `now` returns at once; `hangs` never does.
+ */
+function slowImport(): { module: string; importing: () => boolean; release: () => void } {
+  const dir = mkdtempSync(path.join(scratch, 'slow-'));
+  const module = path.join(dir, 'slow-import.mjs');
+  const [importing, release] = [path.join(dir, 'importing'), path.join(dir, 'release')];
+  writeFileSync(module, [
+    "import { existsSync, writeFileSync } from 'node:fs';",
+    `writeFileSync(${JSON.stringify(importing)}, '');`,
+    `while (!existsSync(${JSON.stringify(release)})) await new Promise((resolve) => setTimeout(resolve, 10));`,
+    "export const now = () => 'ran';",
+    'export const hangs = () => new Promise(() => {});',
+  ].join('\n'));
+  return { module, importing: () => existsSync(importing), release: () => writeFileSync(release, '') };
 }
 
 function container(spec: Partial<ContainerExecutor>): ContainerExecutor {
@@ -407,6 +425,47 @@ describe('createWorker', () => {
     await until('Step Failed', () => bus.of('Step Failed').length > 0);
     expect(bus.of('Step Failed')[0]).toMatchObject({ runId: t.runId, retrying: true, error: { type: 'StepTimeout', message: expect.stringContaining('300 ms') } });
     await until('the message to be deleted', async () => (await messageCount(url)) === 0);
+  });
+
+  // As on the embedded engine (test/unit/function-timing.test.ts): a handler's init is not part of its timeout.
+  it("leaves the load of a handler's module out of its timeoutMs and logs it as the attempt's init", async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const slow = slowImport();
+    const t = task(container({ module: slow.module, export: 'now' }), {}, { timeoutMs: 300 });
+    await dispatcher.dispatch(t);
+    const infos: string[] = [];
+    startWorker(url, bus, { logger: { info: (m) => infos.push(m), warn: () => {}, error: () => {} } });
+    await until('the module to load', slow.importing);
+    // The module loads for longer than the step's timeout.
+    await new Promise((r) => setTimeout(r, 900));
+    slow.release();
+    await until('its log line', () => infos.length > 0);
+    expect(bus.of('Step Failed')).toEqual([]);
+    expect(bus.of('Step Completed')).toEqual([{ workflow: 'wf', runId: t.runId, step: 'work', attempt: 1, output: 'ran' }]);
+    const [, took, init] = /: succeeded in (\d+) ms, (\d+) ms of it init$/.exec(infos[0]!) ?? [];
+    expect(Number(init)).toBeGreaterThanOrEqual(900);
+    expect(Number(took)).toBeGreaterThanOrEqual(Number(init));
+  });
+
+  it('says in the StepTimeout of a handler that outlives timeoutMs after a long load how long the load took', async () => {
+    const { url, dispatcher } = await queues();
+    const bus = captureBus();
+    const slow = slowImport();
+    const t = task(container({ module: slow.module, export: 'hangs' }), {}, { timeoutMs: 300 });
+    await dispatcher.dispatch(t);
+    const infos: string[] = [];
+    startWorker(url, bus, { logger: { info: (m) => infos.push(m), warn: () => {}, error: () => {} } });
+    await until('the module to load', slow.importing);
+    await new Promise((r) => setTimeout(r, 900));
+    slow.release();
+    await until('Step Failed', () => bus.of('Step Failed').length > 0);
+    const message = (bus.of('Step Failed')[0]!['error'] as { message: string }).message;
+    const [, initMs, tookMs] = /^step "work" timed out after 300 ms of its handler \(attempt 1\): its timeoutMs counts from the handler's start, which came (\d+) ms into the attempt, spent starting a worker thread or loading its module \((\d+) ms in all\)$/.exec(message) ?? [];
+    expect(Number(initMs)).toBeGreaterThanOrEqual(900);
+    expect(Number(tookMs)).toBeGreaterThanOrEqual(Number(initMs) + 300);
+    await until('its log line', () => infos.length > 0);
+    expect(infos[0]).toMatch(new RegExp(`: timed out in \\d+ ms, ${initMs} ms of it init$`));
   });
 
   it('stop() lets a running task finish before it resolves', async () => {

@@ -21,10 +21,12 @@ import { DetailType, JOINFLOW_SOURCE, stepRef, type EventEnvelope, type StepErro
 import type { EventBus, Executor, StepOutcome, Task } from '../../ports.ts';
 import { createStagingExecutor, type DataStage } from '../local/data-staging.ts';
 import { createLocalContainerExecutor } from '../local/delegating-executors.ts';
-import { setLongTimeout } from '../local/long-timer.ts';
+import type { TimedOut } from '../local/lanes.ts';
+import { timeoutMessage } from '../local/step-events.ts';
 import { PUT_EVENTS_FAILED } from './eventbridge-bus.ts';
 import { createDeadLetters } from './dead-letter-queue.ts';
 import { createRunWatch, RUN_ENDED } from './worker-run-watch.ts';
+import { startAttemptTimer } from './worker-timing.ts';
 import { parseTask } from './worker-task.ts';
 
 /** Where the worker reports; `info` gets exactly one line per finished task. */
@@ -156,15 +158,16 @@ export function createWorker(options: WorkerOptions): Worker {
     return () => clearInterval(timer);
   }
 
-  function outcomeEvent(task: Task, outcome: StepOutcome, timedOut: boolean): EventEnvelope {
+  function outcomeEvent(task: Task, outcome: StepOutcome, timedOut: TimedOut | undefined): EventEnvelope {
     if (outcome.status === 'succeeded') return event(DetailType.StepCompleted, stepRef(task, { output: outcome.output ?? null }));
+    // Said as the embedded engine says it: a handler's init before its timeout began, if any.
     const error: StepError = timedOut
-      ? { type: 'StepTimeout', message: `step "${task.step}" timed out after ${task.timeoutMs} ms (attempt ${task.attempt})` }
+      ? { type: 'StepTimeout', message: timeoutMessage(task, timedOut) }
       : outcome.status === 'failed'
         ? outcome.error
         : { type: 'Aborted', message: `step "${task.step}" was aborted (attempt ${task.attempt})` };
     // A timeout is worth retrying like any transient failure; the engine decides the same way.
-    const retriable = timedOut || (outcome.status === 'failed' && outcome.retriable);
+    const retriable = timedOut !== undefined || (outcome.status === 'failed' && outcome.retriable);
     return event(DetailType.StepFailed, stepRef(task, { error, retrying: retriable && task.attempt < task.maxAttempts }));
   }
 
@@ -206,8 +209,9 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     const stopRenewing = keepInvisible(receipt, what);
     const stopWatching = runs.watch(task, controller);
-    const timer = task.timeoutMs === undefined ? undefined : setLongTimeout(() => controller.abort(TIMEOUT), task.timeoutMs);
-    const started = now();
+    // A handler's timeout leaves out its init, as on the embedded engine (worker-timing.ts).
+    const timing = startAttemptTimer(containers, task, now, () => controller.abort(TIMEOUT));
+    const started = timing.start;
     try {
       // Step Started is informational; losing it must not lose the task.
       await bus.publish([event(DetailType.StepStarted, stepRef(task, { startedAt: started }))])
@@ -216,11 +220,12 @@ export function createWorker(options: WorkerOptions): Worker {
       try {
         outcome = task.files && !options.data
           ? { status: 'failed', error: { type: 'NoDataStage', message: `step "${task.step}" declares data files, but this worker has no bucket to stage them through: set $JOINFLOW_BUCKET` }, retriable: false }
-          : await containers.execute(task, controller.signal);
+          : await containers.execute(task, controller.signal, timing.began);
       } catch (error) {
         outcome = { status: 'failed', error: { type: 'WorkerError', message: describe(error) }, retriable: true };
       }
-      timer?.clear();
+      timing.clear();
+      const endedAt = now();
       const reason: unknown = controller.signal.reason;
       if (outcome.status === 'aborted' && typeof reason === 'string' && reason.startsWith(RUN_ENDED)) {
         // Its run ended meanwhile: the result would be ignored, so none is published.
@@ -228,8 +233,8 @@ export function createWorker(options: WorkerOptions): Worker {
         log.info(`${what}: stopped after ${now() - started} ms, its run has ended (${reason.slice(RUN_ENDED.length + 2)})`);
         return;
       }
-      const timedOut = outcome.status === 'aborted' && reason === TIMEOUT;
-      if (outcome.status === 'aborted' && !timedOut) {
+      const timedOut = outcome.status === 'aborted' && reason === TIMEOUT ? timing.timedOut(endedAt) : undefined;
+      if (outcome.status === 'aborted' && timedOut === undefined) {
         // Abandoned at shutdown: no result, so the message must come back; visibility 0 hands it
         // to another worker now rather than after the timeout.
         await setVisibility(receipt, 0).catch(() => {});
@@ -257,9 +262,11 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       await deleteMessage(receipt, what);
       const status = outcome.status === 'succeeded' ? 'succeeded' : timedOut ? 'timed out' : `failed (${outcome.status === 'failed' ? outcome.error.type : 'aborted'})`;
-      log.info(`${what}: ${status} in ${now() - started} ms`);
+      // As `joinflow run` prints an attempt: its init (a worker thread's start, its module's load) apart.
+      const initMs = timedOut ? (timedOut.handlerStarted === false ? timedOut.tookMs : timedOut.initMs) : timing.initMs(outcome, endedAt);
+      log.info(`${what}: ${status} in ${now() - started} ms${initMs ? `, ${initMs} ms of it init` : ''}`);
     } finally {
-      timer?.clear();
+      timing.clear();
       stopRenewing();
       stopWatching();
     }

@@ -82,6 +82,17 @@ export type TraceRecord = {
  */
 export type TimedOut = { status: 'timeout'; timeoutMs: number; tookMs?: number; initMs?: number; handlerStarted?: false };
 
+/**
+ * A timeout of an attempt with an init phase, from its start and end and when its handler began
+ * (undefined: it never did), on one clock. Also `joinflow worker`'s (aws/worker-timing.ts).
+ */
+export function initTimeout(timeoutMs: number, start: number, end: number, handlerAt: number | undefined): TimedOut {
+  const tookMs = Math.max(0, end - start);
+  if (handlerAt === undefined) return { status: 'timeout', timeoutMs, tookMs, handlerStarted: false };
+  const initMs = Math.min(tookMs, Math.max(0, handlerAt - start));
+  return initMs === 0 ? { status: 'timeout', timeoutMs, tookMs } : { status: 'timeout', timeoutMs, tookMs, initMs };
+}
+
 /** What the lanes report back to the engine. */
 export type LaneHooks = {
   started(task: Task, at: number): void;
@@ -300,15 +311,10 @@ export class Lanes {
   #timedOut(job: Job, record: TraceRecord): TimedOut {
     const timeoutMs = job.task.timeoutMs!;
     if (!job.initPhase) return { status: 'timeout', timeoutMs };
-    const tookMs = Math.max(0, record.end - record.start);
-    if (job.handlerAt === undefined) {
-      record.initMs = tookMs;
-      return { status: 'timeout', timeoutMs, tookMs, handlerStarted: false };
-    }
-    const initMs = Math.min(tookMs, Math.max(0, job.handlerAt - record.start));
-    if (initMs === 0) return { status: 'timeout', timeoutMs, tookMs };
-    record.initMs = initMs;
-    return { status: 'timeout', timeoutMs, tookMs, initMs };
+    const timedOut = initTimeout(timeoutMs, record.start, record.end, job.handlerAt);
+    if (timedOut.handlerStarted === false) record.initMs = timedOut.tookMs;
+    else if (timedOut.initMs !== undefined) record.initMs = timedOut.initMs;
+    return timedOut;
   }
 
   #pump(kind: ExecutorKind): void {

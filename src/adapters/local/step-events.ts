@@ -128,7 +128,7 @@ export function attemptEvent(task: Task, outcome: AttemptEnd, make: EventFactory
  * What a timeout says: the step, the limit, the attempt; for a handler, the start-up before it
  * (which its timeout does not count, as Lambda's leaves out the Init), or that it never began.
  */
-function timeoutMessage(task: Task, timedOut: TimedOut): string {
+export function timeoutMessage(task: Task, timedOut: TimedOut): string {
   const { timeoutMs, initMs, tookMs } = timedOut;
   if (timedOut.handlerStarted === false) {
     return `step "${task.step}" timed out (attempt ${task.attempt}) before its handler started: the worker thread and the module it waited for were not ready ` +
