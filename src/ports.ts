@@ -218,7 +218,8 @@ export interface Executor {
   /**
    * The executor that runs `task` for this one, when it hands it on as it is (locally, a
    * `container` step's handler runs in the function pool): the task is then timed as that
-   * executor's (its `initPhase` and `deferredStart`), and `execute` passes `began` and `begin` on.
+   * executor's (its `initPhase` and `deferredStart`), stays in the process as its tasks do (its
+   * `local`), and `execute` passes `began` and `begin` on.
    */
   runner?(task: Task): Executor | undefined;
   close(): Promise<void>;

@@ -77,6 +77,20 @@ describe('group commit', () => {
     expect(committedTasks(grouped.dir)).toHaveLength(200);
   });
 
+  it("shares commits between the batches of container steps whose handler runs in the process, as of function steps", async () => {
+    const handler = path.resolve(import.meta.dirname, '../fixtures/handlers/plain.mjs');
+    const steps: WorkflowInput['steps'] = {};
+    for (let i = 0; i < 30; i++) steps[`c${i}`] = { needs: i === 0 ? [] : [`c${i - 1}`], executor: { type: 'container', queue: 'q', module: handler, export: 'handler' } };
+    const { engine, dir, commits } = durable(60_000);
+    engine.register(compileWorkflow({ name: 'containers', steps }, { source: 'test' }));
+    const r = await engine.run('containers', { name: 'x' });
+    expect(r.status, JSON.stringify(r.error)).toBe('succeeded');
+    expect(r.output).toEqual({ c29: { greeting: 'hello x', step: 'c29' } });
+    // Each batch committed at once (a commit per step) when such a step was taken to leave the process.
+    expect(commits()).toBeLessThan(10);
+    expect(committedTasks(dir)).toHaveLength(30);
+  });
+
   it('commits before a process step starts: the process sees its own dispatch in the state file', async () => {
     const { engine, dir } = durable(60_000);
     // The child reads the state database the way another process would: committed rows only.

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { INIT_LIMIT_MS, Lanes, type LaneHooks, type TraceRecord } from '../../src/adapters/local/lanes.ts';
+import { createLocalContainerExecutor } from '../../src/adapters/local/delegating-executors.ts';
 import { createSimulateExecutor } from '../../src/adapters/local/simulate-executor.ts';
 import type { Executor, StepOutcome, StopSignal, Task } from '../../src/ports.ts';
 
@@ -246,5 +247,21 @@ describe('Lanes: an executor that says when a task begins (deferredStart)', () =
     for (const step of ['i1', 'i2', 'i3']) expect(by[step]!.end - by[step]!.start).toBe(0);
     expect(by['i1']!.start).toBeLessThan(by['i2']!.start);
     expect(by['timed']!.end).toBeGreaterThan(by['timed']!.start);
+  });
+});
+
+// Local tasks' batches share a group commit (batch-effects.ts); test/e2e/group-commit.test.ts counts the commits.
+describe('Lanes.isLocal', () => {
+  it("is true of a container step whose handler runs in the process's function pool, not of a container command", () => {
+    const idle = (kind: Executor['kind'], local: boolean): Executor => ({ kind, local, execute: () => new Promise(() => {}), close: async () => {} });
+    const functions = idle('function', true);
+    const processes = idle('process', false);
+    const executors = new Map<Task['executor']['type'], Executor>([['function', functions], ['process', processes], ['container', createLocalContainerExecutor(functions, processes)]]);
+    const lanes = new Lanes(executors, new Map(), { started: () => {}, finished: () => {}, wanted: () => true, now: () => 0 });
+    const of = (executor: Task['executor']): Task => ({ ...task('s'), executor });
+    expect(lanes.isLocal(of({ type: 'container', queue: 'q', module: 'm.mjs', export: 'handler', args: [], env: {} }))).toBe(true);
+    expect(lanes.isLocal(of({ type: 'container', queue: 'q', command: 'tool', export: 'handler', args: [], env: {} }))).toBe(false);
+    expect(lanes.isLocal(of({ type: 'function', module: 'm.mjs', export: 'handler' }))).toBe(true);
+    expect(lanes.isLocal(of({ type: 'process', command: 'tool', args: [], env: {} }))).toBe(false);
   });
 });

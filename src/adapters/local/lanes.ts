@@ -152,9 +152,13 @@ export class Lanes {
     for (const i of order) this.submit(tasks[i]!);
   }
 
-  /** Whether a task runs inside this process (its executor is `local`). */
+  /**
+   * Whether a task runs inside this process: its executor is `local`, or the one it hands the task
+   * to is (Executor.runner: a `container` step's handler, run in the function pool).
+   */
   isLocal(task: Task): boolean {
-    return this.#executors.get(task.executor.type)?.local === true;
+    const executor = this.#executors.get(task.executor.type);
+    return (executor?.runner?.(task) ?? executor)?.local === true;
   }
 
   /** Aborts a run's running tasks (they end as cancelled) and resolves, with how many there were, when they have stopped. */
