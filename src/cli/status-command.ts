@@ -14,7 +14,7 @@ import { emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping,
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 
-export { STATUS_LOCAL_HELP } from './help.ts';
+export { STATUS_LOCAL_HELP } from './help-status.ts';
 
 /** Runs `joinflow status`; exit 0 when found, 1 when the run does not exist. */
 export async function statusCommand(args: string[]): Promise<number> {
