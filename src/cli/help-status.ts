@@ -24,8 +24,10 @@ engine died first: 'joinflow resume' then stops what they left running and recor
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
 stage's DynamoDB table instead: each step's state (dispatched, completed, failed, lost, skipped,
-caught, stopped: its Batch job was stopped when the run ended), forEach items done, and the ids
-of the Batch jobs still running (JSON: steps[].jobs).
+caught, stopped: its Batch job was stopped when the run ended), forEach items done ('forEach over
+0 items', JSON items: 0, for a forEach over an empty array), and the ids of the Batch jobs still
+running (JSON: steps[].jobs). A step waiting for its delayMs (or a retry for its backoff) shows
+as dispatched, with no due time: the table records neither (SQS holds the timer's message).
 Exit codes: 0 found, 1 no such run, 2 bad usage or the table could not be read (the message
 says why: no credentials, no such table, no endpoint).
 `;

@@ -6,7 +6,8 @@
  * were caught (the `$caught:<step>` note their catch step reads its error from), and which failed
  * for good (the processor's `$failed:<step>[#item]` note; the step that failed a failed run is
  * also named in its record's error), and which were still running on Batch when the run ended and
- * were stopped (their `JOB#` item's `stoppedAt`, batch-jobs.ts).
+ * were stopped (their `JOB#` item's `stoppedAt`, batch-jobs.ts), and which forEach steps fanned
+ * out over an empty array (their `$collect:<step>` join's `need` is 0: the width the fan-out set).
  */
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunRecord } from '../../ports.ts';
@@ -16,13 +17,15 @@ import { JOB_PREFIX } from './batch-jobs.ts';
 import { itemKey, itemToRun, num, sortKey, type Item } from './dynamodb-keys.ts';
 
 const LOST_PREFIX = TriggerId.lost('');
+const COLLECT_PREFIX = TriggerId.collect('');
 const SKIPPED_PREFIX = skippedKey('');
 const CAUGHT_PREFIX = caughtKey('');
 const FAILED_PREFIX = failedKey('');
 
 /**
- * One step as status shows it. Items count a forEach step's finished items. `lost`: it can never
- * run. `jobs`: its Batch jobs not known to have ended (a step still running on Batch), by id.
+ * One step as status shows it. Items count a forEach step's finished items (0: it fanned out over
+ * an empty array, and completed with []). `lost`: it can never run. `jobs`: its Batch jobs not
+ * known to have ended (a step still running on Batch), by id.
  */
 export type StepStatus = {
   step: string;
@@ -54,6 +57,7 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   const failures: string[] = [];
   const stopped = new Set<string>();
   const running = new Map<string, string[]>();
+  const empty = new Set<string>();
   for (const item of items) {
     const sk = item['sk']?.S ?? '';
     if (sk.startsWith(JOB_PREFIX)) {
@@ -68,6 +72,11 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
       const trigger = sk.slice('TRIG#'.length);
       if (trigger.startsWith(LOST_PREFIX) && !trigger.includes('#')) {
         if (num(item, 'claimedAt') !== undefined) lost.push(trigger.slice(LOST_PREFIX.length));
+        continue;
+      }
+      // A forEach's collect is sized by its fan-out (setNeed): 0 when its array was empty.
+      if (trigger.startsWith(COLLECT_PREFIX) && !trigger.includes('#')) {
+        if (num(item, 'need') === 0) empty.add(trigger.slice(COLLECT_PREFIX.length));
         continue;
       }
       // Internal triggers ($collect, $succeed, ...) and shard/marker items are not steps.
@@ -116,6 +125,10 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   for (const step of stopped) {
     const s = steps.get(step);
     if (s?.state === 'dispatched') s.state = 'stopped';
+  }
+  for (const step of empty) {
+    const s = steps.get(step);
+    if (s) s.items = 0;
   }
   for (const [step, ids] of running) {
     const s = steps.get(step);

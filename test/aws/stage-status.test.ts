@@ -1,0 +1,139 @@
+/**
+ * `joinflow status --table` of runs the real processor (and timer) handlers wrote to the table:
+ * a forEach over an empty array, and a step waiting for its `delayMs`. DynamoDB on dynalite, the
+ * timer queue on fauxqs; EventBridge and Lambda (no emulators) through aws-sdk-client-mock.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
+import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
+import { resetWiring } from '../../src/adapters/aws/wiring.ts';
+import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
+import { statusCommand } from '../../src/cli/status-command.ts';
+import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { useHandlerEnv } from '../helpers/handler-env.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const eb = mockClient(EventBridgeClient);
+const lambda = mockClient(LambdaClient);
+const saved = { ...process.env };
+const tmp = tempDirs('jf-aws-stage-status-');
+const TABLE = 'joinflow-stage-status';
+let dynamo: DynaliteHandle;
+let fauxqs: FauxqsServer;
+let sqs: SQSClient;
+let timerQueue: string;
+
+const fn = (name: string) => ({ type: 'function', module: './handlers/h.ts', export: name }) as const;
+// f fans out over a's result; n runs after it.
+const fan = { name: 'fan', steps: { a: { executor: fn('a') }, f: { forEach: 'a', executor: fn('f'), needs: ['a'] }, n: { executor: fn('n'), needs: ['f'] } } };
+// b starts a minute after a completed.
+const later = { name: 'later', steps: { a: { executor: fn('a') }, b: { delayMs: 60_000, executor: fn('b'), needs: ['a'] } } };
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
+  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  timerQueue = (await sqs.send(new CreateQueueCommand({ QueueName: 'stage-status-timers' }))).QueueUrl!;
+  const triggers = path.join(tmp(), 'triggers');
+  mkdirSync(triggers);
+  const functions: Record<string, string> = {};
+  for (const w of [fan, later]) {
+    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(compileWorkflow(w, { source: `workflows/${w.name}.yaml` })));
+    for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
+  }
+  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: {} });
+  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_TIMER_QUEUE_URL: timerQueue });
+  resetWiring();
+  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+}, 60_000);
+
+afterAll(async () => {
+  process.env = saved;
+  resetWiring();
+  eb.restore();
+  lambda.restore();
+  sqs?.destroy();
+  await fauxqs?.stop();
+  await dynamo?.close();
+});
+
+type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
+const envelope = (workflow: string, type: string, detail: Record<string, unknown>): Envelope => ({ id: randomUUID(), source: 'joinflow', 'detail-type': type, time: new Date().toISOString(), detail: { workflow, ...detail } });
+const completed = (workflow: string, runId: string, step: string, output: unknown) => envelope(workflow, 'Step Completed', { runId, step, attempt: 1, output });
+/** The events the processor put on the bus of a detail type, as it receives them. */
+const published = (workflow: string, type: string) => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []).filter((e) => e.DetailType === type)
+  .map((e) => envelope(workflow, type, JSON.parse(e.Detail!) as Record<string, unknown>));
+
+/** `joinflow status <runId> --table ...` (with `--json` when asked): its stdout. */
+async function status(runId: string, json = false): Promise<string> {
+  const out: string[] = [];
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+  try {
+    expect(await statusCommand([runId, '--table', TABLE, ...(json ? ['--json'] : [])])).toBe(0);
+  } finally {
+    write.mockRestore();
+  }
+  return out.join('');
+}
+
+describe('joinflow status of a stage run', () => {
+  it('shows a forEach over an empty array as completed over 0 items (its collect\'s width), as the embedded status does', async () => {
+    const runId = 'empty-fan';
+    await processor({ workflow: 'fan', event: envelope('fan', 'Run Requested', { runId, input: {} }) });
+    await processor({ workflow: 'fan', event: completed('fan', runId, 'a', []) });
+    // f completed in the event that fanned it out: its Step Completed (output []) records its result.
+    const done = published('fan', 'Step Completed').filter((e) => e.detail['runId'] === runId && e.detail['step'] === 'f');
+    expect(done.map((e) => e.detail['output'])).toEqual([[]]);
+    await processor({ workflow: 'fan', event: done[0]! });
+    const { steps } = JSON.parse(await status(runId, true)) as { steps: Array<{ step: string; state: string; items?: number }> };
+    expect(steps.map((s) => [s.step, s.state, s.items])).toEqual([['a', 'completed', undefined], ['f', 'completed', 0], ['n', 'dispatched', undefined]]);
+    const text = await status(runId);
+    expect(text).toMatch(/^ {2}completed +f \(forEach over 0 items\)$/m);
+    expect(text).toMatch(/^ {2}completed +a$/m);
+  });
+
+  it('shows a forEach with items as the items done, without a width of 0', async () => {
+    const runId = 'two-fan';
+    await processor({ workflow: 'fan', event: envelope('fan', 'Run Requested', { runId, input: {} }) });
+    await processor({ workflow: 'fan', event: completed('fan', runId, 'a', [1, 2]) });
+    await processor({ workflow: 'fan', event: envelope('fan', 'Step Completed', { runId, step: 'f', item: 0, attempt: 1, output: 1 }) });
+    const { steps } = JSON.parse(await status(runId, true)) as { steps: Array<{ step: string; state: string; items?: number }> };
+    expect(steps.map((s) => [s.step, s.state, s.items])).toEqual([['a', 'completed', undefined], ['f', 'dispatched', 1]]);
+    expect(await status(runId)).toMatch(/^ {2}dispatched +f \(1 items done\)$/m);
+  });
+
+  it('shows a step waiting for its delayMs as dispatched: the table records neither the delay nor when it is due', async () => {
+    const runId = 'delayed';
+    await processor({ workflow: 'later', event: envelope('later', 'Run Requested', { runId, input: {} }) });
+    await processor({ workflow: 'later', event: completed('later', runId, 'a', 1) });
+    // b's start waits on the timer queue, as a delayed message (not receivable before it is due).
+    expect(lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input.FunctionName)).not.toContain('joinflow-test-s-later-b');
+    const before = JSON.parse(await status(runId, true)) as { steps: Array<Record<string, unknown>> };
+    expect(before.steps).toEqual([
+      { step: 'a', state: 'completed', dispatchedAt: expect.any(Number) },
+      { step: 'b', state: 'dispatched', dispatchedAt: expect.any(Number) },
+    ]);
+    // Once the timer has dispatched it (its claim is no step's), it reads the same.
+    const task = { workflow: 'later', runId, step: 'b', attempt: 1, maxAttempts: 1, executor: fn('b'), event: { input: {}, results: { a: 1 } } };
+    expect(await timer({ Records: [{ messageId: 'm-b', body: JSON.stringify({ task, dueAt: Date.now() }) }] })).toEqual({ batchItemFailures: [] });
+    expect(lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input.FunctionName)).toContain('joinflow-test-s-later-b');
+    const after = JSON.parse(await status(runId, true)) as { steps: Array<Record<string, unknown>> };
+    expect(after.steps.map((s) => [s['step'], s['state']])).toEqual([['a', 'completed'], ['b', 'dispatched']]);
+    // The delayed message is on the queue all the same, invisible until it is due.
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: timerQueue, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    expect(got.Messages ?? []).toEqual([]);
+  });
+});
