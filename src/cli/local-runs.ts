@@ -55,8 +55,12 @@ export type StepSummary = {
   durationMs?: number;
   error?: { type: string; message: string };
   unstarted?: UnstartedAttempt;
-  /** A step (or item) waiting for its `delayMs` before its first attempt: when its timer is due. */
-  delay?: { dueAt: number };
+  /**
+   * A step (or item) waiting for its `delayMs` before its first attempt: when its timer is due.
+   * `interrupted`: the run's engine is gone, and its timer with it: `joinflow resume` sets it again
+   * (firing at once when `dueAt` has passed).
+   */
+  delay?: { dueAt: number; interrupted?: true };
   /** A forEach step whose array was empty: it completed with no items (and no attempt). */
   items?: 0;
 };
@@ -171,6 +175,20 @@ export async function emptyForEachSteps(store: Pick<TriggerStore, 'savedKeys'>, 
 export function runErrorLine(error: NonNullable<RunRecord['error']>): string {
   const where = error.step === undefined ? 'error' : `error in step "${error.step}"${error.item === undefined ? '' : ` (item ${error.item})`}`;
   return `${where}: ${error.type}: ${error.message}`;
+}
+
+/**
+ * How a waiting step's line ends: `delay, due at <time>`; of an interrupted run, whose timer runs
+ * only once `joinflow resume` has continued it, `delay, was due at <time>; ...` once that time has
+ * passed (`now`), and `delay, due at <time>, if ...` before.
+ */
+export function delayText(delay: NonNullable<StepSummary['delay']>, runId: string, now: number): string {
+  const at = new Date(delay.dueAt).toISOString();
+  if (!delay.interrupted) return `delay, due at ${at}`;
+  const resume = `'joinflow resume ${runId}'`;
+  return delay.dueAt <= now
+    ? `delay, was due at ${at}; runs once ${resume} continues the run`
+    : `delay, due at ${at}, if ${resume} has continued the run by then (else once it does)`;
 }
 
 /** `1234 ms`, `3.2 s`, `2m 05s`. */

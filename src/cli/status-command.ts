@@ -10,7 +10,7 @@ import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import type { RunRecord } from '../ports.ts';
-import { emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
+import { delayText, emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 
@@ -54,18 +54,21 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       return { step, needs: [...(spec?.needs ?? []), ...(spec?.forEach ? [spec.forEach.step] : [])] };
     });
     const steps = summarizeSteps(record, tasks, state.log.runEvents?.(runId), state.log.timers(runId), empty);
+    // The timers of a run whose engine is gone wait for `joinflow resume`, not for their time.
+    if (run.interrupted) for (const s of steps) if (s.delay) s.delay.interrupted = true;
     if (json) {
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
       return 0;
     }
     const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${runDuration(run)}`];
     // reduce, not Math.max(...): a spread of 125,000 and more arguments overflows the stack.
+    const now = Date.now();
     const width = steps.reduce((m, s) => Math.max(m, (s.item === undefined ? s.step : `${s.step}[${s.item}]`).length), 4);
     for (const s of steps) {
       const name = s.item === undefined ? s.step : `${s.step}[${s.item}]`;
       const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;
       const unstarted = s.unstarted === undefined ? '' : `; ${unstartedText(s.unstarted, record.status)}`;
-      const why = s.delay ? `; delay, due at ${new Date(s.delay.dueAt).toISOString()}` : s.items === 0 ? '; forEach over 0 items' : '';
+      const why = s.delay ? `; ${delayText(s.delay, runId, now)}` : s.items === 0 ? '; forEach over 0 items' : '';
       lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}${unstarted}${why}`);
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
       // A step that could never run (a lost branch before a step that waits for some of its needs).

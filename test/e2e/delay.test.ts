@@ -20,8 +20,11 @@ function workflow(dir: string, delayMs: number): string {
   return file;
 }
 
-/** Runs `joinflow args`, kills it `afterMs` after its first step is reported (or 10 s on), and gives its stderr. */
-async function killAfterFirst(args: string[], afterMs: number): Promise<string> {
+/**
+ * Runs `joinflow args`, kills it `afterMs` after its first step is reported (or 10 s on), and gives
+ * its stderr. `whileAlive` runs just before the kill, while the engine still runs.
+ */
+async function killAfterFirst(args: string[], afterMs: number, whileAlive?: () => void): Promise<string> {
   const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   let stderr = '';
@@ -32,6 +35,7 @@ async function killAfterFirst(args: string[], afterMs: number): Promise<string> 
       if (/ok\s+first/.test(stderr)) setTimeout(() => (clearTimeout(done), resolve()), afterMs);
     });
   });
+  whileAlive?.();
   child.kill('SIGKILL');
   await exited;
   return stderr;
@@ -136,19 +140,32 @@ describe('delayMs', () => {
     expect(JSON.parse(memory.stdout)).toMatchObject({ status: 'failed', steps: { total: 3, failed: 1, cancelled: 2 } });
   });
 
-  it('a step waiting for its delay is listed as waiting, due at its timer; once its run is cancelled, as cancelled', async () => {
+  it('a step waiting for its delay is listed as waiting, due at its timer (once its engine is gone, if resumed by then); once its run is cancelled, as cancelled', async () => {
     const dir = tmp();
     const state = path.join(dir, 'state');
-    await killAfterFirst(['run', workflow(dir, 60_000), '--state', state, '--run-id', 'c1'], 200);
-    type Waiting = { step: string; state: string; attempts: number; finishedAt?: number; delay?: { dueAt: number } };
-    const before = (JSON.parse(joinflow(['status', 'c1', '--state', state, '--json']).stdout) as { steps: Waiting[] }).steps;
+    type Waiting = { step: string; state: string; attempts: number; finishedAt?: number; delay?: { dueAt: number; interrupted?: true } };
+    const steps = () => (JSON.parse(joinflow(['status', 'c1', '--state', state, '--json']).stdout) as { run: { interrupted?: true }; steps: Waiting[] });
+    let alive: { status: ReturnType<typeof steps>; text: string } | undefined;
+    await killAfterFirst(['run', workflow(dir, 60_000), '--state', state, '--run-id', 'c1'], 200, () => {
+      alive = { status: steps(), text: joinflow(['status', 'c1', '--state', state]).stdout };
+    });
+    // While its engine runs, the timer is the engine's: due at its time.
+    const before = alive!.status.steps;
+    expect(alive!.status.run).not.toHaveProperty('interrupted');
     expect(before.map((s) => [s.step, s.state, s.attempts])).toEqual([['first', 'succeeded', 1], ['second', 'waiting', 0]]);
     // The timer was set when first's completion was processed: delayMs after first ended, or later.
     const dueAt = before[1]!.delay!.dueAt;
+    expect(before[1]!.delay).toEqual({ dueAt });
     expect(dueAt - before[0]!.finishedAt!).toBeGreaterThanOrEqual(60_000);
     expect(before[1]).not.toHaveProperty('unstarted');
+    const at = new Date(dueAt).toISOString();
+    expect(alive!.text).toContain(`\n  waiting    second  0 attempts; delay, due at ${at}\n`);
+    // Its engine killed, the timer waits for resume: due then only if the run is resumed by then.
+    const after = steps();
+    expect(after.run.interrupted).toBe(true);
+    expect(after.steps[1]).toMatchObject({ step: 'second', state: 'waiting', attempts: 0, delay: { dueAt, interrupted: true } });
     const text = joinflow(['status', 'c1', '--state', state]).stdout;
-    expect(text).toContain(`\n  waiting    second  0 attempts; delay, due at ${new Date(dueAt).toISOString()}\n`);
+    expect(text).toContain(`\n  waiting    second  0 attempts; delay, due at ${at}, if 'joinflow resume c1' has continued the run by then (else once it does)\n`);
     expect(joinflow(['cancel', 'c1', '--state', state]).code).toBe(0);
     const status = JSON.parse(joinflow(['status', 'c1', '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string }> };
     expect(status.steps.map((s) => [s.step, s.state])).toEqual([['first', 'succeeded'], ['second', 'cancelled']]);
