@@ -5,7 +5,7 @@
  * same track on both sides of every chunk boundary.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -128,5 +128,63 @@ describe('workflows/video-objects', () => {
     r = run({ video: path.join(dir, 'missing.jfv'), dataDir: dir }, path.join(dir, 'state'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${path.join(dir, 'missing.jfv')}: no such file`);
+  });
+
+  it('scripts/check.ts refuses files that are not a truth and a tracks file, naming the file and each bad field', () => {
+    const dir = tmp();
+    const file = (name: string, text: string) => {
+      writeFileSync(path.join(dir, name), text);
+      return path.join(dir, name);
+    };
+    const check = (truth: string, tracks: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'workflows/video-objects/scripts/check.ts', '--truth', truth, '--tracks', tracks], { cwd: root, encoding: 'utf8' });
+    const point = (frame: number) => ({ frame, x: 10 + frame, y: 20, area: 30, bbox: [8, 18, 12, 22] });
+    const truth = file('truth.json', JSON.stringify({ scene: { seed: 1 }, objects: [{ id: 1, track: [point(0), point(1)] }] }));
+    const tracks = file('tracks.json', JSON.stringify({ tracks: [{ id: 1, firstFrame: 0, lastFrame: 1, points: [point(0), point(1)] }] }));
+    // Well-formed files are scored (so the refusals below are the files' fault).
+    const ok = check(truth, tracks);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ oneToOne: true, objects: 1, tracks: 1, matched: 2 });
+
+    // The truth given as the tracks: said so, not "tracks is not iterable".
+    let r = check(truth, truth);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`check: ${truth}: not a tracks file (a run's data/video/tracks.json: {tracks: [{id, points: [{frame, x, y, area}]}]}) (1 problem):\n  - tracks: is required (expected array)\n`);
+    // Every bad field of a file, with its path; both files at once.
+    const badTracks = file('bad-tracks.json', JSON.stringify({ tracks: [{ id: 1 }, { id: 'two', points: [{ frame: -1, x: 'a', y: 2 }] }] }));
+    const badTruth = file('bad-truth.json', JSON.stringify({ objects: [{ id: 1, track: null }] }));
+    r = check(badTruth, badTracks);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`check: ${badTruth}: not a ground truth file`);
+    expect(r.stderr).toContain('  - objects[0].track: Invalid input: expected array, received null\n');
+    expect(r.stderr).toContain(`check: ${badTracks}: not a tracks file`);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('  - ')).slice(1)).toEqual([
+      '  - tracks[0].points: is required (expected array)',
+      '  - tracks[1].id: Invalid input: expected number, received string',
+      '  - tracks[1].points[0].frame: Too small: expected number to be >=0',
+      '  - tracks[1].points[0].x: Invalid input: expected number, received string',
+      '  - tracks[1].points[0].area: is required (expected number)',
+    ]);
+    // Two tracks with one id cannot be scored (the score pairs by id).
+    r = check(truth, file('twice.json', JSON.stringify({ tracks: [{ id: 1, points: [] }, { id: 1, points: [] }] })));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('  - tracks[1].id: id 1 again (first at tracks[0])');
+    // A file of many bad points: the first ten, then how many more.
+    r = check(truth, file('many.json', JSON.stringify({ tracks: [{ id: 1, points: Array.from({ length: 25 }, (_, i) => ({ ...point(i), x: null })) }] })));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('(25 problems):');
+    expect(r.stderr).toContain('  - tracks[0].points[9].x: Invalid input: expected number, received null\n  ... and 15 more\n');
+    expect(r.stderr).not.toContain('points[10]');
+    // Not JSON, JSON that is not an object, a directory.
+    r = check(truth, file('text.json', 'nope'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`check: ${path.join(dir, 'text.json')}: not JSON`);
+    r = check(file('null.json', 'null'), tracks);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`check: ${path.join(dir, 'null.json')}: not a ground truth file (truth.json of generate.ts or of a run: {objects: [{id, track: [{frame, x, y, area}]}]}) (1 problem):\n  - (top): Invalid input: expected object, received null\n`);
+    r = check(truth, dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`check: ${dir}: a directory, not a file\n`);
   });
 });

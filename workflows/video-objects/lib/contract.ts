@@ -96,6 +96,43 @@ export const DetectOutputSchema = z.object({
 });
 export type DetectOutput = z.infer<typeof DetectOutputSchema>;
 
+/** Where an object is in one frame, as the score reads it (a truth point or a track point). */
+const ScoredPointSchema = z.object({ frame: z.number().int().min(0), x: z.number(), y: z.number(), area: z.number().min(0) });
+
+/** Ids must be unique: the score pairs objects and tracks by id. */
+function uniqueIds(list: ReadonlyArray<{ id: number }>, field: string, ctx: z.RefinementCtx): void {
+  const first = new Map<number, number>();
+  list.forEach((o, i) => {
+    const at = first.get(o.id);
+    if (at === undefined) first.set(o.id, i);
+    else ctx.addIssue({ code: 'custom', path: [field, i, 'id'], message: `id ${o.id} again (first at ${field}[${at}])` });
+  });
+}
+
+/** The generator's truth.json, as far as the score reads it. */
+export const TruthFileSchema = z.object({
+  objects: z.array(z.object({ id: z.number().int(), track: z.array(ScoredPointSchema) })),
+}).superRefine((t, ctx) => uniqueIds(t.objects, 'objects', ctx));
+
+/** A run's tracks.json (merge writes it), as far as the score reads it. */
+export const TracksFileSchema = z.object({
+  tracks: z.array(z.object({ id: z.number().int(), points: z.array(ScoredPointSchema) })),
+}).superRefine((t, ctx) => uniqueIds(t.tracks, 'tracks', ctx));
+
+/**
+ * Zod issues one per line, `  - path: message`, with paths as `tracks[0].points[3].x`: the
+ * first `limit`, then how many more (a file of many bad points would fill the terminal).
+ */
+export function listIssues(error: z.ZodError, limit = 10): string {
+  const lines = error.issues.slice(0, limit).map((i) => {
+    const path = i.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
+    const message = i.code === 'invalid_type' && i.message.endsWith('received undefined') ? `is required (expected ${i.expected})` : i.message;
+    return `  - ${path || '(top)'}: ${message}`;
+  });
+  const more = error.issues.length - limit;
+  return `${lines.join('\n')}${more > 0 ? `\n  ... and ${more} more` : ''}`;
+}
+
 /** Readable zod issues: `path: message; …`. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ');

@@ -5,8 +5,15 @@
  * points smaller than the detector's `minArea` (an object barely inside the frame) may be
  * missed without penalty.
  */
-import type { Truth } from './synth.ts';
-import type { Track } from './tracker.ts';
+
+/** What the score reads of a truth point or a track point. */
+export type ScoredPoint = { frame: number; x: number; y: number; area: number };
+
+/** What the score reads of the truth (a `Truth` is one). */
+export type ScoredTruth = { objects: ReadonlyArray<{ id: number; track: readonly ScoredPoint[] }> };
+
+/** What the score reads of a track (a `Track` is one). */
+export type ScoredTrack = { id: number; points: readonly ScoredPoint[] };
 
 /** Scoring settings. */
 export type ScoreOptions = { radius: number; minArea: number };
@@ -31,7 +38,7 @@ export type Score = {
 };
 
 /** Compares `tracks` with `truth`. */
-export function scoreTracks(truth: Truth, tracks: Track[], options: ScoreOptions = { radius: 4, minArea: 6 }): Score {
+export function scoreTracks(truth: ScoredTruth, tracks: readonly ScoredTrack[], options: ScoreOptions = { radius: 4, minArea: 6 }): Score {
   type Point = { owner: number; x: number; y: number; area: number };
   const truthByFrame = new Map<number, Point[]>();
   const trackByFrame = new Map<number, Point[]>();
