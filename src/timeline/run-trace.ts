@@ -5,8 +5,10 @@
  * step graph: it comes from the plan of the workflow that ran.
  */
 import { z } from 'zod';
+import type { Problem } from '../model/errors.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import { sortExecutions, type Execution, type Timeline } from './timeline.ts';
+import { issueProblems } from './trace-problems.ts';
 
 const time = z.number().finite();
 
@@ -22,15 +24,16 @@ export const RunTraceRecordSchema = z.strictObject({
   initMs: z.number().finite().nonnegative().optional(),
 });
 
-/** The whole file; a record that ends before it starts is named by its index. */
-export const RunTraceSchema = z.array(RunTraceRecordSchema.refine((r) => r.end >= r.start, { message: 'ends before it starts', path: ['end'] }));
+/** The whole file's shape; runTraceProblems says what else is wrong with it. */
+export const RunTraceSchema = z.array(RunTraceRecordSchema);
 
 /** A run trace record. */
 export type RunTraceRecord = z.infer<typeof RunTraceRecordSchema>;
 
-/** True for what looks like a run trace: a non-empty array of records with a step and a start. */
+/** True for what looks like a run trace: a non-empty array with a record that has a step and a start. */
 export function looksLikeRunTrace(json: unknown): json is unknown[] {
-  return Array.isArray(json) && json.length > 0 && json.every((r) => typeof r === 'object' && r !== null && 'step' in r && 'start' in r);
+  // One record that is not (a field left out, a stray value) is named by runTraceProblems, not a reason to call the file something else.
+  return Array.isArray(json) && json.length > 0 && json.some((r) => typeof r === 'object' && r !== null && 'step' in r && 'start' in r);
 }
 
 /** The step DAG of a plan: each step with the steps it waits for (a forEach source included). */
@@ -42,31 +45,48 @@ export function planNeeds(plan: TriggerPlan): Record<string, string[]> {
 }
 
 /**
- * The problems of a run trace's records (undefined: one that is not a record) that do not fit `plan`, at most 10: unknown steps (at the
- * first record of each), items on steps without forEach or missing on steps with one, and a
- * second record of the same execution (step, item and attempt).
+ * Every problem of every record of a run trace, in record order, each with its path (`[3].start`):
+ * what the schema refuses, an end before the start, and what does not fit `plan`: a step the
+ * workflow does not have (at the first record of each), an item on a step without forEach or none
+ * on one with it, a second record of the same execution (step, item and attempt). The fields that
+ * are valid are checked whatever else is wrong with their record.
  */
-export function runTraceProblems(records: ReadonlyArray<RunTraceRecord | undefined>, plan: TriggerPlan): string[] {
-  const problems: string[] = [];
-  const seen = new Set<string>();
+export function runTraceProblems(records: readonly unknown[], plan: TriggerPlan): Problem[] {
+  const problems: Problem[] = [];
+  const unknownSteps = new Set<string>();
   const executions = new Map<string, number>();
-  records.forEach((r, i) => {
-    // A record that is not one (named by the schema's own problems) has nothing to fit.
-    if (r === undefined) return;
+  const parsed = RunTraceSchema.safeParse(records);
+  const issues = issueProblems(parsed.success ? [] : parsed.error.issues);
+  // Each record's problems together: the schema's, then the ones found here.
+  const byRecord = new Map<unknown, Problem[]>();
+  (parsed.success ? [] : parsed.error.issues).forEach((issue, n) => {
+    const list = byRecord.get(issue.path[0]);
+    if (list) list.push(issues.problems[n]!);
+    else byRecord.set(issue.path[0], [issues.problems[n]!]);
+  });
+  records.forEach((raw, i) => {
+    problems.push(...(byRecord.get(i) ?? []));
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return;
+    const r = raw as Partial<Record<keyof RunTraceRecord, unknown>>;
+    const valid = (key: keyof RunTraceRecord) => issues.valid(i, key);
+    if (valid('start') && valid('end') && (r.end as number) < (r.start as number)) problems.push({ path: `[${i}].end`, message: 'ends before it starts' });
+    if (!valid('step')) return;
+    const stepId = r.step as string;
     // Own properties only: a record naming "constructor" must not find Object.prototype's.
-    const step = Object.hasOwn(plan.steps, r.step) ? plan.steps[r.step] : undefined;
+    const step = Object.hasOwn(plan.steps, stepId) ? plan.steps[stepId] : undefined;
     if (!step) {
-      if (!seen.has(r.step)) problems.push(`[${i}].step: step "${r.step}" is not a step of workflow "${plan.workflow}"`);
-      seen.add(r.step);
+      if (!unknownSteps.has(stepId)) problems.push({ path: `[${i}].step`, message: `step "${stepId}" is not a step of workflow "${plan.workflow}"` });
+      unknownSteps.add(stepId);
       return;
     }
-    if ((r.item !== undefined) !== (step.forEach !== undefined)) {
-      problems.push(`[${i}].item: step "${r.step}" ${step.forEach ? 'runs once per item (forEach): its records need an item' : 'has no forEach: its records have no item'}`);
+    if (valid('item') && (r.item !== undefined) !== (step.forEach !== undefined)) {
+      problems.push({ path: `[${i}].item`, message: `step "${stepId}" ${step.forEach ? 'runs once per item (forEach): its records need an item' : 'has no forEach: its records have no item'}` });
     }
-    const key = JSON.stringify([r.step, r.item ?? null, r.attempt]);
+    if (!valid('item') || !valid('attempt')) return;
+    const key = JSON.stringify([stepId, r.item ?? null, r.attempt]);
     const first = executions.get(key);
     if (first === undefined) executions.set(key, i);
-    else problems.push(`[${i}]: the same execution as record [${first}] (step "${r.step}"${r.item === undefined ? '' : `, item ${r.item}`}, attempt ${r.attempt}); a run has one record per attempt`);
+    else problems.push({ path: `[${i}]`, message: `the same execution as record [${first}] (step "${stepId}"${r.item === undefined ? '' : `, item ${r.item as number}`}, attempt ${r.attempt as number}); a run has one record per attempt` });
   });
   return problems;
 }

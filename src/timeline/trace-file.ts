@@ -5,11 +5,12 @@
  */
 import { z } from 'zod';
 import { findCycle, topoOrder } from '../compiler/graph.ts';
-import { JoinflowError, WorkflowDefinitionError } from '../model/errors.ts';
+import { JoinflowError, WorkflowDefinitionError, type Problem } from '../model/errors.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import { looksLikeRunTrace, runTraceProblems, runTraceTimeline, RunTraceSchema } from './run-trace.ts';
 import { looksLikeWfCommons, wfcommonsTimeline } from './wfcommons-timeline.ts';
 import { sortExecutions, summarizeTimeline, type Timeline, type TimelineSummary } from './timeline.ts';
+import { countProblems, issueProblems, listProblems } from './trace-problems.ts';
 
 /** The `format` value that marks a joinflow timeline trace. */
 export const TRACE_FORMAT = 'joinflow-timeline';
@@ -37,7 +38,7 @@ const ExecutionSchema = z.strictObject({
   end: time,
 });
 
-/** The document; `summary` is written for readers and recomputed, never trusted, on reading. */
+/** The document's shape; `summary` is written for readers and recomputed, never trusted, on reading. */
 export const TimelineTraceSchema = z.strictObject({
   format: z.literal(TRACE_FORMAT),
   version: z.literal(1),
@@ -50,23 +51,46 @@ export const TimelineTraceSchema = z.strictObject({
   schedule: z.enum(['measured', 'ideal']),
   notes: z.array(z.string()).default([]),
   needs: z.record(z.string(), z.array(z.string())),
-  executions: z.array(ExecutionSchema.refine((e) => e.end >= e.start, { message: 'ends before it starts', path: ['end'] })),
+  executions: z.array(ExecutionSchema),
   summary: z.unknown().optional(),
-}).superRefine((d, ctx) => {
-  // What no run can produce: numbers drawn from it would not mean anything.
+});
+
+/**
+ * Every problem of a timeline trace with its path: what the schema refuses, and what no run can
+ * produce (numbers drawn from it would not mean anything), checked on the fields that are valid
+ * whatever else is wrong: an execution that ends before it starts or starts before the run, the
+ * same execution (step, item, attempt) twice, a run that finishes before it starts, needs in a cycle.
+ */
+export function timelineTraceProblems(json: object): Problem[] {
+  const parsed = TimelineTraceSchema.safeParse(json);
+  const { problems, valid } = issueProblems(parsed.success ? [] : parsed.error.issues);
+  const d = json as Record<string, unknown>;
+  const startedAt = valid('startedAt') ? (d['startedAt'] as number) : undefined;
   const seen = new Map<string, number>();
-  d.executions.forEach((e, i) => {
-    if (e.start < d.startedAt) ctx.addIssue({ code: 'custom', path: ['executions', i, 'start'], message: `starts before the run's startedAt (${d.startedAt})` });
-    const key = `${e.step}\0${e.item ?? ''}\0${e.attempt}`;
+  const executions = Array.isArray(d['executions']) ? (d['executions'] as unknown[]) : [];
+  executions.forEach((raw, i) => {
+    if (typeof raw !== 'object' || raw === null) return;
+    const e = raw as Record<string, unknown>;
+    const ok = (key: string) => valid('executions', i, key);
+    const at = `executions[${i}]`;
+    if (ok('start') && ok('end') && (e['end'] as number) < (e['start'] as number)) problems.push({ path: `${at}.end`, message: 'ends before it starts' });
+    if (ok('start') && startedAt !== undefined && (e['start'] as number) < startedAt) problems.push({ path: `${at}.start`, message: `starts before the run's startedAt (${startedAt})` });
+    if (!ok('step') || !ok('item') || !ok('attempt')) return;
+    const key = JSON.stringify([e['step'], e['item'] ?? null, e['attempt']]);
     const first = seen.get(key);
     if (first === undefined) seen.set(key, i);
-    else ctx.addIssue({ code: 'custom', path: ['executions', i], message: `the same execution (step, item, attempt) as executions.${first}` });
+    else problems.push({ path: at, message: `the same execution (step, item, attempt) as executions[${first}]` });
   });
-  if (d.finishedAt !== undefined && d.finishedAt < d.startedAt) ctx.addIssue({ code: 'custom', path: ['finishedAt'], message: 'is before startedAt' });
-  const needs = new Map(Object.entries(d.needs));
-  const { cyclic } = topoOrder(needs);
-  if (cyclic.length > 0) ctx.addIssue({ code: 'custom', path: ['needs'], message: `steps wait for each other in a cycle: ${findCycle(needs, cyclic).join(' -> ')}` });
-});
+  if (startedAt !== undefined && d['finishedAt'] !== undefined && valid('finishedAt') && (d['finishedAt'] as number) < startedAt) problems.push({ path: 'finishedAt', message: 'is before startedAt' });
+  if (valid('needs')) {
+    const needs = new Map(Object.entries(d['needs'] as Record<string, string[]>));
+    const { cyclic } = topoOrder(needs);
+    if (cyclic.length > 0) problems.push({ path: 'needs', message: `steps wait for each other in a cycle: ${findCycle(needs, cyclic).join(' -> ')}` });
+  }
+  // In document order: an execution's problems together, by index.
+  const rank = (p: Problem) => Number(/^executions\[(\d+)\]/.exec(p.path)?.[1] ?? -1);
+  return problems.map((p, n) => ({ p, n })).sort((a, b) => rank(a.p) - rank(b.p) || a.n - b.n).map(({ p }) => p);
+}
 
 /** What the document looks like as written. */
 export type TimelineTrace = z.infer<typeof TimelineTraceSchema>;
@@ -104,13 +128,9 @@ export function toTrace(t: Timeline, summary: TimelineSummary = summarizeTimelin
  */
 export function timelineFromJson(json: unknown, file: string, title = file): Timeline {
   if (typeof json === 'object' && json !== null && (json as { format?: unknown }).format === TRACE_FORMAT) {
-    const parsed = TimelineTraceSchema.safeParse(json);
-    if (!parsed.success) {
-      const lines = parsed.error.issues.slice(0, 10).map((i) => `  - ${i.path.join('.') || '(top)'}: ${i.message}`);
-      const more = parsed.error.issues.length > 10 ? `\n  ... and ${parsed.error.issues.length - 10} more` : '';
-      throw new TimelineInputError(`${file}: invalid joinflow timeline trace:\n${lines.join('\n')}${more}`);
-    }
-    const d = parsed.data;
+    const problems = timelineTraceProblems(json);
+    if (problems.length > 0) throw new TimelineInputError(`${file}: invalid joinflow timeline trace (${countProblems(problems)}):\n${listProblems(problems)}`);
+    const d = TimelineTraceSchema.parse(json);
     return {
       title: d.title,
       workflow: d.workflow,
@@ -129,9 +149,7 @@ export function timelineFromJson(json: unknown, file: string, title = file): Tim
       return wfcommonsTimeline(json, title);
     } catch (error) {
       if (!(error instanceof WorkflowDefinitionError)) throw error;
-      const lines = error.problems.slice(0, 10).map((p) => `  - ${p.path ? `${p.path}: ` : ''}${p.message}`);
-      const more = error.problems.length > 10 ? `\n  ... and ${error.problems.length - 10} more` : '';
-      throw new TimelineInputError(`${file}: invalid WfCommons trace:\n${lines.join('\n')}${more}`);
+      throw new TimelineInputError(`${file}: invalid WfCommons trace (${countProblems(error.problems)}):\n${listProblems(error.problems)}`);
     }
   }
   if (looksLikeRunTrace(json)) {
@@ -144,27 +162,18 @@ export function timelineFromJson(json: unknown, file: string, title = file): Tim
 
 /**
  * Reads parsed JSON that `joinflow run --trace` wrote as the timeline of a run of `plan` (the
- * file has no step graph of its own). Errors name the file and each invalid record's path.
+ * file has no step graph of its own). Errors name the file and every problem of each invalid
+ * record with its path.
  */
 export function timelineFromRunTrace(json: unknown, file: string, plan: TriggerPlan, title = file): Timeline {
   if (Array.isArray(json) && json.length === 0) throw new TimelineInputError(`${file}: the run trace has no executions: nothing to chart`);
   if (!looksLikeRunTrace(json)) {
     throw new TimelineInputError(`${file}: --workflow goes with a 'joinflow run --trace' file (a JSON array of executions); this is not one`);
   }
-  const parsed = RunTraceSchema.safeParse(json);
-  // Every problem at once, in record order: the records' own, and how the valid ones fit the plan.
-  const shapes = parsed.success
-    ? []
-    : parsed.error.issues.map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top)'}: ${i.message}`);
-  const valid = parsed.success ? parsed.data : (json as unknown[]).map((r) => {
-    const one = RunTraceSchema.element.safeParse(r);
-    return one.success ? one.data : undefined;
-  });
-  const at = (p: string) => Number(/^\[(\d+)\]/.exec(p)?.[1] ?? -1);
-  const problems = [...shapes, ...runTraceProblems(valid, plan)].sort((a, b) => at(a) - at(b));
-  if (!parsed.success || problems.length > 0) {
-    const more = problems.length > 10 ? `\n  ... and ${problems.length - 10} more` : '';
-    throw new TimelineInputError(`${file}: invalid 'joinflow run --trace' file for workflow "${plan.workflow}":\n${problems.slice(0, 10).map((p) => `  - ${p}`).join('\n')}${more}`);
+  // Every problem at once, in record order: the records' own, and how the valid fields fit the plan.
+  const problems = runTraceProblems(json, plan);
+  if (problems.length > 0) {
+    throw new TimelineInputError(`${file}: invalid 'joinflow run --trace' file for workflow "${plan.workflow}" (${countProblems(problems)}):\n${listProblems(problems)}`);
   }
-  return runTraceTimeline(parsed.data, plan, title);
+  return runTraceTimeline(RunTraceSchema.parse(json), plan, title);
 }

@@ -220,7 +220,7 @@ describe('joinflow timeline errors', () => {
     writeFileSync(other, '{"format": "joinflow-timeline", "version": 1}');
     r = joinflow(['timeline', other]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${other}: invalid joinflow timeline trace:`);
+    expect(r.stderr).toContain(`${other}: invalid joinflow timeline trace (6 problems):`);
     expect(r.stderr).toContain('  - executions:');
     r = joinflow(['timeline', 'some-run', '--state', path.join(d, 'nothing-here')]);
     expect(r.code).toBe(2);

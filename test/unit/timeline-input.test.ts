@@ -124,7 +124,7 @@ describe('WfCommons traces', () => {
 
   it('a malformed WfCommons trace names the file and the JSON path', () => {
     const bad = { workflow: { tasks: [{ name: 'a', runtimeInSeconds: -1 }] } };
-    expect(() => timelineFromJson(bad, 'bad.json')).toThrowError(/^bad\.json: invalid WfCommons trace:\n {2}- workflow\.tasks\[0\]\.runtimeInSeconds: runtime must be/);
+    expect(() => timelineFromJson(bad, 'bad.json')).toThrowError(/^bad\.json: invalid WfCommons trace \(1 problem\):\n {2}- workflow\.tasks\[0\]\.runtimeInSeconds: runtime must be/);
   });
 });
 
@@ -150,9 +150,9 @@ describe('joinflow timeline trace', () => {
       expect(e).toBeInstanceOf(TimelineInputError);
       message = (e as Error).message;
     }
-    expect(message).toMatch(/^x\.json: invalid joinflow timeline trace:/);
-    expect(message).toContain('executions.1.status');
-    expect(message).toContain('executions.2.start');
+    expect(message).toMatch(/^x\.json: invalid joinflow timeline trace \(2 problems\):\n/);
+    expect(message).toContain('  - executions[1].status: ');
+    expect(message).toContain('  - executions[2].start: ');
   });
 
   it('refuses what no run could have written: a start before the run, an execution twice, needs in a cycle, a time beyond dates', () => {
@@ -173,12 +173,38 @@ describe('joinflow timeline trace', () => {
       return '(accepted)';
     };
     const message = messageOf(doc);
-    expect(message).toContain(`executions.0.start: starts before the run's startedAt (${doc.startedAt})`);
-    expect(message).toContain(`executions.${doc.executions.length - 1}: the same execution (step, item, attempt) as executions.1`);
+    expect(message).toContain(`executions[0].start: starts before the run's startedAt (${doc.startedAt})`);
+    expect(message).toContain(`executions[${doc.executions.length - 1}]: the same execution (step, item, attempt) as executions[1]`);
     expect(message).toContain('needs: steps wait for each other in a cycle:');
     const huge = JSON.parse(JSON.stringify(toTrace(fresh))) as { executions: Array<Record<string, unknown>> };
     huge.executions[2]!['end'] = 1e300;
-    expect(messageOf(huge)).toContain("executions.2.end: must be milliseconds within JavaScript's date range");
+    expect(messageOf(huge)).toContain("executions[2].end: must be milliseconds within JavaScript's date range");
+  });
+
+  it('names every problem of an execution, and what no run could have written beside fields that are invalid', () => {
+    const fresh = timelineFromJson(smallTrace(), 'small.json');
+    const doc = JSON.parse(JSON.stringify(toTrace(fresh))) as { startedAt: number; needs: Record<string, string[]>; executions: Array<Record<string, unknown>> };
+    // One execution wrong in four ways; another starting before the run; a cycle in needs.
+    Object.assign(doc.executions[1]!, { status: 'done', attempt: 0, start: doc.startedAt + 9_000, end: doc.startedAt + 1_000, colour: 'red' });
+    doc.executions[2]!['start'] = doc.startedAt - 5;
+    const [first, second] = Object.keys(doc.needs);
+    doc.needs[first!] = [second!];
+    doc.needs[second!] = [first!];
+    let message = '';
+    try {
+      timelineFromJson(doc, 'x.json');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      'x.json: invalid joinflow timeline trace (6 problems):',
+      '  - needs: steps wait for each other in a cycle: ' + message.split('cycle: ')[1]!.split('\n')[0],
+      '  - executions[1].attempt: Too small: expected number to be >0',
+      '  - executions[1].status: Invalid option: expected one of "succeeded"|"failed"|"cancelled"|"running"',
+      '  - executions[1]: Unrecognized key: "colour"',
+      '  - executions[1].end: ends before it starts',
+      `  - executions[2].start: starts before the run's startedAt (${doc.startedAt})`,
+    ]);
   });
 
   it('refuses a run --trace array and anything else, saying what it expected', () => {
@@ -228,7 +254,7 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
 
   it('names every invalid record by its path, and steps the workflow does not have', () => {
     const bad = [{ ...records[0], attempt: 0 }, { ...records[1], status: 'ok' }, { ...records[4], end: 1 }];
-    expect(() => timelineFromRunTrace(bad, 'r.json', plan)).toThrowError(/^r\.json: invalid 'joinflow run --trace' file for workflow "fan":\n  - \[0\]\.attempt: .*\n  - \[1\]\.status: /);
+    expect(() => timelineFromRunTrace(bad, 'r.json', plan)).toThrowError(/^r\.json: invalid 'joinflow run --trace' file for workflow "fan" \(3 problems\):\n  - \[0\]\.attempt: .*\n  - \[1\]\.status: /);
     expect(() => timelineFromRunTrace([...records, { ...records[4], step: 'nope' }], 'r.json', plan)).toThrowError(/r\.json: .*\n  - \[5\]\.step: step "nope" is not a step of workflow "fan"/);
     // Every problem at once, each at its record: an end before the start, a bad placement, an item that does not fit.
     const more = [{ ...records[0], end: 1 }, { ...records[1], placement: 'moon' }, { ...records[2], item: undefined }];
@@ -256,6 +282,46 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
     expect(() => timelineFromRunTrace(many, 'r.json', plan)).toThrowError(/  - \[9\]\.step: step "gone9" is not a step of workflow "fan"\n  \.\.\. and 4 more$/);
     expect(() => timelineFromRunTrace([], 'empty.json', plan)).toThrowError(/^empty\.json: the run trace has no executions: nothing to chart$/);
     expect(() => timelineFromRunTrace({ format: 'joinflow-timeline' }, 't.json', plan)).toThrowError(/t\.json: --workflow goes with a 'joinflow run --trace' file/);
+  });
+
+  it('names every problem of a record, also where the fields that are valid do not fit the workflow', () => {
+    const messageOf = (json: unknown): string => {
+      try {
+        timelineFromRunTrace(json, 'r.json', plan);
+      } catch (e) {
+        expect(e).toBeInstanceOf(TimelineInputError);
+        return (e as Error).message;
+      }
+      return '(accepted)';
+    };
+    const bad = [
+      records[0],
+      // A bad attempt, an end before the start, and a step the workflow does not have.
+      { step: 'nope', attempt: 0, status: 'succeeded', start: 10, end: 5 },
+      // A bad placement and an item on a step without forEach.
+      { ...records[0], item: 3, placement: 'moon' },
+      // Not a record, and one with fields left out.
+      5,
+      { step: 'sum', attempt: 1 },
+      // A bad status on a second record of an execution.
+      { ...records[0], status: 'ok' },
+    ];
+    expect(messageOf(bad).split('\n')).toEqual([
+      `r.json: invalid 'joinflow run --trace' file for workflow "fan" (11 problems):`,
+      '  - [1].attempt: Too small: expected number to be >0',
+      '  - [1].end: ends before it starts',
+      '  - [1].step: step "nope" is not a step of workflow "fan"',
+      '  - [2].placement: Invalid option: expected one of "lambda"|"batch-cpu"|"batch-gpu"',
+      '  - [2].item: step "split" has no forEach: its records have no item',
+      '  - [3]: Invalid input: expected object, received number',
+      '  - [4].status: Invalid option: expected one of "succeeded"|"failed"|"cancelled"',
+      '  - [4].start: is required (expected number)',
+      '  - [4].end: is required (expected number)',
+      '  - [5].status: Invalid option: expected one of "succeeded"|"failed"|"cancelled"',
+      '  ... and 1 more',
+    ]);
+    // The eleventh: the same execution as a valid record, though its own status is bad.
+    expect(messageOf([records[2], { ...records[2], status: 'ok' }])).toContain('  - [1]: the same execution as record [0] (step "square", item 0, attempt 1); a run has one record per attempt');
   });
 });
 
