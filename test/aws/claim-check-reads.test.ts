@@ -6,42 +6,17 @@
  * The lease is judged on Date.now, which the tests move forward instead of waiting.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { SubmitJobCommand } from '@aws-sdk/client-batch';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { carryOut } from '../../src/adapters/aws/effects.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
-import { resetWiring, wiring } from '../../src/adapters/aws/wiring.ts';
-import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
-import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
-import { useHandlerEnv } from '../helpers/handler-env.ts';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
-import { tempDirs } from '../helpers/tmp.ts';
+import { wiring } from '../../src/adapters/aws/wiring.ts';
+import { fn, handlersOnEmulators, job, large, type Envelope } from '../helpers/handler-emulators.ts';
 
-const eb = mockClient(EventBridgeClient);
-const lambda = mockClient(LambdaClient);
-const batch = mockClient(BatchClient);
-const saved = { ...process.env };
-const tmp = tempDirs('jf-aws-claim-reads-');
-const TABLE = 'joinflow-claim-reads';
-let dynamo: DynaliteHandle;
-let s3: S3rverHandle;
-let fauxqs: FauxqsServer;
-let sqs: SQSClient;
-let dlq: string;
-
-const fn = (name: string) => ({ type: 'function', module: './handlers/h.ts', export: name }) as const;
-const job = { type: 'batch', image: 'i:1', command: ['c'], vcpus: 1, memoryMb: 2048 } as const;
 // b and c are Batch jobs: their needs' results are too large for a Lambda event. c's result is the run's output.
 const chain = { name: 'chain', steps: { a: { executor: fn('a') }, b: { executor: job, needs: ['a'] }, c: { executor: job, needs: ['b'] } } };
 // g is a choice: d, which needs it, checks that its needs were not all skipped before it runs.
@@ -55,60 +30,19 @@ const pickEach = { name: 'pickEach', steps: { a: { executor: fn('a') }, e: { whe
 // w matches its \`when\` on a's result, and its event carries it.
 const pick = { name: 'pick', steps: { a: { executor: fn('a') }, w: { when: { results: { a: { tag: ['A'] } } }, executor: job, needs: ['a'] } } };
 
-/** Over the 350 KB a DynamoDB item keeps: the store puts it in the bucket and keeps a reference. */
-const large = (tag: string) => ({ tag, pad: 'x'.repeat(360 * 1024) });
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
-  s3 = await startS3rver('claim-reads-bucket');
-  fauxqs = await startFauxqs({ port: 0, logger: false });
-  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
-  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'claim-reads-dlq' }))).QueueUrl!;
-  const triggers = path.join(tmp(), 'triggers');
-  mkdirSync(triggers);
-  const functions: Record<string, string> = {};
-  for (const w of [chain, choose, fan, none, pick, pickEach]) {
-    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(compileWorkflow(w, { source: `workflows/${w.name}.yaml` })));
-    for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
-  }
-  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c', 'choose/d': 'joinflow-test-jd-d', 'pick/w': 'joinflow-test-jd-w' } });
-  // s3rver checks its own credentials; dynalite and fauxqs take any.
-  Object.assign(process.env, { JOINFLOW_BUCKET: s3.bucket, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_DLQ_URL: dlq });
-  resetWiring();
-}, 60_000);
-
-afterAll(async () => {
-  process.env = saved;
-  resetWiring();
-  eb.restore();
-  lambda.restore();
-  batch.restore();
-  sqs?.destroy();
-  await fauxqs?.stop();
-  await s3?.close();
-  await dynamo?.close();
+const world = handlersOnEmulators({
+  name: 'claim-reads',
+  workflows: [chain, choose, fan, none, pick, pickEach],
+  jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c', 'choose/d': 'joinflow-test-jd-d', 'pick/w': 'joinflow-test-jd-w' },
 });
+const { eb, lambda, batch, submitsJobs, publishedTypes, deadLetters } = world;
 
 const submitted = () => batch.commandCalls(SubmitJobCommand).map((c) => c.args[0].input.containerOverrides?.environment?.find((e) => e.name === 'JOINFLOW_STEP')?.value);
-const submitsJobs = () => batch.on(SubmitJobCommand).callsFake(async (input: { jobName?: string }) => ({ jobId: `job-${randomUUID()}`, jobName: input.jobName }));
 
 beforeEach(() => {
-  eb.reset();
-  lambda.reset();
-  batch.reset();
-  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
-  submitsJobs();
   gets.length = 0;
   reading.most = 0;
   countGets();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-  resetWiring();
 });
 
 /** The keys of the objects the handlers' S3 client has read (GetObject), in order. */
@@ -137,32 +71,17 @@ function countGets(): void {
 /** What each GetObject read: `a` for a's result (`joinflow/results/<run>/a.<digest>.json`), `$output` for the run's. */
 const read = (runId: string) => gets.map((key) => new RegExp(`^joinflow/results/${runId}/(.+)\\.[0-9a-f]{32}\\.json$`).exec(key)?.[1] ?? key);
 
-/** Moves the handlers' clock (Date.now, which the wiring reads) past the processor's lease. */
+/** Moves the handlers' clock (Date.now, which the wiring reads) past the processor's lease; GetObject is counted again. */
 function pastTheLease(): void {
-  const now = Date.now();
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(now + 120_000);
-  resetWiring();
+  world.pastTheLease();
   countGets();
 }
 
-type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
 const envelope = (type: string, detail: Record<string, unknown>): Envelope => ({ id: randomUUID(), source: 'joinflow', 'detail-type': type, time: new Date().toISOString(), detail: { workflow: 'chain', ...detail } });
 /** The events put on the bus of a detail type, as the processor receives them. */
 const published = (type: string): Envelope[] => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []).filter((e) => e.DetailType === type)
   .map((e) => ({ id: randomUUID(), source: e.Source!, 'detail-type': e.DetailType!, time: new Date().toISOString(), detail: JSON.parse(e.Detail!) as Record<string, unknown> }));
 const completed = (runId: string, step: string, output: unknown, workflow = 'chain') => envelope('Step Completed', { workflow, runId, step, attempt: 1, output });
-const publishedTypes = () => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []).map((e) => e.DetailType);
-
-/** The events DLQ's messages, read off it. */
-async function deadLetters(): Promise<Array<{ reason: string }>> {
-  const out: Array<{ reason: string }> = [];
-  for (;;) {
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300 }));
-    if (!got.Messages?.length) return out;
-    out.push(...got.Messages.map((m) => JSON.parse(m.Body!) as { reason: string }));
-  }
-}
 
 describe('results kept in the bucket', () => {
   it('are read where their value is passed on (a step\'s event, the run\'s output), not to check that a step is done', async () => {
@@ -230,7 +149,7 @@ describe('a collect over results kept in the bucket', () => {
     const [collected, ...more] = published('Step Completed').filter((e) => e.detail['step'] === 'f');
     expect(more).toEqual([]);
     const ref = collected!.detail['outputRef'] as string;
-    const body = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: ref.replace(/^s3:\/\/[^/]+\//, '') }));
+    const body = await world.s3.client.send(new GetObjectCommand({ Bucket: world.s3.bucket, Key: ref.replace(/^s3:\/\/[^/]+\//, '') }));
     const list = JSON.parse(await body.Body!.transformToString()) as Array<{ tag: string }>;
     expect(list.map((r) => r.tag)).toEqual(Array.from({ length: n }, (_, i) => `F${i}`));
   });
@@ -279,10 +198,10 @@ describe('a forEach over an empty list inside a result kept in the bucket', () =
 async function endedWithOutputGone(runId: string): Promise<string> {
   await processor({ workflow: 'chain', event: envelope('Run Requested', { runId, input: {} }) });
   for (const [step, output] of [['a', 'A'], ['b', 'B'], ['c', large('C')]] as const) await processor({ workflow: 'chain', event: completed(runId, step, output) });
-  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `joinflow/results/${runId}/$output.` }));
+  const listed = await world.s3.client.send(new ListObjectsV2Command({ Bucket: world.s3.bucket, Prefix: `joinflow/results/${runId}/$output.` }));
   const keys = (listed.Contents ?? []).map((o) => o.Key!);
   expect(keys).toHaveLength(1);
-  await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: keys[0]! }));
+  await world.s3.client.send(new DeleteObjectCommand({ Bucket: world.s3.bucket, Key: keys[0]! }));
   gets.length = 0;
   return keys[0]!;
 }
@@ -319,8 +238,8 @@ describe('a run whose output is kept in the bucket', () => {
     const cDone = completed(runId, 'c', large('C'));
     await expect(processor({ workflow: 'chain', event: cDone })).rejects.toThrow('EventBridge unreachable');
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `joinflow/results/${runId}/$output.` }));
-    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: listed.Contents![0]!.Key! }));
+    const listed = await world.s3.client.send(new ListObjectsV2Command({ Bucket: world.s3.bucket, Prefix: `joinflow/results/${runId}/$output.` }));
+    await world.s3.client.send(new DeleteObjectCommand({ Bucket: world.s3.bucket, Key: listed.Contents![0]!.Key! }));
     gets.length = 0;
     eb.resetHistory();
 
