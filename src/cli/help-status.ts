@@ -16,11 +16,12 @@ of a failed one. A retry that has not started is named after them: 'retry 2 due 
 backoff; the state is the failed attempt's), 'retry 2 waiting to start' (dispatched, waiting for
 a free slot), 'retry 2 never started (the run was cancelled)'. --json prints {run, steps:
 [{step, item?, state, attempts, startedAt?, finishedAt?, durationMs?, error?, unstarted?:
-{attempt, state: scheduled|dispatched|cancelled, dueAt?}, delay?: {dueAt, interrupted?}, items?:
+{attempt, state: scheduled|dispatched|cancelled, dueAt?, interrupted?}, delay?: {dueAt, interrupted?}, items?:
 0}]} (run without its input). A running run whose engine is gone is marked interrupted (JSON:
 run.interrupted: true); its timers wait for 'joinflow resume', so a step waiting for its delayMs
 reads 'delay, was due at <time>; runs once ...' once that time has passed, 'delay, due at <time>,
-if ...' before (JSON: delay.interrupted: true). A run that has ended while its engine still stops the steps it ran has
+if ...' before (JSON: delay.interrupted: true), and a retry due after its backoff the same
+way ('retry 2 was due at <time>; ...'; JSON: unstarted.interrupted: true). A run that has ended while its engine still stops the steps it ran has
 no finishedAt yet and is marked stopping (JSON: run.stopping: true); interrupted too when that
 engine died first: 'joinflow resume' then stops what they left running and records the end.
 

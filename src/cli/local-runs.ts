@@ -36,7 +36,8 @@ export function interrupted(run: Pick<RunRecord, 'status' | 'finishedAt'>, optio
  * a retry waiting for its backoff, due at `dueAt`; `dispatched`, handed to its executor and
  * waiting for a free slot or worker; `cancelled`, it never will: the run ended first.
  */
-export type UnstartedAttempt = { attempt: number; state: 'scheduled' | 'dispatched' | 'cancelled'; dueAt?: number };
+/** `interrupted` (a scheduled retry of a run whose engine is gone): its timer runs once `joinflow resume` continues the run. */
+export type UnstartedAttempt = { attempt: number; state: 'scheduled' | 'dispatched' | 'cancelled'; dueAt?: number; interrupted?: true };
 
 /** One step (or forEach item) of a run, folded over its attempts. */
 export type StepSummary = {
@@ -178,17 +179,22 @@ export function runErrorLine(error: NonNullable<RunRecord['error']>): string {
 }
 
 /**
- * How a waiting step's line ends: `delay, due at <time>`; of an interrupted run, whose timer runs
- * only once `joinflow resume` has continued it, `delay, was due at <time>; ...` once that time has
- * passed (`now`), and `delay, due at <time>, if ...` before.
+ * When a timer of a step is due, for its line: `what` (`delay`, `retry 2`) `due at <time>`; of an
+ * interrupted run, whose timers run only once `joinflow resume` has continued it, `... was due at
+ * <time>; ...` once that time has passed (`now`), and `... due at <time>, if ...` before.
  */
-export function delayText(delay: NonNullable<StepSummary['delay']>, runId: string, now: number): string {
-  const at = new Date(delay.dueAt).toISOString();
-  if (!delay.interrupted) return `delay, due at ${at}`;
+export function dueText(what: string, due: { dueAt: number; interrupted?: true }, runId: string, now: number, separator = ' '): string {
+  const at = new Date(due.dueAt).toISOString();
+  if (!due.interrupted) return `${what}${separator}due at ${at}`;
   const resume = `'joinflow resume ${runId}'`;
-  return delay.dueAt <= now
-    ? `delay, was due at ${at}; runs once ${resume} continues the run`
-    : `delay, due at ${at}, if ${resume} has continued the run by then (else once it does)`;
+  return due.dueAt <= now
+    ? `${what}${separator}was due at ${at}; runs once ${resume} continues the run`
+    : `${what}${separator}due at ${at}, if ${resume} has continued the run by then (else once it does)`;
+}
+
+/** How a waiting step's line ends: `delay, due at <time>` (see {@link dueText}). */
+export function delayText(delay: NonNullable<StepSummary['delay']>, runId: string, now: number): string {
+  return dueText('delay', delay, runId, now, ', ');
 }
 
 /** `1234 ms`, `3.2 s`, `2m 05s`. */

@@ -10,7 +10,7 @@ import { stageRunStatus } from '../adapters/aws/stage.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import type { RunRecord } from '../ports.ts';
-import { delayText, emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
+import { delayText, dueText, emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 
@@ -55,7 +55,12 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     });
     const steps = summarizeSteps(record, tasks, state.log.runEvents?.(runId), state.log.timers(runId), empty);
     // The timers of a run whose engine is gone wait for `joinflow resume`, not for their time.
-    if (run.interrupted) for (const s of steps) if (s.delay) s.delay.interrupted = true;
+    if (run.interrupted) {
+      for (const s of steps) {
+        if (s.delay) s.delay.interrupted = true;
+        if (s.unstarted?.state === 'scheduled') s.unstarted.interrupted = true;
+      }
+    }
     if (json) {
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
       return 0;
@@ -67,7 +72,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     for (const s of steps) {
       const name = s.item === undefined ? s.step : `${s.step}[${s.item}]`;
       const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;
-      const unstarted = s.unstarted === undefined ? '' : `; ${unstartedText(s.unstarted, record.status)}`;
+      const unstarted = s.unstarted === undefined ? '' : `; ${unstartedText(s.unstarted, record.status, runId, now)}`;
       const why = s.delay ? `; ${delayText(s.delay, runId, now)}` : s.items === 0 ? '; forEach over 0 items' : '';
       lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}${unstarted}${why}`);
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
@@ -100,10 +105,10 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
  * waiting to start`, `retry 2 never started (the run was cancelled)`; a first attempt without
  * its name (`never started (the run failed first)`).
  */
-function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status']): string {
+function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], runId: string, now: number): string {
   const retry = u.attempt > 1 ? `retry ${u.attempt} ` : '';
   // Only a retry waits on a timer beside attempts on the log (summarizeSteps): never a first attempt.
-  if (u.state === 'scheduled') return `retry ${u.attempt} due at ${new Date(u.dueAt ?? 0).toISOString()}`;
+  if (u.state === 'scheduled') return dueText(`retry ${u.attempt}`, { dueAt: u.dueAt ?? 0, ...(u.interrupted ? { interrupted: true } : {}) }, runId, now);
   if (u.state === 'dispatched') return `${retry}waiting to start`;
   const why = runStatus === 'cancelled' ? 'the run was cancelled' : runStatus === 'failed' ? 'the run failed first' : 'the run ended first';
   return `${retry}never started (${why})`;

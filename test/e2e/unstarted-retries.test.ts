@@ -12,7 +12,7 @@ import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-unstarted-');
 
-type Step = { step: string; state: string; attempts: number; startedAt?: number; finishedAt?: number; durationMs?: number; error?: { type: string; message: string }; unstarted?: { attempt: number; state: string; dueAt?: number } };
+type Step = { step: string; state: string; attempts: number; startedAt?: number; finishedAt?: number; durationMs?: number; error?: { type: string; message: string }; unstarted?: { attempt: number; state: string; dueAt?: number; interrupted?: true } };
 type Status = { run: { status: string; finishedAt?: number }; steps: Step[] };
 
 // `retr` fails each attempt and is retried; `slow` runs until the file `stop` appears, then fails (exit 4).
@@ -75,6 +75,27 @@ describe('a retry that has not started', () => {
       run.child.kill();
       await run.exit;
     }
+  }, 120_000);
+
+  it("waiting for its backoff when its engine is gone: due then only if 'joinflow resume' has continued the run by then", async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'wf.yaml'), `name: gone
+steps:
+  retr:
+    retry: { maxAttempts: 3, backoffMs: 600000, maxDelayMs: 600000 }
+    executor: { type: process, command: sh, args: [-c, 'exit 3'] }
+`);
+    const run = startJoinflow(['run', 'wf.yaml', '--run-id', 'g1'], dir);
+    try {
+      await until('retr failed', () => retrOf(status(dir, 'g1'))?.state === 'failed');
+    } finally {
+      run.child.kill('SIGKILL');
+      await run.exit;
+    }
+    const retr = retrOf(status(dir, 'g1'))!;
+    expect(retr.unstarted).toEqual({ attempt: 2, state: 'scheduled', dueAt: expect.any(Number), interrupted: true });
+    const at = new Date(retr.unstarted!.dueAt!).toISOString();
+    expect(joinflow(['status', 'g1'], { cwd: dir }).stdout).toContain(`; retry 2 due at ${at}, if 'joinflow resume g1' has continued the run by then (else once it does)\n`);
   }, 120_000);
 
   it('waiting for a free slot: waiting to start; the run failed, it never started and is no attempt', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskEntry } from '../../src/adapters/local/durable-log.ts';
-import { delayText, runErrorLine, summarizeSteps } from '../../src/cli/local-runs.ts';
+import { delayText, dueText, runErrorLine, summarizeSteps } from '../../src/cli/local-runs.ts';
 import type { RunRecord, Task } from '../../src/ports.ts';
 
 const task = (item: number, attempt = 1): Task => ({ workflow: 'w', runId: 'r', step: 'each', item, attempt, maxAttempts: 1, executor: { type: 'simulate', durationMs: 0 }, event: { input: null, results: {} } });
@@ -79,6 +79,15 @@ describe('summarizeSteps of steps without a task', () => {
     const steps = summarizeSteps(running, [done('split'), done('sum')], [], [], [{ step: 'square', needs: ['split'] }, { step: 'split', needs: [] }]);
     expect(steps.map((s) => s.step)).toEqual(['split', 'square', 'sum']);
     expect(steps[1]).toEqual({ step: 'square', state: 'succeeded', attempts: 0, items: 0 });
+  });
+});
+
+describe('dueText', () => {
+  it("gives a retry's timer as delayText gives a delay's", () => {
+    const dueAt = Date.parse('2026-11-24T21:50:36.175Z');
+    expect(dueText('retry 2', { dueAt }, 'r1', dueAt + 1)).toBe('retry 2 due at 2026-11-24T21:50:36.175Z');
+    expect(dueText('retry 2', { dueAt, interrupted: true }, 'r1', dueAt + 1)).toBe("retry 2 was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
+    expect(dueText('retry 2', { dueAt, interrupted: true }, 'r1', dueAt - 1)).toBe("retry 2 due at 2026-11-24T21:50:36.175Z, if 'joinflow resume r1' has continued the run by then (else once it does)");
   });
 });
 
