@@ -136,7 +136,7 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
   const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${took}`];
   for (const s of steps) {
     const jobs = s.jobs === undefined ? '' : `  Batch job${s.jobs.length === 1 ? '' : 's'} ${s.jobs.join(', ')}`;
-    const items = s.items === undefined ? '' : s.items === 0 ? ' (forEach over 0 items)' : ` (${s.items} items done)`;
+    const items = s.items === undefined ? '' : s.items === 0 ? ' (forEach over 0 items)' : ` (${s.items} item${s.items === 1 ? '' : 's'} done)`;
     lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${jobs}`);
   }
   if (run.error) lines.push(runErrorLine(run.error));

@@ -112,7 +112,7 @@ describe('joinflow status of a stage run', () => {
     await processor({ workflow: 'fan', event: envelope('fan', 'Step Completed', { runId, step: 'f', item: 0, attempt: 1, output: 1 }) });
     const { steps } = JSON.parse(await status(runId, true)) as { steps: Array<{ step: string; state: string; items?: number }> };
     expect(steps.map((s) => [s.step, s.state, s.items])).toEqual([['a', 'completed', undefined], ['f', 'dispatched', 1]]);
-    expect(await status(runId)).toMatch(/^ {2}dispatched +f \(1 items done\)$/m);
+    expect(await status(runId)).toMatch(/^ {2}dispatched +f \(1 item done\)$/m);
   });
 
   it('shows a step waiting for its delayMs as dispatched: the table records neither the delay nor when it is due', async () => {
