@@ -3,7 +3,7 @@
  * forEach over a non-predecessor, missing handlers), all collected with their paths.
  */
 import type { z } from 'zod';
-import { issueMessage, pathKey, type Problem } from '../model/errors.ts';
+import { issueMessage, pathKey, valueAt, type Problem } from '../model/errors.ts';
 import { STEP_ID_PATTERN, StepSchema, WorkflowSchema, type StepSpec, type Workflow } from '../model/workflow.ts';
 import { catchers, catchProblems, skippableSteps, waitSkipProblems, whenProblems } from './choices.ts';
 import { findCycle, topoOrder } from './graph.ts';
@@ -205,15 +205,14 @@ function zodProblems(error: z.ZodError, prefix: string, input?: unknown): Proble
       .filter(Boolean)
       .join('.')
       .replace(/\.\[/g, '[');
-    return { path, message: issueMessage(issue) + givenDiscriminator(issue, input) + quoteHint(issue, input) };
+    return { path, message: issueMessage(issue, input) + givenDiscriminator(issue, input) + quoteHint(issue, input) };
   });
 }
 
 /** A number where a string is expected (a step id `1` in YAML's `needs: [1]`, a command argument): how to write it as one. */
 function quoteHint(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code !== 'invalid_type' || issue.expected !== 'string') return '';
-  let value: unknown = input;
-  for (const key of issue.path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  const value = valueAt(input, issue.path);
   return typeof value === 'number' ? ` (in YAML, write it in quotes for a string: '${value}')` : '';
 }
 
@@ -221,8 +220,7 @@ function quoteHint(issue: z.core.$ZodIssue, input: unknown): string {
 function givenDiscriminator(issue: z.core.$ZodIssue, input: unknown): string {
   const options = (issue as { options?: unknown }).options;
   if (issue.code !== 'invalid_union' || !Array.isArray(options) || input === undefined) return '';
-  let value: unknown = input;
-  for (const key of issue.path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  const value = valueAt(input, issue.path);
   if (value === undefined) return '';
   if (typeof value !== 'string') return `; got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`}`;
   return `; got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}${suggest(value, options.filter((o): o is string => typeof o === 'string'))}`;

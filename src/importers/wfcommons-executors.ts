@@ -96,7 +96,7 @@ export function parseExecutorMapping(raw: unknown, options: MappingOptions = {})
   const parsed = ExecutorMappingSchema.safeParse(raw);
   const problems: Problem[] = [];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push({ path: issue.path.map(pathKey).join('.'), message: issueMessage(issue) });
+    for (const issue of parsed.error.issues) problems.push({ path: issue.path.map(pathKey).join('.'), message: issueMessage(issue, raw) });
     // The templates' own problems too, in one report: not one round of fixes for each kind.
     const seen = new Set(problems.map((p) => p.path));
     for (const p of rawTemplateProblems(raw)) if (!seen.has(p.path)) problems.push(p);

@@ -71,14 +71,30 @@ export function pathKey(key: PropertyKey): string {
   return /[\u0000-\u001f\u007f]/.test(s) ? JSON.stringify(s) : s;
 }
 
+/** A zod issue as issueMessage reads it. */
+type Issue = { code?: string; message: string; path?: ReadonlyArray<PropertyKey>; expected?: unknown; issues?: ReadonlyArray<{ message: string }>; options?: unknown; values?: unknown };
+
+/** The value at `path` in `input` (undefined where the path leaves it). */
+export function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let value: unknown = input;
+  for (const key of path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
 /**
  * The message of a zod issue, for people: a record key that fails its schema says why (zod's
  * own message is only "Invalid key in record"), and a field left out is called required (zod
- * says "Invalid input: expected number, received undefined").
+ * says "Invalid input: expected number, received undefined"; for a field of a fixed set of
+ * values, an executor's `type` or an enum, it says "Invalid discriminator value" or "Invalid
+ * option" as for a wrong value: given `input`, the parsed value, a missing one is told apart).
  */
-export function issueMessage(issue: { code?: string; message: string; expected?: unknown; issues?: ReadonlyArray<{ message: string }> }): string {
+export function issueMessage(issue: Issue, input?: unknown): string {
   if (issue.code === 'invalid_type' && typeof issue.expected === 'string' && issue.message.endsWith('received undefined')) {
     return `is required (${issue.expected === 'nonoptional' ? 'a value' : `expected ${issue.expected}`})`;
+  }
+  const choices = issue.code === 'invalid_union' ? issue.options : issue.code === 'invalid_value' ? issue.values : undefined;
+  if (Array.isArray(choices) && choices.length > 0 && input !== undefined && issue.path && valueAt(input, issue.path) === undefined) {
+    return `is required: one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
   }
   const inner = issue.code === 'invalid_key' ? issue.issues?.[0]?.message : undefined;
   return inner === undefined ? issue.message : `invalid name: ${inner}`;

@@ -56,7 +56,7 @@ export function runTraceProblems(records: readonly unknown[], plan: TriggerPlan)
   const unknownSteps = new Set<string>();
   const executions = new Map<string, number>();
   const parsed = RunTraceSchema.safeParse(records);
-  const issues = issueProblems(parsed.success ? [] : parsed.error.issues);
+  const issues = issueProblems(parsed.success ? [] : parsed.error.issues, records);
   // Each record's problems together: the schema's, then the ones found here.
   const byRecord = new Map<unknown, Problem[]>();
   (parsed.success ? [] : parsed.error.issues).forEach((issue, n) => {

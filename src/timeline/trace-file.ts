@@ -63,7 +63,7 @@ export const TimelineTraceSchema = z.strictObject({
  */
 export function timelineTraceProblems(json: object): Problem[] {
   const parsed = TimelineTraceSchema.safeParse(json);
-  const { problems, valid } = issueProblems(parsed.success ? [] : parsed.error.issues);
+  const { problems, valid } = issueProblems(parsed.success ? [] : parsed.error.issues, json);
   const d = json as Record<string, unknown>;
   const startedAt = valid('startedAt') ? (d['startedAt'] as number) : undefined;
   const seen = new Map<string, number>();

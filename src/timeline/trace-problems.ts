@@ -18,8 +18,8 @@ export function jsonPath(path: ReadonlyArray<PropertyKey>): string {
  * The problems of zod issues, and a test of whether the value at a path passed: no issue at it,
  * inside it, or at what holds it. A record's unknown keys do not make its known fields invalid.
  */
-export function issueProblems(issues: readonly z.core.$ZodIssue[]): { problems: Problem[]; valid: (...path: PropertyKey[]) => boolean } {
-  const problems = issues.map((i) => ({ path: jsonPath(i.path), message: issueMessage(i) }));
+export function issueProblems(issues: readonly z.core.$ZodIssue[], input: unknown): { problems: Problem[]; valid: (...path: PropertyKey[]) => boolean } {
+  const problems = issues.map((i) => ({ path: jsonPath(i.path), message: issueMessage(i, input) }));
   const bad = issues.filter((i) => i.code !== 'unrecognized_keys').map((i) => i.path);
   // One path is a prefix of the other where they overlap.
   const valid = (...path: PropertyKey[]) => !bad.some((b) => b.every((k, n) => n >= path.length || k === path[n]));

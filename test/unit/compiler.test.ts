@@ -64,6 +64,10 @@ describe('compiler: validation', () => {
     expect(problemsOf({ steps: { a: { executor: sim } } })).toEqual([{ path: 'name', message: 'is required (expected string)' }]);
     expect(problemsOf({ name: 'w', steps: { a: { executor: { type: 'process' } } } })).toEqual([{ path: 'steps.a.executor.command', message: 'is required (expected string)' }]);
     expect(problemsOf({ name: 'w', steps: { a: { executor: { type: 'simulate', durationMs: 'x' } } } })[0]!.message).toMatch(/expected number, received string/);
+    // A type left out is required, with the types there are (zod calls it an invalid discriminator, as a wrong one).
+    expect(problemsOf({ name: 'w', steps: { a: { executor: { command: 'echo' } } } })).toEqual([
+      { path: 'steps.a.executor.type', message: 'is required: one of "function", "process", "simulate", "batch", "container", "auto"' },
+    ]);
   });
 
   it('rejects bad executor fields with their paths', () => {

@@ -179,6 +179,12 @@ describe('joinflow timeline trace', () => {
     const huge = JSON.parse(JSON.stringify(toTrace(fresh))) as { executions: Array<Record<string, unknown>> };
     huge.executions[2]!['end'] = 1e300;
     expect(messageOf(huge)).toContain("executions[2].end: must be milliseconds within JavaScript's date range");
+    // A status left out is required; a wrong one is not one of the statuses.
+    const unmarked = JSON.parse(JSON.stringify(toTrace(fresh))) as { executions: Array<Record<string, unknown>> };
+    delete unmarked.executions[1]!['status'];
+    unmarked.executions[2]!['status'] = 'done';
+    expect(messageOf(unmarked)).toContain('executions[1].status: is required: one of "succeeded", "failed", "cancelled", "running"');
+    expect(messageOf(unmarked)).toContain('executions[2].status: Invalid option: expected one of "succeeded"|"failed"|"cancelled"|"running"');
   });
 
   it('names every problem of an execution, and what no run could have written beside fields that are invalid', () => {
@@ -314,7 +320,7 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
       '  - [2].placement: Invalid option: expected one of "lambda"|"batch-cpu"|"batch-gpu"',
       '  - [2].item: step "split" has no forEach: its records have no item',
       '  - [3]: Invalid input: expected object, received number',
-      '  - [4].status: Invalid option: expected one of "succeeded"|"failed"|"cancelled"',
+      '  - [4].status: is required: one of "succeeded", "failed", "cancelled"',
       '  - [4].start: is required (expected number)',
       '  - [4].end: is required (expected number)',
       '  - [5].status: Invalid option: expected one of "succeeded"|"failed"|"cancelled"',

@@ -50,7 +50,7 @@ export function loadConfigSubscriptions(root = process.cwd(), known: KnownWorkfl
   }
   const parsed = ProjectConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => ({ path: i.path.map(pathKey).join('.'), message: issueMessage(i) }));
+    const problems = parsed.error.issues.map((i) => ({ path: i.path.map(pathKey).join('.'), message: issueMessage(i, raw) }));
     // The patterns that are objects are checked too, and the workflows targets name, so that one
     // reading names every problem.
     const subs = isObject(raw) && isObject(raw['subscriptions']) ? Object.entries(raw['subscriptions']) : [];
