@@ -13,6 +13,7 @@ import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, Task, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import { deadLetter, type Effect } from './effects.ts';
+import { checkFailure, retryTask } from './failures.ts';
 import { nextAttempt } from './fallback.ts';
 import { mayEndWithoutResult, resultsOf, skipReason, whenValues, withCaughtError } from './choice.ts';
 import { itemMismatch, missingItem } from './items.ts';
@@ -20,7 +21,7 @@ import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, type Fires, setNe
 import { RuleIndex } from './rule-index.ts';
 import { takeBack } from './unreadable.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
-import { done, doneItems, failedKey, fanOutItems, unfit, type Widest, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
+import { done, doneItems, fanOutItems, unfit, type Widest, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
 export type ProcessorDeps = {
   store: TriggerStore;
@@ -181,18 +182,8 @@ export class TriggerProcessor {
     // Late and duplicate deliveries for a finished run are normal under at-least-once delivery.
     if (run.status !== 'running') return this.#deps.reannounceEndings ? this.#fire({ io, plan, run, event, detail, effects: [], only, ending: run.status }) : [];
     if (event['detail-type'] === DetailType.StepFailed) {
-      // A failure of an execution whose step already completed (a duplicate run after a crash)
-      // must not fail the run: the step has its result.
-      const d = detail as StepFailed;
-      if (done(io.store, detail.runId, d.step, d.item)) return [];
-      if (d.item !== undefined) {
-        // A failure of an item its fan-out does not have (forged or misrouted) would run it again
-        // or fail the run; refused before a trigger is used that the item's own failure may need.
-        const fan = fanOutItems(io.store, run.runId, plan.steps[d.step]!);
-        const width = 'items' in fan ? fan.items.length : undefined;
-        if (width === undefined || d.item >= width) return [deadLetter(event, missingItem(event, run.runId, width))];
-      }
-      if (!d.retrying) io.store.saveResult(detail.runId, failedKey(d.step, d.item), { type: d.error.type, message: d.error.message });
+      const refused = checkFailure(io.store, plan, run.runId, event, detail as StepFailed);
+      if (refused) return refused;
     }
     if (event['detail-type'] === DetailType.StepCompleted) {
       // Saved before any arrival is counted, so whoever completes a join finds every result.
@@ -330,13 +321,7 @@ export class TriggerProcessor {
       ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { ...d, retrying: false }));
       return;
     }
-    const results = stepResults(ctx.io.store, ctx.run.runId, resultsOf(ctx.plan, spec));
-    let item: { index: number; value: unknown } | undefined;
-    if (d.item !== undefined) {
-      const fan = fanOutItems(ctx.io.store, ctx.run.runId, spec);
-      item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
-    }
-    const task = withCaughtError(ctx.io.store, ctx.run.runId, spec, makeTask(ctx.plan, ctx.run, d.step, d.attempt + 1, results, item, next.on));
+    const task = retryTask(ctx.io.store, ctx.plan, ctx.run, d, next.on);
     ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 

@@ -1,0 +1,46 @@
+/**
+ * What the processor does with a Step Failed besides counting it toward joins: the checks it
+ * passes before any trigger fires (a duplicate execution's failure, an item its fan-out does not
+ * have), the note of a failure for good, and the task of the attempt after a retrying one.
+ */
+import type { EventEnvelope, StepFailed } from '../model/events.ts';
+import type { TriggerPlan } from '../model/plan.ts';
+import type { RunRecord, Task } from '../ports.ts';
+import { resultsOf, withCaughtError } from './choice.ts';
+import { deadLetter, type Effect } from './effects.ts';
+import type { NextAttempt } from './fallback.ts';
+import { missingItem } from './items.ts';
+import type { StoreNow } from './replay.ts';
+import { done, failedKey, fanOutItems, makeTask, stepResults } from './tasks.ts';
+
+/**
+ * Checks `d`, a Step Failed of running run `runId`, before its triggers fire, and notes a failure
+ * for good ($failed:, what `status` reads on AWS). The effects that end the event there (none: it
+ * is dropped; a dead letter), or undefined when its triggers fire.
+ */
+export function checkFailure(store: StoreNow, plan: TriggerPlan, runId: string, event: EventEnvelope, d: StepFailed): Effect[] | undefined {
+  // A failure of an execution whose step already completed (a duplicate run after a crash)
+  // must not fail the run: the step has its result.
+  if (done(store, runId, d.step, d.item)) return [];
+  if (d.item !== undefined) {
+    // A failure of an item its fan-out does not have (forged or misrouted) would run it again
+    // or fail the run; refused before a trigger is used that the item's own failure may need.
+    const fan = fanOutItems(store, runId, plan.steps[d.step]!);
+    const width = 'items' in fan ? fan.items.length : undefined;
+    if (width === undefined || d.item >= width) return [deadLetter(event, missingItem(event, runId, width))];
+  }
+  if (!d.retrying) store.saveResult(runId, failedKey(d.step, d.item), { type: d.error.type, message: d.error.message });
+  return undefined;
+}
+
+/** The task of the attempt after `d` (of an item: that item's, its value read from its forEach's list), run `on` where nextAttempt says. */
+export function retryTask(store: StoreNow, plan: TriggerPlan, run: RunRecord, d: StepFailed, on: NextAttempt['on']): Task {
+  const spec = plan.steps[d.step]!;
+  const results = stepResults(store, run.runId, resultsOf(plan, spec));
+  let item: { index: number; value: unknown } | undefined;
+  if (d.item !== undefined) {
+    const fan = fanOutItems(store, run.runId, spec);
+    item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
+  }
+  return withCaughtError(store, run.runId, spec, makeTask(plan, run, d.step, d.attempt + 1, results, item, on));
+}
