@@ -13,7 +13,7 @@ import type { PlanStep, Trigger, TriggerPlan } from '../model/plan.ts';
 import type { Clock, RunRecord, Task, TriggerStore } from '../ports.ts';
 import { TriggerId } from '../compiler/compile.ts';
 import { deadLetter, type Effect } from './effects.ts';
-import { checkFailure, retryTask } from './failures.ts';
+import { checkFailure, type ItemList, retryTask } from './failures.ts';
 import { nextAttempt } from './fallback.ts';
 import { mayEndWithoutResult, resultsOf, skipReason, whenValues, withCaughtError } from './choice.ts';
 import { itemMismatch, missingItem } from './items.ts';
@@ -42,8 +42,8 @@ export type ProcessorDeps = {
 };
 
 type Rule = { plan: TriggerPlan; trigger: Trigger; stepIndex: ReadonlyMap<string, number> | undefined; sized: boolean };
-/** What the actions of one event share. */
-type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; event: EventEnvelope; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined; ending?: RunRecord['status'] };
+/** What the actions of one event share. `list`: a failed item's forEach's list, read once for the event (checkFailure) and given to its retry. */
+type Ctx = { io: Io; plan: TriggerPlan; run: RunRecord; event: EventEnvelope; detail: Record<string, unknown>; effects: Effect[]; only: string | undefined; list: ItemList | undefined; ending?: RunRecord['status'] };
 /** The processor never uses a run's output: a store need not read it (DynamoDB: from S3, where it may be gone). */
 const WITHOUT_OUTPUT = { output: false } as const;
 /** `ending`: the run has ended so, and only the triggers that end a run so are re-checked (see reannounceEndings). */
@@ -153,7 +153,7 @@ export class TriggerProcessor {
     // request for a finished run changes nothing: run ids are idempotency keys.
     if (run.status !== 'running') return [];
     const detail = { ...event.detail, runId };
-    return this.#fire({ io, plan, run, event: { ...event, detail }, detail, effects: [], only });
+    return this.#fire({ io, plan, run, event: { ...event, detail }, detail, effects: [], only, list: undefined });
   }
 
   #stepEvent(
@@ -180,17 +180,19 @@ export class TriggerProcessor {
       return [deadLetter(event, `run "${detail.runId}" belongs to workflow "${run.workflow}", not "${detail.workflow}"`)];
     }
     // Late and duplicate deliveries for a finished run are normal under at-least-once delivery.
-    if (run.status !== 'running') return this.#deps.reannounceEndings ? this.#fire({ io, plan, run, event, detail, effects: [], only, ending: run.status }) : [];
+    if (run.status !== 'running') return this.#deps.reannounceEndings ? this.#fire({ io, plan, run, event, detail, effects: [], only, list: undefined, ending: run.status }) : [];
+    let list: ItemList | undefined;
     if (event['detail-type'] === DetailType.StepFailed) {
-      const refused = checkFailure(io.store, plan, run.runId, event, detail as StepFailed);
-      if (refused) return refused;
+      const checked = checkFailure(io.store, plan, run.runId, event, detail as StepFailed);
+      if (Array.isArray(checked)) return checked;
+      list = checked;
     }
     if (event['detail-type'] === DetailType.StepCompleted) {
       // Saved before any arrival is counted, so whoever completes a join finds every result.
       const d = detail as StepCompleted;
       io.store.saveResult(detail.runId, resultKey(d.step, d.item), d.output ?? null);
     }
-    return this.#fire({ io, plan, run, event, detail, effects: [], only });
+    return this.#fire({ io, plan, run, event, detail, effects: [], only, list });
   }
 
   #fire(ctx: Ctx): Effect[] {
@@ -321,7 +323,7 @@ export class TriggerProcessor {
       ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { ...d, retrying: false }));
       return;
     }
-    const task = retryTask(ctx.io.store, ctx.plan, ctx.run, d, next.on);
+    const task = retryTask(ctx.io.store, ctx.plan, ctx.run, d, next.on, ctx.list);
     ctx.effects.push(next.backoff ? { type: 'schedule', delayMs: retryDelay(spec, d.attempt), task } : { type: 'dispatch', tasks: [task] });
   }
 

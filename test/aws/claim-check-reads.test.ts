@@ -29,13 +29,15 @@ const none = { name: 'none', steps: { a: { executor: fn('a') }, f: { forEach: { 
 const pickEach = { name: 'pickEach', steps: { a: { executor: fn('a') }, e: { when: { results: { a: { tag: ['A'] } } }, forEach: { step: 'a', path: 'list' }, executor: fn('e'), needs: ['a'] } } };
 // w matches its \`when\` on a's result, and its event carries it.
 const pick = { name: 'pick', steps: { a: { executor: fn('a') }, w: { when: { results: { a: { tag: ['A'] } } }, executor: job, needs: ['a'] } } };
+// r fans out over a list inside a's result, and an item that fails is tried once more (through the timer queue).
+const retryEach = { name: 'retryEach', steps: { a: { executor: fn('a') }, r: { forEach: { step: 'a', path: 'list' }, executor: fn('r'), needs: ['a'], retry: { maxAttempts: 2, backoffMs: 0 } } } };
 
 const world = handlersOnEmulators({
   name: 'claim-reads',
-  workflows: [chain, choose, fan, none, pick, pickEach],
+  workflows: [chain, choose, fan, none, pick, pickEach, retryEach],
   jobDefinitions: { 'chain/b': 'joinflow-test-jd-b', 'chain/c': 'joinflow-test-jd-c', 'choose/d': 'joinflow-test-jd-d', 'pick/w': 'joinflow-test-jd-w' },
 });
-const { eb, lambda, batch, submitsJobs, publishedTypes, deadLetters } = world;
+const { eb, lambda, batch, submitsJobs, publishedTypes, deadLetters, timerMessages } = world;
 
 const submitted = () => batch.commandCalls(SubmitJobCommand).map((c) => c.args[0].input.containerOverrides?.environment?.find((e) => e.name === 'JOINFLOW_STEP')?.value);
 
@@ -260,5 +262,27 @@ describe('a run whose output is kept in the bucket', () => {
     await carryOut([{ type: 'finish-run', runId, update: { status: 'succeeded', finishedAt: Date.now(), output: large('C') }, events: [ended] }], wiring().effects);
     expect(publishedTypes().slice(events)).toEqual(['Run Succeeded']);
     expect(gets).toEqual([]);
+  });
+});
+
+describe('a failing item of a forEach over a list inside a result kept in the bucket', () => {
+  it("reads the list once per Step Failed: to check that the item is one of the list's, and for its retry's task", async () => {
+    const runId = 'reads-item-retry';
+    await processor({ workflow: 'retryEach', event: envelope('Run Requested', { workflow: 'retryEach', runId, input: {} }) });
+    await processor({ workflow: 'retryEach', event: completed(runId, 'a', { list: ['x', 'y'], ...large('A') }, 'retryEach') });
+    expect(read(runId)).toEqual(['a']);
+    const failed = (attempt: number, retrying: boolean) => envelope('Step Failed', { workflow: 'retryEach', runId, step: 'r', item: 1, attempt, error: { type: 'Error', message: `attempt ${attempt} failed` }, retrying });
+
+    // Item 1's first attempt fails: checked against the list (2 items), and its retry, queued on the timer, carries its value.
+    await processor({ workflow: 'retryEach', event: failed(1, true) });
+    expect(read(runId)).toEqual(['a', 'a']);
+    const tasks = (await timerMessages<{ task: { step: string; item?: number; attempt: number; event: { item?: unknown } } }>()).map((m) => m.task);
+    expect(tasks.map((t) => [t.step, t.item, t.attempt, t.event.item])).toEqual([['r', 1, 2, 'y']]);
+
+    // Its second attempt fails for good: checked against the list again (its own event), and the run fails.
+    await processor({ workflow: 'retryEach', event: failed(2, false) });
+    expect(read(runId)).toEqual(['a', 'a', 'a']);
+    expect(published('Run Failed').map((e) => e.detail['runId'])).toEqual([runId]);
+    expect(await deadLetters()).toEqual([]);
   });
 });

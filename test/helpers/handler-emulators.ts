@@ -2,7 +2,7 @@
  * The AWS handlers called in process by the tests of one file, on emulators: DynamoDB on
  * dynalite (the store's table), S3 on s3rver (the bucket that keeps claim-checked results), the
  * events DLQ on fauxqs; EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock,
- * reset before each test to accept every call. The emulators start before the file's tests and
+ * reset before each test to accept every call; the timer queue (retries) on fauxqs too. The emulators start before the file's tests and
  * stop after them, and the environment is restored.
  */
 import { randomUUID } from 'node:crypto';
@@ -53,6 +53,7 @@ export function handlersOnEmulators(o: { name: string; workflows: ReadonlyArray<
   let fauxqs: FauxqsServer;
   let sqs: SQSClient;
   let dlq: string;
+  let timerQueue: string;
 
   beforeAll(async () => {
     dynamo = await startDynalite();
@@ -62,6 +63,7 @@ export function handlersOnEmulators(o: { name: string; workflows: ReadonlyArray<
     const endpoint = `http://127.0.0.1:${fauxqs.port}`;
     sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
     dlq = (await sqs.send(new CreateQueueCommand({ QueueName: `${o.name}-dlq` }))).QueueUrl!;
+    timerQueue = (await sqs.send(new CreateQueueCommand({ QueueName: `${o.name}-timer` }))).QueueUrl!;
     const triggers = path.join(tmp(), 'triggers');
     mkdirSync(triggers);
     const functions: Record<string, string> = {};
@@ -71,7 +73,7 @@ export function handlersOnEmulators(o: { name: string; workflows: ReadonlyArray<
     }
     useHandlerEnv({ triggers, table, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: o.jobDefinitions });
     // s3rver checks its own credentials; dynalite and fauxqs take any.
-    Object.assign(process.env, { JOINFLOW_BUCKET: s3.bucket, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_DLQ_URL: dlq });
+    Object.assign(process.env, { JOINFLOW_BUCKET: s3.bucket, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_DLQ_URL: dlq, JOINFLOW_TIMER_QUEUE_URL: timerQueue });
     resetWiring();
   }, 60_000);
 
@@ -115,6 +117,11 @@ export function handlersOnEmulators(o: { name: string; workflows: ReadonlyArray<
     },
     /** The detail types of the events put on the bus since the test began, in order. */
     publishedTypes: () => eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []).map((e) => e.DetailType),
+    /** The timer queue's messages (retries and delayed starts), read off it. */
+    async timerMessages<T = unknown>(): Promise<T[]> {
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: timerQueue, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      return (got.Messages ?? []).map((m) => JSON.parse(m.Body!) as T);
+    },
     /** The events DLQ's messages, read off it. */
     async deadLetters<T = { reason: string }>(): Promise<T[]> {
       const out: T[] = [];
