@@ -1,76 +1,27 @@
 /**
  * `joinflow status --table` of runs the real processor (and timer) handlers wrote to the table:
  * a forEach over an empty array, and a step waiting for its `delayMs`. DynamoDB on dynalite, the
- * timer queue on fauxqs; EventBridge and Lambda (no emulators) through aws-sdk-client-mock.
+ * timer queue on fauxqs, no bucket; EventBridge and Lambda (no emulators) through
+ * aws-sdk-client-mock (handler-emulators.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it, vi } from 'vitest';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
-import { resetWiring } from '../../src/adapters/aws/wiring.ts';
-import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
 import { statusCommand } from '../../src/cli/status-command.ts';
-import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
-import { useHandlerEnv } from '../helpers/handler-env.ts';
-import { tempDirs } from '../helpers/tmp.ts';
+import { fn, handlersOnEmulators, type Envelope } from '../helpers/handler-emulators.ts';
 
-const eb = mockClient(EventBridgeClient);
-const lambda = mockClient(LambdaClient);
-const saved = { ...process.env };
-const tmp = tempDirs('jf-aws-stage-status-');
-const TABLE = 'joinflow-stage-status';
-let dynamo: DynaliteHandle;
-let fauxqs: FauxqsServer;
-let sqs: SQSClient;
-let timerQueue: string;
-
-const fn = (name: string) => ({ type: 'function', module: './handlers/h.ts', export: name }) as const;
 // f fans out over a's result; n runs after it.
 const fan = { name: 'fan', steps: { a: { executor: fn('a') }, f: { forEach: 'a', executor: fn('f'), needs: ['a'] }, n: { executor: fn('n'), needs: ['f'] } } };
 // b starts a minute after a completed.
 const later = { name: 'later', steps: { a: { executor: fn('a') }, b: { delayMs: 60_000, executor: fn('b'), needs: ['a'] } } };
 
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
-  fauxqs = await startFauxqs({ port: 0, logger: false });
-  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
-  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  timerQueue = (await sqs.send(new CreateQueueCommand({ QueueName: 'stage-status-timers' }))).QueueUrl!;
-  const triggers = path.join(tmp(), 'triggers');
-  mkdirSync(triggers);
-  const functions: Record<string, string> = {};
-  for (const w of [fan, later]) {
-    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(compileWorkflow(w, { source: `workflows/${w.name}.yaml` })));
-    for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
-  }
-  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: {} });
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_TIMER_QUEUE_URL: timerQueue });
-  resetWiring();
-  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
-}, 60_000);
+const world = handlersOnEmulators({ name: 'stage-status', workflows: [fan, later], jobDefinitions: {}, bucket: false, queues: ['timer'] });
+const { eb, lambda, table: TABLE } = world;
 
-afterAll(async () => {
-  process.env = saved;
-  resetWiring();
-  eb.restore();
-  lambda.restore();
-  sqs?.destroy();
-  await fauxqs?.stop();
-  await dynamo?.close();
-});
-
-type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
 const envelope = (workflow: string, type: string, detail: Record<string, unknown>): Envelope => ({ id: randomUUID(), source: 'joinflow', 'detail-type': type, time: new Date().toISOString(), detail: { workflow, ...detail } });
 const completed = (workflow: string, runId: string, step: string, output: unknown) => envelope(workflow, 'Step Completed', { runId, step, attempt: 1, output });
 /** The events the processor put on the bus of a detail type, as it receives them. */
@@ -133,7 +84,7 @@ describe('joinflow status of a stage run', () => {
     const after = JSON.parse(await status(runId, true)) as { steps: Array<Record<string, unknown>> };
     expect(after.steps.map((s) => [s['step'], s['state']])).toEqual([['a', 'completed'], ['b', 'dispatched']]);
     // The delayed message is on the queue all the same, invisible until it is due.
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: timerQueue, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const got = await world.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.queueUrl('timer'), MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
     expect(got.Messages ?? []).toEqual([]);
   });
 });
