@@ -3,73 +3,37 @@
  * Lambda (its payload marks the fallback); the Lambda-result bridge turns a Lambda timeout into a
  * retrying Step Failed even on the last attempt; the processor then submits the next attempt to
  * AWS Batch (SubmitJob on the CPU queue with the fallback job definition, its size, placement and
- * no Lambda timeout); the Batch bridge's Step Completed finishes the run. DynamoDB on dynalite;
- * EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock.
+ * no Lambda timeout); the Batch bridge's Step Completed finishes the run. DynamoDB on dynalite, no
+ * bucket, no queues; EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock
+ * (handler-emulators.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
+import { SubmitJobCommand } from '@aws-sdk/client-batch';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { describe, expect, it } from 'vitest';
 import { batchState, lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
-import { resetWiring } from '../../src/adapters/aws/wiring.ts';
-import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
-import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
-import { useHandlerEnv } from '../helpers/handler-env.ts';
-import { tempDirs } from '../helpers/tmp.ts';
+import { handlersOnEmulators, type Envelope } from '../helpers/handler-emulators.ts';
 
-const eb = mockClient(EventBridgeClient);
-const lambda = mockClient(LambdaClient);
-const batch = mockClient(BatchClient);
-const saved = { ...process.env };
-const tmp = tempDirs('jf-aws-fallback-');
-let dynamo: DynaliteHandle;
-const TABLE = 'joinflow-fallback';
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
-  const triggers = path.join(tmp(), 'triggers');
-  mkdirSync(triggers);
-  const plan = compileWorkflow(
-    {
-      name: 'fbw',
-      steps: {
-        slow: {
-          executor: { type: 'auto', module: './handlers/slow.ts', export: 'slow', image: 'example/slow:1', command: ['slow'], env: { MODE: 'full' } },
-          resources: { memoryMb: 1024, expectedSeconds: 60 },
-          timeoutMs: 30_000,
-          fallback: 'batch',
-        },
-      },
+const fbw = {
+  name: 'fbw',
+  steps: {
+    slow: {
+      executor: { type: 'auto', module: './handlers/slow.ts', export: 'slow', image: 'example/slow:1', command: ['slow'], env: { MODE: 'full' } },
+      resources: { memoryMb: 1024, expectedSeconds: 60 },
+      timeoutMs: 30_000,
+      fallback: 'batch',
     },
-    { source: 'workflows/fbw.yaml' },
-  );
-  writeFileSync(path.join(triggers, 'fbw.json'), serializePlan(plan));
-  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions: { 'fbw/slow': 'joinflow-test-s-fbw-slow' }, jobDefinitions: { 'fbw/slow': 'joinflow-test-fbw-slow' } });
-  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
-  batch.on(SubmitJobCommand).resolves({ jobId: 'job-1', jobName: 'n', jobArn: 'a' });
-}, 60_000);
-
-afterAll(async () => {
-  process.env = saved;
-  resetWiring();
-  eb.restore();
-  lambda.restore();
-  batch.restore();
-  await dynamo?.close();
-});
+  },
+};
+// No bucket and no queues: the retry goes to Batch at once, not through a timer queue.
+const world = handlersOnEmulators({ name: 'fallback', workflows: [fbw], jobDefinitions: { 'fbw/slow': 'joinflow-test-fbw-slow' }, bucket: false, queues: [] });
+const { eb, lambda, batch, table: TABLE } = world;
 
 /** Events the handlers put on the bus, as EventBridge would deliver them to a rule target. */
-function delivered(detailType: string): Array<{ id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> }> {
+function delivered(detailType: string): Envelope[] {
   return eb.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? [])
     .filter((e) => e.DetailType === detailType)
     .map((e) => ({ id: randomUUID(), source: e.Source!, 'detail-type': e.DetailType!, time: new Date().toISOString(), detail: JSON.parse(e.Detail!) }));
@@ -141,7 +105,7 @@ describe('fallback to Batch on AWS', () => {
     expect(completed).toHaveLength(1);
     expect(completed[0]!.detail).toMatchObject({ workflow: 'fbw', runId: 'fb-1', step: 'slow', attempt: 2, placement: 'batch-cpu', output: null });
     await processor({ trigger: 'fbw/$succeed', event: completed[0]! });
-    const status = await readRunStatus(dynamo.client, TABLE, 'fb-1');
+    const status = await readRunStatus(world.dynamo.client, TABLE, 'fb-1');
     expect(status?.run).toMatchObject({ status: 'succeeded', output: { slow: null } });
   });
 
