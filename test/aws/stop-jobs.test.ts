@@ -4,23 +4,19 @@
  * cancelled run (`joinflow cancel --stage`). Through the real handlers: the processor notes each
  * job SubmitJob returns in the run's items, the Batch bridge removes a job that ended, and the
  * run's end calls TerminateJob for the rest; `status` shows those steps as `stopped`. DynamoDB on
- * dynalite; EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock.
+ * dynalite, no bucket; EventBridge, Lambda and Batch (no emulators) through aws-sdk-client-mock
+ * (handler-emulators.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { BatchClient, DescribeJobsCommand, ListJobsCommand, SubmitJobCommand, TerminateJobCommand, type JobSummary, type SubmitJobCommandInput } from '@aws-sdk/client-batch';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
 import { startFauxqs } from 'fauxqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAwsWorker } from '../../src/adapters/aws/aws-worker.ts';
 import { createJobBook, stopRunJobs } from '../../src/adapters/aws/batch-jobs.ts';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
-import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
 import { batchState, lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
@@ -28,49 +24,22 @@ import { cancelStageRun } from '../../src/adapters/aws/stage.ts';
 import { resetWiring, wiring } from '../../src/adapters/aws/wiring.ts';
 import { cancelCommand } from '../../src/cli/cancel-command.ts';
 import { statusCommand } from '../../src/cli/status-command.ts';
-import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
-import type { TriggerPlan } from '../../src/model/plan.ts';
 import type { Task } from '../../src/ports.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
-import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
-import { useHandlerEnv } from '../helpers/handler-env.ts';
-import { tempDirs } from '../helpers/tmp.ts';
+import { handlersOnEmulators, type Envelope } from '../helpers/handler-emulators.ts';
 
-const eb = mockClient(EventBridgeClient);
-const lambda = mockClient(LambdaClient);
-const batch = mockClient(BatchClient);
-const saved = { ...process.env };
-const tmp = tempDirs('jf-aws-stop-jobs-');
-let dynamo: DynaliteHandle;
-const TABLE = 'joinflow-stop-jobs';
-const plans = new Map<string, TriggerPlan>();
 const job = { type: 'batch', image: 'example/work:1', command: ['work'], vcpus: 1, memoryMb: 2048 } as const;
 const fn = (name: string) => ({ type: 'function', module: './handlers/race.ts', export: name }) as const;
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
-  const triggers = path.join(tmp(), 'triggers');
-  mkdirSync(triggers);
-  // race: two replicas on Batch, the first answer wins. pair: a step that needs both branches.
-  const workflows = [
-    { name: 'race', steps: { a: { executor: job }, b: { executor: job }, first: { executor: fn('first'), needs: ['a', 'b'], wait: 'any' } } },
-    { name: 'pair', steps: { x: { executor: job }, y: { executor: job }, z: { executor: fn('z'), needs: ['x', 'y'] } } },
-  ];
-  for (const w of workflows) {
-    const plan = compileWorkflow(w, { source: `workflows/${w.name}.yaml` });
-    plans.set(w.name, plan);
-    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(plan));
-  }
-  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions: { 'race/first': 'joinflow-test-s-race-first', 'pair/z': 'joinflow-test-s-pair-z' }, jobDefinitions: { 'race/a': 'jd-a', 'race/b': 'jd-b', 'pair/x': 'jd-x', 'pair/y': 'jd-y' } });
-}, 60_000);
+// race: two replicas on Batch, the first answer wins. pair: a step that needs both branches.
+const workflows = [
+  { name: 'race', steps: { a: { executor: job }, b: { executor: job }, first: { executor: fn('first'), needs: ['a', 'b'], wait: 'any' } } },
+  { name: 'pair', steps: { x: { executor: job }, y: { executor: job }, z: { executor: fn('z'), needs: ['x', 'y'] } } },
+];
+// No bucket and no queues (the last test starts its own fauxqs for a worker's task queue).
+const world = handlersOnEmulators({ name: 'stop-jobs', workflows, jobDefinitions: { 'race/a': 'jd-a', 'race/b': 'jd-b', 'pair/x': 'jd-x', 'pair/y': 'jd-y' }, bucket: false, queues: [] });
+const { eb, lambda, batch, plans, table: TABLE } = world;
 
 beforeEach(() => {
-  eb.reset();
-  lambda.reset();
-  batch.reset();
-  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   // Job ids as Batch makes them: one per submission, even of the same attempt.
   submittedJobs.clear();
   batch.on(SubmitJobCommand).callsFake(async (input: SubmitJobCommandInput) => {
@@ -91,17 +60,6 @@ beforeEach(() => {
   }));
 });
 const submittedJobs = new Map<string, SubmitJobCommandInput & { jobId: string; createdAt: number }>();
-
-afterAll(async () => {
-  process.env = saved;
-  resetWiring();
-  eb.restore();
-  lambda.restore();
-  batch.restore();
-  await dynamo?.close();
-});
-
-type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
 
 /** Events the handlers put on the bus since the last look, as EventBridge delivers them. */
 let seen = 0;
@@ -147,7 +105,7 @@ async function jobEnded(submitted: SubmitJobCommandInput & { jobId: string }, st
 }
 
 const terminated = () => batch.commandCalls(TerminateJobCommand).map((c) => c.args[0].input);
-const states = async (runId: string) => (await readRunStatus(dynamo.client, TABLE, runId))!.steps.map((s) => `${s.step}:${s.state}`).sort();
+const states = async (runId: string) => (await readRunStatus(world.dynamo.client, TABLE, runId))!.steps.map((s) => `${s.step}:${s.state}`).sort();
 
 /** `joinflow cancel <runId>` against the test's table and bus: its exit code and what it wrote to stderr. */
 async function cancelRun(runId: string): Promise<{ code: number; text: string }> {
@@ -167,7 +125,7 @@ describe('Batch jobs of a run that ended', () => {
     await jobEnded(jobs.get('a')!, 'SUCCEEDED');
     await drain();
     // b still runs on Batch: status names its job.
-    const running = (await readRunStatus(dynamo.client, TABLE, 'race-1'))!.steps;
+    const running = (await readRunStatus(world.dynamo.client, TABLE, 'race-1'))!.steps;
     expect(running.find((x) => x.step === 'a')).toEqual(expect.objectContaining({ state: 'completed' }));
     expect(running.find((x) => x.step === 'a')!.jobs).toBeUndefined();
     expect(running.find((x) => x.step === 'b')).toEqual(expect.objectContaining({ state: 'dispatched', jobs: [jobs.get('b')!.jobId] }));
@@ -185,18 +143,18 @@ describe('Batch jobs of a run that ended', () => {
     await lambdaResult({ id: 'r1', source: 'lambda', 'detail-type': 'Lambda Function Invocation Result - Success', time: '', detail: { requestPayload: invoke[0], responsePayload: { winner: 'a' } } });
     await drain();
 
-    const status = (await readRunStatus(dynamo.client, TABLE, 'race-1'))!;
+    const status = (await readRunStatus(world.dynamo.client, TABLE, 'race-1'))!;
     expect(status.run.status).toBe('succeeded');
     // Only b's job is stopped: a's ended on its own.
     expect(terminated()).toEqual([{ jobId: jobs.get('b')!.jobId, reason: 'joinflow: run race-1 succeeded' }]);
     expect(await states('race-1')).toEqual(['a:completed', 'b:stopped', 'first:completed']);
-    expect((await readRunStatus(dynamo.client, TABLE, 'race-1'))!.steps.flatMap((x) => x.jobs ?? [])).toEqual([]);
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'race-1'))!.steps.flatMap((x) => x.jobs ?? [])).toEqual([]);
 
     // Batch then reports the stopped job FAILED: the ended run ignores it, and nothing is stopped twice.
     await jobEnded(jobs.get('b')!, 'FAILED', 'joinflow: run race-1 succeeded');
     await drain();
     expect(terminated()).toHaveLength(1);
-    expect((await readRunStatus(dynamo.client, TABLE, 'race-1'))!.run.status).toBe('succeeded');
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'race-1'))!.run.status).toBe('succeeded');
     expect(await states('race-1')).toEqual(['a:completed', 'b:stopped', 'first:completed']);
   });
 
@@ -204,7 +162,7 @@ describe('Batch jobs of a run that ended', () => {
     const jobs = await start('pair', 'pair-1');
     await jobEnded(jobs.get('x')!, 'FAILED', 'Essential container in task exited');
     await drain();
-    expect((await readRunStatus(dynamo.client, TABLE, 'pair-1'))!.run.status).toBe('failed');
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'pair-1'))!.run.status).toBe('failed');
     expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-1 failed' }]);
     expect(await states('pair-1')).toEqual(['x:failed', 'y:stopped']);
 
@@ -217,10 +175,10 @@ describe('Batch jobs of a run that ended', () => {
       const more = await start('pair', 'pair-2');
       await jobEnded(more.get('y')!, 'FAILED');
       await drain();
-      expect((await readRunStatus(dynamo.client, TABLE, 'pair-2'))!.run.status).toBe('failed');
+      expect((await readRunStatus(world.dynamo.client, TABLE, 'pair-2'))!.run.status).toBe('failed');
       const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
       expect(lines).toContainEqual(expect.objectContaining({ level: 'error', runId: 'pair-2', step: 'x', message: `could not stop Batch job ${more.get('x')!.jobId} (AccessDeniedException: User is not authorized to perform: batch:TerminateJob): it runs to its end` }));
-      const left = await createJobBook(dynamo.client, TABLE).jobs('pair-2');
+      const left = await createJobBook(world.dynamo.client, TABLE).jobs('pair-2');
       expect(left.map((j) => [j.step, j.jobIds])).toEqual([['x', [more.get('x')!.jobId]], ['y', []]]);
       expect(await states('pair-2')).toEqual(['x:dispatched', 'y:failed']);
     } finally {
@@ -248,7 +206,7 @@ describe('Batch jobs of a run that ended', () => {
       return { FailedEntryCount: 0, Entries: [{ EventId: '1' }] };
     });
     await expect(deliver(failedX!)).rejects.toThrow('Rate exceeded');
-    expect((await readRunStatus(dynamo.client, TABLE, 'pair-announce'))!.run.status).toBe('failed');
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'pair-announce'))!.run.status).toBe('failed');
     expect(terminated()).toEqual([]);
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     // Lambda's retry of the failed invocation, a minute later (past the lease of $fail's claim).
@@ -278,7 +236,7 @@ describe('Batch jobs of a run that ended', () => {
     const lateId = (await submitted.returnValue).jobId!;
     expect(submitted.args[0].input.jobName).toBe('jf-pair-y-x-2');
     expect(terminated()).toEqual([{ jobId: jobs.get('y')!.jobId, reason: 'joinflow: run pair-3 failed' }, { jobId: lateId, reason: 'joinflow: run pair-3 failed' }]);
-    expect((await createJobBook(dynamo.client, TABLE).jobs('pair-3')).flatMap((j) => j.jobIds)).toEqual([]);
+    expect((await createJobBook(world.dynamo.client, TABLE).jobs('pair-3')).flatMap((j) => j.jobIds)).toEqual([]);
   });
 
   it('finds a job whose id could not be noted (by its name in its queue, and its run\'s tag) and stops it when the run ends', async () => {
@@ -306,12 +264,12 @@ describe('Batch jobs of a run that ended', () => {
       warnings.mockRestore();
       process.env['JOINFLOW_LOG_LEVEL'] = 'off';
     }
-    const listed = await createJobBook(dynamo.client, TABLE).jobs('pair-u');
+    const listed = await createJobBook(world.dynamo.client, TABLE).jobs('pair-u');
     expect(listed.map((j) => [j.step, j.jobIds, j.unnoted?.name])).toEqual([['x', [], 'jf-pair-x-x-1'], ['y', [jobs.get('y')!.jobId], undefined]]);
 
     await jobEnded(jobs.get('y')!, 'FAILED');
     await drain();
-    expect((await readRunStatus(dynamo.client, TABLE, 'pair-u'))!.run.status).toBe('failed');
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'pair-u'))!.run.status).toBe('failed');
     // x's job is found and stopped; the other run's job of the same name is left alone.
     expect(terminated()).toEqual([{ jobId: jobs.get('x')!.jobId, reason: 'joinflow: run pair-u failed' }]);
     expect(batch.commandCalls(ListJobsCommand).map((c) => c.args[0].input)).toEqual([{ jobQueue: jobs.get('x')!.jobQueue, filters: [{ name: 'JOB_NAME', values: ['jf-pair-x-x-1'] }], maxResults: 100 }]);
@@ -387,11 +345,11 @@ describe('Batch jobs of a run that ended', () => {
     }
     await wiring().effects.dispatch(other);
     expect(batch.commandCalls(SubmitJobCommand).filter((c) => c.args[0].input.tags?.['joinflow:run'] === 'pair-twice-2')).toHaveLength(1);
-    expect((await createJobBook(dynamo.client, TABLE).jobs('pair-twice-2')).map((j) => j.jobIds.length)).toEqual([1]);
+    expect((await createJobBook(world.dynamo.client, TABLE).jobs('pair-twice-2')).map((j) => j.jobIds.length)).toEqual([1]);
   });
 
   it('looks for an unnoted job from its attempt\'s first submission on, newest first, and reports a search that failed', async () => {
-    const book = createJobBook(dynamo.client, TABLE);
+    const book = createJobBook(world.dynamo.client, TABLE);
     const t0 = Date.parse('2026-11-01T00:00:00Z');
     const ref = { runId: 'look-1', step: 'train', attempt: 1 };
     await book.submitting(ref, { name: 'jf-w-train-x-1', queue: 'q-cpu' }, t0);
@@ -442,13 +400,13 @@ describe('Batch jobs of a run that ended', () => {
       out.mockRestore();
       err.mockRestore();
     }
-    expect((await readRunStatus(dynamo.client, TABLE, 'race-t'))!.run.status).toBe('succeeded');
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'race-t'))!.run.status).toBe('succeeded');
     expect(terminated().filter((t) => t.reason!.includes('race-t'))).toEqual([]);
     expect(lines.join('\n')).toContain('1 Batch job(s) of the run were not stopped in time: `joinflow cancel race-t --stage <stage>` stops them');
   });
 
   it('starts no TerminateJob after the deadline, and reports the jobs it left', async () => {
-    const book = createJobBook(dynamo.client, TABLE);
+    const book = createJobBook(world.dynamo.client, TABLE);
     for (let i = 0; i < 10; i++) await book.submitted({ runId: 'many-1', step: 'train', item: i, attempt: 1 }, `job-${i}`, 0);
     // A deadline already passed: nothing is tried.
     let t = 0;
