@@ -2,22 +2,17 @@
  * At-least-once delivery on AWS, through the real handlers (processor, Lambda-result bridge,
  * timer): every event delivered several times at once, a processor that dies between its claim
  * and its dispatch, a Lambda result record delivered twice, a timer message delivered twice,
- * forEach items reported twice and out of order. DynamoDB on dynalite and the timer queue on
- * fauxqs; EventBridge and Lambda (no emulators) through aws-sdk-client-mock. The lease is judged
- * on Date.now, which the tests move forward instead of waiting.
+ * forEach items reported twice and out of order. DynamoDB on dynalite, no bucket, the timer queue,
+ * its DLQ and the events DLQ on fauxqs; EventBridge and Lambda (no emulators) through
+ * aws-sdk-client-mock (handler-emulators.ts). The lease is judged on Date.now, which the tests
+ * move forward instead of waiting.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TaskMeta } from '../../src/adapters/aws/dispatch.ts';
-import { tableDefinition } from '../../src/adapters/aws/dynamodb-store.ts';
 import { lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
@@ -25,75 +20,21 @@ import { readRunStatus } from '../../src/adapters/aws/run-status.ts';
 import { cancelStageRun } from '../../src/adapters/aws/stage.ts';
 import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
-import { compileWorkflow, serializePlan } from '../../src/compiler/compile.ts';
-import type { TriggerPlan } from '../../src/model/plan.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
-import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
-import { useHandlerEnv } from '../helpers/handler-env.ts';
-import { tempDirs } from '../helpers/tmp.ts';
+import { fn, handlersOnEmulators, type Envelope } from '../helpers/handler-emulators.ts';
 
-const eb = mockClient(EventBridgeClient);
-const lambda = mockClient(LambdaClient);
-const saved = { ...process.env };
-const tmp = tempDirs('jf-aws-races-');
-const TABLE = 'joinflow-races';
-const plans = new Map<string, TriggerPlan>();
-let dynamo: DynaliteHandle;
-let fauxqs: FauxqsServer;
-let sqs: SQSClient;
-
-const fn = (name: string) => ({ type: 'function', module: './handlers/h.ts', export: name }) as const;
 const workflows = [
   { name: 'dia', steps: { a: { executor: fn('a') }, b: { executor: fn('b') }, c: { executor: fn('c'), needs: ['a', 'b'] } } },
   { name: 'chain', steps: { a: { executor: fn('a'), retry: { maxAttempts: 3, backoffMs: 1000 } }, b: { executor: fn('b'), needs: ['a'] } } },
   { name: 'fan', steps: { split: { executor: fn('split') }, sq: { executor: fn('sq'), needs: ['split'], forEach: { step: 'split' }, retry: { maxAttempts: 2, backoffMs: 1000 } }, total: { executor: fn('total'), needs: ['sq'] } } },
 ];
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  await dynamo.client.send(new CreateTableCommand(tableDefinition(TABLE)));
-  fauxqs = await startFauxqs({ port: 0, logger: false });
-  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
-  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const timerQueue = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-timer' }))).QueueUrl!;
-  const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-dlq' }))).QueueUrl!;
-  const timerDlq = (await sqs.send(new CreateQueueCommand({ QueueName: 'races-timer-dlq' }))).QueueUrl!;
-  const triggers = path.join(tmp(), 'triggers');
-  mkdirSync(triggers);
-  const functions: Record<string, string> = {};
-  for (const w of workflows) {
-    const plan = compileWorkflow(w, { source: `workflows/${w.name}.yaml` });
-    plans.set(w.name, plan);
-    writeFileSync(path.join(triggers, `${w.name}.json`), serializePlan(plan));
-    for (const step of Object.keys(w.steps)) functions[`${w.name}/${step}`] = `joinflow-test-s-${w.name}-${step}`;
-  }
-  useHandlerEnv({ triggers, table: TABLE, dynamoEndpoint: dynamo.endpoint, functions, jobDefinitions: {} });
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: endpoint, JOINFLOW_TIMER_QUEUE_URL: timerQueue, JOINFLOW_TIMER_DLQ_URL: timerDlq, JOINFLOW_DLQ_URL: dlq });
-  resetWiring();
-}, 60_000);
-
-afterAll(async () => {
-  process.env = saved;
-  resetWiring();
-  eb.restore();
-  lambda.restore();
-  sqs?.destroy();
-  await fauxqs?.stop();
-  await dynamo?.close();
-});
+// No bucket: a Run Requested whose input is too large for its run's item is not kept anywhere.
+const world = handlersOnEmulators({ name: 'races', workflows, jobDefinitions: {}, bucket: false, queues: ['timer', 'dlq', 'timer-dlq'] });
+const { eb, lambda, plans, later, table: TABLE } = world;
 
 beforeEach(() => {
-  eb.reset();
-  lambda.reset();
-  eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   seenEvents = 0;
   seenInvokes = 0;
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-  resetWiring();
 });
 
 /** The next Lambda Invoke is throttled (after the SDK's own retries): the handler that made it fails. */
@@ -141,16 +82,6 @@ async function loggedErrors(fn: () => Promise<void>): Promise<Array<Record<strin
   return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Moves the handlers' clock (Date.now, which the wiring reads) forward by `ms`. */
-function later(ms: number): void {
-  const now = Date.now();
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(now + ms);
-  // The wiring keeps the Date.now it was built with.
-  resetWiring();
-}
-
-type Envelope = { id: string; source: string; 'detail-type': string; time: string; detail: Record<string, unknown> };
 type Payload = Record<string, unknown> & { joinflow: TaskMeta };
 
 let seenEvents = 0;
@@ -202,7 +133,7 @@ const failed = (payload: Payload, message: string) => lambdaResult({
 async function timerRecords(count: number): Promise<Array<{ messageId: string; body: string }>> {
   const records: Array<{ messageId: string; body: string }> = [];
   for (let tries = 0; records.length < count && tries < 10; tries++) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_TIMER_QUEUE_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+    const out = await world.sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_TIMER_QUEUE_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
     records.push(...(out.Messages ?? []).map((m) => ({ messageId: m.MessageId!, body: m.Body! })));
   }
   return records;
@@ -226,7 +157,7 @@ describe('at-least-once delivery on AWS', () => {
     await Promise.all([succeeded(join[0]!, 'done'), succeeded(join[0]!, 'done')]);
     await drain(3);
     expect(invoked()).toEqual([]);
-    expect((await readRunStatus(dynamo.client, TABLE, 'race-dia'))!.run).toMatchObject({ status: 'succeeded', output: { c: 'done' } });
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'race-dia'))!.run).toMatchObject({ status: 'succeeded', output: { c: 'done' } });
     expect(announced('Run Succeeded', 'race-dia')).toBe(1);
   });
 
@@ -384,7 +315,7 @@ describe('at-least-once delivery on AWS', () => {
     await failed(roots.find((p) => p.joinflow.step === 'a')!, 'unused');
     // a has no retries: its failure fails the run; b's completion then comes late, twice.
     await drain();
-    expect((await readRunStatus(dynamo.client, TABLE, 'race-cancel'))!.run.status).toBe('failed');
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'race-cancel'))!.run.status).toBe('failed');
     const cancel = await cancelStageRun(configFromEnv(), 'race-cancel', 'too late');
     expect(cancel).toMatchObject({ outcome: 'ended', run: { status: 'failed' } });
     await Promise.all([succeeded(roots.find((p) => p.joinflow.step === 'b')!, 'b'), succeeded(roots.find((p) => p.joinflow.step === 'b')!, 'b')]);
@@ -441,7 +372,7 @@ describe('at-least-once delivery on AWS', () => {
       await succeeded(split!, [1, 2, 3]);
       await drain();
       expect(invoked()).toEqual([]);
-      const status = (await readRunStatus(dynamo.client, TABLE, 'race-fan-wide'))!;
+      const status = (await readRunStatus(world.dynamo.client, TABLE, 'race-fan-wide'))!;
       expect(status.run.status).toBe('failed');
       expect(status.run.error).toMatchObject({ type: 'ForEachTooWide' });
       expect(status.run.error!.message).toContain('step "sq": a forEach over 3 items, more than this engine runs (at most 2: custom.joinflow.maxForEachItems (JOINFLOW_MAX_FOREACH_ITEMS)');
@@ -465,7 +396,7 @@ describe('at-least-once delivery on AWS', () => {
       return { FailedEntryCount: 0, Entries: [{ EventId: '1' }] };
     });
     await expect(deliver(completed!)).rejects.toThrow('Rate exceeded');
-    expect((await readRunStatus(dynamo.client, TABLE, 'race-announce'))!.run.status).toBe('succeeded');
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'race-announce'))!.run.status).toBe('succeeded');
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
     // Lambda's retry of the failed invocation, a minute later.
     later(LAMBDA_RETRY_MS);
@@ -483,8 +414,8 @@ describe('at-least-once delivery on AWS', () => {
     big.detail['input'] = { pad: 'x'.repeat(400_000) };
     await deliver(big);
     expect(invoked()).toEqual([]);
-    expect(await readRunStatus(dynamo.client, TABLE, 'race-big-input')).toBeUndefined();
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_DLQ_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(await readRunStatus(world.dynamo.client, TABLE, 'race-big-input')).toBeUndefined();
+    const got = await world.sqs.send(new ReceiveMessageCommand({ QueueUrl: process.env['JOINFLOW_DLQ_URL']!, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     // The event (391 KB) does not fit in an SQS message beside its reason; without a bucket the message keeps its start.
     const letters = (got.Messages ?? []).map((m) => JSON.parse(m.Body!) as { reason: string; eventSummary: { detail: { runId: string } }; eventCut: string });
     const mine = letters.filter((l) => l.eventSummary.detail.runId === 'race-big-input');
@@ -520,7 +451,7 @@ describe('at-least-once delivery on AWS', () => {
     expect(total[0]!['results']).toEqual({ sq: [1, 4, 9] });
     await succeeded(total[0]!, 14);
     await drain(2);
-    expect((await readRunStatus(dynamo.client, TABLE, 'race-fan'))!.run).toMatchObject({ status: 'succeeded', output: { total: 14 } });
+    expect((await readRunStatus(world.dynamo.client, TABLE, 'race-fan'))!.run).toMatchObject({ status: 'succeeded', output: { total: 14 } });
     expect(announced('Run Succeeded', 'race-fan')).toBe(1);
   });
 });
