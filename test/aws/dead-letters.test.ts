@@ -17,7 +17,7 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetters, SQS_MESSAGE_BYTES } from '../../src/adapters/aws/dead-letter-queue.ts';
 import { eventsDeadLetter } from '../../src/adapters/aws/events-dead-letter.ts';
 import { s3Start } from '../../src/adapters/aws/handlers/bridges.ts';
@@ -25,6 +25,7 @@ import { handler as processor } from '../../src/adapters/aws/handlers/processor.
 import { handler as timer } from '../../src/adapters/aws/handlers/timer.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
 import type { Task } from '../../src/ports.ts';
+import { loggedErrors } from '../helpers/handler-env.ts';
 import { s3HandlerEnv, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -113,20 +114,6 @@ async function deadLetters(queueUrl = timerDlq): Promise<Array<{ body: string; a
       out.push({ body: m.Body!, attributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue!])) });
     }
   }
-}
-
-/** The error lines the timer logs (JSON, as CloudWatch gets them) while `fn` runs. */
-async function loggedErrors(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
-  process.env['JOINFLOW_LOG_LEVEL'] = 'error';
-  try {
-    await fn();
-  } finally {
-    process.env['JOINFLOW_LOG_LEVEL'] = 'off';
-    spy.mockRestore();
-  }
-  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const put = (key: string, body: string) => s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { TaskMeta } from '../../src/adapters/aws/dispatch.ts';
 import { lambdaResult } from '../../src/adapters/aws/handlers/bridges.ts';
 import { handler as processor } from '../../src/adapters/aws/handlers/processor.ts';
@@ -22,6 +22,7 @@ import { configFromEnv } from '../../src/adapters/aws/config.ts';
 import { resetWiring } from '../../src/adapters/aws/wiring.ts';
 import { patternMatches } from '../../src/model/pattern.ts';
 import { fn, handlersOnEmulators, type Envelope } from '../helpers/handler-emulators.ts';
+import { loggedErrors } from '../helpers/handler-env.ts';
 
 const workflows = [
   { name: 'dia', steps: { a: { executor: fn('a') }, b: { executor: fn('b') }, c: { executor: fn('c'), needs: ['a', 'b'] } } },
@@ -66,20 +67,6 @@ function holdNextInvoke(): { entered: Promise<void>; release: () => void } {
     return { StatusCode: 202 };
   });
   return { entered, release };
-}
-
-/** The error lines the handlers log (JSON, as CloudWatch gets them) while `fn` runs. */
-async function loggedErrors(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
-  process.env['JOINFLOW_LOG_LEVEL'] = 'error';
-  try {
-    await fn();
-  } finally {
-    process.env['JOINFLOW_LOG_LEVEL'] = 'off';
-    spy.mockRestore();
-  }
-  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 type Payload = Record<string, unknown> & { joinflow: TaskMeta };
