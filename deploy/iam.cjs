@@ -140,7 +140,8 @@ function iamResources(model) {
   const claimChecks = allow(['s3:GetObject', 's3:PutObject'], objects(BLOB_PREFIX));
   const Resources = {
     ProcessorRole: dispatchRole(model, n.processor, 'joinflow trigger processor: join counters, dispatch, events', [
-      // What src/adapters/aws/dynamodb-store.ts calls (single-item operations, no transactions).
+      // What src/adapters/aws/dynamodb-store.ts calls (single-item operations, no transactions),
+      // and timer-dues.ts's UpdateItem noting when a delayed start or a retry is due.
       allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [TABLE, TABLE_INDEXES]),
       putEvents,
       claimChecks,

@@ -26,11 +26,14 @@ no finishedAt yet and is marked stopping (JSON: run.stopping: true); interrupted
 engine died first: 'joinflow resume' then stops what they left running and records the end.
 
 With --stage, --table or --endpoint (or --region, --bus) the run comes from a deployed
-stage's DynamoDB table instead: each step's state (dispatched, completed, failed, lost, skipped,
-caught, stopped: its Batch job was stopped when the run ended), forEach items done ('forEach over
-0 items', JSON items: 0, for a forEach over an empty array), and the ids of the Batch jobs still
-running (JSON: steps[].jobs). A step waiting for its delayMs (or a retry for its backoff) shows
-as dispatched, with no due time: the table records neither (SQS holds the timer's message).
+stage's DynamoDB table instead: each step's state (dispatched, waiting, completed, failed, lost,
+skipped, caught, stopped: its Batch job was stopped when the run ended), forEach items done
+('forEach over 0 items', JSON items: 0, for a forEach over an empty array), and the ids of the
+Batch jobs still running (JSON: steps[].jobs). A step of a running run whose start waits for its
+delayMs is waiting, 'delay, due at <time>' (JSON delay: {dueAt}); one whose retry waits for its
+backoff is waiting, 'retry 2 due at <time>' (JSON unstarted: {attempt, state: scheduled,
+dueAt}); of a forEach step, whose other items may run, the soonest item's retry, 'retry 2 of
+item 3 due at <time>' (unstarted.item; JSON retriesWaiting counts them when several wait).
 Exit codes: 0 found, 1 no such run, 2 bad usage or the table could not be read (the message
 says why: no credentials, no such table, no endpoint).
 `;

@@ -114,6 +114,12 @@ function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], runI
   return `${retry}never started (${why})`;
 }
 
+/** A stage run's retry waiting for its backoff: `retry 2 due at <time>`, of a forEach item `retry 2 of item 3 due at <time>`. */
+function retryText(u: { attempt: number; dueAt: number; item?: number }, waiting: number | undefined, runId: string, now: number): string {
+  const text = dueText(`retry ${u.attempt}${u.item === undefined ? '' : ` of item ${u.item}`}`, u, runId, now);
+  return waiting === undefined ? text : `${text} (the first of ${waiting} items' retries waiting)`;
+}
+
 /** The first line of an error message (the run's error below has all of it). */
 function firstLine(text: string): string {
   const line = text.split('\n', 1)[0] ?? '';
@@ -134,10 +140,11 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
   const { run, steps } = status;
   const took = run.finishedAt === undefined ? 'running' : `${run.finishedAt - run.startedAt} ms`;
   const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${took}`];
+  const now = Date.now();
   for (const s of steps) {
     const jobs = s.jobs === undefined ? '' : `  Batch job${s.jobs.length === 1 ? '' : 's'} ${s.jobs.join(', ')}`;
     const items = s.items === undefined ? '' : s.items === 0 ? ' (forEach over 0 items)' : ` (${s.items} item${s.items === 1 ? '' : 's'} done)`;
-    lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${jobs}`);
+    lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${s.delay ? `; ${delayText(s.delay, runId, now)}` : ''}${s.unstarted ? `; ${retryText(s.unstarted, s.retriesWaiting, runId, now)}` : ''}${jobs}`);
   }
   if (run.error) lines.push(runErrorLine(run.error));
   if (run.status === 'succeeded') {

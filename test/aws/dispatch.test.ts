@@ -189,6 +189,8 @@ describe('AWS dispatch request shapes', () => {
 describe('retries through the timer queue', () => {
   const published: EventEnvelope[] = [];
   const blobs = new Map<string, string>();
+  // What happened, in order: messages sent, due times noted (for status).
+  const order: string[] = [];
   const effectDeps = (withBlobs: boolean): EffectDeps => ({
     store: {} as EffectDeps['store'],
     bus: { publish: async (e) => void published.push(...e), subscribe: () => () => {} },
@@ -198,13 +200,16 @@ describe('retries through the timer queue', () => {
     dlqUrl: undefined,
     now: () => 1_000,
     newId: () => 'id',
+    noteDue: async (t, dueAt) => void order.push(`due ${t.step} ${t.attempt} ${dueAt}`),
     ...(withBlobs ? { blobs: { put: async (k: string, b: string) => (blobs.set(`s3://b/${k}`, b), `s3://b/${k}`), get: async (ref: string) => blobs.get(ref)! } } : {}),
   });
   const retry: Task = { ...base, step: 'job', event: { input: 'y'.repeat(300_000), results: {} }, executor: { type: 'batch', image: 'i', command: [], vcpus: 1, memoryMb: 512, gpus: 0, env: {} } as unknown as Task['executor'] };
 
-  it('keeps a task too large for an SQS message in the bucket, and the message refers to it', async () => {
-    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm1' });
+  it('keeps a task too large for an SQS message in the bucket, and the message refers to it; its due time is noted once it is sent', async () => {
+    order.length = 0;
+    sqsMock.on(SendMessageCommand).callsFake(() => (order.push('send'), { MessageId: 'm1' }));
     await carryOut([{ type: 'schedule', task: retry, delayMs: 5_000 }], effectDeps(true));
+    expect(order).toEqual(['send', 'due job 2 6000']);
     const input = sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input;
     expect(Buffer.byteLength(input.MessageBody!)).toBeLessThan(MAX_TIMER_MESSAGE_BYTES);
     expect(input.DelaySeconds).toBe(5);
@@ -215,8 +220,11 @@ describe('retries through the timer queue', () => {
   });
 
   it('without a bucket, fails the step for good instead of leaving the processor to retry into the DLQ', async () => {
+    order.length = 0;
     await carryOut([{ type: 'schedule', task: retry, delayMs: 5_000 }], effectDeps(false));
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    // Nothing waits: no due time is noted.
+    expect(order).toEqual([]);
     expect(published.map((e) => e.detail)).toMatchObject([{ step: 'job', retrying: false, error: { type: 'Undispatchable', message: expect.stringMatching(/no bucket is configured/) } }]);
   });
 });

@@ -9,6 +9,7 @@
  * | `TRIG#<trigger>`                 | join: arrival set, `cnt`, `need`, `doneShards`, claim     |
  * | `TRIG#<trigger>#S#<shard>`       | shard counter of a large fan-in (`cnt`, copy of `need`)  |
  * | `TRIG#<trigger>#A#<shard>#<ord>` | marker: one per arrival of a large fan-in (`ord`)         |
+ * | `TRIG#$timer:<step>#<item>#<att>`| the timer's claim of a delayed attempt; `dueAt` (timer-dues.ts) |
  * | `RES#<key>`                      | a step (or item) result, `output` as a JSON string       |
  * | `JOB#<step>#<item>#<attempt>`    | Batch jobs not known to have ended (batch-jobs.ts)        |
  */

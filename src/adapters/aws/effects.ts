@@ -28,6 +28,8 @@ export type EffectDeps = {
   stopJobs?: ((runId: string, status: string) => Promise<void>) | undefined;
   /** Where a task too large for an SQS message waits for its retry (the stage's bucket). */
   blobs?: BlobStore | undefined;
+  /** Notes when a task put on the timer queue is due, for `status` (never throws; timer-dues.ts). */
+  noteDue?: ((task: Task, dueAt: number) => Promise<void>) | undefined;
 };
 
 /** A delayed task on the timer queue: inline, or (too large for SQS) a reference into the blob store. */
@@ -38,21 +40,29 @@ export const MAX_TIMER_MESSAGE_BYTES = 250_000;
 
 /** Carries out effects in order; throws (so the invocation is retried) on infrastructure errors. */
 export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Promise<void> {
+  // The step whose delayed start has been noted: a forEach's items are due together, noted once.
+  let delayNoted: string | undefined;
   for (const effect of effects) {
     switch (effect.type) {
       case 'dispatch':
         await dispatchAll(effect.tasks, deps);
         break;
-      case 'schedule':
+      case 'schedule': {
+        const { task } = effect;
+        const dueAt = deps.now() + effect.delayMs;
         try {
-          await scheduleTask(effect.task, deps.now() + effect.delayMs, deps);
+          await scheduleTask(task, dueAt, deps);
         } catch (error) {
           if (!(error instanceof UndispatchableError)) throw error;
           // The retry can never be queued: the step fails for good instead of the run hanging.
-          log('error', error.message, { runId: effect.task.runId, step: effect.task.step });
-          await deps.bus.publish([stepFailed(effect.task, { type: 'Undispatchable', message: error.message }, false, deps)]);
+          log('error', error.message, { runId: task.runId, step: task.step });
+          await deps.bus.publish([stepFailed(task, { type: 'Undispatchable', message: error.message }, false, deps)]);
+          break;
         }
+        if (task.attempt > 1 || task.step !== delayNoted) await deps.noteDue?.(task, dueAt);
+        if (task.attempt === 1) delayNoted = task.step;
         break;
+      }
       case 'publish':
         await deps.bus.publish(effect.events);
         break;

@@ -7,7 +7,9 @@
  * for good (the processor's `$failed:<step>[#item]` note; the step that failed a failed run is
  * also named in its record's error), and which were still running on Batch when the run ended and
  * were stopped (their `JOB#` item's `stoppedAt`, batch-jobs.ts), and which forEach steps fanned
- * out over an empty array (their `$collect:<step>` join's `need` is 0: the width the fan-out set).
+ * out over an empty array (their `$collect:<step>` join's `need` is 0: the width the fan-out set),
+ * and, of a running run, which wait on the timer queue for their `delayMs` or a retry's backoff
+ * (the due time noted on the timer's claim item: timer-dues.ts).
  */
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunRecord } from '../../ports.ts';
@@ -15,6 +17,7 @@ import { TriggerId } from '../../compiler/compile.ts';
 import { caughtKey, failedKey, skippedKey } from '../../runtime/tasks.ts';
 import { JOB_PREFIX } from './batch-jobs.ts';
 import { itemKey, itemToRun, num, sortKey, type Item } from './dynamodb-keys.ts';
+import { markWaiting, timerNote, type TimerNote } from './timer-dues.ts';
 
 const LOST_PREFIX = TriggerId.lost('');
 const COLLECT_PREFIX = TriggerId.collect('');
@@ -25,14 +28,19 @@ const FAILED_PREFIX = failedKey('');
 /**
  * One step as status shows it. Items count a forEach step's finished items (0: it fanned out over
  * an empty array, and completed with []). `lost`: it can never run. `jobs`: its Batch jobs not
- * known to have ended (a step still running on Batch), by id.
+ * known to have ended (a step still running on Batch), by id. `waiting`: its start waits for its
+ * `delayMs` (`delay`), or its retry for its backoff (`unstarted`, as the embedded status gives
+ * them; of a forEach step, the soonest of its items', `retriesWaiting` counting them when several).
  */
 export type StepStatus = {
   step: string;
-  state: 'dispatched' | 'completed' | 'failed' | 'lost' | 'skipped' | 'caught' | 'stopped';
+  state: 'dispatched' | 'waiting' | 'completed' | 'failed' | 'lost' | 'skipped' | 'caught' | 'stopped';
   dispatchedAt?: number;
   items?: number;
   jobs?: string[];
+  delay?: { dueAt: number };
+  unstarted?: { attempt: number; state: 'scheduled'; dueAt: number; item?: number };
+  retriesWaiting?: number;
 };
 
 /** A run with its steps, or undefined when the table has no such run. */
@@ -58,6 +66,7 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
   const stopped = new Set<string>();
   const running = new Map<string, string[]>();
   const empty = new Set<string>();
+  const timers: TimerNote[] = [];
   for (const item of items) {
     const sk = item['sk']?.S ?? '';
     if (sk.startsWith(JOB_PREFIX)) {
@@ -77,6 +86,11 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
       // A forEach's collect is sized by its fan-out (setNeed): 0 when its array was empty.
       if (trigger.startsWith(COLLECT_PREFIX) && !trigger.includes('#')) {
         if (num(item, 'need') === 0) empty.add(trigger.slice(COLLECT_PREFIX.length));
+        continue;
+      }
+      const timer = timerNote(trigger, item);
+      if (timer) {
+        timers.push(timer);
         continue;
       }
       // Internal triggers ($collect, $succeed, ...) and shard/marker items are not steps.
@@ -130,6 +144,8 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     const s = steps.get(step);
     if (s) s.items = 0;
   }
+  // An ended run's timers are dropped when due: none of its steps waits.
+  if (run.status === 'running') markWaiting(steps, timers);
   for (const [step, ids] of running) {
     const s = steps.get(step);
     if (s) s.jobs = ids.sort();

@@ -22,6 +22,7 @@ import { awsWidest } from './foreach-width.ts';
 import { loadPlans } from './plans.ts';
 import { createRetention } from './retention.ts';
 import { createS3BlobStore } from './s3-blobs.ts';
+import { createDueNotes } from './timer-dues.ts';
 import { log } from './log.ts';
 import { createSqsDispatcher } from './sqs-executor.ts';
 
@@ -60,7 +61,8 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
   const dynamo = new DynamoDBClient(clientOptions(config, 'dynamodb'));
   const store = createDynamoDbStore({ client: dynamo, table: config.table, plans, ...(blobs ? { blobs } : {}) });
   // The same expiry as the store's items: a Batch job's note lives as long as its run's other items.
-  const jobs = createJobBook(dynamo, config.table, createRetention({ plans }));
+  const retention = createRetention({ plans });
+  const jobs = createJobBook(dynamo, config.table, retention);
   const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus, ...(blobs ? { blobs } : {}) });
   const clock = { now: Date.now };
   // carryOut ends a run in the table, then puts its Run Succeeded / Failed: a redelivery announces what a crash between them lost.
@@ -110,6 +112,8 @@ export function buildWiring(config: AwsConfig, plans: TriggerPlan[]): Wiring {
     now: clock.now,
     newId: randomUUID,
     blobs,
+    // When a delayed start or a retry is due, beside the claim the timer starts it with: for `status`.
+    noteDue: createDueNotes(dynamo, config.table, retention),
     // Only a stage with Batch steps has jobs to stop: the others' runs end without a query.
     ...(Object.keys(config.jobDefinitions).length > 0 || (config.namePrefix !== undefined && plans.some(hasBatchStep)) ? { stopJobs: (runId: string, status: string) => stopJobsOf(jobs, batch, runId, status) } : {}),
   };

@@ -9,7 +9,8 @@
  * and dispatch) is taken over by the message's redelivery, which comes after its visibility
  * timeout, longer than the lease. The lease is this function's timeout plus a margin
  * (config.leaseMs, deploy/leases.cjs): a duplicate message does not take the claim over from an
- * invocation still dispatching the attempt.
+ * invocation still dispatching the attempt. The claim's item may already hold when the attempt
+ * is due, noted for `status` when the processor scheduled it (timer-dues.ts).
  *
  * A message that can never be processed goes to the timer DLQ at its first receive, with the
  * reason (dead-letter-queue.ts); one that failed for a reason a retry may fix is reported as a
@@ -19,16 +20,12 @@ import type { Task } from '../../../ports.ts';
 import { createDeadLetters } from '../dead-letter-queue.ts';
 import { dispatchOrFail, scheduleTask } from '../effects.ts';
 import { log } from '../log.ts';
+import { timerClaimId } from '../timer-dues.ts';
 import { readTimerMessage } from '../timer-message.ts';
 import { beginInvocation, wiring, type LambdaContext, type Wiring } from '../wiring.ts';
 
 /** The SQS event a Lambda event source mapping hands over (the fields the timer reads). */
 type SqsEvent = { Records: Array<{ messageId: string; body: string; attributes?: { ApproximateReceiveCount?: string } }> };
-
-/** The claim of one delayed attempt (a `TRIG#` item that is no step's: `status` skips `$` names). */
-export function timerClaimId(task: Pick<Task, 'step' | 'item' | 'attempt'>): string {
-  return `$timer:${task.step}#${task.item ?? ''}#${task.attempt}`;
-}
 
 /** Lambda entry point (SQS event source with ReportBatchItemFailures). */
 export async function handler(event: SqsEvent, context?: LambdaContext): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
