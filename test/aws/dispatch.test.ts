@@ -250,6 +250,33 @@ describe('dispatching a wide forEach', () => {
     expect(sent.sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 
+  it(`queues a delayed forEach's items on the timer up to ${DISPATCH_CONCURRENCY} at once, each once, and notes its due time once, on its first item`, async () => {
+    let inFlight = 0;
+    let most = 0;
+    const queued: number[] = [];
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).callsFake(async (input: { MessageBody?: string }) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      queued.push((JSON.parse(input.MessageBody!) as { task: Task }).task.item!);
+      inFlight--;
+      return { MessageId: 'm' };
+    });
+    const notes: string[] = [];
+    const schedules = items(200).map((task) => ({ type: 'schedule' as const, delayMs: 60_000, task }));
+    await carryOut([...schedules, { type: 'ack', runId: 'r1', trigger: 'sq' }], {
+      ...deps(async () => {}),
+      sqs: new SQSClient({ region: 'us-east-1' }),
+      timerQueueUrl: 'http://sqs.local/000000000000/timers',
+      store: { markDispatched: async () => void notes.push('ack') } as unknown as EffectDeps['store'],
+      noteDue: async (task, dueAt) => void notes.push(`due ${task.step} ${task.item} ${dueAt}`),
+    });
+    expect(most).toBe(DISPATCH_CONCURRENCY);
+    expect(queued.sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    // The ack after them waits for all of them.
+    expect(notes).toEqual(['due sq 0 60001', 'ack']);
+  });
+
   it('throws an infrastructure error once the requests in flight have ended, and starts none after it', async () => {
     let inFlight = 0;
     let started = 0;

@@ -40,27 +40,18 @@ export const MAX_TIMER_MESSAGE_BYTES = 250_000;
 
 /** Carries out effects in order; throws (so the invocation is retried) on infrastructure errors. */
 export async function carryOut(effects: readonly Effect[], deps: EffectDeps): Promise<void> {
-  // The step whose delayed start has been noted: a forEach's items are due together, noted once.
-  let delayNoted: string | undefined;
-  for (const effect of effects) {
+  for (let i = 0; i < effects.length; i++) {
+    const effect = effects[i]!;
     switch (effect.type) {
       case 'dispatch':
         await dispatchAll(effect.tasks, deps);
         break;
       case 'schedule': {
-        const { task } = effect;
-        const dueAt = deps.now() + effect.delayMs;
-        try {
-          await scheduleTask(task, dueAt, deps);
-        } catch (error) {
-          if (!(error instanceof UndispatchableError)) throw error;
-          // The retry can never be queued: the step fails for good instead of the run hanging.
-          log('error', error.message, { runId: task.runId, step: task.step });
-          await deps.bus.publish([stepFailed(task, { type: 'Undispatchable', message: error.message }, false, deps)]);
-          break;
-        }
-        if (task.attempt > 1 || task.step !== delayNoted) await deps.noteDue?.(task, dueAt);
-        if (task.attempt === 1) delayNoted = task.step;
+        // A delayed forEach schedules each of its items: the run of schedules goes out as dispatches do.
+        let end = i + 1;
+        while (end < effects.length && effects[end]!.type === 'schedule') end++;
+        await scheduleAll(effects.slice(i, end) as ReadonlyArray<Extract<Effect, { type: 'schedule' }>>, deps);
+        i = end - 1;
         break;
       }
       case 'publish':
@@ -99,20 +90,53 @@ export const DISPATCH_CONCURRENCY = 32;
  * first). An infrastructure error is thrown once every request in flight has ended.
  */
 async function dispatchAll(tasks: readonly Task[], deps: EffectDeps): Promise<void> {
+  await inLanes(tasks, (task) => dispatchOrFail(task, deps));
+}
+
+/** Runs `work` on each of `items`, up to {@link DISPATCH_CONCURRENCY} at a time; the first error is thrown once every call in flight has ended. */
+async function inLanes<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed: { error: unknown } | undefined;
   const lane = async (): Promise<void> => {
-    while (next < tasks.length && !failed) {
-      const task = tasks[next++]!;
+    while (next < items.length && !failed) {
+      const item = items[next++]!;
       try {
-        await dispatchOrFail(task, deps);
+        await work(item);
       } catch (error) {
         failed ??= { error };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(DISPATCH_CONCURRENCY, tasks.length) }, lane));
+  await Promise.all(Array.from({ length: Math.min(DISPATCH_CONCURRENCY, items.length) }, lane));
   if (failed) throw failed.error;
+}
+
+/**
+ * Puts tasks on the timer queue (a step's `delayMs`, a retry's backoff), up to
+ * {@link DISPATCH_CONCURRENCY} at a time: a delayed forEach of thousands of items is queued
+ * within the processor's timeout, as its dispatch would be. A task that can never be queued fails
+ * its step for good; each one queued has its due time noted (a forEach's delayed start once, on
+ * its first item: its items are due together).
+ */
+async function scheduleAll(effects: ReadonlyArray<Extract<Effect, { type: 'schedule' }>>, deps: EffectDeps): Promise<void> {
+  const now = deps.now();
+  // Which have their due time noted: every retry, and the first item of a forEach's delayed start.
+  const starts = new Set<string>();
+  const noted = new Set(effects.filter(({ task }) => task.attempt > 1 || (!starts.has(task.step) && starts.add(task.step))));
+  await inLanes(effects, async (effect) => {
+    const { task, delayMs } = effect;
+    const dueAt = now + delayMs;
+    try {
+      await scheduleTask(task, dueAt, deps);
+    } catch (error) {
+      if (!(error instanceof UndispatchableError)) throw error;
+      // The retry can never be queued: the step fails for good instead of the run hanging.
+      log('error', error.message, { runId: task.runId, step: task.step });
+      await deps.bus.publish([stepFailed(task, { type: 'Undispatchable', message: error.message }, false, deps)]);
+      return;
+    }
+    if (noted.has(effect)) await deps.noteDue?.(task, dueAt);
+  });
 }
 
 /** Dispatches a task; a task that can never run on AWS fails its step for good instead. */
