@@ -3,6 +3,7 @@ import { closeSync, lstatSync, openSync, readFileSync, rmSync, statSync, writeFi
 import path from 'node:path';
 import { UsageError } from '../model/errors.ts';
 import { parseJsonStrict } from '../adapters/local/plain-json.ts';
+import { parsedInput } from '../adapters/local/engine-support.ts';
 import { parse as parseYaml } from 'yaml';
 
 /** The run input: JSON text, or `@path` to a JSON file (YAML when it ends in .yaml or .yml, as CWL job files do); null when absent. */
@@ -28,11 +29,14 @@ export function parseInput(raw: string | undefined): unknown {
       }
     }
   }
+  let value: unknown;
   try {
-    return parseJsonStrict(text);
+    value = parseJsonStrict(text);
   } catch (error) {
     throw new UsageError(`--input${raw.startsWith('@') ? ` ${raw}` : ''} is not valid JSON: ${(error as Error).message}`);
   }
+  // Nobody else holds it: the engine need not copy it (a copy takes twice its size).
+  return parsedInput(value);
 }
 
 /**

@@ -45,10 +45,13 @@ export function createLocalExecutors(options: EngineOptions): Map<ExecutorKind, 
 /**
  * A run's input as JSON keeps it, as the durable state and the events on AWS will (a Date as its
  * string, no undefined fields): every store then gives its steps the same value. A value JSON
- * cannot write (a BigInt, a cycle) is refused.
+ * cannot write (a BigInt, a cycle) is refused. The copy (JSON text, then the value read back)
+ * takes twice the input's size in memory: a string or a boolean is its own copy, and an input
+ * marked by {@link parsedInput} is one already.
  */
 export function jsonInput(input: unknown): unknown {
   if (input === undefined || input === null) return null;
+  if (typeof input === 'string' || typeof input === 'boolean' || (typeof input === 'object' && parsedInputs.has(input))) return input;
   let text: string | undefined;
   try {
     text = JSON.stringify(input);
@@ -56,6 +59,43 @@ export function jsonInput(input: unknown): unknown {
     throw new UsageError(`the run's input cannot be written as JSON: ${(error as Error).message}`);
   }
   return text === undefined ? null : JSON.parse(text);
+}
+
+/** Inputs read from JSON text by their caller and held by no one else (see {@link parsedInput}). */
+const parsedInputs = new WeakSet<object>();
+/** Deeper than this, an input is copied as before: JSON.stringify then refuses it (about 5,000 levels), as it did. */
+const PARSED_DEPTH = 1000;
+
+/**
+ * Marks `value`, just read by JSON.parse and kept by no one else (the CLI's --input), as a run
+ * input that {@link jsonInput} takes as it is: what JSON gives back, JSON keeps, but for -0,
+ * which it writes as 0 and which is turned to 0 here, in place. Returns `value`.
+ */
+export function parsedInput<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && zeroSigns(value, 0)) parsedInputs.add(value);
+  return value;
+}
+
+/** Turns -0 to 0 in a parsed JSON value; false when it is nested deeper than PARSED_DEPTH. */
+function zeroSigns(value: object, depth: number): boolean {
+  if (depth > PARSED_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v === 'object' && v !== null) {
+        if (!zeroSigns(v, depth + 1)) return false;
+      } else if (v === 0 && 1 / v < 0) value[i] = 0;
+    }
+    return true;
+  }
+  const o = value as Record<string, unknown>;
+  for (const k in o) {
+    const v = o[k];
+    if (typeof v === 'object' && v !== null) {
+      if (!zeroSigns(v, depth + 1)) return false;
+    } else if (v === 0 && 1 / v < 0) o[k] = 0;
+  }
+  return true;
 }
 
 /** Checks the options createEngine takes that a mistake would otherwise let fail later, deep inside (a TypeError on first use). */
