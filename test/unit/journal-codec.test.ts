@@ -273,6 +273,29 @@ describe('journal bytes', () => {
     expect(facts.more()).toBe(false);
   });
 
+  it('writes a row into the scratch buffer up to 16 MiB, and a larger one into a buffer of its own, which the scratch does not keep', () => {
+    const scratch = { buf: Buffer.allocUnsafe(16) };
+    const small = new ByteWriter();
+    small.v({ s: 'x'.repeat(1000) });
+    const row = small.row('[', scratch);
+    expect(row.buffer).toBe(scratch.buf.buffer);
+    const grown = scratch.buf;
+    expect(grown.length).toBeGreaterThanOrEqual(row.length);
+    const s = 'y'.repeat(20 * 1024 * 1024);
+    const big = new ByteWriter();
+    big.u(7);
+    big.v({ s });
+    const bigRow = big.row('[3,', scratch);
+    expect(scratch.buf).toBe(grown);
+    expect(bigRow.buffer).not.toBe(grown.buffer);
+    expect(bigRow[0]).toBe(1);
+    const { head, facts } = splitRow(bigRow);
+    expect(head[0]).toBe(3);
+    expect(facts.u()).toBe(7);
+    expect((facts.v() as { s: string }).s === s).toBe(true);
+    expect(facts.more()).toBe(false);
+  });
+
   // About 540 MB of JSON in one row: more than a JavaScript string holds (~512 MB).
   it('writes a row whose values together are too large for one JSON string (format 2), and reads it back', { timeout: 120_000 }, () => {
     const a = 'a'.repeat(270_000_000);

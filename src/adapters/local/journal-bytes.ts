@@ -12,11 +12,15 @@
  *   written twice into a row (a fan-in's collected outputs: the step's result, its event, the next
  *   task's results) is listed once.
  */
+import { constants } from 'node:buffer';
 
 /** Tags of a `v` field. */
 const V = { Null: 0, False: 1, True: 2, Number: 3, Value: 4 } as const;
 const MAX_INT = 2 ** 50;
 const EMPTY = Buffer.alloc(0);
+const { MAX_STRING_LENGTH } = constants;
+/** The largest scratch buffer a row is written into (see {@link ByteWriter.row}). */
+const SCRATCH_MAX = 1 << 24;
 /** SQLite's largest blob (SQLITE_MAX_LENGTH). */
 export const MAX_ROW_BYTES = 1_000_000_000;
 
@@ -122,20 +126,27 @@ export class ByteWriter {
   /**
    * The row: a format byte (1), the length of `head` in bytes, `head` (UTF-8), then the facts.
    * `head` is JSON and ends with the list of values. With `scratch`, the row is written into
-   * its buffer (grown when too small): valid until the next row is written into it.
+   * its buffer (grown when too small): valid until the next row is written into it. A row over
+   * 16 MiB gets a buffer of its own, let go with the row: the scratch buffer is kept for the
+   * process's life, and would keep a large input's or output's size.
    *
    * Values too large together for one JavaScript string (about 512 MB of JSON) make a row of
    * format 2: `head` ends with the number of values, and each value follows it as its own JSON
    * (its length in bytes, then the text), before the facts.
    */
   row(headBeforeValues: string, scratch?: { buf: Buffer }): Buffer {
-    let head: string;
+    // The head is written in two pieces, not joined into one string: measuring or writing a
+    // joined one would copy the values' JSON once more (a large input's or output's size).
+    let values: string | undefined;
     let parts: Buffer[] | undefined;
     try {
-      head = `${headBeforeValues}${JSON.stringify(this.values)}]`;
+      values = JSON.stringify(this.values);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
-      head = `${headBeforeValues}${this.values.length}]`;
+    }
+    // The head is read back as one string: past the longest, the values go one by one.
+    if (values === undefined || headBeforeValues.length + values.length + 1 > MAX_STRING_LENGTH) {
+      values = `${this.values.length}`;
       parts = this.values.map((x, i) => {
         try {
           return Buffer.from(JSON.stringify(x), 'utf8');
@@ -145,19 +156,21 @@ export class ByteWriter {
         }
       });
     }
-    const hl = Buffer.byteLength(head);
+    const hl = Buffer.byteLength(headBeforeValues) + Buffer.byteLength(values) + 1;
     let size = 1 + varintLength(hl) + hl + this.n;
     if (parts) for (const p of parts) size += varintLength(p.length) + p.length;
     if (size > MAX_ROW_BYTES) throw new Error(`the row is ${size} bytes, over SQLite's ${MAX_ROW_BYTES} (its values are too large to keep)`);
     let out: Buffer;
-    if (!scratch) out = Buffer.allocUnsafe(size);
+    if (!scratch || size > SCRATCH_MAX) out = Buffer.allocUnsafe(size);
     else {
       if (scratch.buf.length < size) scratch.buf = Buffer.allocUnsafe(Math.max(size, scratch.buf.length * 2));
       out = scratch.buf.subarray(0, size);
     }
     out[0] = parts ? 2 : 1;
     let at = writeVarint(out, 1, hl);
-    at += out.write(head, at, 'utf8');
+    at += out.write(headBeforeValues, at, 'utf8');
+    at += out.write(values, at, 'utf8');
+    out[at++] = 0x5d; // ]
     if (parts) {
       for (const p of parts) {
         at = writeVarint(out, at, p.length);
