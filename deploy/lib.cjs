@@ -197,13 +197,26 @@ const PREFIX_INFIXES = ['s', 'j', 'q'];
 
 /** Days the stage's dead-letter queues keep a message (their MessageRetentionPeriod, the SQS maximum). */
 const DLQ_RETENTION_DAYS = 14;
+/**
+ * Hours an event may take to reach the events DLQ after it was published: EventBridge retries a
+ * delivery to its target for 24 hours (triggers.cjs, subscriptions.cjs), then Lambda an
+ * asynchronous invocation for 6 (maximumEventAge in serverless.yml, Lambda's default for the bridges).
+ */
+const DLQ_ARRIVAL_HOURS = 24 + 6;
+/** The least claimCheckDays that keeps an event's claim checks while its dead letter may be redriven. */
+const DLQ_CLAIM_CHECK_DAYS = DLQ_RETENTION_DAYS + Math.ceil(DLQ_ARRIVAL_HOURS / 24);
 
 function buildModel({ service, stage, region, custom, plans, subscriptions = [], warn = (line) => process.stderr.write(`${line}\n`) }) {
   const s = settings(custom);
-  // The DLQs keep a message 14 days (MessageRetentionPeriod 1209600): a dead-lettered event redriven
-  // late would find the claim checks it refers to deleted by the bucket's lifecycle rule.
-  if (s.claimCheckDays < DLQ_RETENTION_DAYS) {
-    warn(`joinflow: custom.joinflow.claimCheckDays is ${s.claimCheckDays}, under the ${DLQ_RETENTION_DAYS} days the dead-letter queues keep a message: a dead-lettered event redriven after ${s.claimCheckDays} day${s.claimCheckDays === 1 ? '' : 's'} may find the large results and events it refers to deleted; ${DLQ_RETENTION_DAYS} or more keeps them as long as the message`);
+  // The DLQs keep a message 14 days (MessageRetentionPeriod 1209600) from when it gets there, which
+  // may be 30 hours after the event (and the claim checks it refers to) was written: a dead-lettered
+  // event redriven late would find them deleted by the bucket's lifecycle rule.
+  if (s.claimCheckDays < DLQ_CLAIM_CHECK_DAYS) {
+    const days = `${s.claimCheckDays} day${s.claimCheckDays === 1 ? '' : 's'}`;
+    warn(`joinflow: custom.joinflow.claimCheckDays is ${s.claimCheckDays}, under the ${DLQ_CLAIM_CHECK_DAYS} days a dead-lettered event may need the claim checks it refers to: ` +
+      `the dead-letter queues keep a message ${DLQ_RETENTION_DAYS} days from when it gets there, which may be ${DLQ_ARRIVAL_HOURS} hours after the event was published ` +
+      `(EventBridge retries a delivery for 24 hours, then Lambda an invocation for 6); redriven more than ${days} after it was published, ` +
+      `it may find the large results and events it refers to deleted; ${DLQ_CLAIM_CHECK_DAYS} or more keeps them as long as the message`);
   }
   // serverless only warns about a stage outside its pattern; the names made of it would then fail
   // in CloudFormation (an SQS queue name takes letters, digits, - and _; a bus name no _ ...).

@@ -50,17 +50,23 @@ describe('deploy/retention.cjs', () => {
     }
   });
 
-  it('warns when claimCheckDays is under the 14 days the dead-letter queues keep a message, and only then', () => {
+  it('warns when claimCheckDays is under the 16 days a dead-lettered event may need its claim checks (14 in the DLQ, after up to 30 hours of delivery retries), and only then', () => {
     const warnings = (custom: object) => {
       const lines: string[] = [];
       lib.buildModel({ service: 'joinflow', stage: 'test', region: 'us-east-1', custom, plans: [], warn: (l) => lines.push(l) });
       return lines;
     };
     expect(warnings({ claimCheckDays: 7 })).toEqual([
-      'joinflow: custom.joinflow.claimCheckDays is 7, under the 14 days the dead-letter queues keep a message: a dead-lettered event redriven after 7 days may find the large results and events it refers to deleted; 14 or more keeps them as long as the message',
+      'joinflow: custom.joinflow.claimCheckDays is 7, under the 16 days a dead-lettered event may need the claim checks it refers to: ' +
+        'the dead-letter queues keep a message 14 days from when it gets there, which may be 30 hours after the event was published ' +
+        '(EventBridge retries a delivery for 24 hours, then Lambda an invocation for 6); redriven more than 7 days after it was published, ' +
+        'it may find the large results and events it refers to deleted; 16 or more keeps them as long as the message',
     ]);
-    expect(warnings({ claimCheckDays: 1 })[0]).toMatch(/redriven after 1 day may/);
-    expect(warnings({ claimCheckDays: 14 })).toEqual([]);
+    expect(warnings({ claimCheckDays: 1 })[0]).toMatch(/more than 1 day after/);
+    // 14 days in the DLQ count from when the message got there, up to 30 hours after the objects were written.
+    expect(warnings({ claimCheckDays: 14 })).toHaveLength(1);
+    expect(warnings({ claimCheckDays: 15 })).toHaveLength(1);
+    expect(warnings({ claimCheckDays: 16 })).toEqual([]);
     expect(warnings({})).toEqual([]);
   });
 });
