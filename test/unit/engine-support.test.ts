@@ -66,6 +66,15 @@ describe('jsonInput', () => {
     expect(parsed).toEqual(JSON.parse(JSON.stringify(parsed)));
   });
 
+  it('gives a number too large for a double (Infinity to JSON.parse) as null, as a copy and the journal do', () => {
+    const text = '{"big": 1e400, "list": [-1e400, 2, {"n": 1e999}]}';
+    const parsed = parseInput(text);
+    const taken = jsonInput(parsed);
+    expect(taken).toEqual({ big: null, list: [null, 2, { n: null }] });
+    // What the durable state keeps and gives back after a restart: the same value.
+    expect(taken).toEqual(JSON.parse(JSON.stringify(JSON.parse(text))));
+  });
+
   it('copies a parsed input nested too deep for the walk, and refuses one too deep for JSON.stringify as before', () => {
     const nest = (depth: number): unknown => JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
     const deep = parsedInput(nest(1_100));

@@ -69,14 +69,15 @@ const PARSED_DEPTH = 1000;
 /**
  * Marks `value`, just read by JSON.parse and kept by no one else (the CLI's --input), as a run
  * input that {@link jsonInput} takes as it is: what JSON gives back, JSON keeps, but for -0,
- * which it writes as 0 and which is turned to 0 here, in place. Returns `value`.
+ * which it writes as 0, and a number too large for a double (`1e400` reads as Infinity), which
+ * it writes as null: they are turned to 0 and null here, in place. Returns `value`.
  */
 export function parsedInput<T>(value: T): T {
   if (typeof value === 'object' && value !== null && zeroSigns(value, 0)) parsedInputs.add(value);
   return value;
 }
 
-/** Turns -0 to 0 in a parsed JSON value; false when it is nested deeper than PARSED_DEPTH. */
+/** Turns -0 to 0 and ±Infinity to null in a parsed JSON value; false when it is nested deeper than PARSED_DEPTH. */
 function zeroSigns(value: object, depth: number): boolean {
   if (depth > PARSED_DEPTH) return false;
   if (Array.isArray(value)) {
@@ -84,7 +85,7 @@ function zeroSigns(value: object, depth: number): boolean {
       const v: unknown = value[i];
       if (typeof v === 'object' && v !== null) {
         if (!zeroSigns(v, depth + 1)) return false;
-      } else if (v === 0 && 1 / v < 0) value[i] = 0;
+      } else if (typeof v === 'number' && (v === 0 ? 1 / v < 0 : !Number.isFinite(v))) value[i] = v === 0 ? 0 : null;
     }
     return true;
   }
@@ -93,7 +94,7 @@ function zeroSigns(value: object, depth: number): boolean {
     const v = o[k];
     if (typeof v === 'object' && v !== null) {
       if (!zeroSigns(v, depth + 1)) return false;
-    } else if (v === 0 && 1 / v < 0) o[k] = 0;
+    } else if (typeof v === 'number' && (v === 0 ? 1 / v < 0 : !Number.isFinite(v))) o[k] = v === 0 ? 0 : null;
   }
   return true;
 }
