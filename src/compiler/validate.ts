@@ -60,8 +60,9 @@ export function validateWorkflow(
       } else problems.push(...zodProblems(parsed.error, where, (rawSteps as Record<string, unknown>)[id]));
     }
   }
-  const top = WorkflowSchema.safeParse({ ...raw, steps: {} });
-  if (!top.success) problems.push(...zodProblems(top.error, ''));
+  const topInput = { ...raw, steps: {} };
+  const top = WorkflowSchema.safeParse(topInput);
+  if (!top.success) problems.push(...zodProblems(top.error, '', topInput));
   if (rawSteps === undefined) problems.push({ path: 'steps', message: 'is required: a map from step id to step' });
   else if (typeof rawSteps !== 'object' || rawSteps === null || Array.isArray(rawSteps)) {
     problems.push({ path: 'steps', message: 'must be a map from step id to step (not a list)' });

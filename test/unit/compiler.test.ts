@@ -68,6 +68,10 @@ describe('compiler: validation', () => {
     expect(problemsOf({ name: 'w', steps: { a: { executor: { command: 'echo' } } } })).toEqual([
       { path: 'steps.a.executor.type', message: 'is required: one of "function", "process", "simulate", "batch", "container", "auto"' },
     ]);
+    // So is a subscription target's type, checked with the workflow's own fields.
+    expect(problemsOf({ name: 'w', steps: { a: { executor: sim } }, subscriptions: { s: { pattern: {}, target: { url: 'http://localhost:1' } } } })).toEqual([
+      { path: 'subscriptions.s.target.type', message: 'is required: one of "webhook", "command", "workflow"' },
+    ]);
   });
 
   it('rejects bad executor fields with their paths', () => {
