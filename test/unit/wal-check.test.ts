@@ -88,6 +88,16 @@ describe('walLoss', () => {
     expect(succeededRuns(dir)).toEqual([]);
   });
 
+  it('counts the commit the damaged frame ends among those dropped', async () => {
+    const { dir, frameSize, frames } = await crashed();
+    const wal = readFileSync(path.join(dir, 'state.db-wal'));
+    // Frames whose header gives the database's size end a commit.
+    const ends = Array.from({ length: frames }, (_, i) => i + 1).filter((n) => wal.readUInt32BE(HEADER + (n - 1) * frameSize + 4) !== 0);
+    expect(ends.length).toBeGreaterThan(2);
+    damage(dir, frameSize, ends[1]!);
+    expect(walLoss(path.join(dir, 'state.db-wal'))).toMatchObject({ badFrame: ends[1], keptCommits: 1, droppedCommits: ends.length - 1 });
+  });
+
   it('reports a damaged header (SQLite then ignores the whole WAL), and no damage in the last frame', async () => {
     const a = await crashed();
     const wal = path.join(a.dir, 'state.db-wal');
@@ -106,7 +116,7 @@ describe('the CLI on a state dir whose WAL drops commits', () => {
     const { dir, frameSize } = await crashed();
     damage(dir, frameSize, 2);
     const first = joinflow(['list', '--state', dir]);
-    expect(first.stderr).toMatch(/^joinflow: .*state\.db-wal: frame 2 of \d+ fails its checksum \(damaged on disk, or not written before a power cut\), so SQLite drops the \d+ commits? after it \((none is kept|it keeps the \d+ commits? before it)\): the runs go on from the state before those .*a copy of the WAL as it was is .*state\.db-wal\.damaged-\d+\n/m);
+    expect(first.stderr).toMatch(/^joinflow: .*state\.db-wal: frame 2 of \d+ fails its checksum \(damaged on disk, or not written before a power cut\), so SQLite drops the \d+ commits? from it on \((none is kept|it keeps the \d+ commits? before it)\): the runs go on from the state before those .*a copy of the WAL as it was is .*state\.db-wal\.damaged-\d+\n/m);
     const copies = readdirSync(dir).filter((f) => f.startsWith('state.db-wal.damaged-'));
     expect(copies).toHaveLength(1);
     expect(walLoss(path.join(dir, copies[0]!))).toMatchObject({ badFrame: 2 });

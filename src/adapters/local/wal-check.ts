@@ -11,7 +11,7 @@
 import { constants, copyFileSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 
-/** Commits SQLite drops from a WAL: frames (1-based) and commits kept before the first bad frame, and the commits after it. */
+/** Commits SQLite drops from a WAL: frames (1-based) and commits kept before the first bad frame, and the commits from it on. */
 export type WalLoss = {
   /** The first frame that fails (1-based); 0 when the WAL's header itself is damaged. */
   badFrame: number;
@@ -115,6 +115,9 @@ export function walLossOf(file: Buffer): WalLoss | undefined {
     if (commit(n)) droppedCommits++;
   }
   if (droppedCommits === 0) return undefined;
+  // Commits were written after it, so the bad frame was written whole too (not cut short by a
+  // crash): when it ended a commit (its header is likely intact: its salts), that one is lost too.
+  if (bad > 0 && ours(bad) && commit(bad)) droppedCommits++;
   return { badFrame: bad, frames, keptCommits, droppedCommits, droppedFrames };
 }
 
@@ -140,5 +143,5 @@ export function keepDroppedWal(file: string): string | undefined {
   }
   const where = loss.badFrame === 0 ? 'its header fails its checksum' : `frame ${loss.badFrame} of ${loss.frames} fails its checksum`;
   const commits = (n: number) => `${n} commit${n === 1 ? '' : 's'}`;
-  return `${wal}: ${where} (damaged on disk, or not written before a power cut), so SQLite drops the ${commits(loss.droppedCommits)} after it (${loss.keptCommits === 0 ? 'none is kept' : `it keeps the ${commits(loss.keptCommits)} before it`}): the runs go on from the state before those (what they recorded happens again, as after a crash); ${kept}`;
+  return `${wal}: ${where} (damaged on disk, or not written before a power cut), so SQLite drops the ${commits(loss.droppedCommits)} from it on (${loss.keptCommits === 0 ? 'none is kept' : `it keeps the ${commits(loss.keptCommits)} before it`}): the runs go on from the state before those (what they recorded happens again, as after a crash); ${kept}`;
 }
