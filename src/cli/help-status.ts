@@ -33,7 +33,9 @@ Batch jobs still running (JSON: steps[].jobs). A step of a running run whose sta
 delayMs is waiting, 'delay, due at <time>' (JSON delay: {dueAt}); one whose retry waits for its
 backoff is waiting, 'retry 2 due at <time>' (JSON unstarted: {attempt, state: scheduled,
 dueAt}); of a forEach step, whose other items may run, the soonest item's retry, 'retry 2 of
-item 3 due at <time>' (unstarted.item; JSON retriesWaiting counts them when several wait).
+item 3 due at <time>' (unstarted.item; JSON retriesWaiting counts them when several wait). Of
+a run that ended first, such a start or retry never starts: 'retry 3 never started (the run was
+cancelled)' (JSON unstarted: {attempt, state: cancelled, item?}).
 Exit codes: 0 found, 1 no such run, 2 bad usage or the table could not be read (the message
 says why: no credentials, no such table, no endpoint).
 `;

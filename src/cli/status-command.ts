@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stageRunStatus } from '../adapters/aws/stage.ts';
+import type { StepStatus as StageStep } from '../adapters/aws/run-status.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import type { RunRecord } from '../ports.ts';
@@ -114,9 +115,16 @@ function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], runI
   return `${retry}never started (${why})`;
 }
 
-/** A stage run's retry waiting for its backoff: `retry 2 due at <time>`, of a forEach item `retry 2 of item 3 due at <time>`. */
-function retryText(u: { attempt: number; dueAt: number; item?: number }, waiting: number | undefined, runId: string, now: number): string {
-  const text = dueText(`retry ${u.attempt}${u.item === undefined ? '' : ` of item ${u.item}`}`, u, runId, now);
+/**
+ * A stage run's retry waiting for its backoff: `retry 2 due at <time>`, of a forEach item `retry 2
+ * of item 3 due at <time>`; one (or a delayed start) that never started, the run having ended
+ * first: `retry 2 never started (the run was cancelled)`, `never started (the run failed first)`.
+ */
+function retryText(u: NonNullable<StageStep['unstarted']>, waiting: number | undefined, runId: string, now: number, runStatus: RunRecord['status']): string {
+  const item = u.item === undefined ? '' : `item ${u.item}`;
+  const what = u.attempt > 1 ? `retry ${u.attempt}${item && ` of ${item}`}` : item;
+  if (u.state === 'cancelled') return `${what && `${what} `}never started (${runStatus === 'cancelled' ? 'the run was cancelled' : runStatus === 'failed' ? 'the run failed first' : 'the run ended first'})`;
+  const text = dueText(what, u, runId, now);
   return waiting === undefined ? text : `${text} (the first of ${waiting} items' retries waiting)`;
 }
 
@@ -144,7 +152,7 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
   for (const s of steps) {
     const jobs = s.jobs === undefined ? '' : `  Batch job${s.jobs.length === 1 ? '' : 's'} ${s.jobs.join(', ')}`;
     const items = s.items === undefined ? '' : s.items === 0 ? ' (forEach over 0 items)' : ` (${s.items} item${s.items === 1 ? '' : 's'} done)`;
-    lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${s.delay ? `; ${delayText(s.delay, runId, now)}` : ''}${s.unstarted ? `; ${retryText(s.unstarted, s.retriesWaiting, runId, now)}` : ''}${jobs}`);
+    lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${s.delay ? `; ${delayText(s.delay, runId, now)}` : ''}${s.unstarted ? `; ${retryText(s.unstarted, s.retriesWaiting, runId, now, run.status)}` : ''}${jobs}`);
   }
   if (run.error) lines.push(runErrorLine(run.error));
   if (run.status === 'succeeded') {

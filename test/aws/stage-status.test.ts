@@ -137,13 +137,33 @@ describe('joinflow status of a stage run', () => {
     expect(await timer(due('retrying', runId, 'r', 2))).toEqual({ batchItemFailures: [] });
     const running = JSON.parse(await status(runId, true)) as { steps: Step[] };
     expect(running.steps).toEqual([{ step: 'r', state: 'dispatched', dispatchedAt: expect.any(Number) }]);
-    // Its third attempt waits in turn; the run ends meanwhile (cancelled): its timer is dropped, nothing waits.
+    // Its third attempt waits in turn; the run ends meanwhile (cancelled): its timer is dropped, the retry never starts.
     await processor({ workflow: 'retrying', event: failed('retrying', runId, 'r', 2) });
     expect(await status(runId)).toMatch(/^ {2}waiting +r; retry 3 due at \S+$/m);
     const store = createDynamoDbStore({ client: world.dynamo.client, table: TABLE });
     expect(await store.finishRun(runId, { status: 'cancelled', finishedAt: Date.now() })).toBe(true);
     const ended = JSON.parse(await status(runId, true)) as { steps: Step[] };
-    expect(ended.steps).toEqual([{ step: 'r', state: 'dispatched', dispatchedAt: expect.any(Number) }]);
+    expect(ended.steps).toEqual([{ step: 'r', state: 'dispatched', dispatchedAt: expect.any(Number), unstarted: { attempt: 3, state: 'cancelled' } }]);
+    expect(await status(runId)).toMatch(/^ {2}dispatched +r; retry 3 never started \(the run was cancelled\)$/m);
+  });
+
+  it("shows a delayed start the run's end came before as never started, and one the timer had started as it was", async () => {
+    const runId = 'delayed-then-failed';
+    await processor({ workflow: 'later', event: envelope('later', 'Run Requested', { runId, input: {} }) });
+    await processor({ workflow: 'later', event: completed('later', runId, 'a', 1) });
+    const store = createDynamoDbStore({ client: world.dynamo.client, table: TABLE });
+    expect(await store.finishRun(runId, { status: 'failed', finishedAt: Date.now(), error: { type: 'Error', message: 'stopped from outside' } })).toBe(true);
+    const ended = JSON.parse(await status(runId, true)) as { steps: Step[] };
+    expect(ended.steps.map((s) => [s.step, s.state, s['unstarted']])).toEqual([['a', 'completed', undefined], ['b', 'dispatched', { attempt: 1, state: 'cancelled' }]]);
+    expect(await status(runId)).toMatch(/^ {2}dispatched +b; never started \(the run failed first\)$/m);
+
+    const runId2 = 'delayed-started';
+    await processor({ workflow: 'later', event: envelope('later', 'Run Requested', { runId: runId2, input: {} }) });
+    await processor({ workflow: 'later', event: completed('later', runId2, 'a', 1) });
+    expect(await timer(due('later', runId2, 'b', 1))).toEqual({ batchItemFailures: [] });
+    expect(await store.finishRun(runId2, { status: 'cancelled', finishedAt: Date.now() })).toBe(true);
+    const started = JSON.parse(await status(runId2, true)) as { steps: Step[] };
+    expect(started.steps.map((s) => [s.step, s.state, s['unstarted']])).toEqual([['a', 'completed', undefined], ['b', 'dispatched', undefined]]);
   });
 
   it('notes a forEach\'s delayed start once, waiting until an item starts, and names the soonest item retry of its step', async () => {

@@ -17,7 +17,7 @@ import { TriggerId } from '../../compiler/compile.ts';
 import { caughtKey, failedKey, skippedKey } from '../../runtime/tasks.ts';
 import { JOB_PREFIX } from './batch-jobs.ts';
 import { itemKey, itemToRun, num, sortKey, type Item } from './dynamodb-keys.ts';
-import { markWaiting, timerNote, type TimerNote } from './timer-dues.ts';
+import { markNeverStarted, markWaiting, timerNote, type TimerNote } from './timer-dues.ts';
 
 const LOST_PREFIX = TriggerId.lost('');
 const COLLECT_PREFIX = TriggerId.collect('');
@@ -39,7 +39,8 @@ export type StepStatus = {
   items?: number;
   jobs?: string[];
   delay?: { dueAt: number };
-  unstarted?: { attempt: number; state: 'scheduled'; dueAt: number; item?: number };
+  /** An attempt on the timer queue: due then (`scheduled`), or never started, the run having ended first (`cancelled`). */
+  unstarted?: { attempt: number; state: 'scheduled'; dueAt: number; item?: number } | { attempt: number; state: 'cancelled'; item?: number };
   retriesWaiting?: number;
 };
 
@@ -144,8 +145,9 @@ export async function readRunStatus(client: DynamoDBClient, table: string, runId
     const s = steps.get(step);
     if (s) s.items = 0;
   }
-  // An ended run's timers are dropped when due: none of its steps waits.
+  // An ended run's timers are dropped when due: none of its steps waits, and what waited never starts.
   if (run.status === 'running') markWaiting(steps, timers);
+  else markNeverStarted(steps, timers);
   for (const [step, ids] of running) {
     const s = steps.get(step);
     if (s) s.jobs = ids.sort();

@@ -88,8 +88,25 @@ export function markWaiting(steps: Map<string, StepStatus>, notes: readonly Time
     }
     if (note.item === undefined) s.state = 'waiting';
     else s.retriesWaiting = (s.retriesWaiting ?? 0) + 1;
-    if (s.unstarted && s.unstarted.dueAt <= note.dueAt) continue;
+    if (s.unstarted?.state === 'scheduled' && s.unstarted.dueAt <= note.dueAt) continue;
     s.unstarted = { attempt: note.attempt, state: 'scheduled', dueAt: note.dueAt, ...(note.item === undefined ? {} : { item: note.item }) };
   }
   for (const s of steps.values()) if (s.retriesWaiting === 1) delete s.retriesWaiting;
+}
+
+/**
+ * Marks the steps of a run that has ended whose start (a `delayMs`) or retry still waited on the
+ * timer queue then: the timer drops those messages, so they never start (`unstarted: {attempt,
+ * state: 'cancelled'}`, of a forEach item with its item: the first one). A step that moved on
+ * (completed, failed, stopped) keeps its state alone.
+ */
+export function markNeverStarted(steps: Map<string, StepStatus>, notes: readonly TimerNote[]): void {
+  const started = new Set<string>();
+  for (const note of notes) if (note.claimed && note.attempt === 1) started.add(note.step);
+  for (const note of notes) {
+    if (note.claimed || note.dueAt === undefined || (note.attempt === 1 && started.has(note.step))) continue;
+    const s = steps.get(note.step);
+    if (!s || s.state !== 'dispatched' || s.unstarted) continue;
+    s.unstarted = { attempt: note.attempt, state: 'cancelled', ...(note.item === undefined ? {} : { item: note.item }) };
+  }
 }
