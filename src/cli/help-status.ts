@@ -35,7 +35,9 @@ backoff is waiting, 'retry 2 due at <time>' (JSON unstarted: {attempt, state: sc
 dueAt}); of a forEach step, whose other items may run, the soonest item's retry, 'retry 2 of
 item 3 due at <time>' (unstarted.item; JSON retriesWaiting counts them when several wait). Of
 a run that ended first, such a start or retry never starts: 'retry 3 never started (the run was
-cancelled)' (JSON unstarted: {attempt, state: cancelled, item?}).
+cancelled)' (JSON unstarted: {attempt, state: cancelled, item?}). A start or retry still not
+started 5 minutes after its due time is named on a last line, 'overdue: ...' (its timer message
+failing, or in the stage's timer DLQ).
 Exit codes: 0 found, 1 no such run, 2 bad usage or the table could not be read (the message
 says why: no credentials, no such table, no endpoint).
 `;

@@ -134,6 +134,9 @@ function firstLine(text: string): string {
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
+/** How long after its due time a stage run's timer task is called overdue. */
+const OVERDUE_MS = 5 * 60_000;
+
 async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string, json: boolean): Promise<number> {
   const config = awsConfig(values);
   const status = await stageRunStatus(config, runId);
@@ -153,6 +156,11 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
     const jobs = s.jobs === undefined ? '' : `  Batch job${s.jobs.length === 1 ? '' : 's'} ${s.jobs.join(', ')}`;
     const items = s.items === undefined ? '' : s.items === 0 ? ' (forEach over 0 items)' : ` (${s.items} item${s.items === 1 ? '' : 's'} done)`;
     lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${s.delay ? `; ${delayText(s.delay, runId, now)}` : ''}${s.unstarted ? `; ${retryText(s.unstarted, s.retriesWaiting, runId, now, run.status)}` : ''}${jobs}`);
+  }
+  // The timer dispatches within seconds of the due time; much later, its message is being retried or is in the timer DLQ.
+  const overdue = steps.filter((s) => (s.delay?.dueAt ?? (s.unstarted?.state === 'scheduled' ? s.unstarted.dueAt : Infinity)) < now - OVERDUE_MS);
+  if (overdue.length > 0) {
+    lines.push(`overdue: ${overdue.map((s) => s.step).join(', ')} not started ${OVERDUE_MS / 60_000} minutes after ${overdue.length === 1 ? 'its' : 'their'} due time: the timer's message comes back every 6 minutes while its dispatch fails, and goes to the stage's timer DLQ after 5 tries (see its log, and the DLQ)`);
   }
   if (run.error) lines.push(runErrorLine(run.error));
   if (run.status === 'succeeded') {

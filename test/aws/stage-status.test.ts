@@ -147,6 +147,18 @@ describe('joinflow status of a stage run', () => {
     expect(await status(runId)).toMatch(/^ {2}dispatched +r; retry 3 never started \(the run was cancelled\)$/m);
   });
 
+  it('says when a timer task is overdue: not started minutes after its due time (its message failing, or in the timer DLQ)', async () => {
+    const runId = 'late-retry';
+    await processor({ workflow: 'retrying', event: envelope('retrying', 'Run Requested', { runId, input: {} }) });
+    await processor({ workflow: 'retrying', event: failed('retrying', runId, 'r', 1) });
+    expect(await status(runId)).not.toMatch(/^overdue:/m);
+    // Due a minute after the failure: four minutes past it, not yet overdue; six, overdue.
+    world.later(5 * 60_000);
+    expect(await status(runId)).not.toMatch(/^overdue:/m);
+    world.later(2 * 60_000);
+    expect(await status(runId)).toMatch(/^overdue: r not started 5 minutes after its due time: the timer's message comes back every 6 minutes while its dispatch fails, and goes to the stage's timer DLQ after 5 tries/m);
+  });
+
   it("shows a delayed start the run's end came before as never started, and one the timer had started as it was", async () => {
     const runId = 'delayed-then-failed';
     await processor({ workflow: 'later', event: envelope('later', 'Run Requested', { runId, input: {} }) });
