@@ -428,11 +428,12 @@ describe('createWorker', () => {
   });
 
   // As on the embedded engine (test/unit/function-timing.test.ts): a handler's init is not part of its timeout.
-  it("leaves the load of a handler's module out of its timeoutMs and logs it as the attempt's init", async () => {
+  /** A container handler task (`exportName` of a module that loads for 900 ms) with a 300 ms timeout, taken by a worker. */
+  async function afterSlowLoad(exportName: string) {
     const { url, dispatcher } = await queues();
     const bus = captureBus();
     const slow = slowImport();
-    const t = task(container({ module: slow.module, export: 'now' }), {}, { timeoutMs: 300 });
+    const t = task(container({ module: slow.module, export: exportName }), {}, { timeoutMs: 300 });
     await dispatcher.dispatch(t);
     const infos: string[] = [];
     startWorker(url, bus, { logger: { info: (m) => infos.push(m), warn: () => {}, error: () => {} } });
@@ -440,6 +441,11 @@ describe('createWorker', () => {
     // The module loads for longer than the step's timeout.
     await new Promise((r) => setTimeout(r, 900));
     slow.release();
+    return { bus, t, infos };
+  }
+
+  it("leaves the load of a handler's module out of its timeoutMs and logs it as the attempt's init", async () => {
+    const { bus, t, infos } = await afterSlowLoad('now');
     await until('its log line', () => infos.length > 0);
     expect(bus.of('Step Failed')).toEqual([]);
     expect(bus.of('Step Completed')).toEqual([{ workflow: 'wf', runId: t.runId, step: 'work', attempt: 1, output: 'ran' }]);
@@ -449,16 +455,7 @@ describe('createWorker', () => {
   });
 
   it('says in the StepTimeout of a handler that outlives timeoutMs after a long load how long the load took', async () => {
-    const { url, dispatcher } = await queues();
-    const bus = captureBus();
-    const slow = slowImport();
-    const t = task(container({ module: slow.module, export: 'hangs' }), {}, { timeoutMs: 300 });
-    await dispatcher.dispatch(t);
-    const infos: string[] = [];
-    startWorker(url, bus, { logger: { info: (m) => infos.push(m), warn: () => {}, error: () => {} } });
-    await until('the module to load', slow.importing);
-    await new Promise((r) => setTimeout(r, 900));
-    slow.release();
+    const { bus, infos } = await afterSlowLoad('hangs');
     await until('Step Failed', () => bus.of('Step Failed').length > 0);
     const message = (bus.of('Step Failed')[0]!['error'] as { message: string }).message;
     const [, initMs, tookMs] = /^step "work" timed out after 300 ms of its handler \(attempt 1\): its timeoutMs counts from the handler's start, which came (\d+) ms into the attempt, spent starting a worker thread or loading its module \((\d+) ms in all\)$/.exec(message) ?? [];
