@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,7 @@ import { JoinflowError } from '../../src/model/errors.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { ContainerExecutor } from '../../src/model/workflow.ts';
 import type { EventBus, Executor, Task } from '../../src/ports.ts';
+import { slowImport } from '../helpers/slow-import.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const handlers = path.join(root, 'test/fixtures/worker/handlers.ts');
@@ -105,24 +106,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/**
- * A handler module whose top-level code writes `importing`, then waits until the test releases
- * it: its load lasts as long as the test wants. `now` returns at once; `hangs` never does.
- */
-function slowImport(): { module: string; importing: () => boolean; release: () => void } {
-  const dir = mkdtempSync(path.join(scratch, 'slow-'));
-  const module = path.join(dir, 'slow-import.mjs');
-  const [importing, release] = [path.join(dir, 'importing'), path.join(dir, 'release')];
-  writeFileSync(module, [
-    "import { existsSync, writeFileSync } from 'node:fs';",
-    `writeFileSync(${JSON.stringify(importing)}, '');`,
-    `while (!existsSync(${JSON.stringify(release)})) await new Promise((resolve) => setTimeout(resolve, 10));`,
-    "export const now = () => 'ran';",
-    'export const hangs = () => new Promise(() => {});',
-  ].join('\n'));
-  return { module, importing: () => existsSync(importing), release: () => writeFileSync(release, '') };
 }
 
 function container(spec: Partial<ContainerExecutor>): ContainerExecutor {
@@ -432,7 +415,7 @@ describe('createWorker', () => {
   async function afterSlowLoad(exportName: string) {
     const { url, dispatcher } = await queues();
     const bus = captureBus();
-    const slow = slowImport();
+    const slow = slowImport(mkdtempSync(path.join(scratch, 'slow-')));
     const t = task(container({ module: slow.module, export: exportName }), {}, { timeoutMs: 300 });
     await dispatcher.dispatch(t);
     const infos: string[] = [];

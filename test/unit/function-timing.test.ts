@@ -3,7 +3,6 @@
  * says: the function executor (real worker threads) under the lanes, as the engine runs it. A
  * `container` step's handler runs in the same pool locally, and is timed the same way.
  */
-import { existsSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { INIT_LIMIT_MS, Lanes, type LaneHooks, type TraceRecord } from '../../sr
 import { attemptEvent, type AttemptEnd } from '../../src/adapters/local/step-events.ts';
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { Executor, StepOutcome, Task } from '../../src/ports.ts';
+import { slowImport } from '../helpers/slow-import.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const handlers = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
@@ -68,24 +68,6 @@ function lanesOver(threads: number, limit?: number) {
   return { lanes, ends, started, commands };
 }
 
-/**
- * A module whose top-level code writes `<dir>/importing`, then waits until `<dir>/release`
- * exists: its load lasts as long as the test wants. `now` returns at once; `hangs` never does.
- */
-async function slowImport(): Promise<{ module: string; importing: () => boolean; release: () => void }> {
-  const dir = tmp();
-  const module = join(dir, 'slow-import.mjs');
-  const [importing, release] = [join(dir, 'importing'), join(dir, 'release')];
-  await writeFile(module, [
-    "import { existsSync, writeFileSync } from 'node:fs';",
-    `writeFileSync(${JSON.stringify(importing)}, '');`,
-    `while (!existsSync(${JSON.stringify(release)})) await new Promise((resolve) => setTimeout(resolve, 10));`,
-    "export const now = () => 'ran';",
-    'export const hangs = () => new Promise(() => {});',
-  ].join('\n'));
-  return { module, importing: () => existsSync(importing), release: () => writeFileSync(release, '') };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("a function step's timeout counts from its handler's start", () => {
@@ -93,7 +75,7 @@ describe("a function step's timeout counts from its handler's start", () => {
     const { lanes, ends } = lanesOver(1);
     lanes.submit(task('first', join(handlers, 'plain.mjs'), 'handler', { event: { input: { name: 'x' }, results: {} } }));
     await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
-    const slow = await slowImport();
+    const slow = slowImport(tmp());
     lanes.submit(task('loads', slow.module, 'now', { timeoutMs: 300 }));
     await vi.waitUntil(slow.importing, { timeout: 30_000 });
     // The module loads for longer than the step's timeout.
@@ -106,7 +88,7 @@ describe("a function step's timeout counts from its handler's start", () => {
 
   it('does not count the load of a handler whose file changed on the worker that ran it (joinflow dev): its init, until the handler starts', async () => {
     const { lanes, ends } = lanesOver(1);
-    const slow = await slowImport();
+    const slow = slowImport(tmp());
     const gated = await readFile(slow.module, 'utf8');
     // The same module, loading at once; the worker that runs it keeps it loaded.
     await writeFile(slow.module, "export const now = () => 'first';\nexport const hangs = () => new Promise(() => {});\n");
@@ -131,7 +113,7 @@ describe("a function step's timeout counts from its handler's start", () => {
 
   it('reports, on a timeout after a long init, how long the init took: the message names the step, the attempt, the limit and that wait', async () => {
     const { lanes, ends } = lanesOver(1);
-    const slow = await slowImport();
+    const slow = slowImport(tmp());
     lanes.submit(task('waits', slow.module, 'hangs', { timeoutMs: 300, attempt: 2, maxAttempts: 3 }));
     await vi.waitUntil(slow.importing, { timeout: 30_000 });
     await sleep(600);
@@ -179,7 +161,7 @@ describe("a container step's handler, which runs in the function pool locally, i
     const { lanes, ends } = lanesOver(1);
     lanes.submit(task('first', join(handlers, 'plain.mjs'), 'handler', { event: { input: { name: 'x' }, results: {} } }));
     await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
-    const slow = await slowImport();
+    const slow = slowImport(tmp());
     lanes.submit(containerTask('loads', { module: slow.module, export: 'now' }, { timeoutMs: 300 }));
     await vi.waitUntil(slow.importing, { timeout: 30_000 });
     await sleep(900);
@@ -191,7 +173,7 @@ describe("a container step's handler, which runs in the function pool locally, i
 
   it('does not count the load of a handler whose file changed on the worker that ran it (joinflow dev)', async () => {
     const { lanes, ends } = lanesOver(1);
-    const slow = await slowImport();
+    const slow = slowImport(tmp());
     const gated = await readFile(slow.module, 'utf8');
     await writeFile(slow.module, "export const now = () => 'first';\n");
     lanes.submit(containerTask('first', { module: slow.module, export: 'now' }, { timeoutMs: 300 }));
@@ -209,7 +191,7 @@ describe("a container step's handler, which runs in the function pool locally, i
 
   it('says on a timeout after a long init how long the init took, as a function step does', async () => {
     const { lanes, ends } = lanesOver(1);
-    const slow = await slowImport();
+    const slow = slowImport(tmp());
     const waits = containerTask('waits', { module: slow.module, export: 'hangs' }, { timeoutMs: 300 });
     lanes.submit(waits);
     await vi.waitUntil(slow.importing, { timeout: 30_000 });
