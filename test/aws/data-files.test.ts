@@ -28,6 +28,7 @@ import { createProcessExecutor } from '../../src/adapters/local/process-executor
 import type { EventEnvelope } from '../../src/model/events.ts';
 import type { EventBus, Task } from '../../src/ports.ts';
 import { s3HandlerEnv, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { until as poll } from '../helpers/until.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const tool = path.join(root, 'workflows/montage/tool.mjs');
@@ -60,13 +61,8 @@ function captureBus(): EventBus & { events: EventEnvelope[] } {
   return { events, publish: async (batch) => void events.push(...batch), subscribe: () => () => {} };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits up to 20 s by default (see helpers/until.ts). */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000) => poll(what, probe, ms);
 
 describe('joinflow worker stages a container step\'s files through the run\'s S3 prefix', () => {
   it('downloads inputs, runs the command on them, uploads outputs; a missing input fails naming the prefix', async () => {

@@ -33,6 +33,7 @@ import type { EventEnvelope } from '../../src/model/events.ts';
 import type { ContainerExecutor } from '../../src/model/workflow.ts';
 import type { EventBus, Executor, Task } from '../../src/ports.ts';
 import { slowImport } from '../helpers/slow-import.ts';
+import { until as poll } from '../helpers/until.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const handlers = path.join(root, 'test/fixtures/worker/handlers.ts');
@@ -100,13 +101,8 @@ function captureBus(): Capture {
   };
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits up to 15 s by default (see helpers/until.ts). */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000) => poll(what, probe, ms);
 
 function container(spec: Partial<ContainerExecutor>): ContainerExecutor {
   return { type: 'container', queue: 'gpu', export: 'handler', args: [], env: {}, ...spec };

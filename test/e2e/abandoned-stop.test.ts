@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { findProcesses, stopProcesses } from '../../src/adapters/local/orphans.ts';
 import { joinflow, startJoinflow } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { until as poll } from '../helpers/until.ts';
 
 const tmp = tempDirs('jf-abandoned-');
 
@@ -23,13 +24,8 @@ steps:
     executor: { type: process, command: sh, args: [-c, 'while [ ! -e started ]; do sleep 0.02; done; exit 3'] }
 `;
 
-const until = async (what: string, ok: () => boolean): Promise<void> => {
-  const end = Date.now() + 60_000;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`not seen within 60 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** Polls every 10 ms: the moment to kill the engine in is short. */
+const until = (what: string, ok: () => boolean) => poll(what, ok, 60_000, 10);
 
 /** Starts the run and SIGKILLs its engine while the run has ended and still stops `stubborn`. */
 async function abandonWhileStopping(dir: string, runId: string): Promise<void> {

@@ -14,18 +14,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinflow, startJoinflow } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { until as poll } from '../helpers/until.ts';
 
 const tmp = tempDirs('jf-dev-reload-timeout-');
 
-const until = async <T>(what: string, probe: () => T | undefined | false): Promise<T> => {
-  const end = Date.now() + 90_000;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`not seen within 90 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+/** Waits up to 90 s by default (see helpers/until.ts). */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 90_000) => poll(what, probe, ms);
 
 /** The run's status and output once it has ended, from the state dir. */
 function ended(dir: string, runId: string): { status: string; output: unknown; error: unknown } | undefined {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { until as poll } from '../helpers/until.ts';
 
 const tmp = tempDirs('joinflow-dev-reload-');
 const bin = path.join(root, 'bin/joinflow.js');
@@ -30,15 +31,8 @@ function start(args: string[], cwd: string) {
   return { child, out, exited };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits up to 90 s by default (see helpers/until.ts). */
+const until = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 90_000) => poll(what, probe, ms);
 
 /** The runs in the project's state dir, read directly (a CLI per poll is slow on a busy machine). */
 async function runs(cwd: string): Promise<Array<{ runId: string; status: string; output?: unknown }>> {

@@ -14,6 +14,7 @@ import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
 import { closedAfterEach } from '../helpers/engines.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { until as poll } from '../helpers/until.ts';
 
 const tmp = tempDirs('jf-group-commit-');
 const open = closedAfterEach();
@@ -39,13 +40,8 @@ function chain(n: number, last?: WorkflowInput['steps'][string]): WorkflowInput 
   return { name: 'chain', steps };
 }
 
-/** Resolves once `check()` holds; fails after a generous 30 s. */
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (const deadline = Date.now() + 30_000; !check(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Resolves once `check()` holds, polling every 20 ms; fails after a generous 30 s. */
+const until = (what: string, check: () => boolean) => poll(what, check, 30_000, 20);
 
 /** Rows of the tasks table as another process sees them: committed ones only. */
 function committedTasks(dir: string): string[] {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
 import { projectDirs, tempDirs } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
 const tmp = tempDirs('jf-resume-groups-');
 const project = projectDirs('jf-resume-project-');
@@ -39,14 +40,6 @@ function projectFiles(name: string): Record<string, string> {
     ].join('\n'),
     'workflows/scripts/hello.mjs': `console.log(JSON.stringify({ project: ${JSON.stringify(name)}, version: process.argv[2] }));\n`,
   };
-}
-
-async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function gateStarted(state: string, runId: string): boolean {

@@ -12,6 +12,7 @@ import { findOrphans } from '../../src/adapters/local/orphans.ts';
 import { requestCancel } from '../../src/cli/state.ts';
 import { joinflow, root } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
 const tmp = tempDirs('jf-owner-');
 const bin = path.join(root, 'bin/joinflow.js');
@@ -30,14 +31,6 @@ function background(args: string[], cwd = root) {
   child.stderr!.on('data', (d) => (stderr += d));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exit, out: () => stdout, err: () => stderr };
-}
-
-async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A run's status and saved options, read from the state file (undefined until it exists). */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { joinflow, startJoinflow } from '../helpers/cli.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
 const tmp = tempDirs('jf-unstarted-');
 
@@ -24,14 +25,6 @@ steps:
   slow:
     executor: { type: process, command: sh, args: [-c, 'while [ ! -e stop ]; do sleep 0.05; done; exit 4'] }
 `;
-
-const until = async (what: string, ok: () => boolean): Promise<void> => {
-  const end = Date.now() + 60_000;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`not seen within 60 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 function status(dir: string, runId: string): Status | undefined {
   const r = joinflow(['status', runId, '--json'], { cwd: dir });
@@ -105,7 +98,11 @@ steps:
     const run = startJoinflow(['run', 'wf.yaml', '--run-id', 'q1', '--concurrency', 'process=1'], dir);
     try {
       let seen: Status | undefined;
-      await until('retr\'s retry dispatched, not started', () => retrOf((seen = status(dir, 'q1')))?.unstarted?.state === 'dispatched');
+      // Its retry, not its first attempt (dispatched an instant before it starts).
+      await until('retr\'s retry dispatched, not started', () => {
+        const unstarted = retrOf((seen = status(dir, 'q1')))?.unstarted;
+        return unstarted?.state === 'dispatched' && unstarted.attempt === 2;
+      });
       expect(retrOf(seen)).toMatchObject({ state: 'dispatched', attempts: 1, unstarted: { attempt: 2, state: 'dispatched' }, error: { type: 'ProcessExited' } });
       expect(joinflow(['status', 'q1'], { cwd: dir }).stdout).toMatch(/^ {2}dispatched +retr +1 attempt, [^;\n]+; retry 2 waiting to start\n {13}ProcessExited: exited with code 3$/m);
 
