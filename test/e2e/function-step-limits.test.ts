@@ -4,8 +4,6 @@
  * same for container steps' handlers (which run in that pool), and the memory cap of a placed
  * step's worker.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +14,7 @@ import { summarizeSteps } from '../../src/cli/local-runs.ts';
 import { localTimeline } from '../../src/cli/local-timeline.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import type { RunRecord } from '../../src/ports.ts';
+import { slowImport } from '../helpers/slow-import.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const handlers = fileURLToPath(new URL('../fixtures/handlers/handlers.ts', import.meta.url));
@@ -31,6 +30,26 @@ function engineWith(options: Parameters<typeof createEngine>[0] = {}): Engine {
   return engine;
 }
 
+
+/**
+ * Three steps run on one thread: none started before the one before it ended; only the first
+ * waited for the worker to start (its init), the others found it warm (the durable log keeps no
+ * init: the run's own trace has it); status and the timeline give each the engine's times.
+ */
+function expectOneAfterAnother(engine: Engine, state: ReturnType<typeof openJournalState>, r: Awaited<ReturnType<Engine['run']>>): void {
+  const trace = engine.traceOf(r.runId).sort((x, y) => x.start - y.start);
+  for (let i = 1; i < trace.length; i++) expect(trace[i]!.start).toBeGreaterThanOrEqual(trace[i - 1]!.end);
+  const inits = new Map(r.trace.map((t) => [t.step, t.initMs !== undefined]));
+  expect(trace.map((t) => inits.get(t.step))).toEqual([true, false, false]);
+  const run = state.store.getRun(r.runId) as RunRecord;
+  const byStep = new Map(summarizeSteps(run, state.log.tasks(r.runId)).map((s) => [s.step, s]));
+  const timeline = new Map(localTimeline(run, state.log.tasks(r.runId), state.log.runPlan(r.runId), run.finishedAt!).executions.map((e) => [e.step, e]));
+  for (const t of trace) {
+    expect(byStep.get(t.step)).toMatchObject({ startedAt: t.start, finishedAt: t.end });
+    expect(timeline.get(t.step)).toMatchObject({ start: t.start, end: t.end });
+  }
+}
+
 describe('with no limit on function steps (--concurrency function=0)', () => {
   it('a step that waits for a busy thread starts when it gets one: status, timeline and trace show its own time', async () => {
     const dir = tmp();
@@ -42,39 +61,20 @@ describe('with no limit on function steps (--concurrency function=0)', () => {
     const r = await engine.run('wide', { ms: 100 });
     expect(r.status).toBe('succeeded');
     // One thread runs them one after the other: none started before the one before it ended.
-    const trace = engine.traceOf(r.runId).sort((x, y) => x.start - y.start);
-    for (let i = 1; i < trace.length; i++) expect(trace[i]!.start).toBeGreaterThanOrEqual(trace[i - 1]!.end);
-    // Only the first waited for the worker to start (its init); the others found it warm. (The
-    // durable log keeps no init: the run's own trace has it.)
-    const inits = new Map(r.trace.map((t) => [t.step, t.initMs !== undefined]));
-    expect(trace.map((t) => inits.get(t.step))).toEqual([true, false, false]);
-    const run = state.store.getRun(r.runId) as RunRecord;
-    const byStep = new Map(summarizeSteps(run, state.log.tasks(r.runId)).map((s) => [s.step, s]));
-    const timeline = new Map(localTimeline(run, state.log.tasks(r.runId), state.log.runPlan(r.runId), run.finishedAt!).executions.map((e) => [e.step, e]));
-    for (const t of trace) {
-      expect(byStep.get(t.step)).toMatchObject({ startedAt: t.start, finishedAt: t.end });
-      expect(timeline.get(t.step)).toMatchObject({ start: t.start, end: t.end });
-    }
+    expectOneAfterAnother(engine, state, r);
   });
 });
 
 describe('a function step that times out after a slow start', () => {
   it('fails with a StepTimeout that names the step, the attempt, the limit and the start-up before the handler', async () => {
-    const dir = tmp();
-    const [module, importing, release] = [path.join(dir, 'slow.mjs'), path.join(dir, 'importing'), path.join(dir, 'release')];
-    writeFileSync(module, [
-      "import { existsSync, writeFileSync } from 'node:fs';",
-      `writeFileSync(${JSON.stringify(importing)}, '');`,
-      `while (!existsSync(${JSON.stringify(release)})) await new Promise((resolve) => setTimeout(resolve, 10));`,
-      'export const hangs = () => new Promise(() => {});',
-    ].join('\n'));
+    const slow = slowImport(tmp());
     const engine = engineWith({ executors: { function: createFunctionExecutor({ threads: 1 }) } });
-    engine.register(compileWorkflow({ name: 'late', steps: { s: { timeoutMs: 300, executor: { type: 'function', module, export: 'hangs' } } } }, { source: 'test' }));
+    engine.register(compileWorkflow({ name: 'late', steps: { s: { timeoutMs: 300, executor: { type: 'function', module: slow.module, export: 'hangs' } } } }, { source: 'test' }));
     const running = engine.run('late', null);
-    while (!existsSync(importing)) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!slow.importing()) await new Promise((resolve) => setTimeout(resolve, 10));
     // The module loads for longer than the step's timeout, which does not count it.
     await new Promise((resolve) => setTimeout(resolve, 600));
-    writeFileSync(release, '');
+    slow.release();
     const r = await running;
     expect(r.status).toBe('failed');
     const [attempt] = r.trace;
@@ -104,35 +104,18 @@ describe("container steps with a module (their handler runs in the function pool
     engine.register(compileWorkflow({ name: 'mixed', steps }, { source: 'test' }));
     const r = await engine.run('mixed', { ms: 100 });
     expect(r.status).toBe('succeeded');
-    const trace = engine.traceOf(r.runId).sort((x, y) => x.start - y.start);
-    expect(trace).toHaveLength(3);
-    for (let i = 1; i < trace.length; i++) expect(trace[i]!.start).toBeGreaterThanOrEqual(trace[i - 1]!.end);
-    const inits = new Map(r.trace.map((t) => [t.step, t.initMs !== undefined]));
-    expect(trace.map((t) => inits.get(t.step))).toEqual([true, false, false]);
-    const run = state.store.getRun(r.runId) as RunRecord;
-    const byStep = new Map(summarizeSteps(run, state.log.tasks(r.runId)).map((s) => [s.step, s]));
-    const timeline = new Map(localTimeline(run, state.log.tasks(r.runId), state.log.runPlan(r.runId), run.finishedAt!).executions.map((e) => [e.step, e]));
-    for (const t of trace) {
-      expect(byStep.get(t.step)).toMatchObject({ startedAt: t.start, finishedAt: t.end });
-      expect(timeline.get(t.step)).toMatchObject({ start: t.start, end: t.end });
-    }
+    expect(engine.traceOf(r.runId)).toHaveLength(3);
+    expectOneAfterAnother(engine, state, r);
   });
 
   it('one whose module loads for longer than its timeout succeeds, and that load is its init', async () => {
-    const dir = tmp();
-    const [module, importing, release] = [path.join(dir, 'slow.mjs'), path.join(dir, 'importing'), path.join(dir, 'release')];
-    writeFileSync(module, [
-      "import { existsSync, writeFileSync } from 'node:fs';",
-      `writeFileSync(${JSON.stringify(importing)}, '');`,
-      `while (!existsSync(${JSON.stringify(release)})) await new Promise((resolve) => setTimeout(resolve, 10));`,
-      "export const handler = () => 'ran';",
-    ].join('\n'));
+    const slow = slowImport(tmp());
     const engine = engineWith({ executors: { function: createFunctionExecutor({ threads: 1 }) } });
-    engine.register(compileWorkflow({ name: 'late', steps: { s: { timeoutMs: 300, executor: container(module, 'handler') } } }, { source: 'test' }));
+    engine.register(compileWorkflow({ name: 'late', steps: { s: { timeoutMs: 300, executor: container(slow.module, 'now') } } }, { source: 'test' }));
     const running = engine.run('late', null);
-    while (!existsSync(importing)) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!slow.importing()) await new Promise((resolve) => setTimeout(resolve, 10));
     await new Promise((resolve) => setTimeout(resolve, 600));
-    writeFileSync(release, '');
+    slow.release();
     const r = await running;
     expect(r).toMatchObject({ status: 'succeeded', output: { s: 'ran' } });
     expect(r.trace).toEqual([expect.objectContaining({ step: 's', status: 'succeeded', initMs: expect.any(Number) })]);

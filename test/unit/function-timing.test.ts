@@ -70,18 +70,23 @@ function lanesOver(threads: number, limit?: number) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Submits `t`, whose module (`slow`) then takes `ms` to load, and waits until the lanes have reported `count` ends. */
+async function loadingFor(lanes: Lanes, slow: ReturnType<typeof slowImport>, t: Task, ms: number, ends: readonly unknown[], count: number): Promise<void> {
+  lanes.submit(t);
+  await vi.waitUntil(slow.importing, { timeout: 30_000 });
+  await sleep(ms);
+  slow.release();
+  await vi.waitUntil(() => ends.length === count, { timeout: 30_000 });
+}
+
 describe("a function step's timeout counts from its handler's start", () => {
   it("does not count the load of the handler's module on a worker that ran another module before", async () => {
     const { lanes, ends } = lanesOver(1);
     lanes.submit(task('first', join(handlers, 'plain.mjs'), 'handler', { event: { input: { name: 'x' }, results: {} } }));
     await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
     const slow = slowImport(tmp());
-    lanes.submit(task('loads', slow.module, 'now', { timeoutMs: 300 }));
-    await vi.waitUntil(slow.importing, { timeout: 30_000 });
     // The module loads for longer than the step's timeout.
-    await sleep(900);
-    slow.release();
-    await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
+    await loadingFor(lanes, slow, task('loads', slow.module, 'now', { timeoutMs: 300 }), 900, ends, 2);
     expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
     expect(ends[1]!.record.initMs).toBeGreaterThanOrEqual(900);
   });
@@ -97,11 +102,7 @@ describe("a function step's timeout counts from its handler's start", () => {
     expect(ends[0]!.outcome).toMatchObject({ status: 'succeeded', output: 'first' });
     // Changed on disk: the warm worker imports it again, for longer than the step's timeout.
     await writeFile(slow.module, gated);
-    lanes.submit(task('reloads', slow.module, 'now', { timeoutMs: 300 }));
-    await vi.waitUntil(slow.importing, { timeout: 30_000 });
-    await sleep(900);
-    slow.release();
-    await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
+    await loadingFor(lanes, slow, task('reloads', slow.module, 'now', { timeoutMs: 300 }), 900, ends, 2);
     expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
     expect(ends[1]!.record.initMs).toEqual(expect.any(Number));
     // After the load the handler's own time counts: one that never returns times out, saying how long the load took.
@@ -114,11 +115,7 @@ describe("a function step's timeout counts from its handler's start", () => {
   it('reports, on a timeout after a long init, how long the init took: the message names the step, the attempt, the limit and that wait', async () => {
     const { lanes, ends } = lanesOver(1);
     const slow = slowImport(tmp());
-    lanes.submit(task('waits', slow.module, 'hangs', { timeoutMs: 300, attempt: 2, maxAttempts: 3 }));
-    await vi.waitUntil(slow.importing, { timeout: 30_000 });
-    await sleep(600);
-    slow.release();
-    await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
+    await loadingFor(lanes, slow, task('waits', slow.module, 'hangs', { timeoutMs: 300, attempt: 2, maxAttempts: 3 }), 600, ends, 1);
     const { outcome, record } = ends[0]!;
     expect(outcome).toMatchObject({ status: 'timeout', timeoutMs: 300, initMs: expect.any(Number) });
     const initMs = (outcome as { initMs: number }).initMs;
@@ -162,11 +159,7 @@ describe("a container step's handler, which runs in the function pool locally, i
     lanes.submit(task('first', join(handlers, 'plain.mjs'), 'handler', { event: { input: { name: 'x' }, results: {} } }));
     await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
     const slow = slowImport(tmp());
-    lanes.submit(containerTask('loads', { module: slow.module, export: 'now' }, { timeoutMs: 300 }));
-    await vi.waitUntil(slow.importing, { timeout: 30_000 });
-    await sleep(900);
-    slow.release();
-    await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
+    await loadingFor(lanes, slow, containerTask('loads', { module: slow.module, export: 'now' }, { timeoutMs: 300 }), 900, ends, 2);
     expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
     expect(ends[1]!.record.initMs).toBeGreaterThanOrEqual(900);
   });
@@ -180,11 +173,7 @@ describe("a container step's handler, which runs in the function pool locally, i
     await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
     expect(ends[0]!.outcome).toMatchObject({ status: 'succeeded', output: 'first' });
     await writeFile(slow.module, gated);
-    lanes.submit(containerTask('reloads', { module: slow.module, export: 'now' }, { timeoutMs: 300 }));
-    await vi.waitUntil(slow.importing, { timeout: 30_000 });
-    await sleep(900);
-    slow.release();
-    await vi.waitUntil(() => ends.length === 2, { timeout: 30_000 });
+    await loadingFor(lanes, slow, containerTask('reloads', { module: slow.module, export: 'now' }, { timeoutMs: 300 }), 900, ends, 2);
     expect(ends[1]!.outcome).toMatchObject({ status: 'succeeded', output: 'ran' });
     expect(ends[1]!.record.initMs).toEqual(expect.any(Number));
   });
@@ -193,11 +182,7 @@ describe("a container step's handler, which runs in the function pool locally, i
     const { lanes, ends } = lanesOver(1);
     const slow = slowImport(tmp());
     const waits = containerTask('waits', { module: slow.module, export: 'hangs' }, { timeoutMs: 300 });
-    lanes.submit(waits);
-    await vi.waitUntil(slow.importing, { timeout: 30_000 });
-    await sleep(600);
-    slow.release();
-    await vi.waitUntil(() => ends.length === 1, { timeout: 30_000 });
+    await loadingFor(lanes, slow, waits, 600, ends, 1);
     const { outcome, record } = ends[0]!;
     expect(outcome).toMatchObject({ status: 'timeout', timeoutMs: 300, initMs: expect.any(Number) });
     const initMs = (outcome as { initMs: number }).initMs;
