@@ -111,8 +111,7 @@ function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], runI
   // Only a retry waits on a timer beside attempts on the log (summarizeSteps): never a first attempt.
   if (u.state === 'scheduled') return dueText(`retry ${u.attempt}`, { dueAt: u.dueAt ?? 0, ...(u.interrupted ? { interrupted: true } : {}) }, runId, now);
   if (u.state === 'dispatched') return `${retry}waiting to start`;
-  const why = runStatus === 'cancelled' ? 'the run was cancelled' : runStatus === 'failed' ? 'the run failed first' : 'the run ended first';
-  return `${retry}never started (${why})`;
+  return `${retry}never started (${endedFirst(runStatus)})`;
 }
 
 /**
@@ -123,9 +122,14 @@ function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], runI
 function retryText(u: NonNullable<StageStep['unstarted']>, waiting: number | undefined, runId: string, now: number, runStatus: RunRecord['status']): string {
   const item = u.item === undefined ? '' : `item ${u.item}`;
   const what = u.attempt > 1 ? `retry ${u.attempt}${item && ` of ${item}`}` : item;
-  if (u.state === 'cancelled') return `${what && `${what} `}never started (${runStatus === 'cancelled' ? 'the run was cancelled' : runStatus === 'failed' ? 'the run failed first' : 'the run ended first'})`;
+  if (u.state === 'cancelled') return `${what && `${what} `}never started (${endedFirst(runStatus)})`;
   const text = dueText(what, u, runId, now);
   return waiting === undefined ? text : `${text} (the first of ${waiting} items' retries waiting)`;
+}
+
+/** Why an attempt never started: how its run ended first. */
+function endedFirst(runStatus: RunRecord['status']): string {
+  return runStatus === 'cancelled' ? 'the run was cancelled' : runStatus === 'failed' ? 'the run failed first' : 'the run ended first';
 }
 
 /** The first line of an error message (the run's error below has all of it). */
