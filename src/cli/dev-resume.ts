@@ -3,6 +3,7 @@ import type { Engine } from '../adapters/local/engine.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import { cancelAsked, type openState } from './state.ts';
 import { takeOverRuns } from './take-over.ts';
+import { stateCommand } from './hint.ts';
 
 /**
  * Recovers the unfinished runs that an earlier `dev` started and no live engine runs, when their
@@ -32,9 +33,9 @@ export async function continueDevRuns(state: ReturnType<typeof openState>, dir: 
   });
   const say = (line: string): boolean => process.stderr.write(`joinflow dev: ${line}\n`);
   if (changed.length > 0) {
-    say(`${changed.length} unfinished run(s) started with another version of their workflow, left as they are: ${list(changed)}; stop dev and 'joinflow resume <runId>' continues one with its own version, or 'joinflow cancel <runId>'`);
+    say(`${changed.length} unfinished run(s) started with another version of their workflow, left as they are: ${list(changed)}; stop dev and '${stateCommand(dir, 'resume', '<runId>')}' continues one with its own version, or '${stateCommand(dir, 'cancel', '<runId>')}'`);
   }
-  if (others.length > 0) say(`${others.length} unfinished run(s) started by 'joinflow run' or in another directory, left as they are (they keep their own flags and directory): ${list(others)}; stop dev and 'joinflow resume' continues them`);
+  if (others.length > 0) say(`${others.length} unfinished run(s) started by 'joinflow run' or in another directory, left as they are (they keep their own flags and directory): ${list(others)}; stop dev and '${stateCommand(dir, 'resume')}' continues them`);
   if (runs.length === 0) return [];
   const ids = await engine.recover(runs.map((r) => r.runId));
   cancelAsked(dir, engine);

@@ -9,6 +9,7 @@ import type { RunStatus } from '../ports.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import { runDuration, stopping, summarizeRun, type RunSummary } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
+import { stateCommand } from './hint.ts';
 
 const STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
 
@@ -30,17 +31,18 @@ export async function listCommand(args: string[]): Promise<number> {
     const runs = await stageRuns(awsConfig(values), filter);
     return printRuns(runs.map((r) => summarizeRun(r)), values.json);
   }
-  const state = openState(stateDir(values.state), { mustExist: true });
+  const dir = stateDir(values.state);
+  const state = openState(dir, { mustExist: true });
   try {
     const runs = state.log.listRuns(filter).map((r) => summarizeRun(r, r.status === 'running' || stopping(r) ? state.log.runOptions(r.runId) : undefined));
-    return printRuns(runs, values.json);
+    return printRuns(runs, values.json, dir);
   } finally {
     state.close();
   }
 }
 
-/** Prints runs as a table (or JSON); exit code 0. */
-function printRuns(runs: RunSummary[], json: boolean): number {
+/** Prints runs as a table (or JSON); exit code 0. `dir`: the state dir they are in (none for a stage's runs). */
+function printRuns(runs: RunSummary[], json: boolean, dir?: string): number {
   if (json) {
     process.stdout.write(`${JSON.stringify(runs)}\n`);
     return 0;
@@ -57,6 +59,6 @@ function printRuns(runs: RunSummary[], json: boolean): number {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   const left = runs.filter((r) => r.interrupted).length;
-  if (left > 0) process.stderr.write(`${left} run(s) interrupted (the engine process that ran them is gone): 'joinflow resume' continues them\n`);
+  if (left > 0 && dir !== undefined) process.stderr.write(`${left} run(s) interrupted (the engine process that ran them is gone): '${stateCommand(dir, 'resume')}' continues them\n`);
   return 0;
 }

@@ -181,20 +181,20 @@ export function runErrorLine(error: NonNullable<RunRecord['error']>): string {
 /**
  * When a timer of a step is due, for its line: `what` (`delay`, `retry 2`) `due at <time>`; of an
  * interrupted run, whose timers run only once `joinflow resume` has continued it, `... was due at
- * <time>; ...` once that time has passed (`now`), and `... due at <time>, if ...` before.
+ * <time>; ...` once that time has passed (`now`), and `... due at <time>, if ...` before; `resume`
+ * is the command that continues the run (stateCommand: with its --state).
  */
-export function dueText(what: string, due: { dueAt: number; interrupted?: true }, runId: string, now: number, separator = ' '): string {
+export function dueText(what: string, due: { dueAt: number; interrupted?: true }, now: number, resume = 'joinflow resume', separator = ' '): string {
   const at = new Date(due.dueAt).toISOString();
   if (!due.interrupted) return `${what}${separator}due at ${at}`;
-  const resume = `'joinflow resume ${runId}'`;
   return due.dueAt <= now
-    ? `${what}${separator}was due at ${at}; runs once ${resume} continues the run`
-    : `${what}${separator}due at ${at}, if ${resume} has continued the run by then (else once it does)`;
+    ? `${what}${separator}was due at ${at}; runs once '${resume}' continues the run`
+    : `${what}${separator}due at ${at}, if '${resume}' has continued the run by then (else once it does)`;
 }
 
 /** How a waiting step's line ends: `delay, due at <time>` (see {@link dueText}). */
-export function delayText(delay: NonNullable<StepSummary['delay']>, runId: string, now: number): string {
-  return dueText('delay', delay, runId, now, ', ');
+export function delayText(delay: NonNullable<StepSummary['delay']>, now: number, resume?: string): string {
+  return dueText('delay', delay, now, resume, ', ');
 }
 
 /** `1234 ms`, `3.2 s`, `2m 05s`. */

@@ -19,6 +19,7 @@ export function localTimeline(
   now: number,
   interrupted = false,
   ranNothing: ReadonlySet<string> = new Set(),
+  resume = `joinflow resume ${run.runId}`,
 ): Timeline {
   const notes: string[] = [];
   // Running, or ended and stopping the steps it still ran (no end on file until they are gone): those steps run until now.
@@ -61,8 +62,8 @@ export function localTimeline(
     }
   }
   if (interrupted && run.status !== 'running') {
-    notes.push(`the run ended (${run.status}), but the engine that ran it died while stopping its steps: their bars end at the last time it recorded; 'joinflow resume ${run.runId}' records its end`);
-  } else if (interrupted) notes.push(`the run was interrupted (the engine that ran it is gone): bars of the steps it was running end at the last time it recorded; 'joinflow resume ${run.runId}' continues it`);
+    notes.push(`the run ended (${run.status}), but the engine that ran it died while stopping its steps: their bars end at the last time it recorded; '${resume}' records its end`);
+  } else if (interrupted) notes.push(`the run was interrupted (the engine that ran it is gone): bars of the steps it was running end at the last time it recorded; '${resume}' continues it`);
   else if (run.status === 'running') notes.push(`the run is still running: its makespan runs to now, and bars of running steps end now`);
   else if (live) notes.push(`the run has ended (${run.status}) and is stopping the steps it still ran: its makespan runs to now, and their bars end now`);
   if (notRun.length > 0) notes.push(`steps that did not run: ${notRun.slice(0, 10).join(', ')}${notRun.length > 10 ? `, and ${notRun.length - 10} more` : ''}`);

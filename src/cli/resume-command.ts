@@ -16,6 +16,7 @@ import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
 import { engineIdentity } from '../adapters/local/process-identity.ts';
+import { stateCommand } from './hint.ts';
 
 /** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
 export async function resumeCommand(args: string[]): Promise<number> {
@@ -70,9 +71,9 @@ export async function resumeCommand(args: string[]): Promise<number> {
     const ownTrace = runs.length === 1 ? state.log.runOptions(runs[0]!.runId)?.['trace'] : undefined;
     const trace = runs.length === 1 ? (values.trace ?? (typeof ownTrace === 'string' ? ownTrace : undefined)) : undefined;
     if (values.trace !== undefined && runs.length > 1) {
-      process.stderr.write(`joinflow resume: --trace ${values.trace} is not written: it is the trace of one run, and ${runs.length} runs are resumed (name one: joinflow resume <runId> --trace FILE; or, once they end, joinflow timeline <runId> -o FILE.json)\n`);
+      process.stderr.write(`joinflow resume: --trace ${values.trace} is not written: it is the trace of one run, and ${runs.length} runs are resumed (name one: ${stateCommand(dir, 'resume', '<runId>', '--trace', 'FILE')}; or, once they end, ${stateCommand(dir, 'timeline', '<runId>', '-o', 'FILE.json')})\n`);
     }
-    const unnote = noteInterrupt((signal) => `joinflow resume: interrupted (${signal}): the runs stopped as if killed; 'joinflow resume' continues them`);
+    const unnote = noteInterrupt((signal) => `joinflow resume: interrupted (${signal}): the runs stopped as if killed; '${stateCommand(dir, 'resume')}' continues them`);
     try {
       for (const [i, group] of groups.entries()) {
         // This process holds the runs of the later groups: a cancel asked for meanwhile waits in the state dir.

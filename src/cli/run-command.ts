@@ -6,6 +6,7 @@ import { outputFile, parseInput, writeOutput } from './input.ts';
 import path from 'node:path';
 import { createEngine, DEFAULT_MAX_PAYLOAD_BYTES } from '../adapters/local/engine.ts';
 import { listenForCancel, markEngine, openState, stateDir } from './state.ts';
+import { shownDir, stateCommand } from './hint.ts';
 import { engineIdentity, runOwner } from '../adapters/local/process-identity.ts';
 import { chaosBanner, chaosFromArgs } from './chaos-option.ts';
 import { createMemoryStore } from '../adapters/local/memory-store.ts';
@@ -66,7 +67,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const dir = stateDir(values.state);
   const state = values.memory ? undefined : openState(dir);
   try {
-    if (state && values['run-id'] !== undefined) await refuseRunElsewhere(state, values['run-id'], plan.workflow);
+    if (state && values['run-id'] !== undefined) await refuseRunElsewhere(state, dir, values['run-id'], plan.workflow);
   } catch (error) {
     state?.close();
     throw error;
@@ -75,10 +76,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const unfinished = (state?.log.listRuns({ status: 'running' }) ?? []).filter((r) => runOwner(state?.log.runOptions(r.runId)) === undefined);
   if (unfinished.length > 0) {
     const ids = unfinished.slice(0, 3).map((r) => r.runId).join(', ');
-    // Relative under the current directory (as .joinflow), absolute elsewhere (not ../../x).
-    const rel = path.relative(process.cwd(), dir);
-    const where = rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(dir) : rel;
-    process.stderr.write(`joinflow: ${unfinished.length} unfinished run(s) in ${where} (${ids}${unfinished.length > 3 ? ', ...' : ''}); 'joinflow resume' continues them\n`);
+    process.stderr.write(`joinflow: ${unfinished.length} unfinished run(s) in ${shownDir(dir)} (${ids}${unfinished.length > 3 ? ', ...' : ''}); '${stateCommand(dir, 'resume')}' continues them\n`);
   }
   const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr });
   if (chaos) process.stderr.write(chaosBanner(chaos));
@@ -123,9 +121,9 @@ export async function runCommand(args: string[]): Promise<number> {
   let runEnded = false;
   const unnote = noteInterrupt((signal) =>
     runEnded
-      ? `joinflow run: interrupted (${signal}) while delivering to subscriptions: ${state ? "'joinflow resume' sends the deliveries left" : 'a --memory run keeps no deliveries to send later'}`
+      ? `joinflow run: interrupted (${signal}) while delivering to subscriptions: ${state ? `'${stateCommand(dir, 'resume')}' sends the deliveries left` : 'a --memory run keeps no deliveries to send later'}`
       : state
-        ? `joinflow run: interrupted (${signal}): the run stopped as if killed; 'joinflow resume' continues it`
+        ? `joinflow run: interrupted (${signal}): the run stopped as if killed; '${stateCommand(dir, 'resume')}' continues it`
         : `joinflow run: interrupted (${signal}): a --memory run keeps nothing to continue from`);
   // A --memory run's id is chosen here: its process steps' files are marked as its own, for gc.
   const runId = values['run-id'] ?? (values.memory ? randomUUID() : undefined);
@@ -177,12 +175,12 @@ function handlerModule(raw: string): string {
  * Refuses a `--run-id` of a run still running: in another live process, or interrupted (its engine
  * is gone, and `resume` continues it), before this process becomes an engine on the state dir.
  */
-async function refuseRunElsewhere(state: ReturnType<typeof openState>, runId: string, workflow: string): Promise<void> {
+async function refuseRunElsewhere(state: ReturnType<typeof openState>, dir: string, runId: string, workflow: string): Promise<void> {
   const run = await state.store.getRun(runId);
   // A run of another workflow is refused by the engine, with its own message.
   if (run?.status !== 'running' || run.workflow !== workflow) return;
   const owner = runOwner(state.log.runOptions(runId));
-  throw new JoinflowError('RUN_ELSEWHERE', owner === undefined ? `run "${runId}" was interrupted: 'joinflow resume ${runId}' continues it` : `run "${runId}" is running in process ${owner}`);
+  throw new JoinflowError('RUN_ELSEWHERE', owner === undefined ? `run "${runId}" was interrupted: '${stateCommand(dir, 'resume', runId)}' continues it` : `run "${runId}" is running in process ${owner}`);
 }
 
 /** Says so when `--run-id` names a run that already ended (and returns true): it is reported, not run again. */

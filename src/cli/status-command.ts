@@ -14,6 +14,7 @@ import type { RunRecord } from '../ports.ts';
 import { delayText, dueText, emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
+import { stateCommand } from './hint.ts';
 
 export { STATUS_LOCAL_HELP } from './help-status.ts';
 
@@ -35,7 +36,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
   const dir = stateDir(stateFlag);
   // A --memory run leaves no state, only its process steps' files (and a state dir may hold nothing else).
   const memoryRun = (): number => {
-    process.stderr.write(`joinflow status: run "${runId}" was a --memory run: no state records it (its result went to the command that ran it); 'joinflow logs ${runId}' prints its process steps' logs\n`);
+    process.stderr.write(`joinflow status: run "${runId}" was a --memory run: no state records it (its result went to the command that ran it); '${stateCommand(dir, 'logs', runId)}' prints its process steps' logs\n`);
     return 1;
   };
   if (isMemoryRun(dir, runId) && !existsSync(path.join(dir, 'state.db'))) return memoryRun();
@@ -69,12 +70,13 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${runDuration(run)}`];
     // reduce, not Math.max(...): a spread of 125,000 and more arguments overflows the stack.
     const now = Date.now();
+    const resume = stateCommand(dir, 'resume', runId);
     const width = steps.reduce((m, s) => Math.max(m, (s.item === undefined ? s.step : `${s.step}[${s.item}]`).length), 4);
     for (const s of steps) {
       const name = s.item === undefined ? s.step : `${s.step}[${s.item}]`;
       const took = s.durationMs === undefined ? '' : `, ${formatDuration(s.durationMs)}`;
-      const unstarted = s.unstarted === undefined ? '' : `; ${unstartedText(s.unstarted, record.status, runId, now)}`;
-      const why = s.delay ? `; ${delayText(s.delay, runId, now)}` : s.items === 0 ? '; forEach over 0 items' : '';
+      const unstarted = s.unstarted === undefined ? '' : `; ${unstartedText(s.unstarted, record.status, now, resume)}`;
+      const why = s.delay ? `; ${delayText(s.delay, now, resume)}` : s.items === 0 ? '; forEach over 0 items' : '';
       lines.push(`  ${s.state.padEnd(10)} ${name.padEnd(width)}  ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}${took}${unstarted}${why}`);
       if (s.error) lines.push(`             ${s.error.type}: ${firstLine(s.error.message)}`);
       // A step that could never run (a lost branch before a step that waits for some of its needs).
@@ -91,9 +93,9 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
     if (run.error) lines.push(runErrorLine(run.error));
     if (run.status === 'succeeded') lines.push(`output: ${JSON.stringify(run.output)}`);
     if (run.stopping && run.interrupted) {
-      lines.push(`interrupted while stopping: the run has ended (${run.status}), but the engine process that ran it died before the steps it was stopping were gone; 'joinflow resume ${runId}' stops what they left running and records the run's end`);
+      lines.push(`interrupted while stopping: the run has ended (${run.status}), but the engine process that ran it died before the steps it was stopping were gone; '${resume}' stops what they left running and records the run's end`);
     } else if (run.stopping) lines.push(`stopping: the run has ended (${run.status}); the steps it still ran are being stopped, and its end is recorded once they are gone`);
-    else if (run.interrupted) lines.push(`interrupted: the engine process that ran it is gone; 'joinflow resume ${runId}' continues it`);
+    else if (run.interrupted) lines.push(`interrupted: the engine process that ran it is gone; '${resume}' continues it`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {
@@ -106,10 +108,10 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
  * waiting to start`, `retry 2 never started (the run was cancelled)`; a first attempt without
  * its name (`never started (the run failed first)`).
  */
-function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], runId: string, now: number): string {
+function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], now: number, resume: string): string {
   const retry = u.attempt > 1 ? `retry ${u.attempt} ` : '';
   // Only a retry waits on a timer beside attempts on the log (summarizeSteps): never a first attempt.
-  if (u.state === 'scheduled') return dueText(`retry ${u.attempt}`, { dueAt: u.dueAt ?? 0, ...(u.interrupted ? { interrupted: true } : {}) }, runId, now);
+  if (u.state === 'scheduled') return dueText(`retry ${u.attempt}`, { dueAt: u.dueAt ?? 0, ...(u.interrupted ? { interrupted: true } : {}) }, now, resume);
   if (u.state === 'dispatched') return `${retry}waiting to start`;
   return `${retry}never started (${endedFirst(runStatus)})`;
 }
@@ -119,11 +121,11 @@ function unstartedText(u: UnstartedAttempt, runStatus: RunRecord['status'], runI
  * of item 3 due at <time>`; one (or a delayed start) that never started, the run having ended
  * first: `retry 2 never started (the run was cancelled)`, `never started (the run failed first)`.
  */
-function retryText(u: NonNullable<StageStep['unstarted']>, waiting: number | undefined, runId: string, now: number, runStatus: RunRecord['status']): string {
+function retryText(u: NonNullable<StageStep['unstarted']>, waiting: number | undefined, now: number, runStatus: RunRecord['status']): string {
   const item = u.item === undefined ? '' : `item ${u.item}`;
   const what = u.attempt > 1 ? `retry ${u.attempt}${item && ` of ${item}`}` : item;
   if (u.state === 'cancelled') return `${what && `${what} `}never started (${endedFirst(runStatus)})`;
-  const text = dueText(what, u, runId, now);
+  const text = dueText(what, u, now);
   return waiting === undefined ? text : `${text} (the first of ${waiting} items' retries waiting)`;
 }
 
@@ -159,7 +161,7 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
   for (const s of steps) {
     const jobs = s.jobs === undefined ? '' : `  Batch job${s.jobs.length === 1 ? '' : 's'} ${s.jobs.join(', ')}`;
     const items = s.items === undefined ? '' : s.items === 0 ? ' (forEach over 0 items)' : ` (${s.items} item${s.items === 1 ? '' : 's'} done)`;
-    lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${s.delay ? `; ${delayText(s.delay, runId, now)}` : ''}${s.unstarted ? `; ${retryText(s.unstarted, s.retriesWaiting, runId, now, run.status)}` : ''}${jobs}`);
+    lines.push(`  ${s.state.padEnd(10)} ${s.step}${items}${s.delay ? `; ${delayText(s.delay, now)}` : ''}${s.unstarted ? `; ${retryText(s.unstarted, s.retriesWaiting, now, run.status)}` : ''}${jobs}`);
   }
   // The timer dispatches within seconds of the due time; much later, its message is being retried or is in the timer DLQ.
   const overdue = steps.filter((s) => (s.delay?.dueAt ?? (s.unstarted?.state === 'scheduled' ? s.unstarted.dueAt : Infinity)) < now - OVERDUE_MS);

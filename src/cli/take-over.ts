@@ -13,6 +13,7 @@ import type { RunRecord } from '../ports.ts';
 import { settleAbandonedStops } from './abandoned-stops.ts';
 import { cancelUnowned } from './cancel-command.ts';
 import { cancelRequested, dropCancelRequest, type openState, RUNS_LOCK, withLock } from './state.ts';
+import { stateCommand } from './hint.ts';
 
 type State = ReturnType<typeof openState>;
 
@@ -37,7 +38,7 @@ export async function takeOverRuns(state: State, dir: string, options: TakeOverO
   const damaged = unreadableRuns(state);
   if (only !== undefined && damaged.has(only)) throw damaged.get(only)!;
   if (only === undefined) {
-    for (const [runId, why] of damaged) process.stderr.write(`joinflow ${who}: skipping run ${runId}: ${why.message}; the other runs go on ('joinflow cancel ${runId}' sets it aside)\n`);
+    for (const [runId, why] of damaged) process.stderr.write(`joinflow ${who}: skipping run ${runId}: ${why.message}; the other runs go on ('${stateCommand(dir, 'cancel', runId)}' sets it aside)\n`);
   }
   // Checking who runs a run and claiming it happen under a lock: two resumes started together
   // would otherwise both see a dead engine and both take the run over.
@@ -51,7 +52,7 @@ export async function takeOverRuns(state: State, dir: string, options: TakeOverO
     for (const r of unfinished) {
       const pid = owner(r.runId);
       if (pid === undefined) continue;
-      if (only !== undefined) throw new UsageError(`run "${only}" is being run by process ${pid}: wait for it, or stop it with joinflow cancel ${only}`);
+      if (only !== undefined) throw new UsageError(`run "${only}" is being run by process ${pid}: wait for it, or stop it with ${stateCommand(dir, 'cancel', only)}`);
       process.stderr.write(`joinflow ${who}: skipping run ${r.runId}: process ${pid} is running it\n`);
     }
     const mine = unfinished.filter((r) => owner(r.runId) === undefined && (options.accept?.(r) ?? true));

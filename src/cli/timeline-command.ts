@@ -18,6 +18,7 @@ import { emptyForEachSteps, interrupted } from './local-runs.ts';
 import { localTimeline } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
 import { parseJsonStrict } from '../adapters/local/plain-json.ts';
+import { stateCommand } from './hint.ts';
 
 export { TIMELINE_HELP } from './help.ts';
 
@@ -119,14 +120,14 @@ async function readRun(stateFlag: string | undefined, runId: string): Promise<Ti
   try {
     const run = await state.store.getRun(runId);
     if (!run) {
-      process.stderr.write(`joinflow timeline: no run "${runId}" in ${dir} (see 'joinflow list'; a trace file must end in .json)\n`);
+      process.stderr.write(`joinflow timeline: no run "${runId}" in ${dir} (see '${stateCommand(dir, 'list')}'; a trace file must end in .json)\n`);
       return undefined;
     }
     // Running (or stopping its steps, its end not on file yet) with its engine gone.
     const gone = interrupted(run, state.log.runOptions(runId));
     const tasks = state.log.tasks(runId);
     const plan = state.log.runPlan(runId);
-    return localTimeline(run, tasks, plan, Date.now(), gone, await emptyForEachSteps(state.store, runId, tasks, plan));
+    return localTimeline(run, tasks, plan, Date.now(), gone, await emptyForEachSteps(state.store, runId, tasks, plan), stateCommand(dir, 'resume', runId));
   } finally {
     state.close();
   }

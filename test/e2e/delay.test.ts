@@ -165,7 +165,7 @@ describe('delayMs', () => {
     expect(after.run.interrupted).toBe(true);
     expect(after.steps[1]).toMatchObject({ step: 'second', state: 'waiting', attempts: 0, delay: { dueAt, interrupted: true } });
     const text = joinflow(['status', 'c1', '--state', state]).stdout;
-    expect(text).toContain(`\n  waiting    second  0 attempts; delay, due at ${at}, if 'joinflow resume c1' has continued the run by then (else once it does)\n`);
+    expect(text).toContain(`\n  waiting    second  0 attempts; delay, due at ${at}, if 'joinflow resume c1 --state ${state}' has continued the run by then (else once it does)\n`);
     expect(joinflow(['cancel', 'c1', '--state', state]).code).toBe(0);
     const status = JSON.parse(joinflow(['status', 'c1', '--state', state, '--json']).stdout) as { steps: Array<{ step: string; state: string }> };
     expect(status.steps.map((s) => [s.step, s.state])).toEqual([['first', 'succeeded'], ['second', 'cancelled']]);

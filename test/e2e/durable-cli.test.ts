@@ -110,18 +110,19 @@ describe('durable state through the CLI', () => {
     slow.child.kill('SIGKILL');
     await slow.exit;
     const interrupted = joinflow(['run', 'test/fixtures/workflows/slow.yaml', '--state', state, '--run-id', 'killed-1']);
-    expect([interrupted.code, interrupted.stderr]).toEqual([2, 'joinflow run: run "killed-1" was interrupted: \'joinflow resume killed-1\' continues it\n']);
+    // The hint names the state dir: without it, resume would look in ./.joinflow and find no such run.
+    expect([interrupted.code, interrupted.stderr]).toEqual([2, `joinflow run: run "killed-1" was interrupted: 'joinflow resume killed-1 --state ${state}' continues it\n`]);
     // Once it is gone, list and status say so, and how to continue.
     const listed = joinflow(['list', '--state', state]);
     expect(listed.stdout).toMatch(/killed-1 +slow +running +\S+ +interrupted\n/);
-    expect(listed.stderr).toBe("1 run(s) interrupted (the engine process that ran them is gone): 'joinflow resume' continues them\n");
+    expect(listed.stderr).toBe(`1 run(s) interrupted (the engine process that ran them is gone): 'joinflow resume --state ${state}' continues them\n`);
     const status = joinflow(['status', 'killed-1', '--state', state]);
-    expect(status.stdout).toContain("interrupted: the engine process that ran it is gone; 'joinflow resume killed-1' continues it");
+    expect(status.stdout).toContain(`interrupted: the engine process that ran it is gone; 'joinflow resume killed-1 --state ${state}' continues it`);
     expect(JSON.parse(joinflow(['list', '--state', state, '--json']).stdout)).toMatchObject([{ runId: 'killed-1', status: 'running', interrupted: true }]);
     const r = joinflow(['run', 'diamond', '--input', '{"x": 1}', '--state', state]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("1 unfinished run(s)");
-    expect(r.stderr).toContain("killed-1); 'joinflow resume' continues them");
+    expect(r.stderr).toContain(`killed-1); 'joinflow resume --state ${state}' continues them`);
     // Cancel the killed run (no engine runs it any more), so resume has nothing to do for it.
     const c = joinflow(['cancel', 'killed-1', '--state', state]);
     expect(c.code).toBe(0);
@@ -175,7 +176,7 @@ describe('durable state through the CLI', () => {
     await until(() => taskStatus(state, 'int-1', 'sleeper') === 'started');
     slow.child.kill('SIGINT');
     expect(await signalled).toBe('SIGINT');
-    expect(slow.err()).toContain("joinflow run: interrupted (SIGINT): the run stopped as if killed; 'joinflow resume' continues it");
+    expect(slow.err()).toContain(`joinflow run: interrupted (SIGINT): the run stopped as if killed; 'joinflow resume --state ${state}' continues it`);
     expect(runStatus(state, 'int-1')).toBe('running');
   });
 

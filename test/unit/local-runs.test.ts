@@ -85,21 +85,21 @@ describe('summarizeSteps of steps without a task', () => {
 describe('dueText', () => {
   it("gives a retry's timer as delayText gives a delay's", () => {
     const dueAt = Date.parse('2026-11-24T21:50:36.175Z');
-    expect(dueText('retry 2', { dueAt }, 'r1', dueAt + 1)).toBe('retry 2 due at 2026-11-24T21:50:36.175Z');
-    expect(dueText('retry 2', { dueAt, interrupted: true }, 'r1', dueAt + 1)).toBe("retry 2 was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
-    expect(dueText('retry 2', { dueAt, interrupted: true }, 'r1', dueAt - 1)).toBe("retry 2 due at 2026-11-24T21:50:36.175Z, if 'joinflow resume r1' has continued the run by then (else once it does)");
+    expect(dueText('retry 2', { dueAt }, dueAt + 1, 'joinflow resume r1')).toBe('retry 2 due at 2026-11-24T21:50:36.175Z');
+    expect(dueText('retry 2', { dueAt, interrupted: true }, dueAt + 1, 'joinflow resume r1')).toBe("retry 2 was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
+    expect(dueText('retry 2', { dueAt, interrupted: true }, dueAt - 1, 'joinflow resume r1')).toBe("retry 2 due at 2026-11-24T21:50:36.175Z, if 'joinflow resume r1' has continued the run by then (else once it does)");
   });
 });
 
 describe('delayText', () => {
   const dueAt = Date.parse('2026-11-24T21:50:36.175Z');
   it('gives the due time of a running run\'s timer', () => {
-    expect(delayText({ dueAt }, 'r1', dueAt + 1)).toBe('delay, due at 2026-11-24T21:50:36.175Z');
+    expect(delayText({ dueAt }, dueAt + 1, 'joinflow resume r1')).toBe('delay, due at 2026-11-24T21:50:36.175Z');
   });
 
   it('of an interrupted run, says the time has passed, or that it holds only if the run is resumed by then', () => {
-    expect(delayText({ dueAt, interrupted: true }, 'r1', dueAt + 1)).toBe("delay, was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
-    expect(delayText({ dueAt, interrupted: true }, 'r1', dueAt)).toBe("delay, was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
-    expect(delayText({ dueAt, interrupted: true }, 'r1', dueAt - 1)).toBe("delay, due at 2026-11-24T21:50:36.175Z, if 'joinflow resume r1' has continued the run by then (else once it does)");
+    expect(delayText({ dueAt, interrupted: true }, dueAt + 1, 'joinflow resume r1')).toBe("delay, was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
+    expect(delayText({ dueAt, interrupted: true }, dueAt, 'joinflow resume r1')).toBe("delay, was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
+    expect(delayText({ dueAt, interrupted: true }, dueAt - 1, 'joinflow resume r1')).toBe("delay, due at 2026-11-24T21:50:36.175Z, if 'joinflow resume r1' has continued the run by then (else once it does)");
   });
 });

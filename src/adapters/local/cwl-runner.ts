@@ -16,6 +16,7 @@ import { dict, localPathOf, mapFiles, own, typeMismatch } from '../../importers/
 import { JoinflowError } from '../../model/errors.ts';
 import type { StepEvent } from '../../model/workflow.ts';
 import { globFiles } from './cwl-glob.ts';
+import { shellQuote } from './shell-quote.ts';
 
 /** A File value as the runner outputs it. */
 export type CwlFile = { class: 'File'; path: string; basename: string; size: number; format?: string };
@@ -85,7 +86,7 @@ async function runTool(tool: ToolSpec, inputs: Record<string, ValueSpec>, ctx: C
   // A redelivered task (at-least-once) may find the directory of an earlier try of this attempt.
   rmSync(workdir, { recursive: true, force: true });
   mkdirSync(workdir, { recursive: true });
-  ctx.log(`cwl-tool: in ${workdir}: ${argv.map(quote).join(' ')}`);
+  ctx.log(`cwl-tool: in ${workdir}: ${argv.map(shellQuote).join(' ')}`);
 
   // CWL makes a random name for an unnamed stdout/stderr: hidden, so no glob matches it by accident.
   const streams = {
@@ -191,11 +192,4 @@ function fileObject(abs: string, format?: string): CwlFile {
   return { class: 'File', path: abs, basename: path.basename(abs), size: s.size, ...(format === undefined ? {} : { format }) };
 }
 
-/** An argument as a POSIX shell would need it, for the log line only (nothing runs through a shell). */
-function quote(arg: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
-  // Control characters would break the log line: ANSI-C quoting shows them escaped.
-  if (/[\x00-\x1f\x7f]/.test(arg)) return `$'${arg.replace(/[\\']/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))}'`;
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
 

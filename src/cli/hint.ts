@@ -1,0 +1,25 @@
+/** Commands the CLI suggests in its messages, written so that they work when copied as they are. */
+import path from 'node:path';
+import { shellQuote } from '../adapters/local/shell-quote.ts';
+import { DEFAULT_STATE_DIR } from './state.ts';
+
+/**
+ * A state dir as messages show it: relative when it is under the current directory (as
+ * `.joinflow`), absolute elsewhere (not `../../x`).
+ */
+export function shownDir(dir: string): string {
+  const rel = path.relative(process.cwd(), dir);
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(dir) : rel;
+}
+
+/**
+ * `joinflow <words>` for a command on the state dir `dir`, with `--state DIR` unless `dir` is the
+ * default one (`.joinflow` of the current directory): a hint that names a run of another state dir
+ * must say which, or the command it suggests finds no such run. Words are quoted as a shell needs
+ * them, but for placeholders (`<runId>`).
+ */
+export function stateCommand(dir: string, ...words: string[]): string {
+  const command = ['joinflow', ...words.map((w) => (/^<\w+>$/.test(w) ? w : shellQuote(w)))];
+  if (path.resolve(dir) !== path.resolve(DEFAULT_STATE_DIR)) command.push('--state', shellQuote(shownDir(dir)));
+  return command.join(' ');
+}

@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { shownDir, stateCommand } from '../../src/cli/hint.ts';
+
+describe('stateCommand', () => {
+  it('leaves --state out for the default state dir, however it is written', () => {
+    expect(stateCommand('.joinflow', 'resume', 'r1')).toBe('joinflow resume r1');
+    expect(stateCommand(path.resolve('.joinflow'), 'resume')).toBe('joinflow resume');
+    expect(stateCommand('./.joinflow/', 'cancel', 'r1')).toBe('joinflow cancel r1');
+  });
+
+  it('names any other state dir: relative under the current directory, absolute elsewhere', () => {
+    expect(stateCommand(path.resolve('runs/a'), 'resume', 'r1')).toBe('joinflow resume r1 --state runs/a');
+    expect(stateCommand('/var/tmp/jf', 'resume')).toBe('joinflow resume --state /var/tmp/jf');
+    const parent = path.dirname(process.cwd());
+    expect(stateCommand(path.join(parent, 'x'), 'list')).toBe(`joinflow list --state ${path.join(parent, 'x')}`);
+  });
+
+  it('quotes what a shell would split or expand, but for placeholders', () => {
+    expect(stateCommand("/tmp/my runs/it's", 'resume', '<runId>', '--trace', 'FILE')).toBe(`joinflow resume <runId> --trace FILE --state '/tmp/my runs/it'\\''s'`);
+    expect(stateCommand('.joinflow', 'logs', 'run $1')).toBe("joinflow logs 'run $1'");
+  });
+});
+
+describe('shownDir', () => {
+  it('is relative under the current directory and absolute elsewhere', () => {
+    expect(shownDir(path.resolve('a/b'))).toBe(path.join('a', 'b'));
+    expect(shownDir(process.cwd())).toBe(process.cwd());
+    expect(shownDir('/')).toBe('/');
+  });
+});
