@@ -23,6 +23,7 @@ export type CompileOptions = {
 /** Internal trigger ids start with `$`, which step ids cannot. */
 export const TriggerId = {
   collect: (step: string) => `$collect:${step}`,
+  window: (step: string) => `$window:${step}`,
   lost: (step: string) => `$lost:${step}`,
   retry: '$retry',
   fail: '$fail',
@@ -117,6 +118,16 @@ function planFor(wf: Workflow, options: CompileOptions): TriggerPlan {
         condition: { type: 'join', need: 'dynamic', key: 'item' },
         action: { type: 'collect', step: id },
       });
+      if (s.forEach.maxConcurrency !== undefined) {
+        triggers.push({
+          id: TriggerId.window(id),
+          // Each item's result starts the item maxConcurrency places after it. An item that fails
+          // for good fails the step (its collect never fires): the items it holds back never start.
+          activation: completed(wf.name, [id], true),
+          condition: { type: 'always', key: 'item' },
+          action: { type: 'release', step: id },
+        });
+      }
     }
   }
   triggers.push(

@@ -14,7 +14,7 @@ export type StepOptions<Known extends string> = {
   delayMs?: number;
   /** Data files a process, batch or container command step reads and writes (staged around it). */
   files?: { inputs?: string[]; outputs?: string[] };
-  forEach?: Known | { step: Known; path?: string };
+  forEach?: Known | { step: Known; path?: string; maxConcurrency?: number };
   /** What the step needs; places `auto` steps (Lambda or Batch). */
   resources?: Resources;
   /** For a Lambda-placed `auto` step: after a timeout, run the next attempt on Batch. */

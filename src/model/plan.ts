@@ -21,6 +21,8 @@ export type Action =
   | { type: 'dispatch'; step: string }
   /** All items of a forEach step finished: emit its aggregate Step Completed. */
   | { type: 'collect'; step: string }
+  /** An item of a forEach with maxConcurrency has its result: start the item maxConcurrency places after it. */
+  | { type: 'release'; step: string }
   /** Schedule the next attempt of a failed step. */
   | { type: 'retry' }
   /** A step failed for good: fail the run. */
@@ -70,7 +72,8 @@ export type PlanStep = {
   timeoutMs?: number;
   /** Ready, the step's first attempt waits this long on the engine's timer. */
   delayMs?: number;
-  forEach?: { step: string; path?: string };
+  /** `maxConcurrency`: at most this many items run at once (runtime/window.ts). */
+  forEach?: { step: string; path?: string; maxConcurrency?: number };
   /** Only `auto` steps: where the compiler put them, and why. */
   placement?: Placement;
   /** Only Lambda-placed `auto` steps with `fallback: batch`. */

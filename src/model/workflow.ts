@@ -144,8 +144,13 @@ export const RetrySchema = z.strictObject({
 
 export const ForEachSchema = z.union([
   stepId,
-  z.strictObject({ step: stepId, path: z.string().min(1).optional() }),
-], { error: (issue) => (issue.code === 'invalid_union' ? 'must be a predecessor\'s step id, or {step, path} with the path of an array in its output' : undefined) });
+  z.strictObject({
+    step: stepId,
+    path: z.string().min(1).optional(),
+    // At most this many items run at once: item i + maxConcurrency starts when item i has ended.
+    maxConcurrency: z.number().positive('must be at least 1').refine(Number.isInteger, 'must be a whole number of items').optional(),
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'must be a predecessor\'s step id, or {step, path, maxConcurrency} with the path of an array in its output' : undefined) });
 
 /**
  * A data file of a step: a relative path inside the run's data area (a directory locally, an S3

@@ -20,6 +20,7 @@ import { itemMismatch, missingItem } from './items.ts';
 import { arrivalKey, arrivalOrdinal, arrive, DEFAULT_LEASE_MS, type Fires, setNeed, sizedJoin, stepIndex } from './join.ts';
 import { RuleIndex } from './rule-index.ts';
 import { takeBack } from './unreadable.ts';
+import { firstItems, releasedTask } from './window.ts';
 import { Replay, replayed, type Awaitable, type Io } from './replay.ts';
 import { done, doneItems, fanOutItems, unfit, type Widest, makeTask, resultKey, retryDelay, skippedKey, stepResults } from './tasks.ts';
 
@@ -241,6 +242,9 @@ export class TriggerProcessor {
       case 'retry':
         this.#retry(ctx, fires);
         break;
+      case 'release':
+        this.#release(ctx, action.step, fires);
+        break;
       case 'fail-run':
         if (trigger.id === TriggerId.fail) this.#failRun(ctx);
         else this.#failRunOnce(ctx, key);
@@ -285,7 +289,7 @@ export class TriggerProcessor {
     const finished = fires === 'reclaimed' ? doneItems(store, ctx.run.runId, step, fan.items.length) : undefined;
     const tasks: Task[] = [];
     let results: Record<string, unknown> | undefined;
-    for (let index = 0; index < fan.items.length; index++) {
+    for (let index = 0, first = firstItems(spec, fan.items.length); index < first; index++) {
       if (!finished?.has(index)) tasks.push(makeTask(ctx.plan, ctx.run, step, 1, (results ??= stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec), values)), { index, value: fan.items[index] }));
     }
     if (spec.delayMs) for (const task of tasks) ctx.effects.push({ type: 'schedule', delayMs: spec.delayMs, task });
@@ -310,6 +314,15 @@ export class TriggerProcessor {
     ctx.effects.push(this.#publish(ctx.io, DetailType.StepCompleted, {
       workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, items: n, output,
     }));
+  }
+
+  /** An item of a forEach with maxConcurrency has its result: the item it holds back starts (runtime/window.ts). */
+  #release(ctx: Ctx, step: string, fires: Fires): void {
+    const ended = (ctx.detail as StepCompleted).item!;
+    // Taken over from a claimer that died after sending it, which has succeeded since.
+    if (fires === 'reclaimed' && done(ctx.io.store, ctx.run.runId, step, ended + ctx.plan.steps[step]!.forEach!.maxConcurrency!)) return;
+    const task = releasedTask(ctx.io.store, ctx.plan, ctx.run, step, ended);
+    if (task) ctx.effects.push({ type: 'dispatch', tasks: [task] });
   }
 
   #retry(ctx: Ctx, fires: Fires): void {

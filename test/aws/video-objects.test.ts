@@ -89,12 +89,16 @@ async function runJob(job: SubmitJobCommandInput): Promise<void> {
   }));
 }
 
+/** The jobs submitted in each round of settle: what was submitted before the jobs of the round before had ended. */
+const rounds: string[][] = [];
+
 /** Delivers events and runs submitted jobs until nothing is left to do. */
 async function settle(): Promise<void> {
   for (let round = 0; round < 20; round++) {
     await world.drain();
     const jobs = submitted.splice(0);
     if (jobs.length === 0) return;
+    rounds.push(jobs.map((j) => j.jobName!));
     for (const job of jobs) await runJob(job);
   }
   throw new Error('the run did not settle in 20 rounds of batch jobs');
@@ -125,6 +129,14 @@ describe('video-objects on (emulated) AWS', () => {
       'jf-video-objects-split-x-1@CpuJobQueue:0',
       ...[0, 1, 2, 3].map((i) => `jf-video-objects-detect-${i}-1@GpuJobQueue:1`),
       'jf-video-objects-merge-x-1@CpuJobQueue:0',
+    ]);
+    // detect's maxConcurrency is 2: chunks 2 and 3 are submitted once chunks 0 and 1 have ended,
+    // once each though every event (the chunks' Step Completed among them) was delivered twice.
+    expect(rounds).toEqual([
+      ['jf-video-objects-split-x-1'],
+      ['jf-video-objects-detect-0-1', 'jf-video-objects-detect-1-1'],
+      ['jf-video-objects-detect-2-1', 'jf-video-objects-detect-3-1'],
+      ['jf-video-objects-merge-x-1'],
     ]);
     const runId = ran[0]!.env['JOINFLOW_RUN_ID']!;
     expect(runId).toMatch(/^s3-/);

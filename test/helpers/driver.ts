@@ -28,6 +28,11 @@ export type DriveResult = {
   fires: Map<string, number>;
   deadLetters: string[];
   store: TriggerStore;
+  /**
+   * The most items of each forEach step running at once: an item runs from its dispatch until the
+   * processor has taken in its end for good (its result, or a failure not retried).
+   */
+  widest: Map<string, number>;
 };
 
 /** The seeded generator the chaos bus uses, so a failing order can be replayed. */
@@ -55,8 +60,14 @@ export async function drive(plans: TriggerPlan[], start: Array<{ workflow: strin
   for (const p of plans) processor.register(p);
   const results = new Map<string, DriveResult>();
   for (const s of start) {
-    results.set(s.runId, { status: undefined, output: undefined, executions: new Map(), fires: new Map(), deadLetters: [], store });
+    results.set(s.runId, { status: undefined, output: undefined, executions: new Map(), fires: new Map(), deadLetters: [], store, widest: new Map() });
   }
+  const running = new Map<string, Set<number>>();
+  const ended = (e: EventEnvelope): void => {
+    const d = e.detail as { runId: string; step: string; item?: number; retrying?: boolean };
+    const done = e['detail-type'] === DetailType.StepCompleted || (e['detail-type'] === DetailType.StepFailed && d.retrying === false);
+    if (done && d.item !== undefined) running.get(`${d.runId}/${d.step}`)?.delete(d.item);
+  };
   const queue: EventEnvelope[] = [];
   const enqueue = (e: EventEnvelope) => {
     const copies = 1 + Math.floor(random() * maxCopies);
@@ -66,6 +77,7 @@ export async function drive(plans: TriggerPlan[], start: Array<{ workflow: strin
   while (queue.length > 0) {
     const i = Math.floor(random() * Math.min(window, queue.length));
     const e = queue.splice(i, 1)[0]!;
+    ended(e);
     const effects = await processor.process(e);
     for (const effect of effects) {
       const runId = (effect as { runId?: string }).runId ?? (effect as { task?: Task }).task?.runId ?? (effect as { tasks?: Task[] }).tasks?.[0]?.runId;
@@ -76,6 +88,11 @@ export async function drive(plans: TriggerPlan[], start: Array<{ workflow: strin
           for (const task of effect.type === 'dispatch' ? effect.tasks : [effect.task]) {
             const key = `${task.step}#${task.item ?? ''}@${task.attempt}`;
             r!.executions.set(key, (r!.executions.get(key) ?? 0) + 1);
+            if (task.item !== undefined) {
+              const items = running.get(`${task.runId}/${task.step}`) ?? new Set<number>();
+              running.set(`${task.runId}/${task.step}`, items.add(task.item));
+              r!.widest.set(task.step, Math.max(r!.widest.get(task.step) ?? 0, items.size));
+            }
             enqueue(outcomeEvent(task, behaviour));
           }
           break;

@@ -149,7 +149,18 @@ describe('compiling ASL machines to workflows', () => {
     expect(math.steps['FunWithMath.join']!.needs).toEqual(['FunWithMath', 'FunWithMath.0.Add', 'FunWithMath.1.Subtract']);
     const map = compiled(load('statebox__map.asl.json'));
     expect(Object.keys(map.steps)).toEqual(['Validate-All', 'Validate-All.items', 'Validate-All.join', 'end']);
-    expect(map.steps['Validate-All.items']).toMatchObject({ needs: ['Validate-All'], forEach: { step: 'Validate-All', path: 'items' } });
+    expect(map.steps['Validate-All.items']).toMatchObject({ needs: ['Validate-All'] });
+    // Its MaxConcurrency is 0: no limit, as in Step Functions.
+    expect(map.steps['Validate-All.items']!.forEach).toEqual({ step: 'Validate-All', path: 'items' });
+  });
+
+  it("runs a Map's items at most MaxConcurrency at once (the forEach's maxConcurrency), and refuses one that is not a whole number", () => {
+    const map = (max: unknown): Scope => ({ StartAt: 'M', States: { M: { Type: 'Map', MaxConcurrency: max, ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } }, End: true } } });
+    expect(compiled(map(2)).steps['M.items']!.forEach).toEqual({ step: 'M', path: 'items', maxConcurrency: 2 });
+    expect(checkMachine(map(2)).warnings).toEqual([]);
+    for (const bad of [-1, 1.5, '2']) {
+      expect(checkMachine(map(bad)).problems, String(bad)).toEqual([{ path: 'States.M.MaxConcurrency', message: 'must be a whole number, 0 or more (0: no limit)' }]);
+    }
   });
 
   it('gives a Task with Catch a catch step, and a merge after a choice a when over each way in', () => {

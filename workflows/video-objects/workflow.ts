@@ -29,7 +29,9 @@ export default workflow('video-objects', 'split a video into chunks, detect obje
   .step('split', job('split.ts', { vcpus: 1, memoryMb: 2048, gpus: 0 }), { timeoutMs: 600_000 })
   .step('detect', job('detect.ts', { vcpus: 4, memoryMb: 14_000, gpus: 1 }, DETECTOR_IMAGE, DETECTOR_COMMAND), {
     needs: ['split'],
-    forEach: { step: 'split', path: 'chunks' },
+    // At most 2 chunks at once: 2 jobs of 4 vCPUs fit an account's GPU-instance quota of 8 vCPUs
+    // (Service Quotas, "Running On-Demand G and VT instances"); set it to what your quota allows.
+    forEach: { step: 'split', path: 'chunks', maxConcurrency: 2 },
     // A GPU job can lose its instance; a chunk is cheap to redo (its detections file is overwritten).
     retry: { maxAttempts: 3, backoffMs: 1000 },
     timeoutMs: 900_000,

@@ -134,7 +134,9 @@ export function compileMachine(machine: Scope & { Comment?: string }, name: stri
         const processor = (st['ItemProcessor'] ?? st['Iterator']) as Scope;
         states += countStates(processor);
         const itemTimeoutMs = sleeps(processor.States) ? LAMBDA_MAX_MS : undefined;
-        steps[items] = { description: `Map state "${name}": one item`, needs: [u.entry], forEach: { step: u.entry, path: 'items' }, ...(itemTimeoutMs ? { timeoutMs: itemTimeoutMs } : {}), executor: fn({ v: 1, kind: 'map-item', name, processor: { StartAt: processor.StartAt, States: processor.States } }) };
+        // MaxConcurrency 0 (or none) is no limit, as in Step Functions.
+        const lanes = st['MaxConcurrency'] as number | undefined;
+        steps[items] = { description: `Map state "${name}": one item`, needs: [u.entry], forEach: { step: u.entry, path: 'items', ...(lanes ? { maxConcurrency: lanes } : {}) }, ...(itemTimeoutMs ? { timeoutMs: itemTimeoutMs } : {}), executor: fn({ v: 1, kind: 'map-item', name, processor: { StartAt: processor.StartAt, States: processor.States } }) };
         steps[join] = {
           description: `Map state "${name}": its items' outputs`, needs: [u.entry, items],
           executor: fn({ v: 1, kind: 'map-join', name, state: pick(st, ['ResultSelector', 'ResultPath', 'OutputPath', 'Next', 'End', 'Type']), head: u.entry, items, exits }),

@@ -171,7 +171,8 @@ function checkScope(scope: Record<string, unknown>, at: string, problems: Proble
         const why = pathProblem(st['ItemsPath']);
         if (why) problems.push({ path: `${p}.ItemsPath`, message: why });
       }
-      if (typeof st['MaxConcurrency'] === 'number' && st['MaxConcurrency'] > 0) warnings.push({ path: `${p}.MaxConcurrency`, message: 'not imported: items run as wide as the engine\'s --concurrency allows' });
+      const max = st['MaxConcurrency'];
+      if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) problems.push({ path: `${p}.MaxConcurrency`, message: 'must be a whole number, 0 or more (0: no limit)' });
       const key = st['Iterator'] !== undefined ? 'Iterator' : 'ItemProcessor';
       checkSub(st[key], `${p}.${key}`, problems, warnings);
     }
