@@ -2,7 +2,7 @@
 import type { TaskEntry } from '../adapters/local/durable-log.ts';
 import type { TriggerPlan } from '../model/plan.ts';
 import type { RunRecord } from '../ports.ts';
-import { planNeeds } from '../timeline/run-trace.ts';
+import { planLanes, planNeeds } from '../timeline/run-trace.ts';
 import { sortExecutions, type Execution, type ExecutionStatus, type Timeline } from '../timeline/timeline.ts';
 
 /**
@@ -77,6 +77,7 @@ export function localTimeline(
     // backoff, a delay, a wait for a free slot), when no bar reaches now.
     ...(run.finishedAt !== undefined ? { finishedAt: run.finishedAt } : live ? { finishedAt: now } : {}),
     needs: plan ? planNeeds(plan) : {},
+    ...(plan ? planLanes(plan) : {}),
     executions: sortExecutions(executions),
     schedule: 'measured',
     notes,

@@ -44,6 +44,12 @@ export function planNeeds(plan: TriggerPlan): Record<string, string[]> {
   );
 }
 
+/** A timeline's `lanes` from a plan: its forEach steps that run at most n items at once, with n (none: no field). */
+export function planLanes(plan: TriggerPlan): Pick<Timeline, 'lanes'> {
+  const lanes = Object.entries(plan.steps).flatMap(([id, s]) => (s.forEach?.maxConcurrency === undefined ? [] : [[id, s.forEach.maxConcurrency] as const]));
+  return lanes.length === 0 ? {} : { lanes: Object.fromEntries(lanes) };
+}
+
 /**
  * Every problem of every record of a run trace, in record order, each with its path (`[3].start`):
  * what the schema refuses, an end before the start, and what does not fit `plan`: a step the
@@ -114,6 +120,7 @@ export function runTraceTimeline(records: readonly RunTraceRecord[], plan: Trigg
     workflow: plan.workflow,
     startedAt: executions.reduce((min, e) => Math.min(min, e.start), Infinity),
     needs: planNeeds(plan),
+    ...planLanes(plan),
     executions: sortExecutions(executions),
     schedule: 'measured',
     notes: ['a run trace records executions only: the makespan runs from the first start to the last end'],

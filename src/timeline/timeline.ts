@@ -46,6 +46,11 @@ export type Timeline = {
   finishedAt?: number;
   /** The step DAG: each step with the steps it waits for (a forEach source included). */
   needs: Record<string, string[]>;
+  /**
+   * The forEach steps that run at most n items at once (`maxConcurrency`), with n: their item i
+   * waited for item i - n to end (runtime/window.ts).
+   */
+  lanes?: Record<string, number>;
   /** Sorted by start (then end, step, item, attempt): the row order of the chart. */
   executions: Execution[];
   schedule: Schedule;
@@ -88,7 +93,8 @@ const unitOf = (e: Execution) => (e.item === undefined ? e.step : `${e.step}#${e
  * execution, to the one it waited for. A retry waited for the attempt it retries. A first attempt
  * waited for the needed execution that finished last by the time it started: among the last
  * attempt of every item of every step its step needs, and, for a needed step that has no
- * executions (a forEach over an empty array), the executions that step waited for in turn.
+ * executions (a forEach over an empty array), the executions that step waited for in turn; the
+ * first attempt of item i of a step with `lanes` n, also for the last attempt of its item i - n.
  */
 export function summarizeTimeline(t: Timeline): TimelineSummary {
   const makespanMs = Math.max(0, timelineEnd(t) - t.startedAt);
@@ -139,9 +145,12 @@ export function summarizeTimeline(t: Timeline): TimelineSummary {
   for (const step of [...order, ...cyclic]) {
     const candidates = broken.has(step) ? [] : (waitedOn.get(step) ?? []);
     // Each unit's attempts come in attempt order, so a retry finds its previous attempt done.
+    const lanes = t.lanes?.[step];
     for (const i of attemptsOf.get(step) ?? []) {
       const e = execs[i]!;
-      const before = previous.get(i) ?? waitedFor(execs, longest, hops, candidates, e.start);
+      // An item held back by its lane waited for the item before it in the lane as well.
+      const lane = lanes !== undefined && e.item !== undefined && e.item >= lanes ? units.get(`${step}#${e.item - lanes}`) : undefined;
+      const before = previous.get(i) ?? waitedFor(execs, longest, hops, lane ? [...candidates, lane[lane.length - 1]!] : candidates, e.start);
       const from = before < 0 ? e.start : Math.max(e.start, reach[before]!);
       longest[i] = Math.max(0, e.end - from) + (before < 0 ? 0 : longest[before]!);
       reach[i] = before < 0 ? e.end : Math.max(e.end, reach[before]!);

@@ -51,6 +51,7 @@ export const TimelineTraceSchema = z.strictObject({
   schedule: z.enum(['measured', 'ideal']),
   notes: z.array(z.string()).default([]),
   needs: z.record(z.string(), z.array(z.string())),
+  lanes: z.record(z.string(), z.number().int().positive()).optional(),
   executions: z.array(ExecutionSchema),
   summary: z.unknown().optional(),
 });
@@ -109,6 +110,7 @@ export function toTrace(t: Timeline, summary: TimelineSummary = summarizeTimelin
     schedule: t.schedule,
     notes: t.notes,
     needs: t.needs,
+    ...(t.lanes === undefined ? {} : { lanes: t.lanes }),
     executions: t.executions,
     summary: {
       makespanMs: summary.makespanMs,
@@ -139,6 +141,7 @@ export function timelineFromJson(json: unknown, file: string, title = file): Tim
       startedAt: d.startedAt,
       ...(d.finishedAt === undefined ? {} : { finishedAt: d.finishedAt }),
       needs: d.needs,
+      ...(d.lanes === undefined ? {} : { lanes: d.lanes }),
       executions: sortExecutions(d.executions.map(({ category, ...e }) => ({ ...e, category: category ?? e.step }))),
       schedule: d.schedule,
       notes: d.notes,

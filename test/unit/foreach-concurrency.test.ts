@@ -7,6 +7,8 @@ import { createEngine, type TraceRecord } from '../../src/adapters/local/engine.
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { compileWorkflow } from '../../src/compiler/compile.ts';
 import { DetailType } from '../../src/model/events.ts';
+import { runTraceTimeline, type RunTraceRecord } from '../../src/timeline/run-trace.ts';
+import { summarizeTimeline } from '../../src/timeline/timeline.ts';
 import type { WorkflowInput } from '../../src/model/workflow.ts';
 import { drive, type Behaviour } from '../helpers/driver.ts';
 import { plan } from '../helpers/plans.ts';
@@ -113,7 +115,8 @@ describe('forEach maxConcurrency, on the embedded engine', () => {
     if (state) closers.push(() => state.close());
     const engine = createEngine(state ? { store: state.store, log: state.log, trace: true } : { trace: true });
     closers.push(() => engine.close());
-    engine.register(plan(slow(3, 'lanes')));
+    const lanes = plan(slow(3, 'lanes'));
+    engine.register(lanes);
     engine.register(plan(slow(undefined, 'wide')));
     const r = await engine.run('lanes', null);
     expect(r.status).toBe('succeeded');
@@ -121,6 +124,12 @@ describe('forEach maxConcurrency, on the embedded engine', () => {
     expect(items.map((t) => t.item)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     for (let i = 0; i + 3 < items.length; i++) expect(items[i + 3]!.start).toBeGreaterThanOrEqual(items[i]!.end);
     expect(mostAtOnce(items)).toBe(3);
+    // The timeline knows the lanes: its critical path runs through the items of one lane in turn.
+    const t = runTraceTimeline(r.trace as RunTraceRecord[], lanes, 'lanes');
+    expect(t.lanes).toEqual({ each: 3 });
+    const path = summarizeTimeline(t).criticalPath.map((i) => t.executions[i]!).filter((e) => e.step === 'each').map((e) => e.item!);
+    expect(path.length).toBeGreaterThanOrEqual(2);
+    for (let k = 1; k < path.length; k++) expect(path[k]! - path[k - 1]!).toBe(3);
     const wide = await engine.run('wide', null);
     expect(mostAtOnce(wide.trace.filter((t) => t.step === 'each'))).toBe(8);
   });

@@ -36,6 +36,18 @@ function smallTrace(executedAt?: Record<string, string>) {
   };
 }
 
+describe('lanes in a joinflow timeline trace', () => {
+  it('are written and read back, and refused when not a whole number of items', () => {
+    const t = timelineFromJson({
+      format: 'joinflow-timeline', version: 1, title: 't', workflow: 'w', startedAt: 0, schedule: 'measured',
+      needs: { each: [] }, lanes: { each: 2 }, executions: [{ step: 'each', item: 0, attempt: 1, kind: 'simulate', status: 'succeeded', start: 0, end: 1 }],
+    }, 'lanes.json');
+    expect(t.lanes).toEqual({ each: 2 });
+    expect(toTrace(t).lanes).toEqual({ each: 2 });
+    expect(() => timelineFromJson({ ...toTrace(t), lanes: { each: 0 } }, 'bad.json')).toThrow(/bad\.json: invalid joinflow timeline trace[^]*lanes\.each/);
+  });
+});
+
 describe('WfCommons traces', () => {
   it('without start times: the ideal schedule, said so, and makespan = critical path', () => {
     const t = timelineFromJson(smallTrace(), 'small.json');

@@ -292,3 +292,29 @@ describe('summarizeTimeline', () => {
     expect(t.executions.map((e) => `${e.step}${e.item ?? ''}`)).toEqual(['c', 'd', 'a0', 'a1', 'b']);
   });
 });
+
+describe('summarizeTimeline of a forEach with maxConcurrency (lanes)', () => {
+  // list, then 5 items in 2 lanes: 0 and 1 at once, 2 after 0, 3 after 1, 4 after 2 (a retry of 2 first).
+  const bars: Bar[] = [
+    ['list', 0, 10],
+    ['each', 10, 20, { item: 0 }],
+    ['each', 10, 25, { item: 1 }],
+    ['each', 20, 22, { item: 2 }],
+    ['each', 23, 30, { item: 2, attempt: 2 }],
+    ['each', 25, 35, { item: 3 }],
+    ['each', 30, 42, { item: 4 }],
+  ];
+  const needs = { list: [], each: ['list'] };
+
+  it('has item i wait for item i - n as well: the chain through the lane is the critical path', () => {
+    const t = { ...timeline(needs, bars), lanes: { each: 2 } };
+    expect(pathOf(t)).toEqual(['list#1', 'each[0]#1', 'each[2]#1', 'each[2]#2', 'each[4]#1']);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 42, criticalPathMs: 41, overheadMs: 1 });
+  });
+
+  it('without lanes, counts the time an item waited for its lane as overhead', () => {
+    const t = timeline(needs, bars);
+    expect(pathOf(t)).toEqual(['list#1', 'each[4]#1']);
+    expect(summarizeTimeline(t)).toMatchObject({ makespanMs: 42, criticalPathMs: 22, overheadMs: 20 });
+  });
+});
