@@ -46,7 +46,8 @@ export function instanceId(trigger: Trigger, key: string): string {
 
 /**
  * The arrival's position in the join's key set, when the set is known: the index of the
- * predecessor in the activation pattern's step list, the item number, or 0 for a run start.
+ * predecessor in the activation pattern's step list, the item number, or 0 for a run start (and
+ * for an item of an `always` trigger, alone on its counter).
  */
 export function arrivalOrdinal(trigger: Trigger, detail: ArrivalFields, stepIndex: ReadonlyMap<string, number> | undefined): number | undefined {
   switch (trigger.condition.key) {
@@ -55,6 +56,10 @@ export function arrivalOrdinal(trigger: Trigger, detail: ArrivalFields, stepInde
     case 'step':
       return stepIndex?.get(String(detail.step));
     case 'item':
+      // An `always` trigger keyed by item ($window:) has a one-shot counter per item, whose one
+      // arrival is its first: the item number would place it past a need of 1 (on DynamoDB, in
+      // the shards of a wide join from shardThreshold on, where it never counts).
+      if (trigger.condition.type === 'always') return 0;
       return typeof detail.item === 'number' ? detail.item : undefined;
     case 'attempt':
       return undefined;

@@ -12,8 +12,9 @@ import { createDynamoDbStore } from '../../src/adapters/aws/dynamodb-store.ts';
 import { DetailType, type EventEnvelope } from '../../src/model/events.ts';
 import type { Effect } from '../../src/runtime/effects.ts';
 import type { JoinState, TriggerStore } from '../../src/ports.ts';
+import type { WorkflowInput } from '../../src/model/workflow.ts';
 import { TriggerProcessor } from '../../src/runtime/processor.ts';
-import { event } from '../helpers/driver.ts';
+import { drive, event, type Behaviour } from '../helpers/driver.ts';
 import { dynaliteForFile } from '../helpers/dynalite.ts';
 import { fanoutDef, plan } from '../helpers/plans.ts';
 
@@ -122,5 +123,28 @@ describe('the trigger processor on DynamoDB: an item beyond a forEach\'s width',
     expect((await p.process(completed('square', { item: 7, output: 'forged' })))[0]).toMatchObject({ type: 'dead-letter' });
     const collected = published(await p.process(completed('square', { item: 1, output: 4 })));
     expect(collected.map((e) => e.detail)).toEqual([{ ...ref, step: 'square', attempt: 1, items: 2, output: [1, 4] }]);
+  });
+});
+
+describe('the trigger processor on DynamoDB: a forEach with maxConcurrency', () => {
+  /** split -> square (a forEach over split's 10 items, in `n` lanes) -> sum. */
+  const lanes = (n: number): WorkflowInput => ({
+    name: 'lanes',
+    steps: {
+      split: { executor: { type: 'simulate', durationMs: 0 } },
+      square: { needs: ['split'], forEach: { step: 'split', maxConcurrency: n }, executor: { type: 'simulate', durationMs: 0 } },
+      sum: { needs: ['square'], executor: { type: 'simulate', durationMs: 0 } },
+    },
+    output: 'sum',
+  });
+  const outputs: Behaviour = (task) => ({ output: task.step === 'split' ? Array.from({ length: 10 }, (_, i) => i) : task.step === 'square' ? (task.event.item as number) ** 2 : 'summed' });
+
+  it('releases the items after the shard threshold too: each release is a one-shot counter of its own, not an arrival of a wide join', async () => {
+    const { store } = await freshStore();
+    // Items 4 and on have ordinals at or past the threshold of 4: their releases must still fire.
+    const r = (await drive([plan(lanes(2))], [{ workflow: 'lanes', runId: 'w', input: null }], outputs, { store, maxCopies: 2, window: 4, seed: 3 })).get('w')!;
+    expect([r.status, r.deadLetters]).toEqual([DetailType.RunSucceeded, []]);
+    expect([...r.executions.keys()].filter((k) => k.startsWith('square#')).length).toBe(10);
+    expect(r.widest.get('square')).toBe(2);
   });
 });

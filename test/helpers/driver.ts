@@ -17,6 +17,8 @@ export type DriveOptions = {
   window?: number;
   seed?: number;
   runId?: string;
+  /** The store the processor runs on (default: a fresh memory store). */
+  store?: TriggerStore;
 };
 
 export type DriveResult = {
@@ -55,7 +57,7 @@ export async function drive(plans: TriggerPlan[], start: Array<{ workflow: strin
   const random = rng(options.seed ?? 1);
   const maxCopies = options.maxCopies ?? 1;
   const window = options.window ?? 1;
-  const store = createMemoryStore();
+  const store = options.store ?? createMemoryStore();
   const processor = new TriggerProcessor({ store, clock: { now: () => 0 }, newId: () => `p${++ids}` });
   for (const p of plans) processor.register(p);
   const results = new Map<string, DriveResult>();
