@@ -20,6 +20,10 @@ export function shownDir(dir: string): string {
  */
 export function stateCommand(dir: string, ...words: string[]): string {
   const command = ['joinflow', ...words.map((w) => (/^<\w+>$/.test(w) ? w : shellQuote(w)))];
-  if (path.resolve(dir) !== path.resolve(DEFAULT_STATE_DIR)) command.push('--state', shellQuote(shownDir(dir)));
+  if (path.resolve(dir) !== path.resolve(DEFAULT_STATE_DIR)) {
+    // A dir that starts with a dash would be read as an option (`--state -runs`): `./-runs`.
+    const shown = shownDir(dir);
+    command.push('--state', shellQuote(shown.startsWith('-') ? `.${path.sep}${shown}` : shown));
+  }
   return command.join(' ');
 }

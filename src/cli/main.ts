@@ -69,13 +69,13 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof JoinflowError && error.code === 'STATE_DAMAGED') {
-      process.stderr.write(`joinflow ${command}: ${await stateFileOf(rest)}: ${error.message}. 'joinflow cancel <runId>' sets a run that cannot be read aside (resume, cancel and status go on with the others); or move the file away to start afresh.\n`);
+      process.stderr.write(`joinflow ${command}: ${await stateFileOf(rest)}: ${error.message}. '${await stateHint(rest, 'cancel', '<runId>')}' sets a run that cannot be read aside (resume, cancel and status go on with the others); or move the file away to start afresh.\n`);
       return 2;
     }
     if (error instanceof JoinflowError) {
       process.stderr.write(`joinflow ${command}: ${visible(error.message, { lines: true })}\n`);
       // The engine stopped as if killed: what it had committed is there to continue from.
-      if (error.code === 'STATE_WRITE' && (error as { resumable?: boolean }).resumable !== false && ENGINES.has(command)) process.stderr.write("Once there is room (or the cause is fixed), 'joinflow resume' continues the runs it was executing.\n");
+      if (error.code === 'STATE_WRITE' && (error as { resumable?: boolean }).resumable !== false && ENGINES.has(command)) process.stderr.write(`Once there is room (or the cause is fixed), '${await stateHint(rest, 'resume')}' continues the runs it was executing.\n`);
       return 2;
     }
     // A page SQLite found damaged after the file opened (opening checks only the header).
@@ -116,14 +116,26 @@ async function leaveStuckThreads(command: string, code: number): Promise<void> {
  * errors of a damaged file, raised where the file is not known.
  */
 async function stateFileOf(args: string[]): Promise<string> {
+  const path = await import('node:path');
+  return path.resolve(await stateDirOf(args), 'state.db');
+}
+
+/** The state dir a command's arguments name (`--state DIR`, else the default dir). */
+async function stateDirOf(args: string[]): Promise<string> {
   // Imported here: main loads no more than the command it runs needs.
-  const [{ DEFAULT_STATE_DIR }, path] = await Promise.all([import('./state.ts'), import('node:path')]);
+  const { DEFAULT_STATE_DIR } = await import('./state.ts');
   let dir = DEFAULT_STATE_DIR;
   for (const [i, arg] of args.entries()) {
     if (arg === '--state' && args[i + 1] !== undefined) dir = args[i + 1]!;
     else if (arg.startsWith('--state=')) dir = arg.slice('--state='.length);
   }
-  return path.resolve(dir, 'state.db');
+  return dir;
+}
+
+/** `joinflow <words>` on the state dir of a command's arguments, with its --state (stateCommand). */
+async function stateHint(args: string[], ...words: string[]): Promise<string> {
+  const { stateCommand } = await import('./hint.ts');
+  return stateCommand(await stateDirOf(args), ...words);
 }
 
 /** The commands that execute runs: a failed commit stops their runs, which `resume` continues. */

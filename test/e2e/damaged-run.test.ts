@@ -56,7 +56,7 @@ describe('a run whose state cannot be read', () => {
     const bad = joinflow(['resume', 'bad', '--state', state]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`${path.join(state, 'state.db')}: a journal row of run bad cannot be read: the state database is damaged`);
-    expect(bad.stderr).toContain("'joinflow cancel <runId>' sets a run that cannot be read aside");
+    expect(bad.stderr).toContain(`'joinflow cancel <runId> --state ${state}' sets a run that cannot be read aside`);
     expect(bad.stderr).not.toMatch(/^\s+at /m);
 
     // All of them: the others go on, the damaged one is named as skipped, exit 2.

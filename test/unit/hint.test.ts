@@ -16,6 +16,11 @@ describe('stateCommand', () => {
     expect(stateCommand(path.join(parent, 'x'), 'list')).toBe(`joinflow list --state ${path.join(parent, 'x')}`);
   });
 
+  it('names a dir under the current directory that starts with a dash so that it is not read as an option', () => {
+    expect(stateCommand(path.resolve('-runs'), 'resume')).toBe(`joinflow resume --state .${path.sep}-runs`);
+    expect(stateCommand(path.resolve('-runs/a b'), 'list')).toBe(`joinflow list --state '.${path.sep}-runs/a b'`);
+  });
+
   it('quotes what a shell would split or expand, but for placeholders', () => {
     expect(stateCommand("/tmp/my runs/it's", 'resume', '<runId>', '--trace', 'FILE')).toBe(`joinflow resume <runId> --trace FILE --state '/tmp/my runs/it'\\''s'`);
     expect(stateCommand('.joinflow', 'logs', 'run $1')).toBe("joinflow logs 'run $1'");
