@@ -24,6 +24,8 @@ const workflow: WorkflowInput = {
     split: { executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeA' } },
     fn: { needs: ['split'], forEach: { step: 'split' }, executor: { type: 'function', module: 'handlers/diamond.ts', export: 'nodeB' } },
     job: { needs: ['split'], forEach: { step: 'split' }, executor: { type: 'batch', image: 'i:1', command: ['c'], vcpus: 1, memoryMb: 2048 } },
+    lanes: { needs: ['split'], forEach: { step: 'split', maxConcurrency: 1000 }, executor: { type: 'batch', image: 'i:1', command: ['c'], vcpus: 1, memoryMb: 2048 } },
+    wide: { needs: ['split'], forEach: { step: 'split', maxConcurrency: 1001 }, executor: { type: 'batch', image: 'i:1', command: ['c'], vcpus: 1, memoryMb: 2048 } },
   },
 } as WorkflowInput;
 const plan = compileWorkflow(workflow, { source: 'workflows/wide.yaml' });
@@ -35,6 +37,13 @@ describe('the widest forEach on AWS', () => {
     expect(widest(plan.steps['job']!).why).toContain('50 job submissions a second');
     expect(widest(plan.steps['fn']!)).toMatchObject({ items: OTHER_ITEMS });
     expect(widest(plan.steps['fn']!).why).toContain('custom.joinflow.maxForEachItems');
+  });
+
+  it('is 10,000 items for a batch step with maxConcurrency of at most 1,000: it submits that many jobs at once', () => {
+    const widest = awsWidest({});
+    expect(widest(plan.steps['lanes']!)).toMatchObject({ items: OTHER_ITEMS });
+    expect(widest(plan.steps['lanes']!).why).toContain('a Batch step with maxConcurrency submits only that many jobs at once');
+    expect(widest(plan.steps['wide']!)).toMatchObject({ items: BATCH_ITEMS });
   });
 
   it('is JOINFLOW_MAX_FOREACH_ITEMS for every step when set; a value that is not a whole number of items is refused, naming it', () => {

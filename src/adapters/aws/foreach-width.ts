@@ -37,5 +37,11 @@ export function awsWidest(env: NodeJS.ProcessEnv = process.env): (step: PlanStep
     items: OTHER_ITEMS,
     why: 'the processor sends every item, one call each, within its 50-second timeout; group the items into fewer, larger ones, or set custom.joinflow.maxForEachItems in serverless.yml if the processor can send more within that time',
   };
-  return (step) => (step.executor.type === 'batch' ? batch : other);
+  const lanes = {
+    items: OTHER_ITEMS,
+    why: 'a Batch step with maxConcurrency submits only that many jobs at once, so it may be as wide as the other steps, whose processor sends every item within its 50-second timeout; group the items into fewer, larger ones, or set custom.joinflow.maxForEachItems in serverless.yml if the processor can send more within that time',
+  };
+  // A Batch step with maxConcurrency n submits n jobs in its dispatch, and one more as each item
+  // ends (runtime/window.ts): the 50 submissions a second bound n, not its width.
+  return (step) => (step.executor.type !== 'batch' ? other : (step.forEach?.maxConcurrency ?? Infinity) <= BATCH_ITEMS ? lanes : batch);
 }
