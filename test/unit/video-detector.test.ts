@@ -171,7 +171,7 @@ describe('JFV video format', () => {
 });
 
 describe('reading a local video', () => {
-  it('says which directory a relative path was taken from: where the steps run, not where joinflow was started', async () => {
-    await expect(readBytes('no-such-video.jfv')).rejects.toThrow(`no-such-video.jfv: no such file (a relative path is taken from ${process.cwd()}, where the steps run: the repository root`);
+  it('says which directory a relative path was taken from: the current one (for the steps, the repository root, not where joinflow was started)', async () => {
+    await expect(readBytes('no-such-video.jfv')).rejects.toThrow(`no-such-video.jfv: no such file (a relative path is taken from the current directory, ${process.cwd()}: for the steps, the repository root; give an absolute path otherwise)`);
   });
 });

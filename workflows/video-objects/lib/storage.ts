@@ -51,7 +51,7 @@ export async function readBytes(location: string): Promise<Uint8Array> {
       return await readFile(location);
     } catch (error) {
       // The steps run in the repository root (their `cwd` in workflow.ts), not where joinflow was started.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${location}: no such file (a relative path is taken from ${process.cwd()}, where the steps run: the repository root; give an absolute path otherwise)`);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${location}: no such file (a relative path is taken from the current directory, ${process.cwd()}: for the steps, the repository root; give an absolute path otherwise)`);
       if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw new Error(`${location}: a directory, not a file`);
       throw error;
     }
