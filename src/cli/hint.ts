@@ -16,14 +16,26 @@ export function shownDir(dir: string): string {
  * `joinflow <words>` for a command on the state dir `dir`, with `--state DIR` unless `dir` is the
  * default one (`.joinflow` of the current directory): a hint that names a run of another state dir
  * must say which, or the command it suggests finds no such run. Words are quoted as a shell needs
- * them, but for placeholders (`<runId>`).
+ * them, but for placeholders (`<runId>`): in double quotes, as messages put the whole command in
+ * single quotes.
  */
 export function stateCommand(dir: string, ...words: string[]): string {
-  const command = ['joinflow', ...words.map((w) => (/^<\w+>$/.test(w) ? w : shellQuote(w)))];
+  const command = ['joinflow', ...words.map((w) => (/^<\w+>$/.test(w) ? w : quoted(w)))];
   if (path.resolve(dir) !== path.resolve(DEFAULT_STATE_DIR)) {
     // A dir that starts with a dash would be read as an option (`--state -runs`): `./-runs`.
     const shown = shownDir(dir);
-    command.push('--state', shellQuote(shown.startsWith('-') ? `.${path.sep}${shown}` : shown));
+    command.push('--state', quoted(shown.startsWith('-') ? `.${path.sep}${shown}` : shown));
   }
   return command.join(' ');
+}
+
+/**
+ * A word as a shell reads it back: bare when it can be, else in double quotes; shellQuote's
+ * single quotes for a `!` (an interactive bash expands it in double quotes), its ANSI-C form for
+ * control characters.
+ */
+export function quoted(word: string): string {
+  const q = shellQuote(word);
+  if (q === word || q.startsWith('$') || word.includes('!')) return q;
+  return `"${word.replace(/["\\$`]/g, '\\$&')}"`;
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { shownDir, stateCommand } from '../../src/cli/hint.ts';
+import { execFileSync } from 'node:child_process';
+import { quoted, shownDir, stateCommand } from '../../src/cli/hint.ts';
 
 describe('stateCommand', () => {
   it('leaves --state out for the default state dir, however it is written', () => {
@@ -18,12 +19,22 @@ describe('stateCommand', () => {
 
   it('names a dir under the current directory that starts with a dash so that it is not read as an option', () => {
     expect(stateCommand(path.resolve('-runs'), 'resume')).toBe(`joinflow resume --state .${path.sep}-runs`);
-    expect(stateCommand(path.resolve('-runs/a b'), 'list')).toBe(`joinflow list --state '.${path.sep}-runs/a b'`);
+    expect(stateCommand(path.resolve('-runs/a b'), 'list')).toBe(`joinflow list --state ".${path.sep}-runs/a b"`);
   });
 
-  it('quotes what a shell would split or expand, but for placeholders', () => {
-    expect(stateCommand("/tmp/my runs/it's", 'resume', '<runId>', '--trace', 'FILE')).toBe(`joinflow resume <runId> --trace FILE --state '/tmp/my runs/it'\\''s'`);
-    expect(stateCommand('.joinflow', 'logs', 'run $1')).toBe("joinflow logs 'run $1'");
+  it('quotes what a shell would split or expand, in double quotes (messages put the command in single ones), but for placeholders', () => {
+    expect(stateCommand("/tmp/my runs/it's", 'resume', '<runId>', '--trace', 'FILE')).toBe(`joinflow resume <runId> --trace FILE --state "/tmp/my runs/it's"`);
+    expect(stateCommand('.joinflow', 'logs', 'run $1')).toBe('joinflow logs "run \\$1"');
+  });
+});
+
+describe('quoted', () => {
+  it('gives words a shell reads back as they were', () => {
+    const words = ['plain', 'my runs', "it's", 'a"b', 'cost $HOME', 'back`tick`', 'slash\\n', 'bang!', 'tab\there', '*.json', '-x'];
+    const script = words.map((w) => `printf '%s\\0' ${quoted(w)}`).join('; ');
+    // bash (and zsh) read the ANSI-C form of control characters; POSIX sh (dash) does not.
+    expect(execFileSync('bash', ['-c', script], { encoding: 'utf8' }).split('\0').slice(0, -1)).toEqual(words);
+    expect(quoted('bang!')).toBe("'bang!'");
   });
 });
 
