@@ -14,13 +14,18 @@ export function journal(db: Db, runId?: string) {
   const tasks: Array<{ runId: string; step: string; item: number; attempt: number; status: string; started: boolean }> = [];
   const taskAt = new Map<string, (typeof tasks)[number]>();
   const tables = new Map<string, NameTable>();
+  // A run's Run Requested (and most tasks) refer to the input in its row instead of holding it.
+  const inputs = new Map<string, unknown>();
   const rows = runId === undefined
     ? db.prepare('SELECT run_id, facts FROM journal WHERE run_id IS NOT NULL ORDER BY id').all()
     : db.prepare('SELECT run_id, facts FROM journal WHERE run_id = ? ORDER BY id').all(runId);
   for (const row of rows as Array<{ run_id: string; facts: StoredRow }>) {
     const runId = row.run_id;
-    if (!tables.has(runId)) tables.set(runId, startTable(db, runId, row.facts));
-    readRow(runId, null, row.facts, tables.get(runId)!, {
+    if (!tables.has(runId)) {
+      tables.set(runId, startTable(db, runId, row.facts));
+      inputs.set(runId, runInput(db, runId));
+    }
+    readRow(runId, inputs.get(runId), row.facts, tables.get(runId)!, {
       arrive: (trigger, key) => arrivals.set(`${runId} ${trigger}`, [...(arrivals.get(`${runId} ${trigger}`) ?? []), key]),
       event: (_seq, event) => events.set(runId, [...(events.get(runId) ?? []), event]),
       task: (t) => {
@@ -51,4 +56,10 @@ function startTable(db: Db, runId: string, first: StoredRow): NameTable {
   const json = db.prepare<[string], string>('SELECT p.json FROM runs r JOIN plans p ON p.hash = r.plan_hash WHERE r.run_id = ?').pluck().get(runId);
   if (json === undefined) throw new Error(`run ${runId}: its rows start after a plan's names, but it has no plan on file`);
   return new NameTable(planVocabulary(JSON.parse(json) as TriggerPlan));
+}
+
+/** A run's input as its row has it (null: no row, or none). */
+function runInput(db: Db, runId: string): unknown {
+  const json = db.prepare<[string], string | null>('SELECT input FROM runs WHERE run_id = ?').pluck().get(runId);
+  return json === undefined || json === null ? null : JSON.parse(json);
 }

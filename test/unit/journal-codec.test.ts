@@ -174,6 +174,32 @@ describe('journal facts', () => {
     expect(() => readRow('r1', input, Buffer.from([7, 0]), new NameTable(), {})).toThrow(/unknown format 7/);
   });
 
+  it('writes a Run Requested whose input is the run\'s without it, flagged beside its processed flag, and reads it back whole', () => {
+    const own = { doc: 'its own input' };
+    const request = (seq: number, detail: Record<string, unknown>): EventEnvelope => ({ id: `rq-${seq}`, source: 'joinflow', 'detail-type': 'Run Requested', time: '2026-12-01T00:00:00.000Z', detail: { workflow: 'wf', runId: 'r1', ...detail } });
+    // The fifth as an outside producer might send it (the processor dead-letters it).
+    const events = [request(1, { input }), request(2, { input: own }), request(3, {}), request(4, { input }), { ...request(5, {}), detail: null as never }];
+    const { events: read, text } = roundTrip((w) => {
+      const flags = events.map((e, i) => w.event(i + 1, e, false));
+      // Processed in place before the row is written, as most are; the input flag set after it.
+      w.processedAt(flags[0]!);
+      w.processedAt(flags[1]!);
+      expect(w.requested).toBe(true);
+      w.markRunInput(input);
+    });
+    expect(read).toEqual(events.map((event, i) => ({ seq: i + 1, event, processed: i < 2 })));
+    // The keys in their order: the input back where it was.
+    expect(read.map((e) => JSON.stringify(e.event))).toEqual(events.map((e) => JSON.stringify(e)));
+    expect(text).not.toContain('abc');
+    expect(text).toContain('its own input');
+    // A row of no run (an unknown input) keeps its requests whole.
+    const none = roundTrip((w) => {
+      w.event(1, request(1, { input }), false);
+      w.markRunInput(undefined);
+    }, null);
+    expect(none.text).toContain('abc');
+  });
+
   it('reads every fact even for a visitor that wants only some kinds', () => {
     const w = new RowWriter('r1', new NameTable());
     w.arrive('t', 'k', undefined);

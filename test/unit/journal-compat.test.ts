@@ -1,7 +1,9 @@
 /**
- * A state dir written by the journal store's schema 3 (facts as JSON text; the fixture and how it
- * was made: test/fixtures/journal-v3) reads back exactly as it did then, and its running run goes
- * on: new rows in bytes after the old rows of the same run, the file upgraded with that commit.
+ * State dirs written by older schemas of the journal store read back exactly as they did, and
+ * their running runs go on: new rows after the old rows of the same run, the file upgraded with
+ * that commit. Schema 3: facts as JSON text (test/fixtures/journal-v3); schema 5: rows in bytes,
+ * every Run Requested with its input inline (test/fixtures/journal-v5). Each fixture's make.ts
+ * says how it was made.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,11 +11,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
+import type { EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
 import { readout } from '../helpers/journal-readout.ts';
 
-const fixture = path.join(import.meta.dirname, '../fixtures/journal-v3');
-const expected = JSON.parse(readFileSync(path.join(fixture, 'expected.json'), 'utf8'));
+const fixtures = path.join(import.meta.dirname, '../fixtures');
+const expectedOf = (name: string) => JSON.parse(readFileSync(path.join(fixtures, name, 'expected.json'), 'utf8'));
+const expected = expectedOf('journal-v3');
 const dirs: string[] = [];
 const opened: JournalState[] = [];
 afterEach(() => {
@@ -21,10 +25,10 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function copy(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-v3-'));
+function copy(fixture = 'journal-v3'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-compat-'));
   dirs.push(dir);
-  cpSync(path.join(fixture, 'state.db'), path.join(dir, 'state.db'));
+  cpSync(path.join(fixtures, fixture, 'state.db'), path.join(dir, 'state.db'));
   return dir;
 }
 function open(dir: string): JournalState {
@@ -40,6 +44,15 @@ function versions(dir: string): number[] {
     db.close();
   }
 }
+/** How many journal rows of the run hold `text` in their bytes. */
+function rowsHolding(dir: string, runId: string, text: string): number {
+  const db = new Database(path.join(dir, 'state.db'), { readonly: true });
+  try {
+    return db.prepare<[string], Buffer>('SELECT facts FROM journal WHERE run_id = ?').pluck().all(runId).filter((f) => f.includes(text)).length;
+  } finally {
+    db.close();
+  }
+}
 const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
 
 describe('a state dir of schema 3', () => {
@@ -50,7 +63,7 @@ describe('a state dir of schema 3', () => {
     expect(versions(dir)).toEqual([3]);
   });
 
-  it('goes on: a running run takes new facts after its old rows, and the file becomes schema 5', async () => {
+  it('goes on: a running run takes new facts after its old rows, and the file becomes schema 6', async () => {
     const dir = copy();
     const s = open(dir);
     // The join "join" of run "live" has arrival "a" of 2 (written as JSON in schema 3).
@@ -67,7 +80,7 @@ describe('a state dir of schema 3', () => {
     s.log.taskStarted(b, unfinished!.startedAt! + 11);
     await s.store.saveResult('live', 'a', 'x');
     await s.store.commit();
-    expect(versions(dir)).toEqual([3, 5]);
+    expect(versions(dir)).toEqual([3, 6]);
     s.close();
     opened.length = 0;
 
@@ -85,5 +98,61 @@ describe('a state dir of schema 3', () => {
     expect(now.unfinished).toEqual([{ task: plain(b), status: 'started', startedAt: unfinished!.startedAt! + 11 }]);
     expect(await again.store.arrive('live', 'join', 'b', 2)).toEqual({ fresh: false, count: 2, need: 2 });
     expect(await again.store.getResults('live', ['a'])).toEqual(new Map([['a', 'x']]));
+  });
+});
+
+describe('a state dir of schema 5', () => {
+  const expected5 = expectedOf('journal-v5');
+
+  it('reads back as it did with the code that wrote it (every Run Requested with its input), and stays schema 5 while only read', async () => {
+    const dir = copy('journal-v5');
+    const s = open(dir);
+    const now = plain(await readout(s)) as typeof expected5;
+    expect(now).toEqual(expected5);
+    const requested = now.events.filter((e: { event: EventEnvelope }) => e.event['detail-type'] === 'Run Requested').map((e: { event: EventEnvelope }) => e.event.detail);
+    expect(requested).toEqual([
+      { workflow: 'wf', runId: 'done', input: { survey: '2mass', band: 'j', note: 'kept once from schema 6 on' } },
+      { workflow: 'wf', runId: 'done', input: { survey: 'other' } },
+      { workflow: 'wf', runId: 'live', input: 'a string input of run live' },
+      { workflow: 'wf', runId: 'live' },
+      { workflow: 'wf', runId: 'early', input: [1, 2, 3] },
+    ]);
+    expect(plain(s.log.runEvents!('live'))).toEqual(expected5.events.filter((e: { event: EventEnvelope }) => e.event.detail['runId'] === 'live').map((e: { event: unknown }) => e.event));
+    expect(versions(dir)).toEqual([5]);
+  });
+
+  it("goes on: a new run's request keeps its input once, the old ones read as before, and the file becomes schema 6", async () => {
+    const dir = copy('journal-v5');
+    const s = open(dir);
+    const pending = s.log.pendingEvents();
+    expect(pending.map((p) => [p.seq, p.event['detail-type'], p.event.detail['runId']])).toEqual([[6, 'Run Requested', 'live'], [8, 'Run Requested', 'early']]);
+    s.log.markProcessed(pending.map((p) => p.seq));
+    const [unfinished] = s.log.unfinishedTasks('live');
+    s.log.taskFinished(unfinished!.task, 'succeeded', unfinished!.startedAt! + 10);
+    // A new run, as the engine starts one: its request logged, then the run started, one commit.
+    const input = { note: 'the input of run fresh, kept once' };
+    const request: EventEnvelope = { id: 'fresh-1', source: 'joinflow', 'detail-type': 'Run Requested', time: new Date(0).toISOString(), detail: { workflow: 'wf', runId: 'fresh', input } };
+    const [seq] = s.log.appendEvents([request]);
+    await s.store.startRun({ runId: 'fresh', workflow: 'wf', input, startedAt: 5 });
+    const task: Task = { ...unfinished!.task, runId: 'fresh', step: 'c', event: { input, results: {} } };
+    s.log.recordTask(task);
+    await s.store.commit();
+    expect(versions(dir)).toEqual([5, 6]);
+    expect(seq).toBe(expected5.lastEventSeq + 1);
+    // The old rows keep their inputs; the new run's rows do not hold its input.
+    expect(rowsHolding(dir, 'live', 'a string input of run live')).toBe(1);
+    expect(rowsHolding(dir, 'fresh', 'the input of run fresh')).toBe(0);
+    s.close();
+    opened.length = 0;
+
+    const again = open(dir);
+    const now = plain(await readout(again)) as typeof expected5;
+    expect(now.runs.done).toEqual(expected5.runs.done);
+    expect(now.runs.early).toEqual(expected5.runs.early);
+    // Its request, pending, is what recovery would deliver again: with its input.
+    expect(now.pending).toEqual([{ seq, event: plain(request) }]);
+    expect(now.events).toEqual([...expected5.events, { seq, event: plain(request) }]);
+    expect(plain(again.log.runEvents!('fresh'))).toEqual([plain(request)]);
+    expect(now.runs.fresh.tasks).toEqual([{ task: plain(task), status: 'dispatched' }]);
   });
 });

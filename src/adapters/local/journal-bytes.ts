@@ -107,9 +107,31 @@ export class ByteWriter {
     }
   }
 
-  /** Sets bit 0 of the one-byte field at `at` (written by `u` with a value below 128). */
-  setBit0(at: number): void {
-    this.buf[at]! |= 1;
+  /**
+   * A value (an object) of its own, as a `v` field: never shared with another field of the row,
+   * so that it may be replaced before the row is written ({@link replaceValue}). Returns its number.
+   */
+  own(x: object): number {
+    const i = this.values.length;
+    this.u(V.Value);
+    this.u(i);
+    this.values.push(x);
+    return i;
+  }
+
+  /** Replaces value `i`, written by {@link own}. */
+  replaceValue(i: number, x: unknown): void {
+    this.values[i] = x;
+  }
+
+  /** The value numbered `i`. */
+  value(i: number): unknown {
+    return this.values[i];
+  }
+
+  /** Sets these bits of the one-byte field at `at` (written by `u` with a value below 128). */
+  setBits(at: number, bits: number): void {
+    this.buf[at]! |= bits;
   }
 
   /** Drops what was written from `at` on (and values from `values` on). */

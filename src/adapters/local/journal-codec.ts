@@ -15,8 +15,13 @@
  * and the engine's own step events are encoded field by field and rebuilt on reading; anything
  * of another shape is kept as JSON. Rows of schema 3 were the same list as JSON text
  * (`[base, names, objects, t0, id0, facts]`); journal-decode.ts reads both.
+ *
+ * A run's Run Requested event whose input is the run's (the same value, in the run's row of the
+ * same commit or an earlier one) is written without it, flagged {@link EventFlag.RunInput}: a
+ * large input is kept once, in the run's row, and put back on reading (schema 6; before, every
+ * event was written whole).
  */
-import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { ByteWriter } from './journal-bytes.ts';
@@ -38,6 +43,9 @@ export const Fact = {
   StepEvent: 21,
   Processed: 22,
 } as const;
+
+/** The flags of an EventJson fact: processed, and whether its `detail.input` is the run's (schema 6; not written). */
+export const EventFlag = { Processed: 1, RunInput: 2 } as const;
 
 /** Which optional fields a Task fact carries, in this order after its fixed ones. */
 export const TaskFlag = { Item: 1, Timeout: 2, Placement: 4, Fallback: 8, Files: 16, Input: 32, RunStartedAt: 64 } as const;
@@ -68,6 +76,10 @@ export class RowWriter extends ByteWriter {
   #ms = 0;
   #prefix = '\u0000';
   #prefixName = -1;
+  /** Run Requested events of this row, by pairs: where the flags are, the number of the value. */
+  #requests: number[] | undefined;
+  /** The input of the run as it was started in this commit (undefined: not started in it). */
+  runInput: unknown;
 
   constructor(runId: string | null, names: NameTable, buf?: Buffer) {
     super(buf);
@@ -217,14 +229,40 @@ export class RowWriter extends ByteWriter {
     this.u(Fact.EventJson);
     this.u(seq);
     const at = this.length;
-    this.u(processed ? 1 : 0);
-    this.v(event);
+    this.u(processed ? EventFlag.Processed : 0);
+    // Whether its input is the run's is known when the row is written (markRunInput): the run
+    // is started after its request is logged, most often in the same commit.
+    if (event['detail-type'] === DetailType.RunRequested) (this.#requests ??= []).push(at, this.own(event));
+    else this.v(event);
     return at;
   }
 
   /** Marks an event of this row processed in place (no Processed fact needed). */
   processedAt(flag: number): void {
-    this.setBit0(flag);
+    this.setBits(flag, EventFlag.Processed);
+  }
+
+  /** Whether the row has Run Requested events (for {@link markRunInput}). */
+  get requested(): boolean {
+    return this.#requests !== undefined;
+  }
+
+  /**
+   * Before the row is written: its Run Requested events whose `detail.input` is `input`, the
+   * input in the run's row (in this commit or an earlier one), are written without it (a null
+   * in its place keeps the keys' order) and flagged; one with another input keeps its own.
+   */
+  markRunInput(input: unknown): void {
+    const r = this.#requests;
+    // undefined: the run's input is not known here (no run has it).
+    if (r === undefined || input === undefined) return;
+    for (let i = 0; i < r.length; i += 2) {
+      const e = this.value(r[i + 1]!) as EventEnvelope;
+      const d = e.detail as unknown;
+      if (typeof d !== 'object' || d === null || !('input' in d) || d.input !== input) continue;
+      this.replaceValue(r[i + 1]!, { ...e, detail: { ...e.detail, input: null } });
+      this.setBits(r[i]!, EventFlag.RunInput);
+    }
   }
 
   processed(seq: number): void {

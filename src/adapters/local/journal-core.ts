@@ -18,9 +18,7 @@ import { liveRun, LiveRuns, type ByName, type TaskTable } from './journal-runs.t
 import { slimTask, taskKey } from './journal-tasks.ts';
 import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-batch.ts';
-
-/** A join counter: the first arrival key in a field, a Set only from the second on. */
-export type Join = { first: string | undefined; more: Set<string> | undefined; need: number | undefined; early?: number[]; excess?: number; claimedAt: number | undefined; dispatchedAt: number | undefined };
+import { addArrival, joinOf, type Join } from './journal-joins.ts';
 
 /** A run this process has in memory. */
 export type LiveRun = {
@@ -33,27 +31,6 @@ export type LiveRun = {
   /** Set once a finished task's entry has dropped its payload (see {@link slimTask}). */
   slimmed?: boolean;
 };
-
-export const arrivals = (j: Join): number => (j.first === undefined ? 0 : 1 + (j.more?.size ?? 0));
-
-export function joinOf(run: LiveRun, trigger: string): Join {
-  let j = run.joins.get(trigger);
-  if (!j) run.joins.set(trigger, (j = { first: undefined, more: undefined, need: undefined, claimedAt: undefined, dispatchedAt: undefined }));
-  return j;
-}
-
-/** Adds an arrival; true when the key is new. */
-export function addArrival(j: Join, key: string): boolean {
-  if (j.first === undefined) {
-    j.first = key;
-    return true;
-  }
-  if (j.first === key) return false;
-  j.more ??= new Set();
-  if (j.more.has(key)) return false;
-  j.more.add(key);
-  return true;
-}
 
 /** How many released runs keep their name tables. */
 const RECENT_TABLES = 64;
@@ -222,6 +199,8 @@ export class Journal {
     if (this.rows.size === 0) return;
     this.#batch.write();
     for (const w of this.rows.values()) {
+      // A run's request whose input is the run's keeps it once, in the run's row (same transaction or earlier).
+      if (w.requested && w.runId !== null) w.markRunInput(w.runInput !== undefined ? w.runInput : this.runs.get(w.runId)?.record.input);
       // SQLite copies a bound BLOB: one scratch buffer serves every row.
       if (w.length > 0) this.#s.insert.run(w.runId, w.minSeq === 0 ? null : w.minSeq, w.maxSeq === 0 ? null : w.maxSeq, w.bytes(this.#scratch));
       // Events still pending refer to their row's writer: let its facts go, and reuse its buffer

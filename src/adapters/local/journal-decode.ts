@@ -1,14 +1,15 @@
 /**
  * Reading the journal's rows (journal-codec.ts writes them): each fact reported in order, with
  * tasks and the engine's step events rebuilt exactly as they were written. Reads both forms of
- * a row: bytes (journal-bytes.ts, schemas 4 and 5) and the JSON text of schema 3, whose facts are the
- * same fields in the same order.
+ * a row: bytes (journal-bytes.ts, schemas 4 to 6) and the JSON text of schema 3, whose facts are
+ * the same fields in the same order. A Run Requested written without its input (schema 6) gets
+ * the run's back.
  */
 import { JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { splitRow } from './journal-bytes.ts';
-import { Fact, STATUS, STEP_TYPES, TaskFlag } from './journal-codec.ts';
+import { EventFlag, Fact, STATUS, STEP_TYPES, TaskFlag } from './journal-codec.ts';
 import type { NameTable } from './journal-names.ts';
 import { JoinflowError } from '../../model/errors.ts';
 import { StateDamagedError } from './sqlite-schema.ts';
@@ -85,7 +86,8 @@ function namesOf(row: StoredRow): { base: number; names: string[] } {
 }
 
 /**
- * Decodes a row of run `runId` (whose input is `input`), calling `visit` for each fact. `table`
+ * Decodes a row of run `runId` (whose input is `input`, as its row has it: tasks and its Run
+ * Requested events may be written without it), calling `visit` for each fact. `table`
  * holds the run's names of its earlier rows (a fresh one for a row of no run) and gains this
  * row's.
  */
@@ -187,9 +189,11 @@ function decodeRow(runId: string | null, input: unknown, row: StoredRow, table: 
       }
       case Fact.EventJson: {
         const seq = f.u();
-        const processed = f.u() === 1;
+        const flags = f.u();
         const event = f.v() as EventEnvelope;
-        visit.event?.(seq, event, processed);
+        // The event is this row's own copy (its values are parsed anew on each read).
+        if (flags & EventFlag.RunInput) event.detail.input = input;
+        visit.event?.(seq, event, (flags & EventFlag.Processed) !== 0);
         break;
       }
       case Fact.StepEvent: {

@@ -2,7 +2,8 @@
 import type { RunRecord } from '../../ports.ts';
 import type { NameTable } from './journal-names.ts';
 import type { TaskEntry } from './durable-log.ts';
-import type { Join, LiveRun } from './journal-core.ts';
+import type { LiveRun } from './journal-core.ts';
+import type { Join } from './journal-joins.ts';
 
 /**
  * The runs in memory, by id. The store's calls for one task name the same run over and over:

@@ -5,14 +5,17 @@
 import type { Schema } from './sqlite-schema.ts';
 
 /**
- * The journal store's schema: version 5 (rows in bytes, a task's run start among its optional
- * fields). It reads files of version 4 (the same without that field, which a joinflow of version
- * 4 would misread) and 3 (rows as JSON text, otherwise the same tables), and upgrades them with its
- * first commit. Version 2 is the row store's.
+ * The journal store's schema: version 6 (rows in bytes, a task's run start among its optional
+ * fields, a run's Run Requested event written without the input it shares with the run's row).
+ * It reads files of version 5 (each event written whole), 4 (the same without a task's run
+ * start, which a joinflow of version 4 would misread) and 3 (rows as JSON text, otherwise the
+ * same tables), and upgrades them with its first commit: from then on, the older joinflow
+ * refuses the file (a newer joinflow's) instead of reading a Run Requested without its input.
+ * Version 2 is the row store's.
  */
 export const JOURNAL_SCHEMA: Schema = {
-  version: 5,
-  reads: [3, 4],
+  version: 6,
+  reads: [3, 4, 5],
   ddl: `
 CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE runs (

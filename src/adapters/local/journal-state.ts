@@ -13,7 +13,8 @@ import type { ClaimResult, JoinState, RunRecord, TriggerStore } from '../../port
 import type { EventEnvelope } from '../../model/events.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import type { SqliteLog, TaskAttempt, TaskEntry } from './durable-log.ts';
-import { addArrival, arrivals, joinOf, Journal, type LiveRun } from './journal-core.ts';
+import { Journal, type LiveRun } from './journal-core.ts';
+import { addArrival, arrivals, joinOf } from './journal-joins.ts';
 import { liveRun } from './journal-runs.ts';
 import { addTask, slimTask, taskEntry } from './journal-tasks.ts';
 import { finishedRecord, runRecord, settledRecord } from './run-record.ts';
@@ -82,6 +83,9 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
       if (created) {
         const record = runRecord(start, 'running');
         journal.runs.set(record.runId, liveRun(record, journal.tableOf(record.runId)));
+        // Its request logged in this commit keeps its input once, even if the run ends and is let go before the commit.
+        const requests = journal.rows.get(record.runId);
+        if (requests) requests.runInput = record.input;
         return { created, run: record };
       }
       return { created, run: store.getRun(start.runId) as RunRecord };
