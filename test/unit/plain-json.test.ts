@@ -102,7 +102,7 @@ describe('plainJson: JSON workflow files read natively', () => {
     expect(() => parseJsonStrict('{"a": 1}\n\n#')).toThrow(/^line 3, column 1: Unexpected non-whitespace character$/);
     const fe = path.join(dir, 'fe.yaml');
     writeFileSync(fe, 'name: t\nsteps:\n  a: { executor: { type: simulate, durationMs: 1 } }\n  b: { needs: [a], forEach: 7, executor: { type: simulate, durationMs: 1 } }\n');
-    await expect(compileFile(fe, dir)).rejects.toThrow(/steps\.b\.forEach: must be a predecessor's step id, or \{step, path\} with the path of an array in its output/);
+    await expect(compileFile(fe, dir)).rejects.toThrow(/steps\.b\.forEach: must be a predecessor's step id, or \{step, path, maxConcurrency\} with the path of an array in its output/);
   });
 
   it('says a workflow module has no default export, naming what it exports, whether ES module or CommonJS', async () => {
