@@ -286,10 +286,12 @@ export class TriggerProcessor {
       ctx.effects.push(this.#publish(ctx.io, DetailType.StepFailed, { workflow: ctx.plan.workflow, runId: ctx.run.runId, step, attempt: 1, error, retrying: false }));
       return;
     }
-    const finished = fires === 'reclaimed' ? doneItems(store, ctx.run.runId, step, fan.items.length) : undefined;
+    // With maxConcurrency, only the first items are sent here (the others as items end: window.ts).
+    const first = firstItems(spec, fan.items.length);
+    const finished = fires === 'reclaimed' ? doneItems(store, ctx.run.runId, step, first) : undefined;
     const tasks: Task[] = [];
     let results: Record<string, unknown> | undefined;
-    for (let index = 0, first = firstItems(spec, fan.items.length); index < first; index++) {
+    for (let index = 0; index < first; index++) {
       if (!finished?.has(index)) tasks.push(makeTask(ctx.plan, ctx.run, step, 1, (results ??= stepResults(store, ctx.run.runId, resultsOf(ctx.plan, spec), values)), { index, value: fan.items[index] }));
     }
     if (spec.delayMs) for (const task of tasks) ctx.effects.push({ type: 'schedule', delayMs: spec.delayMs, task });
