@@ -64,7 +64,7 @@ export const SEEDS: Readonly<Record<string, Def>> = {
     name: 'path_fan.v2',
     steps: {
       list: { executor: sim(0, { items: [1, 2] }) },
-      each: { needs: ['list'], forEach: { step: 'list', path: 'items' }, executor: sim(2) },
+      each: { needs: ['list'], forEach: { step: 'list', path: 'items', maxConcurrency: 1 }, executor: sim(2) },
       'report:all': { needs: ['each', 'list'], description: 'joins both', executor: sim(0, null) },
     },
     output: 'report:all',
@@ -304,7 +304,7 @@ function isRequired(def: Def, path: Path): boolean {
   if (typeof key !== 'string' || !REQUIRED.has(key) || (path[0] === 'steps' && path.length === 2)) return false;
   return !(key === 'command' && path.at(-2) === 'executor' && executorType(def, path) === 'batch');
 }
-const KNOWN_FIELDS = new Set(['name', 'description', 'steps', 'output', 'needs', 'executor', 'retry', 'timeoutMs', 'forEach', 'wait', 'when', 'catch', 'quorum', 'results', 'input', '$or', 'type', 'durationMs', 'command', 'args', 'env', 'cwd', 'module', 'export', 'image', 'vcpus', 'memoryMb', 'gpus', 'local', 'queue', 'maxAttempts', 'backoffMs', 'factor', 'maxDelayMs', 'step', 'path']);
+const KNOWN_FIELDS = new Set(['name', 'description', 'steps', 'output', 'needs', 'executor', 'retry', 'timeoutMs', 'forEach', 'wait', 'when', 'catch', 'quorum', 'results', 'input', '$or', 'type', 'durationMs', 'command', 'args', 'env', 'cwd', 'module', 'export', 'image', 'vcpus', 'memoryMb', 'gpus', 'local', 'queue', 'maxAttempts', 'backoffMs', 'factor', 'maxDelayMs', 'step', 'path', 'maxConcurrency']);
 
 /** JS types a field accepts (by its last key); undefined = not checked. */
 function expectedType(def: Def, path: Path): string[] | undefined {
@@ -318,7 +318,7 @@ function expectedType(def: Def, path: Path): string[] | undefined {
     needs: ['array'], forEach: ['string', 'object'], description: ['string'], timeoutMs: ['number'], retry: ['object'], executor: ['object'],
     type: ['string'], durationMs: ['number'], module: ['string'], export: ['string'], args: ['array'], env: ['object'], cwd: ['string'],
     image: ['string'], gpus: ['number'], local: ['object'], queue: ['string'], maxAttempts: ['number'], backoffMs: ['number'],
-    factor: ['number'], maxDelayMs: ['number'], step: ['string'], path: ['string'],
+    factor: ['number'], maxDelayMs: ['number'], step: ['string'], path: ['string'], maxConcurrency: ['number'],
   };
   // A batch command is a list; a process or container command is a string.
   if (key === 'command') return parent === 'local' || executorType(def, path) !== 'batch' ? ['string'] : ['array'];
