@@ -169,6 +169,31 @@ describe('a run\'s input in the journal', () => {
     expect(state.log.runEvents!('r7')[0]!.detail).toEqual({ workflow: 'wf', runId: 'r7', input });
   });
 
+  it('keeps the input of a request without a runId (its run named by its event id) in that request: a row of no run, read back whole', async () => {
+    const dir = freshDir();
+    const state = open(dir);
+    const engine = createEngine({ store: state.store, log: state.log });
+    const input = { name: 'input-of-unnamed' };
+    const request: EventEnvelope = { id: 'unnamed-1', source: 'joinflow', 'detail-type': DetailType.RunRequested, time: new Date(0).toISOString(), detail: { workflow: 'wf', input } };
+    try {
+      engine.register(compiled({ name: 'wf', steps: { a: { executor: { type: 'simulate', durationMs: 1, output: 1 } } }, output: 'a' }));
+      await engine.publish([request]);
+      expect(await engine.wait('unnamed-1')).toMatchObject({ status: 'succeeded' });
+    } finally {
+      await engine.close();
+    }
+    state.close();
+    const db = new Database(path.join(dir, 'state.db'), { readonly: true });
+    try {
+      // Twice in state.db: in the run's row and in the request's row, which belongs to no run.
+      expect(db.prepare<[], { run_id: string | null; facts: Buffer }>('SELECT run_id, facts FROM journal').all().filter((r) => r.facts.includes('input-of-unnamed')).map((r) => r.run_id)).toEqual([null]);
+      expect(holding(dir, 'unnamed-1', 'input-of-unnamed')).toEqual({ journal: 0, runRow: true });
+    } finally {
+      db.close();
+    }
+    expect(open(dir).log.eventsAfter(0, 100).filter((e) => e.event['detail-type'] === DetailType.RunRequested).map((e) => e.event)).toEqual([request]);
+  });
+
   it('makes a file that a joinflow of schema 5 refuses as a newer joinflow\'s', async () => {
     const dir = freshDir();
     const s = open(dir);
