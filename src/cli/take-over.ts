@@ -6,6 +6,7 @@
 import type { RunResult } from '../adapters/local/engine.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
 import { engineIdentity, runOwner } from '../adapters/local/process-identity.ts';
+import { unfinishedRuns } from '../adapters/local/recovery.ts';
 import { RunTracker } from '../adapters/local/run-tracker.ts';
 import { UsageError } from '../model/errors.ts';
 import { StateDamagedError } from '../adapters/local/sqlite-schema.ts';
@@ -45,7 +46,8 @@ export async function takeOverRuns(state: State, dir: string, options: TakeOverO
   const claimed = await withLock(dir, RUNS_LOCK, async () => {
     // Runs whose engine died while stopping their steps get their end (their steps' processes stopped).
     await settleAbandonedStops(state, who, only);
-    const unfinished = state.log.listRuns({ status: 'running' }).filter((r) => (only === undefined || r.runId === only) && !damaged.has(r.runId));
+    // Running, or accepted and not started yet (its Run Requested on file, not handled).
+    const unfinished = unfinishedRuns(state.log).filter((r) => (only === undefined || r.runId === only) && !damaged.has(r.runId));
     // A run whose engine process is alive is that engine's: running it here too would run its
     // steps twice. (`run`, `resume` and `dev` save their pid with the runs they execute.)
     const owner = (runId: string): number | undefined => runOwner(state.log.runOptions(runId));

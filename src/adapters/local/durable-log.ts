@@ -86,6 +86,11 @@ export interface DurableLog {
    * the steps they still ran, and records the end once those are gone (or died first).
    */
   unsettledRuns?(): RunRecord[];
+  /**
+   * Runs an engine took on (saveRun: their plan and who runs them) that have not started: their
+   * Run Requested is logged but was not handled (recovery.ts, requestedRuns).
+   */
+  unstartedRuns?(): string[];
 
   /**
    * Deletes the working state and log of finished runs older than `before` (epoch ms); returns

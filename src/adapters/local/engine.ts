@@ -1,7 +1,5 @@
-/**
- * The embedded engine: local bus + trigger processor + store + executors on one machine. The same choreography as on
- * AWS (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters.
- */
+/** The embedded engine: local bus + trigger processor + store + executors on one machine. The same choreography as on AWS
+ * (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters. */
 import { randomUUID } from 'node:crypto';
 import { anyDrivesTriggers, DetailType, runIdProblem, stepRefWith, type EventEnvelope } from '../../model/events.ts';
 import { JoinflowError, UsageError } from '../../model/errors.ts';
@@ -134,7 +132,7 @@ export class Engine {
     return runId;
   }
 
-  /** Publishes events from outside (PutEvents, other services): logged when durable, checked like any outside event. */
+  /** Publishes events from outside (PutEvents, other services), checked like any: when durable, resolves once they are on file (a crash after it loses none). */
   async publish(events: EventEnvelope[]): Promise<void> {
     // Not adopted: a request the processor will dead-letter (a bad run id, over the size limit) or ignore (another source): it would never end.
     for (const { runId, workflow } of runsRequested(events, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, this.#foreignSources)) {
@@ -144,6 +142,7 @@ export class Engine {
     const seqs = this.#options.log?.appendEvents(events);
     if (seqs) events.forEach((e, i) => this.#book.logged(e, seqs[i]!));
     await this.bus.publish(events);
+    if (seqs) await this.#commits.durable();
   }
 
   /** Resolves when the run has ended, its running tasks have stopped, and others on the bus have been handed its events. */

@@ -19,10 +19,27 @@ export class GroupCommit {
   #timer: NodeJS.Timeout | undefined;
   #applying = false;
   #due = false;
+  /** Commits begun so far, and those waiting for the next one to begin (durable). */
+  #begun = 0;
+  #waiters: Array<{ after: number; resolve: () => void; reject: (error: unknown) => void }> = [];
 
   /** `windowMs` 0 commits every batch. `onError`: a commit made at the end of a window failed. */
   constructor(commit: () => Promise<void>, windowMs: number, onError: (error: unknown) => void) {
-    this.#commit = commit;
+    this.#commit = async () => {
+      const n = ++this.#begun;
+      const settle = (ok: boolean, error?: unknown): void => {
+        const ready = this.#waiters.filter((w) => w.after < n);
+        this.#waiters = this.#waiters.filter((w) => w.after >= n);
+        for (const w of ready) ok ? w.resolve() : w.reject(error);
+      };
+      try {
+        await commit();
+      } catch (error) {
+        settle(false, error);
+        throw error;
+      }
+      settle(true);
+    };
     this.#windowMs = windowMs;
     this.#onError = onError;
   }
@@ -54,6 +71,17 @@ export class GroupCommit {
       if (this.#applying) this.#due = true;
       else this.#commit().catch(this.#onError);
     }, this.#windowMs);
+  }
+
+  /**
+   * Resolves once a commit begun after this call has been made (rejects if it fails): what was
+   * written before the call is on file. The commit comes within the window, as a batch's does.
+   */
+  durable(): Promise<void> {
+    const after = this.#begun;
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ after, resolve, reject }));
+    this.soon();
+    return done;
   }
 
   /** Commits now: everything written so far, the waiting batches included. */

@@ -106,6 +106,8 @@ export class Journal {
   readonly tables = new Map<string, NameTable>();
   nextSeq: number;
   #orphansLoaded = false;
+  /** Runs not started whose pending events were read (loadPendingOf). */
+  readonly #unstartedLoaded = new Set<string>();
   readonly #released: string[] = [];
   /** Buffers of written rows, for the next commit's writers. */
   readonly #buffers: Buffer[] = [];
@@ -220,6 +222,7 @@ export class Journal {
     this.tables.clear();
     this.pending.clear();
     this.#orphansLoaded = false;
+    this.#unstartedLoaded.clear();
     this.nextSeq = (this.#s.maxSeq.get() ?? 0) + 1;
   }
 
@@ -287,19 +290,38 @@ export class Journal {
   }
 
   /** Loads the pending events of no run (once). */
+  /**
+   * The pending events of a run that has not started (its request logged, and committed, before
+   * it was handled): added to `pending`, the run's names kept for the facts it will write. Once
+   * per run: read again, events handled since (their mark not on file yet) would be pending again.
+   */
+  loadPendingOf(runId: string): void {
+    if (this.runs.has(runId) || this.#unstartedLoaded.has(runId)) return;
+    this.#unstartedLoaded.add(runId);
+    const rows = this.#s.rowsOf.all(runId);
+    if (rows.length === 0) return;
+    const table = this.#startTable(runId, rows[0]!);
+    for (const row of rows) readRow(runId, undefined, row, table, this.#pendingVisitor(runId));
+    if (!this.tables.has(runId)) this.tables.set(runId, table);
+  }
+
   loadOrphans(): void {
     if (this.#orphansLoaded) return;
     this.#orphansLoaded = true;
+    for (const row of this.#s.orphanRows.all()) readRow(null, undefined, row, new NameTable(), this.#pendingVisitor(null));
+  }
+
+  /** Adds the events of rows read that are not processed to `pending`, as run `runId`'s. */
+  #pendingVisitor(runId: string | null): RowVisitor {
     const pending = this.pending;
-    const visit: RowVisitor = {
+    return {
       event(seq, event, processed) {
-        if (!processed) pending.set(seq, { runId: null, event });
+        if (!processed) pending.set(seq, { runId, event });
       },
       processed(seq) {
         pending.delete(seq);
       },
     };
-    for (const row of this.#s.orphanRows.all()) readRow(null, undefined, row, new NameTable(), visit);
   }
 
   /** Sequence numbers of the events of no run that are still pending on file. */

@@ -249,6 +249,8 @@ function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>
       }
     }
     journal.loadOrphans();
+    // Runs whose request was committed before it was handled: their request is pending on file.
+    for (const runId of tables.unstartedRuns()) journal.loadPendingOf(runId);
   };
   const log: SqliteLog = {
     ...tables,

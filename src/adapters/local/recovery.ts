@@ -2,7 +2,7 @@
  * Taking over unfinished runs after a restart. The durable log says what was in flight when the
  * process died; the join state in the store makes every redelivery safe to repeat.
  */
-import type { EventEnvelope } from '../../model/events.ts';
+import { DetailType, type EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, Task } from '../../ports.ts';
 import type { DurableLog, RunOptions } from './durable-log.ts';
@@ -31,7 +31,7 @@ export type RecoveryHooks = {
 export function claimRuns(log: DurableLog, only: string | readonly string[] | undefined, claim: RunOptions, registered: (workflow: string) => TriggerPlan | undefined): string[] {
   const damaged = log.damagedRuns?.() ?? new Map<string, Error>();
   const named = only === undefined ? undefined : new Set(typeof only === 'string' ? [only] : only);
-  const running = log.listRuns({ status: 'running' }).filter((r) => {
+  const running = unfinishedRuns(log).filter((r) => {
     const why = damaged.get(r.runId);
     // A run named whose state cannot be read is refused with why; the others go on without it.
     if (why && named?.has(r.runId)) throw why;
@@ -66,7 +66,7 @@ export function claimRuns(log: DurableLog, only: string | readonly string[] | un
 export async function recoverRuns(log: DurableLog, only: string | readonly string[] | undefined, hooks: RecoveryHooks): Promise<string[]> {
   const wanted = only === undefined ? undefined : new Set(typeof only === 'string' ? [only] : only);
   const damaged = log.damagedRuns?.();
-  const runs = log.listRuns({ status: 'running' }).filter((r) => (wanted === undefined || wanted.has(r.runId)) && !damaged?.has(r.runId));
+  const runs = unfinishedRuns(log).filter((r) => (wanted === undefined || wanted.has(r.runId)) && !damaged?.has(r.runId));
   const recovered = new Set<string>();
   for (const run of runs) {
     const plan = log.runPlan(run.runId);
@@ -75,7 +75,6 @@ export async function recoverRuns(log: DurableLog, only: string | readonly strin
     hooks.track(run, plan);
     recovered.add(run.runId);
   }
-  const runOf = (e: EventEnvelope) => (e.detail as { runId?: unknown } | undefined)?.runId;
   const pending = log.pendingEvents().filter((p) => recovered.has(String(runOf(p.event))));
   const submit: Task[] = [];
   // When a run's log last recorded anything: about when its engine stopped (see below).
@@ -115,4 +114,30 @@ export async function recoverRuns(log: DurableLog, only: string | readonly strin
   }
   await hooks.redeliver(pending);
   return [...recovered];
+}
+
+/** The run an event is about: its `runId`, or, for a Run Requested without one, its id (the run it starts is named so). */
+function runOf(e: EventEnvelope): unknown {
+  const runId = (e.detail as { runId?: unknown } | undefined)?.runId;
+  return runId === undefined && e['detail-type'] === DetailType.RunRequested ? e.id : runId;
+}
+
+/**
+ * The runs recovery takes over: those running, and those an engine took on whose Run Requested is
+ * on file but was not handled (a commit carried it before the processor got to it, and the engine
+ * stopped): accepted, they must start (PutEvents answered, engine.publish resolved). Such a run
+ * has no record yet: it is given one from its request, as the processor will start it.
+ */
+export function unfinishedRuns(log: DurableLog): RunRecord[] {
+  const running = log.listRuns({ status: 'running' });
+  const unstarted = new Set(log.unstartedRuns?.() ?? []);
+  if (unstarted.size === 0) return running;
+  for (const { event } of log.pendingEvents()) {
+    const runId = runOf(event);
+    if (event['detail-type'] !== DetailType.RunRequested || typeof runId !== 'string' || !unstarted.delete(runId)) continue;
+    const d = event.detail as { workflow?: unknown; input?: unknown };
+    if (typeof d.workflow !== 'string') continue;
+    running.push({ runId, workflow: d.workflow, status: 'running', input: d.input ?? null, startedAt: Date.parse(event.time) || 0 });
+  }
+  return running;
 }

@@ -51,7 +51,7 @@ export function toJson(value: unknown): string | null {
 }
 
 /** The DurableLog methods that live in the per-run tables. */
-export type RunTables = Pick<DurableLog, 'addTimer' | 'removeTimer' | 'timers' | 'deadLetter' | 'deadLetters' | 'saveRun' | 'runPlan' | 'runOptions' | 'listRuns'> & Required<Pick<DurableLog, 'unsettledRuns'>>;
+export type RunTables = Pick<DurableLog, 'addTimer' | 'removeTimer' | 'timers' | 'deadLetter' | 'deadLetters' | 'saveRun' | 'runPlan' | 'runOptions' | 'listRuns'> & Required<Pick<DurableLog, 'unsettledRuns' | 'unstartedRuns'>>;
 
 /** The plans this connection knows to be on file (inserting a large plan again costs ~0.3 ms). */
 const savedPlans = new WeakMap<Database.Database, Set<string>>();
@@ -84,6 +84,7 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
        AND (@workflow IS NULL OR workflow = @workflow) ORDER BY started_at DESC, rowid DESC`,
     ),
     unsettledRuns: db.prepare<[], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE status IS NOT NULL AND status <> 'running' AND finished_at IS NULL ORDER BY started_at, rowid`),
+    unstartedRuns: db.prepare<[], string>('SELECT run_id FROM runs WHERE status IS NULL ORDER BY rowid').pluck(),
   };
   // Runs of one workflow share one plan object: hash and serialize it once, not once per run.
   const planHashes = new WeakMap<TriggerPlan, { hash: string; json: string }>();
@@ -153,6 +154,7 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
       return rows.map((r) => decodeRun(r)!);
     },
     unsettledRuns: () => s.unsettledRuns.all().map((r) => decodeRun(r)!),
+    unstartedRuns: () => s.unstartedRuns.all(),
   };
 }
 
