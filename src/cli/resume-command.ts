@@ -16,6 +16,7 @@ import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
 import { engineIdentity } from '../adapters/local/process-identity.ts';
+import { unstartedRequests } from '../adapters/local/recovery.ts';
 import { stateCommand } from './hint.ts';
 
 /** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
@@ -38,6 +39,8 @@ export async function resumeCommand(args: string[]): Promise<number> {
         await withLock(dir, RUNS_LOCK, () => settleAbandonedStops(state, 'resume', only));
         record = await state.store.getRun(only);
       }
+      // Accepted and not started yet (its Run Requested on file, not handled): continued as the others.
+      record ??= unstartedRequests(state.log).find((u) => u.record.runId === only)?.record;
       if (!record) {
         // As status and cancel say it: an unknown run is not a misuse of the command (exit 1).
         process.stderr.write(`joinflow resume: no run "${only}" in ${dir}\n`);

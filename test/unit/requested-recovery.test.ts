@@ -77,3 +77,119 @@ describe('engine.publish on a durable engine (what joinflow dev answers PutEvent
     expect(await engine.wait('r9')).toMatchObject({ status: 'succeeded' });
   });
 });
+
+describe('an unstarted run named to the CLI', () => {
+  it('joinflow resume <runId> continues it', async () => {
+    const dir = await stoppedBefore([request('e1', { runId: 'r1', input: { x: 1 } }), request('e2', { input: { x: 2 } })], ['r1', 'e2']);
+    const r = joinflow(['resume', '--state', dir, 'r1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ runId: 'r1', status: 'succeeded', output: 'A' });
+    // The other one is left for another resume.
+    expect(joinflow(['resume', '--state', dir, 'e2', '--json']).code).toBe(0);
+  });
+
+  it.each([
+    ['named by its runId', request('e1', { runId: 'r1' }), 'r1'],
+    ['without a runId', request('e2', {}), 'e2'],
+  ])('joinflow cancel <runId> cancels it, and resume does not start it: %s', async (_what, event, runId) => {
+    const dir = await stoppedBefore([event], [runId]);
+    const r = joinflow(['cancel', '--state', dir, runId]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`run ${runId} cancelled`);
+    const after = joinflow(['resume', '--state', dir]);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stderr).toContain('no unfinished runs');
+    const state = openJournalState({ dir });
+    try {
+      expect((await state.store.getRun(runId))?.status).toBe('cancelled');
+      // Its request is handled: no event of it is left pending.
+      expect(state.log.pendingEvents()).toEqual([]);
+    } finally {
+      state.close();
+    }
+  });
+});
+
+describe('a Run Requested whose event id cannot name a run (no runId: the processor dead-letters it)', () => {
+  it('is not taken on by a live engine (it would never end)', async () => {
+    const dir = tmp();
+    const state = openJournalState({ dir });
+    closers.push(() => state.close());
+    const engine = createEngine({ store: state.store, log: state.log });
+    closers.push(() => engine.close());
+    engine.register(wf);
+    await engine.publish([request('bad/id', { input: 1 })]);
+    await engine.bus.idle();
+    expect(engine.owns('bad/id')).toBe(false);
+    expect(engine.deadLetters.map((d) => d.reason)).toEqual([expect.stringContaining('cannot name the run')]);
+  });
+
+  it('is not recovered, when a run row was saved for it', async () => {
+    const dir = await stoppedBefore([request('bad/id', { input: 1 }), request('e1', { runId: 'r1' })], ['bad/id', 'r1']);
+    const state = openJournalState({ dir });
+    closers.push(() => state.close());
+    const engine = createEngine({ store: state.store, log: state.log });
+    closers.push(() => engine.close());
+    expect(await engine.recover()).toEqual(['r1']);
+  });
+});
+
+describe('engine.publish when the state cannot be written', () => {
+  it('rejects, not waits for ever, when the engine stopped in the middle of the batch', async () => {
+    const dir = tmp();
+    const state = openJournalState({ dir });
+    closers.push(() => state.close());
+    // A write of the batch fails (a full disk): the engine stops before the batch is applied.
+    state.log.deadLetter = () => {
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    };
+    const failures: Error[] = [];
+    const engine = createEngine({ store: state.store, log: state.log, onFailure: (e) => failures.push(e) });
+    closers.push(() => engine.close());
+    engine.register(wf);
+    await expect(engine.publish([request('p1', { workflow: 'unknown', runId: 'r9' })])).rejects.toThrow(/SQLITE_FULL/);
+    expect(failures).toHaveLength(1);
+    await expect(engine.publish([request('p2', { runId: 'r8' })])).rejects.toThrow(/SQLITE_FULL/);
+  });
+});
+
+describe('the rows of a run started on recovery', () => {
+  it('read back, once it has ended, as they were written', async () => {
+    const chain = plan({
+      name: 'wf',
+      steps: {
+        a: { executor: { type: 'simulate', durationMs: 0, output: ['x', 'y', 'z'] } },
+        b: { needs: ['a'], forEach: 'a', executor: { type: 'simulate', durationMs: 0, output: 'B' } },
+        c: { needs: ['b'], executor: { type: 'simulate', durationMs: 0, output: 'C' } },
+      },
+      output: 'c',
+    });
+    const dir = tmp();
+    const s = openJournalState({ dir });
+    s.log.saveRun('r1', chain, { pid: 999_999_999, root: process.cwd() });
+    s.log.appendEvents([request('e1', { runId: 'r1', input: { x: 1 } })]);
+    await s.store.commit();
+    s.close();
+    const state = openJournalState({ dir });
+    const engine = createEngine({ store: state.store, log: state.log });
+    // What the engine published, to compare with what its rows give back (names numbered alike).
+    const seen = new Map<string, EventEnvelope>();
+    engine.bus.subscribe(null, (events) => void events.forEach((e) => seen.set(e.id, structuredClone(e))));
+    expect(await engine.recover()).toEqual(['r1']);
+    const result = await engine.wait('r1');
+    const tasks = state.log.tasks('r1');
+    await engine.close();
+    state.close();
+    const again = openJournalState({ dir });
+    try {
+      const events = again.log.runEvents!('r1');
+      expect(events.map((e) => e['detail-type'])).toContain(DetailType.RunSucceeded);
+      expect(events.length).toBeGreaterThan(8);
+      for (const e of events) expect(e).toEqual(seen.get(e.id));
+      expect(again.log.tasks('r1')).toEqual(tasks);
+      expect(await again.store.getRun('r1')).toMatchObject({ status: result.status, output: result.output });
+    } finally {
+      again.close();
+    }
+  });
+});

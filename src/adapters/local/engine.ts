@@ -238,6 +238,7 @@ export class Engine {
     }
     if (this.#broken) return;
     this.#broken = this.store.abandon?.(error) ?? (error as Error);
+    this.#commits.fail(this.#broken); // a publish waiting for a commit is told: a batch cut short never commits
     this.#closing = true;
     for (const t of this.#runs.values()) t.abandon(this.#broken);
     void this.#lanes.stopAll();

@@ -22,12 +22,15 @@ export class GroupCommit {
   /** Commits begun so far, and those waiting for the next one to begin (durable). */
   #begun = 0;
   #waiters: Array<{ after: number; resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Why no commit will be made any more (fail): durable() rejects with it. */
+  #failure: { error: unknown } | undefined;
 
   /** `windowMs` 0 commits every batch. `onError`: a commit made at the end of a window failed. */
   constructor(commit: () => Promise<void>, windowMs: number, onError: (error: unknown) => void) {
     this.#commit = async () => {
       const n = ++this.#begun;
       const settle = (ok: boolean, error?: unknown): void => {
+        if (this.#waiters.length === 0) return;
         const ready = this.#waiters.filter((w) => w.after < n);
         this.#waiters = this.#waiters.filter((w) => w.after >= n);
         for (const w of ready) ok ? w.resolve() : w.reject(error);
@@ -78,10 +81,22 @@ export class GroupCommit {
    * written before the call is on file. The commit comes within the window, as a batch's does.
    */
   durable(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure.error);
     const after = this.#begun;
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ after, resolve, reject }));
     this.soon();
     return done;
+  }
+
+  /**
+   * The engine stopped (its state could not be written, maybe in the middle of a batch, whose
+   * applied() never comes): who waits in durable(), or asks later, is given `error`.
+   */
+  fail(error: unknown): void {
+    this.#failure ??= { error };
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(this.#failure.error);
   }
 
   /** Commits now: everything written so far, the waiting batches included. */

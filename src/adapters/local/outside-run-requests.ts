@@ -1,6 +1,6 @@
 /** What the embedded engine makes of a Run Requested published from outside (PutEvents to `joinflow dev`, engine.publish). */
 import { visible } from '../../model/errors.ts';
-import { DetailType, isRunRequested, JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, isRunRequested, JOINFLOW_SOURCE, runIdProblem, type EventEnvelope } from '../../model/events.ts';
 import { oversizeReason } from './engine-support.ts';
 
 /** The most distinct sources warned about by one engine; then one line says the others are not. */
@@ -9,10 +9,11 @@ export const MAX_WARNED_SOURCES = 100;
 /**
  * The runs outside events ask to start: those of each Run Requested of source "joinflow" that the
  * processor will not dead-letter (a bad run id, over `maxPayloadBytes`), the event id naming a
- * run without a runId. The processor takes no other source's Run Requested (on AWS the stage's
- * rules do not match it either): such an event starts nothing, and `warn` is told so once per
- * source (those told are kept in `warned`), naming the source and detail-type that start runs.
- * Subscriptions whose pattern matches it still get it.
+ * run without a runId (an event id that cannot name a run is a bad run id too). The processor
+ * takes no other source's Run Requested (on AWS the stage's rules do not match it either): such
+ * an event starts nothing, and `warn` is told so once per source (those told are kept in
+ * `warned`), naming the source and detail-type that start runs. Subscriptions whose pattern
+ * matches it still get it.
  */
 export function runsRequested(events: readonly EventEnvelope[], maxPayloadBytes: number, warned: Set<string>, warn: (line: string) => void = stderr): Array<{ runId: string; workflow: string }> {
   const runs: Array<{ runId: string; workflow: string }> = [];
@@ -24,7 +25,10 @@ export function runsRequested(events: readonly EventEnvelope[], maxPayloadBytes:
       continue;
     }
     const d = e.detail;
-    if (isRunRequested(d) && !oversizeReason(e, maxPayloadBytes)) runs.push({ runId: typeof d.runId === 'string' ? d.runId : e.id, workflow: d.workflow });
+    // Without a runId the event id names the run: the processor dead-letters one that cannot.
+    const runId = typeof d.runId === 'string' ? d.runId : e.id;
+    const named = d.runId !== undefined || (typeof runId === 'string' && runIdProblem(runId) === undefined);
+    if (isRunRequested(d) && named && !oversizeReason(e, maxPayloadBytes)) runs.push({ runId, workflow: d.workflow });
   }
   return runs;
 }

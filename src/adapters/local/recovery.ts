@@ -2,7 +2,7 @@
  * Taking over unfinished runs after a restart. The durable log says what was in flight when the
  * process died; the join state in the store makes every redelivery safe to repeat.
  */
-import { DetailType, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, runIdProblem, type EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, Task } from '../../ports.ts';
 import type { DurableLog, RunOptions } from './durable-log.ts';
@@ -130,14 +130,25 @@ function runOf(e: EventEnvelope): unknown {
  */
 export function unfinishedRuns(log: DurableLog): RunRecord[] {
   const running = log.listRuns({ status: 'running' });
+  for (const { record } of unstartedRequests(log)) running.push(record);
+  return running;
+}
+
+/**
+ * The runs an engine took on that have not started, each with the record its request gives it and
+ * the request's sequence number (the first request, when there are more). Not one whose request
+ * the processor dead-letters (an event id that cannot name a run): it would never end.
+ */
+export function unstartedRequests(log: DurableLog): Array<{ record: RunRecord; seq: number }> {
   const unstarted = new Set(log.unstartedRuns?.() ?? []);
-  if (unstarted.size === 0) return running;
-  for (const { event } of log.pendingEvents()) {
+  const out: Array<{ record: RunRecord; seq: number }> = [];
+  if (unstarted.size === 0) return out;
+  for (const { seq, event } of log.pendingEvents()) {
     const runId = runOf(event);
     if (event['detail-type'] !== DetailType.RunRequested || typeof runId !== 'string' || !unstarted.delete(runId)) continue;
     const d = event.detail as { workflow?: unknown; input?: unknown };
-    if (typeof d.workflow !== 'string') continue;
-    running.push({ runId, workflow: d.workflow, status: 'running', input: d.input ?? null, startedAt: Date.parse(event.time) || 0 });
+    if (typeof d.workflow !== 'string' || runIdProblem(runId) !== undefined) continue;
+    out.push({ record: { runId, workflow: d.workflow, status: 'running', input: d.input ?? null, startedAt: Date.parse(event.time) || 0 }, seq });
   }
-  return running;
+  return out;
 }
