@@ -3,34 +3,17 @@
  * input is the run's, is written without it and gets the run's back on reading (events tail,
  * a run's events, pending events for recovery); a request with another input keeps its own.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { JOURNAL_SCHEMA } from '../../src/adapters/local/journal-schema.ts';
-import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
 import { openDatabase } from '../../src/adapters/local/sqlite-schema.ts';
 import { DetailType, type EventEnvelope } from '../../src/model/events.ts';
+import { journalStates } from '../helpers/journal-states.ts';
 import { plan as compiled } from '../helpers/plans.ts';
 
-const dirs: string[] = [];
-const opened: JournalState[] = [];
-function open(dir: string): JournalState {
-  const s = openJournalState({ dir });
-  opened.push(s);
-  return s;
-}
-function freshDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-run-input-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const s of opened.splice(0)) s.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const { open, freshDir } = journalStates('joinflow-run-input-');
 
 const plan = { workflow: 'wf', steps: {}, triggers: [] } as never;
 let n = 0;

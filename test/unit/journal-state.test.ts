@@ -1,9 +1,7 @@
 /** The journal store's log: what a restart and the readers in other processes get back. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openJournalState, type JournalState } from '../../src/adapters/local/journal-state.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { rowNames } from '../../src/adapters/local/journal-decode.ts';
@@ -13,24 +11,10 @@ import { stepRef, type EventEnvelope } from '../../src/model/events.ts';
 import type { Task } from '../../src/ports.ts';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openSqliteState as openRowState } from '../../src/adapters/local/sqlite-state.ts';
+import { journalStates } from '../helpers/journal-states.ts';
 import { diamondDef, plan as compiled } from '../helpers/plans.ts';
 
-const dirs: string[] = [];
-const opened: JournalState[] = [];
-function open(dir: string): JournalState {
-  const s = openJournalState({ dir });
-  opened.push(s);
-  return s;
-}
-function freshDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'joinflow-journal-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const s of opened.splice(0)) s.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const { open, freshDir } = journalStates('joinflow-journal-');
 
 const exec = { type: 'simulate', durationMs: 1 } as Task['executor'];
 const plan = { workflow: 'wf', steps: {}, triggers: [] } as never;
@@ -367,11 +351,10 @@ describe('journal state', () => {
 
   it('reads a state file of schema 4 and makes it schema 6 with its first commit, so that joinflow 4 refuses what it would misread', async () => {
     const dir = freshDir();
-    const first = open(dir);
+    const first = openJournalState({ dir });
     await first.store.startRun({ runId: 'r4', workflow: 'wf', input: null, startedAt: 1 });
     await first.store.commit();
     first.close();
-    opened.length = 0;
     const versions = () => {
       const db = new Database(path.join(dir, 'state.db'));
       try {

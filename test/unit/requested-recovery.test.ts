@@ -22,6 +22,15 @@ afterEach(async () => {
 const wf = plan({ name: 'wf', steps: { a: { executor: { type: 'simulate', durationMs: 0, output: 'A' } } }, output: 'a' });
 const request = (id: string, detail: Record<string, unknown>): EventEnvelope => ({ id, source: 'joinflow', 'detail-type': DetailType.RunRequested, time: new Date(0).toISOString(), detail: { workflow: 'wf', ...detail } });
 
+/** A durable engine on the state of `dir`, both closed after the test. */
+function durableEngine(dir: string) {
+  const state = openJournalState({ dir });
+  closers.push(() => state.close());
+  const engine = createEngine({ store: state.store, log: state.log });
+  closers.push(() => engine.close());
+  return { state, engine };
+}
+
 /** A state dir whose engine logged (and committed) `events` for the runs it adopted, and stopped before handling them. */
 async function stoppedBefore(events: EventEnvelope[], adopted: string[]): Promise<string> {
   const dir = tmp();
@@ -39,10 +48,7 @@ describe('a Run Requested on file whose run had not started', () => {
     ['without a runId (the event id names the run)', request('e2', { input: { x: 2 } }), 'e2'],
   ])('starts its run on recovery: %s', async (_what, event, runId) => {
     const dir = await stoppedBefore([event], [runId]);
-    const state = openJournalState({ dir });
-    closers.push(() => state.close());
-    const engine = createEngine({ store: state.store, log: state.log });
-    closers.push(() => engine.close());
+    const { state, engine } = durableEngine(dir);
     expect(await engine.recover()).toEqual([runId]);
     expect(await engine.wait(runId)).toMatchObject({ status: 'succeeded', output: 'A' });
     expect((await state.store.getRun(runId))?.input).toEqual(event.detail['input']);
@@ -61,10 +67,7 @@ describe('a Run Requested on file whose run had not started', () => {
 describe('engine.publish on a durable engine (what joinflow dev answers PutEvents with)', () => {
   it('resolves once the events are on file', async () => {
     const dir = tmp();
-    const state = openJournalState({ dir });
-    closers.push(() => state.close());
-    const engine = createEngine({ store: state.store, log: state.log });
-    closers.push(() => engine.close());
+    const { engine } = durableEngine(dir);
     engine.register(wf);
     await engine.publish([request('p1', { runId: 'r9', input: { x: 9 } })]);
     // Another connection, as another process would read the file after a crash here.
@@ -113,10 +116,7 @@ describe('an unstarted run named to the CLI', () => {
 describe('a Run Requested whose event id cannot name a run (no runId: the processor dead-letters it)', () => {
   it('is not taken on by a live engine (it would never end)', async () => {
     const dir = tmp();
-    const state = openJournalState({ dir });
-    closers.push(() => state.close());
-    const engine = createEngine({ store: state.store, log: state.log });
-    closers.push(() => engine.close());
+    const { engine } = durableEngine(dir);
     engine.register(wf);
     await engine.publish([request('bad/id', { input: 1 })]);
     await engine.bus.idle();
@@ -126,10 +126,7 @@ describe('a Run Requested whose event id cannot name a run (no runId: the proces
 
   it('is not recovered, when a run row was saved for it', async () => {
     const dir = await stoppedBefore([request('bad/id', { input: 1 }), request('e1', { runId: 'r1' })], ['bad/id', 'r1']);
-    const state = openJournalState({ dir });
-    closers.push(() => state.close());
-    const engine = createEngine({ store: state.store, log: state.log });
-    closers.push(() => engine.close());
+    const { engine } = durableEngine(dir);
     expect(await engine.recover()).toEqual(['r1']);
   });
 });
