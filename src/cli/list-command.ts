@@ -10,6 +10,7 @@ import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import { runDuration, stopping, summarizeRun, type RunSummary } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { stateCommand } from './hint.ts';
+import { unstartedRequests } from '../adapters/local/recovery.ts';
 
 const STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
 
@@ -34,7 +35,9 @@ export async function listCommand(args: string[]): Promise<number> {
   const dir = stateDir(values.state);
   const state = openState(dir, { mustExist: true });
   try {
-    const runs = state.log.listRuns(filter).map((r) => summarizeRun(r, r.status === 'running' || stopping(r) ? state.log.runOptions(r.runId) : undefined));
+    // Runs accepted and not started (their Run Requested on file, not handled) first: the newest.
+    const accepted = filter.status !== undefined && filter.status !== 'running' ? [] : unstartedRequests(state.log).map((u) => u.record).filter((r) => filter.workflow === undefined || r.workflow === filter.workflow);
+    const runs = [...accepted, ...state.log.listRuns(filter)].map((r) => summarizeRun(r, r.status === 'running' || stopping(r) ? state.log.runOptions(r.runId) : undefined));
     return printRuns(runs, values.json, dir);
   } finally {
     state.close();

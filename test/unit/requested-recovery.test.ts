@@ -56,6 +56,12 @@ describe('a Run Requested on file whose run had not started', () => {
 
   it('is continued by joinflow resume, with the runs that were running', async () => {
     const dir = await stoppedBefore([request('e1', { runId: 'r1', input: { x: 1 } }), request('e2', { input: { x: 2 } })], ['r1', 'e2']);
+    // Before: list and status show it as an interrupted run, as resume will take it.
+    const listed = joinflow(['list', '--state', dir, '--json']);
+    expect((JSON.parse(listed.stdout) as Array<{ runId: string; status: string; interrupted?: boolean }>).map((x) => [x.runId, x.status, x.interrupted]).sort()).toEqual([['e2', 'running', true], ['r1', 'running', true]]);
+    const status = joinflow(['status', 'r1', '--state', dir]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`interrupted: the engine process that ran it is gone; 'joinflow resume r1 --state ${dir}' continues it`);
     const r = joinflow(['resume', '--state', dir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('joinflow resume: continuing 2 run(s): r1, e2');
