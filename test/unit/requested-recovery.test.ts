@@ -62,6 +62,8 @@ describe('a Run Requested on file whose run had not started', () => {
     const status = joinflow(['status', 'r1', '--state', dir]);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`interrupted: the engine process that ran it is gone; 'joinflow resume r1 --state ${dir}' continues it`);
+    const timeline = joinflow(['timeline', 'r1', '--state', dir]);
+    expect([timeline.code, timeline.stdout]).toEqual([0, expect.stringContaining(`'joinflow resume r1 --state ${dir}' continues it`)]);
     const r = joinflow(['resume', '--state', dir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('joinflow resume: continuing 2 run(s): r1, e2');
