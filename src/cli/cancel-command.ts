@@ -14,7 +14,7 @@ import { UsageError } from '../model/errors.ts';
 import { openState, requestCancel, requireState, RUNS_LOCK, stateDir, withLock } from './state.ts';
 import { runOwner } from '../adapters/local/process-identity.ts';
 import { stopOrphans } from '../adapters/local/orphans.ts';
-import { unstartedRequests } from '../adapters/local/recovery.ts';
+import { runOrRequest } from '../adapters/local/recovery.ts';
 
 /** Runs `joinflow cancel`; exit 0 when cancelled (or asked to), 1 when the run is not running. */
 export async function cancelCommand(args: string[]): Promise<number> {
@@ -37,9 +37,8 @@ export async function cancelCommand(args: string[]): Promise<number> {
       const damaged = state.log.damagedRuns?.().get(runId);
       if (damaged && runOwner(state.log.runOptions(runId)) === undefined) return await cancelUnreadable(state, runId, damaged);
       // Accepted and not started yet (its Run Requested on file, not handled): resume would start it.
-      let record = await state.store.getRun(runId);
-      const unstarted = record ? undefined : unstartedRequests(state.log).find((u) => u.record.runId === runId);
-      record ??= unstarted?.record;
+      const found = await runOrRequest(state.store, state.log, runId);
+      const record = found?.record;
       if (!record) {
         // As status says it: an unknown run is not running (exit 1), not a misuse of the command.
         process.stderr.write(`joinflow cancel: no run "${runId}" in ${dir}\n`);
@@ -64,10 +63,10 @@ export async function cancelCommand(args: string[]): Promise<number> {
         return 0;
       }
       // No live engine runs it (it died): record the cancellation so resume will not continue it.
-      if (unstarted) {
+      if (found?.seq !== undefined) {
         // Started to be ended: its request is handled (the commit of the cancel carries both).
         await state.store.startRun({ runId, workflow: record.workflow, input: record.input, startedAt: record.startedAt });
-        state.log.markProcessed([unstarted.seq]);
+        state.log.markProcessed([found.seq]);
       }
       const { stopped, subscriptions } = await cancelUnowned(state, runId, record.workflow);
       process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''})\n`);

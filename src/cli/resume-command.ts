@@ -16,7 +16,7 @@ import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { settleSubscriptions, subscriptionHub, subscriptionsForRun } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
 import { engineIdentity } from '../adapters/local/process-identity.ts';
-import { unstartedRequests } from '../adapters/local/recovery.ts';
+import { runOrRequest } from '../adapters/local/recovery.ts';
 import { stateCommand } from './hint.ts';
 
 /** Runs `joinflow resume`; exit 0 when every resumed run succeeded, 1 otherwise. */
@@ -40,7 +40,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
         record = await state.store.getRun(only);
       }
       // Accepted and not started yet (its Run Requested on file, not handled): continued as the others.
-      record ??= unstartedRequests(state.log).find((u) => u.record.runId === only)?.record;
+      record ??= (await runOrRequest(state.store, state.log, only))?.record;
       if (!record) {
         // As status and cancel say it: an unknown run is not a misuse of the command (exit 1).
         process.stderr.write(`joinflow resume: no run "${only}" in ${dir}\n`);

@@ -15,7 +15,7 @@ import { delayText, dueText, emptyForEachSteps, formatDuration, runDuration, run
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 import { stateCommand } from './hint.ts';
-import { unstartedRequests } from '../adapters/local/recovery.ts';
+import { runOrRequest } from '../adapters/local/recovery.ts';
 
 export { STATUS_LOCAL_HELP } from './help-status.ts';
 
@@ -44,7 +44,7 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
   const state = openState(dir, { mustExist: true });
   try {
     // Accepted and not started (its Run Requested on file, not handled): shown as its request gives it.
-    const record = (await state.store.getRun(runId)) ?? unstartedRequests(state.log).find((u) => u.record.runId === runId)?.record;
+    const record = (await runOrRequest(state.store, state.log, runId))?.record;
     if (!record) {
       if (isMemoryRun(dir, runId)) return memoryRun();
       process.stderr.write(`joinflow status: no run "${runId}" in ${dir}\n`);

@@ -19,7 +19,7 @@ import { localTimeline } from './local-timeline.ts';
 import { openState, stateDir } from './state.ts';
 import { parseJsonStrict } from '../adapters/local/plain-json.ts';
 import { stateCommand } from './hint.ts';
-import { unstartedRequests } from '../adapters/local/recovery.ts';
+import { runOrRequest } from '../adapters/local/recovery.ts';
 
 export { TIMELINE_HELP } from './help.ts';
 
@@ -120,7 +120,7 @@ async function readRun(stateFlag: string | undefined, runId: string): Promise<Ti
   const state = openState(dir, { mustExist: true });
   try {
     // Accepted and not started (its Run Requested on file, not handled): charted as its request gives it, with no bars.
-    const run = (await state.store.getRun(runId)) ?? unstartedRequests(state.log).find((u) => u.record.runId === runId)?.record;
+    const run = (await runOrRequest(state.store, state.log, runId))?.record;
     if (!run) {
       process.stderr.write(`joinflow timeline: no run "${runId}" in ${dir} (see '${stateCommand(dir, 'list')}'; a trace file must end in .json)\n`);
       return undefined;

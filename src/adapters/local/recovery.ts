@@ -4,7 +4,7 @@
  */
 import { DetailType, runIdProblem, type EventEnvelope } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
-import type { RunRecord, Task } from '../../ports.ts';
+import type { RunRecord, Task, TriggerStore } from '../../ports.ts';
 import type { DurableLog, RunOptions } from './durable-log.ts';
 import type { Waiting } from './run-tracker.ts';
 import { UsageError } from '../../model/errors.ts';
@@ -151,4 +151,14 @@ export function unstartedRequests(log: DurableLog): Array<{ record: RunRecord; s
     out.push({ record: { runId, workflow: d.workflow, status: 'running', input: d.input ?? null, startedAt: Date.parse(event.time) || 0 }, seq });
   }
   return out;
+}
+
+/**
+ * Run `runId` as a command names it: its record, or, for a run accepted and not started (its Run
+ * Requested on file, not handled), the record its request gives it, with the request's sequence
+ * number (`seq`).
+ */
+export async function runOrRequest(store: Pick<TriggerStore, 'getRun'>, log: DurableLog, runId: string): Promise<{ record: RunRecord; seq?: number } | undefined> {
+  const record = await store.getRun(runId);
+  return record ? { record } : unstartedRequests(log).find((u) => u.record.runId === runId);
 }
