@@ -45,12 +45,20 @@ export function checkFailure(store: StoreNow, plan: TriggerPlan, runId: string, 
  * not read again.
  */
 export function retryTask(store: StoreNow, plan: TriggerPlan, run: RunRecord, d: StepFailed, on: NextAttempt['on'], list: ItemList | undefined): Task {
-  const spec = plan.steps[d.step]!;
-  const results = stepResults(store, run.runId, resultsOf(plan, spec));
   let item: { index: number; value: unknown } | undefined;
   if (d.item !== undefined) {
-    const fan = list ?? fanOutItems(store, run.runId, spec);
+    const fan = list ?? fanOutItems(store, run.runId, plan.steps[d.step]!);
     item = { index: d.item, value: 'items' in fan ? fan.items[d.item] : null };
   }
-  return withCaughtError(store, run.runId, spec, makeTask(plan, run, d.step, d.attempt + 1, results, item, on));
+  return laterTask(store, plan, run, d.step, d.attempt + 1, item, on);
+}
+
+/**
+ * A task of a step (or of one item) sent after the step's dispatch, from what the store holds: a
+ * retry, or an item a forEach's maxConcurrency held back (window.ts).
+ */
+export function laterTask(store: StoreNow, plan: TriggerPlan, run: RunRecord, step: string, attempt: number, item: { index: number; value: unknown } | undefined, on: NextAttempt['on'] = 'primary'): Task {
+  const spec = plan.steps[step]!;
+  const results = stepResults(store, run.runId, resultsOf(plan, spec));
+  return withCaughtError(store, run.runId, spec, makeTask(plan, run, step, attempt, results, item, on));
 }

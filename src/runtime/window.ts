@@ -10,9 +10,9 @@
  */
 import type { PlanStep, TriggerPlan } from '../model/plan.ts';
 import type { RunRecord, Task } from '../ports.ts';
-import { resultsOf, withCaughtError } from './choice.ts';
+import { laterTask } from './failures.ts';
 import type { StoreNow } from './replay.ts';
-import { fanOutItems, makeTask, stepResults } from './tasks.ts';
+import { fanOutItems } from './tasks.ts';
 
 /** How many of a forEach's `width` items its dispatch sends. */
 export function firstItems(spec: PlanStep, width: number): number {
@@ -29,6 +29,5 @@ export function releasedTask(store: StoreNow, plan: TriggerPlan, run: RunRecord,
   const index = ended + spec.forEach!.maxConcurrency!;
   const fan = fanOutItems(store, run.runId, spec);
   if (!('items' in fan) || index >= fan.items.length) return undefined;
-  const results = stepResults(store, run.runId, resultsOf(plan, spec));
-  return withCaughtError(store, run.runId, spec, makeTask(plan, run, step, 1, results, { index, value: fan.items[index] }));
+  return laterTask(store, plan, run, step, 1, { index, value: fan.items[index] });
 }
