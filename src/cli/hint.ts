@@ -17,15 +17,20 @@ export function shownDir(dir: string): string {
  * default one (`.joinflow` of the current directory): a hint that names a run of another state dir
  * must say which, or the command it suggests finds no such run. Words are quoted as a shell needs
  * them, but for placeholders (`<runId>`): in double quotes, as messages put the whole command in
- * single quotes.
+ * single quotes. The second word is the command's operand (a run id), put after `--` when it
+ * starts with a dash.
  */
 export function stateCommand(dir: string, ...words: string[]): string {
-  const command = ['joinflow', ...words.map((w) => (/^<\w+>$/.test(w) ? w : quoted(w)))];
+  const [name, operand, ...rest] = words.map((w) => (/^<\w+>$/.test(w) ? w : quoted(w)));
+  // A run id that starts with a dash (`-x`) would be read as an option: it goes last, after `--`.
+  const dashed = operand !== undefined && operand.startsWith('-');
+  const command = ['joinflow', ...(name === undefined ? [] : [name]), ...(operand === undefined || dashed ? [] : [operand]), ...rest];
   if (path.resolve(dir) !== path.resolve(DEFAULT_STATE_DIR)) {
     // A dir that starts with a dash would be read as an option (`--state -runs`): `./-runs`.
     const shown = shownDir(dir);
     command.push('--state', quoted(shown.startsWith('-') ? `.${path.sep}${shown}` : shown));
   }
+  if (dashed) command.push('--', operand);
   return command.join(' ');
 }
 

@@ -91,7 +91,9 @@ export async function main(argv: string[]): Promise<number> {
     // Not every error's code is a string (a DOMException's is a number).
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`joinflow ${command}: ${parseArgsMessage(error as Error)}\nRun 'joinflow ${command} --help' for usage.\n`);
+      const dashed = RUN_ID_COMMANDS.has(command) ? await dashedOperand(error as Error, rest) : undefined;
+      const message = dashed === undefined ? parseArgsMessage(error as Error) : `unknown option ${dashed} (a run id that starts with a dash goes after --: '${await dashedCommand(command, rest, dashed)}')`;
+      process.stderr.write(`joinflow ${command}: ${message}\nRun 'joinflow ${command} --help' for usage.\n`);
       return 2;
     }
     throw error;
@@ -136,6 +138,30 @@ async function stateDirOf(args: string[]): Promise<string> {
 async function stateHint(args: string[], ...words: string[]): Promise<string> {
   const { stateCommand } = await import('./hint.ts');
   return stateCommand(await stateDirOf(args), ...words);
+}
+
+/** The commands whose operand is a run id, which may start with a dash (`-x`). */
+const RUN_ID_COMMANDS = new Set(['status', 'logs', 'timeline', 'resume', 'cancel']);
+
+/**
+ * The argument parseArgs took for an unknown option that is a run id (`-x`, or `-abc`, which
+ * parseArgs names `-a`): undefined for anything else (`--typo` is an option mistyped).
+ */
+async function dashedOperand(error: Error, args: string[]): Promise<string | undefined> {
+  const { runIdProblem } = await import('../model/events.ts');
+  const unknown = /^Unknown option '(-[^-][^']*)'/.exec(error.message)?.[1];
+  if (unknown === undefined) return undefined;
+  const end = args.indexOf('--');
+  const arg = (end < 0 ? args : args.slice(0, end)).find((a) => a === unknown || (unknown.length === 2 && a.startsWith(unknown) && !a.startsWith('--')));
+  return arg !== undefined && runIdProblem(arg) === undefined ? arg : undefined;
+}
+
+/** The command as given, with its run id `dashed` moved after `--`. */
+async function dashedCommand(command: string, args: string[], dashed: string): Promise<string> {
+  const { quoted } = await import('./hint.ts');
+  const others = [...args];
+  others.splice(others.indexOf(dashed), 1);
+  return ['joinflow', command, ...others.map(quoted), '--', dashed].join(' ');
 }
 
 /** The commands that execute runs: a failed commit stops their runs, which `resume` continues. */

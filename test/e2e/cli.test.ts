@@ -244,6 +244,23 @@ describe('joinflow run', () => {
     expect(existsSync(path.join(state, 'logs'))).toBe(false);
   });
 
+  it('a run id that starts with a dash: the unknown-option error says to put it after --, and the command it shows finds the run', () => {
+    const state = tmp();
+    let r = joinflow(['run', 'diamond', '--input', '{"x": 1}', '--run-id=-abc', '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    r = joinflow(['status', '-abc', '--state', state]);
+    expect(r.code).toBe(2);
+    const shown = /^joinflow status: unknown option -abc \(a run id that starts with a dash goes after --: 'joinflow (status --state \S+ -- -abc)'\)\n/.exec(r.stderr);
+    expect(shown, r.stderr).not.toBeNull();
+    r = joinflow(shown![1]!.split(' '));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('-abc');
+    expect(r.stdout).toContain('succeeded');
+    // Not for a mistyped option, nor for commands that take no run id.
+    expect(joinflow(['status', '--abc', '--state', state]).stderr).toBe("joinflow status: unknown option --abc\nRun 'joinflow status --help' for usage.\n");
+    expect(joinflow(['list', '-x', '--state', state]).stderr).toBe("joinflow list: unknown option -x\nRun 'joinflow list --help' for usage.\n");
+  });
+
   it('--trace of a durable run keeps initMs, the time a function step spent starting its worker, as --memory does', () => {
     const dir = tmp();
     for (const mode of [['--state', path.join(dir, 'state')], ['--memory']]) {

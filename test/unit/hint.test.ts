@@ -22,6 +22,12 @@ describe('stateCommand', () => {
     expect(stateCommand(path.resolve('-runs/a b'), 'list')).toBe(`joinflow list --state ".${path.sep}-runs/a b"`);
   });
 
+  it('puts a run id that starts with a dash last, after --, so that it is not read as an option', () => {
+    expect(stateCommand('.joinflow', 'resume', '-x')).toBe('joinflow resume -- -x');
+    expect(stateCommand('/var/tmp/jf', 'logs', '-run-1')).toBe('joinflow logs --state /var/tmp/jf -- -run-1');
+    expect(stateCommand('.joinflow', 'resume', '<runId>', '--trace', 'FILE')).toBe('joinflow resume <runId> --trace FILE');
+  });
+
   it('quotes what a shell would split or expand, in double quotes (messages put the command in single ones), but for placeholders', () => {
     expect(stateCommand("/tmp/my runs/it's", 'resume', '<runId>', '--trace', 'FILE')).toBe(`joinflow resume <runId> --trace FILE --state "/tmp/my runs/it's"`);
     expect(stateCommand('.joinflow', 'logs', 'run $1')).toBe('joinflow logs "run \\$1"');
