@@ -131,6 +131,18 @@ export function isRunRequested(d: Record<string, unknown>): d is RunRequested {
   return isId(d['workflow']) && (runId === undefined || (typeof runId === 'string' && runId.length <= 128 && RUN_ID.test(runId)));
 }
 
+/**
+ * The run the Run Requested event `e` starts, as the processor takes it: its detail's runId, else
+ * its event id. Undefined when it starts none: not a Run Requested of that shape, or an event id
+ * that cannot name a run (the processor dead-letters it). Its source is not looked at.
+ */
+export function requestedRunId(e: EventEnvelope): string | undefined {
+  const d = e.detail as Record<string, unknown> | undefined;
+  if (e['detail-type'] !== DetailType.RunRequested || typeof d !== 'object' || d === null || !isRunRequested(d)) return undefined;
+  if (d.runId !== undefined) return d.runId;
+  return typeof e.id === 'string' && runIdProblem(e.id) === undefined ? e.id : undefined;
+}
+
 /** True when `d` satisfies StepCompletedSchema. */
 export function isStepCompleted(d: Record<string, unknown>): d is StepCompleted {
   return isId(d['workflow']) && isId(d['runId']) && isId(d['step']) && isCount(d['attempt'], 1) &&

@@ -1,6 +1,6 @@
 /** What the embedded engine makes of a Run Requested published from outside (PutEvents to `joinflow dev`, engine.publish). */
 import { visible } from '../../model/errors.ts';
-import { DetailType, isRunRequested, JOINFLOW_SOURCE, runIdProblem, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, requestedRunId, type EventEnvelope, type RunRequested } from '../../model/events.ts';
 import { oversizeReason } from './engine-support.ts';
 
 /** The most distinct sources warned about by one engine; then one line says the others are not. */
@@ -24,11 +24,9 @@ export function runsRequested(events: readonly EventEnvelope[], maxPayloadBytes:
       if (typeof e.source === 'string') foreignSource(e.source, warned, warn);
       continue;
     }
-    const d = e.detail;
     // Without a runId the event id names the run: the processor dead-letters one that cannot.
-    const runId = typeof d.runId === 'string' ? d.runId : e.id;
-    const named = d.runId !== undefined || (typeof runId === 'string' && runIdProblem(runId) === undefined);
-    if (isRunRequested(d) && named && !oversizeReason(e, maxPayloadBytes)) runs.push({ runId, workflow: d.workflow });
+    const runId = requestedRunId(e);
+    if (runId !== undefined && !oversizeReason(e, maxPayloadBytes)) runs.push({ runId, workflow: (e.detail as RunRequested).workflow });
   }
   return runs;
 }

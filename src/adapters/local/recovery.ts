@@ -2,7 +2,7 @@
  * Taking over unfinished runs after a restart. The durable log says what was in flight when the
  * process died; the join state in the store makes every redelivery safe to repeat.
  */
-import { DetailType, runIdProblem, type EventEnvelope } from '../../model/events.ts';
+import { requestedRunId, type EventEnvelope, type RunRequested } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { RunRecord, Task, TriggerStore } from '../../ports.ts';
 import type { DurableLog, RunOptions } from './durable-log.ts';
@@ -119,7 +119,7 @@ export async function recoverRuns(log: DurableLog, only: string | readonly strin
 /** The run an event is about: its `runId`, or, for a Run Requested without one, its id (the run it starts is named so). */
 function runOf(e: EventEnvelope): unknown {
   const runId = (e.detail as { runId?: unknown } | undefined)?.runId;
-  return runId === undefined && e['detail-type'] === DetailType.RunRequested ? e.id : runId;
+  return runId === undefined ? requestedRunId(e) : runId;
 }
 
 /**
@@ -144,10 +144,9 @@ export function unstartedRequests(log: DurableLog): Array<{ record: RunRecord; s
   const out: Array<{ record: RunRecord; seq: number }> = [];
   if (unstarted.size === 0) return out;
   for (const { seq, event } of log.pendingEvents()) {
-    const runId = runOf(event);
-    if (event['detail-type'] !== DetailType.RunRequested || typeof runId !== 'string' || !unstarted.delete(runId)) continue;
-    const d = event.detail as { workflow?: unknown; input?: unknown };
-    if (typeof d.workflow !== 'string' || runIdProblem(runId) !== undefined) continue;
+    const runId = requestedRunId(event);
+    if (runId === undefined || !unstarted.delete(runId)) continue;
+    const d = event.detail as RunRequested;
     out.push({ record: { runId, workflow: d.workflow, status: 'running', input: d.input ?? null, startedAt: Date.parse(event.time) || 0 }, seq });
   }
   return out;
