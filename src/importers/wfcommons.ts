@@ -281,7 +281,8 @@ function stagesFiles(e: StepInput['executor']): boolean {
  * nothing is left.
  */
 export function sanitizeWorkflowName(raw: string, fallback = FALLBACK_NAME): string {
-  const name = raw.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 64);
+  // Accents dropped ("Été" is "Ete"), a run of unusable characters one dash: "Été 2" is "Ete-2".
+  const name = raw.normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '').slice(0, 64);
   return name === '' ? fallback : name;
 }
 

@@ -241,6 +241,9 @@ describe('importWfCommons on hand-made traces', () => {
     expect(problemsOf(() => importWfCommons(trace, { name: 'has space' }))[0]?.path).toBe('options.name');
     expect(sanitizeWorkflowName('--my flow/v2')).toBe('my-flow-v2');
     expect(sanitizeWorkflowName('_ok.name')).toBe('_ok.name');
+    // Accents are dropped and a run of unusable characters is one dash (it was "t--2").
+    expect(sanitizeWorkflowName('Été 2')).toBe('Ete-2');
+    expect(sanitizeWorkflowName('a  b\u{1F600}c')).toBe('a-b-c');
     expect(sanitizeWorkflowName('...')).toBe('wfcommons');
     expect(sanitizeWorkflowName('a'.repeat(100))).toHaveLength(64);
     expect(importWfCommons({ workflow: { tasks: [{ name: 'a' }] } }).workflow.name).toBe('wfcommons');
