@@ -137,6 +137,9 @@ function mappingFrom(values: Flags): ExecutorMapping | undefined {
       const message = (error as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       throw new UsageError(`${values.mapping}${pos ? `:${pos.line}:${pos.col}` : ''}: cannot read the mapping (YAML or JSON): ${message}`);
     }
+    if (raw === null || raw === undefined) {
+      throw new UsageError(`${values.mapping}: the mapping is empty: give it tasks: {<task id, name, category or program>: executor} and/or default: executor`);
+    }
     // Paths in the mapping are relative to the mapping file; in the workflow, to the workflow file.
     const from = path.dirname(path.resolve(values.mapping));
     const to = values.out === undefined ? process.cwd() : path.dirname(path.resolve(values.out));

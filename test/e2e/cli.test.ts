@@ -224,6 +224,11 @@ describe('joinflow run', () => {
     r = joinflow(['import', 'wfcommons', '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json', '--mapping', map]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${map}:3:1: cannot read the mapping (YAML or JSON): Missing closing "quote\n`);
+    // An empty mapping file (YAML null) is named as such, not "expected object, received null".
+    writeFileSync(map, '# nothing yet\n');
+    r = joinflow(['import', 'wfcommons', '../shared/corpora/wfcommons/montage-chameleon-2mass-005d-001.json', '--mapping', map]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${map}: the mapping is empty: give it tasks: {<task id, name, category or program>: executor} and/or default: executor\n`);
     r = joinflow(['run', 'workflows/nope.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('workflow file workflows/nope.yaml not found');
