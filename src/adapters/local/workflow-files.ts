@@ -63,9 +63,11 @@ export function listWorkflowFiles(root = process.cwd()): string[] {
   if (!existsSync(dir)) return [];
   const files: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (entry.isFile() && WORKFLOW_EXT.includes(path.extname(entry.name)) && !entry.name.endsWith('.d.ts')) {
+    // A symbolic link counts as what it points to, as `joinflow run <name>` takes it.
+    const target = entry.isSymbolicLink() ? statSync(path.join(dir, entry.name), { throwIfNoEntry: false }) : entry;
+    if (target?.isFile() === true && WORKFLOW_EXT.includes(path.extname(entry.name)) && !entry.name.endsWith('.d.ts')) {
       files.push(path.join(dir, entry.name));
-    } else if (entry.isDirectory()) {
+    } else if (target?.isDirectory() === true) {
       for (const ext of WORKFLOW_EXT) {
         const f = path.join(dir, entry.name, `workflow${ext}`);
         if (existsSync(f)) files.push(f);
