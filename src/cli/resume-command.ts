@@ -70,9 +70,13 @@ export async function resumeCommand(args: string[]): Promise<number> {
       process.stderr.write(`joinflow resume: ${runs.length} runs need ${groups.length} engines (started in other directories, with other flags or another version of their workflow): they are continued one engine after another\n`);
     }
     const progress = createProgress({ json: values.json, tty: process.stderr.isTTY === true, stream: process.stderr, tagRuns: runs.length > 1 });
-    // The trace of a single run: --trace, or the file the run was started with.
-    const ownTrace = runs.length === 1 ? state.log.runOptions(runs[0]!.runId)?.['trace'] : undefined;
-    const trace = runs.length === 1 ? (values.trace ?? (typeof ownTrace === 'string' ? ownTrace : undefined)) : undefined;
+    // Each run's trace: --trace when one run is resumed, else the file the run was started with.
+    const traces = new Map<string, { file: string; own: boolean }>();
+    for (const r of runs) {
+      const own = state.log.runOptions(r.runId)?.['trace'];
+      if (runs.length === 1 && values.trace !== undefined) traces.set(r.runId, { file: values.trace, own: false });
+      else if (typeof own === 'string') traces.set(r.runId, { file: own, own: true });
+    }
     if (values.trace !== undefined && runs.length > 1) {
       process.stderr.write(`joinflow resume: --trace ${values.trace} is not written: it is the trace of one run, and ${runs.length} runs are resumed (name one: ${stateCommand(dir, 'resume', '<runId>', '--trace', 'FILE')}; or, once they end, ${stateCommand(dir, 'timeline', '<runId>', '-o', 'FILE.json')})\n`);
     }
@@ -82,7 +86,7 @@ export async function resumeCommand(args: string[]): Promise<number> {
         // This process holds the runs of the later groups: a cancel asked for meanwhile waits in the state dir.
         const left = i === 0 ? { runs: group, cancelled: [] } : await carryOutCancels(state, dir, group, 'resume');
         code = Math.max(code, report(left.cancelled, values.json));
-        if (left.runs.length > 0) code = Math.max(code, await resumeGroup(state, dir, left.runs, { json: values.json, progress, trace, ownTrace: values.trace === undefined }));
+        if (left.runs.length > 0) code = Math.max(code, await resumeGroup(state, dir, left.runs, { json: values.json, progress, traces }));
       }
       return code;
     } finally {
@@ -101,7 +105,7 @@ async function resumeGroup(
   state: ReturnType<typeof openState>,
   dir: string,
   runs: RunRecord[],
-  { json, progress, trace, ownTrace }: { json: boolean; progress: ReturnType<typeof createProgress>; trace: string | undefined; ownTrace: boolean },
+  { json, progress, traces }: { json: boolean; progress: ReturnType<typeof createProgress>; traces: Map<string, { file: string; own: boolean }> },
 ): Promise<number> {
   const options = state.log.runOptions(runs[0]!.runId) ?? {};
   const root = typeof options['root'] === 'string' ? options['root'] : process.cwd();
@@ -124,7 +128,7 @@ async function resumeGroup(
     timeScale: typeof options['timeScale'] === 'number' ? options['timeScale'] : 1,
     ...(typeof options['maxPayloadBytes'] === 'number' ? { maxPayloadBytes: options['maxPayloadBytes'] } : {}),
     runOptions: { ...options, ...engineIdentity(), cancels: true },
-    trace: trace !== undefined,
+    trace: runs.some((r) => traces.has(r.runId)),
     onStep: progress.step,
   });
   // The workflows the resumed runs' subscriptions start (as joinflow run registers them).
@@ -142,13 +146,15 @@ async function resumeGroup(
     for (const r of results) progress.done(r);
     // progress.done has said how each run ended and why: only the outputs are left to write.
     const code = report(results, json, true);
-    if (trace !== undefined && ids.length === 1) {
+    for (const id of ids) {
+      const trace = traces.get(id);
+      if (trace === undefined) continue;
       try {
-        writeOutput('--trace', trace, `${JSON.stringify(engine.traceOf(ids[0]!))}\n`);
+        writeOutput('--trace', trace.file, `${JSON.stringify(engine.traceOf(id))}\n`);
       } catch (error) {
         // The trace file the run started with may be gone with its directory: the runs' results stand.
-        if (!ownTrace) throw error;
-        process.stderr.write(`joinflow resume: the run's trace file was not written: ${(error as Error).message}\n`);
+        if (!trace.own) throw error;
+        process.stderr.write(`joinflow resume: the trace file of run ${id} was not written: ${(error as Error).message}\n`);
       }
     }
     await settleSubscriptions(engine, hub, dispatcher);

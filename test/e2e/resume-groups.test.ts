@@ -4,7 +4,7 @@
  * workflow. Each must go on as it started, not with the flags or plan of the first run resumed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinflow, root } from '../helpers/cli.ts';
@@ -48,8 +48,8 @@ function gateStarted(state: string, runId: string): boolean {
 }
 
 /** `joinflow run w` in `cwd`, killed (SIGKILL) once its gate step has started. */
-async function killedRun(cwd: string, state: string, runId: string): Promise<void> {
-  const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'w', '--state', state, '--run-id', runId], { cwd, stdio: 'ignore' });
+async function killedRun(cwd: string, state: string, runId: string, ...args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'run', 'w', '--state', state, '--run-id', runId, ...args], { cwd, stdio: 'ignore' });
   children.push(child);
   const exit = new Promise((resolve) => child.on('exit', resolve));
   await until(`${runId}'s gate to start`, () => gateStarted(state, runId));
@@ -89,5 +89,21 @@ describe('resume of runs that need engines of their own', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`joinflow resume: --trace ${trace} is not written: it is the trace of one run, and 2 runs are resumed`);
     expect(existsSync(trace)).toBe(false);
+  });
+
+  it('writes the trace file each run was started with when several are resumed', async () => {
+    const state = tmp();
+    const a = project(projectFiles('A'));
+    const out = tmp();
+    await killedRun(a, state, 'own-1', '--trace', path.join(out, 'own-1.json'));
+    await killedRun(a, state, 'own-2', '--trace', path.join(out, 'own-2.json'));
+    writeFileSync(path.join(a, 'open'), '');
+    const r = joinflow(['resume', '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const id of ['own-1', 'own-2']) {
+      const records = JSON.parse(readFileSync(path.join(out, `${id}.json`), 'utf8')) as Array<{ step: string; attempt: number; status: string }>;
+      // The whole run: the attempt cut off by the kill, its rerun, and the step after it.
+      expect(records.map((x) => `${x.step}.${x.attempt}:${x.status}`).sort()).toEqual(['gate.1:cancelled', 'gate.2:succeeded', 'go.1:succeeded']);
+    }
   });
 });
