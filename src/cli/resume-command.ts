@@ -112,7 +112,10 @@ async function resumeGroup(
   // The subscriptions of the config file and of the resumed runs' plans: deliveries left in the
   // outbox by the crashed engine go out too.
   const plans = runs.map((r) => state.log.runPlan(r.runId)).filter((p) => p !== undefined);
-  const hub = subscriptionHub(projectSubscriptions([...new Map(plans.map((p) => [p.workflow, p])).values()], { root }), state, root, {
+  // The workflows the resumed runs' subscriptions start (as joinflow run registers them), whose
+  // own subscriptions hear the runs started so.
+  const targets = await targetPlans(plans, root);
+  const hub = subscriptionHub(projectSubscriptions([...new Map([...plans, ...targets].map((p) => [p.workflow, p])).values()], { root }), state, root, {
     maxPayloadBytes: typeof options['maxPayloadBytes'] === 'number' ? options['maxPayloadBytes'] : undefined,
   });
   const engine = createEngine({
@@ -131,8 +134,7 @@ async function resumeGroup(
     trace: runs.some((r) => traces.has(r.runId)),
     onStep: progress.step,
   });
-  // The workflows the resumed runs' subscriptions start (as joinflow run registers them).
-  await registerTargets(engine, plans, root, new Set(runs.map((r) => r.workflow)));
+  for (const t of targets) if (!engine.hasWorkflow(t.workflow)) engine.register(t);
   let dispatcher: ReturnType<typeof hub.bind>;
   const stopListening = listenForCancel(dir, engine);
   const unmarkEngine = markEngine(dir, 'resume');
@@ -178,16 +180,19 @@ function report(results: RunResult[], json: boolean, told = false): number {
 }
 
 /**
- * Registers the workflows that the subscriptions of `plans` start, compiled from the project as
- * `joinflow run` does, but those in `skip` (workflows of runs being resumed, whose own versions
- * the engine takes). One that cannot be compiled is left out: its deliveries are dead-lettered
- * naming it.
+ * The workflows that the subscriptions of `plans` start (and theirs start in turn), compiled from
+ * the project as `joinflow run` does, but those of `plans` (workflows of runs being resumed, whose
+ * own versions the engine takes). One that cannot be compiled is left out: its deliveries are
+ * dead-lettered naming it.
  */
-async function registerTargets(engine: ReturnType<typeof createEngine>, plans: readonly TriggerPlan[], root: string, skip: ReadonlySet<string>): Promise<void> {
+async function targetPlans(plans: readonly TriggerPlan[], root: string): Promise<TriggerPlan[]> {
+  const found = new Map<string, TriggerPlan>();
+  const skip = new Set(plans.map((p) => p.workflow));
   for (const p of plans) {
     const targets = await subscriptionsForRun(p, root).then((r) => r.plans, () => []);
-    for (const t of targets) if (!skip.has(t.workflow) && !engine.hasWorkflow(t.workflow)) engine.register(t);
+    for (const t of targets) if (!skip.has(t.workflow) && !found.has(t.workflow)) found.set(t.workflow, t);
   }
+  return [...found.values()];
 }
 
 /**
@@ -208,10 +213,10 @@ async function deliverLeftovers(state: ReturnType<typeof openState>, dir: string
   const ownRoot = runIds.map((r) => state.log.runOptions(r)?.['root']).find((r) => typeof r === 'string');
   const root = typeof ownRoot === 'string' ? ownRoot : process.cwd();
   // `always`: a delivery whose subscription is no longer declared is dead-lettered, not left.
-  const hub = subscriptionHub(projectSubscriptions(plans, { root }), state, root, { always: true });
+  const targets = await targetPlans(plans, root);
+  const hub = subscriptionHub(projectSubscriptions([...plans, ...targets], { root }), state, root, { always: true });
   const engine = createEngine({ onEvents: hub.tap, handlerOutput: process.stderr, store: state.store, log: state.log, blobs: state.blobs, stateDir: dir, root });
-  for (const p of plans) engine.register(p);
-  await registerTargets(engine, plans, root, new Set());
+  for (const p of [...plans, ...targets]) engine.register(p);
   const unmarkEngine = markEngine(dir, 'resume');
   let dispatcher: ReturnType<typeof hub.bind>;
   try {

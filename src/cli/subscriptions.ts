@@ -93,12 +93,14 @@ function leftoverSubscriptions(pending: readonly Delivery[], known: readonly Sub
 
 /**
  * The subscriptions `joinflow run` serves: the project's, with the plans of the workflows their
- * targets start compiled too (returned, for the engine to register).
+ * targets start compiled too (returned, for the engine to register), and those workflows' own
+ * subscriptions (and the workflows they start in turn), which hear the runs started so.
  */
 export async function subscriptionsForRun(plan: TriggerPlan, root: string): Promise<{ subs: Subscription[]; plans: TriggerPlan[] }> {
+  const targetsOf = (p: TriggerPlan): string[] => (p.subscriptions ?? []).flatMap((s) => (s.target.type === 'workflow' ? [s.target.workflow] : []));
   // Read leniently here: a config that breaks its schema is refused below, by projectSubscriptions,
   // with every problem, its unknown target workflows included.
-  const targets = [...configWorkflowTargets(root), ...(plan.subscriptions ?? []).flatMap((s) => (s.target.type === 'workflow' ? [s.target.workflow] : []))];
+  const targets = [...configWorkflowTargets(root), ...targetsOf(plan)];
   const plans: TriggerPlan[] = [];
   const names = new Set([plan.workflow]);
   /** Targets that name a workflow file whose workflow has another name: what to say. */
@@ -116,18 +118,21 @@ export async function subscriptionsForRun(plan: TriggerPlan, root: string): Prom
     const byFile = file === undefined ? undefined : await compileFile(file, root);
     if (byFile?.workflow === target) {
       plans.push(byFile);
+      targets.push(...targetsOf(byFile));
       continue;
     }
     // A run is requested by workflow name, which need not be the file's: the project's other
     // workflows are compiled (once) to find it.
     others ??= await compileOthers(root, plan.workflow);
     const found = others.find((p) => p.workflow === target);
-    if (found) plans.push(found);
-    else if (byFile) misnamed.set(target, `${path.relative(root, file!)} is workflow "${byFile.workflow}": a subscription starts a workflow by its name`);
+    if (found) {
+      plans.push(found);
+      targets.push(...targetsOf(found));
+    } else if (byFile) misnamed.set(target, `${path.relative(root, file!)} is workflow "${byFile.workflow}": a subscription starts a workflow by its name`);
   }
   const known = new Set([plan.workflow, ...plans.map((p) => p.workflow)]);
   const inProject = others ? others.map((p) => p.workflow) : [];
-  return { subs: projectSubscriptions([plan], { root, knownWorkflows: known, knownNames: [...known, ...inProject], misnamed }), plans };
+  return { subs: projectSubscriptions([plan, ...plans], { root, knownWorkflows: known, knownNames: [...known, ...inProject], misnamed }), plans };
 }
 
 /** Every workflow of the project but `except` (by name), compiled; files that do not compile are left out. */

@@ -359,6 +359,20 @@ describe('subscriptions on the embedded engine', () => {
     expect((await runsOf('cee')).map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
   }, 120_000);
 
+  it('delivers the events of a run that a workflow target started to that workflow\'s own subscriptions (and starts what they start)', async () => {
+    const dir = project();
+    const note = (name: string) => `  ${name}:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: command, command: node, args: ["-e", "require('fs').appendFileSync('${name}.log', 'x')"]}\n`;
+    writeFileSync(path.join(dir, 'workflows/report.yaml'), `name: report\nsteps:\n  r:\n    executor: {type: simulate, durationMs: 0, output: 1}\nsubscriptions:\n${note('heard')}  next:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: final}\n`);
+    writeFileSync(path.join(dir, 'workflows/final.yaml'), `name: final\nsteps:\n  f:\n    executor: {type: simulate, durationMs: 0, output: 2}\nsubscriptions:\n${note('last')}`);
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n  chain:\n    pattern: {detail-type: [Run Succeeded], detail: {workflow: [ok]}}\n    target: {type: workflow, workflow: report}\n');
+    const r = await joinflowAsync(['run', 'ok', '--json'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse((await joinflowAsync(['list', '--json'], dir)).stdout) as Array<{ workflow: string; status: string }>;
+    expect(runs.map((x) => `${x.workflow}:${x.status}`).sort()).toEqual(['final:succeeded', 'ok:succeeded', 'report:succeeded']);
+    expect(readFileSync(path.join(dir, 'heard.log'), 'utf8')).toBe('x');
+    expect(readFileSync(path.join(dir, 'last.log'), 'utf8')).toBe('x');
+  });
+
   it('stops a chain of subscriptions that start each other\'s workflows (ping -> pong -> ping ...) after 64 runs', async () => {
     const dir = project();
     writeFileSync(path.join(dir, 'workflows/pong.yaml'), 'name: pong\nsteps:\n  p:\n    executor: {type: simulate, durationMs: 0, output: 1}\n');
