@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { stageRuns } from '../adapters/aws/stage.ts';
+import { suggest } from '../compiler/validate.ts';
 import { UsageError } from '../model/errors.ts';
 import type { RunStatus } from '../ports.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
@@ -38,20 +39,22 @@ export async function listCommand(args: string[]): Promise<number> {
     // Runs accepted and not started (their Run Requested on file, not handled) first: the newest.
     const accepted = filter.status !== undefined && filter.status !== 'running' ? [] : unstartedRequests(state.log).map((u) => u.record).filter((r) => filter.workflow === undefined || r.workflow === filter.workflow);
     const runs = [...accepted, ...state.log.listRuns(filter)].map((r) => summarizeRun(r, r.status === 'running' || stopping(r) ? state.log.runOptions(r.runId) : undefined));
-    return printRuns(runs, values.json, dir);
+    // A --workflow that no run has (a typo): said, with the nearest workflow that has runs.
+    const none = runs.length === 0 && filter.workflow !== undefined ? `no runs of workflow "${filter.workflow}"${suggest(filter.workflow, new Set(state.log.listRuns().map((r) => r.workflow)))}` : 'no runs';
+    return printRuns(runs, values.json, dir, none);
   } finally {
     state.close();
   }
 }
 
 /** Prints runs as a table (or JSON); exit code 0. `dir`: the state dir they are in (none for a stage's runs). */
-function printRuns(runs: RunSummary[], json: boolean, dir?: string): number {
+function printRuns(runs: RunSummary[], json: boolean, dir?: string, none = 'no runs'): number {
   if (json) {
     process.stdout.write(`${JSON.stringify(runs)}\n`);
     return 0;
   }
   if (runs.length === 0) {
-    process.stderr.write('no runs\n');
+    process.stderr.write(`${none}\n`);
     return 0;
   }
   const idWidth = runs.reduce((m, r) => Math.max(m, r.runId.length), 6);

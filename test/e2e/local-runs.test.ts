@@ -49,6 +49,10 @@ describe('list, status and logs of local runs', () => {
     expect((JSON.parse(r.stdout) as Run[]).map((x) => x.runId)).toEqual([okId]);
     r = joinflow(['list', '--status', 'cancelled', '--json', '--state', state]);
     expect(JSON.parse(r.stdout)).toEqual([]);
+    // A typo in --workflow is no error, but it is told the workflow it may have meant.
+    r = joinflow(['list', '--workflow', 'diamnd', '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('no runs of workflow "diamnd" (did you mean "diamond"?)\n');
     r = joinflow(['list', '--status', 'bogus', '--state', state]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--status must be one of');
