@@ -218,7 +218,7 @@ function quoteHint(issue: z.core.$ZodIssue, input: unknown): string {
 }
 
 /** For an unknown `type` (a discriminator), what was written and the nearest valid one: zod says only what is valid. */
-function givenDiscriminator(issue: z.core.$ZodIssue, input: unknown): string {
+export function givenDiscriminator(issue: z.core.$ZodIssue, input: unknown): string {
   const options = (issue as { options?: unknown }).options;
   if (issue.code !== 'invalid_union' || !Array.isArray(options) || input === undefined) return '';
   const value = valueAt(input, issue.path);

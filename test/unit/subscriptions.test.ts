@@ -331,6 +331,9 @@ describe('config file problems', () => {
       message = (e as Error).message;
     }
     expect(message).toContain('subscriptions.bad name!: invalid name: subscription names are 1-64 letters, digits, "_", "." or "-"');
+    // A mistyped target type is quoted, with the nearest valid one, as in a workflow file.
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n  hook:\n    pattern: {source: [joinflow]}\n    target: {type: webhok, url: "https://example.com/x"}\n');
+    expect(() => loadConfigSubscriptions(dir)).toThrowError(/subscriptions\.hook\.target\.type: Invalid discriminator value\. Expected .*; got "webhok" \(did you mean "webhook"\?\)$/);
     // Two config files: neither is silently left out.
     writeFileSync(path.join(dir, 'joinflow.config.json'), '{"subscriptions": {}}');
     expect(() => loadConfigSubscriptions(dir)).toThrowError('the project has 2 config files (joinflow.config.yaml, joinflow.config.json): keep one');

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { yaml } from './yaml-lazy.ts';
+import { givenDiscriminator } from '../../compiler/validate.ts';
 import { issueMessage, JoinflowError, pathKey, type Problem } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { ProjectConfigSchema, type Subscription } from '../../model/subscriptions.ts';
@@ -50,7 +51,7 @@ export function loadConfigSubscriptions(root = process.cwd(), known: KnownWorkfl
   }
   const parsed = ProjectConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => ({ path: i.path.map(pathKey).join('.'), message: issueMessage(i, raw) }));
+    const problems = parsed.error.issues.map((i) => ({ path: i.path.map(pathKey).join('.'), message: issueMessage(i, raw) + givenDiscriminator(i, raw) }));
     // The patterns that are objects are checked too, and the workflows targets name, so that one
     // reading names every problem.
     const subs = isObject(raw) && isObject(raw['subscriptions']) ? Object.entries(raw['subscriptions']) : [];
