@@ -65,6 +65,7 @@ export async function compileCommand(args: string[]): Promise<number> {
   // place once every one was written (a directory in a plan's place, a full disk: nothing changes).
   const writes: Array<{ target: string; temp: string; file: string; same: boolean }> = [];
   try {
+    if (statSync(outDir, { throwIfNoEntry: false })?.isDirectory() === false) throw new UsageError(`-o ${rel(outDir)}: not a directory (a file of that name is in the way); nothing was changed`);
     mkdirSync(outDir, { recursive: true });
     for (const [name, { file, text }] of plans) {
       const target = path.join(outDir, `${name}.json`);
@@ -79,7 +80,7 @@ export async function compileCommand(args: string[]): Promise<number> {
     for (const w of writes) rmSync(w.temp, { force: true });
     if (error instanceof UsageError) throw error;
     const where = (error as NodeJS.ErrnoException).path;
-    throw new UsageError(`cannot write the plans into ${rel(outDir)}${where ? ` (${rel(where)})` : ''}: ${(error as Error).message}; nothing was changed`);
+    throw new UsageError(`cannot write the plans into ${rel(outDir)}${where && path.resolve(where) !== path.resolve(outDir) ? ` (${rel(where)})` : ''}: ${(error as Error).message}; nothing was changed`);
   }
   for (const w of writes) process.stderr.write(`${w.same ? 'unchanged' : 'wrote    '} ${rel(w.target)} (from ${rel(w.file)})\n`);
   return 0;

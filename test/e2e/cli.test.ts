@@ -447,6 +447,12 @@ describe('joinflow compile', () => {
     rmSync(path.join(dir, 'out', 'g2.json'), { recursive: true });
     expect(joinflow(['compile', 'g1.yaml', 'g2.yaml', '-o', 'out'], { cwd: dir }).code).toBe(0);
     expect(readdirSync(path.join(dir, 'out')).sort()).toEqual(['g1.json', 'g2.json']);
+    // A file where the output directory goes is named as such.
+    writeFileSync(path.join(dir, 'plans'), 'mine\n');
+    const file = joinflow(['compile', 'g1.yaml', '-o', 'plans'], { cwd: dir });
+    expect(file.code).toBe(2);
+    expect(file.stderr).toContain('joinflow compile: -o plans: not a directory (a file of that name is in the way); nothing was changed');
+    expect(readFileSync(path.join(dir, 'plans'), 'utf8')).toBe('mine\n');
   });
 
   it('lists every broken file and writes nothing', () => {
