@@ -49,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const load = COMMANDS[command];
   if (!load) {
-    process.stderr.write(`joinflow: unknown command "${command}"\n\n${usage()}`);
+    const { suggest } = await import('../compiler/validate.ts');
+    process.stderr.write(`joinflow: unknown command ${visible(JSON.stringify(command))}${suggest(command, Object.keys(COMMANDS))}\n\n${usage()}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -232,6 +232,10 @@ describe('joinflow run', () => {
     r = joinflow(['run', 'workflows/nope.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('workflow file workflows/nope.yaml not found');
+    r = joinflow(['stauts', 'r1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^joinflow: unknown command "stauts" \(did you mean "status"\?\)\n\nUsage: joinflow <command>/);
+    expect(joinflow(['frobnicate']).stderr).toMatch(/^joinflow: unknown command "frobnicate"\n\n/);
     r = joinflow(['run', 'diamond', '--bogus']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("joinflow run: unknown option --bogus\nRun 'joinflow run --help' for usage.\n");
