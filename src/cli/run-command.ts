@@ -224,6 +224,8 @@ export function parseConcurrency(raw: string | undefined): Partial<Record<Execut
     if (!EXECUTOR_KINDS.includes(kind as ExecutorKind) || v === undefined) {
       throw new UsageError(`--concurrency: "${part}" should be KIND=N with KIND one of ${EXECUTOR_KINDS.join(', ')}`);
     }
+    // Which of two limits was meant is not for joinflow to guess.
+    if (out[kind as ExecutorKind] !== undefined) throw new UsageError(`--concurrency: ${kind} is given twice ("${raw}"): give each kind once`);
     out[kind as ExecutorKind] = limit(v);
   }
   return out;

@@ -203,6 +203,9 @@ describe('joinflow run', () => {
     r = joinflow(['run', 'diamond', '--concurrency', 'many']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--concurrency: "many" is not a whole number');
+    r = joinflow(['run', 'diamond', '--concurrency', 'function=2,process=1,function=3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--concurrency: function is given twice ("function=2,process=1,function=3"): give each kind once');
     // A compiled plan (triggers/*.json) is not a definition: its source is named, not 6 schema problems.
     r = joinflow(['run', 'triggers/diamond.json']);
     expect(r.code).toBe(2);
