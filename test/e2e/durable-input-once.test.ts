@@ -1,7 +1,8 @@
 /**
- * `joinflow run --input @file` on the durable store keeps the input once in state.db (the run's
- * row; its Run Requested in the journal refers to it), and every reader still gives the Run
- * Requested with its input; gc takes the input with the run.
+ * `joinflow run --input @file` on the durable store keeps the input once in state.db (run_inputs;
+ * its Run Requested in the journal refers to it), written once: the end of the run, which updates
+ * the run's row, leaves no copy of it in free pages. Every reader still gives the Run Requested
+ * with its input; gc takes the input with the run.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,14 +13,17 @@ import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-input-once-');
 
-/** What state.db holds of `marker`: in journal rows, in run rows, and the bytes of its pages in use. */
+/** What state.db holds of `marker`: in journal rows, in run rows, in run inputs, and the bytes of its pages in use. */
 function stored(state: string, marker: string) {
   const db = new Database(path.join(state, 'state.db'), { readonly: true });
   try {
     const journal = db.prepare<[], Buffer>('SELECT facts FROM journal').pluck().all().filter((f) => f.includes(marker)).length;
     const runs = db.prepare<[], string | null>('SELECT input FROM runs').pluck().all().filter((i) => i?.includes(marker)).length;
-    const pages = (db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number);
-    return { journal, runs, inUse: pages * (db.pragma('page_size', { simple: true }) as number) };
+    const inputs = db.prepare<[], string>('SELECT input FROM run_inputs').pluck().all().filter((i) => i.includes(marker)).length;
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    const pages = (db.pragma('page_count', { simple: true }) as number) - free;
+    const size = db.pragma('page_size', { simple: true }) as number;
+    return { journal, runs, inputs, inUse: pages * size, free: free * size };
   } finally {
     db.close();
   }
@@ -38,10 +42,12 @@ describe('a large input on the durable store', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ runId: 'big-1', status: 'succeeded' });
 
     const once = stored(state, marker);
-    expect(once).toMatchObject({ journal: 0, runs: 1 });
+    expect(once).toMatchObject({ journal: 0, runs: 0, inputs: 1 });
     // Written twice, the pages in use would hold 8 MB of it.
     expect(once.inUse).toBeGreaterThan(4_000_000);
     expect(once.inUse).toBeLessThan(6_000_000);
+    // The run's row rewritten at its end with the input in it would have left 4 MB free.
+    expect(once.free).toBeLessThan(500_000);
 
     const tail = joinflow(['events', 'tail', '--from-start', '--no-follow', '--state', state], { cwd: dir });
     expect(tail.code).toBe(0);
@@ -58,12 +64,12 @@ describe('a large input on the durable store', () => {
     const again = joinflow(['run', 'w.yaml', '--input', '@other.json', '--state', state, '--run-id', 'big-1'], { cwd: dir });
     expect(again.code).toBe(0);
     expect(again.stderr).toContain('(with its own input: the --input given is not used)');
-    expect(stored(state, 'other-input')).toMatchObject({ journal: 0, runs: 0 });
+    expect(stored(state, 'other-input')).toMatchObject({ journal: 0, runs: 0, inputs: 0 });
     expect(joinflow(['events', 'tail', '--from-start', '--no-follow', '--state', state], { cwd: dir }).stdout).toBe(tail.stdout);
 
     expect(joinflow(['gc', '--state', state], { cwd: dir }).code).toBe(0);
     const gone = stored(state, marker);
-    expect(gone).toMatchObject({ journal: 0, runs: 0 });
+    expect(gone).toMatchObject({ journal: 0, runs: 0, inputs: 0 });
     expect(gone.inUse).toBeLessThan(1_000_000);
   });
 });

@@ -58,8 +58,9 @@ function startTable(db: Db, runId: string, first: StoredRow): NameTable {
   return new NameTable(planVocabulary(JSON.parse(json) as TriggerPlan));
 }
 
-/** A run's input as its row has it (null: no row, or none). */
+/** A run's input as the file has it: in run_inputs (schema 7), else in its row (null: no row, or none). */
 function runInput(db: Db, runId: string): unknown {
-  const json = db.prepare<[string], string | null>('SELECT input FROM runs WHERE run_id = ?').pluck().get(runId);
+  const apart = db.prepare<[], number>(`SELECT count(*) FROM sqlite_schema WHERE name = 'run_inputs'`).pluck().get()! > 0;
+  const json = (apart ? db.prepare<[string], string>('SELECT input FROM run_inputs WHERE run_id = ?').pluck().get(runId) : undefined) ?? db.prepare<[string], string | null>('SELECT input FROM runs WHERE run_id = ?').pluck().get(runId);
   return json === undefined || json === null ? null : JSON.parse(json);
 }

@@ -21,12 +21,12 @@ function requested(runId: string, detail: Record<string, unknown>): EventEnvelop
   return { id: `req-${++n}`, source: 'joinflow', 'detail-type': DetailType.RunRequested, time: new Date(Date.UTC(2026, 11, 1) + n).toISOString(), detail: { workflow: 'wf', runId, ...detail } };
 }
 
-/** How many journal rows of `runId` hold `text`, and whether the run's row does. */
+/** How many journal rows of `runId` hold `text`, and whether the run's input on file (run_inputs, schema 7) does. */
 function holding(dir: string, runId: string, text: string): { journal: number; runRow: boolean } {
   const db = new Database(path.join(dir, 'state.db'), { readonly: true });
   try {
     const rows = db.prepare<[string], Buffer>('SELECT facts FROM journal WHERE run_id = ?').pluck().all(runId);
-    const input = db.prepare<[string], string | null>('SELECT input FROM runs WHERE run_id = ?').pluck().get(runId);
+    const input = db.prepare<[string], string | null>('SELECT input FROM run_inputs WHERE run_id = ?').pluck().get(runId);
     return { journal: rows.filter((f) => f.includes(text)).length, runRow: input?.includes(text) ?? false };
   } finally {
     db.close();
@@ -184,6 +184,60 @@ describe('a run\'s input in the journal', () => {
     await s.store.commit();
     s.close();
     const v5 = { ...JOURNAL_SCHEMA, version: 5, reads: [3, 4] };
-    expect(() => openDatabase(path.join(dir, 'state.db'), {}, v5)).toThrow(/state schema version 6, but this joinflow uses version 5: it was written by a newer joinflow/);
+    expect(() => openDatabase(path.join(dir, 'state.db'), {}, v5)).toThrow(/state schema version 7, but this joinflow uses version 5: it was written by a newer joinflow/);
+  });
+});
+
+describe("a run's input on file (schema 7)", () => {
+  /** The bytes of the free pages of the state file, and what its run rows and run_inputs hold of `text`. */
+  function onFile(dir: string, text: string) {
+    const db = new Database(path.join(dir, 'state.db'), { readonly: true });
+    try {
+      const free = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+      const runs = db.prepare<[], string | null>('SELECT input FROM runs').pluck().all().filter((i) => i?.includes(text)).length;
+      const inputs = db.prepare<[], string>('SELECT input FROM run_inputs').pluck().all().filter((i) => i.includes(text)).length;
+      return { free, runs, inputs };
+    } finally {
+      db.close();
+    }
+  }
+
+  it('is written once, apart from the run\'s row: its end, its options and its settling leave no copy of it in free pages', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    const input = { text: `input-of-big ${'y'.repeat(2_000_000)}` };
+    s.log.saveRun('big', plan, { pid: 1 });
+    s.log.appendEvents([requested('big', { input })]);
+    await s.store.startRun({ runId: 'big', workflow: 'wf', input, startedAt: 1_700_000_000_000 });
+    await s.store.commit();
+    expect(onFile(dir, 'input-of-big')).toMatchObject({ runs: 0, inputs: 1 });
+    // Each of these changes the size of the run's row: SQLite writes the whole row again.
+    s.log.saveRun('big', plan, { pid: 1, cancels: true });
+    await s.store.commit();
+    await s.store.finishRun('big', { status: 'succeeded', finishedAt: 1_700_000_000_005, output: { done: true } });
+    await s.store.commit();
+    await s.store.settleRun!('big', 1_700_000_000_009);
+    await s.store.commit();
+    const after = onFile(dir, 'input-of-big');
+    expect(after).toMatchObject({ runs: 0, inputs: 1 });
+    // With the input in the row, each rewrite left 2 MB of free pages.
+    expect(after.free).toBeLessThan(100_000);
+    s.close();
+    const again = open(dir);
+    expect(await again.store.getRun('big')).toMatchObject({ status: 'succeeded', input, finishedAt: 1_700_000_000_009 });
+    expect(again.log.listRuns()).toMatchObject([{ runId: 'big', input }]);
+    expect(again.log.eventsAfter(0, 10).map((e) => e.event.detail)).toEqual([{ workflow: 'wf', runId: 'big', input }]);
+  });
+
+  it('goes with its run at gc', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    await s.store.startRun({ runId: 'old', workflow: 'wf', input: { text: 'input-of-old' }, startedAt: 1 });
+    await s.store.finishRun('old', { status: 'succeeded', finishedAt: 2 });
+    await s.store.startRun({ runId: 'on', workflow: 'wf', input: { text: 'input-of-on' }, startedAt: 3 });
+    await s.store.commit();
+    expect(s.log.gc(10)).toMatchObject({ runs: 1, runIds: ['old'] });
+    expect(onFile(dir, 'input-of-old')).toMatchObject({ runs: 0, inputs: 0 });
+    expect(onFile(dir, 'input-of-on')).toMatchObject({ runs: 0, inputs: 1 });
   });
 });

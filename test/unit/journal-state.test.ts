@@ -346,10 +346,10 @@ describe('journal state', () => {
     const db = new Database(path.join(dir, 'state.db'));
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, created_at INTEGER NOT NULL); INSERT INTO schema_version VALUES (2, 0);');
     db.close();
-    expect(() => openJournalState({ dir })).toThrow(/state schema version 2, but this joinflow uses version 6/);
+    expect(() => openJournalState({ dir })).toThrow(/state schema version 2, but this joinflow uses version 7/);
   });
 
-  it('reads a state file of schema 4 and makes it schema 6 with its first commit, so that joinflow 4 refuses what it would misread', async () => {
+  it('reads a state file of schema 4 and makes it schema 7 with its first commit, so that joinflow 4 refuses what it would misread', async () => {
     const dir = freshDir();
     const first = openJournalState({ dir });
     await first.store.startRun({ runId: 'r4', workflow: 'wf', input: null, startedAt: 1 });
@@ -372,6 +372,6 @@ describe('journal state', () => {
     expect(versions()).toEqual([4]);
     await again.store.startRun({ runId: 'r5', workflow: 'wf', input: null, startedAt: 2 });
     await again.store.commit();
-    expect(versions()).toEqual([4, 6]);
+    expect(versions()).toEqual([4, 7]);
   });
 });

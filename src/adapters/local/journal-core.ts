@@ -16,7 +16,7 @@ import { NameTable, planVocabulary } from './journal-names.ts';
 import { readRow, rowNames, type RowVisitor, type StoredRow } from './journal-decode.ts';
 import { liveRun, LiveRuns, type ByName, type TaskTable } from './journal-runs.ts';
 import { slimTask, taskKey } from './journal-tasks.ts';
-import { decodeRun, RUN_COLUMNS, type RunRow } from './sqlite-runs.ts';
+import { decodeRun, type RunInputs, type RunRow } from './sqlite-runs.ts';
 import type { Batch } from './sqlite-batch.ts';
 import { addArrival, joinOf, type Join } from './journal-joins.ts';
 
@@ -116,16 +116,16 @@ export class Journal {
   readonly #s;
   readonly #runPlan: (runId: string) => TriggerPlan | undefined;
 
-  /** `runPlan`: the plan a run was saved with (its names start the run's name table). */
-  constructor(db: Database.Database, batch: Batch, runPlan: (runId: string) => TriggerPlan | undefined) {
+  /** `runPlan`: the plan a run was saved with (its names start the run's name table); `inputs`: where runs' inputs are. */
+  constructor(db: Database.Database, batch: Batch, runPlan: (runId: string) => TriggerPlan | undefined, inputs: RunInputs) {
     this.#batch = batch;
     this.#runPlan = runPlan;
     this.#s = {
       insert: db.prepare<[string | null, number | null, number | null, Buffer]>('INSERT INTO journal (run_id, min_seq, max_seq, facts) VALUES (?, ?, ?, ?)'),
       rowsOf: db.prepare<[string], StoredRow>('SELECT facts FROM journal WHERE run_id = ? ORDER BY id').pluck(),
       orphanRows: db.prepare<[], StoredRow>('SELECT facts FROM journal WHERE run_id IS NULL ORDER BY id').pluck(),
+      run: inputs.select<[string], RunRow>('WHERE runs.run_id = ?'),
       maxSeq: db.prepare<[], number | null>('SELECT max(max_seq) FROM journal').pluck(),
-      run: db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`),
       after: db.prepare<[number, number], { id: number; run_id: string | null; min_seq: number; facts: StoredRow }>(
         'SELECT id, run_id, min_seq, facts FROM journal WHERE max_seq > ? AND id > ? ORDER BY id LIMIT 64',
       ),
@@ -228,7 +228,7 @@ export class Journal {
 
   /** The run's record on file (undefined: no such run, or not started yet). */
   record(runId: string): RunRecord | undefined {
-    return decodeRun(this.#s.run.get(runId));
+    return decodeRun(this.#s.run().get(runId));
   }
 
   /** A run in memory, loaded from its rows on first use; undefined for a run that does not exist. */

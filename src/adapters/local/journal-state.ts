@@ -21,6 +21,7 @@ import { finishedRecord, runRecord, settledRecord } from './run-record.ts';
 import { noteEarly, refusal, sizeJoin } from './sized-joins.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
 import { createBatch } from './sqlite-batch.ts';
+import { inputsApart } from './run-inputs.ts';
 import { JOURNAL_SCHEMA } from './journal-schema.ts';
 import { openDatabase, StateDamagedError, stateDirectory, upgradeOnWrite } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './state-options.ts';
@@ -51,12 +52,13 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
   const db = openDatabase(file, options, JOURNAL_SCHEMA);
   const batch = createBatch(db, file);
   upgradeOnWrite(db, batch, JOURNAL_SCHEMA);
-  const tables = runTables(db, batch);
-  const journal = new Journal(db, batch, (runId) => tables.runPlan(runId));
+  const inputs = inputsApart(db, batch);
+  const tables = runTables(db, batch, inputs);
+  const journal = new Journal(db, batch, (runId) => tables.runPlan(runId), inputs);
   batch.beforeCommit(() => journal.flush());
   batch.afterRollback(() => journal.reset());
 
-  const s = runRowStatements(db);
+  const s = runRowStatements(db, inputs);
   const count = (sql: string) => db.prepare<[], number>(sql).pluck();
   const counters = {
     runs: count('SELECT count(*) FROM runs WHERE status IS NOT NULL'),
@@ -199,7 +201,7 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
 
   const log = createJournalLog(journal, tables, run);
   log.gc = (before) => {
-    const removed = collectGarbage(db, batch, before, ['journal', 'timers']);
+    const removed = collectGarbage(db, batch, before, ['journal', 'timers', ...inputs.tables]);
     // Rows of no run go once none of their events is pending.
     const pending = journal.orphanPending();
     batch.write();

@@ -24,6 +24,8 @@ export type Batch = {
   abandon(error: unknown): Error;
   /** Runs `reset` when a transaction begins after another connection changed the file (`gc` in another process). */
   afterOtherWriter(reset: () => void): void;
+  /** Runs `begun` inside every transaction right after it begins (before any of its writes). */
+  afterBegin(begun: () => void): void;
 };
 
 /** The error of a failed commit: the file, and why in words. */
@@ -47,6 +49,7 @@ export function createBatch(db: Database.Database, file: string): Batch {
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   let version: number | undefined;
   const others: Array<() => void> = [];
+  const begins: Array<() => void> = [];
   const commit = db.prepare('COMMIT');
   // The file this connection writes: one deleted (rm -rf of the state dir) or replaced under it
   // would take every commit from then on, unseen, with the runs reported as if saved.
@@ -77,6 +80,9 @@ export function createBatch(db: Database.Database, file: string): Batch {
     afterOtherWriter(reset) {
       others.push(reset);
     },
+    afterBegin(begun) {
+      begins.push(begun);
+    },
     write() {
       // inTransaction asks SQLite itself: after an error that made SQLite roll back on its own
       // (disk full, I/O error), the next write begins afresh instead of writing in autocommit.
@@ -103,6 +109,7 @@ export function createBatch(db: Database.Database, file: string): Batch {
       const now = dataVersion.get()!;
       if (version !== undefined && now !== version) for (const reset of others) reset();
       version = now;
+      for (const begun of begins) begun();
     },
     flush() {
       if (db.inTransaction) for (const flush of flushers) flush();

@@ -13,6 +13,9 @@ import type { Batch } from './sqlite-batch.ts';
 import { isSqliteError, parseStored } from './sqlite-schema.ts';
 import type { DeliveryOutbox } from './delivery-outbox.ts';
 import { createSqliteOutbox } from './sqlite-outbox.ts';
+import { inputsInRow, RUN_COLUMNS, type RunInputs } from './run-inputs.ts';
+
+export { RUN_COLUMNS, type RunInputs };
 
 /** A `runs` row as SELECTed by {@link decodeRun}'s callers. */
 export type RunRow = {
@@ -25,9 +28,6 @@ export type RunRow = {
   output: string | null;
   error: string | null;
 };
-
-/** The columns {@link decodeRun} needs, for SELECT lists. */
-export const RUN_COLUMNS = 'run_id, workflow, status, input, started_at, finished_at, output, error';
 
 /** A stored run row as a RunRecord; undefined for a row saveRun made before startRun. */
 export function decodeRun(row: RunRow | undefined): RunRecord | undefined {
@@ -61,8 +61,8 @@ export function forgetSavedPlans(db: Database.Database): void {
   savedPlans.get(db)?.clear();
 }
 
-/** The per-run tables of `db`, writing inside `batch`. */
-export function runTables(db: Database.Database, batch: Batch): RunTables {
+/** The per-run tables of `db`, writing inside `batch`; `inputs`: where the runs' inputs are. */
+export function runTables(db: Database.Database, batch: Batch, inputs: RunInputs = inputsInRow(db)): RunTables {
   const s = {
     addTimer: db.prepare<[string, number, string]>('INSERT INTO timers (run_id, due_at, json) VALUES (?, ?, ?)'),
     removeTimer: db.prepare<[number]>('DELETE FROM timers WHERE id = ?'),
@@ -79,11 +79,11 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
     runPlanHash: db.prepare<[string], string | null>('SELECT plan_hash FROM runs WHERE run_id = ?').pluck(),
     planJson: db.prepare<[string], string>('SELECT json FROM plans WHERE hash = ?').pluck(),
     runOptions: db.prepare<[string], string | null>('SELECT options FROM runs WHERE run_id = ?').pluck(),
-    listRuns: db.prepare<{ status: string | null; workflow: string | null }, RunRow>(
-      `SELECT ${RUN_COLUMNS} FROM runs WHERE status IS NOT NULL AND (@status IS NULL OR status = @status)
-       AND (@workflow IS NULL OR workflow = @workflow) ORDER BY started_at DESC, rowid DESC`,
+    listRuns: inputs.select<{ status: string | null; workflow: string | null }, RunRow>(
+      `WHERE runs.status IS NOT NULL AND (@status IS NULL OR runs.status = @status)
+       AND (@workflow IS NULL OR runs.workflow = @workflow) ORDER BY runs.started_at DESC, runs.rowid DESC`,
     ),
-    unsettledRuns: db.prepare<[], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE status IS NOT NULL AND status <> 'running' AND finished_at IS NULL ORDER BY started_at, rowid`),
+    unsettledRuns: inputs.select<[], RunRow>(`WHERE runs.status IS NOT NULL AND runs.status <> 'running' AND runs.finished_at IS NULL ORDER BY runs.started_at, runs.rowid`),
     unstartedRuns: db.prepare<[], string>('SELECT run_id FROM runs WHERE status IS NULL ORDER BY rowid').pluck(),
   };
   // Runs of one workflow share one plan object: hash and serialize it once, not once per run.
@@ -150,10 +150,10 @@ export function runTables(db: Database.Database, batch: Batch): RunTables {
       return typeof text === 'string' ? parseStored<RunOptions>(text, () => `the options of run ${runId}`) : undefined;
     },
     listRuns(filter = {}) {
-      const rows = s.listRuns.all({ status: filter.status ?? null, workflow: filter.workflow ?? null });
+      const rows = s.listRuns().all({ status: filter.status ?? null, workflow: filter.workflow ?? null });
       return rows.map((r) => decodeRun(r)!);
     },
-    unsettledRuns: () => s.unsettledRuns.all().map((r) => decodeRun(r)!),
+    unsettledRuns: () => s.unsettledRuns().all().map((r) => decodeRun(r)!),
     unstartedRuns: () => s.unstartedRuns.all(),
   };
 }
@@ -210,8 +210,8 @@ export type RunRowStatements = {
   settleRun(runId: string, finishedAt: number): boolean;
 };
 
-/** The statements of {@link RunRowStatements} on `db`. */
-export function runRowStatements(db: Database.Database): RunRowStatements {
+/** The statements of {@link RunRowStatements} on `db`; `inputs`: where a new run's input goes. */
+export function runRowStatements(db: Database.Database, inputs: RunInputs = inputsInRow(db)): RunRowStatements {
   const insertRun = db.prepare<[string, string, string | null, number, number | null, string | null, string | null]>(
     // The row may exist without a status if saveRun came first: startRun completes it then.
     `INSERT INTO runs (run_id, workflow, status, input, started_at, finished_at, output, error) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
@@ -229,7 +229,10 @@ export function runRowStatements(db: Database.Database): RunRowStatements {
     runStatus: db.prepare<[string], string | null>('SELECT status FROM runs WHERE run_id = ?').pluck(),
     /** Creates the run's row; false when the run exists already. */
     createRun(start: Omit<RunRecord, 'status'>): boolean {
-      return insertRun.run(start.runId, start.workflow, toJson(start.input), start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error)).changes > 0;
+      const input = toJson(start.input);
+      const created = insertRun.run(start.runId, start.workflow, inputs.inRow ? input : null, start.startedAt, start.finishedAt ?? null, toJson(start.output), toJson(start.error)).changes > 0;
+      if (created && !inputs.inRow) inputs.write(start.runId, input);
+      return created;
     },
     /** Moves a running run's row to its final status; false when it was not running. */
     finishRun(runId: string, update: Pick<RunRecord, 'status' | 'finishedAt' | 'output' | 'error'>): boolean {

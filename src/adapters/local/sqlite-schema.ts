@@ -76,8 +76,10 @@ export type OpenDatabaseOptions = { sync?: SyncMode; busyTimeoutMs?: number; max
 /**
  * A schema: its version and the DDL that creates it in an empty file. `reads`: older versions
  * whose files this code reads as they are (and upgrades by writing; see {@link upgradeOnWrite}).
+ * `upgrade`: DDL that adds to a file of one of those versions what this version has more (tables
+ * only: CREATE TABLE IF NOT EXISTS), run by the same first write.
  */
-export type Schema = { version: number; ddl: string; reads?: readonly number[] };
+export type Schema = { version: number; ddl: string; reads?: readonly number[]; upgrade?: string };
 
 /** The schema of the row-per-task SQLite store (sqlite-state.ts). */
 export const ROW_SCHEMA: Schema = { version: SCHEMA_VERSION, ddl: DDL };
@@ -331,15 +333,19 @@ export function isSqliteError(err: unknown, code: string): boolean {
  * A file of a version that `schema` reads (`schema.reads`) gets the current version with the
  * first commit that writes to it (the same transaction), not when it is opened: a reader of the
  * file (`joinflow status`) must not need the write lock. From then on, the older code that made
- * the file refuses it (it was written by a newer joinflow) instead of misreading new rows.
+ * the file refuses it (it was written by a newer joinflow) instead of misreading new rows. The
+ * tables the current version has more (`schema.upgrade`) are made at the start of that
+ * transaction, before its writes, which may go into them; until then, readers of the file do
+ * without them.
  */
 export function upgradeOnWrite(db: Database.Database, batch: Batch, schema: Schema): void {
   const found = db.prepare<[], number | null>('SELECT max(version) FROM schema_version').pluck().get() ?? null;
   if (found === schema.version) return;
   let done = false;
   const mark = db.prepare('INSERT INTO schema_version (version, created_at) VALUES (?, ?)');
-  batch.beforeCommit(() => {
+  batch.afterBegin(() => {
     if (done) return;
+    if (schema.upgrade !== undefined) db.exec(schema.upgrade);
     mark.run(schema.version, Date.now());
     done = true;
   });
