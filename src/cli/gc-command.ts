@@ -31,10 +31,10 @@ export async function gcCommand(args: string[]): Promise<number> {
   }
   const state = openState(dir);
   try {
-    const { runs, runIds, deadLetters = 0 } = state.log.gc(before);
+    const { runs, runIds, deadLetters = 0, unstarted = [] } = state.log.gc(before);
     // What the runs left beside the database: step logs and data files, and large payloads.
     let leftovers = 0;
-    for (const runId of runIds) {
+    for (const runId of [...runIds, ...unstarted]) {
       for (const parent of [path.join(dir, 'runs'), path.join(dir, 'blobs')]) {
         const runDir = path.resolve(parent, runId);
         // A run id is one path segment (ids are validated); never follow one out of its parent.
@@ -62,7 +62,8 @@ export async function gcCommand(args: string[]): Promise<number> {
       if (!noRoom(err)) throw err;
     }
     const files = leftovers === 0 ? '' : `, and ${dirs(leftovers)} of their logs, data and payloads`;
-    const letters = deadLetters === 0 ? '' : `, ${deadLetters} dead letter${deadLetters === 1 ? '' : 's'}`;
+    const never = unstarted.length === 0 ? '' : `, ${unstarted.length} run(s) taken on that never started (nothing pending would start them)`;
+    const letters = `${never}${deadLetters === 0 ? '' : `, ${deadLetters} dead letter${deadLetters === 1 ? '' : 's'}`}`;
     const pruned = deliveries === undefined ? '' : ` and ${deliveries} finished subscription deliver${deliveries === 1 ? 'y' : 'ies'}`;
     process.stderr.write(`joinflow gc: removed ${runs} finished run(s)${letters}${pruned}${files}${memoryNote === '' ? '' : `, and ${memoryNote}`}\n`);
     if (deliveries === undefined) {

@@ -175,13 +175,27 @@ describe('journal state', () => {
     await s.store.release('old');
     await s.store.commit();
     const removed = s.log.gc(1_000);
-    expect(removed).toEqual({ runs: 1, runIds: ['old'], deadLetters: 0 });
+    expect(removed).toEqual({ runs: 1, runIds: ['old'], deadLetters: 0, unstarted: [] });
     expect(s.log.tasks('old')).toEqual([]);
     expect(s.log.tasks('live').map((e) => e.task.step)).toEqual(['x']);
     expect(s.log.pendingEvents().map((p) => p.seq)).toEqual([open1]);
     const db = new Database(s.file, { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM journal WHERE run_id IS NULL').get()).toEqual({ n: 1 });
     db.close();
+  });
+
+  it('gc keeps the row that marks an event of no run processed while the row of that event stays (for another event, pending): the event is not pending again', async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    const orphan = (id: string): EventEnvelope => ({ id, source: 'x', 'detail-type': 'Y', time: '', detail: {} });
+    // One row holds both events; the mark of the first is in the next commit's row.
+    const [first, second] = s.log.appendEvents([orphan('o1'), orphan('o2')]);
+    await s.store.commit();
+    s.log.markProcessed([first!]);
+    await s.store.commit();
+    s.log.gc(0);
+    s.close();
+    expect(open(dir).log.pendingEvents().map((p) => p.seq)).toEqual([second]);
   });
 
   // gc in another process deletes the plans no run uses: a long-lived engine (joinflow dev) must

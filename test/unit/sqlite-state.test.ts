@@ -280,7 +280,7 @@ describe('sqlite state: log', () => {
     log.deadLetter({ x: 2 }, 'new', 600);
 
     // The dead letter older than the cutoff goes too, and is counted.
-    expect(log.gc(500)).toEqual({ runs: 1, runIds: ['old'], deadLetters: 1 });
+    expect(log.gc(500)).toEqual({ runs: 1, runIds: ['old'], deadLetters: 1, unstarted: [] });
     // gc committed: a separate connection sees the result.
     const other = new Database(file, { readonly: true });
     try {
@@ -299,8 +299,8 @@ describe('sqlite state: log', () => {
     expect(log.deadLetters().map((d) => d.reason)).toEqual(['new']);
     expect(store.stats()).toEqual({ runs: 2, plans: 1, joins: 2, arrivals: 2, results: 2, events: 3, pendingEvents: 1, tasks: 2, timers: 2, deadLetters: 1 });
     expect(await store.arrive('running', 't', 'a', 2)).toEqual({ fresh: false, count: 1, need: 2 });
-    expect(log.gc(500)).toEqual({ runs: 0, runIds: [], deadLetters: 0 });
-    expect(log.gc(2_000)).toEqual({ runs: 1, runIds: ['recent'], deadLetters: 1 });
+    expect(log.gc(500)).toEqual({ runs: 0, runIds: [], deadLetters: 0, unstarted: [] });
+    expect(log.gc(2_000)).toEqual({ runs: 1, runIds: ['recent'], deadLetters: 1, unstarted: [] });
     log.vacuum();
     expect(log.listRuns().map((r) => r.runId)).toEqual(['running']);
     expect(store.stats()).toMatchObject({ runs: 1, plans: 1, tasks: 1, timers: 1 });

@@ -95,8 +95,10 @@ export interface DurableLog {
   /**
    * Deletes the working state and log of finished runs older than `before` (epoch ms); returns
    * their ids, so that the caller removes what they left outside the log (logs, data, blobs).
+   * `unstarted`: the runs taken on that never started (their request handled without starting
+   * them, e.g. dead-lettered), deleted whatever their age once nothing pending would start them.
    */
-  gc(before: number): { runs: number; runIds: string[]; deadLetters?: number };
+  gc(before: number): { runs: number; runIds: string[]; deadLetters?: number; unstarted?: string[] };
 }
 
 /**

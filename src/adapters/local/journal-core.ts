@@ -324,21 +324,6 @@ export class Journal {
     };
   }
 
-  /** Sequence numbers of the events of no run that are still pending on file. */
-  orphanPending(): Set<number> {
-    const out = new Set<number>();
-    const visit: RowVisitor = {
-      event(seq, _event, processed) {
-        if (!processed) out.add(seq);
-      },
-      processed(seq) {
-        out.delete(seq);
-      },
-    };
-    for (const row of this.#s.orphanRows.all()) readRow(null, undefined, row, new NameTable(), visit);
-    return out;
-  }
-
   /** Events after `seq`, oldest first: at least `limit`, and all of the rows read (a row is decoded once, not per page). */
   eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }> {
     this.flush();

@@ -22,6 +22,8 @@ import { noteEarly, refusal, sizeJoin } from './sized-joins.ts';
 import { collectGarbage, runRowStatements, runTables, stateHandle } from './sqlite-runs.ts';
 import { createBatch } from './sqlite-batch.ts';
 import { inputsApart } from './run-inputs.ts';
+import { orphanRowsToDelete, unstartedGarbage } from './journal-gc.ts';
+import type { StoredRow } from './journal-decode.ts';
 import { JOURNAL_SCHEMA } from './journal-schema.ts';
 import { openDatabase, StateDamagedError, stateDirectory, upgradeOnWrite } from './sqlite-schema.ts';
 import type { SqliteStateOptions } from './state-options.ts';
@@ -201,19 +203,18 @@ export function openJournalState(options: SqliteStateOptions): JournalState {
 
   const log = createJournalLog(journal, tables, run);
   log.gc = (before) => {
-    const removed = collectGarbage(db, batch, before, ['journal', 'timers', ...inputs.tables]);
-    // Rows of no run go once none of their events is pending.
-    const pending = journal.orphanPending();
+    const removed = collectGarbage(db, batch, before, ['journal', 'timers', ...inputs.tables], undefined, () => unstartedGarbage(journal, tables.unstartedRuns()));
+    // Rows of no run go once none of their events is pending (and no row that stays needs them).
     batch.write();
-    const ids = db.prepare<[], { id: number; min_seq: number | null; max_seq: number | null }>('SELECT id, min_seq, max_seq FROM journal WHERE run_id IS NULL').all();
+    const rows = db.prepare<[], { id: number; facts: StoredRow }>('SELECT id, facts FROM journal WHERE run_id IS NULL ORDER BY id').all();
     const drop = db.prepare<[number]>('DELETE FROM journal WHERE id = ?');
-    for (const row of ids) {
-      let open = false;
-      for (const seq of pending) if (row.min_seq !== null && row.max_seq !== null && seq >= row.min_seq && seq <= row.max_seq) open = true;
-      if (!open) drop.run(row.id);
-    }
+    for (const id of orphanRowsToDelete(rows)) drop.run(id);
     batch.commit();
-    for (const runId of removed.runIds) journal.runs.delete(runId);
+    // Their names too: a run id used again starts its rows afresh.
+    for (const runId of [...removed.runIds, ...removed.unstarted]) {
+      journal.runs.delete(runId);
+      journal.tables.delete(runId);
+    }
     return removed;
   };
   log.freePages = () => db.pragma('freelist_count', { simple: true }) as number;

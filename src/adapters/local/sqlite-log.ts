@@ -56,6 +56,11 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     tasks: db.prepare<[string], TaskRow>('SELECT json, status, started_at, finished_at FROM tasks WHERE run_id = ? ORDER BY dispatch_seq'),
     eventCount: db.prepare<[string], number>('SELECT count(*) FROM events WHERE run_id = ?').pluck(),
     runEvents: db.prepare<[string], string>('SELECT json FROM events WHERE run_id = ? ORDER BY seq').pluck(),
+    // Rows without a status no pending event would start: none of its own, and no Run Requested of no run naming it (by its event id).
+    unstartedGarbage: db.prepare<[], string>(
+      `SELECT run_id FROM runs r WHERE status IS NULL AND NOT EXISTS (SELECT 1 FROM events e WHERE e.processed = 0 AND (e.run_id = r.run_id
+       OR (e.run_id IS NULL AND json_extract(e.json, '$."detail-type"') = 'Run Requested' AND coalesce(json_extract(e.json, '$.detail.runId'), json_extract(e.json, '$.id')) = r.run_id)))`,
+    ).pluck(),
     attempts: db.prepare<[string], AttemptRow>(
       `SELECT step, item, attempt, json_extract(json, '$.placement') AS placement, status, started_at, finished_at
        FROM tasks WHERE run_id = ? ORDER BY dispatch_seq`,
@@ -144,7 +149,7 @@ export function createSqliteLog(db: Database.Database, batch: Batch): SqliteLog 
     },
     ...runTables(db, batch),
     gc(before) {
-      return collectGarbage(db, batch, before, ['events', 'tasks', 'timers', 'results', 'joins', 'arrivals'], 'DELETE FROM events WHERE run_id IS NULL AND processed = 1');
+      return collectGarbage(db, batch, before, ['events', 'tasks', 'timers', 'results', 'joins', 'arrivals'], 'DELETE FROM events WHERE run_id IS NULL AND processed = 1', () => s.unstartedGarbage.all());
     },
     freePages() {
       return db.pragma('freelist_count', { simple: true }) as number;

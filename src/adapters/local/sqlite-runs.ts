@@ -173,16 +173,27 @@ const DOOMED = `SELECT run_id FROM runs WHERE status IN ('succeeded', 'failed', 
 /**
  * Deletes finished runs older than `before` with their rows in `runTablesToClear`, dead letters
  * older than `before` and plans no run uses; `orphans`, when given, is a DELETE of what no run
- * owns (the row store's processed events of no run). It commits the open batch first and its
- * own deletes after: a checkpoint cannot run inside a transaction.
+ * owns (the row store's processed events of no run). `unstarted` gives the rows without a status
+ * (runs taken on that never started: their Run Requested dead-lettered) that nothing pending
+ * would start any more, read inside the transaction: they go with their rows, whatever their
+ * age (they have none; their dead letter keeps the request until it is older than `before`).
+ * It commits the open batch first and its own deletes after: a checkpoint cannot run inside a
+ * transaction.
  */
-export function collectGarbage(db: Database.Database, batch: Batch, before: number, runTablesToClear: readonly string[], orphans?: string): { runs: number; runIds: string[]; deadLetters: number } {
+export function collectGarbage(db: Database.Database, batch: Batch, before: number, runTablesToClear: readonly string[], orphans?: string, unstarted?: () => readonly string[]): { runs: number; runIds: string[]; deadLetters: number; unstarted: string[] } {
   batch.commit();
   batch.write();
   const params = { before };
   const runIds = db.prepare<{ before: number }, string>(DOOMED).pluck().all(params);
   for (const table of runTablesToClear) {
     db.prepare(`DELETE FROM ${table} WHERE run_id IN (${DOOMED})`).run(params);
+  }
+  const never = [...(unstarted?.() ?? [])];
+  const dropRun = db.prepare<[string]>('DELETE FROM runs WHERE run_id = ? AND status IS NULL');
+  const dropRows = runTablesToClear.map((table) => db.prepare<[string]>(`DELETE FROM ${table} WHERE run_id = ?`));
+  for (const runId of never) {
+    if (dropRun.run(runId).changes === 0) continue;
+    for (const drop of dropRows) drop.run(runId);
   }
   if (orphans !== undefined) db.prepare(orphans).run();
   const deadLetters = db.prepare('DELETE FROM dead_letters WHERE at < ?').run(before).changes;
@@ -199,7 +210,7 @@ export function collectGarbage(db: Database.Database, batch: Batch, before: numb
     // runs' files.
     if (!isSqliteError(err, 'SQLITE_FULL') && !isSqliteError(err, 'SQLITE_IOERR')) throw err;
   }
-  return { runs: runIds.length, runIds, deadLetters };
+  return { runs: runIds.length, runIds, deadLetters, unstarted: never };
 }
 
 /** What both stores do to a run's row: create it, finish it (and settle its end), read its status. */
