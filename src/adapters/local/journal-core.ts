@@ -114,12 +114,15 @@ export class Journal {
   /** Where each row is put together for its INSERT. */
   readonly #scratch = { buf: Buffer.allocUnsafe(1 << 16) };
   readonly #s;
+  /** Runs `read` in one read transaction (a savepoint inside the open write one): its reads see one snapshot. */
+  readonly #snapshot: <T>(read: () => T) => T;
   readonly #runPlan: (runId: string) => TriggerPlan | undefined;
 
   /** `runPlan`: the plan a run was saved with (its names start the run's name table); `inputs`: where runs' inputs are. */
   constructor(db: Database.Database, batch: Batch, runPlan: (runId: string) => TriggerPlan | undefined, inputs: RunInputs) {
     this.#batch = batch;
     this.#runPlan = runPlan;
+    this.#snapshot = (read) => db.transaction(read)();
     this.#s = {
       insert: db.prepare<[string | null, number | null, number | null, Buffer]>('INSERT INTO journal (run_id, min_seq, max_seq, facts) VALUES (?, ?, ?, ?)'),
       rowsOf: db.prepare<[string], StoredRow>('SELECT facts FROM journal WHERE run_id = ? ORDER BY id').pluck(),
@@ -281,6 +284,10 @@ export class Journal {
   /** The events a run's rows hold, in the order they were logged. */
   runEvents(runId: string): EventEnvelope[] {
     this.flush();
+    return this.#snapshot(() => this.#runEvents(runId));
+  }
+
+  #runEvents(runId: string): EventEnvelope[] {
     const rows = this.#s.rowsOf.all(runId);
     const out: Array<{ seq: number; event: EventEnvelope }> = [];
     const table = rows.length > 0 ? this.#startTable(runId, rows[0]!) : undefined;
@@ -327,6 +334,12 @@ export class Journal {
   /** Events after `seq`, oldest first: at least `limit`, and all of the rows read (a row is decoded once, not per page). */
   eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }> {
     this.flush();
+    // The rows and the runs' inputs they refer to (EventFlag.RunInput) from one snapshot: a gc
+    // in another process between the two would give a Run Requested without its input.
+    return this.#snapshot(() => this.#eventsAfter(seq, limit));
+  }
+
+  #eventsAfter(seq: number, limit: number): Array<{ seq: number; event: EventEnvelope }> {
     const out: Array<{ seq: number; event: EventEnvelope }> = [];
     const inputs = new Map<string, unknown>();
     // Rows of one commit may interleave their sequence numbers (one row per run); rows of later
