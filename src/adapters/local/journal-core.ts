@@ -296,7 +296,6 @@ export class Journal {
     return out.sort((a, b) => a.seq - b.seq).map((e) => e.event);
   }
 
-  /** Loads the pending events of no run (once). */
   /**
    * The pending events of a run that has not started (its request logged, and committed, before
    * it was handled): added to `pending`, the run's names kept for the facts it will write. Once
@@ -312,6 +311,7 @@ export class Journal {
     if (!this.tables.has(runId)) this.tables.set(runId, table);
   }
 
+  /** Loads the pending events of no run (once). */
   loadOrphans(): void {
     if (this.#orphansLoaded) return;
     this.#orphansLoaded = true;

@@ -343,6 +343,8 @@ export function upgradeOnWrite(db: Database.Database, batch: Batch, schema: Sche
   if (found === schema.version) return;
   let done = false;
   const mark = db.prepare('INSERT INTO schema_version (version, created_at) VALUES (?, ?)');
+  // A transaction rolled back takes its upgrade with it: the next one upgrades again.
+  batch.afterRollback(() => (done = false));
   batch.afterBegin(() => {
     if (done) return;
     if (schema.upgrade !== undefined) db.exec(schema.upgrade);
