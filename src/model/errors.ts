@@ -72,7 +72,13 @@ export function pathKey(key: PropertyKey): string {
 }
 
 /** A zod issue as issueMessage reads it. */
-type Issue = { code?: string; message: string; path?: ReadonlyArray<PropertyKey>; expected?: unknown; issues?: ReadonlyArray<{ message: string }>; options?: unknown; values?: unknown };
+type Issue = {
+  code?: string; message: string; path?: ReadonlyArray<PropertyKey>; expected?: unknown; issues?: ReadonlyArray<{ message: string }>; options?: unknown; values?: unknown;
+  origin?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: unknown;
+};
+
+/** A bound as messages show it: 300000 as 300,000. */
+const words = (n: unknown): string => (typeof n === 'number' && Number.isSafeInteger(n) ? n.toLocaleString('en-US') : String(n));
 
 /** The value at `path` in `input` (undefined where the path leaves it). */
 export function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unknown {
@@ -91,6 +97,16 @@ export function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unkno
 export function issueMessage(issue: Issue, input?: unknown): string {
   if (issue.code === 'invalid_type' && typeof issue.expected === 'string' && issue.message.endsWith('received undefined')) {
     return `is required (${issue.expected === 'nonoptional' ? 'a value' : `expected ${issue.expected}`})`;
+  }
+  const given = input !== undefined && issue.path ? valueAt(input, issue.path) : undefined;
+  // A field whose schema words its own error (`url: must be an http:// or https:// URL`) said so when it was left out too.
+  if (issue.code === 'invalid_type' && input !== undefined && issue.path && given === undefined) return `is required (${issue.message})`;
+  // zod's own "Too small: expected number to be >0" (not a schema's words): the bound in words, and the value given.
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'number' && /^Too (small|big): /.test(issue.message)) {
+    const small = issue.code === 'too_small';
+    const bound = words(small ? issue.minimum : issue.maximum);
+    const relation = small ? (issue.inclusive ? 'at least' : 'greater than') : issue.inclusive ? 'at most' : 'less than';
+    return `must be ${relation} ${bound}${typeof given === 'number' ? ` (got ${given})` : ''}`;
   }
   const choices = issue.code === 'invalid_union' ? issue.options : issue.code === 'invalid_value' ? issue.values : undefined;
   if (Array.isArray(choices) && choices.length > 0 && input !== undefined && issue.path && valueAt(input, issue.path) === undefined) {

@@ -334,6 +334,11 @@ describe('config file problems', () => {
     // A mistyped target type is quoted, with the nearest valid one, as in a workflow file.
     writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n  hook:\n    pattern: {source: [joinflow]}\n    target: {type: webhok, url: "https://example.com/x"}\n');
     expect(() => loadConfigSubscriptions(dir)).toThrowError(/subscriptions\.hook\.target\.type: Invalid discriminator value\. Expected .*; got "webhok" \(did you mean "webhook"\?\)$/);
+    // A field left out is required (not "must be a URL"); a number out of its bounds says the bound and the value.
+    writeFileSync(path.join(dir, 'joinflow.config.yaml'), 'subscriptions:\n  hook:\n    pattern: {source: [joinflow]}\n    target: {type: webhook, timeoutMs: -5}\n  slow:\n    pattern: {source: [joinflow]}\n    target: {type: webhook, url: "https://example.com/x", timeoutMs: 9000000}\n');
+    expect(() => loadConfigSubscriptions(dir)).toThrowError(
+      'invalid joinflow config (3 problems):\n  - subscriptions.hook.target.url: is required (must be an http:// or https:// URL)\n  - subscriptions.hook.target.timeoutMs: must be greater than 0 (got -5)\n  - subscriptions.slow.target.timeoutMs: must be at most 300,000 (got 9000000)',
+    );
     // Two config files: neither is silently left out.
     writeFileSync(path.join(dir, 'joinflow.config.json'), '{"subscriptions": {}}');
     expect(() => loadConfigSubscriptions(dir)).toThrowError('the project has 2 config files (joinflow.config.yaml, joinflow.config.json): keep one');

@@ -217,7 +217,7 @@ describe('joinflow timeline trace', () => {
     expect(message.split('\n')).toEqual([
       'x.json: invalid joinflow timeline trace (6 problems):',
       '  - needs: steps wait for each other in a cycle: ' + message.split('cycle: ')[1]!.split('\n')[0],
-      '  - executions[1].attempt: Too small: expected number to be >0',
+      '  - executions[1].attempt: must be greater than 0 (got 0)',
       '  - executions[1].status: Invalid option: expected one of "succeeded"|"failed"|"cancelled"|"running"',
       '  - executions[1]: Unrecognized key: "colour"',
       '  - executions[1].end: ends before it starts',
@@ -326,7 +326,7 @@ describe("'joinflow run --trace' files, with the plan of the workflow that ran",
     ];
     expect(messageOf(bad).split('\n')).toEqual([
       `r.json: invalid 'joinflow run --trace' file for workflow "fan" (11 problems):`,
-      '  - [1].attempt: Too small: expected number to be >0',
+      '  - [1].attempt: must be greater than 0 (got 0)',
       '  - [1].end: ends before it starts',
       '  - [1].step: step "nope" is not a step of workflow "fan"',
       '  - [2].placement: Invalid option: expected one of "lambda"|"batch-cpu"|"batch-gpu"',
