@@ -26,4 +26,16 @@ describe('listWorkflowFiles', () => {
     // A typo is told the linked workflow's name too.
     expect(() => findWorkflowFile('linkd', root)).toThrow('(did you mean "linked"?)');
   });
+
+  it('leaves out a symbolic link loop (compile, a typo\'s suggestion), and says so of one named', () => {
+    const root = tmp();
+    mkdirSync(path.join(root, 'workflows'));
+    writeFileSync(path.join(root, 'workflows', 'plain.yaml'), def('plain'));
+    symlinkSync('loop.yaml', path.join(root, 'workflows', 'loop.yaml'));
+    symlinkSync('other', path.join(root, 'workflows', 'one'));
+    symlinkSync('one', path.join(root, 'workflows', 'other'));
+    expect(listWorkflowFiles(root).map((f) => path.relative(root, f))).toEqual(['workflows/plain.yaml']);
+    expect(() => findWorkflowFile('plan', root)).toThrow('(did you mean "plain"?)');
+    expect(() => findWorkflowFile('loop', root)).toThrow('is a symbolic link in a loop (it never reaches a file)');
+  });
 });

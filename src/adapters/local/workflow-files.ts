@@ -2,7 +2,7 @@
  * Reads workflow files (TypeScript/JavaScript modules, YAML, JSON), checks the handler modules
  * they name, and compiles them. The compiler stays pure: this is where the I/O happens.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CST } from 'yaml';
@@ -32,7 +32,11 @@ const MAX_FILE_DEPTH = 200;
  * (`workflows/montage`) names the workflow.* file in it.
  */
 export function findWorkflowFile(nameOrPath: string, root = process.cwd()): string {
-  const isFile = (f: string): boolean => statSync(f, { throwIfNoEntry: false })?.isFile() === true;
+  const isFile = (f: string): boolean => {
+    const stat = statOf(f);
+    if (stat === 'loop') throw new UsageError(`${shown(f)} is a symbolic link in a loop (it never reaches a file): point it at the workflow file`);
+    return stat?.isFile() === true;
+  };
   const direct = path.resolve(root, nameOrPath);
   if (isFile(direct)) return direct;
   const inWorkflows = path.join(root, 'workflows', nameOrPath);
@@ -64,7 +68,9 @@ export function listWorkflowFiles(root = process.cwd()): string[] {
   const files: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     // A symbolic link counts as what it points to, as `joinflow run <name>` takes it.
-    const target = entry.isSymbolicLink() ? statSync(path.join(dir, entry.name), { throwIfNoEntry: false }) : entry;
+    // A dangling link, or a loop, is no workflow.
+    const stat = entry.isSymbolicLink() ? statOf(path.join(dir, entry.name)) : entry;
+    const target = stat === 'loop' ? undefined : stat;
     if (target?.isFile() === true && WORKFLOW_EXT.includes(path.extname(entry.name)) && !entry.name.endsWith('.d.ts')) {
       files.push(path.join(dir, entry.name));
     } else if (target?.isDirectory() === true) {
@@ -75,6 +81,16 @@ export function listWorkflowFiles(root = process.cwd()): string[] {
     }
   }
   return files;
+}
+
+/** What `file` is, following symbolic links: undefined when nothing is there (a dangling link), 'loop' for a link loop (ELOOP). */
+function statOf(file: string): Stats | undefined | 'loop' {
+  try {
+    return statSync(file, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') return 'loop';
+    throw error;
+  }
 }
 
 /** A file as messages name it: relative to the current directory when under it, as the compiler's do. */
