@@ -53,7 +53,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`joinflow: unknown command ${visible(JSON.stringify(command))}${suggest(command, Object.keys(COMMANDS))}\n\n${usage()}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Not after `--`, where `-h` is an operand (the run id `-h`: `joinflow status -- -h`).
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (options.includes('--help') || options.includes('-h')) {
     process.stdout.write(HELP[command] ?? usage());
     return 0;
   }

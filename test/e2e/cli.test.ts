@@ -271,6 +271,13 @@ describe('joinflow run', () => {
     // Not for a mistyped option, nor for commands that take no run id.
     expect(joinflow(['status', '--abc', '--state', state]).stderr).toBe("joinflow status: unknown option --abc\nRun 'joinflow status --help' for usage.\n");
     expect(joinflow(['list', '-x', '--state', state]).stderr).toBe("joinflow list: unknown option -x\nRun 'joinflow list --help' for usage.\n");
+    // After --, -h and --help are run ids, not a call for help.
+    for (const id of ['-h', '--help']) {
+      expect(joinflow(['run', 'diamond', '--input', '{"x": 1}', `--run-id=${id}`, '--state', state]).code).toBe(0);
+      r = joinflow(['status', '--state', state, '--', id]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`run ${id} (diamond): succeeded`);
+    }
   });
 
   it('--trace of a durable run keeps initMs, the time a function step spent starting its worker, as --memory does', () => {
