@@ -39,12 +39,20 @@ export async function listCommand(args: string[]): Promise<number> {
     // Runs accepted and not started (their Run Requested on file, not handled) first: the newest.
     const accepted = filter.status !== undefined && filter.status !== 'running' ? [] : unstartedRequests(state.log).map((u) => u.record).filter((r) => filter.workflow === undefined || r.workflow === filter.workflow);
     const runs = [...accepted, ...state.log.listRuns(filter)].map((r) => summarizeRun(r, r.status === 'running' || stopping(r) ? state.log.runOptions(r.runId) : undefined));
-    // A --workflow that no run has (a typo): said, with the nearest workflow that has runs.
-    const none = runs.length === 0 && filter.workflow !== undefined ? `no runs of workflow "${filter.workflow}"${suggest(filter.workflow, new Set(state.log.listRuns().map((r) => r.workflow)))}` : 'no runs';
-    return printRuns(runs, values.json, dir, none);
+    return printRuns(runs, values.json, dir, runs.length === 0 && filter.workflow !== undefined ? noRunsOf(filter.workflow, status, state.log) : 'no runs');
   } finally {
     state.close();
   }
+}
+
+/**
+ * What `list --workflow` that found no run says: a workflow that has runs, none of them `status`,
+ * is said so; one that has none (a typo) is told the nearest workflow that has runs.
+ */
+function noRunsOf(workflow: string, status: string | undefined, log: ReturnType<typeof openState>['log']): string {
+  const workflows = new Set(log.listRuns().map((r) => r.workflow));
+  if (status !== undefined && workflows.has(workflow)) return `no ${status} runs of workflow "${workflow}"`;
+  return `no runs of workflow "${workflow}"${suggest(workflow, workflows)}`;
 }
 
 /** Prints runs as a table (or JSON); exit code 0. `dir`: the state dir they are in (none for a stage's runs). */

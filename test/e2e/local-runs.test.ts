@@ -53,6 +53,10 @@ describe('list, status and logs of local runs', () => {
     r = joinflow(['list', '--workflow', 'diamnd', '--state', state]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('no runs of workflow "diamnd" (did you mean "diamond"?)\n');
+    // A workflow that has runs, none of that --status: said so, not taken for a typo of itself.
+    r = joinflow(['list', '--workflow', 'diamond', '--status', 'cancelled', '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('no cancelled runs of workflow "diamond"\n');
     r = joinflow(['list', '--status', 'bogus', '--state', state]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--status must be one of');
