@@ -13,7 +13,7 @@ import { settleAbandonedStops } from './abandoned-stops.ts';
 import { stopping } from './local-runs.ts';
 import { carryOutCancels, engineGroups, takeOverRuns } from './take-over.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
-import { settleSubscriptions, subscriptionHub, subscriptionsForRun } from './subscriptions.ts';
+import { settleSubscriptions, subscriptionHub, targetWorkflows } from './subscriptions.ts';
 import { noteInterrupt } from './interrupt.ts';
 import { engineIdentity } from '../adapters/local/process-identity.ts';
 import { runOrRequest } from '../adapters/local/recovery.ts';
@@ -189,7 +189,7 @@ async function targetPlans(plans: readonly TriggerPlan[], root: string): Promise
   const found = new Map<string, TriggerPlan>();
   const skip = new Set(plans.map((p) => p.workflow));
   for (const p of plans) {
-    const targets = await subscriptionsForRun(p, root).then((r) => r.plans, () => []);
+    const targets = await targetWorkflows(p, root, true).then((r) => r.plans, () => []);
     for (const t of targets) if (!skip.has(t.workflow) && !found.has(t.workflow)) found.set(t.workflow, t);
   }
   return [...found.values()];

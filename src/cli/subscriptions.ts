@@ -97,9 +97,22 @@ function leftoverSubscriptions(pending: readonly Delivery[], known: readonly Sub
  * subscriptions (and the workflows they start in turn), which hear the runs started so.
  */
 export async function subscriptionsForRun(plan: TriggerPlan, root: string): Promise<{ subs: Subscription[]; plans: TriggerPlan[] }> {
+  const { plans, misnamed, others } = await targetWorkflows(plan, root);
+  const known = new Set([plan.workflow, ...plans.map((p) => p.workflow)]);
+  const inProject = others ? others.map((p) => p.workflow) : [];
+  return { subs: projectSubscriptions([plan, ...plans], { root, knownWorkflows: known, knownNames: [...known, ...inProject], misnamed }), plans };
+}
+
+/**
+ * The plans of the workflows the subscriptions of `plan` (and the config file's) start, and those
+ * theirs start in turn. A target whose file does not compile is refused (thrown), or, when
+ * `lenient` (resume: the runs go on whatever their targets), left out alone: the others are
+ * still found.
+ */
+export async function targetWorkflows(plan: TriggerPlan, root: string, lenient = false): Promise<{ plans: TriggerPlan[]; misnamed: Map<string, string>; others: TriggerPlan[] | undefined }> {
   const targetsOf = (p: TriggerPlan): string[] => (p.subscriptions ?? []).flatMap((s) => (s.target.type === 'workflow' ? [s.target.workflow] : []));
-  // Read leniently here: a config that breaks its schema is refused below, by projectSubscriptions,
-  // with every problem, its unknown target workflows included.
+  // Read leniently here: a config that breaks its schema is refused by subscriptionsForRun's
+  // projectSubscriptions, with every problem, its unknown target workflows included.
   const targets = [...configWorkflowTargets(root), ...targetsOf(plan)];
   const plans: TriggerPlan[] = [];
   const names = new Set([plan.workflow]);
@@ -115,7 +128,10 @@ export async function subscriptionsForRun(plan: TriggerPlan, root: string): Prom
     } catch {
       // Not a file name: looked for below by the workflows' names.
     }
-    const byFile = file === undefined ? undefined : await compileFile(file, root);
+    const byFile = file === undefined ? undefined : await compileFile(file, root).catch((error: unknown) => {
+      if (lenient) return undefined;
+      throw error;
+    });
     if (byFile?.workflow === target) {
       plans.push(byFile);
       targets.push(...targetsOf(byFile));
@@ -130,9 +146,7 @@ export async function subscriptionsForRun(plan: TriggerPlan, root: string): Prom
       targets.push(...targetsOf(found));
     } else if (byFile) misnamed.set(target, `${path.relative(root, file!)} is workflow "${byFile.workflow}": a subscription starts a workflow by its name`);
   }
-  const known = new Set([plan.workflow, ...plans.map((p) => p.workflow)]);
-  const inProject = others ? others.map((p) => p.workflow) : [];
-  return { subs: projectSubscriptions([plan, ...plans], { root, knownWorkflows: known, knownNames: [...known, ...inProject], misnamed }), plans };
+  return { plans, misnamed, others };
 }
 
 /** Every workflow of the project but `except` (by name), compiled; files that do not compile are left out. */

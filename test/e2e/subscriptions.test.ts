@@ -373,6 +373,26 @@ describe('subscriptions on the embedded engine', () => {
     expect(readFileSync(path.join(dir, 'last.log'), 'utf8')).toBe('x');
   });
 
+  it('resume loads the workflow a resumed run\'s subscription starts even when one that workflow starts in turn no longer compiles', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'workflows'));
+    const chained = (name: string, next: string, duration = 1) =>
+      `name: ${name}\nsteps:\n  a:\n    executor: {type: simulate, durationMs: ${duration}}\nsubscriptions:\n  next:\n    pattern: {detail-type: [Run Succeeded]}\n    target: {type: workflow, workflow: ${next}}\n`;
+    writeFileSync(path.join(dir, 'workflows/slow.yaml'), chained('slow', 'mid', 1500));
+    writeFileSync(path.join(dir, 'workflows/mid.yaml'), chained('mid', 'far'));
+    writeFileSync(path.join(dir, 'workflows/far.yaml'), 'name: far\nsteps:\n  f:\n    executor: {type: simulate, durationMs: 1}\n');
+    await killedOnceStarted('slow', 'slow-1', dir);
+    // far breaks while slow's engine is gone: mid, which slow's subscription starts, still compiles.
+    writeFileSync(path.join(dir, 'workflows/far.yaml'), 'name: far\nsteps:\n  f:\n    executor: {type: simulat}\n');
+    const resumed = await joinflowAsync(['resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).not.toContain('unknown workflow "mid"');
+    const runs = JSON.parse((await joinflowAsync(['list', '--json'], dir)).stdout) as Array<{ workflow: string; status: string }>;
+    expect(runs.map((x) => `${x.workflow}:${x.status}`).sort()).toEqual(['mid:succeeded', 'slow:succeeded']);
+    // far's delivery is dead-lettered naming it.
+    expect((await joinflowAsync(['dlq', 'list'], dir)).stdout).toContain('unknown workflow "far"');
+  }, 120_000);
+
   it('stops a chain of subscriptions that start each other\'s workflows (ping -> pong -> ping ...) after 64 runs', async () => {
     const dir = project();
     writeFileSync(path.join(dir, 'workflows/pong.yaml'), 'name: pong\nsteps:\n  p:\n    executor: {type: simulate, durationMs: 0, output: 1}\n');
