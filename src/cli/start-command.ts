@@ -37,9 +37,11 @@ export async function startCommand(args: string[]): Promise<number> {
   await requestRun(config, detail, values.token === undefined ? {} : { token: values.token });
   process.stdout.write(values.json ? `${JSON.stringify({ runId, workflow, bus: config.bus })}\n` : `${runId}\n`);
   // `status --stage` reads the stage's table: of no use for a run sent to an endpoint of one's own.
+  // A run id that starts with a dash would be read as an option: it goes last, after `--`.
+  const status = (flags: string) => (runId.startsWith('-') ? `joinflow status${flags} -- ${runId}` : `joinflow status ${runId}${flags}`);
   const follow = config.endpoint === undefined
-    ? `follow it with: joinflow status ${runId}${values.stage ? ` --stage ${values.stage}` : ''}`
-    : `the engine behind it runs it if it has the workflow, else dead-letters it (joinflow dev: joinflow status ${runId} and joinflow dlq list, with dev's --state; dev --memory keeps neither on file)`;
+    ? `follow it with: ${status(values.stage ? ` --stage ${values.stage}` : '')}`
+    : `the engine behind it runs it if it has the workflow, else dead-letters it (joinflow dev: ${status('')} and joinflow dlq list, with dev's --state; dev --memory keeps neither on file)`;
   process.stderr.write(`started ${workflow} on bus ${config.bus}${config.endpoint === undefined ? '' : ` at ${config.endpoint}`}; ${follow}\n`);
   return 0;
 }

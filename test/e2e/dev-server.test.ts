@@ -296,5 +296,17 @@ describe('joinflow start against joinflow dev (requestRun)', () => {
     await engine.bus.idle();
     expect(await engine.wait('via-cli')).toMatchObject({ status: 'succeeded' });
   });
+
+  it('writes a run id that starts with a dash after -- in the status command it suggests', async () => {
+    const { engine, server } = await setup();
+    const child = spawn(process.execPath, [path.join(root, 'bin/joinflow.js'), 'start', 'hello', '--endpoint', server.url, '--run-id=-dashed'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain('(joinflow dev: joinflow status -- -dashed and joinflow dlq list');
+    await engine.bus.idle();
+    expect(await engine.wait('-dashed')).toMatchObject({ status: 'succeeded' });
+  });
 });
 
