@@ -64,6 +64,15 @@ export function runIdProblem(id: string): string | undefined {
   return RUN_ID.test(id) ? undefined : RUN_ID_RULE;
 }
 
+/**
+ * `joinflow <command> <runId><flags>` as a message suggests it: a run id that starts with a dash
+ * (`-x`) would be read as an option, so it goes last, after `--` (`joinflow cancel --stage S -- -x`).
+ * Run ids need no quoting (see RUN_ID).
+ */
+export function runIdCommand(command: string, runId: string, flags = ''): string {
+  return runId.startsWith('-') ? `joinflow ${command}${flags} -- ${runId}` : `joinflow ${command} ${runId}${flags}`;
+}
+
 export const RunRequestedSchema = z.object({
   workflow: z.string().min(1),
   runId: z.string().min(1).max(128).regex(RUN_ID, RUN_ID_RULE).optional(),

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { quoted, shownDir, stateCommand } from '../../src/cli/hint.ts';
+import { runIdCommand } from '../../src/model/events.ts';
 
 describe('stateCommand', () => {
   it('leaves --state out for the default state dir, however it is written', () => {
@@ -20,6 +21,12 @@ describe('stateCommand', () => {
   it('names a dir under the current directory that starts with a dash so that it is not read as an option', () => {
     expect(stateCommand(path.resolve('-runs'), 'resume')).toBe(`joinflow resume --state .${path.sep}-runs`);
     expect(stateCommand(path.resolve('-runs/a b'), 'list')).toBe(`joinflow list --state ".${path.sep}-runs/a b"`);
+  });
+
+  it('runIdCommand (the adapters\' messages: a row too large, a Batch job left) puts a run id that starts with a dash after --', () => {
+    expect(runIdCommand('cancel', 'r1', ' --stage <stage>')).toBe('joinflow cancel r1 --stage <stage>');
+    expect(runIdCommand('cancel', '-r1', ' --stage <stage>')).toBe('joinflow cancel --stage <stage> -- -r1');
+    expect(runIdCommand('cancel', '-r1')).toBe('joinflow cancel -- -r1');
   });
 
   it('puts a run id that starts with a dash last, after --, so that it is not read as an option', () => {

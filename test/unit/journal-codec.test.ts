@@ -159,6 +159,10 @@ describe('journal facts', () => {
     // What JSON.stringify throws for a value over V8's largest string (~512 MB), without making one.
     w.result('huge', { toJSON: () => { throw new RangeError('Invalid string length'); } });
     expect(() => w.bytes()).toThrow(/^run r1: value 1 of the row \(a step's output, input or collected results\) is too large to write as JSON \(over about 512 MB\) \('joinflow cancel r1' lets the other runs resume\)$/);
+    // A run id that starts with a dash goes after --, where cancel reads it as the run id.
+    const dashed = new RowWriter('-r1', new NameTable());
+    dashed.result('huge', { toJSON: () => { throw new RangeError('Invalid string length'); } });
+    expect(() => dashed.bytes()).toThrow("('joinflow cancel -- -r1' lets the other runs resume)");
   });
 
   it('refuses a row with an unknown fact, or one cut short', () => {

@@ -9,6 +9,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { runIdCommand } from '../../model/events.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import type { BlobStore, EventBus, TriggerStore } from '../../ports.ts';
 import { TriggerProcessor } from '../../runtime/processor.ts';
@@ -157,7 +158,7 @@ async function stopJobsOf(jobs: JobBook, batch: BatchClient, runId: string, stat
     for (const { job, jobId } of report.stopped) log('info', `stopped Batch job ${jobId}: the run ${status}`, ref(job));
     for (const { job, jobId, error } of report.failed) log('error', `could not stop Batch job ${jobId} (${error}): it runs to its end`, ref(job));
     for (const { job, error } of report.unsought) log('error', `could not look for the Batch job named ${job.unnoted!.name} in queue ${job.unnoted!.queue}, whose id was not noted (${error}): if it was submitted, it runs to its end`, ref(job));
-    if (report.left > 0) log('error', `${report.left} Batch job(s) of the run were not stopped in time: \`joinflow cancel ${runId} --stage <stage>\` stops them`, { runId });
+    if (report.left > 0) log('error', `${report.left} Batch job(s) of the run were not stopped in time: \`${runIdCommand('cancel', runId, ' --stage <stage>')}\` stops them`, { runId });
   } catch (error) {
     log('error', `could not read the run's Batch jobs to stop them (${(error as Error).message}): those still running run to their end`, { runId });
   }

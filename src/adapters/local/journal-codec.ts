@@ -21,7 +21,7 @@
  * large input is kept once, in the run's row, and put back on reading (schema 6; before, every
  * event was written whole).
  */
-import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, runIdCommand, type EventEnvelope } from '../../model/events.ts';
 import type { Task } from '../../ports.ts';
 import type { TaskEntry } from './durable-log.ts';
 import { ByteWriter } from './journal-bytes.ts';
@@ -385,7 +385,7 @@ export class RowWriter extends ByteWriter {
       return this.row(`[${this.#base},${JSON.stringify(this.#names.list.slice(this.#base))},${JSON.stringify(this.#objectList)},${this.t0},${this.#id0},`, scratch);
     } catch (error) {
       // Resuming the run would fail the same way: say which, so that it can be cancelled.
-      const hint = this.runId === null ? '' : ` ('joinflow cancel ${this.runId}' lets the other runs resume)`;
+      const hint = this.runId === null ? '' : ` ('${runIdCommand('cancel', this.runId)}' lets the other runs resume)`;
       throw new Error(`run ${this.runId ?? '(none)'}: ${(error as Error).message}${hint}`, { cause: error });
     }
   }
