@@ -77,6 +77,12 @@ export async function resumeCommand(args: string[]): Promise<number> {
       if (runs.length === 1 && values.trace !== undefined) traces.set(r.runId, { file: values.trace, own: false });
       else if (typeof own === 'string') traces.set(r.runId, { file: own, own: true });
     }
+    // Runs started with one --trace file (run one after another, each killed) all write it: said.
+    const sharing = new Map<string, string[]>();
+    for (const [id, t] of traces) sharing.set(t.file, [...(sharing.get(t.file) ?? []), id]);
+    for (const [file, ids] of sharing) {
+      if (ids.length > 1) process.stderr.write(`joinflow resume: runs ${ids.sort().join(', ')} were started with the same --trace file ${file}: each run's trace is written to it as the run ends, and the last one written stays (${stateCommand(dir, 'timeline', '<runId>', '-o', 'FILE.json')} writes any run's)\n`);
+    }
     if (values.trace !== undefined && runs.length > 1) {
       process.stderr.write(`joinflow resume: --trace ${values.trace} is not written: it is the trace of one run, and ${runs.length} runs are resumed (name one: ${stateCommand(dir, 'resume', '<runId>', '--trace', 'FILE')}; or, once they end, ${stateCommand(dir, 'timeline', '<runId>', '-o', 'FILE.json')})\n`);
     }

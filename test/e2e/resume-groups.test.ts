@@ -106,4 +106,17 @@ describe('resume of runs that need engines of their own', () => {
       expect(records.map((x) => `${x.step}.${x.attempt}:${x.status}`).sort()).toEqual(['gate.1:cancelled', 'gate.2:succeeded', 'go.1:succeeded']);
     }
   });
+
+  it('says so when several resumed runs were started with one --trace file, which keeps the last trace written', async () => {
+    const state = tmp();
+    const a = project(projectFiles('A'));
+    const trace = path.join(tmp(), 'shared.json');
+    await killedRun(a, state, 'one-1', '--trace', trace);
+    await killedRun(a, state, 'one-2', '--trace', trace);
+    writeFileSync(path.join(a, 'open'), '');
+    const r = joinflow(['resume', '--state', state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`joinflow resume: runs one-1, one-2 were started with the same --trace file ${trace}: each run's trace is written to it as the run ends, and the last one written stays`);
+    expect(existsSync(trace)).toBe(true);
+  });
 });
