@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseInput } from './input.ts';
 import { requestRun } from '../adapters/aws/stage.ts';
 import { suggest } from '../compiler/validate.ts';
-import { RunRequestedSchema } from '../model/events.ts';
+import { runIdCommand, RunRequestedSchema } from '../model/events.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig } from './aws-options.ts';
 
@@ -37,8 +37,7 @@ export async function startCommand(args: string[]): Promise<number> {
   await requestRun(config, detail, values.token === undefined ? {} : { token: values.token });
   process.stdout.write(values.json ? `${JSON.stringify({ runId, workflow, bus: config.bus })}\n` : `${runId}\n`);
   // `status --stage` reads the stage's table: of no use for a run sent to an endpoint of one's own.
-  // A run id that starts with a dash would be read as an option: it goes last, after `--`.
-  const status = (flags: string) => (runId.startsWith('-') ? `joinflow status${flags} -- ${runId}` : `joinflow status ${runId}${flags}`);
+  const status = (flags: string) => runIdCommand('status', runId, flags);
   const follow = config.endpoint === undefined
     ? `follow it with: ${status(values.stage ? ` --stage ${values.stage}` : '')}`
     : `the engine behind it runs it if it has the workflow, else dead-letters it (joinflow dev: ${status('')} and joinflow dlq list, with dev's --state; dev --memory keeps neither on file)`;
