@@ -198,3 +198,16 @@ describe('the rows of a run started on recovery', () => {
     }
   });
 });
+
+describe('recovery of a run named "undefined"', () => {
+  it('does not take an event of no run for one of its own', async () => {
+    const foreign: EventEnvelope = { id: 'f1', source: 'myapp', 'detail-type': 'Order Placed', time: new Date(0).toISOString(), detail: { order: 1 } };
+    const dir = await stoppedBefore([request('e1', { runId: 'undefined' }), foreign], ['undefined']);
+    const { state, engine } = durableEngine(dir);
+    expect(await engine.recover()).toEqual(['undefined']);
+    expect(await engine.wait('undefined')).toMatchObject({ status: 'succeeded' });
+    await engine.close();
+    // Left as events of no run are (recovery delivers the runs' own).
+    expect(state.log.pendingEvents().map((p) => p.event.id)).toEqual(['f1']);
+  });
+});

@@ -75,7 +75,11 @@ export async function recoverRuns(log: DurableLog, only: string | readonly strin
     hooks.track(run, plan);
     recovered.add(run.runId);
   }
-  const pending = log.pendingEvents().filter((p) => recovered.has(String(runOf(p.event))));
+  const pending = log.pendingEvents().filter((p) => {
+    // Not String(): an event of no run would be taken for one of a run named "undefined".
+    const runId = runOf(p.event);
+    return typeof runId === 'string' && recovered.has(runId);
+  });
   const submit: Task[] = [];
   // When a run's log last recorded anything: about when its engine stopped (see below).
   const lastRecorded = new Map<string, number>();
