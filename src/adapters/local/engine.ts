@@ -135,10 +135,10 @@ export class Engine {
   /** Publishes events from outside (PutEvents, other services), checked like any: when durable, resolves once they are on file (a crash after it loses none). */
   async publish(events: EventEnvelope[]): Promise<void> {
     // Not adopted: a request the processor will dead-letter (a bad run id, over the size limit) or ignore (another source): it would never end.
-    for (const { runId, workflow } of runsRequested(events, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, this.#foreignSources)) {
-      // A run that exists (finished, or another engine's) is not taken over by a repeated request.
-      if (this.#plans.has(workflow) && !this.#runs.has(runId) && !(await this.store.getRun(runId))) this.#adopt(runId, workflow);
-    }
+    const requested = runsRequested(events, this.#options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, this.#foreignSources);
+    // An existing run is not taken over; the rows of those taken on are saved with no await before their requests are logged (gc).
+    const exists = await Promise.all(requested.map(({ runId, workflow }) => !this.#plans.has(workflow) || this.#runs.has(runId) || this.store.getRun(runId)));
+    requested.forEach(({ runId, workflow }, i) => !exists[i] && !this.#runs.has(runId) && this.#adopt(runId, workflow));
     const seqs = this.#options.log?.appendEvents(events);
     if (seqs) events.forEach((e, i) => this.#book.logged(e, seqs[i]!));
     await this.bus.publish(events);
