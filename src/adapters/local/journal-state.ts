@@ -257,6 +257,12 @@ function createJournalLog(journal: Journal, tables: ReturnType<typeof runTables>
   };
   const log: SqliteLog = {
     ...tables,
+    saveRun(runId, plan, options) {
+      // A run taken on that is not in memory numbers its names after its rows on file, not after
+      // rows this process read before: gc in another process may have deleted them (a run id used again).
+      if (!journal.runs.has(runId) && !journal.rows.has(runId)) journal.tables.delete(runId);
+      tables.saveRun(runId, plan, options);
+    },
     appendEvents(events) {
       const seqs: number[] = [];
       for (const event of events) {
