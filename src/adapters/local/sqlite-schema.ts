@@ -351,7 +351,4 @@ export function upgradeOnWrite(db: Database.Database, batch: Batch, schema: Sche
     mark.run(schema.version, Date.now());
     done = true;
   });
-  batch.afterRollback(() => {
-    done = false;
-  });
 }
