@@ -211,3 +211,12 @@ export function runDuration(run: RunSummary): string {
   if (run.interrupted) return 'interrupted';
   return run.stopping ? 'stopping' : 'running';
 }
+
+/**
+ * The first line of `joinflow status`: `run <id> (<workflow>): <status>, started <time>, <duration>`,
+ * where a run still going says how long it has run so far (`running` again would only repeat its status).
+ */
+export function runHeadline(run: Pick<RunSummary, 'runId' | 'workflow' | 'status' | 'startedAt' | 'finishedAt' | 'interrupted' | 'stopping'>, now: number): string {
+  const took = run.finishedAt === undefined && !run.interrupted && !run.stopping ? `${formatDuration(Math.max(0, now - run.startedAt))} so far` : runDuration(run as RunSummary);
+  return `run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${took}`;
+}

@@ -11,7 +11,7 @@ import type { StepStatus as StageStep } from '../adapters/aws/run-status.ts';
 import { UsageError } from '../model/errors.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
 import type { RunRecord } from '../ports.ts';
-import { delayText, dueText, emptyForEachSteps, formatDuration, runDuration, runErrorLine, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
+import { delayText, dueText, emptyForEachSteps, formatDuration, runErrorLine, runHeadline, stopping, summarizeRun, summarizeSteps, type UnstartedAttempt } from './local-runs.ts';
 import { openState, stateDir } from './state.ts';
 import { isMemoryRun } from './memory-runs.ts';
 import { stateCommand } from './hint.ts';
@@ -69,9 +69,9 @@ async function localStatus(stateFlag: string | undefined, runId: string, json: b
       process.stdout.write(`${JSON.stringify({ run, steps })}\n`);
       return 0;
     }
-    const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${runDuration(run)}`];
     // reduce, not Math.max(...): a spread of 125,000 and more arguments overflows the stack.
     const now = Date.now();
+    const lines = [runHeadline(run, now)];
     const resume = stateCommand(dir, 'resume', runId);
     const width = steps.reduce((m, s) => Math.max(m, (s.item === undefined ? s.step : `${s.step}[${s.item}]`).length), 4);
     for (const s of steps) {
@@ -157,9 +157,8 @@ async function awsStatus(values: Parameters<typeof awsConfig>[0], runId: string,
     return 0;
   }
   const { run, steps } = status;
-  const took = run.finishedAt === undefined ? 'running' : `${run.finishedAt - run.startedAt} ms`;
-  const lines = [`run ${run.runId} (${run.workflow}): ${run.status}, started ${new Date(run.startedAt).toISOString()}, ${took}`];
   const now = Date.now();
+  const lines = [runHeadline(run, now)];
   for (const s of steps) {
     const jobs = s.jobs === undefined ? '' : `  Batch job${s.jobs.length === 1 ? '' : 's'} ${s.jobs.join(', ')}`;
     const items = s.items === undefined ? '' : s.items === 0 ? ' (forEach over 0 items)' : ` (${s.items} item${s.items === 1 ? '' : 's'} done)`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskEntry } from '../../src/adapters/local/durable-log.ts';
-import { delayText, dueText, runErrorLine, summarizeSteps } from '../../src/cli/local-runs.ts';
+import { delayText, dueText, runErrorLine, runHeadline, summarizeSteps } from '../../src/cli/local-runs.ts';
 import type { RunRecord, Task } from '../../src/ports.ts';
 
 const task = (item: number, attempt = 1): Task => ({ workflow: 'w', runId: 'r', step: 'each', item, attempt, maxAttempts: 1, executor: { type: 'simulate', durationMs: 0 }, event: { input: null, results: {} } });
@@ -101,5 +101,17 @@ describe('delayText', () => {
     expect(delayText({ dueAt, interrupted: true }, dueAt + 1, 'joinflow resume r1')).toBe("delay, was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
     expect(delayText({ dueAt, interrupted: true }, dueAt, 'joinflow resume r1')).toBe("delay, was due at 2026-11-24T21:50:36.175Z; runs once 'joinflow resume r1' continues the run");
     expect(delayText({ dueAt, interrupted: true }, dueAt - 1, 'joinflow resume r1')).toBe("delay, due at 2026-11-24T21:50:36.175Z, if 'joinflow resume r1' has continued the run by then (else once it does)");
+  });
+});
+
+describe('runHeadline', () => {
+  const r1 = { runId: 'r1', workflow: 'wf', startedAt: Date.parse('2026-11-25T05:00:00.000Z') };
+  it('says how long a run still going has run so far, not "running" twice', () => {
+    expect(runHeadline({ ...r1, status: 'running' }, r1.startedAt + 4300)).toBe('run r1 (wf): running, started 2026-11-25T05:00:00.000Z, 4.3 s so far');
+  });
+  it('gives an ended run its duration, and says interrupted or stopping where the run is so', () => {
+    expect(runHeadline({ ...r1, status: 'succeeded', finishedAt: r1.startedAt + 1234 }, r1.startedAt + 9999)).toBe('run r1 (wf): succeeded, started 2026-11-25T05:00:00.000Z, 1.2 s');
+    expect(runHeadline({ ...r1, status: 'running', interrupted: true }, r1.startedAt + 5)).toBe('run r1 (wf): running, started 2026-11-25T05:00:00.000Z, interrupted');
+    expect(runHeadline({ ...r1, status: 'failed', stopping: true }, r1.startedAt + 5)).toBe('run r1 (wf): failed, started 2026-11-25T05:00:00.000Z, stopping');
   });
 });
