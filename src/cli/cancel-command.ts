@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { StopReport } from '../adapters/aws/batch-jobs.ts';
 import { cancelStageRun } from '../adapters/aws/stage.ts';
 import { AWS_OPTIONS, awsConfig, usesAws } from './aws-options.ts';
-import { DetailType, JOINFLOW_SOURCE, type EventEnvelope } from '../model/events.ts';
+import { CANCELLED, DetailType, JOINFLOW_SOURCE, runCancelledDetail, type EventEnvelope } from '../model/events.ts';
 import type { Subscription } from '../model/subscriptions.ts';
 import { projectSubscriptions } from '../adapters/local/subscription-files.ts';
 import { createSubscriptionMatcher } from '../runtime/subscriptions.ts';
@@ -90,8 +90,9 @@ export async function cancelCommand(args: string[]): Promise<number> {
  */
 export async function cancelUnowned(state: ReturnType<typeof openState>, runId: string, workflow: string): Promise<{ stopped: number; subscriptions: string[] }> {
   const now = Date.now();
-  if (!(await state.store.finishRun(runId, { status: 'cancelled', finishedAt: now, error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } }))) return { stopped: 0, subscriptions: [] };
-  const event = { id: `cancel-${runId}-${now}`, source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow, runId, reason: 'cancelled with joinflow cancel' } };
+  const detail = runCancelledDetail(workflow, runId, 'cancelled with joinflow cancel');
+  if (!(await state.store.finishRun(runId, { status: 'cancelled', finishedAt: now, error: detail.error }))) return { stopped: 0, subscriptions: [] };
+  const event = { id: `cancel-${runId}-${now}`, source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail };
   state.log.markProcessed(state.log.appendEvents([event]));
   const subscriptions = subscribersOf(state, runId, event).map((s) => s.name);
   state.outbox().enqueue(subscriptions.map((subscription) => ({ subscription, event, attempt: 0, dueAt: now })));
@@ -114,7 +115,7 @@ export async function cancelUnowned(state: ReturnType<typeof openState>, runId: 
  */
 async function cancelUnreadable(state: ReturnType<typeof openState>, runId: string, why: Error): Promise<number> {
   const message = `cancelled with joinflow cancel; its state could not be read: ${why.message}`;
-  await state.store.finishRun(runId, { status: 'cancelled', finishedAt: Date.now(), error: { type: 'Cancelled', message } });
+  await state.store.finishRun(runId, { status: 'cancelled', finishedAt: Date.now(), error: { type: CANCELLED, message } });
   await state.store.commit();
   const stopped = await stopOrphans(runId);
   process.stderr.write(`joinflow cancel: run ${runId} cancelled (no engine was running it${stopped > 0 ? `; stopped ${stopped} process(es) its steps had left running` : ''}); ${why.message}, so its steps are not marked cancelled and no Run Cancelled was sent\n`);

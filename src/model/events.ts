@@ -110,6 +110,17 @@ export const StepSkippedSchema = z.object({
   reason: z.string(),
 });
 
+/** The error type of a cancelled run: its record's and its Run Cancelled's `error`. */
+export const CANCELLED = 'Cancelled';
+
+/**
+ * The detail of Run Cancelled: `reason`, and, as a run's end carries its error (DESIGN.md,
+ * "Events"), `error` {type: 'Cancelled', message: the reason}, as the run's record has it.
+ */
+export function runCancelledDetail(workflow: string, runId: string, reason: string): { workflow: string; runId: string; reason: string; error: StepError } {
+  return { workflow, runId, reason, error: { type: CANCELLED, message: reason } };
+}
+
 /** The error type of a step that can never run because its needs failed (it fails without an attempt). */
 export const NEEDS_FAILED = 'NeedsFailed';
 

@@ -71,7 +71,9 @@ describe('the runs of a stage', () => {
     const [entry] = puts[0]!.args[0].input.Entries!;
     expect(entry).toMatchObject({ EventBusName: 'joinflow-test', Source: 'joinflow', DetailType: 'Run Cancelled', Time: new Date(now) });
     // (The bus adds the envelope's id to every detail.)
-    expect(JSON.parse(entry!.Detail!)).toEqual({ workflow: 'diamond', runId: 'r3', reason: 'cancelled with joinflow cancel', eventId: expect.any(String) });
+    expect(JSON.parse(entry!.Detail!)).toEqual({
+      workflow: 'diamond', runId: 'r3', reason: 'cancelled with joinflow cancel', error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' }, eventId: expect.any(String),
+    });
     // The index follows the status (list reads it).
     expect(ids(await stageRuns(config, { status: 'cancelled' }))).toEqual(['r3']);
     // A second cancel, a finished run and an unknown one change nothing and put no event.

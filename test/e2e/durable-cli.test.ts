@@ -128,6 +128,11 @@ describe('durable state through the CLI', () => {
     expect(c.code).toBe(0);
     expect(c.stderr).toMatch(/cancelled \(no engine was running it(; stopped \d+ process\(es\) its steps had left running)?\)/);
     expect(runStatus(state, 'killed-1')).toBe('cancelled');
+    // Its Run Cancelled, logged by cancel, carries the run's error beside the reason (DESIGN.md "Events").
+    const ended = (facts(state, 'killed-1')?.events.get('killed-1') ?? []).filter((e) => e['detail-type'] === 'Run Cancelled');
+    expect(ended.map((e) => e.detail)).toEqual([
+      { workflow: 'slow', runId: 'killed-1', reason: 'cancelled with joinflow cancel', error: { type: 'Cancelled', message: 'cancelled with joinflow cancel' } },
+    ]);
     const again = joinflow(['resume', 'killed-1', '--state', state, '--json']);
     expect(again.code).toBe(1);
     expect(JSON.parse(again.stdout)).toMatchObject({ runId: 'killed-1', status: 'cancelled' });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { BatchClient } from '@aws-sdk/client-batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { DetailType, JOINFLOW_SOURCE, type RunRequested } from '../../model/events.ts';
+import { DetailType, JOINFLOW_SOURCE, runCancelledDetail, type RunRequested } from '../../model/events.ts';
 import { JoinflowError } from '../../model/errors.ts';
 import { createJobBook, stopRunJobs, type StopReport } from './batch-jobs.ts';
 import { clientOptions, type AwsConfig } from './config.ts';
@@ -98,7 +98,7 @@ export async function cancelStageRun(config: AwsConfig, runId: string, reason: s
     if (!run) return { outcome: 'unknown' };
     // An ended run may have left Batch jobs running (its processor could not stop them all): those stop now.
     if (run.status !== 'running') return { outcome: 'ended', run, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} ${run.status}`)) };
-    const error = { type: 'Cancelled', message: reason };
+    const { error } = runCancelledDetail(run.workflow, runId, reason);
     if (!(await store.finishRun(runId, { status: 'cancelled', finishedAt: now, error }))) {
       const ended = (await readRun()) ?? run;
       return { outcome: 'ended', run: ended, ...(await stopJobs(config, dynamo, runId, `joinflow: run ${runId} ${ended.status}`)) };
@@ -110,7 +110,7 @@ export async function cancelStageRun(config: AwsConfig, runId: string, reason: s
   let eventError: string | undefined;
   try {
     const bus = createEventBridgeBus({ client: new EventBridgeClient(clientOptions(config, 'eventbridge')), busName: config.bus });
-    await bus.publish([{ id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: { workflow: run.workflow, runId, reason } }]);
+    await bus.publish([{ id: randomUUID(), source: JOINFLOW_SOURCE, 'detail-type': DetailType.RunCancelled, time: new Date(now).toISOString(), detail: runCancelledDetail(run.workflow, runId, reason) }]);
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     eventError = e instanceof JoinflowError ? e.message : `${e.name}: ${firstLine(e.message)}`;

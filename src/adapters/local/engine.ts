@@ -1,7 +1,7 @@
 /** The embedded engine: local bus + trigger processor + store + executors on one machine. The same choreography as on AWS
  * (the processor only sees events and the store), with the bus, store and executors swapped for in-process adapters. */
 import { randomUUID } from 'node:crypto';
-import { anyDrivesTriggers, DetailType, runIdProblem, stepRefWith, type EventEnvelope } from '../../model/events.ts';
+import { anyDrivesTriggers, CANCELLED, DetailType, runCancelledDetail, runIdProblem, stepRefWith, type EventEnvelope } from '../../model/events.ts';
 import { JoinflowError, UsageError } from '../../model/errors.ts';
 import type { TriggerPlan } from '../../model/plan.ts';
 import { EXECUTOR_KINDS, type ExecutorKind } from '../../model/workflow.ts';
@@ -166,8 +166,8 @@ export class Engine {
   async cancel(runId: string, reason = 'cancelled by request'): Promise<boolean> {
     const record = await this.store.getRun(runId);
     if (!record || record.status !== 'running') return false;
-    if (!(await this.store.finishRun(runId, endUpdate(this.#host, runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: 'Cancelled', message: reason } })))) return false;
-    await this.#publish([this.#event(DetailType.RunCancelled, { workflow: record.workflow, runId, reason })]);
+    if (!(await this.store.finishRun(runId, endUpdate(this.#host, runId, { status: 'cancelled', finishedAt: this.#clock.now(), error: { type: CANCELLED, message: reason } })))) return false;
+    await this.#publish([this.#event(DetailType.RunCancelled, runCancelledDetail(record.workflow, runId, reason))]);
     await this.#commits.now();
     await this.#endRun(runId);
     return true;
