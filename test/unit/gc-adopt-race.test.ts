@@ -6,22 +6,18 @@
  * never started; the run then started without its plan and options on file (resume, status and
  * events tail of other processes need them).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { openSqliteState } from '../../src/adapters/local/sqlite-state.ts';
-import { DetailType, type EventEnvelope } from '../../src/model/events.ts';
-import { plan } from '../helpers/plans.ts';
+import { closedAfterEach, oneStepWf, runRequest } from '../helpers/run-requests.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-gc-adopt-race-');
-const closers: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-});
+const closers = closedAfterEach();
 
-const wf = plan({ name: 'wf', steps: { a: { executor: { type: 'simulate', durationMs: 0, output: 'A' } } }, output: 'a' });
-const request = (id: string, detail: Record<string, unknown>): EventEnvelope => ({ id, source: 'joinflow', 'detail-type': DetailType.RunRequested, time: new Date(0).toISOString(), detail: { workflow: 'wf', ...detail } });
+const wf = oneStepWf;
+const request = runRequest;
 const stores = { journal: openJournalState, rows: openSqliteState };
 
 describe.each(Object.keys(stores) as Array<keyof typeof stores>)('engine.publish of two Run Requested, gc in another process between its awaits (%s store)', (kind) => {

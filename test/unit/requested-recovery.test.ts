@@ -5,22 +5,20 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/adapters/local/engine.ts';
 import { openJournalState } from '../../src/adapters/local/journal-state.ts';
 import { DetailType, type EventEnvelope } from '../../src/model/events.ts';
 import { joinflow } from '../helpers/cli.ts';
 import { plan } from '../helpers/plans.ts';
+import { closedAfterEach, oneStepWf, runRequest } from '../helpers/run-requests.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const tmp = tempDirs('jf-requested-recovery-');
-const closers: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-});
+const closers = closedAfterEach();
 
-const wf = plan({ name: 'wf', steps: { a: { executor: { type: 'simulate', durationMs: 0, output: 'A' } } }, output: 'a' });
-const request = (id: string, detail: Record<string, unknown>): EventEnvelope => ({ id, source: 'joinflow', 'detail-type': DetailType.RunRequested, time: new Date(0).toISOString(), detail: { workflow: 'wf', ...detail } });
+const wf = oneStepWf;
+const request = runRequest;
 
 /** A durable engine on the state of `dir`, both closed after the test. */
 function durableEngine(dir: string) {
