@@ -101,8 +101,9 @@ export function issueMessage(issue: Issue, input?: unknown): string {
   const given = input !== undefined && issue.path ? valueAt(input, issue.path) : undefined;
   // A field whose schema words its own error (`url: must be an http:// or https:// URL`) said so when it was left out too.
   if (issue.code === 'invalid_type' && input !== undefined && issue.path && given === undefined) return `is required (${issue.message})`;
-  // zod's own "Too small: expected number to be >0" (not a schema's words): the bound in words, and the value given.
-  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'number' && /^Too (small|big): /.test(issue.message)) {
+  // zod's own "Too small: expected number to be >0" (not a schema's words): the bound in words, and the value given;
+  // also the safe-integer range of an .int() field ("Too big: expected int to be <=9007199254740991").
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && (issue.origin === 'number' || issue.origin === 'int') && /^Too (small|big): /.test(issue.message)) {
     const small = issue.code === 'too_small';
     const bound = words(small ? issue.minimum : issue.maximum);
     const relation = small ? (issue.inclusive ? 'at least' : 'greater than') : issue.inclusive ? 'at most' : 'less than';

@@ -225,6 +225,19 @@ describe('joinflow timeline trace', () => {
     ]);
   });
 
+  it("words an .int() field's safe-integer bound as its other bounds (zod's 'Too big: expected int to be <=9007199254740991')", () => {
+    const fresh = timelineFromJson(smallTrace(), 'small.json');
+    const doc = JSON.parse(JSON.stringify(toTrace(fresh))) as { executions: Array<Record<string, unknown>> };
+    doc.executions[0]!['attempt'] = 1e300;
+    doc.executions[1]!['item'] = -1e300;
+    expect(() => timelineFromJson(doc, 'x.json')).toThrowError(
+      'x.json: invalid joinflow timeline trace (3 problems):\n' +
+        '  - executions[0].attempt: must be at most 9,007,199,254,740,991 (got 1e+300)\n' +
+        '  - executions[1].item: must be at least -9,007,199,254,740,991 (got -1e+300)\n' +
+        '  - executions[1].item: must be at least 0 (got -1e+300)',
+    );
+  });
+
   it('refuses a run --trace array and anything else, saying what it expected', () => {
     expect(() => timelineFromJson([{ step: 'a', attempt: 1, status: 'succeeded', start: 1, end: 2 }], 'r.json')).toThrowError(
       /r\.json: a 'joinflow run --trace' file has no step graph: name the workflow that ran with --workflow/,
