@@ -154,8 +154,9 @@ async function dashedOperand(error: Error, args: string[]): Promise<string | und
   const { runIdProblem } = await import('../model/events.ts');
   const unknown = /^Unknown option '(-[^-][^']*)'/.exec(error.message)?.[1];
   if (unknown === undefined) return undefined;
-  const end = args.indexOf('--');
-  const arg = (end < 0 ? args : args.slice(0, end)).find((a) => a === unknown || (unknown.length === 2 && a.startsWith(unknown) && !a.startsWith('--')));
+  // After `--` an operand is given already: a second one is no run id to move there.
+  if (args.includes('--')) return undefined;
+  const arg = args.find((a) => a === unknown || (unknown.length === 2 && a.startsWith(unknown) && !a.startsWith('--')));
   return arg !== undefined && runIdProblem(arg) === undefined ? arg : undefined;
 }
 

@@ -268,7 +268,8 @@ describe('joinflow run', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('-abc');
     expect(r.stdout).toContain('succeeded');
-    // Not for a mistyped option, nor for commands that take no run id.
+    // Not when an operand follows -- already (two operands), nor for a mistyped option, nor for commands that take no run id.
+    expect(joinflow(['status', '-x', '--state', state, '--', '-y']).stderr).toBe("joinflow status: unknown option -x\nRun 'joinflow status --help' for usage.\n");
     expect(joinflow(['status', '--abc', '--state', state]).stderr).toBe("joinflow status: unknown option --abc\nRun 'joinflow status --help' for usage.\n");
     expect(joinflow(['list', '-x', '--state', state]).stderr).toBe("joinflow list: unknown option -x\nRun 'joinflow list --help' for usage.\n");
     // After --, -h and --help are run ids, not a call for help.
